@@ -1,0 +1,66 @@
+# syntax=docker/dockerfile:1.7
+#
+# sf-broker image: deps -> build -> runtime.
+#   docker build -t sf-broker .
+#   docker run --read-only --tmpfs /tmp -p 3000:3000 --env-file broker.env sf-broker
+# The same image runs the Salesforce simulator:
+#   docker run sf-broker node dist/simulator/main.js /config/sim.json
+#
+# Pin NODE_IMAGE to a digest in release builds (node:22-bookworm-slim@sha256:...).
+# bookworm-slim (glibc) rather than alpine: the `node` devDependency the build stage installs
+# ships glibc binaries, and every production dependency is plain JavaScript either way.
+ARG NODE_IMAGE=node:22-bookworm-slim
+
+# ---- deps: every dependency, as package-lock.json pins it -------------------------------------
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /app
+ENV NPM_CONFIG_UPDATE_NOTIFIER=false NPM_CONFIG_FUND=false NPM_CONFIG_AUDIT=false
+COPY package.json package-lock.json ./
+# Install scripts stay on here: the `node` devDependency's preinstall fetches the Node binary
+# that `npm run build` puts first on PATH. None of it reaches the runtime stage.
+RUN --mount=type=cache,target=/root/.npm npm ci
+
+# ---- build: TypeScript -> dist/ ---------------------------------------------------------------
+FROM deps AS build
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build
+
+# ---- runtime: production dependencies + dist/, nothing else -----------------------------------
+FROM ${NODE_IMAGE} AS runtime
+
+# tini as PID 1: node run as PID 1 gets no default signal handling from the kernel, so a
+# SIGTERM to a process that installed no handler (the simulator, a one-off `node -e`) would be
+# ignored until the 10 s kill. The broker handles SIGTERM itself (close-with-grace); tini just
+# forwards it and reaps zombies, the same as `docker run --init`, but also under Kubernetes.
+RUN apt-get update \
+  && apt-get install -y --no-install-recommends tini \
+  && rm -rf /var/lib/apt/lists/* \
+  && groupadd --system --gid 10001 sfbroker \
+  && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin sfbroker
+
+WORKDIR /app
+ENV NODE_ENV=production \
+    NPM_CONFIG_UPDATE_NOTIFIER=false NPM_CONFIG_FUND=false NPM_CONFIG_AUDIT=false
+
+COPY package.json package-lock.json ./
+# Production dependencies only; no install script is needed by any of them (core-js's only
+# prints a banner), so none runs. Files stay root-owned: the app user can read, not modify, them.
+# The npm cache is a build-time cache mount, so it never lands in a layer.
+RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --ignore-scripts
+COPY --from=build /app/dist ./dist
+
+# Numeric so that Kubernetes' runAsNonRoot can verify it without reading /etc/passwd.
+USER 10001:10001
+
+EXPOSE 3000
+STOPSIGNAL SIGTERM
+
+# Liveness only: readiness depends on Vault and Redis and is the orchestrator's business.
+# Node's own fetch, so the image needs no curl.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=10s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/health/live', { signal: AbortSignal.timeout(4000) }).then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+
+# Nothing is written outside /tmp at run time, so the root filesystem can be read-only.
+ENTRYPOINT ["/usr/bin/tini", "--"]
+CMD ["node", "--enable-source-maps", "dist/server.js"]

@@ -1,0 +1,234 @@
+import type { Logger } from 'pino'
+import { HttpProblem } from '../errors.ts'
+import { isLoginUrlAllowed, type LoginUrlPolicy } from '../salesforce/index.ts'
+import { SECRET_FIELDS, type ClassifiedFailure, type ConnectionDefinition, type LoginOutcome, type SalesforceSession } from '../salesforce/types.ts'
+import { CasConflictError, type SecretStore, type StoredConnection } from '../secrets/store.ts'
+import type { Static } from 'typebox'
+import type { ConnectionMetadataSchema, CredentialsPatch, ValidationResultSchema, VersionSchema } from '../schemas/connection.ts'
+import type { SessionService } from '../sessions/session-service.ts'
+import type { CircuitState } from '../sessions/shared-state.ts'
+import type { AuditLog } from './audit-log.ts'
+import { missingFieldsForFlow } from './flow-requirements.ts'
+
+export type ConnectionMetadata = Static<typeof ConnectionMetadataSchema>
+export type ValidationResult = Static<typeof ValidationResultSchema>
+export type VersionRow = Static<typeof VersionSchema>
+
+export interface AdminContext {
+  actor: string
+  requestId: string
+  /** the version the admin last read (If-Match); a mismatch is a conflict */
+  ifMatch?: number
+}
+
+export interface ConnectionAdminOptions {
+  store: SecretStore
+  sessions: SessionService
+  login: (definition: ConnectionDefinition) => Promise<LoginOutcome>
+  revoke: (session: SalesforceSession) => Promise<boolean>
+  loginUrlPolicy: LoginUrlPolicy
+  audit: AuditLog
+  logger: Logger
+  revokeOnRotation: boolean
+}
+
+/**
+ * Admin operations on connections. Every change is validated against Salesforce before it is
+ * written: a candidate Salesforce rejects never reaches the store. Writes are check-and-set on the
+ * version read, so two admins rotating at once can't silently overwrite each other.
+ */
+export class ConnectionAdmin {
+  private readonly o: ConnectionAdminOptions
+
+  constructor (opts: ConnectionAdminOptions) {
+    this.o = opts
+  }
+
+  async list (): Promise<ConnectionMetadata[]> {
+    const names = (await this.o.store.list()).sort()
+    const rows = await Promise.all(names.map(async n => {
+      const stored = await this.o.store.read(n)
+      return stored ? this.metadata(stored) : null
+    }))
+    return rows.filter((r): r is ConnectionMetadata => r !== null)
+  }
+
+  async get (name: string): Promise<ConnectionMetadata> {
+    return this.metadata(await this.mustRead(name))
+  }
+
+  async put (name: string, definition: ConnectionDefinition, ctx: AdminContext): Promise<{ metadata: ConnectionMetadata, created: boolean }> {
+    const current = await this.o.store.read(name)
+    const action = current ? 'connection.replace' : 'connection.create'
+    await this.checkIfMatch(name, current?.version ?? 0, ctx, action)
+    const stored = await this.validateAndWrite(name, definition, current?.version ?? 0, ctx, action, { fields: setSecretNames(definition) })
+    return { metadata: await this.metadata(stored), created: !current }
+  }
+
+  async patchCredentials (name: string, patch: CredentialsPatch, ctx: AdminContext): Promise<ConnectionMetadata> {
+    const current = await this.mustRead(name)
+    await this.checkIfMatch(name, current.version, ctx, 'credentials.rotate')
+    const candidate: ConnectionDefinition = { ...current.definition, ...patch }
+    const stored = await this.validateAndWrite(name, candidate, current.version, ctx, 'credentials.rotate', { fields: Object.keys(patch).sort(), fromVersion: current.version })
+    return this.metadata(stored)
+  }
+
+  async rollback (name: string, version: number, ctx: AdminContext): Promise<ConnectionMetadata> {
+    const current = await this.mustRead(name)
+    const target = await this.o.store.read(name, version)
+    if (!target) throw new HttpProblem('not_found', `version ${version} of "${name}" does not exist or was deleted`, { connection: name })
+    if (version === current.version) throw new HttpProblem('bad_request', `version ${version} is already the current version`, { connection: name })
+    await this.checkIfMatch(name, current.version, ctx, 'connection.rollback')
+    const stored = await this.validateAndWrite(name, target.definition, current.version, ctx, 'connection.rollback', { fromVersion: current.version, fields: [`rollback-to-v${version}`] })
+    return this.metadata(stored)
+  }
+
+  /** Logs in with candidate (merged over the stored connection, if any) or stored credentials; stores nothing. */
+  async validate (name: string, candidate: Partial<ConnectionDefinition> | undefined, ctx: AdminContext): Promise<ValidationResult> {
+    const stored = await this.o.store.read(name)
+    if (!candidate && !stored) throw new HttpProblem('not_found', `no connection named "${name}"`, { connection: name })
+    const source = candidate ? 'candidate' : 'stored'
+    const definition = { ...stored?.definition, ...candidate } as ConnectionDefinition
+    this.checkDefinition(name, definition)
+    if (!candidate && stored) {
+      // the stored secret already failed: another login with it only brings a lockout closer
+      const circuit = await this.o.sessions.circuit(name)
+      if (circuit && circuit.secretVersion === stored.version && circuit.retryAt > Date.now()) {
+        await this.o.audit.record({ actor: ctx.actor, requestId: ctx.requestId, action: 'connection.validate', connection: name, outcome: 'rejected', classification: circuit.classification, version: stored.version })
+        return { ok: false, classification: circuit.classification, message: `not attempted: logins are paused after Salesforce answered: ${circuit.message}`, hint: circuit.hint, retryable: false, latencyMs: 0, source }
+      }
+    }
+    const started = Date.now()
+    const outcome = await this.o.login(definition)
+    const latencyMs = Date.now() - started
+    await this.o.audit.record({
+      actor: ctx.actor,
+      requestId: ctx.requestId,
+      action: 'connection.validate',
+      connection: name,
+      outcome: outcome.ok ? 'success' : 'rejected',
+      classification: outcome.ok ? 'ok' : outcome.failure.classification,
+      version: stored?.version,
+      fields: candidate ? Object.keys(candidate).sort() : undefined,
+    })
+    if (outcome.ok) {
+      if (stored && !candidate) await this.o.sessions.adopt(name, stored.version, definition, outcome.session)
+      else await this.o.revoke(outcome.session).catch(() => false)
+      return { ok: true, classification: 'ok', latencyMs, source }
+    }
+    if (stored && !candidate) await this.o.sessions.recordCredentialFailure(name, stored.version, outcome.failure)
+    return { ok: false, classification: outcome.failure.classification, message: outcome.failure.message, hint: outcome.failure.hint, retryable: outcome.failure.retryable, latencyMs, source }
+  }
+
+  async versions (name: string): Promise<VersionRow[]> {
+    const current = await this.mustRead(name)
+    const rows = await this.o.store.versions(name)
+    return rows.map(v => ({ ...v, current: v.version === current.version }))
+  }
+
+  async remove (name: string, ctx: AdminContext): Promise<void> {
+    const current = await this.mustRead(name)
+    await this.checkIfMatch(name, current.version, ctx, 'connection.delete')
+    const purged = await this.o.sessions.purge(name)
+    // a deleted connection's sessions must stop working, not just stop being handed out
+    await Promise.all(purged.map(p => this.o.revoke(p.session).catch(() => false)))
+    await this.o.store.remove(name)
+    await this.o.sessions.clearCircuit(name)
+    await this.o.audit.record({ actor: ctx.actor, requestId: ctx.requestId, action: 'connection.delete', connection: name, outcome: 'success', fromVersion: current.version })
+  }
+
+  private async mustRead (name: string): Promise<StoredConnection> {
+    const stored = await this.o.store.read(name)
+    if (!stored) throw new HttpProblem('not_found', `no connection named "${name}"`, { connection: name })
+    return stored
+  }
+
+  private async checkIfMatch (name: string, currentVersion: number, ctx: AdminContext, action: string): Promise<void> {
+    if (ctx.ifMatch === undefined || ctx.ifMatch === currentVersion) return
+    await this.o.audit.record({ actor: ctx.actor, requestId: ctx.requestId, action, connection: name, outcome: 'conflict', version: currentVersion })
+    throw new HttpProblem('conflict', `If-Match names version ${ctx.ifMatch} but the current version is ${currentVersion}`, { connection: name, currentVersion })
+  }
+
+  private checkDefinition (name: string, definition: ConnectionDefinition): void {
+    const missing = missingFieldsForFlow(definition)
+    if (missing.length > 0) {
+      throw new HttpProblem('bad_request', `flow ${definition.flow} needs: ${missing.join(', ')}`, {
+        connection: name,
+        errors: missing.map(f => ({ path: `body/${f}`, message: `required for flow ${definition.flow}` })),
+      })
+    }
+    if (!isLoginUrlAllowed(definition.loginUrl, this.o.loginUrlPolicy)) {
+      throw new HttpProblem('bad_request', 'loginUrl must be an https Salesforce login host (login.salesforce.com, test.salesforce.com, *.my.salesforce.com) or an allow-listed origin', {
+        connection: name,
+        errors: [{ path: 'body/loginUrl', message: 'not an allowed Salesforce login host' }],
+      })
+    }
+  }
+
+  private async validateAndWrite (name: string, candidate: ConnectionDefinition, cas: number, ctx: AdminContext, action: string, extra: { fields?: string[], fromVersion?: number }): Promise<StoredConnection> {
+    this.checkDefinition(name, candidate)
+    const base = { actor: ctx.actor, requestId: ctx.requestId, action, connection: name, ...extra }
+    const outcome = await this.o.login(candidate)
+    if (!outcome.ok) {
+      await this.o.audit.record({ ...base, outcome: 'rejected', classification: outcome.failure.classification })
+      throw rejected(name, outcome.failure)
+    }
+    let written: { version: number, createdTime: string }
+    try {
+      written = await this.o.store.write(name, candidate, cas)
+    } catch (err) {
+      if (!(err instanceof CasConflictError)) throw err
+      await this.o.revoke(outcome.session).catch(() => false)
+      await this.o.audit.record({ ...base, outcome: 'conflict', version: err.currentVersion })
+      throw new HttpProblem('conflict', 'the connection changed while this request was being validated; read it again and retry', { connection: name, currentVersion: err.currentVersion })
+    }
+    const purged = await this.o.sessions.purge(name)
+    if (this.o.revokeOnRotation) {
+      // Salesforce may hand the same token to the new login: never revoke the one just issued
+      const stale = purged.filter(p => p.session.accessToken !== outcome.session.accessToken)
+      await Promise.all(stale.map(p => this.o.revoke(p.session).catch(() => false)))
+    }
+    await this.o.sessions.adopt(name, written.version, candidate, outcome.session)
+    await this.o.audit.record({ ...base, outcome: 'success', classification: 'ok', version: written.version })
+    this.o.logger.info({ connection: name, action, version: written.version }, 'connection written')
+    return { name, version: written.version, createdTime: written.createdTime, definition: candidate }
+  }
+
+  private async metadata (stored: StoredConnection): Promise<ConnectionMetadata> {
+    const d = stored.definition
+    const circuit = await this.o.sessions.circuit(stored.name)
+    return {
+      name: stored.name,
+      flow: d.flow,
+      loginUrl: d.loginUrl,
+      ...(d.username ? { username: d.username } : {}),
+      ...(d.clientId ? { clientId: d.clientId } : {}),
+      apiVersion: d.apiVersion,
+      sessionTimeoutSeconds: d.sessionTimeoutSeconds,
+      version: stored.version,
+      updatedAt: stored.createdTime,
+      secretsSet: setSecretNames(d),
+      circuit: circuitView(circuit, stored.version),
+    }
+  }
+}
+
+function setSecretNames (d: Partial<ConnectionDefinition>): string[] {
+  return SECRET_FIELDS.filter(f => typeof d[f] === 'string' && d[f] !== '')
+}
+
+export function circuitView (c: CircuitState | null, version: number, now = Date.now()): ConnectionMetadata['circuit'] {
+  if (!c || c.secretVersion !== version) return { state: 'closed' }
+  return {
+    state: now < c.retryAt ? 'open' : 'half_open',
+    classification: c.classification,
+    failures: c.failures,
+    retryAt: new Date(c.retryAt).toISOString(),
+  }
+}
+
+function rejected (name: string, f: ClassifiedFailure): HttpProblem {
+  return new HttpProblem('credentials_rejected', `Salesforce answered: ${f.message}; nothing was stored`, {
+    connection: name, classification: f.classification, hint: f.hint, retryable: f.retryable,
+  })
+}

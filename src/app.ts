@@ -1,0 +1,90 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import type { Config } from './config.ts'
+import { createBroker, type Broker, type BrokerOverrides } from './broker.ts'
+import { registerErrorHandling } from './error-handler.ts'
+import authPlugin from './auth/plugin.ts'
+import { ProblemSchema } from './schemas/problem.ts'
+import { SessionSchema } from './schemas/session.ts'
+import healthRoutes from './routes/health.ts'
+import sessionRoutes from './routes/sessions.ts'
+import adminRoutes from './routes/admin.ts'
+import metricsRoutes from './routes/metrics.ts'
+import { ConnectionMetadataSchema, ValidationResultSchema } from './schemas/connection.ts'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** the broker's services (secret store, sessions, shared state), for routes and tests */
+    broker: Broker
+  }
+}
+
+export const API_VERSION = '1.0.0'
+
+/**
+ * The only way a broker app is made: by the server, tests, the OpenAPI export and benchmarks.
+ * Dependencies not passed in `overrides` are built from `config`.
+ */
+export async function buildApp (config: Config, overrides: BrokerOverrides = {}): Promise<FastifyInstance> {
+  const broker = await createBroker(config, overrides)
+  const app = Fastify({
+    loggerInstance: broker.logger as FastifyBaseLogger,
+    bodyLimit: config.BODY_LIMIT_BYTES,
+    trustProxy: config.TRUST_PROXY,
+    // a slow client must not hold a socket forever; Kubernetes keeps connections 60 s+
+    connectionTimeout: 30_000,
+    keepAliveTimeout: 65_000,
+    requestTimeout: 60_000,
+    return503OnClosing: true,
+    disableRequestLogging: false,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+    routerOptions: { maxParamLength: 200 },
+  }).withTypeProvider<TypeBoxTypeProvider>()
+
+  app.decorate('broker', broker)
+  app.addSchema(ProblemSchema)
+  app.addSchema(SessionSchema)
+  app.addSchema(ConnectionMetadataSchema)
+  app.addSchema(ValidationResultSchema)
+  registerErrorHandling(app)
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'sf-broker',
+        version: API_VERSION,
+        description: 'Credential broker for Salesforce: internal services get short-lived Salesforce sessions; admins rotate the secrets kept in Vault.',
+        license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
+      },
+      servers: [{ url: '/' }],
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'API key (sfb.<principal>.<secret>) or a JWT verified against JWKS_URL' },
+        },
+      },
+      tags: [
+        { name: 'sessions', description: 'Salesforce sessions for internal services' },
+        { name: 'admin', description: 'Connection management and rotation (admin principals)' },
+        { name: 'health', description: 'Probes and Salesforce credential health' },
+      ],
+    },
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
+  })
+  if (config.DOCS_ENABLED) await app.register(swaggerUi, { routePrefix: '/docs' })
+
+  await app.register(authPlugin, {
+    directory: broker.principals,
+    jwtVerifier: broker.jwtVerifier,
+    defaultRateLimitPerMinute: config.CALLER_RATE_LIMIT_PER_MINUTE,
+  })
+  await app.register(healthRoutes, { secretStore: broker.secretStore, sharedState: broker.sharedState })
+  await app.register(sessionRoutes, { sessions: broker.sessions })
+  await app.register(adminRoutes, { admin: broker.admin, audit: broker.audit })
+  await app.register(metricsRoutes, { metrics: broker.metrics })
+
+  app.addHook('onClose', async () => { await broker.close() })
+  return app
+}

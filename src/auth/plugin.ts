@@ -1,0 +1,58 @@
+import fp from 'fastify-plugin'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { HttpProblem } from '../errors.ts'
+import { looksLikeApiKey, verifyApiKey } from './api-key.ts'
+import type { JwtVerifier } from './jwt.ts'
+import type { Principal, PrincipalDirectory } from './principals.ts'
+import { CallerRateLimiter } from './rate-limit.ts'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** the authenticated caller or admin; set on routes whose config.auth is set */
+    principal: Principal | null
+  }
+  interface FastifyContextConfig {
+    /** which kind of principal the route is for; absent = public (health, docs) */
+    auth?: 'service' | 'admin'
+  }
+}
+
+export interface AuthPluginOptions {
+  directory: PrincipalDirectory
+  jwtVerifier?: JwtVerifier
+  defaultRateLimitPerMinute: number
+}
+
+function bearerToken (request: FastifyRequest): string | null {
+  const header = request.headers.authorization
+  if (typeof header !== 'string') return null
+  const match = /^Bearer +([^\s]{1,8192})$/i.exec(header.trim())
+  return match ? match[1] : null
+}
+
+/**
+ * Authenticates every route that declares `config.auth`, before the body is even parsed, and
+ * rations each principal's requests. Services and admins authenticate the same way (API key or
+ * JWT) but are different principals: the wrong kind gets 403.
+ */
+async function authPlugin (app: FastifyInstance, opts: AuthPluginOptions): Promise<void> {
+  const limiter = new CallerRateLimiter()
+  app.decorateRequest('principal', null)
+
+  app.addHook('onRequest', async (request, reply) => {
+    const required = request.routeOptions.config.auth
+    if (!required) return
+    const token = bearerToken(request)
+    let principal: Principal | null = null
+    if (token && looksLikeApiKey(token)) principal = verifyApiKey(opts.directory, token)
+    else if (token && opts.jwtVerifier) principal = await opts.jwtVerifier(token)
+    if (!principal) throw new HttpProblem('unauthenticated', 'send Authorization: Bearer <API key or JWT>')
+    if (principal.kind !== required) throw new HttpProblem('forbidden', `this route is for ${required} principals`)
+    const budget = limiter.take(principal.id, principal.rateLimitPerMinute ?? opts.defaultRateLimitPerMinute)
+    if (!budget.allowed) throw new HttpProblem('rate_limited', 'request budget for this caller is used up', {}, budget.retryAfterSeconds)
+    request.principal = principal
+    reply.header('cache-control', 'no-store')
+  })
+}
+
+export default fp(authPlugin, { name: 'sf-broker-auth', fastify: '5.x' })

@@ -1,0 +1,61 @@
+import { Type, type Static } from 'typebox'
+import Value from 'typebox/value'
+import { ConfigError } from '../config.ts'
+
+/**
+ * Who may call the broker. Services (kind "service") get sessions for the connections they are
+ * granted; admins (kind "admin") manage connections and never get sessions. Keeping the two
+ * kinds apart means a leaked service key can't rotate secrets and an admin key isn't a
+ * Salesforce session in disguise.
+ *
+ * API keys are never stored: only their SHA-256 (hex). A key reads `sfb.<principal id>.<secret>`,
+ * so the principal is found without comparing against every hash.
+ */
+const Slug = Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,62}$' })
+
+export const PrincipalSchema = Type.Object({
+  id: Slug,
+  kind: Type.Union([Type.Literal('service'), Type.Literal('admin')]),
+  apiKeySha256: Type.Optional(Type.Array(Type.String({ pattern: '^[0-9a-f]{64}$' }))),
+  /** JWT `sub` values (e.g. system:serviceaccount:billing:billing) that authenticate as this principal */
+  jwtSubjects: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
+  /** connection names, or "*" for all */
+  connections: Type.Optional(Type.Array(Type.Union([Slug, Type.Literal('*')]))),
+  rateLimitPerMinute: Type.Optional(Type.Integer({ minimum: 1 })),
+}, { additionalProperties: false })
+
+export const PrincipalsDocumentSchema = Type.Object({
+  principals: Type.Array(PrincipalSchema),
+}, { additionalProperties: false })
+
+export type Principal = Static<typeof PrincipalSchema>
+
+export interface PrincipalDirectory {
+  byId: Map<string, Principal>
+  bySubject: Map<string, Principal>
+}
+
+export function parsePrincipals (doc: unknown): PrincipalDirectory {
+  const errors = [...Value.Errors(PrincipalsDocumentSchema, doc)]
+  if (errors.length > 0) {
+    throw new ConfigError(`invalid principals document at ${errors[0].instancePath || '/'}: ${errors[0].message}`)
+  }
+  const { principals } = doc as Static<typeof PrincipalsDocumentSchema>
+  const byId = new Map<string, Principal>()
+  const bySubject = new Map<string, Principal>()
+  for (const p of principals) {
+    if (byId.has(p.id)) throw new ConfigError(`invalid principals document: duplicate id "${p.id}"`)
+    byId.set(p.id, p)
+    for (const sub of p.jwtSubjects ?? []) {
+      if (bySubject.has(sub)) throw new ConfigError(`invalid principals document: JWT subject "${sub}" maps to two principals`)
+      bySubject.set(sub, p)
+    }
+  }
+  return { byId, bySubject }
+}
+
+export function isGranted (principal: Principal, connection: string): boolean {
+  if (principal.kind !== 'service') return false
+  const grants = principal.connections ?? []
+  return grants.includes('*') || grants.includes(connection)
+}

@@ -1,0 +1,146 @@
+import type { Logger } from 'pino'
+import { decodeKey, readPrincipalsSource, type Config } from './config.ts'
+import { createLogger } from './logger.ts'
+import { parsePrincipals, type PrincipalDirectory } from './auth/principals.ts'
+import { createJwtVerifier, type JwtVerifier } from './auth/jwt.ts'
+import { createLoginUrlPolicy, login as salesforceLogin, revokeSession, type LoginUrlPolicy } from './salesforce/index.ts'
+import type { ConnectionDefinition, LoginOutcome, SalesforceSession } from './salesforce/types.ts'
+import { AuditLog } from './admin/audit-log.ts'
+import { ConnectionAdmin } from './admin/connection-admin.ts'
+import { BrokerMetrics } from './metrics/metrics.ts'
+import type { SecretStore } from './secrets/store.ts'
+import { createSecretStore } from './secrets/create-store.ts'
+import { CachingSecretStore } from './secrets/caching-store.ts'
+import { FallbackSharedState } from './sessions/fallback-state.ts'
+import { MemorySharedState } from './sessions/memory-state.ts'
+import { RedisSharedState } from './sessions/redis-state.ts'
+import { SessionSealer } from './sessions/session-crypto.ts'
+import { SessionService } from './sessions/session-service.ts'
+import type { SharedState } from './sessions/shared-state.ts'
+
+/** Everything a broker process runs on. Built once per app; closed with it. */
+export interface Broker {
+  config: Config
+  logger: Logger
+  principals: PrincipalDirectory
+  jwtVerifier?: JwtVerifier
+  /** the raw store (Vault or file) */
+  rawSecretStore: SecretStore
+  /** the store through its short in-memory cache: what the hot path reads */
+  secretStore: CachingSecretStore
+  sharedState: SharedState
+  loginUrlPolicy: LoginUrlPolicy
+  login: (definition: ConnectionDefinition) => Promise<LoginOutcome>
+  sessions: SessionService
+  revoke: (session: SalesforceSession) => Promise<boolean>
+  audit: AuditLog
+  admin: ConnectionAdmin
+  metrics: BrokerMetrics
+  close (): Promise<void>
+}
+
+/** Dependencies a test, the demo or a benchmark may provide instead of building them from config. */
+export interface BrokerOverrides {
+  logger?: Logger
+  secretStore?: SecretStore
+  sharedState?: SharedState
+  principals?: PrincipalDirectory
+  jwtVerifier?: JwtVerifier
+  login?: (definition: ConnectionDefinition) => Promise<LoginOutcome>
+  revoke?: (session: SalesforceSession) => Promise<boolean>
+}
+
+export async function createBroker (config: Config, o: BrokerOverrides = {}): Promise<Broker> {
+  const logger = o.logger ?? createLogger(config.LOG_LEVEL)
+  const principals = o.principals ?? parsePrincipals(readPrincipalsSource(config))
+  const jwtVerifier = o.jwtVerifier ?? (config.JWKS_URL
+    ? createJwtVerifier(principals, { jwksUrl: config.JWKS_URL, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE })
+    : undefined)
+
+  const metrics = new BrokerMetrics()
+  const rawSecretStore = metrics.instrument(rawStoreKind(o.secretStore, config), o.secretStore ?? await createSecretStore(config, logger), ['list', 'read', 'write', 'versions', 'remove'])
+  const secretStore = new CachingSecretStore(rawSecretStore, { ttlMs: config.SECRET_CACHE_TTL_SECONDS * 1000 })
+
+  const sharedState = o.sharedState ?? buildSharedState(config, logger, metrics)
+  const loginUrlPolicy = createLoginUrlPolicy({ extraAllowedOrigins: splitList(config.LOGIN_URL_ALLOWLIST) })
+  const login = o.login ?? ((definition: ConnectionDefinition) =>
+    salesforceLogin(definition, { timeoutMs: config.LOGIN_TIMEOUT_MS, allowedLoginHosts: loginUrlPolicy, logger }))
+
+  const sessions = new SessionService({
+    secrets: secretStore,
+    state: sharedState,
+    login,
+    logger,
+    lifetime: { safetyMarginMs: config.SESSION_SAFETY_MARGIN_SECONDS * 1000, maxTtlMs: config.SESSION_MAX_TTL_SECONDS * 1000 },
+    circuit: { baseCooldownMs: config.CIRCUIT_COOLDOWN_SECONDS * 1000, maxCooldownMs: config.CIRCUIT_MAX_COOLDOWN_SECONDS * 1000 },
+    loginWaitTimeoutMs: config.LOGIN_WAIT_TIMEOUT_MS,
+    loginTimeoutMs: config.LOGIN_TIMEOUT_MS,
+    loginRetries: config.LOGIN_RETRIES,
+    observer: metrics.sessionObserver(),
+  })
+
+  const revoke = o.revoke ?? ((session: SalesforceSession) => revokeSession(session, { timeoutMs: config.LOGIN_TIMEOUT_MS }))
+  const audit = new AuditLog({ logger, redis: redisClientOf(sharedState), keyPrefix: config.REDIS_KEY_PREFIX })
+  const admin = new ConnectionAdmin({
+    store: secretStore,
+    sessions,
+    login,
+    revoke,
+    loginUrlPolicy,
+    audit,
+    logger,
+    revokeOnRotation: config.REVOKE_ON_ROTATION,
+  })
+
+  logger.info({
+    secretStore: rawSecretStore.kind,
+    sharedState: sharedState.kind === 'redis' ? 'redis' : 'in-memory only (no REDIS_URL: sessions are not shared between replicas)',
+  }, 'broker configured')
+
+  return {
+    config,
+    logger,
+    principals,
+    jwtVerifier,
+    rawSecretStore,
+    secretStore,
+    sharedState,
+    loginUrlPolicy,
+    login,
+    sessions,
+    revoke,
+    audit,
+    admin,
+    metrics,
+    async close () {
+      await sharedState.close()
+      await secretStore.close()
+    },
+  }
+}
+
+function rawStoreKind (given: SecretStore | undefined, config: Config): string {
+  return given?.kind ?? config.SECRET_STORE
+}
+
+function buildSharedState (config: Config, logger: Logger, metrics: BrokerMetrics): SharedState {
+  if (!config.REDIS_URL) return new MemorySharedState()
+  const redis = new RedisSharedState({
+    url: config.REDIS_URL,
+    keyPrefix: config.REDIS_KEY_PREFIX,
+    sealer: new SessionSealer(decodeKey(config.SESSION_ENCRYPTION_KEY as string)),
+    logger,
+  })
+  metrics.instrument('redis', redis, ['getSession', 'putSession', 'purgeSessions', 'acquireLease', 'releaseLease', 'getCircuit', 'putCircuit', 'clearCircuit', 'getJson', 'putJson', 'publish'])
+  return new FallbackSharedState(redis, logger)
+}
+
+/** The Redis connection behind the shared state, when there is one (the audit stream lives there too). */
+function redisClientOf (state: SharedState) {
+  const primary = state instanceof FallbackSharedState ? state.primary : state
+  return primary instanceof RedisSharedState ? primary.client : undefined
+}
+
+export function splitList (value: string): string[] {
+  return value.split(',').map(s => s.trim()).filter(Boolean)
+}

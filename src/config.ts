@@ -1,0 +1,125 @@
+import { readFileSync } from 'node:fs'
+import { Type, type Static } from 'typebox'
+import Value from 'typebox/value'
+
+/**
+ * The broker's whole configuration, from environment variables. This is the only file that reads
+ * process.env. Every variable is listed here once, with its default and meaning (the README's
+ * configuration table is generated from these descriptions).
+ */
+const Base64Key = Type.String({ pattern: '^[A-Za-z0-9+/]{43}=$', description: '32 random bytes, base64 (openssl rand -base64 32)' })
+
+export const ConfigSchema = Type.Object({
+  HOST: Type.String({ default: '0.0.0.0', description: 'Listen address (0.0.0.0 so Kubernetes probes reach the pod)' }),
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000, description: 'Listen port' }),
+  LOG_LEVEL: Type.Union([Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')], { default: 'info', description: 'pino log level' }),
+  TRUST_PROXY: Type.Boolean({ default: false, description: 'Trust X-Forwarded-* from a proxy in front of the broker' }),
+  BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, default: 65536, description: 'Largest accepted request body' }),
+  DOCS_ENABLED: Type.Boolean({ default: true, description: 'Serve Swagger UI at /docs' }),
+
+  SECRET_STORE: Type.Union([Type.Literal('vault'), Type.Literal('file')], { default: 'vault', description: 'Where connection secrets live: Vault KV v2, or an encrypted local file (single node, demo)' }),
+  SECRET_CACHE_TTL_SECONDS: Type.Integer({ minimum: 0, maximum: 600, default: 30, description: 'How long a secret read from the store may be held in memory' }),
+  VAULT_ADDR: Type.Optional(Type.String({ pattern: '^https?://', description: 'Vault address, e.g. https://vault.internal:8200' })),
+  VAULT_AUTH_METHOD: Type.Union([Type.Literal('token'), Type.Literal('approle'), Type.Literal('kubernetes')], { default: 'kubernetes', description: 'How the broker logs in to Vault' }),
+  VAULT_TOKEN: Type.Optional(Type.String({ minLength: 1, description: 'Vault token (VAULT_AUTH_METHOD=token)' })),
+  VAULT_ROLE_ID: Type.Optional(Type.String({ minLength: 1, description: 'AppRole role_id (VAULT_AUTH_METHOD=approle)' })),
+  VAULT_SECRET_ID: Type.Optional(Type.String({ minLength: 1, description: 'AppRole secret_id (VAULT_AUTH_METHOD=approle)' })),
+  VAULT_KUBERNETES_ROLE: Type.Optional(Type.String({ minLength: 1, description: 'Vault role for Kubernetes auth' })),
+  VAULT_KUBERNETES_MOUNT: Type.String({ default: 'kubernetes', description: 'Mount path of the Kubernetes auth method' }),
+  VAULT_KUBERNETES_TOKEN_PATH: Type.String({ default: '/var/run/secrets/kubernetes.io/serviceaccount/token', description: 'Service-account token file' }),
+  VAULT_KV_MOUNT: Type.String({ default: 'secret', pattern: '^[A-Za-z0-9_-]+$', description: 'KV v2 mount' }),
+  VAULT_PATH_PREFIX: Type.String({ default: 'sf-broker', pattern: '^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$', description: 'Path under the mount; each connection is {prefix}/{name}' }),
+  VAULT_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 5000, description: 'Timeout of one Vault request' }),
+  FILE_STORE_PATH: Type.String({ default: './data/connections.enc', description: 'Encrypted secret file (SECRET_STORE=file)' }),
+  FILE_STORE_KEY: Type.Optional({ ...Base64Key, description: 'AES-256-GCM key of the secret file (SECRET_STORE=file)' }),
+
+  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://', description: 'Redis shared by all replicas; unset = in-memory only (single replica)' })),
+  REDIS_KEY_PREFIX: Type.String({ default: 'sfb:', description: 'Prefix of every Redis key' }),
+  SESSION_ENCRYPTION_KEY: Type.Optional({ ...Base64Key, description: 'AES-256-GCM key for sessions cached in Redis (required with REDIS_URL)' }),
+  SESSION_MAX_TTL_SECONDS: Type.Integer({ minimum: 30, default: 900, description: 'Longest a handed-out session may be used before the caller comes back' }),
+  SESSION_SAFETY_MARGIN_SECONDS: Type.Integer({ minimum: 0, default: 120, description: 'Stop handing out a session this long before the org timeout ends it' }),
+  LOGIN_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 10000, description: 'Timeout of one Salesforce login' }),
+  LOGIN_WAIT_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 20000, description: 'How long a request waits for a login another request or replica is doing' }),
+  LOGIN_RETRIES: Type.Integer({ minimum: 0, maximum: 5, default: 2, description: 'Retries (jittered backoff) of a login that failed transiently' }),
+  CIRCUIT_COOLDOWN_SECONDS: Type.Integer({ minimum: 1, default: 300, description: 'Pause after a credential failure before one probe login (doubles each time)' }),
+  CIRCUIT_MAX_COOLDOWN_SECONDS: Type.Integer({ minimum: 1, default: 3600, description: 'Longest pause between probe logins' }),
+  LOGIN_URL_ALLOWLIST: Type.String({ default: '', description: 'Comma-separated extra login origins allowed besides Salesforce hosts (e.g. http://127.0.0.1:* for the simulator)' }),
+  REVOKE_ON_ROTATION: Type.Boolean({ default: false, description: 'Revoke old sessions at Salesforce when a secret is rotated or deleted' }),
+
+  PRINCIPALS_FILE: Type.Optional(Type.String({ minLength: 1, description: 'JSON file of callers and admins (API key hashes, JWT subjects, grants)' })),
+  PRINCIPALS_JSON: Type.Optional(Type.String({ minLength: 2, description: 'The same document inline (takes precedence over PRINCIPALS_FILE)' })),
+  JWKS_URL: Type.Optional(Type.String({ pattern: '^https?://', description: 'JWKS for caller JWTs (e.g. the Kubernetes service-account issuer)' })),
+  JWT_ISSUER: Type.Optional(Type.String({ minLength: 1, description: 'Required iss of caller JWTs' })),
+  JWT_AUDIENCE: Type.Optional(Type.String({ minLength: 1, description: 'Required aud of caller JWTs' })),
+  CALLER_RATE_LIMIT_PER_MINUTE: Type.Integer({ minimum: 1, default: 600, description: 'Requests per caller per minute per replica (a principal may override)' }),
+
+  VALIDATION_INTERVAL_SECONDS: Type.Integer({ minimum: 1, default: 300, description: 'Cheap re-validation of every connection (cached session)' }),
+  FULL_VALIDATION_INTERVAL_SECONDS: Type.Integer({ minimum: 1, default: 3600, description: 'Full login re-validation of every connection' }),
+  VALIDATION_MAX_PER_SECOND: Type.Number({ exclusiveMinimum: 0, default: 5, description: 'Ceiling on validation calls to Salesforce per replica' }),
+  SCHEDULER_ENABLED: Type.Boolean({ default: true, description: 'Run the re-validation scheduler' }),
+})
+
+export type Config = Static<typeof ConfigSchema>
+
+export class ConfigError extends Error {
+  constructor (message: string) {
+    super(message)
+    this.name = 'ConfigError'
+  }
+}
+
+const KNOWN = new Set(Object.keys(ConfigSchema.properties))
+
+/** Parses and validates the environment. Throws ConfigError whose message names the bad variable. */
+export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
+  const raw: Record<string, string> = {}
+  for (const [k, v] of Object.entries(env)) {
+    // An empty variable means "not set", as in most deployment tools.
+    if (KNOWN.has(k) && v !== undefined && v !== '') raw[k] = v
+  }
+  const value = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, raw))
+  const errors = [...Value.Errors(ConfigSchema, value)]
+  if (errors.length > 0) {
+    const e = errors[0]
+    const variable = e.instancePath.replace(/^\//, '') || (e.params as { requiredProperties?: string[] }).requiredProperties?.[0] || 'configuration'
+    throw new ConfigError(`invalid ${variable}: ${e.message}`)
+  }
+  const config = value as Config
+  checkCombinations(config)
+  return config
+}
+
+function checkCombinations (c: Config): void {
+  const need = (cond: boolean, variable: string, why: string) => {
+    if (cond) throw new ConfigError(`missing ${variable}: required ${why}`)
+  }
+  if (c.SECRET_STORE === 'vault') {
+    need(!c.VAULT_ADDR, 'VAULT_ADDR', 'when SECRET_STORE=vault')
+    need(c.VAULT_AUTH_METHOD === 'token' && !c.VAULT_TOKEN, 'VAULT_TOKEN', 'when VAULT_AUTH_METHOD=token')
+    need(c.VAULT_AUTH_METHOD === 'approle' && !c.VAULT_ROLE_ID, 'VAULT_ROLE_ID', 'when VAULT_AUTH_METHOD=approle')
+    need(c.VAULT_AUTH_METHOD === 'approle' && !c.VAULT_SECRET_ID, 'VAULT_SECRET_ID', 'when VAULT_AUTH_METHOD=approle')
+    need(c.VAULT_AUTH_METHOD === 'kubernetes' && !c.VAULT_KUBERNETES_ROLE, 'VAULT_KUBERNETES_ROLE', 'when VAULT_AUTH_METHOD=kubernetes')
+  } else {
+    need(!c.FILE_STORE_KEY, 'FILE_STORE_KEY', 'when SECRET_STORE=file')
+  }
+  need(Boolean(c.REDIS_URL) && !c.SESSION_ENCRYPTION_KEY, 'SESSION_ENCRYPTION_KEY', 'when REDIS_URL is set (sessions are encrypted at rest)')
+  need(!c.PRINCIPALS_FILE && !c.PRINCIPALS_JSON, 'PRINCIPALS_FILE', '(or PRINCIPALS_JSON): the callers and admins allowed to use the broker')
+  if (c.CIRCUIT_MAX_COOLDOWN_SECONDS < c.CIRCUIT_COOLDOWN_SECONDS) {
+    throw new ConfigError('invalid CIRCUIT_MAX_COOLDOWN_SECONDS: must be >= CIRCUIT_COOLDOWN_SECONDS')
+  }
+  if ((c.JWT_ISSUER || c.JWT_AUDIENCE) && !c.JWKS_URL) throw new ConfigError('missing JWKS_URL: required when JWT_ISSUER or JWT_AUDIENCE is set')
+}
+
+/** The principals document, from PRINCIPALS_JSON or PRINCIPALS_FILE (validated by src/auth/principals.ts). */
+export function readPrincipalsSource (c: Config): unknown {
+  const text = c.PRINCIPALS_JSON ?? readFileSync(c.PRINCIPALS_FILE as string, 'utf8')
+  try {
+    return JSON.parse(text)
+  } catch {
+    throw new ConfigError(`invalid ${c.PRINCIPALS_JSON ? 'PRINCIPALS_JSON' : 'PRINCIPALS_FILE'}: not valid JSON`)
+  }
+}
+
+export function decodeKey (base64: string): Buffer {
+  return Buffer.from(base64, 'base64')
+}

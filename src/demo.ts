@@ -1,0 +1,92 @@
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { hashApiKey } from './auth/api-key.ts'
+import type { SecretStore } from './secrets/store.ts'
+import { startSimulator } from './simulator/index.ts'
+
+/** Fixed keys so the README's curl lines work as written. They only exist in demo mode. */
+export const DEMO_CALLER_KEY = 'sfb.demo-caller.demo-caller-key-not-a-secret'
+export const DEMO_ADMIN_KEY = 'sfb.demo-admin.demo-admin-key-not-a-secret'
+
+const DEMO_USER = { username: 'integration@demo.example', password: 'demo-password-1', securityToken: 'demoSecurityToken42' }
+const DEMO_APP = { clientId: '3MVG9demo.consumer.key', clientSecret: 'demo-consumer-secret' }
+
+export interface Demo {
+  /** the environment the broker runs with: file store in a temp dir, in-memory sessions, simulator allowed */
+  env: NodeJS.ProcessEnv
+  /** writes the demo connection into the store */
+  seed (store: SecretStore): Promise<void>
+  banner (address: AddressInfo | string | null): string
+  close (): Promise<void>
+}
+
+/**
+ * Embedded defaults for a first run: a built-in Salesforce simulator with one org, an encrypted
+ * file store in a temp folder seeded with a `demo` connection (client credentials flow), and
+ * in-memory sessions. No Vault, no Redis.
+ */
+export async function startDemo (baseEnv: NodeJS.ProcessEnv): Promise<Demo> {
+  const sim = await startSimulator({
+    orgs: [{
+      key: 'demo',
+      sessionTimeoutSeconds: 7200,
+      users: [DEMO_USER],
+      connectedApps: [{ ...DEMO_APP, clientCredentialsUser: DEMO_USER.username }],
+    }],
+  })
+  const dir = await mkdtemp(join(tmpdir(), 'sf-broker-demo-'))
+  const principals = {
+    principals: [
+      { id: 'demo-caller', kind: 'service', apiKeySha256: [hashApiKey(DEMO_CALLER_KEY)], connections: ['*'] },
+      { id: 'demo-admin', kind: 'admin', apiKeySha256: [hashApiKey(DEMO_ADMIN_KEY)] },
+    ],
+  }
+  const env: NodeJS.ProcessEnv = {
+    HOST: '127.0.0.1',
+    PORT: '3000',
+    LOG_LEVEL: 'info',
+    VALIDATION_INTERVAL_SECONDS: '60',
+    FULL_VALIDATION_INTERVAL_SECONDS: '300',
+    ...baseEnv,
+    SECRET_STORE: 'file',
+    FILE_STORE_PATH: join(dir, 'connections.enc'),
+    FILE_STORE_KEY: randomBytes(32).toString('base64'),
+    PRINCIPALS_JSON: JSON.stringify(principals),
+    LOGIN_URL_ALLOWLIST: 'http://127.0.0.1:*',
+    REDIS_URL: '',
+  }
+  return {
+    env,
+    async seed (store) {
+      await store.write('demo', {
+        flow: 'client_credentials',
+        loginUrl: sim.myDomainUrl('demo'),
+        apiVersion: '62.0',
+        sessionTimeoutSeconds: 7200,
+        ...DEMO_APP,
+      }, 0)
+    },
+    banner (address) {
+      const a = address as AddressInfo
+      const base = `http://${a.address}:${a.port}`
+      return [
+        '',
+        'sf-broker demo is running (embedded Salesforce simulator, file store, in-memory sessions).',
+        `  Salesforce simulator: ${sim.loginUrl} (org "demo": ${sim.myDomainUrl('demo')})`,
+        '  Get a session:',
+        `    curl -s -X POST -H 'Authorization: Bearer ${DEMO_CALLER_KEY}' ${base}/v1/connections/demo/session`,
+        '  List connections (admin):',
+        `    curl -s -H 'Authorization: Bearer ${DEMO_ADMIN_KEY}' ${base}/v1/admin/connections`,
+        `  Health: ${base}/health/salesforce   Docs: ${base}/docs   Metrics: ${base}/metrics`,
+        '',
+      ].join('\n')
+    },
+    async close () {
+      await sim.close()
+      await rm(dir, { recursive: true, force: true })
+    },
+  }
+}

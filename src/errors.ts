@@ -1,0 +1,81 @@
+/**
+ * Every error the broker answers with is RFC 9457 application/problem+json with a stable `type`.
+ * Clients switch on `type` (or `code`), never on `title`/`detail` wording.
+ * A 5xx never carries an internal error message: only the fixed title of its code.
+ */
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json'
+
+export const PROBLEMS = {
+  bad_request: { status: 400, title: 'The request is malformed or fails validation' },
+  unauthenticated: { status: 401, title: 'Missing or invalid credentials' },
+  forbidden: { status: 403, title: 'Not allowed for this caller' },
+  not_found: { status: 404, title: 'No such resource' },
+  method_not_allowed: { status: 405, title: 'Method not allowed' },
+  conflict: { status: 409, title: 'The resource changed since it was read' },
+  payload_too_large: { status: 413, title: 'Request body too large' },
+  unsupported_media_type: { status: 415, title: 'Unsupported content type' },
+  credentials_rejected: { status: 422, title: 'Salesforce rejected the candidate credentials' },
+  rate_limited: { status: 429, title: 'Too many requests' },
+  internal: { status: 500, title: 'Internal error' },
+  salesforce_login_failed: { status: 503, title: 'Salesforce refused the stored credentials' },
+  circuit_open: { status: 503, title: 'Logins for this connection are paused after a credential failure' },
+  salesforce_unavailable: { status: 503, title: 'Salesforce could not be reached or is limiting requests' },
+  login_wait_timeout: { status: 503, title: 'A login for this connection is taking too long' },
+  secret_store_unavailable: { status: 503, title: 'The secret store is unavailable' },
+  not_ready: { status: 503, title: 'The service is not ready' },
+} as const
+
+export type ProblemCode = keyof typeof PROBLEMS
+
+export function problemType (code: ProblemCode): string {
+  return `urn:sf-broker:problem:${code}`
+}
+
+/** Extra members a problem may carry (RFC 9457 extensions). Never secrets. */
+export interface ProblemExtensions {
+  classification?: string
+  hint?: string
+  retryable?: boolean
+  connection?: string
+  currentVersion?: number
+  errors?: Array<{ path: string, message: string }>
+}
+
+/** Throw this from anywhere in a request to answer with that problem. */
+export class HttpProblem extends Error {
+  readonly code: ProblemCode
+  readonly status: number
+  readonly detail: string | undefined
+  readonly extensions: ProblemExtensions
+  /** seconds, sent as Retry-After */
+  readonly retryAfter: number | undefined
+
+  constructor (code: ProblemCode, detail?: string, extensions: ProblemExtensions = {}, retryAfter?: number) {
+    super(detail ?? PROBLEMS[code].title)
+    this.name = 'HttpProblem'
+    this.code = code
+    this.status = PROBLEMS[code].status
+    this.detail = detail
+    this.extensions = extensions
+    this.retryAfter = retryAfter
+  }
+}
+
+export interface ProblemBody extends ProblemExtensions {
+  type: string
+  title: string
+  status: number
+  code: ProblemCode
+  detail?: string
+  instance?: string
+}
+
+export function problemBody (code: ProblemCode, detail?: string, extensions: ProblemExtensions = {}, instance?: string): ProblemBody {
+  const { status, title } = PROBLEMS[code]
+  const body: ProblemBody = { type: problemType(code), title, status, code, ...extensions }
+  // A 5xx detail is only ever a message we wrote ourselves for that case, never an exception's text.
+  if (detail !== undefined) body.detail = detail
+  if (instance !== undefined) body.instance = instance
+  return body
+}

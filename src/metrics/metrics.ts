@@ -1,0 +1,107 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { SessionObserver } from '../sessions/session-service.ts'
+
+/**
+ * The broker's Prometheus metrics, in a registry of its own (not prom-client's global one) so
+ * several apps in one process — tests, benchmarks — don't collide.
+ */
+export class BrokerMetrics {
+  readonly registry = new Registry()
+  readonly sessionRequests = new Counter({
+    name: 'sfb_session_requests_total',
+    help: 'Session requests by connection and outcome (hit = served from cache, miss = needed a login, error = problem answer)',
+    labelNames: ['connection', 'outcome'] as const,
+    registers: [this.registry],
+  })
+
+  readonly logins = new Counter({
+    name: 'sfb_salesforce_logins_total',
+    help: 'Salesforce logins by flow and classification (ok or the failure class)',
+    labelNames: ['flow', 'classification'] as const,
+    registers: [this.registry],
+  })
+
+  readonly loginDuration = new Histogram({
+    name: 'sfb_salesforce_login_duration_seconds',
+    help: 'Salesforce login latency',
+    labelNames: ['flow'] as const,
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
+    registers: [this.registry],
+  })
+
+  readonly validationStatus = new Gauge({
+    name: 'sfb_connection_validation_status',
+    help: 'Latest credential validation per connection: 1 ok, 0.5 degraded, 0 failing',
+    labelNames: ['connection'] as const,
+    registers: [this.registry],
+  })
+
+  readonly circuitOpen = new Gauge({
+    name: 'sfb_circuit_open',
+    help: '1 while logins for the connection are paused after a credential failure',
+    labelNames: ['connection'] as const,
+    registers: [this.registry],
+  })
+
+  readonly apiUsage = new Gauge({
+    name: 'sfb_salesforce_api_usage_ratio',
+    help: 'Daily API requests used / max, per connection, from the last validation',
+    labelNames: ['connection'] as const,
+    registers: [this.registry],
+  })
+
+  readonly dependencyDuration = new Histogram({
+    name: 'sfb_dependency_duration_seconds',
+    help: 'Latency of calls to the secret store (vault/file) and shared state (redis)',
+    labelNames: ['dependency', 'op', 'outcome'] as const,
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  })
+
+  readonly dependencyErrors = new Counter({
+    name: 'sfb_dependency_errors_total',
+    help: 'Failed calls to the secret store and shared state',
+    labelNames: ['dependency', 'op'] as const,
+    registers: [this.registry],
+  })
+
+  constructor () {
+    collectDefaultMetrics({ register: this.registry, prefix: 'sfb_' })
+  }
+
+  /** Feeds session and login counts from the session service. */
+  sessionObserver (): SessionObserver {
+    return {
+      loginAttempt: (_connection, flow, classification, durationMs) => {
+        this.logins.inc({ flow, classification })
+        this.loginDuration.observe({ flow }, durationMs / 1000)
+      },
+      sessionServed: (connection, outcome) => {
+        this.sessionRequests.inc({ connection, outcome })
+      },
+    }
+  }
+
+  /** Wraps every method of a dependency so its latency and errors are measured. */
+  instrument<T extends object> (dependency: string, target: T, ops: ReadonlyArray<keyof T & string>): T {
+    for (const op of ops) {
+      const original = target[op]
+      if (typeof original !== 'function') continue
+      const fn = original as unknown as (...args: unknown[]) => Promise<unknown>
+      const timed = async (...args: unknown[]) => {
+        const end = this.dependencyDuration.startTimer({ dependency, op })
+        try {
+          const value = await fn.apply(target, args)
+          end({ outcome: 'ok' })
+          return value
+        } catch (err) {
+          end({ outcome: 'error' })
+          this.dependencyErrors.inc({ dependency, op })
+          throw err
+        }
+      }
+      Object.defineProperty(target, op, { value: timed, configurable: true, writable: true })
+    }
+    return target
+  }
+}

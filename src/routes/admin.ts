@@ -1,0 +1,202 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import type { FastifyRequest } from 'fastify'
+import { Type } from 'typebox'
+import type { AdminContext, ConnectionAdmin } from '../admin/connection-admin.ts'
+import type { AuditLog } from '../admin/audit-log.ts'
+import { ConnectionNameParams } from '../schemas/common.ts'
+import { AuditEventSchema, ConnectionDefinitionSchema, CredentialsPatchSchema, RollbackSchema, VersionSchema } from '../schemas/connection.ts'
+import { COMMON_PROBLEMS, problemResponses } from '../schemas/problem.ts'
+import type { ConnectionDefinition } from '../salesforce/types.ts'
+
+export interface AdminRoutesOptions {
+  admin: ConnectionAdmin
+  audit: AuditLog
+}
+
+const IfMatchHeaders = Type.Object({
+  'if-match': Type.Optional(Type.String({ pattern: '^(W/)?"?[0-9]{1,9}"?$', description: 'Version last read (the ETag of GET); the write fails with 409 if the connection changed since' })),
+})
+
+const ValidateBody = Type.Union([Type.Partial(ConnectionDefinitionSchema, { additionalProperties: false }), Type.Null()], {
+  description: 'Candidate fields, merged over the stored connection; no body validates the stored credentials',
+})
+
+function context (request: FastifyRequest, ifMatch?: string): AdminContext {
+  return {
+    actor: request.principal?.id ?? 'unknown',
+    requestId: String(request.id),
+    ifMatch: ifMatch ? Number(ifMatch.replace(/^(W\/)?"?|"$/g, '')) : undefined,
+  }
+}
+
+const meta = { content: { 'application/json': { schema: { $ref: 'ConnectionMetadata#' } } } }
+const MUTATION_PROBLEMS = [...COMMON_PROBLEMS, 'unauthenticated', 'forbidden', 'rate_limited', 'conflict', 'credentials_rejected', 'secret_store_unavailable'] as const
+
+/** Connection management for admin principals. Secrets go in; nothing but metadata comes out. */
+const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async (app, { admin, audit }) => {
+  const base = { config: { auth: 'admin' as const } }
+  const tags = ['admin']
+  const security = [{ bearer: [] }]
+
+  app.get('/v1/admin/connections', {
+    ...base,
+    schema: {
+      tags,
+      security,
+      summary: 'List connections (metadata only)',
+      response: {
+        200: { description: 'Every connection', content: { 'application/json': { schema: Type.Object({ connections: Type.Array(Type.Ref('ConnectionMetadata')) }, { additionalProperties: false }) } } },
+        ...problemResponses(...COMMON_PROBLEMS, 'unauthenticated', 'forbidden', 'rate_limited', 'secret_store_unavailable'),
+      },
+    },
+  }, async (request, reply) => {
+    reply.type('application/json')
+    return { connections: await admin.list() }
+  })
+
+  app.get('/v1/admin/connections/:name', {
+    ...base,
+    schema: {
+      tags,
+      security,
+      summary: 'One connection (metadata only); ETag is the secret version',
+      params: ConnectionNameParams,
+      response: { 200: { description: 'The connection', ...meta }, ...problemResponses(...COMMON_PROBLEMS, 'unauthenticated', 'forbidden', 'not_found', 'rate_limited', 'secret_store_unavailable') },
+    },
+  }, async (request, reply) => {
+    const m = await admin.get(request.params.name)
+    reply.header('etag', `"${m.version}"`).type('application/json')
+    return m
+  })
+
+  app.put('/v1/admin/connections/:name', {
+    ...base,
+    schema: {
+      tags,
+      security,
+      summary: 'Create or replace a connection (validated against Salesforce first)',
+      description: 'Logs in with the candidate first. Rejected: 422 with the failure class and hint, nothing stored. Accepted: written with check-and-set, old cached sessions dropped, the fresh session cached, the circuit cleared.',
+      params: ConnectionNameParams,
+      headers: IfMatchHeaders,
+      body: ConnectionDefinitionSchema,
+      response: {
+        200: { description: 'Replaced', ...meta },
+        201: { description: 'Created', ...meta },
+        ...problemResponses(...MUTATION_PROBLEMS),
+      },
+    },
+  }, async (request, reply) => {
+    const { metadata, created } = await admin.put(request.params.name, request.body as ConnectionDefinition, context(request, request.headers['if-match']))
+    reply.code(created ? 201 : 200).header('etag', `"${metadata.version}"`).type('application/json')
+    return metadata
+  })
+
+  app.patch('/v1/admin/connections/:name/credentials', {
+    ...base,
+    schema: {
+      tags,
+      security,
+      summary: 'Rotate part of the secret (e.g. the security token after a reset)',
+      params: ConnectionNameParams,
+      headers: IfMatchHeaders,
+      body: CredentialsPatchSchema,
+      response: { 200: { description: 'Rotated', ...meta }, ...problemResponses(...MUTATION_PROBLEMS, 'not_found') },
+    },
+  }, async (request, reply) => {
+    const m = await admin.patchCredentials(request.params.name, request.body, context(request, request.headers['if-match']))
+    reply.header('etag', `"${m.version}"`).type('application/json')
+    return m
+  })
+
+  app.post('/v1/admin/connections/:name/validate', {
+    ...base,
+    preValidation: async (request) => { request.body ??= null },
+    schema: {
+      tags,
+      security,
+      summary: 'Validate candidate or stored credentials against Salesforce; stores nothing',
+      params: ConnectionNameParams,
+      body: ValidateBody,
+      response: {
+        200: { description: 'The login outcome (ok or a classified failure)', content: { 'application/json': { schema: { $ref: 'ValidationResult#' } } } },
+        ...problemResponses(...COMMON_PROBLEMS, 'unauthenticated', 'forbidden', 'not_found', 'rate_limited', 'secret_store_unavailable'),
+      },
+    },
+  }, async (request, reply) => {
+    const body = request.body as Partial<ConnectionDefinition> | null
+    reply.type('application/json')
+    return admin.validate(request.params.name, body && Object.keys(body).length > 0 ? body : undefined, context(request))
+  })
+
+  app.get('/v1/admin/connections/:name/versions', {
+    ...base,
+    schema: {
+      tags,
+      security,
+      summary: 'Secret versions (metadata only)',
+      params: ConnectionNameParams,
+      response: {
+        200: { description: 'Oldest first', content: { 'application/json': { schema: Type.Object({ versions: Type.Array(VersionSchema) }, { additionalProperties: false }) } } },
+        ...problemResponses(...COMMON_PROBLEMS, 'unauthenticated', 'forbidden', 'not_found', 'rate_limited', 'secret_store_unavailable'),
+      },
+    },
+  }, async (request, reply) => {
+    reply.type('application/json')
+    return { versions: await admin.versions(request.params.name) }
+  })
+
+  app.post('/v1/admin/connections/:name/rollback', {
+    ...base,
+    schema: {
+      tags,
+      security,
+      summary: 'Make an earlier version current again (validated like a rotation)',
+      params: ConnectionNameParams,
+      headers: IfMatchHeaders,
+      body: RollbackSchema,
+      response: { 200: { description: 'Rolled back: a new version with the old content', ...meta }, ...problemResponses(...MUTATION_PROBLEMS, 'not_found') },
+    },
+  }, async (request, reply) => {
+    const m = await admin.rollback(request.params.name, request.body.version, context(request, request.headers['if-match']))
+    reply.header('etag', `"${m.version}"`).type('application/json')
+    return m
+  })
+
+  app.delete('/v1/admin/connections/:name', {
+    ...base,
+    schema: {
+      tags,
+      security,
+      summary: 'Delete a connection: cached sessions purged and revoked, every version removed',
+      params: ConnectionNameParams,
+      headers: IfMatchHeaders,
+      response: { 204: { description: 'Deleted', type: 'null' }, ...problemResponses(...COMMON_PROBLEMS, 'unauthenticated', 'forbidden', 'not_found', 'rate_limited', 'conflict', 'secret_store_unavailable') },
+    },
+  }, async (request, reply) => {
+    await admin.remove(request.params.name, context(request, request.headers['if-match']))
+    return reply.code(204).send(null)
+  })
+
+  app.get('/v1/admin/audit', {
+    ...base,
+    schema: {
+      tags,
+      security,
+      summary: 'Recent admin actions, newest first (never containing a secret)',
+      querystring: Type.Object({
+        // a string: the service validates without type coercion, so a body can't sneak "123" in for 123
+        limit: Type.Optional(Type.String({ pattern: '^(1000|[1-9][0-9]{0,2})$', description: '1 to 1000, default 100' })),
+        connection: Type.Optional(ConnectionNameParams.properties.name),
+      }, { additionalProperties: false }),
+      response: {
+        200: { description: 'Audit events', content: { 'application/json': { schema: Type.Object({ events: Type.Array(AuditEventSchema) }, { additionalProperties: false }) } } },
+        ...problemResponses(...COMMON_PROBLEMS, 'unauthenticated', 'forbidden', 'rate_limited'),
+      },
+    },
+  }, async (request, reply) => {
+    reply.type('application/json')
+    return { events: await audit.list(Number(request.query.limit ?? 100), request.query.connection) }
+  })
+}
+
+export default adminRoutes

@@ -1,0 +1,55 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { HttpProblem } from '../errors.ts'
+import { isGranted } from '../auth/principals.ts'
+import { ConnectionNameParams } from '../schemas/common.ts'
+import { COMMON_PROBLEMS, problemResponses } from '../schemas/problem.ts'
+import { SessionRequestSchema } from '../schemas/session.ts'
+import type { SessionService } from '../sessions/session-service.ts'
+
+export interface SessionRoutesOptions {
+  sessions: SessionService
+}
+
+/** The broker's main job: a Salesforce session for an internal service, in one call. */
+const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = async (app, { sessions }) => {
+  app.post('/v1/connections/:name/session', {
+    config: { auth: 'service' },
+    // an empty POST is the common case: treat a missing body as {}
+    preValidation: async (request) => { request.body ??= {} },
+    schema: {
+      tags: ['sessions'],
+      summary: 'Get a Salesforce session for a connection',
+      description: 'Returns the cached session, or logs in once for every concurrent caller and replica. Answers 503 with the failure class and an admin hint while logins are paused after a credential failure.',
+      security: [{ bearer: [] }],
+      params: ConnectionNameParams,
+      body: SessionRequestSchema,
+      response: {
+        200: { description: 'A usable session', content: { 'application/json': { schema: { $ref: 'Session#' } } } },
+        ...problemResponses(...COMMON_PROBLEMS, 'unauthenticated', 'forbidden', 'not_found', 'rate_limited',
+          'salesforce_login_failed', 'circuit_open', 'salesforce_unavailable', 'login_wait_timeout', 'secret_store_unavailable'),
+      },
+    },
+  }, async (request, reply) => {
+    const { name } = request.params
+    const principal = request.principal
+    // Checked before looking the connection up: a caller without a grant can't learn which connections exist.
+    if (!principal || !isGranted(principal, name)) throw new HttpProblem('forbidden', 'this caller has no grant for that connection')
+    const issued = await sessions.getSession(name, request.body?.rejectedToken)
+    const s = issued.entry.session
+    reply.header('cache-control', 'no-store').header('pragma', 'no-cache').type('application/json')
+    return {
+      accessToken: s.accessToken,
+      instanceUrl: s.instanceUrl,
+      tokenType: 'Bearer' as const,
+      issuedAt: new Date(s.issuedAt).toISOString(),
+      expiresAt: new Date(issued.expiresAt).toISOString(),
+      connection: name,
+      userId: s.userId,
+      orgId: s.orgId,
+      apiVersion: issued.apiVersion,
+      flow: s.flow,
+    }
+  })
+}
+
+export default sessionRoutes

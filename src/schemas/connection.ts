@@ -1,0 +1,91 @@
+import { Type, type Static } from 'typebox'
+import { CLASSIFICATIONS, FLOWS } from '../salesforce/types.ts'
+
+const Flow = Type.Enum(FLOWS, { description: 'soap and oauth_password are being retired by Salesforce; prefer jwt_bearer or client_credentials' })
+const Secret = (description: string, maxLength = 1024) => Type.String({ minLength: 1, maxLength, description: `${description} (write-only: never returned)` })
+
+const definitionFields = {
+  flow: Flow,
+  loginUrl: Type.String({ maxLength: 255, pattern: '^https?://[^\\s/?#@]+/?$', description: 'Login host origin: https://login.salesforce.com, https://test.salesforce.com or https://<domain>.my.salesforce.com' }),
+  username: Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'Integration user (soap, oauth_password, jwt_bearer)' })),
+  apiVersion: Type.String({ pattern: '^[0-9]{2,3}\\.0$', description: 'REST API version, e.g. 62.0' }),
+  sessionTimeoutSeconds: Type.Integer({ minimum: 60, maximum: 86400, description: "The org's session timeout (Setup > Session Settings)" }),
+  clientId: Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'Connected app consumer key' })),
+}
+const secretFields = {
+  password: Type.Optional(Secret('Password of the integration user')),
+  securityToken: Type.Optional(Secret('Security token (appended to the password)', 255)),
+  clientSecret: Type.Optional(Secret('Connected app consumer secret')),
+  privateKey: Type.Optional(Secret('PEM private key for jwt_bearer', 16384)),
+}
+
+/** PUT body: a whole connection, secrets included. */
+export const ConnectionDefinitionSchema = Type.Object({ ...definitionFields, ...secretFields }, { additionalProperties: false })
+export type ConnectionDefinitionBody = Static<typeof ConnectionDefinitionSchema>
+
+/** PATCH …/credentials body: only what changes (e.g. just the security token after a reset). */
+export const CredentialsPatchSchema = Type.Object({
+  username: definitionFields.username,
+  clientId: definitionFields.clientId,
+  ...secretFields,
+}, { additionalProperties: false, minProperties: 1 })
+export type CredentialsPatch = Static<typeof CredentialsPatchSchema>
+
+export const CircuitSchema = Type.Object({
+  state: Type.Union([Type.Literal('closed'), Type.Literal('open'), Type.Literal('half_open')]),
+  classification: Type.Optional(Type.String()),
+  failures: Type.Optional(Type.Integer()),
+  retryAt: Type.Optional(Type.String({ format: 'date-time' })),
+}, { additionalProperties: false })
+
+/** What admins see of a connection: never a secret, only which secrets are set. */
+export const ConnectionMetadataSchema = Type.Object({
+  name: Type.String(),
+  flow: Flow,
+  loginUrl: Type.String(),
+  username: Type.Optional(Type.String()),
+  clientId: Type.Optional(Type.String()),
+  apiVersion: Type.String(),
+  sessionTimeoutSeconds: Type.Integer(),
+  version: Type.Integer({ description: 'Secret version in the store' }),
+  updatedAt: Type.String({ format: 'date-time' }),
+  secretsSet: Type.Array(Type.String(), { description: 'Names of the secret fields that have a value' }),
+  circuit: CircuitSchema,
+}, { $id: 'ConnectionMetadata', additionalProperties: false })
+
+export const ValidationResultSchema = Type.Object({
+  ok: Type.Boolean(),
+  classification: Type.Enum(CLASSIFICATIONS),
+  message: Type.Optional(Type.String()),
+  hint: Type.Optional(Type.String()),
+  retryable: Type.Optional(Type.Boolean()),
+  latencyMs: Type.Integer(),
+  source: Type.Union([Type.Literal('candidate'), Type.Literal('stored')]),
+}, { $id: 'ValidationResult', additionalProperties: false })
+
+export const VersionSchema = Type.Object({
+  version: Type.Integer(),
+  createdTime: Type.String({ format: 'date-time' }),
+  deletionTime: Type.Optional(Type.String({ format: 'date-time' })),
+  destroyed: Type.Boolean(),
+  current: Type.Boolean(),
+}, { additionalProperties: false })
+
+export const RollbackSchema = Type.Object({
+  version: Type.Integer({ minimum: 1, description: 'The earlier version whose content becomes the new current version' }),
+}, { additionalProperties: false })
+
+export const AuditEventSchema = Type.Object({
+  id: Type.String(),
+  time: Type.String({ format: 'date-time' }),
+  actor: Type.String(),
+  action: Type.String(),
+  connection: Type.Optional(Type.String()),
+  outcome: Type.Union([Type.Literal('success'), Type.Literal('rejected'), Type.Literal('conflict'), Type.Literal('error')]),
+  classification: Type.Optional(Type.String()),
+  version: Type.Optional(Type.Integer()),
+  fromVersion: Type.Optional(Type.Integer()),
+  fields: Type.Optional(Type.Array(Type.String())),
+  requestId: Type.Optional(Type.String()),
+}, { $id: 'AuditEvent', additionalProperties: false })
+export type AuditEvent = Static<typeof AuditEventSchema>

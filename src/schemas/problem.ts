@@ -1,0 +1,38 @@
+import { Type } from 'typebox'
+import { PROBLEM_CONTENT_TYPE, PROBLEMS, type ProblemCode } from '../errors.ts'
+
+/** RFC 9457 problem details, the one error shape of every route. */
+export const ProblemSchema = Type.Object({
+  type: Type.String({ description: 'Stable URI of the problem kind: urn:sf-broker:problem:<code>' }),
+  title: Type.String(),
+  status: Type.Integer(),
+  code: Type.String({ description: 'The <code> part of type, for switch statements' }),
+  detail: Type.Optional(Type.String()),
+  instance: Type.Optional(Type.String()),
+  connection: Type.Optional(Type.String()),
+  classification: Type.Optional(Type.String({ description: 'Salesforce failure class (see /health/salesforce)' })),
+  hint: Type.Optional(Type.String({ description: 'What an admin should check in Salesforce Setup' })),
+  retryable: Type.Optional(Type.Boolean()),
+  currentVersion: Type.Optional(Type.Integer()),
+  errors: Type.Optional(Type.Array(Type.Object({ path: Type.String(), message: Type.String() }))),
+}, { $id: 'Problem', additionalProperties: false })
+
+/** Response schema entries for the problems a route can answer with, keyed by status. */
+export function problemResponses (...codes: ProblemCode[]): Record<number, unknown> {
+  const byStatus: Record<number, string[]> = {}
+  for (const code of codes) {
+    const { status, title } = PROBLEMS[code]
+    ;(byStatus[status] ??= []).push(`${code}: ${title}`)
+  }
+  const out: Record<number, unknown> = {}
+  for (const [status, descriptions] of Object.entries(byStatus)) {
+    out[Number(status)] = {
+      description: descriptions.join('; '),
+      content: { [PROBLEM_CONTENT_TYPE]: { schema: { $ref: 'Problem#' } } },
+    }
+  }
+  return out
+}
+
+/** Problems every route can answer with, whatever it does. */
+export const COMMON_PROBLEMS: ProblemCode[] = ['bad_request', 'payload_too_large', 'unsupported_media_type', 'internal']

@@ -1,0 +1,207 @@
+import nodeVault from 'node-vault'
+import type NodeVault from 'node-vault'
+import type { Logger } from 'pino'
+import type { ConnectionDefinition } from '../salesforce/types.ts'
+import { assertConnectionName, isConnectionName } from './connection-name.ts'
+import { definitionToFields, fieldsToDefinition } from './definition-fields.ts'
+import { CasConflictError, SecretStoreUnavailableError, type SecretStore, type StoreHealth, type StoredConnection, type VersionInfo } from './store.ts'
+import { isCasMismatch, toStoreError, vaultStatusOf } from './vault-errors.ts'
+import { VaultTokenKeeper, type VaultAuth } from './vault-token.ts'
+
+export type { VaultAuth } from './vault-token.ts'
+
+export interface VaultSecretStoreOptions {
+  /** e.g. https://vault.internal:8200 */
+  endpoint: string
+  /** KV v2 mount, default 'secret' */
+  kvMount?: string
+  /** folder under the mount; each connection is {pathPrefix}/{name}. Default 'sf-broker' */
+  pathPrefix?: string
+  auth: VaultAuth
+  /** timeout of one Vault request, default 5000 */
+  requestTimeoutMs?: number
+  logger: Logger
+}
+
+interface KvVersionMetadata { created_time?: unknown, deletion_time?: unknown, destroyed?: unknown, version?: unknown }
+
+/**
+ * Connections in Vault's KV v2 engine, through node-vault: one secret per connection at
+ * {mount}/data/{prefix}/{name}, every write check-and-set. Names are checked before any request.
+ * Requests whose token Vault rejects are retried once after a fresh login. Errors become
+ * SecretStoreUnavailableError (unreachable, sealed, permission_denied) or CasConflictError.
+ */
+export class VaultSecretStore implements SecretStore {
+  readonly kind = 'vault' as const
+  private readonly client: NodeVault.client
+  private readonly token: VaultTokenKeeper
+  private readonly mount: string
+  private readonly prefix: string
+  private readonly logger: Logger
+  private closed = false
+
+  constructor (o: VaultSecretStoreOptions) {
+    this.mount = trimSlashes(o.kvMount ?? 'secret')
+    this.prefix = trimSlashes(o.pathPrefix ?? 'sf-broker')
+    this.logger = o.logger
+    this.client = nodeVault({
+      endpoint: o.endpoint,
+      apiVersion: 'v1',
+      requestOptions: { timeout: o.requestTimeoutMs ?? 5000 },
+      // node-vault's debug output prints request bodies, i.e. secrets
+      debug: () => {},
+    })
+    // node-vault falls back to VAULT_PREFIX from the environment; the paths here are exact
+    Object.assign(this.client, { pathPrefix: '' })
+    this.token = new VaultTokenKeeper(this.client, o.auth, o.logger)
+  }
+
+  /** Logs in (AppRole, Kubernetes) or checks the static token, and starts keeping it renewed. */
+  async start (): Promise<void> {
+    await this.token.start()
+  }
+
+  async list (): Promise<string[]> {
+    const path = `${this.mount}/metadata/${this.prefix}/`
+    const body = await this.call('list', path, () => this.client.list(path), () => null) as { data?: { keys?: unknown } } | null
+    const keys = Array.isArray(body?.data?.keys) ? body.data.keys : []
+    // folders ("x/") and keys an operator created by hand that are not valid names are not connections
+    return keys.filter(isConnectionName).sort()
+  }
+
+  async read (name: string, version?: number): Promise<StoredConnection | null> {
+    assertConnectionName(name)
+    if (version !== undefined && (!Number.isInteger(version) || version < 1)) throw new RangeError('version must be a positive integer')
+    const path = this.dataPath(name)
+    const body = await this.call('read', path, () => this.client.read(version === undefined ? path : `${path}?version=${version}`), () => null) as
+      { data?: { data?: Record<string, unknown> | null, metadata?: KvVersionMetadata } } | null
+    const data = body?.data?.data
+    const metadata = body?.data?.metadata
+    if (!data || !metadata || typeof metadata.version !== 'number') return null
+    return { name, version: metadata.version, createdTime: String(metadata.created_time ?? ''), definition: fieldsToDefinition(data) }
+  }
+
+  async write (name: string, definition: ConnectionDefinition, cas: number): Promise<{ version: number, createdTime: string }> {
+    assertConnectionName(name)
+    if (!Number.isInteger(cas) || cas < 0) throw new RangeError('cas must be a non-negative integer')
+    const path = this.dataPath(name)
+    let body: { data?: KvVersionMetadata }
+    try {
+      body = await this.call('write', path, () => this.client.write(path, { data: definitionToFields(definition), options: { cas } }))
+    } catch (err) {
+      if (err instanceof CasMismatch) throw new CasConflictError(name, await this.currentVersion(name))
+      throw err
+    }
+    const version = body.data?.version
+    if (typeof version !== 'number') throw new SecretStoreUnavailableError('error', `Vault answered the write of "${name}" without a version`)
+    return { version, createdTime: String(body.data?.created_time ?? '') }
+  }
+
+  async versions (name: string): Promise<VersionInfo[]> {
+    assertConnectionName(name)
+    const path = this.metadataPath(name)
+    const body = await this.call('versions', path, () => this.client.read(path), () => null) as { data?: { versions?: Record<string, KvVersionMetadata> } } | null
+    const versions = body?.data?.versions ?? {}
+    return Object.entries(versions)
+      .map(([n, v]): VersionInfo => ({
+        version: Number(n),
+        createdTime: String(v.created_time ?? ''),
+        ...(typeof v.deletion_time === 'string' && v.deletion_time !== '' ? { deletionTime: v.deletion_time } : {}),
+        destroyed: v.destroyed === true,
+      }))
+      .sort((a, b) => a.version - b.version)
+  }
+
+  async remove (name: string): Promise<void> {
+    assertConnectionName(name)
+    const path = this.metadataPath(name)
+    await this.call('remove', path, () => this.client.delete(path), () => null)
+  }
+
+  async health (): Promise<StoreHealth> {
+    try {
+      // node-vault resolves sys/health with the body whatever the status (429, 501, 503…)
+      const body = await this.client.health() as { initialized?: unknown, sealed?: unknown, standby?: unknown, version?: unknown } | string
+      if (typeof body !== 'object' || body === null) return { ok: false, detail: 'unexpected answer from sys/health' }
+      const version = typeof body.version === 'string' ? ` ${body.version}` : ''
+      if (body.initialized === false) return { ok: false, sealed: body.sealed === true, detail: `Vault${version} is not initialised` }
+      if (body.sealed === true) return { ok: false, sealed: true, detail: `Vault${version} is sealed` }
+      return { ok: true, sealed: false, detail: body.standby === true ? `Vault${version} standby (requests are forwarded to the active node)` : `Vault${version} active` }
+    } catch (err) {
+      return { ok: false, detail: toStoreError(err, 'sys/health').message }
+    }
+  }
+
+  async close (): Promise<void> {
+    this.closed = true
+    this.token.stop()
+  }
+
+  private dataPath (name: string): string {
+    return `${this.mount}/data/${this.prefix}/${name}`
+  }
+
+  private metadataPath (name: string): string {
+    return `${this.mount}/metadata/${this.prefix}/${name}`
+  }
+
+  private async currentVersion (name: string): Promise<number | undefined> {
+    try {
+      const path = this.metadataPath(name)
+      const body = await this.call('versions', path, () => this.client.read(path), () => null) as { data?: { current_version?: unknown } } | null
+      return typeof body?.data?.current_version === 'number' ? body.data.current_version : undefined
+    } catch {
+      return undefined
+    }
+  }
+
+  /**
+   * One Vault request: with a live token, retried once after a fresh login when Vault rejects
+   * the token (revoked, expired early), 404 answered by `notFound`, logged with path and duration.
+   */
+  private async call<T> (op: string, path: string, request: () => Promise<T>, notFound?: () => T): Promise<T> {
+    if (this.closed) throw new SecretStoreUnavailableError('error', 'the Vault secret store is closed')
+    const started = performance.now()
+    let outcome = 'ok'
+    const attempt = async (): Promise<T> => {
+      try {
+        return await request()
+      } catch (err) {
+        if (notFound && vaultStatusOf(err) === 404) {
+          outcome = 'not_found'
+          return notFound()
+        }
+        if (isCasMismatch(err)) throw new CasMismatch()
+        throw err
+      }
+    }
+    try {
+      const used = await this.token.ensure()
+      try {
+        return await attempt()
+      } catch (err) {
+        if (vaultStatusOf(err) !== 403 || !this.token.canLogin) throw err
+        outcome = 'relogin'
+        await this.token.replace(used)
+        return await attempt()
+      }
+    } catch (err) {
+      if (err instanceof CasMismatch) {
+        outcome = 'cas_conflict'
+        throw err
+      }
+      const mapped = toStoreError(err, `${op} ${path}`)
+      outcome = mapped instanceof SecretStoreUnavailableError ? mapped.reason : 'error'
+      throw mapped
+    } finally {
+      this.logger.debug({ vault: { op, path, outcome, durationMs: Math.round(performance.now() - started) } }, 'vault request')
+    }
+  }
+}
+
+/** Internal marker: Vault refused a write because the check-and-set version was stale. */
+class CasMismatch extends Error {}
+
+function trimSlashes (s: string): string {
+  return s.replace(/^\/+|\/+$/g, '')
+}

@@ -1,0 +1,188 @@
+import { readFile } from 'node:fs/promises'
+import type { Logger } from 'pino'
+import type NodeVault from 'node-vault'
+import { SecretStoreUnavailableError } from './store.ts'
+import { toStoreError, vaultMessageOf, vaultStatusOf } from './vault-errors.ts'
+
+export type VaultAuth =
+  | { method: 'token', token: string }
+  | { method: 'approle', roleId: string, secretId: string, mountPath?: string }
+  | { method: 'kubernetes', role: string, jwtPath?: string, mountPath?: string }
+
+export const DEFAULT_KUBERNETES_JWT_PATH = '/var/run/secrets/kubernetes.io/serviceaccount/token'
+
+/** Renew (or log in again) when this share of the token's TTL has passed. */
+const REFRESH_AT = 2 / 3
+const MAX_RETRY_MS = 5_000
+const MIN_RETRY_MS = 250
+
+interface AuthBlock { client_token?: unknown, lease_duration?: unknown, renewable?: unknown }
+
+/**
+ * Keeps the broker's Vault token alive: logs in (AppRole, Kubernetes), renews the token at 2/3 of
+ * its TTL, logs in again when renewal fails or no longer extends the token (max TTL reached), and
+ * when Vault rejects the token. A static token (method "token") is renewed while it is renewable;
+ * it cannot be replaced. The token value is never logged.
+ */
+export class VaultTokenKeeper {
+  readonly canLogin: boolean
+  private readonly client: NodeVault.client
+  private readonly auth: VaultAuth
+  private readonly logger: Logger
+  private loggingIn: Promise<void> | null = null
+  private timer: NodeJS.Timeout | null = null
+  private hasToken: boolean
+  /** epoch ms the token stops working; null = does not expire (or unknown) */
+  private expiresAt: number | null = null
+  /** TTL the login granted: a renewal answering less has hit the max TTL */
+  private loginTtlSeconds = 0
+  private closed = false
+
+  constructor (client: NodeVault.client, auth: VaultAuth, logger: Logger) {
+    this.client = client
+    this.auth = auth
+    this.logger = logger
+    this.canLogin = auth.method !== 'token'
+    this.client.token = auth.method === 'token' ? auth.token : ''
+    this.hasToken = auth.method === 'token'
+  }
+
+  /** Logs in (or looks the static token up to learn its TTL) and starts the renewal timer. */
+  async start (): Promise<void> {
+    if (this.canLogin) return this.login()
+    let data: { ttl?: unknown, renewable?: unknown }
+    try {
+      data = ((await this.client.tokenLookupSelf()) as { data?: typeof data }).data ?? {}
+    } catch (err) {
+      throw toStoreError(err, 'token lookup')
+    }
+    const ttl = typeof data.ttl === 'number' ? data.ttl : 0
+    this.loginTtlSeconds = ttl
+    this.schedule(ttl, data.renewable === true)
+  }
+
+  /** The token to use now: logs in first when there is none or it has run out. */
+  async ensure (): Promise<string> {
+    if (this.canLogin && (!this.hasToken || (this.expiresAt !== null && Date.now() >= this.expiresAt))) await this.login()
+    return this.client.token
+  }
+
+  /** Vault rejected `rejected`: log in again, unless another request already replaced it. */
+  async replace (rejected: string): Promise<boolean> {
+    if (!this.canLogin) return false
+    if (this.client.token === rejected || !this.hasToken) await this.login()
+    return true
+  }
+
+  stop (): void {
+    this.closed = true
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = null
+  }
+
+  /** One login at a time; concurrent callers share it. */
+  login (): Promise<void> {
+    this.loggingIn ??= this.doLogin().finally(() => { this.loggingIn = null })
+    return this.loggingIn
+  }
+
+  private async doLogin (): Promise<void> {
+    const auth = this.auth
+    let response: { auth?: AuthBlock }
+    if (auth.method === 'approle') {
+      try {
+        response = await this.client.approleLogin({ role_id: auth.roleId, secret_id: auth.secretId, ...(auth.mountPath ? { mount_point: auth.mountPath } : {}) })
+      } catch (err) {
+        throw loginError(err, 'AppRole')
+      }
+    } else if (auth.method === 'kubernetes') {
+      const jwtPath = auth.jwtPath ?? DEFAULT_KUBERNETES_JWT_PATH
+      let jwt: string
+      try {
+        // read at every login: projected service-account tokens are rotated by the kubelet
+        jwt = (await readFile(jwtPath, 'utf8')).trim()
+      } catch (err) {
+        throw new SecretStoreUnavailableError('error', `cannot read the Kubernetes service-account token file ${jwtPath}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`)
+      }
+      try {
+        response = await this.client.kubernetesLogin({ role: auth.role, jwt, ...(auth.mountPath ? { mount_point: auth.mountPath } : {}) })
+      } catch (err) {
+        throw loginError(err, 'Kubernetes')
+      }
+    } else {
+      return
+    }
+    const block = response.auth ?? {}
+    if (typeof block.client_token !== 'string' || block.client_token === '') {
+      throw new SecretStoreUnavailableError('error', `Vault ${auth.method} login answered without a client token`)
+    }
+    this.client.token = block.client_token
+    this.hasToken = true
+    const ttl = typeof block.lease_duration === 'number' ? block.lease_duration : 0
+    this.loginTtlSeconds = ttl
+    this.schedule(ttl, block.renewable === true)
+    this.logger.info({ vaultAuth: auth.method, ttlSeconds: ttl, renewable: block.renewable === true }, 'logged in to Vault')
+  }
+
+  private schedule (ttlSeconds: number, renewable: boolean): void {
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = null
+    if (this.closed) return
+    if (ttlSeconds <= 0) {
+      this.expiresAt = null
+      return
+    }
+    this.expiresAt = Date.now() + ttlSeconds * 1000
+    // renew while renewal still buys the full TTL; once capped by the max TTL, log in afresh
+    const next = renewable && (ttlSeconds >= this.loginTtlSeconds || !this.canLogin) ? 'renew' : 'login'
+    if (next === 'login' && !this.canLogin) return
+    this.arm(ttlSeconds * 1000 * REFRESH_AT, next)
+  }
+
+  private arm (delayMs: number, action: 'renew' | 'login'): void {
+    if (this.closed) return
+    this.timer = setTimeout(() => { void this.refresh(action) }, Math.max(0, delayMs))
+    this.timer.unref()
+  }
+
+  private async refresh (action: 'renew' | 'login'): Promise<void> {
+    this.timer = null
+    if (this.closed) return
+    if (action === 'renew') {
+      try {
+        const response = await this.client.tokenRenewSelf() as { auth?: AuthBlock }
+        const ttl = typeof response.auth?.lease_duration === 'number' ? response.auth.lease_duration : 0
+        this.logger.debug({ ttlSeconds: ttl }, 'renewed the Vault token')
+        this.schedule(ttl, response.auth?.renewable === true)
+        return
+      } catch (err) {
+        const mapped = toStoreError(err, 'token renewal')
+        this.logger.warn({ reason: mapped.message }, this.canLogin ? 'Vault token renewal failed: logging in again' : 'Vault token renewal failed')
+        if (!this.canLogin) return this.retryLater('renew')
+      }
+    }
+    try {
+      await this.login()
+    } catch (err) {
+      this.logger.warn({ reason: (err as Error).message }, 'Vault login failed: will retry')
+      this.retryLater('login')
+    }
+  }
+
+  private retryLater (action: 'renew' | 'login'): void {
+    if (this.closed || this.timer) return
+    const left = this.expiresAt === null ? 0 : this.expiresAt - Date.now()
+    if (action === 'renew' && left <= 0) return // the static token is gone; requests will report permission_denied
+    // before expiry, retry soon enough to beat it; after, requests log in on demand and the timer backs off
+    this.arm(left <= 0 ? MAX_RETRY_MS : Math.min(MAX_RETRY_MS, Math.max(MIN_RETRY_MS, left / 3)), action)
+  }
+}
+
+/** A refused login is about the broker's credentials (permission), anything else about Vault. */
+function loginError (err: unknown, method: string): Error {
+  const status = vaultStatusOf(err)
+  if (status === 400 || status === 401 || status === 403) {
+    return new SecretStoreUnavailableError('permission_denied', `Vault refused the ${method} login: ${vaultMessageOf(err) || `status ${status}`}`)
+  }
+  return toStoreError(err, `${method} login`)
+}

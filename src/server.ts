@@ -1,0 +1,41 @@
+import closeWithGrace from 'close-with-grace'
+import { buildApp } from './app.ts'
+import { ConfigError, loadConfig } from './config.ts'
+import { startDemo } from './demo.ts'
+
+/**
+ * Reads config, builds the app, listens. `--demo` (npm run demo) runs on embedded defaults:
+ * a built-in Salesforce simulator, an encrypted file store seeded with a demo connection,
+ * in-memory sessions — no Vault, no Redis.
+ */
+async function main (): Promise<void> {
+  const demo = process.argv.includes('--demo') ? await startDemo(process.env) : null
+  let config
+  try {
+    config = loadConfig(demo ? demo.env : process.env)
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`sf-broker: configuration error: ${err.message}\n`)
+      process.exit(78) // EX_CONFIG
+    }
+    throw err
+  }
+  const app = await buildApp(config)
+  if (demo) await demo.seed(app.broker.rawSecretStore)
+
+  closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
+    if (err) app.log.error({ err }, 'shutting down after an error')
+    else app.log.info({ signal }, 'shutting down: finishing in-flight requests')
+    // app.close() stops accepting connections, waits for in-flight requests, then closes Redis/Vault clients
+    await app.close()
+    await demo?.close()
+  })
+
+  await app.listen({ host: config.HOST, port: config.PORT })
+  if (demo) process.stdout.write(demo.banner(app.server.address()) + '\n')
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`sf-broker: failed to start: ${(err as Error).message}\n`)
+  process.exit(1)
+})

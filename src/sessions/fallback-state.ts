@@ -1,0 +1,160 @@
+import type { Logger } from 'pino'
+import { MemorySharedState } from './memory-state.ts'
+import type { BrokerEvent, CachedSession, CircuitState, SharedState } from './shared-state.ts'
+
+/**
+ * Redis first, process memory when Redis fails. Writes go to both, so when Redis drops the
+ * process still holds the sessions and circuits it knew about: it keeps serving cached sessions,
+ * keeps honouring open circuits, and single-flights logins per process until Redis returns.
+ */
+export class FallbackSharedState implements SharedState {
+  readonly kind: 'redis' | 'memory'
+  readonly primary: SharedState
+  readonly local = new MemorySharedState()
+  private readonly logger: Logger
+  private degraded = false
+
+  constructor (primary: SharedState, logger: Logger) {
+    this.primary = primary
+    this.kind = primary.kind
+    this.logger = logger
+    primary.onEvent((e) => {
+      // keep the local copy of circuits in step with the fleet, so an outage starts from the truth
+      const sync = e.type !== 'circuit' ? Promise.resolve() : e.state ? this.local.putCircuit(e.connection, e.state) : this.local.clearCircuit(e.connection)
+      // memory operations don't fail; the chain only orders the copy before waking local waiters
+      sync.then(() => this.local.publish(e)).catch(() => {})
+    })
+  }
+
+  /** true while the last call to the primary failed */
+  get isDegraded (): boolean {
+    return this.degraded
+  }
+
+  private async read<T> (op: string, primary: () => Promise<T>, fallback: () => Promise<T>): Promise<T> {
+    try {
+      const value = await primary()
+      this.markHealthy()
+      return value
+    } catch (err) {
+      this.markDegraded(op, err)
+      return fallback()
+    }
+  }
+
+  private async write (op: string, primary: () => Promise<unknown>, local: () => Promise<unknown>): Promise<void> {
+    await local()
+    try {
+      await primary()
+      this.markHealthy()
+    } catch (err) {
+      this.markDegraded(op, err)
+    }
+  }
+
+  private markDegraded (op: string, err: unknown): void {
+    if (!this.degraded) {
+      this.logger.warn({ op, err: { message: (err as Error).message } }, 'shared state unavailable: serving from process memory')
+    }
+    this.degraded = true
+  }
+
+  private markHealthy (): void {
+    if (this.degraded) this.logger.info('shared state available again')
+    this.degraded = false
+  }
+
+  getSession (c: string, v: number): Promise<CachedSession | null> {
+    return this.read('getSession', async () => {
+      const entry = await this.primary.getSession(c, v)
+      // keep the local copy warm so an outage can be ridden out
+      if (entry) await this.local.putSession(c, entry)
+      return entry
+    }, () => this.local.getSession(c, v))
+  }
+
+  putSession (c: string, e: CachedSession): Promise<void> {
+    return this.write('putSession', () => this.primary.putSession(c, e), () => this.local.putSession(c, e))
+  }
+
+  async purgeSessions (c: string): Promise<CachedSession[]> {
+    const local = await this.local.purgeSessions(c)
+    try {
+      const remote = await this.primary.purgeSessions(c)
+      this.markHealthy()
+      const seen = new Set(remote.map(s => s.session.accessToken))
+      return [...remote, ...local.filter(s => !seen.has(s.session.accessToken))]
+    } catch (err) {
+      this.markDegraded('purgeSessions', err)
+      return local
+    }
+  }
+
+  acquireLease (name: string, owner: string, ttlMs: number): Promise<boolean> {
+    return this.read('acquireLease', () => this.primary.acquireLease(name, owner, ttlMs), () => this.local.acquireLease(name, owner, ttlMs))
+  }
+
+  async releaseLease (name: string, owner: string): Promise<boolean> {
+    const local = await this.local.releaseLease(name, owner)
+    try {
+      return (await this.primary.releaseLease(name, owner)) || local
+    } catch (err) {
+      this.markDegraded('releaseLease', err)
+      return local
+    }
+  }
+
+  getCircuit (c: string): Promise<CircuitState | null> {
+    return this.read('getCircuit', async () => {
+      const remote = await this.primary.getCircuit(c)
+      const local = await this.local.getCircuit(c)
+      // Redis restarted empty (or was down while the circuit opened): the lockout guard must not forget
+      if (!remote && local) {
+        await this.primary.putCircuit(c, local)
+        return local
+      }
+      if (remote) await this.local.putCircuit(c, remote)
+      else await this.local.clearCircuit(c)
+      return remote
+    }, () => this.local.getCircuit(c))
+  }
+
+  putCircuit (c: string, s: CircuitState): Promise<void> {
+    return this.write('putCircuit', () => this.primary.putCircuit(c, s), () => this.local.putCircuit(c, s))
+  }
+
+  clearCircuit (c: string): Promise<void> {
+    return this.write('clearCircuit', () => this.primary.clearCircuit(c), () => this.local.clearCircuit(c))
+  }
+
+  getJson<T> (key: string): Promise<T | null> {
+    return this.read('getJson', () => this.primary.getJson<T>(key), () => this.local.getJson<T>(key))
+  }
+
+  putJson (key: string, value: unknown, ttlMs?: number): Promise<void> {
+    return this.write('putJson', () => this.primary.putJson(key, value, ttlMs), () => this.local.putJson(key, value, ttlMs))
+  }
+
+  async publish (event: BrokerEvent): Promise<void> {
+    try {
+      await this.primary.publish(event)
+    } catch (err) {
+      // other replicas miss this one; their local copies expire on their own
+      this.markDegraded('publish', err)
+      await this.local.publish(event)
+    }
+  }
+
+  onEvent (listener: (e: BrokerEvent) => void): void {
+    this.local.onEvent(listener)
+  }
+
+  ping (): Promise<boolean> {
+    return this.primary.ping()
+  }
+
+  async close (): Promise<void> {
+    await this.primary.close()
+    await this.local.close()
+  }
+}

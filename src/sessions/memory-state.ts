@@ -1,0 +1,99 @@
+import type { BrokerEvent, CachedSession, CircuitState, SharedState } from './shared-state.ts'
+
+interface Expiring<T> { value: T, expiresAt: number }
+
+/**
+ * Process-local SharedState: the embedded default (single replica, no Redis) and the fallback a
+ * Redis-backed broker uses while Redis is unreachable. Same semantics as the Redis state.
+ */
+export class MemorySharedState implements SharedState {
+  readonly kind = 'memory' as const
+  private readonly sessions = new Map<string, Map<number, CachedSession>>()
+  private readonly leases = new Map<string, Expiring<string>>()
+  private readonly circuits = new Map<string, CircuitState>()
+  private readonly docs = new Map<string, Expiring<unknown>>()
+  private readonly listeners: Array<(e: BrokerEvent) => void> = []
+
+  async getSession (connection: string, secretVersion: number): Promise<CachedSession | null> {
+    const entry = this.sessions.get(connection)?.get(secretVersion)
+    if (!entry) return null
+    if (entry.validUntil <= Date.now()) {
+      this.sessions.get(connection)?.delete(secretVersion)
+      return null
+    }
+    return entry
+  }
+
+  async putSession (connection: string, entry: CachedSession): Promise<void> {
+    let byVersion = this.sessions.get(connection)
+    if (!byVersion) {
+      byVersion = new Map()
+      this.sessions.set(connection, byVersion)
+    }
+    byVersion.set(entry.secretVersion, entry)
+  }
+
+  async purgeSessions (connection: string): Promise<CachedSession[]> {
+    const removed = [...(this.sessions.get(connection)?.values() ?? [])]
+    this.sessions.delete(connection)
+    return removed
+  }
+
+  async acquireLease (name: string, owner: string, ttlMs: number): Promise<boolean> {
+    const now = Date.now()
+    const held = this.leases.get(name)
+    if (held && held.expiresAt > now) return false
+    this.leases.set(name, { value: owner, expiresAt: now + ttlMs })
+    return true
+  }
+
+  async releaseLease (name: string, owner: string): Promise<boolean> {
+    const held = this.leases.get(name)
+    if (!held || held.value !== owner) return false
+    this.leases.delete(name)
+    return true
+  }
+
+  async getCircuit (connection: string): Promise<CircuitState | null> {
+    return this.circuits.get(connection) ?? null
+  }
+
+  async putCircuit (connection: string, state: CircuitState): Promise<void> {
+    this.circuits.set(connection, state)
+  }
+
+  async clearCircuit (connection: string): Promise<void> {
+    this.circuits.delete(connection)
+  }
+
+  async getJson<T> (key: string): Promise<T | null> {
+    const doc = this.docs.get(key)
+    if (!doc) return null
+    if (doc.expiresAt <= Date.now()) {
+      this.docs.delete(key)
+      return null
+    }
+    return doc.value as T
+  }
+
+  async putJson (key: string, value: unknown, ttlMs?: number): Promise<void> {
+    this.docs.set(key, { value, expiresAt: ttlMs ? Date.now() + ttlMs : Number.POSITIVE_INFINITY })
+  }
+
+  async publish (event: BrokerEvent): Promise<void> {
+    for (const l of this.listeners) l(event)
+  }
+
+  onEvent (listener: (e: BrokerEvent) => void): void {
+    this.listeners.push(listener)
+  }
+
+  async ping (): Promise<boolean> {
+    return true
+  }
+
+  async close (): Promise<void> {
+    this.sessions.clear()
+    this.leases.clear()
+  }
+}

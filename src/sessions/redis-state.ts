@@ -1,0 +1,175 @@
+import { Redis, type RedisOptions } from 'ioredis'
+import type { Logger } from 'pino'
+import { SessionSealer } from './session-crypto.ts'
+import type { BrokerEvent, CachedSession, CircuitState, SharedState } from './shared-state.ts'
+
+export interface RedisStateOptions {
+  url: string
+  keyPrefix: string
+  sealer: SessionSealer
+  logger: Logger
+  /** for tests: faster reconnects */
+  redisOptions?: Partial<RedisOptions>
+}
+
+const RELEASE_IF_OWNER = 'if redis.call(\'get\', KEYS[1]) == ARGV[1] then return redis.call(\'del\', KEYS[1]) else return 0 end'
+
+/**
+ * SharedState in Redis, shared by every replica. Commands fail fast while Redis is down
+ * (no offline queue) so the broker falls back to process memory instead of hanging requests.
+ * Keys of one connection share a hash tag, so the layout also works on Redis Cluster.
+ */
+export class RedisSharedState implements SharedState {
+  readonly kind = 'redis' as const
+  readonly client: Redis
+  private readonly subscriber: Redis
+  private readonly prefix: string
+  private readonly sealer: SessionSealer
+  private readonly listeners: Array<(e: BrokerEvent) => void> = []
+  private readonly channel: string
+  private readonly logger: Logger
+
+  constructor (opts: RedisStateOptions) {
+    this.prefix = opts.keyPrefix
+    this.sealer = opts.sealer
+    this.logger = opts.logger
+    this.channel = `${this.prefix}events`
+    const common: RedisOptions = {
+      connectTimeout: 2000,
+      commandTimeout: 1500,
+      maxRetriesPerRequest: 1,
+      // reconnect forever, backing off to 2 s: a Redis restart must heal without restarting the broker
+      retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 2000) + Math.floor(Math.random() * 100),
+      ...opts.redisOptions,
+    }
+    this.client = new Redis(opts.url, { ...common, enableOfflineQueue: false })
+    // the subscriber queues its SUBSCRIBE until connected and re-subscribes after every reconnect
+    this.subscriber = new Redis(opts.url, { ...common, enableOfflineQueue: true, commandTimeout: undefined })
+    for (const [name, conn] of [['redis', this.client], ['redis-subscriber', this.subscriber]] as const) {
+      let down = false
+      conn.on('error', (err: Error) => {
+        if (!down) this.logger.warn({ component: name, err: { message: err.message } }, 'redis unavailable')
+        down = true
+      })
+      conn.on('ready', () => {
+        if (down) this.logger.info({ component: name }, 'redis reconnected')
+        down = false
+      })
+    }
+    this.subscriber.on('message', (channel: string, message: string) => {
+      if (channel !== this.channel) return
+      let event: BrokerEvent
+      try {
+        event = JSON.parse(message) as BrokerEvent
+      } catch {
+        return
+      }
+      for (const l of this.listeners) l(event)
+    })
+    this.subscriber.subscribe(this.channel).catch((err: Error) => {
+      this.logger.warn({ err: { message: err.message } }, 'redis subscribe failed; will retry on reconnect')
+    })
+  }
+
+  private sessionKey (connection: string, version: number): string {
+    return `${this.prefix}session:{${connection}}:v${version}`
+  }
+
+  private sessionIndexKey (connection: string): string {
+    return `${this.prefix}session-index:{${connection}}`
+  }
+
+  async getSession (connection: string, secretVersion: number): Promise<CachedSession | null> {
+    const key = this.sessionKey(connection, secretVersion)
+    const sealed = await this.client.get(key)
+    if (!sealed) return null
+    const plain = this.sealer.open(sealed, key)
+    if (plain === null) {
+      // written under another key (key rotation) or tampered with: unusable, so treat as a miss
+      this.logger.warn({ connection }, 'cached session could not be decrypted; ignoring it')
+      return null
+    }
+    const entry = JSON.parse(plain) as CachedSession
+    return entry.validUntil > Date.now() ? entry : null
+  }
+
+  async putSession (connection: string, entry: CachedSession): Promise<void> {
+    const key = this.sessionKey(connection, entry.secretVersion)
+    const ttl = Math.max(1, entry.validUntil - Date.now())
+    await this.client.multi()
+      .set(key, this.sealer.seal(JSON.stringify(entry), key), 'PX', ttl)
+      .sadd(this.sessionIndexKey(connection), key)
+      .pexpire(this.sessionIndexKey(connection), Math.max(ttl, 86_400_000))
+      .exec()
+  }
+
+  async purgeSessions (connection: string): Promise<CachedSession[]> {
+    const indexKey = this.sessionIndexKey(connection)
+    const keys = await this.client.smembers(indexKey)
+    const removed: CachedSession[] = []
+    for (const key of keys) {
+      const sealed = await this.client.get(key)
+      const plain = sealed ? this.sealer.open(sealed, key) : null
+      if (plain) removed.push(JSON.parse(plain) as CachedSession)
+    }
+    if (keys.length > 0) await this.client.del(...keys)
+    await this.client.del(indexKey)
+    return removed
+  }
+
+  async acquireLease (name: string, owner: string, ttlMs: number): Promise<boolean> {
+    const ok = await this.client.set(`${this.prefix}lease:{${name}}`, owner, 'PX', ttlMs, 'NX')
+    return ok === 'OK'
+  }
+
+  async releaseLease (name: string, owner: string): Promise<boolean> {
+    const n = await this.client.eval(RELEASE_IF_OWNER, 1, `${this.prefix}lease:{${name}}`, owner)
+    return n === 1
+  }
+
+  async getCircuit (connection: string): Promise<CircuitState | null> {
+    const raw = await this.client.get(`${this.prefix}circuit:{${connection}}`)
+    return raw ? JSON.parse(raw) as CircuitState : null
+  }
+
+  async putCircuit (connection: string, state: CircuitState): Promise<void> {
+    // kept well past the probe time so failure counts (and the backoff) survive between probes
+    await this.client.set(`${this.prefix}circuit:{${connection}}`, JSON.stringify(state), 'PX', 7 * 86_400_000)
+  }
+
+  async clearCircuit (connection: string): Promise<void> {
+    await this.client.del(`${this.prefix}circuit:{${connection}}`)
+  }
+
+  async getJson<T> (key: string): Promise<T | null> {
+    const raw = await this.client.get(`${this.prefix}doc:${key}`)
+    return raw ? JSON.parse(raw) as T : null
+  }
+
+  async putJson (key: string, value: unknown, ttlMs?: number): Promise<void> {
+    const k = `${this.prefix}doc:${key}`
+    if (ttlMs) await this.client.set(k, JSON.stringify(value), 'PX', ttlMs)
+    else await this.client.set(k, JSON.stringify(value))
+  }
+
+  async publish (event: BrokerEvent): Promise<void> {
+    await this.client.publish(this.channel, JSON.stringify(event))
+  }
+
+  onEvent (listener: (e: BrokerEvent) => void): void {
+    this.listeners.push(listener)
+  }
+
+  async ping (): Promise<boolean> {
+    try {
+      return (await this.client.ping()) === 'PONG'
+    } catch {
+      return false
+    }
+  }
+
+  async close (): Promise<void> {
+    this.client.disconnect()
+    this.subscriber.disconnect()
+  }
+}

@@ -1,0 +1,60 @@
+import type { SalesforceSession, Classification } from '../salesforce/types.ts'
+
+/** A Salesforce session as the broker caches it. */
+export interface CachedSession {
+  session: SalesforceSession
+  /** secret version the session was obtained with: rotation makes older entries unusable */
+  secretVersion: number
+  /** REST API version of the connection, told to callers */
+  apiVersion: string
+  /** epoch ms when Salesforce will consider the session dead (issuedAt + org timeout) */
+  realEnd: number
+  /** epoch ms after which the broker stops handing the session out (realEnd - safety margin) */
+  validUntil: number
+}
+
+/** Fleet-wide memory of a credential failure: while it says so, nobody logs in with that secret version. */
+export interface CircuitState {
+  secretVersion: number
+  classification: Exclude<Classification, 'ok'>
+  message: string
+  hint: string
+  /** consecutive credential failures with this secret version */
+  failures: number
+  openedAt: number
+  /** epoch ms when one probe login is allowed */
+  retryAt: number
+}
+
+export type BrokerEvent =
+  | { type: 'session', connection: string, secretVersion: number }
+  | { type: 'purge', connection: string }
+  /** carries the new state so every replica's local copy follows (null = cleared) */
+  | { type: 'circuit', connection: string, state: CircuitState | null }
+
+/**
+ * State shared by every broker replica: Redis in production, process memory when no Redis is
+ * configured (one replica) or while Redis is down.
+ */
+export interface SharedState {
+  readonly kind: 'redis' | 'memory'
+  getSession (connection: string, secretVersion: number): Promise<CachedSession | null>
+  putSession (connection: string, entry: CachedSession): Promise<void>
+  /** Drops every cached session of the connection (all secret versions) and returns them (for revocation). */
+  purgeSessions (connection: string): Promise<CachedSession[]>
+  /** Takes the lease if nobody holds it; `owner` is a random token so only the holder can release it. */
+  acquireLease (name: string, owner: string, ttlMs: number): Promise<boolean>
+  /** Releases the lease only if `owner` still holds it (compare-and-delete). */
+  releaseLease (name: string, owner: string): Promise<boolean>
+  getCircuit (connection: string): Promise<CircuitState | null>
+  putCircuit (connection: string, state: CircuitState): Promise<void>
+  clearCircuit (connection: string): Promise<void>
+  /** Small JSON documents shared by replicas (health results). */
+  getJson<T> (key: string): Promise<T | null>
+  putJson (key: string, value: unknown, ttlMs?: number): Promise<void>
+  publish (event: BrokerEvent): Promise<void>
+  onEvent (listener: (event: BrokerEvent) => void): void
+  /** true when the state can be used now */
+  ping (): Promise<boolean>
+  close (): Promise<void>
+}

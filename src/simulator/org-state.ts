@@ -1,0 +1,68 @@
+import { newSalesforceId } from './ids.ts'
+import type {
+  SimConnectedApp, SimConnectedAppState, SimOrgOptions, SimOrgState, SimUser, SimUserState,
+} from './types.ts'
+
+export function createUserState (user: SimUser): SimUserState {
+  return {
+    username: user.username,
+    password: user.password,
+    securityToken: user.securityToken,
+    userId: user.userId ?? newSalesforceId('005'),
+    active: user.active ?? true,
+    passwordExpired: user.passwordExpired ?? false,
+    apiEnabled: user.apiEnabled ?? true,
+    loginIpRanges: user.loginIpRanges,
+    loginHours: user.loginHours,
+    failedLogins: 0,
+    lockedUntil: 0,
+    recentLogins: [],
+  }
+}
+
+export function createAppState (app: SimConnectedApp): SimConnectedAppState {
+  return {
+    clientId: app.clientId,
+    clientSecret: app.clientSecret,
+    certificatePem: app.certificatePem,
+    permittedUsers: app.permittedUsers ?? 'all',
+    preAuthorizedUsernames: app.preAuthorizedUsernames ?? [],
+    userApprovedUsernames: app.userApprovedUsernames,
+    clientCredentialsUser: app.clientCredentialsUser,
+  }
+}
+
+export function createOrgState (options: SimOrgOptions): SimOrgState {
+  return {
+    key: options.key,
+    orgId: options.orgId ?? newSalesforceId('00D'),
+    sessionTimeoutSeconds: options.sessionTimeoutSeconds ?? 7200,
+    lockout: { maxAttempts: 5, durationSeconds: 900, ...options.lockout },
+    loginRatePerHour: options.loginRatePerHour ?? 3600,
+    apiEnabled: options.apiEnabled ?? true,
+    flows: { soap: true, oauthPassword: true, jwtBearer: true, clientCredentials: true, ...options.flows },
+    trustedIpRanges: [...(options.trustedIpRanges ?? [])],
+    apiRequestLimit: options.apiRequestLimit ?? 15000,
+    apiRequestsUsed: 0,
+    users: new Map((options.users ?? []).map(u => [u.username, createUserState(u)])),
+    connectedApps: new Map((options.connectedApps ?? []).map(a => [a.clientId, createAppState(a)])),
+  }
+}
+
+/** Salesforce usernames are case-insensitive. */
+export function findUser (org: SimOrgState, username: string): SimUserState | undefined {
+  const exact = org.users.get(username)
+  if (exact) return exact
+  const wanted = username.toLowerCase()
+  for (const user of org.users.values()) {
+    if (user.username.toLowerCase() === wanted) return user
+  }
+  return undefined
+}
+
+export function findUserById (org: SimOrgState, userId: string): SimUserState | undefined {
+  for (const user of org.users.values()) {
+    if (user.userId === userId) return user
+  }
+  return undefined
+}

@@ -1,0 +1,162 @@
+/**
+ * Public vocabulary of the Salesforce simulator: how tests describe an org (options) and the
+ * live, mutable state the simulator enforces (SimOrgState). Options are plain data; the state
+ * has every default applied so tests can flip one policy at a time.
+ */
+
+export interface SimUser {
+  username: string
+  password: string
+  securityToken: string
+  /** 18-char '005…' id; generated if absent. */
+  userId?: string
+  /** default true; false -> inactive user */
+  active?: boolean
+  /** default false */
+  passwordExpired?: boolean
+  /** profile permission "API Enabled", default true */
+  apiEnabled?: boolean
+  /** profile Login IP Ranges (CIDR); if set and the client IP is outside -> restricted */
+  loginIpRanges?: string[]
+  /** profile Login Hours in UTC; outside -> restricted */
+  loginHours?: { startHour: number, endHour: number }
+}
+
+export interface SimConnectedApp {
+  clientId: string
+  clientSecret: string
+  /** X.509 certificate or SPKI public key PEM used to verify JWT bearer assertions (RS256). */
+  certificatePem?: string
+  /** default 'all'; 'admin_approved' -> only preAuthorizedUsernames may use it */
+  permittedUsers?: 'all' | 'admin_approved'
+  preAuthorizedUsernames?: string[]
+  /**
+   * With permittedUsers 'all', the JWT bearer flow needs the user to have approved the app once
+   * interactively. Absent = every user has; a list = only those users have.
+   */
+  userApprovedUsernames?: string[]
+  /** Run-as user for client_credentials; absent -> the flow is not enabled for this app. */
+  clientCredentialsUser?: string
+}
+
+export interface SimFlows {
+  soap: boolean
+  oauthPassword: boolean
+  jwtBearer: boolean
+  clientCredentials: boolean
+}
+
+export interface SimLockoutPolicy {
+  /** 0 = never lock */
+  maxAttempts: number
+  durationSeconds: number
+}
+
+export interface SimOrgOptions {
+  /** e.g. 'acme' */
+  key: string
+  /** 18-char '00D…' id; generated if absent. */
+  orgId?: string
+  /** default 7200 */
+  sessionTimeoutSeconds?: number
+  /** default { maxAttempts: 5, durationSeconds: 900 } */
+  lockout?: SimLockoutPolicy
+  /** per user, default 3600 */
+  loginRatePerHour?: number
+  /** org-level API access, default true */
+  apiEnabled?: boolean
+  /** default all true */
+  flows?: Partial<SimFlows>
+  /** CIDRs; a login from inside does not need the security token appended */
+  trustedIpRanges?: string[]
+  /** DailyApiRequests Max, default 15000 */
+  apiRequestLimit?: number
+  users?: SimUser[]
+  connectedApps?: SimConnectedApp[]
+}
+
+export interface SimulatorOptions {
+  orgs: SimOrgOptions[]
+  /** interface to listen on, default 127.0.0.1 */
+  host?: string
+  /** host name put in URLs (instance_url, serverUrl…); default `host`, or 127.0.0.1 when host is a wildcard */
+  advertisedHost?: string
+  /** added before answering any login */
+  latencyMs?: number
+  /** port of the login listener; default 0 (a free port) */
+  loginPort?: number
+  /** when set, org i listens on orgPortBase + i; default free ports */
+  orgPortBase?: number
+}
+
+export interface LoginCounts { attempts: number, failures: number, successes: number }
+
+export interface LoginStats extends LoginCounts {
+  byUser: Record<string, LoginCounts>
+}
+
+export interface SimUserState {
+  username: string
+  password: string
+  securityToken: string
+  userId: string
+  active: boolean
+  passwordExpired: boolean
+  apiEnabled: boolean
+  loginIpRanges?: string[]
+  loginHours?: { startHour: number, endHour: number }
+  /** consecutive failed password logins since the last success or unlock */
+  failedLogins: number
+  /** epoch ms; locked while now < lockedUntil */
+  lockedUntil: number
+  /** epoch ms of login attempts in the last hour, for the login rate limit */
+  recentLogins: number[]
+}
+
+export interface SimConnectedAppState {
+  clientId: string
+  clientSecret: string
+  certificatePem?: string
+  permittedUsers: 'all' | 'admin_approved'
+  preAuthorizedUsernames: string[]
+  userApprovedUsernames?: string[]
+  clientCredentialsUser?: string
+}
+
+export interface SimOrgState {
+  readonly key: string
+  orgId: string
+  sessionTimeoutSeconds: number
+  lockout: SimLockoutPolicy
+  loginRatePerHour: number
+  apiEnabled: boolean
+  flows: SimFlows
+  trustedIpRanges: string[]
+  apiRequestLimit: number
+  /** REST calls counted against DailyApiRequests since start (or since a test reset it) */
+  apiRequestsUsed: number
+  /** keyed by username as configured */
+  users: Map<string, SimUserState>
+  /** keyed by clientId */
+  connectedApps: Map<string, SimConnectedAppState>
+}
+
+export interface Simulator {
+  /** http://HOST:PORT of the login listener (login.salesforce.com stand-in) */
+  loginUrl: string
+  /** http://HOST:PORT of that org's My Domain listener (== instance_url) */
+  myDomainUrl (orgKey: string): string
+  /** live, mutable state for tests (policies, users, apps) */
+  org (orgKey: string): SimOrgState
+  /** token + SOAP login attempts counted at the simulator (all orgs if no key) */
+  stats (orgKey?: string): LoginStats
+  resetStats (): void
+  /** every issued session of that org (or of every org) becomes invalid */
+  expireSessions (orgKey?: string): void
+  /** new token, old one invalid (like Reset My Security Token) */
+  resetSecurityToken (orgKey: string, username: string): string
+  setLatency (ms: number): void
+  /** while down, every listener destroys incoming sockets (connection reset) */
+  setDown (down: boolean): void
+  close (): Promise<void>
+}

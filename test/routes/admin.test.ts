@@ -1,0 +1,141 @@
+import t from 'tap'
+import { ACME, KEYS, acmeDefinition, bearer, buildTestApp, startSim, tempFileStore } from '../helper.ts'
+import { captureLogs } from '../support/log-capture.ts'
+import { testPrincipals } from '../support/principals.ts'
+
+const ADMIN = '/v1/admin/connections'
+
+async function setup (t: Parameters<typeof startSim>[0], latencyMs?: number) {
+  const sim = await startSim(t, undefined, latencyMs)
+  const store = await tempFileStore(t)
+  const logs = captureLogs('debug')
+  const principals = testPrincipals(['*'])
+  const { app } = await buildTestApp(t, { secretStore: store, principals, logger: logs.logger, env: { LOG_LEVEL: 'debug', REVOKE_ON_ROTATION: 'true' } })
+  const admin = (method: 'GET' | 'PUT' | 'PATCH' | 'POST' | 'DELETE', url: string, payload?: object, headers: Record<string, string> = {}) =>
+    app.inject({ method, url, payload, headers: { ...bearer(principals.adminKey), ...headers } })
+  const session = (name: string, payload?: object) => app.inject({ method: 'POST', url: `/v1/connections/${name}/session`, headers: bearer(principals.billingKey), payload })
+  return { sim, store, logs, principals, app, admin, session }
+}
+
+t.test('create, read, rotate, roll back and delete a connection; secrets never come back', async (t) => {
+  const { sim, store, logs, admin, session } = await setup(t)
+  const definition = acmeDefinition(sim, 'soap')
+
+  const created = await admin('PUT', `${ADMIN}/acme`, definition)
+  t.equal(created.statusCode, 201)
+  t.equal(created.headers.etag, '"1"')
+  t.match(created.json(), { name: 'acme', flow: 'soap', username: ACME.username, version: 1, secretsSet: ['password', 'securityToken'], circuit: { state: 'closed' } })
+  t.equal(sim.stats('acme').attempts, 1, 'validated against Salesforce before writing')
+
+  // the validation login is reused: the first caller needs no login of its own
+  const s1 = await session('acme')
+  t.equal(s1.statusCode, 200)
+  t.equal(sim.stats('acme').attempts, 1)
+
+  const list = await admin('GET', ADMIN)
+  t.equal(list.statusCode, 200)
+  t.equal(list.json().connections.length, 1)
+  const one = await admin('GET', `${ADMIN}/acme`)
+  t.equal(one.headers.etag, '"1"')
+
+  // Salesforce admin resets the token: the stored one goes stale; rotate just the token
+  const newToken = sim.resetSecurityToken('acme', ACME.username)
+  const rotated = await admin('PATCH', `${ADMIN}/acme/credentials`, { securityToken: newToken }, { 'if-match': '"1"' })
+  t.equal(rotated.statusCode, 200)
+  t.equal(rotated.json().version, 2)
+  const s2 = await session('acme')
+  t.not(s2.json().accessToken, s1.json().accessToken, 'old cached session dropped')
+  const oldWorks = await fetch(`${sim.myDomainUrl('acme')}/services/data/v62.0/limits`, { headers: { authorization: `Bearer ${s1.json().accessToken}` } })
+  t.equal(oldWorks.status, 401, 'old session revoked at Salesforce (REVOKE_ON_ROTATION)')
+
+  const versions = await admin('GET', `${ADMIN}/acme/versions`)
+  t.same(versions.json().versions.map((v: { version: number, current: boolean }) => [v.version, v.current]), [[1, false], [2, true]])
+
+  // rolling back to v1 brings back the old token, which Salesforce now refuses: rejected, nothing stored
+  const rollback = await admin('POST', `${ADMIN}/acme/rollback`, { version: 1 })
+  t.equal(rollback.statusCode, 422)
+  t.equal(rollback.json().classification, 'invalid_credentials')
+  t.equal((await store.read('acme'))?.version, 2)
+
+  const del = await admin('DELETE', `${ADMIN}/acme`)
+  t.equal(del.statusCode, 204)
+  t.equal((await admin('GET', `${ADMIN}/acme`)).statusCode, 404)
+  t.equal((await session('acme')).statusCode, 404)
+  const afterDelete = await fetch(`${sim.myDomainUrl('acme')}/services/data/v62.0/limits`, { headers: { authorization: `Bearer ${s2.json().accessToken}` } })
+  t.equal(afterDelete.status, 401, 'sessions revoked on delete')
+
+  const audit = await admin('GET', '/v1/admin/audit?limit=50')
+  t.equal(audit.statusCode, 200)
+  const actions = audit.json().events.map((e: { action: string, outcome: string }) => `${e.action}:${e.outcome}`)
+  t.same(actions, ['connection.delete:success', 'connection.rollback:rejected', 'credentials.rotate:success', 'connection.create:success'])
+  t.ok(audit.json().events.every((e: { actor: string }) => e.actor === 'ops'))
+  const filtered = await admin('GET', '/v1/admin/audit?connection=nope')
+  t.same(filtered.json().events, [])
+
+  const everything = [created.body, rotated.body, list.body, one.body, versions.body, audit.body, logs.text()].join('\n')
+  for (const secret of [ACME.password, ACME.securityToken, newToken, s1.json().accessToken, s2.json().accessToken]) {
+    t.notMatch(everything, secret, 'no secret in answers or logs')
+  }
+  t.match(logs.text(), /"audit":true/, 'audit events reach the log')
+})
+
+t.test('a candidate Salesforce rejects is never stored', async (t) => {
+  const { sim, store, admin, logs } = await setup(t)
+  const res = await admin('PUT', `${ADMIN}/acme`, acmeDefinition(sim, 'oauth_password', { password: 'Wrong-Password-1' }))
+  t.equal(res.statusCode, 422)
+  t.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8')
+  t.match(res.json(), { type: 'urn:sf-broker:problem:credentials_rejected', classification: 'invalid_credentials', connection: 'acme' })
+  t.ok(res.json().hint.length > 20)
+  t.equal(await store.read('acme'), null)
+  t.same(await store.versions('acme'), [])
+  t.notMatch(res.body + logs.text(), 'Wrong-Password-1')
+})
+
+t.test('validate: candidate or stored, nothing written', async (t) => {
+  const { sim, store, admin } = await setup(t)
+  await admin('PUT', `${ADMIN}/acme`, acmeDefinition(sim, 'jwt_bearer'))
+  const stored = await admin('POST', `${ADMIN}/acme/validate`)
+  t.match(stored.json(), { ok: true, classification: 'ok', source: 'stored' })
+  const otherKey = (await import('../../src/simulator/index.ts')).generateTestKeyPair()
+  const candidate = await admin('POST', `${ADMIN}/acme/validate`, { privateKey: otherKey.privateKeyPem })
+  t.match(candidate.json(), { ok: false, source: 'candidate' })
+  t.ok(['invalid_assertion', 'invalid_client'].includes(candidate.json().classification), candidate.json().classification)
+  t.equal((await store.read('acme'))?.version, 1)
+  t.equal((await store.read('acme'))?.definition.privateKey, KEYS.privateKeyPem)
+  t.equal((await admin('POST', `${ADMIN}/ghost/validate`)).statusCode, 404)
+})
+
+t.test('concurrent rotations: one wins, the other gets 409', async (t) => {
+  const { sim, admin } = await setup(t, 150)
+  await admin('PUT', `${ADMIN}/acme`, acmeDefinition(sim, 'client_credentials'))
+  const [a, b] = await Promise.all([
+    admin('PATCH', `${ADMIN}/acme/credentials`, { clientSecret: ACME.clientSecret }),
+    admin('PATCH', `${ADMIN}/acme/credentials`, { clientSecret: ACME.clientSecret }),
+  ])
+  t.same([a.statusCode, b.statusCode].sort(), [200, 409])
+  const loser = a.statusCode === 409 ? a : b
+  t.equal(loser.json().type, 'urn:sf-broker:problem:conflict')
+  t.equal(loser.json().currentVersion, 2)
+  const stale = await admin('PATCH', `${ADMIN}/acme/credentials`, { clientSecret: ACME.clientSecret }, { 'if-match': '"1"' })
+  t.equal(stale.statusCode, 409, 'If-Match of an old version')
+})
+
+t.test('input checks: flow requirements, login URL safety, admin-only, strict names', async (t) => {
+  const { sim, admin, app, principals } = await setup(t)
+  const missing = await admin('PUT', `${ADMIN}/acme`, { ...acmeDefinition(sim, 'jwt_bearer'), privateKey: undefined })
+  t.equal(missing.statusCode, 400)
+  t.match(missing.json().errors, [{ path: 'body/privateKey' }])
+  for (const loginUrl of ['https://login.salesforce.com.evil.example', 'http://login.salesforce.com', 'https://evil.example']) {
+    const res = await admin('PUT', `${ADMIN}/acme`, acmeDefinition(sim, 'soap', { loginUrl }))
+    t.equal(res.statusCode, 400, loginUrl)
+  }
+  t.equal(sim.stats().attempts, 0, 'no credential was sent anywhere')
+  const asService = await app.inject({ method: 'GET', url: ADMIN, headers: bearer(principals.billingKey) })
+  t.equal(asService.statusCode, 403)
+  t.equal((await app.inject({ method: 'GET', url: ADMIN })).statusCode, 401)
+  for (const name of ['..%2F..%2Fsys', '%2e%2e', 'UPPER', 'a'.repeat(64), 'x%00y']) {
+    const res = await admin('GET', `${ADMIN}/${name}`)
+    t.ok([400, 404].includes(res.statusCode), `${name} → ${res.statusCode}`)
+    t.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8')
+  }
+})

@@ -1,0 +1,17 @@
+import t from 'tap'
+import { randomBytes } from 'node:crypto'
+import { SessionSealer } from '../../src/sessions/session-crypto.ts'
+
+t.test('sealed sessions open only with the same key and AAD', async (t) => {
+  const sealer = new SessionSealer(randomBytes(32))
+  const sealed = sealer.seal('{"accessToken":"00Dxx!secret"}', 'sfb:session:{acme}:v1')
+  t.notMatch(sealed, 'secret')
+  t.equal(sealer.open(sealed, 'sfb:session:{acme}:v1'), '{"accessToken":"00Dxx!secret"}')
+  t.equal(sealer.open(sealed, 'sfb:session:{other}:v1'), null, 'copied under another key')
+  t.equal(new SessionSealer(randomBytes(32)).open(sealed, 'sfb:session:{acme}:v1'), null, 'other key')
+  const parts = sealed.split('.')
+  parts[3] = Buffer.from('tampered').toString('base64')
+  t.equal(sealer.open(parts.join('.'), 'sfb:session:{acme}:v1'), null, 'tampered')
+  t.equal(sealer.open('garbage', 'x'), null)
+  t.throws(() => new SessionSealer(randomBytes(16)))
+})

@@ -1,0 +1,76 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createServer } from 'node:net'
+import { Redis } from 'ioredis'
+
+export async function freePort (): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer()
+    srv.once('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number }
+      srv.close(() => resolve(port))
+    })
+  })
+}
+
+export interface TestRedis {
+  url: string
+  port: number
+  /** kill the server (connections drop, data is gone: no persistence) */
+  stop (): Promise<void>
+  /** start it again on the same port */
+  start (): Promise<void>
+  /** a plain client for assertions */
+  client (): Redis
+  close (): Promise<void>
+}
+
+/** A real redis-server of our own on a free port, so a test can stop and restart it. */
+export async function startRedis (): Promise<TestRedis> {
+  const port = await freePort()
+  let proc: ChildProcess | null = null
+  const clients: Redis[] = []
+
+  const start = async () => {
+    proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'], { stdio: 'ignore' })
+    const deadline = Date.now() + 10_000
+    for (;;) {
+      const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 })
+      try {
+        await probe.connect()
+        await probe.ping()
+        probe.disconnect()
+        return
+      } catch {
+        probe.disconnect()
+        if (Date.now() > deadline) throw new Error(`redis-server did not start on port ${port}`)
+        await new Promise(resolve => setTimeout(resolve, 50))
+      }
+    }
+  }
+  const stop = async () => {
+    const p = proc
+    if (!p || p.exitCode !== null) return
+    await new Promise<void>((resolve) => {
+      p.once('exit', () => resolve())
+      p.kill('SIGKILL')
+    })
+    proc = null
+  }
+  await start()
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    stop,
+    start,
+    client () {
+      const c = new Redis({ port, host: '127.0.0.1' })
+      clients.push(c)
+      return c
+    },
+    async close () {
+      for (const c of clients) c.disconnect()
+      await stop()
+    },
+  }
+}
