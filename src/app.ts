@@ -38,7 +38,6 @@ export async function buildApp (config: Config, overrides: BrokerOverrides = {})
     keepAliveTimeout: 65_000,
     requestTimeout: 60_000,
     return503OnClosing: true,
-    disableRequestLogging: false,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
     routerOptions: { maxParamLength: 200 },
   }).withTypeProvider<TypeBoxTypeProvider>()

@@ -62,6 +62,9 @@ export async function createBroker (config: Config, o: BrokerOverrides = {}): Pr
   const secretStore = new CachingSecretStore(rawSecretStore, { ttlMs: config.SECRET_CACHE_TTL_SECONDS * 1000 })
 
   const sharedState = o.sharedState ?? buildSharedState(config, logger, metrics)
+  // a rotation on any replica purges the connection's sessions fleet-wide: drop our cached secret
+  // with them, or this replica would log in again with the secret that was just replaced
+  sharedState.onEvent((event) => { if (event.type === 'purge') secretStore.invalidate(event.connection) })
   const loginUrlPolicy = createLoginUrlPolicy({ extraAllowedOrigins: splitList(config.LOGIN_URL_ALLOWLIST) })
   const login = o.login ?? ((definition: ConnectionDefinition) =>
     salesforceLogin(definition, { timeoutMs: config.LOGIN_TIMEOUT_MS, allowedLoginHosts: loginUrlPolicy, logger }))

@@ -37,6 +37,9 @@ export class VaultTokenKeeper {
   /** TTL the login granted: a renewal answering less has hit the max TTL */
   private loginTtlSeconds = 0
   private closed = false
+  /** a static token's TTL is learnt by lookup-self; until that worked it cannot be kept renewed */
+  private lookup: Promise<void> | null = null
+  private lookedUp = false
 
   constructor (client: NodeVault.client, auth: VaultAuth, logger: Logger) {
     this.client = client
@@ -57,13 +60,19 @@ export class VaultTokenKeeper {
       throw toStoreError(err, 'token lookup')
     }
     const ttl = typeof data.ttl === 'number' ? data.ttl : 0
+    this.lookedUp = true
     this.loginTtlSeconds = ttl
     this.schedule(ttl, data.renewable === true)
   }
 
   /** The token to use now: logs in first when there is none or it has run out. */
   async ensure (): Promise<string> {
-    if (this.canLogin && (!this.hasToken || (this.expiresAt !== null && Date.now() >= this.expiresAt))) await this.login()
+    if (this.canLogin) {
+      if (!this.hasToken || (this.expiresAt !== null && Date.now() >= this.expiresAt)) await this.login()
+    } else if (!this.lookedUp && !this.lookup && !this.closed) {
+      // in the background: the request itself reports what is wrong with the token or Vault
+      this.lookup = this.start().catch(() => {}).finally(() => { this.lookup = null })
+    }
     return this.client.token
   }
 
@@ -141,7 +150,7 @@ export class VaultTokenKeeper {
 
   private arm (delayMs: number, action: 'renew' | 'login'): void {
     if (this.closed) return
-    this.timer = setTimeout(() => { void this.refresh(action) }, Math.max(0, delayMs))
+    this.timer = setTimeout(() => { this.refresh(action).catch(() => {}) }, Math.max(0, delayMs))
     this.timer.unref()
   }
 
@@ -153,8 +162,11 @@ export class VaultTokenKeeper {
         const response = await this.client.tokenRenewSelf() as { auth?: AuthBlock }
         const ttl = typeof response.auth?.lease_duration === 'number' ? response.auth.lease_duration : 0
         this.logger.debug({ ttlSeconds: ttl }, 'renewed the Vault token')
-        this.schedule(ttl, response.auth?.renewable === true)
-        return
+        // a renewal that grants nothing more means the max TTL is reached: log in afresh now
+        if (ttl > 0 || !this.canLogin) {
+          this.schedule(ttl, response.auth?.renewable === true)
+          return
+        }
       } catch (err) {
         const mapped = toStoreError(err, 'token renewal')
         this.logger.warn({ reason: mapped.message }, this.canLogin ? 'Vault token renewal failed: logging in again' : 'Vault token renewal failed')

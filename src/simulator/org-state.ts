@@ -66,3 +66,8 @@ export function findUserById (org: SimOrgState, userId: string): SimUserState | 
   }
   return undefined
 }
+
+/** Whether the user is locked right now, without the side effect of clearing an expired lock. */
+export function isLockedOutView (user: SimUserState, now = Date.now()): boolean {
+  return now < user.lockedUntil
+}

@@ -19,12 +19,14 @@ async function setup (t: Parameters<typeof startSim>[0], latencyMs?: number) {
 
 t.test('create, read, rotate, roll back and delete a connection; secrets never come back', async (t) => {
   const { sim, store, logs, admin, session } = await setup(t)
-  const definition = acmeDefinition(sim, 'soap')
+  // OAuth issues a new token per login (SOAP hands back the live session), so rotation is visible in the token
+  const definition = acmeDefinition(sim, 'oauth_password')
 
   const created = await admin('PUT', `${ADMIN}/acme`, definition)
   t.equal(created.statusCode, 201)
   t.equal(created.headers.etag, '"1"')
-  t.match(created.json(), { name: 'acme', flow: 'soap', username: ACME.username, version: 1, secretsSet: ['password', 'securityToken'], circuit: { state: 'closed' } })
+  t.match(created.json(), { name: 'acme', flow: 'oauth_password', username: ACME.username, clientId: ACME.clientId, version: 1, circuit: { state: 'closed' } })
+  t.same(created.json().secretsSet, ['password', 'securityToken', 'clientSecret'])
   t.equal(sim.stats('acme').attempts, 1, 'validated against Salesforce before writing')
 
   // the validation login is reused: the first caller needs no login of its own
@@ -73,7 +75,7 @@ t.test('create, read, rotate, roll back and delete a connection; secrets never c
   t.same(filtered.json().events, [])
 
   const everything = [created.body, rotated.body, list.body, one.body, versions.body, audit.body, logs.text()].join('\n')
-  for (const secret of [ACME.password, ACME.securityToken, newToken, s1.json().accessToken, s2.json().accessToken]) {
+  for (const secret of [ACME.password, ACME.securityToken, ACME.clientSecret, newToken, s1.json().accessToken, s2.json().accessToken]) {
     t.notMatch(everything, secret, 'no secret in answers or logs')
   }
   t.match(logs.text(), /"audit":true/, 'audit events reach the log')

@@ -36,6 +36,7 @@ export async function startRedis (): Promise<TestRedis> {
     const deadline = Date.now() + 10_000
     for (;;) {
       const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 })
+      probe.on('error', () => {})
       try {
         await probe.connect()
         await probe.ping()
@@ -65,6 +66,8 @@ export async function startRedis (): Promise<TestRedis> {
     start,
     client () {
       const c = new Redis({ port, host: '127.0.0.1' })
+      // the test may stop the server under this client: its reconnect errors are expected
+      c.on('error', () => {})
       clients.push(c)
       return c
     },

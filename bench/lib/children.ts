@@ -1,0 +1,136 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createWriteStream, type WriteStream } from 'node:fs'
+import { createServer } from 'node:net'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+
+/**
+ * Every process the benchmark starts is registered here, so it is stopped however the run ends:
+ * normal end, a thrown error, Ctrl-C, or SIGTERM. Servers never run inside the load-generating
+ * process: on a 2-core machine they would share one event loop with autocannon.
+ */
+const running = new Set<ChildProcess>()
+let logDir = ''
+
+export function setLogDir (dir: string): void {
+  logDir = dir
+}
+
+export interface StartedChild {
+  proc: ChildProcess
+  name: string
+  logFile: string
+  stop (): Promise<void>
+}
+
+export interface SpawnOptions {
+  name: string
+  command: string
+  args: string[]
+  cwd?: string
+  env: NodeJS.ProcessEnv
+  /** resolves with the child's first stdout line instead of logging it (the simulator announces its URLs so) */
+  captureFirstLine?: boolean
+}
+
+export async function spawnChild (o: SpawnOptions): Promise<{ child: StartedChild, firstLine?: string }> {
+  const logFile = join(logDir, `${o.name}.log`)
+  const log = createWriteStream(logFile)
+  const proc = spawn(o.command, o.args, { cwd: o.cwd, env: o.env, stdio: ['ignore', 'pipe', 'pipe'] })
+  running.add(proc)
+  proc.once('exit', () => { running.delete(proc) })
+  proc.stderr?.pipe(log, { end: false })
+  const child: StartedChild = { proc, name: o.name, logFile, stop: () => stopChild(proc, log) }
+
+  if (!o.captureFirstLine) {
+    proc.stdout?.pipe(log, { end: false })
+    await new Promise<void>((resolve, reject) => {
+      proc.once('spawn', resolve)
+      proc.once('error', reject)
+    })
+    return { child }
+  }
+  const firstLine = await new Promise<string>((resolve, reject) => {
+    const lines = createInterface({ input: proc.stdout! })
+    const timer = setTimeout(() => reject(new Error(`${o.name} printed nothing within 15 s (see ${logFile})`)), 15_000)
+    let first = true
+    lines.on('line', (line) => {
+      if (first) {
+        first = false
+        clearTimeout(timer)
+        resolve(line)
+      } else {
+        log.write(line + '\n')
+      }
+    })
+    proc.once('error', (err) => { clearTimeout(timer); reject(err) })
+    proc.once('exit', (code) => { clearTimeout(timer); reject(new Error(`${o.name} exited with code ${code} before it was ready (see ${logFile})`)) })
+  })
+  return { child, firstLine }
+}
+
+async function stopChild (proc: ChildProcess, log: WriteStream): Promise<void> {
+  if (proc.exitCode === null && proc.signalCode === null) {
+    const exited = new Promise<void>(resolve => proc.once('exit', () => resolve()))
+    proc.kill('SIGTERM')
+    const timer = setTimeout(() => proc.kill('SIGKILL'), 3_000)
+    await exited
+    clearTimeout(timer)
+  }
+  log.end()
+}
+
+/** Stops every child still running: SIGTERM, then SIGKILL after 3 s. */
+export async function stopAll (): Promise<void> {
+  await Promise.all([...running].map(proc => new Promise<void>((resolve) => {
+    if (proc.exitCode !== null || proc.signalCode !== null) return resolve()
+    const timer = setTimeout(() => proc.kill('SIGKILL'), 3_000)
+    proc.once('exit', () => { clearTimeout(timer); resolve() })
+    proc.kill('SIGTERM')
+  })))
+}
+
+/** Last resort on the way out: nothing may outlive the benchmark. */
+export function installExitGuards (): void {
+  process.on('exit', () => {
+    for (const proc of running) proc.kill('SIGKILL')
+  })
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      process.stderr.write(`\nbench: ${signal}, stopping child processes\n`)
+      stopAll().finally(() => process.exit(130))
+    })
+  }
+}
+
+export async function freePort (): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer()
+    srv.once('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number }
+      srv.close(() => resolve(port))
+    })
+  })
+}
+
+/** Polls `url` until it answers `status` (bounded by `timeoutMs`); fails early if the child died. */
+export async function waitForHttp (url: string, child: StartedChild, timeoutMs = 20_000, status = 200): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  let last = 'no answer'
+  while (Date.now() < deadline) {
+    if (child.proc.exitCode !== null) throw new Error(`${child.name} exited with code ${child.proc.exitCode} (see ${child.logFile})`)
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(2_000) })
+      await res.arrayBuffer()
+      if (res.status === status) return
+      last = `HTTP ${res.status}`
+    } catch (err) {
+      last = (err as Error).message
+    }
+    await sleep(100)
+  }
+  throw new Error(`${child.name} not ready at ${url} within ${timeoutMs} ms (${last}; see ${child.logFile})`)
+}
+
+export const sleep = (ms: number) => new Promise<void>(resolve => setTimeout(resolve, ms))

@@ -1,0 +1,65 @@
+{{/* Chart name, cut to the 63 characters of a DNS label. */}}
+{{- define "sf-broker.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Name of every resource: <release>-<chart>, or the release name when it already contains the chart name. */}}
+{{- define "sf-broker.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Labels of every resource. */}}
+{{- define "sf-broker.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "sf-broker.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{/* Labels that select the broker's pods (never change them: Deployment selectors are immutable). */}}
+{{- define "sf-broker.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "sf-broker.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/* The ServiceAccount the pods run as. */}}
+{{- define "sf-broker.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "sf-broker.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* repository@digest when a digest is given, else repository:tag (tag defaults to appVersion). */}}
+{{- define "sf-broker.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/* Where the projected, audience-bound service-account token for Vault is mounted. */}}
+{{- define "sf-broker.vaultTokenDir" -}}
+/var/run/secrets/vault
+{{- end }}
+
+{{/* Where the principals Secret is mounted. */}}
+{{- define "sf-broker.principalsDir" -}}
+/etc/sf-broker/principals
+{{- end }}
+
+{{/* Where extra CA certificates are mounted. */}}
+{{- define "sf-broker.caDir" -}}
+/etc/sf-broker/ca
+{{- end }}

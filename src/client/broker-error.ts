@@ -1,0 +1,116 @@
+/**
+ * The one error type the client throws for anything the broker (or the way to it) answered.
+ * Built from the broker's RFC 9457 problem+json; callers switch on `code` or `type`, never on `message`.
+ * The message is made from the problem's title and detail only, which the broker guarantees are free
+ * of secrets; the client never adds a credential or an access token to it.
+ */
+
+const CLIENT_PROBLEM_PREFIX = 'urn:sf-broker:client:'
+
+export interface BrokerErrorFields {
+  status: number
+  type: string
+  code: string
+  title: string
+  detail?: string
+  classification?: string
+  hint?: string
+  retryable?: boolean
+  retryAfterSeconds?: number
+  connection?: string
+}
+
+export class BrokerError extends Error {
+  /** HTTP status; 0 when no answer arrived (unreachable, timeout, closed client) */
+  readonly status: number
+  /** `urn:sf-broker:problem:<code>` from the broker, `urn:sf-broker:client:<code>` for client-side failures */
+  readonly type: string
+  readonly code: string
+  readonly title: string
+  readonly detail: string | undefined
+  /** why a Salesforce login failed, e.g. invalid_credentials, locked_out */
+  readonly classification: string | undefined
+  /** what an admin should do about it */
+  readonly hint: string | undefined
+  /** whether asking again later may succeed */
+  readonly retryable: boolean | undefined
+  /** from Retry-After, when the broker sent it */
+  readonly retryAfterSeconds: number | undefined
+  readonly connection: string | undefined
+
+  constructor (fields: BrokerErrorFields, options?: { cause?: unknown }) {
+    super(fields.detail ? `${fields.title}: ${fields.detail}` : fields.title, options)
+    this.name = 'BrokerError'
+    this.status = fields.status
+    this.type = fields.type
+    this.code = fields.code
+    this.title = fields.title
+    this.detail = fields.detail
+    this.classification = fields.classification
+    this.hint = fields.hint
+    this.retryable = fields.retryable
+    this.retryAfterSeconds = fields.retryAfterSeconds
+    this.connection = fields.connection
+  }
+}
+
+/** A failure on the client's side of the wire; no HTTP answer to build from. */
+export function clientError (code: 'broker_unreachable' | 'timeout' | 'client_closed' | 'invalid_response', title: string, connection: string, cause?: unknown): BrokerError {
+  return new BrokerError({
+    status: 0,
+    type: CLIENT_PROBLEM_PREFIX + code,
+    code,
+    title,
+    connection,
+    retryable: code !== 'client_closed',
+  }, cause === undefined ? undefined : { cause })
+}
+
+/** Retry-After is either delta-seconds or an HTTP date (RFC 9110 §10.2.3). */
+export function parseRetryAfter (value: string | null, now = Date.now()): number | undefined {
+  if (value === null || value.trim() === '') return undefined
+  if (/^\d+$/.test(value.trim())) return Number(value.trim())
+  const at = Date.parse(value)
+  return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - now) / 1000))
+}
+
+const optionalString = (v: unknown): string | undefined => typeof v === 'string' ? v : undefined
+
+/** Turns a non-2xx answer into a BrokerError, whether or not it is problem+json (a proxy may answer HTML). */
+export async function errorFromResponse (res: Response, connection: string): Promise<BrokerError> {
+  const retryAfterSeconds = parseRetryAfter(res.headers.get('retry-after'))
+  let problem: Record<string, unknown> | undefined
+  if (/^application\/(problem\+)?json/i.test(res.headers.get('content-type') ?? '')) {
+    try {
+      const body: unknown = await res.json()
+      if (body !== null && typeof body === 'object' && !Array.isArray(body)) problem = body as Record<string, unknown>
+    } catch {
+      // an unparseable body is reported like any other non-problem answer below
+    }
+  }
+  if (problem && typeof problem.type === 'string' && typeof problem.code === 'string') {
+    return new BrokerError({
+      status: res.status,
+      type: problem.type,
+      code: problem.code,
+      title: optionalString(problem.title) ?? `HTTP ${res.status}`,
+      detail: optionalString(problem.detail),
+      classification: optionalString(problem.classification),
+      hint: optionalString(problem.hint),
+      retryable: typeof problem.retryable === 'boolean' ? problem.retryable : undefined,
+      retryAfterSeconds,
+      connection: optionalString(problem.connection) ?? connection,
+    })
+  }
+  await res.body?.cancel()
+  return new BrokerError({
+    status: res.status,
+    // RFC 9457 §4.2.1: no type means about:blank, the status code says it all
+    type: 'about:blank',
+    code: `http_${res.status}`,
+    title: `The broker answered HTTP ${res.status}${res.statusText ? ' ' + res.statusText : ''}`,
+    retryable: res.status >= 500 || res.status === 429,
+    retryAfterSeconds,
+    connection,
+  })
+}

@@ -1,0 +1,38 @@
+import type { Connection } from 'jsforce'
+import type { BrokerSession } from './session-request.ts'
+
+type RefreshFn = NonNullable<ConstructorParameters<typeof Connection>[0]>['refreshFn']
+
+/** jsforce retries a request after every successful refresh, with no limit: this many in a row is a loop, not bad luck. */
+const MAX_REFRESHES_IN_WINDOW = 3
+const REFRESH_WINDOW_MS = 10_000
+
+/**
+ * jsforce calls this when Salesforce answers 401 INVALID_SESSION_ID, then retries the request with
+ * the token it gets. The token the connection holds is the one that failed: reporting it lets the
+ * broker log in again only if that token is still its cached one (many pods reporting the same dead
+ * token cause one login), or hand back the newer session it already has.
+ */
+export function brokerRefreshFn (name: string, reportInvalid: (name: string, token: string) => Promise<BrokerSession>): RefreshFn {
+  const recent: number[] = []
+  return (conn, callback) => {
+    const failed = conn.accessToken
+    const now = Date.now()
+    while (recent.length > 0 && now - recent[0] > REFRESH_WINDOW_MS) recent.shift()
+    if (recent.length >= MAX_REFRESHES_IN_WINDOW) {
+      callback(new Error(`Salesforce rejected ${recent.length} fresh sessions for connection "${name}" within ${REFRESH_WINDOW_MS / 1000} s; giving up instead of looping`))
+      return
+    }
+    recent.push(now)
+    const fresh = failed ? reportInvalid(name, failed) : Promise.reject(new Error('the connection holds no access token to report'))
+    fresh.then((session) => {
+      if (session.accessToken === failed) {
+        callback(new Error(`the broker handed back the session Salesforce rejected for connection "${name}"`))
+        return
+      }
+      // an org moved to another instance (or a My Domain change): later calls must go there
+      if (session.instanceUrl !== conn.instanceUrl) conn._establish({ instanceUrl: session.instanceUrl, accessToken: session.accessToken })
+      callback(null, session.accessToken)
+    }, (err: Error) => callback(err))
+  }
+}

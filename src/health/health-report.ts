@@ -1,0 +1,116 @@
+import { circuitView } from '../admin/connection-admin.ts'
+import { HttpProblem } from '../errors.ts'
+import { SecretStoreUnavailableError, type StoredConnection } from '../secrets/store.ts'
+import { circuitBlocks } from '../sessions/circuit.ts'
+import type { SessionService } from '../sessions/session-service.ts'
+import type { SharedState } from '../sessions/shared-state.ts'
+import { healthKey, overallStatus, type StoredHealth } from './health-result.ts'
+import type { ConnectionHealth, SalesforceHealth } from './schemas.ts'
+
+export interface HealthReporterOptions {
+  secrets: {
+    list (): Promise<string[]>
+    read (name: string): Promise<StoredConnection | null>
+  }
+  sessions: SessionService
+  state: SharedState
+  /** a result older than this says more about the scheduler than about Salesforce */
+  staleAfterMs: number
+}
+
+const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString())
+
+/**
+ * Puts together what /health/salesforce shows: the last validation every replica shares, with
+ * the live circuit (a caller's failed login opens it between two validations) and cached session.
+ */
+export class HealthReporter {
+  private readonly o: HealthReporterOptions
+
+  constructor (opts: HealthReporterOptions) {
+    this.o = opts
+  }
+
+  async report (): Promise<SalesforceHealth> {
+    const names = [...new Set(await storeCall(() => this.o.secrets.list()))].sort()
+    const rows = await Promise.all(names.map(n => this.connection(n)))
+    const connections = rows.filter((r): r is ConnectionHealth => r !== null)
+    return { status: overallStatus(connections.map(c => c.status)), checkedAt: new Date().toISOString(), connections }
+  }
+
+  /** null when there is no such connection. */
+  async connection (name: string): Promise<ConnectionHealth | null> {
+    const stored = await storeCall(() => this.o.secrets.read(name))
+    if (!stored) return null
+    const [doc, circuit, cached] = await Promise.all([
+      this.o.state.getJson<StoredHealth>(healthKey(name)),
+      this.o.sessions.circuit(name),
+      this.o.sessions.cached(name, stored.version),
+    ])
+    const now = Date.now()
+    const view: ConnectionHealth = {
+      connection: name,
+      ...verdict(doc, stored.version, cached !== null && cached.validUntil > now, now, this.o.staleAfterMs),
+      secretVersion: stored.version,
+      consecutiveFailures: doc?.consecutiveFailures ?? 0,
+      circuit: circuitView(circuit, stored.version, now),
+    }
+    if (doc) {
+      view.lastCheckedAt = iso(doc.checkedAt)
+      if (doc.lastSuccessAt !== undefined) view.lastSuccessAt = iso(doc.lastSuccessAt)
+      if (doc.lastFullAt !== undefined && doc.secretVersion === stored.version) view.lastFullCheckAt = iso(doc.lastFullAt)
+      if (doc.latencyMs !== undefined) view.latencyMs = Math.round(doc.latencyMs)
+      if (doc.apiUsage) view.apiUsage = { used: Math.round(doc.apiUsage.used), max: Math.round(doc.apiUsage.max) }
+    }
+    if (cached && cached.validUntil > now) view.sessionValidUntil = iso(cached.validUntil)
+    // The circuit is fresher than the last validation: a caller's login may have opened it since.
+    if (circuitBlocks(circuit, stored.version, now)) {
+      Object.assign(view, {
+        status: 'failing',
+        classification: circuit.classification,
+        message: `logins are paused after Salesforce answered: ${circuit.message}`,
+        hint: circuit.hint,
+      })
+    }
+    return view
+  }
+}
+
+type Verdict = Pick<ConnectionHealth, 'status' | 'classification' | 'message' | 'hint' | 'checkKind'>
+
+function verdict (doc: StoredHealth | null, version: number, hasSession: boolean, now: number, staleAfterMs: number): Verdict {
+  if (!doc) return { status: 'degraded', classification: 'not_checked', message: 'not validated yet', checkKind: 'none' }
+  if (doc.secretVersion !== version) {
+    // a cached session of the new version exists only because a login with it succeeded (the rotation's own validation)
+    if (hasSession) return { status: 'ok', classification: 'ok', message: `the secret changed (now version ${version}); a login with it succeeded`, checkKind: 'full' }
+    return { status: 'degraded', classification: 'not_checked', message: `the secret changed (now version ${version}) since the last check`, checkKind: 'none' }
+  }
+  // an old failure stays a failure; an old success is no longer evidence
+  if (now - doc.checkedAt > staleAfterMs && doc.status !== 'failing') {
+    return {
+      status: 'degraded',
+      classification: 'stale',
+      message: `the last check (${doc.classification}) is older than ${Math.round(staleAfterMs / 1000)} s`,
+      hint: 'is the validation scheduler running (SCHEDULER_ENABLED) on some replica?',
+      checkKind: doc.checkKind,
+    }
+  }
+  return {
+    status: doc.status,
+    classification: doc.classification,
+    ...(doc.message ? { message: doc.message } : {}),
+    ...(doc.hint ? { hint: doc.hint } : {}),
+    checkKind: doc.checkKind,
+  }
+}
+
+async function storeCall<T> (fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn()
+  } catch (err) {
+    if (err instanceof SecretStoreUnavailableError) {
+      throw new HttpProblem('secret_store_unavailable', 'the secret store cannot be read, so the connections cannot be listed', { retryable: true }, 5)
+    }
+    throw err
+  }
+}

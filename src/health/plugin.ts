@@ -1,0 +1,86 @@
+import fp from 'fastify-plugin'
+import type { FastifyInstance } from 'fastify'
+import type { Broker } from '../broker.ts'
+import { checkSession } from '../salesforce/index.ts'
+import salesforceHealthRoutes from '../routes/salesforce-health.ts'
+import { ConnectionValidator, type SessionChecker } from './connection-validator.ts'
+import { removeHealthGauges, updateHealthGauges } from './gauges.ts'
+import { HealthReporter } from './health-report.ts'
+import { healthKey } from './health-result.ts'
+import { ValidationScheduler } from './scheduler.ts'
+import { ConnectionHealthSchema, SalesforceHealthSchema } from './schemas.ts'
+import { TokenBucket } from './token-bucket.ts'
+
+export interface HealthPluginOptions {
+  broker: Broker
+  /** defaults to the Salesforce core's checkSession with LOGIN_TIMEOUT_MS */
+  checkSession?: SessionChecker
+  /** fleet-wide pause between two forced checks of one connection, default 10 s */
+  forcedCheckCooldownMs?: number
+}
+
+/**
+ * Salesforce credential health: the re-validation scheduler (started when the app is ready,
+ * stopped before it closes) and the /health/salesforce routes.
+ */
+async function healthPlugin (app: FastifyInstance, opts: HealthPluginOptions): Promise<void> {
+  const { broker } = opts
+  const { config, metrics } = broker
+  const intervalMs = config.VALIDATION_INTERVAL_SECONDS * 1000
+  const logger = broker.logger.child({ component: 'health' })
+
+  const validator = new ConnectionValidator({
+    secrets: broker.secretStore,
+    sessions: broker.sessions,
+    state: broker.sharedState,
+    login: broker.login,
+    checkSession: opts.checkSession ?? ((session, apiVersion) => checkSession(session, { apiVersion, timeoutMs: config.LOGIN_TIMEOUT_MS })),
+    bucket: new TokenBucket(config.VALIDATION_MAX_PER_SECOND),
+    metrics,
+    logger,
+    fullIntervalMs: config.FULL_VALIDATION_INTERVAL_SECONDS * 1000,
+    loginTimeoutMs: config.LOGIN_TIMEOUT_MS,
+  })
+  const reporter = new HealthReporter({
+    secrets: broker.secretStore,
+    sessions: broker.sessions,
+    state: broker.sharedState,
+    // a few missed rounds, and never less than a minute (a slow Salesforce, a replica restart)
+    staleAfterMs: Math.max(3 * intervalMs, intervalMs + 60_000),
+  })
+
+  app.addSchema(ConnectionHealthSchema)
+  app.addSchema(SalesforceHealthSchema)
+  await app.register(salesforceHealthRoutes, {
+    reporter,
+    forceCheck: name => validator.validate(name, { forceFull: true }),
+    state: broker.sharedState,
+    audit: broker.audit,
+    forcedCheckCooldownMs: opts.forcedCheckCooldownMs,
+  })
+
+  if (!config.SCHEDULER_ENABLED) {
+    logger.info('salesforce re-validation scheduler disabled (SCHEDULER_ENABLED=false)')
+    return
+  }
+  const scheduler = new ValidationScheduler({
+    intervalMs,
+    listConnections: () => broker.secretStore.list(),
+    validate: name => validator.validate(name),
+    // this replica's gauges follow the result another replica recorded
+    validatedElsewhere: async (name) => {
+      const view = await reporter.connection(name)
+      if (view) updateHealthGauges(metrics, name, { status: view.status, circuitOpen: view.circuit.state === 'open', apiUsage: view.apiUsage })
+    },
+    removed: names => { for (const n of names) removeHealthGauges(metrics, n) },
+    neverChecked: async name => (await broker.sharedState.getJson(healthKey(name))) === null,
+    state: broker.sharedState,
+    logger,
+  })
+  app.addHook('onReady', async () => { scheduler.start() })
+  // preClose: stop before the broker's onClose closes Redis under a running validation
+  app.addHook('preClose', async () => { await scheduler.stop() })
+  app.addHook('onClose', async () => { await scheduler.stop() })
+}
+
+export default fp(healthPlugin, { name: 'sf-broker-health', fastify: '5.x' })

@@ -1,0 +1,43 @@
+import { Type, type Static } from 'typebox'
+import { CLASSIFICATIONS } from '../salesforce/types.ts'
+import { CircuitSchema } from '../schemas/connection.ts'
+
+const Status = Type.Union([Type.Literal('ok'), Type.Literal('degraded'), Type.Literal('failing')], {
+  description: 'ok; degraded: a transient problem (Salesforce unreachable, rate or API limits) or no recent check; failing: Salesforce refuses the credentials, or logins are paused after it did',
+})
+
+const Classification = Type.Enum([...CLASSIFICATIONS, 'not_checked', 'stale', 'secret_store_unavailable'], {
+  description: 'The Salesforce failure class of the last check, or why there is no fresh one',
+})
+
+/** What anybody may see of a connection's health: statuses and Salesforce's words, never a secret or a token. */
+export const ConnectionHealthSchema = Type.Object({
+  connection: Type.String(),
+  status: Status,
+  classification: Classification,
+  message: Type.Optional(Type.String({ description: "Salesforce's answer, or why no check was made" })),
+  hint: Type.Optional(Type.String({ description: 'What an admin should check in Salesforce Setup' })),
+  checkKind: Type.Union([Type.Literal('cheap'), Type.Literal('full'), Type.Literal('none')], {
+    description: 'cheap: the cached session was checked; full: logged in with the secret; none: no call was made (logins paused, secret unreadable, never checked)',
+  }),
+  secretVersion: Type.Optional(Type.Integer({ description: 'The secret version the result is about' })),
+  lastCheckedAt: Type.Optional(Type.String({ format: 'date-time' })),
+  lastSuccessAt: Type.Optional(Type.String({ format: 'date-time' })),
+  lastFullCheckAt: Type.Optional(Type.String({ format: 'date-time' })),
+  consecutiveFailures: Type.Integer({ minimum: 0 }),
+  latencyMs: Type.Optional(Type.Integer({ minimum: 0 })),
+  circuit: CircuitSchema,
+  sessionValidUntil: Type.Optional(Type.String({ format: 'date-time', description: 'Until when the cached session is handed out' })),
+  apiUsage: Type.Optional(Type.Object({
+    used: Type.Integer({ minimum: 0 }),
+    max: Type.Integer({ minimum: 0 }),
+  }, { additionalProperties: false, description: "The org's daily API requests (DailyApiRequests)" })),
+}, { $id: 'ConnectionHealth', additionalProperties: false })
+export type ConnectionHealth = Static<typeof ConnectionHealthSchema>
+
+export const SalesforceHealthSchema = Type.Object({
+  status: Status,
+  checkedAt: Type.String({ format: 'date-time', description: 'When this report was put together' }),
+  connections: Type.Array(Type.Ref('ConnectionHealth')),
+}, { $id: 'SalesforceHealth', additionalProperties: false })
+export type SalesforceHealth = Static<typeof SalesforceHealthSchema>

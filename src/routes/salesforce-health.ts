@@ -1,0 +1,101 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { randomBytes } from 'node:crypto'
+import { Type } from 'typebox'
+import type { AuditLog } from '../admin/audit-log.ts'
+import { HttpProblem, PROBLEM_CONTENT_TYPE } from '../errors.ts'
+import type { HealthReporter } from '../health/health-report.ts'
+import type { HealthStatus } from '../health/health-result.ts'
+import { ConnectionNameParams } from '../schemas/common.ts'
+import { COMMON_PROBLEMS, problemResponses } from '../schemas/problem.ts'
+import type { SharedState } from '../sessions/shared-state.ts'
+
+export interface SalesforceHealthRoutesOptions {
+  reporter: HealthReporter
+  /** runs a full live check now and records it; null when there is no such connection */
+  forceCheck: (name: string) => Promise<{ status: HealthStatus, classification: string } | null>
+  state: SharedState
+  audit: AuditLog
+  /** fleet-wide pause between two forced checks of one connection */
+  forcedCheckCooldownMs?: number
+}
+
+const DEFAULT_FORCED_CHECK_COOLDOWN_MS = 10_000
+const AUDIT_OUTCOME = { ok: 'success', degraded: 'error', failing: 'rejected' } as const
+
+const json = (schema: unknown) => ({ 'application/json': { schema } })
+const report = { $ref: 'SalesforceHealth#' }
+const problem = { $ref: 'Problem#' }
+
+/**
+ * Salesforce credential health. Public like the probes (monitoring reads it without a key): it
+ * shows statuses, classifications and Salesforce's words, never a secret or a token. A forced
+ * check is an admin action: audited, and rationed per connection across the fleet.
+ */
+const salesforceHealthRoutes: FastifyPluginAsyncTypebox<SalesforceHealthRoutesOptions> = async (app, opts) => {
+  const { reporter, forceCheck, state, audit } = opts
+  const cooldownMs = opts.forcedCheckCooldownMs ?? DEFAULT_FORCED_CHECK_COOLDOWN_MS
+
+  app.get('/health/salesforce', {
+    schema: {
+      tags: ['health'],
+      summary: 'Salesforce credential health of every connection (or one)',
+      description: 'The last scheduled validation of each connection, shared by every replica, with the live lockout circuit and cached-session expiry. 200 while nothing is failing (ok or degraded); 503 when a connection is failing: Salesforce refuses its credentials or logins are paused after it did.',
+      querystring: Type.Object({
+        connection: Type.Optional(ConnectionNameParams.properties.name),
+      }, { additionalProperties: false }),
+      response: {
+        ...problemResponses(...COMMON_PROBLEMS, 'not_found', 'secret_store_unavailable'),
+        200: { description: 'No connection is failing', content: json(report) },
+        503: {
+          description: 'A connection is failing (the report), or the secret store is unavailable (a problem)',
+          content: { ...json(report), [PROBLEM_CONTENT_TYPE]: { schema: problem } },
+        },
+      },
+    },
+  }, async (request, reply) => {
+    const name = request.query.connection
+    let body
+    if (name === undefined) {
+      body = await reporter.report()
+    } else {
+      const one = await reporter.connection(name)
+      if (!one) throw new HttpProblem('not_found', `no connection named "${name}"`, { connection: name })
+      body = { status: one.status, checkedAt: new Date().toISOString(), connections: [one] }
+    }
+    // monitoring must see the current state, not a cached one
+    reply.header('cache-control', 'no-store').type('application/json')
+    return reply.code(body.status === 'failing' ? 503 : 200).send(body)
+  })
+
+  app.post('/health/salesforce/:name/check', {
+    config: { auth: 'admin' },
+    schema: {
+      tags: ['health'],
+      summary: 'Validate a connection against Salesforce now (admin)',
+      description: `Logs in with the stored secret now, unless the lockout circuit pauses logins (then the circuit's classification is reported and no login is made). One forced check per connection per ${Math.round(cooldownMs / 1000)} s across the fleet. Audited as health.check.`,
+      security: [{ bearer: [] }],
+      params: ConnectionNameParams,
+      response: {
+        200: { description: "The connection's health after the check", content: json({ $ref: 'ConnectionHealth#' }) },
+        ...problemResponses(...COMMON_PROBLEMS, 'unauthenticated', 'forbidden', 'not_found', 'rate_limited', 'secret_store_unavailable'),
+      },
+    },
+  }, async (request, reply) => {
+    const { name } = request.params
+    const actor = request.principal?.id ?? 'unknown'
+    const requestId = String(request.id)
+    // Deliberately never released: the lease is the cool-down.
+    if (!await state.acquireLease(`health-check:${name}`, randomBytes(16).toString('hex'), cooldownMs)) {
+      throw new HttpProblem('rate_limited', 'this connection was checked moments ago; try again later or read GET /health/salesforce', { connection: name }, Math.max(1, Math.ceil(cooldownMs / 1000)))
+    }
+    const result = await forceCheck(name)
+    if (!result) throw new HttpProblem('not_found', `no connection named "${name}"`, { connection: name })
+    await audit.record({ actor, requestId, action: 'health.check', connection: name, outcome: AUDIT_OUTCOME[result.status], classification: result.classification })
+    const view = await reporter.connection(name)
+    if (!view) throw new HttpProblem('not_found', `no connection named "${name}"`, { connection: name })
+    reply.type('application/json')
+    return view
+  })
+}
+
+export default salesforceHealthRoutes

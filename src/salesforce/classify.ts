@@ -1,0 +1,316 @@
+/**
+ * Pure mapping of Salesforce's answers (OAuth token errors, SOAP login faults, REST errors,
+ * network errors, bare HTTP statuses) onto the closed set of classifications in types.ts.
+ *
+ * The retryable / credentialFailure flags are a property of the classification, not of the
+ * answer, so callers can rely on them: a credential-class failure opens the lockout circuit and
+ * is never retried automatically; only network trouble, rate limits and 5xx are retried.
+ */
+import { remediationHint, type FailureClassification } from './remediation.ts'
+import type { ClassifiedFailure, Flow } from './types.ts'
+
+export const CREDENTIAL_CLASSIFICATIONS: ReadonlySet<FailureClassification> = new Set<FailureClassification>([
+  'invalid_credentials', 'locked_out', 'security_token_required', 'password_expired', 'invalid_client',
+  'flow_not_enabled', 'user_not_approved', 'invalid_assertion', 'inactive_user', 'api_disabled', 'ip_or_hours_restricted',
+])
+
+export const RETRYABLE_CLASSIFICATIONS: ReadonlySet<FailureClassification> = new Set<FailureClassification>([
+  'unreachable', 'login_rate_exceeded', 'api_limit_exceeded',
+])
+
+export interface FailureDetails {
+  /** Salesforce's words; sanitised here */
+  message: string
+  sfCode?: string
+  httpStatus?: number
+  flow?: Flow
+  /** only consulted for 'unknown' (true for 5xx answers) */
+  retryable?: boolean
+  /** replaces the standard hint when the situation is more specific */
+  hint?: string
+}
+
+export function classifiedFailure (classification: FailureClassification, details: FailureDetails): ClassifiedFailure {
+  const failure: ClassifiedFailure = {
+    classification,
+    retryable: classification === 'unknown' ? details.retryable === true : RETRYABLE_CLASSIFICATIONS.has(classification),
+    credentialFailure: CREDENTIAL_CLASSIFICATIONS.has(classification),
+    message: sanitizeMessage(details.message),
+    hint: details.hint ?? remediationHint(classification, details.flow),
+  }
+  if (details.sfCode !== undefined && details.sfCode !== '') failure.sfCode = details.sfCode
+  if (details.httpStatus !== undefined) failure.httpStatus = details.httpStatus
+  return failure
+}
+
+const MAX_MESSAGE = 500
+/** Salesforce session ids / access tokens: 00D<org id>!<opaque> */
+const SESSION_ID = /00D[A-Za-z0-9]{12,15}![A-Za-z0-9._\-+/=]+/g
+
+/** One line, bounded, without anything that looks like a session id. */
+export function sanitizeMessage (text: string): string {
+  const oneLine = String(text).replace(SESSION_ID, '[redacted]').replace(/\s+/g, ' ').trim()
+  return oneLine.length > MAX_MESSAGE ? `${oneLine.slice(0, MAX_MESSAGE - 1)}…` : oneLine
+}
+
+/** Replaces every occurrence of the given secrets (defence in depth: Salesforce does not echo them). */
+export function redactSecrets (text: string, secrets: ReadonlyArray<string | undefined>): string {
+  let out = text
+  for (const secret of secrets) {
+    if (typeof secret === 'string' && secret.length >= 4) out = out.split(secret).join('[redacted]')
+  }
+  return out
+}
+
+function fromStatus (status: number | undefined): { classification: FailureClassification, retryable: boolean } | undefined {
+  if (status === undefined) return undefined
+  if (status === 502 || status === 503 || status === 504) return { classification: 'unreachable', retryable: true }
+  if (status >= 500) return { classification: 'unknown', retryable: true }
+  if (status === 429) return { classification: 'login_rate_exceeded', retryable: true }
+  return undefined
+}
+
+// ---------------------------------------------------------------- OAuth token endpoint
+
+export interface OAuthErrorBody {
+  error?: unknown
+  error_description?: unknown
+}
+
+/**
+ * Salesforce's token endpoint answers `{ error, error_description }` (HTTP 400, sometimes 401/403).
+ * `invalid_grant` alone covers many causes; its description tells most of them apart.
+ */
+export function classifyOAuthError (body: OAuthErrorBody | undefined, httpStatus: number | undefined, flow?: Flow): ClassifiedFailure {
+  const code = typeof body?.error === 'string' ? body.error : ''
+  const description = typeof body?.error_description === 'string' ? body.error_description : ''
+  const message = description !== '' ? description : code !== '' ? code : `HTTP ${httpStatus ?? '?'} from the token endpoint`
+  const base = { message, sfCode: code || undefined, httpStatus, flow }
+
+  if (code === '') {
+    const byStatus = fromStatus(httpStatus)
+    if (byStatus !== undefined) return classifiedFailure(byStatus.classification, { ...base, retryable: byStatus.retryable })
+    return classifiedFailure('unknown', base)
+  }
+
+  const classification = oauthClassification(code.toLowerCase(), description.toLowerCase(), flow)
+  if (classification === 'unknown') {
+    const byStatus = fromStatus(httpStatus)
+    if (byStatus !== undefined) return classifiedFailure(byStatus.classification, { ...base, retryable: byStatus.retryable })
+    return classifiedFailure('unknown', { ...base, retryable: code === 'server_error' || code === 'temporarily_unavailable' })
+  }
+  return classifiedFailure(classification, { ...base, hint: oauthSpecificHint(description.toLowerCase()) })
+}
+
+function oauthClassification (code: string, d: string, flow: Flow | undefined): FailureClassification {
+  switch (code) {
+    case 'invalid_client_id':
+    case 'invalid_client_credentials':
+    case 'invalid_client':
+      return 'invalid_client'
+    case 'unsupported_grant_type':
+    case 'unauthorized_client':
+      return 'flow_not_enabled'
+    case 'inactive_user':
+      return 'inactive_user'
+    case 'rate_limit_exceeded':
+      return 'login_rate_exceeded'
+    case 'invalid_app_access':
+      return 'user_not_approved'
+    case 'temporarily_unavailable':
+      return 'unreachable'
+    case 'invalid_grant':
+      return invalidGrantClassification(d, flow)
+    default:
+      return 'unknown'
+  }
+}
+
+function invalidGrantClassification (d: string, flow: Flow | undefined): FailureClassification {
+  // Salesforce's catch-all ("authentication failure", "invalid username, password, security token;
+  // or user locked out.") must win over the words it happens to contain (locked, token).
+  if (/authentication failure|invalid username|invalid user credentials/.test(d)) return 'invalid_credentials'
+  if (/rate exceeded|rate limit/.test(d)) return 'login_rate_exceeded'
+  if (/ip restricted|restricted ip|login hours|restricted (domain|time)/.test(d)) return 'ip_or_hours_restricted'
+  if (/inactive org|organization is (locked|closed|suspended)/.test(d)) return 'unknown'
+  if (/inactive|deactivated|frozen/.test(d)) return 'inactive_user'
+  if (/password.*expired|expired password/.test(d)) return 'password_expired'
+  if (/locked out|lockout|user is locked/.test(d)) return 'locked_out'
+  if (/approved|pre-?authori/.test(d)) return 'user_not_approved'
+  if (/not supported on this domain|client credentials|run-?as user/.test(d)) return 'flow_not_enabled'
+  if (/api.*(disabled|not enabled)/.test(d)) return 'api_disabled'
+  if (/security token/.test(d)) return 'security_token_required'
+  if (/flow.*(disabled|not enabled|blocked|not allowed)|grant type/.test(d)) return 'flow_not_enabled'
+  if (/assertion|audience|signature|jwt|certificate|expired/.test(d)) return 'invalid_assertion'
+  if (flow === 'jwt_bearer') return 'invalid_assertion'
+  if (flow === 'client_credentials') return 'invalid_client'
+  return 'invalid_credentials'
+}
+
+function oauthSpecificHint (d: string): string | undefined {
+  if (d.includes('not supported on this domain')) {
+    return 'Salesforce serves this flow only on the org\'s My Domain (https://<domain>.my.salesforce.com): set the connection\'s ' +
+      'login URL to it — login.salesforce.com and test.salesforce.com answer "request not supported on this domain".'
+  }
+  if (d.includes('no client credentials user enabled')) {
+    return 'The connected app has no Run As user for the client credentials flow: Setup > App Manager > [connected app] > Manage > ' +
+      'Edit Policies > Client Credentials Flow > Run As, and check "Enable Client Credentials Flow" is on.'
+  }
+  if (d.includes('audience')) {
+    return 'The assertion\'s audience was refused: use https://login.salesforce.com for production and My Domain logins and ' +
+      'https://test.salesforce.com for sandboxes.'
+  }
+  return undefined
+}
+
+// ---------------------------------------------------------------- SOAP login()
+
+export interface SoapFault {
+  /** e.g. "sf:INVALID_LOGIN" or "soapenv:Server" */
+  faultcode?: string
+  faultstring?: string
+  /** sf:LoginFault/sf:exceptionCode when present */
+  exceptionCode?: string
+  exceptionMessage?: string
+}
+
+/** SOAP faults always come with HTTP 500: the status says nothing, the exception code everything. */
+export function classifySoapFault (fault: SoapFault | undefined, httpStatus: number | undefined, flow: Flow = 'soap'): ClassifiedFailure {
+  const code = soapExceptionCode(fault)
+  const message = fault?.exceptionMessage || fault?.faultstring || code || `HTTP ${httpStatus ?? '?'} from the SOAP endpoint`
+  const base = { message, sfCode: code || undefined, httpStatus, flow }
+  if (code === '') {
+    const byStatus = fromStatus(httpStatus)
+    return classifiedFailure(byStatus?.classification ?? 'unknown', { ...base, retryable: byStatus?.retryable })
+  }
+  const classification = soapClassification(code, message.toLowerCase())
+  if (classification === 'unknown') {
+    return classifiedFailure('unknown', { ...base, retryable: false, hint: soapSpecificHint(code) })
+  }
+  return classifiedFailure(classification, base)
+}
+
+function soapExceptionCode (fault: SoapFault | undefined): string {
+  if (fault === undefined) return ''
+  if (fault.exceptionCode) return fault.exceptionCode.trim()
+  const code = (fault.faultcode ?? '').trim().replace(/^[\w.-]+:/, '')
+  // soapenv:Server / soapenv:Client carry no Salesforce code; the faultstring often starts with one
+  if (code === '' || code === 'Server' || code === 'Client') {
+    const lead = /^([A-Z][A-Z_]+):/.exec(fault.faultstring ?? '')
+    return lead?.[1] ?? ''
+  }
+  return code
+}
+
+function soapClassification (code: string, m: string): FailureClassification {
+  switch (code) {
+    case 'INVALID_LOGIN':
+      if (/rate exceeded/.test(m)) return 'login_rate_exceeded'
+      return 'invalid_credentials'
+    case 'LOGIN_MUST_USE_SECURITY_TOKEN':
+    case 'LOGIN_CHALLENGE_ISSUED':
+    case 'LOGIN_CHALLENGE_PENDING':
+      return 'security_token_required'
+    case 'PASSWORD_LOCKOUT':
+      return 'locked_out'
+    case 'LOGIN_DURING_RESTRICTED_DOMAIN':
+    case 'LOGIN_DURING_RESTRICTED_TIME':
+      return 'ip_or_hours_restricted'
+    case 'API_DISABLED_FOR_ORG':
+    case 'API_CURRENTLY_DISABLED':
+      return 'api_disabled'
+    case 'INVALID_OPERATION_WITH_EXPIRED_PASSWORD':
+    case 'PASSWORD_EXPIRED':
+      return 'password_expired'
+    case 'INACTIVE_OWNER_OR_USER':
+    case 'USER_INACTIVE':
+      return 'inactive_user'
+    case 'LOGIN_RATE_EXCEEDED':
+      return 'login_rate_exceeded'
+    case 'REQUEST_LIMIT_EXCEEDED':
+      return /login/.test(m) ? 'login_rate_exceeded' : 'api_limit_exceeded'
+    case 'INVALID_OPERATION':
+      return /login\(\)|soap api login/.test(m) ? 'flow_not_enabled' : 'unknown'
+    case 'INVALID_SESSION_ID':
+      return 'session_invalid'
+    case 'SERVER_UNAVAILABLE':
+      return 'unreachable'
+    default:
+      return 'unknown'
+  }
+}
+
+function soapSpecificHint (code: string): string | undefined {
+  if (code === 'ORG_LOCKED' || code === 'TRIAL_EXPIRED') {
+    return 'The org is locked, suspended or its trial expired: a Salesforce administrator (or Salesforce support) must restore it.'
+  }
+  return undefined
+}
+
+// ---------------------------------------------------------------- REST API
+
+export interface RestError {
+  errorCode?: unknown
+  message?: unknown
+}
+
+/** REST errors are `[{ errorCode, message }]` (an array, sometimes a single object). */
+export function classifyRestError (body: unknown, httpStatus: number): ClassifiedFailure {
+  const first = (Array.isArray(body) ? body[0] : body) as RestError | undefined
+  const code = typeof first?.errorCode === 'string' ? first.errorCode : ''
+  const text = typeof first?.message === 'string' ? first.message : ''
+  const base = { message: text || code || `HTTP ${httpStatus} from the REST API`, sfCode: code || undefined, httpStatus }
+  switch (code) {
+    case 'INVALID_SESSION_ID':
+    case 'INVALID_AUTH_HEADER':
+      return classifiedFailure('session_invalid', base)
+    case 'REQUEST_LIMIT_EXCEEDED':
+      return classifiedFailure('api_limit_exceeded', base)
+    case 'API_DISABLED_FOR_ORG':
+    case 'API_CURRENTLY_DISABLED':
+      return classifiedFailure('api_disabled', base)
+    case 'INVALID_OPERATION_WITH_EXPIRED_PASSWORD':
+      return classifiedFailure('password_expired', base)
+    case 'SERVER_UNAVAILABLE':
+      return classifiedFailure('unreachable', base)
+  }
+  if (httpStatus === 401) return classifiedFailure('session_invalid', base)
+  const byStatus = fromStatus(httpStatus)
+  if (byStatus !== undefined) {
+    return classifiedFailure(byStatus.classification === 'login_rate_exceeded' ? 'api_limit_exceeded' : byStatus.classification, { ...base, retryable: byStatus.retryable })
+  }
+  return classifiedFailure('unknown', base)
+}
+
+// ---------------------------------------------------------------- transport
+
+/** fetch rejected: timeout, refused, reset, DNS… Always `unreachable`, always retryable. */
+export function classifyNetworkError (error: unknown, timeoutMs?: number, flow?: Flow): ClassifiedFailure {
+  return classifiedFailure('unreachable', { message: describeNetworkError(error, timeoutMs), flow })
+}
+
+export function describeNetworkError (error: unknown, timeoutMs?: number): string {
+  const e = error as { name?: unknown, code?: unknown, cause?: { code?: unknown, name?: unknown } } | undefined
+  if (e?.name === 'TimeoutError' || e?.name === 'AbortError' || e?.cause?.name === 'TimeoutError') {
+    return timeoutMs === undefined ? 'Salesforce did not answer in time' : `Salesforce did not answer within ${timeoutMs} ms`
+  }
+  const code = typeof e?.cause?.code === 'string' ? e.cause.code : typeof e?.code === 'string' ? e.code : undefined
+  return code === undefined ? 'could not reach Salesforce (network error)' : `could not reach Salesforce (${code})`
+}
+
+/** An HTTP answer with no recognisable Salesforce error body. */
+export function classifyHttpStatus (httpStatus: number, what: string, flow?: Flow): ClassifiedFailure {
+  const byStatus = fromStatus(httpStatus)
+  if (httpStatus >= 300 && httpStatus < 400) {
+    return classifiedFailure('unknown', {
+      message: `${what} answered with a redirect (HTTP ${httpStatus})`,
+      httpStatus,
+      flow,
+      hint: 'The login host redirected the request, which the broker does not follow with credentials. ' +
+        'Use the org\'s My Domain URL (https://<domain>.my.salesforce.com) or the login host it redirects to.',
+    })
+  }
+  return classifiedFailure(byStatus?.classification ?? 'unknown', {
+    message: `${what} answered HTTP ${httpStatus} without a Salesforce error`, httpStatus, flow, retryable: byStatus?.retryable,
+  })
+}

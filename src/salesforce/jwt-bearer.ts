@@ -1,0 +1,77 @@
+/**
+ * OAuth 2.0 JWT bearer flow: an RS256 assertion signed with the private key whose certificate is
+ * uploaded to the connected app. The assertion lives 3 minutes (Salesforce's maximum) and is
+ * built here with node:crypto so PKCS#1 and PKCS#8 keys both work.
+ */
+import { createPrivateKey, sign, type KeyObject } from 'node:crypto'
+import { classifiedFailure } from './classify.ts'
+import { isSalesforceHostname } from './login-url.ts'
+import { requestToken, type FlowContext } from './oauth-token.ts'
+import type { LoginOutcome } from './types.ts'
+
+export interface JwtBearerCredentials {
+  loginUrl: string
+  clientId: string
+  username: string
+  /** PEM, PKCS#8 or PKCS#1 */
+  privateKey: string
+}
+
+export const JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer'
+export const ASSERTION_LIFETIME_SECONDS = 180
+
+/**
+ * Salesforce checks `aud` against its authorization server, not the host the assertion is posted
+ * to: https://login.salesforce.com for production (also through My Domain) and
+ * https://test.salesforce.com for sandboxes. Other (allow-listed, non-Salesforce) hosts get their
+ * own origin.
+ */
+export function jwtAudience (loginUrl: string): string {
+  const url = new URL(loginUrl)
+  const host = url.hostname
+  if (!isSalesforceHostname(host)) return url.origin
+  const firstLabel = host.split('.')[0]
+  const sandbox = host === 'test.salesforce.com' ||
+    host.endsWith('.sandbox.my.salesforce.com') ||
+    // pre-enhanced-domains sandbox My Domain: mydomain--sandboxname.my.salesforce.com / .cs42.my.salesforce.com
+    (host.endsWith('.my.salesforce.com') && firstLabel.includes('--'))
+  return sandbox ? 'https://test.salesforce.com' : 'https://login.salesforce.com'
+}
+
+export function readPrivateKey (pem: string): KeyObject | undefined {
+  try {
+    const key = createPrivateKey(pem)
+    return key.asymmetricKeyType === 'rsa' ? key : undefined
+  } catch {
+    return undefined
+  }
+}
+
+export function buildAssertion (claims: { iss: string, sub: string, aud: string, exp: number }, key: KeyObject): string {
+  const encode = (value: object): string => Buffer.from(JSON.stringify(value)).toString('base64url')
+  const signingInput = `${encode({ alg: 'RS256' })}.${encode(claims)}`
+  const signature = sign('sha256', Buffer.from(signingInput), key).toString('base64url')
+  return `${signingInput}.${signature}`
+}
+
+export async function jwtBearerLogin (c: JwtBearerCredentials, ctx: FlowContext, now: () => number = Date.now): Promise<LoginOutcome> {
+  const key = readPrivateKey(c.privateKey)
+  if (key === undefined) {
+    return {
+      ok: false,
+      failure: classifiedFailure('invalid_assertion', {
+        message: 'the stored private key is not a readable PEM RSA private key (PKCS#8 or PKCS#1)',
+        flow: 'jwt_bearer',
+        hint: 'Store the PEM RSA private key whose certificate is uploaded to the connected app ("Use digital signatures"); ' +
+          'encrypted keys are not supported.',
+      }),
+    }
+  }
+  const assertion = buildAssertion({
+    iss: c.clientId,
+    sub: c.username,
+    aud: jwtAudience(c.loginUrl),
+    exp: Math.floor(now() / 1000) + ASSERTION_LIFETIME_SECONDS,
+  }, key)
+  return requestToken(c.loginUrl, 'jwt_bearer', { grant_type: JWT_BEARER_GRANT, assertion }, ctx)
+}

@@ -1,0 +1,116 @@
+/**
+ * One Salesforce login for a connection definition, whatever its flow. Never throws for anything
+ * Salesforce, the network or the definition can do wrong: every failure comes back classified,
+ * so callers decide between retrying, re-logging in and opening the lockout circuit.
+ */
+import type { Logger } from 'pino'
+import { classifiedFailure, redactSecrets } from './classify.ts'
+import { clientCredentialsLogin } from './client-credentials.ts'
+import { deadlineIn } from './http.ts'
+import { jwtBearerLogin } from './jwt-bearer.ts'
+import { loginUrlRejection, type LoginUrlPolicy } from './login-url.ts'
+import { oauthPasswordLogin } from './oauth-password.ts'
+import type { FlowContext } from './oauth-token.ts'
+import { soapLogin } from './soap-login.ts'
+import type { ClassifiedFailure, ConnectionDefinition, LoginOutcome } from './types.ts'
+
+export interface LoginOptions {
+  /** budget for the whole login, every request included */
+  timeoutMs: number
+  allowedLoginHosts: LoginUrlPolicy
+  logger?: Logger
+}
+
+export async function login (def: ConnectionDefinition, opts: LoginOptions): Promise<LoginOutcome> {
+  const started = Date.now()
+  let outcome: LoginOutcome
+  try {
+    outcome = await loginOnce(def, opts)
+  } catch (error) {
+    // a bug here must not look like a network problem (that would be retried): report it as unknown
+    opts.logger?.error({ flow: def.flow, err: { name: (error as Error)?.name } }, 'salesforce login raised unexpectedly')
+    outcome = { ok: false, failure: classifiedFailure('unknown', { message: 'the login failed inside the broker', flow: def.flow }) }
+  }
+  if (!outcome.ok) outcome = { ok: false, failure: scrubbed(outcome.failure, def) }
+  opts.logger?.debug({
+    flow: def.flow,
+    loginHost: safeOrigin(def.loginUrl),
+    ms: Date.now() - started,
+    outcome: outcome.ok ? 'ok' : outcome.failure.classification,
+    ...(outcome.ok ? {} : { sfCode: outcome.failure.sfCode, httpStatus: outcome.failure.httpStatus }),
+  }, 'salesforce login attempt')
+  return outcome
+}
+
+async function loginOnce (def: ConnectionDefinition, opts: LoginOptions): Promise<LoginOutcome> {
+  const rejection = loginUrlRejection(def.loginUrl, opts.allowedLoginHosts)
+  if (rejection !== undefined) {
+    return {
+      ok: false,
+      failure: classifiedFailure('unknown', {
+        message: rejection,
+        flow: def.flow,
+        hint: 'Nothing was sent. Set the connection\'s login URL to https://login.salesforce.com, https://test.salesforce.com or the ' +
+          'org\'s My Domain (https://<domain>.my.salesforce.com); other hosts must be listed in LOGIN_URL_ALLOWLIST.',
+      }),
+    }
+  }
+  const missing = missingField(def)
+  if (missing !== undefined) return { ok: false, failure: missing }
+
+  const ctx: FlowContext = { policy: opts.allowedLoginHosts, remainingMs: deadlineIn(opts.timeoutMs), timeoutMs: opts.timeoutMs }
+  const loginUrl = def.loginUrl
+  switch (def.flow) {
+    case 'soap':
+      return soapLogin({ loginUrl, apiVersion: def.apiVersion, username: def.username!, password: def.password!, securityToken: def.securityToken }, ctx)
+    case 'oauth_password':
+      return oauthPasswordLogin({ loginUrl, clientId: def.clientId!, clientSecret: def.clientSecret!, username: def.username!, password: def.password!, securityToken: def.securityToken }, ctx)
+    case 'jwt_bearer':
+      return jwtBearerLogin({ loginUrl, clientId: def.clientId!, username: def.username!, privateKey: def.privateKey! }, ctx)
+    case 'client_credentials':
+      return clientCredentialsLogin({ loginUrl, clientId: def.clientId!, clientSecret: def.clientSecret! }, ctx)
+    default:
+      return { ok: false, failure: classifiedFailure('unknown', { message: `unknown login flow "${String((def as { flow: unknown }).flow)}"` }) }
+  }
+}
+
+type Field = 'username' | 'password' | 'clientId' | 'clientSecret' | 'privateKey'
+const REQUIRED: Record<ConnectionDefinition['flow'], Field[]> = {
+  soap: ['username', 'password'],
+  oauth_password: ['clientId', 'clientSecret', 'username', 'password'],
+  jwt_bearer: ['clientId', 'username', 'privateKey'],
+  client_credentials: ['clientId', 'clientSecret'],
+}
+const MISSING_CLASSIFICATION: Record<Field, ClassifiedFailure['classification']> = {
+  username: 'invalid_credentials',
+  password: 'invalid_credentials',
+  clientId: 'invalid_client',
+  clientSecret: 'invalid_client',
+  privateKey: 'invalid_assertion',
+}
+
+/** A definition without a field its flow needs cannot log in: say which, send nothing. */
+function missingField (def: ConnectionDefinition): ClassifiedFailure | undefined {
+  const fields = REQUIRED[def.flow]
+  if (fields === undefined) return undefined
+  const field = fields.find(f => typeof def[f] !== 'string' || def[f] === '')
+  if (field === undefined) return undefined
+  return classifiedFailure(MISSING_CLASSIFICATION[field], {
+    message: `the connection definition has no ${field}, which the ${def.flow} flow needs`,
+    flow: def.flow,
+    hint: `Nothing was sent to Salesforce. Store the connection again with its ${field}.`,
+  })
+}
+
+function scrubbed (failure: ClassifiedFailure, def: ConnectionDefinition): ClassifiedFailure {
+  const secrets = [def.password, def.securityToken, def.clientSecret, def.privateKey]
+  return { ...failure, message: redactSecrets(failure.message, secrets), hint: redactSecrets(failure.hint, secrets) }
+}
+
+function safeOrigin (url: string): string | undefined {
+  try {
+    return new URL(url).origin
+  } catch {
+    return undefined
+  }
+}

@@ -1,0 +1,193 @@
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises'
+import { dirname } from 'node:path'
+import type { ConnectionDefinition } from '../salesforce/types.ts'
+import { assertConnectionName } from './connection-name.ts'
+import { CasConflictError, SecretStoreUnavailableError, type SecretStore, type StoreHealth, type StoredConnection, type VersionInfo } from './store.ts'
+
+export interface FileSecretStoreOptions {
+  /** the encrypted file; created (with its directory) on the first write */
+  path: string
+  /** AES-256-GCM key: 32 bytes */
+  key: Buffer
+  /** versions kept per connection, default 10 (as Vault's KV v2) */
+  maxVersions?: number
+}
+
+/** Format tag, also bound to the ciphertext as additional authenticated data. */
+const FORMAT = 'sf-broker-secrets/v1'
+
+interface StoredVersion {
+  createdTime: string
+  deletionTime?: string
+  destroyed: boolean
+  definition: ConnectionDefinition | null
+}
+
+interface StoredKey {
+  currentVersion: number
+  versions: Record<string, StoredVersion>
+}
+
+interface Contents { connections: Record<string, StoredKey> }
+
+interface Envelope { format: string, iv: string, tag: string, ciphertext: string }
+
+/**
+ * Connections in one local file, encrypted with AES-256-GCM: a fresh IV per write, the auth tag
+ * checked on every read, so a wrong key or an edited file fails with an error naming the file.
+ * Same semantics as Vault KV v2: versions, check-and-set, version metadata. Writes are serialised
+ * in this process and land atomically (temp file + rename); one process owns the file.
+ */
+export class FileSecretStore implements SecretStore {
+  readonly kind = 'file' as const
+  private readonly path: string
+  private readonly key: Buffer
+  private readonly maxVersions: number
+  private queue: Promise<unknown> = Promise.resolve()
+
+  constructor (o: FileSecretStoreOptions) {
+    if (!Buffer.isBuffer(o.key) || o.key.length !== 32) throw new TypeError('the secret file key must be 32 bytes (AES-256)')
+    this.path = o.path
+    this.key = Buffer.from(o.key)
+    this.maxVersions = o.maxVersions ?? 10
+  }
+
+  /** Reads and decrypts the file once, so a wrong key or a damaged file is reported at startup. */
+  async open (): Promise<void> {
+    await this.load()
+  }
+
+  async list (): Promise<string[]> {
+    const { connections } = await this.load()
+    return Object.keys(connections).sort()
+  }
+
+  async read (name: string, version?: number): Promise<StoredConnection | null> {
+    assertConnectionName(name)
+    if (version !== undefined && (!Number.isInteger(version) || version < 1)) throw new RangeError('version must be a positive integer')
+    const key = (await this.load()).connections[name]
+    if (!key) return null
+    const n = version ?? key.currentVersion
+    const v = key.versions[String(n)]
+    if (!v || v.destroyed || v.deletionTime || !v.definition) return null
+    return { name, version: n, createdTime: v.createdTime, definition: structuredClone(v.definition) }
+  }
+
+  async write (name: string, definition: ConnectionDefinition, cas: number): Promise<{ version: number, createdTime: string }> {
+    assertConnectionName(name)
+    if (!Number.isInteger(cas) || cas < 0) throw new RangeError('cas must be a non-negative integer')
+    return this.mutate((contents) => {
+      const key = contents.connections[name] ?? { currentVersion: 0, versions: {} }
+      if (key.currentVersion !== cas) throw new CasConflictError(name, key.currentVersion)
+      const version = key.currentVersion + 1
+      const createdTime = new Date().toISOString()
+      key.versions[String(version)] = { createdTime, destroyed: false, definition: structuredClone(definition) }
+      key.currentVersion = version
+      for (const n of Object.keys(key.versions)) {
+        if (Number(n) <= version - this.maxVersions) delete key.versions[n]
+      }
+      contents.connections[name] = key
+      return { version, createdTime }
+    })
+  }
+
+  async versions (name: string): Promise<VersionInfo[]> {
+    assertConnectionName(name)
+    const key = (await this.load()).connections[name]
+    if (!key) return []
+    return Object.entries(key.versions)
+      .map(([n, v]): VersionInfo => ({ version: Number(n), createdTime: v.createdTime, ...(v.deletionTime ? { deletionTime: v.deletionTime } : {}), destroyed: v.destroyed }))
+      .sort((a, b) => a.version - b.version)
+  }
+
+  async remove (name: string): Promise<void> {
+    assertConnectionName(name)
+    await this.mutate((contents) => {
+      delete contents.connections[name]
+    })
+  }
+
+  async health (): Promise<StoreHealth> {
+    try {
+      const { connections } = await this.load()
+      return { ok: true, detail: `${Object.keys(connections).length} connection(s) in ${this.path}` }
+    } catch (err) {
+      return { ok: false, detail: (err as Error).message }
+    }
+  }
+
+  async close (): Promise<void> {
+    await this.queue.catch(() => {})
+  }
+
+  /** Runs `change` on the current contents and writes the result, one change at a time. */
+  private mutate<T> (change: (contents: Contents) => T): Promise<T> {
+    const run = this.queue.catch(() => {}).then(async () => {
+      const contents = await this.load()
+      const result = change(contents)
+      await this.save(contents)
+      return result
+    })
+    this.queue = run
+    return run
+  }
+
+  private async load (): Promise<Contents> {
+    let text: string
+    try {
+      text = await readFile(this.path, 'utf8')
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { connections: Object.create(null) }
+      throw new SecretStoreUnavailableError('error', `cannot read the secret file ${this.path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`)
+    }
+    return this.decrypt(text)
+  }
+
+  private decrypt (text: string): Contents {
+    let envelope: Envelope
+    try {
+      envelope = JSON.parse(text) as Envelope
+    } catch {
+      throw new SecretStoreUnavailableError('error', `the secret file ${this.path} is damaged: not an encrypted secret file`)
+    }
+    if (envelope?.format !== FORMAT || typeof envelope.iv !== 'string' || typeof envelope.tag !== 'string' || typeof envelope.ciphertext !== 'string') {
+      throw new SecretStoreUnavailableError('error', `the secret file ${this.path} is damaged: not an encrypted secret file (format ${FORMAT})`)
+    }
+    let plain: Buffer
+    try {
+      const decipher = createDecipheriv('aes-256-gcm', this.key, Buffer.from(envelope.iv, 'base64'))
+      decipher.setAAD(Buffer.from(FORMAT))
+      decipher.setAuthTag(Buffer.from(envelope.tag, 'base64'))
+      plain = Buffer.concat([decipher.update(Buffer.from(envelope.ciphertext, 'base64')), decipher.final()])
+    } catch {
+      throw new SecretStoreUnavailableError('error', `cannot decrypt the secret file ${this.path}: wrong key, or the file was modified`)
+    }
+    const contents = JSON.parse(plain.toString('utf8')) as Contents
+    return { connections: Object.assign(Object.create(null), contents.connections) }
+  }
+
+  private async save (contents: Contents): Promise<void> {
+    const iv = randomBytes(12)
+    const cipher = createCipheriv('aes-256-gcm', this.key, iv)
+    cipher.setAAD(Buffer.from(FORMAT))
+    const ciphertext = Buffer.concat([cipher.update(JSON.stringify(contents), 'utf8'), cipher.final()])
+    const envelope: Envelope = { format: FORMAT, iv: iv.toString('base64'), tag: cipher.getAuthTag().toString('base64'), ciphertext: ciphertext.toString('base64') }
+
+    await mkdir(dirname(this.path), { recursive: true })
+    const temp = `${this.path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
+    try {
+      const handle = await open(temp, 'w', 0o600)
+      try {
+        await handle.writeFile(JSON.stringify(envelope))
+        await handle.sync()
+      } finally {
+        await handle.close()
+      }
+      await rename(temp, this.path)
+    } catch (err) {
+      await rm(temp, { force: true })
+      throw new SecretStoreUnavailableError('error', `cannot write the secret file ${this.path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`)
+    }
+  }
+}

@@ -1,0 +1,179 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { SimContext } from './context.ts'
+import { readBody, sendJson } from './http.ts'
+import { findUser, isLockedOutView } from './org-state.ts'
+import type { Simulator, SimOrgState, SimUserState } from './types.ts'
+
+/**
+ * The test-control API under /_sim/ on the login listener: the Simulator methods over HTTP, for
+ * benchmarks that run the simulator as its own process.
+ */
+
+type Json = Record<string, unknown>
+
+class ControlError extends Error {
+  readonly status: number
+  constructor (status: number, message: string) {
+    super(message)
+    this.status = status
+  }
+}
+
+function orgOrThrow (ctx: SimContext, key: string): SimOrgState {
+  const org = ctx.orgs.get(key)
+  if (!org) throw new ControlError(404, `unknown org '${key}'`)
+  return org
+}
+
+function userOrThrow (org: SimOrgState, username: string): SimUserState {
+  const user = findUser(org, username)
+  if (!user) throw new ControlError(404, `unknown user '${username}' in org '${org.key}'`)
+  return user
+}
+
+/** Secrets stay out of answers, like everywhere else in the project. */
+export function userView (user: SimUserState): Json {
+  return {
+    username: user.username,
+    userId: user.userId,
+    active: user.active,
+    passwordExpired: user.passwordExpired,
+    apiEnabled: user.apiEnabled,
+    loginIpRanges: user.loginIpRanges ?? null,
+    loginHours: user.loginHours ?? null,
+    failedLogins: user.failedLogins,
+    locked: isLockedOutView(user),
+  }
+}
+
+export function orgView (ctx: SimContext, org: SimOrgState): Json {
+  return {
+    key: org.key,
+    orgId: org.orgId,
+    myDomainUrl: ctx.myDomainUrls.get(org.key),
+    sessionTimeoutSeconds: org.sessionTimeoutSeconds,
+    lockout: org.lockout,
+    loginRatePerHour: org.loginRatePerHour,
+    apiEnabled: org.apiEnabled,
+    flows: org.flows,
+    trustedIpRanges: org.trustedIpRanges,
+    apiRequestLimit: org.apiRequestLimit,
+    apiRequestsUsed: org.apiRequestsUsed,
+    users: [...org.users.values()].map(userView),
+    connectedApps: [...org.connectedApps.values()].map(a => ({ clientId: a.clientId, permittedUsers: a.permittedUsers, clientCredentialsUser: a.clientCredentialsUser ?? null })),
+  }
+}
+
+function expect (body: Json, field: string, type: 'string' | 'number' | 'boolean' | 'object'): boolean {
+  if (!(field in body)) return false
+  const value = body[field]
+  const ok = type === 'object' ? typeof value === 'object' && value !== null : typeof value === type // eslint-disable-line valid-typeof
+  if (!ok) throw new ControlError(400, `'${field}' must be a ${type}`)
+  return true
+}
+
+function stringList (body: Json, field: string): string[] | undefined {
+  if (!(field in body)) return undefined
+  const value = body[field]
+  if (!Array.isArray(value) || !value.every(v => typeof v === 'string')) throw new ControlError(400, `'${field}' must be an array of strings`)
+  return value
+}
+
+function patchUser (org: SimOrgState, user: SimUserState, body: Json): void {
+  if (expect(body, 'password', 'string')) user.password = body.password as string
+  if (expect(body, 'securityToken', 'string')) user.securityToken = body.securityToken as string
+  if (expect(body, 'active', 'boolean')) user.active = body.active as boolean
+  if (expect(body, 'passwordExpired', 'boolean')) user.passwordExpired = body.passwordExpired as boolean
+  if (expect(body, 'apiEnabled', 'boolean')) user.apiEnabled = body.apiEnabled as boolean
+  const ranges = stringList(body, 'loginIpRanges')
+  if (ranges) user.loginIpRanges = ranges
+  if ('loginIpRanges' in body && body.loginIpRanges === null) user.loginIpRanges = undefined
+  if ('loginHours' in body) {
+    const hours = body.loginHours as { startHour?: unknown, endHour?: unknown } | null
+    if (hours === null) user.loginHours = undefined
+    else if (typeof hours?.startHour === 'number' && typeof hours.endHour === 'number') user.loginHours = { startHour: hours.startHour, endHour: hours.endHour }
+    else throw new ControlError(400, "'loginHours' must be { startHour, endHour } or null")
+  }
+  if (expect(body, 'locked', 'boolean')) {
+    // An admin's "Unlock" button, or a lock as if the user had just failed too often.
+    user.failedLogins = 0
+    user.lockedUntil = body.locked ? Date.now() + org.lockout.durationSeconds * 1000 : 0
+  }
+}
+
+function patchOrg (org: SimOrgState, body: Json): void {
+  if (expect(body, 'sessionTimeoutSeconds', 'number')) org.sessionTimeoutSeconds = body.sessionTimeoutSeconds as number
+  if (expect(body, 'loginRatePerHour', 'number')) org.loginRatePerHour = body.loginRatePerHour as number
+  if (expect(body, 'apiEnabled', 'boolean')) org.apiEnabled = body.apiEnabled as boolean
+  if (expect(body, 'apiRequestLimit', 'number')) org.apiRequestLimit = body.apiRequestLimit as number
+  if (expect(body, 'apiRequestsUsed', 'number')) org.apiRequestsUsed = body.apiRequestsUsed as number
+  const ranges = stringList(body, 'trustedIpRanges')
+  if (ranges) org.trustedIpRanges = ranges
+  if (expect(body, 'lockout', 'object')) {
+    const lockout = body.lockout as Json
+    if (expect(lockout, 'maxAttempts', 'number')) org.lockout.maxAttempts = lockout.maxAttempts as number
+    if (expect(lockout, 'durationSeconds', 'number')) org.lockout.durationSeconds = lockout.durationSeconds as number
+  }
+  if (expect(body, 'flows', 'object')) {
+    const flows = body.flows as Json
+    for (const flow of ['soap', 'oauthPassword', 'jwtBearer', 'clientCredentials'] as const) {
+      if (expect(flows, flow, 'boolean')) org.flows[flow] = flows[flow] as boolean
+    }
+  }
+}
+
+async function jsonBody (req: IncomingMessage): Promise<Json> {
+  const raw = await readBody(req)
+  if (raw.trim() === '') return {}
+  try {
+    const parsed = JSON.parse(raw) as unknown
+    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) return parsed as Json
+  } catch {}
+  throw new ControlError(400, 'body must be a JSON object')
+}
+
+async function route (ctx: SimContext, sim: Simulator, req: IncomingMessage, url: URL): Promise<Json> {
+  const parts = url.pathname.split('/').slice(2).map(decodeURIComponent)
+  const method = req.method ?? 'GET'
+  const at = (pattern: string, verb: string): boolean =>
+    verb === method && pattern.split('/').length === parts.length &&
+    pattern.split('/').every((p, i) => p.startsWith(':') || p === parts[i])
+
+  if (at('stats', 'GET')) return { ...sim.stats(url.searchParams.get('org') ?? undefined) }
+  if (at('stats/reset', 'POST')) { sim.resetStats(); return { ok: true } }
+  if (at('latency', 'POST')) {
+    const body = await jsonBody(req)
+    if (!expect(body, 'ms', 'number')) throw new ControlError(400, "'ms' is required")
+    sim.setLatency(body.ms as number)
+    return { ok: true, ms: body.ms }
+  }
+  if (at('orgs', 'GET')) return { loginUrl: ctx.loginUrl, orgs: [...ctx.orgs.values()].map(o => orgView(ctx, o)) }
+  if (at('orgs/:key', 'GET')) return orgView(ctx, orgOrThrow(ctx, parts[1]))
+  if (at('orgs/:key', 'PATCH')) {
+    const org = orgOrThrow(ctx, parts[1])
+    patchOrg(org, await jsonBody(req))
+    return orgView(ctx, org)
+  }
+  if (at('orgs/:key/sessions/expire', 'POST')) { orgOrThrow(ctx, parts[1]); sim.expireSessions(parts[1]); return { ok: true } }
+  if (at('orgs/:key/users/:username/reset-token', 'POST')) {
+    userOrThrow(orgOrThrow(ctx, parts[1]), parts[3])
+    return { securityToken: sim.resetSecurityToken(parts[1], parts[3]) }
+  }
+  if (at('orgs/:key/users/:username', 'GET')) return userView(userOrThrow(orgOrThrow(ctx, parts[1]), parts[3]))
+  if (at('orgs/:key/users/:username', 'PATCH')) {
+    const org = orgOrThrow(ctx, parts[1])
+    const user = userOrThrow(org, parts[3])
+    patchUser(org, user, await jsonBody(req))
+    return userView(user)
+  }
+  throw new ControlError(404, `no control route ${method} ${url.pathname}`)
+}
+
+export async function handleControlRequest (ctx: SimContext, sim: Simulator, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+  try {
+    sendJson(res, 200, await route(ctx, sim, req, url))
+  } catch (err) {
+    if (err instanceof ControlError) sendJson(res, err.status, { error: err.status === 404 ? 'not_found' : 'bad_request', message: err.message })
+    else throw err
+  }
+}

@@ -1,0 +1,109 @@
+import t from 'tap'
+import { Connection } from 'jsforce'
+import { createBrokerClient } from '../../src/client/index.ts'
+import { ACME } from '../helper.ts'
+import { recordingFetch, startBroker } from './support.ts'
+
+t.test('connection() is a working jsforce Connection on the broker session', async (t) => {
+  const broker = await startBroker(t)
+  const client = createBrokerClient({ baseUrl: broker.baseUrl, credentials: broker.principals.billingKey })
+  t.teardown(() => client.close())
+
+  const conn = await client.connection('acme')
+  t.ok(conn instanceof Connection)
+  t.equal(conn.instanceUrl, broker.sim.myDomainUrl('acme'))
+  t.equal(conn.version, '62.0', 'the connection\'s configured API version')
+  const result = await conn.query<{ Id: string, Name: string }>('SELECT Id, Name FROM Account')
+  t.ok(result.totalSize > 0)
+  t.ok(result.records.every(r => typeof r.Id === 'string' && typeof r.Name === 'string'))
+
+  const pinned = await client.connection('acme', { version: '60.0' })
+  t.equal(pinned.version, '60.0')
+  t.equal(pinned.accessToken, conn.accessToken, 'both from the one cached session')
+  t.equal(broker.sim.stats('acme').attempts, 1)
+})
+
+t.test('after Salesforce expires the session, the same Connection recovers through the broker', async (t) => {
+  const broker = await startBroker(t)
+  const { fetch, calls } = recordingFetch()
+  const client = createBrokerClient({ baseUrl: broker.baseUrl, credentials: broker.principals.billingKey, fetch })
+  t.teardown(() => client.close())
+
+  const conn = await client.connection('acme')
+  const dead = conn.accessToken
+  await conn.query('SELECT Id FROM Account')
+  broker.sim.expireSessions('acme')
+
+  // several calls hit the dead session at once: jsforce refreshes once for all of them
+  const results = await Promise.all([
+    conn.query('SELECT Id, Name FROM Account'),
+    conn.query('SELECT Id FROM Contact'),
+    conn.query('SELECT COUNT() FROM Account'),
+  ])
+  t.ok(results[0].totalSize > 0, 'the query succeeded without the caller seeing the expiry')
+  t.not(conn.accessToken, dead, 'the connection now holds a new token')
+
+  const reports = calls.filter(c => c.body.rejectedToken !== undefined)
+  t.equal(reports.length, 1, 'exactly one rejectedToken sent to the broker')
+  t.equal(reports[0].body.rejectedToken, dead, 'and it was the token that failed')
+  t.equal(broker.sim.stats('acme').attempts, 2, 'one new login at Salesforce')
+
+  const cached = await client.getSession('acme')
+  t.equal(cached.accessToken, conn.accessToken, 'the client cache holds the replacement too')
+  t.equal(calls.length, 2, 'served from memory')
+
+  const fresh = await client.connection('acme')
+  await fresh.query('SELECT Id FROM Account')
+  t.equal(broker.sim.stats('acme').attempts, 2)
+})
+
+t.test('reportInvalid returns and caches the replacement; a stale report gets the newer session without a login', async (t) => {
+  const broker = await startBroker(t)
+  const { fetch, calls } = recordingFetch()
+  const client = createBrokerClient({ baseUrl: broker.baseUrl, credentials: broker.principals.billingKey, fetch })
+  t.teardown(() => client.close())
+
+  const first = await client.getSession('acme')
+  broker.sim.expireSessions('acme')
+  const [a, b] = await Promise.all([client.reportInvalid('acme', first.accessToken), client.reportInvalid('acme', first.accessToken)])
+  t.equal(a.accessToken, b.accessToken)
+  t.not(a.accessToken, first.accessToken)
+  t.equal(calls.length, 2, 'two reports of one token in one process: one request')
+  t.equal((await client.getSession('acme')).accessToken, a.accessToken, 'the cache was replaced')
+  t.equal(calls.length, 2)
+
+  const stale = await client.reportInvalid('acme', first.accessToken)
+  t.equal(stale.accessToken, a.accessToken, 'the broker hands back its newer session')
+  t.equal(broker.sim.stats('acme').attempts, 2, 'without logging in again')
+  await t.rejects(client.reportInvalid('acme', ''), TypeError)
+})
+
+t.test('when the broker cannot replace the session, the jsforce call fails with the broker\'s reason', async (t) => {
+  const broker = await startBroker(t)
+  const client = createBrokerClient({ baseUrl: broker.baseUrl, credentials: broker.principals.billingKey })
+  t.teardown(() => client.close())
+
+  const conn = await client.connection('acme')
+  await conn.query('SELECT Id FROM Account')
+  broker.sim.org('acme').connectedApps.get(ACME.clientId)!.clientSecret = 'rotated-in-salesforce-only'
+  broker.sim.expireSessions('acme')
+  const err = await conn.query('SELECT Id FROM Account').then(() => undefined, (e: unknown) => e)
+  t.ok(err instanceof Error)
+  t.match((err as Error).message, /Unable to refresh session due to: Salesforce refused the stored credentials/)
+  t.notMatch((err as Error).message, ACME.clientSecret)
+  t.equal(broker.sim.stats('acme').attempts, 2, 'one failed login, no loop')
+})
+
+t.test('a Salesforce that rejects every fresh session does not make jsforce loop forever', async (t) => {
+  const broker = await startBroker(t)
+  const client = createBrokerClient({ baseUrl: broker.baseUrl, credentials: broker.principals.billingKey })
+  t.teardown(() => client.close())
+
+  const conn = await client.connection('acme')
+  // every session the broker hands over dies before jsforce can retry with it
+  conn.on('refresh', () => broker.sim.expireSessions('acme'))
+  broker.sim.expireSessions('acme')
+  const err = await conn.query('SELECT Id FROM Account').then(() => undefined, (e: unknown) => e)
+  t.match(err, { message: /rejected 3 fresh sessions .* giving up/ })
+  t.equal(broker.sim.stats('acme').attempts, 4, 'the first login and three replacements, then it stopped')
+})

@@ -1,0 +1,82 @@
+import t from 'tap'
+import { acmeDefinition, acmeOrg, startSim, tempFileStore } from '../helper.ts'
+import { startRedis } from '../support/redis.ts'
+import { buildHealthApp, call, eventually, sleep } from './health-helper.ts'
+
+/** one Redis for the whole file, emptied before each test */
+const redisReady = startRedis()
+t.teardown(async () => { await (await redisReady).close() })
+
+async function freshRedis () {
+  const redis = await redisReady
+  await redis.client().flushall()
+  return redis
+}
+
+const health = (url: string, connection: string) => call(`${url}/health/salesforce?connection=${connection}`)
+const only = (a: { body: any }) => a.body.connections[0]
+
+t.test('API usage is reported from the org limits, and the gauges follow', async (t) => {
+  const sim = await startSim(t, [acmeOrg({ apiRequestLimit: 25_000 })])
+  const redis = await freshRedis()
+  const store = await tempFileStore(t)
+  await store.write('acme', acmeDefinition(sim, 'client_credentials'), 0)
+  const { url } = await buildHealthApp(t, { secretStore: store, redisUrl: redis.url })
+
+  const ok = await eventually(() => health(url, 'acme'), a => only(a).status === 'ok' && only(a).apiUsage !== undefined)
+  const usage = only(ok).apiUsage
+  t.equal(usage.max, 25_000)
+  t.ok(usage.used >= 1 && usage.used <= sim.org('acme').apiRequestsUsed, `used ${usage.used}`)
+
+  // a cheap check (cached session) runs every interval and updates the usage
+  const before = sim.org('acme').apiRequestsUsed
+  const later = await eventually(() => health(url, 'acme'), a => only(a).apiUsage.used > usage.used, 4000)
+  t.ok(only(later).apiUsage.used > usage.used)
+  t.ok(sim.org('acme').apiRequestsUsed > before)
+  t.equal(only(later).checkKind, 'cheap')
+  t.equal(sim.stats('acme').attempts, 1, 'cheap checks need no login')
+
+  const metrics = await (await fetch(`${url}/metrics`)).text()
+  t.match(metrics, /sfb_connection_validation_status\{connection="acme"\} 1/)
+  t.match(metrics, /sfb_circuit_open\{connection="acme"\} 0/)
+  t.match(metrics, /sfb_salesforce_api_usage_ratio\{connection="acme"\} 0\.0/)
+})
+
+t.test('two replicas sharing Redis validate each connection once per interval; close() stops the scheduler', async (t) => {
+  const sim = await startSim(t, [acmeOrg(), acmeOrg({ key: 'globex' })])
+  const redis = await freshRedis()
+  const store = await tempFileStore(t)
+  await store.write('acme', acmeDefinition(sim, 'client_credentials'), 0)
+  await store.write('globex', acmeDefinition(sim, 'client_credentials', { loginUrl: sim.myDomainUrl('globex') }), 0)
+  const env = { FULL_VALIDATION_INTERVAL_SECONDS: '3600' }
+  const a = await buildHealthApp(t, { secretStore: store, redisUrl: redis.url, env })
+  const b = await buildHealthApp(t, { secretStore: store, redisUrl: redis.url, env })
+
+  const bothOk = (x: { body: any }) => x.body.connections.length === 2 && x.body.connections.every((c: any) => c.status === 'ok')
+  await eventually(() => call(`${a.url}/health/salesforce`), bothOk)
+  await sleep(200)
+  const checks = (org: string) => sim.org(org).apiRequestsUsed
+  const start = { acme: checks('acme'), globex: checks('globex') }
+  const windowMs = 4000
+  await sleep(windowMs)
+  for (const org of ['acme', 'globex'] as const) {
+    const n = checks(org) - start[org]
+    // one check per 1 s interval: 4 (±1 for where the window's edges fall); two replicas without the lease would make ~8
+    t.ok(n >= 3 && n <= 5, `${org}: ${n} checks in ${windowMs} ms`)
+    t.equal(sim.stats(org).attempts, 1, `${org}: one login in all (the first, full validation)`)
+  }
+  const fromA = await call(`${a.url}/health/salesforce`)
+  const fromB = await call(`${b.url}/health/salesforce`)
+  t.equal(fromA.status, 200)
+  t.same(fromA.body.connections.map((c: any) => c.lastCheckedAt), fromB.body.connections.map((c: any) => c.lastCheckedAt), 'every replica reports the same results')
+  t.same(fromA.body.connections.map((c: any) => c.connection), ['acme', 'globex'])
+
+  // the replica that did not validate still exports the gauges
+  for (const r of [a, b]) t.match(await (await fetch(`${r.url}/metrics`)).text(), /sfb_connection_validation_status\{connection="globex"\} 1/)
+
+  await a.app.close()
+  await b.app.close()
+  const afterClose = checks('acme')
+  await sleep(1500)
+  t.equal(checks('acme'), afterClose, 'no validation after close')
+})

@@ -1,0 +1,176 @@
+import { execFile } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import t from 'tap'
+import { parse } from 'yaml'
+import { hashApiKey, verifyApiKey } from '../../src/auth/api-key.ts'
+import { isGranted, parsePrincipals } from '../../src/auth/principals.ts'
+import { loadConfig } from '../../src/config.ts'
+import { createLoginUrlPolicy, isLoginUrlAllowed, login } from '../../src/salesforce/index.ts'
+import { fieldsToDefinition } from '../../src/secrets/definition-fields.ts'
+import { startSimulator } from '../../src/simulator/index.ts'
+import { CONFIG_VARIABLES, ROOT, getRoutes, readRepoFile } from './repo.ts'
+import { findInlineSecrets } from './secrets-scan.ts'
+
+const run = promisify(execFile)
+const compose = parse(readRepoFile('docker-compose.yml'))
+const services = compose.services as Record<string, any>
+const broker = services['sf-broker']
+const simulator = services['sf-simulator']
+const readJson = (path: string): any => JSON.parse(readRepoFile(path))
+
+/** The documented demo keys (deploy/compose/README.md). */
+const DEMO_SERVICE_KEY = 'sfb.demo-app.demo-service-key-not-for-production'
+const DEMO_ADMIN_KEY = 'sfb.demo-admin.demo-admin-key-not-for-production'
+/** Values that are published on purpose and documented as demo-only. */
+const DEMO_SECRETS = ['demo-redis-password']
+
+/** What broker-entrypoint.sh exports from the files vault-init writes. */
+const ENTRYPOINT_EXPORTS = [...readRepoFile('deploy/compose/broker-entrypoint.sh').matchAll(/^export (.+)$/gm)]
+  .flatMap(m => m[1].split(/\s+/))
+
+t.test('every service the stack needs is there, started in dependency order', async (t) => {
+  t.same(Object.keys(services).sort(), ['redis', 'sf-broker', 'sf-simulator', 'vault', 'vault-init'])
+  t.same(broker.depends_on, {
+    'vault-init': { condition: 'service_completed_successfully' },
+    redis: { condition: 'service_healthy' },
+    'sf-simulator': { condition: 'service_healthy' },
+  })
+  t.same(services['vault-init'].depends_on, { vault: { condition: 'service_healthy' } })
+  for (const name of ['vault', 'redis', 'sf-simulator', 'sf-broker']) {
+    t.ok(services[name].healthcheck?.test, `${name} has a healthcheck (depends_on waits for it)`)
+  }
+  t.equal(services['vault-init'].restart, 'no', 'vault-init is a one-shot job')
+})
+
+t.test('the broker and the simulator run the image built from this repository', async (t) => {
+  for (const service of [broker, simulator]) {
+    t.equal(service.build, '.')
+    t.equal(service.image, 'sf-broker:local')
+    t.equal(service.read_only, true, 'read-only root filesystem, as in Kubernetes')
+    t.same(service.tmpfs, ['/tmp'])
+    t.same(service.cap_drop, ['ALL'])
+  }
+  t.same(simulator.command, ['node', 'dist/simulator/main.js', '/config/sim.json'])
+  t.ok(existsSync(join(ROOT, 'src/simulator/main.ts')), 'dist/simulator/main.js is built from src/simulator/main.ts')
+  t.same(broker.command.slice(-1), ['dist/server.js'])
+  t.same(broker.entrypoint.slice(0, 2), ['/usr/bin/tini', '--'], 'tini stays PID 1 under the wrapper')
+})
+
+t.test('every bind mount exists in the repository', async (t) => {
+  const all = Object.values(services).flatMap(s => (s.volumes ?? []) as string[])
+  const binds = all.filter(v => v.startsWith('./'))
+  t.ok(binds.length >= 5)
+  for (const bind of binds) t.ok(existsSync(join(ROOT, bind.split(':')[0])), bind)
+  const named = all.filter(v => !v.startsWith('./')).map(v => v.split(':')[0])
+  for (const volume of named) t.ok(volume in compose.volumes, `volume ${volume} is declared`)
+})
+
+t.test('the broker sets only variables src/config.ts reads, and they make a valid configuration', async (t) => {
+  const env = broker.environment as Record<string, string>
+  for (const name of [...Object.keys(env), ...ENTRYPOINT_EXPORTS]) t.ok(CONFIG_VARIABLES.has(name), `${name} is in ConfigSchema`)
+  t.same(ENTRYPOINT_EXPORTS.sort(), ['SESSION_ENCRYPTION_KEY', 'VAULT_ROLE_ID', 'VAULT_SECRET_ID'])
+  const config = loadConfig({
+    ...env,
+    VAULT_ROLE_ID: 'role-id',
+    VAULT_SECRET_ID: 'secret-id',
+    SESSION_ENCRYPTION_KEY: Buffer.alloc(32, 1).toString('base64'),
+  })
+  t.equal(config.VAULT_AUTH_METHOD, 'approle')
+  t.equal(config.SECRET_STORE, 'vault')
+  t.match(config.REDIS_URL, /^redis:\/\/:[^@]+@redis:6379/)
+  t.ok(broker.volumes.includes(`./deploy/compose/principals.json:${config.PRINCIPALS_FILE}:ro`), 'PRINCIPALS_FILE is the mounted file')
+  t.equal(broker.ports[0], `127.0.0.1:${config.PORT}:${config.PORT}`)
+  t.match(broker.healthcheck.test.join(' '), `127.0.0.1:${config.PORT}/health/ready`)
+  t.ok(getRoutes().has('/health/ready'))
+})
+
+t.test('broker-entrypoint.sh turns the vault-init files into the variables, then execs the command', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'sfb-creds-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const script = join(ROOT, 'deploy/compose/broker-entrypoint.sh')
+  const printEnv = [process.execPath, '-e', 'process.stdout.write(JSON.stringify([process.env.VAULT_ROLE_ID, process.env.VAULT_SECRET_ID, process.env.SESSION_ENCRYPTION_KEY]))']
+  const env = { PATH: process.env.PATH, SF_BROKER_CREDENTIALS_DIR: dir }
+
+  const missing = await run('sh', [script, ...printEnv], { env }).then(() => 0, (err: { code: number, stderr: string }) => err)
+  t.match(missing, { code: 78, stderr: /secret_id|role_id/ }, 'refuses to start without the files')
+
+  await writeFile(join(dir, 'role_id'), 'the-role\n')
+  await writeFile(join(dir, 'secret_id'), 'the-secret\n')
+  await writeFile(join(dir, 'session_encryption_key'), 'a2V5\n')
+  const { stdout } = await run('sh', [script, ...printEnv], { env })
+  t.same(JSON.parse(stdout), ['the-role', 'the-secret', 'a2V5'])
+})
+
+t.test('the shell scripts parse', async (t) => {
+  for (const script of ['deploy/compose/vault-init.sh', 'deploy/compose/broker-entrypoint.sh']) {
+    await t.resolves(run('sh', ['-n', join(ROOT, script)]), script)
+  }
+})
+
+t.test('vault-init gives the broker what it is configured to use', async (t) => {
+  const init = readRepoFile('deploy/compose/vault-init.sh')
+  const env = broker.environment as Record<string, string>
+  t.match(init, `KV_MOUNT=${env.VAULT_KV_MOUNT}\n`)
+  t.match(init, `PATH_PREFIX=${env.VAULT_PATH_PREFIX}\n`)
+  t.match(init, 'BROKER_UID=10001\n', 'files are owned by the image user')
+  t.match(readRepoFile('Dockerfile'), 'USER 10001:10001')
+  for (const file of ['role_id', 'secret_id', 'session_encryption_key']) t.match(init, `> "$CREDS_DIR/${file}"`, `writes ${file}`)
+  t.match(services['vault-init'].volumes, ['./deploy/compose:/deploy:ro', 'vault-init-state:/vault-init', 'broker-credentials:/run/sf-broker'])
+  t.ok(broker.volumes.includes('broker-credentials:/run/sf-broker:ro'))
+  t.match(readRepoFile('deploy/compose/broker-entrypoint.sh'), /^CREDS_DIR=\$\{SF_BROKER_CREDENTIALS_DIR:-\/run\/sf-broker\}$/m, 'the test above points it elsewhere; compose uses the volume')
+
+  const policy = readRepoFile('deploy/compose/sf-broker-policy.hcl')
+  for (const area of ['data', 'metadata']) {
+    const path = `${env.VAULT_KV_MOUNT}/${area}/${env.VAULT_PATH_PREFIX}/*`
+    t.match(policy, new RegExp(`path "${path.replace(/[/*]/g, '\\$&')}" \\{\\s*capabilities = \\["create", "read", "update", "delete", "list"\\]`), path)
+  }
+  t.notMatch(policy, /sudo|root/, 'nothing beyond its own prefix')
+})
+
+t.test('the documented demo keys authenticate the demo principals', async (t) => {
+  const directory = parsePrincipals(readJson('deploy/compose/principals.json'))
+  const service = verifyApiKey(directory, DEMO_SERVICE_KEY)
+  t.equal(service?.kind, 'service')
+  t.ok(service && isGranted(service, 'demo'), 'granted the seeded connection')
+  t.equal(verifyApiKey(directory, DEMO_ADMIN_KEY)?.kind, 'admin')
+  const readme = readRepoFile('deploy/compose/README.md')
+  for (const key of [DEMO_SERVICE_KEY, DEMO_ADMIN_KEY]) {
+    t.match(readme, key)
+    t.match(readme, hashApiKey(key), 'README shows the hash that is in principals.json')
+  }
+  t.match(readRepoFile('docker-compose.yml'), DEMO_SERVICE_KEY, 'the compose file shows how to call it')
+})
+
+t.test('the seeded demo connection logs in to the simulator org the stack starts', async (t) => {
+  const env = simulator.environment as Record<string, string>
+  const definition = fieldsToDefinition(readJson('deploy/compose/demo-connection.json'))
+  const loginUrl = new URL(definition.loginUrl)
+  t.equal(loginUrl.hostname, env.SIM_ADVERTISED_HOST, 'the login URL names the simulator service')
+  t.equal(loginUrl.port, env.SIM_PORT, 'on its login port')
+  const allowlist = (broker.environment.LOGIN_URL_ALLOWLIST as string).split(',')
+  const policy = createLoginUrlPolicy({ extraAllowedOrigins: allowlist })
+  t.ok(isLoginUrlAllowed(definition.loginUrl, policy), 'LOGIN_URL_ALLOWLIST admits the login host')
+  t.ok(isLoginUrlAllowed(`http://${env.SIM_ADVERTISED_HOST}:${env.SIM_ORG_PORT_BASE}`, policy), 'and the org\'s My Domain (instance URL)')
+
+  // The same org, on loopback: compose's host names do not resolve here.
+  const { orgs } = readJson('deploy/compose/sim.json')
+  const sim = await startSimulator({ orgs })
+  t.teardown(() => sim.close())
+  const outcome = await login({ ...definition, loginUrl: sim.loginUrl }, {
+    timeoutMs: 5000,
+    allowedLoginHosts: createLoginUrlPolicy({ extraAllowedOrigins: ['http://127.0.0.1:*'] }),
+  })
+  t.equal(outcome.ok, true, outcome.ok ? 'logged in' : outcome.failure.message)
+})
+
+t.test('no inline secret in the compose file beyond the documented demo ones', async (t) => {
+  const found = findInlineSecrets(compose)
+  t.same(found.filter(f => !DEMO_SECRETS.some(d => f.value.includes(d))), [])
+  t.ok(found.length > 0, 'the scanner does see the demo Redis password')
+  const readme = readRepoFile('deploy/compose/README.md')
+  for (const secret of DEMO_SECRETS) t.match(readme, secret, `${secret} is documented as a demo value`)
+})

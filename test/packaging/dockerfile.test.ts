@@ -1,0 +1,100 @@
+import { spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
+import t, { type Test } from 'tap'
+import { ROOT, configDefault, dockerEnv, dockerStages, getRoutes, readRepoFile } from './repo.ts'
+
+const stages = dockerStages(readRepoFile('Dockerfile'))
+const runtime = stages[stages.length - 1]
+const runtimeArgs = (keyword: string): string[] => runtime.instructions.filter(i => i.keyword === keyword).map(i => i.args)
+
+t.test('the image is built in stages: deps, build, runtime', async (t) => {
+  t.same(stages.map(s => s.name), ['deps', 'build', 'runtime'])
+  const build = stages.find(s => s.name === 'build')
+  t.ok(build?.instructions.some(i => i.keyword === 'RUN' && /\bnpm run build\b/.test(i.args)), 'build stage runs npm run build')
+  t.ok(stages[0].instructions.some(i => i.keyword === 'RUN' && /\bnpm ci\b/.test(i.args)), 'deps stage installs from the lockfile')
+})
+
+t.test('the runtime stage holds production dependencies and dist/ only', async (t) => {
+  const installs = runtimeArgs('RUN').filter(args => /\bnpm (ci|install)\b/.test(args))
+  t.equal(installs.length, 1)
+  t.match(installs[0], /\bnpm ci\b.*--omit=dev/)
+  const copies = runtimeArgs('COPY')
+  t.notOk(copies.some(args => /node_modules/.test(args)), 'no node_modules copied from a stage that had devDependencies')
+  t.ok(copies.some(args => /--from=build\s+\/app\/dist\s+\.\/dist/.test(args)), 'dist/ comes from the build stage')
+  t.ok(copies.some(args => /package\.json/.test(args)), 'package.json ("type": "module") is in the image')
+})
+
+t.test('the runtime stage runs as a non-root user', async (t) => {
+  const users = runtimeArgs('USER')
+  t.ok(users.length > 0, 'USER is set')
+  const user = users[users.length - 1].split(':')[0]
+  t.notOk(['root', '0'].includes(user))
+  t.match(user, /^\d+$/, 'numeric, so Kubernetes runAsNonRoot can verify it')
+  t.not(Number(user), 0)
+})
+
+t.test('runtime settings match the service', async (t) => {
+  t.same(runtimeArgs('WORKDIR'), ['/app'])
+  t.same(runtimeArgs('EXPOSE'), [String(configDefault('PORT'))], 'EXPOSE is the PORT default of src/config.ts')
+  t.same(runtimeArgs('STOPSIGNAL'), ['SIGTERM'])
+  t.equal(dockerEnv(runtime.instructions).NODE_ENV, 'production')
+  const cmd = JSON.parse(runtimeArgs('CMD')[0]) as string[]
+  t.equal(cmd[0], 'node')
+  t.equal(cmd[cmd.length - 1], 'dist/server.js', 'the compiled src/server.ts')
+  const build = JSON.parse(readRepoFile('tsconfig.build.json')).compilerOptions
+  t.same([build.rootDir, build.outDir], ['src', 'dist'], 'tsc compiles src/server.ts to dist/server.js')
+  t.ok(existsSync(join(ROOT, 'src/server.ts')))
+  t.same(JSON.parse(runtimeArgs('ENTRYPOINT')[0]), ['/usr/bin/tini', '--'], 'tini is PID 1 and forwards signals')
+})
+
+const healthcheckArgs = runtimeArgs('HEALTHCHECK')[0]
+const healthcheck = JSON.parse(healthcheckArgs.slice(healthcheckArgs.indexOf('CMD') + 3).trim()) as string[]
+
+/** Runs the image's HEALTHCHECK command with this machine's node; resolves to its exit code. */
+function runHealthcheck (port: number): Promise<number | null> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['-e', healthcheck[2]], { env: { ...process.env, PORT: String(port) }, stdio: 'ignore' })
+    child.on('error', reject)
+    child.on('exit', code => resolve(code))
+  })
+}
+
+async function listen (t: Test, status: number): Promise<{ port: number, paths: string[] }> {
+  const paths: string[] = []
+  const server: Server = createServer((req, res) => {
+    paths.push(req.url as string)
+    res.statusCode = status
+    res.end('{}')
+  })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>(resolve => server.close(() => resolve())))
+  return { port: (server.address() as AddressInfo).port, paths }
+}
+
+t.test('HEALTHCHECK asks /health/live, a real route, and fails when it is not 2xx', async (t) => {
+  t.same(healthcheck.slice(0, 2), ['node', '-e'], 'node\'s fetch: the image needs no curl')
+  t.ok(getRoutes().has('/health/live'), 'src/routes declares GET /health/live')
+  t.match(healthcheck[2], /'\/health\/live'/)
+
+  const healthy = await listen(t, 200)
+  t.equal(await runHealthcheck(healthy.port), 0)
+  t.same(healthy.paths, ['/health/live'])
+
+  const failing = await listen(t, 503)
+  t.equal(await runHealthcheck(failing.port), 1)
+
+  t.equal(await runHealthcheck(1), 1, 'nothing listening: unhealthy, not a hang')
+})
+
+t.test('.dockerignore lets in exactly what the Dockerfile copies from the context', async (t) => {
+  const rules = readRepoFile('.dockerignore').split('\n').map(l => l.trim()).filter(l => l !== '' && !l.startsWith('#'))
+  t.equal(rules[0], '*', 'allow-list: everything else (node_modules, .env, data/, .git) stays out')
+  const allowed = rules.slice(1).map(r => r.replace(/^!/, '').replace(/\/$/, ''))
+  const copied = stages.flatMap(s => s.instructions)
+    .filter(i => i.keyword === 'COPY' && !i.args.startsWith('--from'))
+    .flatMap(i => i.args.split(/\s+/).slice(0, -1))
+  t.same([...new Set(copied)].sort(), allowed.sort())
+})

@@ -1,0 +1,251 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import t from 'tap'
+import { parseAllDocuments } from 'yaml'
+import { loadConfig } from '../../src/config.ts'
+import { CHART_DIR, chartValues, findObject, readYaml, renderChart, templateFiles, type K8sObject, type RenderedChart } from './helm-chart.ts'
+import { TemplateSet } from './go-template.ts'
+import { CONFIG_VARIABLES, configDefault, dockerStages, getRoutes, readRepoFile } from './repo.ts'
+import { findInlineSecrets } from './secrets-scan.ts'
+
+/** Variables Node itself reads; the chart may set them besides the broker's own. */
+const NODE_VARIABLES = new Set(['NODE_EXTRA_CA_CERTS', 'NODE_OPTIONS'])
+const CI_VALUES = readYaml(join(CHART_DIR, 'ci/test-values.yaml'))
+const chart = renderChart([CI_VALUES])
+
+function get (chart: RenderedChart, kind: string): K8sObject {
+  const object = findObject(chart, kind)
+  if (object === undefined) throw new Error(`no ${kind} rendered`)
+  return object
+}
+
+const container = (chart: RenderedChart): any => get(chart, 'Deployment').spec.template.spec.containers[0]
+
+/** Every leaf path of a values document (`image.tag`, `probes.startup.periodSeconds`…). */
+function leafPaths (value: unknown, prefix = ''): string[] {
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || Object.keys(value).length === 0) return [prefix]
+  return Object.entries(value).flatMap(([k, v]) => leafPaths(v, prefix === '' ? k : `${prefix}.${k}`))
+}
+
+/** `.Values.x.y` references in the templates (also `$.Values.x.y`). */
+function referencedValues (): Set<string> {
+  const refs = new Set<string>()
+  for (const file of templateFiles()) {
+    const source = readFileSync(join(CHART_DIR, 'templates', file), 'utf8')
+    for (const match of source.matchAll(/\.Values((?:\.[A-Za-z0-9_]+)+)/g)) refs.add(match[1].slice(1))
+  }
+  return refs
+}
+
+t.test('Chart.yaml is a v2 application chart', async (t) => {
+  const meta = readYaml(join(CHART_DIR, 'Chart.yaml'))
+  t.equal(meta.apiVersion, 'v2')
+  t.equal(meta.name, 'sf-broker')
+  t.equal(meta.type, 'application')
+  t.equal(meta.appVersion, JSON.parse(readRepoFile('package.json')).version, 'appVersion is the package version')
+})
+
+t.test('every values.yaml entry is used by a template, and every template value exists', async (t) => {
+  const values = chartValues()
+  const refs = referencedValues()
+  const leaves = leafPaths(values)
+  for (const leaf of leaves) {
+    // a reference to a parent (toYaml .Values.resources) uses the whole subtree
+    const used = [...refs].some(ref => leaf === ref || leaf.startsWith(ref + '.'))
+    t.ok(used, `.Values.${leaf} is referenced`)
+  }
+  for (const ref of refs) {
+    const exists = ref.split('.').reduce<any>((node, key) => node?.[key], values) !== undefined
+    t.ok(exists, `.Values.${ref} is defined in values.yaml`)
+  }
+})
+
+t.test('every values.yaml key carries a comment', async (t) => {
+  const lines = readFileSync(join(CHART_DIR, 'values.yaml'), 'utf8').split('\n')
+  // keys inside list items are example data (NetworkPolicy peers): their list's key is documented
+  const ancestors: Array<{ indent: number, listItem: boolean }> = []
+  for (const [i, line] of lines.entries()) {
+    const entry = /^(\s*)(- )?[A-Za-z][\w./-]*:/.exec(line)
+    if (entry === null) continue
+    const indent = entry[1].length
+    while (ancestors.length > 0 && ancestors[ancestors.length - 1].indent >= indent) ancestors.pop()
+    const inList = entry[2] !== undefined || ancestors.some(a => a.listItem)
+    ancestors.push({ indent, listItem: entry[2] !== undefined })
+    if (inList || /:\s*$/.test(line)) continue // parents are documented by their children
+    const previous = lines.slice(0, i).reverse().find(l => l.trim() !== '') ?? ''
+    t.ok(previous.trim().startsWith('#'), `values.yaml:${i + 1} ${line.trim()}`)
+  }
+})
+
+t.test('every template renders to valid YAML with the CI values', async (t) => {
+  const kinds = chart.objects.map(o => o.kind).sort()
+  t.same(kinds, ['ConfigMap', 'Deployment', 'HorizontalPodAutoscaler', 'NetworkPolicy', 'PodDisruptionBudget', 'Service', 'ServiceAccount'])
+  for (const object of chart.objects) {
+    t.equal(object.metadata.namespace, 'brokers', `${object.kind} is namespaced to the release`)
+    t.equal(object.metadata.labels?.['app.kubernetes.io/name'], 'sf-broker')
+  }
+  t.match(chart.files.get('NOTES.txt'), /rel-sf-broker\.brokers\.svc:3000/)
+})
+
+t.test('without the required Secret names the chart refuses to render, naming the value', async (t) => {
+  t.throws(() => renderChart(), { message: /vault\.address is required/ })
+  t.throws(() => renderChart([{ vault: CI_VALUES.vault }]), { message: /(sessionEncryption|redis|principals)\.existingSecret is required/ })
+  t.throws(() => renderChart([CI_VALUES, { config: { VAULT_ADDR: 'http://x' } }]), { message: /config\.VAULT_ADDR: set it through its own value/ })
+  t.throws(() => renderChart([CI_VALUES, { vault: { authMethod: 'userpass' } }]), { message: /vault\.authMethod must be/ })
+  t.throws(() => renderChart([CI_VALUES, { networkPolicy: { ingressFrom: [] } }]), { message: /an empty list would allow everyone/ })
+})
+
+t.test('the Deployment: 2+ replicas, probes on real routes, the image port', async (t) => {
+  const noHpa = renderChart([CI_VALUES, { autoscaling: { enabled: false } }])
+  t.ok(get(noHpa, 'Deployment').spec.replicas >= 2, 'replicas >= 2 by default')
+  t.notOk('replicas' in get(chart, 'Deployment').spec, 'the HPA owns the replica count when enabled')
+  t.equal(findObject(noHpa, 'HorizontalPodAutoscaler'), undefined)
+
+  const c = container(chart)
+  const routes = getRoutes()
+  t.equal(c.livenessProbe.httpGet.path, '/health/live')
+  t.equal(c.startupProbe.httpGet.path, '/health/live')
+  t.equal(c.readinessProbe.httpGet.path, '/health/ready')
+  for (const probe of ['livenessProbe', 'readinessProbe', 'startupProbe']) {
+    t.ok(routes.has(c[probe].httpGet.path), `${probe} path is a route in src/routes`)
+    t.equal(c[probe].httpGet.port, 'http')
+  }
+  const expose = dockerStages(readRepoFile('Dockerfile')).at(-1)?.instructions.find(i => i.keyword === 'EXPOSE')?.args
+  t.same(c.ports, [{ name: 'http', containerPort: Number(expose), protocol: 'TCP' }], 'the port the Dockerfile EXPOSEs')
+  t.equal(Number(expose), configDefault('PORT'), 'which is the PORT default')
+  t.equal(get(chart, 'ConfigMap').data?.PORT, String(c.ports[0].containerPort))
+  t.equal(get(chart, 'Service').spec.ports[0].targetPort, 'http')
+})
+
+t.test('the pod is locked down: non-root, read-only root, no capabilities, RuntimeDefault seccomp', async (t) => {
+  const pod = get(chart, 'Deployment').spec.template.spec
+  const c = container(chart)
+  t.match(pod.securityContext, { runAsNonRoot: true, runAsUser: 10001, seccompProfile: { type: 'RuntimeDefault' } })
+  t.match(c.securityContext, {
+    runAsNonRoot: true,
+    readOnlyRootFilesystem: true,
+    allowPrivilegeEscalation: false,
+    capabilities: { drop: ['ALL'] },
+    seccompProfile: { type: 'RuntimeDefault' },
+  })
+  t.match(readRepoFile('Dockerfile'), `USER ${pod.securityContext.runAsUser}:`, 'the uid the image runs as')
+  const tmp = pod.volumes.find((v: any) => v.name === 'tmp')
+  t.ok(tmp.emptyDir, '/tmp is an emptyDir')
+  t.same(c.volumeMounts.find((m: any) => m.name === 'tmp'), { name: 'tmp', mountPath: '/tmp' })
+  t.equal(pod.automountServiceAccountToken, false, 'no Kubernetes API token in the pod')
+  t.ok(c.resources.requests.cpu && c.resources.requests.memory && c.resources.limits.memory)
+  t.ok(pod.terminationGracePeriodSeconds > 10 + Number(c.lifecycle.preStop.exec.command[1]), 'grace period covers preStop + the 10 s drain')
+})
+
+t.test('Vault Kubernetes auth uses a projected token with audience vault, where the broker reads it', async (t) => {
+  const pod = get(chart, 'Deployment').spec.template.spec
+  const token = pod.volumes.find((v: any) => v.name === 'vault-token').projected.sources[0].serviceAccountToken
+  t.equal(token.audience, 'vault')
+  t.ok(token.expirationSeconds >= 600, 'the kubelet accepts it (>= 10 min)')
+  const mount = container(chart).volumeMounts.find((m: any) => m.name === 'vault-token').mountPath
+  t.equal(get(chart, 'ConfigMap').data?.VAULT_KUBERNETES_TOKEN_PATH, `${mount}/${token.path}`)
+  t.equal(get(chart, 'ServiceAccount').metadata.name, pod.serviceAccountName)
+})
+
+t.test('secrets only arrive by reference, and every variable is one the broker reads', async (t) => {
+  for (const authMethod of ['kubernetes', 'approle', 'token']) {
+    const rendered = renderChart([CI_VALUES, { vault: { authMethod, existingSecret: 'vault-creds' }, extraCaCertificates: { configMapName: 'ca' } }])
+    const c = container(rendered)
+    const configMap = get(rendered, 'ConfigMap').data as Record<string, string>
+    const names = [...c.env.map((e: any) => e.name), ...Object.keys(configMap)]
+    for (const name of names) t.ok(CONFIG_VARIABLES.has(name) || NODE_VARIABLES.has(name), `${authMethod}: ${name} is a variable the broker (or node) reads`)
+    for (const e of c.env.filter((e: any) => CONFIG_VARIABLES.has(e.name))) {
+      t.ok(e.valueFrom?.secretKeyRef, `${authMethod}: ${e.name} comes from a Secret`)
+    }
+    t.same(c.envFrom, [{ configMapRef: { name: 'rel-sf-broker' } }])
+
+    // what the pod would see, with placeholder Secret contents, is a valid configuration
+    const secretValues: Record<string, string> = {
+      SESSION_ENCRYPTION_KEY: Buffer.alloc(32, 2).toString('base64'),
+      REDIS_URL: 'rediss://:pw@redis:6379/0',
+      VAULT_TOKEN: 'placeholder',
+      VAULT_ROLE_ID: 'placeholder',
+      VAULT_SECRET_ID: 'placeholder',
+    }
+    const env = Object.fromEntries(c.env.filter((e: any) => e.valueFrom).map((e: any) => [e.name, secretValues[e.name]]))
+    const config = loadConfig({ ...configMap, ...env })
+    t.equal(config.VAULT_AUTH_METHOD, authMethod)
+    t.equal(config.HOST, '0.0.0.0', 'probes reach the pod')
+  }
+  t.same(findInlineSecrets(chartValues()), [], 'values.yaml holds no secret')
+})
+
+t.test('the secret scanner sees the shapes it is meant to', async (t) => {
+  const found = findInlineSecrets({
+    a: { password: 'hunter2', tokenKey: 'VAULT_TOKEN', existingSecret: 'name', SECRET_STORE: 'vault' },
+    url: 'redis://:pw@redis:6379',
+    key: Buffer.alloc(32).toString('base64'),
+    cmd: ['redis-server', '--requirepass', 'pw'],
+  })
+  t.same(found.map(f => f.path).sort(), ['a.password', 'cmd[2]', 'key', 'url'])
+})
+
+t.test('HPA, PDB and spreading keep two pods up on different nodes', async (t) => {
+  const hpa = get(chart, 'HorizontalPodAutoscaler')
+  t.equal(hpa.apiVersion, 'autoscaling/v2')
+  t.ok(hpa.spec.minReplicas >= 2)
+  t.equal(hpa.spec.scaleTargetRef.name, get(chart, 'Deployment').metadata.name)
+  const pdb = get(chart, 'PodDisruptionBudget')
+  t.equal(pdb.apiVersion, 'policy/v1')
+  t.equal(pdb.spec.minAvailable, 1)
+  const selector = get(chart, 'Deployment').spec.selector.matchLabels
+  t.same(pdb.spec.selector.matchLabels, selector)
+  t.same(get(chart, 'Service').spec.selector, selector)
+  const pod = get(chart, 'Deployment').spec.template.spec
+  t.match(pod.topologySpreadConstraints, [{ topologyKey: 'kubernetes.io/hostname' }, { topologyKey: 'topology.kubernetes.io/zone' }])
+  t.equal(pod.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm.topologyKey, 'kubernetes.io/hostname')
+  t.same(get(chart, 'Deployment').spec.template.metadata.labels, selector)
+})
+
+t.test('the NetworkPolicy admits labelled callers and lets out only DNS, Redis, Vault and HTTPS', async (t) => {
+  const policy = get(chart, 'NetworkPolicy')
+  t.same(policy.spec.policyTypes, ['Ingress', 'Egress'])
+  t.same(policy.spec.podSelector.matchLabels, get(chart, 'Deployment').spec.selector.matchLabels)
+  t.equal(policy.spec.ingress.length, 1)
+  t.same(policy.spec.ingress[0].ports, [{ port: container(chart).ports[0].containerPort, protocol: 'TCP' }])
+  t.ok(policy.spec.ingress[0].from.length > 0, 'never an empty (allow-all) peer list')
+  const egressPorts = policy.spec.egress.map((rule: any) => rule.ports.map((p: any) => `${p.port}/${p.protocol}`).join(','))
+  t.same(egressPorts, ['53/UDP,53/TCP', '6379/TCP', '8200/TCP', '443/TCP'])
+  for (const rule of policy.spec.egress) t.ok(rule.to.length > 0, 'every egress rule names its peers')
+  t.ok(policy.spec.egress[3].to[0].ipBlock.except.includes('10.0.0.0/8'), 'HTTPS egress does not open the private network')
+  t.equal(findObject(renderChart([CI_VALUES, { networkPolicy: { enabled: false } }]), 'NetworkPolicy'), undefined)
+})
+
+t.test('the ServiceMonitor is off by default and scrapes the Service when on', async (t) => {
+  t.equal(findObject(chart, 'ServiceMonitor'), undefined)
+  const on = renderChart([CI_VALUES, { serviceMonitor: { enabled: true, labels: { release: 'prometheus' } } }])
+  const monitor = get(on, 'ServiceMonitor')
+  t.equal(monitor.apiVersion, 'monitoring.coreos.com/v1')
+  t.equal(monitor.metadata.labels?.release, 'prometheus')
+  t.equal(monitor.spec.endpoints[0].port, get(on, 'Service').spec.ports[0].name)
+  t.same(monitor.spec.selector.matchLabels, get(on, 'Service').spec.selector)
+})
+
+t.test('each template\'s non-template skeleton is YAML too', async (t) => {
+  // independent of the interpreter: drop every action line, blank out inline actions
+  for (const file of templateFiles().filter(f => f.endsWith('.yaml'))) {
+    const skeleton = readFileSync(join(CHART_DIR, 'templates', file), 'utf8')
+      .split('\n')
+      .filter(line => !/^\s*\{\{.*\}\}\s*$/.test(line))
+      .map(line => line.replace(/\{\{.*?\}\}/g, 'x'))
+      .join('\n')
+    const docs = parseAllDocuments(skeleton)
+    t.same(docs.flatMap(d => d.errors.map(e => e.message)), [], file)
+  }
+})
+
+t.test('the interpreter refuses what it does not implement', async (t) => {
+  const set = new TemplateSet()
+  t.throws(() => set.add('a', '{{ lookup "v1" "Secret" "" "" }}'), { message: /unsupported function or token "lookup"/ })
+  t.throws(() => set.add('b', '{{ if .x }}open'), { message: /if without end/ })
+  set.add('c', '{{ .a.b }}')
+  t.throws(() => set.render('c', {}), { message: /nil pointer evaluating \.a\.b/ })
+  set.add('d', '{{- range $i, $v := .list }}{{ $i }}={{ $v }} {{ else }}none{{ end -}}')
+  t.equal(set.render('d', { list: ['x', 'y'] }), '0=x 1=y ')
+  t.equal(set.render('d', { list: [] }), 'none')
+})

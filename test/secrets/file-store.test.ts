@@ -1,0 +1,108 @@
+import t from 'tap'
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { FileSecretStore } from '../../src/secrets/file-store.ts'
+import { SecretStoreUnavailableError } from '../../src/secrets/store.ts'
+import { acme, globex, secretStoreContract } from './store-contract.ts'
+
+async function tempDir (t: { teardown (fn: () => unknown): void }): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'sfb-file-store-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  return dir
+}
+
+t.test('contract', async (t) => {
+  secretStoreContract(t, async (t) => {
+    const store = new FileSecretStore({ path: join(await tempDir(t), 'nested', 'connections.enc'), key: randomBytes(32) })
+    t.teardown(() => store.close())
+    return store
+  }, { maxVersions: 10 })
+})
+
+t.test('the file holds no secret in the clear, and is readable by its owner only', async (t) => {
+  const path = join(await tempDir(t), 'connections.enc')
+  const store = new FileSecretStore({ path, key: randomBytes(32) })
+  await store.write('acme', acme, 0)
+  await store.write('globex', globex, 0)
+  const bytes = await readFile(path)
+  for (const value of [acme.password, acme.securityToken, acme.username, globex.clientSecret, 'acme', 'globex', 'password']) {
+    t.equal(bytes.indexOf(String(value)), -1, `"${value}" is not in the file`)
+    t.equal(bytes.indexOf(Buffer.from(String(value)).toString('base64')), -1, 'nor its base64')
+  }
+  t.equal((await stat(path)).mode & 0o777, 0o600)
+})
+
+t.test('each write uses a fresh IV', async (t) => {
+  const path = join(await tempDir(t), 'connections.enc')
+  const store = new FileSecretStore({ path, key: randomBytes(32) })
+  await store.write('acme', acme, 0)
+  const first = JSON.parse(await readFile(path, 'utf8')) as { iv: string }
+  await store.write('acme', acme, 1)
+  const second = JSON.parse(await readFile(path, 'utf8')) as { iv: string }
+  t.not(first.iv, second.iv)
+})
+
+t.test('a wrong key is a clear error naming the file, never garbage', async (t) => {
+  const path = join(await tempDir(t), 'connections.enc')
+  await new FileSecretStore({ path, key: randomBytes(32) }).write('acme', acme, 0)
+  const other = new FileSecretStore({ path, key: randomBytes(32) })
+  for (const op of [() => other.read('acme'), () => other.list(), () => other.write('acme', acme, 1), () => other.open()]) {
+    const err = await op().catch((e: unknown) => e)
+    t.type(err, SecretStoreUnavailableError)
+    t.equal((err as SecretStoreUnavailableError).reason, 'error')
+    t.equal((err as Error).message, `secret store unavailable (error): cannot decrypt the secret file ${path}: wrong key, or the file was modified`)
+  }
+  const health = await other.health()
+  t.equal(health.ok, false)
+  t.match(health.detail, path)
+})
+
+t.test('a tampered file is a clear error', async (t) => {
+  const path = join(await tempDir(t), 'connections.enc')
+  const key = randomBytes(32)
+  const store = new FileSecretStore({ path, key })
+  await store.write('acme', acme, 0)
+  const envelope = JSON.parse(await readFile(path, 'utf8')) as { ciphertext: string }
+  const bytes = Buffer.from(envelope.ciphertext, 'base64')
+  bytes[5] ^= 0x01
+  await writeFile(path, JSON.stringify({ ...envelope, ciphertext: bytes.toString('base64') }))
+  await t.rejects(store.read('acme'), { message: new RegExp(`cannot decrypt the secret file ${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: wrong key, or the file was modified`) })
+
+  await writeFile(path, 'password=hunter2\n')
+  await t.rejects(store.list(), { message: /the secret file .* is damaged: not an encrypted secret file/ })
+})
+
+t.test('the key must be 32 bytes', async (t) => {
+  t.throws(() => new FileSecretStore({ path: '/tmp/x', key: randomBytes(16) }), TypeError)
+})
+
+t.test('no file yet: an empty store; health says so', async (t) => {
+  const path = join(await tempDir(t), 'absent.enc')
+  const store = new FileSecretStore({ path, key: randomBytes(32) })
+  await store.open()
+  t.same(await store.list(), [])
+  t.same(await store.health(), { ok: true, detail: `0 connection(s) in ${path}` })
+})
+
+t.test('concurrent writes are serialised: none is lost, no temp file is left', async (t) => {
+  const dir = await tempDir(t)
+  const path = join(dir, 'connections.enc')
+  const key = randomBytes(32)
+  const store = new FileSecretStore({ path, key })
+  const names = Array.from({ length: 25 }, (_, i) => `conn-${i}`)
+  await Promise.all(names.map(n => store.write(n, { ...acme, username: `${n}@acme.example` }, 0)))
+  t.same(await store.list(), [...names].sort())
+  for (const n of names) t.equal((await store.read(n))?.definition.username, `${n}@acme.example`)
+
+  // a chain of rotations racing with one another: each sees the previous one's version
+  const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => store.write('conn-0', acme, i + 1)))
+  t.ok(results.every(r => r.status === 'fulfilled'), 'serialised writes each see the previous version')
+  t.equal((await store.read('conn-0'))?.version, 11)
+  t.same(await readdir(dir), ['connections.enc'])
+
+  // another instance on the same file sees everything
+  const reopened = new FileSecretStore({ path, key })
+  t.equal((await reopened.list()).length, 25)
+})

@@ -1,0 +1,74 @@
+import { SignJWT, importPKCS8 } from 'jose'
+import { startSimulator, type SimOrgOptions, type Simulator } from '../../src/simulator/index.ts'
+
+export const USER = { username: 'api@acme.example', password: 'Pa55word!', securityToken: 'TokEn0123456789abcdefGHIJ' }
+export const APP = { clientId: '3MVG9sim.acme.consumer', clientSecret: 'acme-consumer-secret' }
+
+interface Teardown { teardown (fn: () => unknown): void }
+
+/** One org 'acme' with USER and APP (plus whatever the test overrides), closed after the test. */
+export async function startAcme (t: Teardown, overrides: Partial<SimOrgOptions> = {}, more: SimOrgOptions[] = []): Promise<Simulator> {
+  const sim = await startSimulator({
+    orgs: [{ key: 'acme', users: [{ ...USER }], connectedApps: [{ ...APP }], ...overrides }, ...more],
+  })
+  t.teardown(() => sim.close())
+  return sim
+}
+
+export interface HttpAnswer { status: number, headers: Headers, text: string, json: any }
+
+export async function http (url: string, init: RequestInit = {}): Promise<HttpAnswer> {
+  const res = await fetch(url, init)
+  const text = await res.text()
+  let json: unknown
+  try { json = JSON.parse(text) } catch { json = undefined }
+  return { status: res.status, headers: res.headers, text, json }
+}
+
+export async function postForm (url: string, params: Record<string, string>, headers: Record<string, string> = {}): Promise<HttpAnswer> {
+  return http(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    body: new URLSearchParams(params).toString(),
+  })
+}
+
+export async function passwordLogin (baseUrl: string, password = USER.password + USER.securityToken, username = USER.username, app = APP): Promise<HttpAnswer> {
+  return postForm(`${baseUrl}/services/oauth2/token`, {
+    grant_type: 'password', client_id: app.clientId, client_secret: app.clientSecret, username, password,
+  })
+}
+
+export async function getWithToken (url: string, token: string): Promise<HttpAnswer> {
+  return http(url, { headers: { authorization: `Bearer ${token}` } })
+}
+
+export async function signAssertion (privateKeyPem: string, claims: { iss?: string, sub?: string, aud?: string, expInSeconds?: number }): Promise<string> {
+  const key = await importPKCS8(privateKeyPem, 'RS256')
+  const jwt = new SignJWT({}).setProtectedHeader({ alg: 'RS256' })
+  if (claims.iss !== undefined) jwt.setIssuer(claims.iss)
+  if (claims.sub !== undefined) jwt.setSubject(claims.sub)
+  if (claims.aud !== undefined) jwt.setAudience(claims.aud)
+  jwt.setExpirationTime(Math.floor(Date.now() / 1000) + (claims.expInSeconds ?? 120))
+  return jwt.sign(key)
+}
+
+export function soapLoginEnvelope (username: string, password: string): string {
+  const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')
+  return '<?xml version="1.0" encoding="utf-8"?>' +
+    '<env:Envelope xmlns:env="http://schemas.xmlsoap.org/soap/envelope/" xmlns:n1="urn:partner.soap.sforce.com">' +
+    `<env:Body><n1:login><n1:username>${esc(username)}</n1:username><n1:password>${esc(password)}</n1:password></n1:login></env:Body>` +
+    '</env:Envelope>'
+}
+
+export async function soapLogin (baseUrl: string, username: string, password: string, version = '62.0'): Promise<HttpAnswer> {
+  return http(`${baseUrl}/services/Soap/u/${version}`, {
+    method: 'POST',
+    headers: { 'content-type': 'text/xml; charset=UTF-8', soapaction: 'login' },
+    body: soapLoginEnvelope(username, password),
+  })
+}
+
+export function xmlText (xml: string, tag: string): string | undefined {
+  return new RegExp(`<${tag}(?:\\s[^>]*)?>([^<]*)</${tag}>`).exec(xml)?.[1]
+}
