@@ -1,4 +1,4 @@
-# syntax=docker/dockerfile:1.7
+# syntax=docker/dockerfile:1
 #
 # sf-broker image: deps -> build -> runtime.
 #   docker build -t sf-broker .

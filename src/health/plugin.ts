@@ -29,13 +29,14 @@ async function healthPlugin (app: FastifyInstance, opts: HealthPluginOptions): P
   const intervalMs = config.VALIDATION_INTERVAL_SECONDS * 1000
   const logger = broker.logger.child({ component: 'health' })
 
+  const bucket = new TokenBucket(config.VALIDATION_MAX_PER_SECOND)
   const validator = new ConnectionValidator({
     secrets: broker.secretStore,
     sessions: broker.sessions,
     state: broker.sharedState,
     login: broker.login,
     checkSession: opts.checkSession ?? ((session, apiVersion) => checkSession(session, { apiVersion, timeoutMs: config.LOGIN_TIMEOUT_MS })),
-    bucket: new TokenBucket(config.VALIDATION_MAX_PER_SECOND),
+    bucket,
     metrics,
     logger,
     fullIntervalMs: config.FULL_VALIDATION_INTERVAL_SECONDS * 1000,
@@ -77,10 +78,15 @@ async function healthPlugin (app: FastifyInstance, opts: HealthPluginOptions): P
     state: broker.sharedState,
     logger,
   })
+  const stop = async () => {
+    // validations queued for a token are dropped, not waited for; the ones calling Salesforce finish
+    bucket.close()
+    await scheduler.stop()
+  }
   app.addHook('onReady', async () => { scheduler.start() })
   // preClose: stop before the broker's onClose closes Redis under a running validation
-  app.addHook('preClose', async () => { await scheduler.stop() })
-  app.addHook('onClose', async () => { await scheduler.stop() })
+  app.addHook('preClose', stop)
+  app.addHook('onClose', stop)
 }
 
 export default fp(healthPlugin, { name: 'sf-broker-health', fastify: '5.x' })

@@ -118,6 +118,7 @@ export class ValidationScheduler {
         await this.o.validatedElsewhere?.(name)
       }
     } catch (err) {
+      if (this.stopped) return // shutting down: the queued validation was dropped on purpose
       this.o.logger.warn({ connection: name, err: { message: (err as Error).message } }, 'health scheduler: validation did not complete')
     }
   }

@@ -1,3 +1,11 @@
+/** take() after close(): the process is shutting down, the call must not be made. */
+export class TokenBucketClosedError extends Error {
+  constructor () {
+    super('token bucket closed')
+    this.name = 'TokenBucketClosedError'
+  }
+}
+
 /**
  * A token bucket for calls to Salesforce: `take()` resolves when a token is free, so validations
  * queue instead of bursting. Per replica; the fleet-wide bound comes from each connection being
@@ -10,6 +18,8 @@ export class TokenBucket {
   private updatedAt: number
   /** the tail of the queue: each taker waits for the one before it, so tokens go out in order */
   private tail: Promise<void> = Promise.resolve()
+  private closed = false
+  private wakeUp: (() => void) | null = null
 
   constructor (ratePerSecond: number, capacity = Math.max(1, Math.floor(ratePerSecond))) {
     if (!(ratePerSecond > 0)) throw new RangeError('ratePerSecond must be > 0')
@@ -21,19 +31,36 @@ export class TokenBucket {
 
   take (): Promise<void> {
     const turn = this.tail.then(() => this.waitForToken())
-    this.tail = turn
+    // a rejected turn must not stop the takers behind it
+    this.tail = turn.catch(() => {})
     return turn
+  }
+
+  /** Every waiting and future take() rejects with TokenBucketClosedError (shutdown must not wait for the queue). */
+  close (): void {
+    this.closed = true
+    this.wakeUp?.()
   }
 
   private async waitForToken (): Promise<void> {
     for (;;) {
+      if (this.closed) throw new TokenBucketClosedError()
       this.refill()
       if (this.tokens >= 1) {
         this.tokens -= 1
         return
       }
       const waitMs = Math.ceil((1 - this.tokens) / this.ratePerMs)
-      await new Promise<void>(resolve => setTimeout(resolve, waitMs).unref())
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer)
+          this.wakeUp = null
+          resolve()
+        }
+        const timer = setTimeout(done, waitMs)
+        timer.unref()
+        this.wakeUp = done
+      })
     }
   }
 

@@ -43,6 +43,7 @@ const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async (app, {
     schema: {
       tags,
       security,
+      operationId: 'listConnections',
       summary: 'List connections (metadata only)',
       response: {
         200: { description: 'Every connection', content: { 'application/json': { schema: Type.Object({ connections: Type.Array(Type.Ref('ConnectionMetadata')) }, { additionalProperties: false }) } } },
@@ -59,6 +60,7 @@ const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async (app, {
     schema: {
       tags,
       security,
+      operationId: 'getConnection',
       summary: 'One connection (metadata only); ETag is the secret version',
       params: ConnectionNameParams,
       response: { 200: { description: 'The connection', ...meta }, ...problemResponses(...COMMON_PROBLEMS, 'unauthenticated', 'forbidden', 'not_found', 'rate_limited', 'secret_store_unavailable') },
@@ -74,6 +76,7 @@ const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async (app, {
     schema: {
       tags,
       security,
+      operationId: 'putConnection',
       summary: 'Create or replace a connection (validated against Salesforce first)',
       description: 'Logs in with the candidate first. Rejected: 422 with the failure class and hint, nothing stored. Accepted: written with check-and-set, old cached sessions dropped, the fresh session cached, the circuit cleared.',
       params: ConnectionNameParams,
@@ -96,6 +99,7 @@ const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async (app, {
     schema: {
       tags,
       security,
+      operationId: 'rotateCredentials',
       summary: 'Rotate part of the secret (e.g. the security token after a reset)',
       params: ConnectionNameParams,
       headers: IfMatchHeaders,
@@ -114,6 +118,7 @@ const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async (app, {
     schema: {
       tags,
       security,
+      operationId: 'validateConnection',
       summary: 'Validate candidate or stored credentials against Salesforce; stores nothing',
       params: ConnectionNameParams,
       body: ValidateBody,
@@ -133,6 +138,7 @@ const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async (app, {
     schema: {
       tags,
       security,
+      operationId: 'listVersions',
       summary: 'Secret versions (metadata only)',
       params: ConnectionNameParams,
       response: {
@@ -150,6 +156,7 @@ const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async (app, {
     schema: {
       tags,
       security,
+      operationId: 'rollbackConnection',
       summary: 'Make an earlier version current again (validated like a rotation)',
       params: ConnectionNameParams,
       headers: IfMatchHeaders,
@@ -167,6 +174,7 @@ const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async (app, {
     schema: {
       tags,
       security,
+      operationId: 'deleteConnection',
       summary: 'Delete a connection: cached sessions purged and revoked, every version removed',
       params: ConnectionNameParams,
       headers: IfMatchHeaders,
@@ -182,6 +190,7 @@ const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async (app, {
     schema: {
       tags,
       security,
+      operationId: 'listAuditEvents',
       summary: 'Recent admin actions, newest first (never containing a secret)',
       querystring: Type.Object({
         // a string: the service validates without type coercion, so a body can't sneak "123" in for 123

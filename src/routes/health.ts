@@ -19,6 +19,8 @@ const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = async (app,
   app.get('/health/live', {
     schema: {
       tags: ['health'],
+      operationId: 'getLiveness',
+      security: [],
       summary: 'Liveness: the process is up',
       response: { 200: Type.Object({ status: Type.Literal('live') }, { additionalProperties: false }) },
     },
@@ -27,6 +29,8 @@ const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = async (app,
   app.get('/health/ready', {
     schema: {
       tags: ['health'],
+      operationId: 'getReadiness',
+      security: [],
       summary: 'Readiness: shared state (Redis) reachable, secret store reachable and unsealed',
       response: { 200: ReadySchema, 503: ReadySchema },
     },

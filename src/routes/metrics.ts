@@ -8,6 +8,8 @@ const metricsRoutes: FastifyPluginAsyncTypebox<{ metrics: BrokerMetrics }> = asy
     logLevel: 'warn',
     schema: {
       tags: ['health'],
+      operationId: 'getMetrics',
+      security: [],
       summary: 'Prometheus metrics',
       response: { 200: { description: 'Prometheus text exposition format', content: { 'text/plain': { schema: Type.String() } } } },
     },

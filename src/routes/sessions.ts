@@ -18,6 +18,7 @@ const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = async (ap
     preValidation: async (request) => { request.body ??= {} },
     schema: {
       tags: ['sessions'],
+      operationId: 'getSession',
       summary: 'Get a Salesforce session for a connection',
       description: 'Returns the cached session, or logs in once for every concurrent caller and replica. Answers 503 with the failure class and an admin hint while logins are paused after a credential failure.',
       security: [{ bearer: [] }],

@@ -15,7 +15,10 @@ function vaultAuth (c: Config): VaultAuth {
 /** The secret store the configuration names. Vault logs in before the broker starts serving. */
 export async function createSecretStore (c: Config, logger: Logger): Promise<SecretStore> {
   if (c.SECRET_STORE === 'file') {
-    return new FileSecretStore({ path: c.FILE_STORE_PATH, key: decodeKey(c.FILE_STORE_KEY as string) })
+    const file = new FileSecretStore({ path: c.FILE_STORE_PATH, key: decodeKey(c.FILE_STORE_KEY as string) })
+    // a wrong key or a damaged file stops the broker at start, not at the first request
+    await file.open()
+    return file
   }
   const store = new VaultSecretStore({
     endpoint: c.VAULT_ADDR as string,

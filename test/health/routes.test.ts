@@ -103,6 +103,18 @@ t.test('/health/salesforce and the forced check, with the scheduler off', async 
     t.equal(sim.stats().failures, failuresBefore + 1, 'no login while the circuit is open')
   })
 
+  await t.test('a rotation that Salesforce accepts heals the report at once', async (t) => {
+    const rotated = await call(`${url}/v1/admin/connections/broken/credentials`, {
+      method: 'PATCH',
+      headers: { ...admin, 'content-type': 'application/json' },
+      body: JSON.stringify({ password: ACME.password }),
+    })
+    t.equal(rotated.status, 200)
+    const r = await call(`${url}/health/salesforce?connection=broken`)
+    t.equal(r.status, 200)
+    t.match(r.body.connections[0], { status: 'ok', secretVersion: 2, circuit: { state: 'closed' } })
+  })
+
   await t.test('unknown connections are 404 problems; bad input is 400', async (t) => {
     const one = await call(`${url}/health/salesforce?connection=nope`)
     t.equal(one.status, 404)

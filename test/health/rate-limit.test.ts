@@ -1,0 +1,32 @@
+import t from 'tap'
+import { acmeDefinition, startSim, tempFileStore } from '../helper.ts'
+import { startRedis } from '../support/redis.ts'
+import { buildHealthApp, call, eventually, sleep } from './health-helper.ts'
+
+t.test('a replica never makes more than VALIDATION_MAX_PER_SECOND calls to Salesforce, however many connections are due', async (t) => {
+  const sim = await startSim(t)
+  const redis = await startRedis()
+  t.teardown(() => redis.close())
+  const store = await tempFileStore(t)
+  const names = ['c1', 'c2', 'c3', 'c4', 'c5', 'c6']
+  for (const name of names) await store.write(name, acmeDefinition(sim, 'client_credentials'), 0)
+  const { url } = await buildHealthApp(t, {
+    secretStore: store,
+    redisUrl: redis.url,
+    env: { VALIDATION_INTERVAL_SECONDS: '1', FULL_VALIDATION_INTERVAL_SECONDS: '3600', VALIDATION_MAX_PER_SECOND: '2' },
+  })
+  // logins and /limits calls, everything the broker sends Salesforce
+  const calls = () => sim.stats('acme').attempts + sim.org('acme').apiRequestsUsed
+
+  await eventually(() => Promise.resolve(calls()), n => n >= 2, 4000)
+  const start = calls()
+  const windowMs = 3000
+  await sleep(windowMs)
+  const made = calls() - start
+  // 6 connections a second would want 6+ calls a second; the bucket allows 2 (plus a burst of 2)
+  t.ok(made <= 2 * windowMs / 1000 + 2, `${made} calls in ${windowMs} ms`)
+  t.ok(made >= 4, 'validations still progress')
+
+  const report = await call(`${url}/health/salesforce`)
+  t.ok(report.body.connections.filter((c: any) => c.status === 'ok').length >= 2, 'connections get validated, one after the other')
+})
