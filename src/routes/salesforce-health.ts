@@ -38,6 +38,8 @@ const salesforceHealthRoutes: FastifyPluginAsyncTypebox<SalesforceHealthRoutesOp
   app.get('/health/salesforce', {
     schema: {
       tags: ['health'],
+      operationId: 'getSalesforceHealth',
+      security: [],
       summary: 'Salesforce credential health of every connection (or one)',
       description: 'The last scheduled validation of each connection, shared by every replica, with the live lockout circuit and cached-session expiry. 200 while nothing is failing (ok or degraded); 503 when a connection is failing: Salesforce refuses its credentials or logins are paused after it did.',
       querystring: Type.Object({
@@ -71,6 +73,7 @@ const salesforceHealthRoutes: FastifyPluginAsyncTypebox<SalesforceHealthRoutesOp
     config: { auth: 'admin' },
     schema: {
       tags: ['health'],
+      operationId: 'checkSalesforceHealth',
       summary: 'Validate a connection against Salesforce now (admin)',
       description: `Logs in with the stored secret now, unless the lockout circuit pauses logins (then the circuit's classification is reported and no login is made). One forced check per connection per ${Math.round(cooldownMs / 1000)} s across the fleet. Audited as health.check.`,
       security: [{ bearer: [] }],

