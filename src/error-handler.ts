@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { HttpProblem, PROBLEM_CONTENT_TYPE, problemBody, type ProblemCode, type ProblemExtensions } from './errors.ts'
+import { SecretStoreUnavailableError } from './secrets/store.ts'
 
 function send (reply: FastifyReply, code: ProblemCode, detail?: string, extensions?: ProblemExtensions, retryAfter?: number) {
   const body = problemBody(code, detail, extensions)
@@ -28,6 +29,10 @@ export function registerErrorHandling (app: FastifyInstance): void {
     if (err instanceof HttpProblem) {
       if (err.status >= 500) request.log.warn({ problem: err.code, connection: err.extensions.connection, classification: err.extensions.classification }, 'request failed')
       return send(reply, err.code, err.detail, err.extensions, err.retryAfter)
+    }
+    if (err instanceof SecretStoreUnavailableError) {
+      request.log.warn({ reason: err.reason }, 'secret store unavailable')
+      return send(reply, 'secret_store_unavailable', `the secret store is ${err.reason === 'sealed' ? 'sealed' : err.reason === 'permission_denied' ? 'refusing the broker' : 'unreachable'}`, { retryable: true }, 5)
     }
     const fe = err as FastifyError
     if (fe && Array.isArray(fe.validation)) {

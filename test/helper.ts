@@ -69,7 +69,8 @@ export async function tempFileStore (t: Teardown): Promise<FileSecretStore> {
 export interface TestAppOptions {
   env?: Record<string, string>
   redisUrl?: string
-  secretStore?: SecretStore
+  /** a store instance; `'configured'` builds the one the config names (Vault via env) */
+  secretStore?: SecretStore | 'configured'
   principals?: TestPrincipals
   logger?: Logger
   overrides?: BrokerOverrides
@@ -95,7 +96,7 @@ export async function buildTestApp (t: Teardown, opts: TestAppOptions = {}): Pro
   })
   const app = await buildApp(config, {
     principals: principals.directory,
-    secretStore: opts.secretStore ?? await tempFileStore(t),
+    ...(opts.secretStore === 'configured' ? {} : { secretStore: opts.secretStore ?? await tempFileStore(t) }),
     ...(opts.logger ? { logger: opts.logger } : {}),
     ...opts.overrides,
   })
