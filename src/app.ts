@@ -11,6 +11,7 @@ import { SessionSchema } from './schemas/session.ts'
 import healthRoutes from './routes/health.ts'
 import sessionRoutes from './routes/sessions.ts'
 import adminRoutes from './routes/admin.ts'
+import healthPlugin from './health/plugin.ts'
 import metricsRoutes from './routes/metrics.ts'
 import { ConnectionMetadataSchema, ValidationResultSchema } from './schemas/connection.ts'
 
@@ -80,10 +81,18 @@ export async function buildApp (config: Config, overrides: BrokerOverrides = {})
     defaultRateLimitPerMinute: config.CALLER_RATE_LIMIT_PER_MINUTE,
   })
   await app.register(healthRoutes, { secretStore: broker.secretStore, sharedState: broker.sharedState })
+  await app.register(healthPlugin, { broker })
   await app.register(sessionRoutes, { sessions: broker.sessions })
   await app.register(adminRoutes, { admin: broker.admin, audit: broker.audit })
   await app.register(metricsRoutes, { metrics: broker.metrics })
 
+  // Requests in flight at shutdown finish, but their keep-alive connections must not hold
+  // server.close() open until the keep-alive timeout: answer them with Connection: close.
+  let closing = false
+  app.addHook('preClose', async () => { closing = true })
+  app.addHook('onSend', async (request, reply) => {
+    if (closing) reply.header('connection', 'close')
+  })
   app.addHook('onClose', async () => { await broker.close() })
   return app
 }

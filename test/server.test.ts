@@ -1,0 +1,49 @@
+import t from 'tap'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { DEMO_CALLER_KEY } from '../src/demo.ts'
+import { freePort } from './support/redis.ts'
+
+const SERVER = new URL('../src/server.ts', import.meta.url).pathname
+
+function run (args: string[], env: Record<string, string>) {
+  const child = spawn(process.execPath, [SERVER, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (d) => { stdout += String(d) })
+  child.stderr.on('data', (d) => { stderr += String(d) })
+  return { child, out: () => stdout, err: () => stderr }
+}
+
+t.test('a bad variable stops the broker with one line naming it', async (t) => {
+  const p = run([], { PORT: 'not-a-port', SECRET_STORE: 'file', FILE_STORE_KEY: Buffer.alloc(32).toString('base64'), PRINCIPALS_JSON: '{"principals":[]}' })
+  const [code] = await once(p.child, 'exit')
+  t.equal(code, 78)
+  t.equal(p.err().trim().split('\n').length, 1)
+  t.match(p.err(), /^sf-broker: configuration error: invalid PORT: /)
+  const missing = run([], {})
+  const [code2] = await once(missing.child, 'exit')
+  t.equal(code2, 78)
+  t.match(missing.err(), /missing VAULT_ADDR/)
+})
+
+t.test('demo mode serves a session; SIGTERM lets in-flight requests finish', async (t) => {
+  const port = await freePort()
+  const p = run(['--demo'], { PORT: String(port), LOG_LEVEL: 'warn' })
+  t.teardown(() => { p.child.kill('SIGKILL') })
+  for (let i = 0; i < 200 && !p.out().includes('Get a session'); i++) await new Promise(resolve => setTimeout(resolve, 100))
+  t.match(p.out(), /curl -s -X POST/)
+  const simUrl = /Salesforce simulator: (http:\/\/127\.0\.0\.1:\d+)/.exec(p.out())?.[1]
+  t.ok(simUrl)
+  // make Salesforce slow, so the first (cold) session request is still in flight when SIGTERM arrives
+  await fetch(`${simUrl}/_sim/latency`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"ms":1500}' })
+  const inFlight = fetch(`http://127.0.0.1:${port}/v1/connections/demo/session`, { method: 'POST', headers: { authorization: `Bearer ${DEMO_CALLER_KEY}` } })
+  await new Promise(resolve => setTimeout(resolve, 300))
+  p.child.kill('SIGTERM')
+  const res = await inFlight
+  t.equal(res.status, 200, 'the request in flight completed')
+  t.match(((await res.json()) as { accessToken: string }).accessToken, /^00D/)
+  const [code] = await once(p.child, 'exit')
+  t.equal(code, 0, 'clean exit')
+  await t.rejects(fetch(`http://127.0.0.1:${port}/health/live`), 'no longer listening')
+})
