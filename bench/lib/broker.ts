@@ -23,8 +23,6 @@ export interface BrokerProcessOptions {
   sessionEncryptionKey: string
   /** extra or overriding environment (scheduler settings…) */
   env?: Record<string, string>
-  /** the server entry, relative to the repository; default src/server.ts */
-  entry?: string
 }
 
 /**
@@ -52,7 +50,7 @@ export async function startBroker (o: BrokerProcessOptions): Promise<BenchBroker
     REDIS_KEY_PREFIX: 'sfb:',
     ...o.env,
   }
-  const { child } = await spawnChild({ name: o.name, command: process.execPath, args: [o.entry ?? 'src/server.ts'], cwd: o.repoRoot, env })
+  const { child } = await spawnChild({ name: o.name, command: process.execPath, args: ['src/server.ts'], cwd: o.repoRoot, env })
   const url = `http://127.0.0.1:${port}`
   await waitForHttp(`${url}/health/ready`, child, 30_000)
   return {

@@ -43,7 +43,6 @@ export async function scale (ctx: BenchContext): Promise<ScenarioOutcome> {
   const intervalMs = SCALE.intervalSeconds * 1000
   const broker = await startBroker({
     name: 'broker-scale',
-    entry: 'bench/.tmp-test/server-with-health.ts',
     repoRoot: ctx.repoRoot,
     store,
     caller: ctx.caller,

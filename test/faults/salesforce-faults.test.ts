@@ -1,0 +1,35 @@
+import t from 'tap'
+import { acmeDefinition, bearer, buildTestApp, startSim, tempFileStore } from '../helper.ts'
+
+t.test('Salesforce down or slow: 503 salesforce_unavailable without opening the circuit; recovery without restart', async (t) => {
+  const sim = await startSim(t)
+  const store = await tempFileStore(t)
+  await store.write('acme', acmeDefinition(sim, 'jwt_bearer'), 0)
+  await store.write('cached', acmeDefinition(sim, 'client_credentials'), 0)
+  const { app, principals } = await buildTestApp(t, {
+    secretStore: store,
+    principals: (await import('../support/principals.ts')).testPrincipals(['acme', 'cached'], 100_000),
+    env: { LOGIN_TIMEOUT_MS: '400', LOGIN_RETRIES: '1', LOGIN_WAIT_TIMEOUT_MS: '3000' },
+  })
+  const ask = (name: string) => app.inject({ method: 'POST', url: `/v1/connections/${name}/session`, headers: bearer(principals.billingKey) })
+  const cachedToken = (await ask('cached')).json().accessToken
+
+  sim.setDown(true)
+  const down = await ask('acme')
+  t.equal(down.statusCode, 503)
+  t.match(down.json(), { type: 'urn:sf-broker:problem:salesforce_unavailable', classification: 'unreachable', retryable: true })
+  t.ok(Number(down.headers['retry-after']) >= 1)
+  t.equal((await ask('cached')).json().accessToken, cachedToken, 'a cached session is still served while Salesforce is down')
+  t.equal(await app.broker.sessions.circuit('acme'), null, 'a transient failure does not open the lockout circuit')
+
+  sim.setDown(false)
+  sim.setLatency(1000) // slower than LOGIN_TIMEOUT_MS
+  const slow = await ask('acme')
+  t.equal(slow.statusCode, 503)
+  t.equal(slow.json().classification, 'unreachable')
+
+  sim.setLatency(0)
+  const healed = await ask('acme')
+  t.equal(healed.statusCode, 200, 'recovers by itself')
+  t.equal((await store.read('acme'))?.version, 1, 'nothing stored changed')
+})
