@@ -1,20 +1,8 @@
 import t from 'tap'
 import { ACME, acmeDefinition, startSim, tempFileStore } from '../helper.ts'
-import { startRedis } from '../support/redis.ts'
-import { buildHealthApp, call, eventually, sleep } from './health-helper.ts'
+import { buildHealthApp, eventually, health, only, sharedRedis, sleep } from './health-helper.ts'
 
-/** one Redis for the whole file, emptied before each test */
-const redisReady = startRedis()
-t.teardown(async () => { await (await redisReady).close() })
-
-async function freshRedis () {
-  const redis = await redisReady
-  await redis.client().flushall()
-  return redis
-}
-
-const health = (url: string, connection: string) => call(`${url}/health/salesforce?connection=${connection}`)
-const only = (a: { body: any }) => a.body.connections[0]
+const freshRedis = sharedRedis(t)
 
 t.test('a password changed at Salesforce turns the connection failing within one full interval, with one failed login, and no more while the circuit is open', async (t) => {
   const sim = await startSim(t)

@@ -1,9 +1,7 @@
 import type { FastifyInstance } from 'fastify'
-import { buildApp } from '../../src/app.ts'
-import { loadConfig } from '../../src/config.ts'
-import healthPlugin from '../../src/health/plugin.ts'
 import type { SecretStore } from '../../src/secrets/store.ts'
-import { TEST_KEY, type Teardown } from '../helper.ts'
+import { buildTestApp, type Teardown } from '../helper.ts'
+import { startRedis, type TestRedis } from '../support/redis.ts'
 import { testPrincipals, type TestPrincipals } from '../support/principals.ts'
 
 export interface HealthAppOptions {
@@ -25,33 +23,37 @@ export interface HealthApp {
  * listening on a free port: the tests talk to it over real HTTP.
  */
 export async function buildHealthApp (t: Teardown, opts: HealthAppOptions): Promise<HealthApp> {
-  const principals = opts.principals ?? testPrincipals(['acme', 'globex', 'broken'])
-  const config = loadConfig({
-    LOG_LEVEL: 'silent',
-    SECRET_STORE: 'file',
-    FILE_STORE_KEY: TEST_KEY,
-    PRINCIPALS_JSON: principals.json,
-    LOGIN_URL_ALLOWLIST: 'http://127.0.0.1:*',
-    DOCS_ENABLED: 'false',
-    LOGIN_TIMEOUT_MS: '3000',
-    LOGIN_WAIT_TIMEOUT_MS: '8000',
-    // the store is written by the test before the app starts; keep reads fresh anyway
-    SECRET_CACHE_TTL_SECONDS: '0',
-    REDIS_URL: opts.redisUrl,
-    SESSION_ENCRYPTION_KEY: TEST_KEY,
-    REDIS_KEY_PREFIX: 'sfbtest:',
-    SCHEDULER_ENABLED: 'true',
-    VALIDATION_INTERVAL_SECONDS: '1',
-    FULL_VALIDATION_INTERVAL_SECONDS: '2',
-    VALIDATION_MAX_PER_SECOND: '50',
-    ...opts.env,
+  const { app, principals } = await buildTestApp(t, {
+    secretStore: opts.secretStore,
+    redisUrl: opts.redisUrl,
+    principals: opts.principals ?? testPrincipals(['acme', 'globex', 'broken']),
+    env: {
+      // the store is written by the test before the app starts; keep reads fresh anyway
+      SECRET_CACHE_TTL_SECONDS: '0',
+      SCHEDULER_ENABLED: 'true',
+      VALIDATION_INTERVAL_SECONDS: '1',
+      FULL_VALIDATION_INTERVAL_SECONDS: '2',
+      VALIDATION_MAX_PER_SECOND: '50',
+      ...opts.env,
+    },
   })
-  const app = await buildApp(config, { principals: principals.directory, secretStore: opts.secretStore })
-  if (!app.hasPlugin('sf-broker-health')) await app.register(healthPlugin, { broker: app.broker })
-  t.teardown(() => app.close())
   const url = await app.listen({ port: 0, host: '127.0.0.1' })
   return { app, principals, url }
 }
+
+/** One Redis for a whole test file, emptied before each test that asks for it. */
+export function sharedRedis (t: Teardown): () => Promise<TestRedis> {
+  const ready = startRedis()
+  t.teardown(async () => { await (await ready).close() })
+  return async () => {
+    const redis = await ready
+    await redis.client().flushall()
+    return redis
+  }
+}
+
+export const health = (url: string, connection: string) => call(`${url}/health/salesforce?connection=${connection}`)
+export const only = (a: { body: any }) => a.body.connections[0]
 
 export interface Answer {
   status: number

@@ -1,20 +1,8 @@
 import t from 'tap'
 import { acmeDefinition, acmeOrg, startSim, tempFileStore } from '../helper.ts'
-import { startRedis } from '../support/redis.ts'
-import { buildHealthApp, call, eventually, sleep } from './health-helper.ts'
+import { buildHealthApp, call, eventually, health, only, sharedRedis, sleep } from './health-helper.ts'
 
-/** one Redis for the whole file, emptied before each test */
-const redisReady = startRedis()
-t.teardown(async () => { await (await redisReady).close() })
-
-async function freshRedis () {
-  const redis = await redisReady
-  await redis.client().flushall()
-  return redis
-}
-
-const health = (url: string, connection: string) => call(`${url}/health/salesforce?connection=${connection}`)
-const only = (a: { body: any }) => a.body.connections[0]
+const freshRedis = sharedRedis(t)
 
 t.test('API usage is reported from the org limits, and the gauges follow', async (t) => {
   const sim = await startSim(t, [acmeOrg({ apiRequestLimit: 25_000 })])
