@@ -49,6 +49,21 @@ const L1_FRESH_MS = 5_000
 
 const sleep = (ms: number) => new Promise<void>(resolve => setTimeout(resolve, ms))
 
+/** Pause after a login failed transiently (after its own retries): 1 s, doubling to 30 s, ±20 %. */
+const HOLD_OFF_BASE_MS = 1_000
+const HOLD_OFF_MAX_MS = 30_000
+
+interface HoldOff {
+  failures: number
+  /** epoch ms before which nobody logs in for the connection */
+  until: number
+  classification: string
+  message: string
+  hint: string
+}
+
+const holdOffKey = (connection: string) => `holdoff:${connection}`
+
 /**
  * Hands out Salesforce sessions: one login serves every caller and replica, a credential failure
  * stops all logins for that secret (fleet-wide, via the circuit in shared state), and a caller's
@@ -156,6 +171,7 @@ export class SessionService {
       const cached = await this.opts.state.getSession(connection, version)
       if (acceptable(cached)) return cached
       this.throwIfCircuitOpen(connection, await this.opts.state.getCircuit(connection), version)
+      await this.throwIfHeldOff(connection)
 
       const owner = randomBytes(16).toString('hex')
       if (await this.opts.state.acquireLease(leaseName, owner, leaseTtl)) {
@@ -165,7 +181,8 @@ export class SessionService {
           if (acceptable(again)) return again
           const circuit = await this.opts.state.getCircuit(connection)
           this.throwIfCircuitOpen(connection, circuit, version)
-          return await this.loginAndStore(connection, version, definition, circuit, deadline)
+          const holdoff = await this.throwIfHeldOff(connection)
+          return await this.loginAndStore(connection, version, definition, circuit, holdoff, deadline)
         } finally {
           await this.opts.state.releaseLease(leaseName, owner).catch(() => false)
           this.wake(connection)
@@ -186,7 +203,18 @@ export class SessionService {
     }
   }
 
-  private async loginAndStore (connection: string, version: number, definition: ConnectionDefinition, circuit: CircuitState | null, deadline: number): Promise<CachedSession> {
+  /** A transient failure holds logins off fleet-wide for a short, growing pause: no herd of retries against a struggling or rate-limiting Salesforce. */
+  private async throwIfHeldOff (connection: string): Promise<HoldOff | null> {
+    const h = await this.opts.state.getJson<HoldOff>(holdOffKey(connection))
+    if (h && Date.now() < h.until) {
+      throw new HttpProblem('salesforce_unavailable', `Salesforce answered: ${h.message}`, {
+        connection, classification: h.classification, hint: h.hint, retryable: true,
+      }, Math.max(1, Math.ceil((h.until - Date.now()) / 1000)))
+    }
+    return h
+  }
+
+  private async loginAndStore (connection: string, version: number, definition: ConnectionDefinition, circuit: CircuitState | null, holdoff: HoldOff | null, deadline: number): Promise<CachedSession> {
     let failure: ClassifiedFailure | undefined
     for (let attempt = 0; attempt <= this.opts.loginRetries; attempt++) {
       if (attempt > 0) {
@@ -201,6 +229,7 @@ export class SessionService {
       if (outcome.ok) {
         const entry = toCachedSession(outcome.session, version, definition, this.opts.lifetime)
         await this.store(connection, entry, circuit !== null)
+        if (holdoff && holdoff.failures > 0) await this.opts.state.putJson(holdOffKey(connection), { ...holdoff, failures: 0, until: 0 }, 1_000)
         this.opts.logger.info({ connection, flow: definition.flow, secretVersion: version, orgId: entry.session.orgId }, 'salesforce login succeeded')
         return entry
       }
@@ -215,9 +244,13 @@ export class SessionService {
       this.opts.logger.warn({ connection, classification: failure.classification, attempt }, 'salesforce login failed transiently')
     }
     const f = failure as ClassifiedFailure
+    const failures = (holdoff?.failures ?? 0) + 1
+    const pause = Math.round(Math.min(HOLD_OFF_BASE_MS * 2 ** (failures - 1), HOLD_OFF_MAX_MS) * (0.8 + Math.random() * 0.4))
+    const next: HoldOff = { failures, until: Date.now() + pause, classification: f.classification, message: f.message, hint: f.hint }
+    await this.opts.state.putJson(holdOffKey(connection), next, HOLD_OFF_MAX_MS * 10)
     throw new HttpProblem('salesforce_unavailable', `Salesforce answered: ${f.message}`, {
       connection, classification: f.classification, hint: f.hint, retryable: true,
-    }, 5)
+    }, Math.max(1, Math.ceil(pause / 1000)))
   }
 
   private async store (connection: string, entry: CachedSession, clearCircuit: boolean): Promise<void> {

@@ -22,13 +22,23 @@ t.test('Salesforce down or slow: 503 salesforce_unavailable without opening the 
   t.equal((await ask('cached')).json().accessToken, cachedToken, 'a cached session is still served while Salesforce is down')
   t.equal(await app.broker.sessions.circuit('acme'), null, 'a transient failure does not open the lockout circuit')
 
+  // the fleet holds logins off for a moment instead of every waiting request retrying
+  const attempts = sim.stats('acme').attempts
+  const herd = await Promise.all(Array.from({ length: 20 }, () => ask('acme')))
+  t.same([...new Set(herd.map(r => r.json().type))], ['urn:sf-broker:problem:salesforce_unavailable'])
+  t.equal(sim.stats('acme').attempts, attempts, 'no login attempt during the hold-off')
+
+  const wait = (res: { headers: Record<string, unknown> }) => new Promise(resolve => setTimeout(resolve, Number(res.headers['retry-after']) * 1000 + 100))
   sim.setDown(false)
   sim.setLatency(1000) // slower than LOGIN_TIMEOUT_MS
+  await wait(herd[0])
   const slow = await ask('acme')
   t.equal(slow.statusCode, 503)
   t.equal(slow.json().classification, 'unreachable')
+  t.ok(Number(slow.headers['retry-after']) >= 2, 'the hold-off grows')
 
   sim.setLatency(0)
+  await wait(slow)
   const healed = await ask('acme')
   t.equal(healed.statusCode, 200, 'recovers by itself')
   t.equal((await store.read('acme'))?.version, 1, 'nothing stored changed')
