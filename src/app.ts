@@ -90,8 +90,9 @@ export async function buildApp (config: Config, overrides: BrokerOverrides = {})
   // server.close() open until the keep-alive timeout: answer them with Connection: close.
   let closing = false
   app.addHook('preClose', async () => { closing = true })
-  app.addHook('onSend', async (request, reply) => {
+  app.addHook('onSend', (request, reply, payload, done) => {
     if (closing) reply.header('connection', 'close')
+    done(null, payload)
   })
   app.addHook('onClose', async () => { await broker.close() })
   return app

@@ -39,19 +39,27 @@ async function authPlugin (app: FastifyInstance, opts: AuthPluginOptions): Promi
   const limiter = new CallerRateLimiter()
   app.decorateRequest('principal', null)
 
-  app.addHook('onRequest', async (request, reply) => {
+  // Callback style, not async: this runs on every request, and API keys (the common case) are
+  // verified synchronously; only a JWT needs to wait (for the key set).
+  app.addHook('onRequest', (request, reply, done) => {
     const required = request.routeOptions.config.auth
-    if (!required) return
+    if (!required) return done()
     const token = bearerToken(request)
-    let principal: Principal | null = null
-    if (token && looksLikeApiKey(token)) principal = verifyApiKey(opts.directory, token)
-    else if (token && opts.jwtVerifier) principal = await opts.jwtVerifier(token)
-    if (!principal) throw new HttpProblem('unauthenticated', 'send Authorization: Bearer <API key or JWT>')
-    if (principal.kind !== required) throw new HttpProblem('forbidden', `this route is for ${required} principals`)
-    const budget = limiter.take(principal.id, principal.rateLimitPerMinute ?? opts.defaultRateLimitPerMinute)
-    if (!budget.allowed) throw new HttpProblem('rate_limited', 'request budget for this caller is used up', {}, budget.retryAfterSeconds)
-    request.principal = principal
-    reply.header('cache-control', 'no-store')
+    const admit = (principal: Principal | null): void => {
+      if (!principal) return done(new HttpProblem('unauthenticated', 'send Authorization: Bearer <API key or JWT>'))
+      if (principal.kind !== required) return done(new HttpProblem('forbidden', `this route is for ${required} principals`))
+      const budget = limiter.take(principal.id, principal.rateLimitPerMinute ?? opts.defaultRateLimitPerMinute)
+      if (!budget.allowed) return done(new HttpProblem('rate_limited', 'request budget for this caller is used up', {}, budget.retryAfterSeconds))
+      request.principal = principal
+      reply.header('cache-control', 'no-store')
+      done()
+    }
+    if (token && looksLikeApiKey(token)) return admit(verifyApiKey(opts.directory, token))
+    if (token && opts.jwtVerifier) {
+      opts.jwtVerifier(token).then(admit, () => admit(null))
+      return
+    }
+    admit(null)
   })
 }
 

@@ -114,7 +114,10 @@ const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async (app, {
 
   app.post('/v1/admin/connections/:name/validate', {
     ...base,
-    preValidation: async (request) => { request.body ??= null },
+    preValidation: (request, reply, done) => {
+      request.body ??= null
+      done()
+    },
     schema: {
       tags,
       security,

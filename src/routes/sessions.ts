@@ -15,7 +15,10 @@ const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = async (ap
   app.post('/v1/connections/:name/session', {
     config: { auth: 'service' },
     // an empty POST is the common case: treat a missing body as {}
-    preValidation: async (request) => { request.body ??= {} },
+    preValidation: (request, reply, done) => {
+      request.body ??= {}
+      done()
+    },
     schema: {
       tags: ['sessions'],
       operationId: 'getSession',
