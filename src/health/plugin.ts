@@ -29,7 +29,8 @@ async function healthPlugin (app: FastifyInstance, opts: HealthPluginOptions): P
   const intervalMs = config.VALIDATION_INTERVAL_SECONDS * 1000
   const logger = broker.logger.child({ component: 'health' })
 
-  const bucket = new TokenBucket(config.VALIDATION_MAX_PER_SECOND)
+  // capacity 1: a ceiling per second, not a rate with a second's worth of burst on top after a quiet spell
+  const bucket = new TokenBucket(config.VALIDATION_MAX_PER_SECOND, 1)
   const validator = new ConnectionValidator({
     secrets: broker.secretStore,
     sessions: broker.sessions,

@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises'
+import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import type { ConnectionDefinition } from '../salesforce/types.ts'
 import { assertConnectionName } from './connection-name.ts'
@@ -44,6 +44,7 @@ export class FileSecretStore implements SecretStore {
   private readonly path: string
   private readonly key: Buffer
   private readonly maxVersions: number
+  private decrypted: { identity: string, contents: Contents } | null = null
   private queue: Promise<unknown> = Promise.resolve()
 
   constructor (o: FileSecretStoreOptions) {
@@ -124,7 +125,8 @@ export class FileSecretStore implements SecretStore {
   /** Runs `change` on the current contents and writes the result, one change at a time. */
   private mutate<T> (change: (contents: Contents) => T): Promise<T> {
     const run = this.queue.catch(() => {}).then(async () => {
-      const contents = await this.load()
+      // a copy: if the change throws or the write fails, the cached contents stay as on disk
+      const contents = structuredClone(await this.load())
       const result = change(contents)
       await this.save(contents)
       return result
@@ -133,15 +135,27 @@ export class FileSecretStore implements SecretStore {
     return run
   }
 
+  /**
+   * The decrypted contents. Decrypting and parsing the whole file costs milliseconds at a thousand
+   * connections, so the result is kept while the file's identity (inode, size, mtime) is unchanged;
+   * a write by this or another process replaces the file (rename) and so invalidates it.
+   * Callers must not change what this returns; mutate() works on its own copy.
+   */
   private async load (): Promise<Contents> {
     let text: string
+    let identity: string
     try {
+      const st = await stat(this.path)
+      identity = `${st.ino}:${st.size}:${st.mtimeMs}`
+      if (this.decrypted?.identity === identity) return this.decrypted.contents
       text = await readFile(this.path, 'utf8')
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { connections: Object.create(null) }
       throw new SecretStoreUnavailableError('error', `cannot read the secret file ${this.path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`)
     }
-    return this.decrypt(text)
+    const contents = this.decrypt(text)
+    this.decrypted = { identity, contents }
+    return contents
   }
 
   private decrypt (text: string): Contents {
