@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createWriteStream, type WriteStream } from 'node:fs'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 
@@ -103,17 +102,6 @@ export function installExitGuards (): void {
   }
 }
 
-export async function freePort (): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number }
-      srv.close(() => resolve(port))
-    })
-  })
-}
-
 /** Polls `url` until it answers `status` (bounded by `timeoutMs`); fails early if the child died. */
 export async function waitForHttp (url: string, child: StartedChild, timeoutMs = 20_000, status = 200): Promise<void> {
   const deadline = Date.now() + timeoutMs
@@ -134,3 +122,5 @@ export async function waitForHttp (url: string, child: StartedChild, timeoutMs =
 }
 
 export const sleep = (ms: number) => new Promise<void>(resolve => setTimeout(resolve, ms))
+
+export { freePort } from '../../test/support/redis.ts'

@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis'
-import { freePort, sleep, spawnChild, type StartedChild } from './children.ts'
+import { waitForRedis } from '../../test/support/redis.ts'
+import { freePort, spawnChild, type StartedChild } from './children.ts'
 
 export interface BenchRedis {
   url: string
@@ -16,20 +17,10 @@ export async function startRedis (): Promise<BenchRedis> {
     args: ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'],
     env: { PATH: process.env.PATH },
   })
-  const deadline = Date.now() + 10_000
-  for (;;) {
-    const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 })
-    probe.on('error', () => {}) // refused until the server listens; connect() rejects with it too
-    try {
-      await probe.connect()
-      await probe.ping()
-      probe.disconnect()
-      break
-    } catch {
-      probe.disconnect()
-      if (child.proc.exitCode !== null || Date.now() > deadline) throw new Error(`redis-server did not start on port ${port} (see ${child.logFile})`)
-      await sleep(50)
-    }
+  try {
+    await waitForRedis(port, { alive: () => child.proc.exitCode === null })
+  } catch (err) {
+    throw new Error(`${(err as Error).message} (see ${child.logFile})`)
   }
   return {
     url: `redis://127.0.0.1:${port}`,

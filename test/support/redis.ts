@@ -13,6 +13,25 @@ export async function freePort (): Promise<number> {
   })
 }
 
+/** Resolves once a redis-server answers PING on the port; throws after the timeout or when `alive()` says the server died. */
+export async function waitForRedis (port: number, o: { timeoutMs?: number, alive?: () => boolean } = {}): Promise<void> {
+  const deadline = Date.now() + (o.timeoutMs ?? 10_000)
+  for (;;) {
+    const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 })
+    probe.on('error', () => {}) // refused until the server listens; connect() rejects with it too
+    try {
+      await probe.connect()
+      await probe.ping()
+      probe.disconnect()
+      return
+    } catch {
+      probe.disconnect()
+      if (o.alive?.() === false || Date.now() > deadline) throw new Error(`redis-server did not start on port ${port}`)
+      await new Promise(resolve => setTimeout(resolve, 50))
+    }
+  }
+}
+
 export interface TestRedis {
   url: string
   port: number
@@ -32,22 +51,9 @@ export async function startRedis (): Promise<TestRedis> {
   const clients: Redis[] = []
 
   const start = async () => {
-    proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'], { stdio: 'ignore' })
-    const deadline = Date.now() + 10_000
-    for (;;) {
-      const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 })
-      probe.on('error', () => {})
-      try {
-        await probe.connect()
-        await probe.ping()
-        probe.disconnect()
-        return
-      } catch {
-        probe.disconnect()
-        if (Date.now() > deadline) throw new Error(`redis-server did not start on port ${port}`)
-        await new Promise(resolve => setTimeout(resolve, 50))
-      }
-    }
+    const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'], { stdio: 'ignore' })
+    proc = child
+    await waitForRedis(port, { alive: () => child.exitCode === null })
   }
   const stop = async () => {
     const p = proc
