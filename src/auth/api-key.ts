@@ -14,23 +14,39 @@ export function generateApiKey (principalId: string): { key: string, sha256: str
 }
 
 /**
- * The principal the key belongs to, or null. Compares the key's hash with every hash the
- * principal has in constant time, so response timing says nothing about how close a guess was.
+ * The principal the key belongs to, or null. A key seen for the first time is hashed and compared
+ * with every hash of its principal in constant time, so response timing says nothing about how
+ * close a guess was. A key that verified is remembered (bounded), so a caller's key is hashed
+ * once rather than on every request; unknown keys always take the full path.
  */
 export function verifyApiKey (directory: PrincipalDirectory, key: string): Principal | null {
+  const known = verified.get(directory)?.get(key)
+  if (known) return known
   const match = KEY_PATTERN.exec(key)
   if (!match) return null
   const principal = directory.byId.get(match[1])
   if (!principal) return null
-  // one-shot hash: this runs on every request, and building a Hash object costs more than hashing
+  // one-shot hash: building a Hash object costs more than hashing
   const presented = hash('sha256', key, 'buffer')
   let ok = false
   for (const hex of principal.apiKeySha256 ?? []) {
     // no early exit: every stored hash is compared
     if (timingSafeEqual(presented, Buffer.from(hex, 'hex'))) ok = true
   }
-  return ok ? principal : null
+  if (!ok) return null
+  let cache = verified.get(directory)
+  if (!cache) {
+    cache = new Map()
+    verified.set(directory, cache)
+  }
+  // keys only change with the principals document (a new directory), so no expiry is needed; the bound stops growth
+  if (cache.size >= MAX_REMEMBERED) cache.delete(cache.keys().next().value as string)
+  cache.set(key, principal)
+  return principal
 }
+
+const MAX_REMEMBERED = 10_000
+const verified = new WeakMap<PrincipalDirectory, Map<string, Principal>>()
 
 export function looksLikeApiKey (token: string): boolean {
   return token.startsWith('sfb.')

@@ -4,7 +4,7 @@ import { isGranted } from '../auth/principals.ts'
 import { ConnectionNameParams } from '../schemas/common.ts'
 import { COMMON_PROBLEMS, problemResponses } from '../schemas/problem.ts'
 import { SessionRequestSchema } from '../schemas/session.ts'
-import type { SessionService } from '../sessions/session-service.ts'
+import type { IssuedSession, SessionService } from '../sessions/session-service.ts'
 
 export interface SessionRoutesOptions {
   sessions: SessionService
@@ -33,27 +33,33 @@ const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = async (ap
           'salesforce_login_failed', 'circuit_open', 'salesforce_unavailable', 'login_wait_timeout', 'secret_store_unavailable'),
       },
     },
-  }, async (request, reply) => {
+  }, (request, reply) => {
     const { name } = request.params
     const principal = request.principal
     // Checked before looking the connection up: a caller without a grant can't learn which connections exist.
     if (!principal || !isGranted(principal, name)) throw new HttpProblem('forbidden', 'this caller has no grant for that connection')
-    const issued = await sessions.getSession(name, request.body?.rejectedToken)
-    const s = issued.entry.session
     reply.header('cache-control', 'no-store').header('pragma', 'no-cache').type('application/json')
-    return {
-      accessToken: s.accessToken,
-      instanceUrl: s.instanceUrl,
-      tokenType: 'Bearer' as const,
-      issuedAt: new Date(s.issuedAt).toISOString(),
-      expiresAt: new Date(issued.expiresAt).toISOString(),
-      connection: name,
-      userId: s.userId,
-      orgId: s.orgId,
-      apiVersion: issued.apiVersion,
-      flow: s.flow,
-    }
+    // the common case answers without an await; anything needing I/O goes through getSession
+    const hit = sessions.tryCached(name, request.body?.rejectedToken)
+    if (hit) return reply.send(sessionBody(hit))
+    return sessions.getSession(name, request.body?.rejectedToken).then(issued => reply.send(sessionBody(issued)))
   })
+}
+
+function sessionBody (issued: IssuedSession) {
+  const s = issued.entry.session
+  return {
+    accessToken: s.accessToken,
+    instanceUrl: s.instanceUrl,
+    tokenType: 'Bearer' as const,
+    issuedAt: new Date(s.issuedAt).toISOString(),
+    expiresAt: new Date(issued.expiresAt).toISOString(),
+    connection: issued.connection,
+    userId: s.userId,
+    orgId: s.orgId,
+    apiVersion: issued.apiVersion,
+    flow: s.flow,
+  }
 }
 
 export default sessionRoutes

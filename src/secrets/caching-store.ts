@@ -107,6 +107,16 @@ export class CachingSecretStore implements SecretStore {
    * The version last read or written, even after its cached secret expired: enough for callers to
    * keep serving sessions of that version while the store is unreachable. Never the definition.
    */
+  /**
+   * The cached current version, synchronously, or undefined on a miss: the session hot path
+   * answers without a single await when both the secret and the session are in memory.
+   * Read-only: the caller must not change what it gets.
+   */
+  peek (name: string): Readonly<StoredConnection> | null | undefined {
+    const hit = this.entries.get(name)
+    return hit ? hit.value : undefined
+  }
+
   lastKnown (name: string): KnownVersion | null {
     const k = this.known.get(name)
     return k ? { ...k } : null

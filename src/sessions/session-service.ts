@@ -11,6 +11,8 @@ import type { CachedSession, CircuitState, SharedState } from './shared-state.ts
 /** What the session service needs from the secret store: the current secret, and its last known version while the store is down. */
 export interface SecretReader {
   read (name: string): Promise<StoredConnection | null>
+  /** the cached secret without waiting, when the reader has it in memory */
+  peek? (name: string): Readonly<StoredConnection> | null | undefined
   lastKnown? (name: string): { name: string, version: number } | null
 }
 
@@ -81,6 +83,21 @@ export class SessionService {
       if (event.type === 'session' || event.type === 'purge') this.l1.delete(event.connection)
       this.wake(event.connection)
     })
+  }
+
+  /**
+   * The cache hit, synchronously, when the secret and a usable session are both in process memory
+   * (the common case); undefined when anything needs I/O — then call getSession().
+   */
+  tryCached (connection: string, rejectedToken?: string): IssuedSession | undefined {
+    const stored = this.opts.secrets.peek?.(connection)
+    const local = this.l1.get(connection)
+    if (!stored || !local) return undefined
+    const e = local.entry
+    if (e.secretVersion !== stored.version || e.validUntil <= Date.now() || e.session.accessToken === rejectedToken || Date.now() - local.checkedAt >= L1_FRESH_MS) return undefined
+    const issued = this.issue(connection, e, stored.definition, 'hit')
+    this.opts.observer?.sessionServed?.(connection, 'hit')
+    return issued
   }
 
   async getSession (connection: string, rejectedToken?: string): Promise<IssuedSession> {
