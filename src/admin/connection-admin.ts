@@ -116,7 +116,7 @@ export class ConnectionAdmin {
       else await this.o.revoke(outcome.session).catch(() => false)
       return { ok: true, classification: 'ok', latencyMs, source }
     }
-    if (stored && !candidate) await this.o.sessions.recordCredentialFailure(name, stored.version, outcome.failure)
+    if (stored && !candidate) await this.o.sessions.recordLoginFailure(name, stored.version, outcome.failure)
     return { ok: false, classification: outcome.failure.classification, message: outcome.failure.message, hint: outcome.failure.hint, retryable: outcome.failure.retryable, latencyMs, source }
   }
 

@@ -173,12 +173,9 @@ export class ConnectionValidator {
       await this.o.sessions.adopt(name, version, definition, outcome.session)
       return { status: 'ok', classification: 'ok', checkKind: 'full', latencyMs, ...await this.apiUsageOf(outcome.session, definition.apiVersion) }
     }
-    const failure = outcome.failure
-    if (failure.credentialFailure || !failure.retryable) {
-      // the same rule as the session service: another attempt with this secret only brings a lockout closer
-      await this.o.sessions.recordCredentialFailure(name, version, failure, circuit)
-    }
-    return failureOutcome(failure, 'full', latencyMs)
+    // the session service decides whether this failure pauses logins with the secret
+    await this.o.sessions.recordLoginFailure(name, version, outcome.failure, circuit)
+    return failureOutcome(outcome.failure, 'full', latencyMs)
   }
 
   /** A login does not report API usage; one cheap call right after it does. Best effort. */

@@ -1,4 +1,5 @@
 import type { ApiUsage, ClassifiedFailure, Classification } from '../salesforce/types.ts'
+import { opensCircuit } from '../sessions/circuit.ts'
 
 export type HealthStatus = 'ok' | 'degraded' | 'failing'
 
@@ -53,10 +54,10 @@ export function healthKey (connection: string): string {
 /**
  * A failure that Salesforce will answer the same way until someone changes the secret or the org's
  * settings is `failing`; one that may pass on its own (network, rate and API limits) is `degraded`.
- * Mirrors the session service: whatever opens the circuit is failing.
+ * Whatever opens the lockout circuit is failing.
  */
 export function statusOfFailure (failure: ClassifiedFailure): HealthStatus {
-  return failure.credentialFailure || !failure.retryable ? 'failing' : 'degraded'
+  return opensCircuit(failure) ? 'failing' : 'degraded'
 }
 
 export function failureOutcome (failure: ClassifiedFailure, checkKind: CheckKind, latencyMs?: number): CheckOutcome {

@@ -7,6 +7,14 @@ export interface CircuitPolicy {
 }
 
 /**
+ * Whether a login failure pauses all logins with that secret: every credential-class failure, and
+ * any failure that retrying can't fix (an unrecognised refusal might be a bad password too).
+ */
+export function opensCircuit (failure: ClassifiedFailure): boolean {
+  return failure.credentialFailure || !failure.retryable
+}
+
+/**
  * The lockout guard's decision. A circuit opened for an older secret version doesn't apply:
  * a new secret deserves a login. For the current version, nobody logs in before `retryAt`;
  * from then on the one process holding the connection's login lease may probe once.

@@ -4,7 +4,7 @@ import { HttpProblem } from '../errors.ts'
 import type { ClassifiedFailure, ConnectionDefinition, LoginOutcome } from '../salesforce/types.ts'
 import type { StoredConnection } from '../secrets/store.ts'
 import { SecretStoreUnavailableError } from '../secrets/store.ts'
-import { circuitBlocks, openCircuit, retryAfterSeconds, type CircuitPolicy } from './circuit.ts'
+import { circuitBlocks, openCircuit, opensCircuit, retryAfterSeconds, type CircuitPolicy } from './circuit.ts'
 import { callerExpiry, needsRefresh, toCachedSession, type LifetimePolicy } from './session-lifetime.ts'
 import type { CachedSession, CircuitState, SharedState } from './shared-state.ts'
 
@@ -66,6 +66,11 @@ interface HoldOff {
 
 const holdOffKey = (connection: string) => `holdoff:${connection}`
 
+/** A cached session may be handed out: obtained with this secret version, not yet past validUntil, and not the token the caller reports dead. */
+function servable (e: CachedSession | null | undefined, version: number, rejectedToken: string | undefined, now = Date.now()): e is CachedSession {
+  return !!e && e.secretVersion === version && e.validUntil > now && e.session.accessToken !== rejectedToken
+}
+
 /**
  * Hands out Salesforce sessions: one login serves every caller and replica, a credential failure
  * stops all logins for that secret (fleet-wide, via the circuit in shared state), and a caller's
@@ -91,11 +96,9 @@ export class SessionService {
    */
   tryCached (connection: string, rejectedToken?: string): IssuedSession | undefined {
     const stored = this.opts.secrets.peek?.(connection)
-    const local = this.l1.get(connection)
-    if (!stored || !local) return undefined
-    const e = local.entry
-    if (e.secretVersion !== stored.version || e.validUntil <= Date.now() || e.session.accessToken === rejectedToken || Date.now() - local.checkedAt >= L1_FRESH_MS) return undefined
-    const issued = this.issue(connection, e, stored.definition, 'hit')
+    const entry = stored ? this.freshLocal(connection, stored.version, rejectedToken) : undefined
+    if (!stored || !entry) return undefined
+    const issued = this.issue(connection, entry, stored.definition, 'hit')
     this.opts.observer?.sessionServed?.(connection, 'hit')
     return issued
   }
@@ -115,20 +118,22 @@ export class SessionService {
     const stored = await this.readSecret(connection)
     if (stored.kind === 'unavailable') return this.serveWhileStoreDown(connection, stored.version, rejectedToken)
     const { version, definition } = stored.value
-    const usable = (e: CachedSession | null | undefined): e is CachedSession =>
-      !!e && e.secretVersion === version && e.validUntil > Date.now() && e.session.accessToken !== rejectedToken
-
-    const local = this.l1.get(connection)
-    if (local && usable(local.entry) && Date.now() - local.checkedAt < L1_FRESH_MS) {
-      return this.issue(connection, local.entry, definition, 'hit')
-    }
+    const local = this.freshLocal(connection, version, rejectedToken)
+    if (local) return this.issue(connection, local, definition, 'hit')
     const shared = await this.opts.state.getSession(connection, version)
-    if (usable(shared)) {
+    if (servable(shared, version, rejectedToken)) {
       this.l1.set(connection, { entry: shared, checkedAt: Date.now() })
       return this.issue(connection, shared, definition, 'hit')
     }
     const fresh = await this.singleFlight(connection, version, definition, rejectedToken)
     return this.issue(connection, fresh, definition, 'miss')
+  }
+
+  /** The in-process copy, when it is servable and recent enough to trust without asking Redis. */
+  private freshLocal (connection: string, version: number, rejectedToken: string | undefined): CachedSession | undefined {
+    const local = this.l1.get(connection)
+    const now = Date.now()
+    return local && now - local.checkedAt < L1_FRESH_MS && servable(local.entry, version, rejectedToken, now) ? local.entry : undefined
   }
 
   private issue (connection: string, entry: CachedSession, definition: ConnectionDefinition, cache: 'hit' | 'miss'): IssuedSession {
@@ -152,7 +157,7 @@ export class SessionService {
   private async serveWhileStoreDown (connection: string, version: number | null, rejectedToken?: string): Promise<IssuedSession> {
     if (version !== null) {
       const entry = this.l1.get(connection)?.entry ?? await this.opts.state.getSession(connection, version)
-      if (entry && entry.secretVersion === version && entry.validUntil > Date.now() && entry.session.accessToken !== rejectedToken) {
+      if (servable(entry, version, rejectedToken)) {
         return { connection, entry, expiresAt: callerExpiry(entry, this.opts.lifetime), apiVersion: entry.apiVersion, cache: 'hit' }
       }
     }
@@ -180,7 +185,7 @@ export class SessionService {
   private async obtainViaLease (connection: string, version: number, definition: ConnectionDefinition, rejectedToken: string | undefined, refresh: boolean): Promise<CachedSession> {
     const deadline = Date.now() + this.opts.loginWaitTimeoutMs
     const acceptable = (e: CachedSession | null): e is CachedSession =>
-      !!e && e.validUntil > Date.now() && e.session.accessToken !== rejectedToken && !(refresh && needsRefresh(e, this.opts.lifetime))
+      servable(e, version, rejectedToken) && !(refresh && needsRefresh(e, this.opts.lifetime))
     const leaseName = `login:${connection}`
     const leaseTtl = this.opts.loginTimeoutMs * (this.opts.loginRetries + 1) + 5_000
 
@@ -251,9 +256,9 @@ export class SessionService {
         return entry
       }
       failure = outcome.failure
-      if (failure.credentialFailure || !failure.retryable) {
-        // Retrying with the same secret can only add failed logins and lock the user out: stop everyone.
-        const opened = await this.recordCredentialFailure(connection, version, failure, circuit)
+      // Retrying with the same secret can only add failed logins and lock the user out: stop everyone.
+      const opened = await this.recordLoginFailure(connection, version, failure, circuit)
+      if (opened) {
         throw new HttpProblem('salesforce_login_failed', `Salesforce answered: ${failure.message}`, {
           connection, classification: failure.classification, hint: failure.hint, retryable: false,
         }, retryAfterSeconds(opened))
@@ -276,14 +281,18 @@ export class SessionService {
       await this.opts.state.clearCircuit(connection)
       await this.opts.state.publish({ type: 'circuit', connection, state: null })
     }
-    this.l1.set(connection, { entry, checkedAt: Date.now() })
     await this.opts.state.publish({ type: 'session', connection, secretVersion: entry.secretVersion })
-    // our own event would drop the copy we just made; keep it
+    // set after publishing: our own event drops the connection's in-process copy
     this.l1.set(connection, { entry, checkedAt: Date.now() })
   }
 
-  /** Opens (or extends) the connection's circuit after a credential-class failure with this secret version. */
-  async recordCredentialFailure (connection: string, version: number, failure: ClassifiedFailure, known?: CircuitState | null): Promise<CircuitState> {
+  /**
+   * Records a failed login made with this secret version by anyone (a caller, the health check, an
+   * admin's validation): a failure that opens the circuit opens (or extends) it, fleet-wide, and the
+   * new state is returned; a transient one leaves it alone (null).
+   */
+  async recordLoginFailure (connection: string, version: number, failure: ClassifiedFailure, known?: CircuitState | null): Promise<CircuitState | null> {
+    if (!opensCircuit(failure)) return null
     const previous = known === undefined ? await this.opts.state.getCircuit(connection) : known
     const opened = openCircuit(previous, version, failure, this.opts.circuit)
     await this.opts.state.putCircuit(connection, opened)

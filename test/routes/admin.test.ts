@@ -105,6 +105,18 @@ t.test('validate: candidate or stored, nothing written', async (t) => {
   t.equal((await store.read('acme'))?.version, 1)
   t.equal((await store.read('acme'))?.definition.privateKey, KEYS.privateKeyPem)
   t.equal((await admin('POST', `${ADMIN}/ghost/validate`)).statusCode, 404)
+
+  // validating during a Salesforce outage reports it, but must not pause logins fleet-wide
+  sim.setDown(true)
+  const outage = await admin('POST', `${ADMIN}/acme/validate`)
+  t.match(outage.json(), { ok: false, classification: 'unreachable', retryable: true, source: 'stored' })
+  sim.setDown(false)
+  t.match((await admin('GET', `${ADMIN}/acme`)).json(), { circuit: { state: 'closed' } }, 'a transient failure leaves the circuit closed')
+  // …while a credential failure of the stored secret does open it
+  sim.org('acme').connectedApps.get(ACME.clientId)!.certificatePem = otherKey.certificatePem
+  const refused = await admin('POST', `${ADMIN}/acme/validate`)
+  t.equal(refused.json().ok, false)
+  t.match((await admin('GET', `${ADMIN}/acme`)).json(), { circuit: { state: 'open', classification: refused.json().classification } })
 })
 
 t.test('concurrent rotations: one wins, the other gets 409', async (t) => {

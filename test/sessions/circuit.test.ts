@@ -1,5 +1,5 @@
 import t from 'tap'
-import { circuitBlocks, openCircuit, retryAfterSeconds } from '../../src/sessions/circuit.ts'
+import { circuitBlocks, openCircuit, opensCircuit, retryAfterSeconds } from '../../src/sessions/circuit.ts'
 import type { ClassifiedFailure } from '../../src/salesforce/types.ts'
 
 const failure: ClassifiedFailure = { classification: 'invalid_credentials', retryable: false, credentialFailure: true, message: 'authentication failure', hint: 'check the password' }
@@ -40,4 +40,11 @@ t.test('a failure after rotation restarts the count', async (t) => {
   const fresh = openCircuit(old, 2, failure, policy, 0, mid)
   t.equal(fresh.failures, 1)
   t.equal(fresh.secretVersion, 2)
+})
+
+t.test('credential failures and unfixable refusals open the circuit; transient ones do not', async (t) => {
+  t.ok(opensCircuit(failure))
+  t.ok(opensCircuit({ ...failure, classification: 'unknown', credentialFailure: false, retryable: false }))
+  t.notOk(opensCircuit({ ...failure, classification: 'unreachable', credentialFailure: false, retryable: true }))
+  t.notOk(opensCircuit({ ...failure, classification: 'login_rate_exceeded', credentialFailure: false, retryable: true }))
 })
