@@ -54,7 +54,7 @@ export async function createBroker (config: Config, o: BrokerOverrides = {}): Pr
   const logger = o.logger ?? createLogger(config.LOG_LEVEL)
   const principals = o.principals ?? parsePrincipals(readPrincipalsSource(config))
   const jwtVerifier = o.jwtVerifier ?? (config.JWKS_URL
-    ? createJwtVerifier(principals, { jwksUrl: config.JWKS_URL, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE })
+    ? createJwtVerifier(principals, { jwksUrl: config.JWKS_URL, issuer: config.JWT_ISSUER as string, audience: config.JWT_AUDIENCE as string, maxTtlSeconds: config.JWT_MAX_TTL_SECONDS })
     : undefined)
 
   const metrics = new BrokerMetrics()

@@ -48,9 +48,10 @@ export const ConfigSchema = Type.Object({
 
   PRINCIPALS_FILE: Type.Optional(Type.String({ minLength: 1, description: 'JSON file of callers and admins (API key hashes, JWT subjects, grants)' })),
   PRINCIPALS_JSON: Type.Optional(Type.String({ minLength: 2, description: 'The same document inline (takes precedence over PRINCIPALS_FILE)' })),
-  JWKS_URL: Type.Optional(Type.String({ pattern: '^https?://', description: 'JWKS for caller JWTs (e.g. the Kubernetes service-account issuer)' })),
-  JWT_ISSUER: Type.Optional(Type.String({ minLength: 1, description: 'Required iss of caller JWTs' })),
-  JWT_AUDIENCE: Type.Optional(Type.String({ minLength: 1, description: 'Required aud of caller JWTs' })),
+  JWKS_URL: Type.Optional(Type.String({ pattern: '^https?://', description: 'JWKS for caller JWTs (e.g. the Kubernetes service-account issuer); https unless loopback; needs JWT_AUDIENCE and JWT_ISSUER' })),
+  JWT_ISSUER: Type.Optional(Type.String({ minLength: 1, description: 'Required iss of caller JWTs (required with JWKS_URL)' })),
+  JWT_AUDIENCE: Type.Optional(Type.String({ minLength: 1, description: 'Required aud of caller JWTs, e.g. sf-broker (required with JWKS_URL)' })),
+  JWT_MAX_TTL_SECONDS: Type.Integer({ minimum: 60, maximum: 86400, default: 3600, description: 'Longest caller JWT lifetime accepted (exp - iat, or exp - now without iat); exp is required' }),
   CALLER_RATE_LIMIT_PER_MINUTE: Type.Integer({ minimum: 1, default: 600, description: 'Requests per caller per minute per replica (a principal may override)' }),
 
   VALIDATION_INTERVAL_SECONDS: Type.Integer({ minimum: 1, default: 300, description: 'Cheap re-validation of every connection (cached session)' }),
@@ -108,6 +109,34 @@ function checkCombinations (c: Config): void {
     throw new ConfigError('invalid CIRCUIT_MAX_COOLDOWN_SECONDS: must be >= CIRCUIT_COOLDOWN_SECONDS')
   }
   if ((c.JWT_ISSUER || c.JWT_AUDIENCE) && !c.JWKS_URL) throw new ConfigError('missing JWKS_URL: required when JWT_ISSUER or JWT_AUDIENCE is set')
+  if (c.JWKS_URL) checkJwtSettings(c.JWKS_URL, c)
+}
+
+/**
+ * A JWKS alone proves only who signed a token, not whom it was for: the Kubernetes issuer signs
+ * tokens for Vault, the API server and every other audience with the same keys.
+ */
+function checkJwtSettings (jwksUrl: string, c: Config): void {
+  if (!c.JWT_AUDIENCE) {
+    throw new ConfigError('missing JWT_AUDIENCE: required when JWKS_URL is set, or tokens minted for any audience (e.g. Vault) would be accepted; set JWT_AUDIENCE to the audience of the callers\' tokens (e.g. sf-broker, the audience of their projected service-account token)')
+  }
+  if (!c.JWT_ISSUER) {
+    throw new ConfigError('missing JWT_ISSUER: required when JWKS_URL is set; set JWT_ISSUER to the iss of the callers\' tokens (e.g. https://kubernetes.default.svc.cluster.local)')
+  }
+  let url: URL
+  try {
+    url = new URL(jwksUrl)
+  } catch {
+    throw new ConfigError('invalid JWKS_URL: not a URL; use https://<issuer>/<path to the key set>')
+  }
+  if (url.protocol !== 'https:' && !isLoopback(url.hostname)) {
+    // whoever can rewrite the key set in transit can mint any caller's token
+    throw new ConfigError('invalid JWKS_URL: must be https:// (plain http is allowed only on a loopback address such as 127.0.0.1)')
+  }
+}
+
+function isLoopback (hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127(\.\d{1,3}){3}$/.test(hostname)
 }
 
 /** The principals document, from PRINCIPALS_JSON or PRINCIPALS_FILE (validated by src/auth/principals.ts). */

@@ -25,6 +25,12 @@ t.test('a bad variable is named in a one-line message', async (t) => {
     [{ SECRET_STORE: 'vault', VAULT_ADDR: 'http://v:8200', PRINCIPALS_JSON: '{}' }, /^missing VAULT_KUBERNETES_ROLE/],
     [{ SECRET_STORE: 'file', FILE_STORE_KEY: KEY }, /^missing PRINCIPALS_FILE/],
     [{ ...base, CIRCUIT_COOLDOWN_SECONDS: '600', CIRCUIT_MAX_COOLDOWN_SECONDS: '60' }, /^invalid CIRCUIT_MAX_COOLDOWN_SECONDS/],
+    // issue 10: caller JWTs are only checked against an audience and an issuer the operator named
+    [{ ...base, JWKS_URL: 'https://issuer.example/jwks' }, /^missing JWT_AUDIENCE: required when JWKS_URL is set.*set JWT_AUDIENCE/],
+    [{ ...base, JWKS_URL: 'https://issuer.example/jwks', JWT_AUDIENCE: 'sf-broker' }, /^missing JWT_ISSUER: required when JWKS_URL is set.*set JWT_ISSUER/],
+    [{ ...base, JWKS_URL: 'http://issuer.example/jwks', JWT_AUDIENCE: 'sf-broker', JWT_ISSUER: 'https://issuer.example' }, /^invalid JWKS_URL: .*https/],
+    [{ ...base, JWKS_URL: 'http://127.0.0.1.evil.example/jwks', JWT_AUDIENCE: 'sf-broker', JWT_ISSUER: 'https://issuer.example' }, /^invalid JWKS_URL: /],
+    [{ ...base, JWKS_URL: 'https://issuer.example/jwks', JWT_AUDIENCE: 'sf-broker', JWT_ISSUER: 'https://issuer.example', JWT_MAX_TTL_SECONDS: '0' }, /^invalid JWT_MAX_TTL_SECONDS/],
   ]
   for (const [env, pattern] of cases) {
     let message = ''
@@ -37,6 +43,14 @@ t.test('a bad variable is named in a one-line message', async (t) => {
     t.match(message, pattern, JSON.stringify(env))
     t.notMatch(message, '\n')
   }
+})
+
+t.test('JWKS_URL may be plain http only on a loopback address', async (t) => {
+  const jwt = { JWT_AUDIENCE: 'sf-broker', JWT_ISSUER: 'https://issuer.example' }
+  for (const url of ['https://issuer.example/jwks', 'http://127.0.0.1:8080/jwks', 'http://localhost/jwks', 'http://[::1]:9000/jwks', 'http://127.8.0.1/jwks']) {
+    t.equal(loadConfig({ ...base, ...jwt, JWKS_URL: url }).JWKS_URL, url, url)
+  }
+  t.equal(loadConfig(base).JWT_MAX_TTL_SECONDS, 3600, 'a one-hour maximum lifetime by default')
 })
 
 t.test('a configuration error never echoes a secret value', async (t) => {

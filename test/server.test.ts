@@ -25,6 +25,12 @@ t.test('a bad variable stops the broker with one line naming it', async (t) => {
   const [code2] = await once(missing.child, 'exit')
   t.equal(code2, 78)
   t.match(missing.err(), /missing VAULT_ADDR/)
+  // issue 10: JWKS_URL alone used to start a broker that accepted tokens minted for any audience
+  const loose = run([], { SECRET_STORE: 'file', FILE_STORE_KEY: Buffer.alloc(32).toString('base64'), PRINCIPALS_JSON: '{"principals":[]}', JWKS_URL: 'https://kubernetes.default.svc/openid/v1/jwks' })
+  const [code3] = await once(loose.child, 'exit')
+  t.equal(code3, 78)
+  t.equal(loose.err().trim().split('\n').length, 1)
+  t.match(loose.err(), /^sf-broker: configuration error: missing JWT_AUDIENCE: /)
 })
 
 t.test('demo mode serves a session; SIGTERM lets in-flight requests finish', async (t) => {

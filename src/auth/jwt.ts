@@ -1,13 +1,18 @@
-import { createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey } from 'jose'
+import { createRemoteJWKSet, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose'
 import type { Principal, PrincipalDirectory } from './principals.ts'
 
 export interface JwtVerifierOptions {
   jwksUrl: string
-  issuer?: string
-  audience?: string
+  /** required: the issuer's keys sign tokens for every audience, so iss and aud are what make a token ours */
+  issuer: string
+  audience: string
+  /** longest lifetime accepted: exp - iat, or exp - now when the token has no iat */
+  maxTtlSeconds: number
 }
 
 export type JwtVerifier = (token: string) => Promise<Principal | null>
+
+const CLOCK_TOLERANCE_SECONDS = 30
 
 /**
  * Verifies caller JWTs (e.g. Kubernetes projected service-account tokens) against a JWKS and maps
@@ -22,12 +27,27 @@ export function createJwtVerifier (directory: PrincipalDirectory, opts: JwtVerif
         issuer: opts.issuer,
         audience: opts.audience,
         algorithms: ['RS256', 'RS384', 'RS512', 'ES256', 'ES384', 'PS256', 'EdDSA'],
-        clockTolerance: 30,
+        clockTolerance: CLOCK_TOLERANCE_SECONDS,
+        // a token without exp never stops working once it leaks
+        requiredClaims: ['exp'],
       })
+      if (!withinLifetime(payload, opts.maxTtlSeconds)) return null
       if (typeof payload.sub !== 'string') return null
       return directory.bySubject.get(payload.sub) ?? null
     } catch {
       return null
     }
   }
+}
+
+/**
+ * A long-lived token is a password by another name: Kubernetes can extend the automounted token
+ * to a year, so only short tokens (a projected token with its own audience) are accepted. Judged on
+ * exp - iat, so a year-long token is refused even in its last hour.
+ */
+function withinLifetime (payload: JWTPayload, maxTtlSeconds: number): boolean {
+  const exp = payload.exp as number // required above
+  if (typeof payload.iat === 'number') return exp - payload.iat <= maxTtlSeconds
+  // without iat only the remaining life is known; allow the issuer's clock to run a little ahead
+  return exp - Math.floor(Date.now() / 1000) <= maxTtlSeconds + CLOCK_TOLERANCE_SECONDS
 }

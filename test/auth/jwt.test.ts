@@ -9,6 +9,7 @@ import { parsePrincipals } from '../../src/auth/principals.ts'
 const SUB = 'system:serviceaccount:billing:billing'
 const ISS = 'https://kubernetes.default.svc.cluster.local'
 const AUD = 'sf-broker'
+const ADMIN_SUB = 'system:serviceaccount:ops:ops'
 
 t.test('callers authenticate with JWTs verified against a JWKS (e.g. Kubernetes service-account tokens)', async (t) => {
   const { publicKey, privateKey } = await generateKeyPair('RS256')
@@ -27,7 +28,7 @@ t.test('callers authenticate with JWTs verified against a JWKS (e.g. Kubernetes 
   const store = await tempFileStore(t)
   await store.write('acme', acmeDefinition(sim), 0)
   const admin = generateApiKey('ops')
-  const doc = { principals: [{ id: 'billing', kind: 'service', jwtSubjects: [SUB], connections: ['acme'] }, { id: 'ops', kind: 'admin', apiKeySha256: [admin.sha256] }] }
+  const doc = { principals: [{ id: 'billing', kind: 'service', jwtSubjects: [SUB], connections: ['acme'] }, { id: 'ops', kind: 'admin', apiKeySha256: [admin.sha256], jwtSubjects: [ADMIN_SUB] }] }
   const { app } = await buildTestApp(t, {
     secretStore: store,
     principals: { directory: parsePrincipals(doc), json: JSON.stringify(doc), billingKey: '', reportingKey: '', adminKey: admin.key },
@@ -50,4 +51,44 @@ t.test('callers authenticate with JWTs verified against a JWKS (e.g. Kubernetes 
   t.equal(await ask(`${h}.${p}.`), 401, 'signature stripped')
   t.equal(await ask(`${Buffer.from('{"alg":"none"}').toString('base64url')}.${p}.`), 401, 'alg none')
   t.ok(jwksHits >= 1 && jwksHits <= 3, `JWKS fetched and cached (${jwksHits} fetches)`)
+
+  // issue 10: a token minted for another audience (here: Vault's) must not open the broker's doors
+  const now = Math.floor(Date.now() / 1000)
+  const mint = (claims: Record<string, unknown>) => new SignJWT({ sub: SUB, iss: ISS, aud: AUD, ...claims }).setProtectedHeader({ alg: 'RS256', kid: 'k1' }).sign(privateKey)
+  const adminCall = async (token: string) => (await app.inject({ method: 'GET', url: '/v1/admin/connections/acme', headers: bearer(token) }))
+  t.equal((await adminCall(await mint({ sub: ADMIN_SUB, iat: now, exp: now + 600 }))).statusCode, 200, 'an admin JWT for the broker works on admin routes')
+  t.equal(await ask(await mint({ aud: 'vault', iat: now, exp: now + 600 })), 401, 'aud "vault" refused on the session route')
+  const vaultAdmin = await adminCall(await mint({ sub: ADMIN_SUB, aud: 'vault', iat: now, exp: now + 600 }))
+  t.equal(vaultAdmin.statusCode, 401, 'aud "vault" refused on admin routes')
+  t.equal(vaultAdmin.headers['content-type'], 'application/problem+json; charset=utf-8')
+  t.equal(vaultAdmin.json().type, 'urn:sf-broker:problem:unauthenticated')
+  t.equal(await ask(await mint({ aud: ['vault', 'other'], iat: now, exp: now + 600 })), 401, 'an audience list without the broker refused')
+  t.equal(await ask(await mint({ iat: now })), 401, 'no exp: refused (a token that never expires is a password)')
+  t.equal(await ask(await mint({ iat: now, exp: now + 3600 })), 200, 'a one-hour token (JWT_MAX_TTL_SECONDS default) is accepted')
+  t.equal(await ask(await mint({ iat: now, exp: now + 3601 + 60 })), 401, 'a lifetime (exp - iat) over JWT_MAX_TTL_SECONDS refused')
+  t.equal(await ask(await mint({ iat: now - 86_400 * 365, exp: now + 600 })), 401, 'a year-long token refused even late in its life')
+  t.equal(await ask(await mint({ exp: now + 600 })), 200, 'no iat: a short remaining lifetime is accepted')
+  t.equal(await ask(await mint({ exp: now + 86_400 })), 401, 'no iat: exp - now over JWT_MAX_TTL_SECONDS refused')
+})
+
+t.test('JWT_MAX_TTL_SECONDS sets the longest lifetime accepted', async (t) => {
+  const { publicKey, privateKey } = await generateKeyPair('ES256')
+  const jwk = { ...(await exportJWK(publicKey)), kid: 'e1', alg: 'ES256', use: 'sig' }
+  const jwks = createServer((req, res) => { res.setHeader('content-type', 'application/json'); res.end(JSON.stringify({ keys: [jwk] })) })
+  await new Promise<void>(resolve => jwks.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>(resolve => jwks.close(() => resolve())))
+  const sim = await startSim(t)
+  const store = await tempFileStore(t)
+  await store.write('acme', acmeDefinition(sim), 0)
+  const doc = { principals: [{ id: 'billing', kind: 'service', jwtSubjects: [SUB], connections: ['acme'] }] }
+  const { app } = await buildTestApp(t, {
+    secretStore: store,
+    principals: { directory: parsePrincipals(doc), json: JSON.stringify(doc), billingKey: '', reportingKey: '', adminKey: '' },
+    env: { JWKS_URL: `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/jwks`, JWT_ISSUER: ISS, JWT_AUDIENCE: AUD, JWT_MAX_TTL_SECONDS: '600' },
+  })
+  const now = Math.floor(Date.now() / 1000)
+  const mint = (claims: Record<string, unknown>) => new SignJWT({ sub: SUB, iss: ISS, aud: AUD, ...claims }).setProtectedHeader({ alg: 'ES256', kid: 'e1' }).sign(privateKey)
+  const ask = async (token: string) => (await app.inject({ method: 'POST', url: '/v1/connections/acme/session', headers: bearer(token) })).statusCode
+  t.equal(await ask(await mint({ iat: now, exp: now + 600 })), 200)
+  t.equal(await ask(await mint({ iat: now, exp: now + 1800 })), 401)
 })
