@@ -4,7 +4,7 @@ import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { Config } from './config.ts'
 import { createBroker, type Broker, type BrokerOverrides } from './broker.ts'
-import { registerErrorHandling } from './error-handler.ts'
+import { clientErrorHandler, frameworkErrorHandler, registerErrorHandling } from './error-handler.ts'
 import authPlugin from './auth/plugin.ts'
 import { ProblemSchema } from './schemas/problem.ts'
 import { SessionSchema } from './schemas/session.ts'
@@ -41,6 +41,9 @@ export async function buildApp (config: Config, overrides: BrokerOverrides = {})
     return503OnClosing: true,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
     routerOptions: { maxParamLength: 200 },
+    // the router's and Node's own refusals answer problem+json too, without quoting the input
+    frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler,
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   app.decorate('broker', broker)

@@ -34,5 +34,5 @@ export function problemResponses (...codes: ProblemCode[]): Record<number, unkno
   return out
 }
 
-/** Problems every route can answer with, whatever it does. */
-export const COMMON_PROBLEMS: ProblemCode[] = ['bad_request', 'payload_too_large', 'unsupported_media_type', 'internal']
+/** Problems every route can answer with, whatever it does (malformed_request and request_timeout come from Node before any route, so no route lists them). */
+export const COMMON_PROBLEMS: ProblemCode[] = ['bad_request', 'malformed_json', 'malformed_url', 'payload_too_large', 'uri_too_long', 'unsupported_media_type', 'headers_too_large', 'internal']

@@ -1,4 +1,6 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
+import { once } from 'node:events'
+import { connect } from 'node:net'
 import fc from 'fast-check'
 import { ACME, KEYS, acmeDefinition, bearer, buildTestApp, startSim, tempFileStore } from '../helper.ts'
 import { captureLogs } from '../support/log-capture.ts'
@@ -87,4 +89,72 @@ t.test('hostile input never yields a 500, a stack trace or a secret', async (t) 
   const text = logs.text()
   for (const s of secrets) t.notOk(text.includes(s), 'no secret in the logs of the whole suite')
   t.equal((await store.read('acme'))?.version, 1, 'nothing hostile changed the stored connection')
+})
+
+/** Sends raw bytes and reads the whole answer: the framework's and Node's own refusals happen before any route. */
+async function rawHttp (port: number, request: string): Promise<{ status: number, headers: string, body: string }> {
+  const socket = connect(port, '127.0.0.1')
+  await once(socket, 'connect')
+  const chunks: Buffer[] = []
+  socket.on('data', (c: Buffer) => chunks.push(c))
+  socket.on('error', () => {})
+  socket.write(request)
+  await once(socket, 'close')
+  const text = Buffer.concat(chunks).toString('utf8')
+  const [head, ...rest] = text.split('\r\n\r\n')
+  return { status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1]), headers: head.toLowerCase(), body: rest.join('\r\n\r\n') }
+}
+
+t.test('every refusal before a route is problem+json with a stable type and never echoes the input (issue 10)', async (t) => {
+  const store = await tempFileStore(t)
+  const principals = testPrincipals(['acme'], 1_000_000)
+  const { app } = await buildTestApp(t, { secretStore: store, principals })
+  const base = await app.listen({ port: 0, host: '127.0.0.1' })
+  const port = Number(new URL(base).port)
+  const MARK = 'zq9marker'
+  const isProblem = (t: Test, contentType: string | null, body: string, status: number, code: string, what: string) => {
+    t.match(String(contentType), /^application\/problem\+json/, `${what}: problem+json`)
+    const problem = JSON.parse(body)
+    t.match(problem, { type: `urn:sf-broker:problem:${code}`, status, code }, `${what}: type ${code}`)
+    t.equal(typeof problem.detail, 'string', `${what}: a fixed detail`)
+    t.notOk(body.includes(MARK), `${what}: the input is not echoed`)
+    t.notOk(body.includes('<script>'), `${what}: the decoded input is not echoed`)
+  }
+  const get = async (path: string, init: RequestInit = {}) => {
+    const res = await fetch(`${base}${path}`, init)
+    return { status: res.status, type: res.headers.get('content-type'), body: await res.text() }
+  }
+
+  const unknown = await get(`/v1/${MARK}/nothing-here`)
+  t.equal(unknown.status, 404)
+  isProblem(t, unknown.type, unknown.body, 404, 'not_found', 'unknown route')
+
+  const long = await get(`/v1/connections/${MARK}${'a'.repeat(250)}%3Cscript%3E/session`, { method: 'POST', headers: bearer(principals.billingKey) })
+  t.equal(long.status, 414, 'a path parameter over maxParamLength')
+  isProblem(t, long.type, long.body, 414, 'uri_too_long', 'long path parameter')
+
+  const badUrl = await get(`/v1/connections/${MARK}%E0%A4%A/session`, { method: 'POST', headers: bearer(principals.billingKey) })
+  t.equal(badUrl.status, 400, 'a path that does not decode')
+  isProblem(t, badUrl.type, badUrl.body, 400, 'malformed_url', 'undecodable path')
+
+  const json = { ...bearer(principals.billingKey), 'content-type': 'application/json' }
+  const brokenJson = await get('/v1/connections/acme/session', { method: 'POST', headers: json, body: `{"${MARK}": <script>` })
+  isProblem(t, brokenJson.type, brokenJson.body, 400, 'malformed_json', 'body that is not JSON')
+  const poisoned = await get('/v1/connections/acme/session', { method: 'POST', headers: json, body: `{"__proto__":{"${MARK}":1}}` })
+  isProblem(t, poisoned.type, poisoned.body, 400, 'malformed_json', 'prototype poisoning')
+  const empty = await get('/v1/connections/acme/session', { method: 'POST', headers: json, body: '' })
+  isProblem(t, empty.type, empty.body, 400, 'malformed_json', 'empty JSON body')
+  const media = await get('/v1/connections/acme/session', { method: 'POST', headers: { ...bearer(principals.billingKey), 'content-type': `text/${MARK}` }, body: 'x' })
+  isProblem(t, media.type, media.body, 415, 'unsupported_media_type', 'unsupported media type')
+
+  // Node's HTTP parser refuses these before Fastify sees a request (clientError)
+  const bigHeader = await rawHttp(port, `GET /health/live HTTP/1.1\r\nHost: x\r\nX-${MARK}: ${'h'.repeat(20_000)}\r\n\r\n`)
+  t.equal(bigHeader.status, 431, 'headers over the limit')
+  isProblem(t, /content-type: ([^\r\n]+)/.exec(bigHeader.headers)?.[1] ?? null, bigHeader.body, 431, 'headers_too_large', 'headers too large')
+  const garbage = await rawHttp(port, `GET /health/live ${MARK}<script>\r\n\r\n`)
+  t.equal(garbage.status, 400, 'a request line that is not HTTP')
+  isProblem(t, /content-type: ([^\r\n]+)/.exec(garbage.headers)?.[1] ?? null, garbage.body, 400, 'malformed_request', 'malformed request')
+  const badHeader = await rawHttp(port, `GET /health/live HTTP/1.1\r\nHost: x\r\n${MARK} <script>: 1\r\n\r\n`)
+  t.equal(badHeader.status, 400, 'an invalid header name')
+  isProblem(t, /content-type: ([^\r\n]+)/.exec(badHeader.headers)?.[1] ?? null, badHeader.body, 400, 'malformed_request', 'invalid header')
 })
