@@ -5,7 +5,7 @@ import type { ConnectionDefinition } from '../salesforce/types.ts'
 import { assertConnectionName, isConnectionName } from './connection-name.ts'
 import { definitionToFields, fieldsToDefinition } from './definition-fields.ts'
 import { CasConflictError, SecretStoreUnavailableError, type SecretStore, type StoreHealth, type StoredConnection, type VersionInfo } from './store.ts'
-import { isCasMismatch, toStoreError, vaultStatusOf } from './vault-errors.ts'
+import { isCasMismatch, toStoreError, vaultMessageOf, vaultStatusOf } from './vault-errors.ts'
 import { VaultTokenKeeper, type VaultAuth } from './vault-token.ts'
 
 export type { VaultAuth } from './vault-token.ts'
@@ -21,6 +21,17 @@ export interface VaultSecretStoreOptions {
   /** timeout of one Vault request, default 5000 */
   requestTimeoutMs?: number
   logger: Logger
+}
+
+/** the sys/health fields read here (http/sys_health.go HealthResponse) */
+interface VaultHealthBody {
+  initialized?: unknown
+  sealed?: unknown
+  standby?: unknown
+  version?: unknown
+  replication_dr_mode?: unknown
+  ha_connection_healthy?: unknown
+  removed_from_cluster?: unknown
 }
 
 interface KvVersionMetadata { created_time?: unknown, deletion_time?: unknown, destroyed?: unknown, version?: unknown }
@@ -121,11 +132,19 @@ export class VaultSecretStore implements SecretStore {
   async health (): Promise<StoreHealth> {
     try {
       // node-vault resolves sys/health with the body whatever the status (429, 501, 503…)
-      const body = await this.client.health() as { initialized?: unknown, sealed?: unknown, standby?: unknown, version?: unknown } | string
+      const body = await this.client.health() as VaultHealthBody | string
       if (typeof body !== 'object' || body === null) return { ok: false, detail: 'unexpected answer from sys/health' }
       const version = typeof body.version === 'string' ? ` ${body.version}` : ''
       if (body.initialized === false) return { ok: false, sealed: body.sealed === true, detail: `Vault${version} is not initialised` }
+      if (body.removed_from_cluster === true) return { ok: false, sealed: body.sealed === true, detail: `Vault${version} node was removed from its cluster (530)` }
       if (body.sealed === true) return { ok: false, sealed: true, detail: `Vault${version} is sealed` }
+      // http/sys_health.go answers these with 474 and 472; node-vault hands over the body alike, so the fields decide
+      if (body.ha_connection_healthy === false) {
+        return { ok: false, sealed: false, detail: `Vault${version} standby lost its connection to the active node (474): it cannot forward requests` }
+      }
+      if (body.replication_dr_mode === 'secondary') {
+        return { ok: false, sealed: false, detail: `Vault${version} is a DR secondary (472): it serves no secrets until promoted` }
+      }
       return { ok: true, sealed: false, detail: body.standby === true ? `Vault${version} standby (requests are forwarded to the active node)` : `Vault${version} active` }
     } catch (err) {
       return { ok: false, detail: toStoreError(err, 'sys/health').message }
@@ -156,6 +175,16 @@ export class VaultSecretStore implements SecretStore {
   }
 
   /**
+   * A 403 means a dead token or a policy refusal. Vault says "invalid token" for a dead one
+   * (vault/request_handling.go, sdk/logical/error.go ErrInvalidToken; Vault Agent re-authenticates
+   * on exactly that text); a bare "permission denied" is settled by asking lookup-self.
+   */
+  private async tokenIsDead (err: unknown, used: string): Promise<boolean> {
+    if (/invalid token/i.test(vaultMessageOf(err))) return true
+    return await this.token.isAlive(used) === false
+  }
+
+  /**
    * One Vault request: with a live token, retried once after a fresh login when Vault rejects
    * the token (revoked, expired early), 404 answered by `notFound`, logged with path and duration.
    */
@@ -181,6 +210,10 @@ export class VaultSecretStore implements SecretStore {
         return await attempt()
       } catch (err) {
         if (vaultStatusOf(err) !== 403 || !this.token.canLogin) throw err
+        if (!await this.tokenIsDead(err, used)) {
+          outcome = 'policy_denied'
+          throw policyRefusal(op, path)
+        }
         outcome = 'relogin'
         await this.token.replace(used)
         return await attempt()
@@ -197,6 +230,15 @@ export class VaultSecretStore implements SecretStore {
       this.logger.debug({ vault: { op, path, outcome, durationMs: Math.round(performance.now() - started) } }, 'vault request')
     }
   }
+}
+
+/**
+ * A live token refused by its policy: logging in again would get the same policies and spend
+ * one use of a limited-use AppRole secret ID (and leave a token lease behind), so say it plainly.
+ */
+function policyRefusal (op: string, path: string): SecretStoreUnavailableError {
+  return new SecretStoreUnavailableError('permission_denied',
+    `Vault policy refuses ${op} ${path}: the broker's token is valid, so its role's policies lack this capability`)
 }
 
 /** Internal marker: Vault refused a write because the check-and-set version was stale. */

@@ -76,6 +76,22 @@ export class VaultTokenKeeper {
     return this.client.token
   }
 
+  /**
+   * Whether Vault still honours `token`, asked with auth/token/lookup-self (allowed by Vault's
+   * default policy). Settles a 403 whose body does not say "invalid token": true = alive (the 403
+   * was the policy's), false = dead or already replaced, undefined = Vault could not be asked.
+   * Not cached: a token revoked a moment after a lookup must not pass for alive.
+   */
+  async isAlive (token: string): Promise<boolean | undefined> {
+    if (this.client.token !== token) return false
+    try {
+      await this.client.tokenLookupSelf()
+      return true
+    } catch (err) {
+      return vaultStatusOf(err) === 403 ? false : undefined
+    }
+  }
+
   /** Vault rejected `rejected`: log in again, unless another request already replaced it. */
   async replace (rejected: string): Promise<boolean> {
     if (!this.canLogin) return false

@@ -126,7 +126,7 @@ t.test('LIST and GET ?list=true', async (t) => {
 t.test('tokens and policies', async (t) => {
   const vault = await standIn(t)
   t.same(await call(vault, 'GET', 'secret/data/x', { token: '' }), { status: 403, body: { errors: ['permission denied'] } })
-  t.same(await call(vault, 'GET', 'secret/data/x', { token: 'hvs.unknown' }), { status: 403, body: { errors: ['permission denied'] } })
+  t.same(await call(vault, 'GET', 'secret/data/x', { token: 'hvs.unknown' }), { status: 403, body: { errors: ['2 errors occurred:\n\t* permission denied\n\t* invalid token\n\n'] } })
 
   vault.setPolicy('reader', [
     { path: 'secret/data/app/*', capabilities: ['read'] },
@@ -158,7 +158,7 @@ t.test('token TTL, renewal up to the max TTL, expiry', async (t) => {
   t.ok(capped.body.auth.lease_duration <= 1, 'capped by the max TTL')
   t.match(capped.body.warnings[0], /exceeded the effective max_ttl/)
   await sleep(1500)
-  t.same(await call(vault, 'GET', 'auth/token/lookup-self', { token }), { status: 403, body: { errors: ['permission denied'] } })
+  t.same(await call(vault, 'GET', 'auth/token/lookup-self', { token }), { status: 403, body: { errors: ['2 errors occurred:\n\t* permission denied\n\t* invalid token\n\n'] } })
 
   const fixed = vault.createToken({ policies: [], renewable: false })
   t.same(await call(vault, 'POST', 'auth/token/renew-self', { token: fixed }), { status: 400, body: { errors: ['lease is not renewable'] } })
@@ -211,4 +211,48 @@ t.test('sealed, standby, uninitialised, stopped', async (t) => {
   await vault.start()
   t.equal(vault.port, port, 'same port again')
   t.equal((await call(vault, 'GET', 'sys/health')).status, 200)
+})
+
+t.test('403 bodies as Vault writes them: no token, a dead token, a policy refusal', async (t) => {
+  const vault = await standIn(t)
+  vault.setPolicy('narrow', [{ path: 'secret/data/allowed', capabilities: ['read'] }])
+  const token = vault.createToken({ policies: ['narrow'] })
+  t.same(await call(vault, 'GET', 'secret/data/x', { token: '' }), { status: 403, body: { errors: ['permission denied'] } })
+  t.same(await call(vault, 'GET', 'secret/data/x', { token }), { status: 403, body: { errors: ['1 error occurred:\n\t* permission denied\n\n'] } })
+  vault.revokeToken(token)
+  t.same(await call(vault, 'GET', 'secret/data/x', { token }), { status: 403, body: { errors: ['2 errors occurred:\n\t* permission denied\n\t* invalid token\n\n'] } })
+  t.same(await call(vault, 'GET', 'auth/token/lookup-self', { token: 'hvs.made-up' }), { status: 403, body: { errors: ['2 errors occurred:\n\t* permission denied\n\t* invalid token\n\n'] } })
+})
+
+t.test('AppRole secret_id_num_uses: each login spends one use, the last deletes the secret ID', async (t) => {
+  const vault = await standIn(t)
+  const { roleId, secretId } = vault.enableAppRole('broker', { policies: [], secretIdNumUses: 2 })
+  t.equal(vault.secretIdUsesLeft(secretId), 2)
+  t.equal((await call(vault, 'POST', 'auth/approle/login', { token: '', body: { role_id: roleId, secret_id: secretId } })).status, 200)
+  t.equal(vault.secretIdUsesLeft(secretId), 1)
+  t.equal((await call(vault, 'POST', 'auth/approle/login', { token: '', body: { role_id: roleId, secret_id: secretId } })).status, 200)
+  t.equal(vault.secretIdUsesLeft(secretId), 'gone')
+  t.same(await call(vault, 'POST', 'auth/approle/login', { token: '', body: { role_id: roleId, secret_id: secretId } }), { status: 400, body: { errors: ['invalid role or secret ID'] } })
+  const unlimited = vault.enableAppRole('other', { policies: [] })
+  t.equal(vault.secretIdUsesLeft(unlimited.secretId), 'unlimited')
+})
+
+t.test('sys/health: DR secondary 472, standby that lost its active node 474', async (t) => {
+  const vault = await standIn(t)
+  vault.setDrSecondary(true)
+  const dr = await call(vault, 'GET', 'sys/health', { token: '' })
+  t.equal(dr.status, 472)
+  t.match(dr.body, { replication_dr_mode: 'secondary', sealed: false })
+  t.equal((await call(vault, 'GET', 'sys/health?drsecondarycode=200', { token: '' })).status, 200)
+  vault.setDrSecondary(false)
+
+  vault.setStandby(true)
+  vault.setHaConnectionHealthy(true)
+  const healthy = await call(vault, 'GET', 'sys/health?standbyok=true', { token: '' })
+  t.equal(healthy.status, 200)
+  t.match(healthy.body, { standby: true, ha_connection_healthy: true, last_request_forwarding_heartbeat_ms: Number })
+  vault.setHaConnectionHealthy(false)
+  const lost = await call(vault, 'GET', 'sys/health?standbyok=true', { token: '' })
+  t.equal(lost.status, 474, 'HA unhealthy wins over standbyok')
+  t.match(lost.body, { standby: true, ha_connection_healthy: false })
 })

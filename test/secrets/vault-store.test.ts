@@ -316,3 +316,87 @@ t.test('token auth: a renewable token is kept renewed, even when start() was ski
   t.ok(paths.includes('/v1/auth/token/lookup-self 200'), 'looked its TTL up')
   t.ok(paths.filter(p => p === '/v1/auth/token/renew-self 200').length >= 1, 'renewed')
 })
+
+t.test('AppRole: a policy refusal is reported as such and never spends a login (limited-use secret ID survives)', async (t) => {
+  const vault = await standIn(t)
+  vault.setPolicy('broker', [{ path: 'secret/data/sf-broker/acme', capabilities: ['create', 'read', 'update'] }])
+  const { roleId, secretId } = vault.enableAppRole('broker', { policies: ['broker'], secretIdNumUses: 3 })
+  const store = await vaultStore(t, vault, { auth: { method: 'approle', roleId, secretId } })
+  await store.start()
+  await store.write('acme', acme, 0)
+  for (let i = 0; i < 5; i++) {
+    const err = await store.read('globex').catch((e: unknown) => e)
+    t.equal(reasonOf(err), 'permission_denied')
+    t.match((err as Error).message, /policy/i, 'says the policy refused, not the token')
+  }
+  const logins = vault.requestLog.filter(r => r.path === '/v1/auth/approle/login')
+  t.equal(logins.length, 1, 'only the start-up login')
+  t.equal(vault.secretIdUsesLeft(secretId), 2, 'the secret ID lost one use only')
+  t.equal((await store.read('acme'))?.version, 1, 'the store still works')
+})
+
+t.test('AppRole: a dead token ("invalid token") is replaced at once, without a lookup', async (t) => {
+  const vault = await standIn(t)
+  vault.setPolicy('broker', [{ path: 'secret/*', capabilities: ['create', 'read', 'update', 'delete', 'list'] }])
+  const { roleId, secretId } = vault.enableAppRole('broker', { policies: ['broker'], secretIdNumUses: 3 })
+  const store = await vaultStore(t, vault, { auth: { method: 'approle', roleId, secretId } })
+  await store.start()
+  await store.write('acme', acme, 0)
+  vault.revokeAllTokens()
+  const mark = vault.requestLog.length
+  t.equal((await store.read('acme'))?.version, 1)
+  t.same(vault.requestLog.slice(mark).map(r => `${r.method} ${r.path} ${r.status}`), [
+    'GET /v1/secret/data/sf-broker/acme 403',
+    'POST /v1/auth/approle/login 200',
+    'GET /v1/secret/data/sf-broker/acme 200',
+  ])
+  t.equal(vault.secretIdUsesLeft(secretId), 1)
+})
+
+t.test('AppRole: an ambiguous bare "permission denied" is settled with lookup-self', async (t) => {
+  // older Vault releases (and proxies that rewrite errors) answer a dead token and a refusal alike
+  const vault = await standIn(t, { bareDenials: true })
+  vault.setPolicy('broker', [{ path: 'secret/data/sf-broker/acme', capabilities: ['read', 'create', 'update'] }])
+  const { roleId, secretId } = vault.enableAppRole('broker', { policies: ['broker'] })
+  const store = await vaultStore(t, vault, { auth: { method: 'approle', roleId, secretId } })
+  await store.start()
+  await store.write('acme', acme, 0)
+
+  let mark = vault.requestLog.length
+  const err = await store.read('globex').catch((e: unknown) => e)
+  t.equal(reasonOf(err), 'permission_denied')
+  t.match((err as Error).message, /policy/i)
+  t.same(vault.requestLog.slice(mark).map(r => `${r.path} ${r.status}`), [
+    '/v1/secret/data/sf-broker/globex 403',
+    '/v1/auth/token/lookup-self 200',
+  ], 'the token is alive: a refusal, no login')
+
+  vault.revokeAllTokens()
+  mark = vault.requestLog.length
+  t.equal((await store.read('acme'))?.version, 1)
+  t.same(vault.requestLog.slice(mark).map(r => `${r.path} ${r.status}`), [
+    '/v1/secret/data/sf-broker/acme 403',
+    '/v1/auth/token/lookup-self 403',
+    '/v1/auth/approle/login 200',
+    '/v1/secret/data/sf-broker/acme 200',
+  ], 'the token is dead: one login, then the request again')
+})
+
+t.test('health: a DR secondary (472) and a standby that lost its active node (474) are not ready, with the reason', async (t) => {
+  const vault = await standIn(t)
+  const store = await vaultStore(t, vault)
+  t.equal((await store.health()).ok, true)
+  vault.setDrSecondary(true)
+  const dr = await store.health()
+  t.equal(dr.ok, false)
+  t.match(dr.detail, /DR secondary/)
+  vault.setDrSecondary(false)
+  vault.setStandby(true)
+  vault.setHaConnectionHealthy(true)
+  t.equal((await store.health()).ok, true, 'a standby with a healthy link forwards requests')
+  vault.setHaConnectionHealthy(false)
+  const lost = await store.health()
+  t.equal(lost.ok, false)
+  t.match(lost.detail, /lost .*active node/)
+  t.notMatch(lost.detail, /\//, 'no path in the reason')
+})

@@ -17,7 +17,14 @@ export interface VaultStandIn {
   createToken (opts: { policies: string[], ttlSeconds?: number, renewable?: boolean, maxTtlSeconds?: number }): string
   /** rules: path globs as in Vault policies ('secret/data/sf-broker/*', '+' for one segment) */
   setPolicy (name: string, rules: PolicyRule[]): void
-  enableAppRole (roleName: string, opts: { policies: string[], tokenTtlSeconds?: number, tokenMaxTtlSeconds?: number }): { roleId: string, secretId: string }
+  /**
+   * secretIdNumUses: the secret ID's secret_id_num_uses (0 = unlimited). As in Vault's AppRole
+   * backend (builtin/credential/approle/path_login.go) each login spends one use, the last use
+   * deletes the secret ID, and later logins answer 400 "invalid role or secret ID".
+   */
+  enableAppRole (roleName: string, opts: { policies: string[], tokenTtlSeconds?: number, tokenMaxTtlSeconds?: number, secretIdNumUses?: number }): { roleId: string, secretId: string }
+  /** uses left of an AppRole secret ID: a number, 'unlimited', or 'gone' once spent */
+  secretIdUsesLeft (secretId: string): number | 'unlimited' | 'gone'
   enableKubernetes (roleName: string, opts: { serviceAccountJwt: string, policies: string[], tokenTtlSeconds?: number, tokenMaxTtlSeconds?: number, mountPath?: string }): void
   /** revokes one token (as `vault token revoke`) */
   revokeToken (token: string): void
@@ -29,6 +36,13 @@ export interface VaultStandIn {
   setStandby (standby: boolean): void
   /** uninitialised: sys/health answers 501 */
   setInitialized (initialized: boolean): void
+  /** disaster-recovery secondary: sys/health answers 472, replication_dr_mode "secondary" */
+  setDrSecondary (secondary: boolean): void
+  /**
+   * a standby's request-forwarding connection to the active node: false makes sys/health answer
+   * 474 with ha_connection_healthy:false (Vault 1.18+, http/sys_health.go "haunhealthycode")
+   */
+  setHaConnectionHealthy (healthy: boolean): void
   /** stop listening (connections refused, open ones dropped); data and tokens are kept */
   stop (): Promise<void>
   /** listen again on the same port */
@@ -54,11 +68,26 @@ export interface VaultStandInOptions {
   kvMount?: string
   /** versions kept per key (the engine's max_versions), default 10 */
   maxVersions?: number
+  /**
+   * answer every 403 with the bare "permission denied", as older Vault releases (before the
+   * "invalid token" text) and error-rewriting proxies do: a client cannot tell a dead token from a
+   * policy refusal by the body and must ask auth/token/lookup-self
+   */
+  bareDenials?: boolean
 }
 
 const SYSTEM_MAX_TTL = 2_764_800 // 768h, Vault's default max lease TTL
 const VAULT_VERSION = '1.17.2'
+/*
+ * The three 403 texts Vault writes (vault/request_handling.go, sdk/logical/error.go; documented in
+ * website/content/docs/concepts/tokens.mdx "Error Responses", hashicorp/vault#26687):
+ * - no token at all: fetchACLTokenEntryAndEntity returns the bare ErrPermissionDenied;
+ * - a token Vault does not know (revoked, expired, made up): ErrPermissionDenied and ErrInvalidToken
+ *   together, a go-multierror of two — Vault Agent and Proxy re-authenticate only on "invalid token";
+ * - a live token whose policy does not allow the request: a multierror of one "permission denied".
+ */
 const PERMISSION_DENIED = 'permission denied'
+const INVALID_TOKEN = '2 errors occurred:\n\t* permission denied\n\t* invalid token\n\n'
 const ACL_DENIED = '1 error occurred:\n\t* permission denied\n\n'
 
 interface TokenEntry {
@@ -95,6 +124,8 @@ interface KeyEntry {
 }
 
 interface RoleEntry { policies: string[], ttl: number, maxTtl: number }
+/** remaining uses of an AppRole secret ID; 0 = unlimited (Vault's SecretIDNumUses) */
+type SecretIdUses = number
 
 interface Req { method: string, pathname: string, query: URLSearchParams, headers: Record<string, string | string[] | undefined>, body: string }
 interface Res { status: number, body?: unknown }
@@ -106,11 +137,14 @@ export async function startVaultStandIn (opts: VaultStandInOptions = {}): Promis
   const tokens = new Map<string, TokenEntry>()
   const policies = new Map<string, PolicyRule[]>()
   const kv = new Map<string, KeyEntry>()
-  const appRoles = new Map<string, RoleEntry & { roleName: string, secretIds: Set<string> }>() // by role_id
+  const appRoles = new Map<string, RoleEntry & { roleName: string, secretIds: Map<string, SecretIdUses> }>() // by role_id
   const k8sMounts = new Map<string, Map<string, RoleEntry & { jwt: string }>>() // mount -> role -> entry
   let sealed = false
   let standby = false
   let initialized = true
+  let drSecondary = false
+  /** undefined until a standby has a request-forwarding heartbeat to report */
+  let haConnectionHealthy: boolean | undefined
 
   const issueToken = (t: Omit<TokenEntry, 'id' | 'accessor' | 'issuedAt' | 'entityId' | 'expiresAt' | 'maxExpiresAt'> & { maxTtl: number }): TokenEntry => {
     const now = Date.now()
@@ -170,8 +204,9 @@ export async function startVaultStandIn (opts: VaultStandInOptions = {}): Promis
     if (k8s && k8sMounts.has(k8s[1]) && isWrite(method)) return kubernetesLogin(k8s[1], body)
 
     const header = req.headers['x-vault-token'] ?? bearer(req.headers.authorization)
-    const token = liveToken(Array.isArray(header) ? header[0] : header)
-    if (!token) return { status: 403, body: { errors: [PERMISSION_DENIED] } }
+    const presented = Array.isArray(header) ? header[0] : header
+    const token = liveToken(presented)
+    if (!token) return { status: 403, body: { errors: [presented && !opts.bareDenials ? INVALID_TOKEN : PERMISSION_DENIED] } }
 
     if (path === 'auth/token/lookup-self' && (method === 'GET' || isWrite(method))) return lookupSelf(token)
     if (path === 'auth/token/renew-self' && isWrite(method)) return renewSelf(token, body)
@@ -181,8 +216,12 @@ export async function startVaultStandIn (opts: VaultStandInOptions = {}): Promis
     }
 
     if (path.startsWith(`${kvMount}/`)) return kvRequest(method, path, req.query, body, token)
-    if (!allowed(token, path, method === 'LIST' ? 'list' : method === 'GET' ? 'read' : 'update')) return { status: 403, body: { errors: [ACL_DENIED] } }
+    if (!allowed(token, path, method === 'LIST' ? 'list' : method === 'GET' ? 'read' : 'update')) return denied()
     return { status: 404, body: { errors: [`no handler for route "${path}". route entry not found.`] } }
+  }
+
+  function denied (): Res {
+    return { status: 403, body: { errors: [opts.bareDenials ? PERMISSION_DENIED : ACL_DENIED] } }
   }
 
   // ---------------------------------------------------------------- sys/health
@@ -192,9 +231,13 @@ export async function startVaultStandIn (opts: VaultStandInOptions = {}): Promis
       const v = Number(query.get(name))
       return query.has(name) && Number.isInteger(v) ? v : fallback
     }
+    // precedence as in http/sys_health.go: uninitialised, sealed, HA connection lost, DR secondary, standby
+    const haReported = standby && haConnectionHealthy !== undefined && !sealed && initialized
     let status: number
     if (!initialized) status = code('uninitcode', 501)
     else if (sealed) status = code('sealedcode', 503)
+    else if (haReported && haConnectionHealthy === false) status = code('haunhealthycode', 474)
+    else if (drSecondary) status = code('drsecondarycode', 472)
     else if (standby) status = isTrue(query.get('standbyok')) ? code('activecode', 200) : code('standbycode', 429)
     else status = code('activecode', 200)
     const down = !initialized || sealed
@@ -204,13 +247,14 @@ export async function startVaultStandIn (opts: VaultStandInOptions = {}): Promis
       standby: standby || down,
       performance_standby: false,
       replication_performance_mode: down ? 'unknown' : 'disabled',
-      replication_dr_mode: down ? 'unknown' : 'disabled',
+      replication_dr_mode: down ? 'unknown' : drSecondary ? 'secondary' : 'disabled',
       server_time_utc: Math.floor(Date.now() / 1000),
       version: VAULT_VERSION,
       enterprise: false,
       ...(down ? {} : { cluster_name: 'vault-cluster-standin', cluster_id: clusterId }),
       echo_duration_ms: 0,
       clock_skew_ms: 0,
+      ...(haReported ? { ha_connection_healthy: haConnectionHealthy, last_request_forwarding_heartbeat_ms: haConnectionHealthy ? 500 : 30_000 } : {}),
     }
     return { status, body: method === 'HEAD' ? undefined : body }
   }
@@ -249,6 +293,11 @@ export async function startVaultStandIn (opts: VaultStandInOptions = {}): Promis
     if (!role || typeof body.secret_id !== 'string' || !role.secretIds.has(body.secret_id)) {
       return { status: 400, body: { errors: ['invalid role or secret ID'] } }
     }
+    // secret_id_num_uses: the last use deletes the secret ID (path_login.go), so the next login
+    // with it finds no entry and answers as for an unknown one
+    const uses = role.secretIds.get(body.secret_id) ?? 0
+    if (uses === 1) role.secretIds.delete(body.secret_id)
+    else if (uses > 1) role.secretIds.set(body.secret_id, uses - 1)
     const t = issueToken({
       policies: withDefault(role.policies),
       path: 'auth/approle/login',
@@ -352,7 +401,7 @@ export async function startVaultStandIn (opts: VaultStandInOptions = {}): Promis
     const slash = rest.indexOf('/')
     const op = slash === -1 ? rest : rest.slice(0, slash)
     const key = slash === -1 ? '' : rest.slice(slash + 1)
-    const deny = { status: 403, body: { errors: [ACL_DENIED] } }
+    const deny = denied()
     const unsupported = { status: 405, body: { errors: ['1 error occurred:\n\t* unsupported operation\n\n'] } }
     if (key.split('/').some(s => s === '..' || s === '.')) return { status: 400, body: { errors: ['invalid request path'] } }
 
@@ -576,8 +625,15 @@ export async function startVaultStandIn (opts: VaultStandInOptions = {}): Promis
     enableAppRole (roleName, o) {
       const roleId = randomUUID()
       const secretId = randomUUID()
-      appRoles.set(roleId, { roleName, policies: o.policies, ttl: o.tokenTtlSeconds ?? SYSTEM_MAX_TTL, maxTtl: o.tokenMaxTtlSeconds ?? SYSTEM_MAX_TTL, secretIds: new Set([secretId]) })
+      appRoles.set(roleId, { roleName, policies: o.policies, ttl: o.tokenTtlSeconds ?? SYSTEM_MAX_TTL, maxTtl: o.tokenMaxTtlSeconds ?? SYSTEM_MAX_TTL, secretIds: new Map([[secretId, o.secretIdNumUses ?? 0]]) })
       return { roleId, secretId }
+    },
+    secretIdUsesLeft (secretId) {
+      for (const role of appRoles.values()) {
+        const uses = role.secretIds.get(secretId)
+        if (uses !== undefined) return uses === 0 ? 'unlimited' : uses
+      }
+      return 'gone'
     },
     enableKubernetes (roleName, o) {
       const mount = o.mountPath ?? 'kubernetes'
@@ -593,6 +649,8 @@ export async function startVaultStandIn (opts: VaultStandInOptions = {}): Promis
     unseal () { sealed = false },
     setStandby (s) { standby = s },
     setInitialized (i) { initialized = i },
+    setDrSecondary (d) { drSecondary = d },
+    setHaConnectionHealthy (h) { haConnectionHealthy = h },
     stop: stopListening,
     start: async () => { if (!server.listening) await listen() },
     close: stopListening,
