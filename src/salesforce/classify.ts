@@ -282,6 +282,21 @@ export function classifyRestError (body: unknown, httpStatus: number): Classifie
   return classifiedFailure('unknown', base)
 }
 
+/**
+ * A 401 or 403 whose body is not a REST error: the identity service (userinfo, /id/…) and some
+ * gateways refuse a token with plain text such as `Bad_OAuth_Token` or `Missing_OAuth_Token`.
+ * Either way Salesforce does not honour the session.
+ */
+export function classifyAuthRefusal (httpStatus: 401 | 403, text: string, what: string): ClassifiedFailure {
+  const word = text.trim()
+  const code = /^[A-Za-z_]{1,64}$/.test(word) ? word : undefined
+  return classifiedFailure('session_invalid', {
+    message: code ?? `${what} refused the session (HTTP ${httpStatus})`,
+    sfCode: code,
+    httpStatus,
+  })
+}
+
 // ---------------------------------------------------------------- transport
 
 /** fetch rejected: timeout, refused, reset, DNS… Always `unreachable`, always retryable. */

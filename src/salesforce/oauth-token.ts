@@ -3,10 +3,10 @@
  * credentials): POST the grant, classify an error, or turn the answer into a session whose
  * instance URL passed the login URL policy.
  */
-import { classifiedFailure, classifyHttpStatus, classifyNetworkError, classifyOAuthError, type OAuthErrorBody } from './classify.ts'
+import { classifiedFailure, classifyAuthRefusal, classifyHttpStatus, classifyNetworkError, classifyOAuthError, type OAuthErrorBody } from './classify.ts'
 import { httpRequest, parseJson, postForm } from './http.ts'
 import { loginUrlRejection, type LoginUrlPolicy } from './login-url.ts'
-import type { Flow, LoginOutcome, SalesforceSession } from './types.ts'
+import type { ClassifiedFailure, Flow, LoginOutcome, SalesforceSession } from './types.ts'
 
 export interface FlowContext {
   policy: LoginUrlPolicy
@@ -70,6 +70,7 @@ async function sessionFromTokenAnswer (body: TokenSuccess | undefined, flow: Flo
   }
   const instanceUrl = new URL(body.instance_url).origin
   const ids = idsFromIdentityUrl(body.id) ?? await idsFromUserInfo(instanceUrl, body.access_token, ctx)
+  if (ids !== undefined && 'classification' in ids) return { ok: false, failure: ids }
   if (ids === undefined) {
     return { ok: false, failure: classifiedFailure('unknown', { message: 'the token answer has no usable identity URL (id) and userinfo did not say who logged in', httpStatus: 200, flow }) }
   }
@@ -78,13 +79,15 @@ async function sessionFromTokenAnswer (body: TokenSuccess | undefined, flow: Flo
 }
 
 /** Fallback when `id` is missing: GET /services/oauth2/userinfo answers user_id and organization_id. */
-async function idsFromUserInfo (instanceUrl: string, accessToken: string, ctx: FlowContext): Promise<{ orgId: string, userId: string } | undefined> {
+async function idsFromUserInfo (instanceUrl: string, accessToken: string, ctx: FlowContext): Promise<{ orgId: string, userId: string } | ClassifiedFailure | undefined> {
   try {
     const answer = await httpRequest(`${instanceUrl}/services/oauth2/userinfo`, {
       method: 'GET',
       headers: { authorization: `Bearer ${accessToken}`, accept: 'application/json' },
       timeoutMs: ctx.remainingMs(),
     })
+    // the identity service refuses a token it does not honour with a bare 401/403 (Bad_OAuth_Token)
+    if (answer.status === 401 || answer.status === 403) return classifyAuthRefusal(answer.status, answer.body, 'The identity service')
     if (answer.status !== 200) return undefined
     const info = parseJson(answer.body) as { user_id?: unknown, organization_id?: unknown } | undefined
     if (typeof info?.user_id === 'string' && typeof info.organization_id === 'string') {

@@ -2,7 +2,7 @@
  * Cheap checks of a cached session: GET /limits proves the session still works (and reports the
  * org's daily API usage); revoke ends it at Salesforce.
  */
-import { classifyHttpStatus, classifyNetworkError, classifyRestError } from './classify.ts'
+import { classifyAuthRefusal, classifyHttpStatus, classifyNetworkError, classifyRestError } from './classify.ts'
 import { httpRequest, parseJson } from './http.ts'
 import type { ApiUsage, SalesforceSession, SessionCheckOutcome } from './types.ts'
 
@@ -30,7 +30,7 @@ export async function checkSession (session: Pick<SalesforceSession, 'accessToke
   const body = parseJson(answer.body)
   if (answer.status !== 200) {
     if (body !== undefined && answer.status >= 400 && answer.status < 500) return { ok: false, failure: classifyRestError(body, answer.status) }
-    if (answer.status === 401) return { ok: false, failure: classifyRestError(undefined, 401) }
+    if (answer.status === 401 || answer.status === 403) return { ok: false, failure: classifyAuthRefusal(answer.status, answer.body, 'The limits resource') }
     return { ok: false, failure: classifyHttpStatus(answer.status, 'The limits resource') }
   }
   const apiUsage = usageFromLimits(body) ?? usageFromHeader(answer.headers.get('sforce-limit-info'))

@@ -64,6 +64,11 @@ export async function soapLogin (c: SoapCredentials, ctx: FlowContext): Promise<
 }
 
 function sessionFromLoginResult (result: string, issuedAt: number, ctx: FlowContext): LoginOutcome {
+  // A login with an expired password "succeeds" with a session that can only call setPassword();
+  // whatever else the answer lacks, that is the admin's problem to fix first.
+  if (textOf(result, 'passwordExpired')?.toLowerCase() === 'true') {
+    return { ok: false, failure: classifiedFailure('password_expired', { message: 'login succeeded but the password has expired (passwordExpired=true)', flow: 'soap' }) }
+  }
   const sessionId = textOf(result, 'sessionId')
   const serverUrl = textOf(result, 'serverUrl')
   const userInfo = innerXml(result, 'userInfo') ?? ''
@@ -71,10 +76,6 @@ function sessionFromLoginResult (result: string, issuedAt: number, ctx: FlowCont
   const orgId = textOf(userInfo, 'organizationId')
   if (!sessionId || !serverUrl || !userId || !orgId) {
     return { ok: false, failure: classifiedFailure('unknown', { message: 'the SOAP login answer lacks sessionId, serverUrl, userId or organizationId', httpStatus: 200, flow: 'soap' }) }
-  }
-  // A login with an expired password "succeeds" with a session that can only call setPassword().
-  if (textOf(result, 'passwordExpired') === 'true') {
-    return { ok: false, failure: classifiedFailure('password_expired', { message: 'login succeeded but the password has expired (passwordExpired=true)', flow: 'soap' }) }
   }
   let instanceUrl: string
   try {

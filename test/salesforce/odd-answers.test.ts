@@ -4,7 +4,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import t, { type Test } from 'tap'
-import { createLoginUrlPolicy, login, type ConnectionDefinition, type Flow } from '../../src/salesforce/index.ts'
+import { checkSession, createLoginUrlPolicy, login, type ConnectionDefinition, type Flow } from '../../src/salesforce/index.ts'
 
 type Handler = (req: IncomingMessage, res: ServerResponse, body: string) => void
 
@@ -66,7 +66,12 @@ t.test('OAuth: unusable success answers', async t => {
   sf.answer((req, res) => req.url === '/services/oauth2/token'
     ? json(res, 200, { access_token: 'x', instance_url: sf.url, id: 'not a url' })
     : json(res, 403, 'Bad_OAuth_Token'))
-  t.match(await run(def(sf.url)), { ok: false, failure: { classification: 'unknown', message: /identity/ } })
+  t.match(await run(def(sf.url)), { ok: false, failure: { classification: 'session_invalid', message: /identity/ } }, 'userinfo refused the fresh token')
+
+  sf.answer((req, res) => req.url === '/services/oauth2/token'
+    ? json(res, 200, { access_token: 'x', instance_url: sf.url, id: 'not a url' })
+    : json(res, 200, { sub: 'nobody' }))
+  t.match(await run(def(sf.url)), { ok: false, failure: { classification: 'unknown', message: /identity/ } }, 'userinfo without ids')
 
   sf.answer((_req, res) => json(res, 200, { access_token: 'x', instance_url: 'https://evil.example', id: `https://login.salesforce.com/id/${ORG}/${USER_ID}` }))
   t.match(await run(def(sf.url)), { ok: false, failure: { classification: 'unknown', message: /instance URL/ } })
@@ -116,6 +121,38 @@ t.test('SOAP: odd answers', async t => {
 
   sf.answer((_req, res) => { res.writeHead(502); res.end('bad gateway') })
   t.match(await run(def(sf.url, 'soap')), { ok: false, failure: { classification: 'unreachable', retryable: true } })
+})
+
+t.test('SOAP: passwordExpired=true is password_expired whatever else the answer lacks', async t => {
+  const sf = await standIn(t)
+  const answers = [
+    '<result><passwordExpired>true</passwordExpired></result>',
+    `<result><passwordExpired>true</passwordExpired><sessionId>${ORG}!AQ.x</sessionId></result>`,
+    '<result><passwordExpired> true </passwordExpired><serverUrl>not a url</serverUrl><userInfo/></result>',
+  ]
+  for (const result of answers) {
+    sf.answer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/xml' })
+      res.end(`<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><loginResponse>${result}</loginResponse></soapenv:Body></soapenv:Envelope>`)
+    })
+    t.match(await run(def(sf.url, 'soap')), { ok: false, failure: { classification: 'password_expired', credentialFailure: true } }, result)
+  }
+})
+
+t.test('plain-text 401/403 from the REST API or the identity service mean the session is invalid', async t => {
+  const sf = await standIn(t)
+  for (const [status, text] of [[403, 'Bad_OAuth_Token'], [401, 'Bad_OAuth_Token'], [403, 'Missing_OAuth_Token'], [401, '']] as const) {
+    sf.answer((_req, res) => { res.writeHead(status, { 'content-type': 'text/plain;charset=UTF-8' }); res.end(text) })
+    t.match(await checkSession({ accessToken: `${ORG}!AQ.dead`, instanceUrl: sf.url }, { apiVersion: '62.0', timeoutMs: 2000 }),
+      { ok: false, failure: { classification: 'session_invalid', httpStatus: status } }, `limits ${status} ${text}`)
+  }
+  // the identity service answers a token it does not honour with a bare 403 (the simulator does the same)
+  sf.answer((req, res) => {
+    if (req.url === '/services/oauth2/token') return json(res, 200, { access_token: `${ORG}!AQ.token`, instance_url: sf.url, token_type: 'Bearer' })
+    res.writeHead(403, { 'content-type': 'text/plain;charset=UTF-8' })
+    res.end('Bad_OAuth_Token')
+  })
+  t.match(await run(def(sf.url)), { ok: false, failure: { classification: 'session_invalid', httpStatus: 403 } }, 'userinfo 403 during login')
 })
 
 t.test('SOAP: the envelope carries password+token, escaped, to the partner endpoint', async t => {
