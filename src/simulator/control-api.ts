@@ -3,6 +3,7 @@ import type { SimContext } from './context.ts'
 import { readBody, sendJson } from './http.ts'
 import { findUser, isLockedOutView } from './org-state.ts'
 import type { Simulator, SimOrgState, SimUserState } from './types.ts'
+import { editPermissions, permissionRow } from './user-permissions.ts'
 
 /**
  * The test-control API under /_sim/ on the login listener: the Simulator methods over HTTP, for
@@ -41,6 +42,9 @@ export function userView (user: SimUserState): Json {
     apiEnabled: user.apiEnabled,
     loginIpRanges: user.loginIpRanges ?? null,
     loginHours: user.loginHours ?? null,
+    permissions: permissionRow(user),
+    lastPasswordChangeDate: new Date(user.lastPasswordChangeDate).toISOString(),
+    hiddenUserFields: user.hiddenUserFields,
     failedLogins: user.failedLogins,
     locked: isLockedOutView(user),
   }
@@ -79,8 +83,29 @@ function stringList (body: Json, field: string): string[] | undefined {
   return value
 }
 
+/** epoch ms or an ISO 8601 date-time */
+function instant (value: unknown, field: string): number {
+  const ms = typeof value === 'number' ? value : typeof value === 'string' ? Date.parse(value) : Number.NaN
+  if (!Number.isFinite(ms)) throw new ControlError(400, `'${field}' must be epoch milliseconds or an ISO 8601 date-time`)
+  return ms
+}
+
 function patchUser (org: SimOrgState, user: SimUserState, body: Json): void {
-  if (expect(body, 'password', 'string')) user.password = body.password as string
+  if (expect(body, 'password', 'string')) {
+    user.password = body.password as string
+    user.lastPasswordChangeDate = Date.now()
+  }
+  if ('lastPasswordChangeDate' in body) user.lastPasswordChangeDate = instant(body.lastPasswordChangeDate, 'lastPasswordChangeDate')
+  // a profile edit or a permission set (un)assigned: the user's effective permissions change
+  if (expect(body, 'permissions', 'object')) {
+    try {
+      editPermissions(user, body.permissions as Json)
+    } catch (err) {
+      throw new ControlError(400, (err as Error).message)
+    }
+  }
+  const hidden = stringList(body, 'hiddenUserFields')
+  if (hidden) user.hiddenUserFields = hidden
   if (expect(body, 'securityToken', 'string')) user.securityToken = body.securityToken as string
   if (expect(body, 'active', 'boolean')) user.active = body.active as boolean
   if (expect(body, 'passwordExpired', 'boolean')) user.passwordExpired = body.passwordExpired as boolean

@@ -1,6 +1,7 @@
 import { ipInRanges } from './cidr.ts'
 import { findUser } from './org-state.ts'
 import type { SimOrgState, SimUserState } from './types.ts'
+import { recordLogin } from './user-permissions.ts'
 
 /**
  * Why a login was refused, before it is put in a wire format. Several reasons deliberately
@@ -88,13 +89,19 @@ export function decidePasswordLogin (org: SimOrgState, username: string, supplie
     return { ok: false, refusal: secret === 'token_missing' ? 'security_token_required' : 'invalid_login', user }
   }
   user.failedLogins = 0
-  const refusal = checkUserPolicies(user, clientIp, now)
-  return refusal ? { ok: false, refusal, user } : { ok: true, user }
+  return admitted(user, clientIp, now)
 }
 
 /** JWT bearer and client credentials: the app vouches for the user; no password, so no lockout. */
 export function decideDelegatedLogin (org: SimOrgState, user: SimUserState, clientIp: string, now = Date.now()): LoginDecision {
   if (!admitAttempt(org, user, now)) return { ok: false, refusal: 'rate_exceeded', user }
+  return admitted(user, clientIp, now)
+}
+
+/** The profile's policies decide; a login they let through goes into the user's LoginHistory. */
+function admitted (user: SimUserState, clientIp: string, now: number): LoginDecision {
   const refusal = checkUserPolicies(user, clientIp, now)
-  return refusal ? { ok: false, refusal, user } : { ok: true, user }
+  if (refusal) return { ok: false, refusal, user }
+  recordLogin(user, clientIp, now)
+  return { ok: true, user }
 }

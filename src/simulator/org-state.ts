@@ -1,4 +1,5 @@
 import { newSalesforceId } from './ids.ts'
+import { userPermissions } from './user-permissions.ts'
 import type {
   SimConnectedApp, SimConnectedAppState, SimOrgOptions, SimOrgState, SimUser, SimUserState,
 } from './types.ts'
@@ -14,6 +15,10 @@ export function createUserState (user: SimUser): SimUserState {
     apiEnabled: user.apiEnabled ?? true,
     loginIpRanges: user.loginIpRanges,
     loginHours: user.loginHours,
+    permissions: userPermissions(user.permissions),
+    lastPasswordChangeDate: user.lastPasswordChangeDate ?? Date.now(),
+    hiddenUserFields: [...(user.hiddenUserFields ?? [])],
+    loginHistory: [],
     failedLogins: 0,
     lockedUntil: 0,
     recentLogins: [],

@@ -3,7 +3,7 @@ import type { ListenerScope, SimContext } from './context.ts'
 import { bearerToken, isFormEncoded, readBody, sendEmpty, sendJson, sendText } from './http.ts'
 import { findUserById } from './org-state.ts'
 import type { SimSession } from './sessions.ts'
-import { runSoql } from './soql.ts'
+import { handleComposite, queryAnswer } from './composite.ts'
 import type { SimOrgState } from './types.ts'
 
 type RestError = Array<{ message: string, errorCode: string }>
@@ -48,9 +48,9 @@ function limitsBody (org: SimOrgState): Record<string, { Max: number, Remaining:
 /**
  * GET /services/data/vXX.X/{resource}: the session is checked first (401), then the org's API
  * access and an expired password (403), then the daily request allocation, which the call
- * consumes (403 once it is used up).
+ * consumes (403 once it is used up). A composite request is one call, however many subrequests.
  */
-export function handleDataRequest (ctx: SimContext, scope: ListenerScope & { kind: 'my_domain' }, req: IncomingMessage, res: ServerResponse, url: URL): void {
+export async function handleDataRequest (ctx: SimContext, scope: ListenerScope & { kind: 'my_domain' }, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
   const { org } = scope
   const [, version, resource] = DATA_PATH.exec(url.pathname) as RegExpExecArray
   const session = sessionFor(ctx, org, req)
@@ -63,15 +63,15 @@ export function handleDataRequest (ctx: SimContext, scope: ListenerScope & { kin
   if (org.apiRequestsUsed >= org.apiRequestLimit) return sendJson(res, 403, LIMIT_EXCEEDED, usageHeader(org))
   org.apiRequestsUsed++
   const headers = usageHeader(org)
+  if (resource === 'composite' && req.method === 'POST') return handleComposite(org, session, req, res, headers)
   if (req.method !== 'GET') {
     sendJson(res, 405, [{ message: `HTTP Method '${req.method}' not allowed. Allowed are GET`, errorCode: 'METHOD_NOT_ALLOWED' }], headers)
     return
   }
   if (resource === 'limits') return sendJson(res, 200, limitsBody(org), headers)
   if (resource === 'query' || resource === 'queryAll') {
-    const result = runSoql(org, url.searchParams.get('q') ?? '', version)
-    if ('errorCode' in result) return sendJson(res, 400, [result], headers)
-    return sendJson(res, 200, result, headers)
+    const answer = queryAnswer(org, session, url.searchParams.get('q') ?? '', version)
+    return sendJson(res, answer.status, answer.body, headers)
   }
   sendJson(res, 404, [{ errorCode: 'NOT_FOUND', message: 'The requested resource does not exist' }], headers)
 }

@@ -1,5 +1,7 @@
 import { to18 } from './ids.ts'
-import type { SimOrgState } from './types.ts'
+import { findUserById } from './org-state.ts'
+import type { SimOrgState, SimUserState } from './types.ts'
+import { permissionRow, USER_PERMISSION_FIELDS } from './user-permissions.ts'
 
 type Row = Record<string, string | number | boolean | null>
 
@@ -22,45 +24,136 @@ const CONTACTS: Row[] = [
   { Id: to18('003Dn000000Sim2'), FirstName: 'Jack', LastName: 'Rogers', Name: 'Jack Rogers', Email: 'jrogers@burlington.example', AccountId: ACCOUNTS[1].Id },
 ]
 
-/** The fixed records the simulated org holds; users and the organization come from the org's state. */
-function tableFor (org: SimOrgState, sobject: string): { type: string, rows: Row[] } | undefined {
+/**
+ * UserPermissionAccess rows are not stored records: Salesforce answers them with an all-zero id
+ * (second-hand: answers quoted on salesforce.stackexchange).
+ */
+const VIRTUAL_ID = '000000000000000AAA'
+
+/** Salesforce's datetime wire format in query results: 2026-11-30T13:45:00.000+0000 */
+export function sfDateTime (ms: number): string {
+  return new Date(ms).toISOString().replace(/Z$/, '+0000')
+}
+
+interface Table { type: string, columns: string[], rows: Row[] }
+
+const USER_COLUMNS = ['Id', 'Username', 'Name', 'Email', 'IsActive', 'LastPasswordChangeDate']
+
+/**
+ * The objects the simulated org holds. Users, the organization, the running user's permissions and
+ * login history come from the org's state; what the running user may not see is not there at all,
+ * which is how Salesforce answers it (an object the user has no access to: INVALID_TYPE; a field
+ * hidden by field-level security: INVALID_FIELD).
+ */
+function tableFor (org: SimOrgState, sobject: string, me: SimUserState | undefined): Table | undefined {
   switch (sobject.toLowerCase()) {
-    case 'account': return { type: 'Account', rows: ACCOUNTS }
-    case 'contact': return { type: 'Contact', rows: CONTACTS }
+    case 'account': return { type: 'Account', columns: Object.keys(ACCOUNTS[0]), rows: ACCOUNTS }
+    case 'contact': return { type: 'Contact', columns: Object.keys(CONTACTS[0]), rows: CONTACTS }
     case 'user': return {
       type: 'User',
-      rows: [...org.users.values()].map(u => ({ Id: u.userId, Username: u.username, Name: u.username.split('@')[0], Email: u.username, IsActive: u.active })),
+      columns: USER_COLUMNS.filter(c => !me?.hiddenUserFields.includes(c)),
+      rows: [...org.users.values()].map(u => ({
+        Id: u.userId,
+        Username: u.username,
+        Name: u.username.split('@')[0],
+        Email: u.username,
+        IsActive: u.active,
+        LastPasswordChangeDate: sfDateTime(u.lastPasswordChangeDate),
+      })),
     }
-    case 'organization': return { type: 'Organization', rows: [{ Id: org.orgId, Name: org.key, IsSandbox: false, OrganizationType: 'Enterprise Edition' }] }
+    case 'organization': return { type: 'Organization', columns: ['Id', 'Name', 'IsSandbox', 'OrganizationType'], rows: [{ Id: org.orgId, Name: org.key, IsSandbox: false, OrganizationType: 'Enterprise Edition' }] }
+    case 'userpermissionaccess': return {
+      type: 'UserPermissionAccess',
+      columns: ['Id', ...USER_PERMISSION_FIELDS],
+      rows: me ? [{ Id: VIRTUAL_ID, ...permissionRow(me) }] : [],
+    }
+    case 'loginhistory':
+      // reading LoginHistory takes "Manage Users"; without it the object does not exist for the user
+      if (!me?.permissions.PermissionsManageUsers) return undefined
+      return {
+        type: 'LoginHistory',
+        columns: ['Id', 'UserId', 'LoginTime', 'SourceIp', 'Status', 'LoginType'],
+        rows: [...org.users.values()].flatMap(u => u.loginHistory.map((h, i) => ({
+          Id: to18(`0Ya${u.userId.slice(3, 9)}${String(i).padStart(6, '0')}`),
+          UserId: u.userId,
+          LoginTime: sfDateTime(h.loginTime),
+          SourceIp: h.sourceIp,
+          Status: 'Success',
+          LoginType: 'Remote Access 2.0',
+        }))),
+      }
     default: return undefined
   }
 }
 
 const SELECT = /^\s*SELECT\s+([\s\S]+?)\s+FROM\s+([A-Za-z_][\w]*)(?:\s+([\s\S]*?))?\s*$/i
+const CLAUSES = /^(?:WHERE\s+([\s\S]+?))?\s*(?:ORDER\s+BY\s+(\w+)(?:\s+(ASC|DESC))?)?\s*(?:LIMIT\s+(\d+))?$/i
+const EQUALS = /^(\w+)\s*=\s*'([^'\\]*)'$/
 
 /**
- * Enough SOQL for a session check or a demo: SELECT fields|COUNT() FROM object [WHERE …] [LIMIT n].
- * WHERE and ORDER BY are accepted and ignored; the answer is always the object's fixed records.
+ * Salesforce's query errors point at the offending token:
+ * "\nselect id,name,type from accountx\n                         ^\nERROR at Row:1:Column:26\nsObject type …"
+ * (REST error shape quoted by Salesforce's Simon Fell on the developer forums; "Status Codes and Error Responses").
  */
-export function runSoql (org: SimOrgState, soql: string, apiVersion: string): SoqlResult | SoqlError {
+function located (soql: string, token: string, text: string): string {
+  const lines = soql.split('\n')
+  for (let row = 0; row < lines.length; row++) {
+    const at = lines[row].toLowerCase().indexOf(token.toLowerCase())
+    if (at >= 0) return `\n${lines[row]}\n${' '.repeat(at)}^\nERROR at Row:${row + 1}:Column:${at + 1}\n${text}`
+  }
+  return text
+}
+
+function noSuchColumn (soql: string, column: string, type: string): SoqlError {
+  return {
+    errorCode: 'INVALID_FIELD',
+    message: located(soql, column, `No such column '${column}' on entity '${type}'. If you are attempting to use a custom field, be sure to append the '__c' after the custom field name. Please reference your WSDL or the describe call for the appropriate names.`),
+  }
+}
+
+/**
+ * Enough SOQL for a session check, the readiness checks or a demo: SELECT fields|COUNT() FROM
+ * object [WHERE a = 'x' [AND …]] [ORDER BY f [ASC|DESC]] [LIMIT n]. A WHERE clause of another form
+ * is accepted and ignored (the object's every record answers). `runningUserId` is the session's user.
+ */
+export function runSoql (org: SimOrgState, soql: string, apiVersion: string, runningUserId?: string): SoqlResult | SoqlError {
   const match = SELECT.exec(soql)
   if (!match) return { errorCode: 'MALFORMED_QUERY', message: `unexpected token: '${soql.trim().split(/\s+/)[0] ?? ''}'` }
   const [, fieldList, sobject, rest = ''] = match
-  const table = tableFor(org, sobject)
+  const me = runningUserId === undefined ? undefined : findUserById(org, runningUserId)
+  const table = tableFor(org, sobject, me)
   if (!table) {
     return {
       errorCode: 'INVALID_TYPE',
-      message: `sObject type '${sobject}' is not supported. If you are attempting to use a custom object, be sure to append the '__c' after the entity name. Please reference your WSDL or the describe call for the appropriate names.`,
+      message: located(soql, sobject, `sObject type '${sobject}' is not supported. If you are attempting to use a custom object, be sure to append the '__c' after the entity name. Please reference your WSDL or the describe call for the appropriate names.`),
     }
   }
-  const limitMatch = /\bLIMIT\s+(\d+)\b/i.exec(rest)
-  const rows = limitMatch ? table.rows.slice(0, Number(limitMatch[1])) : table.rows
+  const column = (requested: string): string | undefined => table.columns.find(k => k.toLowerCase() === requested.toLowerCase())
+  const clauses = CLAUSES.exec(rest.trim())
+  let rows = table.rows
+  if (clauses?.[1]) {
+    const conditions = clauses[1].split(/\s+AND\s+/i).map(c => EQUALS.exec(c.trim()))
+    if (conditions.every(c => c !== null)) {
+      for (const [, field, value] of conditions as RegExpExecArray[]) {
+        const name = column(field)
+        if (!name) return noSuchColumn(soql, field, table.type)
+        rows = rows.filter(r => String(r[name]) === value)
+      }
+    }
+  }
+  if (clauses?.[2]) {
+    const name = column(clauses[2])
+    if (!name) return noSuchColumn(soql, clauses[2], table.type)
+    const sign = clauses[3]?.toUpperCase() === 'DESC' ? -1 : 1
+    rows = [...rows].sort((a, b) => sign * String(a[name]).localeCompare(String(b[name])))
+  }
+  const limit = clauses?.[4] ?? /\bLIMIT\s+(\d+)\b/i.exec(rest)?.[1]
+  if (limit !== undefined) rows = rows.slice(0, Number(limit))
   if (/^\s*COUNT\(\s*\)\s*$/i.test(fieldList)) return { totalSize: rows.length, done: true, records: [] }
-  const known = Object.keys(table.rows[0] ?? { Id: '' })
   const fields: string[] = []
   for (const requested of fieldList.split(',').map(f => f.trim())) {
-    const canonical = known.find(k => k.toLowerCase() === requested.toLowerCase())
-    if (!canonical) return { errorCode: 'INVALID_FIELD', message: `No such column '${requested}' on entity '${table.type}'.` }
+    const canonical = column(requested)
+    if (!canonical) return noSuchColumn(soql, requested, table.type)
     fields.push(canonical)
   }
   const records = rows.map(row => {

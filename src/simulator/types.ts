@@ -20,6 +20,15 @@ export interface SimUser {
   loginIpRanges?: string[]
   /** profile Login Hours in UTC; outside -> restricted */
   loginHours?: { startHour: number, endHour: number }
+  /**
+   * Effective system permissions (profile plus permission sets) as UserPermissionAccess names them,
+   * e.g. { PermissionsModifyAllData: true }. Absent ones are false; PermissionsApiEnabled follows `apiEnabled`.
+   */
+  permissions?: Record<string, boolean>
+  /** User.LastPasswordChangeDate, epoch ms; default: when the org state was created */
+  lastPasswordChangeDate?: number
+  /** User fields the profile's field-level security hides from this user (a query naming one: INVALID_FIELD) */
+  hiddenUserFields?: string[]
 }
 
 export interface SimConnectedApp {
@@ -105,6 +114,13 @@ export interface SimUserState {
   apiEnabled: boolean
   loginIpRanges?: string[]
   loginHours?: { startHour: number, endHour: number }
+  /** every UserPermissionAccess field the simulator knows (USER_PERMISSION_FIELDS), except PermissionsApiEnabled (= apiEnabled) */
+  permissions: Record<string, boolean>
+  /** epoch ms */
+  lastPasswordChangeDate: number
+  hiddenUserFields: string[]
+  /** successful logins, newest last (LoginHistory), at most a few kept */
+  loginHistory: Array<{ loginTime: number, sourceIp: string }>
   /** consecutive failed password logins since the last success or unlock */
   failedLogins: number
   /** epoch ms; locked while now < lockedUntil */
