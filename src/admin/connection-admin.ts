@@ -205,6 +205,8 @@ export class ConnectionAdmin {
       ...(d.clientId ? { clientId: d.clientId } : {}),
       apiVersion: d.apiVersion,
       sessionTimeoutSeconds: d.sessionTimeoutSeconds,
+      ...(d.requiredPermissions?.length ? { requiredPermissions: d.requiredPermissions } : {}),
+      ...(d.passwordExpiresAfterDays === undefined ? {} : { passwordExpiresAfterDays: d.passwordExpiresAfterDays }),
       version: stored.version,
       updatedAt: stored.createdTime,
       secretsSet: setSecretNames(d),

@@ -24,6 +24,13 @@ export interface ConnectionDefinition {
   sessionTimeoutSeconds: number
   /** Connected app consumer key: oauth_password, jwt_bearer, client_credentials. */
   clientId?: string
+  /**
+   * System permissions the integration needs, as UserPermissionAccess names them
+   * (PermissionsApiEnabled, PermissionsModifyAllData…): checked after a validating login.
+   */
+  requiredPermissions?: string[]
+  /** The org's password policy "User passwords expire in" (days), for password flows: expiry is warned ahead. */
+  passwordExpiresAfterDays?: number
   // ---- secrets: never logged, never returned by any route ----
   password?: string
   securityToken?: string

@@ -4,6 +4,15 @@ import { CLASSIFICATIONS, FLOWS } from '../salesforce/types.ts'
 const Flow = Type.Enum(FLOWS, { description: 'soap and oauth_password are being retired by Salesforce; prefer jwt_bearer or client_credentials' })
 const Secret = (description: string, maxLength = 1024) => Type.String({ minLength: 1, maxLength, description: `${description} (write-only: never returned)` })
 
+/** What the integration user must have; checked after every validating login (README: the integration-user checklist). */
+const readinessFields = {
+  requiredPermissions: Type.Optional(Type.Array(
+    Type.String({ pattern: '^Permissions[A-Za-z0-9]{1,80}$', description: 'A UserPermissionAccess field, e.g. PermissionsModifyAllData' }),
+    { maxItems: 50, uniqueItems: true, description: 'System permissions the integration needs, as Salesforce names them on UserPermissionAccess (PermissionsApiEnabled, PermissionsModifyAllData, PermissionsCustomizeApplication, PermissionsManageProfilesPermissionsets…); a missing one makes validation answer 422 and health warn' }
+  )),
+  passwordExpiresAfterDays: Type.Optional(Type.Integer({ minimum: 1, maximum: 365, description: "The org's Password Policies \"User passwords expire in\" (30, 60, 90, 180 or 365 days), for soap and oauth_password: health shows when the password expires and warns ahead" })),
+}
+
 const definitionFields = {
   flow: Flow,
   loginUrl: Type.String({ maxLength: 255, pattern: '^https?://[^\\s/?#@]+/?$', description: 'Login host origin: https://login.salesforce.com, https://test.salesforce.com or https://<domain>.my.salesforce.com' }),
@@ -11,6 +20,7 @@ const definitionFields = {
   apiVersion: Type.String({ pattern: '^[0-9]{2,3}\\.0$', description: 'REST API version, e.g. 62.0' }),
   sessionTimeoutSeconds: Type.Integer({ minimum: 60, maximum: 86400, description: "The org's session timeout (Setup > Session Settings)" }),
   clientId: Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'Connected app consumer key' })),
+  ...readinessFields,
 }
 const secretFields = {
   password: Type.Optional(Secret('Password of the integration user')),
@@ -47,6 +57,8 @@ export const ConnectionMetadataSchema = Type.Object({
   clientId: Type.Optional(Type.String()),
   apiVersion: Type.String(),
   sessionTimeoutSeconds: Type.Integer(),
+  requiredPermissions: Type.Optional(Type.Array(Type.String())),
+  passwordExpiresAfterDays: Type.Optional(Type.Integer()),
   version: Type.Integer({ description: 'Secret version in the store' }),
   updatedAt: Type.String({ format: 'date-time' }),
   secretsSet: Type.Array(Type.String(), { description: 'Names of the secret fields that have a value' }),

@@ -14,6 +14,9 @@ export function definitionToFields (definition: ConnectionDefinition): Record<st
     if (value !== undefined && value !== null) fields[key] = String(value)
   }
   fields.sessionTimeoutSeconds = String(definition.sessionTimeoutSeconds)
+  // a list in a flat string map: comma-separated, as an operator would type it with `vault kv put`
+  if (definition.requiredPermissions?.length) fields.requiredPermissions = definition.requiredPermissions.join(',')
+  if (definition.passwordExpiresAfterDays !== undefined) fields.passwordExpiresAfterDays = String(definition.passwordExpiresAfterDays)
   return fields
 }
 
@@ -26,6 +29,14 @@ export function fieldsToDefinition (fields: Record<string, unknown>): Connection
   const timeout = Number(fields.sessionTimeoutSeconds)
   if (fields.sessionTimeoutSeconds !== undefined && fields.sessionTimeoutSeconds !== '' && Number.isFinite(timeout)) {
     definition.sessionTimeoutSeconds = timeout
+  }
+  const required = fields.requiredPermissions
+  const list = Array.isArray(required) ? required.map(String) : typeof required === 'string' ? required.split(',') : []
+  const names = list.map(p => p.trim()).filter(p => p !== '')
+  if (names.length > 0) definition.requiredPermissions = names
+  const expiryDays = Number(fields.passwordExpiresAfterDays)
+  if (fields.passwordExpiresAfterDays !== undefined && fields.passwordExpiresAfterDays !== '' && Number.isInteger(expiryDays) && expiryDays > 0) {
+    definition.passwordExpiresAfterDays = expiryDays
   }
   return definition as unknown as ConnectionDefinition
 }
