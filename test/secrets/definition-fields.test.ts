@@ -3,8 +3,13 @@ import { definitionToFields, fieldsToDefinition } from '../../src/secrets/defini
 
 t.test('readiness declarations survive the flat string map of a KV secret', async t => {
   const definition = {
-    flow: 'soap' as const, loginUrl: 'https://login.salesforce.com', username: 'u@x.example', apiVersion: '62.0', sessionTimeoutSeconds: 7200,
-    requiredPermissions: ['PermissionsApiEnabled', 'PermissionsModifyAllData'], passwordExpiresAfterDays: 90,
+    flow: 'soap' as const,
+    loginUrl: 'https://login.salesforce.com',
+    username: 'u@x.example',
+    apiVersion: '62.0',
+    sessionTimeoutSeconds: 7200,
+    requiredPermissions: ['PermissionsApiEnabled', 'PermissionsModifyAllData'],
+    passwordExpiresAfterDays: 90,
   }
   const fields = definitionToFields(definition)
   t.equal(fields.requiredPermissions, 'PermissionsApiEnabled,PermissionsModifyAllData')
