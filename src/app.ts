@@ -66,6 +66,7 @@ export async function buildApp (config: Config, overrides: BrokerOverrides = {})
       components: {
         securitySchemes: {
           bearer: { type: 'http', scheme: 'bearer', description: 'API key (sfb.<principal>.<secret>) or a JWT verified against JWKS_URL' },
+          metricsToken: { type: 'http', scheme: 'bearer', description: 'METRICS_TOKEN, when the broker is configured with one' },
         },
       },
       tags: [
@@ -87,7 +88,7 @@ export async function buildApp (config: Config, overrides: BrokerOverrides = {})
   await app.register(healthPlugin, { broker })
   await app.register(sessionRoutes, { sessions: broker.sessions })
   await app.register(adminRoutes, { admin: broker.admin, audit: broker.audit })
-  await app.register(metricsRoutes, { metrics: broker.metrics })
+  await app.register(metricsRoutes, { metrics: broker.metrics, token: config.METRICS_TOKEN })
 
   // Requests in flight at shutdown finish, but their keep-alive connections must not hold
   // server.close() open until the keep-alive timeout: answer them with Connection: close.

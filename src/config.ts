@@ -7,6 +7,12 @@ import Value from 'typebox/value'
  * process.env. Every variable is listed here once, with its default and meaning (the README's
  * configuration table is generated from these descriptions).
  */
+/**
+ * Marks a secret setting that may instead be read from a file named by `<VARIABLE>_FILE` (a
+ * mounted Kubernetes or Docker secret), so the value never sits in the process environment.
+ */
+export const FROM_FILE = 'x-from-file'
+
 const Base64Key = Type.String({ pattern: '^[A-Za-z0-9+/]{43}=$', description: '32 random bytes, base64 (openssl rand -base64 32)' })
 
 export const ConfigSchema = Type.Object({
@@ -52,6 +58,8 @@ export const ConfigSchema = Type.Object({
   JWT_ISSUER: Type.Optional(Type.String({ minLength: 1, description: 'Required iss of caller JWTs (required with JWKS_URL)' })),
   JWT_AUDIENCE: Type.Optional(Type.String({ minLength: 1, description: 'Required aud of caller JWTs, e.g. sf-broker (required with JWKS_URL)' })),
   JWT_MAX_TTL_SECONDS: Type.Integer({ minimum: 60, maximum: 86400, default: 3600, description: 'Longest caller JWT lifetime accepted (exp - iat, or exp - now without iat); exp is required' }),
+  HEALTH_DETAILS: Type.Union([Type.Literal('admin'), Type.Literal('public')], { default: 'admin', description: 'Who sees messages, hints, API usage and circuit detail in GET /health/salesforce (everybody else sees statuses only)' }),
+  METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16, [FROM_FILE]: true, description: 'Bearer token GET /metrics requires (compared in constant time); unset = /metrics is open (restrict it at the network)' })),
   CALLER_RATE_LIMIT_PER_MINUTE: Type.Integer({ minimum: 1, default: 600, description: 'Requests per caller per minute per replica (a principal may override)' }),
 
   VALIDATION_INTERVAL_SECONDS: Type.Integer({ minimum: 1, default: 300, description: 'Cheap re-validation of every connection (cached session)' }),
@@ -71,6 +79,32 @@ export class ConfigError extends Error {
 
 const KNOWN = new Set(Object.keys(ConfigSchema.properties))
 
+/** The settings that accept a `<VARIABLE>_FILE` variant. */
+export const FILE_VARIANTS: string[] = Object.entries(ConfigSchema.properties)
+  .filter(([, schema]) => (schema as Record<string, unknown>)[FROM_FILE] === true)
+  .map(([name]) => name)
+
+/** Fills `raw` from `<VARIABLE>_FILE` for the settings that allow it; the file's content is never quoted. */
+function readFileVariants (env: NodeJS.ProcessEnv, raw: Record<string, string>): void {
+  for (const name of FILE_VARIANTS) {
+    const fileVariable = `${name}_FILE`
+    const file = env[fileVariable]
+    if (file === undefined || file === '') continue
+    if (raw[name] !== undefined) throw new ConfigError(`invalid ${fileVariable}: set either ${name} or ${fileVariable}, not both`)
+    let text: string
+    try {
+      text = readFileSync(file, 'utf8')
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? 'error'
+      throw new ConfigError(`invalid ${fileVariable}: cannot read the file (${code}); mount the secret at that path or unset ${fileVariable}`)
+    }
+    // secret volumes and `echo >` end the value with a newline that is not part of it
+    const value = text.replace(/\r?\n$/, '')
+    if (value === '') throw new ConfigError(`invalid ${fileVariable}: the file is empty; put the value of ${name} in it`)
+    raw[name] = value
+  }
+}
+
 /** Parses and validates the environment. Throws ConfigError whose message names the bad variable. */
 export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   const raw: Record<string, string> = {}
@@ -78,6 +112,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     // An empty variable means "not set", as in most deployment tools.
     if (KNOWN.has(k) && v !== undefined && v !== '') raw[k] = v
   }
+  readFileVariants(env, raw)
   const value = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, raw))
   const errors = [...Value.Errors(ConfigSchema, value)]
   if (errors.length > 0) {

@@ -68,3 +68,29 @@ t.test('empty variables count as unset', async (t) => {
   t.equal(c.REDIS_URL, undefined)
   t.equal(c.PORT, 3000)
 })
+
+t.test('a secret setting can come from a file (METRICS_TOKEN_FILE), never echoed', async (t) => {
+  const { mkdtemp, rm, writeFile } = await import('node:fs/promises')
+  const { tmpdir } = await import('node:os')
+  const { join } = await import('node:path')
+  const dir = await mkdtemp(join(tmpdir(), 'sfb-config-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const file = join(dir, 'metrics-token')
+  await writeFile(file, 'a-metrics-token-from-a-file-0123\r\n')
+  t.equal(loadConfig({ ...base, METRICS_TOKEN_FILE: file }).METRICS_TOKEN, 'a-metrics-token-from-a-file-0123', 'the trailing newline is not part of it')
+  const cases: Array<[Record<string, string>, RegExp]> = [
+    [{ ...base, METRICS_TOKEN_FILE: file, METRICS_TOKEN: 'another-token-0123456789' }, /^invalid METRICS_TOKEN_FILE: set either METRICS_TOKEN or METRICS_TOKEN_FILE/],
+    [{ ...base, METRICS_TOKEN_FILE: join(dir, 'missing') }, /^invalid METRICS_TOKEN_FILE: cannot read the file \(ENOENT\)/],
+    [{ ...base, METRICS_TOKEN: 'short' }, /^invalid METRICS_TOKEN/],
+    [{ ...base, HEALTH_DETAILS: 'everybody' }, /^invalid HEALTH_DETAILS/],
+  ]
+  for (const [env, pattern] of cases) {
+    let message = ''
+    try { loadConfig(env) } catch (err) { message = (err as Error).message }
+    t.match(message, pattern)
+    t.notMatch(message, 'a-metrics-token-from-a-file')
+    t.notMatch(message, 'another-token')
+  }
+  t.equal(loadConfig(base).HEALTH_DETAILS, 'admin', 'details for admins by default')
+  t.equal(loadConfig(base).METRICS_TOKEN, undefined)
+})

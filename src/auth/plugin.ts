@@ -12,8 +12,11 @@ declare module 'fastify' {
     principal: Principal | null
   }
   interface FastifyContextConfig {
-    /** which kind of principal the route is for; absent = public (health, docs) */
-    auth?: 'service' | 'admin'
+    /**
+     * which kind of principal the route is for; absent = public (health, docs); 'optional' = public,
+     * but a credential that is sent must verify, and the route may show a principal more
+     */
+    auth?: 'service' | 'admin' | 'optional'
   }
 }
 
@@ -45,9 +48,12 @@ async function authPlugin (app: FastifyInstance, opts: AuthPluginOptions): Promi
     const required = request.routeOptions.config.auth
     if (!required) return done()
     const token = bearerToken(request)
+    // a wrong credential on an optional route is still an error: silently answering the public
+    // view would hide a monitor's stale key until someone needs the details
+    if (required === 'optional' && token === null && request.headers.authorization === undefined) return done()
     const admit = (principal: Principal | null): void => {
       if (!principal) return done(new HttpProblem('unauthenticated', 'send Authorization: Bearer <API key or JWT>'))
-      if (principal.kind !== required) return done(new HttpProblem('forbidden', `this route is for ${required} principals`))
+      if (required !== 'optional' && principal.kind !== required) return done(new HttpProblem('forbidden', `this route is for ${required} principals`))
       const budget = limiter.take(principal.id, principal.rateLimitPerMinute ?? opts.defaultRateLimitPerMinute)
       if (!budget.allowed) return done(new HttpProblem('rate_limited', 'request budget for this caller is used up', {}, budget.retryAfterSeconds))
       request.principal = principal

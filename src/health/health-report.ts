@@ -31,11 +31,11 @@ export class HealthReporter {
     this.o = opts
   }
 
-  async report (): Promise<SalesforceHealth> {
+  async report (): Promise<SalesforceHealth & { connections: ConnectionHealth[] }> {
     const names = [...new Set(await storeCall(() => this.o.secrets.list()))].sort()
     const rows = await Promise.all(names.map(n => this.connection(n)))
     const connections = rows.filter((r): r is ConnectionHealth => r !== null)
-    return { status: overallStatus(connections.map(c => c.status)), checkedAt: new Date().toISOString(), connections }
+    return { view: 'full', status: overallStatus(connections.map(c => c.status)), checkedAt: new Date().toISOString(), connections }
   }
 
   /** null when there is no such connection. */

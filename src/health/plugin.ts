@@ -8,7 +8,7 @@ import { removeHealthGauges, updateHealthGauges } from './gauges.ts'
 import { HealthReporter } from './health-report.ts'
 import { healthKey } from './health-result.ts'
 import { ValidationScheduler } from './scheduler.ts'
-import { ConnectionHealthSchema, SalesforceHealthSchema } from './schemas.ts'
+import { ConnectionHealthSchema, SalesforceHealthSchema, SalesforceHealthSummarySchema } from './schemas.ts'
 import { TokenBucket } from './token-bucket.ts'
 
 export interface HealthPluginOptions {
@@ -53,12 +53,14 @@ async function healthPlugin (app: FastifyInstance, opts: HealthPluginOptions): P
 
   app.addSchema(ConnectionHealthSchema)
   app.addSchema(SalesforceHealthSchema)
+  app.addSchema(SalesforceHealthSummarySchema)
   await app.register(salesforceHealthRoutes, {
     reporter,
     forceCheck: name => validator.validate(name, { forceFull: true }),
     state: broker.sharedState,
     audit: broker.audit,
     forcedCheckCooldownMs: opts.forcedCheckCooldownMs,
+    publicDetails: config.HEALTH_DETAILS === 'public',
   })
 
   if (!config.SCHEDULER_ENABLED) {

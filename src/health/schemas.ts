@@ -10,7 +10,11 @@ const Classification = Type.Enum([...CLASSIFICATIONS, 'not_checked', 'stale', 's
   description: 'The Salesforce failure class of the last check, or why there is no fresh one',
 })
 
-/** What anybody may see of a connection's health: statuses and Salesforce's words, never a secret or a token. */
+/**
+ * What an admin sees of a connection's health (or everybody, with HEALTH_DETAILS=public):
+ * statuses and Salesforce's words, never a secret or a token. A field added here is admin-only:
+ * the public summary below lists its own fields.
+ */
 export const ConnectionHealthSchema = Type.Object({
   connection: Type.String(),
   status: Status,
@@ -36,8 +40,38 @@ export const ConnectionHealthSchema = Type.Object({
 export type ConnectionHealth = Static<typeof ConnectionHealthSchema>
 
 export const SalesforceHealthSchema = Type.Object({
+  view: Type.Literal('full', { description: 'The detailed view: admin callers, or everybody with HEALTH_DETAILS=public' }),
   status: Status,
   checkedAt: Type.String({ format: 'date-time', description: 'When this report was put together' }),
   connections: Type.Array(Type.Ref('ConnectionHealth')),
 }, { $id: 'SalesforceHealth', additionalProperties: false })
 export type SalesforceHealth = Static<typeof SalesforceHealthSchema>
+
+/** What anybody sees of one connection: its name and status, nothing Salesforce said. */
+export const ConnectionHealthSummarySchema = Type.Object({
+  connection: Type.String(),
+  status: Status,
+}, { additionalProperties: false })
+export type ConnectionHealthSummary = Static<typeof ConnectionHealthSummarySchema>
+
+/**
+ * The public view of /health/salesforce. Its own schema, not the full one with fields left out:
+ * the serializer drops whatever is not listed, so no detail can ride along.
+ */
+export const SalesforceHealthSummarySchema = Type.Object({
+  view: Type.Literal('summary', { description: 'Statuses only: send an admin credential for messages, hints, API usage and circuit detail' }),
+  status: Status,
+  checkedAt: Type.String({ format: 'date-time', description: 'When this report was put together' }),
+  connections: Type.Array(ConnectionHealthSummarySchema),
+}, { $id: 'SalesforceHealthSummary', additionalProperties: false })
+export type SalesforceHealthSummary = Static<typeof SalesforceHealthSummarySchema>
+
+/** The public view of a report, built field by field so nothing added to the full view leaks into it. */
+export function summarize (report: { status: SalesforceHealth['status'], checkedAt: string, connections: ConnectionHealth[] }): SalesforceHealthSummary {
+  return {
+    view: 'summary',
+    status: report.status,
+    checkedAt: report.checkedAt,
+    connections: report.connections.map(c => ({ connection: c.connection, status: c.status })),
+  }
+}

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
-import type { SecretStore } from '../secrets/store.ts'
+import type { SecretStore, StoreHealth } from '../secrets/store.ts'
 import type { SharedState } from '../sessions/shared-state.ts'
 
 export interface HealthRoutesOptions {
@@ -13,6 +13,18 @@ const ReadySchema = Type.Object({
   status: Type.Union([Type.Literal('ready'), Type.Literal('not_ready')]),
   checks: Type.Object({ secretStore: CheckSchema, sharedState: CheckSchema, config: CheckSchema }, { additionalProperties: false }),
 }, { additionalProperties: false })
+
+/**
+ * The store's own health text names the file it reads or the Vault it asks, and its errors;
+ * readiness is public, so it says only which way the store is down and where to look. The full
+ * text goes to the log.
+ */
+function storeReason (kind: SecretStore['kind'], health: StoreHealth): string {
+  if (health.ok) return kind === 'file' ? 'readable' : 'reachable and unsealed'
+  if (kind === 'file') return 'cannot read or decrypt the secret file (check FILE_STORE_PATH and FILE_STORE_KEY; the log has the cause)'
+  if (health.sealed) return 'sealed (unseal Vault)'
+  return 'unreachable, not initialised or refusing the broker (the log has the cause)'
+}
 
 /** Liveness checks nothing (a dependency outage must not restart pods); readiness checks what requests need. */
 const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = async (app, { secretStore, sharedState }) => {
@@ -28,6 +40,7 @@ const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = async (app,
 
   app.get('/health/ready', {
     schema: {
+      description: 'Public, so it names no file, address or error text: the broker log has those.',
       tags: ['health'],
       operationId: 'getReadiness',
       security: [],
@@ -36,14 +49,15 @@ const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = async (app,
     },
   }, async (request, reply) => {
     const [store, shared] = await Promise.all([
-      secretStore.health().catch((err: Error) => ({ ok: false, detail: `health check failed: ${err.name}` })),
+      secretStore.health().catch((err: Error) => ({ ok: false, sealed: false, detail: `health check failed: ${err.name}` })),
       sharedState.ping().then(ok => ({
         ok,
         detail: sharedState.kind === 'memory' ? 'in-memory (no Redis configured)' : ok ? 'redis reachable' : 'redis unreachable',
       })),
     ])
+    if (!store.ok) request.log.warn({ store: secretStore.kind, detail: store.detail }, 'readiness: secret store unavailable')
     const checks = {
-      secretStore: { ok: store.ok, detail: `${secretStore.kind}: ${store.detail}` },
+      secretStore: { ok: store.ok, detail: `${secretStore.kind}: ${storeReason(secretStore.kind, store)}` },
       sharedState: shared,
       config: { ok: true, detail: 'loaded' },
     }

@@ -5,6 +5,7 @@ import type { AuditLog } from '../admin/audit-log.ts'
 import { HttpProblem, PROBLEM_CONTENT_TYPE } from '../errors.ts'
 import type { HealthReporter } from '../health/health-report.ts'
 import type { HealthStatus } from '../health/health-result.ts'
+import { summarize, type ConnectionHealth, type SalesforceHealth } from '../health/schemas.ts'
 import { ConnectionNameParams } from '../schemas/common.ts'
 import { COMMON_PROBLEMS, problemResponses } from '../schemas/problem.ts'
 import type { SharedState } from '../sessions/shared-state.ts'
@@ -17,36 +18,43 @@ export interface SalesforceHealthRoutesOptions {
   audit: AuditLog
   /** fleet-wide pause between two forced checks of one connection */
   forcedCheckCooldownMs?: number
+  /** HEALTH_DETAILS=public: everybody gets the full view, not only admins */
+  publicDetails?: boolean
 }
 
 const DEFAULT_FORCED_CHECK_COOLDOWN_MS = 10_000
 const AUDIT_OUTCOME = { ok: 'success', degraded: 'error', failing: 'rejected' } as const
 
 const json = (schema: unknown) => ({ 'application/json': { schema } })
-const report = { $ref: 'SalesforceHealth#' }
+// Two views, told apart by `view`: the serializer picks the schema the answer matches, and the
+// summary's schema has no field for a detail.
+const report = { anyOf: [{ $ref: 'SalesforceHealth#' }, { $ref: 'SalesforceHealthSummary#' }] }
 const problem = { $ref: 'Problem#' }
 
 /**
- * Salesforce credential health. Public like the probes (monitoring reads it without a key): it
- * shows statuses, classifications and Salesforce's words, never a secret or a token. A forced
- * check is an admin action: audited, and rationed per connection across the fleet.
+ * Salesforce credential health. Public like the probes (monitoring reads it without a key), but
+ * the public view is statuses only: Salesforce's words, hints, API usage and the circuit tell an
+ * attacker which connection is fragile, so they need an admin credential (or HEALTH_DETAILS=public).
+ * Never a secret or a token in either view. A forced check is an admin action: audited, and rationed
+ * per connection across the fleet.
  */
 const salesforceHealthRoutes: FastifyPluginAsyncTypebox<SalesforceHealthRoutesOptions> = async (app, opts) => {
   const { reporter, forceCheck, state, audit } = opts
   const cooldownMs = opts.forcedCheckCooldownMs ?? DEFAULT_FORCED_CHECK_COOLDOWN_MS
 
   app.get('/health/salesforce', {
+    config: { auth: 'optional' },
     schema: {
       tags: ['health'],
       operationId: 'getSalesforceHealth',
-      security: [],
+      security: [{}, { bearer: [] }],
       summary: 'Salesforce credential health of every connection (or one)',
-      description: 'The last scheduled validation of each connection, shared by every replica, with the live lockout circuit and cached-session expiry. 200 while nothing is failing (ok or degraded); 503 when a connection is failing: Salesforce refuses its credentials or logins are paused after it did.',
+      description: 'The last scheduled validation of each connection, shared by every replica, with the live lockout circuit and cached-session expiry. 200 while nothing is failing (ok or degraded); 503 when a connection is failing: Salesforce refuses its credentials or logins are paused after it did. Without an admin credential the answer is the summary view (overall and per-connection status only), unless HEALTH_DETAILS=public; a credential that is sent must be valid (401 otherwise).',
       querystring: Type.Object({
         connection: Type.Optional(ConnectionNameParams.properties.name),
       }, { additionalProperties: false }),
       response: {
-        ...problemResponses(...COMMON_PROBLEMS, 'not_found', 'secret_store_unavailable'),
+        ...problemResponses(...COMMON_PROBLEMS, 'unauthenticated', 'not_found', 'rate_limited', 'secret_store_unavailable'),
         200: { description: 'No connection is failing', content: json(report) },
         503: {
           description: 'A connection is failing (the report), or the secret store is unavailable (a problem)',
@@ -56,17 +64,18 @@ const salesforceHealthRoutes: FastifyPluginAsyncTypebox<SalesforceHealthRoutesOp
     },
   }, async (request, reply) => {
     const name = request.query.connection
-    let body
+    let full: SalesforceHealth & { connections: ConnectionHealth[] }
     if (name === undefined) {
-      body = await reporter.report()
+      full = await reporter.report()
     } else {
       const one = await reporter.connection(name)
       if (!one) throw new HttpProblem('not_found', `no connection named "${name}"`, { connection: name })
-      body = { status: one.status, checkedAt: new Date().toISOString(), connections: [one] }
+      full = { view: 'full', status: one.status, checkedAt: new Date().toISOString(), connections: [one] }
     }
+    const detailed = opts.publicDetails === true || request.principal?.kind === 'admin'
     // monitoring must see the current state, not a cached one
     reply.header('cache-control', 'no-store').type('application/json')
-    return reply.code(body.status === 'failing' ? 503 : 200).send(body)
+    return reply.code(full.status === 'failing' ? 503 : 200).send(detailed ? full : summarize(full))
   })
 
   app.post('/health/salesforce/:name/check', {
