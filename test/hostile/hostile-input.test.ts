@@ -35,7 +35,10 @@ t.test('hostile input never yields a 500, a stack trace or a secret', async (t) 
     { method: 'GET', path: n => `/health/salesforce?connection=${n}` },
   ]
   const trickyNames = fc.oneof(
-    fc.constantFrom('../acme', '..%2Facme', '%2e%2e', '%2e%2e%2fsys', 'acme%00', '%00', 'ACME', 'a'.repeat(64), 'acme%2Fsession', '%E2%80%AEacme', '..', '.', '-acme', 'acme/../acme', '%252e%252e'),
+    fc.constantFrom('../acme', '..%2Facme', '%2e%2e', '%2e%2e%2fsys', 'acme%00', '%00', 'ACME', 'a'.repeat(64), 'acme%2Fsession', '%E2%80%AEacme', '..', '.', '-acme', 'acme/../acme', '%252e%252e',
+      // over the router's maxParamLength (200), and percent-encoding that does not decode
+      'a'.repeat(201), `${'b'.repeat(200)}%3Cscript%3E`, '%E0%A4%A', 'acme%'),
+    fc.string({ minLength: 60, maxLength: 120 }).map(s => encodeURIComponent(s).repeat(3)),
     fc.string({ maxLength: 70 }).map(s => encodeURIComponent(s)),
     fc.stringMatching(/^[a-z0-9-]{1,70}$/)
   )
@@ -74,6 +77,11 @@ t.test('hostile input never yields a 500, a stack trace or a secret', async (t) 
       if (!String(res.headers['content-type']).startsWith('application/problem+json')) throw new Error(`not problem+json: ${res.headers['content-type']}`)
       const problem = res.json()
       if (!/^urn:sf-broker:problem:[a-z_]+$/.test(problem.type)) throw new Error(`bad type ${problem.type}`)
+      // a refusal quotes at most a name that passed validation, never what the client made up
+      const decoded = safeDecode(name)
+      if (decoded.length >= 6 && !/^[a-z0-9][a-z0-9-]{0,62}$/.test(decoded) && (res.body.includes(decoded) || res.body.includes(name))) {
+        throw new Error(`${route.method} ${route.path(name)} → ${res.statusCode} echoes the input: ${res.body}`)
+      }
     }
     if (/\bat .+:\d+:\d+|\.ts:\d+|node_modules/.test(res.body)) throw new Error(`stack trace in ${res.body}`)
     for (const s of secrets) {
@@ -90,6 +98,14 @@ t.test('hostile input never yields a 500, a stack trace or a secret', async (t) 
   for (const s of secrets) t.notOk(text.includes(s), 'no secret in the logs of the whole suite')
   t.equal((await store.read('acme'))?.version, 1, 'nothing hostile changed the stored connection')
 })
+
+function safeDecode (s: string): string {
+  try {
+    return decodeURIComponent(s)
+  } catch {
+    return s
+  }
+}
 
 /** Sends raw bytes and reads the whole answer: the framework's and Node's own refusals happen before any route. */
 async function rawHttp (port: number, request: string): Promise<{ status: number, headers: string, body: string }> {
