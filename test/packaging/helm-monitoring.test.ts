@@ -1,0 +1,114 @@
+import { createHash } from 'node:crypto'
+import { join } from 'node:path'
+import t, { type Test } from 'tap'
+import { CHART_DIR, findObject, readYaml, renderChart, type K8sObject, type RenderedChart } from './helm-chart.ts'
+import { NOT_YET_EXPORTED, exportedSeries, parsePromql } from './promql.ts'
+import { getRoutes } from './repo.ts'
+
+/** What operators get besides the Deployment: alerts, the dashboard, the Ingress, restarts on change. */
+
+const CI_VALUES = readYaml(join(CHART_DIR, 'ci/test-values.yaml'))
+const FULL_VALUES = readYaml(join(CHART_DIR, 'ci/full-values.yaml'))
+const full = renderChart([FULL_VALUES])
+const exported = await exportedSeries()
+
+function get (chart: RenderedChart, kind: string, name?: string): K8sObject {
+  const object = chart.objects.find(o => o.kind === kind && (name === undefined || o.metadata.name === name))
+  if (object === undefined) throw new Error(`no ${kind} ${name ?? ''} rendered`)
+  return object
+}
+
+/** Checks one PromQL expression: it parses, and every series in it is the broker's. */
+function checkQuery (t: Test, expr: string, what: string): string[] {
+  const { errors, metrics } = parsePromql(expr)
+  t.equal(errors, 0, `${what} parses as PromQL: ${expr}`)
+  t.ok(metrics.length > 0, `${what} selects a series`)
+  for (const metric of metrics) t.ok(exported.has(metric) || NOT_YET_EXPORTED.has(metric), `${what}: ${metric} is a series the broker exports (or is named as issue 10/11 specify)`)
+  return metrics
+}
+
+t.test('alerts, ServiceMonitor, dashboard and Ingress are off by default', async (t) => {
+  const chart = renderChart([CI_VALUES])
+  for (const kind of ['PrometheusRule', 'ServiceMonitor', 'Ingress']) t.equal(findObject(chart, kind), undefined, kind)
+  t.equal(chart.objects.filter(o => o.kind === 'ConfigMap').length, 1, 'only the settings ConfigMap')
+})
+
+t.test('the PrometheusRule alerts on failing connections, open circuits, the login budget, flow sunsets and certificates', async (t) => {
+  const rule = get(full, 'PrometheusRule')
+  t.equal(rule.metadata.labels?.release, 'prometheus', 'the label Prometheus selects rules by')
+  const rules = rule.spec.groups.flatMap((g: any) => g.rules)
+  const byName = new Map<string, any>(rules.map((r: any) => [r.alert, r]))
+  t.same([...byName.keys()].sort(), ['SfBrokerCertificateExpiring', 'SfBrokerCircuitOpen', 'SfBrokerConnectionFailing', 'SfBrokerFlowSunset', 'SfBrokerLoginBudgetHigh'])
+  const service = get(full, 'Service').metadata.name
+  for (const r of rules) {
+    checkQuery(t, r.expr, r.alert)
+    t.match(r.expr, `job="${service}"`, `${r.alert}: this release's series only (the ServiceMonitor's job is the Service name)`)
+    t.match(r.labels, { severity: /^(critical|warning)$/, team: 'platform' })
+    t.ok(r.annotations.summary && r.annotations.description, `${r.alert} says what and what to do`)
+  }
+  t.match(byName.get('SfBrokerConnectionFailing'), { expr: /sfb_connection_validation_status\b.*== 0$/, for: '10m' })
+  t.match(byName.get('SfBrokerCircuitOpen'), { expr: /sfb_circuit_open\b.*== 1$/, for: '5m' })
+  t.match(byName.get('SfBrokerLoginBudgetHigh').expr, /sfb_login_budget_used\b.*\/.*sfb_login_budget_limit\b.* > 0\.8$/, 'over 80 % of the hourly logins')
+  t.match(byName.get('SfBrokerFlowSunset').expr, /sfb_connection_flow_sunset_timestamp_seconds\b.* - time\(\) < 30 \* 86400$/, 'under 30 days')
+  t.match(byName.get('SfBrokerCertificateExpiring').expr, /certificate_expiry_timestamp_seconds\b.* - time\(\) < 30 \* 86400$/)
+
+  const tuned = renderChart([FULL_VALUES, { prometheusRule: { loginBudgetRatio: 0.5, flowSunsetDays: 90, connectionFailingFor: '30m' } }])
+  const tunedRules = get(tuned, 'PrometheusRule').spec.groups[0].rules
+  t.match(tunedRules.find((r: any) => r.alert === 'SfBrokerLoginBudgetHigh').expr, / > 0\.5$/, 'thresholds come from the values')
+  t.match(tunedRules.find((r: any) => r.alert === 'SfBrokerFlowSunset').expr, / < 90 \* 86400$/)
+  t.equal(tunedRules.find((r: any) => r.alert === 'SfBrokerConnectionFailing').for, '30m')
+})
+
+t.test('the Grafana dashboard is a ConfigMap the sidecar loads, charting the broker\'s series', async (t) => {
+  const configMap = get(full, 'ConfigMap', 'rel-sf-broker-dashboard')
+  t.equal(configMap.metadata.labels?.grafana_dashboard, '1', 'the sidecar\'s label')
+  t.equal(configMap.metadata.namespace, 'monitoring', 'where the sidecar looks')
+  t.equal(configMap.metadata.annotations?.grafana_folder, 'Salesforce')
+  const dashboard = JSON.parse(configMap.data?.['sf-broker.json'] as string)
+  t.equal(dashboard.uid, 'sf-broker')
+  const variables = dashboard.templating.list.map((v: any) => v.name)
+  t.same(variables, ['datasource', 'namespace', 'job'])
+  const charted = new Set<string>()
+  const panels = dashboard.panels.filter((p: any) => p.type !== 'row')
+  t.ok(panels.length >= 10)
+  for (const panel of panels) {
+    for (const target of panel.targets) {
+      // Grafana's variables, as Grafana substitutes them, before PromQL sees the query
+      const expr = target.expr.replaceAll('$__rate_interval', '1m').replaceAll('$namespace', 'brokers').replaceAll('$job', 'rel-sf-broker')
+      for (const metric of checkQuery(t, expr, panel.title)) charted.add(metric)
+      t.match(target.expr, 'namespace="$namespace",job="$job"', `${panel.title}: one release at a time`)
+    }
+  }
+  const own = [...exported].filter(m => /^sfb_(session|salesforce|connection|circuit|dependency)/.test(m) && !/_(sum|count)$/.test(m))
+  const histograms = new Set([...exported].filter(m => m.endsWith('_bucket')).map(m => m.slice(0, -'_bucket'.length)))
+  for (const metric of own.filter(m => !histograms.has(m))) t.ok(charted.has(metric), `the dashboard charts ${metric}`)
+  for (const metric of NOT_YET_EXPORTED) t.ok(charted.has(metric), `and ${metric} once exported`)
+})
+
+t.test('the Ingress serves TLS only, for the API paths, to the Service\'s port', async (t) => {
+  const ingress = get(full, 'Ingress')
+  t.equal(ingress.spec.ingressClassName, 'nginx')
+  t.same(ingress.spec.tls, [{ hosts: ['sf-broker.example.com'], secretName: 'sf-broker-tls' }])
+  t.equal(ingress.spec.rules[0].host, 'sf-broker.example.com')
+  const paths = ingress.spec.rules[0].http.paths
+  t.same(paths.map((p: any) => p.path), ['/v1'])
+  t.ok([...getRoutes()].some(route => route.startsWith('/v1/')), 'the API lives under /v1')
+  for (const route of ['/metrics', '/health/ready', '/docs']) t.notOk(paths.some((p: any) => route.startsWith(p.path)), `${route} stays inside the cluster`)
+  t.same(paths[0].backend.service, { name: get(full, 'Service').metadata.name, port: { name: get(full, 'Service').spec.ports[0].name } })
+  t.equal(get(full, 'ConfigMap', 'rel-sf-broker').data?.TRUST_PROXY, 'true', 'full-values trusts the proxy that forwards')
+  const noTls = { ingress: { enabled: true, host: 'sf-broker.example.com' } }
+  t.throws(() => renderChart([CI_VALUES, noTls]), { message: /ingress\.tlsSecretName is required when ingress\.enabled: the Ingress serves TLS only/ })
+  t.throws(() => renderChart([CI_VALUES, { ingress: { enabled: true, tlsSecretName: 'tls' } }]), { message: /ingress\.host is required/ })
+})
+
+t.test('pods restart when their settings or the principals Secret change', async (t) => {
+  const annotations = (chart: RenderedChart): Record<string, string> => get(chart, 'Deployment').spec.template.metadata.annotations
+  const base = annotations(renderChart([CI_VALUES]))
+  t.match(base, { 'checksum/config': /^[a-f0-9]{64}$/, 'checksum/principals': /^[a-f0-9]{64}$/ })
+  const relogged = annotations(renderChart([CI_VALUES, { config: { LOG_LEVEL: 'debug' } }]))
+  t.not(relogged['checksum/config'], base['checksum/config'], 'a settings change rolls the pods')
+  // the principals hash is taken from the Secret in the cluster (lookup) at install/upgrade;
+  // an offline render sees no Secret, so it hashes nothing, the same every time
+  t.equal(base['checksum/principals'], createHash('sha256').update('""').digest('hex'))
+  t.equal(relogged['checksum/principals'], base['checksum/principals'])
+})
