@@ -1,12 +1,17 @@
 # syntax=docker/dockerfile:1
 #
 # sf-broker image: deps -> build -> runtime.
-#   docker build -t sf-broker .
+#   docker build -t sf-broker \
+#     --build-arg REVISION="$(git rev-parse HEAD)" --build-arg CREATED="$(date -u +%Y-%m-%dT%H:%M:%SZ)" .
 #   docker run --read-only --tmpfs /tmp -p 3000:3000 --env-file broker.env sf-broker
 # The same image runs the Salesforce simulator:
 #   docker run sf-broker node dist/simulator/main.js /config/sim.json
 #
-# Pin NODE_IMAGE to a digest in release builds (node:22-bookworm-slim@sha256:...).
+# Release builds pin the base image by digest, the one `docker buildx imagetools inspect
+# node:22-bookworm-slim` shows on the day of the release:
+#   --build-arg NODE_IMAGE=node:22-bookworm-slim@sha256:<digest>
+# The default is the tag, not a digest copied from elsewhere: a digest nobody checked against
+# the registry would be a pin in name only. The runtime stage records it (base.name label).
 # bookworm-slim (glibc) rather than alpine: the `node` devDependency the build stage installs
 # ships glibc binaries, and every production dependency is plain JavaScript either way.
 ARG NODE_IMAGE=node:22-bookworm-slim
@@ -28,6 +33,21 @@ RUN npm run build
 
 # ---- runtime: production dependencies + dist/, nothing else -----------------------------------
 FROM ${NODE_IMAGE} AS runtime
+ARG NODE_IMAGE
+# the package.json version; REVISION (git commit) and CREATED (RFC 3339) come from the build command
+ARG VERSION=0.1.0
+ARG REVISION=""
+ARG CREATED=""
+
+# OCI image annotations (github.com/opencontainers/image-spec, annotations.md)
+LABEL org.opencontainers.image.title="sf-broker" \
+      org.opencontainers.image.description="Credential broker for Salesforce: Vault-held secrets, Redis-cached sessions, fleet-wide lockout guard" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.created="${CREATED}" \
+      org.opencontainers.image.source="https://github.com/example/sf-broker" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.base.name="${NODE_IMAGE}"
 
 # tini as PID 1: node run as PID 1 gets no default signal handling from the kernel, so a
 # SIGTERM to a process that installed no handler (the simulator, a one-off `node -e`) would be
@@ -44,8 +64,9 @@ ENV NODE_ENV=production \
     NPM_CONFIG_UPDATE_NOTIFIER=false NPM_CONFIG_FUND=false NPM_CONFIG_AUDIT=false
 
 COPY package.json package-lock.json ./
-# Production dependencies only; no install script is needed by any of them (core-js's only
-# prints a banner), so none runs. Files stay root-owned: the app user can read, not modify, them.
+# Production dependencies only (jsforce is not one: the client SDK's, not the server's); none
+# has an install script, and --ignore-scripts keeps it so. Files stay root-owned: the app user
+# can read, not modify, them.
 # The npm cache is a build-time cache mount, so it never lands in a layer.
 RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --ignore-scripts
 COPY --from=build /app/dist ./dist

@@ -145,22 +145,26 @@ t.test('the documented demo keys authenticate the demo principals', async (t) =>
   t.match(readRepoFile('docker-compose.yml'), DEMO_SERVICE_KEY, 'the compose file shows how to call it')
 })
 
-t.test('the seeded demo connection logs in to the simulator org the stack starts', async (t) => {
+t.test('the seeded demo connection uses a flow that survives 2027 and logs in to the simulator org the stack starts', async (t) => {
   const env = simulator.environment as Record<string, string>
   const definition = fieldsToDefinition(readJson('deploy/compose/demo-connection.json'))
+  // Salesforce retires soap and oauth_password logins (issue 11); these two stay
+  t.ok(['jwt_bearer', 'client_credentials'].includes(definition.flow), `flow ${definition.flow}`)
   const loginUrl = new URL(definition.loginUrl)
   t.equal(loginUrl.hostname, env.SIM_ADVERTISED_HOST, 'the login URL names the simulator service')
-  t.equal(loginUrl.port, env.SIM_PORT, 'on its login port')
+  t.equal(loginUrl.port, env.SIM_ORG_PORT_BASE, 'on the first org\'s My Domain port (client credentials are served only on My Domain)')
   const allowlist = (broker.environment.LOGIN_URL_ALLOWLIST as string).split(',')
   const policy = createLoginUrlPolicy({ extraAllowedOrigins: allowlist })
   t.ok(isLoginUrlAllowed(definition.loginUrl, policy), 'LOGIN_URL_ALLOWLIST admits the login host')
-  t.ok(isLoginUrlAllowed(`http://${env.SIM_ADVERTISED_HOST}:${env.SIM_ORG_PORT_BASE}`, policy), 'and the org\'s My Domain (instance URL)')
+  t.ok(isLoginUrlAllowed(`http://${env.SIM_ADVERTISED_HOST}:${env.SIM_PORT}`, policy), 'and the simulator\'s login port')
 
-  // The same org, on loopback: compose's host names do not resolve here.
+  // The same org, on loopback: compose's host names do not resolve here. The org has the
+  // retiring flows switched off, as they will be everywhere.
   const { orgs } = readJson('deploy/compose/sim.json')
+  t.match(orgs[0].flows, { soap: false, oauthPassword: false })
   const sim = await startSimulator({ orgs })
   t.teardown(() => sim.close())
-  const outcome = await login({ ...definition, loginUrl: sim.loginUrl }, {
+  const outcome = await login({ ...definition, loginUrl: sim.myDomainUrl(orgs[0].key) }, {
     timeoutMs: 5000,
     allowedLoginHosts: createLoginUrlPolicy({ extraAllowedOrigins: ['http://127.0.0.1:*'] }),
   })
@@ -173,4 +177,16 @@ t.test('no inline secret in the compose file beyond the documented demo ones', a
   t.ok(found.length > 0, 'the scanner does see the demo Redis password')
   const readme = readRepoFile('deploy/compose/README.md')
   for (const secret of DEMO_SECRETS) t.match(readme, secret, `${secret} is documented as a demo value`)
+})
+
+t.test('the compose file states its minimum Compose version where the spec has no key for it', async (t) => {
+  t.notOk('version' in compose, 'no top-level version: obsolete in the Compose Specification, ignored by Compose')
+  t.equal(compose.name, 'sf-broker', 'the project name is fixed (the spec\'s top-level name)')
+  const minimum = /Requires Docker Compose (v\d+\.\d+\.\d+) or later/.exec(readRepoFile('docker-compose.yml'))?.[1]
+  t.equal(minimum, 'v2.7.0', 'the first release whose up --wait lets a one-shot service exit (vault-init)')
+  t.match(readRepoFile('deploy/compose/README.md'), `Docker Compose ${minimum} or later`, 'the README says the same')
+  t.ok(services['vault-init'].restart === 'no' && broker.depends_on['vault-init'].condition === 'service_completed_successfully', 'the one-shot service that needs it')
+  for (const file of ['docker-compose.yml', 'deploy/compose/README.md', 'README.md']) {
+    t.notMatch(readRepoFile(file), /\bdocker-compose (up|down|run)\b/, `${file} uses the v2 plugin's \`docker compose\``)
+  }
 })

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, readdirSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
@@ -97,4 +97,67 @@ t.test('.dockerignore lets in exactly what the Dockerfile copies from the contex
     .filter(i => i.keyword === 'COPY' && !i.args.startsWith('--from'))
     .flatMap(i => i.args.split(/\s+/).slice(0, -1))
   t.same([...new Set(copied)].sort(), allowed.sort())
+})
+
+/** KEY="value" pairs of every LABEL in the runtime stage. */
+function runtimeLabels (): Record<string, string> {
+  const labels: Record<string, string> = {}
+  for (const args of runtimeArgs('LABEL')) {
+    for (const match of args.matchAll(/([\w.-]+)="([^"]*)"/g)) labels[match[1]] = match[2]
+  }
+  return labels
+}
+
+/** Default of an ARG as the runtime stage declares it (undefined: not declared there). */
+function runtimeArgDefault (name: string): string | undefined {
+  const declared = runtimeArgs('ARG').find(args => args.split('=')[0] === name)
+  if (declared === undefined) return undefined
+  return declared.includes('=') ? declared.slice(declared.indexOf('=') + 1).replace(/^"|"$/g, '') : ''
+}
+
+/** How a Dockerfile refers to a build argument: ${NAME}. */
+const buildArg = (name: string): string => '$' + `{${name}}`
+
+t.test('the image carries the OCI annotations, filled from the repository and the build', async (t) => {
+  const pkg = JSON.parse(readRepoFile('package.json'))
+  const labels = runtimeLabels()
+  t.match(labels, {
+    'org.opencontainers.image.title': pkg.name,
+    'org.opencontainers.image.description': pkg.description,
+    'org.opencontainers.image.licenses': pkg.license,
+    'org.opencontainers.image.source': readRepoFile('helm/sf-broker/Chart.yaml').match(/^home: (\S+)$/m)?.[1],
+    'org.opencontainers.image.version': buildArg('VERSION'),
+    'org.opencontainers.image.revision': buildArg('REVISION'),
+    'org.opencontainers.image.created': buildArg('CREATED'),
+    'org.opencontainers.image.base.name': buildArg('NODE_IMAGE'),
+  })
+  t.equal(runtimeArgDefault('VERSION'), pkg.version, 'VERSION defaults to the package version')
+  t.equal(runtimeArgDefault('NODE_IMAGE'), '', 'NODE_IMAGE is re-declared in the stage, else the label would be empty')
+  for (const arg of ['REVISION', 'CREATED']) t.match(readRepoFile('Dockerfile'), `--build-arg ${arg}=`, `the build command shows how to set ${arg}`)
+})
+
+t.test('every stage builds on the one NODE_IMAGE, Node 22 as the node devDependency, a tag or a checked digest', async (t) => {
+  const source = readRepoFile('Dockerfile')
+  const image = /^ARG NODE_IMAGE=(\S+)$/m.exec(source)?.[1] as string
+  t.match(image, /^node:22-bookworm-slim(@sha256:[a-f0-9]{64})?$/)
+  const nodeMajor = /(\d+)/.exec(JSON.parse(readRepoFile('package.json')).devDependencies.node)?.[1]
+  t.equal(/^node:(\d+)/.exec(image)?.[1], nodeMajor, 'the Node major the tests run on')
+  const names = stages.map(s => s.name)
+  for (const stage of stages) t.ok(stage.from === buildArg('NODE_IMAGE') || names.includes(stage.from), `${stage.name} FROM ${stage.from}`)
+  t.match(source, /docker buildx imagetools inspect/, 'how a release finds the digest to pin')
+})
+
+t.test('jsforce is the client SDK\'s, not a production dependency of the server', async (t) => {
+  const pkg = JSON.parse(readRepoFile('package.json'))
+  t.notOk('jsforce' in pkg.dependencies, 'not in dependencies')
+  t.ok('jsforce' in pkg.devDependencies, 'the SDK in src/client is built and tested with it')
+  const importers = readdirSync(join(ROOT, 'src'), { recursive: true, encoding: 'utf8' })
+    .filter(file => file.endsWith('.ts') && /from 'jsforce'|import\('jsforce'\)/.test(readRepoFile(join('src', file))))
+    .map(file => `src/${file}`)
+  t.ok(importers.length > 0)
+  for (const file of importers) t.match(file, /^src\/client\//, `${file} is the client SDK`)
+  const lock = JSON.parse(readRepoFile('package-lock.json')).packages as Record<string, { dev?: boolean, devOptional?: boolean, hasInstallScript?: boolean }>
+  const production = Object.entries(lock).filter(([path, p]) => path !== '' && p.dev !== true && p.devOptional !== true)
+  t.same(production.filter(([path]) => /(^|\/)node_modules\/(jsforce|core-js)$/.test(path)), [], 'jsforce\'s tree stays out of the image')
+  t.same(production.filter(([, p]) => p.hasInstallScript === true).map(([path]) => path), [], 'no production dependency needs an install script (the image runs npm ci --ignore-scripts)')
 })

@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { CHART_DIR, findObject, readYaml, renderChart, type K8sObject, type RenderedChart } from './helm-chart.ts'
 import { NOT_YET_EXPORTED, exportedSeries, parsePromql } from './promql.ts'
-import { getRoutes } from './repo.ts'
+import { getRoutes, readRepoFile } from './repo.ts'
 
 /** What operators get besides the Deployment: alerts, the dashboard, the Ingress, restarts on change. */
 
@@ -111,4 +111,12 @@ t.test('pods restart when their settings or the principals Secret change', async
   // an offline render sees no Secret, so it hashes nothing, the same every time
   t.equal(base['checksum/principals'], createHash('sha256').update('""').digest('hex'))
   t.equal(relogged['checksum/principals'], base['checksum/principals'])
+})
+
+t.test('the README documents every alert, the dashboard and the ingress values', async (t) => {
+  const readme = readRepoFile('README.md')
+  for (const r of get(full, 'PrometheusRule').spec.groups.flatMap((g: any) => g.rules)) t.match(readme, `\`${r.alert}\``, r.alert)
+  for (const metric of NOT_YET_EXPORTED) t.match(readme, metric, `README names ${metric} as not exported yet`)
+  for (const key of ['prometheusRule', 'grafanaDashboard', 'ingress', 'serviceMonitor']) t.match(readme, `\`${key}.*\``, `values table lists ${key}`)
+  t.match(readme, 'grafana_dashboard: "1"')
 })
