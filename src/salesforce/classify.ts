@@ -53,15 +53,6 @@ export function sanitizeMessage (text: string): string {
   return oneLine.length > MAX_MESSAGE ? `${oneLine.slice(0, MAX_MESSAGE - 1)}…` : oneLine
 }
 
-/** Replaces every occurrence of the given secrets (defence in depth: Salesforce does not echo them). */
-export function redactSecrets (text: string, secrets: ReadonlyArray<string | undefined>): string {
-  let out = text
-  for (const secret of secrets) {
-    if (typeof secret === 'string' && secret.length >= 4) out = out.split(secret).join('[redacted]')
-  }
-  return out
-}
-
 function fromStatus (status: number | undefined): { classification: FailureClassification, retryable: boolean } | undefined {
   if (status === undefined) return undefined
   if (status === 502 || status === 503 || status === 504) return { classification: 'unreachable', retryable: true }

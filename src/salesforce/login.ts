@@ -4,13 +4,14 @@
  * so callers decide between retrying, re-logging in and opening the lockout circuit.
  */
 import type { Logger } from 'pino'
-import { classifiedFailure, redactSecrets } from './classify.ts'
+import { classifiedFailure } from './classify.ts'
 import { clientCredentialsLogin } from './client-credentials.ts'
 import { deadlineIn } from './http.ts'
 import { jwtBearerLogin } from './jwt-bearer.ts'
 import { loginUrlRejection, type LoginUrlPolicy } from './login-url.ts'
 import { oauthPasswordLogin } from './oauth-password.ts'
 import type { FlowContext } from './oauth-token.ts'
+import { createScrubber, definitionSecrets, scrubFailure } from './scrub.ts'
 import { soapLogin } from './soap-login.ts'
 import type { ClassifiedFailure, ConnectionDefinition, LoginOutcome } from './types.ts'
 
@@ -31,7 +32,9 @@ export async function login (def: ConnectionDefinition, opts: LoginOptions): Pro
     opts.logger?.error({ flow: def.flow, err: { name: (error as Error)?.name } }, 'salesforce login raised unexpectedly')
     outcome = { ok: false, failure: classifiedFailure('unknown', { message: 'the login failed inside the broker', flow: def.flow }) }
   }
-  if (!outcome.ok) outcome = { ok: false, failure: scrubbed(outcome.failure, def) }
+  // every text that came back from upstream loses the definition's secrets, in every encoding, here:
+  // callers (sessions, admin, health, logs) cannot forget it
+  if (!outcome.ok) outcome = { ok: false, failure: scrubFailure(outcome.failure, createScrubber(definitionSecrets(def))) }
   opts.logger?.debug({
     flow: def.flow,
     loginHost: safeOrigin(def.loginUrl),
@@ -100,11 +103,6 @@ function missingField (def: ConnectionDefinition): ClassifiedFailure | undefined
     flow: def.flow,
     hint: `Nothing was sent to Salesforce. Store the connection again with its ${field}.`,
   })
-}
-
-function scrubbed (failure: ClassifiedFailure, def: ConnectionDefinition): ClassifiedFailure {
-  const secrets = [def.password, def.securityToken, def.clientSecret, def.privateKey]
-  return { ...failure, message: redactSecrets(failure.message, secrets), hint: redactSecrets(failure.hint, secrets) }
 }
 
 function safeOrigin (url: string): string | undefined {

@@ -4,6 +4,7 @@
  */
 import { classifyAuthRefusal, classifyHttpStatus, classifyNetworkError, classifyRestError } from './classify.ts'
 import { httpRequest, parseJson } from './http.ts'
+import { createScrubber, scrubFailure } from './scrub.ts'
 import type { ApiUsage, SalesforceSession, SessionCheckOutcome } from './types.ts'
 
 export interface SessionCheckOptions {
@@ -17,6 +18,12 @@ export function limitsUrl (instanceUrl: string, apiVersion: string): string {
 }
 
 export async function checkSession (session: Pick<SalesforceSession, 'accessToken' | 'instanceUrl'>, opts: SessionCheckOptions): Promise<SessionCheckOutcome> {
+  const outcome = await checkOnce(session, opts)
+  // an instance or proxy that echoes the request hands back the bearer token: scrubbed here, once
+  return outcome.ok ? outcome : { ok: false, failure: scrubFailure(outcome.failure, createScrubber([session.accessToken])) }
+}
+
+async function checkOnce (session: Pick<SalesforceSession, 'accessToken' | 'instanceUrl'>, opts: SessionCheckOptions): Promise<SessionCheckOutcome> {
   let answer
   try {
     answer = await httpRequest(limitsUrl(session.instanceUrl, opts.apiVersion), {
@@ -50,7 +57,10 @@ export function usageFromHeader (header: string | null): ApiUsage | undefined {
   return match === null ? undefined : { used: Number(match[1]), max: Number(match[2]) }
 }
 
-/** POST /services/oauth2/revoke (token=…). Best effort: true when Salesforce confirmed, false otherwise. */
+/**
+ * POST /services/oauth2/revoke (token=…). Best effort: true when Salesforce confirmed, false otherwise.
+ * Only the status comes back from upstream, so no upstream text (and no echoed token) can leak from here.
+ */
 export async function revokeSession (session: Pick<SalesforceSession, 'accessToken' | 'instanceUrl'>, opts: { timeoutMs: number }): Promise<boolean> {
   try {
     const answer = await httpRequest(`${new URL(session.instanceUrl).origin}/services/oauth2/revoke`, {

@@ -4,7 +4,8 @@ import {
   CREDENTIAL_CLASSIFICATIONS, RETRYABLE_CLASSIFICATIONS, remediationHint, CLASSIFICATIONS,
   type FailureClassification, type Flow,
 } from '../../src/salesforce/index.ts'
-import { redactSecrets, sanitizeMessage } from '../../src/salesforce/classify.ts'
+import { sanitizeMessage } from '../../src/salesforce/classify.ts'
+import { createScrubber } from '../../src/salesforce/scrub.ts'
 
 const INVALID_LOGIN = 'Invalid username, password, security token; or user locked out.'
 
@@ -177,5 +178,5 @@ t.test('messages are sanitised', async t => {
   t.equal(sanitizeMessage('a\n  b\tc'), 'a b c')
   t.equal(sanitizeMessage('token 00D5g000004XyZaEAK!AQ4AQH.abc_DEF123 leaked'), 'token [redacted] leaked')
   t.equal(sanitizeMessage('x'.repeat(2000)).length, 500)
-  t.equal(redactSecrets('pw=hunter22TOKEN', ['hunter22', 'TOKEN', undefined, 'ab']), 'pw=[redacted][redacted]')
+  t.equal(createScrubber(['hunter22', 'TOKEN', undefined, 'ab'])('pw=hunter22TOKEN'), 'pw=[redacted][redacted]')
 })

@@ -1,0 +1,85 @@
+import fc from 'fast-check'
+import t from 'tap'
+import { checkSession } from '../../src/salesforce/index.ts'
+import { createScrubber, definitionSecrets, REDACTED } from '../../src/salesforce/scrub.ts'
+import { sanitizeMessage } from '../../src/salesforce/classify.ts'
+import { createServer } from 'node:http'
+
+const SPECIAL = [...'&+%<>"\'=/ \\', 'é', 'ß', '漢', '😀', '\n']
+const ALNUM = [...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789']
+const secretArb = fc.array(fc.oneof(fc.constantFrom(...SPECIAL), fc.constantFrom(...ALNUM)), { minLength: 8, maxLength: 30 }).map(a => a.join(''))
+  .filter(s => /[A-Za-z0-9]/.test(s))
+const noiseArb = fc.string({ maxLength: 20 })
+
+/** Each way an upstream may hand a secret back, written independently of the scrubber. */
+const ENCODINGS: Record<string, (s: string) => string> = {
+  raw: s => s,
+  uri: s => encodeURIComponent(s),
+  uriLower: s => encodeURIComponent(s).replace(/%[0-9A-F]{2}/g, h => h.toLowerCase()),
+  form: s => new URLSearchParams({ p: s }).toString().slice(2),
+  json: s => JSON.stringify(s).slice(1, -1),
+  jsonAscii: s => JSON.stringify(s).slice(1, -1).replace(/[\u0080-\uffff]/g, c => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`),
+  xml: s => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;'),
+  xmlText: s => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;'),
+  base64: s => Buffer.from(s).toString('base64'),
+  base64url: s => Buffer.from(s).toString('base64url'),
+}
+
+t.test('each encoding of a secret is scrubbed wherever it sits in the text', async t => {
+  await fc.assert(fc.property(secretArb, fc.constantFrom(...Object.keys(ENCODINGS)), noiseArb, noiseArb, (secret, encoding, before, after) => {
+    const encoded = ENCODINGS[encoding](secret)
+    const out = createScrubber([secret])(`${before}${encoded}${after}`)
+    return !out.includes(encoded) && out.includes(REDACTED)
+  }), { numRuns: 400 })
+})
+
+t.test('a secret inside a longer base64 stream is scrubbed at each of the three alignments', async t => {
+  await fc.assert(fc.property(secretArb, fc.string({ maxLength: 7 }), fc.string({ maxLength: 7 }), fc.boolean(), (secret, before, after, urlSafe) => {
+    const stream = Buffer.from(before + secret + after).toString(urlSafe ? 'base64url' : 'base64')
+    const out = createScrubber([secret])(`dump ${stream} end`)
+    // every 4-character group made only of the secret's bytes must be gone
+    const lead = Buffer.byteLength(before)
+    const firstGroup = Math.ceil(lead / 3)
+    const endGroup = Math.floor((lead + Buffer.byteLength(secret)) / 3)
+    const pure = stream.slice(firstGroup * 4, endGroup * 4)
+    return pure.length < 8 || !out.includes(pure)
+  }), { numRuns: 300 })
+})
+
+t.test('password+token, client secret and PEM key lines of a definition', async t => {
+  const pem = '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nBKcwggSjAgEAAoIBAQC7\n-----END PRIVATE KEY-----'
+  const secrets = definitionSecrets({ password: 'pass word&1', securityToken: 'TOKEN123', clientSecret: 'cs+secret', privateKey: pem })
+  t.ok(secrets.includes('pass word&1TOKEN123'))
+  t.ok(secrets.includes('MIIEvQIBADANBgkqhkiG9w0BAQEFAASC'), 'a key line on its own')
+  const scrub = createScrubber(secrets)
+  t.equal(scrub('password=pass+word%261TOKEN123&client_secret=cs%2Bsecret'), `password=${REDACTED}&client_secret=${REDACTED}`)
+  t.equal(scrub('key: MIIEvQIBADANBgkqhkiG9w0BAQEFAASC'), `key: ${REDACTED}`)
+  t.equal(createScrubber([])('unchanged'), 'unchanged')
+  t.equal(createScrubber(['abc'])('abc is too short to be a secret'), 'abc is too short to be a secret')
+})
+
+t.test('a message made one line and cut short leaks neither a collapsed secret nor its first characters', async t => {
+  const secret = 'two  spaces\tand-tab'
+  const scrub = createScrubber([secret])
+  t.notMatch(scrub(sanitizeMessage(`echo ${secret} end`)), 'spaces')
+  const cut = sanitizeMessage(`${'x'.repeat(490)} S3cretValue!`)
+  t.ok(cut.endsWith('…'))
+  const out = createScrubber(['S3cretValue!'])(cut)
+  t.notMatch(out, 'S3cr')
+  t.match(out, `${REDACTED}…`)
+})
+
+t.test('a session check scrubs the bearer token an instance echoes back', async t => {
+  const token = '00D5g000004XyZaEAK!AQ.only-this-org+token/=='
+  const server = createServer((req, res) => {
+    res.writeHead(400, { 'content-type': 'application/json' })
+    res.end(JSON.stringify([{ errorCode: 'MALFORMED_QUERY', message: `bad request with ${req.headers.authorization} and ${encodeURIComponent(token)}` }]))
+  })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => server.close())
+  const outcome = await checkSession({ accessToken: token, instanceUrl: `http://127.0.0.1:${(server.address() as { port: number }).port}` }, { apiVersion: '62.0', timeoutMs: 2000 })
+  t.equal(outcome.ok, false)
+  const message = outcome.ok ? '' : outcome.failure.message
+  t.notMatch(message, 'only-this-org')
+  t.notMatch(message, encodeURIComponent(token))
+})
