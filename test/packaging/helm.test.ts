@@ -1,10 +1,11 @@
-import { readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { parseAllDocuments } from 'yaml'
 import { loadConfig } from '../../src/config.ts'
 import { CHART_DIR, chartValues, findObject, readYaml, renderChart, renderNotes, templateFiles, type K8sObject, type RenderedChart } from './helm-chart.ts'
-import { CONFIG_VARIABLES, configDefault, dockerStages, getRoutes, readRepoFile } from './repo.ts'
+import { CONFIG_VARIABLES, FILE_VARIABLES, configDefault, dockerStages, getRoutes, readRepoFile } from './repo.ts'
 import { findInlineSecrets } from './secrets-scan.ts'
 
 /** What `helm template` renders, checked as a user of the chart would: by the objects it makes. */
@@ -150,12 +151,23 @@ t.test('Vault Kubernetes auth uses a projected token with audience vault, where 
 })
 
 t.test('secrets only arrive by reference, and every variable is one the broker reads', async (t) => {
+  // the mounted Secret file, as the kubelet writes it (here, outside the pod)
+  const tokenDir = mkdtempSync(join(tmpdir(), 'sfb-metrics-token-'))
+  t.teardown(() => rmSync(tokenDir, { recursive: true, force: true }))
+  const tokenFile = join(tokenDir, 'token')
+  writeFileSync(tokenFile, 'placeholder-metrics-token')
   for (const authMethod of ['kubernetes', 'approle', 'token']) {
-    const rendered = renderChart([CI_VALUES, { vault: { authMethod, existingSecret: 'vault-creds' }, extraCaCertificates: { configMapName: 'ca' } }])
+    const rendered = renderChart([CI_VALUES, { vault: { authMethod, existingSecret: 'vault-creds' }, extraCaCertificates: { configMapName: 'ca' }, metrics: { existingSecret: 'metrics-token' } }])
     const c = container(rendered)
     const configMap = get(rendered, 'ConfigMap').data as Record<string, string>
     const names = [...c.env.map((e: any) => e.name), ...Object.keys(configMap)]
-    for (const name of names) t.ok(CONFIG_VARIABLES.has(name) || NODE_VARIABLES.has(name), `${authMethod}: ${name} is a variable the broker (or node) reads`)
+    for (const name of names) t.ok(CONFIG_VARIABLES.has(name) || FILE_VARIABLES.has(name) || NODE_VARIABLES.has(name), `${authMethod}: ${name} is a variable the broker (or node) reads`)
+    // a secret read from a file comes from a mounted Secret, at the path the variable names
+    const tokenMount = c.volumeMounts.find((m: any) => m.name === 'metrics-token')
+    t.equal(configMap.METRICS_TOKEN_FILE, `${tokenMount.mountPath}/token`)
+    const tokenVolume = get(rendered, 'Deployment').spec.template.spec.volumes.find((v: any) => v.name === 'metrics-token')
+    t.same(tokenVolume.secret.items, [{ key: 'METRICS_TOKEN', path: 'token' }])
+    t.equal(tokenVolume.secret.secretName, 'metrics-token')
     for (const e of c.env.filter((e: any) => CONFIG_VARIABLES.has(e.name))) {
       t.ok(e.valueFrom?.secretKeyRef, `${authMethod}: ${e.name} comes from a Secret`)
     }
@@ -170,8 +182,9 @@ t.test('secrets only arrive by reference, and every variable is one the broker r
       VAULT_SECRET_ID: 'placeholder',
     }
     const env = Object.fromEntries(c.env.filter((e: any) => e.valueFrom).map((e: any) => [e.name, secretValues[e.name]]))
-    const config = loadConfig({ ...configMap, ...env })
+    const config = loadConfig({ ...configMap, ...env, METRICS_TOKEN_FILE: tokenFile })
     t.equal(config.VAULT_AUTH_METHOD, authMethod)
+    t.equal(config.METRICS_TOKEN, 'placeholder-metrics-token', 'the broker reads the mounted token')
     t.equal(config.HOST, '0.0.0.0', 'probes reach the pod')
   }
   t.same(findInlineSecrets(chartValues()), [], 'values.yaml holds no secret')
@@ -226,6 +239,13 @@ t.test('the ServiceMonitor is off by default and scrapes the Service when on', a
   t.equal(monitor.metadata.labels?.release, 'prometheus')
   t.equal(monitor.spec.endpoints[0].port, get(on, 'Service').spec.ports[0].name)
   t.same(monitor.spec.selector.matchLabels, get(on, 'Service').spec.selector)
+  t.equal(monitor.spec.endpoints[0].authorization, undefined, '/metrics is open without a token')
+  const guarded = renderChart([CI_VALUES, { serviceMonitor: { enabled: true }, metrics: { existingSecret: 'metrics-token' } }])
+  const volume = get(guarded, 'Deployment').spec.template.spec.volumes.find((v: any) => v.name === 'metrics-token')
+  t.same(get(guarded, 'ServiceMonitor').spec.endpoints[0].authorization, {
+    type: 'Bearer',
+    credentials: { name: volume.secret.secretName, key: volume.secret.items[0].key },
+  }, 'Prometheus presents the token the pods read')
 })
 
 t.test('each template\'s non-template skeleton is YAML too', async (t) => {

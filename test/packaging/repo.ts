@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { ConfigSchema } from '../../src/config.ts'
+import { ConfigSchema, FILE_VARIANTS } from '../../src/config.ts'
 
 /** What the packaging tests read from the repository itself: routes, config, the Dockerfile. */
 
@@ -12,6 +12,9 @@ export function readRepoFile (path: string): string {
 
 /** Every environment variable the broker reads. */
 export const CONFIG_VARIABLES = new Set(Object.keys(ConfigSchema.properties))
+
+/** `<VARIABLE>_FILE`: the settings the broker also reads from a file. */
+export const FILE_VARIABLES = new Set(FILE_VARIANTS.map(name => `${name}_FILE`))
 
 /** The config's default for a variable, as declared in the schema. */
 export function configDefault (name: string): unknown {

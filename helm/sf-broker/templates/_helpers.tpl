@@ -63,3 +63,8 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "sf-broker.caDir" -}}
 /etc/sf-broker/ca
 {{- end }}
+
+{{/* Where the /metrics bearer token Secret is mounted. */}}
+{{- define "sf-broker.metricsTokenDir" -}}
+/etc/sf-broker/metrics
+{{- end }}
