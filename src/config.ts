@@ -66,6 +66,7 @@ export const ConfigSchema = Type.Object({
   FULL_VALIDATION_INTERVAL_SECONDS: Type.Integer({ minimum: 1, default: 3600, description: 'Full login re-validation of every connection' }),
   VALIDATION_MAX_PER_SECOND: Type.Number({ exclusiveMinimum: 0, default: 5, description: 'Ceiling on validation calls to Salesforce per replica' }),
   SCHEDULER_ENABLED: Type.Boolean({ default: true, description: 'Run the re-validation scheduler' }),
+  PASSWORD_EXPIRY_WARN_DAYS: Type.Integer({ minimum: 0, maximum: 365, default: 14, description: 'Health warns this many days before a password expires (connections that declare passwordExpiresAfterDays)' }),
 })
 
 export type Config = Static<typeof ConfigSchema>

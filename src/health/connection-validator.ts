@@ -1,13 +1,14 @@
 import { randomBytes } from 'node:crypto'
 import type { Logger } from 'pino'
 import type { BrokerMetrics } from '../metrics/metrics.ts'
-import type { ApiUsage, ClassifiedFailure, ConnectionDefinition, LoginOutcome, SalesforceSession, SessionCheckOutcome } from '../salesforce/types.ts'
+import type { ClassifiedFailure, ConnectionDefinition, LoginOutcome, SalesforceSession, SessionCheckOutcome } from '../salesforce/types.ts'
 import { SecretStoreUnavailableError, type StoredConnection } from '../secrets/store.ts'
 import { circuitBlocks } from '../sessions/circuit.ts'
 import type { SessionObserver, SessionService } from '../sessions/session-service.ts'
 import type { CachedSession, CircuitState, SharedState } from '../sessions/shared-state.ts'
 import { updateHealthGauges } from './gauges.ts'
 import { failureOutcome, healthKey, nextHealth, type CheckOutcome, type StoredHealth } from './health-result.ts'
+import { afterFullLogin, defaultReadinessReader, type ReadinessReader } from './readiness-check.ts'
 import type { TokenBucket } from './token-bucket.ts'
 
 /** Asks Salesforce whether a session still works (and reads the org's API usage on the way). */
@@ -29,6 +30,10 @@ export interface ConnectionValidatorOptions {
   loginTimeoutMs: number
   /** how long a stored result outlives its connection's last check (a deleted connection's result fades) */
   resultTtlMs?: number
+  /** health warns this many days before a declared password expiry (PASSWORD_EXPIRY_WARN_DAYS) */
+  passwordExpiryWarnDays?: number
+  /** defaults to the composite readiness read with loginTimeoutMs */
+  readReadiness?: ReadinessReader
 }
 
 export interface ValidateOptions {
@@ -131,7 +136,7 @@ export class ConnectionValidator {
     const loggedInMeanwhile = async (): Promise<CheckOutcome | null> => {
       const fresh = await this.usableSession(name, stored.version)
       if (!fresh || fresh.session.accessToken === knownToken) return null
-      return { status: 'ok', classification: 'ok', checkKind: 'full', latencyMs: Date.now() - started, ...await this.apiUsageOf(fresh.session, stored.definition.apiVersion) }
+      return { status: 'ok', classification: 'ok', checkKind: 'full', latencyMs: Date.now() - started, ...await this.afterLogin(fresh.session, stored.definition) }
     }
     for (;;) {
       if (await this.o.state.acquireLease(lease, owner, leaseTtl)) {
@@ -171,18 +176,22 @@ export class ConnectionValidator {
     if (outcome.ok) {
       // the validation's session serves callers too: one login instead of two
       await this.o.sessions.adopt(name, version, definition, outcome.session)
-      return { status: 'ok', classification: 'ok', checkKind: 'full', latencyMs, ...await this.apiUsageOf(outcome.session, definition.apiVersion) }
+      return { status: 'ok', classification: 'ok', checkKind: 'full', latencyMs, ...await this.afterLogin(outcome.session, definition) }
     }
     // the session service decides whether this failure pauses logins with the secret
     await this.o.sessions.recordLoginFailure(name, version, outcome.failure, circuit)
     return failureOutcome(outcome.failure, 'full', latencyMs)
   }
 
-  /** A login does not report API usage; one cheap call right after it does. Best effort. */
-  private async apiUsageOf (session: SalesforceSession, apiVersion: string): Promise<{ apiUsage?: ApiUsage }> {
-    await this.o.bucket.take()
-    const outcome = await this.o.checkSession(session, apiVersion).catch(err => this.unexpected(err))
-    return outcome.ok && outcome.apiUsage ? { apiUsage: outcome.apiUsage } : {}
+  /** A login reports neither API usage nor the user's readiness; one REST call right after it does. Best effort. */
+  private async afterLogin (session: SalesforceSession, definition: ConnectionDefinition): Promise<Pick<CheckOutcome, 'apiUsage' | 'readiness'>> {
+    return afterFullLogin(session, definition, {
+      checkSession: this.o.checkSession,
+      readReadiness: this.o.readReadiness ?? defaultReadinessReader(this.o.loginTimeoutMs),
+      bucket: this.o.bucket,
+      passwordExpiryWarnDays: this.o.passwordExpiryWarnDays ?? 14,
+      onError: err => this.unexpected(err),
+    })
   }
 
   private unexpected (err: unknown): { ok: false, failure: ClassifiedFailure } {
@@ -203,7 +212,7 @@ export class ConnectionValidator {
     const health = nextHealth(name, version, outcome, previous)
     await this.o.state.putJson(healthKey(name), health, this.o.resultTtlMs ?? DEFAULT_RESULT_TTL_MS)
     const circuit = await this.o.sessions.circuit(name)
-    updateHealthGauges(this.o.metrics, name, { status: health.status, circuitOpen: circuitBlocks(circuit, version), apiUsage: health.apiUsage })
+    updateHealthGauges(this.o.metrics, name, { status: health.status, circuitOpen: circuitBlocks(circuit, version), apiUsage: health.apiUsage, readiness: health.readiness })
     if (previous?.status !== health.status || previous.classification !== health.classification) {
       const level = health.status === 'ok' ? 'info' : 'warn'
       this.o.logger[level]({ connection: name, status: health.status, classification: health.classification, checkKind: health.checkKind, secretVersion: version }, 'salesforce connection health changed')

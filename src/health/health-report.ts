@@ -4,7 +4,8 @@ import { SecretStoreUnavailableError, type StoredConnection } from '../secrets/s
 import { circuitBlocks } from '../sessions/circuit.ts'
 import type { SessionService } from '../sessions/session-service.ts'
 import type { SharedState } from '../sessions/shared-state.ts'
-import { healthKey, overallStatus, type StoredHealth } from './health-result.ts'
+import { healthKey, hintFor, overallStatus, type StoredHealth } from './health-result.ts'
+import { readinessView } from './readiness-view.ts'
 import type { ConnectionHealth, SalesforceHealth } from './schemas.ts'
 
 export interface HealthReporterOptions {
@@ -61,6 +62,7 @@ export class HealthReporter {
       if (doc.lastFullAt !== undefined && doc.secretVersion === stored.version) view.lastFullCheckAt = iso(doc.lastFullAt)
       if (doc.latencyMs !== undefined) view.latencyMs = Math.round(doc.latencyMs)
       if (doc.apiUsage) view.apiUsage = { used: Math.round(doc.apiUsage.used), max: Math.round(doc.apiUsage.max) }
+      if (doc.readiness && doc.secretVersion === stored.version) view.readiness = readinessView(doc.readiness)
     }
     if (cached && cached.validUntil > now) view.sessionValidUntil = iso(cached.validUntil)
     // The circuit is fresher than the last validation: a caller's login may have opened it since.
@@ -69,7 +71,7 @@ export class HealthReporter {
         status: 'failing',
         classification: circuit.classification,
         message: `logins are paused after Salesforce answered: ${circuit.message}`,
-        hint: circuit.hint,
+        hint: hintFor(circuit.classification, circuit.hint, doc?.secretVersion === stored.version ? doc.readiness : undefined),
       })
     }
     return view

@@ -1,7 +1,12 @@
+import { loginRestrictionHint, readinessHint, readinessMessage, type ReadinessReport } from '../salesforce/readiness-evaluation.ts'
 import type { ApiUsage, ClassifiedFailure, Classification } from '../salesforce/types.ts'
 import { opensCircuit } from '../sessions/circuit.ts'
 
-export type HealthStatus = 'ok' | 'degraded' | 'failing'
+/**
+ * `warn`: the login works, but the integration user is not ready for what the connection declares
+ * (a required permission is missing, the password expires soon): act before integrations fail.
+ */
+export type HealthStatus = 'ok' | 'warn' | 'degraded' | 'failing'
 
 /**
  * A Salesforce classification, or why there is no fresh one: never validated yet, the last
@@ -34,6 +39,8 @@ export interface StoredHealth {
   latencyMs?: number
   /** the last known daily API usage (kept from an earlier check when this one could not read it) */
   apiUsage?: ApiUsage
+  /** the integration user's readiness from the last full check that read it (this secret version) */
+  readiness?: ReadinessReport
 }
 
 /** A check's own outcome, before it is merged with the connection's history. */
@@ -45,6 +52,8 @@ export interface CheckOutcome {
   checkKind: CheckKind
   latencyMs?: number
   apiUsage?: ApiUsage
+  /** read right after a full login (only when the connection declares requirements) */
+  readiness?: ReadinessReport
 }
 
 export function healthKey (connection: string): string {
@@ -78,13 +87,15 @@ export function nextHealth (connection: string, secretVersion: number, outcome: 
   const lastSuccessAt = ok ? now : previous?.lastSuccessAt
   const lastFullAt = outcome.checkKind === 'full' ? now : sameSecret ? previous.lastFullAt : undefined
   const apiUsage = outcome.apiUsage ?? previous?.apiUsage
+  const readiness = outcome.readiness ?? (sameSecret ? previous.readiness : undefined)
+  const { status, message, hint } = withReadiness(outcome, readiness)
   return {
     connection,
     secretVersion,
-    status: outcome.status,
+    status,
     classification: outcome.classification,
-    ...(outcome.message ? { message: outcome.message } : {}),
-    ...(outcome.hint ? { hint: outcome.hint } : {}),
+    ...(message ? { message } : {}),
+    ...(hint ? { hint } : {}),
     checkKind: outcome.checkKind,
     checkedAt: now,
     ...(lastSuccessAt === undefined ? {} : { lastSuccessAt }),
@@ -92,12 +103,30 @@ export function nextHealth (connection: string, secretVersion: number, outcome: 
     consecutiveFailures: ok ? 0 : (previous?.consecutiveFailures ?? 0) + 1,
     ...(outcome.latencyMs === undefined ? {} : { latencyMs: outcome.latencyMs }),
     ...(apiUsage ? { apiUsage } : {}),
+    ...(readiness ? { readiness } : {}),
   }
+}
+
+/**
+ * A working login with an unready user is `warn`, with the findings as message and hint. A login
+ * refused for its address or time names the settings, and the address Salesforce last saw.
+ */
+function withReadiness (outcome: CheckOutcome, readiness: ReadinessReport | undefined): Pick<CheckOutcome, 'status' | 'message' | 'hint'> {
+  if (outcome.status === 'ok' && readiness?.status === 'warn') {
+    return { status: 'warn', message: readinessMessage(readiness), hint: readinessHint(readiness) }
+  }
+  return { status: outcome.status, message: outcome.message, hint: hintFor(outcome.classification, outcome.hint, readiness) }
+}
+
+/** The hint to show for a classification: a login refused for its address or time also says where Salesforce last saw the user log in from. */
+export function hintFor (classification: string, hint: string | undefined, readiness: ReadinessReport | undefined): string | undefined {
+  return classification === 'ip_or_hours_restricted' ? loginRestrictionHint(readiness?.lastLogin) : hint
 }
 
 /** The worst status wins; no connections at all is ok. */
 export function overallStatus (statuses: HealthStatus[]): HealthStatus {
   if (statuses.includes('failing')) return 'failing'
   if (statuses.includes('degraded')) return 'degraded'
+  if (statuses.includes('warn')) return 'warn'
   return 'ok'
 }

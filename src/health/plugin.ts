@@ -42,6 +42,7 @@ async function healthPlugin (app: FastifyInstance, opts: HealthPluginOptions): P
     logger,
     fullIntervalMs: config.FULL_VALIDATION_INTERVAL_SECONDS * 1000,
     loginTimeoutMs: config.LOGIN_TIMEOUT_MS,
+    passwordExpiryWarnDays: config.PASSWORD_EXPIRY_WARN_DAYS,
   })
   const reporter = new HealthReporter({
     secrets: broker.secretStore,
@@ -74,7 +75,7 @@ async function healthPlugin (app: FastifyInstance, opts: HealthPluginOptions): P
     // this replica's gauges follow the result another replica recorded
     validatedElsewhere: async (name) => {
       const view = await reporter.connection(name)
-      if (view) updateHealthGauges(metrics, name, { status: view.status, circuitOpen: view.circuit.state === 'open', apiUsage: view.apiUsage })
+      if (view) updateHealthGauges(metrics, name, { status: view.status, circuitOpen: view.circuit.state === 'open', apiUsage: view.apiUsage, readiness: view.readiness })
     },
     removed: names => { for (const n of names) removeHealthGauges(metrics, n) },
     neverChecked: async name => (await broker.sharedState.getJson(healthKey(name))) === null,

@@ -31,7 +31,7 @@ export class BrokerMetrics {
 
   readonly validationStatus = new Gauge({
     name: 'sfb_connection_validation_status',
-    help: 'Latest credential validation per connection: 1 ok, 0.5 degraded, 0 failing',
+    help: 'Latest credential validation per connection: 1 ok, 0.75 warn (the user is not ready: permissions, password expiry), 0.5 degraded, 0 failing',
     labelNames: ['connection'] as const,
     registers: [this.registry],
   })
@@ -46,6 +46,20 @@ export class BrokerMetrics {
   readonly apiUsage = new Gauge({
     name: 'sfb_salesforce_api_usage_ratio',
     help: 'Daily API requests used / max, per connection, from the last validation',
+    labelNames: ['connection'] as const,
+    registers: [this.registry],
+  })
+
+  readonly missingPermissions = new Gauge({
+    name: 'sfb_connection_missing_permissions',
+    help: 'Declared requiredPermissions the integration user lacks, from the last full check (absent when none are declared)',
+    labelNames: ['connection'] as const,
+    registers: [this.registry],
+  })
+
+  readonly passwordExpiry = new Gauge({
+    name: 'sfb_connection_password_expiry_timestamp_seconds',
+    help: 'When the integration user\'s password expires (LastPasswordChangeDate + passwordExpiresAfterDays), for alerting ahead',
     labelNames: ['connection'] as const,
     registers: [this.registry],
   })

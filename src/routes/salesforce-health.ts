@@ -23,7 +23,7 @@ export interface SalesforceHealthRoutesOptions {
 }
 
 const DEFAULT_FORCED_CHECK_COOLDOWN_MS = 10_000
-const AUDIT_OUTCOME = { ok: 'success', degraded: 'error', failing: 'rejected' } as const
+const AUDIT_OUTCOME = { ok: 'success', warn: 'success', degraded: 'error', failing: 'rejected' } as const
 
 const json = (schema: unknown) => ({ 'application/json': { schema } })
 // Two views, told apart by `view`: the serializer picks the schema the answer matches, and the

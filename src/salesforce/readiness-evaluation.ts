@@ -92,7 +92,7 @@ export function evaluateReadiness (facts: UserFacts, requirements: ReadinessRequ
       password = { neverExpires: true, ...(facts.lastPasswordChangeAt === undefined ? {} : { lastChangedAt: facts.lastPasswordChangeAt }) }
     } else if (facts.lastPasswordChangeAt !== undefined) {
       const expiresAt = facts.lastPasswordChangeAt + requirements.passwordExpiresAfterDays * DAY_MS
-      const daysLeft = Math.floor((expiresAt - opts.now) / DAY_MS)
+      const daysLeft = Math.ceil((expiresAt - opts.now) / DAY_MS)
       password = { neverExpires: false, lastChangedAt: facts.lastPasswordChangeAt, expiresAt, daysLeft }
       if (expiresAt <= opts.now) findings.push(`the password expired on ${isoDay(expiresAt)}`)
       else if (expiresAt - opts.now <= opts.warnDays * DAY_MS) findings.push(`the password expires on ${isoDay(expiresAt)} (in ${daysLeft} days)`)
