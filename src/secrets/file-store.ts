@@ -31,13 +31,20 @@ interface StoredKey {
 
 interface Contents { connections: Record<string, StoredKey> }
 
+interface PendingChange {
+  change: (contents: Contents) => unknown
+  resolve: (value: unknown) => void
+  reject: (reason: unknown) => void
+}
+
 interface Envelope { format: string, iv: string, tag: string, ciphertext: string }
 
 /**
  * Connections in one local file, encrypted with AES-256-GCM: a fresh IV per write, the auth tag
  * checked on every read, so a wrong key or an edited file fails with an error naming the file.
  * Same semantics as Vault KV v2: versions, check-and-set, version metadata. Writes are serialised
- * in this process and land atomically (temp file + rename); one process owns the file.
+ * in this process, committed in groups (all writes that arrive during one replacement share the
+ * next) and land atomically (temp file + rename); one process owns the file.
  */
 export class FileSecretStore implements SecretStore {
   readonly kind = 'file' as const
@@ -45,7 +52,11 @@ export class FileSecretStore implements SecretStore {
   private readonly key: Buffer
   private readonly maxVersions: number
   private decrypted: { identity: string, contents: Contents } | null = null
-  private queue: Promise<unknown> = Promise.resolve()
+  /** changes waiting for the next file replacement */
+  private pending: PendingChange[] = []
+  /** the batch being written, if any; the next batch starts when it settles */
+  private flushing: Promise<void> | null = null
+  private replacements = 0
 
   constructor (o: FileSecretStoreOptions) {
     if (!Buffer.isBuffer(o.key) || o.key.length !== 32) throw new TypeError('the secret file key must be 32 bytes (AES-256)')
@@ -118,21 +129,70 @@ export class FileSecretStore implements SecretStore {
     }
   }
 
-  async close (): Promise<void> {
-    await this.queue.catch(() => {})
+  /** How many times this store replaced the file: one per batch of concurrent changes, not one per write. */
+  get fileReplacements (): number {
+    return this.replacements
   }
 
-  /** Runs `change` on the current contents and writes the result, one change at a time. */
+  async close (): Promise<void> {
+    while (this.flushing) await this.flushing
+  }
+
+  /**
+   * Queues `change` for the next file replacement (group commit). Re-encrypting the whole file
+   * costs the same for one change as for thousands, so every change that arrives while a
+   * replacement is under way waits for the next one and shares it: seeding 10,000 connections
+   * concurrently is a handful of replacements instead of 10,000. Changes still apply one after
+   * the other in arrival order, so check-and-set behaves exactly as with serial writes, and a
+   * caller is answered only once the file holding its change has been renamed into place.
+   */
   private mutate<T> (change: (contents: Contents) => T): Promise<T> {
-    const run = this.queue.catch(() => {}).then(async () => {
-      // a copy: if the change throws or the write fails, the cached contents stay as on disk
-      const contents = structuredClone(await this.load())
-      const result = change(contents)
-      await this.save(contents)
-      return result
+    return new Promise<T>((resolve, reject) => {
+      this.pending.push({ change, resolve: resolve as (v: unknown) => void, reject })
+      this.flushing ??= this.flush()
     })
-    this.queue = run
-    return run
+  }
+
+  private async flush (): Promise<void> {
+    // let the callers of this tick queue their changes before the batch is cut
+    await Promise.resolve()
+    try {
+      while (this.pending.length > 0) {
+        const batch = this.pending
+        this.pending = []
+        await this.commit(batch)
+      }
+    } finally {
+      this.flushing = null
+    }
+  }
+
+  private async commit (batch: PendingChange[]): Promise<void> {
+    let contents: Contents
+    try {
+      // a copy: if the write fails, the cached contents stay as on disk
+      contents = structuredClone(await this.load())
+    } catch (err) {
+      for (const p of batch) p.reject(err)
+      return
+    }
+    const applied: Array<{ p: PendingChange, result: unknown }> = []
+    for (const p of batch) {
+      // a change checks before it touches anything (check-and-set), so a refused one leaves no trace
+      try {
+        applied.push({ p, result: p.change(contents) })
+      } catch (err) {
+        p.reject(err)
+      }
+    }
+    if (applied.length === 0) return
+    try {
+      await this.save(contents)
+    } catch (err) {
+      for (const { p } of applied) p.reject(err)
+      return
+    }
+    for (const { p, result } of applied) p.resolve(result)
   }
 
   /**
@@ -181,6 +241,7 @@ export class FileSecretStore implements SecretStore {
     return { connections: Object.assign(Object.create(null), contents.connections) }
   }
 
+  /** Encrypts and atomically replaces the file, then keeps `contents` as the decrypted file. */
   private async save (contents: Contents): Promise<void> {
     const iv = randomBytes(12)
     const cipher = createCipheriv('aes-256-gcm', this.key, iv)
@@ -190,18 +251,25 @@ export class FileSecretStore implements SecretStore {
 
     await mkdir(dirname(this.path), { recursive: true })
     const temp = `${this.path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
+    let identity: string
     try {
       const handle = await open(temp, 'w', 0o600)
       try {
         await handle.writeFile(JSON.stringify(envelope))
         await handle.sync()
+        // the identity load() will see: rename keeps inode, size and mtime
+        const st = await handle.stat()
+        identity = `${st.ino}:${st.size}:${st.mtimeMs}`
       } finally {
         await handle.close()
       }
       await rename(temp, this.path)
+      this.replacements++
     } catch (err) {
       await rm(temp, { force: true })
       throw new SecretStoreUnavailableError('error', `cannot write the secret file ${this.path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`)
     }
+    // what was just written need not be read back and decrypted: remember it under its identity
+    this.decrypted = { identity, contents }
   }
 }

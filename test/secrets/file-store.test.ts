@@ -106,3 +106,42 @@ t.test('concurrent writes are serialised: none is lost, no temp file is left', a
   const reopened = new FileSecretStore({ path, key })
   t.equal((await reopened.list()).length, 25)
 })
+
+t.test('concurrent writes share one file replacement (group commit), with check-and-set kept per write', async (t) => {
+  const dir = await tempDir(t)
+  const path = join(dir, 'connections.enc')
+  const key = randomBytes(32)
+  const store = new FileSecretStore({ path, key })
+  const names = Array.from({ length: 500 }, (_, i) => `bulk-${String(i).padStart(3, '0')}`)
+  await Promise.all(names.map(n => store.write(n, { ...acme, username: `${n}@acme.example` }, 0)))
+  t.ok(store.fileReplacements <= 3, `500 writes replaced the file ${store.fileReplacements} time(s)`)
+
+  // in one batch, the second create of a name conflicts exactly as it would one after the other
+  const before = store.fileReplacements
+  const [first, second, rotate] = await Promise.allSettled([store.write('dup', acme, 0), store.write('dup', globex, 0), store.write('bulk-000', globex, 1)])
+  t.equal(first.status, 'fulfilled')
+  t.equal(second.status, 'rejected')
+  t.equal(second.status === 'rejected' && (second.reason as { currentVersion?: number }).currentVersion, 1)
+  t.equal(rotate.status, 'fulfilled')
+  t.equal(store.fileReplacements - before, 1, 'one replacement for the whole batch')
+  t.same(await readdir(dir), ['connections.enc'])
+
+  const reopened = new FileSecretStore({ path, key })
+  t.equal((await reopened.list()).length, 501)
+  t.equal((await reopened.read('dup'))?.definition.username, acme.username, 'the conflicting write changed nothing')
+  t.equal((await reopened.read('bulk-000'))?.version, 2)
+})
+
+t.test('a batch whose file write fails rejects every write in it and leaves the store as on disk', async (t) => {
+  const dir = await tempDir(t)
+  const path = join(dir, 'sub', 'connections.enc')
+  const store = new FileSecretStore({ path, key: randomBytes(32) })
+  await store.write('acme', acme, 0)
+  // a directory where the temp file must go makes the replacement fail
+  await rm(join(dir, 'sub'), { recursive: true })
+  await writeFile(join(dir, 'sub'), 'not a directory')
+  const results = await Promise.allSettled([store.write('a', acme, 0), store.write('b', acme, 0)])
+  t.ok(results.every(r => r.status === 'rejected' && r.reason instanceof SecretStoreUnavailableError))
+  await rm(join(dir, 'sub'))
+  t.same(await store.list(), [], 'nothing claimed written: the file is gone and so is every connection')
+})
