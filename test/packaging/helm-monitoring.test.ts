@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
-import { CHART_DIR, findObject, readYaml, renderChart, type K8sObject, type RenderedChart } from './helm-chart.ts'
+import { CHART_DIR, findObject, readYaml, renderChart, renderNotes, type K8sObject, type RenderedChart } from './helm-chart.ts'
 import { NOT_YET_EXPORTED, exportedSeries, parsePromql } from './promql.ts'
 import { getRoutes, readRepoFile } from './repo.ts'
 
@@ -99,6 +99,8 @@ t.test('the Ingress serves TLS only, for the API paths, to the Service\'s port',
   const noTls = { ingress: { enabled: true, host: 'sf-broker.example.com' } }
   t.throws(() => renderChart([CI_VALUES, noTls]), { message: /ingress\.tlsSecretName is required when ingress\.enabled: the Ingress serves TLS only/ })
   t.throws(() => renderChart([CI_VALUES, { ingress: { enabled: true, tlsSecretName: 'tls' } }]), { message: /ingress\.host is required/ })
+  t.match(renderNotes([FULL_VALUES]), 'https://sf-broker.example.com/v1/connections/<name>/session', 'NOTES.txt gives callers the public URL')
+  t.notMatch(renderNotes([CI_VALUES]), 'through the Ingress')
 })
 
 t.test('pods restart when their settings or the principals Secret change', async (t) => {
