@@ -93,11 +93,28 @@ export async function buildApp (config: Config, overrides: BrokerOverrides = {})
   // Requests in flight at shutdown finish, but their keep-alive connections must not hold
   // server.close() open until the keep-alive timeout: answer them with Connection: close.
   let closing = false
-  app.addHook('preClose', async () => { closing = true })
+  app.addHook('preClose', async () => {
+    closing = true
+    broker.sessions.stopBy(Date.now() + answerWindowMs(config.SHUTDOWN_TIMEOUT_MS))
+  })
   app.addHook('onSend', (request, reply, payload, done) => {
     if (closing) reply.header('connection', 'close')
     done(null, payload)
   })
-  app.addHook('onClose', async () => { await broker.close() })
+  app.addHook('onClose', async () => {
+    const { cutShort, abandonedLogins } = broker.sessions.shutdownTally
+    if (cutShort > 0 || abandonedLogins > 0) {
+      app.log.warn({ cutShort, abandonedLogins }, 'shutdown: requests still waiting for Salesforce were answered 503 shutting_down')
+    }
+    await broker.close()
+  })
   return app
+}
+
+/**
+ * How long after close begins requests may still wait for Salesforce: the rest of the shutdown
+ * budget answers them, releases the login lease and closes Redis and Vault before the deadline.
+ */
+function answerWindowMs (shutdownTimeoutMs: number): number {
+  return shutdownTimeoutMs - Math.min(2_000, shutdownTimeoutMs / 2)
 }

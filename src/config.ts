@@ -21,6 +21,7 @@ export const ConfigSchema = Type.Object({
   LOG_LEVEL: Type.Union([Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')], { default: 'info', description: 'pino log level' }),
   TRUST_PROXY: Type.Boolean({ default: false, description: 'Trust X-Forwarded-* from a proxy in front of the broker' }),
   BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, default: 65536, description: 'Largest accepted request body' }),
+  SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 1000, default: 10000, description: 'Longest a SIGTERM shutdown takes; requests still waiting for a Salesforce login near its end are answered 503 shutting_down (keep terminationGracePeriodSeconds above it)' }),
   DOCS_ENABLED: Type.Boolean({ default: true, description: 'Serve Swagger UI at /docs' }),
 
   SECRET_STORE: Type.Union([Type.Literal('vault'), Type.Literal('file')], { default: 'vault', description: 'Where connection secrets live: Vault KV v2, or an encrypted local file (single node, demo)' }),

@@ -30,6 +30,7 @@ export const PROBLEMS = {
   login_wait_timeout: { status: 503, title: 'A login for this connection is taking too long' },
   secret_store_unavailable: { status: 503, title: 'The secret store is unavailable' },
   not_ready: { status: 503, title: 'The service is not ready' },
+  shutting_down: { status: 503, title: 'This replica is shutting down: retry (another replica will answer)' },
 } as const
 
 export type ProblemCode = keyof typeof PROBLEMS

@@ -23,7 +23,9 @@ async function main (): Promise<void> {
   const app = await buildApp(config)
   if (demo) await demo.seed(app.broker.rawSecretStore)
 
-  closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
+  // app.close() answers every request in flight within SHUTDOWN_TIMEOUT_MS (see buildApp);
+  // the delay is the last resort that exits 1 if something still hangs after it
+  closeWithGrace({ delay: config.SHUTDOWN_TIMEOUT_MS }, async ({ signal, err }) => {
     if (err) app.log.error({ err }, 'shutting down after an error')
     else app.log.info({ signal }, 'shutting down: finishing in-flight requests')
     // app.close() stops accepting connections, waits for in-flight requests, then closes Redis/Vault clients

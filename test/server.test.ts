@@ -53,3 +53,31 @@ t.test('demo mode serves a session; SIGTERM lets in-flight requests finish', asy
   t.equal(code, 0, 'clean exit')
   await t.rejects(fetch(`http://127.0.0.1:${port}/health/live`), 'no longer listening')
 })
+
+t.test('SIGTERM while Salesforce hangs: every request waiting for a login is answered 503 with Retry-After, then a clean exit', async (t) => {
+  const port = await freePort()
+  // a 5 s shutdown budget; logins could take 10 s × 3 and waits 20 s
+  const p = run(['--demo'], { PORT: String(port), LOG_LEVEL: 'warn', SHUTDOWN_TIMEOUT_MS: '5000', LOGIN_TIMEOUT_MS: '10000', LOGIN_WAIT_TIMEOUT_MS: '20000' })
+  t.teardown(() => { p.child.kill('SIGKILL') })
+  for (let i = 0; i < 200 && !p.out().includes('Get a session'); i++) await new Promise(resolve => setTimeout(resolve, 100))
+  const simUrl = /Salesforce simulator: (http:\/\/127\.0\.0\.1:\d+)/.exec(p.out())?.[1]
+  t.ok(simUrl)
+  // Salesforce hangs: logins answer after a minute
+  await fetch(`${simUrl}/_sim/latency`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"ms":60000}' })
+  const answers = Array.from({ length: 30 }, () =>
+    fetch(`http://127.0.0.1:${port}/v1/connections/demo/session`, { method: 'POST', headers: { authorization: `Bearer ${DEMO_CALLER_KEY}` } })
+      .then(async res => ({ status: res.status, type: res.headers.get('content-type'), retryAfter: res.headers.get('retry-after'), body: await res.json() as { code?: string } }),
+        (err: Error) => ({ status: 0, type: null, retryAfter: null, body: { code: `no answer: ${err.message}` } })))
+  await new Promise(resolve => setTimeout(resolve, 500))
+  const signalled = Date.now()
+  p.child.kill('SIGTERM')
+  const [code] = await once(p.child, 'exit')
+  const settled = await Promise.all(answers)
+  t.same([...new Set(settled.map(a => a.status))], [503], 'every accepted request got an HTTP answer')
+  t.same([...new Set(settled.map(a => a.body.code))], ['shutting_down'])
+  t.ok(settled.every(a => a.type?.startsWith('application/problem+json') && Number(a.retryAfter) >= 1), 'problem+json with Retry-After')
+  t.equal(code, 0, 'clean exit')
+  t.ok(Date.now() - signalled < 6_000, 'within the shutdown budget')
+  const line = p.out().split('\n').filter(l => l.startsWith('{')).map(l => JSON.parse(l) as Record<string, unknown>).find(r => typeof r.cutShort === 'number')
+  t.equal(line?.cutShort, 30, `a log line counts the requests cut short (${p.out().slice(-600)})`)
+})

@@ -30,7 +30,7 @@ const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = async (ap
       response: {
         200: { description: 'A usable session', content: { 'application/json': { schema: { $ref: 'Session#' } } } },
         ...problemResponses(...COMMON_PROBLEMS, 'unauthenticated', 'forbidden', 'not_found', 'rate_limited',
-          'salesforce_login_failed', 'circuit_open', 'salesforce_unavailable', 'login_wait_timeout', 'secret_store_unavailable'),
+          'salesforce_login_failed', 'circuit_open', 'salesforce_unavailable', 'login_wait_timeout', 'secret_store_unavailable', 'shutting_down'),
       },
     },
   }, (request, reply) => {

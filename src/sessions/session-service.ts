@@ -64,6 +64,9 @@ interface HoldOff {
   hint: string
 }
 
+const shuttingDown = (connection: string) =>
+  new HttpProblem('shutting_down', 'this replica is stopping before the Salesforce login finished', { connection, retryable: true }, 1)
+
 const holdOffKey = (connection: string) => `holdoff:${connection}`
 
 /** A cached session may be handed out: obtained with this secret version, not yet past validUntil, and not the token the caller reports dead. */
@@ -81,6 +84,10 @@ export class SessionService {
   private readonly l1 = new Map<string, { entry: CachedSession, checkedAt: number }>()
   private readonly flights = new Map<string, Promise<CachedSession>>()
   private readonly waiters = new Map<string, Set<() => void>>()
+  /** aborted at the shutdown deadline (stopBy): every login wait ends then */
+  private readonly stopping = new AbortController()
+  /** what the shutdown cut short, for its log line */
+  readonly shutdownTally = { cutShort: 0, abandonedLogins: 0 }
 
   constructor (opts: SessionServiceOptions) {
     this.opts = opts
@@ -110,8 +117,43 @@ export class SessionService {
       return issued
     } catch (err) {
       this.opts.observer?.sessionServed?.(connection, 'error')
+      if (err instanceof HttpProblem && err.code === 'shutting_down') this.shutdownTally.cutShort++
       throw err
     }
+  }
+
+  /**
+   * The shutdown seam (the app calls it when it starts closing): logins and waits in progress go on
+   * until `deadline`; then every request still waiting is answered 503 shutting_down, a login still
+   * running here is abandoned and its lease released at once (another replica takes over instead of
+   * waiting for the lease to expire), and no new login starts.
+   */
+  stopBy (deadline: number): void {
+    if (this.stopping.signal.aborted) return
+    setTimeout(() => {
+      this.stopping.abort()
+      for (const connection of [...this.waiters.keys()]) this.wake(connection)
+    }, Math.max(0, deadline - Date.now())).unref()
+  }
+
+  private throwIfStopped (connection: string): void {
+    if (this.stopping.signal.aborted) throw shuttingDown(connection)
+  }
+
+  /** Waits for a step of a login, or until the shutdown deadline, whichever comes first. */
+  private untilStopped<T> (connection: string, step: Promise<T>, onAbandoned?: () => void): Promise<T> {
+    const signal = this.stopping.signal
+    if (signal.aborted) return Promise.reject(shuttingDown(connection))
+    return new Promise((resolve, reject) => {
+      const abandon = () => {
+        onAbandoned?.()
+        reject(shuttingDown(connection))
+      }
+      signal.addEventListener('abort', abandon, { once: true })
+      step.then(
+        (value) => { signal.removeEventListener('abort', abandon); resolve(value) },
+        (err: unknown) => { signal.removeEventListener('abort', abandon); reject(err) })
+    })
   }
 
   private async obtainFor (connection: string, rejectedToken?: string): Promise<IssuedSession> {
@@ -194,6 +236,7 @@ export class SessionService {
       if (acceptable(cached)) return cached
       this.throwIfCircuitOpen(connection, await this.opts.state.getCircuit(connection), version)
       await this.throwIfHeldOff(connection)
+      this.throwIfStopped(connection)
 
       const owner = randomBytes(16).toString('hex')
       if (await this.opts.state.acquireLease(leaseName, owner, leaseTtl)) {
@@ -243,10 +286,10 @@ export class SessionService {
         // jittered exponential backoff, never past the caller's wait budget
         const backoff = Math.min(200 * 2 ** (attempt - 1) * (0.5 + Math.random()), deadline - Date.now() - 100)
         if (backoff <= 0) break
-        await sleep(backoff)
+        await this.untilStopped(connection, sleep(backoff))
       }
       const started = Date.now()
-      const outcome = await this.opts.login(definition)
+      const outcome = await this.untilStopped(connection, this.opts.login(definition), () => { this.shutdownTally.abandonedLogins++ })
       this.opts.observer?.loginAttempt?.(connection, definition.flow, outcome.ok ? 'ok' : outcome.failure.classification, Date.now() - started)
       if (outcome.ok) {
         const entry = toCachedSession(outcome.session, version, definition, this.opts.lifetime)
