@@ -73,5 +73,7 @@ export async function jwtBearerLogin (c: JwtBearerCredentials, ctx: FlowContext,
     aud: jwtAudience(c.loginUrl),
     exp: Math.floor(now() / 1000) + ASSERTION_LIFETIME_SECONDS,
   }, key)
+  // a signed assertion logs in as the user until it expires: as secret as the key while it lives
+  ctx.sent.push(assertion)
   return requestToken(c.loginUrl, 'jwt_bearer', { grant_type: JWT_BEARER_GRANT, assertion }, ctx)
 }

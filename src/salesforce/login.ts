@@ -25,8 +25,9 @@ export interface LoginOptions {
 export async function login (def: ConnectionDefinition, opts: LoginOptions): Promise<LoginOutcome> {
   const started = Date.now()
   let outcome: LoginOutcome
+  const sent: string[] = []
   try {
-    outcome = await loginOnce(def, opts)
+    outcome = await loginOnce(def, opts, sent)
   } catch (error) {
     // a bug here must not look like a network problem (that would be retried): report it as unknown
     opts.logger?.error({ flow: def.flow, err: { name: (error as Error)?.name } }, 'salesforce login raised unexpectedly')
@@ -34,7 +35,7 @@ export async function login (def: ConnectionDefinition, opts: LoginOptions): Pro
   }
   // every text that came back from upstream loses the definition's secrets, in every encoding, here:
   // callers (sessions, admin, health, logs) cannot forget it
-  if (!outcome.ok) outcome = { ok: false, failure: scrubFailure(outcome.failure, createScrubber(definitionSecrets(def))) }
+  if (!outcome.ok) outcome = { ok: false, failure: scrubFailure(outcome.failure, createScrubber([...definitionSecrets(def), ...sent])) }
   opts.logger?.debug({
     flow: def.flow,
     loginHost: safeOrigin(def.loginUrl),
@@ -45,7 +46,7 @@ export async function login (def: ConnectionDefinition, opts: LoginOptions): Pro
   return outcome
 }
 
-async function loginOnce (def: ConnectionDefinition, opts: LoginOptions): Promise<LoginOutcome> {
+async function loginOnce (def: ConnectionDefinition, opts: LoginOptions, sent: string[]): Promise<LoginOutcome> {
   const rejection = loginUrlRejection(def.loginUrl, opts.allowedLoginHosts)
   if (rejection !== undefined) {
     return {
@@ -61,7 +62,7 @@ async function loginOnce (def: ConnectionDefinition, opts: LoginOptions): Promis
   const missing = missingField(def)
   if (missing !== undefined) return { ok: false, failure: missing }
 
-  const ctx: FlowContext = { policy: opts.allowedLoginHosts, remainingMs: deadlineIn(opts.timeoutMs), timeoutMs: opts.timeoutMs }
+  const ctx: FlowContext = { policy: opts.allowedLoginHosts, remainingMs: deadlineIn(opts.timeoutMs), timeoutMs: opts.timeoutMs, sent }
   const loginUrl = def.loginUrl
   switch (def.flow) {
     case 'soap':

@@ -13,6 +13,11 @@ export interface FlowContext {
   /** ms left of the login's timeout */
   remainingMs: () => number
   timeoutMs: number
+  /**
+   * Credentials a flow made and sent besides the definition's secrets (the signed JWT assertion,
+   * a token it used): the login core scrubs them from every upstream text like the stored ones.
+   */
+  sent: string[]
 }
 
 interface TokenSuccess {
@@ -69,6 +74,7 @@ async function sessionFromTokenAnswer (body: TokenSuccess | undefined, flow: Flo
     return { ok: false, failure: instanceUrlRejected(instanceRejection, flow) }
   }
   const instanceUrl = new URL(body.instance_url).origin
+  ctx.sent.push(body.access_token)
   const ids = idsFromIdentityUrl(body.id) ?? await idsFromUserInfo(instanceUrl, body.access_token, ctx)
   if (ids !== undefined && 'classification' in ids) return { ok: false, failure: ids }
   if (ids === undefined) {

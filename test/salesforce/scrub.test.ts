@@ -83,3 +83,28 @@ t.test('a session check scrubs the bearer token an instance echoes back', async 
   t.notMatch(message, 'only-this-org')
   t.notMatch(message, encodeURIComponent(token))
 })
+
+t.test('the signed JWT assertion a login sent is scrubbed from what the host echoes', async t => {
+  const { generateTestKeyPair } = await import('../../src/simulator/index.ts')
+  const { createLoginUrlPolicy, login } = await import('../../src/salesforce/index.ts')
+  let assertion = ''
+  const server = createServer((req, res) => {
+    let body = ''
+    req.on('data', c => { body += c })
+    req.on('end', () => {
+      assertion = new URLSearchParams(body).get('assertion') ?? ''
+      res.writeHead(400, { 'content-type': 'application/json' })
+      res.end(JSON.stringify({ error: 'invalid_grant', error_description: `bad assertion ${assertion} (${Buffer.from(assertion).toString('base64')})` }))
+    })
+  })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => server.close())
+  const keys = generateTestKeyPair()
+  const outcome = await login({ flow: 'jwt_bearer', loginUrl: `http://127.0.0.1:${(server.address() as { port: number }).port}`, apiVersion: '62.0', sessionTimeoutSeconds: 7200, username: 'u@x.example', clientId: 'cid', privateKey: keys.privateKeyPem },
+    { timeoutMs: 2000, allowedLoginHosts: createLoginUrlPolicy({ extraAllowedOrigins: ['http://127.0.0.1:*'] }) })
+  t.ok(assertion.length > 100, 'the host received an assertion')
+  t.equal(outcome.ok, false)
+  const message = outcome.ok ? '' : outcome.failure.message
+  t.notMatch(message, assertion.split('.')[2].slice(0, 40), 'no part of the signature')
+  t.match(message, '[redacted]')
+})
