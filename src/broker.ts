@@ -5,6 +5,7 @@ import { parsePrincipals, type PrincipalDirectory } from './auth/principals.ts'
 import { createJwtVerifier, type JwtVerifier } from './auth/jwt.ts'
 import { createLoginUrlPolicy, login as salesforceLogin, revokeSession, type LoginUrlPolicy } from './salesforce/index.ts'
 import type { ConnectionDefinition, LoginOutcome, SalesforceSession } from './salesforce/types.ts'
+import { assessUserReadiness } from './salesforce/readiness.ts'
 import { AuditLog } from './admin/audit-log.ts'
 import { ConnectionAdmin } from './admin/connection-admin.ts'
 import { BrokerMetrics } from './metrics/metrics.ts'
@@ -93,6 +94,7 @@ export async function createBroker (config: Config, o: BrokerOverrides = {}): Pr
     audit,
     logger,
     revokeOnRotation: config.REVOKE_ON_ROTATION,
+    readiness: (session, definition) => assessUserReadiness(session, definition, { timeoutMs: config.LOGIN_TIMEOUT_MS, warnDays: config.PASSWORD_EXPIRY_WARN_DAYS }),
   })
 
   logger.info({

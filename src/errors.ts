@@ -21,6 +21,7 @@ export const PROBLEMS = {
   uri_too_long: { status: 414, title: 'A path segment is too long' },
   unsupported_media_type: { status: 415, title: 'Unsupported content type' },
   credentials_rejected: { status: 422, title: 'Salesforce rejected the candidate credentials' },
+  permissions_missing: { status: 422, title: 'The integration user lacks permissions the connection requires' },
   rate_limited: { status: 429, title: 'Too many requests' },
   headers_too_large: { status: 431, title: 'Request headers too large' },
   internal: { status: 500, title: 'Internal error' },
@@ -47,6 +48,10 @@ export interface ProblemExtensions {
   connection?: string
   currentVersion?: number
   errors?: Array<{ path: string, message: string }>
+  /** permissions_missing: each declared permission the user lacks, and where to grant it */
+  missingPermissions?: Array<{ permission: string, label: string, grantIn: string }>
+  /** permissions_missing: a declared name Salesforce does not know */
+  unknownPermission?: string
 }
 
 /** Throw this from anywhere in a request to answer with that problem. */

@@ -9,6 +9,8 @@ import type { SessionService } from '../sessions/session-service.ts'
 import type { CircuitState } from '../sessions/shared-state.ts'
 import type { AuditLog } from './audit-log.ts'
 import { missingFieldsForFlow } from './flow-requirements.ts'
+import { lacksPermissions, permissionsProblem, readinessWarnings } from './readiness-gate.ts'
+import type { ReadinessReport } from '../salesforce/readiness-evaluation.ts'
 
 export type ConnectionMetadata = Static<typeof ConnectionMetadataSchema>
 export type ValidationResult = Static<typeof ValidationResultSchema>
@@ -30,6 +32,8 @@ export interface ConnectionAdminOptions {
   audit: AuditLog
   logger: Logger
   revokeOnRotation: boolean
+  /** the integration user's readiness for what the definition declares, read with the validation's session (null: nothing declared or unreadable) */
+  readiness?: (session: SalesforceSession, definition: ConnectionDefinition) => Promise<ReadinessReport | null>
 }
 
 /**
@@ -101,20 +105,24 @@ export class ConnectionAdmin {
     const started = Date.now()
     const outcome = await this.o.login(definition)
     const latencyMs = Date.now() - started
+    const readiness = outcome.ok ? await this.readinessOf(outcome.session, definition) : null
+    const lacking = lacksPermissions(readiness)
     await this.o.audit.record({
       actor: ctx.actor,
       requestId: ctx.requestId,
       action: 'connection.validate',
       connection: name,
-      outcome: outcome.ok ? 'success' : 'rejected',
-      classification: outcome.ok ? 'ok' : outcome.failure.classification,
+      outcome: outcome.ok && !lacking ? 'success' : 'rejected',
+      classification: outcome.ok ? (lacking ? 'permissions_missing' : 'ok') : outcome.failure.classification,
       version: stored?.version,
       fields: candidate ? Object.keys(candidate).sort() : undefined,
     })
     if (outcome.ok) {
       if (stored && !candidate) await this.o.sessions.adopt(name, stored.version, definition, outcome.session)
       else await this.o.revoke(outcome.session).catch(() => false)
-      return { ok: true, classification: 'ok', latencyMs, source }
+      if (lacking) throw permissionsProblem(name, readiness, true)
+      const warnings = readinessWarnings(readiness)
+      return { ok: true, classification: 'ok', latencyMs, source, ...(warnings.length > 0 ? { warnings } : {}) }
     }
     if (stored && !candidate) await this.o.sessions.recordLoginFailure(name, stored.version, outcome.failure)
     return { ok: false, classification: outcome.failure.classification, message: outcome.failure.message, hint: outcome.failure.hint, retryable: outcome.failure.retryable, latencyMs, source }
@@ -135,6 +143,14 @@ export class ConnectionAdmin {
     await this.o.store.remove(name)
     await this.o.sessions.clearCircuit(name)
     await this.o.audit.record({ actor: ctx.actor, requestId: ctx.requestId, action: 'connection.delete', connection: name, outcome: 'success', fromVersion: current.version })
+  }
+
+  private async readinessOf (session: SalesforceSession, definition: ConnectionDefinition): Promise<ReadinessReport | null> {
+    if (!this.o.readiness) return null
+    return this.o.readiness(session, definition).catch((err: unknown) => {
+      this.o.logger.warn({ err }, 'integration-user readiness could not be read; the scheduled check will try again')
+      return null
+    })
   }
 
   private async mustRead (name: string): Promise<StoredConnection> {
@@ -172,6 +188,14 @@ export class ConnectionAdmin {
     if (!outcome.ok) {
       await this.o.audit.record({ ...base, outcome: 'rejected', classification: outcome.failure.classification })
       throw rejected(name, outcome.failure)
+    }
+    // a new or replaced definition declares what the user needs: refuse it while the user lacks that
+    // (a rotation or rollback changes only the secret and must never be blocked by a permission)
+    const readiness = action === 'connection.create' || action === 'connection.replace' ? await this.readinessOf(outcome.session, candidate) : null
+    if (lacksPermissions(readiness)) {
+      await this.o.revoke(outcome.session).catch(() => false)
+      await this.o.audit.record({ ...base, outcome: 'rejected', classification: 'permissions_missing' })
+      throw permissionsProblem(name, readiness, false)
     }
     let written: { version: number, createdTime: string }
     try {

@@ -30,7 +30,7 @@ function context (request: FastifyRequest, ifMatch?: string): AdminContext {
 }
 
 const meta = { content: { 'application/json': { schema: { $ref: 'ConnectionMetadata#' } } } }
-const MUTATION_PROBLEMS = [...COMMON_PROBLEMS, 'unauthenticated', 'forbidden', 'rate_limited', 'conflict', 'credentials_rejected', 'secret_store_unavailable'] as const
+const MUTATION_PROBLEMS = [...COMMON_PROBLEMS, 'unauthenticated', 'forbidden', 'rate_limited', 'conflict', 'credentials_rejected', 'permissions_missing', 'secret_store_unavailable'] as const
 
 /** Connection management for admin principals. Secrets go in; nothing but metadata comes out. */
 const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async (app, { admin, audit }) => {
@@ -127,7 +127,7 @@ const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async (app, {
       body: ValidateBody,
       response: {
         200: { description: 'The login outcome (ok or a classified failure)', content: { 'application/json': { schema: { $ref: 'ValidationResult#' } } } },
-        ...problemResponses(...COMMON_PROBLEMS, 'unauthenticated', 'forbidden', 'not_found', 'rate_limited', 'secret_store_unavailable'),
+        ...problemResponses(...COMMON_PROBLEMS, 'unauthenticated', 'forbidden', 'not_found', 'rate_limited', 'permissions_missing', 'secret_store_unavailable'),
       },
     },
   }, async (request, reply) => {

@@ -73,6 +73,7 @@ export const ValidationResultSchema = Type.Object({
   retryable: Type.Optional(Type.Boolean()),
   latencyMs: Type.Integer(),
   source: Type.Union([Type.Literal('candidate'), Type.Literal('stored')]),
+  warnings: Type.Optional(Type.Array(Type.String(), { description: 'What the integration-user check found that does not refuse the validation (a password expiring soon)' })),
 }, { $id: 'ValidationResult', additionalProperties: false })
 
 export const VersionSchema = Type.Object({

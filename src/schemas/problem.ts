@@ -15,6 +15,12 @@ export const ProblemSchema = Type.Object({
   retryable: Type.Optional(Type.Boolean()),
   currentVersion: Type.Optional(Type.Integer()),
   errors: Type.Optional(Type.Array(Type.Object({ path: Type.String(), message: Type.String() }))),
+  missingPermissions: Type.Optional(Type.Array(Type.Object({
+    permission: Type.String({ description: 'The UserPermissionAccess field' }),
+    label: Type.String({ description: 'Its name in Setup' }),
+    grantIn: Type.String({ description: 'Where to grant it: the profile or a permission set' }),
+  }), { description: 'permissions_missing: the declared permissions the integration user lacks' })),
+  unknownPermission: Type.Optional(Type.String({ description: 'permissions_missing: a declared permission name Salesforce does not know' })),
 }, { $id: 'Problem', additionalProperties: false })
 
 /** Response schema entries for the problems a route can answer with, keyed by status. */
