@@ -56,7 +56,7 @@ t.test('the PrometheusRule alerts on failing connections, open circuits, the log
   }
   t.match(byName.get('SfBrokerConnectionFailing'), { expr: /sfb_connection_validation_status\b.*== 0$/, for: '10m' })
   t.match(byName.get('SfBrokerCircuitOpen'), { expr: /sfb_circuit_open\b.*== 1$/, for: '5m' })
-  t.match(byName.get('SfBrokerLoginBudgetHigh').expr, /sfb_login_budget_used\b.*\/.*sfb_login_budget_limit\b.* > 0\.8$/, 'over 80 % of the hourly logins')
+  t.match(byName.get('SfBrokerLoginBudgetHigh').expr, /sfb_salesforce_logins_used\b.*\/.*sfb_salesforce_logins_limit\b.* > 0\.8$/, 'over 80 % of the hourly logins')
   t.match(byName.get('SfBrokerFlowSunset').expr, /sfb_connection_flow_sunset_timestamp_seconds\b.* - time\(\) < 30 \* 86400$/, 'under 30 days')
   t.match(byName.get('SfBrokerCertificateExpiring').expr, /certificate_expiry_timestamp_seconds\b.* - time\(\) < 30 \* 86400$/)
 
