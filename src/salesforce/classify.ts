@@ -6,7 +6,7 @@
  * answer, so callers can rely on them: a credential-class failure opens the lockout circuit and
  * is never retried automatically; only network trouble, rate limits and 5xx are retried.
  */
-import { remediationHint, type FailureClassification } from './remediation.ts'
+import { MIGRATE, remediationHint, type FailureClassification } from './remediation.ts'
 import type { ClassifiedFailure, Flow } from './types.ts'
 
 export const CREDENTIAL_CLASSIFICATIONS: ReadonlySet<FailureClassification> = new Set<FailureClassification>([
@@ -174,11 +174,12 @@ export function classifySoapFault (fault: SoapFault | undefined, httpStatus: num
     const byStatus = fromStatus(httpStatus)
     return classifiedFailure(byStatus?.classification ?? 'unknown', { ...base, retryable: byStatus?.retryable })
   }
-  const classification = soapClassification(code, message.toLowerCase())
+  const lower = message.toLowerCase()
+  const classification = soapClassification(code, lower)
   if (classification === 'unknown') {
     return classifiedFailure('unknown', { ...base, retryable: false, hint: soapSpecificHint(code) })
   }
-  return classifiedFailure(classification, base)
+  return classifiedFailure(classification, { ...base, hint: soapRetirementHint(code, lower) })
 }
 
 function soapExceptionCode (fault: SoapFault | undefined): string {
@@ -221,7 +222,16 @@ function soapClassification (code: string, m: string): FailureClassification {
     case 'REQUEST_LIMIT_EXCEEDED':
       return /login/.test(m) ? 'login_rate_exceeded' : 'api_limit_exceeded'
     case 'INVALID_OPERATION':
+      // "The SOAP Login operation is not available in the API version specified (65.0)…" (forcedotcom/wsc #363)
+      if (/not available in the api version/.test(m)) return 'api_version_retired'
+      // "SOAP API login() is disabled by default in this org. Contact the org administrator…" (OpenFn/adaptors #1715)
       return /login\(\)|soap api login/.test(m) ? 'flow_not_enabled' : 'unknown'
+    case 'INSUFFICIENT_ACCESS':
+      // "SOAP API login() requires the Use Any API Auth user permission." (SalesforceAIResearch/CRMArena #23)
+      return /use any api auth/.test(m) ? 'flow_not_enabled' : 'unknown'
+    case 'UNSUPPORTED_API_VERSION':
+      // "Invalid Api version specified on URL" (superfell/SoqlX #10): a retired (or not yet released) version
+      return 'api_version_retired'
     case 'INVALID_SESSION_ID':
       return 'session_invalid'
     case 'SERVER_UNAVAILABLE':
@@ -229,6 +239,24 @@ function soapClassification (code: string, m: string): FailureClassification {
     default:
       return 'unknown'
   }
+}
+
+/** The faults of the SOAP login() retirement (help 005132110), each with the way out. */
+function soapRetirementHint (code: string, m: string): string | undefined {
+  if (code === 'INVALID_OPERATION' && /not available in the api version/.test(m)) {
+    return 'SOAP login() does not exist in API 65.0 and later, and is retired for 31.0–64.0 in Summer \'27. The broker logs in at 64.0 at most ' +
+      'whatever the connection\'s apiVersion (the session works with any REST version), so this answer means the org no longer offers ' +
+      'SOAP login() at that version either: ' + MIGRATE
+  }
+  if (code === 'INVALID_OPERATION') {
+    return 'SOAP API login() is off for this org (new orgs since Winter \'26 have it off by default). An admin can turn on "Enable SOAP API login()" ' +
+      '(Setup, Quick Find "SOAP API login") until Summer \'27 — better, ' + MIGRATE
+  }
+  if (code === 'INSUFFICIENT_ACCESS') {
+    return 'Since Summer \'26 SOAP API login() needs the "Use Any API Auth" user permission: add it to the integration user\'s profile or a ' +
+      'permission set as a stopgap until Summer \'27 — better, ' + MIGRATE
+  }
+  return undefined
 }
 
 function soapSpecificHint (code: string): string | undefined {
@@ -264,7 +292,11 @@ export function classifyRestError (body: unknown, httpStatus: number): Classifie
       return classifiedFailure('password_expired', base)
     case 'SERVER_UNAVAILABLE':
       return classifiedFailure('unreachable', base)
+    case 'UNSUPPORTED_API_VERSION':
+      return classifiedFailure('api_version_retired', base)
   }
+  // "If you request a resource or use an operation from a retired API version, REST API returns the 410:GONE error code" (REST API Developer Guide, API End-of-Life Policy)
+  if (httpStatus === 410) return classifiedFailure('api_version_retired', base)
   if (httpStatus === 401) return classifiedFailure('session_invalid', base)
   const byStatus = fromStatus(httpStatus)
   if (byStatus !== undefined) {

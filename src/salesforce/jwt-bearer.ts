@@ -23,13 +23,13 @@ export const ASSERTION_LIFETIME_SECONDS = 180
 /**
  * Salesforce checks `aud` against its authorization server, not the host the assertion is posted
  * to: https://login.salesforce.com for production (also through My Domain) and
- * https://test.salesforce.com for sandboxes. Other (allow-listed, non-Salesforce) hosts get their
- * own origin.
+ * https://test.salesforce.com for sandboxes — the only two it documents (OAuth 2.0 JWT Bearer Flow
+ * for Server-to-Server Integration). An allow-listed non-Salesforce host (a proxy, the simulator)
+ * gets the production audience too.
  */
 export function jwtAudience (loginUrl: string): string {
-  const url = new URL(loginUrl)
-  const host = url.hostname
-  if (!isSalesforceHostname(host)) return url.origin
+  const host = new URL(loginUrl).hostname
+  if (!isSalesforceHostname(host)) return 'https://login.salesforce.com'
   const firstLabel = host.split('.')[0]
   const sandbox = host === 'test.salesforce.com' ||
     host.endsWith('.sandbox.my.salesforce.com') ||

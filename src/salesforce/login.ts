@@ -6,6 +6,7 @@
 import type { Logger } from 'pino'
 import { classifiedFailure } from './classify.ts'
 import { clientCredentialsLogin } from './client-credentials.ts'
+import { retiredFlowFailure as withRetirementHint, type FlowSunsetTable } from './flow-sunset.ts'
 import { deadlineIn } from './http.ts'
 import { jwtBearerLogin } from './jwt-bearer.ts'
 import { loginUrlRejection, type LoginUrlPolicy } from './login-url.ts'
@@ -20,6 +21,10 @@ export interface LoginOptions {
   timeoutMs: number
   allowedLoginHosts: LoginUrlPolicy
   logger?: Logger
+  /** the announced ends of flows: after one, a refusal of that flow says the retirement is the likely cause */
+  flowSunsets?: FlowSunsetTable
+  /** the clock the sunset dates are compared with */
+  now?: () => number
 }
 
 export async function login (def: ConnectionDefinition, opts: LoginOptions): Promise<LoginOutcome> {
@@ -36,6 +41,7 @@ export async function login (def: ConnectionDefinition, opts: LoginOptions): Pro
   // every text that came back from upstream loses the definition's secrets, in every encoding, here:
   // callers (sessions, admin, health, logs) cannot forget it
   if (!outcome.ok) outcome = { ok: false, failure: scrubFailure(outcome.failure, createScrubber([...definitionSecrets(def), ...sent])) }
+  if (!outcome.ok) outcome = { ok: false, failure: withRetirementHint(outcome.failure, opts.flowSunsets?.get(def.flow), (opts.now ?? Date.now)()) }
   opts.logger?.debug({
     flow: def.flow,
     loginHost: safeOrigin(def.loginUrl),

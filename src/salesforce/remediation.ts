@@ -9,6 +9,10 @@ import type { Classification, Flow } from './types.ts'
 
 export type FailureClassification = Exclude<Classification, 'ok'>
 
+/** Where every retirement hint points: the flows that survive 2027. */
+export const MIGRATE = 'move the connection to jwt_bearer (a certificate on a connected app or External Client App, the integration ' +
+  'user pre-authorized) or client_credentials (one Run-As user, My Domain login URL) — README "Flow retirement".'
+
 const LOGIN_HISTORY = 'Setup > Users > [integration user] > Login History shows the real reason of each failed attempt.'
 
 const HINTS: Record<FailureClassification, string> = {
@@ -70,6 +74,10 @@ const HINTS: Record<FailureClassification, string> = {
   inactive_user:
     'The integration user is deactivated or frozen. Reactivate it (Setup > Users > [user] > Edit > Active) or unfreeze it, ' +
     'or point the connection at an active integration user.',
+  api_version_retired:
+    'Salesforce no longer serves this API version for this call: API versions are retired in ranges (21.0–30.0 in Summer \'25, ' +
+    '31.0–40.0 in Summer \'28), and SOAP login() does not exist in 65.0 or later. Raise the connection\'s apiVersion to a supported ' +
+    'version (GET /services/data lists them). If the call was SOAP login(), it is being retired altogether: ' + MIGRATE,
   session_invalid:
     'The Salesforce session expired or was revoked (session timeout, logout, admin action). A new login is needed; ' +
     'if this happens long before the org\'s session timeout, compare the connection\'s sessionTimeoutSeconds with Setup > Session Settings.',

@@ -18,8 +18,17 @@ export interface SoapCredentials {
   securityToken?: string
 }
 
+/**
+ * SOAP login() is absent from API 65.0 and later (INVALID_OPERATION "The SOAP Login operation is not
+ * available in the API version specified (65.0)", forcedotcom/wsc #363). The session it issues is
+ * not tied to the endpoint's version, so a connection whose REST calls use 65.0+ logs in at 64.0.
+ */
+export const SOAP_LOGIN_MAX_VERSION = 64
+
 export function soapEndpoint (loginUrl: string, apiVersion: string): string {
-  return `${new URL(loginUrl).origin}/services/Soap/u/${apiVersion.replace(/^v/i, '')}`
+  const requested = apiVersion.replace(/^v/i, '')
+  const version = Number.parseFloat(requested) > SOAP_LOGIN_MAX_VERSION ? `${SOAP_LOGIN_MAX_VERSION}.0` : requested
+  return `${new URL(loginUrl).origin}/services/Soap/u/${version}`
 }
 
 export function loginEnvelope (username: string, password: string): string {

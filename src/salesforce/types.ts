@@ -70,6 +70,7 @@ export const CLASSIFICATIONS = [
   'user_not_approved',
   'invalid_assertion',
   'inactive_user',
+  'api_version_retired',
   'session_invalid',
   'unreachable',
   'unknown',

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { SimContext } from './context.ts'
+import { AppControlError, appView, patchExistingApp, putApp, setPreAuthorized, uploadCertificate } from './control-apps.ts'
 import { readBody, sendJson } from './http.ts'
 import { findUser, isLockedOutView } from './org-state.ts'
 import type { Simulator, SimOrgState, SimUserState } from './types.ts'
@@ -7,7 +8,18 @@ import { editPermissions, permissionRow } from './user-permissions.ts'
 
 /**
  * The test-control API under /_sim/ on the login listener: the Simulator methods over HTTP, for
- * benchmarks that run the simulator as its own process.
+ * benchmarks and demos that run the simulator as its own process.
+ *
+ *   GET    /_sim/stats[?org=KEY]                          POST /_sim/stats/reset      POST /_sim/latency {ms}
+ *   GET    /_sim/orgs                                     GET|PATCH /_sim/orgs/KEY (policies, flows, soapLoginRequiresUseAnyApiAuth,
+ *                                                          soapLoginRetired, minApiVersion…)
+ *   POST   /_sim/orgs/KEY/sessions/expire
+ *   GET|PATCH /_sim/orgs/KEY/users/USERNAME               POST /_sim/orgs/KEY/users/USERNAME/reset-token
+ *   PUT    /_sim/orgs/KEY/apps/CLIENT_ID {clientSecret, permittedUsers, certificatePem, preAuthorizedUsernames,
+ *          userApprovedUsernames, clientCredentialsUser}  create or change a connected app / External Client App
+ *   PATCH  /_sim/orgs/KEY/apps/CLIENT_ID {…}              change an existing one
+ *   PUT    /_sim/orgs/KEY/apps/CLIENT_ID/certificate {certificatePem}   "Use digital signatures": upload the certificate
+ *   PUT|DELETE /_sim/orgs/KEY/apps/CLIENT_ID/preauthorized/USERNAME     pre-authorize the user (profile / permission set) or not
  */
 
 type Json = Record<string, unknown>
@@ -64,7 +76,10 @@ export function orgView (ctx: SimContext, org: SimOrgState): Json {
     apiRequestLimit: org.apiRequestLimit,
     apiRequestsUsed: org.apiRequestsUsed,
     users: [...org.users.values()].map(userView),
-    connectedApps: [...org.connectedApps.values()].map(a => ({ clientId: a.clientId, permittedUsers: a.permittedUsers, clientCredentialsUser: a.clientCredentialsUser ?? null })),
+    soapLoginRequiresUseAnyApiAuth: org.soapLoginRequiresUseAnyApiAuth,
+    soapLoginRetired: org.soapLoginRetired,
+    minApiVersion: org.minApiVersion,
+    connectedApps: [...org.connectedApps.values()].map(appView),
   }
 }
 
@@ -134,6 +149,9 @@ function patchOrg (org: SimOrgState, body: Json): void {
   if (expect(body, 'apiRequestsUsed', 'number')) org.apiRequestsUsed = body.apiRequestsUsed as number
   const ranges = stringList(body, 'trustedIpRanges')
   if (ranges) org.trustedIpRanges = ranges
+  if (expect(body, 'soapLoginRequiresUseAnyApiAuth', 'boolean')) org.soapLoginRequiresUseAnyApiAuth = body.soapLoginRequiresUseAnyApiAuth as boolean
+  if (expect(body, 'soapLoginRetired', 'boolean')) org.soapLoginRetired = body.soapLoginRetired as boolean
+  if (expect(body, 'minApiVersion', 'number')) org.minApiVersion = body.minApiVersion as number
   if (expect(body, 'lockout', 'object')) {
     const lockout = body.lockout as Json
     if (expect(lockout, 'maxAttempts', 'number')) org.lockout.maxAttempts = lockout.maxAttempts as number
@@ -191,6 +209,11 @@ async function route (ctx: SimContext, sim: Simulator, req: IncomingMessage, url
     patchUser(org, user, await jsonBody(req))
     return userView(user)
   }
+  if (at('orgs/:key/apps/:clientId', 'PUT')) return putApp(orgOrThrow(ctx, parts[1]), parts[3], await jsonBody(req))
+  if (at('orgs/:key/apps/:clientId', 'PATCH')) return patchExistingApp(orgOrThrow(ctx, parts[1]), parts[3], await jsonBody(req))
+  if (at('orgs/:key/apps/:clientId/certificate', 'PUT')) return uploadCertificate(orgOrThrow(ctx, parts[1]), parts[3], await jsonBody(req))
+  if (at('orgs/:key/apps/:clientId/preauthorized/:username', 'PUT')) return setPreAuthorized(orgOrThrow(ctx, parts[1]), parts[3], parts[5], true)
+  if (at('orgs/:key/apps/:clientId/preauthorized/:username', 'DELETE')) return setPreAuthorized(orgOrThrow(ctx, parts[1]), parts[3], parts[5], false)
   throw new ControlError(404, `no control route ${method} ${url.pathname}`)
 }
 
@@ -198,7 +221,7 @@ export async function handleControlRequest (ctx: SimContext, sim: Simulator, req
   try {
     sendJson(res, 200, await route(ctx, sim, req, url))
   } catch (err) {
-    if (err instanceof ControlError) sendJson(res, err.status, { error: err.status === 404 ? 'not_found' : 'bad_request', message: err.message })
+    if (err instanceof ControlError || err instanceof AppControlError) sendJson(res, err.status, { error: err.status === 404 ? 'not_found' : 'bad_request', message: err.message })
     else throw err
   }
 }

@@ -10,8 +10,13 @@ import type { SessionFlow } from './sessions.ts'
 import type { SimConnectedAppState, SimOrgState, SimUserState } from './types.ts'
 
 const JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer'
-/** Audiences Salesforce documents for the JWT bearer flow, besides the host the assertion is posted to. */
-const PUBLIC_AUDIENCES = ['https://login.salesforce.com', 'https://test.salesforce.com']
+/**
+ * "OAuth 2.0 JWT Bearer Flow for Server-to-Server Integration" (Salesforce Help): aud is the
+ * authorization server, https://login.salesforce.com or https://test.salesforce.com, wherever the
+ * assertion is posted (My Domain included); exp is "within 3 minutes".
+ */
+const JWT_AUDIENCES = ['https://login.salesforce.com', 'https://test.salesforce.com']
+const JWT_MAX_LIFETIME_MS = 3 * 60_000
 
 interface OAuthError { error: string, error_description: string }
 
@@ -96,8 +101,9 @@ function jwtBearerGrant (ctx: SimContext, scope: ListenerScope, params: URLSearc
   if (!match) return fail(OAUTH_ERRORS.clientIdInvalid, undefined, subject)
   const { org, app } = match
   if (!signatureValid(decoded, app.certificatePem)) return fail(OAUTH_ERRORS.invalidAssertion, org.key, subject)
-  if (!audienceAccepted(claims.aud, [scope.url, ...PUBLIC_AUDIENCES])) return fail(OAUTH_ERRORS.audienceInvalid, org.key, subject)
+  if (!audienceAccepted(claims.aud, JWT_AUDIENCES)) return fail(OAUTH_ERRORS.audienceInvalid, org.key, subject)
   if (typeof claims.exp !== 'number' || claims.exp * 1000 <= now) return fail(OAUTH_ERRORS.assertionExpired, org.key, subject)
+  if (claims.exp * 1000 > now + JWT_MAX_LIFETIME_MS) return fail(OAUTH_ERRORS.invalidAssertion, org.key, subject)
   if (!org.flows.jwtBearer) return fail(OAUTH_ERRORS.unsupportedGrant, org.key, subject)
   const user = subject === undefined ? undefined : findUser(org, subject)
   if (!user) return fail(OAUTH_ERRORS.userNotApproved, org.key, subject)

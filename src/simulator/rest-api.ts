@@ -14,6 +14,13 @@ const EXPIRED_PASSWORD: RestError = [{
   message: 'The users password has expired, you must call SetPassword before attempting any other API operations',
   errorCode: 'INVALID_OPERATION_WITH_EXPIRED_PASSWORD',
 }]
+/**
+ * "If you request a resource or use an operation from a retired API version, REST API returns the
+ * 410:GONE error code" (REST API Developer Guide, API End-of-Life Policy). The status is documented;
+ * the body's words are not, so this one follows the usual [{ message, errorCode }] shape with GONE
+ * (restforce #941 met that code).
+ */
+const VERSION_RETIRED: RestError = [{ message: 'The requested resource no longer exists', errorCode: 'GONE' }]
 const LIMIT_EXCEEDED: RestError = [{ message: 'TotalRequests Limit exceeded.', errorCode: 'REQUEST_LIMIT_EXCEEDED' }]
 
 export const DATA_PATH = /^\/services\/data\/v(\d+\.\d+)\/([\w/]+?)\/?$/
@@ -53,6 +60,7 @@ function limitsBody (org: SimOrgState): Record<string, { Max: number, Remaining:
 export async function handleDataRequest (ctx: SimContext, scope: ListenerScope & { kind: 'my_domain' }, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
   const { org } = scope
   const [, version, resource] = DATA_PATH.exec(url.pathname) as RegExpExecArray
+  if (Number.parseFloat(version) < org.minApiVersion) return sendJson(res, 410, VERSION_RETIRED)
   const session = sessionFor(ctx, org, req)
   if (!session) {
     sendJson(res, 401, INVALID_SESSION, { 'www-authenticate': 'Token' })
@@ -78,7 +86,7 @@ export async function handleDataRequest (ctx: SimContext, scope: ListenerScope &
 
 /** GET /services/data: the API versions; Salesforce answers it without a session. */
 export function handleVersions (res: ServerResponse): void {
-  const versions = ['58.0', '59.0', '60.0', '61.0', '62.0', '63.0', '64.0', '65.0']
+  const versions = ['58.0', '59.0', '60.0', '61.0', '62.0', '63.0', '64.0', '65.0', '66.0', '67.0']
   sendJson(res, 200, versions.map(v => ({ label: `v${v}`, url: `/services/data/v${v}`, version: v })))
 }
 

@@ -63,9 +63,22 @@ export const SOAP_FAULTS = {
   restrictedDomain: { code: 'LOGIN_DURING_RESTRICTED_DOMAIN', message: 'cannot log in from current domain', faultType: 'LoginFault' },
   restrictedTime: { code: 'LOGIN_DURING_RESTRICTED_TIME', message: 'cannot log in during restricted login hours', faultType: 'LoginFault' },
   loginRateExceeded: { code: 'REQUEST_LIMIT_EXCEEDED', message: 'Login Rate Exceeded', faultType: 'UnexpectedErrorFault' },
-  soapLoginDisabled: { code: 'INVALID_OPERATION', message: 'SOAP API login() is disabled by default in this org.', faultType: 'UnexpectedErrorFault' },
+  // OpenFn/adaptors #1715
+  soapLoginDisabled: { code: 'INVALID_OPERATION', message: 'SOAP API login() is disabled by default in this org. Contact the org administrator to enable SOAP API login().', faultType: 'UnexpectedErrorFault' },
+  // SalesforceAIResearch/CRMArena #23
+  useAnyApiAuthRequired: { code: 'INSUFFICIENT_ACCESS', message: 'SOAP API login() requires the Use Any API Auth user permission.', faultType: 'UnexpectedErrorFault' },
+  // superfell/SoqlX #10, lwc-soql-builder #30
+  unsupportedApiVersion: { code: 'UNSUPPORTED_API_VERSION', message: 'Invalid Api version specified on URL', faultType: 'UnexpectedErrorFault' },
   invalidSession: { code: 'INVALID_SESSION_ID', message: 'Invalid Session ID found in SessionHeader: Illegal Session', faultType: 'UnexpectedErrorFault' },
 } as const satisfies Record<string, SoapFault>
+
+/** forcedotcom/wsc #363: login() on API 65.0+, word for word (and, from Summer '27, on every version). */
+export function soapLoginUnavailable (version: string): SoapFault {
+  return { code: 'INVALID_OPERATION', message: `The SOAP Login operation is not available in the API version specified (${version}). Refer to the documentation for supported versions.`, faultType: 'UnexpectedErrorFault' }
+}
+
+/** Salesforce's API versions are whole numbers with ".0"; 65.0 is the first without SOAP login(). */
+const FIRST_VERSION_WITHOUT_SOAP_LOGIN = 65
 
 /**
  * login() answers: a locked user and an inactive user get the same INVALID_LOGIN as a wrong
@@ -143,12 +156,32 @@ function sendFault (res: ServerResponse, fault: SoapFault, wsdl: Wsdl): void {
   sendText(res, 500, XML_CONTENT_TYPE, soapFaultEnvelope(fault, wsdl))
 }
 
+/** The endpoint's version decides before any credential is looked at: no login attempt is counted. */
+function versionFault (org: SimOrgState | undefined, version: string): SoapFault | undefined {
+  const n = Number.parseFloat(version)
+  if (n >= FIRST_VERSION_WITHOUT_SOAP_LOGIN || org?.soapLoginRetired === true) return soapLoginUnavailable(version)
+  if (org !== undefined && n < org.minApiVersion) return SOAP_FAULTS.unsupportedApiVersion
+  return undefined
+}
+
+/** Summer '26 orgs want "Use Any API Auth" on top of a correct password. */
+function permissionFault (org: SimOrgState, user: SimUserState): SoapFault | undefined {
+  if (!org.apiEnabled) return SOAP_FAULTS.apiDisabledForOrg
+  if (org.soapLoginRequiresUseAnyApiAuth && user.permissions.PermissionsUseAnyApiAuth !== true) return SOAP_FAULTS.useAnyApiAuthRequired
+  return undefined
+}
+
 async function login (ctx: SimContext, scope: ListenerScope, req: IncomingMessage, res: ServerResponse, body: string, wsdl: Wsdl, version: string): Promise<void> {
   await delay(ctx.latencyMs)
   const username = elementText(body, 'username') ?? ''
   const password = elementText(body, 'password') ?? ''
   const org = orgsServedBy(ctx, scope).find(o => findUser(o, username) !== undefined) ??
     (scope.kind === 'my_domain' ? scope.org : undefined)
+  const retired = versionFault(org, version)
+  if (retired) {
+    sendFault(res, retired, wsdl)
+    return
+  }
   if (!org) {
     ctx.stats.record(undefined, username, false)
     sendFault(res, SOAP_FAULTS.invalidLogin, wsdl)
@@ -156,7 +189,7 @@ async function login (ctx: SimContext, scope: ListenerScope, req: IncomingMessag
   }
   const now = Date.now()
   const decision = decidePasswordLogin(org, username, password, normalizeIp(req.socket.remoteAddress), org.flows.soap, now)
-  const fault = decision.ok ? (org.apiEnabled ? undefined : SOAP_FAULTS.apiDisabledForOrg) : soapFaultFor(decision.refusal)
+  const fault = decision.ok ? permissionFault(org, decision.user) : soapFaultFor(decision.refusal)
   if (fault || !decision.ok) {
     ctx.stats.record(org.key, username, false)
     sendFault(res, fault ?? SOAP_FAULTS.invalidLogin, wsdl)

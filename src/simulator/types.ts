@@ -80,6 +80,18 @@ export interface SimOrgOptions {
   trustedIpRanges?: string[]
   /** DailyApiRequests Max, default 15000 */
   apiRequestLimit?: number
+  /**
+   * Summer '26 orgs: SOAP login() also needs the "Use Any API Auth" user permission
+   * (PermissionsUseAnyApiAuth), else INSUFFICIENT_ACCESS. Default false.
+   */
+  soapLoginRequiresUseAnyApiAuth?: boolean
+  /** Summer '27: SOAP login() retired for every API version (31.0–64.0 too). Default false. */
+  soapLoginRetired?: boolean
+  /**
+   * Oldest API version still served, default 31 (21.0–30.0 retired Summer '25): below it SOAP answers
+   * UNSUPPORTED_API_VERSION and REST 410. (SOAP login() on 65.0+ is refused in every org.)
+   */
+  minApiVersion?: number
   users?: SimUser[]
   connectedApps?: SimConnectedApp[]
 }
@@ -149,6 +161,9 @@ export interface SimOrgState {
   flows: SimFlows
   trustedIpRanges: string[]
   apiRequestLimit: number
+  soapLoginRequiresUseAnyApiAuth: boolean
+  soapLoginRetired: boolean
+  minApiVersion: number
   /** REST calls counted against DailyApiRequests since start (or since a test reset it) */
   apiRequestsUsed: number
   /** keyed by username as configured */

@@ -20,6 +20,8 @@ export const USER_PERMISSION_FIELDS = [
   'PermissionsManageDataIntegrations',
   'PermissionsBulkApiHardDelete',
   'PermissionsPasswordNeverExpires',
+  // "Use Any API Auth" (Summer '26, needed for SOAP login() in new orgs); the field name is the label's, by Salesforce's convention
+  'PermissionsUseAnyApiAuth',
 ] as const
 
 const KNOWN = new Set<string>(USER_PERMISSION_FIELDS)

@@ -107,5 +107,5 @@ t.test('JWT audience follows the login host', async t => {
   t.equal(jwtAudience('https://test.salesforce.com'), 'https://test.salesforce.com')
   t.equal(jwtAudience('https://acme--uat.sandbox.my.salesforce.com'), 'https://test.salesforce.com')
   t.equal(jwtAudience('https://acme--uat.my.salesforce.com'), 'https://test.salesforce.com')
-  t.equal(jwtAudience('http://127.0.0.1:4000/'), 'http://127.0.0.1:4000')
+  t.equal(jwtAudience('http://127.0.0.1:4000/'), 'https://login.salesforce.com', 'an allow-listed host (a proxy, the simulator): the production audience, the only other one Salesforce accepts')
 })
