@@ -26,6 +26,9 @@ interface TokenSuccess {
   id?: unknown
 }
 
+/** A Salesforce record id: 15 or 18 alphanumerics. Anything else in an id field is not Salesforce's answer. */
+export const SALESFORCE_ID = /^[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?$/
+
 /** …/id/{orgId}/{userId} — Salesforce ids are 15 or 18 alphanumerics. */
 const IDENTITY_PATH = /\/id\/([A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?)\/([A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?)\/?$/
 
@@ -96,7 +99,7 @@ async function idsFromUserInfo (instanceUrl: string, accessToken: string, ctx: F
     if (answer.status === 401 || answer.status === 403) return classifyAuthRefusal(answer.status, answer.body, 'The identity service')
     if (answer.status !== 200) return undefined
     const info = parseJson(answer.body) as { user_id?: unknown, organization_id?: unknown } | undefined
-    if (typeof info?.user_id === 'string' && typeof info.organization_id === 'string') {
+    if (typeof info?.user_id === 'string' && typeof info.organization_id === 'string' && SALESFORCE_ID.test(info.user_id) && SALESFORCE_ID.test(info.organization_id)) {
       return { orgId: info.organization_id, userId: info.user_id }
     }
   } catch {

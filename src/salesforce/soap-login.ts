@@ -6,7 +6,7 @@
 import { classifiedFailure, classifyHttpStatus, classifyNetworkError, classifySoapFault } from './classify.ts'
 import { httpRequest } from './http.ts'
 import { loginUrlRejection } from './login-url.ts'
-import { instanceUrlRejected, type FlowContext } from './oauth-token.ts'
+import { instanceUrlRejected, SALESFORCE_ID, type FlowContext } from './oauth-token.ts'
 import { escapeXml, innerXml, textOf } from './soap-xml.ts'
 import type { LoginOutcome, SalesforceSession } from './types.ts'
 
@@ -83,8 +83,9 @@ function sessionFromLoginResult (result: string, issuedAt: number, ctx: FlowCont
   const userInfo = innerXml(result, 'userInfo') ?? ''
   const userId = textOf(result, 'userId') ?? textOf(userInfo, 'userId')
   const orgId = textOf(userInfo, 'organizationId')
-  if (!sessionId || !serverUrl || !userId || !orgId) {
-    return { ok: false, failure: classifiedFailure('unknown', { message: 'the SOAP login answer lacks sessionId, serverUrl, userId or organizationId', httpStatus: 200, flow: 'soap' }) }
+  // ids end up in answers and logs: only a real Salesforce id is taken, never whatever a host put there
+  if (!sessionId || !serverUrl || !userId || !orgId || !SALESFORCE_ID.test(userId) || !SALESFORCE_ID.test(orgId)) {
+    return { ok: false, failure: classifiedFailure('unknown', { message: 'the SOAP login answer lacks sessionId, serverUrl, or a valid userId or organizationId', httpStatus: 200, flow: 'soap' }) }
   }
   let instanceUrl: string
   try {

@@ -113,6 +113,13 @@ t.test('SOAP: odd answers', async t => {
   })
   t.match(await run(def(sf.url, 'soap')), { ok: false, failure: { classification: 'unknown', message: /instance URL/ } })
 
+  sf.answer((_req, res, body) => {
+    res.writeHead(200, { 'content-type': 'text/xml' })
+    res.end(`<Envelope><Body><loginResponse><result><passwordExpired>false</passwordExpired><serverUrl>${sf.url}/services/Soap/u/62.0/${ORG}</serverUrl>` +
+      `<sessionId>${ORG}!AQ.x</sessionId><userId>echo ${body.replace(/</g, '&lt;')}</userId><userInfo><organizationId>${ORG}</organizationId></userInfo></result></loginResponse></Body></Envelope>`)
+  })
+  t.match(await run(def(sf.url, 'soap')), { ok: false, failure: { classification: 'unknown', message: /valid userId/ } }, 'an id field that is no Salesforce id is refused')
+
   sf.answer((_req, res) => {
     res.writeHead(500, { 'content-type': 'text/xml' })
     res.end('<soapenv:Envelope><soapenv:Body><soapenv:Fault><faultcode>sf:PASSWORD_LOCKOUT</faultcode><faultstring>PASSWORD_LOCKOUT: locked &amp; loaded</faultstring></soapenv:Fault></soapenv:Body></soapenv:Envelope>')
