@@ -95,10 +95,18 @@ const EQUALS = /^(\w+)\s*=\s*'([^'\\]*)'$/
  * "\nselect id,name,type from accountx\n                         ^\nERROR at Row:1:Column:26\nsObject type …"
  * (REST error shape quoted by Salesforce's Simon Fell on the developer forums; "Status Codes and Error Responses").
  */
-function located (soql: string, token: string, text: string): string {
+function located (soql: string, token: string, text: string, after?: RegExp): string {
   const lines = soql.split('\n')
+  let seen = after === undefined
   for (let row = 0; row < lines.length; row++) {
-    const at = lines[row].toLowerCase().indexOf(token.toLowerCase())
+    let from = 0
+    if (!seen) {
+      const marker = after?.exec(lines[row])
+      if (!marker) continue
+      seen = true
+      from = marker.index + marker[0].length
+    }
+    const at = lines[row].toLowerCase().indexOf(token.toLowerCase(), from)
     if (at >= 0) return `\n${lines[row]}\n${' '.repeat(at)}^\nERROR at Row:${row + 1}:Column:${at + 1}\n${text}`
   }
   return text
@@ -125,7 +133,7 @@ export function runSoql (org: SimOrgState, soql: string, apiVersion: string, run
   if (!table) {
     return {
       errorCode: 'INVALID_TYPE',
-      message: located(soql, sobject, `sObject type '${sobject}' is not supported. If you are attempting to use a custom object, be sure to append the '__c' after the entity name. Please reference your WSDL or the describe call for the appropriate names.`),
+      message: located(soql, sobject, `sObject type '${sobject}' is not supported. If you are attempting to use a custom object, be sure to append the '__c' after the entity name. Please reference your WSDL or the describe call for the appropriate names.`, /\bFROM\b/i),
     }
   }
   const column = (requested: string): string | undefined => table.columns.find(k => k.toLowerCase() === requested.toLowerCase())

@@ -59,6 +59,8 @@ t.test('query errors point at the token, as Salesforce\'s do; hidden fields and 
   }])
   const hidden = await q('SELECT LastPasswordChangeDate FROM User')
   t.equal(hidden.json[0].errorCode, 'INVALID_FIELD', 'field-level security hides the column')
+  const sameName = await q('SELECT Name FROM Name')
+  t.match(sameName.json[0].message, /ERROR at Row:1:Column:18\nsObject type 'Name'/, 'the caret points at the object, not at a field of the same name')
   const noAccess = await q('SELECT SourceIp FROM LoginHistory')
   t.equal(noAccess.json[0].errorCode, 'INVALID_TYPE', 'LoginHistory needs Manage Users')
   t.match(noAccess.json[0].message, /ERROR at Row:1:Column:22\nsObject type 'LoginHistory' is not supported/)
