@@ -3,7 +3,7 @@ import { basename, join } from 'node:path'
 import t from 'tap'
 import { HELM_VERSION, LAYER_VERSION, helm, helmBinary } from './helm-binary.ts'
 import { CHART_DIR, chartValues, ciValuesFiles, helmWithValues, readYaml, renderChart, type K8sObject } from './helm-chart.ts'
-import { schemaErrors } from './k8s-schemas.ts'
+import { schemaErrors, unknownFieldErrors } from './k8s-schemas.ts'
 import { readRepoFile } from './repo.ts'
 
 /** The chart through the real tools: helm lint --strict, helm template, Kubernetes' schemas. */
@@ -40,6 +40,8 @@ t.test('helm template output validates against the Kubernetes schemas, for every
       t.same(await schemaErrors(object), [], `${basename(file)}: ${object.kind} ${object.metadata.name}`)
     }
   }
+  const all = VALUES_FILES.flatMap(file => renderChart([readYaml(file)]).objects)
+  t.same(unknownFieldErrors(all), [], 'no field the Kubernetes types do not declare, none of the wrong type')
   // every template's kind was rendered by some values file, so every one was checked
   t.same([...kinds].sort(), ['ConfigMap', 'Deployment', 'HorizontalPodAutoscaler', 'Ingress', 'NetworkPolicy', 'PodDisruptionBudget', 'PrometheusRule', 'Service', 'ServiceAccount', 'ServiceMonitor'])
 })
@@ -53,6 +55,14 @@ t.test('the schema check is not a rubber stamp', async (t) => {
   t.match((await schemaErrors(broken))[0], /data\/spec must have required property selector/)
   t.match(await schemaErrors({ ...deployment, apiVersion: 'apps/v1beta9' }), [/no schema for apiVersion apps\/v1beta9/])
   t.match(await schemaErrors({ ...deployment, kind: 'Deploymint' }), [/no schema for kind Deploymint/])
+  const typo = structuredClone(deployment) as K8sObject
+  typo.spec.template.spec.containers[0].imagePullPolcy = 'Always'
+  t.same(await schemaErrors(typo), [], 'the JSON schemas let a misspelt field through')
+  const mistyped = { ...deployment, metadata: { name: 'mistyped' }, spec: { ...deployment.spec, replicas: 'two' } }
+  t.match(unknownFieldErrors([typo, mistyped]), [
+    /^Deployment\/rel-sf-broker: .*'"imagePullPolcy"' does not exist in type 'IContainer'/,
+    /^Deployment\/mistyped: Type 'string' is not assignable to type 'number'/,
+  ], 'the types do not')
   t.match(await schemaErrors({ apiVersion: 'monitoring.coreos.com/v1', kind: 'PrometheusRule', metadata: { name: 'x' }, spec: { groups: [{ name: 'g', rules: [{ alert: 'A' }] }] } }), [/expr/], 'CRD kinds too')
 })
 
