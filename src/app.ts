@@ -14,6 +14,9 @@ import adminRoutes from './routes/admin.ts'
 import healthPlugin from './health/plugin.ts'
 import metricsRoutes from './routes/metrics.ts'
 import { ConnectionMetadataSchema, ValidationResultSchema } from './schemas/connection.ts'
+import { HttpProblem } from './errors.ts'
+import { AccessLog } from './http/access-log.ts'
+import { requestId } from './http/request-id.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -38,7 +41,10 @@ export async function buildApp (config: Config, overrides: BrokerOverrides = {})
     connectionTimeout: 30_000,
     keepAliveTimeout: 65_000,
     requestTimeout: 60_000,
-    return503OnClosing: true,
+    // refused during shutdown by the onRequest hook below: a problem+json with Retry-After, logged
+    return503OnClosing: false,
+    genReqId: requestId,
+    logController: new AccessLog(broker.metrics),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
     routerOptions: { maxParamLength: 200 },
     // the router's and Node's own refusals answer problem+json too, without quoting the input
@@ -52,6 +58,14 @@ export async function buildApp (config: Config, overrides: BrokerOverrides = {})
   app.addSchema(ConnectionMetadataSchema)
   app.addSchema(ValidationResultSchema)
   registerErrorHandling(app)
+
+  // Before any other hook (auth included), so that refusals carry the request id too.
+  let closing = false
+  app.addHook('onRequest', (request, reply, done) => {
+    reply.header('x-request-id', request.id)
+    if (closing) return done(new HttpProblem('shutting_down', 'this replica is stopping: send the request again', { retryable: true }, 1))
+    done()
+  })
 
   await app.register(swagger, {
     openapi: {
@@ -92,7 +106,6 @@ export async function buildApp (config: Config, overrides: BrokerOverrides = {})
 
   // Requests in flight at shutdown finish, but their keep-alive connections must not hold
   // server.close() open until the keep-alive timeout: answer them with Connection: close.
-  let closing = false
   app.addHook('preClose', async () => {
     closing = true
     broker.sessions.stopBy(Date.now() + answerWindowMs(config.SHUTDOWN_TIMEOUT_MS))

@@ -57,7 +57,7 @@ t.test('demo mode serves a session; SIGTERM lets in-flight requests finish', asy
 t.test('SIGTERM while Salesforce hangs: every request waiting for a login is answered 503 with Retry-After, then a clean exit', async (t) => {
   const port = await freePort()
   // a 5 s shutdown budget; logins could take 10 s × 3 and waits 20 s
-  const p = run(['--demo'], { PORT: String(port), LOG_LEVEL: 'warn', SHUTDOWN_TIMEOUT_MS: '5000', LOGIN_TIMEOUT_MS: '10000', LOGIN_WAIT_TIMEOUT_MS: '20000' })
+  const p = run(['--demo'], { PORT: String(port), LOG_LEVEL: 'warn', SCHEDULER_ENABLED: 'false', SHUTDOWN_TIMEOUT_MS: '5000', LOGIN_TIMEOUT_MS: '10000', LOGIN_WAIT_TIMEOUT_MS: '20000' })
   t.teardown(() => { p.child.kill('SIGKILL') })
   for (let i = 0; i < 200 && !p.out().includes('Get a session'); i++) await new Promise(resolve => setTimeout(resolve, 100))
   const simUrl = /Salesforce simulator: (http:\/\/127\.0\.0\.1:\d+)/.exec(p.out())?.[1]

@@ -79,8 +79,21 @@ export class BrokerMetrics {
     registers: [this.registry],
   })
 
+  /** Every answer, by route pattern (never the raw path: bounded cardinality) and status. */
+  readonly httpDuration = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP requests by method, route pattern and status code, and how long they took',
+    labelNames: ['method', 'route', 'status_code'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  })
+
   constructor () {
     collectDefaultMetrics({ register: this.registry, prefix: 'sfb_' })
+  }
+
+  observeHttp (method: string, route: string, status: number, ms: number): void {
+    this.httpDuration.observe({ method, route, status_code: status }, ms / 1000)
   }
 
   /** Feeds session and login counts from the session service. */

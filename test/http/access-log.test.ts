@@ -1,0 +1,54 @@
+import t from 'tap'
+import { acmeDefinition, bearer, buildTestApp, startSim, tempFileStore } from '../helper.ts'
+import { captureLogs } from '../support/log-capture.ts'
+
+const SESSION = '/v1/connections/acme/session'
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
+
+t.test('one access line per request: method, route pattern, status, ms, caller, request id; no query values; probes at debug', async (t) => {
+  const sim = await startSim(t)
+  const store = await tempFileStore(t)
+  await store.write('acme', acmeDefinition(sim, 'client_credentials'), 0)
+  const logs = captureLogs('debug')
+  const { app, principals } = await buildTestApp(t, { secretStore: store, logger: logs.logger })
+  const auth = bearer(principals.billingKey)
+
+  const answers = [
+    await app.inject({ method: 'POST', url: SESSION, headers: { ...auth, 'x-request-id': 'trace-4f2a.7:b' } }),
+    await app.inject({ method: 'POST', url: `${SESSION}?apikey=QUERYSECRET1&x=QUERYSECRET2`, headers: auth }),
+    await app.inject({ method: 'POST', url: SESSION, headers: { 'x-request-id': 'has spaces and "quotes"' } }),
+    await app.inject({ method: 'POST', url: SESSION, headers: { ...auth, 'x-request-id': 'x'.repeat(129) } }),
+    await app.inject({ method: 'GET', url: '/health/live' }),
+    await app.inject({ method: 'GET', url: '/no/such/route?token=QUERYSECRET3' }),
+  ]
+  t.same(answers.map(a => a.statusCode), [200, 200, 401, 200, 200, 404])
+
+  const ids = answers.map(a => String(a.headers['x-request-id']))
+  t.equal(ids[0], 'trace-4f2a.7:b', 'an acceptable x-request-id is honoured and echoed')
+  for (const i of [1, 2, 3, 4, 5]) t.match(ids[i], UUID, `request ${i}: a new random id (the header was absent or not acceptable)`)
+  t.equal(new Set(ids).size, ids.length, 'ids are unique')
+
+  const access = logs.records().filter(r => r.msg === 'request')
+  t.equal(access.length, answers.length, 'exactly one access line per request')
+  t.same(access.map(r => r.reqId), ids, 'each line carries the id the response echoed')
+  const [withId, withQuery, unauthenticated, , probe, unmatched] = access
+  t.match(withId, { level: 30, method: 'POST', route: '/v1/connections/:name/session', status: 200, caller: 'billing' })
+  t.type(withId.ms, 'number')
+  t.match(withQuery, { route: '/v1/connections/:name/session', status: 200, caller: 'billing' })
+  t.match(unauthenticated, { status: 401 })
+  t.notOk('caller' in unauthenticated, 'no caller when authentication failed')
+  t.match(probe, { level: 20, method: 'GET', route: '/health/live', status: 200 }, 'probes at debug')
+  t.match(unmatched, { level: 30, method: 'GET', route: '(unmatched)', status: 404 })
+
+  const text = logs.text()
+  t.notMatch(text, /QUERYSECRET/, 'query values never reach the log')
+  t.notMatch(text, /has spaces/, 'a rejected request id is not logged')
+  t.notMatch(text, new RegExp(principals.billingKey.split('.')[2]), 'no API key')
+  t.notMatch(text, /incoming request|request completed|not found/, 'Fastify\'s own per-request lines are replaced')
+
+  const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body
+  t.match(metrics, /http_request_duration_seconds_count\{method="POST",route="\/v1\/connections\/:name\/session",status_code="200"\} 3/)
+  t.match(metrics, /http_request_duration_seconds_count\{method="POST",route="\/v1\/connections\/:name\/session",status_code="401"\} 1/)
+  t.match(metrics, /http_request_duration_seconds_count\{method="GET",route="\(unmatched\)",status_code="404"\} 1/)
+  t.notMatch(metrics, /QUERYSECRET|no\/such/)
+})
