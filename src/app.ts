@@ -11,6 +11,7 @@ import { SessionSchema } from './schemas/session.ts'
 import healthRoutes from './routes/health.ts'
 import sessionRoutes from './routes/sessions.ts'
 import adminRoutes from './routes/admin.ts'
+import { flowSunsetPolicyOf } from './admin/flow-sunset-policy.ts'
 import healthPlugin from './health/plugin.ts'
 import metricsRoutes from './routes/metrics.ts'
 import { ConnectionMetadataSchema, ValidationResultSchema } from './schemas/connection.ts'
@@ -101,7 +102,7 @@ export async function buildApp (config: Config, overrides: BrokerOverrides = {})
   await app.register(healthRoutes, { secretStore: broker.secretStore, sharedState: broker.sharedState })
   await app.register(healthPlugin, { broker })
   await app.register(sessionRoutes, { sessions: broker.sessions })
-  await app.register(adminRoutes, { admin: broker.admin, audit: broker.audit })
+  await app.register(adminRoutes, { admin: broker.admin, audit: broker.audit, flowSunsetPolicy: flowSunsetPolicyOf(broker) })
   await app.register(metricsRoutes, { metrics: broker.metrics, token: config.METRICS_TOKEN })
 
   // Requests in flight at shutdown finish, but their keep-alive connections must not hold

@@ -5,6 +5,7 @@ import { parsePrincipals, type PrincipalDirectory } from './auth/principals.ts'
 import { createJwtVerifier, type JwtVerifier } from './auth/jwt.ts'
 import { createLoginUrlPolicy, login as salesforceLogin, revokeSession, type LoginUrlPolicy } from './salesforce/index.ts'
 import type { ConnectionDefinition, LoginOutcome, SalesforceSession } from './salesforce/types.ts'
+import { flowSunsetTable, type FlowSunsetTable } from './salesforce/flow-sunset.ts'
 import { assessUserReadiness } from './salesforce/readiness.ts'
 import { AuditLog } from './admin/audit-log.ts'
 import { ConnectionAdmin } from './admin/connection-admin.ts'
@@ -37,6 +38,10 @@ export interface Broker {
   audit: AuditLog
   admin: ConnectionAdmin
   metrics: BrokerMetrics
+  /** the announced ends of login flows (config over the table in src/salesforce/flow-sunset.ts) */
+  flowSunsets: FlowSunsetTable
+  /** the calendar the sunset dates are compared with (injectable: tests live at any date) */
+  now: () => number
   close (): Promise<void>
 }
 
@@ -49,6 +54,8 @@ export interface BrokerOverrides {
   jwtVerifier?: JwtVerifier
   login?: (definition: ConnectionDefinition) => Promise<LoginOutcome>
   revoke?: (session: SalesforceSession) => Promise<boolean>
+  /** the calendar for flow sunsets; default Date.now */
+  now?: () => number
 }
 
 export async function createBroker (config: Config, o: BrokerOverrides = {}): Promise<Broker> {
@@ -67,8 +74,10 @@ export async function createBroker (config: Config, o: BrokerOverrides = {}): Pr
   // with them, or this replica would log in again with the secret that was just replaced
   sharedState.onEvent((event) => { if (event.type === 'purge') secretStore.invalidate(event.connection) })
   const loginUrlPolicy = createLoginUrlPolicy({ extraAllowedOrigins: splitList(config.LOGIN_URL_ALLOWLIST) })
+  const now = o.now ?? Date.now
+  const flowSunsets = flowSunsetTable({ oauth_password: config.FLOW_SUNSET_OAUTH_PASSWORD_DATE, soap: config.FLOW_SUNSET_SOAP_DATE })
   const login = o.login ?? ((definition: ConnectionDefinition) =>
-    salesforceLogin(definition, { timeoutMs: config.LOGIN_TIMEOUT_MS, allowedLoginHosts: loginUrlPolicy, logger }))
+    salesforceLogin(definition, { timeoutMs: config.LOGIN_TIMEOUT_MS, allowedLoginHosts: loginUrlPolicy, logger, flowSunsets, now }))
 
   const sessions = new SessionService({
     secrets: secretStore,
@@ -117,6 +126,8 @@ export async function createBroker (config: Config, o: BrokerOverrides = {}): Pr
     audit,
     admin,
     metrics,
+    flowSunsets,
+    now,
     async close () {
       await sharedState.close()
       await secretStore.close()

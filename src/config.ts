@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { Type, type Static } from 'typebox'
 import Value from 'typebox/value'
+import { parseSunsetDate } from './salesforce/flow-sunset.ts'
 
 /**
  * The broker's whole configuration, from environment variables. This is the only file that reads
@@ -67,6 +68,9 @@ export const ConfigSchema = Type.Object({
   FULL_VALIDATION_INTERVAL_SECONDS: Type.Integer({ minimum: 1, default: 3600, description: 'Full login re-validation of every connection' }),
   VALIDATION_MAX_PER_SECOND: Type.Number({ exclusiveMinimum: 0, default: 5, description: 'Ceiling on validation calls to Salesforce per replica' }),
   SCHEDULER_ENABLED: Type.Boolean({ default: true, description: 'Run the re-validation scheduler' }),
+  FLOW_SUNSET_OAUTH_PASSWORD_DATE: Type.Optional(Type.String({ description: 'Day (YYYY-MM-DD, UTC) Salesforce stops the OAuth username-password flow for connected apps; default the announced 2027-02-20 (src/salesforce/flow-sunset.ts)' })),
+  FLOW_SUNSET_SOAP_DATE: Type.Optional(Type.String({ description: "Day (YYYY-MM-DD, UTC) SOAP login() is retired; default 2027-05-14, an assumption for \"Summer '27\" (the first production wave): set your instance's date" })),
+  FLOW_SUNSET_WARN_DAYS: Type.Integer({ minimum: 0, maximum: 3650, default: 90, description: 'Health warns this many days before the sunset of a connection\'s login flow (soap, oauth_password)' }),
   PASSWORD_EXPIRY_WARN_DAYS: Type.Integer({ minimum: 0, maximum: 365, default: 14, description: 'Health warns this many days before a password expires (connections that declare passwordExpiresAfterDays)' }),
 })
 
@@ -144,6 +148,12 @@ function checkCombinations (c: Config): void {
   need(!c.PRINCIPALS_FILE && !c.PRINCIPALS_JSON, 'PRINCIPALS_FILE', '(or PRINCIPALS_JSON): the callers and admins allowed to use the broker')
   if (c.CIRCUIT_MAX_COOLDOWN_SECONDS < c.CIRCUIT_COOLDOWN_SECONDS) {
     throw new ConfigError('invalid CIRCUIT_MAX_COOLDOWN_SECONDS: must be >= CIRCUIT_COOLDOWN_SECONDS')
+  }
+  for (const variable of ['FLOW_SUNSET_OAUTH_PASSWORD_DATE', 'FLOW_SUNSET_SOAP_DATE'] as const) {
+    const date = c[variable]
+    if (date !== undefined && parseSunsetDate(date) === undefined) {
+      throw new ConfigError(`invalid ${variable}: must be a calendar date as YYYY-MM-DD (e.g. 2027-02-20); unset it to use the date Salesforce announced`)
+    }
   }
   if ((c.JWT_ISSUER || c.JWT_AUDIENCE) && !c.JWKS_URL) throw new ConfigError('missing JWKS_URL: required when JWT_ISSUER or JWT_AUDIENCE is set')
   if (c.JWKS_URL) checkJwtSettings(c.JWKS_URL, c)

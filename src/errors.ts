@@ -21,6 +21,7 @@ export const PROBLEMS = {
   uri_too_long: { status: 414, title: 'A path segment is too long' },
   unsupported_media_type: { status: 415, title: 'Unsupported content type' },
   credentials_rejected: { status: 422, title: 'Salesforce rejected the candidate credentials' },
+  flow_retired: { status: 422, title: 'Salesforce has retired this login flow' },
   permissions_missing: { status: 422, title: 'The integration user lacks permissions the connection requires' },
   rate_limited: { status: 429, title: 'Too many requests' },
   headers_too_large: { status: 431, title: 'Request headers too large' },

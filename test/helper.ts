@@ -76,6 +76,8 @@ export interface TestAppOptions {
   overrides?: BrokerOverrides
 }
 
+export const BEFORE_FLOW_SUNSETS = (): number => Date.parse('2026-01-01T00:00:00Z')
+
 export const TEST_KEY = randomBytes(32).toString('base64')
 
 /** The broker exactly as the server builds it (buildApp), with test-sized settings; closed after the test. */
@@ -96,6 +98,10 @@ export async function buildTestApp (t: Teardown, opts: TestAppOptions = {}): Pro
   })
   const app = await buildApp(config, {
     principals: principals.directory,
+    // the flow-sunset calendar stands before every announced end's warning window, so a test about
+    // something else sees soap and oauth_password connections ok whatever today's date; the sunset
+    // tests (test/health/flow-sunset.test.ts) set their own
+    now: BEFORE_FLOW_SUNSETS,
     ...(opts.secretStore === 'configured' ? {} : { secretStore: opts.secretStore ?? await tempFileStore(t) }),
     ...(opts.logger ? { logger: opts.logger } : {}),
     ...opts.overrides,

@@ -1,10 +1,13 @@
 import { circuitView } from '../admin/connection-admin.ts'
 import { HttpProblem } from '../errors.ts'
+import type { BrokerMetrics } from '../metrics/metrics.ts'
+import type { FlowSunsetTable } from '../salesforce/flow-sunset.ts'
 import { SecretStoreUnavailableError, type StoredConnection } from '../secrets/store.ts'
 import { circuitBlocks } from '../sessions/circuit.ts'
 import type { SessionService } from '../sessions/session-service.ts'
 import type { SharedState } from '../sessions/shared-state.ts'
 import { healthKey, hintFor, overallStatus, type StoredHealth } from './health-result.ts'
+import { flowSunsetView, removeFlowSunsetGauge, sunsetVerdict, updateFlowSunsetGauge } from './flow-sunset-view.ts'
 import { readinessView } from './readiness-view.ts'
 import type { ConnectionHealth, SalesforceHealth } from './schemas.ts'
 
@@ -17,6 +20,13 @@ export interface HealthReporterOptions {
   state: SharedState
   /** a result older than this says more about the scheduler than about Salesforce */
   staleAfterMs: number
+  /** announced ends of login flows, and how many days ahead a connection on one is warn */
+  flowSunsets: FlowSunsetTable
+  flowSunsetWarnDays: number
+  /** the calendar the sunsets are counted with (only them: staleness is real time) */
+  now: () => number
+  /** keeps sfb_connection_flow_sunset_timestamp_seconds in step with what is reported */
+  metrics?: BrokerMetrics
 }
 
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString())
@@ -74,7 +84,18 @@ export class HealthReporter {
         hint: hintFor(circuit.classification, circuit.hint, doc?.secretVersion === stored.version ? doc.readiness : undefined),
       })
     }
+    const sunset = flowSunsetView(stored.definition.flow, this.o.flowSunsets, this.o.now())
+    if (sunset) Object.assign(view, sunsetVerdict(view, sunset, this.o.flowSunsetWarnDays), { flowSunset: sunset })
+    if (this.o.metrics) updateFlowSunsetGauge(this.o.metrics, name, stored.definition.flow, this.o.flowSunsets)
     return view
+  }
+
+  /** The sunset series of one connection, after a validation on this replica (the store read is served by its cache). */
+  async refreshSunsetGauge (name: string): Promise<void> {
+    if (!this.o.metrics) return
+    const stored = await this.o.secrets.read(name)
+    if (stored) updateFlowSunsetGauge(this.o.metrics, name, stored.definition.flow, this.o.flowSunsets)
+    else removeFlowSunsetGauge(this.o.metrics, name)
   }
 }
 

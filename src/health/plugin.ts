@@ -4,6 +4,7 @@ import type { Broker } from '../broker.ts'
 import { checkSession } from '../salesforce/index.ts'
 import salesforceHealthRoutes from '../routes/salesforce-health.ts'
 import { ConnectionValidator, type SessionChecker } from './connection-validator.ts'
+import { removeFlowSunsetGauge } from './flow-sunset-view.ts'
 import { removeHealthGauges, updateHealthGauges } from './gauges.ts'
 import { HealthReporter } from './health-report.ts'
 import { healthKey } from './health-result.ts'
@@ -50,6 +51,10 @@ async function healthPlugin (app: FastifyInstance, opts: HealthPluginOptions): P
     state: broker.sharedState,
     // a few missed rounds, and never less than a minute (a slow Salesforce, a replica restart)
     staleAfterMs: Math.max(3 * intervalMs, intervalMs + 60_000),
+    flowSunsets: broker.flowSunsets,
+    flowSunsetWarnDays: config.FLOW_SUNSET_WARN_DAYS,
+    now: broker.now,
+    metrics,
   })
 
   app.addSchema(ConnectionHealthSchema)
@@ -71,13 +76,22 @@ async function healthPlugin (app: FastifyInstance, opts: HealthPluginOptions): P
   const scheduler = new ValidationScheduler({
     intervalMs,
     listConnections: () => broker.secretStore.list(),
-    validate: name => validator.validate(name),
+    validate: async name => {
+      const result = await validator.validate(name)
+      await reporter.refreshSunsetGauge(name)
+      return result
+    },
     // this replica's gauges follow the result another replica recorded
     validatedElsewhere: async (name) => {
       const view = await reporter.connection(name)
       if (view) updateHealthGauges(metrics, name, { status: view.status, circuitOpen: view.circuit.state === 'open', apiUsage: view.apiUsage, readiness: view.readiness })
     },
-    removed: names => { for (const n of names) removeHealthGauges(metrics, n) },
+    removed: names => {
+      for (const n of names) {
+        removeHealthGauges(metrics, n)
+        removeFlowSunsetGauge(metrics, n)
+      }
+    },
     neverChecked: async name => (await broker.sharedState.getJson(healthKey(name))) === null,
     state: broker.sharedState,
     logger,

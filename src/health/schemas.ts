@@ -1,10 +1,11 @@
 import { Type, type Static } from 'typebox'
 import { CLASSIFICATIONS } from '../salesforce/types.ts'
 import { CircuitSchema } from '../schemas/connection.ts'
+import { FlowSunsetSchema } from './flow-sunset-view.ts'
 import { ReadinessViewSchema } from './readiness-view.ts'
 
 const Status = Type.Union([Type.Literal('ok'), Type.Literal('warn'), Type.Literal('degraded'), Type.Literal('failing')], {
-  description: 'ok; warn: the login works but the integration user is not ready (a required permission is missing, the password expires soon); degraded: a transient problem (Salesforce unreachable, rate or API limits) or no recent check; failing: Salesforce refuses the credentials, or logins are paused after it did',
+  description: 'ok; warn: the login works but the integration user is not ready (a required permission is missing, the password expires soon) or Salesforce retires its login flow within FLOW_SUNSET_WARN_DAYS; degraded: a transient problem (Salesforce unreachable, rate or API limits) or no recent check; failing: Salesforce refuses the credentials, or logins are paused after it did',
 })
 
 const Classification = Type.Enum([...CLASSIFICATIONS, 'not_checked', 'stale', 'secret_store_unavailable'], {
@@ -38,6 +39,7 @@ export const ConnectionHealthSchema = Type.Object({
     max: Type.Integer({ minimum: 0 }),
   }, { additionalProperties: false, description: "The org's daily API requests (DailyApiRequests)" })),
   readiness: Type.Optional(ReadinessViewSchema),
+  flowSunset: Type.Optional(FlowSunsetSchema),
 }, { $id: 'ConnectionHealth', additionalProperties: false })
 export type ConnectionHealth = Static<typeof ConnectionHealthSchema>
 

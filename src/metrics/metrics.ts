@@ -36,6 +36,13 @@ export class BrokerMetrics {
     registers: [this.registry],
   })
 
+  readonly flowSunset = new Gauge({
+    name: 'sfb_connection_flow_sunset_timestamp_seconds',
+    help: 'When Salesforce retires the login flow of the connection (Unix seconds); only connections on soap or oauth_password',
+    labelNames: ['connection', 'flow'] as const,
+    registers: [this.registry],
+  })
+
   readonly circuitOpen = new Gauge({
     name: 'sfb_circuit_open',
     help: '1 while logins for the connection are paused after a credential failure',

@@ -3,6 +3,7 @@ import type { FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import type { AdminContext, ConnectionAdmin } from '../admin/connection-admin.ts'
 import type { AuditLog } from '../admin/audit-log.ts'
+import type { FlowSunsetPolicy } from '../admin/flow-sunset-policy.ts'
 import { ConnectionNameParams } from '../schemas/common.ts'
 import { AuditEventSchema, ConnectionDefinitionSchema, CredentialsPatchSchema, RollbackSchema, VersionSchema } from '../schemas/connection.ts'
 import { COMMON_PROBLEMS, problemResponses } from '../schemas/problem.ts'
@@ -11,7 +12,14 @@ import type { ConnectionDefinition } from '../salesforce/types.ts'
 export interface AdminRoutesOptions {
   admin: ConnectionAdmin
   audit: AuditLog
+  /** warns about (and after the date refuses) new connections on retired flows; absent = silent */
+  flowSunsetPolicy?: FlowSunsetPolicy
 }
+
+const PutQuery = Type.Object({
+  // query strings are text and the validator does not coerce: the literal words
+  acceptRetiredFlow: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')], { description: 'Create a soap or oauth_password connection even after Salesforce\'s announced end of the flow (refused with 422 flow_retired otherwise)' })),
+}, { additionalProperties: false })
 
 const IfMatchHeaders = Type.Object({
   'if-match': Type.Optional(Type.String({ pattern: '^(W/)?"?[0-9]{1,9}"?$', description: 'Version last read (the ETag of GET); the write fails with 409 if the connection changed since' })),
@@ -33,7 +41,7 @@ const meta = { content: { 'application/json': { schema: { $ref: 'ConnectionMetad
 const MUTATION_PROBLEMS = [...COMMON_PROBLEMS, 'unauthenticated', 'forbidden', 'rate_limited', 'conflict', 'credentials_rejected', 'permissions_missing', 'secret_store_unavailable'] as const
 
 /** Connection management for admin principals. Secrets go in; nothing but metadata comes out. */
-const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async (app, { admin, audit }) => {
+const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async (app, { admin, audit, flowSunsetPolicy }) => {
   const base = { config: { auth: 'admin' as const } }
   const tags = ['admin']
   const security = [{ bearer: [] }]
@@ -78,20 +86,22 @@ const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async (app, {
       security,
       operationId: 'putConnection',
       summary: 'Create or replace a connection (validated against Salesforce first)',
-      description: 'Logs in with the candidate first. Rejected: 422 with the failure class and hint, nothing stored. Accepted: written with check-and-set, old cached sessions dropped, the fresh session cached, the circuit cleared.',
+      description: 'Logs in with the candidate first. Rejected: 422 with the failure class and hint, nothing stored. Accepted: written with check-and-set, old cached sessions dropped, the fresh session cached, the circuit cleared. A soap or oauth_password connection is answered with `warnings` naming the day Salesforce retires its flow; after that day a new one is refused (422 flow_retired) unless `acceptRetiredFlow=true`.',
       params: ConnectionNameParams,
+      querystring: PutQuery,
       headers: IfMatchHeaders,
       body: ConnectionDefinitionSchema,
       response: {
         200: { description: 'Replaced', ...meta },
         201: { description: 'Created', ...meta },
-        ...problemResponses(...MUTATION_PROBLEMS),
+        ...problemResponses(...MUTATION_PROBLEMS, 'flow_retired'),
       },
     },
   }, async (request, reply) => {
+    const warnings = await flowSunsetPolicy?.(request.params.name, request.body.flow, request.query.acceptRetiredFlow === 'true') ?? []
     const { metadata, created } = await admin.put(request.params.name, request.body as ConnectionDefinition, context(request, request.headers['if-match']))
     reply.code(created ? 201 : 200).header('etag', `"${metadata.version}"`).type('application/json')
-    return metadata
+    return warnings.length > 0 ? { ...metadata, warnings } : metadata
   })
 
   app.patch('/v1/admin/connections/:name/credentials', {

@@ -75,8 +75,8 @@ export function daysLeft (sunset: FlowSunset, now: number): number {
   return Math.ceil((sunset.at - now) / DAY_MS)
 }
 
-export function isRetired (sunset: FlowSunset | undefined, now: number): sunset is FlowSunset {
-  return sunset !== undefined && now >= sunset.at
+export function isRetired (sunset: FlowSunset, now: number): boolean {
+  return now >= sunset.at
 }
 
 /**
@@ -91,7 +91,7 @@ export function retirementHint (sunset: FlowSunset): string {
 
 /** The failure, with the retirement named in its hint when the flow's sunset has passed and Salesforce answered with its catch-all. */
 export function retiredFlowFailure (failure: ClassifiedFailure, sunset: FlowSunset | undefined, now: number): ClassifiedFailure {
-  if (!isRetired(sunset, now)) return failure
+  if (sunset === undefined || !isRetired(sunset, now)) return failure
   if (failure.classification !== 'invalid_credentials' && failure.classification !== 'flow_not_enabled') return failure
   return { ...failure, hint: retirementHint(sunset) }
 }

@@ -48,6 +48,16 @@ export const CircuitSchema = Type.Object({
   retryAt: Type.Optional(Type.String({ format: 'date-time' })),
 }, { additionalProperties: false })
 
+/** A write that succeeded but will not keep working: the flow's announced end. */
+export const FlowWarningSchema = Type.Object({
+  type: Type.Literal('flow_sunset'),
+  flow: Flow,
+  date: Type.String({ format: 'date', description: 'The day Salesforce stops (or stopped) the flow' }),
+  daysLeft: Type.Integer({ description: '0 or less once the day has passed' }),
+  message: Type.String(),
+}, { additionalProperties: false })
+export type FlowWarning = Static<typeof FlowWarningSchema>
+
 /** What admins see of a connection: never a secret, only which secrets are set. */
 export const ConnectionMetadataSchema = Type.Object({
   name: Type.String(),
@@ -63,6 +73,7 @@ export const ConnectionMetadataSchema = Type.Object({
   updatedAt: Type.String({ format: 'date-time' }),
   secretsSet: Type.Array(Type.String(), { description: 'Names of the secret fields that have a value' }),
   circuit: CircuitSchema,
+  warnings: Type.Optional(Type.Array(FlowWarningSchema, { description: 'Only in the answer to a write: the flow\'s announced end (soap, oauth_password)' })),
 }, { $id: 'ConnectionMetadata', additionalProperties: false })
 
 export const ValidationResultSchema = Type.Object({
