@@ -298,6 +298,8 @@ export function classifyRestError (body: unknown, httpStatus: number): Classifie
   // "If you request a resource or use an operation from a retired API version, REST API returns the 410:GONE error code" (REST API Developer Guide, API End-of-Life Policy)
   if (httpStatus === 410) return classifiedFailure('api_version_retired', base)
   if (httpStatus === 401) return classifiedFailure('session_invalid', base)
+  // a 403 without any REST error (plain text such as Bad_OAuth_Token, a bare string): the session was refused
+  if (httpStatus === 403 && (first === null || typeof first !== 'object')) return classifiedFailure('session_invalid', base)
   const byStatus = fromStatus(httpStatus)
   if (byStatus !== undefined) {
     return classifiedFailure(byStatus.classification === 'login_rate_exceeded' ? 'api_limit_exceeded' : byStatus.classification, { ...base, retryable: byStatus.retryable })

@@ -123,6 +123,10 @@ t.test('REST errors', async t => {
   t.match(classifyRestError([{ message: 'expired', errorCode: 'INVALID_OPERATION_WITH_EXPIRED_PASSWORD' }], 403), { classification: 'password_expired' })
   t.match(classifyRestError({ errorCode: 'INVALID_AUTH_HEADER', message: 'x' }, 401), { classification: 'session_invalid' })
   t.match(classifyRestError(undefined, 401), { classification: 'session_invalid' })
+  // no REST error body at all (plain text Bad_OAuth_Token, a JSON string): Salesforce did not honour the session
+  t.match(classifyRestError(undefined, 403), { classification: 'session_invalid', httpStatus: 403 })
+  t.match(classifyRestError('Bad_OAuth_Token', 403), { classification: 'session_invalid' })
+  t.match(classifyRestError([{ errorCode: 'INSUFFICIENT_ACCESS', message: 'x' }], 403), { classification: 'unknown' }, 'a REST error it does not know stays unknown')
   t.match(classifyRestError(undefined, 503), { classification: 'unreachable', retryable: true })
   t.match(classifyRestError([{ errorCode: 'UNKNOWN_EXCEPTION', message: 'x' }], 500), { classification: 'unknown', retryable: true })
   t.match(classifyRestError([{ errorCode: 'NOT_FOUND', message: 'x' }], 404), { classification: 'unknown', retryable: false })
