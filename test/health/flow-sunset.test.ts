@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap'
 import { acmeDefinition, bearer, buildTestApp, startSim, tempFileStore } from '../helper.ts'
 import { testPrincipals } from '../support/principals.ts'
+import { buildHealthApp, eventually, sharedRedis } from './health-helper.ts'
 
 /**
  * Issue 11: the announced ends of the username-password flows show in health (admin view), turn a
@@ -105,4 +106,25 @@ t.test('a sunset date that is not a calendar date stops the broker at start (exi
   }
   t.throws(() => loadConfig({ ...base, FLOW_SUNSET_WARN_DAYS: '-1' }), /invalid FLOW_SUNSET_WARN_DAYS/)
   t.equal(loadConfig({ ...base, FLOW_SUNSET_SOAP_DATE: '2027-06-12' }).FLOW_SUNSET_SOAP_DATE, '2027-06-12')
+})
+
+t.test('the scheduler keeps the metric in step: set by a validation, gone when the connection leaves the flow', async (t) => {
+  const freshRedis = sharedRedis(t)
+  const sim = await startSim(t)
+  const store = await tempFileStore(t)
+  await store.write('pw', acmeDefinition(sim, 'oauth_password'), 0)
+  const { url, principals } = await buildHealthApp(t, { secretStore: store, redisUrl: (await freshRedis()).url, principals: testPrincipals(['pw']) })
+  const scrape = async () => (await fetch(`${url}/metrics`)).text()
+  const series = /sfb_connection_flow_sunset_timestamp_seconds\{connection="pw",flow="oauth_password"\} 1803081600/
+  t.match(await eventually(scrape, text => series.test(text)), series, 'exported after the scheduler validated it, nobody read health')
+
+  const moved = await fetch(`${url}/v1/admin/connections/pw`, {
+    method: 'PUT',
+    headers: { ...bearer(principals.adminKey), 'content-type': 'application/json' },
+    body: JSON.stringify(acmeDefinition(sim, 'jwt_bearer')),
+  })
+  t.equal(moved.status, 200, 'migrated to jwt_bearer')
+  t.equal((await moved.json() as { warnings?: unknown }).warnings, undefined)
+  const after = await eventually(scrape, text => !text.includes('sfb_connection_flow_sunset_timestamp_seconds{connection="pw"'))
+  t.notMatch(after, /sfb_connection_flow_sunset_timestamp_seconds\{connection="pw"/, 'no series once the connection is on a surviving flow')
 })
