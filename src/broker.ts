@@ -144,7 +144,7 @@ function buildSharedState (config: Config, logger: Logger, metrics: BrokerMetric
   const redis = new RedisSharedState({
     url: config.REDIS_URL,
     keyPrefix: config.REDIS_KEY_PREFIX,
-    sealer: new SessionSealer(decodeKey(config.SESSION_ENCRYPTION_KEY as string)),
+    sealer: new SessionSealer(decodeKey(config.SESSION_ENCRYPTION_KEY as string), config.SESSION_ENCRYPTION_KEY_PREVIOUS ? [decodeKey(config.SESSION_ENCRYPTION_KEY_PREVIOUS)] : []),
     logger,
   })
   metrics.instrument('redis', redis, ['getSession', 'putSession', 'purgeSessions', 'acquireLease', 'releaseLease', 'getCircuit', 'putCircuit', 'clearCircuit', 'getJson', 'putJson', 'publish'])

@@ -29,9 +29,9 @@ export const ConfigSchema = Type.Object({
   SECRET_CACHE_TTL_SECONDS: Type.Integer({ minimum: 0, maximum: 600, default: 30, description: 'How long a secret read from the store may be held in memory' }),
   VAULT_ADDR: Type.Optional(Type.String({ pattern: '^https?://', description: 'Vault address, e.g. https://vault.internal:8200' })),
   VAULT_AUTH_METHOD: Type.Union([Type.Literal('token'), Type.Literal('approle'), Type.Literal('kubernetes')], { default: 'kubernetes', description: 'How the broker logs in to Vault' }),
-  VAULT_TOKEN: Type.Optional(Type.String({ minLength: 1, description: 'Vault token (VAULT_AUTH_METHOD=token)' })),
-  VAULT_ROLE_ID: Type.Optional(Type.String({ minLength: 1, description: 'AppRole role_id (VAULT_AUTH_METHOD=approle)' })),
-  VAULT_SECRET_ID: Type.Optional(Type.String({ minLength: 1, description: 'AppRole secret_id (VAULT_AUTH_METHOD=approle)' })),
+  VAULT_TOKEN: Type.Optional(Type.String({ minLength: 1, [FROM_FILE]: true, description: 'Vault token (VAULT_AUTH_METHOD=token)' })),
+  VAULT_ROLE_ID: Type.Optional(Type.String({ minLength: 1, [FROM_FILE]: true, description: 'AppRole role_id (VAULT_AUTH_METHOD=approle)' })),
+  VAULT_SECRET_ID: Type.Optional(Type.String({ minLength: 1, [FROM_FILE]: true, description: 'AppRole secret_id (VAULT_AUTH_METHOD=approle)' })),
   VAULT_KUBERNETES_ROLE: Type.Optional(Type.String({ minLength: 1, description: 'Vault role for Kubernetes auth' })),
   VAULT_KUBERNETES_MOUNT: Type.String({ default: 'kubernetes', description: 'Mount path of the Kubernetes auth method' }),
   VAULT_KUBERNETES_TOKEN_PATH: Type.String({ default: '/var/run/secrets/kubernetes.io/serviceaccount/token', description: 'Service-account token file' }),
@@ -39,11 +39,12 @@ export const ConfigSchema = Type.Object({
   VAULT_PATH_PREFIX: Type.String({ default: 'sf-broker', pattern: '^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$', description: 'Path under the mount; each connection is {prefix}/{name}' }),
   VAULT_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 5000, description: 'Timeout of one Vault request' }),
   FILE_STORE_PATH: Type.String({ default: './data/connections.enc', description: 'Encrypted secret file (SECRET_STORE=file)' }),
-  FILE_STORE_KEY: Type.Optional({ ...Base64Key, description: 'AES-256-GCM key of the secret file (SECRET_STORE=file)' }),
+  FILE_STORE_KEY: Type.Optional({ ...Base64Key, [FROM_FILE]: true, description: 'AES-256-GCM key of the secret file (SECRET_STORE=file)' }),
 
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://', description: 'Redis shared by all replicas; unset = in-memory only (single replica)' })),
   REDIS_KEY_PREFIX: Type.String({ default: 'sfb:', description: 'Prefix of every Redis key' }),
-  SESSION_ENCRYPTION_KEY: Type.Optional({ ...Base64Key, description: 'AES-256-GCM key for sessions cached in Redis (required with REDIS_URL)' }),
+  SESSION_ENCRYPTION_KEY: Type.Optional({ ...Base64Key, [FROM_FILE]: true, description: 'AES-256-GCM key for sessions cached in Redis (required with REDIS_URL); new sessions are sealed with it' }),
+  SESSION_ENCRYPTION_KEY_PREVIOUS: Type.Optional({ ...Base64Key, [FROM_FILE]: true, description: 'The key being rotated out: sessions it sealed are still opened (until they expire, at most SESSION_MAX_TTL_SECONDS), none are sealed with it' }),
   SESSION_MAX_TTL_SECONDS: Type.Integer({ minimum: 30, default: 900, description: 'Longest a handed-out session may be used before the caller comes back' }),
   SESSION_SAFETY_MARGIN_SECONDS: Type.Integer({ minimum: 0, default: 120, description: 'Stop handing out a session this long before the org timeout ends it' }),
   LOGIN_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 10000, description: 'Timeout of one Salesforce login' }),
@@ -145,6 +146,7 @@ function checkCombinations (c: Config): void {
     need(!c.FILE_STORE_KEY, 'FILE_STORE_KEY', 'when SECRET_STORE=file')
   }
   need(Boolean(c.REDIS_URL) && !c.SESSION_ENCRYPTION_KEY, 'SESSION_ENCRYPTION_KEY', 'when REDIS_URL is set (sessions are encrypted at rest)')
+  need(Boolean(c.SESSION_ENCRYPTION_KEY_PREVIOUS) && !c.SESSION_ENCRYPTION_KEY, 'SESSION_ENCRYPTION_KEY', 'when SESSION_ENCRYPTION_KEY_PREVIOUS is set (the previous key only opens, the new one seals)')
   need(!c.PRINCIPALS_FILE && !c.PRINCIPALS_JSON, 'PRINCIPALS_FILE', '(or PRINCIPALS_JSON): the callers and admins allowed to use the broker')
   if (c.CIRCUIT_MAX_COOLDOWN_SECONDS < c.CIRCUIT_COOLDOWN_SECONDS) {
     throw new ConfigError('invalid CIRCUIT_MAX_COOLDOWN_SECONDS: must be >= CIRCUIT_COOLDOWN_SECONDS')

@@ -94,3 +94,48 @@ t.test('a secret setting can come from a file (METRICS_TOKEN_FILE), never echoed
   t.equal(loadConfig(base).HEALTH_DETAILS, 'admin', 'details for admins by default')
   t.equal(loadConfig(base).METRICS_TOKEN, undefined)
 })
+
+t.test('every secret setting can come from a file, and the previous session key too', async (t) => {
+  const { mkdtemp, rm, writeFile } = await import('node:fs/promises')
+  const { tmpdir } = await import('node:os')
+  const { join } = await import('node:path')
+  const dir = await mkdtemp(join(tmpdir(), 'sfb-config-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const put = async (name: string, value: string) => { await writeFile(join(dir, name), `${value}\n`); return join(dir, name) }
+  const newKey = Buffer.alloc(32, 8).toString('base64')
+  const oldKey = Buffer.alloc(32, 9).toString('base64')
+  const files = {
+    FILE_STORE_KEY_FILE: await put('file-store-key', KEY),
+    SESSION_ENCRYPTION_KEY_FILE: await put('session-key', newKey),
+    SESSION_ENCRYPTION_KEY_PREVIOUS_FILE: await put('session-key-previous', oldKey),
+    VAULT_ROLE_ID_FILE: await put('role_id', 'the-role-id'),
+    VAULT_SECRET_ID_FILE: await put('secret_id', 'the-secret-id'),
+  }
+  const c = loadConfig({
+    PRINCIPALS_JSON: '{"principals":[]}',
+    SECRET_STORE: 'vault',
+    VAULT_ADDR: 'http://127.0.0.1:8200',
+    VAULT_AUTH_METHOD: 'approle',
+    REDIS_URL: 'redis://127.0.0.1:6379',
+    ...files,
+  })
+  t.equal(c.FILE_STORE_KEY, KEY)
+  t.equal(c.SESSION_ENCRYPTION_KEY, newKey)
+  t.equal(c.SESSION_ENCRYPTION_KEY_PREVIOUS, oldKey)
+  t.equal(c.VAULT_ROLE_ID, 'the-role-id')
+  t.equal(c.VAULT_SECRET_ID, 'the-secret-id')
+  const token = loadConfig({ ...base, SECRET_STORE: 'vault', VAULT_ADDR: 'http://127.0.0.1:8200', VAULT_AUTH_METHOD: 'token', VAULT_TOKEN_FILE: await put('token', 'hvs.from-a-file') })
+  t.equal(token.VAULT_TOKEN, 'hvs.from-a-file')
+
+  const cases: Array<[Record<string, string>, RegExp]> = [
+    [{ ...base, SESSION_ENCRYPTION_KEY_PREVIOUS: oldKey }, /^missing SESSION_ENCRYPTION_KEY: required when SESSION_ENCRYPTION_KEY_PREVIOUS is set/],
+    [{ ...base, SESSION_ENCRYPTION_KEY: newKey, SESSION_ENCRYPTION_KEY_PREVIOUS: 'short' }, /^invalid SESSION_ENCRYPTION_KEY_PREVIOUS/],
+    [{ ...base, FILE_STORE_KEY: undefined as unknown as string, FILE_STORE_KEY_FILE: await put('bad-key', 'not-base64') }, /^invalid FILE_STORE_KEY/],
+  ]
+  for (const [env, pattern] of cases) {
+    let message = ''
+    try { loadConfig(env) } catch (err) { message = (err as Error).message }
+    t.match(message, pattern)
+    t.notMatch(message, 'not-base64', 'the file content is never quoted')
+  }
+})

@@ -12,7 +12,7 @@ import { loadConfig } from '../../src/config.ts'
 import { createLoginUrlPolicy, isLoginUrlAllowed, login } from '../../src/salesforce/index.ts'
 import { fieldsToDefinition } from '../../src/secrets/definition-fields.ts'
 import { startSimulator } from '../../src/simulator/index.ts'
-import { CONFIG_VARIABLES, ROOT, getRoutes, readRepoFile } from './repo.ts'
+import { CONFIG_VARIABLES, FILE_VARIABLES, ROOT, getRoutes, readRepoFile } from './repo.ts'
 import { findInlineSecrets } from './secrets-scan.ts'
 
 const run = promisify(execFile)
@@ -28,9 +28,12 @@ const DEMO_ADMIN_KEY = 'sfb.demo-admin.demo-admin-key-not-for-production'
 /** Values that are published on purpose and documented as demo-only. */
 const DEMO_SECRETS = ['demo-redis-password']
 
-/** What broker-entrypoint.sh exports from the files vault-init writes. */
-const ENTRYPOINT_EXPORTS = [...readRepoFile('deploy/compose/broker-entrypoint.sh').matchAll(/^export (.+)$/gm)]
-  .flatMap(m => m[1].split(/\s+/))
+/** The files vault-init writes into the broker-credentials volume, and the variables naming them. */
+const CREDENTIAL_FILES: Record<string, string> = {
+  VAULT_ROLE_ID_FILE: 'role_id',
+  VAULT_SECRET_ID_FILE: 'secret_id',
+  SESSION_ENCRYPTION_KEY_FILE: 'session_encryption_key',
+}
 
 t.test('every service the stack needs is there, started in dependency order', async (t) => {
   t.same(Object.keys(services).sort(), ['redis', 'sf-broker', 'sf-simulator', 'vault', 'vault-init'])
@@ -56,14 +59,16 @@ t.test('the broker and the simulator run the image built from this repository', 
   }
   t.same(simulator.command, ['node', 'dist/simulator/main.js', '/config/sim.json'])
   t.ok(existsSync(join(ROOT, 'src/simulator/main.ts')), 'dist/simulator/main.js is built from src/simulator/main.ts')
-  t.same(broker.command.slice(-1), ['dist/server.js'])
-  t.same(broker.entrypoint.slice(0, 2), ['/usr/bin/tini', '--'], 'tini stays PID 1 under the wrapper')
+  t.equal(broker.entrypoint, undefined, 'no wrapper: the image\'s entrypoint (tini) and command run as they are')
+  t.equal(broker.command, undefined)
+  t.match(readRepoFile('Dockerfile'), 'ENTRYPOINT ["/usr/bin/tini", "--"]')
+  t.match(readRepoFile('Dockerfile'), 'CMD ["node", "--enable-source-maps", "dist/server.js"]')
 })
 
 t.test('every bind mount exists in the repository', async (t) => {
   const all = Object.values(services).flatMap(s => (s.volumes ?? []) as string[])
   const binds = all.filter(v => v.startsWith('./'))
-  t.ok(binds.length >= 5)
+  t.ok(binds.length >= 4)
   for (const bind of binds) t.ok(existsSync(join(ROOT, bind.split(':')[0])), bind)
   const named = all.filter(v => !v.startsWith('./')).map(v => v.split(':')[0])
   for (const volume of named) t.ok(volume in compose.volumes, `volume ${volume} is declared`)
@@ -71,14 +76,18 @@ t.test('every bind mount exists in the repository', async (t) => {
 
 t.test('the broker sets only variables src/config.ts reads, and they make a valid configuration', async (t) => {
   const env = broker.environment as Record<string, string>
-  for (const name of [...Object.keys(env), ...ENTRYPOINT_EXPORTS]) t.ok(CONFIG_VARIABLES.has(name), `${name} is in ConfigSchema`)
-  t.same(ENTRYPOINT_EXPORTS.sort(), ['SESSION_ENCRYPTION_KEY', 'VAULT_ROLE_ID', 'VAULT_SECRET_ID'])
-  const config = loadConfig({
-    ...env,
-    VAULT_ROLE_ID: 'role-id',
-    VAULT_SECRET_ID: 'secret-id',
-    SESSION_ENCRYPTION_KEY: Buffer.alloc(32, 1).toString('base64'),
-  })
+  for (const name of Object.keys(env)) t.ok(CONFIG_VARIABLES.has(name) || FILE_VARIABLES.has(name), `${name} is in ConfigSchema (or a *_FILE variant of a setting)`)
+  for (const [variable, file] of Object.entries(CREDENTIAL_FILES)) t.equal(env[variable], `/run/sf-broker/${file}`, `${variable} names the file vault-init writes`)
+  // the files as vault-init leaves them, at a temporary place
+  const dir = await mkdtemp(join(tmpdir(), 'sfb-creds-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  await writeFile(join(dir, 'role_id'), 'the-role')
+  await writeFile(join(dir, 'secret_id'), 'the-secret\n')
+  await writeFile(join(dir, 'session_encryption_key'), `${Buffer.alloc(32, 1).toString('base64')}\n`)
+  const config = loadConfig({ ...env, ...Object.fromEntries(Object.entries(CREDENTIAL_FILES).map(([variable, file]) => [variable, join(dir, file)])) })
+  t.equal(config.VAULT_ROLE_ID, 'the-role')
+  t.equal(config.VAULT_SECRET_ID, 'the-secret')
+  t.equal(config.SESSION_ENCRYPTION_KEY, Buffer.alloc(32, 1).toString('base64'))
   t.equal(config.VAULT_AUTH_METHOD, 'approle')
   t.equal(config.SECRET_STORE, 'vault')
   t.match(config.REDIS_URL, /^redis:\/\/:[^@]+@redis:6379/)
@@ -88,25 +97,8 @@ t.test('the broker sets only variables src/config.ts reads, and they make a vali
   t.ok(getRoutes().has('/health/ready'))
 })
 
-t.test('broker-entrypoint.sh turns the vault-init files into the variables, then execs the command', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'sfb-creds-'))
-  t.teardown(() => rm(dir, { recursive: true, force: true }))
-  const script = join(ROOT, 'deploy/compose/broker-entrypoint.sh')
-  const printEnv = [process.execPath, '-e', 'process.stdout.write(JSON.stringify([process.env.VAULT_ROLE_ID, process.env.VAULT_SECRET_ID, process.env.SESSION_ENCRYPTION_KEY]))']
-  const env = { PATH: process.env.PATH, SF_BROKER_CREDENTIALS_DIR: dir }
-
-  const missing = await run('sh', [script, ...printEnv], { env }).then(() => 0, (err: { code: number, stderr: string }) => err)
-  t.match(missing, { code: 78, stderr: /secret_id|role_id/ }, 'refuses to start without the files')
-
-  await writeFile(join(dir, 'role_id'), 'the-role\n')
-  await writeFile(join(dir, 'secret_id'), 'the-secret\n')
-  await writeFile(join(dir, 'session_encryption_key'), 'a2V5\n')
-  const { stdout } = await run('sh', [script, ...printEnv], { env })
-  t.same(JSON.parse(stdout), ['the-role', 'the-secret', 'a2V5'])
-})
-
 t.test('the shell scripts parse', async (t) => {
-  for (const script of ['deploy/compose/vault-init.sh', 'deploy/compose/broker-entrypoint.sh']) {
+  for (const script of ['deploy/compose/vault-init.sh']) {
     await t.resolves(run('sh', ['-n', join(ROOT, script)]), script)
   }
 })
@@ -121,7 +113,7 @@ t.test('vault-init gives the broker what it is configured to use', async (t) => 
   for (const file of ['role_id', 'secret_id', 'session_encryption_key']) t.match(init, `> "$CREDS_DIR/${file}"`, `writes ${file}`)
   t.match(services['vault-init'].volumes, ['./deploy/compose:/deploy:ro', 'vault-init-state:/vault-init', 'broker-credentials:/run/sf-broker'])
   t.ok(broker.volumes.includes('broker-credentials:/run/sf-broker:ro'))
-  t.match(readRepoFile('deploy/compose/broker-entrypoint.sh'), /^CREDS_DIR=\$\{SF_BROKER_CREDENTIALS_DIR:-\/run\/sf-broker\}$/m, 'the test above points it elsewhere; compose uses the volume')
+  t.match(init, /^CREDS_DIR=\/run\/sf-broker$/m, 'the directory the *_FILE variables name')
 
   const policy = readRepoFile('deploy/compose/sf-broker-policy.hcl')
   for (const area of ['data', 'metadata']) {

@@ -15,3 +15,16 @@ t.test('sealed sessions open only with the same key and AAD', async (t) => {
   t.equal(sealer.open('garbage', 'x'), null)
   t.throws(() => new SessionSealer(randomBytes(16)))
 })
+
+t.test('rotation: the previous key still opens, only the new key seals', async (t) => {
+  const oldKey = randomBytes(32)
+  const newKey = randomBytes(32)
+  const before = new SessionSealer(oldKey).seal('old session', 'k')
+  const rotated = new SessionSealer(newKey, [oldKey])
+  t.equal(rotated.open(before, 'k'), 'old session')
+  const after = rotated.seal('new session', 'k')
+  t.equal(new SessionSealer(newKey).open(after, 'k'), 'new session', 'sealed with the new key')
+  t.equal(new SessionSealer(oldKey).open(after, 'k'), null, 'not with the old one')
+  t.equal(new SessionSealer(newKey).open(before, 'k'), null, 'once the previous key is dropped, its sessions no longer open')
+  t.throws(() => new SessionSealer(newKey, [randomBytes(16)]))
+})
