@@ -108,3 +108,28 @@ t.test('the signed JWT assertion a login sent is scrubbed from what the host ech
   t.notMatch(message, assertion.split('.')[2].slice(0, 40), 'no part of the signature')
   t.match(message, '[redacted]')
 })
+
+t.test('every error answer comes back from the transport without the credentials its request carried', async t => {
+  const { httpRequest, postForm } = await import('../../src/salesforce/http.ts')
+  const server = createServer((req, res) => {
+    let body = ''
+    req.on('data', c => { body += c })
+    req.on('end', () => {
+      const status = req.url === '/ok' ? 200 : 400
+      res.writeHead(status, { 'content-type': 'application/json' })
+      res.end(JSON.stringify([{ errorCode: 'ECHO', message: `auth=${req.headers.authorization} body=${body} b64=${Buffer.from(body).toString('base64')}` }]))
+    })
+  })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => server.close())
+  const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`
+  const token = '00D000000000001!AQ"weird/token+='
+  const bearerAnswer = await httpRequest(`${base}/composite`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{}', timeoutMs: 2000 })
+  t.notMatch(bearerAnswer.body, 'weird', 'a REST caller that forgets to scrub still gets no token back')
+  const formAnswer = await postForm(`${base}/services/oauth2/token`, { grant_type: 'password', client_secret: 'cs "s3cr3t" 1', password: 'pw&+ü9' }, 2000)
+  t.notMatch(formAnswer.body, 's3cr3t')
+  t.notMatch(formAnswer.body, 'pw')
+  t.doesNotThrow(() => JSON.parse(formAnswer.body), 'still JSON')
+  const ok = await httpRequest(`${base}/ok`, { method: 'GET', headers: { authorization: `Bearer ${token}` }, timeoutMs: 2000 })
+  t.match(ok.body, 'weird', 'success answers are left alone (they are parsed for new sessions)')
+})
