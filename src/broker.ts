@@ -3,6 +3,7 @@ import { decodeKey, readPrincipalsSource, type Config } from './config.ts'
 import { createLogger } from './logger.ts'
 import { parsePrincipals, type PrincipalDirectory } from './auth/principals.ts'
 import { createJwtVerifier, type JwtVerifier } from './auth/jwt.ts'
+import { PrincipalsReloader } from './auth/principals-reload.ts'
 import { createLoginUrlPolicy, login as salesforceLogin, revokeSession, type LoginUrlPolicy } from './salesforce/index.ts'
 import type { ConnectionDefinition, LoginOutcome, SalesforceSession } from './salesforce/types.ts'
 import { flowSunsetTable, type FlowSunsetTable } from './salesforce/flow-sunset.ts'
@@ -61,6 +62,7 @@ export interface BrokerOverrides {
 export async function createBroker (config: Config, o: BrokerOverrides = {}): Promise<Broker> {
   const logger = o.logger ?? createLogger(config.LOG_LEVEL)
   const principals = o.principals ?? parsePrincipals(readPrincipalsSource(config))
+  const stopReloading = o.principals ? () => {} : reloadPrincipals(config, principals, logger)
   const jwtVerifier = o.jwtVerifier ?? (config.JWKS_URL
     ? createJwtVerifier(principals, { jwksUrl: config.JWKS_URL, issuer: config.JWT_ISSUER as string, audience: config.JWT_AUDIENCE as string, maxTtlSeconds: config.JWT_MAX_TTL_SECONDS })
     : undefined)
@@ -129,9 +131,23 @@ export async function createBroker (config: Config, o: BrokerOverrides = {}): Pr
     flowSunsets,
     now,
     async close () {
+      stopReloading()
       await sharedState.close()
       await secretStore.close()
     },
+  }
+}
+
+/** PRINCIPALS_FILE is re-read when it changes and on SIGHUP; returns what stops that. */
+function reloadPrincipals (config: Config, principals: PrincipalDirectory, logger: Logger): () => void {
+  if (config.PRINCIPALS_JSON || !config.PRINCIPALS_FILE) return () => {}
+  const reloader = new PrincipalsReloader(principals, { file: config.PRINCIPALS_FILE, logger, intervalMs: config.PRINCIPALS_RELOAD_SECONDS * 1000 })
+  const onHangup = (): void => { reloader.reload().catch(() => {}) }
+  reloader.start()
+  process.on('SIGHUP', onHangup)
+  return () => {
+    reloader.stop()
+    process.removeListener('SIGHUP', onHangup)
   }
 }
 

@@ -56,6 +56,7 @@ export const ConfigSchema = Type.Object({
   REVOKE_ON_ROTATION: Type.Boolean({ default: false, description: 'Revoke old sessions at Salesforce when a secret is rotated or deleted' }),
 
   PRINCIPALS_FILE: Type.Optional(Type.String({ minLength: 1, description: 'JSON file of callers and admins (API key hashes, JWT subjects, grants)' })),
+  PRINCIPALS_RELOAD_SECONDS: Type.Integer({ minimum: 1, maximum: 300, default: 5, description: 'How often PRINCIPALS_FILE is checked for changes; a changed file (or SIGHUP) loads the new callers without a restart, a broken one is refused and logged' }),
   PRINCIPALS_JSON: Type.Optional(Type.String({ minLength: 2, description: 'The same document inline (takes precedence over PRINCIPALS_FILE)' })),
   JWKS_URL: Type.Optional(Type.String({ pattern: '^https?://', description: 'JWKS for caller JWTs (e.g. the Kubernetes service-account issuer); https unless loopback; needs JWT_AUDIENCE and JWT_ISSUER' })),
   JWT_ISSUER: Type.Optional(Type.String({ minLength: 1, description: 'Required iss of caller JWTs (required with JWKS_URL)' })),

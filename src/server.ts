@@ -25,7 +25,8 @@ async function main (): Promise<void> {
 
   // app.close() answers every request in flight within SHUTDOWN_TIMEOUT_MS (see buildApp);
   // the delay is the last resort that exits 1 if something still hangs after it
-  closeWithGrace({ delay: config.SHUTDOWN_TIMEOUT_MS }, async ({ signal, err }) => {
+  // SIGHUP reloads the principals file (src/auth/principals-reload.ts) instead of stopping the broker
+  closeWithGrace({ delay: config.SHUTDOWN_TIMEOUT_MS, skip: ['SIGHUP'] }, async ({ signal, err }) => {
     if (err) app.log.error({ err }, 'shutting down after an error')
     else app.log.info({ signal }, 'shutting down: finishing in-flight requests')
     // app.close() stops accepting connections, waits for in-flight requests, then closes Redis/Vault clients

@@ -20,7 +20,7 @@ export function generateApiKey (principalId: string): { key: string, sha256: str
  * once rather than on every request; unknown keys always take the full path.
  */
 export function verifyApiKey (directory: PrincipalDirectory, key: string): Principal | null {
-  const known = verified.get(directory)?.get(key)
+  const known = verified.get(directory.byId)?.get(key)
   if (known) return known
   const match = KEY_PATTERN.exec(key)
   if (!match) return null
@@ -34,19 +34,21 @@ export function verifyApiKey (directory: PrincipalDirectory, key: string): Princ
     if (timingSafeEqual(presented, Buffer.from(hex, 'hex'))) ok = true
   }
   if (!ok) return null
-  let cache = verified.get(directory)
+  let cache = verified.get(directory.byId)
   if (!cache) {
     cache = new Map()
-    verified.set(directory, cache)
+    verified.set(directory.byId, cache)
   }
-  // keys only change with the principals document (a new directory), so no expiry is needed; the bound stops growth
+  // keys only change with the principals document, and a reload puts a new byId map in the
+  // directory (src/auth/principals-reload.ts): remembered keys go with the old map, no expiry needed;
+  // the bound stops growth
   if (cache.size >= MAX_REMEMBERED) cache.delete(cache.keys().next().value as string)
   cache.set(key, principal)
   return principal
 }
 
 const MAX_REMEMBERED = 10_000
-const verified = new WeakMap<PrincipalDirectory, Map<string, Principal>>()
+const verified = new WeakMap<PrincipalDirectory['byId'], Map<string, Principal>>()
 
 export function looksLikeApiKey (token: string): boolean {
   return token.startsWith('sfb.')
