@@ -97,6 +97,8 @@ t.test('an echoing login host gets no secret into any surface, in any encoding',
   const admin = { ...bearer(principals.adminKey) }
   let run = 0
   let scrubbedAnswers = 0
+  let scrubbedServiceDetails = 0
+  let scrubbedHealth = 0
 
   await fc.assert(fc.asyncProperty(
     fc.record({
@@ -141,6 +143,8 @@ t.test('an echoing login host gets no secret into any surface, in any encoding',
       const reached = echo.pieces.length > 0 || mode === 'body'
       if (!reached) return true
       if (candidate.body.includes('[redacted]')) scrubbedAnswers++
+      if (session.statusCode === 503 && session.body.includes('[redacted]')) scrubbedServiceDetails++
+      if (surfaces.find(([n]) => n === 'admin /health/salesforce')?.[1].includes('[redacted]')) scrubbedHealth++
       const secrets = [password, securityToken, password + securityToken, ...(flow === 'oauth_password' ? [clientSecret] : [])]
       // base64 of lead+secret: past its first and before its last group, every character encodes the secret only
       const fragments = echo.pieces.filter(() => mode.startsWith('base64')).map(p => p.slice(4, -4)).filter(f => f.length >= 8)
@@ -159,5 +163,7 @@ t.test('an echoing login host gets no secret into any surface, in any encoding',
   ), { numRuns: 30 })
   t.ok(run >= 30, `${run} random secrets echoed`)
   t.ok(scrubbedAnswers > 0, `the echo reached the admin answer and was scrubbed (${scrubbedAnswers} runs)`)
+  t.ok(scrubbedServiceDetails > 0, `the echo reached a service's 503 detail and was scrubbed (${scrubbedServiceDetails} runs)`)
+  t.ok(scrubbedHealth > 0, `the echo reached the admin view of /health/salesforce and was scrubbed (${scrubbedHealth} runs)`)
   t.match(logs.text(), /salesforce login attempt/, 'the logins did reach the echo host')
 })
