@@ -1,3 +1,4 @@
+import type { Server as TlsServer } from 'node:tls'
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import swagger from '@fastify/swagger'
@@ -18,6 +19,7 @@ import { ConnectionMetadataSchema, ValidationResultSchema } from './schemas/conn
 import { HttpProblem } from './errors.ts'
 import { AccessLog } from './http/access-log.ts'
 import { requestId } from './http/request-id.ts'
+import { readTlsMaterial, reloadTlsOnChange, type TlsFiles } from './http/tls.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -34,7 +36,10 @@ export const API_VERSION = '1.0.0'
  */
 export async function buildApp (config: Config, overrides: BrokerOverrides = {}): Promise<FastifyInstance> {
   const broker = await createBroker(config, overrides)
+  const tls = tlsFiles(config)
   const app = Fastify({
+    // HTTPS when TLS_CERT_FILE/TLS_KEY_FILE are set; the type stays the HTTP one (same API)
+    ...(tls ? { https: readTlsMaterial(tls) } as object : {}),
     loggerInstance: broker.logger as FastifyBaseLogger,
     bodyLimit: config.BODY_LIMIT_BYTES,
     trustProxy: config.TRUST_PROXY,
@@ -54,6 +59,10 @@ export async function buildApp (config: Config, overrides: BrokerOverrides = {})
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   app.decorate('broker', broker)
+  if (tls) {
+    const stopTls = reloadTlsOnChange(app.server as unknown as TlsServer, tls, app.log)
+    app.addHook('onClose', async () => stopTls())
+  }
   app.addSchema(ProblemSchema)
   app.addSchema(SessionSchema)
   app.addSchema(ConnectionMetadataSchema)
@@ -123,6 +132,11 @@ export async function buildApp (config: Config, overrides: BrokerOverrides = {})
     await broker.close()
   })
   return app
+}
+
+function tlsFiles (config: Config): TlsFiles | null {
+  if (!config.TLS_CERT_FILE || !config.TLS_KEY_FILE) return null
+  return { certFile: config.TLS_CERT_FILE, keyFile: config.TLS_KEY_FILE, intervalMs: config.TLS_RELOAD_SECONDS * 1000 }
 }
 
 /**

@@ -23,6 +23,9 @@ export const ConfigSchema = Type.Object({
   TRUST_PROXY: Type.Boolean({ default: false, description: 'Trust X-Forwarded-* from a proxy in front of the broker' }),
   BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, default: 65536, description: 'Largest accepted request body' }),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 1000, default: 10000, description: 'Longest a SIGTERM shutdown takes; requests still waiting for a Salesforce login near its end are answered 503 shutting_down (keep terminationGracePeriodSeconds above it)' }),
+  TLS_CERT_FILE: Type.Optional(Type.String({ minLength: 1, description: 'PEM certificate chain: the broker serves HTTPS (with TLS_KEY_FILE); reloaded when the file changes, no restart' })),
+  TLS_KEY_FILE: Type.Optional(Type.String({ minLength: 1, description: 'PEM private key of TLS_CERT_FILE (both or neither)' })),
+  TLS_RELOAD_SECONDS: Type.Integer({ minimum: 1, maximum: 3600, default: 10, description: 'How often TLS_CERT_FILE and TLS_KEY_FILE are checked for a renewed certificate' }),
   DOCS_ENABLED: Type.Boolean({ default: true, description: 'Serve Swagger UI at /docs' }),
 
   SECRET_STORE: Type.Union([Type.Literal('vault'), Type.Literal('file')], { default: 'vault', description: 'Where connection secrets live: Vault KV v2, or an encrypted local file (single node, demo)' }),
@@ -149,6 +152,7 @@ function checkCombinations (c: Config): void {
   need(Boolean(c.REDIS_URL) && !c.SESSION_ENCRYPTION_KEY, 'SESSION_ENCRYPTION_KEY', 'when REDIS_URL is set (sessions are encrypted at rest)')
   need(Boolean(c.SESSION_ENCRYPTION_KEY_PREVIOUS) && !c.SESSION_ENCRYPTION_KEY, 'SESSION_ENCRYPTION_KEY', 'when SESSION_ENCRYPTION_KEY_PREVIOUS is set (the previous key only opens, the new one seals)')
   need(!c.PRINCIPALS_FILE && !c.PRINCIPALS_JSON, 'PRINCIPALS_FILE', '(or PRINCIPALS_JSON): the callers and admins allowed to use the broker')
+  checkTlsFiles(c)
   if (c.CIRCUIT_MAX_COOLDOWN_SECONDS < c.CIRCUIT_COOLDOWN_SECONDS) {
     throw new ConfigError('invalid CIRCUIT_MAX_COOLDOWN_SECONDS: must be >= CIRCUIT_COOLDOWN_SECONDS')
   }
@@ -160,6 +164,23 @@ function checkCombinations (c: Config): void {
   }
   if ((c.JWT_ISSUER || c.JWT_AUDIENCE) && !c.JWKS_URL) throw new ConfigError('missing JWKS_URL: required when JWT_ISSUER or JWT_AUDIENCE is set')
   if (c.JWKS_URL) checkJwtSettings(c.JWKS_URL, c)
+}
+
+/** HTTPS needs both files, readable at start (a renewal later is picked up without a restart). */
+function checkTlsFiles (c: Config): void {
+  if (Boolean(c.TLS_CERT_FILE) !== Boolean(c.TLS_KEY_FILE)) {
+    const missing = c.TLS_CERT_FILE ? 'TLS_KEY_FILE' : 'TLS_CERT_FILE'
+    throw new ConfigError(`missing ${missing}: TLS_CERT_FILE and TLS_KEY_FILE go together (set both to serve HTTPS, or neither for plain HTTP behind a mesh or proxy)`)
+  }
+  for (const variable of ['TLS_CERT_FILE', 'TLS_KEY_FILE'] as const) {
+    const file = c[variable]
+    if (!file) continue
+    try {
+      readFileSync(file)
+    } catch (err) {
+      throw new ConfigError(`invalid ${variable}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'error'}); mount the certificate Secret at that path`)
+    }
+  }
 }
 
 /**
