@@ -1,6 +1,7 @@
 import type { Logger } from 'pino'
 import { decodeKey, readPrincipalsSource, type Config } from './config.ts'
 import { createLogger } from './logger.ts'
+import { useEgressProxy } from './egress.ts'
 import { parsePrincipals, type PrincipalDirectory } from './auth/principals.ts'
 import { createJwtVerifier, type JwtVerifier } from './auth/jwt.ts'
 import { PrincipalsReloader } from './auth/principals-reload.ts'
@@ -61,6 +62,7 @@ export interface BrokerOverrides {
 
 export async function createBroker (config: Config, o: BrokerOverrides = {}): Promise<Broker> {
   const logger = o.logger ?? createLogger(config.LOG_LEVEL)
+  const stopProxying = useEgressProxy({ httpsProxy: config.HTTPS_PROXY, httpProxy: config.HTTP_PROXY, noProxy: config.NO_PROXY })
   const principals = o.principals ?? parsePrincipals(readPrincipalsSource(config))
   const stopReloading = o.principals ? () => {} : reloadPrincipals(config, principals, logger)
   const jwtVerifier = o.jwtVerifier ?? (config.JWKS_URL
@@ -132,6 +134,7 @@ export async function createBroker (config: Config, o: BrokerOverrides = {}): Pr
     now,
     async close () {
       stopReloading()
+      await stopProxying()
       await sharedState.close()
       await secretStore.close()
     },

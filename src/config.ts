@@ -58,6 +58,10 @@ export const ConfigSchema = Type.Object({
   LOGIN_URL_ALLOWLIST: Type.String({ default: '', description: 'Comma-separated extra login origins allowed besides Salesforce hosts (e.g. http://127.0.0.1:* for the simulator)' }),
   REVOKE_ON_ROTATION: Type.Boolean({ default: false, description: 'Revoke old sessions at Salesforce when a secret is rotated or deleted' }),
 
+  HTTPS_PROXY: Type.Optional(Type.String({ pattern: '^https?://', description: 'Proxy of outbound https calls (Salesforce, JWKS, Vault), tunnelled with CONNECT; https_proxy works too' })),
+  HTTP_PROXY: Type.Optional(Type.String({ pattern: '^https?://', description: 'Proxy of outbound plain-http calls (and of https ones when HTTPS_PROXY is unset); http_proxy works too' })),
+  NO_PROXY: Type.Optional(Type.String({ description: 'Comma-separated hosts reached directly (host, .domain, host:port, * for all), e.g. the in-cluster Vault; no_proxy works too' })),
+
   PRINCIPALS_FILE: Type.Optional(Type.String({ minLength: 1, description: 'JSON file of callers and admins (API key hashes, JWT subjects, grants)' })),
   PRINCIPALS_RELOAD_SECONDS: Type.Integer({ minimum: 1, maximum: 300, default: 5, description: 'How often PRINCIPALS_FILE is checked for changes; a changed file (or SIGHUP) loads the new callers without a restart, a broken one is refused and logged' }),
   PRINCIPALS_JSON: Type.Optional(Type.String({ minLength: 2, description: 'The same document inline (takes precedence over PRINCIPALS_FILE)' })),
@@ -116,6 +120,14 @@ function readFileVariants (env: NodeJS.ProcessEnv, raw: Record<string, string>):
   }
 }
 
+/** curl's lower-case spelling of the proxy variables, the one many images set; the upper case wins. */
+function readLowerCaseProxyVariables (env: NodeJS.ProcessEnv, raw: Record<string, string>): void {
+  for (const name of ['HTTPS_PROXY', 'HTTP_PROXY', 'NO_PROXY']) {
+    const lower = env[name.toLowerCase()]
+    if (raw[name] === undefined && lower !== undefined && lower !== '') raw[name] = lower
+  }
+}
+
 /** Parses and validates the environment. Throws ConfigError whose message names the bad variable. */
 export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   const raw: Record<string, string> = {}
@@ -123,6 +135,7 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     // An empty variable means "not set", as in most deployment tools.
     if (KNOWN.has(k) && v !== undefined && v !== '') raw[k] = v
   }
+  readLowerCaseProxyVariables(env, raw)
   readFileVariants(env, raw)
   const value = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, raw))
   const errors = [...Value.Errors(ConfigSchema, value)]

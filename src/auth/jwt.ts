@@ -1,4 +1,5 @@
-import { createRemoteJWKSet, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose'
+import { createRemoteJWKSet, customFetch, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose'
+import { egressFetch } from '../egress.ts'
 import type { Principal, PrincipalDirectory } from './principals.ts'
 
 export interface JwtVerifierOptions {
@@ -20,7 +21,8 @@ const CLOCK_TOLERANCE_SECONDS = 30
  * so key rotation at the issuer needs no restart.
  */
 export function createJwtVerifier (directory: PrincipalDirectory, opts: JwtVerifierOptions, keySet?: JWTVerifyGetKey): JwtVerifier {
-  const jwks = keySet ?? createRemoteJWKSet(new URL(opts.jwksUrl), { timeoutDuration: 5000, cooldownDuration: 30000 })
+  // the key set is fetched through the egress proxy, like Salesforce
+  const jwks = keySet ?? createRemoteJWKSet(new URL(opts.jwksUrl), { timeoutDuration: 5000, cooldownDuration: 30000, [customFetch]: egressFetch })
   return async (token) => {
     try {
       const { payload } = await jwtVerify(token, jwks, {

@@ -1,3 +1,5 @@
+import { egressFetch } from '../egress.ts'
+
 /**
  * The one way this folder talks HTTP: a bounded fetch that never follows redirects (credentials
  * must not travel to a host the login URL policy never saw) and always has a deadline.
@@ -28,7 +30,8 @@ const MAX_BODY_CHARS = 1_000_000
  * caller in this folder gets that for free, whatever it does with the text afterwards.
  */
 export async function httpRequest (url: string, request: HttpRequest): Promise<HttpAnswer> {
-  const response = await fetch(url, {
+  // through the egress proxy when HTTPS_PROXY/HTTP_PROXY are set
+  const response = await egressFetch(url, {
     method: request.method,
     headers: request.headers,
     body: request.body,

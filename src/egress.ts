@@ -1,0 +1,36 @@
+import { EnvHttpProxyAgent, type Dispatcher } from 'undici'
+
+/**
+ * The egress proxy of the broker's own outbound calls: Salesforce (logins, limits, userinfo,
+ * revoke) and the caller JWKS. Proxying is a property of the process's network, like the
+ * environment variables that configure it, so it is set once per process by the broker
+ * (src/broker.ts) and undone when that broker closes.
+ *
+ * undici's EnvHttpProxyAgent picks the proxy per request: HTTPS_PROXY for https URLs, HTTP_PROXY
+ * for http ones, none for a host NO_PROXY matches (host, .domain, host:port, *), and tunnels with
+ * CONNECT, so TLS stays end to end and the proxy never sees a credential. Vault is reached by
+ * node-vault through axios, which reads the same variables itself (src/secrets/vault-store.ts).
+ */
+export interface EgressProxy {
+  httpProxy?: string
+  httpsProxy?: string
+  noProxy?: string
+}
+
+let dispatcher: Dispatcher | undefined
+
+/** Routes egressFetch through the proxy; returns what restores direct connections. */
+export function useEgressProxy (proxy: EgressProxy): () => Promise<void> {
+  if (!proxy.httpProxy && !proxy.httpsProxy) return async () => {}
+  const agent = new EnvHttpProxyAgent({ httpProxy: proxy.httpProxy ?? '', httpsProxy: proxy.httpsProxy ?? '', noProxy: proxy.noProxy ?? '' })
+  dispatcher = agent
+  return async () => {
+    if (dispatcher === agent) dispatcher = undefined
+    await agent.close()
+  }
+}
+
+/** fetch, through the egress proxy when one is configured. */
+export function egressFetch (input: string | URL, init: RequestInit = {}): Promise<Response> {
+  return fetch(input, dispatcher ? { ...init, dispatcher } as RequestInit : init)
+}
