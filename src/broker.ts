@@ -17,6 +17,7 @@ import { createSecretStore } from './secrets/create-store.ts'
 import { CachingSecretStore } from './secrets/caching-store.ts'
 import { FallbackSharedState } from './sessions/fallback-state.ts'
 import { MemorySharedState } from './sessions/memory-state.ts'
+import { redisTopology } from './sessions/redis-client.ts'
 import { RedisSharedState } from './sessions/redis-state.ts'
 import { SessionSealer } from './sessions/session-crypto.ts'
 import { SessionService } from './sessions/session-service.ts'
@@ -112,7 +113,7 @@ export async function createBroker (config: Config, o: BrokerOverrides = {}): Pr
 
   logger.info({
     secretStore: rawSecretStore.kind,
-    sharedState: sharedState.kind === 'redis' ? 'redis' : 'in-memory only (no REDIS_URL: sessions are not shared between replicas)',
+    sharedState: sharedState.kind === 'redis' ? `redis (${redisTopology(config) as string})` : 'in-memory only (no REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES: sessions are not shared between replicas)',
   }, 'broker configured')
 
   return {
@@ -159,9 +160,9 @@ function rawStoreKind (given: SecretStore | undefined, config: Config): string {
 }
 
 function buildSharedState (config: Config, logger: Logger, metrics: BrokerMetrics): SharedState {
-  if (!config.REDIS_URL) return new MemorySharedState()
+  if (!redisTopology(config)) return new MemorySharedState()
   const redis = new RedisSharedState({
-    url: config.REDIS_URL,
+    redis: config,
     keyPrefix: config.REDIS_KEY_PREFIX,
     sealer: new SessionSealer(decodeKey(config.SESSION_ENCRYPTION_KEY as string), config.SESSION_ENCRYPTION_KEY_PREVIOUS ? [decodeKey(config.SESSION_ENCRYPTION_KEY_PREVIOUS)] : []),
     logger,

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs'
+import { accessSync, constants, readFileSync } from 'node:fs'
 import { Type, type Static } from 'typebox'
 import Value from 'typebox/value'
 import { parseSunsetDate } from './salesforce/flow-sunset.ts'
@@ -13,6 +13,13 @@ import { parseSunsetDate } from './salesforce/flow-sunset.ts'
  * mounted Kubernetes or Docker secret), so the value never sits in the process environment.
  */
 export const FROM_FILE = 'x-from-file'
+/** What a value must look like, in words, for the one-line error when a pattern does not match. */
+const EXPECTED = 'x-expected'
+
+/** host:port[,host:port…] (IPv6 in brackets) */
+const HOST_PORT_LIST = '^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}(,\\s*(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5})*$'
+/** redis[s]://host:port[,…] */
+const CLUSTER_SEEDS = '^rediss?://[^,\\s]+(,\\s*rediss?://[^,\\s]+)*$'
 
 const Base64Key = Type.String({ pattern: '^[A-Za-z0-9+/]{43}=$', description: '32 random bytes, base64 (openssl rand -base64 32)' })
 
@@ -44,9 +51,17 @@ export const ConfigSchema = Type.Object({
   FILE_STORE_PATH: Type.String({ default: './data/connections.enc', description: 'Encrypted secret file (SECRET_STORE=file)' }),
   FILE_STORE_KEY: Type.Optional({ ...Base64Key, [FROM_FILE]: true, description: 'AES-256-GCM key of the secret file (SECRET_STORE=file)' }),
 
-  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://', description: 'Redis shared by all replicas; unset = in-memory only (single replica)' })),
-  REDIS_KEY_PREFIX: Type.String({ default: 'sfb:', description: 'Prefix of every Redis key' }),
-  SESSION_ENCRYPTION_KEY: Type.Optional({ ...Base64Key, [FROM_FILE]: true, description: 'AES-256-GCM key for sessions cached in Redis (required with REDIS_URL); new sessions are sealed with it' }),
+  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://', description: 'Redis shared by all replicas (one server); unset with no REDIS_SENTINELS or REDIS_CLUSTER_NODES = in-memory only (single replica)' })),
+  REDIS_SENTINELS: Type.Optional(Type.String({ pattern: HOST_PORT_LIST, [EXPECTED]: 'host:port of each sentinel, comma-separated (e.g. redis-sentinel-0:26379,redis-sentinel-1:26379)', description: 'Redis Sentinel: comma-separated host:port of the sentinels (instead of REDIS_URL; needs REDIS_SENTINEL_NAME)' })),
+  REDIS_SENTINEL_NAME: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._-]+$', [EXPECTED]: 'the name of a "sentinel monitor" line: letters, digits, . _ - (e.g. mymaster)', description: 'Name of the primary the sentinels monitor (sentinel monitor <name> …)' })),
+  REDIS_CLUSTER_NODES: Type.Optional(Type.String({ pattern: CLUSTER_SEEDS, [EXPECTED]: 'redis:// or rediss:// URLs of some cluster nodes, comma-separated (e.g. redis://redis-0:6379,redis://redis-1:6379)', description: 'Redis Cluster: comma-separated redis:// or rediss:// seed nodes (instead of REDIS_URL); the rest of the cluster is discovered' })),
+  REDIS_USERNAME: Type.Optional(Type.String({ minLength: 1, description: 'Redis ACL user (also used for the sentinels); a user in REDIS_URL takes precedence' })),
+  REDIS_PASSWORD: Type.Optional(Type.String({ minLength: 1, [FROM_FILE]: true, description: 'Password of REDIS_USERNAME (or of the default user; also used for the sentinels); a password in REDIS_URL takes precedence' })),
+  REDIS_TLS_CA_FILE: Type.Optional(Type.String({ minLength: 1, description: 'PEM file of the CA that signed the Redis servers\' certificates; setting any REDIS_TLS_* file turns TLS on (Sentinel: to the sentinels and the primary), as rediss:// does' })),
+  REDIS_TLS_CERT_FILE: Type.Optional(Type.String({ minLength: 1, description: 'PEM client certificate for Redis servers that require one (tls-auth-clients yes); needs REDIS_TLS_KEY_FILE' })),
+  REDIS_TLS_KEY_FILE: Type.Optional(Type.String({ minLength: 1, description: 'PEM private key of REDIS_TLS_CERT_FILE' })),
+  REDIS_KEY_PREFIX: Type.String({ default: 'sfb:', pattern: '^[^{}]*$', [EXPECTED]: 'a prefix without { or } (e.g. sfb:)', description: 'Prefix of every Redis key (no braces: the hash tag that keeps a connection\'s keys in one Cluster slot follows it)' }),
+  SESSION_ENCRYPTION_KEY: Type.Optional({ ...Base64Key, [FROM_FILE]: true, description: 'AES-256-GCM key for sessions cached in Redis (required with any Redis); new sessions are sealed with it' }),
   SESSION_ENCRYPTION_KEY_PREVIOUS: Type.Optional({ ...Base64Key, [FROM_FILE]: true, description: 'The key being rotated out: sessions it sealed are still opened (until they expire, at most SESSION_MAX_TTL_SECONDS), none are sealed with it' }),
   SESSION_MAX_TTL_SECONDS: Type.Integer({ minimum: 30, default: 900, description: 'Longest a handed-out session may be used before the caller comes back' }),
   SESSION_SAFETY_MARGIN_SECONDS: Type.Integer({ minimum: 0, default: 120, description: 'Stop handing out a session this long before the org timeout ends it' }),
@@ -142,7 +157,8 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   if (errors.length > 0) {
     const e = errors[0]
     const variable = e.instancePath.replace(/^\//, '') || (e.params as { requiredProperties?: string[] }).requiredProperties?.[0] || 'configuration'
-    throw new ConfigError(`invalid ${variable}: ${e.message}`)
+    const expected = (ConfigSchema.properties as unknown as Record<string, Record<string, unknown> | undefined>)[variable]?.[EXPECTED]
+    throw new ConfigError(`invalid ${variable}: ${typeof expected === 'string' ? `expected ${expected}` : e.message}`)
   }
   const config = value as Config
   checkCombinations(config)
@@ -162,7 +178,7 @@ function checkCombinations (c: Config): void {
   } else {
     need(!c.FILE_STORE_KEY, 'FILE_STORE_KEY', 'when SECRET_STORE=file')
   }
-  need(Boolean(c.REDIS_URL) && !c.SESSION_ENCRYPTION_KEY, 'SESSION_ENCRYPTION_KEY', 'when REDIS_URL is set (sessions are encrypted at rest)')
+  checkRedis(c)
   need(Boolean(c.SESSION_ENCRYPTION_KEY_PREVIOUS) && !c.SESSION_ENCRYPTION_KEY, 'SESSION_ENCRYPTION_KEY', 'when SESSION_ENCRYPTION_KEY_PREVIOUS is set (the previous key only opens, the new one seals)')
   need(!c.PRINCIPALS_FILE && !c.PRINCIPALS_JSON, 'PRINCIPALS_FILE', '(or PRINCIPALS_JSON): the callers and admins allowed to use the broker')
   checkTlsFiles(c)
@@ -192,6 +208,34 @@ function checkTlsFiles (c: Config): void {
       readFileSync(file)
     } catch (err) {
       throw new ConfigError(`invalid ${variable}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'error'}); mount the certificate Secret at that path`)
+    }
+  }
+}
+
+/** Redis is one server, a Sentinel set or a Cluster: exactly one of them, with what it needs. */
+function checkRedis (c: Config): void {
+  const topologies = (['REDIS_URL', 'REDIS_SENTINELS', 'REDIS_CLUSTER_NODES'] as const).filter(v => c[v] !== undefined)
+  if (topologies.length > 1) {
+    throw new ConfigError(`invalid ${topologies[1]}: set only one of REDIS_URL (one server), REDIS_SENTINELS (Sentinel) or REDIS_CLUSTER_NODES (Cluster); unset ${topologies.slice(1).join(' and ')}`)
+  }
+  if (c.REDIS_SENTINELS && !c.REDIS_SENTINEL_NAME) throw new ConfigError('missing REDIS_SENTINEL_NAME: required with REDIS_SENTINELS; set it to the name in the sentinels\' "sentinel monitor <name>" line (often mymaster)')
+  if (c.REDIS_SENTINEL_NAME && !c.REDIS_SENTINELS) throw new ConfigError('missing REDIS_SENTINELS: required with REDIS_SENTINEL_NAME; set it to the sentinels as host:port,host:port')
+  if (topologies.length === 0) {
+    const stray = (['REDIS_USERNAME', 'REDIS_PASSWORD', 'REDIS_TLS_CA_FILE', 'REDIS_TLS_CERT_FILE', 'REDIS_TLS_KEY_FILE'] as const).find(v => c[v] !== undefined)
+    if (stray) throw new ConfigError(`missing REDIS_URL: ${stray} is set but no Redis is; set REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES, or unset ${stray}`)
+    return
+  }
+  if (!c.SESSION_ENCRYPTION_KEY) throw new ConfigError(`missing SESSION_ENCRYPTION_KEY: required when ${topologies[0]} is set (sessions are encrypted at rest)`)
+  if (Boolean(c.REDIS_TLS_CERT_FILE) !== Boolean(c.REDIS_TLS_KEY_FILE)) {
+    throw new ConfigError(`missing ${c.REDIS_TLS_CERT_FILE ? 'REDIS_TLS_KEY_FILE' : 'REDIS_TLS_CERT_FILE'}: a client certificate needs both REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE`)
+  }
+  for (const v of ['REDIS_TLS_CA_FILE', 'REDIS_TLS_CERT_FILE', 'REDIS_TLS_KEY_FILE'] as const) {
+    const file = c[v]
+    if (file === undefined) continue
+    try {
+      accessSync(file, constants.R_OK)
+    } catch (err) {
+      throw new ConfigError(`invalid ${v}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'error'}); mount the PEM file at that path or unset ${v}`)
     }
   }
 }

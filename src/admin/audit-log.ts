@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
-import type { Redis } from 'ioredis'
 import type { Logger } from 'pino'
 import type { AuditEvent } from '../schemas/connection.ts'
+import type { RedisClient } from '../sessions/redis-client.ts'
 
 export type AuditInput = Omit<AuditEvent, 'id' | 'time'>
 
@@ -14,12 +14,12 @@ const MAX_LOCAL = 1000
  */
 export class AuditLog {
   private readonly logger: Logger
-  private readonly redis: Redis | undefined
+  private readonly redis: RedisClient | undefined
   private readonly streamKey: string
   private readonly maxLen: number
   private readonly local: AuditEvent[] = []
 
-  constructor (opts: { logger: Logger, redis?: Redis, keyPrefix: string, maxLen?: number }) {
+  constructor (opts: { logger: Logger, redis?: RedisClient, keyPrefix: string, maxLen?: number }) {
     this.logger = opts.logger.child({ audit: true })
     this.redis = opts.redis
     this.streamKey = `${opts.keyPrefix}audit`

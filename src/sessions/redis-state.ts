@@ -1,10 +1,12 @@
-import { Redis, type RedisOptions } from 'ioredis'
+import type { RedisOptions } from 'ioredis'
 import type { Logger } from 'pino'
+import { createRedisClient, type RedisClient, type RedisSettings } from './redis-client.ts'
 import { SessionSealer } from './session-crypto.ts'
 import type { BrokerEvent, CachedSession, CircuitState, SharedState } from './shared-state.ts'
 
 export interface RedisStateOptions {
-  url: string
+  /** which Redis (one server, Sentinel or Cluster), with credentials and TLS */
+  redis: RedisSettings
   keyPrefix: string
   sealer: SessionSealer
   logger: Logger
@@ -21,8 +23,8 @@ const RELEASE_IF_OWNER = 'if redis.call(\'get\', KEYS[1]) == ARGV[1] then return
  */
 export class RedisSharedState implements SharedState {
   readonly kind = 'redis' as const
-  readonly client: Redis
-  private readonly subscriber: Redis
+  readonly client: RedisClient
+  private readonly subscriber: RedisClient
   private readonly prefix: string
   private readonly sealer: SessionSealer
   private readonly listeners: Array<(e: BrokerEvent) => void> = []
@@ -34,17 +36,8 @@ export class RedisSharedState implements SharedState {
     this.sealer = opts.sealer
     this.logger = opts.logger
     this.channel = `${this.prefix}events`
-    const common: RedisOptions = {
-      connectTimeout: 2000,
-      commandTimeout: 1500,
-      maxRetriesPerRequest: 1,
-      // reconnect forever, backing off to 2 s: a Redis restart must heal without restarting the broker
-      retryStrategy: (times) => Math.min(100 * 2 ** Math.min(times, 5), 2000) + Math.floor(Math.random() * 100),
-      ...opts.redisOptions,
-    }
-    this.client = new Redis(opts.url, { ...common, enableOfflineQueue: false })
-    // the subscriber queues its SUBSCRIBE until connected and re-subscribes after every reconnect
-    this.subscriber = new Redis(opts.url, { ...common, enableOfflineQueue: true, commandTimeout: undefined })
+    this.client = createRedisClient(opts.redis, 'commands', opts.redisOptions)
+    this.subscriber = createRedisClient(opts.redis, 'subscriber', opts.redisOptions)
     for (const [name, conn] of [['redis', this.client], ['redis-subscriber', this.subscriber]] as const) {
       let down = false
       conn.on('error', (err: Error) => {

@@ -1,0 +1,90 @@
+import t, { type Test } from 'tap'
+import type { FastifyInstance } from 'fastify'
+import { HEALTHY, LOCKED, pause, redisFleet, underLoad, type Fleet } from '../support/failover-load.ts'
+import { RedisClusterSet, SentinelSet, until } from '../support/redis-topologies.ts'
+
+/**
+ * Redis loses its primary (Sentinel) or a master (Cluster) while three broker replicas serve
+ * session requests. Measured: failed requests and for how long, extra Salesforce logins per
+ * connection, whether the open circuit (lockout guard) and a held lease survive on the promoted
+ * node. The numbers are printed as a `# failover` comment; the README quotes them.
+ */
+
+const problemType = (res: { json: () => { type?: string } }) => res.json().type ?? ''
+
+async function warmUp (t: Test, fleet: Fleet): Promise<Record<string, number>> {
+  for (const name of HEALTHY) {
+    for (let r = 0; r < fleet.apps.length; r++) t.equal((await fleet.ask(r, name)).statusCode, 200, `${name} on replica ${r}`)
+  }
+  // the wrong password fails once at Salesforce; the circuit then holds every replica back
+  t.equal((await fleet.ask(0, LOCKED)).statusCode, 503)
+  t.match(problemType(await fleet.ask(1, LOCKED)), /circuit_open/)
+  t.equal(fleet.sim.stats(LOCKED).failures, 1)
+  return Object.fromEntries(HEALTHY.map(n => [n, fleet.sim.stats(n).attempts]))
+}
+
+async function allReady (apps: FastifyInstance[]): Promise<void> {
+  await until('every replica ready again', async () => {
+    const answers = await Promise.all(apps.map(a => a.inject({ url: '/health/ready' })))
+    return answers.every(a => a.statusCode === 200)
+  }, 60_000)
+}
+
+async function afterFailover (t: Test, fleet: Fleet, before: Record<string, number>) {
+  const extraLogins = Object.fromEntries(HEALTHY.map(n => [n, fleet.sim.stats(n).attempts - before[n]]))
+  for (const n of HEALTHY) t.ok(extraLogins[n] <= 1, `at most one extra login for ${n} (${extraLogins[n]})`)
+  // a replica that never saw the failure: only Redis can tell it about the circuit
+  const fresh = await fleet.addReplica()
+  // as behind a Kubernetes Service: no request before the readiness probe passes (Redis reached)
+  await allReady([fresh])
+  const answer = await fresh.inject({ method: 'POST', url: `/v1/connections/${LOCKED}/session`, headers: fleet.auth })
+  const circuitKept = problemType(answer).endsWith(':circuit_open') && fleet.sim.stats(LOCKED).failures === 1
+  t.equal(answer.statusCode, 503)
+  t.match(problemType(answer), /circuit_open/, 'the open circuit survived on the promoted node')
+  t.equal(fleet.sim.stats(LOCKED).failures, 1, 'no second failed login at Salesforce')
+  const leaseKept = !await fresh.broker.sharedState.acquireLease(`validate:${HEALTHY[0]}`, 'someone-else', 1_000)
+  t.ok(leaseKept, 'the lease taken before the kill is still held')
+  return { extraLogins, circuitKept, leaseKept }
+}
+
+t.test('Sentinel: the primary is killed under load across 3 replicas', async (t) => {
+  const set = await SentinelSet.start()
+  t.teardown(() => set.close())
+  const fleet = await redisFleet(t, set.env)
+  const before = await warmUp(t, fleet)
+  t.ok(await fleet.apps[0].broker.sharedState.acquireLease(`validate:${HEALTHY[0]}`, 'failover-test', 120_000))
+
+  let failover = { killedPort: 0, newPort: 0, failoverMs: 0 }
+  const load = await underLoad(fleet, async () => {
+    await pause(1000)
+    failover = await set.killPrimary()
+    await allReady(fleet.apps)
+    await pause(1000)
+  })
+  t.comment(`failover sentinel ${JSON.stringify({ ...load, failoverMs: failover.failoverMs })}`)
+  t.ok(load.requests > 50, `requests kept coming (${load.requests})`)
+  t.ok(load.failingForMs <= failover.failoverMs, `requests failed for ${load.failingForMs} ms, the failover took ${failover.failoverMs} ms`)
+  const kept = await afterFailover(t, fleet, before)
+  t.comment(`failover sentinel kept ${JSON.stringify(kept)}`)
+})
+
+t.test('Cluster: the master of a busy slot is killed under load across 3 replicas', async (t) => {
+  const set = await RedisClusterSet.start()
+  t.teardown(() => set.close())
+  const fleet = await redisFleet(t, set.env)
+  const before = await warmUp(t, fleet)
+  t.ok(await fleet.apps[0].broker.sharedState.acquireLease(`validate:${HEALTHY[0]}`, 'failover-test', 120_000))
+
+  let failover = { killedPort: 0, newPort: 0, failoverMs: 0 }
+  const load = await underLoad(fleet, async () => {
+    await pause(1000)
+    failover = await set.killMasterOf(`{${HEALTHY[0]}}`)
+    await allReady(fleet.apps)
+    await pause(1000)
+  })
+  t.comment(`failover cluster ${JSON.stringify({ ...load, failoverMs: failover.failoverMs })}`)
+  t.ok(load.requests > 50, `requests kept coming (${load.requests})`)
+  t.ok(load.failingForMs <= failover.failoverMs, `requests failed for ${load.failingForMs} ms, the failover took ${failover.failoverMs} ms`)
+  const kept = await afterFailover(t, fleet, before)
+  t.comment(`failover cluster kept ${JSON.stringify(kept)}`)
+})

@@ -1,0 +1,102 @@
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
+import { acmeDefinition, acmeOrg, bearer, buildTestApp, startSim, tempFileStore, TEST_KEY, type Teardown } from '../helper.ts'
+import { testPrincipals } from './principals.ts'
+import type { Simulator } from '../../src/simulator/index.ts'
+import type { FileSecretStore } from '../../src/secrets/file-store.ts'
+
+/**
+ * Healthy connections, each in an org of its own so the simulator counts its logins apart. Their hash
+ * slots (CRC16 mod 16384: conn-a 6658, conn-b 10849, conn-c 14912, conn-wrong 9640) put conn-a, conn-b
+ * and conn-wrong on the same one of three masters, conn-c on another.
+ */
+export const HEALTHY = ['conn-a', 'conn-b', 'conn-c'] as const
+/** A connection whose stored password is wrong: its circuit is the lockout-guard state that must survive. */
+export const LOCKED = 'conn-wrong'
+
+export interface Fleet {
+  sim: Simulator
+  store: FileSecretStore
+  apps: FastifyInstance[]
+  /** the caller's headers */
+  auth: Record<string, string>
+  ask (replica: number, connection: string): Promise<LightMyRequestResponse>
+  /** one more broker replica (fresh process memory) on the same Redis */
+  addReplica (): Promise<FastifyInstance>
+}
+
+/** Three broker replicas on the given Redis settings, one simulator, the connections stored. */
+export async function redisFleet (t: Teardown, redisEnv: Record<string, string>, n = 3): Promise<Fleet> {
+  // acmeDefinition also builds the acme org's URLs: it is there too, unused
+  const orgs = [acmeOrg(), ...[...HEALTHY, LOCKED].map(key => acmeOrg({ key }))]
+  const sim = await startSim(t, orgs, 20)
+  const store = await tempFileStore(t)
+  for (const name of HEALTHY) await store.write(name, acmeDefinition(sim, 'client_credentials', { loginUrl: sim.myDomainUrl(name) }), 0)
+  await store.write(LOCKED, acmeDefinition(sim, 'oauth_password', { loginUrl: sim.myDomainUrl(LOCKED), password: 'not-the-password' }), 0)
+  const principals = testPrincipals([...HEALTHY, LOCKED], 1_000_000)
+  const env = {
+    ...redisEnv,
+    SESSION_ENCRYPTION_KEY: TEST_KEY,
+    REDIS_KEY_PREFIX: 'sfbtest:',
+    // the circuit must outlive the test: it is the state a failover may not lose
+    CIRCUIT_COOLDOWN_SECONDS: '600',
+    CIRCUIT_MAX_COOLDOWN_SECONDS: '3600',
+  }
+  const addReplica = async () => (await buildTestApp(t, { secretStore: store, principals, env })).app
+  const apps: FastifyInstance[] = []
+  for (let i = 0; i < n; i++) apps.push(await addReplica())
+  return {
+    sim,
+    store,
+    apps,
+    addReplica,
+    auth: bearer(principals.billingKey),
+    ask: (replica, connection) => apps[replica % apps.length].inject({ method: 'POST', url: `/v1/connections/${connection}/session`, headers: bearer(principals.billingKey) }),
+  }
+}
+
+export interface LoadResult {
+  requests: number
+  failed: number
+  /** ms from the first failed answer to the last one (0 when none failed) */
+  failingForMs: number
+  statuses: Record<string, number>
+}
+
+/**
+ * Session requests for the healthy connections, round-robin over the replicas, `concurrency` in
+ * flight, until `stop()` resolves; every answer is counted.
+ */
+export async function underLoad (fleet: Fleet, during: () => Promise<void>, concurrency = 6): Promise<LoadResult> {
+  const state = { running: true }
+  let i = 0
+  const result: LoadResult = { requests: 0, failed: 0, failingForMs: 0, statuses: {} }
+  let firstFail = 0
+  let lastFail = 0
+  const worker = async () => {
+    while (state.running) {
+      const n = i++
+      const res = await fleet.ask(n, HEALTHY[n % HEALTHY.length])
+      result.requests++
+      result.statuses[res.statusCode] = (result.statuses[res.statusCode] ?? 0) + 1
+      if (res.statusCode !== 200) {
+        result.failed++
+        lastFail = Date.now()
+        firstFail ||= lastFail
+      }
+      // a steady load, not a busy loop: an answer from process memory involves no I/O, and the
+      // fault injection's timers must run
+      await pause(5)
+    }
+  }
+  const workers = Array.from({ length: concurrency }, worker)
+  try {
+    await during()
+  } finally {
+    state.running = false
+    await Promise.all(workers)
+  }
+  result.failingForMs = firstFail ? lastFail - firstFail : 0
+  return result
+}
+
+export const pause = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))

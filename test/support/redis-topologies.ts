@@ -1,0 +1,310 @@
+import { spawn, execFile, type ChildProcess } from 'node:child_process'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { Redis } from 'ioredis'
+import { freePort } from './redis.ts'
+
+/**
+ * Real Redis topologies on loopback, built from the `redis-server` binary (`redis-server --sentinel`
+ * is Sentinel; Debian's redis-sentinel package only adds a service around it) and `redis-cli
+ * --cluster create` (redis-tools, a dependency of Debian's redis-server package). No persistence;
+ * every process is SIGKILLed and every directory removed on close.
+ */
+
+const run = promisify(execFile)
+const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
+
+/** Polls `check` until it is true; throws `what` after the bound (generous: CI machines are shared). */
+export async function until (what: string, check: () => Promise<boolean> | boolean, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    try {
+      if (await check()) return
+    } catch {}
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await sleep(100)
+  }
+}
+
+/** Extra server options for every node. */
+export interface NodeSecurity {
+  /** `requirepass` of the default user; nodes (and sentinels) authenticate to each other with it */
+  password?: string
+}
+
+/** Resolves once something answers on the port (a NOAUTH refusal counts: the server is up). */
+export async function waitForServer (port: number, alive: () => boolean, timeoutMs = 15_000): Promise<void> {
+  await until(`a server on port ${port}`, async () => {
+    if (!alive()) throw new Error(`the server on port ${port} exited`)
+    const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 })
+    probe.on('error', () => {})
+    try {
+      await probe.connect()
+      await probe.ping().catch((err: Error) => { if (!/NOAUTH|WRONGPASS/.test(err.message)) throw err })
+      return true
+    } finally {
+      probe.disconnect()
+    }
+  }, timeoutMs).catch((err: Error) => {
+    if (!alive()) throw new Error(`the server on port ${port} exited`)
+    throw err
+  })
+}
+
+class RedisProcess {
+  proc: ChildProcess | null = null
+  readonly port: number
+  private readonly args: string[]
+  constructor (port: number, args: string[]) {
+    this.port = port
+    this.args = args
+  }
+
+  async start (): Promise<void> {
+    const child = spawn('redis-server', this.args, { stdio: 'ignore' })
+    this.proc = child
+    await waitForServer(this.port, () => child.exitCode === null)
+  }
+
+  get alive (): boolean {
+    return this.proc !== null && this.proc.exitCode === null
+  }
+
+  async kill (): Promise<void> {
+    const p = this.proc
+    if (!p || p.exitCode !== null) return
+    await new Promise<void>((resolve) => {
+      p.once('exit', () => resolve())
+      p.kill('SIGKILL')
+    })
+    this.proc = null
+  }
+}
+
+function serverArgs (port: number, dir: string, s: NodeSecurity, extra: string[]): string[] {
+  const auth = s.password ? ['--requirepass', s.password, '--masterauth', s.password] : []
+  return ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--loglevel', 'warning', ...auth, ...extra]
+}
+
+abstract class Topology {
+  private readonly clients = new Map<number, Redis>()
+  protected readonly dir: string
+  protected readonly security: NodeSecurity
+  protected constructor (dir: string, security: NodeSecurity) {
+    this.dir = dir
+    this.security = security
+  }
+
+  /** A plain client to one node (for assertions and fault injection); one per port, kept until close. */
+  node (port: number): Redis {
+    let c = this.clients.get(port)
+    if (!c) {
+      // a killed node's commands time out instead of hanging a poll
+      c = new Redis({ port, host: '127.0.0.1', password: this.security.password, maxRetriesPerRequest: 0, commandTimeout: 1000, retryStrategy: () => 200 })
+      c.on('error', () => {})
+      this.clients.set(port, c)
+    }
+    return c
+  }
+
+  protected abstract processes (): RedisProcess[]
+
+  async close (): Promise<void> {
+    for (const c of this.clients.values()) c.disconnect()
+    await Promise.all(this.processes().map(p => p.kill()))
+    await rm(this.dir, { recursive: true, force: true })
+  }
+}
+
+/** A primary, one replica and three sentinels (quorum 2), failing over about a second after a kill. */
+export class SentinelSet extends Topology {
+  readonly name = 'sfbprimary'
+  readonly primary: RedisProcess
+  readonly replica: RedisProcess
+  readonly sentinels: RedisProcess[]
+  private constructor (dir: string, security: NodeSecurity, primary: RedisProcess, replica: RedisProcess, sentinels: RedisProcess[]) {
+    super(dir, security)
+    this.primary = primary
+    this.replica = replica
+    this.sentinels = sentinels
+  }
+
+  static async start (security: NodeSecurity = {}): Promise<SentinelSet> {
+    const dir = await mkdtemp(join(tmpdir(), 'sfb-sentinel-'))
+    const [p, r, ...s] = await Promise.all(Array.from({ length: 5 }, () => freePort()))
+    const primary = new RedisProcess(p, serverArgs(p, dir, security, ['--dbfilename', 'primary.rdb']))
+    const replica = new RedisProcess(r, serverArgs(r, dir, security, ['--dbfilename', 'replica.rdb', '--replicaof', '127.0.0.1', String(p)]))
+    const sentinels: RedisProcess[] = []
+    for (const port of s) {
+      // a sentinel rewrites its own config file: each needs a writable one
+      const file = join(dir, `sentinel-${port}.conf`)
+      await writeFile(file, [
+        `port ${port}`,
+        'bind 127.0.0.1',
+        `dir ${dir}`,
+        'sentinel resolve-hostnames no',
+        'sentinel monitor sfbprimary 127.0.0.1 ' + String(p) + ' 2',
+        ...(security.password ? [`sentinel auth-pass sfbprimary ${security.password}`, `requirepass ${security.password}`] : []),
+        'sentinel down-after-milliseconds sfbprimary 1000',
+        'sentinel failover-timeout sfbprimary 5000',
+        'sentinel parallel-syncs sfbprimary 1',
+      ].join('\n') + '\n')
+      sentinels.push(new RedisProcess(port, [file, '--sentinel', '--loglevel', 'warning']))
+    }
+    const set = new SentinelSet(dir, security, primary, replica, sentinels)
+    try {
+      await primary.start()
+      await replica.start()
+      await Promise.all(sentinels.map(x => x.start()))
+      await set.waitHealthy()
+    } catch (err) {
+      await set.close()
+      throw err
+    }
+    return set
+  }
+
+  protected processes (): RedisProcess[] {
+    return [this.primary, this.replica, ...this.sentinels]
+  }
+
+  /** REDIS_SENTINELS / REDIS_SENTINEL_NAME for the broker */
+  get env (): Record<string, string> {
+    return { REDIS_SENTINELS: this.sentinels.map(s => `127.0.0.1:${s.port}`).join(','), REDIS_SENTINEL_NAME: this.name }
+  }
+
+  /** The port of the node the sentinels call primary now. */
+  async currentPrimary (): Promise<number> {
+    const answer = await this.node(this.sentinels[0].port).call('SENTINEL', 'get-master-addr-by-name', this.name) as [string, string]
+    return Number(answer[1])
+  }
+
+  /** Replica in sync, and every sentinel knows the replica and the two other sentinels (so it can vote). */
+  async waitHealthy (): Promise<void> {
+    const primaryPort = await this.currentPrimary()
+    await until('the replica to sync', async () => /slave0:.*state=online/.test(await this.node(primaryPort).info('replication')))
+    await until('the sentinels to meet', async () => {
+      for (const s of this.sentinels) {
+        const c = this.node(s.port)
+        const replicas = await c.call('SENTINEL', 'replicas', this.name) as unknown[]
+        const others = await c.call('SENTINEL', 'sentinels', this.name) as unknown[]
+        if (replicas.length < 1 || others.length < 2) return false
+      }
+      return true
+    }, 60_000)
+  }
+
+  /** SIGKILLs the current primary; resolves once the sentinels have promoted the replica (ms taken). */
+  async killPrimary (): Promise<{ killedPort: number, newPort: number, failoverMs: number }> {
+    const killedPort = await this.currentPrimary()
+    const victim = killedPort === this.primary.port ? this.primary : this.replica
+    const started = Date.now()
+    await victim.kill()
+    let newPort = killedPort
+    await until('the sentinels to promote the replica', async () => {
+      newPort = await this.currentPrimary()
+      return newPort !== killedPort && (await this.node(newPort).info('replication')).includes('role:master')
+    }, 60_000)
+    return { killedPort, newPort, failoverMs: Date.now() - started }
+  }
+}
+
+/** Three masters, each with one replica, slots spread by `redis-cli --cluster create`. */
+export class RedisClusterSet extends Topology {
+  readonly nodes: RedisProcess[]
+  private constructor (dir: string, security: NodeSecurity, nodes: RedisProcess[]) {
+    super(dir, security)
+    this.nodes = nodes
+  }
+
+  static async start (security: NodeSecurity = {}): Promise<RedisClusterSet> {
+    const dir = await mkdtemp(join(tmpdir(), 'sfb-cluster-'))
+    const ports = await Promise.all(Array.from({ length: 6 }, () => freePort()))
+    const nodes = ports.map(port => new RedisProcess(port, serverArgs(port, dir, security, [
+      '--cluster-enabled', 'yes',
+      '--cluster-config-file', `nodes-${port}.conf`,
+      '--dbfilename', `dump-${port}.rdb`,
+      // failure detection and replica promotion in about a second
+      '--cluster-node-timeout', '1000',
+      '--cluster-replica-validity-factor', '0',
+    ])))
+    const set = new RedisClusterSet(dir, security, nodes)
+    try {
+      await Promise.all(nodes.map(n => n.start()))
+      const auth = security.password ? ['-a', security.password, '--no-auth-warning'] : []
+      await run('redis-cli', [...auth, '--cluster', 'create', ...ports.map(p => `127.0.0.1:${p}`), '--cluster-replicas', '1', '--cluster-yes'], { timeout: 60_000 })
+      await set.waitHealthy()
+    } catch (err) {
+      await set.close()
+      throw err
+    }
+    return set
+  }
+
+  protected processes (): RedisProcess[] {
+    return this.nodes
+  }
+
+  /** REDIS_CLUSTER_NODES for the broker: two seeds, as an operator would give */
+  get env (): Record<string, string> {
+    return { REDIS_CLUSTER_NODES: this.nodes.slice(0, 2).map(n => `redis://127.0.0.1:${n.port}`).join(',') }
+  }
+
+  private liveNodes (): RedisProcess[] {
+    return this.nodes.filter(n => n.alive)
+  }
+
+  /** cluster_state:ok on every live node, and every master's replica in sync. */
+  async waitHealthy (): Promise<void> {
+    await until('the cluster to be ok everywhere', async () => {
+      for (const n of this.liveNodes()) {
+        if (!(await this.node(n.port).call('CLUSTER', 'INFO') as string).includes('cluster_state:ok')) return false
+      }
+      return true
+    }, 60_000)
+    await until('every replica to sync', async () => {
+      for (const n of this.liveNodes()) {
+        const info = await this.node(n.port).info('replication')
+        if (info.includes('role:master') && !/slave0:.*state=online/.test(info)) return false
+      }
+      return true
+    }, 60_000)
+  }
+
+  /** Port of the master serving `key` now. */
+  async masterOf (key: string): Promise<number> {
+    const probe = this.node(this.liveNodes()[0].port)
+    const slot = await probe.call('CLUSTER', 'KEYSLOT', key) as number
+    const slots = await probe.call('CLUSTER', 'SLOTS') as Array<[number, number, [string, number]]>
+    const range = slots.find(([from, to]) => slot >= from && slot <= to)
+    if (!range) throw new Error(`slot ${slot} is not served`)
+    return Number(range[2][1])
+  }
+
+  /** SIGKILLs the master serving `key`; resolves once its replica serves the slot (ms taken). */
+  async killMasterOf (key: string): Promise<{ killedPort: number, newPort: number, failoverMs: number }> {
+    const killedPort = await this.masterOf(key)
+    const victim = this.nodes.find(n => n.port === killedPort) as RedisProcess
+    const started = Date.now()
+    await victim.kill()
+    let newPort = killedPort
+    await until('a replica to take over the slot', async () => {
+      newPort = await this.masterOf(key)
+      return newPort !== killedPort && (await this.node(newPort).call('CLUSTER', 'INFO') as string).includes('cluster_state:ok')
+    }, 60_000)
+    return { killedPort, newPort, failoverMs: Date.now() - started }
+  }
+
+  /** Every key on every live master, with the slot it hashes to. */
+  async keysBySlot (pattern: string): Promise<Map<string, number>> {
+    const out = new Map<string, number>()
+    for (const n of this.liveNodes()) {
+      const c = this.node(n.port)
+      if (!(await c.info('replication')).includes('role:master')) continue
+      for (const key of await c.keys(pattern)) out.set(key, await c.call('CLUSTER', 'KEYSLOT', key) as number)
+    }
+    return out
+  }
+}
