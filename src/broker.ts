@@ -4,8 +4,9 @@ import { createLogger } from './logger.ts'
 import { useEgressProxy } from './egress.ts'
 import { parsePrincipals, type PrincipalDirectory } from './auth/principals.ts'
 import { createJwtVerifier, type JwtVerifier } from './auth/jwt.ts'
+import { randomBytes } from 'node:crypto'
 import { PrincipalsReloader } from './auth/principals-reload.ts'
-import { createLoginUrlPolicy, login as salesforceLogin, revokeSession, type LoginUrlPolicy } from './salesforce/index.ts'
+import { checkSession, createLoginUrlPolicy, login as salesforceLogin, revokeSession, type LoginUrlPolicy } from './salesforce/index.ts'
 import type { ConnectionDefinition, LoginOutcome, SalesforceSession } from './salesforce/types.ts'
 import { flowSunsetTable, type FlowSunsetTable } from './salesforce/flow-sunset.ts'
 import { assessUserReadiness } from './salesforce/readiness.ts'
@@ -20,6 +21,8 @@ import { MemorySharedState } from './sessions/memory-state.ts'
 import { redisTopology } from './sessions/redis-client.ts'
 import { RedisSharedState } from './sessions/redis-state.ts'
 import { SessionSealer } from './sessions/session-crypto.ts'
+import { LoginGate } from './sessions/login-gate.ts'
+import { RejectionCheck, type SessionChecker } from './sessions/rejection-check.ts'
 import { SessionService } from './sessions/session-service.ts'
 import type { SharedState } from './sessions/shared-state.ts'
 
@@ -35,7 +38,10 @@ export interface Broker {
   secretStore: CachingSecretStore
   sharedState: SharedState
   loginUrlPolicy: LoginUrlPolicy
-  login: (definition: ConnectionDefinition) => Promise<LoginOutcome>
+  /** the one door to Salesforce: every login goes through it */
+  gate: LoginGate
+  /** asks Salesforce whether a session still works (GET /limits) */
+  checkSession: SessionChecker
   sessions: SessionService
   revoke: (session: SalesforceSession) => Promise<boolean>
   audit: AuditLog
@@ -55,7 +61,9 @@ export interface BrokerOverrides {
   sharedState?: SharedState
   principals?: PrincipalDirectory
   jwtVerifier?: JwtVerifier
+  /** replaces the Salesforce login core; the login gate wraps it like the real one */
   login?: (definition: ConnectionDefinition) => Promise<LoginOutcome>
+  checkSession?: SessionChecker
   revoke?: (session: SalesforceSession) => Promise<boolean>
   /** the calendar for flow sunsets; default Date.now */
   now?: () => number
@@ -81,18 +89,39 @@ export async function createBroker (config: Config, o: BrokerOverrides = {}): Pr
   const loginUrlPolicy = createLoginUrlPolicy({ extraAllowedOrigins: splitList(config.LOGIN_URL_ALLOWLIST) })
   const now = o.now ?? Date.now
   const flowSunsets = flowSunsetTable({ oauth_password: config.FLOW_SUNSET_OAUTH_PASSWORD_DATE, soap: config.FLOW_SUNSET_SOAP_DATE })
-  const login = o.login ?? ((definition: ConnectionDefinition) =>
+  const core = o.login ?? ((definition: ConnectionDefinition) =>
     salesforceLogin(definition, { timeoutMs: config.LOGIN_TIMEOUT_MS, allowedLoginHosts: loginUrlPolicy, logger, flowSunsets, now }))
+  const gate = new LoginGate({
+    core,
+    state: sharedState,
+    logger,
+    circuit: { baseCooldownMs: config.CIRCUIT_COOLDOWN_SECONDS * 1000, maxCooldownMs: config.CIRCUIT_MAX_COOLDOWN_SECONDS * 1000 },
+    guard: { threshold: config.LOCKOUT_THRESHOLD, windowMs: config.LOCKOUT_WINDOW_SECONDS * 1000 },
+    loginsPerHour: config.SALESFORCE_LOGINS_PER_HOUR,
+    leaseTtlMs: config.LOGIN_LEASE_TTL_MS,
+    waitTimeoutMs: config.LOGIN_WAIT_TIMEOUT_MS,
+    // replicas must agree on a failing candidate's hash: the shared session key when there is one
+    hashKey: config.SESSION_ENCRYPTION_KEY ? decodeKey(config.SESSION_ENCRYPTION_KEY) : randomBytes(32),
+    observer: metrics.loginObserver(),
+  })
+  const checker: SessionChecker = o.checkSession ?? ((session, apiVersion) => checkSession(session, { apiVersion, timeoutMs: config.LOGIN_TIMEOUT_MS }))
 
   const sessions = new SessionService({
     secrets: secretStore,
     state: sharedState,
-    login,
+    gate,
+    rejections: new RejectionCheck({
+      state: sharedState,
+      checkSession: checker,
+      perCallerPerMinute: config.FORCED_REFRESH_PER_CALLER_PER_MINUTE,
+      waitTimeoutMs: config.LOGIN_WAIT_TIMEOUT_MS,
+      leaseTtlMs: config.LOGIN_LEASE_TTL_MS,
+      logger,
+    }),
     logger,
     lifetime: { safetyMarginMs: config.SESSION_SAFETY_MARGIN_SECONDS * 1000, maxTtlMs: config.SESSION_MAX_TTL_SECONDS * 1000 },
-    circuit: { baseCooldownMs: config.CIRCUIT_COOLDOWN_SECONDS * 1000, maxCooldownMs: config.CIRCUIT_MAX_COOLDOWN_SECONDS * 1000 },
     loginWaitTimeoutMs: config.LOGIN_WAIT_TIMEOUT_MS,
-    loginTimeoutMs: config.LOGIN_TIMEOUT_MS,
+    leaseTtlMs: config.LOGIN_LEASE_TTL_MS,
     loginRetries: config.LOGIN_RETRIES,
     observer: metrics.sessionObserver(),
   })
@@ -102,7 +131,7 @@ export async function createBroker (config: Config, o: BrokerOverrides = {}): Pr
   const admin = new ConnectionAdmin({
     store: secretStore,
     sessions,
-    login,
+    gate,
     revoke,
     loginUrlPolicy,
     audit,
@@ -125,7 +154,8 @@ export async function createBroker (config: Config, o: BrokerOverrides = {}): Pr
     secretStore,
     sharedState,
     loginUrlPolicy,
-    login,
+    gate,
+    checkSession: checker,
     sessions,
     revoke,
     audit,
@@ -167,7 +197,7 @@ function buildSharedState (config: Config, logger: Logger, metrics: BrokerMetric
     sealer: new SessionSealer(decodeKey(config.SESSION_ENCRYPTION_KEY as string), config.SESSION_ENCRYPTION_KEY_PREVIOUS ? [decodeKey(config.SESSION_ENCRYPTION_KEY_PREVIOUS)] : []),
     logger,
   })
-  metrics.instrument('redis', redis, ['getSession', 'putSession', 'purgeSessions', 'acquireLease', 'releaseLease', 'getCircuit', 'putCircuit', 'clearCircuit', 'getJson', 'putJson', 'publish'])
+  metrics.instrument('redis', redis, ['getSession', 'putSession', 'purgeSessions', 'acquireLease', 'releaseLease', 'renewLease', 'addToWindow', 'countWindow', 'getCircuit', 'putCircuit', 'clearCircuit', 'getJson', 'putJson', 'publish'])
   return new FallbackSharedState(redis, logger)
 }
 

@@ -70,6 +70,11 @@ export const ConfigSchema = Type.Object({
   LOGIN_RETRIES: Type.Integer({ minimum: 0, maximum: 5, default: 2, description: 'Retries (jittered backoff) of a login that failed transiently' }),
   CIRCUIT_COOLDOWN_SECONDS: Type.Integer({ minimum: 1, default: 300, description: 'Pause after a credential failure before one probe login (doubles each time)' }),
   CIRCUIT_MAX_COOLDOWN_SECONDS: Type.Integer({ minimum: 1, default: 3600, description: 'Longest pause between probe logins' }),
+  LOCKOUT_THRESHOLD: Type.Integer({ minimum: 2, maximum: 100, default: 3, description: "The org's \"Maximum invalid login attempts\" (Salesforce allows 3, 5 or 10; 3 is the lowest): the broker stops at one failed login less per Salesforce user" }),
+  LOCKOUT_WINDOW_SECONDS: Type.Integer({ minimum: 60, default: 900, description: 'How long a failed login counts toward the lockout guard (the org\'s lockout effective period, 15 min at least)' }),
+  SALESFORCE_LOGINS_PER_HOUR: Type.Integer({ minimum: 1, default: 3600, description: 'Logins Salesforce allows per user per rolling hour, all flows; above 80 % only session misses and admin actions log in' }),
+  LOGIN_LEASE_TTL_MS: Type.Integer({ minimum: 300, default: 5000, description: 'Lifetime of a login lease between renewals: a replica that dies mid-login is replaced after this long' }),
+  FORCED_REFRESH_PER_CALLER_PER_MINUTE: Type.Integer({ minimum: 1, default: 30, description: 'rejectedToken claims one caller may make per minute, fleet-wide (each is verified with Salesforce before any login)' }),
   LOGIN_URL_ALLOWLIST: Type.String({ default: '', description: 'Comma-separated extra login origins allowed besides Salesforce hosts (e.g. http://127.0.0.1:* for the simulator)' }),
   REVOKE_ON_ROTATION: Type.Boolean({ default: false, description: 'Revoke old sessions at Salesforce when a secret is rotated or deleted' }),
 

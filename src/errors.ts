@@ -25,6 +25,8 @@ export const PROBLEMS = {
   permissions_missing: { status: 422, title: 'The integration user lacks permissions the connection requires' },
   rate_limited: { status: 429, title: 'Too many requests' },
   headers_too_large: { status: 431, title: 'Request headers too large' },
+  login_guarded: { status: 429, title: 'Logins for this Salesforce user are stopped before they could lock it out' },
+  login_budget_exhausted: { status: 429, title: "The Salesforce user's hourly login budget is spent" },
   internal: { status: 500, title: 'Internal error' },
   salesforce_login_failed: { status: 503, title: 'Salesforce refused the stored credentials' },
   circuit_open: { status: 503, title: 'Logins for this connection are paused after a credential failure' },
@@ -53,6 +55,15 @@ export interface ProblemExtensions {
   missingPermissions?: Array<{ permission: string, label: string, grantIn: string }>
   /** permissions_missing: a declared name Salesforce does not know */
   unknownPermission?: string
+  /** login_guarded: failed logins of the user counted inside the lockout window */
+  failures?: number
+  /** login_guarded: Salesforce's "Maximum invalid login attempts" the broker assumes */
+  lockoutThreshold?: number
+  /** login_guarded / login_budget_exhausted: when logins are possible again (ISO 8601) */
+  safeAt?: string
+  /** login_budget_exhausted: logins spent in the rolling hour, and Salesforce's limit */
+  loginsUsed?: number
+  loginsLimit?: number
 }
 
 /** Throw this from anywhere in a request to answer with that problem. */

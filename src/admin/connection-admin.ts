@@ -1,10 +1,12 @@
 import type { Logger } from 'pino'
 import { HttpProblem } from '../errors.ts'
 import { isLoginUrlAllowed, type LoginUrlPolicy } from '../salesforce/index.ts'
-import { SECRET_FIELDS, type ClassifiedFailure, type ConnectionDefinition, type LoginOutcome, type SalesforceSession } from '../salesforce/types.ts'
+import { SECRET_FIELDS, type SecretField, type ClassifiedFailure, type ConnectionDefinition, type SalesforceSession } from '../salesforce/types.ts'
 import { CasConflictError, type SecretStore, type StoredConnection } from '../secrets/store.ts'
 import type { Static } from 'typebox'
 import type { ConnectionMetadataSchema, CredentialsPatch, ValidationResultSchema, VersionSchema } from '../schemas/connection.ts'
+import type { LoginGate } from '../sessions/login-gate.ts'
+import { refusalProblem } from '../sessions/login-refusal.ts'
 import type { SessionService } from '../sessions/session-service.ts'
 import type { CircuitState } from '../sessions/shared-state.ts'
 import type { AuditLog } from './audit-log.ts'
@@ -19,14 +21,15 @@ export type VersionRow = Static<typeof VersionSchema>
 export interface AdminContext {
   actor: string
   requestId: string
-  /** the version the admin last read (If-Match); a mismatch is a conflict */
-  ifMatch?: number
+  /** the version the admin last read (If-Match); a mismatch is a conflict. `*`: any current version (RFC 9110 §13.1.1) */
+  ifMatch?: number | '*'
 }
 
 export interface ConnectionAdminOptions {
   store: SecretStore
   sessions: SessionService
-  login: (definition: ConnectionDefinition) => Promise<LoginOutcome>
+  /** every login an admin action causes goes through the one door */
+  gate: LoginGate
   revoke: (session: SalesforceSession) => Promise<boolean>
   loginUrlPolicy: LoginUrlPolicy
   audit: AuditLog
@@ -87,44 +90,55 @@ export class ConnectionAdmin {
     return this.metadata(stored)
   }
 
-  /** Logs in with candidate (merged over the stored connection, if any) or stored credentials; stores nothing. */
+  /**
+   * Logs in with candidate (merged over the stored connection, if any) or stored credentials; stores
+   * nothing. A candidate that sends the stored secrets elsewhere (another login host, user or app)
+   * must bring its own: stored secrets only ever go where they are stored for.
+   */
   async validate (name: string, candidate: Partial<ConnectionDefinition> | undefined, ctx: AdminContext): Promise<ValidationResult> {
     const stored = await this.o.store.read(name)
     if (!candidate && !stored) throw new HttpProblem('not_found', `no connection named "${name}"`, { connection: name })
+    if (candidate && stored) checkSecretsStayHome(name, stored.definition, candidate)
     const source = candidate ? 'candidate' : 'stored'
     const definition = { ...stored?.definition, ...candidate } as ConnectionDefinition
     this.checkDefinition(name, definition)
-    if (!candidate && stored) {
-      // the stored secret already failed: another login with it only brings a lockout closer
-      const circuit = await this.o.sessions.circuit(name)
-      if (circuit && circuit.secretVersion === stored.version && circuit.retryAt > Date.now()) {
-        await this.o.audit.record({ actor: ctx.actor, requestId: ctx.requestId, action: 'connection.validate', connection: name, outcome: 'rejected', classification: circuit.classification, version: stored.version })
-        return { ok: false, classification: circuit.classification, message: `not attempted: logins are paused after Salesforce answered: ${circuit.message}`, hint: circuit.hint, retryable: false, latencyMs: 0, source }
-      }
-    }
-    const started = Date.now()
-    const outcome = await this.o.login(definition)
-    const latencyMs = Date.now() - started
-    const readiness = outcome.ok ? await this.readinessOf(outcome.session, definition) : null
-    const lacking = lacksPermissions(readiness)
-    await this.o.audit.record({
+    // a candidate that changes no secret and no destination is the stored secret: its circuit applies
+    const usesStored = stored !== null && (!candidate || sameSecretAndDestination(stored.definition, definition))
+    const base = {
       actor: ctx.actor,
       requestId: ctx.requestId,
       action: 'connection.validate',
       connection: name,
-      outcome: outcome.ok && !lacking ? 'success' : 'rejected',
-      classification: outcome.ok ? (lacking ? 'permissions_missing' : 'ok') : outcome.failure.classification,
+      target: originOf(definition.loginUrl),
       version: stored?.version,
       fields: candidate ? Object.keys(candidate).sort() : undefined,
+    }
+    const started = Date.now()
+    const outcome = await this.o.gate.attempt({ connection: name, definition, purpose: 'admin', storedVersion: usesStored ? stored.version : undefined })
+    const latencyMs = Date.now() - started
+    if ('refusal' in outcome) {
+      const r = outcome.refusal
+      await this.o.audit.record({ ...base, outcome: 'rejected', classification: r.kind === 'circuit_open' ? r.circuit.classification : `not_attempted:${r.kind}` })
+      // the stored secret already failed: report the circuit's classification, as a check would
+      if (r.kind === 'circuit_open') {
+        return { ok: false, classification: r.circuit.classification, message: `not attempted: logins are paused after Salesforce answered: ${r.circuit.message}`, hint: r.circuit.hint, retryable: false, latencyMs: 0, source }
+      }
+      throw refusalProblem(r, name)
+    }
+    const readiness = outcome.ok ? await this.readinessOf(outcome.session, definition) : null
+    const lacking = lacksPermissions(readiness)
+    await this.o.audit.record({
+      ...base,
+      outcome: outcome.ok && !lacking ? 'success' : 'rejected',
+      classification: outcome.ok ? (lacking ? 'permissions_missing' : 'ok') : outcome.failure.classification,
     })
     if (outcome.ok) {
-      if (stored && !candidate) await this.o.sessions.adopt(name, stored.version, definition, outcome.session)
+      if (usesStored) await this.o.sessions.adopt(name, stored.version, definition, outcome.session)
       else await this.o.revoke(outcome.session).catch(() => false)
       if (lacking) throw permissionsProblem(name, readiness, true)
       const warnings = readinessWarnings(readiness)
       return { ok: true, classification: 'ok', latencyMs, source, ...(warnings.length > 0 ? { warnings } : {}) }
     }
-    if (stored && !candidate) await this.o.sessions.recordLoginFailure(name, stored.version, outcome.failure)
     return { ok: false, classification: outcome.failure.classification, message: outcome.failure.message, hint: outcome.failure.hint, retryable: outcome.failure.retryable, latencyMs, source }
   }
 
@@ -161,8 +175,11 @@ export class ConnectionAdmin {
 
   private async checkIfMatch (name: string, currentVersion: number, ctx: AdminContext, action: string): Promise<void> {
     if (ctx.ifMatch === undefined || ctx.ifMatch === currentVersion) return
+    // `*` matches any current version, and nothing when the connection does not exist yet
+    if (ctx.ifMatch === '*' && currentVersion > 0) return
     await this.o.audit.record({ actor: ctx.actor, requestId: ctx.requestId, action, connection: name, outcome: 'conflict', version: currentVersion })
-    throw new HttpProblem('conflict', `If-Match names version ${ctx.ifMatch} but the current version is ${currentVersion}`, { connection: name, currentVersion })
+    const named = ctx.ifMatch === '*' ? 'any current version' : `version ${ctx.ifMatch}`
+    throw new HttpProblem('conflict', `If-Match names ${named} but the current version is ${currentVersion}`, { connection: name, currentVersion })
   }
 
   private checkDefinition (name: string, definition: ConnectionDefinition): void {
@@ -183,8 +200,12 @@ export class ConnectionAdmin {
 
   private async validateAndWrite (name: string, candidate: ConnectionDefinition, cas: number, ctx: AdminContext, action: string, extra: { fields?: string[], fromVersion?: number }): Promise<StoredConnection> {
     this.checkDefinition(name, candidate)
-    const base = { actor: ctx.actor, requestId: ctx.requestId, action, connection: name, ...extra }
-    const outcome = await this.o.login(candidate)
+    const base = { actor: ctx.actor, requestId: ctx.requestId, action, connection: name, target: originOf(candidate.loginUrl), ...extra }
+    const outcome = await this.o.gate.attempt({ connection: name, definition: candidate, purpose: 'admin' })
+    if ('refusal' in outcome) {
+      await this.o.audit.record({ ...base, outcome: 'rejected', classification: `not_attempted:${outcome.refusal.kind}` })
+      throw refusalProblem(outcome.refusal, name)
+    }
     if (!outcome.ok) {
       await this.o.audit.record({ ...base, outcome: 'rejected', classification: outcome.failure.classification })
       throw rejected(name, outcome.failure)
@@ -239,7 +260,40 @@ export class ConnectionAdmin {
   }
 }
 
-function setSecretNames (d: Partial<ConnectionDefinition>): string[] {
+/** Secrets, where they came from, may only go back there: another host, user or app means the candidate brings its own. */
+function checkSecretsStayHome (name: string, stored: ConnectionDefinition, candidate: Partial<ConnectionDefinition>): void {
+  const moved = (['loginUrl', 'username', 'clientId'] as const).filter(f => candidate[f] !== undefined && !sameValue(f, candidate[f], stored[f]))
+  if (moved.length === 0) return
+  const missing = setSecretNames(stored).filter(f => !(typeof candidate[f] === 'string' && candidate[f] !== ''))
+  if (missing.length === 0) return
+  throw new HttpProblem('bad_request', `a candidate with another ${moved.join(', ')} must supply every secret itself (stored secrets are only sent where they are stored for): ${missing.join(', ')}`, {
+    connection: name,
+    errors: missing.map(f => ({ path: `body/${f}`, message: `required when ${moved.join(', ')} differs from the stored connection` })),
+  })
+}
+
+function sameValue (field: 'loginUrl' | 'username' | 'clientId', a: string | undefined, b: string | undefined): boolean {
+  if (field === 'loginUrl') return originOf(a ?? '') === originOf(b ?? '')
+  if (field === 'username') return (a ?? '').toLowerCase() === (b ?? '').toLowerCase()
+  return a === b
+}
+
+function sameSecretAndDestination (stored: ConnectionDefinition, merged: ConnectionDefinition): boolean {
+  return merged.flow === stored.flow &&
+    SECRET_FIELDS.every(f => merged[f] === stored[f]) &&
+    (['loginUrl', 'username', 'clientId'] as const).every(f => sameValue(f, merged[f], stored[f]))
+}
+
+/** The origin a login is sent to, for the audit record; the raw text when it does not parse. */
+function originOf (url: string): string {
+  try {
+    return new URL(url).origin
+  } catch {
+    return url.slice(0, 255)
+  }
+}
+
+function setSecretNames (d: Partial<ConnectionDefinition>): SecretField[] {
   return SECRET_FIELDS.filter(f => typeof d[f] === 'string' && d[f] !== '')
 }
 

@@ -1,10 +1,13 @@
-import { randomBytes } from 'node:crypto'
 import type { Logger } from 'pino'
 import type { BrokerMetrics } from '../metrics/metrics.ts'
-import type { ClassifiedFailure, ConnectionDefinition, LoginOutcome, SalesforceSession, SessionCheckOutcome } from '../salesforce/types.ts'
+import type { ClassifiedFailure, ConnectionDefinition, SalesforceSession, SessionCheckOutcome } from '../salesforce/types.ts'
 import { SecretStoreUnavailableError, type StoredConnection } from '../secrets/store.ts'
 import { circuitBlocks } from '../sessions/circuit.ts'
-import type { SessionObserver, SessionService } from '../sessions/session-service.ts'
+import { underLease } from '../sessions/lease.ts'
+import type { LoginPurpose } from '../sessions/login-budget.ts'
+import type { LoginGate, LoginRefusal } from '../sessions/login-gate.ts'
+import { GUARD_HINT, refusalProblem } from '../sessions/login-refusal.ts'
+import type { SessionService } from '../sessions/session-service.ts'
 import type { CachedSession, CircuitState, SharedState } from '../sessions/shared-state.ts'
 import { updateHealthGauges } from './gauges.ts'
 import { failureOutcome, healthKey, nextHealth, type CheckOutcome, type StoredHealth } from './health-result.ts'
@@ -18,7 +21,8 @@ export interface ConnectionValidatorOptions {
   secrets: { read (name: string): Promise<StoredConnection | null> }
   sessions: SessionService
   state: SharedState
-  login: (definition: ConnectionDefinition) => Promise<LoginOutcome>
+  /** the one door to Salesforce */
+  gate: LoginGate
   checkSession: SessionChecker
   /** every call to Salesforce takes a token */
   bucket: TokenBucket
@@ -26,8 +30,10 @@ export interface ConnectionValidatorOptions {
   logger: Logger
   /** a full login validates the secret itself at least this often */
   fullIntervalMs: number
-  /** upper bound of one login: sizes the login lease and the wait for someone else's login */
+  /** upper bound of one login: sizes the wait for someone else's login */
   loginTimeoutMs: number
+  /** lifetime of the login lease between renewals */
+  leaseTtlMs: number
   /** how long a stored result outlives its connection's last check (a deleted connection's result fades) */
   resultTtlMs?: number
   /** health warns this many days before a declared password expiry (PASSWORD_EXPIRY_WARN_DAYS) */
@@ -39,13 +45,14 @@ export interface ConnectionValidatorOptions {
 export interface ValidateOptions {
   /** log in with the secret even if a cheap check would do (a forced check) */
   forceFull?: boolean
+  /**
+   * an admin's explicit probe of the stored secret after fixing the cause in Salesforce: logs in
+   * now even while the circuit pauses logins, if the failure guard still leaves room
+   */
+  probe?: boolean
 }
 
-const LOGIN_LEASE_MARGIN_MS = 5_000
-const LEASE_POLL_MS = 250
 const DEFAULT_RESULT_TTL_MS = 7 * 24 * 3600_000
-
-const sleep = (ms: number) => new Promise<void>(resolve => setTimeout(resolve, ms))
 
 /**
  * Validates one connection against Salesforce and records the result in shared state.
@@ -57,11 +64,8 @@ const sleep = (ms: number) => new Promise<void>(resolve => setTimeout(resolve, m
  */
 export class ConnectionValidator {
   private readonly o: ConnectionValidatorOptions
-  private readonly observer: SessionObserver
-
   constructor (opts: ConnectionValidatorOptions) {
     this.o = opts
-    this.observer = opts.metrics.sessionObserver()
   }
 
   /** The recorded result, or null when no such connection exists. */
@@ -81,13 +85,14 @@ export class ConnectionValidator {
       }, previous)
     }
     if (!stored) return null
-    const outcome = await this.check(name, stored, previous, opts.forceFull === true)
+    const purpose: LoginPurpose = opts.probe ? 'probe' : opts.forceFull ? 'forced_check' : 'scheduled'
+    const outcome = await this.check(name, stored, previous, opts.forceFull === true || opts.probe === true, purpose)
     return this.record(name, stored.version, outcome, previous)
   }
 
-  private async check (name: string, stored: StoredConnection, previous: StoredHealth | null, forceFull: boolean): Promise<CheckOutcome> {
+  private async check (name: string, stored: StoredConnection, previous: StoredHealth | null, forceFull: boolean, purpose: LoginPurpose): Promise<CheckOutcome> {
     const circuit = await this.o.sessions.circuit(name)
-    if (circuitBlocks(circuit, stored.version)) return blockedOutcome(circuit)
+    if (purpose !== 'probe' && circuitBlocks(circuit, stored.version)) return blockedOutcome(circuit)
     const cached = await this.usableSession(name, stored.version)
     if (cached && !forceFull && !this.fullDue(stored.version, previous, circuit, cached)) {
       const cheap = await this.cheapCheck(stored.definition, cached)
@@ -96,7 +101,7 @@ export class ConnectionValidator {
       await this.o.sessions.purge(name)
       this.o.logger.info({ connection: name }, 'health check: cached session no longer valid, purged')
     }
-    return this.fullCheck(name, stored, cached?.session.accessToken)
+    return this.fullCheck(name, stored, cached?.session.accessToken, purpose)
   }
 
   private fullDue (version: number, previous: StoredHealth | null, circuit: CircuitState | null, cached: CachedSession): boolean {
@@ -125,61 +130,53 @@ export class ConnectionValidator {
    * Logs in with the secret, unless someone else's login answers for it: a login another process
    * makes meanwhile (a caller's request, another replica) is this secret's answer too, and a
    * second attempt could only add a failure. `knownToken` is the cached session seen before: a
-   * different one appearing means such a login succeeded.
+   * different one appearing means such a login succeeded. The login holds the connection's
+   * `login:` lease, like a caller's, and goes through the login gate like every other.
    */
-  private async fullCheck (name: string, stored: StoredConnection, knownToken: string | undefined): Promise<CheckOutcome> {
-    const lease = `login:${name}`
-    const owner = randomBytes(16).toString('hex')
-    const leaseTtl = this.o.loginTimeoutMs + LOGIN_LEASE_MARGIN_MS
+  private async fullCheck (name: string, stored: StoredConnection, knownToken: string | undefined, purpose: LoginPurpose): Promise<CheckOutcome> {
     const started = Date.now()
-    const deadline = started + leaseTtl
-    const loggedInMeanwhile = async (): Promise<CheckOutcome | null> => {
-      const fresh = await this.usableSession(name, stored.version)
-      if (!fresh || fresh.session.accessToken === knownToken) return null
-      return { status: 'ok', classification: 'ok', checkKind: 'full', latencyMs: Date.now() - started, ...await this.afterLogin(fresh.session, stored.definition) }
-    }
-    for (;;) {
-      if (await this.o.state.acquireLease(lease, owner, leaseTtl)) {
-        try {
-          // re-read under the lease: another process may have just opened the circuit or logged in
-          const circuit = await this.o.sessions.circuit(name)
-          if (circuitBlocks(circuit, stored.version)) return blockedOutcome(circuit)
-          return await loggedInMeanwhile() ?? await this.login(name, stored, circuit)
-        } finally {
-          await this.o.state.releaseLease(lease, owner).catch(() => false)
-        }
-      }
-      await sleep(LEASE_POLL_MS)
-      const circuit = await this.o.sessions.circuit(name)
-      if (circuitBlocks(circuit, stored.version)) return blockedOutcome(circuit)
-      const meanwhile = await loggedInMeanwhile()
-      if (meanwhile) return meanwhile
-      if (Date.now() >= deadline) {
-        return {
-          status: 'degraded',
-          classification: 'unknown',
-          message: 'another login for this connection did not finish in time; not checked',
-          hint: 'the next check will try again',
-          checkKind: 'none',
-        }
-      }
+    const result = await underLease<CheckOutcome>({
+      state: this.o.state,
+      name: `login:${name}`,
+      ttlMs: this.o.leaseTtlMs,
+      deadline: started + this.o.loginTimeoutMs + this.o.leaseTtlMs,
+      logger: this.o.logger,
+      settled: async () => {
+        // another process may have just opened the circuit or logged in
+        const circuit = await this.o.sessions.circuit(name)
+        if (purpose !== 'probe' && circuitBlocks(circuit, stored.version)) return blockedOutcome(circuit)
+        const fresh = await this.usableSession(name, stored.version)
+        if (!fresh || fresh.session.accessToken === knownToken) return undefined
+        return { status: 'ok', classification: 'ok', checkKind: 'full', latencyMs: Date.now() - started, ...await this.afterLogin(fresh.session, stored.definition) }
+      },
+    }, () => this.loginThroughGate(name, stored, purpose))
+    if (result.kind !== 'timeout') return result.value
+    return {
+      status: 'degraded',
+      classification: 'unknown',
+      message: 'another login for this connection did not finish in time; not checked',
+      hint: 'the next check will try again',
+      checkKind: 'none',
     }
   }
 
-  private async login (name: string, stored: StoredConnection, circuit: CircuitState | null): Promise<CheckOutcome> {
+  private async loginThroughGate (name: string, stored: StoredConnection, purpose: LoginPurpose): Promise<CheckOutcome> {
     const { definition, version } = stored
     await this.o.bucket.take()
     const started = Date.now()
-    const outcome = await this.o.login(definition).catch((err: unknown): LoginOutcome => this.unexpected(err))
+    const outcome = await this.o.gate.attempt({ connection: name, definition, purpose, storedVersion: version })
     const latencyMs = Date.now() - started
-    this.observer.loginAttempt?.(name, definition.flow, outcome.ok ? 'ok' : outcome.failure.classification, latencyMs)
+    if ('refusal' in outcome) {
+      // an admin asked for this probe: tell them plainly why it was not sent
+      if (purpose === 'probe' && outcome.refusal.kind !== 'circuit_open') throw refusalProblem(outcome.refusal, name)
+      return refusedOutcome(outcome.refusal)
+    }
     if (outcome.ok) {
       // the validation's session serves callers too: one login instead of two
       await this.o.sessions.adopt(name, version, definition, outcome.session)
       return { status: 'ok', classification: 'ok', checkKind: 'full', latencyMs, ...await this.afterLogin(outcome.session, definition) }
     }
-    // the session service decides whether this failure pauses logins with the secret
-    await this.o.sessions.recordLoginFailure(name, version, outcome.failure, circuit)
+    // the gate has counted the failure and, when it says so, opened the circuit
     return failureOutcome(outcome.failure, 'full', latencyMs)
   }
 
@@ -228,5 +225,34 @@ function blockedOutcome (circuit: CircuitState): CheckOutcome {
     message: `not attempted: logins are paused after Salesforce answered: ${circuit.message}`,
     hint: circuit.hint,
     checkKind: 'none',
+  }
+}
+
+/** The gate sent nothing: say why, in the health vocabulary. A guarded user is failing: an admin must act. */
+function refusedOutcome (r: LoginRefusal): CheckOutcome {
+  switch (r.kind) {
+    case 'circuit_open':
+      return blockedOutcome(r.circuit)
+    case 'guarded':
+    case 'candidate_failed':
+      return {
+        status: 'failing',
+        classification: 'invalid_credentials',
+        message: `not attempted: failed logins of this Salesforce user are one short of its lockout; logins resume after ${new Date(r.safeAt).toISOString()}`,
+        hint: GUARD_HINT,
+        checkKind: 'none',
+      }
+    case 'budget':
+      return {
+        status: 'degraded',
+        classification: 'login_rate_exceeded',
+        message: r.reason === 'rate_exceeded'
+          ? `not attempted: Salesforce answered LOGIN_RATE_EXCEEDED; logins resume after ${new Date(r.retryAt).toISOString()}`
+          : `not attempted: ${r.used} of ${r.limit} logins of this user spent in the last hour`,
+        hint: 'see the login budget in /health/salesforce; another client of the same user may be logging in too often',
+        checkKind: 'none',
+      }
+    case 'busy':
+      return { status: 'degraded', classification: 'unknown', message: 'another login of the same Salesforce user did not finish in time; not checked', hint: 'the next check will try again', checkKind: 'none' }
   }
 }

@@ -1,7 +1,6 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import type { Broker } from '../broker.ts'
-import { checkSession } from '../salesforce/index.ts'
 import salesforceHealthRoutes from '../routes/salesforce-health.ts'
 import { ConnectionValidator, type SessionChecker } from './connection-validator.ts'
 import { removeFlowSunsetGauge } from './flow-sunset-view.ts'
@@ -36,14 +35,15 @@ async function healthPlugin (app: FastifyInstance, opts: HealthPluginOptions): P
     secrets: broker.secretStore,
     sessions: broker.sessions,
     state: broker.sharedState,
-    login: broker.login,
-    checkSession: opts.checkSession ?? ((session, apiVersion) => checkSession(session, { apiVersion, timeoutMs: config.LOGIN_TIMEOUT_MS })),
+    gate: broker.gate,
+    checkSession: opts.checkSession ?? broker.checkSession,
     bucket,
     metrics,
     logger,
     fullIntervalMs: config.FULL_VALIDATION_INTERVAL_SECONDS * 1000,
     loginTimeoutMs: config.LOGIN_TIMEOUT_MS,
     passwordExpiryWarnDays: config.PASSWORD_EXPIRY_WARN_DAYS,
+    leaseTtlMs: config.LOGIN_LEASE_TTL_MS,
   })
   const reporter = new HealthReporter({
     secrets: broker.secretStore,
@@ -62,7 +62,13 @@ async function healthPlugin (app: FastifyInstance, opts: HealthPluginOptions): P
   app.addSchema(SalesforceHealthSummarySchema)
   await app.register(salesforceHealthRoutes, {
     reporter,
-    forceCheck: name => validator.validate(name, { forceFull: true }),
+    forceCheck: async (name, probe) => {
+      const health = await validator.validate(name, { forceFull: true, probe })
+      if (!health) return null
+      // the audit record names where the login went
+      const stored = await broker.secretStore.read(name).catch(() => null)
+      return { ...health, ...(stored ? { target: new URL(stored.definition.loginUrl).origin } : {}) }
+    },
     state: broker.sharedState,
     audit: broker.audit,
     forcedCheckCooldownMs: opts.forcedCheckCooldownMs,

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { LoginObserver } from '../sessions/login-gate.ts'
 import type { SessionObserver } from '../sessions/session-service.ts'
 
 /**
@@ -26,6 +27,19 @@ export class BrokerMetrics {
     help: 'Salesforce login latency',
     labelNames: ['flow'] as const,
     buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30],
+    registers: [this.registry],
+  })
+
+  readonly loginsUsed = new Gauge({
+    name: 'sfb_salesforce_logins_used',
+    help: "Logins spent in the rolling hour for the connection's Salesforce user (all its connections and flows), as last counted by this replica",
+    labelNames: ['connection'] as const,
+    registers: [this.registry],
+  })
+
+  readonly loginsLimit = new Gauge({
+    name: 'sfb_salesforce_logins_limit',
+    help: 'Logins Salesforce allows per user per rolling hour (SALESFORCE_LOGINS_PER_HOUR)',
     registers: [this.registry],
   })
 
@@ -103,13 +117,23 @@ export class BrokerMetrics {
     this.httpDuration.observe({ method, route, status_code: status }, ms / 1000)
   }
 
-  /** Feeds session and login counts from the session service. */
-  sessionObserver (): SessionObserver {
+  /** Feeds login counts and the login budget from the login gate: the one place logins are recorded. */
+  loginObserver (): LoginObserver {
     return {
       loginAttempt: (_connection, flow, classification, durationMs) => {
         this.logins.inc({ flow, classification })
         this.loginDuration.observe({ flow }, durationMs / 1000)
       },
+      loginBudget: (connection, used, limit) => {
+        this.loginsUsed.set({ connection }, used)
+        this.loginsLimit.set(limit)
+      },
+    }
+  }
+
+  /** Feeds session counts from the session service. */
+  sessionObserver (): SessionObserver {
+    return {
       sessionServed: (connection, outcome) => {
         this.sessionRequests.inc({ connection, outcome })
       },

@@ -22,7 +22,7 @@ const PutQuery = Type.Object({
 }, { additionalProperties: false })
 
 const IfMatchHeaders = Type.Object({
-  'if-match': Type.Optional(Type.String({ pattern: '^(W/)?"?[0-9]{1,9}"?$', description: 'Version last read (the ETag of GET); the write fails with 409 if the connection changed since' })),
+  'if-match': Type.Optional(Type.String({ pattern: '^((W/)?"?[0-9]{1,9}"?|\\*)$', description: 'Version last read (the ETag of GET); the write fails with 409 if the connection changed since. `*`: any current version (409 if the connection does not exist)' })),
 })
 
 const ValidateBody = Type.Union([Type.Partial(ConnectionDefinitionSchema, { additionalProperties: false }), Type.Null()], {
@@ -33,7 +33,7 @@ function context (request: FastifyRequest, ifMatch?: string): AdminContext {
   return {
     actor: request.principal?.id ?? 'unknown',
     requestId: String(request.id),
-    ifMatch: ifMatch ? Number(ifMatch.replace(/^(W\/)?"?|"$/g, '')) : undefined,
+    ifMatch: ifMatch === '*' ? '*' : ifMatch ? Number(ifMatch.replace(/^(W\/)?"?|"$/g, '')) : undefined,
   }
 }
 

@@ -12,8 +12,11 @@ import type { SharedState } from '../sessions/shared-state.ts'
 
 export interface SalesforceHealthRoutesOptions {
   reporter: HealthReporter
-  /** runs a full live check now and records it; null when there is no such connection */
-  forceCheck: (name: string) => Promise<{ status: HealthStatus, classification: string } | null>
+  /**
+   * runs a full live check now and records it; null when there is no such connection. `probe`:
+   * log in with the stored secret even while its circuit is open (the failure guard still decides)
+   */
+  forceCheck: (name: string, probe: boolean) => Promise<{ status: HealthStatus, classification: string, target?: string } | null>
   state: SharedState
   audit: AuditLog
   /** fleet-wide pause between two forced checks of one connection */
@@ -80,6 +83,10 @@ const salesforceHealthRoutes: FastifyPluginAsyncTypebox<SalesforceHealthRoutesOp
 
   app.post('/health/salesforce/:name/check', {
     config: { auth: 'admin' },
+    preValidation: (request, reply, done) => {
+      request.body ??= null
+      done()
+    },
     schema: {
       tags: ['health'],
       operationId: 'checkSalesforceHealth',
@@ -87,9 +94,12 @@ const salesforceHealthRoutes: FastifyPluginAsyncTypebox<SalesforceHealthRoutesOp
       description: `Logs in with the stored secret now, unless the lockout circuit pauses logins (then the circuit's classification is reported and no login is made). One forced check per connection per ${Math.round(cooldownMs / 1000)} s across the fleet. Audited as health.check.`,
       security: [{ bearer: [] }],
       params: ConnectionNameParams,
+      body: Type.Union([Type.Object({
+        probe: Type.Optional(Type.Boolean({ description: 'After fixing the cause in Salesforce (unlocked the user, enabled the flow, added an IP range): log in with the stored secret now, even while the circuit pauses logins. Refused (429 login_guarded) when the failure guard leaves no room. Audited as health.probe.' })),
+      }, { additionalProperties: false }), Type.Null()]),
       response: {
         200: { description: "The connection's health after the check", content: json({ $ref: 'ConnectionHealth#' }) },
-        ...problemResponses(...COMMON_PROBLEMS, 'unauthenticated', 'forbidden', 'not_found', 'rate_limited', 'secret_store_unavailable'),
+        ...problemResponses(...COMMON_PROBLEMS, 'unauthenticated', 'forbidden', 'not_found', 'rate_limited', 'login_guarded', 'login_budget_exhausted', 'login_wait_timeout', 'secret_store_unavailable'),
       },
     },
   }, async (request, reply) => {
@@ -100,9 +110,10 @@ const salesforceHealthRoutes: FastifyPluginAsyncTypebox<SalesforceHealthRoutesOp
     if (!await state.acquireLease(`health-check:${name}`, randomBytes(16).toString('hex'), cooldownMs)) {
       throw new HttpProblem('rate_limited', 'this connection was checked moments ago; try again later or read GET /health/salesforce', { connection: name }, Math.max(1, Math.ceil(cooldownMs / 1000)))
     }
-    const result = await forceCheck(name)
+    const probe = request.body?.probe === true
+    const result = await forceCheck(name, probe)
     if (!result) throw new HttpProblem('not_found', `no connection named "${name}"`, { connection: name })
-    await audit.record({ actor, requestId, action: 'health.check', connection: name, outcome: AUDIT_OUTCOME[result.status], classification: result.classification })
+    await audit.record({ actor, requestId, action: probe ? 'health.probe' : 'health.check', connection: name, outcome: AUDIT_OUTCOME[result.status], classification: result.classification, ...(result.target ? { target: result.target } : {}) })
     const view = await reporter.connection(name)
     if (!view) throw new HttpProblem('not_found', `no connection named "${name}"`, { connection: name })
     reply.type('application/json')

@@ -42,7 +42,7 @@ const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = async (ap
     // the common case answers without an await; anything needing I/O goes through getSession
     const hit = sessions.tryCached(name, request.body?.rejectedToken)
     if (hit) return reply.send(sessionBody(hit))
-    return sessions.getSession(name, request.body?.rejectedToken).then(issued => reply.send(sessionBody(issued)))
+    return sessions.getSession(name, request.body?.rejectedToken, principal.id).then(issued => reply.send(sessionBody(issued)))
   })
 }
 

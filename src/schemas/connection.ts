@@ -110,6 +110,7 @@ export const AuditEventSchema = Type.Object({
   version: Type.Optional(Type.Integer()),
   fromVersion: Type.Optional(Type.Integer()),
   fields: Type.Optional(Type.Array(Type.String())),
+  target: Type.Optional(Type.String({ description: 'Origin a login caused by this action was sent to' })),
   requestId: Type.Optional(Type.String()),
 }, { $id: 'AuditEvent', additionalProperties: false })
 export type AuditEvent = Static<typeof AuditEventSchema>

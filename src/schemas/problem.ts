@@ -21,6 +21,11 @@ export const ProblemSchema = Type.Object({
     grantIn: Type.String({ description: 'Where to grant it: the profile or a permission set' }),
   }), { description: 'permissions_missing: the declared permissions the integration user lacks' })),
   unknownPermission: Type.Optional(Type.String({ description: 'permissions_missing: a declared permission name Salesforce does not know' })),
+  failures: Type.Optional(Type.Integer({ description: 'login_guarded: failed logins of the Salesforce user counted inside the lockout window' })),
+  lockoutThreshold: Type.Optional(Type.Integer({ description: "login_guarded: the org's Maximum invalid login attempts the broker assumes (LOCKOUT_THRESHOLD)" })),
+  safeAt: Type.Optional(Type.String({ format: 'date-time', description: 'When logins for this user are possible again' })),
+  loginsUsed: Type.Optional(Type.Integer({ description: 'login_budget_exhausted: logins spent for the user in the rolling hour' })),
+  loginsLimit: Type.Optional(Type.Integer({ description: 'login_budget_exhausted: SALESFORCE_LOGINS_PER_HOUR' })),
 }, { $id: 'Problem', additionalProperties: false })
 
 /** Response schema entries for the problems a route can answer with, keyed by status. */

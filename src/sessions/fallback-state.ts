@@ -104,6 +104,20 @@ export class FallbackSharedState implements SharedState {
     }
   }
 
+  renewLease (name: string, owner: string, ttlMs: number): Promise<boolean> {
+    return this.read('renewLease', () => this.primary.renewLease(name, owner, ttlMs), () => this.local.renewLease(name, owner, ttlMs))
+  }
+
+  async addToWindow (key: string, windowMs: number): Promise<number> {
+    // the local window counts this replica's own events, so an outage starts from at least those
+    const local = await this.local.addToWindow(key, windowMs)
+    return this.read('addToWindow', () => this.primary.addToWindow(key, windowMs), async () => local)
+  }
+
+  countWindow (key: string, windowMs: number): Promise<number> {
+    return this.read('countWindow', () => this.primary.countWindow(key, windowMs), () => this.local.countWindow(key, windowMs))
+  }
+
   getCircuit (c: string): Promise<CircuitState | null> {
     return this.read('getCircuit', async () => {
       const remote = await this.primary.getCircuit(c)

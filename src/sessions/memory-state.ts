@@ -12,6 +12,7 @@ export class MemorySharedState implements SharedState {
   private readonly leases = new Map<string, Expiring<string>>()
   private readonly circuits = new Map<string, CircuitState>()
   private readonly docs = new Map<string, Expiring<unknown>>()
+  private readonly windows = new Map<string, number[]>()
   private readonly listeners: Array<(e: BrokerEvent) => void> = []
 
   async getSession (connection: string, secretVersion: number): Promise<CachedSession | null> {
@@ -52,6 +53,29 @@ export class MemorySharedState implements SharedState {
     if (!held || held.value !== owner) return false
     this.leases.delete(name)
     return true
+  }
+
+  async renewLease (name: string, owner: string, ttlMs: number): Promise<boolean> {
+    const held = this.leases.get(name)
+    if (!held || held.value !== owner || held.expiresAt <= Date.now()) return false
+    held.expiresAt = Date.now() + ttlMs
+    return true
+  }
+
+  async addToWindow (key: string, windowMs: number): Promise<number> {
+    const now = Date.now()
+    const events = (this.windows.get(key) ?? []).filter(t => now - t < windowMs)
+    events.push(now)
+    this.windows.set(key, events)
+    return events.length
+  }
+
+  async countWindow (key: string, windowMs: number): Promise<number> {
+    const now = Date.now()
+    const events = (this.windows.get(key) ?? []).filter(t => now - t < windowMs)
+    if (events.length === 0) this.windows.delete(key)
+    else this.windows.set(key, events)
+    return events.length
   }
 
   async getCircuit (connection: string): Promise<CircuitState | null> {

@@ -15,6 +15,13 @@ export interface RedisStateOptions {
 }
 
 const RELEASE_IF_OWNER = 'if redis.call(\'get\', KEYS[1]) == ARGV[1] then return redis.call(\'del\', KEYS[1]) else return 0 end'
+const RENEW_IF_OWNER = 'if redis.call(\'get\', KEYS[1]) == ARGV[1] then return redis.call(\'pexpire\', KEYS[1], ARGV[2]) else return 0 end'
+/** A rolling window as a sorted set of event times: old members trimmed, one added, the rest counted, atomically. */
+const ADD_TO_WINDOW = `
+redis.call('zremrangebyscore', KEYS[1], '-inf', tonumber(ARGV[1]) - tonumber(ARGV[2]))
+redis.call('zadd', KEYS[1], ARGV[1], ARGV[3])
+redis.call('pexpire', KEYS[1], ARGV[2])
+return redis.call('zcard', KEYS[1])`
 
 /**
  * SharedState in Redis, shared by every replica. Commands fail fast while Redis is down
@@ -118,6 +125,22 @@ export class RedisSharedState implements SharedState {
   async releaseLease (name: string, owner: string): Promise<boolean> {
     const n = await this.client.eval(RELEASE_IF_OWNER, 1, `${this.prefix}lease:{${name}}`, owner)
     return n === 1
+  }
+
+  async renewLease (name: string, owner: string, ttlMs: number): Promise<boolean> {
+    const n = await this.client.eval(RENEW_IF_OWNER, 1, `${this.prefix}lease:{${name}}`, owner, String(ttlMs))
+    return n === 1
+  }
+
+  async addToWindow (key: string, windowMs: number): Promise<number> {
+    const now = Date.now()
+    // the time stamp plus a random suffix: two events in the same millisecond are two members
+    const member = `${now}-${Math.random().toString(36).slice(2)}`
+    return Number(await this.client.eval(ADD_TO_WINDOW, 1, `${this.prefix}window:{${key}}`, String(now), String(windowMs), member))
+  }
+
+  async countWindow (key: string, windowMs: number): Promise<number> {
+    return this.client.zcount(`${this.prefix}window:{${key}}`, `(${Date.now() - windowMs}`, '+inf')
   }
 
   async getCircuit (connection: string): Promise<CircuitState | null> {

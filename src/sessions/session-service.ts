@@ -1,10 +1,16 @@
-import { randomBytes } from 'node:crypto'
 import type { Logger } from 'pino'
 import { HttpProblem } from '../errors.ts'
-import type { ClassifiedFailure, ConnectionDefinition, LoginOutcome } from '../salesforce/types.ts'
+import type { ClassifiedFailure, ConnectionDefinition } from '../salesforce/types.ts'
 import type { StoredConnection } from '../secrets/store.ts'
 import { SecretStoreUnavailableError } from '../secrets/store.ts'
-import { circuitBlocks, openCircuit, opensCircuit, retryAfterSeconds, type CircuitPolicy } from './circuit.ts'
+import { circuitBlocks, retryAfterSeconds } from './circuit.ts'
+import { endHoldOff, startHoldOff, throwIfHeldOff, type HoldOff } from './hold-off.ts'
+import { underLease } from './lease.ts'
+import type { LoginPurpose } from './login-budget.ts'
+import type { LoginGate } from './login-gate.ts'
+import { refusalProblem } from './login-refusal.ts'
+import type { RejectionCheck } from './rejection-check.ts'
+import { StopSignal } from './stop-signal.ts'
 import { callerExpiry, needsRefresh, toCachedSession, type LifetimePolicy } from './session-lifetime.ts'
 import type { CachedSession, CircuitState, SharedState } from './shared-state.ts'
 
@@ -16,23 +22,24 @@ export interface SecretReader {
   lastKnown? (name: string): { name: string, version: number } | null
 }
 
-/** Optional observer, fed to metrics. */
+/** Optional observer, fed to metrics (logins are observed by the login gate). */
 export interface SessionObserver {
-  loginAttempt? (connection: string, flow: string, classification: string, durationMs: number): void
   sessionServed? (connection: string, outcome: 'hit' | 'miss' | 'stale' | 'error'): void
 }
 
 export interface SessionServiceOptions {
   secrets: SecretReader
   state: SharedState
-  login: (definition: ConnectionDefinition) => Promise<LoginOutcome>
+  /** the one door to Salesforce */
+  gate: LoginGate
+  /** verifies a caller's claim that the cached session is dead before a login is spent on it */
+  rejections: RejectionCheck
   logger: Logger
   lifetime: LifetimePolicy
-  circuit: CircuitPolicy
   /** how long a request waits for a login done by another request or replica */
   loginWaitTimeoutMs: number
-  /** upper bound of one login, used to size the login lease */
-  loginTimeoutMs: number
+  /** lifetime of the connection's login lease between renewals */
+  leaseTtlMs: number
   loginRetries: number
   observer?: SessionObserver
 }
@@ -51,43 +58,24 @@ const L1_FRESH_MS = 5_000
 
 const sleep = (ms: number) => new Promise<void>(resolve => setTimeout(resolve, ms))
 
-/** Pause after a login failed transiently (after its own retries): 1 s, doubling to 30 s, ±20 %. */
-const HOLD_OFF_BASE_MS = 1_000
-const HOLD_OFF_MAX_MS = 30_000
-
-interface HoldOff {
-  failures: number
-  /** epoch ms before which nobody logs in for the connection */
-  until: number
-  classification: string
-  message: string
-  hint: string
-}
-
-const shuttingDown = (connection: string) =>
-  new HttpProblem('shutting_down', 'this replica is stopping before the Salesforce login finished', { connection, retryable: true }, 1)
-
-const holdOffKey = (connection: string) => `holdoff:${connection}`
-
 /** A cached session may be handed out: obtained with this secret version, not yet past validUntil, and not the token the caller reports dead. */
 function servable (e: CachedSession | null | undefined, version: number, rejectedToken: string | undefined, now = Date.now()): e is CachedSession {
   return !!e && e.secretVersion === version && e.validUntil > now && e.session.accessToken !== rejectedToken
 }
 
 /**
- * Hands out Salesforce sessions: one login serves every caller and replica, a credential failure
- * stops all logins for that secret (fleet-wide, via the circuit in shared state), and a caller's
- * report of a dead token causes at most one new login however many callers report it.
+ * Hands out Salesforce sessions: one login serves every caller and replica (through the login gate,
+ * which applies the circuit, the failure guard and the login budget), and a caller's report of a
+ * dead token is verified with Salesforce first, then causes at most one new login however many
+ * callers report it.
  */
 export class SessionService {
   private readonly opts: SessionServiceOptions
   private readonly l1 = new Map<string, { entry: CachedSession, checkedAt: number }>()
   private readonly flights = new Map<string, Promise<CachedSession>>()
   private readonly waiters = new Map<string, Set<() => void>>()
-  /** aborted at the shutdown deadline (stopBy): every login wait ends then */
-  private readonly stopping = new AbortController()
-  /** what the shutdown cut short, for its log line */
-  readonly shutdownTally = { cutShort: 0, abandonedLogins: 0 }
+  /** the shutdown deadline (stopBy): every login wait ends then */
+  private readonly stop = new StopSignal()
 
   constructor (opts: SessionServiceOptions) {
     this.opts = opts
@@ -110,14 +98,14 @@ export class SessionService {
     return issued
   }
 
-  async getSession (connection: string, rejectedToken?: string): Promise<IssuedSession> {
+  async getSession (connection: string, rejectedToken?: string, caller = 'unknown'): Promise<IssuedSession> {
     try {
-      const issued = await this.obtainFor(connection, rejectedToken)
+      const issued = await this.obtainFor(connection, rejectedToken, caller)
       this.opts.observer?.sessionServed?.(connection, issued.cache)
       return issued
     } catch (err) {
       this.opts.observer?.sessionServed?.(connection, 'error')
-      if (err instanceof HttpProblem && err.code === 'shutting_down') this.shutdownTally.cutShort++
+      if (err instanceof HttpProblem && err.code === 'shutting_down') this.stop.tally.cutShort++
       throw err
     }
   }
@@ -129,37 +117,19 @@ export class SessionService {
    * waiting for the lease to expire), and no new login starts.
    */
   stopBy (deadline: number): void {
-    if (this.stopping.signal.aborted) return
-    setTimeout(() => {
-      this.stopping.abort()
-      for (const connection of [...this.waiters.keys()]) this.wake(connection)
-    }, Math.max(0, deadline - Date.now())).unref()
+    this.stop.stopBy(deadline, () => { for (const connection of [...this.waiters.keys()]) this.wake(connection) })
   }
 
-  private throwIfStopped (connection: string): void {
-    if (this.stopping.signal.aborted) throw shuttingDown(connection)
+  /** what the shutdown cut short, for its log line */
+  get shutdownTally (): { cutShort: number, abandonedLogins: number } {
+    return this.stop.tally
   }
 
-  /** Waits for a step of a login, or until the shutdown deadline, whichever comes first. */
-  private untilStopped<T> (connection: string, step: Promise<T>, onAbandoned?: () => void): Promise<T> {
-    const signal = this.stopping.signal
-    if (signal.aborted) return Promise.reject(shuttingDown(connection))
-    return new Promise((resolve, reject) => {
-      const abandon = () => {
-        onAbandoned?.()
-        reject(shuttingDown(connection))
-      }
-      signal.addEventListener('abort', abandon, { once: true })
-      step.then(
-        (value) => { signal.removeEventListener('abort', abandon); resolve(value) },
-        (err: unknown) => { signal.removeEventListener('abort', abandon); reject(err) })
-    })
-  }
-
-  private async obtainFor (connection: string, rejectedToken?: string): Promise<IssuedSession> {
+  private async obtainFor (connection: string, claimedDead: string | undefined, caller: string): Promise<IssuedSession> {
     const stored = await this.readSecret(connection)
-    if (stored.kind === 'unavailable') return this.serveWhileStoreDown(connection, stored.version, rejectedToken)
+    if (stored.kind === 'unavailable') return this.serveWhileStoreDown(connection, stored.version, claimedDead)
     const { version, definition } = stored.value
+    const rejectedToken = claimedDead === undefined ? undefined : await this.confirmRejected(connection, version, claimedDead, caller)
     const local = this.freshLocal(connection, version, rejectedToken)
     if (local) return this.issue(connection, local, definition, 'hit')
     const shared = await this.opts.state.getSession(connection, version)
@@ -169,6 +139,17 @@ export class SessionService {
     }
     const fresh = await this.singleFlight(connection, version, definition, rejectedToken)
     return this.issue(connection, fresh, definition, 'miss')
+  }
+
+  /**
+   * A claimed-dead token counts only when it is the session cached now and Salesforce confirms it is
+   * dead; otherwise the claim is dropped and the cached session served, without a login.
+   */
+  private async confirmRejected (connection: string, version: number, token: string, caller: string): Promise<string | undefined> {
+    const local = this.l1.get(connection)?.entry
+    const current = local && local.secretVersion === version && local.session.accessToken === token ? local : await this.opts.state.getSession(connection, version)
+    if (!current || current.session.accessToken !== token) return undefined
+    return await this.opts.rejections.isDead(connection, current, caller) ? token : undefined
   }
 
   /** The in-process copy, when it is servable and recent enough to trust without asking Redis. */
@@ -228,126 +209,80 @@ export class SessionService {
     const deadline = Date.now() + this.opts.loginWaitTimeoutMs
     const acceptable = (e: CachedSession | null): e is CachedSession =>
       servable(e, version, rejectedToken) && !(refresh && needsRefresh(e, this.opts.lifetime))
-    const leaseName = `login:${connection}`
-    const leaseTtl = this.opts.loginTimeoutMs * (this.opts.loginRetries + 1) + 5_000
-
-    for (;;) {
-      const cached = await this.opts.state.getSession(connection, version)
-      if (acceptable(cached)) return cached
-      this.throwIfCircuitOpen(connection, await this.opts.state.getCircuit(connection), version)
-      await this.throwIfHeldOff(connection)
-      this.throwIfStopped(connection)
-
-      const owner = randomBytes(16).toString('hex')
-      if (await this.opts.state.acquireLease(leaseName, owner, leaseTtl)) {
-        try {
-          // another replica may have finished a login between our read and taking the lease
-          const again = await this.opts.state.getSession(connection, version)
-          if (acceptable(again)) return again
-          const circuit = await this.opts.state.getCircuit(connection)
-          this.throwIfCircuitOpen(connection, circuit, version)
-          const holdoff = await this.throwIfHeldOff(connection)
-          return await this.loginAndStore(connection, version, definition, circuit, holdoff, deadline)
-        } finally {
-          await this.opts.state.releaseLease(leaseName, owner).catch(() => false)
-          this.wake(connection)
-        }
+    let holdoff: HoldOff | null = null
+    const result = await underLease<CachedSession>({
+      state: this.opts.state,
+      name: `login:${connection}`,
+      ttlMs: this.opts.leaseTtlMs,
+      deadline,
+      logger: this.opts.logger,
+      waitForChange: ms => this.waitForChange(connection, ms),
+      settled: async () => {
+        const cached = await this.opts.state.getSession(connection, version)
+        if (acceptable(cached)) return cached
+        const circuit = await this.opts.gate.circuit(connection)
+        if (circuitBlocks(circuit, version)) throw refusalProblem({ kind: 'circuit_open', circuit }, connection)
+        holdoff = await throwIfHeldOff(this.opts.state, connection)
+        this.stop.throwIfStopped(connection)
+        return undefined
+      },
+    }, async () => {
+      try {
+        return await this.loginAndStore(connection, version, definition, holdoff, deadline, refresh ? 'refresh' : 'miss')
+      } finally {
+        this.wake(connection)
       }
-      if (Date.now() >= deadline) {
-        throw new HttpProblem('login_wait_timeout', 'another login for this connection did not finish in time', { connection, retryable: true }, 2)
-      }
-      await this.waitForChange(connection, Math.min(250, deadline - Date.now()))
+    })
+    if (result.kind === 'timeout') {
+      throw new HttpProblem('login_wait_timeout', 'another login for this connection did not finish in time', { connection, retryable: true }, 2)
     }
+    return result.value
   }
 
-  private throwIfCircuitOpen (connection: string, circuit: CircuitState | null, version: number): void {
-    if (circuitBlocks(circuit, version)) {
-      throw new HttpProblem('circuit_open', `logins are paused after Salesforce answered: ${circuit.message}`, {
-        connection, classification: circuit.classification, hint: circuit.hint, retryable: false,
-      }, retryAfterSeconds(circuit))
-    }
-  }
-
-  /** A transient failure holds logins off fleet-wide for a short, growing pause: no herd of retries against a struggling or rate-limiting Salesforce. */
-  private async throwIfHeldOff (connection: string): Promise<HoldOff | null> {
-    const h = await this.opts.state.getJson<HoldOff>(holdOffKey(connection))
-    if (h && Date.now() < h.until) {
-      throw new HttpProblem('salesforce_unavailable', `Salesforce answered: ${h.message}`, {
-        connection, classification: h.classification, hint: h.hint, retryable: true,
-      }, Math.max(1, Math.ceil((h.until - Date.now()) / 1000)))
-    }
-    return h
-  }
-
-  private async loginAndStore (connection: string, version: number, definition: ConnectionDefinition, circuit: CircuitState | null, holdoff: HoldOff | null, deadline: number): Promise<CachedSession> {
+  private async loginAndStore (connection: string, version: number, definition: ConnectionDefinition, holdoff: HoldOff | null, deadline: number, purpose: LoginPurpose): Promise<CachedSession> {
     let failure: ClassifiedFailure | undefined
     for (let attempt = 0; attempt <= this.opts.loginRetries; attempt++) {
       if (attempt > 0) {
         // jittered exponential backoff, never past the caller's wait budget
         const backoff = Math.min(200 * 2 ** (attempt - 1) * (0.5 + Math.random()), deadline - Date.now() - 100)
         if (backoff <= 0) break
-        await this.untilStopped(connection, sleep(backoff))
+        await this.stop.untilStopped(connection, sleep(backoff))
       }
-      const started = Date.now()
-      const outcome = await this.untilStopped(connection, this.opts.login(definition), () => { this.shutdownTally.abandonedLogins++ })
-      this.opts.observer?.loginAttempt?.(connection, definition.flow, outcome.ok ? 'ok' : outcome.failure.classification, Date.now() - started)
+      const outcome = await this.stop.untilStopped(connection, this.opts.gate.attempt({ connection, definition, purpose, storedVersion: version }), () => { this.stop.tally.abandonedLogins++ })
       if (outcome.ok) {
         const entry = toCachedSession(outcome.session, version, definition, this.opts.lifetime)
-        await this.store(connection, entry, circuit !== null)
-        if (holdoff && holdoff.failures > 0) await this.opts.state.putJson(holdOffKey(connection), { ...holdoff, failures: 0, until: 0 }, 1_000)
+        await this.store(connection, entry)
+        await endHoldOff(this.opts.state, connection, holdoff)
         this.opts.logger.info({ connection, flow: definition.flow, secretVersion: version, orgId: entry.session.orgId }, 'salesforce login succeeded')
         return entry
       }
+      if ('refusal' in outcome) throw refusalProblem(outcome.refusal, connection)
       failure = outcome.failure
       // Retrying with the same secret can only add failed logins and lock the user out: stop everyone.
-      const opened = await this.recordLoginFailure(connection, version, failure, circuit)
-      if (opened) {
+      if (outcome.circuit) {
         throw new HttpProblem('salesforce_login_failed', `Salesforce answered: ${failure.message}`, {
           connection, classification: failure.classification, hint: failure.hint, retryable: false,
-        }, retryAfterSeconds(opened))
+        }, retryAfterSeconds(outcome.circuit))
       }
+      // LOGIN_RATE_EXCEEDED holds the user's logins for the hour: a retry would only be refused
+      if (failure.classification === 'login_rate_exceeded') break
       this.opts.logger.warn({ connection, classification: failure.classification, attempt }, 'salesforce login failed transiently')
     }
-    const f = failure as ClassifiedFailure
-    const failures = (holdoff?.failures ?? 0) + 1
-    const pause = Math.round(Math.min(HOLD_OFF_BASE_MS * 2 ** (failures - 1), HOLD_OFF_MAX_MS) * (0.8 + Math.random() * 0.4))
-    const next: HoldOff = { failures, until: Date.now() + pause, classification: f.classification, message: f.message, hint: f.hint }
-    await this.opts.state.putJson(holdOffKey(connection), next, HOLD_OFF_MAX_MS * 10)
-    throw new HttpProblem('salesforce_unavailable', `Salesforce answered: ${f.message}`, {
-      connection, classification: f.classification, hint: f.hint, retryable: true,
-    }, Math.max(1, Math.ceil(pause / 1000)))
+    throw await startHoldOff(this.opts.state, connection, holdoff, failure as ClassifiedFailure)
   }
 
-  private async store (connection: string, entry: CachedSession, clearCircuit: boolean): Promise<void> {
+  private async store (connection: string, entry: CachedSession): Promise<void> {
     await this.opts.state.putSession(connection, entry)
-    if (clearCircuit) {
-      await this.opts.state.clearCircuit(connection)
-      await this.opts.state.publish({ type: 'circuit', connection, state: null })
-    }
     await this.opts.state.publish({ type: 'session', connection, secretVersion: entry.secretVersion })
     // set after publishing: our own event drops the connection's in-process copy
     this.l1.set(connection, { entry, checkedAt: Date.now() })
   }
 
-  /**
-   * Records a failed login made with this secret version by anyone (a caller, the health check, an
-   * admin's validation): a failure that opens the circuit opens (or extends) it, fleet-wide, and the
-   * new state is returned; a transient one leaves it alone (null).
-   */
-  async recordLoginFailure (connection: string, version: number, failure: ClassifiedFailure, known?: CircuitState | null): Promise<CircuitState | null> {
-    if (!opensCircuit(failure)) return null
-    const previous = known === undefined ? await this.opts.state.getCircuit(connection) : known
-    const opened = openCircuit(previous, version, failure, this.opts.circuit)
-    await this.opts.state.putCircuit(connection, opened)
-    await this.opts.state.publish({ type: 'circuit', connection, state: opened })
-    this.opts.logger.warn({ connection, secretVersion: version, classification: failure.classification, failures: opened.failures, retryAt: new Date(opened.retryAt).toISOString() }, 'salesforce login failed: circuit opened')
-    return opened
-  }
-
   /** Caches a session obtained elsewhere (the admin API's validation login) and clears the circuit. */
   async adopt (connection: string, version: number, definition: ConnectionDefinition, session: CachedSession['session']): Promise<CachedSession> {
     const entry = toCachedSession(session, version, definition, this.opts.lifetime)
-    await this.store(connection, entry, true)
+    await this.store(connection, entry)
+    if (await this.opts.gate.circuit(connection)) await this.opts.gate.clearCircuit(connection)
     return entry
   }
 
@@ -359,13 +294,12 @@ export class SessionService {
     return removed
   }
 
-  async clearCircuit (connection: string): Promise<void> {
-    await this.opts.state.clearCircuit(connection)
-    await this.opts.state.publish({ type: 'circuit', connection, state: null })
+  clearCircuit (connection: string): Promise<void> {
+    return this.opts.gate.clearCircuit(connection)
   }
 
   circuit (connection: string): Promise<CircuitState | null> {
-    return this.opts.state.getCircuit(connection)
+    return this.opts.gate.circuit(connection)
   }
 
   /** The cached session of the current secret version, if any (health checks use it). */

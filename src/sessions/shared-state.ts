@@ -46,6 +46,12 @@ export interface SharedState {
   acquireLease (name: string, owner: string, ttlMs: number): Promise<boolean>
   /** Releases the lease only if `owner` still holds it (compare-and-delete). */
   releaseLease (name: string, owner: string): Promise<boolean>
+  /** Extends the lease to `ttlMs` from now, only if `owner` still holds it (compare-and-expire). */
+  renewLease (name: string, owner: string, ttlMs: number): Promise<boolean>
+  /** Adds one event now to a rolling window (e.g. logins per user per hour) and returns how many it holds. */
+  addToWindow (key: string, windowMs: number): Promise<number>
+  /** How many events the rolling window holds now. */
+  countWindow (key: string, windowMs: number): Promise<number>
   getCircuit (connection: string): Promise<CircuitState | null>
   putCircuit (connection: string, state: CircuitState): Promise<void>
   clearCircuit (connection: string): Promise<void>

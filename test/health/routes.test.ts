@@ -12,7 +12,8 @@ t.test('/health/salesforce and the forced check, with the scheduler off', async 
   await store.write('acme', acmeDefinition(sim, 'client_credentials'), 0)
   await store.write('broken', acmeDefinition(sim, 'oauth_password', { password: 'not-the-password' }), 0)
   const principals = testPrincipals(['acme', 'broken', 'broken-2'])
-  const { url } = await buildHealthApp(t, { secretStore: store, redisUrl: redis.url, principals, env: { SCHEDULER_ENABLED: 'false' } })
+  // the simulated org locks a user after 5 failed logins: the broker's guard is told so
+  const { url } = await buildHealthApp(t, { secretStore: store, redisUrl: redis.url, principals, env: { SCHEDULER_ENABLED: 'false', LOCKOUT_THRESHOLD: '5' } })
   const admin = bearer(principals.adminKey)
   const check = (name: string, headers: Record<string, string> = admin) => call(`${url}/health/salesforce/${name}/check`, { method: 'POST', headers })
 

@@ -31,7 +31,8 @@ t.test('a cold connection: N concurrent requests across 3 replicas cause exactly
 
 t.test('lockout guard: 1,000 requests with a wrong password across 3 replicas cause one failed login per cool-down', async (t) => {
   const sim = await startSim(t, undefined, 50)
-  const { store, ask, apps } = await fleet(t, { CIRCUIT_COOLDOWN_SECONDS: '2', CIRCUIT_MAX_COOLDOWN_SECONDS: '60' })
+  // the simulated org locks after 5 failed logins (acmeOrg): the broker's failure guard is told so
+  const { store, ask, apps } = await fleet(t, { CIRCUIT_COOLDOWN_SECONDS: '2', CIRCUIT_MAX_COOLDOWN_SECONDS: '60', LOCKOUT_THRESHOLD: '5' })
   await store.write('acme', acmeDefinition(sim, 'oauth_password', { password: 'not-the-password' }), 0)
   const answers = await Promise.all(Array.from({ length: 1000 }, (_, i) => ask(i)))
   t.same([...new Set(answers.map(a => a.statusCode))], [503])

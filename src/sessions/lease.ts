@@ -1,0 +1,74 @@
+import { randomBytes } from 'node:crypto'
+import type { Logger } from 'pino'
+import type { SharedState } from './shared-state.ts'
+
+export interface LeaseLoopOptions<T> {
+  state: SharedState
+  /** lease name, e.g. `login:acme` */
+  name: string
+  /**
+   * Lifetime of the lease between renewals. Short on purpose: the holder renews it while its work
+   * runs, so a holder that dies is replaced within one ttl, not after the longest possible login.
+   */
+  ttlMs: number
+  /** epoch ms: past it, waiting for someone else's lease ends with `{ kind: 'timeout' }` */
+  deadline: number
+  /**
+   * Asked before each attempt to take the lease (and after each wait): a value means the work is
+   * no longer needed (someone else did it, or a guard now forbids it) and is returned as settled.
+   */
+  settled?: () => Promise<T | undefined>
+  /** waits until something may have changed (an event from another replica) or `ms` passed */
+  waitForChange?: (ms: number) => Promise<void>
+  logger?: Logger
+}
+
+export type LeaseResult<T> =
+  | { kind: 'ran', value: T }
+  | { kind: 'settled', value: T }
+  | { kind: 'timeout' }
+
+const POLL_MS = 250
+const sleep = (ms: number) => new Promise<void>(resolve => setTimeout(resolve, ms))
+
+/**
+ * The one lease loop of the broker: runs `work` while holding a fleet-wide lease, renewed every
+ * third of its ttl for as long as the work runs, released only by its owner. Everyone else waits
+ * (woken by events, polling as a fallback) until the work is settled for them or the deadline.
+ * `settled()` is asked again right after taking the lease: another process may have finished
+ * between our last look and our taking it.
+ */
+export async function underLease<T> (opts: LeaseLoopOptions<T>, work: () => Promise<T>): Promise<LeaseResult<T>> {
+  const owner = randomBytes(16).toString('hex')
+  const wait = opts.waitForChange ?? sleep
+  for (;;) {
+    const before = await opts.settled?.()
+    if (before !== undefined) return { kind: 'settled', value: before }
+    if (await opts.state.acquireLease(opts.name, owner, opts.ttlMs)) {
+      const renewal = keepRenewed(opts, owner)
+      try {
+        const again = await opts.settled?.()
+        if (again !== undefined) return { kind: 'settled', value: again }
+        return { kind: 'ran', value: await work() }
+      } finally {
+        clearInterval(renewal)
+        await opts.state.releaseLease(opts.name, owner).catch(() => false)
+      }
+    }
+    const left = opts.deadline - Date.now()
+    if (left <= 0) return { kind: 'timeout' }
+    await wait(Math.max(1, Math.min(POLL_MS, left)))
+  }
+}
+
+function keepRenewed (opts: LeaseLoopOptions<unknown>, owner: string): NodeJS.Timeout {
+  const timer = setInterval(() => {
+    opts.state.renewLease(opts.name, owner, opts.ttlMs).then((held) => {
+      // lost (Redis restarted empty, or a pause longer than the ttl): the work goes on; at worst
+      // another process starts the same work, which the guards in that work still bound
+      if (!held) opts.logger?.warn({ lease: opts.name }, 'lease lost while its work was running')
+    }, () => {})
+  }, Math.max(50, Math.floor(opts.ttlMs / 3)))
+  timer.unref()
+  return timer
+}

@@ -1,0 +1,71 @@
+import { createHash } from 'node:crypto'
+import type { Logger } from 'pino'
+import { HttpProblem } from '../errors.ts'
+import type { SalesforceSession, SessionCheckOutcome } from '../salesforce/types.ts'
+import { underLease } from './lease.ts'
+import type { CachedSession, SharedState } from './shared-state.ts'
+
+/** Asks Salesforce whether a session still works (GET /limits, src/salesforce/session-check.ts). */
+export type SessionChecker = (session: SalesforceSession, apiVersion: string) => Promise<SessionCheckOutcome>
+
+export interface RejectionCheckOptions {
+  state: SharedState
+  checkSession: SessionChecker
+  /** claims of a dead token one caller may make per minute (fleet-wide) */
+  perCallerPerMinute: number
+  /** how long a caller waits for another process's verification of the same token */
+  waitTimeoutMs: number
+  leaseTtlMs: number
+  logger: Logger
+}
+
+type Verdict = 'dead' | 'alive'
+
+/** An "alive" answer is trusted this long: long enough to absorb a burst of false claims, short enough that a session dying later is noticed. */
+const ALIVE_TRUSTED_MS = 60_000
+const MINUTE_MS = 60_000
+
+/**
+ * A caller's claim that Salesforce rejected the cached session is checked before a login is spent
+ * on it: one cheap REST call with the token (fleet-wide, once per token per minute; everyone else
+ * reads the verdict). Only Salesforce's INVALID_SESSION_ID makes the token dead; anything else
+ * (a limit, a network error) says nothing about the session, and a login would not help either.
+ */
+export class RejectionCheck {
+  private readonly o: RejectionCheckOptions
+
+  constructor (opts: RejectionCheckOptions) {
+    this.o = opts
+  }
+
+  async isDead (connection: string, entry: CachedSession, caller: string): Promise<boolean> {
+    const key = verdictKey(entry.session.accessToken)
+    const known = await this.o.state.getJson<Verdict>(key)
+    if (known) return known === 'dead'
+    const result = await underLease<Verdict>({
+      state: this.o.state,
+      name: `verify:${key}`,
+      ttlMs: this.o.leaseTtlMs,
+      deadline: Date.now() + this.o.waitTimeoutMs,
+      settled: async () => (await this.o.state.getJson<Verdict>(key)) ?? undefined,
+      logger: this.o.logger,
+    }, async () => {
+      // only the claims that cost a call to Salesforce count: the ones a verdict answers are free
+      const claims = await this.o.state.addToWindow(`forced-refresh:${caller}`, MINUTE_MS)
+      if (claims > this.o.perCallerPerMinute) {
+        throw new HttpProblem('rate_limited', `more than ${this.o.perCallerPerMinute} rejected-token claims from this caller needed a check in the last minute`, { connection, retryable: true }, 60)
+      }
+      const outcome = await this.o.checkSession(entry.session, entry.apiVersion).catch((): SessionCheckOutcome => ({ ok: true }))
+      const verdict: Verdict = !outcome.ok && outcome.failure.classification === 'session_invalid' ? 'dead' : 'alive'
+      const ttl = verdict === 'dead' ? Math.max(1_000, entry.realEnd - Date.now()) : ALIVE_TRUSTED_MS
+      await this.o.state.putJson(key, verdict, ttl)
+      this.o.logger.info({ connection, caller, verdict }, 'rejected-token claim verified with Salesforce')
+      return verdict
+    })
+    return result.kind !== 'timeout' && result.value === 'dead'
+  }
+}
+
+function verdictKey (token: string): string {
+  return `token-verdict:${createHash('sha256').update(token).digest('hex').slice(0, 32)}`
+}
