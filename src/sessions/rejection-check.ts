@@ -21,13 +21,17 @@ export interface RejectionCheckOptions {
 
 type Verdict = 'dead' | 'alive'
 
-/** An "alive" answer is trusted this long: long enough to absorb a burst of false claims, short enough that a session dying later is noticed. */
-const ALIVE_TRUSTED_MS = 60_000
+/**
+ * An "alive" answer is trusted this long: it absorbs a burst of false claims (one check per token
+ * per 5 s fleet-wide, whatever the number of callers and replicas), and a session that really dies
+ * just after is healed on a claim at most 5 s later.
+ */
+export const ALIVE_TRUSTED_MS = 5_000
 const MINUTE_MS = 60_000
 
 /**
  * A caller's claim that Salesforce rejected the cached session is checked before a login is spent
- * on it: one cheap REST call with the token (fleet-wide, once per token per minute; everyone else
+ * on it: one cheap REST call with the token (fleet-wide, once per token per 5 s; everyone else
  * reads the verdict). Only Salesforce's INVALID_SESSION_ID makes the token dead; anything else
  * (a limit, a network error) says nothing about the session, and a login would not help either.
  */

@@ -6,7 +6,7 @@ import { SecretStoreUnavailableError } from '../secrets/store.ts'
 import { circuitBlocks, retryAfterSeconds } from './circuit.ts'
 import { endHoldOff, startHoldOff, throwIfHeldOff, type HoldOff } from './hold-off.ts'
 import { underLease } from './lease.ts'
-import type { LoginPurpose } from './login-budget.ts'
+import { BUDGET_WINDOW_MS, type LoginPurpose } from './login-budget.ts'
 import type { LoginGate } from './login-gate.ts'
 import { refusalProblem } from './login-refusal.ts'
 import type { RejectionCheck } from './rejection-check.ts'
@@ -264,8 +264,11 @@ export class SessionService {
           connection, classification: failure.classification, hint: failure.hint, retryable: false,
         }, retryAfterSeconds(outcome.circuit))
       }
-      // LOGIN_RATE_EXCEEDED holds the user's logins for the hour: a retry would only be refused
-      if (failure.classification === 'login_rate_exceeded') break
+      // LOGIN_RATE_EXCEEDED: the gate holds the user's logins for the hour; say so, not "try again in a second"
+      if (failure.classification === 'login_rate_exceeded') {
+        const limit = this.opts.gate.loginsPerHour
+        throw refusalProblem({ kind: 'budget', reason: 'rate_exceeded', used: limit, limit, retryAt: Date.now() + BUDGET_WINDOW_MS }, connection)
+      }
       this.opts.logger.warn({ connection, classification: failure.classification, attempt }, 'salesforce login failed transiently')
     }
     throw await startHoldOff(this.opts.state, connection, holdoff, failure as ClassifiedFailure)

@@ -1,0 +1,64 @@
+import t from 'tap'
+import { ACME, acmeDefinition, acmeOrg, bearer, buildTestApp, startSim, tempFileStore } from '../helper.ts'
+import { testPrincipals } from '../support/principals.ts'
+
+// Issue 10: after fixing the cause in Salesforce an admin asks for one probe of the stored secret now.
+
+t.test('a probe logs in with the stored secret while the circuit is open, only while the guard leaves room; audited', async (t) => {
+  const sim = await startSim(t, [acmeOrg({ lockout: { maxAttempts: 3, durationSeconds: 900 } })])
+  const store = await tempFileStore(t)
+  const principals = testPrincipals(['*'])
+  const { app } = await buildTestApp(t, { secretStore: store, principals, env: { CIRCUIT_COOLDOWN_SECONDS: '600' } })
+  const admin = bearer(principals.adminKey)
+  const check = (payload?: object) => app.inject({ method: 'POST', url: '/health/salesforce/acme/check', headers: admin, payload })
+  const session = () => app.inject({ method: 'POST', url: '/v1/connections/acme/session', headers: bearer(principals.billingKey) })
+  await store.write('acme', acmeDefinition(sim, 'soap'), 0)
+
+  // the integration user lost API access: the first login fails and opens the circuit for 10 minutes
+  const user = sim.org('acme').users.get(ACME.username)!
+  user.apiEnabled = false
+  t.equal((await session()).statusCode, 503)
+  const attempts = sim.stats('acme').attempts
+  t.match((await app.inject({ url: '/health/salesforce?connection=acme' })).json().connections[0], { circuit: { state: 'open' } })
+
+  // the admin fixes it in Salesforce and probes now (a plain forced check would make no login: test/health/routes.test.ts)
+  user.apiEnabled = true
+  const probed = await check({ probe: true })
+  t.equal(probed.statusCode, 200)
+  t.match(probed.json(), { status: 'ok', checkKind: 'full', circuit: { state: 'closed' } })
+  t.equal(sim.stats('acme').attempts, attempts + 1, 'exactly one login')
+  t.equal((await session()).statusCode, 200, 'callers are served at once')
+  const audit = await app.inject({ url: '/v1/admin/audit?connection=acme', headers: admin })
+  t.match(audit.json().events.find((e: { action: string }) => e.action === 'health.probe'), { outcome: 'success', actor: 'ops', target: new URL(sim.loginUrl).origin })
+})
+
+t.test('no probe when the guard leaves no room: 429 login_guarded, nothing sent', async (t) => {
+  const sim = await startSim(t, [acmeOrg({ lockout: { maxAttempts: 3, durationSeconds: 900 } })])
+  const store = await tempFileStore(t)
+  const principals = testPrincipals(['*'])
+  const { app } = await buildTestApp(t, { secretStore: store, principals })
+  await store.write('acme', acmeDefinition(sim, 'soap', { password: 'stale' }), 0)
+  // two wrong candidates spend the room the guard leaves
+  for (const password of ['w1', 'w2']) {
+    await app.inject({ method: 'POST', url: '/v1/admin/connections/acme/validate', headers: bearer(principals.adminKey), payload: { password } })
+  }
+  const attempts = sim.stats('acme').attempts
+  const probe = await app.inject({ method: 'POST', url: '/health/salesforce/acme/check', headers: bearer(principals.adminKey), payload: { probe: true } })
+  t.equal(probe.statusCode, 429)
+  t.match(probe.json(), { type: 'urn:sf-broker:problem:login_guarded', failures: 2, lockoutThreshold: 3 })
+  t.equal(sim.stats('acme').attempts, attempts)
+  t.equal(sim.org('acme').users.get(ACME.username)!.lockedUntil, 0)
+})
+
+t.test('If-Match: * means any current version (RFC 9110), and nothing for a connection that does not exist', async (t) => {
+  const sim = await startSim(t)
+  const principals = testPrincipals(['*'])
+  const { app } = await buildTestApp(t, { principals })
+  const put = (name: string, ifMatch: string) => app.inject({ method: 'PUT', url: `/v1/admin/connections/${name}`, headers: { ...bearer(principals.adminKey), 'if-match': ifMatch }, payload: acmeDefinition(sim, 'client_credentials') })
+  t.equal((await put('acme', '*')).statusCode, 409, 'no current version to match')
+  t.equal((await put('acme', '"0"')).statusCode, 201)
+  t.equal((await put('acme', '*')).statusCode, 200)
+  const patch = await app.inject({ method: 'PATCH', url: '/v1/admin/connections/acme/credentials', headers: { ...bearer(principals.adminKey), 'if-match': '*' }, payload: { clientSecret: ACME.clientSecret } })
+  t.equal(patch.statusCode, 200)
+  t.equal(patch.json().version, 3)
+})
