@@ -4,6 +4,7 @@ import type { BrokerMetrics } from '../metrics/metrics.ts'
 import type { FlowSunsetTable } from '../salesforce/flow-sunset.ts'
 import { SecretStoreUnavailableError, type StoredConnection } from '../secrets/store.ts'
 import { circuitBlocks } from '../sessions/circuit.ts'
+import type { LoginGate } from '../sessions/login-gate.ts'
 import type { SessionService } from '../sessions/session-service.ts'
 import type { SharedState } from '../sessions/shared-state.ts'
 import { healthKey, hintFor, overallStatus, type StoredHealth } from './health-result.ts'
@@ -18,6 +19,9 @@ export interface HealthReporterOptions {
   }
   sessions: SessionService
   state: SharedState
+  /** the login gate: the Salesforce user's login budget and failure guard */
+  gate?: Pick<LoginGate, 'budget' | 'guardState'>
+  lockoutThreshold?: number
   /** a result older than this says more about the scheduler than about Salesforce */
   staleAfterMs: number
   /** announced ends of login flows, and how many days ahead a connection on one is warn */
@@ -53,10 +57,12 @@ export class HealthReporter {
   async connection (name: string): Promise<ConnectionHealth | null> {
     const stored = await storeCall(() => this.o.secrets.read(name))
     if (!stored) return null
-    const [doc, circuit, cached] = await Promise.all([
+    const [doc, circuit, cached, budget, guard] = await Promise.all([
       this.o.state.getJson<StoredHealth>(healthKey(name)),
       this.o.sessions.circuit(name),
       this.o.sessions.cached(name, stored.version),
+      this.o.gate?.budget(stored.definition),
+      this.o.gate?.guardState(stored.definition),
     ])
     const now = Date.now()
     const view: ConnectionHealth = {
@@ -75,6 +81,8 @@ export class HealthReporter {
       if (doc.readiness && doc.secretVersion === stored.version) view.readiness = readinessView(doc.readiness)
     }
     if (cached && cached.validUntil > now) view.sessionValidUntil = iso(cached.validUntil)
+    if (budget) view.loginBudget = budget
+    if (guard) view.loginGuard = { failures: guard.failures, lockoutThreshold: this.o.lockoutThreshold ?? 3, ...(guard.blocked ? { blockedUntil: iso(guard.safeAt) } : {}) }
     // The circuit is fresher than the last validation: a caller's login may have opened it since.
     if (circuitBlocks(circuit, stored.version, now)) {
       Object.assign(view, {

@@ -49,6 +49,8 @@ async function healthPlugin (app: FastifyInstance, opts: HealthPluginOptions): P
     secrets: broker.secretStore,
     sessions: broker.sessions,
     state: broker.sharedState,
+    gate: broker.gate,
+    lockoutThreshold: config.LOCKOUT_THRESHOLD,
     // a few missed rounds, and never less than a minute (a slow Salesforce, a replica restart)
     staleAfterMs: Math.max(3 * intervalMs, intervalMs + 60_000),
     flowSunsets: broker.flowSunsets,

@@ -40,6 +40,15 @@ export const ConnectionHealthSchema = Type.Object({
   }, { additionalProperties: false, description: "The org's daily API requests (DailyApiRequests)" })),
   readiness: Type.Optional(ReadinessViewSchema),
   flowSunset: Type.Optional(FlowSunsetSchema),
+  loginBudget: Type.Optional(Type.Object({
+    used: Type.Integer({ minimum: 0 }),
+    limit: Type.Integer({ minimum: 0 }),
+  }, { additionalProperties: false, description: "Logins of the connection's Salesforce user in the rolling hour (every connection and flow of that user), against SALESFORCE_LOGINS_PER_HOUR. Above 80 % only session misses and admin actions log in." })),
+  loginGuard: Type.Optional(Type.Object({
+    failures: Type.Integer({ minimum: 0, description: 'Failed logins of the user counted inside LOCKOUT_WINDOW_SECONDS' }),
+    lockoutThreshold: Type.Integer({ description: 'LOCKOUT_THRESHOLD: the broker stops one short of it' }),
+    blockedUntil: Type.Optional(Type.String({ format: 'date-time', description: 'Set while the guard sends no login for this user' })),
+  }, { additionalProperties: false, description: "The failure guard of the connection's Salesforce user" })),
 }, { $id: 'ConnectionHealth', additionalProperties: false })
 export type ConnectionHealth = Static<typeof ConnectionHealthSchema>
 

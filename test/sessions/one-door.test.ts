@@ -183,6 +183,10 @@ t.test('the login budget: above 80 % only misses and admin actions log in; /metr
   const metrics = await app.inject({ url: '/metrics' })
   t.match(metrics.body, /sfb_salesforce_logins_used\{connection="a4"\} 4/)
   t.match(metrics.body, /sfb_salesforce_logins_limit 5/)
+  const health = await app.inject({ url: '/health/salesforce?connection=a1', headers: bearer(principals.adminKey) })
+  t.match(health.json().connections[0], { loginBudget: { used: 4, limit: 5 }, loginGuard: { failures: 0, lockoutThreshold: 3 } })
+  const publicView = await app.inject({ url: '/health/salesforce?connection=a1' })
+  t.notOk('loginBudget' in publicView.json().connections[0], 'the budget is admin detail')
 
   // a forced health check is not essential: refused above 80 %, and says why
   const forced = await app.inject({ method: 'POST', url: '/health/salesforce/a1/check', headers: bearer(principals.adminKey) })

@@ -19,7 +19,7 @@ t.test('a probe logs in with the stored secret while the circuit is open, only w
   user.apiEnabled = false
   t.equal((await session()).statusCode, 503)
   const attempts = sim.stats('acme').attempts
-  t.match((await app.inject({ url: '/health/salesforce?connection=acme' })).json().connections[0], { circuit: { state: 'open' } })
+  t.match((await app.inject({ url: '/health/salesforce?connection=acme', headers: admin })).json().connections[0], { circuit: { state: 'open' } })
 
   // the admin fixes it in Salesforce and probes now (a plain forced check would make no login: test/health/routes.test.ts)
   user.apiEnabled = true
