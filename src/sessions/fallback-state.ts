@@ -90,8 +90,18 @@ export class FallbackSharedState implements SharedState {
     }
   }
 
-  acquireLease (name: string, owner: string, ttlMs: number): Promise<boolean> {
-    return this.read('acquireLease', () => this.primary.acquireLease(name, owner, ttlMs), () => this.local.acquireLease(name, owner, ttlMs))
+  async acquireLease (name: string, owner: string, ttlMs: number): Promise<boolean> {
+    try {
+      const taken = await this.primary.acquireLease(name, owner, ttlMs)
+      this.markHealthy()
+      return taken
+    } catch (err) {
+      // Redis up but slow (a command timeout under load): another replica may hold the lease, so
+      // this one does not take a local one; it waits and asks again. Only an outage falls back.
+      if (this.primary.connected === true) return false
+      this.markDegraded('acquireLease', err)
+      return this.local.acquireLease(name, owner, ttlMs)
+    }
   }
 
   async releaseLease (name: string, owner: string): Promise<boolean> {

@@ -21,6 +21,8 @@ export interface LeaseLoopOptions<T> {
   /** waits until something may have changed (an event from another replica) or `ms` passed */
   waitForChange?: (ms: number) => Promise<void>
   logger?: Logger
+  /** aborted (shutdown): the lease is released at once, without waiting for the work to end */
+  signal?: AbortSignal
 }
 
 export type LeaseResult<T> =
@@ -49,7 +51,7 @@ export async function underLease<T> (opts: LeaseLoopOptions<T>, work: () => Prom
       try {
         const again = await opts.settled?.()
         if (again !== undefined) return { kind: 'settled', value: again }
-        return { kind: 'ran', value: await work() }
+        return { kind: 'ran', value: await untilAborted(work(), opts.signal) }
       } finally {
         clearInterval(renewal)
         await opts.state.releaseLease(opts.name, owner).catch(() => false)
@@ -59,6 +61,19 @@ export async function underLease<T> (opts: LeaseLoopOptions<T>, work: () => Prom
     if (left <= 0) return { kind: 'timeout' }
     await wait(Math.max(1, Math.min(POLL_MS, left)))
   }
+}
+
+/** The work's result, or a rejection as soon as the signal aborts (the work itself runs on, unowned). */
+function untilAborted<T> (work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return work
+  return new Promise((resolve, reject) => {
+    const abort = () => reject(new Error('lease work abandoned: stopping'))
+    if (signal.aborted) return abort()
+    signal.addEventListener('abort', abort, { once: true })
+    work.then(
+      (value) => { signal.removeEventListener('abort', abort); resolve(value) },
+      (err: unknown) => { signal.removeEventListener('abort', abort); reject(err) })
+  })
 }
 
 function keepRenewed (opts: LeaseLoopOptions<unknown>, owner: string): NodeJS.Timeout {

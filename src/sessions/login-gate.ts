@@ -81,7 +81,8 @@ export class LoginGate {
     return this.o.loginsPerHour
   }
 
-  async attempt (req: GateRequest): Promise<GateOutcome> {
+  /** `signal`: the caller is stopping (shutdown): the user's lease is handed on at once. */
+  async attempt (req: GateRequest, signal?: AbortSignal): Promise<GateOutcome> {
     const identity = loginIdentity(req.definition)
     const early = await this.budgetRefusal(identity, req.purpose)
     if (early) return { ok: false, refusal: early }
@@ -91,6 +92,7 @@ export class LoginGate {
       ttlMs: this.o.leaseTtlMs,
       deadline: Date.now() + this.o.waitTimeoutMs,
       logger: this.o.logger,
+      signal,
     }, () => this.underUserLease(identity, req))
     if (result.kind === 'timeout') return { ok: false, refusal: { kind: 'busy', retryAt: Date.now() + 1000 } }
     return result.value

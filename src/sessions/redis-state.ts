@@ -71,6 +71,11 @@ export class RedisSharedState implements SharedState {
     })
   }
 
+  /** true while the connection to Redis is up: a command that fails now was slow, not refused */
+  get connected (): boolean {
+    return this.client.status === 'ready'
+  }
+
   private sessionKey (connection: string, version: number): string {
     return `${this.prefix}session:{${connection}}:v${version}`
   }

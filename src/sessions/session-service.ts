@@ -248,7 +248,7 @@ export class SessionService {
         if (backoff <= 0) break
         await this.stop.untilStopped(connection, sleep(backoff))
       }
-      const outcome = await this.stop.untilStopped(connection, this.opts.gate.attempt({ connection, definition, purpose, storedVersion: version }), () => { this.stop.tally.abandonedLogins++ })
+      const outcome = await this.stop.untilStopped(connection, this.opts.gate.attempt({ connection, definition, purpose, storedVersion: version }, this.stop.signal), () => { this.stop.tally.abandonedLogins++ })
       if (outcome.ok) {
         const entry = toCachedSession(outcome.session, version, definition, this.opts.lifetime)
         await this.store(connection, entry)

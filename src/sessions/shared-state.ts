@@ -38,6 +38,8 @@ export type BrokerEvent =
  */
 export interface SharedState {
   readonly kind: 'redis' | 'memory'
+  /** Redis only: whether the connection is up right now */
+  readonly connected?: boolean
   getSession (connection: string, secretVersion: number): Promise<CachedSession | null>
   putSession (connection: string, entry: CachedSession): Promise<void>
   /** Drops every cached session of the connection (all secret versions) and returns them (for revocation). */

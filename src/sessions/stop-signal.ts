@@ -12,6 +12,11 @@ export class StopSignal {
   private readonly controller = new AbortController()
   readonly tally = { cutShort: 0, abandonedLogins: 0 }
 
+  /** aborted at the deadline: leases held for work still running are released then */
+  get signal (): AbortSignal {
+    return this.controller.signal
+  }
+
   /** Arms the deadline; `onStop` wakes whoever waits for events, so they notice at once. */
   stopBy (deadline: number, onStop: () => void): void {
     if (this.controller.signal.aborted) return
