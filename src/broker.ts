@@ -82,7 +82,7 @@ export async function createBroker (config: Config, o: BrokerOverrides = {}): Pr
   const rawSecretStore = metrics.instrument(rawStoreKind(o.secretStore, config), o.secretStore ?? await createSecretStore(config, logger), ['list', 'read', 'write', 'versions', 'remove'])
   const secretStore = new CachingSecretStore(rawSecretStore, { ttlMs: config.SECRET_CACHE_TTL_SECONDS * 1000 })
 
-  const sharedState = o.sharedState ?? buildSharedState(config, logger, metrics)
+  const sharedState = o.sharedState ?? await buildSharedState(config, logger, metrics)
   // a rotation on any replica purges the connection's sessions fleet-wide: drop our cached secret
   // with them, or this replica would log in again with the secret that was just replaced
   sharedState.onEvent((event) => { if (event.type === 'purge') secretStore.invalidate(event.connection) })
@@ -189,7 +189,10 @@ function rawStoreKind (given: SecretStore | undefined, config: Config): string {
   return given?.kind ?? config.SECRET_STORE
 }
 
-function buildSharedState (config: Config, logger: Logger, metrics: BrokerMetrics): SharedState {
+/** How long a starting broker waits for Redis before serving from process memory. */
+const REDIS_FIRST_CONNECT_MS = 5_000
+
+async function buildSharedState (config: Config, logger: Logger, metrics: BrokerMetrics): Promise<SharedState> {
   if (!redisTopology(config)) return new MemorySharedState()
   const redis = new RedisSharedState({
     redis: config,
@@ -197,6 +200,7 @@ function buildSharedState (config: Config, logger: Logger, metrics: BrokerMetric
     sealer: new SessionSealer(decodeKey(config.SESSION_ENCRYPTION_KEY as string), config.SESSION_ENCRYPTION_KEY_PREVIOUS ? [decodeKey(config.SESSION_ENCRYPTION_KEY_PREVIOUS)] : []),
     logger,
   })
+  if (!await redis.firstConnect(REDIS_FIRST_CONNECT_MS)) logger.warn('redis not reachable at start: starting on process memory until it is')
   metrics.instrument('redis', redis, ['getSession', 'putSession', 'purgeSessions', 'acquireLease', 'releaseLease', 'renewLease', 'addToWindow', 'countWindow', 'getCircuit', 'putCircuit', 'clearCircuit', 'getJson', 'putJson', 'publish'])
   return new FallbackSharedState(redis, logger)
 }

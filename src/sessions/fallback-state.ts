@@ -37,6 +37,15 @@ export class FallbackSharedState implements SharedState {
       this.markHealthy()
       return value
     } catch (err) {
+      // connected but slow (a command timeout under load): ask once more before answering from
+      // process memory, whose "nothing cached" would cost a login another replica already made
+      if (this.primary.connected === true) {
+        try {
+          const value = await primary()
+          this.markHealthy()
+          return value
+        } catch {}
+      }
       this.markDegraded(op, err)
       return fallback()
     }

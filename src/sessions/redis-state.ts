@@ -71,6 +71,26 @@ export class RedisSharedState implements SharedState {
     })
   }
 
+  /**
+   * Resolves once the first connection is up, or after `timeoutMs` (Redis down at start: the broker
+   * starts anyway, on process memory). Starting before it would make the first requests of every
+   * replica log in on their own.
+   */
+  async firstConnect (timeoutMs: number): Promise<boolean> {
+    if (this.client.status === 'ready') return true
+    return new Promise((resolve) => {
+      const done = (ok: boolean) => {
+        clearTimeout(timer)
+        this.client.off('ready', onReady)
+        resolve(ok)
+      }
+      const onReady = () => done(true)
+      const timer = setTimeout(() => done(false), timeoutMs)
+      timer.unref()
+      this.client.on('ready', onReady)
+    })
+  }
+
   /** true while the connection to Redis is up: a command that fails now was slow, not refused */
   get connected (): boolean {
     return this.client.status === 'ready'
