@@ -137,6 +137,7 @@ export async function createBroker (config: Config, o: BrokerOverrides = {}): Pr
     audit,
     logger,
     revokeOnRotation: config.REVOKE_ON_ROTATION,
+    fleetUnreachable: () => sharedState instanceof FallbackSharedState && sharedState.isDegraded,
     readiness: (session, definition) => assessUserReadiness(session, definition, { timeoutMs: config.LOGIN_TIMEOUT_MS, warnDays: config.PASSWORD_EXPIRY_WARN_DAYS }),
   })
 

@@ -11,6 +11,7 @@ import type { SessionService } from '../sessions/session-service.ts'
 import type { CircuitState } from '../sessions/shared-state.ts'
 import type { AuditLog } from './audit-log.ts'
 import { missingFieldsForFlow } from './flow-requirements.ts'
+import { revokeSessions, type RevocationResult } from './session-revocation.ts'
 import { lacksPermissions, permissionsProblem, readinessWarnings } from './readiness-gate.ts'
 import type { ReadinessReport } from '../salesforce/readiness-evaluation.ts'
 
@@ -35,6 +36,8 @@ export interface ConnectionAdminOptions {
   audit: AuditLog
   logger: Logger
   revokeOnRotation: boolean
+  /** true while fleet-wide state (Redis) cannot be written */
+  fleetUnreachable?: () => boolean
   /** the integration user's readiness for what the definition declares, read with the validation's session (null: nothing declared or unreadable) */
   readiness?: (session: SalesforceSession, definition: ConnectionDefinition) => Promise<ReadinessReport | null>
 }
@@ -146,6 +149,11 @@ export class ConnectionAdmin {
     const current = await this.mustRead(name)
     const rows = await this.o.store.versions(name)
     return rows.map(v => ({ ...v, current: v.version === current.version }))
+  }
+
+  /** The kill switch: every session of the connection dropped fleet-wide and revoked at Salesforce. */
+  revokeSessions (name: string, ctx: AdminContext): Promise<RevocationResult> {
+    return revokeSessions({ ...this.o, fleetUnreachable: this.o.fleetUnreachable ?? (() => false) }, name, ctx)
   }
 
   async remove (name: string, ctx: AdminContext): Promise<void> {

@@ -37,6 +37,12 @@ function context (request: FastifyRequest, ifMatch?: string): AdminContext {
   }
 }
 
+const RevocationSchema = Type.Object({
+  revoked: Type.Integer({ description: 'Sessions the broker held for the connection' }),
+  confirmedBySalesforce: Type.Integer({ description: 'Of those, how many Salesforce confirmed revoked' }),
+  pending: Type.Array(Type.String(), { description: 'What has not happened everywhere yet (empty: done)' }),
+}, { additionalProperties: false })
+
 const meta = { content: { 'application/json': { schema: { $ref: 'ConnectionMetadata#' } } } }
 const MUTATION_PROBLEMS = [...COMMON_PROBLEMS, 'unauthenticated', 'forbidden', 'rate_limited', 'conflict', 'credentials_rejected', 'permissions_missing', 'secret_store_unavailable'] as const
 
@@ -180,6 +186,27 @@ const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async (app, {
     const m = await admin.rollback(request.params.name, request.body.version, context(request, request.headers['if-match']))
     reply.header('etag', `"${m.version}"`).type('application/json')
     return m
+  })
+
+  app.post('/v1/admin/connections/:name/sessions/revoke', {
+    ...base,
+    schema: {
+      tags,
+      security,
+      operationId: 'revokeSessions',
+      summary: 'Kill switch: revoke every session of the connection at Salesforce and drop it fleet-wide',
+      description: 'For a leaked session or a caller that must lose access now. Callers holding a revoked session get INVALID_SESSION_ID and ask again; the next request logs in once. Audited as sessions.revoke. 202 with `pending` when Redis is unreachable and other replicas may not have dropped their copies yet.',
+      params: ConnectionNameParams,
+      response: {
+        200: { description: 'Revoked at Salesforce and purged everywhere', content: { 'application/json': { schema: RevocationSchema } } },
+        202: { description: 'Revoked at Salesforce; the fleet-wide purge is pending (see `pending`)', content: { 'application/json': { schema: RevocationSchema } } },
+        ...problemResponses(...COMMON_PROBLEMS, 'unauthenticated', 'forbidden', 'not_found', 'rate_limited', 'secret_store_unavailable'),
+      },
+    },
+  }, async (request, reply) => {
+    const result = await admin.revokeSessions(request.params.name, context(request))
+    reply.code(result.pending.length > 0 ? 202 : 200).type('application/json')
+    return result
   })
 
   app.delete('/v1/admin/connections/:name', {

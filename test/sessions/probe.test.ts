@@ -62,3 +62,28 @@ t.test('If-Match: * means any current version (RFC 9110), and nothing for a conn
   t.equal(patch.statusCode, 200)
   t.equal(patch.json().version, 3)
 })
+
+t.test('kill switch: every session of the connection revoked at Salesforce and purged fleet-wide; audited; the next request logs in once', async (t) => {
+  const sim = await startSim(t)
+  const store = await tempFileStore(t)
+  const principals = testPrincipals(['*'])
+  const { app } = await buildTestApp(t, { secretStore: store, principals })
+  await store.write('acme', acmeDefinition(sim, 'client_credentials'), 0)
+  const session = () => app.inject({ method: 'POST', url: '/v1/connections/acme/session', headers: bearer(principals.billingKey) })
+  const old = (await session()).json()
+  const limits = (token: string) => fetch(`${old.instanceUrl}/services/data/v62.0/limits`, { headers: { authorization: `Bearer ${token}` } })
+  t.equal((await limits(old.accessToken)).status, 200)
+
+  const r = await app.inject({ method: 'POST', url: '/v1/admin/connections/acme/sessions/revoke', headers: bearer(principals.adminKey) })
+  t.equal(r.statusCode, 200)
+  t.same(r.json(), { revoked: 1, confirmedBySalesforce: 1, pending: [] })
+  t.equal((await limits(old.accessToken)).status, 401, 'dead at Salesforce')
+  const attempts = sim.stats('acme').attempts
+  const fresh = (await session()).json()
+  t.not(fresh.accessToken, old.accessToken)
+  t.equal(sim.stats('acme').attempts, attempts + 1, 'one new login')
+  const audit = await app.inject({ url: '/v1/admin/audit?connection=acme', headers: bearer(principals.adminKey) })
+  t.match(audit.json().events.find((e: { action: string }) => e.action === 'sessions.revoke'), { outcome: 'success', actor: 'ops', target: new URL(old.instanceUrl).origin })
+  t.equal((await app.inject({ method: 'POST', url: '/v1/admin/connections/nope/sessions/revoke', headers: bearer(principals.adminKey) })).statusCode, 404)
+  t.equal((await app.inject({ method: 'POST', url: '/v1/admin/connections/acme/sessions/revoke', headers: bearer(principals.billingKey) })).statusCode, 403)
+})

@@ -1,0 +1,61 @@
+import { HttpProblem } from '../errors.ts'
+import type { SalesforceSession } from '../salesforce/types.ts'
+import type { SecretStore } from '../secrets/store.ts'
+import type { SessionService } from '../sessions/session-service.ts'
+import type { AuditLog } from './audit-log.ts'
+import type { AdminContext } from './connection-admin.ts'
+
+export interface SessionRevocationOptions {
+  store: Pick<SecretStore, 'read'>
+  sessions: Pick<SessionService, 'purge'>
+  revoke: (session: SalesforceSession) => Promise<boolean>
+  audit: AuditLog
+  /** true while the fleet-wide state (Redis) cannot be written: other replicas may not hear of the purge yet */
+  fleetUnreachable: () => boolean
+}
+
+export interface RevocationResult {
+  /** sessions the broker held for the connection (every secret version) */
+  revoked: number
+  /** of those, how many Salesforce confirmed (200 from /services/oauth2/revoke) */
+  confirmedBySalesforce: number
+  /** what has not happened everywhere yet */
+  pending: string[]
+}
+
+/**
+ * The kill switch: every session the broker holds for a connection is dropped fleet-wide and
+ * revoked at Salesforce (POST /services/oauth2/revoke, token=…), so callers holding one get
+ * INVALID_SESSION_ID on their next call and come back for a new one. Audited, with the origins the
+ * revocations went to.
+ */
+export async function revokeSessions (o: SessionRevocationOptions, name: string, ctx: AdminContext): Promise<RevocationResult> {
+  const stored = await o.store.read(name)
+  if (!stored) throw new HttpProblem('not_found', `no connection named "${name}"`, { connection: name })
+  const purged = await o.sessions.purge(name)
+  const unique = [...new Map(purged.map(p => [p.session.accessToken, p.session])).values()]
+  const confirmed = (await Promise.all(unique.map(s => o.revoke(s).catch(() => false)))).filter(Boolean).length
+  // revoked at Salesforce either way; a replica that did not hear of the purge may still hand the
+  // session out, and its callers then get INVALID_SESSION_ID, report it and receive a new one
+  const pending = o.fleetUnreachable() ? ['fleet-wide purge: Redis is unreachable, so other replicas may hand out a revoked session until it returns (their callers then report it as rejectedToken and get a new one)'] : []
+  const targets = [...new Set(unique.map(s => originOf(s.instanceUrl)))].sort()
+  await o.audit.record({
+    actor: ctx.actor,
+    requestId: ctx.requestId,
+    action: 'sessions.revoke',
+    connection: name,
+    outcome: confirmed === unique.length && pending.length === 0 ? 'success' : 'error',
+    version: stored.version,
+    fields: [`revoked:${unique.length}`, `confirmed:${confirmed}`],
+    ...(targets.length > 0 ? { target: targets.join(' ') } : {}),
+  })
+  return { revoked: unique.length, confirmedBySalesforce: confirmed, pending }
+}
+
+function originOf (url: string): string {
+  try {
+    return new URL(url).origin
+  } catch {
+    return 'unknown'
+  }
+}
