@@ -29,15 +29,67 @@ export const REDACT_PATHS = [
   ...CONTAINERS.flatMap(c => SECRET_KEYS.flatMap(k => [`${c}${seg(k)}`, `${c}.*${seg(k)}`, `${c}.*.*${seg(k)}`])),
 ]
 
+/**
+ * pino's isoTime, formatted once per millisecond: under load dozens of lines share one, and
+ * formatting a date for every access line was a fifth of the line's cost.
+ */
+let stampedMs = -1
+let stamp = ''
+function isoTimeOncePerMs (): string {
+  const now = Date.now()
+  if (now !== stampedMs) {
+    stampedMs = now
+    stamp = `,"time":"${new Date(now).toISOString()}"`
+  }
+  return stamp
+}
+
 export function loggerOptions (level: string): LoggerOptions {
   return {
     level,
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     base: { service: 'sf-broker' },
-    timestamp: pino.stdTimeFunctions.isoTime,
+    timestamp: isoTimeOncePerMs,
   }
 }
 
+/** Log lines go out in writes of about this many characters… */
+const BATCH_CHARS = 8 * 1024
+/** …or at least this often, so a quiet broker's lines are not held back. */
+const FLUSH_EVERY_MS = 250
+
+/**
+ * Standard output in batches. Writing each line on its own costs about 5 µs of CPU per line
+ * (a system call each, or sonic-boom's async buffering), i.e. per request once every request has an
+ * access line; joining lines into one synchronous write costs about 0.4 µs per line (measured, see
+ * the README's bench section). A line waits at most FLUSH_EVERY_MS, and
+ * whatever is pending is written when the process exits, also on process.exit().
+ */
+class BatchedStdout {
+  private pending = ''
+  private readonly out = pino.destination({ dest: 1, sync: true })
+
+  constructor () {
+    setInterval(() => this.flush(), FLUSH_EVERY_MS).unref()
+    process.once('exit', () => this.flush())
+  }
+
+  write (line: string): void {
+    this.pending += line
+    if (this.pending.length >= BATCH_CHARS) this.flush()
+  }
+
+  flush (): void {
+    if (this.pending === '') return
+    const text = this.pending
+    this.pending = ''
+    this.out.write(text)
+  }
+}
+
+/** One per process: every logger writing to standard output shares it (tests build many apps). */
+let stdout: BatchedStdout | undefined
+
 export function createLogger (level: string, destination?: DestinationStream): Logger {
-  return destination ? pino(loggerOptions(level), destination) : pino(loggerOptions(level))
+  return pino(loggerOptions(level), destination ?? (stdout ??= new BatchedStdout()))
 }

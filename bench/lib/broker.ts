@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import type { BenchCaller, BenchStore } from './fixtures.ts'
-import { freePort, spawnChild, waitForHttp, type StartedChild } from './children.ts'
+import { freePort, processCpuSeconds, spawnChild, waitForHttp, type StartedChild } from './children.ts'
 
 const run = promisify(execFile)
 
@@ -10,7 +10,7 @@ export interface BenchBroker {
   child: StartedChild
   /** resident set size: the broker's own metric, or ps when /metrics does not say */
   rssBytes (): Promise<{ bytes: number, source: 'metrics' | 'ps' }>
-  /** user + system CPU seconds the broker has used since it started (its own process metric) */
+  /** user + system CPU seconds the broker has used since it started (from /proc, as for the baseline) */
   cpuSeconds (): Promise<number | null>
 }
 
@@ -62,7 +62,7 @@ export async function startBroker (o: BrokerProcessOptions): Promise<BenchBroker
       const { stdout } = await run('ps', ['-o', 'rss=', '-p', String(child.proc.pid)])
       return { bytes: Number(stdout.trim()) * 1024, source: 'ps' }
     },
-    cpuSeconds: () => metric(url, 'sfb_process_cpu_seconds_total'),
+    cpuSeconds: () => processCpuSeconds(child.proc.pid),
   }
 }
 

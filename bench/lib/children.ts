@@ -1,5 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process'
-import { createWriteStream, type WriteStream } from 'node:fs'
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { closeSync, createWriteStream, openSync, type WriteStream } from 'node:fs'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 
@@ -28,27 +29,32 @@ export interface SpawnOptions {
   args: string[]
   cwd?: string
   env: NodeJS.ProcessEnv
-  /** resolves with the child's first stdout line instead of logging it (the simulator announces its URLs so) */
+  /** resolves with the child's first stdout line instead of logging it (the simulator announces its URLs so); the rest is piped to the log */
   captureFirstLine?: boolean
 }
 
 export async function spawnChild (o: SpawnOptions): Promise<{ child: StartedChild, firstLine?: string }> {
   const logFile = join(logDir, `${o.name}.log`)
+  if (!o.captureFirstLine) {
+    // The child writes its log into the file itself: piped through this process, a broker's access
+    // lines would cost the load generator CPU on the same two cores.
+    const fd = openSync(logFile, 'a')
+    const proc = spawn(o.command, o.args, { cwd: o.cwd, env: o.env, stdio: ['ignore', fd, fd] })
+    closeSync(fd)
+    running.add(proc)
+    proc.once('exit', () => { running.delete(proc) })
+    await new Promise<void>((resolve, reject) => {
+      proc.once('spawn', resolve)
+      proc.once('error', reject)
+    })
+    return { child: { proc, name: o.name, logFile, stop: () => stopChild(proc) } }
+  }
   const log = createWriteStream(logFile)
   const proc = spawn(o.command, o.args, { cwd: o.cwd, env: o.env, stdio: ['ignore', 'pipe', 'pipe'] })
   running.add(proc)
   proc.once('exit', () => { running.delete(proc) })
   proc.stderr?.pipe(log, { end: false })
   const child: StartedChild = { proc, name: o.name, logFile, stop: () => stopChild(proc, log) }
-
-  if (!o.captureFirstLine) {
-    proc.stdout?.pipe(log, { end: false })
-    await new Promise<void>((resolve, reject) => {
-      proc.once('spawn', resolve)
-      proc.once('error', reject)
-    })
-    return { child }
-  }
   const firstLine = await new Promise<string>((resolve, reject) => {
     const lines = createInterface({ input: proc.stdout! })
     const timer = setTimeout(() => reject(new Error(`${o.name} printed nothing within 15 s (see ${logFile})`)), 15_000)
@@ -68,7 +74,7 @@ export async function spawnChild (o: SpawnOptions): Promise<{ child: StartedChil
   return { child, firstLine }
 }
 
-async function stopChild (proc: ChildProcess, log: WriteStream): Promise<void> {
+async function stopChild (proc: ChildProcess, log?: WriteStream): Promise<void> {
   if (proc.exitCode === null && proc.signalCode === null) {
     const exited = new Promise<void>(resolve => proc.once('exit', () => resolve()))
     proc.kill('SIGTERM')
@@ -76,7 +82,7 @@ async function stopChild (proc: ChildProcess, log: WriteStream): Promise<void> {
     await exited
     clearTimeout(timer)
   }
-  log.end()
+  log?.end()
 }
 
 /** Stops every child still running: SIGTERM, then SIGKILL after 3 s. */
@@ -124,3 +130,24 @@ export async function waitForHttp (url: string, child: StartedChild, timeoutMs =
 export const sleep = (ms: number) => new Promise<void>(resolve => setTimeout(resolve, ms))
 
 export { freePort } from '../../test/support/redis.ts'
+
+/** Kernel clock ticks per second, the unit of /proc/<pid>/stat CPU times. */
+const CLOCK_TICKS = (() => {
+  try { return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100 } catch { return 100 }
+})()
+
+/**
+ * User + system CPU seconds a process has used, read from /proc the same way for the broker and the
+ * baseline (so the two are comparable); null where there is no /proc.
+ */
+export async function processCpuSeconds (pid: number | undefined): Promise<number | null> {
+  if (pid === undefined) return null
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
+    // fields after "(comm)": state is field 3, utime 14, stime 15
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS
+  } catch {
+    return null
+  }
+}

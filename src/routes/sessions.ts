@@ -4,7 +4,8 @@ import { isGranted } from '../auth/principals.ts'
 import { ConnectionNameParams } from '../schemas/common.ts'
 import { COMMON_PROBLEMS, problemResponses } from '../schemas/problem.ts'
 import { SessionRequestSchema } from '../schemas/session.ts'
-import type { IssuedSession, SessionService } from '../sessions/session-service.ts'
+import type { SessionService } from '../sessions/session-service.ts'
+import { sessionJson } from './session-answer.ts'
 
 export interface SessionRoutesOptions {
   sessions: SessionService
@@ -38,28 +39,13 @@ const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = async (ap
     const principal = request.principal
     // Checked before looking the connection up: a caller without a grant can't learn which connections exist.
     if (!principal || !isGranted(principal, name)) throw new HttpProblem('forbidden', 'this caller has no grant for that connection')
-    reply.header('cache-control', 'no-store').header('pragma', 'no-cache').type('application/json')
-    // the common case answers without an await; anything needing I/O goes through getSession
+    reply.header('cache-control', 'no-store').header('pragma', 'no-cache').type('application/json; charset=utf-8')
+    // the common case answers without an await; anything needing I/O goes through getSession.
+    // The answer is JSON text already (the Session schema's fields, see session-answer.ts).
     const hit = sessions.tryCached(name, request.body?.rejectedToken)
-    if (hit) return reply.send(sessionBody(hit))
-    return sessions.getSession(name, request.body?.rejectedToken, principal.id).then(issued => reply.send(sessionBody(issued)))
+    if (hit) return reply.send(sessionJson(hit))
+    return sessions.getSession(name, request.body?.rejectedToken, principal.id).then(issued => reply.send(sessionJson(issued)))
   })
-}
-
-function sessionBody (issued: IssuedSession) {
-  const s = issued.entry.session
-  return {
-    accessToken: s.accessToken,
-    instanceUrl: s.instanceUrl,
-    tokenType: 'Bearer' as const,
-    issuedAt: new Date(s.issuedAt).toISOString(),
-    expiresAt: new Date(issued.expiresAt).toISOString(),
-    connection: issued.connection,
-    userId: s.userId,
-    orgId: s.orgId,
-    apiVersion: issued.apiVersion,
-    flow: s.flow,
-  }
 }
 
 export default sessionRoutes
