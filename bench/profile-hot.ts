@@ -45,17 +45,23 @@ try {
   await broker.child.stop()
   const file = join(profDir, (await readdir(profDir)).find(f => f.endsWith('.cpuprofile')) as string)
   const profile = JSON.parse(await readFile(file, 'utf8')) as CpuProfile
-  // the profile covers the warm-up too
-  report(profile, warm.responses + result.responses, result.requestsPerSecond)
+  report(profile, result.responses, result.requestsPerSecond, warm.durationSeconds)
   process.stdout.write(`\nprofile: ${file}\n`)
 } finally {
   await stopAll()
 }
 
 /** Self time per function (µs per request over the whole profile), top 40, and totals per package. */
-function report (p: CpuProfile, answered: number, rps: number): void {
+function report (p: CpuProfile, answered: number, rps: number, _warmupSeconds: number): void {
+  // only the samples of the measured run: the last `seconds` before the broker was stopped (start-up,
+  // module loading and the warm-up come before; stopping takes a few ms)
+  const from = p.endTime - seconds * 1e6
   const self = new Map<number, number>()
-  for (let i = 0; i < p.samples.length; i++) self.set(p.samples[i], (self.get(p.samples[i]) ?? 0) + (p.timeDeltas[i] ?? 0))
+  let at = p.startTime
+  for (let i = 0; i < p.samples.length; i++) {
+    at += p.timeDeltas[i] ?? 0
+    if (at >= from) self.set(p.samples[i], (self.get(p.samples[i]) ?? 0) + (p.timeDeltas[i] ?? 0))
+  }
   const byFn = new Map<string, number>()
   const byPkg = new Map<string, number>()
   for (const node of p.nodes) {
@@ -66,11 +72,17 @@ function report (p: CpuProfile, answered: number, rps: number): void {
     byFn.set(key, (byFn.get(key) ?? 0) + us)
     byPkg.set(where.split(':')[0], (byPkg.get(where.split(':')[0]) ?? 0) + us)
   }
-  const totalSeconds = (p.endTime - p.startTime) / 1e6
   const requests = Math.max(answered, 1)
   const perReq = (us: number) => (us / requests).toFixed(2)
-  process.stdout.write(`${requests} requests (warm-up included), ${Math.round(rps)}/s in the measured run; the profile spans ${totalSeconds.toFixed(1)} s, start-up included\n\n`)
-  process.stdout.write('µs/request  by package or folder\n')
+  process.stdout.write(`${requests} requests in the measured ${seconds} s (${Math.round(rps)}/s); samples of that run only, wall time per request (idle included)\n\n`)
+  const byPurpose = new Map<string, number>()
+  for (const node of p.nodes) {
+    const us = self.get(node.id) ?? 0
+    if (us > 0) byPurpose.set(purpose(node.callFrame), (byPurpose.get(purpose(node.callFrame)) ?? 0) + us)
+  }
+  process.stdout.write('µs/request  by what it buys (wall time of the main thread; idle and socket writes wait on the machine)\n')
+  for (const [k, v] of [...byPurpose].sort((a, b) => b[1] - a[1])) process.stdout.write(`${perReq(v).padStart(10)}  ${k}\n`)
+  process.stdout.write('\nµs/request  by package or folder\n')
   for (const [k, v] of [...byPkg].sort((a, b) => b[1] - a[1]).slice(0, 25)) process.stdout.write(`${perReq(v).padStart(10)}  ${k}\n`)
   process.stdout.write('\nµs/request  by function (self time)\n')
   for (const [k, v] of [...byFn].sort((a, b) => b[1] - a[1]).slice(0, 45)) process.stdout.write(`${perReq(v).padStart(10)}  ${k}\n`)
@@ -87,4 +99,25 @@ function place (url: string): string {
   if (url.startsWith('node:')) return `node:${url.slice(5)}`
   const src = url.indexOf('/src/')
   return src !== -1 ? `src:${url.slice(src + 5)}` : url
+}
+
+/** What a function's time is spent for, for the README's hot-path table. */
+function purpose (frame: ProfileNode['callFrame']): string {
+  const { url, functionName } = frame
+  if (!url) {
+    if (functionName === '(idle)') return 'idle (waiting for the next request)'
+    if (functionName === '(garbage collector)') return 'garbage collection'
+    if (functionName === 'writev' || functionName === 'writeBuffer') return 'socket writes (kernel: TCP over loopback)'
+    if (functionName === 'writeString') return 'access line: log file writes (batched)'
+    return `V8/native: ${functionName}`
+  }
+  if (url.includes('/pino/') || url.includes('sonic-boom') || url.includes('/src/logger.ts') || url.includes('/src/http/access-log.ts')) return 'access line: pino formatting'
+  if (url.includes('/src/auth/')) return 'caller authentication and rate limit'
+  if (url.includes('/src/sessions/') || url.includes('/src/secrets/') || url.includes('/src/routes/')) return 'session lookup and answer'
+  if (url.includes('/src/metrics/') || url.includes('prom-client')) return 'metrics'
+  if (url.includes('/src/http/request-id.ts') || url.includes('internal/crypto/random')) return 'request id (random UUID)'
+  if (url.includes('find-my-way')) return 'routing'
+  if (url.includes('/fastify/') || url.includes('ajv') || url.includes('fast-json-stringify') || url.includes('/src/app.ts') || url.includes('toad-cache')) return 'Fastify request lifecycle (hooks, validation, reply)'
+  if (url.startsWith('node:')) return 'Node HTTP (parse, headers, streams, timers)'
+  return 'other'
 }

@@ -2,13 +2,13 @@ import { join } from 'node:path'
 import { startBroker, type BenchBroker } from '../lib/broker.ts'
 import type { BenchContext, Row, ScenarioOutcome } from '../lib/context.ts'
 import { clientCredentialsConnection, ORG, seedStore, wrongPasswordConnection } from '../lib/fixtures.ts'
-import { storm, summarize, type LatencySummary, type StormResult } from '../lib/measure.ts'
+import { round, storm, summarize, type LatencySummary, type StormResult } from '../lib/measure.ts'
 
 export const STORMS = {
   replicas: 3,
   requests: 1000,
   loginLatencyMs: 200,
-  /** p99 of the cold storm may exceed the login latency by this much */
+  /** p99 of the cold storm may exceed the cached storm's p99 (same run) plus the login latency by this much */
   p99AllowanceMs: 50,
   requestTimeoutMs: 30_000,
 }
@@ -111,18 +111,20 @@ function coldOutcome (result: StormResult, loginAttempts: number, loginSuccesses
   const latency = summarize(result.responses.map(r => r.latencyMs))
   const statuses = statusCounts(result)
   const ok = statuses['200'] ?? 0
-  const limit = STORMS.loginLatencyMs + STORMS.p99AllowanceMs
+  // what 1,000 simultaneous requests cost on this machine anyway (the cached storm, same run),
+  // plus the one login everybody waits for, plus the allowance
+  const limit = round(reference.p99Ms + STORMS.loginLatencyMs + STORMS.p99AllowanceMs)
   const s = 'cold storm'
   const rows: Row[] = [
     { scenario: s, metric: 'Salesforce logins (simulator)', value: `${loginAttempts} (${loginSuccesses} ok)`, target: 'exactly 1', pass: loginAttempts === 1 },
     { scenario: s, metric: 'answers', value: fmtCounts(statuses), target: `${STORMS.requests}× 200`, pass: ok === STORMS.requests },
-    { scenario: s, metric: 'p50 / p99 / max latency', value: `${latency.p50Ms.toFixed(0)} / ${latency.p99Ms.toFixed(0)} / ${latency.maxMs.toFixed(0)} ms`, target: `p99 ≤ ${limit} ms`, pass: latency.p99Ms <= limit },
+    { scenario: s, metric: 'p50 / p99 / max latency', value: `${latency.p50Ms.toFixed(0)} / ${latency.p99Ms.toFixed(0)} / ${latency.maxMs.toFixed(0)} ms`, target: `p99 ≤ ${limit.toFixed(0)} ms (cached p99 + ${STORMS.loginLatencyMs} + ${STORMS.p99AllowanceMs})`, pass: latency.p99Ms <= limit },
     { scenario: s, metric: 'same storm, cached session: p50 / p99', value: `${reference.p50Ms.toFixed(0)} / ${reference.p99Ms.toFixed(0)} ms` },
     { scenario: s, metric: 'requests fired within', value: `${result.fireSpreadMs.toFixed(0)} ms` },
   ]
   return {
     rows,
-    data: { settings: STORMS, loginAttempts, loginSuccesses, statuses, latency, cachedSessionStormLatency: reference, p99LimitMs: limit, fireSpreadMs: result.fireSpreadMs, wallMs: result.wallMs, byReplica: byReplica(result) },
+    data: { settings: STORMS, loginAttempts, loginSuccesses, statuses, latency, cachedSessionStormLatency: reference, p99LimitMs: limit, p99LimitRule: 'cached-storm p99 (same run) + login latency + allowance', p99OverCachedMs: round(latency.p99Ms - reference.p99Ms), fireSpreadMs: result.fireSpreadMs, wallMs: result.wallMs, byReplica: byReplica(result) },
   }
 }
 
