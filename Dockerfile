@@ -64,11 +64,13 @@ ENV NODE_ENV=production \
     NPM_CONFIG_UPDATE_NOTIFIER=false NPM_CONFIG_FUND=false NPM_CONFIG_AUDIT=false
 
 COPY package.json package-lock.json ./
-# Production dependencies only (jsforce is not one: the client SDK's, not the server's); none
+# Production dependencies only (jsforce is not one: the client SDK's, not the server's). The SDK is
+# a workspace package whose dependencies the lockfile counts as production ones: without the
+# workspaces entry npm installs what the server's own dependencies reach, nothing more. None
 # has an install script, and --ignore-scripts keeps it so. Files stay root-owned: the app user
 # can read, not modify, them.
 # The npm cache is a build-time cache mount, so it never lands in a layer.
-RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --ignore-scripts
+RUN --mount=type=cache,target=/root/.npm npm pkg delete workspaces && npm ci --omit=dev --ignore-scripts
 COPY --from=build /app/dist ./dist
 
 # Numeric so that Kubernetes' runAsNonRoot can verify it without reading /etc/passwd.

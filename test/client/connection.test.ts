@@ -1,6 +1,6 @@
 import t from 'tap'
 import { Connection } from 'jsforce'
-import { createBrokerClient } from '../../src/client/index.ts'
+import { BrokerError, createBrokerClient } from '../../packages/client/src/index.ts'
 import { ACME } from '../helper.ts'
 import { recordingFetch, startBroker } from './support.ts'
 
@@ -88,9 +88,17 @@ t.test('when the broker cannot replace the session, the jsforce call fails with 
   broker.sim.org('acme').connectedApps.get(ACME.clientId)!.clientSecret = 'rotated-in-salesforce-only'
   broker.sim.expireSessions('acme')
   const err = await conn.query('SELECT Id FROM Account').then(() => undefined, (e: unknown) => e)
-  t.ok(err instanceof Error)
-  t.match((err as Error).message, /Unable to refresh session due to: Salesforce refused the stored credentials/)
-  t.notMatch((err as Error).message, ACME.clientSecret)
+  // jsforce wraps a refresh failure in a plain Error; the caller must still get the broker's reason, fields and all
+  t.ok(err instanceof BrokerError, 'the BrokerError itself, not jsforce\'s wrapper')
+  const e = err as BrokerError
+  t.match(e.message, /Salesforce refused the stored credentials/)
+  t.equal(e.status, 503)
+  t.equal(e.code, 'salesforce_login_failed')
+  t.equal(e.retryable, false, 'a rejected secret does not heal by retrying')
+  t.equal(e.classification, 'invalid_client')
+  t.type(e.hint, 'string')
+  t.equal(e.connection, 'acme')
+  t.notMatch(e.message, ACME.clientSecret)
   t.equal(broker.sim.stats('acme').attempts, 2, 'one failed login, no loop')
 })
 

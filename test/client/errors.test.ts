@@ -1,7 +1,7 @@
 import t from 'tap'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { BrokerError, createBrokerClient } from '../../src/client/index.ts'
+import { BrokerError, createBrokerClient } from '../../packages/client/src/index.ts'
 import { testPrincipals } from '../support/principals.ts'
 import { startBroker } from './support.ts'
 

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { BrokerError, createBrokerClient } from '../../src/client/index.ts'
+import { BrokerError, createBrokerClient } from '../../packages/client/src/index.ts'
 import { generateApiKey } from '../../src/auth/api-key.ts'
 import { parsePrincipals } from '../../src/auth/principals.ts'
 import { testPrincipals } from '../support/principals.ts'

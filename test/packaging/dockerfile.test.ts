@@ -150,14 +150,36 @@ t.test('every stage builds on the one NODE_IMAGE, Node 22 as the node devDepende
 t.test('jsforce is the client SDK\'s, not a production dependency of the server', async (t) => {
   const pkg = JSON.parse(readRepoFile('package.json'))
   t.notOk('jsforce' in pkg.dependencies, 'not in dependencies')
-  t.ok('jsforce' in pkg.devDependencies, 'the SDK in src/client is built and tested with it')
+  t.ok('jsforce' in pkg.devDependencies, 'the root tests drive the SDK with it')
+  t.same(pkg.workspaces, ['packages/*'], 'the SDK is a workspace package')
+  const client = JSON.parse(readRepoFile('packages/client/package.json'))
+  t.ok('jsforce' in client.dependencies, 'jsforce is the SDK\'s own dependency')
   const importers = readdirSync(join(ROOT, 'src'), { recursive: true, encoding: 'utf8' })
-    .filter(file => file.endsWith('.ts') && /from 'jsforce'|import\('jsforce'\)/.test(readRepoFile(join('src', file))))
-    .map(file => `src/${file}`)
-  t.ok(importers.length > 0)
-  for (const file of importers) t.match(file, /^src\/client\//, `${file} is the client SDK`)
-  const lock = JSON.parse(readRepoFile('package-lock.json')).packages as Record<string, { dev?: boolean, devOptional?: boolean, hasInstallScript?: boolean }>
-  const production = Object.entries(lock).filter(([path, p]) => path !== '' && p.dev !== true && p.devOptional !== true)
-  t.same(production.filter(([path]) => /(^|\/)node_modules\/(jsforce|core-js)$/.test(path)), [], 'jsforce\'s tree stays out of the image')
-  t.same(production.filter(([, p]) => p.hasInstallScript === true).map(([path]) => path), [], 'no production dependency needs an install script (the image runs npm ci --ignore-scripts)')
+    .filter(file => file.endsWith('.ts') && /from 'jsforce'|import\('jsforce'\)|@sf-broker\/client/.test(readRepoFile(join('src', file))))
+  t.same(importers, [], 'the server imports neither jsforce nor the SDK')
+
+  // A workspace's dependencies are production ones in the lockfile, so the runtime stage drops the
+  // workspaces before `npm ci --omit=dev`: what it installs is then what the root's own
+  // dependencies reach, which is computed here from the lockfile the way npm resolves it.
+  const install = runtimeArgs('RUN').find(args => /\bnpm ci\b/.test(args)) ?? ''
+  t.match(install, /npm pkg delete workspaces\s*&&\s*npm ci\b/, 'the runtime stage installs without the workspaces')
+  const lock = JSON.parse(readRepoFile('package-lock.json')).packages as Record<string, { dependencies?: Record<string, string>, optionalDependencies?: Record<string, string>, hasInstallScript?: boolean, link?: boolean }>
+  const reached = new Set<string>()
+  const visit = (from: string, name: string): void => {
+    // node_modules resolution: the nearest node_modules up from the requiring package
+    for (let dir = from; ; dir = dir.includes('/node_modules/') ? dir.slice(0, dir.lastIndexOf('/node_modules/')) : '') {
+      const path = `${dir === '' ? '' : dir + '/'}node_modules/${name}`
+      if (lock[path]) {
+        if (reached.has(path)) return
+        reached.add(path)
+        for (const dep of Object.keys({ ...lock[path].dependencies, ...lock[path].optionalDependencies })) visit(path, dep)
+        return
+      }
+      if (dir === '') return
+    }
+  }
+  for (const dep of Object.keys(pkg.dependencies)) visit('', dep)
+  t.ok(reached.size > 50, `${reached.size} production packages`)
+  t.same([...reached].filter(path => /(^|\/)node_modules\/(jsforce|core-js|undici|@sf-broker\/client)$/.test(path)), [], 'jsforce\'s tree stays out of the image')
+  t.same([...reached].filter(path => lock[path].hasInstallScript === true), [], 'no production dependency needs an install script (the image runs npm ci --ignore-scripts)')
 })

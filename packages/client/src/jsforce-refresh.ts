@@ -1,4 +1,5 @@
 import type { Connection } from 'jsforce'
+import { BrokerError } from './broker-error.ts'
 import type { BrokerSession } from './session-request.ts'
 
 type RefreshFn = NonNullable<ConstructorParameters<typeof Connection>[0]>['refreshFn']
@@ -16,6 +17,7 @@ const REFRESH_WINDOW_MS = 10_000
 export function brokerRefreshFn (name: string, reportInvalid: (name: string, token: string) => Promise<BrokerSession>): RefreshFn {
   const recent: number[] = []
   return (conn, callback) => {
+    failures.delete(conn)
     const failed = conn.accessToken
     const now = Date.now()
     while (recent.length > 0 && now - recent[0] > REFRESH_WINDOW_MS) recent.shift()
@@ -33,6 +35,35 @@ export function brokerRefreshFn (name: string, reportInvalid: (name: string, tok
       // an org moved to another instance (or a My Domain change): later calls must go there
       if (session.instanceUrl !== conn.instanceUrl) conn._establish({ instanceUrl: session.instanceUrl, accessToken: session.accessToken })
       callback(null, session.accessToken)
-    }, (err: Error) => callback(err))
+    }, (err: Error) => {
+      if (err instanceof BrokerError) failures.set(conn, err)
+      callback(err)
+    })
   }
+}
+
+/** the BrokerError of each connection's last failed refresh, until jsforce has rethrown it */
+const failures = new WeakMap<object, BrokerError>()
+
+/**
+ * jsforce's SessionRefreshDelegate turns a failed refresh into `new Error('Unable to refresh session
+ * due to: ' + err.message)` (lib/session-refresh-delegate.js), dropping the BrokerError's type,
+ * classification, hint and retryAfterSeconds. Callers waiting on a refresh already in progress get the
+ * original rejection; the one that started it gets the wrapper. This hands that caller the BrokerError
+ * instance itself, so `err instanceof BrokerError` holds on every path.
+ */
+export function keepBrokerErrors (conn: Connection): Connection {
+  const delegate = conn._refreshDelegate
+  if (!delegate) return conn
+  const refresh = delegate.refresh.bind(delegate)
+  delegate.refresh = async (since: number) => {
+    try {
+      await refresh(since)
+    } catch (err) {
+      const original = failures.get(conn)
+      failures.delete(conn)
+      throw original ?? err
+    }
+  }
+  return conn
 }

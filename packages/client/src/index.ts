@@ -5,7 +5,7 @@
  */
 import { Connection } from 'jsforce'
 import { BrokerError, clientError } from './broker-error.ts'
-import { brokerRefreshFn } from './jsforce-refresh.ts'
+import { brokerRefreshFn, keepBrokerErrors } from './jsforce-refresh.ts'
 import { requestSession, type BrokerSession, type Credentials } from './session-request.ts'
 
 export { BrokerError } from './broker-error.ts'
@@ -135,12 +135,12 @@ export function createBrokerClient (opts: BrokerClientOptions): BrokerClient {
 
   async function connection (name: string, connOpts: { version?: string } = {}): Promise<Connection> {
     const session = await getSession(name)
-    return new Connection({
+    return keepBrokerErrors(new Connection({
       instanceUrl: session.instanceUrl,
       accessToken: session.accessToken,
       version: connOpts.version ?? session.apiVersion,
       refreshFn: brokerRefreshFn(name, reportInvalid),
-    })
+    }))
   }
 
   function close (): void {

@@ -1,0 +1,143 @@
+import { execFile } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { promisify } from 'node:util'
+import t from 'tap'
+import { ACME } from '../helper.ts'
+import { startBroker } from './support.ts'
+
+/**
+ * The SDK as a service team gets it: `npm pack` of packages/client, `npm install` of the tarball into
+ * an empty project, then a plain ESM script (no TypeScript, no access to this repository) that
+ * queries through a running broker and survives an expired session — on Node 20, the oldest Node
+ * the package's `engines` promises, when this machine has one, and on the Node running the tests.
+ */
+
+const execFileAsync = promisify(execFile)
+/**
+ * The children are other programs on other Nodes: tap's loader flags are not theirs. tap's
+ * processinfo puts NODE_OPTIONS back into every child's environment, so env(1) removes it last.
+ */
+const run = (command: string, args: string[], opts: { cwd?: string, timeout?: number, env?: NodeJS.ProcessEnv } = {}) =>
+  execFileAsync('env', ['-u', 'NODE_OPTIONS', command, ...args], opts)
+const CLIENT_DIR = join(import.meta.dirname, '..', '..', 'packages', 'client')
+const ROOT_BIN = join(import.meta.dirname, '..', '..', 'node_modules', '.bin')
+
+function childEnv (extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return { ...process.env, ...extra }
+}
+
+/** Node 20 for the "oldest supported" run: NODE20 if set, else the distribution's /usr/bin/node when that is 20. */
+async function node20 (): Promise<string | undefined> {
+  const candidate = process.env.NODE20 ?? '/usr/bin/node'
+  if (!existsSync(candidate)) return undefined
+  const { stdout } = await run(candidate, ['--version'], { env: childEnv() })
+  return stdout.startsWith('v20.') ? candidate : undefined
+}
+
+const CONSUMER_SCRIPT = `
+import { BrokerError, createBrokerClient } from '@sf-broker/client'
+
+const { BROKER_URL, BROKER_KEY, SIM_URL, CLIENT_ID } = process.env
+const client = createBrokerClient({ baseUrl: BROKER_URL, credentials: BROKER_KEY })
+const conn = await client.connection('acme')
+const first = await conn.query('SELECT Id, Name FROM Account')
+const deadToken = conn.accessToken
+
+// Salesforce ends every session of the org (the simulator's control API), the same Connection goes on
+const expired = await fetch(SIM_URL + '/_sim/orgs/acme/sessions/expire', { method: 'POST' })
+if (!expired.ok) throw new Error('the simulator did not expire the sessions')
+const second = await conn.query('SELECT Id FROM Account')
+
+let refused
+try {
+  await client.getSession('not-granted')
+} catch (err) {
+  refused = { isBrokerError: err instanceof BrokerError, status: err.status, code: err.code, type: err.type }
+}
+
+// the connected app's secret changes in Salesforce only: the refresh inside jsforce fails with the broker's reason
+await fetch(SIM_URL + '/_sim/orgs/acme/apps/' + encodeURIComponent(CLIENT_ID), { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ clientSecret: 'rotated-in-salesforce-only' }) })
+await fetch(SIM_URL + '/_sim/orgs/acme/sessions/expire', { method: 'POST' })
+let throughRefresh
+try {
+  await conn.query('SELECT Id FROM Account')
+} catch (err) {
+  throughRefresh = { isBrokerError: err instanceof BrokerError, code: err.code, classification: err.classification, hasHint: typeof err.hint === 'string' }
+}
+client.close()
+console.log(JSON.stringify({ node: process.version, first: first.totalSize, second: second.totalSize, healed: conn.accessToken !== deadToken, refused, throughRefresh }))
+`
+
+const CONSUMER_TYPES = `
+import { BrokerError, createBrokerClient, type BrokerSession } from '@sf-broker/client'
+
+const client = createBrokerClient({ baseUrl: 'http://broker', credentials: () => 'key' })
+const session: BrokerSession = await client.getSession('acme')
+const expires: Date = session.expiresAt
+const conn = await client.connection('acme', { version: '62.0' })
+const rows: number = (await conn.query<{ Id: string }>('SELECT Id FROM Account')).totalSize
+const reason = (err: unknown): string | undefined => err instanceof BrokerError ? err.classification ?? err.hint : undefined
+export { expires, rows, reason }
+`
+
+t.test('the packed SDK installs into an empty project and heals an expired session there', async (t) => {
+  const scratch = await mkdtemp(join(tmpdir(), 'sfb-client-consumer-'))
+  t.teardown(() => rm(scratch, { recursive: true, force: true }))
+
+  // prepack builds dist/ with tsc; the tarball must carry the built JavaScript and declarations only
+  const packed = await run('npm', ['pack', '--json', '--pack-destination', scratch], { cwd: CLIENT_DIR, env: childEnv({ PATH: `${ROOT_BIN}:${process.env.PATH}` }) })
+  const [tarball] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf('['))) as Array<{ filename: string, files: Array<{ path: string }> }>
+  const files = tarball.files.map(f => f.path).sort()
+  t.ok(files.includes('dist/index.js') && files.includes('dist/index.d.ts'), 'built JavaScript and declarations')
+  t.ok(files.includes('README.md'), 'its own README')
+  t.same(files.filter(f => f.endsWith('.ts') && !f.endsWith('.d.ts')), [], 'no TypeScript sources (Node does not strip types in node_modules)')
+
+  const oldest = await node20()
+  if (!oldest) t.comment('no Node 20 on this machine (set NODE20=/path/to/node): the consumer runs on the test Node only')
+
+  const project = join(scratch, 'consumer')
+  await run('mkdir', ['-p', project])
+  await writeFile(join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }))
+  // A Node 20 user installs with Node 20's npm, which picks for each range the newest version whose
+  // engines accept that Node: jsforce releases that need Node 22 (3.10.19+, undici 8) are passed over.
+  // The cache serves what it has; the registry the rest.
+  const npmBeside = oldest ? join(dirname(oldest), '..', 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js') : undefined
+  const npm = npmBeside && existsSync(npmBeside) ? [oldest as string, npmBeside] : ['npm']
+  await run(npm[0], [...npm.slice(1), 'install', join(scratch, tarball.filename), '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts'], { cwd: project, timeout: 240_000, env: childEnv() })
+  const installed = JSON.parse(await readFile(join(project, 'node_modules', '@sf-broker', 'client', 'package.json'), 'utf8'))
+  t.equal(installed.name, '@sf-broker/client')
+  t.notOk(existsSync(join(project, 'node_modules', 'fastify')), 'the server does not come along')
+  const jsforce = JSON.parse(await readFile(join(project, 'node_modules', 'jsforce', 'package.json'), 'utf8'))
+  t.comment(`jsforce ${jsforce.version} installed (engines ${jsforce.engines?.node})`)
+  await writeFile(join(project, 'main.js'), CONSUMER_SCRIPT)
+  await writeFile(join(project, 'types.ts'), CONSUMER_TYPES)
+  await writeFile(join(project, 'tsconfig.json'), JSON.stringify({ compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true, skipLibCheck: true, types: [] }, files: ['types.ts'] }))
+
+  await t.test('the declarations type-check in a consumer (exports map → dist/index.d.ts)', async (t) => {
+    const checked = await run(join(ROOT_BIN, 'tsc'), ['-p', project], { env: childEnv() }).then(() => 'ok', (err: { stdout: string }) => err.stdout)
+    t.equal(checked, 'ok')
+  })
+
+  const nodes = [...new Set([oldest, process.execPath].filter((n): n is string => n !== undefined))]
+  for (const node of nodes) {
+    await t.test(`a query and a healed expired session on ${node}`, async (t) => {
+      const broker = await startBroker(t)
+      const { stdout } = await run(node, ['main.js'], {
+        cwd: project,
+        timeout: 60_000,
+        env: { PATH: process.env.PATH ?? '', BROKER_URL: broker.baseUrl, BROKER_KEY: broker.principals.billingKey, SIM_URL: broker.sim.loginUrl, CLIENT_ID: ACME.clientId },
+      })
+      const out = JSON.parse(stdout.trim().split('\n').at(-1) as string)
+      if (node === oldest) t.match(out.node, /^v20\./)
+      t.ok(out.first > 0, 'the query answered')
+      t.equal(out.second, out.first, 'and answered again after Salesforce expired the session')
+      t.equal(out.healed, true, 'the Connection holds a new token')
+      t.same(out.refused, { isBrokerError: true, status: 403, code: 'forbidden', type: 'urn:sf-broker:problem:forbidden' }, 'a refusal is a BrokerError from the installed package')
+      t.same(out.throughRefresh, { isBrokerError: true, code: 'salesforce_login_failed', classification: 'invalid_client', hasHint: true }, 'a failed refresh inside jsforce is the BrokerError itself')
+      t.equal(broker.sim.stats('acme').attempts, 3, 'one login, one for the expired session, one refused')
+    })
+  }
+})
