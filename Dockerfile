@@ -72,6 +72,8 @@ COPY package.json package-lock.json ./
 # The npm cache is a build-time cache mount, so it never lands in a layer.
 RUN --mount=type=cache,target=/root/.npm npm pkg delete workspaces && npm ci --omit=dev --ignore-scripts
 COPY --from=build /app/dist ./dist
+# sfb, the admin CLI (package.json "bin"): `docker exec <container> sfb health`
+RUN printf '#!/bin/sh\nexec node /app/dist/cli/sfb.js "$@"\n' > /usr/local/bin/sfb && chmod 755 /usr/local/bin/sfb
 
 # Numeric so that Kubernetes' runAsNonRoot can verify it without reading /etc/passwd.
 USER 10001:10001

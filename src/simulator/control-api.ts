@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { SimContext } from './context.ts'
 import { AppControlError, appView, patchExistingApp, putApp, setPreAuthorized, uploadCertificate } from './control-apps.ts'
@@ -15,6 +16,7 @@ import { editPermissions, permissionRow } from './user-permissions.ts'
  *                                                          soapLoginRetired, minApiVersion…)
  *   POST   /_sim/orgs/KEY/sessions/expire
  *   GET|PATCH /_sim/orgs/KEY/users/USERNAME               POST /_sim/orgs/KEY/users/USERNAME/reset-token
+ *   POST   /_sim/orgs/KEY/users/USERNAME/reset-password {password?}   a password change: new password AND new token
  *   PUT    /_sim/orgs/KEY/apps/CLIENT_ID {clientSecret, permittedUsers, certificatePem, preAuthorizedUsernames,
  *          userApprovedUsernames, clientCredentialsUser}  create or change a connected app / External Client App
  *   PATCH  /_sim/orgs/KEY/apps/CLIENT_ID {…}              change an existing one
@@ -201,6 +203,18 @@ async function route (ctx: SimContext, sim: Simulator, req: IncomingMessage, url
   if (at('orgs/:key/users/:username/reset-token', 'POST')) {
     userOrThrow(orgOrThrow(ctx, parts[1]), parts[3])
     return { securityToken: sim.resetSecurityToken(parts[1], parts[3]) }
+  }
+  if (at('orgs/:key/users/:username/reset-password', 'POST')) {
+    const org = orgOrThrow(ctx, parts[1])
+    const user = userOrThrow(org, parts[3])
+    const body = await jsonBody(req)
+    const password = expect(body, 'password', 'string') ? body.password as string : `Sim-${randomBytes(9).toString('base64url')}`
+    user.password = password
+    user.lastPasswordChangeDate = Date.now()
+    user.passwordExpired = false
+    // Changing the password resets the security token (Salesforce Help "Reset Your Security Token";
+    // /work/shared/SALESFORCE-FACTS.md): the old token stops working with the new password.
+    return { password, securityToken: sim.resetSecurityToken(parts[1], parts[3]) }
   }
   if (at('orgs/:key/users/:username', 'GET')) return userView(userOrThrow(orgOrThrow(ctx, parts[1]), parts[3]))
   if (at('orgs/:key/users/:username', 'PATCH')) {

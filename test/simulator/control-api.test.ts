@@ -102,3 +102,19 @@ t.test('main.ts runs the simulator as a process and stops on SIGTERM', async t =
   const [code] = await once(child, 'exit')
   t.equal(code, 0)
 })
+
+t.test('reset-password: a password change resets the security token, as in Salesforce', async t => {
+  const sim = await startAcme(t)
+  const path = `orgs/acme/users/${encodeURIComponent(USER.username)}/reset-password`
+  const chosen = await control(sim.loginUrl, 'POST', path, { password: 'Chosen-Passw0rd' })
+  t.equal(chosen.status, 200)
+  t.match(chosen.json, { password: 'Chosen-Passw0rd', securityToken: /^[0-9A-Za-z]{25}$/ })
+  t.equal((await passwordLogin(sim.loginUrl, 'Chosen-Passw0rd' + USER.securityToken)).status, 400, 'the old token does not go with the new password')
+  t.equal((await passwordLogin(sim.loginUrl, 'Chosen-Passw0rd' + chosen.json.securityToken)).status, 200)
+
+  const generated = await control(sim.loginUrl, 'POST', path)
+  t.match(generated.json, { password: /^Sim-/, securityToken: /^[0-9A-Za-z]{25}$/ })
+  t.not(generated.json.securityToken, chosen.json.securityToken)
+  t.equal((await passwordLogin(sim.loginUrl, generated.json.password + generated.json.securityToken)).status, 200)
+  t.equal((await control(sim.loginUrl, 'POST', 'orgs/acme/users/nobody@acme.example/reset-password')).status, 404)
+})

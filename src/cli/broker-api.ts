@@ -1,0 +1,113 @@
+import { readFile } from 'node:fs/promises'
+
+/**
+ * How sfb talks to the broker: its HTTP API, nothing else (sfb imports none of the server's modules,
+ * so it works from any machine that can reach the broker). The admin key comes from the environment
+ * or a file, never from argv, where `ps` and shell history would show it.
+ */
+
+/** Exit codes: documented in `sfb --help` and the README; scripts branch on them. */
+export const EXIT = {
+  ok: 0,
+  /** the broker answered, and the answer is "no": credentials rejected, validation failed, a check failing */
+  failed: 1,
+  usage: 2,
+  notFound: 3,
+  /** someone changed the connection since the version you named (If-Match): read again and retry */
+  conflict: 4,
+  /** rate limited, or logins paused for a while: try again later */
+  tempFail: 75,
+  /** the broker is unreachable or answered 5xx */
+  unavailable: 69,
+  /** the admin key is missing from the broker's principals, or not an admin's */
+  noPerm: 77,
+  /** sfb itself is not configured: no SFB_URL, no admin key */
+  config: 78,
+} as const
+
+export class CliError extends Error {
+  readonly exitCode: number
+  /** the problem+json the broker answered, for --json */
+  readonly problem: Record<string, unknown> | undefined
+  readonly hint: string | undefined
+  constructor (exitCode: number, message: string, opts: { problem?: Record<string, unknown>, hint?: string } = {}) {
+    super(message)
+    this.exitCode = exitCode
+    this.problem = opts.problem
+    this.hint = opts.hint
+  }
+}
+
+export interface BrokerTarget {
+  url: string
+  key: string
+}
+
+/** SFB_URL (or --url), and the admin key from SFB_ADMIN_KEY, SFB_ADMIN_KEY_FILE or --key-file. */
+export async function brokerTarget (env: NodeJS.ProcessEnv, flags: { url?: string, keyFile?: string }): Promise<BrokerTarget> {
+  const url = (flags.url ?? env.SFB_URL ?? '').trim()
+  if (url === '') throw new CliError(EXIT.config, 'no broker URL: set SFB_URL (e.g. export SFB_URL=http://127.0.0.1:3000) or pass --url')
+  if (!/^https?:\/\/[^\s/]+/.test(url)) throw new CliError(EXIT.config, 'SFB_URL must be an http(s) URL, e.g. https://sf-broker.example.com')
+  const keyFile = flags.keyFile ?? env.SFB_ADMIN_KEY_FILE
+  let key = env.SFB_ADMIN_KEY ?? ''
+  if (keyFile) {
+    const variable = flags.keyFile ? '--key-file' : 'SFB_ADMIN_KEY_FILE'
+    try {
+      key = await readFile(keyFile, 'utf8')
+    } catch (err) {
+      throw new CliError(EXIT.config, `${variable}: cannot read ${keyFile} (${(err as NodeJS.ErrnoException).code ?? 'error'})`)
+    }
+  }
+  key = key.trim()
+  if (key === '') throw new CliError(EXIT.config, 'no admin key: set SFB_ADMIN_KEY_FILE to a file holding it (or SFB_ADMIN_KEY); never pass it as an argument')
+  return { url: url.replace(/\/+$/, ''), key }
+}
+
+export interface ApiAnswer {
+  status: number
+  body: unknown
+  etag: string | undefined
+}
+
+function exitCodeFor (status: number): number {
+  if (status === 401 || status === 403) return EXIT.noPerm
+  if (status === 404) return EXIT.notFound
+  if (status === 409 || status === 412) return EXIT.conflict
+  if (status === 429) return EXIT.tempFail
+  if (status >= 500) return EXIT.unavailable
+  return EXIT.failed
+}
+
+/** One call to the broker; every non-2xx answer becomes a CliError carrying the problem. */
+export async function call (target: BrokerTarget, method: string, path: string, opts: { body?: unknown, ifMatch?: number, okStatuses?: number[] } = {}): Promise<ApiAnswer> {
+  const headers: Record<string, string> = { authorization: `Bearer ${target.key}`, accept: 'application/json, application/problem+json' }
+  if (opts.body !== undefined) headers['content-type'] = 'application/json'
+  if (opts.ifMatch !== undefined) headers['if-match'] = `"${opts.ifMatch}"`
+  let res: Response
+  try {
+    res = await fetch(target.url + path, { method, headers, body: opts.body === undefined ? undefined : JSON.stringify(opts.body), signal: AbortSignal.timeout(60_000), redirect: 'error' })
+  } catch (err) {
+    const inner = (err as { cause?: { code?: string, message?: string } }).cause
+    const cause = inner?.code ?? inner?.message ?? (err as Error).message
+    throw new CliError(EXIT.unavailable, `cannot reach the broker at ${target.url} (${cause})`, { hint: 'is SFB_URL right, and is the broker running?' })
+  }
+  const text = await res.text()
+  let body: unknown
+  try {
+    body = text === '' ? null : JSON.parse(text)
+  } catch {
+    body = undefined
+  }
+  if (res.ok || opts.okStatuses?.includes(res.status)) return { status: res.status, body, etag: res.headers.get('etag') ?? undefined }
+  const problem = body !== null && typeof body === 'object' ? body as Record<string, unknown> : undefined
+  const title = typeof problem?.title === 'string' ? problem.title : `HTTP ${res.status}`
+  const detail = typeof problem?.detail === 'string' ? `: ${problem.detail}` : ''
+  const retryAfter = res.headers.get('retry-after')
+  const hint = [typeof problem?.hint === 'string' ? problem.hint : undefined, retryAfter ? `retry after ${retryAfter} s` : undefined].filter(Boolean).join('; ')
+  if (res.status === 404 && problem?.detail === 'no such route') {
+    throw new CliError(EXIT.notFound, `the broker at ${target.url} has no ${method} ${path.split('?')[0]} (an older broker version?)`, { problem })
+  }
+  throw new CliError(exitCodeFor(res.status), `${title}${detail}`, { problem, hint: hint || undefined })
+}
+
+export const enc = encodeURIComponent

@@ -1,0 +1,73 @@
+import { call, enc, EXIT, type BrokerTarget } from '../broker-api.ts'
+import { ago, keyValues, table } from '../output.ts'
+import type { CommandContext } from '../context.ts'
+
+type Health = Record<string, unknown> & { connection: string, status: string, classification: string, consecutiveFailures: number, circuit?: { state?: string } }
+
+function healthBlock (h: Health): string {
+  return keyValues([
+    ['connection', h.connection],
+    ['status', h.status],
+    ['classification', h.classification],
+    ['message', h.message as string | undefined],
+    ['hint', h.hint as string | undefined],
+    ['checkKind', h.checkKind as string | undefined],
+    ['secretVersion', h.secretVersion as number | undefined],
+    ['lastCheckedAt', h.lastCheckedAt as string | undefined],
+    ['lastSuccessAt', h.lastSuccessAt as string | undefined],
+    ['consecutiveFailures', h.consecutiveFailures],
+    ['circuit', h.circuit?.state],
+  ])
+}
+
+/** Exit 1 when a connection is failing, so `sfb health || page-someone` works. */
+export async function health (ctx: CommandContext, target: BrokerTarget, name?: string): Promise<number> {
+  // 503 is the broker's "something is failing": an answer to show, not an error
+  const { body } = await call(target, 'GET', `/health/salesforce${name ? `?connection=${enc(name)}` : ''}`, { okStatuses: [503] })
+  const report = body as { status: string, connections: Health[] }
+  const failing = report.connections.some(c => c.status === 'failing')
+  if (ctx.json) ctx.print(report)
+  else if (name && report.connections.length === 1) ctx.out(healthBlock(report.connections[0]))
+  else {
+    ctx.out(`overall: ${report.status}\n` + table(['CONNECTION', 'STATUS', 'CLASSIFICATION', 'FAILURES', 'LAST SUCCESS', 'CIRCUIT', 'HINT'], report.connections.map(c => [
+      c.connection, c.status, c.classification, c.consecutiveFailures, ago(c.lastSuccessAt), c.circuit?.state, c.hint as string | undefined,
+    ])))
+  }
+  return failing ? EXIT.failed : EXIT.ok
+}
+
+/** A live check now; --probe logs in even while the circuit pauses logins (after fixing the cause in Salesforce). */
+export async function check (ctx: CommandContext, target: BrokerTarget, name: string, probe: boolean): Promise<number> {
+  const { body } = await call(target, 'POST', `/health/salesforce/${enc(name)}/check`, probe ? { body: { probe: true } } : {})
+  const h = body as Health
+  if (ctx.json) ctx.print(h)
+  else ctx.out(healthBlock(h))
+  return h.status === 'failing' ? EXIT.failed : EXIT.ok
+}
+
+export async function audit (ctx: CommandContext, target: BrokerTarget, opts: { connection?: string, limit?: number }): Promise<number> {
+  const query = new URLSearchParams()
+  if (opts.connection) query.set('connection', opts.connection)
+  if (opts.limit) query.set('limit', String(opts.limit))
+  const { body } = await call(target, 'GET', `/v1/admin/audit${query.size > 0 ? `?${query}` : ''}`)
+  if (ctx.json) return ctx.print(body)
+  const events = (body as { events: Array<Record<string, unknown>> }).events
+  ctx.out(table(['TIME', 'ACTOR', 'ACTION', 'CONNECTION', 'OUTCOME', 'VERSION', 'DETAIL'], events.map(e => [
+    e.time as string, e.actor as string, e.action as string, e.connection as string | undefined, e.outcome as string,
+    e.version as number | undefined,
+    [
+      e.classification === 'ok' ? undefined : e.classification,
+      Array.isArray(e.fields) ? `fields: ${e.fields.join(',')}` : undefined,
+      e.fromVersion !== undefined ? `from v${e.fromVersion}` : undefined,
+      e.targetVersion !== undefined ? `content of v${e.targetVersion}` : undefined,
+    ].filter(Boolean).join('; '),
+  ])))
+  return EXIT.ok
+}
+
+export async function revokeSessions (ctx: CommandContext, target: BrokerTarget, name: string): Promise<number> {
+  const { body } = await call(target, 'POST', `/v1/admin/connections/${enc(name)}/sessions/revoke`)
+  if (ctx.json) return ctx.print(body)
+  ctx.out(`sessions of ${name} revoked\n` + (body && typeof body === 'object' ? keyValues(Object.entries(body).map(([k, v]) => [k, typeof v === 'object' ? JSON.stringify(v) : v as string])) : ''))
+  return EXIT.ok
+}

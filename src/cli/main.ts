@@ -1,0 +1,173 @@
+import { parseArgs } from 'node:util'
+import { brokerTarget, CliError, EXIT } from './broker-api.ts'
+import * as connections from './commands/connections.ts'
+import { audit, check, health, revokeSessions } from './commands/health.ts'
+import type { CommandContext } from './context.ts'
+import { hiddenPrompt, type SecretSources } from './secret-input.ts'
+
+/**
+ * sfb: the sf-broker admin CLI. It speaks the broker's HTTP API only (never the server's modules),
+ * so the same binary works from a laptop, a CI job or `kubectl exec` into the image.
+ */
+
+export const USAGE = `sfb — sf-broker admin CLI
+
+  sfb connections list
+  sfb connections show NAME
+  sfb connections put NAME --flow FLOW --login-url URL [--username U] [--client-id ID] [--api-version 62.0]
+                           [--session-timeout 7200] [--required-permission P]… [--password-expires-after-days N]
+                           [--without securityToken] [--accept-retired-flow]
+  sfb connections rotate NAME FIELD… [--username U] [--client-id ID]   FIELD: password securityToken clientSecret privateKey
+  sfb connections validate NAME [FIELD…]        stored credentials, or candidate values for FIELDs (stores nothing)
+  sfb connections rollback NAME VERSION
+  sfb connections delete NAME [--yes]
+  sfb sessions revoke NAME
+  sfb health [NAME]
+  sfb check NAME [--probe]
+  sfb audit [--connection NAME] [--limit N]
+
+Secrets are never arguments. They come from a hidden prompt, or --stdin (one field: all of stdin; several:
+one line each, in the order named), or --from-file FIELD=PATH.
+
+Options: --json (the API's answer as JSON, for scripts)   --if-match VERSION (refuse if changed since)
+         --url URL (default $SFB_URL)   --key-file PATH (default $SFB_ADMIN_KEY_FILE, else $SFB_ADMIN_KEY)
+
+Exit codes: 0 done · 1 the broker said no (credentials rejected, validation failed, a connection failing)
+  2 usage · 3 not found · 4 conflict (changed since --if-match) · 69 broker unreachable or 5xx
+  75 rate limited or paused, retry later · 77 admin key refused · 78 sfb not configured (SFB_URL, admin key)
+  130 cancelled at a prompt
+`
+
+const OPTIONS = {
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  url: { type: 'string' },
+  'key-file': { type: 'string' },
+  'if-match': { type: 'string' },
+  stdin: { type: 'boolean' },
+  'from-file': { type: 'string', multiple: true },
+  yes: { type: 'boolean' },
+  probe: { type: 'boolean' },
+  connection: { type: 'string' },
+  limit: { type: 'string' },
+  flow: { type: 'string' },
+  'login-url': { type: 'string' },
+  username: { type: 'string' },
+  'client-id': { type: 'string' },
+  'api-version': { type: 'string' },
+  'session-timeout': { type: 'string' },
+  'required-permission': { type: 'string', multiple: true },
+  'password-expires-after-days': { type: 'string' },
+  without: { type: 'string', multiple: true },
+  'accept-retired-flow': { type: 'boolean' },
+  // refused with a pointer to the safe ways: a secret on the command line ends up in `ps` and shell history
+  password: { type: 'string' },
+  'security-token': { type: 'string' },
+  'client-secret': { type: 'string' },
+  'private-key': { type: 'string' },
+  key: { type: 'string' },
+} as const
+
+function integer (value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined
+  if (!/^\d{1,9}$/.test(value)) throw new CliError(EXIT.usage, `${flag} must be a whole number (got "${value}")`)
+  return Number(value)
+}
+
+function need (value: string | undefined, what: string): string {
+  if (!value) throw new CliError(EXIT.usage, `missing ${what}; see sfb --help`)
+  return value
+}
+
+export interface Io {
+  argv: string[]
+  env: NodeJS.ProcessEnv
+  stdin: NodeJS.ReadStream
+  stdout: NodeJS.WriteStream
+  stderr: NodeJS.WriteStream
+}
+
+export async function main (io: Io): Promise<number> {
+  try {
+    return await run(io)
+  } catch (err) {
+    return report(err, io, io.argv.includes('--json'))
+  }
+}
+
+async function run (io: Io): Promise<number> {
+  const { values: o, positionals: p } = parseArgs({ args: io.argv, options: OPTIONS, allowPositionals: true, strict: true })
+  const json = o.json === true
+  if (o.help || p.length === 0) {
+    io.stdout.write(USAGE)
+    return p.length === 0 && !o.help ? EXIT.usage : EXIT.ok
+  }
+  for (const flag of ['password', 'security-token', 'client-secret', 'private-key', 'key'] as const) {
+    if (o[flag] !== undefined) throw new CliError(EXIT.usage, `--${flag} is refused: a secret on the command line lands in ps and shell history. Use the hidden prompt, --stdin or --from-file`)
+  }
+  const ctx: CommandContext = {
+    json,
+    out: text => { io.stdout.write(text) },
+    print: body => { io.stdout.write(JSON.stringify(body, null, 2) + '\n'); return EXIT.ok },
+  }
+  const files = new Map<string, string>()
+  for (const spec of o['from-file'] ?? []) {
+    const at = spec.indexOf('=')
+    if (at < 1) throw new CliError(EXIT.usage, `--from-file wants FIELD=PATH (got "${spec}")`)
+    files.set(spec.slice(0, at), spec.slice(at + 1))
+  }
+  const secrets: SecretSources = { stdin: o.stdin === true, files, input: io.stdin, output: io.stderr }
+  const ifMatch = integer(o['if-match']?.replace(/^(W\/)?"|"$/g, ''), '--if-match')
+  const target = () => brokerTarget(io.env, { url: o.url, keyFile: o['key-file'] })
+  const [group, verb, name, ...rest] = p
+
+  if (group === 'connections') {
+    switch (verb) {
+      case 'list': return connections.list(ctx, await target())
+      case 'show': return connections.show(ctx, await target(), need(name, 'NAME'))
+      case 'put': return connections.put(ctx, await target(), need(name, 'NAME'), {
+        flow: o.flow,
+        loginUrl: o['login-url'],
+        username: o.username,
+        clientId: o['client-id'],
+        apiVersion: o['api-version'],
+        sessionTimeoutSeconds: integer(o['session-timeout'], '--session-timeout'),
+        requiredPermissions: o['required-permission'],
+        passwordExpiresAfterDays: integer(o['password-expires-after-days'], '--password-expires-after-days'),
+        without: o.without ?? [],
+        acceptRetiredFlow: o['accept-retired-flow'] === true,
+        ifMatch,
+      }, secrets)
+      case 'rotate': return connections.rotate(ctx, await target(), need(name, 'NAME'), rest, { username: o.username, clientId: o['client-id'], ifMatch }, secrets)
+      case 'validate': return connections.validate(ctx, await target(), need(name, 'NAME'), rest, secrets)
+      case 'rollback': return connections.rollback(ctx, await target(), need(name, 'NAME'), integer(need(rest[0], 'VERSION'), 'VERSION') as number, ifMatch)
+      case 'delete': return connections.remove(ctx, await target(), need(name, 'NAME'), { yes: o.yes === true, ifMatch },
+        () => confirmByTyping(io, `Type the name "${name}" to delete it and every version of its secret: `))
+    }
+  }
+  if (group === 'sessions' && verb === 'revoke') return revokeSessions(ctx, await target(), need(name, 'NAME'))
+  if (group === 'health') return health(ctx, await target(), verb)
+  if (group === 'check') return check(ctx, await target(), need(verb, 'NAME'), o.probe === true)
+  if (group === 'audit') return audit(ctx, await target(), { connection: o.connection, limit: integer(o.limit, '--limit') })
+  throw new CliError(EXIT.usage, `unknown command "${p.join(' ')}"; see sfb --help`)
+}
+
+/** A confirmation is not a secret, but it must come from a person: no terminal, no deletion without --yes. */
+async function confirmByTyping (io: Io, question: string): Promise<string> {
+  if (!io.stdin.isTTY) throw new CliError(EXIT.usage, 'deleting needs a confirmation: run it in a terminal, or pass --yes')
+  return hiddenPrompt(question, io.stdin, io.stderr)
+}
+
+function report (err: unknown, io: Io, json: boolean): number {
+  if (err instanceof CliError) {
+    if (json && err.problem) io.stdout.write(JSON.stringify(err.problem, null, 2) + '\n')
+    io.stderr.write(`sfb: ${err.message}\n${err.hint ? `hint: ${err.hint}\n` : ''}`)
+    return err.exitCode
+  }
+  if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    io.stderr.write(`sfb: ${(err as Error).message}; see sfb --help\n`)
+    return EXIT.usage
+  }
+  io.stderr.write(`sfb: unexpected error: ${(err as Error).message}\n`)
+  return EXIT.failed
+}

@@ -1,0 +1,26 @@
+/** Human output: aligned tables and key/value blocks. `--json` bypasses all of it and prints the API's answer. */
+
+export type Cell = string | number | boolean | undefined | null
+
+const text = (cell: Cell): string => cell === undefined || cell === null || cell === '' ? '-' : String(cell)
+
+export function table (headers: string[], rows: Cell[][]): string {
+  const cells = [headers, ...rows.map(r => r.map(text))]
+  const widths = headers.map((_, i) => Math.max(...cells.map(r => r[i].length)))
+  return cells.map(r => r.map((c, i) => i === r.length - 1 ? c : c.padEnd(widths[i])).join('  ')).join('\n') + '\n'
+}
+
+export function keyValues (pairs: Array<[string, Cell]>): string {
+  const width = Math.max(...pairs.map(([k]) => k.length))
+  return pairs.filter(([, v]) => v !== undefined).map(([k, v]) => `${(k + ':').padEnd(width + 1)}  ${text(v)}`).join('\n') + '\n'
+}
+
+/** "3 min ago" style for timestamps in tables; exact times stay in --json. */
+export function ago (iso: unknown, now = Date.now()): string | undefined {
+  if (typeof iso !== 'string') return undefined
+  const s = Math.round((now - Date.parse(iso)) / 1000)
+  if (Number.isNaN(s)) return undefined
+  const abs = Math.abs(s)
+  const span = abs < 90 ? `${abs} s` : abs < 5400 ? `${Math.round(abs / 60)} min` : abs < 172800 ? `${Math.round(abs / 3600)} h` : `${Math.round(abs / 86400)} d`
+  return s >= 0 ? `${span} ago` : `in ${span}`
+}

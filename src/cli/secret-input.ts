@@ -1,0 +1,85 @@
+import { readFile } from 'node:fs/promises'
+import { CliError, EXIT } from './broker-api.ts'
+
+/**
+ * Secrets reach sfb three ways, none of them argv (visible in `ps`, kept in shell history):
+ * a hidden prompt on the terminal, stdin (`--stdin`), or a file (`--from-file field=path`).
+ */
+
+export interface SecretSources {
+  stdin: boolean
+  /** field → path */
+  files: Map<string, string>
+  input: NodeJS.ReadStream
+  output: NodeJS.WriteStream
+}
+
+/** Reads one line from the terminal without echoing it. Ctrl-C aborts (exit 130), Ctrl-D ends the line. */
+export function hiddenPrompt (question: string, input: NodeJS.ReadStream, output: NodeJS.WriteStream): Promise<string> {
+  if (!input.isTTY) {
+    return Promise.reject(new CliError(EXIT.usage, 'no terminal for a hidden prompt: pipe the secret with --stdin or name a file with --from-file field=path'))
+  }
+  output.write(question)
+  return new Promise((resolve, reject) => {
+    let value = ''
+    input.setRawMode(true)
+    input.resume()
+    input.setEncoding('utf8')
+    const finish = (err?: Error) => {
+      input.setRawMode(false)
+      input.pause()
+      input.removeListener('data', onData)
+      output.write('\n')
+      if (err) reject(err)
+      else resolve(value)
+    }
+    const onData = (chunk: string) => {
+      for (const ch of chunk) {
+        if (ch === '\r' || ch === '\n' || ch === '\u0004') return finish()
+        if (ch === '\u0003') return finish(new CliError(130, 'cancelled'))
+        if (ch === '\u007f' || ch === '\b') value = value.slice(0, -1)
+        else if (ch >= ' ') value += ch
+      }
+    }
+    input.on('data', onData)
+  })
+}
+
+async function readAll (input: NodeJS.ReadStream): Promise<string> {
+  const chunks: Buffer[] = []
+  for await (const chunk of input) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk))
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+/**
+ * The values of `fields`. With --stdin: one field takes all of stdin (a PEM key may span lines),
+ * several take one line each, in the order named. Files hold one value each; a final newline is dropped.
+ */
+export async function readSecrets (fields: string[], sources: SecretSources, describe: (field: string) => string): Promise<Record<string, string>> {
+  const values: Record<string, string> = {}
+  const fromPrompt = fields.filter(f => !sources.files.has(f))
+  for (const [field, path] of sources.files) {
+    if (!fields.includes(field)) throw new CliError(EXIT.usage, `--from-file ${field}=…: ${field} is not one of the fields being set (${fields.join(', ')})`)
+    try {
+      values[field] = (await readFile(path, 'utf8')).replace(/\r?\n$/, '')
+    } catch (err) {
+      throw new CliError(EXIT.usage, `--from-file ${field}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`)
+    }
+  }
+  if (sources.stdin && fromPrompt.length > 0) {
+    const text = await readAll(sources.input)
+    if (fromPrompt.length === 1) values[fromPrompt[0]] = text.replace(/\r?\n$/, '')
+    else {
+      const lines = text.split(/\r?\n/)
+      if (lines.at(-1) === '') lines.pop()
+      if (lines.length !== fromPrompt.length) throw new CliError(EXIT.usage, `--stdin: expected ${fromPrompt.length} lines (${fromPrompt.join(', ')}), got ${lines.length}`)
+      fromPrompt.forEach((field, i) => { values[field] = lines[i] })
+    }
+  } else {
+    for (const field of fromPrompt) values[field] = await hiddenPrompt(`${describe(field)} (hidden): `, sources.input, sources.output)
+  }
+  for (const field of fields) {
+    if (values[field] === '') throw new CliError(EXIT.usage, `${field} is empty`)
+  }
+  return values
+}
