@@ -53,15 +53,17 @@ t.test('sfb against a running broker: --json is the API\'s answer, tables for pe
   await t.test('a rejected rotation exits 1 with the broker\'s reason and hint, and stores nothing', async (t) => {
     const file = join(dir, 'token')
     await writeFile(file, 'NOT-the-token\n')
-    const refused = await sfb(['connections', 'rotate', 'acme', 'securityToken', '--from-file', `securityToken=${file}`], env)
-    t.equal(refused.code, 1)
-    t.match(refused.stderr, /^sfb: .*credentials/i)
-    t.match(refused.stderr, /\nhint: /)
-    t.notMatch(refused.stderr, 'NOT-the-token')
-    t.equal(((await admin('GET', '/v1/admin/connections/acme')).json as { version: number }).version, 2)
     const asJson = await sfb(['connections', 'rotate', 'acme', 'securityToken', '--from-file', `securityToken=${file}`, '--json'], env)
     t.equal(asJson.code, 1)
     t.match(JSON.parse(asJson.stdout), { status: 422, code: 'credentials_rejected' }, 'scripts get the problem document')
+    t.match(asJson.stderr, /^sfb: .*credentials/i)
+    t.match(asJson.stderr, /\nhint: /)
+    t.notMatch(asJson.stdout + asJson.stderr, 'NOT-the-token')
+    t.equal(((await admin('GET', '/v1/admin/connections/acme')).json as { version: number }).version, 2)
+    // the user's failure guard now holds further logins back for a while: sfb says "later", not "no"
+    const guarded = await sfb(['connections', 'rotate', 'acme', 'securityToken', '--from-file', `securityToken=${file}`], env)
+    t.equal(guarded.code, 75, guarded.stderr)
+    t.match(guarded.stderr, /\nhint: .*retry after \d+ s/)
   })
 
   await t.test('validate, rollback, health, check', async (t) => {
