@@ -1,5 +1,6 @@
 import t, { type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
+import { ACME } from '../helper.ts'
 import { HEALTHY, LOCKED, pause, redisFleet, underLoad, type Fleet } from '../support/failover-load.ts'
 import { RedisClusterSet, SentinelSet, until } from '../support/redis-topologies.ts'
 
@@ -47,6 +48,19 @@ async function afterFailover (t: Test, fleet: Fleet, before: Record<string, numb
   return { extraLogins, circuitKept, leaseKept }
 }
 
+/** A rotation on one replica still purges the others at once (pub/sub), and any replica lists it (audit stream). */
+async function invalidationStillWorks (t: Test, fleet: Fleet): Promise<void> {
+  const name = HEALTHY[1]
+  const before = (await fleet.ask(1, name)).json().accessToken
+  const rotated = await fleet.apps[0].inject({ method: 'PATCH', url: `/v1/admin/connections/${name}/credentials`, headers: fleet.adminAuth, payload: { clientSecret: ACME.clientSecret } })
+  t.equal(rotated.statusCode, 200)
+  const tokens = await Promise.all([0, 1, 2].map(async r => (await fleet.ask(r, name)).json().accessToken as string))
+  t.equal(new Set(tokens).size, 1, 'every replica serves the session of the new secret version')
+  t.not(tokens[0], before, 'the old session was purged everywhere')
+  const audit = await fleet.apps[2].inject({ url: `/v1/admin/audit?connection=${name}`, headers: fleet.adminAuth })
+  t.match(audit.json().events[0], { action: 'credentials.rotate', outcome: 'success' }, 'the audit stream shows another replica\'s rotation')
+}
+
 t.test('Sentinel: the primary is killed under load across 3 replicas', async (t) => {
   const set = await SentinelSet.start()
   t.teardown(() => set.close())
@@ -66,6 +80,7 @@ t.test('Sentinel: the primary is killed under load across 3 replicas', async (t)
   t.ok(load.failingForMs <= failover.failoverMs, `requests failed for ${load.failingForMs} ms, the failover took ${failover.failoverMs} ms`)
   const kept = await afterFailover(t, fleet, before)
   t.comment(`failover sentinel kept ${JSON.stringify(kept)}`)
+  await invalidationStillWorks(t, fleet)
 })
 
 t.test('Cluster: the master of a busy slot is killed under load across 3 replicas', async (t) => {
@@ -87,4 +102,14 @@ t.test('Cluster: the master of a busy slot is killed under load across 3 replica
   t.ok(load.failingForMs <= failover.failoverMs, `requests failed for ${load.failingForMs} ms, the failover took ${failover.failoverMs} ms`)
   const kept = await afterFailover(t, fleet, before)
   t.comment(`failover cluster kept ${JSON.stringify(kept)}`)
+  await invalidationStillWorks(t, fleet)
+
+  // every key naming a connection (or a login identity) lives in that connection's one slot
+  const keys = await set.keysBySlot('sfbtest:*')
+  for (const name of [...HEALTHY, LOCKED]) {
+    const slot = await set.node(await set.masterOf(`{${name}}`)).call('CLUSTER', 'KEYSLOT', `{${name}}`)
+    const mine = [...keys].filter(([key]) => key.includes(name))
+    t.ok(mine.length > 0, `${name} has keys`)
+    for (const [key, keySlot] of mine) t.equal(keySlot, slot, `${key} is in the slot of ${name}`)
+  }
 })

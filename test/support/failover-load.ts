@@ -19,6 +19,8 @@ export interface Fleet {
   apps: FastifyInstance[]
   /** the caller's headers */
   auth: Record<string, string>
+  /** the admin's headers */
+  adminAuth: Record<string, string>
   ask (replica: number, connection: string): Promise<LightMyRequestResponse>
   /** one more broker replica (fresh process memory) on the same Redis */
   addReplica (): Promise<FastifyInstance>
@@ -50,6 +52,7 @@ export async function redisFleet (t: Teardown, redisEnv: Record<string, string>,
     apps,
     addReplica,
     auth: bearer(principals.billingKey),
+    adminAuth: bearer(principals.adminKey),
     ask: (replica, connection) => apps[replica % apps.length].inject({ method: 'POST', url: `/v1/connections/${connection}/session`, headers: bearer(principals.billingKey) }),
   }
 }
