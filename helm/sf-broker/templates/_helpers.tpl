@@ -68,3 +68,13 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "sf-broker.metricsTokenDir" -}}
 /etc/sf-broker/metrics
 {{- end }}
+
+{{/* Where the Redis password Secret is mounted (REDIS_PASSWORD_FILE) */}}
+{{- define "sf-broker.redisPasswordDir" -}}
+/etc/sf-broker/redis-auth
+{{- end }}
+
+{{/* Where the Redis TLS Secret (CA, client certificate and key) is mounted */}}
+{{- define "sf-broker.redisTlsDir" -}}
+/etc/sf-broker/redis-tls
+{{- end }}
