@@ -1,4 +1,5 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -35,15 +36,23 @@ export interface NodeSecurity {
 }
 
 /** Resolves once something answers on the port (a NOAUTH refusal counts: the server is up). */
-export async function waitForServer (port: number, alive: () => boolean, timeoutMs = 15_000): Promise<void> {
+export async function waitForServer (port: number, alive: () => boolean, timeoutMs = 15_000, o: { tls?: { ca: string, cert: string, key: string } } = {}): Promise<void> {
+  const tls = o.tls ? { ca: readFileSync(o.tls.ca), cert: readFileSync(o.tls.cert), key: readFileSync(o.tls.key) } : undefined
   await until(`a server on port ${port}`, async () => {
     if (!alive()) throw new Error(`the server on port ${port} exited`)
-    const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 })
-    probe.on('error', () => {})
+    const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, ...(tls ? { tls } : {}) })
+    // an authentication refusal is an answer: the server is up (ioredis 6 reports a refused HELLO
+    // as an error event, then closes the connection)
+    let refused = false
+    const isRefusal = (err: Error) => /NOAUTH|WRONGPASS|NOPERM/.test(err.message)
+    probe.on('error', (err: Error) => { refused ||= isRefusal(err) })
     try {
       await probe.connect()
-      await probe.ping().catch((err: Error) => { if (!/NOAUTH|WRONGPASS/.test(err.message)) throw err })
+      await probe.ping()
       return true
+    } catch (err) {
+      if (refused || isRefusal(err as Error)) return true
+      throw err
     } finally {
       probe.disconnect()
     }

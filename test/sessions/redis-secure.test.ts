@@ -1,0 +1,60 @@
+import t from 'tap'
+import { acmeDefinition, bearer, buildTestApp, startSim, tempFileStore, TEST_KEY, type Teardown } from '../helper.ts'
+import { testPrincipals } from '../support/principals.ts'
+import { startSecureRedis } from '../support/redis-tls.ts'
+import { SentinelSet } from '../support/redis-topologies.ts'
+
+/** Redis as a platform team runs it: TLS with client certificates, an ACL user, sentinels that require a password. */
+
+async function serve (t: Teardown, env: Record<string, string>) {
+  const sim = await startSim(t)
+  const store = await tempFileStore(t)
+  await store.write('acme', acmeDefinition(sim, 'client_credentials'), 0)
+  const principals = testPrincipals(['acme'])
+  const { app } = await buildTestApp(t, { secretStore: store, principals, env: { SESSION_ENCRYPTION_KEY: TEST_KEY, REDIS_KEY_PREFIX: 'sfbtest:', ...env } })
+  const ask = () => app.inject({ method: 'POST', url: '/v1/connections/acme/session', headers: bearer(principals.billingKey) })
+  return { sim, app, ask }
+}
+
+const ready = async (app: Awaited<ReturnType<typeof serve>>['app']) => {
+  for (let i = 0; i < 100; i++) {
+    if ((await app.inject({ url: '/health/ready' })).statusCode === 200) return true
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+  return false
+}
+
+t.test('TLS only, client certificate required, ACL user: the broker caches sessions there', async (t) => {
+  const redis = await startSecureRedis()
+  t.teardown(() => redis.close())
+  const tlsEnv = {
+    REDIS_URL: `rediss://127.0.0.1:${redis.port}`,
+    REDIS_USERNAME: redis.username,
+    REDIS_PASSWORD: redis.password,
+    REDIS_TLS_CA_FILE: redis.pki.caFile,
+    REDIS_TLS_CERT_FILE: redis.pki.clientCert,
+    REDIS_TLS_KEY_FILE: redis.pki.clientKey,
+  }
+  const { app, ask, sim } = await serve(t, tlsEnv)
+  t.ok(await ready(app), 'ready: Redis reached over TLS as the ACL user')
+  t.equal((await ask()).statusCode, 200)
+  t.equal((await ask()).statusCode, 200)
+  t.equal(sim.stats('acme').attempts, 1, 'the second request was served from the cache')
+
+  // the same server refuses a wrong password and a client without a certificate: not ready
+  const wrong = await serve(t, { ...tlsEnv, REDIS_PASSWORD: 'not-the-password' })
+  t.equal((await wrong.app.inject({ url: '/health/ready' })).statusCode, 503, 'a wrong ACL password is not ready')
+  const noCert = await serve(t, { ...tlsEnv, REDIS_TLS_CERT_FILE: '', REDIS_TLS_KEY_FILE: '' })
+  t.equal((await noCert.app.inject({ url: '/health/ready' })).statusCode, 503, 'no client certificate is not ready')
+})
+
+t.test('Sentinel with passwords on the sentinels and the data nodes', async (t) => {
+  const set = await SentinelSet.start({ password: 'sentinel-and-node-password' })
+  t.teardown(() => set.close())
+  const { app, ask, sim } = await serve(t, { ...set.env, REDIS_PASSWORD: 'sentinel-and-node-password' })
+  t.ok(await ready(app))
+  t.equal((await ask()).statusCode, 200)
+  const primary = set.node(await set.currentPrimary())
+  t.ok((await primary.keys('sfbtest:*')).some(k => k.includes('acme')), 'the session is in the primary the sentinels named')
+  t.equal(sim.stats('acme').attempts, 1)
+})
