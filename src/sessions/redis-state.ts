@@ -1,6 +1,7 @@
-import type { RedisOptions } from 'ioredis'
+import type { ChainableCommander, RedisOptions } from 'ioredis'
 import type { Logger } from 'pino'
-import { createRedisClient, type RedisClient, type RedisSettings } from './redis-client.ts'
+import { createRedisClient, redisTopology, type RedisClient, type RedisSettings } from './redis-client.ts'
+import { RedisKeys } from './redis-keys.ts'
 import { SessionSealer } from './session-crypto.ts'
 import type { BrokerEvent, CachedSession, CircuitState, SharedState } from './shared-state.ts'
 
@@ -24,6 +25,13 @@ redis.call('pexpire', KEYS[1], ARGV[2])
 return redis.call('zcard', KEYS[1])`
 
 /**
+ * How long a lockout-guard write waits for a replica to hold it (WAIT). Replication is
+ * asynchronous: without this, a primary lost right after a write can take the write with it, and a
+ * promoted replica would let a locked-out user's password be tried again.
+ */
+const REPLICA_ACK_TIMEOUT_MS = 250
+
+/**
  * SharedState in Redis, shared by every replica. Commands fail fast while Redis is down
  * (no offline queue) so the broker falls back to process memory instead of hanging requests.
  * Keys of one connection share a hash tag, so the layout also works on Redis Cluster.
@@ -32,17 +40,21 @@ export class RedisSharedState implements SharedState {
   readonly kind = 'redis' as const
   readonly client: RedisClient
   private readonly subscriber: RedisClient
-  private readonly prefix: string
+  private readonly keys: RedisKeys
+  /** replicas a lockout-guard write waits for: 1 with Sentinel or Cluster, none with one server */
+  private readonly replicasToWait: number
+  private unreplicated = false
   private readonly sealer: SessionSealer
   private readonly listeners: Array<(e: BrokerEvent) => void> = []
   private readonly channel: string
   private readonly logger: Logger
 
   constructor (opts: RedisStateOptions) {
-    this.prefix = opts.keyPrefix
+    this.keys = new RedisKeys(opts.keyPrefix)
+    this.replicasToWait = redisTopology(opts.redis) === 'standalone' ? 0 : 1
     this.sealer = opts.sealer
     this.logger = opts.logger
-    this.channel = `${this.prefix}events`
+    this.channel = this.keys.events
     this.client = createRedisClient(opts.redis, 'commands', opts.redisOptions)
     this.subscriber = createRedisClient(opts.redis, 'subscriber', opts.redisOptions)
     for (const [name, conn] of [['redis', this.client], ['redis-subscriber', this.subscriber]] as const) {
@@ -97,11 +109,32 @@ export class RedisSharedState implements SharedState {
   }
 
   private sessionKey (connection: string, version: number): string {
-    return `${this.prefix}session:{${connection}}:v${version}`
+    return this.keys.session(connection, version)
   }
 
   private sessionIndexKey (connection: string): string {
-    return `${this.prefix}session-index:{${connection}}`
+    return this.keys.sessionIndex(connection)
+  }
+
+  /**
+   * A write that must survive a failover (circuit, guard, budget, hold-offs): sent with WAIT on the
+   * same connection (a pipeline goes to the one node serving the key's slot). Not acknowledged in
+   * time — no replica in sync — the write stands on the primary alone; logged once per stretch.
+   */
+  private async durable (build: (p: ChainableCommander) => ChainableCommander): Promise<unknown> {
+    let pipeline = build(this.client.pipeline())
+    if (this.replicasToWait > 0) pipeline = pipeline.wait(this.replicasToWait, REPLICA_ACK_TIMEOUT_MS)
+    const results = await pipeline.exec()
+    if (!results) throw new Error('redis pipeline discarded')
+    for (const [err] of results) if (err) throw err
+    if (this.replicasToWait > 0) {
+      const acked = Number(results[results.length - 1][1])
+      if (acked < this.replicasToWait && !this.unreplicated) {
+        this.logger.warn({ replicas: acked, timeoutMs: REPLICA_ACK_TIMEOUT_MS }, 'redis write not yet held by a replica: a failover now could lose lockout-guard state')
+      }
+      this.unreplicated = acked < this.replicasToWait
+    }
+    return results[0][1]
   }
 
   async getSession (connection: string, secretVersion: number): Promise<CachedSession | null> {
@@ -143,17 +176,17 @@ export class RedisSharedState implements SharedState {
   }
 
   async acquireLease (name: string, owner: string, ttlMs: number): Promise<boolean> {
-    const ok = await this.client.set(`${this.prefix}lease:{${name}}`, owner, 'PX', ttlMs, 'NX')
+    const ok = await this.client.set(this.keys.lease(name), owner, 'PX', ttlMs, 'NX')
     return ok === 'OK'
   }
 
   async releaseLease (name: string, owner: string): Promise<boolean> {
-    const n = await this.client.eval(RELEASE_IF_OWNER, 1, `${this.prefix}lease:{${name}}`, owner)
+    const n = await this.client.eval(RELEASE_IF_OWNER, 1, this.keys.lease(name), owner)
     return n === 1
   }
 
   async renewLease (name: string, owner: string, ttlMs: number): Promise<boolean> {
-    const n = await this.client.eval(RENEW_IF_OWNER, 1, `${this.prefix}lease:{${name}}`, owner, String(ttlMs))
+    const n = await this.client.eval(RENEW_IF_OWNER, 1, this.keys.lease(name), owner, String(ttlMs))
     return n === 1
   }
 
@@ -161,36 +194,35 @@ export class RedisSharedState implements SharedState {
     const now = Date.now()
     // the time stamp plus a random suffix: two events in the same millisecond are two members
     const member = `${now}-${Math.random().toString(36).slice(2)}`
-    return Number(await this.client.eval(ADD_TO_WINDOW, 1, `${this.prefix}window:{${key}}`, String(now), String(windowMs), member))
+    return Number(await this.durable(p => p.eval(ADD_TO_WINDOW, 1, this.keys.window(key), String(now), String(windowMs), member)))
   }
 
   async countWindow (key: string, windowMs: number): Promise<number> {
-    return this.client.zcount(`${this.prefix}window:{${key}}`, `(${Date.now() - windowMs}`, '+inf')
+    return this.client.zcount(this.keys.window(key), `(${Date.now() - windowMs}`, '+inf')
   }
 
   async getCircuit (connection: string): Promise<CircuitState | null> {
-    const raw = await this.client.get(`${this.prefix}circuit:{${connection}}`)
+    const raw = await this.client.get(this.keys.circuit(connection))
     return raw ? JSON.parse(raw) as CircuitState : null
   }
 
   async putCircuit (connection: string, state: CircuitState): Promise<void> {
     // kept well past the probe time so failure counts (and the backoff) survive between probes
-    await this.client.set(`${this.prefix}circuit:{${connection}}`, JSON.stringify(state), 'PX', 7 * 86_400_000)
+    await this.durable(p => p.set(this.keys.circuit(connection), JSON.stringify(state), 'PX', 7 * 86_400_000))
   }
 
   async clearCircuit (connection: string): Promise<void> {
-    await this.client.del(`${this.prefix}circuit:{${connection}}`)
+    await this.durable(p => p.del(this.keys.circuit(connection)))
   }
 
   async getJson<T> (key: string): Promise<T | null> {
-    const raw = await this.client.get(`${this.prefix}doc:${key}`)
+    const raw = await this.client.get(this.keys.doc(key))
     return raw ? JSON.parse(raw) as T : null
   }
 
   async putJson (key: string, value: unknown, ttlMs?: number): Promise<void> {
-    const k = `${this.prefix}doc:${key}`
-    if (ttlMs) await this.client.set(k, JSON.stringify(value), 'PX', ttlMs)
-    else await this.client.set(k, JSON.stringify(value))
+    const k = this.keys.doc(key)
+    await this.durable(p => ttlMs ? p.set(k, JSON.stringify(value), 'PX', ttlMs) : p.set(k, JSON.stringify(value)))
   }
 
   async publish (event: BrokerEvent): Promise<void> {

@@ -123,7 +123,7 @@ t.test('Redis stopped mid-run: cached sessions keep flowing, logins single-fligh
   sim.expireSessions('acme')
   const fresh = await app.inject({ method: 'POST', url: '/v1/connections/acme/session', headers: bearer(principals.billingKey), payload: { rejectedToken: token } })
   t.equal(fresh.statusCode, 200)
-  const keys = await redis.client().keys('sfbtest:session:*')
+  const keys = await redis.client().keys('sfbtest:*:session:v*')
   t.ok(keys.length >= 1, 'sessions are written to Redis again')
 })
 
@@ -133,7 +133,7 @@ t.test('sessions are encrypted at rest in Redis', async (t) => {
   await store.write('acme', acmeDefinition(sim, 'client_credentials'), 0)
   const token = (await ask(0)).json().accessToken
   const client = redis.client()
-  const keys = await client.keys('sfbtest:session:*')
+  const keys = await client.keys('sfbtest:*:session:v*')
   t.equal(keys.length, 1)
   const raw = await client.get(keys[0])
   t.ok(raw && !raw.includes(token), 'the access token is not readable in Redis')

@@ -38,7 +38,7 @@ t.test('SESSION_ENCRYPTION_KEY rotation: sessions sealed with the old key are se
 
   t.equal((await ask(after, 'other')).statusCode, 200)
   const client = redis.client()
-  const [otherKey] = await client.keys('sfbtest:session:{other}:*')
+  const [otherKey] = await client.keys('sfbtest:{other}:session:*')
   const sealed = await client.get(otherKey) as string
   t.ok(new SessionSealer(Buffer.from(newKey, 'base64')).open(sealed, otherKey), 'a new session is sealed with the new key')
   t.equal(new SessionSealer(Buffer.from(oldKey, 'base64')).open(sealed, otherKey), null, 'not with the old one')

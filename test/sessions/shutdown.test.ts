@@ -22,7 +22,7 @@ t.test('a replica stopping while Salesforce hangs answers its waiting callers 50
 
   sim.setLatency(60_000)
   const waiting = Array.from({ length: 5 }, () => fetch(url, { method: 'POST', headers: bearer(principals.billingKey) }))
-  const lease = 'sfbtest:lease:{login:acme}'
+  const lease = 'sfbtest:{acme}:lease:login'
   const inspect = redis.client()
   t.teardown(() => inspect.quit())
   for (let i = 0; i < 500 && !(await inspect.exists(lease)); i++) await new Promise(resolve => setTimeout(resolve, 20))

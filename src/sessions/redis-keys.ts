@@ -1,0 +1,56 @@
+/**
+ * Names of the broker's Redis keys. Everything of one owner — a connection, or a Salesforce login
+ * identity for the per-user guard, budget and lease — carries the owner as its hash tag (`{…}`),
+ * so it all lives in one Redis Cluster slot: a MULTI or a script never spans two slots, and a
+ * failover moves an owner's state as a whole.
+ *
+ *   <prefix>{<connection>}:session:v<version>   sealed session of one secret version
+ *   <prefix>{<connection>}:session-index        the connection's session keys (purge)
+ *   <prefix>{<connection>}:circuit              the connection's circuit
+ *   <prefix>{<owner>}:<space>:<kind>            a named lease, window or document `<kind>:<owner>`,
+ *                                               e.g. login:acme -> {acme}:lease:login,
+ *                                               login-guard:user:a@b.c -> {user:a@b.c}:doc:login-guard
+ *   <prefix>events                              the pub/sub channel; <prefix>audit the audit stream
+ */
+export class RedisKeys {
+  private readonly prefix: string
+
+  constructor (prefix: string) {
+    this.prefix = prefix
+  }
+
+  session (connection: string, version: number): string {
+    return `${this.prefix}{${connection}}:session:v${version}`
+  }
+
+  sessionIndex (connection: string): string {
+    return `${this.prefix}{${connection}}:session-index`
+  }
+
+  circuit (connection: string): string {
+    return `${this.prefix}{${connection}}:circuit`
+  }
+
+  lease (name: string): string {
+    return this.named('lease', name)
+  }
+
+  window (name: string): string {
+    return this.named('window', name)
+  }
+
+  doc (name: string): string {
+    return this.named('doc', name)
+  }
+
+  get events (): string {
+    return `${this.prefix}events`
+  }
+
+  /** `<kind>:<owner>`: the owner (everything after the first colon) is the hash tag. */
+  private named (space: string, name: string): string {
+    const colon = name.indexOf(':')
+    if (colon < 0) return `${this.prefix}{${name}}:${space}`
+    return `${this.prefix}{${name.slice(colon + 1)}}:${space}:${name.slice(0, colon)}`
+  }
+}
