@@ -12,10 +12,12 @@ import { SessionSchema } from './schemas/session.ts'
 import healthRoutes from './routes/health.ts'
 import sessionRoutes from './routes/sessions.ts'
 import adminRoutes from './routes/admin.ts'
+import migrationRoutes from './routes/migration.ts'
 import { flowSunsetPolicyOf } from './admin/flow-sunset-policy.ts'
 import healthPlugin from './health/plugin.ts'
 import metricsRoutes from './routes/metrics.ts'
 import { ConnectionMetadataSchema, ValidationResultSchema } from './schemas/connection.ts'
+import { MigrationSchema } from './schemas/migration.ts'
 import { HttpProblem } from './errors.ts'
 import { AccessLog } from './http/access-log.ts'
 import { requestId } from './http/request-id.ts'
@@ -67,6 +69,7 @@ export async function buildApp (config: Config, overrides: BrokerOverrides = {})
   app.addSchema(SessionSchema)
   app.addSchema(ConnectionMetadataSchema)
   app.addSchema(ValidationResultSchema)
+  app.addSchema(MigrationSchema)
   registerErrorHandling(app)
 
   // Before any other hook (auth included), so that refusals carry the request id too.
@@ -112,6 +115,7 @@ export async function buildApp (config: Config, overrides: BrokerOverrides = {})
   await app.register(healthPlugin, { broker })
   await app.register(sessionRoutes, { sessions: broker.sessions })
   await app.register(adminRoutes, { admin: broker.admin, audit: broker.audit, flowSunsetPolicy: flowSunsetPolicyOf(broker) })
+  await app.register(migrationRoutes, { migrations: broker.migrations })
   await app.register(metricsRoutes, { metrics: broker.metrics, token: config.METRICS_TOKEN })
 
   // Requests in flight at shutdown finish, but their keep-alive connections must not hold

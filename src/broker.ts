@@ -12,10 +12,14 @@ import { flowSunsetTable, type FlowSunsetTable } from './salesforce/flow-sunset.
 import { assessUserReadiness } from './salesforce/readiness.ts'
 import { AuditLog } from './admin/audit-log.ts'
 import { ConnectionAdmin } from './admin/connection-admin.ts'
+import { MigrationService } from './admin/migration.ts'
+import { storeCustody, transitCustody } from './admin/migration-keys.ts'
 import { BrokerMetrics } from './metrics/metrics.ts'
 import type { SecretStore } from './secrets/store.ts'
 import { createSecretStore } from './secrets/create-store.ts'
 import { CachingSecretStore } from './secrets/caching-store.ts'
+import { VaultSecretStore } from './secrets/vault-store.ts'
+import { TransitKeys } from './secrets/vault-transit.ts'
 import { FallbackSharedState } from './sessions/fallback-state.ts'
 import { MemorySharedState } from './sessions/memory-state.ts'
 import { redisTopology } from './sessions/redis-client.ts'
@@ -46,6 +50,10 @@ export interface Broker {
   revoke: (session: SalesforceSession) => Promise<boolean>
   audit: AuditLog
   admin: ConnectionAdmin
+  /** moves connections to jwt_bearer or client_credentials (and rotates JWT keys) */
+  migrations: MigrationService
+  /** Vault Transit keys, when the secret store is Vault */
+  transit?: TransitKeys
   metrics: BrokerMetrics
   /** the announced ends of login flows (config over the table in src/salesforce/flow-sunset.ts) */
   flowSunsets: FlowSunsetTable
@@ -79,7 +87,12 @@ export async function createBroker (config: Config, o: BrokerOverrides = {}): Pr
     : undefined)
 
   const metrics = new BrokerMetrics()
-  const rawSecretStore = metrics.instrument(rawStoreKind(o.secretStore, config), o.secretStore ?? await createSecretStore(config, logger), ['list', 'read', 'write', 'versions', 'remove'])
+  const baseStore = o.secretStore ?? await createSecretStore(config, logger)
+  // pending migrations wait beside the connections, encrypted alike (never in Redis)
+  const pendingStore = baseStore.folder?.('_migrations')
+  const transit = baseStore instanceof VaultSecretStore ? new TransitKeys(baseStore, config.VAULT_TRANSIT_MOUNT) : undefined
+  if (config.JWT_KEY_CUSTODY === 'vault-transit' && transit === undefined) throw new Error('JWT_KEY_CUSTODY=vault-transit needs the Vault secret store')
+  const rawSecretStore = metrics.instrument(rawStoreKind(o.secretStore, config), baseStore, ['list', 'read', 'write', 'versions', 'remove'])
   const secretStore = new CachingSecretStore(rawSecretStore, { ttlMs: config.SECRET_CACHE_TTL_SECONDS * 1000 })
 
   const sharedState = o.sharedState ?? await buildSharedState(config, logger, metrics)
@@ -90,7 +103,7 @@ export async function createBroker (config: Config, o: BrokerOverrides = {}): Pr
   const now = o.now ?? Date.now
   const flowSunsets = flowSunsetTable({ oauth_password: config.FLOW_SUNSET_OAUTH_PASSWORD_DATE, soap: config.FLOW_SUNSET_SOAP_DATE })
   const core = o.login ?? ((definition: ConnectionDefinition) =>
-    salesforceLogin(definition, { timeoutMs: config.LOGIN_TIMEOUT_MS, allowedLoginHosts: loginUrlPolicy, logger, flowSunsets, now }))
+    salesforceLogin(definition, { timeoutMs: config.LOGIN_TIMEOUT_MS, allowedLoginHosts: loginUrlPolicy, logger, flowSunsets, now, transitSigner: transit ? (key: string) => transit.signer(key) : undefined }))
   const gate = new LoginGate({
     core,
     state: sharedState,
@@ -141,6 +154,22 @@ export async function createBroker (config: Config, o: BrokerOverrides = {}): Pr
     readiness: (session, definition) => assessUserReadiness(session, definition, { timeoutMs: config.LOGIN_TIMEOUT_MS, warnDays: config.PASSWORD_EXPIRY_WARN_DAYS }),
   })
 
+  const migrations = new MigrationService({
+    store: secretStore,
+    pending: pendingStore,
+    admin,
+    sessions,
+    state: sharedState,
+    gate,
+    revoke,
+    revokeOnRotation: config.REVOKE_ON_ROTATION,
+    custody: config.JWT_KEY_CUSTODY === 'vault-transit' && transit ? transitCustody(transit) : storeCustody(),
+    loginUrlPolicy,
+    audit,
+    logger,
+    certificateValidityDays: config.JWT_CERT_VALIDITY_DAYS,
+  })
+
   logger.info({
     secretStore: rawSecretStore.kind,
     sharedState: sharedState.kind === 'redis' ? `redis (${redisTopology(config) as string})` : 'in-memory only (no REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES: sessions are not shared between replicas)',
@@ -161,6 +190,8 @@ export async function createBroker (config: Config, o: BrokerOverrides = {}): Pr
     revoke,
     audit,
     admin,
+    migrations,
+    transit,
     metrics,
     flowSunsets,
     now,

@@ -101,6 +101,10 @@ export const ConfigSchema = Type.Object({
   FLOW_SUNSET_SOAP_DATE: Type.Optional(Type.String({ description: "Day (YYYY-MM-DD, UTC) SOAP login() is retired; default 2027-05-14, an assumption for \"Summer '27\" (the first production wave): set your instance's date" })),
   FLOW_SUNSET_WARN_DAYS: Type.Integer({ minimum: 0, maximum: 3650, default: 90, description: 'Health warns this many days before the sunset of a connection\'s login flow (soap, oauth_password)' }),
   PASSWORD_EXPIRY_WARN_DAYS: Type.Integer({ minimum: 0, maximum: 365, default: 14, description: 'Health warns this many days before a password expires (connections that declare passwordExpiresAfterDays)' }),
+  JWT_KEY_CUSTODY: Type.Union([Type.Literal('store'), Type.Literal('vault-transit')], { default: 'store', description: 'Where the private key of a JWT bearer migration lives: store = a secret field of the connection, encrypted like the others; vault-transit = created inside Vault Transit (exportable=false), every assertion signed there (needs SECRET_STORE=vault)' }),
+  VAULT_TRANSIT_MOUNT: Type.String({ default: 'transit', pattern: '^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$', description: 'Transit secrets engine mount (JWT_KEY_CUSTODY=vault-transit)' }),
+  JWT_CERT_VALIDITY_DAYS: Type.Integer({ minimum: 1, maximum: 3650, default: 730, description: 'Validity of the self-signed certificate a JWT bearer migration or key rotation creates' }),
+  CERT_EXPIRY_WARN_DAYS: Type.Integer({ minimum: 0, maximum: 365, default: 30, description: 'Health warns this many days before a JWT bearer connection\'s certificate expires' }),
 })
 
 export type Config = Static<typeof ConfigSchema>
@@ -195,6 +199,9 @@ function checkCombinations (c: Config): void {
     if (date !== undefined && parseSunsetDate(date) === undefined) {
       throw new ConfigError(`invalid ${variable}: must be a calendar date as YYYY-MM-DD (e.g. 2027-02-20); unset it to use the date Salesforce announced`)
     }
+  }
+  if (c.JWT_KEY_CUSTODY === 'vault-transit' && c.SECRET_STORE !== 'vault') {
+    throw new ConfigError('invalid JWT_KEY_CUSTODY: vault-transit needs SECRET_STORE=vault (the keys live in its Transit engine); use JWT_KEY_CUSTODY=store with the file store')
   }
   if ((c.JWT_ISSUER || c.JWT_AUDIENCE) && !c.JWKS_URL) throw new ConfigError('missing JWKS_URL: required when JWT_ISSUER or JWT_AUDIENCE is set')
   if (c.JWKS_URL) checkJwtSettings(c.JWKS_URL, c)

@@ -9,5 +9,7 @@ const REQUIRED: Record<Flow, Array<keyof ConnectionDefinition>> = {
 
 /** Fields the flow can't log in without (the security token is optional: trusted IP ranges waive it). */
 export function missingFieldsForFlow (d: ConnectionDefinition): string[] {
-  return REQUIRED[d.flow].filter(f => typeof d[f] !== 'string' || d[f] === '')
+  // a key held in Vault Transit (transitKey) stands for the stored private key
+  const heldInTransit = typeof d.transitKey === 'string' && d.transitKey !== ''
+  return REQUIRED[d.flow].filter(f => !(f === 'privateKey' && heldInTransit) && (typeof d[f] !== 'string' || d[f] === ''))
 }

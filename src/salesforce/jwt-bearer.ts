@@ -1,7 +1,8 @@
 /**
- * OAuth 2.0 JWT bearer flow: an RS256 assertion signed with the private key whose certificate is
- * uploaded to the connected app. The assertion lives 3 minutes (Salesforce's maximum) and is
- * built here with node:crypto so PKCS#1 and PKCS#8 keys both work.
+ * OAuth 2.0 JWT bearer flow: an RS256 assertion signed with the key whose certificate is uploaded
+ * to the connected app. The assertion lives 3 minutes (Salesforce's maximum). The flow takes a
+ * signer, not a key: a PEM held by the broker (PKCS#1 or PKCS#8, through node:crypto) signs in
+ * this process, a key in Vault's Transit engine signs there and never reaches the broker.
  */
 import { createPrivateKey, sign, type KeyObject } from 'node:crypto'
 import { classifiedFailure } from './classify.ts'
@@ -9,12 +10,15 @@ import { isSalesforceHostname } from './login-url.ts'
 import { requestToken, type FlowContext } from './oauth-token.ts'
 import type { LoginOutcome } from './types.ts'
 
+/** RS256: signs the assertion's signing input (header.claims) with RSASSA-PKCS1-v1_5 over SHA-256; the raw signature. */
+export type JwtSigner = (signingInput: Buffer) => Promise<Buffer>
+
 export interface JwtBearerCredentials {
   loginUrl: string
   clientId: string
   username: string
-  /** PEM, PKCS#8 or PKCS#1 */
-  privateKey: string
+  /** undefined: the stored key could not be read (answered as invalid_assertion, nothing sent) */
+  sign: JwtSigner | undefined
 }
 
 export const JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer'
@@ -47,16 +51,26 @@ export function readPrivateKey (pem: string): KeyObject | undefined {
   }
 }
 
-export function buildAssertion (claims: { iss: string, sub: string, aud: string, exp: number }, key: KeyObject): string {
+/** A signer over a PEM private key held by the broker; undefined when the PEM is not a readable RSA key. */
+export function pemSigner (pem: string): JwtSigner | undefined {
+  const key = readPrivateKey(pem)
+  if (key === undefined) return undefined
+  return async (input: Buffer) => keySign(key, input)
+}
+
+function keySign (key: KeyObject, input: Buffer): Buffer {
+  return sign('sha256', input, key)
+}
+
+export async function buildAssertion (claims: { iss: string, sub: string, aud: string, exp: number }, signer: JwtSigner): Promise<string> {
   const encode = (value: object): string => Buffer.from(JSON.stringify(value)).toString('base64url')
   const signingInput = `${encode({ alg: 'RS256' })}.${encode(claims)}`
-  const signature = sign('sha256', Buffer.from(signingInput), key).toString('base64url')
+  const signature = (await signer(Buffer.from(signingInput))).toString('base64url')
   return `${signingInput}.${signature}`
 }
 
 export async function jwtBearerLogin (c: JwtBearerCredentials, ctx: FlowContext, now: () => number = Date.now): Promise<LoginOutcome> {
-  const key = readPrivateKey(c.privateKey)
-  if (key === undefined) {
+  if (c.sign === undefined) {
     return {
       ok: false,
       failure: classifiedFailure('invalid_assertion', {
@@ -67,12 +81,26 @@ export async function jwtBearerLogin (c: JwtBearerCredentials, ctx: FlowContext,
       }),
     }
   }
-  const assertion = buildAssertion({
-    iss: c.clientId,
-    sub: c.username,
-    aud: jwtAudience(c.loginUrl),
-    exp: Math.floor(now() / 1000) + ASSERTION_LIFETIME_SECONDS,
-  }, key)
+  let assertion: string
+  try {
+    assertion = await buildAssertion({
+      iss: c.clientId,
+      sub: c.username,
+      aud: jwtAudience(c.loginUrl),
+      exp: Math.floor(now() / 1000) + ASSERTION_LIFETIME_SECONDS,
+    }, c.sign)
+  } catch (err) {
+    // the key's custodian (Vault Transit) did not sign: nothing reached Salesforce, nothing counts against the user
+    return {
+      ok: false,
+      failure: classifiedFailure('unknown', {
+        message: `the assertion could not be signed: ${(err as Error)?.message ?? 'signer failed'}`,
+        flow: 'jwt_bearer',
+        retryable: true,
+        hint: 'Nothing was sent to Salesforce. Check that Vault is reachable and that the broker\'s policy allows update on transit/sign/<key> (README: "Key custody").',
+      }),
+    }
+  }
   // a signed assertion logs in as the user until it expires: as secret as the key while it lives
   ctx.sent.push(assertion)
   return requestToken(c.loginUrl, 'jwt_bearer', { grant_type: JWT_BEARER_GRANT, assertion }, ctx)

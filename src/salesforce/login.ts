@@ -8,7 +8,7 @@ import { classifiedFailure } from './classify.ts'
 import { clientCredentialsLogin } from './client-credentials.ts'
 import { retiredFlowFailure as withRetirementHint, type FlowSunsetTable } from './flow-sunset.ts'
 import { deadlineIn } from './http.ts'
-import { jwtBearerLogin } from './jwt-bearer.ts'
+import { jwtBearerLogin, pemSigner, type JwtSigner } from './jwt-bearer.ts'
 import { loginUrlRejection, type LoginUrlPolicy } from './login-url.ts'
 import { oauthPasswordLogin } from './oauth-password.ts'
 import type { FlowContext } from './oauth-token.ts'
@@ -25,6 +25,8 @@ export interface LoginOptions {
   flowSunsets?: FlowSunsetTable
   /** the clock the sunset dates are compared with */
   now?: () => number
+  /** signs with a key held in Vault's Transit engine (JWT_KEY_CUSTODY=vault-transit): the definition names the key, never holds it */
+  transitSigner?: (keyName: string) => JwtSigner
 }
 
 export async function login (def: ConnectionDefinition, opts: LoginOptions): Promise<LoginOutcome> {
@@ -76,12 +78,22 @@ async function loginOnce (def: ConnectionDefinition, opts: LoginOptions, sent: s
     case 'oauth_password':
       return oauthPasswordLogin({ loginUrl, clientId: def.clientId!, clientSecret: def.clientSecret!, username: def.username!, password: def.password!, securityToken: def.securityToken }, ctx)
     case 'jwt_bearer':
-      return jwtBearerLogin({ loginUrl, clientId: def.clientId!, username: def.username!, privateKey: def.privateKey! }, ctx)
+      return jwtBearerLogin({ loginUrl, clientId: def.clientId!, username: def.username!, sign: jwtSigner(def, opts) }, ctx)
     case 'client_credentials':
       return clientCredentialsLogin({ loginUrl, clientId: def.clientId!, clientSecret: def.clientSecret! }, ctx)
     default:
       return { ok: false, failure: classifiedFailure('unknown', { message: `unknown login flow "${String((def as { flow: unknown }).flow)}"` }) }
   }
+}
+
+/** The key that signs: in Vault Transit when the definition names one, else the stored PEM. */
+function jwtSigner (def: ConnectionDefinition, opts: LoginOptions): JwtSigner | undefined {
+  if (def.transitKey) {
+    const signer = opts.transitSigner
+    if (signer === undefined) return async () => { throw new Error(`the key is in Vault Transit ("${def.transitKey}") but this broker has no Transit signer (JWT_KEY_CUSTODY=vault-transit with SECRET_STORE=vault)`) }
+    return signer(def.transitKey)
+  }
+  return pemSigner(def.privateKey!)
 }
 
 type Field = 'username' | 'password' | 'clientId' | 'clientSecret' | 'privateKey'
@@ -101,7 +113,8 @@ const MISSING_CLASSIFICATION: Record<Field, ClassifiedFailure['classification']>
 
 /** A definition without a field its flow needs cannot log in: say which, send nothing. */
 function missingField (def: ConnectionDefinition): ClassifiedFailure | undefined {
-  const fields = REQUIRED[def.flow]
+  // a key held in Vault Transit stands for the stored private key
+  const fields = REQUIRED[def.flow]?.filter(f => !(f === 'privateKey' && typeof def.transitKey === 'string' && def.transitKey !== ''))
   if (fields === undefined) return undefined
   const field = fields.find(f => typeof def[f] !== 'string' || def[f] === '')
   if (field === undefined) return undefined

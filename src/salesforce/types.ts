@@ -31,6 +31,13 @@ export interface ConnectionDefinition {
   requiredPermissions?: string[]
   /** The org's password policy "User passwords expire in" (days), for password flows: expiry is warned ahead. */
   passwordExpiresAfterDays?: number
+  /**
+   * jwt_bearer with JWT_KEY_CUSTODY=vault-transit: the name of the Transit key that signs the
+   * assertions. The private key never leaves Vault; this names it and holds nothing secret.
+   */
+  transitKey?: string
+  /** jwt_bearer: the PEM X.509 certificate uploaded to the connected app (public): health warns before it expires. */
+  certificate?: string
   // ---- secrets: never logged, never returned by any route ----
   password?: string
   securityToken?: string

@@ -65,6 +65,14 @@ export class FileSecretStore implements SecretStore {
     this.maxVersions = o.maxVersions ?? 10
   }
 
+  /**
+   * The store for a folder beside this one: its own file next to this file ({path}.{folder}),
+   * sealed with the same key — pending migrations wait there, encrypted like the connections.
+   */
+  folder (folder: string): FileSecretStore {
+    return new FileSecretStore({ path: `${this.path}.${folder.replace(/[^a-z0-9_-]/gi, '')}`, key: this.key, maxVersions: this.maxVersions })
+  }
+
   /** Reads and decrypts the file once, so a wrong key or a damaged file is reported at startup. */
   async open (): Promise<void> {
     await this.load()

@@ -45,6 +45,11 @@ export interface SecretStore {
   remove (name: string): Promise<void>
   health (): Promise<StoreHealth>
   close (): Promise<void>
+  /**
+   * The same kind of store for a folder beside the connections (Vault: {prefix}/{folder}/; file:
+   * a file beside the file), encrypted and versioned alike; absent on stores that have none.
+   */
+  folder? (folder: string): SecretStore
 }
 
 /** The write's check-and-set version did not match the stored current version (someone else wrote first). */

@@ -156,6 +156,27 @@ export class VaultSecretStore implements SecretStore {
     this.token.stop()
   }
 
+  /**
+   * The same store one folder down ({prefix}/{folder}/{name}) sharing the client, the token and the
+   * error handling: pending migrations wait there beside the connections they will replace. The
+   * folder is not a valid connection name, so `list` of the parent never shows it. Closing the
+   * parent closes the view; closing the view does nothing.
+   */
+  folder (folder: string): VaultSecretStore {
+    const view = Object.create(VaultSecretStore.prototype) as VaultSecretStore
+    // the fields, not the methods: an instrumented (wrapped) method of this instance would act on this prefix
+    for (const [key, value] of Object.entries(this)) if (typeof value !== 'function' && key !== 'prefix' && key !== 'closed') Object.defineProperty(view, key, { value, writable: true })
+    Object.defineProperty(view, 'prefix', { value: `${this.prefix}/${trimSlashes(folder)}` })
+    Object.defineProperty(view, 'closed', { get: () => this.closed })
+    Object.defineProperty(view, 'close', { value: async () => {} })
+    return view
+  }
+
+  /** One request to another engine of the same Vault (Transit), with this store's token, re-login and error mapping. */
+  request<T> (op: string, path: string, send: (client: NodeVault.client) => Promise<T>, notFound?: () => T): Promise<T> {
+    return this.call(op, path, () => send(this.client), notFound)
+  }
+
   private dataPath (name: string): string {
     return `${this.mount}/data/${this.prefix}/${name}`
   }

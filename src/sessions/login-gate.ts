@@ -55,6 +55,16 @@ export type GateOutcome =
   | { ok: false, failure: ClassifiedFailure, circuit?: CircuitState }
   | { ok: false, refusal: LoginRefusal }
 
+/**
+ * Flows that send a password, whose failures Salesforce counts toward "Maximum invalid login
+ * attempts". A JWT bearer or client credentials login sends none: its failures (app unknown,
+ * certificate not uploaded, user not pre-authorized) are Setup's to fix, lock nobody out, and the
+ * same candidate may rightly go again once Setup changed — a migration's validate does exactly
+ * that. The simulator locks the same way (src/simulator/login-policy.ts recordBadPassword). The
+ * circuit of a stored secret and the login budget still hold every flow back.
+ */
+const SPENDS_LOGIN_ATTEMPTS: ReadonlySet<string> = new Set(['soap', 'oauth_password'])
+
 const guardKey = (identity: string) => `login-guard:${identity}`
 const holdKey = (identity: string) => `login-hold:${identity}`
 const budgetKey = (identity: string) => `logins:${identity}`
@@ -105,10 +115,11 @@ export class LoginGate {
     if (req.purpose !== 'probe' && storedVersion !== undefined && circuitBlocks(circuit, storedVersion)) {
       return { ok: false, refusal: { kind: 'circuit_open', circuit } }
     }
+    const spendsAttempts = SPENDS_LOGIN_ATTEMPTS.has(definition.flow)
     const guard = await this.o.state.getJson<GuardState>(guardKey(identity))
     const decision = guardDecision(guard, this.o.guard)
-    if (decision.blocked) return { ok: false, refusal: { kind: 'guarded', failures: decision.failures, threshold: decision.threshold, safeAt: decision.safeAt } }
-    const hash = storedVersion === undefined ? credentialHash(definition, this.o.hashKey) : undefined
+    if (spendsAttempts && decision.blocked) return { ok: false, refusal: { kind: 'guarded', failures: decision.failures, threshold: decision.threshold, safeAt: decision.safeAt } }
+    const hash = storedVersion === undefined && spendsAttempts ? credentialHash(definition, this.o.hashKey) : undefined
     const again = hash === undefined ? undefined : candidateRetryAt(guard, hash, this.o.guard)
     if (again !== undefined) return { ok: false, refusal: { kind: 'candidate_failed', safeAt: again } }
     // re-checked under the lease: another replica may have spent the budget meanwhile
@@ -122,7 +133,7 @@ export class LoginGate {
     this.o.observer?.loginAttempt?.(connection, definition.flow, outcome.ok ? 'ok' : outcome.failure.classification, Date.now() - started)
 
     if (outcome.ok) {
-      if (guard && guard.failures.length > 0) await this.o.state.putJson(guardKey(identity), withSuccess(guard, this.o.guard), this.o.guard.windowMs)
+      if (spendsAttempts && guard && guard.failures.length > 0) await this.o.state.putJson(guardKey(identity), withSuccess(guard, this.o.guard), this.o.guard.windowMs)
       if (storedVersion !== undefined && circuit) await this.clearCircuit(connection)
       return outcome
     }
@@ -134,6 +145,10 @@ export class LoginGate {
       return { ok: false, failure }
     }
     if (!opensCircuit(failure)) return { ok: false, failure }
+    if (!spendsAttempts) {
+      if (storedVersion === undefined) return { ok: false, failure }
+      return { ok: false, failure, circuit: await this.openCircuit(connection, storedVersion, failure, circuit) }
+    }
     const next = withFailure(guard, this.o.guard, hash)
     await this.o.state.putJson(guardKey(identity), next, this.o.guard.windowMs)
     this.o.logger.warn({ connection, purpose: req.purpose, classification: failure.classification, failuresInWindow: next.failures.length, lockoutThreshold: this.o.guard.threshold }, 'salesforce login failed: counted by the failure guard')

@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import { randomBytes, randomUUID } from 'node:crypto'
+import { TransitEngine } from './vault-transit-standin.ts'
 
 /**
  * An in-process HTTP server answering like HashiCorp Vault for the parts of its API the broker
@@ -48,6 +49,8 @@ export interface VaultStandIn {
   /** listen again on the same port */
   start (): Promise<void>
   requestLog: RequestLogEntry[]
+  /** the Transit secrets engine mounted at `transitMount` (test/support/vault-transit-standin.ts) */
+  transit: TransitEngine
   close (): Promise<void>
 }
 
@@ -68,6 +71,8 @@ export interface VaultStandInOptions {
   kvMount?: string
   /** versions kept per key (the engine's max_versions), default 10 */
   maxVersions?: number
+  /** Transit secrets engine mount, default 'transit' */
+  transitMount?: string
   /**
    * answer every 403 with the bare "permission denied", as older Vault releases (before the
    * "invalid token" text) and error-rewriting proxies do: a client cannot tell a dead token from a
@@ -133,6 +138,8 @@ interface Res { status: number, body?: unknown }
 export async function startVaultStandIn (opts: VaultStandInOptions = {}): Promise<VaultStandIn> {
   const kvMount = opts.kvMount ?? 'secret'
   const maxVersions = opts.maxVersions ?? 10
+  const transitMount = opts.transitMount ?? 'transit'
+  const transit = new TransitEngine()
   const requestLog: RequestLogEntry[] = []
   const tokens = new Map<string, TokenEntry>()
   const policies = new Map<string, PolicyRule[]>()
@@ -216,6 +223,12 @@ export async function startVaultStandIn (opts: VaultStandInOptions = {}): Promis
     }
 
     if (path.startsWith(`${kvMount}/`)) return kvRequest(method, path, req.query, body, token)
+    if (path.startsWith(`${transitMount}/`)) {
+      // transit's paths have no existence check: a write needs update, whether it creates or not
+      if (!allowed(token, path, method === 'GET' ? 'read' : method === 'LIST' ? 'list' : 'update')) return denied()
+      const answer = transit.handle(method, path.slice(transitMount.length + 1), body, (data, warnings) => envelope(data, { warnings }))
+      if (answer) return answer as Res
+    }
     if (!allowed(token, path, method === 'LIST' ? 'list' : method === 'GET' ? 'read' : 'update')) return denied()
     return { status: 404, body: { errors: [`no handler for route "${path}". route entry not found.`] } }
   }
@@ -606,6 +619,7 @@ export async function startVaultStandIn (opts: VaultStandInOptions = {}): Promis
     get port () { return port },
     rootToken: root.id,
     requestLog,
+    transit,
     createToken (o) {
       const ttl = o.ttlSeconds ?? SYSTEM_MAX_TTL
       const t = issueToken({

@@ -1,0 +1,269 @@
+import { X509Certificate } from 'node:crypto'
+import type { Logger } from 'pino'
+import { HttpProblem } from '../errors.ts'
+import { isLoginUrlAllowed, type LoginUrlPolicy } from '../salesforce/index.ts'
+import { isSalesforceHostname } from '../salesforce/login-url.ts'
+import { SECRET_FIELDS, type ConnectionDefinition, type SalesforceSession } from '../salesforce/types.ts'
+import { CasConflictError, type SecretStore, type StoredConnection } from '../secrets/store.ts'
+import type { MigrationValidation, MigrationView, StartMigration, ValidateMigration } from '../schemas/migration.ts'
+import type { AuditLog } from './audit-log.ts'
+import type { LoginGate } from '../sessions/login-gate.ts'
+import { refusalProblem } from '../sessions/login-refusal.ts'
+import type { SessionService } from '../sessions/session-service.ts'
+import type { SharedState } from '../sessions/shared-state.ts'
+import type { AdminContext, ConnectionAdmin, ConnectionMetadata } from './connection-admin.ts'
+import { nextStep, setupChecklist, type MigrationTarget } from './migration-checklist.ts'
+import type { KeyCustody } from './migration-keys.ts'
+
+export interface MigrationServiceOptions {
+  /** the connections (what serves) */
+  store: SecretStore
+  /** where pending definitions wait, encrypted like the connections (the store's `_migrations` folder); absent: no migrations */
+  pending: SecretStore | undefined
+  admin: ConnectionAdmin
+  sessions: SessionService
+  /** where a successful validation is remembered (its pending version only: nothing secret) */
+  state: SharedState
+  /** the one door: every login a migration makes goes through it (lockout guard, login budget) */
+  gate: LoginGate
+  revoke: (session: SalesforceSession) => Promise<boolean>
+  /** REVOKE_ON_ROTATION: the old flow's sessions are revoked at the switch */
+  revokeOnRotation: boolean
+  custody: KeyCustody
+  loginUrlPolicy: LoginUrlPolicy
+  audit: AuditLog
+  logger: Logger
+  certificateValidityDays: number
+}
+
+/**
+ * A guided, validated, reversible move of a connection to a flow that survives Salesforce's
+ * retirement of password logins (or a new key and certificate for one already on JWT bearer):
+ *   start    — key and certificate made (JWT bearer), the pending definition stored beside the
+ *              connection; nothing switched, the connection keeps serving;
+ *   validate — one login with the pending definition through the one door; the classified answer
+ *              and the next thing to fix;
+ *   complete — the switch of a definition whose last validation succeeded: check-and-set on the
+ *              version read, sessions purged fleet-wide; the fleet's next request makes the one
+ *              login with the new flow (single flight); the old version stays for rollback;
+ *   abandon  — the pending definition removed.
+ */
+export class MigrationService {
+  private readonly o: MigrationServiceOptions
+
+  constructor (opts: MigrationServiceOptions) {
+    this.o = opts
+  }
+
+  async start (name: string, body: StartMigration, ctx: AdminContext): Promise<MigrationView> {
+    const pending = this.pendingStore()
+    const current = await this.mustRead(name)
+    if (await pending.read(name)) {
+      throw new HttpProblem('conflict', `a migration of "${name}" is already pending: validate and complete it, or abandon it (DELETE …/migration) first`, { connection: name })
+    }
+    const definition = await this.pendingDefinition(name, current.definition, body)
+    let written: { version: number }
+    try {
+      written = await pending.write(name, definition, 0)
+    } catch (err) {
+      if (err instanceof CasConflictError) throw new HttpProblem('conflict', `a migration of "${name}" was started at the same time by someone else`, { connection: name })
+      throw err
+    }
+    await this.o.audit.record({ actor: ctx.actor, requestId: ctx.requestId, action: 'migration.start', connection: name, outcome: 'success', version: current.version, fields: [`to:${definition.flow}`, ...(definition.transitKey ? ['key:vault-transit'] : definition.privateKey ? ['key:store'] : [])] })
+    this.o.logger.info({ connection: name, to: definition.flow, keyCustody: definition.flow === 'jwt_bearer' ? this.o.custody.kind : undefined }, 'migration started')
+    return this.view(current, { name, version: written.version, createdTime: new Date().toISOString(), definition })
+  }
+
+  async get (name: string): Promise<MigrationView> {
+    const current = await this.mustRead(name)
+    return this.view(current, await this.mustReadPending(name))
+  }
+
+  async certificate (name: string): Promise<string> {
+    const pending = await this.mustReadPending(name)
+    if (!pending.definition.certificate) throw new HttpProblem('not_found', `the migration of "${name}" to ${pending.definition.flow} has no certificate`, { connection: name })
+    return pending.definition.certificate
+  }
+
+  async validate (name: string, body: ValidateMigration, ctx: AdminContext): Promise<MigrationValidation> {
+    const current = await this.mustRead(name)
+    let pending = await this.mustReadPending(name)
+    const changes = Object.fromEntries(Object.entries(body ?? {}).filter(([, v]) => typeof v === 'string' && v !== ''))
+    if (Object.keys(changes).length > 0) pending = await this.updatePending(name, pending, changes)
+    const definition = pending.definition
+    const started = Date.now()
+    // a candidate of the connection: the gate applies the user's budget and failure guard, not the stored secret's circuit
+    const outcome = await this.o.gate.attempt({ connection: name, definition, purpose: 'admin' })
+    const latencyMs = Date.now() - started
+    if ('refusal' in outcome) {
+      await this.o.audit.record({ actor: ctx.actor, requestId: ctx.requestId, action: 'migration.validate', connection: name, outcome: 'rejected', classification: `not_attempted:${outcome.refusal.kind}`, version: current.version })
+      throw refusalProblem(outcome.refusal, name)
+    }
+    const classification = outcome.ok ? 'ok' : outcome.failure.classification
+    // a validating login proves the definition; its session is not the connection's yet
+    if (outcome.ok) await this.o.revoke(outcome.session).catch(() => false)
+    await this.o.state.putJson(validatedKey(name), outcome.ok ? { pendingVersion: pending.version } : null, VALIDATION_REMEMBERED_MS)
+    await this.o.audit.record({ actor: ctx.actor, requestId: ctx.requestId, action: 'migration.validate', connection: name, outcome: outcome.ok ? 'success' : 'rejected', classification, version: current.version, fields: Object.keys(changes).sort() })
+    const target = definition.flow as MigrationTarget
+    return {
+      ok: outcome.ok,
+      classification,
+      ...(outcome.ok ? {} : { message: outcome.failure.message, hint: outcome.failure.hint, retryable: outcome.failure.retryable }),
+      latencyMs,
+      nextStep: nextStep(target, classification),
+      migration: this.view(current, pending),
+    }
+  }
+
+  async complete (name: string, ctx: AdminContext): Promise<{ connection: ConnectionMetadata, previousVersion: number }> {
+    const current = await this.mustRead(name)
+    const pending = await this.mustReadPending(name)
+    const base = { actor: ctx.actor, requestId: ctx.requestId, action: 'migration.complete', connection: name, fromVersion: current.version }
+    const validated = await this.o.state.getJson<{ pendingVersion: number } | null>(validatedKey(name))
+    if (validated?.pendingVersion !== pending.version) {
+      await this.o.audit.record({ ...base, outcome: 'rejected', classification: 'not_validated' })
+      throw new HttpProblem('conflict', `validate the pending definition first (POST …/migration/validate): it has not logged in successfully${validated ? ' since it last changed' : ''}`, { connection: name })
+    }
+    if (ctx.ifMatch !== undefined && ctx.ifMatch !== current.version) {
+      await this.o.audit.record({ ...base, outcome: 'conflict', version: current.version })
+      throw new HttpProblem('conflict', `If-Match names version ${ctx.ifMatch} but the current version is ${current.version}`, { connection: name, currentVersion: current.version })
+    }
+    let written: { version: number, createdTime: string }
+    try {
+      written = await this.o.store.write(name, pending.definition, current.version)
+    } catch (err) {
+      if (!(err instanceof CasConflictError)) throw err
+      await this.o.audit.record({ ...base, outcome: 'conflict', version: err.currentVersion })
+      throw new HttpProblem('conflict', 'the connection changed while the switch was being made; read it again and retry', { connection: name, currentVersion: err.currentVersion })
+    }
+    // every replica drops the old flow's sessions and its cached secret; the next request logs in once, fleet-wide
+    const purged = await this.o.sessions.purge(name)
+    if (this.o.revokeOnRotation) await Promise.all(purged.map(p => this.o.revoke(p.session).catch(() => false)))
+    await this.pendingStore().remove(name)
+    await this.o.state.putJson(validatedKey(name), null, 1)
+    await this.o.audit.record({ ...base, outcome: 'success', classification: 'ok', version: written.version, fields: [`to:${pending.definition.flow}`] })
+    this.o.logger.info({ connection: name, from: current.definition.flow, to: pending.definition.flow, version: written.version, previousVersion: current.version }, 'migration completed')
+    return { connection: await this.o.admin.get(name), previousVersion: current.version }
+  }
+
+  async abandon (name: string, ctx: AdminContext): Promise<void> {
+    const pending = await this.mustReadPending(name)
+    await this.pendingStore().remove(name)
+    await this.o.audit.record({ actor: ctx.actor, requestId: ctx.requestId, action: 'migration.abandon', connection: name, outcome: 'success', fields: [`to:${pending.definition.flow}`] })
+  }
+
+  /** The definition the connection will have: its settings, the new flow, and (JWT bearer) a new key. */
+  private async pendingDefinition (name: string, d: ConnectionDefinition, body: StartMigration): Promise<ConnectionDefinition> {
+    const settings = {
+      apiVersion: d.apiVersion,
+      sessionTimeoutSeconds: d.sessionTimeoutSeconds,
+      ...(d.requiredPermissions?.length ? { requiredPermissions: d.requiredPermissions } : {}),
+    }
+    const loginUrl = body.loginUrl ?? d.loginUrl
+    this.checkLoginUrl(name, loginUrl)
+    if (body.flow === 'client_credentials') {
+      if (!isMyDomain(loginUrl)) {
+        throw new HttpProblem('bad_request', 'client_credentials logs in through the org\'s My Domain only (https://<domain>.my.salesforce.com): login.salesforce.com and test.salesforce.com answer "request not supported on this domain"', {
+          connection: name, errors: [{ path: 'body/loginUrl', message: 'must be the org\'s My Domain' }],
+        })
+      }
+      return { flow: 'client_credentials', loginUrl, ...settings, ...pick(body, 'clientId', 'clientSecret') }
+    }
+    const username = body.username ?? d.username
+    if (!username) throw new HttpProblem('bad_request', 'jwt_bearer logs in as a named user: give `username`', { connection: name, errors: [{ path: 'body/username', message: 'required: the connection has none' }] })
+    const clientId = body.clientId ?? d.clientId
+    // real time, not the flow-sunset calendar (which tests and demos may move): Salesforce checks the dates
+    const issued = await this.o.custody.issue(name, this.o.certificateValidityDays, new Date())
+    return { flow: 'jwt_bearer', loginUrl, username, ...settings, ...(clientId ? { clientId } : {}), ...issued.fields, certificate: issued.certificate }
+  }
+
+  private async updatePending (name: string, pending: StoredConnection, changes: Partial<ConnectionDefinition>): Promise<StoredConnection> {
+    const definition = { ...pending.definition, ...changes }
+    try {
+      const written = await this.pendingStore().write(name, definition, pending.version)
+      return { name, version: written.version, createdTime: written.createdTime, definition }
+    } catch (err) {
+      if (err instanceof CasConflictError) throw new HttpProblem('conflict', 'the pending migration changed while this request was made; read it again and retry', { connection: name })
+      throw err
+    }
+  }
+
+  private checkLoginUrl (name: string, loginUrl: string): void {
+    if (!isLoginUrlAllowed(loginUrl, this.o.loginUrlPolicy)) {
+      throw new HttpProblem('bad_request', 'loginUrl must be an https Salesforce login host (login.salesforce.com, test.salesforce.com, *.my.salesforce.com) or an allow-listed origin', {
+        connection: name, errors: [{ path: 'body/loginUrl', message: 'not an allowed Salesforce login host' }],
+      })
+    }
+  }
+
+  private view (current: StoredConnection, pending: StoredConnection): MigrationView {
+    const d = pending.definition
+    const target = d.flow as MigrationTarget
+    const rotation = target === 'jwt_bearer' && current.definition.flow === 'jwt_bearer'
+    const ready = target === 'jwt_bearer' ? Boolean(d.clientId) : Boolean(d.clientId && d.clientSecret)
+    return {
+      connection: current.name,
+      from: { flow: current.definition.flow, version: current.version },
+      to: {
+        flow: target,
+        loginUrl: d.loginUrl,
+        ...(d.username ? { username: d.username } : {}),
+        ...(d.clientId ? { clientId: d.clientId } : {}),
+        secretsSet: SECRET_FIELDS.filter(f => typeof d[f] === 'string' && d[f] !== ''),
+      },
+      rotation,
+      ...(d.certificate ? { certificate: certificateInfo(d) } : {}),
+      checklist: setupChecklist(target, d, rotation),
+      updatedAt: pending.createdTime,
+      pendingVersion: pending.version,
+      nextStep: ready
+        ? 'Follow the checklist, then validate: POST …/migration/validate'
+        : `Follow the checklist, then validate with what Setup gave: POST …/migration/validate {"clientId": "…"${target === 'client_credentials' ? ', "clientSecret": "…"' : ''}}`,
+    }
+  }
+
+  private pendingStore (): SecretStore {
+    if (!this.o.pending) throw new HttpProblem('not_found', 'this secret store keeps no pending migrations')
+    return this.o.pending
+  }
+
+  private async mustRead (name: string): Promise<StoredConnection> {
+    const stored = await this.o.store.read(name)
+    if (!stored) throw new HttpProblem('not_found', `no connection named "${name}"`, { connection: name })
+    return stored
+  }
+
+  private async mustReadPending (name: string): Promise<StoredConnection> {
+    const pending = await this.pendingStore().read(name)
+    if (!pending) throw new HttpProblem('not_found', `no migration of "${name}" is pending: start one with POST …/migration`, { connection: name })
+    return pending
+  }
+}
+
+const validatedKey = (name: string): string => `migration-validated:${name}`
+/** how long a successful validation stands for the switch */
+const VALIDATION_REMEMBERED_MS = 24 * 3_600_000
+
+function certificateInfo (d: ConnectionDefinition): NonNullable<MigrationView['certificate']> {
+  const cert = new X509Certificate(d.certificate!)
+  return {
+    pem: d.certificate!,
+    notAfter: new Date(cert.validTo).toISOString(),
+    fingerprint256: cert.fingerprint256,
+    keyCustody: d.transitKey ? 'vault-transit' : 'store',
+    ...(d.transitKey ? { transitKey: d.transitKey } : {}),
+  }
+}
+
+/** A Salesforce host must be a My Domain; another allow-listed host (a proxy, the simulator) is taken as one. */
+export function isMyDomain (loginUrl: string): boolean {
+  const host = new URL(loginUrl).hostname.toLowerCase()
+  if (!isSalesforceHostname(host)) return true
+  return host.endsWith('.my.salesforce.com')
+}
+
+function pick<T extends object, K extends keyof T> (o: T, ...keys: K[]): Partial<Pick<T, K>> {
+  const out: Partial<Pick<T, K>> = {}
+  for (const k of keys) if (o[k] !== undefined) out[k] = o[k]
+  return out
+}
