@@ -8,6 +8,7 @@ import type { LoginGate } from '../sessions/login-gate.ts'
 import type { SessionService } from '../sessions/session-service.ts'
 import type { SharedState } from '../sessions/shared-state.ts'
 import { healthKey, hintFor, overallStatus, type StoredHealth } from './health-result.ts'
+import { certificateHealth, certificateVerdict, updateCertificateGauge } from './certificate-view.ts'
 import { flowSunsetView, removeFlowSunsetGauge, sunsetVerdict, updateFlowSunsetGauge } from './flow-sunset-view.ts'
 import { readinessView } from './readiness-view.ts'
 import type { ConnectionHealth, SalesforceHealth } from './schemas.ts'
@@ -27,6 +28,8 @@ export interface HealthReporterOptions {
   /** announced ends of login flows, and how many days ahead a connection on one is warn */
   flowSunsets: FlowSunsetTable
   flowSunsetWarnDays: number
+  /** CERT_EXPIRY_WARN_DAYS: a JWT bearer certificate this close to its end makes the connection warn */
+  certificateWarnDays?: number
   /** the calendar the sunsets are counted with (only them: staleness is real time) */
   now: () => number
   /** keeps sfb_connection_flow_sunset_timestamp_seconds in step with what is reported */
@@ -94,7 +97,12 @@ export class HealthReporter {
     }
     const sunset = flowSunsetView(stored.definition.flow, this.o.flowSunsets, this.o.now())
     if (sunset) Object.assign(view, sunsetVerdict(view, sunset, this.o.flowSunsetWarnDays), { flowSunset: sunset })
-    if (this.o.metrics) updateFlowSunsetGauge(this.o.metrics, name, stored.definition.flow, this.o.flowSunsets)
+    const certificate = certificateHealth(stored.definition)
+    if (certificate) Object.assign(view, certificateVerdict(view, certificate, this.o.certificateWarnDays ?? 30), { certificate })
+    if (this.o.metrics) {
+      updateFlowSunsetGauge(this.o.metrics, name, stored.definition.flow, this.o.flowSunsets)
+      updateCertificateGauge(this.o.metrics, name, stored.definition)
+    }
     return view
   }
 
@@ -104,6 +112,7 @@ export class HealthReporter {
     const stored = await this.o.secrets.read(name)
     if (stored) updateFlowSunsetGauge(this.o.metrics, name, stored.definition.flow, this.o.flowSunsets)
     else removeFlowSunsetGauge(this.o.metrics, name)
+    updateCertificateGauge(this.o.metrics, name, stored?.definition)
   }
 }
 

@@ -55,6 +55,7 @@ async function healthPlugin (app: FastifyInstance, opts: HealthPluginOptions): P
     staleAfterMs: Math.max(3 * intervalMs, intervalMs + 60_000),
     flowSunsets: broker.flowSunsets,
     flowSunsetWarnDays: config.FLOW_SUNSET_WARN_DAYS,
+    certificateWarnDays: config.CERT_EXPIRY_WARN_DAYS,
     now: broker.now,
     metrics,
   })
@@ -98,6 +99,7 @@ async function healthPlugin (app: FastifyInstance, opts: HealthPluginOptions): P
       for (const n of names) {
         removeHealthGauges(metrics, n)
         removeFlowSunsetGauge(metrics, n)
+        metrics.certificateExpiry.remove({ connection: n })
       }
     },
     neverChecked: async name => (await broker.sharedState.getJson(healthKey(name))) === null,

@@ -2,6 +2,7 @@ import { Type, type Static } from 'typebox'
 import { CLASSIFICATIONS } from '../salesforce/types.ts'
 import { CircuitSchema } from '../schemas/connection.ts'
 import { FlowSunsetSchema } from './flow-sunset-view.ts'
+import { CertificateHealthSchema } from './certificate-view.ts'
 import { ReadinessViewSchema } from './readiness-view.ts'
 
 const Status = Type.Union([Type.Literal('ok'), Type.Literal('warn'), Type.Literal('degraded'), Type.Literal('failing')], {
@@ -40,6 +41,7 @@ export const ConnectionHealthSchema = Type.Object({
   }, { additionalProperties: false, description: "The org's daily API requests (DailyApiRequests)" })),
   readiness: Type.Optional(ReadinessViewSchema),
   flowSunset: Type.Optional(FlowSunsetSchema),
+  certificate: Type.Optional(CertificateHealthSchema),
   loginBudget: Type.Optional(Type.Object({
     used: Type.Integer({ minimum: 0 }),
     limit: Type.Integer({ minimum: 0 }),

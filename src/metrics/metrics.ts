@@ -63,6 +63,13 @@ export class BrokerMetrics {
     registers: [this.registry],
   })
 
+  readonly certificateExpiry = new Gauge({
+    name: 'sfb_connection_certificate_expiry_timestamp_seconds',
+    help: 'When the certificate of a JWT bearer connection expires (Unix seconds); only connections whose certificate the broker made',
+    labelNames: ['connection'] as const,
+    registers: [this.registry],
+  })
+
   readonly flowSunset = new Gauge({
     name: 'sfb_connection_flow_sunset_timestamp_seconds',
     help: 'When Salesforce retires the login flow of the connection (Unix seconds); only connections on soap or oauth_password',

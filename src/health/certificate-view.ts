@@ -1,0 +1,59 @@
+import { X509Certificate } from 'node:crypto'
+import { Type, type Static } from 'typebox'
+import type { BrokerMetrics } from '../metrics/metrics.ts'
+import type { ConnectionDefinition } from '../salesforce/types.ts'
+import type { HealthStatus } from './health-result.ts'
+
+/**
+ * The certificate of a JWT bearer connection as health shows it (admin view): when Salesforce's
+ * copy stops matching a valid certificate, and where the key is. Computed from the stored PEM on
+ * every report (real time: the days run down without a check); the metric lets alerting count
+ * down (the chart's SfBrokerCertificateExpiring rule).
+ */
+export const CertificateHealthSchema = Type.Object({
+  notAfter: Type.String({ format: 'date-time', description: 'The certificate uploaded to the app expires then' }),
+  daysLeft: Type.Integer({ description: 'Whole days until then; 0 or less once expired' }),
+  fingerprint256: Type.String(),
+  keyCustody: Type.Union([Type.Literal('store'), Type.Literal('vault-transit')]),
+}, { additionalProperties: false, description: 'JWT bearer: the certificate the broker made; inside CERT_EXPIRY_WARN_DAYS the connection is warn — rotate with POST …/migration {"flow":"jwt_bearer"}' })
+export type CertificateHealth = Static<typeof CertificateHealthSchema>
+
+const DAY_MS = 86_400_000
+
+export function certificateHealth (d: ConnectionDefinition, now = Date.now()): CertificateHealth | undefined {
+  if (d.flow !== 'jwt_bearer' || !d.certificate) return undefined
+  try {
+    const cert = new X509Certificate(d.certificate)
+    const notAfter = Date.parse(cert.validTo)
+    return {
+      notAfter: new Date(notAfter).toISOString(),
+      daysLeft: Math.floor((notAfter - now) / DAY_MS),
+      fingerprint256: cert.fingerprint256,
+      keyCustody: d.transitKey ? 'vault-transit' : 'store',
+    }
+  } catch {
+    return undefined
+  }
+}
+
+/** Inside the window an ok connection becomes warn; a worse status stays. */
+export function certificateVerdict (
+  current: { status: HealthStatus, message?: string, hint?: string },
+  cert: CertificateHealth | undefined,
+  warnDays: number
+): { status: HealthStatus, message?: string, hint?: string } {
+  if (cert === undefined || cert.daysLeft > warnDays || current.status !== 'ok') return current
+  const when = cert.daysLeft > 0 ? `in ${cert.daysLeft} day${cert.daysLeft === 1 ? '' : 's'}` : 'already'
+  return {
+    status: 'warn',
+    message: `the certificate of this JWT bearer connection expires on ${cert.notAfter.slice(0, 10)} (${when})`,
+    hint: 'Rotate the key and certificate: POST /v1/admin/connections/{name}/migration {"flow":"jwt_bearer"}, upload the new certificate to the app, validate, complete (README: "Before 2027-02-20").',
+  }
+}
+
+/** One series per connection that has a certificate; none for the others. */
+export function updateCertificateGauge (metrics: BrokerMetrics, connection: string, d: ConnectionDefinition | undefined): void {
+  const cert = d ? certificateHealth(d) : undefined
+  if (cert === undefined) metrics.certificateExpiry.remove({ connection })
+  else metrics.certificateExpiry.set({ connection }, Date.parse(cert.notAfter) / 1000)
+}
