@@ -306,6 +306,35 @@ export class RedisClusterSet extends Topology {
     return { killedPort, newPort, failoverMs: Date.now() - started }
   }
 
+  /** Ports of the live nodes holding pub/sub subscriptions (CLIENT LIST TYPE pubsub), with how many. */
+  async subscriberNodes (): Promise<Map<number, number>> {
+    const out = new Map<number, number>()
+    for (const n of this.liveNodes()) {
+      const list = await this.node(n.port).call('CLIENT', 'LIST', 'TYPE', 'pubsub') as string
+      const count = list.split('\n').filter(line => line.trim() !== '').length
+      if (count > 0) out.set(n.port, count)
+    }
+    return out
+  }
+
+  /** SIGKILLs one node (master or replica) and waits until the cluster is ok again. */
+  async killNode (port: number): Promise<number> {
+    const started = Date.now()
+    await (this.nodes.find(n => n.port === port) as RedisProcess).kill()
+    // the others still say ok until they agree the node failed (cluster-node-timeout)
+    await until('the cluster to mark the node failed', async () => {
+      const nodes = await this.node(this.liveNodes()[0].port).call('CLUSTER', 'NODES') as string
+      return nodes.split('\n').some(line => line.includes(`:${port}@`) && /\bfail\b/.test(line))
+    }, 60_000)
+    await until('the cluster to be ok without the node', async () => {
+      for (const n of this.liveNodes()) {
+        if (!(await this.node(n.port).call('CLUSTER', 'INFO') as string).includes('cluster_state:ok')) return false
+      }
+      return true
+    }, 60_000)
+    return Date.now() - started
+  }
+
   /** Every key on every live master, with the slot it hashes to. */
   async keysBySlot (pattern: string): Promise<Map<string, number>> {
     const out = new Map<string, number>()
