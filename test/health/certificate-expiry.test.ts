@@ -70,4 +70,3 @@ t.test('inside CERT_EXPIRY_WARN_DAYS the connection is warn; a rotation (the sam
   const after = await health()
   t.not(after.certificate.fingerprint256, before.certificate.fingerprint256, 'health shows the new certificate')
 })
-
