@@ -55,6 +55,8 @@ export interface Broker {
   /** Vault Transit keys, when the secret store is Vault */
   transit?: TransitKeys
   metrics: BrokerMetrics
+  /** the secret store's start-up: rejects when Vault stayed unusable for VAULT_STARTUP_TIMEOUT_SECONDS */
+  startup: Promise<void>
   /** the announced ends of login flows (config over the table in src/salesforce/flow-sunset.ts) */
   flowSunsets: FlowSunsetTable
   /** the calendar the sunset dates are compared with (injectable: tests live at any date) */
@@ -87,7 +89,10 @@ export async function createBroker (config: Config, o: BrokerOverrides = {}): Pr
     : undefined)
 
   const metrics = new BrokerMetrics()
-  const baseStore = o.secretStore ?? await createSecretStore(config, logger)
+  const created = o.secretStore ? { store: o.secretStore, startup: Promise.resolve() } : await createSecretStore(config, logger)
+  // handled here so a failure is never unhandled; the server exits on it (src/server.ts)
+  created.startup.catch(() => {})
+  const baseStore = created.store
   // pending migrations wait beside the connections, encrypted alike (never in Redis)
   const pendingStore = baseStore.folder?.('_migrations')
   const transit = baseStore instanceof VaultSecretStore ? new TransitKeys(baseStore, config.VAULT_TRANSIT_MOUNT) : undefined
@@ -195,6 +200,7 @@ export async function createBroker (config: Config, o: BrokerOverrides = {}): Pr
     metrics,
     flowSunsets,
     now,
+    startup: created.startup,
     async close () {
       stopReloading()
       await stopProxying()

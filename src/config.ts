@@ -39,7 +39,14 @@ export const ConfigSchema = Type.Object({
   SECRET_CACHE_TTL_SECONDS: Type.Integer({ minimum: 0, maximum: 600, default: 30, description: 'How long a secret read from the store may be held in memory' }),
   VAULT_ADDR: Type.Optional(Type.String({ pattern: '^https?://', description: 'Vault address, e.g. https://vault.internal:8200' })),
   VAULT_AUTH_METHOD: Type.Union([Type.Literal('token'), Type.Literal('approle'), Type.Literal('kubernetes')], { default: 'kubernetes', description: 'How the broker logs in to Vault' }),
-  VAULT_TOKEN: Type.Optional(Type.String({ minLength: 1, [FROM_FILE]: true, description: 'Vault token (VAULT_AUTH_METHOD=token)' })),
+  VAULT_TOKEN: Type.Optional(Type.String({ minLength: 1, description: 'Vault token (VAULT_AUTH_METHOD=token); or VAULT_TOKEN_FILE' })),
+  VAULT_TOKEN_FILE: Type.Optional(Type.String({ minLength: 1, description: 'File holding the Vault token, e.g. a Vault Agent sink (VAULT_AUTH_METHOD=token): re-read when it changes, no restart; the Agent renews it' })),
+  VAULT_NAMESPACE: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*/?$', description: 'Vault Enterprise namespace of the broker\'s auth method and KV mount (sent as X-Vault-Namespace), e.g. team-a or org/team-a' })),
+  VAULT_APPROLE_MOUNT: Type.String({ default: 'approle', pattern: '^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$', description: 'Mount path of the AppRole auth method' }),
+  VAULT_CACERT: Type.Optional(Type.String({ minLength: 1, description: 'PEM CA bundle that signs Vault\'s certificate (a private CA); default: the system CAs' })),
+  VAULT_CLIENT_CERT: Type.Optional(Type.String({ minLength: 1, description: 'PEM client certificate presented to Vault (mutual TLS, with VAULT_CLIENT_KEY)' })),
+  VAULT_CLIENT_KEY: Type.Optional(Type.String({ minLength: 1, description: 'PEM private key of VAULT_CLIENT_CERT' })),
+  VAULT_STARTUP_TIMEOUT_SECONDS: Type.Integer({ minimum: 0, maximum: 3600, default: 120, description: 'At start, how long the broker retries (with backoff, not ready meanwhile) while Vault is unreachable or refuses the login before it exits; 0 = exit at the first failure' }),
   VAULT_ROLE_ID: Type.Optional(Type.String({ minLength: 1, [FROM_FILE]: true, description: 'AppRole role_id (VAULT_AUTH_METHOD=approle)' })),
   VAULT_SECRET_ID: Type.Optional(Type.String({ minLength: 1, [FROM_FILE]: true, description: 'AppRole secret_id (VAULT_AUTH_METHOD=approle)' })),
   VAULT_KUBERNETES_ROLE: Type.Optional(Type.String({ minLength: 1, description: 'Vault role for Kubernetes auth' })),
@@ -180,7 +187,9 @@ function checkCombinations (c: Config): void {
   }
   if (c.SECRET_STORE === 'vault') {
     need(!c.VAULT_ADDR, 'VAULT_ADDR', 'when SECRET_STORE=vault')
-    need(c.VAULT_AUTH_METHOD === 'token' && !c.VAULT_TOKEN, 'VAULT_TOKEN', 'when VAULT_AUTH_METHOD=token')
+    need(c.VAULT_AUTH_METHOD === 'token' && !c.VAULT_TOKEN && !c.VAULT_TOKEN_FILE, 'VAULT_TOKEN', '(or VAULT_TOKEN_FILE) when VAULT_AUTH_METHOD=token')
+    if (c.VAULT_TOKEN && c.VAULT_TOKEN_FILE) throw new ConfigError('invalid VAULT_TOKEN_FILE: set either VAULT_TOKEN or VAULT_TOKEN_FILE, not both')
+    checkVaultTlsFiles(c)
     need(c.VAULT_AUTH_METHOD === 'approle' && !c.VAULT_ROLE_ID, 'VAULT_ROLE_ID', 'when VAULT_AUTH_METHOD=approle')
     need(c.VAULT_AUTH_METHOD === 'approle' && !c.VAULT_SECRET_ID, 'VAULT_SECRET_ID', 'when VAULT_AUTH_METHOD=approle')
     need(c.VAULT_AUTH_METHOD === 'kubernetes' && !c.VAULT_KUBERNETES_ROLE, 'VAULT_KUBERNETES_ROLE', 'when VAULT_AUTH_METHOD=kubernetes')
@@ -205,6 +214,22 @@ function checkCombinations (c: Config): void {
   }
   if ((c.JWT_ISSUER || c.JWT_AUDIENCE) && !c.JWKS_URL) throw new ConfigError('missing JWKS_URL: required when JWT_ISSUER or JWT_AUDIENCE is set')
   if (c.JWKS_URL) checkJwtSettings(c.JWKS_URL, c)
+}
+
+/** Vault's CA and client certificate files: readable at start; the client pair goes together. */
+function checkVaultTlsFiles (c: Config): void {
+  if (Boolean(c.VAULT_CLIENT_CERT) !== Boolean(c.VAULT_CLIENT_KEY)) {
+    throw new ConfigError(`missing ${c.VAULT_CLIENT_CERT ? 'VAULT_CLIENT_KEY' : 'VAULT_CLIENT_CERT'}: VAULT_CLIENT_CERT and VAULT_CLIENT_KEY go together (mutual TLS with Vault)`)
+  }
+  for (const variable of ['VAULT_CACERT', 'VAULT_CLIENT_CERT', 'VAULT_CLIENT_KEY'] as const) {
+    const file = c[variable]
+    if (!file) continue
+    try {
+      readFileSync(file)
+    } catch (err) {
+      throw new ConfigError(`invalid ${variable}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'error'}); mount it at that path or unset ${variable}`)
+    }
+  }
 }
 
 /** HTTPS needs both files, readable at start (a renewal later is picked up without a restart). */

@@ -1,4 +1,5 @@
-import { EnvHttpProxyAgent, type Dispatcher } from 'undici'
+import type { ConnectionOptions } from 'node:tls'
+import { Agent, EnvHttpProxyAgent, type Dispatcher } from 'undici'
 
 /**
  * The egress proxy of the broker's own outbound calls: Salesforce (logins, limits, userinfo,
@@ -18,6 +19,17 @@ export interface EgressProxy {
 }
 
 let dispatcher: Dispatcher | undefined
+
+/**
+ * A dispatcher of its own for a client that needs TLS settings (Vault's CA, a client certificate)
+ * and honours the same proxy: through a tunnel, `tls` applies to the origin inside it.
+ */
+export function egressDispatcher (proxy: EgressProxy, tls: ConnectionOptions = {}): Dispatcher {
+  if (!proxy.httpProxy && !proxy.httpsProxy) return new Agent({ connect: tls })
+  // connect: TLS of a direct (NO_PROXY) connection; requestTls: TLS to the origin inside a tunnel
+  // (EnvHttpProxyAgent hands its options to both ProxyAgents; its type omits the latter)
+  return new EnvHttpProxyAgent({ httpProxy: proxy.httpProxy ?? '', httpsProxy: proxy.httpsProxy ?? '', noProxy: proxy.noProxy ?? '', connect: tls, requestTls: tls } as EnvHttpProxyAgent.Options)
+}
 
 /** Routes egressFetch through the proxy; returns what restores direct connections. */
 export function useEgressProxy (proxy: EgressProxy): () => Promise<void> {

@@ -35,6 +35,12 @@ async function main (): Promise<void> {
   })
 
   await app.listen({ host: config.HOST, port: config.PORT })
+  // not ready until Vault is usable; past VAULT_STARTUP_TIMEOUT_SECONDS, give up so the orchestrator sees it
+  app.broker.startup.catch(async (err: unknown) => {
+    app.log.fatal({ reason: (err as Error).message }, 'Vault stayed unusable for VAULT_STARTUP_TIMEOUT_SECONDS: exiting')
+    await app.close().catch(() => {})
+    process.exit(1)
+  })
   if (demo) process.stdout.write(demo.banner(app.server.address()) + '\n')
 }
 

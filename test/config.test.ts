@@ -124,8 +124,16 @@ t.test('every secret setting can come from a file, and the previous session key 
   t.equal(c.SESSION_ENCRYPTION_KEY_PREVIOUS, oldKey)
   t.equal(c.VAULT_ROLE_ID, 'the-role-id')
   t.equal(c.VAULT_SECRET_ID, 'the-secret-id')
-  const token = loadConfig({ ...base, SECRET_STORE: 'vault', VAULT_ADDR: 'http://127.0.0.1:8200', VAULT_AUTH_METHOD: 'token', VAULT_TOKEN_FILE: await put('token', 'hvs.from-a-file') })
-  t.equal(token.VAULT_TOKEN, 'hvs.from-a-file')
+  // a Vault Agent sink is read (and re-read) by the token keeper, not copied into the config
+  const sink = await put('token', 'hvs.from-a-file')
+  const token = loadConfig({ ...base, SECRET_STORE: 'vault', VAULT_ADDR: 'http://127.0.0.1:8200', VAULT_AUTH_METHOD: 'token', VAULT_TOKEN_FILE: sink })
+  t.equal(token.VAULT_TOKEN_FILE, sink)
+  t.equal(token.VAULT_TOKEN, undefined)
+  t.throws(() => loadConfig({ ...base, SECRET_STORE: 'vault', VAULT_ADDR: 'http://127.0.0.1:8200', VAULT_AUTH_METHOD: 'token', VAULT_TOKEN_FILE: sink, VAULT_TOKEN: 'x' }), /^invalid VAULT_TOKEN_FILE: set either/)
+  t.throws(() => loadConfig({ ...base, SECRET_STORE: 'vault', VAULT_ADDR: 'http://127.0.0.1:8200', VAULT_AUTH_METHOD: 'token', VAULT_TOKEN: 'x', VAULT_CLIENT_CERT: sink }), /^missing VAULT_CLIENT_KEY/)
+  t.throws(() => loadConfig({ ...base, SECRET_STORE: 'vault', VAULT_ADDR: 'http://127.0.0.1:8200', VAULT_AUTH_METHOD: 'token', VAULT_TOKEN: 'x', VAULT_CACERT: join(dir, 'missing-ca.pem') }), /^invalid VAULT_CACERT: cannot read the file \(ENOENT\)/)
+  t.equal(token.VAULT_APPROLE_MOUNT, 'approle')
+  t.equal(token.VAULT_STARTUP_TIMEOUT_SECONDS, 120)
 
   const cases: Array<[Record<string, string>, RegExp]> = [
     [{ ...base, SESSION_ENCRYPTION_KEY_PREVIOUS: oldKey }, /^missing SESSION_ENCRYPTION_KEY: required when SESSION_ENCRYPTION_KEY_PREVIOUS is set/],

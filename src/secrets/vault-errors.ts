@@ -3,8 +3,9 @@ import { SecretStoreUnavailableError } from './store.ts'
 /**
  * Turns what node-vault throws into the store's errors. node-vault rejects with an
  * ApiResponseError (`response.statusCode`, `response.body.errors`) when Vault answered, and with
- * the raw axios error when it did not. The original error is never attached as a cause: an axios
- * error carries the request config, X-Vault-Token header included.
+ * the transport's error when it did not (src/secrets/vault-transport.ts: a code such as
+ * ECONNREFUSED or ETIMEDOUT). The original error is never attached as a cause: a client error may
+ * carry the request, X-Vault-Token header included.
  */
 export function vaultStatusOf (err: unknown): number | undefined {
   const status = (err as { response?: { statusCode?: unknown } } | null)?.response?.statusCode

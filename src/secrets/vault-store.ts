@@ -1,12 +1,14 @@
 import nodeVault from 'node-vault'
 import type NodeVault from 'node-vault'
 import type { Logger } from 'pino'
+import { Agent, type Dispatcher } from 'undici'
 import type { ConnectionDefinition } from '../salesforce/types.ts'
 import { assertConnectionName, isConnectionName } from './connection-name.ts'
 import { definitionToFields, fieldsToDefinition } from './definition-fields.ts'
 import { CasConflictError, SecretStoreUnavailableError, type SecretStore, type StoreHealth, type StoredConnection, type VersionInfo } from './store.ts'
 import { isCasMismatch, toStoreError, vaultMessageOf, vaultStatusOf } from './vault-errors.ts'
 import { VaultTokenKeeper, type VaultAuth } from './vault-token.ts'
+import { vaultRequestPromise } from './vault-transport.ts'
 
 export type { VaultAuth } from './vault-token.ts'
 
@@ -20,6 +22,10 @@ export interface VaultSecretStoreOptions {
   auth: VaultAuth
   /** timeout of one Vault request, default 5000 */
   requestTimeoutMs?: number
+  /** Vault Enterprise namespace (X-Vault-Namespace on every request but sys/health, which ignores it) */
+  namespace?: string
+  /** how requests reach Vault: proxy, CA, client certificate (src/egress.ts egressDispatcher); default direct */
+  dispatcher?: Dispatcher
   logger: Logger
 }
 
@@ -49,15 +55,23 @@ export class VaultSecretStore implements SecretStore {
   private readonly mount: string
   private readonly prefix: string
   private readonly logger: Logger
+  private readonly dispatcher: Dispatcher
   private closed = false
+  /** while startWithRetry() has not yet succeeded: why the last attempt failed */
+  private notStarted: string | null = null
 
   constructor (o: VaultSecretStoreOptions) {
     this.mount = trimSlashes(o.kvMount ?? 'secret')
     this.prefix = trimSlashes(o.pathPrefix ?? 'sf-broker')
     this.logger = o.logger
+    this.dispatcher = o.dispatcher ?? new Agent()
     this.client = nodeVault({
       endpoint: o.endpoint,
       apiVersion: 'v1',
+      // empty = none (node-vault would fall back to VAULT_NAMESPACE from the environment)
+      namespace: o.namespace ?? '',
+      // through undici with the broker's proxy and TLS settings, not axios's (src/secrets/vault-transport.ts)
+      'request-promise': vaultRequestPromise(this.dispatcher, o.requestTimeoutMs ?? 5000),
       requestOptions: { timeout: o.requestTimeoutMs ?? 5000 },
       // node-vault's debug output prints request bodies, i.e. secrets
       debug: () => {},
@@ -70,6 +84,31 @@ export class VaultSecretStore implements SecretStore {
   /** Logs in (AppRole, Kubernetes) or checks the static token, and starts keeping it renewed. */
   async start (): Promise<void> {
     await this.token.start()
+    this.notStarted = null
+  }
+
+  /**
+   * start(), retried with capped exponential backoff while Vault is unreachable, sealed or refuses
+   * the login (Vault and the broker often start together; a Vault Agent may not have written its
+   * sink yet). Readiness stays false meanwhile (health()). Rejects with the last error once
+   * `timeoutMs` has passed.
+   */
+  async startWithRetry (timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.start()
+        if (attempt > 0) this.logger.info({ attempts: attempt + 1 }, 'Vault reachable: secret store started')
+        return
+      } catch (err) {
+        const reason = (err as Error).message
+        this.notStarted = reason
+        const delay = Math.min(10_000, 250 * 2 ** attempt) * (0.8 + Math.random() * 0.4)
+        if (this.closed || Date.now() + delay >= deadline) throw err
+        this.logger.warn({ reason, retryInMs: Math.round(delay) }, 'Vault not usable yet: retrying (not ready meanwhile)')
+        await new Promise(resolve => setTimeout(resolve, delay).unref())
+      }
+    }
   }
 
   async list (): Promise<string[]> {
@@ -130,6 +169,7 @@ export class VaultSecretStore implements SecretStore {
   }
 
   async health (): Promise<StoreHealth> {
+    if (this.notStarted !== null) return { ok: false, detail: `Vault login pending: ${this.notStarted}` }
     try {
       // node-vault resolves sys/health with the body whatever the status (429, 501, 503…)
       const body = await this.client.health() as VaultHealthBody | string
@@ -154,6 +194,7 @@ export class VaultSecretStore implements SecretStore {
   async close (): Promise<void> {
     this.closed = true
     this.token.stop()
+    await this.dispatcher.close()
   }
 
   /**
@@ -228,15 +269,18 @@ export class VaultSecretStore implements SecretStore {
     try {
       const used = await this.token.ensure()
       try {
-        return await attempt()
+        const value = await attempt()
+        this.notStarted = null // Vault answered with the token: usable, whatever start() said
+        return value
       } catch (err) {
-        if (vaultStatusOf(err) !== 403 || !this.token.canLogin) throw err
+        if (vaultStatusOf(err) !== 403 || !this.token.canReplace) throw err
         if (!await this.tokenIsDead(err, used)) {
           outcome = 'policy_denied'
           throw policyRefusal(op, path)
         }
         outcome = 'relogin'
-        await this.token.replace(used)
+        // a token file the Agent has not rewritten yet has nothing newer to offer
+        if (!await this.token.replace(used)) throw err
         return await attempt()
       }
     } catch (err) {

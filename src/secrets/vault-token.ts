@@ -1,11 +1,14 @@
 import { readFile } from 'node:fs/promises'
+import { unwatchFile, watchFile } from 'node:fs'
 import type { Logger } from 'pino'
 import type NodeVault from 'node-vault'
 import { SecretStoreUnavailableError } from './store.ts'
 import { toStoreError, vaultMessageOf, vaultStatusOf } from './vault-errors.ts'
 
 export type VaultAuth =
-  | { method: 'token', token: string }
+  /** a static token, or a file holding it (a Vault Agent sink: the Agent renews and replaces it) */
+  | { method: 'token', token: string, tokenFile?: undefined }
+  | { method: 'token', tokenFile: string, token?: undefined, pollMs?: number }
   | { method: 'approle', roleId: string, secretId: string, mountPath?: string }
   | { method: 'kubernetes', role: string, jwtPath?: string, mountPath?: string }
 
@@ -46,13 +49,24 @@ export class VaultTokenKeeper {
     this.auth = auth
     this.logger = logger
     this.canLogin = auth.method !== 'token'
-    this.client.token = auth.method === 'token' ? auth.token : ''
-    this.hasToken = auth.method === 'token'
+    this.client.token = auth.method === 'token' ? auth.token ?? '' : ''
+    this.hasToken = auth.method === 'token' && auth.token !== undefined
+  }
+
+  /** The Vault Agent sink, when the token comes from one. */
+  private get tokenFile (): string | undefined {
+    return this.auth.method === 'token' ? this.auth.tokenFile : undefined
+  }
+
+  /** Whether a rejected token can be replaced: by a new login, or by what the Agent wrote since. */
+  get canReplace (): boolean {
+    return this.canLogin || this.tokenFile !== undefined
   }
 
   /** Logs in (or looks the static token up to learn its TTL) and starts the renewal timer. */
   async start (): Promise<void> {
     if (this.canLogin) return this.login()
+    if (this.tokenFile !== undefined) return this.startFromFile(this.tokenFile)
     let data: { ttl?: unknown, renewable?: unknown }
     try {
       data = ((await this.client.tokenLookupSelf()) as { data?: typeof data }).data ?? {}
@@ -69,6 +83,8 @@ export class VaultTokenKeeper {
   async ensure (): Promise<string> {
     if (this.canLogin) {
       if (!this.hasToken || (this.expiresAt !== null && Date.now() >= this.expiresAt)) await this.login()
+    } else if (this.tokenFile !== undefined && !this.hasToken) {
+      await this.readTokenFile(this.tokenFile)
     } else if (!this.lookedUp && !this.lookup && !this.closed) {
       // in the background: the request itself reports what is wrong with the token or Vault
       this.lookup = this.start().catch(() => {}).finally(() => { this.lookup = null })
@@ -92,8 +108,51 @@ export class VaultTokenKeeper {
     }
   }
 
+  /**
+   * A Vault Agent sink: read now and checked with lookup-self (so a start-up before the Agent
+   * wrote a valid token is retried), then re-read whenever the file changes. The Agent renews and
+   * re-authenticates; the broker never renews a token it does not own.
+   */
+  private async startFromFile (file: string): Promise<void> {
+    await this.readTokenFile(file)
+    try {
+      await this.client.tokenLookupSelf()
+    } catch (err) {
+      throw toStoreError(err, `token lookup (token from ${file})`)
+    }
+    this.lookedUp = true
+    if (!this.watching) {
+      this.watching = () => { this.readTokenFile(file).catch((err: Error) => this.logger.warn({ file, reason: err.message }, 'Vault token file not re-read')) }
+      const auth = this.auth as { pollMs?: number }
+      watchFile(file, { interval: auth.pollMs ?? 2000, persistent: false }, this.watching)
+    }
+  }
+
+  private watching: (() => void) | null = null
+
+  /** Takes the token the file holds now; true when it differs from the one in use. */
+  private async readTokenFile (file: string): Promise<boolean> {
+    let token: string
+    try {
+      token = (await readFile(file, 'utf8')).trim()
+    } catch (err) {
+      throw new SecretStoreUnavailableError('error', `cannot read the Vault token file ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`)
+    }
+    if (token === '') throw new SecretStoreUnavailableError('error', `the Vault token file ${file} is empty (has Vault Agent written its sink yet?)`)
+    if (token === this.client.token) return false
+    this.client.token = token
+    this.hasToken = true
+    this.logger.info({ file }, 'Vault token taken from the token file')
+    return true
+  }
+
   /** Vault rejected `rejected`: log in again, unless another request already replaced it. */
   async replace (rejected: string): Promise<boolean> {
+    if (this.tokenFile !== undefined) {
+      // the Agent may have re-authenticated a moment ago: use what the sink holds now, if newer
+      if (this.client.token !== rejected) return true
+      return await this.readTokenFile(this.tokenFile).catch(() => false)
+    }
     if (!this.canLogin) return false
     if (this.client.token === rejected || !this.hasToken) await this.login()
     return true
@@ -101,6 +160,8 @@ export class VaultTokenKeeper {
 
   stop (): void {
     this.closed = true
+    if (this.watching && this.tokenFile !== undefined) unwatchFile(this.tokenFile, this.watching)
+    this.watching = null
     if (this.timer) clearTimeout(this.timer)
     this.timer = null
   }

@@ -29,6 +29,9 @@ async function vaultBroker (t: Parameters<typeof startSim>[0], tokenTtlSeconds =
       VAULT_TIMEOUT_MS: '1000',
     },
   })
+  // as behind a Service: traffic once the start-up login is done (it runs while the app is built,
+  // and a busy machine can stretch it past VAULT_TIMEOUT_MS; it is then retried)
+  await app.broker.startup
   const admin = (method: 'GET' | 'PUT' | 'PATCH' | 'POST', url: string, payload?: object) => app.inject({ method, url, payload, headers: bearer(principals.adminKey) })
   const session = () => app.inject({ method: 'POST', url: '/v1/connections/acme/session', headers: bearer(principals.billingKey) })
   const writes = () => vault.requestLog.filter(r => (r.method === 'POST' || r.method === 'PUT') && r.path === '/v1/secret/data/sf-broker/acme').length

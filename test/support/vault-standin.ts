@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
 import type { Socket } from 'node:net'
 import { randomBytes, randomUUID } from 'node:crypto'
 import { TransitEngine } from './vault-transit-standin.ts'
@@ -11,7 +12,7 @@ import { TransitEngine } from './vault-transit-standin.ts'
  * can be tested against it without a Vault binary.
  */
 export interface VaultStandIn {
-  /** http://127.0.0.1:PORT */
+  /** http://127.0.0.1:PORT (https:// with the tls option) */
   url: string
   port: number
   rootToken: string
@@ -23,7 +24,7 @@ export interface VaultStandIn {
    * backend (builtin/credential/approle/path_login.go) each login spends one use, the last use
    * deletes the secret ID, and later logins answer 400 "invalid role or secret ID".
    */
-  enableAppRole (roleName: string, opts: { policies: string[], tokenTtlSeconds?: number, tokenMaxTtlSeconds?: number, secretIdNumUses?: number }): { roleId: string, secretId: string }
+  enableAppRole (roleName: string, opts: { policies: string[], tokenTtlSeconds?: number, tokenMaxTtlSeconds?: number, secretIdNumUses?: number, mountPath?: string }): { roleId: string, secretId: string }
   /** uses left of an AppRole secret ID: a number, 'unlimited', or 'gone' once spent */
   secretIdUsesLeft (secretId: string): number | 'unlimited' | 'gone'
   enableKubernetes (roleName: string, opts: { serviceAccountJwt: string, policies: string[], tokenTtlSeconds?: number, tokenMaxTtlSeconds?: number, mountPath?: string }): void
@@ -79,6 +80,18 @@ export interface VaultStandInOptions {
    * policy refusal by the body and must ask auth/token/lookup-self
    */
   bareDenials?: boolean
+  /**
+   * Vault Enterprise namespace holding every mount, token and policy (e.g. 'team-a'). A request is
+   * in the namespace its X-Vault-Namespace header names, followed by a path prefix if any
+   * (docs: enterprise/namespaces, "API operations performed under a namespace can be done by
+   * providing the relative request path along with the namespace path using the X-Vault-Namespace
+   * header"); tokens are valid only in the namespace that issued them. Elsewhere no token is
+   * known, and token checks precede routing (vault/request_handling.go): 403. sys/health and
+   * sys/seal-status are root-only paths that answer whatever the namespace.
+   */
+  namespace?: string
+  /** serve HTTPS, as Vault's tcp listener with tls_cert_file/tls_key_file; requestCert + ca: tls_require_and_verify_client_cert */
+  tls?: { cert: string | Buffer, key: string | Buffer, ca?: string | Buffer, requestCert?: boolean }
 }
 
 const SYSTEM_MAX_TTL = 2_764_800 // 768h, Vault's default max lease TTL
@@ -135,6 +148,10 @@ type SecretIdUses = number
 interface Req { method: string, pathname: string, query: URLSearchParams, headers: Record<string, string | string[] | undefined>, body: string }
 interface Res { status: number, body?: unknown }
 
+function trimNs (ns: string | undefined): string {
+  return (ns ?? '').replace(/^\/+|\/+$/g, '')
+}
+
 export async function startVaultStandIn (opts: VaultStandInOptions = {}): Promise<VaultStandIn> {
   const kvMount = opts.kvMount ?? 'secret'
   const maxVersions = opts.maxVersions ?? 10
@@ -145,6 +162,7 @@ export async function startVaultStandIn (opts: VaultStandInOptions = {}): Promis
   const policies = new Map<string, PolicyRule[]>()
   const kv = new Map<string, KeyEntry>()
   const appRoles = new Map<string, RoleEntry & { roleName: string, secretIds: Map<string, SecretIdUses> }>() // by role_id
+  const approleMounts = new Set<string>()
   const k8sMounts = new Map<string, Map<string, RoleEntry & { jwt: string }>>() // mount -> role -> entry
   let sealed = false
   let standby = false
@@ -186,7 +204,7 @@ export async function startVaultStandIn (opts: VaultStandInOptions = {}): Promis
   function handle (req: Req): Res {
     const p = req.pathname
     if (!p.startsWith('/v1/')) return { status: 404, body: { errors: [] } }
-    const path = p.slice(4)
+    let path = p.slice(4)
     let method = req.method
     if (method === 'GET' && isTrue(req.query.get('list'))) method = 'LIST'
 
@@ -195,6 +213,19 @@ export async function startVaultStandIn (opts: VaultStandInOptions = {}): Promis
       return { status: 200, body: { type: 'shamir', initialized, sealed, t: 1, n: 1, progress: 0, nonce: '', version: VAULT_VERSION, build_date: '2024-07-10T00:00:00Z', migration: false, recovery_seal: false, storage_type: 'inmem' } }
     }
     if (sealed) return { status: 503, body: { errors: ['Vault is sealed'] } }
+
+    const nsHeader = req.headers['x-vault-namespace']
+    let ns = trimNs(Array.isArray(nsHeader) ? nsHeader[0] : nsHeader)
+    const home = trimNs(opts.namespace)
+    if (home !== '' && ns !== home && `${ns}/${path}`.replace(/^\//, '').startsWith(`${home}/`)) {
+      // the rest of the namespace given as a path prefix
+      path = `${ns}/${path}`.replace(/^\//, '').slice(home.length + 1)
+      ns = home
+    }
+    if (ns !== home) {
+      const given = req.headers['x-vault-token']
+      return { status: 403, body: { errors: [given && !opts.bareDenials ? INVALID_TOKEN : PERMISSION_DENIED] } }
+    }
 
     let body: Record<string, unknown> = {}
     if (req.body.trim() !== '') {
@@ -206,7 +237,8 @@ export async function startVaultStandIn (opts: VaultStandInOptions = {}): Promis
       }
     }
 
-    if (path === 'auth/approle/login' && isWrite(method)) return approleLogin(body)
+    const approle = /^auth\/(.+)\/login$/.exec(path)
+    if (approle && approleMounts.has(approle[1]) && isWrite(method)) return approleLogin(body)
     const k8s = /^auth\/(.+)\/login$/.exec(path)
     if (k8s && k8sMounts.has(k8s[1]) && isWrite(method)) return kubernetesLogin(k8s[1], body)
 
@@ -563,7 +595,7 @@ export async function startVaultStandIn (opts: VaultStandInOptions = {}): Promis
     return res
   }
 
-  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     const chunks: Buffer[] = []
     req.on('data', (c: Buffer) => chunks.push(c))
     req.on('end', () => {
@@ -573,7 +605,10 @@ export async function startVaultStandIn (opts: VaultStandInOptions = {}): Promis
       res.writeHead(out.status, { 'Cache-Control': 'no-store', ...(payload ? { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload) } : {}) })
       res.end(payload)
     })
-  })
+  }
+  const server: Server = opts.tls
+    ? createHttpsServer({ cert: opts.tls.cert, key: opts.tls.key, ca: opts.tls.ca, requestCert: opts.tls.requestCert ?? false, rejectUnauthorized: opts.tls.requestCert ?? false }, onRequest)
+    : createServer(onRequest)
 
   // Node's HTTP parser does not know Vault's LIST verb; such a request arrives here as a parse
   // error with the raw bytes, and is answered by hand on that connection.
@@ -615,7 +650,7 @@ export async function startVaultStandIn (opts: VaultStandInOptions = {}): Promis
   await listen()
 
   return {
-    get url () { return `http://127.0.0.1:${port}` },
+    get url () { return `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}` },
     get port () { return port },
     rootToken: root.id,
     requestLog,
@@ -637,6 +672,7 @@ export async function startVaultStandIn (opts: VaultStandInOptions = {}): Promis
     },
     setPolicy (name, rules) { policies.set(name, rules.map(r => ({ path: r.path, capabilities: [...r.capabilities] }))) },
     enableAppRole (roleName, o) {
+      approleMounts.add(o.mountPath ?? 'approle')
       const roleId = randomUUID()
       const secretId = randomUUID()
       appRoles.set(roleId, { roleName, policies: o.policies, ttl: o.tokenTtlSeconds ?? SYSTEM_MAX_TTL, maxTtl: o.tokenMaxTtlSeconds ?? SYSTEM_MAX_TTL, secretIds: new Map([[secretId, o.secretIdNumUses ?? 0]]) })
