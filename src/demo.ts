@@ -11,8 +11,15 @@ import { startSimulator } from './simulator/index.ts'
 export const DEMO_CALLER_KEY = 'sfb.demo-caller.demo-caller-key-not-a-secret'
 export const DEMO_ADMIN_KEY = 'sfb.demo-admin.demo-admin-key-not-a-secret'
 
-const DEMO_USER = { username: 'integration@demo.example', password: 'demo-password-1', securityToken: 'demoSecurityToken42' }
+/**
+ * The simulated integration user and connected app. Fixed, printed in the banner and the README: they
+ * exist only inside the embedded simulator and are not secrets of any real org.
+ */
+export const DEMO_USER = { username: 'integration@demo.example', password: 'demo-password-1', securityToken: 'demoSecurityToken42' }
 const DEMO_APP = { clientId: '3MVG9demo.consumer.key', clientSecret: 'demo-consumer-secret' }
+/** On the default broker port the simulator takes the next one, so the README's control-API lines work as written. */
+const DEFAULT_PORT = '3000'
+const DEFAULT_SIMULATOR_PORT = 3001
 
 export interface Demo {
   /** the environment the broker runs with: file store in a temp dir, in-memory sessions, simulator allowed */
@@ -25,11 +32,13 @@ export interface Demo {
 
 /**
  * Embedded defaults for a first run: a built-in Salesforce simulator with one org, an encrypted
- * file store in a temp folder seeded with a `demo` connection (client credentials flow), and
- * in-memory sessions. No Vault, no Redis.
+ * file store in a temp folder seeded with a `demo` connection (client credentials flow) and a
+ * `demo-password` connection (OAuth username-password flow, the one whose password and security
+ * token an admin rotates), and in-memory sessions. No Vault, no Redis.
  */
 export async function startDemo (baseEnv: NodeJS.ProcessEnv): Promise<Demo> {
   const sim = await startSimulator({
+    loginPort: (baseEnv.PORT ?? DEFAULT_PORT) === DEFAULT_PORT ? DEFAULT_SIMULATOR_PORT : 0,
     orgs: [{
       key: 'demo',
       sessionTimeoutSeconds: 7200,
@@ -68,18 +77,36 @@ export async function startDemo (baseEnv: NodeJS.ProcessEnv): Promise<Demo> {
         sessionTimeoutSeconds: 7200,
         ...DEMO_APP,
       }, 0)
+      await store.write('demo-password', {
+        flow: 'oauth_password',
+        loginUrl: sim.loginUrl,
+        apiVersion: '62.0',
+        sessionTimeoutSeconds: 7200,
+        ...DEMO_APP,
+        ...DEMO_USER,
+      }, 0)
     },
     banner (address) {
       const a = address as AddressInfo
       const base = `http://${a.address}:${a.port}`
+      const user = `${sim.loginUrl}/_sim/orgs/demo/users/${DEMO_USER.username}`
       return [
         '',
         'sf-broker demo is running (embedded Salesforce simulator, file store, in-memory sessions).',
         `  Salesforce simulator: ${sim.loginUrl} (org "demo": ${sim.myDomainUrl('demo')})`,
+        '  Connections: demo (client credentials), demo-password (OAuth username-password flow)',
         '  Get a session:',
         `    curl -s -X POST -H 'Authorization: Bearer ${DEMO_CALLER_KEY}' ${base}/v1/connections/demo/session`,
-        '  List connections (admin):',
-        `    curl -s -H 'Authorization: Bearer ${DEMO_ADMIN_KEY}' ${base}/v1/admin/connections`,
+        '  Admin CLI (sfb):',
+        `    export SFB_URL=${base} SFB_ADMIN_KEY=${DEMO_ADMIN_KEY}`,
+        '    node src/cli/sfb.ts connections list',
+        '  Simulated integration user (fixed demo values, not secrets of any real org):',
+        `    username ${DEMO_USER.username}   password ${DEMO_USER.password}   security token ${DEMO_USER.securityToken}`,
+        '  Simulator control API (what a Salesforce admin would do):',
+        `    reset the password (new token too): curl -s -X POST ${user}/reset-password`,
+        `    reset the security token:           curl -s -X POST ${user}/reset-token`,
+        `    lock the user (unlock: false):      curl -s -X PATCH -H 'content-type: application/json' -d '{"locked":true}' ${user}`,
+        `    expire every session:               curl -s -X POST ${sim.loginUrl}/_sim/orgs/demo/sessions/expire`,
         `  Health: ${base}/health/salesforce   Docs: ${base}/docs   Metrics: ${base}/metrics`,
         '',
       ].join('\n')
