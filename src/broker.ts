@@ -14,6 +14,7 @@ import { AuditLog } from './admin/audit-log.ts'
 import { ConnectionAdmin } from './admin/connection-admin.ts'
 import { MigrationService } from './admin/migration.ts'
 import { storeCustody, transitCustody } from './admin/migration-keys.ts'
+import { SessionHandoutAudit } from './admin/session-handouts.ts'
 import { BrokerMetrics } from './metrics/metrics.ts'
 import type { SecretStore } from './secrets/store.ts'
 import { createSecretStore } from './secrets/create-store.ts'
@@ -49,6 +50,8 @@ export interface Broker {
   sessions: SessionService
   revoke: (session: SalesforceSession) => Promise<boolean>
   audit: AuditLog
+  /** audit of the sessions handed out */
+  handouts: SessionHandoutAudit
   admin: ConnectionAdmin
   /** moves connections to jwt_bearer or client_credentials (and rotates JWT keys) */
   migrations: MigrationService
@@ -194,6 +197,7 @@ export async function createBroker (config: Config, o: BrokerOverrides = {}): Pr
     sessions,
     revoke,
     audit,
+    handouts: new SessionHandoutAudit(audit),
     admin,
     migrations,
     transit,

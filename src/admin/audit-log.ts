@@ -43,8 +43,13 @@ export class AuditLog {
   }
 
   /** Newest first. Falls back to this replica's own recent events when Redis can't be read. */
-  async list (limit: number, connection?: string): Promise<AuditEvent[]> {
-    const matches = (e: AuditEvent) => !connection || e.connection === connection
+  /**
+   * Newest first, filtered. Without `action`, admin actions only: the sessions handed out
+   * (`session.issued`, many) are listed when asked for by name.
+   */
+  async list (limit: number, connection?: string, actor?: string, action?: string): Promise<AuditEvent[]> {
+    const matches = (e: AuditEvent) => (!connection || e.connection === connection) && (!actor || e.actor === actor) &&
+      (action ? e.action === action : e.action !== 'session.issued')
     if (this.redis) {
       try {
         const out: AuditEvent[] = []

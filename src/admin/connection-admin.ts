@@ -258,6 +258,7 @@ export class ConnectionAdmin {
       ...(d.clientId ? { clientId: d.clientId } : {}),
       apiVersion: d.apiVersion,
       sessionTimeoutSeconds: d.sessionTimeoutSeconds,
+      auditSessions: d.auditSessions !== false,
       ...(d.requiredPermissions?.length ? { requiredPermissions: d.requiredPermissions } : {}),
       ...(d.passwordExpiresAfterDays === undefined ? {} : { passwordExpiresAfterDays: d.passwordExpiresAfterDays }),
       version: stored.version,

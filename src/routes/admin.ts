@@ -231,11 +231,13 @@ const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async (app, {
       tags,
       security,
       operationId: 'listAuditEvents',
-      summary: 'Recent admin actions, newest first (never containing a secret)',
+      summary: 'Recent admin actions and sessions handed out (session.issued), newest first (never containing a secret or a token)',
       querystring: Type.Object({
         // a string: the service validates without type coercion, so a body can't sneak "123" in for 123
         limit: Type.Optional(Type.String({ pattern: '^(1000|[1-9][0-9]{0,2})$', description: '1 to 1000, default 100' })),
         connection: Type.Optional(ConnectionNameParams.properties.name),
+        action: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: '^[a-z]+(\\.[a-z]+)+$', description: 'Only events of this action, e.g. session.issued (not listed otherwise) or credentials.rotate' })),
+        actor: Type.Optional(Type.String({ minLength: 1, maxLength: 200, pattern: '^[A-Za-z0-9._:@/-]+$', description: 'Only events of this actor (an admin, or the caller a session was issued to)' })),
       }, { additionalProperties: false }),
       response: {
         200: { description: 'Audit events', content: { 'application/json': { schema: Type.Object({ events: Type.Array(AuditEventSchema) }, { additionalProperties: false }) } } },
@@ -244,7 +246,7 @@ const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async (app, {
     },
   }, async (request, reply) => {
     reply.type('application/json')
-    return { events: await audit.list(Number(request.query.limit ?? 100), request.query.connection) }
+    return { events: await audit.list(Number(request.query.limit ?? 100), request.query.connection, request.query.actor, request.query.action) }
   })
 }
 

@@ -6,13 +6,16 @@ import { COMMON_PROBLEMS, problemResponses } from '../schemas/problem.ts'
 import { SessionRequestSchema } from '../schemas/session.ts'
 import type { SessionService } from '../sessions/session-service.ts'
 import { sessionJson } from './session-answer.ts'
+import type { SessionHandoutAudit } from '../admin/session-handouts.ts'
 
 export interface SessionRoutesOptions {
   sessions: SessionService
+  /** audit of the sessions handed out (who holds which session) */
+  handouts?: SessionHandoutAudit
 }
 
 /** The broker's main job: a Salesforce session for an internal service, in one call. */
-const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = async (app, { sessions }) => {
+const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = async (app, { sessions, handouts }) => {
   app.post('/v1/connections/:name/session', {
     config: { auth: 'service' },
     // an empty POST is the common case: treat a missing body as {}
@@ -43,8 +46,14 @@ const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = async (ap
     // the common case answers without an await; anything needing I/O goes through getSession.
     // The answer is JSON text already (the Session schema's fields, see session-answer.ts).
     const hit = sessions.tryCached(name, request.body?.rejectedToken)
-    if (hit) return reply.send(sessionJson(hit))
-    return sessions.getSession(name, request.body?.rejectedToken, principal.id).then(issued => reply.send(sessionJson(issued)))
+    if (hit) {
+      handouts?.record(principal.id, hit, String(request.id))
+      return reply.send(sessionJson(hit))
+    }
+    return sessions.getSession(name, request.body?.rejectedToken, principal.id).then((issued) => {
+      handouts?.record(principal.id, issued, String(request.id))
+      return reply.send(sessionJson(issued))
+    })
   })
 }
 

@@ -22,6 +22,8 @@ export interface ConnectionDefinition {
   apiVersion: string
   /** The org's session timeout in seconds (Setup > Session Settings). Login responses (OAuth) do not say it. */
   sessionTimeoutSeconds: number
+  /** Audit every session handed out (caller, secret version, token fingerprint, expiry). Default true. */
+  auditSessions?: boolean
   /** Connected app consumer key: oauth_password, jwt_bearer, client_credentials. */
   clientId?: string
   /**

@@ -19,6 +19,7 @@ const definitionFields = {
   username: Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'Integration user (soap, oauth_password, jwt_bearer)' })),
   apiVersion: Type.String({ pattern: '^[0-9]{2,3}\\.0$', description: 'REST API version, e.g. 62.0' }),
   sessionTimeoutSeconds: Type.Integer({ minimum: 60, maximum: 86400, description: "The org's session timeout (Setup > Session Settings)" }),
+  auditSessions: Type.Optional(Type.Boolean({ description: 'Audit each session handed out: caller, secret version, a short token fingerprint (never the token), expiry. Default true.' })),
   clientId: Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'Connected app consumer key' })),
   ...readinessFields,
 }
@@ -67,6 +68,7 @@ export const ConnectionMetadataSchema = Type.Object({
   clientId: Type.Optional(Type.String()),
   apiVersion: Type.String(),
   sessionTimeoutSeconds: Type.Integer(),
+  auditSessions: Type.Boolean({ description: 'Whether sessions handed out are audited (session.issued events)' }),
   requiredPermissions: Type.Optional(Type.Array(Type.String())),
   passwordExpiresAfterDays: Type.Optional(Type.Integer()),
   version: Type.Integer({ description: 'Secret version in the store' }),
@@ -111,6 +113,8 @@ export const AuditEventSchema = Type.Object({
   fromVersion: Type.Optional(Type.Integer()),
   fields: Type.Optional(Type.Array(Type.String())),
   target: Type.Optional(Type.String({ description: 'Origin a login caused by this action was sent to' })),
+  tokenFingerprint: Type.Optional(Type.String({ description: 'session.issued: first 12 hex digits of the SHA-256 of the access token (never the token)' })),
+  expiresAt: Type.Optional(Type.String({ format: 'date-time', description: 'session.issued: when the caller was told to come back' })),
   requestId: Type.Optional(Type.String()),
 }, { $id: 'AuditEvent', additionalProperties: false })
 export type AuditEvent = Static<typeof AuditEventSchema>

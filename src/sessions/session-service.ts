@@ -51,6 +51,8 @@ export interface IssuedSession {
   expiresAt: number
   apiVersion: string
   cache: 'hit' | 'miss'
+  /** whether handing it out is audited (the connection's auditSessions, default true) */
+  auditSessions?: boolean
 }
 
 /** How long an in-process copy is trusted without asking Redis (pub/sub tells us about changes sooner). */
@@ -161,7 +163,7 @@ export class SessionService {
 
   private issue (connection: string, entry: CachedSession, definition: ConnectionDefinition, cache: 'hit' | 'miss'): IssuedSession {
     if (cache === 'hit' && needsRefresh(entry, this.opts.lifetime)) this.refreshInBackground(connection, entry, definition)
-    return { connection, entry, expiresAt: callerExpiry(entry, this.opts.lifetime), apiVersion: entry.apiVersion, cache }
+    return { connection, entry, expiresAt: callerExpiry(entry, this.opts.lifetime), apiVersion: entry.apiVersion, cache, auditSessions: definition.auditSessions !== false }
   }
 
   private async readSecret (connection: string): Promise<{ kind: 'ok', value: StoredConnection } | { kind: 'unavailable', version: number | null }> {
@@ -181,7 +183,7 @@ export class SessionService {
     if (version !== null) {
       const entry = this.l1.get(connection)?.entry ?? await this.opts.state.getSession(connection, version)
       if (servable(entry, version, rejectedToken)) {
-        return { connection, entry, expiresAt: callerExpiry(entry, this.opts.lifetime), apiVersion: entry.apiVersion, cache: 'hit' }
+        return { connection, entry, expiresAt: callerExpiry(entry, this.opts.lifetime), apiVersion: entry.apiVersion, cache: 'hit', auditSessions: true }
       }
     }
     throw new HttpProblem('secret_store_unavailable', 'the secret store cannot be read and no valid cached session exists', { connection, retryable: true }, 5)

@@ -2,7 +2,7 @@ import t from 'tap'
 import { ACME, acmeDefinition, acmeOrg, bearer, buildTestApp, startSim, tempFileStore } from '../helper.ts'
 import { testPrincipals } from '../support/principals.ts'
 
-// Issue 10: after fixing the cause in Salesforce an admin asks for one probe of the stored secret now.
+// Issue 10: the admin controls of the one door: the re-probe, If-Match: *, the kill switch and the audit of sessions handed out.
 
 t.test('a probe logs in with the stored secret while the circuit is open, only while the guard leaves room; audited', async (t) => {
   const sim = await startSim(t, [acmeOrg({ lockout: { maxAttempts: 3, durationSeconds: 900 } })])
@@ -86,4 +86,31 @@ t.test('kill switch: every session of the connection revoked at Salesforce and p
   t.match(audit.json().events.find((e: { action: string }) => e.action === 'sessions.revoke'), { outcome: 'success', actor: 'ops', target: new URL(old.instanceUrl).origin })
   t.equal((await app.inject({ method: 'POST', url: '/v1/admin/connections/nope/sessions/revoke', headers: bearer(principals.adminKey) })).statusCode, 404)
   t.equal((await app.inject({ method: 'POST', url: '/v1/admin/connections/acme/sessions/revoke', headers: bearer(principals.billingKey) })).statusCode, 403)
+})
+
+t.test('sessions handed out are audited (caller, version, token fingerprint, expiry), queryable by connection and caller; per connection', async (t) => {
+  const sim = await startSim(t)
+  const store = await tempFileStore(t)
+  const principals = testPrincipals(['*'])
+  const { app } = await buildTestApp(t, { secretStore: store, principals })
+  await store.write('acme', acmeDefinition(sim, 'client_credentials'), 0)
+  await store.write('quiet', acmeDefinition(sim, 'jwt_bearer', { auditSessions: false }), 0)
+  const ask = (name: string) => app.inject({ method: 'POST', url: `/v1/connections/${name}/session`, headers: bearer(principals.billingKey) })
+  const first = (await ask('acme')).json()
+  await ask('acme')
+  await ask('quiet')
+  await new Promise(resolve => setTimeout(resolve, 50))
+  const events = async (query: string) => (await app.inject({ url: `/v1/admin/audit?action=session.issued&${query}`, headers: bearer(principals.adminKey) })).json().events
+  const byConnection = await events('connection=acme')
+  t.equal(byConnection.length, 1, 'once per caller and session')
+  t.match(byConnection[0], { actor: 'billing', connection: 'acme', version: 1, outcome: 'success', expiresAt: first.expiresAt })
+  t.match(byConnection[0].tokenFingerprint, /^[0-9a-f]{12}$/)
+  t.same((await events('actor=billing')).map((e: { connection: string }) => e.connection), ['acme'], 'queryable by caller; the connection that opted out is not audited')
+  t.same(await events('actor=ops'), [])
+  const adminOnly = (await app.inject({ url: '/v1/admin/audit', headers: bearer(principals.adminKey) })).json().events
+  t.notOk(adminOnly.some((e: { action: string }) => e.action === 'session.issued'), 'the default listing shows admin actions only')
+  const raw = JSON.stringify(await events('connection=acme'))
+  t.notOk(raw.includes(first.accessToken), 'never the token')
+  const meta = await app.inject({ url: '/v1/admin/connections/quiet', headers: bearer(principals.adminKey) })
+  t.equal(meta.json().auditSessions, false)
 })
