@@ -31,6 +31,14 @@ export class RedisKeys {
     return `${this.prefix}{${connection}}:circuit`
   }
 
+  /**
+   * Where releases before the one-slot layout kept a connection's circuit: still read (and moved)
+   * so a rolling upgrade does not forget an open circuit. Remove once no such release runs.
+   */
+  legacyCircuit (connection: string): string {
+    return `${this.prefix}circuit:{${connection}}`
+  }
+
   lease (name: string): string {
     return this.named('lease', name)
   }

@@ -202,8 +202,20 @@ export class RedisSharedState implements SharedState {
   }
 
   async getCircuit (connection: string): Promise<CircuitState | null> {
-    const raw = await this.client.get(this.keys.circuit(connection))
+    const raw = await this.client.get(this.keys.circuit(connection)) ?? await this.adoptLegacyCircuit(connection)
     return raw ? JSON.parse(raw) as CircuitState : null
+  }
+
+  /** A circuit an older release opened under the previous key name, moved to the current one. */
+  private async adoptLegacyCircuit (connection: string): Promise<string | null> {
+    const legacy = this.keys.legacyCircuit(connection)
+    const raw = await this.client.get(legacy)
+    if (raw === null) return null
+    const ttl = await this.client.pttl(legacy)
+    // SET NX: a circuit this release wrote meanwhile wins over the old one
+    await this.durable(p => p.set(this.keys.circuit(connection), raw, 'PX', ttl > 0 ? ttl : 7 * 86_400_000, 'NX'))
+    await this.client.del(legacy)
+    return raw
   }
 
   async putCircuit (connection: string, state: CircuitState): Promise<void> {

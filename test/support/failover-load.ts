@@ -1,8 +1,10 @@
+import type { Test } from 'tap'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
-import { acmeDefinition, acmeOrg, bearer, buildTestApp, startSim, tempFileStore, TEST_KEY, type Teardown } from '../helper.ts'
+import { ACME, acmeDefinition, acmeOrg, bearer, buildTestApp, startSim, tempFileStore, TEST_KEY, type Teardown } from '../helper.ts'
 import { testPrincipals } from './principals.ts'
 import type { Simulator } from '../../src/simulator/index.ts'
 import type { FileSecretStore } from '../../src/secrets/file-store.ts'
+import { until } from './redis-topologies.ts'
 
 /**
  * Healthy connections, each in an org of its own so the simulator counts its logins apart. Their hash
@@ -103,3 +105,36 @@ export async function underLoad (fleet: Fleet, during: () => Promise<void>, conc
 }
 
 export const pause = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
+
+export const problemType = (res: { json: () => { type?: string } }) => res.json().type ?? ''
+
+export async function warmUp (t: Test, fleet: Fleet): Promise<Record<string, number>> {
+  for (const name of HEALTHY) {
+    for (let r = 0; r < fleet.apps.length; r++) t.equal((await fleet.ask(r, name)).statusCode, 200, `${name} on replica ${r}`)
+  }
+  // the wrong password fails once at Salesforce; the circuit then holds every replica back
+  t.equal((await fleet.ask(0, LOCKED)).statusCode, 503)
+  t.match(problemType(await fleet.ask(1, LOCKED)), /circuit_open/)
+  t.equal(fleet.sim.stats(LOCKED).failures, 1)
+  return Object.fromEntries(HEALTHY.map(n => [n, fleet.sim.stats(n).attempts]))
+}
+
+export async function allReady (apps: FastifyInstance[]): Promise<void> {
+  await until('every replica ready again', async () => {
+    const answers = await Promise.all(apps.map(a => a.inject({ url: '/health/ready' })))
+    return answers.every(a => a.statusCode === 200)
+  }, 60_000)
+}
+
+/** A rotation on one replica still purges the others at once (pub/sub), and any replica lists it (audit stream). */
+export async function invalidationStillWorks (t: Test, fleet: Fleet): Promise<void> {
+  const name = HEALTHY[1]
+  const before = (await fleet.ask(1, name)).json().accessToken
+  const rotated = await fleet.apps[0].inject({ method: 'PATCH', url: `/v1/admin/connections/${name}/credentials`, headers: fleet.adminAuth, payload: { clientSecret: ACME.clientSecret } })
+  t.equal(rotated.statusCode, 200)
+  const tokens = await Promise.all([0, 1, 2].map(async r => (await fleet.ask(r, name)).json().accessToken as string))
+  t.equal(new Set(tokens).size, 1, 'every replica serves the session of the new secret version')
+  t.not(tokens[0], before, 'the old session was purged everywhere')
+  const audit = await fleet.apps[2].inject({ url: `/v1/admin/audit?connection=${name}`, headers: fleet.adminAuth })
+  t.match(audit.json().events[0], { action: 'credentials.rotate', outcome: 'success' }, 'the audit stream shows another replica\'s rotation')
+}
