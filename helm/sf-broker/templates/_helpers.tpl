@@ -78,3 +78,13 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "sf-broker.redisTlsDir" -}}
 /etc/sf-broker/redis-tls
 {{- end }}
+
+{{/* Where the broker's own TLS certificate and key are mounted */}}
+{{- define "sf-broker.tlsDir" -}}
+/etc/sf-broker/tls
+{{- end }}
+
+{{/* Where Vault's CA and the client certificate are mounted */}}
+{{- define "sf-broker.vaultTlsDir" -}}
+/etc/sf-broker/vault-tls
+{{- end }}
