@@ -69,7 +69,7 @@ export const ConfigSchema = Type.Object({
   REDIS_TLS_KEY_FILE: Type.Optional(Type.String({ minLength: 1, description: 'PEM private key of REDIS_TLS_CERT_FILE' })),
   REDIS_KEY_PREFIX: Type.String({ default: 'sfb:', pattern: '^[^{}]*$', [EXPECTED]: 'a prefix without { or } (e.g. sfb:)', description: 'Prefix of every Redis key (no braces: the hash tag that keeps a connection\'s keys in one Cluster slot follows it)' }),
   SESSION_ENCRYPTION_KEY: Type.Optional({ ...Base64Key, [FROM_FILE]: true, description: 'AES-256-GCM key for sessions cached in Redis (required with any Redis); new sessions are sealed with it' }),
-  SESSION_ENCRYPTION_KEY_PREVIOUS: Type.Optional({ ...Base64Key, [FROM_FILE]: true, description: 'The key being rotated out: sessions it sealed are still opened (until they expire, at most SESSION_MAX_TTL_SECONDS), none are sealed with it' }),
+  SESSION_ENCRYPTION_KEY_PREVIOUS: Type.Optional({ ...Base64Key, [FROM_FILE]: true, description: 'The key being rotated out: sessions it sealed are still opened until they expire (the connections\' session timeout), none are sealed with it' }),
   SESSION_MAX_TTL_SECONDS: Type.Integer({ minimum: 30, default: 900, description: 'Longest a handed-out session may be used before the caller comes back' }),
   SESSION_SAFETY_MARGIN_SECONDS: Type.Integer({ minimum: 0, default: 120, description: 'Stop handing out a session this long before the org timeout ends it' }),
   LOGIN_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 10000, description: 'Timeout of one Salesforce login' }),
