@@ -34,7 +34,8 @@ export interface Demo {
  * Embedded defaults for a first run: a built-in Salesforce simulator with one org, an encrypted
  * file store in a temp folder seeded with a `demo` connection (client credentials flow) and a
  * `demo-password` connection (OAuth username-password flow, the one whose password and security
- * token an admin rotates), and in-memory sessions. No Vault, no Redis.
+ * token an admin rotates; the flow Salesforce retires, so health shows its sunset and the README
+ * "Before 2027-02-20" migrates it to JWT bearer), and in-memory sessions. No Vault, no Redis.
  */
 export async function startDemo (baseEnv: NodeJS.ProcessEnv): Promise<Demo> {
   const sim = await startSimulator({
@@ -108,6 +109,9 @@ export async function startDemo (baseEnv: NodeJS.ProcessEnv): Promise<Demo> {
         `    lock the user (unlock: false):      curl -s -X PATCH -H 'content-type: application/json' -d '{"locked":true}' ${user}`,
         `    expire every session:               curl -s -X POST ${sim.loginUrl}/_sim/orgs/demo/sessions/expire`,
         `  Health: ${base}/health/salesforce   Docs: ${base}/docs   Metrics: ${base}/metrics`,
+        '  demo-password logs in with the flow Salesforce retires on 2027-02-20 (health: warn). Migrate it to',
+        '  JWT bearer with the README section "Before 2027-02-20", after:',
+        `    export SFB=${base} SIM=${sim.loginUrl} ADMIN='Authorization: Bearer ${DEMO_ADMIN_KEY}'`,
         '',
       ].join('\n')
     },

@@ -1,0 +1,36 @@
+import t from 'tap'
+import { bearer, buildTestApp, tempFileStore } from './helper.ts'
+import { startDemo } from '../src/demo.ts'
+import { testPrincipals } from './support/principals.ts'
+
+/**
+ * Issue 11: the demo seeds a username-password connection, so a newcomer sees its sunset in health
+ * and can migrate it by following the README ("Before 2027-02-20").
+ */
+t.test('the demo\'s password connection shows its flow sunset and migrates to JWT bearer as the README says', async (t) => {
+  const demo = await startDemo({ PORT: '0' }) // not the default port: the simulator then takes a free one
+  t.teardown(() => demo.close())
+  const store = await tempFileStore(t)
+  await demo.seed(store)
+  const principals = testPrincipals(['demo-password'])
+  const { app } = await buildTestApp(t, { secretStore: store, principals, overrides: { now: () => Date.parse('2027-01-01T12:00:00Z') } })
+  const admin = bearer(principals.adminKey)
+  t.equal((await app.inject({ method: 'POST', url: '/health/salesforce/demo-password/check', headers: admin })).statusCode, 200)
+  const legacy = (await app.inject({ url: '/health/salesforce', headers: admin })).json().connections.find((c: { connection: string }) => c.connection === 'demo-password')
+  t.equal(legacy.status, 'warn')
+  t.match(legacy.flowSunset, { flow: 'oauth_password', date: '2027-02-20' })
+
+  const sim = /SIM=(\S+)/.exec(demo.banner({ address: '127.0.0.1', port: 3000, family: 'IPv4' }))![1]
+  const put = (path: string, body?: object) => fetch(`${sim}/_sim/orgs/demo${path}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: body ? JSON.stringify(body) : undefined })
+  const call = (url: string, payload?: object) => app.inject({ method: 'POST', url: `/v1/admin/connections/demo-password/migration${url}`, headers: admin, payload })
+  t.equal((await call('', { flow: 'jwt_bearer' })).statusCode, 201)
+  const pem = (await app.inject({ url: '/v1/admin/connections/demo-password/migration/certificate', headers: admin })).body
+  t.ok((await put('/apps/3MVG9demo.eca', { clientSecret: 'eca-secret', permittedUsers: 'admin_approved' })).ok)
+  t.ok((await put('/apps/3MVG9demo.eca/certificate', { certificatePem: pem })).ok)
+  t.equal((await call('/validate', { clientId: '3MVG9demo.eca' })).json().classification, 'user_not_approved')
+  t.ok((await put('/apps/3MVG9demo.eca/preauthorized/integration@demo.example')).ok)
+  t.equal((await call('/validate')).json().classification, 'ok')
+  t.equal((await call('/complete')).json().connection.flow, 'jwt_bearer')
+  const session = await app.inject({ method: 'POST', url: '/v1/connections/demo-password/session', headers: bearer(principals.billingKey) })
+  t.equal(session.statusCode, 200, 'the migrated connection serves')
+})
