@@ -66,6 +66,8 @@ export async function brokerTarget (env: NodeJS.ProcessEnv, flags: { url?: strin
 export interface ApiAnswer {
   status: number
   body: unknown
+  /** the body as sent (a PEM certificate is not JSON) */
+  text: string
   etag: string | undefined
 }
 
@@ -98,7 +100,7 @@ export async function call (target: BrokerTarget, method: string, path: string, 
   } catch {
     body = undefined
   }
-  if (res.ok || opts.okStatuses?.includes(res.status)) return { status: res.status, body, etag: res.headers.get('etag') ?? undefined }
+  if (res.ok || opts.okStatuses?.includes(res.status)) return { status: res.status, body, text, etag: res.headers.get('etag') ?? undefined }
   const problem = body !== null && typeof body === 'object' ? body as Record<string, unknown> : undefined
   const title = typeof problem?.title === 'string' ? problem.title : `HTTP ${res.status}`
   const detail = typeof problem?.detail === 'string' ? `: ${problem.detail}` : ''

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util'
 import { brokerTarget, CliError, EXIT } from './broker-api.ts'
 import * as connections from './commands/connections.ts'
 import { audit, check, health, revokeSessions } from './commands/health.ts'
+import * as migrate from './commands/migrate.ts'
 import type { CommandContext } from './context.ts'
 import { hiddenPrompt, type SecretSources } from './secret-input.ts'
 
@@ -21,7 +22,10 @@ export const USAGE = `sfb — sf-broker admin CLI
   sfb connections validate NAME [FIELD…]        stored credentials, or candidate values for FIELDs (stores nothing)
   sfb connections rollback NAME VERSION
   sfb connections delete NAME [--yes]
-  sfb sessions revoke NAME
+  sfb sessions revoke NAME                      kill switch: revoke every session at Salesforce, drop it fleet-wide
+  sfb migrate start NAME --to jwt_bearer|client_credentials [--login-url URL] [--username U] [--client-id ID] [clientSecret]
+  sfb migrate show|certificate|complete|abandon NAME
+  sfb migrate validate NAME [--client-id ID] [--username U] [clientSecret]
   sfb health [NAME]
   sfb check NAME [--probe]
   sfb audit [--connection NAME] [--limit N]
@@ -48,6 +52,7 @@ const OPTIONS = {
   'from-file': { type: 'string', multiple: true },
   yes: { type: 'boolean' },
   probe: { type: 'boolean' },
+  to: { type: 'string' },
   connection: { type: 'string' },
   limit: { type: 'string' },
   flow: { type: 'string' },
@@ -143,6 +148,17 @@ async function run (io: Io): Promise<number> {
       case 'rollback': return connections.rollback(ctx, await target(), need(name, 'NAME'), integer(need(rest[0], 'VERSION'), 'VERSION') as number, ifMatch)
       case 'delete': return connections.remove(ctx, await target(), need(name, 'NAME'), { yes: o.yes === true, ifMatch },
         () => confirmByTyping(io, `Type the name "${name}" to delete it and every version of its secret: `))
+    }
+  }
+  if (group === 'migrate') {
+    const step = { username: o.username, clientId: o['client-id'] }
+    switch (verb) {
+      case 'start': return migrate.start(ctx, await target(), need(name, 'NAME'), { ...step, to: o.to, loginUrl: o['login-url'] }, rest, secrets)
+      case 'show': return migrate.show(ctx, await target(), need(name, 'NAME'))
+      case 'certificate': return migrate.certificate(ctx, await target(), need(name, 'NAME'))
+      case 'validate': return migrate.validate(ctx, await target(), need(name, 'NAME'), step, rest, secrets)
+      case 'complete': return migrate.complete(ctx, await target(), need(name, 'NAME'))
+      case 'abandon': return migrate.abandon(ctx, await target(), need(name, 'NAME'))
     }
   }
   if (group === 'sessions' && verb === 'revoke') return revokeSessions(ctx, await target(), need(name, 'NAME'))

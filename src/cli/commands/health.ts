@@ -65,9 +65,15 @@ export async function audit (ctx: CommandContext, target: BrokerTarget, opts: { 
   return EXIT.ok
 }
 
+/** 200: revoked at Salesforce and dropped everywhere. 202: revoked, but replicas may still hold copies (`pending`). */
 export async function revokeSessions (ctx: CommandContext, target: BrokerTarget, name: string): Promise<number> {
-  const { body } = await call(target, 'POST', `/v1/admin/connections/${enc(name)}/sessions/revoke`)
-  if (ctx.json) return ctx.print(body)
-  ctx.out(`sessions of ${name} revoked\n` + (body && typeof body === 'object' ? keyValues(Object.entries(body).map(([k, v]) => [k, typeof v === 'object' ? JSON.stringify(v) : v as string])) : ''))
-  return EXIT.ok
+  const { status, body } = await call(target, 'POST', `/v1/admin/connections/${enc(name)}/sessions/revoke`)
+  const pending = (body as { pending?: unknown[] } | null)?.pending ?? []
+  if (ctx.json) ctx.print(body)
+  else {
+    ctx.out(`sessions of ${name} revoked${status === 202 ? ', the fleet-wide purge is still pending' : ' and dropped everywhere'}\n` +
+      keyValues(Object.entries(body as object).map(([k, v]) => [k, typeof v === 'object' && v !== null ? JSON.stringify(v) : v as string])))
+  }
+  // a 202 is not "done everywhere": scripts see it as retry-later
+  return status === 202 || pending.length > 0 ? EXIT.tempFail : EXIT.ok
 }
