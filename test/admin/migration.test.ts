@@ -108,6 +108,10 @@ t.test('oauth_password → jwt_bearer with 2 replicas serving throughout: guided
   t.equal(ok.classification, 'ok', JSON.stringify(ok))
   t.match(ok.nextStep, /complete/)
   t.equal((await admin(0, 'GET', '/v1/admin/connections/acme')).json().flow, 'oauth_password', 'validation switches nothing')
+  // the switch follows the last validation: one that failed since the success (another consumer key) blocks it
+  t.equal((await admin(1, 'POST', `${MIGRATION}/validate`, { clientId: '3MVG9not.an.app' })).json().classification, 'invalid_client')
+  t.equal((await admin(0, 'POST', `${MIGRATION}/complete`)).statusCode, 409, 'not switched after a failed validation')
+  t.equal((await admin(1, 'POST', `${MIGRATION}/validate`, { clientId: ECA })).json().classification, 'ok', 'JWT failures lock nobody out: validate again at once')
 
   // complete: the one switch, the one login after it
   const before = sim.stats('acme').attempts
