@@ -90,3 +90,43 @@ t.test('SIGHUP reloads the principals file at once', async (t) => {
   await until(async () => await statusOf(app, third.key) === 200, 'the caller added before SIGHUP is accepted')
   t.pass('reloaded on SIGHUP')
 })
+
+t.test('the server reloads its callers on SIGHUP and keeps running', async (t) => {
+  const { spawn } = await import('node:child_process')
+  const { freePort } = await import('../support/redis.ts')
+  const first = admin('first')
+  const added = admin('added')
+  const { file, write } = await principalsFile(t)
+  await write(JSON.stringify({ principals: [first.entry] }))
+  const port = await freePort()
+  const storeDir = await mkdtemp(join(tmpdir(), 'sfb-store-'))
+  t.teardown(() => rm(storeDir, { recursive: true, force: true }))
+  const server = new URL('../../src/server.ts', import.meta.url).pathname
+  const child = spawn(process.execPath, [server], {
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      LOG_LEVEL: 'info',
+      SECRET_STORE: 'file',
+      FILE_STORE_PATH: join(storeDir, 'connections.enc'),
+      FILE_STORE_KEY: Buffer.alloc(32, 5).toString('base64'),
+      PRINCIPALS_FILE: file,
+      PRINCIPALS_RELOAD_SECONDS: '300',
+      SCHEDULER_ENABLED: 'false',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  t.teardown(() => { child.kill('SIGKILL') })
+  let out = ''
+  child.stdout.on('data', (d) => { out += String(d) })
+  const call = (key: string) => fetch(`http://127.0.0.1:${port}/v1/admin/connections`, { headers: bearer(key) }).then(r => r.status, () => 0)
+  await until(async () => await call(first.key) === 200, 'the server answers')
+  t.equal(await call(added.key), 401)
+  await write(JSON.stringify({ principals: [first.entry, added.entry] }))
+  child.kill('SIGHUP')
+  await until(async () => await call(added.key) === 200, 'the added caller is accepted after SIGHUP')
+  t.equal(child.exitCode, null, 'SIGHUP did not stop the broker')
+  await until(async () => /principals file reloaded/.test(out), 'the reload is logged')
+  t.pass('the reload is logged')
+})
