@@ -9,7 +9,8 @@ import type { Classification, ConnectionDefinition } from '../salesforce/types.t
  */
 export type MigrationTarget = 'jwt_bearer' | 'client_credentials'
 
-export function setupChecklist (target: MigrationTarget, d: ConnectionDefinition, rotation: boolean): string[] {
+/** `runAs`: the user the connection logs in as today, named as the Run-As user of client credentials. */
+export function setupChecklist (target: MigrationTarget, d: ConnectionDefinition, rotation: boolean, runAs?: string): string[] {
   if (target === 'jwt_bearer') {
     const user = d.username ?? 'the integration user'
     if (rotation) {
@@ -33,7 +34,7 @@ export function setupChecklist (target: MigrationTarget, d: ConnectionDefinition
   return [
     'Setup > External Client App Manager > New External Client App (or App Manager > New Connected App where still allowed); enable OAuth with the scope "Manage user data via APIs (api)".',
     'Check "Enable Client Credentials Flow".',
-    'Policies: set the Run As (execution) user — ideally an API-only integration user with the profile or permission set the connection needs. Every session of this connection acts as that user.',
+    `Policies: set the Run As (execution) user to ${runAs ?? 'the integration user'}${runAs ? ' (the user this connection logs in as today)' : ''} — ideally an API-only user with the profile or permission set the connection needs. Every session of this connection acts as that user.`,
     'Copy the Consumer Key and Consumer Secret and give them to validate: POST …/migration/validate {"clientId": "…", "clientSecret": "…"}.',
     `Logins go to the org's My Domain only (${d.loginUrl}); login.salesforce.com and test.salesforce.com refuse this flow.`,
   ]

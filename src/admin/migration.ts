@@ -213,7 +213,7 @@ export class MigrationService {
       },
       rotation,
       ...(d.certificate ? { certificate: certificateInfo(d) } : {}),
-      checklist: setupChecklist(target, d, rotation),
+      checklist: setupChecklist(target, d, rotation, current.definition.username),
       updatedAt: pending.createdTime,
       pendingVersion: pending.version,
       nextStep: ready

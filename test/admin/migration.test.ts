@@ -156,7 +156,7 @@ t.test('client_credentials: My Domain required and checked, Run-As user in the c
   // the simulator's login host stands in for login.salesforce.com: it refuses the grant as Salesforce does
   const wrongHost = await admin(0, 'POST', MIGRATION, { flow: 'client_credentials', clientId: ACME.clientId, clientSecret: ACME.clientSecret })
   t.equal(wrongHost.statusCode, 201)
-  t.match(wrongHost.json().checklist.join('\n'), /Run As/)
+  t.match(wrongHost.json().checklist.join('\n'), `Run As (execution) user to ${ACME.username}`, 'the Run-As user is named')
   t.notMatch(wrongHost.body, new RegExp(ACME.clientSecret), 'the consumer secret never comes back')
   t.same(wrongHost.json().to.secretsSet, ['clientSecret'])
   const refused = (await admin(1, 'POST', `${MIGRATION}/validate`)).json()
