@@ -5,10 +5,16 @@ import type { SharedState } from './shared-state.ts'
 /**
  * After a login failed transiently (after its own retries) logins of the connection pause
  * fleet-wide for a short, growing time: no herd of retries against a struggling or rate-limiting
- * Salesforce. 1 s, doubling to 30 s, ±20 %.
+ * Salesforce. 1 s, then 1.5 s, ±20 %.
  */
 const HOLD_OFF_BASE_MS = 1_000
-const HOLD_OFF_MAX_MS = 30_000
+/**
+ * Short on purpose: the pause is fleet-wide and only the lease holder probes when it ends, so a
+ * longer one buys no protection (one probe per pause whatever the fleet's size) but keeps refusing
+ * callers long after Salesforce is back (issue 12: 8 s after a 10 s outage). Rate limits are the
+ * login budget's business (an hour's hold), not this pause's.
+ */
+const HOLD_OFF_MAX_MS = 1_500
 
 export interface HoldOff {
   failures: number
