@@ -68,16 +68,15 @@ export class VaultSecretStore implements SecretStore {
     this.client = nodeVault({
       endpoint: o.endpoint,
       apiVersion: 'v1',
-      // empty = none (node-vault would fall back to VAULT_NAMESPACE from the environment)
-      namespace: o.namespace ?? '',
       // through undici with the broker's proxy and TLS settings, not axios's (src/secrets/vault-transport.ts)
       'request-promise': vaultRequestPromise(this.dispatcher, o.requestTimeoutMs ?? 5000),
       requestOptions: { timeout: o.requestTimeoutMs ?? 5000 },
       // node-vault's debug output prints request bodies, i.e. secrets
       debug: () => {},
     })
-    // node-vault falls back to VAULT_PREFIX from the environment; the paths here are exact
-    Object.assign(this.client, { pathPrefix: '' })
+    // node-vault falls back to VAULT_PREFIX and VAULT_NAMESPACE from the environment when its
+    // options are empty; the paths here are exact and the namespace is the configured one or none
+    Object.assign(this.client, { pathPrefix: '', namespace: o.namespace ?? '' })
     this.token = new VaultTokenKeeper(this.client, o.auth, o.logger)
   }
 

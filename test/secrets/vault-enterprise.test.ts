@@ -162,3 +162,13 @@ t.test('VAULT_STARTUP_TIMEOUT_SECONDS bounds the wait: the server exits 1 and sa
   t.match(out, /Vault not usable yet: retrying/)
   t.match(out, /Vault stayed unusable for VAULT_STARTUP_TIMEOUT_SECONDS: exiting/)
 })
+
+t.test('only the configured namespace is sent: node-vault\'s fallback to VAULT_NAMESPACE from the environment is off', async (t) => {
+  const vault = await standIn(t)
+  const saved = process.env.VAULT_NAMESPACE
+  process.env.VAULT_NAMESPACE = 'somebody-elses'
+  t.teardown(() => { if (saved === undefined) delete process.env.VAULT_NAMESPACE; else process.env.VAULT_NAMESPACE = saved })
+  const s = store(t, { endpoint: vault.url, auth: { method: 'token', token: vault.rootToken } })
+  await s.write('acme', acme, 0)
+  t.same((await s.read('acme'))?.definition, acme)
+})
