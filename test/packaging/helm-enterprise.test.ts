@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { loadConfig } from '../../src/config.ts'
-import { CHART_DIR, findObject, readYaml, renderChart, type RenderedChart } from './helm-chart.ts'
+import { CHART_DIR, findObject, readYaml, renderChart, renderNotes, type RenderedChart } from './helm-chart.ts'
 import { CONFIG_VARIABLES, FILE_VARIABLES } from './repo.ts'
 
 /** The chart's TLS, proxy, Vault Agent / namespace / CA values, rendered by the real helm. */
@@ -28,6 +28,7 @@ t.test('TLS: the certificate Secret is mounted where TLS_CERT_FILE/TLS_KEY_FILE 
   t.same(endpoint.tlsConfig, { ca: { secret: { name: 'sf-broker-tls', key: 'ca.crt' } }, serverName: 'rel-sf-broker.brokers.svc' })
   const plain = renderChart([readYaml(join(CHART_DIR, 'ci/test-values.yaml'))])
   t.equal(get(plain, 'Deployment').spec.template.spec.containers[0].readinessProbe.httpGet.scheme, undefined, 'plain HTTP without tls.existingSecret')
+  t.match(renderNotes([VALUES]), 'https://rel-sf-broker.brokers.svc:3000/v1/connections/<name>/session', 'NOTES.txt gives callers the https URL')
 })
 
 t.test('Vault Agent, namespace, CA and client certificate: annotations, mounts and variables agree', async (t) => {
