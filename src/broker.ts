@@ -241,6 +241,7 @@ async function buildSharedState (config: Config, logger: Logger, metrics: Broker
     keyPrefix: config.REDIS_KEY_PREFIX,
     sealer: new SessionSealer(decodeKey(config.SESSION_ENCRYPTION_KEY as string), config.SESSION_ENCRYPTION_KEY_PREVIOUS ? [decodeKey(config.SESSION_ENCRYPTION_KEY_PREVIOUS)] : []),
     logger,
+    failoverWaitMs: config.REDIS_FAILOVER_WAIT_MS,
   })
   if (!await redis.firstConnect(REDIS_FIRST_CONNECT_MS)) logger.warn('redis not reachable at start: starting on process memory until it is')
   metrics.instrument('redis', redis, ['getSession', 'putSession', 'purgeSessions', 'acquireLease', 'releaseLease', 'renewLease', 'addToWindow', 'countWindow', 'getCircuit', 'putCircuit', 'clearCircuit', 'getJson', 'putJson', 'publish'])

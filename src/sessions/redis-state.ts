@@ -11,6 +11,8 @@ export interface RedisStateOptions {
   keyPrefix: string
   sealer: SessionSealer
   logger: Logger
+  /** with Sentinel or Cluster: how long awaitFailover() waits (REDIS_FAILOVER_WAIT_MS) */
+  failoverWaitMs?: number
   /** for tests: faster reconnects */
   redisOptions?: Partial<RedisOptions>
 }
@@ -44,6 +46,7 @@ export class RedisSharedState implements SharedState {
   /** replicas a lockout-guard write waits for: 1 with Sentinel or Cluster, none with one server */
   private readonly replicasToWait: number
   private unreplicated = false
+  private readonly failoverWaitMs: number
   private readonly sealer: SessionSealer
   private readonly listeners: Array<(e: BrokerEvent) => void> = []
   private readonly channel: string
@@ -52,6 +55,8 @@ export class RedisSharedState implements SharedState {
   constructor (opts: RedisStateOptions) {
     this.keys = new RedisKeys(opts.keyPrefix)
     this.replicasToWait = redisTopology(opts.redis) === 'standalone' ? 0 : 1
+    // one server that is down stays down until someone restarts it: nothing to wait for
+    this.failoverWaitMs = this.replicasToWait > 0 ? opts.failoverWaitMs ?? 5000 : 0
     this.sealer = opts.sealer
     this.logger = opts.logger
     this.channel = this.keys.events
@@ -89,6 +94,15 @@ export class RedisSharedState implements SharedState {
    * replica log in on their own.
    */
   async firstConnect (timeoutMs: number): Promise<boolean> {
+    return this.untilReady(timeoutMs)
+  }
+
+  /** Sentinel or Cluster: the replica is being promoted; waiting costs less than a login per replica. */
+  async awaitFailover (): Promise<boolean> {
+    return this.failoverWaitMs > 0 && this.untilReady(this.failoverWaitMs)
+  }
+
+  private async untilReady (timeoutMs: number): Promise<boolean> {
     if (this.client.status === 'ready') return true
     return new Promise((resolve) => {
       const done = (ok: boolean) => {

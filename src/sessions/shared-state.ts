@@ -40,6 +40,11 @@ export interface SharedState {
   readonly kind: 'redis' | 'memory'
   /** Redis only: whether the connection is up right now */
   readonly connected?: boolean
+  /**
+   * Redis with a failover (Sentinel, Cluster) only: waits, bounded, for the connection to come back;
+   * true when it did. A login that found Redis unreachable asks before logging in on its own.
+   */
+  awaitFailover? (): Promise<boolean>
   getSession (connection: string, secretVersion: number): Promise<CachedSession | null>
   putSession (connection: string, entry: CachedSession): Promise<void>
   /** Drops every cached session of the connection (all secret versions) and returns them (for revocation). */

@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap'
-import { allReady, HEALTHY, invalidationStillWorks, LOCKED, pause, problemType, redisFleet, underLoad, warmUp, type Fleet } from '../support/failover-load.ts'
+import { allReady, coldDuringFailover, HEALTHY, invalidationStillWorks, LOCKED, pause, problemType, redisFleet, underLoad, warmUp, type Fleet } from '../support/failover-load.ts'
 import { RedisClusterSet, SentinelSet } from '../support/redis-topologies.ts'
 
 /**
@@ -34,13 +34,18 @@ t.test('Sentinel: the primary is killed under load across 3 replicas', async (t)
   t.ok(await fleet.apps[0].broker.sharedState.acquireLease(`validate:${HEALTHY[0]}`, 'failover-test', 120_000))
 
   let failover = { killedPort: 0, newPort: 0, failoverMs: 0 }
+  let cold = { statuses: [] as number[], logins: 0 }
   const load = await underLoad(fleet, async () => {
     await pause(1000)
-    failover = await set.killPrimary()
+    const killing = set.killPrimary()
+    cold = await coldDuringFailover(fleet)
+    failover = await killing
     await allReady(fleet.apps)
     await pause(1000)
   })
-  t.comment(`failover sentinel ${JSON.stringify({ ...load, failoverMs: failover.failoverMs })}`)
+  t.comment(`failover sentinel ${JSON.stringify({ ...load, failoverMs: failover.failoverMs, coldLogins: cold.logins })}`)
+  t.same([...new Set(cold.statuses)], [200], 'a connection first asked for during the failover is served')
+  t.ok(cold.logins <= 2, `its first login plus at most one extra (${cold.logins})`)
   t.ok(load.requests > 50, `requests kept coming (${load.requests})`)
   t.ok(load.failingForMs <= failover.failoverMs, `requests failed for ${load.failingForMs} ms, the failover took ${failover.failoverMs} ms`)
   const kept = await afterFailover(t, fleet, before)
@@ -56,13 +61,18 @@ t.test('Cluster: the master of a busy slot is killed under load across 3 replica
   t.ok(await fleet.apps[0].broker.sharedState.acquireLease(`validate:${HEALTHY[0]}`, 'failover-test', 120_000))
 
   let failover = { killedPort: 0, newPort: 0, failoverMs: 0 }
+  let cold = { statuses: [] as number[], logins: 0 }
   const load = await underLoad(fleet, async () => {
     await pause(1000)
-    failover = await set.killMasterOf(`{${HEALTHY[0]}}`)
+    const killing = set.killMasterOf(`{${HEALTHY[0]}}`)
+    cold = await coldDuringFailover(fleet)
+    failover = await killing
     await allReady(fleet.apps)
     await pause(1000)
   })
-  t.comment(`failover cluster ${JSON.stringify({ ...load, failoverMs: failover.failoverMs })}`)
+  t.comment(`failover cluster ${JSON.stringify({ ...load, failoverMs: failover.failoverMs, coldLogins: cold.logins })}`)
+  t.same([...new Set(cold.statuses)], [200], 'a connection first asked for during the failover is served')
+  t.ok(cold.logins <= 2, `its first login plus at most one extra (${cold.logins})`)
   t.ok(load.requests > 50, `requests kept coming (${load.requests})`)
   t.ok(load.failingForMs <= failover.failoverMs, `requests failed for ${load.failingForMs} ms, the failover took ${failover.failoverMs} ms`)
   const kept = await afterFailover(t, fleet, before)
@@ -73,7 +83,7 @@ t.test('Cluster: the master of a busy slot is killed under load across 3 replica
   const keys = await set.keysBySlot('sfbtest:*')
   for (const name of [...HEALTHY, LOCKED]) {
     const slot = await set.node(await set.masterOf(`{${name}}`)).call('CLUSTER', 'KEYSLOT', `{${name}}`)
-    const mine = [...keys].filter(([key]) => key.includes(name))
+    const mine = [...keys].filter(([key]) => key.includes(`{${name}}`) || key.endsWith(`:${name}`))
     t.ok(mine.length > 0, `${name} has keys`)
     for (const [key, keySlot] of mine) t.equal(keySlot, slot, `${key} is in the slot of ${name}`)
   }

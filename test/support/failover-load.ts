@@ -12,6 +12,8 @@ import { until } from './redis-topologies.ts'
  * and conn-wrong on the same one of three masters, conn-c on another.
  */
 export const HEALTHY = ['conn-a', 'conn-b', 'conn-c'] as const
+/** A connection nobody asked for before the failover: its first login happens during it (an org of its own). */
+export const COLD = 'conn-cold'
 /** A connection whose stored password is wrong: its circuit is the lockout-guard state that must survive. */
 export const LOCKED = 'conn-wrong'
 
@@ -31,12 +33,13 @@ export interface Fleet {
 /** Three broker replicas on the given Redis settings, one simulator, the connections stored. */
 export async function redisFleet (t: Teardown, redisEnv: Record<string, string>, n = 3): Promise<Fleet> {
   // acmeDefinition also builds the acme org's URLs: it is there too, unused
-  const orgs = [acmeOrg(), ...[...HEALTHY, LOCKED].map(key => acmeOrg({ key }))]
+  const orgs = [acmeOrg(), ...[...HEALTHY, LOCKED, COLD].map(key => acmeOrg({ key }))]
   const sim = await startSim(t, orgs, 20)
   const store = await tempFileStore(t)
   for (const name of HEALTHY) await store.write(name, acmeDefinition(sim, 'client_credentials', { loginUrl: sim.myDomainUrl(name) }), 0)
+  await store.write(COLD, acmeDefinition(sim, 'client_credentials', { loginUrl: sim.myDomainUrl(COLD) }), 0)
   await store.write(LOCKED, acmeDefinition(sim, 'oauth_password', { loginUrl: sim.myDomainUrl(LOCKED), password: 'not-the-password' }), 0)
-  const principals = testPrincipals([...HEALTHY, LOCKED], 1_000_000)
+  const principals = testPrincipals([...HEALTHY, LOCKED, COLD], 1_000_000)
   const env = {
     ...redisEnv,
     SESSION_ENCRYPTION_KEY: TEST_KEY,
@@ -137,4 +140,18 @@ export async function invalidationStillWorks (t: Test, fleet: Fleet): Promise<vo
   t.not(tokens[0], before, 'the old session was purged everywhere')
   const audit = await fleet.apps[2].inject({ url: `/v1/admin/audit?connection=${name}`, headers: fleet.adminAuth })
   t.match(audit.json().events[0], { action: 'credentials.rotate', outcome: 'success' }, 'the audit stream shows another replica\'s rotation')
+}
+
+/**
+ * Asks for the cold connection on every replica, twice, spread over `spreadMs` from now (start it
+ * right after the kill): returns the statuses and the logins it cost at Salesforce.
+ */
+export async function coldDuringFailover (fleet: Fleet, spreadMs = 1500): Promise<{ statuses: number[], logins: number }> {
+  const before = fleet.sim.stats(COLD).attempts
+  const n = fleet.apps.length * 2
+  const statuses = await Promise.all(Array.from({ length: n }, async (_, i) => {
+    await pause(Math.round(i * spreadMs / n))
+    return (await fleet.ask(i, COLD)).statusCode
+  }))
+  return { statuses, logins: fleet.sim.stats(COLD).attempts - before }
 }
