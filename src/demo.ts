@@ -100,7 +100,7 @@ export async function startDemo (baseEnv: NodeJS.ProcessEnv): Promise<Demo> {
         `    curl -s -X POST -H 'Authorization: Bearer ${DEMO_CALLER_KEY}' ${base}/v1/connections/demo/session`,
         '  Admin CLI (sfb):',
         `    export SFB_URL=${base} SFB_ADMIN_KEY=${DEMO_ADMIN_KEY}`,
-        '    node src/cli/sfb.ts connections list',
+        '    npm run -s sfb -- connections list       (in the image: sfb connections list)',
         '  Simulated integration user (fixed demo values, not secrets of any real org):',
         `    username ${DEMO_USER.username}   password ${DEMO_USER.password}   security token ${DEMO_USER.securityToken}`,
         '  Simulator control API (what a Salesforce admin would do):',
