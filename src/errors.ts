@@ -50,6 +50,8 @@ export interface ProblemExtensions {
   retryable?: boolean
   connection?: string
   currentVersion?: number
+  /** credentials_rejected after a rotation: the fields it sent (names only) */
+  changedFields?: string[]
   errors?: Array<{ path: string, message: string }>
   /** permissions_missing: each declared permission the user lacks, and where to grant it */
   missingPermissions?: Array<{ permission: string, label: string, grantIn: string }>

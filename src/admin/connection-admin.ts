@@ -42,6 +42,9 @@ export interface ConnectionAdminOptions {
   readiness?: (session: SalesforceSession, definition: ConnectionDefinition) => Promise<ReadinessReport | null>
 }
 
+/** Told of every validated write: its login was a success, which health records like any other. */
+export type WrittenListener = (name: string, version: number) => Promise<void>
+
 /**
  * Admin operations on connections. Every change is validated against Salesforce before it is
  * written: a candidate Salesforce rejects never reaches the store. Writes are check-and-set on the
@@ -50,8 +53,23 @@ export interface ConnectionAdminOptions {
 export class ConnectionAdmin {
   private readonly o: ConnectionAdminOptions
 
+  private readonly writtenListeners: WrittenListener[] = []
+
   constructor (opts: ConnectionAdminOptions) {
     this.o = opts
+  }
+
+  /** The health plugin (a higher layer) registers here, so a rotation or rollback resets the health counters. */
+  onWritten (listener: WrittenListener): void {
+    this.writtenListeners.push(listener)
+  }
+
+  /** @internal also called by the migration's switch */
+  async announceWritten (name: string, version: number): Promise<void> {
+    for (const listener of this.writtenListeners) {
+      // the write has happened: a health bookkeeping error must not turn it into a failure
+      await listener(name, version).catch((err: unknown) => this.o.logger.warn({ connection: name, err }, 'health not updated after a write'))
+    }
   }
 
   async list (): Promise<ConnectionMetadata[]> {
@@ -79,7 +97,7 @@ export class ConnectionAdmin {
     const current = await this.mustRead(name)
     await this.checkIfMatch(name, current.version, ctx, 'credentials.rotate')
     const candidate: ConnectionDefinition = { ...current.definition, ...patch }
-    const stored = await this.validateAndWrite(name, candidate, current.version, ctx, 'credentials.rotate', { fields: Object.keys(patch).sort(), fromVersion: current.version })
+    const stored = await this.validateAndWrite(name, candidate, current.version, ctx, 'credentials.rotate', { fields: Object.keys(patch).sort(), fromVersion: current.version }, Object.keys(patch).sort())
     return this.metadata(stored)
   }
 
@@ -89,7 +107,7 @@ export class ConnectionAdmin {
     if (!target) throw new HttpProblem('not_found', `version ${version} of "${name}" does not exist or was deleted`, { connection: name })
     if (version === current.version) throw new HttpProblem('bad_request', `version ${version} is already the current version`, { connection: name })
     await this.checkIfMatch(name, current.version, ctx, 'connection.rollback')
-    const stored = await this.validateAndWrite(name, target.definition, current.version, ctx, 'connection.rollback', { fromVersion: current.version, fields: [`rollback-to-v${version}`] })
+    const stored = await this.validateAndWrite(name, target.definition, current.version, ctx, 'connection.rollback', { fromVersion: current.version, targetVersion: version })
     return this.metadata(stored)
   }
 
@@ -206,7 +224,8 @@ export class ConnectionAdmin {
     }
   }
 
-  private async validateAndWrite (name: string, candidate: ConnectionDefinition, cas: number, ctx: AdminContext, action: string, extra: { fields?: string[], fromVersion?: number }): Promise<StoredConnection> {
+  /** `rotated`: the fields a rotation sent, so a rejection can say what was (not) changed */
+  private async validateAndWrite (name: string, candidate: ConnectionDefinition, cas: number, ctx: AdminContext, action: string, extra: { fields?: string[], fromVersion?: number, targetVersion?: number }, rotated?: string[]): Promise<StoredConnection> {
     this.checkDefinition(name, candidate)
     const base = { actor: ctx.actor, requestId: ctx.requestId, action, connection: name, target: originOf(candidate.loginUrl), ...extra }
     const outcome = await this.o.gate.attempt({ connection: name, definition: candidate, purpose: 'admin' })
@@ -216,7 +235,7 @@ export class ConnectionAdmin {
     }
     if (!outcome.ok) {
       await this.o.audit.record({ ...base, outcome: 'rejected', classification: outcome.failure.classification })
-      throw rejected(name, outcome.failure)
+      throw rejected(name, outcome.failure, candidate.flow, rotated)
     }
     // a new or replaced definition declares what the user needs: refuse it while the user lacks that
     // (a rotation or rollback changes only the secret and must never be blocked by a permission)
@@ -244,6 +263,7 @@ export class ConnectionAdmin {
     await this.o.sessions.adopt(name, written.version, candidate, outcome.session)
     await this.o.audit.record({ ...base, outcome: 'success', classification: 'ok', version: written.version })
     this.o.logger.info({ connection: name, action, version: written.version }, 'connection written')
+    await this.announceWritten(name, written.version)
     return { name, version: written.version, createdTime: written.createdTime, definition: candidate }
   }
 
@@ -316,8 +336,36 @@ export function circuitView (c: CircuitState | null, version: number, now = Date
   }
 }
 
-function rejected (name: string, f: ClassifiedFailure): HttpProblem {
-  return new HttpProblem('credentials_rejected', `Salesforce answered: ${f.message}; nothing was stored`, {
-    connection: name, classification: f.classification, hint: f.hint, retryable: f.retryable,
+/** One sentence out of upstream text: no trailing stop, so composing sentences never reads "locked out.; nothing". */
+function sentence (text: string): string {
+  const trimmed = text.trim().replace(/[.;:,\s]+$/, '')
+  return trimmed === '' ? trimmed : trimmed + '.'
+}
+
+/** The password flows send password + security token; a reset of one in Salesforce often means both changed. */
+const TOKEN_FLOWS = new Set(['soap', 'oauth_password'])
+
+/**
+ * A rotation rejected by Salesforce: which fields it sent, and the likely miss (Salesforce resets the
+ * security token whenever the password changes, /work/shared/SALESFORCE-FACTS.md).
+ */
+function rotationHint (flow: string, rotated: string[]): string | undefined {
+  if (!TOKEN_FLOWS.has(flow)) return undefined
+  const password = rotated.includes('password')
+  const token = rotated.includes('securityToken')
+  if (token && !password) return 'Did the password change too? In Salesforce a password reset also resets the security token, so after a reset send both password and securityToken in one rotation.'
+  if (password && !token) return 'A password change resets the security token: send the new securityToken with the password (unless the broker\'s egress IPs are in the org\'s trusted IP ranges).'
+  return undefined
+}
+
+function rejected (name: string, f: ClassifiedFailure, flow: string, rotated?: string[]): HttpProblem {
+  const changed = rotated && rotated.length > 0 ? ` This rotation changed ${rotated.join(' and ')}${rotated.length === 1 ? ' only' : ''}.` : ''
+  const rotationAdvice = rotated ? rotationHint(flow, rotated) : undefined
+  return new HttpProblem('credentials_rejected', `Salesforce answered: ${sentence(f.message)}${changed} Nothing was stored.`, {
+    connection: name,
+    classification: f.classification,
+    hint: [rotationAdvice, f.hint].filter(Boolean).join(' ') || undefined,
+    retryable: f.retryable,
+    ...(rotated ? { changedFields: rotated } : {}),
   })
 }

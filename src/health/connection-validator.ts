@@ -205,6 +205,15 @@ export class ConnectionValidator {
     }
   }
 
+  /**
+   * A login made elsewhere (an admin's validated rotation, rollback or migration) succeeded with this
+   * secret version: recorded as a full check, so counters reset and lastSuccessAt moves on every path.
+   */
+  async recordSuccess (name: string, version: number): Promise<StoredHealth> {
+    const previous = await this.o.state.getJson<StoredHealth>(healthKey(name))
+    return this.record(name, version, { status: 'ok', classification: 'ok', checkKind: 'full' }, previous)
+  }
+
   private async record (name: string, version: number, outcome: CheckOutcome, previous: StoredHealth | null): Promise<StoredHealth> {
     const health = nextHealth(name, version, outcome, previous)
     await this.o.state.putJson(healthKey(name), health, this.o.resultTtlMs ?? DEFAULT_RESULT_TTL_MS)

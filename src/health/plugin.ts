@@ -45,6 +45,7 @@ async function healthPlugin (app: FastifyInstance, opts: HealthPluginOptions): P
     passwordExpiryWarnDays: config.PASSWORD_EXPIRY_WARN_DAYS,
     leaseTtlMs: config.LOGIN_LEASE_TTL_MS,
   })
+  broker.admin.onWritten(async (name, version) => { await validator.recordSuccess(name, version) })
   const reporter = new HealthReporter({
     secrets: broker.secretStore,
     sessions: broker.sessions,

@@ -111,6 +111,7 @@ export const AuditEventSchema = Type.Object({
   classification: Type.Optional(Type.String()),
   version: Type.Optional(Type.Integer()),
   fromVersion: Type.Optional(Type.Integer()),
+  targetVersion: Type.Optional(Type.Integer({ description: 'connection.rollback: the earlier version whose content was restored' })),
   fields: Type.Optional(Type.Array(Type.String())),
   target: Type.Optional(Type.String({ description: 'Origin a login caused by this action was sent to' })),
   tokenFingerprint: Type.Optional(Type.String({ description: 'session.issued: first 12 hex digits of the SHA-256 of the access token (never the token)' })),

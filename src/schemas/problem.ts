@@ -14,6 +14,7 @@ export const ProblemSchema = Type.Object({
   hint: Type.Optional(Type.String({ description: 'What an admin should check in Salesforce Setup' })),
   retryable: Type.Optional(Type.Boolean()),
   currentVersion: Type.Optional(Type.Integer()),
+  changedFields: Type.Optional(Type.Array(Type.String(), { description: 'credentials_rejected after a rotation: the fields the rotation sent (names only)' })),
   errors: Type.Optional(Type.Array(Type.Object({ path: Type.String(), message: Type.String() }))),
   missingPermissions: Type.Optional(Type.Array(Type.Object({
     permission: Type.String({ description: 'The UserPermissionAccess field' }),
