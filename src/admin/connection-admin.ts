@@ -90,7 +90,7 @@ export class ConnectionAdmin {
     const action = current ? 'connection.replace' : 'connection.create'
     await this.checkIfMatch(name, current?.version ?? 0, ctx, action)
     const stored = await this.validateAndWrite(name, definition, current?.version ?? 0, ctx, action, { fields: setSecretNames(definition) })
-    return { metadata: await this.metadata(stored), created: !current }
+    return { metadata: this.withPending(await this.metadata(stored)), created: !current }
   }
 
   async patchCredentials (name: string, patch: CredentialsPatch, ctx: AdminContext): Promise<ConnectionMetadata> {
@@ -98,7 +98,7 @@ export class ConnectionAdmin {
     await this.checkIfMatch(name, current.version, ctx, 'credentials.rotate')
     const candidate: ConnectionDefinition = { ...current.definition, ...patch }
     const stored = await this.validateAndWrite(name, candidate, current.version, ctx, 'credentials.rotate', { fields: Object.keys(patch).sort(), fromVersion: current.version }, Object.keys(patch).sort())
-    return this.metadata(stored)
+    return this.withPending(await this.metadata(stored))
   }
 
   async rollback (name: string, version: number, ctx: AdminContext): Promise<ConnectionMetadata> {
@@ -108,7 +108,7 @@ export class ConnectionAdmin {
     if (version === current.version) throw new HttpProblem('bad_request', `version ${version} is already the current version`, { connection: name })
     await this.checkIfMatch(name, current.version, ctx, 'connection.rollback')
     const stored = await this.validateAndWrite(name, target.definition, current.version, ctx, 'connection.rollback', { fromVersion: current.version, targetVersion: version })
-    return this.metadata(stored)
+    return this.withPending(await this.metadata(stored))
   }
 
   /**
@@ -191,6 +191,12 @@ export class ConnectionAdmin {
       this.o.logger.warn({ err }, 'integration-user readiness could not be read; the scheduled check will try again')
       return null
     })
+  }
+
+  /** A write whose purge could not reach the fleet (Redis down) says so: a 200 means it happened everywhere. */
+  private withPending (m: ConnectionMetadata): ConnectionMetadata {
+    if (!this.o.fleetUnreachable?.()) return m
+    return { ...m, pending: ['fleet-wide purge: Redis is unreachable; other replicas drop their sessions of the old secret when it returns, and check the secret version before any login meanwhile'] }
   }
 
   private async mustRead (name: string): Promise<StoredConnection> {

@@ -99,6 +99,7 @@ const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async (app, {
       body: ConnectionDefinitionSchema,
       response: {
         200: { description: 'Replaced', ...meta },
+        202: { description: 'Replaced; the fleet-wide purge of old sessions is pending (Redis unreachable, see `pending`)', ...meta },
         201: { description: 'Created', ...meta },
         ...problemResponses(...MUTATION_PROBLEMS, 'flow_retired'),
       },
@@ -106,7 +107,7 @@ const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async (app, {
   }, async (request, reply) => {
     const warnings = await flowSunsetPolicy?.(request.params.name, request.body.flow, request.query.acceptRetiredFlow === 'true') ?? []
     const { metadata, created } = await admin.put(request.params.name, request.body as ConnectionDefinition, context(request, request.headers['if-match']))
-    reply.code(created ? 201 : 200).header('etag', `"${metadata.version}"`).type('application/json')
+    reply.code(created ? 201 : metadata.pending ? 202 : 200).header('etag', `"${metadata.version}"`).type('application/json')
     return warnings.length > 0 ? { ...metadata, warnings } : metadata
   })
 
@@ -120,11 +121,11 @@ const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async (app, {
       params: ConnectionNameParams,
       headers: IfMatchHeaders,
       body: CredentialsPatchSchema,
-      response: { 200: { description: 'Rotated', ...meta }, ...problemResponses(...MUTATION_PROBLEMS, 'not_found') },
+      response: { 200: { description: 'Rotated', ...meta }, 202: { description: 'Rotated; the fleet-wide purge is pending (see `pending`)', ...meta }, ...problemResponses(...MUTATION_PROBLEMS, 'not_found') },
     },
   }, async (request, reply) => {
     const m = await admin.patchCredentials(request.params.name, request.body, context(request, request.headers['if-match']))
-    reply.header('etag', `"${m.version}"`).type('application/json')
+    reply.code(m.pending ? 202 : 200).header('etag', `"${m.version}"`).type('application/json')
     return m
   })
 
@@ -180,11 +181,11 @@ const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async (app, {
       params: ConnectionNameParams,
       headers: IfMatchHeaders,
       body: RollbackSchema,
-      response: { 200: { description: 'Rolled back: a new version with the old content', ...meta }, ...problemResponses(...MUTATION_PROBLEMS, 'not_found') },
+      response: { 200: { description: 'Rolled back: a new version with the old content', ...meta }, 202: { description: 'Rolled back; the fleet-wide purge is pending (see `pending`)', ...meta }, ...problemResponses(...MUTATION_PROBLEMS, 'not_found') },
     },
   }, async (request, reply) => {
     const m = await admin.rollback(request.params.name, request.body.version, context(request, request.headers['if-match']))
-    reply.header('etag', `"${m.version}"`).type('application/json')
+    reply.code(m.pending ? 202 : 200).header('etag', `"${m.version}"`).type('application/json')
     return m
   })
 

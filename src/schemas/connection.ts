@@ -76,6 +76,7 @@ export const ConnectionMetadataSchema = Type.Object({
   secretsSet: Type.Array(Type.String(), { description: 'Names of the secret fields that have a value' }),
   circuit: CircuitSchema,
   warnings: Type.Optional(Type.Array(FlowWarningSchema, { description: 'Only in the answer to a write: the flow\'s announced end (soap, oauth_password)' })),
+  pending: Type.Optional(Type.Array(Type.String(), { description: 'Only in the answer to a write: what has not happened everywhere yet (the answer is then 202)' })),
 }, { $id: 'ConnectionMetadata', additionalProperties: false })
 
 export const ValidationResultSchema = Type.Object({

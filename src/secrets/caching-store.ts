@@ -81,6 +81,15 @@ export class CachingSecretStore implements SecretStore {
     return this.inner.versions(name)
   }
 
+  /**
+   * The store's current version of `name`, read through the cache from the version metadata only
+   * (Vault: the KV metadata, no secret): null when there is none. Cheap enough to ask before a login.
+   */
+  async currentVersion (name: string): Promise<number | null> {
+    const live = (await this.inner.versions(name)).filter(v => !v.destroyed && !v.deletionTime)
+    return live.length === 0 ? null : Math.max(...live.map(v => v.version))
+  }
+
   async remove (name: string): Promise<void> {
     try {
       await this.inner.remove(name)

@@ -13,6 +13,9 @@ export class FallbackSharedState implements SharedState {
   readonly local = new MemorySharedState()
   private readonly logger: Logger
   private degraded = false
+  /** connections whose purge did not reach Redis: replayed (purge + event) when it is back */
+  private readonly pendingPurges = new Set<string>()
+  private replaying = false
 
   constructor (primary: SharedState, logger: Logger) {
     this.primary = primary
@@ -71,6 +74,22 @@ export class FallbackSharedState implements SharedState {
   private markHealthy (): void {
     if (this.degraded) this.logger.info('shared state available again')
     this.degraded = false
+    if (this.pendingPurges.size > 0 && !this.replaying) this.replayPurges().catch(() => {})
+  }
+
+  /** Completes the purges made while Redis was down, so every replica drops the old sessions. */
+  private async replayPurges (): Promise<void> {
+    this.replaying = true
+    try {
+      for (const c of [...this.pendingPurges]) {
+        await this.primary.purgeSessions(c)
+        await this.primary.publish({ type: 'purge', connection: c })
+        this.pendingPurges.delete(c)
+        this.logger.info({ connection: c }, 'purge made while redis was down completed fleet-wide')
+      }
+    } finally {
+      this.replaying = false
+    }
   }
 
   getSession (c: string, v: number): Promise<CachedSession | null> {
@@ -95,6 +114,7 @@ export class FallbackSharedState implements SharedState {
       return [...remote, ...local.filter(s => !seen.has(s.session.accessToken))]
     } catch (err) {
       this.markDegraded('purgeSessions', err)
+      this.pendingPurges.add(c)
       return local
     }
   }

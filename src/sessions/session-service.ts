@@ -20,7 +20,14 @@ export interface SecretReader {
   /** the cached secret without waiting, when the reader has it in memory */
   peek? (name: string): Readonly<StoredConnection> | null | undefined
   lastKnown? (name: string): { name: string, version: number } | null
+  /** the store's current version, bypassing the cache (version metadata only) */
+  currentVersion? (name: string): Promise<number | null>
+  /** forgets the cached secret */
+  invalidate? (name: string): void
 }
+
+/** The secret this replica holds is no longer the store's current version: read it again, log in with that. */
+class StaleSecretError extends Error {}
 
 /** Optional observer, fed to metrics (logins are observed by the login gate). */
 export interface SessionObserver {
@@ -102,7 +109,11 @@ export class SessionService {
 
   async getSession (connection: string, rejectedToken?: string, caller = 'unknown'): Promise<IssuedSession> {
     try {
-      const issued = await this.obtainFor(connection, rejectedToken, caller)
+      const issued = await this.obtainFor(connection, rejectedToken, caller).catch((err: unknown) => {
+        if (!(err instanceof StaleSecretError)) throw err
+        // a rotation this replica did not hear of (Redis down): once more, with the current secret
+        return this.obtainFor(connection, rejectedToken, caller)
+      })
       this.opts.observer?.sessionServed?.(connection, issued.cache)
       return issued
     } catch (err) {
@@ -250,6 +261,7 @@ export class SessionService {
         if (backoff <= 0) break
         await this.stop.untilStopped(connection, sleep(backoff))
       }
+      if (attempt === 0) await this.throwIfStale(connection, version)
       const outcome = await this.stop.untilStopped(connection, this.opts.gate.attempt({ connection, definition, purpose, storedVersion: version }, this.stop.signal), () => { this.stop.tally.abandonedLogins++ })
       if (outcome.ok) {
         const entry = toCachedSession(outcome.session, version, definition, this.opts.lifetime)
@@ -274,6 +286,20 @@ export class SessionService {
       this.opts.logger.warn({ connection, classification: failure.classification, attempt }, 'salesforce login failed transiently')
     }
     throw await startHoldOff(this.opts.state, connection, holdoff, failure as ClassifiedFailure)
+  }
+
+  /**
+   * Before a login is spent: is this still the store's current version? A rotation made while Redis
+   * was down reaches no other replica, which would otherwise log in with the replaced password (a
+   * failed login toward the user's lockout). One metadata read per login, not per request.
+   */
+  private async throwIfStale (connection: string, version: number): Promise<void> {
+    const current = await this.opts.secrets.currentVersion?.(connection).catch(() => undefined)
+    if (current === undefined || current === null || current === version) return
+    this.opts.secrets.invalidate?.(connection)
+    this.l1.delete(connection)
+    this.opts.logger.info({ connection, cachedVersion: version, currentVersion: current }, 'secret changed in the store: reading it again before logging in')
+    throw new StaleSecretError(`secret version ${version} is no longer current`)
   }
 
   private async store (connection: string, entry: CachedSession): Promise<void> {

@@ -1,0 +1,54 @@
+import t from 'tap'
+import type { FastifyInstance } from 'fastify'
+import { ACME, acmeDefinition, bearer, buildTestApp, startSim, tempFileStore } from '../helper.ts'
+import { startRedis } from '../support/redis.ts'
+import { testPrincipals } from '../support/principals.ts'
+
+// Issue 12 item 3: a rotation while Redis is down never makes another replica log in with the replaced secret.
+
+t.test('rotation while Redis is down: the other replica checks the secret version before it spends a login', async (t) => {
+  const sim = await startSim(t)
+  const redis = await startRedis()
+  t.teardown(() => redis.close())
+  const store = await tempFileStore(t)
+  const principals = testPrincipals(['*'], 100_000)
+  const apps: FastifyInstance[] = []
+  for (let i = 0; i < 2; i++) apps.push((await buildTestApp(t, { redisUrl: redis.url, secretStore: store, principals })).app)
+  await store.write('acme', acmeDefinition(sim, 'oauth_password'), 0)
+  const ask = (i: number, payload?: object) => apps[i].inject({ method: 'POST', url: '/v1/connections/acme/session', headers: bearer(principals.billingKey), payload })
+  const old = (await ask(1)).json().accessToken
+  t.ok(old)
+
+  await redis.stop()
+  // the password is changed in Salesforce (which resets the token), and rotated through replica 0
+  const user = sim.org('acme').users.get(ACME.username)!
+  user.password = 'N3w-Password-After-Rotation'
+  const rotated = await apps[0].inject({
+    method: 'PATCH',
+    url: '/v1/admin/connections/acme/credentials',
+    headers: bearer(principals.adminKey),
+    payload: { password: user.password, securityToken: user.securityToken },
+  })
+  t.equal(rotated.statusCode, 202, 'accepted, and the answer says the fleet-wide purge is pending')
+  t.match(rotated.json().pending[0], /fleet-wide purge/)
+
+  // replica 1 never heard of it (no Redis); its session dies at Salesforce
+  sim.expireSessions('acme')
+  const failuresBefore = sim.stats('acme').failures
+  const after = await ask(1, { rejectedToken: old })
+  t.equal(after.statusCode, 200, 'served with the new secret')
+  t.equal(sim.stats('acme').failures, failuresBefore, 'no failed login with the replaced password')
+  t.equal(sim.org('acme').users.get(ACME.username)!.failedLogins, 0)
+
+  // Redis is back: the purge made while it was down is completed, and a rotation answers 200 again
+  await redis.start()
+  let ready = 0
+  for (let i = 0; i < 100 && ready !== 200; i++) {
+    await new Promise(resolve => setTimeout(resolve, 100))
+    ready = (await apps[0].inject({ url: '/health/ready' })).statusCode
+  }
+  t.equal(ready, 200)
+  const again = await apps[0].inject({ method: 'PATCH', url: '/v1/admin/connections/acme/credentials', headers: bearer(principals.adminKey), payload: { securityToken: user.securityToken } })
+  t.equal(again.statusCode, 200)
+  t.notOk('pending' in again.json())
+})
