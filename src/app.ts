@@ -15,6 +15,7 @@ import adminRoutes from './routes/admin.ts'
 import migrationRoutes from './routes/migration.ts'
 import { flowSunsetPolicyOf } from './admin/flow-sunset-policy.ts'
 import healthPlugin from './health/plugin.ts'
+import salesforceHealthRoutes from './routes/salesforce-health.ts'
 import metricsRoutes from './routes/metrics.ts'
 import { ConnectionMetadataSchema, ValidationResultSchema } from './schemas/connection.ts'
 import { MigrationSchema } from './schemas/migration.ts'
@@ -112,7 +113,25 @@ export async function buildApp (config: Config, overrides: BrokerOverrides = {})
     defaultRateLimitPerMinute: config.CALLER_RATE_LIMIT_PER_MINUTE,
   })
   await app.register(healthRoutes, { secretStore: broker.secretStore, sharedState: broker.sharedState })
-  await app.register(healthPlugin, { broker })
+  await app.register(healthPlugin, {
+    config,
+    logger: broker.logger,
+    secretStore: broker.secretStore,
+    sessions: broker.sessions,
+    sharedState: broker.sharedState,
+    gate: broker.gate,
+    checkSession: broker.checkSession,
+    metrics: broker.metrics,
+    flowSunsets: broker.flowSunsets,
+    now: broker.now,
+    admin: broker.admin,
+  })
+  await app.register(salesforceHealthRoutes, {
+    ...app.salesforceHealth,
+    state: broker.sharedState,
+    audit: broker.audit,
+    publicDetails: config.HEALTH_DETAILS === 'public',
+  })
   await app.register(sessionRoutes, { sessions: broker.sessions, handouts: broker.handouts })
   await app.register(adminRoutes, { admin: broker.admin, audit: broker.audit, flowSunsetPolicy: flowSunsetPolicyOf(broker) })
   await app.register(migrationRoutes, { migrations: broker.migrations })

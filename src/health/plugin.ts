@@ -1,42 +1,75 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import type { Broker } from '../broker.ts'
-import salesforceHealthRoutes from '../routes/salesforce-health.ts'
+import type { ConnectionAdmin } from '../admin/connection-admin.ts'
+import type { Config } from '../config.ts'
+import type { Logger } from 'pino'
+import type { FlowSunsetTable } from '../salesforce/flow-sunset.ts'
+import type { CachingSecretStore } from '../secrets/caching-store.ts'
+import type { LoginGate } from '../sessions/login-gate.ts'
+import type { SessionService } from '../sessions/session-service.ts'
+import type { SharedState } from '../sessions/shared-state.ts'
+import type { BrokerMetrics } from '../metrics/metrics.ts'
 import { ConnectionValidator, type SessionChecker } from './connection-validator.ts'
 import { removeFlowSunsetGauge } from './flow-sunset-view.ts'
 import { removeHealthGauges, updateHealthGauges } from './gauges.ts'
 import { HealthReporter } from './health-report.ts'
-import { healthKey } from './health-result.ts'
+import { healthKey, type HealthStatus } from './health-result.ts'
 import { ValidationScheduler } from './scheduler.ts'
 import { ConnectionHealthSchema, SalesforceHealthSchema, SalesforceHealthSummarySchema } from './schemas.ts'
 import { TokenBucket } from './token-bucket.ts'
 
+/** The slice of the service graph and config credential health works with (not the whole broker). */
 export interface HealthPluginOptions {
-  broker: Broker
-  /** defaults to the Salesforce core's checkSession with LOGIN_TIMEOUT_MS */
-  checkSession?: SessionChecker
-  /** fleet-wide pause between two forced checks of one connection, default 10 s */
-  forcedCheckCooldownMs?: number
+  config: Pick<Config, 'VALIDATION_INTERVAL_SECONDS' | 'VALIDATION_MAX_PER_SECOND' | 'FULL_VALIDATION_INTERVAL_SECONDS' |
+    'LOGIN_TIMEOUT_MS' | 'PASSWORD_EXPIRY_WARN_DAYS' | 'LOGIN_LEASE_TTL_MS' | 'LOCKOUT_THRESHOLD' | 'FLOW_SUNSET_WARN_DAYS' |
+    'CERT_EXPIRY_WARN_DAYS' | 'SCHEDULER_ENABLED'>
+  logger: Logger
+  secretStore: CachingSecretStore
+  sessions: SessionService
+  sharedState: SharedState
+  gate: LoginGate
+  checkSession: SessionChecker
+  metrics: BrokerMetrics
+  flowSunsets: FlowSunsetTable
+  now: () => number
+  /** a validated rotation, replace or rollback counts as a successful full check */
+  admin: Pick<ConnectionAdmin, 'onWritten'>
+}
+
+/** What the /health/salesforce routes use: the report, and a forced live check. */
+export interface SalesforceHealthService {
+  reporter: HealthReporter
+  /**
+   * runs a full live check now and records it; null when there is no such connection. `probe`:
+   * log in with the stored secret even while its circuit is open (the failure guard still decides)
+   */
+  forceCheck: (name: string, probe: boolean) => Promise<{ status: HealthStatus, classification: string, target?: string } | null>
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    salesforceHealth: SalesforceHealthService
+  }
 }
 
 /**
  * Salesforce credential health: the re-validation scheduler (started when the app is ready,
- * stopped before it closes) and the /health/salesforce routes.
+ * stopped before it closes), and `app.salesforceHealth` for the routes in src/routes/salesforce-health.ts,
+ * which app.ts registers after this plugin (routes register on plugins, a plugin never imports a route).
  */
 async function healthPlugin (app: FastifyInstance, opts: HealthPluginOptions): Promise<void> {
-  const { broker } = opts
-  const { config, metrics } = broker
+  const { config, metrics, secretStore, sharedState } = opts
   const intervalMs = config.VALIDATION_INTERVAL_SECONDS * 1000
-  const logger = broker.logger.child({ component: 'health' })
+  const logger = opts.logger.child({ component: 'health' })
 
   // capacity 1: a ceiling per second, not a rate with a second's worth of burst on top after a quiet spell
   const bucket = new TokenBucket(config.VALIDATION_MAX_PER_SECOND, 1)
   const validator = new ConnectionValidator({
-    secrets: broker.secretStore,
-    sessions: broker.sessions,
-    state: broker.sharedState,
-    gate: broker.gate,
-    checkSession: opts.checkSession ?? broker.checkSession,
+    secrets: secretStore,
+    sessions: opts.sessions,
+    state: sharedState,
+    gate: opts.gate,
+    checkSession: opts.checkSession,
     bucket,
     metrics,
     logger,
@@ -45,39 +78,35 @@ async function healthPlugin (app: FastifyInstance, opts: HealthPluginOptions): P
     passwordExpiryWarnDays: config.PASSWORD_EXPIRY_WARN_DAYS,
     leaseTtlMs: config.LOGIN_LEASE_TTL_MS,
   })
-  broker.admin.onWritten(async (name, version) => { await validator.recordSuccess(name, version) })
+  opts.admin.onWritten(async (name, version) => { await validator.recordSuccess(name, version) })
   const reporter = new HealthReporter({
-    secrets: broker.secretStore,
-    sessions: broker.sessions,
-    state: broker.sharedState,
-    gate: broker.gate,
+    secrets: secretStore,
+    sessions: opts.sessions,
+    state: sharedState,
+    gate: opts.gate,
     lockoutThreshold: config.LOCKOUT_THRESHOLD,
     // a few missed rounds, and never less than a minute (a slow Salesforce, a replica restart)
     staleAfterMs: Math.max(3 * intervalMs, intervalMs + 60_000),
-    flowSunsets: broker.flowSunsets,
+    flowSunsets: opts.flowSunsets,
     flowSunsetWarnDays: config.FLOW_SUNSET_WARN_DAYS,
     certificateWarnDays: config.CERT_EXPIRY_WARN_DAYS,
-    now: broker.now,
+    now: opts.now,
     metrics,
   })
 
   app.addSchema(ConnectionHealthSchema)
   app.addSchema(SalesforceHealthSchema)
   app.addSchema(SalesforceHealthSummarySchema)
-  await app.register(salesforceHealthRoutes, {
+  app.decorate('salesforceHealth', {
     reporter,
     forceCheck: async (name, probe) => {
       const health = await validator.validate(name, { forceFull: true, probe })
       if (!health) return null
       // the audit record names where the login went
-      const stored = await broker.secretStore.read(name).catch(() => null)
+      const stored = await secretStore.read(name).catch(() => null)
       return { ...health, ...(stored ? { target: new URL(stored.definition.loginUrl).origin } : {}) }
     },
-    state: broker.sharedState,
-    audit: broker.audit,
-    forcedCheckCooldownMs: opts.forcedCheckCooldownMs,
-    publicDetails: config.HEALTH_DETAILS === 'public',
-  })
+  } satisfies SalesforceHealthService)
 
   if (!config.SCHEDULER_ENABLED) {
     logger.info('salesforce re-validation scheduler disabled (SCHEDULER_ENABLED=false)')
@@ -85,7 +114,7 @@ async function healthPlugin (app: FastifyInstance, opts: HealthPluginOptions): P
   }
   const scheduler = new ValidationScheduler({
     intervalMs,
-    listConnections: () => broker.secretStore.list(),
+    listConnections: () => secretStore.list(),
     validate: async name => {
       const result = await validator.validate(name)
       await reporter.refreshSunsetGauge(name)
@@ -103,8 +132,8 @@ async function healthPlugin (app: FastifyInstance, opts: HealthPluginOptions): P
         metrics.certificateExpiry.remove({ connection: n })
       }
     },
-    neverChecked: async name => (await broker.sharedState.getJson(healthKey(name))) === null,
-    state: broker.sharedState,
+    neverChecked: async name => (await sharedState.getJson(healthKey(name))) === null,
+    state: sharedState,
     logger,
   })
   const stop = async () => {

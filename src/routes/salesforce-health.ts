@@ -3,20 +3,13 @@ import { randomBytes } from 'node:crypto'
 import { Type } from 'typebox'
 import type { AuditLog } from '../admin/audit-log.ts'
 import { HttpProblem, PROBLEM_CONTENT_TYPE } from '../errors.ts'
-import type { HealthReporter } from '../health/health-report.ts'
-import type { HealthStatus } from '../health/health-result.ts'
+import type { SalesforceHealthService } from '../health/plugin.ts'
 import { summarize, type ConnectionHealth, type SalesforceHealth } from '../health/schemas.ts'
 import { ConnectionNameParams } from '../schemas/common.ts'
 import { COMMON_PROBLEMS, problemResponses } from '../schemas/problem.ts'
 import type { SharedState } from '../sessions/shared-state.ts'
 
-export interface SalesforceHealthRoutesOptions {
-  reporter: HealthReporter
-  /**
-   * runs a full live check now and records it; null when there is no such connection. `probe`:
-   * log in with the stored secret even while its circuit is open (the failure guard still decides)
-   */
-  forceCheck: (name: string, probe: boolean) => Promise<{ status: HealthStatus, classification: string, target?: string } | null>
+export interface SalesforceHealthRoutesOptions extends SalesforceHealthService {
   state: SharedState
   audit: AuditLog
   /** fleet-wide pause between two forced checks of one connection */
