@@ -148,7 +148,7 @@ export async function createBroker (config: Config, o: BrokerOverrides = {}): Pr
   })
 
   const revoke = o.revoke ?? ((session: SalesforceSession) => revokeSession(session, { timeoutMs: config.LOGIN_TIMEOUT_MS }))
-  const audit = new AuditLog({ logger, redis: redisClientOf(sharedState), keyPrefix: config.REDIS_KEY_PREFIX })
+  const audit = new AuditLog({ logger, state: sharedState })
   const admin = new ConnectionAdmin({
     store: secretStore,
     sessions,
@@ -246,12 +246,6 @@ async function buildSharedState (config: Config, logger: Logger, metrics: Broker
   if (!await redis.firstConnect(REDIS_FIRST_CONNECT_MS)) logger.warn('redis not reachable at start: starting on process memory until it is')
   metrics.instrument('redis', redis, ['getSession', 'putSession', 'purgeSessions', 'acquireLease', 'releaseLease', 'renewLease', 'addToWindow', 'countWindow', 'getCircuit', 'putCircuit', 'clearCircuit', 'getJson', 'putJson', 'publish'])
   return new FallbackSharedState(redis, logger)
-}
-
-/** The Redis connection behind the shared state, when there is one (the audit stream lives there too). */
-function redisClientOf (state: SharedState) {
-  const primary = state instanceof FallbackSharedState ? state.primary : state
-  return primary instanceof RedisSharedState ? primary.client : undefined
 }
 
 export function splitList (value: string): string[] {

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
 import { MemorySharedState } from './memory-state.ts'
-import type { BrokerEvent, CachedSession, CircuitState, SharedState } from './shared-state.ts'
+import type { BrokerEvent, CachedSession, CircuitState, SharedState, StreamEntry } from './shared-state.ts'
 
 /**
  * Redis first, process memory when Redis fails. Writes go to both, so when Redis drops the
@@ -194,6 +194,14 @@ export class FallbackSharedState implements SharedState {
 
   putJson (key: string, value: unknown, ttlMs?: number): Promise<void> {
     return this.write('putJson', () => this.primary.putJson(key, value, ttlMs), () => this.local.putJson(key, value, ttlMs))
+  }
+
+  appendToStream (name: string, entry: string, maxLen: number): Promise<void> {
+    return this.write('appendToStream', () => this.primary.appendToStream(name, entry, maxLen), () => this.local.appendToStream(name, entry, maxLen))
+  }
+
+  readStream (name: string, count: number, before?: string): Promise<StreamEntry[]> {
+    return this.read('readStream', () => this.primary.readStream(name, count, before), () => this.local.readStream(name, count, before))
   }
 
   async publish (event: BrokerEvent): Promise<void> {

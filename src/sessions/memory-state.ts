@@ -1,6 +1,8 @@
-import type { BrokerEvent, CachedSession, CircuitState, SharedState } from './shared-state.ts'
+import type { BrokerEvent, CachedSession, CircuitState, SharedState, StreamEntry } from './shared-state.ts'
 
 interface Expiring<T> { value: T, expiresAt: number }
+
+const MAX_STREAM_IN_MEMORY = 1000
 
 /**
  * Process-local SharedState: the embedded default (single replica, no Redis) and the fallback a
@@ -14,6 +16,8 @@ export class MemorySharedState implements SharedState {
   private readonly docs = new Map<string, Expiring<unknown>>()
   private readonly windows = new Map<string, number[]>()
   private readonly listeners: Array<(e: BrokerEvent) => void> = []
+  private readonly streams = new Map<string, StreamEntry[]>()
+  private streamSequence = 0
 
   async getSession (connection: string, secretVersion: number): Promise<CachedSession | null> {
     const entry = this.sessions.get(connection)?.get(secretVersion)
@@ -102,6 +106,20 @@ export class MemorySharedState implements SharedState {
 
   async putJson (key: string, value: unknown, ttlMs?: number): Promise<void> {
     this.docs.set(key, { value, expiresAt: ttlMs ? Date.now() + ttlMs : Number.POSITIVE_INFINITY })
+  }
+
+  async appendToStream (name: string, entry: string, maxLen: number): Promise<void> {
+    const stream = this.streams.get(name) ?? []
+    stream.push({ id: String(++this.streamSequence), entry })
+    // process memory holds a replica's own recent entries, not the fleet's history
+    while (stream.length > Math.min(maxLen, MAX_STREAM_IN_MEMORY)) stream.shift()
+    this.streams.set(name, stream)
+  }
+
+  async readStream (name: string, count: number, before?: string): Promise<StreamEntry[]> {
+    const stream = this.streams.get(name) ?? []
+    const end = before === undefined ? stream.length : stream.findIndex((e) => e.id === before)
+    return stream.slice(Math.max(0, end - count), Math.max(0, end)).reverse()
   }
 
   async publish (event: BrokerEvent): Promise<void> {

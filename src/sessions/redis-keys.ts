@@ -51,6 +51,11 @@ export class RedisKeys {
     return this.named('doc', name)
   }
 
+  /** a capped stream, e.g. `audit` */
+  stream (name: string): string {
+    return `${this.prefix}${name}`
+  }
+
   get events (): string {
     return `${this.prefix}events`
   }

@@ -3,7 +3,7 @@ import type { Logger } from 'pino'
 import { createRedisClient, redisTopology, type RedisClient, type RedisSettings } from './redis-client.ts'
 import { RedisKeys } from './redis-keys.ts'
 import { SessionSealer } from './session-crypto.ts'
-import type { BrokerEvent, CachedSession, CircuitState, SharedState } from './shared-state.ts'
+import type { BrokerEvent, CachedSession, CircuitState, SharedState, StreamEntry } from './shared-state.ts'
 
 export interface RedisStateOptions {
   /** which Redis (one server, Sentinel or Cluster), with credentials and TLS */
@@ -249,6 +249,15 @@ export class RedisSharedState implements SharedState {
   async putJson (key: string, value: unknown, ttlMs?: number): Promise<void> {
     const k = this.keys.doc(key)
     await this.durable(p => ttlMs ? p.set(k, JSON.stringify(value), 'PX', ttlMs) : p.set(k, JSON.stringify(value)))
+  }
+
+  async appendToStream (name: string, entry: string, maxLen: number): Promise<void> {
+    await this.client.xadd(this.keys.stream(name), 'MAXLEN', '~', String(maxLen), '*', 'e', entry)
+  }
+
+  async readStream (name: string, count: number, before?: string): Promise<StreamEntry[]> {
+    const rows = await this.client.xrevrange(this.keys.stream(name), before ? `(${before}` : '+', '-', 'COUNT', count)
+    return rows.map(([id, fields]) => ({ id, entry: fields[fields.indexOf('e') + 1] }))
   }
 
   async publish (event: BrokerEvent): Promise<void> {

@@ -36,6 +36,8 @@ export type BrokerEvent =
  * State shared by every broker replica: Redis in production, process memory when no Redis is
  * configured (one replica) or while Redis is down.
  */
+export interface StreamEntry { id: string, entry: string }
+
 export interface SharedState {
   readonly kind: 'redis' | 'memory'
   /** Redis only: whether the connection is up right now */
@@ -65,6 +67,10 @@ export interface SharedState {
   /** Small JSON documents shared by replicas (health results). */
   getJson<T> (key: string): Promise<T | null>
   putJson (key: string, value: unknown, ttlMs?: number): Promise<void>
+  /** Appends an entry to a capped log every replica reads (the audit trail); about the newest `maxLen` are kept. */
+  appendToStream (name: string, entry: string, maxLen: number): Promise<void>
+  /** Up to `count` entries of the log, newest first, older than the entry `before` (an id from an earlier page). */
+  readStream (name: string, count: number, before?: string): Promise<StreamEntry[]>
   publish (event: BrokerEvent): Promise<void>
   onEvent (listener: (event: BrokerEvent) => void): void
   /** true when the state can be used now */
