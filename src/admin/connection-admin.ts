@@ -12,6 +12,7 @@ import type { CircuitState } from '../sessions/shared-state.ts'
 import type { AuditLog } from './audit-log.ts'
 import { missingFieldsForFlow } from './flow-requirements.ts'
 import { revokeSessions, type RevocationResult } from './session-revocation.ts'
+import { checkSecretsStayHome, originOf, sameSecretAndDestination } from './secret-destination.ts'
 import { lacksPermissions, permissionsProblem, readinessWarnings } from './readiness-gate.ts'
 import type { ReadinessReport } from '../salesforce/readiness-evaluation.ts'
 
@@ -292,39 +293,6 @@ export class ConnectionAdmin {
       secretsSet: setSecretNames(d),
       circuit: circuitView(circuit, stored.version),
     }
-  }
-}
-
-/** Secrets, where they came from, may only go back there: another host, user or app means the candidate brings its own. */
-function checkSecretsStayHome (name: string, stored: ConnectionDefinition, candidate: Partial<ConnectionDefinition>): void {
-  const moved = (['loginUrl', 'username', 'clientId'] as const).filter(f => candidate[f] !== undefined && !sameValue(f, candidate[f], stored[f]))
-  if (moved.length === 0) return
-  const missing = setSecretNames(stored).filter(f => !(typeof candidate[f] === 'string' && candidate[f] !== ''))
-  if (missing.length === 0) return
-  throw new HttpProblem('bad_request', `a candidate with another ${moved.join(', ')} must supply every secret itself (stored secrets are only sent where they are stored for): ${missing.join(', ')}`, {
-    connection: name,
-    errors: missing.map(f => ({ path: `body/${f}`, message: `required when ${moved.join(', ')} differs from the stored connection` })),
-  })
-}
-
-function sameValue (field: 'loginUrl' | 'username' | 'clientId', a: string | undefined, b: string | undefined): boolean {
-  if (field === 'loginUrl') return originOf(a ?? '') === originOf(b ?? '')
-  if (field === 'username') return (a ?? '').toLowerCase() === (b ?? '').toLowerCase()
-  return a === b
-}
-
-function sameSecretAndDestination (stored: ConnectionDefinition, merged: ConnectionDefinition): boolean {
-  return merged.flow === stored.flow &&
-    SECRET_FIELDS.every(f => merged[f] === stored[f]) &&
-    (['loginUrl', 'username', 'clientId'] as const).every(f => sameValue(f, merged[f], stored[f]))
-}
-
-/** The origin a login is sent to, for the audit record; the raw text when it does not parse. */
-function originOf (url: string): string {
-  try {
-    return new URL(url).origin
-  } catch {
-    return url.slice(0, 255)
   }
 }
 

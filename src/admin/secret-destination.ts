@@ -1,0 +1,35 @@
+import { HttpProblem } from '../errors.ts'
+import { SECRET_FIELDS, type ConnectionDefinition } from '../salesforce/types.ts'
+
+/** Secrets, where they came from, may only go back there: another host, user or app means the candidate brings its own. */
+export function checkSecretsStayHome (name: string, stored: ConnectionDefinition, candidate: Partial<ConnectionDefinition>): void {
+  const moved = (['loginUrl', 'username', 'clientId'] as const).filter(f => candidate[f] !== undefined && !sameValue(f, candidate[f], stored[f]))
+  if (moved.length === 0) return
+  const missing = SECRET_FIELDS.filter(f => typeof stored[f] === 'string' && stored[f] !== '').filter(f => !(typeof candidate[f] === 'string' && candidate[f] !== ''))
+  if (missing.length === 0) return
+  throw new HttpProblem('bad_request', `a candidate with another ${moved.join(', ')} must supply every secret itself (stored secrets are only sent where they are stored for): ${missing.join(', ')}`, {
+    connection: name,
+    errors: missing.map(f => ({ path: `body/${f}`, message: `required when ${moved.join(', ')} differs from the stored connection` })),
+  })
+}
+
+function sameValue (field: 'loginUrl' | 'username' | 'clientId', a: string | undefined, b: string | undefined): boolean {
+  if (field === 'loginUrl') return originOf(a ?? '') === originOf(b ?? '')
+  if (field === 'username') return (a ?? '').toLowerCase() === (b ?? '').toLowerCase()
+  return a === b
+}
+
+export function sameSecretAndDestination (stored: ConnectionDefinition, merged: ConnectionDefinition): boolean {
+  return merged.flow === stored.flow &&
+    SECRET_FIELDS.every(f => merged[f] === stored[f]) &&
+    (['loginUrl', 'username', 'clientId'] as const).every(f => sameValue(f, merged[f], stored[f]))
+}
+
+/** The origin a login is sent to, for the audit record; the raw text when it does not parse. */
+export function originOf (url: string): string {
+  try {
+    return new URL(url).origin
+  } catch {
+    return url.slice(0, 255)
+  }
+}
