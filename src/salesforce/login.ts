@@ -7,6 +7,7 @@ import type { Logger } from 'pino'
 import { classifiedFailure } from './classify.ts'
 import { clientCredentialsLogin } from './client-credentials.ts'
 import { retiredFlowFailure as withRetirementHint, type FlowSunsetTable } from './flow-sunset.ts'
+import { missingFieldsForFlow, type RequiredField } from './flow-requirements.ts'
 import { deadlineIn } from './http.ts'
 import { jwtBearerLogin, pemSigner, type JwtSigner } from './jwt-bearer.ts'
 import { loginUrlRejection, type LoginUrlPolicy } from './login-url.ts'
@@ -96,14 +97,7 @@ function jwtSigner (def: ConnectionDefinition, opts: LoginOptions): JwtSigner | 
   return pemSigner(def.privateKey!)
 }
 
-type Field = 'username' | 'password' | 'clientId' | 'clientSecret' | 'privateKey'
-const REQUIRED: Record<ConnectionDefinition['flow'], Field[]> = {
-  soap: ['username', 'password'],
-  oauth_password: ['clientId', 'clientSecret', 'username', 'password'],
-  jwt_bearer: ['clientId', 'username', 'privateKey'],
-  client_credentials: ['clientId', 'clientSecret'],
-}
-const MISSING_CLASSIFICATION: Record<Field, ClassifiedFailure['classification']> = {
+const MISSING_CLASSIFICATION: Record<RequiredField, ClassifiedFailure['classification']> = {
   username: 'invalid_credentials',
   password: 'invalid_credentials',
   clientId: 'invalid_client',
@@ -113,10 +107,7 @@ const MISSING_CLASSIFICATION: Record<Field, ClassifiedFailure['classification']>
 
 /** A definition without a field its flow needs cannot log in: say which, send nothing. */
 function missingField (def: ConnectionDefinition): ClassifiedFailure | undefined {
-  // a key held in Vault Transit stands for the stored private key
-  const fields = REQUIRED[def.flow]?.filter(f => !(f === 'privateKey' && typeof def.transitKey === 'string' && def.transitKey !== ''))
-  if (fields === undefined) return undefined
-  const field = fields.find(f => typeof def[f] !== 'string' || def[f] === '')
+  const [field] = missingFieldsForFlow(def)
   if (field === undefined) return undefined
   return classifiedFailure(MISSING_CLASSIFICATION[field], {
     message: `the connection definition has no ${field}, which the ${def.flow} flow needs`,
