@@ -6,9 +6,9 @@ import { CasConflictError, type SecretStore, type StoredConnection } from '../se
 import type { Static } from 'typebox'
 import type { ConnectionMetadataSchema, CredentialsPatch, ValidationResultSchema, VersionSchema } from '../schemas/connection.ts'
 import type { LoginGate } from '../sessions/login-gate.ts'
+import { circuitView, pausedMessage } from '../sessions/circuit.ts'
 import { refusalProblem } from '../sessions/login-refusal.ts'
 import type { SessionService } from '../sessions/session-service.ts'
-import type { CircuitState } from '../sessions/shared-state.ts'
 import type { AuditLog } from './audit-log.ts'
 import { missingFieldsForFlow } from '../salesforce/flow-requirements.ts'
 import { revokeSessions, type RevocationResult } from './session-revocation.ts'
@@ -143,7 +143,7 @@ export class ConnectionAdmin {
       await this.o.audit.record({ ...base, outcome: 'rejected', classification: r.kind === 'circuit_open' ? r.circuit.classification : `not_attempted:${r.kind}` })
       // the stored secret already failed: report the circuit's classification, as a check would
       if (r.kind === 'circuit_open') {
-        return { ok: false, classification: r.circuit.classification, message: `not attempted: logins are paused after Salesforce answered: ${r.circuit.message}`, hint: r.circuit.hint, retryable: false, latencyMs: 0, source }
+        return { ok: false, classification: r.circuit.classification, message: `not attempted: ${pausedMessage(r.circuit)}`, hint: r.circuit.hint, retryable: false, latencyMs: 0, source }
       }
       throw refusalProblem(r, name)
     }
@@ -298,16 +298,6 @@ export class ConnectionAdmin {
 
 function setSecretNames (d: Partial<ConnectionDefinition>): SecretField[] {
   return SECRET_FIELDS.filter(f => typeof d[f] === 'string' && d[f] !== '')
-}
-
-export function circuitView (c: CircuitState | null, version: number, now = Date.now()): ConnectionMetadata['circuit'] {
-  if (!c || c.secretVersion !== version) return { state: 'closed' }
-  return {
-    state: now < c.retryAt ? 'open' : 'half_open',
-    classification: c.classification,
-    failures: c.failures,
-    retryAt: new Date(c.retryAt).toISOString(),
-  }
 }
 
 /** One sentence out of upstream text: no trailing stop, so composing sentences never reads "locked out.; nothing". */

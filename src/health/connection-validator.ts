@@ -2,7 +2,7 @@ import type { Logger } from 'pino'
 import type { BrokerMetrics } from '../metrics/metrics.ts'
 import type { ClassifiedFailure, ConnectionDefinition, SalesforceSession, SessionCheckOutcome } from '../salesforce/types.ts'
 import { SecretStoreUnavailableError, type StoredConnection } from '../secrets/store.ts'
-import { circuitBlocks } from '../sessions/circuit.ts'
+import { circuitBlocks, pausedMessage } from '../sessions/circuit.ts'
 import { underLease } from '../sessions/lease.ts'
 import type { LoginPurpose } from '../sessions/login-budget.ts'
 import type { LoginGate, LoginRefusal } from '../sessions/login-gate.ts'
@@ -231,7 +231,7 @@ function blockedOutcome (circuit: CircuitState): CheckOutcome {
   return {
     status: 'failing',
     classification: circuit.classification,
-    message: `not attempted: logins are paused after Salesforce answered: ${circuit.message}`,
+    message: `not attempted: ${pausedMessage(circuit)}`,
     hint: circuit.hint,
     checkKind: 'none',
   }

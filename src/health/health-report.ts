@@ -1,9 +1,8 @@
-import { circuitView } from '../admin/connection-admin.ts'
 import { HttpProblem } from '../errors.ts'
 import type { BrokerMetrics } from '../metrics/metrics.ts'
 import type { FlowSunsetTable } from '../salesforce/flow-sunset.ts'
 import { SecretStoreUnavailableError, type StoredConnection } from '../secrets/store.ts'
-import { circuitBlocks } from '../sessions/circuit.ts'
+import { circuitBlocks, circuitView, pausedMessage } from '../sessions/circuit.ts'
 import type { LoginGate } from '../sessions/login-gate.ts'
 import type { SessionService } from '../sessions/session-service.ts'
 import type { SharedState } from '../sessions/shared-state.ts'
@@ -91,7 +90,7 @@ export class HealthReporter {
       Object.assign(view, {
         status: 'failing',
         classification: circuit.classification,
-        message: `logins are paused after Salesforce answered: ${circuit.message}`,
+        message: pausedMessage(circuit),
         hint: hintFor(circuit.classification, circuit.hint, doc?.secretVersion === stored.version ? doc.readiness : undefined),
       })
     }

@@ -1,4 +1,6 @@
 import type { ClassifiedFailure } from '../salesforce/types.ts'
+import type { Static } from 'typebox'
+import type { ConnectionMetadataSchema } from '../schemas/connection.ts'
 import type { CircuitState } from './shared-state.ts'
 
 export interface CircuitPolicy {
@@ -41,4 +43,20 @@ export function openCircuit (previous: CircuitState | null, secretVersion: numbe
 
 export function retryAfterSeconds (state: CircuitState, now = Date.now()): number {
   return Math.max(1, Math.ceil((state.retryAt - now) / 1000))
+}
+
+/** The circuit as connection metadata and health show it: closed unless it belongs to this secret version. */
+export function circuitView (c: CircuitState | null, version: number, now = Date.now()): Static<typeof ConnectionMetadataSchema>['circuit'] {
+  if (!c || c.secretVersion !== version) return { state: 'closed' }
+  return {
+    state: now < c.retryAt ? 'open' : 'half_open',
+    classification: c.classification,
+    failures: c.failures,
+    retryAt: new Date(c.retryAt).toISOString(),
+  }
+}
+
+/** The one sentence every answer (session refusal, health, admin check) gives while the circuit holds logins back. */
+export function pausedMessage (c: CircuitState): string {
+  return `logins are paused after Salesforce answered: ${c.message}`
 }

@@ -1,5 +1,5 @@
 import { HttpProblem } from '../errors.ts'
-import { retryAfterSeconds } from './circuit.ts'
+import { pausedMessage, retryAfterSeconds } from './circuit.ts'
 import type { LoginRefusal } from './login-gate.ts'
 
 const seconds = (at: number) => Math.max(1, Math.ceil((at - Date.now()) / 1000))
@@ -25,7 +25,7 @@ export function refusalProblem (refusal: LoginRefusal, connection: string): Http
         seconds(refusal.safeAt))
     case 'circuit_open': {
       const c = refusal.circuit
-      return new HttpProblem('circuit_open', `logins are paused after Salesforce answered: ${c.message}`, {
+      return new HttpProblem('circuit_open', pausedMessage(c), {
         connection, classification: c.classification, hint: c.hint, retryable: false,
       }, retryAfterSeconds(c))
     }
