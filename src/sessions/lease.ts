@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import { randomBytes } from 'node:crypto'
 import type { Logger } from 'pino'
 import type { SharedState } from './shared-state.ts'
@@ -31,7 +32,6 @@ export type LeaseResult<T> =
   | { kind: 'timeout' }
 
 const POLL_MS = 250
-const sleep = (ms: number) => new Promise<void>(resolve => setTimeout(resolve, ms))
 
 /**
  * The one lease loop of the broker: runs `work` while holding a fleet-wide lease, renewed every

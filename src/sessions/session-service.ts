@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import { HttpProblem } from '../errors.ts'
 import type { ClassifiedFailure, ConnectionDefinition } from '../salesforce/types.ts'
@@ -64,8 +65,6 @@ export interface IssuedSession {
 
 /** How long an in-process copy is trusted without asking Redis (pub/sub tells us about changes sooner). */
 const L1_FRESH_MS = 5_000
-
-const sleep = (ms: number) => new Promise<void>(resolve => setTimeout(resolve, ms))
 
 /** A cached session may be handed out: obtained with this secret version, not yet past validUntil, and not the token the caller reports dead. */
 function servable (e: CachedSession | null | undefined, version: number, rejectedToken: string | undefined, now = Date.now()): e is CachedSession {
