@@ -1,5 +1,5 @@
 import type { Logger } from 'pino'
-import { decodeKey, readPrincipalsSource, type Config } from './config.ts'
+import { ConfigError, decodeKey, readPrincipalsSource, type Config } from './config.ts'
 import { createLogger } from './logger.ts'
 import { useEgressProxy } from './egress.ts'
 import { parsePrincipals, type PrincipalDirectory } from './auth/principals.ts'
@@ -85,7 +85,7 @@ export interface BrokerOverrides {
 export async function createBroker (config: Config, o: BrokerOverrides = {}): Promise<Broker> {
   const logger = o.logger ?? createLogger(config.LOG_LEVEL)
   const stopProxying = useEgressProxy({ httpsProxy: config.HTTPS_PROXY, httpProxy: config.HTTP_PROXY, noProxy: config.NO_PROXY })
-  const principals = o.principals ?? parsePrincipals(readPrincipalsSource(config))
+  const principals = o.principals ?? principalsFromConfig(config)
   const stopReloading = o.principals ? () => {} : reloadPrincipals(config, principals, logger)
   const jwtVerifier = o.jwtVerifier ?? (config.JWKS_URL
     ? createJwtVerifier(principals, { jwksUrl: config.JWKS_URL, issuer: config.JWT_ISSUER as string, audience: config.JWT_AUDIENCE as string, maxTtlSeconds: config.JWT_MAX_TTL_SECONDS })
@@ -211,6 +211,17 @@ export async function createBroker (config: Config, o: BrokerOverrides = {}): Pr
       await sharedState.close()
       await secretStore.close()
     },
+  }
+}
+
+/** The principals document; a bad one is a configuration error naming the variable it came from. */
+function principalsFromConfig (config: Config): PrincipalDirectory {
+  const source = readPrincipalsSource(config)
+  try {
+    return parsePrincipals(source)
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err
+    throw new ConfigError(`invalid ${config.PRINCIPALS_JSON ? 'PRINCIPALS_JSON' : 'PRINCIPALS_FILE'}: ${err.message.replace(/^invalid principals document:? ?/, '')}`)
   }
 }
 

@@ -21,7 +21,7 @@ const HOST_PORT_LIST = '^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}(,\\s*(
 /** redis[s]://host:port[,…] */
 const CLUSTER_SEEDS = '^rediss?://[^,\\s]+(,\\s*rediss?://[^,\\s]+)*$'
 
-const Base64Key = Type.String({ pattern: '^[A-Za-z0-9+/]{43}=$', description: '32 random bytes, base64 (openssl rand -base64 32)' })
+const Base64Key = Type.String({ pattern: '^[A-Za-z0-9+/]{43}=$', [EXPECTED]: '32 random bytes, base64 (openssl rand -base64 32)', description: '32 random bytes, base64 (openssl rand -base64 32)' })
 
 export const ConfigSchema = Type.Object({
   HOST: Type.String({ default: '0.0.0.0', description: 'Listen address (0.0.0.0 so Kubernetes probes reach the pod)' }),
@@ -160,6 +160,54 @@ function readLowerCaseProxyVariables (env: NodeJS.ProcessEnv, raw: Record<string
   }
 }
 
+/** The values a choice setting accepts (a union of literals, an enum, a boolean), for "must be one of: …". */
+function allowedValues (schema: Record<string, unknown>): string[] | undefined {
+  const literals = (schema.anyOf as Array<Record<string, unknown>> | undefined)?.map(s => s.const)
+  if (literals?.every(v => typeof v === 'string' || typeof v === 'number')) return literals.map(String)
+  if (Array.isArray(schema.enum)) return schema.enum.map(String)
+  if (schema.type === 'boolean') return ['true', 'false']
+  return undefined
+}
+
+/**
+ * Kubernetes injects service links into every pod (a Service "redis" gives REDIS_SERVICE_HOST,
+ * REDIS_PORT, REDIS_PORT_6379_TCP_ADDR…): those share the broker's prefixes without being typos.
+ */
+const SERVICE_LINK = /_(SERVICE_HOST|SERVICE_PORT(_[A-Z0-9_]+)?|PORT(_\d+_(TCP|UDP|SCTP)(_(PROTO|PORT|ADDR))?)?)$/
+
+function editDistance (a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i)
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = row[0]
+    row[0] = i
+    for (let j = 1; j <= b.length; j++) {
+      const above = row[j]
+      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1))
+      diagonal = above
+    }
+  }
+  return row[b.length]
+}
+
+/**
+ * Variables that look like the broker's (VAULT_…, REDIS_…, LOGIN_…) but are not settings: a typo
+ * (VAULT_ADRR) would otherwise be ignored in silence and the default used. One line each, sorted.
+ */
+export function unknownVariableWarnings (env: NodeJS.ProcessEnv): string[] {
+  const known = new Set([...KNOWN, ...FILE_VARIANTS.map(n => `${n}_FILE`)])
+  const prefixes = new Set([...KNOWN].filter(n => n.includes('_')).map(n => n.slice(0, n.indexOf('_') + 1)))
+  const warnings: string[] = []
+  for (const name of Object.keys(env).sort()) {
+    if (known.has(name) || name !== name.toUpperCase() || SERVICE_LINK.test(name)) continue
+    if (![...prefixes].some(p => name.startsWith(p))) continue
+    const [closest] = [...known].map(k => ({ k, d: editDistance(name, k) })).sort((a, b) => a.d - b.d)
+    warnings.push(closest && closest.d <= 3
+      ? `unknown variable ${name}; did you mean ${closest.k}?`
+      : `unknown variable ${name} (not a setting of sf-broker; see the README's configuration table)`)
+  }
+  return warnings
+}
+
 /** Parses and validates the environment. Throws ConfigError whose message names the bad variable. */
 export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   const raw: Record<string, string> = {}
@@ -174,8 +222,10 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   if (errors.length > 0) {
     const e = errors[0]
     const variable = e.instancePath.replace(/^\//, '') || (e.params as { requiredProperties?: string[] }).requiredProperties?.[0] || 'configuration'
-    const expected = (ConfigSchema.properties as unknown as Record<string, Record<string, unknown> | undefined>)[variable]?.[EXPECTED]
-    throw new ConfigError(`invalid ${variable}: ${typeof expected === 'string' ? `expected ${expected}` : e.message}`)
+    const schema = (ConfigSchema.properties as unknown as Record<string, Record<string, unknown> | undefined>)[variable]
+    const expected = schema?.[EXPECTED]
+    const allowed = schema ? allowedValues(schema) : undefined
+    throw new ConfigError(`invalid ${variable}: ${typeof expected === 'string' ? `expected ${expected}` : allowed ? `must be one of: ${allowed.join(', ')}` : e.message}`)
   }
   const config = value as Config
   checkCombinations(config)
@@ -307,7 +357,14 @@ function isLoopback (hostname: string): boolean {
 
 /** The principals document, from PRINCIPALS_JSON or PRINCIPALS_FILE (validated by src/auth/principals.ts). */
 export function readPrincipalsSource (c: Config): unknown {
-  const text = c.PRINCIPALS_JSON ?? readFileSync(c.PRINCIPALS_FILE as string, 'utf8')
+  let text = c.PRINCIPALS_JSON
+  if (text === undefined) {
+    try {
+      text = readFileSync(c.PRINCIPALS_FILE as string, 'utf8')
+    } catch (err) {
+      throw new ConfigError(`invalid PRINCIPALS_FILE: cannot read ${c.PRINCIPALS_FILE as string} (${(err as NodeJS.ErrnoException).code ?? 'error'}); mount the principals document at that path or set PRINCIPALS_JSON`)
+    }
+  }
   try {
     return JSON.parse(text)
   } catch {

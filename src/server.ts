@@ -1,6 +1,6 @@
 import closeWithGrace from 'close-with-grace'
 import { buildApp } from './app.ts'
-import { ConfigError, loadConfig } from './config.ts'
+import { ConfigError, loadConfig, unknownVariableWarnings } from './config.ts'
 import { startDemo } from './demo.ts'
 
 /**
@@ -9,17 +9,10 @@ import { startDemo } from './demo.ts'
  * in-memory sessions — no Vault, no Redis.
  */
 async function main (): Promise<void> {
+  for (const warning of unknownVariableWarnings(process.env)) process.stderr.write(`sf-broker: warning: ${warning}\n`)
   const demo = process.argv.includes('--demo') ? await startDemo(process.env) : null
-  let config
-  try {
-    config = loadConfig(demo ? demo.env : process.env)
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`sf-broker: configuration error: ${err.message}\n`)
-      process.exit(78) // EX_CONFIG
-    }
-    throw err
-  }
+  const config = loadConfig(demo ? demo.env : process.env)
+  // the principals document, TLS files, keys: read while building, each a ConfigError when wrong
   const app = await buildApp(config)
   if (demo) await demo.seed(app.broker.rawSecretStore)
 
@@ -45,6 +38,10 @@ async function main (): Promise<void> {
 }
 
 main().catch((err: unknown) => {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`sf-broker: configuration error: ${err.message}\n`)
+    process.exit(78) // EX_CONFIG, for every configuration error wherever it is found
+  }
   process.stderr.write(`sf-broker: failed to start: ${(err as Error).message}\n`)
   process.exit(1)
 })

@@ -1,0 +1,91 @@
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t from 'tap'
+import { ConfigError, loadConfig, unknownVariableWarnings } from '../src/config.ts'
+
+/** Issue 14: every configuration error says what is allowed and how to fix it, and exits 78. */
+
+const SERVER = new URL('../src/server.ts', import.meta.url).pathname
+const KEY = Buffer.alloc(32, 7).toString('base64')
+const BASE = { SECRET_STORE: 'file', FILE_STORE_KEY: KEY, PRINCIPALS_JSON: '{"principals":[]}' }
+
+function errorOf (env: Record<string, string>): string {
+  try {
+    loadConfig(env)
+  } catch (err) {
+    if (err instanceof ConfigError) return err.message
+    throw err
+  }
+  return 'no error'
+}
+
+async function start (env: Record<string, string>): Promise<{ code: number | null, stderr: string }> {
+  const child = spawn(process.execPath, [SERVER], { env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', ...env }, stdio: ['ignore', 'ignore', 'pipe'] })
+  let stderr = ''
+  child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
+  const timer = setTimeout(() => child.kill('SIGTERM'), 20_000)
+  const [code] = await once(child, 'exit') as [number | null]
+  clearTimeout(timer)
+  return { code, stderr }
+}
+
+t.test('an enum lists its allowed values', async (t) => {
+  t.equal(errorOf({ ...BASE, LOG_LEVEL: 'loud' }), 'invalid LOG_LEVEL: must be one of: fatal, error, warn, info, debug, trace, silent')
+  t.equal(errorOf({ ...BASE, SECRET_STORE: 'disk' }), 'invalid SECRET_STORE: must be one of: vault, file')
+  t.equal(errorOf({ ...BASE, TRUST_PROXY: 'yes please' }), 'invalid TRUST_PROXY: must be one of: true, false')
+})
+
+t.test('a key says how to make one, not a regular expression', async (t) => {
+  const message = errorOf({ ...BASE, FILE_STORE_KEY: 'too-short' })
+  t.equal(message, 'invalid FILE_STORE_KEY: expected 32 random bytes, base64 (openssl rand -base64 32)')
+  t.notMatch(message, /\^|\$|\{43\}/)
+})
+
+t.test('unknown variables with the broker\'s prefixes are named, with the likely meant one', async (t) => {
+  t.same(unknownVariableWarnings({ VAULT_ADRR: 'https://vault:8200' }), ['unknown variable VAULT_ADRR; did you mean VAULT_ADDR?'])
+  t.same(unknownVariableWarnings({ REDIS_ULR: 'redis://r:6379', LOGIN_TIMOUT_MS: '5000' }), [
+    'unknown variable LOGIN_TIMOUT_MS; did you mean LOGIN_TIMEOUT_MS?',
+    'unknown variable REDIS_ULR; did you mean REDIS_URL?',
+  ])
+  t.same(unknownVariableWarnings({ VAULT_SOMETHING_ELSE_ENTIRELY: 'x' }), ['unknown variable VAULT_SOMETHING_ELSE_ENTIRELY (not a setting of sf-broker; see the README\'s configuration table)'])
+  t.same(unknownVariableWarnings({
+    PATH: '/bin',
+    HOME: '/root',
+    NODE_ENV: 'production',
+    VAULT_ADDR: 'https://v',
+    VAULT_TOKEN_FILE: '/t',
+    https_proxy: 'http://p',
+    // Kubernetes service links of Services named redis and vault
+    REDIS_SERVICE_HOST: '10.0.0.1',
+    REDIS_SERVICE_PORT: '6379',
+    REDIS_PORT: 'tcp://10.0.0.1:6379',
+    REDIS_PORT_6379_TCP_ADDR: '10.0.0.1',
+    VAULT_SERVICE_PORT_HTTPS: '8200',
+  }), [], 'known settings, *_FILE variants, other programs\' variables and Kubernetes service links are fine')
+})
+
+t.test('the server: warnings on stderr, exit 78 for every configuration error, principals included', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'sfb-config-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+
+  const typo = await start({ ...BASE, PORT: 'x', VAULT_ADRR: 'https://vault:8200' })
+  t.equal(typo.code, 78)
+  t.match(typo.stderr, /^sf-broker: warning: unknown variable VAULT_ADRR; did you mean VAULT_ADDR\?\n/m)
+
+  const missing = join(dir, 'principals.json')
+  const noFile = await start({ SECRET_STORE: 'file', FILE_STORE_KEY: KEY, PRINCIPALS_FILE: missing })
+  t.equal(noFile.code, 78, noFile.stderr)
+  t.equal(noFile.stderr.trim(), `sf-broker: configuration error: invalid PRINCIPALS_FILE: cannot read ${missing} (ENOENT); mount the principals document at that path or set PRINCIPALS_JSON`)
+
+  await writeFile(missing, '{"principals":[{"id":"x","kind":"wizard"}]}')
+  const bad = await start({ SECRET_STORE: 'file', FILE_STORE_KEY: KEY, PRINCIPALS_FILE: missing })
+  t.equal(bad.code, 78, bad.stderr)
+  t.match(bad.stderr, /^sf-broker: configuration error: invalid PRINCIPALS_FILE: /)
+
+  const json = await start({ ...BASE, PRINCIPALS_JSON: '{"principals":[{"id":"a","kind":"admin","apiKeySha256":["aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"]},{"id":"a","kind":"admin","apiKeySha256":["bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"]}]}' })
+  t.equal(json.code, 78, json.stderr)
+  t.match(json.stderr, /^sf-broker: configuration error: invalid PRINCIPALS_JSON: .*duplicate id "a"/)
+})
