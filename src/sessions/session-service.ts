@@ -11,6 +11,7 @@ import { BUDGET_WINDOW_MS, type LoginPurpose } from './login-budget.ts'
 import type { LoginGate } from './login-gate.ts'
 import { refusalProblem } from './login-refusal.ts'
 import type { RejectionCheck } from './rejection-check.ts'
+import { ChangeWaiters } from './change-waiters.ts'
 import { StopSignal } from './stop-signal.ts'
 import { callerExpiry, needsRefresh, toCachedSession, type LifetimePolicy } from './session-lifetime.ts'
 import type { CachedSession, CircuitState, SharedState } from './shared-state.ts'
@@ -81,7 +82,7 @@ export class SessionService {
   private readonly opts: SessionServiceOptions
   private readonly l1 = new Map<string, { entry: CachedSession, checkedAt: number }>()
   private readonly flights = new Map<string, Promise<CachedSession>>()
-  private readonly waiters = new Map<string, Set<() => void>>()
+  private readonly waiters = new ChangeWaiters()
   /** the shutdown deadline (stopBy): every login wait ends then */
   private readonly stop = new StopSignal()
 
@@ -89,7 +90,7 @@ export class SessionService {
     this.opts = opts
     opts.state.onEvent((event) => {
       if (event.type === 'session' || event.type === 'purge') this.l1.delete(event.connection)
-      this.wake(event.connection)
+      this.waiters.wake(event.connection)
     })
   }
 
@@ -129,7 +130,7 @@ export class SessionService {
    * waiting for the lease to expire), and no new login starts.
    */
   stopBy (deadline: number): void {
-    this.stop.stopBy(deadline, () => { for (const connection of [...this.waiters.keys()]) this.wake(connection) })
+    this.stop.stopBy(deadline, () => this.waiters.wakeAll())
   }
 
   /** what the shutdown cut short, for its log line */
@@ -228,7 +229,7 @@ export class SessionService {
       ttlMs: this.opts.leaseTtlMs,
       deadline,
       logger: this.opts.logger,
-      waitForChange: ms => this.waitForChange(connection, ms),
+      waitForChange: ms => this.waiters.wait(connection, ms),
       settled: async () => {
         const cached = await this.opts.state.getSession(connection, version)
         if (acceptable(cached)) return cached
@@ -242,7 +243,7 @@ export class SessionService {
       try {
         return await this.loginAndStore(connection, version, definition, holdoff, deadline, refresh ? 'refresh' : 'miss')
       } finally {
-        this.wake(connection)
+        this.waiters.wake(connection)
       }
     })
     if (result.kind === 'timeout') {
@@ -335,27 +336,5 @@ export class SessionService {
   /** The cached session of the current secret version, if any (health checks use it). */
   cached (connection: string, version: number): Promise<CachedSession | null> {
     return this.opts.state.getSession(connection, version)
-  }
-
-  private waitForChange (connection: string, ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      let set = this.waiters.get(connection)
-      if (!set) {
-        set = new Set()
-        this.waiters.set(connection, set)
-      }
-      const done = () => {
-        clearTimeout(timer)
-        set.delete(done)
-        resolve()
-      }
-      const timer = setTimeout(done, Math.max(1, ms))
-      set.add(done)
-    })
-  }
-
-  private wake (connection: string): void {
-    const set = this.waiters.get(connection)
-    if (set) for (const w of [...set]) w()
   }
 }
