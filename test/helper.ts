@@ -111,6 +111,13 @@ export async function buildTestApp (t: Teardown, opts: TestAppOptions = {}): Pro
   return { app, principals }
 }
 
+/** buildTestApp, listening on a free loopback port: for tests that talk real HTTP (SDK, CLI, health over the network). */
+export async function listenTestApp (t: Teardown, opts: TestAppOptions = {}): Promise<{ app: FastifyInstance, principals: TestPrincipals, url: string }> {
+  const built = await buildTestApp(t, opts)
+  const address = await built.app.listen({ port: 0, host: '127.0.0.1' })
+  return { ...built, url: address }
+}
+
 export function bearer (key: string): Record<string, string> {
   return { authorization: `Bearer ${key}` }
 }

@@ -1,6 +1,6 @@
 import type { Simulator } from '../../src/simulator/index.ts'
 import type { TestPrincipals } from '../support/principals.ts'
-import { acmeDefinition, buildTestApp, startSim, tempFileStore, type Teardown, type TestAppOptions } from '../helper.ts'
+import { acmeDefinition, listenTestApp, startSim, tempFileStore, type Teardown, type TestAppOptions } from '../helper.ts'
 import type { ConnectionDefinition } from '../../src/salesforce/types.ts'
 
 export interface BrokerCall {
@@ -38,9 +38,6 @@ export async function startBroker (t: Teardown, connections: Record<string, Part
   for (const [name, { flow = 'client_credentials', ...overrides }] of Object.entries(connections)) {
     await store.write(name, acmeDefinition(sim, flow, overrides), 0)
   }
-  const built = await buildTestApp(t, { ...app, secretStore: store })
-  await built.app.listen({ port: 0, host: '127.0.0.1' })
-  const address = built.app.server.address()
-  if (!address || typeof address === 'string') throw new Error('broker is not listening on TCP')
-  return { sim, baseUrl: `http://127.0.0.1:${address.port}`, principals: built.principals, close: () => built.app.close() }
+  const built = await listenTestApp(t, { ...app, secretStore: store })
+  return { sim, baseUrl: built.url, principals: built.principals, close: () => built.app.close() }
 }

@@ -1,8 +1,9 @@
 import type { FastifyInstance } from 'fastify'
 import type { SecretStore } from '../../src/secrets/store.ts'
-import { buildTestApp, type Teardown } from '../helper.ts'
+import { listenTestApp, type Teardown } from '../helper.ts'
 import { startRedis, type TestRedis } from '../support/redis.ts'
 import { testPrincipals, type TestPrincipals } from '../support/principals.ts'
+import { http } from '../support/http.ts'
 
 export interface HealthAppOptions {
   secretStore: SecretStore
@@ -19,11 +20,11 @@ export interface HealthApp {
 }
 
 /**
- * A broker built by buildApp, with the health plugin registered (unless buildApp already does),
- * listening on a free port: the tests talk to it over real HTTP.
+ * A broker built by buildApp with the re-validation scheduler on and fast, listening on a free
+ * port: the tests talk to it over real HTTP.
  */
 export async function buildHealthApp (t: Teardown, opts: HealthAppOptions): Promise<HealthApp> {
-  const { app, principals } = await buildTestApp(t, {
+  return listenTestApp(t, {
     secretStore: opts.secretStore,
     redisUrl: opts.redisUrl,
     principals: opts.principals ?? testPrincipals(['acme', 'globex', 'broken']),
@@ -39,8 +40,6 @@ export async function buildHealthApp (t: Teardown, opts: HealthAppOptions): Prom
       ...opts.env,
     },
   })
-  const url = await app.listen({ port: 0, host: '127.0.0.1' })
-  return { app, principals, url }
 }
 
 /** One Redis for a whole test file, emptied before each test that asks for it. */
@@ -54,20 +53,8 @@ export function sharedRedis (t: Teardown): () => Promise<TestRedis> {
   }
 }
 
-export const health = (url: string, connection: string) => call(`${url}/health/salesforce?connection=${connection}`)
-export const only = (a: { body: any }) => a.body.connections[0]
-
-export interface Answer {
-  status: number
-  headers: Headers
-  body: any
-}
-
-export async function call (url: string, init: RequestInit = {}): Promise<Answer> {
-  const res = await fetch(url, init)
-  const text = await res.text()
-  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined }
-}
+export const health = (url: string, connection: string) => http(`${url}/health/salesforce?connection=${connection}`)
+export const only = (a: { json: any }) => a.json.connections[0]
 
 /** Polls until `ok(value)` or the time is up; returns the last value. */
 export async function eventually<T> (get: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 8000, everyMs = 100): Promise<T> {

@@ -1,7 +1,8 @@
 import t from 'tap'
 import { acmeDefinition, startSim, tempFileStore } from '../helper.ts'
 import { startRedis } from '../support/redis.ts'
-import { buildHealthApp, call, eventually, sleep } from './health-helper.ts'
+import { buildHealthApp, eventually, sleep } from './health-helper.ts'
+import { http } from '../support/http.ts'
 
 t.test('a replica never makes more than VALIDATION_MAX_PER_SECOND calls to Salesforce, however many connections are due', async (t) => {
   const sim = await startSim(t)
@@ -27,8 +28,8 @@ t.test('a replica never makes more than VALIDATION_MAX_PER_SECOND calls to Sales
   t.ok(made <= 2 * windowMs / 1000 + 2, `${made} calls in ${windowMs} ms`)
   t.ok(made >= 4, 'validations still progress')
 
-  const okCount = (r: Awaited<ReturnType<typeof call>>) => r.body.connections.filter((c: any) => c.status === 'ok').length
-  const report = await eventually(() => call(`${url}/health/salesforce`), r => okCount(r) >= 2, 8000)
+  const okCount = (r: Awaited<ReturnType<typeof http>>) => r.json.connections.filter((c: any) => c.status === 'ok').length
+  const report = await eventually(() => http(`${url}/health/salesforce`), r => okCount(r) >= 2, 8000)
   t.ok(okCount(report) >= 2, 'connections get validated, one after the other')
 
   // validations waiting for a token are dropped at shutdown, not waited for

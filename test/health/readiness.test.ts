@@ -1,7 +1,8 @@
 import t from 'tap'
 import { ACME, acmeDefinition, acmeOrg, bearer, startSim, tempFileStore } from '../helper.ts'
 import { testPrincipals } from '../support/principals.ts'
-import { buildHealthApp, call, eventually, health, only, sharedRedis } from './health-helper.ts'
+import { buildHealthApp, eventually, health, only, sharedRedis } from './health-helper.ts'
+import { http } from '../support/http.ts'
 
 const freshRedis = sharedRedis(t)
 const DAY = 86_400_000
@@ -31,7 +32,7 @@ t.test('a profile edit removing a required permission turns the connection warn 
   const warned = await eventually(() => health(url, 'acme'), a => only(a).status === 'warn', 8000)
   const row = only(warned)
   t.equal(warned.status, 200, 'warn does not fail the health endpoint')
-  t.equal(warned.body.status, 'warn', 'the overall status says so')
+  t.equal(warned.json.status, 'warn', 'the overall status says so')
   t.equal(row.classification, 'ok', 'the login itself works')
   t.equal(row.checkKind, 'full')
   t.same(row.readiness.missingPermissions.map((m: any) => m.permission), ['PermissionsModifyAllData'])
@@ -55,7 +56,7 @@ t.test('a password 10 days from expiry shows the date and warns', async t => {
   await store.write('acme', acmeDefinition(sim, 'oauth_password', { passwordExpiresAfterDays: 90 }), 0)
   const principals = testPrincipals(['acme'])
   const { url } = await buildHealthApp(t, { secretStore: store, redisUrl: redis.url, principals, env: { HEALTH_DETAILS: 'admin' } })
-  const adminHealth = () => call(`${url}/health/salesforce?connection=acme`, { headers: bearer(principals.adminKey) })
+  const adminHealth = () => http(`${url}/health/salesforce?connection=acme`, { headers: bearer(principals.adminKey) })
 
   const row = only(await eventually(adminHealth, a => only(a).readiness !== undefined))
   const publicView = await health(url, 'acme')
@@ -94,12 +95,12 @@ t.test('a full check costs one login and one API call, with or without readiness
   for (const name of ['acme', 'plain']) {
     const logins = sim.stats('acme').attempts
     const calls = sim.org('acme').apiRequestsUsed
-    const r = await call(`${url}/health/salesforce/${name}/check`, { method: 'POST', headers: admin })
+    const r = await http(`${url}/health/salesforce/${name}/check`, { method: 'POST', headers: admin })
     t.equal(r.status, 200)
-    t.equal(r.body.checkKind, 'full')
+    t.equal(r.json.checkKind, 'full')
     t.equal(sim.stats('acme').attempts - logins, 1, `${name}: one login`)
     t.equal(sim.org('acme').apiRequestsUsed - calls, 1, `${name}: one REST call against the org's daily allocation`)
-    t.equal(r.body.apiUsage.used, sim.org('acme').apiRequestsUsed, `${name}: the usage the broker reports includes it`)
+    t.equal(r.json.apiUsage.used, sim.org('acme').apiRequestsUsed, `${name}: the usage the broker reports includes it`)
   }
   const acme = only(await health(url, 'acme'))
   t.equal(acme.status, 'warn')
@@ -109,7 +110,7 @@ t.test('a full check costs one login and one API call, with or without readiness
   // callers' session requests never trigger the check
   const calls = sim.org('acme').apiRequestsUsed
   for (let i = 0; i < 3; i++) {
-    const s = await call(`${url}/v1/connections/acme/session`, { method: 'POST', headers: bearer(principals.billingKey) })
+    const s = await http(`${url}/v1/connections/acme/session`, { method: 'POST', headers: bearer(principals.billingKey) })
     t.equal(s.status, 200)
   }
   t.equal(sim.org('acme').apiRequestsUsed, calls, 'no readiness call per session request')

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { acmeDefinition, acmeOrg, startSim, tempFileStore } from '../helper.ts'
-import { buildHealthApp, call, eventually, health, only, sharedRedis, sleep } from './health-helper.ts'
+import { buildHealthApp, eventually, health, only, sharedRedis, sleep } from './health-helper.ts'
+import { http } from '../support/http.ts'
 
 const freshRedis = sharedRedis(t)
 
@@ -40,8 +41,8 @@ t.test('two replicas sharing Redis validate each connection once per interval; c
   const a = await buildHealthApp(t, { secretStore: store, redisUrl: redis.url, env })
   const b = await buildHealthApp(t, { secretStore: store, redisUrl: redis.url, env })
 
-  const bothOk = (x: { body: any }) => x.body.connections.length === 2 && x.body.connections.every((c: any) => c.status === 'ok')
-  await eventually(() => call(`${a.url}/health/salesforce`), bothOk)
+  const bothOk = (x: { json: any }) => x.json.connections.length === 2 && x.json.connections.every((c: any) => c.status === 'ok')
+  await eventually(() => http(`${a.url}/health/salesforce`), bothOk)
   await sleep(200)
   const checks = (org: string) => sim.org(org).apiRequestsUsed
   const start = { acme: checks('acme'), globex: checks('globex') }
@@ -54,16 +55,16 @@ t.test('two replicas sharing Redis validate each connection once per interval; c
     t.equal(sim.stats(org).attempts, 1, `${org}: one login in all (the first, full validation)`)
   }
   // a validation may land between the two reads: ask both at once until they straddle none
-  const stamps = (x: { body: any }) => JSON.stringify(x.body.connections.map((c: any) => c.lastCheckedAt))
+  const stamps = (x: { json: any }) => JSON.stringify(x.json.connections.map((c: any) => c.lastCheckedAt))
   const [fromA, fromB] = await eventually(
-    () => Promise.all([call(`${a.url}/health/salesforce`), call(`${b.url}/health/salesforce`)]),
+    () => Promise.all([http(`${a.url}/health/salesforce`), http(`${b.url}/health/salesforce`)]),
     ([x, y]) => stamps(x) === stamps(y),
     3000,
     37
   )
   t.equal(fromA.status, 200)
   t.equal(stamps(fromA), stamps(fromB), 'every replica reports the same results')
-  t.same(fromA.body.connections.map((c: any) => c.connection), ['acme', 'globex'])
+  t.same(fromA.json.connections.map((c: any) => c.connection), ['acme', 'globex'])
 
   // the replica that did not validate still exports the gauges
   for (const r of [a, b]) t.match(await (await fetch(`${r.url}/metrics`)).text(), /sfb_connection_validation_status\{connection="globex"\} 1/)

@@ -1,9 +1,10 @@
 import t from 'tap'
 import { acmeDefinition, bearer, startSim, tempFileStore } from '../helper.ts'
 import { startRedis } from '../support/redis.ts'
-import { buildHealthApp, call, eventually } from './health-helper.ts'
+import { buildHealthApp, eventually } from './health-helper.ts'
+import { http } from '../support/http.ts'
 
-const only = (a: { body: any }) => a.body.connections[0]
+const only = (a: { json: any }) => a.json.connections[0]
 
 t.test('Salesforce unreachable is degraded (200), not failing, and opens no circuit; it heals by itself', async (t) => {
   const sim = await startSim(t)
@@ -12,7 +13,7 @@ t.test('Salesforce unreachable is degraded (200), not failing, and opens no circ
   const store = await tempFileStore(t)
   await store.write('acme', acmeDefinition(sim, 'client_credentials'), 0)
   const { url } = await buildHealthApp(t, { secretStore: store, redisUrl: redis.url, env: { LOGIN_TIMEOUT_MS: '500' } })
-  const health = () => call(`${url}/health/salesforce?connection=acme`)
+  const health = () => http(`${url}/health/salesforce?connection=acme`)
   await eventually(health, a => only(a).status === 'ok')
 
   sim.setDown(true)
@@ -35,11 +36,11 @@ t.test('a session Salesforce ended early is purged and replaced by one login, an
   const store = await tempFileStore(t)
   await store.write('acme', acmeDefinition(sim, 'jwt_bearer'), 0)
   const { url, principals } = await buildHealthApp(t, { secretStore: store, redisUrl: redis.url, env: { FULL_VALIDATION_INTERVAL_SECONDS: '3600' } })
-  const health = () => call(`${url}/health/salesforce?connection=acme`)
-  const session = () => call(`${url}/v1/connections/acme/session`, { method: 'POST', headers: bearer(principals.billingKey) })
+  const health = () => http(`${url}/health/salesforce?connection=acme`)
+  const session = () => http(`${url}/v1/connections/acme/session`, { method: 'POST', headers: bearer(principals.billingKey) })
 
   await eventually(health, a => only(a).status === 'ok')
-  const before = (await session()).body.accessToken
+  const before = (await session()).json.accessToken
   t.equal(sim.stats('acme').attempts, 1)
 
   sim.expireSessions('acme')
@@ -48,6 +49,6 @@ t.test('a session Salesforce ended early is purged and replaced by one login, an
   t.equal(sim.stats('acme').attempts, 2, 'one new login')
   const after = await session()
   t.equal(after.status, 200)
-  t.not(after.body.accessToken, before, 'callers are handed the new session, not the dead one')
+  t.not(after.json.accessToken, before, 'callers are handed the new session, not the dead one')
   t.equal(sim.stats('acme').attempts, 2, 'the validation login serves the caller')
 })

@@ -6,8 +6,7 @@ import { SecretStoreUnavailableError } from '../../src/secrets/store.ts'
 import { startVaultStandIn, type VaultStandIn } from '../support/vault-standin.ts'
 import { captureLogs } from '../support/log-capture.ts'
 import { acme, BAD_NAMES, globex, secretStoreContract } from './store-contract.ts'
-
-type Teardown = { teardown (fn: () => unknown): void }
+import type { Teardown } from '../helper.ts'
 
 async function standIn (t: Teardown, opts?: Parameters<typeof startVaultStandIn>[0]): Promise<VaultStandIn> {
   const vault = await startVaultStandIn(opts)

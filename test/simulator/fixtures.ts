@@ -1,10 +1,13 @@
 import { SignJWT, importPKCS8 } from 'jose'
 import { startSimulator, type SimOrgOptions, type Simulator } from '../../src/simulator/index.ts'
 
-export const USER = { username: 'api@acme.example', password: 'Pa55word!', securityToken: 'TokEn0123456789abcdefGHIJ' }
-export const APP = { clientId: '3MVG9sim.acme.consumer', clientSecret: 'acme-consumer-secret' }
+import { ACME, type Teardown } from '../helper.ts'
+import { http, type HttpAnswer } from '../support/http.ts'
 
-interface Teardown { teardown (fn: () => unknown): void }
+export { http, type HttpAnswer }
+/** The acme org's user and connected app: the same credentials as ACME in test/helper.ts, split as the simulator's tests use them. */
+export const USER = { username: ACME.username, password: ACME.password, securityToken: ACME.securityToken }
+export const APP = { clientId: ACME.clientId, clientSecret: ACME.clientSecret }
 
 /** One org 'acme' with USER and APP (plus whatever the test overrides), closed after the test. */
 export async function startAcme (t: Teardown, overrides: Partial<SimOrgOptions> = {}, more: SimOrgOptions[] = []): Promise<Simulator> {
@@ -13,16 +16,6 @@ export async function startAcme (t: Teardown, overrides: Partial<SimOrgOptions> 
   })
   t.teardown(() => sim.close())
   return sim
-}
-
-export interface HttpAnswer { status: number, headers: Headers, text: string, json: any }
-
-export async function http (url: string, init: RequestInit = {}): Promise<HttpAnswer> {
-  const res = await fetch(url, init)
-  const text = await res.text()
-  let json: unknown
-  try { json = JSON.parse(text) } catch { json = undefined }
-  return { status: res.status, headers: res.headers, text, json }
 }
 
 export async function postForm (url: string, params: Record<string, string>, headers: Record<string, string> = {}): Promise<HttpAnswer> {
