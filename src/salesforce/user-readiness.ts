@@ -13,6 +13,7 @@
  */
 import { classifyHttpStatus, classifyNetworkError, classifyRestError } from './classify.ts'
 import { httpRequest, parseJson } from './http.ts'
+import { createScrubber } from './scrub.ts'
 import { usageFromHeader } from './session-check.ts'
 import type { ApiUsage, ClassifiedFailure, ConnectionDefinition, Flow, SalesforceSession } from './types.ts'
 
@@ -103,7 +104,11 @@ export async function readUserReadiness (
     return { ok: false, failure: classifyHttpStatus(answer.status, 'The composite resource') }
   }
   const apiUsage = usageFromHeader(answer.headers.get('sforce-limit-info'))
-  return { ok: true, facts: parseComposite(body, requirements), ...(apiUsage ? { apiUsage } : {}) }
+  // Salesforce's query error texts are upstream text too: they never carry the token on, even when echoed
+  const scrub = createScrubber([session.accessToken])
+  const facts = parseComposite(body, requirements)
+  facts.unreadable = facts.unreadable.map(scrub)
+  return { ok: true, facts, ...(apiUsage ? { apiUsage } : {}) }
 }
 
 interface SubResult { body?: unknown, httpStatusCode?: unknown, referenceId?: unknown }

@@ -60,3 +60,30 @@ t.test('a dead session is classified like any REST call', async t => {
   t.equal(read.ok, false)
   if (!read.ok) t.equal(read.failure.classification, 'session_invalid')
 })
+
+t.test('query errors that echo the access token come back scrubbed', async t => {
+  const { createServer } = await import('node:http')
+  const token = '00Dxx0000001gPL!AQ4AQ+secret/token=' // '+', '/' and '=' so encoded forms differ from the raw one
+  // a composite answer of 200 whose sub-requests failed with the request echoed back, as a proxy or a buggy host might
+  const server = createServer((req, res) => {
+    const auth = String(req.headers.authorization)
+    res.writeHead(200, { 'content-type': 'application/json' })
+    res.end(JSON.stringify({
+      compositeResponse: [
+        { referenceId: 'permissions', httpStatusCode: 400, body: [{ errorCode: 'MALFORMED_QUERY', message: `bad request with ${auth}` }] },
+        { referenceId: 'user', httpStatusCode: 400, body: [{ errorCode: 'MALFORMED_QUERY', message: `token ${encodeURIComponent(token)}` }] },
+      ],
+    }))
+  })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => server.close())
+  const port = (server.address() as { port: number }).port
+  const read = await readUserReadiness({ accessToken: token, instanceUrl: `http://127.0.0.1:${port}`, userId: '005000000000001AAA' },
+    { requiredPermissions: ['PermissionsApiEnabled'], passwordExpiresAfterDays: 90 }, OPTS)
+  if (!read.ok) throw new Error(read.failure.message)
+  t.equal(read.facts.unreadable.length, 2)
+  const text = read.facts.unreadable.join('\n')
+  t.notOk(text.includes(token), 'no raw token')
+  t.notOk(text.includes(encodeURIComponent(token)), 'no percent-encoded token')
+  t.match(text, /\[redacted\]/)
+})
