@@ -78,7 +78,9 @@ async function healthPlugin (app: FastifyInstance, opts: HealthPluginOptions): P
     passwordExpiryWarnDays: config.PASSWORD_EXPIRY_WARN_DAYS,
     leaseTtlMs: config.LOGIN_LEASE_TTL_MS,
   })
+  // a login that worked, on any path (a caller's session, an admin's rotation or rollback), is a success health records
   opts.admin.onWritten(async (name, version) => { await validator.recordSuccess(name, version) })
+  opts.sessions.onLogin(async (name, version) => { await validator.recordSuccess(name, version) })
   const reporter = new HealthReporter({
     secrets: secretStore,
     sessions: opts.sessions,

@@ -83,8 +83,14 @@ export class SessionService {
   private readonly l1 = new Map<string, { entry: CachedSession, checkedAt: number }>()
   private readonly flights = new Map<string, Promise<CachedSession>>()
   private readonly waiters = new ChangeWaiters()
+  private readonly loginListeners: Array<(connection: string, version: number) => Promise<void>> = []
   /** the shutdown deadline (stopBy): every login wait ends then */
   private readonly stop = new StopSignal()
+
+  /** Told of every successful login for a caller: health (a higher layer) records it like a check of its own. */
+  onLogin (listener: (connection: string, version: number) => Promise<void>): void {
+    this.loginListeners.push(listener)
+  }
 
   constructor (opts: SessionServiceOptions) {
     this.opts = opts
@@ -268,6 +274,9 @@ export class SessionService {
         await this.store(connection, entry)
         await endHoldOff(this.opts.state, connection, holdoff)
         this.opts.logger.info({ connection, flow: definition.flow, secretVersion: version, orgId: entry.session.orgId }, 'salesforce login succeeded')
+        for (const listener of this.loginListeners) {
+          await listener(connection, version).catch((err: unknown) => this.opts.logger.warn({ connection, err }, 'health not updated after a login'))
+        }
         return entry
       }
       if ('refusal' in outcome) throw refusalProblem(outcome.refusal, connection)

@@ -9,7 +9,7 @@ async function setup (t: Parameters<typeof buildTestApp>[0]) {
   await store.write('acme', acmeDefinition(sim, 'soap'), 0)
   const { app, principals } = await buildTestApp(t, { secretStore: store })
   const admin = (method: 'GET' | 'POST' | 'PATCH', url: string, payload?: object) => app.inject({ method, url, payload, headers: bearer(principals.adminKey) })
-  return { sim, app, admin }
+  return { sim, app, admin, principals }
 }
 
 t.test('a token-only rotation after a password reset: the answer names the fields sent and asks about the password', async (t) => {
@@ -79,4 +79,19 @@ t.test('after a failing check, a successful rotation or rollback resets the heal
   const rollback = events.find((e: { action: string }) => e.action === 'connection.rollback')
   t.match(rollback, { outcome: 'success', version: 3, fromVersion: 2, targetVersion: 1 }, 'the rollback target has its own field')
   t.notOk(rollback.fields, 'nothing stuffed into fields')
+})
+
+t.test('a caller\'s successful login after a transient failure resets the counters too', async (t) => {
+  const { sim, app, admin, principals } = await setup(t)
+  sim.setDown(true)
+  const down = await admin('POST', '/health/salesforce/acme/check')
+  t.equal(down.json().consecutiveFailures, 1)
+  t.not(down.json().status, 'ok')
+  sim.setDown(false)
+  const session = await app.inject({ method: 'POST', url: '/v1/connections/acme/session', headers: bearer(principals.billingKey) })
+  t.equal(session.statusCode, 200, session.body)
+  const health = (await admin('GET', '/health/salesforce?connection=acme')).json().connections[0]
+  t.equal(health.consecutiveFailures, 0)
+  t.equal(health.status, 'ok')
+  t.ok(health.lastSuccessAt)
 })
