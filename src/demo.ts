@@ -43,6 +43,9 @@ export async function startDemo (baseEnv: NodeJS.ProcessEnv): Promise<Demo> {
     orgs: [{
       key: 'demo',
       sessionTimeoutSeconds: 7200,
+      // Salesforce's strictest "Maximum invalid login attempts": the demo shows the broker's lockout guard
+      // stopping one failure short of it (LOCKOUT_THRESHOLD defaults to the same 3)
+      lockout: { maxAttempts: 3, durationSeconds: 900 },
       users: [DEMO_USER],
       connectedApps: [{ ...DEMO_APP, clientCredentialsUser: DEMO_USER.username }],
     }],

@@ -1,0 +1,84 @@
+import t from 'tap'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { fileURLToPath } from 'node:url'
+import { DEMO_ADMIN_KEY, DEMO_CALLER_KEY, DEMO_USER } from '../src/demo.ts'
+import { ALIVE_TRUSTED_MS } from '../src/sessions/rejection-check.ts'
+import { freePort } from './support/redis.ts'
+
+/**
+ * Issue 10, driven as an admin and a service would: the real demo process (`npm run demo`), over HTTP,
+ * with the outcome read at the simulator's control API. The demo org locks its user after 3 failures.
+ */
+const SERVER = fileURLToPath(new URL('../src/server.ts', import.meta.url))
+
+t.test('through the demo: false rejectedToken claims cost no login, a dead session heals with one; wrong candidates never lock the user out', async (t) => {
+  const port = await freePort()
+  const child = spawn(process.execPath, [SERVER, '--demo'], {
+    env: { PATH: process.env.PATH ?? '', PORT: String(port), LOG_LEVEL: 'warn', SCHEDULER_ENABLED: 'false' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  t.teardown(() => { child.kill('SIGKILL') })
+  let out = ''
+  child.stdout.on('data', (d) => { out += String(d) })
+  for (let i = 0; i < 300 && !out.includes('Get a session'); i++) await new Promise(resolve => setTimeout(resolve, 100))
+  const sim = /Salesforce simulator: (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1]
+  if (!sim) throw new Error(`no demo banner: ${out}`)
+  const base = `http://127.0.0.1:${port}`
+  const admin = { authorization: `Bearer ${DEMO_ADMIN_KEY}` }
+  const caller = { authorization: `Bearer ${DEMO_CALLER_KEY}` }
+  const call = async (method: string, path: string, headers: Record<string, string>, body?: object) => {
+    const res = body
+      ? await fetch(`${base}${path}`, { method, headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(body) })
+      : await fetch(`${base}${path}`, { method, headers })
+    return { status: res.status, body: await res.json() as Record<string, unknown> }
+  }
+  const simUser = async () => await (await fetch(`${sim}/_sim/orgs/demo/users/${DEMO_USER.username}`)).json() as { failedLogins: number, locked: boolean }
+  const simStats = async () => await (await fetch(`${sim}/_sim/stats?org=demo`)).json() as { attempts: number, failures: number }
+  const credentials = '/v1/admin/connections/demo-password/credentials'
+
+  // a service gets a session
+  const first = await call('POST', '/v1/connections/demo-password/session', caller)
+  t.equal(first.status, 200)
+  const live = first.body.accessToken as string
+
+  // twenty false claims that the live token is dead
+  const before = (await simStats()).attempts
+  const claims = []
+  for (let i = 0; i < 20; i++) claims.push(await call('POST', '/v1/connections/demo-password/session', caller, { rejectedToken: live }))
+  t.same([...new Set(claims.map(c => c.status))], [200])
+  const spent = (await simStats()).attempts - before
+  t.ok(spent <= 2, `20 false rejectedToken claims cost ${spent} logins (at most 2)`)
+
+  // the session really expires at Salesforce: healed with exactly one login
+  t.ok((await fetch(`${sim}/_sim/orgs/demo/sessions/expire`, { method: 'POST' })).ok)
+  await new Promise(resolve => setTimeout(resolve, ALIVE_TRUSTED_MS + 200)) // past the time Salesforce's "alive" is trusted
+  const beforeHeal = (await simStats()).attempts
+  const healed = await Promise.all(Array.from({ length: 5 }, () => call('POST', '/v1/connections/demo-password/session', caller, { rejectedToken: live })))
+  t.same([...new Set(healed.map(c => c.status))], [200])
+  t.equal(new Set(healed.map(c => c.body.accessToken)).size, 1, 'one new session for every caller')
+  t.not(healed[0].body.accessToken, live)
+  t.equal((await simStats()).attempts - beforeHeal, 1, 'exactly one login heals a session Salesforce really rejected')
+
+  // one typo, then the right password: the rotation goes through and Salesforce's count starts over
+  t.equal((await call('PATCH', credentials, admin, { password: 'demo-pasword-1' })).status, 422, 'the typo is refused, nothing stored')
+  t.equal((await call('PATCH', credentials, admin, { password: DEMO_USER.password, securityToken: DEMO_USER.securityToken })).status, 200)
+  t.equal((await simUser()).failedLogins, 0)
+
+  // ten more wrong candidates: six rotations and four validations
+  const statuses = []
+  for (let i = 0; i < 6; i++) statuses.push((await call('PATCH', credentials, admin, { password: `wrong-${i}` })).status)
+  for (let i = 0; i < 4; i++) statuses.push((await call('POST', '/v1/admin/connections/demo-password/validate', admin, { password: `wrong-v${i}` })).status)
+  t.same(statuses.slice(0, 2), [422, 422], 'two reach Salesforce')
+  t.same([...new Set(statuses.slice(2))], [429], 'then the guard answers login_guarded')
+  const user = await simUser()
+  t.ok(user.failedLogins <= 2, `the simulated user has ${user.failedLogins} failed logins (at most 2)`)
+  t.equal(user.locked, false, 'the user is not locked')
+
+  // services keep the session the last good rotation adopted, and nothing more reached Salesforce
+  t.equal((await call('POST', '/v1/connections/demo-password/session', caller)).status, 200)
+  t.equal((await simUser()).failedLogins, user.failedLogins)
+
+  child.kill('SIGTERM')
+  await once(child, 'exit')
+})
