@@ -69,6 +69,29 @@ export interface ProblemExtensions {
 }
 
 /** Throw this from anywhere in a request to answer with that problem. */
+/**
+ * A refusal decided by domain code (sessions, admin, health): a stable code of the vocabulary above
+ * and the facts for the caller, no HTTP. The edge (src/error-handler.ts) answers it as
+ * problem+json, with the status the code has in PROBLEMS; domain code never picks a status.
+ */
+export class DomainError extends Error {
+  readonly code: ProblemCode
+  readonly detail: string | undefined
+  readonly extensions: ProblemExtensions
+  /** seconds until trying again makes sense (the edge sends it as Retry-After) */
+  readonly retryAfter: number | undefined
+
+  constructor (code: ProblemCode, detail?: string, extensions: ProblemExtensions = {}, retryAfter?: number) {
+    super(detail ?? PROBLEMS[code].title)
+    this.name = 'DomainError'
+    this.code = code
+    this.detail = detail
+    this.extensions = extensions
+    this.retryAfter = retryAfter
+  }
+}
+
+/** A refusal made at the HTTP edge itself (routes, auth, the app's hooks). */
 export class HttpProblem extends Error {
   readonly code: ProblemCode
   readonly status: number

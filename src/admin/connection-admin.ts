@@ -1,5 +1,5 @@
 import type { Logger } from 'pino'
-import { HttpProblem } from '../errors.ts'
+import { DomainError } from '../errors.ts'
 import { isLoginUrlAllowed, type LoginUrlPolicy } from '../salesforce/index.ts'
 import { SECRET_FIELDS, type SecretField, type ClassifiedFailure, type ConnectionDefinition, type SalesforceSession } from '../salesforce/types.ts'
 import { CasConflictError, type SecretStore, type StoredConnection } from '../secrets/store.ts'
@@ -105,8 +105,8 @@ export class ConnectionAdmin {
   async rollback (name: string, version: number, ctx: AdminContext): Promise<ConnectionMetadata> {
     const current = await this.mustRead(name)
     const target = await this.o.store.read(name, version)
-    if (!target) throw new HttpProblem('not_found', `version ${version} of "${name}" does not exist or was deleted`, { connection: name })
-    if (version === current.version) throw new HttpProblem('bad_request', `version ${version} is already the current version`, { connection: name })
+    if (!target) throw new DomainError('not_found', `version ${version} of "${name}" does not exist or was deleted`, { connection: name })
+    if (version === current.version) throw new DomainError('bad_request', `version ${version} is already the current version`, { connection: name })
     await this.checkIfMatch(name, current.version, ctx, 'connection.rollback')
     const stored = await this.validateAndWrite(name, target.definition, current.version, ctx, 'connection.rollback', { fromVersion: current.version, targetVersion: version })
     return this.withPending(await this.metadata(stored))
@@ -119,7 +119,7 @@ export class ConnectionAdmin {
    */
   async validate (name: string, candidate: Partial<ConnectionDefinition> | undefined, ctx: AdminContext): Promise<ValidationResult> {
     const stored = await this.o.store.read(name)
-    if (!candidate && !stored) throw new HttpProblem('not_found', `no connection named "${name}"`, { connection: name })
+    if (!candidate && !stored) throw new DomainError('not_found', `no connection named "${name}"`, { connection: name })
     if (candidate && stored) checkSecretsStayHome(name, stored.definition, candidate)
     const source = candidate ? 'candidate' : 'stored'
     const definition = { ...stored?.definition, ...candidate } as ConnectionDefinition
@@ -202,7 +202,7 @@ export class ConnectionAdmin {
 
   private async mustRead (name: string): Promise<StoredConnection> {
     const stored = await this.o.store.read(name)
-    if (!stored) throw new HttpProblem('not_found', `no connection named "${name}"`, { connection: name })
+    if (!stored) throw new DomainError('not_found', `no connection named "${name}"`, { connection: name })
     return stored
   }
 
@@ -212,19 +212,19 @@ export class ConnectionAdmin {
     if (ctx.ifMatch === '*' && currentVersion > 0) return
     await this.o.audit.record({ actor: ctx.actor, requestId: ctx.requestId, action, connection: name, outcome: 'conflict', version: currentVersion })
     const named = ctx.ifMatch === '*' ? 'any current version' : `version ${ctx.ifMatch}`
-    throw new HttpProblem('conflict', `If-Match names ${named} but the current version is ${currentVersion}`, { connection: name, currentVersion })
+    throw new DomainError('conflict', `If-Match names ${named} but the current version is ${currentVersion}`, { connection: name, currentVersion })
   }
 
   private checkDefinition (name: string, definition: ConnectionDefinition): void {
     const missing = missingFieldsForFlow(definition)
     if (missing.length > 0) {
-      throw new HttpProblem('bad_request', `flow ${definition.flow} needs: ${missing.join(', ')}`, {
+      throw new DomainError('bad_request', `flow ${definition.flow} needs: ${missing.join(', ')}`, {
         connection: name,
         errors: missing.map(f => ({ path: `body/${f}`, message: `required for flow ${definition.flow}` })),
       })
     }
     if (!isLoginUrlAllowed(definition.loginUrl, this.o.loginUrlPolicy)) {
-      throw new HttpProblem('bad_request', 'loginUrl must be an https Salesforce login host (login.salesforce.com, test.salesforce.com, *.my.salesforce.com) or an allow-listed origin', {
+      throw new DomainError('bad_request', 'loginUrl must be an https Salesforce login host (login.salesforce.com, test.salesforce.com, *.my.salesforce.com) or an allow-listed origin', {
         connection: name,
         errors: [{ path: 'body/loginUrl', message: 'not an allowed Salesforce login host' }],
       })
@@ -259,7 +259,7 @@ export class ConnectionAdmin {
       if (!(err instanceof CasConflictError)) throw err
       await this.o.revoke(outcome.session).catch(() => false)
       await this.o.audit.record({ ...base, outcome: 'conflict', version: err.currentVersion })
-      throw new HttpProblem('conflict', 'the connection changed while this request was being validated; read it again and retry', { connection: name, currentVersion: err.currentVersion })
+      throw new DomainError('conflict', 'the connection changed while this request was being validated; read it again and retry', { connection: name, currentVersion: err.currentVersion })
     }
     const purged = await this.o.sessions.purge(name)
     if (this.o.revokeOnRotation) {
@@ -322,10 +322,10 @@ function rotationHint (flow: string, rotated: string[]): string | undefined {
   return undefined
 }
 
-function rejected (name: string, f: ClassifiedFailure, flow: string, rotated?: string[]): HttpProblem {
+function rejected (name: string, f: ClassifiedFailure, flow: string, rotated?: string[]): DomainError {
   const changed = rotated && rotated.length > 0 ? ` This rotation changed ${rotated.join(' and ')}${rotated.length === 1 ? ' only' : ''}.` : ''
   const rotationAdvice = rotated ? rotationHint(flow, rotated) : undefined
-  return new HttpProblem('credentials_rejected', `Salesforce answered: ${sentence(f.message)}${changed} Nothing was stored.`, {
+  return new DomainError('credentials_rejected', `Salesforce answered: ${sentence(f.message)}${changed} Nothing was stored.`, {
     connection: name,
     classification: f.classification,
     hint: [rotationAdvice, f.hint].filter(Boolean).join(' ') || undefined,

@@ -1,4 +1,4 @@
-import { HttpProblem } from '../errors.ts'
+import { DomainError } from '../errors.ts'
 import { daysLeft, isRetired, type FlowSunsetTable } from '../salesforce/flow-sunset.ts'
 import type { Flow } from '../salesforce/types.ts'
 import type { FlowWarning } from '../schemas/connection.ts'
@@ -26,7 +26,7 @@ export function createFlowSunsetPolicy (o: FlowSunsetPolicyOptions) {
     const moveTo = sunset.moveTo.join(' or ')
     if (isRetired(sunset, now)) {
       if (!acceptRetiredFlow && !await o.exists(name)) {
-        throw new HttpProblem('flow_retired', `Salesforce retired the ${flow} flow on ${sunset.date}; a new connection on it is not created`, {
+        throw new DomainError('flow_retired', `Salesforce retired the ${flow} flow on ${sunset.date}; a new connection on it is not created`, {
           connection: name,
           hint: `Create the connection with ${moveTo} (README: "Flow retirement"). If this org still allows ${flow}, ` +
             'repeat the request with ?acceptRetiredFlow=true.',
@@ -50,7 +50,7 @@ export function flowSunsetPolicyOf (b: { flowSunsets: FlowSunsetTable, now: () =
         await b.admin.get(name)
         return true
       } catch (err) {
-        if (err instanceof HttpProblem && err.code === 'not_found') return false
+        if (err instanceof DomainError && err.code === 'not_found') return false
         throw err
       }
     },

@@ -1,6 +1,6 @@
 import { X509Certificate } from 'node:crypto'
 import type { Logger } from 'pino'
-import { HttpProblem } from '../errors.ts'
+import { DomainError } from '../errors.ts'
 import { isLoginUrlAllowed, type LoginUrlPolicy } from '../salesforce/index.ts'
 import { isSalesforceHostname } from '../salesforce/login-url.ts'
 import { SECRET_FIELDS, type ConnectionDefinition, type SalesforceSession } from '../salesforce/types.ts'
@@ -59,14 +59,14 @@ export class MigrationService {
     const pending = this.pendingStore()
     const current = await this.mustRead(name)
     if (await pending.read(name)) {
-      throw new HttpProblem('conflict', `a migration of "${name}" is already pending: validate and complete it, or abandon it (DELETE …/migration) first`, { connection: name })
+      throw new DomainError('conflict', `a migration of "${name}" is already pending: validate and complete it, or abandon it (DELETE …/migration) first`, { connection: name })
     }
     const definition = await this.pendingDefinition(name, current.definition, body)
     let written: { version: number }
     try {
       written = await pending.write(name, definition, 0)
     } catch (err) {
-      if (err instanceof CasConflictError) throw new HttpProblem('conflict', `a migration of "${name}" was started at the same time by someone else`, { connection: name })
+      if (err instanceof CasConflictError) throw new DomainError('conflict', `a migration of "${name}" was started at the same time by someone else`, { connection: name })
       throw err
     }
     await this.o.audit.record({ actor: ctx.actor, requestId: ctx.requestId, action: 'migration.start', connection: name, outcome: 'success', version: current.version, fields: [`to:${definition.flow}`, ...(definition.transitKey ? ['key:vault-transit'] : definition.privateKey ? ['key:store'] : [])] })
@@ -81,7 +81,7 @@ export class MigrationService {
 
   async certificate (name: string): Promise<string> {
     const pending = await this.mustReadPending(name)
-    if (!pending.definition.certificate) throw new HttpProblem('not_found', `the migration of "${name}" to ${pending.definition.flow} has no certificate`, { connection: name })
+    if (!pending.definition.certificate) throw new DomainError('not_found', `the migration of "${name}" to ${pending.definition.flow} has no certificate`, { connection: name })
     return pending.definition.certificate
   }
 
@@ -122,11 +122,11 @@ export class MigrationService {
     const validated = await this.o.state.getJson<{ pendingVersion: number } | null>(validatedKey(name))
     if (validated?.pendingVersion !== pending.version) {
       await this.o.audit.record({ ...base, outcome: 'rejected', classification: 'not_validated' })
-      throw new HttpProblem('conflict', `validate the pending definition first (POST …/migration/validate): it has not logged in successfully${validated ? ' since it last changed' : ''}`, { connection: name })
+      throw new DomainError('conflict', `validate the pending definition first (POST …/migration/validate): it has not logged in successfully${validated ? ' since it last changed' : ''}`, { connection: name })
     }
     if (ctx.ifMatch !== undefined && ctx.ifMatch !== current.version) {
       await this.o.audit.record({ ...base, outcome: 'conflict', version: current.version })
-      throw new HttpProblem('conflict', `If-Match names version ${ctx.ifMatch} but the current version is ${current.version}`, { connection: name, currentVersion: current.version })
+      throw new DomainError('conflict', `If-Match names version ${ctx.ifMatch} but the current version is ${current.version}`, { connection: name, currentVersion: current.version })
     }
     let written: { version: number, createdTime: string }
     try {
@@ -134,7 +134,7 @@ export class MigrationService {
     } catch (err) {
       if (!(err instanceof CasConflictError)) throw err
       await this.o.audit.record({ ...base, outcome: 'conflict', version: err.currentVersion })
-      throw new HttpProblem('conflict', 'the connection changed while the switch was being made; read it again and retry', { connection: name, currentVersion: err.currentVersion })
+      throw new DomainError('conflict', 'the connection changed while the switch was being made; read it again and retry', { connection: name, currentVersion: err.currentVersion })
     }
     // every replica drops the old flow's sessions and its cached secret; the next request logs in once, fleet-wide
     const purged = await this.o.sessions.purge(name)
@@ -163,14 +163,14 @@ export class MigrationService {
     this.checkLoginUrl(name, loginUrl)
     if (body.flow === 'client_credentials') {
       if (!isMyDomain(loginUrl)) {
-        throw new HttpProblem('bad_request', 'client_credentials logs in through the org\'s My Domain only (https://<domain>.my.salesforce.com): login.salesforce.com and test.salesforce.com answer "request not supported on this domain"', {
+        throw new DomainError('bad_request', 'client_credentials logs in through the org\'s My Domain only (https://<domain>.my.salesforce.com): login.salesforce.com and test.salesforce.com answer "request not supported on this domain"', {
           connection: name, errors: [{ path: 'body/loginUrl', message: 'must be the org\'s My Domain' }],
         })
       }
       return { flow: 'client_credentials', loginUrl, ...settings, ...pick(body, 'clientId', 'clientSecret') }
     }
     const username = body.username ?? d.username
-    if (!username) throw new HttpProblem('bad_request', 'jwt_bearer logs in as a named user: give `username`', { connection: name, errors: [{ path: 'body/username', message: 'required: the connection has none' }] })
+    if (!username) throw new DomainError('bad_request', 'jwt_bearer logs in as a named user: give `username`', { connection: name, errors: [{ path: 'body/username', message: 'required: the connection has none' }] })
     const clientId = body.clientId ?? d.clientId
     // real time, not the flow-sunset calendar (which tests and demos may move): Salesforce checks the dates
     const issued = await this.o.custody.issue(name, this.o.certificateValidityDays, new Date())
@@ -183,14 +183,14 @@ export class MigrationService {
       const written = await this.pendingStore().write(name, definition, pending.version)
       return { name, version: written.version, createdTime: written.createdTime, definition }
     } catch (err) {
-      if (err instanceof CasConflictError) throw new HttpProblem('conflict', 'the pending migration changed while this request was made; read it again and retry', { connection: name })
+      if (err instanceof CasConflictError) throw new DomainError('conflict', 'the pending migration changed while this request was made; read it again and retry', { connection: name })
       throw err
     }
   }
 
   private checkLoginUrl (name: string, loginUrl: string): void {
     if (!isLoginUrlAllowed(loginUrl, this.o.loginUrlPolicy)) {
-      throw new HttpProblem('bad_request', 'loginUrl must be an https Salesforce login host (login.salesforce.com, test.salesforce.com, *.my.salesforce.com) or an allow-listed origin', {
+      throw new DomainError('bad_request', 'loginUrl must be an https Salesforce login host (login.salesforce.com, test.salesforce.com, *.my.salesforce.com) or an allow-listed origin', {
         connection: name, errors: [{ path: 'body/loginUrl', message: 'not an allowed Salesforce login host' }],
       })
     }
@@ -223,19 +223,19 @@ export class MigrationService {
   }
 
   private pendingStore (): SecretStore {
-    if (!this.o.pending) throw new HttpProblem('not_found', 'this secret store keeps no pending migrations')
+    if (!this.o.pending) throw new DomainError('not_found', 'this secret store keeps no pending migrations')
     return this.o.pending
   }
 
   private async mustRead (name: string): Promise<StoredConnection> {
     const stored = await this.o.store.read(name)
-    if (!stored) throw new HttpProblem('not_found', `no connection named "${name}"`, { connection: name })
+    if (!stored) throw new DomainError('not_found', `no connection named "${name}"`, { connection: name })
     return stored
   }
 
   private async mustReadPending (name: string): Promise<StoredConnection> {
     const pending = await this.pendingStore().read(name)
-    if (!pending) throw new HttpProblem('not_found', `no migration of "${name}" is pending: start one with POST …/migration`, { connection: name })
+    if (!pending) throw new DomainError('not_found', `no migration of "${name}" is pending: start one with POST …/migration`, { connection: name })
     return pending
   }
 }

@@ -1,4 +1,4 @@
-import { HttpProblem } from '../errors.ts'
+import { DomainError } from '../errors.ts'
 import type { ReadinessReport } from '../salesforce/readiness-evaluation.ts'
 
 /**
@@ -10,9 +10,9 @@ export function lacksPermissions (report: ReadinessReport | null): report is Rea
   return report !== null && (report.missingPermissions.length > 0 || report.unknownPermission !== undefined)
 }
 
-export function permissionsProblem (name: string, report: ReadinessReport, stored: boolean): HttpProblem {
+export function permissionsProblem (name: string, report: ReadinessReport, stored: boolean): DomainError {
   const first = report.findings[0] ?? 'the integration user is not ready'
-  return new HttpProblem('permissions_missing', `the login works, but ${first}${stored ? '' : '; nothing was stored'}`, {
+  return new DomainError('permissions_missing', `the login works, but ${first}${stored ? '' : '; nothing was stored'}`, {
     connection: name,
     classification: 'permissions_missing',
     hint: report.unknownPermission !== undefined

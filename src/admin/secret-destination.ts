@@ -1,4 +1,4 @@
-import { HttpProblem } from '../errors.ts'
+import { DomainError } from '../errors.ts'
 import { SECRET_FIELDS, type ConnectionDefinition } from '../salesforce/types.ts'
 
 /** Secrets, where they came from, may only go back there: another host, user or app means the candidate brings its own. */
@@ -7,7 +7,7 @@ export function checkSecretsStayHome (name: string, stored: ConnectionDefinition
   if (moved.length === 0) return
   const missing = SECRET_FIELDS.filter(f => typeof stored[f] === 'string' && stored[f] !== '').filter(f => !(typeof candidate[f] === 'string' && candidate[f] !== ''))
   if (missing.length === 0) return
-  throw new HttpProblem('bad_request', `a candidate with another ${moved.join(', ')} must supply every secret itself (stored secrets are only sent where they are stored for): ${missing.join(', ')}`, {
+  throw new DomainError('bad_request', `a candidate with another ${moved.join(', ')} must supply every secret itself (stored secrets are only sent where they are stored for): ${missing.join(', ')}`, {
     connection: name,
     errors: missing.map(f => ({ path: `body/${f}`, message: `required when ${moved.join(', ')} differs from the stored connection` })),
   })

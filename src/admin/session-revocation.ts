@@ -1,4 +1,4 @@
-import { HttpProblem } from '../errors.ts'
+import { DomainError } from '../errors.ts'
 import type { SalesforceSession } from '../salesforce/types.ts'
 import type { SecretStore } from '../secrets/store.ts'
 import type { SessionService } from '../sessions/session-service.ts'
@@ -31,7 +31,7 @@ export interface RevocationResult {
  */
 export async function revokeSessions (o: SessionRevocationOptions, name: string, ctx: AdminContext): Promise<RevocationResult> {
   const stored = await o.store.read(name)
-  if (!stored) throw new HttpProblem('not_found', `no connection named "${name}"`, { connection: name })
+  if (!stored) throw new DomainError('not_found', `no connection named "${name}"`, { connection: name })
   const purged = await o.sessions.purge(name)
   const unique = [...new Map(purged.map(p => [p.session.accessToken, p.session])).values()]
   const confirmed = (await Promise.all(unique.map(s => o.revoke(s).catch(() => false)))).filter(Boolean).length

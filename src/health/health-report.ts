@@ -1,4 +1,4 @@
-import { HttpProblem } from '../errors.ts'
+import { DomainError } from '../errors.ts'
 import type { BrokerMetrics } from '../metrics/metrics.ts'
 import type { FlowSunsetTable } from '../salesforce/flow-sunset.ts'
 import { SecretStoreUnavailableError, type StoredConnection } from '../secrets/store.ts'
@@ -148,7 +148,7 @@ async function storeCall<T> (fn: () => Promise<T>): Promise<T> {
     return await fn()
   } catch (err) {
     if (err instanceof SecretStoreUnavailableError) {
-      throw new HttpProblem('secret_store_unavailable', 'the secret store cannot be read, so the connections cannot be listed', { retryable: true }, 5)
+      throw new DomainError('secret_store_unavailable', 'the secret store cannot be read, so the connections cannot be listed', { retryable: true }, 5)
     }
     throw err
   }

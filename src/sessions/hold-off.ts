@@ -1,4 +1,4 @@
-import { HttpProblem } from '../errors.ts'
+import { DomainError } from '../errors.ts'
 import type { ClassifiedFailure } from '../salesforce/types.ts'
 import type { SharedState } from './shared-state.ts'
 
@@ -27,8 +27,8 @@ export interface HoldOff {
 
 const holdOffKey = (connection: string) => `holdoff:${connection}`
 
-function unavailable (connection: string, h: Pick<HoldOff, 'classification' | 'message' | 'hint'>, untilMs: number): HttpProblem {
-  return new HttpProblem('salesforce_unavailable', `Salesforce answered: ${h.message}`, {
+function unavailable (connection: string, h: Pick<HoldOff, 'classification' | 'message' | 'hint'>, untilMs: number): DomainError {
+  return new DomainError('salesforce_unavailable', `Salesforce answered: ${h.message}`, {
     connection, classification: h.classification, hint: h.hint, retryable: true,
   }, Math.max(1, Math.ceil((untilMs - Date.now()) / 1000)))
 }
@@ -46,7 +46,7 @@ export async function endHoldOff (state: SharedState, connection: string, previo
 }
 
 /** Records one more transient failure and returns the problem to answer with. */
-export async function startHoldOff (state: SharedState, connection: string, previous: HoldOff | null, f: ClassifiedFailure): Promise<HttpProblem> {
+export async function startHoldOff (state: SharedState, connection: string, previous: HoldOff | null, f: ClassifiedFailure): Promise<DomainError> {
   const failures = (previous?.failures ?? 0) + 1
   const pause = Math.round(Math.min(HOLD_OFF_BASE_MS * 2 ** (failures - 1), HOLD_OFF_MAX_MS) * (0.8 + Math.random() * 0.4))
   const next: HoldOff = { failures, until: Date.now() + pause, classification: f.classification, message: f.message, hint: f.hint }

@@ -1,4 +1,4 @@
-import { HttpProblem } from '../errors.ts'
+import { DomainError } from '../errors.ts'
 import { pausedMessage, retryAfterSeconds } from './circuit.ts'
 import type { LoginRefusal } from './login-gate.ts'
 
@@ -11,26 +11,26 @@ export const GUARD_HINT = 'Check the user\'s Login History in Salesforce Setup f
   'Logins resume by themselves once the failures age out of the lockout window.'
 
 /** The one problem answer for every way the login gate can refuse, whoever asked. */
-export function refusalProblem (refusal: LoginRefusal, connection: string): HttpProblem {
+export function refusalProblem (refusal: LoginRefusal, connection: string): DomainError {
   switch (refusal.kind) {
     case 'guarded':
-      return new HttpProblem('login_guarded',
+      return new DomainError('login_guarded',
         `${refusal.failures} failed Salesforce logins of this user in the lockout window; Salesforce locks it at ${refusal.threshold}, so the broker sends no more until ${iso(refusal.safeAt)}`,
         { connection, failures: refusal.failures, lockoutThreshold: refusal.threshold, safeAt: iso(refusal.safeAt), hint: GUARD_HINT, retryable: true },
         seconds(refusal.safeAt))
     case 'candidate_failed':
-      return new HttpProblem('login_guarded',
+      return new DomainError('login_guarded',
         `Salesforce already refused exactly these credentials; they are not sent again before ${iso(refusal.safeAt)}`,
         { connection, safeAt: iso(refusal.safeAt), hint: 'Check the candidate (password, security token, client secret); a different candidate is tried at once.', retryable: false },
         seconds(refusal.safeAt))
     case 'circuit_open': {
       const c = refusal.circuit
-      return new HttpProblem('circuit_open', pausedMessage(c), {
+      return new DomainError('circuit_open', pausedMessage(c), {
         connection, classification: c.classification, hint: c.hint, retryable: false,
       }, retryAfterSeconds(c))
     }
     case 'budget':
-      return new HttpProblem('login_budget_exhausted', budgetDetail(refusal), {
+      return new DomainError('login_budget_exhausted', budgetDetail(refusal), {
         connection,
         ...(refusal.reason === 'rate_exceeded' ? { classification: 'login_rate_exceeded' } : {}),
         loginsUsed: refusal.used,
@@ -40,7 +40,7 @@ export function refusalProblem (refusal: LoginRefusal, connection: string): Http
         retryable: true,
       }, seconds(refusal.retryAt))
     case 'busy':
-      return new HttpProblem('login_wait_timeout', 'another login of the same Salesforce user did not finish in time', { connection, retryable: true }, seconds(refusal.retryAt))
+      return new DomainError('login_wait_timeout', 'another login of the same Salesforce user did not finish in time', { connection, retryable: true }, seconds(refusal.retryAt))
   }
 }
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import type { Logger } from 'pino'
-import { HttpProblem } from '../errors.ts'
+import { DomainError } from '../errors.ts'
 import type { SalesforceSession, SessionCheckOutcome } from '../salesforce/types.ts'
 import { underLease } from './lease.ts'
 import type { CachedSession, SharedState } from './shared-state.ts'
@@ -57,7 +57,7 @@ export class RejectionCheck {
       // only the claims that cost a call to Salesforce count: the ones a verdict answers are free
       const claims = await this.o.state.addToWindow(`forced-refresh:${caller}`, MINUTE_MS)
       if (claims > this.o.perCallerPerMinute) {
-        throw new HttpProblem('rate_limited', `more than ${this.o.perCallerPerMinute} rejected-token claims from this caller needed a check in the last minute`, { connection, retryable: true }, 60)
+        throw new DomainError('rate_limited', `more than ${this.o.perCallerPerMinute} rejected-token claims from this caller needed a check in the last minute`, { connection, retryable: true }, 60)
       }
       const outcome = await this.o.checkSession(entry.session, entry.apiVersion).catch((): SessionCheckOutcome => ({ ok: true }))
       const verdict: Verdict = !outcome.ok && outcome.failure.classification === 'session_invalid' ? 'dead' : 'alive'

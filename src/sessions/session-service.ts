@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from 'pino'
-import { HttpProblem } from '../errors.ts'
+import { DomainError } from '../errors.ts'
 import type { ClassifiedFailure, ConnectionDefinition } from '../salesforce/types.ts'
 import type { StoredConnection } from '../secrets/store.ts'
 import { SecretStoreUnavailableError } from '../secrets/store.ts'
@@ -124,7 +124,7 @@ export class SessionService {
       return issued
     } catch (err) {
       this.opts.observer?.sessionServed?.(connection, 'error')
-      if (err instanceof HttpProblem && err.code === 'shutting_down') this.stop.tally.cutShort++
+      if (err instanceof DomainError && err.code === 'shutting_down') this.stop.tally.cutShort++
       throw err
     }
   }
@@ -186,7 +186,7 @@ export class SessionService {
   private async readSecret (connection: string): Promise<{ kind: 'ok', value: StoredConnection } | { kind: 'unavailable', version: number | null }> {
     try {
       const value = await this.opts.secrets.read(connection)
-      if (!value) throw new HttpProblem('not_found', `no connection named "${connection}"`)
+      if (!value) throw new DomainError('not_found', `no connection named "${connection}"`)
       return { kind: 'ok', value }
     } catch (err) {
       if (!(err instanceof SecretStoreUnavailableError)) throw err
@@ -203,7 +203,7 @@ export class SessionService {
         return { connection, entry, expiresAt: callerExpiry(entry, this.opts.lifetime), apiVersion: entry.apiVersion, cache: 'hit', auditSessions: true }
       }
     }
-    throw new HttpProblem('secret_store_unavailable', 'the secret store cannot be read and no valid cached session exists', { connection, retryable: true }, 5)
+    throw new DomainError('secret_store_unavailable', 'the secret store cannot be read and no valid cached session exists', { connection, retryable: true }, 5)
   }
 
   /** One login per connection per process at a time; the shared lease makes it one per fleet. */
@@ -253,7 +253,7 @@ export class SessionService {
       }
     })
     if (result.kind === 'timeout') {
-      throw new HttpProblem('login_wait_timeout', 'another login for this connection did not finish in time', { connection, retryable: true }, 2)
+      throw new DomainError('login_wait_timeout', 'another login for this connection did not finish in time', { connection, retryable: true }, 2)
     }
     return result.value
   }
@@ -283,7 +283,7 @@ export class SessionService {
       failure = outcome.failure
       // Retrying with the same secret can only add failed logins and lock the user out: stop everyone.
       if (outcome.circuit) {
-        throw new HttpProblem('salesforce_login_failed', `Salesforce answered: ${failure.message}`, {
+        throw new DomainError('salesforce_login_failed', `Salesforce answered: ${failure.message}`, {
           connection, classification: failure.classification, hint: failure.hint, retryable: false,
         }, retryAfterSeconds(outcome.circuit))
       }

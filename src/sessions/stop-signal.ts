@@ -1,7 +1,7 @@
-import { HttpProblem } from '../errors.ts'
+import { DomainError } from '../errors.ts'
 
 const shuttingDown = (connection: string) =>
-  new HttpProblem('shutting_down', 'this replica is stopping before the Salesforce login finished', { connection, retryable: true }, 1)
+  new DomainError('shutting_down', 'this replica is stopping before the Salesforce login finished', { connection, retryable: true }, 1)
 
 /**
  * The shutdown deadline of the session service: until it, logins and waits go on; at it, every

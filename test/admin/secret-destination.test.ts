@@ -1,7 +1,7 @@
 import t from 'tap'
 import { checkSecretsStayHome, originOf, sameSecretAndDestination } from '../../src/admin/secret-destination.ts'
 import type { ConnectionDefinition } from '../../src/salesforce/types.ts'
-import type { HttpProblem } from '../../src/errors.ts'
+import type { DomainError } from '../../src/errors.ts'
 
 const stored: ConnectionDefinition = { flow: 'soap', loginUrl: 'https://login.salesforce.com', username: 'int@acme.example', apiVersion: '62.0', sessionTimeoutSeconds: 7200, password: 'p', securityToken: 't' }
 
@@ -12,7 +12,7 @@ t.test('stored secrets only travel to the host, user and app they are stored for
     try {
       checkSecretsStayHome('acme', stored, candidate)
     } catch (err) {
-      const e = err as HttpProblem
+      const e = err as DomainError
       return [e.code, ...(e.extensions.errors ?? []).map(x => x.path)]
     }
     return []
