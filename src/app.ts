@@ -9,7 +9,7 @@ import { clientErrorHandler, frameworkErrorHandler, registerErrorHandling } from
 import authPlugin from './auth/plugin.ts'
 import { ProblemSchema } from './schemas/problem.ts'
 import { SessionSchema } from './schemas/session.ts'
-import healthRoutes from './routes/health.ts'
+import probeRoutes from './routes/probes.ts'
 import sessionRoutes from './routes/sessions.ts'
 import adminRoutes from './routes/admin.ts'
 import migrationRoutes from './routes/migration.ts'
@@ -112,11 +112,11 @@ export async function buildApp (config: Config, overrides: BrokerOverrides = {})
     jwtVerifier: broker.jwtVerifier,
     defaultRateLimitPerMinute: config.CALLER_RATE_LIMIT_PER_MINUTE,
   })
-  await app.register(healthRoutes, { secretStore: broker.secretStore, sharedState: broker.sharedState })
+  await app.register(probeRoutes, { secretStore: broker.cachingSecretStore, sharedState: broker.sharedState })
   await app.register(healthPlugin, {
     config,
     logger: broker.logger,
-    secretStore: broker.secretStore,
+    secretStore: broker.cachingSecretStore,
     sessions: broker.sessions,
     sharedState: broker.sharedState,
     gate: broker.gate,

@@ -37,10 +37,10 @@ export interface Broker {
   logger: Logger
   principals: PrincipalDirectory
   jwtVerifier?: JwtVerifier
-  /** the raw store (Vault or file) */
-  rawSecretStore: SecretStore
-  /** the store through its short in-memory cache: what the hot path reads */
-  secretStore: CachingSecretStore
+  /** the store itself (Vault or file), no cache: every read asks it */
+  uncachedSecretStore: SecretStore
+  /** the store through its short in-memory cache (SECRET_CACHE_TTL_SECONDS): what the hot path reads */
+  cachingSecretStore: CachingSecretStore
   sharedState: SharedState
   loginUrlPolicy: LoginUrlPolicy
   /** the one door to Salesforce: every login goes through it */
@@ -82,17 +82,17 @@ export interface BrokerOverrides {
   now?: () => number
 }
 
-export async function createBroker (config: Config, o: BrokerOverrides = {}): Promise<Broker> {
-  const logger = o.logger ?? createLogger(config.LOG_LEVEL)
+export async function createBroker (config: Config, overrides: BrokerOverrides = {}): Promise<Broker> {
+  const logger = overrides.logger ?? createLogger(config.LOG_LEVEL)
   const stopProxying = useEgressProxy({ httpsProxy: config.HTTPS_PROXY, httpProxy: config.HTTP_PROXY, noProxy: config.NO_PROXY })
-  const principals = o.principals ?? principalsFromConfig(config)
-  const stopReloading = o.principals ? () => {} : reloadPrincipals(config, principals, logger)
-  const jwtVerifier = o.jwtVerifier ?? (config.JWKS_URL
+  const principals = overrides.principals ?? principalsFromConfig(config)
+  const stopReloading = overrides.principals ? () => {} : reloadPrincipals(config, principals, logger)
+  const jwtVerifier = overrides.jwtVerifier ?? (config.JWKS_URL
     ? createJwtVerifier(principals, { jwksUrl: config.JWKS_URL, issuer: config.JWT_ISSUER as string, audience: config.JWT_AUDIENCE as string, maxTtlSeconds: config.JWT_MAX_TTL_SECONDS })
     : undefined)
 
   const metrics = new BrokerMetrics()
-  const created = o.secretStore ? { store: o.secretStore, startup: Promise.resolve() } : await createSecretStore(config, logger)
+  const created = overrides.secretStore ? { store: overrides.secretStore, startup: Promise.resolve() } : await createSecretStore(config, logger)
   // handled here so a failure is never unhandled; the server exits on it (src/server.ts)
   created.startup.catch(() => {})
   const baseStore = created.store
@@ -100,17 +100,17 @@ export async function createBroker (config: Config, o: BrokerOverrides = {}): Pr
   const pendingStore = baseStore.folder?.('_migrations')
   const transit = baseStore instanceof VaultSecretStore ? new TransitKeys(baseStore, config.VAULT_TRANSIT_MOUNT) : undefined
   if (config.JWT_KEY_CUSTODY === 'vault-transit' && transit === undefined) throw new Error('JWT_KEY_CUSTODY=vault-transit needs the Vault secret store')
-  const rawSecretStore = metrics.instrument(rawStoreKind(o.secretStore, config), baseStore, ['list', 'read', 'write', 'versions', 'remove'])
-  const secretStore = new CachingSecretStore(rawSecretStore, { ttlMs: config.SECRET_CACHE_TTL_SECONDS * 1000 })
+  const uncachedSecretStore = metrics.instrument(rawStoreKind(overrides.secretStore, config), baseStore, ['list', 'read', 'write', 'versions', 'remove'])
+  const cachingSecretStore = new CachingSecretStore(uncachedSecretStore, { ttlMs: config.SECRET_CACHE_TTL_SECONDS * 1000 })
 
-  const sharedState = o.sharedState ?? await buildSharedState(config, logger, metrics)
+  const sharedState = overrides.sharedState ?? await buildSharedState(config, logger, metrics)
   // a rotation on any replica purges the connection's sessions fleet-wide: drop our cached secret
   // with them, or this replica would log in again with the secret that was just replaced
-  sharedState.onEvent((event) => { if (event.type === 'purge') secretStore.invalidate(event.connection) })
+  sharedState.onEvent((event) => { if (event.type === 'purge') cachingSecretStore.invalidate(event.connection) })
   const loginUrlPolicy = createLoginUrlPolicy({ extraAllowedOrigins: splitList(config.LOGIN_URL_ALLOWLIST) })
-  const now = o.now ?? Date.now
+  const now = overrides.now ?? Date.now
   const flowSunsets = flowSunsetTable({ oauth_password: config.FLOW_SUNSET_OAUTH_PASSWORD_DATE, soap: config.FLOW_SUNSET_SOAP_DATE })
-  const core = o.login ?? ((definition: ConnectionDefinition) =>
+  const core = overrides.login ?? ((definition: ConnectionDefinition) =>
     salesforceLogin(definition, { timeoutMs: config.LOGIN_TIMEOUT_MS, allowedLoginHosts: loginUrlPolicy, logger, flowSunsets, now, transitSigner: transit ? (key: string) => transit.signer(key) : undefined }))
   const gate = new LoginGate({
     core,
@@ -125,10 +125,10 @@ export async function createBroker (config: Config, o: BrokerOverrides = {}): Pr
     hashKey: config.SESSION_ENCRYPTION_KEY ? decodeKey(config.SESSION_ENCRYPTION_KEY) : randomBytes(32),
     observer: metrics.loginObserver(),
   })
-  const checker: SessionChecker = o.checkSession ?? ((session, apiVersion) => checkSession(session, { apiVersion, timeoutMs: config.LOGIN_TIMEOUT_MS }))
+  const checker: SessionChecker = overrides.checkSession ?? ((session, apiVersion) => checkSession(session, { apiVersion, timeoutMs: config.LOGIN_TIMEOUT_MS }))
 
   const sessions = new SessionService({
-    secrets: secretStore,
+    secrets: cachingSecretStore,
     state: sharedState,
     gate,
     rejections: new RejectionCheck({
@@ -147,10 +147,10 @@ export async function createBroker (config: Config, o: BrokerOverrides = {}): Pr
     observer: metrics.sessionObserver(),
   })
 
-  const revoke = o.revoke ?? ((session: SalesforceSession) => revokeSession(session, { timeoutMs: config.LOGIN_TIMEOUT_MS }))
+  const revoke = overrides.revoke ?? ((session: SalesforceSession) => revokeSession(session, { timeoutMs: config.LOGIN_TIMEOUT_MS }))
   const audit = new AuditLog({ logger, state: sharedState })
   const admin = new ConnectionAdmin({
-    store: secretStore,
+    store: cachingSecretStore,
     sessions,
     gate,
     revoke,
@@ -163,7 +163,7 @@ export async function createBroker (config: Config, o: BrokerOverrides = {}): Pr
   })
 
   const migrations = new MigrationService({
-    store: secretStore,
+    store: cachingSecretStore,
     pending: pendingStore,
     admin,
     sessions,
@@ -179,7 +179,7 @@ export async function createBroker (config: Config, o: BrokerOverrides = {}): Pr
   })
 
   logger.info({
-    secretStore: rawSecretStore.kind,
+    secretStore: uncachedSecretStore.kind,
     sharedState: sharedState.kind === 'redis' ? `redis (${redisTopology(config) as string})` : 'in-memory only (no REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES: sessions are not shared between replicas)',
   }, 'broker configured')
 
@@ -188,8 +188,8 @@ export async function createBroker (config: Config, o: BrokerOverrides = {}): Pr
     logger,
     principals,
     jwtVerifier,
-    rawSecretStore,
-    secretStore,
+    uncachedSecretStore,
+    cachingSecretStore,
     sharedState,
     loginUrlPolicy,
     gate,
@@ -209,7 +209,7 @@ export async function createBroker (config: Config, o: BrokerOverrides = {}): Pr
       stopReloading()
       await stopProxying()
       await sharedState.close()
-      await secretStore.close()
+      await cachingSecretStore.close()
     },
   }
 }

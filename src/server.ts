@@ -14,7 +14,7 @@ async function main (): Promise<void> {
   const config = loadConfig(demo ? demo.env : process.env)
   // the principals document, TLS files, keys: read while building, each a ConfigError when wrong
   const app = await buildApp(config)
-  if (demo) await demo.seed(app.broker.rawSecretStore)
+  if (demo) await demo.seed(app.broker.uncachedSecretStore)
 
   // app.close() answers every request in flight within SHUTDOWN_TIMEOUT_MS (see buildApp);
   // the delay is the last resort that exits 1 if something still hangs after it

@@ -52,12 +52,12 @@ export type WrittenListener = (name: string, version: number) => Promise<void>
  * version read, so two admins rotating at once can't silently overwrite each other.
  */
 export class ConnectionAdmin {
-  private readonly o: ConnectionAdminOptions
+  private readonly opts: ConnectionAdminOptions
 
   private readonly writtenListeners: WrittenListener[] = []
 
   constructor (opts: ConnectionAdminOptions) {
-    this.o = opts
+    this.opts = opts
   }
 
   /** The health plugin (a higher layer) registers here, so a rotation or rollback resets the health counters. */
@@ -69,14 +69,14 @@ export class ConnectionAdmin {
   async announceWritten (name: string, version: number): Promise<void> {
     for (const listener of this.writtenListeners) {
       // the write has happened: a health bookkeeping error must not turn it into a failure
-      await listener(name, version).catch((err: unknown) => this.o.logger.warn({ connection: name, err }, 'health not updated after a write'))
+      await listener(name, version).catch((err: unknown) => this.opts.logger.warn({ connection: name, err }, 'health not updated after a write'))
     }
   }
 
   async list (): Promise<ConnectionMetadata[]> {
-    const names = (await this.o.store.list()).sort()
+    const names = (await this.opts.store.list()).sort()
     const rows = await Promise.all(names.map(async n => {
-      const stored = await this.o.store.read(n)
+      const stored = await this.opts.store.read(n)
       return stored ? this.metadata(stored) : null
     }))
     return rows.filter((r): r is ConnectionMetadata => r !== null)
@@ -87,7 +87,7 @@ export class ConnectionAdmin {
   }
 
   async put (name: string, definition: ConnectionDefinition, ctx: AdminContext): Promise<{ metadata: ConnectionMetadata, created: boolean }> {
-    const current = await this.o.store.read(name)
+    const current = await this.opts.store.read(name)
     const action = current ? 'connection.replace' : 'connection.create'
     await this.checkIfMatch(name, current?.version ?? 0, ctx, action)
     const stored = await this.validateAndWrite(name, definition, current?.version ?? 0, ctx, action, { fields: setSecretNames(definition) })
@@ -104,7 +104,7 @@ export class ConnectionAdmin {
 
   async rollback (name: string, version: number, ctx: AdminContext): Promise<ConnectionMetadata> {
     const current = await this.mustRead(name)
-    const target = await this.o.store.read(name, version)
+    const target = await this.opts.store.read(name, version)
     if (!target) throw new DomainError('not_found', `version ${version} of "${name}" does not exist or was deleted`, { connection: name })
     if (version === current.version) throw new DomainError('bad_request', `version ${version} is already the current version`, { connection: name })
     await this.checkIfMatch(name, current.version, ctx, 'connection.rollback')
@@ -118,7 +118,7 @@ export class ConnectionAdmin {
    * must bring its own: stored secrets only ever go where they are stored for.
    */
   async validate (name: string, candidate: Partial<ConnectionDefinition> | undefined, ctx: AdminContext): Promise<ValidationResult> {
-    const stored = await this.o.store.read(name)
+    const stored = await this.opts.store.read(name)
     if (!candidate && !stored) throw new DomainError('not_found', `no connection named "${name}"`, { connection: name })
     if (candidate && stored) checkSecretsStayHome(name, stored.definition, candidate)
     const source = candidate ? 'candidate' : 'stored'
@@ -136,11 +136,11 @@ export class ConnectionAdmin {
       fields: candidate ? Object.keys(candidate).sort() : undefined,
     }
     const started = Date.now()
-    const outcome = await this.o.gate.attempt({ connection: name, definition, purpose: 'admin', storedVersion: usesStored ? stored.version : undefined })
+    const outcome = await this.opts.gate.attempt({ connection: name, definition, purpose: 'admin', storedVersion: usesStored ? stored.version : undefined })
     const latencyMs = Date.now() - started
     if ('refusal' in outcome) {
       const r = outcome.refusal
-      await this.o.audit.record({ ...base, outcome: 'rejected', classification: r.kind === 'circuit_open' ? r.circuit.classification : `not_attempted:${r.kind}` })
+      await this.opts.audit.record({ ...base, outcome: 'rejected', classification: r.kind === 'circuit_open' ? r.circuit.classification : `not_attempted:${r.kind}` })
       // the stored secret already failed: report the circuit's classification, as a check would
       if (r.kind === 'circuit_open') {
         return { ok: false, classification: r.circuit.classification, message: `not attempted: ${pausedMessage(r.circuit)}`, hint: r.circuit.hint, retryable: false, latencyMs: 0, source }
@@ -149,14 +149,14 @@ export class ConnectionAdmin {
     }
     const readiness = outcome.ok ? await this.readinessOf(outcome.session, definition) : null
     const lacking = lacksPermissions(readiness)
-    await this.o.audit.record({
+    await this.opts.audit.record({
       ...base,
       outcome: outcome.ok && !lacking ? 'success' : 'rejected',
       classification: outcome.ok ? (lacking ? 'permissions_missing' : 'ok') : outcome.failure.classification,
     })
     if (outcome.ok) {
-      if (usesStored) await this.o.sessions.adopt(name, stored.version, definition, outcome.session)
-      else await this.o.revoke(outcome.session).catch(() => false)
+      if (usesStored) await this.opts.sessions.adopt(name, stored.version, definition, outcome.session)
+      else await this.opts.revoke(outcome.session).catch(() => false)
       if (lacking) throw permissionsProblem(name, readiness, true)
       const warnings = readinessWarnings(readiness)
       return { ok: true, classification: 'ok', latencyMs, source, ...(warnings.length > 0 ? { warnings } : {}) }
@@ -166,42 +166,42 @@ export class ConnectionAdmin {
 
   async versions (name: string): Promise<VersionRow[]> {
     const current = await this.mustRead(name)
-    const rows = await this.o.store.versions(name)
+    const rows = await this.opts.store.versions(name)
     return rows.map(v => ({ ...v, current: v.version === current.version }))
   }
 
   /** The kill switch: every session of the connection dropped fleet-wide and revoked at Salesforce. */
   revokeSessions (name: string, ctx: AdminContext): Promise<RevocationResult> {
-    return revokeSessions({ ...this.o, fleetUnreachable: this.o.fleetUnreachable ?? (() => false) }, name, ctx)
+    return revokeSessions({ ...this.opts, fleetUnreachable: this.opts.fleetUnreachable ?? (() => false) }, name, ctx)
   }
 
   async remove (name: string, ctx: AdminContext): Promise<void> {
     const current = await this.mustRead(name)
     await this.checkIfMatch(name, current.version, ctx, 'connection.delete')
-    const purged = await this.o.sessions.purge(name)
+    const purged = await this.opts.sessions.purge(name)
     // a deleted connection's sessions must stop working, not just stop being handed out
-    await Promise.all(purged.map(p => this.o.revoke(p.session).catch(() => false)))
-    await this.o.store.remove(name)
-    await this.o.sessions.clearCircuit(name)
-    await this.o.audit.record({ actor: ctx.actor, requestId: ctx.requestId, action: 'connection.delete', connection: name, outcome: 'success', fromVersion: current.version })
+    await Promise.all(purged.map(p => this.opts.revoke(p.session).catch(() => false)))
+    await this.opts.store.remove(name)
+    await this.opts.sessions.clearCircuit(name)
+    await this.opts.audit.record({ actor: ctx.actor, requestId: ctx.requestId, action: 'connection.delete', connection: name, outcome: 'success', fromVersion: current.version })
   }
 
   private async readinessOf (session: SalesforceSession, definition: ConnectionDefinition): Promise<ReadinessReport | null> {
-    if (!this.o.readiness) return null
-    return this.o.readiness(session, definition).catch((err: unknown) => {
-      this.o.logger.warn({ err }, 'integration-user readiness could not be read; the scheduled check will try again')
+    if (!this.opts.readiness) return null
+    return this.opts.readiness(session, definition).catch((err: unknown) => {
+      this.opts.logger.warn({ err }, 'integration-user readiness could not be read; the scheduled check will try again')
       return null
     })
   }
 
   /** A write whose purge could not reach the fleet (Redis down) says so: a 200 means it happened everywhere. */
   private withPending (m: ConnectionMetadata): ConnectionMetadata {
-    if (!this.o.fleetUnreachable?.()) return m
+    if (!this.opts.fleetUnreachable?.()) return m
     return { ...m, pending: ['fleet-wide purge: Redis is unreachable; other replicas drop their sessions of the old secret when it returns, and check the secret version before any login meanwhile'] }
   }
 
   private async mustRead (name: string): Promise<StoredConnection> {
-    const stored = await this.o.store.read(name)
+    const stored = await this.opts.store.read(name)
     if (!stored) throw new DomainError('not_found', `no connection named "${name}"`, { connection: name })
     return stored
   }
@@ -210,7 +210,7 @@ export class ConnectionAdmin {
     if (ctx.ifMatch === undefined || ctx.ifMatch === currentVersion) return
     // `*` matches any current version, and nothing when the connection does not exist yet
     if (ctx.ifMatch === '*' && currentVersion > 0) return
-    await this.o.audit.record({ actor: ctx.actor, requestId: ctx.requestId, action, connection: name, outcome: 'conflict', version: currentVersion })
+    await this.opts.audit.record({ actor: ctx.actor, requestId: ctx.requestId, action, connection: name, outcome: 'conflict', version: currentVersion })
     const named = ctx.ifMatch === '*' ? 'any current version' : `version ${ctx.ifMatch}`
     throw new DomainError('conflict', `If-Match names ${named} but the current version is ${currentVersion}`, { connection: name, currentVersion })
   }
@@ -223,7 +223,7 @@ export class ConnectionAdmin {
         errors: missing.map(f => ({ path: `body/${f}`, message: `required for flow ${definition.flow}` })),
       })
     }
-    if (!isLoginUrlAllowed(definition.loginUrl, this.o.loginUrlPolicy)) {
+    if (!isLoginUrlAllowed(definition.loginUrl, this.opts.loginUrlPolicy)) {
       throw new DomainError('bad_request', 'loginUrl must be an https Salesforce login host (login.salesforce.com, test.salesforce.com, *.my.salesforce.com) or an allow-listed origin', {
         connection: name,
         errors: [{ path: 'body/loginUrl', message: 'not an allowed Salesforce login host' }],
@@ -235,48 +235,48 @@ export class ConnectionAdmin {
   private async validateAndWrite (name: string, candidate: ConnectionDefinition, cas: number, ctx: AdminContext, action: string, extra: { fields?: string[], fromVersion?: number, targetVersion?: number }, rotated?: string[]): Promise<StoredConnection> {
     this.checkDefinition(name, candidate)
     const base = { actor: ctx.actor, requestId: ctx.requestId, action, connection: name, target: originOf(candidate.loginUrl), ...extra }
-    const outcome = await this.o.gate.attempt({ connection: name, definition: candidate, purpose: 'admin' })
+    const outcome = await this.opts.gate.attempt({ connection: name, definition: candidate, purpose: 'admin' })
     if ('refusal' in outcome) {
-      await this.o.audit.record({ ...base, outcome: 'rejected', classification: `not_attempted:${outcome.refusal.kind}` })
+      await this.opts.audit.record({ ...base, outcome: 'rejected', classification: `not_attempted:${outcome.refusal.kind}` })
       throw refusalProblem(outcome.refusal, name)
     }
     if (!outcome.ok) {
-      await this.o.audit.record({ ...base, outcome: 'rejected', classification: outcome.failure.classification })
+      await this.opts.audit.record({ ...base, outcome: 'rejected', classification: outcome.failure.classification })
       throw rejected(name, outcome.failure, candidate.flow, rotated)
     }
     // a new or replaced definition declares what the user needs: refuse it while the user lacks that
     // (a rotation or rollback changes only the secret and must never be blocked by a permission)
     const readiness = action === 'connection.create' || action === 'connection.replace' ? await this.readinessOf(outcome.session, candidate) : null
     if (lacksPermissions(readiness)) {
-      await this.o.revoke(outcome.session).catch(() => false)
-      await this.o.audit.record({ ...base, outcome: 'rejected', classification: 'permissions_missing' })
+      await this.opts.revoke(outcome.session).catch(() => false)
+      await this.opts.audit.record({ ...base, outcome: 'rejected', classification: 'permissions_missing' })
       throw permissionsProblem(name, readiness, false)
     }
     let written: { version: number, createdTime: string }
     try {
-      written = await this.o.store.write(name, candidate, cas)
+      written = await this.opts.store.write(name, candidate, cas)
     } catch (err) {
       if (!(err instanceof CasConflictError)) throw err
-      await this.o.revoke(outcome.session).catch(() => false)
-      await this.o.audit.record({ ...base, outcome: 'conflict', version: err.currentVersion })
+      await this.opts.revoke(outcome.session).catch(() => false)
+      await this.opts.audit.record({ ...base, outcome: 'conflict', version: err.currentVersion })
       throw new DomainError('conflict', 'the connection changed while this request was being validated; read it again and retry', { connection: name, currentVersion: err.currentVersion })
     }
-    const purged = await this.o.sessions.purge(name)
-    if (this.o.revokeOnRotation) {
+    const purged = await this.opts.sessions.purge(name)
+    if (this.opts.revokeOnRotation) {
       // Salesforce may hand the same token to the new login: never revoke the one just issued
       const stale = purged.filter(p => p.session.accessToken !== outcome.session.accessToken)
-      await Promise.all(stale.map(p => this.o.revoke(p.session).catch(() => false)))
+      await Promise.all(stale.map(p => this.opts.revoke(p.session).catch(() => false)))
     }
-    await this.o.sessions.adopt(name, written.version, candidate, outcome.session)
-    await this.o.audit.record({ ...base, outcome: 'success', classification: 'ok', version: written.version })
-    this.o.logger.info({ connection: name, action, version: written.version }, 'connection written')
+    await this.opts.sessions.adopt(name, written.version, candidate, outcome.session)
+    await this.opts.audit.record({ ...base, outcome: 'success', classification: 'ok', version: written.version })
+    this.opts.logger.info({ connection: name, action, version: written.version }, 'connection written')
     await this.announceWritten(name, written.version)
     return { name, version: written.version, createdTime: written.createdTime, definition: candidate }
   }
 
   private async metadata (stored: StoredConnection): Promise<ConnectionMetadata> {
     const d = stored.definition
-    const circuit = await this.o.sessions.circuit(stored.name)
+    const circuit = await this.opts.sessions.circuit(stored.name)
     return {
       name: stored.name,
       flow: d.flow,

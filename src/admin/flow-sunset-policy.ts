@@ -18,14 +18,14 @@ export interface FlowSunsetPolicyOptions {
  * a test may need one). Replacing an existing connection is never refused: rotating the password of
  * a connection being migrated must keep working.
  */
-export function createFlowSunsetPolicy (o: FlowSunsetPolicyOptions) {
+export function createFlowSunsetPolicy (opts: FlowSunsetPolicyOptions) {
   return async function flowWarnings (name: string, flow: Flow, acceptRetiredFlow: boolean): Promise<FlowWarning[]> {
-    const sunset = o.sunsets.get(flow)
+    const sunset = opts.sunsets.get(flow)
     if (sunset === undefined) return []
-    const now = o.now()
+    const now = opts.now()
     const moveTo = sunset.moveTo.join(' or ')
     if (isRetired(sunset, now)) {
-      if (!acceptRetiredFlow && !await o.exists(name)) {
+      if (!acceptRetiredFlow && !await opts.exists(name)) {
         throw new DomainError('flow_retired', `Salesforce retired the ${flow} flow on ${sunset.date}; a new connection on it is not created`, {
           connection: name,
           hint: `Create the connection with ${moveTo} (README: "Flow retirement"). If this org still allows ${flow}, ` +

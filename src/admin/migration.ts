@@ -49,10 +49,10 @@ export interface MigrationServiceOptions {
  *   abandon  — the pending definition removed.
  */
 export class MigrationService {
-  private readonly o: MigrationServiceOptions
+  private readonly opts: MigrationServiceOptions
 
   constructor (opts: MigrationServiceOptions) {
-    this.o = opts
+    this.opts = opts
   }
 
   async start (name: string, body: StartMigration, ctx: AdminContext): Promise<MigrationView> {
@@ -69,8 +69,8 @@ export class MigrationService {
       if (err instanceof CasConflictError) throw new DomainError('conflict', `a migration of "${name}" was started at the same time by someone else`, { connection: name })
       throw err
     }
-    await this.o.audit.record({ actor: ctx.actor, requestId: ctx.requestId, action: 'migration.start', connection: name, outcome: 'success', version: current.version, fields: [`to:${definition.flow}`, ...(definition.transitKey ? ['key:vault-transit'] : definition.privateKey ? ['key:store'] : [])] })
-    this.o.logger.info({ connection: name, to: definition.flow, keyCustody: definition.flow === 'jwt_bearer' ? this.o.custody.kind : undefined }, 'migration started')
+    await this.opts.audit.record({ actor: ctx.actor, requestId: ctx.requestId, action: 'migration.start', connection: name, outcome: 'success', version: current.version, fields: [`to:${definition.flow}`, ...(definition.transitKey ? ['key:vault-transit'] : definition.privateKey ? ['key:store'] : [])] })
+    this.opts.logger.info({ connection: name, to: definition.flow, keyCustody: definition.flow === 'jwt_bearer' ? this.opts.custody.kind : undefined }, 'migration started')
     return this.view(current, { name, version: written.version, createdTime: new Date().toISOString(), definition })
   }
 
@@ -93,17 +93,17 @@ export class MigrationService {
     const definition = pending.definition
     const started = Date.now()
     // a candidate of the connection: the gate applies the user's budget and failure guard, not the stored secret's circuit
-    const outcome = await this.o.gate.attempt({ connection: name, definition, purpose: 'admin' })
+    const outcome = await this.opts.gate.attempt({ connection: name, definition, purpose: 'admin' })
     const latencyMs = Date.now() - started
     if ('refusal' in outcome) {
-      await this.o.audit.record({ actor: ctx.actor, requestId: ctx.requestId, action: 'migration.validate', connection: name, outcome: 'rejected', classification: `not_attempted:${outcome.refusal.kind}`, version: current.version })
+      await this.opts.audit.record({ actor: ctx.actor, requestId: ctx.requestId, action: 'migration.validate', connection: name, outcome: 'rejected', classification: `not_attempted:${outcome.refusal.kind}`, version: current.version })
       throw refusalProblem(outcome.refusal, name)
     }
     const classification = outcome.ok ? 'ok' : outcome.failure.classification
     // a validating login proves the definition; its session is not the connection's yet
-    if (outcome.ok) await this.o.revoke(outcome.session).catch(() => false)
-    await this.o.state.putJson(validatedKey(name), outcome.ok ? { pendingVersion: pending.version } : null, VALIDATION_REMEMBERED_MS)
-    await this.o.audit.record({ actor: ctx.actor, requestId: ctx.requestId, action: 'migration.validate', connection: name, outcome: outcome.ok ? 'success' : 'rejected', classification, version: current.version, fields: Object.keys(changes).sort() })
+    if (outcome.ok) await this.opts.revoke(outcome.session).catch(() => false)
+    await this.opts.state.putJson(validatedKey(name), outcome.ok ? { pendingVersion: pending.version } : null, VALIDATION_REMEMBERED_MS)
+    await this.opts.audit.record({ actor: ctx.actor, requestId: ctx.requestId, action: 'migration.validate', connection: name, outcome: outcome.ok ? 'success' : 'rejected', classification, version: current.version, fields: Object.keys(changes).sort() })
     const target = definition.flow as MigrationTarget
     return {
       ok: outcome.ok,
@@ -119,37 +119,37 @@ export class MigrationService {
     const current = await this.mustRead(name)
     const pending = await this.mustReadPending(name)
     const base = { actor: ctx.actor, requestId: ctx.requestId, action: 'migration.complete', connection: name, fromVersion: current.version }
-    const validated = await this.o.state.getJson<{ pendingVersion: number } | null>(validatedKey(name))
+    const validated = await this.opts.state.getJson<{ pendingVersion: number } | null>(validatedKey(name))
     if (validated?.pendingVersion !== pending.version) {
-      await this.o.audit.record({ ...base, outcome: 'rejected', classification: 'not_validated' })
+      await this.opts.audit.record({ ...base, outcome: 'rejected', classification: 'not_validated' })
       throw new DomainError('conflict', `validate the pending definition first (POST …/migration/validate): it has not logged in successfully${validated ? ' since it last changed' : ''}`, { connection: name })
     }
     if (ctx.ifMatch !== undefined && ctx.ifMatch !== current.version) {
-      await this.o.audit.record({ ...base, outcome: 'conflict', version: current.version })
+      await this.opts.audit.record({ ...base, outcome: 'conflict', version: current.version })
       throw new DomainError('conflict', `If-Match names version ${ctx.ifMatch} but the current version is ${current.version}`, { connection: name, currentVersion: current.version })
     }
     let written: { version: number, createdTime: string }
     try {
-      written = await this.o.store.write(name, pending.definition, current.version)
+      written = await this.opts.store.write(name, pending.definition, current.version)
     } catch (err) {
       if (!(err instanceof CasConflictError)) throw err
-      await this.o.audit.record({ ...base, outcome: 'conflict', version: err.currentVersion })
+      await this.opts.audit.record({ ...base, outcome: 'conflict', version: err.currentVersion })
       throw new DomainError('conflict', 'the connection changed while the switch was being made; read it again and retry', { connection: name, currentVersion: err.currentVersion })
     }
     // every replica drops the old flow's sessions and its cached secret; the next request logs in once, fleet-wide
-    const purged = await this.o.sessions.purge(name)
-    if (this.o.revokeOnRotation) await Promise.all(purged.map(p => this.o.revoke(p.session).catch(() => false)))
+    const purged = await this.opts.sessions.purge(name)
+    if (this.opts.revokeOnRotation) await Promise.all(purged.map(p => this.opts.revoke(p.session).catch(() => false)))
     await this.pendingStore().remove(name)
-    await this.o.state.putJson(validatedKey(name), null, 1)
-    await this.o.audit.record({ ...base, outcome: 'success', classification: 'ok', version: written.version, fields: [`to:${pending.definition.flow}`] })
-    this.o.logger.info({ connection: name, from: current.definition.flow, to: pending.definition.flow, version: written.version, previousVersion: current.version }, 'migration completed')
-    return { connection: await this.o.admin.get(name), previousVersion: current.version }
+    await this.opts.state.putJson(validatedKey(name), null, 1)
+    await this.opts.audit.record({ ...base, outcome: 'success', classification: 'ok', version: written.version, fields: [`to:${pending.definition.flow}`] })
+    this.opts.logger.info({ connection: name, from: current.definition.flow, to: pending.definition.flow, version: written.version, previousVersion: current.version }, 'migration completed')
+    return { connection: await this.opts.admin.get(name), previousVersion: current.version }
   }
 
   async abandon (name: string, ctx: AdminContext): Promise<void> {
     const pending = await this.mustReadPending(name)
     await this.pendingStore().remove(name)
-    await this.o.audit.record({ actor: ctx.actor, requestId: ctx.requestId, action: 'migration.abandon', connection: name, outcome: 'success', fields: [`to:${pending.definition.flow}`] })
+    await this.opts.audit.record({ actor: ctx.actor, requestId: ctx.requestId, action: 'migration.abandon', connection: name, outcome: 'success', fields: [`to:${pending.definition.flow}`] })
   }
 
   /** The definition the connection will have: its settings, the new flow, and (JWT bearer) a new key. */
@@ -173,7 +173,7 @@ export class MigrationService {
     if (!username) throw new DomainError('bad_request', 'jwt_bearer logs in as a named user: give `username`', { connection: name, errors: [{ path: 'body/username', message: 'required: the connection has none' }] })
     const clientId = body.clientId ?? d.clientId
     // real time, not the flow-sunset calendar (which tests and demos may move): Salesforce checks the dates
-    const issued = await this.o.custody.issue(name, this.o.certificateValidityDays, new Date())
+    const issued = await this.opts.custody.issue(name, this.opts.certificateValidityDays, new Date())
     return { flow: 'jwt_bearer', loginUrl, username, ...settings, ...(clientId ? { clientId } : {}), ...issued.fields, certificate: issued.certificate }
   }
 
@@ -189,7 +189,7 @@ export class MigrationService {
   }
 
   private checkLoginUrl (name: string, loginUrl: string): void {
-    if (!isLoginUrlAllowed(loginUrl, this.o.loginUrlPolicy)) {
+    if (!isLoginUrlAllowed(loginUrl, this.opts.loginUrlPolicy)) {
       throw new DomainError('bad_request', 'loginUrl must be an https Salesforce login host (login.salesforce.com, test.salesforce.com, *.my.salesforce.com) or an allow-listed origin', {
         connection: name, errors: [{ path: 'body/loginUrl', message: 'not an allowed Salesforce login host' }],
       })
@@ -223,12 +223,12 @@ export class MigrationService {
   }
 
   private pendingStore (): SecretStore {
-    if (!this.o.pending) throw new DomainError('not_found', 'this secret store keeps no pending migrations')
-    return this.o.pending
+    if (!this.opts.pending) throw new DomainError('not_found', 'this secret store keeps no pending migrations')
+    return this.opts.pending
   }
 
   private async mustRead (name: string): Promise<StoredConnection> {
-    const stored = await this.o.store.read(name)
+    const stored = await this.opts.store.read(name)
     if (!stored) throw new DomainError('not_found', `no connection named "${name}"`, { connection: name })
     return stored
   }
@@ -262,8 +262,8 @@ export function isMyDomain (loginUrl: string): boolean {
   return host.endsWith('.my.salesforce.com')
 }
 
-function pick<T extends object, K extends keyof T> (o: T, ...keys: K[]): Partial<Pick<T, K>> {
+function pick<T extends object, K extends keyof T> (source: T, ...keys: K[]): Partial<Pick<T, K>> {
   const out: Partial<Pick<T, K>> = {}
-  for (const k of keys) if (o[k] !== undefined) out[k] = o[k]
+  for (const k of keys) if (source[k] !== undefined) out[k] = source[k]
   return out
 }

@@ -29,17 +29,17 @@ export interface RevocationResult {
  * INVALID_SESSION_ID on their next call and come back for a new one. Audited, with the origins the
  * revocations went to.
  */
-export async function revokeSessions (o: SessionRevocationOptions, name: string, ctx: AdminContext): Promise<RevocationResult> {
-  const stored = await o.store.read(name)
+export async function revokeSessions (opts: SessionRevocationOptions, name: string, ctx: AdminContext): Promise<RevocationResult> {
+  const stored = await opts.store.read(name)
   if (!stored) throw new DomainError('not_found', `no connection named "${name}"`, { connection: name })
-  const purged = await o.sessions.purge(name)
+  const purged = await opts.sessions.purge(name)
   const unique = [...new Map(purged.map(p => [p.session.accessToken, p.session])).values()]
-  const confirmed = (await Promise.all(unique.map(s => o.revoke(s).catch(() => false)))).filter(Boolean).length
+  const confirmed = (await Promise.all(unique.map(s => opts.revoke(s).catch(() => false)))).filter(Boolean).length
   // revoked at Salesforce either way; a replica that did not hear of the purge may still hand the
   // session out, and its callers then get INVALID_SESSION_ID, report it and receive a new one
-  const pending = o.fleetUnreachable() ? ['fleet-wide purge: Redis is unreachable, so other replicas may hand out a revoked session until it returns (their callers then report it as rejectedToken and get a new one)'] : []
+  const pending = opts.fleetUnreachable() ? ['fleet-wide purge: Redis is unreachable, so other replicas may hand out a revoked session until it returns (their callers then report it as rejectedToken and get a new one)'] : []
   const targets = [...new Set(unique.map(s => originOf(s.instanceUrl)))].sort()
-  await o.audit.record({
+  await opts.audit.record({
     actor: ctx.actor,
     requestId: ctx.requestId,
     action: 'sessions.revoke',

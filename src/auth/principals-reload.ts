@@ -19,7 +19,7 @@ export interface PrincipalsReloadOptions {
  */
 export class PrincipalsReloader {
   private readonly directory: PrincipalDirectory
-  private readonly o: PrincipalsReloadOptions
+  private readonly opts: PrincipalsReloadOptions
   private lastText: string | null = null
   private running: Promise<boolean> | null = null
   private again = false
@@ -28,18 +28,18 @@ export class PrincipalsReloader {
     this.reload().catch(() => {})
   }
 
-  constructor (directory: PrincipalDirectory, o: PrincipalsReloadOptions, loadedText?: string) {
+  constructor (directory: PrincipalDirectory, opts: PrincipalsReloadOptions, loadedText?: string) {
     this.directory = directory
-    this.o = o
+    this.opts = opts
     this.lastText = loadedText ?? null
   }
 
   start (): void {
-    watchFile(this.o.file, { interval: this.o.intervalMs, persistent: false }, this.onChange)
+    watchFile(this.opts.file, { interval: this.opts.intervalMs, persistent: false }, this.onChange)
   }
 
   stop (): void {
-    unwatchFile(this.o.file, this.onChange)
+    unwatchFile(this.opts.file, this.onChange)
   }
 
   /** Re-reads the file; true when new callers are in force. Calls during a reload run once more after it. */
@@ -59,7 +59,7 @@ export class PrincipalsReloader {
   }
 
   private async readAndApply (): Promise<boolean> {
-    const { file, logger } = this.o
+    const { file, logger } = this.opts
     let text: string
     try {
       text = await readFile(file, 'utf8')

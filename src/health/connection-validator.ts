@@ -63,17 +63,17 @@ const DEFAULT_RESULT_TTL_MS = 7 * 24 * 3600_000
  * probe) never both spend a failed attempt at Salesforce.
  */
 export class ConnectionValidator {
-  private readonly o: ConnectionValidatorOptions
+  private readonly opts: ConnectionValidatorOptions
   constructor (opts: ConnectionValidatorOptions) {
-    this.o = opts
+    this.opts = opts
   }
 
   /** The recorded result, or null when no such connection exists. */
   async validate (name: string, opts: ValidateOptions = {}): Promise<StoredHealth | null> {
-    const previous = await this.o.state.getJson<StoredHealth>(healthKey(name))
+    const previous = await this.opts.state.getJson<StoredHealth>(healthKey(name))
     let stored: StoredConnection | null
     try {
-      stored = await this.o.secrets.read(name)
+      stored = await this.opts.secrets.read(name)
     } catch (err) {
       if (!(err instanceof SecretStoreUnavailableError)) throw err
       return this.record(name, previous?.secretVersion ?? 0, {
@@ -91,15 +91,15 @@ export class ConnectionValidator {
   }
 
   private async check (name: string, stored: StoredConnection, previous: StoredHealth | null, forceFull: boolean, purpose: LoginPurpose): Promise<CheckOutcome> {
-    const circuit = await this.o.sessions.circuit(name)
+    const circuit = await this.opts.sessions.circuit(name)
     if (purpose !== 'probe' && circuitBlocks(circuit, stored.version)) return blockedOutcome(circuit)
     const cached = await this.usableSession(name, stored.version)
     if (cached && !forceFull && !this.fullDue(stored.version, previous, circuit, cached)) {
       const cheap = await this.cheapCheck(stored.definition, cached)
       if (cheap.classification !== 'session_invalid') return cheap
       // Salesforce ended the session early (logout, admin action): no caller may be handed it again
-      await this.o.sessions.purge(name)
-      this.o.logger.info({ connection: name }, 'health check: cached session no longer valid, purged')
+      await this.opts.sessions.purge(name)
+      this.opts.logger.info({ connection: name }, 'health check: cached session no longer valid, purged')
     }
     return this.fullCheck(name, stored, cached?.session.accessToken, purpose)
   }
@@ -109,18 +109,18 @@ export class ConnectionValidator {
     if (circuit && circuit.secretVersion === version) return true
     // any successful login with this secret version proves it, whoever made it (a caller, an admin's rotation)
     const lastFull = Math.max(cached.session.issuedAt, previous?.secretVersion === version ? previous.lastFullAt ?? 0 : 0)
-    return Date.now() - lastFull >= this.o.fullIntervalMs
+    return Date.now() - lastFull >= this.opts.fullIntervalMs
   }
 
   private async usableSession (name: string, version: number): Promise<CachedSession | null> {
-    const entry = await this.o.sessions.cached(name, version)
+    const entry = await this.opts.sessions.cachedInSharedState(name, version)
     return entry && entry.validUntil > Date.now() ? entry : null
   }
 
   private async cheapCheck (definition: ConnectionDefinition, cached: CachedSession): Promise<CheckOutcome> {
-    await this.o.bucket.take()
+    await this.opts.bucket.take()
     const started = Date.now()
-    const outcome = await this.o.checkSession(cached.session, definition.apiVersion).catch(err => this.unexpected(err))
+    const outcome = await this.opts.checkSession(cached.session, definition.apiVersion).catch(err => this.unexpected(err))
     const latencyMs = Date.now() - started
     if (!outcome.ok) return failureOutcome(outcome.failure, 'cheap', latencyMs)
     return { status: 'ok', classification: 'ok', checkKind: 'cheap', latencyMs, ...(outcome.apiUsage ? { apiUsage: outcome.apiUsage } : {}) }
@@ -136,14 +136,14 @@ export class ConnectionValidator {
   private async fullCheck (name: string, stored: StoredConnection, knownToken: string | undefined, purpose: LoginPurpose): Promise<CheckOutcome> {
     const started = Date.now()
     const result = await underLease<CheckOutcome>({
-      state: this.o.state,
+      state: this.opts.state,
       name: `login:${name}`,
-      ttlMs: this.o.leaseTtlMs,
-      deadline: started + this.o.loginTimeoutMs + this.o.leaseTtlMs,
-      logger: this.o.logger,
+      ttlMs: this.opts.leaseTtlMs,
+      deadline: started + this.opts.loginTimeoutMs + this.opts.leaseTtlMs,
+      logger: this.opts.logger,
       settled: async () => {
         // another process may have just opened the circuit or logged in
-        const circuit = await this.o.sessions.circuit(name)
+        const circuit = await this.opts.sessions.circuit(name)
         if (purpose !== 'probe' && circuitBlocks(circuit, stored.version)) return blockedOutcome(circuit)
         const fresh = await this.usableSession(name, stored.version)
         if (!fresh || fresh.session.accessToken === knownToken) return undefined
@@ -162,9 +162,9 @@ export class ConnectionValidator {
 
   private async loginThroughGate (name: string, stored: StoredConnection, purpose: LoginPurpose): Promise<CheckOutcome> {
     const { definition, version } = stored
-    await this.o.bucket.take()
+    await this.opts.bucket.take()
     const started = Date.now()
-    const outcome = await this.o.gate.attempt({ connection: name, definition, purpose, storedVersion: version })
+    const outcome = await this.opts.gate.attempt({ connection: name, definition, purpose, storedVersion: version })
     const latencyMs = Date.now() - started
     if ('refusal' in outcome) {
       // an admin asked for this probe: tell them plainly why it was not sent
@@ -173,7 +173,7 @@ export class ConnectionValidator {
     }
     if (outcome.ok) {
       // the validation's session serves callers too: one login instead of two
-      await this.o.sessions.adopt(name, version, definition, outcome.session)
+      await this.opts.sessions.adopt(name, version, definition, outcome.session)
       return { status: 'ok', classification: 'ok', checkKind: 'full', latencyMs, ...await this.afterLogin(outcome.session, definition) }
     }
     // the gate has counted the failure and, when it says so, opened the circuit
@@ -183,16 +183,16 @@ export class ConnectionValidator {
   /** A login reports neither API usage nor the user's readiness; one REST call right after it does. Best effort. */
   private async afterLogin (session: SalesforceSession, definition: ConnectionDefinition): Promise<Pick<CheckOutcome, 'apiUsage' | 'readiness'>> {
     return afterFullLogin(session, definition, {
-      checkSession: this.o.checkSession,
-      readReadiness: this.o.readReadiness ?? defaultReadinessReader(this.o.loginTimeoutMs),
-      bucket: this.o.bucket,
-      passwordExpiryWarnDays: this.o.passwordExpiryWarnDays ?? 14,
+      checkSession: this.opts.checkSession,
+      readReadiness: this.opts.readReadiness ?? defaultReadinessReader(this.opts.loginTimeoutMs),
+      bucket: this.opts.bucket,
+      passwordExpiryWarnDays: this.opts.passwordExpiryWarnDays ?? 14,
       onError: err => this.unexpected(err),
     })
   }
 
   private unexpected (err: unknown): { ok: false, failure: ClassifiedFailure } {
-    this.o.logger.error({ err }, 'health check failed unexpectedly')
+    this.opts.logger.error({ err }, 'health check failed unexpectedly')
     return {
       ok: false,
       failure: {
@@ -210,18 +210,18 @@ export class ConnectionValidator {
    * secret version: recorded as a full check, so counters reset and lastSuccessAt moves on every path.
    */
   async recordSuccess (name: string, version: number): Promise<StoredHealth> {
-    const previous = await this.o.state.getJson<StoredHealth>(healthKey(name))
+    const previous = await this.opts.state.getJson<StoredHealth>(healthKey(name))
     return this.record(name, version, { status: 'ok', classification: 'ok', checkKind: 'full' }, previous)
   }
 
   private async record (name: string, version: number, outcome: CheckOutcome, previous: StoredHealth | null): Promise<StoredHealth> {
     const health = nextHealth(name, version, outcome, previous)
-    await this.o.state.putJson(healthKey(name), health, this.o.resultTtlMs ?? DEFAULT_RESULT_TTL_MS)
-    const circuit = await this.o.sessions.circuit(name)
-    updateHealthGauges(this.o.metrics, name, { status: health.status, circuitOpen: circuitBlocks(circuit, version), apiUsage: health.apiUsage, readiness: health.readiness })
+    await this.opts.state.putJson(healthKey(name), health, this.opts.resultTtlMs ?? DEFAULT_RESULT_TTL_MS)
+    const circuit = await this.opts.sessions.circuit(name)
+    updateHealthGauges(this.opts.metrics, name, { status: health.status, circuitOpen: circuitBlocks(circuit, version), apiUsage: health.apiUsage, readiness: health.readiness })
     if (previous?.status !== health.status || previous.classification !== health.classification) {
       const level = health.status === 'ok' ? 'info' : 'warn'
-      this.o.logger[level]({ connection: name, status: health.status, classification: health.classification, checkKind: health.checkKind, secretVersion: version }, 'salesforce connection health changed')
+      this.opts.logger[level]({ connection: name, status: health.status, classification: health.classification, checkKind: health.checkKind, secretVersion: version }, 'salesforce connection health changed')
     }
     return health
   }

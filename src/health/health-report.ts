@@ -42,14 +42,14 @@ const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date
  * the live circuit (a caller's failed login opens it between two validations) and cached session.
  */
 export class HealthReporter {
-  private readonly o: HealthReporterOptions
+  private readonly opts: HealthReporterOptions
 
   constructor (opts: HealthReporterOptions) {
-    this.o = opts
+    this.opts = opts
   }
 
   async report (): Promise<SalesforceHealth & { connections: ConnectionHealth[] }> {
-    const names = [...new Set(await storeCall(() => this.o.secrets.list()))].sort()
+    const names = [...new Set(await storeCall(() => this.opts.secrets.list()))].sort()
     const rows = await Promise.all(names.map(n => this.connection(n)))
     const connections = rows.filter((r): r is ConnectionHealth => r !== null)
     return { view: 'full', status: overallStatus(connections.map(c => c.status)), checkedAt: new Date().toISOString(), connections }
@@ -57,19 +57,19 @@ export class HealthReporter {
 
   /** null when there is no such connection. */
   async connection (name: string): Promise<ConnectionHealth | null> {
-    const stored = await storeCall(() => this.o.secrets.read(name))
+    const stored = await storeCall(() => this.opts.secrets.read(name))
     if (!stored) return null
     const [doc, circuit, cached, budget, guard] = await Promise.all([
-      this.o.state.getJson<StoredHealth>(healthKey(name)),
-      this.o.sessions.circuit(name),
-      this.o.sessions.cached(name, stored.version),
-      this.o.gate?.budget(stored.definition),
-      this.o.gate?.guardState(stored.definition),
+      this.opts.state.getJson<StoredHealth>(healthKey(name)),
+      this.opts.sessions.circuit(name),
+      this.opts.sessions.cachedInSharedState(name, stored.version),
+      this.opts.gate?.budget(stored.definition),
+      this.opts.gate?.guardState(stored.definition),
     ])
     const now = Date.now()
     const view: ConnectionHealth = {
       connection: name,
-      ...verdict(doc, stored.version, cached !== null && cached.validUntil > now, now, this.o.staleAfterMs),
+      ...verdict(doc, stored.version, cached !== null && cached.validUntil > now, now, this.opts.staleAfterMs),
       secretVersion: stored.version,
       consecutiveFailures: doc?.consecutiveFailures ?? 0,
       circuit: circuitView(circuit, stored.version, now),
@@ -84,7 +84,7 @@ export class HealthReporter {
     }
     if (cached && cached.validUntil > now) view.sessionValidUntil = iso(cached.validUntil)
     if (budget) view.loginBudget = budget
-    if (guard) view.loginGuard = { failures: guard.failures, lockoutThreshold: this.o.lockoutThreshold ?? 3, ...(guard.blocked ? { blockedUntil: iso(guard.safeAt) } : {}) }
+    if (guard) view.loginGuard = { failures: guard.failures, lockoutThreshold: this.opts.lockoutThreshold ?? 3, ...(guard.blocked ? { blockedUntil: iso(guard.safeAt) } : {}) }
     // The circuit is fresher than the last validation: a caller's login may have opened it since.
     if (circuitBlocks(circuit, stored.version, now)) {
       Object.assign(view, {
@@ -94,24 +94,24 @@ export class HealthReporter {
         hint: hintFor(circuit.classification, circuit.hint, doc?.secretVersion === stored.version ? doc.readiness : undefined),
       })
     }
-    const sunset = flowSunsetView(stored.definition.flow, this.o.flowSunsets, this.o.now())
-    if (sunset) Object.assign(view, sunsetVerdict(view, sunset, this.o.flowSunsetWarnDays), { flowSunset: sunset })
+    const sunset = flowSunsetView(stored.definition.flow, this.opts.flowSunsets, this.opts.now())
+    if (sunset) Object.assign(view, sunsetVerdict(view, sunset, this.opts.flowSunsetWarnDays), { flowSunset: sunset })
     const certificate = certificateHealth(stored.definition)
-    if (certificate) Object.assign(view, certificateVerdict(view, certificate, this.o.certificateWarnDays ?? 30), { certificate })
-    if (this.o.metrics) {
-      updateFlowSunsetGauge(this.o.metrics, name, stored.definition.flow, this.o.flowSunsets)
-      updateCertificateGauge(this.o.metrics, name, stored.definition)
+    if (certificate) Object.assign(view, certificateVerdict(view, certificate, this.opts.certificateWarnDays ?? 30), { certificate })
+    if (this.opts.metrics) {
+      updateFlowSunsetGauge(this.opts.metrics, name, stored.definition.flow, this.opts.flowSunsets)
+      updateCertificateGauge(this.opts.metrics, name, stored.definition)
     }
     return view
   }
 
   /** The sunset series of one connection, after a validation on this replica (the store read is served by its cache). */
   async refreshSunsetGauge (name: string): Promise<void> {
-    if (!this.o.metrics) return
-    const stored = await this.o.secrets.read(name)
-    if (stored) updateFlowSunsetGauge(this.o.metrics, name, stored.definition.flow, this.o.flowSunsets)
-    else removeFlowSunsetGauge(this.o.metrics, name)
-    updateCertificateGauge(this.o.metrics, name, stored?.definition)
+    if (!this.opts.metrics) return
+    const stored = await this.opts.secrets.read(name)
+    if (stored) updateFlowSunsetGauge(this.opts.metrics, name, stored.definition.flow, this.opts.flowSunsets)
+    else removeFlowSunsetGauge(this.opts.metrics, name)
+    updateCertificateGauge(this.opts.metrics, name, stored?.definition)
   }
 }
 

@@ -35,7 +35,7 @@ const MAX_JITTER = 0.05
  * round" for the other replicas, while expiring before the connection's slot in the next round.
  */
 export class ValidationScheduler {
-  private readonly o: ValidationSchedulerOptions
+  private readonly opts: ValidationSchedulerOptions
   private readonly random: () => number
   private readonly owner = randomBytes(16).toString('hex')
   private readonly timers = new Set<NodeJS.Timeout>()
@@ -44,7 +44,7 @@ export class ValidationScheduler {
   private stopped = true
 
   constructor (opts: ValidationSchedulerOptions) {
-    this.o = opts
+    this.opts = opts
     this.random = opts.random ?? Math.random
   }
 
@@ -53,7 +53,7 @@ export class ValidationScheduler {
     this.stopped = false
     const now = Date.now()
     // the current round's slots that are still ahead run now; the next round follows on its boundary
-    this.round(now - (now % this.o.intervalMs), true)
+    this.round(now - (now % this.opts.intervalMs), true)
   }
 
   /** Clears every timer and waits for the validations already under way. */
@@ -66,15 +66,15 @@ export class ValidationScheduler {
 
   /** The lease lasts long enough to cover every replica's jittered attempt, short enough to be free next round. */
   get leaseTtlMs (): number {
-    return Math.max(1, Math.floor(this.o.intervalMs * (1 - 2 * MAX_JITTER)))
+    return Math.max(1, Math.floor(this.opts.intervalMs * (1 - 2 * MAX_JITTER)))
   }
 
   private round (roundStart: number, first = false): void {
     if (this.stopped) return
-    this.later(roundStart + this.o.intervalMs - Date.now(), () => this.round(roundStart + this.o.intervalMs))
-    this.o.listConnections().then(
+    this.later(roundStart + this.opts.intervalMs - Date.now(), () => this.round(roundStart + this.opts.intervalMs))
+    this.opts.listConnections().then(
       names => this.plan(roundStart, [...new Set(names)].sort(), first),
-      (err: unknown) => this.o.logger.warn({ err: { message: (err as Error).message } }, 'health scheduler: connections could not be listed; trying again next interval')
+      (err: unknown) => this.opts.logger.warn({ err: { message: (err as Error).message } }, 'health scheduler: connections could not be listed; trying again next interval')
     )
   }
 
@@ -82,9 +82,9 @@ export class ValidationScheduler {
     if (this.stopped) return
     const gone = [...this.known].filter(n => !names.includes(n))
     this.known = new Set(names)
-    if (gone.length > 0) this.o.removed?.(gone)
-    const spacing = (this.o.intervalMs * SPREAD) / Math.max(1, names.length)
-    const maxJitter = Math.min(this.o.intervalMs * MAX_JITTER, spacing / 2)
+    if (gone.length > 0) this.opts.removed?.(gone)
+    const spacing = (this.opts.intervalMs * SPREAD) / Math.max(1, names.length)
+    const maxJitter = Math.min(this.opts.intervalMs * MAX_JITTER, spacing / 2)
     names.forEach((name, i) => {
       const at = roundStart + i * spacing + this.random() * maxJitter
       const delay = at - Date.now()
@@ -96,8 +96,8 @@ export class ValidationScheduler {
   }
 
   private catchUp (name: string): void {
-    if (this.stopped || !this.o.neverChecked) return
-    this.o.neverChecked(name).then(
+    if (this.stopped || !this.opts.neverChecked) return
+    this.opts.neverChecked(name).then(
       unchecked => { if (unchecked) this.slot(name) },
       () => {}
     )
@@ -112,14 +112,14 @@ export class ValidationScheduler {
 
   private async validateOnce (name: string): Promise<void> {
     try {
-      if (await this.o.state.acquireLease(`validate:${name}`, this.owner, this.leaseTtlMs)) {
-        await this.o.validate(name)
+      if (await this.opts.state.acquireLease(`validate:${name}`, this.owner, this.leaseTtlMs)) {
+        await this.opts.validate(name)
       } else {
-        await this.o.validatedElsewhere?.(name)
+        await this.opts.validatedElsewhere?.(name)
       }
     } catch (err) {
       if (this.stopped) return // shutting down: the queued validation was dropped on purpose
-      this.o.logger.warn({ connection: name, err: { message: (err as Error).message } }, 'health scheduler: validation did not complete')
+      this.opts.logger.warn({ connection: name, err: { message: (err as Error).message } }, 'health scheduler: validation did not complete')
     }
   }
 

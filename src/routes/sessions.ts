@@ -45,7 +45,7 @@ const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = async (ap
     reply.header('cache-control', 'no-store').header('pragma', 'no-cache').type('application/json; charset=utf-8')
     // the common case answers without an await; anything needing I/O goes through getSession.
     // The answer is JSON text already (the Session schema's fields, see session-answer.ts).
-    const hit = sessions.tryCached(name, request.body?.rejectedToken)
+    const hit = sessions.cachedInProcess(name, request.body?.rejectedToken)
     if (hit) {
       handouts?.record(principal.id, hit, String(request.id))
       return reply.send(sessionJson(hit))

@@ -34,10 +34,10 @@ export class CachingSecretStore implements SecretStore {
   /** bumped by invalidation, so a read that started before it does not refill the cache */
   private readonly generations = new Map<string, number>()
 
-  constructor (inner: SecretStore, o: CachingSecretStoreOptions) {
+  constructor (inner: SecretStore, opts: CachingSecretStoreOptions) {
     this.inner = inner
     this.kind = inner.kind
-    this.ttlMs = Math.max(0, o.ttlMs)
+    this.ttlMs = Math.max(0, opts.ttlMs)
   }
 
   list (): Promise<string[]> {

@@ -58,11 +58,11 @@ export class FileSecretStore implements SecretStore {
   private flushing: Promise<void> | null = null
   private replacements = 0
 
-  constructor (o: FileSecretStoreOptions) {
-    if (!Buffer.isBuffer(o.key) || o.key.length !== 32) throw new TypeError('the secret file key must be 32 bytes (AES-256)')
-    this.path = o.path
-    this.key = Buffer.from(o.key)
-    this.maxVersions = o.maxVersions ?? 10
+  constructor (opts: FileSecretStoreOptions) {
+    if (!Buffer.isBuffer(opts.key) || opts.key.length !== 32) throw new TypeError('the secret file key must be 32 bytes (AES-256)')
+    this.path = opts.path
+    this.key = Buffer.from(opts.key)
+    this.maxVersions = opts.maxVersions ?? 10
   }
 
   /**

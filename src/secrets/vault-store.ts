@@ -60,24 +60,24 @@ export class VaultSecretStore implements SecretStore {
   /** while startWithRetry() has not yet succeeded: why the last attempt failed */
   private notStarted: string | null = null
 
-  constructor (o: VaultSecretStoreOptions) {
-    this.mount = trimSlashes(o.kvMount ?? 'secret')
-    this.prefix = trimSlashes(o.pathPrefix ?? 'sf-broker')
-    this.logger = o.logger
-    this.dispatcher = o.dispatcher ?? new Agent()
+  constructor (opts: VaultSecretStoreOptions) {
+    this.mount = trimSlashes(opts.kvMount ?? 'secret')
+    this.prefix = trimSlashes(opts.pathPrefix ?? 'sf-broker')
+    this.logger = opts.logger
+    this.dispatcher = opts.dispatcher ?? new Agent()
     this.client = nodeVault({
-      endpoint: o.endpoint,
+      endpoint: opts.endpoint,
       apiVersion: 'v1',
       // through undici with the broker's proxy and TLS settings, not axios's (src/secrets/vault-transport.ts)
-      'request-promise': vaultRequestPromise(this.dispatcher, o.requestTimeoutMs ?? 5000),
-      requestOptions: { timeout: o.requestTimeoutMs ?? 5000 },
+      'request-promise': vaultRequestPromise(this.dispatcher, opts.requestTimeoutMs ?? 5000),
+      requestOptions: { timeout: opts.requestTimeoutMs ?? 5000 },
       // node-vault's debug output prints request bodies, i.e. secrets
       debug: () => {},
     })
     // node-vault falls back to VAULT_PREFIX and VAULT_NAMESPACE from the environment when its
     // options are empty; the paths here are exact and the namespace is the configured one or none
-    Object.assign(this.client, { pathPrefix: '', namespace: o.namespace ?? '' })
-    this.token = new VaultTokenKeeper(this.client, o.auth, o.logger)
+    Object.assign(this.client, { pathPrefix: '', namespace: opts.namespace ?? '' })
+    this.token = new VaultTokenKeeper(this.client, opts.auth, opts.logger)
   }
 
   /** Logs in (AppRole, Kubernetes) or checks the static token, and starts keeping it renewed. */

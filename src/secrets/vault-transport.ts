@@ -31,26 +31,26 @@ export class VaultTransportError extends Error {
   }
 }
 
-export function vaultRequestPromise (dispatcher: Dispatcher, defaultTimeoutMs: number): { defaults: () => (o: VaultRequestOptions) => Promise<VaultResponse> } {
-  const request = async (o: VaultRequestOptions): Promise<VaultResponse> => {
-    const headers: Record<string, string> = { ...o.headers }
-    const path = new URL(o.uri).pathname
+export function vaultRequestPromise (dispatcher: Dispatcher, defaultTimeoutMs: number): { defaults: () => (options: VaultRequestOptions) => Promise<VaultResponse> } {
+  const request = async (options: VaultRequestOptions): Promise<VaultResponse> => {
+    const headers: Record<string, string> = { ...options.headers }
+    const path = new URL(options.uri).pathname
     // sys/health is one of the root-only paths of Vault Enterprise (docs: enterprise/namespaces,
     // "Root only API paths"): asked without the namespace
     if (ROOT_ONLY.test(path)) delete headers['X-Vault-Namespace']
     let body: string | undefined
-    if (o.json !== undefined && typeof o.json === 'object') {
-      body = JSON.stringify(o.json)
+    if (options.json !== undefined && typeof options.json === 'object') {
+      body = JSON.stringify(options.json)
       headers['content-type'] ??= 'application/json'
     }
     let response: Response
     try {
-      response = await fetch(o.uri, {
-        method: o.method,
+      response = await fetch(options.uri, {
+        method: options.method,
         headers,
         body,
         redirect: 'manual',
-        signal: AbortSignal.timeout(o.timeout ?? defaultTimeoutMs),
+        signal: AbortSignal.timeout(options.timeout ?? defaultTimeoutMs),
         dispatcher,
       } as RequestInit)
     } catch (err) {

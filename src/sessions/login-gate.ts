@@ -81,14 +81,14 @@ const budgetKey = (identity: string) => `logins:${identity}`
  * Logins of one user are serialised under a lease, so the counts they are checked against are exact.
  */
 export class LoginGate {
-  private readonly o: LoginGateOptions
+  private readonly opts: LoginGateOptions
 
   constructor (opts: LoginGateOptions) {
-    this.o = opts
+    this.opts = opts
   }
 
   get loginsPerHour (): number {
-    return this.o.loginsPerHour
+    return this.opts.loginsPerHour
   }
 
   /** `signal`: the caller is stopping (shutdown): the user's lease is handed on at once. */
@@ -97,11 +97,11 @@ export class LoginGate {
     const early = await this.budgetRefusal(identity, req.purpose)
     if (early) return { ok: false, refusal: early }
     const result = await underLease({
-      state: this.o.state,
+      state: this.opts.state,
       name: `login-user:${identity}`,
-      ttlMs: this.o.leaseTtlMs,
-      deadline: Date.now() + this.o.waitTimeoutMs,
-      logger: this.o.logger,
+      ttlMs: this.opts.leaseTtlMs,
+      deadline: Date.now() + this.opts.waitTimeoutMs,
+      logger: this.opts.logger,
       signal,
     }, () => this.underUserLease(identity, req))
     if (result.kind === 'timeout') return { ok: false, refusal: { kind: 'busy', retryAt: Date.now() + 1000 } }
@@ -110,38 +110,38 @@ export class LoginGate {
 
   private async underUserLease (identity: string, req: GateRequest): Promise<GateOutcome> {
     const { connection, definition, storedVersion } = req
-    const circuit = storedVersion === undefined ? null : await this.o.state.getCircuit(connection)
+    const circuit = storedVersion === undefined ? null : await this.opts.state.getCircuit(connection)
     // an explicit probe may go before the cool-down ends; the failure guard below still decides
     if (req.purpose !== 'probe' && storedVersion !== undefined && circuitBlocks(circuit, storedVersion)) {
       return { ok: false, refusal: { kind: 'circuit_open', circuit } }
     }
     const spendsAttempts = SPENDS_LOGIN_ATTEMPTS.has(definition.flow)
-    const guard = await this.o.state.getJson<GuardState>(guardKey(identity))
-    const decision = guardDecision(guard, this.o.guard)
+    const guard = await this.opts.state.getJson<GuardState>(guardKey(identity))
+    const decision = guardDecision(guard, this.opts.guard)
     if (spendsAttempts && decision.blocked) return { ok: false, refusal: { kind: 'guarded', failures: decision.failures, threshold: decision.threshold, safeAt: decision.safeAt } }
-    const hash = storedVersion === undefined && spendsAttempts ? credentialHash(definition, this.o.hashKey) : undefined
-    const again = hash === undefined ? undefined : candidateRetryAt(guard, hash, this.o.guard)
+    const hash = storedVersion === undefined && spendsAttempts ? credentialHash(definition, this.opts.hashKey) : undefined
+    const again = hash === undefined ? undefined : candidateRetryAt(guard, hash, this.opts.guard)
     if (again !== undefined) return { ok: false, refusal: { kind: 'candidate_failed', safeAt: again } }
     // re-checked under the lease: another replica may have spent the budget meanwhile
     const late = await this.budgetRefusal(identity, req.purpose)
     if (late) return { ok: false, refusal: late }
 
-    const used = await this.o.state.addToWindow(budgetKey(identity), BUDGET_WINDOW_MS)
-    this.o.observer?.loginBudget?.(connection, used, this.o.loginsPerHour)
+    const used = await this.opts.state.addToWindow(budgetKey(identity), BUDGET_WINDOW_MS)
+    this.opts.observer?.loginBudget?.(connection, used, this.opts.loginsPerHour)
     const started = Date.now()
-    const outcome = await this.o.core(definition).catch((err: unknown): LoginOutcome => unexpected(this.o.logger, err))
-    this.o.observer?.loginAttempt?.(connection, definition.flow, outcome.ok ? 'ok' : outcome.failure.classification, Date.now() - started)
+    const outcome = await this.opts.core(definition).catch((err: unknown): LoginOutcome => unexpected(this.opts.logger, err))
+    this.opts.observer?.loginAttempt?.(connection, definition.flow, outcome.ok ? 'ok' : outcome.failure.classification, Date.now() - started)
 
     if (outcome.ok) {
-      if (spendsAttempts && guard && guard.failures.length > 0) await this.o.state.putJson(guardKey(identity), withSuccess(guard, this.o.guard), this.o.guard.windowMs)
+      if (spendsAttempts && guard && guard.failures.length > 0) await this.opts.state.putJson(guardKey(identity), withSuccess(guard, this.opts.guard), this.opts.guard.windowMs)
       if (storedVersion !== undefined && circuit) await this.clearCircuit(connection)
       return outcome
     }
     const failure = outcome.failure
     if (failure.classification === 'login_rate_exceeded') {
       // Salesforce refuses every login of this user for the rest of its hour: asking again only extends the wait
-      await this.o.state.putJson(holdKey(identity), { until: Date.now() + BUDGET_WINDOW_MS }, BUDGET_WINDOW_MS)
-      this.o.logger.warn({ connection }, 'salesforce answered LOGIN_RATE_EXCEEDED: logins for this user held for an hour')
+      await this.opts.state.putJson(holdKey(identity), { until: Date.now() + BUDGET_WINDOW_MS }, BUDGET_WINDOW_MS)
+      this.opts.logger.warn({ connection }, 'salesforce answered LOGIN_RATE_EXCEEDED: logins for this user held for an hour')
       return { ok: false, failure }
     }
     if (!opensCircuit(failure)) return { ok: false, failure }
@@ -149,18 +149,18 @@ export class LoginGate {
       if (storedVersion === undefined) return { ok: false, failure }
       return { ok: false, failure, circuit: await this.openCircuit(connection, storedVersion, failure, circuit) }
     }
-    const next = withFailure(guard, this.o.guard, hash)
-    await this.o.state.putJson(guardKey(identity), next, this.o.guard.windowMs)
-    this.o.logger.warn({ connection, purpose: req.purpose, classification: failure.classification, failuresInWindow: next.failures.length, lockoutThreshold: this.o.guard.threshold }, 'salesforce login failed: counted by the failure guard')
+    const next = withFailure(guard, this.opts.guard, hash)
+    await this.opts.state.putJson(guardKey(identity), next, this.opts.guard.windowMs)
+    this.opts.logger.warn({ connection, purpose: req.purpose, classification: failure.classification, failuresInWindow: next.failures.length, lockoutThreshold: this.opts.guard.threshold }, 'salesforce login failed: counted by the failure guard')
     if (storedVersion === undefined) return { ok: false, failure }
     return { ok: false, failure, circuit: await this.openCircuit(connection, storedVersion, failure, circuit) }
   }
 
   private async budgetRefusal (identity: string, purpose: LoginPurpose): Promise<LoginRefusal | undefined> {
-    const hold = await this.o.state.getJson<{ until: number }>(holdKey(identity))
-    const limit = this.o.loginsPerHour
+    const hold = await this.opts.state.getJson<{ until: number }>(holdKey(identity))
+    const limit = this.opts.loginsPerHour
     if (hold && hold.until > Date.now()) return { kind: 'budget', reason: 'rate_exceeded', used: limit, limit, retryAt: hold.until }
-    const used = await this.o.state.countWindow(budgetKey(identity), BUDGET_WINDOW_MS)
+    const used = await this.opts.state.countWindow(budgetKey(identity), BUDGET_WINDOW_MS)
     const decision = budgetDecision(used, limit, purpose)
     if (decision.allowed) return undefined
     return { kind: 'budget', reason: decision.reason, used, limit, retryAt: Date.now() + 60_000 }
@@ -168,29 +168,29 @@ export class LoginGate {
 
   /** Logins spent for the definition's user in the rolling hour. */
   async budget (definition: ConnectionDefinition): Promise<{ used: number, limit: number }> {
-    return { used: await this.o.state.countWindow(budgetKey(loginIdentity(definition)), BUDGET_WINDOW_MS), limit: this.o.loginsPerHour }
+    return { used: await this.opts.state.countWindow(budgetKey(loginIdentity(definition)), BUDGET_WINDOW_MS), limit: this.opts.loginsPerHour }
   }
 
   /** What the failure guard knows of the definition's user now. */
   async guardState (definition: ConnectionDefinition) {
-    return guardDecision(await this.o.state.getJson<GuardState>(guardKey(loginIdentity(definition))), this.o.guard)
+    return guardDecision(await this.opts.state.getJson<GuardState>(guardKey(loginIdentity(definition))), this.opts.guard)
   }
 
   circuit (connection: string): Promise<CircuitState | null> {
-    return this.o.state.getCircuit(connection)
+    return this.opts.state.getCircuit(connection)
   }
 
   async clearCircuit (connection: string): Promise<void> {
-    await this.o.state.clearCircuit(connection)
-    await this.o.state.publish({ type: 'circuit', connection, state: null })
+    await this.opts.state.clearCircuit(connection)
+    await this.opts.state.publish({ type: 'circuit', connection, state: null })
   }
 
   /** A failure with a stored secret opens (or extends) its circuit, fleet-wide. */
   private async openCircuit (connection: string, version: number, failure: ClassifiedFailure, previous: CircuitState | null): Promise<CircuitState> {
-    const opened = openCircuit(previous, version, failure, this.o.circuit)
-    await this.o.state.putCircuit(connection, opened)
-    await this.o.state.publish({ type: 'circuit', connection, state: opened })
-    this.o.logger.warn({ connection, secretVersion: version, classification: failure.classification, failures: opened.failures, retryAt: new Date(opened.retryAt).toISOString() }, 'salesforce login failed: circuit opened')
+    const opened = openCircuit(previous, version, failure, this.opts.circuit)
+    await this.opts.state.putCircuit(connection, opened)
+    await this.opts.state.publish({ type: 'circuit', connection, state: opened })
+    this.opts.logger.warn({ connection, secretVersion: version, classification: failure.classification, failures: opened.failures, retryAt: new Date(opened.retryAt).toISOString() }, 'salesforce login failed: circuit opened')
     return opened
   }
 }

@@ -36,34 +36,34 @@ const MINUTE_MS = 60_000
  * (a limit, a network error) says nothing about the session, and a login would not help either.
  */
 export class RejectionCheck {
-  private readonly o: RejectionCheckOptions
+  private readonly opts: RejectionCheckOptions
 
   constructor (opts: RejectionCheckOptions) {
-    this.o = opts
+    this.opts = opts
   }
 
   async isDead (connection: string, entry: CachedSession, caller: string): Promise<boolean> {
     const key = verdictKey(entry.session.accessToken)
-    const known = await this.o.state.getJson<Verdict>(key)
+    const known = await this.opts.state.getJson<Verdict>(key)
     if (known) return known === 'dead'
     const result = await underLease<Verdict>({
-      state: this.o.state,
+      state: this.opts.state,
       name: `verify:${key}`,
-      ttlMs: this.o.leaseTtlMs,
-      deadline: Date.now() + this.o.waitTimeoutMs,
-      settled: async () => (await this.o.state.getJson<Verdict>(key)) ?? undefined,
-      logger: this.o.logger,
+      ttlMs: this.opts.leaseTtlMs,
+      deadline: Date.now() + this.opts.waitTimeoutMs,
+      settled: async () => (await this.opts.state.getJson<Verdict>(key)) ?? undefined,
+      logger: this.opts.logger,
     }, async () => {
       // only the claims that cost a call to Salesforce count: the ones a verdict answers are free
-      const claims = await this.o.state.addToWindow(`forced-refresh:${caller}`, MINUTE_MS)
-      if (claims > this.o.perCallerPerMinute) {
-        throw new DomainError('rate_limited', `more than ${this.o.perCallerPerMinute} rejected-token claims from this caller needed a check in the last minute`, { connection, retryable: true }, 60)
+      const claims = await this.opts.state.addToWindow(`forced-refresh:${caller}`, MINUTE_MS)
+      if (claims > this.opts.perCallerPerMinute) {
+        throw new DomainError('rate_limited', `more than ${this.opts.perCallerPerMinute} rejected-token claims from this caller needed a check in the last minute`, { connection, retryable: true }, 60)
       }
-      const outcome = await this.o.checkSession(entry.session, entry.apiVersion).catch((): SessionCheckOutcome => ({ ok: true }))
+      const outcome = await this.opts.checkSession(entry.session, entry.apiVersion).catch((): SessionCheckOutcome => ({ ok: true }))
       const verdict: Verdict = !outcome.ok && outcome.failure.classification === 'session_invalid' ? 'dead' : 'alive'
       const ttl = verdict === 'dead' ? Math.max(1_000, entry.realEnd - Date.now()) : ALIVE_TRUSTED_MS
-      await this.o.state.putJson(key, verdict, ttl)
-      this.o.logger.info({ connection, caller, verdict }, 'rejected-token claim verified with Salesforce')
+      await this.opts.state.putJson(key, verdict, ttl)
+      this.opts.logger.info({ connection, caller, verdict }, 'rejected-token claim verified with Salesforce')
       return verdict
     })
     return result.kind !== 'timeout' && result.value === 'dead'

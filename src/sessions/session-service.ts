@@ -104,7 +104,7 @@ export class SessionService {
    * The cache hit, synchronously, when the secret and a usable session are both in process memory
    * (the common case); undefined when anything needs I/O — then call getSession().
    */
-  tryCached (connection: string, rejectedToken?: string): IssuedSession | undefined {
+  cachedInProcess (connection: string, rejectedToken?: string): IssuedSession | undefined {
     const stored = this.opts.secrets.peek?.(connection)
     const entry = stored ? this.freshLocal(connection, stored.version, rejectedToken) : undefined
     if (!stored || !entry) return undefined
@@ -342,8 +342,8 @@ export class SessionService {
     return this.opts.gate.circuit(connection)
   }
 
-  /** The cached session of the current secret version, if any (health checks use it). */
-  cached (connection: string, version: number): Promise<CachedSession | null> {
+  /** The session of this secret version in the shared state (Redis, fleet-wide), if any: what health checks read. */
+  cachedInSharedState (connection: string, version: number): Promise<CachedSession | null> {
     return this.opts.state.getSession(connection, version)
   }
 }

@@ -61,7 +61,7 @@ t.test('lockout guard: 1,000 requests with a wrong password across 3 replicas ca
   t.notOk(sim.org('acme').users.get(ACME.username)?.lockedUntil, 'the integration user was never locked out')
 
   // a new secret version lifts the pause at once
-  await apps[0].broker.secretStore.write('acme', acmeDefinition(sim, 'oauth_password'), 1)
+  await apps[0].broker.cachingSecretStore.write('acme', acmeDefinition(sim, 'oauth_password'), 1)
   const healed = await ask(0)
   t.equal(healed.statusCode, 200)
 })

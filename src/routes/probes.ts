@@ -3,7 +3,7 @@ import { Type } from 'typebox'
 import type { SecretStore, StoreHealth } from '../secrets/store.ts'
 import type { SharedState } from '../sessions/shared-state.ts'
 
-export interface HealthRoutesOptions {
+export interface ProbeRoutesOptions {
   secretStore: SecretStore
   sharedState: SharedState
 }
@@ -27,7 +27,7 @@ function storeReason (kind: SecretStore['kind'], health: StoreHealth): string {
 }
 
 /** Liveness checks nothing (a dependency outage must not restart pods); readiness checks what requests need. */
-const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = async (app, { secretStore, sharedState }) => {
+const probeRoutes: FastifyPluginAsyncTypebox<ProbeRoutesOptions> = async (app, { secretStore, sharedState }) => {
   app.get('/health/live', {
     schema: {
       tags: ['health'],
@@ -66,4 +66,4 @@ const healthRoutes: FastifyPluginAsyncTypebox<HealthRoutesOptions> = async (app,
   })
 }
 
-export default healthRoutes
+export default probeRoutes
