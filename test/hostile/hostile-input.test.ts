@@ -2,7 +2,7 @@ import t, { type Test } from 'tap'
 import { once } from 'node:events'
 import { connect } from 'node:net'
 import fc from 'fast-check'
-import { ACME, KEYS, acmeDefinition, bearer, buildTestApp, startSim, tempFileStore } from '../helper.ts'
+import { ACME, KEYS, acmeDefinition, bearer, buildTestApp, listenTestApp, startSim, tempFileStore } from '../helper.ts'
 import { captureLogs } from '../support/log-capture.ts'
 import { testPrincipals } from '../support/principals.ts'
 
@@ -124,8 +124,7 @@ async function rawHttp (port: number, request: string): Promise<{ status: number
 t.test('every refusal before a route is problem+json with a stable type and never echoes the input (issue 10)', async (t) => {
   const store = await tempFileStore(t)
   const principals = testPrincipals(['acme'], 1_000_000)
-  const { app } = await buildTestApp(t, { secretStore: store, principals })
-  const base = await app.listen({ port: 0, host: '127.0.0.1' })
+  const { url: base } = await listenTestApp(t, { secretStore: store, principals })
   const port = Number(new URL(base).port)
   const MARK = 'zq9marker'
   const isProblem = (t: Test, contentType: string | null, body: string, status: number, code: string, what: string) => {

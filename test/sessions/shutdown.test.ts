@@ -1,6 +1,5 @@
 import t from 'tap'
-import type { AddressInfo } from 'node:net'
-import { acmeDefinition, bearer, buildTestApp, startSim, tempFileStore } from '../helper.ts'
+import { acmeDefinition, bearer, buildTestApp, listenTestApp, startSim, tempFileStore } from '../helper.ts'
 import { startRedis } from '../support/redis.ts'
 import { testPrincipals } from '../support/principals.ts'
 import { captureLogs } from '../support/log-capture.ts'
@@ -14,11 +13,11 @@ t.test('a replica stopping while Salesforce hangs answers its waiting callers 50
   // one login may take 10 s, a wait 20 s; the replica has 3 s to stop
   const env = { SHUTDOWN_TIMEOUT_MS: '3000', LOGIN_TIMEOUT_MS: '10000', LOGIN_WAIT_TIMEOUT_MS: '20000' }
   const logs = captureLogs('info')
-  const a = (await buildTestApp(t, { redisUrl: redis.url, secretStore: store, principals, env, logger: logs.logger })).app
+  const listening = await listenTestApp(t, { redisUrl: redis.url, secretStore: store, principals, env, logger: logs.logger })
+  const a = listening.app
   const b = (await buildTestApp(t, { redisUrl: redis.url, secretStore: store, principals, env })).app
   await store.write('acme', acmeDefinition(sim, 'client_credentials'), 0)
-  await a.listen({ host: '127.0.0.1', port: 0 })
-  const url = `http://127.0.0.1:${(a.server.address() as AddressInfo).port}/v1/connections/acme/session`
+  const url = `${listening.url}/v1/connections/acme/session`
 
   sim.setLatency(60_000)
   const waiting = Array.from({ length: 5 }, () => fetch(url, { method: 'POST', headers: bearer(principals.billingKey) }))
