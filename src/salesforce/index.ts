@@ -6,10 +6,11 @@ export {
   LoginUrlNotAllowedError, type LoginUrlPolicy, type AllowedOrigin,
 } from './login-url.ts'
 export {
-  classifyOAuthError, classifySoapFault, classifyRestError, classifyNetworkError, classifyHttpStatus, classifiedFailure,
+  classifyOAuthError, classifyRestError, classifyNetworkError, classifyHttpStatus, classifiedFailure,
   CREDENTIAL_CLASSIFICATIONS, RETRYABLE_CLASSIFICATIONS,
-  type OAuthErrorBody, type SoapFault, type RestError,
+  type OAuthErrorBody, type RestError,
 } from './classify.ts'
+export { classifySoapFault, type SoapFault } from './classify-soap.ts'
 export { remediationHint, type FailureClassification } from './remediation.ts'
 export { jwtAudience } from './jwt-bearer.ts'
 export * from './types.ts'

@@ -3,7 +3,8 @@
  * than jsforce because jsforce can neither time out a login nor keep the fault's exception code,
  * and both matter here (a hung login blocks every caller; the code drives the lockout circuit).
  */
-import { classifiedFailure, classifyHttpStatus, classifyNetworkError, classifySoapFault } from './classify.ts'
+import { classifiedFailure, classifyHttpStatus, classifyNetworkError } from './classify.ts'
+import { classifySoapFault } from './classify-soap.ts'
 import { httpRequest } from './http.ts'
 import { loginUrlRejection } from './login-url.ts'
 import { instanceUrlRejected, SALESFORCE_ID, type FlowContext } from './oauth-token.ts'
