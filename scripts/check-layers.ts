@@ -17,7 +17,8 @@ import ts from 'typescript'
 /** Floors, bottom first. A part is a top-level file of src/ or a folder (written with its trailing slash). */
 export const FLOORS: readonly (readonly string[])[] = [
   ['config.ts', 'errors.ts', 'logger.ts', 'egress.ts', 'salesforce/', 'simulator/'],
-  ['secrets/', 'auth/', 'schemas/'],
+  // shared-state/ is the fleet-wide store (Redis, memory, the fallback between them); it knows no sessions.
+  ['secrets/', 'auth/', 'schemas/', 'shared-state/'],
   ['sessions/', 'admin/', 'metrics/'],
   ['health/'],
   // The HTTP edge: route groups, request plugins and the one place errors become problem+json.

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { loadConfig } from '../src/config.ts'
-import { redisTopology } from '../src/sessions/redis-client.ts'
+import { redisTopology } from '../src/shared-state/redis-client.ts'
 
 const KEY = Buffer.alloc(32, 7).toString('base64')
 const base = { SECRET_STORE: 'file', FILE_STORE_KEY: KEY, PRINCIPALS_JSON: '{"principals":[]}', SESSION_ENCRYPTION_KEY: KEY }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
 import type { AuditEvent } from '../schemas/connection.ts'
-import type { SharedState } from '../sessions/shared-state.ts'
+import type { SharedState } from '../shared-state/shared-state.ts'
 
 export type AuditInput = Omit<AuditEvent, 'id' | 'time'>
 

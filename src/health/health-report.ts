@@ -5,7 +5,7 @@ import { SecretStoreUnavailableError, type StoredConnection } from '../secrets/s
 import { circuitBlocks, circuitView, pausedMessage } from '../sessions/circuit.ts'
 import type { LoginGate } from '../sessions/login-gate.ts'
 import type { SessionService } from '../sessions/session-service.ts'
-import type { SharedState } from '../sessions/shared-state.ts'
+import type { SharedState } from '../shared-state/shared-state.ts'
 import { healthKey, hintFor, overallStatus, type StoredHealth } from './health-result.ts'
 import { certificateHealth, certificateVerdict, updateCertificateGauge } from './certificate-view.ts'
 import { flowSunsetView, removeFlowSunsetGauge, sunsetVerdict, updateFlowSunsetGauge } from './flow-sunset-view.ts'

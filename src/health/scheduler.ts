@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { Logger } from 'pino'
-import type { SharedState } from '../sessions/shared-state.ts'
+import type { SharedState } from '../shared-state/shared-state.ts'
 import type { StoredHealth } from './health-result.ts'
 
 export interface ValidationSchedulerOptions {

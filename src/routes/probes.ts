@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import type { SecretStore, StoreHealth } from '../secrets/store.ts'
-import type { SharedState } from '../sessions/shared-state.ts'
+import type { SharedState } from '../shared-state/shared-state.ts'
 
 export interface ProbeRoutesOptions {
   secretStore: SecretStore

@@ -7,7 +7,7 @@ import type { SalesforceHealthService } from '../health/plugin.ts'
 import { summarize, type ConnectionHealth, type SalesforceHealth } from '../health/schemas.ts'
 import { ConnectionNameParams } from '../schemas/common.ts'
 import { COMMON_PROBLEMS, problemResponses } from '../schemas/problem.ts'
-import type { SharedState } from '../sessions/shared-state.ts'
+import type { SharedState } from '../shared-state/shared-state.ts'
 
 export interface SalesforceHealthRoutesOptions extends SalesforceHealthService {
   state: SharedState

@@ -1,5 +1,5 @@
 import type { IssuedSession } from '../sessions/session-service.ts'
-import type { CachedSession } from '../sessions/shared-state.ts'
+import type { CachedSession } from '../shared-state/shared-state.ts'
 
 /** The Session answer (schemas/session.ts, field for field and in its order). */
 export function sessionBody (issued: IssuedSession) {

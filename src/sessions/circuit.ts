@@ -1,7 +1,7 @@
 import type { ClassifiedFailure } from '../salesforce/types.ts'
 import type { Static } from 'typebox'
 import type { ConnectionMetadataSchema } from '../schemas/connection.ts'
-import type { CircuitState } from './shared-state.ts'
+import type { CircuitState } from '../shared-state/shared-state.ts'
 
 export interface CircuitPolicy {
   baseCooldownMs: number

@@ -1,6 +1,6 @@
 import { DomainError } from '../errors.ts'
 import type { ClassifiedFailure } from '../salesforce/types.ts'
-import type { SharedState } from './shared-state.ts'
+import type { SharedState } from '../shared-state/shared-state.ts'
 
 /**
  * After a login failed transiently (after its own retries) logins of the connection pause

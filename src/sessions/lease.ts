@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { randomBytes } from 'node:crypto'
 import type { Logger } from 'pino'
-import type { SharedState } from './shared-state.ts'
+import type { SharedState } from '../shared-state/shared-state.ts'
 
 export interface LeaseLoopOptions<T> {
   state: SharedState

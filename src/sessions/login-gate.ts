@@ -5,7 +5,7 @@ import { underLease } from './lease.ts'
 import { BUDGET_WINDOW_MS, budgetDecision, type LoginPurpose } from './login-budget.ts'
 import { candidateRetryAt, guardDecision, withFailure, withSuccess, type GuardPolicy, type GuardState } from './login-guard.ts'
 import { credentialHash, loginIdentity } from './login-identity.ts'
-import type { CircuitState, SharedState } from './shared-state.ts'
+import type { CircuitState, SharedState } from '../shared-state/shared-state.ts'
 
 /** The Salesforce login core (src/salesforce/login.ts, or a test's replacement): never throws by contract. */
 export type LoginCore = (definition: ConnectionDefinition) => Promise<LoginOutcome>

@@ -3,7 +3,7 @@ import type { Logger } from 'pino'
 import { DomainError } from '../errors.ts'
 import type { SalesforceSession, SessionCheckOutcome } from '../salesforce/types.ts'
 import { underLease } from './lease.ts'
-import type { CachedSession, SharedState } from './shared-state.ts'
+import type { CachedSession, SharedState } from '../shared-state/shared-state.ts'
 
 /** Asks Salesforce whether a session still works (GET /limits, src/salesforce/session-check.ts). */
 export type SessionChecker = (session: SalesforceSession, apiVersion: string) => Promise<SessionCheckOutcome>

@@ -1,5 +1,5 @@
 import type { ConnectionDefinition, SalesforceSession } from '../salesforce/types.ts'
-import type { CachedSession } from './shared-state.ts'
+import type { CachedSession } from '../shared-state/shared-state.ts'
 
 export interface LifetimePolicy {
   safetyMarginMs: number

@@ -14,7 +14,7 @@ import type { RejectionCheck } from './rejection-check.ts'
 import { ChangeWaiters } from './change-waiters.ts'
 import { StopSignal } from './stop-signal.ts'
 import { callerExpiry, needsRefresh, toCachedSession, type LifetimePolicy } from './session-lifetime.ts'
-import type { CachedSession, CircuitState, SharedState } from './shared-state.ts'
+import type { CachedSession, CircuitState, SharedState } from '../shared-state/shared-state.ts'
 
 /** What the session service needs from the secret store: the current secret, and its last known version while the store is down. */
 export interface SecretReader {

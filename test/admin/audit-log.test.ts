@@ -1,7 +1,7 @@
 import t from 'tap'
 import pino from 'pino'
 import { AuditLog, type AuditInput } from '../../src/admin/audit-log.ts'
-import { MemorySharedState } from '../../src/sessions/memory-state.ts'
+import { MemorySharedState } from '../../src/shared-state/memory-state.ts'
 import { buildTestApp, tempFileStore } from '../helper.ts'
 import { startRedis } from '../support/redis.ts'
 

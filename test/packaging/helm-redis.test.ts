@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { loadConfig } from '../../src/config.ts'
-import { redisTopology } from '../../src/sessions/redis-client.ts'
+import { redisTopology } from '../../src/shared-state/redis-client.ts'
 import { CHART_DIR, findObject, readYaml, renderChart, type K8sObject, type RenderedChart } from './helm-chart.ts'
 
 /** The chart's Redis values (Sentinel, Cluster, ACL, TLS), rendered by the real helm and read back as the broker would. */

@@ -16,7 +16,7 @@ t.test('an open circuit written under the previous key layout still holds after 
   await store.write('acme', acmeDefinition(sim, 'oauth_password', { password: 'not-the-password' }), 0)
   const version = (await store.read('acme'))?.version as number
   const now = Date.now()
-  // what the previous release wrote (src/sessions/redis-state.ts before the one-slot layout)
+  // what the previous release wrote (src/shared-state/redis-state.ts before the one-slot layout)
   await redis.client().set('sfbtest:circuit:{acme}', JSON.stringify({
     secretVersion: version, classification: 'invalid_credentials', message: 'authentication failure', hint: 'check the password', failures: 1, openedAt: now, retryAt: now + 600_000,
   }), 'PX', 600_000)

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { acmeDefinition, bearer, buildTestApp, startSim, tempFileStore } from '../helper.ts'
 import { startRedis } from '../support/redis.ts'
 import { testPrincipals } from '../support/principals.ts'
-import { SessionSealer } from '../../src/sessions/session-crypto.ts'
+import { SessionSealer } from '../../src/shared-state/session-crypto.ts'
 
 t.test('SESSION_ENCRYPTION_KEY rotation: sessions sealed with the old key are served after the restart, new ones use the new key', async (t) => {
   const sim = await startSim(t)

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { underLease } from '../../src/sessions/lease.ts'
-import { MemorySharedState } from '../../src/sessions/memory-state.ts'
+import { MemorySharedState } from '../../src/shared-state/memory-state.ts'
 
 t.test('the holder runs the work; the lease is released after it', async (t) => {
   const state = new MemorySharedState()

@@ -1,8 +1,8 @@
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { acmeDefinition, bearer, buildTestApp, startSim, tempFileStore } from '../helper.ts'
-import { RedisSharedState } from '../../src/sessions/redis-state.ts'
-import { FallbackSharedState } from '../../src/sessions/fallback-state.ts'
+import { RedisSharedState } from '../../src/shared-state/redis-state.ts'
+import { FallbackSharedState } from '../../src/shared-state/fallback-state.ts'
 import { startRedis } from '../support/redis.ts'
 import { testPrincipals } from '../support/principals.ts'
 

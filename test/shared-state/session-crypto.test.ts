@@ -1,6 +1,6 @@
 import t from 'tap'
 import { randomBytes } from 'node:crypto'
-import { SessionSealer } from '../../src/sessions/session-crypto.ts'
+import { SessionSealer } from '../../src/shared-state/session-crypto.ts'
 
 t.test('sealed sessions open only with the same key and AAD', async (t) => {
   const sealer = new SessionSealer(randomBytes(32))

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { RedisKeys } from '../../src/sessions/redis-keys.ts'
+import { RedisKeys } from '../../src/shared-state/redis-keys.ts'
 
 /** The hash tag Redis Cluster hashes: the text between the first { and the first } after it. */
 function hashTag (key: string): string {
