@@ -1,7 +1,7 @@
 import { STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { DomainError, HttpProblem, PROBLEM_CONTENT_TYPE, problemBody, type ProblemCode, type ProblemExtensions } from './errors.ts'
+import { DomainError, PROBLEM_CONTENT_TYPE, problemBody, type ProblemCode, type ProblemExtensions } from './errors.ts'
 import { SecretStoreUnavailableError } from './secrets/store.ts'
 
 /**
@@ -81,7 +81,7 @@ export function clientErrorHandler (this: FastifyInstance, err: Error & { code?:
  */
 export function registerErrorHandling (app: FastifyInstance): void {
   app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
-    if (err instanceof HttpProblem || err instanceof DomainError) {
+    if (err instanceof DomainError) { // an HttpProblem is one too
       if (problemBody(err.code).status >= 500) request.log.warn({ problem: err.code, connection: err.extensions.connection, classification: err.extensions.classification }, 'request failed')
       return send(reply, err.code, err.detail, err.extensions, err.retryAfter)
     }

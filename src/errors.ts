@@ -91,23 +91,14 @@ export class DomainError extends Error {
   }
 }
 
-/** A refusal made at the HTTP edge itself (routes, auth, the app's hooks). */
-export class HttpProblem extends Error {
-  readonly code: ProblemCode
+/** A refusal made at the HTTP edge itself (routes, auth, the app's hooks): a DomainError that knows its status. */
+export class HttpProblem extends DomainError {
   readonly status: number
-  readonly detail: string | undefined
-  readonly extensions: ProblemExtensions
-  /** seconds, sent as Retry-After */
-  readonly retryAfter: number | undefined
 
   constructor (code: ProblemCode, detail?: string, extensions: ProblemExtensions = {}, retryAfter?: number) {
-    super(detail ?? PROBLEMS[code].title)
+    super(code, detail, extensions, retryAfter)
     this.name = 'HttpProblem'
-    this.code = code
     this.status = PROBLEMS[code].status
-    this.detail = detail
-    this.extensions = extensions
-    this.retryAfter = retryAfter
   }
 }
 

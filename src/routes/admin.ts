@@ -8,6 +8,7 @@ import { ConnectionNameParams } from '../schemas/common.ts'
 import { AuditEventSchema, ConnectionDefinitionSchema, CredentialsPatchSchema, RollbackSchema, VersionSchema } from '../schemas/connection.ts'
 import { COMMON_PROBLEMS, problemResponses } from '../schemas/problem.ts'
 import type { ConnectionDefinition } from '../salesforce/types.ts'
+import { optionalBody } from './optional-body.ts'
 
 export interface AdminRoutesOptions {
   admin: ConnectionAdmin
@@ -131,10 +132,7 @@ const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async (app, {
 
   app.post('/v1/admin/connections/:name/validate', {
     ...base,
-    preValidation: (request, reply, done) => {
-      request.body ??= null
-      done()
-    },
+    preValidation: optionalBody,
     schema: {
       tags,
       security,

@@ -6,6 +6,7 @@ import type { MigrationService } from '../admin/migration.ts'
 import { ConnectionNameParams } from '../schemas/common.ts'
 import { MigrationCompletedSchema, MigrationValidationSchema, StartMigrationSchema, ValidateMigrationSchema } from '../schemas/migration.ts'
 import { COMMON_PROBLEMS, problemResponses } from '../schemas/problem.ts'
+import { optionalBody } from './optional-body.ts'
 
 export interface MigrationRoutesOptions {
   migrations: MigrationService
@@ -87,10 +88,7 @@ const migrationRoutes: FastifyPluginAsyncTypebox<MigrationRoutesOptions> = async
 
   app.post(`${path}/validate`, {
     ...base,
-    preValidation: (request, reply, done) => {
-      request.body ??= null
-      done()
-    },
+    preValidation: optionalBody,
     schema: {
       tags,
       security,

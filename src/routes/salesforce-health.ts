@@ -8,6 +8,7 @@ import { summarize, type ConnectionHealth, type SalesforceHealth } from '../heal
 import { ConnectionNameParams } from '../schemas/common.ts'
 import { COMMON_PROBLEMS, problemResponses } from '../schemas/problem.ts'
 import type { SharedState } from '../shared-state/shared-state.ts'
+import { optionalBody } from './optional-body.ts'
 
 export interface SalesforceHealthRoutesOptions extends SalesforceHealthService {
   state: SharedState
@@ -76,10 +77,7 @@ const salesforceHealthRoutes: FastifyPluginAsyncTypebox<SalesforceHealthRoutesOp
 
   app.post('/health/salesforce/:name/check', {
     config: { auth: 'admin' },
-    preValidation: (request, reply, done) => {
-      request.body ??= null
-      done()
-    },
+    preValidation: optionalBody,
     schema: {
       tags: ['health'],
       operationId: 'checkSalesforceHealth',

@@ -79,13 +79,18 @@ export const ConnectionMetadataSchema = Type.Object({
   pending: Type.Optional(Type.Array(Type.String(), { description: 'Only in the answer to a write: what has not happened everywhere yet (the answer is then 202)' })),
 }, { $id: 'ConnectionMetadata', additionalProperties: false })
 
-export const ValidationResultSchema = Type.Object({
+/** What one login attempt answers an admin: shared by connection validation and migration validation. */
+export const LOGIN_RESULT_FIELDS = {
   ok: Type.Boolean(),
   classification: Type.Enum(CLASSIFICATIONS),
   message: Type.Optional(Type.String()),
   hint: Type.Optional(Type.String()),
   retryable: Type.Optional(Type.Boolean()),
   latencyMs: Type.Integer(),
+}
+
+export const ValidationResultSchema = Type.Object({
+  ...LOGIN_RESULT_FIELDS,
   source: Type.Union([Type.Literal('candidate'), Type.Literal('stored')]),
   warnings: Type.Optional(Type.Array(Type.String(), { description: 'What the integration-user check found that does not refuse the validation (a password expiring soon)' })),
 }, { $id: 'ValidationResult', additionalProperties: false })

@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox'
-import { CLASSIFICATIONS } from '../salesforce/types.ts'
+import { LOGIN_RESULT_FIELDS } from './connection.ts'
 
 const Target = Type.Union([Type.Literal('jwt_bearer'), Type.Literal('client_credentials')], { description: 'The surviving flow to move to' })
 const LoginUrl = Type.String({ maxLength: 255, pattern: '^https?://[^\\s/?#@]+/?$', description: 'Login host origin; client_credentials needs the org\'s My Domain (https://<domain>.my.salesforce.com)' })
@@ -51,12 +51,7 @@ export const MigrationSchema = Type.Object({
 export type MigrationView = Static<typeof MigrationSchema>
 
 export const MigrationValidationSchema = Type.Object({
-  ok: Type.Boolean(),
-  classification: Type.Enum(CLASSIFICATIONS),
-  message: Type.Optional(Type.String()),
-  hint: Type.Optional(Type.String()),
-  retryable: Type.Optional(Type.Boolean()),
-  latencyMs: Type.Integer(),
+  ...LOGIN_RESULT_FIELDS,
   nextStep: Type.String({ description: 'The one thing to do next' }),
   migration: Type.Ref('Migration'),
 }, { additionalProperties: false })
