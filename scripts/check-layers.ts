@@ -16,7 +16,8 @@ import ts from 'typescript'
 
 /** Floors, bottom first. A part is a top-level file of src/ or a folder (written with its trailing slash). */
 export const FLOORS: readonly (readonly string[])[] = [
-  ['config.ts', 'errors.ts', 'logger.ts', 'egress.ts', 'salesforce/', 'simulator/'],
+  // config/ holds the pieces config.ts composes (the *_FILE reading, typo warnings, the one-line errors).
+  ['config.ts', 'config/', 'errors.ts', 'logger.ts', 'egress.ts', 'salesforce/', 'simulator/'],
   // shared-state/ is the fleet-wide store (Redis, memory, the fallback between them); it knows no sessions.
   ['secrets/', 'auth/', 'schemas/', 'shared-state/'],
   ['sessions/', 'admin/', 'metrics/'],

@@ -1,7 +1,13 @@
 import { accessSync, constants, readFileSync } from 'node:fs'
 import { Type, type Static } from 'typebox'
 import Value from 'typebox/value'
+import { ConfigError } from './config/config-error.ts'
+import { readFileVariants, readLowerCaseProxyVariables } from './config/env-sources.ts'
+import { describeSchemaError, EXPECTED } from './config/schema-error.ts'
+import { unknownVariables } from './config/unknown-variables.ts'
 import { parseSunsetDate } from './salesforce/flow-sunset.ts'
+
+export { ConfigError }
 
 /**
  * The broker's whole configuration, from environment variables. This is the only file that reads
@@ -13,8 +19,6 @@ import { parseSunsetDate } from './salesforce/flow-sunset.ts'
  * mounted Kubernetes or Docker secret), so the value never sits in the process environment.
  */
 export const FROM_FILE = 'x-from-file'
-/** What a value must look like, in words, for the one-line error when a pattern does not match. */
-const EXPECTED = 'x-expected'
 
 /** host:port[,host:port…] (IPv6 in brackets) */
 const HOST_PORT_LIST = '^(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}(,\\s*(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5})*$'
@@ -117,13 +121,6 @@ export const ConfigSchema = Type.Object({
 
 export type Config = Static<typeof ConfigSchema>
 
-export class ConfigError extends Error {
-  constructor (message: string) {
-    super(message)
-    this.name = 'ConfigError'
-  }
-}
-
 const KNOWN = new Set(Object.keys(ConfigSchema.properties))
 
 /** The settings that accept a `<VARIABLE>_FILE` variant. */
@@ -131,81 +128,12 @@ export const FILE_VARIANTS: string[] = Object.entries(ConfigSchema.properties)
   .filter(([, schema]) => (schema as Record<string, unknown>)[FROM_FILE] === true)
   .map(([name]) => name)
 
-/** Fills `raw` from `<VARIABLE>_FILE` for the settings that allow it; the file's content is never quoted. */
-function readFileVariants (env: NodeJS.ProcessEnv, raw: Record<string, string>): void {
-  for (const name of FILE_VARIANTS) {
-    const fileVariable = `${name}_FILE`
-    const file = env[fileVariable]
-    if (file === undefined || file === '') continue
-    if (raw[name] !== undefined) throw new ConfigError(`invalid ${fileVariable}: set either ${name} or ${fileVariable}, not both`)
-    let text: string
-    try {
-      text = readFileSync(file, 'utf8')
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code ?? 'error'
-      throw new ConfigError(`invalid ${fileVariable}: cannot read the file (${code}); mount the secret at that path or unset ${fileVariable}`)
-    }
-    // secret volumes and `echo >` end the value with a newline that is not part of it
-    const value = text.replace(/\r?\n$/, '')
-    if (value === '') throw new ConfigError(`invalid ${fileVariable}: the file is empty; put the value of ${name} in it`)
-    raw[name] = value
-  }
-}
-
-/** curl's lower-case spelling of the proxy variables, the one many images set; the upper case wins. */
-function readLowerCaseProxyVariables (env: NodeJS.ProcessEnv, raw: Record<string, string>): void {
-  for (const name of ['HTTPS_PROXY', 'HTTP_PROXY', 'NO_PROXY']) {
-    const lower = env[name.toLowerCase()]
-    if (raw[name] === undefined && lower !== undefined && lower !== '') raw[name] = lower
-  }
-}
-
-/** The values a choice setting accepts (a union of literals, an enum, a boolean), for "must be one of: …". */
-function allowedValues (schema: Record<string, unknown>): string[] | undefined {
-  const literals = (schema.anyOf as Array<Record<string, unknown>> | undefined)?.map(s => s.const)
-  if (literals?.every(v => typeof v === 'string' || typeof v === 'number')) return literals.map(String)
-  if (Array.isArray(schema.enum)) return schema.enum.map(String)
-  if (schema.type === 'boolean') return ['true', 'false']
-  return undefined
-}
-
-/**
- * Kubernetes injects service links into every pod (a Service "redis" gives REDIS_SERVICE_HOST,
- * REDIS_PORT, REDIS_PORT_6379_TCP_ADDR…): those share the broker's prefixes without being typos.
- */
-const SERVICE_LINK = /_(SERVICE_HOST|SERVICE_PORT(_[A-Z0-9_]+)?|PORT(_\d+_(TCP|UDP|SCTP)(_(PROTO|PORT|ADDR))?)?)$/
-
-function editDistance (a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i)
-  for (let i = 1; i <= a.length; i++) {
-    let diagonal = row[0]
-    row[0] = i
-    for (let j = 1; j <= b.length; j++) {
-      const above = row[j]
-      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1))
-      diagonal = above
-    }
-  }
-  return row[b.length]
-}
-
 /**
  * Variables that look like the broker's (VAULT_…, REDIS_…, LOGIN_…) but are not settings: a typo
  * (VAULT_ADRR) would otherwise be ignored in silence and the default used. One line each, sorted.
  */
 export function unknownVariableWarnings (env: NodeJS.ProcessEnv): string[] {
-  const known = new Set([...KNOWN, ...FILE_VARIANTS.map(n => `${n}_FILE`)])
-  const prefixes = new Set([...KNOWN].filter(n => n.includes('_')).map(n => n.slice(0, n.indexOf('_') + 1)))
-  const warnings: string[] = []
-  for (const name of Object.keys(env).sort()) {
-    if (known.has(name) || name !== name.toUpperCase() || SERVICE_LINK.test(name)) continue
-    if (![...prefixes].some(p => name.startsWith(p))) continue
-    const [closest] = [...known].map(k => ({ k, d: editDistance(name, k) })).sort((a, b) => a.d - b.d)
-    warnings.push(closest && closest.d <= 3
-      ? `unknown variable ${name}; did you mean ${closest.k}?`
-      : `unknown variable ${name} (not a setting of sf-broker; see the README's configuration table)`)
-  }
-  return warnings
+  return unknownVariables(env, new Set([...KNOWN, ...FILE_VARIANTS.map(n => `${n}_FILE`)]))
 }
 
 /** Parses and validates the environment. Throws ConfigError whose message names the bad variable. */
@@ -216,16 +144,11 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
     if (KNOWN.has(k) && v !== undefined && v !== '') raw[k] = v
   }
   readLowerCaseProxyVariables(env, raw)
-  readFileVariants(env, raw)
+  readFileVariants(env, raw, FILE_VARIANTS)
   const value = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, raw))
   const errors = [...Value.Errors(ConfigSchema, value)]
   if (errors.length > 0) {
-    const e = errors[0]
-    const variable = e.instancePath.replace(/^\//, '') || (e.params as { requiredProperties?: string[] }).requiredProperties?.[0] || 'configuration'
-    const schema = (ConfigSchema.properties as unknown as Record<string, Record<string, unknown> | undefined>)[variable]
-    const expected = schema?.[EXPECTED]
-    const allowed = schema ? allowedValues(schema) : undefined
-    throw new ConfigError(`invalid ${variable}: ${typeof expected === 'string' ? `expected ${expected}` : allowed ? `must be one of: ${allowed.join(', ')}` : e.message}`)
+    throw new ConfigError(describeSchemaError(errors[0], ConfigSchema.properties as unknown as Record<string, Record<string, unknown> | undefined>))
   }
   const config = value as Config
   checkCombinations(config)
