@@ -4,8 +4,8 @@
 #   docker build -t sf-broker \
 #     --build-arg REVISION="$(git rev-parse HEAD)" --build-arg CREATED="$(date -u +%Y-%m-%dT%H:%M:%SZ)" .
 #   docker run --read-only --tmpfs /tmp -p 3000:3000 --env-file broker.env sf-broker
-# The same image runs the Salesforce simulator:
-#   docker run sf-broker node dist/simulator/main.js /config/sim.json
+# The Salesforce simulator and the demo are not in it (they stay in a checkout: packages/simulator,
+# scripts/demo.ts); the simulator has its own image, packages/simulator/Dockerfile.
 #
 # Release builds pin the base image by digest, the one `docker buildx imagetools inspect
 # node:22-bookworm-slim` shows on the day of the release:
@@ -50,7 +50,7 @@ LABEL org.opencontainers.image.title="sf-broker" \
       org.opencontainers.image.base.name="${NODE_IMAGE}"
 
 # tini as PID 1: node run as PID 1 gets no default signal handling from the kernel, so a
-# SIGTERM to a process that installed no handler (the simulator, a one-off `node -e`) would be
+# SIGTERM to a process that installed no handler (a one-off `node -e`) would be
 # ignored until the 10 s kill. The broker handles SIGTERM itself (close-with-grace); tini just
 # forwards it and reaps zombies, the same as `docker run --init`, but also under Kubernetes.
 RUN apt-get update \

@@ -17,7 +17,9 @@ import ts from 'typescript'
 /** Floors, bottom first. A part is a top-level file of src/ or a folder (written with its trailing slash). */
 export const FLOORS: readonly (readonly string[])[] = [
   // config/ holds the pieces config.ts composes (the *_FILE reading, typo warnings, the one-line errors).
-  ['config.ts', 'config/', 'errors.ts', 'logger.ts', 'egress.ts', 'salesforce/', 'simulator/'],
+  // The Salesforce simulator is not here: it is packages/simulator, which src/ never imports (the
+  // production build carries neither it nor the demo, scripts/demo.ts).
+  ['config.ts', 'config/', 'errors.ts', 'logger.ts', 'egress.ts', 'salesforce/'],
   // shared-state/ is the fleet-wide store (Redis, memory, the fallback between them); it knows no sessions.
   ['secrets/', 'auth/', 'schemas/', 'shared-state/'],
   ['sessions/', 'admin/', 'metrics/'],
@@ -25,7 +27,7 @@ export const FLOORS: readonly (readonly string[])[] = [
   // The HTTP edge: route groups, request plugins and the one place errors become problem+json.
   ['routes/', 'http/', 'error-handler.ts'],
   // Composition: the service graph and the app built from it.
-  ['broker.ts', 'app.ts', 'demo.ts'],
+  ['broker.ts', 'app.ts', 'serve.ts'],
   ['server.ts'],
 ]
 
@@ -51,11 +53,16 @@ function floorOf (part: string): number | undefined {
   return index === -1 ? undefined : index
 }
 
+/** Workspace packages by name ('@sf-broker/…'): the server reaches them neither by path nor by name. */
+const WORKSPACE_SCOPE = '@sf-broker/'
+
+function specifiersOf (source: string): string[] {
+  return ts.preProcessFile(source, true, true).importedFiles.map(({ fileName }) => fileName)
+}
+
 /** Relative specifiers of one source file, resolved to repository paths ('src/x/y.ts'). */
 export function importsOf (file: string, source: string): { specifier: string, target: string }[] {
-  const { importedFiles } = ts.preProcessFile(source, true, true)
-  return importedFiles
-    .map(({ fileName }) => fileName)
+  return specifiersOf(source)
     .filter((specifier) => specifier.startsWith('./') || specifier.startsWith('../'))
     .map((specifier) => ({ specifier, target: posix.normalize(posix.join(posix.dirname(file), specifier)) }))
 }
@@ -71,6 +78,11 @@ export function findViolations (files: ReadonlyMap<string, string>): Finding[] {
   for (const [file, source] of files) {
     const fromPart = partOf(file)
     const isPackage = file.startsWith('packages/')
+    if (fromPart !== undefined) {
+      for (const specifier of specifiersOf(source).filter((s) => s.startsWith(WORKSPACE_SCOPE))) {
+        findings.push({ file, specifier, message: `${file} imports '${specifier}': the server never imports a workspace package (the production build holds src/ alone)` })
+      }
+    }
     for (const { specifier, target } of importsOf(file, source)) {
       if (isPackage) {
         const packageRoot = file.split('/').slice(0, 2).join('/') + '/'

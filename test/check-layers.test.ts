@@ -73,6 +73,16 @@ test('the CLI and the server never import each other; a package imports nothing 
   t.same(findings.map((f) => f.file), ['src/cli/main.ts', 'src/app.ts', 'packages/client/src/index.ts', 'src/routes/x.ts'])
 })
 
+test('the server reaches no workspace package by name either: the simulator stays out of the production build', async (t) => {
+  const findings = findViolations(tree({
+    'src/app.ts': "import { startSimulator } from '@sf-broker/salesforce-simulator'",
+    'src/routes/x.ts': "const sdk = await import('@sf-broker/client')",
+    'src/config.ts': "import { Type } from 'typebox'",
+    'scripts/demo.ts': "import { startSimulator } from '../packages/simulator/src/index.ts'",
+  }))
+  t.same(findings.map((f) => [f.file, f.specifier]), [['src/app.ts', '@sf-broker/salesforce-simulator'], ['src/routes/x.ts', '@sf-broker/client']])
+})
+
 test('a new folder must be given a floor', async (t) => {
   const [finding] = findViolations(tree({ 'src/jobs/a.ts': "import '../config.ts'" }))
   t.match(finding.message, /src\/jobs\/ is on no floor/)

@@ -2,7 +2,7 @@ import t from 'tap'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
-import { DEMO_ADMIN_KEY, DEMO_CALLER_KEY, DEMO_USER } from '../src/demo.ts'
+import { DEMO_ADMIN_KEY, DEMO_CALLER_KEY, DEMO_USER } from '../scripts/demo.ts'
 import { ALIVE_TRUSTED_MS } from '../src/sessions/rejection-check.ts'
 import { freePort } from './support/redis.ts'
 
@@ -10,11 +10,11 @@ import { freePort } from './support/redis.ts'
  * Issue 10, driven as an admin and a service would: the real demo process (`npm run demo`), over HTTP,
  * with the outcome read at the simulator's control API. The demo org locks its user after 3 failures.
  */
-const SERVER = fileURLToPath(new URL('../src/server.ts', import.meta.url))
+const DEMO = fileURLToPath(new URL('../scripts/demo.ts', import.meta.url))
 
 t.test('through the demo: false rejectedToken claims cost no login, a dead session heals with one; wrong candidates never lock the user out', async (t) => {
   const port = await freePort()
-  const child = spawn(process.execPath, [SERVER, '--demo'], {
+  const child = spawn(process.execPath, [DEMO], {
     env: { PATH: process.env.PATH ?? '', PORT: String(port), LOG_LEVEL: 'warn', SCHEDULER_ENABLED: 'false' },
     stdio: ['ignore', 'pipe', 'pipe'],
   })

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { bearer, buildTestApp, tempFileStore } from './helper.ts'
-import { startDemo } from '../src/demo.ts'
+import { startDemo } from '../scripts/demo.ts'
 import { testPrincipals } from './support/principals.ts'
 
 /**

@@ -10,7 +10,7 @@ import { loadConfig } from '../src/config.ts'
 import type { ConnectionDefinition, Flow } from '../src/salesforce/types.ts'
 import { FileSecretStore } from '../src/secrets/file-store.ts'
 import type { SecretStore } from '../src/secrets/store.ts'
-import { generateTestKeyPair, startSimulator, type SimOrgOptions, type Simulator } from '../src/simulator/index.ts'
+import { generateTestKeyPair, startSimulator, type SimOrgOptions, type Simulator } from '../packages/simulator/src/index.ts'
 import { testPrincipals, type TestPrincipals } from './support/principals.ts'
 
 /** Minimal tap surface the helpers need (teardown). */

@@ -1,13 +1,15 @@
 import t from 'tap'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { DEMO_CALLER_KEY } from '../src/demo.ts'
+import { DEMO_CALLER_KEY } from '../scripts/demo.ts'
 import { freePort } from './support/redis.ts'
 
 const SERVER = new URL('../src/server.ts', import.meta.url).pathname
+/** `npm run demo`: a checkout-only entry, not part of the production build */
+const DEMO = new URL('../scripts/demo.ts', import.meta.url).pathname
 
-function run (args: string[], env: Record<string, string>) {
-  const child = spawn(process.execPath, [SERVER, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+function run (args: string[], env: Record<string, string>, entry = SERVER) {
+  const child = spawn(process.execPath, [entry, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (d) => { stdout += String(d) })
@@ -33,9 +35,18 @@ t.test('a bad variable stops the broker with one line naming it', async (t) => {
   t.match(loose.err(), /^sf-broker: configuration error: missing JWT_AUDIENCE: /)
 })
 
+t.test('the production entry has no demo: --demo names the checkout command instead of starting', async (t) => {
+  const p = run(['--demo'], {})
+  const [code] = await once(p.child, 'exit')
+  t.equal(code, 64)
+  t.equal(p.err().trim().split('\n').length, 1)
+  t.match(p.err(), /npm run demo/)
+  t.equal(p.out(), '')
+})
+
 t.test('demo mode serves a session; SIGTERM lets in-flight requests finish', async (t) => {
   const port = await freePort()
-  const p = run(['--demo'], { PORT: String(port), LOG_LEVEL: 'warn' })
+  const p = run([], { PORT: String(port), LOG_LEVEL: 'warn' }, DEMO)
   t.teardown(() => { p.child.kill('SIGKILL') })
   for (let i = 0; i < 200 && !p.out().includes('Get a session'); i++) await new Promise(resolve => setTimeout(resolve, 100))
   t.match(p.out(), /curl -s -X POST/)
@@ -57,7 +68,7 @@ t.test('demo mode serves a session; SIGTERM lets in-flight requests finish', asy
 t.test('SIGTERM while Salesforce hangs: every request waiting for a login is answered 503 with Retry-After, then a clean exit', async (t) => {
   const port = await freePort()
   // a 5 s shutdown budget; logins could take 10 s × 3 and waits 20 s
-  const p = run(['--demo'], { PORT: String(port), LOG_LEVEL: 'warn', SCHEDULER_ENABLED: 'false', SHUTDOWN_TIMEOUT_MS: '5000', LOGIN_TIMEOUT_MS: '10000', LOGIN_WAIT_TIMEOUT_MS: '20000' })
+  const p = run([], { PORT: String(port), LOG_LEVEL: 'warn', SCHEDULER_ENABLED: 'false', SHUTDOWN_TIMEOUT_MS: '5000', LOGIN_TIMEOUT_MS: '10000', LOGIN_WAIT_TIMEOUT_MS: '20000' }, DEMO)
   t.teardown(() => { p.child.kill('SIGKILL') })
   for (let i = 0; i < 200 && !p.out().includes('Get a session'); i++) await new Promise(resolve => setTimeout(resolve, 100))
   const simUrl = /Salesforce simulator: (http:\/\/127\.0\.0\.1:\d+)/.exec(p.out())?.[1]

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { generateApiKey } from '../../src/auth/api-key.ts'
 import type { ConnectionDefinition } from '../../src/salesforce/types.ts'
 import { FileSecretStore } from '../../src/secrets/file-store.ts'
-import type { SimOrgOptions } from '../../src/simulator/types.ts'
+import type { SimOrgOptions } from '../../packages/simulator/src/types.ts'
 
 /** The benchmark's one simulated org and the credentials its connections use. */
 export const ORG = 'bench'

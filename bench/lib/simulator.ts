@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { LoginStats, SimOrgOptions } from '../../src/simulator/types.ts'
+import type { LoginStats, SimOrgOptions } from '../../packages/simulator/src/types.ts'
 import { spawnChild, type StartedChild } from './children.ts'
 
 export interface BenchSimulator {
@@ -15,7 +15,7 @@ export interface BenchSimulator {
 }
 
 /**
- * The Salesforce simulator as its own process (src/simulator/main.ts), driven over its /_sim/
+ * The Salesforce simulator as its own process (packages/simulator/src/main.ts), driven over its /_sim/
  * control API, so its request handling never competes with the load generator's event loop.
  */
 export async function startSimulatorProcess (o: { repoRoot: string, workDir: string, orgs: SimOrgOptions[] }): Promise<BenchSimulator> {
@@ -24,7 +24,7 @@ export async function startSimulatorProcess (o: { repoRoot: string, workDir: str
   const { child, firstLine } = await spawnChild({
     name: 'simulator',
     command: process.execPath,
-    args: ['src/simulator/main.ts', configPath],
+    args: ['packages/simulator/src/main.ts', configPath],
     cwd: o.repoRoot,
     env: { PATH: process.env.PATH, SIM_HOST: '127.0.0.1' },
     captureFirstLine: true,

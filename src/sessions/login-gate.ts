@@ -60,7 +60,7 @@ export type GateOutcome =
  * attempts". A JWT bearer or client credentials login sends none: its failures (app unknown,
  * certificate not uploaded, user not pre-authorized) are Setup's to fix, lock nobody out, and the
  * same candidate may rightly go again once Setup changed — a migration's validate does exactly
- * that. The simulator locks the same way (src/simulator/login-policy.ts recordBadPassword). The
+ * that. The simulator locks the same way (packages/simulator/src/login-policy.ts recordBadPassword). The
  * circuit of a stored secret and the login budget still hold every flow back.
  */
 const SPENDS_LOGIN_ATTEMPTS: ReadonlySet<string> = new Set(['soap', 'oauth_password'])

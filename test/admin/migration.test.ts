@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify'
 import { ACME, acmeDefinition, bearer, buildTestApp, startSim, tempFileStore, type Teardown } from '../helper.ts'
 import { startRedis } from '../support/redis.ts'
 import { testPrincipals } from '../support/principals.ts'
-import type { Simulator } from '../../src/simulator/index.ts'
+import type { Simulator } from '../../packages/simulator/src/index.ts'
 
 const ECA = '3MVG9eca.external.client.app'
 const MIGRATION = '/v1/admin/connections/acme/migration'

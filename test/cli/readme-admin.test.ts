@@ -8,7 +8,7 @@ import { api } from './support.ts'
 
 /**
  * README "Admin CLI: sfb" works as written: the block between the admin-journey markers runs in bash
- * against `npm run demo` (node src/server.ts --demo). Only the two addresses differ: the test's demo
+ * against `npm run demo` (node scripts/demo.ts). Only the two addresses differ: the test's demo
  * listens on free ports, which its banner prints.
  */
 const ROOT = join(import.meta.dirname, '..', '..')
@@ -23,7 +23,7 @@ function journey (): string {
 
 async function startDemo (t: Test): Promise<{ base: string, sim: string }> {
   const { NODE_OPTIONS: _, ...env } = process.env
-  const demo = spawn(process.execPath, [join(ROOT, 'src', 'server.ts'), '--demo'], { cwd: ROOT, env: { ...env, PORT: '0', LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'inherit'] })
+  const demo = spawn(process.execPath, [join(ROOT, 'scripts', 'demo.ts')], { cwd: ROOT, env: { ...env, PORT: '0', LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'inherit'] })
   t.teardown(async () => {
     if (demo.exitCode === null) {
       demo.kill('SIGTERM')

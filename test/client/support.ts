@@ -1,4 +1,4 @@
-import type { Simulator } from '../../src/simulator/index.ts'
+import type { Simulator } from '../../packages/simulator/src/index.ts'
 import type { TestPrincipals } from '../support/principals.ts'
 import { acmeDefinition, listenTestApp, startSim, tempFileStore, type Teardown, type TestAppOptions } from '../helper.ts'
 import type { ConnectionDefinition } from '../../src/salesforce/types.ts'

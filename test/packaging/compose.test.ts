@@ -11,7 +11,7 @@ import { isGranted, parsePrincipals } from '../../src/auth/principals.ts'
 import { loadConfig } from '../../src/config.ts'
 import { createLoginUrlPolicy, isLoginUrlAllowed, login } from '../../src/salesforce/index.ts'
 import { fieldsToDefinition } from '../../src/secrets/definition-fields.ts'
-import { startSimulator } from '../../src/simulator/index.ts'
+import { startSimulator } from '../../packages/simulator/src/index.ts'
 import { CONFIG_VARIABLES, FILE_VARIABLES, ROOT, getRoutes, readRepoFile } from './repo.ts'
 import { findInlineSecrets } from './secrets-scan.ts'
 
@@ -49,16 +49,23 @@ t.test('every service the stack needs is there, started in dependency order', as
   t.equal(services['vault-init'].restart, 'no', 'vault-init is a one-shot job')
 })
 
-t.test('the broker and the simulator run the image built from this repository', async (t) => {
+t.test('the broker runs the image built from this repository, the simulator its package\'s own image', async (t) => {
   for (const service of [broker, simulator]) {
-    t.equal(service.build, '.')
-    t.equal(service.image, 'sf-broker:local')
     t.equal(service.read_only, true, 'read-only root filesystem, as in Kubernetes')
     t.same(service.tmpfs, ['/tmp'])
     t.same(service.cap_drop, ['ALL'])
   }
-  t.same(simulator.command, ['node', 'dist/simulator/main.js', '/config/sim.json'])
-  t.ok(existsSync(join(ROOT, 'src/simulator/main.ts')), 'dist/simulator/main.js is built from src/simulator/main.ts')
+  t.equal(broker.build, '.')
+  t.equal(broker.image, 'sf-broker:local')
+  // issue 16: the simulator is its own workspace package with its own image; the broker's holds none
+  t.equal(simulator.build, './packages/simulator')
+  t.not(simulator.image, broker.image)
+  t.equal(JSON.parse(readRepoFile('packages/simulator/package.json')).name, '@sf-broker/salesforce-simulator')
+  const simDockerfile = readRepoFile('packages/simulator/Dockerfile')
+  t.match(simDockerfile, /^COPY src \.\/src$/m, 'the image holds the package\'s sources')
+  t.match(simDockerfile, /^CMD \["node", "src\/main\.ts"\]$/m)
+  t.same(simulator.command, ['node', 'src/main.ts', '/config/sim.json'])
+  t.ok(existsSync(join(ROOT, 'packages/simulator/src/main.ts')), 'the package\'s entry, run as it is (Node 22 strips the types)')
   t.equal(broker.entrypoint, undefined, 'no wrapper: the image\'s entrypoint (tini) and command run as they are')
   t.equal(broker.command, undefined)
   t.match(readRepoFile('Dockerfile'), 'ENTRYPOINT ["/usr/bin/tini", "--"]')

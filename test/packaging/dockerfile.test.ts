@@ -4,6 +4,8 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
+import ts from 'typescript'
+import { DEMO_ADMIN_KEY, DEMO_CALLER_KEY, DEMO_USER } from '../../scripts/demo.ts'
 import { ROOT, configDefault, dockerEnv, dockerStages, getRoutes, readRepoFile } from './repo.ts'
 
 const stages = dockerStages(readRepoFile('Dockerfile'))
@@ -25,6 +27,26 @@ t.test('the runtime stage holds production dependencies and dist/ only', async (
   t.notOk(copies.some(args => /node_modules/.test(args)), 'no node_modules copied from a stage that had devDependencies')
   t.ok(copies.some(args => /--from=build\s+\/app\/dist\s+\.\/dist/.test(args)), 'dist/ comes from the build stage')
   t.ok(copies.some(args => /package\.json/.test(args)), 'package.json ("type": "module") is in the image')
+})
+
+/** The repository files `npm run build` (tsc -p tsconfig.build.json) compiles into dist/: its program, node_modules aside. */
+function buildProgramFiles (): string[] {
+  const parsed = ts.getParsedCommandLineOfConfigFile(join(ROOT, 'tsconfig.build.json'), {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: (d) => { throw new Error(String(d.messageText)) } })
+  if (!parsed) throw new Error('tsconfig.build.json did not parse')
+  const program = ts.createProgram({ rootNames: parsed.fileNames, options: parsed.options })
+  return program.getSourceFiles().map(f => f.fileName).filter(f => !f.includes('/node_modules/')).map(f => f.slice(ROOT.length))
+}
+
+t.test('dist/ holds neither the simulator nor the demo and its fixed keys (issue 16)', async (t) => {
+  const files = buildProgramFiles()
+  t.ok(files.includes('src/server.ts'), 'the build compiles the broker')
+  t.same(files.filter(f => !f.startsWith('src/')), [], 'nothing from packages/ (the simulator) or scripts/ (the demo) is imported into the build')
+  t.same(files.filter(f => /simulator|demo/i.test(f)), [], 'no simulator or demo module')
+  const secrets = [DEMO_CALLER_KEY, DEMO_ADMIN_KEY, DEMO_USER.password, DEMO_USER.securityToken]
+  t.same(files.filter(f => secrets.some(secret => readRepoFile(f).includes(secret))), [], 'no source carries a demo key')
+  const build = stages.find(s => s.name === 'build')
+  const copied = build!.instructions.filter(i => i.keyword === 'COPY').flatMap(i => i.args.split(/\s+/).slice(0, -1))
+  t.notOk(copied.some(path => /^(packages|scripts)\b/.test(path)), 'the build stage copies neither the simulator package nor the demo')
 })
 
 t.test('the runtime stage runs as a non-root user', async (t) => {

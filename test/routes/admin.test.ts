@@ -98,7 +98,7 @@ t.test('validate: candidate or stored, nothing written', async (t) => {
   await admin('PUT', `${ADMIN}/acme`, acmeDefinition(sim, 'jwt_bearer'))
   const stored = await admin('POST', `${ADMIN}/acme/validate`)
   t.match(stored.json(), { ok: true, classification: 'ok', source: 'stored' })
-  const otherKey = (await import('../../src/simulator/index.ts')).generateTestKeyPair()
+  const otherKey = (await import('../../packages/simulator/src/index.ts')).generateTestKeyPair()
   const candidate = await admin('POST', `${ADMIN}/acme/validate`, { privateKey: otherKey.privateKeyPem })
   t.match(candidate.json(), { ok: false, source: 'candidate' })
   t.ok(['invalid_assertion', 'invalid_client'].includes(candidate.json().classification), candidate.json().classification)

@@ -2,7 +2,7 @@ import t from 'tap'
 import { ACME, acmeDefinition, bearer, buildTestApp, startSim } from '../helper.ts'
 import { startVaultStandIn } from '../support/vault-standin.ts'
 import { captureLogs } from '../support/log-capture.ts'
-import { generateTestKeyPair } from '../../src/simulator/index.ts'
+import { generateTestKeyPair } from '../../packages/simulator/src/index.ts'
 
 /** The broker on Vault exactly as production runs it: SECRET_STORE=vault, AppRole login, real node-vault. */
 async function vaultBroker (t: Parameters<typeof startSim>[0], tokenTtlSeconds = 3600) {

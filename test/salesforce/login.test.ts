@@ -3,7 +3,7 @@ import t, { type Test } from 'tap'
 import {
   createLoginUrlPolicy, login, type ConnectionDefinition, type Flow, type LoginOutcome, type LoginUrlPolicy,
 } from '../../src/salesforce/index.ts'
-import { generateTestKeyPair, startSimulator, type SimOrgOptions, type Simulator } from '../../src/simulator/index.ts'
+import { generateTestKeyPair, startSimulator, type SimOrgOptions, type Simulator } from '../../packages/simulator/src/index.ts'
 
 const USER = {
   username: 'integration@acme.example',

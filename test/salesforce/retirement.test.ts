@@ -5,7 +5,7 @@ import {
 } from '../../src/salesforce/index.ts'
 import { soapEndpoint } from '../../src/salesforce/soap-login.ts'
 import { flowSunsetTable } from '../../src/salesforce/flow-sunset.ts'
-import { startSimulator, type SimOrgOptions, type Simulator } from '../../src/simulator/index.ts'
+import { startSimulator, type SimOrgOptions, type Simulator } from '../../packages/simulator/src/index.ts'
 
 /**
  * Issue 11: the faults of Salesforce's retirement of password logins, classified with hints that

@@ -85,7 +85,7 @@ t.test('a session check scrubs the bearer token an instance echoes back', async 
 })
 
 t.test('the signed JWT assertion a login sent is scrubbed from what the host echoes', async t => {
-  const { generateTestKeyPair } = await import('../../src/simulator/index.ts')
+  const { generateTestKeyPair } = await import('../../packages/simulator/src/index.ts')
   const { createLoginUrlPolicy, login } = await import('../../src/salesforce/index.ts')
   let assertion = ''
   const server = createServer((req, res) => {

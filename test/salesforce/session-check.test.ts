@@ -4,7 +4,7 @@ import {
   checkSession, createLoginUrlPolicy, login, revokeSession, type ConnectionDefinition, type SalesforceSession,
 } from '../../src/salesforce/index.ts'
 import { usageFromHeader, usageFromLimits } from '../../src/salesforce/session-check.ts'
-import { startSimulator, type Simulator } from '../../src/simulator/index.ts'
+import { startSimulator, type Simulator } from '../../packages/simulator/src/index.ts'
 
 const USER = { username: 'integration@acme.example', password: 'Corr3ct-Horse-Battery', securityToken: 'TOKENacme0123456789' }
 const APP = { clientId: '3MVG9acme.consumer.key', clientSecret: 'acme-consumer-secret-0123456789', clientCredentialsUser: USER.username }

@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap'
 import { createLoginUrlPolicy, login, type ConnectionDefinition, type SalesforceSession } from '../../src/salesforce/index.ts'
 import { readinessRequirements, readUserReadiness } from '../../src/salesforce/user-readiness.ts'
-import { startSimulator, type SimUser, type Simulator } from '../../src/simulator/index.ts'
+import { startSimulator, type SimUser, type Simulator } from '../../packages/simulator/src/index.ts'
 
 const USER = { username: 'integration@acme.example', password: 'Corr3ct-Horse-Battery', securityToken: 'TOKENacme0123456789' }
 const POLICY = createLoginUrlPolicy({ extraAllowedOrigins: ['http://127.0.0.1:*'] })

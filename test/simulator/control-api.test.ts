@@ -90,7 +90,7 @@ t.test('main.ts runs the simulator as a process and stops on SIGTERM', async t =
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   const config = join(dir, 'orgs.json')
   await writeFile(config, JSON.stringify({ orgs: [{ key: 'initech', users: [{ ...USER }], connectedApps: [{ clientId: 'ck', clientSecret: 'cs' }] }] }))
-  const child = spawn(process.execPath, ['src/simulator/main.ts', config], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, ['packages/simulator/src/main.ts', config], { stdio: ['ignore', 'pipe', 'inherit'] })
   t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
   const [line] = await once(createInterface({ input: child.stdout }), 'line') as [string]
   const ready = JSON.parse(line) as { loginUrl: string, orgs: Record<string, string> }

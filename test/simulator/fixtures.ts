@@ -1,5 +1,5 @@
 import { SignJWT, importPKCS8 } from 'jose'
-import { startSimulator, type SimOrgOptions, type Simulator } from '../../src/simulator/index.ts'
+import { startSimulator, type SimOrgOptions, type Simulator } from '../../packages/simulator/src/index.ts'
 
 import { ACME, type Teardown } from '../helper.ts'
 import { http, type HttpAnswer } from '../support/http.ts'

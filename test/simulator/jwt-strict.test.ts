@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { jwtAudience } from '../../src/salesforce/jwt-bearer.ts'
-import { generateTestKeyPair } from '../../src/simulator/index.ts'
+import { generateTestKeyPair } from '../../packages/simulator/src/index.ts'
 import { APP, USER, http, postForm, signAssertion, startAcme } from './fixtures.ts'
 
 /**

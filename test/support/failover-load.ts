@@ -2,7 +2,7 @@ import type { Test } from 'tap'
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify'
 import { ACME, acmeDefinition, acmeOrg, bearer, buildTestApp, startSim, tempFileStore, TEST_KEY, type Teardown } from '../helper.ts'
 import { testPrincipals } from './principals.ts'
-import type { Simulator } from '../../src/simulator/index.ts'
+import type { Simulator } from '../../packages/simulator/src/index.ts'
 import type { FileSecretStore } from '../../src/secrets/file-store.ts'
 import { until } from './redis-topologies.ts'
 

@@ -1,11 +1,16 @@
+/**
+ * `npm run demo`: the broker on embedded defaults, from a checkout only (the production build has
+ * neither this file nor the simulator package): node scripts/demo.ts
+ */
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { hashApiKey } from './auth/api-key.ts'
-import type { SecretStore } from './secrets/store.ts'
-import { startSimulator } from './simulator/index.ts'
+import { fileURLToPath } from 'node:url'
+import { hashApiKey } from '../src/auth/api-key.ts'
+import { startSimulator } from '../packages/simulator/src/index.ts'
+import { exitOnStartupError, serve, type Embedded } from '../src/serve.ts'
 
 /** Fixed keys so the README's curl lines work as written. They only exist in demo mode. */
 export const DEMO_CALLER_KEY = 'sfb.demo-caller.demo-caller-key-not-a-secret'
@@ -21,14 +26,8 @@ const DEMO_APP = { clientId: '3MVG9demo.consumer.key', clientSecret: 'demo-consu
 const DEFAULT_PORT = '3000'
 const DEFAULT_SIMULATOR_PORT = 3001
 
-export interface Demo {
-  /** the environment the broker runs with: file store in a temp dir, in-memory sessions, simulator allowed */
-  env: NodeJS.ProcessEnv
-  /** writes the demo connection into the store */
-  seed (store: SecretStore): Promise<void>
-  banner (address: AddressInfo | string | null): string
-  close (): Promise<void>
-}
+/** The demo around the broker: file store in a temp dir, in-memory sessions, simulator allowed (see Embedded). */
+export type Demo = Embedded
 
 /**
  * Embedded defaults for a first run: a built-in Salesforce simulator with one org, an encrypted
@@ -123,4 +122,8 @@ export async function startDemo (baseEnv: NodeJS.ProcessEnv): Promise<Demo> {
       await rm(dir, { recursive: true, force: true })
     },
   }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  startDemo(process.env).then((demo) => serve(process.env, demo)).catch(exitOnStartupError)
 }

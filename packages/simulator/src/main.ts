@@ -1,6 +1,6 @@
 /**
  * The simulator as its own process, for benchmarks and compose:
- *   node src/simulator/main.ts [org-config.json]
+ *   node packages/simulator/src/main.ts [org-config.json]
  * Config: argv[2] or SIM_CONFIG, a JSON file holding either { "orgs": [...] } or an array of
  * SimOrgOptions; without one, a built-in demo org. Ports: SIM_PORT (login listener, default
  * free), SIM_ORG_PORT_BASE (org i on base + i, default free). SIM_HOST / SIM_ADVERTISED_HOST

@@ -1,0 +1,56 @@
+import closeWithGrace from 'close-with-grace'
+import type { AddressInfo } from 'node:net'
+import { buildApp } from './app.ts'
+import { ConfigError, loadConfig, unknownVariableWarnings } from './config.ts'
+import type { SecretStore } from './secrets/store.ts'
+
+/**
+ * What an embedded setup wraps around the broker: `npm run demo` (scripts/demo.ts) brings its own
+ * environment, seeds the store once the app is built and prints a banner once it listens. The
+ * production entry (src/server.ts) has none, so neither the simulator nor the demo's keys are in dist/.
+ */
+export interface Embedded {
+  env: NodeJS.ProcessEnv
+  seed (store: SecretStore): Promise<void>
+  banner (address: AddressInfo | string | null): string
+  close (): Promise<void>
+}
+
+/** Reads config, builds the app, listens, and closes it gracefully on a signal. */
+export async function serve (env: NodeJS.ProcessEnv, embedded?: Embedded): Promise<void> {
+  for (const warning of unknownVariableWarnings(process.env)) process.stderr.write(`sf-broker: warning: ${warning}\n`)
+  const config = loadConfig(embedded ? embedded.env : env)
+  // the principals document, TLS files, keys: read while building, each a ConfigError when wrong
+  const app = await buildApp(config)
+  if (embedded) await embedded.seed(app.broker.uncachedSecretStore)
+
+  // app.close() answers every request in flight within SHUTDOWN_TIMEOUT_MS (see buildApp);
+  // the delay is the last resort that exits 1 if something still hangs after it
+  // SIGHUP reloads the principals file (src/auth/principals-reload.ts) instead of stopping the broker
+  closeWithGrace({ delay: config.SHUTDOWN_TIMEOUT_MS, skip: ['SIGHUP'] }, async ({ signal, err }) => {
+    if (err) app.log.error({ err }, 'shutting down after an error')
+    else app.log.info({ signal }, 'shutting down: finishing in-flight requests')
+    // app.close() stops accepting connections, waits for in-flight requests, then closes Redis/Vault clients
+    await app.close()
+    await embedded?.close()
+  })
+
+  await app.listen({ host: config.HOST, port: config.PORT })
+  // not ready until Vault is usable; past VAULT_STARTUP_TIMEOUT_SECONDS, give up so the orchestrator sees it
+  app.broker.startup.catch(async (err: unknown) => {
+    app.log.fatal({ reason: (err as Error).message }, 'Vault stayed unusable for VAULT_STARTUP_TIMEOUT_SECONDS: exiting')
+    await app.close().catch(() => {})
+    process.exit(1)
+  })
+  if (embedded) process.stdout.write(embedded.banner(app.server.address()) + '\n')
+}
+
+/** Every way startup can fail, as one line: a configuration error exits 78 (EX_CONFIG) wherever it is found. */
+export function exitOnStartupError (err: unknown): never {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`sf-broker: configuration error: ${err.message}\n`)
+    process.exit(78)
+  }
+  process.stderr.write(`sf-broker: failed to start: ${(err as Error).message}\n`)
+  process.exit(1)
+}
