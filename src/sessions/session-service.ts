@@ -12,6 +12,7 @@ import type { LoginGate } from './login-gate.ts'
 import { refusalProblem } from './login-refusal.ts'
 import type { RejectionCheck } from './rejection-check.ts'
 import { ChangeWaiters } from './change-waiters.ts'
+import { LocalSessions, servable } from './local-sessions.ts'
 import { StopSignal } from './stop-signal.ts'
 import { callerExpiry, needsRefresh, toCachedSession, type LifetimePolicy } from './session-lifetime.ts'
 import type { CachedSession, CircuitState, SharedState } from '../shared-state/shared-state.ts'
@@ -64,14 +65,6 @@ export interface IssuedSession {
   auditSessions?: boolean
 }
 
-/** How long an in-process copy is trusted without asking Redis (pub/sub tells us about changes sooner). */
-const L1_FRESH_MS = 5_000
-
-/** A cached session may be handed out: obtained with this secret version, not yet past validUntil, and not the token the caller reports dead. */
-function servable (e: CachedSession | null | undefined, version: number, rejectedToken: string | undefined, now = Date.now()): e is CachedSession {
-  return !!e && e.secretVersion === version && e.validUntil > now && e.session.accessToken !== rejectedToken
-}
-
 /**
  * Hands out Salesforce sessions: one login serves every caller and replica (through the login gate,
  * which applies the circuit, the failure guard and the login budget), and a caller's report of a
@@ -80,7 +73,7 @@ function servable (e: CachedSession | null | undefined, version: number, rejecte
  */
 export class SessionService {
   private readonly opts: SessionServiceOptions
-  private readonly l1 = new Map<string, { entry: CachedSession, checkedAt: number }>()
+  private readonly l1 = new LocalSessions()
   private readonly flights = new Map<string, Promise<CachedSession>>()
   private readonly waiters = new ChangeWaiters()
   private readonly loginListeners: Array<(connection: string, version: number) => Promise<void>> = []
@@ -95,7 +88,7 @@ export class SessionService {
   constructor (opts: SessionServiceOptions) {
     this.opts = opts
     opts.state.onEvent((event) => {
-      if (event.type === 'session' || event.type === 'purge') this.l1.delete(event.connection)
+      if (event.type === 'session' || event.type === 'purge') this.l1.forget(event.connection)
       this.waiters.wake(event.connection)
     })
   }
@@ -106,7 +99,7 @@ export class SessionService {
    */
   cachedInProcess (connection: string, rejectedToken?: string): IssuedSession | undefined {
     const stored = this.opts.secrets.peek?.(connection)
-    const entry = stored ? this.freshLocal(connection, stored.version, rejectedToken) : undefined
+    const entry = stored ? this.l1.fresh(connection, stored.version, rejectedToken) : undefined
     if (!stored || !entry) return undefined
     const issued = this.issue(connection, entry, stored.definition, 'hit')
     this.opts.observer?.sessionServed?.(connection, 'hit')
@@ -149,11 +142,11 @@ export class SessionService {
     if (stored.kind === 'unavailable') return this.serveWhileStoreDown(connection, stored.version, claimedDead)
     const { version, definition } = stored.value
     const rejectedToken = claimedDead === undefined ? undefined : await this.confirmRejected(connection, version, claimedDead, caller)
-    const local = this.freshLocal(connection, version, rejectedToken)
+    const local = this.l1.fresh(connection, version, rejectedToken)
     if (local) return this.issue(connection, local, definition, 'hit')
     const shared = await this.opts.state.getSession(connection, version)
     if (servable(shared, version, rejectedToken)) {
-      this.l1.set(connection, { entry: shared, checkedAt: Date.now() })
+      this.l1.remember(connection, shared)
       return this.issue(connection, shared, definition, 'hit')
     }
     const fresh = await this.singleFlight(connection, version, definition, rejectedToken)
@@ -165,17 +158,10 @@ export class SessionService {
    * dead; otherwise the claim is dropped and the cached session served, without a login.
    */
   private async confirmRejected (connection: string, version: number, token: string, caller: string): Promise<string | undefined> {
-    const local = this.l1.get(connection)?.entry
+    const local = this.l1.last(connection)
     const current = local && local.secretVersion === version && local.session.accessToken === token ? local : await this.opts.state.getSession(connection, version)
     if (!current || current.session.accessToken !== token) return undefined
     return await this.opts.rejections.isDead(connection, current, caller) ? token : undefined
-  }
-
-  /** The in-process copy, when it is servable and recent enough to trust without asking Redis. */
-  private freshLocal (connection: string, version: number, rejectedToken: string | undefined): CachedSession | undefined {
-    const local = this.l1.get(connection)
-    const now = Date.now()
-    return local && now - local.checkedAt < L1_FRESH_MS && servable(local.entry, version, rejectedToken, now) ? local.entry : undefined
   }
 
   private issue (connection: string, entry: CachedSession, definition: ConnectionDefinition, cache: 'hit' | 'miss'): IssuedSession {
@@ -198,7 +184,7 @@ export class SessionService {
   /** Without the secret no login is possible; a still-valid cached session of the last known version is served. */
   private async serveWhileStoreDown (connection: string, version: number | null, rejectedToken?: string): Promise<IssuedSession> {
     if (version !== null) {
-      const entry = this.l1.get(connection)?.entry ?? await this.opts.state.getSession(connection, version)
+      const entry = this.l1.last(connection) ?? await this.opts.state.getSession(connection, version)
       if (servable(entry, version, rejectedToken)) {
         return { connection, entry, expiresAt: callerExpiry(entry, this.opts.lifetime), apiVersion: entry.apiVersion, cache: 'hit', auditSessions: true }
       }
@@ -306,7 +292,7 @@ export class SessionService {
     const current = await this.opts.secrets.currentVersion?.(connection).catch(() => undefined)
     if (current === undefined || current === null || current === version) return
     this.opts.secrets.invalidate?.(connection)
-    this.l1.delete(connection)
+    this.l1.forget(connection)
     this.opts.logger.info({ connection, cachedVersion: version, currentVersion: current }, 'secret changed in the store: reading it again before logging in')
     throw new StaleSecretError(`secret version ${version} is no longer current`)
   }
@@ -315,7 +301,7 @@ export class SessionService {
     await this.opts.state.putSession(connection, entry)
     await this.opts.state.publish({ type: 'session', connection, secretVersion: entry.secretVersion })
     // set after publishing: our own event drops the connection's in-process copy
-    this.l1.set(connection, { entry, checkedAt: Date.now() })
+    this.l1.remember(connection, entry)
   }
 
   /** Caches a session obtained elsewhere (the admin API's validation login) and clears the circuit. */
@@ -328,7 +314,7 @@ export class SessionService {
 
   /** Drops every cached session of the connection, fleet-wide; returns them so the caller can revoke them. */
   async purge (connection: string): Promise<CachedSession[]> {
-    this.l1.delete(connection)
+    this.l1.forget(connection)
     const removed = await this.opts.state.purgeSessions(connection)
     await this.opts.state.publish({ type: 'purge', connection })
     return removed
