@@ -12,7 +12,7 @@ import { startBroker } from './lib/broker.ts'
 import { installExitGuards, setLogDir, stopAll } from './lib/children.ts'
 import { benchCaller, benchOrg, clientCredentialsConnection, ORG, randomKeyBase64, seedStore } from './lib/fixtures.ts'
 import { runLoad } from './lib/measure.ts'
-import { startRedis } from './lib/redis.ts'
+import { startBenchRedis } from './lib/redis.ts'
 import { startSimulatorProcess } from './lib/simulator.ts'
 
 interface ProfileNode { id: number, callFrame: { functionName: string, url: string, lineNumber: number }, hitCount?: number }
@@ -26,7 +26,7 @@ const workDir = await mkdtemp(join(tmpdir(), 'sf-broker-profile-'))
 setLogDir(workDir)
 const profDir = join(workDir, 'prof')
 try {
-  const [redis, sim] = await Promise.all([startRedis(), startSimulatorProcess({ repoRoot, workDir, orgs: [benchOrg()] })])
+  const [redis, sim] = await Promise.all([startBenchRedis(), startSimulatorProcess({ repoRoot, workDir, orgs: [benchOrg()] })])
   const caller = benchCaller()
   const store = await seedStore(join(workDir, 'hot.enc'), [['hot', clientCredentialsConnection(sim.myDomainUrl(ORG))]])
   const broker = await startBroker({

@@ -19,7 +19,7 @@ import { promisify } from 'node:util'
 import { installExitGuards, setLogDir, stopAll } from './lib/children.ts'
 import type { BenchContext, Row, ScenarioOutcome } from './lib/context.ts'
 import { benchCaller, benchOrg, randomKeyBase64 } from './lib/fixtures.ts'
-import { startRedis } from './lib/redis.ts'
+import { startBenchRedis } from './lib/redis.ts'
 import { formatTable } from './lib/report.ts'
 import { startSimulatorProcess } from './lib/simulator.ts'
 import { hotPath } from './scenarios/hot-path.ts'
@@ -107,7 +107,7 @@ async function main (): Promise<number> {
 
   try {
     log('starting Redis and the Salesforce simulator')
-    const [redis, sim] = await Promise.all([startRedis(), startSimulatorProcess({ repoRoot, workDir, orgs: [benchOrg()] })])
+    const [redis, sim] = await Promise.all([startBenchRedis(), startSimulatorProcess({ repoRoot, workDir, orgs: [benchOrg()] })])
     const ctx: BenchContext = { repoRoot, workDir, redis, sim, caller: benchCaller(), sessionKey: randomKeyBase64(), log }
 
     if (only.has('hot')) {

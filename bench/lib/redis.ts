@@ -1,38 +1,24 @@
-import { Redis } from 'ioredis'
-import { waitForRedis } from '../../test/support/redis.ts'
-import { freePort, spawnChild, type StartedChild } from './children.ts'
+import { startRedis, type TestRedis } from '../../test/support/redis.ts'
+import { spawnChild } from './children.ts'
 
-export interface BenchRedis {
-  url: string
-  child: StartedChild
-  flush (): Promise<void>
-}
+/** The bench's Redis is the test kit's (test/support/redis.ts), started through the bench's own spawner. */
+export type BenchRedis = TestRedis
 
-/** A redis-server of our own on a free port (never 6379), without persistence. */
-export async function startRedis (): Promise<BenchRedis> {
-  const port = await freePort()
-  const { child } = await spawnChild({
-    name: 'redis',
-    command: 'redis-server',
-    args: ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'],
-    env: { PATH: process.env.PATH },
-  })
+/**
+ * A redis-server of our own on a free port, registered with the bench's exit guards (so it is stopped
+ * however the run ends) and logging into the run's directory.
+ */
+export async function startBenchRedis (): Promise<BenchRedis> {
+  let logFile = ''
   try {
-    await waitForRedis(port, { alive: () => child.proc.exitCode === null })
+    return await startRedis({
+      launch: async (command, args) => {
+        const { child } = await spawnChild({ name: 'redis', command, args, env: { PATH: process.env.PATH } })
+        logFile = child.logFile
+        return child.proc
+      },
+    })
   } catch (err) {
-    throw new Error(`${(err as Error).message} (see ${child.logFile})`)
-  }
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    child,
-    async flush () {
-      const client = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 1 })
-      client.on('error', () => {})
-      try {
-        await client.flushall()
-      } finally {
-        client.disconnect()
-      }
-    },
+    throw new Error(`${(err as Error).message}${logFile ? ` (see ${logFile})` : ''}`)
   }
 }

@@ -32,6 +32,14 @@ export async function waitForRedis (port: number, o: { timeoutMs?: number, alive
   }
 }
 
+/**
+ * Starts the redis-server process. Tests spawn it plainly; bench/ passes its own spawner, so the process
+ * is registered with the bench's exit guards and logs into the run's directory.
+ */
+export type RedisLauncher = (command: string, args: string[]) => ChildProcess | Promise<ChildProcess>
+
+const spawnQuietly: RedisLauncher = (command, args) => spawn(command, args, { stdio: 'ignore' })
+
 export interface TestRedis {
   url: string
   port: number
@@ -41,17 +49,20 @@ export interface TestRedis {
   start (): Promise<void>
   /** a plain client for assertions */
   client (): Redis
+  /** empties every database (between benchmark scenarios) */
+  flush (): Promise<void>
   close (): Promise<void>
 }
 
-/** A real redis-server of our own on a free port, so a test can stop and restart it. */
-export async function startRedis (): Promise<TestRedis> {
+/** A real redis-server of our own on a free port (never 6379), without persistence, so a test can stop and restart it. */
+export async function startRedis (o: { launch?: RedisLauncher } = {}): Promise<TestRedis> {
+  const launch = o.launch ?? spawnQuietly
   const port = await freePort()
   let proc: ChildProcess | null = null
   const clients: Redis[] = []
 
   const start = async () => {
-    const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'], { stdio: 'ignore' })
+    const child = await launch('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'])
     proc = child
     await waitForRedis(port, { alive: () => child.exitCode === null })
   }
@@ -76,6 +87,15 @@ export async function startRedis (): Promise<TestRedis> {
       c.on('error', () => {})
       clients.push(c)
       return c
+    },
+    async flush () {
+      const c = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 1 })
+      c.on('error', () => {})
+      try {
+        await c.flushall()
+      } finally {
+        c.disconnect()
+      }
     },
     async close () {
       for (const c of clients) c.disconnect()
