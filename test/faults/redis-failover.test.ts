@@ -26,58 +26,42 @@ async function afterFailover (t: Test, fleet: Fleet, before: Record<string, numb
   return { extraLogins, circuitKept, leaseKept }
 }
 
-t.test('Sentinel: the primary is killed under load across 3 replicas', async (t) => {
-  const set = await SentinelSet.start()
-  t.teardown(() => set.close())
-  const fleet = await redisFleet(t, set.env)
+/** Warm up, hold a lease, kill a node under load (and ask for a cold connection meanwhile), then check what survived. */
+async function failoverUnderLoad (t: Test, label: string, env: Record<string, string>, kill: () => Promise<{ failoverMs: number }>): Promise<void> {
+  const fleet = await redisFleet(t, env)
   const before = await warmUp(t, fleet)
   t.ok(await fleet.apps[0].broker.sharedState.acquireLease(`validate:${HEALTHY[0]}`, 'failover-test', 120_000))
 
-  let failover = { killedPort: 0, newPort: 0, failoverMs: 0 }
+  let failover = { failoverMs: 0 }
   let cold = { statuses: [] as number[], logins: 0 }
   const load = await underLoad(fleet, async () => {
     await pause(1000)
-    const killing = set.killPrimary()
+    const killing = kill()
     cold = await coldDuringFailover(fleet)
     failover = await killing
     await allReady(fleet.apps)
     await pause(1000)
   })
-  t.comment(`failover sentinel ${JSON.stringify({ ...load, failoverMs: failover.failoverMs, coldLogins: cold.logins })}`)
+  t.comment(`failover ${label} ${JSON.stringify({ ...load, failoverMs: failover.failoverMs, coldLogins: cold.logins })}`)
   t.same([...new Set(cold.statuses)], [200], 'a connection first asked for during the failover is served')
   t.ok(cold.logins <= 2, `its first login plus at most one extra (${cold.logins})`)
   t.ok(load.requests > 50, `requests kept coming (${load.requests})`)
   t.ok(load.failingForMs <= failover.failoverMs, `requests failed for ${load.failingForMs} ms, the failover took ${failover.failoverMs} ms`)
   const kept = await afterFailover(t, fleet, before)
-  t.comment(`failover sentinel kept ${JSON.stringify(kept)}`)
+  t.comment(`failover ${label} kept ${JSON.stringify(kept)}`)
   await invalidationStillWorks(t, fleet)
+}
+
+t.test('Sentinel: the primary is killed under load across 3 replicas', async (t) => {
+  const set = await SentinelSet.start()
+  t.teardown(() => set.close())
+  await failoverUnderLoad(t, 'sentinel', set.env, () => set.killPrimary())
 })
 
 t.test('Cluster: the master of a busy slot is killed under load across 3 replicas', async (t) => {
   const set = await RedisClusterSet.start()
   t.teardown(() => set.close())
-  const fleet = await redisFleet(t, set.env)
-  const before = await warmUp(t, fleet)
-  t.ok(await fleet.apps[0].broker.sharedState.acquireLease(`validate:${HEALTHY[0]}`, 'failover-test', 120_000))
-
-  let failover = { killedPort: 0, newPort: 0, failoverMs: 0 }
-  let cold = { statuses: [] as number[], logins: 0 }
-  const load = await underLoad(fleet, async () => {
-    await pause(1000)
-    const killing = set.killMasterOf(`{${HEALTHY[0]}}`)
-    cold = await coldDuringFailover(fleet)
-    failover = await killing
-    await allReady(fleet.apps)
-    await pause(1000)
-  })
-  t.comment(`failover cluster ${JSON.stringify({ ...load, failoverMs: failover.failoverMs, coldLogins: cold.logins })}`)
-  t.same([...new Set(cold.statuses)], [200], 'a connection first asked for during the failover is served')
-  t.ok(cold.logins <= 2, `its first login plus at most one extra (${cold.logins})`)
-  t.ok(load.requests > 50, `requests kept coming (${load.requests})`)
-  t.ok(load.failingForMs <= failover.failoverMs, `requests failed for ${load.failingForMs} ms, the failover took ${failover.failoverMs} ms`)
-  const kept = await afterFailover(t, fleet, before)
-  t.comment(`failover cluster kept ${JSON.stringify(kept)}`)
-  await invalidationStillWorks(t, fleet)
+  await failoverUnderLoad(t, 'cluster', set.env, () => set.killMasterOf(`{${HEALTHY[0]}}`))
 
   // every key naming a connection (or a login identity) lives in that connection's one slot
   const keys = await set.keysBySlot('sfbtest:*')
