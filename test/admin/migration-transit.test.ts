@@ -5,7 +5,7 @@ import { Redis } from 'ioredis'
 import type { FastifyInstance } from 'fastify'
 import { ACME, acmeDefinition, bearer, buildTestApp, startSim } from '../helper.ts'
 import { startRedis } from '../support/redis.ts'
-import { startVaultStandIn } from '../support/vault-standin.ts'
+import { BROKER_KV_POLICY, startVaultStandIn } from '../support/vault-standin.ts'
 import { captureLogs } from '../support/log-capture.ts'
 import { testPrincipals } from '../support/principals.ts'
 
@@ -49,9 +49,7 @@ t.test('JWT_KEY_CUSTODY=vault-transit: the key never leaves Vault, the certifica
   const vault = await startVaultStandIn()
   t.teardown(() => vault.close())
   vault.setPolicy('sf-broker', [
-    { path: 'secret/data/sf-broker/*', capabilities: ['create', 'read', 'update', 'delete'] },
-    { path: 'secret/metadata/sf-broker/*', capabilities: ['read', 'list', 'delete'] },
-    { path: 'secret/metadata/sf-broker/', capabilities: ['list'] },
+    ...BROKER_KV_POLICY,
     { path: 'transit/keys/sf-broker-*', capabilities: ['read', 'update'] },
     { path: 'transit/sign/sf-broker-*', capabilities: ['update'] },
   ])

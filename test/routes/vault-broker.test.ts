@@ -1,6 +1,6 @@
 import t from 'tap'
 import { ACME, acmeDefinition, bearer, buildTestApp, startSim } from '../helper.ts'
-import { startVaultStandIn } from '../support/vault-standin.ts'
+import { BROKER_KV_POLICY, startVaultStandIn } from '../support/vault-standin.ts'
 import { captureLogs } from '../support/log-capture.ts'
 import { generateTestKeyPair } from '../../packages/simulator/src/index.ts'
 
@@ -8,11 +8,7 @@ import { generateTestKeyPair } from '../../packages/simulator/src/index.ts'
 async function vaultBroker (t: Parameters<typeof startSim>[0], tokenTtlSeconds = 3600) {
   const vault = await startVaultStandIn()
   t.teardown(() => vault.close())
-  vault.setPolicy('sf-broker', [
-    { path: 'secret/data/sf-broker/*', capabilities: ['create', 'read', 'update', 'delete'] },
-    { path: 'secret/metadata/sf-broker/*', capabilities: ['read', 'list', 'delete'] },
-    { path: 'secret/metadata/sf-broker/', capabilities: ['list'] },
-  ])
+  vault.setPolicy('sf-broker', BROKER_KV_POLICY)
   const role = vault.enableAppRole('sf-broker', { policies: ['sf-broker'], tokenTtlSeconds })
   const logs = captureLogs('debug')
   const { app, principals } = await buildTestApp(t, {

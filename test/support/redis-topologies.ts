@@ -120,6 +120,20 @@ abstract class Topology {
 
   protected abstract processes (): RedisProcess[]
 
+  /** Runs the topology's start-up; a half-started one is closed (no orphaned redis-server) before the error goes on. */
+  protected async started (startUp: () => Promise<void>): Promise<this> {
+    try {
+      await startUp()
+      await this.waitHealthy()
+    } catch (err) {
+      await this.close()
+      throw err
+    }
+    return this
+  }
+
+  protected abstract waitHealthy (): Promise<void>
+
   async close (): Promise<void> {
     for (const c of this.clients.values()) c.disconnect()
     await Promise.all(this.processes().map(p => p.kill()))
@@ -163,16 +177,11 @@ export class SentinelSet extends Topology {
       sentinels.push(new RedisProcess(port, [file, '--sentinel', '--loglevel', 'warning']))
     }
     const set = new SentinelSet(dir, security, primary, replica, sentinels)
-    try {
+    return await set.started(async () => {
       await primary.start()
       await replica.start()
       await Promise.all(sentinels.map(x => x.start()))
-      await set.waitHealthy()
-    } catch (err) {
-      await set.close()
-      throw err
-    }
-    return set
+    })
   }
 
   protected processes (): RedisProcess[] {
@@ -240,16 +249,11 @@ export class RedisClusterSet extends Topology {
       '--cluster-replica-validity-factor', '0',
     ])))
     const set = new RedisClusterSet(dir, security, nodes)
-    try {
+    return await set.started(async () => {
       await Promise.all(nodes.map(n => n.start()))
       const auth = security.password ? ['-a', security.password, '--no-auth-warning'] : []
       await run('redis-cli', [...auth, '--cluster', 'create', ...ports.map(p => `127.0.0.1:${p}`), '--cluster-replicas', '1', '--cluster-yes'], { timeout: 60_000 })
-      await set.waitHealthy()
-    } catch (err) {
-      await set.close()
-      throw err
-    }
-    return set
+    })
   }
 
   protected processes (): RedisProcess[] {

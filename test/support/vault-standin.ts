@@ -57,6 +57,13 @@ export interface VaultStandIn {
 
 export interface PolicyRule { path: string, capabilities: string[] }
 
+/** The KV v2 policy the README gives the broker (its connections under secret/sf-broker/). */
+export const BROKER_KV_POLICY: PolicyRule[] = [
+  { path: 'secret/data/sf-broker/*', capabilities: ['create', 'read', 'update', 'delete'] },
+  { path: 'secret/metadata/sf-broker/*', capabilities: ['read', 'list', 'delete'] },
+  { path: 'secret/metadata/sf-broker/', capabilities: ['list'] },
+]
+
 export interface RequestLogEntry {
   method: string
   /** URL path without the query, e.g. /v1/secret/data/sf-broker/acme */
