@@ -2,7 +2,7 @@ import { X509Certificate } from 'node:crypto'
 import { Type, type Static } from 'typebox'
 import type { BrokerMetrics } from '../metrics/metrics.ts'
 import type { ConnectionDefinition } from '../salesforce/types.ts'
-import type { HealthStatus } from './health-result.ts'
+import { warnAhead, type Verdict } from './dated-warning.ts'
 
 /**
  * The certificate of a JWT bearer connection as health shows it (admin view): when Salesforce's
@@ -36,19 +36,13 @@ export function certificateHealth (d: ConnectionDefinition, now = Date.now()): C
   }
 }
 
-/** Inside the window an ok connection becomes warn; a worse status stays. */
-export function certificateVerdict (
-  current: { status: HealthStatus, message?: string, hint?: string },
-  cert: CertificateHealth | undefined,
-  warnDays: number
-): { status: HealthStatus, message?: string, hint?: string } {
-  if (cert === undefined || cert.daysLeft > warnDays || current.status !== 'ok') return current
-  const when = cert.daysLeft > 0 ? `in ${cert.daysLeft} day${cert.daysLeft === 1 ? '' : 's'}` : 'already'
-  return {
-    status: 'warn',
+/** Inside the window an ok connection becomes warn (see warnAhead). */
+export function certificateVerdict (current: Verdict, cert: CertificateHealth | undefined, warnDays: number): Verdict {
+  if (cert === undefined) return current
+  return warnAhead(current, cert.daysLeft, warnDays, when => ({
     message: `the certificate of this JWT bearer connection expires on ${cert.notAfter.slice(0, 10)} (${when})`,
     hint: 'Rotate the key and certificate: POST /v1/admin/connections/{name}/migration {"flow":"jwt_bearer"}, upload the new certificate to the app, validate, complete (README: "Before 2027-02-20").',
-  }
+  }))
 }
 
 /** One series per connection that has a certificate; none for the others. */

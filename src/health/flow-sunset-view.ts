@@ -2,7 +2,7 @@ import { Type, type Static } from 'typebox'
 import type { BrokerMetrics } from '../metrics/metrics.ts'
 import { daysLeft, type FlowSunsetTable } from '../salesforce/flow-sunset.ts'
 import { FLOWS, type Flow } from '../salesforce/types.ts'
-import type { HealthStatus } from './health-result.ts'
+import { warnAhead, type Verdict } from './dated-warning.ts'
 
 /**
  * A connection's flow sunset as health shows it (admin view only). Computed when the report is
@@ -23,22 +23,13 @@ export function flowSunsetView (flow: Flow, sunsets: FlowSunsetTable, now: numbe
   return { flow, date: sunset.date, daysLeft: daysLeft(sunset, now), moveTo: [...sunset.moveTo], why: sunset.why }
 }
 
-/**
- * Inside the window an ok connection becomes warn: it works today and will not on that day. A
- * worse status stays; an existing warning (the integration user's readiness) keeps its message.
- */
-export function sunsetVerdict (
-  current: { status: HealthStatus, message?: string, hint?: string },
-  sunset: FlowSunsetView | undefined,
-  warnDays: number
-): { status: HealthStatus, message?: string, hint?: string } {
-  if (sunset === undefined || sunset.daysLeft > warnDays || current.status !== 'ok') return current
-  const when = sunset.daysLeft > 0 ? `in ${sunset.daysLeft} day${sunset.daysLeft === 1 ? '' : 's'}` : 'already'
-  return {
-    status: 'warn',
+/** Inside the window an ok connection becomes warn: it works today and will not on that day (see warnAhead). */
+export function sunsetVerdict (current: Verdict, sunset: FlowSunsetView | undefined, warnDays: number): Verdict {
+  if (sunset === undefined) return current
+  return warnAhead(current, sunset.daysLeft, warnDays, when => ({
     message: `Salesforce retires the ${sunset.flow} flow on ${sunset.date} (${when}); this connection still logs in with it`,
     hint: `Move the connection to ${sunset.moveTo.join(' or ')} before ${sunset.date} (README: "Flow retirement").`,
-  }
+  }))
 }
 
 /** One series per connection on a flow with an announced end; none for the others. */
