@@ -55,6 +55,7 @@ export class ConnectionAdmin {
   private readonly opts: ConnectionAdminOptions
 
   private readonly writtenListeners: WrittenListener[] = []
+  private readonly removeListeners: Array<(name: string) => Promise<void>> = []
 
   constructor (opts: ConnectionAdminOptions) {
     this.opts = opts
@@ -63,6 +64,11 @@ export class ConnectionAdmin {
   /** The health plugin (a higher layer) registers here, so a rotation or rollback resets the health counters. */
   onWritten (listener: WrittenListener): void {
     this.writtenListeners.push(listener)
+  }
+
+  /** Told before a connection is deleted (the migration service drops its pending migration); a failure stops the delete. */
+  beforeRemove (listener: (name: string) => Promise<void>): void {
+    this.removeListeners.push(listener)
   }
 
   /** @internal also called by the migration's switch */
@@ -178,6 +184,7 @@ export class ConnectionAdmin {
   async remove (name: string, ctx: AdminContext): Promise<void> {
     const current = await this.mustRead(name)
     await this.checkIfMatch(name, current.version, ctx, 'connection.delete')
+    for (const listener of this.removeListeners) await listener(name)
     const purged = await this.opts.sessions.purge(name)
     // a deleted connection's sessions must stop working, not just stop being handed out
     await Promise.all(purged.map(p => this.opts.revoke(p.session).catch(() => false)))

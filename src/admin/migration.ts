@@ -6,7 +6,7 @@ import { isSalesforceHostname } from '../salesforce/login-url.ts'
 import { SECRET_FIELDS, type ConnectionDefinition, type SalesforceSession } from '../salesforce/types.ts'
 import { CasConflictError, type SecretStore, type StoredConnection } from '../secrets/store.ts'
 import type { MigrationValidation, MigrationView, StartMigration, ValidateMigration } from '../schemas/migration.ts'
-import type { AuditLog } from './audit-log.ts'
+import type { AuditInput, AuditLog } from './audit-log.ts'
 import type { LoginGate } from '../sessions/login-gate.ts'
 import { refusalProblem } from '../sessions/login-refusal.ts'
 import type { SessionService } from '../sessions/session-service.ts'
@@ -14,6 +14,8 @@ import type { SharedState } from '../shared-state/shared-state.ts'
 import type { AdminContext, ConnectionAdmin, ConnectionMetadata } from './connection-admin.ts'
 import { nextStep, setupChecklist, type MigrationTarget } from './migration-checklist.ts'
 import type { KeyCustody } from './migration-keys.ts'
+import { MigrationMarks } from './migration-state.ts'
+import { originOf } from './secret-destination.ts'
 
 export interface MigrationServiceOptions {
   /** the connections (what serves) */
@@ -50,9 +52,13 @@ export interface MigrationServiceOptions {
  */
 export class MigrationService {
   private readonly opts: MigrationServiceOptions
+  private readonly marks: MigrationMarks
 
   constructor (opts: MigrationServiceOptions) {
     this.opts = opts
+    this.marks = new MigrationMarks(opts.state)
+    // a deleted connection takes its pending migration with it: a new connection of that name inherits nothing
+    opts.admin.beforeRemove((name) => this.forget(name))
   }
 
   async start (name: string, body: StartMigration, ctx: AdminContext): Promise<MigrationView> {
@@ -69,7 +75,8 @@ export class MigrationService {
       if (err instanceof CasConflictError) throw new DomainError('conflict', `a migration of "${name}" was started at the same time by someone else`, { connection: name })
       throw err
     }
-    await this.opts.audit.record({ actor: ctx.actor, requestId: ctx.requestId, action: 'migration.start', connection: name, outcome: 'success', version: current.version, fields: [`to:${definition.flow}`, ...(definition.transitKey ? ['key:vault-transit'] : definition.privateKey ? ['key:store'] : [])] })
+    await this.marks.begin(name)
+    await this.opts.audit.record({ actor: ctx.actor, requestId: ctx.requestId, action: 'migration.start', connection: name, target: originOf(definition.loginUrl), outcome: 'success', version: current.version, fields: [`to:${definition.flow}`, ...(definition.transitKey ? ['key:vault-transit'] : definition.privateKey ? ['key:store'] : [])] })
     this.opts.logger.info({ connection: name, to: definition.flow, keyCustody: definition.flow === 'jwt_bearer' ? this.opts.custody.kind : undefined }, 'migration started')
     return this.view(current, { name, version: written.version, createdTime: new Date().toISOString(), definition })
   }
@@ -91,19 +98,21 @@ export class MigrationService {
     const changes = Object.fromEntries(Object.entries(body ?? {}).filter(([, v]) => typeof v === 'string' && v !== ''))
     if (Object.keys(changes).length > 0) pending = await this.updatePending(name, pending, changes)
     const definition = pending.definition
+    const id = await this.marks.id(name)
+    const base = { actor: ctx.actor, requestId: ctx.requestId, action: 'migration.validate', connection: name, target: originOf(definition.loginUrl), version: current.version }
     const started = Date.now()
     // a candidate of the connection: the gate applies the user's budget and failure guard, not the stored secret's circuit
     const outcome = await this.opts.gate.attempt({ connection: name, definition, purpose: 'admin' })
     const latencyMs = Date.now() - started
     if ('refusal' in outcome) {
-      await this.opts.audit.record({ actor: ctx.actor, requestId: ctx.requestId, action: 'migration.validate', connection: name, outcome: 'rejected', classification: `not_attempted:${outcome.refusal.kind}`, version: current.version })
+      await this.opts.audit.record({ ...base, outcome: 'rejected', classification: `not_attempted:${outcome.refusal.kind}` })
       throw refusalProblem(outcome.refusal, name)
     }
     const classification = outcome.ok ? 'ok' : outcome.failure.classification
     // a validating login proves the definition; its session is not the connection's yet
     if (outcome.ok) await this.opts.revoke(outcome.session).catch(() => false)
-    await this.opts.state.putJson(validatedKey(name), outcome.ok ? { pendingVersion: pending.version } : null, VALIDATION_REMEMBERED_MS)
-    await this.opts.audit.record({ actor: ctx.actor, requestId: ctx.requestId, action: 'migration.validate', connection: name, outcome: outcome.ok ? 'success' : 'rejected', classification, version: current.version, fields: Object.keys(changes).sort() })
+    await this.marks.recordValidation(name, id, pending.version, outcome.ok)
+    await this.opts.audit.record({ ...base, outcome: outcome.ok ? 'success' : 'rejected', classification, fields: Object.keys(changes).sort() })
     const target = definition.flow as MigrationTarget
     return {
       ok: outcome.ok,
@@ -118,20 +127,39 @@ export class MigrationService {
   async complete (name: string, ctx: AdminContext): Promise<{ connection: ConnectionMetadata, previousVersion: number }> {
     const current = await this.mustRead(name)
     const pending = await this.mustReadPending(name)
-    const base = { actor: ctx.actor, requestId: ctx.requestId, action: 'migration.complete', connection: name, fromVersion: current.version }
-    const validated = await this.opts.state.getJson<{ pendingVersion: number } | null>(validatedKey(name))
-    if (validated?.pendingVersion !== pending.version) {
+    const base = { actor: ctx.actor, requestId: ctx.requestId, action: 'migration.complete', connection: name, target: originOf(pending.definition.loginUrl), fromVersion: current.version }
+    const id = await this.marks.knownId(name)
+    const validated = id === undefined ? 'no' : await this.marks.isValidated(name, id, pending.version)
+    if (id === undefined || validated !== 'yes') {
       await this.opts.audit.record({ ...base, outcome: 'rejected', classification: 'not_validated' })
-      throw new DomainError('conflict', `validate the pending definition first (POST …/migration/validate): it has not logged in successfully${validated ? ' since it last changed' : ''}`, { connection: name })
+      throw new DomainError('conflict', `validate the pending definition first (POST …/migration/validate): it has not logged in successfully${validated === 'changed' ? ' since it last changed' : ''}`, { connection: name })
     }
-    if (ctx.ifMatch !== undefined && ctx.ifMatch !== current.version) {
+    if (ctx.ifMatch !== undefined && ctx.ifMatch !== '*' && ctx.ifMatch !== current.version) {
       await this.opts.audit.record({ ...base, outcome: 'conflict', version: current.version })
       throw new DomainError('conflict', `If-Match names version ${ctx.ifMatch} but the current version is ${current.version}`, { connection: name, currentVersion: current.version })
+    }
+    await this.switchTo(current, pending, id, base)
+    return { connection: await this.opts.admin.get(name), previousVersion: current.version }
+  }
+
+  /**
+   * The switch, once: the end of migration `id` claimed fleet-wide (a concurrent abandon or
+   * complete gets 409), the pending definition written check-and-set on the version read,
+   * sessions purged on every replica, the pending entry removed. The one write path of a
+   * connection's definition: health hears of it like of any other write.
+   */
+  private async switchTo (current: StoredConnection, pending: StoredConnection, id: string, base: Omit<AuditInput, 'outcome'>): Promise<number> {
+    const name = current.name
+    const claim = await this.marks.claimEnd(name, id)
+    if (!claim) {
+      await this.opts.audit.record({ ...base, outcome: 'conflict', classification: 'already_ending' })
+      throw new DomainError('conflict', 'this migration is being completed or abandoned by another request', { connection: name })
     }
     let written: { version: number, createdTime: string }
     try {
       written = await this.opts.store.write(name, pending.definition, current.version)
     } catch (err) {
+      await claim.release()
       if (!(err instanceof CasConflictError)) throw err
       await this.opts.audit.record({ ...base, outcome: 'conflict', version: err.currentVersion })
       throw new DomainError('conflict', 'the connection changed while the switch was being made; read it again and retry', { connection: name, currentVersion: err.currentVersion })
@@ -139,17 +167,38 @@ export class MigrationService {
     // every replica drops the old flow's sessions and its cached secret; the next request logs in once, fleet-wide
     const purged = await this.opts.sessions.purge(name)
     if (this.opts.revokeOnRotation) await Promise.all(purged.map(p => this.opts.revoke(p.session).catch(() => false)))
+    // the entry goes before the marks: an abandon that finds no id and no entry knows the migration ended
     await this.pendingStore().remove(name)
-    await this.opts.state.putJson(validatedKey(name), null, 1)
+    await this.marks.clear(name)
     await this.opts.audit.record({ ...base, outcome: 'success', classification: 'ok', version: written.version, fields: [`to:${pending.definition.flow}`] })
     this.opts.logger.info({ connection: name, from: current.definition.flow, to: pending.definition.flow, version: written.version, previousVersion: current.version }, 'migration completed')
-    return { connection: await this.opts.admin.get(name), previousVersion: current.version }
+    await this.opts.admin.announceWritten(name, written.version)
+    return written.version
   }
 
   async abandon (name: string, ctx: AdminContext): Promise<void> {
     const pending = await this.mustReadPending(name)
+    let id = await this.marks.knownId(name)
+    if (id === undefined) {
+      // no id: the migration just ended (its entry is then gone), or the shared state lost it
+      await this.mustReadPending(name)
+      id = await this.marks.begin(name)
+    }
+    const base = { actor: ctx.actor, requestId: ctx.requestId, action: 'migration.abandon', connection: name, target: originOf(pending.definition.loginUrl), fields: [`to:${pending.definition.flow}`] }
+    if (!await this.marks.claimEnd(name, id)) {
+      await this.opts.audit.record({ ...base, outcome: 'conflict', classification: 'already_ending' })
+      throw new DomainError('conflict', 'this migration is being completed or abandoned by another request', { connection: name })
+    }
     await this.pendingStore().remove(name)
-    await this.opts.audit.record({ actor: ctx.actor, requestId: ctx.requestId, action: 'migration.abandon', connection: name, outcome: 'success', fields: [`to:${pending.definition.flow}`] })
+    await this.marks.clear(name)
+    await this.opts.audit.record({ ...base, outcome: 'success' })
+  }
+
+  /** The connection is being deleted: its pending migration and what was remembered of it go first. */
+  private async forget (name: string): Promise<void> {
+    if (!this.opts.pending) return
+    await this.opts.pending.remove(name)
+    await this.marks.clear(name)
   }
 
   /** The definition the connection will have: its settings, the new flow, and (JWT bearer) a new key. */
@@ -239,10 +288,6 @@ export class MigrationService {
     return pending
   }
 }
-
-const validatedKey = (name: string): string => `migration-validated:${name}`
-/** how long a successful validation stands for the switch */
-const VALIDATION_REMEMBERED_MS = 24 * 3_600_000
 
 function certificateInfo (d: ConnectionDefinition): NonNullable<MigrationView['certificate']> {
   const cert = new X509Certificate(d.certificate!)
