@@ -30,8 +30,8 @@ export function sendText (res: ServerResponse, status: number, contentType: stri
   res.end(body)
 }
 
-export function sendEmpty (res: ServerResponse, status: number): void {
-  res.writeHead(status, { 'content-length': 0 })
+export function sendEmpty (res: ServerResponse, status: number, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-length': 0, ...headers })
   res.end()
 }
 

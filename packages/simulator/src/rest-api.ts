@@ -3,7 +3,9 @@ import type { ListenerScope, SimContext } from './context.ts'
 import { bearerToken, isFormEncoded, readBody, sendEmpty, sendJson, sendText } from './http.ts'
 import { findUserById } from './org-state.ts'
 import type { SimSession } from './sessions.ts'
-import { handleComposite, queryAnswer } from './composite.ts'
+import { handleComposite } from './composite.ts'
+import { chargeApiCall, limitInfoHeader } from './api-usage.ts'
+import { handleDataResource } from './data-resources.ts'
 import type { SimOrgState } from './types.ts'
 
 type RestError = Array<{ message: string, errorCode: string }>
@@ -23,17 +25,13 @@ const EXPIRED_PASSWORD: RestError = [{
 const VERSION_RETIRED: RestError = [{ message: 'The requested resource no longer exists', errorCode: 'GONE' }]
 const LIMIT_EXCEEDED: RestError = [{ message: 'TotalRequests Limit exceeded.', errorCode: 'REQUEST_LIMIT_EXCEEDED' }]
 
-export const DATA_PATH = /^\/services\/data\/v(\d+\.\d+)\/([\w/]+?)\/?$/
+export const DATA_PATH = /^\/services\/data\/v(\d+\.\d+)\/([\w/-]+?)\/?$/
 
 /** A live session of this My Domain's org; a session of another org is as unknown here as a made-up one. */
 function sessionFor (ctx: SimContext, org: SimOrgState, req: IncomingMessage): SimSession | undefined {
   const token = bearerToken(req)
   const session = token === undefined ? undefined : ctx.sessions.find(token, ctx.orgs)
   return session?.orgKey === org.key ? session : undefined
-}
-
-function usageHeader (org: SimOrgState): Record<string, string> {
-  return { 'sforce-limit-info': `api-usage=${org.apiRequestsUsed}/${org.apiRequestLimit}` }
 }
 
 function limitsBody (org: SimOrgState): Record<string, { Max: number, Remaining: number }> {
@@ -53,9 +51,10 @@ function limitsBody (org: SimOrgState): Record<string, { Max: number, Remaining:
 }
 
 /**
- * GET /services/data/vXX.X/{resource}: the session is checked first (401), then the org's API
+ * /services/data/vXX.X/{resource}: the session is checked first (401), then the org's API
  * access and an expired password (403), then the daily request allocation, which the call
- * consumes (403 once it is used up). A composite request is one call, however many subrequests.
+ * consumes (403 once it is used up; api-usage.ts). A composite request is one call, however many
+ * subrequests. Query, sObjects, sObject Collections and Bulk API 2.0 ingest: data-resources.ts.
  */
 export async function handleDataRequest (ctx: SimContext, scope: ListenerScope & { kind: 'my_domain' }, req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
   const { org } = scope
@@ -68,19 +67,15 @@ export async function handleDataRequest (ctx: SimContext, scope: ListenerScope &
   }
   if (!org.apiEnabled) return sendJson(res, 403, API_DISABLED)
   if (session.passwordExpired) return sendJson(res, 403, EXPIRED_PASSWORD)
-  if (org.apiRequestsUsed >= org.apiRequestLimit) return sendJson(res, 403, LIMIT_EXCEEDED, usageHeader(org))
-  org.apiRequestsUsed++
-  const headers = usageHeader(org)
-  if (resource === 'composite' && req.method === 'POST') return handleComposite(org, session, req, res, headers)
+  if (!chargeApiCall(org)) return sendJson(res, 403, LIMIT_EXCEEDED, limitInfoHeader(org))
+  const headers = limitInfoHeader(org)
+  if (resource === 'composite' && req.method === 'POST') return handleComposite(org, session, req, res, headers, scope.url)
+  if (await handleDataResource(org, session.userId, req, res, url, version, resource, headers, scope.url)) return
   if (req.method !== 'GET') {
     sendJson(res, 405, [{ message: `HTTP Method '${req.method}' not allowed. Allowed are GET`, errorCode: 'METHOD_NOT_ALLOWED' }], headers)
     return
   }
   if (resource === 'limits') return sendJson(res, 200, limitsBody(org), headers)
-  if (resource === 'query' || resource === 'queryAll') {
-    const answer = queryAnswer(org, session, url.searchParams.get('q') ?? '', version)
-    return sendJson(res, answer.status, answer.body, headers)
-  }
   sendJson(res, 404, [{ errorCode: 'NOT_FOUND', message: 'The requested resource does not exist' }], headers)
 }
 

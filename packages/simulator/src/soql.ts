@@ -1,5 +1,6 @@
 import { to18 } from './ids.ts'
 import { findUserById } from './org-state.ts'
+import { recordsOf, sfDateTime, sobjectDef } from './records.ts'
 import type { SimOrgState, SimUserState } from './types.ts'
 import { permissionRow, USER_PERMISSION_FIELDS } from './user-permissions.ts'
 
@@ -13,27 +14,13 @@ export interface SoqlResult {
   records: Array<Record<string, unknown>>
 }
 
-const ACCOUNTS: Row[] = [
-  { Id: to18('001Dn000000Sim1'), Name: 'Edge Communications', Industry: 'Electronics', Type: 'Customer - Direct', BillingCity: 'Austin' },
-  { Id: to18('001Dn000000Sim2'), Name: 'Burlington Textiles Corp of America', Industry: 'Apparel', Type: 'Customer - Direct', BillingCity: 'Burlington' },
-  { Id: to18('001Dn000000Sim3'), Name: 'United Oil & Gas Corp.', Industry: 'Energy', Type: 'Customer - Direct', BillingCity: 'New York' },
-]
-
-const CONTACTS: Row[] = [
-  { Id: to18('003Dn000000Sim1'), FirstName: 'Rose', LastName: 'Gonzalez', Name: 'Rose Gonzalez', Email: 'rose@edge.example', AccountId: ACCOUNTS[0].Id },
-  { Id: to18('003Dn000000Sim2'), FirstName: 'Jack', LastName: 'Rogers', Name: 'Jack Rogers', Email: 'jrogers@burlington.example', AccountId: ACCOUNTS[1].Id },
-]
-
 /**
  * UserPermissionAccess rows are not stored records: Salesforce answers them with an all-zero id
  * (second-hand: answers quoted on salesforce.stackexchange).
  */
 const VIRTUAL_ID = '000000000000000AAA'
 
-/** Salesforce's datetime wire format in query results: 2026-11-30T13:45:00.000+0000 */
-export function sfDateTime (ms: number): string {
-  return new Date(ms).toISOString().replace(/Z$/, '+0000')
-}
+export { sfDateTime }
 
 interface Table { type: string, columns: string[], rows: Row[] }
 
@@ -45,10 +32,10 @@ const USER_COLUMNS = ['Id', 'Username', 'Name', 'Email', 'IsActive', 'LastPasswo
  * which is how Salesforce answers it (an object the user has no access to: INVALID_TYPE; a field
  * hidden by field-level security: INVALID_FIELD).
  */
-function tableFor (org: SimOrgState, sobject: string, me: SimUserState | undefined): Table | undefined {
+function tableFor (org: SimOrgState, sobject: string, me: SimUserState | undefined, includeDeleted: boolean): Table | undefined {
+  const data = sobjectDef(sobject)
+  if (data) return { type: data.name, columns: data.fields.map(f => f.name), rows: recordsOf(org, data, includeDeleted) }
   switch (sobject.toLowerCase()) {
-    case 'account': return { type: 'Account', columns: Object.keys(ACCOUNTS[0]), rows: ACCOUNTS }
-    case 'contact': return { type: 'Contact', columns: Object.keys(CONTACTS[0]), rows: CONTACTS }
     case 'user': return {
       type: 'User',
       columns: USER_COLUMNS.filter(c => !me?.hiddenUserFields.includes(c)),
@@ -122,14 +109,15 @@ function noSuchColumn (soql: string, column: string, type: string): SoqlError {
 /**
  * Enough SOQL for a session check, the readiness checks or a demo: SELECT fields|COUNT() FROM
  * object [WHERE a = 'x' [AND …]] [ORDER BY f [ASC|DESC]] [LIMIT n]. A WHERE clause of another form
- * is accepted and ignored (the object's every record answers). `runningUserId` is the session's user.
+ * is accepted and ignored (the object's every record answers). `runningUserId` is the session's user;
+ * `includeDeleted` is queryAll ("QueryAll": deleted records in the Recycle Bin answer too).
  */
-export function runSoql (org: SimOrgState, soql: string, apiVersion: string, runningUserId?: string): SoqlResult | SoqlError {
+export function runSoql (org: SimOrgState, soql: string, apiVersion: string, runningUserId?: string, includeDeleted = false): SoqlResult | SoqlError {
   const match = SELECT.exec(soql)
   if (!match) return { errorCode: 'MALFORMED_QUERY', message: `unexpected token: '${soql.trim().split(/\s+/)[0] ?? ''}'` }
   const [, fieldList, sobject, rest = ''] = match
   const me = runningUserId === undefined ? undefined : findUserById(org, runningUserId)
-  const table = tableFor(org, sobject, me)
+  const table = tableFor(org, sobject, me, includeDeleted)
   if (!table) {
     return {
       errorCode: 'INVALID_TYPE',
