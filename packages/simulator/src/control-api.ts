@@ -6,6 +6,7 @@ import { readBody, sendJson } from './http.ts'
 import { findUser, isLockedOutView } from './org-state.ts'
 import type { Simulator, SimOrgState, SimUserState } from './types.ts'
 import { editPermissions, permissionRow } from './user-permissions.ts'
+import { DriftControlError, orgDriftView, patchOrgDrift, routeDriftControl } from './control-drift.ts'
 
 /**
  * The test-control API under /_sim/ on the login listener: the Simulator methods over HTTP, for
@@ -22,6 +23,7 @@ import { editPermissions, permissionRow } from './user-permissions.ts'
  *   PATCH  /_sim/orgs/KEY/apps/CLIENT_ID {…}              change an existing one
  *   PUT    /_sim/orgs/KEY/apps/CLIENT_ID/certificate {certificatePem}   "Use digital signatures": upload the certificate
  *   PUT|DELETE /_sim/orgs/KEY/apps/CLIENT_ID/preauthorized/USERNAME     pre-authorize the user (profile / permission set) or not
+ *   org drift and staged consumer credentials: see control-drift.ts
  */
 
 type Json = Record<string, unknown>
@@ -82,6 +84,7 @@ export function orgView (ctx: SimContext, org: SimOrgState): Json {
     soapLoginRetired: org.soapLoginRetired,
     minApiVersion: org.minApiVersion,
     connectedApps: [...org.connectedApps.values()].map(appView),
+    ...orgDriftView(org),
   }
 }
 
@@ -159,6 +162,7 @@ function patchOrg (org: SimOrgState, body: Json): void {
     if (expect(lockout, 'maxAttempts', 'number')) org.lockout.maxAttempts = lockout.maxAttempts as number
     if (expect(lockout, 'durationSeconds', 'number')) org.lockout.durationSeconds = lockout.durationSeconds as number
   }
+  patchOrgDrift(org, body)
   if (expect(body, 'flows', 'object')) {
     const flows = body.flows as Json
     for (const flow of ['soap', 'oauthPassword', 'jwtBearer', 'clientCredentials'] as const) {
@@ -184,6 +188,8 @@ async function route (ctx: SimContext, sim: Simulator, req: IncomingMessage, url
     verb === method && pattern.split('/').length === parts.length &&
     pattern.split('/').every((p, i) => p.startsWith(':') || p === parts[i])
 
+  const drift = await routeDriftControl(ctx, method, parts, key => orgOrThrow(ctx, key), () => jsonBody(req))
+  if (drift) return drift
   if (at('stats', 'GET')) return { ...sim.stats(url.searchParams.get('org') ?? undefined) }
   if (at('stats/reset', 'POST')) { sim.resetStats(); return { ok: true } }
   if (at('latency', 'POST')) {
@@ -235,7 +241,7 @@ export async function handleControlRequest (ctx: SimContext, sim: Simulator, req
   try {
     sendJson(res, 200, await route(ctx, sim, req, url))
   } catch (err) {
-    if (err instanceof ControlError || err instanceof AppControlError) sendJson(res, err.status, { error: err.status === 404 ? 'not_found' : 'bad_request', message: err.message })
+    if (err instanceof ControlError || err instanceof AppControlError || err instanceof DriftControlError) sendJson(res, err.status, { error: err.status === 404 ? 'not_found' : 'bad_request', message: err.message })
     else throw err
   }
 }

@@ -1,6 +1,7 @@
 import { X509Certificate, createHash, createPublicKey } from 'node:crypto'
 import { createAppState } from './org-state.ts'
 import type { SimConnectedAppState, SimOrgState } from './types.ts'
+import { appDriftView, patchAppDrift } from './control-drift.ts'
 
 /**
  * Connected apps (and External Client Apps, which the simulator does not tell apart) through the
@@ -39,6 +40,7 @@ export function appView (app: SimConnectedAppState): Json {
     userApprovedUsernames: app.userApprovedUsernames ?? null,
     clientCredentialsUser: app.clientCredentialsUser ?? null,
     certificate: certificateView(app.certificatePem),
+    ...appDriftView(app),
   }
 }
 
@@ -62,6 +64,7 @@ function names (body: Json, field: string): string[] | undefined {
 }
 
 function patchApp (app: SimConnectedAppState, body: Json): void {
+  patchAppDrift(app, body)
   if ('clientSecret' in body) {
     if (typeof body.clientSecret !== 'string' || body.clientSecret === '') throw new AppControlError(400, "'clientSecret' must be a non-empty string")
     app.clientSecret = body.clientSecret

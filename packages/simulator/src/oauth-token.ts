@@ -6,6 +6,8 @@ import { delay, isFormEncoded, readBody, sendJson } from './http.ts'
 import { audienceAccepted, decodeAssertion, signatureValid } from './jwt-assertion.ts'
 import { decideDelegatedLogin, decidePasswordLogin, type LoginRefusal } from './login-policy.ts'
 import { findUser } from './org-state.ts'
+import { appForConsumerKey, consumerSecretAccepted } from './consumer-credentials.ts'
+import { APP_NOT_INSTALLED, hostAudiences } from './org-drift.ts'
 import type { SessionFlow } from './sessions.ts'
 import type { SimConnectedAppState, SimOrgState, SimUserState } from './types.ts'
 
@@ -37,6 +39,7 @@ export const OAUTH_ERRORS = {
   noClientCredentialsUser: { error: 'invalid_grant', error_description: 'no client credentials user enabled' },
   clientCredentialsFlowDisabled: { error: 'invalid_grant', error_description: 'client credentials flow not enabled' },
   notSupportedOnDomain: { error: 'invalid_grant', error_description: 'request not supported on this domain' },
+  appNotInstalled: APP_NOT_INSTALLED,
 } as const satisfies Record<string, OAuthError>
 
 /**
@@ -64,7 +67,8 @@ function findApp (ctx: SimContext, scope: ListenerScope, clientId: string | null
   if (!clientId) return undefined
   const orgs = scope.kind === 'my_domain' ? [scope.org] : ctx.orgs.values()
   for (const org of orgs) {
-    const app = org.connectedApps.get(clientId)
+    // any valid consumer key of the app: its primary, a staged one, the rotated former primary
+    const app = appForConsumerKey(org, clientId)
     if (app) return { org, app }
   }
   return undefined
@@ -83,8 +87,9 @@ function passwordGrant (ctx: SimContext, scope: ListenerScope, params: URLSearch
   const match = findApp(ctx, scope, params.get('client_id'))
   if (!match) return fail(OAUTH_ERRORS.clientIdInvalid, undefined, username)
   const { org, app } = match
-  if (params.get('client_secret') !== app.clientSecret) return fail(OAUTH_ERRORS.clientCredentialsInvalid, org.key, username)
-  const decision = decidePasswordLogin(org, username, params.get('password') ?? '', clientIp, org.flows.oauthPassword)
+  if (!app.installed) return fail(OAUTH_ERRORS.appNotInstalled, org.key, username)
+  if (!consumerSecretAccepted(app, params.get('client_id') ?? undefined, params.get('client_secret'))) return fail(OAUTH_ERRORS.clientCredentialsInvalid, org.key, username)
+  const decision = decidePasswordLogin(org, username, params.get('password') ?? '', clientIp, org.flows.oauthPassword && !org.blockOAuthUnPwFlow)
   if (!decision.ok) return fail(oauthErrorFor(decision.refusal), org.key, username)
   if (app.permittedUsers === 'admin_approved' && !preAuthorized(app, decision.user.username)) {
     return fail(OAUTH_ERRORS.notAdminApproved, org.key, username)
@@ -100,8 +105,9 @@ function jwtBearerGrant (ctx: SimContext, scope: ListenerScope, params: URLSearc
   const match = findApp(ctx, scope, typeof claims.iss === 'string' ? claims.iss : undefined)
   if (!match) return fail(OAUTH_ERRORS.clientIdInvalid, undefined, subject)
   const { org, app } = match
+  if (!app.installed) return fail(OAUTH_ERRORS.appNotInstalled, org.key, subject)
   if (!signatureValid(decoded, app.certificatePem)) return fail(OAUTH_ERRORS.invalidAssertion, org.key, subject)
-  if (!audienceAccepted(claims.aud, JWT_AUDIENCES)) return fail(OAUTH_ERRORS.audienceInvalid, org.key, subject)
+  if (!audienceAccepted(claims.aud, org.jwtAudienceIsHost ? hostAudiences(scope.url) : JWT_AUDIENCES)) return fail(OAUTH_ERRORS.audienceInvalid, org.key, subject)
   if (typeof claims.exp !== 'number' || claims.exp * 1000 <= now) return fail(OAUTH_ERRORS.assertionExpired, org.key, subject)
   if (claims.exp * 1000 > now + JWT_MAX_LIFETIME_MS) return fail(OAUTH_ERRORS.invalidAssertion, org.key, subject)
   if (!org.flows.jwtBearer) return fail(OAUTH_ERRORS.unsupportedGrant, org.key, subject)
@@ -139,7 +145,8 @@ function clientCredentialsGrant (ctx: SimContext, scope: ListenerScope, req: Inc
   if (!match) return fail(OAUTH_ERRORS.clientIdInvalid)
   const { org, app } = match
   const runAs = app.clientCredentialsUser
-  if (clientSecret !== app.clientSecret) return fail(OAUTH_ERRORS.clientCredentialsInvalid, org.key, runAs)
+  if (!app.installed) return fail(OAUTH_ERRORS.appNotInstalled, org.key, runAs)
+  if (!consumerSecretAccepted(app, clientId, clientSecret)) return fail(OAUTH_ERRORS.clientCredentialsInvalid, org.key, runAs)
   if (!org.flows.clientCredentials) return fail(OAUTH_ERRORS.clientCredentialsFlowDisabled, org.key, runAs)
   const user = runAs === undefined ? undefined : findUser(org, runAs)
   if (!user) return fail(OAUTH_ERRORS.noClientCredentialsUser, org.key, runAs)
@@ -182,7 +189,7 @@ export async function handleTokenRequest (ctx: SimContext, scope: ListenerScope,
   }
   const { org, user, app, flow } = outcome
   ctx.stats.record(org.key, user.username, true)
-  const session = ctx.sessions.issue(org, user, flow, now)
+  const session = ctx.sessions.issue(org, user, flow, now, app.clientId)
   const id = `${ctx.loginUrl}/id/${org.orgId}/${user.userId}`
   const issuedAt = String(session.issuedAt)
   const signature = createHmac('sha256', app.clientSecret).update(id + issuedAt).digest('base64')

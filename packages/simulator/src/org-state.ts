@@ -34,6 +34,14 @@ export function createAppState (app: SimConnectedApp): SimConnectedAppState {
     preAuthorizedUsernames: app.preAuthorizedUsernames ?? [],
     userApprovedUsernames: app.userApprovedUsernames,
     clientCredentialsUser: app.clientCredentialsUser,
+    installed: app.installed ?? true,
+    appId: app.appId ?? newSalesforceId('0xI'),
+    consumerId: app.consumerId ?? newSalesforceId('0Hk'),
+    consumerSecretsViaRestApi: app.consumerSecretsViaRestApi ?? false,
+    packaged: app.packaged ?? false,
+    apiAccessAllowed: app.apiAccessAllowed ?? false,
+    consumerKey: app.clientId,
+    stagedCredentials: [],
   }
 }
 
@@ -48,6 +56,9 @@ export function createOrgState (options: SimOrgOptions): SimOrgState {
     flows: { soap: true, oauthPassword: true, jwtBearer: true, clientCredentials: true, ...options.flows },
     trustedIpRanges: [...(options.trustedIpRanges ?? [])],
     apiRequestLimit: options.apiRequestLimit ?? 15000,
+    apiAccessControl: options.apiAccessControl ?? false,
+    blockOAuthUnPwFlow: options.blockOAuthUnPwFlow ?? false,
+    jwtAudienceIsHost: options.jwtAudienceIsHost ?? false,
     soapLoginRequiresUseAnyApiAuth: options.soapLoginRequiresUseAnyApiAuth ?? false,
     soapLoginRetired: options.soapLoginRetired ?? false,
     minApiVersion: options.minApiVersion ?? 31,

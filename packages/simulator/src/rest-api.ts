@@ -7,6 +7,7 @@ import { handleComposite } from './composite.ts'
 import { chargeApiCall, limitInfoHeader } from './api-usage.ts'
 import { handleDataResource } from './data-resources.ts'
 import type { SimOrgState } from './types.ts'
+import { NOT_VALID_FOR_REST, apiUseRefused } from './org-drift.ts'
 
 type RestError = Array<{ message: string, errorCode: string }>
 
@@ -65,6 +66,7 @@ export async function handleDataRequest (ctx: SimContext, scope: ListenerScope &
     sendJson(res, 401, INVALID_SESSION, { 'www-authenticate': 'Token' })
     return
   }
+  if (apiUseRefused(ctx, org, session)) return sendJson(res, 401, NOT_VALID_FOR_REST, { 'www-authenticate': 'Token' })
   if (!org.apiEnabled) return sendJson(res, 403, API_DISABLED)
   if (session.passwordExpired) return sendJson(res, 403, EXPIRED_PASSWORD)
   if (!chargeApiCall(org)) return sendJson(res, 403, LIMIT_EXCEEDED, limitInfoHeader(org))

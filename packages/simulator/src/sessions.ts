@@ -12,13 +12,15 @@ export interface SimSession {
   issuedAt: number
   /** logged in with an expired password: every API call but SetPassword is refused */
   passwordExpired: boolean
+  /** the connected app / External Client App of an OAuth login (its original consumer key); absent for SOAP */
+  clientId?: string
 }
 
 /** Issued sessions. A session lives until issuedAt + the org's current session timeout, a revoke or expireSessions(). */
 export class SessionStore {
   readonly #sessions = new Map<string, SimSession>()
 
-  issue (org: SimOrgState, user: SimUserState, flow: SessionFlow, now = Date.now()): SimSession {
+  issue (org: SimOrgState, user: SimUserState, flow: SessionFlow, now = Date.now(), clientId?: string): SimSession {
     const session: SimSession = {
       accessToken: newAccessToken(org.orgId),
       orgKey: org.key,
@@ -27,6 +29,7 @@ export class SessionStore {
       flow,
       issuedAt: now,
       passwordExpired: user.passwordExpired && (flow === 'soap' || flow === 'oauth_password'),
+      ...(clientId === undefined ? {} : { clientId }),
     }
     this.#sessions.set(session.accessToken, session)
     return session

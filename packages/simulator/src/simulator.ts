@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net'
 import type { ListenerScope, SimContext } from './context.ts'
 import { handleControlRequest } from './control-api.ts'
+import { CREDENTIALS_PATH, handleCredentialsRequest } from './consumer-credentials.ts'
 import { sendJson } from './http.ts'
 import { newSecurityToken } from './ids.ts'
 import { handleTokenRequest } from './oauth-token.ts'
@@ -29,6 +30,7 @@ async function dispatch (ctx: SimContext, sim: Simulator, scope: ListenerScope, 
   } else {
     if ((method === 'GET' || method === 'POST') && path === '/services/oauth2/userinfo') return handleUserInfo(ctx, scope, req, res)
     if (method === 'GET' && (path === '/services/data' || path === '/services/data/')) return handleVersions(res)
+    if (CREDENTIALS_PATH.test(path)) return handleCredentialsRequest(ctx, scope, req, res, url)
     if (DATA_PATH.test(path)) return handleDataRequest(ctx, scope, req, res, url)
   }
   sendJson(res, 404, NOT_FOUND)

@@ -46,6 +46,18 @@ export interface SimConnectedApp {
   userApprovedUsernames?: string[]
   /** Run-as user for client_credentials; absent -> the flow is not enabled for this app. */
   clientCredentialsUser?: string
+  /** default true; false: the app is not installed in this org (uninstalled-app restriction, a sandbox refresh) */
+  installed?: boolean
+  /** External Client App identifier for the Connect REST OAuth credentials resources; generated if absent */
+  appId?: string
+  /** the app's OAuth consumer identifier under appId; generated if absent */
+  consumerId?: string
+  /** "Allow access to External Client App consumer secrets via REST API" (External Client App Settings), default false */
+  consumerSecretsViaRestApi?: boolean
+  /** a packaged External Client App: the staged-credentials resources serve local apps only. Default false */
+  packaged?: boolean
+  /** with the org's API Access Control on, this app is allow-listed for API use. Default false */
+  apiAccessAllowed?: boolean
 }
 
 export interface SimFlows {
@@ -80,6 +92,12 @@ export interface SimOrgOptions {
   trustedIpRanges?: string[]
   /** DailyApiRequests Max, default 15000 */
   apiRequestLimit?: number
+  /** API Access Control: sessions of apps not allow-listed are refused for API use unless the user has "Use Any API Client". Default false */
+  apiAccessControl?: boolean
+  /** OauthOidcSettings.blockOAuthUnPwFlow: the OAuth username-password flow is blocked. Default false */
+  blockOAuthUnPwFlow?: boolean
+  /** External Client Apps after the end of legacy redirects: a JWT `aud` must be the host the assertion is posted to. Default false */
+  jwtAudienceIsHost?: boolean
   /**
    * Summer '26 orgs: SOAP login() also needs the "Use Any API Auth" user permission
    * (PermissionsUseAnyApiAuth), else INSUFFICIENT_ACCESS. Default false.
@@ -149,6 +167,23 @@ export interface SimConnectedAppState {
   preAuthorizedUsernames: string[]
   userApprovedUsernames?: string[]
   clientCredentialsUser?: string
+  installed: boolean
+  appId: string
+  consumerId: string
+  consumerSecretsViaRestApi: boolean
+  packaged: boolean
+  apiAccessAllowed: boolean
+  /** the primary consumer key; clientId (the key the app was created with) until a staged key is promoted */
+  consumerKey: string
+  /** staged consumer credentials: 'active' ones work beside the primary; 'rotated' is the former primary, valid until deleted */
+  stagedCredentials: SimStagedCredential[]
+}
+
+export interface SimStagedCredential {
+  id: string
+  key: string
+  secret: string
+  state: 'active' | 'rotated'
 }
 
 export interface SimOrgState {
@@ -161,6 +196,9 @@ export interface SimOrgState {
   flows: SimFlows
   trustedIpRanges: string[]
   apiRequestLimit: number
+  apiAccessControl: boolean
+  blockOAuthUnPwFlow: boolean
+  jwtAudienceIsHost: boolean
   soapLoginRequiresUseAnyApiAuth: boolean
   soapLoginRetired: boolean
   minApiVersion: number

@@ -22,6 +22,13 @@ export const USER_PERMISSION_FIELDS = [
   'PermissionsPasswordNeverExpires',
   // "Use Any API Auth" (Summer '26, needed for SOAP login() in new orgs); the field name is the label's, by Salesforce's convention
   'PermissionsUseAnyApiAuth',
+  // API Access Control's exemption "Use Any API Client"; the External Client App staged-credentials
+  // permissions "External Client App Developer" and "View Client Secret"; Metadata API reads
+  // ("Modify Metadata Through Metadata API Functions"): named after their labels, as above
+  'PermissionsUseAnyApiClient',
+  'PermissionsExternalClientAppDeveloper',
+  'PermissionsViewClientSecret',
+  'PermissionsModifyMetadata',
 ] as const
 
 const KNOWN = new Set<string>(USER_PERMISSION_FIELDS)
