@@ -13,6 +13,8 @@ import probeRoutes from './routes/probes.ts'
 import sessionRoutes from './routes/sessions.ts'
 import adminRoutes from './routes/admin.ts'
 import migrationRoutes from './routes/migration.ts'
+import consumerRotationRoutes from './routes/consumer-rotation.ts'
+import { ConsumerRotationSchema } from './schemas/consumer-rotation.ts'
 import { flowSunsetPolicyOf } from './admin/flow-sunset-policy.ts'
 import healthPlugin from './health/plugin.ts'
 import salesforceHealthRoutes from './routes/salesforce-health.ts'
@@ -71,6 +73,7 @@ export async function buildApp (config: Config, overrides: BrokerOverrides = {})
   app.addSchema(ConnectionMetadataSchema)
   app.addSchema(ValidationResultSchema)
   app.addSchema(MigrationSchema)
+  app.addSchema(ConsumerRotationSchema)
   registerErrorHandling(app)
 
   // Before any other hook (auth included), so that refusals carry the request id too.
@@ -135,6 +138,7 @@ export async function buildApp (config: Config, overrides: BrokerOverrides = {})
   await app.register(sessionRoutes, { sessions: broker.sessions, handouts: broker.handouts })
   await app.register(adminRoutes, { admin: broker.admin, audit: broker.audit, flowSunsetPolicy: flowSunsetPolicyOf(broker) })
   await app.register(migrationRoutes, { migrations: broker.migrations })
+  await app.register(consumerRotationRoutes, { rotations: broker.consumerRotations })
   await app.register(metricsRoutes, { metrics: broker.metrics, token: config.METRICS_TOKEN })
 
   // Requests in flight at shutdown finish, but their keep-alive connections must not hold

@@ -13,6 +13,7 @@ import { assessUserReadiness } from './salesforce/readiness.ts'
 import { AuditLog } from './admin/audit-log.ts'
 import { ConnectionAdmin } from './admin/connection-admin.ts'
 import { MigrationService } from './admin/migration.ts'
+import { ConsumerRotationService } from './admin/consumer-rotation.ts'
 import { storeCustody, transitCustody } from './admin/migration-keys.ts'
 import { SessionHandoutAudit } from './admin/session-handouts.ts'
 import { BrokerMetrics } from './metrics/metrics.ts'
@@ -55,6 +56,8 @@ export interface Broker {
   admin: ConnectionAdmin
   /** moves connections to jwt_bearer or client_credentials (and rotates JWT keys) */
   migrations: MigrationService
+  /** rotates consumer keys and secrets (client credentials, JWT bearer's consumer key) */
+  consumerRotations: ConsumerRotationService
   /** Vault Transit keys, when the secret store is Vault */
   transit?: TransitKeys
   metrics: BrokerMetrics
@@ -178,6 +181,20 @@ export async function createBroker (config: Config, overrides: BrokerOverrides =
     certificateValidityDays: config.JWT_CERT_VALIDITY_DAYS,
   })
 
+  const consumerRotations = new ConsumerRotationService({
+    store: cachingSecretStore,
+    // the staged pair waits beside the connections, encrypted alike (never in Redis)
+    pending: baseStore.folder?.('_consumer-rotations'),
+    admin,
+    sessions,
+    state: sharedState,
+    gate,
+    revoke,
+    audit,
+    logger,
+    timeoutMs: config.LOGIN_TIMEOUT_MS,
+  })
+
   logger.info({
     secretStore: uncachedSecretStore.kind,
     sharedState: sharedState.kind === 'redis' ? `redis (${redisTopology(config) as string})` : 'in-memory only (no REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES: sessions are not shared between replicas)',
@@ -200,6 +217,7 @@ export async function createBroker (config: Config, overrides: BrokerOverrides =
     handouts: new SessionHandoutAudit(audit),
     admin,
     migrations,
+    consumerRotations,
     transit,
     metrics,
     flowSunsets,

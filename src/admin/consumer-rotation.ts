@@ -1,0 +1,340 @@
+import type { Logger } from 'pino'
+import { DomainError } from '../errors.ts'
+import {
+  deleteStaged, listConsumers, listStaged, promoteStaged, stageCredentials, type CredentialsCall, type NotPermitted,
+} from '../salesforce/consumer-credentials.ts'
+import type { ConnectionDefinition, SalesforceSession } from '../salesforce/types.ts'
+import { CasConflictError, type SecretStore, type StoredConnection } from '../secrets/store.ts'
+import type { ConsumerRotationView, ConsumerValidation } from '../schemas/consumer-rotation.ts'
+import type { LoginGate } from '../sessions/login-gate.ts'
+import { refusalProblem } from '../sessions/login-refusal.ts'
+import type { SessionService } from '../sessions/session-service.ts'
+import type { SharedState } from '../shared-state/shared-state.ts'
+import type { AuditLog } from './audit-log.ts'
+import type { AdminContext, ConnectionAdmin } from './connection-admin.ts'
+import { API_STEPS, SETUP_STEPS, WHY_SETUP, nextStepFor, type RotationMode, type RotationStep } from './consumer-rotation-guide.ts'
+
+export interface ConsumerRotationOptions {
+  store: SecretStore
+  /** where the staged pair waits, encrypted like the connections (the store's `_consumer-rotations` folder) */
+  pending: SecretStore | undefined
+  admin: ConnectionAdmin
+  sessions: SessionService
+  state: SharedState
+  gate: LoginGate
+  revoke: (session: SalesforceSession) => Promise<boolean>
+  audit: AuditLog
+  logger: Logger
+  timeoutMs: number
+}
+
+/** The non-secret progress of one rotation (shared state: every replica sees the same step). */
+interface RotationState {
+  mode: RotationMode
+  step: RotationStep
+  /** why the broker guides through Setup instead of making the calls */
+  setupReason?: string
+  appId?: string
+  stagedCredentialsUrl?: string
+  /** the staged credential's URL: promoted, then (the same id, state "rotated") deleted */
+  stagedUrl?: string
+  /** the consumer key the connection had: what the verify step expects to be refused */
+  oldKey: string
+  /** the staged consumer key (not secret) */
+  newKey?: string
+  /** the connection version before the switch (rollback, verify) */
+  fromVersion: number
+  validatedPendingVersion?: number
+  switchedVersion?: number
+  startedAt: string
+  pending?: string[]
+}
+
+export interface ConsumerPolicy { appId: string, rotateEveryDays?: number, lastRotatedAt?: string }
+
+const STATE_TTL_MS = 30 * 86_400_000
+const POLICY_TTL_MS = 400 * 86_400_000
+const stateKey = (name: string) => `consumer-rotation:${name}`
+export const policyKey = (name: string) => `consumer-rotation-policy:${name}`
+
+/**
+ * Zero-downtime rotation of a connection's consumer key and secret (client credentials; the
+ * consumer key of JWT bearer), built on Salesforce keeping two valid pairs while one is staged:
+ *   start    — stage a new pair (Connect REST, when the connection's user has the rights; else the
+ *              admin stages it in Setup and the answer lists the steps);
+ *   validate — one guarded login with the staged pair, through the login gate;
+ *   complete — check-and-set switch of the stored pair, sessions purged fleet-wide (the validating
+ *              session is adopted: no extra login), then promote the staged pair and delete the old
+ *              one (API mode) or guide the admin to do so (Setup mode);
+ *   verify   — Setup mode: one login with the old pair must be refused;
+ *   run      — every API step in one call (admin call, sfb, the rotateEveryDays schedule).
+ */
+export class ConsumerRotationService {
+  private readonly opts: ConsumerRotationOptions
+
+  constructor (opts: ConsumerRotationOptions) {
+    this.opts = opts
+  }
+
+  async start (name: string, body: { appId?: string, mode?: RotationMode }, ctx: AdminContext): Promise<ConsumerRotationView> {
+    const current = await this.mustRead(name)
+    const d = current.definition
+    if ((d.flow !== 'client_credentials' && d.flow !== 'jwt_bearer') || !d.clientId) {
+      throw new DomainError('bad_request', `a consumer-secret rotation is for client_credentials and jwt_bearer connections with a consumer key; "${name}" is on ${d.flow}`, { connection: name })
+    }
+    if (await this.readState(name)) throw new DomainError('conflict', `a consumer-secret rotation of "${name}" is already under way: finish it or abandon it (DELETE …/consumer-rotation)`, { connection: name })
+    const appId = body.appId ?? (await this.policy(name))?.appId
+    const base = { oldKey: d.clientId, fromVersion: current.version, startedAt: new Date().toISOString() }
+    let state: RotationState
+    if (body.mode === 'setup' || appId === undefined) {
+      state = { ...base, mode: 'setup', step: 'staged', setupReason: body.mode === 'setup' ? 'asked for' : WHY_SETUP.no_app }
+    } else {
+      state = await this.stageThroughApi(name, current, appId, base)
+    }
+    await this.opts.state.putJson(stateKey(name), state, STATE_TTL_MS)
+    await this.opts.audit.record({ actor: ctx.actor, requestId: ctx.requestId, action: 'consumer_rotation.start', connection: name, outcome: 'success', version: current.version, fields: [`mode:${state.mode}`] })
+    return this.view(name, state)
+  }
+
+  /** Stages through Connect REST; falls back to Setup mode (saying why) when Salesforce does not let this user. */
+  private async stageThroughApi (name: string, current: StoredConnection, appId: string, base: Pick<RotationState, 'oldKey' | 'fromVersion' | 'startedAt'>): Promise<RotationState> {
+    const call = await this.call(name)
+    const setup = (why: NotPermitted): RotationState => ({ ...base, mode: 'setup', step: 'staged', appId, setupReason: WHY_SETUP[why] })
+    const consumers = await listConsumers(call, appId)
+    if (!consumers.ok) {
+      if (consumers.notPermitted) return setup(consumers.notPermitted)
+      throw upstream(name, consumers.failure)
+    }
+    const consumer = consumers.value.find(c => c.key === base.oldKey)
+    if (!consumer) {
+      throw new DomainError('bad_request', `the External Client App "${appId}" has no consumer with this connection's consumer key: is appId the app this connection logs in with?`, { connection: name, errors: [{ path: 'body/appId', message: 'not the connection\'s app' }] })
+    }
+    const staged = await stageCredentials(call, consumer.stagedCredentialsUrl)
+    if (!staged.ok) {
+      if (staged.notPermitted) return setup(staged.notPermitted)
+      throw upstream(name, staged.failure)
+    }
+    await this.writePending(name, { ...current.definition, clientId: staged.value.key, ...(current.definition.flow === 'client_credentials' ? { clientSecret: staged.value.secret } : {}) })
+    return { ...base, mode: 'api', step: 'staged', appId, newKey: staged.value.key, stagedCredentialsUrl: consumer.stagedCredentialsUrl, stagedUrl: staged.value.url }
+  }
+
+  async get (name: string): Promise<ConsumerRotationView> {
+    return this.view(name, await this.mustState(name))
+  }
+
+  /** One guarded login with the staged pair; `keep` hands the session back for the switch (run). */
+  async validate (name: string, body: { clientId?: string, clientSecret?: string } | null, ctx: AdminContext, keep = false): Promise<Omit<ConsumerValidation, 'rotation'> & { rotation: ConsumerRotationView, session?: SalesforceSession }> {
+    const current = await this.mustRead(name)
+    const state = await this.mustState(name)
+    if (state.step === 'switched' || state.step === 'done') throw new DomainError('conflict', `the rotation of "${name}" is past validation (${state.step})`, { connection: name })
+    let pending = await this.pendingStore().read(name)
+    if (body?.clientId !== undefined || body?.clientSecret !== undefined) {
+      const changed = { ...(pending?.definition ?? current.definition), ...(body.clientId ? { clientId: body.clientId } : {}), ...(body.clientSecret ? { clientSecret: body.clientSecret } : {}) }
+      pending = await this.writePending(name, changed, pending?.version ?? 0)
+    }
+    if (!pending) throw new DomainError('bad_request', 'give the staged consumer key and secret from Setup: {"clientId": "…", "clientSecret": "…"}', { connection: name })
+    if (pending.definition.clientId === state.oldKey && current.definition.flow === 'jwt_bearer') {
+      throw new DomainError('bad_request', 'that is the consumer key the connection has now: give the staged one', { connection: name })
+    }
+    const started = Date.now()
+    const outcome = await this.opts.gate.attempt({ connection: name, definition: pending.definition, purpose: 'admin' })
+    const latencyMs = Date.now() - started
+    const audit = { actor: ctx.actor, requestId: ctx.requestId, action: 'consumer_rotation.validate', connection: name, version: current.version }
+    if ('refusal' in outcome) {
+      await this.opts.audit.record({ ...audit, outcome: 'rejected', classification: `not_attempted:${outcome.refusal.kind}` })
+      throw refusalProblem(outcome.refusal, name)
+    }
+    const next: RotationState = { ...state, step: outcome.ok ? 'validated' : 'staged', newKey: pending.definition.clientId, validatedPendingVersion: outcome.ok ? pending.version : undefined }
+    await this.opts.state.putJson(stateKey(name), next, STATE_TTL_MS)
+    await this.opts.audit.record({ ...audit, outcome: outcome.ok ? 'success' : 'rejected', classification: outcome.ok ? 'ok' : outcome.failure.classification })
+    if (outcome.ok && !keep) await this.opts.revoke(outcome.session).catch(() => false)
+    return {
+      ok: outcome.ok,
+      classification: outcome.ok ? 'ok' : outcome.failure.classification,
+      ...(outcome.ok ? {} : { message: outcome.failure.message, hint: outcome.failure.hint, retryable: outcome.failure.retryable }),
+      latencyMs,
+      nextStep: nextStepFor(next.mode, next.step),
+      rotation: await this.view(name, next),
+      ...(outcome.ok && keep ? { session: outcome.session } : {}),
+    }
+  }
+
+  /** The switch, then (API mode) promote and delete at Salesforce. `session`: the validating login's, adopted. */
+  async complete (name: string, ctx: AdminContext, session?: SalesforceSession): Promise<ConsumerRotationView> {
+    let state = await this.mustState(name)
+    const audit = { actor: ctx.actor, requestId: ctx.requestId, action: 'consumer_rotation.complete', connection: name }
+    if (state.step === 'staged') {
+      await this.opts.audit.record({ ...audit, outcome: 'rejected', classification: 'not_validated' })
+      throw new DomainError('conflict', 'validate the staged pair first (POST …/consumer-rotation/validate): it has not logged in successfully', { connection: name })
+    }
+    if (state.step === 'validated') state = await this.switchOver(name, state, ctx, session)
+    if (state.mode === 'api' && state.step === 'switched') state = await this.retireOld(name, state)
+    await this.opts.audit.record({ ...audit, outcome: 'success', version: state.switchedVersion, fields: [`step:${state.step}`, ...(state.pending ? ['pending'] : [])] })
+    return this.view(name, state)
+  }
+
+  private async switchOver (name: string, state: RotationState, ctx: AdminContext, session?: SalesforceSession): Promise<RotationState> {
+    const current = await this.mustRead(name)
+    const pending = await this.pendingStore().read(name)
+    if (!pending || pending.version !== state.validatedPendingVersion) {
+      throw new DomainError('conflict', 'the staged pair changed since it was validated: validate again', { connection: name })
+    }
+    if (ctx.ifMatch !== undefined && ctx.ifMatch !== current.version) {
+      throw new DomainError('conflict', `If-Match names version ${ctx.ifMatch} but the current version is ${current.version}`, { connection: name, currentVersion: current.version })
+    }
+    let written: { version: number }
+    try {
+      written = await this.opts.store.write(name, pending.definition, current.version)
+    } catch (err) {
+      if (!(err instanceof CasConflictError)) throw err
+      throw new DomainError('conflict', 'the connection changed while the switch was being made; read it again and retry', { connection: name, currentVersion: err.currentVersion })
+    }
+    // every replica drops the old pair's sessions and cached secret; the validating session serves from now on
+    await this.opts.sessions.purge(name)
+    if (session) await this.opts.sessions.adopt(name, written.version, pending.definition, session)
+    await this.pendingStore().remove(name)
+    await this.opts.admin.announceWritten(name, written.version)
+    this.opts.logger.info({ connection: name, version: written.version, previousVersion: current.version, mode: state.mode }, 'consumer secret switched')
+    const next: RotationState = { ...state, step: 'switched', switchedVersion: written.version }
+    await this.opts.state.putJson(stateKey(name), next, STATE_TTL_MS)
+    return next
+  }
+
+  /** Promote the staged pair and delete the former primary; what fails stays pending in the answer. */
+  private async retireOld (name: string, state: RotationState): Promise<RotationState> {
+    const call = await this.call(name)
+    const pending: string[] = []
+    const promoted = await promoteStaged(call, state.stagedUrl as string)
+    if (!promoted.ok && promoted.notPermitted !== 'not_found') {
+      pending.push(`promote the staged pair at Salesforce (${promoted.failure.message})`)
+    } else {
+      const listed = await listStaged(call, state.stagedCredentialsUrl as string)
+      const former = listed.ok ? listed.value.find(c => c.key === state.oldKey) : undefined
+      const removed = former ? await deleteStaged(call, former.url) : listed
+      if (!removed.ok) pending.push(`delete the old pair at Salesforce (${removed.failure.message})`)
+    }
+    const next: RotationState = pending.length === 0 ? { ...state, step: 'done', pending: undefined } : { ...state, pending }
+    await this.finishOrKeep(name, next)
+    return next
+  }
+
+  /** Setup mode: the old pair must no longer log in (one login, through the gate). */
+  async verify (name: string, ctx: AdminContext): Promise<ConsumerRotationView> {
+    const state = await this.mustState(name)
+    if (state.step !== 'switched') throw new DomainError('conflict', `nothing to verify yet: the rotation is at "${state.step}"`, { connection: name })
+    const current = await this.mustRead(name)
+    const old = await this.opts.store.read(name, state.fromVersion)
+    if (!old) throw new DomainError('not_found', `version ${state.fromVersion} of "${name}" is gone: nothing to verify against`, { connection: name })
+    const outcome = await this.opts.gate.attempt({ connection: name, definition: { ...current.definition, clientId: old.definition.clientId, clientSecret: old.definition.clientSecret }, purpose: 'admin' })
+    if ('refusal' in outcome) throw refusalProblem(outcome.refusal, name)
+    if (outcome.ok) await this.opts.revoke(outcome.session).catch(() => false)
+    const retired = !outcome.ok && outcome.failure.classification === 'invalid_client'
+    const next: RotationState = retired ? { ...state, step: 'done', pending: undefined } : { ...state, pending: [outcome.ok ? 'the old consumer key and secret still log in: delete them in Setup, then verify again' : `the old pair's login failed for another reason (${outcome.failure.classification}): check Setup, then verify again`] }
+    await this.finishOrKeep(name, next)
+    await this.opts.audit.record({ actor: ctx.actor, requestId: ctx.requestId, action: 'consumer_rotation.verify', connection: name, outcome: retired ? 'success' : 'rejected', classification: outcome.ok ? 'old_pair_still_valid' : outcome.failure.classification })
+    return this.view(name, next)
+  }
+
+  /** Every API step in one call; a rotation Salesforce does not let this user make comes back in Setup mode. */
+  async run (name: string, body: { appId?: string }, ctx: AdminContext): Promise<ConsumerRotationView> {
+    const started = await this.start(name, body, ctx)
+    if (started.mode === 'setup') return started
+    const validation = await this.validate(name, null, ctx, true)
+    if (!validation.ok) return validation.rotation
+    return this.complete(name, ctx, validation.session)
+  }
+
+  async abandon (name: string, ctx: AdminContext): Promise<void> {
+    const state = await this.mustState(name)
+    if (state.step === 'switched') throw new DomainError('conflict', 'the connection already uses the new pair: finish the rotation (complete/verify) or roll back (POST …/rollback)', { connection: name })
+    if (state.mode === 'api' && state.stagedUrl && state.step !== 'done') {
+      const removed = await deleteStaged(await this.call(name), state.stagedUrl)
+      if (!removed.ok) throw upstream(name, removed.failure)
+    }
+    await this.pendingStore().remove(name)
+    await this.opts.state.putJson(stateKey(name), null, 1)
+    await this.opts.audit.record({ actor: ctx.actor, requestId: ctx.requestId, action: 'consumer_rotation.abandon', connection: name, outcome: 'success' })
+  }
+
+  async policy (name: string): Promise<ConsumerPolicy | null> {
+    return this.opts.state.getJson<ConsumerPolicy>(policyKey(name))
+  }
+
+  async setPolicy (name: string, policy: { appId: string, rotateEveryDays?: number }, ctx: AdminContext): Promise<ConsumerPolicy> {
+    await this.mustRead(name)
+    const next = { ...(await this.policy(name)), ...policy }
+    await this.opts.state.putJson(policyKey(name), next, POLICY_TTL_MS)
+    await this.opts.audit.record({ actor: ctx.actor, requestId: ctx.requestId, action: 'consumer_rotation.policy', connection: name, outcome: 'success', fields: Object.keys(policy).sort() })
+    return next
+  }
+
+  private async finishOrKeep (name: string, state: RotationState): Promise<void> {
+    if (state.step !== 'done') {
+      await this.opts.state.putJson(stateKey(name), state, STATE_TTL_MS)
+      return
+    }
+    await this.opts.state.putJson(stateKey(name), null, 1)
+    const policy = await this.policy(name)
+    if (policy) await this.opts.state.putJson(policyKey(name), { ...policy, lastRotatedAt: new Date().toISOString() }, POLICY_TTL_MS)
+    this.opts.logger.info({ connection: name, mode: state.mode }, 'consumer secret rotation done')
+  }
+
+  /** A Connect REST call as the connection's own user, with its cached session (a login only on a miss). */
+  private async call (name: string): Promise<CredentialsCall> {
+    const issued = await this.opts.sessions.getSession(name, undefined, 'consumer-rotation')
+    return { session: issued.entry.session, apiVersion: issued.apiVersion, timeoutMs: this.opts.timeoutMs }
+  }
+
+  private async view (name: string, state: RotationState): Promise<ConsumerRotationView> {
+    return {
+      connection: name,
+      mode: state.mode,
+      step: state.step,
+      ...(state.setupReason ? { setupReason: state.setupReason } : {}),
+      ...(state.appId ? { appId: state.appId } : {}),
+      oldClientId: state.oldKey,
+      ...(state.newKey ? { newClientId: state.newKey } : {}),
+      fromVersion: state.fromVersion,
+      ...(state.switchedVersion === undefined ? {} : { switchedVersion: state.switchedVersion }),
+      startedAt: state.startedAt,
+      steps: [...(state.mode === 'api' ? API_STEPS : SETUP_STEPS)],
+      nextStep: nextStepFor(state.mode, state.step),
+      ...(state.pending?.length ? { pending: state.pending } : {}),
+    }
+  }
+
+  private async writePending (name: string, definition: ConnectionDefinition, cas = 0): Promise<StoredConnection> {
+    try {
+      const written = await this.pendingStore().write(name, definition, cas)
+      return { name, version: written.version, createdTime: written.createdTime, definition }
+    } catch (err) {
+      if (err instanceof CasConflictError) throw new DomainError('conflict', 'the staged pair changed while this request was made; read the rotation again and retry', { connection: name })
+      throw err
+    }
+  }
+
+  private async readState (name: string): Promise<RotationState | null> {
+    return this.opts.state.getJson<RotationState>(stateKey(name))
+  }
+
+  private async mustState (name: string): Promise<RotationState> {
+    const state = await this.readState(name)
+    if (!state) throw new DomainError('not_found', `no consumer-secret rotation of "${name}" is under way: start one with POST …/consumer-rotation`, { connection: name })
+    return state
+  }
+
+  private pendingStore (): SecretStore {
+    if (!this.opts.pending) throw new DomainError('not_found', 'this secret store keeps no pending rotations')
+    return this.opts.pending
+  }
+
+  private async mustRead (name: string): Promise<StoredConnection> {
+    const stored = await this.opts.store.read(name)
+    if (!stored) throw new DomainError('not_found', `no connection named "${name}"`, { connection: name })
+    return stored
+  }
+}
+
+function upstream (name: string, failure: { message: string, hint: string, classification: string }): DomainError {
+  return new DomainError('salesforce_unavailable', `Salesforce's OAuth credentials resource answered: ${failure.message}`, { connection: name, classification: failure.classification, hint: failure.hint, retryable: true })
+}

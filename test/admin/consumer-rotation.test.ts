@@ -1,0 +1,175 @@
+import t from 'tap'
+import type { FastifyInstance } from 'fastify'
+import { ACME, acmeDefinition, acmeOrg, bearer, buildTestApp, startSim, tempFileStore, type Teardown } from '../helper.ts'
+import { startRedis } from '../support/redis.ts'
+import { testPrincipals } from '../support/principals.ts'
+import type { SimOrgOptions, Simulator } from '../../packages/simulator/src/index.ts'
+
+const ROTATION = '/v1/admin/connections/acme/consumer-rotation'
+const APP_ID = 'acme_integration_eca'
+const RIGHTS = { PermissionsExternalClientAppDeveloper: true, PermissionsViewClientSecret: true }
+
+/** The acme org whose integration user may (or may not) manage its External Client App's credentials. */
+function eca (opts: { rights?: boolean, setting?: boolean } = {}): SimOrgOptions {
+  const org = acmeOrg()
+  return {
+    ...org,
+    users: [{ ...org.users![0], permissions: opts.rights === false ? {} : RIGHTS }],
+    connectedApps: [{ ...org.connectedApps![0], appId: APP_ID, consumerSecretsViaRestApi: opts.setting !== false }],
+  }
+}
+
+/** Two replicas sharing Redis and one file store, as in a small deployment. */
+async function twoReplicas (t: Teardown) {
+  const redis = await startRedis()
+  t.teardown(() => redis.close())
+  const store = await tempFileStore(t)
+  const principals = testPrincipals(['acme'], 1_000_000)
+  const apps: FastifyInstance[] = []
+  for (let i = 0; i < 2; i++) apps.push((await buildTestApp(t, { redisUrl: redis.url, secretStore: store, principals })).app)
+  const admin = (i: number, method: 'GET' | 'POST' | 'DELETE' | 'PUT', url: string, payload?: object) =>
+    apps[i].inject({ method, url, payload, headers: bearer(principals.adminKey) })
+  const session = (i: number) => apps[i % 2].inject({ method: 'POST', url: '/v1/connections/acme/session', headers: bearer(principals.billingKey) })
+  return { admin, session }
+}
+
+/** Callers asking both replicas for sessions without pause, until stopped: every status kept. */
+function load (session: (i: number) => Promise<{ statusCode: number }>) {
+  const statuses: number[] = []
+  const run = { on: true }
+  const workers = Array.from({ length: 4 }, async (_, w) => {
+    for (let i = w; run.on; i += 4) {
+      statuses.push((await session(i)).statusCode)
+      await new Promise(resolve => setImmediate(resolve))
+    }
+  })
+  return { async stop () { run.on = false; await Promise.all(workers); return statuses } }
+}
+
+/** What an admin does in Salesforce Setup, through the simulator's control API. */
+async function setup (sim: Simulator, method: 'POST' | 'DELETE', path: string): Promise<Record<string, string>> {
+  const res = await fetch(`${sim.loginUrl}/_sim/orgs/acme/apps/${ACME.clientId}${path}`, { method })
+  if (!res.ok) throw new Error(`simulator control API ${method} ${path}: ${res.status} ${await res.text()}`)
+  return res.json() as Promise<Record<string, string>>
+}
+
+async function clientCredentials (sim: Simulator, clientId: string, clientSecret: string) {
+  const res = await fetch(`${sim.myDomainUrl('acme')}/services/oauth2/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret }).toString(),
+  })
+  return { status: res.status, json: await res.json() as Record<string, string> }
+}
+
+t.test('client credentials, API mode, 2 replicas under load: one login, zero failed requests, the old pair gone', async t => {
+  const sim = await startSim(t, [eca()])
+  const { admin, session } = await twoReplicas(t)
+  t.equal((await admin(0, 'PUT', '/v1/admin/connections/acme', acmeDefinition(sim))).statusCode, 201)
+  t.equal((await session(1)).statusCode, 200)
+  const traffic = load(session)
+  const before = sim.stats('acme').attempts
+
+  const done = await admin(1, 'POST', `${ROTATION}/run`, { appId: APP_ID })
+  t.equal(done.statusCode, 200, done.body)
+  const view = done.json()
+  t.equal(view.mode, 'api')
+  t.equal(view.step, 'done', JSON.stringify(view))
+  t.equal(view.oldClientId, ACME.clientId)
+  t.match(view.newClientId, /^3MVG9/)
+  t.notMatch(done.body, sim.org('acme').connectedApps.get(ACME.clientId)!.clientSecret, 'the new secret never comes back')
+
+  const afterSwitch = await Promise.all(Array.from({ length: 40 }, (_, i) => session(i)))
+  t.same([...new Set(afterSwitch.map(a => a.statusCode))], [200])
+  const statuses = await traffic.stop()
+  t.ok(statuses.length > 20, `load ran throughout (${statuses.length} requests)`)
+  t.same([...new Set(statuses)], [200], 'zero failed session requests')
+  t.equal(sim.stats('acme').attempts - before, 1, 'one login: the validation, whose session then serves the fleet')
+  t.equal(new Set(afterSwitch.map(a => a.json().accessToken)).size, 1, 'both replicas serve the one new session')
+
+  t.equal((await admin(0, 'GET', '/v1/admin/connections/acme')).json().clientId, view.newClientId, 'the stored consumer key is the new one')
+  t.equal((await clientCredentials(sim, ACME.clientId, ACME.clientSecret)).json.error, 'invalid_client_id', 'the old pair is deleted at Salesforce')
+  const app = sim.org('acme').connectedApps.get(ACME.clientId)!
+  t.equal(app.consumerKey, view.newClientId, 'promoted at Salesforce')
+  t.same(app.stagedCredentials, [], 'nothing left staged')
+  t.equal((await admin(0, 'GET', ROTATION)).statusCode, 404, 'nothing under way any more')
+  const audit = (await admin(0, 'GET', '/v1/admin/audit?connection=acme')).json().events.map((e: { action: string, outcome: string }) => `${e.action}:${e.outcome}`)
+  for (const step of ['start', 'validate', 'complete']) t.ok(audit.includes(`consumer_rotation.${step}:success`), `audited: ${step}`)
+})
+
+t.test('without the rights: guided through Setup, each step checked, 2 replicas under load with zero failed requests', async t => {
+  const sim = await startSim(t, [eca({ rights: false })])
+  const { admin, session } = await twoReplicas(t)
+  t.equal((await admin(0, 'PUT', '/v1/admin/connections/acme', acmeDefinition(sim))).statusCode, 201)
+  t.equal((await session(0)).statusCode, 200)
+  const traffic = load(session)
+  // every org: a login with a deleted consumer key names no org at Salesforce
+  const before = sim.stats()
+
+  const started = await admin(0, 'POST', ROTATION, { appId: APP_ID })
+  t.equal(started.statusCode, 201, started.body)
+  t.equal(started.json().mode, 'setup')
+  t.match(started.json().setupReason, /External Client App Developer/)
+  t.match(started.json().steps.join('\n'), /Setup > External Client App Manager/)
+  t.equal((await admin(1, 'POST', ROTATION)).statusCode, 409, 'one rotation at a time')
+  t.equal((await admin(1, 'POST', `${ROTATION}/validate`)).statusCode, 400, 'Setup mode needs the staged pair')
+  t.equal((await admin(1, 'POST', `${ROTATION}/complete`)).statusCode, 409, 'no switch before a validation')
+
+  const staged = await setup(sim, 'POST', '/staged')
+  const wrong = await admin(1, 'POST', `${ROTATION}/validate`, { clientId: staged.consumerKey, clientSecret: 'not-the-secret' })
+  t.equal(wrong.json().classification, 'invalid_client')
+  const ok = await admin(0, 'POST', `${ROTATION}/validate`, { clientId: staged.consumerKey, clientSecret: staged.consumerSecret })
+  t.equal(ok.json().classification, 'ok', ok.body)
+  t.match(ok.json().nextStep, /complete/)
+  t.notMatch(ok.body, new RegExp(staged.consumerSecret), 'the staged secret never comes back')
+
+  const switched = await admin(1, 'POST', `${ROTATION}/complete`)
+  t.equal(switched.statusCode, 200, switched.body)
+  t.equal(switched.json().step, 'switched')
+  t.match(switched.json().nextStep, /promote .* delete the old/)
+  t.equal((await admin(0, 'GET', '/v1/admin/connections/acme')).json().clientId, staged.consumerKey)
+
+  const early = await admin(0, 'POST', `${ROTATION}/verify`)
+  t.equal(early.json().step, 'switched')
+  t.match(early.json().pending.join(), /still log in/, 'the old pair still works: not done')
+
+  await setup(sim, 'POST', '/staged/promote')
+  await setup(sim, 'DELETE', '/staged/rotated')
+  const verified = await admin(1, 'POST', `${ROTATION}/verify`)
+  t.equal(verified.json().step, 'done', verified.body)
+
+  const afterSwitch = await Promise.all(Array.from({ length: 20 }, (_, i) => session(i)))
+  t.same([...new Set(afterSwitch.map(a => a.statusCode))], [200])
+  const statuses = await traffic.stop()
+  t.same([...new Set(statuses)], [200], `zero failed session requests (${statuses.length})`)
+  const after = sim.stats()
+  // the wrong secret, the staged pair, the old pair still valid, the fleet's one login after the switch, the old pair refused
+  t.equal(after.attempts - before.attempts, 5, 'logins: two validations, two verifications, one after the switch')
+  t.equal(after.failures - before.failures, 2)
+})
+
+t.test('API mode refused by the org (setting off): the answer says why and falls back to Setup', async t => {
+  const sim = await startSim(t, [eca({ setting: false })])
+  const { admin } = await twoReplicas(t)
+  t.equal((await admin(0, 'PUT', '/v1/admin/connections/acme', acmeDefinition(sim))).statusCode, 201)
+  const run = await admin(0, 'POST', `${ROTATION}/run`, { appId: APP_ID })
+  t.equal(run.statusCode, 200)
+  t.equal(run.json().mode, 'setup')
+  t.match(run.json().setupReason, /Allow access to External Client App consumer secrets via REST API/)
+  t.equal((await admin(0, 'DELETE', ROTATION)).statusCode, 204, 'abandoned')
+  t.equal((await admin(0, 'GET', ROTATION)).statusCode, 404)
+})
+
+t.test('JWT bearer: the consumer key rotates through the API with one login', async t => {
+  const sim = await startSim(t, [eca()])
+  const { admin, session } = await twoReplicas(t)
+  t.equal((await admin(0, 'PUT', '/v1/admin/connections/acme', acmeDefinition(sim, 'jwt_bearer'))).statusCode, 201)
+  t.equal((await admin(0, 'PUT', `${ROTATION}/policy`, { appId: APP_ID, rotateEveryDays: 90 })).statusCode, 200)
+  const before = sim.stats('acme').attempts
+  const done = await admin(1, 'POST', `${ROTATION}/run`)
+  t.equal(done.json().step, 'done', done.body)
+  t.equal((await session(0)).statusCode, 200)
+  t.equal(sim.stats('acme').attempts - before, 1)
+  t.equal((await admin(0, 'GET', '/v1/admin/connections/acme')).json().clientId, done.json().newClientId)
+  t.ok((await admin(1, 'GET', `${ROTATION}/policy`)).json().lastRotatedAt, 'the policy remembers the rotation')
+})
