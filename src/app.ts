@@ -19,6 +19,8 @@ import { flowSunsetPolicyOf } from './admin/flow-sunset-policy.ts'
 import healthPlugin from './health/plugin.ts'
 import salesforceHealthRoutes from './routes/salesforce-health.ts'
 import metricsRoutes from './routes/metrics.ts'
+import notificationRoutes from './routes/notifications.ts'
+import statusRoutes from './routes/status.ts'
 import { ConnectionMetadataSchema, ValidationResultSchema } from './schemas/connection.ts'
 import { MigrationSchema } from './schemas/migration.ts'
 import { HttpProblem } from './errors.ts'
@@ -128,6 +130,7 @@ export async function buildApp (config: Config, overrides: BrokerOverrides = {})
     flowSunsets: broker.flowSunsets,
     now: broker.now,
     admin: broker.admin,
+    notifier: broker.notifier,
   })
   await app.register(salesforceHealthRoutes, {
     ...app.salesforceHealth,
@@ -135,6 +138,8 @@ export async function buildApp (config: Config, overrides: BrokerOverrides = {})
     audit: broker.audit,
     publicDetails: config.HEALTH_DETAILS === 'public',
   })
+  await app.register(statusRoutes, { reporter: app.salesforceHealth.reporter, notifier: broker.notifier, publicDetails: config.HEALTH_DETAILS === 'public' })
+  await app.register(notificationRoutes, { deadLetters: broker.deadLetters })
   await app.register(sessionRoutes, { sessions: broker.sessions, handouts: broker.handouts })
   await app.register(adminRoutes, { admin: broker.admin, audit: broker.audit, flowSunsetPolicy: flowSunsetPolicyOf(broker) })
   await app.register(migrationRoutes, { migrations: broker.migrations })

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino'
-import { ConfigError, decodeKey, readPrincipalsSource, type Config } from './config.ts'
+import { ConfigError, decodeKey, readPrincipalsSource, webhookUrls, type Config } from './config.ts'
 import { createLogger } from './logger.ts'
 import { useEgressProxy } from './egress.ts'
 import { parsePrincipals, type PrincipalDirectory } from './auth/principals.ts'
@@ -17,6 +17,11 @@ import { ConsumerRotationService } from './admin/consumer-rotation.ts'
 import { storeCustody, transitCustody } from './admin/migration-keys.ts'
 import { SessionHandoutAudit } from './admin/session-handouts.ts'
 import { BrokerMetrics } from './metrics/metrics.ts'
+import { notifyFromAudit } from './notifications/admin-events.ts'
+import { WebhookCourier } from './notifications/courier.ts'
+import { DeadLetters } from './notifications/dead-letters.ts'
+import { allObservers, loginEvents } from './notifications/login-events.ts'
+import { Notifier } from './notifications/notifier.ts'
 import type { SecretStore } from './secrets/store.ts'
 import { createSecretStore } from './secrets/create-store.ts'
 import { CachingSecretStore } from './secrets/caching-store.ts'
@@ -61,6 +66,10 @@ export interface Broker {
   /** Vault Transit keys, when the secret store is Vault */
   transit?: TransitKeys
   metrics: BrokerMetrics
+  /** raises the events webhooks deliver and /status lists (src/notifications/) */
+  notifier: Notifier
+  /** events no webhook receiver took after every attempt */
+  deadLetters: DeadLetters
   /** the secret store's start-up: rejects when Vault stayed unusable for VAULT_STARTUP_TIMEOUT_SECONDS */
   startup: Promise<void>
   /** the announced ends of login flows (config over the table in src/salesforce/flow-sunset.ts) */
@@ -83,6 +92,8 @@ export interface BrokerOverrides {
   revoke?: (session: SalesforceSession) => Promise<boolean>
   /** the calendar for flow sunsets; default Date.now */
   now?: () => number
+  /** the clock of webhook signatures' time stamps; default Date.now */
+  webhookClock?: () => number
 }
 
 export async function createBroker (config: Config, overrides: BrokerOverrides = {}): Promise<Broker> {
@@ -113,6 +124,8 @@ export async function createBroker (config: Config, overrides: BrokerOverrides =
   const loginUrlPolicy = createLoginUrlPolicy({ extraAllowedOrigins: splitList(config.LOGIN_URL_ALLOWLIST) })
   const now = overrides.now ?? Date.now
   const flowSunsets = flowSunsetTable({ oauth_password: config.FLOW_SUNSET_OAUTH_PASSWORD_DATE, soap: config.FLOW_SUNSET_SOAP_DATE })
+  const deadLetters = new DeadLetters({ state: sharedState, maxLen: config.WEBHOOK_DEAD_LETTER_MAX })
+  const notifier = new Notifier({ state: sharedState, logger, courier: webhookCourier(config, deadLetters, logger, overrides.webhookClock) })
   const core = overrides.login ?? ((definition: ConnectionDefinition) =>
     salesforceLogin(definition, { timeoutMs: config.LOGIN_TIMEOUT_MS, allowedLoginHosts: loginUrlPolicy, logger, flowSunsets, now, transitSigner: transit ? (key: string) => transit.signer(key) : undefined }))
   const gate = new LoginGate({
@@ -126,7 +139,7 @@ export async function createBroker (config: Config, overrides: BrokerOverrides =
     waitTimeoutMs: config.LOGIN_WAIT_TIMEOUT_MS,
     // replicas must agree on a failing candidate's hash: the shared session key when there is one
     hashKey: config.SESSION_ENCRYPTION_KEY ? decodeKey(config.SESSION_ENCRYPTION_KEY) : randomBytes(32),
-    observer: metrics.loginObserver(),
+    observer: allObservers(metrics.loginObserver(), loginEvents(notifier, { lockoutWindowMs: config.LOCKOUT_WINDOW_SECONDS * 1000 })),
   })
   const checker: SessionChecker = overrides.checkSession ?? ((session, apiVersion) => checkSession(session, { apiVersion, timeoutMs: config.LOGIN_TIMEOUT_MS }))
 
@@ -152,6 +165,7 @@ export async function createBroker (config: Config, overrides: BrokerOverrides =
 
   const revoke = overrides.revoke ?? ((session: SalesforceSession) => revokeSession(session, { timeoutMs: config.LOGIN_TIMEOUT_MS }))
   const audit = new AuditLog({ logger, state: sharedState })
+  notifyFromAudit(audit, notifier)
   const admin = new ConnectionAdmin({
     store: cachingSecretStore,
     sessions,
@@ -220,12 +234,16 @@ export async function createBroker (config: Config, overrides: BrokerOverrides =
     consumerRotations,
     transit,
     metrics,
+    notifier,
+    deadLetters,
     flowSunsets,
     now,
     startup: created.startup,
     async close () {
       stopReloading()
       await stopProxying()
+      // undelivered events become dead letters in the shared state: before it closes
+      await notifier.close()
       await sharedState.close()
       await cachingSecretStore.close()
     },
@@ -254,6 +272,23 @@ function reloadPrincipals (config: Config, principals: PrincipalDirectory, logge
     reloader.stop()
     process.removeListener('SIGHUP', onHangup)
   }
+}
+
+/** Webhooks, when WEBHOOK_URLS are set (config.ts has checked them and the secret). */
+function webhookCourier (config: Config, deadLetters: DeadLetters, logger: Logger, now?: () => number): WebhookCourier | undefined {
+  const urls = webhookUrls(config.WEBHOOK_URLS)
+  if (urls.length === 0 || !config.WEBHOOK_SECRET) return undefined
+  return new WebhookCourier({
+    urls,
+    secrets: [config.WEBHOOK_SECRET, ...(config.WEBHOOK_SECRET_PREVIOUS ? [config.WEBHOOK_SECRET_PREVIOUS] : [])],
+    maxAttempts: config.WEBHOOK_MAX_ATTEMPTS,
+    baseDelayMs: config.WEBHOOK_RETRY_BASE_MS,
+    maxDelayMs: config.WEBHOOK_RETRY_MAX_MS,
+    timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+    deadLetters,
+    logger: logger.child({ component: 'webhooks' }),
+    ...(now ? { now } : {}),
+  })
 }
 
 function rawStoreKind (given: SecretStore | undefined, config: Config): string {

@@ -117,6 +117,15 @@ export const ConfigSchema = Type.Object({
   VAULT_TRANSIT_MOUNT: Type.String({ default: 'transit', pattern: '^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$', description: 'Transit secrets engine mount (JWT_KEY_CUSTODY=vault-transit)' }),
   JWT_CERT_VALIDITY_DAYS: Type.Integer({ minimum: 1, maximum: 3650, default: 730, description: 'Validity of the self-signed certificate a JWT bearer migration or key rotation creates' }),
   CERT_EXPIRY_WARN_DAYS: Type.Integer({ minimum: 0, maximum: 365, default: 30, description: 'Health warns this many days before a JWT bearer connection\'s certificate expires' }),
+
+  WEBHOOK_URLS: Type.Optional(Type.String({ minLength: 1, description: 'Comma-separated URLs every notification is POSTed to, signed with WEBHOOK_SECRET (https, or http on a loopback address); unset = no webhooks (events still show on /status)' })),
+  WEBHOOK_SECRET: Type.Optional(Type.String({ minLength: 32, [FROM_FILE]: true, [EXPECTED]: 'at least 32 characters (openssl rand -hex 32)', description: 'HMAC-SHA256 key of the Sfb-Signature header (required with WEBHOOK_URLS); give receivers the same value' })),
+  WEBHOOK_SECRET_PREVIOUS: Type.Optional(Type.String({ minLength: 32, [FROM_FILE]: true, [EXPECTED]: 'at least 32 characters', description: 'The webhook secret being rotated out: deliveries carry a second v1 signature made with it until it is unset' })),
+  WEBHOOK_MAX_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 30, default: 10, description: 'Attempts per event and URL before it becomes a dead letter (GET /v1/admin/notifications/dead-letters)' }),
+  WEBHOOK_RETRY_BASE_MS: Type.Integer({ minimum: 10, maximum: 600000, default: 1000, description: 'Wait after the first failed attempt; doubled after each (with jitter) up to WEBHOOK_RETRY_MAX_MS' }),
+  WEBHOOK_RETRY_MAX_MS: Type.Integer({ minimum: 10, maximum: 3600000, default: 300000, description: 'Longest wait between two attempts' }),
+  WEBHOOK_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 60000, default: 5000, description: 'A receiver that has not answered within this long has failed the attempt' }),
+  WEBHOOK_DEAD_LETTER_MAX: Type.Integer({ minimum: 10, maximum: 100000, default: 1000, description: 'Dead letters kept (fleet-wide, newest); older ones are dropped' }),
 })
 
 export type Config = Static<typeof ConfigSchema>
@@ -186,6 +195,7 @@ function checkCombinations (c: Config): void {
   if (c.JWT_KEY_CUSTODY === 'vault-transit' && c.SECRET_STORE !== 'vault') {
     throw new ConfigError('invalid JWT_KEY_CUSTODY: vault-transit needs SECRET_STORE=vault (the keys live in its Transit engine); use JWT_KEY_CUSTODY=store with the file store')
   }
+  checkWebhooks(c)
   if ((c.JWT_ISSUER || c.JWT_AUDIENCE) && !c.JWKS_URL) throw new ConfigError('missing JWKS_URL: required when JWT_ISSUER or JWT_AUDIENCE is set')
   if (c.JWKS_URL) checkJwtSettings(c.JWKS_URL, c)
 }
@@ -272,6 +282,33 @@ function checkJwtSettings (jwksUrl: string, c: Config): void {
     // whoever can rewrite the key set in transit can mint any caller's token
     throw new ConfigError('invalid JWKS_URL: must be https:// (plain http is allowed only on a loopback address such as 127.0.0.1)')
   }
+}
+
+/** Webhook URLs go with a secret (and the other way round); each is https unless on this host. */
+function checkWebhooks (c: Config): void {
+  if (!c.WEBHOOK_URLS) {
+    const stray = (['WEBHOOK_SECRET', 'WEBHOOK_SECRET_PREVIOUS'] as const).find(v => c[v] !== undefined)
+    if (stray) throw new ConfigError(`missing WEBHOOK_URLS: ${stray} is set but no webhook is; set WEBHOOK_URLS or unset ${stray}`)
+    return
+  }
+  if (!c.WEBHOOK_SECRET) throw new ConfigError('missing WEBHOOK_SECRET: required with WEBHOOK_URLS (every delivery is signed); set it, or WEBHOOK_SECRET_FILE, to at least 32 random characters (openssl rand -hex 32)')
+  for (const text of webhookUrls(c.WEBHOOK_URLS)) {
+    let url: URL
+    try {
+      url = new URL(text)
+    } catch {
+      throw new ConfigError('invalid WEBHOOK_URLS: one entry is not a URL; use comma-separated https:// URLs')
+    }
+    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopback(url.hostname))) {
+      throw new ConfigError(`invalid WEBHOOK_URLS: ${url.protocol}//${url.host} must be https:// (plain http is allowed only on a loopback address such as 127.0.0.1)`)
+    }
+  }
+  if (c.WEBHOOK_RETRY_MAX_MS < c.WEBHOOK_RETRY_BASE_MS) throw new ConfigError('invalid WEBHOOK_RETRY_MAX_MS: must be >= WEBHOOK_RETRY_BASE_MS')
+}
+
+/** WEBHOOK_URLS as a list (blank entries dropped). */
+export function webhookUrls (value: string | undefined): string[] {
+  return (value ?? '').split(',').map(s => s.trim()).filter(Boolean)
 }
 
 function isLoopback (hostname: string): boolean {

@@ -40,6 +40,8 @@ export interface ConnectionValidatorOptions {
   passwordExpiryWarnDays?: number
   /** defaults to the composite readiness read with loginTimeoutMs */
   readReadiness?: ReadinessReader
+  /** told every recorded result with the one it replaced (status-change notifications) */
+  onRecorded?: (previous: StoredHealth | null, next: StoredHealth) => void
 }
 
 export interface ValidateOptions {
@@ -223,6 +225,7 @@ export class ConnectionValidator {
       const level = health.status === 'ok' ? 'info' : 'warn'
       this.opts.logger[level]({ connection: name, status: health.status, classification: health.classification, checkKind: health.checkKind, secretVersion: version }, 'salesforce connection health changed')
     }
+    this.opts.onRecorded?.(previous, health)
     return health
   }
 }

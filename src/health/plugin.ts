@@ -9,11 +9,13 @@ import type { LoginGate } from '../sessions/login-gate.ts'
 import type { SessionService } from '../sessions/session-service.ts'
 import type { SharedState } from '../shared-state/shared-state.ts'
 import type { BrokerMetrics } from '../metrics/metrics.ts'
+import type { Notifier } from '../notifications/notifier.ts'
 import { ConnectionValidator, type SessionChecker } from './connection-validator.ts'
 import { removeFlowSunsetGauge } from './flow-sunset-view.ts'
 import { removeHealthGauges, updateHealthGauges } from './gauges.ts'
+import { HealthEvents } from './health-events.ts'
 import { HealthReporter } from './health-report.ts'
-import { healthKey, type HealthStatus } from './health-result.ts'
+import { healthKey, type HealthStatus, type StoredHealth } from './health-result.ts'
 import { ValidationScheduler } from './scheduler.ts'
 import { ConnectionHealthSchema, SalesforceHealthSchema, SalesforceHealthSummarySchema } from './schemas.ts'
 import { TokenBucket } from './token-bucket.ts'
@@ -34,6 +36,8 @@ export interface HealthPluginOptions {
   now: () => number
   /** a validated rotation, replace or rollback counts as a successful full check */
   admin: Pick<ConnectionAdmin, 'onWritten'>
+  /** status changes and sunset/expiry thresholds become notifications (src/notifications/) */
+  notifier?: Notifier
 }
 
 /** What the /health/salesforce routes use: the report, and a forced live check. */
@@ -64,6 +68,12 @@ async function healthPlugin (app: FastifyInstance, opts: HealthPluginOptions): P
 
   // capacity 1: a ceiling per second, not a rate with a second's worth of burst on top after a quiet spell
   const bucket = new TokenBucket(config.VALIDATION_MAX_PER_SECOND, 1)
+  const events = opts.notifier && new HealthEvents(opts.notifier, {
+    flowSunsets: opts.flowSunsets,
+    flowSunsetWarnDays: config.FLOW_SUNSET_WARN_DAYS,
+    certificateWarnDays: config.CERT_EXPIRY_WARN_DAYS,
+    now: opts.now,
+  })
   const validator = new ConnectionValidator({
     secrets: secretStore,
     sessions: opts.sessions,
@@ -77,6 +87,7 @@ async function healthPlugin (app: FastifyInstance, opts: HealthPluginOptions): P
     loginTimeoutMs: config.LOGIN_TIMEOUT_MS,
     passwordExpiryWarnDays: config.PASSWORD_EXPIRY_WARN_DAYS,
     leaseTtlMs: config.LOGIN_LEASE_TTL_MS,
+    ...(events ? { onRecorded: (previous: StoredHealth | null, next: StoredHealth) => events.statusRecorded(previous, next) } : {}),
   })
   // a login that worked, on any path (a caller's session, an admin's rotation or rollback), is a success health records
   opts.admin.onWritten(async (name, version) => { await validator.recordSuccess(name, version) })
@@ -120,6 +131,10 @@ async function healthPlugin (app: FastifyInstance, opts: HealthPluginOptions): P
     validate: async name => {
       const result = await validator.validate(name)
       await reporter.refreshSunsetGauge(name)
+      if (events) {
+        const stored = await secretStore.read(name).catch(() => null)
+        if (stored) events.datesChecked(name, stored.definition)
+      }
       return result
     },
     // this replica's gauges follow the result another replica recorded

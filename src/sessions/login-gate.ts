@@ -13,6 +13,8 @@ export type LoginCore = (definition: ConnectionDefinition) => Promise<LoginOutco
 export interface LoginObserver {
   loginAttempt? (connection: string, flow: string, classification: string, durationMs: number): void
   loginBudget? (connection: string, used: number, limit: number): void
+  /** the failure guard stopped logins of the connection's Salesforce user one short of its lockout */
+  guardTripped? (connection: string, failures: number, threshold: number): void
 }
 
 export interface LoginGateOptions {

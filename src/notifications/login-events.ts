@@ -1,0 +1,43 @@
+import type { LoginObserver } from '../sessions/login-gate.ts'
+import type { Notifier } from './notifier.ts'
+
+/** The share of the hourly login budget past which only what cannot wait logs in (src/sessions/login-budget.ts). */
+export const BUDGET_RESERVE_SHARE = 0.8
+
+const HOUR_MS = 3600_000
+
+/**
+ * The login gate's side of the events: the failure guard tripping, and the login budget reaching
+ * its reserve. Every replica's gate reports, so both are raised under a key that holds for the
+ * span they describe: one event per connection per lockout window, and per budget hour.
+ */
+export function loginEvents (notifier: Notifier, opts: { lockoutWindowMs: number }): LoginObserver {
+  return {
+    loginBudget (connection, used, limit) {
+      if (used < Math.ceil(limit * BUDGET_RESERVE_SHARE)) return
+      notifier.raise({
+        type: 'login.budget_reserve_reached',
+        connection,
+        data: { used, limit, reservePercent: Math.round(BUDGET_RESERVE_SHARE * 100) },
+        once: { key: `budget-reserve:${connection}`, ttlMs: HOUR_MS },
+      })
+    },
+    guardTripped (connection, failures, threshold) {
+      notifier.raise({
+        type: 'login.guard_tripped',
+        connection,
+        data: { failures, lockoutThreshold: threshold },
+        once: { key: `guard-tripped:${connection}`, ttlMs: opts.lockoutWindowMs },
+      })
+    },
+  }
+}
+
+/** Tells each observer in turn (the gate takes one). */
+export function allObservers (...observers: LoginObserver[]): LoginObserver {
+  return {
+    loginAttempt: (...args) => { for (const o of observers) o.loginAttempt?.(...args) },
+    loginBudget: (...args) => { for (const o of observers) o.loginBudget?.(...args) },
+    guardTripped: (...args) => { for (const o of observers) o.guardTripped?.(...args) },
+  }
+}

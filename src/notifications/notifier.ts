@@ -1,0 +1,66 @@
+import { randomBytes } from 'node:crypto'
+import type { Logger } from 'pino'
+import type { SharedState } from '../shared-state/shared-state.ts'
+import type { WebhookCourier } from './courier.ts'
+import { eventId, type NotificationEvent, type RaisedEvent } from './events.ts'
+
+export interface NotifierOptions {
+  state: Pick<SharedState, 'acquireLease' | 'appendToStream' | 'readStream'>
+  /** absent when no WEBHOOK_URLS are set: events are still kept for /status */
+  courier?: WebhookCourier
+  logger: Logger
+  /** how many recent events the shared list keeps (the status page shows them) */
+  recentMax?: number
+  now?: () => number
+}
+
+const RECENT_STREAM = 'notifications'
+const DEFAULT_RECENT_MAX = 500
+
+/**
+ * The one place events are raised. Each event is sent once fleet-wide: one that several replicas
+ * may notice (a status change, a threshold) carries a key, and only the replica that takes the
+ * key first (SET NX in Redis, the same lease primitive as the login lease) keeps it; that replica
+ * records it in the shared list of recent events and hands it to its courier. While Redis is
+ * unreachable each replica decides alone (a copy may go out twice, with the same id). Raising
+ * never throws: a notification must not fail the login or rotation it reports.
+ */
+export class Notifier {
+  private readonly opts: NotifierOptions
+
+  constructor (opts: NotifierOptions) {
+    this.opts = opts
+  }
+
+  /** The event as sent, or null when another replica (or an earlier call) already sent it. */
+  async raise (raised: RaisedEvent): Promise<NotificationEvent | null> {
+    try {
+      if (raised.once && !await this.opts.state.acquireLease(`notify-once:${raised.once.key}`, randomBytes(8).toString('hex'), raised.once.ttlMs)) return null
+      const event: NotificationEvent = {
+        id: eventId(raised.once),
+        type: raised.type,
+        occurredAt: new Date((this.opts.now ?? Date.now)()).toISOString(),
+        ...(raised.connection === undefined ? {} : { connection: raised.connection }),
+        data: raised.data,
+      }
+      this.opts.logger.info({ notification: event.id, type: event.type, connection: event.connection }, 'notification raised')
+      this.opts.courier?.send(event)
+      await this.opts.state.appendToStream(RECENT_STREAM, JSON.stringify(event), this.opts.recentMax ?? DEFAULT_RECENT_MAX)
+        .catch((err: Error) => this.opts.logger.warn({ err: { message: err.message } }, 'notification not written to the recent-events list'))
+      return event
+    } catch (err) {
+      this.opts.logger.error({ type: raised.type, connection: raised.connection, err: { message: (err as Error).message } }, 'notification not raised')
+      return null
+    }
+  }
+
+  /** The newest events, fleet-wide (what this replica holds while Redis is unreachable). */
+  async recent (limit: number): Promise<NotificationEvent[]> {
+    const rows = await this.opts.state.readStream(RECENT_STREAM, limit)
+    return rows.map(r => JSON.parse(r.entry) as NotificationEvent)
+  }
+
+  async close (): Promise<void> {
+    await this.opts.courier?.close()
+  }
+}

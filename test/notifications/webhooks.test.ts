@@ -1,0 +1,167 @@
+import t from 'tap'
+import { randomBytes } from 'node:crypto'
+import { ACME, acmeDefinition, bearer, listenTestApp, startSim, tempFileStore, type Teardown } from '../helper.ts'
+import { http } from '../support/http.ts'
+import { captureLogs } from '../support/log-capture.ts'
+import { startReceiver, verifyDelivery } from '../support/webhook-receiver.ts'
+
+const SECRET = randomBytes(32).toString('hex')
+
+/** test-sized retries: 20 ms, 40 ms, 80 ms… */
+const FAST = { WEBHOOK_SECRET: SECRET, WEBHOOK_RETRY_BASE_MS: '20', WEBHOOK_RETRY_MAX_MS: '100' }
+
+async function acmeBroker (t: Teardown, env: Record<string, string>, logger = captureLogs('info')) {
+  const sim = await startSim(t)
+  const store = await tempFileStore(t)
+  await store.write('acme', acmeDefinition(sim, 'client_credentials'), 0)
+  const { url, principals } = await listenTestApp(t, { secretStore: store, env: { SECRET_CACHE_TTL_SECONDS: '0', ...env }, logger: logger.logger })
+  const admin = (method: string, path: string, body?: unknown) => http(`${url}${path}`, {
+    method,
+    headers: { ...bearer(principals.adminKey), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  })
+  return { sim, url, principals, admin, logs: logger }
+}
+
+t.test('a connection that fails and is fixed by a rotation: the receiver hears each step, signed, without a secret', async (t) => {
+  const receiver = await startReceiver(SECRET)
+  t.teardown(() => receiver.close())
+  const { sim, admin } = await acmeBroker(t, { ...FAST, WEBHOOK_URLS: receiver.url })
+
+  // someone changes the consumer secret in Salesforce: the stored one stops working
+  const newSecret = 'acme-consumer-secret-rotated-987654'
+  sim.org('acme').connectedApps.get(ACME.clientId)!.clientSecret = newSecret
+  t.equal((await admin('POST', '/health/salesforce/acme/check')).json.status, 'failing')
+  const failed = await receiver.waitFor(d => d.type === 'connection.status_changed' && d.event.data.to === 'failing')
+  t.match(failed.event, {
+    id: /^evt_[0-9a-f]{32}$/,
+    type: 'connection.status_changed',
+    connection: 'acme',
+    data: { from: 'not_checked', to: 'failing', recovered: false, classification: 'invalid_client' },
+  })
+  t.equal(failed.attempt, 1)
+  t.equal(failed.id, failed.event.id, 'the id header is the event id')
+  t.match(failed.signature, /^t=\d+,v1=[0-9a-f]{64}$/)
+
+  // the admin rotates to the new secret: validated, stored, and the connection recovers
+  t.equal((await admin('PATCH', '/v1/admin/connections/acme/credentials', { clientSecret: newSecret })).status, 200)
+  const rotated = await receiver.waitFor(d => d.type === 'rotation.completed')
+  t.match(rotated.event.data, { action: 'credentials.rotate', outcome: 'success', actor: 'ops', version: 2 })
+  const recovered = await receiver.waitFor(d => d.type === 'connection.status_changed' && d.event.data.to === 'ok')
+  t.match(recovered.event.data, { from: 'failing', to: 'ok', recovered: true, classification: 'ok', secretVersion: 2 })
+
+  // a rotation Salesforce refuses is told too
+  t.equal((await admin('PATCH', '/v1/admin/connections/acme/credentials', { clientSecret: 'not-the-secret-at-all' })).status, 422)
+  const refused = await receiver.waitFor(d => d.type === 'rotation.failed')
+  t.match(refused.event.data, { action: 'credentials.rotate', outcome: 'rejected', classification: 'invalid_client' })
+
+  // the kill switch
+  t.equal((await admin('POST', '/v1/admin/connections/acme/sessions/revoke')).status, 200)
+  const killed = await receiver.waitFor(d => d.type === 'kill_switch.used')
+  t.match(killed.event, { connection: 'acme', data: { action: 'sessions.revoke', outcome: 'success', actor: 'ops' } })
+
+  for (const d of receiver.received) {
+    for (const secret of [ACME.clientSecret, newSecret, 'not-the-secret-at-all', SECRET]) t.notOk(d.body.includes(secret), `${d.type} carries no secret`)
+  }
+  t.equal(new Set(receiver.received.map(d => d.id)).size, receiver.received.length, 'one delivery per event')
+  t.equal(receiver.refused, 0, 'every delivery verified')
+
+  // what the receiver's check refuses: another secret, a stale time stamp, a changed body
+  const { body, signature } = failed
+  const t0 = Number(/t=(\d+)/.exec(signature)![1])
+  t.ok(verifyDelivery(signature, body, SECRET, t0 + 299))
+  t.notOk(verifyDelivery(signature, body, 'another-secret-of-at-least-32-characters', t0), 'another secret')
+  t.notOk(verifyDelivery(signature, body, SECRET, t0 + 301), 'replayed after the 300 s window')
+  t.notOk(verifyDelivery(signature, body.replace('failing', 'ok'), SECRET, t0), 'a changed body')
+})
+
+t.test('receiver outage: refused, then back: delivered after retries; a receiver that never takes it leaves a dead letter admins read', async (t) => {
+  const receiver = await startReceiver(SECRET)
+  const dead = await startReceiver(SECRET)
+  t.teardown(() => receiver.close())
+  t.teardown(() => dead.close())
+  dead.answer(500)
+  const { admin, url, principals, logs } = await acmeBroker(t, { ...FAST, WEBHOOK_MAX_ATTEMPTS: '6', WEBHOOK_URLS: `${receiver.url},${dead.url}` })
+
+  // the receiver is down (its port refuses connections) while three events happen
+  await receiver.stop()
+  for (let i = 0; i < 3; i++) t.equal((await admin('POST', '/v1/admin/connections/acme/sessions/revoke')).status, 200)
+  const failedAttempts = () => logs.records().filter(r => r.msg === 'webhook delivery failed' && r.target === new URL(receiver.url).origin)
+  await waitUntil(() => failedAttempts().length >= 6)
+  t.ok(failedAttempts().every(r => r.error === 'ECONNREFUSED'), 'connection refused while down')
+  await receiver.start()
+  await receiver.waitFor(() => receiver.received.length >= 3)
+  t.equal(receiver.received.length, 3, 'all three delivered once it was back, none lost')
+  t.ok(receiver.received.every(d => d.type === 'kill_switch.used' && d.attempt >= 2), 'each after at least one retry')
+
+  // the other receiver answers 500 every time: after 6 attempts each event is a dead letter
+  await dead.waitForRefusals(18)
+  const letters = await waitFor(async () => {
+    const page = await admin('GET', '/v1/admin/notifications/dead-letters')
+    return page.json.deadLetters.length >= 3 ? page : undefined
+  })
+  t.equal(letters.status, 200)
+  t.equal(letters.json.deadLetters.length, 3)
+  const [letter] = letters.json.deadLetters
+  t.match(letter, { id: /^\d+/, attempts: 6, lastError: 'HTTP 500', target: { id: /^[0-9a-f]{12}$/, origin: new URL(dead.url).origin }, event: { type: 'kill_switch.used', connection: 'acme' } })
+  t.notOk(letters.text.includes('/hooks/sf-broker'), 'the URL path is not shown')
+  t.same(receiver.received.map(d => d.id).sort(), letters.json.deadLetters.map((l: any) => l.event.id).sort(), 'the same events, with the same ids')
+
+  // pages
+  const first = await admin('GET', '/v1/admin/notifications/dead-letters?limit=2')
+  t.equal(first.json.deadLetters.length, 2)
+  const second = await admin('GET', `/v1/admin/notifications/dead-letters?limit=2&before=${first.json.next}`)
+  t.equal(second.json.deadLetters.length, 1)
+  t.notOk(second.json.next)
+
+  // admins only
+  const asService = await http(`${url}/v1/admin/notifications/dead-letters`, { headers: bearer(principals.billingKey) })
+  t.equal(asService.status, 403)
+  t.match(asService.headers.get('content-type'), /^application\/problem\+json/)
+  t.equal((await http(`${url}/v1/admin/notifications/dead-letters`)).status, 401)
+})
+
+t.test('stopping the broker keeps what was not delivered as dead letters', async (t) => {
+  const receiver = await startReceiver(SECRET)
+  t.teardown(() => receiver.close())
+  receiver.answer(503)
+  const sim = await startSim(t)
+  const store = await tempFileStore(t)
+  await store.write('acme', acmeDefinition(sim, 'client_credentials'), 0)
+  const logs = captureLogs('info')
+  const { app, principals, url } = await listenTestApp(t, { secretStore: store, logger: logs.logger, env: { ...FAST, WEBHOOK_RETRY_BASE_MS: '60000', WEBHOOK_RETRY_MAX_MS: '60000', WEBHOOK_URLS: receiver.url } })
+  t.equal((await http(`${url}/v1/admin/connections/acme/sessions/revoke`, { method: 'POST', headers: bearer(principals.adminKey) })).status, 200)
+  // the first attempt has failed and the courier waits a minute for the next
+  await waitUntil(() => logs.records().some(r => r.msg === 'webhook delivery failed'))
+  const letters = app.broker.deadLetters
+  const started = Date.now()
+  await app.broker.notifier.close()
+  t.ok(Date.now() - started < 2000, 'the minute-long wait is cut short')
+  const [letter] = await letters.list(10)
+  t.match(letter, { attempts: 1, lastError: 'broker stopped before delivery (last: HTTP 503)', event: { type: 'kill_switch.used' } })
+})
+
+t.test('webhook settings fail closed', async (t) => {
+  const { loadConfig } = await import('../../src/config.ts')
+  const base = { SECRET_STORE: 'file', FILE_STORE_KEY: randomBytes(32).toString('base64'), PRINCIPALS_JSON: '{"principals":[]}' }
+  t.throws(() => loadConfig({ ...base, WEBHOOK_URLS: 'https://hooks.example.com/x' }), /missing WEBHOOK_SECRET/)
+  t.throws(() => loadConfig({ ...base, WEBHOOK_SECRET: SECRET }), /missing WEBHOOK_URLS/)
+  t.throws(() => loadConfig({ ...base, WEBHOOK_URLS: 'http://hooks.example.com/x', WEBHOOK_SECRET: SECRET }), /invalid WEBHOOK_URLS: http:\/\/hooks.example.com must be https/)
+  t.throws(() => loadConfig({ ...base, WEBHOOK_URLS: 'https://hooks.example.com/x', WEBHOOK_SECRET: 'short' }), /WEBHOOK_SECRET/)
+  t.equal(loadConfig({ ...base, WEBHOOK_URLS: 'https://a.example.com/x, http://127.0.0.1:9/y', WEBHOOK_SECRET: SECRET }).WEBHOOK_MAX_ATTEMPTS, 10)
+})
+
+async function waitUntil (ok: () => boolean, timeoutMs = 8000): Promise<void> {
+  await waitFor(async () => (ok() ? true : undefined), timeoutMs)
+}
+
+/** Polls a condition that has no event of its own to wait on (a log line, an HTTP read). */
+async function waitFor<T> (get: () => Promise<T | undefined>, timeoutMs = 8000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await get()
+    if (value !== undefined) return value
+    if (Date.now() > deadline) throw new Error('timed out')
+    await new Promise(resolve => setTimeout(resolve, 20))
+  }
+}
