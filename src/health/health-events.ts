@@ -57,7 +57,8 @@ export class HealthEvents {
         once: { key: `sunset:${connection}:${sunset.flow}:${sunset.date}:${sunsetMark}`, ttlMs: THRESHOLD_MEMORY_MS },
       })
     }
-    const cert = certificateHealth(definition, this.opts.now())
+    // a certificate expires in real time (the calendar above is the flows' announced dates), as health counts it
+    const cert = certificateHealth(definition)
     const certMark = cert && crossed(cert.daysLeft, this.opts.certificateWarnDays)
     if (cert && certMark !== undefined) {
       this.notifier.raise({

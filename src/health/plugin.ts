@@ -117,6 +117,7 @@ async function healthPlugin (app: FastifyInstance, opts: HealthPluginOptions): P
       if (!health) return null
       // the audit record names where the login went
       const stored = await secretStore.read(name).catch(() => null)
+      if (stored) events?.datesChecked(name, stored.definition)
       return { ...health, ...(stored ? { target: new URL(stored.definition.loginUrl).origin } : {}) }
     },
   } satisfies SalesforceHealthService)
