@@ -9,7 +9,7 @@ export interface GaugeInput {
   circuitOpen: boolean
   apiUsage?: ApiUsage
   /** from the last full check's readiness; absent when the connection declares nothing */
-  readiness?: { missingPermissions: unknown[], password?: { expiresAt?: number | string } }
+  readiness?: { missingPermissions: unknown[], excessPermissions?: unknown[], password?: { expiresAt?: number | string } }
 }
 
 export function updateHealthGauges (metrics: BrokerMetrics, connection: string, g: GaugeInput): void {
@@ -18,6 +18,8 @@ export function updateHealthGauges (metrics: BrokerMetrics, connection: string, 
   if (g.apiUsage && g.apiUsage.max > 0) metrics.apiUsage.set({ connection }, g.apiUsage.used / g.apiUsage.max)
   if (g.readiness) metrics.missingPermissions.set({ connection }, g.readiness.missingPermissions.length)
   else metrics.missingPermissions.remove({ connection })
+  if (g.readiness?.excessPermissions) metrics.excessPermissions.set({ connection }, g.readiness.excessPermissions.length)
+  else metrics.excessPermissions.remove({ connection })
   // epoch ms in the stored result, an ISO date in the view another replica's result is read through
   const expiresAt = g.readiness?.password?.expiresAt
   const expiresMs = typeof expiresAt === 'string' ? Date.parse(expiresAt) : expiresAt
@@ -31,5 +33,6 @@ export function removeHealthGauges (metrics: BrokerMetrics, connection: string):
   metrics.circuitOpen.remove({ connection })
   metrics.apiUsage.remove({ connection })
   metrics.missingPermissions.remove({ connection })
+  metrics.excessPermissions.remove({ connection })
   metrics.passwordExpiry.remove({ connection })
 }

@@ -16,6 +16,10 @@ export const ReadinessViewSchema = Type.Object({
     label: Type.String({ description: 'Its name in Setup' }),
     grantIn: Type.String({ description: 'Where an admin grants it: the profile or a permission set' }),
   }, { additionalProperties: false })),
+  excessPermissions: Type.Optional(Type.Array(Type.Object({
+    permission: Type.String({ description: 'The UserPermissionAccess field, e.g. PermissionsModifyAllData' }),
+    label: Type.String({ description: 'Its name in Setup' }),
+  }, { additionalProperties: false }), { description: 'Privileged rights the user holds beyond requiredPermissions (least privilege); absent when the connection declares no requiredPermissions' })),
   unknownPermission: Type.Optional(Type.String({ description: 'A declared name Salesforce does not know (INVALID_FIELD)' })),
   password: Type.Optional(Type.Object({
     neverExpires: Type.Boolean({ description: 'PermissionsPasswordNeverExpires of the user' }),
@@ -37,6 +41,7 @@ export function readinessView (r: ReadinessReport): ReadinessView {
     status: r.status,
     checkedAt: iso(r.checkedAt),
     missingPermissions: r.missingPermissions.map(m => ({ permission: m.permission, label: m.label, grantIn: m.grantIn })),
+    ...(r.excessPermissions ? { excessPermissions: r.excessPermissions.map(m => ({ permission: m.permission, label: m.label })) } : {}),
     ...(r.unknownPermission === undefined ? {} : { unknownPermission: r.unknownPermission }),
     ...(r.password
       ? {

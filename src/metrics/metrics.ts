@@ -98,6 +98,13 @@ export class BrokerMetrics {
     registers: [this.registry],
   })
 
+  readonly excessPermissions = new Gauge({
+    name: 'sfb_connection_excess_permissions',
+    help: 'Privileged rights (Modify All Data, View All Data, Manage Users, Author Apex, Customize Application…) the integration user holds beyond requiredPermissions, from the last full check (absent when none are declared)',
+    labelNames: ['connection'] as const,
+    registers: [this.registry],
+  })
+
   readonly passwordExpiry = new Gauge({
     name: 'sfb_connection_password_expiry_timestamp_seconds',
     help: 'When the integration user\'s password expires (LastPasswordChangeDate + passwordExpiresAfterDays), for alerting ahead',

@@ -18,6 +18,8 @@ const LABELS: Record<string, string> = {
   PermissionsViewSetup: 'View Setup and Configuration',
   PermissionsPasswordNeverExpires: 'Password Never Expires',
   PermissionsAuthorApex: 'Author Apex',
+  PermissionsViewAllUsers: 'View All Users',
+  PermissionsBulkApiHardDelete: 'Bulk API Hard Delete',
 }
 
 export function permissionLabel (name: string): string {
@@ -33,11 +35,23 @@ export interface MissingPermission {
   grantIn: string
 }
 
+export interface ExcessPermission {
+  /** the UserPermissionAccess field */
+  permission: string
+  /** the Setup label */
+  label: string
+}
+
 export interface ReadinessReport {
   status: 'ok' | 'warn'
   /** epoch ms of the reading */
   checkedAt: number
   missingPermissions: MissingPermission[]
+  /**
+   * privileged rights the user holds beyond requiredPermissions; absent when the connection declares
+   * no requiredPermissions (nothing to compare with) or Salesforce did not answer that query
+   */
+  excessPermissions?: ExcessPermission[]
   /** a declared name Salesforce does not know: fix the connection's requiredPermissions */
   unknownPermission?: string
   password?: {
@@ -86,6 +100,11 @@ export function evaluateReadiness (facts: UserFacts, requirements: ReadinessRequ
     findings.push('the permissions could not be checked')
   }
 
+  const excessPermissions = facts.excessPermissions?.map(permission => ({ permission, label: permissionLabel(permission) }))
+  if (excessPermissions && excessPermissions.length > 0) {
+    findings.push(`the integration user holds rights the connection does not declare: ${excessPermissions.map(m => `${m.label} (${m.permission})`).join(', ')}`)
+  }
+
   let password: ReadinessReport['password']
   if (requirements.passwordExpiresAfterDays !== undefined) {
     if (facts.passwordNeverExpires) {
@@ -106,6 +125,7 @@ export function evaluateReadiness (facts: UserFacts, requirements: ReadinessRequ
     status: findings.length > 0 ? 'warn' : 'ok',
     checkedAt: opts.now,
     missingPermissions,
+    ...(excessPermissions ? { excessPermissions } : {}),
     ...(facts.unknownPermission === undefined ? {} : { unknownPermission: facts.unknownPermission }),
     ...(password ? { password } : {}),
     ...(facts.lastLogin ? { lastLogin: facts.lastLogin } : {}),
@@ -124,6 +144,9 @@ export function readinessHint (report: ReadinessReport): string {
   const parts: string[] = []
   if (report.missingPermissions.length > 0) {
     parts.push(`Grant ${report.missingPermissions.map(m => `"${m.label}"`).join(', ')} in the user's profile or a permission set assigned to the user (Setup > Profiles or Setup > Permission Sets > System Permissions).`)
+  }
+  if (report.excessPermissions && report.excessPermissions.length > 0) {
+    parts.push(`Least privilege: remove ${report.excessPermissions.map(m => `"${m.label}"`).join(', ')} from the user's profile and permission sets (every holder of the session can use them), or add them to requiredPermissions if the integration needs them.`)
   }
   if (report.unknownPermission !== undefined) parts.push('Use the field names of UserPermissionAccess (e.g. PermissionsModifyAllData) in requiredPermissions.')
   if (report.password?.expiresAt !== undefined && report.findings.some(f => f.startsWith('the password'))) {

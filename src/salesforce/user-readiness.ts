@@ -5,7 +5,10 @@
  *   - UserPermissionAccess: the running user's effective system permissions, whatever profile or
  *     permission set grants them (one row, no WHERE: the object represents the current user);
  *   - User.LastPasswordChangeDate of the running user (password flows with an expiry period only);
- *   - the user's newest LoginHistory row: the source IP Salesforce saw, for login-restriction hints.
+ *   - the user's newest LoginHistory row: the source IP Salesforce saw, for login-restriction hints;
+ *   - the privileged rights (PRIVILEGED_PERMISSIONS) the connection does not declare, when it
+ *     declares requiredPermissions: held ones are excess (least privilege). A query of its own, so
+ *     an org that refuses one of those names leaves only that fact unknown.
  * A subquery Salesforce refuses (a misspelled permission: INVALID_FIELD; a field hidden by
  * field-level security; LoginHistory without "Manage Users": INVALID_TYPE) leaves that fact
  * unknown and says why; nothing is guessed. The answer's Sforce-Limit-Info gives the org's API
@@ -18,6 +21,33 @@ import { usageFromHeader } from './session-check.ts'
 import type { ApiUsage, ClassifiedFailure, ConnectionDefinition, Flow, SalesforceSession } from './types.ts'
 
 export const PASSWORD_NEVER_EXPIRES = 'PermissionsPasswordNeverExpires'
+
+/**
+ * Rights that make an integration user an administrator in all but name: a session of a user who
+ * holds one can read or change far more than most integrations need. Held without being declared
+ * in requiredPermissions, they are reported as excess. Long-standing UserPermissionAccess fields
+ * only, so the query works at every API version the broker speaks.
+ */
+export const PRIVILEGED_PERMISSIONS = [
+  'PermissionsModifyAllData',
+  'PermissionsViewAllData',
+  'PermissionsManageUsers',
+  'PermissionsAuthorApex',
+  'PermissionsCustomizeApplication',
+  'PermissionsManageProfilesPermissionsets',
+  'PermissionsViewAllUsers',
+  'PermissionsBulkApiHardDelete',
+] as const
+
+/**
+ * The privileged rights to look for: only when the connection declares requiredPermissions, since
+ * without a declaration the broker does not know what the integration needs.
+ */
+export function undeclaredPrivileges (requirements: ReadinessRequirements): string[] {
+  if (requirements.requiredPermissions.length === 0) return []
+  const declared = new Set(requirements.requiredPermissions.map(p => p.toLowerCase()))
+  return PRIVILEGED_PERMISSIONS.filter(p => !declared.has(p.toLowerCase()))
+}
 const PASSWORD_FLOWS: ReadonlySet<Flow> = new Set(['soap', 'oauth_password'])
 
 /** What a connection declares the user must have; null when it declares nothing (no check, no call). */
@@ -43,6 +73,8 @@ export interface UserFacts {
   passwordNeverExpires?: boolean
   /** epoch ms of User.LastPasswordChangeDate */
   lastPasswordChangeAt?: number
+  /** privileged rights the user holds that the connection does not declare (absent: not checked or not readable) */
+  excessPermissions?: string[]
   /** the newest successful login in LoginHistory */
   lastLogin?: { at: number, sourceIp: string }
   /** why a fact is missing, in Salesforce's words (never a secret: queries carry only field names and ids) */
@@ -56,7 +88,7 @@ export type ReadinessRead =
 const SALESFORCE_ID = /^[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?$/
 const PERMISSION_NAME = /^Permissions[A-Za-z0-9]+$/
 
-interface Query { referenceId: 'permissions' | 'user' | 'loginHistory', soql: string }
+interface Query { referenceId: 'permissions' | 'privileges' | 'user' | 'loginHistory', soql: string }
 
 /** The queries for these requirements: user id and field names are checked, so nothing else reaches the SOQL. */
 export function readinessQueries (requirements: ReadinessRequirements, userId: string): Query[] {
@@ -66,6 +98,8 @@ export function readinessQueries (requirements: ReadinessRequirements, userId: s
   const bad = fields.find(f => !PERMISSION_NAME.test(f))
   if (bad !== undefined) throw new Error(`not a UserPermissionAccess field name: ${bad}`)
   const queries: Query[] = [{ referenceId: 'permissions', soql: `SELECT ${fields.join(', ')} FROM UserPermissionAccess` }]
+  const privileges = undeclaredPrivileges(requirements)
+  if (privileges.length > 0) queries.push({ referenceId: 'privileges', soql: `SELECT ${privileges.join(', ')} FROM UserPermissionAccess` })
   if (requirements.passwordExpiresAfterDays !== undefined) {
     queries.push({ referenceId: 'user', soql: `SELECT LastPasswordChangeDate FROM User WHERE Id = '${userId}'` })
   }
@@ -154,6 +188,18 @@ export function parseComposite (body: unknown, requirements: ReadinessRequiremen
     const column = errorCode === 'INVALID_FIELD' ? /No such column '([^']+)'/.exec(message)?.[1] : undefined
     if (column !== undefined) facts.unknownPermission = column
     facts.unreadable.push(`UserPermissionAccess: ${errorCode}: ${message}`)
+  }
+
+  const privileges = undeclaredPrivileges(requirements)
+  if (privileges.length > 0) {
+    const held = byRef.get('privileges')
+    const row = held?.httpStatusCode === 200 ? firstRecord(held.body) : undefined
+    if (row) facts.excessPermissions = privileges.filter(name => row[name] === true)
+    else if (held?.httpStatusCode === 200) facts.unreadable.push('UserPermissionAccess (privileged rights): no row for the running user')
+    else {
+      const { errorCode, message } = errorOf(held?.body)
+      facts.unreadable.push(`UserPermissionAccess (privileged rights): ${errorCode}: ${message}`)
+    }
   }
 
   if (requirements.passwordExpiresAfterDays !== undefined) {

@@ -116,6 +116,43 @@ t.test('a full check costs one login and one API call, with or without readiness
   t.equal(sim.org('acme').apiRequestsUsed, calls, 'no readiness call per session request')
 })
 
+t.test('rights held beyond requiredPermissions warn by name in the admin view and count in sfb_connection_excess_permissions', async t => {
+  const held = { PermissionsModifyAllData: true, PermissionsViewAllData: true, PermissionsAuthorApex: true, PermissionsManageUsers: true }
+  const sim = await startSim(t, [acmeOrg({ users: [{ ...ACME, permissions: held }] })])
+  const redis = await freshRedis()
+  const store = await tempFileStore(t)
+  await store.write('acme', acmeDefinition(sim, 'client_credentials', { requiredPermissions: ['PermissionsApiEnabled', 'PermissionsModifyAllData'] }), 0)
+  await store.write('undeclared', acmeDefinition(sim, 'oauth_password', { passwordExpiresAfterDays: 3650 }), 0)
+  const principals = testPrincipals(['acme', 'undeclared'])
+  const { url } = await buildHealthApp(t, { secretStore: store, redisUrl: redis.url, principals, env: { HEALTH_DETAILS: 'admin' } })
+  const adminView = (name: string) => http(`${url}/health/salesforce?connection=${name}`, { headers: bearer(principals.adminKey) })
+  const metrics = async () => (await fetch(`${url}/metrics`)).text()
+
+  const row = only(await eventually(() => adminView('acme'), a => only(a).readiness !== undefined))
+  t.equal(row.status, 'warn')
+  t.equal(row.classification, 'ok', 'the login itself works')
+  t.same(row.readiness.excessPermissions, [
+    { permission: 'PermissionsViewAllData', label: 'View All Data' },
+    { permission: 'PermissionsManageUsers', label: 'Manage Users' },
+    { permission: 'PermissionsAuthorApex', label: 'Author Apex' },
+  ], 'Modify All Data is declared, so not excess')
+  t.same(row.readiness.missingPermissions, [])
+  t.match(row.message, /holds rights the connection does not declare: View All Data \(PermissionsViewAllData\), Manage Users \(PermissionsManageUsers\), Author Apex \(PermissionsAuthorApex\)/)
+  t.match(row.hint, /Least privilege: remove "View All Data", "Manage Users", "Author Apex"/)
+  t.same(only(await health(url, 'acme')), { connection: 'acme', status: 'warn' }, 'the public view shows only the status')
+  t.match(await metrics(), /sfb_connection_excess_permissions\{connection="acme"\} 3/)
+
+  const undeclared = only(await eventually(() => adminView('undeclared'), a => only(a).readiness !== undefined))
+  t.equal(undeclared.status, 'ok')
+  t.notOk(undeclared.readiness.excessPermissions, 'without requiredPermissions the broker does not know what is excess')
+  t.notMatch(await metrics(), /sfb_connection_excess_permissions\{connection="undeclared"\}/)
+
+  await profileEdit(sim.loginUrl, { PermissionsViewAllData: false, PermissionsAuthorApex: false, PermissionsManageUsers: false })
+  const fixed = only(await eventually(() => adminView('acme'), a => only(a).status === 'ok', 8000))
+  t.same(fixed.readiness.excessPermissions, [], 'removing them clears the warning at the next full check')
+  t.match(await metrics(), /sfb_connection_excess_permissions\{connection="acme"\} 0/)
+})
+
 t.test('a login refused for its address names the settings and the address Salesforce last reported', async t => {
   const sim = await startSim(t, [acmeOrg({ users: [{ ...ACME, permissions: { PermissionsManageUsers: true } }] })])
   const redis = await freshRedis()

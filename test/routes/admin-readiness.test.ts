@@ -56,3 +56,10 @@ t.test('a ready user validates and is stored; the declarations come back as meta
   t.equal(created.statusCode, 201)
   t.match(created.json(), { requiredPermissions: REQUIRED, passwordExpiresAfterDays: 90 })
 })
+
+t.test('rights held beyond the declared ones are a warning of the validation, never a refusal', async t => {
+  const { sim, admin } = await setup(t, { permissions: { PermissionsModifyAllData: true, PermissionsViewAllData: true } })
+  const checked = await admin('POST', `${ADMIN}/acme/validate`, acmeDefinition(sim, 'client_credentials', { requiredPermissions: ['PermissionsApiEnabled', 'PermissionsModifyAllData'] }))
+  t.equal(checked.statusCode, 200)
+  t.match(checked.json(), { ok: true, warnings: [/holds rights the connection does not declare: View All Data \(PermissionsViewAllData\)/] })
+})

@@ -18,10 +18,12 @@ t.test('queries: one UserPermissionAccess query; the User query only for passwor
   const q = readinessQueries({ requiredPermissions: ['PermissionsModifyAllData'], passwordExpiresAfterDays: 90 }, id)
   t.same(q.map(x => x.soql), [
     'SELECT PermissionsModifyAllData, PermissionsPasswordNeverExpires FROM UserPermissionAccess',
+    'SELECT PermissionsViewAllData, PermissionsManageUsers, PermissionsAuthorApex, PermissionsCustomizeApplication, PermissionsManageProfilesPermissionsets, PermissionsViewAllUsers, PermissionsBulkApiHardDelete FROM UserPermissionAccess',
     `SELECT LastPasswordChangeDate FROM User WHERE Id = '${id}'`,
     `SELECT LoginTime, SourceIp FROM LoginHistory WHERE UserId = '${id}' AND Status = 'Success' ORDER BY LoginTime DESC LIMIT 1`,
   ])
-  t.same(readinessQueries({ requiredPermissions: ['PermissionsApiEnabled'] }, id).map(x => x.referenceId), ['permissions', 'loginHistory'])
+  t.same(readinessQueries({ requiredPermissions: ['PermissionsApiEnabled'] }, id).map(x => x.referenceId), ['permissions', 'privileges', 'loginHistory'])
+  t.same(readinessQueries({ requiredPermissions: [], passwordExpiresAfterDays: 90 }, id).map(x => x.referenceId), ['permissions', 'user', 'loginHistory'], 'no requiredPermissions: nothing to compare privileges with')
   t.throws(() => readinessQueries({ requiredPermissions: ['PermissionsX FROM User --'] }, id), /not a UserPermissionAccess field/)
   t.throws(() => readinessQueries({ requiredPermissions: ['PermissionsApiEnabled'] }, "005' OR Id != '"), /user id/)
 })
@@ -35,6 +37,30 @@ t.test('a missing permission is named with where to grant it', async t => {
   t.match(readinessHint(r), /profile or a permission set/)
   const all = evaluateReadiness({ permissions: { PermissionsApiEnabled: true }, unreadable: [] }, { requiredPermissions: ['PermissionsApiEnabled'] }, opts)
   t.same([all.status, all.findings], ['ok', []])
+})
+
+t.test('privileged rights held beyond requiredPermissions are excess: named, warned, with what to do', async t => {
+  const required = { requiredPermissions: ['PermissionsApiEnabled', 'PermissionsModifyAllData'] }
+  const facts = parseComposite({
+    compositeResponse: [
+      { body: { totalSize: 1, done: true, records: [{ PermissionsApiEnabled: true, PermissionsModifyAllData: true }] }, httpStatusCode: 200, referenceId: 'permissions' },
+      { body: { totalSize: 1, done: true, records: [{ PermissionsViewAllData: true, PermissionsManageUsers: false, PermissionsAuthorApex: true }] }, httpStatusCode: 200, referenceId: 'privileges' },
+    ],
+  }, required)
+  t.same(facts.excessPermissions, ['PermissionsViewAllData', 'PermissionsAuthorApex'], 'a declared right (Modify All Data) is never excess')
+  const r = evaluateReadiness(facts, required, opts)
+  t.equal(r.status, 'warn')
+  t.same(r.excessPermissions, [{ permission: 'PermissionsViewAllData', label: 'View All Data' }, { permission: 'PermissionsAuthorApex', label: 'Author Apex' }])
+  t.same(r.missingPermissions, [])
+  t.match(readinessMessage(r), /holds rights the connection does not declare: View All Data \(PermissionsViewAllData\), Author Apex \(PermissionsAuthorApex\)/)
+  t.match(readinessHint(r), /remove "View All Data", "Author Apex" from the user's profile and permission sets.*or add them to requiredPermissions/)
+
+  const none = evaluateReadiness({ ...facts, excessPermissions: [] }, required, opts)
+  t.same([none.status, none.excessPermissions], ['ok', []])
+  const refused = parseComposite({ compositeResponse: [{ body: [{ errorCode: 'INVALID_FIELD', message: 'No such column' }], httpStatusCode: 400, referenceId: 'privileges' }] }, required)
+  t.equal(refused.excessPermissions, undefined, 'not answered: not claimed either way')
+  t.ok(refused.unreadable.some(u => /^UserPermissionAccess \(privileged rights\): INVALID_FIELD/.test(u)), 'and says why')
+  t.notOk(evaluateReadiness(refused, required, opts).excessPermissions)
 })
 
 t.test('password expiry: a date, a warning inside the window, none outside it or when it never expires', async t => {
@@ -62,11 +88,12 @@ t.test('composite answers: rows, refused subqueries, an unknown permission name'
   const ok = parseComposite({
     compositeResponse: [
       { body: { totalSize: 1, done: true, records: [{ attributes: { type: 'UserPermissionAccess' }, PermissionsModifyAllData: true, PermissionsPasswordNeverExpires: false }] }, httpHeaders: {}, httpStatusCode: 200, referenceId: 'permissions' },
+      { body: { totalSize: 1, done: true, records: [{ attributes: { type: 'UserPermissionAccess' }, PermissionsViewAllData: false, PermissionsAuthorApex: false }] }, httpHeaders: {}, httpStatusCode: 200, referenceId: 'privileges' },
       { body: { totalSize: 1, done: true, records: [{ LastPasswordChangeDate: '2026-09-01T00:00:00.000+0000' }] }, httpHeaders: {}, httpStatusCode: 200, referenceId: 'user' },
       { body: [{ errorCode: 'INVALID_TYPE', message: "\nSELECT …\n^\nERROR at Row:1:Column:22\nsObject type 'LoginHistory' is not supported." }], httpHeaders: {}, httpStatusCode: 400, referenceId: 'loginHistory' },
     ],
   }, req)
-  t.same(ok, { unreadable: [], permissions: { PermissionsModifyAllData: true }, passwordNeverExpires: false, lastPasswordChangeAt: Date.parse('2026-09-01T00:00:00.000Z') })
+  t.same(ok, { unreadable: [], permissions: { PermissionsModifyAllData: true }, excessPermissions: [], passwordNeverExpires: false, lastPasswordChangeAt: Date.parse('2026-09-01T00:00:00.000Z') })
   const unknown = parseComposite({ compositeResponse: [{ body: [{ errorCode: 'INVALID_FIELD', message: "\nSELECT PermissionsNope FROM UserPermissionAccess\n       ^\nERROR at Row:1:Column:8\nNo such column 'PermissionsNope' on entity 'UserPermissionAccess'." }], httpStatusCode: 400, referenceId: 'permissions' }] }, { requiredPermissions: ['PermissionsNope'] })
   t.equal(unknown.unknownPermission, 'PermissionsNope')
   t.match(unknown.unreadable[0], /^UserPermissionAccess: INVALID_FIELD: No such column 'PermissionsNope'/)

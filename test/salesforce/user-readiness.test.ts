@@ -71,6 +71,7 @@ t.test('query errors that echo the access token come back scrubbed', async t => 
     res.end(JSON.stringify({
       compositeResponse: [
         { referenceId: 'permissions', httpStatusCode: 400, body: [{ errorCode: 'MALFORMED_QUERY', message: `bad request with ${auth}` }] },
+        { referenceId: 'privileges', httpStatusCode: 400, body: [{ errorCode: 'MALFORMED_QUERY', message: `again ${token}` }] },
         { referenceId: 'user', httpStatusCode: 400, body: [{ errorCode: 'MALFORMED_QUERY', message: `token ${encodeURIComponent(token)}` }] },
       ],
     }))
@@ -81,7 +82,7 @@ t.test('query errors that echo the access token come back scrubbed', async t => 
   const read = await readUserReadiness({ accessToken: token, instanceUrl: `http://127.0.0.1:${port}`, userId: '005000000000001AAA' },
     { requiredPermissions: ['PermissionsApiEnabled'], passwordExpiresAfterDays: 90 }, OPTS)
   if (!read.ok) throw new Error(read.failure.message)
-  t.equal(read.facts.unreadable.length, 2)
+  t.equal(read.facts.unreadable.length, 3)
   const text = read.facts.unreadable.join('\n')
   t.notOk(text.includes(token), 'no raw token')
   t.notOk(text.includes(encodeURIComponent(token)), 'no percent-encoded token')
