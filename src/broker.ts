@@ -94,6 +94,11 @@ export interface BrokerOverrides {
   now?: () => number
   /** the clock of webhook signatures' time stamps; default Date.now */
   webhookClock?: () => number
+  /**
+   * The clock of logins: the circuit's cool-downs and the failure guard (tests run hours of them
+   * in milliseconds); default Date.now. Apart from `now`, which tests pin to a date.
+   */
+  clock?: () => number
 }
 
 export async function createBroker (config: Config, overrides: BrokerOverrides = {}): Promise<Broker> {
@@ -123,6 +128,7 @@ export async function createBroker (config: Config, overrides: BrokerOverrides =
   sharedState.onEvent((event) => { if (event.type === 'purge') cachingSecretStore.invalidate(event.connection) })
   const loginUrlPolicy = createLoginUrlPolicy({ extraAllowedOrigins: splitList(config.LOGIN_URL_ALLOWLIST) })
   const now = overrides.now ?? Date.now
+  const clock = overrides.clock ?? Date.now
   const flowSunsets = flowSunsetTable({ oauth_password: config.FLOW_SUNSET_OAUTH_PASSWORD_DATE, soap: config.FLOW_SUNSET_SOAP_DATE })
   const deadLetters = new DeadLetters({ state: sharedState, maxLen: config.WEBHOOK_DEAD_LETTER_MAX })
   const notifier = new Notifier({ state: sharedState, logger, courier: webhookCourier(config, deadLetters, logger, overrides.webhookClock) })
@@ -133,13 +139,14 @@ export async function createBroker (config: Config, overrides: BrokerOverrides =
     state: sharedState,
     logger,
     circuit: { baseCooldownMs: config.CIRCUIT_COOLDOWN_SECONDS * 1000, maxCooldownMs: config.CIRCUIT_MAX_COOLDOWN_SECONDS * 1000 },
-    guard: { threshold: config.LOCKOUT_THRESHOLD, windowMs: config.LOCKOUT_WINDOW_SECONDS * 1000 },
+    guard: { threshold: config.LOCKOUT_THRESHOLD },
     loginsPerHour: config.SALESFORCE_LOGINS_PER_HOUR,
     leaseTtlMs: config.LOGIN_LEASE_TTL_MS,
     waitTimeoutMs: config.LOGIN_WAIT_TIMEOUT_MS,
     // replicas must agree on a failing candidate's hash: the shared session key when there is one
     hashKey: config.SESSION_ENCRYPTION_KEY ? decodeKey(config.SESSION_ENCRYPTION_KEY) : randomBytes(32),
-    observer: allObservers(metrics.loginObserver(), loginEvents(notifier, { lockoutWindowMs: config.LOCKOUT_WINDOW_SECONDS * 1000 })),
+    observer: allObservers(metrics.loginObserver(), loginEvents(notifier)),
+    now: clock,
   })
   const checker: SessionChecker = overrides.checkSession ?? ((session, apiVersion) => checkSession(session, { apiVersion, timeoutMs: config.LOGIN_TIMEOUT_MS }))
 
@@ -160,7 +167,9 @@ export async function createBroker (config: Config, overrides: BrokerOverrides =
     loginWaitTimeoutMs: config.LOGIN_WAIT_TIMEOUT_MS,
     leaseTtlMs: config.LOGIN_LEASE_TTL_MS,
     loginRetries: config.LOGIN_RETRIES,
+    reloginIntervalMs: config.REVOKED_SESSION_LOGIN_INTERVAL_SECONDS * 1000,
     observer: metrics.sessionObserver(),
+    now: clock,
   })
 
   const revoke = overrides.revoke ?? ((session: SalesforceSession) => revokeSession(session, { timeoutMs: config.LOGIN_TIMEOUT_MS }))

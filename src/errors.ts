@@ -27,10 +27,12 @@ export const PROBLEMS = {
   headers_too_large: { status: 431, title: 'Request headers too large' },
   login_guarded: { status: 429, title: 'Logins for this Salesforce user are stopped before they could lock it out' },
   login_budget_exhausted: { status: 429, title: "The Salesforce user's hourly login budget is spent" },
+  session_renewal_throttled: { status: 429, title: 'The session was confirmed dead and was replaced moments ago: not replaced again yet' },
   internal: { status: 500, title: 'Internal error' },
   salesforce_login_failed: { status: 503, title: 'Salesforce refused the stored credentials' },
   circuit_open: { status: 503, title: 'Logins for this connection are paused after a credential failure' },
   salesforce_unavailable: { status: 503, title: 'Salesforce could not be reached or is limiting requests' },
+  login_guard_unavailable: { status: 503, title: 'The fleet-wide lockout guard cannot be read: password logins are paused' },
   login_wait_timeout: { status: 503, title: 'A login for this connection is taking too long' },
   secret_store_unavailable: { status: 503, title: 'The secret store is unavailable' },
   not_ready: { status: 503, title: 'The service is not ready' },
@@ -57,11 +59,11 @@ export interface ProblemExtensions {
   missingPermissions?: Array<{ permission: string, label: string, grantIn: string }>
   /** permissions_missing: a declared name Salesforce does not know */
   unknownPermission?: string
-  /** login_guarded: failed logins of the user counted inside the lockout window */
+  /** login_guarded: failed logins of the user the broker counted since its last successful login (or an admin's reset) */
   failures?: number
   /** login_guarded: Salesforce's "Maximum invalid login attempts" the broker assumes */
   lockoutThreshold?: number
-  /** login_guarded / login_budget_exhausted: when logins are possible again (ISO 8601) */
+  /** login_budget_exhausted (and a candidate already refused): when logins are possible again (ISO 8601) */
   safeAt?: string
   /** login_budget_exhausted: logins spent in the rolling hour, and Salesforce's limit */
   loginsUsed?: number

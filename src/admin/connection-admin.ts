@@ -185,9 +185,11 @@ export class ConnectionAdmin {
     const current = await this.mustRead(name)
     await this.checkIfMatch(name, current.version, ctx, 'connection.delete')
     for (const listener of this.removeListeners) await listener(name)
-    const purged = await this.opts.sessions.purge(name)
-    // a deleted connection's sessions must stop working, not just stop being handed out
-    await Promise.all(purged.map(p => this.opts.revoke(p.session).catch(() => false)))
+    const purged = [...await this.opts.sessions.purge(name), ...await this.opts.sessions.takeIssued(name)]
+    // a deleted connection's sessions must stop working, not just stop being handed out: the cached
+    // ones and every earlier one a caller may still hold
+    const unique = [...new Map(purged.map(p => [p.session.accessToken, p.session])).values()]
+    await Promise.all(unique.map(s => this.opts.revoke(s).catch(() => false)))
     await this.opts.store.remove(name)
     await this.opts.sessions.clearCircuit(name)
     await this.opts.audit.record({ actor: ctx.actor, requestId: ctx.requestId, action: 'connection.delete', connection: name, outcome: 'success', fromVersion: current.version })
@@ -270,9 +272,11 @@ export class ConnectionAdmin {
     }
     const purged = await this.opts.sessions.purge(name)
     if (this.opts.revokeOnRotation) {
-      // Salesforce may hand the same token to the new login: never revoke the one just issued
-      const stale = purged.filter(p => p.session.accessToken !== outcome.session.accessToken)
-      await Promise.all(stale.map(p => this.opts.revoke(p.session).catch(() => false)))
+      // the cached sessions and every earlier one handed out; Salesforce may hand the same token to
+      // the new login: never revoke the one just issued
+      const all = [...purged, ...await this.opts.sessions.takeIssued(name)]
+      const stale = [...new Map(all.filter(p => p.session.accessToken !== outcome.session.accessToken).map(p => [p.session.accessToken, p.session])).values()]
+      await Promise.all(stale.map(s => this.opts.revoke(s).catch(() => false)))
     }
     await this.opts.sessions.adopt(name, written.version, candidate, outcome.session)
     await this.opts.audit.record({ ...base, outcome: 'success', classification: 'ok', version: written.version })

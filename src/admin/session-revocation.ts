@@ -7,7 +7,7 @@ import type { AdminContext } from './connection-admin.ts'
 
 export interface SessionRevocationOptions {
   store: Pick<SecretStore, 'read'>
-  sessions: Pick<SessionService, 'purge'>
+  sessions: Pick<SessionService, 'purge' | 'takeIssued'>
   revoke: (session: SalesforceSession) => Promise<boolean>
   audit: AuditLog
   /** true while the fleet-wide state (Redis) cannot be written: other replicas may not hear of the purge yet */
@@ -15,7 +15,11 @@ export interface SessionRevocationOptions {
 }
 
 export interface RevocationResult {
-  /** sessions the broker held for the connection (every secret version) */
+  /**
+   * sessions the broker obtained for the connection that may still be alive: the cached ones (every
+   * secret version) and every earlier one a caller may hold (replaced by a rotation or by an admin's
+   * validation), each sent to Salesforce's revoke endpoint
+   */
   revoked: number
   /** of those, how many Salesforce confirmed (200 from /services/oauth2/revoke) */
   confirmedBySalesforce: number
@@ -24,8 +28,8 @@ export interface RevocationResult {
 }
 
 /**
- * The kill switch: every session the broker holds for a connection is dropped fleet-wide and
- * revoked at Salesforce (POST /services/oauth2/revoke, token=…), so callers holding one get
+ * The kill switch: every session the broker obtained for a connection that may still be alive —
+ * cached, or handed out earlier and replaced since — is dropped fleet-wide and revoked at Salesforce (POST /services/oauth2/revoke, token=…), so callers holding one get
  * INVALID_SESSION_ID on their next call and come back for a new one. Audited, with the origins the
  * revocations went to.
  */
@@ -33,7 +37,10 @@ export async function revokeSessions (opts: SessionRevocationOptions, name: stri
   const stored = await opts.store.read(name)
   if (!stored) throw new DomainError('not_found', `no connection named "${name}"`, { connection: name })
   const purged = await opts.sessions.purge(name)
-  const unique = [...new Map(purged.map(p => [p.session.accessToken, p.session])).values()]
+  // what was handed out before a rotation (REVOKE_ON_ROTATION=false) or an adopted validation
+  // session is no longer cached, but may still be in a caller's hands: "rotate, then kill" must reach it
+  const issued = await opts.sessions.takeIssued(name)
+  const unique = [...new Map([...purged, ...issued].map(p => [p.session.accessToken, p.session])).values()]
   const confirmed = (await Promise.all(unique.map(s => opts.revoke(s).catch(() => false)))).filter(Boolean).length
   // revoked at Salesforce either way; a replica that did not hear of the purge may still hand the
   // session out, and its callers then get INVALID_SESSION_ID, report it and receive a new one

@@ -27,7 +27,7 @@ export const USAGE = `sfb — sf-broker admin CLI
   sfb migrate show|certificate|complete|abandon NAME
   sfb migrate validate NAME [--client-id ID] [--username U] [clientSecret]
   sfb health [NAME]
-  sfb check NAME [--probe]
+  sfb check NAME [--probe] [--reset-acknowledged]   the user was unlocked (or its password reset) in Setup: the guard starts over
   sfb audit [--connection NAME] [--limit N]
 
 Secrets are never arguments. They come from a hidden prompt, or --stdin (one field: all of stdin; several:
@@ -52,6 +52,7 @@ const OPTIONS = {
   'from-file': { type: 'string', multiple: true },
   yes: { type: 'boolean' },
   probe: { type: 'boolean' },
+  'reset-acknowledged': { type: 'boolean' },
   to: { type: 'string' },
   connection: { type: 'string' },
   limit: { type: 'string' },
@@ -163,7 +164,7 @@ async function run (io: Io): Promise<number> {
   }
   if (group === 'sessions' && verb === 'revoke') return revokeSessions(ctx, await target(), need(name, 'NAME'))
   if (group === 'health') return health(ctx, await target(), verb)
-  if (group === 'check') return check(ctx, await target(), need(verb, 'NAME'), o.probe === true)
+  if (group === 'check') return check(ctx, await target(), need(verb, 'NAME'), o.probe === true, o['reset-acknowledged'] === true)
   if (group === 'audit') return audit(ctx, await target(), { connection: o.connection, limit: integer(o.limit, '--limit') })
   throw new CliError(EXIT.usage, `unknown command "${p.join(' ')}"; see sfb --help`)
 }

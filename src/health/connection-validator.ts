@@ -6,7 +6,7 @@ import { circuitBlocks, pausedMessage } from '../sessions/circuit.ts'
 import { underLease } from '../sessions/lease.ts'
 import type { LoginPurpose } from '../sessions/login-budget.ts'
 import type { LoginGate, LoginRefusal } from '../sessions/login-gate.ts'
-import { GUARD_HINT, refusalProblem } from '../sessions/login-refusal.ts'
+import { GUARD_HINT, GUARD_UNAVAILABLE_HINT, refusalProblem } from '../sessions/login-refusal.ts'
 import type { SessionService } from '../sessions/session-service.ts'
 import type { CachedSession, CircuitState, SharedState } from '../shared-state/shared-state.ts'
 import { updateHealthGauges } from './gauges.ts'
@@ -246,14 +246,23 @@ function refusedOutcome (r: LoginRefusal): CheckOutcome {
     case 'circuit_open':
       return blockedOutcome(r.circuit)
     case 'guarded':
+      return {
+        status: 'failing',
+        classification: 'invalid_credentials',
+        message: `not attempted: ${r.failures} failed logins of this Salesforce user since its last success, one short of its lockout; no password login is sent until an admin acts`,
+        hint: GUARD_HINT,
+        checkKind: 'none',
+      }
     case 'candidate_failed':
       return {
         status: 'failing',
         classification: 'invalid_credentials',
-        message: `not attempted: failed logins of this Salesforce user are one short of its lockout; logins resume after ${new Date(r.safeAt).toISOString()}`,
+        message: `not attempted: Salesforce already refused exactly these credentials; not sent again before ${new Date(r.safeAt).toISOString()}`,
         hint: GUARD_HINT,
         checkKind: 'none',
       }
+    case 'guard_unavailable':
+      return { status: 'degraded', classification: 'unknown', message: 'not attempted: Redis cannot be reached, so the fleet-wide failure count of this user cannot be read; password logins are paused', hint: GUARD_UNAVAILABLE_HINT, checkKind: 'none' }
     case 'budget':
       return {
         status: 'degraded',

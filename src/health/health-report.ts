@@ -84,7 +84,7 @@ export class HealthReporter {
     }
     if (cached && cached.validUntil > now) view.sessionValidUntil = iso(cached.validUntil)
     if (budget) view.loginBudget = budget
-    if (guard) view.loginGuard = { failures: guard.failures, lockoutThreshold: this.opts.lockoutThreshold ?? 3, ...(guard.blocked ? { blockedUntil: iso(guard.safeAt) } : {}) }
+    if (guard) view.loginGuard = { failures: guard.failures, lockoutThreshold: this.opts.lockoutThreshold ?? 3, blocked: guard.blocked, source: guard.unavailable ? 'replica' : 'fleet' }
     // The circuit is fresher than the last validation: a caller's login may have opened it since.
     if (circuitBlocks(circuit, stored.version, now)) {
       Object.assign(view, {

@@ -45,9 +45,11 @@ export interface SalesforceHealthService {
   reporter: HealthReporter
   /**
    * runs a full live check now and records it; null when there is no such connection. `probe`:
-   * log in with the stored secret even while its circuit is open (the failure guard still decides)
+   * log in with the stored secret even while its circuit is open (the failure guard still decides);
+   * `failedLoginsReset`: the admin states that Salesforce's failed-login count of the user is zero
+   * again (unlocked or password reset in Setup), so the guard's count is reset before the probe
    */
-  forceCheck: (name: string, probe: boolean) => Promise<{ status: HealthStatus, classification: string, target?: string } | null>
+  forceCheck: (name: string, probe: boolean, failedLoginsReset?: boolean) => Promise<{ status: HealthStatus, classification: string, target?: string, guardReset?: boolean } | null>
 }
 
 declare module 'fastify' {
@@ -112,13 +114,15 @@ async function healthPlugin (app: FastifyInstance, opts: HealthPluginOptions): P
   app.addSchema(SalesforceHealthSummarySchema)
   app.decorate('salesforceHealth', {
     reporter,
-    forceCheck: async (name, probe) => {
+    forceCheck: async (name, probe, failedLoginsReset) => {
+      const before = failedLoginsReset === true ? await secretStore.read(name) : null
+      if (before) await opts.gate.acknowledgeReset(before.definition)
       const health = await validator.validate(name, { forceFull: true, probe })
       if (!health) return null
       // the audit record names where the login went
       const stored = await secretStore.read(name).catch(() => null)
       if (stored) events?.datesChecked(name, stored.definition)
-      return { ...health, ...(stored ? { target: new URL(stored.definition.loginUrl).origin } : {}) }
+      return { ...health, ...(stored ? { target: new URL(stored.definition.loginUrl).origin } : {}), ...(before ? { guardReset: true } : {}) }
     },
   } satisfies SalesforceHealthService)
 

@@ -47,9 +47,10 @@ export const ConnectionHealthSchema = Type.Object({
     limit: Type.Integer({ minimum: 0 }),
   }, { additionalProperties: false, description: "Logins of the connection's Salesforce user in the rolling hour (every connection and flow of that user), against SALESFORCE_LOGINS_PER_HOUR. Above 80 % only session misses and admin actions log in." })),
   loginGuard: Type.Optional(Type.Object({
-    failures: Type.Integer({ minimum: 0, description: 'Failed logins of the user counted inside LOCKOUT_WINDOW_SECONDS' }),
+    failures: Type.Integer({ minimum: 0, description: "Failed logins of the user the broker made (or gave up on) since the user's last successful login or an admin's reset: like Salesforce's own count, it does not expire with time" }),
     lockoutThreshold: Type.Integer({ description: 'LOCKOUT_THRESHOLD: the broker stops one short of it' }),
-    blockedUntil: Type.Optional(Type.String({ format: 'date-time', description: 'Set while the guard sends no login for this user' })),
+    blocked: Type.Boolean({ description: 'true while the guard sends no password login for this user: until a successful login of another path, or an admin resets it (POST …/check {"probe": true, "failedLoginsReset": true})' }),
+    source: Type.Union([Type.Literal('fleet'), Type.Literal('replica')], { description: "Where the count was read: fleet = Redis, shared by every replica; replica = this replica's own memory while Redis is unreachable (password logins are paused then)" }),
   }, { additionalProperties: false, description: "The failure guard of the connection's Salesforce user" })),
 }, { $id: 'ConnectionHealth', additionalProperties: false })
 export type ConnectionHealth = Static<typeof ConnectionHealthSchema>

@@ -11,7 +11,10 @@ const HOUR_MS = 3600_000
  * its reserve. Every replica's gate reports, so both are raised under a key that holds for the
  * span they describe: one event per connection per lockout window, and per budget hour.
  */
-export function loginEvents (notifier: Notifier, opts: { lockoutWindowMs: number }): LoginObserver {
+/** How long a tripped guard is told once per connection, fleet-wide. */
+const GUARD_TRIP_ONCE_MS = 15 * 60_000
+
+export function loginEvents (notifier: Notifier): LoginObserver {
   return {
     loginBudget (connection, used, limit) {
       if (used < Math.ceil(limit * BUDGET_RESERVE_SHARE)) return
@@ -27,7 +30,8 @@ export function loginEvents (notifier: Notifier, opts: { lockoutWindowMs: number
         type: 'login.guard_tripped',
         connection,
         data: { failures, lockoutThreshold: threshold },
-        once: { key: `guard-tripped:${connection}`, ttlMs: opts.lockoutWindowMs },
+        // one trip per user until a success or an admin's reset: the key only stops the fleet telling it twice
+        once: { key: `guard-tripped:${connection}`, ttlMs: GUARD_TRIP_ONCE_MS },
       })
     },
   }

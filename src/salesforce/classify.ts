@@ -213,9 +213,24 @@ export function classifyAuthRefusal (httpStatus: 401 | 403, text: string, what: 
 
 // ---------------------------------------------------------------- transport
 
-/** fetch rejected: timeout, refused, reset, DNS… Always `unreachable`, always retryable. */
+/**
+ * Errors that mean the request never left: no connection was made (refused, no route, no such
+ * host, a connect timeout, a certificate the broker refused). Anything else — the broker's own
+ * timeout, a reset or a closed socket after sending — may come after Salesforce judged the request.
+ */
+const NEVER_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH', 'UND_ERR_CONNECT_TIMEOUT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'CERT_HAS_EXPIRED', 'ERR_TLS_CERT_ALTNAME_INVALID'])
+
+/** fetch rejected: timeout, refused, reset, DNS… Always `unreachable`, always retryable; `outcomeUnknown` unless nothing was sent. */
 export function classifyNetworkError (error: unknown, timeoutMs?: number, flow?: Flow): ClassifiedFailure {
-  return classifiedFailure('unreachable', { message: describeNetworkError(error, timeoutMs), flow })
+  const failure = classifiedFailure('unreachable', { message: describeNetworkError(error, timeoutMs), flow })
+  return neverSent(error) ? failure : { ...failure, outcomeUnknown: true }
+}
+
+function neverSent (error: unknown): boolean {
+  const e = error as { code?: unknown, cause?: { code?: unknown } } | undefined
+  const code = typeof e?.cause?.code === 'string' ? e.cause.code : typeof e?.code === 'string' ? e.code : undefined
+  return code !== undefined && NEVER_SENT.has(code)
 }
 
 export function describeNetworkError (error: unknown, timeoutMs?: number): string {

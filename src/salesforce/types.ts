@@ -104,6 +104,12 @@ export interface ClassifiedFailure {
   sfCode?: string
   /** HTTP status Salesforce answered with, when it answered. */
   httpStatus?: number
+  /**
+   * true when the request may have reached Salesforce and been judged, but no answer came (the
+   * broker gave up waiting, or the connection broke after the request was sent). For a password
+   * flow Salesforce may have counted it as a failed login: the guard counts it too.
+   */
+  outcomeUnknown?: boolean
 }
 
 export type LoginOutcome =

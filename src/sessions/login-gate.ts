@@ -3,7 +3,7 @@ import type { ClassifiedFailure, ConnectionDefinition, LoginOutcome, SalesforceS
 import { circuitBlocks, openCircuit, opensCircuit, type CircuitPolicy } from './circuit.ts'
 import { underLease } from './lease.ts'
 import { BUDGET_WINDOW_MS, budgetDecision, type LoginPurpose } from './login-budget.ts'
-import { candidateRetryAt, guardDecision, withFailure, withSuccess, type GuardPolicy, type GuardState } from './login-guard.ts'
+import { candidateRetryAt, guardDecision, mergeGuards, sameGuard, withFailure, withReset, type GuardDecision, type GuardPolicy, type GuardState } from './login-guard.ts'
 import { credentialHash, loginIdentity } from './login-identity.ts'
 import type { CircuitState, SharedState } from '../shared-state/shared-state.ts'
 
@@ -13,7 +13,7 @@ export type LoginCore = (definition: ConnectionDefinition) => Promise<LoginOutco
 export interface LoginObserver {
   loginAttempt? (connection: string, flow: string, classification: string, durationMs: number): void
   loginBudget? (connection: string, used: number, limit: number): void
-  /** the failure guard stopped logins of the connection's Salesforce user one short of its lockout */
+  /** a failed login left the user's failure guard with no room: no password login goes out until a success or an admin's reset */
   guardTripped? (connection: string, failures: number, threshold: number): void
 }
 
@@ -32,6 +32,8 @@ export interface LoginGateOptions {
   /** key of the hash that recognises a failing candidate without storing it */
   hashKey: Buffer
   observer?: LoginObserver
+  /** the clock (tests run hours of cool-downs in milliseconds); default Date.now */
+  now?: () => number
 }
 
 export interface GateRequest {
@@ -45,7 +47,9 @@ export interface GateRequest {
 
 /** Why the gate sent nothing to Salesforce. */
 export type LoginRefusal =
-  | { kind: 'guarded', failures: number, threshold: number, safeAt: number }
+  | { kind: 'guarded', failures: number, threshold: number }
+  /** the fleet-wide failure count cannot be read (Redis down): a password login could add to failures other replicas make */
+  | { kind: 'guard_unavailable' }
   | { kind: 'candidate_failed', safeAt: number }
   | { kind: 'circuit_open', circuit: CircuitState }
   | { kind: 'budget', reason: 'exhausted' | 'reserved' | 'rate_exceeded', used: number, limit: number, retryAt: number }
@@ -53,8 +57,12 @@ export type LoginRefusal =
 
 export type GateOutcome =
   | { ok: true, session: SalesforceSession }
-  /** Salesforce refused; `circuit` is the circuit this failure opened (stored secrets only) */
-  | { ok: false, failure: ClassifiedFailure, circuit?: CircuitState }
+  /**
+   * Salesforce refused, or no answer came; `circuit` is the circuit this failure opened (stored
+   * secrets only); `counted`: the failure guard counted it as a failed login of the user (a
+   * password flow's refusal, or its timeout): never retry it automatically.
+   */
+  | { ok: false, failure: ClassifiedFailure, circuit?: CircuitState, counted?: boolean }
   | { ok: false, refusal: LoginRefusal }
 
 /**
@@ -68,8 +76,15 @@ export type GateOutcome =
 const SPENDS_LOGIN_ATTEMPTS: ReadonlySet<string> = new Set(['soap', 'oauth_password'])
 
 const guardKey = (identity: string) => `login-guard:${identity}`
-const holdKey = (identity: string) => `login-hold:${identity}`
-const budgetKey = (identity: string) => `logins:${identity}`
+const holdKey = (budgetOwner: string) => `login-hold:${budgetOwner}`
+const budgetKey = (budgetOwner: string) => `logins:${budgetOwner}`
+/** which Salesforce user (org id / user id) a login identity turned out to be, learned from its last successful login */
+const userKey = (identity: string) => `salesforce-user:${identity}`
+
+/** Whether a flow's failed logins count toward the user's lockout. */
+export function spendsLoginAttempts (flow: string): boolean {
+  return SPENDS_LOGIN_ATTEMPTS.has(flow)
+}
 
 /**
  * The one door to Salesforce: every login the broker makes — a caller's session, a background
@@ -84,9 +99,11 @@ const budgetKey = (identity: string) => `logins:${identity}`
  */
 export class LoginGate {
   private readonly opts: LoginGateOptions
+  private readonly now: () => number
 
   constructor (opts: LoginGateOptions) {
     this.opts = opts
+    this.now = opts.now ?? Date.now
   }
 
   get loginsPerHour (): number {
@@ -96,86 +113,172 @@ export class LoginGate {
   /** `signal`: the caller is stopping (shutdown): the user's lease is handed on at once. */
   async attempt (req: GateRequest, signal?: AbortSignal): Promise<GateOutcome> {
     const identity = loginIdentity(req.definition)
-    const early = await this.budgetRefusal(identity, req.purpose)
+    const owner = await this.budgetOwner(identity)
+    const early = await this.budgetRefusal(owner, req.purpose)
     if (early) return { ok: false, refusal: early }
     const result = await underLease({
       state: this.opts.state,
       name: `login-user:${identity}`,
       ttlMs: this.opts.leaseTtlMs,
-      deadline: Date.now() + this.opts.waitTimeoutMs,
+      deadline: this.now() + this.opts.waitTimeoutMs,
       logger: this.opts.logger,
       signal,
-    }, () => this.underUserLease(identity, req))
-    if (result.kind === 'timeout') return { ok: false, refusal: { kind: 'busy', retryAt: Date.now() + 1000 } }
+    }, () => this.underUserLease(identity, owner, req))
+    if (result.kind === 'timeout') return { ok: false, refusal: { kind: 'busy', retryAt: this.now() + 1000 } }
     return result.value
   }
 
-  private async underUserLease (identity: string, req: GateRequest): Promise<GateOutcome> {
+  private async underUserLease (identity: string, owner: string, req: GateRequest): Promise<GateOutcome> {
     const { connection, definition, storedVersion } = req
+    const now = this.now()
     const circuit = storedVersion === undefined ? null : await this.opts.state.getCircuit(connection)
     // an explicit probe may go before the cool-down ends; the failure guard below still decides
-    if (req.purpose !== 'probe' && storedVersion !== undefined && circuitBlocks(circuit, storedVersion)) {
+    if (req.purpose !== 'probe' && storedVersion !== undefined && circuitBlocks(circuit, storedVersion, now)) {
       return { ok: false, refusal: { kind: 'circuit_open', circuit } }
     }
     const spendsAttempts = SPENDS_LOGIN_ATTEMPTS.has(definition.flow)
-    const guard = await this.opts.state.getJson<GuardState>(guardKey(identity))
-    const decision = guardDecision(guard, this.opts.guard)
-    if (spendsAttempts && decision.blocked) return { ok: false, refusal: { kind: 'guarded', failures: decision.failures, threshold: decision.threshold, safeAt: decision.safeAt } }
+    let guard: GuardState | null = null
+    if (spendsAttempts) {
+      const read = await this.readGuard(identity)
+      if (read === 'unavailable') return { ok: false, refusal: { kind: 'guard_unavailable' } }
+      guard = read
+      const decision = guardDecision(guard, this.opts.guard)
+      if (decision.blocked) return { ok: false, refusal: { kind: 'guarded', failures: decision.failures, threshold: decision.threshold } }
+    }
     const hash = storedVersion === undefined && spendsAttempts ? credentialHash(definition, this.opts.hashKey) : undefined
-    const again = hash === undefined ? undefined : candidateRetryAt(guard, hash, this.opts.guard)
+    const again = hash === undefined ? undefined : candidateRetryAt(guard, hash, now)
     if (again !== undefined) return { ok: false, refusal: { kind: 'candidate_failed', safeAt: again } }
     // re-checked under the lease: another replica may have spent the budget meanwhile
-    const late = await this.budgetRefusal(identity, req.purpose)
+    const late = await this.budgetRefusal(owner, req.purpose)
     if (late) return { ok: false, refusal: late }
 
-    const used = await this.opts.state.addToWindow(budgetKey(identity), BUDGET_WINDOW_MS)
+    const used = await this.opts.state.addToWindow(budgetKey(owner), BUDGET_WINDOW_MS)
     this.opts.observer?.loginBudget?.(connection, used, this.opts.loginsPerHour)
-    const started = Date.now()
+    const started = this.now()
     const outcome = await this.opts.core(definition).catch((err: unknown): LoginOutcome => unexpected(this.opts.logger, err))
-    this.opts.observer?.loginAttempt?.(connection, definition.flow, outcome.ok ? 'ok' : outcome.failure.classification, Date.now() - started)
+    this.opts.observer?.loginAttempt?.(connection, definition.flow, outcome.ok ? 'ok' : outcome.failure.classification, this.now() - started)
 
     if (outcome.ok) {
-      if (spendsAttempts && guard && guard.failures.length > 0) await this.opts.state.putJson(guardKey(identity), withSuccess(guard, this.opts.guard), this.opts.guard.windowMs)
+      await this.learnUser(identity, owner, outcome.session)
+      if (spendsAttempts && guard && (guard.failures.length > 0 || guard.resetAt === undefined)) await this.writeGuard(identity, withReset(guard, this.now()))
       if (storedVersion !== undefined && circuit) await this.clearCircuit(connection)
       return outcome
     }
     const failure = outcome.failure
     if (failure.classification === 'login_rate_exceeded') {
       // Salesforce refuses every login of this user for the rest of its hour: asking again only extends the wait
-      await this.opts.state.putJson(holdKey(identity), { until: Date.now() + BUDGET_WINDOW_MS }, BUDGET_WINDOW_MS)
+      await this.opts.state.putJson(holdKey(owner), { until: this.now() + BUDGET_WINDOW_MS }, BUDGET_WINDOW_MS)
       this.opts.logger.warn({ connection }, 'salesforce answered LOGIN_RATE_EXCEEDED: logins for this user held for an hour')
       return { ok: false, failure }
     }
-    if (!opensCircuit(failure)) return { ok: false, failure }
-    if (!spendsAttempts) {
-      if (storedVersion === undefined) return { ok: false, failure }
-      return { ok: false, failure, circuit: await this.openCircuit(connection, storedVersion, failure, circuit) }
-    }
-    const next = withFailure(guard, this.opts.guard, hash)
-    await this.opts.state.putJson(guardKey(identity), next, this.opts.guard.windowMs)
-    this.opts.logger.warn({ connection, purpose: req.purpose, classification: failure.classification, failuresInWindow: next.failures.length, lockoutThreshold: this.opts.guard.threshold }, 'salesforce login failed: counted by the failure guard')
-    if (storedVersion === undefined) return { ok: false, failure }
-    return { ok: false, failure, circuit: await this.openCircuit(connection, storedVersion, failure, circuit) }
+    // a password login the broker gave up on may have been judged by Salesforce: it counts as failed
+    const counts = spendsAttempts && (opensCircuit(failure) || failure.outcomeUnknown === true)
+    if (counts) await this.countFailure(identity, guard, hash, req, failure)
+    if (!opensCircuit(failure)) return { ok: false, failure, ...(counts ? { counted: true } : {}) }
+    if (storedVersion === undefined) return { ok: false, failure, ...(counts ? { counted: true } : {}) }
+    return { ok: false, failure, circuit: await this.openCircuit(connection, storedVersion, failure, circuit), ...(counts ? { counted: true } : {}) }
   }
 
-  private async budgetRefusal (identity: string, purpose: LoginPurpose): Promise<LoginRefusal | undefined> {
-    const hold = await this.opts.state.getJson<{ until: number }>(holdKey(identity))
+  private async countFailure (identity: string, guard: GuardState | null, hash: string | undefined, req: GateRequest, failure: ClassifiedFailure): Promise<void> {
+    const next = withFailure(guard, this.now(), hash)
+    await this.writeGuard(identity, next)
+    const decision = guardDecision(next, this.opts.guard)
+    this.opts.logger.warn({ connection: req.connection, purpose: req.purpose, classification: failure.classification, outcomeUnknown: failure.outcomeUnknown === true, failedLogins: next.failures.length, lockoutThreshold: this.opts.guard.threshold }, 'salesforce login failed: counted by the failure guard')
+    if (decision.blocked) this.opts.observer?.guardTripped?.(req.connection, decision.failures, decision.threshold)
+  }
+
+  /**
+   * The user's failure count as the fleet knows it, merged with this replica's own copy (failures
+   * it counted while Redis was unreachable, or before Redis restarted empty): the larger truth is
+   * written back to both. 'unavailable' when the fleet's copy cannot be read: then no replica can
+   * know what the others counted, and a password login could be the one that locks the user.
+   */
+  private async readGuard (identity: string): Promise<GuardState | null | 'unavailable'> {
+    const key = guardKey(identity)
+    const tiers = this.opts.state.tiers
+    if (!tiers) return this.opts.state.getJson<GuardState>(key)
+    let fleet: GuardState | null
+    try {
+      fleet = await tiers.fleet.getJson<GuardState>(key)
+    } catch {
+      // Sentinel or Cluster promoting a replica: wait for it (bounded) rather than refuse
+      if (!await tiers.fleet.awaitFailover?.().catch(() => false)) return 'unavailable'
+      try {
+        fleet = await tiers.fleet.getJson<GuardState>(key)
+      } catch {
+        return 'unavailable'
+      }
+    }
+    const local = await tiers.local.getJson<GuardState>(key)
+    const merged = mergeGuards(fleet, local)
+    if (!sameGuard(merged, fleet)) await tiers.fleet.putJson(key, merged).catch(() => {})
+    if (!sameGuard(merged, local)) await tiers.local.putJson(key, merged)
+    return merged
+  }
+
+  /** Written to the fleet and to this replica's memory; a copy that did not reach Redis is merged back by the next read. */
+  private async writeGuard (identity: string, state: GuardState): Promise<void> {
+    const key = guardKey(identity)
+    const tiers = this.opts.state.tiers
+    if (!tiers) return this.opts.state.putJson(key, state)
+    await tiers.local.putJson(key, state)
+    await tiers.fleet.putJson(key, state).catch((err: unknown) => {
+      this.opts.logger.warn({ err: { message: (err as Error).message } }, 'failure guard not written to redis: kept in this replica until it is')
+    })
+  }
+
+  /**
+   * An admin states that Salesforce's failed-login count of the definition's user is zero again
+   * (the user was unlocked, or its password reset, in Setup): the guard's count goes with it.
+   */
+  async acknowledgeReset (definition: ConnectionDefinition): Promise<GuardDecision> {
+    const identity = loginIdentity(definition)
+    const read = await this.readGuard(identity)
+    const next = withReset(read === 'unavailable' ? null : read, this.now())
+    await this.writeGuard(identity, next)
+    return guardDecision(next, this.opts.guard)
+  }
+
+  /** Whose hourly login budget a login spends: the Salesforce user it logs in as, once known, whatever the flow. */
+  private async budgetOwner (identity: string): Promise<string> {
+    return (await this.opts.state.getJson<string>(userKey(identity)).catch(() => null)) ?? identity
+  }
+
+  /**
+   * After a success the session names the Salesforce user (org and user id): from then on every
+   * login identity that turned out to be this user (a password connection and the Run-As user of a
+   * client-credentials app, say) spends one budget. The first such login is counted there too.
+   */
+  private async learnUser (identity: string, owner: string, session: SalesforceSession): Promise<void> {
+    if (!session.orgId || !session.userId) return
+    const user = `sfuser:${session.orgId}/${session.userId}`
+    if (user === owner) return
+    await this.opts.state.putJson(userKey(identity), user)
+    await this.opts.state.addToWindow(budgetKey(user), BUDGET_WINDOW_MS)
+  }
+
+  private async budgetRefusal (owner: string, purpose: LoginPurpose): Promise<LoginRefusal | undefined> {
+    const now = this.now()
+    const hold = await this.opts.state.getJson<{ until: number }>(holdKey(owner))
     const limit = this.opts.loginsPerHour
-    if (hold && hold.until > Date.now()) return { kind: 'budget', reason: 'rate_exceeded', used: limit, limit, retryAt: hold.until }
-    const used = await this.opts.state.countWindow(budgetKey(identity), BUDGET_WINDOW_MS)
+    if (hold && hold.until > now) return { kind: 'budget', reason: 'rate_exceeded', used: limit, limit, retryAt: hold.until }
+    const used = await this.opts.state.countWindow(budgetKey(owner), BUDGET_WINDOW_MS)
     const decision = budgetDecision(used, limit, purpose)
     if (decision.allowed) return undefined
-    return { kind: 'budget', reason: decision.reason, used, limit, retryAt: Date.now() + 60_000 }
+    return { kind: 'budget', reason: decision.reason, used, limit, retryAt: now + 60_000 }
   }
 
-  /** Logins spent for the definition's user in the rolling hour. */
+  /** Logins spent for the definition's Salesforce user in the rolling hour. */
   async budget (definition: ConnectionDefinition): Promise<{ used: number, limit: number }> {
-    return { used: await this.opts.state.countWindow(budgetKey(loginIdentity(definition)), BUDGET_WINDOW_MS), limit: this.opts.loginsPerHour }
+    const owner = await this.budgetOwner(loginIdentity(definition))
+    return { used: await this.opts.state.countWindow(budgetKey(owner), BUDGET_WINDOW_MS), limit: this.opts.loginsPerHour }
   }
 
-  /** What the failure guard knows of the definition's user now. */
-  async guardState (definition: ConnectionDefinition) {
-    return guardDecision(await this.opts.state.getJson<GuardState>(guardKey(loginIdentity(definition))), this.opts.guard)
+  /** What the failure guard knows of the definition's user now (`unavailable`: the fleet's count cannot be read). */
+  async guardState (definition: ConnectionDefinition): Promise<GuardDecision & { unavailable?: true }> {
+    const read = await this.readGuard(loginIdentity(definition))
+    if (read === 'unavailable') return { ...guardDecision(await this.opts.state.getJson<GuardState>(guardKey(loginIdentity(definition))), this.opts.guard), unavailable: true }
+    return guardDecision(read, this.opts.guard)
   }
 
   circuit (connection: string): Promise<CircuitState | null> {
@@ -189,7 +292,7 @@ export class LoginGate {
 
   /** A failure with a stored secret opens (or extends) its circuit, fleet-wide. */
   private async openCircuit (connection: string, version: number, failure: ClassifiedFailure, previous: CircuitState | null): Promise<CircuitState> {
-    const opened = openCircuit(previous, version, failure, this.opts.circuit)
+    const opened = openCircuit(previous, version, failure, this.opts.circuit, this.now())
     await this.opts.state.putCircuit(connection, opened)
     await this.opts.state.publish({ type: 'circuit', connection, state: opened })
     this.opts.logger.warn({ connection, secretVersion: version, classification: failure.classification, failures: opened.failures, retryAt: new Date(opened.retryAt).toISOString() }, 'salesforce login failed: circuit opened')

@@ -1,63 +1,97 @@
 /**
  * The per-user failure guard, as pure functions over its stored state. Salesforce locks a user
- * after "Maximum invalid login attempts" (3, 5, 10 or never) consecutive failures and a success
- * resets the count. The broker counts every failed login it makes for the user, from any path, and
- * stops one short of the threshold: whatever the broker does, the lockout is never its doing.
+ * after "Maximum invalid login attempts" (3, 5, 10 or never) failed logins, and its counter does
+ * not expire with time: "If there's a successful login before the maximum number of failed login
+ * attempts is reached, the counter resets" (Salesforce Help, "Set Password Policies"); the lockout
+ * itself resets it too. So the guard's count has no window either: it lasts until a successful
+ * login of the user, or until an admin states that Salesforce's count is back to zero (after
+ * unlocking the user or resetting its password). The broker counts every failed login it makes
+ * for the user, from any path — a login it gave up on (timeout) included, since Salesforce may
+ * have judged it — and stops one short of the threshold: whatever the broker does, the lockout is
+ * never its doing, however far apart its failures are.
  */
 
 export interface GuardPolicy {
   /** Salesforce's "Maximum invalid login attempts" the broker assumes (3 is the lowest setting) */
   threshold: number
-  /** how long a failure counts (Salesforce's lockout effective period, 15 min at least) */
-  windowMs: number
 }
 
 export interface GuardState {
-  /** epoch ms of each consecutive failed login */
+  /** epoch ms of each failed login counted since `resetAt` */
   failures: number[]
   /** keyed hashes of the candidate secrets that failed, with when they did */
   candidates: Array<{ hash: string, at: number }>
+  /**
+   * epoch ms of the last reset (a successful login, or an admin's acknowledgement): failures
+   * before it are gone. Kept so two copies of the state (Redis and a replica's memory) merge right.
+   */
+  resetAt?: number
 }
 
 export type GuardDecision =
   | { blocked: false, failures: number, room: number }
-  | { blocked: true, failures: number, threshold: number, safeAt: number }
+  | { blocked: true, failures: number, threshold: number }
+
+/**
+ * A failing candidate is not sent again for a day: the count above already stops every login one
+ * short of the lockout, this memory only keeps one admin's retyped typo from spending a failure.
+ */
+export const CANDIDATE_MEMORY_MS = 86_400_000
 
 const EMPTY: GuardState = { failures: [], candidates: [] }
 
-function current (state: GuardState | null, policy: GuardPolicy, now: number): GuardState {
-  const s = state ?? EMPTY
-  return {
-    failures: s.failures.filter(t => now - t < policy.windowMs),
-    candidates: s.candidates.filter(c => now - c.at < policy.windowMs),
-  }
+function candidatesOf (state: GuardState | null, now: number): GuardState['candidates'] {
+  return (state ?? EMPTY).candidates.filter(c => now - c.at < CANDIDATE_MEMORY_MS)
 }
 
 /** Whether one more login may go out: only while it could not be the one that locks the user. */
-export function guardDecision (state: GuardState | null, policy: GuardPolicy, now = Date.now()): GuardDecision {
-  const { failures } = current(state, policy, now)
+export function guardDecision (state: GuardState | null, policy: GuardPolicy): GuardDecision {
+  const failures = (state ?? EMPTY).failures.length
   const stopAt = Math.max(1, policy.threshold - 1)
-  if (failures.length < stopAt) return { blocked: false, failures: failures.length, room: stopAt - failures.length }
-  // safe again when enough of the counted failures have aged out of the window to leave room for one
-  const oldestThatMustExpire = failures[failures.length - stopAt]
-  return { blocked: true, failures: failures.length, threshold: policy.threshold, safeAt: oldestThatMustExpire + policy.windowMs }
+  if (failures < stopAt) return { blocked: false, failures, room: stopAt - failures }
+  return { blocked: true, failures, threshold: policy.threshold }
 }
 
-/** When the same failing candidate may be tried again (undefined: it has not failed in the window). */
-export function candidateRetryAt (state: GuardState | null, hash: string, policy: GuardPolicy, now = Date.now()): number | undefined {
-  const seen = current(state, policy, now).candidates.find(c => c.hash === hash)
-  return seen ? seen.at + policy.windowMs : undefined
+/** When the same failing candidate may be tried again (undefined: it has not failed lately). */
+export function candidateRetryAt (state: GuardState | null, hash: string, now: number): number | undefined {
+  const seen = candidatesOf(state, now).find(c => c.hash === hash)
+  return seen ? seen.at + CANDIDATE_MEMORY_MS : undefined
 }
 
-export function withFailure (state: GuardState | null, policy: GuardPolicy, candidateHash?: string, now = Date.now()): GuardState {
-  const s = current(state, policy, now)
+export function withFailure (state: GuardState | null, now: number, candidateHash?: string): GuardState {
+  const s = state ?? EMPTY
+  const candidates = candidatesOf(s, now)
   return {
     failures: [...s.failures, now],
-    candidates: candidateHash ? [...s.candidates.filter(c => c.hash !== candidateHash), { hash: candidateHash, at: now }] : s.candidates,
+    candidates: candidateHash ? [...candidates.filter(c => c.hash !== candidateHash), { hash: candidateHash, at: now }] : candidates,
+    ...(s.resetAt !== undefined ? { resetAt: s.resetAt } : {}),
   }
 }
 
-/** A success resets Salesforce's count; the memory of failed candidates stays (they are still wrong). */
-export function withSuccess (state: GuardState | null, policy: GuardPolicy, now = Date.now()): GuardState {
-  return { failures: [], candidates: current(state, policy, now).candidates }
+/** A success (or an admin's word that Salesforce's count is zero) resets the count; failed candidates stay remembered (they are still wrong). */
+export function withReset (state: GuardState | null, now: number): GuardState {
+  return { failures: [], candidates: candidatesOf(state, now), resetAt: now }
+}
+
+/**
+ * Two copies of one user's guard (the fleet's in Redis and a replica's own, written while Redis
+ * was unreachable or before Redis restarted empty) made one: the later reset wins, and every
+ * failure after it counts once. Never fewer failures than either copy saw since that reset.
+ */
+export function mergeGuards (a: GuardState | null, b: GuardState | null): GuardState | null {
+  if (!a || !b) return a ?? b
+  const resetAt = Math.max(a.resetAt ?? 0, b.resetAt ?? 0)
+  const failures = [...new Set([...a.failures, ...b.failures])].filter(t => t >= resetAt).sort((x, y) => x - y)
+  const byHash = new Map<string, number>()
+  for (const c of [...a.candidates, ...b.candidates]) byHash.set(c.hash, Math.max(byHash.get(c.hash) ?? 0, c.at))
+  return {
+    failures,
+    candidates: [...byHash].map(([hash, at]) => ({ hash, at })),
+    ...(resetAt > 0 ? { resetAt } : {}),
+  }
+}
+
+/** Whether two copies say the same (no write needed). */
+export function sameGuard (a: GuardState | null, b: GuardState | null): boolean {
+  return JSON.stringify(a) === JSON.stringify(b)
 }

@@ -6,18 +6,27 @@ const seconds = (at: number) => Math.max(1, Math.ceil((at - Date.now()) / 1000))
 const iso = (at: number) => new Date(at).toISOString()
 
 /** What to do about a guarded user, in Salesforce Setup terms. */
-export const GUARD_HINT = 'Check the user\'s Login History in Salesforce Setup for the failed logins; fix the stored secret (PATCH …/credentials) ' +
-  'or, if the user is locked, unlock it (Setup > Users) or reset its password and store the new password and security token. ' +
-  'Logins resume by themselves once the failures age out of the lockout window.'
+export const GUARD_HINT = 'Salesforce\'s failed-login count does not expire with time, so the broker\'s does not either. Check the user\'s ' +
+  'Login History in Salesforce Setup; in Setup > Users, unlock the user (or reset its password), which sets its count back to zero; ' +
+  'tell the broker so: POST /health/salesforce/{name}/check {"failedLoginsReset": true} (sfb check NAME --reset-acknowledged); ' +
+  'then store the right secret (PATCH …/credentials with password and securityToken).'
+
+/** Why no password login was tried while Redis is down. */
+export const GUARD_UNAVAILABLE_HINT = 'The failure guard\'s count is kept in Redis so that replicas cannot add up to the lockout between them. ' +
+  'While Redis cannot be reached no replica sends a password (SOAP or OAuth username-password) login; cached sessions keep being ' +
+  'served, and JWT bearer and client credentials logins go on. Restore Redis; logins resume on their own.'
 
 /** The one problem answer for every way the login gate can refuse, whoever asked. */
 export function refusalProblem (refusal: LoginRefusal, connection: string): DomainError {
   switch (refusal.kind) {
     case 'guarded':
       return new DomainError('login_guarded',
-        `${refusal.failures} failed Salesforce logins of this user in the lockout window; Salesforce locks it at ${refusal.threshold}, so the broker sends no more until ${iso(refusal.safeAt)}`,
-        { connection, failures: refusal.failures, lockoutThreshold: refusal.threshold, safeAt: iso(refusal.safeAt), hint: GUARD_HINT, retryable: true },
-        seconds(refusal.safeAt))
+        `${refusal.failures} failed Salesforce logins of this user since its last successful login; Salesforce locks it at ${refusal.threshold}, so the broker sends no more password logins until an admin acts`,
+        { connection, failures: refusal.failures, lockoutThreshold: refusal.threshold, hint: GUARD_HINT, retryable: false })
+    case 'guard_unavailable':
+      return new DomainError('login_guard_unavailable',
+        'Redis cannot be reached, so no replica can know the failed logins the others made: no password login was tried',
+        { connection, hint: GUARD_UNAVAILABLE_HINT, retryable: true }, 5)
     case 'candidate_failed':
       return new DomainError('login_guarded',
         `Salesforce already refused exactly these credentials; they are not sent again before ${iso(refusal.safeAt)}`,

@@ -42,7 +42,8 @@ export class RejectionCheck {
     this.opts = opts
   }
 
-  async isDead (connection: string, entry: CachedSession, caller: string): Promise<boolean> {
+  /** `onConfirmedDead` runs once fleet-wide, by whoever asked Salesforce, when the answer is dead. */
+  async isDead (connection: string, entry: CachedSession, caller: string, onConfirmedDead?: () => Promise<void>): Promise<boolean> {
     const key = verdictKey(entry.session.accessToken)
     const known = await this.opts.state.getJson<Verdict>(key)
     if (known) return known === 'dead'
@@ -62,6 +63,8 @@ export class RejectionCheck {
       const outcome = await this.opts.checkSession(entry.session, entry.apiVersion).catch((): SessionCheckOutcome => ({ ok: true }))
       const verdict: Verdict = !outcome.ok && outcome.failure.classification === 'session_invalid' ? 'dead' : 'alive'
       const ttl = verdict === 'dead' ? Math.max(1_000, entry.realEnd - Date.now()) : ALIVE_TRUSTED_MS
+      // the session leaves every cache before anyone reads the verdict: it is never handed out again
+      if (verdict === 'dead') await onConfirmedDead?.()
       await this.opts.state.putJson(key, verdict, ttl)
       this.opts.logger.info({ connection, caller, verdict }, 'rejected-token claim verified with Salesforce')
       return verdict

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import { DomainError } from '../errors.ts'
@@ -51,8 +52,19 @@ export interface SessionServiceOptions {
   /** lifetime of the connection's login lease between renewals */
   leaseTtlMs: number
   loginRetries: number
+  /**
+   * Fewest ms between two logins that replace a session Salesforce confirmed dead, per connection
+   * and fleet-wide (REVOKED_SESSION_LOGIN_INTERVAL_SECONDS), for an hour after such a confirmation.
+   */
+  reloginIntervalMs?: number
   observer?: SessionObserver
+  /** the clock of circuits and logins; default Date.now */
+  now?: () => number
 }
+
+/** After a session was confirmed dead, logins replacing it are rationed this long (the login budget's hour). */
+const REVOKED_WATCH_MS = 3_600_000
+const revokedKey = (connection: string) => `revoked:${connection}`
 
 export interface IssuedSession {
   connection: string
@@ -85,8 +97,11 @@ export class SessionService {
     this.loginListeners.push(listener)
   }
 
+  private readonly now: () => number
+
   constructor (opts: SessionServiceOptions) {
     this.opts = opts
+    this.now = opts.now ?? Date.now
     opts.state.onEvent((event) => {
       if (event.type === 'session' || event.type === 'purge') this.l1.forget(event.connection)
       this.waiters.wake(event.connection)
@@ -161,7 +176,34 @@ export class SessionService {
     const local = this.l1.last(connection)
     const current = local && local.secretVersion === version && local.session.accessToken === token ? local : await this.opts.state.getSession(connection, version)
     if (!current || current.session.accessToken !== token) return undefined
-    return await this.opts.rejections.isDead(connection, current, caller) ? token : undefined
+    return await this.opts.rejections.isDead(connection, current, caller, () => this.dropDead(connection)) ? token : undefined
+  }
+
+  /**
+   * A session Salesforce confirmed dead (revoked, or ended early) is never handed out again: it
+   * leaves every replica's cache at once. Logins that replace it are rationed from now on
+   * (rationRelogin): whoever can revoke sessions cannot spend the user's login budget with it.
+   */
+  private async dropDead (connection: string): Promise<void> {
+    // runs once per dead token fleet-wide, before the verdict is published, so no login made for the
+    // callers who reported it can have been stored yet
+    await this.purge(connection)
+    await this.opts.state.putJson(revokedKey(connection), { at: this.now() }, REVOKED_WATCH_MS)
+  }
+
+  /**
+   * Within the hour after a session was confirmed dead, a login for the connection's callers takes
+   * the connection's relogin floor first: one per interval, fleet-wide, whatever path asks.
+   */
+  private async rationRelogin (connection: string): Promise<void> {
+    const interval = this.opts.reloginIntervalMs ?? 0
+    if (interval <= 0) return
+    if (!await this.opts.state.getJson(revokedKey(connection))) return
+    if (await this.opts.state.acquireLease(`relogin-floor:${connection}`, randomUUID(), interval)) return
+    throw new DomainError('session_renewal_throttled',
+      'the connection\'s session was confirmed dead and replaced moments ago; sessions revoked this often are replaced at most once per interval',
+      { connection, retryable: true, hint: 'Something is revoking this connection\'s sessions (Salesforce Setup > Session Management, or a caller calling /services/oauth2/revoke); find it in the broker\'s audit (session.issued by caller) and in Login History.' },
+      Math.ceil(interval / 1000))
   }
 
   private issue (connection: string, entry: CachedSession, definition: ConnectionDefinition, cache: 'hit' | 'miss'): IssuedSession {
@@ -226,7 +268,7 @@ export class SessionService {
         const cached = await this.opts.state.getSession(connection, version)
         if (acceptable(cached)) return cached
         const circuit = await this.opts.gate.circuit(connection)
-        if (circuitBlocks(circuit, version)) throw refusalProblem({ kind: 'circuit_open', circuit }, connection)
+        if (circuitBlocks(circuit, version, this.now())) throw refusalProblem({ kind: 'circuit_open', circuit }, connection)
         holdoff = await throwIfHeldOff(this.opts.state, connection)
         this.stop.throwIfStopped(connection)
         return undefined
@@ -253,7 +295,10 @@ export class SessionService {
         if (backoff <= 0) break
         await this.stop.untilStopped(connection, sleep(backoff))
       }
-      if (attempt === 0) await this.throwIfStale(connection, version)
+      if (attempt === 0) {
+        await this.throwIfStale(connection, version)
+        if (purpose === 'miss') await this.rationRelogin(connection)
+      }
       const outcome = await this.stop.untilStopped(connection, this.opts.gate.attempt({ connection, definition, purpose, storedVersion: version }, this.stop.signal), () => { this.stop.tally.abandonedLogins++ })
       if (outcome.ok) {
         const entry = toCachedSession(outcome.session, version, definition, this.opts.lifetime)
@@ -267,6 +312,9 @@ export class SessionService {
       }
       if ('refusal' in outcome) throw refusalProblem(outcome.refusal, connection)
       failure = outcome.failure
+      // a password login the gate counted as failed (it may have been judged even if it timed out):
+      // another automatic try could be the failure that locks the user out
+      if (outcome.counted && !outcome.circuit) break
       // Retrying with the same secret can only add failed logins and lock the user out: stop everyone.
       if (outcome.circuit) {
         throw new DomainError('salesforce_login_failed', `Salesforce answered: ${failure.message}`, {
@@ -299,6 +347,8 @@ export class SessionService {
 
   private async store (connection: string, entry: CachedSession): Promise<void> {
     await this.opts.state.putSession(connection, entry)
+    // whoever receives it may use it until Salesforce ends it: the kill switch must be able to reach it
+    await this.opts.state.rememberIssued(connection, entry)
     await this.opts.state.publish({ type: 'session', connection, secretVersion: entry.secretVersion })
     // set after publishing: our own event drops the connection's in-process copy
     this.l1.remember(connection, entry)
@@ -310,6 +360,15 @@ export class SessionService {
     await this.store(connection, entry)
     if (await this.opts.gate.circuit(connection)) await this.opts.gate.clearCircuit(connection)
     return entry
+  }
+
+  /**
+   * Every session obtained for the connection that may still be alive at Salesforce, cached or not
+   * (replaced by a rotation or an adopted validation session), forgotten as returned: what the kill
+   * switch revokes.
+   */
+  takeIssued (connection: string): Promise<CachedSession[]> {
+    return this.opts.state.takeIssued(connection)
   }
 
   /** Drops every cached session of the connection, fleet-wide; returns them so the caller can revoke them. */

@@ -29,6 +29,10 @@ export class FallbackSharedState implements SharedState {
     })
   }
 
+  get tiers (): { fleet: SharedState, local: SharedState } {
+    return { fleet: this.primary, local: this.local }
+  }
+
   /** true while the last call to the primary failed */
   get isDegraded (): boolean {
     return this.degraded
@@ -115,6 +119,24 @@ export class FallbackSharedState implements SharedState {
     } catch (err) {
       this.markDegraded('purgeSessions', err)
       this.pendingPurges.add(c)
+      return local
+    }
+  }
+
+  rememberIssued (c: string, e: CachedSession): Promise<void> {
+    return this.write('rememberIssued', () => this.primary.rememberIssued(c, e), () => this.local.rememberIssued(c, e))
+  }
+
+  /** Both tiers: a session remembered only here (Redis was down) must be revoked too. */
+  async takeIssued (c: string): Promise<CachedSession[]> {
+    const local = await this.local.takeIssued(c)
+    try {
+      const remote = await this.primary.takeIssued(c)
+      this.markHealthy()
+      const seen = new Set(remote.map(s => s.session.accessToken))
+      return [...remote, ...local.filter(s => !seen.has(s.session.accessToken))]
+    } catch (err) {
+      this.markDegraded('takeIssued', err)
       return local
     }
   }

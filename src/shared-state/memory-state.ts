@@ -18,6 +18,7 @@ export class MemorySharedState implements SharedState {
   private readonly listeners: Array<(e: BrokerEvent) => void> = []
   private readonly streams = new Map<string, StreamEntry[]>()
   private streamSequence = 0
+  private readonly issued = new Map<string, Map<string, CachedSession>>()
 
   async getSession (connection: string, secretVersion: number): Promise<CachedSession | null> {
     const entry = this.sessions.get(connection)?.get(secretVersion)
@@ -42,6 +43,24 @@ export class MemorySharedState implements SharedState {
     const removed = [...(this.sessions.get(connection)?.values() ?? [])]
     this.sessions.delete(connection)
     return removed
+  }
+
+  async rememberIssued (connection: string, entry: CachedSession): Promise<void> {
+    let byToken = this.issued.get(connection)
+    if (!byToken) {
+      byToken = new Map()
+      this.issued.set(connection, byToken)
+    }
+    const now = Date.now()
+    for (const [token, e] of byToken) if (e.realEnd <= now) byToken.delete(token)
+    byToken.set(entry.session.accessToken, entry)
+  }
+
+  async takeIssued (connection: string): Promise<CachedSession[]> {
+    const now = Date.now()
+    const alive = [...(this.issued.get(connection)?.values() ?? [])].filter(e => e.realEnd > now)
+    this.issued.delete(connection)
+    return alive
   }
 
   async acquireLease (name: string, owner: string, ttlMs: number): Promise<boolean> {

@@ -7,6 +7,7 @@
  *   <prefix>{<connection>}:session:v<version>   sealed session of one secret version
  *   <prefix>{<connection>}:session-index        the connection's session keys (purge)
  *   <prefix>{<connection>}:circuit              the connection's circuit
+ *   <prefix>{<connection>}:issued               sealed sessions obtained for it, until Salesforce ends them
  *   <prefix>{<owner>}:<space>:<kind>            a named lease, window or document `<kind>:<owner>`,
  *                                               e.g. login:acme -> {acme}:lease:login,
  *                                               login-guard:user:a@b.c -> {user:a@b.c}:doc:login-guard
@@ -25,6 +26,11 @@ export class RedisKeys {
 
   sessionIndex (connection: string): string {
     return `${this.prefix}{${connection}}:session-index`
+  }
+
+  /** sessions obtained for the connection that may still be alive at Salesforce (the kill switch's list) */
+  issued (connection: string): string {
+    return `${this.prefix}{${connection}}:issued`
   }
 
   circuit (connection: string): string {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import type { ChainableCommander, RedisOptions } from 'ioredis'
 import type { Logger } from 'pino'
 import { createRedisClient, redisTopology, type RedisClient, type RedisSettings } from './redis-client.ts'
@@ -25,6 +26,12 @@ redis.call('zremrangebyscore', KEYS[1], '-inf', tonumber(ARGV[1]) - tonumber(ARG
 redis.call('zadd', KEYS[1], ARGV[1], ARGV[3])
 redis.call('pexpire', KEYS[1], ARGV[2])
 return redis.call('zcard', KEYS[1])`
+
+/** Sets the key's ttl to ARGV[1] ms unless it already lives longer. */
+const EXTEND_TTL = `
+local left = redis.call('pttl', KEYS[1])
+if left < tonumber(ARGV[1]) then redis.call('pexpire', KEYS[1], ARGV[1]) end
+return 1`
 
 /**
  * How long a lockout-guard write waits for a replica to hold it (WAIT). Replication is
@@ -187,6 +194,30 @@ export class RedisSharedState implements SharedState {
     if (keys.length > 0) await this.client.del(...keys)
     await this.client.del(indexKey)
     return removed
+  }
+
+  async rememberIssued (connection: string, entry: CachedSession): Promise<void> {
+    const key = this.keys.issued(connection)
+    const field = createHash('sha256').update(entry.session.accessToken).digest('hex').slice(0, 32)
+    const ttl = Math.max(1, entry.realEnd - Date.now())
+    // the hash lives as long as its longest-lived session; takeIssued drops the ones already ended
+    await this.client.multi()
+      .hset(key, field, this.sealer.seal(JSON.stringify(entry), `${key}#${field}`))
+      .eval(EXTEND_TTL, 1, key, String(ttl))
+      .exec()
+  }
+
+  async takeIssued (connection: string): Promise<CachedSession[]> {
+    const key = this.keys.issued(connection)
+    const [[, all]] = await this.client.multi().hgetall(key).del(key).exec() as [[unknown, Record<string, string>], unknown]
+    const now = Date.now()
+    const alive: CachedSession[] = []
+    for (const [field, sealed] of Object.entries(all ?? {})) {
+      const plain = this.sealer.open(sealed, `${key}#${field}`)
+      const entry = plain === null ? null : JSON.parse(plain) as CachedSession
+      if (entry && entry.realEnd > now) alive.push(entry)
+    }
+    return alive
   }
 
   async acquireLease (name: string, owner: string, ttlMs: number): Promise<boolean> {

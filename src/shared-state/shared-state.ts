@@ -47,10 +47,24 @@ export interface SharedState {
    * true when it did. A login that found Redis unreachable asks before logging in on its own.
    */
   awaitFailover? (): Promise<boolean>
+  /**
+   * A state that answers from process memory while Redis is down (FallbackSharedState) shows its
+   * two tiers apart: what must hold fleet-wide — the lockout guard's count — reads the fleet's tier
+   * and fails closed when it cannot, rather than trusting one replica's memory.
+   */
+  readonly tiers?: { fleet: SharedState, local: SharedState }
   getSession (connection: string, secretVersion: number): Promise<CachedSession | null>
   putSession (connection: string, entry: CachedSession): Promise<void>
   /** Drops every cached session of the connection (all secret versions) and returns them (for revocation). */
   purgeSessions (connection: string): Promise<CachedSession[]>
+  /**
+   * Remembers a session the broker obtained for the connection (sealed like the cache) until
+   * Salesforce ends it: whoever received it may still use it, so the kill switch must reach it
+   * even after a rotation or an adopted session replaced it in the cache.
+   */
+  rememberIssued (connection: string, entry: CachedSession): Promise<void>
+  /** Every remembered session of the connection still alive (before its realEnd), forgotten as it is returned. */
+  takeIssued (connection: string): Promise<CachedSession[]>
   /** Takes the lease if nobody holds it; `owner` is a random token so only the holder can release it. */
   acquireLease (name: string, owner: string, ttlMs: number): Promise<boolean>
   /** Releases the lease only if `owner` still holds it (compare-and-delete). */

@@ -1,29 +1,40 @@
 import t from 'tap'
-import { candidateRetryAt, guardDecision, withFailure, withSuccess } from '../../src/sessions/login-guard.ts'
+import { CANDIDATE_MEMORY_MS, candidateRetryAt, guardDecision, mergeGuards, sameGuard, withFailure, withReset } from '../../src/sessions/login-guard.ts'
 import { budgetDecision } from '../../src/sessions/login-budget.ts'
 import { credentialHash, loginIdentity } from '../../src/sessions/login-identity.ts'
 import type { ConnectionDefinition } from '../../src/salesforce/types.ts'
 
-const policy = { threshold: 3, windowMs: 900_000 }
+const policy = { threshold: 3 }
 const T0 = 1_700_000_000_000
+const HOUR = 3_600_000
 
-t.test('the guard stops one failure short of Salesforce\'s threshold, inside the window only', async (t) => {
-  let s = withFailure(null, policy, undefined, T0)
-  t.match(guardDecision(s, policy, T0), { blocked: false, failures: 1, room: 1 })
-  s = withFailure(s, policy, undefined, T0 + 60_000)
-  const d = guardDecision(s, policy, T0 + 60_000)
-  t.match(d, { blocked: true, failures: 2, threshold: 3, safeAt: T0 + 900_000 }, 'safe once the older failure leaves the window')
-  t.match(guardDecision(s, policy, T0 + 900_001), { blocked: false, failures: 1 }, 'the first failure aged out')
-  t.match(guardDecision(withSuccess(s, policy, T0 + 61_000), policy, T0 + 61_000), { blocked: false, failures: 0 }, 'a success resets the count')
-  t.match(guardDecision(null, { threshold: 10, windowMs: 1000 }, T0), { blocked: false, room: 9 })
+t.test('the guard stops one failure short of Salesforce\'s threshold, and its count does not expire with time', async (t) => {
+  let s = withFailure(null, T0)
+  t.match(guardDecision(s, policy), { blocked: false, failures: 1, room: 1 })
+  s = withFailure(s, T0 + 60_000)
+  t.match(guardDecision(s, policy), { blocked: true, failures: 2, threshold: 3 })
+  t.notOk('safeAt' in guardDecision(s, policy), 'no time makes it safe again: Salesforce\'s counter has no window')
+  t.match(guardDecision(s, policy), { blocked: true }, 'still blocked, whatever the clock says')
+  t.match(guardDecision(withReset(s, T0 + 61_000), policy), { blocked: false, failures: 0 }, 'a success (or an admin\'s reset) resets the count')
+  t.match(guardDecision(null, { threshold: 10 }), { blocked: false, room: 9 })
 })
 
-t.test('a failing candidate is remembered by hash for the window, even across a success', async (t) => {
-  const s = withFailure(null, policy, 'abc', T0)
-  t.equal(candidateRetryAt(s, 'abc', policy, T0 + 1), T0 + 900_000)
-  t.equal(candidateRetryAt(s, 'other', policy, T0 + 1), undefined)
-  t.equal(candidateRetryAt(withSuccess(s, policy, T0 + 5), 'abc', policy, T0 + 6), T0 + 900_000)
-  t.equal(candidateRetryAt(s, 'abc', policy, T0 + 900_000), undefined)
+t.test('a failing candidate is remembered by hash for a day, even across a success', async (t) => {
+  const s = withFailure(null, T0, 'abc')
+  t.equal(candidateRetryAt(s, 'abc', T0 + 1), T0 + CANDIDATE_MEMORY_MS)
+  t.equal(candidateRetryAt(s, 'other', T0 + 1), undefined)
+  t.equal(candidateRetryAt(withReset(s, T0 + 5), 'abc', T0 + 6), T0 + CANDIDATE_MEMORY_MS)
+  t.equal(candidateRetryAt(s, 'abc', T0 + CANDIDATE_MEMORY_MS), undefined)
+})
+
+t.test('two copies of a guard merge to the larger truth since the later reset', async (t) => {
+  const fleet = withFailure(withReset(null, T0), T0 + 1)
+  const replica = withFailure(withFailure(withReset(null, T0), T0 + 1), T0 + 3 * HOUR)
+  t.same(mergeGuards(fleet, replica)?.failures, [T0 + 1, T0 + 3 * HOUR], 'a failure counted only in one replica\'s memory (Redis down) is kept')
+  t.same(mergeGuards(null, replica)?.failures, replica.failures, 'Redis restarted empty: the replica\'s copy seeds it')
+  const succeededLater = withReset(replica, T0 + 4 * HOUR)
+  t.same(mergeGuards(fleet, succeededLater)?.failures, [], 'a later success wins over older failures')
+  t.ok(sameGuard(mergeGuards(fleet, fleet), fleet))
 })
 
 t.test('the budget keeps the last 20 % for session misses, admin actions and probes', async (t) => {

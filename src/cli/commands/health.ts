@@ -36,9 +36,14 @@ export async function health (ctx: CommandContext, target: BrokerTarget, name?: 
   return failing ? EXIT.failed : EXIT.ok
 }
 
-/** A live check now; --probe logs in even while the circuit pauses logins (after fixing the cause in Salesforce). */
-export async function check (ctx: CommandContext, target: BrokerTarget, name: string, probe: boolean): Promise<number> {
-  const { body } = await call(target, 'POST', `/health/salesforce/${enc(name)}/check`, probe ? { body: { probe: true } } : {})
+/**
+ * A live check now; --probe logs in even while the circuit pauses logins (after fixing the cause in
+ * Salesforce); --reset-acknowledged with it: the user was unlocked or its password reset in Setup, so
+ * Salesforce's failed-login count is zero and the broker's failure guard may start over.
+ */
+export async function check (ctx: CommandContext, target: BrokerTarget, name: string, probe: boolean, resetAcknowledged = false): Promise<number> {
+  const body0 = probe || resetAcknowledged ? { ...(probe ? { probe: true } : {}), ...(resetAcknowledged ? { failedLoginsReset: true } : {}) } : undefined
+  const { body } = await call(target, 'POST', `/health/salesforce/${enc(name)}/check`, body0 ? { body: body0 } : {})
   const h = body as Health
   if (ctx.json) ctx.print(h)
   else ctx.out(healthBlock(h))
