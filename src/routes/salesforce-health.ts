@@ -87,7 +87,7 @@ const salesforceHealthRoutes: FastifyPluginAsyncTypebox<SalesforceHealthRoutesOp
       params: ConnectionNameParams,
       body: Type.Union([Type.Object({
         probe: Type.Optional(Type.Boolean({ description: 'After fixing the cause in Salesforce (unlocked the user, enabled the flow, added an IP range): log in with the stored secret now, even while the circuit pauses logins. Refused (429 login_guarded) when the failure guard leaves no room. Audited as health.probe.' })),
-        failedLoginsReset: Type.Optional(Type.Boolean({ description: "The admin states that Salesforce's failed-login count of the connection's user is zero again (Setup > Users: unlocked, or the password reset). The failure guard's count, which otherwise lasts until a successful login, is reset before the check (without probe, a circuit opened by the stale secret still keeps it from logging in: store the new secret next). Audited as health.guard_reset." })),
+        failedLoginsReset: Type.Optional(Type.Boolean({ description: "The admin states that Salesforce's failed-login count of the connection's user is zero again (Setup > Users: unlocked, or the password reset). The failure guard's count, which otherwise lasts until a successful login, is reset before the check (without probe, a circuit opened by the stale secret still keeps it from logging in: store the new secret next). Audited as guard.reset." })),
       }, { additionalProperties: false }), Type.Null()]),
       response: {
         200: { description: "The connection's health after the check", content: json({ $ref: 'ConnectionHealth#' }) },
@@ -106,7 +106,7 @@ const salesforceHealthRoutes: FastifyPluginAsyncTypebox<SalesforceHealthRoutesOp
     const reset = request.body?.failedLoginsReset === true
     const result = await forceCheck(name, probe, reset)
     if (!result) throw new HttpProblem('not_found', `no connection named "${name}"`, { connection: name })
-    if (result.guardReset) await audit.record({ actor, requestId, action: 'health.guard_reset', connection: name, outcome: 'success' })
+    if (result.guardReset) await audit.record({ actor, requestId, action: 'guard.reset', connection: name, outcome: 'success' })
     await audit.record({ actor, requestId, action: probe ? 'health.probe' : 'health.check', connection: name, outcome: AUDIT_OUTCOME[result.status], classification: result.classification, ...(result.target ? { target: result.target } : {}) })
     const view = await reporter.connection(name)
     if (!view) throw new HttpProblem('not_found', `no connection named "${name}"`, { connection: name })

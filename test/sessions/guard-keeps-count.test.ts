@@ -1,0 +1,137 @@
+import t from 'tap'
+import type { FastifyInstance } from 'fastify'
+import { ACME, acmeDefinition, acmeOrg, bearer, buildTestApp, startSim, tempFileStore } from '../helper.ts'
+import { startRedis } from '../support/redis.ts'
+import { testPrincipals } from '../support/principals.ts'
+
+// The failure guard keeps Salesforce's count: Salesforce's failed-login counter has no time window
+// (it resets on a successful login or a lockout), so the broker's must not forget either — over
+// hours, while Redis is down, and for a login it gave up on. Outcomes are read at the simulator.
+
+const MINUTE = 60_000
+const LOCKOUT = { maxAttempts: 3, durationSeconds: 900 }
+
+t.test('a password changed in Salesforce under steady service traffic: hours later, still 2 failed logins and never locked', async (t) => {
+  const sim = await startSim(t, [acmeOrg({ lockout: LOCKOUT })])
+  const store = await tempFileStore(t)
+  const principals = testPrincipals(['*'])
+  let now = Date.now()
+  // default guard and circuit settings; the relogin floor is real time, so it is off for this clock
+  const { app } = await buildTestApp(t, { secretStore: store, principals, env: { REVOKED_SESSION_LOGIN_INTERVAL_SECONDS: '0' }, overrides: { clock: () => now } })
+  const session = (payload?: object) => app.inject({ method: 'POST', url: '/v1/connections/acme/session', headers: bearer(principals.billingKey), payload })
+  const admin = (method: 'POST' | 'PATCH', url: string, payload?: object) => app.inject({ method, url, payload, headers: bearer(principals.adminKey) })
+  const user = () => sim.org('acme').users.get(ACME.username)!
+  await store.write('acme', acmeDefinition(sim, 'soap'), 0)
+  let token = (await session()).json().accessToken as string
+  t.equal(sim.stats('acme').failures, 0)
+
+  // someone changes the password in Salesforce; the service keeps asking every minute for 6 hours,
+  // reporting its dead session as the SDK does
+  sim.org('acme').users.get(ACME.username)!.password = 'changed-in-salesforce'
+  sim.expireSessions('acme')
+  const seen = new Map<string, number>()
+  for (let minute = 0; minute <= 6 * 60; minute++) {
+    const r = await session({ rejectedToken: token })
+    seen.set(r.json().code, (seen.get(r.json().code) ?? 0) + 1)
+    now += MINUTE
+  }
+  t.equal(user().failedLogins, 2, 'two failed logins at Salesforce in 6 simulated hours: one short of the lockout')
+  t.equal(user().lockedUntil, 0, 'never locked')
+  t.ok((seen.get('login_guarded') ?? 0) > 300, `the guard answered from the second failure on (${JSON.stringify(Object.fromEntries(seen))})`)
+  const guarded = await session()
+  t.match(guarded.json(), { code: 'login_guarded', failures: 2, lockoutThreshold: 3, retryable: false })
+  t.equal(guarded.json().safeAt, undefined, 'no time makes it safe')
+
+  const health = (await app.inject({ method: 'GET', url: '/health/salesforce?connection=acme', headers: bearer(principals.adminKey) })).json()
+  t.match(health.connections[0].loginGuard, { failures: 2, lockoutThreshold: 3, blocked: true, source: 'fleet' }, 'health shows the count (one replica without Redis: its memory is the whole fleet)')
+
+  // the admin's way out: reset the password in Salesforce (its count starts over), say so, store the new secret
+  const reset = await (await fetch(`${sim.loginUrl}/_sim/orgs/acme/users/${ACME.username}/reset-password`, { method: 'POST' })).json() as { password: string, securityToken: string }
+  user().failedLogins = 0
+  const rotateTooSoon = await admin('PATCH', '/v1/admin/connections/acme/credentials', { password: reset.password, securityToken: reset.securityToken })
+  t.equal(rotateTooSoon.statusCode, 429, 'even the right candidate waits until the admin says the count is zero: a wrong one would lock the user')
+  const ack = await admin('POST', '/health/salesforce/acme/check', { failedLoginsReset: true })
+  t.equal(ack.statusCode, 200)
+  t.equal(user().failedLogins, 0, 'the acknowledgement itself sends nothing with the stale secret')
+  const rotated = await admin('PATCH', '/v1/admin/connections/acme/credentials', { password: reset.password, securityToken: reset.securityToken })
+  t.equal(rotated.statusCode, 200)
+  token = (await session()).json().accessToken
+  t.type(token, 'string', 'callers are served again')
+  const audit = (await app.inject({ method: 'GET', url: '/v1/admin/audit?action=guard.reset', headers: bearer(principals.adminKey) })).json()
+  t.equal(audit.events.length, 1, 'the reset is audited')
+})
+
+t.test('an admin\'s wrong candidates 16 minutes apart never lock the user', async (t) => {
+  const sim = await startSim(t, [acmeOrg({ lockout: LOCKOUT })])
+  const store = await tempFileStore(t)
+  const principals = testPrincipals(['*'])
+  let now = Date.now()
+  const { app } = await buildTestApp(t, { secretStore: store, principals, overrides: { clock: () => now } })
+  await store.write('acme', acmeDefinition(sim, 'oauth_password'), 0)
+  const codes = []
+  for (let i = 0; i < 5; i++) {
+    const r = await app.inject({ method: 'POST', url: '/v1/admin/connections/acme/validate', headers: bearer(principals.adminKey), payload: { password: `wrong-${i}` } })
+    codes.push(r.statusCode)
+    now += 16 * MINUTE
+  }
+  t.same(codes, [200, 200, 429, 429, 429], 'two candidates reach Salesforce, then the guard refuses, however far apart')
+  t.equal(sim.org('acme').users.get(ACME.username)!.failedLogins, 2)
+  t.equal(sim.org('acme').users.get(ACME.username)!.lockedUntil, 0)
+})
+
+t.test('a password login the broker gave up on counts as failed, and is not retried', async (t) => {
+  const sim = await startSim(t, [acmeOrg({ lockout: LOCKOUT })])
+  const store = await tempFileStore(t)
+  const principals = testPrincipals(['*'])
+  const { app } = await buildTestApp(t, { secretStore: store, principals, env: { LOGIN_TIMEOUT_MS: '200', LOGIN_RETRIES: '2' } })
+  await store.write('acme', acmeDefinition(sim, 'soap', { password: 'stale-password' }), 0)
+  sim.setLatency(600)
+  const r = await app.inject({ method: 'POST', url: '/v1/connections/acme/session', headers: bearer(principals.billingKey) })
+  t.equal(r.statusCode, 503)
+  t.equal(r.json().classification, 'unreachable')
+  // Salesforce judges the login after the broker stopped waiting: wait for that, at the simulator
+  const user = sim.org('acme').users.get(ACME.username)!
+  for (let i = 0; i < 100 && user.failedLogins < 1; i++) await new Promise(resolve => setTimeout(resolve, 20))
+  await new Promise(resolve => setTimeout(resolve, 700))
+  t.equal(sim.stats('acme').attempts, 1, 'one login sent, not 1 + LOGIN_RETRIES')
+  t.equal(user.failedLogins, 1, 'which Salesforce counted')
+  const health = (await app.inject({ method: 'GET', url: '/health/salesforce?connection=acme', headers: bearer(principals.adminKey) })).json()
+  t.equal(health.connections[0].loginGuard.failures, 1, 'and so did the guard')
+})
+
+t.test('3 replicas with Redis stopped: no password login is tried, cached sessions keep serving, the answer says why', async (t) => {
+  const sim = await startSim(t, [acmeOrg({ lockout: LOCKOUT })])
+  const redis = await startRedis()
+  t.teardown(() => redis.close())
+  const store = await tempFileStore(t)
+  const principals = testPrincipals(['*'])
+  const apps: FastifyInstance[] = []
+  for (let i = 0; i < 3; i++) apps.push((await buildTestApp(t, { redisUrl: redis.url, secretStore: store, principals, env: { SECRET_CACHE_TTL_SECONDS: '0' } })).app)
+  const session = (i: number, payload?: object) => apps[i].inject({ method: 'POST', url: '/v1/connections/acme/session', headers: bearer(principals.billingKey), payload })
+  const admin = (i: number, payload: object) => apps[i].inject({ method: 'POST', url: '/v1/admin/connections/acme/validate', headers: bearer(principals.adminKey), payload })
+  await store.write('acme', acmeDefinition(sim, 'soap'), 0)
+  await store.write('acme-jwt', acmeDefinition(sim, 'jwt_bearer'), 0)
+  const tokens = []
+  for (let i = 0; i < 3; i++) tokens.push((await session(i)).json().accessToken)
+  t.equal(new Set(tokens).size, 1)
+
+  await redis.stop()
+  for (let i = 0; i < 3; i++) t.equal((await session(i)).json().accessToken, tokens[0], `replica ${i} serves its cached session`)
+
+  sim.org('acme').users.get(ACME.username)!.password = 'changed-in-salesforce'
+  sim.expireSessions('acme')
+  const answers = []
+  for (let i = 0; i < 3; i++) answers.push(await session(i, { rejectedToken: tokens[0] }))
+  for (let i = 0; i < 2; i++) for (const c of ['wrong-a', 'wrong-b']) answers.push(await admin(i, { password: `${c}-${i}` }))
+  const user = sim.org('acme').users.get(ACME.username)!
+  t.equal(user.failedLogins, 0, 'no failed login at Salesforce from 3 session requests and 4 admin candidates')
+  t.equal(user.lockedUntil, 0)
+  t.same([...new Set(answers.map(a => a.statusCode))], [503])
+  t.same([...new Set(answers.map(a => a.json().code))], ['login_guard_unavailable'])
+  t.match(answers[0].json().hint, /Redis/)
+  t.equal(answers[0].headers['retry-after'], '5')
+
+  // flows that send no password go on
+  const jwt = await apps[1].inject({ method: 'POST', url: '/v1/connections/acme-jwt/session', headers: bearer(principals.billingKey) })
+  t.equal(jwt.statusCode, 200, 'a JWT bearer connection still logs in')
+})
