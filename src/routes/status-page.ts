@@ -88,7 +88,7 @@ function detailedCard (c: ConnectionHealth, events: NotificationEvent[], now: nu
     rows.push(row('Login budget', `<meter min="0" max="${limit}" low="${Math.floor(limit * 0.5)}" high="${Math.floor(limit * 0.8)}" optimum="0" value="${used}"></meter> ${used} of ${limit} this hour`))
   }
   if (c.loginGuard) {
-    const blocked = c.loginGuard.blockedUntil ? `; <strong>no logins until ${escapeHtml(c.loginGuard.blockedUntil)}</strong>` : ''
+    const blocked = c.loginGuard.blocked ? '; <strong>no password login until an admin acts (the count does not expire)</strong>' : ''
     rows.push(row('Failed logins', `${c.loginGuard.failures} of ${c.loginGuard.lockoutThreshold} before lockout${blocked}`))
   }
   if (c.sessionValidUntil) rows.push(row('Session until', `<time datetime="${escapeHtml(c.sessionValidUntil)}">${escapeHtml(c.sessionValidUntil.slice(11, 16))} UTC</time>`))

@@ -1,11 +1,11 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { acmeDefinition, bearer, buildTestApp, startSim, tempFileStore } from '../helper.ts'
 import { testPrincipals } from '../support/principals.ts'
 
 // Any holder of the shared session can revoke it at Salesforce and report it dead. What a verified
 // dead session may cost, and what the kill switch reaches: read at the simulator.
 
-async function setup (t: Parameters<typeof startSim>[0], env: Record<string, string> = {}) {
+async function setup (t: Test, env: Record<string, string> = {}) {
   const sim = await startSim(t)
   const store = await tempFileStore(t)
   const principals = testPrincipals(['*'])
