@@ -5,8 +5,12 @@
  * Salesforce does not echo credentials, but a misconfigured proxy, a hostile allow-listed host or
  * a debugging endpoint may answer with the request it received. The password then comes back in
  * the encoding it travelled in (form-encoded for OAuth, XML-escaped inside the SOAP envelope) or
- * re-encoded by whoever echoes it (JSON strings, base64 dumps). Matching only the raw value, as
- * before, let every one of those through to admin answers, 503 details, /health/salesforce and logs.
+ * re-encoded by whoever echoes it (JSON strings, base64 dumps), sometimes twice (a proxy that
+ * percent-encodes an already form-encoded body), sometimes only in part (`/` left raw) and sometimes
+ * cut short. Matching only whole values in a fixed list of encodings let every one of those through
+ * to admin answers, 503 details, /health/salesforce and logs: each character of a secret is
+ * therefore matched in any of its encodings, repeated percent-encoding decoded as it is matched,
+ * and a long enough leading piece of a secret counts as the secret.
  */
 import type { ClassifiedFailure, ConnectionDefinition } from './types.ts'
 
@@ -18,6 +22,13 @@ const MIN_SECRET_CHARS = 4
 const MIN_BASE64_FRAGMENT = 8
 /** Shortest leading piece of a secret that is still redacted where a message was cut short. */
 const MIN_TAIL_PREFIX = 3
+/** A leading piece of a secret this long (in characters) is redacted wherever it appears: an echo cut short. */
+const MIN_PREFIX_CHARS = 8
+/**
+ * Longer values (a whole PEM key, a signed assertion) are matched in their literal forms only: their
+ * characters are ones no encoding changes, and a PEM key's lines are secrets of their own.
+ */
+const MAX_MIXED_CHARS = 256
 
 export type Scrub = (text: string) => string
 
@@ -31,9 +42,9 @@ export function definitionSecrets (def: Partial<ConnectionDefinition>): string[]
 
 /** A scrubber for these secrets, in each encoding they may come back in; identity when there are none. */
 export function createScrubber (secrets: Iterable<string | undefined>): Scrub {
+  const list = [...secrets].filter((s): s is string => typeof s === 'string' && s.length >= MIN_SECRET_CHARS)
   const forms = new Set<string>()
-  for (const secret of secrets) {
-    if (typeof secret !== 'string' || secret.length < MIN_SECRET_CHARS) continue
+  for (const secret of list) {
     for (const form of encodedForms(secret)) {
       forms.add(form)
       // failure messages are made one line (whitespace runs collapsed) before they get here
@@ -43,16 +54,21 @@ export function createScrubber (secrets: Iterable<string | undefined>): Scrub {
   }
   if (forms.size === 0) return text => text
   const ordered = [...forms].sort((a, b) => b.length - a.length)
-  const pattern = new RegExp(ordered.map(escapeRegExp).join('|'), 'g')
+  const mixed = list.filter(s => s.length <= MAX_MIXED_CHARS).sort((a, b) => b.length - a.length)
+  // mixed encodings first: a literal form (one JSON escape) must not end a match a deeper escape continues
+  const whole = new RegExp([...mixed.map(s => charUnits(s).join('')), ...ordered.map(escapeRegExp)].join('|'), 'g')
+  const leadingPieces = mixed.map(charUnits).filter(units => units.length > MIN_PREFIX_CHARS).map(units => new LeadingPiece(units))
   return (text: string): string => {
     if (typeof text !== 'string' || text === '') return text
     let out = text
     // a replacement can join two halves into a new match only in contrived cases; a few passes settle it
     for (let pass = 0; pass < 3; pass++) {
-      const next = out.replace(pattern, REDACTED)
+      const next = out.replace(whole, REDACTED)
       if (next === out) break
       out = next
     }
+    // whole secrets first: a leading piece matched on its own could stop short of an ambiguous character
+    for (const piece of leadingPieces) out = piece.redact(out)
     return redactCutTail(out, ordered)
   }
 }
@@ -93,6 +109,106 @@ export function encodedForms (secret: string): string[] {
   forms.add(secret.replace(/[&<>"']/g, c => XML_NAMED[c]).replace(/[\u{80}-\u{10ffff}]/gu, c => `&#${c.codePointAt(0)};`))
   for (const b64 of base64Forms(Buffer.from(secret, 'utf8'))) forms.add(b64)
   return [...forms].filter(f => f.length >= MIN_SECRET_CHARS)
+}
+
+/**
+ * The secret as one pattern per character, each matching that character in any of its text
+ * encodings, mixed freely: raw, percent-encoded any number of times (`%41`, `%2541`…, either hex
+ * case, `+` for space), JSON-escaped at any depth (`\\u0041`, `\\\\"`…), XML/HTML escaped. A run
+ * of whitespace is one pattern matching any run of whitespace (messages are made one line).
+ */
+function charUnits (secret: string): string[] {
+  return (secret.match(/\s+|[^\s]/gu) ?? []).map(run => /^\s/.test(run) ? WHITESPACE_RUN : charPattern(run))
+}
+
+/** Patterns per character, built once: scrubbers are made per failed login, from the same few characters. */
+const CHAR_PATTERNS = new Map<string, string>()
+
+function charPattern (ch: string): string {
+  let pattern = CHAR_PATTERNS.get(ch)
+  if (pattern === undefined) {
+    pattern = `(?:${charAlternatives(ch).join('|')})`
+    if (CHAR_PATTERNS.size < 4096) CHAR_PATTERNS.set(ch, pattern)
+  }
+  return pattern
+}
+
+/**
+ * Redacts leading pieces of one secret (at least MIN_PREFIX_CHARS characters) wherever they occur:
+ * an echo cut short. Each occurrence is extended to the longest leading piece that matches there
+ * (a character's encodings are ambiguous: `+` may be a space or a plus), found by halving, since
+ * every shorter leading piece of a match matches too.
+ */
+class LeadingPiece {
+  private readonly find: RegExp
+  private readonly exact = new Map<number, RegExp>()
+  private readonly units: readonly string[]
+  constructor (units: readonly string[]) {
+    this.units = units
+    this.find = new RegExp(units.slice(0, MIN_PREFIX_CHARS).join(''), 'g')
+  }
+
+  redact (text: string): string {
+    let out = ''
+    let from = 0
+    this.find.lastIndex = 0
+    for (let m = this.find.exec(text); m !== null; m = this.find.exec(text)) {
+      const end = this.longestEnd(text, m.index, m.index + m[0].length)
+      out += `${text.slice(from, m.index)}${REDACTED}`
+      from = end
+      this.find.lastIndex = end
+    }
+    return from === 0 ? text : out + text.slice(from)
+  }
+
+  private longestEnd (text: string, at: number, shortestEnd: number): number {
+    let lo = MIN_PREFIX_CHARS
+    let hi = this.units.length
+    let end = shortestEnd
+    while (lo < hi) {
+      const k = Math.ceil((lo + hi) / 2)
+      const re = this.exactPrefix(k)
+      re.lastIndex = at
+      const m = re.exec(text)
+      if (m === null) hi = k - 1
+      else { lo = k; end = at + m[0].length }
+    }
+    return end
+  }
+
+  private exactPrefix (k: number): RegExp {
+    let re = this.exact.get(k)
+    if (re === undefined) {
+      re = new RegExp(this.units.slice(0, k).join(''), 'y')
+      this.exact.set(k, re)
+    }
+    return re
+  }
+}
+
+const PERCENT = '%(?:25)*'
+const WHITESPACE_RUN = `(?:\\s|\\+|${PERCENT}(?:20|09|0[aAdD]|2[bB])|\\\\+[ntr]|&#(?:32|9|10|13);|&#[xX](?:20|9|[aAdD]);)+`
+
+function charAlternatives (ch: string): string[] {
+  // encoded forms first: a raw `%`, `&` or `\\` must not end a match that its encoded form would continue
+  const alts = [[...Buffer.from(ch, 'utf8')].map(b => PERCENT + hexPattern(b, 2)).join('')]
+  const units = [...Array(ch.length).keys()].map(i => ch.charCodeAt(i))
+  alts.push(units.map(u => `\\\\+u${hexPattern(u, 4)}`).join(''))
+  const short = JSON_SHORT[ch]
+  if (short !== undefined) alts.push(`\\\\+${escapeRegExp(short)}`)
+  const named = XML_NAMED[ch]
+  if (named !== undefined) alts.push(escapeRegExp(named))
+  const cp = ch.codePointAt(0) ?? 0
+  alts.push(`&#0*${cp};`, `&#[xX]0*${hexPattern(cp, 1)};`, escapeRegExp(ch))
+  return alts
+}
+
+/** JSON's two-character escapes, without the backslash. */
+const JSON_SHORT: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', '\b': 'b', '\f': 'f' }
+
+/** A number in hex, either case, at least `width` digits. */
+function hexPattern (n: number, width: number): string {
+  return [...n.toString(16).padStart(width, '0')].map(d => /[a-f]/.test(d) ? `[${d}${d.toUpperCase()}]` : d).join('')
 }
 
 const XML_NAMED: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', '\'': '&apos;' }

@@ -12,7 +12,7 @@ import { bearer, buildTestApp, tempFileStore } from '../helper.ts'
 import { captureLogs } from '../support/log-capture.ts'
 import { testPrincipals } from '../support/principals.ts'
 
-const MODES = ['body', 'raw', 'json', 'uri', 'xml', 'base64', 'base64url'] as const
+const MODES = ['body', 'raw', 'json', 'uri', 'xml', 'base64', 'base64url', 'uriTwice', 'slashRaw', 'cutShort'] as const
 type Mode = typeof MODES[number]
 
 interface Echo { url: string, mode: Mode, lead: string, pieces: string[] }
@@ -37,6 +37,9 @@ function encode (mode: Mode, v: string, lead: string): string {
     case 'xml': return v.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;')
     case 'base64': return Buffer.from(lead + v).toString('base64')
     case 'base64url': return Buffer.from(lead + v).toString('base64url')
+    case 'uriTwice': return encodeURIComponent(encodeURIComponent(v))
+    case 'slashRaw': return encodeURIComponent(v).replace(/%2F/g, '/')
+    case 'cutShort': return `${[...v].slice(0, Math.max(8, Math.ceil([...v].length * 2 / 3))).join('')} (truncated)`
     default: return v
   }
 }
@@ -148,7 +151,12 @@ t.test('an echoing login host gets no secret into any surface, in any encoding',
       const secrets = [password, securityToken, password + securityToken, ...(flow === 'oauth_password' ? [clientSecret] : [])]
       // base64 of lead+secret: past its first and before its last group, every character encodes the secret only
       const fragments = echo.pieces.filter(() => mode.startsWith('base64')).map(p => p.slice(4, -4)).filter(f => f.length >= 8)
+      // the pieces of the echo modes no leak form above describes, as the host sent them
+      const echoed = echo.pieces.filter(() => ['uriTwice', 'slashRaw', 'cutShort'].includes(mode)).map(p => p.replace(/ \(truncated\)$/, ''))
       for (const [surface, text] of surfaces) {
+        for (const piece of echoed) {
+          if (piece.length >= 8 && text.includes(piece)) throw new Error(`${surface} shows a secret (${mode}, ${flow}) as ${JSON.stringify(piece)}`)
+        }
         for (const secret of secrets) {
           for (const form of leakForms(secret)) {
             if (text.includes(form)) throw new Error(`${surface} shows a secret (${mode}, ${flow}) as ${JSON.stringify(form)}`)

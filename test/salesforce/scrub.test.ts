@@ -33,6 +33,30 @@ t.test('each encoding of a secret is scrubbed wherever it sits in the text', asy
   }), { numRuns: 400 })
 })
 
+t.test('an echo encoded twice, encoded in part or cut short is scrubbed too', async t => {
+  const mixed: Record<string, (s: string) => string> = {
+    uriTwice: s => encodeURIComponent(encodeURIComponent(s)),
+    formTwice: s => encodeURIComponent(new URLSearchParams({ p: s }).toString().slice(2)),
+    uriThrice: s => encodeURIComponent(encodeURIComponent(encodeURIComponent(s))),
+    slashLeftRaw: s => encodeURIComponent(s).replace(/%2F/g, '/'),
+    onlySpecialEncoded: s => s.replace(/[&+%<>"' =]/g, c => `%${c.charCodeAt(0).toString(16)}`),
+    jsonTwice: s => JSON.stringify(JSON.stringify(s).slice(1, -1)).slice(1, -1),
+    cutShort: s => [...s].slice(0, Math.max(8, Math.ceil([...s].length / 2))).join(''),
+    uriCutShort: s => encodeURIComponent([...s].slice(0, 10).join('')),
+  }
+  await fc.assert(fc.property(secretArb.filter(s => [...s].length >= 12 && !/\s\s/.test(s)), fc.constantFrom(...Object.keys(mixed)), noiseArb, (secret, encoding, before) => {
+    const encoded = mixed[encoding](secret)
+    const out = createScrubber([secret])(`${before}[${encoded}] and more text`)
+    return !out.includes(encoded) && out.includes(`[${REDACTED}] and more text`)
+  }), { numRuns: 400 })
+  const secret = 'cs/Secret+1 2&x'
+  const scrub = createScrubber([secret])
+  t.equal(scrub(`detail: ${encodeURIComponent(encodeURIComponent(secret))}`), `detail: ${REDACTED}`, 'a 503 detail carrying it double-encoded')
+  t.equal(scrub('client_secret=cs/Secret%2B1+2%26x'), `client_secret=${REDACTED}`, '"/" left raw')
+  t.equal(scrub('client_secret=cs/Secre (truncated)'), `client_secret=${REDACTED} (truncated)`, 'the first characters of an echo cut short')
+  t.equal(scrub('an ordinary cs/ word'), 'an ordinary cs/ word', 'a few leading characters alone are ordinary text')
+})
+
 t.test('a secret inside a longer base64 stream is scrubbed at each of the three alignments', async t => {
   await fc.assert(fc.property(secretArb, fc.string({ maxLength: 7 }), fc.string({ maxLength: 7 }), fc.boolean(), (secret, before, after, urlSafe) => {
     const stream = Buffer.from(before + secret + after).toString(urlSafe ? 'base64url' : 'base64')
