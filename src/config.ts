@@ -101,7 +101,7 @@ export const ConfigSchema = Type.Object({
   JWKS_URL: Type.Optional(Type.String({ pattern: '^https?://', description: 'JWKS for caller JWTs (e.g. the Kubernetes service-account issuer); https unless loopback; needs JWT_AUDIENCE and JWT_ISSUER' })),
   JWT_ISSUER: Type.Optional(Type.String({ minLength: 1, description: 'Required iss of caller JWTs (required with JWKS_URL)' })),
   JWT_AUDIENCE: Type.Optional(Type.String({ minLength: 1, description: 'Required aud of caller JWTs, e.g. sf-broker (required with JWKS_URL)' })),
-  JWT_MAX_TTL_SECONDS: Type.Integer({ minimum: 60, maximum: 86400, default: 3600, description: 'Longest caller JWT lifetime accepted (exp - iat, or exp - now without iat); exp is required' }),
+  JWT_MAX_TTL_SECONDS: Type.Integer({ minimum: 60, maximum: 86400, default: 3600, description: 'Longest caller JWT lifetime accepted (exp - iat and exp - now; an iat in the future is refused); exp is required' }),
   HEALTH_DETAILS: Type.Union([Type.Literal('admin'), Type.Literal('public')], { default: 'admin', description: 'Who sees messages, hints, API usage and circuit detail in GET /health/salesforce (everybody else sees statuses only)' }),
   METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16, [FROM_FILE]: true, description: 'Bearer token GET /metrics requires (compared in constant time); unset = /metrics is open (restrict it at the network)' })),
   CALLER_RATE_LIMIT_PER_MINUTE: Type.Integer({ minimum: 1, default: 600, description: 'Requests per caller per minute per replica (a principal may override)' }),

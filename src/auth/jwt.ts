@@ -7,7 +7,7 @@ export interface JwtVerifierOptions {
   /** required: the issuer's keys sign tokens for every audience, so iss and aud are what make a token ours */
   issuer: string
   audience: string
-  /** longest lifetime accepted: exp - iat, or exp - now when the token has no iat */
+  /** longest lifetime accepted: exp - iat and exp - now (an iat in the future is refused) */
   maxTtlSeconds: number
 }
 
@@ -45,11 +45,18 @@ export function createJwtVerifier (directory: PrincipalDirectory, opts: JwtVerif
 /**
  * A long-lived token is a password by another name: Kubernetes can extend the automounted token
  * to a year, so only short tokens (a projected token with its own audience) are accepted. Judged on
- * exp - iat, so a year-long token is refused even in its last hour.
+ * exp - iat, so a year-long token is refused even in its last hour, and on exp - now, so an `iat`
+ * set in the future cannot make a long-lived token look short (one issued "next year" with a
+ * ten-minute span works for a year from now). An `iat` ahead of now is refused outright: no issuer
+ * signs a token it has not issued yet, beyond the clock skew tolerated.
  */
 function withinLifetime (payload: JWTPayload, maxTtlSeconds: number): boolean {
   const exp = payload.exp as number // required above
-  if (typeof payload.iat === 'number') return exp - payload.iat <= maxTtlSeconds
-  // without iat only the remaining life is known; allow the issuer's clock to run a little ahead
-  return exp - Math.floor(Date.now() / 1000) <= maxTtlSeconds + CLOCK_TOLERANCE_SECONDS
+  const now = Math.floor(Date.now() / 1000)
+  if (typeof payload.iat === 'number') {
+    if (payload.iat > now + CLOCK_TOLERANCE_SECONDS) return false
+    if (exp - payload.iat > maxTtlSeconds) return false
+  }
+  // allow the issuer's clock to run a little ahead
+  return exp - now <= maxTtlSeconds + CLOCK_TOLERANCE_SECONDS
 }

@@ -52,7 +52,7 @@ t.test('callers authenticate with JWTs verified against a JWKS (e.g. Kubernetes 
   t.equal(await ask(`${Buffer.from('{"alg":"none"}').toString('base64url')}.${p}.`), 401, 'alg none')
   t.ok(jwksHits >= 1 && jwksHits <= 3, `JWKS fetched and cached (${jwksHits} fetches)`)
 
-  // issue 10: a token minted for another audience (here: Vault's) must not open the broker's doors
+  // a token minted for another audience (here: Vault's) must not open the broker's doors
   const now = Math.floor(Date.now() / 1000)
   const mint = (claims: Record<string, unknown>) => new SignJWT({ sub: SUB, iss: ISS, aud: AUD, ...claims }).setProtectedHeader({ alg: 'RS256', kid: 'k1' }).sign(privateKey)
   const adminCall = async (token: string) => (await app.inject({ method: 'GET', url: '/v1/admin/connections/acme', headers: bearer(token) }))
@@ -68,6 +68,9 @@ t.test('callers authenticate with JWTs verified against a JWKS (e.g. Kubernetes 
   t.equal(await ask(await mint({ iat: now, exp: now + 3601 + 60 })), 401, 'a lifetime (exp - iat) over JWT_MAX_TTL_SECONDS refused')
   t.equal(await ask(await mint({ iat: now - 86_400 * 365, exp: now + 600 })), 401, 'a year-long token refused even late in its life')
   t.equal(await ask(await mint({ exp: now + 600 })), 200, 'no iat: a short remaining lifetime is accepted')
+  t.equal(await ask(await mint({ iat: now + 86_400 * 365, exp: now + 86_400 * 365 + 600 })), 401, 'iat a year ahead: a short exp - iat does not make a year-long token short')
+  t.equal(await ask(await mint({ iat: now + 3000, exp: now + 3600 })), 401, 'iat in the future beyond clock tolerance refused')
+  t.equal(await ask(await mint({ iat: now + 5, exp: now + 600 })), 200, 'iat a few seconds ahead (the issuer\'s clock) is tolerated')
   t.equal(await ask(await mint({ exp: now + 86_400 })), 401, 'no iat: exp - now over JWT_MAX_TTL_SECONDS refused')
 })
 
