@@ -199,6 +199,22 @@ function checkCombinations (c: Config): void {
   checkWebhooks(c)
   if ((c.JWT_ISSUER || c.JWT_AUDIENCE) && !c.JWKS_URL) throw new ConfigError('missing JWKS_URL: required when JWT_ISSUER or JWT_AUDIENCE is set')
   if (c.JWKS_URL) checkJwtSettings(c.JWKS_URL, c)
+  checkProxyUrls(c)
+}
+
+/** The proxy variables parse as URLs with a usable port: undici would otherwise throw a stack at start. */
+function checkProxyUrls (c: Config): void {
+  for (const variable of ['HTTPS_PROXY', 'HTTP_PROXY'] as const) {
+    const value = c[variable]
+    if (value === undefined) continue
+    let url: URL | undefined
+    try {
+      url = new URL(value)
+    } catch {}
+    if (url === undefined || url.hostname === '' || url.port === '0') {
+      throw new ConfigError(`invalid ${variable}: not a URL with a host and a port from 1 to 65535; use http://<proxy host>:<port>, e.g. http://proxy.corp:3128`)
+    }
+  }
 }
 
 /** Vault's CA and client certificate files: readable at start; the client pair goes together. */

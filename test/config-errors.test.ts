@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import { ConfigError, loadConfig, unknownVariableWarnings } from '../src/config.ts'
 
-/** Issue 14: every configuration error says what is allowed and how to fix it, and exits 78. */
+/** Every configuration error says what is allowed and how to fix it, and exits 78. */
 
 const SERVER = new URL('../src/server.ts', import.meta.url).pathname
 const KEY = Buffer.alloc(32, 7).toString('base64')
@@ -74,6 +74,11 @@ t.test('the server: warnings on stderr, exit 78 for every configuration error, p
   const typo = await start({ ...BASE, PORT: 'x', VAULT_ADRR: 'https://vault:8200' })
   t.equal(typo.code, 78)
   t.match(typo.stderr, /^sf-broker: warning: unknown variable VAULT_ADRR; did you mean VAULT_ADDR\?\n/m)
+
+  const proxy = await start({ ...BASE, HTTPS_PROXY: 'http://proxy.corp:99999' })
+  t.equal(proxy.code, 78, proxy.stderr)
+  t.match(proxy.stderr, /^sf-broker: configuration error: invalid HTTPS_PROXY: /m, 'a proxy port out of range is named, not a stack')
+  t.notMatch(proxy.stderr, /\n\s+at /, 'no stack trace')
 
   const missing = join(dir, 'principals.json')
   const noFile = await start({ SECRET_STORE: 'file', FILE_STORE_KEY: KEY, PRINCIPALS_FILE: missing })

@@ -56,4 +56,8 @@ t.test('proxy variables: upper case wins over lower case, and must be URLs', asy
   t.equal(c.HTTPS_PROXY, 'http://proxy.corp:3128')
   t.equal(c.NO_PROXY, '.svc,.cluster.local')
   t.throws(() => loadConfig({ ...base, HTTPS_PROXY: 'proxy.corp:3128' }), /^invalid HTTPS_PROXY/)
+  for (const port of ['99999', '0', 'abc', '-1']) {
+    t.throws(() => loadConfig({ ...base, HTTPS_PROXY: `http://proxy.corp:${port}` }), /^invalid HTTPS_PROXY: .*port from 1 to 65535/, `port ${port}`)
+    t.throws(() => loadConfig({ ...base, HTTP_PROXY: `http://proxy.corp:${port}` }), /^invalid HTTP_PROXY: /, `port ${port}`)
+  }
 })
