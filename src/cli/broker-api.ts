@@ -50,16 +50,21 @@ export async function brokerTarget (env: NodeJS.ProcessEnv, flags: { url?: strin
   if (!/^https?:\/\/[^\s/]+/.test(url)) throw new CliError(EXIT.config, 'SFB_URL must be an http(s) URL, e.g. https://sf-broker.example.com')
   const keyFile = flags.keyFile ?? env.SFB_ADMIN_KEY_FILE
   let key = env.SFB_ADMIN_KEY ?? ''
+  let variable = 'SFB_ADMIN_KEY'
   if (keyFile) {
-    const variable = flags.keyFile ? '--key-file' : 'SFB_ADMIN_KEY_FILE'
+    variable = flags.keyFile ? '--key-file' : 'SFB_ADMIN_KEY_FILE'
     try {
       key = await readFile(keyFile, 'utf8')
     } catch (err) {
       throw new CliError(EXIT.config, `${variable}: cannot read ${keyFile} (${(err as NodeJS.ErrnoException).code ?? 'error'})`)
     }
   }
-  key = key.trim()
+  // the first line only: a second line (a note, the previous key) would otherwise travel in the
+  // header, and fetch's complaint about that header quotes it whole on stderr
+  key = key.split(/\r?\n/, 1)[0].trim()
   if (key === '') throw new CliError(EXIT.config, 'no admin key: set SFB_ADMIN_KEY_FILE to a file holding it (or SFB_ADMIN_KEY); never pass it as an argument')
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f-\u009f]/.test(key)) throw new CliError(EXIT.config, `${variable}: the key holds a control character; write the key alone on the first line`)
   return { url: url.replace(/\/+$/, ''), key }
 }
 

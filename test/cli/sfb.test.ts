@@ -117,6 +117,26 @@ t.test('sfb against a running broker: --json is the API\'s answer, tables for pe
     t.equal((await sfb(['--help'], env)).code, 0)
   })
 
+  await t.test('the admin key is the key file\'s first line, and is never printed', async (t) => {
+    const key = broker.principals.adminKey
+    const twoLines = join(dir, 'admin-key-two-lines')
+    await writeFile(twoLines, `${key}\nrotated-out-key-kept-for-reference\n`, { mode: 0o600 })
+    const listed = await sfb(['connections', 'list', '--json'], { SFB_URL: broker.baseUrl, SFB_ADMIN_KEY_FILE: twoLines })
+    t.equal(listed.code, 0, 'the first line is the key')
+    t.notMatch(listed.stderr, key.slice(-12))
+    const crlf = join(dir, 'admin-key-crlf')
+    await writeFile(crlf, `${key}\r\n`, { mode: 0o600 })
+    t.equal((await sfb(['connections', 'list', '--json'], { SFB_URL: broker.baseUrl, SFB_ADMIN_KEY_FILE: crlf })).code, 0, 'a Windows line end')
+    const garbled = join(dir, 'admin-key-garbled')
+    await writeFile(garbled, `${key}\u0001tail\n`, { mode: 0o600 })
+    const bad = await sfb(['connections', 'list'], { SFB_URL: broker.baseUrl, SFB_ADMIN_KEY_FILE: garbled })
+    t.equal(bad.code, 78, bad.stderr)
+    t.match(bad.stderr, /SFB_ADMIN_KEY_FILE: the key holds a control character/)
+    t.notMatch(bad.stderr, key.slice(-12), 'the key is not echoed')
+    const fromEnv = await sfb(['connections', 'list'], { SFB_URL: broker.baseUrl, SFB_ADMIN_KEY: `${key}\nsecond` })
+    t.notMatch(fromEnv.stderr, key.slice(-12), 'nor from SFB_ADMIN_KEY')
+  })
+
   await t.test('delete needs a confirmation or --yes', async (t) => {
     const unconfirmed = await sfb(['connections', 'delete', 'billing'], env)
     t.equal(unconfirmed.code, 2)
