@@ -178,8 +178,9 @@ export class FileSecretStore implements SecretStore {
   private async commit (batch: PendingChange[]): Promise<void> {
     let contents: Contents
     try {
-      // a copy: if the write fails, the cached contents stay as on disk
-      contents = structuredClone(await this.load())
+      // a copy: if the write fails, the cached contents stay as on disk (structuredClone gives the
+      // map of names a prototype again: a connection named "constructor" would find a function)
+      contents = { connections: Object.assign(Object.create(null), structuredClone((await this.load()).connections)) }
     } catch (err) {
       for (const p of batch) p.reject(err)
       return

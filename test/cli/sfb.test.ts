@@ -155,6 +155,9 @@ t.test('sfb against a running broker: --json is the API\'s answer, tables for pe
     const missing = await sfb(['connections', 'put', 'other', '--login-url', broker.sim.loginUrl], env)
     t.equal(missing.code, 2)
     t.match(missing.stderr, /--flow is required, one of: soap, oauth_password, jwt_bearer, client_credentials/)
+    const inherited = await sfb(['connections', 'put', 'other', '--flow', 'constructor', '--login-url', broker.sim.loginUrl], env)
+    t.equal(inherited.code, 2, 'a flow named like an inherited property is an unknown flow')
+    t.match(inherited.stderr, /--flow is required, one of: /)
   })
 })
 

@@ -92,7 +92,7 @@ export interface PutOptions {
 }
 
 export async function put (ctx: CommandContext, target: BrokerTarget, name: string, opts: PutOptions, secrets: SecretSources): Promise<number> {
-  if (!opts.flow || !SECRETS_BY_FLOW[opts.flow]) throw new CliError(EXIT.usage, `--flow is required, one of: ${Object.keys(SECRETS_BY_FLOW).join(', ')}`)
+  if (!opts.flow || !Object.hasOwn(SECRETS_BY_FLOW, opts.flow)) throw new CliError(EXIT.usage, `--flow is required, one of: ${Object.keys(SECRETS_BY_FLOW).join(', ')}`)
   if (!opts.loginUrl) throw new CliError(EXIT.usage, '--login-url is required, e.g. https://login.salesforce.com or https://<domain>.my.salesforce.com')
   const fields = SECRETS_BY_FLOW[opts.flow].filter(f => !opts.without.includes(f))
   const values = await readSecrets(fields, secrets, f => DESCRIBE[f])
