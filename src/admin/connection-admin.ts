@@ -15,6 +15,7 @@ import { revokeSessions, type RevocationResult } from './session-revocation.ts'
 import { checkSecretsStayHome, originOf, sameSecretAndDestination } from './secret-destination.ts'
 import { lacksPermissions, permissionsProblem, readinessWarnings } from './readiness-gate.ts'
 import type { ReadinessReport } from '../salesforce/readiness-evaluation.ts'
+import { withoutControlCharacters } from '../salesforce/control-characters.ts'
 
 export type ConnectionMetadata = Static<typeof ConnectionMetadataSchema>
 export type ValidationResult = Static<typeof ValidationResultSchema>
@@ -291,9 +292,10 @@ export class ConnectionAdmin {
     return {
       name: stored.name,
       flow: d.flow,
-      loginUrl: d.loginUrl,
-      ...(d.username ? { username: d.username } : {}),
-      ...(d.clientId ? { clientId: d.clientId } : {}),
+      // stored before the schema refused control characters: never shown raw (sfb prints these)
+      loginUrl: withoutControlCharacters(d.loginUrl),
+      ...(d.username ? { username: withoutControlCharacters(d.username) } : {}),
+      ...(d.clientId ? { clientId: withoutControlCharacters(d.clientId) } : {}),
       apiVersion: d.apiVersion,
       sessionTimeoutSeconds: d.sessionTimeoutSeconds,
       auditSessions: d.auditSessions !== false,

@@ -4,6 +4,7 @@ import * as connections from './commands/connections.ts'
 import { audit, check, health, revokeSessions } from './commands/health.ts'
 import * as migrate from './commands/migrate.ts'
 import type { CommandContext } from './context.ts'
+import { visible } from './output.ts'
 import { hiddenPrompt, type SecretSources } from './secret-input.ts'
 
 /**
@@ -113,8 +114,9 @@ async function run (io: Io): Promise<number> {
   }
   const ctx: CommandContext = {
     json,
-    out: text => { io.stdout.write(text) },
-    print: body => { io.stdout.write(JSON.stringify(body, null, 2) + '\n'); return EXIT.ok },
+    // everything a command prints goes through visible(): answers may carry upstream text
+    out: text => { io.stdout.write(visible(text)) },
+    print: body => { io.stdout.write(visible(JSON.stringify(body, null, 2)) + '\n'); return EXIT.ok },
   }
   const files = new Map<string, string>()
   for (const spec of o['from-file'] ?? []) {
@@ -177,14 +179,14 @@ async function confirmByTyping (io: Io, question: string): Promise<string> {
 
 function report (err: unknown, io: Io, json: boolean): number {
   if (err instanceof CliError) {
-    if (json && err.problem) io.stdout.write(JSON.stringify(err.problem, null, 2) + '\n')
-    io.stderr.write(`sfb: ${err.message}\n${err.hint ? `hint: ${err.hint}\n` : ''}`)
+    if (json && err.problem) io.stdout.write(visible(JSON.stringify(err.problem, null, 2)) + '\n')
+    io.stderr.write(visible(`sfb: ${err.message}\n${err.hint ? `hint: ${err.hint}\n` : ''}`))
     return err.exitCode
   }
   if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-    io.stderr.write(`sfb: ${(err as Error).message}; see sfb --help\n`)
+    io.stderr.write(visible(`sfb: ${(err as Error).message}; see sfb --help\n`))
     return EXIT.usage
   }
-  io.stderr.write(`sfb: unexpected error: ${(err as Error).message}\n`)
+  io.stderr.write(visible(`sfb: unexpected error: ${(err as Error).message}\n`))
   return EXIT.failed
 }

@@ -1,5 +1,18 @@
 /** Human output: aligned tables and key/value blocks. `--json` bypasses all of it and prints the API's answer. */
 
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g
+
+/**
+ * Text with every terminal control character but line feed and tab written as a visible `\uXXXX`:
+ * whatever a broker (or something between) answers, an escape sequence cannot clear the screen,
+ * move the cursor, retitle the window or reverse the text around a fake "result: ok". Inside JSON
+ * output the same escape is valid JSON for the same string.
+ */
+export function visible (text: string): string {
+  return text.replace(CONTROL, c => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+}
+
 export type Cell = string | number | boolean | undefined | null
 
 const text = (cell: Cell): string => cell === undefined || cell === null || cell === '' ? '-' : String(cell)

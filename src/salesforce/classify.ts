@@ -6,6 +6,7 @@
  * answer, so callers can rely on them: a credential-class failure opens the lockout circuit and
  * is never retried automatically; only network trouble, rate limits and 5xx are retried.
  */
+import { withoutControlCharacters } from './control-characters.ts'
 import { remediationHint, type FailureClassification } from './remediation.ts'
 import type { ClassifiedFailure, Flow } from './types.ts'
 
@@ -36,9 +37,10 @@ export function classifiedFailure (classification: FailureClassification, detail
     retryable: classification === 'unknown' ? details.retryable === true : RETRYABLE_CLASSIFICATIONS.has(classification),
     credentialFailure: CREDENTIAL_CLASSIFICATIONS.has(classification),
     message: sanitizeMessage(details.message),
-    hint: details.hint ?? remediationHint(classification, details.flow),
+    hint: details.hint === undefined ? remediationHint(classification, details.flow) : withoutControlCharacters(details.hint),
   }
-  if (details.sfCode !== undefined && details.sfCode !== '') failure.sfCode = details.sfCode
+  const sfCode = details.sfCode === undefined ? '' : withoutControlCharacters(details.sfCode)
+  if (sfCode !== '') failure.sfCode = sfCode
   if (details.httpStatus !== undefined) failure.httpStatus = details.httpStatus
   return failure
 }
@@ -47,9 +49,9 @@ const MAX_MESSAGE = 500
 /** Salesforce session ids / access tokens: 00D<org id>!<opaque> */
 const SESSION_ID = /00D[A-Za-z0-9]{12,15}![A-Za-z0-9._\-+/=]+/g
 
-/** One line, bounded, without anything that looks like a session id. */
+/** One line, bounded, without anything that looks like a session id or a terminal control sequence. */
 export function sanitizeMessage (text: string): string {
-  const oneLine = String(text).replace(SESSION_ID, '[redacted]').replace(/\s+/g, ' ').trim()
+  const oneLine = withoutControlCharacters(String(text)).replace(SESSION_ID, '[redacted]').replace(/\s+/g, ' ').trim()
   return oneLine.length > MAX_MESSAGE ? `${oneLine.slice(0, MAX_MESSAGE - 1)}…` : oneLine
 }
 

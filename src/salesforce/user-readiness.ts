@@ -17,6 +17,7 @@
 import { classifyHttpStatus, classifyNetworkError, classifyRestError } from './classify.ts'
 import { httpRequest, parseJson } from './http.ts'
 import { createScrubber } from './scrub.ts'
+import { withoutControlCharacters } from './control-characters.ts'
 import { usageFromHeader } from './session-check.ts'
 import type { ApiUsage, ClassifiedFailure, ConnectionDefinition, Flow, SalesforceSession } from './types.ts'
 
@@ -216,7 +217,7 @@ export function parseComposite (body: unknown, requirements: ReadinessRequiremen
   const history = byRef.get('loginHistory')
   const last = history?.httpStatusCode === 200 ? firstRecord(history.body) : undefined
   const at = parseSfDateTime(last?.LoginTime)
-  if (at !== undefined && typeof last?.SourceIp === 'string' && last.SourceIp !== '') facts.lastLogin = { at, sourceIp: last.SourceIp }
+  if (at !== undefined && typeof last?.SourceIp === 'string' && last.SourceIp !== '') facts.lastLogin = { at, sourceIp: withoutControlCharacters(last.SourceIp) }
   // LoginHistory is optional (it needs "Manage Users"): its absence is not a finding
   return facts
 }

@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox'
+import { NO_CONTROL_CHARACTERS_PATTERN } from '../salesforce/control-characters.ts'
 import { CLASSIFICATIONS, FLOWS } from '../salesforce/types.ts'
 
 const Flow = Type.Enum(FLOWS, { description: 'soap and oauth_password are being retired by Salesforce; prefer jwt_bearer or client_credentials' })
@@ -15,12 +16,13 @@ const readinessFields = {
 
 const definitionFields = {
   flow: Flow,
-  loginUrl: Type.String({ maxLength: 255, pattern: '^https?://[^\\s/?#@]+/?$', description: 'Login host origin: https://login.salesforce.com, https://test.salesforce.com or https://<domain>.my.salesforce.com' }),
-  username: Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'Integration user (soap, oauth_password, jwt_bearer)' })),
+  loginUrl: Type.String({ maxLength: 255, pattern: '^https?://[^\\s/?#@\\u0000-\\u001f\\u007f-\\u009f]+/?$', description: 'Login host origin: https://login.salesforce.com, https://test.salesforce.com or https://<domain>.my.salesforce.com' }),
+  // stored text is printed by sfb and shown in health: no terminal control characters
+  username: Type.Optional(Type.String({ minLength: 1, maxLength: 255, pattern: NO_CONTROL_CHARACTERS_PATTERN, description: 'Integration user (soap, oauth_password, jwt_bearer)' })),
   apiVersion: Type.String({ pattern: '^[0-9]{2,3}\\.0$', description: 'REST API version, e.g. 62.0' }),
   sessionTimeoutSeconds: Type.Integer({ minimum: 60, maximum: 86400, description: "The org's session timeout (Setup > Session Settings)" }),
   auditSessions: Type.Optional(Type.Boolean({ description: 'Audit each session handed out: caller, secret version, a short token fingerprint (never the token), expiry. Default true.' })),
-  clientId: Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: 'Connected app consumer key' })),
+  clientId: Type.Optional(Type.String({ minLength: 1, maxLength: 255, pattern: NO_CONTROL_CHARACTERS_PATTERN, description: 'Connected app consumer key' })),
   ...readinessFields,
 }
 const secretFields = {

@@ -2,7 +2,7 @@ import { Type, type Static } from 'typebox'
 import { LOGIN_RESULT_FIELDS } from './connection.ts'
 
 const Target = Type.Union([Type.Literal('jwt_bearer'), Type.Literal('client_credentials')], { description: 'The surviving flow to move to' })
-const LoginUrl = Type.String({ maxLength: 255, pattern: '^https?://[^\\s/?#@]+/?$', description: 'Login host origin; client_credentials needs the org\'s My Domain (https://<domain>.my.salesforce.com)' })
+const LoginUrl = Type.String({ maxLength: 255, pattern: '^https?://[^\\s/?#@\\u0000-\\u001f\\u007f-\\u009f]+/?$', description: 'Login host origin; client_credentials needs the org\'s My Domain (https://<domain>.my.salesforce.com)' })
 const Username = Type.String({ minLength: 1, maxLength: 255, description: 'The integration user (jwt_bearer); default: the connection\'s' })
 const ClientId = Type.String({ minLength: 1, maxLength: 255, description: 'Consumer key of the External Client App or connected app' })
 const ClientSecret = Type.String({ minLength: 1, maxLength: 1024, description: 'Consumer secret (client_credentials; write-only: never returned)' })
