@@ -50,8 +50,8 @@ for (const backend of ['file store, in-memory state', 'Vault, Redis'] as const) 
     const services = RESERVED.map(name => ({ name, key: generateApiKey(name) }))
     const doc = {
       principals: [
-        { id: 'ops', kind: 'admin', apiKeySha256: [admin.sha256] },
-        ...services.map(s => ({ id: s.name, kind: 'service', apiKeySha256: [s.key.sha256], connections: [s.name] })),
+        { id: 'ops', kind: 'admin', apiKeySha256: [admin.sha256], rateLimitPerMinute: 1_000_000 },
+        ...services.map(s => ({ id: s.name, kind: 'service', apiKeySha256: [s.key.sha256], connections: [s.name], rateLimitPerMinute: 1_000_000 })),
       ],
     }
     const { app } = await buildTestApp(t, {
