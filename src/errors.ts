@@ -68,6 +68,8 @@ export interface ProblemExtensions {
   /** login_budget_exhausted: logins spent in the rolling hour, and Salesforce's limit */
   loginsUsed?: number
   loginsLimit?: number
+  /** forbidden on an admin operation: the least role it needs (viewer, operator, admin) */
+  requiredRole?: string
 }
 
 /** Throw this from anywhere in a request to answer with that problem. */

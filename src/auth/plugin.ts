@@ -5,6 +5,7 @@ import { looksLikeApiKey, verifyApiKey } from './api-key.ts'
 import type { JwtVerifier } from './jwt.ts'
 import type { Principal, PrincipalDirectory } from './principals.ts'
 import { CallerRateLimiter } from './rate-limit.ts'
+import { hasRole, roleOf, roleSentence, type Role } from './roles.ts'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -17,6 +18,8 @@ declare module 'fastify' {
      * but a credential that is sent must verify, and the route may show a principal more
      */
     auth?: 'service' | 'admin' | 'optional'
+    /** with auth 'admin': the least role the operation needs (src/auth/roles.ts); absent = admin */
+    role?: Role
   }
 }
 
@@ -42,6 +45,16 @@ async function authPlugin (app: FastifyInstance, opts: AuthPluginOptions): Promi
   const limiter = new CallerRateLimiter()
   app.decorateRequest('principal', null)
 
+  // Every admin operation states its role in the OpenAPI document, from the same config the check
+  // below reads: the document cannot say one role while the broker demands another.
+  app.addHook('onRoute', (route) => {
+    if (route.config?.auth !== 'admin' || !route.schema) return
+    const role = route.config.role ?? 'admin'
+    const schema = route.schema as Record<string, unknown>
+    schema['x-required-role'] = role
+    schema.description = [schema.description, roleSentence(role)].filter(Boolean).join(' ')
+  })
+
   // Callback style, not async: this runs on every request, and API keys (the common case) are
   // verified synchronously; only a JWT needs to wait (for the key set).
   app.addHook('onRequest', (request, reply, done) => {
@@ -53,7 +66,11 @@ async function authPlugin (app: FastifyInstance, opts: AuthPluginOptions): Promi
     if (required === 'optional' && token === null && request.headers.authorization === undefined) return done()
     const admit = (principal: Principal | null): void => {
       if (!principal) return done(new HttpProblem('unauthenticated', 'send Authorization: Bearer <API key or JWT>'))
-      if (required !== 'optional' && principal.kind !== required) return done(new HttpProblem('forbidden', `this route is for ${required} principals`))
+      const role = required === 'admin' ? request.routeOptions.config.role ?? 'admin' : undefined
+      if (required !== 'optional' && principal.kind !== required) return done(new HttpProblem('forbidden', `this route is for ${required} principals`, role ? { requiredRole: role } : {}))
+      if (role && !hasRole(principal, role)) {
+        return done(new HttpProblem('forbidden', `this operation needs the ${role} role; principal "${principal.id}" has ${roleOf(principal) ?? 'none'}`, { requiredRole: role }))
+      }
       const budget = limiter.take(principal.id, principal.rateLimitPerMinute ?? opts.defaultRateLimitPerMinute)
       if (!budget.allowed) return done(new HttpProblem('rate_limited', 'request budget for this caller is used up', {}, budget.retryAfterSeconds))
       request.principal = principal

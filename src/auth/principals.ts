@@ -1,6 +1,8 @@
 import { Type, type Static } from 'typebox'
 import Value from 'typebox/value'
 import { ConfigError } from '../config.ts'
+import { describePrincipalsError } from './principals-errors.ts'
+import { RoleSchema } from './roles.ts'
 
 /**
  * Who may call the broker. Services (kind "service") get sessions for the connections they are
@@ -16,6 +18,7 @@ const Slug = Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,62}$' })
 export const PrincipalSchema = Type.Object({
   id: Slug,
   kind: Type.Union([Type.Literal('service'), Type.Literal('admin')]),
+  role: Type.Optional(RoleSchema),
   apiKeySha256: Type.Optional(Type.Array(Type.String({ pattern: '^[0-9a-f]{64}$' }))),
   /** JWT `sub` values (e.g. system:serviceaccount:billing:billing) that authenticate as this principal */
   jwtSubjects: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
@@ -38,12 +41,13 @@ export interface PrincipalDirectory {
 export function parsePrincipals (doc: unknown): PrincipalDirectory {
   const errors = [...Value.Errors(PrincipalsDocumentSchema, doc)]
   if (errors.length > 0) {
-    throw new ConfigError(`invalid principals document at ${errors[0].instancePath || '/'}: ${errors[0].message}`)
+    throw new ConfigError(describePrincipalsError(errors, { document: Object.keys(PrincipalsDocumentSchema.properties), principal: Object.keys(PrincipalSchema.properties) }))
   }
   const { principals } = doc as Static<typeof PrincipalsDocumentSchema>
   const byId = new Map<string, Principal>()
   const bySubject = new Map<string, Principal>()
   for (const p of principals) {
+    if (p.role !== undefined && p.kind !== 'admin') throw new ConfigError(`invalid principals document: "${p.id}" is a service; only admin principals have a role`)
     if (byId.has(p.id)) throw new ConfigError(`invalid principals document: duplicate id "${p.id}"`)
     byId.set(p.id, p)
     for (const sub of p.jwtSubjects ?? []) {

@@ -110,7 +110,9 @@ export async function call (target: BrokerTarget, method: string, path: string, 
   const title = typeof problem?.title === 'string' ? problem.title : `HTTP ${res.status}`
   const detail = typeof problem?.detail === 'string' ? `: ${problem.detail}` : ''
   const retryAfter = res.headers.get('retry-after')
-  const hint = [typeof problem?.hint === 'string' ? problem.hint : undefined, retryAfter ? `retry after ${retryAfter} s` : undefined].filter(Boolean).join('; ')
+  // a key of too small a role: say which one the command needs (src/auth/roles.ts), not only "forbidden"
+  const role = typeof problem?.requiredRole === 'string' ? `this command needs the ${problem.requiredRole} role: use the key of an admin principal that has it` : undefined
+  const hint = [role, typeof problem?.hint === 'string' ? problem.hint : undefined, retryAfter ? `retry after ${retryAfter} s` : undefined].filter(Boolean).join('; ')
   if (res.status === 404 && problem?.detail === 'no such route') {
     throw new CliError(EXIT.notFound, `the broker at ${target.url} has no ${method} ${path.split('?')[0]} (an older broker version?)`, { problem })
   }

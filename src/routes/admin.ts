@@ -50,11 +50,13 @@ const MUTATION_PROBLEMS = [...COMMON_PROBLEMS, 'unauthenticated', 'forbidden', '
 /** Connection management for admin principals. Secrets go in; nothing but metadata comes out. */
 const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async (app, { admin, audit, flowSunsetPolicy }) => {
   const base = { config: { auth: 'admin' as const } }
+  const viewer = { config: { auth: 'admin' as const, role: 'viewer' as const } }
+  const operator = { config: { auth: 'admin' as const, role: 'operator' as const } }
   const tags = ['admin']
   const security = [{ bearer: [] }]
 
   app.get('/v1/admin/connections', {
-    ...base,
+    ...viewer,
     schema: {
       tags,
       security,
@@ -71,7 +73,7 @@ const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async (app, {
   })
 
   app.get('/v1/admin/connections/:name', {
-    ...base,
+    ...viewer,
     schema: {
       tags,
       security,
@@ -152,7 +154,7 @@ const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async (app, {
   })
 
   app.get('/v1/admin/connections/:name/versions', {
-    ...base,
+    ...viewer,
     schema: {
       tags,
       security,
@@ -188,7 +190,7 @@ const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async (app, {
   })
 
   app.post('/v1/admin/connections/:name/sessions/revoke', {
-    ...base,
+    ...operator,
     schema: {
       tags,
       security,
@@ -225,7 +227,7 @@ const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async (app, {
   })
 
   app.get('/v1/admin/audit', {
-    ...base,
+    ...viewer,
     schema: {
       tags,
       security,

@@ -33,6 +33,7 @@ const migration = { content: { 'application/json': { schema: { $ref: 'Migration#
  */
 const migrationRoutes: FastifyPluginAsyncTypebox<MigrationRoutesOptions> = async (app, { migrations }) => {
   const base = { config: { auth: 'admin' as const } }
+  const viewer = { config: { auth: 'admin' as const, role: 'viewer' as const } }
   const tags = ['admin']
   const security = [{ bearer: [] }]
   const path = '/v1/admin/connections/:name/migration'
@@ -56,7 +57,7 @@ const migrationRoutes: FastifyPluginAsyncTypebox<MigrationRoutesOptions> = async
   })
 
   app.get(path, {
-    ...base,
+    ...viewer,
     schema: {
       tags,
       security,
@@ -71,7 +72,7 @@ const migrationRoutes: FastifyPluginAsyncTypebox<MigrationRoutesOptions> = async
   })
 
   app.get(`${path}/certificate`, {
-    ...base,
+    ...viewer,
     schema: {
       tags,
       security,

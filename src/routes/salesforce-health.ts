@@ -76,12 +76,12 @@ const salesforceHealthRoutes: FastifyPluginAsyncTypebox<SalesforceHealthRoutesOp
   })
 
   app.post('/health/salesforce/:name/check', {
-    config: { auth: 'admin' },
+    config: { auth: 'admin', role: 'operator' },
     preValidation: optionalBody,
     schema: {
       tags: ['health'],
       operationId: 'checkSalesforceHealth',
-      summary: 'Validate a connection against Salesforce now (admin)',
+      summary: 'Validate a connection against Salesforce now (operator)',
       description: `Logs in with the stored secret now, unless the lockout circuit pauses logins (then the circuit's classification is reported and no login is made). One forced check per connection per ${Math.round(cooldownMs / 1000)} s across the fleet. Audited as health.check.`,
       security: [{ bearer: [] }],
       params: ConnectionNameParams,

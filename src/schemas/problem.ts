@@ -27,6 +27,7 @@ export const ProblemSchema = Type.Object({
   safeAt: Type.Optional(Type.String({ format: 'date-time', description: 'When logins for this user are possible again' })),
   loginsUsed: Type.Optional(Type.Integer({ description: 'login_budget_exhausted: logins spent for the user in the rolling hour' })),
   loginsLimit: Type.Optional(Type.Integer({ description: 'login_budget_exhausted: SALESFORCE_LOGINS_PER_HOUR' })),
+  requiredRole: Type.Optional(Type.Union([Type.Literal('viewer'), Type.Literal('operator'), Type.Literal('admin')], { description: 'forbidden on an admin operation: the least role of the admin principal it needs' })),
 }, { $id: 'Problem', additionalProperties: false })
 
 /** Response schema entries for the problems a route can answer with, keyed by status. */

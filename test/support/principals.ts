@@ -9,20 +9,28 @@ export interface TestPrincipals {
   billingKey: string
   /** service "reporting", granted nothing */
   reportingKey: string
-  /** admin "ops" */
+  /** admin "ops" (no role: full rights, as before roles) */
   adminKey: string
+  /** admin "sre" with the viewer role */
+  viewerKey?: string
+  /** admin "oncall" with the operator role */
+  operatorKey?: string
 }
 
 export function testPrincipals (connections: string[] = ['acme'], rateLimitPerMinute?: number): TestPrincipals {
   const billing = generateApiKey('billing')
   const reporting = generateApiKey('reporting')
   const admin = generateApiKey('ops')
+  const viewer = generateApiKey('sre')
+  const operator = generateApiKey('oncall')
   const doc = {
     principals: [
       { id: 'billing', kind: 'service', apiKeySha256: [billing.sha256], connections, ...(rateLimitPerMinute ? { rateLimitPerMinute } : {}) },
       { id: 'reporting', kind: 'service', apiKeySha256: [reporting.sha256], connections: [] },
       { id: 'ops', kind: 'admin', apiKeySha256: [admin.sha256] },
+      { id: 'sre', kind: 'admin', role: 'viewer', apiKeySha256: [viewer.sha256] },
+      { id: 'oncall', kind: 'admin', role: 'operator', apiKeySha256: [operator.sha256] },
     ],
   }
-  return { directory: parsePrincipals(doc), json: JSON.stringify(doc), billingKey: billing.key, reportingKey: reporting.key, adminKey: admin.key }
+  return { directory: parsePrincipals(doc), json: JSON.stringify(doc), billingKey: billing.key, reportingKey: reporting.key, adminKey: admin.key, viewerKey: viewer.key, operatorKey: operator.key }
 }
