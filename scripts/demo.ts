@@ -62,6 +62,8 @@ export async function startDemo (baseEnv: NodeJS.ProcessEnv): Promise<Demo> {
     LOG_LEVEL: 'info',
     VALIDATION_INTERVAL_SECONDS: '60',
     FULL_VALIDATION_INTERVAL_SECONDS: '300',
+    // a developer's shell holds all sorts of variables: the demo warns about look-alikes instead of refusing
+    ALLOW_UNKNOWN_VARIABLES: 'true',
     ...baseEnv,
     SECRET_STORE: 'file',
     FILE_STORE_PATH: join(dir, 'connections.enc'),
@@ -69,6 +71,8 @@ export async function startDemo (baseEnv: NodeJS.ProcessEnv): Promise<Demo> {
     PRINCIPALS_JSON: JSON.stringify(principals),
     LOGIN_URL_ALLOWLIST: 'http://127.0.0.1:*',
     REDIS_URL: '',
+    // the demo is the one start without shared state that need not ask for it (its banner says so)
+    SHARED_STATE: 'memory',
   }
   return {
     env,

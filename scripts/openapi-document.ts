@@ -15,6 +15,7 @@ export async function openApiDocument (): Promise<string> {
       FILE_STORE_PATH: join(dir, 'store.enc'),
       FILE_STORE_KEY: randomBytes(32).toString('base64'),
       PRINCIPALS_JSON: '{"principals":[]}',
+      SHARED_STATE: 'memory',
       SCHEDULER_ENABLED: 'false',
       DOCS_ENABLED: 'false',
     }))

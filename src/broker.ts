@@ -222,6 +222,7 @@ export async function createBroker (config: Config, overrides: BrokerOverrides =
     secretStore: uncachedSecretStore.kind,
     sharedState: sharedState.kind === 'redis' ? `redis (${redisTopology(config) as string})` : 'in-memory only (no REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES: sessions are not shared between replicas)',
   }, 'broker configured')
+  if (sharedState.kind !== 'redis') logger.warn('SHARED_STATE=memory: sessions, the lockout guard and the login budget are this replica\'s alone; run exactly one replica')
 
   return {
     config,

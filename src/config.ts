@@ -1,7 +1,7 @@
 import { accessSync, constants, readFileSync } from 'node:fs'
 import { Type, type Static } from 'typebox'
 import Value from 'typebox/value'
-import { ConfigError } from './config/config-error.ts'
+import { ConfigError, ConfigProblems } from './config/config-error.ts'
 import { readFileVariants, readLowerCaseProxyVariables } from './config/env-sources.ts'
 import { describeSchemaError, EXPECTED } from './config/schema-error.ts'
 import { unknownVariables } from './config/unknown-variables.ts'
@@ -62,7 +62,8 @@ export const ConfigSchema = Type.Object({
   FILE_STORE_PATH: Type.String({ default: './data/connections.enc', description: 'Encrypted secret file (SECRET_STORE=file)' }),
   FILE_STORE_KEY: Type.Optional({ ...Base64Key, [FROM_FILE]: true, description: 'AES-256-GCM key of the secret file (SECRET_STORE=file)' }),
 
-  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://', description: 'Redis shared by all replicas (one server); unset with no REDIS_SENTINELS or REDIS_CLUSTER_NODES = in-memory only (single replica)' })),
+  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://', description: 'Redis shared by all replicas (one server); one of REDIS_URL, REDIS_SENTINELS, REDIS_CLUSTER_NODES is required unless SHARED_STATE=memory' })),
+  SHARED_STATE: Type.Optional(Type.Union([Type.Literal('redis'), Type.Literal('memory')], { description: 'memory = no Redis: sessions, the lockout guard and the login budget live in this process only (one replica; said loudly at start). Unset or redis = a Redis setting is required' })),
   REDIS_SENTINELS: Type.Optional(Type.String({ pattern: HOST_PORT_LIST, [EXPECTED]: 'host:port of each sentinel, comma-separated (e.g. redis-sentinel-0:26379,redis-sentinel-1:26379)', description: 'Redis Sentinel: comma-separated host:port of the sentinels (instead of REDIS_URL; needs REDIS_SENTINEL_NAME)' })),
   REDIS_SENTINEL_NAME: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._-]+$', [EXPECTED]: 'the name of a "sentinel monitor" line: letters, digits, . _ - (e.g. mymaster)', description: 'Name of the primary the sentinels monitor (sentinel monitor <name> …)' })),
   REDIS_CLUSTER_NODES: Type.Optional(Type.String({ pattern: CLUSTER_SEEDS, [EXPECTED]: 'redis:// or rediss:// URLs of some cluster nodes, comma-separated (e.g. redis://redis-0:6379,redis://redis-1:6379)', description: 'Redis Cluster: comma-separated redis:// or rediss:// seed nodes (instead of REDIS_URL); the rest of the cluster is discovered' })),
@@ -117,6 +118,7 @@ export const ConfigSchema = Type.Object({
   JWT_KEY_CUSTODY: Type.Union([Type.Literal('store'), Type.Literal('vault-transit')], { default: 'store', description: 'Where the private key of a JWT bearer migration lives: store = a secret field of the connection, encrypted like the others; vault-transit = created inside Vault Transit (exportable=false), every assertion signed there (needs SECRET_STORE=vault)' }),
   VAULT_TRANSIT_MOUNT: Type.String({ default: 'transit', pattern: '^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$', description: 'Transit secrets engine mount (JWT_KEY_CUSTODY=vault-transit)' }),
   JWT_CERT_VALIDITY_DAYS: Type.Integer({ minimum: 1, maximum: 3650, default: 730, description: 'Validity of the self-signed certificate a JWT bearer migration or key rotation creates' }),
+  ALLOW_UNKNOWN_VARIABLES: Type.Boolean({ default: false, description: 'true = a variable that looks like a setting but is none (REDIS_ULR) is a warning; default: a configuration error naming the closest setting' }),
   CERT_EXPIRY_WARN_DAYS: Type.Integer({ minimum: 0, maximum: 365, default: 30, description: 'Health warns this many days before a JWT bearer connection\'s certificate expires' }),
 
   WEBHOOK_URLS: Type.Optional(Type.String({ minLength: 1, description: 'Comma-separated URLs every notification is POSTed to, signed with WEBHOOK_SECRET (https, or http on a loopback address); unset = no webhooks (events still show on /status)' })),
@@ -146,60 +148,85 @@ export function unknownVariableWarnings (env: NodeJS.ProcessEnv): string[] {
   return unknownVariables(env, new Set([...KNOWN, ...FILE_VARIANTS.map(n => `${n}_FILE`)]))
 }
 
-/** Parses and validates the environment. Throws ConfigError whose message names the bad variable. */
+/**
+ * Parses and validates the environment. Throws one ConfigError listing every problem found (unknown
+ * variables, unreadable files, bad values, missing combinations), each line naming its variable.
+ */
 export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
+  const problems = new ConfigProblems()
   const raw: Record<string, string> = {}
   for (const [k, v] of Object.entries(env)) {
     // An empty variable means "not set", as in most deployment tools.
     if (KNOWN.has(k) && v !== undefined && v !== '') raw[k] = v
   }
+  if (raw.ALLOW_UNKNOWN_VARIABLES !== 'true') {
+    for (const unknown of unknownVariableWarnings(env)) problems.add(`${unknown} (ALLOW_UNKNOWN_VARIABLES=true starts anyway)`)
+  }
   readLowerCaseProxyVariables(env, raw)
-  readFileVariants(env, raw, FILE_VARIANTS)
+  for (const name of FILE_VARIANTS) problems.check(() => readFileVariants(env, raw, [name]))
   const value = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, raw))
-  const errors = [...Value.Errors(ConfigSchema, value)]
-  if (errors.length > 0) {
-    throw new ConfigError(describeSchemaError(errors[0], ConfigSchema.properties as unknown as Record<string, Record<string, unknown> | undefined>))
+  const properties = ConfigSchema.properties as unknown as Record<string, Record<string, unknown> | undefined>
+  const badValues = new Set<string>()
+  // each setting on its own: the validator stops after a few errors, and one union alone gives several
+  const settingErrors = Object.entries(properties).flatMap(([variable, schema]) => {
+    const v = (value as Record<string, unknown>)[variable]
+    if (v === undefined || !schema) return []
+    return Value.Errors(schema, v).slice(0, 1).map(e => ({ ...e, instancePath: `/${variable}` }))
+  })
+  for (const error of [...settingErrors, ...Value.Errors(ConfigSchema, value)]) {
+    const variable = error.instancePath.replace(/^\//, '')
+    if (badValues.has(variable)) continue // one line per variable, not one per branch of a union
+    badValues.add(variable)
+    const message = describeSchemaError(error, properties)
+    // the value came from <VARIABLE>_FILE: that is the variable to fix (the content is never quoted)
+    problems.add(env[`${variable}_FILE`] && FILE_VARIANTS.includes(variable) ? message.replace(`invalid ${variable}:`, `invalid ${variable}_FILE: the file's content is not a valid ${variable}:`) : message)
   }
   const config = value as Config
-  checkCombinations(config)
+  // the combinations are checked even beside a bad value, so one start lists everything; a line about
+  // a variable already named for its value would only repeat it
+  const combinations = new ConfigProblems()
+  combinations.check(() => checkCombinations(config, combinations))
+  const mentionsBadValue = (line: string) => [...badValues].some(v => new RegExp(`\\b${v}\\b`).test(line))
+  for (const line of combinations.list) if (!mentionsBadValue(line)) problems.add(line)
+  problems.throwIfAny()
   return config
 }
 
-function checkCombinations (c: Config): void {
+function checkCombinations (c: Config, problems: ConfigProblems): void {
   const need = (cond: boolean, variable: string, why: string) => {
-    if (cond) throw new ConfigError(`missing ${variable}: required ${why}`)
+    if (cond) problems.add(`missing ${variable}: required ${why}`)
   }
   if (c.SECRET_STORE === 'vault') {
     need(!c.VAULT_ADDR, 'VAULT_ADDR', 'when SECRET_STORE=vault')
     need(c.VAULT_AUTH_METHOD === 'token' && !c.VAULT_TOKEN && !c.VAULT_TOKEN_FILE, 'VAULT_TOKEN', '(or VAULT_TOKEN_FILE) when VAULT_AUTH_METHOD=token')
-    if (c.VAULT_TOKEN && c.VAULT_TOKEN_FILE) throw new ConfigError('invalid VAULT_TOKEN_FILE: set either VAULT_TOKEN or VAULT_TOKEN_FILE, not both')
-    checkVaultTlsFiles(c)
+    if (c.VAULT_TOKEN && c.VAULT_TOKEN_FILE) problems.add('invalid VAULT_TOKEN_FILE: set either VAULT_TOKEN or VAULT_TOKEN_FILE, not both')
+    problems.check(() => checkVaultTlsFiles(c))
     need(c.VAULT_AUTH_METHOD === 'approle' && !c.VAULT_ROLE_ID, 'VAULT_ROLE_ID', 'when VAULT_AUTH_METHOD=approle')
     need(c.VAULT_AUTH_METHOD === 'approle' && !c.VAULT_SECRET_ID, 'VAULT_SECRET_ID', 'when VAULT_AUTH_METHOD=approle')
     need(c.VAULT_AUTH_METHOD === 'kubernetes' && !c.VAULT_KUBERNETES_ROLE, 'VAULT_KUBERNETES_ROLE', 'when VAULT_AUTH_METHOD=kubernetes')
   } else {
     need(!c.FILE_STORE_KEY, 'FILE_STORE_KEY', 'when SECRET_STORE=file')
   }
-  checkRedis(c)
+  problems.check(() => checkRedis(c))
   need(Boolean(c.SESSION_ENCRYPTION_KEY_PREVIOUS) && !c.SESSION_ENCRYPTION_KEY, 'SESSION_ENCRYPTION_KEY', 'when SESSION_ENCRYPTION_KEY_PREVIOUS is set (the previous key only opens, the new one seals)')
   need(!c.PRINCIPALS_FILE && !c.PRINCIPALS_JSON, 'PRINCIPALS_FILE', '(or PRINCIPALS_JSON): the callers and admins allowed to use the broker')
-  checkTlsFiles(c)
+  problems.check(() => checkTlsFiles(c))
   if (c.CIRCUIT_MAX_COOLDOWN_SECONDS < c.CIRCUIT_COOLDOWN_SECONDS) {
-    throw new ConfigError('invalid CIRCUIT_MAX_COOLDOWN_SECONDS: must be >= CIRCUIT_COOLDOWN_SECONDS')
+    problems.add('invalid CIRCUIT_MAX_COOLDOWN_SECONDS: must be >= CIRCUIT_COOLDOWN_SECONDS')
   }
   for (const variable of ['FLOW_SUNSET_OAUTH_PASSWORD_DATE', 'FLOW_SUNSET_SOAP_DATE'] as const) {
     const date = c[variable]
     if (date !== undefined && parseSunsetDate(date) === undefined) {
-      throw new ConfigError(`invalid ${variable}: must be a calendar date as YYYY-MM-DD (e.g. 2027-02-20); unset it to use the date Salesforce announced`)
+      problems.add(`invalid ${variable}: must be a calendar date as YYYY-MM-DD (e.g. 2027-02-20); unset it to use the date Salesforce announced`)
     }
   }
   if (c.JWT_KEY_CUSTODY === 'vault-transit' && c.SECRET_STORE !== 'vault') {
-    throw new ConfigError('invalid JWT_KEY_CUSTODY: vault-transit needs SECRET_STORE=vault (the keys live in its Transit engine); use JWT_KEY_CUSTODY=store with the file store')
+    problems.add('invalid JWT_KEY_CUSTODY: vault-transit needs SECRET_STORE=vault (the keys live in its Transit engine); use JWT_KEY_CUSTODY=store with the file store')
   }
-  checkWebhooks(c)
-  if ((c.JWT_ISSUER || c.JWT_AUDIENCE) && !c.JWKS_URL) throw new ConfigError('missing JWKS_URL: required when JWT_ISSUER or JWT_AUDIENCE is set')
-  if (c.JWKS_URL) checkJwtSettings(c.JWKS_URL, c)
-  checkProxyUrls(c)
+  problems.check(() => checkWebhooks(c))
+  if ((c.JWT_ISSUER || c.JWT_AUDIENCE) && !c.JWKS_URL) problems.add('missing JWKS_URL: required when JWT_ISSUER or JWT_AUDIENCE is set')
+  if (c.JWKS_URL) problems.check(() => checkJwtSettings(c.JWKS_URL as string, c))
+  problems.check(() => checkProxyUrls(c))
 }
 
 /** The proxy variables parse as URLs with a usable port: undici would otherwise throw a stack at start. */
@@ -258,9 +285,16 @@ function checkRedis (c: Config): void {
   }
   if (c.REDIS_SENTINELS && !c.REDIS_SENTINEL_NAME) throw new ConfigError('missing REDIS_SENTINEL_NAME: required with REDIS_SENTINELS; set it to the name in the sentinels\' "sentinel monitor <name>" line (often mymaster)')
   if (c.REDIS_SENTINEL_NAME && !c.REDIS_SENTINELS) throw new ConfigError('missing REDIS_SENTINELS: required with REDIS_SENTINEL_NAME; set it to the sentinels as host:port,host:port')
+  if (topologies.length > 0 && c.SHARED_STATE === 'memory') {
+    throw new ConfigError(`invalid SHARED_STATE: memory keeps shared state in this process, but ${topologies[0]} is set; unset SHARED_STATE to use Redis, or unset ${topologies[0]}`)
+  }
   if (topologies.length === 0) {
     const stray = (['REDIS_USERNAME', 'REDIS_PASSWORD', 'REDIS_TLS_CA_FILE', 'REDIS_TLS_CERT_FILE', 'REDIS_TLS_KEY_FILE'] as const).find(v => c[v] !== undefined)
     if (stray) throw new ConfigError(`missing REDIS_URL: ${stray} is set but no Redis is; set REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES, or unset ${stray}`)
+    // a misspelt REDIS_URL used to start a replica without the fleet-wide lockout guard, in silence
+    if (c.SHARED_STATE !== 'memory') {
+      throw new ConfigError('missing REDIS_URL: replicas share sessions, the lockout guard and the login budget through Redis; set REDIS_URL (or REDIS_SENTINELS, REDIS_CLUSTER_NODES), or SHARED_STATE=memory to run one replica without shared state')
+    }
     return
   }
   if (!c.SESSION_ENCRYPTION_KEY) throw new ConfigError(`missing SESSION_ENCRYPTION_KEY: required when ${topologies[0]} is set (sessions are encrypted at rest)`)

@@ -18,8 +18,10 @@ export interface Embedded {
 
 /** Reads config, builds the app, listens, and closes it gracefully on a signal. */
 export async function serve (env: NodeJS.ProcessEnv, embedded?: Embedded): Promise<void> {
-  for (const warning of unknownVariableWarnings(process.env)) process.stderr.write(`sf-broker: warning: ${warning}\n`)
-  const config = loadConfig(embedded ? embedded.env : env)
+  const source = embedded ? embedded.env : env
+  // an unknown variable is a configuration error (exit 78), unless ALLOW_UNKNOWN_VARIABLES=true asked for warnings
+  if (source.ALLOW_UNKNOWN_VARIABLES === 'true') for (const warning of unknownVariableWarnings(source)) process.stderr.write(`sf-broker: warning: ${warning}\n`)
+  const config = loadConfig(source)
   // the principals document, TLS files, keys: read while building, each a ConfigError when wrong
   const app = await buildApp(config)
   if (embedded) await embedded.seed(app.broker.uncachedSecretStore)
@@ -36,6 +38,9 @@ export async function serve (env: NodeJS.ProcessEnv, embedded?: Embedded): Promi
   })
 
   await app.listen({ host: config.HOST, port: config.PORT })
+  if (config.SHARED_STATE === 'memory' && !embedded) {
+    process.stderr.write('sf-broker: WARNING: SHARED_STATE=memory: sessions, the lockout guard and the login budget live in this process only; run exactly ONE replica (set REDIS_URL for more)\n')
+  }
   // not ready until Vault is usable; past VAULT_STARTUP_TIMEOUT_SECONDS, give up so the orchestrator sees it
   app.broker.startup.catch(async (err: unknown) => {
     app.log.fatal({ reason: (err as Error).message }, 'Vault stayed unusable for VAULT_STARTUP_TIMEOUT_SECONDS: exiting')
@@ -48,7 +53,8 @@ export async function serve (env: NodeJS.ProcessEnv, embedded?: Embedded): Promi
 /** Every way startup can fail, as one line: a configuration error exits 78 (EX_CONFIG) wherever it is found. */
 export function exitOnStartupError (err: unknown): never {
   if (err instanceof ConfigError) {
-    process.stderr.write(`sf-broker: configuration error: ${err.message}\n`)
+    // every problem at once, one line each: a start shows everything to fix, not one thing per attempt
+    for (const problem of err.problems) process.stderr.write(`sf-broker: configuration error: ${problem}\n`)
     process.exit(78)
   }
   process.stderr.write(`sf-broker: failed to start: ${(err as Error).message}\n`)

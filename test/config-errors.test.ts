@@ -10,7 +10,7 @@ import { ConfigError, loadConfig, unknownVariableWarnings } from '../src/config.
 
 const SERVER = new URL('../src/server.ts', import.meta.url).pathname
 const KEY = Buffer.alloc(32, 7).toString('base64')
-const BASE = { SECRET_STORE: 'file', FILE_STORE_KEY: KEY, PRINCIPALS_JSON: '{"principals":[]}' }
+const BASE = { SECRET_STORE: 'file', FILE_STORE_KEY: KEY, PRINCIPALS_JSON: '{"principals":[]}', SHARED_STATE: 'memory' }
 
 function errorOf (env: Record<string, string>): string {
   try {
@@ -73,7 +73,8 @@ t.test('the server: warnings on stderr, exit 78 for every configuration error, p
 
   const typo = await start({ ...BASE, PORT: 'x', VAULT_ADRR: 'https://vault:8200' })
   t.equal(typo.code, 78)
-  t.match(typo.stderr, /^sf-broker: warning: unknown variable VAULT_ADRR; did you mean VAULT_ADDR\?\n/m)
+  t.match(typo.stderr, /^sf-broker: configuration error: unknown variable VAULT_ADRR; did you mean VAULT_ADDR\?/m)
+  t.match(typo.stderr, /^sf-broker: configuration error: invalid PORT: /m, 'both problems in one start')
 
   const proxy = await start({ ...BASE, HTTPS_PROXY: 'http://proxy.corp:99999' })
   t.equal(proxy.code, 78, proxy.stderr)
@@ -81,16 +82,56 @@ t.test('the server: warnings on stderr, exit 78 for every configuration error, p
   t.notMatch(proxy.stderr, /\n\s+at /, 'no stack trace')
 
   const missing = join(dir, 'principals.json')
-  const noFile = await start({ SECRET_STORE: 'file', FILE_STORE_KEY: KEY, PRINCIPALS_FILE: missing })
+  const noFile = await start({ SECRET_STORE: 'file', FILE_STORE_KEY: KEY, PRINCIPALS_FILE: missing, SHARED_STATE: 'memory' })
   t.equal(noFile.code, 78, noFile.stderr)
-  t.equal(noFile.stderr.trim(), `sf-broker: configuration error: invalid PRINCIPALS_FILE: cannot read ${missing} (ENOENT); mount the principals document at that path or set PRINCIPALS_JSON`)
+  t.equal(noFile.stderr.trim().split('\n').pop(), `sf-broker: configuration error: invalid PRINCIPALS_FILE: cannot read ${missing} (ENOENT); mount the principals document at that path or set PRINCIPALS_JSON`)
 
   await writeFile(missing, '{"principals":[{"id":"x","kind":"wizard"}]}')
-  const bad = await start({ SECRET_STORE: 'file', FILE_STORE_KEY: KEY, PRINCIPALS_FILE: missing })
+  const bad = await start({ SECRET_STORE: 'file', FILE_STORE_KEY: KEY, PRINCIPALS_FILE: missing, SHARED_STATE: 'memory' })
   t.equal(bad.code, 78, bad.stderr)
   t.match(bad.stderr, /^sf-broker: configuration error: invalid PRINCIPALS_FILE: /)
 
   const json = await start({ ...BASE, PRINCIPALS_JSON: '{"principals":[{"id":"a","kind":"admin","apiKeySha256":["aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"]},{"id":"a","kind":"admin","apiKeySha256":["bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"]}]}' })
   t.equal(json.code, 78, json.stderr)
   t.match(json.stderr, /^sf-broker: configuration error: invalid PRINCIPALS_JSON: .*duplicate id "a"/)
+})
+
+t.test('a misspelt REDIS_URL stops the start (exit 78, the setting meant), with every other problem, in one go', async (t) => {
+  const production = { SECRET_STORE: 'file', FILE_STORE_KEY: KEY, PRINCIPALS_JSON: '{"principals":[]}' }
+  const typo = await start({ ...production, REDIS_ULR: 'redis://redis:6379', SESSION_ENCRYPTION_KEY: KEY, LOG_LEVEL: 'loud', LOCKOUT_THRESHOLD: '1' })
+  t.equal(typo.code, 78, 'EX_CONFIG: no replica without the fleet-wide lockout guard')
+  const lines = typo.stderr.trim().split('\n')
+  t.same(lines, [
+    'sf-broker: configuration error: unknown variable REDIS_ULR; did you mean REDIS_URL? (ALLOW_UNKNOWN_VARIABLES=true starts anyway)',
+    'sf-broker: configuration error: invalid LOG_LEVEL: must be one of: fatal, error, warn, info, debug, trace, silent',
+    'sf-broker: configuration error: invalid LOCKOUT_THRESHOLD: must be >= 2',
+    'sf-broker: configuration error: missing REDIS_URL: replicas share sessions, the lockout guard and the login budget through Redis; set REDIS_URL (or REDIS_SENTINELS, REDIS_CLUSTER_NODES), or SHARED_STATE=memory to run one replica without shared state',
+  ], 'all four problems of the environment, one line each, in one start')
+
+  const optedOut = await start({ ...production, SHARED_STATE: 'memory', ALLOW_UNKNOWN_VARIABLES: 'true', REDIS_ULR: 'redis://redis:6379', PORT: 'x' })
+  t.equal(optedOut.code, 78, 'still stopped by the bad PORT')
+  t.match(optedOut.stderr, /^sf-broker: warning: unknown variable REDIS_ULR; did you mean REDIS_URL\?$/m, 'with the opt-out, a typo is a warning')
+  t.notMatch(optedOut.stderr, /configuration error: unknown variable/)
+})
+
+t.test('SHARED_STATE=memory starts one replica and says so loudly', async (t) => {
+  const child = spawn(process.execPath, [SERVER], { env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', ...BASE, SCHEDULER_ENABLED: 'false' }, stdio: ['ignore', 'ignore', 'pipe'] })
+  t.teardown(() => { child.kill('SIGKILL') })
+  let stderr = ''
+  child.stderr.setEncoding('utf8')
+  for await (const chunk of child.stderr) {
+    stderr += chunk as string
+    if (stderr.includes('\n')) break
+  }
+  t.match(stderr, /^sf-broker: WARNING: SHARED_STATE=memory: sessions, the lockout guard and the login budget live in this process only; run exactly ONE replica/)
+})
+
+t.test('a bad value read from <VARIABLE>_FILE names the _FILE variable, never the content', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'sfb-config-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const file = join(dir, 'file-store-key')
+  await writeFile(file, 'not-a-key-at-all\n')
+  const message = errorOf({ SECRET_STORE: 'file', FILE_STORE_KEY_FILE: file, PRINCIPALS_JSON: '{"principals":[]}', SHARED_STATE: 'memory' })
+  t.equal(message, 'invalid FILE_STORE_KEY_FILE: the file\'s content is not a valid FILE_STORE_KEY: expected 32 random bytes, base64 (openssl rand -base64 32)')
+  t.notMatch(message, 'not-a-key-at-all')
 })

@@ -18,7 +18,7 @@ function failure (env: Record<string, string>): string {
 }
 
 t.test('one server, Sentinel or Cluster: the topology follows the variables', async (t) => {
-  t.equal(redisTopology(loadConfig(base)), undefined, 'no Redis: in memory')
+  t.equal(redisTopology(loadConfig({ ...base, SHARED_STATE: 'memory' })), undefined, 'no Redis: in memory, when asked for')
   t.equal(redisTopology(loadConfig({ ...base, REDIS_URL: 'rediss://redis.internal:6380' })), 'standalone')
   const sentinel = loadConfig({ ...base, REDIS_SENTINELS: 'sentinel-0:26379, sentinel-1:26379,[::1]:26380', REDIS_SENTINEL_NAME: 'mymaster' })
   t.equal(redisTopology(sentinel), 'sentinel')

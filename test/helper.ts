@@ -83,8 +83,11 @@ export const TEST_KEY = randomBytes(32).toString('base64')
 /** The broker exactly as the server builds it (buildApp), with test-sized settings; closed after the test. */
 export async function buildTestApp (t: Teardown, opts: TestAppOptions = {}): Promise<{ app: FastifyInstance, principals: TestPrincipals }> {
   const principals = opts.principals ?? testPrincipals()
+  // without Redis the broker must be told it runs alone (SHARED_STATE=memory), as a production start would
+  const withRedis = opts.redisUrl !== undefined || ['REDIS_URL', 'REDIS_SENTINELS', 'REDIS_CLUSTER_NODES'].some(k => opts.env?.[k] !== undefined)
   const config = loadConfig({
     LOG_LEVEL: 'silent',
+    ...(withRedis ? {} : { SHARED_STATE: 'memory' }),
     SECRET_STORE: 'file',
     FILE_STORE_KEY: TEST_KEY,
     PRINCIPALS_JSON: principals.json,

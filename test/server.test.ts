@@ -18,7 +18,7 @@ function run (args: string[], env: Record<string, string>, entry = SERVER) {
 }
 
 t.test('a bad variable stops the broker with one line naming it', async (t) => {
-  const p = run([], { PORT: 'not-a-port', SECRET_STORE: 'file', FILE_STORE_KEY: Buffer.alloc(32).toString('base64'), PRINCIPALS_JSON: '{"principals":[]}' })
+  const p = run([], { PORT: 'not-a-port', SECRET_STORE: 'file', FILE_STORE_KEY: Buffer.alloc(32).toString('base64'), PRINCIPALS_JSON: '{"principals":[]}', SHARED_STATE: 'memory' })
   const [code] = await once(p.child, 'exit')
   t.equal(code, 78)
   t.equal(p.err().trim().split('\n').length, 1)
@@ -28,7 +28,7 @@ t.test('a bad variable stops the broker with one line naming it', async (t) => {
   t.equal(code2, 78)
   t.match(missing.err(), /missing VAULT_ADDR/)
   // issue 10: JWKS_URL alone used to start a broker that accepted tokens minted for any audience
-  const loose = run([], { SECRET_STORE: 'file', FILE_STORE_KEY: Buffer.alloc(32).toString('base64'), PRINCIPALS_JSON: '{"principals":[]}', JWKS_URL: 'https://kubernetes.default.svc/openid/v1/jwks' })
+  const loose = run([], { SECRET_STORE: 'file', FILE_STORE_KEY: Buffer.alloc(32).toString('base64'), PRINCIPALS_JSON: '{"principals":[]}', SHARED_STATE: 'memory', JWKS_URL: 'https://kubernetes.default.svc/openid/v1/jwks' })
   const [code3] = await once(loose.child, 'exit')
   t.equal(code3, 78)
   t.equal(loose.err().trim().split('\n').length, 1)

@@ -4,6 +4,12 @@
  */
 const SERVICE_LINK = /_(SERVICE_HOST|SERVICE_PORT(_[A-Z0-9_]+)?|PORT(_\d+_(TCP|UDP|SCTP)(_(PROTO|PORT|ADDR))?)?)$/
 
+/**
+ * Well-known variables of other programs that share a prefix with a setting (NO_PROXY's NO_, SESSION_…):
+ * set by terminals, desktops and CI runners, never a typo of the broker's.
+ */
+const FOREIGN = new Set(['NO_COLOR', 'SESSION_MANAGER', 'HTTP_PROXY_REQUEST_FULLURI'])
+
 export function editDistance (a: string, b: string): number {
   const row = Array.from({ length: b.length + 1 }, (_, i) => i)
   for (let i = 1; i <= a.length; i++) {
@@ -20,14 +26,15 @@ export function editDistance (a: string, b: string): number {
 
 /**
  * Variables that look like the broker's (VAULT_…, REDIS_…, LOGIN_…) but are none of `known`: a typo
- * (VAULT_ADRR) would otherwise be ignored in silence and the default used. One line each, sorted.
+ * (VAULT_ADRR) would otherwise be ignored in silence and the default used; REDIS_ULR would start a
+ * replica without Redis and without the fleet-wide lockout guard. One line each, sorted.
  * The environment is passed in: src/config.ts stays the only reader of process.env.
  */
 export function unknownVariables (env: NodeJS.ProcessEnv, known: ReadonlySet<string>): string[] {
   const prefixes = new Set([...known].filter(n => n.includes('_')).map(n => n.slice(0, n.indexOf('_') + 1)))
   const warnings: string[] = []
   for (const name of Object.keys(env).sort()) {
-    if (known.has(name) || name !== name.toUpperCase() || SERVICE_LINK.test(name)) continue
+    if (known.has(name) || FOREIGN.has(name) || name !== name.toUpperCase() || SERVICE_LINK.test(name)) continue
     if (![...prefixes].some(p => name.startsWith(p))) continue
     const [closest] = [...known].map(k => ({ k, d: editDistance(name, k) })).sort((a, b) => a.d - b.d)
     warnings.push(closest && closest.d <= 3

@@ -114,6 +114,7 @@ t.test('the server reloads its callers on SIGHUP and keeps running', async (t) =
       PRINCIPALS_FILE: file,
       PRINCIPALS_RELOAD_SECONDS: '300',
       SCHEDULER_ENABLED: 'false',
+      SHARED_STATE: 'memory',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   })

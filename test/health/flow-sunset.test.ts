@@ -100,7 +100,7 @@ t.test('after the date a new password-flow connection is refused unless accepted
 
 t.test('a sunset date that is not a calendar date stops the broker at start (exit 78)', async (t) => {
   const { loadConfig, ConfigError } = await import('../../src/config.ts')
-  const base = { SECRET_STORE: 'file', FILE_STORE_KEY: Buffer.alloc(32).toString('base64'), PRINCIPALS_JSON: '{"principals":[]}' }
+  const base = { SECRET_STORE: 'file', FILE_STORE_KEY: Buffer.alloc(32).toString('base64'), PRINCIPALS_JSON: '{"principals":[]}', SHARED_STATE: 'memory' }
   for (const [variable, value] of [['FLOW_SUNSET_OAUTH_PASSWORD_DATE', '2027-02-30'], ['FLOW_SUNSET_SOAP_DATE', 'Summer 27'], ['FLOW_SUNSET_SOAP_DATE', '2027-6-1']]) {
     t.throws(() => loadConfig({ ...base, [variable]: value }), new ConfigError(`invalid ${variable}: must be a calendar date as YYYY-MM-DD (e.g. 2027-02-20); unset it to use the date Salesforce announced`), `${variable}=${value}`)
   }

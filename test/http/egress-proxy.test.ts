@@ -51,7 +51,7 @@ t.test('HTTPS_PROXY/HTTP_PROXY carry Salesforce logins and the JWKS through a CO
 })
 
 t.test('proxy variables: upper case wins over lower case, and must be URLs', async (t) => {
-  const base = { SECRET_STORE: 'file', FILE_STORE_KEY: Buffer.alloc(32, 7).toString('base64'), PRINCIPALS_JSON: '{"principals":[]}' }
+  const base = { SECRET_STORE: 'file', FILE_STORE_KEY: Buffer.alloc(32, 7).toString('base64'), PRINCIPALS_JSON: '{"principals":[]}', SHARED_STATE: 'memory' }
   const c = loadConfig({ ...base, HTTPS_PROXY: 'http://proxy.corp:3128', https_proxy: 'http://other:1', no_proxy: '.svc,.cluster.local' })
   t.equal(c.HTTPS_PROXY, 'http://proxy.corp:3128')
   t.equal(c.NO_PROXY, '.svc,.cluster.local')

@@ -77,7 +77,7 @@ t.test('TLS_CERT_FILE/TLS_KEY_FILE: the broker serves HTTPS, and a renewed certi
 })
 
 t.test('TLS_CERT_FILE and TLS_KEY_FILE go together and must be readable', async (t) => {
-  const base = { SECRET_STORE: 'file', FILE_STORE_KEY: Buffer.alloc(32, 7).toString('base64'), PRINCIPALS_JSON: '{"principals":[]}' }
+  const base = { SECRET_STORE: 'file', FILE_STORE_KEY: Buffer.alloc(32, 7).toString('base64'), PRINCIPALS_JSON: '{"principals":[]}', SHARED_STATE: 'memory' }
   t.throws(() => loadConfig({ ...base, TLS_CERT_FILE: '/etc/hostname' }), /^missing TLS_KEY_FILE: TLS_CERT_FILE and TLS_KEY_FILE go together/)
   t.throws(() => loadConfig({ ...base, TLS_KEY_FILE: '/etc/hostname' }), /^missing TLS_CERT_FILE/)
   t.throws(() => loadConfig({ ...base, TLS_CERT_FILE: '/nonexistent/tls.crt', TLS_KEY_FILE: '/etc/hostname' }), /^invalid TLS_CERT_FILE: cannot read the file \(ENOENT\)/)

@@ -151,6 +151,7 @@ t.test('VAULT_STARTUP_TIMEOUT_SECONDS bounds the wait: the server exits 1 and sa
       VAULT_STARTUP_TIMEOUT_SECONDS: '2',
       PRINCIPALS_JSON: '{"principals":[]}',
       SCHEDULER_ENABLED: 'false',
+      SHARED_STATE: 'memory',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
