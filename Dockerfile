@@ -4,6 +4,7 @@
 #   docker build -t sf-broker \
 #     --build-arg REVISION="$(git rev-parse HEAD)" --build-arg CREATED="$(date -u +%Y-%m-%dT%H:%M:%SZ)" .
 #   docker run --read-only --tmpfs /tmp -p 3000:3000 --env-file broker.env sf-broker
+# broker.env: start from deploy/production/broker.env.example (Vault, Redis, principals, secrets as files).
 # The Salesforce simulator and the demo are not in it (they stay in a checkout: packages/simulator,
 # scripts/demo.ts); the simulator has its own image, packages/simulator/Dockerfile.
 #
@@ -72,8 +73,10 @@ COPY package.json package-lock.json ./
 # The npm cache is a build-time cache mount, so it never lands in a layer.
 RUN --mount=type=cache,target=/root/.npm npm pkg delete workspaces && npm ci --omit=dev --ignore-scripts
 COPY --from=build /app/dist ./dist
-# sfb, the admin CLI (package.json "bin"): `docker exec <container> sfb health`
-RUN printf '#!/bin/sh\nexec node /app/dist/cli/sfb.js "$@"\n' > /usr/local/bin/sfb && chmod 755 /usr/local/bin/sfb
+# sfb, the admin CLI (package.json "bin"): `docker exec -e SFB_ADMIN_KEY_FILE=/run/secrets/sfb-admin-key <container> sfb health`.
+# Inside the container SFB_URL defaults to this container's broker (http://127.0.0.1:$PORT); the admin key
+# comes from the file SFB_ADMIN_KEY_FILE names (the chart sets it when sfb.adminKeySecret is given).
+RUN printf '#!/bin/sh\n: "${SFB_URL:=http://127.0.0.1:${PORT:-3000}}"\nexport SFB_URL\nexec node /app/dist/cli/sfb.js "$@"\n' > /usr/local/bin/sfb && chmod 755 /usr/local/bin/sfb
 
 # Numeric so that Kubernetes' runAsNonRoot can verify it without reading /etc/passwd.
 USER 10001:10001

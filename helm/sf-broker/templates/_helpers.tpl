@@ -88,3 +88,22 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "sf-broker.vaultTlsDir" -}}
 /etc/sf-broker/vault-tls
 {{- end }}
+
+{{/* resources.limits.memory in MiB (Ki, Mi, Gi, Ti, k, M, G, T or bytes), 0 when unset. */}}
+{{- define "sf-broker.memoryLimitMiB" -}}
+{{- $limit := toString (dig "limits" "memory" "" .Values.resources) -}}
+{{- if $limit -}}
+{{- $number := regexFind "^[0-9.]+" $limit -}}
+{{- $unit := trimPrefix $number $limit -}}
+{{- $factors := dict "" (divf 1 1048576) "Ki" (divf 1 1024) "Mi" 1 "Gi" 1024 "Ti" 1048576 "k" (divf 1000 1048576) "M" (divf 1000000 1048576) "G" (divf 1000000000 1048576) "T" (divf 1000000000000 1048576) -}}
+{{- if not (hasKey $factors $unit) }}{{ fail (printf "resources.limits.memory %q: use Mi or Gi (or Ki, Ti, k, M, G, T, bytes)" $limit) }}{{ end -}}
+{{- mulf (float64 $number) (get $factors $unit) | floor | int -}}
+{{- else -}}
+0
+{{- end -}}
+{{- end }}
+
+{{/* Where the sfb admin key Secret is mounted (SFB_ADMIN_KEY_FILE) */}}
+{{- define "sf-broker.sfbKeyDir" -}}
+/etc/sf-broker/sfb
+{{- end }}

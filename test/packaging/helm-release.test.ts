@@ -1,0 +1,66 @@
+import { join } from 'node:path'
+import t from 'tap'
+import { CHART_DIR, readYaml, renderChart, type RenderedChart } from './helm-chart.ts'
+import { readRepoFile } from './repo.ts'
+
+/** What a platform team needs before and around `helm install`: memory, sfb in the pod, the Secrets to create. */
+
+const CI_VALUES = readYaml(join(CHART_DIR, 'ci/test-values.yaml'))
+
+function container (chart: RenderedChart): any {
+  const deployment = chart.objects.find(o => o.kind === 'Deployment')
+  if (!deployment) throw new Error('no Deployment rendered')
+  return deployment.spec.template.spec.containers[0]
+}
+
+const envOf = (chart: RenderedChart, name: string): string | undefined => container(chart).env.find((e: { name: string }) => e.name === name)?.value
+
+t.test('the heap limit follows the memory limit by default', async (t) => {
+  const chart = renderChart([CI_VALUES])
+  const limit = container(chart).resources.limits.memory
+  t.equal(limit, '384Mi', 'the default memory limit')
+  t.equal(envOf(chart, 'NODE_OPTIONS'), '--max-old-space-size=288', '75 % of 384 MiB')
+  t.equal(envOf(renderChart([CI_VALUES, { resources: { limits: { memory: '1Gi' } } }]), 'NODE_OPTIONS'), '--max-old-space-size=768')
+  t.equal(envOf(renderChart([CI_VALUES, { resources: { limits: { memory: '512M' } } }]), 'NODE_OPTIONS'), '--max-old-space-size=366', 'decimal megabytes: 512,000,000 bytes is 488 MiB')
+  t.equal(envOf(renderChart([CI_VALUES, { heapLimitPercent: 50 }]), 'NODE_OPTIONS'), '--max-old-space-size=192')
+  t.equal(envOf(renderChart([CI_VALUES, { heapLimitPercent: 0 }]), 'NODE_OPTIONS'), undefined, '0: Node decides')
+  const own = renderChart([CI_VALUES, { extraEnv: [{ name: 'NODE_OPTIONS', value: '--max-old-space-size=100' }] }])
+  t.same(container(own).env.filter((e: { name: string }) => e.name === 'NODE_OPTIONS').map((e: { value: string }) => e.value), ['--max-old-space-size=100'], 'an operator\'s NODE_OPTIONS replaces the derived one')
+  t.throws(() => renderChart([CI_VALUES, { resources: { limits: { memory: '1Pi' } } }]), { message: /resources\.limits\.memory "1Pi": use Mi or Gi/ }, 'a unit the chart cannot size a heap for is named')
+})
+
+t.test('sfb in the pod: the admin key Secret is mounted where SFB_ADMIN_KEY_FILE points', async (t) => {
+  t.equal(envOf(renderChart([CI_VALUES]), 'SFB_ADMIN_KEY_FILE'), undefined, 'none by default')
+  const chart = renderChart([CI_VALUES, { sfb: { adminKeySecret: 'sf-broker-sfb' } }])
+  const file = envOf(chart, 'SFB_ADMIN_KEY_FILE') as string
+  const mount = container(chart).volumeMounts.find((m: { name: string }) => m.name === 'sfb-admin-key')
+  t.equal(file, `${mount.mountPath}/key`)
+  t.equal(mount.readOnly, true)
+  const volume = chart.objects.find(o => o.kind === 'Deployment')!.spec.template.spec.volumes.find((v: { name: string }) => v.name === 'sfb-admin-key')
+  t.match(volume.secret, { secretName: 'sf-broker-sfb', items: [{ key: 'key', path: 'key' }] })
+})
+
+t.test('the Secrets to create are named in values.yaml and the README before install', async (t) => {
+  const values = readRepoFile('helm/sf-broker/values.yaml')
+  const header = values.slice(0, values.indexOf('replicaCount:'))
+  const readme = readRepoFile('README.md')
+  const helmSection = readme.slice(readme.indexOf('### Helm chart'))
+  const beforeInstall = helmSection.slice(0, helmSection.indexOf('helm install'))
+  for (const value of ['sessionEncryption.existingSecret', 'redis.existingSecret', 'principals.existingSecret']) {
+    t.match(header, value, `values.yaml's header names ${value}`)
+  }
+  for (const secret of ['sf-broker-session-key', 'sf-broker-redis', 'sf-broker-principals']) {
+    t.match(header, `kubectl create secret generic ${secret}`, `values.yaml says how to create ${secret}`)
+    t.match(beforeInstall, `create secret generic ${secret}`, `the README creates ${secret} before helm install`)
+  }
+})
+
+t.test('the image repository says how to publish and pin; the README shows it', async (t) => {
+  const values = readRepoFile('helm/sf-broker/values.yaml')
+  const image = values.slice(values.indexOf('image:'), values.indexOf('imagePullSecrets:'))
+  t.match(image, /docker push/)
+  t.match(image, /digest/)
+  const readme = readRepoFile('README.md')
+  t.match(readme, /\*\*Publish and pin\.\*\*/)
+  t.match(readme, /--set image\.digest=sha256:/)
+})

@@ -1,0 +1,66 @@
+import { execFileSync, spawn } from 'node:child_process'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import t from 'tap'
+import { startBroker } from '../client/support.ts'
+import { ROOT, dockerStages, readRepoFile } from './repo.ts'
+
+/**
+ * `sfb` as the image installs it (/usr/local/bin/sfb, written by the runtime stage's printf), run with
+ * this machine's sh and node against a running broker: no Docker engine needed to hold the README to it.
+ */
+const runtime = dockerStages(readRepoFile('Dockerfile')).at(-1)!
+const install = runtime.instructions.find(i => i.keyword === 'RUN' && i.args.includes('/usr/local/bin/sfb'))!.args
+
+async function imageSfb (dir: string): Promise<string> {
+  const printf = /^printf ('[^']*')/.exec(install)?.[1]
+  if (!printf) throw new Error('the runtime stage no longer writes /usr/local/bin/sfb with printf')
+  const script = execFileSync('sh', ['-c', `printf ${printf}`], { encoding: 'utf8' })
+  // the image's compiled CLI is this checkout's source here
+  const file = join(dir, 'sfb')
+  await writeFile(file, script.replace('/app/dist/cli/sfb.js', join(ROOT, 'src/cli/sfb.ts')), { mode: 0o755 })
+  return file
+}
+
+function run (file: string, args: string[], env: Record<string, string>): Promise<{ code: number | null, stdout: string, stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { env: { PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}`, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d })
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
+    child.on('error', reject)
+    child.on('close', code => resolve({ code, stdout, stderr }))
+  })
+}
+
+t.test('sfb in the image talks to the container\'s broker by default, with the admin key from a file', async (t) => {
+  const broker = await startBroker(t)
+  const dir = await mkdtemp(join(tmpdir(), 'sfb-image-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const sfb = await imageSfb(dir)
+  const keyFile = join(dir, 'sfb-admin-key')
+  await writeFile(keyFile, broker.principals.adminKey + '\n', { mode: 0o600 })
+  const port = new URL(broker.baseUrl).port
+
+  // docker exec inherits the container's environment: PORT, not SFB_URL
+  const listed = await run(sfb, ['connections', 'list'], { PORT: port, SFB_ADMIN_KEY_FILE: keyFile })
+  t.equal(listed.code, 0, listed.stderr)
+  t.match(listed.stdout, /^NAME\s+FLOW/)
+  t.match(listed.stdout, /\nacme\s+client_credentials/)
+
+  const elsewhere = await run(sfb, ['connections', 'list'], { PORT: port, SFB_URL: 'http://127.0.0.1:1', SFB_ADMIN_KEY_FILE: keyFile })
+  t.equal(elsewhere.code, 69, 'an explicit SFB_URL wins')
+  t.match(elsewhere.stderr, /cannot reach the broker at http:\/\/127\.0\.0\.1:1/)
+
+  const noKey = await run(sfb, ['connections', 'list'], { PORT: port })
+  t.equal(noKey.code, 78)
+  t.match(noKey.stderr, /no admin key: set SFB_ADMIN_KEY_FILE/)
+})
+
+t.test('the README and the Dockerfile say the same about sfb in the image', async (t) => {
+  const readme = await readFile(join(ROOT, 'README.md'), 'utf8')
+  t.match(readme, /docker exec -e SFB_ADMIN_KEY_FILE=\S+ <container> sfb health/)
+  t.match(readRepoFile('Dockerfile'), /docker exec -e SFB_ADMIN_KEY_FILE=\S+ <container> sfb health/)
+})
