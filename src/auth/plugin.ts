@@ -51,6 +51,8 @@ async function authPlugin (app: FastifyInstance, opts: AuthPluginOptions): Promi
     if (route.config?.auth !== 'admin' || !route.schema) return
     const role = route.config.role ?? 'admin'
     const schema = route.schema as Record<string, unknown>
+    // a schema object shared by two routes (GET and its HEAD, a helper's constant) is documented once
+    if (schema['x-required-role'] === role) return
     schema['x-required-role'] = role
     schema.description = [schema.description, roleSentence(role)].filter(Boolean).join(' ')
   })
