@@ -143,7 +143,7 @@ t.test('stopping the broker keeps what was not delivered as dead letters', async
 
 t.test('webhook settings fail closed', async (t) => {
   const { loadConfig } = await import('../../src/config.ts')
-  const base = { SECRET_STORE: 'file', FILE_STORE_KEY: randomBytes(32).toString('base64'), PRINCIPALS_JSON: '{"principals":[]}' }
+  const base = { SECRET_STORE: 'file', FILE_STORE_KEY: randomBytes(32).toString('base64'), PRINCIPALS_JSON: '{"principals":[]}', SHARED_STATE: 'memory' }
   t.throws(() => loadConfig({ ...base, WEBHOOK_URLS: 'https://hooks.example.com/x' }), /missing WEBHOOK_SECRET/)
   t.throws(() => loadConfig({ ...base, WEBHOOK_SECRET: SECRET }), /missing WEBHOOK_URLS/)
   t.throws(() => loadConfig({ ...base, WEBHOOK_URLS: 'http://hooks.example.com/x', WEBHOOK_SECRET: SECRET }), /invalid WEBHOOK_URLS: http:\/\/hooks.example.com must be https/)
