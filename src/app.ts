@@ -15,6 +15,7 @@ import adminRoutes from './routes/admin.ts'
 import migrationRoutes from './routes/migration.ts'
 import consumerRotationRoutes from './routes/consumer-rotation.ts'
 import { ConsumerRotationSchema } from './schemas/consumer-rotation.ts'
+import certificateRotationRoutes from './routes/certificate-rotation.ts'
 import { flowSunsetPolicyOf } from './admin/flow-sunset-policy.ts'
 import healthPlugin from './health/plugin.ts'
 import salesforceHealthRoutes from './routes/salesforce-health.ts'
@@ -145,6 +146,7 @@ export async function buildApp (config: Config, overrides: BrokerOverrides = {})
   await app.register(adminRoutes, { admin: broker.admin, audit: broker.audit, flowSunsetPolicy: flowSunsetPolicyOf(broker) })
   await app.register(migrationRoutes, { migrations: broker.migrations })
   await app.register(consumerRotationRoutes, { rotations: broker.consumerRotations })
+  await app.register(certificateRotationRoutes, { rotation: broker.certificateRotation })
   await app.register(metricsRoutes, { metrics: broker.metrics, token: config.METRICS_TOKEN })
 
   // Requests in flight at shutdown finish, but their keep-alive connections must not hold

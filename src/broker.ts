@@ -15,6 +15,8 @@ import { ConnectionAdmin } from './admin/connection-admin.ts'
 import { MigrationService } from './admin/migration.ts'
 import { ConsumerRotationService } from './admin/consumer-rotation.ts'
 import { storeCustody, transitCustody } from './admin/migration-keys.ts'
+import { CertificateRotation } from './admin/certificate-rotation.ts'
+import { StoredLogin } from './sessions/stored-login.ts'
 import { SessionHandoutAudit } from './admin/session-handouts.ts'
 import { BrokerMetrics } from './metrics/metrics.ts'
 import { notifyFromAudit } from './notifications/admin-events.ts'
@@ -63,6 +65,8 @@ export interface Broker {
   migrations: MigrationService
   /** rotates consumer keys and secrets (client credentials, JWT bearer's consumer key) */
   consumerRotations: ConsumerRotationService
+  /** key and certificate rotation of JWT bearer connections (a migration to the same flow) */
+  certificateRotation: CertificateRotation
   /** Vault Transit keys, when the secret store is Vault */
   transit?: TransitKeys
   metrics: BrokerMetrics
@@ -148,6 +152,8 @@ export async function createBroker (config: Config, overrides: BrokerOverrides =
     observer: allObservers(metrics.loginObserver(), loginEvents(notifier)),
     now: clock,
   })
+  // retired flows answered without a login; a pending certificate rotation's key tried when the current one is refused
+  const storedLogin = new StoredLogin({ gate, state: sharedState, logger, flowSunsets, now, circuit: { baseCooldownMs: config.CIRCUIT_COOLDOWN_SECONDS * 1000, maxCooldownMs: config.CIRCUIT_MAX_COOLDOWN_SECONDS * 1000 } })
   const checker: SessionChecker = overrides.checkSession ?? ((session, apiVersion) => checkSession(session, { apiVersion, timeoutMs: config.LOGIN_TIMEOUT_MS }))
 
   const sessions = new SessionService({
@@ -170,6 +176,7 @@ export async function createBroker (config: Config, overrides: BrokerOverrides =
     reloginIntervalMs: config.REVOKED_SESSION_LOGIN_INTERVAL_SECONDS * 1000,
     observer: metrics.sessionObserver(),
     now: clock,
+    storedLogin,
   })
 
   const revoke = overrides.revoke ?? ((session: SalesforceSession) => revokeSession(session, { timeoutMs: config.LOGIN_TIMEOUT_MS }))
@@ -203,6 +210,8 @@ export async function createBroker (config: Config, overrides: BrokerOverrides =
     logger,
     certificateValidityDays: config.JWT_CERT_VALIDITY_DAYS,
   })
+  const certificateRotation = new CertificateRotation({ migrations, store: cachingSecretStore, logger, startDaysBeforeExpiry: config.CERT_ROTATION_START_DAYS })
+  storedLogin.usePendingKeys(certificateRotation)
 
   const consumerRotations = new ConsumerRotationService({
     store: cachingSecretStore,
@@ -242,6 +251,7 @@ export async function createBroker (config: Config, overrides: BrokerOverrides =
     admin,
     migrations,
     consumerRotations,
+    certificateRotation,
     transit,
     metrics,
     notifier,

@@ -129,6 +129,7 @@ export const ConfigSchema = Type.Object({
   WEBHOOK_RETRY_MAX_MS: Type.Integer({ minimum: 10, maximum: 3600000, default: 300000, description: 'Longest wait between two attempts' }),
   WEBHOOK_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 60000, default: 5000, description: 'A receiver that has not answered within this long has failed the attempt' }),
   WEBHOOK_DEAD_LETTER_MAX: Type.Integer({ minimum: 10, maximum: 100000, default: 1000, description: 'Dead letters kept (fleet-wide, newest); older ones are dropped' }),
+  CERT_ROTATION_START_DAYS: Type.Integer({ minimum: 0, maximum: 365, default: 0, description: 'A JWT bearer connection\'s key and certificate rotation starts by itself (at its health check) this many days before the certificate expires; the admin then only uploads the new certificate. 0: never' }),
 })
 
 export type Config = Static<typeof ConfigSchema>

@@ -301,6 +301,7 @@ export class ConnectionAdmin {
       auditSessions: d.auditSessions !== false,
       ...(d.requiredPermissions?.length ? { requiredPermissions: d.requiredPermissions } : {}),
       ...(d.passwordExpiresAfterDays === undefined ? {} : { passwordExpiresAfterDays: d.passwordExpiresAfterDays }),
+      ...(d.acceptRetiredFlow === true ? { acceptRetiredFlow: true } : {}),
       version: stored.version,
       updatedAt: stored.createdTime,
       secretsSet: setSecretNames(d),

@@ -1,20 +1,21 @@
-import { X509Certificate } from 'node:crypto'
 import type { Logger } from 'pino'
 import { DomainError } from '../errors.ts'
 import { isLoginUrlAllowed, type LoginUrlPolicy } from '../salesforce/index.ts'
 import { isSalesforceHostname } from '../salesforce/login-url.ts'
-import { SECRET_FIELDS, type ConnectionDefinition, type SalesforceSession } from '../salesforce/types.ts'
+import type { ConnectionDefinition, SalesforceSession } from '../salesforce/types.ts'
 import { CasConflictError, type SecretStore, type StoredConnection } from '../secrets/store.ts'
 import type { MigrationValidation, MigrationView, StartMigration, ValidateMigration } from '../schemas/migration.ts'
 import type { AuditInput, AuditLog } from './audit-log.ts'
 import type { LoginGate } from '../sessions/login-gate.ts'
 import { refusalProblem } from '../sessions/login-refusal.ts'
 import type { SessionService } from '../sessions/session-service.ts'
+import type { PendingKey } from '../sessions/stored-login.ts'
 import type { SharedState } from '../shared-state/shared-state.ts'
 import type { AdminContext, ConnectionAdmin, ConnectionMetadata } from './connection-admin.ts'
-import { nextStep, setupChecklist, type MigrationTarget } from './migration-checklist.ts'
+import { nextStep, type MigrationTarget } from './migration-checklist.ts'
 import type { KeyCustody } from './migration-keys.ts'
 import { MigrationMarks } from './migration-state.ts'
+import { migrationView } from './migration-view.ts'
 import { originOf } from './secret-destination.ts'
 
 export interface MigrationServiceOptions {
@@ -78,12 +79,12 @@ export class MigrationService {
     await this.marks.begin(name)
     await this.opts.audit.record({ actor: ctx.actor, requestId: ctx.requestId, action: 'migration.start', connection: name, target: originOf(definition.loginUrl), outcome: 'success', version: current.version, fields: [`to:${definition.flow}`, ...(definition.transitKey ? ['key:vault-transit'] : definition.privateKey ? ['key:store'] : [])] })
     this.opts.logger.info({ connection: name, to: definition.flow, keyCustody: definition.flow === 'jwt_bearer' ? this.opts.custody.kind : undefined }, 'migration started')
-    return this.view(current, { name, version: written.version, createdTime: new Date().toISOString(), definition })
+    return migrationView(current, { name, version: written.version, createdTime: new Date().toISOString(), definition })
   }
 
   async get (name: string): Promise<MigrationView> {
     const current = await this.mustRead(name)
-    return this.view(current, await this.mustReadPending(name))
+    return migrationView(current, await this.mustReadPending(name))
   }
 
   async certificate (name: string): Promise<string> {
@@ -120,7 +121,7 @@ export class MigrationService {
       ...(outcome.ok ? {} : { message: outcome.failure.message, hint: outcome.failure.hint, retryable: outcome.failure.retryable }),
       latencyMs,
       nextStep: nextStep(target, classification),
-      migration: this.view(current, pending),
+      migration: migrationView(current, pending),
     }
   }
 
@@ -170,7 +171,7 @@ export class MigrationService {
     // the entry goes before the marks: an abandon that finds no id and no entry knows the migration ended
     await this.pendingStore().remove(name)
     await this.marks.clear(name)
-    await this.opts.audit.record({ ...base, outcome: 'success', classification: 'ok', version: written.version, fields: [`to:${pending.definition.flow}`] })
+    await this.opts.audit.record({ classification: 'ok', ...base, outcome: 'success', version: written.version, fields: [`to:${pending.definition.flow}`] })
     this.opts.logger.info({ connection: name, from: current.definition.flow, to: pending.definition.flow, version: written.version, previousVersion: current.version }, 'migration completed')
     await this.opts.admin.announceWritten(name, written.version)
     return written.version
@@ -192,6 +193,34 @@ export class MigrationService {
     await this.pendingStore().remove(name)
     await this.marks.clear(name)
     await this.opts.audit.record({ ...base, outcome: 'success' })
+  }
+
+  /**
+   * The key of a certificate rotation pending for the connection (jwt_bearer to jwt_bearer, same
+   * host, user and app: only the key differs), for the stored-login policy; one shared-state read
+   * when nothing is pending.
+   */
+  async pendingRotation (name: string, current: ConnectionDefinition): Promise<PendingKey | undefined> {
+    if (!this.opts.pending || current.flow !== 'jwt_bearer') return undefined
+    const id = await this.marks.knownId(name)
+    if (id === undefined) return undefined
+    const pending = await this.opts.pending.read(name)
+    const d = pending?.definition
+    if (!pending || !d || d.flow !== 'jwt_bearer' || !sameTarget(d, current)) return undefined
+    return { definition: d, complete: fromVersion => this.completeByLogin(name, id, pending, fromVersion) }
+  }
+
+  /** The pending key logged in where the current one was refused: the switch, as complete makes it; undefined when the rotation or connection moved on. */
+  private async completeByLogin (name: string, id: string, pending: StoredConnection, fromVersion: number): Promise<number | undefined> {
+    const current = await this.opts.store.read(name)
+    if (!current || current.version !== fromVersion) return undefined
+    const base = { actor: 'sf-broker', requestId: 'pending-key-login', action: 'migration.complete', connection: name, target: originOf(pending.definition.loginUrl), fromVersion, classification: 'pending_key_logged_in' }
+    try {
+      return await this.switchTo(current, pending, id, base)
+    } catch (err) {
+      if (err instanceof DomainError && err.code === 'conflict') return undefined
+      throw err
+    }
   }
 
   /** The connection is being deleted: its pending migration and what was remembered of it go first. */
@@ -245,32 +274,6 @@ export class MigrationService {
     }
   }
 
-  private view (current: StoredConnection, pending: StoredConnection): MigrationView {
-    const d = pending.definition
-    const target = d.flow as MigrationTarget
-    const rotation = target === 'jwt_bearer' && current.definition.flow === 'jwt_bearer'
-    const ready = target === 'jwt_bearer' ? Boolean(d.clientId) : Boolean(d.clientId && d.clientSecret)
-    return {
-      connection: current.name,
-      from: { flow: current.definition.flow, version: current.version },
-      to: {
-        flow: target,
-        loginUrl: d.loginUrl,
-        ...(d.username ? { username: d.username } : {}),
-        ...(d.clientId ? { clientId: d.clientId } : {}),
-        secretsSet: SECRET_FIELDS.filter(f => typeof d[f] === 'string' && d[f] !== ''),
-      },
-      rotation,
-      ...(d.certificate ? { certificate: certificateInfo(d) } : {}),
-      checklist: setupChecklist(target, d, rotation, current.definition.username),
-      updatedAt: pending.createdTime,
-      pendingVersion: pending.version,
-      nextStep: ready
-        ? 'Follow the checklist, then validate: POST …/migration/validate'
-        : `Follow the checklist, then validate with what Setup gave: POST …/migration/validate {"clientId": "…"${target === 'client_credentials' ? ', "clientSecret": "…"' : ''}}`,
-    }
-  }
-
   private pendingStore (): SecretStore {
     if (!this.opts.pending) throw new DomainError('not_found', 'this secret store keeps no pending migrations')
     return this.opts.pending
@@ -289,22 +292,15 @@ export class MigrationService {
   }
 }
 
-function certificateInfo (d: ConnectionDefinition): NonNullable<MigrationView['certificate']> {
-  const cert = new X509Certificate(d.certificate!)
-  return {
-    pem: d.certificate!,
-    notAfter: new Date(cert.validTo).toISOString(),
-    fingerprint256: cert.fingerprint256,
-    keyCustody: d.transitKey ? 'vault-transit' : 'store',
-    ...(d.transitKey ? { transitKey: d.transitKey } : {}),
-  }
-}
-
 /** A Salesforce host must be a My Domain; another allow-listed host (a proxy, the simulator) is taken as one. */
 export function isMyDomain (loginUrl: string): boolean {
   const host = new URL(loginUrl).hostname.toLowerCase()
   if (!isSalesforceHostname(host)) return true
   return host.endsWith('.my.salesforce.com')
+}
+
+function sameTarget (a: ConnectionDefinition, b: ConnectionDefinition): boolean {
+  return originOf(a.loginUrl) === originOf(b.loginUrl) && (a.username ?? '').toLowerCase() === (b.username ?? '').toLowerCase() && a.clientId === b.clientId
 }
 
 function pick<T extends object, K extends keyof T> (source: T, ...keys: K[]): Partial<Pick<T, K>> {

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino'
+import type { DomainError } from '../errors.ts'
 import type { BrokerMetrics } from '../metrics/metrics.ts'
 import type { ClassifiedFailure, ConnectionDefinition, SalesforceSession, SessionCheckOutcome } from '../salesforce/types.ts'
 import { SecretStoreUnavailableError, type StoredConnection } from '../secrets/store.ts'
@@ -42,6 +43,8 @@ export interface ConnectionValidatorOptions {
   readReadiness?: ReadinessReader
   /** told every recorded result with the one it replaced (status-change notifications) */
   onRecorded?: (previous: StoredHealth | null, next: StoredHealth) => void
+  /** the refusal of a connection whose flow Salesforce has retired (src/sessions/stored-login.ts): reported failing, no login */
+  retired?: (name: string, definition: ConnectionDefinition) => DomainError | undefined
 }
 
 export interface ValidateOptions {
@@ -93,6 +96,8 @@ export class ConnectionValidator {
   }
 
   private async check (name: string, stored: StoredConnection, previous: StoredHealth | null, forceFull: boolean, purpose: LoginPurpose): Promise<CheckOutcome> {
+    const retired = this.opts.retired?.(name, stored.definition)
+    if (retired) return { status: 'failing', classification: 'flow_retired', message: retired.message, hint: retired.extensions.hint, checkKind: 'none' }
     const circuit = await this.opts.sessions.circuit(name)
     if (purpose !== 'probe' && circuitBlocks(circuit, stored.version)) return blockedOutcome(circuit)
     const cached = await this.usableSession(name, stored.version)

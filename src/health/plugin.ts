@@ -7,6 +7,7 @@ import type { FlowSunsetTable } from '../salesforce/flow-sunset.ts'
 import type { CachingSecretStore } from '../secrets/caching-store.ts'
 import type { LoginGate } from '../sessions/login-gate.ts'
 import type { SessionService } from '../sessions/session-service.ts'
+import { retiredFlowProblem } from '../sessions/stored-login.ts'
 import type { SharedState } from '../shared-state/shared-state.ts'
 import type { BrokerMetrics } from '../metrics/metrics.ts'
 import type { Notifier } from '../notifications/notifier.ts'
@@ -90,6 +91,7 @@ async function healthPlugin (app: FastifyInstance, opts: HealthPluginOptions): P
     passwordExpiryWarnDays: config.PASSWORD_EXPIRY_WARN_DAYS,
     leaseTtlMs: config.LOGIN_LEASE_TTL_MS,
     ...(events ? { onRecorded: (previous: StoredHealth | null, next: StoredHealth) => events.statusRecorded(previous, next) } : {}),
+    retired: (name, definition) => retiredFlowProblem(name, definition, opts.flowSunsets, opts.now()),
   })
   // a login that worked, on any path (a caller's session, an admin's rotation or rollback), is a success health records
   opts.admin.onWritten(async (name, version) => { await validator.recordSuccess(name, version) })

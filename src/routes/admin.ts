@@ -19,7 +19,7 @@ export interface AdminRoutesOptions {
 
 const PutQuery = Type.Object({
   // query strings are text and the validator does not coerce: the literal words
-  acceptRetiredFlow: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')], { description: 'Create a soap or oauth_password connection even after Salesforce\'s announced end of the flow (refused with 422 flow_retired otherwise)' })),
+  acceptRetiredFlow: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')], { description: 'Create a soap or oauth_password connection even after Salesforce\'s announced end of the flow (refused with 503 flow_retired otherwise), and keep its session requests logging in after that date (kept with the connection; a PUT without it clears it)' })),
 }, { additionalProperties: false })
 
 const IfMatchHeaders = Type.Object({
@@ -95,7 +95,7 @@ const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async (app, {
       security,
       operationId: 'putConnection',
       summary: 'Create or replace a connection (validated against Salesforce first)',
-      description: 'Logs in with the candidate first. Rejected: 422 with the failure class and hint, nothing stored. Accepted: written with check-and-set, old cached sessions dropped, the fresh session cached, the circuit cleared. A soap or oauth_password connection is answered with `warnings` naming the day Salesforce retires its flow; after that day a new one is refused (422 flow_retired) unless `acceptRetiredFlow=true`.',
+      description: 'Logs in with the candidate first. Rejected: 422 with the failure class and hint, nothing stored. Accepted: written with check-and-set, old cached sessions dropped, the fresh session cached, the circuit cleared. A soap or oauth_password connection is answered with `warnings` naming the day Salesforce retires its flow; after that day a new one is refused (503 flow_retired) unless `acceptRetiredFlow=true`, which is kept with the connection: without it, its session requests answer 503 flow_retired without a login after that day.',
       params: ConnectionNameParams,
       querystring: PutQuery,
       headers: IfMatchHeaders,
@@ -109,7 +109,9 @@ const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async (app, {
     },
   }, async (request, reply) => {
     const warnings = await flowSunsetPolicy?.(request.params.name, request.body.flow, request.query.acceptRetiredFlow === 'true') ?? []
-    const { metadata, created } = await admin.put(request.params.name, request.body as ConnectionDefinition, context(request, request.headers['if-match']))
+    // the opt-out is kept with the connection: its session requests keep logging in after the date
+    const definition = { ...request.body, ...(request.query.acceptRetiredFlow === 'true' ? { acceptRetiredFlow: true } : {}) } as ConnectionDefinition
+    const { metadata, created } = await admin.put(request.params.name, definition, context(request, request.headers['if-match']))
     reply.code(created ? 201 : metadata.pending ? 202 : 200).header('etag', `"${metadata.version}"`).type('application/json')
     return warnings.length > 0 ? { ...metadata, warnings } : metadata
   })

@@ -130,8 +130,9 @@ const migrationRoutes: FastifyPluginAsyncTypebox<MigrationRoutesOptions> = async
       security,
       operationId: 'abandonMigration',
       summary: 'Abandon the pending migration (the connection is untouched)',
+      description: '409 when a complete of the same migration is under way or done: one of the two happens, never both.',
       params: ConnectionNameParams,
-      response: { 204: { description: 'Abandoned', type: 'null' }, ...problemResponses(...READ_PROBLEMS) },
+      response: { 204: { description: 'Abandoned', type: 'null' }, ...problemResponses(...READ_PROBLEMS, 'conflict') },
     },
   }, async (request, reply) => {
     await migrations.abandon(request.params.name, context(request))

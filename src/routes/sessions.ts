@@ -27,14 +27,14 @@ const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = async (ap
       tags: ['sessions'],
       operationId: 'getSession',
       summary: 'Get a Salesforce session for a connection',
-      description: 'Returns the cached session, or logs in once for every concurrent caller and replica. Answers 503 with the failure class and an admin hint while logins are paused after a credential failure.',
+      description: 'Returns the cached session, or logs in once for every concurrent caller and replica. Answers 503 with the failure class and an admin hint while logins are paused after a credential failure, and 503 flow_retired without a login once Salesforce\'s announced end of the connection\'s flow has passed.',
       security: [{ bearer: [] }],
       params: ConnectionNameParams,
       body: SessionRequestSchema,
       response: {
         200: { description: 'A usable session', content: { 'application/json': { schema: { $ref: 'Session#' } } } },
         ...problemResponses(...COMMON_PROBLEMS, 'unauthenticated', 'forbidden', 'not_found', 'rate_limited',
-          'salesforce_login_failed', 'circuit_open', 'salesforce_unavailable', 'login_wait_timeout', 'secret_store_unavailable', 'shutting_down'),
+          'salesforce_login_failed', 'circuit_open', 'salesforce_unavailable', 'login_wait_timeout', 'secret_store_unavailable', 'shutting_down', 'flow_retired'),
       },
     },
   }, (request, reply) => {

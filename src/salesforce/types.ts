@@ -24,6 +24,8 @@ export interface ConnectionDefinition {
   sessionTimeoutSeconds: number
   /** Audit every session handed out (caller, secret version, token fingerprint, expiry). Default true. */
   auditSessions?: boolean
+  /** Keep logging in after the announced end of the flow (an org whose date is later): set by PUT …?acceptRetiredFlow=true. */
+  acceptRetiredFlow?: boolean
   /** Connected app consumer key: oauth_password, jwt_bearer, client_credentials. */
   clientId?: string
   /**

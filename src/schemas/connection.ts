@@ -73,6 +73,7 @@ export const ConnectionMetadataSchema = Type.Object({
   auditSessions: Type.Boolean({ description: 'Whether sessions handed out are audited (session.issued events)' }),
   requiredPermissions: Type.Optional(Type.Array(Type.String())),
   passwordExpiresAfterDays: Type.Optional(Type.Integer()),
+  acceptRetiredFlow: Type.Optional(Type.Boolean({ description: 'Set by PUT …?acceptRetiredFlow=true: logins go on after the announced end of the flow (an org whose date is later); otherwise a session request then answers 503 flow_retired without a login' })),
   version: Type.Integer({ description: 'Secret version in the store' }),
   updatedAt: Type.String({ format: 'date-time' }),
   secretsSet: Type.Array(Type.String(), { description: 'Names of the secret fields that have a value' }),

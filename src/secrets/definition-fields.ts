@@ -17,6 +17,7 @@ export function definitionToFields (definition: ConnectionDefinition): Record<st
   // a list in a flat string map: comma-separated, as an operator would type it with `vault kv put`
   if (definition.requiredPermissions?.length) fields.requiredPermissions = definition.requiredPermissions.join(',')
   if (definition.passwordExpiresAfterDays !== undefined) fields.passwordExpiresAfterDays = String(definition.passwordExpiresAfterDays)
+  if (definition.acceptRetiredFlow === true) fields.acceptRetiredFlow = 'true'
   return fields
 }
 
@@ -38,5 +39,6 @@ export function fieldsToDefinition (fields: Record<string, unknown>): Connection
   if (fields.passwordExpiresAfterDays !== undefined && fields.passwordExpiresAfterDays !== '' && Number.isInteger(expiryDays) && expiryDays > 0) {
     definition.passwordExpiresAfterDays = expiryDays
   }
+  if (fields.acceptRetiredFlow === 'true' || fields.acceptRetiredFlow === true) definition.acceptRetiredFlow = true
   return definition as unknown as ConnectionDefinition
 }

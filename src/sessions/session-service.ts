@@ -15,6 +15,7 @@ import type { RejectionCheck } from './rejection-check.ts'
 import { ChangeWaiters } from './change-waiters.ts'
 import { LocalSessions, servable } from './local-sessions.ts'
 import { StopSignal } from './stop-signal.ts'
+import type { StoredLogin, StoredLoginOutcome } from './stored-login.ts'
 import { callerExpiry, needsRefresh, toCachedSession, type LifetimePolicy } from './session-lifetime.ts'
 import type { CachedSession, CircuitState, SharedState } from '../shared-state/shared-state.ts'
 
@@ -60,6 +61,8 @@ export interface SessionServiceOptions {
   observer?: SessionObserver
   /** the clock of circuits and logins; default Date.now */
   now?: () => number
+  /** stored-login policy: retired flows answered without a login, a pending certificate rotation's key tried (src/sessions/stored-login.ts) */
+  storedLogin?: StoredLogin
 }
 
 /** After a session was confirmed dead, logins replacing it are rationed this long (the login budget's hour). */
@@ -299,7 +302,12 @@ export class SessionService {
         await this.throwIfStale(connection, version)
         if (purpose === 'miss') await this.rationRelogin(connection)
       }
-      const outcome = await this.stop.untilStopped(connection, this.opts.gate.attempt({ connection, definition, purpose, storedVersion: version }, this.stop.signal), () => { this.stop.tally.abandonedLogins++ })
+      // ── stored-login policy (src/sessions/stored-login.ts): a retired flow sends nothing; a pending rotation's key may log in instead ──
+      const request = { connection, definition, purpose, storedVersion: version }
+      const login: Promise<StoredLoginOutcome> = this.opts.storedLogin ? this.opts.storedLogin.attempt(request, this.stop.signal) : this.opts.gate.attempt(request, this.stop.signal)
+      const outcome = await this.stop.untilStopped(connection, login, () => { this.stop.tally.abandonedLogins++ })
+      if (outcome.ok && outcome.switched) ({ version, definition } = outcome.switched)
+      // ── end of the stored-login policy ──
       if (outcome.ok) {
         const entry = toCachedSession(outcome.session, version, definition, this.opts.lifetime)
         await this.store(connection, entry)

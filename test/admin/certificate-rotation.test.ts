@@ -1,0 +1,155 @@
+import t from 'tap'
+import { X509Certificate } from 'node:crypto'
+import type { FastifyInstance } from 'fastify'
+import { ACME, acmeDefinition, bearer, buildTestApp, startSim, tempFileStore, type Teardown } from '../helper.ts'
+import { startRedis } from '../support/redis.ts'
+import { testPrincipals } from '../support/principals.ts'
+import type { Simulator } from '../../packages/simulator/src/index.ts'
+
+const ROTATION = '/v1/admin/connections/acme/certificate-rotation'
+
+/** Two replicas sharing Redis and one file store, serving a JWT bearer connection. */
+async function twoReplicas (t: Teardown & { equal: (a: unknown, b: unknown) => boolean }, sim: Simulator) {
+  const redis = await startRedis()
+  t.teardown(() => redis.close())
+  const store = await tempFileStore(t)
+  const principals = testPrincipals(['acme'], 1_000_000)
+  const apps: FastifyInstance[] = []
+  for (let i = 0; i < 2; i++) apps.push((await buildTestApp(t, { redisUrl: redis.url, secretStore: store, principals })).app)
+  const admin = (i: number, method: 'GET' | 'POST' | 'DELETE' | 'PUT', url: string, payload?: object) =>
+    apps[i].inject({ method, url, payload, headers: bearer(principals.adminKey) })
+  const session = (i: number, rejectedToken?: string) => apps[i % 2].inject({ method: 'POST', url: '/v1/connections/acme/session', headers: bearer(principals.billingKey), ...(rejectedToken ? { payload: { rejectedToken } } : {}) })
+  t.equal((await admin(0, 'PUT', '/v1/admin/connections/acme', acmeDefinition(sim, 'jwt_bearer'))).statusCode, 201)
+  return { apps, admin, session }
+}
+
+/**
+ * Services as the SDK behaves: ask for a session, use it at Salesforce, and report it dead when
+ * Salesforce answers 401 — every session answer kept.
+ */
+function services (session: (i: number, rejectedToken?: string) => Promise<{ statusCode: number, json: () => { accessToken: string, instanceUrl: string } }>) {
+  const statuses: number[] = []
+  const run = { on: true }
+  const workers = Array.from({ length: 4 }, async (_, w) => {
+    let dead: string | undefined
+    for (let i = w; run.on; i += 4) {
+      const answer = await session(i, dead)
+      statuses.push(answer.statusCode)
+      dead = undefined
+      if (answer.statusCode !== 200) continue
+      const { accessToken, instanceUrl } = answer.json()
+      const used = await fetch(`${instanceUrl}/services/data/v62.0/limits`, { headers: { authorization: `Bearer ${accessToken}` } })
+      await used.arrayBuffer()
+      if (used.status === 401) dead = accessToken
+    }
+  })
+  return {
+    statuses,
+    async stop () {
+      run.on = false
+      await Promise.all(workers)
+      return statuses
+    },
+  }
+}
+
+/** What an admin does in Salesforce Setup, through the simulator's control API. */
+async function setup (sim: Simulator, method: 'PUT' | 'POST', path: string, body?: object) {
+  const res = await fetch(`${sim.loginUrl}/_sim/orgs/acme${path}`, { method, headers: { 'content-type': 'application/json' }, body: body ? JSON.stringify(body) : undefined })
+  if (!res.ok) throw new Error(`simulator control API ${method} ${path}: ${res.status} ${await res.text()}`)
+  return res.json() as Promise<Record<string, unknown>>
+}
+
+/** Polls an admin read until it holds (the switch is made by a service's login, not by the test). */
+async function until (check: () => Promise<boolean>, what: string, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!await check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise(resolve => setTimeout(resolve, 10))
+  }
+}
+
+t.test('certificate rotation under load on 2 replicas: the upload is followed by the switch, made by the first refused login, with no failed request', async (t) => {
+  const sim = await startSim(t)
+  const { admin, session } = await twoReplicas(t, sim)
+  t.equal((await session(0)).statusCode, 200)
+  const traffic = services(session)
+
+  const started = await admin(0, 'POST', ROTATION)
+  t.equal(started.statusCode, 201, started.body)
+  const view = started.json()
+  t.equal(view.rotation, true)
+  t.equal(view.to.clientId, ACME.clientId, 'same app')
+  t.equal(view.to.username, ACME.username, 'same user')
+  t.same(view.to.secretsSet, ['privateKey'])
+  t.notMatch(started.body, /PRIVATE KEY/)
+  t.match(view.checklist.join('\n'), /Use digital signatures/)
+  const pem = await admin(1, 'GET', `${ROTATION}/certificate`)
+  t.equal(pem.body, view.certificate.pem, 'the other replica hands out the same certificate')
+  t.equal((await admin(1, 'POST', ROTATION)).statusCode, 409, 'one rotation at a time')
+
+  // before the upload the current key still logs in: sessions that die are replaced with it, no extra login
+  const beforeUpload = sim.stats('acme')
+  await setup(sim, 'POST', '/sessions/expire')
+  await until(async () => sim.stats('acme').attempts > beforeUpload.attempts, 'a login with the current key')
+  t.equal(sim.stats('acme').failures, beforeUpload.failures, 'no refused login before the upload')
+  t.equal((await admin(0, 'GET', ROTATION)).statusCode, 200, 'still pending')
+
+  // the admin replaces the app's one certificate: from now on only the new key logs in
+  const app = await setup(sim, 'PUT', `/apps/${ACME.clientId}/certificate`, { certificatePem: view.certificate.pem })
+  t.equal((app.certificate as { fingerprint256: string }).fingerprint256, view.certificate.fingerprint256, 'the app holds the new certificate only')
+  const atUpload = sim.stats('acme')
+  await setup(sim, 'POST', '/sessions/expire')
+  await until(async () => (await admin(1, 'GET', ROTATION)).statusCode === 404, 'the rotation to complete by itself')
+  const afterSwitch = await Promise.all(Array.from({ length: 40 }, (_, i) => session(i)))
+  const statuses = await traffic.stop()
+
+  t.ok(statuses.length > 20, `load ran throughout (${statuses.length} session requests)`)
+  t.same([...new Set([...statuses, ...afterSwitch.map(a => a.statusCode)])], [200], 'zero failed session requests between the upload and the switch')
+  const logins = sim.stats('acme')
+  t.equal(logins.attempts - atUpload.attempts, 2, 'two logins fleet-wide: the current key refused, the new key accepted')
+  t.equal(logins.failures - atUpload.failures, 1, 'one refused')
+  t.equal(new Set(afterSwitch.map(a => a.json().accessToken)).size, 1, 'both replicas serve the one new session')
+
+  const meta = (await admin(0, 'GET', '/v1/admin/connections/acme')).json()
+  t.equal(meta.version, 2, 'switched once, check-and-set')
+  t.equal(meta.flow, 'jwt_bearer')
+  const health = (await admin(1, 'GET', '/health/salesforce')).json().connections[0]
+  t.equal(health.certificate.fingerprint256, new X509Certificate(view.certificate.pem).fingerprint256, 'health shows the new certificate')
+  const audit = (await admin(0, 'GET', '/v1/admin/audit?connection=acme')).json().events as Array<{ action: string, outcome: string, actor: string, classification?: string }>
+  t.ok(audit.some(e => e.action === 'migration.complete' && e.outcome === 'success' && e.actor === 'sf-broker' && e.classification === 'pending_key_logged_in'), 'the switch is audited as made by the broker')
+  t.equal((await admin(0, 'POST', `${ROTATION}/complete`)).statusCode, 404, 'nothing left to complete')
+})
+
+t.test('certificate rotation by hand: validate refuses until the upload, complete switches, then one login fleet-wide', async (t) => {
+  const sim = await startSim(t)
+  const { admin, session } = await twoReplicas(t, sim)
+  t.equal((await session(1)).statusCode, 200)
+  const traffic = services(session)
+  const view = (await admin(0, 'POST', ROTATION)).json()
+  const early = (await admin(1, 'POST', `${ROTATION}/validate`)).json()
+  t.equal(early.classification, 'invalid_assertion', 'the app still holds the old certificate')
+  t.match(early.nextStep, /Upload the certificate/)
+  t.equal((await admin(0, 'POST', `${ROTATION}/complete`)).statusCode, 409, 'no switch before a successful validation')
+
+  await setup(sim, 'PUT', `/apps/${ACME.clientId}/certificate`, { certificatePem: view.certificate.pem })
+  t.equal((await admin(0, 'POST', `${ROTATION}/validate`)).json().classification, 'ok')
+  const before = sim.stats('acme').attempts
+  const done = await admin(1, 'POST', `${ROTATION}/complete`)
+  t.equal(done.statusCode, 200, done.body)
+  t.equal(done.json().previousVersion, 1)
+  const after = await Promise.all(Array.from({ length: 40 }, (_, i) => session(i)))
+  const statuses = await traffic.stop()
+  t.same([...new Set([...statuses, ...after.map(a => a.statusCode)])], [200], 'zero failed session requests')
+  t.equal(sim.stats('acme').attempts - before, 1, 'one login with the new key after the switch, fleet-wide')
+})
+
+t.test('a rotation is for jwt_bearer connections; the migration of another flow is not one', async (t) => {
+  const sim = await startSim(t)
+  const { admin } = await twoReplicas(t, sim)
+  t.equal((await admin(0, 'PUT', '/v1/admin/connections/acme', acmeDefinition(sim, 'client_credentials'))).statusCode, 200)
+  const refused = await admin(0, 'POST', ROTATION)
+  t.equal(refused.statusCode, 409)
+  t.match(refused.json().detail, /not jwt_bearer/)
+  t.equal((await admin(0, 'GET', ROTATION)).statusCode, 404)
+})
