@@ -88,7 +88,7 @@ t.test('creating a soap or oauth_password connection answers 201 with a warning 
 t.test('after the date a new password-flow connection is refused unless accepted explicitly', async (t) => {
   const { app, admin, sim } = await appAt(t, AFTER)
   const refused = await app.inject({ method: 'PUT', url: '/v1/admin/connections/new-soap', headers: admin, payload: acmeDefinition(sim, 'soap') })
-  t.equal(refused.statusCode, 422)
+  t.equal(refused.statusCode, 503)
   t.match(refused.headers['content-type'], /application\/problem\+json/)
   t.match(refused.json(), { type: 'urn:sf-broker:problem:flow_retired', code: 'flow_retired', detail: /soap.*2027-05-14/, hint: /acceptRetiredFlow/ })
   t.equal((await app.inject({ url: '/v1/admin/connections/new-soap', headers: admin })).statusCode, 404, 'nothing stored')
