@@ -133,6 +133,7 @@ export async function buildApp (config: Config, overrides: BrokerOverrides = {})
     now: broker.now,
     admin: broker.admin,
     notifier: broker.notifier,
+    certificateRotation: broker.certificateRotation,
   })
   await app.register(salesforceHealthRoutes, {
     ...app.salesforceHealth,

@@ -3,6 +3,7 @@ import { brokerTarget, CliError, EXIT } from './broker-api.ts'
 import * as connections from './commands/connections.ts'
 import { audit, check, health, revokeSessions } from './commands/health.ts'
 import * as migrate from './commands/migrate.ts'
+import * as certRotation from './commands/cert-rotation.ts'
 import type { CommandContext } from './context.ts'
 import { visible } from './output.ts'
 import { hiddenPrompt, type SecretSources } from './secret-input.ts'
@@ -27,6 +28,7 @@ export const USAGE = `sfb — sf-broker admin CLI
   sfb migrate start NAME --to jwt_bearer|client_credentials [--login-url URL] [--username U] [--client-id ID] [clientSecret]
   sfb migrate show|certificate|complete|abandon NAME
   sfb migrate validate NAME [--client-id ID] [--username U] [clientSecret]
+  sfb cert-rotation start|show|certificate|validate|complete|abandon NAME   new key and certificate (jwt_bearer)
   sfb health [NAME]
   sfb check NAME [--probe] [--reset-acknowledged]   the user was unlocked (or its password reset) in Setup: the guard starts over
   sfb audit [--connection NAME] [--limit N]
@@ -162,6 +164,16 @@ async function run (io: Io): Promise<number> {
       case 'validate': return migrate.validate(ctx, await target(), need(name, 'NAME'), step, rest, secrets)
       case 'complete': return migrate.complete(ctx, await target(), need(name, 'NAME'))
       case 'abandon': return migrate.abandon(ctx, await target(), need(name, 'NAME'))
+    }
+  }
+  if (group === 'cert-rotation') {
+    switch (verb) {
+      case 'start': return certRotation.start(ctx, await target(), need(name, 'NAME'))
+      case 'show': return certRotation.show(ctx, await target(), need(name, 'NAME'))
+      case 'certificate': return certRotation.certificate(ctx, await target(), need(name, 'NAME'))
+      case 'validate': return certRotation.validate(ctx, await target(), need(name, 'NAME'))
+      case 'complete': return certRotation.complete(ctx, await target(), need(name, 'NAME'))
+      case 'abandon': return certRotation.abandon(ctx, await target(), need(name, 'NAME'))
     }
   }
   if (group === 'sessions' && verb === 'revoke') return revokeSessions(ctx, await target(), need(name, 'NAME'))

@@ -13,9 +13,11 @@ import { warnAhead, type Verdict } from './dated-warning.ts'
 export const CertificateHealthSchema = Type.Object({
   notAfter: Type.String({ format: 'date-time', description: 'The certificate uploaded to the app expires then' }),
   daysLeft: Type.Integer({ description: 'Whole days until then; 0 or less once expired' }),
+  issuedAt: Type.String({ format: 'date-time', description: 'The key and its certificate were made then (the certificate\'s notBefore: a minute before)' }),
+  ageDays: Type.Integer({ description: 'Whole days since the key and certificate were made' }),
   fingerprint256: Type.String(),
   keyCustody: Type.Union([Type.Literal('store'), Type.Literal('vault-transit')]),
-}, { additionalProperties: false, description: 'JWT bearer: the certificate the broker made; inside CERT_EXPIRY_WARN_DAYS the connection is warn — rotate with POST …/migration {"flow":"jwt_bearer"}' })
+}, { additionalProperties: false, description: 'JWT bearer: the certificate the broker made and the age of its key; inside CERT_EXPIRY_WARN_DAYS the connection is warn — rotate with POST …/certificate-rotation (CERT_ROTATION_START_DAYS starts it by itself)' })
 export type CertificateHealth = Static<typeof CertificateHealthSchema>
 
 const DAY_MS = 86_400_000
@@ -25,9 +27,12 @@ export function certificateHealth (d: ConnectionDefinition, now = Date.now()): C
   try {
     const cert = new X509Certificate(d.certificate)
     const notAfter = Date.parse(cert.validTo)
+    const issuedAt = Date.parse(cert.validFrom)
     return {
       notAfter: new Date(notAfter).toISOString(),
       daysLeft: Math.floor((notAfter - now) / DAY_MS),
+      issuedAt: new Date(issuedAt).toISOString(),
+      ageDays: Math.max(0, Math.floor((now - issuedAt) / DAY_MS)),
       fingerprint256: cert.fingerprint256,
       keyCustody: d.transitKey ? 'vault-transit' : 'store',
     }
@@ -41,13 +46,18 @@ export function certificateVerdict (current: Verdict, cert: CertificateHealth | 
   if (cert === undefined) return current
   return warnAhead(current, cert.daysLeft, warnDays, when => ({
     message: `the certificate of this JWT bearer connection expires on ${cert.notAfter.slice(0, 10)} (${when})`,
-    hint: 'Rotate the key and certificate: POST /v1/admin/connections/{name}/migration {"flow":"jwt_bearer"}, upload the new certificate to the app, validate, complete (README: "Before 2027-02-20").',
+    hint: 'Rotate the key and certificate: POST /v1/admin/connections/{name}/certificate-rotation (or `sfb cert-rotation start NAME`) and upload the new certificate to the app; the broker switches at the next login (README: "Certificate rotation").',
   }))
 }
 
 /** One series per connection that has a certificate; none for the others. */
 export function updateCertificateGauge (metrics: BrokerMetrics, connection: string, d: ConnectionDefinition | undefined): void {
   const cert = d ? certificateHealth(d) : undefined
-  if (cert === undefined) metrics.certificateExpiry.remove({ connection })
-  else metrics.certificateExpiry.set({ connection }, Date.parse(cert.notAfter) / 1000)
+  if (cert === undefined) {
+    metrics.certificateExpiry.remove({ connection })
+    metrics.certificateIssued.remove({ connection })
+  } else {
+    metrics.certificateExpiry.set({ connection }, Date.parse(cert.notAfter) / 1000)
+    metrics.certificateIssued.set({ connection }, Date.parse(cert.issuedAt) / 1000)
+  }
 }

@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
+import type { CertificateRotation } from '../admin/certificate-rotation.ts'
 import type { ConnectionAdmin } from '../admin/connection-admin.ts'
 import type { Config } from '../config.ts'
 import type { Logger } from 'pino'
@@ -39,6 +40,8 @@ export interface HealthPluginOptions {
   admin: Pick<ConnectionAdmin, 'onWritten'>
   /** status changes and sunset/expiry thresholds become notifications (src/notifications/) */
   notifier?: Notifier
+  /** CERT_ROTATION_START_DAYS: after a check, a certificate that expires soon gets its rotation started */
+  certificateRotation?: Pick<CertificateRotation, 'startIfDue'>
 }
 
 /** What the /health/salesforce routes use: the report, and a forced live check. */
@@ -93,6 +96,10 @@ async function healthPlugin (app: FastifyInstance, opts: HealthPluginOptions): P
     ...(events ? { onRecorded: (previous: StoredHealth | null, next: StoredHealth) => events.statusRecorded(previous, next) } : {}),
     retired: (name, definition) => retiredFlowProblem(name, definition, opts.flowSunsets, opts.now()),
   })
+  // the optional policy: a check is when a certificate close to its end gets its rotation started
+  const rotateIfDue = async (name: string) => {
+    await opts.certificateRotation?.startIfDue(name).catch((err: unknown) => logger.warn({ connection: name, err: { message: (err as Error).message } }, 'certificate rotation could not be started'))
+  }
   // a login that worked, on any path (a caller's session, an admin's rotation or rollback), is a success health records
   opts.admin.onWritten(async (name, version) => { await validator.recordSuccess(name, version) })
   opts.sessions.onLogin(async (name, version) => { await validator.recordSuccess(name, version) })
@@ -121,6 +128,7 @@ async function healthPlugin (app: FastifyInstance, opts: HealthPluginOptions): P
       if (before) await opts.gate.acknowledgeReset(before.definition)
       const health = await validator.validate(name, { forceFull: true, probe })
       if (!health) return null
+      await rotateIfDue(name)
       // the audit record names where the login went
       const stored = await secretStore.read(name).catch(() => null)
       if (stored) events?.datesChecked(name, stored.definition)
@@ -142,6 +150,7 @@ async function healthPlugin (app: FastifyInstance, opts: HealthPluginOptions): P
         const stored = await secretStore.read(name).catch(() => null)
         if (stored) events.datesChecked(name, stored.definition)
       }
+      if (result) await rotateIfDue(name)
       return result
     },
     // this replica's gauges follow the result another replica recorded
@@ -154,6 +163,7 @@ async function healthPlugin (app: FastifyInstance, opts: HealthPluginOptions): P
         removeHealthGauges(metrics, n)
         removeFlowSunsetGauge(metrics, n)
         metrics.certificateExpiry.remove({ connection: n })
+        metrics.certificateIssued.remove({ connection: n })
       }
     },
     neverChecked: async name => (await sharedState.getJson(healthKey(name))) === null,

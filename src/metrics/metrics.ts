@@ -70,6 +70,13 @@ export class BrokerMetrics {
     registers: [this.registry],
   })
 
+  readonly certificateIssued = new Gauge({
+    name: 'sfb_connection_certificate_issued_timestamp_seconds',
+    help: 'When the key and certificate of a JWT bearer connection were made (Unix seconds): their age is time() minus this',
+    labelNames: ['connection'] as const,
+    registers: [this.registry],
+  })
+
   readonly flowSunset = new Gauge({
     name: 'sfb_connection_flow_sunset_timestamp_seconds',
     help: 'When Salesforce retires the login flow of the connection (Unix seconds); only connections on soap or oauth_password',

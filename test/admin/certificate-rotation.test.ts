@@ -153,3 +153,37 @@ t.test('a rotation is for jwt_bearer connections; the migration of another flow 
   t.match(refused.json().detail, /not jwt_bearer/)
   t.equal((await admin(0, 'GET', ROTATION)).statusCode, 404)
 })
+
+t.test('key age and expiry in health and metrics; CERT_ROTATION_START_DAYS starts the next rotation at the check that finds the certificate close to its end', async (t) => {
+  const sim = await startSim(t)
+  const principals = testPrincipals(['acme'])
+  const { app } = await buildTestApp(t, { principals, env: { JWT_CERT_VALIDITY_DAYS: '10', CERT_ROTATION_START_DAYS: '14', CERT_EXPIRY_WARN_DAYS: '7' } })
+  const admin = (method: 'GET' | 'POST' | 'PUT', url: string, payload?: object) => app.inject({ method, url, payload, headers: bearer(principals.adminKey) })
+  const session = () => app.inject({ method: 'POST', url: '/v1/connections/acme/session', headers: bearer(principals.billingKey) })
+  t.equal((await admin('PUT', '/v1/admin/connections/acme', acmeDefinition(sim, 'jwt_bearer'))).statusCode, 201)
+
+  // a first rotation gives the connection a certificate the broker made (10 days: the policy's 14 are already reached)
+  const first = (await admin('POST', ROTATION)).json()
+  await setup(sim, 'PUT', `/apps/${ACME.clientId}/certificate`, { certificatePem: first.certificate.pem })
+  await setup(sim, 'POST', '/sessions/expire')
+  const rejected = (await session()).json().accessToken
+  const served = await app.inject({ method: 'POST', url: '/v1/connections/acme/session', headers: bearer(principals.billingKey), payload: { rejectedToken: rejected } })
+  t.equal(served.statusCode, 200, 'the refused key was replaced by the pending one within the request')
+  t.equal((await admin('GET', ROTATION)).statusCode, 404, 'completed by that login')
+
+  const checked = await admin('POST', '/health/salesforce/acme/check')
+  t.equal(checked.statusCode, 200, checked.body)
+  const health = checked.json()
+  t.match(health.certificate, { fingerprint256: first.certificate.fingerprint256, daysLeft: 9, ageDays: 0, keyCustody: 'store' })
+  t.ok(Math.abs(Date.parse(health.certificate.issuedAt) - Date.now()) < 120_000, 'made just now')
+  t.equal(health.status, 'ok', 'outside CERT_EXPIRY_WARN_DAYS (7): ok')
+  const metrics = (await app.inject({ url: '/metrics' })).body
+  t.match(metrics, /sfb_connection_certificate_issued_timestamp_seconds\{connection="acme"\} \d+/)
+  t.match(metrics, /sfb_connection_certificate_expiry_timestamp_seconds\{connection="acme"\} \d+/)
+
+  const next = await admin('GET', ROTATION)
+  t.equal(next.statusCode, 200, 'the check started the next rotation by itself')
+  t.not(next.json().certificate.fingerprint256, first.certificate.fingerprint256, 'a new key and certificate, waiting for the upload')
+  const audit = (await admin('GET', '/v1/admin/audit?connection=acme')).json().events as Array<{ action: string, actor: string }>
+  t.ok(audit.some(e => e.action === 'migration.start' && e.actor === 'sf-broker'), 'started by the broker, audited')
+})

@@ -9,11 +9,11 @@ import { readSecrets, type SecretSources } from '../secret-input.ts'
  * Each step is one call to /v1/admin/connections/{name}/migration.
  */
 
-type Migration = { connection: string, from: { flow: string, version: number }, to: { flow: string, loginUrl: string, username?: string, clientId?: string }, checklist: string[], nextStep: string, pendingVersion: number, certificate?: { notAfter: string, fingerprint256: string, keyCustody: string } }
+export type Migration = { connection: string, from: { flow: string, version: number }, to: { flow: string, loginUrl: string, username?: string, clientId?: string }, checklist: string[], nextStep: string, pendingVersion: number, certificate?: { notAfter: string, fingerprint256: string, keyCustody: string } }
 
 const path = (name: string) => `/v1/admin/connections/${enc(name)}/migration`
 
-function migrationText (m: Migration): string {
+export function migrationText (m: Migration): string {
   return keyValues([
     ['connection', m.connection],
     ['from', `${m.from.flow} (version ${m.from.version}, kept for rollback)`],

@@ -1,0 +1,58 @@
+import { call, enc, EXIT, type BrokerTarget } from '../broker-api.ts'
+import type { CommandContext } from '../context.ts'
+import { keyValues } from '../output.ts'
+import { migrationText, type Migration } from './migrate.ts'
+
+/**
+ * A new key and certificate for a jwt_bearer connection (README: Certificate rotation):
+ * start → upload the printed certificate to the app in Setup → done (the broker switches at the
+ * next login the old key is refused for), or validate and complete to switch at once.
+ * Each step is one call to /v1/admin/connections/{name}/certificate-rotation.
+ */
+
+const path = (name: string) => `/v1/admin/connections/${enc(name)}/certificate-rotation`
+
+export async function start (ctx: CommandContext, target: BrokerTarget, name: string): Promise<number> {
+  const { body } = await call(target, 'POST', path(name))
+  if (ctx.json) return ctx.print(body)
+  ctx.out(`certificate rotation of ${name} started (the current key keeps serving)\n` + migrationText(body as Migration) +
+    `upload the new certificate: sfb cert-rotation certificate ${name} > ${name}.crt\n`)
+  return EXIT.ok
+}
+
+export async function show (ctx: CommandContext, target: BrokerTarget, name: string): Promise<number> {
+  const { body } = await call(target, 'GET', path(name))
+  if (ctx.json) return ctx.print(body)
+  ctx.out(migrationText(body as Migration))
+  return EXIT.ok
+}
+
+/** The PEM to upload to the app ("Use digital signatures"): public, printed as is so `> new.crt` works. */
+export async function certificate (ctx: CommandContext, target: BrokerTarget, name: string): Promise<number> {
+  const { text } = await call(target, 'GET', `${path(name)}/certificate`)
+  ctx.out(text.endsWith('\n') ? text : text + '\n')
+  return EXIT.ok
+}
+
+export async function validate (ctx: CommandContext, target: BrokerTarget, name: string): Promise<number> {
+  const { body } = await call(target, 'POST', `${path(name)}/validate`)
+  const result = body as { ok: boolean, classification: string, message?: string, hint?: string, nextStep: string }
+  if (ctx.json) ctx.print(result)
+  else ctx.out(keyValues([['result', result.ok ? 'ok' : `FAILED: ${result.classification}`], ['message', result.message], ['hint', result.hint], ['next', result.nextStep]]))
+  return result.ok ? EXIT.ok : EXIT.failed
+}
+
+export async function complete (ctx: CommandContext, target: BrokerTarget, name: string): Promise<number> {
+  const { body } = await call(target, 'POST', `${path(name)}/complete`)
+  if (ctx.json) return ctx.print(body)
+  const { connection: m, previousVersion } = body as { connection: { name: string, version: number }, previousVersion: number }
+  ctx.out(`switched ${m.name} to the new key: now version ${m.version} (sfb connections rollback ${m.name} ${previousVersion} goes back, if the app still holds the old certificate)\n`)
+  return EXIT.ok
+}
+
+export async function abandon (ctx: CommandContext, target: BrokerTarget, name: string): Promise<number> {
+  await call(target, 'DELETE', path(name))
+  if (ctx.json) return ctx.print({ abandoned: name })
+  ctx.out(`certificate rotation of ${name} abandoned; the connection keeps its key\n`)
+  return EXIT.ok
+}
