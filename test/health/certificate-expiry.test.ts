@@ -54,7 +54,7 @@ t.test('inside CERT_EXPIRY_WARN_DAYS the connection is warn; a rotation (the sam
   t.equal(before.status, 'warn')
   t.equal(before.certificate.daysLeft, 9)
   t.match(before.message, /certificate .* expires/)
-  t.match(before.hint, /migration/)
+  t.match(before.hint, /certificate-rotation/)
   const oldExpiry = await metric()
   t.ok(oldExpiry !== undefined && oldExpiry - Date.now() / 1000 < 10 * 86400)
 
