@@ -108,7 +108,12 @@ export function patchExistingApp (org: SimOrgState, clientId: string, body: Json
   return appView(app)
 }
 
-/** "Use digital signatures": the certificate whose key signs the JWT bearer assertions. */
+/**
+ * "Use digital signatures": the certificate whose key signs the JWT bearer assertions. An app has one
+ * certificate field (Salesforce Help "Configure a JWT Bearer Flow", external client apps: "Enable JWT
+ * Bearer Flow", then "Upload Files" with the X.509 certificate; connected apps: "Use digital
+ * signatures"), so an upload replaces the previous certificate and its key stops logging in at once.
+ */
 export function uploadCertificate (org: SimOrgState, clientId: string, body: Json): Json {
   const app = appOrThrow(org, clientId)
   app.certificatePem = checkedCertificate(body.certificatePem)
