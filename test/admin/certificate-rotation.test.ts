@@ -15,7 +15,9 @@ async function twoReplicas (t: Teardown & { equal: (a: unknown, b: unknown) => b
   const store = await tempFileStore(t)
   const principals = testPrincipals(['acme'], 1_000_000)
   const apps: FastifyInstance[] = []
-  for (let i = 0; i < 2; i++) apps.push((await buildTestApp(t, { redisUrl: redis.url, secretStore: store, principals })).app)
+  // the test ends Salesforce's sessions twice within seconds (before and after the upload): no relogin floor between
+  const env = { REVOKED_SESSION_LOGIN_INTERVAL_SECONDS: '0' }
+  for (let i = 0; i < 2; i++) apps.push((await buildTestApp(t, { redisUrl: redis.url, secretStore: store, principals, env })).app)
   const admin = (i: number, method: 'GET' | 'POST' | 'DELETE' | 'PUT', url: string, payload?: object) =>
     apps[i].inject({ method, url, payload, headers: bearer(principals.adminKey) })
   const session = (i: number, rejectedToken?: string) => apps[i % 2].inject({ method: 'POST', url: '/v1/connections/acme/session', headers: bearer(principals.billingKey), ...(rejectedToken ? { payload: { rejectedToken } } : {}) })
