@@ -26,6 +26,7 @@ const migration = { content: { 'application/json': { schema: { $ref: 'Migration#
  */
 const certificateRotationRoutes: FastifyPluginAsyncTypebox<CertificateRotationRoutesOptions> = async (app, { rotation }) => {
   const base = { config: { auth: 'admin' as const } }
+  const viewer = { config: { auth: 'admin' as const, role: 'viewer' as const } }
   const tags = ['admin']
   const security = [{ bearer: [] }]
   const path = '/v1/admin/connections/:name/certificate-rotation'
@@ -48,7 +49,7 @@ const certificateRotationRoutes: FastifyPluginAsyncTypebox<CertificateRotationRo
   })
 
   app.get(path, {
-    ...base,
+    ...viewer,
     schema: {
       tags,
       security,
@@ -63,7 +64,7 @@ const certificateRotationRoutes: FastifyPluginAsyncTypebox<CertificateRotationRo
   })
 
   app.get(`${path}/certificate`, {
-    ...base,
+    ...viewer,
     schema: {
       tags,
       security,
