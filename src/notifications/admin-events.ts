@@ -33,10 +33,15 @@ export function adminEvent (e: AuditEvent): RaisedEvent | undefined {
   return { type, ...(e.connection === undefined ? {} : { connection: e.connection }), data, once: { key: `audit:${e.id}`, ttlMs: DAY_MS } }
 }
 
+/** Actions that store a new secret version in one step: a rotation of fields, a replacement, a rollback. */
+const ONE_STEP_ROTATIONS = /\.rotate$|^connection\.(replace|rollback)$/
+
 function adminEventType (e: AuditEvent): RaisedEvent['type'] | undefined {
   const ok = e.outcome === 'success'
-  // credentials.rotate, and any other *.rotate action (certificates, consumer secrets); a rollback restores an earlier secret
-  if (/\.rotat/.test(e.action) || e.action === 'connection.rollback') return ok ? 'rotation.completed' : 'rotation.failed'
+  if (ONE_STEP_ROTATIONS.test(e.action)) return ok ? 'rotation.completed' : 'rotation.failed'
+  // staged rotations (consumer_rotation.*, and any other *rotation.*): told when completed, or when Salesforce refused the validation
+  if (/rotation\.complete$/.test(e.action)) return ok ? 'rotation.completed' : 'rotation.failed'
+  if (/rotation\.validate$/.test(e.action) && !ok) return 'rotation.failed'
   if (e.action === 'migration.complete') return ok ? 'migration.completed' : 'migration.failed'
   // a validation that Salesforce refused: the migration cannot complete until Setup is fixed
   if (e.action === 'migration.validate' && !ok) return 'migration.failed'

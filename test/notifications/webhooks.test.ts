@@ -75,6 +75,35 @@ t.test('a connection that fails and is fixed by a rotation: the receiver hears e
   t.notOk(verifyDelivery(signature, body.replace('failing', 'ok'), SECRET, t0), 'a changed body')
 })
 
+t.test('a migration refused by Salesforce, then completed: both are told', async (t) => {
+  const receiver = await startReceiver(SECRET)
+  t.teardown(() => receiver.close())
+  const sim = await startSim(t)
+  const store = await tempFileStore(t)
+  await store.write('acme', acmeDefinition(sim, 'oauth_password'), 0)
+  const { url, principals } = await listenTestApp(t, { secretStore: store, env: { ...FAST, WEBHOOK_URLS: receiver.url } })
+  const MIGRATION = `${url}/v1/admin/connections/acme/migration`
+  const call = (method: string, target: string, body?: unknown) => http(target, {
+    method,
+    headers: { ...bearer(principals.adminKey), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  })
+  const started = await call('POST', MIGRATION, { flow: 'jwt_bearer', clientId: ACME.clientId })
+  t.equal(started.status, 201)
+  // the certificate is not uploaded to the app yet: Salesforce refuses the JWT
+  t.not((await call('POST', `${MIGRATION}/validate`)).json.classification, 'ok')
+  const failed = await receiver.waitFor(d => d.type === 'migration.failed')
+  t.match(failed.event, { connection: 'acme', data: { action: 'migration.validate', outcome: 'rejected', actor: 'ops' } })
+
+  const uploaded = await fetch(`${sim.loginUrl}/_sim/orgs/acme/apps/${ACME.clientId}/certificate`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ certificatePem: started.json.certificate.pem }) })
+  t.ok(uploaded.ok)
+  t.equal((await call('POST', `${MIGRATION}/validate`)).json.classification, 'ok')
+  t.equal((await call('POST', `${MIGRATION}/complete`)).status, 200)
+  const completed = await receiver.waitFor(d => d.type === 'migration.completed')
+  t.match(completed.event, { connection: 'acme', data: { action: 'migration.complete', outcome: 'success', version: 2 } })
+  for (const d of receiver.received) t.notOk(/PRIVATE KEY|BEGIN CERTIFICATE/.test(d.body), `${d.type}: no key, no certificate`)
+})
+
 t.test('receiver outage: refused, then back: delivered after retries; a receiver that never takes it leaves a dead letter admins read', async (t) => {
   const receiver = await startReceiver(SECRET)
   const dead = await startReceiver(SECRET)
