@@ -71,8 +71,9 @@ function detailedCard (c: ConnectionHealth, events: NotificationEvent[], now: nu
     row('Last success', ago(c.lastSuccessAt, now)),
     row('Last check', `${ago(c.lastCheckedAt, now)} <small>(${escapeHtml(c.checkKind)})</small>`),
   ]
-  if (c.status !== 'ok' || c.classification !== 'ok') {
-    rows.push(row('Failure class', `<code>${escapeHtml(c.classification)}</code>`))
+  // a warning (sunset, certificate, readiness) has a message and a hint but no failure
+  if (c.classification !== 'ok') rows.push(row('Failure class', `<code>${escapeHtml(c.classification)}</code>`))
+  if (c.status !== 'ok') {
     if (c.message) rows.push(row('Message', escapeHtml(c.message)))
     if (c.hint) rows.push(row('Hint', escapeHtml(c.hint)))
   }

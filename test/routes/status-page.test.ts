@@ -60,9 +60,13 @@ async function cards (page: Page): Promise<Record<string, { status: string, rows
   })))
 }
 
+// one browser and one broker for the tests that only read
+const browserReady = launch(t)
+const brokerReady = brokerWithConnections(t)
+
 t.test('an SRE with an admin key reads every connection on a phone; the page is static and refreshes itself', async (t) => {
-  const { url, principals } = await brokerWithConnections(t)
-  const browser = await launch(t)
+  const { url, principals } = await brokerReady
+  const browser = await browserReady
   const context = await browser.newContext({ viewport: PHONE, deviceScaleFactor: 2, isMobile: true, hasTouch: true, extraHTTPHeaders: bearer(principals.adminKey) })
   const page = await context.newPage()
   const blocked: string[] = []
@@ -89,6 +93,8 @@ t.test('an SRE with an admin key reads every connection on a phone; the page is 
   t.match(seen.broken.rows['Recent events'], /connection\.status_changed not_checked → failing/)
 
   t.equal(seen.legacy.status, 'warn')
+  t.notOk('Failure class' in seen.legacy.rows, 'a warning is no failure')
+  t.match(seen.legacy.rows.Hint, /Move the connection to jwt_bearer or client_credentials/)
   t.match(seen.legacy.rows['Flow sunset'], /oauth_password retires 2027-02-20 in 10 days; move to jwt_bearer or client_credentials/)
   t.match(seen.legacy.rows['Recent events'], /flow\.sunset_threshold in 10 days/)
 
@@ -127,8 +133,8 @@ t.test('an SRE with an admin key reads every connection on a phone; the page is 
 })
 
 t.test('without an admin key: statuses only, as in /health/salesforce; a wrong key is refused', async (t) => {
-  const { url } = await brokerWithConnections(t)
-  const browser = await launch(t)
+  const { url } = await brokerReady
+  const browser = await browserReady
   const page = await (await browser.newContext({ viewport: PHONE })).newPage()
   await page.goto(`${url}/status`)
   const seen = await cards(page)
