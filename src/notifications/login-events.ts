@@ -6,14 +6,14 @@ export const BUDGET_RESERVE_SHARE = 0.8
 
 const HOUR_MS = 3600_000
 
-/**
- * The login gate's side of the events: the failure guard tripping, and the login budget reaching
- * its reserve. Every replica's gate reports, so both are raised under a key that holds for the
- * span they describe: one event per connection per lockout window, and per budget hour.
- */
 /** How long a tripped guard is told once per connection, fleet-wide. */
 const GUARD_TRIP_ONCE_MS = 15 * 60_000
 
+/**
+ * The login gate's side of the events: the failure guard tripping, and the login budget reaching
+ * its reserve. Every replica's gate reports the budget, so both are raised under a key: one event
+ * per connection per budget hour, and per tripped guard (within 15 minutes).
+ */
 export function loginEvents (notifier: Notifier): LoginObserver {
   return {
     loginBudget (connection, used, limit) {

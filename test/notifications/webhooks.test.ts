@@ -75,6 +75,26 @@ t.test('a connection that fails and is fixed by a rotation: the receiver hears e
   t.notOk(verifyDelivery(signature, body.replace('failing', 'ok'), SECRET, t0), 'a changed body')
 })
 
+t.test('the failure guard tripping is told, and nothing of the passwords tried', async (t) => {
+  const receiver = await startReceiver(SECRET)
+  t.teardown(() => receiver.close())
+  const sim = await startSim(t)
+  const store = await tempFileStore(t)
+  await store.write('acme', acmeDefinition(sim, 'soap'), 0)
+  const { url, principals } = await listenTestApp(t, { secretStore: store, env: { ...FAST, WEBHOOK_URLS: receiver.url } })
+  // an admin tries two wrong passwords: with LOCKOUT_THRESHOLD=3 the second leaves the user one short of Salesforce's lockout
+  for (const password of ['Wrong-Password-1', 'Wrong-Password-2']) {
+    const tried = await http(`${url}/v1/admin/connections/acme/validate`, { method: 'POST', headers: { ...bearer(principals.adminKey), 'content-type': 'application/json' }, body: JSON.stringify({ password }) })
+    t.equal(tried.json.ok, false)
+  }
+  const tripped = await receiver.waitFor(d => d.type === 'login.guard_tripped')
+  t.match(tripped.event, { connection: 'acme', data: { failures: 2, lockoutThreshold: 3 } })
+  const third = await http(`${url}/v1/admin/connections/acme/validate`, { method: 'POST', headers: { ...bearer(principals.adminKey), 'content-type': 'application/json' }, body: JSON.stringify({ password: 'Wrong-Password-3' }) })
+  t.equal(third.status, 429, 'the guard holds the third')
+  t.equal(sim.stats('acme').attempts, 2, 'no third password went to Salesforce')
+  t.notOk(/Wrong-Password|Corr3ct/.test(tripped.body))
+})
+
 t.test('a migration refused by Salesforce, then completed: both are told', async (t) => {
   const receiver = await startReceiver(SECRET)
   t.teardown(() => receiver.close())
