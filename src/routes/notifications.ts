@@ -15,12 +15,13 @@ const DeadLetterPage = Type.Object({
 /** What became of the webhooks: the events no receiver took (admin). */
 const notificationRoutes: FastifyPluginAsyncTypebox<NotificationRoutesOptions> = async (app, opts) => {
   app.get('/v1/admin/notifications/dead-letters', {
-    config: { auth: 'admin' },
+    // read-only, like the audit: the viewer role (src/auth/roles.ts)
+    config: { auth: 'admin', role: 'viewer' },
     schema: {
       tags: ['admin'],
       security: [{ bearer: [] }],
       operationId: 'listNotificationDeadLetters',
-      summary: 'Webhook events no receiver took after every attempt, newest first (admin)',
+      summary: 'Webhook events no receiver took after every attempt, newest first',
       description: 'Kept fleet-wide in a list capped at WEBHOOK_DEAD_LETTER_MAX. Each names the receiver by the origin and a hash of its URL (never the URL: its path may be a token), the attempts made and the last error (an HTTP status, a timeout, a refused connection), with the event as it would have been sent.',
       querystring: Type.Object({
         limit: Type.Optional(Type.String({ pattern: '^(1000|[1-9][0-9]{0,2})$', description: '1 to 1000, default 100' })),

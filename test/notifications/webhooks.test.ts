@@ -163,7 +163,10 @@ t.test('receiver outage: refused, then back: delivered after retries; a receiver
   t.equal(second.json.deadLetters.length, 1)
   t.notOk(second.json.next)
 
-  // admins only
+  // admin principals, read-only ones included
+  const asViewer = await http(`${url}/v1/admin/notifications/dead-letters?limit=1`, { headers: bearer(principals.viewerKey!) })
+  t.equal(asViewer.status, 200)
+  t.equal(asViewer.json.deadLetters.length, 1)
   const asService = await http(`${url}/v1/admin/notifications/dead-letters`, { headers: bearer(principals.billingKey) })
   t.equal(asService.status, 403)
   t.match(asService.headers.get('content-type'), /^application\/problem\+json/)
