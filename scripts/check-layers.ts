@@ -1,8 +1,9 @@
 /**
- * The house rule from STYLE.md, checked on every `npm test`: imports only look down, and no two parts of
- * src/ import each other (directly or round a longer circle). A lower floor reaching a higher one, or a
- * circle, is how a change in one corner starts breaking another; this makes it a test failure that names
- * the import, instead of a review comment.
+ * The house rule from STYLE.md, checked on every `npm test`: imports only look down, no two parts of
+ * src/ import each other (directly or round a longer circle), and no two files import each other either
+ * (inside one part, or inside one workspace package). A lower floor reaching a higher one, or a circle,
+ * is how a change in one corner starts breaking another; this makes it a test failure that names the
+ * import, instead of a review comment.
  *
  * Usage: node scripts/check-layers.ts [root]   (root defaults to the repository; exits 1 on a finding)
  *
@@ -69,11 +70,18 @@ export function importsOf (file: string, source: string): { specifier: string, t
 
 /**
  * Every finding for a set of files (repository-relative posix paths → source text).
- * Pure, so the rule itself has unit tests (test/scripts/check-layers.test.ts).
+ * Pure, so the rule itself has unit tests (test/check-layers.test.ts).
  */
 export function findViolations (files: ReadonlyMap<string, string>): Finding[] {
   const findings: Finding[] = []
   const edges = new Map<string, Map<string, { file: string, specifier: string }>>()
+  // file → file inside one part or one package: circles between parts are reported part by part
+  const fileEdges = new Map<string, Map<string, { file: string, specifier: string }>>()
+  const addFileEdge = (file: string, target: string, specifier: string) => {
+    const targets = fileEdges.get(file) ?? new Map()
+    if (!targets.has(target)) targets.set(target, { file, specifier })
+    fileEdges.set(file, targets)
+  }
 
   for (const [file, source] of files) {
     const fromPart = partOf(file)
@@ -88,7 +96,7 @@ export function findViolations (files: ReadonlyMap<string, string>): Finding[] {
         const packageRoot = file.split('/').slice(0, 2).join('/') + '/'
         if (!target.startsWith(packageRoot)) {
           findings.push({ file, specifier, message: `${file} imports '${specifier}': a package imports nothing outside its own folder (${packageRoot})` })
-        }
+        } else if (files.has(target)) addFileEdge(file, target, specifier)
         continue
       }
       if (fromPart === undefined) continue
@@ -97,6 +105,7 @@ export function findViolations (files: ReadonlyMap<string, string>): Finding[] {
         continue
       }
       const toPart = partOf(target)
+      if (toPart === fromPart && files.has(target)) addFileEdge(file, target, specifier)
       if (toPart === undefined || toPart === fromPart) continue
 
       if (STANDALONE.has(fromPart) || STANDALONE.has(toPart)) {
@@ -136,6 +145,14 @@ export function findViolations (files: ReadonlyMap<string, string>): Finding[] {
       file: edges.get(circle[0])!.get(circle[1 % circle.length])!.file,
       specifier: '',
       message: `circle between ${circle.map((p) => `src/${p}`).join(' → ')} → src/${circle[0]}: ${steps.join('; ')}`,
+    })
+  }
+  for (const circle of circles(fileEdges)) {
+    const steps = circle.map((file, i) => `${file} imports '${fileEdges.get(file)!.get(circle[(i + 1) % circle.length])!.specifier}'`)
+    findings.push({
+      file: circle[0],
+      specifier: fileEdges.get(circle[0])!.get(circle[1 % circle.length])!.specifier,
+      message: `circle between files ${[...circle, circle[0]].join(' → ')}: ${steps.join('; ')}; move what both need into a file of its own`,
     })
   }
   return findings

@@ -62,6 +62,40 @@ test('a longer circle is found too', async (t) => {
   t.match(findings[0].message, /circle between src\/admin\/ → src\/metrics\/ → src\/sessions\/ → src\/admin\//)
 })
 
+test('two files of one part that import each other are a circle, with both imports named', async (t) => {
+  const findings = findViolations(tree({
+    'src/admin/connection-admin.ts': "import { revokeSessions } from './session-revocation.ts'",
+    'src/admin/session-revocation.ts': "import type { AdminContext } from './connection-admin.ts'",
+    'src/admin/migration.ts': "import type { AdminContext } from './connection-admin.ts'",
+  }))
+  t.equal(findings.length, 1, 'reported once')
+  t.equal(findings[0].file, 'src/admin/connection-admin.ts')
+  t.match(findings[0].message, /circle between files src\/admin\/connection-admin\.ts → src\/admin\/session-revocation\.ts → src\/admin\/connection-admin\.ts/)
+  t.match(findings[0].message, /src\/admin\/connection-admin\.ts imports '\.\/session-revocation\.ts'; src\/admin\/session-revocation\.ts imports '\.\/connection-admin\.ts'/)
+  t.match(findings[0].message, /move what both need into a file of its own/)
+
+  t.same(findViolations(tree({
+    'src/admin/connection-admin.ts': "import { revokeSessions } from './session-revocation.ts'\nimport type { AdminContext } from './admin-context.ts'",
+    'src/admin/session-revocation.ts': "import type { AdminContext } from './admin-context.ts'",
+    'src/admin/admin-context.ts': 'export interface AdminContext {}',
+  })), [], 'the shared type in a file of its own: no circle')
+})
+
+test('a longer circle of files, in a part or in a package, is found too; imports of files outside the tree are not', async (t) => {
+  const findings = findViolations(tree({
+    'src/sessions/a.ts': "import './b.ts'",
+    'src/sessions/b.ts': "import './c.ts'",
+    'src/sessions/c.ts': "import './a.ts'",
+    'packages/simulator/src/x.ts': "import './y.ts'",
+    'packages/simulator/src/y.ts': "import './x.ts'",
+    'src/health/d.ts': "import './missing.ts'",
+  }))
+  t.same(findings.map((f) => f.message.replace(/:.*/, '')), [
+    'circle between files packages/simulator/src/x.ts → packages/simulator/src/y.ts → packages/simulator/src/x.ts',
+    'circle between files src/sessions/a.ts → src/sessions/b.ts → src/sessions/c.ts → src/sessions/a.ts',
+  ])
+})
+
 test('the CLI and the server never import each other; a package imports nothing outside itself', async (t) => {
   const findings = findViolations(tree({
     'src/cli/main.ts': "import { loadConfig } from '../config.ts'",
@@ -105,4 +139,10 @@ test('the script fails with the import named on a tree with one bad import, and 
   t.equal(failed?.code, 1)
   t.match(failed?.stderr, /src\/health\/plugin\.ts imports '\.\.\/routes\/salesforce-health\.ts'/)
   t.match(failed?.stderr, /circle between src\/health\/ → src\/routes\//)
+
+  write('src/health/plugin.ts', "import { report } from './health-report.ts'\n")
+  write('src/health/health-report.ts', "import './plugin.ts'\nexport const report = 1\n")
+  const circled = await run(process.execPath, [script, root]).then(() => undefined, (error) => error)
+  t.equal(circled?.code, 1, 'a circle of two files fails the script')
+  t.match(circled?.stderr, /circle between files src\/health\/health-report\.ts → src\/health\/plugin\.ts → src\/health\/health-report\.ts/)
 })

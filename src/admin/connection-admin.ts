@@ -11,6 +11,7 @@ import { refusalProblem } from '../sessions/login-refusal.ts'
 import type { SessionService } from '../sessions/session-service.ts'
 import type { AuditLog } from './audit-log.ts'
 import { missingFieldsForFlow } from '../salesforce/flow-requirements.ts'
+import type { AdminContext } from './admin-context.ts'
 import { revokeSessions, type RevocationResult } from './session-revocation.ts'
 import { checkSecretsStayHome, originOf, sameSecretAndDestination } from './secret-destination.ts'
 import { lacksPermissions, permissionsProblem, readinessWarnings } from './readiness-gate.ts'
@@ -21,12 +22,7 @@ export type ConnectionMetadata = Static<typeof ConnectionMetadataSchema>
 export type ValidationResult = Static<typeof ValidationResultSchema>
 export type VersionRow = Static<typeof VersionSchema>
 
-export interface AdminContext {
-  actor: string
-  requestId: string
-  /** the version the admin last read (If-Match); a mismatch is a conflict. `*`: any current version (RFC 9110 §13.1.1) */
-  ifMatch?: number | '*'
-}
+export type { AdminContext } from './admin-context.ts'
 
 export interface ConnectionAdminOptions {
   store: SecretStore

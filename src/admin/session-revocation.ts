@@ -3,7 +3,7 @@ import type { SalesforceSession } from '../salesforce/types.ts'
 import type { SecretStore } from '../secrets/store.ts'
 import type { SessionService } from '../sessions/session-service.ts'
 import type { AuditLog } from './audit-log.ts'
-import type { AdminContext } from './connection-admin.ts'
+import type { AdminContext } from './admin-context.ts'
 
 export interface SessionRevocationOptions {
   store: Pick<SecretStore, 'read'>
