@@ -72,7 +72,6 @@ export interface ProblemExtensions {
   requiredRole?: string
 }
 
-/** Throw this from anywhere in a request to answer with that problem. */
 /**
  * A refusal decided by domain code (sessions, admin, health): a stable code of the vocabulary above
  * and the facts for the caller, no HTTP. The edge (src/error-handler.ts) answers it as
@@ -95,14 +94,15 @@ export class DomainError extends Error {
   }
 }
 
-/** A refusal made at the HTTP edge itself (routes, auth, the app's hooks): a DomainError that knows its status. */
+/**
+ * A refusal made at the HTTP edge itself (auth, the app's hooks): a DomainError by another name, so
+ * the lint rule that keeps domain code to DomainError can tell the two apart. The edge answers both
+ * the same way, with the status PROBLEMS gives the code.
+ */
 export class HttpProblem extends DomainError {
-  readonly status: number
-
   constructor (code: ProblemCode, detail?: string, extensions: ProblemExtensions = {}, retryAfter?: number) {
     super(code, detail, extensions, retryAfter)
     this.name = 'HttpProblem'
-    this.status = PROBLEMS[code].status
   }
 }
 

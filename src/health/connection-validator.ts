@@ -12,7 +12,7 @@ import type { SessionService } from '../sessions/session-service.ts'
 import type { CachedSession, CircuitState, SharedState } from '../shared-state/shared-state.ts'
 import { updateHealthGauges } from './gauges.ts'
 import { failureOutcome, healthKey, nextHealth, type CheckOutcome, type StoredHealth } from './health-result.ts'
-import { afterFullLogin, defaultReadinessReader, type ReadinessReader } from './readiness-check.ts'
+import { afterFullLogin, defaultReadinessReader } from './readiness-check.ts'
 import type { TokenBucket } from './token-bucket.ts'
 
 /** Asks Salesforce whether a session still works (and reads the org's API usage on the way). */
@@ -35,12 +35,8 @@ export interface ConnectionValidatorOptions {
   loginTimeoutMs: number
   /** lifetime of the login lease between renewals */
   leaseTtlMs: number
-  /** how long a stored result outlives its connection's last check (a deleted connection's result fades) */
-  resultTtlMs?: number
   /** health warns this many days before a declared password expiry (PASSWORD_EXPIRY_WARN_DAYS) */
   passwordExpiryWarnDays?: number
-  /** defaults to the composite readiness read with loginTimeoutMs */
-  readReadiness?: ReadinessReader
   /** told every recorded result with the one it replaced (status-change notifications) */
   onRecorded?: (previous: StoredHealth | null, next: StoredHealth) => void
   /** the refusal of a connection whose flow Salesforce has retired (src/sessions/stored-login.ts): reported failing, no login */
@@ -57,7 +53,8 @@ export interface ValidateOptions {
   probe?: boolean
 }
 
-const DEFAULT_RESULT_TTL_MS = 7 * 24 * 3600_000
+/** how long a stored result outlives its connection's last check (a deleted connection's result fades) */
+const RESULT_TTL_MS = 7 * 24 * 3600_000
 
 /**
  * Validates one connection against Salesforce and records the result in shared state.
@@ -191,7 +188,7 @@ export class ConnectionValidator {
   private async afterLogin (session: SalesforceSession, definition: ConnectionDefinition): Promise<Pick<CheckOutcome, 'apiUsage' | 'readiness'>> {
     return afterFullLogin(session, definition, {
       checkSession: this.opts.checkSession,
-      readReadiness: this.opts.readReadiness ?? defaultReadinessReader(this.opts.loginTimeoutMs),
+      readReadiness: defaultReadinessReader(this.opts.loginTimeoutMs),
       bucket: this.opts.bucket,
       passwordExpiryWarnDays: this.opts.passwordExpiryWarnDays ?? 14,
       onError: err => this.unexpected(err),
@@ -223,7 +220,7 @@ export class ConnectionValidator {
 
   private async record (name: string, version: number, outcome: CheckOutcome, previous: StoredHealth | null): Promise<StoredHealth> {
     const health = nextHealth(name, version, outcome, previous)
-    await this.opts.state.putJson(healthKey(name), health, this.opts.resultTtlMs ?? DEFAULT_RESULT_TTL_MS)
+    await this.opts.state.putJson(healthKey(name), health, RESULT_TTL_MS)
     const circuit = await this.opts.sessions.circuit(name)
     updateHealthGauges(this.opts.metrics, name, { status: health.status, circuitOpen: circuitBlocks(circuit, version), apiUsage: health.apiUsage, readiness: health.readiness })
     if (previous?.status !== health.status || previous.classification !== health.classification) {

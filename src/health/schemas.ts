@@ -68,7 +68,6 @@ export const ConnectionHealthSummarySchema = Type.Object({
   connection: Type.String(),
   status: Status,
 }, { additionalProperties: false })
-export type ConnectionHealthSummary = Static<typeof ConnectionHealthSummarySchema>
 
 /**
  * The public view of /health/salesforce. Its own schema, not the full one with fields left out:

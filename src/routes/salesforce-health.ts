@@ -13,13 +13,12 @@ import { optionalBody } from './optional-body.ts'
 export interface SalesforceHealthRoutesOptions extends SalesforceHealthService {
   state: SharedState
   audit: AuditLog
-  /** fleet-wide pause between two forced checks of one connection */
-  forcedCheckCooldownMs?: number
   /** HEALTH_DETAILS=public: everybody gets the full view, not only admins */
   publicDetails?: boolean
 }
 
-const DEFAULT_FORCED_CHECK_COOLDOWN_MS = 10_000
+/** fleet-wide pause between two forced checks of one connection */
+const FORCED_CHECK_COOLDOWN_MS = 10_000
 const AUDIT_OUTCOME = { ok: 'success', warn: 'success', degraded: 'error', failing: 'rejected' } as const
 
 const json = (schema: unknown) => ({ 'application/json': { schema } })
@@ -37,7 +36,6 @@ const problem = { $ref: 'Problem#' }
  */
 const salesforceHealthRoutes: FastifyPluginAsyncTypebox<SalesforceHealthRoutesOptions> = async (app, opts) => {
   const { reporter, forceCheck, state, audit } = opts
-  const cooldownMs = opts.forcedCheckCooldownMs ?? DEFAULT_FORCED_CHECK_COOLDOWN_MS
 
   app.get('/health/salesforce', {
     config: { auth: 'optional' },
@@ -82,7 +80,7 @@ const salesforceHealthRoutes: FastifyPluginAsyncTypebox<SalesforceHealthRoutesOp
       tags: ['health'],
       operationId: 'checkSalesforceHealth',
       summary: 'Validate a connection against Salesforce now (operator)',
-      description: `Logs in with the stored secret now, unless the lockout circuit pauses logins (then the circuit's classification is reported and no login is made). One forced check per connection per ${Math.round(cooldownMs / 1000)} s across the fleet. Audited as health.check.`,
+      description: `Logs in with the stored secret now, unless the lockout circuit pauses logins (then the circuit's classification is reported and no login is made). One forced check per connection per ${Math.round(FORCED_CHECK_COOLDOWN_MS / 1000)} s across the fleet. Audited as health.check.`,
       security: [{ bearer: [] }],
       params: ConnectionNameParams,
       body: Type.Union([Type.Object({
@@ -99,8 +97,8 @@ const salesforceHealthRoutes: FastifyPluginAsyncTypebox<SalesforceHealthRoutesOp
     const actor = request.principal?.id ?? 'unknown'
     const requestId = String(request.id)
     // Deliberately never released: the lease is the cool-down.
-    if (!await state.acquireLease(`health-check:${name}`, randomBytes(16).toString('hex'), cooldownMs)) {
-      throw new HttpProblem('rate_limited', 'this connection was checked moments ago; try again later or read GET /health/salesforce', { connection: name }, Math.max(1, Math.ceil(cooldownMs / 1000)))
+    if (!await state.acquireLease(`health-check:${name}`, randomBytes(16).toString('hex'), FORCED_CHECK_COOLDOWN_MS)) {
+      throw new HttpProblem('rate_limited', 'this connection was checked moments ago; try again later or read GET /health/salesforce', { connection: name }, Math.max(1, Math.ceil(FORCED_CHECK_COOLDOWN_MS / 1000)))
     }
     const probe = request.body?.probe === true
     const reset = request.body?.failedLoginsReset === true

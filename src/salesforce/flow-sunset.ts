@@ -42,11 +42,6 @@ const ANNOUNCED: Record<'oauth_password' | 'soap', { date: string, why: string }
   },
 }
 
-export const DEFAULT_SUNSET_DATES: Readonly<Record<keyof typeof ANNOUNCED, string>> = {
-  oauth_password: ANNOUNCED.oauth_password.date,
-  soap: ANNOUNCED.soap.date,
-}
-
 const DAY_MS = 86_400_000
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/
 

@@ -34,7 +34,6 @@ const secretFields = {
 
 /** PUT body: a whole connection, secrets included. */
 export const ConnectionDefinitionSchema = Type.Object({ ...definitionFields, ...secretFields }, { additionalProperties: false })
-export type ConnectionDefinitionBody = Static<typeof ConnectionDefinitionSchema>
 
 /** PATCH …/credentials body: only what changes (e.g. just the security token after a reset). */
 export const CredentialsPatchSchema = Type.Object({

@@ -32,12 +32,5 @@ export async function exportedSeries (): Promise<Set<string>> {
   return names
 }
 
-/**
- * Series the alerts and the dashboard use that the broker does not export yet. Empty: the login
- * budget, flow sunset and certificate expiry series are all exported now; a name listed here must
- * also be named as "not exported yet" in the README.
- */
-export const NOT_YET_EXPORTED = new Set<string>([])
-
 /** Prometheus' own series of a scrape target (https://prometheus.io/docs/concepts/jobs_instances/). */
 export const SCRAPE_SERIES = new Set(['up'])
