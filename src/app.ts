@@ -31,7 +31,7 @@ import { readTlsMaterial, reloadTlsOnChange, type TlsFiles } from './http/tls.ts
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** the broker's services (secret store, sessions, shared state), for routes and tests */
+    /** the broker's services, for serve.ts (seeding, start-up) and tests; routes get what they need as plugin options */
     broker: Broker
   }
 }

@@ -25,11 +25,11 @@ t.test('a bad variable is named in a line of its own', async (t) => {
     [{ SECRET_STORE: 'vault', VAULT_ADDR: 'http://v:8200', PRINCIPALS_JSON: '{}' }, /^missing VAULT_KUBERNETES_ROLE/],
     [{ SECRET_STORE: 'file', FILE_STORE_KEY: KEY }, /^missing PRINCIPALS_FILE/],
     [{ ...base, CIRCUIT_COOLDOWN_SECONDS: '600', CIRCUIT_MAX_COOLDOWN_SECONDS: '60' }, /^invalid CIRCUIT_MAX_COOLDOWN_SECONDS/],
-    // issue 11: Transit custody needs Vault; the certificate validity is bounded
+    // Transit custody needs Vault; the certificate validity is bounded
     [{ ...base, JWT_KEY_CUSTODY: 'vault-transit' }, /^invalid JWT_KEY_CUSTODY: vault-transit needs SECRET_STORE=vault/],
     [{ ...base, JWT_KEY_CUSTODY: 'hsm' }, /^invalid JWT_KEY_CUSTODY/],
     [{ ...base, JWT_CERT_VALIDITY_DAYS: '0' }, /^invalid JWT_CERT_VALIDITY_DAYS/],
-    // issue 10: caller JWTs are only checked against an audience and an issuer the operator named
+    // Caller JWTs are only checked against an audience and an issuer the operator named
     [{ ...base, JWKS_URL: 'https://issuer.example/jwks' }, /^missing JWT_AUDIENCE: required when JWKS_URL is set.*set JWT_AUDIENCE/],
     [{ ...base, JWKS_URL: 'https://issuer.example/jwks', JWT_AUDIENCE: 'sf-broker' }, /^missing JWT_ISSUER: required when JWKS_URL is set.*set JWT_ISSUER/],
     [{ ...base, JWKS_URL: 'http://issuer.example/jwks', JWT_AUDIENCE: 'sf-broker', JWT_ISSUER: 'https://issuer.example' }, /^invalid JWKS_URL: .*https/],

@@ -7,7 +7,7 @@ import { ALIVE_TRUSTED_MS } from '../src/sessions/rejection-check.ts'
 import { freePort } from './support/redis.ts'
 
 /**
- * Issue 10, driven as an admin and a service would: the real demo process (`npm run demo`), over HTTP,
+ * Driven as an admin and a service would: the real demo process (`npm run demo`), over HTTP,
  * with the outcome read at the simulator's control API. The demo org locks its user after 3 failures.
  */
 const DEMO = fileURLToPath(new URL('../scripts/demo.ts', import.meta.url))

@@ -4,7 +4,7 @@ import { startDemo } from '../scripts/demo.ts'
 import { testPrincipals } from './support/principals.ts'
 
 /**
- * Issue 11: the demo seeds a username-password connection, so a newcomer sees its sunset in health
+ * The demo seeds a username-password connection, so a newcomer sees its sunset in health
  * and can migrate it by following the README ("Before 2027-02-20").
  */
 t.test('the demo\'s password connection shows its flow sunset and migrates to JWT bearer as the README says', async (t) => {

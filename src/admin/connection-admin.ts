@@ -68,7 +68,7 @@ export class ConnectionAdmin {
     this.removeListeners.push(listener)
   }
 
-  /** @internal also called by the migration's switch */
+  /** Tells the listeners of a validated write; the migration's switch and the consumer-secret rotation, which write on their own, call it too. */
   async announceWritten (name: string, version: number): Promise<void> {
     for (const listener of this.writtenListeners) {
       // the write has happened: a health bookkeeping error must not turn it into a failure
@@ -321,7 +321,7 @@ const TOKEN_FLOWS = new Set(['soap', 'oauth_password'])
 
 /**
  * A rotation rejected by Salesforce: which fields it sent, and the likely miss (Salesforce resets the
- * security token whenever the password changes, /work/shared/SALESFORCE-FACTS.md).
+ * security token whenever the password changes: Salesforce Help "Reset Your Security Token", sf.user_security_token.htm).
  */
 function rotationHint (flow: string, rotated: string[]): string | undefined {
   if (!TOKEN_FLOWS.has(flow)) return undefined

@@ -4,7 +4,7 @@
  * login) reads it from here, so a moved date is one configuration change
  * (FLOW_SUNSET_OAUTH_PASSWORD_DATE, FLOW_SUNSET_SOAP_DATE).
  *
- * Sources (see ../shared/SALESFORCE-FACTS.md):
+ * Sources:
  * - OAuth 2.0 username-password flow for connected apps: release note rn_security_unpw_flow_retirement
  *   and help 005461976 — enforced 2027-02-20, no extension.
  * - SOAP login(): help 005132110 — not available in API 65.0+, retired for API 31.0–64.0 "in Summer '27".

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { ACME, acmeDefinition, bearer, buildTestApp, startSim, tempFileStore } from '../helper.ts'
 
-/** Issue 14: what an admin reads after a rotation must say what to do next. */
+/** What an admin reads after a rotation must say what to do next. */
 
 async function setup (t: Parameters<typeof buildTestApp>[0]) {
   const sim = await startSim(t)

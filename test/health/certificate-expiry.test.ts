@@ -3,7 +3,7 @@ import { ACME, acmeDefinition, bearer, buildTestApp, startSim, tempFileStore } f
 import { testPrincipals } from '../support/principals.ts'
 
 /**
- * Issue 11: a JWT bearer connection's certificate shows in health (admin view) with its expiry,
+ * A JWT bearer connection's certificate shows in health (admin view) with its expiry,
  * turns the connection warn inside CERT_EXPIRY_WARN_DAYS, and is exported for the chart's
  * SfBrokerCertificateExpiring alert. A key and certificate rotation is the same three steps.
  */

@@ -4,7 +4,7 @@ import { testPrincipals } from '../support/principals.ts'
 import { buildHealthApp, eventually, sharedRedis } from './health-helper.ts'
 
 /**
- * Issue 11: the announced ends of the username-password flows show in health (admin view), turn a
+ * The announced ends of the username-password flows show in health (admin view), turn a
  * connection `warn` inside the window, are exported as a metric, and are named when such a
  * connection is created (refused after the date unless the admin accepts it explicitly).
  * The clock is injected: these tests happen at chosen dates, not today.

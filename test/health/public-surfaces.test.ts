@@ -9,7 +9,7 @@ import { testPrincipals } from '../support/principals.ts'
 import { openApiDocument } from '../../scripts/openapi-document.ts'
 
 /**
- * Issue 10: what answers without credentials (probes, monitoring, scrapers) says little —
+ * What answers without credentials (probes, monitoring, scrapers) says little —
  * statuses, not Salesforce's words, file paths, API usage or circuit detail.
  */
 

@@ -121,7 +121,7 @@ async function rawHttp (port: number, request: string): Promise<{ status: number
   return { status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1]), headers: head.toLowerCase(), body: rest.join('\r\n\r\n') }
 }
 
-t.test('every refusal before a route is problem+json with a stable type and never echoes the input (issue 10)', async (t) => {
+t.test('every refusal before a route is problem+json with a stable type and never echoes the input', async (t) => {
   const store = await tempFileStore(t)
   const principals = testPrincipals(['acme'], 1_000_000)
   const { url: base } = await listenTestApp(t, { secretStore: store, principals })

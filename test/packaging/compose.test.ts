@@ -57,7 +57,7 @@ t.test('the broker runs the image built from this repository, the simulator its 
   }
   t.equal(broker.build, '.')
   t.equal(broker.image, 'sf-broker:local')
-  // issue 16: the simulator is its own workspace package with its own image; the broker's holds none
+  // The simulator is its own workspace package with its own image; the broker's holds none
   t.equal(simulator.build, './packages/simulator')
   t.not(simulator.image, broker.image)
   t.equal(JSON.parse(readRepoFile('packages/simulator/package.json')).name, '@sf-broker/salesforce-simulator')
@@ -147,7 +147,7 @@ t.test('the documented demo keys authenticate the demo principals', async (t) =>
 t.test('the seeded demo connection uses a flow that survives 2027 and logs in to the simulator org the stack starts', async (t) => {
   const env = simulator.environment as Record<string, string>
   const definition = fieldsToDefinition(readJson('deploy/compose/demo-connection.json'))
-  // Salesforce retires soap and oauth_password logins (issue 11); these two stay
+  // Salesforce retires soap and oauth_password logins; these two stay
   t.ok(['jwt_bearer', 'client_credentials'].includes(definition.flow), `flow ${definition.flow}`)
   const loginUrl = new URL(definition.loginUrl)
   t.equal(loginUrl.hostname, env.SIM_ADVERTISED_HOST, 'the login URL names the simulator service')

@@ -37,7 +37,7 @@ function buildProgramFiles (): string[] {
   return program.getSourceFiles().map(f => f.fileName).filter(f => !f.includes('/node_modules/')).map(f => f.slice(ROOT.length))
 }
 
-t.test('dist/ holds neither the simulator nor the demo and its fixed keys (issue 16)', async (t) => {
+t.test('dist/ holds neither the simulator nor the demo and its fixed keys', async (t) => {
   const files = buildProgramFiles()
   t.ok(files.includes('src/server.ts'), 'the build compiles the broker')
   t.same(files.filter(f => !f.startsWith('src/')), [], 'nothing from packages/ (the simulator) or scripts/ (the demo) is imported into the build')

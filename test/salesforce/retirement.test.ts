@@ -8,7 +8,7 @@ import { flowSunsetTable } from '../../src/salesforce/flow-sunset.ts'
 import { startSimulator, type SimOrgOptions, type Simulator } from '../../packages/simulator/src/index.ts'
 
 /**
- * Issue 11: the faults of Salesforce's retirement of password logins, classified with hints that
+ * The faults of Salesforce's retirement of password logins, classified with hints that
  * point at the migration, word for word as projects hit them:
  * forcedotcom/wsc #363 (v65), OpenFn/adaptors #1715 (disabled by default),
  * SalesforceAIResearch/CRMArena #23 (Use Any API Auth), SoqlX #10 (UNSUPPORTED_API_VERSION).

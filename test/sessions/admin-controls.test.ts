@@ -2,7 +2,7 @@ import t from 'tap'
 import { ACME, acmeDefinition, acmeOrg, bearer, buildTestApp, startSim, tempFileStore } from '../helper.ts'
 import { testPrincipals } from '../support/principals.ts'
 
-// Issue 10: the admin controls of the one door: the re-probe, If-Match: *, the kill switch and the audit of sessions handed out.
+// The admin controls of the one door: the re-probe, If-Match: *, the kill switch and the audit of sessions handed out.
 
 t.test('a probe logs in with the stored secret while the circuit is open, only while the guard leaves room; audited', async (t) => {
   const sim = await startSim(t, [acmeOrg({ lockout: { maxAttempts: 3, durationSeconds: 900 } })])

@@ -5,7 +5,7 @@ import { ALIVE_TRUSTED_MS } from '../../src/sessions/rejection-check.ts'
 import { startRedis } from '../support/redis.ts'
 import { testPrincipals } from '../support/principals.ts'
 
-// Issue 10, fleet-wide: three replicas on one real Redis share the failure guard, the budget and the token verdicts.
+// Fleet-wide: three replicas on one real Redis share the failure guard, the budget and the token verdicts.
 
 async function fleet (t: Parameters<typeof startSim>[0], env: Record<string, string> = {}) {
   const sim = await startSim(t, [acmeOrg({ lockout: { maxAttempts: 3, durationSeconds: 900 } })], 30)

@@ -6,7 +6,7 @@ import { FallbackSharedState } from '../../src/shared-state/fallback-state.ts'
 import { startRedis } from '../support/redis.ts'
 import { testPrincipals } from '../support/principals.ts'
 
-// Issue 12 items 1 and 2: a dead login holder and a Salesforce outage stop blocking soon after they end.
+// A dead login holder and a Salesforce outage stop blocking soon after they end.
 
 const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
 

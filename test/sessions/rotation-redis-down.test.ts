@@ -4,7 +4,7 @@ import { ACME, acmeDefinition, bearer, buildTestApp, startSim, tempFileStore } f
 import { startRedis } from '../support/redis.ts'
 import { testPrincipals } from '../support/principals.ts'
 
-// Issue 12 item 3: a rotation while Redis is down never makes another replica log in with the replaced secret.
+// A rotation while Redis is down never makes another replica log in with the replaced secret.
 
 t.test('rotation while Redis is down: the other replica checks the secret version before it spends a login', async (t) => {
   const sim = await startSim(t)

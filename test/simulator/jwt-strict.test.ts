@@ -9,7 +9,7 @@ import { generateTestKeyPair } from '../../packages/simulator/src/index.ts'
 import { APP, USER, http, postForm, signAssertion, startAcme } from './fixtures.ts'
 
 /**
- * Issue 11: JWT bearer assertions checked as Salesforce documents them (OAuth 2.0 JWT Bearer Flow
+ * JWT bearer assertions checked as Salesforce documents them (OAuth 2.0 JWT Bearer Flow
  * for Server-to-Server Integration): RS256 over the certificate uploaded to the app, iss = consumer
  * key, sub = username, aud = https://login.salesforce.com or https://test.salesforce.com, exp within
  * 3 minutes, user pre-authorized. And the control API a migration test needs: upload a certificate

@@ -218,8 +218,8 @@ async function route (ctx: SimContext, sim: Simulator, req: IncomingMessage, url
     user.password = password
     user.lastPasswordChangeDate = Date.now()
     user.passwordExpired = false
-    // Changing the password resets the security token (Salesforce Help "Reset Your Security Token";
-    // /work/shared/SALESFORCE-FACTS.md): the old token stops working with the new password.
+    // Changing the password resets the security token (Salesforce Help "Reset Your Security Token",
+    // sf.user_security_token.htm): the old token stops working with the new password.
     return { password, securityToken: sim.resetSecurityToken(parts[1], parts[3]) }
   }
   if (at('orgs/:key/users/:username', 'GET')) return userView(userOrThrow(orgOrThrow(ctx, parts[1]), parts[3]))
