@@ -76,14 +76,14 @@ t.test('the server: warnings on stderr, exit 78 for every configuration error, p
   t.match(typo.stderr, /^sf-broker: configuration error: unknown variable VAULT_ADRR; did you mean VAULT_ADDR\?/m)
   t.match(typo.stderr, /^sf-broker: configuration error: invalid PORT: /m, 'both problems in one start')
 
-  // serve() reads the environment it is given, not the process's: the warnings name its typo
+  // serve() reads the environment it is given, not the process's: the unknown-variable check names its typo
   const given = spawn(process.execPath, ['--input-type=module', '-e', `import { exitOnStartupError, serve } from ${JSON.stringify(new URL('../src/serve.ts', import.meta.url).href)}
 serve(${JSON.stringify({ ...BASE, PORT: 'x', VAULT_ADRR: 'https://vault:8200' })}).catch(exitOnStartupError)`], { env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'ignore', 'pipe'] })
   let givenErr = ''
   given.stderr.setEncoding('utf8').on('data', (d: string) => { givenErr += d })
   const [givenCode] = await once(given, 'exit') as [number | null]
   t.equal(givenCode, 78, givenErr)
-  t.match(givenErr, /unknown variable VAULT_ADRR; did you mean VAULT_ADDR\?/, 'the typo in the given environment is warned about')
+  t.match(givenErr, /unknown variable VAULT_ADRR; did you mean VAULT_ADDR\?/, 'the typo in the given environment is named')
 
   const proxy = await start({ ...BASE, HTTPS_PROXY: 'http://proxy.corp:99999' })
   t.equal(proxy.code, 78, proxy.stderr)

@@ -27,13 +27,8 @@ t.test('a bad variable stops the broker with one line naming it', async (t) => {
   const [code2] = await once(missing.child, 'exit')
   t.equal(code2, 78)
   t.match(missing.err(), /missing VAULT_ADDR/)
-<<<<<<< HEAD
-  // issue 10: JWKS_URL alone used to start a broker that accepted tokens minted for any audience
-  const loose = run([], { SECRET_STORE: 'file', FILE_STORE_KEY: Buffer.alloc(32).toString('base64'), PRINCIPALS_JSON: '{"principals":[]}', SHARED_STATE: 'memory', JWKS_URL: 'https://kubernetes.default.svc/openid/v1/jwks' })
-=======
   // JWKS_URL alone used to start a broker that accepted tokens minted for any audience
-  const loose = run([], { SECRET_STORE: 'file', FILE_STORE_KEY: Buffer.alloc(32).toString('base64'), PRINCIPALS_JSON: '{"principals":[]}', JWKS_URL: 'https://kubernetes.default.svc/openid/v1/jwks' })
->>>>>>> 5e12b3c (Truthful text: stale comments fixed (errors.ts, announceWritten, app.ts, check-layers), comments cite public sources not machine paths, no issue numbers in test names or test comments; serve() warns about the environment it is given)
+  const loose = run([], { SECRET_STORE: 'file', FILE_STORE_KEY: Buffer.alloc(32).toString('base64'), PRINCIPALS_JSON: '{"principals":[]}', SHARED_STATE: 'memory', JWKS_URL: 'https://kubernetes.default.svc/openid/v1/jwks' })
   const [code3] = await once(loose.child, 'exit')
   t.equal(code3, 78)
   t.equal(loose.err().trim().split('\n').length, 1)
