@@ -23,7 +23,7 @@ export const FLOORS: readonly (readonly string[])[] = [
   ['config.ts', 'config/', 'errors.ts', 'logger.ts', 'egress.ts', 'salesforce/'],
   // shared-state/ is the fleet-wide store (Redis, memory, the fallback between them); it knows no sessions.
   ['secrets/', 'auth/', 'schemas/', 'shared-state/'],
-  ['sessions/', 'admin/', 'metrics/', 'notifications/'],
+  ['sessions/', 'admin/', 'metrics/', 'notifications/', 'proxy/'],
   ['health/'],
   // The HTTP edge: route groups, request plugins and the one place errors become problem+json.
   ['routes/', 'http/', 'error-handler.ts'],

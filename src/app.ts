@@ -11,6 +11,7 @@ import { ProblemSchema } from './schemas/problem.ts'
 import { SessionSchema } from './schemas/session.ts'
 import probeRoutes from './routes/probes.ts'
 import sessionRoutes from './routes/sessions.ts'
+import proxyRoutes from './routes/proxy.ts'
 import adminRoutes from './routes/admin.ts'
 import migrationRoutes from './routes/migration.ts'
 import consumerRotationRoutes from './routes/consumer-rotation.ts'
@@ -106,6 +107,7 @@ export async function buildApp (config: Config, overrides: BrokerOverrides = {})
       },
       tags: [
         { name: 'sessions', description: 'Salesforce sessions for internal services' },
+        { name: 'proxy', description: 'Salesforce REST calls through the broker, under per-caller policy, without a token leaving it' },
         { name: 'admin', description: 'Connection management and rotation (admin principals)' },
         { name: 'health', description: 'Probes and Salesforce credential health' },
       ],
@@ -144,6 +146,15 @@ export async function buildApp (config: Config, overrides: BrokerOverrides = {})
   await app.register(statusRoutes, { reporter: app.salesforceHealth.reporter, notifier: broker.notifier, publicDetails: config.HEALTH_DETAILS === 'public' })
   await app.register(notificationRoutes, { deadLetters: broker.deadLetters })
   await app.register(sessionRoutes, { sessions: broker.sessions, handouts: broker.handouts })
+  await app.register(proxyRoutes, {
+    sessions: broker.sessions,
+    accounting: broker.proxyAccounting,
+    loginUrlPolicy: broker.loginUrlPolicy,
+    bodyLimitBytes: config.PROXY_BODY_LIMIT_BYTES,
+    replayBufferBytes: config.PROXY_REPLAY_BUFFER_BYTES,
+    uploadIdleTimeoutMs: config.PROXY_UPLOAD_IDLE_TIMEOUT_MS,
+    upstreamTimeoutMs: config.PROXY_UPSTREAM_TIMEOUT_MS,
+  })
   await app.register(adminRoutes, { admin: broker.admin, audit: broker.audit, flowSunsetPolicy: flowSunsetPolicyOf(broker) })
   await app.register(migrationRoutes, { migrations: broker.migrations })
   await app.register(consumerRotationRoutes, { rotations: broker.consumerRotations })

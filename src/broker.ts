@@ -24,6 +24,7 @@ import { WebhookCourier } from './notifications/courier.ts'
 import { DeadLetters } from './notifications/dead-letters.ts'
 import { allObservers, loginEvents } from './notifications/login-events.ts'
 import { Notifier } from './notifications/notifier.ts'
+import { ProxyAccounting } from './proxy/accounting.ts'
 import type { SecretStore } from './secrets/store.ts'
 import { createSecretStore } from './secrets/create-store.ts'
 import { CachingSecretStore } from './secrets/caching-store.ts'
@@ -74,6 +75,8 @@ export interface Broker {
   notifier: Notifier
   /** events no webhook receiver took after every attempt */
   deadLetters: DeadLetters
+  /** the Salesforce proxy's counts: per caller and connection, API usage, callers' caps */
+  proxyAccounting: ProxyAccounting
   /** the secret store's start-up: rejects when Vault stayed unusable for VAULT_STARTUP_TIMEOUT_SECONDS */
   startup: Promise<void>
   /** the announced ends of login flows (config over the table in src/salesforce/flow-sunset.ts) */
@@ -256,6 +259,7 @@ export async function createBroker (config: Config, overrides: BrokerOverrides =
     metrics,
     notifier,
     deadLetters,
+    proxyAccounting: new ProxyAccounting({ registry: metrics.registry, state: sharedState }),
     flowSunsets,
     now,
     startup: created.startup,

@@ -106,6 +106,11 @@ export const ConfigSchema = Type.Object({
   HEALTH_DETAILS: Type.Union([Type.Literal('admin'), Type.Literal('public')], { default: 'admin', description: 'Who sees messages, hints, API usage and circuit detail in GET /health/salesforce (everybody else sees statuses only)' }),
   METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16, [FROM_FILE]: true, description: 'Bearer token GET /metrics requires (compared in constant time); unset = /metrics is open (restrict it at the network)' })),
   CALLER_RATE_LIMIT_PER_MINUTE: Type.Integer({ minimum: 1, default: 600, description: 'Requests per caller per minute per replica (a principal may override)' }),
+  PROXY_BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, default: 157286400, description: 'Largest request body the Salesforce proxy forwards, streamed (default 150 MiB, a Bulk API 2.0 upload); larger answers 413' }),
+  PROXY_REPLAY_BUFFER_BYTES: Type.Integer({ minimum: 0, default: 1048576, description: 'Proxied bodies up to this size (with a Content-Length) are held in memory so they can be sent again after Salesforce ends the session; larger ones stream and get 503 session_renewed instead' }),
+  PROXY_UPLOAD_IDLE_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 10000, description: 'A proxied upload that stops arriving for this long is cut off (408)' }),
+  PROXY_UPSTREAM_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 120000, description: 'How long Salesforce may take to start a proxied answer, and between two of its chunks (504)' }),
+  API_USAGE_WARN_RATIO: Type.Number({ minimum: 0, maximum: 1, default: 0.8, description: "Health warns when an org's daily API usage (Sforce-Limit-Info of proxied answers, or the last validation) is above this share of its allocation" }),
 
   VALIDATION_INTERVAL_SECONDS: Type.Integer({ minimum: 1, default: 300, description: 'Cheap re-validation of every connection (cached session)' }),
   FULL_VALIDATION_INTERVAL_SECONDS: Type.Integer({ minimum: 1, default: 3600, description: 'Full login re-validation of every connection' }),

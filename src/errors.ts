@@ -13,6 +13,8 @@ export const PROBLEMS = {
   malformed_request: { status: 400, title: 'The request is not valid HTTP' },
   unauthenticated: { status: 401, title: 'Missing or invalid credentials' },
   forbidden: { status: 403, title: 'Not allowed for this caller' },
+  proxy_only: { status: 403, title: 'This caller may call Salesforce only through the proxy: it gets no sessions' },
+  policy_denied: { status: 403, title: "No rule of this caller's grant allows this Salesforce call" },
   not_found: { status: 404, title: 'No such resource' },
   method_not_allowed: { status: 405, title: 'Method not allowed' },
   conflict: { status: 409, title: 'The resource changed since it was read' },
@@ -27,6 +29,7 @@ export const PROBLEMS = {
   login_guarded: { status: 429, title: 'Logins for this Salesforce user are stopped before they could lock it out' },
   login_budget_exhausted: { status: 429, title: "The Salesforce user's hourly login budget is spent" },
   session_renewal_throttled: { status: 429, title: 'The session was confirmed dead and was replaced moments ago: not replaced again yet' },
+  proxy_quota_exceeded: { status: 429, title: "This caller's proxied Salesforce calls for the period are used up" },
   internal: { status: 500, title: 'Internal error' },
   salesforce_login_failed: { status: 503, title: 'Salesforce refused the stored credentials' },
   flow_retired: { status: 503, title: 'Salesforce has retired this login flow' },
@@ -37,6 +40,9 @@ export const PROBLEMS = {
   secret_store_unavailable: { status: 503, title: 'The secret store is unavailable' },
   not_ready: { status: 503, title: 'The service is not ready' },
   shutting_down: { status: 503, title: 'This replica is shutting down: retry (another replica will answer)' },
+  session_renewed: { status: 503, title: 'Salesforce ended the session while the body was streamed: the session is renewed, send the request again' },
+  bad_gateway: { status: 502, title: 'Salesforce could not be reached or answered unreadably' },
+  gateway_timeout: { status: 504, title: 'Salesforce did not answer in time' },
 } as const
 
 export type ProblemCode = keyof typeof PROBLEMS
@@ -70,6 +76,10 @@ export interface ProblemExtensions {
   loginsLimit?: number
   /** forbidden on an admin operation: the least role it needs (viewer, operator, admin) */
   requiredRole?: string
+  /** policy_denied: the rule that would allow the call (never the raw input: names are checked before they are quoted) */
+  requiredRule?: { api: string, methods: string[], objects?: string[] }
+  /** proxy_quota_exceeded: the cap that is used up */
+  quota?: { period: 'minute' | 'day', limit: number }
 }
 
 /**

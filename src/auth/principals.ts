@@ -3,6 +3,7 @@ import Value from 'typebox/value'
 import { ConfigError } from '../config.ts'
 import { describePrincipalsError } from './principals-errors.ts'
 import { RoleSchema } from './roles.ts'
+import { ProxyRuleSchema, type ProxyRule } from '../schemas/proxy-rule.ts'
 
 /**
  * Who may call the broker. Services (kind "service") get sessions for the connections they are
@@ -15,6 +16,12 @@ import { RoleSchema } from './roles.ts'
  */
 const Slug = Type.String({ pattern: '^[a-z0-9][a-z0-9-]{0,62}$' })
 
+/** A grant with proxy rules: deny by default once rules are present (an empty list allows no proxied call). */
+const ProxyGrantSchema = Type.Object({
+  connection: Type.Union([Slug, Type.Literal('*')]),
+  rules: Type.Array(ProxyRuleSchema),
+}, { additionalProperties: false })
+
 export const PrincipalSchema = Type.Object({
   id: Slug,
   kind: Type.Union([Type.Literal('service'), Type.Literal('admin')]),
@@ -22,8 +29,16 @@ export const PrincipalSchema = Type.Object({
   apiKeySha256: Type.Optional(Type.Array(Type.String({ pattern: '^[0-9a-f]{64}$' }))),
   /** JWT `sub` values (e.g. system:serviceaccount:billing:billing) that authenticate as this principal */
   jwtSubjects: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
-  /** connection names, or "*" for all */
-  connections: Type.Optional(Type.Array(Type.Union([Slug, Type.Literal('*')]))),
+  /**
+   * connection names, or "*" for all; an entry may be `{ connection, rules }` instead: the caller's
+   * proxied calls on that connection are then limited to what the rules allow (src/proxy/policy.ts)
+   */
+  connections: Type.Optional(Type.Array(Type.Union([Slug, Type.Literal('*'), ProxyGrantSchema]))),
+  /** false: a proxy-only caller (its calls go through the proxy; the session endpoint refuses it) */
+  sessions: Type.Optional(Type.Boolean()),
+  /** proxied calls this caller may make per minute and per day, counted by each replica (absent: no cap) */
+  proxyCallsPerMinute: Type.Optional(Type.Integer({ minimum: 1 })),
+  proxyCallsPerDay: Type.Optional(Type.Integer({ minimum: 1 })),
   rateLimitPerMinute: Type.Optional(Type.Integer({ minimum: 1 })),
 }, { additionalProperties: false })
 
@@ -59,7 +74,21 @@ export function parsePrincipals (doc: unknown): PrincipalDirectory {
 }
 
 export function isGranted (principal: Principal, connection: string): boolean {
-  if (principal.kind !== 'service') return false
-  const grants = principal.connections ?? []
-  return grants.includes('*') || grants.includes(connection)
+  return grantFor(principal, connection) !== undefined
+}
+
+/**
+ * The caller's grant on a connection: undefined = none; `rules` undefined = everything (a plain
+ * name or "*"); otherwise the proxy rules. A grant naming the connection wins over a "*" one.
+ */
+export function grantFor (principal: Principal, connection: string): { rules?: ProxyRule[] } | undefined {
+  if (principal.kind !== 'service') return undefined
+  let wildcard: { rules?: ProxyRule[] } | undefined
+  for (const grant of principal.connections ?? []) {
+    const name = typeof grant === 'string' ? grant : grant.connection
+    const found = typeof grant === 'string' ? {} : { rules: grant.rules }
+    if (name === connection) return found
+    if (name === '*') wildcard ??= found
+  }
+  return wildcard
 }

@@ -33,7 +33,7 @@ const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = async (ap
       body: SessionRequestSchema,
       response: {
         200: { description: 'A usable session', content: { 'application/json': { schema: { $ref: 'Session#' } } } },
-        ...problemResponses(...COMMON_PROBLEMS, 'unauthenticated', 'forbidden', 'not_found', 'rate_limited',
+        ...problemResponses(...COMMON_PROBLEMS, 'unauthenticated', 'forbidden', 'proxy_only', 'not_found', 'rate_limited',
           'salesforce_login_failed', 'circuit_open', 'salesforce_unavailable', 'login_wait_timeout', 'secret_store_unavailable', 'shutting_down', 'flow_retired'),
       },
     },
@@ -42,6 +42,7 @@ const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = async (ap
     const principal = request.principal
     // Checked before looking the connection up: a caller without a grant can't learn which connections exist.
     if (!principal || !isGranted(principal, name)) throw new HttpProblem('forbidden', 'this caller has no grant for that connection')
+    if (principal.sessions === false) throw new HttpProblem('proxy_only', 'this caller is proxy-only: call Salesforce through /v1/connections/{name}/salesforce/services/...')
     reply.header('cache-control', 'no-store').header('pragma', 'no-cache').type('application/json; charset=utf-8')
     // the common case answers without an await; anything needing I/O goes through getSession.
     // The answer is JSON text already (the Session schema's fields, see session-answer.ts).

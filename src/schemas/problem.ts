@@ -28,6 +28,15 @@ export const ProblemSchema = Type.Object({
   loginsUsed: Type.Optional(Type.Integer({ description: 'login_budget_exhausted: logins spent for the user in the rolling hour' })),
   loginsLimit: Type.Optional(Type.Integer({ description: 'login_budget_exhausted: SALESFORCE_LOGINS_PER_HOUR' })),
   requiredRole: Type.Optional(Type.Union([Type.Literal('viewer'), Type.Literal('operator'), Type.Literal('admin')], { description: 'forbidden on an admin operation: the least role of the admin principal it needs' })),
+  requiredRule: Type.Optional(Type.Object({
+    api: Type.String(),
+    methods: Type.Array(Type.String()),
+    objects: Type.Optional(Type.Array(Type.String())),
+  }, { description: 'policy_denied: a rule that would allow the call, to add to the grant' })),
+  quota: Type.Optional(Type.Object({
+    period: Type.Union([Type.Literal('minute'), Type.Literal('day')]),
+    limit: Type.Integer(),
+  }, { description: 'proxy_quota_exceeded: the cap that is used up' })),
 }, { $id: 'Problem', additionalProperties: false })
 
 /** Response schema entries for the problems a route can answer with, keyed by status. */

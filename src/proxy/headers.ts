@@ -1,0 +1,55 @@
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
+
+/**
+ * The headers that cross the proxy, by allow-list in both directions: whatever is not named here
+ * (Cookie, the caller's Authorization, Host, Forwarded/X-Forwarded-*, hop-by-hop headers, a
+ * caller's made-up header) never reaches Salesforce, and Salesforce's Set-Cookie, server details
+ * and any other header never reach the caller.
+ */
+
+/** request headers Salesforce's REST API reads (REST API Developer Guide, "Headers"), plus Sforce-* by prefix */
+const REQUEST_HEADERS = new Set([
+  'accept', 'accept-language', 'content-type', 'content-encoding', 'content-length',
+  'if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since', 'x-prettyprint',
+])
+
+/** response headers a REST client needs; Sforce-Limit-Info, Sforce-Locator and Sforce-NumberOfRecords come by prefix */
+const RESPONSE_HEADERS = new Set([
+  'content-type', 'etag', 'last-modified', 'retry-after', 'cache-control', 'expires', 'vary', 'warning', 'date',
+])
+
+/** Node rejects CR/LF in header values; a value with any other control character (tab aside) is dropped too. */
+function hasControl (text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if ((c < 0x20 && c !== 0x09) || c === 0x7f) return true
+  }
+  return false
+}
+
+export function forwardedRequestHeaders (incoming: IncomingHttpHeaders, accessToken: string, host: string): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [name, value] of Object.entries(incoming)) {
+    if (value === undefined) continue
+    if (!REQUEST_HEADERS.has(name) && !name.startsWith('sforce-')) continue
+    const text = Array.isArray(value) ? value.join(', ') : value
+    if (hasControl(text)) continue
+    out[name] = text
+  }
+  out.host = host
+  out.authorization = `Bearer ${accessToken}`
+  // identity, so that echoes of the session can be scrubbed from the answer (src/proxy/scrub-stream.ts)
+  out['accept-encoding'] = 'identity'
+  return out
+}
+
+export function returnedResponseHeaders (upstream: IncomingHttpHeaders | OutgoingHttpHeaders): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [name, value] of Object.entries(upstream)) {
+    const lower = name.toLowerCase()
+    if (value === undefined) continue
+    if (!RESPONSE_HEADERS.has(lower) && !lower.startsWith('sforce-')) continue
+    out[lower] = Array.isArray(value) ? value.join(', ') : String(value)
+  }
+  return out
+}

@@ -1,0 +1,35 @@
+import { Transform } from 'node:stream'
+import { encodedForms, REDACTED } from '../salesforce/scrub.ts'
+
+/**
+ * Salesforce does not echo the session it was called with, but a debugging Apex REST endpoint, a
+ * misconfigured proxy or a hostile instance may. The answer is a stream (a query result or a Bulk
+ * download can be large), so the session's forms (raw, percent-, JSON-, XML- and base64-encoded:
+ * src/salesforce/scrub.ts) are replaced as the bytes pass, holding back only as many bytes as the
+ * longest form could straddle between two chunks.
+ *
+ * Bytes are handled as latin1, which maps each byte to one character and back: the forms are
+ * ASCII, so a match is a match whatever encoding the body uses, and other bytes pass unchanged.
+ */
+export function scrubStream (token: string): Transform {
+  const forms = [...new Set(encodedForms(token))].sort((a, b) => b.length - a.length)
+  const pattern = new RegExp(forms.map(escapeRegExp).join('|'), 'g')
+  const keep = Math.max(...forms.map(f => f.length)) - 1
+  let pending = ''
+  return new Transform({
+    transform (chunk: Buffer, _encoding, done) {
+      const text = (pending + chunk.toString('latin1')).replace(pattern, REDACTED)
+      // a match can't start before the held-back tail, or replace() would have found it
+      const cut = Math.max(0, text.length - keep)
+      pending = text.slice(cut)
+      done(null, cut > 0 ? Buffer.from(text.slice(0, cut), 'latin1') : undefined)
+    },
+    flush (done) {
+      done(null, pending === '' ? undefined : Buffer.from(pending.replace(pattern, REDACTED), 'latin1'))
+    },
+  })
+}
+
+function escapeRegExp (s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+}

@@ -1,0 +1,236 @@
+import { pipeline, type Readable } from 'node:stream'
+import type { IncomingHttpHeaders } from 'node:http'
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import replyFrom from '@fastify/reply-from'
+import { Type } from 'typebox'
+import { HttpProblem } from '../errors.ts'
+import { grantFor, type Principal } from '../auth/principals.ts'
+import { CONNECTION_NAME_PATTERN_SOURCE } from '../schemas/common.ts'
+import { COMMON_PROBLEMS, problemResponses } from '../schemas/problem.ts'
+import { PROXY_METHODS } from '../schemas/proxy-rule.ts'
+import { isLoginUrlAllowed, type LoginUrlPolicy } from '../salesforce/login-url.ts'
+import { createScrubber } from '../salesforce/scrub.ts'
+import type { IssuedSession, SessionService } from '../sessions/session-service.ts'
+import type { ProxyAccounting } from '../proxy/accounting.ts'
+import { apiCall } from '../proxy/api-family.ts'
+import { decoderFor } from '../proxy/decode-answer.ts'
+import { forwardedRequestHeaders, returnedResponseHeaders } from '../proxy/headers.ts'
+import { evaluate } from '../proxy/policy.ts'
+import { scrubStream } from '../proxy/scrub-stream.ts'
+import { readErrorBody, saysInvalidSession } from '../proxy/session-expiry.ts'
+import { targetPath } from '../proxy/target-path.ts'
+import { buffered, guardedUpload, type UploadFailure } from '../proxy/upload.ts'
+
+export interface ProxyRoutesOptions {
+  sessions: SessionService
+  accounting: ProxyAccounting
+  /** the instance URL of a session must be a Salesforce host (or allow-listed) before the session is sent there */
+  loginUrlPolicy: LoginUrlPolicy
+  /** largest body forwarded (PROXY_BODY_LIMIT_BYTES) */
+  bodyLimitBytes: number
+  /** bodies up to this size are held in memory so they can be sent again after a session renewal */
+  replayBufferBytes: number
+  /** an upload that stops arriving for this long is cut off (408) */
+  uploadIdleTimeoutMs: number
+  /** how long Salesforce may take to start answering, and between two chunks of its answer */
+  upstreamTimeoutMs: number
+}
+
+export const PROXY_PREFIX = '/v1/connections/:name/salesforce'
+
+const ProxyParams = Type.Object({
+  name: Type.String({ pattern: CONNECTION_NAME_PATTERN_SOURCE, description: 'Connection name' }),
+  '*': Type.String({ description: 'The Salesforce path from /services/ on, e.g. services/data/v62.0/query' }),
+}, { additionalProperties: false })
+
+interface Forwarding {
+  name: string
+  principal: Principal
+  session: IssuedSession
+  /** the checked path and the query as received */
+  path: string
+  query: string
+  /** a body held in memory (replayable), or the streamed one (not) */
+  body: Buffer | Readable | undefined
+  uploadFailure: () => UploadFailure | undefined
+  attempt: number
+  started: number
+}
+
+/**
+ * Proxy mode: `/v1/connections/{name}/salesforce/services/...` is sent to the connection's instance
+ * URL with the broker's session. The caller authenticates as for sessions and never sees the token;
+ * its grant's rules decide which calls pass (src/proxy/policy.ts); bodies stream both ways; a
+ * Salesforce INVALID_SESSION_ID is healed through the session service (verified, one login fleet-wide)
+ * and the call sent once more.
+ */
+const proxyRoutes: FastifyPluginAsync<ProxyRoutesOptions> = async (app, opts) => {
+  await app.register(replyFrom, {
+    disableCache: true,
+    disableRequestLogging: true,
+    undici: { connections: 128, headersTimeout: opts.upstreamTimeoutMs, bodyTimeout: opts.upstreamTimeoutMs },
+  })
+  // Bodies are not parsed here: the raw stream goes to Salesforce (a 100 MB Bulk upload is never buffered).
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser('*', (_request, payload, done) => { done(null, payload) })
+
+  const allowedInstance = new Map<string, boolean>()
+  const instanceAllowed = (instanceUrl: string): boolean => {
+    let allowed = allowedInstance.get(instanceUrl)
+    if (allowed === undefined) {
+      allowed = isLoginUrlAllowed(new URL(instanceUrl).origin, opts.loginUrlPolicy)
+      allowedInstance.set(instanceUrl, allowed)
+    }
+    return allowed
+  }
+
+  const handler = async (request: FastifyRequest<{ Params: { name: string } }>, reply: FastifyReply): Promise<FastifyReply> => {
+    const { name } = request.params
+    const principal = request.principal as Principal
+    const grant = grantFor(principal, name)
+    if (!grant) throw new HttpProblem('forbidden', 'this caller has no grant for that connection')
+    const target = targetPath(request.raw.url ?? '', `/v1/connections/${name}/salesforce`)
+    if (!target.ok) {
+      if (target.reason === 'not_forwarded') throw new HttpProblem('not_found', 'the proxy forwards /services/data/... and /services/apexrest/... only')
+      throw new HttpProblem('malformed_url', 'the path has a dot segment, an empty segment, or an escaped slash, dot, backslash, semicolon or percent sign')
+    }
+    if (grant.rules) {
+      const verdict = evaluate(grant.rules, request.method, apiCall(target.path))
+      if (!verdict.allowed) throw new HttpProblem('policy_denied', 'no rule of this caller\'s grant allows this call: requiredRule is one that would', { connection: name, requiredRule: verdict.requiredRule })
+    }
+    const admission = opts.accounting.admit(principal.id, { perMinute: principal.proxyCallsPerMinute, perDay: principal.proxyCallsPerDay })
+    if (!admission.ok) {
+      throw new HttpProblem('proxy_quota_exceeded', `this caller's proxied calls per ${admission.period} are used up`, { quota: { period: admission.period, limit: admission.limit } }, admission.retryAfterSeconds)
+    }
+    const { body, uploadFailure } = await requestBody(request, opts)
+    const session = opts.sessions.cachedInProcess(name) ?? await opts.sessions.getSession(name, undefined, principal.id)
+    return forward(request, reply, { name, principal, session, path: target.path, query: target.query, body, uploadFailure, attempt: 1, started: performance.now() })
+  }
+
+  const forward = (request: FastifyRequest, reply: FastifyReply, f: Forwarding): FastifyReply => {
+    const { instanceUrl, accessToken } = f.session.entry.session
+    if (!instanceAllowed(instanceUrl)) throw new HttpProblem('bad_gateway', 'the session\'s instance URL is not a Salesforce host the broker may send sessions to')
+    const upstream = new URL(instanceUrl)
+    if (f.body instanceof Buffer) request.body = undefined
+    return reply.from(f.path, {
+      getUpstream: () => upstream.origin,
+      queryString: () => f.query.slice(1),
+      ...(f.body instanceof Buffer ? { body: f.body, contentType: request.headers['content-type'] ?? 'application/octet-stream' } : {}),
+      rewriteRequestHeaders: () => forwardedRequestHeaders(request.headers, accessToken, upstream.host),
+      rewriteHeaders: (headers: IncomingHttpHeaders) => returnedResponseHeaders(headers),
+      onError: (_reply, { error }) => {
+        const failed = f.uploadFailure()
+        if (failed === 'payload_too_large') return reply.send(new HttpProblem('payload_too_large', 'the request body exceeds the proxy\'s size limit'))
+        if (failed === 'request_timeout') return reply.send(new HttpProblem('request_timeout', 'the request body stopped arriving'))
+        const timedOut = (error as { statusCode?: number }).statusCode === 504
+        request.log.warn({ connection: f.name, code: (error as { code?: string }).code }, 'proxied call failed')
+        reply.send(new HttpProblem(timedOut ? 'gateway_timeout' : 'bad_gateway', timedOut ? 'Salesforce did not answer in time' : 'Salesforce could not be reached', { connection: f.name, retryable: true }))
+      },
+      onResponse: (_request, _reply, raw) => {
+        // at run time the upstream answer: status, headers and its body stream (the types name a ServerResponse)
+        const res = raw as unknown as { statusCode: number, headers: IncomingHttpHeaders, stream: Readable }
+        opts.accounting.observe(f.principal.id, f.name, res.statusCode, performance.now() - f.started)
+        opts.accounting.usage(f.name, res.headers['sforce-limit-info'])
+        if (res.statusCode === 401 && f.attempt === 1) {
+          heal(request, reply, f, res.stream, res.headers).catch((err: unknown) => reply.send(err))
+          return
+        }
+        answer(reply, res.stream, res.headers, accessToken)
+      },
+    })
+  }
+
+  /** A 401: read Salesforce's errorCode; INVALID_SESSION_ID → a renewed session and once more, else the 401 as it came. */
+  const heal = async (request: FastifyRequest, reply: FastifyReply, f: Forwarding, stream: Readable, headers: IncomingHttpHeaders): Promise<void> => {
+    const text = await readErrorBody(stream)
+    const used = f.session.entry.session.accessToken
+    const passThrough = (): void => {
+      reply.removeHeader('content-length')
+      reply.send(scrubbed(text, used))
+    }
+    if (!saysInvalidSession(text.toString('utf8'))) return passThrough()
+    // the same path a caller's rejectedToken takes: Salesforce confirms the session is dead, then one login fleet-wide
+    const renewed = await opts.sessions.getSession(f.name, used, f.principal.id)
+    if (renewed.entry.session.accessToken === used) return passThrough()
+    if (f.body !== undefined && !(f.body instanceof Buffer)) {
+      throw new HttpProblem('session_renewed', 'Salesforce ended the session while the body streamed; it is renewed: send the request again', { connection: f.name, retryable: true }, 1)
+    }
+    for (const header of Object.keys(returnedResponseHeaders(headers))) reply.removeHeader(header)
+    forward(request, reply, { ...f, session: renewed, attempt: 2, started: performance.now() })
+  }
+
+  for (const method of PROXY_METHODS) {
+    app.route({
+      method,
+      url: `${PROXY_PREFIX}/*`,
+      exposeHeadRoute: false,
+      config: { auth: 'service', swaggerTransform: documentedPath },
+      schema: {
+        tags: ['proxy'],
+        operationId: `proxy${method[0]}${method.slice(1).toLowerCase()}`,
+        summary: `${method} a Salesforce REST resource through the broker`,
+        description: 'Sends the call to the connection\'s instance URL with the broker\'s session; the caller never sees the token. Only /services/data/... and /services/apexrest/... are forwarded; the query string passes unchanged; Sforce-* and a few standard headers pass both ways (README, Proxy mode). A grant with rules allows only what a rule names (403 policy_denied names a rule that would allow the call). Salesforce\'s answer, whatever its status, streams back as it came, with echoes of the session scrubbed.',
+        security: [{ bearer: [] }],
+        params: ProxyParams,
+        response: {
+          '2xx': { description: 'Salesforce\'s answer, streamed', content: { 'application/json': { schema: {} }, 'text/csv': { schema: {} } } },
+          ...problemResponses(...COMMON_PROBLEMS, 'unauthenticated', 'forbidden', 'policy_denied', 'not_found', 'request_timeout', 'rate_limited', 'proxy_quota_exceeded',
+            'salesforce_login_failed', 'circuit_open', 'salesforce_unavailable', 'login_wait_timeout', 'secret_store_unavailable', 'session_renewed', 'bad_gateway', 'gateway_timeout', 'shutting_down'),
+        },
+      },
+      handler,
+    })
+  }
+}
+
+/** OpenAPI path templates have no wildcard: the document names the rest of the path {salesforcePath} (it may hold slashes). */
+const DocumentedParams = Type.Object({
+  name: ProxyParams.properties.name,
+  salesforcePath: Type.String({ description: 'The Salesforce path from services/ on, e.g. services/data/v62.0/query (slashes included, not escaped)' }),
+})
+function documentedPath ({ schema, url }: { schema: object, url: string }): { schema: object, url: string } {
+  return { schema: { ...schema, params: DocumentedParams }, url: url.replace(/\/\*$/, '/{salesforcePath}') }
+}
+
+/** The request body, guarded: in memory when small enough to send twice, else the stream itself. */
+async function requestBody (request: FastifyRequest, opts: ProxyRoutesOptions): Promise<{ body: Buffer | Readable | undefined, uploadFailure: () => UploadFailure | undefined }> {
+  const raw = request.body as Readable | undefined
+  const none = { body: undefined, uploadFailure: () => undefined }
+  if (raw === undefined || raw === null || typeof raw.pipe !== 'function') return none
+  const declared = request.headers['content-length'] === undefined ? undefined : Number(request.headers['content-length'])
+  if (declared !== undefined && declared > opts.bodyLimitBytes) throw new HttpProblem('payload_too_large', 'the request body exceeds the proxy\'s size limit')
+  const guarded = guardedUpload(raw, opts.bodyLimitBytes, opts.uploadIdleTimeoutMs)
+  if (declared !== undefined && declared <= opts.replayBufferBytes) {
+    try {
+      return { body: await buffered(guarded.body), uploadFailure: guarded.failure }
+    } catch (err) {
+      const failed = guarded.failure()
+      if (failed === 'request_timeout') throw new HttpProblem('request_timeout', 'the request body stopped arriving')
+      if (failed === 'payload_too_large') throw new HttpProblem('payload_too_large', 'the request body exceeds the proxy\'s size limit')
+      throw err
+    }
+  }
+  request.body = guarded.body
+  return { body: guarded.body, uploadFailure: guarded.failure }
+}
+
+/** Salesforce's answer to the caller: decoded if it came compressed, the session's echoes scrubbed. */
+function answer (reply: FastifyReply, stream: Readable, headers: IncomingHttpHeaders, token: string): void {
+  const decoder = decoderFor(headers['content-encoding'])
+  if (decoder === null) {
+    stream.resume()
+    reply.send(new HttpProblem('bad_gateway', 'Salesforce answered in a content encoding the proxy cannot read'))
+    return
+  }
+  const scrub = scrubStream(token)
+  const done = (err: Error | null): void => { if (err) scrub.destroy(err) }
+  if (decoder) pipeline(stream, decoder, scrub, done)
+  else pipeline(stream, scrub, done)
+  reply.send(scrub)
+}
+
+function scrubbed (body: Buffer, token: string): Buffer {
+  return Buffer.from(createScrubber([token])(body.toString('latin1')), 'latin1')
+}
+
+export default proxyRoutes
