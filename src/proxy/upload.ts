@@ -39,6 +39,8 @@ export function guardedUpload (source: Readable, limitBytes: number, idleMs: num
     },
   })
   body.on('close', () => clearTimeout(timer))
+  // whoever reads the body (undici) sees the destroy; failure() tells the route why
+  body.on('error', () => {})
   source.on('error', (err) => { clearTimeout(timer); body.destroy(err) })
   arm()
   source.pipe(body)

@@ -102,7 +102,11 @@ const proxyRoutes: FastifyPluginAsync<ProxyRoutesOptions> = async (app, opts) =>
     if (!admission.ok) {
       throw new HttpProblem('proxy_quota_exceeded', `this caller's proxied calls per ${admission.period} are used up`, { quota: { period: admission.period, limit: admission.limit } }, admission.retryAfterSeconds)
     }
-    const { body, uploadFailure } = await requestBody(request, opts)
+    const { body, uploadFailure } = await requestBody(request, opts).catch((err: unknown) => {
+      // the rest of a refused body is not read: the connection can't carry another request
+      reply.header('connection', 'close')
+      throw err
+    })
     const session = opts.sessions.cachedInProcess(name) ?? await opts.sessions.getSession(name, undefined, principal.id)
     return forward(request, reply, { name, principal, session, path: target.path, query: target.query, body, uploadFailure, attempt: 1, started: performance.now() })
   }
@@ -120,6 +124,7 @@ const proxyRoutes: FastifyPluginAsync<ProxyRoutesOptions> = async (app, opts) =>
       rewriteHeaders: (headers: IncomingHttpHeaders) => returnedResponseHeaders(headers),
       onError: (_reply, { error }) => {
         const failed = f.uploadFailure()
+        if (failed) reply.header('connection', 'close')
         if (failed === 'payload_too_large') return reply.send(new HttpProblem('payload_too_large', 'the request body exceeds the proxy\'s size limit'))
         if (failed === 'request_timeout') return reply.send(new HttpProblem('request_timeout', 'the request body stopped arriving'))
         const timedOut = (error as { statusCode?: number }).statusCode === 504

@@ -1,0 +1,48 @@
+import { createServer, type IncomingHttpHeaders } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { Teardown } from '../helper.ts'
+import type { LoginOutcome } from '../../src/salesforce/types.ts'
+
+export interface Seen { method: string, url: string, headers: IncomingHttpHeaders, bodyBytes: number }
+
+/**
+ * A hostile or broken "instance" for the proxy's security tests: it records every request it gets
+ * and answers with what it was sent (the session included, in several encodings), with cookies and
+ * server headers the proxy must not pass on.
+ */
+export async function echoInstance (t: Teardown): Promise<{ url: string, seen: Seen[], login: () => Promise<LoginOutcome> }> {
+  const seen: Seen[] = []
+  const server = createServer((req, res) => {
+    let bodyBytes = 0
+    req.on('data', (c: Buffer) => { bodyBytes += c.length })
+    req.on('error', () => {})
+    req.on('end', () => {
+      seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, bodyBytes })
+      const token = String(req.headers.authorization ?? '').replace(/^Bearer /, '')
+      const body = JSON.stringify({
+        youSent: req.headers,
+        raw: token,
+        base64: Buffer.from(token).toString('base64'),
+        form: encodeURIComponent(token),
+        bodyBytes,
+      })
+      res.writeHead(req.url?.includes('/unauthorised') ? 401 : 200, {
+        'content-type': 'application/json;charset=UTF-8',
+        'set-cookie': 'sid=' + token + '; Path=/',
+        'x-powered-by': 'hostile',
+        'sforce-limit-info': 'api-usage=900/1000',
+        server: 'hostile/1.0',
+      })
+      res.end(body)
+    })
+  })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>(resolve => { server.closeAllConnections(); server.close(() => resolve()) }))
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  let n = 0
+  const login = async (): Promise<LoginOutcome> => ({
+    ok: true,
+    session: { accessToken: `00Decho!AQ.session-${++n}-${'x'.repeat(40)}`, instanceUrl: url, userId: '005000000000001AAA', orgId: '00D000000000001AAA', issuedAt: Date.now(), flow: 'client_credentials' },
+  })
+  return { url, seen, login }
+}
