@@ -43,7 +43,7 @@ t.test('a streamed body that cannot be sent again: 503 session_renewed with Retr
   t.equal(sim.stats('acme').attempts, 2, 'the retry needs no login')
 })
 
-t.test('Salesforce's refusals other than an ended session pass through as they came, without a login', async (t) => {
+t.test('Salesforce\'s refusals other than an ended session pass through as they came, without a login', async (t) => {
   const { sim, base, callers } = await proxyRig(t)
   const auth = bearer(callers.fullKey)
   t.equal((await http(`${base}/services/data/v62.0/limits`, { headers: auth })).status, 200)

@@ -7,9 +7,11 @@ import { Connection } from 'jsforce'
 import { BrokerError, clientError } from './broker-error.ts'
 import { brokerRefreshFn, keepBrokerErrors } from './jsforce-refresh.ts'
 import { requestSession, type BrokerSession, type Credentials } from './session-request.ts'
+import { proxyConnection, type ProxyConnectionOptions } from './proxy-connection.ts'
 
 export { BrokerError } from './broker-error.ts'
 export type { BrokerFlow, BrokerSession } from './session-request.ts'
+export type { ProxyConnectionOptions } from './proxy-connection.ts'
 
 export interface BrokerClientOptions {
   /** e.g. http://sf-broker.platform.svc:8080 */
@@ -38,6 +40,12 @@ export interface BrokerClient {
   reportInvalid (name: string, token: string): Promise<BrokerSession>
   /** A jsforce Connection on the broker's session that renews itself through the broker on INVALID_SESSION_ID. */
   connection (name: string, opts?: { version?: string }): Promise<Connection>
+  /**
+   * A jsforce Connection through the broker's proxy (/v1/connections/{name}/salesforce): this process
+   * never holds a Salesforce session, the caller's grant rules apply, and the broker renews an ended
+   * session itself. Works for proxy-only callers (principal `sessions: false`).
+   */
+  proxyConnection (name: string, opts?: ProxyConnectionOptions): Promise<Connection>
   /** Drops the cache and aborts requests in flight; later calls fail with code client_closed. */
   close (): void
 }
@@ -143,10 +151,16 @@ export function createBrokerClient (opts: BrokerClientOptions): BrokerClient {
     }))
   }
 
+  async function proxied (name: string, proxyOpts: ProxyConnectionOptions = {}): Promise<Connection> {
+    if (closing.signal.aborted) throw clientError('client_closed', 'The broker client is closed', name)
+    const credential = typeof opts.credentials === 'function' ? await opts.credentials() : opts.credentials
+    return proxyConnection(opts.baseUrl, name, credential, opts.credentials, proxyOpts)
+  }
+
   function close (): void {
     closing.abort()
     states.clear()
   }
 
-  return { getSession, reportInvalid, connection, close }
+  return { getSession, reportInvalid, connection, proxyConnection: proxied, close }
 }

@@ -1,0 +1,50 @@
+import t from 'tap'
+import { Connection } from 'jsforce'
+import { createBrokerClient } from '../../packages/client/src/index.ts'
+import { proxyRig } from '../proxy/support.ts'
+
+t.test('proxyConnection(): existing jsforce code runs through the proxy without a Salesforce token', async (t) => {
+  const { sim, url, callers } = await proxyRig(t)
+  const client = createBrokerClient({ baseUrl: url, credentials: callers.limitedKey })
+  t.teardown(() => client.close())
+  const conn = await client.proxyConnection('acme', { version: '62.0' })
+  t.ok(conn instanceof Connection)
+  t.equal(conn.accessToken, callers.limitedKey, 'the caller\'s own credential, not a session')
+  t.equal(conn.instanceUrl, `${url}/v1/connections/acme/salesforce`)
+
+  const result = await conn.query<{ Id: string, Name: string }>('SELECT Id, Name FROM Account')
+  t.ok(result.totalSize > 0)
+  t.ok(result.records.every(r => typeof r.Id === 'string'))
+
+  const limits = await conn.limits()
+  t.ok(limits.DailyApiRequests.Max > 0)
+  t.equal(conn.limitInfo?.apiUsage?.used, sim.org('acme').apiRequestsUsed, 'Sforce-Limit-Info reaches jsforce')
+
+  const composite = await conn.requestPost<{ compositeResponse: Array<{ httpStatusCode: number }> }>('/services/data/v62.0/composite', {
+    compositeRequest: [{ method: 'GET', url: `/services/data/v62.0/query?q=${encodeURIComponent('SELECT Id FROM Account')}`, referenceId: 'q' }],
+  })
+  t.equal(composite.compositeResponse[0].httpStatusCode, 200)
+
+  // the grant's rules hold for jsforce too: the refusal is an error naming the rule
+  const refused = await conn.sobject('Contact').retrieve('003000000000001AAA').then(() => null, (err: Error & { errorCode?: string }) => err)
+  t.ok(refused, 'refused')
+  t.match(refused?.message, /No rule of this caller's grant allows this Salesforce call|policy_denied/)
+  t.equal(sim.stats('acme').attempts, 1, 'one login for all of it')
+
+  sim.expireSessions('acme')
+  const healed = await conn.query('SELECT Id FROM Account')
+  t.ok(healed.totalSize > 0, 'the broker renewed the session; jsforce saw nothing')
+  t.equal(sim.stats('acme').attempts, 2)
+})
+
+t.test('proxyConnection() with a credential that rotates: a refused one is read again', async (t) => {
+  const { url, callers } = await proxyRig(t)
+  let current = 'sfb.limited.expired-credential'
+  const client = createBrokerClient({ baseUrl: url, credentials: () => current })
+  t.teardown(() => client.close())
+  const conn = await client.proxyConnection('acme', { version: '62.0' })
+  current = callers.limitedKey
+  const result = await conn.query('SELECT Id FROM Account')
+  t.ok(result.totalSize > 0)
+  t.equal(conn.accessToken, callers.limitedKey)
+})
