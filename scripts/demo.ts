@@ -15,6 +15,8 @@ import { exitOnStartupError, serve, type Embedded } from '../src/serve.ts'
 /** Fixed keys so the README's curl lines work as written. They only exist in demo mode. */
 export const DEMO_CALLER_KEY = 'sfb.demo-caller.demo-caller-key-not-a-secret'
 export const DEMO_ADMIN_KEY = 'sfb.demo-admin.demo-admin-key-not-a-secret'
+/** a proxy-only caller (sessions: false): it reaches Salesforce through the proxy, under rules, and never holds a session */
+export const DEMO_PROXY_KEY = 'sfb.invoicing.demo-proxy-key-not-a-secret'
 
 /**
  * The simulated integration user and connected app. Fixed, printed in the banner and the README: they
@@ -54,6 +56,13 @@ export async function startDemo (baseEnv: NodeJS.ProcessEnv): Promise<Demo> {
     principals: [
       { id: 'demo-caller', kind: 'service', apiKeySha256: [hashApiKey(DEMO_CALLER_KEY)], connections: ['*'] },
       { id: 'demo-admin', kind: 'admin', apiKeySha256: [hashApiKey(DEMO_ADMIN_KEY)] },
+      {
+        id: 'invoicing',
+        kind: 'service',
+        apiKeySha256: [hashApiKey(DEMO_PROXY_KEY)],
+        sessions: false,
+        connections: [{ connection: 'demo', rules: [{ api: 'query' }, { api: 'sobjects', objects: ['Account'], methods: ['GET', 'POST', 'PATCH'] }, { api: 'limits' }] }],
+      },
     ],
   }
   const env: NodeJS.ProcessEnv = {
@@ -104,6 +113,8 @@ export async function startDemo (baseEnv: NodeJS.ProcessEnv): Promise<Demo> {
         '  Connections: demo (client credentials), demo-password (OAuth username-password flow)',
         '  Get a session:',
         `    curl -s -X POST -H 'Authorization: Bearer ${DEMO_CALLER_KEY}' ${base}/v1/connections/demo/session`,
+        '  Through the proxy, as the proxy-only caller "invoicing" (query and Account only; no session for it):',
+        `    curl -s -H 'Authorization: Bearer ${DEMO_PROXY_KEY}' '${base}/v1/connections/demo/salesforce/services/data/v62.0/query?q=SELECT+Id,Name+FROM+Account'`,
         '  Admin CLI (sfb):',
         `    export SFB_URL=${base} SFB_ADMIN_KEY=${DEMO_ADMIN_KEY}`,
         '    npm run -s sfb -- connections list       (in the image: sfb connections list)',

@@ -10,6 +10,7 @@ import { healthKey, hintFor, overallStatus, type StoredHealth } from './health-r
 import { certificateHealth, certificateVerdict, updateCertificateGauge } from './certificate-view.ts'
 import { flowSunsetView, removeFlowSunsetGauge, sunsetVerdict, updateFlowSunsetGauge } from './flow-sunset-view.ts'
 import { readinessView } from './readiness-view.ts'
+import { apiUsageVerdict, latestApiUsage } from './api-usage-view.ts'
 import type { ConnectionHealth, SalesforceHealth } from './schemas.ts'
 
 export interface HealthReporterOptions {
@@ -33,6 +34,8 @@ export interface HealthReporterOptions {
   now: () => number
   /** keeps sfb_connection_flow_sunset_timestamp_seconds in step with what is reported */
   metrics?: BrokerMetrics
+  /** API_USAGE_WARN_RATIO: daily API usage above this share of the allocation makes an ok connection warn */
+  apiUsageWarnRatio?: number
 }
 
 const iso = (ms: number | undefined) => (ms === undefined ? undefined : new Date(ms).toISOString())
@@ -98,6 +101,9 @@ export class HealthReporter {
     if (sunset) Object.assign(view, sunsetVerdict(view, sunset, this.opts.flowSunsetWarnDays), { flowSunset: sunset })
     const certificate = certificateHealth(stored.definition)
     if (certificate) Object.assign(view, certificateVerdict(view, certificate, this.opts.certificateWarnDays ?? 30), { certificate })
+    const usage = await latestApiUsage(this.opts.state, name, view.apiUsage, doc?.checkedAt)
+    if (usage) view.apiUsage = { used: Math.round(usage.used), max: Math.round(usage.max) }
+    Object.assign(view, apiUsageVerdict(view, usage, this.opts.apiUsageWarnRatio ?? 0.8))
     if (this.opts.metrics) {
       updateFlowSunsetGauge(this.opts.metrics, name, stored.definition.flow, this.opts.flowSunsets)
       updateCertificateGauge(this.opts.metrics, name, stored.definition)

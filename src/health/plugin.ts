@@ -26,7 +26,7 @@ import { TokenBucket } from './token-bucket.ts'
 export interface HealthPluginOptions {
   config: Pick<Config, 'VALIDATION_INTERVAL_SECONDS' | 'VALIDATION_MAX_PER_SECOND' | 'FULL_VALIDATION_INTERVAL_SECONDS' |
     'LOGIN_TIMEOUT_MS' | 'PASSWORD_EXPIRY_WARN_DAYS' | 'LOGIN_LEASE_TTL_MS' | 'LOCKOUT_THRESHOLD' | 'FLOW_SUNSET_WARN_DAYS' |
-    'CERT_EXPIRY_WARN_DAYS' | 'SCHEDULER_ENABLED'>
+    'CERT_EXPIRY_WARN_DAYS' | 'SCHEDULER_ENABLED' | 'API_USAGE_WARN_RATIO'>
   logger: Logger
   secretStore: CachingSecretStore
   sessions: SessionService
@@ -116,6 +116,7 @@ async function healthPlugin (app: FastifyInstance, opts: HealthPluginOptions): P
     certificateWarnDays: config.CERT_EXPIRY_WARN_DAYS,
     now: opts.now,
     metrics,
+    apiUsageWarnRatio: config.API_USAGE_WARN_RATIO,
   })
 
   app.addSchema(ConnectionHealthSchema)
