@@ -179,7 +179,7 @@ const proxyRoutes: FastifyPluginAsync<ProxyRoutesOptions> = async (app, opts) =>
         params: ProxyParams,
         response: {
           '2xx': { description: 'Salesforce\'s answer, streamed', content: { 'application/json': { schema: {} }, 'text/csv': { schema: {} } } },
-          ...problemResponses(...COMMON_PROBLEMS, 'unauthenticated', 'forbidden', 'policy_denied', 'not_found', 'request_timeout', 'rate_limited', 'proxy_quota_exceeded', 'session_renewal_throttled',
+          ...problemResponses(...COMMON_PROBLEMS, 'unauthenticated', 'forbidden', 'policy_denied', 'not_found', 'request_timeout', 'rate_limited', 'proxy_quota_exceeded', 'session_renewal_throttled', 'flow_retired',
             'salesforce_login_failed', 'circuit_open', 'salesforce_unavailable', 'login_wait_timeout', 'secret_store_unavailable', 'session_renewed', 'bad_gateway', 'gateway_timeout', 'shutting_down'),
         },
       },
