@@ -10,6 +10,7 @@ import { checkSession, createLoginUrlPolicy, login as salesforceLogin, revokeSes
 import type { ConnectionDefinition, LoginOutcome, SalesforceSession } from './salesforce/types.ts'
 import { flowSunsetTable, type FlowSunsetTable } from './salesforce/flow-sunset.ts'
 import { assessUserReadiness } from './salesforce/readiness.ts'
+import { readFailedLogins } from './salesforce/failed-logins.ts'
 import { AuditLog } from './admin/audit-log.ts'
 import { ConnectionAdmin } from './admin/connection-admin.ts'
 import { MigrationService } from './admin/migration.ts'
@@ -154,6 +155,7 @@ export async function createBroker (config: Config, overrides: BrokerOverrides =
     hashKey: config.SESSION_ENCRYPTION_KEY ? decodeKey(config.SESSION_ENCRYPTION_KEY) : randomBytes(32),
     observer: allObservers(metrics.loginObserver(), loginEvents(notifier)),
     now: clock,
+    readFailedLogins: (session, apiVersion, userId) => readFailedLogins(session, userId, { apiVersion, timeoutMs: config.LOGIN_TIMEOUT_MS }),
   })
   // retired flows answered without a login; a pending certificate rotation's key tried when the current one is refused
   const storedLogin = new StoredLogin({ gate, state: sharedState, logger, flowSunsets, now, circuit: { baseCooldownMs: config.CIRCUIT_COOLDOWN_SECONDS * 1000, maxCooldownMs: config.CIRCUIT_MAX_COOLDOWN_SECONDS * 1000 } })

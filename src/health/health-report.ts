@@ -87,7 +87,16 @@ export class HealthReporter {
     }
     if (cached && cached.validUntil > now) view.sessionValidUntil = iso(cached.validUntil)
     if (budget) view.loginBudget = budget
-    if (guard) view.loginGuard = { failures: guard.failures, lockoutThreshold: this.opts.lockoutThreshold ?? 3, blocked: guard.blocked, source: guard.unavailable ? 'replica' : 'fleet' }
+    if (guard) {
+      view.loginGuard = {
+        failures: guard.failures,
+        lockoutThreshold: this.opts.lockoutThreshold ?? 3,
+        blocked: guard.blocked,
+        source: guard.unavailable ? 'replica' : 'fleet',
+        reliedOn: guard.truth ? 'salesforce' : 'broker',
+        ...(guard.truth ? { salesforce: { failedLogins: guard.truth.failedLogins, locked: guard.truth.locked, readAt: new Date(guard.truth.readAt).toISOString(), via: guard.truth.via } } : {}),
+      }
+    }
     // The circuit is fresher than the last validation: a caller's login may have opened it since.
     if (circuitBlocks(circuit, stored.version, now)) {
       Object.assign(view, {

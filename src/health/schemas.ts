@@ -51,6 +51,13 @@ export const ConnectionHealthSchema = Type.Object({
     lockoutThreshold: Type.Integer({ description: 'LOCKOUT_THRESHOLD: the broker stops one short of it' }),
     blocked: Type.Boolean({ description: 'true while the guard sends no password login for this user: until a successful login of another path, or an admin resets it (POST …/check {"probe": true, "failedLoginsReset": true})' }),
     source: Type.Union([Type.Literal('fleet'), Type.Literal('replica')], { description: "Where the count was read: fleet = Redis, shared by every replica; replica = this replica's own memory while Redis is unreachable (password logins are paused then)" }),
+    reliedOn: Type.Union([Type.Literal('broker'), Type.Literal('salesforce')], { description: "broker: the failed logins the broker made and counted; salesforce: Salesforce's own count (User.NumberOfFailedLogins, UserLogin.IsPasswordLocked), read through a working session of the same org whose user may read user administration data" }),
+    salesforce: Type.Optional(Type.Object({
+      failedLogins: Type.Integer({ minimum: 0 }),
+      locked: Type.Boolean(),
+      readAt: Type.String({ format: 'date-time' }),
+      via: Type.String({ description: 'The connection whose session read it' }),
+    }, { additionalProperties: false, description: 'What Salesforce said when last asked' })),
   }, { additionalProperties: false, description: "The failure guard of the connection's Salesforce user" })),
 }, { $id: 'ConnectionHealth', additionalProperties: false })
 export type ConnectionHealth = Static<typeof ConnectionHealthSchema>

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino'
+import type { FailedLoginsRead } from '../salesforce/failed-logins.ts'
 import type { ClassifiedFailure, ConnectionDefinition, LoginOutcome, SalesforceSession } from '../salesforce/types.ts'
 import { circuitBlocks, openCircuit, opensCircuit, type CircuitPolicy } from './circuit.ts'
 import { underLease } from './lease.ts'
@@ -34,7 +35,26 @@ export interface LoginGateOptions {
   observer?: LoginObserver
   /** the clock (tests run hours of cool-downs in milliseconds); default Date.now */
   now?: () => number
+  /**
+   * Reads Salesforce's own failed-login count and lock of a user through a working session of the
+   * same org (src/salesforce/failed-logins.ts); absent: the broker relies on its own count only.
+   */
+  readFailedLogins?: (session: SalesforceSession, apiVersion: string, userId: string) => Promise<FailedLoginsRead>
 }
+
+/** What Salesforce said of the user's count, when the broker could ask it. */
+export interface GuardTruth {
+  failedLogins: number
+  locked: boolean
+  readAt: number
+  /** the connection whose session asked */
+  via: string
+}
+
+/** Where a session of an org can be found: the connection and secret version that last logged in to it. */
+export const orgSessionKey = (orgId: string) => `org-session:${orgId}`
+/** Salesforce is asked at most this often per user, fleet-wide, while the guard holds its logins back. */
+const TRUTH_INTERVAL_MS = 60_000
 
 export interface GateRequest {
   definition: ConnectionDefinition
@@ -80,6 +100,8 @@ const holdKey = (budgetOwner: string) => `login-hold:${budgetOwner}`
 const budgetKey = (budgetOwner: string) => `logins:${budgetOwner}`
 /** which Salesforce user (org id / user id) a login identity turned out to be, learned from its last successful login */
 const userKey = (identity: string) => `salesforce-user:${identity}`
+const truthKey = (identity: string) => `login-guard-truth:${identity}`
+const askedKey = (identity: string) => `login-guard-asked:${identity}`
 
 /** Whether a flow's failed logins count toward the user's lockout. */
 export function spendsLoginAttempts (flow: string): boolean {
@@ -142,7 +164,12 @@ export class LoginGate {
       const read = await this.readGuard(identity)
       if (read === 'unavailable') return { ok: false, refusal: { kind: 'guard_unavailable' } }
       guard = read
-      const decision = guardDecision(guard, this.opts.guard)
+      let decision = guardDecision(guard, this.opts.guard)
+      if (decision.blocked) {
+        // the user may have been unlocked or its password reset since: where Salesforce can say so, it decides
+        guard = await this.reconcile(identity, guard)
+        decision = guardDecision(guard, this.opts.guard)
+      }
       if (decision.blocked) return { ok: false, refusal: { kind: 'guarded', failures: decision.failures, threshold: decision.threshold } }
     }
     const hash = storedVersion === undefined && spendsAttempts ? credentialHash(definition, this.opts.hashKey) : undefined
@@ -160,7 +187,7 @@ export class LoginGate {
 
     if (outcome.ok) {
       await this.learnUser(identity, owner, outcome.session)
-      if (spendsAttempts && guard && (guard.failures.length > 0 || guard.resetAt === undefined)) await this.writeGuard(identity, withReset(guard, this.now()))
+      if (spendsAttempts && guard && (guard.failures.length > 0 || guard.resetAt === undefined || guard.truthReadAt !== undefined)) await this.writeGuard(identity, withReset(guard, this.now()))
       if (storedVersion !== undefined && circuit) await this.clearCircuit(connection)
       return outcome
     }
@@ -214,6 +241,40 @@ export class LoginGate {
     if (!sameGuard(merged, fleet)) await tiers.fleet.putJson(key, merged).catch(() => {})
     if (!sameGuard(merged, local)) await tiers.local.putJson(key, merged)
     return merged
+  }
+
+  /**
+   * Salesforce's count of the user, read through another working session of the same org (any
+   * connection's cached session whose user may read user administration data), replaces the
+   * broker's: lower after an unlock or a password reset, higher when someone else failed too. Kept
+   * (as read) for health. Unknown — no session of the org, no right to read it — leaves the count.
+   */
+  private async reconcile (identity: string, guard: GuardState | null): Promise<GuardState | null> {
+    const read = this.opts.readFailedLogins
+    if (!read) return guard
+    const user = await this.opts.state.getJson<string>(userKey(identity))
+    const [orgId, userId] = user?.replace(/^sfuser:/, '').split('/') ?? []
+    if (!orgId || !userId) return guard
+    const asked = await this.opts.state.getJson<{ at: number }>(askedKey(identity))
+    if (asked && this.now() - asked.at < TRUTH_INTERVAL_MS) return guard
+    await this.opts.state.putJson(askedKey(identity), { at: this.now() }, TRUTH_INTERVAL_MS)
+    const where = await this.opts.state.getJson<{ connection: string, version: number }>(orgSessionKey(orgId))
+    const cached = where ? await this.opts.state.getSession(where.connection, where.version) : null
+    if (!where || !cached) return guard
+    const truth = await read(cached.session, cached.apiVersion, userId).catch(() => null)
+    if (!truth?.ok) {
+      this.opts.logger.info({ via: where.connection, reason: truth?.failure.classification }, 'failure guard: Salesforce\'s failed-login count could not be read; relying on the broker\'s')
+      return guard
+    }
+    const now = this.now()
+    await this.opts.state.putJson(truthKey(identity), { failedLogins: truth.failedLogins, locked: truth.locked, readAt: now, via: where.connection } satisfies GuardTruth)
+    if (truth.locked) return guard
+    let next = withReset(guard, now)
+    for (let i = 0; i < truth.failedLogins; i++) next = withFailure(next, now + i)
+    next = { ...next, truthReadAt: now }
+    await this.writeGuard(identity, next)
+    this.opts.logger.info({ via: where.connection, salesforceFailedLogins: truth.failedLogins, brokerFailedLogins: guard?.failures.length ?? 0 }, 'failure guard: count taken from Salesforce')
+    return next
   }
 
   /** Written to the fleet and to this replica's memory; a copy that did not reach Redis is merged back by the next read. */
@@ -274,11 +335,18 @@ export class LoginGate {
     return { used: await this.opts.state.countWindow(budgetKey(owner), BUDGET_WINDOW_MS), limit: this.opts.loginsPerHour }
   }
 
-  /** What the failure guard knows of the definition's user now (`unavailable`: the fleet's count cannot be read). */
-  async guardState (definition: ConnectionDefinition): Promise<GuardDecision & { unavailable?: true }> {
-    const read = await this.readGuard(loginIdentity(definition))
-    if (read === 'unavailable') return { ...guardDecision(await this.opts.state.getJson<GuardState>(guardKey(loginIdentity(definition))), this.opts.guard), unavailable: true }
-    return guardDecision(read, this.opts.guard)
+  /**
+   * What the failure guard knows of the definition's user now (`unavailable`: the fleet's count
+   * cannot be read; `truth`: what Salesforce said when last asked, if that is what the count is).
+   */
+  async guardState (definition: ConnectionDefinition): Promise<GuardDecision & { unavailable?: true, truth?: GuardTruth }> {
+    const identity = loginIdentity(definition)
+    const read = await this.readGuard(identity)
+    if (read === 'unavailable') return { ...guardDecision(await this.opts.state.getJson<GuardState>(guardKey(identity)), this.opts.guard), unavailable: true }
+    const truth = await this.opts.state.getJson<GuardTruth>(truthKey(identity))
+    // Salesforce's word is the count only until the broker counts or resets after it
+    const current = truth && read?.truthReadAt === truth.readAt ? truth : undefined
+    return { ...guardDecision(read, this.opts.guard), ...(current ? { truth: current } : {}) }
   }
 
   circuit (connection: string): Promise<CircuitState | null> {

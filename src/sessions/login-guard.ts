@@ -26,6 +26,8 @@ export interface GuardState {
    * before it are gone. Kept so two copies of the state (Redis and a replica's memory) merge right.
    */
   resetAt?: number
+  /** set when the count was taken from Salesforce (when it was read); any later failure or reset drops it */
+  truthReadAt?: number
 }
 
 export type GuardDecision =

@@ -9,7 +9,7 @@ import { circuitBlocks, retryAfterSeconds } from './circuit.ts'
 import { endHoldOff, startHoldOff, throwIfHeldOff, type HoldOff } from './hold-off.ts'
 import { underLease } from './lease.ts'
 import { BUDGET_WINDOW_MS, type LoginPurpose } from './login-budget.ts'
-import type { LoginGate } from './login-gate.ts'
+import { orgSessionKey, type LoginGate } from './login-gate.ts'
 import { refusalProblem } from './login-refusal.ts'
 import type { RejectionCheck } from './rejection-check.ts'
 import { ChangeWaiters } from './change-waiters.ts'
@@ -357,6 +357,8 @@ export class SessionService {
     await this.opts.state.putSession(connection, entry)
     // whoever receives it may use it until Salesforce ends it: the kill switch must be able to reach it
     await this.opts.state.rememberIssued(connection, entry)
+    // a working session of this org: the failure guard may read another user's count of it with it
+    if (entry.session.orgId) await this.opts.state.putJson(orgSessionKey(entry.session.orgId), { connection, version: entry.secretVersion })
     await this.opts.state.publish({ type: 'session', connection, secretVersion: entry.secretVersion })
     // set after publishing: our own event drops the connection's in-process copy
     this.l1.remember(connection, entry)

@@ -135,3 +135,38 @@ t.test('3 replicas with Redis stopped: no password login is tried, cached sessio
   const jwt = await apps[1].inject({ method: 'POST', url: '/v1/connections/acme-jwt/session', headers: bearer(principals.billingKey) })
   t.equal(jwt.statusCode, 200, 'a JWT bearer connection still logs in')
 })
+
+t.test('where another session of the org may read it, Salesforce\'s own count decides, and health says so', async (t) => {
+  const sim = await startSim(t, [acmeOrg({ lockout: LOCKOUT, users: [{ username: ACME.username, password: ACME.password, securityToken: ACME.securityToken, permissions: { PermissionsApiEnabled: true, PermissionsManageUsers: true } }] })])
+  const store = await tempFileStore(t)
+  const principals = testPrincipals(['*'])
+  let now = Date.now()
+  const { app } = await buildTestApp(t, { secretStore: store, principals, env: { REVOKED_SESSION_LOGIN_INTERVAL_SECONDS: '0' }, overrides: { clock: () => now } })
+  const session = (name: string, payload?: object) => app.inject({ method: 'POST', url: `/v1/connections/${name}/session`, headers: bearer(principals.billingKey), payload })
+  const guardView = async () => (await app.inject({ method: 'GET', url: '/health/salesforce?connection=acme', headers: bearer(principals.adminKey) })).json().connections[0].loginGuard
+  const user = () => sim.org('acme').users.get(ACME.username)!
+  await store.write('acme', acmeDefinition(sim, 'soap'), 0)
+  // a JWT bearer connection of the same org: its session can read user administration data
+  await store.write('acme-jwt', acmeDefinition(sim, 'jwt_bearer'), 0)
+  const token = (await session('acme')).json().accessToken
+  t.equal((await session('acme-jwt')).statusCode, 200)
+
+  // the password changes in Salesforce; the soap session is revoked, reported, and the guard trips
+  user().password = 'changed-in-salesforce'
+  await fetch(`${sim.loginUrl}/services/oauth2/revoke`, { method: 'POST', body: new URLSearchParams({ token }) })
+  for (let minute = 0; minute < 30; minute++) {
+    await session('acme', { rejectedToken: token })
+    now += MINUTE
+  }
+  t.equal(user().failedLogins, 2)
+  t.match(await guardView(), { failures: 2, blocked: true, reliedOn: 'salesforce', salesforce: { failedLogins: 2, locked: false, via: 'acme-jwt' } }, 'the count Salesforce reports, read through the other connection')
+
+  // an admin puts the password back and unlocks in Setup, and tells the broker nothing
+  user().password = ACME.password
+  user().failedLogins = 0
+  now += 2 * MINUTE
+  const served = await session('acme')
+  t.equal(served.statusCode, 200, 'Salesforce says the count is zero: the guard lets the login go, and it succeeds')
+  t.equal(user().failedLogins, 0)
+  t.match(await guardView(), { failures: 0, blocked: false, reliedOn: 'broker' })
+})

@@ -1,5 +1,5 @@
 import { to18 } from './ids.ts'
-import { findUserById } from './org-state.ts'
+import { findUserById, isLockedOutView } from './org-state.ts'
 import { recordsOf, sfDateTime, sobjectDef } from './records.ts'
 import type { SimOrgState, SimUserState } from './types.ts'
 import { permissionRow, USER_PERMISSION_FIELDS } from './user-permissions.ts'
@@ -25,6 +25,13 @@ export { sfDateTime }
 interface Table { type: string, columns: string[], rows: Row[] }
 
 const USER_COLUMNS = ['Id', 'Username', 'Name', 'Email', 'IsActive', 'LastPasswordChangeDate']
+/**
+ * User administration fields: the counter the lockout compares with "Maximum invalid login
+ * attempts" (User.NumberOfFailedLogins, SOAP API Developer Guide "User"), and UserLogin's lock
+ * (IsPasswordLocked, "UserLogin"). Modelled as readable with "Manage Users" only, like LoginHistory
+ * here: we found no statement of the permission they need, so the simulator assumes the stricter one.
+ */
+const USER_ADMIN_COLUMNS = ['NumberOfFailedLogins']
 
 /**
  * The objects the simulated org holds. Users, the organization, the running user's permissions and
@@ -38,8 +45,9 @@ function tableFor (org: SimOrgState, sobject: string, me: SimUserState | undefin
   switch (sobject.toLowerCase()) {
     case 'user': return {
       type: 'User',
-      columns: USER_COLUMNS.filter(c => !me?.hiddenUserFields.includes(c)),
+      columns: [...USER_COLUMNS, ...(me?.permissions.PermissionsManageUsers ? USER_ADMIN_COLUMNS : [])].filter(c => !me?.hiddenUserFields.includes(c)),
       rows: [...org.users.values()].map(u => ({
+        NumberOfFailedLogins: u.failedLogins,
         Id: u.userId,
         Username: u.username,
         Name: u.username.split('@')[0],
@@ -48,6 +56,18 @@ function tableFor (org: SimOrgState, sobject: string, me: SimUserState | undefin
         LastPasswordChangeDate: sfDateTime(u.lastPasswordChangeDate),
       })),
     }
+    case 'userlogin':
+      if (!me?.permissions.PermissionsManageUsers) return undefined
+      return {
+        type: 'UserLogin',
+        columns: ['Id', 'UserId', 'IsPasswordLocked', 'IsFrozen'],
+        rows: [...org.users.values()].map(u => ({
+          Id: to18(`060${u.userId.slice(3, 15)}`),
+          UserId: u.userId,
+          IsPasswordLocked: isLockedOutView(u),
+          IsFrozen: false,
+        })),
+      }
     case 'organization': return { type: 'Organization', columns: ['Id', 'Name', 'IsSandbox', 'OrganizationType'], rows: [{ Id: org.orgId, Name: org.key, IsSandbox: false, OrganizationType: 'Enterprise Edition' }] }
     case 'userpermissionaccess': return {
       type: 'UserPermissionAccess',
