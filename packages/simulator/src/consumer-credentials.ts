@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { chargeApiCall, limitInfoHeader } from './api-usage.ts'
 import type { ListenerScope, SimContext } from './context.ts'
 import { bearerToken, readBody, sendEmpty, sendJson } from './http.ts'
 import { newSalesforceId, randomBase62 } from './ids.ts'
@@ -111,7 +112,7 @@ export async function handleCredentialsRequest (ctx: SimContext, scope: Listener
   const token = bearerToken(req)
   const session = token === undefined ? undefined : ctx.sessions.find(token, ctx.orgs)
   if (!session || session.orgKey !== org.key) return sendJson(res, 401, CREDENTIAL_ERRORS.invalidSession, { 'www-authenticate': 'Token' })
-  org.apiRequestsUsed++
+  if (!chargeApiCall(org)) return sendJson(res, 403, [{ message: 'TotalRequests Limit exceeded.', errorCode: 'REQUEST_LIMIT_EXCEEDED' }], limitInfoHeader(org))
   const user = findUserById(org, session.userId)
   if (!user?.permissions[ECA_DEVELOPER_PERMISSION] || !user.permissions[VIEW_CLIENT_SECRET_PERMISSION]) {
     return sendJson(res, 403, CREDENTIAL_ERRORS.insufficientAccess)
