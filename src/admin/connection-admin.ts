@@ -292,6 +292,7 @@ export class ConnectionAdmin {
       loginUrl: withoutControlCharacters(d.loginUrl),
       ...(d.username ? { username: withoutControlCharacters(d.username) } : {}),
       ...(d.clientId ? { clientId: withoutControlCharacters(d.clientId) } : {}),
+      ...(d.jwtAudience ? { jwtAudience: withoutControlCharacters(d.jwtAudience) } : {}),
       apiVersion: d.apiVersion,
       sessionTimeoutSeconds: d.sessionTimeoutSeconds,
       auditSessions: d.auditSessions !== false,

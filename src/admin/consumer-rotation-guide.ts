@@ -25,7 +25,7 @@ export const WHY_SETUP: Record<NotPermitted | 'no_app', string> = {
 
 export const SETUP_STEPS = [
   'Stage new consumer details: External Client App — Setup > External Client App Manager > [app] > Settings > OAuth Settings > Consumer Key and Secret; connected app — Setup > App Manager > [app] > View > Manage Consumer Details. Generate (stage) a new consumer key and secret; the current pair keeps working.',
-  'Send the staged key and secret to the broker: POST /v1/admin/connections/{name}/consumer-rotation/validate {"clientId": "…", "clientSecret": "…"} (sfb connections consumer-rotation validate NAME). One guarded login checks them.',
+  'Send the staged key and secret to the broker: POST /v1/admin/connections/{name}/consumer-rotation/validate {"clientId": "…", "clientSecret": "…"} (sfb consumer-rotation validate NAME clientSecret). One guarded login checks them.',
   'Switch: POST …/consumer-rotation/complete. Every replica serves with the new pair from then on.',
   'In Setup, promote (apply) the staged consumer details and delete the old ones.',
   'Verify: POST …/consumer-rotation/verify. One login with the old pair must be refused; the rotation is done.',

@@ -4,6 +4,7 @@ import * as connections from './commands/connections.ts'
 import { audit, check, health, revokeSessions } from './commands/health.ts'
 import * as migrate from './commands/migrate.ts'
 import * as certRotation from './commands/cert-rotation.ts'
+import * as consumerRotation from './commands/consumer-rotation.ts'
 import type { CommandContext } from './context.ts'
 import { visible } from './output.ts'
 import { hiddenPrompt, type SecretSources } from './secret-input.ts'
@@ -29,6 +30,11 @@ export const USAGE = `sfb — sf-broker admin CLI
   sfb migrate show|certificate|complete|abandon NAME
   sfb migrate validate NAME [--client-id ID] [--username U] [clientSecret]
   sfb cert-rotation start|show|certificate|validate|complete|abandon NAME   new key and certificate (jwt_bearer)
+  sfb consumer-rotation run NAME [--app ID]     every step through Salesforce's API (stage, validate, switch, promote, delete)
+  sfb consumer-rotation start NAME [--app ID] [--setup]
+  sfb consumer-rotation validate NAME [--client-id ID] [clientSecret]     the staged pair from Setup
+  sfb consumer-rotation show|complete|verify|abandon NAME
+  sfb consumer-rotation policy NAME --app ID [--every-days N]
   sfb health [NAME]
   sfb check NAME [--probe] [--reset-acknowledged]   the user was unlocked (or its password reset) in Setup: the guard starts over
   sfb audit [--connection NAME] [--limit N]
@@ -57,6 +63,9 @@ const OPTIONS = {
   probe: { type: 'boolean' },
   'reset-acknowledged': { type: 'boolean' },
   to: { type: 'string' },
+  app: { type: 'string' },
+  setup: { type: 'boolean' },
+  'every-days': { type: 'string' },
   connection: { type: 'string' },
   limit: { type: 'string' },
   flow: { type: 'string' },
@@ -174,6 +183,18 @@ async function run (io: Io): Promise<number> {
       case 'validate': return certRotation.validate(ctx, await target(), need(name, 'NAME'))
       case 'complete': return certRotation.complete(ctx, await target(), need(name, 'NAME'))
       case 'abandon': return certRotation.abandon(ctx, await target(), need(name, 'NAME'))
+    }
+  }
+  if (group === 'consumer-rotation') {
+    switch (verb) {
+      case 'run': return consumerRotation.run(ctx, await target(), need(name, 'NAME'), { app: o.app })
+      case 'start': return consumerRotation.start(ctx, await target(), need(name, 'NAME'), { app: o.app, setup: o.setup === true })
+      case 'show': return consumerRotation.show(ctx, await target(), need(name, 'NAME'))
+      case 'validate': return consumerRotation.validate(ctx, await target(), need(name, 'NAME'), { clientId: o['client-id'] }, rest, secrets)
+      case 'complete': return consumerRotation.step(ctx, await target(), need(name, 'NAME'), 'complete', ifMatch)
+      case 'verify': return consumerRotation.step(ctx, await target(), need(name, 'NAME'), 'verify')
+      case 'abandon': return consumerRotation.abandon(ctx, await target(), need(name, 'NAME'))
+      case 'policy': return consumerRotation.policy(ctx, await target(), need(name, 'NAME'), { app: o.app, everyDays: integer(o['every-days'], '--every-days') })
     }
   }
   if (group === 'sessions' && verb === 'revoke') return revokeSessions(ctx, await target(), need(name, 'NAME'))

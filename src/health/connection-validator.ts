@@ -185,14 +185,16 @@ export class ConnectionValidator {
   }
 
   /** A login reports neither API usage nor the user's readiness; one REST call right after it does. Best effort. */
-  private async afterLogin (session: SalesforceSession, definition: ConnectionDefinition): Promise<Pick<CheckOutcome, 'apiUsage' | 'readiness'>> {
-    return afterFullLogin(session, definition, {
+  private async afterLogin (session: SalesforceSession, definition: ConnectionDefinition): Promise<Partial<CheckOutcome>> {
+    const { apiRefusal, ...learned } = await afterFullLogin(session, definition, {
       checkSession: this.opts.checkSession,
       readReadiness: defaultReadinessReader(this.opts.loginTimeoutMs),
       bucket: this.opts.bucket,
       passwordExpiryWarnDays: this.opts.passwordExpiryWarnDays ?? 14,
       onError: err => this.unexpected(err),
     })
+    // the login succeeded, the session may not call the API: the check fails with that (a new login cannot help)
+    return apiRefusal ? { ...learned, ...failureOutcome(apiRefusal, 'full') } : learned
   }
 
   private unexpected (err: unknown): { ok: false, failure: ClassifiedFailure } {

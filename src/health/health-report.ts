@@ -11,6 +11,7 @@ import { certificateHealth, certificateVerdict, updateCertificateGauge } from '.
 import { flowSunsetView, removeFlowSunsetGauge, sunsetVerdict, updateFlowSunsetGauge } from './flow-sunset-view.ts'
 import { readinessView } from './readiness-view.ts'
 import { apiUsageVerdict, latestApiUsage } from './api-usage-view.ts'
+import { definitionDrift, driftVerdict, identityDrift, observeOrgIdentity, readOrgIdentity } from './drift-view.ts'
 import type { ConnectionHealth, SalesforceHealth } from './schemas.ts'
 
 export interface HealthReporterOptions {
@@ -113,6 +114,10 @@ export class HealthReporter {
     const usage = await latestApiUsage(this.opts.state, name, view.apiUsage, doc?.checkedAt)
     if (usage) view.apiUsage = { used: Math.round(usage.used), max: Math.round(usage.max) }
     Object.assign(view, apiUsageVerdict(view, usage, this.opts.apiUsageWarnRatio ?? 0.8))
+    const live = cached && cached.validUntil > now ? cached : null
+    const identity = live ? await observeOrgIdentity(this.opts.state, name, stored.version, live.session) : await readOrgIdentity(this.opts.state, name)
+    const drift = [...definitionDrift(stored.definition), ...identityDrift(identity, stored.version)]
+    if (drift.length > 0) Object.assign(view, driftVerdict(view, drift), { drift })
     if (this.opts.metrics) {
       updateFlowSunsetGauge(this.opts.metrics, name, stored.definition.flow, this.opts.flowSunsets)
       updateCertificateGauge(this.opts.metrics, name, stored.definition)

@@ -13,6 +13,7 @@ import type { ClassifiedFailure, Flow } from './types.ts'
 export const CREDENTIAL_CLASSIFICATIONS: ReadonlySet<FailureClassification> = new Set<FailureClassification>([
   'invalid_credentials', 'locked_out', 'security_token_required', 'password_expired', 'invalid_client',
   'flow_not_enabled', 'user_not_approved', 'invalid_assertion', 'inactive_user', 'api_disabled', 'ip_or_hours_restricted',
+  'app_not_installed', 'api_access_blocked', 'audience_mismatch',
 ])
 
 export const RETRYABLE_CLASSIFICATIONS: ReadonlySet<FailureClassification> = new Set<FailureClassification>([
@@ -101,7 +102,8 @@ function oauthClassification (code: string, d: string, flow: Flow | undefined): 
     case 'invalid_client_id':
     case 'invalid_client_credentials':
     case 'invalid_client':
-      return 'invalid_client'
+      // the uninstalled-app restriction (Salesforce Help 005132365, September 2025): "app must be installed into org"
+      return /must be installed|not installed/.test(d) ? 'app_not_installed' : 'invalid_client'
     case 'unsupported_grant_type':
     case 'unauthorized_client':
       return 'flow_not_enabled'
@@ -135,7 +137,9 @@ function invalidGrantClassification (d: string, flow: Flow | undefined): Failure
   if (/api.*(disabled|not enabled)/.test(d)) return 'api_disabled'
   if (/security token/.test(d)) return 'security_token_required'
   if (/flow.*(disabled|not enabled|blocked|not allowed)|grant type/.test(d)) return 'flow_not_enabled'
-  if (/assertion|audience|signature|jwt|certificate|expired/.test(d)) return 'invalid_assertion'
+  // "audience is invalid": External Client Apps bind aud to the host since legacy redirects ended
+  if (/audience/.test(d)) return 'audience_mismatch'
+  if (/assertion|signature|jwt|certificate|expired/.test(d)) return 'invalid_assertion'
   if (flow === 'jwt_bearer') return 'invalid_assertion'
   if (flow === 'client_credentials') return 'invalid_client'
   return 'invalid_credentials'
@@ -149,10 +153,6 @@ function oauthSpecificHint (d: string): string | undefined {
   if (d.includes('no client credentials user enabled')) {
     return 'The connected app has no Run As user for the client credentials flow: Setup > App Manager > [connected app] > Manage > ' +
       'Edit Policies > Client Credentials Flow > Run As, and check "Enable Client Credentials Flow" is on.'
-  }
-  if (d.includes('audience')) {
-    return 'The assertion\'s audience was refused: use https://login.salesforce.com for production and My Domain logins and ' +
-      'https://test.salesforce.com for sandboxes.'
   }
   return undefined
 }
@@ -173,6 +173,9 @@ export function classifyRestError (body: unknown, httpStatus: number): Classifie
   switch (code) {
     case 'INVALID_SESSION_ID':
     case 'INVALID_AUTH_HEADER':
+      // a live session refused for this API (API Access Control without "Use Any API Client", an app
+      // not allow-listed): another login gets the same answer, so it is not an expired session
+      if (/not valid for use with the REST API/i.test(text)) return classifiedFailure('api_access_blocked', base)
       return classifiedFailure('session_invalid', base)
     case 'REQUEST_LIMIT_EXCEEDED':
       return classifiedFailure('api_limit_exceeded', base)

@@ -17,6 +17,8 @@ export interface JwtBearerCredentials {
   loginUrl: string
   clientId: string
   username: string
+  /** the assertion's aud when the connection names one (its My Domain origin); default jwtAudience(loginUrl) */
+  audience?: string
   /** undefined: the stored key could not be read (answered as invalid_assertion, nothing sent) */
   sign: JwtSigner | undefined
 }
@@ -86,7 +88,7 @@ export async function jwtBearerLogin (c: JwtBearerCredentials, ctx: FlowContext,
     assertion = await buildAssertion({
       iss: c.clientId,
       sub: c.username,
-      aud: jwtAudience(c.loginUrl),
+      aud: c.audience ?? jwtAudience(c.loginUrl),
       exp: Math.floor(now() / 1000) + ASSERTION_LIFETIME_SECONDS,
     }, c.sign)
   } catch (err) {

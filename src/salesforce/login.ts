@@ -79,7 +79,7 @@ async function loginOnce (def: ConnectionDefinition, opts: LoginOptions, sent: s
     case 'oauth_password':
       return oauthPasswordLogin({ loginUrl, clientId: def.clientId!, clientSecret: def.clientSecret!, username: def.username!, password: def.password!, securityToken: def.securityToken }, ctx)
     case 'jwt_bearer':
-      return jwtBearerLogin({ loginUrl, clientId: def.clientId!, username: def.username!, sign: jwtSigner(def, opts) }, ctx)
+      return jwtBearerLogin({ loginUrl, clientId: def.clientId!, username: def.username!, ...(def.jwtAudience ? { audience: def.jwtAudience } : {}), sign: jwtSigner(def, opts) }, ctx)
     case 'client_credentials':
       return clientCredentialsLogin({ loginUrl, clientId: def.clientId!, clientSecret: def.clientSecret! }, ctx)
     default:

@@ -74,6 +74,22 @@ const HINTS: Record<FailureClassification, string> = {
   inactive_user:
     'The integration user is deactivated or frozen. Reactivate it (Setup > Users > [user] > Edit > Active) or unfreeze it, ' +
     'or point the connection at an active integration user.',
+  app_not_installed:
+    'The app is not installed in this org, and Salesforce blocks uninstalled apps (since September 2025; Salesforce Help 005132365). ' +
+    'Connected app: Setup > Connected Apps OAuth Usage > [app] > Install, then Manage App Policies (Permitted Users: "Admin approved ' +
+    'users are pre-authorized") and assign it to the integration user\'s profile or permission set. External Client App defined in ' +
+    'another org: install its package here (Setup > External Client App Manager shows the installed ones). After a sandbox refresh the ' +
+    'app may be missing from the sandbox: install or recreate it there, and store its consumer key (and secret) again.',
+  api_access_blocked:
+    'The login succeeded, but Salesforce refuses the session for API use: API Access Control is on (Setup > API Access Control) and ' +
+    'the app is not allow-listed there, or the integration user lacks "Use Any API Client". Add the connected app or External Client App ' +
+    'to API Access Control\'s allowed apps (preferred: only named apps may call the API), or grant the user "Use Any API Client" ' +
+    'through a permission set. A new login cannot help: every session of this app gets the same answer.',
+  audience_mismatch:
+    'Salesforce refused the JWT assertion\'s audience (aud). External Client Apps check it against the host the assertion is posted to ' +
+    'since legacy redirects ended: store the org\'s My Domain (https://<domain>.my.salesforce.com) as loginUrl and the same origin as ' +
+    'the connection\'s jwtAudience, so the host and the audience agree; keep https://login.salesforce.com (production) or https://test.salesforce.com (sandbox) only for ' +
+    'connected apps that still accept them.',
   api_version_retired:
     'Salesforce no longer serves this API version for this call: API versions are retired in ranges (21.0–30.0 in Summer \'25, ' +
     '31.0–40.0 in Summer \'28), and SOAP login() does not exist in 65.0 or later. Raise the connection\'s apiVersion to a supported ' +

@@ -40,6 +40,12 @@ export interface ConnectionDefinition {
    * assertions. The private key never leaves Vault; this names it and holds nothing secret.
    */
   transitKey?: string
+  /**
+   * jwt_bearer: the assertion's audience. Default: https://login.salesforce.com or https://test.salesforce.com
+   * by host (the documented audiences). External Client Apps check aud against the host the assertion is
+   * posted to since legacy redirects ended: set it to the My Domain origin the connection logs in at.
+   */
+  jwtAudience?: string
   /** jwt_bearer: the PEM X.509 certificate uploaded to the connected app (public): health warns before it expires. */
   certificate?: string
   // ---- secrets: never logged, never returned by any route ----
@@ -81,6 +87,11 @@ export const CLASSIFICATIONS = [
   'user_not_approved',
   'invalid_assertion',
   'inactive_user',
+  // org drift (2025–26 platform changes): the app is not installed in the org; API Access Control
+  // refuses the session for API use after a successful login; the JWT audience is not the host's
+  'app_not_installed',
+  'api_access_blocked',
+  'audience_mismatch',
   'api_version_retired',
   'session_invalid',
   'unreachable',

@@ -5,7 +5,7 @@ import type { ConnectionDefinition } from '../salesforce/types.ts'
  * also read and write with `vault kv`. Every field is a string there; the only number is turned
  * back into one on the way out.
  */
-const STRING_FIELDS = ['flow', 'loginUrl', 'username', 'apiVersion', 'clientId', 'password', 'securityToken', 'clientSecret', 'privateKey', 'transitKey', 'certificate'] as const
+const STRING_FIELDS = ['flow', 'loginUrl', 'username', 'apiVersion', 'clientId', 'password', 'securityToken', 'clientSecret', 'privateKey', 'transitKey', 'certificate', 'jwtAudience'] as const
 
 export function definitionToFields (definition: ConnectionDefinition): Record<string, string> {
   const fields: Record<string, string> = {}

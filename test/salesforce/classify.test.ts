@@ -23,7 +23,9 @@ t.test('OAuth token endpoint errors, as Salesforce words them', async t => {
     ['invalid_client_credentials', 'client secret invalid', 400, 'invalid_client'],
     ['unsupported_grant_type', 'grant type not supported', 400, 'flow_not_enabled'],
     ['invalid_grant', 'invalid assertion', 400, 'invalid_assertion', 'jwt_bearer'],
-    ['invalid_grant', 'Audience validation failed', 400, 'invalid_assertion', 'jwt_bearer'],
+    ['invalid_grant', 'Audience validation failed', 400, 'audience_mismatch', 'jwt_bearer'],
+    ['invalid_grant', 'audience is invalid', 400, 'audience_mismatch', 'jwt_bearer'],
+    ['invalid_client', 'app must be installed into org', 400, 'app_not_installed'],
     ['invalid_grant', 'expired authorization code', 400, 'invalid_assertion', 'jwt_bearer'],
     ['invalid_grant', "user hasn't approved this consumer", 400, 'user_not_approved', 'jwt_bearer'],
     ['invalid_app_access', 'user is not admin approved to access this app', 400, 'user_not_approved'],
@@ -115,6 +117,9 @@ t.test('SOAP login faults', async t => {
 t.test('REST errors', async t => {
   t.match(classifyRestError([{ message: 'Session expired or invalid', errorCode: 'INVALID_SESSION_ID' }], 401),
     { classification: 'session_invalid', retryable: false, credentialFailure: false, sfCode: 'INVALID_SESSION_ID', httpStatus: 401 })
+  // API Access Control: a live session this API refuses; a new login gets the same answer
+  t.match(classifyRestError([{ message: 'This session is not valid for use with the REST API', errorCode: 'INVALID_SESSION_ID' }], 401),
+    { classification: 'api_access_blocked', retryable: false, credentialFailure: true, sfCode: 'INVALID_SESSION_ID' })
   t.match(classifyRestError([{ message: 'TotalRequests Limit exceeded.', errorCode: 'REQUEST_LIMIT_EXCEEDED' }], 403),
     { classification: 'api_limit_exceeded', retryable: true, credentialFailure: false })
   t.match(classifyRestError([{ message: 'API is not enabled for this Organization or Partner', errorCode: 'API_DISABLED_FOR_ORG' }], 403),

@@ -1,0 +1,90 @@
+import { call, CliError, enc, EXIT, type BrokerTarget } from '../broker-api.ts'
+import type { CommandContext } from '../context.ts'
+import { keyValues } from '../output.ts'
+import { readSecrets, type SecretSources } from '../secret-input.ts'
+
+/**
+ * Rotating a connection's consumer key and secret (README: Consumer-secret rotation): `run` does every
+ * step through Salesforce's API; without the rights, start → (stage in Setup) → validate → complete →
+ * (promote and delete in Setup) → verify. Each step is one call to …/consumer-rotation.
+ */
+
+type Rotation = { connection: string, mode: string, step: string, setupReason?: string, appId?: string, oldClientId: string, newClientId?: string, switchedVersion?: number, fromVersion: number, steps: string[], nextStep: string, pending?: string[] }
+
+const path = (name: string) => `/v1/admin/connections/${enc(name)}/consumer-rotation`
+
+function rotationText (r: Rotation): string {
+  return keyValues([
+    ['connection', r.connection],
+    ['mode', r.mode === 'api' ? 'api (the broker makes every call at Salesforce)' : 'setup (you make the Setup steps; the broker checks each)'],
+    ['why setup', r.setupReason],
+    ['step', r.step],
+    ['old key', r.oldClientId],
+    ['new key', r.newClientId],
+    ['rollback', r.switchedVersion === undefined ? undefined : `sfb connections rollback ${r.connection} ${r.fromVersion}`],
+    ['pending', r.pending?.join('; ')],
+    ['next', r.nextStep],
+  ]) + (r.mode === 'setup' && r.step === 'staged' ? 'steps:\n' + r.steps.map((s, i) => `  ${i + 1}. ${s}\n`).join('') : '')
+}
+
+/** Done, or switched with nothing pending (Setup mode: the admin's turn): 0; something still pending: 1. */
+function done (r: Rotation): number {
+  return r.pending?.length ? EXIT.failed : EXIT.ok
+}
+
+export async function start (ctx: CommandContext, target: BrokerTarget, name: string, opts: { app?: string, setup?: boolean }): Promise<number> {
+  const body = { ...(opts.app ? { appId: opts.app } : {}), ...(opts.setup ? { mode: 'setup' } : {}) }
+  const { body: answer } = await call(target, 'POST', path(name), { body })
+  if (ctx.json) return ctx.print(answer)
+  ctx.out(`consumer-secret rotation of ${name} started (nothing switches until complete)\n` + rotationText(answer as Rotation))
+  return EXIT.ok
+}
+
+export async function run (ctx: CommandContext, target: BrokerTarget, name: string, opts: { app?: string }): Promise<number> {
+  const { body: answer } = await call(target, 'POST', `${path(name)}/run`, { body: opts.app ? { appId: opts.app } : {} })
+  if (ctx.json) return ctx.print(answer)
+  const r = answer as Rotation
+  ctx.out((r.step === 'done' ? `rotated the consumer key and secret of ${name}\n` : '') + rotationText(r))
+  return r.step === 'done' ? EXIT.ok : EXIT.failed
+}
+
+export async function show (ctx: CommandContext, target: BrokerTarget, name: string): Promise<number> {
+  const { body } = await call(target, 'GET', path(name))
+  if (ctx.json) return ctx.print(body)
+  ctx.out(rotationText(body as Rotation))
+  return EXIT.ok
+}
+
+export async function validate (ctx: CommandContext, target: BrokerTarget, name: string, opts: { clientId?: string }, fields: string[], secrets: SecretSources): Promise<number> {
+  for (const f of fields) if (f !== 'clientSecret') throw new CliError(EXIT.usage, `"${f}": a consumer-secret rotation takes only clientSecret as a secret`)
+  const values = await readSecrets(fields, secrets, () => 'Staged consumer secret (from Setup)')
+  const body = { ...(opts.clientId ? { clientId: opts.clientId } : {}), ...values }
+  const { body: answer } = await call(target, 'POST', `${path(name)}/validate`, Object.keys(body).length > 0 ? { body } : {})
+  const result = answer as { ok: boolean, classification: string, message?: string, hint?: string, nextStep: string }
+  if (ctx.json) ctx.print(result)
+  else ctx.out(keyValues([['result', result.ok ? 'ok' : `FAILED: ${result.classification}`], ['message', result.message], ['hint', result.hint], ['next', result.nextStep]]))
+  return result.ok ? EXIT.ok : EXIT.failed
+}
+
+export async function step (ctx: CommandContext, target: BrokerTarget, name: string, verb: 'complete' | 'verify', ifMatch?: number): Promise<number> {
+  const { body } = await call(target, 'POST', `${path(name)}/${verb}`, ifMatch && verb === 'complete' ? { ifMatch } : {})
+  if (ctx.json) return ctx.print(body)
+  ctx.out(rotationText(body as Rotation))
+  return done(body as Rotation)
+}
+
+export async function abandon (ctx: CommandContext, target: BrokerTarget, name: string): Promise<number> {
+  await call(target, 'DELETE', path(name))
+  if (ctx.json) return ctx.print({ abandoned: name })
+  ctx.out(`consumer-secret rotation of ${name} abandoned; the connection is untouched\n`)
+  return EXIT.ok
+}
+
+export async function policy (ctx: CommandContext, target: BrokerTarget, name: string, opts: { app?: string, everyDays?: number }): Promise<number> {
+  if (!opts.app) throw new CliError(EXIT.usage, '--app is required: the External Client App identifier')
+  const { body } = await call(target, 'PUT', `${path(name)}/policy`, { body: { appId: opts.app, ...(opts.everyDays ? { rotateEveryDays: opts.everyDays } : {}) } })
+  if (ctx.json) return ctx.print(body)
+  const p = body as { appId: string, rotateEveryDays?: number, lastRotatedAt?: string }
+  ctx.out(keyValues([['app', p.appId], ['rotate every', p.rotateEveryDays ? `${p.rotateEveryDays} days` : 'on demand'], ['last rotated', p.lastRotatedAt]]))
+  return EXIT.ok
+}
