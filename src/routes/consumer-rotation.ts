@@ -38,6 +38,7 @@ const rotation = { content: { 'application/json': { schema: { $ref: 'ConsumerRot
  */
 const consumerRotationRoutes: FastifyPluginAsyncTypebox<ConsumerRotationRoutesOptions> = async (app, { rotations }) => {
   const base = { config: { auth: 'admin' as const } }
+  const viewer = { config: { auth: 'admin' as const, role: 'viewer' as const } }
   const tags = ['admin']
   const security = [{ bearer: [] }]
   const path = '/v1/admin/connections/:name/consumer-rotation'
@@ -62,7 +63,7 @@ const consumerRotationRoutes: FastifyPluginAsyncTypebox<ConsumerRotationRoutesOp
   })
 
   app.get(path, {
-    ...base,
+    ...viewer,
     schema: { tags, security, operationId: 'getConsumerRotation', summary: 'The rotation under way: mode, step, Setup steps, next step (never a secret)', params: ConnectionNameParams, response: { 200: { description: 'Under way', ...rotation }, ...problemResponses(...READ_PROBLEMS) } },
   }, async (request, reply) => {
     reply.type('application/json')
@@ -140,7 +141,7 @@ const consumerRotationRoutes: FastifyPluginAsyncTypebox<ConsumerRotationRoutesOp
   })
 
   app.get(`${path}/policy`, {
-    ...base,
+    ...viewer,
     schema: { tags, security, operationId: 'getConsumerRotationPolicy', summary: 'The connection\'s rotation policy: External Client App identifier, rotateEveryDays', params: ConnectionNameParams, response: { 200: { description: 'Policy', content: { 'application/json': { schema: ConsumerPolicySchema } } }, ...problemResponses(...READ_PROBLEMS) } },
   }, async (request, reply) => {
     const policy = await rotations.policy(request.params.name)
