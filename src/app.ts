@@ -7,6 +7,7 @@ import type { Config } from './config.ts'
 import { createBroker, type Broker, type BrokerOverrides } from './broker.ts'
 import { clientErrorHandler, frameworkErrorHandler, registerErrorHandling } from './error-handler.ts'
 import authPlugin from './auth/plugin.ts'
+import { registerAuditGate } from './http/audit-gate.ts'
 import { ProblemSchema } from './schemas/problem.ts'
 import { SessionSchema } from './schemas/session.ts'
 import probeRoutes from './routes/probes.ts'
@@ -121,6 +122,7 @@ export async function buildApp (config: Config, overrides: BrokerOverrides = {})
     jwtVerifier: broker.jwtVerifier,
     defaultRateLimitPerMinute: config.CALLER_RATE_LIMIT_PER_MINUTE,
   })
+  registerAuditGate(app, broker.audit)
   await app.register(probeRoutes, { secretStore: broker.cachingSecretStore, sharedState: broker.sharedState })
   await app.register(healthPlugin, {
     config,

@@ -12,6 +12,8 @@ import { flowSunsetTable, type FlowSunsetTable } from './salesforce/flow-sunset.
 import { assessUserReadiness } from './salesforce/readiness.ts'
 import { readFailedLogins } from './salesforce/failed-logins.ts'
 import { AuditLog } from './admin/audit-log.ts'
+import type { AuditLog } from './admin/audit-log.ts'
+import { createAuditLog } from './admin/audit-setup.ts'
 import { ConnectionAdmin } from './admin/connection-admin.ts'
 import { MigrationService } from './admin/migration.ts'
 import { ConsumerRotationService } from './admin/consumer-rotation.ts'
@@ -185,7 +187,7 @@ export async function createBroker (config: Config, overrides: BrokerOverrides =
   })
 
   const revoke = overrides.revoke ?? ((session: SalesforceSession) => revokeSession(session, { timeoutMs: config.LOGIN_TIMEOUT_MS }))
-  const audit = new AuditLog({ logger, state: sharedState })
+  const audit = createAuditLog(config, logger, sharedState)
   notifyFromAudit(audit, notifier)
   const admin = new ConnectionAdmin({
     store: cachingSecretStore,
@@ -272,6 +274,7 @@ export async function createBroker (config: Config, overrides: BrokerOverrides =
       await notifier.close()
       await sharedState.close()
       await cachingSecretStore.close()
+      await audit.close()
     },
   }
 }

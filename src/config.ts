@@ -135,6 +135,16 @@ export const ConfigSchema = Type.Object({
   WEBHOOK_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 60000, default: 5000, description: 'A receiver that has not answered within this long has failed the attempt' }),
   WEBHOOK_DEAD_LETTER_MAX: Type.Integer({ minimum: 10, maximum: 100000, default: 1000, description: 'Dead letters kept (fleet-wide, newest); older ones are dropped' }),
   CERT_ROTATION_START_DAYS: Type.Integer({ minimum: 0, maximum: 365, default: 0, description: 'A JWT bearer connection\'s key and certificate rotation starts by itself (at its health check) this many days before the certificate expires; the admin then only uploads the new certificate. 0: never' }),
+
+  AUDIT_ADMIN_MAX_ENTRIES: Type.Integer({ minimum: 100, maximum: 10_000_000, default: 100_000, description: 'Admin actions kept in the shared audit stream (<prefix>audit) that GET /v1/admin/audit reads; about 400 bytes of Redis memory each' }),
+  AUDIT_ADMIN_MAX_AGE_DAYS: Type.Integer({ minimum: 0, maximum: 3650, default: 400, description: 'Admin actions older than this leave the shared stream (0 = kept until AUDIT_ADMIN_MAX_ENTRIES pushes them out)' }),
+  AUDIT_HANDOUTS_MAX_ENTRIES: Type.Integer({ minimum: 100, maximum: 10_000_000, default: 100_000, description: 'Sessions handed out (session.issued) kept in their own shared stream (<prefix>audit-handouts): one per caller, session and replica' }),
+  AUDIT_HANDOUTS_MAX_AGE_HOURS: Type.Integer({ minimum: 0, maximum: 87_600, default: 168, description: 'Hand-out records older than this leave the shared stream (0 = kept until AUDIT_HANDOUTS_MAX_ENTRIES pushes them out); keep it above the longest session timeout, so the kill switch knows every session still alive' }),
+  AUDIT_FILE: Type.Optional(Type.String({ minLength: 1, description: 'Durable audit sink: JSON lines appended to this file, fsync\'d before an admin write is answered (one file per replica; the broker rotates it)' })),
+  AUDIT_FILE_MAX_BYTES: Type.Integer({ minimum: 4096, default: 104_857_600, description: 'AUDIT_FILE is rotated (to .1, .2 …) before it grows past this size' }),
+  AUDIT_FILE_KEEP: Type.Integer({ minimum: 1, maximum: 1000, default: 10, description: 'Rotated audit files kept (AUDIT_FILE.1 … .N); the oldest is overwritten' }),
+  AUDIT_SYSLOG_URL: Type.Optional(Type.String({ pattern: '^(tcp|udp)://(\\[[0-9A-Fa-f:.]+\\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?$', [EXPECTED]: 'tcp://host:port or udp://host:port (e.g. tcp://siem-collector:6514)', description: 'Durable audit sink: RFC 5424 syslog messages to this receiver, tcp:// (octet-counted frames) or udp:// (one datagram each; delivery unknown)' })),
+  AUDIT_SINK_REQUIRED: Type.Optional(Type.Boolean({ description: 'Refuse (503 audit_unavailable) an admin write whose audit record no sink can write; default true when AUDIT_FILE or AUDIT_SYSLOG_URL is set' })),
 })
 
 export type Config = Static<typeof ConfigSchema>

@@ -38,6 +38,7 @@ export const PROBLEMS = {
   login_guard_unavailable: { status: 503, title: 'The fleet-wide lockout guard cannot be read: password logins are paused' },
   login_wait_timeout: { status: 503, title: 'A login for this connection is taking too long' },
   secret_store_unavailable: { status: 503, title: 'The secret store is unavailable' },
+  audit_unavailable: { status: 503, title: 'The action was not done: its audit record cannot be written' },
   not_ready: { status: 503, title: 'The service is not ready' },
   shutting_down: { status: 503, title: 'This replica is shutting down: retry (another replica will answer)' },
   session_renewed: { status: 503, title: 'Salesforce ended the session while the body was streamed: the session is renewed, send the request again' },

@@ -123,7 +123,7 @@ export class ConnectionAdmin {
   async validate (name: string, candidate: Partial<ConnectionDefinition> | undefined, ctx: AdminContext): Promise<ValidationResult> {
     const stored = await this.opts.store.read(name)
     if (!candidate && !stored) throw new DomainError('not_found', `no connection named "${name}"`, { connection: name })
-    if (candidate && stored) checkSecretsStayHome(name, stored.definition, candidate)
+    if (candidate && stored) await this.refuseSecretsMovingAway(name, stored, candidate, ctx)
     const source = candidate ? 'candidate' : 'stored'
     const definition = { ...stored?.definition, ...candidate } as ConnectionDefinition
     this.checkDefinition(name, definition)
@@ -165,6 +165,26 @@ export class ConnectionAdmin {
       return { ok: true, classification: 'ok', latencyMs, source, ...(warnings.length > 0 ? { warnings } : {}) }
     }
     return { ok: false, classification: outcome.failure.classification, message: outcome.failure.message, hint: outcome.failure.hint, retryable: outcome.failure.retryable, latencyMs, source }
+  }
+
+  /** A candidate that would send the stored secrets to another host, user or app is refused, and the attempt audited. */
+  private async refuseSecretsMovingAway (name: string, stored: StoredConnection, candidate: Partial<ConnectionDefinition>, ctx: AdminContext): Promise<void> {
+    try {
+      checkSecretsStayHome(name, stored.definition, candidate)
+    } catch (err) {
+      await this.opts.audit.record({
+        actor: ctx.actor,
+        requestId: ctx.requestId,
+        action: 'connection.validate',
+        connection: name,
+        outcome: 'rejected',
+        classification: 'not_attempted:secrets_stay_home',
+        target: originOf(candidate.loginUrl ?? stored.definition.loginUrl),
+        version: stored.version,
+        fields: Object.keys(candidate).sort(),
+      })
+      throw err
+    }
   }
 
   async versions (name: string): Promise<VersionRow[]> {

@@ -1,7 +1,8 @@
 import { parseArgs } from 'node:util'
 import { brokerTarget, CliError, EXIT } from './broker-api.ts'
 import * as connections from './commands/connections.ts'
-import { audit, check, health, revokeSessions } from './commands/health.ts'
+import { audit } from './commands/audit.ts'
+import { check, health, revokeSessions } from './commands/health.ts'
 import * as migrate from './commands/migrate.ts'
 import * as certRotation from './commands/cert-rotation.ts'
 import * as consumerRotation from './commands/consumer-rotation.ts'
@@ -37,7 +38,9 @@ export const USAGE = `sfb — sf-broker admin CLI
   sfb consumer-rotation policy NAME --app ID [--every-days N]
   sfb health [NAME]
   sfb check NAME [--probe] [--reset-acknowledged]   the user was unlocked (or its password reset) in Setup: the guard starts over
-  sfb audit [--connection NAME] [--limit N]
+  sfb audit [--stream admin|handouts] [--connection NAME] [--actor ID] [--action A] [--limit N]
+            [--since TIME] [--until TIME]     TIME: 2026-12-01T09:00:00Z, 2026-12-01 or 30m, 12h, 7d ago;
+                                              with --since: everything from then on, oldest first
 
 Secrets are never arguments. They come from a hidden prompt, or --stdin (one field: all of stdin; several:
 one line each, in the order named), or --from-file FIELD=PATH.
@@ -68,6 +71,11 @@ const OPTIONS = {
   'every-days': { type: 'string' },
   connection: { type: 'string' },
   limit: { type: 'string' },
+  stream: { type: 'string' },
+  actor: { type: 'string' },
+  action: { type: 'string' },
+  since: { type: 'string' },
+  until: { type: 'string' },
   flow: { type: 'string' },
   'login-url': { type: 'string' },
   username: { type: 'string' },
@@ -200,7 +208,9 @@ async function run (io: Io): Promise<number> {
   if (group === 'sessions' && verb === 'revoke') return revokeSessions(ctx, await target(), need(name, 'NAME'))
   if (group === 'health') return health(ctx, await target(), verb)
   if (group === 'check') return check(ctx, await target(), need(verb, 'NAME'), o.probe === true, o['reset-acknowledged'] === true)
-  if (group === 'audit') return audit(ctx, await target(), { connection: o.connection, limit: integer(o.limit, '--limit') })
+  if (group === 'audit') {
+    return audit(ctx, await target(), { stream: o.stream, connection: o.connection, actor: o.actor, action: o.action, since: o.since, until: o.until, limit: integer(o.limit, '--limit') })
+  }
   throw new CliError(EXIT.usage, `unknown command "${p.join(' ')}"; see sfb --help`)
 }
 

@@ -5,8 +5,10 @@ import type { AdminContext, ConnectionAdmin } from '../admin/connection-admin.ts
 import type { AuditLog } from '../admin/audit-log.ts'
 import type { FlowSunsetPolicy } from '../admin/flow-sunset-policy.ts'
 import { ConnectionNameParams } from '../schemas/common.ts'
-import { AuditEventSchema, ConnectionDefinitionSchema, CredentialsPatchSchema, RollbackSchema, VersionSchema } from '../schemas/connection.ts'
+import { AuditPageSchema, AuditQuerySchema } from '../schemas/audit.ts'
+import { ConnectionDefinitionSchema, CredentialsPatchSchema, RollbackSchema, VersionSchema } from '../schemas/connection.ts'
 import { COMMON_PROBLEMS, problemResponses } from '../schemas/problem.ts'
+import { HttpProblem } from '../errors.ts'
 import type { ConnectionDefinition } from '../salesforce/types.ts'
 import { optionalBody } from './optional-body.ts'
 
@@ -234,22 +236,33 @@ const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async (app, {
       tags,
       security,
       operationId: 'listAuditEvents',
-      summary: 'Recent admin actions and sessions handed out (session.issued), newest first (never containing a secret or a token)',
-      querystring: Type.Object({
-        // a string: the service validates without type coercion, so a body can't sneak "123" in for 123
-        limit: Type.Optional(Type.String({ pattern: '^(1000|[1-9][0-9]{0,2})$', description: '1 to 1000, default 100' })),
-        connection: Type.Optional(ConnectionNameParams.properties.name),
-        action: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: '^[a-z]+(\\.[a-z]+)+$', description: 'Only events of this action, e.g. session.issued (not listed otherwise) or credentials.rotate' })),
-        actor: Type.Optional(Type.String({ minLength: 1, maxLength: 200, pattern: '^[A-Za-z0-9._:@/-]+$', description: 'Only events of this actor (an admin, or the caller a session was issued to)' })),
-      }, { additionalProperties: false }),
+      summary: 'Admin actions or sessions handed out (session.issued), in a time range, page by page (never containing a secret or a token)',
+      description: 'Two streams with their own retention: `admin` (every admin action) and `handouts` (every session handed out). Newest first by default; a SIEM pulls with `since` and `order=asc`, then follows `next` (opaque) until `more` is false, and keeps the last `next` to poll from later.',
+      querystring: AuditQuerySchema,
       response: {
-        200: { description: 'Audit events', content: { 'application/json': { schema: Type.Object({ events: Type.Array(AuditEventSchema) }, { additionalProperties: false }) } } },
+        200: { description: 'A page of audit events', content: { 'application/json': { schema: AuditPageSchema } } },
         ...problemResponses(...COMMON_PROBLEMS, 'unauthenticated', 'forbidden', 'rate_limited'),
       },
     },
   }, async (request, reply) => {
+    const q = request.query
+    const sinceMs = q.since === undefined ? undefined : Date.parse(q.since)
+    const untilMs = q.until === undefined ? undefined : Date.parse(q.until)
+    if (sinceMs !== undefined && untilMs !== undefined && untilMs < sinceMs) {
+      throw new HttpProblem('bad_request', 'until is before since', { errors: [{ path: 'querystring/until', message: 'must not be before since' }] })
+    }
     reply.type('application/json')
-    return { events: await audit.list(Number(request.query.limit ?? 100), request.query.connection, request.query.actor, request.query.action) }
+    return audit.page({
+      limit: Number(q.limit ?? 100),
+      stream: q.stream,
+      order: q.order,
+      cursor: q.cursor,
+      sinceMs,
+      untilMs,
+      connection: q.connection,
+      actor: q.actor,
+      action: q.action,
+    })
   })
 }
 

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
 import { MemorySharedState } from './memory-state.ts'
-import type { BrokerEvent, CachedSession, CircuitState, SharedState, StreamEntry } from './shared-state.ts'
+import type { BrokerEvent, CachedSession, CircuitState, SharedState, StreamEntry, StreamRange } from './shared-state.ts'
 
 /**
  * Redis first, process memory when Redis fails. Writes go to both, so when Redis drops the
@@ -224,6 +224,14 @@ export class FallbackSharedState implements SharedState {
 
   readStream (name: string, count: number, before?: string): Promise<StreamEntry[]> {
     return this.read('readStream', () => this.primary.readStream(name, count, before), () => this.local.readStream(name, count, before))
+  }
+
+  appendToStreamWithin (name: string, entry: string, retention: { maxLen: number, maxAgeMs?: number }): Promise<void> {
+    return this.write('appendToStreamWithin', () => this.primary.appendToStreamWithin(name, entry, retention), () => this.local.appendToStreamWithin(name, entry, retention))
+  }
+
+  readStreamRange (name: string, range: StreamRange): Promise<StreamEntry[]> {
+    return this.read('readStreamRange', () => this.primary.readStreamRange(name, range), () => this.local.readStreamRange(name, range))
   }
 
   async publish (event: BrokerEvent): Promise<void> {

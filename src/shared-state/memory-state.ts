@@ -1,6 +1,10 @@
-import type { BrokerEvent, CachedSession, CircuitState, SharedState, StreamEntry } from './shared-state.ts'
+import type { BrokerEvent, CachedSession, CircuitState, SharedState, StreamEntry, StreamRange } from './shared-state.ts'
 
 interface Expiring<T> { value: T, expiresAt: number }
+
+const idTime = (id: string): number => Number(id.slice(0, id.indexOf('-')))
+/** the sequence grows with every entry of this process: it alone orders them */
+const idSequence = (id: string): number => Number(id.slice(id.indexOf('-') + 1))
 
 const MAX_STREAM_IN_MEMORY = 1000
 
@@ -19,6 +23,7 @@ export class MemorySharedState implements SharedState {
   private readonly streams = new Map<string, StreamEntry[]>()
   private streamSequence = 0
   private readonly issued = new Map<string, Map<string, CachedSession>>()
+  private lastStreamMs = 0
 
   async getSession (connection: string, secretVersion: number): Promise<CachedSession | null> {
     const entry = this.sessions.get(connection)?.get(secretVersion)
@@ -128,17 +133,47 @@ export class MemorySharedState implements SharedState {
   }
 
   async appendToStream (name: string, entry: string, maxLen: number): Promise<void> {
-    const stream = this.streams.get(name) ?? []
-    stream.push({ id: String(++this.streamSequence), entry })
-    // process memory holds a replica's own recent entries, not the fleet's history
-    while (stream.length > Math.min(maxLen, MAX_STREAM_IN_MEMORY)) stream.shift()
-    this.streams.set(name, stream)
+    await this.appendToStreamWithin(name, entry, { maxLen })
   }
 
   async readStream (name: string, count: number, before?: string): Promise<StreamEntry[]> {
     const stream = this.streams.get(name) ?? []
     const end = before === undefined ? stream.length : stream.findIndex((e) => e.id === before)
     return stream.slice(Math.max(0, end - count), Math.max(0, end)).reverse()
+  }
+
+  async appendToStreamWithin (name: string, entry: string, retention: { maxLen: number, maxAgeMs?: number }): Promise<void> {
+    const stream = this.streams.get(name) ?? []
+    // ids as Redis makes them, <ms>-<sequence>, never going back in time: ranges by time work alike
+    const ms = Math.max(Date.now(), this.lastStreamMs)
+    this.lastStreamMs = ms
+    stream.push({ id: `${ms}-${++this.streamSequence}`, entry })
+    // process memory holds a replica's own recent entries, not the fleet's history
+    while (stream.length > Math.min(retention.maxLen, MAX_STREAM_IN_MEMORY)) stream.shift()
+    if (retention.maxAgeMs !== undefined) {
+      const oldest = ms - retention.maxAgeMs
+      while (stream.length > 0 && idTime(stream[0].id) < oldest) stream.shift()
+    }
+    this.streams.set(name, stream)
+  }
+
+  async readStreamRange (name: string, range: StreamRange): Promise<StreamEntry[]> {
+    const stream = this.streams.get(name) ?? []
+    const afterSeq = range.after === undefined ? undefined : idSequence(range.after)
+    const inRange = (e: StreamEntry): boolean => {
+      const ms = idTime(e.id)
+      if (range.sinceMs !== undefined && ms < range.sinceMs) return false
+      if (range.untilMs !== undefined && ms > range.untilMs) return false
+      if (afterSeq === undefined) return true
+      return range.order === 'asc' ? idSequence(e.id) > afterSeq : idSequence(e.id) < afterSeq
+    }
+    const ordered = range.order === 'asc' ? stream : [...stream].reverse()
+    const out: StreamEntry[] = []
+    for (const e of ordered) {
+      if (out.length >= range.count) break
+      if (inRange(e)) out.push(e)
+    }
+    return out
   }
 
   async publish (event: BrokerEvent): Promise<void> {

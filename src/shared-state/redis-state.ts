@@ -4,7 +4,7 @@ import type { Logger } from 'pino'
 import { createRedisClient, redisTopology, type RedisClient, type RedisSettings } from './redis-client.ts'
 import { RedisKeys } from './redis-keys.ts'
 import { SessionSealer } from './session-crypto.ts'
-import type { BrokerEvent, CachedSession, CircuitState, SharedState, StreamEntry } from './shared-state.ts'
+import type { BrokerEvent, CachedSession, CircuitState, SharedState, StreamEntry, StreamRange } from './shared-state.ts'
 
 export interface RedisStateOptions {
   /** which Redis (one server, Sentinel or Cluster), with credentials and TLS */
@@ -288,6 +288,25 @@ export class RedisSharedState implements SharedState {
 
   async readStream (name: string, count: number, before?: string): Promise<StreamEntry[]> {
     const rows = await this.client.xrevrange(this.keys.stream(name), before ? `(${before}` : '+', '-', 'COUNT', count)
+    return rows.map(([id, fields]) => ({ id, entry: fields[fields.indexOf('e') + 1] }))
+  }
+
+  async appendToStreamWithin (name: string, entry: string, retention: { maxLen: number, maxAgeMs?: number }): Promise<void> {
+    const key = this.keys.stream(name)
+    // one round trip: the entry, then the age limit (XADD takes only one of MAXLEN and MINID)
+    let p = this.client.pipeline().xadd(key, 'MAXLEN', '~', String(retention.maxLen), '*', 'e', entry)
+    if (retention.maxAgeMs !== undefined) p = p.xtrim(key, 'MINID', '~', String(Date.now() - retention.maxAgeMs))
+    const results = await p.exec()
+    for (const [err] of results ?? []) if (err) throw err
+  }
+
+  async readStreamRange (name: string, range: StreamRange): Promise<StreamEntry[]> {
+    const key = this.keys.stream(name)
+    const low = range.order === 'asc' && range.after ? `(${range.after}` : range.sinceMs !== undefined ? String(range.sinceMs) : '-'
+    const high = range.order === 'desc' && range.after ? `(${range.after}` : range.untilMs !== undefined ? String(range.untilMs) : '+'
+    const rows = range.order === 'asc'
+      ? await this.client.xrange(key, low, high, 'COUNT', range.count)
+      : await this.client.xrevrange(key, high, low, 'COUNT', range.count)
     return rows.map(([id, fields]) => ({ id, entry: fields[fields.indexOf('e') + 1] }))
   }
 

@@ -38,6 +38,19 @@ export type BrokerEvent =
  */
 export interface StreamEntry { id: string, entry: string }
 
+/**
+ * A slice of a stream in time order. Entry ids start with the millisecond the entry was added, so
+ * `sinceMs`/`untilMs` bound by that time (both inclusive); `after` is an id from an earlier slice
+ * read in the same order: the slice continues past it (exclusive) instead of starting at the bound.
+ */
+export interface StreamRange {
+  order: 'asc' | 'desc'
+  count: number
+  after?: string
+  sinceMs?: number
+  untilMs?: number
+}
+
 export interface SharedState {
   readonly kind: 'redis' | 'memory'
   /** Redis only: whether the connection is up right now */
@@ -85,6 +98,13 @@ export interface SharedState {
   appendToStream (name: string, entry: string, maxLen: number): Promise<void>
   /** Up to `count` entries of the log, newest first, older than the entry `before` (an id from an earlier page). */
   readStream (name: string, count: number, before?: string): Promise<StreamEntry[]>
+  /**
+   * Appends an entry and trims the log to its retention: about the newest `maxLen` entries, and
+   * none added more than `maxAgeMs` ago (approximate: whole blocks are trimmed in Redis).
+   */
+  appendToStreamWithin (name: string, entry: string, retention: { maxLen: number, maxAgeMs?: number }): Promise<void>
+  /** Entries of the log in the range, oldest first (`asc`) or newest first (`desc`). */
+  readStreamRange (name: string, range: StreamRange): Promise<StreamEntry[]>
   publish (event: BrokerEvent): Promise<void>
   onEvent (listener: (event: BrokerEvent) => void): void
   /** true when the state can be used now */

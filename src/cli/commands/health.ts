@@ -50,26 +50,6 @@ export async function check (ctx: CommandContext, target: BrokerTarget, name: st
   return h.status === 'failing' ? EXIT.failed : EXIT.ok
 }
 
-export async function audit (ctx: CommandContext, target: BrokerTarget, opts: { connection?: string, limit?: number }): Promise<number> {
-  const query = new URLSearchParams()
-  if (opts.connection) query.set('connection', opts.connection)
-  if (opts.limit) query.set('limit', String(opts.limit))
-  const { body } = await call(target, 'GET', `/v1/admin/audit${query.size > 0 ? `?${query}` : ''}`)
-  if (ctx.json) return ctx.print(body)
-  const events = (body as { events: Array<Record<string, unknown>> }).events
-  ctx.out(table(['TIME', 'ACTOR', 'ACTION', 'CONNECTION', 'OUTCOME', 'VERSION', 'DETAIL'], events.map(e => [
-    e.time as string, e.actor as string, e.action as string, e.connection as string | undefined, e.outcome as string,
-    e.version as number | undefined,
-    [
-      e.classification === 'ok' ? undefined : e.classification,
-      Array.isArray(e.fields) ? `fields: ${e.fields.join(',')}` : undefined,
-      e.fromVersion !== undefined ? `from v${e.fromVersion}` : undefined,
-      e.targetVersion !== undefined ? `content of v${e.targetVersion}` : undefined,
-    ].filter(Boolean).join('; '),
-  ])))
-  return EXIT.ok
-}
-
 /** 200: revoked at Salesforce and dropped everywhere. 202: revoked, but replicas may still hold copies (`pending`). */
 export async function revokeSessions (ctx: CommandContext, target: BrokerTarget, name: string): Promise<number> {
   const { status, body } = await call(target, 'POST', `/v1/admin/connections/${enc(name)}/sessions/revoke`)

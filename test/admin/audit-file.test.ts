@@ -1,0 +1,117 @@
+import t from 'tap'
+import { existsSync } from 'node:fs'
+import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import pino from 'pino'
+import { AuditFileSink } from '../../src/admin/audit-file-sink.ts'
+import type { AuditSinkRecord } from '../../src/admin/audit-sink.ts'
+import { ACME, acmeDefinition, bearer, buildTestApp, startSim, tempFileStore, type Teardown } from '../helper.ts'
+import { testPrincipals } from '../support/principals.ts'
+
+const ADMIN = '/v1/admin/connections'
+
+async function tempDir (t: Teardown): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'sfb-audit-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  return dir
+}
+
+async function setup (t: Teardown, env: Record<string, string>) {
+  const sim = await startSim(t)
+  const store = await tempFileStore(t)
+  const principals = testPrincipals(['*'])
+  const { app } = await buildTestApp(t, { secretStore: store, principals, env })
+  const admin = (method: 'GET' | 'PUT' | 'PATCH' | 'POST', url: string, payload?: object) =>
+    app.inject({ method, url, payload, headers: bearer(principals.adminKey) })
+  return { sim, store, principals, app, admin }
+}
+
+const lines = async (path: string) => (await readFile(path, 'utf8')).split('\n').filter(Boolean).map(l => JSON.parse(l) as Record<string, unknown>)
+
+/** Hand-outs go to the sink in the next batch, after the answer: wait for the file to show it. */
+async function until (what: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 200 && !await what(); i++) await new Promise(resolve => setImmediate(resolve))
+}
+
+t.test('an admin write is in the audit file, request before outcome, when the answer arrives; hand-outs follow', async (t) => {
+  const file = join(await tempDir(t), 'audit.jsonl')
+  const { sim, app, admin, principals } = await setup(t, { AUDIT_FILE: file })
+
+  const created = await admin('PUT', `${ADMIN}/acme`, acmeDefinition(sim, 'oauth_password'))
+  t.equal(created.statusCode, 201)
+  const written = await lines(file)
+  t.match(written, [
+    { stream: 'admin', stage: 'request', actor: 'ops', method: 'PUT', route: '/v1/admin/connections/:name', connection: 'acme', requestId: created.headers['x-request-id'] },
+    { stream: 'admin', stage: 'outcome', actor: 'ops', action: 'connection.create', outcome: 'success', connection: 'acme', version: 1, requestId: created.headers['x-request-id'] },
+  ], 'on disk before the 201: the request record, then the outcome')
+  t.equal(written.length, 2)
+  const text = await readFile(file, 'utf8')
+  for (const secret of [ACME.password, ACME.securityToken, ACME.clientSecret]) t.notOk(text.includes(secret), 'no secret in the audit file')
+  t.equal(((await stat(file)).mode & 0o777).toString(8), '600', 'readable by the broker only')
+
+  const handed = await app.inject({ method: 'POST', url: '/v1/connections/acme/session', headers: bearer(principals.billingKey) })
+  t.equal(handed.statusCode, 200)
+  await until(async () => (await lines(file)).length === 3)
+  t.match((await lines(file))[2], { stream: 'handouts', stage: 'outcome', action: 'session.issued', actor: 'billing', connection: 'acme', tokenFingerprint: /^[0-9a-f]{12}$/ })
+  t.notOk((await readFile(file, 'utf8')).includes(handed.json().accessToken), 'a fingerprint, never the token')
+
+  const read = await admin('GET', `${ADMIN}/acme`)
+  t.equal(read.statusCode, 200)
+  t.equal((await lines(file)).length, 3, 'reads are not admin writes: no request record')
+})
+
+t.test('an admin write is refused with 503 audit_unavailable, before anything is done, when the file cannot be written', async (t) => {
+  const dir = await tempDir(t)
+  const { sim, store, admin } = await setup(t, { AUDIT_FILE: dir })
+
+  const refused = await admin('PUT', `${ADMIN}/acme`, acmeDefinition(sim, 'oauth_password'))
+  t.equal(refused.statusCode, 503)
+  t.match(refused.headers['content-type'], /^application\/problem\+json/)
+  t.match(refused.json(), { type: 'urn:sf-broker:problem:audit_unavailable', status: 503, retryable: true, detail: /could not be written to file/ })
+  t.notOk(JSON.stringify(refused.json()).includes(dir), 'the answer does not name the path')
+  t.equal(await store.read('acme'), null, 'nothing stored')
+  t.equal(sim.stats('acme').attempts, 0, 'no login made for a write that cannot be audited')
+  t.equal((await admin('GET', ADMIN)).statusCode, 200, 'reads go on')
+})
+
+t.test('a full disk refuses admin writes too; AUDIT_SINK_REQUIRED=false lets them through', { skip: existsSync('/dev/full') ? false : 'no /dev/full' }, async (t) => {
+  const full = await setup(t, { AUDIT_FILE: '/dev/full' })
+  const refused = await full.admin('PUT', `${ADMIN}/acme`, acmeDefinition(full.sim, 'oauth_password'))
+  t.equal(refused.statusCode, 503)
+  t.equal(refused.json().code, 'audit_unavailable')
+
+  const lenient = await setup(t, { AUDIT_FILE: '/dev/full', AUDIT_SINK_REQUIRED: 'false' })
+  t.equal((await lenient.admin('PUT', `${ADMIN}/acme`, acmeDefinition(lenient.sim, 'oauth_password'))).statusCode, 201)
+})
+
+const record = (i: number): AuditSinkRecord => {
+  const time = new Date(Date.UTC(2026, 11, 1, 0, 0, i)).toISOString()
+  return { stream: 'admin', stage: 'outcome', time, json: JSON.stringify({ n: i, time, pad: 'x'.repeat(150) }), failed: false }
+}
+
+t.test('the file is rotated by size: path, path.1 … path.N, newest records in path', async (t) => {
+  const path = join(await tempDir(t), 'audit.jsonl')
+  const sink = new AuditFileSink({ path, maxBytes: 4096, keep: 2, logger: pino({ level: 'silent' }) })
+  t.teardown(() => sink.close())
+  for (let i = 0; i < 100; i++) await sink.write(record(i), true)
+
+  t.ok(existsSync(`${path}.1`) && existsSync(`${path}.2`), 'two rotated files kept')
+  t.notOk(existsSync(`${path}.3`), 'no more than AUDIT_FILE_KEEP')
+  for (const p of [path, `${path}.1`, `${path}.2`]) t.ok((await stat(p)).size <= 4096, `${p} within the size`)
+  const kept = [...await lines(`${path}.2`), ...await lines(`${path}.1`), ...await lines(path)].map(r => r.n as number)
+  t.equal(kept.at(-1), 99, 'the newest record is in the file itself')
+  t.same(kept, Array.from({ length: kept.length }, (_, i) => 100 - kept.length + i), 'the newest records, in order, none twice, none torn')
+})
+
+t.test('records that could not be written are held and written, in order, once the file can be', async (t) => {
+  const dir = join(await tempDir(t), 'not-yet')
+  const path = join(dir, 'audit.jsonl')
+  const sink = new AuditFileSink({ path, maxBytes: 1 << 20, keep: 1, logger: pino({ level: 'silent' }) })
+  t.teardown(() => sink.close())
+  await t.rejects(sink.write(record(1), true), { code: 'ENOENT' })
+  await t.rejects(sink.write(record(2), false), { code: 'ENOENT' }, 'a request record is not held: its write was refused')
+  await mkdir(dir)
+  await sink.write(record(3), true)
+  t.same((await lines(path)).map(r => r.n), [1, 3])
+})
