@@ -51,6 +51,12 @@ const DEFAULT_RETENTION: AuditRetention = { maxEntries: 10_000 }
 /** entries read per round trip, and at most per page: filters that match little end a page early (with `more`) */
 const CHUNK = 500
 const SCAN_BUDGET = 10_000
+/**
+ * A record's `time` is taken before it is sent; its place in the stream is Redis' clock when it
+ * arrived (later, or off by the replicas' clock skew). Ranges read this much further each way and
+ * then compare `time` itself, so `since`/`until` mean the record's time exactly.
+ */
+const CLOCK_SLACK_MS = 60_000
 
 /**
  * Every admin action and every session handed out (`session.issued`), each in its own stream of
@@ -65,6 +71,7 @@ export class AuditLog {
   private readonly state: Pick<SharedState, 'appendToStreamWithin' | 'readStreamRange'>
   private readonly retention: Record<AuditStream, AuditRetention>
   private readonly sinks: AuditSinks | undefined
+  private readonly batches: Record<AuditStream, { entries: string[], written: Promise<void> } | undefined> = { admin: undefined, handouts: undefined }
 
   constructor (opts: { logger: Logger, state: Pick<SharedState, 'appendToStreamWithin' | 'readStreamRange'>, retention?: Partial<Record<AuditStream, AuditRetention>>, sinks?: AuditSinks }) {
     this.logger = opts.logger.child({ audit: true })
@@ -104,7 +111,7 @@ export class AuditLog {
     delete line.time
     this.logger.info({ event: 'audit', ...line }, `audit ${event.action} ${event.outcome}`)
     const sink = this.toSinks(stream, event)
-    const shared = this.state.appendToStreamWithin(STREAM_KEYS[stream], JSON.stringify(event), { maxLen: this.retention[stream].maxEntries, maxAgeMs: this.retention[stream].maxAgeMs })
+    const shared = this.append(stream, JSON.stringify(event))
       .catch((err: unknown) => {
         // the log line and the sinks hold it; the stream is what the API lists
         this.logger.warn({ err: { message: (err as Error).message }, auditId: event.id }, 'audit event not written to the shared stream')
@@ -112,6 +119,25 @@ export class AuditLog {
     // a hand-out does not wait for the sink (it goes in the next batch); an admin record does
     await Promise.all([shared, stream === 'admin' ? sink : undefined])
     return event
+  }
+
+  /**
+   * Records of the same moment go to the shared stream together, in one round trip (a busy replica
+   * hands out many sessions at once): each batch waits for the current turn of the event loop only.
+   */
+  private append (stream: AuditStream, entry: string): Promise<void> {
+    let batch = this.batches[stream]
+    if (!batch) {
+      const entries: string[] = []
+      const written = new Promise(resolve => setImmediate(resolve)).then(() => {
+        this.batches[stream] = undefined
+        const { maxEntries, maxAgeMs } = this.retention[stream]
+        return this.state.appendToStreamWithin(STREAM_KEYS[stream], entries, { maxLen: maxEntries, maxAgeMs })
+      })
+      batch = this.batches[stream] = { entries, written }
+    }
+    batch.entries.push(entry)
+    return batch.written
   }
 
   private async toSinks (stream: AuditStream, event: AuditEvent): Promise<void> {
@@ -149,14 +175,19 @@ export class AuditLog {
     const order = from?.order ?? q.order ?? 'desc'
     const sinceMs = from?.sinceMs ?? q.sinceMs
     const matches = (e: AuditEvent) => (!q.connection || e.connection === q.connection) && (!q.actor || e.actor === q.actor) &&
-      (q.action ? e.action === q.action : stream === 'handouts' || e.action !== 'session.issued')
+      (q.action ? e.action === q.action : stream === 'handouts' || e.action !== 'session.issued') &&
+      (sinceMs === undefined || Date.parse(e.time) >= sinceMs) && (q.untilMs === undefined || Date.parse(e.time) <= q.untilMs)
+    const range = {
+      sinceMs: sinceMs === undefined ? undefined : Math.max(0, sinceMs - CLOCK_SLACK_MS),
+      untilMs: q.untilMs === undefined ? undefined : q.untilMs + CLOCK_SLACK_MS,
+    }
     const events: AuditEvent[] = []
     let last = from?.after
     let scanned = 0
     let more = true
     while (events.length < q.limit && scanned < SCAN_BUDGET) {
       const count = Math.min(CHUNK, SCAN_BUDGET - scanned)
-      const rows = await this.state.readStreamRange(STREAM_KEYS[stream], { order, count, after: last, sinceMs, untilMs: q.untilMs })
+      const rows = await this.state.readStreamRange(STREAM_KEYS[stream], { order, count, after: last, ...range })
       let read = 0
       for (const row of rows) {
         read++

@@ -226,8 +226,8 @@ export class FallbackSharedState implements SharedState {
     return this.read('readStream', () => this.primary.readStream(name, count, before), () => this.local.readStream(name, count, before))
   }
 
-  appendToStreamWithin (name: string, entry: string, retention: { maxLen: number, maxAgeMs?: number }): Promise<void> {
-    return this.write('appendToStreamWithin', () => this.primary.appendToStreamWithin(name, entry, retention), () => this.local.appendToStreamWithin(name, entry, retention))
+  appendToStreamWithin (name: string, entries: string[], retention: { maxLen: number, maxAgeMs?: number }): Promise<void> {
+    return this.write('appendToStreamWithin', () => this.primary.appendToStreamWithin(name, entries, retention), () => this.local.appendToStreamWithin(name, entries, retention))
   }
 
   readStreamRange (name: string, range: StreamRange): Promise<StreamEntry[]> {

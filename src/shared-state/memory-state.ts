@@ -133,7 +133,7 @@ export class MemorySharedState implements SharedState {
   }
 
   async appendToStream (name: string, entry: string, maxLen: number): Promise<void> {
-    await this.appendToStreamWithin(name, entry, { maxLen })
+    await this.appendToStreamWithin(name, [entry], { maxLen })
   }
 
   async readStream (name: string, count: number, before?: string): Promise<StreamEntry[]> {
@@ -142,17 +142,20 @@ export class MemorySharedState implements SharedState {
     return stream.slice(Math.max(0, end - count), Math.max(0, end)).reverse()
   }
 
-  async appendToStreamWithin (name: string, entry: string, retention: { maxLen: number, maxAgeMs?: number }): Promise<void> {
+  async appendToStreamWithin (name: string, entries: string[], retention: { maxLen: number, maxAgeMs?: number }): Promise<void> {
     const stream = this.streams.get(name) ?? []
     // ids as Redis makes them, <ms>-<sequence>, never going back in time: ranges by time work alike
     const ms = Math.max(Date.now(), this.lastStreamMs)
     this.lastStreamMs = ms
-    stream.push({ id: `${ms}-${++this.streamSequence}`, entry })
+    for (const entry of entries) stream.push({ id: `${ms}-${++this.streamSequence}`, entry })
     // process memory holds a replica's own recent entries, not the fleet's history
-    while (stream.length > Math.min(retention.maxLen, MAX_STREAM_IN_MEMORY)) stream.shift()
+    const cap = Math.min(retention.maxLen, MAX_STREAM_IN_MEMORY)
+    if (stream.length > cap) stream.splice(0, stream.length - cap)
     if (retention.maxAgeMs !== undefined) {
       const oldest = ms - retention.maxAgeMs
-      while (stream.length > 0 && idTime(stream[0].id) < oldest) stream.shift()
+      let drop = 0
+      while (drop < stream.length && idTime(stream[drop].id) < oldest) drop++
+      if (drop > 0) stream.splice(0, drop)
     }
     this.streams.set(name, stream)
   }

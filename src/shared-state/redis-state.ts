@@ -291,11 +291,13 @@ export class RedisSharedState implements SharedState {
     return rows.map(([id, fields]) => ({ id, entry: fields[fields.indexOf('e') + 1] }))
   }
 
-  async appendToStreamWithin (name: string, entry: string, retention: { maxLen: number, maxAgeMs?: number }): Promise<void> {
+  async appendToStreamWithin (name: string, entries: string[], retention: { maxLen: number, maxAgeMs?: number }): Promise<void> {
     const key = this.keys.stream(name)
-    // one round trip: the entry, then the age limit (XADD takes only one of MAXLEN and MINID)
-    let p = this.client.pipeline().xadd(key, 'MAXLEN', '~', String(retention.maxLen), '*', 'e', entry)
-    if (retention.maxAgeMs !== undefined) p = p.xtrim(key, 'MINID', '~', String(Date.now() - retention.maxAgeMs))
+    // one round trip: the entries with the count limit (approximate: whole nodes go), then the age
+    // limit, exact, so nothing older than it stays (XADD takes only one of MAXLEN and MINID)
+    let p = this.client.pipeline()
+    for (const entry of entries) p = p.xadd(key, 'MAXLEN', '~', String(retention.maxLen), '*', 'e', entry)
+    if (retention.maxAgeMs !== undefined) p = p.xtrim(key, 'MINID', String(Date.now() - retention.maxAgeMs))
     const results = await p.exec()
     for (const [err] of results ?? []) if (err) throw err
   }

@@ -99,10 +99,10 @@ export interface SharedState {
   /** Up to `count` entries of the log, newest first, older than the entry `before` (an id from an earlier page). */
   readStream (name: string, count: number, before?: string): Promise<StreamEntry[]>
   /**
-   * Appends an entry and trims the log to its retention: about the newest `maxLen` entries, and
-   * none added more than `maxAgeMs` ago (approximate: whole blocks are trimmed in Redis).
+   * Appends entries, in order, in one round trip, and trims the log to its retention: about the
+   * newest `maxLen` entries (Redis trims whole blocks), none added more than `maxAgeMs` ago.
    */
-  appendToStreamWithin (name: string, entry: string, retention: { maxLen: number, maxAgeMs?: number }): Promise<void>
+  appendToStreamWithin (name: string, entries: string[], retention: { maxLen: number, maxAgeMs?: number }): Promise<void>
   /** Entries of the log in the range, oldest first (`asc`) or newest first (`desc`). */
   readStreamRange (name: string, range: StreamRange): Promise<StreamEntry[]>
   publish (event: BrokerEvent): Promise<void>

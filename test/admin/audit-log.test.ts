@@ -2,7 +2,9 @@ import t from 'tap'
 import pino from 'pino'
 import { AuditLog, type AuditInput } from '../../src/admin/audit-log.ts'
 import { MemorySharedState } from '../../src/shared-state/memory-state.ts'
-import { buildTestApp, tempFileStore } from '../helper.ts'
+import { acmeDefinition, bearer, buildTestApp, startSim, tempFileStore } from '../helper.ts'
+import { captureLogs } from '../support/log-capture.ts'
+import { testPrincipals } from '../support/principals.ts'
 import { startRedis } from '../support/redis.ts'
 
 const event = (i: number, over: Partial<AuditInput> = {}): AuditInput =>
@@ -44,4 +46,30 @@ t.test('with Redis, every replica lists what another recorded, in the stream <pr
   t.equal(keys.length, 1)
   t.match(keys[0], /audit$/)
   t.equal(await redis.client().xlen(keys[0]), 2)
+})
+
+t.test('an audit log line carries `time` once: the record\'s own', async (t) => {
+  const logs = captureLogs('info')
+  const audit = new AuditLog({ logger: logs.logger, state: new MemorySharedState() })
+  const recorded = await audit.record(event(1))
+  const line = logs.text().split('\n').find(l => l.includes('"event":"audit"'))
+  t.ok(line, 'the audit line')
+  t.equal(line?.match(/"time":/g)?.length, 1, 'one time member, as JSON readers keep only one of two')
+  const parsed = JSON.parse(line as string) as Record<string, unknown>
+  t.match(parsed, { id: recorded.id, action: 'connection.rotate', audit: true })
+  t.ok(Math.abs(Date.parse(parsed.time as string) - Date.parse(recorded.time)) < 1000, 'the line\'s time is the record\'s time')
+})
+
+t.test('a validation that would send stored secrets to another host is refused and audited', async (t) => {
+  const sim = await startSim(t)
+  const principals = testPrincipals(['*'])
+  const { app } = await buildTestApp(t, { principals })
+  const admin = (method: 'GET' | 'PUT' | 'POST', url: string, payload?: object) => app.inject({ method, url, payload, headers: bearer(principals.adminKey) })
+  t.equal((await admin('PUT', '/v1/admin/connections/acme', acmeDefinition(sim, 'soap'))).statusCode, 201)
+  const before = sim.stats('acme').attempts
+  const refused = await admin('POST', '/v1/admin/connections/acme/validate', { loginUrl: 'https://elsewhere.example' })
+  t.equal(refused.statusCode, 400)
+  t.equal(sim.stats('acme').attempts, before)
+  const events = (await admin('GET', '/v1/admin/audit?connection=acme&action=connection.validate')).json().events
+  t.match(events, [{ actor: 'ops', outcome: 'rejected', classification: 'not_attempted:secrets_stay_home', target: 'https://elsewhere.example', fields: ['loginUrl'], requestId: refused.headers['x-request-id'] }])
 })
