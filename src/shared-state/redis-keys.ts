@@ -11,7 +11,8 @@
  *   <prefix>{<owner>}:<space>:<kind>            a named lease, window or document `<kind>:<owner>`,
  *                                               e.g. login:acme -> {acme}:lease:login,
  *                                               login-guard:user:a@b.c -> {user:a@b.c}:doc:login-guard
- *   <prefix>events                              the pub/sub channel; <prefix>audit the audit stream
+ *   <prefix>events                              the pub/sub channel
+ *   <prefix>audit, <prefix>audit-handouts       the audit streams: admin actions, sessions handed out
  */
 export class RedisKeys {
   private readonly prefix: string
@@ -57,7 +58,7 @@ export class RedisKeys {
     return this.named('doc', name)
   }
 
-  /** a capped stream, e.g. `audit` */
+  /** a capped stream, e.g. `audit` or `audit-handouts` */
   stream (name: string): string {
     return `${this.prefix}${name}`
   }
