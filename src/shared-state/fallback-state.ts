@@ -218,6 +218,14 @@ export class FallbackSharedState implements SharedState {
     return this.write('putJson', () => this.primary.putJson(key, value, ttlMs), () => this.local.putJson(key, value, ttlMs))
   }
 
+  appendToStream (name: string, entry: string, maxLen: number): Promise<void> {
+    return this.write('appendToStream', () => this.primary.appendToStream(name, entry, maxLen), () => this.local.appendToStream(name, entry, maxLen))
+  }
+
+  readStream (name: string, count: number, before?: string): Promise<StreamEntry[]> {
+    return this.read('readStream', () => this.primary.readStream(name, count, before), () => this.local.readStream(name, count, before))
+  }
+
   appendToStreamWithin (name: string, entries: string[], retention: { maxLen: number, maxAgeMs?: number }): Promise<void> {
     return this.write('appendToStreamWithin', () => this.primary.appendToStreamWithin(name, entries, retention), () => this.local.appendToStreamWithin(name, entries, retention))
   }

@@ -132,6 +132,16 @@ export class MemorySharedState implements SharedState {
     this.docs.set(key, { value, expiresAt: ttlMs ? Date.now() + ttlMs : Number.POSITIVE_INFINITY })
   }
 
+  async appendToStream (name: string, entry: string, maxLen: number): Promise<void> {
+    await this.appendToStreamWithin(name, [entry], { maxLen })
+  }
+
+  async readStream (name: string, count: number, before?: string): Promise<StreamEntry[]> {
+    const stream = this.streams.get(name) ?? []
+    const end = before === undefined ? stream.length : stream.findIndex((e) => e.id === before)
+    return stream.slice(Math.max(0, end - count), Math.max(0, end)).reverse()
+  }
+
   async appendToStreamWithin (name: string, entries: string[], retention: { maxLen: number, maxAgeMs?: number }): Promise<void> {
     const stream = this.streams.get(name) ?? []
     // ids as Redis makes them, <ms>-<sequence>, never going back in time: ranges by time work alike

@@ -282,6 +282,15 @@ export class RedisSharedState implements SharedState {
     await this.durable(p => ttlMs ? p.set(k, JSON.stringify(value), 'PX', ttlMs) : p.set(k, JSON.stringify(value)))
   }
 
+  async appendToStream (name: string, entry: string, maxLen: number): Promise<void> {
+    await this.client.xadd(this.keys.stream(name), 'MAXLEN', '~', String(maxLen), '*', 'e', entry)
+  }
+
+  async readStream (name: string, count: number, before?: string): Promise<StreamEntry[]> {
+    const rows = await this.client.xrevrange(this.keys.stream(name), before ? `(${before}` : '+', '-', 'COUNT', count)
+    return rows.map(([id, fields]) => ({ id, entry: fields[fields.indexOf('e') + 1] }))
+  }
+
   async appendToStreamWithin (name: string, entries: string[], retention: { maxLen: number, maxAgeMs?: number }): Promise<void> {
     const key = this.keys.stream(name)
     // one round trip: the entries with the count limit (approximate: whole nodes go), then the age

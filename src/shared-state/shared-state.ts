@@ -94,6 +94,10 @@ export interface SharedState {
   /** Small JSON documents shared by replicas (health results). */
   getJson<T> (key: string): Promise<T | null>
   putJson (key: string, value: unknown, ttlMs?: number): Promise<void>
+  /** Appends an entry to a capped log every replica reads (e.g. dead letters); about the newest `maxLen` are kept. */
+  appendToStream (name: string, entry: string, maxLen: number): Promise<void>
+  /** Up to `count` entries of the log, newest first, older than the entry `before` (an id from an earlier page). */
+  readStream (name: string, count: number, before?: string): Promise<StreamEntry[]>
   /**
    * Appends entries to a log every replica reads (the audit streams), in order, in one round trip,
    * and trims the log to its retention: about the newest `maxLen` entries (Redis trims whole
