@@ -11,7 +11,6 @@ import type { ConnectionDefinition, LoginOutcome, SalesforceSession } from './sa
 import { flowSunsetTable, type FlowSunsetTable } from './salesforce/flow-sunset.ts'
 import { assessUserReadiness } from './salesforce/readiness.ts'
 import { readFailedLogins } from './salesforce/failed-logins.ts'
-import { AuditLog } from './admin/audit-log.ts'
 import type { AuditLog } from './admin/audit-log.ts'
 import { createAuditLog } from './admin/audit-setup.ts'
 import { ConnectionAdmin } from './admin/connection-admin.ts'
