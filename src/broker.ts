@@ -159,7 +159,7 @@ export async function createBroker (config: Config, overrides: BrokerOverrides =
     readFailedLogins: (session, apiVersion, userId) => readFailedLogins(session, userId, { apiVersion, timeoutMs: config.LOGIN_TIMEOUT_MS }),
   })
   // retired flows answered without a login; a pending certificate rotation's key tried when the current one is refused
-  const storedLogin = new StoredLogin({ gate, state: sharedState, logger, flowSunsets, now, circuit: { baseCooldownMs: config.CIRCUIT_COOLDOWN_SECONDS * 1000, maxCooldownMs: config.CIRCUIT_MAX_COOLDOWN_SECONDS * 1000 } })
+  const storedLogin = new StoredLogin({ gate, state: sharedState, logger, flowSunsets, now, clock, circuit: { baseCooldownMs: config.CIRCUIT_COOLDOWN_SECONDS * 1000, maxCooldownMs: config.CIRCUIT_MAX_COOLDOWN_SECONDS * 1000 } })
   const checker: SessionChecker = overrides.checkSession ?? ((session, apiVersion) => checkSession(session, { apiVersion, timeoutMs: config.LOGIN_TIMEOUT_MS }))
 
   const sessions = new SessionService({

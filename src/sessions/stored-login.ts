@@ -34,6 +34,8 @@ export interface StoredLoginOptions {
   flowSunsets: FlowSunsetTable
   /** the calendar the sunsets are compared with */
   now: () => number
+  /** the clock of the circuit (the gate's); default Date.now */
+  clock?: () => number
 }
 
 /**
@@ -96,7 +98,7 @@ export class StoredLogin {
   private async failed (req: GateRequest & { storedVersion: number }, failure: ClassifiedFailure): Promise<StoredLoginOutcome> {
     if (!opensCircuit(failure)) return { ok: false, failure }
     const previous = await this.opts.state.getCircuit(req.connection)
-    const circuit = openCircuit(previous, req.storedVersion, failure, this.opts.circuit)
+    const circuit = openCircuit(previous, req.storedVersion, failure, this.opts.circuit, (this.opts.clock ?? Date.now)())
     await this.opts.state.putCircuit(req.connection, circuit)
     await this.opts.state.publish({ type: 'circuit', connection: req.connection, state: circuit })
     return { ok: false, failure, circuit }
