@@ -138,6 +138,7 @@ export async function buildApp (config: Config, overrides: BrokerOverrides = {})
     admin: broker.admin,
     notifier: broker.notifier,
     certificateRotation: broker.certificateRotation,
+    storedLogin: broker.storedLogin,
   })
   await app.register(salesforceHealthRoutes, {
     ...app.salesforceHealth,

@@ -70,6 +70,8 @@ export interface Broker {
   consumerRotations: ConsumerRotationService
   /** key and certificate rotation of JWT bearer connections (a migration to the same flow) */
   certificateRotation: CertificateRotation
+  /** what a login with a stored definition passes besides the gate: retired flows, a pending rotation's key */
+  storedLogin: StoredLogin
   /** Vault Transit keys, when the secret store is Vault */
   transit?: TransitKeys
   metrics: BrokerMetrics
@@ -258,6 +260,7 @@ export async function createBroker (config: Config, overrides: BrokerOverrides =
     migrations,
     consumerRotations,
     certificateRotation,
+    storedLogin,
     transit,
     metrics,
     notifier,

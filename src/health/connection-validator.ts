@@ -9,6 +9,7 @@ import type { LoginPurpose } from '../sessions/login-budget.ts'
 import type { LoginGate, LoginRefusal } from '../sessions/login-gate.ts'
 import { GUARD_HINT, GUARD_UNAVAILABLE_HINT, refusalProblem } from '../sessions/login-refusal.ts'
 import type { SessionService } from '../sessions/session-service.ts'
+import type { StoredLogin, StoredLoginOutcome } from '../sessions/stored-login.ts'
 import type { CachedSession, CircuitState, SharedState } from '../shared-state/shared-state.ts'
 import { updateHealthGauges } from './gauges.ts'
 import { failureOutcome, healthKey, nextHealth, type CheckOutcome, type StoredHealth } from './health-result.ts'
@@ -41,6 +42,8 @@ export interface ConnectionValidatorOptions {
   onRecorded?: (previous: StoredHealth | null, next: StoredHealth) => void
   /** the refusal of a connection whose flow Salesforce has retired (src/sessions/stored-login.ts): reported failing, no login */
   retired?: (name: string, definition: ConnectionDefinition) => DomainError | undefined
+  /** the stored-login policy: a full check after a certificate upload completes the pending rotation instead of opening the circuit */
+  storedLogin?: Pick<StoredLogin, 'attempt'>
 }
 
 export interface ValidateOptions {
@@ -168,7 +171,8 @@ export class ConnectionValidator {
     const { definition, version } = stored
     await this.opts.bucket.take()
     const started = Date.now()
-    const outcome = await this.opts.gate.attempt({ connection: name, definition, purpose, storedVersion: version })
+    const request = { connection: name, definition, purpose, storedVersion: version }
+    const outcome: StoredLoginOutcome = await (this.opts.storedLogin ?? this.opts.gate).attempt(request)
     const latencyMs = Date.now() - started
     if ('refusal' in outcome) {
       // an admin asked for this probe: tell them plainly why it was not sent
@@ -177,8 +181,10 @@ export class ConnectionValidator {
     }
     if (outcome.ok) {
       // the validation's session serves callers too: one login instead of two
-      await this.opts.sessions.adopt(name, version, definition, outcome.session)
-      return { status: 'ok', classification: 'ok', checkKind: 'full', latencyMs, ...await this.afterLogin(outcome.session, definition) }
+      // (the pending key's, when it replaced a refused one: the connection now stores it)
+      const now = outcome.switched ?? { version, definition }
+      await this.opts.sessions.adopt(name, now.version, now.definition, outcome.session)
+      return { status: 'ok', classification: 'ok', checkKind: 'full', latencyMs, ...await this.afterLogin(outcome.session, now.definition) }
     }
     // the gate has counted the failure and, when it says so, opened the circuit
     return failureOutcome(outcome.failure, 'full', latencyMs)

@@ -8,7 +8,7 @@ import type { FlowSunsetTable } from '../salesforce/flow-sunset.ts'
 import type { CachingSecretStore } from '../secrets/caching-store.ts'
 import type { LoginGate } from '../sessions/login-gate.ts'
 import type { SessionService } from '../sessions/session-service.ts'
-import { retiredFlowProblem } from '../sessions/stored-login.ts'
+import { retiredFlowProblem, type StoredLogin } from '../sessions/stored-login.ts'
 import type { SharedState } from '../shared-state/shared-state.ts'
 import type { BrokerMetrics } from '../metrics/metrics.ts'
 import type { Notifier } from '../notifications/notifier.ts'
@@ -40,6 +40,8 @@ export interface HealthPluginOptions {
   admin: Pick<ConnectionAdmin, 'onWritten'>
   /** status changes and sunset/expiry thresholds become notifications (src/notifications/) */
   notifier?: Notifier
+  /** retired flows and a pending certificate rotation's key, for the full check's login (src/sessions/stored-login.ts) */
+  storedLogin?: Pick<StoredLogin, 'attempt'>
   /** CERT_ROTATION_START_DAYS: after a check, a certificate that expires soon gets its rotation started */
   certificateRotation?: Pick<CertificateRotation, 'startIfDue'>
 }
@@ -95,6 +97,7 @@ async function healthPlugin (app: FastifyInstance, opts: HealthPluginOptions): P
     leaseTtlMs: config.LOGIN_LEASE_TTL_MS,
     ...(events ? { onRecorded: (previous: StoredHealth | null, next: StoredHealth) => events.statusRecorded(previous, next) } : {}),
     retired: (name, definition) => retiredFlowProblem(name, definition, opts.flowSunsets, opts.now()),
+    ...(opts.storedLogin ? { storedLogin: opts.storedLogin } : {}),
   })
   // the optional policy: a check is when a certificate close to its end gets its rotation started
   const rotateIfDue = async (name: string) => {

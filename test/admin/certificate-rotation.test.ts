@@ -63,7 +63,7 @@ async function setup (sim: Simulator, method: 'PUT' | 'POST', path: string, body
 }
 
 /** Polls an admin read until it holds (the switch is made by a service's login, not by the test). */
-async function until (check: () => Promise<boolean>, what: string, ms = 5000): Promise<void> {
+async function until (check: () => Promise<boolean>, what: string, ms = 30_000): Promise<void> {
   const deadline = Date.now() + ms
   while (!await check()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
@@ -188,4 +188,26 @@ t.test('key age and expiry in health and metrics; CERT_ROTATION_START_DAYS start
   t.not(next.json().certificate.fingerprint256, first.certificate.fingerprint256, 'a new key and certificate, waiting for the upload')
   const audit = (await admin('GET', '/v1/admin/audit?connection=acme')).json().events as Array<{ action: string, actor: string }>
   t.ok(audit.some(e => e.action === 'migration.start' && e.actor === 'sf-broker'), 'started by the broker, audited')
+})
+
+t.test('a health check between the upload and the next caller login completes the rotation instead of pausing logins', async (t) => {
+  const sim = await startSim(t)
+  const principals = testPrincipals(['acme'])
+  const { app } = await buildTestApp(t, { principals })
+  const admin = (method: 'GET' | 'POST' | 'PUT', url: string, payload?: object) => app.inject({ method, url, payload, headers: bearer(principals.adminKey) })
+  const session = (rejectedToken?: string) => app.inject({ method: 'POST', url: '/v1/connections/acme/session', headers: bearer(principals.billingKey), ...(rejectedToken ? { payload: { rejectedToken } } : {}) })
+  t.equal((await admin('PUT', '/v1/admin/connections/acme', acmeDefinition(sim, 'jwt_bearer'))).statusCode, 201)
+  const view = (await admin('POST', ROTATION)).json()
+  await setup(sim, 'PUT', `/apps/${ACME.clientId}/certificate`, { certificatePem: view.certificate.pem })
+
+  const checked = await admin('POST', '/health/salesforce/acme/check')
+  t.equal(checked.statusCode, 200, checked.body)
+  t.match(checked.json(), { status: 'ok', classification: 'ok', circuit: { state: 'closed' } })
+  t.equal((await admin('GET', ROTATION)).statusCode, 404, 'the check\'s login completed the rotation')
+  t.equal((await admin('GET', '/v1/admin/connections/acme')).json().version, 2)
+
+  await setup(sim, 'POST', '/sessions/expire')
+  const dead = (await session()).json().accessToken
+  const fresh = await session(dead)
+  t.equal(fresh.statusCode, 200, 'callers log in with the new key; nothing paused')
 })
