@@ -23,7 +23,7 @@ export const DEMO_PROXY_KEY = 'sfb.invoicing.demo-proxy-key-not-a-secret'
  * exist only inside the embedded simulator and are not secrets of any real org.
  */
 export const DEMO_USER = { username: 'integration@demo.example', password: 'demo-password-1', securityToken: 'demoSecurityToken42' }
-const DEMO_APP = { clientId: '3MVG9demo.consumer.key', clientSecret: 'demo-consumer-secret' }
+export const DEMO_APP = { clientId: '3MVG9demo.consumer.key', clientSecret: 'demo-consumer-secret' }
 /** On the default broker port the simulator takes the next one, so the README's control-API lines work as written. */
 const DEFAULT_PORT = '3000'
 const DEFAULT_SIMULATOR_PORT = 3001

@@ -2,7 +2,7 @@ import t from 'tap'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
-import { DEMO_ADMIN_KEY, DEMO_CALLER_KEY, DEMO_USER } from '../scripts/demo.ts'
+import { DEMO_ADMIN_KEY, DEMO_APP, DEMO_CALLER_KEY, DEMO_USER } from '../scripts/demo.ts'
 import { ALIVE_TRUSTED_MS } from '../src/sessions/rejection-check.ts'
 import { freePort } from './support/redis.ts'
 
@@ -78,6 +78,62 @@ t.test('through the demo: false rejectedToken claims cost no login, a dead sessi
   // services keep the session the last good rotation adopted, and nothing more reached Salesforce
   t.equal((await call('POST', '/v1/connections/demo-password/session', caller)).status, 200)
   t.equal((await simUser()).failedLogins, user.failedLogins)
+
+  child.kill('SIGTERM')
+  await once(child, 'exit')
+})
+
+t.test('through the demo: a password changed in Salesforce under steady service traffic never locks the user; the admin clears it', async (t) => {
+  const port = await freePort()
+  // one-second cool-downs: each second of this test stands for one default 5-minute pause between
+  // probe logins, so a dozen seconds of traffic probe as often as an hour with the defaults
+  const child = spawn(process.execPath, [DEMO], {
+    env: { PATH: process.env.PATH ?? '', PORT: String(port), LOG_LEVEL: 'warn', SCHEDULER_ENABLED: 'false', CIRCUIT_COOLDOWN_SECONDS: '1', CIRCUIT_MAX_COOLDOWN_SECONDS: '1', REVOKED_SESSION_LOGIN_INTERVAL_SECONDS: '0' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  t.teardown(() => { child.kill('SIGKILL') })
+  let out = ''
+  child.stdout.on('data', (d) => { out += String(d) })
+  for (let i = 0; i < 300 && !out.includes('Get a session'); i++) await new Promise(resolve => setTimeout(resolve, 100))
+  const sim = /Salesforce simulator: (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1]
+  if (!sim) throw new Error(`no demo banner: ${out}`)
+  const base = `http://127.0.0.1:${port}`
+  const call = async (method: string, path: string, key: string, body?: object) => {
+    const res = await fetch(`${base}${path}`, { method, headers: { authorization: `Bearer ${key}`, ...(body ? { 'content-type': 'application/json' } : {}) }, ...(body ? { body: JSON.stringify(body) } : {}) })
+    return { status: res.status, body: await res.json() as Record<string, unknown> }
+  }
+  const simUser = async () => await (await fetch(`${sim}/_sim/orgs/demo/users/${DEMO_USER.username}`)).json() as { failedLogins: number, locked: boolean }
+  const session = (body?: object) => call('POST', '/v1/connections/demo-password/session', DEMO_CALLER_KEY, body)
+
+  let token = (await session()).body.accessToken as string
+  // in Salesforce, someone resets the integration user's password (and so its security token)
+  const reset = await (await fetch(`${sim}/_sim/orgs/demo/users/${DEMO_USER.username}/reset-password`, { method: 'POST' })).json() as { password: string, securityToken: string }
+  t.ok((await fetch(`${sim}/_sim/orgs/demo/sessions/expire`, { method: 'POST' })).ok)
+  // a service keeps asking, reporting its dead session as the SDK does, for 12 cool-downs
+  const codes = new Map<unknown, number>()
+  const until = Date.now() + 12_000
+  while (Date.now() < until) {
+    const r = await session({ rejectedToken: token })
+    codes.set(r.body.code, (codes.get(r.body.code) ?? 0) + 1)
+    await new Promise(resolve => setTimeout(resolve, 50))
+  }
+  const user = await simUser()
+  t.equal(user.failedLogins, 2, `2 failed logins at Salesforce after ${[...codes.values()].reduce((a, b) => a + b)} requests (${JSON.stringify(Object.fromEntries(codes))})`)
+  t.equal(user.locked, false, 'the user is not locked')
+  t.ok((codes.get('login_guarded') ?? 0) > 0, 'the guard holds the logins back')
+
+  // the admin: a password reset alone leaves Salesforce's count at 2, so one successful login as the
+  // user (the admin in a browser; here the OAuth endpoint) sets it to zero; then say so, store the secret
+  const token0 = await fetch(`${sim}/services/oauth2/token`, { method: 'POST', body: new URLSearchParams({ grant_type: 'password', client_id: DEMO_APP.clientId, client_secret: DEMO_APP.clientSecret, username: DEMO_USER.username, password: reset.password + reset.securityToken }) })
+  t.equal(token0.status, 200, 'the admin logs in once as the user')
+  t.equal((await simUser()).failedLogins, 0)
+  t.equal((await call('POST', '/health/salesforce/demo-password/check', DEMO_ADMIN_KEY, { failedLoginsReset: true })).status, 200)
+  t.equal((await call('PATCH', '/v1/admin/connections/demo-password/credentials', DEMO_ADMIN_KEY, { password: reset.password, securityToken: reset.securityToken })).status, 200)
+  const served = await session()
+  t.equal(served.status, 200, 'services are served again')
+  token = served.body.accessToken as string
+  t.type(token, 'string')
+  t.same(await simUser(), { ...(await simUser()), failedLogins: 0, locked: false })
 
   child.kill('SIGTERM')
   await once(child, 'exit')

@@ -56,6 +56,8 @@ export interface SalesforceHealthService {
    * again (unlocked or password reset in Setup), so the guard's count is reset before the probe
    */
   forceCheck: (name: string, probe: boolean, failedLoginsReset?: boolean) => Promise<{ status: HealthStatus, classification: string, target?: string, guardReset?: boolean } | null>
+  /** the admin states that Salesforce's failed-login count of the connection's user is zero again: the guard's count goes with it (no login); false when there is no such connection */
+  acknowledgeReset: (name: string) => Promise<boolean>
 }
 
 declare module 'fastify' {
@@ -127,6 +129,12 @@ async function healthPlugin (app: FastifyInstance, opts: HealthPluginOptions): P
   app.addSchema(SalesforceHealthSummarySchema)
   app.decorate('salesforceHealth', {
     reporter,
+    acknowledgeReset: async (name) => {
+      const stored = await secretStore.read(name)
+      if (!stored) return false
+      await opts.gate.acknowledgeReset(stored.definition)
+      return true
+    },
     forceCheck: async (name, probe, failedLoginsReset) => {
       const before = failedLoginsReset === true ? await secretStore.read(name) : null
       if (before) await opts.gate.acknowledgeReset(before.definition)

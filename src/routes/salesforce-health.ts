@@ -35,7 +35,7 @@ const problem = { $ref: 'Problem#' }
  * per connection across the fleet.
  */
 const salesforceHealthRoutes: FastifyPluginAsyncTypebox<SalesforceHealthRoutesOptions> = async (app, opts) => {
-  const { reporter, forceCheck, state, audit } = opts
+  const { reporter, forceCheck, acknowledgeReset, state, audit } = opts
 
   app.get('/health/salesforce', {
     config: { auth: 'optional' },
@@ -85,7 +85,7 @@ const salesforceHealthRoutes: FastifyPluginAsyncTypebox<SalesforceHealthRoutesOp
       params: ConnectionNameParams,
       body: Type.Union([Type.Object({
         probe: Type.Optional(Type.Boolean({ description: 'After fixing the cause in Salesforce (unlocked the user, enabled the flow, added an IP range): log in with the stored secret now, even while the circuit pauses logins. Refused (429 login_guarded) when the failure guard leaves no room. Audited as health.probe.' })),
-        failedLoginsReset: Type.Optional(Type.Boolean({ description: "The admin states that Salesforce's failed-login count of the connection's user is zero again (Setup > Users: unlocked, or the password reset). The failure guard's count, which otherwise lasts until a successful login, is reset before the check (without probe, a circuit opened by the stale secret still keeps it from logging in: store the new secret next). Audited as guard.reset." })),
+        failedLoginsReset: Type.Optional(Type.Boolean({ description: "The admin states that Salesforce's failed-login count of the connection's user is zero again (Setup > Users: unlocked, or the password reset). The failure guard's count, which otherwise lasts until a successful login, is reset. Without probe nothing is sent to Salesforce (store the new secret next); with probe the stored secret logs in at once. Audited as guard.reset." })),
       }, { additionalProperties: false }), Type.Null()]),
       response: {
         200: { description: "The connection's health after the check", content: json({ $ref: 'ConnectionHealth#' }) },
@@ -102,6 +102,15 @@ const salesforceHealthRoutes: FastifyPluginAsyncTypebox<SalesforceHealthRoutesOp
     }
     const probe = request.body?.probe === true
     const reset = request.body?.failedLoginsReset === true
+    if (reset && !probe) {
+      // the acknowledgement alone sends nothing: a check now would log in with the secret that just failed
+      if (!await acknowledgeReset(name)) throw new HttpProblem('not_found', `no connection named "${name}"`, { connection: name })
+      await audit.record({ actor, requestId, action: 'guard.reset', connection: name, outcome: 'success' })
+      const view = await reporter.connection(name)
+      if (!view) throw new HttpProblem('not_found', `no connection named "${name}"`, { connection: name })
+      reply.type('application/json')
+      return view
+    }
     const result = await forceCheck(name, probe, reset)
     if (!result) throw new HttpProblem('not_found', `no connection named "${name}"`, { connection: name })
     if (result.guardReset) await audit.record({ actor, requestId, action: 'guard.reset', connection: name, outcome: 'success' })

@@ -7,9 +7,10 @@ const iso = (at: number) => new Date(at).toISOString()
 
 /** What to do about a guarded user, in Salesforce Setup terms. */
 export const GUARD_HINT = 'Salesforce\'s failed-login count does not expire with time, so the broker\'s does not either. Check the user\'s ' +
-  'Login History in Salesforce Setup; in Setup > Users, unlock the user (or reset its password), which sets its count back to zero; ' +
-  'tell the broker so: POST /health/salesforce/{name}/check {"failedLoginsReset": true} (sfb check NAME --reset-acknowledged); ' +
-  'then store the right secret (PATCH …/credentials with password and securityToken).'
+  'Login History in Salesforce Setup. Salesforce sets its count back to zero when the user is unlocked (Setup > Users > Unlock) or ' +
+  'logs in successfully (a password reset alone does not): unlock it, or log in once as the user with the right password; ' +
+  'tell the broker so: POST /health/salesforce/{name}/check {"failedLoginsReset": true} (sfb check NAME --reset-acknowledged; nothing ' +
+  'is sent to Salesforce); then store the right secret (PATCH …/credentials with password and securityToken).'
 
 /** Why no password login was tried while Redis is down. */
 export const GUARD_UNAVAILABLE_HINT = 'The failure guard\'s count is kept in Redis so that replicas cannot add up to the lockout between them. ' +
