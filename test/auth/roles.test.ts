@@ -5,7 +5,7 @@ import t from 'tap'
 import { parsePrincipals } from '../../src/auth/principals.ts'
 import { ConfigError } from '../../src/config.ts'
 import { ACME, acmeDefinition, buildTestApp } from '../helper.ts'
-import { startBroker } from '../client/support.ts'
+import { startBroker } from '../support/broker.ts'
 import { sfb } from '../cli/support.ts'
 
 /** What an SRE, an on-call operator and an admin can do with their keys, over HTTP, and what Salesforce saw. */

@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto'
 import t from 'tap'
 import { ACME } from '../helper.ts'
-import { startBroker } from '../client/support.ts'
+import { startBroker } from '../support/broker.ts'
 import { api, sfb, simControl } from './support.ts'
 
 t.test('sfb cert-rotation: start, print the certificate, upload it in Setup, validate, complete', async (t) => {

@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto'
 import t from 'tap'
 import { ACME } from '../helper.ts'
-import { startBroker } from '../client/support.ts'
+import { startBroker } from '../support/broker.ts'
 import { api, sfb, simControl } from './support.ts'
 
 const ECA = '3MVG9eca.external.client.app'

@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { promisify } from 'node:util'
 import t from 'tap'
 import { ACME } from '../helper.ts'
-import { startBroker } from '../client/support.ts'
+import { startBroker } from '../support/broker.ts'
 import { SFB, simControl } from './support.ts'
 
 /**

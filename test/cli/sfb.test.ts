@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import t from 'tap'
 import { ACME } from '../helper.ts'
-import { startBroker } from '../client/support.ts'
+import { startBroker } from '../support/broker.ts'
 import { api, sfb, simControl } from './support.ts'
 
 const USER = encodeURIComponent(ACME.username)

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import t from 'tap'
-import { startBroker } from '../client/support.ts'
+import { startBroker } from '../support/broker.ts'
 import { ROOT, dockerStages, readRepoFile } from './repo.ts'
 
 /**

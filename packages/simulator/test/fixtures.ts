@@ -1,8 +1,8 @@
 import { SignJWT, importPKCS8 } from 'jose'
-import { startSimulator, type SimOrgOptions, type Simulator } from '../../packages/simulator/src/index.ts'
+import { startSimulator, type SimOrgOptions, type Simulator } from '@sf-broker/salesforce-simulator'
 
-import { ACME, type Teardown } from '../helper.ts'
-import { http, type HttpAnswer } from '../support/http.ts'
+import { ACME, type Teardown } from '../../../test/helper.ts'
+import { http, type HttpAnswer } from '../../../test/support/http.ts'
 
 export { http, type HttpAnswer }
 /** The acme org's user and connected app: the same credentials as ACME in test/helper.ts, split as the simulator's tests use them. */

@@ -4,8 +4,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { jwtAudience } from '../../src/salesforce/jwt-bearer.ts'
-import { generateTestKeyPair } from '../../packages/simulator/src/index.ts'
+import { jwtAudience } from '../../../src/salesforce/jwt-bearer.ts'
+import { generateTestKeyPair } from '@sf-broker/salesforce-simulator'
 import { APP, USER, http, postForm, signAssertion, startAcme } from './fixtures.ts'
 
 /**

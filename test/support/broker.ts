@@ -1,28 +1,7 @@
-import type { Simulator } from '../../packages/simulator/src/index.ts'
-import type { TestPrincipals } from '../support/principals.ts'
+import type { Simulator } from '@sf-broker/salesforce-simulator'
+import type { TestPrincipals } from './principals.ts'
 import { acmeDefinition, listenTestApp, startSim, tempFileStore, type Teardown, type TestAppOptions } from '../helper.ts'
 import type { ConnectionDefinition } from '../../src/salesforce/types.ts'
-
-export interface BrokerCall {
-  url: string
-  authorization: string | null
-  body: Record<string, unknown>
-}
-
-/** A real fetch that remembers what the client sent, so a test can count requests that reached the broker. */
-export function recordingFetch (): { fetch: typeof fetch, calls: BrokerCall[] } {
-  const calls: BrokerCall[] = []
-  const recording: typeof fetch = async (input, init) => {
-    const headers = new Headers(init?.headers)
-    calls.push({
-      url: String(input),
-      authorization: headers.get('authorization'),
-      body: typeof init?.body === 'string' ? JSON.parse(init.body) : {},
-    })
-    return fetch(input, init)
-  }
-  return { fetch: recording, calls }
-}
 
 export interface RunningBroker {
   sim: Simulator

@@ -1,9 +1,9 @@
 import t from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { BrokerError, createBrokerClient } from '../../packages/client/src/index.ts'
-import { generateApiKey } from '../../src/auth/api-key.ts'
-import { parsePrincipals } from '../../src/auth/principals.ts'
-import { testPrincipals } from '../support/principals.ts'
+import { BrokerError, createBrokerClient } from '../src/index.ts'
+import { generateApiKey } from '../../../src/auth/api-key.ts'
+import { parsePrincipals } from '../../../src/auth/principals.ts'
+import { testPrincipals } from '../../../test/support/principals.ts'
 import { recordingFetch, startBroker } from './support.ts'
 
 t.test('getSession returns a typed session and serves the second call from memory', async (t) => {

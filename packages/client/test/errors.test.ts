@@ -1,8 +1,8 @@
 import t from 'tap'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { BrokerError, createBrokerClient } from '../../packages/client/src/index.ts'
-import { testPrincipals } from '../support/principals.ts'
+import { BrokerError, createBrokerClient } from '../src/index.ts'
+import { testPrincipals } from '../../../test/support/principals.ts'
 import { startBroker } from './support.ts'
 
 const failure = (p: Promise<unknown>) => p.then(() => { throw new Error('expected a failure') }, (e: unknown) => e as BrokerError)

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
-import { ACME } from '../helper.ts'
+import { ACME } from '../../../test/helper.ts'
 import { startBroker } from './support.ts'
 
 /**
@@ -22,8 +22,8 @@ const execFileAsync = promisify(execFile)
  */
 const run = (command: string, args: string[], opts: { cwd?: string, timeout?: number, env?: NodeJS.ProcessEnv } = {}) =>
   execFileAsync('env', ['-u', 'NODE_OPTIONS', command, ...args], opts)
-const CLIENT_DIR = join(import.meta.dirname, '..', '..', 'packages', 'client')
-const ROOT_BIN = join(import.meta.dirname, '..', '..', 'node_modules', '.bin')
+const CLIENT_DIR = join(import.meta.dirname, '..')
+const ROOT_BIN = join(import.meta.dirname, '..', '..', '..', 'node_modules', '.bin')
 
 function childEnv (extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { ...process.env, ...extra }

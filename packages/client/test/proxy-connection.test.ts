@@ -1,7 +1,7 @@
 import t from 'tap'
 import { Connection } from 'jsforce'
-import { createBrokerClient } from '../../packages/client/src/index.ts'
-import { proxyRig } from '../proxy/support.ts'
+import { createBrokerClient } from '../src/index.ts'
+import { proxyRig } from '../../../test/proxy/support.ts'
 
 t.test('proxyConnection(): existing jsforce code runs through the proxy without a Salesforce token', async (t) => {
   const { sim, url, callers } = await proxyRig(t)

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { Connection } from 'jsforce'
-import { BrokerError, createBrokerClient } from '../../packages/client/src/index.ts'
-import { ACME } from '../helper.ts'
+import { BrokerError, createBrokerClient } from '../src/index.ts'
+import { ACME } from '../../../test/helper.ts'
 import { recordingFetch, startBroker } from './support.ts'
 
 t.test('connection() is a working jsforce Connection on the broker session', async (t) => {
