@@ -1,6 +1,6 @@
 import t from 'tap'
 import { ACME } from '../helper.ts'
-import { startBroker } from '../client/support.ts'
+import { startBroker } from '../support/broker.ts'
 import { api, sfb, simControl } from './support.ts'
 
 t.test('sfb consumer-rotation: run through the API with a policy; without the rights, the Setup steps one by one', async (t) => {
