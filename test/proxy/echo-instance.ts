@@ -1,6 +1,7 @@
 import { createServer, type IncomingHttpHeaders } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import type { Teardown } from '../helper.ts'
+import { acmeDefinition, listenTestApp, startSim, tempFileStore, type Teardown } from '../helper.ts'
+import { proxyCallers } from './support.ts'
 import type { LoginOutcome } from '../../src/salesforce/types.ts'
 
 export interface Seen { method: string, url: string, headers: IncomingHttpHeaders, bodyBytes: number }
@@ -46,3 +47,15 @@ export async function echoInstance (t: Teardown): Promise<{ url: string, seen: S
   })
   return { url, seen, login }
 }
+
+/** The broker in front of an instance that echoes what it gets (the login core answers with a session on it). */
+export async function echoRig (t: Teardown, env: Record<string, string> = {}) {
+  const echo = await echoInstance(t)
+  const sim = await startSim(t)
+  const store = await tempFileStore(t)
+  await store.write('acme', acmeDefinition(sim), 0)
+  const callers = proxyCallers()
+  const { url } = await listenTestApp(t, { secretStore: store, principals: callers, env, overrides: { login: echo.login } })
+  return { echo, url, callers, prefix: '/v1/connections/acme/salesforce', base: `${url}/v1/connections/acme/salesforce` }
+}
+

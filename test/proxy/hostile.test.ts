@@ -1,21 +1,8 @@
-import { request as httpRequest } from 'node:http'
 import t from 'tap'
-import { bearer, listenTestApp, tempFileStore, acmeDefinition, startSim, type Teardown } from '../helper.ts'
+import { bearer } from '../helper.ts'
 import { http } from '../support/http.ts'
-import { echoInstance } from './echo-instance.ts'
+import { echoRig as rig } from './echo-instance.ts'
 import { get, rawRequest } from './raw-request.ts'
-import { proxyCallers } from './support.ts'
-
-/** The broker in front of an instance that echoes what it gets (the login core answers with a session on it). */
-async function rig (t: Teardown, env: Record<string, string> = {}) {
-  const echo = await echoInstance(t)
-  const sim = await startSim(t)
-  const store = await tempFileStore(t)
-  await store.write('acme', acmeDefinition(sim), 0)
-  const callers = proxyCallers()
-  const { url } = await listenTestApp(t, { secretStore: store, principals: callers, env, overrides: { login: echo.login } })
-  return { echo, url, callers, prefix: '/v1/connections/acme/salesforce', base: `${url}/v1/connections/acme/salesforce` }
-}
 
 t.test('paths that could mean something else to another parser are refused before Salesforce', async (t) => {
   const { echo, url, callers, prefix } = await rig(t)
@@ -111,45 +98,4 @@ t.test('an instance that echoes the session: every form of it is scrubbed from t
     t.notOk(res.text.includes(encodeURIComponent(token)), `${path}: percent-encoded scrubbed`)
     t.match(res.text, /\[redacted\]/)
   }
-})
-
-t.test('body limits: 413 by Content-Length before Salesforce, and while streaming', async (t) => {
-  const { echo, base, callers, url, prefix } = await rig(t, { PROXY_BODY_LIMIT_BYTES: '4096', PROXY_REPLAY_BUFFER_BYTES: '1024' })
-  const big = await http(`${base}/services/data/v62.0/jobs/ingest/750x/batches`, { method: 'PUT', headers: { ...bearer(callers.fullKey), 'content-type': 'text/csv' }, body: 'a'.repeat(5000) })
-  t.equal(big.status, 413)
-  t.equal(big.json.code, 'payload_too_large')
-  t.same(echo.seen, [], 'refused before Salesforce')
-
-  // chunked: no Content-Length, the limit is met while the body streams
-  const status = await new Promise<number>((resolve, reject) => {
-    const req = httpRequest(`${url}${prefix}/services/data/v62.0/jobs/ingest/750x/batches`, { method: 'PUT', headers: { ...bearer(callers.fullKey), 'content-type': 'text/csv' } }, (res) => { res.resume(); resolve(res.statusCode ?? 0) })
-    req.on('error', reject)
-    for (let i = 0; i < 10; i++) req.write('b'.repeat(1000))
-    req.end()
-  })
-  t.equal(status, 413)
-  t.ok(echo.seen.every(s => s.bodyBytes <= 4096), 'never more than the limit went on')
-
-  const fits = await http(`${base}/services/data/v62.0/jobs/ingest/750x/batches`, { method: 'PUT', headers: { ...bearer(callers.fullKey), 'content-type': 'text/csv' }, body: 'c'.repeat(3000) })
-  t.equal(fits.status, 200)
-  t.equal(fits.json.bodyBytes, 3000, 'a body under the limit arrives whole')
-})
-
-t.test('a slow upload is cut off with 408; oversized headers get 431', async (t) => {
-  const { url, callers, prefix, echo } = await rig(t, { PROXY_UPLOAD_IDLE_TIMEOUT_MS: '200', PROXY_REPLAY_BUFFER_BYTES: '0' })
-  const answer = await new Promise<number>((resolve, reject) => {
-    const req = httpRequest(`${url}${prefix}/services/data/v62.0/jobs/ingest/750x/batches`, { method: 'PUT', headers: { ...bearer(callers.fullKey), 'content-type': 'text/csv', 'content-length': '1000' } }, (res) => { res.resume(); resolve(res.statusCode ?? 0); req.destroy() })
-    req.on('error', reject)
-    req.write('d'.repeat(10)) // …and nothing more
-  })
-  t.equal(answer, 408)
-
-  const huge = await rawRequest(url, get(`${prefix}/services/data/v62.0/limits`, { ...bearer(callers.fullKey), 'sforce-call-options': 'x'.repeat(20_000) }))
-  t.equal(huge.status, 431)
-  t.match(huge.head, /application\/problem\+json/i)
-  // header injection: a bare CR inside a value would start a second header for a lax parser
-  const injected = await rawRequest(url, `GET ${prefix}/services/data/v62.0/limits HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${callers.fullKey}\r\nSforce-Call-Options: a\rX-Injected: b\r\nConnection: close\r\n\r\n`)
-  t.equal(injected.status, 400)
-  t.match(injected.head, /application\/problem\+json/i)
-  t.equal(echo.seen.filter(s => s.url.endsWith('/limits')).length, 0)
 })

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { Connection } from 'jsforce'
 import { createBrokerClient } from '../src/index.ts'
-import { proxyRig } from '../../../test/proxy/support.ts'
+import { proxyCallers, proxyRig } from '../../../test/proxy/support.ts'
 
 t.test('proxyConnection(): existing jsforce code runs through the proxy without a Salesforce token', async (t) => {
   const { sim, url, callers } = await proxyRig(t)
@@ -47,4 +47,39 @@ t.test('proxyConnection() with a credential that rotates: a refused one is read 
   const result = await conn.query('SELECT Id FROM Account')
   t.ok(result.totalSize > 0)
   t.equal(conn.accessToken, callers.limitedKey)
+})
+
+t.test('jsforce sObject CRUD, describe, composite and a Bulk API 2.0 ingest job through the proxy, within the grant', async (t) => {
+  const callers = proxyCallers()
+  const { sim, url } = await proxyRig(t, { callers })
+  const client = createBrokerClient({ baseUrl: url, credentials: callers.limitedKey })
+  t.teardown(() => client.close())
+  const conn = await client.proxyConnection('acme', { version: '62.0' })
+
+  const created = await conn.sobject('Account').create({ Name: 'Through the proxy' })
+  t.ok(created.success && created.id, 'create')
+  const read = await conn.sobject('Account').retrieve(created.id as string) as { Name: string }
+  t.equal(read.Name, 'Through the proxy', 'retrieve')
+  const updated = await conn.sobject('Account').update({ Id: created.id as string, Name: 'Renamed' })
+  t.ok(updated.success, 'update')
+  const described = await conn.sobject('Account').describe()
+  t.equal(described.name, 'Account', 'describe')
+  const found = await conn.query<{ Name: string }>(`SELECT Name FROM Account WHERE Id = '${created.id as string}'`)
+  t.equal(found.records[0]?.Name, 'Renamed', 'the update reached the simulator')
+  const refused = await conn.sobject('Account').destroy(created.id as string).then(() => null, (err: Error) => err)
+  t.match(refused?.message, /No rule of this caller's grant allows/, 'DELETE is not in the grant')
+  const still = await conn.query(`SELECT Id FROM Account WHERE Id = '${created.id as string}'`)
+  t.equal(still.totalSize, 1, 'the refused delete never reached Salesforce')
+
+  const full = await createBrokerClient({ baseUrl: url, credentials: callers.fullKey }).proxyConnection('acme', { version: '62.0' })
+  const job = full.bulk2.createJob({ object: 'Account', operation: 'insert' })
+  await job.open()
+  await job.uploadData('Name\nBulk One\nBulk Two\nBulk Three\n')
+  await job.close()
+  await job.poll(50, 10_000)
+  const results = await job.getAllResults()
+  t.equal(results.successfulResults.length, 3, 'Bulk API 2.0 ingest through the proxy')
+  const bulkDenied = await conn.bulk2.createJob({ object: 'Account', operation: 'insert' }).open().then(() => null, (err: Error) => err)
+  t.ok(bulkDenied, 'the limited caller has no jobs/ingest rule')
+  t.equal(sim.stats('acme').attempts, 1, 'one login for everyone')
 })
