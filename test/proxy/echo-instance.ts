@@ -58,4 +58,3 @@ export async function echoRig (t: Teardown, env: Record<string, string> = {}) {
   const { url } = await listenTestApp(t, { secretStore: store, principals: callers, env, overrides: { login: echo.login } })
   return { echo, url, callers, prefix: '/v1/connections/acme/salesforce', base: `${url}/v1/connections/acme/salesforce` }
 }
-
