@@ -102,8 +102,21 @@ t.test('when the broker cannot replace the session, the jsforce call fails with 
   t.equal(broker.sim.stats('acme').attempts, 2, 'one failed login, no loop')
 })
 
-t.test('a Salesforce that rejects every fresh session does not make jsforce loop forever', async (t) => {
+t.test('a Salesforce that rejects every fresh session does not make jsforce loop forever: the broker rations the replacements', async (t) => {
   const broker = await startBroker(t)
+  const client = createBrokerClient({ baseUrl: broker.baseUrl, credentials: broker.principals.billingKey })
+  t.teardown(() => client.close())
+
+  const conn = await client.connection('acme')
+  conn.on('refresh', () => broker.sim.expireSessions('acme'))
+  broker.sim.expireSessions('acme')
+  const err = await conn.query('SELECT Id FROM Account').then(() => undefined, (e: unknown) => e)
+  t.match(err, { code: 'session_renewal_throttled', retryable: true })
+  t.equal(broker.sim.stats('acme').attempts, 2, 'the first login and one replacement: the next one waits for REVOKED_SESSION_LOGIN_INTERVAL_SECONDS')
+})
+
+t.test('a Salesforce that rejects every fresh session does not make jsforce loop forever, even without the broker\'s floor', async (t) => {
+  const broker = await startBroker(t, { acme: {} }, { env: { REVOKED_SESSION_LOGIN_INTERVAL_SECONDS: '0' } })
   const client = createBrokerClient({ baseUrl: broker.baseUrl, credentials: broker.principals.billingKey })
   t.teardown(() => client.close())
 
