@@ -100,6 +100,8 @@ export class ConnectionAdmin {
   async patchCredentials (name: string, patch: CredentialsPatch, ctx: AdminContext): Promise<ConnectionMetadata> {
     const current = await this.mustRead(name)
     await this.checkIfMatch(name, current.version, ctx, 'credentials.rotate')
+    // a rotation to another user, app or host brings every secret: the stored ones stay where they were stored for
+    await this.refuseSecretsMovingAway(name, current, patch, ctx, 'credentials.rotate')
     const candidate: ConnectionDefinition = { ...current.definition, ...patch }
     const stored = await this.validateAndWrite(name, candidate, current.version, ctx, 'credentials.rotate', { fields: Object.keys(patch).sort(), fromVersion: current.version }, Object.keys(patch).sort())
     return this.withPending(await this.metadata(stored))
@@ -123,7 +125,7 @@ export class ConnectionAdmin {
   async validate (name: string, candidate: Partial<ConnectionDefinition> | undefined, ctx: AdminContext): Promise<ValidationResult> {
     const stored = await this.opts.store.read(name)
     if (!candidate && !stored) throw new DomainError('not_found', `no connection named "${name}"`, { connection: name })
-    if (candidate && stored) await this.refuseSecretsMovingAway(name, stored, candidate, ctx)
+    if (candidate && stored) await this.refuseSecretsMovingAway(name, stored, candidate, ctx, 'connection.validate')
     const source = candidate ? 'candidate' : 'stored'
     const definition = { ...stored?.definition, ...candidate } as ConnectionDefinition
     this.checkDefinition(name, definition)
@@ -168,14 +170,14 @@ export class ConnectionAdmin {
   }
 
   /** A candidate that would send the stored secrets to another host, user or app is refused, and the attempt audited. */
-  private async refuseSecretsMovingAway (name: string, stored: StoredConnection, candidate: Partial<ConnectionDefinition>, ctx: AdminContext): Promise<void> {
+  private async refuseSecretsMovingAway (name: string, stored: StoredConnection, candidate: Partial<ConnectionDefinition>, ctx: AdminContext, action: 'connection.validate' | 'credentials.rotate'): Promise<void> {
     try {
       checkSecretsStayHome(name, stored.definition, candidate)
     } catch (err) {
       await this.opts.audit.record({
         actor: ctx.actor,
         requestId: ctx.requestId,
-        action: 'connection.validate',
+        action,
         connection: name,
         outcome: 'rejected',
         classification: 'not_attempted:secrets_stay_home',

@@ -72,3 +72,19 @@ t.test('a validation that would send stored secrets to another host is refused a
   const events = (await admin('GET', '/v1/admin/audit?connection=acme&action=connection.validate')).json().events
   t.match(events, [{ actor: 'ops', outcome: 'rejected', classification: 'not_attempted:secrets_stay_home', target: 'https://elsewhere.example', fields: ['loginUrl'], requestId: refused.headers['x-request-id'] }])
 })
+
+t.test('a rotation to another user or app without every secret is refused: the stored ones are not sent there', async (t) => {
+  const sim = await startSim(t)
+  const principals = testPrincipals(['*'])
+  const { app } = await buildTestApp(t, { principals })
+  const admin = (method: 'GET' | 'PUT' | 'PATCH', url: string, payload?: object) => app.inject({ method, url, payload, headers: bearer(principals.adminKey) })
+  t.equal((await admin('PUT', '/v1/admin/connections/acme', acmeDefinition(sim, 'oauth_password'))).statusCode, 201)
+  const before = sim.stats('acme').attempts
+  for (const patch of [{ username: 'someone-else@acme.example' }, { clientId: 'another-app' }, { username: 'someone-else@acme.example', password: 'only-the-password' }]) {
+    const refused = await admin('PATCH', '/v1/admin/connections/acme/credentials', patch)
+    t.equal(refused.statusCode, 400, `refused: ${Object.keys(patch).join(', ')}`)
+  }
+  t.equal(sim.stats('acme').attempts, before, 'nothing was sent to Salesforce')
+  const events = (await admin('GET', '/v1/admin/audit?connection=acme&action=credentials.rotate')).json().events
+  t.equal(events.filter((e: { classification?: string }) => e.classification === 'not_attempted:secrets_stay_home').length, 3, 'each attempt audited')
+})
