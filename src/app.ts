@@ -139,6 +139,7 @@ export async function buildApp (config: Config, overrides: BrokerOverrides = {})
     notifier: broker.notifier,
     certificateRotation: broker.certificateRotation,
     storedLogin: broker.storedLogin,
+    consumerRotations: broker.consumerRotations,
   })
   await app.register(salesforceHealthRoutes, {
     ...app.salesforceHealth,

@@ -50,7 +50,7 @@ interface RotationState {
   pending?: string[]
 }
 
-export interface ConsumerPolicy { appId: string, rotateEveryDays?: number, lastRotatedAt?: string }
+export interface ConsumerPolicy { appId: string, rotateEveryDays?: number, lastRotatedAt?: string, /** when the policy was first set: the schedule's start before any rotation */ setAt?: string }
 
 const STATE_TTL_MS = 30 * 86_400_000
 const POLICY_TTL_MS = 400 * 86_400_000
@@ -262,10 +262,32 @@ export class ConsumerRotationService {
 
   async setPolicy (name: string, policy: { appId: string, rotateEveryDays?: number }, ctx: AdminContext): Promise<ConsumerPolicy> {
     await this.mustRead(name)
-    const next = { ...(await this.policy(name)), ...policy }
+    const previous = await this.policy(name)
+    const next = { setAt: new Date().toISOString(), ...previous, ...policy }
     await this.opts.state.putJson(policyKey(name), next, POLICY_TTL_MS)
     await this.opts.audit.record({ actor: ctx.actor, requestId: ctx.requestId, action: 'consumer_rotation.policy', connection: name, outcome: 'success', fields: Object.keys(policy).sort() })
     return next
+  }
+
+  /**
+   * The scheduler's turn (health's validation round, on the one replica that holds the connection's
+   * validate lease): with rotateEveryDays set and that many days since the last rotation (or since the
+   * policy was set), a rotation through the API. One Salesforce does not let the connection's user make
+   * is dropped again (an admin is told through the log and the audit), never left half-way.
+   */
+  async runIfDue (name: string, now = Date.now()): Promise<ConsumerRotationView | null> {
+    const policy = await this.policy(name)
+    if (!policy?.rotateEveryDays) return null
+    const since = Date.parse(policy.lastRotatedAt ?? policy.setAt ?? '')
+    if (!Number.isFinite(since) || now - since < policy.rotateEveryDays * 86_400_000) return null
+    if (await this.readState(name)) return null
+    const ctx = { actor: 'scheduler', requestId: `scheduled-consumer-rotation:${name}` }
+    const result = await this.run(name, {}, ctx)
+    if (result.mode === 'setup') {
+      await this.abandon(name, ctx)
+      this.opts.logger.warn({ connection: name, reason: result.setupReason }, 'scheduled consumer-secret rotation not possible through the API: rotate through Setup (README "Consumer-secret rotation runbook")')
+    }
+    return result
   }
 
   private async finishOrKeep (name: string, state: RotationState): Promise<void> {

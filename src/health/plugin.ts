@@ -44,6 +44,8 @@ export interface HealthPluginOptions {
   storedLogin?: Pick<StoredLogin, 'attempt'>
   /** CERT_ROTATION_START_DAYS: after a check, a certificate that expires soon gets its rotation started */
   certificateRotation?: Pick<CertificateRotation, 'startIfDue'>
+  /** rotateEveryDays: consumer-secret rotations the validation round starts when due */
+  consumerRotations?: { runIfDue (name: string): Promise<unknown> }
 }
 
 /** What the /health/salesforce routes use: the report, and a forced live check. */
@@ -104,6 +106,7 @@ async function healthPlugin (app: FastifyInstance, opts: HealthPluginOptions): P
   // the optional policy: a check is when a certificate close to its end gets its rotation started
   const rotateIfDue = async (name: string) => {
     await opts.certificateRotation?.startIfDue(name).catch((err: unknown) => logger.warn({ connection: name, err: { message: (err as Error).message } }, 'certificate rotation could not be started'))
+    await opts.consumerRotations?.runIfDue(name).catch((err: unknown) => logger.warn({ connection: name, err: { message: (err as Error).message } }, 'scheduled consumer-secret rotation did not complete'))
   }
   // a login that worked, on any path (a caller's session, an admin's rotation or rollback), is a success health records
   opts.admin.onWritten(async (name, version) => { await validator.recordSuccess(name, version) })

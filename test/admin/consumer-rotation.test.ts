@@ -173,3 +173,22 @@ t.test('JWT bearer: the consumer key rotates through the API with one login', as
   t.equal((await admin(0, 'GET', '/v1/admin/connections/acme')).json().clientId, done.json().newClientId)
   t.ok((await admin(1, 'GET', `${ROTATION}/policy`)).json().lastRotatedAt, 'the policy remembers the rotation')
 })
+
+t.test('rotateEveryDays: the validation round rotates through the API once the days have passed, not before', async t => {
+  const sim = await startSim(t, [eca()])
+  const { app, principals } = await buildTestApp(t)
+  const admin = (method: 'GET' | 'PUT', url: string, payload?: object) => app.inject({ method, url, payload, headers: bearer(principals.adminKey) })
+  t.equal((await admin('PUT', '/v1/admin/connections/acme', acmeDefinition(sim))).statusCode, 201)
+  t.equal((await admin('PUT', `${ROTATION}/policy`, { appId: APP_ID, rotateEveryDays: 30 })).statusCode, 200)
+  const rotations = app.broker.consumerRotations
+  const before = sim.stats('acme').attempts
+  t.equal(await rotations.runIfDue('acme'), null, 'not due on the day the policy is set')
+  const day = 86_400_000
+  const done = await rotations.runIfDue('acme', Date.now() + 31 * day)
+  t.equal(done?.step, 'done')
+  t.equal(sim.stats('acme').attempts - before, 1, 'one login')
+  t.equal((await admin('GET', '/v1/admin/connections/acme')).json().clientId, done?.newClientId)
+  t.equal(await rotations.runIfDue('acme', Date.now() + 29 * day), null, 'counted from the last rotation')
+  const audit = (await admin('GET', '/v1/admin/audit?connection=acme')).json().events as Array<{ action: string, actor: string }>
+  t.ok(audit.some(e => e.action === 'consumer_rotation.complete' && e.actor === 'scheduler'), 'audited as the scheduler')
+})
