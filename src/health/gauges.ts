@@ -12,6 +12,11 @@ export interface GaugeInput {
   readiness?: { missingPermissions: unknown[], excessPermissions?: unknown[], password?: { expiresAt?: number | string } }
 }
 
+/** The validation gauge from the status health shows (dated warnings and an open circuit included). */
+export function setValidationStatus (metrics: BrokerMetrics, connection: string, status: HealthStatus): void {
+  metrics.validationStatus.set({ connection }, STATUS_VALUE[status])
+}
+
 export function updateHealthGauges (metrics: BrokerMetrics, connection: string, g: GaugeInput): void {
   metrics.validationStatus.set({ connection }, STATUS_VALUE[g.status])
   metrics.circuitOpen.set({ connection }, g.circuitOpen ? 1 : 0)

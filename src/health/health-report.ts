@@ -12,6 +12,7 @@ import { flowSunsetView, removeFlowSunsetGauge, sunsetVerdict, updateFlowSunsetG
 import { readinessView } from './readiness-view.ts'
 import { apiUsageVerdict, latestApiUsage } from './api-usage-view.ts'
 import { definitionDrift, driftVerdict, identityDrift, observeOrgIdentity, readOrgIdentity } from './drift-view.ts'
+import { setValidationStatus } from './gauges.ts'
 import type { ConnectionHealth, SalesforceHealth } from './schemas.ts'
 
 export interface HealthReporterOptions {
@@ -119,19 +120,21 @@ export class HealthReporter {
     const drift = [...definitionDrift(stored.definition), ...identityDrift(identity, stored.version)]
     if (drift.length > 0) Object.assign(view, driftVerdict(view, drift), { drift })
     if (this.opts.metrics) {
+      // the gauge says what health says: a sunset or certificate warning is warn there too, not 1
+      setValidationStatus(this.opts.metrics, name, view.status)
       updateFlowSunsetGauge(this.opts.metrics, name, stored.definition.flow, this.opts.flowSunsets)
       updateCertificateGauge(this.opts.metrics, name, stored.definition)
     }
     return view
   }
 
-  /** The sunset series of one connection, after a validation on this replica (the store read is served by its cache). */
+  /** The gauges of one connection as health shows it, after a validation on this replica (the store read is served by its cache). */
   async refreshSunsetGauge (name: string): Promise<void> {
     if (!this.opts.metrics) return
-    const stored = await this.opts.secrets.read(name)
-    if (stored) updateFlowSunsetGauge(this.opts.metrics, name, stored.definition.flow, this.opts.flowSunsets)
-    else removeFlowSunsetGauge(this.opts.metrics, name)
-    updateCertificateGauge(this.opts.metrics, name, stored?.definition)
+    // the view sets the sunset, certificate and validation gauges as health shows them
+    if (await this.connection(name)) return
+    removeFlowSunsetGauge(this.opts.metrics, name)
+    updateCertificateGauge(this.opts.metrics, name, undefined)
   }
 }
 
