@@ -31,12 +31,13 @@ export function refusalProblem (refusal: LoginRefusal, connection: string): Doma
     case 'candidate_failed':
       return new DomainError('login_guarded',
         `Salesforce already refused exactly these credentials; they are not sent again before ${iso(refusal.safeAt)}`,
-        { connection, safeAt: iso(refusal.safeAt), hint: 'Check the candidate (password, security token, client secret); a different candidate is tried at once.', retryable: false },
+        { connection, safeAt: iso(refusal.safeAt), hint: 'Check the candidate (password, security token, client secret); a different candidate is tried at once.', retryable: true },
         seconds(refusal.safeAt))
     case 'circuit_open': {
       const c = refusal.circuit
       return new DomainError('circuit_open', pausedMessage(c), {
-        connection, classification: c.classification, hint: c.hint, retryable: false,
+        // retryable with Retry-After: after the pause one probe login is made; a retry then is served if the cause was fixed
+        connection, classification: c.classification, hint: c.hint, retryable: true,
       }, retryAfterSeconds(c))
     }
     case 'budget':

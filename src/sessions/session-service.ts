@@ -325,8 +325,9 @@ export class SessionService {
       if (outcome.counted && !outcome.circuit) break
       // Retrying with the same secret can only add failed logins and lock the user out: stop everyone.
       if (outcome.circuit) {
+        // the contract: retryable exactly when Retry-After comes with it (the circuit's pause, then one probe)
         throw new DomainError('salesforce_login_failed', `Salesforce answered: ${failure.message}`, {
-          connection, classification: failure.classification, hint: failure.hint, retryable: false,
+          connection, classification: failure.classification, hint: failure.hint, retryable: true,
         }, retryAfterSeconds(outcome.circuit))
       }
       // LOGIN_RATE_EXCEEDED: the gate holds the user's logins for the hour; say so, not "try again in a second"

@@ -5,12 +5,14 @@
  * of secrets; the client never adds a credential or an access token to it.
  */
 
+import type { BrokerErrorCode, ClientErrorCode } from './problem-codes.ts'
+
 const CLIENT_PROBLEM_PREFIX = 'urn:sf-broker:client:'
 
 export interface BrokerErrorFields {
   status: number
   type: string
-  code: string
+  code: BrokerErrorCode
   title: string
   detail?: string
   classification?: string
@@ -25,16 +27,20 @@ export class BrokerError extends Error {
   readonly status: number
   /** `urn:sf-broker:problem:<code>` from the broker, `urn:sf-broker:client:<code>` for client-side failures */
   readonly type: string
-  readonly code: string
+  /** the problem's code (a union: a switch over it is checked); a newer broker may add codes, see BROKER_PROBLEM_CODES */
+  readonly code: BrokerErrorCode
   readonly title: string
   readonly detail: string | undefined
   /** why a Salesforce login failed, e.g. invalid_credentials, locked_out */
   readonly classification: string | undefined
   /** what an admin should do about it */
   readonly hint: string | undefined
-  /** whether asking again later may succeed */
+  /**
+   * whether asking again later may succeed. The broker's contract: true whenever it sends Retry-After
+   * (then wait retryAfterSeconds), false when waiting alone does not help (someone must act first)
+   */
   readonly retryable: boolean | undefined
-  /** from Retry-After, when the broker sent it */
+  /** from Retry-After, when the broker sent it: comes with retryable true */
   readonly retryAfterSeconds: number | undefined
   readonly connection: string | undefined
 
@@ -55,14 +61,14 @@ export class BrokerError extends Error {
 }
 
 /** A failure on the client's side of the wire; no HTTP answer to build from. */
-export function clientError (code: 'broker_unreachable' | 'timeout' | 'client_closed' | 'invalid_response', title: string, connection: string, cause?: unknown): BrokerError {
+export function clientError (code: ClientErrorCode, title: string, connection?: string, cause?: unknown): BrokerError {
   return new BrokerError({
     status: 0,
     type: CLIENT_PROBLEM_PREFIX + code,
     code,
     title,
     connection,
-    retryable: code !== 'client_closed',
+    retryable: code === 'broker_unreachable' || code === 'timeout' || code === 'invalid_response',
   }, cause === undefined ? undefined : { cause })
 }
 
@@ -92,7 +98,8 @@ export async function errorFromResponse (res: Response, connection: string): Pro
     return new BrokerError({
       status: res.status,
       type: problem.type,
-      code: problem.code,
+      // what the broker sent, as it sent it: a newer broker's code is passed on, not hidden
+      code: problem.code as BrokerErrorCode,
       title: optionalString(problem.title) ?? `HTTP ${res.status}`,
       detail: optionalString(problem.detail),
       classification: optionalString(problem.classification),

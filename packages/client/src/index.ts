@@ -10,6 +10,7 @@ import { requestSession, type BrokerSession, type Credentials } from './session-
 import { proxyConnection, type ProxyConnectionOptions } from './proxy-connection.ts'
 
 export { BrokerError } from './broker-error.ts'
+export { BROKER_PROBLEM_CODES, type BrokerErrorCode, type BrokerProblemCode, type ClientErrorCode } from './problem-codes.ts'
 export type { BrokerFlow, BrokerSession } from './session-request.ts'
 export type { ProxyConnectionOptions } from './proxy-connection.ts'
 
@@ -64,8 +65,14 @@ interface ConnectionState {
 }
 
 export function createBrokerClient (opts: BrokerClientOptions): BrokerClient {
-  if (!opts.baseUrl) throw new TypeError('baseUrl is required')
-  if (!opts.credentials) throw new TypeError('credentials are required')
+  // a BrokerError like every other failure (code invalid_options), so one catch handles a misconfigured client too
+  if (!opts?.baseUrl) throw clientError('invalid_options', 'baseUrl is required: the broker\'s URL, e.g. http://sf-broker.platform.svc:3000')
+  if (!opts.credentials) throw clientError('invalid_options', 'credentials are required: an API key (sfb.<id>.<secret>), a JWT, or a function returning one (e.g. process.env.SF_BROKER_KEY is unset)')
+  try {
+    if (!/^https?:$/.test(new URL(opts.baseUrl).protocol)) throw new Error('not http')
+  } catch {
+    throw clientError('invalid_options', 'baseUrl must be an http(s) URL, e.g. http://sf-broker.platform.svc:3000')
+  }
   const refreshMarginMs = opts.refreshMarginMs ?? DEFAULT_REFRESH_MARGIN_MS
   const closing = new AbortController()
   const ctx = {
@@ -137,7 +144,7 @@ export function createBrokerClient (opts: BrokerClientOptions): BrokerClient {
   }
 
   function reportInvalid (name: string, token: string): Promise<BrokerSession> {
-    if (!token) return Promise.reject(new TypeError('reportInvalid needs the token Salesforce rejected'))
+    if (!token) return Promise.reject(clientError('invalid_options', 'reportInvalid needs the token Salesforce rejected', name))
     return getSession(name, { rejectedToken: token })
   }
 

@@ -38,7 +38,13 @@ function sessionUrl (baseUrl: string, name: string): string {
 export async function requestSession (ctx: SessionRequestContext, name: string, rejectedToken?: string): Promise<BrokerSession> {
   if (ctx.closed.aborted) throw clientError('client_closed', 'The broker client is closed', name)
   // read per request: a projected service-account token file is rotated underneath us
-  const credential = typeof ctx.credentials === 'function' ? await ctx.credentials() : ctx.credentials
+  let credential: string
+  try {
+    credential = typeof ctx.credentials === 'function' ? await ctx.credentials() : ctx.credentials
+  } catch (err) {
+    throw clientError('credentials_unavailable', 'The credentials function failed (e.g. the token file could not be read)', name, err)
+  }
+  if (typeof credential !== 'string' || credential === '') throw clientError('credentials_unavailable', 'The credentials function returned no token', name)
   const timeout = AbortSignal.timeout(ctx.timeoutMs)
   let res: Response
   try {
@@ -66,7 +72,9 @@ export async function requestSession (ctx: SessionRequestContext, name: string, 
 function transportError (err: unknown, ctx: SessionRequestContext, timeout: AbortSignal, name: string): BrokerError {
   if (ctx.closed.aborted) return clientError('client_closed', 'The broker client is closed', name)
   if (timeout.aborted) return clientError('timeout', `The broker did not answer within ${ctx.timeoutMs} ms`, name, err)
-  return clientError('broker_unreachable', 'The broker could not be reached', name, err)
+  // where it tried (the origin only: a URL's user-info is not printed) and why, e.g. ECONNREFUSED or ENOTFOUND
+  const why = (err as { cause?: { code?: string } }).cause?.code
+  return clientError('broker_unreachable', `The broker at ${new URL(ctx.baseUrl).origin} could not be reached${why ? ` (${why})` : ''}`, name, err)
 }
 
 function toSession (body: unknown, name: string): BrokerSession {

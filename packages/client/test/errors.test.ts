@@ -33,10 +33,11 @@ t.test('wrong stored credentials: 503 with the failure class and an admin hint',
     code: 'salesforce_login_failed',
     type: 'urn:sf-broker:problem:salesforce_login_failed',
     classification: 'invalid_credentials',
-    retryable: false,
+    retryable: true,
     hint: String,
     connection: 'acme-password',
   })
+  t.type(err.retryAfterSeconds, 'number', 'retryable, after the pause the broker names')
   t.notMatch(JSON.stringify(err), 'wrong-password-xyz')
 
   const again = await failure(client.getSession('acme-password'))
