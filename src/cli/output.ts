@@ -37,3 +37,26 @@ export function ago (iso: unknown, now = Date.now()): string | undefined {
   const span = abs < 90 ? `${abs} s` : abs < 5400 ? `${Math.round(abs / 60)} min` : abs < 172800 ? `${Math.round(abs / 3600)} h` : `${Math.round(abs / 86400)} d`
   return s >= 0 ? `${span} ago` : `in ${span}`
 }
+
+/** The first sentence of a long text, cut to `max` characters: what fits in a table cell. */
+export function brief (text: string | undefined, max = 60): string | undefined {
+  if (text === undefined) return undefined
+  const first = /^.*?[.;:](\s|$)/.exec(text)?.[0].trim() ?? text
+  return first.length <= max ? first : `${first.slice(0, max - 1).trimEnd()}…`
+}
+
+/** Text broken at spaces into lines of at most `width` characters (a longer word keeps its own line), each indented. */
+export function wrap (text: string, width = 100, indent = '  '): string {
+  const lines: string[] = []
+  let line = ''
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    if (line !== '' && indent.length + line.length + 1 + word.length > width) {
+      lines.push(indent + line)
+      line = word
+    } else {
+      line = line === '' ? word : `${line} ${word}`
+    }
+  }
+  if (line !== '') lines.push(indent + line)
+  return lines.join('\n') + '\n'
+}

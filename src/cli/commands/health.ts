@@ -1,5 +1,5 @@
 import { call, enc, EXIT, type BrokerTarget } from '../broker-api.ts'
-import { ago, keyValues, table } from '../output.ts'
+import { ago, brief, keyValues, table, wrap } from '../output.ts'
 import type { CommandContext } from '../context.ts'
 
 type Health = Record<string, unknown> & { connection: string, status: string, classification: string, consecutiveFailures: number, circuit?: { state?: string } }
@@ -29,9 +29,11 @@ export async function health (ctx: CommandContext, target: BrokerTarget, name?: 
   if (ctx.json) ctx.print(report)
   else if (name && report.connections.length === 1) ctx.out(healthBlock(report.connections[0]))
   else {
+    // a hint can be a paragraph: its first sentence in the table, the whole of it wrapped below
+    const hinted = report.connections.filter(c => typeof c.hint === 'string' && c.hint !== '')
     ctx.out(`overall: ${report.status}\n` + table(['CONNECTION', 'STATUS', 'CLASSIFICATION', 'FAILURES', 'LAST SUCCESS', 'CIRCUIT', 'HINT'], report.connections.map(c => [
-      c.connection, c.status, c.classification, c.consecutiveFailures, ago(c.lastSuccessAt), c.circuit?.state, c.hint as string | undefined,
-    ])))
+      c.connection, c.status, c.classification, c.consecutiveFailures, ago(c.lastSuccessAt), c.circuit?.state, brief(c.hint as string | undefined),
+    ])) + hinted.map(c => `\nhint for ${c.connection}:\n${wrap(c.hint as string)}`).join(''))
   }
   return failing ? EXIT.failed : EXIT.ok
 }

@@ -1,0 +1,37 @@
+/** `sfb health` in a terminal: a paragraph-long hint does not become a 700-character table cell. */
+import { createServer } from 'node:http'
+import t from 'tap'
+import { GUARD_HINT } from '../../src/sessions/login-refusal.ts'
+import { sfb } from './support.ts'
+
+t.test('sfb health: the table shows the hint\'s first sentence; the whole hint follows, wrapped', async (t) => {
+  t.ok(GUARD_HINT.length > 400, 'the broker\'s own long hint (the failure guard\'s)')
+  const report = {
+    status: 'failing',
+    connections: [
+      { connection: 'acme', status: 'failing', classification: 'invalid_credentials', consecutiveFailures: 2, hint: GUARD_HINT, circuit: { state: 'open' } },
+      { connection: 'billing', status: 'ok', classification: 'ok', consecutiveFailures: 0, circuit: { state: 'closed' } },
+    ],
+  }
+  const server = createServer((req, res) => {
+    res.writeHead(503, { 'content-type': 'application/json' })
+    res.end(JSON.stringify(report))
+  })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { server.closeAllConnections(); server.close() })
+  const env = { SFB_URL: `http://127.0.0.1:${(server.address() as { port: number }).port}`, SFB_ADMIN_KEY: 'sfb.ops.key' }
+
+  const run = await sfb(['health'], env)
+  t.equal(run.code, 1, 'a failing connection: exit 1')
+  const lines = run.stdout.split('\n')
+  const longest = Math.max(...lines.map(l => l.length))
+  t.ok(longest <= 140, `no line wider than a terminal (longest ${longest})`)
+  const row = lines.find(l => l.startsWith('acme'))!
+  const cell = row.slice(row.indexOf("Salesforce's"))
+  t.ok(cell.length <= 60 && cell.endsWith('…'), `the table cell is the first sentence, cut short: ${cell}`)
+  t.ok(row.length < 160)
+  t.match(run.stdout, /\nhint for acme:\n {2}\S/)
+  t.equal(run.stdout.slice(run.stdout.indexOf('hint for acme:') + 'hint for acme:'.length).split(/\s+/).join(' ').trim(), GUARD_HINT.split(/\s+/).join(' '), 'the whole hint, word for word')
+  t.notMatch(run.stdout, 'hint for billing', 'no hint, no block')
+  t.same(JSON.parse((await sfb(['health', '--json'], env)).stdout), report, '--json is still the answer as it came')
+})
