@@ -9,8 +9,13 @@ import type { Classification, ConnectionDefinition } from '../salesforce/types.t
  */
 export type MigrationTarget = 'jwt_bearer' | 'client_credentials'
 
-/** `runAs`: the user the connection logs in as today, named as the Run-As user of client credentials. */
-export function setupChecklist (target: MigrationTarget, d: ConnectionDefinition, rotation: boolean, runAs?: string): string[] {
+/**
+ * `runAs`: the user the connection logs in as today, named as the Run-As user of client credentials.
+ * `connection`: its name; the certificate file is `<connection>.crt`, the name the download carries
+ * (Content-Disposition of GET …/migration/certificate) and the README uses.
+ */
+export function setupChecklist (target: MigrationTarget, d: ConnectionDefinition, rotation: boolean, runAs?: string, connection = 'sf-broker'): string[] {
+  const certFile = `${connection}.crt`
   if (target === 'jwt_bearer') {
     const user = d.username ?? 'the integration user'
     if (rotation) {
@@ -21,10 +26,10 @@ export function setupChecklist (target: MigrationTarget, d: ConnectionDefinition
       ]
     }
     return [
-      'Download the certificate (GET …/migration/certificate, or the `certificate` field of this answer) and keep it as sf-broker.crt.',
+      `Download the certificate (GET …/migration/certificate, or the \`certificate\` field of this answer) and keep it as ${certFile}.`,
       'Setup > External Client App Manager > New External Client App (or, where the org still allows it, App Manager > New Connected App): name it, give a contact email, distribution state Local.',
       'Enable OAuth; callback URL http://localhost:1717/OauthRedirect (not used by this flow, but required); OAuth scopes: "Manage user data via APIs (api)" and "Perform requests at any time (refresh_token, offline_access)".',
-      'Check "Enable JWT Bearer Flow" / "Use digital signatures" and upload sf-broker.crt.',
+      `Check "Enable JWT Bearer Flow" / "Use digital signatures" and upload ${certFile}.`,
       'Policies: Permitted Users = "Admin approved users are pre-authorized"; IP Relaxation as your network needs.',
       `Grant access: add the profile of ${user}, or a permission set assigned to ${user}, to the app's policies (Manage Profiles / Manage Permission Sets).`,
       'Copy the Consumer Key (Settings > OAuth Settings > Consumer Key and Secret) and give it to validate: POST …/migration/validate {"clientId": "…"}.',

@@ -22,7 +22,7 @@ export function migrationView (current: StoredConnection, pending: StoredConnect
     },
     rotation,
     ...(d.certificate ? { certificate: certificateInfo(d) } : {}),
-    checklist: setupChecklist(target, d, rotation, current.definition.username),
+    checklist: setupChecklist(target, d, rotation, current.definition.username, current.name),
     updatedAt: pending.createdTime,
     pendingVersion: pending.version,
     nextStep: ready
