@@ -45,7 +45,7 @@ t.test('the README admin journey runs as written against the demo', async (t) =>
   const script = journey()
   t.match(script, /^alias sfb='npm run -s sfb --'$/m, 'the checkout way to call sfb')
   t.match(script, /export SFB_URL=http:\/\/127\.0\.0\.1:3000 /, 'the demo\'s default address')
-  t.match(script, /^SIM=http:\/\/127\.0\.0\.1:3001\//m)
+  t.match(script, /^SIM_ORG=http:\/\/127\.0\.0\.1:3001\//m)
   const { base, sim } = await startDemo(t)
   const commands = script.replaceAll('http://127.0.0.1:3000', base).replaceAll('http://127.0.0.1:3001', sim)
 
