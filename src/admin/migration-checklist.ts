@@ -20,7 +20,7 @@ export function setupChecklist (target: MigrationTarget, d: ConnectionDefinition
     const user = d.username ?? 'the integration user'
     if (rotation) {
       return [
-        'Download the new certificate (GET …/certificate-rotation/certificate, or `sfb cert-rotation certificate NAME > new.crt`).',
+        `Download the new certificate (GET …/certificate-rotation/certificate, or \`sfb cert-rotation certificate ${connection} > ${certFile}\`).`,
         'Setup > External Client App Manager (or App Manager for a connected app) > the app of this connection > Edit Settings > OAuth Settings: replace the certificate under "Use digital signatures" with the new one. An app holds one certificate: from then on only the new key logs in; cached sessions keep serving.',
         'Nothing else is needed: the first login Salesforce refuses the old key for is made again with the new one, and its success switches the connection (fleet-wide, audited). To switch at once instead: validate (POST …/certificate-rotation/validate), then complete (POST …/certificate-rotation/complete).',
       ]
