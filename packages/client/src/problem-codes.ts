@@ -10,7 +10,8 @@ export const BROKER_PROBLEM_CODES = [
   'credentials_rejected', 'flow_retired', 'permissions_missing', 'rate_limited', 'headers_too_large', 'login_guarded',
   'login_budget_exhausted', 'session_renewal_throttled', 'internal', 'salesforce_login_failed', 'circuit_open',
   'salesforce_unavailable', 'login_guard_unavailable', 'login_wait_timeout', 'secret_store_unavailable', 'not_ready',
-  'shutting_down',
+  'shutting_down', 'proxy_only', 'policy_denied', 'proxy_quota_exceeded', 'session_renewed', 'bad_gateway',
+  'gateway_timeout',
 ] as const
 
 export type BrokerProblemCode = typeof BROKER_PROBLEM_CODES[number]
