@@ -21,7 +21,7 @@ const SDK_FLOWS: Record<BrokerFlow, true> = { soap: true, oauth_password: true, 
 /** What the SDK reads of a problem+json answer, and the type it expects (BrokerErrorFields). */
 const SDK_PROBLEM_FIELDS = { type: 'string', title: 'string', status: 'integer', code: 'string', detail: 'string', classification: 'string', hint: 'string', retryable: 'boolean', connection: 'string' }
 /** The codes the SDK makes up itself (urn:sf-broker:client:…). */
-const SDK_CLIENT_CODES = ['broker_unreachable', 'timeout', 'client_closed', 'invalid_response']
+const SDK_CLIENT_CODES = ['broker_unreachable', 'timeout', 'client_closed', 'invalid_response', 'invalid_options', 'credentials_unavailable']
 
 /** A session answer built from the schema alone: each required field with a value of its type. */
 function answerFromSchema (): Record<string, unknown> {
@@ -61,7 +61,7 @@ t.test('every problem field the SDK reads is in the Problem schema, with the sam
   for (const [name, type] of Object.entries(SDK_PROBLEM_FIELDS)) {
     t.equal(problem.properties?.[name]?.type, type, `Problem.${name}: ${type}`)
   }
-  const fields = new BrokerError({ status: 503, type: 'urn:sf-broker:problem:x', code: 'x', title: 't', detail: 'd', classification: 'c', hint: 'h', retryable: true, connection: 'acme' })
+  const fields = new BrokerError({ status: 503, type: 'urn:sf-broker:problem:internal', code: 'internal', title: 't', detail: 'd', classification: 'c', hint: 'h', retryable: true, connection: 'acme' })
   for (const name of Object.keys(SDK_PROBLEM_FIELDS)) t.not(fields[name as keyof BrokerError], undefined, `BrokerError carries ${name}`)
 })
 
