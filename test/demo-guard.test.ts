@@ -1,5 +1,5 @@
-import t from 'tap'
-import { spawn } from 'node:child_process'
+import t, { type Test } from 'tap'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import { DEMO_ADMIN_KEY, DEMO_APP, DEMO_CALLER_KEY, DEMO_USER } from '../scripts/demo.ts'
@@ -12,19 +12,24 @@ import { freePort } from './support/redis.ts'
  */
 const DEMO = fileURLToPath(new URL('../scripts/demo.ts', import.meta.url))
 
-t.test('through the demo: false rejectedToken claims cost no login, a dead session heals with one; wrong candidates never lock the user out', async (t) => {
+/** The demo process on a free port, started with `env` over its defaults; killed after the test. */
+async function startDemo (t: Test, env: Record<string, string> = {}): Promise<{ child: ChildProcess, sim: string, base: string }> {
   const port = await freePort()
   const child = spawn(process.execPath, [DEMO], {
-    env: { PATH: process.env.PATH ?? '', PORT: String(port), LOG_LEVEL: 'warn', SCHEDULER_ENABLED: 'false' },
+    env: { PATH: process.env.PATH ?? '', PORT: String(port), LOG_LEVEL: 'warn', SCHEDULER_ENABLED: 'false', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   t.teardown(() => { child.kill('SIGKILL') })
   let out = ''
-  child.stdout.on('data', (d) => { out += String(d) })
+  child.stdout?.on('data', (d) => { out += String(d) })
   for (let i = 0; i < 300 && !out.includes('Get a session'); i++) await new Promise(resolve => setTimeout(resolve, 100))
   const sim = /Salesforce simulator: (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1]
   if (!sim) throw new Error(`no demo banner: ${out}`)
-  const base = `http://127.0.0.1:${port}`
+  return { child, sim, base: `http://127.0.0.1:${port}` }
+}
+
+t.test('through the demo: false rejectedToken claims cost no login, a dead session heals with one; wrong candidates never lock the user out', async (t) => {
+  const { child, sim, base } = await startDemo(t)
   const admin = { authorization: `Bearer ${DEMO_ADMIN_KEY}` }
   const caller = { authorization: `Bearer ${DEMO_CALLER_KEY}` }
   const call = async (method: string, path: string, headers: Record<string, string>, body?: object) => {
@@ -84,20 +89,9 @@ t.test('through the demo: false rejectedToken claims cost no login, a dead sessi
 })
 
 t.test('through the demo: a password changed in Salesforce under steady service traffic never locks the user; the admin clears it', async (t) => {
-  const port = await freePort()
   // one-second cool-downs: each second of this test stands for one default 5-minute pause between
   // probe logins, so a dozen seconds of traffic probe as often as an hour with the defaults
-  const child = spawn(process.execPath, [DEMO], {
-    env: { PATH: process.env.PATH ?? '', PORT: String(port), LOG_LEVEL: 'warn', SCHEDULER_ENABLED: 'false', CIRCUIT_COOLDOWN_SECONDS: '1', CIRCUIT_MAX_COOLDOWN_SECONDS: '1', REVOKED_SESSION_LOGIN_INTERVAL_SECONDS: '0' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  t.teardown(() => { child.kill('SIGKILL') })
-  let out = ''
-  child.stdout.on('data', (d) => { out += String(d) })
-  for (let i = 0; i < 300 && !out.includes('Get a session'); i++) await new Promise(resolve => setTimeout(resolve, 100))
-  const sim = /Salesforce simulator: (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1]
-  if (!sim) throw new Error(`no demo banner: ${out}`)
-  const base = `http://127.0.0.1:${port}`
+  const { child, sim, base } = await startDemo(t, { CIRCUIT_COOLDOWN_SECONDS: '1', CIRCUIT_MAX_COOLDOWN_SECONDS: '1', REVOKED_SESSION_LOGIN_INTERVAL_SECONDS: '0' })
   const call = async (method: string, path: string, key: string, body?: object) => {
     const res = await fetch(`${base}${path}`, { method, headers: { authorization: `Bearer ${key}`, ...(body ? { 'content-type': 'application/json' } : {}) }, ...(body ? { body: JSON.stringify(body) } : {}) })
     return { status: res.status, body: await res.json() as Record<string, unknown> }

@@ -1,6 +1,6 @@
 import { classifyHttpStatus, classifyNetworkError, classifyRestError } from './classify.ts'
-import { compositeUrl } from './user-readiness.ts'
-import { httpRequest, parseJson } from './http.ts'
+import { postCompositeQueries } from './user-readiness.ts'
+import { parseJson } from './http.ts'
 import type { ClassifiedFailure, SalesforceSession } from './types.ts'
 
 /** What Salesforce says of a user's failed logins, read through a working session of the same org. */
@@ -22,22 +22,12 @@ export async function readFailedLogins (
   opts: { apiVersion: string, timeoutMs: number }
 ): Promise<FailedLoginsRead> {
   if (!SALESFORCE_ID.test(userId)) return { ok: false, failure: classifyHttpStatus(400, 'not a Salesforce user id') }
-  const version = opts.apiVersion.replace(/^v/i, '')
-  const query = (referenceId: string, soql: string) => ({ method: 'GET', url: `/services/data/v${version}/query?q=${encodeURIComponent(soql)}`, referenceId })
   let answer
   try {
-    answer = await httpRequest(compositeUrl(session.instanceUrl, version), {
-      method: 'POST',
-      headers: { authorization: `Bearer ${session.accessToken}`, 'content-type': 'application/json', accept: 'application/json' },
-      body: JSON.stringify({
-        allOrNone: false,
-        compositeRequest: [
-          query('user', `SELECT NumberOfFailedLogins FROM User WHERE Id = '${userId}'`),
-          query('login', `SELECT IsPasswordLocked FROM UserLogin WHERE UserId = '${userId}'`),
-        ],
-      }),
-      timeoutMs: opts.timeoutMs,
-    })
+    answer = await postCompositeQueries(session, opts.apiVersion, [
+      { referenceId: 'user', soql: `SELECT NumberOfFailedLogins FROM User WHERE Id = '${userId}'` },
+      { referenceId: 'login', soql: `SELECT IsPasswordLocked FROM UserLogin WHERE UserId = '${userId}'` },
+    ], opts.timeoutMs)
   } catch (error) {
     return { ok: false, failure: classifyNetworkError(error, opts.timeoutMs) }
   }

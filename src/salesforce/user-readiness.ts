@@ -15,7 +15,7 @@
  * usage, so the full check needs no separate limits call.
  */
 import { classifyHttpStatus, classifyNetworkError, classifyRestError } from './classify.ts'
-import { httpRequest, parseJson } from './http.ts'
+import { httpRequest, parseJson, type HttpAnswer } from './http.ts'
 import { createScrubber } from './scrub.ts'
 import { withoutControlCharacters } from './control-characters.ts'
 import { usageFromHeader } from './session-check.ts'
@@ -112,24 +112,28 @@ export function compositeUrl (instanceUrl: string, apiVersion: string): string {
   return `${new URL(instanceUrl).origin}/services/data/v${apiVersion.replace(/^v/i, '')}/composite`
 }
 
+/** Read-only queries in one composite request (Salesforce counts it as one API call); rejects on network errors. */
+export function postCompositeQueries (session: Pick<SalesforceSession, 'accessToken' | 'instanceUrl'>, apiVersion: string, queries: Array<{ referenceId: string, soql: string }>, timeoutMs: number): Promise<HttpAnswer> {
+  const version = apiVersion.replace(/^v/i, '')
+  return httpRequest(compositeUrl(session.instanceUrl, version), {
+    method: 'POST',
+    headers: { authorization: `Bearer ${session.accessToken}`, 'content-type': 'application/json', accept: 'application/json' },
+    body: JSON.stringify({
+      allOrNone: false,
+      compositeRequest: queries.map(q => ({ method: 'GET', url: `/services/data/v${version}/query?q=${encodeURIComponent(q.soql)}`, referenceId: q.referenceId })),
+    }),
+    timeoutMs,
+  })
+}
+
 export async function readUserReadiness (
   session: Pick<SalesforceSession, 'accessToken' | 'instanceUrl' | 'userId'>,
   requirements: ReadinessRequirements,
   opts: { apiVersion: string, timeoutMs: number }
 ): Promise<ReadinessRead> {
-  const version = opts.apiVersion.replace(/^v/i, '')
-  const queries = readinessQueries(requirements, session.userId)
   let answer
   try {
-    answer = await httpRequest(compositeUrl(session.instanceUrl, version), {
-      method: 'POST',
-      headers: { authorization: `Bearer ${session.accessToken}`, 'content-type': 'application/json', accept: 'application/json' },
-      body: JSON.stringify({
-        allOrNone: false,
-        compositeRequest: queries.map(q => ({ method: 'GET', url: `/services/data/v${version}/query?q=${encodeURIComponent(q.soql)}`, referenceId: q.referenceId })),
-      }),
-      timeoutMs: opts.timeoutMs,
-    })
+    answer = await postCompositeQueries(session, opts.apiVersion, readinessQueries(requirements, session.userId), opts.timeoutMs)
   } catch (error) {
     return { ok: false, failure: classifyNetworkError(error, opts.timeoutMs) }
   }

@@ -109,16 +109,24 @@ export class FallbackSharedState implements SharedState {
     return this.write('putSession', () => this.primary.putSession(c, e), () => this.local.putSession(c, e))
   }
 
-  async purgeSessions (c: string): Promise<CachedSession[]> {
-    const local = await this.local.purgeSessions(c)
+  purgeSessions (c: string): Promise<CachedSession[]> {
+    return this.takeFromBoth('purgeSessions', s => s.purgeSessions(c), () => { this.pendingPurges.add(c) })
+  }
+
+  /**
+   * Takes sessions out of both tiers (what only this replica held counts too), each once; when
+   * Redis fails, `onOutage` records what is left to do there.
+   */
+  private async takeFromBoth (op: string, take: (tier: SharedState) => Promise<CachedSession[]>, onOutage?: () => void): Promise<CachedSession[]> {
+    const local = await take(this.local)
     try {
-      const remote = await this.primary.purgeSessions(c)
+      const remote = await take(this.primary)
       this.markHealthy()
       const seen = new Set(remote.map(s => s.session.accessToken))
       return [...remote, ...local.filter(s => !seen.has(s.session.accessToken))]
     } catch (err) {
-      this.markDegraded('purgeSessions', err)
-      this.pendingPurges.add(c)
+      this.markDegraded(op, err)
+      onOutage?.()
       return local
     }
   }
@@ -128,17 +136,8 @@ export class FallbackSharedState implements SharedState {
   }
 
   /** Both tiers: a session remembered only here (Redis was down) must be revoked too. */
-  async takeIssued (c: string): Promise<CachedSession[]> {
-    const local = await this.local.takeIssued(c)
-    try {
-      const remote = await this.primary.takeIssued(c)
-      this.markHealthy()
-      const seen = new Set(remote.map(s => s.session.accessToken))
-      return [...remote, ...local.filter(s => !seen.has(s.session.accessToken))]
-    } catch (err) {
-      this.markDegraded('takeIssued', err)
-      return local
-    }
+  takeIssued (c: string): Promise<CachedSession[]> {
+    return this.takeFromBoth('takeIssued', s => s.takeIssued(c))
   }
 
   async acquireLease (name: string, owner: string, ttlMs: number): Promise<boolean> {
