@@ -75,7 +75,7 @@ t.test('reportInvalid returns and caches the replacement; a stale report gets th
   const stale = await client.reportInvalid('acme', first.accessToken)
   t.equal(stale.accessToken, a.accessToken, 'the broker hands back its newer session')
   t.equal(broker.sim.stats('acme').attempts, 2, 'without logging in again')
-  await t.rejects(client.reportInvalid('acme', ''), TypeError)
+  await t.rejects(client.reportInvalid('acme', ''), { name: 'BrokerError', code: 'invalid_options' })
 })
 
 t.test('when the broker cannot replace the session, the jsforce call fails with the broker\'s reason', async (t) => {
@@ -94,7 +94,8 @@ t.test('when the broker cannot replace the session, the jsforce call fails with 
   t.match(e.message, /Salesforce refused the stored credentials/)
   t.equal(e.status, 503)
   t.equal(e.code, 'salesforce_login_failed')
-  t.equal(e.retryable, false, 'a rejected secret does not heal by retrying')
+  t.equal(e.retryable, true, 'retryable exactly when Retry-After comes: after the circuit\'s cool-down')
+  t.ok(Number(e.retryAfterSeconds) > 0)
   t.equal(e.classification, 'invalid_client')
   t.type(e.hint, 'string')
   t.equal(e.connection, 'acme')
