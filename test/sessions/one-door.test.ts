@@ -54,7 +54,7 @@ t.test('observation 1: admin candidates never lock the integration user out', as
   t.equal(guarded.safeAt, undefined, 'no time makes it safe: Salesforce\'s count does not expire')
   t.equal(guarded.retryable, false, 'an admin must act')
   t.match(guarded.hint, /Login History/)
-  t.match(guarded.hint, /unlock the user/)
+  t.match(guarded.hint, /Unlock/)
   t.match(guarded.hint, /failedLoginsReset/)
   t.equal(patches[5].headers['retry-after'], undefined)
   t.equal((await store.read('acme'))?.version, 1, 'nothing was stored')
