@@ -15,6 +15,7 @@ import { updateHealthGauges } from './gauges.ts'
 import { failureOutcome, healthKey, nextHealth, type CheckOutcome, type StoredHealth } from './health-result.ts'
 import { afterFullLogin, defaultReadinessReader } from './readiness-check.ts'
 import type { TokenBucket } from './token-bucket.ts'
+import { defaultUnpwFlowReader, readUnpwFlowFor, type UnpwFlowReader } from './unpw-flow-check.ts'
 
 /** Asks Salesforce whether a session still works (and reads the org's API usage on the way). */
 export type SessionChecker = (session: SalesforceSession, apiVersion: string) => Promise<SessionCheckOutcome>
@@ -44,6 +45,8 @@ export interface ConnectionValidatorOptions {
   retired?: (name: string, definition: ConnectionDefinition) => DomainError | undefined
   /** the stored-login policy: a full check after a certificate upload completes the pending rotation instead of opening the circuit */
   storedLogin?: Pick<StoredLogin, 'attempt'>
+  /** reads the org's username-password flow setting (oauth_password connections); default: the Metadata API */
+  readUnpwFlow?: UnpwFlowReader
 }
 
 export interface ValidateOptions {
@@ -101,14 +104,24 @@ export class ConnectionValidator {
     const circuit = await this.opts.sessions.circuit(name)
     if (purpose !== 'probe' && circuitBlocks(circuit, stored.version)) return blockedOutcome(circuit)
     const cached = await this.usableSession(name, stored.version)
+    let held = cached?.session
     if (cached && !forceFull && !this.fullDue(stored.version, previous, circuit, cached)) {
       const cheap = await this.cheapCheck(stored.definition, cached)
+      if (cheap.status === 'ok') return { ...cheap, ...await this.unpwFlow(stored.definition, cached.session) }
       if (cheap.classification !== 'session_invalid') return cheap
       // Salesforce ended the session early (logout, admin action): no caller may be handed it again
       await this.opts.sessions.purge(name)
       this.opts.logger.info({ connection: name }, 'health check: cached session no longer valid, purged')
+      held = undefined
     }
-    return this.fullCheck(name, stored, cached?.session.accessToken, purpose)
+    // the session in hand reads the org's flow setting before a login it may doom; without one, the login's session does (once per check)
+    const before = held ? await this.unpwFlow(stored.definition, held) : {}
+    const outcome = await this.fullCheck(name, stored, cached?.session.accessToken, purpose, before.unpwFlow !== undefined)
+    return before.unpwFlow && !outcome.unpwFlow ? { ...outcome, unpwFlow: before.unpwFlow } : outcome
+  }
+
+  private unpwFlow (definition: ConnectionDefinition, session: SalesforceSession): ReturnType<typeof readUnpwFlowFor> {
+    return readUnpwFlowFor(definition, session, { read: this.opts.readUnpwFlow ?? defaultUnpwFlowReader(this.opts.loginTimeoutMs), bucket: this.opts.bucket })
   }
 
   private fullDue (version: number, previous: StoredHealth | null, circuit: CircuitState | null, cached: CachedSession): boolean {
@@ -140,7 +153,7 @@ export class ConnectionValidator {
    * different one appearing means such a login succeeded. The login holds the connection's
    * `login:` lease, like a caller's, and goes through the login gate like every other.
    */
-  private async fullCheck (name: string, stored: StoredConnection, knownToken: string | undefined, purpose: LoginPurpose): Promise<CheckOutcome> {
+  private async fullCheck (name: string, stored: StoredConnection, knownToken: string | undefined, purpose: LoginPurpose, flowSettingRead: boolean): Promise<CheckOutcome> {
     const started = Date.now()
     const result = await underLease<CheckOutcome>({
       state: this.opts.state,
@@ -154,9 +167,9 @@ export class ConnectionValidator {
         if (purpose !== 'probe' && circuitBlocks(circuit, stored.version)) return blockedOutcome(circuit)
         const fresh = await this.usableSession(name, stored.version)
         if (!fresh || fresh.session.accessToken === knownToken) return undefined
-        return { status: 'ok', classification: 'ok', checkKind: 'full', latencyMs: Date.now() - started, ...await this.afterLogin(fresh.session, stored.definition) }
+        return { status: 'ok', classification: 'ok', checkKind: 'full', latencyMs: Date.now() - started, ...await this.afterLogin(fresh.session, stored.definition, flowSettingRead) }
       },
-    }, () => this.loginThroughGate(name, stored, purpose))
+    }, () => this.loginThroughGate(name, stored, purpose, flowSettingRead))
     if (result.kind !== 'timeout') return result.value
     return {
       status: 'degraded',
@@ -167,7 +180,7 @@ export class ConnectionValidator {
     }
   }
 
-  private async loginThroughGate (name: string, stored: StoredConnection, purpose: LoginPurpose): Promise<CheckOutcome> {
+  private async loginThroughGate (name: string, stored: StoredConnection, purpose: LoginPurpose, flowSettingRead: boolean): Promise<CheckOutcome> {
     const { definition, version } = stored
     await this.opts.bucket.take()
     const started = Date.now()
@@ -184,14 +197,17 @@ export class ConnectionValidator {
       // (the pending key's, when it replaced a refused one: the connection now stores it)
       const now = outcome.switched ?? { version, definition }
       await this.opts.sessions.adopt(name, now.version, now.definition, outcome.session)
-      return { status: 'ok', classification: 'ok', checkKind: 'full', latencyMs, ...await this.afterLogin(outcome.session, now.definition) }
+      return { status: 'ok', classification: 'ok', checkKind: 'full', latencyMs, ...await this.afterLogin(outcome.session, now.definition, flowSettingRead) }
     }
     // the gate has counted the failure and, when it says so, opened the circuit
     return failureOutcome(outcome.failure, 'full', latencyMs)
   }
 
-  /** A login reports neither API usage nor the user's readiness; one REST call right after it does. Best effort. */
-  private async afterLogin (session: SalesforceSession, definition: ConnectionDefinition): Promise<Partial<CheckOutcome>> {
+  /**
+   * A login reports neither API usage nor the user's readiness; one REST call right after it does
+   * (and, unless read already, one Metadata API call the org's username-password flow setting). Best effort.
+   */
+  private async afterLogin (session: SalesforceSession, definition: ConnectionDefinition, flowSettingRead: boolean): Promise<Partial<CheckOutcome>> {
     const { apiRefusal, ...learned } = await afterFullLogin(session, definition, {
       checkSession: this.opts.checkSession,
       readReadiness: defaultReadinessReader(this.opts.loginTimeoutMs),
@@ -200,7 +216,8 @@ export class ConnectionValidator {
       onError: err => this.unexpected(err),
     })
     // the login succeeded, the session may not call the API: the check fails with that (a new login cannot help)
-    return apiRefusal ? { ...learned, ...failureOutcome(apiRefusal, 'full') } : learned
+    if (apiRefusal) return { ...learned, ...failureOutcome(apiRefusal, 'full') }
+    return flowSettingRead ? learned : { ...learned, ...await this.unpwFlow(definition, session) }
   }
 
   private unexpected (err: unknown): { ok: false, failure: ClassifiedFailure } {

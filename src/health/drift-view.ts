@@ -2,6 +2,7 @@ import { Type, type Static } from 'typebox'
 import type { ConnectionDefinition, SalesforceSession } from '../salesforce/types.ts'
 import type { SharedState } from '../shared-state/shared-state.ts'
 import type { Verdict } from './dated-warning.ts'
+import type { UnpwFlowRead } from './health-result.ts'
 
 /**
  * Org drift as health shows it (admin view): what 2025–26 platform changes make of a connection
@@ -116,10 +117,51 @@ export function identityDrift (identity: OrgIdentity | null, version: number): D
   }]
 }
 
-/** An ok connection with drift becomes warn, saying the first warning (the others are in `drift`). */
-export function driftVerdict (current: Verdict, drift: DriftWarning[]): Verdict {
-  if (drift.length === 0 || current.status !== 'ok') return current
-  return { ...current, status: 'warn', message: drift[0].message, hint: drift[0].hint }
+/** What health shows of the org's username-password flow setting (oauth_password connections). */
+export const UnpwFlowViewSchema = Type.Object({
+  state: Type.Union([Type.Literal('blocked'), Type.Literal('allowed'), Type.Literal('unknown')], {
+    description: 'OauthOidcSettings.blockOAuthUnPwFlow as the Metadata API answered it through the connection\'s session; unknown: not readable (reason)',
+  }),
+  readAt: Type.String({ format: 'date-time' }),
+  reason: Type.Optional(Type.String({ description: 'Why it is unknown: no right to read it ("Modify Metadata Through Metadata API Functions" or "Modify All Data"), or the error' })),
+}, { additionalProperties: false, description: 'The org\'s "block the username-password flow" setting (Setup > OAuth and OpenID Connect Settings), read where the integration user may' })
+export type UnpwFlowView = Static<typeof UnpwFlowViewSchema>
+
+export const UNPW_FLOW_BLOCKED_HINT = 'The org blocks the OAuth username-password flow (Setup > OAuth and OpenID Connect Settings > "Allow OAuth Username-Password Flows" is off; ' +
+  'Metadata API OauthOidcSettings.blockOAuthUnPwFlow): the session in hand keeps working until it ends, then every login of this connection is refused with ' +
+  '"authentication failure". Migrate the connection to jwt_bearer or client_credentials now (README "Before 2027-02-20": sfb migrate start NAME), ' +
+  'or, until then, turn the setting back on.'
+
+/** The setting as health shows it, and the drift it makes; nothing for flows it does not concern. */
+export function unpwFlowDrift (flow: ConnectionDefinition['flow'], read: UnpwFlowRead | undefined): { view?: UnpwFlowView, drift: DriftWarning[] } {
+  if (flow !== 'oauth_password' || !read) return { drift: [] }
+  const view: UnpwFlowView = { state: read.state, readAt: new Date(read.readAt).toISOString(), ...(read.reason ? { reason: read.reason } : {}) }
+  if (read.state !== 'blocked') return { view, drift: [] }
+  return {
+    view,
+    drift: [{
+      kind: 'username_password_flow_blocked',
+      message: `the org blocks the OAuth username-password flow this connection logs in with (read ${view.readAt}): its next login will be refused`,
+      hint: UNPW_FLOW_BLOCKED_HINT,
+    }],
+  }
+}
+
+/**
+ * An ok connection with drift becomes warn, saying the first warning (the others are in `drift`).
+ * A login refused with `authentication failure` while the org is known to block the flow says so:
+ * Salesforce's answer alone names no cause.
+ */
+export function driftVerdict (current: Verdict & { classification?: string }, drift: DriftWarning[]): Verdict {
+  if (drift.length === 0) return current
+  const blocked = drift.find(d => d.kind === 'username_password_flow_blocked')
+  if (blocked && current.status === 'failing' && current.classification === 'invalid_credentials') {
+    return { ...current, message: `${current.message ?? 'the login was refused'} — the org blocks the OAuth username-password flow`, hint: blocked.hint }
+  }
+  // the blocked flow outranks a sunset or expiry warning: it ends the logins at the session's end, not on a date
+  const first = blocked ?? drift[0]
+  if (current.status === 'ok' || (blocked && current.status === 'warn')) return { ...current, status: 'warn', message: first.message, hint: first.hint }
+  return current
 }
 
 function hostOf (url: string): string {

@@ -11,7 +11,7 @@ import { certificateHealth, certificateVerdict, updateCertificateGauge } from '.
 import { flowSunsetView, removeFlowSunsetGauge, sunsetVerdict, updateFlowSunsetGauge } from './flow-sunset-view.ts'
 import { readinessView } from './readiness-view.ts'
 import { apiUsageVerdict, latestApiUsage } from './api-usage-view.ts'
-import { definitionDrift, driftVerdict, identityDrift, observeOrgIdentity, readOrgIdentity } from './drift-view.ts'
+import { definitionDrift, driftVerdict, identityDrift, observeOrgIdentity, readOrgIdentity, unpwFlowDrift } from './drift-view.ts'
 import { setValidationStatus } from './gauges.ts'
 import type { ConnectionHealth, SalesforceHealth } from './schemas.ts'
 
@@ -117,7 +117,9 @@ export class HealthReporter {
     Object.assign(view, apiUsageVerdict(view, usage, this.opts.apiUsageWarnRatio ?? 0.8))
     const live = cached && cached.validUntil > now ? cached : null
     const identity = live ? await observeOrgIdentity(this.opts.state, name, stored.version, live.session) : await readOrgIdentity(this.opts.state, name)
-    const drift = [...definitionDrift(stored.definition), ...identityDrift(identity, stored.version)]
+    const unpw = unpwFlowDrift(stored.definition.flow, doc?.secretVersion === stored.version ? doc.unpwFlow : undefined)
+    if (unpw.view) view.usernamePasswordFlow = unpw.view
+    const drift = [...unpw.drift, ...definitionDrift(stored.definition), ...identityDrift(identity, stored.version)]
     if (drift.length > 0) Object.assign(view, driftVerdict(view, drift), { drift })
     if (this.opts.metrics) {
       // the gauge says what health says: a sunset or certificate warning is warn there too, not 1

@@ -1,5 +1,6 @@
 import { loginRestrictionHint, readinessHint, readinessMessage, type ReadinessReport } from '../salesforce/readiness-evaluation.ts'
 import type { ApiUsage, ClassifiedFailure, Classification } from '../salesforce/types.ts'
+import type { UnpwFlowSetting } from '../salesforce/unpw-flow-setting.ts'
 import { opensCircuit } from '../sessions/circuit.ts'
 
 /**
@@ -41,7 +42,12 @@ export interface StoredHealth {
   apiUsage?: ApiUsage
   /** the integration user's readiness from the last full check that read it (this secret version) */
   readiness?: ReadinessReport
+  /** oauth_password: the org's "block the username-password flow" setting, as last read (this secret version) */
+  unpwFlow?: UnpwFlowRead
 }
+
+/** The setting as read, and when (epoch ms). */
+export type UnpwFlowRead = UnpwFlowSetting & { readAt: number }
 
 /** A check's own outcome, before it is merged with the connection's history. */
 export interface CheckOutcome {
@@ -54,6 +60,8 @@ export interface CheckOutcome {
   apiUsage?: ApiUsage
   /** read right after a full login (only when the connection declares requirements) */
   readiness?: ReadinessReport
+  /** read with the session in hand (oauth_password connections only) */
+  unpwFlow?: UnpwFlowRead
 }
 
 export function healthKey (connection: string): string {
@@ -88,6 +96,7 @@ export function nextHealth (connection: string, secretVersion: number, outcome: 
   const lastFullAt = outcome.checkKind === 'full' ? now : sameSecret ? previous.lastFullAt : undefined
   const apiUsage = outcome.apiUsage ?? previous?.apiUsage
   const readiness = outcome.readiness ?? (sameSecret ? previous.readiness : undefined)
+  const unpwFlow = outcome.unpwFlow ?? (sameSecret ? previous.unpwFlow : undefined)
   const { status, message, hint } = withReadiness(outcome, readiness)
   return {
     connection,
@@ -104,6 +113,7 @@ export function nextHealth (connection: string, secretVersion: number, outcome: 
     ...(outcome.latencyMs === undefined ? {} : { latencyMs: outcome.latencyMs }),
     ...(apiUsage ? { apiUsage } : {}),
     ...(readiness ? { readiness } : {}),
+    ...(unpwFlow ? { unpwFlow } : {}),
   }
 }
 

@@ -3,7 +3,7 @@ import { CLASSIFICATIONS } from '../salesforce/types.ts'
 import { CircuitSchema } from '../schemas/connection.ts'
 import { FlowSunsetSchema } from './flow-sunset-view.ts'
 import { CertificateHealthSchema } from './certificate-view.ts'
-import { DriftWarningSchema } from './drift-view.ts'
+import { DriftWarningSchema, UnpwFlowViewSchema } from './drift-view.ts'
 import { ReadinessViewSchema } from './readiness-view.ts'
 
 const Status = Type.Union([Type.Literal('ok'), Type.Literal('warn'), Type.Literal('degraded'), Type.Literal('failing')], {
@@ -43,6 +43,7 @@ export const ConnectionHealthSchema = Type.Object({
   readiness: Type.Optional(ReadinessViewSchema),
   flowSunset: Type.Optional(FlowSunsetSchema),
   certificate: Type.Optional(CertificateHealthSchema),
+  usernamePasswordFlow: Type.Optional(UnpwFlowViewSchema),
   drift: Type.Optional(Type.Array(DriftWarningSchema, { description: 'Org drift: a generic or instanced login host, the org or My Domain behind the connection changed, the username-password flow blocked; an ok connection with drift is warn' })),
   loginBudget: Type.Optional(Type.Object({
     used: Type.Integer({ minimum: 0 }),

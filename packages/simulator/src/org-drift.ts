@@ -17,7 +17,10 @@ import { findUserById } from './org-state.ts'
  *   session is not valid for use with the REST API" (the answer public issues report with API Access
  *   Control on: dufoli/Salesforce-Inspector-Advanced #291, SalesforceLabs/OrgCheck #621).
  * - the org setting OauthOidcSettings.blockOAuthUnPwFlow (Metadata API Developer Guide,
- *   "OauthOidcSettings"): the username-password flow is refused with the usual `authentication failure`.
+ *   "OauthOidcSettings"): the username-password flow is refused with the usual `authentication failure`,
+ *   counted as a failed login (Login History says "Username-Password Flow Disabled"), but not towards
+ *   the lockout: no password was judged. Sessions issued before keep working; readMetadata()
+ *   reports the setting (metadata-api.ts).
  * - a sandbox refresh: a new org (new Organization ID, every session gone); apps created after the
  *   sandbox's copy may be missing, i.e. not installed (sfdx-hardis "Sandbox Refresh").
  */

@@ -5,6 +5,7 @@ import { handleControlRequest } from './control-api.ts'
 import { CREDENTIALS_PATH, handleCredentialsRequest } from './consumer-credentials.ts'
 import { sendJson } from './http.ts'
 import { newSecurityToken } from './ids.ts'
+import { METADATA_PATH, handleMetadataRequest } from './metadata-api.ts'
 import { handleTokenRequest } from './oauth-token.ts'
 import { createOrgState, findUser } from './org-state.ts'
 import { DATA_PATH, handleDataRequest, handleIdentity, handleRevoke, handleUserInfo, handleVersions } from './rest-api.ts'
@@ -30,6 +31,7 @@ async function dispatch (ctx: SimContext, sim: Simulator, scope: ListenerScope, 
   } else {
     if ((method === 'GET' || method === 'POST') && path === '/services/oauth2/userinfo') return handleUserInfo(ctx, scope, req, res)
     if (method === 'GET' && (path === '/services/data' || path === '/services/data/')) return handleVersions(res)
+    if (method === 'POST' && METADATA_PATH.test(path)) return handleMetadataRequest(ctx, scope, req, res)
     if (CREDENTIALS_PATH.test(path)) return handleCredentialsRequest(ctx, scope, req, res, url)
     if (DATA_PATH.test(path)) return handleDataRequest(ctx, scope, req, res, url)
   }
