@@ -247,19 +247,38 @@ export function describeNetworkError (error: unknown, timeoutMs?: number): strin
   return code === undefined ? 'could not reach Salesforce (network error)' : `could not reach Salesforce (${code})`
 }
 
-/** An HTTP answer with no recognisable Salesforce error body. */
-export function classifyHttpStatus (httpStatus: number, what: string, flow?: Flow): ClassifiedFailure {
+/**
+ * An HTTP answer with no recognisable Salesforce error body. A redirect names where it points
+ * (`location`, its origin only): after a My Domain change Salesforce redirects the previous host
+ * with 301 or 307 until the next change or until the redirect is turned off (Salesforce Help,
+ * "Understand Redirections for Previous My Domain Host Names").
+ */
+export function classifyHttpStatus (httpStatus: number, what: string, flow?: Flow, location?: string | null): ClassifiedFailure {
   const byStatus = fromStatus(httpStatus)
   if (httpStatus >= 300 && httpStatus < 400) {
+    const target = originOf(location)
     return classifiedFailure('unknown', {
-      message: `${what} answered with a redirect (HTTP ${httpStatus})`,
+      message: `${what} answered with a redirect (HTTP ${httpStatus})${target ? ` to ${target}` : ''}`,
       httpStatus,
       flow,
       hint: 'The login host redirected the request, which the broker does not follow with credentials. ' +
-        'Use the org\'s My Domain URL (https://<domain>.my.salesforce.com) or the login host it redirects to.',
+        (target
+          ? `If the org's My Domain changed, ${target} is its new one: store it as loginUrl (and jwtAudience for an External Client App) — ` +
+            'Salesforce redirects a previous My Domain only until the next change or until the redirect is turned off (Setup > My Domain > Redirections).'
+          : 'Use the org\'s My Domain URL (https://<domain>.my.salesforce.com) or the login host it redirects to.'),
     })
   }
   return classifiedFailure(byStatus?.classification ?? 'unknown', {
     message: `${what} answered HTTP ${httpStatus} without a Salesforce error`, httpStatus, flow, retryable: byStatus?.retryable,
   })
+}
+
+function originOf (location: string | null | undefined): string | undefined {
+  if (!location) return undefined
+  try {
+    const url = new URL(location)
+    return url.protocol === 'https:' || url.protocol === 'http:' ? url.origin : undefined
+  } catch {
+    return undefined
+  }
 }

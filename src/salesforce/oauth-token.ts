@@ -61,7 +61,7 @@ export async function requestToken (loginUrl: string, flow: Flow, form: Record<s
     if (body !== null && typeof body === 'object' && typeof body.error === 'string') {
       return { ok: false, failure: classifyOAuthError(body, answer.status, flow) }
     }
-    return { ok: false, failure: classifyHttpStatus(answer.status, 'The token endpoint', flow) }
+    return { ok: false, failure: classifyHttpStatus(answer.status, 'The token endpoint', flow, answer.headers.get('location')) }
   }
   const issuedAt = Date.now()
   return sessionFromTokenAnswer(json as TokenSuccess | undefined, flow, issuedAt, ctx)

@@ -69,7 +69,7 @@ export async function soapLogin (c: SoapCredentials, ctx: FlowContext): Promise<
     }
   }
   const result = answer.status === 200 ? innerXml(answer.body, 'result') : undefined
-  if (result === undefined) return { ok: false, failure: classifyHttpStatus(answer.status, 'The SOAP login endpoint', 'soap') }
+  if (result === undefined) return { ok: false, failure: classifyHttpStatus(answer.status, 'The SOAP login endpoint', 'soap', answer.headers.get('location')) }
   return sessionFromLoginResult(result, issuedAt, ctx)
 }
 

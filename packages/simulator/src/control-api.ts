@@ -188,7 +188,7 @@ async function route (ctx: SimContext, sim: Simulator, req: IncomingMessage, url
     verb === method && pattern.split('/').length === parts.length &&
     pattern.split('/').every((p, i) => p.startsWith(':') || p === parts[i])
 
-  const drift = await routeDriftControl(ctx, method, parts, key => orgOrThrow(ctx, key), () => jsonBody(req))
+  const drift = await routeDriftControl(ctx, sim, method, parts, key => orgOrThrow(ctx, key), () => jsonBody(req))
   if (drift) return drift
   if (at('stats', 'GET')) return { ...sim.stats(url.searchParams.get('org') ?? undefined) }
   if (at('stats/reset', 'POST')) { sim.resetStats(); return { ok: true } }

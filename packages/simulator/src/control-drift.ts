@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import type { SimContext } from './context.ts'
 import { newSalesforceId, randomBase62 } from './ids.ts'
 import { refreshSandbox } from './org-drift.ts'
-import type { SimConnectedAppState, SimOrgState } from './types.ts'
+import type { SimConnectedAppState, SimOrgState, Simulator } from './types.ts'
 
 /**
  * Control routes for org drift and staged consumer credentials (what an admin does in Setup), under
@@ -11,6 +11,8 @@ import type { SimConnectedAppState, SimOrgState } from './types.ts'
  *   PATCH /_sim/orgs/KEY {apiAccessControl, blockOAuthUnPwFlow, jwtAudienceIsHost}       org switches
  *   PATCH /_sim/orgs/KEY/apps/CLIENT_ID {installed, consumerSecretsViaRestApi, packaged, apiAccessAllowed}
  *   POST  /_sim/orgs/KEY/refresh {uninstallApps?, orgId?}    a sandbox refresh: new org id, sessions gone
+ *   POST  /_sim/orgs/KEY/my-domain {redirect?}               a My Domain change: a new host; the previous one redirects (307) unless redirect: false
+ *   DELETE /_sim/orgs/KEY/my-domain/previous                 Setup > My Domain > Redirections off: the previous host is no longer the org's
  *   POST  /_sim/orgs/KEY/apps/CLIENT_ID/staged               Setup: stage a new consumer key and secret (answered once)
  *   POST  /_sim/orgs/KEY/apps/CLIENT_ID/staged/promote       Setup: make the staged pair primary (the old one stays, rotated)
  *   DELETE /_sim/orgs/KEY/apps/CLIENT_ID/staged/rotated      Setup: delete the former primary
@@ -75,7 +77,7 @@ function appOrThrow (org: SimOrgState, clientId: string): SimConnectedAppState {
  * The routes above; undefined when the path is not one of them. `org` resolves an org key (404 when
  * unknown), `body` reads the JSON body.
  */
-export async function routeDriftControl (ctx: SimContext, method: string, parts: string[], org: (key: string) => SimOrgState, body: () => Promise<Json>): Promise<Json | undefined> {
+export async function routeDriftControl (ctx: SimContext, sim: Pick<Simulator, 'changeMyDomain' | 'stopMyDomainRedirect'>, method: string, parts: string[], org: (key: string) => SimOrgState, body: () => Promise<Json>): Promise<Json | undefined> {
   const at = (pattern: string, verb: string): boolean =>
     verb === method && pattern.split('/').length === parts.length &&
     pattern.split('/').every((p, i) => p.startsWith(':') || p === parts[i])
@@ -86,6 +88,18 @@ export async function routeDriftControl (ctx: SimContext, method: string, parts:
     if ('orgId' in b && typeof b.orgId !== 'string') throw new DriftControlError(400, "'orgId' must be a string")
     refreshSandbox(ctx, target, { uninstallApps: b.uninstallApps === true, orgId: b.orgId as string | undefined })
     return { ok: true, orgId: target.orgId }
+  }
+  if (at('orgs/:key/my-domain', 'POST')) {
+    const target = org(parts[1])
+    const b = await body()
+    if ('redirect' in b && typeof b.redirect !== 'boolean') throw new DriftControlError(400, "'redirect' must be a boolean")
+    const previous = ctx.myDomainUrls.get(target.key)
+    const myDomainUrl = await sim.changeMyDomain(target.key, { redirect: b.redirect !== false })
+    return { ok: true, myDomainUrl, previous, redirect: b.redirect !== false }
+  }
+  if (at('orgs/:key/my-domain/previous', 'DELETE')) {
+    sim.stopMyDomainRedirect(org(parts[1]).key)
+    return { ok: true }
   }
   if (at('orgs/:key/apps/:clientId/credentials', 'GET')) return appDriftView(appOrThrow(org(parts[1]), parts[3]))
   if (at('orgs/:key/apps/:clientId/staged', 'POST')) {

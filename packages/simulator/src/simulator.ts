@@ -123,15 +123,26 @@ export async function startSimulator (options: SimulatorOptions): Promise<Simula
       if (down) for (const server of servers) server.closeAllConnections()
     },
     close: async () => { await Promise.all(servers.map(closeServer)) },
+    // set below, once the listeners can be made
+    changeMyDomain: async () => { throw new Error('not started') },
+    stopMyDomainRedirect: () => {},
   }
 
   const makeServer = (scope: () => ListenerScope): Server => {
     const server = createServer((req, res) => {
-      if (down) {
+      const current = scope()
+      const moved = current.kind === 'my_domain' ? myDomainChange(current) : undefined
+      if (down || moved === 'gone') {
         req.socket.destroy()
         return
       }
-      dispatch(ctx, sim, scope(), req, res).catch(() => {
+      if (moved !== undefined) {
+        // a previous My Domain: 307 keeps the method and body (the token POST too), the client decides whether to follow
+        res.writeHead(307, { location: `${moved}${req.url ?? '/'}`, 'content-length': 0 })
+        res.end()
+        return
+      }
+      dispatch(ctx, sim, current, req, res).catch(() => {
         if (res.headersSent) res.destroy()
         else sendJson(res, 500, [{ errorCode: 'UNKNOWN_EXCEPTION', message: 'An unexpected error occurred.' }])
       })
@@ -141,14 +152,47 @@ export async function startSimulator (options: SimulatorOptions): Promise<Simula
     return server
   }
 
+  /** One org's My Domain listener; its scope names its own URL, which stays the same when the org's My Domain changes. */
+  const listenMyDomain = async (org: SimOrgState, port: number): Promise<string> => {
+    const self = { url: '' }
+    const server = makeServer(() => ({ kind: 'my_domain', url: self.url, org }))
+    self.url = urlFor(advertised, await listen(server, port, host))
+    return self.url
+  }
+
+  /**
+   * "Understand Redirections for Previous My Domain Host Names" (Salesforce Help): after a My Domain
+   * change Salesforce redirects the previous host names, with 301 or 307, until another My Domain
+   * change is deployed or the previous My Domain is disabled or removed. Undefined: this listener is
+   * the org's current My Domain; an origin: redirect there; 'gone': no longer the org's host.
+   */
+  const previousMyDomains = new Map<string, { url: string, redirect: boolean }>()
+  const myDomainChange = (scope: ListenerScope & { kind: 'my_domain' }): string | 'gone' | undefined => {
+    const current = ctx.myDomainUrls.get(scope.org.key) as string
+    if (scope.url === current) return undefined
+    const previous = previousMyDomains.get(scope.org.key)
+    return previous?.url === scope.url && previous.redirect ? current : 'gone'
+  }
+  sim.changeMyDomain = async (orgKey: string, opts: { redirect?: boolean } = {}): Promise<string> => {
+    const org = orgOrThrow(orgKey)
+    const previous = ctx.myDomainUrls.get(orgKey) as string
+    const next = await listenMyDomain(org, 0)
+    previousMyDomains.set(orgKey, { url: previous, redirect: opts.redirect !== false })
+    ctx.myDomainUrls.set(orgKey, next)
+    return next
+  }
+  sim.stopMyDomainRedirect = (orgKey: string): void => {
+    orgOrThrow(orgKey)
+    previousMyDomains.delete(orgKey)
+  }
+
   try {
     const loginServer = makeServer(() => ({ kind: 'login', url: ctx.loginUrl }))
     ctx.loginUrl = urlFor(advertised, await listen(loginServer, options.loginPort ?? 0, host))
     let index = 0
     for (const org of orgs.values()) {
-      const server = makeServer(() => ({ kind: 'my_domain', url: ctx.myDomainUrls.get(org.key) as string, org }))
       const port = options.orgPortBase === undefined ? 0 : options.orgPortBase + index
-      ctx.myDomainUrls.set(org.key, urlFor(advertised, await listen(server, port, host)))
+      ctx.myDomainUrls.set(org.key, await listenMyDomain(org, port))
       index++
     }
   } catch (err) {

@@ -227,5 +227,14 @@ export interface Simulator {
   setLatency (ms: number): void
   /** while down, every listener destroys incoming sockets (connection reset) */
   setDown (down: boolean): void
+  /**
+   * A My Domain change (Setup > My Domain): the org answers at a new My Domain URL (returned), and
+   * instance_url says so; sessions stay valid. The previous host redirects every request there
+   * (307) unless `redirect: false`, until the next change or stopMyDomainRedirect; after that it is
+   * no longer the org's (connections to it are dropped).
+   */
+  changeMyDomain (orgKey: string, opts?: { redirect?: boolean }): Promise<string>
+  /** Setup > My Domain > Redirections: the previous My Domain no longer redirects */
+  stopMyDomainRedirect (orgKey: string): void
   close (): Promise<void>
 }
