@@ -42,7 +42,7 @@ export function definitionDrift (d: ConnectionDefinition): DriftWarning[] {
     out.push({
       kind: 'generic_login_host',
       message: `this JWT bearer connection logs in at ${host}, a generic login host`,
-      hint: 'Store the org\'s My Domain as loginUrl (https://<domain>.my.salesforce.com) and, for an External Client App, the same origin as jwtAudience: ' +
+      hint: 'Store the org\'s My Domain as loginUrl (https://<domain>.my.salesforce.com); the assertion\'s aud then defaults to the same origin (leave jwtAudience unset): ' +
         'External Client Apps refuse an aud that is not the host the assertion is posted to ("audience is invalid"), and orgs may require the org domain for API logins.',
     })
   }
@@ -113,7 +113,7 @@ export function identityDrift (identity: OrgIdentity | null, version: number): D
   return [{
     kind: 'my_domain_changed',
     message: `the same org now answers at ${identity.instanceOrigin} instead of ${changed.fromOrigin} (a My Domain change)`,
-    hint: 'Store the new My Domain as loginUrl (and jwtAudience for External Client Apps): Salesforce redirects the old domain only for a while. Writing the connection again clears this warning.',
+    hint: 'Store the new My Domain as loginUrl (and as jwtAudience, if the connection sets one): Salesforce redirects the old domain only until the next change or until the redirect is turned off (Setup > My Domain > Redirections). Writing the connection again clears this warning.',
   }]
 }
 

@@ -263,7 +263,7 @@ export function classifyHttpStatus (httpStatus: number, what: string, flow?: Flo
       flow,
       hint: 'The login host redirected the request, which the broker does not follow with credentials. ' +
         (target
-          ? `If the org's My Domain changed, ${target} is its new one: store it as loginUrl (and jwtAudience for an External Client App) — ` +
+          ? `If the org's My Domain changed, ${target} is its new one: store it as loginUrl (and as jwtAudience, if the connection sets one) — ` +
             'Salesforce redirects a previous My Domain only until the next change or until the redirect is turned off (Setup > My Domain > Redirections).'
           : 'Use the org\'s My Domain URL (https://<domain>.my.salesforce.com) or the login host it redirects to.'),
     })

@@ -27,22 +27,33 @@ export const JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer'
 export const ASSERTION_LIFETIME_SECONDS = 180
 
 /**
- * Salesforce checks `aud` against its authorization server, not the host the assertion is posted
- * to: https://login.salesforce.com for production (also through My Domain) and
- * https://test.salesforce.com for sandboxes — the only two it documents (OAuth 2.0 JWT Bearer Flow
- * for Server-to-Server Integration). An allow-listed non-Salesforce host (a proxy, the simulator)
- * gets the production audience too.
+ * The assertion's default `aud`: the origin of the host it is posted to. Salesforce Help ("OAuth 2.0
+ * JWT Bearer Flow for Server-to-Server Integration", remoteaccess_oauth_jwt_flow) names
+ * https://login.salesforce.com and https://test.salesforce.com; since legacy redirects ended
+ * (Spring '26) External Client Apps refuse an aud that is not the host the assertion is posted to
+ * ("audience is invalid"), and the org's My Domain as both host and aud works for connected apps
+ * and External Client Apps alike (the Salesforce CLI's choice; simstudioai/sim #6508 met the
+ * refusal). So:
+ *  - login.salesforce.com / test.salesforce.com: themselves;
+ *  - a My Domain (acme.my.salesforce.com, acme--uat.sandbox.my.salesforce.com): its origin;
+ *  - another Salesforce host (an instance host such as na1.salesforce.com, a legacy host): the
+ *    generic audience of its kind, production or sandbox, as before — health warns about such hosts;
+ *  - an allow-listed non-Salesforce host (the simulator): its origin, the same rule. A proxy in
+ *    front of Salesforce must name the real audience in the connection's jwtAudience.
  */
 export function jwtAudience (loginUrl: string): string {
-  const host = new URL(loginUrl).hostname
-  if (!isSalesforceHostname(host)) return 'https://login.salesforce.com'
+  const url = new URL(loginUrl)
+  const host = url.hostname.toLowerCase()
+  if (host === 'login.salesforce.com' || host === 'test.salesforce.com') return `https://${host}`
+  if (!isSalesforceHostname(host) || MY_DOMAIN_HOST.test(host)) return url.origin
   const firstLabel = host.split('.')[0]
-  const sandbox = host === 'test.salesforce.com' ||
-    host.endsWith('.sandbox.my.salesforce.com') ||
-    // pre-enhanced-domains sandbox My Domain: mydomain--sandboxname.my.salesforce.com / .cs42.my.salesforce.com
-    (host.endsWith('.my.salesforce.com') && firstLabel.includes('--'))
+  // pre-enhanced-domains sandbox host names: mydomain--sandboxname.… , csNN instances
+  const sandbox = firstLabel.includes('--') || /^cs\d+$/.test(firstLabel)
   return sandbox ? 'https://test.salesforce.com' : 'https://login.salesforce.com'
 }
+
+/** acme.my.salesforce.com, acme--uat.sandbox.my.salesforce.com, acme.cs42.my.salesforce.com (legacy instanced My Domain) */
+const MY_DOMAIN_HOST = /\.my\.salesforce\.com$/
 
 export function readPrivateKey (pem: string): KeyObject | undefined {
   try {

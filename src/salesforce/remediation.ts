@@ -69,7 +69,7 @@ const HINTS: Record<FailureClassification, string> = {
   invalid_assertion:
     'Salesforce rejected the signed JWT assertion. Check that the certificate uploaded to the connected app ("Use digital signatures") ' +
     'matches the stored private key, that the consumer key is this app\'s, that the username exists in this org, ' +
-    'that the audience is right (https://login.salesforce.com for production and My Domain, https://test.salesforce.com for sandboxes), ' +
+    'that the audience is the host the assertion is posted to (the default: leave jwtAudience unset, store the org\'s My Domain as loginUrl), ' +
     'and that the broker\'s clock is correct (the assertion is valid for 3 minutes).',
   inactive_user:
     'The integration user is deactivated or frozen. Reactivate it (Setup > Users > [user] > Edit > Active) or unfreeze it, ' +
@@ -87,9 +87,10 @@ const HINTS: Record<FailureClassification, string> = {
     'through a permission set. A new login cannot help: every session of this app gets the same answer.',
   audience_mismatch:
     'Salesforce refused the JWT assertion\'s audience (aud). External Client Apps check it against the host the assertion is posted to ' +
-    'since legacy redirects ended: store the org\'s My Domain (https://<domain>.my.salesforce.com) as loginUrl and the same origin as ' +
-    'the connection\'s jwtAudience, so the host and the audience agree; keep https://login.salesforce.com (production) or https://test.salesforce.com (sandbox) only for ' +
-    'connected apps that still accept them.',
+    'since legacy redirects ended (Salesforce Help "OAuth 2.0 JWT Bearer Flow for Server-to-Server Integration" names login/test.salesforce.com, ' +
+    'which now work only posted to themselves): store the org\'s My Domain (https://<domain>.my.salesforce.com) as loginUrl and leave jwtAudience ' +
+    'unset — the audience then defaults to the same origin, which connected apps accept too; a jwtAudience of https://login.salesforce.com or ' +
+    'https://test.salesforce.com overrides it: remove it.',
   api_version_retired:
     'Salesforce no longer serves this API version for this call: API versions are retired in ranges (21.0–30.0 in Summer \'25, ' +
     '31.0–40.0 in Summer \'28), and SOAP login() does not exist in 65.0 or later. Raise the connection\'s apiVersion to a supported ' +

@@ -41,9 +41,9 @@ export interface ConnectionDefinition {
    */
   transitKey?: string
   /**
-   * jwt_bearer: the assertion's audience. Default: https://login.salesforce.com or https://test.salesforce.com
-   * by host (the documented audiences). External Client Apps check aud against the host the assertion is
-   * posted to since legacy redirects ended: set it to the My Domain origin the connection logs in at.
+   * jwt_bearer: the assertion's audience, to override the default (src/salesforce/jwt-bearer.ts jwtAudience):
+   * the origin of loginUrl, i.e. the host the assertion is posted to — the org's My Domain, which External
+   * Client Apps require since legacy redirects ended and connected apps accept, or login/test.salesforce.com.
    */
   jwtAudience?: string
   /** jwt_bearer: the PEM X.509 certificate uploaded to the connected app (public): health warns before it expires. */

@@ -23,7 +23,7 @@ const definitionFields = {
   sessionTimeoutSeconds: Type.Integer({ minimum: 60, maximum: 86400, description: "The org's session timeout (Setup > Session Settings)" }),
   auditSessions: Type.Optional(Type.Boolean({ description: 'Audit each session handed out: caller, secret version, a short token fingerprint (never the token), expiry. Default true.' })),
   clientId: Type.Optional(Type.String({ minLength: 1, maxLength: 255, pattern: NO_CONTROL_CHARACTERS_PATTERN, description: 'Connected app consumer key' })),
-  jwtAudience: Type.Optional(Type.String({ maxLength: 255, pattern: '^https?://[^\\s/?#@]+$', description: 'jwt_bearer: the assertion\'s aud. Default https://login.salesforce.com (test.salesforce.com for sandboxes); External Client Apps that check aud against the host need the My Domain origin here, equal to loginUrl' })),
+  jwtAudience: Type.Optional(Type.String({ maxLength: 255, pattern: '^https?://[^\\s/?#@]+$', description: 'jwt_bearer: the assertion\'s aud. Default: the origin of loginUrl (the org\'s My Domain, or login/test.salesforce.com themselves), the host the assertion is posted to, which External Client Apps require and connected apps accept. Set it only to override (a proxy in front of Salesforce)' })),
   ...readinessFields,
 }
 const secretFields = {

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { ACME, acmeDefinition, acmeOrg, bearer, buildTestApp, startSim, tempFileStore, type Teardown } from '../helper.ts'
-import type { SimOrgOptions, Simulator } from '../../packages/simulator/src/index.ts'
+import type { Simulator } from '../../packages/simulator/src/index.ts'
 import type { ConnectionDefinition } from '../../src/salesforce/types.ts'
 import type { SecretStore } from '../../src/secrets/store.ts'
 
@@ -54,19 +54,25 @@ t.test('API Access Control: the login succeeds, the session is refused for API u
   t.match(health.hint, /Use Any API Client/)
 })
 
-t.test('a JWT aud that is not the host: audience_mismatch; My Domain for host and aud fixes it', async t => {
-  const sim = await startSim(t, [acmeOrg({ jwtAudienceIsHost: true } as Partial<SimOrgOptions>)])
+t.test('a JWT aud that is not the host: audience_mismatch; the default aud on a My Domain login URL is the My Domain, for every app', async t => {
+  const sim = await startSim(t, [acmeOrg({ jwtAudienceIsHost: true })])
   const { app, principals } = await buildTestApp(t)
   const admin = (method: 'PUT' | 'POST', url: string, payload?: object) => app.inject({ method, url, payload, headers: bearer(principals.adminKey) })
-  const refused = await admin('PUT', '/v1/admin/connections/acme', acmeDefinition(sim, 'jwt_bearer'))
+  const myDomain = sim.myDomainUrl('acme')
+  // the old default, stored explicitly: posted to My Domain, an External Client App refuses it
+  const refused = await admin('PUT', '/v1/admin/connections/acme', acmeDefinition(sim, 'jwt_bearer', { loginUrl: myDomain, jwtAudience: 'https://login.salesforce.com' }))
   t.equal(refused.statusCode, 422)
   t.equal(refused.json().classification, 'audience_mismatch')
-  t.match(refused.json().hint, /My Domain/)
-  t.match(refused.json().hint, /jwtAudience/)
-  const myDomain = sim.myDomainUrl('acme')
-  const fixed = await admin('PUT', '/v1/admin/connections/acme', acmeDefinition(sim, 'jwt_bearer', { loginUrl: myDomain, jwtAudience: myDomain }))
+  t.match(refused.json().hint, /store the org's My Domain .* as loginUrl and leave jwtAudience unset/)
+  t.match(refused.json().hint, /remove it/)
+  const before = sim.stats('acme')
+  const fixed = await admin('PUT', '/v1/admin/connections/acme', acmeDefinition(sim, 'jwt_bearer', { loginUrl: myDomain }))
   t.equal(fixed.statusCode, 201, fixed.body)
-  t.equal(fixed.json().jwtAudience, myDomain)
+  t.notOk(fixed.json().jwtAudience, 'nothing to store: the default aud is the host the assertion is posted to')
+  t.same(sim.stats('acme').successes - before.successes, 1, 'one login, accepted with aud = the My Domain (the only audience this org takes there)')
+  // a connected app (aud not bound to the host) accepts the My Domain audience too
+  sim.org('acme').jwtAudienceIsHost = false
+  t.equal((await admin('POST', '/health/salesforce/acme/check')).json().status, 'ok')
 })
 
 t.test('a sandbox refresh: health says the org id changed and what to redo; writing the connection again clears it', async t => {

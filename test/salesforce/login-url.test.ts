@@ -101,11 +101,14 @@ t.test('malformed allow-list entries fail loudly', async t => {
   }
 })
 
-t.test('JWT audience follows the login host', async t => {
+t.test('JWT audience: the host the assertion is posted to', async t => {
   t.equal(jwtAudience('https://login.salesforce.com'), 'https://login.salesforce.com')
-  t.equal(jwtAudience('https://acme.my.salesforce.com'), 'https://login.salesforce.com')
   t.equal(jwtAudience('https://test.salesforce.com'), 'https://test.salesforce.com')
-  t.equal(jwtAudience('https://acme--uat.sandbox.my.salesforce.com'), 'https://test.salesforce.com')
-  t.equal(jwtAudience('https://acme--uat.my.salesforce.com'), 'https://test.salesforce.com')
-  t.equal(jwtAudience('http://127.0.0.1:4000/'), 'https://login.salesforce.com', 'an allow-listed host (a proxy, the simulator): the production audience, the only other one Salesforce accepts')
+  t.equal(jwtAudience('https://acme.my.salesforce.com'), 'https://acme.my.salesforce.com', 'My Domain: its origin, for connected apps and External Client Apps alike')
+  t.equal(jwtAudience('https://Acme.My.Salesforce.com/'), 'https://acme.my.salesforce.com')
+  t.equal(jwtAudience('https://acme--uat.sandbox.my.salesforce.com'), 'https://acme--uat.sandbox.my.salesforce.com', 'a sandbox My Domain too')
+  t.equal(jwtAudience('https://acme.cs42.my.salesforce.com'), 'https://acme.cs42.my.salesforce.com', 'a legacy instanced My Domain too')
+  t.equal(jwtAudience('https://na42.salesforce.com'), 'https://login.salesforce.com', 'an instance host (health warns): the generic audience of its kind')
+  t.equal(jwtAudience('https://cs42.salesforce.com'), 'https://test.salesforce.com')
+  t.equal(jwtAudience('http://127.0.0.1:4000/'), 'http://127.0.0.1:4000', 'an allow-listed host (the simulator): its origin, the same rule')
 })

@@ -184,7 +184,7 @@ t.test('JWT bearer: the assertion Salesforce receives', async t => {
   t.equal(form.get('grant_type'), 'urn:ietf:params:oauth:grant-type:jwt-bearer')
   const [header, claims] = (form.get('assertion') ?? '').split('.').slice(0, 2).map(p => JSON.parse(Buffer.from(p, 'base64url').toString()))
   t.same(header, { alg: 'RS256' })
-  t.match(claims, { iss: 'cid', sub: 'u@x.example', aud: 'https://login.salesforce.com' })
+  t.match(claims, { iss: 'cid', sub: 'u@x.example', aud: new URL(sf.url).origin })
   t.ok(claims.exp >= before + 170 && claims.exp <= before + 181, 'valid for 3 minutes')
 
   const { privateKey: ec } = generateKeyPairSync('ec', { namedCurve: 'P-256' })

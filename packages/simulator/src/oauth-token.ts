@@ -13,9 +13,12 @@ import type { SimConnectedAppState, SimOrgState, SimUserState } from './types.ts
 
 const JWT_BEARER_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer'
 /**
- * "OAuth 2.0 JWT Bearer Flow for Server-to-Server Integration" (Salesforce Help): aud is the
- * authorization server, https://login.salesforce.com or https://test.salesforce.com, wherever the
- * assertion is posted (My Domain included); exp is "within 3 minutes".
+ * "OAuth 2.0 JWT Bearer Flow for Server-to-Server Integration" (Salesforce Help,
+ * remoteaccess_oauth_jwt_flow): aud is https://login.salesforce.com or https://test.salesforce.com,
+ * accepted wherever a connected app's assertion is posted (My Domain included) unless the org binds
+ * aud to the host (`jwtAudienceIsHost`: External Client Apps since legacy redirects ended, Spring '26);
+ * the origin of the host the assertion is posted to (the org's My Domain) is accepted for every app
+ * (org-drift.ts hostAudiences). exp is "within 3 minutes".
  */
 const JWT_AUDIENCES = ['https://login.salesforce.com', 'https://test.salesforce.com']
 const JWT_MAX_LIFETIME_MS = 3 * 60_000
@@ -107,7 +110,7 @@ function jwtBearerGrant (ctx: SimContext, scope: ListenerScope, params: URLSearc
   const { org, app } = match
   if (!app.installed) return fail(OAUTH_ERRORS.appNotInstalled, org.key, subject)
   if (!signatureValid(decoded, app.certificatePem)) return fail(OAUTH_ERRORS.invalidAssertion, org.key, subject)
-  if (!audienceAccepted(claims.aud, org.jwtAudienceIsHost ? hostAudiences(scope.url) : JWT_AUDIENCES)) return fail(OAUTH_ERRORS.audienceInvalid, org.key, subject)
+  if (!audienceAccepted(claims.aud, org.jwtAudienceIsHost ? hostAudiences(scope) : [...JWT_AUDIENCES, ...hostAudiences(scope)])) return fail(OAUTH_ERRORS.audienceInvalid, org.key, subject)
   if (typeof claims.exp !== 'number' || claims.exp * 1000 <= now) return fail(OAUTH_ERRORS.assertionExpired, org.key, subject)
   if (claims.exp * 1000 > now + JWT_MAX_LIFETIME_MS) return fail(OAUTH_ERRORS.invalidAssertion, org.key, subject)
   if (!org.flows.jwtBearer) return fail(OAUTH_ERRORS.unsupportedGrant, org.key, subject)

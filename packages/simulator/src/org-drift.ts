@@ -1,5 +1,5 @@
 import { newSalesforceId } from './ids.ts'
-import type { SimContext } from './context.ts'
+import type { ListenerScope, SimContext } from './context.ts'
 import type { SimSession } from './sessions.ts'
 import type { SimConnectedAppState, SimOrgState } from './types.ts'
 import { findUserById } from './org-state.ts'
@@ -37,9 +37,14 @@ export function apiUseRefused (ctx: SimContext, org: SimOrgState, session: SimSe
   return !app?.apiAccessAllowed
 }
 
-/** The audiences a JWT assertion posted to `postedTo` may carry when the org binds `aud` to the host. */
-export function hostAudiences (postedTo: string): string[] {
-  return [new URL(postedTo).origin]
+/**
+ * The audiences that name the host a JWT assertion is posted to: a My Domain's own origin; the
+ * login listener's origin and the two generic hosts it stands in for. Every app accepts them; with
+ * the org's `jwtAudienceIsHost` (External Client Apps since legacy redirects ended) only they are.
+ */
+export function hostAudiences (scope: ListenerScope): string[] {
+  const own = new URL(scope.url).origin
+  return scope.kind === 'login' ? [own, 'https://login.salesforce.com', 'https://test.salesforce.com'] : [own]
 }
 
 /**

@@ -96,7 +96,11 @@ export interface SimOrgOptions {
   apiAccessControl?: boolean
   /** OauthOidcSettings.blockOAuthUnPwFlow: the OAuth username-password flow is blocked. Default false */
   blockOAuthUnPwFlow?: boolean
-  /** External Client Apps after the end of legacy redirects: a JWT `aud` must be the host the assertion is posted to. Default false */
+  /**
+   * External Client Apps after the end of legacy redirects: a JWT `aud` must be the host the assertion is posted to
+   * (login.salesforce.com posted to a My Domain is refused). Default false: login/test.salesforce.com are accepted
+   * at every host too. The host's own origin is accepted either way.
+   */
   jwtAudienceIsHost?: boolean
   /**
    * Summer '26 orgs: SOAP login() also needs the "Use Any API Auth" user permission

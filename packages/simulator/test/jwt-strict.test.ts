@@ -11,7 +11,8 @@ import { APP, USER, http, postForm, signAssertion, startAcme } from './fixtures.
 /**
  * JWT bearer assertions checked as Salesforce documents them (OAuth 2.0 JWT Bearer Flow
  * for Server-to-Server Integration): RS256 over the certificate uploaded to the app, iss = consumer
- * key, sub = username, aud = https://login.salesforce.com or https://test.salesforce.com, exp within
+ * key, sub = username, aud = https://login.salesforce.com or https://test.salesforce.com (or the host
+ * posted to, the only choice when the org binds aud to the host), exp within
  * 3 minutes, user pre-authorized. And the control API a migration test needs: upload a certificate
  * to a connected app, pre-authorize a user.
  */
@@ -21,24 +22,32 @@ const keys = generateTestKeyPair()
 const jwtLogin = (url: string, assertion: string) => postForm(`${url}/services/oauth2/token`, { grant_type: JWT_GRANT, assertion })
 const json = (method: string, body: unknown) => ({ method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
 
-t.test('aud must be login.salesforce.com or test.salesforce.com, exp at most 3 minutes ahead', async t => {
+t.test('aud: login.salesforce.com or test.salesforce.com, or the host posted to; exp at most 3 minutes ahead', async t => {
   const sim = await startAcme(t, { connectedApps: [{ ...APP, certificatePem: keys.certificatePem }] })
   const good = { iss: APP.clientId, sub: USER.username, aud: 'https://login.salesforce.com' }
   t.equal((await jwtLogin(sim.loginUrl, await signAssertion(keys.privateKeyPem, good))).status, 200)
-  t.equal((await jwtLogin(sim.myDomainUrl('acme'), await signAssertion(keys.privateKeyPem, good))).status, 200, 'posted to My Domain, aud is still login.salesforce.com')
-  const myDomainAud = await jwtLogin(sim.myDomainUrl('acme'), await signAssertion(keys.privateKeyPem, { ...good, aud: sim.myDomainUrl('acme') }))
-  t.same(myDomainAud.json, { error: 'invalid_grant', error_description: 'audience is invalid' }, 'the My Domain URL is not an audience')
+  t.equal((await jwtLogin(sim.myDomainUrl('acme'), await signAssertion(keys.privateKeyPem, good))).status, 200, 'posted to My Domain, aud login.salesforce.com (a connected app)')
+  const myDomainAud = { ...good, aud: sim.myDomainUrl('acme') }
+  t.equal((await jwtLogin(sim.myDomainUrl('acme'), await signAssertion(keys.privateKeyPem, myDomainAud))).status, 200, 'posted to My Domain, aud the My Domain: accepted for every app')
+  const elsewhere = await jwtLogin(sim.loginUrl, await signAssertion(keys.privateKeyPem, myDomainAud))
+  t.same(elsewhere.json, { error: 'invalid_grant', error_description: 'audience is invalid' }, 'a My Domain aud posted to another host is refused')
+  sim.org('acme').jwtAudienceIsHost = true
+  const generic = await jwtLogin(sim.myDomainUrl('acme'), await signAssertion(keys.privateKeyPem, good))
+  t.same(generic.json, { error: 'invalid_grant', error_description: 'audience is invalid' }, 'bound to the host (External Client Apps): login.salesforce.com posted to My Domain is refused')
+  t.equal((await jwtLogin(sim.myDomainUrl('acme'), await signAssertion(keys.privateKeyPem, myDomainAud))).status, 200)
+  t.equal((await jwtLogin(sim.loginUrl, await signAssertion(keys.privateKeyPem, good))).status, 200, 'login.salesforce.com is the host when posted there')
+  sim.org('acme').jwtAudienceIsHost = false
   const far = await jwtLogin(sim.loginUrl, await signAssertion(keys.privateKeyPem, { ...good, expInSeconds: 600 }))
   t.equal(far.status, 400, 'an assertion living 10 minutes is refused')
   t.equal(far.json.error, 'invalid_grant')
   t.equal((await jwtLogin(sim.loginUrl, await signAssertion(keys.privateKeyPem, { ...good, expInSeconds: 170 }))).status, 200)
 })
 
-t.test('the broker sends the audience Salesforce wants for each login host', async t => {
+t.test('the broker sends the audience Salesforce wants for each login host: the host itself', async t => {
   t.equal(jwtAudience('https://login.salesforce.com'), 'https://login.salesforce.com')
-  t.equal(jwtAudience('https://acme.my.salesforce.com'), 'https://login.salesforce.com', 'My Domain: production audience')
+  t.equal(jwtAudience('https://acme.my.salesforce.com'), 'https://acme.my.salesforce.com', 'My Domain: its origin')
   t.equal(jwtAudience('https://test.salesforce.com'), 'https://test.salesforce.com')
-  t.equal(jwtAudience('https://acme--uat.sandbox.my.salesforce.com'), 'https://test.salesforce.com')
+  t.equal(jwtAudience('https://acme--uat.sandbox.my.salesforce.com'), 'https://acme--uat.sandbox.my.salesforce.com')
 })
 
 t.test('control API: upload a certificate to a connected app, pre-authorize a user', async t => {
