@@ -110,6 +110,8 @@ export interface BrokerOverrides {
    * in milliseconds); default Date.now. Apart from `now`, which tests pin to a date.
    */
   clock?: () => number
+  /** the calendar of the rotation policies (rotateEveryDays, CERT_ROTATION_START_DAYS): when one is due; default Date.now */
+  rotationCalendar?: () => number
 }
 
 export async function createBroker (config: Config, overrides: BrokerOverrides = {}): Promise<Broker> {
@@ -218,7 +220,7 @@ export async function createBroker (config: Config, overrides: BrokerOverrides =
     logger,
     certificateValidityDays: config.JWT_CERT_VALIDITY_DAYS,
   })
-  const certificateRotation = new CertificateRotation({ migrations, store: cachingSecretStore, logger, startDaysBeforeExpiry: config.CERT_ROTATION_START_DAYS })
+  const certificateRotation = new CertificateRotation({ migrations, store: cachingSecretStore, logger, startDaysBeforeExpiry: config.CERT_ROTATION_START_DAYS, calendar: overrides.rotationCalendar })
   storedLogin.usePendingKeys(certificateRotation)
 
   const consumerRotations = new ConsumerRotationService({
@@ -233,6 +235,7 @@ export async function createBroker (config: Config, overrides: BrokerOverrides =
     audit,
     logger,
     timeoutMs: config.LOGIN_TIMEOUT_MS,
+    calendar: overrides.rotationCalendar,
   })
 
   logger.info({

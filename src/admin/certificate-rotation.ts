@@ -14,6 +14,8 @@ export interface CertificateRotationOptions {
   logger: Logger
   /** CERT_ROTATION_START_DAYS: a rotation starts by itself this many days before the certificate expires (0: never) */
   startDaysBeforeExpiry: number
+  /** the calendar the days to expiry are counted with; default Date.now */
+  calendar?: () => number
 }
 
 const DAY_MS = 86_400_000
@@ -75,7 +77,7 @@ export class CertificateRotation implements PendingKeys {
    * CERT_ROTATION_START_DAYS and none is pending. Best effort (a health check calls it): the
    * result is the started rotation, or undefined.
    */
-  async startIfDue (name: string, now = Date.now()): Promise<MigrationView | undefined> {
+  async startIfDue (name: string, now = (this.opts.calendar ?? Date.now)()): Promise<MigrationView | undefined> {
     const days = this.opts.startDaysBeforeExpiry
     if (days <= 0) return undefined
     const current = await this.opts.store.read(name)

@@ -26,6 +26,8 @@ export interface ConsumerRotationOptions {
   audit: AuditLog
   logger: Logger
   timeoutMs: number
+  /** the calendar rotateEveryDays is counted with; default Date.now */
+  calendar?: () => number
 }
 
 /** The non-secret progress of one rotation (shared state: every replica sees the same step). */
@@ -275,7 +277,7 @@ export class ConsumerRotationService {
    * policy was set), a rotation through the API. One Salesforce does not let the connection's user make
    * is dropped again (an admin is told through the log and the audit), never left half-way.
    */
-  async runIfDue (name: string, now = Date.now()): Promise<ConsumerRotationView | null> {
+  async runIfDue (name: string, now = (this.opts.calendar ?? Date.now)()): Promise<ConsumerRotationView | null> {
     const policy = await this.policy(name)
     if (!policy?.rotateEveryDays) return null
     const since = Date.parse(policy.lastRotatedAt ?? policy.setAt ?? '')

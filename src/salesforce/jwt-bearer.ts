@@ -32,8 +32,7 @@ export const ASSERTION_LIFETIME_SECONDS = 180
  * https://login.salesforce.com and https://test.salesforce.com; since legacy redirects ended
  * (Spring '26) External Client Apps refuse an aud that is not the host the assertion is posted to
  * ("audience is invalid"), and the org's My Domain as both host and aud works for connected apps
- * and External Client Apps alike (the Salesforce CLI's choice; simstudioai/sim #6508 met the
- * refusal). So:
+ * and External Client Apps alike (simstudioai/sim #6508 met the refusal and moved to it). So:
  *  - login.salesforce.com / test.salesforce.com: themselves;
  *  - a My Domain (acme.my.salesforce.com, acme--uat.sandbox.my.salesforce.com): its origin;
  *  - another Salesforce host (an instance host such as na1.salesforce.com, a legacy host): the
