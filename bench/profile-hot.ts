@@ -2,7 +2,8 @@
  * CPU profile of the hot path: one broker (Redis, real API key, access line on) under the hot-path
  * load, run with `node --cpu-prof`. Prints the functions with the most self time, grouped by where
  * they live, per request; the .cpuprofile (open it in Chrome DevTools) stays in the printed folder.
- *   node bench/profile-hot.ts [seconds]
+ *   node bench/profile-hot.ts [seconds] [session|proxy]
+ * `proxy` profiles proxy mode instead: GET /services/data/v62.0/limits forwarded to the simulator.
  */
 import { mkdtemp, readdir, readFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -20,6 +21,11 @@ interface CpuProfile { nodes: ProfileNode[], startTime: number, endTime: number,
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const seconds = Number(process.argv[2] ?? '8')
+const target = process.argv[3] ?? 'session'
+if (target !== 'session' && target !== 'proxy') {
+  process.stderr.write('profile-hot: the second argument is session or proxy\n')
+  process.exit(64)
+}
 
 installExitGuards()
 const workDir = await mkdtemp(join(tmpdir(), 'sf-broker-profile-'))
@@ -38,10 +44,11 @@ try {
     sessionEncryptionKey: randomKeyBase64(),
     env: { LOG_LEVEL: 'info', NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profDir}` },
   })
-  const url = `${broker.url}/v1/connections/hot/session`
+  const method = target === 'proxy' ? 'GET' : 'POST'
+  const url = target === 'proxy' ? `${broker.url}/v1/connections/hot/salesforce/services/data/v62.0/limits` : `${broker.url}/v1/connections/hot/session`
   const headers = { authorization: `Bearer ${caller.key}` }
-  const warm = await runLoad({ url, method: 'POST', headers, connections: 50, durationSeconds: 2 })
-  const result = await runLoad({ url, method: 'POST', headers, connections: 50, durationSeconds: seconds })
+  const warm = await runLoad({ url, method, headers, connections: 50, durationSeconds: 2 })
+  const result = await runLoad({ url, method, headers, connections: 50, durationSeconds: seconds })
   await broker.child.stop()
   const file = join(profDir, (await readdir(profDir)).find(f => f.endsWith('.cpuprofile')) as string)
   const profile = JSON.parse(await readFile(file, 'utf8')) as CpuProfile
@@ -113,6 +120,8 @@ function purpose (frame: ProfileNode['callFrame']): string {
   }
   if (url.includes('/pino/') || url.includes('sonic-boom') || url.includes('/src/logger.ts') || url.includes('/src/http/access-log.ts')) return 'access line: pino formatting'
   if (url.includes('/src/auth/')) return 'caller authentication and rate limit'
+  if (url.includes('/src/proxy/') || url.includes('/src/routes/proxy.ts') || url.includes('/src/salesforce/scrub')) return 'proxy: path check, policy, headers, scrubbing'
+  if (url.includes('/undici/') || url.includes('/reply-from/')) return 'proxy: upstream request (undici, reply-from)'
   if (url.includes('/src/sessions/') || url.includes('/src/secrets/') || url.includes('/src/routes/')) return 'session lookup and answer'
   if (url.includes('/src/metrics/') || url.includes('prom-client')) return 'metrics'
   if (url.includes('/src/http/request-id.ts') || url.includes('internal/crypto/random')) return 'request id (random UUID)'

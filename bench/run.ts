@@ -1,10 +1,11 @@
 /**
- * sf-broker benchmarks (npm run bench [-- --only hot,cold,bad,scale]).
+ * sf-broker benchmarks (npm run bench [-- --only hot,cold,bad,scale,proxy]).
  *
- *   hot    cached sessions from one Redis-backed broker vs bare Fastify (throughput, p99)
+ *   hot    cached sessions from one Redis-backed broker vs bare Fastify and a same-promises Fastify (CPU, p99)
  *   cold   1,000 simultaneous requests for a never-used connection over 3 replicas: one login
  *   bad    the same with a wrong password: at most one failed login, every answer a 503 problem
- *   scale  1,000 connections re-validated by the scheduler: spread, rate cap, memory
+ *   scale  10,000 connections re-validated by the scheduler: spread, rate cap, memory
+ *   proxy  proxy mode vs calling the simulator directly (latency, throughput, CPU); a 100 MiB upload (RSS)
  *
  * Servers (brokers, baseline, simulator, Redis) run as child processes, stopped however the run
  * ends. Prints a table and writes every number to bench/results/<ISO time>.json. A missed target
@@ -23,10 +24,11 @@ import { startBenchRedis } from './lib/redis.ts'
 import { formatTable } from './lib/report.ts'
 import { startSimulatorProcess } from './lib/simulator.ts'
 import { hotPath } from './scenarios/hot-path.ts'
+import { proxy } from './scenarios/proxy.ts'
 import { scale } from './scenarios/scale.ts'
 import { storms } from './scenarios/storms.ts'
 
-const SCENARIOS = ['hot', 'cold', 'bad', 'scale'] as const
+const SCENARIOS = ['hot', 'cold', 'bad', 'scale', 'proxy'] as const
 type Scenario = typeof SCENARIOS[number]
 
 /** Hard stop for the whole run: nothing here may hang a CI job. */
@@ -112,6 +114,10 @@ async function main (): Promise<number> {
 
     if (only.has('hot')) {
       try { record('hot', await hotPath(ctx)) } catch (err) { fail('hot', 'hot path', err) }
+      await redis.flush()
+    }
+    if (only.has('proxy')) {
+      try { record('proxy', await proxy(ctx)) } catch (err) { fail('proxy', 'proxy', err) }
       await redis.flush()
     }
     if (only.has('cold') || only.has('bad')) {

@@ -1,9 +1,8 @@
-import { createReadStream } from 'node:fs'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
 import { startBroker } from '../lib/broker.ts'
-import { processCpuSeconds, sleep, spawnChild } from '../lib/children.ts'
-import type { BenchContext, ScenarioOutcome } from '../lib/context.ts'
+import { freePort, processCpuSeconds, sleep, spawnChild, waitForHttp, type StartedChild } from '../lib/children.ts'
+import type { BenchContext, Row, ScenarioOutcome } from '../lib/context.ts'
+import { countAccessLines, CpuMeter } from '../lib/cpu.ts'
 import { clientCredentialsConnection, ORG, seedStore } from '../lib/fixtures.ts'
 import { round, runLoad, type LoadResult } from '../lib/measure.ts'
 
@@ -14,22 +13,30 @@ export const HOT_PATH = {
   throughputRatioTarget: 0.9,
   /** broker CPU per request / bare Fastify's, access line on */
   cpuRatioTarget: 1.25,
+  /** broker CPU per request / the same-promises reference's: what the broker costs beyond its promises */
+  samePromisesCpuRatioTarget: 1.10,
   p99RatioTarget: 1.5,
 }
 
 const CONNECTION = 'hot'
 
+interface Side { name: string, url: string, headers?: Record<string, string>, cpu: CpuMeter, runs: LoadResult[] }
+
 /**
- * Cached-session throughput and tail latency of one broker (Redis-backed, real API-key auth)
- * against bare Fastify answering a body of the same size. Runs alternate A-B-B-A so drift
- * (CPU frequency, GC of the load generator) falls on both sides equally.
+ * Cached-session throughput, tail latency and CPU per request of one broker (Redis-backed, real
+ * API-key auth, access line on) against two yardsticks answering a body of the same size: bare
+ * Fastify, and Fastify keeping the broker's per-request promises and nothing else (access line,
+ * request id, API-key check, the same headers; bench/same-promises-server.ts). Runs go
+ * A-B-C-C-B-A so drift (CPU frequency, GC of the load generator) falls on every side equally.
  */
 export async function hotPath (ctx: BenchContext): Promise<ScenarioOutcome> {
   const store = await seedStore(join(ctx.workDir, 'hot.enc'), [[CONNECTION, clientCredentialsConnection(ctx.sim.myDomainUrl(ORG))]])
   await ctx.sim.setLatency(0)
   await ctx.sim.resetStats()
+  const logLevel = process.env.HOT_LOG_LEVEL ?? 'info'
   // LOG_LEVEL=info: the access line of every request is written (to a file, as a log shipper would read it)
-  const broker = await startBroker({ name: 'broker-hot', repoRoot: ctx.repoRoot, store, caller: ctx.caller, redisUrl: ctx.redis.url, sessionEncryptionKey: ctx.sessionKey, env: { LOG_LEVEL: process.env.HOT_LOG_LEVEL ?? 'info' } })
+  const broker = await startBroker({ name: 'broker-hot', repoRoot: ctx.repoRoot, store, caller: ctx.caller, redisUrl: ctx.redis.url, sessionEncryptionKey: ctx.sessionKey, env: { LOG_LEVEL: logLevel } })
+  const children: StartedChild[] = []
   try {
     const sessionUrl = `${broker.url}/v1/connections/${CONNECTION}/session`
     const headers = { authorization: `Bearer ${ctx.caller.key}` }
@@ -46,73 +53,55 @@ export async function hotPath (ctx: BenchContext): Promise<ScenarioOutcome> {
       env: { PATH: process.env.PATH, NODE_ENV: 'production', BODY_BYTES: String(bodyBytes) },
       captureFirstLine: true,
     })
-    try {
-      const baselineUrl = `${(JSON.parse(firstLine as string) as { url: string }).url}/v1/connections/${CONNECTION}/session`
-      const baselineBytes = Buffer.byteLength(await (await fetch(baselineUrl, { method: 'POST' })).text())
+    children.push(baselineChild)
+    const baselineUrl = `${(JSON.parse(firstLine as string) as { url: string }).url}/v1/connections/${CONNECTION}/session`
+    const baselineBytes = Buffer.byteLength(await (await fetch(baselineUrl, { method: 'POST' })).text())
 
-      const load = (url: string, h?: Record<string, string>, seconds = HOT_PATH.durationSeconds) =>
-        runLoad({ url, method: 'POST', headers: h, connections: HOT_PATH.connections, durationSeconds: seconds })
-      ctx.log(`hot path: warming up (${HOT_PATH.warmupSeconds} s each), answer ${bodyBytes} bytes`)
-      await load(baselineUrl, undefined, HOT_PATH.warmupSeconds)
-      await load(sessionUrl, headers, HOT_PATH.warmupSeconds)
+    // its log goes to a file the child writes itself, as the broker's does
+    const port = await freePort()
+    const { child: samePromisesChild } = await spawnChild({
+      name: 'same-promises',
+      command: process.execPath,
+      args: ['bench/same-promises-server.ts'],
+      cwd: ctx.repoRoot,
+      env: { PATH: process.env.PATH, NODE_ENV: 'production', PORT: String(port), BODY_BYTES: String(bodyBytes), PRINCIPALS_JSON: ctx.caller.principalsJson, LOG_LEVEL: logLevel },
+    })
+    children.push(samePromisesChild)
+    const samePromisesBase = `http://127.0.0.1:${port}`
+    await waitForHttp(`${samePromisesBase}/health/live`, samePromisesChild)
+    const samePromisesUrl = `${samePromisesBase}/v1/connections/${CONNECTION}/session`
+    const check = await fetch(samePromisesUrl, { method: 'POST', headers })
+    const samePromisesBytes = Buffer.byteLength(await check.text())
+    if (check.status !== 200) throw new Error(`hot path: the same-promises reference answered ${check.status}`)
+    const headerNames = { broker: [...first.headers.keys()].sort(), samePromises: [...check.headers.keys()].sort() }
 
-      ctx.log(`hot path: 4 runs of ${HOT_PATH.durationSeconds} s, ${HOT_PATH.connections} connections (baseline, broker, broker, baseline)`)
-      const baselineRuns: LoadResult[] = []
-      const brokerRuns: LoadResult[] = []
-      const brokerCpu = new CpuMeter(() => broker.cpuSeconds())
-      const baselineCpu = new CpuMeter(() => processCpuSeconds(baselineChild.proc.pid))
-      await sleep(500) // the warm-up's lines are written (the broker batches its log writes)
-      const accessLinesBefore = await countAccessLines(broker.child.logFile)
-      baselineRuns.push(await baselineCpu.during(() => load(baselineUrl)))
-      brokerRuns.push(await brokerCpu.during(() => load(sessionUrl, headers)))
-      brokerRuns.push(await brokerCpu.during(() => load(sessionUrl, headers)))
-      baselineRuns.push(await baselineCpu.during(() => load(baselineUrl)))
-      const logins = await ctx.sim.stats(ORG)
-      const rss = await broker.rssBytes()
-      const cpu = {
-        broker: brokerCpu.msPer1k(brokerRuns),
-        baseline: baselineCpu.msPer1k(baselineRuns),
-      }
-      // the access lines of the measured runs reach the log (pino flushes its buffer at least every few KB)
-      await sleep(500)
-      const accessLines = (await countAccessLines(broker.child.logFile)) - accessLinesBefore
-      return outcome(bodyBytes, baselineBytes, brokerRuns, baselineRuns, logins.attempts, rss.bytes, cpu, accessLines)
-    } finally {
-      await baselineChild.stop()
+    const baseline: Side = { name: 'baseline', url: baselineUrl, cpu: new CpuMeter(() => processCpuSeconds(baselineChild.proc.pid)), runs: [] }
+    const samePromises: Side = { name: 'same-promises', url: samePromisesUrl, headers, cpu: new CpuMeter(() => processCpuSeconds(samePromisesChild.proc.pid)), runs: [] }
+    const brokerSide: Side = { name: 'broker', url: sessionUrl, headers, cpu: new CpuMeter(() => broker.cpuSeconds()), runs: [] }
+    const load = (side: Side, seconds = HOT_PATH.durationSeconds) =>
+      runLoad({ url: side.url, method: 'POST', headers: side.headers, connections: HOT_PATH.connections, durationSeconds: seconds })
+    const measured = async (side: Side) => { side.runs.push(await side.cpu.during(() => load(side))) }
+
+    ctx.log(`hot path: warming up (${HOT_PATH.warmupSeconds} s each), answer ${bodyBytes} bytes`)
+    for (const side of [baseline, samePromises, brokerSide]) await load(side, HOT_PATH.warmupSeconds)
+
+    ctx.log(`hot path: 6 runs of ${HOT_PATH.durationSeconds} s, ${HOT_PATH.connections} connections (baseline, same-promises, broker, broker, same-promises, baseline)`)
+    await sleep(500) // the warm-up's lines are written (the broker batches its log writes)
+    const linesBefore = { broker: await countAccessLines(broker.child.logFile), samePromises: await countAccessLines(samePromisesChild.logFile) }
+    for (const side of [baseline, samePromises, brokerSide, brokerSide, samePromises, baseline]) await measured(side)
+    const logins = await ctx.sim.stats(ORG)
+    const rss = await broker.rssBytes()
+    // the access lines of the measured runs reach the log (lines are flushed at least every 250 ms)
+    await sleep(500)
+    const accessLines = {
+      broker: (await countAccessLines(broker.child.logFile)) - linesBefore.broker,
+      samePromises: (await countAccessLines(samePromisesChild.logFile)) - linesBefore.samePromises,
     }
+    return outcome({ broker: bodyBytes, samePromises: samePromisesBytes, baseline: baselineBytes }, { broker: brokerSide, samePromises, baseline }, logins.attempts, rss.bytes, accessLines, headerNames)
   } finally {
+    for (const child of children) await child.stop()
     await broker.child.stop()
   }
-}
-
-/** CPU a child spends during load runs, per 1,000 answers. */
-class CpuMeter {
-  private seconds = 0
-  private complete = true
-  private readonly read: () => Promise<number | null>
-  constructor (read: () => Promise<number | null>) { this.read = read }
-
-  async during (run: () => Promise<LoadResult>): Promise<LoadResult> {
-    const before = await this.read()
-    const result = await run()
-    const after = await this.read()
-    if (before === null || after === null) this.complete = false
-    else this.seconds += after - before
-    return result
-  }
-
-  msPer1k (runs: LoadResult[]): number | null {
-    const answered = runs.reduce((n, r) => n + r.responses, 0)
-    return this.complete && answered > 0 ? round(this.seconds * 1000 * 1000 / answered, 1) : null
-  }
-}
-
-/** Access lines in the broker's log: proof the measured runs wrote one per request. */
-async function countAccessLines (file: string): Promise<number> {
-  let n = 0
-  const lines = createInterface({ input: createReadStream(file) })
-  for await (const line of lines) if (line.includes('"msg":"request"')) n++
-  return n
 }
 
 function combine (runs: LoadResult[]) {
@@ -126,44 +115,73 @@ function combine (runs: LoadResult[]) {
   }
 }
 
-function outcome (bodyBytes: number, baselineBytes: number, brokerRuns: LoadResult[], baselineRuns: LoadResult[], logins: number, rssBytes: number, cpu: { broker: number | null, baseline: number | null }, accessLines: number): ScenarioOutcome {
-  const broker = combine(brokerRuns)
-  const baseline = combine(baselineRuns)
+const ratio = (a: number | null, b: number | null): number | null => (a === null || b === null ? null : round(a / b, 3))
+const times = (r: number | null): string => (r === null ? 'not measured' : `${r.toFixed(2)}×`)
+const answeredBy = (runs: LoadResult[]): number => runs.reduce((n, r) => n + r.responses, 0)
+/** requests cut off when a run ends are answered and logged but not counted by autocannon */
+const onePerAnswer = (lines: number, runs: LoadResult[]): boolean => lines >= answeredBy(runs) && lines <= answeredBy(runs) + runs.length * HOT_PATH.connections
+
+function outcome (
+  answerBytes: Record<'broker' | 'samePromises' | 'baseline', number>,
+  sides: Record<'broker' | 'samePromises' | 'baseline', Side>,
+  logins: number, rssBytes: number,
+  accessLines: { broker: number, samePromises: number },
+  headerNames: { broker: string[], samePromises: string[] }
+): ScenarioOutcome {
+  const broker = combine(sides.broker.runs)
+  const samePromises = combine(sides.samePromises.runs)
+  const baseline = combine(sides.baseline.runs)
+  const cpu = {
+    broker: sides.broker.cpu.msPer1k(sides.broker.runs),
+    samePromises: sides.samePromises.cpu.msPer1k(sides.samePromises.runs),
+    baseline: sides.baseline.cpu.msPer1k(sides.baseline.runs),
+  }
   const throughputRatio = round(broker.requestsPerSecond / baseline.requestsPerSecond, 3)
-  const cpuRatio = cpu.broker === null || cpu.baseline === null ? null : round(cpu.broker / cpu.baseline, 3)
-  const answered = brokerRuns.reduce((n, r) => n + r.responses, 0)
+  const cpuRatio = ratio(cpu.broker, cpu.baseline)
+  const samePromisesCpuRatio = ratio(cpu.broker, cpu.samePromises)
+  const promisesCpuRatio = ratio(cpu.samePromises, cpu.baseline)
   const p99Ratio = round(broker.p99Ms / baseline.p99Ms, 3)
   const clean = broker.non2xx === 0 && broker.errors === 0
+  const headersDiffer = headerNames.broker.join() !== headerNames.samePromises.join()
   const s = 'hot path'
+  const rows: Row[] = [
+    { scenario: s, metric: 'req/s broker / same-promises / bare Fastify', value: `${fmtInt(broker.requestsPerSecond)} / ${fmtInt(samePromises.requestsPerSecond)} / ${fmtInt(baseline.requestsPerSecond)}` },
+    { scenario: s, metric: 'throughput broker/baseline', value: `${throughputRatio.toFixed(2)}×`, target: `≥ ${HOT_PATH.throughputRatioTarget.toFixed(2)}×`, pass: throughputRatio >= HOT_PATH.throughputRatioTarget },
+    { scenario: s, metric: 'broker p50 / p99', value: `${broker.p50Ms.toFixed(2)} / ${broker.p99Ms.toFixed(2)} ms` },
+    { scenario: s, metric: 'same-promises p50 / p99', value: `${samePromises.p50Ms.toFixed(2)} / ${samePromises.p99Ms.toFixed(2)} ms` },
+    { scenario: s, metric: 'baseline p50 / p99', value: `${baseline.p50Ms.toFixed(2)} / ${baseline.p99Ms.toFixed(2)} ms` },
+    { scenario: s, metric: 'p99 broker/baseline', value: `${p99Ratio.toFixed(2)}×`, target: `≤ ${HOT_PATH.p99RatioTarget.toFixed(2)}×`, pass: p99Ratio <= HOT_PATH.p99RatioTarget },
+    { scenario: s, metric: 'broker non-2xx / errors', value: `${broker.non2xx} / ${broker.errors}`, target: '0 / 0', pass: clean },
+    { scenario: s, metric: 'CPU per 1,000 requests broker / same-promises / baseline', value: cpu.broker === null || cpu.samePromises === null || cpu.baseline === null ? 'not measured (no /proc)' : `${cpu.broker} / ${cpu.samePromises} / ${cpu.baseline} ms` },
+    { scenario: s, metric: 'CPU per request broker/same-promises', value: times(samePromisesCpuRatio), target: `≤ ${HOT_PATH.samePromisesCpuRatioTarget.toFixed(2)}×`, pass: samePromisesCpuRatio === null ? null : samePromisesCpuRatio <= HOT_PATH.samePromisesCpuRatioTarget },
+    { scenario: s, metric: 'CPU per request broker/baseline', value: times(cpuRatio), target: `≤ ${HOT_PATH.cpuRatioTarget.toFixed(2)}×`, pass: cpuRatio === null ? null : cpuRatio <= HOT_PATH.cpuRatioTarget },
+    { scenario: s, metric: 'CPU per request same-promises/baseline (the promises)', value: times(promisesCpuRatio) },
+    { scenario: s, metric: 'access lines written / answers, broker', value: `${fmtInt(accessLines.broker)} / ${fmtInt(answeredBy(sides.broker.runs))}`, target: 'one per answer', pass: onePerAnswer(accessLines.broker, sides.broker.runs) },
+    { scenario: s, metric: 'access lines written / answers, same-promises', value: `${fmtInt(accessLines.samePromises)} / ${fmtInt(answeredBy(sides.samePromises.runs))}`, target: 'one per answer', pass: onePerAnswer(accessLines.samePromises, sides.samePromises.runs) },
+    { scenario: s, metric: 'answer bytes / header names broker vs same-promises', value: `${answerBytes.broker} / ${answerBytes.samePromises}; ${headersDiffer ? 'headers differ' : 'same headers'}`, target: 'same', pass: answerBytes.broker === answerBytes.samePromises && !headersDiffer },
+    { scenario: s, metric: 'Salesforce logins during the runs', value: String(logins), target: '1 (warm-up)', pass: logins === 1 },
+  ]
   return {
-    rows: [
-      { scenario: s, metric: 'broker req/s (cached session)', value: fmtInt(broker.requestsPerSecond) },
-      { scenario: s, metric: 'baseline req/s (bare Fastify)', value: fmtInt(baseline.requestsPerSecond) },
-      { scenario: s, metric: 'throughput broker/baseline', value: `${throughputRatio.toFixed(2)}×`, target: `≥ ${HOT_PATH.throughputRatioTarget.toFixed(2)}×`, pass: throughputRatio >= HOT_PATH.throughputRatioTarget },
-      { scenario: s, metric: 'broker p50 / p99', value: `${broker.p50Ms.toFixed(2)} / ${broker.p99Ms.toFixed(2)} ms` },
-      { scenario: s, metric: 'baseline p50 / p99', value: `${baseline.p50Ms.toFixed(2)} / ${baseline.p99Ms.toFixed(2)} ms` },
-      { scenario: s, metric: 'p99 broker/baseline', value: `${p99Ratio.toFixed(2)}×`, target: `≤ ${HOT_PATH.p99RatioTarget.toFixed(2)}×`, pass: p99Ratio <= HOT_PATH.p99RatioTarget },
-      { scenario: s, metric: 'broker non-2xx / errors', value: `${broker.non2xx} / ${broker.errors}`, target: '0 / 0', pass: clean },
-      { scenario: s, metric: 'CPU per 1,000 requests broker / baseline', value: cpu.broker === null || cpu.baseline === null ? 'not measured (no /proc)' : `${cpu.broker} / ${cpu.baseline} ms` },
-      { scenario: s, metric: 'CPU per request broker/baseline', value: cpuRatio === null ? 'not measured' : `${cpuRatio.toFixed(2)}×`, target: `≤ ${HOT_PATH.cpuRatioTarget.toFixed(2)}×`, pass: cpuRatio === null ? null : cpuRatio <= HOT_PATH.cpuRatioTarget },
-      // requests cut off when a run ends are answered and logged but not counted by autocannon
-      { scenario: s, metric: 'access lines written / answers', value: `${fmtInt(accessLines)} / ${fmtInt(answered)}`, target: 'one per answer', pass: accessLines >= answered && accessLines <= answered + brokerRuns.length * HOT_PATH.connections },
-      { scenario: s, metric: 'Salesforce logins during the runs', value: String(logins), target: '1 (warm-up)', pass: logins === 1 },
-    ],
+    rows,
     data: {
       settings: HOT_PATH,
-      answerBytes: { broker: bodyBytes, baseline: baselineBytes },
+      answerBytes,
+      headerNames,
       broker,
+      samePromises,
       baseline,
       throughputRatio,
       p99Ratio,
       salesforceLogins: logins,
       brokerRssBytes: rssBytes,
       brokerCpuMsPer1kRequests: cpu.broker,
+      samePromisesCpuMsPer1kRequests: cpu.samePromises,
       baselineCpuMsPer1kRequests: cpu.baseline,
       cpuRatio,
+      samePromisesCpuRatio,
+      promisesCpuRatio,
       accessLines,
-      runs: { broker: brokerRuns, baseline: baselineRuns },
+      runs: { broker: sides.broker.runs, samePromises: sides.samePromises.runs, baseline: sides.baseline.runs },
     },
   }
 }
