@@ -51,7 +51,9 @@ export async function proxy (ctx: BenchContext): Promise<ScenarioOutcome> {
     const proxyBase = `${broker.url}/v1/connections/${CONNECTION}/salesforce`
     ctx.log(`proxy: ${round(UPLOAD.bytes / 1024 / 1024, 0)} MiB Bulk API 2.0 upload through the fresh broker`)
     const uploadTo = { proxyBase, headers: callerHeaders, brokerPid: broker.child.proc.pid, simulatorPid: ctx.sim.child.proc.pid }
+    const memoryBefore = await memoryOf(broker.url)
     const upload = await proxiedUpload(uploadTo)
+    const memoryAfter = await memoryOf(broker.url)
     // The same upload again on the same broker: memory the first one holds on to would grow RSS again,
     // whereas buffers that merely wait for the garbage collector are reused.
     const again = await proxiedUpload(uploadTo)
@@ -74,9 +76,27 @@ export async function proxy (ctx: BenchContext): Promise<ScenarioOutcome> {
     const logins = await ctx.sim.stats(ORG)
     await sleep(500)
     const accessLines = (await countAccessLines(broker.child.logFile)) - linesBefore
-    return outcome(direct, proxied, answerBytes, upload, again, logins.attempts, accessLines)
+    return outcome(direct, proxied, answerBytes, upload, again, { before: memoryBefore, after: memoryAfter }, logins.attempts, accessLines)
   } finally {
     await broker.child.stop()
+  }
+}
+
+type Memory = Record<'newSpace' | 'oldSpace' | 'largeObjectSpace' | 'external', number>
+
+/**
+ * Where the broker's memory is, from its /metrics (prom-client's defaults): RSS growth in the young
+ * generation (V8 enlarges it under a high allocation rate) or in external memory (buffers, held or
+ * waiting for the collector) reads differently from growth in the old space.
+ */
+async function memoryOf (brokerUrl: string): Promise<Memory> {
+  const text = await (await fetch(`${brokerUrl}/metrics`, { signal: AbortSignal.timeout(5_000) })).text()
+  const value = (pattern: string) => Number(new RegExp(`^${pattern}\\s+([0-9.e+-]+)$`, 'm').exec(text)?.[1] ?? Number.NaN)
+  return {
+    newSpace: value('sfb_nodejs_heap_space_size_total_bytes\\{space="new"\\}'),
+    oldSpace: value('sfb_nodejs_heap_space_size_total_bytes\\{space="old"\\}'),
+    external: value('sfb_nodejs_external_memory_bytes'),
+    largeObjectSpace: value('sfb_nodejs_heap_space_size_total_bytes\\{space="large_object"\\}'),
   }
 }
 
@@ -105,7 +125,7 @@ function cpuOf (s: Side) {
   return { broker, simulator, total: broker === null || simulator === null ? null : round(broker + simulator, 1) }
 }
 
-function outcome (direct: Side, proxied: Side, answerBytes: { direct: number, proxied: number }, upload: UploadResult, again: UploadResult, logins: number, accessLines: number): ScenarioOutcome {
+function outcome (direct: Side, proxied: Side, answerBytes: { direct: number, proxied: number }, upload: UploadResult, again: UploadResult, memory: { before: Memory, after: Memory }, logins: number, accessLines: number): ScenarioOutcome {
   const latency = { direct: combine(direct.latencyRuns), proxied: combine(proxied.latencyRuns) }
   const load = { direct: combine(direct.runs), proxied: combine(proxied.runs) }
   const cpu = { direct: cpuOf(direct), proxied: cpuOf(proxied) }
@@ -135,6 +155,7 @@ function outcome (direct: Side, proxied: Side, answerBytes: { direct: number, pr
     { scenario: u, metric: 'records Salesforce counted / sent', value: `${upload.recordsProcessed === null ? 'n/a' : fmtInt(upload.recordsProcessed)} / ${fmtInt(upload.rows)} (${upload.jobState ?? 'not closed'})`, target: 'all', pass: upload.recordsProcessed === upload.rows },
     { scenario: u, metric: `broker RSS before / peak (every ${UPLOAD.rssSampleMs} ms) / after`, value: `${mib(upload.broker.beforeBytes)} / ${mib(upload.broker.peakBytes)} / ${mib(upload.broker.afterBytes)}` },
     { scenario: u, metric: 'broker RSS growth (peak − before)', value: `${mib(growth)} (${(growth / 1e6).toFixed(1)} MB)`, target: `< ${UPLOAD.rssGrowthTargetBytes / 1e6} MB`, pass: growth < UPLOAD.rssGrowthTargetBytes },
+    { scenario: u, metric: 'broker V8 new / old / large-object space / external, before → after', value: (['newSpace', 'oldSpace', 'largeObjectSpace', 'external'] as const).map(k => `${mib(memory.before[k])} → ${mib(memory.after[k])}`).join(' / ') },
     { scenario: u, metric: 'simulator RSS growth (peak − before)', value: mib(upload.simulator.peakBytes - upload.simulator.beforeBytes) },
     { scenario: u, metric: 'the same upload again: time, broker RSS growth', value: `${again.seconds} s, ${mib(growthAgain)} (${mib(again.broker.beforeBytes)} → peak ${mib(again.broker.peakBytes)})`, target: 'all records', pass: again.recordsProcessed === again.rows },
   ]
@@ -152,6 +173,7 @@ function outcome (direct: Side, proxied: Side, answerBytes: { direct: number, pr
       salesforceLogins: logins,
       upload: { ...upload, brokerRssGrowthBytes: growth },
       uploadAgain: { ...again, brokerRssGrowthBytes: growthAgain },
+      brokerMemoryAroundFirstUpload: memory,
       runs: { direct: { latency: direct.latencyRuns, load: direct.runs }, proxied: { latency: proxied.latencyRuns, load: proxied.runs } },
     },
   }
