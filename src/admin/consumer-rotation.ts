@@ -265,7 +265,7 @@ export class ConsumerRotationService {
   async setPolicy (name: string, policy: { appId: string, rotateEveryDays?: number }, ctx: AdminContext): Promise<ConsumerPolicy> {
     await this.mustRead(name)
     const previous = await this.policy(name)
-    const next = { setAt: new Date().toISOString(), ...previous, ...policy }
+    const next = { setAt: new Date(this.today()).toISOString(), ...previous, ...policy }
     await this.opts.state.putJson(policyKey(name), next, POLICY_TTL_MS)
     await this.opts.audit.record({ actor: ctx.actor, requestId: ctx.requestId, action: 'consumer_rotation.policy', connection: name, outcome: 'success', fields: Object.keys(policy).sort() })
     return next
@@ -277,7 +277,11 @@ export class ConsumerRotationService {
    * policy was set), a rotation through the API. One Salesforce does not let the connection's user make
    * is dropped again (an admin is told through the log and the audit), never left half-way.
    */
-  async runIfDue (name: string, now = (this.opts.calendar ?? Date.now)()): Promise<ConsumerRotationView | null> {
+  private today (): number {
+    return (this.opts.calendar ?? Date.now)()
+  }
+
+  async runIfDue (name: string, now = this.today()): Promise<ConsumerRotationView | null> {
     const policy = await this.policy(name)
     if (!policy?.rotateEveryDays) return null
     const since = Date.parse(policy.lastRotatedAt ?? policy.setAt ?? '')
@@ -299,7 +303,8 @@ export class ConsumerRotationService {
     }
     await this.opts.state.putJson(stateKey(name), null, 1)
     const policy = await this.policy(name)
-    if (policy) await this.opts.state.putJson(policyKey(name), { ...policy, lastRotatedAt: new Date().toISOString() }, POLICY_TTL_MS)
+    // on the policy's calendar, which the next due check counts with
+    if (policy) await this.opts.state.putJson(policyKey(name), { ...policy, lastRotatedAt: new Date(this.today()).toISOString() }, POLICY_TTL_MS)
     this.opts.logger.info({ connection: name, mode: state.mode }, 'consumer secret rotation done')
   }
 
