@@ -12,9 +12,7 @@ import { encodedForms, REDACTED } from '../salesforce/scrub.ts'
  * ASCII, so a match is a match whatever encoding the body uses, and other bytes pass unchanged.
  */
 export function scrubStream (token: string): Transform {
-  const forms = [...new Set(encodedForms(token))].sort((a, b) => b.length - a.length)
-  const pattern = new RegExp(forms.map(escapeRegExp).join('|'), 'g')
-  const keep = Math.max(...forms.map(f => f.length)) - 1
+  const { pattern, keep } = matcherFor(token)
   let pending = ''
   return new Transform({
     transform (chunk: Buffer, _encoding, done) {
@@ -28,6 +26,30 @@ export function scrubStream (token: string): Transform {
       done(null, pending === '' ? undefined : Buffer.from(pending.replace(pattern, REDACTED), 'latin1'))
     },
   })
+}
+
+interface Matcher { pattern: RegExp, keep: number }
+
+/**
+ * Building the forms and compiling their pattern cost more than the rest of the proxy's own work per
+ * answer, and a session serves thousands of answers: the matcher is kept per session, oldest
+ * dropped first. The key is the token itself, compared whole, so one session's matcher can never
+ * scrub another's answer, and a renewed session (a new token) gets its own. The tokens are held
+ * only here in memory, as the session cache holds them; the map is never logged or exported.
+ */
+const MATCHERS_KEPT = 64
+const matchers = new Map<string, Matcher>()
+
+function matcherFor (token: string): Matcher {
+  let matcher = matchers.get(token)
+  if (matcher === undefined) {
+    const forms = [...new Set(encodedForms(token))].sort((a, b) => b.length - a.length)
+    // sharing a 'g' RegExp is safe here: replace() sets lastIndex to 0 before it starts and runs to the end synchronously
+    matcher = { pattern: new RegExp(forms.map(escapeRegExp).join('|'), 'g'), keep: forms[0].length - 1 }
+    if (matchers.size >= MATCHERS_KEPT) matchers.delete(matchers.keys().next().value as string)
+    matchers.set(token, matcher)
+  }
+  return matcher
 }
 
 function escapeRegExp (s: string): string {

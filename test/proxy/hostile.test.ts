@@ -99,3 +99,19 @@ t.test('an instance that echoes the session: every form of it is scrubbed from t
     t.match(res.text, /\[redacted\]/)
   }
 })
+
+t.test('a renewed session is scrubbed too, and one session\'s scrubber does not stand in for another\'s', async (t) => {
+  const { echo, url, base, callers } = await rig(t)
+  const seenToken = (): string => String(echo.seen.at(-1)?.headers.authorization).replace(/^Bearer /, '')
+  const first = await http(`${base}/services/data/v62.0/limits`, { headers: bearer(callers.fullKey) })
+  const firstToken = seenToken()
+  t.notOk(first.text.includes(firstToken), 'first session scrubbed')
+  const revoked = await http(`${url}/v1/admin/connections/acme/sessions/revoke`, { method: 'POST', headers: bearer(callers.adminKey) })
+  t.equal(revoked.status, 200)
+  const second = await http(`${base}/services/data/v62.0/limits`, { headers: bearer(callers.fullKey) })
+  const secondToken = seenToken()
+  t.not(secondToken, firstToken, 'the call went out with a new session')
+  t.notOk(second.text.includes(secondToken), 'the new session scrubbed')
+  t.notOk(second.text.includes(Buffer.from(secondToken).toString('base64')), 'the new session\'s base64 form scrubbed')
+  t.match(second.text, /\[redacted\]/)
+})
