@@ -1,4 +1,4 @@
-import { pipeline, type Readable } from 'node:stream'
+import type { Readable } from 'node:stream'
 import type { IncomingHttpHeaders } from 'node:http'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import replyFrom from '@fastify/reply-from'
@@ -228,9 +228,23 @@ function answer (reply: FastifyReply, stream: Readable, headers: IncomingHttpHea
     return
   }
   const scrub = scrubStream(token)
-  const done = (err: Error | null): void => { if (err) scrub.destroy(err) }
-  if (decoder) pipeline(stream, decoder, scrub, done)
-  else pipeline(stream, scrub, done)
+  // pipe, not stream.pipeline: pipeline aborts an AbortController (a DOMException with a stack) for
+  // every finished answer. What pipeline did on failure is done here: an upstream or decoder error
+  // ends the caller's answer (Fastify destroys the response when its payload errors), and a caller
+  // that goes away (Fastify destroys the payload) aborts the upstream request.
+  const teardown = (err?: Error): void => {
+    if (!scrub.destroyed) scrub.destroy(err)
+    if (decoder && !decoder.destroyed) decoder.destroy()
+    if (!stream.destroyed && !stream.readableEnded) stream.destroy()
+  }
+  stream.on('error', teardown)
+  scrub.on('close', teardown)
+  if (decoder) {
+    decoder.on('error', teardown)
+    stream.pipe(decoder).pipe(scrub)
+  } else {
+    stream.pipe(scrub)
+  }
   reply.send(scrub)
 }
 

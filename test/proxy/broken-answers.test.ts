@@ -1,0 +1,87 @@
+import t from 'tap'
+import { once } from 'node:events'
+import { createServer, type ServerResponse } from 'node:http'
+import { connect, type Socket } from 'node:net'
+import type { AddressInfo } from 'node:net'
+import { acmeDefinition, bearer, listenTestApp, startSim, tempFileStore, type Teardown } from '../helper.ts'
+import type { LoginOutcome } from '../../src/salesforce/types.ts'
+import { proxyCallers } from './support.ts'
+import { get, rawRequest } from './raw-request.ts'
+
+/** Larger than what the session scrubber holds back, so the caller sees it before the answer ends. */
+const FIRST_PART = `{"records":[${'"x",'.repeat(2048)}`
+
+interface Upstream { response: ServerResponse, socket: Socket }
+
+/**
+ * An instance that answers /services/data/v62.0/limits whole and anything else with the first part
+ * of an answer only: the test decides what happens next.
+ */
+async function halfAnsweringInstance (t: Teardown): Promise<{ url: string, nextStarted: () => Promise<Upstream>, login: () => Promise<LoginOutcome> }> {
+  const waiting: Array<(u: Upstream) => void> = []
+  const server = createServer((req, res) => {
+    req.resume()
+    if (req.url === '/services/data/v62.0/limits') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"DailyApiRequests":{"Max":15000,"Remaining":14999}}')
+      return
+    }
+    res.writeHead(200, { 'content-type': 'application/json' })
+    res.write(FIRST_PART, () => waiting.shift()?.({ response: res, socket: req.socket }))
+  })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>(resolve => { server.closeAllConnections(); server.close(() => resolve()) }))
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  const login = async (): Promise<LoginOutcome> => ({
+    ok: true,
+    session: { accessToken: `00Dhalf!AQ.session-${'y'.repeat(40)}`, instanceUrl: url, userId: '005000000000001AAA', orgId: '00D000000000001AAA', issuedAt: Date.now(), flow: 'client_credentials' },
+  })
+  return { url, login, nextStarted: async () => await new Promise<Upstream>(resolve => waiting.push(resolve)) }
+}
+
+async function rig (t: Teardown) {
+  const instance = await halfAnsweringInstance(t)
+  const sim = await startSim(t)
+  const store = await tempFileStore(t)
+  await store.write('acme', acmeDefinition(sim), 0)
+  const callers = proxyCallers()
+  const { url } = await listenTestApp(t, { secretStore: store, principals: callers, overrides: { login: instance.login } })
+  return { instance, url, auth: bearer(callers.fullKey), prefix: '/v1/connections/acme/salesforce' }
+}
+
+t.test('a caller that goes away mid-answer: the request to Salesforce is aborted, its socket closed', async (t) => {
+  const { instance, url, auth, prefix } = await rig(t)
+  const started = instance.nextStarted()
+  const { port } = new URL(url)
+  const caller = connect(Number(port), '127.0.0.1', () => caller.write(get(`${prefix}/services/data/v62.0/query?q=SELECT+Id+FROM+Account`, auth)))
+  const upstream = await started
+  const upstreamClosed = once(upstream.socket, 'close')
+  let seen = ''
+  for await (const chunk of caller) {
+    seen += String(chunk)
+    if (seen.includes('"x","x"')) break // the first part reached the caller: leave, mid-answer
+  }
+  caller.destroy()
+  // the instance never finishes this answer: only the broker aborting its request closes the socket
+  await upstreamClosed
+  t.notOk(upstream.response.writableEnded, 'closed with Salesforce\'s answer still unfinished')
+
+  const next = await rawRequest(url, get(`${prefix}/services/data/v62.0/limits`, auth))
+  t.equal(next.status, 200, 'the next call goes through')
+  t.match(next.body, /DailyApiRequests/)
+})
+
+t.test('Salesforce breaking off mid-answer: the caller\'s answer is cut off too, not left open or ended as if whole', async (t) => {
+  const { instance, url, auth, prefix } = await rig(t)
+  const started = instance.nextStarted()
+  const answer = rawRequest(url, get(`${prefix}/services/data/v62.0/query?q=SELECT+Id+FROM+Account`, auth))
+  const upstream = await started
+  upstream.socket.destroy()
+  const res = await answer // resolves when the broker closes the caller's socket
+  t.equal(res.status, 200, 'the status had gone out with the first part')
+  t.match(res.head, /transfer-encoding: chunked/i)
+  t.ok(res.body.includes('"x","x"'), 'the first part arrived')
+  t.notOk(res.body.endsWith('0\r\n\r\n'), 'no last chunk: the caller can tell the answer is incomplete')
+
+  const next = await rawRequest(url, get(`${prefix}/services/data/v62.0/limits`, auth))
+  t.equal(next.status, 200, 'the next call goes through')
+})
