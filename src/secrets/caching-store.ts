@@ -1,9 +1,12 @@
+import { systemClock, type Clock, type Timer } from '../clock.ts'
 import type { ConnectionDefinition } from '../salesforce/types.ts'
 import type { SecretStore, StoreHealth, StoredConnection, VersionInfo } from './store.ts'
 
 export interface CachingSecretStoreOptions {
   /** how long a read of the current version is served from memory; 0 = every read reaches the store */
   ttlMs: number
+  /** the time the TTL runs on; default the system clock */
+  clock?: Clock
 }
 
 /** What is remembered of a connection after its cached secret expired: which version it was, never the secret. */
@@ -15,7 +18,7 @@ export interface KnownVersion {
 
 interface CacheEntry {
   value: StoredConnection | null
-  timer: NodeJS.Timeout | null
+  timer: Timer | null
 }
 
 /**
@@ -28,6 +31,7 @@ export class CachingSecretStore implements SecretStore {
   readonly kind: SecretStore['kind']
   private readonly inner: SecretStore
   private readonly ttlMs: number
+  private readonly clock: Clock
   private readonly entries = new Map<string, CacheEntry>()
   private readonly inflight = new Map<string, Promise<StoredConnection | null>>()
   private readonly known = new Map<string, KnownVersion>()
@@ -38,6 +42,7 @@ export class CachingSecretStore implements SecretStore {
     this.inner = inner
     this.kind = inner.kind
     this.ttlMs = Math.max(0, opts.ttlMs)
+    this.clock = opts.clock ?? systemClock
   }
 
   list (): Promise<string[]> {
@@ -143,15 +148,14 @@ export class CachingSecretStore implements SecretStore {
     else this.known.delete(name)
     if (this.ttlMs === 0) return
     this.drop(name)
-    const timer = setTimeout(() => this.drop(name), this.ttlMs)
-    timer.unref()
+    const timer = this.clock.setTimer(this.ttlMs, () => this.drop(name))
     this.entries.set(name, { value, timer })
   }
 
   private drop (name: string): void {
     const entry = this.entries.get(name)
     if (!entry) return
-    if (entry.timer) clearTimeout(entry.timer)
+    entry.timer?.cancel()
     this.entries.delete(name)
   }
 

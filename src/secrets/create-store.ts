@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
 import type { Logger } from 'pino'
+import type { Clock } from '../clock.ts'
 import { decodeKey, type Config } from '../config.ts'
 import { egressDispatcher } from '../egress.ts'
 import { FileSecretStore } from './file-store.ts'
@@ -14,8 +15,11 @@ function vaultAuth (c: Config): VaultAuth {
   }
 }
 
-/** The secret store the configuration names, and the promise of its start-up (see below). */
-export async function createSecretStore (c: Config, logger: Logger): Promise<{ store: SecretStore, startup: Promise<void> }> {
+/**
+ * The secret store the configuration names, and the promise of its start-up (see below).
+ * `clock`: what Vault's token renewals count in (default the system clock).
+ */
+export async function createSecretStore (c: Config, logger: Logger, clock?: Clock): Promise<{ store: SecretStore, startup: Promise<void> }> {
   if (c.SECRET_STORE === 'file') {
     const file = new FileSecretStore({ path: c.FILE_STORE_PATH, key: decodeKey(c.FILE_STORE_KEY as string) })
     // a wrong key or a damaged file stops the broker at start, not at the first request
@@ -31,6 +35,7 @@ export async function createSecretStore (c: Config, logger: Logger): Promise<{ s
     namespace: c.VAULT_NAMESPACE,
     dispatcher: egressDispatcher({ httpsProxy: c.HTTPS_PROXY, httpProxy: c.HTTP_PROXY, noProxy: c.NO_PROXY }, vaultTls(c)),
     logger: logger.child({ component: 'vault' }),
+    clock,
   })
   if (c.VAULT_STARTUP_TIMEOUT_SECONDS === 0) {
     await store.start()

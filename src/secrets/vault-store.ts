@@ -2,6 +2,7 @@ import nodeVault from 'node-vault'
 import type NodeVault from 'node-vault'
 import type { Logger } from 'pino'
 import { Agent, type Dispatcher } from 'undici'
+import { systemClock, type Clock } from '../clock.ts'
 import type { ConnectionDefinition } from '../salesforce/types.ts'
 import { assertConnectionName, isConnectionName } from './connection-name.ts'
 import { definitionToFields, fieldsToDefinition } from './definition-fields.ts'
@@ -27,6 +28,8 @@ export interface VaultSecretStoreOptions {
   /** how requests reach Vault: proxy, CA, client certificate (src/egress.ts egressDispatcher); default direct */
   dispatcher?: Dispatcher
   logger: Logger
+  /** the time the token's TTL and the start-up retries are counted in; default the system clock */
+  clock?: Clock
 }
 
 /** the sys/health fields read here (http/sys_health.go HealthResponse) */
@@ -56,6 +59,7 @@ export class VaultSecretStore implements SecretStore {
   private readonly prefix: string
   private readonly logger: Logger
   private readonly dispatcher: Dispatcher
+  private readonly clock: Clock
   private closed = false
   /** while startWithRetry() has not yet succeeded: why the last attempt failed */
   private notStarted: string | null = null
@@ -64,6 +68,7 @@ export class VaultSecretStore implements SecretStore {
     this.mount = trimSlashes(opts.kvMount ?? 'secret')
     this.prefix = trimSlashes(opts.pathPrefix ?? 'sf-broker')
     this.logger = opts.logger
+    this.clock = opts.clock ?? systemClock
     this.dispatcher = opts.dispatcher ?? new Agent()
     this.client = nodeVault({
       endpoint: opts.endpoint,
@@ -77,7 +82,7 @@ export class VaultSecretStore implements SecretStore {
     // node-vault falls back to VAULT_PREFIX and VAULT_NAMESPACE from the environment when its
     // options are empty; the paths here are exact and the namespace is the configured one or none
     Object.assign(this.client, { pathPrefix: '', namespace: opts.namespace ?? '' })
-    this.token = new VaultTokenKeeper(this.client, opts.auth, opts.logger)
+    this.token = new VaultTokenKeeper(this.client, opts.auth, opts.logger, this.clock)
   }
 
   /** Logs in (AppRole, Kubernetes) or checks the static token, and starts keeping it renewed. */
@@ -93,7 +98,7 @@ export class VaultSecretStore implements SecretStore {
    * `timeoutMs` has passed.
    */
   async startWithRetry (timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs
+    const deadline = this.clock.now() + timeoutMs
     for (let attempt = 0; ; attempt++) {
       try {
         await this.start()
@@ -103,9 +108,9 @@ export class VaultSecretStore implements SecretStore {
         const reason = (err as Error).message
         this.notStarted = reason
         const delay = Math.min(10_000, 250 * 2 ** attempt) * (0.8 + Math.random() * 0.4)
-        if (this.closed || Date.now() + delay >= deadline) throw err
+        if (this.closed || this.clock.now() + delay >= deadline) throw err
         this.logger.warn({ reason, retryInMs: Math.round(delay) }, 'Vault not usable yet: retrying (not ready meanwhile)')
-        await new Promise(resolve => setTimeout(resolve, delay).unref())
+        await new Promise<void>(resolve => { this.clock.setTimer(delay, resolve) })
       }
     }
   }

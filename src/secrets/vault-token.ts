@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { unwatchFile, watchFile } from 'node:fs'
 import type { Logger } from 'pino'
 import type NodeVault from 'node-vault'
+import { systemClock, type Clock, type Timer } from '../clock.ts'
 import { SecretStoreUnavailableError } from './store.ts'
 import { toStoreError, vaultMessageOf, vaultStatusOf } from './vault-errors.ts'
 
@@ -33,7 +34,8 @@ export class VaultTokenKeeper {
   private readonly auth: VaultAuth
   private readonly logger: Logger
   private loggingIn: Promise<void> | null = null
-  private timer: NodeJS.Timeout | null = null
+  private readonly clock: Clock
+  private timer: Timer | null = null
   private hasToken: boolean
   /** epoch ms the token stops working; null = does not expire (or unknown) */
   private expiresAt: number | null = null
@@ -44,8 +46,10 @@ export class VaultTokenKeeper {
   private lookup: Promise<void> | null = null
   private lookedUp = false
 
-  constructor (client: NodeVault.client, auth: VaultAuth, logger: Logger) {
+  /** `clock`: the time renewals are counted in and their timers set on (tests move it by hand) */
+  constructor (client: NodeVault.client, auth: VaultAuth, logger: Logger, clock: Clock = systemClock) {
     this.client = client
+    this.clock = clock
     this.auth = auth
     this.logger = logger
     this.canLogin = auth.method !== 'token'
@@ -82,7 +86,7 @@ export class VaultTokenKeeper {
   /** The token to use now: logs in first when there is none or it has run out. */
   async ensure (): Promise<string> {
     if (this.canLogin) {
-      if (!this.hasToken || (this.expiresAt !== null && Date.now() >= this.expiresAt)) await this.login()
+      if (!this.hasToken || (this.expiresAt !== null && this.clock.now() >= this.expiresAt)) await this.login()
     } else if (this.tokenFile !== undefined && !this.hasToken) {
       await this.readTokenFile(this.tokenFile)
     } else if (!this.lookedUp && !this.lookup && !this.closed) {
@@ -162,7 +166,7 @@ export class VaultTokenKeeper {
     this.closed = true
     if (this.watching && this.tokenFile !== undefined) unwatchFile(this.tokenFile, this.watching)
     this.watching = null
-    if (this.timer) clearTimeout(this.timer)
+    this.timer?.cancel()
     this.timer = null
   }
 
@@ -211,14 +215,14 @@ export class VaultTokenKeeper {
   }
 
   private schedule (ttlSeconds: number, renewable: boolean): void {
-    if (this.timer) clearTimeout(this.timer)
+    this.timer?.cancel()
     this.timer = null
     if (this.closed) return
     if (ttlSeconds <= 0) {
       this.expiresAt = null
       return
     }
-    this.expiresAt = Date.now() + ttlSeconds * 1000
+    this.expiresAt = this.clock.now() + ttlSeconds * 1000
     // renew while renewal still buys the full TTL; once capped by the max TTL, log in afresh
     const next = renewable && (ttlSeconds >= this.loginTtlSeconds || !this.canLogin) ? 'renew' : 'login'
     if (next === 'login' && !this.canLogin) return
@@ -227,8 +231,7 @@ export class VaultTokenKeeper {
 
   private arm (delayMs: number, action: 'renew' | 'login'): void {
     if (this.closed) return
-    this.timer = setTimeout(() => { this.refresh(action).catch(() => {}) }, Math.max(0, delayMs))
-    this.timer.unref()
+    this.timer = this.clock.setTimer(delayMs, () => { this.refresh(action).catch(() => {}) })
   }
 
   private async refresh (action: 'renew' | 'login'): Promise<void> {
@@ -260,7 +263,7 @@ export class VaultTokenKeeper {
 
   private retryLater (action: 'renew' | 'login'): void {
     if (this.closed || this.timer) return
-    const left = this.expiresAt === null ? 0 : this.expiresAt - Date.now()
+    const left = this.expiresAt === null ? 0 : this.expiresAt - this.clock.now()
     if (action === 'renew' && left <= 0) return // the static token is gone; requests will report permission_denied
     // before expiry, retry soon enough to beat it; after, requests log in on demand and the timer backs off
     this.arm(left <= 0 ? MAX_RETRY_MS : Math.min(MAX_RETRY_MS, Math.max(MIN_RETRY_MS, left / 3)), action)

@@ -1,20 +1,21 @@
 import t from 'tap'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { CachingSecretStore } from '../../src/secrets/caching-store.ts'
 import { SecretStoreUnavailableError } from '../../src/secrets/store.ts'
 import { VaultSecretStore } from '../../src/secrets/vault-store.ts'
 import { startVaultStandIn, type VaultStandIn } from '../support/vault-standin.ts'
 import { captureLogs } from '../support/log-capture.ts'
 import { acme, globex } from './store-contract.ts'
+import { ManualClock } from '../support/manual-clock.ts'
 
-async function setup (t: { teardown (fn: () => unknown): void }, ttlMs: number): Promise<{ vault: VaultStandIn, cache: CachingSecretStore, vaultReads: () => number }> {
+async function setup (t: { teardown (fn: () => unknown): void }, ttlMs: number): Promise<{ vault: VaultStandIn, cache: CachingSecretStore, vaultReads: () => number, clock: ManualClock }> {
   const vault = await startVaultStandIn()
   t.teardown(() => vault.close())
   const inner = new VaultSecretStore({ endpoint: vault.url, auth: { method: 'token', token: vault.rootToken }, requestTimeoutMs: 2000, logger: captureLogs('silent').logger })
-  const cache = new CachingSecretStore(inner, { ttlMs })
+  const clock = new ManualClock()
+  const cache = new CachingSecretStore(inner, { ttlMs, clock })
   t.teardown(() => cache.close())
   const vaultReads = () => vault.requestLog.filter(r => r.method === 'GET' && r.path.startsWith('/v1/secret/data/')).length
-  return { vault, cache, vaultReads }
+  return { vault, cache, vaultReads, clock }
 }
 
 t.test('reads within the TTL do not reach Vault', async (t) => {
@@ -37,12 +38,13 @@ t.test('callers cannot change what the next caller is served', async (t) => {
 })
 
 t.test('entries expire after the TTL', async (t) => {
-  const { cache, vaultReads } = await setup(t, 150)
+  const { cache, vaultReads, clock } = await setup(t, 150)
   await cache.write('acme', acme, 0)
   await cache.read('acme')
+  await clock.advance(149)
   await cache.read('acme')
-  t.equal(vaultReads(), 1)
-  await sleep(250)
+  t.equal(vaultReads(), 1, 'still cached a moment before the TTL ends')
+  await clock.advance(1)
   await cache.read('acme')
   t.equal(vaultReads(), 2)
 })
@@ -84,13 +86,13 @@ t.test('reads of a given version pass through', async (t) => {
 })
 
 t.test('lastKnown: version metadata outlives the TTL, the secret does not', async (t) => {
-  const { vault, cache } = await setup(t, 150)
+  const { vault, cache, clock } = await setup(t, 150)
   t.equal(cache.lastKnown('acme'), null)
   const written = await cache.write('globex', globex, 0)
   t.same(cache.lastKnown('globex'), { name: 'globex', version: 1, createdTime: written.createdTime }, 'known from the write')
   await cache.write('acme', acme, 0)
   const read = await cache.read('acme')
-  await sleep(250)
+  await clock.advance(150)
   await vault.stop()
   const err = await cache.read('acme').catch((e: unknown) => e)
   t.type(err, SecretStoreUnavailableError, 'no stale secret is served once the TTL ran out')

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { request } from 'node:http'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { startVaultStandIn, type VaultStandIn } from '../support/vault-standin.ts'
+import { ManualClock } from '../support/manual-clock.ts'
 
 // The stand-in is only worth something if it answers like Vault; these pin the wire format.
 
@@ -148,16 +148,19 @@ t.test('tokens and policies', async (t) => {
 })
 
 t.test('token TTL, renewal up to the max TTL, expiry', async (t) => {
-  const vault = await standIn(t)
+  const clock = new ManualClock()
+  const vault = await standIn(t, { clock })
   const token = vault.createToken({ policies: [], ttlSeconds: 1, maxTtlSeconds: 2 })
   const renewed = await call(vault, 'POST', 'auth/token/renew-self', { token, body: { increment: '1s' } })
   t.equal(renewed.status, 200)
   t.match(renewed.body.auth, { client_token: token, renewable: true, lease_duration: 1, token_type: 'service' })
-  await sleep(700)
+  await clock.advance(700)
   const capped = await call(vault, 'POST', 'auth/token/renew-self', { token, body: { increment: 5 } })
-  t.ok(capped.body.auth.lease_duration <= 1, 'capped by the max TTL')
-  t.match(capped.body.warnings[0], /exceeded the effective max_ttl/)
-  await sleep(1500)
+  t.equal(capped.body.auth.lease_duration, 1, 'capped by the max TTL (1.3 s left, in whole seconds)')
+  t.match(capped.body.warnings[0], /exceeded the effective max_ttl of "1s"/)
+  await clock.advance(999)
+  t.equal((await call(vault, 'GET', 'auth/token/lookup-self', { token })).status, 200, 'alive until the capped TTL ends')
+  await clock.advance(1)
   t.same(await call(vault, 'GET', 'auth/token/lookup-self', { token }), { status: 403, body: { errors: ['2 errors occurred:\n\t* permission denied\n\t* invalid token\n\n'] } })
 
   const fixed = vault.createToken({ policies: [], renewable: false })

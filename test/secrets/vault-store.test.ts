@@ -1,10 +1,10 @@
 import t from 'tap'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { VaultSecretStore, type VaultSecretStoreOptions } from '../../src/secrets/vault-store.ts'
 import { InvalidConnectionNameError } from '../../src/secrets/connection-name.ts'
 import { SecretStoreUnavailableError } from '../../src/secrets/store.ts'
 import { startVaultStandIn, type VaultStandIn } from '../support/vault-standin.ts'
 import { captureLogs } from '../support/log-capture.ts'
+import { ManualClock } from '../support/manual-clock.ts'
 import { acme, BAD_NAMES, globex, secretStoreContract } from './store-contract.ts'
 import type { Teardown } from '../helper.ts'
 
@@ -147,13 +147,15 @@ t.test('token auth: an unknown token is refused at start', async (t) => {
 })
 
 t.test('AppRole: logs in at start and renews before the token expires', async (t) => {
-  const vault = await standIn(t)
+  const clock = new ManualClock()
+  const vault = await standIn(t, { clock })
   vault.setPolicy('broker', [{ path: 'secret/*', capabilities: ['create', 'read', 'update', 'delete', 'list'] }])
   const { roleId, secretId } = vault.enableAppRole('broker', { policies: ['broker'], tokenTtlSeconds: 2 })
-  const store = await vaultStore(t, vault, { auth: { method: 'approle', roleId, secretId } })
+  const store = await vaultStore(t, vault, { auth: { method: 'approle', roleId, secretId }, clock })
   await store.start()
   await store.write('acme', acme, 0)
-  await sleep(3500) // past the first token's TTL: only renewals kept it alive
+  // past the first token's TTL: only renewals kept it alive (each renewal arms the next from Vault's answer)
+  await clock.advance(3500, { untilRearmed: true })
   t.equal((await store.read('acme'))?.version, 1)
   const log = vault.requestLog.map(r => `${r.method} ${r.path} ${r.status}`)
   t.equal(log.filter(l => l === 'POST /v1/auth/approle/login 200').length, 1, 'one login')
@@ -179,27 +181,31 @@ t.test('AppRole: a revoked token is replaced by a fresh login and the request re
 })
 
 t.test('AppRole: renewal that fails (token revoked) leads to a new login', async (t) => {
-  const vault = await standIn(t)
+  const clock = new ManualClock()
+  const vault = await standIn(t, { clock })
   vault.setPolicy('broker', [{ path: 'secret/*', capabilities: ['create', 'read', 'update', 'delete', 'list'] }])
   const { roleId, secretId } = vault.enableAppRole('broker', { policies: ['broker'], tokenTtlSeconds: 2 })
   const logs = captureLogs('debug')
-  const store = await vaultStore(t, vault, { auth: { method: 'approle', roleId, secretId }, logger: logs.logger })
+  const store = await vaultStore(t, vault, { auth: { method: 'approle', roleId, secretId }, logger: logs.logger, clock })
   await store.start()
   vault.revokeAllTokens()
-  await sleep(1800) // renewal fires at ~1.33 s
+  await clock.advance(1332)
+  t.equal(vault.requestLog.length, 1, 'no renewal before 2/3 of the TTL')
+  await clock.advance(468, { untilRearmed: true }) // renewal fires at ~1.33 s; the new login arms the next
   const log = vault.requestLog.map(r => `${r.method} ${r.path} ${r.status}`)
   t.same(log, ['POST /v1/auth/approle/login 200', 'POST /v1/auth/token/renew-self 403', 'POST /v1/auth/approle/login 200'])
   t.match(logs.text(), /Vault token renewal failed: logging in again/)
 })
 
 t.test('AppRole: when renewal is capped by the max TTL, logs in again before the token ends', async (t) => {
-  const vault = await standIn(t)
+  const clock = new ManualClock()
+  const vault = await standIn(t, { clock })
   vault.setPolicy('broker', [{ path: 'secret/*', capabilities: ['create', 'read', 'update', 'delete', 'list'] }])
   const { roleId, secretId } = vault.enableAppRole('broker', { policies: ['broker'], tokenTtlSeconds: 2, tokenMaxTtlSeconds: 3 })
-  const store = await vaultStore(t, vault, { auth: { method: 'approle', roleId, secretId } })
+  const store = await vaultStore(t, vault, { auth: { method: 'approle', roleId, secretId }, clock })
   await store.start()
   await store.write('acme', acme, 0)
-  await sleep(4000)
+  await clock.advance(4000, { untilRearmed: true })
   t.equal((await store.read('acme'))?.version, 1)
   const logins = vault.requestLog.filter(r => r.path === '/v1/auth/approle/login' && r.status === 200)
   t.ok(logins.length >= 2, `logged in again (${logins.length} logins)`)
@@ -305,12 +311,14 @@ t.test('logs each call at debug with path and duration, never secrets or the tok
 })
 
 t.test('token auth: a renewable token is kept renewed, even when start() was skipped', async (t) => {
-  const vault = await standIn(t)
+  const clock = new ManualClock()
+  const vault = await standIn(t, { clock })
   vault.setPolicy('broker', [{ path: 'secret/*', capabilities: ['create', 'read', 'update', 'delete', 'list'] }])
   const token = vault.createToken({ policies: ['broker'], ttlSeconds: 2, maxTtlSeconds: 60 })
-  const store = await vaultStore(t, vault, { auth: { method: 'token', token } })
+  const store = await vaultStore(t, vault, { auth: { method: 'token', token }, clock })
   await store.write('acme', acme, 0)
-  await sleep(3000)
+  await clock.untilTimer() // the lookup that learns the TTL runs in the background
+  await clock.advance(3000, { untilRearmed: true })
   t.equal((await store.read('acme'))?.version, 1)
   const paths = vault.requestLog.map(r => `${r.path} ${r.status}`)
   t.ok(paths.includes('/v1/auth/token/lookup-self 200'), 'looked its TTL up')

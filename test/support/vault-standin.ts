@@ -99,6 +99,11 @@ export interface VaultStandInOptions {
   namespace?: string
   /** serve HTTPS, as Vault's tcp listener with tls_cert_file/tls_key_file; requestCert + ca: tls_require_and_verify_client_cert */
   tls?: { cert: string | Buffer, key: string | Buffer, ca?: string | Buffer, requestCert?: boolean }
+  /**
+   * the time token TTLs count in (issue, renewal, expiry); default the real time. A test gives the
+   * broker's Vault store the same clock and moves it (test/support/manual-clock.ts)
+   */
+  clock?: { now (): number }
 }
 
 const SYSTEM_MAX_TTL = 2_764_800 // 768h, Vault's default max lease TTL
@@ -164,6 +169,7 @@ export async function startVaultStandIn (opts: VaultStandInOptions = {}): Promis
   const maxVersions = opts.maxVersions ?? 10
   const transitMount = opts.transitMount ?? 'transit'
   const transit = new TransitEngine()
+  const clock = opts.clock ?? { now: () => Date.now() }
   const requestLog: RequestLogEntry[] = []
   const tokens = new Map<string, TokenEntry>()
   const policies = new Map<string, PolicyRule[]>()
@@ -179,7 +185,7 @@ export async function startVaultStandIn (opts: VaultStandInOptions = {}): Promis
   let haConnectionHealthy: boolean | undefined
 
   const issueToken = (t: Omit<TokenEntry, 'id' | 'accessor' | 'issuedAt' | 'entityId' | 'expiresAt' | 'maxExpiresAt'> & { maxTtl: number }): TokenEntry => {
-    const now = Date.now()
+    const now = clock.now()
     const entry: TokenEntry = {
       ...t,
       id: `hvs.${randomBytes(18).toString('base64url')}`,
@@ -199,7 +205,7 @@ export async function startVaultStandIn (opts: VaultStandInOptions = {}): Promis
     if (!id) return null
     const t = tokens.get(id)
     if (!t) return null
-    if (t.expiresAt !== null && t.expiresAt <= Date.now()) {
+    if (t.expiresAt !== null && t.expiresAt <= clock.now()) {
       tokens.delete(id) // Vault revokes a token when its lease ends
       return null
     }
@@ -300,7 +306,7 @@ export async function startVaultStandIn (opts: VaultStandInOptions = {}): Promis
       performance_standby: false,
       replication_performance_mode: down ? 'unknown' : 'disabled',
       replication_dr_mode: down ? 'unknown' : drSecondary ? 'secondary' : 'disabled',
-      server_time_utc: Math.floor(Date.now() / 1000),
+      server_time_utc: Math.floor(clock.now() / 1000),
       version: VAULT_VERSION,
       enterprise: false,
       ...(down ? {} : { cluster_name: 'vault-cluster-standin', cluster_id: clusterId }),
@@ -326,7 +332,7 @@ export async function startVaultStandIn (opts: VaultStandInOptions = {}): Promis
           policies: t.policies,
           token_policies: t.policies,
           metadata: t.meta,
-          lease_duration: t.expiresAt === null ? 0 : Math.max(0, Math.round((t.expiresAt - Date.now()) / 1000)),
+          lease_duration: t.expiresAt === null ? 0 : Math.max(0, Math.round((t.expiresAt - clock.now()) / 1000)),
           renewable: t.renewable,
           entity_id: t.entityId,
           token_type: 'service',
@@ -385,7 +391,7 @@ export async function startVaultStandIn (opts: VaultStandInOptions = {}): Promis
   }
 
   function lookupSelf (t: TokenEntry): Res {
-    const ttl = t.expiresAt === null ? 0 : Math.max(0, Math.round((t.expiresAt - Date.now()) / 1000))
+    const ttl = t.expiresAt === null ? 0 : Math.max(0, Math.round((t.expiresAt - clock.now()) / 1000))
     return {
       status: 200,
       body: envelope({
@@ -413,7 +419,7 @@ export async function startVaultStandIn (opts: VaultStandInOptions = {}): Promis
   function renewSelf (t: TokenEntry, body: Record<string, unknown>): Res {
     if (!t.renewable || t.expiresAt === null) return { status: 400, body: { errors: ['lease is not renewable'] } }
     const requested = parseDuration(body.increment) ?? t.periodTtl
-    const now = Date.now()
+    const now = clock.now()
     let ttl = requested
     let warnings: string[] | null = null
     if (t.maxExpiresAt !== null && now + ttl * 1000 > t.maxExpiresAt) {
