@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
 import { DomainError } from '../errors.ts'
 import type { AuditEvent } from '../schemas/connection.ts'
-import type { SharedState } from '../shared-state/shared-state.ts'
+import type { Streams } from '../shared-state/shared-state.ts'
+import { auditStream } from '../shared-state/state-names.ts'
 import { decodeCursor, encodeCursor, type AuditOrder, type AuditStream } from './audit-cursor.ts'
 import type { AuditSinkRecord, AuditSinks } from './audit-sink.ts'
 
@@ -45,8 +46,6 @@ export interface AuditPage {
   more: boolean
 }
 
-/** Redis stream names (`<prefix>audit` is where every event went before the split: admin actions stay there). */
-const STREAM_KEYS: Record<AuditStream, string> = { admin: 'audit', handouts: 'audit-handouts' }
 const DEFAULT_RETENTION: AuditRetention = { maxEntries: 10_000 }
 /** entries read per round trip, and at most per page: filters that match little end a page early (with `more`) */
 const CHUNK = 500
@@ -68,12 +67,12 @@ const CLOCK_SLACK_MS = 60_000
  */
 export class AuditLog {
   private readonly logger: Logger
-  private readonly state: Pick<SharedState, 'appendToStreamWithin' | 'readStreamRange'>
+  private readonly state: Pick<Streams, 'appendToStreamWithin' | 'readStreamRange'>
   private readonly retention: Record<AuditStream, AuditRetention>
   private readonly sinks: AuditSinks | undefined
   private readonly batches: Record<AuditStream, { entries: string[], written: Promise<void> } | undefined> = { admin: undefined, handouts: undefined }
 
-  constructor (opts: { logger: Logger, state: Pick<SharedState, 'appendToStreamWithin' | 'readStreamRange'>, retention?: Partial<Record<AuditStream, AuditRetention>>, sinks?: AuditSinks }) {
+  constructor (opts: { logger: Logger, state: Pick<Streams, 'appendToStreamWithin' | 'readStreamRange'>, retention?: Partial<Record<AuditStream, AuditRetention>>, sinks?: AuditSinks }) {
     this.logger = opts.logger.child({ audit: true })
     this.state = opts.state
     this.retention = { admin: opts.retention?.admin ?? DEFAULT_RETENTION, handouts: opts.retention?.handouts ?? DEFAULT_RETENTION }
@@ -132,7 +131,7 @@ export class AuditLog {
       const written = new Promise(resolve => setImmediate(resolve)).then(() => {
         this.batches[stream] = undefined
         const { maxEntries, maxAgeMs } = this.retention[stream]
-        return this.state.appendToStreamWithin(STREAM_KEYS[stream], entries, { maxLen: maxEntries, maxAgeMs })
+        return this.state.appendToStreamWithin(auditStream(stream), entries, { maxLen: maxEntries, maxAgeMs })
       })
       batch = this.batches[stream] = { entries, written }
     }
@@ -187,7 +186,7 @@ export class AuditLog {
     let more = true
     while (events.length < q.limit && scanned < SCAN_BUDGET) {
       const count = Math.min(CHUNK, SCAN_BUDGET - scanned)
-      const rows = await this.state.readStreamRange(STREAM_KEYS[stream], { order, count, after: last, ...range })
+      const rows = await this.state.readStreamRange(auditStream(stream), { order, count, after: last, ...range })
       let read = 0
       for (const row of rows) {
         read++

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
 import type { Config } from '../config.ts'
-import type { SharedState } from '../shared-state/shared-state.ts'
+import type { Streams } from '../shared-state/shared-state.ts'
 import { AuditFileSink } from './audit-file-sink.ts'
 import { AuditLog } from './audit-log.ts'
 import { AuditSinks, type AuditSink } from './audit-sink.ts'
@@ -10,7 +10,7 @@ type AuditSettings = Pick<Config, 'AUDIT_ADMIN_MAX_ENTRIES' | 'AUDIT_ADMIN_MAX_A
   'AUDIT_FILE' | 'AUDIT_FILE_MAX_BYTES' | 'AUDIT_FILE_KEEP' | 'AUDIT_SYSLOG_URL' | 'AUDIT_SINK_REQUIRED'>
 
 /** The audit as configured: two streams with their retention, and the durable sinks (none by default). */
-export function createAuditLog (config: AuditSettings, logger: Logger, state: SharedState): AuditLog {
+export function createAuditLog (config: AuditSettings, logger: Logger, state: Streams): AuditLog {
   const sinks: AuditSink[] = []
   if (config.AUDIT_FILE) sinks.push(new AuditFileSink({ path: config.AUDIT_FILE, maxBytes: config.AUDIT_FILE_MAX_BYTES, keep: config.AUDIT_FILE_KEEP, logger }))
   if (config.AUDIT_SYSLOG_URL) sinks.push(new AuditSyslogSink({ url: config.AUDIT_SYSLOG_URL, logger }))

@@ -9,7 +9,8 @@ import type { ConsumerRotationView, ConsumerValidation } from '../schemas/consum
 import type { LoginGate } from '../sessions/login-gate.ts'
 import { refusalProblem } from '../sessions/login-refusal.ts'
 import type { SessionService } from '../sessions/session-service.ts'
-import type { SharedState } from '../shared-state/shared-state.ts'
+import type { Documents } from '../shared-state/shared-state.ts'
+import { consumerRotationDoc, consumerRotationPolicyDoc } from '../shared-state/state-names.ts'
 import type { AuditLog } from './audit-log.ts'
 import type { AdminContext, ConnectionAdmin } from './connection-admin.ts'
 import { API_STEPS, SETUP_STEPS, WHY_SETUP, nextStepFor, type RotationMode, type RotationStep } from './consumer-rotation-guide.ts'
@@ -20,7 +21,7 @@ export interface ConsumerRotationOptions {
   pending: SecretStore | undefined
   admin: ConnectionAdmin
   sessions: SessionService
-  state: SharedState
+  state: Documents
   gate: LoginGate
   revoke: (session: SalesforceSession) => Promise<boolean>
   audit: AuditLog
@@ -56,8 +57,6 @@ export interface ConsumerPolicy { appId: string, rotateEveryDays?: number, lastR
 
 const STATE_TTL_MS = 30 * 86_400_000
 const POLICY_TTL_MS = 400 * 86_400_000
-const stateKey = (name: string) => `consumer-rotation:${name}`
-export const policyKey = (name: string) => `consumer-rotation-policy:${name}`
 
 /**
  * Zero-downtime rotation of a connection's consumer key and secret (client credentials; the
@@ -93,7 +92,7 @@ export class ConsumerRotationService {
     } else {
       state = await this.stageThroughApi(name, current, appId, base)
     }
-    await this.opts.state.putJson(stateKey(name), state, STATE_TTL_MS)
+    await this.opts.state.putJson(consumerRotationDoc(name), state, STATE_TTL_MS)
     await this.opts.audit.record({ actor: ctx.actor, requestId: ctx.requestId, action: 'consumer_rotation.start', connection: name, outcome: 'success', version: current.version, fields: [`mode:${state.mode}`] })
     return this.view(name, state)
   }
@@ -147,7 +146,7 @@ export class ConsumerRotationService {
       throw refusalProblem(outcome.refusal, name)
     }
     const next: RotationState = { ...state, step: outcome.ok ? 'validated' : 'staged', newKey: pending.definition.clientId, validatedPendingVersion: outcome.ok ? pending.version : undefined }
-    await this.opts.state.putJson(stateKey(name), next, STATE_TTL_MS)
+    await this.opts.state.putJson(consumerRotationDoc(name), next, STATE_TTL_MS)
     await this.opts.audit.record({ ...audit, outcome: outcome.ok ? 'success' : 'rejected', classification: outcome.ok ? 'ok' : outcome.failure.classification })
     if (outcome.ok && !keep) await this.opts.revoke(outcome.session).catch(() => false)
     return {
@@ -198,7 +197,7 @@ export class ConsumerRotationService {
     await this.opts.admin.announceWritten(name, written.version)
     this.opts.logger.info({ connection: name, version: written.version, previousVersion: current.version, mode: state.mode }, 'consumer secret switched')
     const next: RotationState = { ...state, step: 'switched', switchedVersion: written.version }
-    await this.opts.state.putJson(stateKey(name), next, STATE_TTL_MS)
+    await this.opts.state.putJson(consumerRotationDoc(name), next, STATE_TTL_MS)
     return next
   }
 
@@ -254,19 +253,19 @@ export class ConsumerRotationService {
       if (!removed.ok) throw upstream(name, removed.failure)
     }
     await this.pendingStore().remove(name)
-    await this.opts.state.putJson(stateKey(name), null, 1)
+    await this.opts.state.putJson(consumerRotationDoc(name), null, 1)
     await this.opts.audit.record({ actor: ctx.actor, requestId: ctx.requestId, action: 'consumer_rotation.abandon', connection: name, outcome: 'success' })
   }
 
   async policy (name: string): Promise<ConsumerPolicy | null> {
-    return this.opts.state.getJson<ConsumerPolicy>(policyKey(name))
+    return this.opts.state.getJson<ConsumerPolicy>(consumerRotationPolicyDoc(name))
   }
 
   async setPolicy (name: string, policy: { appId: string, rotateEveryDays?: number }, ctx: AdminContext): Promise<ConsumerPolicy> {
     await this.mustRead(name)
     const previous = await this.policy(name)
     const next = { setAt: new Date(this.today()).toISOString(), ...previous, ...policy }
-    await this.opts.state.putJson(policyKey(name), next, POLICY_TTL_MS)
+    await this.opts.state.putJson(consumerRotationPolicyDoc(name), next, POLICY_TTL_MS)
     await this.opts.audit.record({ actor: ctx.actor, requestId: ctx.requestId, action: 'consumer_rotation.policy', connection: name, outcome: 'success', fields: Object.keys(policy).sort() })
     return next
   }
@@ -298,13 +297,13 @@ export class ConsumerRotationService {
 
   private async finishOrKeep (name: string, state: RotationState): Promise<void> {
     if (state.step !== 'done') {
-      await this.opts.state.putJson(stateKey(name), state, STATE_TTL_MS)
+      await this.opts.state.putJson(consumerRotationDoc(name), state, STATE_TTL_MS)
       return
     }
-    await this.opts.state.putJson(stateKey(name), null, 1)
+    await this.opts.state.putJson(consumerRotationDoc(name), null, 1)
     const policy = await this.policy(name)
     // on the policy's calendar, which the next due check counts with
-    if (policy) await this.opts.state.putJson(policyKey(name), { ...policy, lastRotatedAt: new Date(this.today()).toISOString() }, POLICY_TTL_MS)
+    if (policy) await this.opts.state.putJson(consumerRotationPolicyDoc(name), { ...policy, lastRotatedAt: new Date(this.today()).toISOString() }, POLICY_TTL_MS)
     this.opts.logger.info({ connection: name, mode: state.mode }, 'consumer secret rotation done')
   }
 
@@ -343,7 +342,7 @@ export class ConsumerRotationService {
   }
 
   private async readState (name: string): Promise<RotationState | null> {
-    return this.opts.state.getJson<RotationState>(stateKey(name))
+    return this.opts.state.getJson<RotationState>(consumerRotationDoc(name))
   }
 
   private async mustState (name: string): Promise<RotationState> {

@@ -1,14 +1,11 @@
 import { randomBytes, randomUUID } from 'node:crypto'
-import type { SharedState } from '../shared-state/shared-state.ts'
+import type { Documents, Leases } from '../shared-state/shared-state.ts'
+import { migrationEndLease, migrationIdDoc, migrationValidatedDoc } from '../shared-state/state-names.ts'
 
 /** how long a successful validation stands for the switch */
 const VALIDATION_REMEMBERED_MS = 24 * 3_600_000
 /** how long the claim of a migration's end is kept: its id is never used again, so this only bounds memory */
 const END_CLAIM_MS = 7 * 24 * 3_600_000
-
-const idKey = (name: string): string => `migration-id:${name}`
-const validatedKey = (name: string): string => `migration-validated:${name}`
-const endLease = (name: string, id: string): string => `migration-end:${name}:${id}`
 
 interface Validated { id: string, pendingVersion: number }
 
@@ -25,23 +22,23 @@ interface Validated { id: string, pendingVersion: number }
  * validated again before it can switch.
  */
 export class MigrationMarks {
-  private readonly state: SharedState
+  private readonly state: Documents & Leases
 
-  constructor (state: SharedState) {
+  constructor (state: Documents & Leases) {
     this.state = state
   }
 
   /** A new id for a migration just started. */
   async begin (name: string): Promise<string> {
     const id = randomUUID()
-    await this.state.putJson(idKey(name), { id })
-    await this.state.putJson(validatedKey(name), null, 1)
+    await this.state.putJson(migrationIdDoc(name), { id })
+    await this.state.putJson(migrationValidatedDoc(name), null, 1)
     return id
   }
 
   /** The id of the pending migration, if the shared state knows it. */
   async knownId (name: string): Promise<string | undefined> {
-    return (await this.state.getJson<{ id: string }>(idKey(name)))?.id
+    return (await this.state.getJson<{ id: string }>(migrationIdDoc(name)))?.id
   }
 
   /** The id of the pending migration; a new one when the shared state lost it (what was validated before is then forgotten). */
@@ -50,12 +47,12 @@ export class MigrationMarks {
   }
 
   async recordValidation (name: string, id: string, pendingVersion: number, ok: boolean): Promise<void> {
-    await this.state.putJson(validatedKey(name), ok ? { id, pendingVersion } : null, VALIDATION_REMEMBERED_MS)
+    await this.state.putJson(migrationValidatedDoc(name), ok ? { id, pendingVersion } : null, VALIDATION_REMEMBERED_MS)
   }
 
   /** Whether the last validation succeeded with exactly this migration's pending version. */
   async isValidated (name: string, id: string, pendingVersion: number): Promise<'yes' | 'no' | 'changed'> {
-    const validated = await this.state.getJson<Validated>(validatedKey(name))
+    const validated = await this.state.getJson<Validated>(migrationValidatedDoc(name))
     if (!validated || validated.id !== id) return 'no'
     return validated.pendingVersion === pendingVersion ? 'yes' : 'changed'
   }
@@ -66,14 +63,14 @@ export class MigrationMarks {
    */
   async claimEnd (name: string, id: string): Promise<{ release: () => Promise<void> } | null> {
     const owner = randomBytes(16).toString('hex')
-    const key = endLease(name, id)
+    const key = migrationEndLease(name, id)
     if (!await this.state.acquireLease(key, owner, END_CLAIM_MS)) return null
     return { release: async () => { await this.state.releaseLease(key, owner).catch(() => false) } }
   }
 
   /** Forgets the migration (ended, or its connection deleted). */
   async clear (name: string): Promise<void> {
-    await this.state.putJson(idKey(name), null, 1)
-    await this.state.putJson(validatedKey(name), null, 1)
+    await this.state.putJson(migrationIdDoc(name), null, 1)
+    await this.state.putJson(migrationValidatedDoc(name), null, 1)
   }
 }

@@ -10,7 +10,7 @@ import type { LoginGate } from '../sessions/login-gate.ts'
 import { refusalProblem } from '../sessions/login-refusal.ts'
 import type { SessionService } from '../sessions/session-service.ts'
 import type { PendingKey } from '../sessions/stored-login.ts'
-import type { SharedState } from '../shared-state/shared-state.ts'
+import type { Documents, Leases } from '../shared-state/shared-state.ts'
 import type { AdminContext, ConnectionAdmin, ConnectionMetadata } from './connection-admin.ts'
 import { nextStep, type MigrationTarget } from './migration-checklist.ts'
 import type { KeyCustody } from './migration-keys.ts'
@@ -26,7 +26,7 @@ export interface MigrationServiceOptions {
   admin: ConnectionAdmin
   sessions: SessionService
   /** where a successful validation is remembered (its pending version only: nothing secret) */
-  state: SharedState
+  state: Documents & Leases
   /** the one door: every login a migration makes goes through it (lockout guard, login budget) */
   gate: LoginGate
   revoke: (session: SalesforceSession) => Promise<boolean>

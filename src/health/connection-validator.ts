@@ -10,9 +10,10 @@ import type { LoginGate, LoginRefusal } from '../sessions/login-gate.ts'
 import { GUARD_HINT, GUARD_UNAVAILABLE_HINT, refusalProblem } from '../sessions/login-refusal.ts'
 import type { SessionService } from '../sessions/session-service.ts'
 import type { StoredLogin, StoredLoginOutcome } from '../sessions/stored-login.ts'
-import type { CachedSession, CircuitState, SharedState } from '../shared-state/shared-state.ts'
+import type { CachedSession, CircuitState, Documents, Leases } from '../shared-state/shared-state.ts'
+import { connectionLoginLease, healthDoc } from '../shared-state/state-names.ts'
 import { updateHealthGauges } from './gauges.ts'
-import { failureOutcome, healthKey, nextHealth, type CheckOutcome, type StoredHealth } from './health-result.ts'
+import { failureOutcome, nextHealth, type CheckOutcome, type StoredHealth } from './health-result.ts'
 import { afterFullLogin, defaultReadinessReader } from './readiness-check.ts'
 import type { TokenBucket } from './token-bucket.ts'
 import { defaultUnpwFlowReader, readUnpwFlowFor, type UnpwFlowReader } from './unpw-flow-check.ts'
@@ -23,7 +24,7 @@ export type SessionChecker = (session: SalesforceSession, apiVersion: string) =>
 export interface ConnectionValidatorOptions {
   secrets: { read (name: string): Promise<StoredConnection | null> }
   sessions: SessionService
-  state: SharedState
+  state: Documents & Leases
   /** the one door to Salesforce */
   gate: LoginGate
   checkSession: SessionChecker
@@ -78,7 +79,7 @@ export class ConnectionValidator {
 
   /** The recorded result, or null when no such connection exists. */
   async validate (name: string, opts: ValidateOptions = {}): Promise<StoredHealth | null> {
-    const previous = await this.opts.state.getJson<StoredHealth>(healthKey(name))
+    const previous = await this.opts.state.getJson<StoredHealth>(healthDoc(name))
     let stored: StoredConnection | null
     try {
       stored = await this.opts.secrets.read(name)
@@ -157,7 +158,7 @@ export class ConnectionValidator {
     const started = Date.now()
     const result = await underLease<CheckOutcome>({
       state: this.opts.state,
-      name: `login:${name}`,
+      name: connectionLoginLease(name),
       ttlMs: this.opts.leaseTtlMs,
       deadline: started + this.opts.loginTimeoutMs + this.opts.leaseTtlMs,
       logger: this.opts.logger,
@@ -239,13 +240,13 @@ export class ConnectionValidator {
    * secret version: recorded as a full check, so counters reset and lastSuccessAt moves on every path.
    */
   async recordSuccess (name: string, version: number): Promise<StoredHealth> {
-    const previous = await this.opts.state.getJson<StoredHealth>(healthKey(name))
+    const previous = await this.opts.state.getJson<StoredHealth>(healthDoc(name))
     return this.record(name, version, { status: 'ok', classification: 'ok', checkKind: 'full' }, previous)
   }
 
   private async record (name: string, version: number, outcome: CheckOutcome, previous: StoredHealth | null): Promise<StoredHealth> {
     const health = nextHealth(name, version, outcome, previous)
-    await this.opts.state.putJson(healthKey(name), health, RESULT_TTL_MS)
+    await this.opts.state.putJson(healthDoc(name), health, RESULT_TTL_MS)
     const circuit = await this.opts.sessions.circuit(name)
     updateHealthGauges(this.opts.metrics, name, { status: health.status, circuitOpen: circuitBlocks(circuit, version), apiUsage: health.apiUsage, readiness: health.readiness })
     if (previous?.status !== health.status || previous.classification !== health.classification) {

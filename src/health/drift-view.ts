@@ -1,6 +1,7 @@
 import { Type, type Static } from 'typebox'
 import type { ConnectionDefinition, SalesforceSession } from '../salesforce/types.ts'
 import type { SharedState } from '../shared-state/shared-state.ts'
+import { orgIdentityDoc } from '../shared-state/state-names.ts'
 import type { Verdict } from './dated-warning.ts'
 import type { UnpwFlowRead } from './health-result.ts'
 
@@ -67,7 +68,6 @@ export interface OrgIdentity {
   changed?: { kind: 'org_changed' | 'my_domain_changed', fromOrgId: string, fromOrigin: string, at: number }
 }
 
-const identityKey = (name: string) => `org-identity:${name}`
 const IDENTITY_TTL_MS = 400 * 86_400_000
 
 /**
@@ -76,7 +76,7 @@ const IDENTITY_TTL_MS = 400 * 86_400_000
  */
 export async function observeOrgIdentity (state: SharedState, name: string, version: number, session: Pick<SalesforceSession, 'orgId' | 'instanceUrl'>): Promise<OrgIdentity> {
   const seen = { orgId: session.orgId, instanceOrigin: originOf(session.instanceUrl) }
-  const known = await state.getJson<OrgIdentity>(identityKey(name))
+  const known = await state.getJson<OrgIdentity>(orgIdentityDoc(name))
   let next: OrgIdentity
   if (!known || known.secretVersion !== version) {
     // first sight, or the connection was written since: what answers now is the connection's org
@@ -90,12 +90,12 @@ export async function observeOrgIdentity (state: SharedState, name: string, vers
   } else {
     return known
   }
-  await state.putJson(identityKey(name), next, IDENTITY_TTL_MS)
+  await state.putJson(orgIdentityDoc(name), next, IDENTITY_TTL_MS)
   return next
 }
 
 export async function readOrgIdentity (state: SharedState, name: string): Promise<OrgIdentity | null> {
-  return state.getJson<OrgIdentity>(identityKey(name))
+  return state.getJson<OrgIdentity>(orgIdentityDoc(name))
 }
 
 export function identityDrift (identity: OrgIdentity | null, version: number): DriftWarning[] {

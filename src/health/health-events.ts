@@ -1,6 +1,7 @@
 import type { Notifier } from '../notifications/notifier.ts'
 import type { FlowSunsetTable } from '../salesforce/flow-sunset.ts'
 import type { ConnectionDefinition } from '../salesforce/types.ts'
+import { certificateOnce, healthStatusOnce, sunsetOnce } from '../shared-state/state-names.ts'
 import { certificateHealth } from './certificate-view.ts'
 import { flowSunsetView } from './flow-sunset-view.ts'
 import type { StoredHealth } from './health-result.ts'
@@ -41,7 +42,7 @@ export class HealthEvents {
         hint: next.hint ?? null,
         ...(next.lastSuccessAt === undefined ? {} : { lastSuccessAt: new Date(next.lastSuccessAt).toISOString() }),
       },
-      once: { key: `status:${next.connection}:${previous?.checkedAt ?? 0}:${next.status}`, ttlMs: DAY_MS },
+      once: { key: healthStatusOnce(next.connection, previous?.checkedAt ?? 0, next.status), ttlMs: DAY_MS },
     })
   }
 
@@ -54,7 +55,7 @@ export class HealthEvents {
         type: 'flow.sunset_threshold',
         connection,
         data: { flow: sunset.flow, date: sunset.date, daysLeft: sunset.daysLeft, thresholdDays: sunsetMark, moveTo: sunset.moveTo },
-        once: { key: `sunset:${connection}:${sunset.flow}:${sunset.date}:${sunsetMark}`, ttlMs: THRESHOLD_MEMORY_MS },
+        once: { key: sunsetOnce(connection, sunset.flow, sunset.date, sunsetMark), ttlMs: THRESHOLD_MEMORY_MS },
       })
     }
     // a certificate expires in real time (the calendar above is the flows' announced dates), as health counts it
@@ -65,7 +66,7 @@ export class HealthEvents {
         type: 'certificate.expiry_threshold',
         connection,
         data: { notAfter: cert.notAfter, daysLeft: cert.daysLeft, thresholdDays: certMark, fingerprint256: cert.fingerprint256 },
-        once: { key: `certificate:${connection}:${cert.fingerprint256}:${certMark}`, ttlMs: THRESHOLD_MEMORY_MS },
+        once: { key: certificateOnce(connection, cert.fingerprint256, certMark), ttlMs: THRESHOLD_MEMORY_MS },
       })
     }
   }

@@ -6,7 +6,8 @@ import { circuitBlocks, circuitView, pausedMessage } from '../sessions/circuit.t
 import type { LoginGate } from '../sessions/login-gate.ts'
 import type { SessionService } from '../sessions/session-service.ts'
 import type { SharedState } from '../shared-state/shared-state.ts'
-import { healthKey, hintFor, overallStatus, type StoredHealth } from './health-result.ts'
+import { healthDoc } from '../shared-state/state-names.ts'
+import { hintFor, overallStatus, type StoredHealth } from './health-result.ts'
 import { certificateHealth, certificateVerdict, updateCertificateGauge } from './certificate-view.ts'
 import { flowSunsetView, removeFlowSunsetGauge, sunsetVerdict, updateFlowSunsetGauge } from './flow-sunset-view.ts'
 import { readinessView } from './readiness-view.ts'
@@ -65,7 +66,7 @@ export class HealthReporter {
     const stored = await storeCall(() => this.opts.secrets.read(name))
     if (!stored) return null
     const [doc, circuit, cached, budget, guard] = await Promise.all([
-      this.opts.state.getJson<StoredHealth>(healthKey(name)),
+      this.opts.state.getJson<StoredHealth>(healthDoc(name)),
       this.opts.sessions.circuit(name),
       this.opts.sessions.cachedInSharedState(name, stored.version),
       this.opts.gate?.budget(stored.definition),

@@ -64,10 +64,6 @@ export interface CheckOutcome {
   unpwFlow?: UnpwFlowRead
 }
 
-export function healthKey (connection: string): string {
-  return `health:${connection}`
-}
-
 /**
  * A failure that Salesforce will answer the same way until someone changes the secret or the org's
  * settings is `failing`; one that may pass on its own (network, rate and API limits) is `degraded`.

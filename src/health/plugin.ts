@@ -10,6 +10,7 @@ import type { LoginGate } from '../sessions/login-gate.ts'
 import type { SessionService } from '../sessions/session-service.ts'
 import { retiredFlowProblem, type StoredLogin } from '../sessions/stored-login.ts'
 import type { SharedState } from '../shared-state/shared-state.ts'
+import { healthDoc } from '../shared-state/state-names.ts'
 import type { BrokerMetrics } from '../metrics/metrics.ts'
 import type { Notifier } from '../notifications/notifier.ts'
 import { ConnectionValidator, type SessionChecker } from './connection-validator.ts'
@@ -17,7 +18,7 @@ import { removeFlowSunsetGauge } from './flow-sunset-view.ts'
 import { removeHealthGauges, updateHealthGauges } from './gauges.ts'
 import { HealthEvents } from './health-events.ts'
 import { HealthReporter } from './health-report.ts'
-import { healthKey, type HealthStatus, type StoredHealth } from './health-result.ts'
+import type { HealthStatus, StoredHealth } from './health-result.ts'
 import { ValidationScheduler } from './scheduler.ts'
 import { ConnectionHealthSchema, SalesforceHealthSchema, SalesforceHealthSummarySchema } from './schemas.ts'
 import { TokenBucket } from './token-bucket.ts'
@@ -181,7 +182,7 @@ async function healthPlugin (app: FastifyInstance, opts: HealthPluginOptions): P
         metrics.certificateIssued.remove({ connection: n })
       }
     },
-    neverChecked: async name => (await sharedState.getJson(healthKey(name))) === null,
+    neverChecked: async name => (await sharedState.getJson(healthDoc(name))) === null,
     state: sharedState,
     logger,
   })

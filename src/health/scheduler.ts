@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { Logger } from 'pino'
-import type { SharedState } from '../shared-state/shared-state.ts'
+import type { Leases } from '../shared-state/shared-state.ts'
+import { validateLease } from '../shared-state/state-names.ts'
 import type { StoredHealth } from './health-result.ts'
 
 export interface ValidationSchedulerOptions {
@@ -15,7 +16,7 @@ export interface ValidationSchedulerOptions {
   removed?: (names: string[]) => void
   /** true when the connection has no recorded result yet: after a start it is validated without waiting a whole round */
   neverChecked?: (name: string) => Promise<boolean>
-  state: SharedState
+  state: Leases
   logger: Logger
   random?: () => number
 }
@@ -112,7 +113,7 @@ export class ValidationScheduler {
 
   private async validateOnce (name: string): Promise<void> {
     try {
-      if (await this.opts.state.acquireLease(`validate:${name}`, this.owner, this.leaseTtlMs)) {
+      if (await this.opts.state.acquireLease(validateLease(name), this.owner, this.leaseTtlMs)) {
         await this.opts.validate(name)
       } else {
         await this.opts.validatedElsewhere?.(name)

@@ -1,5 +1,6 @@
 import type { AuditLog } from '../admin/audit-log.ts'
 import type { AuditEvent } from '../schemas/connection.ts'
+import { auditOnce } from '../shared-state/state-names.ts'
 import type { EventData, RaisedEvent } from './events.ts'
 import type { Notifier } from './notifier.ts'
 
@@ -30,7 +31,7 @@ export function adminEvent (e: AuditEvent): RaisedEvent | undefined {
   if (e.version !== undefined) data.version = e.version
   if (e.fromVersion !== undefined) data.fromVersion = e.fromVersion
   if (e.requestId !== undefined) data.requestId = e.requestId
-  return { type, ...(e.connection === undefined ? {} : { connection: e.connection }), data, once: { key: `audit:${e.id}`, ttlMs: DAY_MS } }
+  return { type, ...(e.connection === undefined ? {} : { connection: e.connection }), data, once: { key: auditOnce(e.id), ttlMs: DAY_MS } }
 }
 
 /** Actions that store a new secret version in one step: a rotation of fields, a replacement, a rollback. */

@@ -1,5 +1,6 @@
 import { Type, type Static } from 'typebox'
-import type { SharedState } from '../shared-state/shared-state.ts'
+import type { Streams } from '../shared-state/shared-state.ts'
+import { deadLettersStream } from '../shared-state/state-names.ts'
 import { NotificationEventSchema, type NotificationEvent } from './events.ts'
 
 export const DeadLetterSchema = Type.Object({
@@ -20,8 +21,6 @@ export interface WebhookTarget {
   origin: string
 }
 
-const STREAM = 'notification-dead-letters'
-
 /**
  * Events a receiver did not take after every attempt, in a capped list of the shared state
  * (Redis: `<prefix>notification-dead-letters`), newest first: bounded so an endless outage
@@ -29,22 +28,22 @@ const STREAM = 'notification-dead-letters'
  * replays what still matters.
  */
 export class DeadLetters {
-  private readonly state: Pick<SharedState, 'appendToStream' | 'readStream'>
+  private readonly state: Pick<Streams, 'appendToStream' | 'readStream'>
   private readonly maxLen: number
 
-  constructor (opts: { state: Pick<SharedState, 'appendToStream' | 'readStream'>, maxLen: number }) {
+  constructor (opts: { state: Pick<Streams, 'appendToStream' | 'readStream'>, maxLen: number }) {
     this.state = opts.state
     this.maxLen = opts.maxLen
   }
 
   async add (letter: { target: WebhookTarget, attempts: number, lastError: string, event: NotificationEvent, failedAt: number }): Promise<void> {
     const { target, attempts, lastError, event, failedAt } = letter
-    await this.state.appendToStream(STREAM, JSON.stringify({ failedAt: new Date(failedAt).toISOString(), target, attempts, lastError, event }), this.maxLen)
+    await this.state.appendToStream(deadLettersStream(), JSON.stringify({ failedAt: new Date(failedAt).toISOString(), target, attempts, lastError, event }), this.maxLen)
   }
 
   /** Newest first; `before` is the id of the last letter of the previous page. */
   async list (limit: number, before?: string): Promise<DeadLetter[]> {
-    const rows = await this.state.readStream(STREAM, limit, before)
+    const rows = await this.state.readStream(deadLettersStream(), limit, before)
     return rows.map(({ id, entry }) => ({ id, ...JSON.parse(entry) as Omit<DeadLetter, 'id'> }))
   }
 }

@@ -1,4 +1,5 @@
 import type { LoginObserver } from '../sessions/login-gate.ts'
+import { budgetReserveOnce, guardTrippedOnce } from '../shared-state/state-names.ts'
 import type { Notifier } from './notifier.ts'
 
 /** The share of the hourly login budget past which only what cannot wait logs in (src/sessions/login-budget.ts). */
@@ -22,7 +23,7 @@ export function loginEvents (notifier: Notifier): LoginObserver {
         type: 'login.budget_reserve_reached',
         connection,
         data: { used, limit, reservePercent: Math.round(BUDGET_RESERVE_SHARE * 100) },
-        once: { key: `budget-reserve:${connection}`, ttlMs: HOUR_MS },
+        once: { key: budgetReserveOnce(connection), ttlMs: HOUR_MS },
       })
     },
     guardTripped (connection, failures, threshold) {
@@ -31,7 +32,7 @@ export function loginEvents (notifier: Notifier): LoginObserver {
         connection,
         data: { failures, lockoutThreshold: threshold },
         // one trip per user until a success or an admin's reset: the key only stops the fleet telling it twice
-        once: { key: `guard-tripped:${connection}`, ttlMs: GUARD_TRIP_ONCE_MS },
+        once: { key: guardTrippedOnce(connection), ttlMs: GUARD_TRIP_ONCE_MS },
       })
     },
   }

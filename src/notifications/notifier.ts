@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto'
 import type { Logger } from 'pino'
-import type { SharedState } from '../shared-state/shared-state.ts'
+import type { Leases, Streams } from '../shared-state/shared-state.ts'
+import { notifyOnceLease, recentNotificationsStream } from '../shared-state/state-names.ts'
 import type { WebhookCourier } from './courier.ts'
 import { eventId, type NotificationEvent, type RaisedEvent } from './events.ts'
 
 export interface NotifierOptions {
-  state: Pick<SharedState, 'acquireLease' | 'appendToStream' | 'readStream'>
+  state: Pick<Leases, 'acquireLease'> & Pick<Streams, 'appendToStream' | 'readStream'>
   /** absent when no WEBHOOK_URLS are set: events are still kept for /status */
   courier?: WebhookCourier
   logger: Logger
@@ -14,7 +15,6 @@ export interface NotifierOptions {
   now?: () => number
 }
 
-const RECENT_STREAM = 'notifications'
 const DEFAULT_RECENT_MAX = 500
 
 /**
@@ -35,7 +35,7 @@ export class Notifier {
   /** The event as sent, or null when another replica (or an earlier call) already sent it. */
   async raise (raised: RaisedEvent): Promise<NotificationEvent | null> {
     try {
-      if (raised.once && !await this.opts.state.acquireLease(`notify-once:${raised.once.key}`, randomBytes(8).toString('hex'), raised.once.ttlMs)) return null
+      if (raised.once && !await this.opts.state.acquireLease(notifyOnceLease(raised.once.key), randomBytes(8).toString('hex'), raised.once.ttlMs)) return null
       const event: NotificationEvent = {
         id: eventId(raised.once),
         type: raised.type,
@@ -45,7 +45,7 @@ export class Notifier {
       }
       this.opts.logger.info({ notification: event.id, type: event.type, connection: event.connection }, 'notification raised')
       this.opts.courier?.send(event)
-      await this.opts.state.appendToStream(RECENT_STREAM, JSON.stringify(event), this.opts.recentMax ?? DEFAULT_RECENT_MAX)
+      await this.opts.state.appendToStream(recentNotificationsStream(), JSON.stringify(event), this.opts.recentMax ?? DEFAULT_RECENT_MAX)
         .catch((err: Error) => this.opts.logger.warn({ err: { message: err.message } }, 'notification not written to the recent-events list'))
       return event
     } catch (err) {
@@ -56,7 +56,7 @@ export class Notifier {
 
   /** The newest events, fleet-wide (what this replica holds while Redis is unreachable). */
   async recent (limit: number): Promise<NotificationEvent[]> {
-    const rows = await this.opts.state.readStream(RECENT_STREAM, limit)
+    const rows = await this.opts.state.readStream(recentNotificationsStream(), limit)
     return rows.map(r => JSON.parse(r.entry) as NotificationEvent)
   }
 

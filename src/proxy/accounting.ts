@@ -1,12 +1,8 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import { usageFromHeader } from '../salesforce/session-check.ts'
 import type { ApiUsage } from '../salesforce/types.ts'
-import type { SharedState } from '../shared-state/shared-state.ts'
-
-/** Where the last API usage a proxied answer reported is kept, fleet-wide (health reads it). */
-export function apiUsageKey (connection: string): string {
-  return `proxy-api-usage:${connection}`
-}
+import type { Documents } from '../shared-state/shared-state.ts'
+import { apiUsageDoc } from '../shared-state/state-names.ts'
 
 export interface StoredApiUsage extends ApiUsage { at: number }
 
@@ -26,12 +22,12 @@ export class ProxyAccounting {
   readonly requests: Counter<'caller' | 'connection' | 'status_class'>
   readonly duration: Histogram<'caller' | 'connection'>
   readonly apiUsage: Gauge<'connection'>
-  private readonly state: SharedState
+  private readonly state: Documents
   private readonly now: () => number
   private readonly windows = new Map<string, { start: number, n: number }>()
   private readonly usageWritten = new Map<string, number>()
 
-  constructor (opts: { registry: Registry, state: SharedState, now?: () => number }) {
+  constructor (opts: { registry: Registry, state: Documents, now?: () => number }) {
     this.state = opts.state
     this.now = opts.now ?? Date.now
     this.requests = new Counter({
@@ -84,7 +80,7 @@ export class ProxyAccounting {
     if (now - (this.usageWritten.get(connection) ?? 0) < USAGE_WRITE_INTERVAL_MS) return
     this.usageWritten.set(connection, now)
     const stored: StoredApiUsage = { ...usage, at: now }
-    this.state.putJson(apiUsageKey(connection), stored, DAY_MS).catch(() => {})
+    this.state.putJson(apiUsageDoc(connection), stored, DAY_MS).catch(() => {})
   }
 
   private window (key: string, ms: number, now: number): { start: number, n: number } {

@@ -7,11 +7,12 @@ import type { SalesforceHealthService } from '../health/plugin.ts'
 import { summarize, type ConnectionHealth, type SalesforceHealth } from '../health/schemas.ts'
 import { ConnectionNameParams } from '../schemas/common.ts'
 import { COMMON_PROBLEMS, problemResponses } from '../schemas/problem.ts'
-import type { SharedState } from '../shared-state/shared-state.ts'
+import type { Leases } from '../shared-state/shared-state.ts'
+import { healthCheckLease } from '../shared-state/state-names.ts'
 import { optionalBody } from './optional-body.ts'
 
 export interface SalesforceHealthRoutesOptions extends SalesforceHealthService {
-  state: SharedState
+  state: Leases
   audit: AuditLog
   /** HEALTH_DETAILS=public: everybody gets the full view, not only admins */
   publicDetails?: boolean
@@ -97,7 +98,7 @@ const salesforceHealthRoutes: FastifyPluginAsyncTypebox<SalesforceHealthRoutesOp
     const actor = request.principal?.id ?? 'unknown'
     const requestId = String(request.id)
     // Deliberately never released: the lease is the cool-down.
-    if (!await state.acquireLease(`health-check:${name}`, randomBytes(16).toString('hex'), FORCED_CHECK_COOLDOWN_MS)) {
+    if (!await state.acquireLease(healthCheckLease(name), randomBytes(16).toString('hex'), FORCED_CHECK_COOLDOWN_MS)) {
       throw new HttpProblem('rate_limited', 'this connection was checked moments ago; try again later or read GET /health/salesforce', { connection: name }, Math.max(1, Math.ceil(FORCED_CHECK_COOLDOWN_MS / 1000)))
     }
     const probe = request.body?.probe === true

@@ -1,6 +1,7 @@
 import { DomainError } from '../errors.ts'
 import type { ClassifiedFailure } from '../salesforce/types.ts'
-import type { SharedState } from '../shared-state/shared-state.ts'
+import type { Documents } from '../shared-state/shared-state.ts'
+import { transientHoldOffDoc } from '../shared-state/state-names.ts'
 
 /**
  * After a login failed transiently (after its own retries) logins of the connection pause
@@ -25,8 +26,6 @@ export interface HoldOff {
   hint: string
 }
 
-const holdOffKey = (connection: string) => `holdoff:${connection}`
-
 function unavailable (connection: string, h: Pick<HoldOff, 'classification' | 'message' | 'hint'>, untilMs: number): DomainError {
   return new DomainError('salesforce_unavailable', `Salesforce answered: ${h.message}`, {
     connection, classification: h.classification, hint: h.hint, retryable: true,
@@ -34,22 +33,22 @@ function unavailable (connection: string, h: Pick<HoldOff, 'classification' | 'm
 }
 
 /** Throws while the connection is held off; returns the state otherwise (its failure count grows the next pause). */
-export async function throwIfHeldOff (state: SharedState, connection: string): Promise<HoldOff | null> {
-  const h = await state.getJson<HoldOff>(holdOffKey(connection))
+export async function throwIfHeldOff (state: Documents, connection: string): Promise<HoldOff | null> {
+  const h = await state.getJson<HoldOff>(transientHoldOffDoc(connection))
   if (h && Date.now() < h.until) throw unavailable(connection, h, h.until)
   return h
 }
 
 /** A success ends the series: the next transient failure starts from the shortest pause again. */
-export async function endHoldOff (state: SharedState, connection: string, previous: HoldOff | null): Promise<void> {
-  if (previous && previous.failures > 0) await state.putJson(holdOffKey(connection), { ...previous, failures: 0, until: 0 }, 1_000)
+export async function endHoldOff (state: Documents, connection: string, previous: HoldOff | null): Promise<void> {
+  if (previous && previous.failures > 0) await state.putJson(transientHoldOffDoc(connection), { ...previous, failures: 0, until: 0 }, 1_000)
 }
 
 /** Records one more transient failure and returns the problem to answer with. */
-export async function startHoldOff (state: SharedState, connection: string, previous: HoldOff | null, f: ClassifiedFailure): Promise<DomainError> {
+export async function startHoldOff (state: Documents, connection: string, previous: HoldOff | null, f: ClassifiedFailure): Promise<DomainError> {
   const failures = (previous?.failures ?? 0) + 1
   const pause = Math.round(Math.min(HOLD_OFF_BASE_MS * 2 ** (failures - 1), HOLD_OFF_MAX_MS) * (0.8 + Math.random() * 0.4))
   const next: HoldOff = { failures, until: Date.now() + pause, classification: f.classification, message: f.message, hint: f.hint }
-  await state.putJson(holdOffKey(connection), next, HOLD_OFF_MAX_MS * 10)
+  await state.putJson(transientHoldOffDoc(connection), next, HOLD_OFF_MAX_MS * 10)
   return unavailable(connection, f, next.until)
 }

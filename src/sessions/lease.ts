@@ -1,11 +1,11 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { randomBytes } from 'node:crypto'
 import type { Logger } from 'pino'
-import type { SharedState } from '../shared-state/shared-state.ts'
+import type { Leases } from '../shared-state/shared-state.ts'
 
 export interface LeaseLoopOptions<T> {
-  state: SharedState
-  /** lease name, e.g. `login:acme` */
+  state: Leases
+  /** lease name (state-names.ts), e.g. `login:acme` */
   name: string
   /**
    * Lifetime of the lease between renewals. Short on purpose: the holder renews it while its work

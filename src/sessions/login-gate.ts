@@ -7,6 +7,7 @@ import { BUDGET_WINDOW_MS, budgetDecision, type LoginPurpose } from './login-bud
 import { candidateRetryAt, guardDecision, mergeGuards, sameGuard, withFailure, withReset, type GuardDecision, type GuardPolicy, type GuardState } from './login-guard.ts'
 import { credentialHash, loginIdentity } from './login-identity.ts'
 import type { CircuitState, SharedState } from '../shared-state/shared-state.ts'
+import { loginBudgetWindow, loginGuardAskedDoc, loginGuardDoc, loginGuardTruthDoc, loginRateHoldDoc, loginUserLease, orgSessionDoc, salesforceUserDoc } from '../shared-state/state-names.ts'
 
 /** The Salesforce login core (src/salesforce/login.ts, or a test's replacement): never throws by contract. */
 export type LoginCore = (definition: ConnectionDefinition) => Promise<LoginOutcome>
@@ -51,8 +52,6 @@ export interface GuardTruth {
   via: string
 }
 
-/** Where a session of an org can be found: the connection and secret version that last logged in to it. */
-export const orgSessionKey = (orgId: string) => `org-session:${orgId}`
 /** Salesforce is asked at most this often per user, fleet-wide, while the guard holds its logins back. */
 const TRUTH_INTERVAL_MS = 60_000
 
@@ -95,14 +94,6 @@ export type GateOutcome =
  */
 const SPENDS_LOGIN_ATTEMPTS: ReadonlySet<string> = new Set(['soap', 'oauth_password'])
 
-const guardKey = (identity: string) => `login-guard:${identity}`
-const holdKey = (budgetOwner: string) => `login-hold:${budgetOwner}`
-const budgetKey = (budgetOwner: string) => `logins:${budgetOwner}`
-/** which Salesforce user (org id / user id) a login identity turned out to be, learned from its last successful login */
-const userKey = (identity: string) => `salesforce-user:${identity}`
-const truthKey = (identity: string) => `login-guard-truth:${identity}`
-const askedKey = (identity: string) => `login-guard-asked:${identity}`
-
 /** Whether a flow's failed logins count toward the user's lockout. */
 export function spendsLoginAttempts (flow: string): boolean {
   return SPENDS_LOGIN_ATTEMPTS.has(flow)
@@ -140,7 +131,7 @@ export class LoginGate {
     if (early) return { ok: false, refusal: early }
     const result = await underLease({
       state: this.opts.state,
-      name: `login-user:${identity}`,
+      name: loginUserLease(identity),
       ttlMs: this.opts.leaseTtlMs,
       deadline: this.now() + this.opts.waitTimeoutMs,
       logger: this.opts.logger,
@@ -179,7 +170,7 @@ export class LoginGate {
     const late = await this.budgetRefusal(owner, req.purpose)
     if (late) return { ok: false, refusal: late }
 
-    const used = await this.opts.state.addToWindow(budgetKey(owner), BUDGET_WINDOW_MS)
+    const used = await this.opts.state.addToWindow(loginBudgetWindow(owner), BUDGET_WINDOW_MS)
     this.opts.observer?.loginBudget?.(connection, used, this.opts.loginsPerHour)
     const started = this.now()
     const outcome = await this.opts.core(definition).catch((err: unknown): LoginOutcome => unexpected(this.opts.logger, err))
@@ -194,7 +185,7 @@ export class LoginGate {
     const failure = outcome.failure
     if (failure.classification === 'login_rate_exceeded') {
       // Salesforce refuses every login of this user for the rest of its hour: asking again only extends the wait
-      await this.opts.state.putJson(holdKey(owner), { until: this.now() + BUDGET_WINDOW_MS }, BUDGET_WINDOW_MS)
+      await this.opts.state.putJson(loginRateHoldDoc(owner), { until: this.now() + BUDGET_WINDOW_MS }, BUDGET_WINDOW_MS)
       this.opts.logger.warn({ connection }, 'salesforce answered LOGIN_RATE_EXCEEDED: logins for this user held for an hour')
       return { ok: false, failure }
     }
@@ -221,7 +212,7 @@ export class LoginGate {
    * know what the others counted, and a password login could be the one that locks the user.
    */
   private async readGuard (identity: string): Promise<GuardState | null | 'unavailable'> {
-    const key = guardKey(identity)
+    const key = loginGuardDoc(identity)
     const tiers = this.opts.state.tiers
     if (!tiers) return this.opts.state.getJson<GuardState>(key)
     let fleet: GuardState | null
@@ -252,13 +243,13 @@ export class LoginGate {
   private async reconcile (identity: string, guard: GuardState | null): Promise<GuardState | null> {
     const read = this.opts.readFailedLogins
     if (!read) return guard
-    const user = await this.opts.state.getJson<string>(userKey(identity))
+    const user = await this.opts.state.getJson<string>(salesforceUserDoc(identity))
     const [orgId, userId] = user?.replace(/^sfuser:/, '').split('/') ?? []
     if (!orgId || !userId) return guard
-    const asked = await this.opts.state.getJson<{ at: number }>(askedKey(identity))
+    const asked = await this.opts.state.getJson<{ at: number }>(loginGuardAskedDoc(identity))
     if (asked && this.now() - asked.at < TRUTH_INTERVAL_MS) return guard
-    await this.opts.state.putJson(askedKey(identity), { at: this.now() }, TRUTH_INTERVAL_MS)
-    const where = await this.opts.state.getJson<{ connection: string, version: number }>(orgSessionKey(orgId))
+    await this.opts.state.putJson(loginGuardAskedDoc(identity), { at: this.now() }, TRUTH_INTERVAL_MS)
+    const where = await this.opts.state.getJson<{ connection: string, version: number }>(orgSessionDoc(orgId))
     const cached = where ? await this.opts.state.getSession(where.connection, where.version) : null
     if (!where || !cached) return guard
     const truth = await read(cached.session, cached.apiVersion, userId).catch(() => null)
@@ -267,7 +258,7 @@ export class LoginGate {
       return guard
     }
     const now = this.now()
-    await this.opts.state.putJson(truthKey(identity), { failedLogins: truth.failedLogins, locked: truth.locked, readAt: now, via: where.connection } satisfies GuardTruth)
+    await this.opts.state.putJson(loginGuardTruthDoc(identity), { failedLogins: truth.failedLogins, locked: truth.locked, readAt: now, via: where.connection } satisfies GuardTruth)
     if (truth.locked) return guard
     let next = withReset(guard, now)
     for (let i = 0; i < truth.failedLogins; i++) next = withFailure(next, now + i)
@@ -279,7 +270,7 @@ export class LoginGate {
 
   /** Written to the fleet and to this replica's memory; a copy that did not reach Redis is merged back by the next read. */
   private async writeGuard (identity: string, state: GuardState): Promise<void> {
-    const key = guardKey(identity)
+    const key = loginGuardDoc(identity)
     const tiers = this.opts.state.tiers
     if (!tiers) return this.opts.state.putJson(key, state)
     await tiers.local.putJson(key, state)
@@ -302,7 +293,7 @@ export class LoginGate {
 
   /** Whose hourly login budget a login spends: the Salesforce user it logs in as, once known, whatever the flow. */
   private async budgetOwner (identity: string): Promise<string> {
-    return (await this.opts.state.getJson<string>(userKey(identity)).catch(() => null)) ?? identity
+    return (await this.opts.state.getJson<string>(salesforceUserDoc(identity)).catch(() => null)) ?? identity
   }
 
   /**
@@ -314,16 +305,16 @@ export class LoginGate {
     if (!session.orgId || !session.userId) return
     const user = `sfuser:${session.orgId}/${session.userId}`
     if (user === owner) return
-    await this.opts.state.putJson(userKey(identity), user)
-    await this.opts.state.addToWindow(budgetKey(user), BUDGET_WINDOW_MS)
+    await this.opts.state.putJson(salesforceUserDoc(identity), user)
+    await this.opts.state.addToWindow(loginBudgetWindow(user), BUDGET_WINDOW_MS)
   }
 
   private async budgetRefusal (owner: string, purpose: LoginPurpose): Promise<LoginRefusal | undefined> {
     const now = this.now()
-    const hold = await this.opts.state.getJson<{ until: number }>(holdKey(owner))
+    const hold = await this.opts.state.getJson<{ until: number }>(loginRateHoldDoc(owner))
     const limit = this.opts.loginsPerHour
     if (hold && hold.until > now) return { kind: 'budget', reason: 'rate_exceeded', used: limit, limit, retryAt: hold.until }
-    const used = await this.opts.state.countWindow(budgetKey(owner), BUDGET_WINDOW_MS)
+    const used = await this.opts.state.countWindow(loginBudgetWindow(owner), BUDGET_WINDOW_MS)
     const decision = budgetDecision(used, limit, purpose)
     if (decision.allowed) return undefined
     return { kind: 'budget', reason: decision.reason, used, limit, retryAt: now + 60_000 }
@@ -332,7 +323,7 @@ export class LoginGate {
   /** Logins spent for the definition's Salesforce user in the rolling hour. */
   async budget (definition: ConnectionDefinition): Promise<{ used: number, limit: number }> {
     const owner = await this.budgetOwner(loginIdentity(definition))
-    return { used: await this.opts.state.countWindow(budgetKey(owner), BUDGET_WINDOW_MS), limit: this.opts.loginsPerHour }
+    return { used: await this.opts.state.countWindow(loginBudgetWindow(owner), BUDGET_WINDOW_MS), limit: this.opts.loginsPerHour }
   }
 
   /**
@@ -342,8 +333,8 @@ export class LoginGate {
   async guardState (definition: ConnectionDefinition): Promise<GuardDecision & { unavailable?: true, truth?: GuardTruth }> {
     const identity = loginIdentity(definition)
     const read = await this.readGuard(identity)
-    if (read === 'unavailable') return { ...guardDecision(await this.opts.state.getJson<GuardState>(guardKey(identity)), this.opts.guard), unavailable: true }
-    const truth = await this.opts.state.getJson<GuardTruth>(truthKey(identity))
+    if (read === 'unavailable') return { ...guardDecision(await this.opts.state.getJson<GuardState>(loginGuardDoc(identity)), this.opts.guard), unavailable: true }
+    const truth = await this.opts.state.getJson<GuardTruth>(loginGuardTruthDoc(identity))
     // Salesforce's word is the count only until the broker counts or resets after it
     const current = truth && read?.truthReadAt === truth.readAt ? truth : undefined
     return { ...guardDecision(read, this.opts.guard), ...(current ? { truth: current } : {}) }

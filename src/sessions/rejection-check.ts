@@ -1,15 +1,15 @@
-import { createHash } from 'node:crypto'
 import type { Logger } from 'pino'
 import { DomainError } from '../errors.ts'
 import type { SalesforceSession, SessionCheckOutcome } from '../salesforce/types.ts'
 import { underLease } from './lease.ts'
-import type { CachedSession, SharedState } from '../shared-state/shared-state.ts'
+import type { CachedSession, Documents, Leases, Windows } from '../shared-state/shared-state.ts'
+import { forcedRefreshWindow, tokenVerdictDoc, tokenVerifyLease } from '../shared-state/state-names.ts'
 
 /** Asks Salesforce whether a session still works (GET /limits, src/salesforce/session-check.ts). */
 export type SessionChecker = (session: SalesforceSession, apiVersion: string) => Promise<SessionCheckOutcome>
 
 export interface RejectionCheckOptions {
-  state: SharedState
+  state: Documents & Windows & Leases
   checkSession: SessionChecker
   /** claims of a dead token one caller may make per minute (fleet-wide) */
   perCallerPerMinute: number
@@ -44,19 +44,19 @@ export class RejectionCheck {
 
   /** `onConfirmedDead` runs once fleet-wide, by whoever asked Salesforce, when the answer is dead. */
   async isDead (connection: string, entry: CachedSession, caller: string, onConfirmedDead?: () => Promise<void>): Promise<boolean> {
-    const key = verdictKey(entry.session.accessToken)
+    const key = tokenVerdictDoc(entry.session.accessToken)
     const known = await this.opts.state.getJson<Verdict>(key)
     if (known) return known === 'dead'
     const result = await underLease<Verdict>({
       state: this.opts.state,
-      name: `verify:${key}`,
+      name: tokenVerifyLease(entry.session.accessToken),
       ttlMs: this.opts.leaseTtlMs,
       deadline: Date.now() + this.opts.waitTimeoutMs,
       settled: async () => (await this.opts.state.getJson<Verdict>(key)) ?? undefined,
       logger: this.opts.logger,
     }, async () => {
       // only the claims that cost a call to Salesforce count: the ones a verdict answers are free
-      const claims = await this.opts.state.addToWindow(`forced-refresh:${caller}`, MINUTE_MS)
+      const claims = await this.opts.state.addToWindow(forcedRefreshWindow(caller), MINUTE_MS)
       if (claims > this.opts.perCallerPerMinute) {
         throw new DomainError('rate_limited', `more than ${this.opts.perCallerPerMinute} rejected-token claims from this caller needed a check in the last minute`, { connection, retryable: true }, 60)
       }
@@ -71,8 +71,4 @@ export class RejectionCheck {
     })
     return result.kind !== 'timeout' && result.value === 'dead'
   }
-}
-
-function verdictKey (token: string): string {
-  return `token-verdict:${createHash('sha256').update(token).digest('hex').slice(0, 32)}`
 }

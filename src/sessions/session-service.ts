@@ -9,7 +9,7 @@ import { circuitBlocks, retryAfterSeconds } from './circuit.ts'
 import { endHoldOff, startHoldOff, throwIfHeldOff, type HoldOff } from './hold-off.ts'
 import { underLease } from './lease.ts'
 import { BUDGET_WINDOW_MS, type LoginPurpose } from './login-budget.ts'
-import { orgSessionKey, type LoginGate } from './login-gate.ts'
+import type { LoginGate } from './login-gate.ts'
 import { refusalProblem } from './login-refusal.ts'
 import type { RejectionCheck } from './rejection-check.ts'
 import { ChangeWaiters } from './change-waiters.ts'
@@ -18,6 +18,7 @@ import { StopSignal } from './stop-signal.ts'
 import type { StoredLogin, StoredLoginOutcome } from './stored-login.ts'
 import { callerExpiry, needsRefresh, toCachedSession, type LifetimePolicy } from './session-lifetime.ts'
 import type { CachedSession, CircuitState, SharedState } from '../shared-state/shared-state.ts'
+import { connectionLoginLease, orgSessionDoc, reloginFloorLease, revokedDoc } from '../shared-state/state-names.ts'
 
 /** What the session service needs from the secret store: the current secret, and its last known version while the store is down. */
 export interface SecretReader {
@@ -67,7 +68,6 @@ export interface SessionServiceOptions {
 
 /** After a session was confirmed dead, logins replacing it are rationed this long (the login budget's hour). */
 const REVOKED_WATCH_MS = 3_600_000
-const revokedKey = (connection: string) => `revoked:${connection}`
 
 export interface IssuedSession {
   connection: string
@@ -191,7 +191,7 @@ export class SessionService {
     // runs once per dead token fleet-wide, before the verdict is published, so no login made for the
     // callers who reported it can have been stored yet
     await this.purge(connection)
-    await this.opts.state.putJson(revokedKey(connection), { at: this.now() }, REVOKED_WATCH_MS)
+    await this.opts.state.putJson(revokedDoc(connection), { at: this.now() }, REVOKED_WATCH_MS)
   }
 
   /**
@@ -201,8 +201,8 @@ export class SessionService {
   private async rationRelogin (connection: string): Promise<void> {
     const interval = this.opts.reloginIntervalMs ?? 0
     if (interval <= 0) return
-    if (!await this.opts.state.getJson(revokedKey(connection))) return
-    if (await this.opts.state.acquireLease(`relogin-floor:${connection}`, randomUUID(), interval)) return
+    if (!await this.opts.state.getJson(revokedDoc(connection))) return
+    if (await this.opts.state.acquireLease(reloginFloorLease(connection), randomUUID(), interval)) return
     throw new DomainError('session_renewal_throttled',
       'the connection\'s session was confirmed dead and replaced moments ago; sessions revoked this often are replaced at most once per interval',
       { connection, retryable: true, hint: 'Something is revoking this connection\'s sessions (Salesforce Setup > Session Management, or a caller calling /services/oauth2/revoke); find it in the broker\'s audit (session.issued by caller) and in Login History.' },
@@ -262,7 +262,7 @@ export class SessionService {
     let holdoff: HoldOff | null = null
     const result = await underLease<CachedSession>({
       state: this.opts.state,
-      name: `login:${connection}`,
+      name: connectionLoginLease(connection),
       ttlMs: this.opts.leaseTtlMs,
       deadline,
       logger: this.opts.logger,
@@ -359,7 +359,7 @@ export class SessionService {
     // whoever receives it may use it until Salesforce ends it: the kill switch must be able to reach it
     await this.opts.state.rememberIssued(connection, entry)
     // a working session of this org: the failure guard may read another user's count of it with it
-    if (entry.session.orgId) await this.opts.state.putJson(orgSessionKey(entry.session.orgId), { connection, version: entry.secretVersion })
+    if (entry.session.orgId) await this.opts.state.putJson(orgSessionDoc(entry.session.orgId), { connection, version: entry.secretVersion })
     await this.opts.state.publish({ type: 'session', connection, secretVersion: entry.secretVersion })
     // set after publishing: our own event drops the connection's in-process copy
     this.l1.remember(connection, entry)

@@ -2,7 +2,7 @@ import type { Logger } from 'pino'
 import { DomainError } from '../errors.ts'
 import { isRetired, type FlowSunsetTable } from '../salesforce/flow-sunset.ts'
 import type { ClassifiedFailure, ConnectionDefinition } from '../salesforce/types.ts'
-import type { SharedState } from '../shared-state/shared-state.ts'
+import type { CircuitStore, EventBus } from '../shared-state/shared-state.ts'
 import { openCircuit, opensCircuit, type CircuitPolicy } from './circuit.ts'
 import type { GateOutcome, GateRequest, LoginGate } from './login-gate.ts'
 
@@ -28,7 +28,7 @@ export type StoredLoginOutcome = GateOutcome & { switched?: { version: number, d
 
 export interface StoredLoginOptions {
   gate: LoginGate
-  state: SharedState
+  state: CircuitStore & EventBus
   circuit: CircuitPolicy
   logger: Logger
   flowSunsets: FlowSunsetTable

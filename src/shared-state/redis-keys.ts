@@ -1,5 +1,7 @@
 /**
- * Names of the broker's Redis keys. Everything of one owner — a connection, or a Salesforce login
+ * Names of the broker's Redis keys: the physical layout. The logical names of leases, windows,
+ * documents and streams (`login:acme`, `login-guard:user:a@b.c`, …) are made in state-names.ts
+ * only; this file places them. Everything of one owner — a connection, or a Salesforce login
  * identity for the per-user guard, budget and lease — carries the owner as its hash tag (`{…}`),
  * so it all lives in one Redis Cluster slot: a MULTI or a script never spans two slots, and a
  * failover moves an owner's state as a whole.

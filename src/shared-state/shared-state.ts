@@ -32,10 +32,6 @@ export type BrokerEvent =
   /** carries the new state so every replica's local copy follows (null = cleared) */
   | { type: 'circuit', connection: string, state: CircuitState | null }
 
-/**
- * State shared by every broker replica: Redis in production, process memory when no Redis is
- * configured (one replica) or while Redis is down.
- */
 export interface StreamEntry { id: string, entry: string }
 
 /**
@@ -51,7 +47,84 @@ export interface StreamRange {
   untilMs?: number
 }
 
-export interface SharedState {
+/** Sealed sessions of a connection: the cache, its purge, and the kill switch's list of what was handed out. */
+export interface SessionCache {
+  getSession (connection: string, secretVersion: number): Promise<CachedSession | null>
+  putSession (connection: string, entry: CachedSession): Promise<void>
+  /** Drops every cached session of the connection (all secret versions) and returns them (for revocation). */
+  purgeSessions (connection: string): Promise<CachedSession[]>
+  /**
+   * Remembers a session the broker obtained for the connection (sealed like the cache) until
+   * Salesforce ends it: whoever received it may still use it, so the kill switch must reach it
+   * even after a rotation or an adopted session replaced it in the cache.
+   */
+  rememberIssued (connection: string, entry: CachedSession): Promise<void>
+  /** Every remembered session of the connection still alive (before its realEnd), forgotten as it is returned. */
+  takeIssued (connection: string): Promise<CachedSession[]>
+}
+
+/** The circuit of each connection: the fleet-wide memory of a credential failure. */
+export interface CircuitStore {
+  getCircuit (connection: string): Promise<CircuitState | null>
+  putCircuit (connection: string, state: CircuitState): Promise<void>
+  clearCircuit (connection: string): Promise<void>
+}
+
+/**
+ * Named leases with an owner token (names: state-names.ts). A lease never released is a marker
+ * that lives its ttl: a cool-down, or "only the first replica does this".
+ */
+export interface Leases {
+  /** Takes the lease if nobody holds it; `owner` is a random token so only the holder can release it. */
+  acquireLease (name: string, owner: string, ttlMs: number): Promise<boolean>
+  /** Releases the lease only if `owner` still holds it (compare-and-delete). */
+  releaseLease (name: string, owner: string): Promise<boolean>
+  /** Extends the lease to `ttlMs` from now, only if `owner` still holds it (compare-and-expire). */
+  renewLease (name: string, owner: string, ttlMs: number): Promise<boolean>
+}
+
+/** Small JSON documents shared by replicas: holds, guards, health results (names: state-names.ts). */
+export interface Documents {
+  getJson<T> (key: string): Promise<T | null>
+  putJson (key: string, value: unknown, ttlMs?: number): Promise<void>
+}
+
+/** Rolling windows of events (names: state-names.ts). */
+export interface Windows {
+  /** Adds one event now to a rolling window (e.g. logins per user per hour) and returns how many it holds. */
+  addToWindow (key: string, windowMs: number): Promise<number>
+  /** How many events the rolling window holds now. */
+  countWindow (key: string, windowMs: number): Promise<number>
+}
+
+/** Capped logs every replica reads (names: state-names.ts). */
+export interface Streams {
+  /** Appends an entry to a capped log every replica reads (e.g. dead letters); about the newest `maxLen` are kept. */
+  appendToStream (name: string, entry: string, maxLen: number): Promise<void>
+  /** Up to `count` entries of the log, newest first, older than the entry `before` (an id from an earlier page). */
+  readStream (name: string, count: number, before?: string): Promise<StreamEntry[]>
+  /**
+   * Appends entries to a log every replica reads (the audit streams), in order, in one round trip,
+   * and trims the log to its retention: about the newest `maxLen` entries (Redis trims whole
+   * blocks), none added more than `maxAgeMs` ago.
+   */
+  appendToStreamWithin (name: string, entries: string[], retention: { maxLen: number, maxAgeMs?: number }): Promise<void>
+  /** Entries of the log in the range, oldest first (`asc`) or newest first (`desc`). */
+  readStreamRange (name: string, range: StreamRange): Promise<StreamEntry[]>
+}
+
+/** Events between replicas: a session stored, sessions purged, a circuit changed. */
+export interface EventBus {
+  publish (event: BrokerEvent): Promise<void>
+  onEvent (listener: (event: BrokerEvent) => void): void
+}
+
+/**
+ * State shared by every broker replica: Redis in production, process memory when no Redis is
+ * configured (one replica) or while Redis is down. A consumer that needs one role declares that
+ * role (e.g. `Documents`, `Leases & Streams`), not the whole.
+ */
+export interface SharedState extends SessionCache, CircuitStore, Leases, Documents, Windows, Streams, EventBus {
   readonly kind: 'redis' | 'memory'
   /** Redis only: whether the connection is up right now */
   readonly connected?: boolean
@@ -66,48 +139,6 @@ export interface SharedState {
    * and fails closed when it cannot, rather than trusting one replica's memory.
    */
   readonly tiers?: { fleet: SharedState, local: SharedState }
-  getSession (connection: string, secretVersion: number): Promise<CachedSession | null>
-  putSession (connection: string, entry: CachedSession): Promise<void>
-  /** Drops every cached session of the connection (all secret versions) and returns them (for revocation). */
-  purgeSessions (connection: string): Promise<CachedSession[]>
-  /**
-   * Remembers a session the broker obtained for the connection (sealed like the cache) until
-   * Salesforce ends it: whoever received it may still use it, so the kill switch must reach it
-   * even after a rotation or an adopted session replaced it in the cache.
-   */
-  rememberIssued (connection: string, entry: CachedSession): Promise<void>
-  /** Every remembered session of the connection still alive (before its realEnd), forgotten as it is returned. */
-  takeIssued (connection: string): Promise<CachedSession[]>
-  /** Takes the lease if nobody holds it; `owner` is a random token so only the holder can release it. */
-  acquireLease (name: string, owner: string, ttlMs: number): Promise<boolean>
-  /** Releases the lease only if `owner` still holds it (compare-and-delete). */
-  releaseLease (name: string, owner: string): Promise<boolean>
-  /** Extends the lease to `ttlMs` from now, only if `owner` still holds it (compare-and-expire). */
-  renewLease (name: string, owner: string, ttlMs: number): Promise<boolean>
-  /** Adds one event now to a rolling window (e.g. logins per user per hour) and returns how many it holds. */
-  addToWindow (key: string, windowMs: number): Promise<number>
-  /** How many events the rolling window holds now. */
-  countWindow (key: string, windowMs: number): Promise<number>
-  getCircuit (connection: string): Promise<CircuitState | null>
-  putCircuit (connection: string, state: CircuitState): Promise<void>
-  clearCircuit (connection: string): Promise<void>
-  /** Small JSON documents shared by replicas (health results). */
-  getJson<T> (key: string): Promise<T | null>
-  putJson (key: string, value: unknown, ttlMs?: number): Promise<void>
-  /** Appends an entry to a capped log every replica reads (e.g. dead letters); about the newest `maxLen` are kept. */
-  appendToStream (name: string, entry: string, maxLen: number): Promise<void>
-  /** Up to `count` entries of the log, newest first, older than the entry `before` (an id from an earlier page). */
-  readStream (name: string, count: number, before?: string): Promise<StreamEntry[]>
-  /**
-   * Appends entries to a log every replica reads (the audit streams), in order, in one round trip,
-   * and trims the log to its retention: about the newest `maxLen` entries (Redis trims whole
-   * blocks), none added more than `maxAgeMs` ago.
-   */
-  appendToStreamWithin (name: string, entries: string[], retention: { maxLen: number, maxAgeMs?: number }): Promise<void>
-  /** Entries of the log in the range, oldest first (`asc`) or newest first (`desc`). */
-  readStreamRange (name: string, range: StreamRange): Promise<StreamEntry[]>
-  publish (event: BrokerEvent): Promise<void>
-  onEvent (listener: (event: BrokerEvent) => void): void
   /** true when the state can be used now */
   ping (): Promise<boolean>
   close (): Promise<void>

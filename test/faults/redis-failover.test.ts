@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap'
 import { allReady, coldDuringFailover, HEALTHY, invalidationStillWorks, LOCKED, pause, problemType, redisFleet, underLoad, warmUp, type Fleet } from '../support/failover-load.ts'
 import { RedisClusterSet, SentinelSet } from '../support/redis-topologies.ts'
+import { validateLease } from '../../src/shared-state/state-names.ts'
 
 /**
  * Redis loses its primary (Sentinel) or a master (Cluster) while three broker replicas serve
@@ -21,7 +22,7 @@ async function afterFailover (t: Test, fleet: Fleet, before: Record<string, numb
   t.equal(answer.statusCode, 503)
   t.match(problemType(answer), /circuit_open/, 'the open circuit survived on the promoted node')
   t.equal(fleet.sim.stats(LOCKED).failures, 1, 'no second failed login at Salesforce')
-  const leaseKept = !await fresh.broker.sharedState.acquireLease(`validate:${HEALTHY[0]}`, 'someone-else', 1_000)
+  const leaseKept = !await fresh.broker.sharedState.acquireLease(validateLease(HEALTHY[0]), 'someone-else', 1_000)
   t.ok(leaseKept, 'the lease taken before the kill is still held')
   return { extraLogins, circuitKept, leaseKept }
 }
@@ -30,7 +31,7 @@ async function afterFailover (t: Test, fleet: Fleet, before: Record<string, numb
 async function failoverUnderLoad (t: Test, label: string, env: Record<string, string>, kill: () => Promise<{ failoverMs: number }>): Promise<void> {
   const fleet = await redisFleet(t, env)
   const before = await warmUp(t, fleet)
-  t.ok(await fleet.apps[0].broker.sharedState.acquireLease(`validate:${HEALTHY[0]}`, 'failover-test', 120_000))
+  t.ok(await fleet.apps[0].broker.sharedState.acquireLease(validateLease(HEALTHY[0]), 'failover-test', 120_000))
 
   let failover = { failoverMs: 0 }
   let cold = { statuses: [] as number[], logins: 0 }
