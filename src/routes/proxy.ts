@@ -43,6 +43,8 @@ const ProxyParams = Type.Object({
   '*': Type.String({ description: 'The Salesforce path from /services/ on, e.g. services/data/v62.0/query' }),
 }, { additionalProperties: false })
 
+interface Instance { allowed: boolean, origin: string, host: string }
+
 interface Forwarding {
   name: string
   principal: Principal
@@ -74,14 +76,16 @@ const proxyRoutes: FastifyPluginAsync<ProxyRoutesOptions> = async (app, opts) =>
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', (_request, payload, done) => { done(null, payload) })
 
-  const allowedInstance = new Map<string, boolean>()
-  const instanceAllowed = (instanceUrl: string): boolean => {
-    let allowed = allowedInstance.get(instanceUrl)
-    if (allowed === undefined) {
-      allowed = isLoginUrlAllowed(new URL(instanceUrl).origin, opts.loginUrlPolicy)
-      allowedInstance.set(instanceUrl, allowed)
+  // an instance URL is parsed and checked once, not for every call (a handful per broker: one per org)
+  const instances = new Map<string, Instance>()
+  const instance = (instanceUrl: string): Instance => {
+    let known = instances.get(instanceUrl)
+    if (known === undefined) {
+      const { origin, host } = new URL(instanceUrl)
+      known = { allowed: isLoginUrlAllowed(origin, opts.loginUrlPolicy), origin, host }
+      instances.set(instanceUrl, known)
     }
-    return allowed
+    return known
   }
 
   const handler = async (request: FastifyRequest<{ Params: { name: string } }>, reply: FastifyReply): Promise<FastifyReply> => {
@@ -113,8 +117,8 @@ const proxyRoutes: FastifyPluginAsync<ProxyRoutesOptions> = async (app, opts) =>
 
   const forward = (request: FastifyRequest, reply: FastifyReply, f: Forwarding): FastifyReply => {
     const { instanceUrl, accessToken } = f.session.entry.session
-    if (!instanceAllowed(instanceUrl)) throw new HttpProblem('bad_gateway', 'the session\'s instance URL is not a Salesforce host the broker may send sessions to')
-    const upstream = new URL(instanceUrl)
+    const upstream = instance(instanceUrl)
+    if (!upstream.allowed) throw new HttpProblem('bad_gateway', 'the session\'s instance URL is not a Salesforce host the broker may send sessions to')
     if (f.body instanceof Buffer) request.body = undefined
     return reply.from(f.path, {
       getUpstream: () => upstream.origin,
