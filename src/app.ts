@@ -135,6 +135,7 @@ export async function buildApp (config: Config, overrides: BrokerOverrides = {})
     metrics: broker.metrics,
     flowSunsets: broker.flowSunsets,
     now: broker.now,
+    clock: broker.clock,
     admin: broker.admin,
     notifier: broker.notifier,
     certificateRotation: broker.certificateRotation,

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino'
 import { ConfigError, decodeKey, readPrincipalsSource, webhookUrls, type Config } from './config.ts'
 import { createLogger } from './logger.ts'
+import type { Clock } from './clock.ts'
 import { useEgressProxy } from './egress.ts'
 import { parsePrincipals, type PrincipalDirectory } from './auth/principals.ts'
 import { createJwtVerifier, type JwtVerifier } from './auth/jwt.ts'
@@ -87,6 +88,8 @@ export interface Broker {
   flowSunsets: FlowSunsetTable
   /** the calendar the sunset dates are compared with (injectable: tests live at any date) */
   now: () => number
+  /** the Clock a test gave as `clock`: validation rounds run on it; undefined = the system clock */
+  clock?: Clock
   close (): Promise<void>
 }
 
@@ -108,8 +111,11 @@ export interface BrokerOverrides {
   /**
    * The clock of logins: the circuit's cool-downs and the failure guard (tests run hours of them
    * in milliseconds); default Date.now. Apart from `now`, which tests pin to a date.
+   * A Clock (src/clock.ts; tests use test/support/manual-clock.ts) also runs the validation
+   * scheduler's rounds, health's judgement of time and Vault's token renewals, so a test moves
+   * logins and rounds together; a bare function leaves those on real time.
    */
-  clock?: () => number
+  clock?: (() => number) | Clock
   /** the calendar of the rotation policies (rotateEveryDays, CERT_ROTATION_START_DAYS): when one is due; default Date.now */
   rotationCalendar?: () => number
 }
@@ -124,7 +130,7 @@ export async function createBroker (config: Config, overrides: BrokerOverrides =
     : undefined)
 
   const metrics = new BrokerMetrics()
-  const created = overrides.secretStore ? { store: overrides.secretStore, startup: Promise.resolve() } : await createSecretStore(config, logger)
+  const created = overrides.secretStore ? { store: overrides.secretStore, startup: Promise.resolve() } : await createSecretStore(config, logger, typeof overrides.clock === 'object' ? overrides.clock : undefined)
   // handled here so a failure is never unhandled; the server exits on it (src/server.ts)
   created.startup.catch(() => {})
   const baseStore = created.store
@@ -141,7 +147,8 @@ export async function createBroker (config: Config, overrides: BrokerOverrides =
   sharedState.onEvent((event) => { if (event.type === 'purge') cachingSecretStore.invalidate(event.connection) })
   const loginUrlPolicy = createLoginUrlPolicy({ extraAllowedOrigins: splitList(config.LOGIN_URL_ALLOWLIST) })
   const now = overrides.now ?? Date.now
-  const clock = overrides.clock ?? Date.now
+  const given = overrides.clock
+  const clock = typeof given === 'function' ? given : given ? () => given.now() : Date.now
   const flowSunsets = flowSunsetTable({ oauth_password: config.FLOW_SUNSET_OAUTH_PASSWORD_DATE, soap: config.FLOW_SUNSET_SOAP_DATE })
   const deadLetters = new DeadLetters({ state: sharedState, maxLen: config.WEBHOOK_DEAD_LETTER_MAX })
   const notifier = new Notifier({ state: sharedState, logger, courier: webhookCourier(config, deadLetters, logger, overrides.webhookClock) })
@@ -271,6 +278,7 @@ export async function createBroker (config: Config, overrides: BrokerOverrides =
     proxyAccounting: new ProxyAccounting({ registry: metrics.registry, state: sharedState }),
     flowSunsets,
     now,
+    ...(typeof given === 'object' ? { clock: given } : {}),
     startup: created.startup,
     async close () {
       stopReloading()

@@ -48,6 +48,8 @@ export interface ConnectionValidatorOptions {
   storedLogin?: Pick<StoredLogin, 'attempt'>
   /** reads the org's username-password flow setting (oauth_password connections); default: the Metadata API */
   readUnpwFlow?: UnpwFlowReader
+  /** the time checks are recorded at and a full check falls due by (the scheduler's); default Date.now */
+  clock?: () => number
 }
 
 export interface ValidateOptions {
@@ -130,12 +132,16 @@ export class ConnectionValidator {
     if (circuit && circuit.secretVersion === version) return true
     // any successful login with this secret version proves it, whoever made it (a caller, an admin's rotation)
     const lastFull = Math.max(cached.session.issuedAt, previous?.secretVersion === version ? previous.lastFullAt ?? 0 : 0)
-    return Date.now() - lastFull >= this.opts.fullIntervalMs
+    return this.now() - lastFull >= this.opts.fullIntervalMs
+  }
+
+  private now (): number {
+    return (this.opts.clock ?? Date.now)()
   }
 
   private async usableSession (name: string, version: number): Promise<CachedSession | null> {
     const entry = await this.opts.sessions.cachedInSharedState(name, version)
-    return entry && entry.validUntil > Date.now() ? entry : null
+    return entry && entry.validUntil > this.now() ? entry : null
   }
 
   private async cheapCheck (definition: ConnectionDefinition, cached: CachedSession): Promise<CheckOutcome> {
@@ -245,7 +251,7 @@ export class ConnectionValidator {
   }
 
   private async record (name: string, version: number, outcome: CheckOutcome, previous: StoredHealth | null): Promise<StoredHealth> {
-    const health = nextHealth(name, version, outcome, previous)
+    const health = nextHealth(name, version, outcome, previous, this.now())
     await this.opts.state.putJson(healthDoc(name), health, RESULT_TTL_MS)
     const circuit = await this.opts.sessions.circuit(name)
     updateHealthGauges(this.opts.metrics, name, { status: health.status, circuitOpen: circuitBlocks(circuit, version), apiUsage: health.apiUsage, readiness: health.readiness })

@@ -35,6 +35,8 @@ export interface HealthReporterOptions {
   certificateWarnDays?: number
   /** the calendar the sunsets are counted with (only them: staleness is real time) */
   now: () => number
+  /** the time staleness, sessions and circuits are judged at (the scheduler's); default Date.now */
+  clock?: () => number
   /** keeps sfb_connection_flow_sunset_timestamp_seconds in step with what is reported */
   metrics?: BrokerMetrics
   /** API_USAGE_WARN_RATIO: daily API usage above this share of the allocation makes an ok connection warn */
@@ -72,7 +74,7 @@ export class HealthReporter {
       this.opts.gate?.budget(stored.definition),
       this.opts.gate?.guardState(stored.definition),
     ])
-    const now = Date.now()
+    const now = (this.opts.clock ?? Date.now)()
     const view: ConnectionHealth = {
       connection: name,
       ...verdict(doc, stored.version, cached !== null && cached.validUntil > now, now, this.opts.staleAfterMs),

@@ -4,6 +4,7 @@ import type { CertificateRotation } from '../admin/certificate-rotation.ts'
 import type { ConnectionAdmin } from '../admin/connection-admin.ts'
 import type { Config } from '../config.ts'
 import type { Logger } from 'pino'
+import type { Clock } from '../clock.ts'
 import type { FlowSunsetTable } from '../salesforce/flow-sunset.ts'
 import type { CachingSecretStore } from '../secrets/caching-store.ts'
 import type { LoginGate } from '../sessions/login-gate.ts'
@@ -37,6 +38,8 @@ export interface HealthPluginOptions {
   metrics: BrokerMetrics
   flowSunsets: FlowSunsetTable
   now: () => number
+  /** the time validation rounds run on and checks are judged at; default the system clock */
+  clock?: Clock
   /** a validated rotation, replace or rollback counts as a successful full check */
   admin: Pick<ConnectionAdmin, 'onWritten'>
   /** status changes and sunset/expiry thresholds become notifications (src/notifications/) */
@@ -75,7 +78,7 @@ declare module 'fastify' {
  * which app.ts registers after this plugin (routes register on plugins, a plugin never imports a route).
  */
 async function healthPlugin (app: FastifyInstance, opts: HealthPluginOptions): Promise<void> {
-  const { config, metrics, secretStore, sharedState } = opts
+  const { config, metrics, secretStore, sharedState, clock } = opts
   const intervalMs = config.VALIDATION_INTERVAL_SECONDS * 1000
   const logger = opts.logger.child({ component: 'health' })
 
@@ -100,6 +103,7 @@ async function healthPlugin (app: FastifyInstance, opts: HealthPluginOptions): P
     loginTimeoutMs: config.LOGIN_TIMEOUT_MS,
     passwordExpiryWarnDays: config.PASSWORD_EXPIRY_WARN_DAYS,
     leaseTtlMs: config.LOGIN_LEASE_TTL_MS,
+    ...(clock ? { clock: () => clock.now() } : {}),
     ...(events ? { onRecorded: (previous: StoredHealth | null, next: StoredHealth) => events.statusRecorded(previous, next) } : {}),
     retired: (name, definition) => retiredFlowProblem(name, definition, opts.flowSunsets, opts.now()),
     ...(opts.storedLogin ? { storedLogin: opts.storedLogin } : {}),
@@ -124,6 +128,7 @@ async function healthPlugin (app: FastifyInstance, opts: HealthPluginOptions): P
     flowSunsetWarnDays: config.FLOW_SUNSET_WARN_DAYS,
     certificateWarnDays: config.CERT_EXPIRY_WARN_DAYS,
     now: opts.now,
+    ...(clock ? { clock: () => clock.now() } : {}),
     metrics,
     apiUsageWarnRatio: config.API_USAGE_WARN_RATIO,
   })
@@ -185,6 +190,7 @@ async function healthPlugin (app: FastifyInstance, opts: HealthPluginOptions): P
     neverChecked: async name => (await sharedState.getJson(healthDoc(name))) === null,
     state: sharedState,
     logger,
+    clock,
   })
   const stop = async () => {
     // validations queued for a token are dropped, not waited for; the ones calling Salesforce finish

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { Logger } from 'pino'
+import { systemClock, type Clock, type Timer } from '../clock.ts'
 import type { Leases } from '../shared-state/shared-state.ts'
 import { validateLease } from '../shared-state/state-names.ts'
 import type { StoredHealth } from './health-result.ts'
@@ -19,6 +20,8 @@ export interface ValidationSchedulerOptions {
   state: Leases
   logger: Logger
   random?: () => number
+  /** the time rounds are aligned to and their timers set on; default the system clock */
+  clock?: Clock
 }
 
 /** Share of the interval the connections' slots are spread over; the rest absorbs rate limiting. */
@@ -29,17 +32,20 @@ const MAX_JITTER = 0.05
 /**
  * Re-validates every connection once per interval, fleet-wide.
  *
- * Rounds are aligned to the wall clock (epoch multiples of the interval) and each connection has
- * a fixed slot in its round (sorted by name, evenly spread over 80 % of the interval), so every
- * replica aims at the same moment and the first to take the connection's `validate:` lease does
- * the work. The lease is never released: it lasts most of an interval and so marks "done this
- * round" for the other replicas, while expiring before the connection's slot in the next round.
+ * Rounds are aligned to the clock (epoch multiples of the interval) and each connection has a
+ * fixed slot in its round (sorted by name, evenly spread over 80 % of the interval), so every
+ * replica aims at the same moment and the first to take the connection's lease for that round
+ * (state-names.ts validateLease) does the work. The lease is never released: it marks "done this
+ * round" for the other replicas. Its name carries the round, so the next round's lease is another
+ * key whatever the clock does (a test moving it by hand, a replica's clock a little off); its TTL
+ * only tidies Redis up.
  */
 export class ValidationScheduler {
   private readonly opts: ValidationSchedulerOptions
   private readonly random: () => number
   private readonly owner = randomBytes(16).toString('hex')
-  private readonly timers = new Set<NodeJS.Timeout>()
+  private readonly clock: Clock
+  private readonly timers = new Set<Timer>()
   private readonly running = new Map<string, Promise<void>>()
   private known = new Set<string>()
   private stopped = true
@@ -47,32 +53,37 @@ export class ValidationScheduler {
   constructor (opts: ValidationSchedulerOptions) {
     this.opts = opts
     this.random = opts.random ?? Math.random
+    this.clock = opts.clock ?? systemClock
   }
 
   start (): void {
     if (!this.stopped) return
     this.stopped = false
-    const now = Date.now()
+    const now = this.clock.now()
     // the current round's slots that are still ahead run now; the next round follows on its boundary
-    this.round(now - (now % this.opts.intervalMs), true)
+    this.round(this.roundOf(now), true)
   }
 
   /** Clears every timer and waits for the validations already under way. */
   async stop (): Promise<void> {
     this.stopped = true
-    for (const t of this.timers) clearTimeout(t)
+    for (const t of this.timers) t.cancel()
     this.timers.clear()
     await Promise.allSettled([...this.running.values()])
   }
 
-  /** The lease lasts long enough to cover every replica's jittered attempt, short enough to be free next round. */
+  /** A round's lease outlives every replica's attempt in that round; then Redis drops it. */
   get leaseTtlMs (): number {
-    return Math.max(1, Math.floor(this.opts.intervalMs * (1 - 2 * MAX_JITTER)))
+    return Math.max(1, this.opts.intervalMs)
+  }
+
+  private roundOf (time: number): number {
+    return time - (time % this.opts.intervalMs)
   }
 
   private round (roundStart: number, first = false): void {
     if (this.stopped) return
-    this.later(roundStart + this.opts.intervalMs - Date.now(), () => this.round(roundStart + this.opts.intervalMs))
+    this.later(roundStart + this.opts.intervalMs - this.clock.now(), () => this.round(roundStart + this.opts.intervalMs))
     this.opts.listConnections().then(
       names => this.plan(roundStart, [...new Set(names)].sort(), first),
       (err: unknown) => this.opts.logger.warn({ err: { message: (err as Error).message } }, 'health scheduler: connections could not be listed; trying again next interval')
@@ -88,8 +99,8 @@ export class ValidationScheduler {
     const maxJitter = Math.min(this.opts.intervalMs * MAX_JITTER, spacing / 2)
     names.forEach((name, i) => {
       const at = roundStart + i * spacing + this.random() * maxJitter
-      const delay = at - Date.now()
-      if (delay >= -spacing / 2) this.later(delay, () => this.slot(name))
+      const delay = at - this.clock.now()
+      if (delay >= -spacing / 2) this.later(delay, () => this.slot(name, roundStart))
       // A slot already past (the partial round after a start) waits for the next round, unless
       // the connection was never checked: then it goes now, spread like a round would spread it.
       else if (first) this.later(i * spacing * (1 - SPREAD) + this.random() * maxJitter, () => { this.catchUp(name) })
@@ -99,21 +110,22 @@ export class ValidationScheduler {
   private catchUp (name: string): void {
     if (this.stopped || !this.opts.neverChecked) return
     this.opts.neverChecked(name).then(
-      unchecked => { if (unchecked) this.slot(name) },
+      // in the round it runs in (late in a round a catch-up may fall into the next): that round's lease
+      unchecked => { if (unchecked) this.slot(name, this.roundOf(this.clock.now())) },
       () => {}
     )
   }
 
-  private slot (name: string): void {
+  private slot (name: string, roundStart: number): void {
     // still busy from the previous round (rate limited, slow Salesforce): don't queue a second one
     if (this.stopped || this.running.has(name)) return
-    const run = this.validateOnce(name).finally(() => this.running.delete(name))
+    const run = this.validateOnce(name, roundStart).finally(() => this.running.delete(name))
     this.running.set(name, run)
   }
 
-  private async validateOnce (name: string): Promise<void> {
+  private async validateOnce (name: string, roundStart: number): Promise<void> {
     try {
-      if (await this.opts.state.acquireLease(validateLease(name), this.owner, this.leaseTtlMs)) {
+      if (await this.opts.state.acquireLease(validateLease(name, roundStart), this.owner, this.leaseTtlMs)) {
         await this.opts.validate(name)
       } else {
         await this.opts.validatedElsewhere?.(name)
@@ -125,11 +137,10 @@ export class ValidationScheduler {
   }
 
   private later (delayMs: number, fn: () => void): void {
-    const timer = setTimeout(() => {
+    const timer = this.clock.setTimer(delayMs, () => {
       this.timers.delete(timer)
       fn()
-    }, Math.max(0, delayMs))
-    timer.unref()
+    })
     this.timers.add(timer)
   }
 }

@@ -76,8 +76,12 @@ export const forcedRefreshWindow = (caller: string): string => `forced-refresh:$
 /** Document: the connection's last health result (connection validator); a week. */
 export const healthDoc = (connection: string): string => `health:${connection}`
 
-/** Lease: one scheduled validation per connection and round, fleet-wide (scheduler); expires with its ttl. */
-export const validateLease = (connection: string): string => `validate:${connection}`
+/**
+ * Lease: one scheduled validation per connection and round, fleet-wide (scheduler); never
+ * released, lives one interval. The round (its start, epoch ms) is in the kind, so each round's
+ * lease is another name whatever the clock does: `validate-1764870000000:acme`.
+ */
+export const validateLease = (connection: string, roundStart: number): string => `validate-${roundStart}:${connection}`
 
 /** Lease: the cool-down of a forced health check (POST …/check route); never released, 10 s. */
 export const healthCheckLease = (connection: string): string => `health-check:${connection}`

@@ -3,6 +3,9 @@ import { allReady, coldDuringFailover, HEALTHY, invalidationStillWorks, LOCKED, 
 import { RedisClusterSet, SentinelSet } from '../support/redis-topologies.ts'
 import { validateLease } from '../../src/shared-state/state-names.ts'
 
+/** any lease will do: one the scheduler would take for a validation round */
+const HELD_LEASE = validateLease(HEALTHY[0], 0)
+
 /**
  * Redis loses its primary (Sentinel) or a master (Cluster) while three broker replicas serve
  * session requests. Measured: failed requests and for how long, extra Salesforce logins per
@@ -22,7 +25,7 @@ async function afterFailover (t: Test, fleet: Fleet, before: Record<string, numb
   t.equal(answer.statusCode, 503)
   t.match(problemType(answer), /circuit_open/, 'the open circuit survived on the promoted node')
   t.equal(fleet.sim.stats(LOCKED).failures, 1, 'no second failed login at Salesforce')
-  const leaseKept = !await fresh.broker.sharedState.acquireLease(validateLease(HEALTHY[0]), 'someone-else', 1_000)
+  const leaseKept = !await fresh.broker.sharedState.acquireLease(HELD_LEASE, 'someone-else', 1_000)
   t.ok(leaseKept, 'the lease taken before the kill is still held')
   return { extraLogins, circuitKept, leaseKept }
 }
@@ -31,7 +34,7 @@ async function afterFailover (t: Test, fleet: Fleet, before: Record<string, numb
 async function failoverUnderLoad (t: Test, label: string, env: Record<string, string>, kill: () => Promise<{ failoverMs: number }>): Promise<void> {
   const fleet = await redisFleet(t, env)
   const before = await warmUp(t, fleet)
-  t.ok(await fleet.apps[0].broker.sharedState.acquireLease(validateLease(HEALTHY[0]), 'failover-test', 120_000))
+  t.ok(await fleet.apps[0].broker.sharedState.acquireLease(HELD_LEASE, 'failover-test', 120_000))
 
   let failover = { failoverMs: 0 }
   let cold = { statuses: [] as number[], logins: 0 }

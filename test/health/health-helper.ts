@@ -1,15 +1,19 @@
 import type { FastifyInstance } from 'fastify'
+import type { BrokerOverrides } from '../../src/broker.ts'
 import type { SecretStore } from '../../src/secrets/store.ts'
 import { listenTestApp, type Teardown } from '../helper.ts'
 import { startRedis, type TestRedis } from '../support/redis.ts'
 import { testPrincipals, type TestPrincipals } from '../support/principals.ts'
-import { http } from '../support/http.ts'
+import { http, type HttpAnswer } from '../support/http.ts'
+import { ManualClock } from '../support/manual-clock.ts'
 
 export interface HealthAppOptions {
   secretStore: SecretStore
   redisUrl: string
   env?: Record<string, string>
   principals?: TestPrincipals
+  /** e.g. `clock`: a ManualClock runs the validation rounds (nextRound) */
+  overrides?: BrokerOverrides
 }
 
 export interface HealthApp {
@@ -28,6 +32,7 @@ export async function buildHealthApp (t: Teardown, opts: HealthAppOptions): Prom
     secretStore: opts.secretStore,
     redisUrl: opts.redisUrl,
     principals: opts.principals ?? testPrincipals(['acme', 'globex', 'broken']),
+    ...(opts.overrides ? { overrides: opts.overrides } : {}),
     env: {
       // the store is written by the test before the app starts; keep reads fresh anyway
       SECRET_CACHE_TTL_SECONDS: '0',
@@ -68,3 +73,37 @@ export async function eventually<T> (get: () => Promise<T>, ok: (v: T) => boolea
 }
 
 export const sleep = (ms: number) => new Promise(resolve => setTimeout(resolve, ms))
+
+/** VALIDATION_INTERVAL_SECONDS of buildHealthApp, in ms */
+export const INTERVAL_MS = 1000
+
+/** The first round boundary after `epochMs` (rounds are epoch multiples of the interval). */
+export const roundStartAfter = (epochMs: number) => epochMs - (epochMs % INTERVAL_MS) + INTERVAL_MS
+
+/**
+ * A ManualClock for the scheduler, the checks and the login gate, starting on a round boundary ten
+ * minutes ahead of the real time: Salesforce (the simulator) stamps sessions with its own time
+ * (issued_at), and a login's stamp must never look newer than the rounds the test moves, or the
+ * next full check would wait for real time to pass.
+ */
+export const roundClock = () => new ManualClock(roundStartAfter(Date.now() + 10 * 60_000))
+
+/**
+ * One validation round on a ManualClock (buildHealthApp with `overrides: { clock }`): moves to the
+ * next round's start, waits until the round is planned (the store listed its connections and the
+ * slots are set), moves through the slots (80 % of the interval, plus jitter), and answers the
+ * health of `connection` once its check in this round is recorded. `connections`: how many the
+ * store holds (one slot each).
+ */
+export async function nextRound (clock: ManualClock, url: string, connection: string, connections = 1): Promise<HttpAnswer> {
+  const before = only(await health(url, connection)).lastCheckedAt
+  await clock.advanceTo(roundStartAfter(clock.now()))
+  await throughSlots(clock, connections)
+  return eventually(() => health(url, connection), a => only(a).lastCheckedAt !== before)
+}
+
+/** After a round started (or the scheduler did): waits for its slots to be set, then moves through them. */
+export async function throughSlots (clock: ManualClock, connections = 1): Promise<void> {
+  await clock.untilPending(1 + connections) // the next round's timer and one slot per connection
+  await clock.advance(INTERVAL_MS * 0.85)
+}

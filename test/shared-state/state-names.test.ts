@@ -30,7 +30,7 @@ const PINNED: Record<keyof typeof names, [string, string]> = {
   tokenVerifyLease: [names.tokenVerifyLease('token'), 'verify:token-verdict:3c469e9d6c5875d37a43f353d4f88e61'],
   forcedRefreshWindow: [names.forcedRefreshWindow('app-1'), 'forced-refresh:app-1'],
   healthDoc: [names.healthDoc('acme'), 'health:acme'],
-  validateLease: [names.validateLease('acme'), 'validate:acme'],
+  validateLease: [names.validateLease('acme', 1764870000000), 'validate-1764870000000:acme'],
   healthCheckLease: [names.healthCheckLease('acme'), 'health-check:acme'],
   orgIdentityDoc: [names.orgIdentityDoc('acme'), 'org-identity:acme'],
   apiUsageDoc: [names.apiUsageDoc('acme'), 'proxy-api-usage:acme'],

@@ -61,7 +61,12 @@ export class ManualClock implements Clock {
 
   /** Resolves once a timer is pending: now if one is, else when the next one is set. */
   async untilTimer (): Promise<void> {
-    if (this.timers.size === 0) await this.timerSet()
+    await this.untilPending(1)
+  }
+
+  /** Resolves once at least `count` timers are pending (e.g. a round planned its slots after listing connections). */
+  async untilPending (count: number): Promise<void> {
+    while (this.timers.size < count) await this.timerSet()
   }
 
   /** Moves time forward by `ms`, firing every timer due on the way (those set meanwhile included). */
