@@ -1,18 +1,7 @@
 import t from 'tap'
-import { acmeDefinition, bearer, buildTestApp, startSim, type Teardown } from '../helper.ts'
+import { acmeBroker } from '../support/admin-rig.ts'
+import { acmeDefinition, bearer, startSim } from '../helper.ts'
 import type { Simulator } from '../../packages/simulator/src/index.ts'
-import type { ConnectionDefinition } from '../../src/salesforce/types.ts'
-
-/** A broker with the connection "acme", driven over HTTP as an admin and a caller would. */
-async function broker (t: Teardown, definition: ConnectionDefinition) {
-  const { app, principals } = await buildTestApp(t)
-  const admin = (method: 'GET' | 'POST' | 'PUT', url: string, payload?: object) => app.inject({ method, url, payload, headers: bearer(principals.adminKey) })
-  const session = () => app.inject({ method: 'POST', url: '/v1/connections/acme/session', headers: bearer(principals.billingKey) })
-  const put = await admin('PUT', '/v1/admin/connections/acme', definition)
-  if (put.statusCode !== 201) throw new Error(put.body)
-  const health = async () => (await admin('GET', '/health/salesforce?connection=acme')).json().connections[0]
-  return { admin, session, health }
-}
 
 /** Setup > My Domain: a new name deployed; the control API answers the new and the previous URL. */
 async function changeMyDomain (sim: Simulator, body: object = {}): Promise<{ myDomainUrl: string, previous: string }> {
@@ -23,7 +12,7 @@ async function changeMyDomain (sim: Simulator, body: object = {}): Promise<{ myD
 
 t.test('a My Domain change: the previous host redirects, the next login lands on the new one, health says my_domain_changed and what to store', async t => {
   const sim = await startSim(t)
-  const { admin, session, health } = await broker(t, acmeDefinition(sim, 'oauth_password'))
+  const { admin, session, health } = await acmeBroker(t, acmeDefinition(sim, 'oauth_password'))
   const before = (await session()).json()
   t.equal(before.instanceUrl, sim.myDomainUrl('acme'))
   t.equal((await health()).status, 'ok')
@@ -54,7 +43,7 @@ t.test('a My Domain change: the previous host redirects, the next login lands on
 
 t.test('a connection stored with the previous My Domain: its login is redirected, not followed; the answer names the new My Domain', async t => {
   const sim = await startSim(t)
-  const { admin, session, health } = await broker(t, acmeDefinition(sim, 'client_credentials'))
+  const { admin, session, health } = await acmeBroker(t, acmeDefinition(sim, 'client_credentials'))
   const { myDomainUrl } = await changeMyDomain(sim)
   // the cached session is dropped (its revocation, sent to the previous host, is redirected too: best effort)
   t.equal((await admin('POST', '/v1/admin/connections/acme/sessions/revoke')).statusCode, 200)
@@ -79,7 +68,7 @@ t.test('a connection stored with the previous My Domain: its login is redirected
 
 t.test('once the previous My Domain no longer redirects, its host is gone: unreachable', async t => {
   const sim = await startSim(t)
-  const { admin } = await broker(t, acmeDefinition(sim, 'client_credentials'))
+  const { admin } = await acmeBroker(t, acmeDefinition(sim, 'client_credentials'))
   await changeMyDomain(sim, { redirect: false })
   const checked = (await admin('POST', '/health/salesforce/acme/check')).json()
   t.equal(checked.classification, 'unreachable')

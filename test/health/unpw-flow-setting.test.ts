@@ -1,21 +1,10 @@
 import t from 'tap'
-import { ACME, acmeDefinition, acmeOrg, bearer, buildTestApp, startSim, type Teardown } from '../helper.ts'
+import { acmeBroker } from '../support/admin-rig.ts'
+import { ACME, acmeDefinition, acmeOrg, startSim } from '../helper.ts'
 import { eventually } from './health-helper.ts'
 import type { Simulator } from '../../packages/simulator/src/index.ts'
-import type { ConnectionDefinition } from '../../src/salesforce/types.ts'
 
 const USER = (permissions: Record<string, boolean>) => [{ username: ACME.username, password: ACME.password, securityToken: ACME.securityToken, permissions }]
-
-/** A broker with the connection "acme" (validated by its login), driven over HTTP as an admin and a caller would. */
-async function broker (t: Teardown, sim: Simulator, definition: ConnectionDefinition, env: Record<string, string> = {}) {
-  const { app, principals } = await buildTestApp(t, { env })
-  const admin = (method: 'GET' | 'POST' | 'PUT', url: string, payload?: object) => app.inject({ method, url, payload, headers: bearer(principals.adminKey) })
-  const session = () => app.inject({ method: 'POST', url: '/v1/connections/acme/session', headers: bearer(principals.billingKey) })
-  const put = await admin('PUT', '/v1/admin/connections/acme', definition)
-  if (put.statusCode !== 201) throw new Error(put.body)
-  const health = async () => (await admin('GET', '/health/salesforce?connection=acme')).json().connections[0]
-  return { admin, session, health }
-}
 
 async function blockFlow (sim: Simulator): Promise<void> {
   // Setup > OAuth and OpenID Connect Settings > "Allow OAuth Username-Password Flows" off
@@ -26,7 +15,7 @@ async function blockFlow (sim: Simulator): Promise<void> {
 t.test('the org blocks the username-password flow: health warns while the session still works, before any login fails', async t => {
   const sim = await startSim(t, [acmeOrg({ users: USER({ PermissionsModifyMetadata: true }) })])
   // scheduled rounds every second, no full login due for an hour: only the cached session is used
-  const { session, health, admin } = await broker(t, sim, acmeDefinition(sim, 'oauth_password'), {
+  const { session, health, admin } = await acmeBroker(t, acmeDefinition(sim, 'oauth_password'), {
     SCHEDULER_ENABLED: 'true', VALIDATION_INTERVAL_SECONDS: '1', FULL_VALIDATION_INTERVAL_SECONDS: '3600', VALIDATION_MAX_PER_SECOND: '50',
   })
   t.equal((await session()).statusCode, 200)
@@ -59,7 +48,7 @@ t.test('the org blocks the username-password flow: health warns while the sessio
 
 t.test('without the right to read it: unknown, and why; no warning', async t => {
   const sim = await startSim(t, [acmeOrg({ users: USER({}) })])
-  const { admin, health } = await broker(t, sim, acmeDefinition(sim, 'oauth_password'))
+  const { admin, health } = await acmeBroker(t, acmeDefinition(sim, 'oauth_password'))
   const before = sim.stats('acme')
   t.equal((await admin('POST', '/health/salesforce/acme/check')).statusCode, 200)
   t.equal(sim.stats('acme').attempts - before.attempts, 1, 'the check logged in once, the read needed no login')
@@ -72,7 +61,7 @@ t.test('without the right to read it: unknown, and why; no warning', async t => 
 
 t.test('Modify All Data reads it too; a SOAP connection is not concerned (SOAP login() is not an OAuth flow)', async t => {
   const sim = await startSim(t, [acmeOrg({ users: USER({ PermissionsModifyAllData: true }), blockOAuthUnPwFlow: true })])
-  const { admin, health, session } = await broker(t, sim, acmeDefinition(sim, 'soap'))
+  const { admin, health, session } = await acmeBroker(t, acmeDefinition(sim, 'soap'))
   t.equal((await session()).statusCode, 200, 'SOAP login() works with the OAuth flow blocked')
   t.equal((await admin('POST', '/health/salesforce/acme/check')).json().status, 'ok')
   const h = await health()
