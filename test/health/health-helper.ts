@@ -102,8 +102,11 @@ export async function nextRound (clock: ManualClock, url: string, connection: st
   return eventually(() => health(url, connection), a => only(a).lastCheckedAt !== before)
 }
 
-/** After a round started (or the scheduler did): waits for its slots to be set, then moves through them. */
-export async function throughSlots (clock: ManualClock, connections = 1): Promise<void> {
-  await clock.untilPending(1 + connections) // the next round's timer and one slot per connection
+/**
+ * After a round started (or the scheduler did): waits for its slots to be set, then moves through
+ * them. `replicas`: how many brokers run their schedulers on this clock.
+ */
+export async function throughSlots (clock: ManualClock, connections = 1, replicas = 1): Promise<void> {
+  await clock.untilPending(replicas * (1 + connections)) // each replica's next-round timer and one slot per connection
   await clock.advance(INTERVAL_MS * 0.85)
 }

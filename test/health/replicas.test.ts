@@ -1,6 +1,6 @@
 import t from 'tap'
 import { acmeDefinition, acmeOrg, startSim, tempFileStore } from '../helper.ts'
-import { buildHealthApp, eventually, health, only, sharedRedis, sleep } from './health-helper.ts'
+import { buildHealthApp, eventually, health, INTERVAL_MS, nextRound, only, roundClock, roundStartAfter, sharedRedis, throughSlots } from './health-helper.ts'
 import { http } from '../support/http.ts'
 
 const freshRedis = sharedRedis(t)
@@ -10,8 +10,10 @@ t.test('API usage is reported from the org limits, and the gauges follow', async
   const redis = await freshRedis()
   const store = await tempFileStore(t)
   await store.write('acme', acmeDefinition(sim, 'client_credentials'), 0)
-  const { url } = await buildHealthApp(t, { secretStore: store, redisUrl: redis.url })
+  const clock = roundClock()
+  const { url } = await buildHealthApp(t, { secretStore: store, redisUrl: redis.url, overrides: { clock } })
 
+  await throughSlots(clock)
   const ok = await eventually(() => health(url, 'acme'), a => only(a).status === 'ok' && only(a).apiUsage !== undefined)
   const usage = only(ok).apiUsage
   t.equal(usage.max, 25_000)
@@ -19,7 +21,7 @@ t.test('API usage is reported from the org limits, and the gauges follow', async
 
   // a cheap check (cached session) runs every interval and updates the usage
   const before = sim.org('acme').apiRequestsUsed
-  const later = await eventually(() => health(url, 'acme'), a => only(a).apiUsage.used > usage.used, 4000)
+  const later = await nextRound(clock, url, 'acme')
   t.ok(only(later).apiUsage.used > usage.used)
   t.ok(sim.org('acme').apiRequestsUsed > before)
   t.equal(only(later).checkKind, 'cheap')
@@ -38,24 +40,32 @@ t.test('two replicas sharing Redis validate each connection once per interval; c
   await store.write('acme', acmeDefinition(sim, 'client_credentials'), 0)
   await store.write('globex', acmeDefinition(sim, 'client_credentials', { loginUrl: sim.myDomainUrl('globex') }), 0)
   const env = { FULL_VALIDATION_INTERVAL_SECONDS: '3600' }
-  const a = await buildHealthApp(t, { secretStore: store, redisUrl: redis.url, env })
-  const b = await buildHealthApp(t, { secretStore: store, redisUrl: redis.url, env })
+  // both replicas' schedulers on one clock: they aim at the same rounds, as replicas whose clocks agree do
+  const clock = roundClock()
+  const a = await buildHealthApp(t, { secretStore: store, redisUrl: redis.url, env, overrides: { clock } })
+  const b = await buildHealthApp(t, { secretStore: store, redisUrl: redis.url, env, overrides: { clock } })
+  const report = () => http(`${a.url}/health/salesforce`)
+  const stamps = (x: { json: any }) => JSON.stringify(x.json.connections.map((c: any) => c.lastCheckedAt))
+  const allNewer = (before: { json: any }) => (x: { json: any }) => x.json.connections.length === 2 &&
+    x.json.connections.every((c: any, i: number) => c.status === 'ok' && c.lastCheckedAt !== before.json.connections[i]?.lastCheckedAt)
 
-  const bothOk = (x: { json: any }) => x.json.connections.length === 2 && x.json.connections.every((c: any) => c.status === 'ok')
-  await eventually(() => http(`${a.url}/health/salesforce`), bothOk)
-  await sleep(200)
+  await throughSlots(clock, 2, 2)
+  await eventually(report, allNewer({ json: { connections: [] } }))
   const checks = (org: string) => sim.org(org).apiRequestsUsed
   const start = { acme: checks('acme'), globex: checks('globex') }
-  const windowMs = 4000
-  await sleep(windowMs)
+  const rounds = 4
+  for (let round = 0; round < rounds; round++) {
+    const before = await report()
+    await clock.advanceTo(roundStartAfter(clock.now()))
+    await throughSlots(clock, 2, 2)
+    await eventually(report, allNewer(before))
+  }
   for (const org of ['acme', 'globex'] as const) {
     const n = checks(org) - start[org]
-    // one check per 1 s interval: 4 (±1 for where the window's edges fall); two replicas without the lease would make ~8
-    t.ok(n >= 3 && n <= 5, `${org}: ${n} checks in ${windowMs} ms`)
+    // one cheap check per round; two replicas without the lease would make 8
+    t.equal(n, rounds, `${org}: ${n} checks in ${rounds} rounds`)
     t.equal(sim.stats(org).attempts, 1, `${org}: one login in all (the first, full validation)`)
   }
-  // a validation may land between the two reads: ask both at once until they straddle none
-  const stamps = (x: { json: any }) => JSON.stringify(x.json.connections.map((c: any) => c.lastCheckedAt))
   const [fromA, fromB] = await eventually(
     () => Promise.all([http(`${a.url}/health/salesforce`), http(`${b.url}/health/salesforce`)]),
     ([x, y]) => stamps(x) === stamps(y),
@@ -71,7 +81,8 @@ t.test('two replicas sharing Redis validate each connection once per interval; c
 
   await a.app.close()
   await b.app.close()
+  t.equal(clock.pending, 0, 'close() cancelled every timer of both schedulers')
   const afterClose = checks('acme')
-  await sleep(1500)
+  await clock.advance(3 * INTERVAL_MS)
   t.equal(checks('acme'), afterClose, 'no validation after close')
 })

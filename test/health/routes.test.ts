@@ -2,7 +2,8 @@ import t from 'tap'
 import { ACME, acmeDefinition, bearer, startSim, tempFileStore } from '../helper.ts'
 import { startRedis } from '../support/redis.ts'
 import { testPrincipals } from '../support/principals.ts'
-import { buildHealthApp, sleep } from './health-helper.ts'
+import { ManualClock } from '../support/manual-clock.ts'
+import { buildHealthApp, INTERVAL_MS } from './health-helper.ts'
 import { http } from '../support/http.ts'
 
 t.test('/health/salesforce and the forced check, with the scheduler off', async (t) => {
@@ -14,12 +15,15 @@ t.test('/health/salesforce and the forced check, with the scheduler off', async 
   await store.write('broken', acmeDefinition(sim, 'oauth_password', { password: 'not-the-password' }), 0)
   const principals = testPrincipals(['acme', 'broken', 'broken-2'])
   // the simulated org locks a user after 5 failed logins: the broker's guard is told so
-  const { url } = await buildHealthApp(t, { secretStore: store, redisUrl: redis.url, principals, env: { SCHEDULER_ENABLED: 'false', LOCKOUT_THRESHOLD: '5' } })
+  // the clock rounds would run on, if there were a scheduler
+  const clock = new ManualClock()
+  const { url } = await buildHealthApp(t, { secretStore: store, redisUrl: redis.url, principals, env: { SCHEDULER_ENABLED: 'false', LOCKOUT_THRESHOLD: '5' }, overrides: { clock } })
   const admin = bearer(principals.adminKey)
   const check = (name: string, headers: Record<string, string> = admin) => http(`${url}/health/salesforce/${name}/check`, { method: 'POST', headers })
 
   await t.test('nothing checked yet: degraded, still 200, and the scheduler really is off', async (t) => {
-    await sleep(1500)
+    t.equal(clock.pending, 0, 'no round scheduled')
+    await clock.advance(3 * INTERVAL_MS)
     const r = await http(`${url}/health/salesforce`)
     t.equal(r.status, 200)
     t.equal(r.headers.get('cache-control'), 'no-store')
