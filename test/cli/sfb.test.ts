@@ -5,7 +5,7 @@ import { dirname, join, resolve } from 'node:path'
 import t from 'tap'
 import { ACME } from '../helper.ts'
 import { startBroker } from '../support/broker.ts'
-import { api, sfb, simControl } from './support.ts'
+import { api, sfb, sfbProcess, simControl } from './support.ts'
 
 const USER = encodeURIComponent(ACME.username)
 
@@ -106,14 +106,14 @@ t.test('sfb against a running broker: --json is the API\'s answer, tables for pe
     const noKey = await sfb(['connections', 'list'], { SFB_URL: broker.baseUrl, SFB_ADMIN_KEY_FILE: join(dir, 'missing') })
     t.equal(noKey.code, 78)
     t.match(noKey.stderr, /SFB_ADMIN_KEY_FILE: cannot read .*missing \(ENOENT\)/)
-    t.equal((await sfb(['connections', 'list'], { SFB_URL: 'http://127.0.0.1:1', SFB_ADMIN_KEY: 'k' })).code, 69, 'unreachable')
+    t.equal((await sfbProcess(['connections', 'list'], { SFB_URL: 'http://127.0.0.1:1', SFB_ADMIN_KEY: 'k' })).code, 69, 'unreachable: the executable\'s exit code')
     const argvSecret = await sfb(['connections', 'rotate', 'acme', '--password', 'hunter2'], env)
     t.equal(argvSecret.code, 2)
     t.match(argvSecret.stderr, /--password is refused: a secret on the command line lands in ps and shell history/)
     const noTty = await sfb(['connections', 'rotate', 'acme', 'securityToken'], env)
     t.equal(noTty.code, 2, 'no terminal and no --stdin: nowhere to read a secret from')
     t.match(noTty.stderr, /no terminal for a hidden prompt: pipe the secret with --stdin/)
-    t.equal((await sfb(['frobnicate'], env)).code, 2)
+    t.equal((await sfbProcess(['frobnicate'], env)).code, 2, 'the executable\'s exit code')
     t.equal((await sfb(['--help'], env)).code, 0)
   })
 

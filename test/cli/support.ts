@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
+import { Readable, Writable } from 'node:stream'
+import { main } from '../../src/cli/main.ts'
 
 export const SFB = join(import.meta.dirname, '..', '..', 'src', 'cli', 'sfb.ts')
 
@@ -9,8 +11,31 @@ export interface SfbRun {
   stderr: string
 }
 
+/** A stream that keeps what sfb writes; not a terminal, as when a person pipes sfb's output. */
+class Captured extends Writable {
+  text = ''
+  override _write (chunk: Buffer | string, _encoding: BufferEncoding, done: () => void): void {
+    this.text += String(chunk)
+    done()
+  }
+}
+
+/**
+ * Runs sfb's `main` with arguments, environment and stdin as a shell gives them (stdin not a
+ * terminal), in this process: a process per call costs a second of start-up and type-stripping,
+ * and the CLI tests make hundreds. `sfbProcess` runs the executable itself (sfb.ts: exit codes
+ * reach the shell).
+ */
+export async function sfb (args: string[], env: Record<string, string>, stdin = ''): Promise<SfbRun> {
+  const stdout = new Captured()
+  const stderr = new Captured()
+  const input = Readable.from(stdin === '' ? [] : [Buffer.from(stdin)]) as unknown as NodeJS.ReadStream
+  const code = await main({ argv: args, env: { PATH: process.env.PATH ?? '', ...env }, stdin: input, stdout: stdout as unknown as NodeJS.WriteStream, stderr: stderr as unknown as NodeJS.WriteStream })
+  return { code, stdout: stdout.text, stderr: stderr.text }
+}
+
 /** Runs sfb as a person's shell would: its own process, arguments, environment and stdin. */
-export function sfb (args: string[], env: Record<string, string>, stdin = ''): Promise<SfbRun> {
+export function sfbProcess (args: string[], env: Record<string, string>, stdin = ''): Promise<SfbRun> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [SFB, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['pipe', 'pipe', 'pipe'] })
     let stdout = ''
