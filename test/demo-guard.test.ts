@@ -4,6 +4,7 @@ import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
 import { DEMO_ADMIN_KEY, DEMO_APP, DEMO_CALLER_KEY, DEMO_USER } from '../scripts/demo.ts'
 import { ALIVE_TRUSTED_MS } from '../src/sessions/rejection-check.ts'
+import { untilPrinted } from './support/child-output.ts'
 import { freePort } from './support/redis.ts'
 
 /**
@@ -20,9 +21,7 @@ async function startDemo (t: Test, env: Record<string, string> = {}): Promise<{ 
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   t.teardown(() => { child.kill('SIGKILL') })
-  let out = ''
-  child.stdout?.on('data', (d) => { out += String(d) })
-  for (let i = 0; i < 300 && !out.includes('Get a session'); i++) await new Promise(resolve => setTimeout(resolve, 100))
+  const out = await untilPrinted(child, /Health: http:/)
   const sim = /Salesforce simulator: (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1]
   if (!sim) throw new Error(`no demo banner: ${out}`)
   return { child, sim, base: `http://127.0.0.1:${port}` }

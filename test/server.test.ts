@@ -2,6 +2,7 @@ import t from 'tap'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { DEMO_CALLER_KEY } from '../scripts/demo.ts'
+import { untilPrinted } from './support/child-output.ts'
 import { freePort } from './support/redis.ts'
 
 const SERVER = new URL('../src/server.ts', import.meta.url).pathname
@@ -48,7 +49,7 @@ t.test('demo mode serves a session; SIGTERM lets in-flight requests finish', asy
   const port = await freePort()
   const p = run([], { PORT: String(port), LOG_LEVEL: 'warn' }, DEMO)
   t.teardown(() => { p.child.kill('SIGKILL') })
-  for (let i = 0; i < 200 && !p.out().includes('Get a session'); i++) await new Promise(resolve => setTimeout(resolve, 100))
+  await untilPrinted(p.child, /Health: http:/)
   t.match(p.out(), /curl -s -X POST/)
   const simUrl = /Salesforce simulator: (http:\/\/127\.0\.0\.1:\d+)/.exec(p.out())?.[1]
   t.ok(simUrl)
@@ -70,7 +71,7 @@ t.test('SIGTERM while Salesforce hangs: every request waiting for a login is ans
   // a 5 s shutdown budget; logins could take 10 s × 3 and waits 20 s
   const p = run([], { PORT: String(port), LOG_LEVEL: 'warn', SCHEDULER_ENABLED: 'false', SHUTDOWN_TIMEOUT_MS: '5000', LOGIN_TIMEOUT_MS: '10000', LOGIN_WAIT_TIMEOUT_MS: '20000' }, DEMO)
   t.teardown(() => { p.child.kill('SIGKILL') })
-  for (let i = 0; i < 200 && !p.out().includes('Get a session'); i++) await new Promise(resolve => setTimeout(resolve, 100))
+  await untilPrinted(p.child, /Health: http:/)
   const simUrl = /Salesforce simulator: (http:\/\/127\.0\.0\.1:\d+)/.exec(p.out())?.[1]
   t.ok(simUrl)
   // Salesforce hangs: logins answer after a minute

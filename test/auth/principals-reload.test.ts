@@ -94,6 +94,7 @@ t.test('SIGHUP reloads the principals file at once', async (t) => {
 t.test('the server reloads its callers on SIGHUP and keeps running', async (t) => {
   const { spawn } = await import('node:child_process')
   const { freePort } = await import('../support/redis.ts')
+  const { untilPrinted } = await import('../support/child-output.ts')
   const first = admin('first')
   const added = admin('added')
   const { file, write } = await principalsFile(t)
@@ -122,7 +123,8 @@ t.test('the server reloads its callers on SIGHUP and keeps running', async (t) =
   let out = ''
   child.stdout.on('data', (d) => { out += String(d) })
   const call = (key: string) => fetch(`http://127.0.0.1:${port}/v1/admin/connections`, { headers: bearer(key) }).then(r => r.status, () => 0)
-  await until(async () => await call(first.key) === 200, 'the server answers')
+  await untilPrinted(child, /Server listening at/)
+  t.equal(await call(first.key), 200, 'the server answers')
   t.equal(await call(added.key), 401)
   await write(JSON.stringify({ principals: [first.entry, added.entry] }))
   child.kill('SIGHUP')

@@ -1,0 +1,27 @@
+import type { ChildProcess } from 'node:child_process'
+
+/**
+ * Waits for a child process (a broker, the demo) to print `pattern` on stdout — the event, not a
+ * number of polls: start-up takes 1 s on a quiet machine and 20 s on a loaded one. Rejects when the
+ * child exits first (with what it printed), or after `timeoutMs`.
+ */
+export function untilPrinted (child: ChildProcess, pattern: RegExp, timeoutMs = 90_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let out = ''
+    const done = (err?: Error) => {
+      clearTimeout(timer)
+      child.stdout?.off('data', onData)
+      child.off('exit', onExit)
+      if (err) reject(err)
+      else resolve(out)
+    }
+    const onData = (d: Buffer | string) => {
+      out += String(d)
+      if (pattern.test(out)) done()
+    }
+    const onExit = (code: number | null) => done(new Error(`exited (${code}) before printing ${pattern}: ${out.slice(-2000)}`))
+    const timer = setTimeout(() => done(new Error(`not printed within ${timeoutMs} ms: ${pattern}: ${out.slice(-2000)}`)), timeoutMs)
+    child.stdout?.on('data', onData)
+    child.once('exit', onExit)
+  })
+}
