@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
+import t from 'tap'
 
 /**
  * `npm test` runs the test files in a few processes (shards) instead of one process each: a tap
@@ -46,8 +47,13 @@ export function readWeights (): Record<string, number> {
   return JSON.parse(readFileSync(join(import.meta.dirname, 'weights.json'), 'utf8')) as Record<string, number>
 }
 
-/** Imports shard `index`'s files (1-based), in path order. */
+/**
+ * Runs shard `index`'s files (1-based) in path order, each as a test named by its path that imports
+ * it (and fails if it cannot be loaded). The file's own top-level tests go to the same root, after
+ * that one; the next file is imported only when they are done, so what a file starts at its top
+ * level (a broker, a browser) starts when its tests are next, as when it ran alone.
+ */
 export async function runShard (index: number): Promise<void> {
   const files = assignShards(testFiles(), readWeights(), SHARD_COUNT)[index - 1]
-  for (const file of files) await import(pathToFileURL(join(ROOT, file)).href)
+  for (const file of files) await t.test(file, async () => { await import(pathToFileURL(join(ROOT, file)).href) })
 }
