@@ -45,7 +45,6 @@ import type { SharedState } from './shared-state/shared-state.ts'
 
 /** Everything a broker process runs on. Built once per app; closed with it. */
 export interface Broker {
-  config: Config
   logger: Logger
   principals: PrincipalDirectory
   jwtVerifier?: JwtVerifier
@@ -60,7 +59,6 @@ export interface Broker {
   /** asks Salesforce whether a session still works (GET /limits) */
   checkSession: SessionChecker
   sessions: SessionService
-  revoke: (session: SalesforceSession) => Promise<boolean>
   audit: AuditLog
   /** audit of the sessions handed out */
   handouts: SessionHandoutAudit
@@ -73,8 +71,6 @@ export interface Broker {
   certificateRotation: CertificateRotation
   /** what a login with a stored definition passes besides the gate: retired flows, a pending rotation's key */
   storedLogin: StoredLogin
-  /** Vault Transit keys, when the secret store is Vault */
-  transit?: TransitKeys
   metrics: BrokerMetrics
   /** raises the events webhooks deliver and /status lists (src/notifications/) */
   notifier: Notifier
@@ -252,7 +248,6 @@ export async function createBroker (config: Config, overrides: BrokerOverrides =
   if (sharedState.kind !== 'redis') logger.warn('SHARED_STATE=memory: sessions, the lockout guard and the login budget are this replica\'s alone; run exactly one replica')
 
   return {
-    config,
     logger,
     principals,
     jwtVerifier,
@@ -263,7 +258,6 @@ export async function createBroker (config: Config, overrides: BrokerOverrides =
     gate,
     checkSession: checker,
     sessions,
-    revoke,
     audit,
     handouts: new SessionHandoutAudit(audit),
     admin,
@@ -271,7 +265,6 @@ export async function createBroker (config: Config, overrides: BrokerOverrides =
     consumerRotations,
     certificateRotation,
     storedLogin,
-    transit,
     metrics,
     notifier,
     deadLetters,
