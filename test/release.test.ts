@@ -40,11 +40,12 @@ t.test('one version: package.json, OpenAPI info.version, the image label, the ch
 
 t.test('the SDK passes npm publish --dry-run (without contacting a registry)', async (t) => {
   const dir = join(ROOT, 'packages/client')
-  // a closed port as the registry: a dry run must not need one; node_modules/.bin first for tsc and a current node
+  // a closed port as the registry: a dry run must not need one (no retries: npm's back-off on the refused
+  // connection cost a minute); node_modules/.bin first for tsc and a current node
   // tap's NODE_OPTIONS (its module hooks) stay out of npm and tsc: they are other programs, and slower under them
   const { NODE_OPTIONS: _tapHooks, ...env } = process.env
   const result = await new Promise<{ status: number | null, stdout: string, stderr: string }>((resolve, reject) => {
-    execFile('npm', ['publish', '--dry-run', '--json', '--registry', 'http://127.0.0.1:9/'], {
+    execFile('npm', ['publish', '--dry-run', '--json', '--registry', 'http://127.0.0.1:9/', '--fetch-retries=0'], {
       cwd: dir,
       encoding: 'utf8',
       env: { ...env, PATH: `${join(ROOT, 'node_modules/.bin')}:${dirname(process.execPath)}:${process.env.PATH ?? ''}`, npm_config_update_notifier: 'false' },
