@@ -4,11 +4,11 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
+import { serverExit } from './support/server-exit.ts'
 import { ConfigError, loadConfig, unknownVariableWarnings } from '../src/config.ts'
 
 /** Every configuration error says what is allowed and how to fix it, and exits 78. */
 
-const SERVER = new URL('../src/server.ts', import.meta.url).pathname
 const KEY = Buffer.alloc(32, 7).toString('base64')
 const BASE = { SECRET_STORE: 'file', FILE_STORE_KEY: KEY, PRINCIPALS_JSON: '{"principals":[]}', SHARED_STATE: 'memory' }
 
@@ -20,16 +20,6 @@ function errorOf (env: Record<string, string>): string {
     throw err
   }
   return 'no error'
-}
-
-async function start (env: Record<string, string>): Promise<{ code: number | null, stderr: string }> {
-  const child = spawn(process.execPath, [SERVER], { env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', ...env }, stdio: ['ignore', 'ignore', 'pipe'] })
-  let stderr = ''
-  child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
-  const timer = setTimeout(() => child.kill('SIGTERM'), 20_000)
-  const [code] = await once(child, 'exit') as [number | null]
-  clearTimeout(timer)
-  return { code, stderr }
 }
 
 t.test('an enum lists its allowed values', async (t) => {
@@ -71,7 +61,7 @@ t.test('the server: warnings on stderr, exit 78 for every configuration error, p
   const dir = await mkdtemp(join(tmpdir(), 'sfb-config-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
 
-  const typo = await start({ ...BASE, PORT: 'x', VAULT_ADRR: 'https://vault:8200' })
+  const typo = await serverExit({ ...BASE, PORT: 'x', VAULT_ADRR: 'https://vault:8200' })
   t.equal(typo.code, 78)
   t.match(typo.stderr, /^sf-broker: configuration error: unknown variable VAULT_ADRR; did you mean VAULT_ADDR\?/m)
   t.match(typo.stderr, /^sf-broker: configuration error: invalid PORT: /m, 'both problems in one start')
@@ -85,22 +75,22 @@ serve(${JSON.stringify({ ...BASE, PORT: 'x', VAULT_ADRR: 'https://vault:8200' })
   t.equal(givenCode, 78, givenErr)
   t.match(givenErr, /unknown variable VAULT_ADRR; did you mean VAULT_ADDR\?/, 'the typo in the given environment is named')
 
-  const proxy = await start({ ...BASE, HTTPS_PROXY: 'http://proxy.corp:99999' })
+  const proxy = await serverExit({ ...BASE, HTTPS_PROXY: 'http://proxy.corp:99999' })
   t.equal(proxy.code, 78, proxy.stderr)
   t.match(proxy.stderr, /^sf-broker: configuration error: invalid HTTPS_PROXY: /m, 'a proxy port out of range is named, not a stack')
   t.notMatch(proxy.stderr, /\n\s+at /, 'no stack trace')
 
   const missing = join(dir, 'principals.json')
-  const noFile = await start({ SECRET_STORE: 'file', FILE_STORE_KEY: KEY, PRINCIPALS_FILE: missing, SHARED_STATE: 'memory' })
+  const noFile = await serverExit({ SECRET_STORE: 'file', FILE_STORE_KEY: KEY, PRINCIPALS_FILE: missing, SHARED_STATE: 'memory' })
   t.equal(noFile.code, 78, noFile.stderr)
   t.equal(noFile.stderr.trim().split('\n').pop(), `sf-broker: configuration error: invalid PRINCIPALS_FILE: cannot read ${missing} (ENOENT); mount the principals document at that path or set PRINCIPALS_JSON`)
 
   await writeFile(missing, '{"principals":[{"id":"x","kind":"wizard"}]}')
-  const bad = await start({ SECRET_STORE: 'file', FILE_STORE_KEY: KEY, PRINCIPALS_FILE: missing, SHARED_STATE: 'memory' })
+  const bad = await serverExit({ SECRET_STORE: 'file', FILE_STORE_KEY: KEY, PRINCIPALS_FILE: missing, SHARED_STATE: 'memory' })
   t.equal(bad.code, 78, bad.stderr)
   t.match(bad.stderr, /^sf-broker: configuration error: invalid PRINCIPALS_FILE: /)
 
-  const json = await start({ ...BASE, PRINCIPALS_JSON: '{"principals":[{"id":"a","kind":"admin","apiKeySha256":["aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"]},{"id":"a","kind":"admin","apiKeySha256":["bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"]}]}' })
+  const json = await serverExit({ ...BASE, PRINCIPALS_JSON: '{"principals":[{"id":"a","kind":"admin","apiKeySha256":["aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"]},{"id":"a","kind":"admin","apiKeySha256":["bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"]}]}' })
   t.equal(json.code, 78, json.stderr)
   t.match(json.stderr, /^sf-broker: configuration error: invalid PRINCIPALS_JSON: .*duplicate id "a"/)
 })

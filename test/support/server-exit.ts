@@ -1,0 +1,18 @@
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+
+const SERVER = new URL('../../src/server.ts', import.meta.url).pathname
+
+/**
+ * Starts the real server (`src/server.ts`) as an operator would, with `env` only, on a free port, and
+ * waits for it to exit: its exit code and stderr. One that does not exit within 20 s is stopped.
+ */
+export async function serverExit (env: Record<string, string>): Promise<{ code: number | null, stderr: string }> {
+  const child = spawn(process.execPath, [SERVER], { env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', ...env }, stdio: ['ignore', 'ignore', 'pipe'] })
+  let stderr = ''
+  child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
+  const timer = setTimeout(() => child.kill('SIGTERM'), 20_000)
+  const [code] = await once(child, 'exit') as [number | null]
+  clearTimeout(timer)
+  return { code, stderr }
+}
