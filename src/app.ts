@@ -159,6 +159,7 @@ export async function buildApp (config: Config, overrides: BrokerOverrides = {})
     replayBufferBytes: config.PROXY_REPLAY_BUFFER_BYTES,
     uploadIdleTimeoutMs: config.PROXY_UPLOAD_IDLE_TIMEOUT_MS,
     upstreamTimeoutMs: config.PROXY_UPSTREAM_TIMEOUT_MS,
+    egress: { httpsProxy: config.HTTPS_PROXY, httpProxy: config.HTTP_PROXY, noProxy: config.NO_PROXY },
   })
   await app.register(adminRoutes, { admin: broker.admin, audit: broker.audit, flowSunsetPolicy: flowSunsetPolicyOf(broker) })
   await app.register(migrationRoutes, { migrations: broker.migrations })

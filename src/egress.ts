@@ -22,13 +22,14 @@ let dispatcher: Dispatcher | undefined
 
 /**
  * A dispatcher of its own for a client that needs TLS settings (Vault's CA, a client certificate)
- * and honours the same proxy: through a tunnel, `tls` applies to the origin inside it.
+ * or pool settings (the Salesforce proxy's connections and timeouts) and honours the same proxy:
+ * through a tunnel, `tls` applies to the origin inside it. The caller closes it.
  */
-export function egressDispatcher (proxy: EgressProxy, tls: ConnectionOptions = {}): Dispatcher {
-  if (!proxy.httpProxy && !proxy.httpsProxy) return new Agent({ connect: tls })
+export function egressDispatcher (proxy: EgressProxy, tls: ConnectionOptions = {}, pool: Agent.Options = {}): Dispatcher {
+  if (!proxy.httpProxy && !proxy.httpsProxy) return new Agent({ ...pool, connect: tls })
   // connect: TLS of a direct (NO_PROXY) connection; requestTls: TLS to the origin inside a tunnel
-  // (EnvHttpProxyAgent hands its options to both ProxyAgents; its type omits the latter)
-  return new EnvHttpProxyAgent({ httpProxy: proxy.httpProxy ?? '', httpsProxy: proxy.httpsProxy ?? '', noProxy: proxy.noProxy ?? '', connect: tls, requestTls: tls } as EnvHttpProxyAgent.Options)
+  // (EnvHttpProxyAgent hands its options to both ProxyAgents and its direct Agent; its type omits requestTls)
+  return new EnvHttpProxyAgent({ ...pool, httpProxy: proxy.httpProxy ?? '', httpsProxy: proxy.httpsProxy ?? '', noProxy: proxy.noProxy ?? '', connect: tls, requestTls: tls } as EnvHttpProxyAgent.Options)
 }
 
 /** Routes egressFetch through the proxy; returns what restores direct connections. */

@@ -3,6 +3,7 @@ import type { IncomingHttpHeaders } from 'node:http'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import replyFrom from '@fastify/reply-from'
 import { Type } from 'typebox'
+import { egressDispatcher, type EgressProxy } from '../egress.ts'
 import { HttpProblem } from '../errors.ts'
 import { grantFor, type Principal } from '../auth/principals.ts'
 import { CONNECTION_NAME_PATTERN_SOURCE } from '../schemas/common.ts'
@@ -34,7 +35,11 @@ export interface ProxyRoutesOptions {
   uploadIdleTimeoutMs: number
   /** how long Salesforce may take to start answering, and between two chunks of its answer */
   upstreamTimeoutMs: number
+  /** HTTPS_PROXY, HTTP_PROXY, NO_PROXY: proxied calls take the same way out as the broker's own */
+  egress: EgressProxy
 }
+
+type ReplyFromUndici = NonNullable<Parameters<typeof replyFrom>[1]>['undici']
 
 export const PROXY_PREFIX = '/v1/connections/:name/salesforce'
 
@@ -67,10 +72,17 @@ interface Forwarding {
  * and the call sent once more.
  */
 const proxyRoutes: FastifyPluginAsync<ProxyRoutesOptions> = async (app, opts) => {
+  // The pool is the broker's, not reply-from's own Agent: the egress decision (src/egress.ts) picks
+  // the proxy per instance host (HTTPS_PROXY, HTTP_PROXY, none for a NO_PROXY host), as it does for
+  // logins, so a network that only lets Salesforce traffic out through a proxy carries proxy mode too.
+  // reply-from does not close a dispatcher it was given: onClose does.
+  const dispatcher = egressDispatcher(opts.egress, {}, { connections: 128, headersTimeout: opts.upstreamTimeoutMs, bodyTimeout: opts.upstreamTimeoutMs })
+  app.addHook('onClose', async () => { await dispatcher.close() })
   await app.register(replyFrom, {
     disableCache: true,
     disableRequestLogging: true,
-    undici: { connections: 128, headersTimeout: opts.upstreamTimeoutMs, bodyTimeout: opts.upstreamTimeoutMs },
+    // reply-from bundles its own undici and recognises another one's dispatcher by its request() method
+    undici: dispatcher as unknown as ReplyFromUndici,
   })
   // Bodies are not parsed here: the raw stream goes to Salesforce (a 100 MB Bulk upload is never buffered).
   app.removeAllContentTypeParsers()
