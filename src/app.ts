@@ -50,7 +50,9 @@ export async function buildApp (config: Config, overrides: BrokerOverrides = {})
   const tls = tlsFiles(config)
   const app = Fastify({
     // HTTPS when TLS_CERT_FILE/TLS_KEY_FILE are set; the type stays the HTTP one (same API)
-    ...(tls ? { https: readTlsMaterial(tls) } as object : {}),
+    // maxHeaderSize is an option of Node's createServer (http and https alike): over it, Node's
+    // parser refuses the request before Fastify sees it and clientErrorHandler answers 431 problem+json
+    ...(tls ? { https: { ...readTlsMaterial(tls), maxHeaderSize: config.MAX_HEADER_BYTES } } as object : { http: { maxHeaderSize: config.MAX_HEADER_BYTES } }),
     loggerInstance: broker.logger as FastifyBaseLogger,
     bodyLimit: config.BODY_LIMIT_BYTES,
     trustProxy: config.TRUST_PROXY,

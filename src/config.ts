@@ -33,6 +33,7 @@ export const ConfigSchema = Type.Object({
   LOG_LEVEL: Type.Union([Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')], { default: 'info', description: 'pino log level' }),
   TRUST_PROXY: Type.Boolean({ default: false, description: 'Trust X-Forwarded-* from a proxy in front of the broker' }),
   BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, default: 65536, description: 'Largest accepted request body' }),
+  MAX_HEADER_BYTES: Type.Integer({ minimum: 4096, maximum: 1048576, default: 16384, description: 'Largest request line plus headers (Node\'s maxHeaderSize); larger answers 431 headers_too_large. Raise it for callers with long JWTs or Sforce-Call-Options' }),
   SHUTDOWN_TIMEOUT_MS: Type.Integer({ minimum: 1000, default: 10000, description: 'Longest a SIGTERM shutdown takes; requests still waiting for a Salesforce login near its end are answered 503 shutting_down (keep terminationGracePeriodSeconds above it)' }),
   TLS_CERT_FILE: Type.Optional(Type.String({ minLength: 1, description: 'PEM certificate chain: the broker serves HTTPS (with TLS_KEY_FILE); reloaded when the file changes, no restart' })),
   TLS_KEY_FILE: Type.Optional(Type.String({ minLength: 1, description: 'PEM private key of TLS_CERT_FILE (both or neither)' })),

@@ -28,6 +28,12 @@ t.test('an enum lists its allowed values', async (t) => {
   t.equal(errorOf({ ...BASE, TRUST_PROXY: 'yes please' }), 'invalid TRUST_PROXY: must be one of: true, false')
 })
 
+t.test('MAX_HEADER_BYTES: an integer from 4096 to 1048576', async (t) => {
+  t.equal(loadConfig(BASE).MAX_HEADER_BYTES, 16384, 'Node\'s own default')
+  t.equal(loadConfig({ ...BASE, MAX_HEADER_BYTES: '65536' }).MAX_HEADER_BYTES, 65536)
+  for (const bad of ['100', '2000000', '16k', '-1']) t.match(errorOf({ ...BASE, MAX_HEADER_BYTES: bad }), /^invalid MAX_HEADER_BYTES: /, bad)
+})
+
 t.test('a key says how to make one, not a regular expression', async (t) => {
   const message = errorOf({ ...BASE, FILE_STORE_KEY: 'too-short' })
   t.equal(message, 'invalid FILE_STORE_KEY: expected 32 random bytes, base64 (openssl rand -base64 32)')
@@ -61,10 +67,11 @@ t.test('the server: warnings on stderr, exit 78 for every configuration error, p
   const dir = await mkdtemp(join(tmpdir(), 'sfb-config-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
 
-  const typo = await serverExit({ ...BASE, PORT: 'x', VAULT_ADRR: 'https://vault:8200' })
+  const typo = await serverExit({ ...BASE, PORT: 'x', VAULT_ADRR: 'https://vault:8200', MAX_HEADER_BYTES: '100' })
   t.equal(typo.code, 78)
   t.match(typo.stderr, /^sf-broker: configuration error: unknown variable VAULT_ADRR; did you mean VAULT_ADDR\?/m)
-  t.match(typo.stderr, /^sf-broker: configuration error: invalid PORT: /m, 'both problems in one start')
+  t.match(typo.stderr, /^sf-broker: configuration error: invalid PORT: /m, 'every problem in one start')
+  t.match(typo.stderr, /^sf-broker: configuration error: invalid MAX_HEADER_BYTES: /m)
 
   // serve() reads the environment it is given, not the process's: the unknown-variable check names its typo
   const given = spawn(process.execPath, ['--input-type=module', '-e', `import { exitOnStartupError, serve } from ${JSON.stringify(new URL('../src/serve.ts', import.meta.url).href)}

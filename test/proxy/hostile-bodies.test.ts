@@ -45,3 +45,25 @@ t.test('a slow upload is cut off with 408; oversized headers get 431', async (t)
   t.match(injected.head, /application\/problem\+json/i)
   t.equal(echo.seen.filter(s => s.url.endsWith('/limits')).length, 0)
 })
+
+t.test('MAX_HEADER_BYTES sets the 431 limit: a head of exactly that size is forwarded, one over it gets problem+json', async (t) => {
+  const limit = 24576 // above Node's default (16 KiB), which refuses the first request below
+  const { url, callers, prefix, echo } = await rig(t, { MAX_HEADER_BYTES: String(limit) })
+  const path = `${prefix}/services/data/v62.0/limits`
+  // the padding goes in a header the proxy does not forward (the echo instance keeps Node's default limit)
+  const head = (bytes: number) => {
+    const bare = get(path, { ...bearer(callers.fullKey), 'x-pad': '' })
+    return get(path, { ...bearer(callers.fullKey), 'x-pad': 'p'.repeat(bytes - bare.length) })
+  }
+  // Node counts the names, values and target, not the separators: a head of `limit` bytes in all is within it
+  const within = await rawRequest(url, head(limit))
+  t.equal(head(limit).length, limit)
+  t.equal(within.status, 200, 'a head of exactly MAX_HEADER_BYTES passes')
+  t.equal(echo.seen.filter(s => s.url.endsWith('/limits')).length, 1, 'and reaches Salesforce')
+
+  const over = await rawRequest(url, head(limit + 100))
+  t.equal(over.status, 431, 'a head over it is refused')
+  t.match(over.head, /content-type: application\/problem\+json/i)
+  t.match(JSON.parse(over.body), { status: 431, code: 'headers_too_large' })
+  t.equal(echo.seen.filter(s => s.url.endsWith('/limits')).length, 1, 'before Salesforce')
+})
