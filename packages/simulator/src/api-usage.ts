@@ -1,3 +1,4 @@
+import { orgNow } from './org-state.ts'
 import type { SimOrgState } from './types.ts'
 
 /**
@@ -17,7 +18,7 @@ interface Window { buckets: Map<number, number>, total: number }
 const windows = new WeakMap<SimOrgState, Window>()
 
 /** The calls counted in the last 24 hours at `now` (org.apiRequestsUsed is brought up to date). */
-export function apiUsage (org: SimOrgState, now = Date.now()): number {
+export function apiUsage (org: SimOrgState, now = orgNow(org)): number {
   const hour = Math.floor(now / HOUR_MS)
   let window = windows.get(org)
   if (!window) windows.set(org, window = { buckets: new Map(), total: 0 })
@@ -40,7 +41,7 @@ export function apiUsage (org: SimOrgState, now = Date.now()): number {
 }
 
 /** Counts one call; false (nothing counted) when the allocation is used up: 403 REQUEST_LIMIT_EXCEEDED. */
-export function chargeApiCall (org: SimOrgState, now = Date.now()): boolean {
+export function chargeApiCall (org: SimOrgState, now = orgNow(org)): boolean {
   if (apiUsage(org, now) >= org.apiRequestLimit) return false
   org.apiRequestsUsed++
   apiUsage(org, now)

@@ -6,6 +6,7 @@ import {
   deleteRecord, fieldOf, findRecord, insertRecord, recordsOf, sfDateTime, sobjectDef, updateRecord, type SObjectDef,
 } from './records.ts'
 import { canonicalValues, writeError } from './sobjects.ts'
+import { orgNow } from './org-state.ts'
 import type { SimOrgState } from './types.ts'
 
 /**
@@ -107,7 +108,7 @@ function createJob (org: SimOrgState, userId: string, version: string, body: unk
   if (operation === 'upsert' && (typeof externalIdFieldName !== 'string' || !fieldOf(def, externalIdFieldName))) {
     return { status: 400, body: bulkError('INVALIDJOB', 'InvalidJob : External ID was blank or not an indexed field for upsert') }
   }
-  const now = sfDateTime(Date.now())
+  const now = sfDateTime(orgNow(org))
   const job: Job = {
     id: newSalesforceId('750'),
     object: def.name,
@@ -162,7 +163,7 @@ function processRow (org: SimOrgState, job: Job, def: SObjectDef, values: Record
   if (job.operation === 'delete' || job.operation === 'hardDelete') {
     const row = idValue ? findRecord(org, def, idValue) : undefined
     if (!row || row.IsDeleted === true) return 'ENTITY_IS_DELETED:entity is deleted:--'
-    deleteRecord(row)
+    deleteRecord(row, orgNow(org))
     return { id: row.Id as string }
   }
   let existing = idValue ? findRecord(org, def, idValue) : undefined
@@ -175,7 +176,7 @@ function processRow (org: SimOrgState, job: Job, def: SObjectDef, values: Record
   if (error) return `${error.errorCode}:${error.message}:${(error.fields ?? []).join(',')} --`
   if (creating) return { id: insertRecord(org, def, canonicalValues(def, fields), userId).Id as string, created: true }
   if (!existing || existing.IsDeleted === true) return 'INVALID_CROSS_REFERENCE_KEY:invalid cross reference id:--'
-  updateRecord(def, existing, canonicalValues(def, fields))
+  updateRecord(def, existing, canonicalValues(def, fields), orgNow(org))
   return { id: existing.Id as string, created: false }
 }
 
@@ -270,7 +271,7 @@ export async function handleBulkIngest (
   }
   if (state !== 'UploadComplete' && state !== 'Aborted') return json(400, bulkError('INVALIDJOBSTATE', 'The state must be UploadComplete or Aborted'))
   if (job.state !== 'Open') return json(409, bulkError('INVALIDJOBSTATE', 'Job is not in the Open state'))
-  job.systemModstamp = sfDateTime(Date.now())
+  job.systemModstamp = sfDateTime(orgNow(org))
   if (state === 'Aborted') {
     job.state = 'Aborted'
     return json(200, jobInfo(job, false))

@@ -1,5 +1,6 @@
 import { deleteRecord, fieldOf, findRecord, insertRecord, SOBJECTS, sobjectDef, transaction, updateRecord } from './records.ts'
 import { canonicalValues, recordView, writeError, type Answer, type RestError } from './sobjects.ts'
+import { orgNow } from './org-state.ts'
 import type { SimOrgState } from './types.ts'
 
 /**
@@ -41,7 +42,7 @@ function saveOne (org: SimOrgState, userId: string, method: string, record: Reco
   const row = id === undefined ? undefined : findRecord(org, def, id)
   if (!row) return { ...(id ? { id } : {}), success: false, errors: [UNKNOWN_ID] }
   if (row.IsDeleted === true) return { id: row.Id as string, success: false, errors: [DELETED] }
-  updateRecord(def, row, canonicalValues(def, values))
+  updateRecord(def, row, canonicalValues(def, values), orgNow(org))
   return { id: row.Id as string, success: true, errors: [] }
 }
 
@@ -51,7 +52,7 @@ function deleteOne (org: SimOrgState, id: string): SaveResult {
   const row = def ? findRecord(org, def, id) : undefined
   if (!row) return { id, success: false, errors: [UNKNOWN_ID] }
   if (row.IsDeleted === true) return { id: row.Id as string, success: false, errors: [DELETED] }
-  deleteRecord(row)
+  deleteRecord(row, orgNow(org))
   return { id: row.Id as string, success: true, errors: [] }
 }
 

@@ -10,6 +10,8 @@ export interface SimContext {
   latencyMs: number
   loginUrl: string
   myDomainUrls: Map<string, string>
+  /** the simulator's time (SimulatorOptions.now), epoch ms */
+  now: () => number
 }
 
 /**

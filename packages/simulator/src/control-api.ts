@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { SimContext } from './context.ts'
 import { AppControlError, appView, patchExistingApp, putApp, setPreAuthorized, uploadCertificate } from './control-apps.ts'
 import { readBody, sendJson } from './http.ts'
-import { findUser, isLockedOutView } from './org-state.ts'
+import { findUser, isLockedOutView, orgNow } from './org-state.ts'
 import type { Simulator, SimOrgState, SimUserState } from './types.ts'
 import { editPermissions, permissionRow } from './user-permissions.ts'
 import { DriftControlError, orgDriftView, patchOrgDrift, routeDriftControl } from './control-drift.ts'
@@ -49,7 +49,7 @@ function userOrThrow (org: SimOrgState, username: string): SimUserState {
 }
 
 /** Secrets stay out of answers, like everywhere else in the project. */
-export function userView (user: SimUserState): Json {
+export function userView (org: SimOrgState, user: SimUserState): Json {
   return {
     username: user.username,
     userId: user.userId,
@@ -62,7 +62,7 @@ export function userView (user: SimUserState): Json {
     lastPasswordChangeDate: new Date(user.lastPasswordChangeDate).toISOString(),
     hiddenUserFields: user.hiddenUserFields,
     failedLogins: user.failedLogins,
-    locked: isLockedOutView(user),
+    locked: isLockedOutView(user, orgNow(org)),
   }
 }
 
@@ -79,7 +79,7 @@ export function orgView (ctx: SimContext, org: SimOrgState): Json {
     trustedIpRanges: org.trustedIpRanges,
     apiRequestLimit: org.apiRequestLimit,
     apiRequestsUsed: org.apiRequestsUsed,
-    users: [...org.users.values()].map(userView),
+    users: [...org.users.values()].map(u => userView(org, u)),
     soapLoginRequiresUseAnyApiAuth: org.soapLoginRequiresUseAnyApiAuth,
     soapLoginRetired: org.soapLoginRetired,
     minApiVersion: org.minApiVersion,
@@ -113,7 +113,7 @@ function instant (value: unknown, field: string): number {
 function patchUser (org: SimOrgState, user: SimUserState, body: Json): void {
   if (expect(body, 'password', 'string')) {
     user.password = body.password as string
-    user.lastPasswordChangeDate = Date.now()
+    user.lastPasswordChangeDate = orgNow(org)
   }
   if ('lastPasswordChangeDate' in body) user.lastPasswordChangeDate = instant(body.lastPasswordChangeDate, 'lastPasswordChangeDate')
   // a profile edit or a permission set (un)assigned: the user's effective permissions change
@@ -142,7 +142,7 @@ function patchUser (org: SimOrgState, user: SimUserState, body: Json): void {
   if (expect(body, 'locked', 'boolean')) {
     // An admin's "Unlock" button, or a lock as if the user had just failed too often.
     user.failedLogins = 0
-    user.lockedUntil = body.locked ? Date.now() + org.lockout.durationSeconds * 1000 : 0
+    user.lockedUntil = body.locked ? orgNow(org) + org.lockout.durationSeconds * 1000 : 0
   }
 }
 
@@ -216,18 +216,21 @@ async function route (ctx: SimContext, sim: Simulator, req: IncomingMessage, url
     const body = await jsonBody(req)
     const password = expect(body, 'password', 'string') ? body.password as string : `Sim-${randomBytes(9).toString('base64url')}`
     user.password = password
-    user.lastPasswordChangeDate = Date.now()
+    user.lastPasswordChangeDate = orgNow(org)
     user.passwordExpired = false
     // Changing the password resets the security token (Salesforce Help "Reset Your Security Token",
     // sf.user_security_token.htm): the old token stops working with the new password.
     return { password, securityToken: sim.resetSecurityToken(parts[1], parts[3]) }
   }
-  if (at('orgs/:key/users/:username', 'GET')) return userView(userOrThrow(orgOrThrow(ctx, parts[1]), parts[3]))
+  if (at('orgs/:key/users/:username', 'GET')) {
+    const org = orgOrThrow(ctx, parts[1])
+    return userView(org, userOrThrow(org, parts[3]))
+  }
   if (at('orgs/:key/users/:username', 'PATCH')) {
     const org = orgOrThrow(ctx, parts[1])
     const user = userOrThrow(org, parts[3])
     patchUser(org, user, await jsonBody(req))
-    return userView(user)
+    return userView(org, user)
   }
   if (at('orgs/:key/apps/:clientId', 'PUT')) return putApp(orgOrThrow(ctx, parts[1]), parts[3], await jsonBody(req))
   if (at('orgs/:key/apps/:clientId', 'PATCH')) return patchExistingApp(orgOrThrow(ctx, parts[1]), parts[3], await jsonBody(req))

@@ -1,5 +1,5 @@
 import { ipInRanges } from './cidr.ts'
-import { findUser } from './org-state.ts'
+import { findUser, orgNow } from './org-state.ts'
 import type { SimOrgState, SimUserState } from './types.ts'
 import { recordLogin } from './user-permissions.ts'
 
@@ -77,7 +77,7 @@ function checkUserPolicies (user: SimUserState, clientIp: string, now: number): 
 }
 
 /** SOAP login() and the OAuth username-password flow: the password (+ token) is the credential. */
-export function decidePasswordLogin (org: SimOrgState, username: string, supplied: string, clientIp: string, flowEnabled: boolean, now = Date.now()): LoginDecision {
+export function decidePasswordLogin (org: SimOrgState, username: string, supplied: string, clientIp: string, flowEnabled: boolean, now = orgNow(org)): LoginDecision {
   const user = findUser(org, username)
   if (!flowEnabled) return { ok: false, refusal: 'flow_disabled', user }
   if (!user) return { ok: false, refusal: 'invalid_login' }
@@ -93,7 +93,7 @@ export function decidePasswordLogin (org: SimOrgState, username: string, supplie
 }
 
 /** JWT bearer and client credentials: the app vouches for the user; no password, so no lockout. */
-export function decideDelegatedLogin (org: SimOrgState, user: SimUserState, clientIp: string, now = Date.now()): LoginDecision {
+export function decideDelegatedLogin (org: SimOrgState, user: SimUserState, clientIp: string, now = orgNow(org)): LoginDecision {
   if (!admitAttempt(org, user, now)) return { ok: false, refusal: 'rate_exceeded', user }
   return admitted(user, clientIp, now)
 }

@@ -92,7 +92,7 @@ function passwordGrant (ctx: SimContext, scope: ListenerScope, params: URLSearch
   const { org, app } = match
   if (!app.installed) return fail(OAUTH_ERRORS.appNotInstalled, org.key, username)
   if (!consumerSecretAccepted(app, params.get('client_id') ?? undefined, params.get('client_secret'))) return fail(OAUTH_ERRORS.clientCredentialsInvalid, org.key, username)
-  const decision = decidePasswordLogin(org, username, params.get('password') ?? '', clientIp, org.flows.oauthPassword && !org.blockOAuthUnPwFlow)
+  const decision = decidePasswordLogin(org, username, params.get('password') ?? '', clientIp, org.flows.oauthPassword && !org.blockOAuthUnPwFlow, ctx.now())
   if (!decision.ok) return fail(oauthErrorFor(decision.refusal), org.key, username)
   if (app.permittedUsers === 'admin_approved' && !preAuthorized(app, decision.user.username)) {
     return fail(OAUTH_ERRORS.notAdminApproved, org.key, username)
@@ -156,7 +156,7 @@ function clientCredentialsGrant (ctx: SimContext, scope: ListenerScope, req: Inc
   if (app.permittedUsers === 'admin_approved' && !preAuthorized(app, user.username)) {
     return fail(OAUTH_ERRORS.notAdminApproved, org.key, runAs)
   }
-  const decision = decideDelegatedLogin(org, user, clientIp)
+  const decision = decideDelegatedLogin(org, user, clientIp, ctx.now())
   if (!decision.ok) return fail(oauthErrorFor(decision.refusal), org.key, runAs)
   return { ok: true, org, user, app, flow: 'client_credentials' }
 }
@@ -176,7 +176,7 @@ export async function handleTokenRequest (ctx: SimContext, scope: ListenerScope,
   await delay(ctx.latencyMs)
   const params = await tokenParams(req, url)
   const clientIp = normalizeIp(req.socket.remoteAddress)
-  const now = Date.now()
+  const now = ctx.now()
   let outcome: GrantOutcome
   switch (params.get('grant_type')) {
     case 'password': outcome = passwordGrant(ctx, scope, params, clientIp); break

@@ -4,7 +4,15 @@ import type {
   SimConnectedApp, SimConnectedAppState, SimOrgOptions, SimOrgState, SimUser, SimUserState,
 } from './types.ts'
 
-export function createUserState (user: SimUser): SimUserState {
+/** Each org's time: the simulator's clock, kept beside the org so every policy that has the org can read it. */
+const clocks = new WeakMap<SimOrgState, () => number>()
+
+/** The org's time now, epoch ms (the simulator's `now` option, else the real time). */
+export function orgNow (org: SimOrgState): number {
+  return (clocks.get(org) ?? Date.now)()
+}
+
+export function createUserState (user: SimUser, now: number): SimUserState {
   return {
     username: user.username,
     password: user.password,
@@ -16,7 +24,7 @@ export function createUserState (user: SimUser): SimUserState {
     loginIpRanges: user.loginIpRanges,
     loginHours: user.loginHours,
     permissions: userPermissions(user.permissions),
-    lastPasswordChangeDate: user.lastPasswordChangeDate ?? Date.now(),
+    lastPasswordChangeDate: user.lastPasswordChangeDate ?? now,
     hiddenUserFields: [...(user.hiddenUserFields ?? [])],
     loginHistory: [],
     failedLogins: 0,
@@ -45,8 +53,8 @@ export function createAppState (app: SimConnectedApp): SimConnectedAppState {
   }
 }
 
-export function createOrgState (options: SimOrgOptions): SimOrgState {
-  return {
+export function createOrgState (options: SimOrgOptions, now: () => number = Date.now): SimOrgState {
+  const org: SimOrgState = {
     key: options.key,
     orgId: options.orgId ?? newSalesforceId('00D'),
     sessionTimeoutSeconds: options.sessionTimeoutSeconds ?? 7200,
@@ -63,9 +71,11 @@ export function createOrgState (options: SimOrgOptions): SimOrgState {
     soapLoginRetired: options.soapLoginRetired ?? false,
     minApiVersion: options.minApiVersion ?? 31,
     apiRequestsUsed: 0,
-    users: new Map((options.users ?? []).map(u => [u.username, createUserState(u)])),
+    users: new Map((options.users ?? []).map(u => [u.username, createUserState(u, now())])),
     connectedApps: new Map((options.connectedApps ?? []).map(a => [a.clientId, createAppState(a)])),
   }
+  clocks.set(org, now)
+  return org
 }
 
 /** Salesforce usernames are case-insensitive. */
@@ -87,6 +97,6 @@ export function findUserById (org: SimOrgState, userId: string): SimUserState | 
 }
 
 /** Whether the user is locked right now, without the side effect of clearing an expired lock. */
-export function isLockedOutView (user: SimUserState, now = Date.now()): boolean {
+export function isLockedOutView (user: SimUserState, now: number): boolean {
   return now < user.lockedUntil
 }

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http'
 import { randomBase62 } from './ids.ts'
 import type { Answer } from './sobjects.ts'
+import { orgNow } from './org-state.ts'
 import { runSoql } from './soql.ts'
 import type { SimOrgState } from './types.ts'
 
@@ -43,7 +44,7 @@ function page (org: SimOrgState, locator: string, cursor: Cursor, offset: number
   const next = offset + size
   const done = next >= cursor.records.length
   // the locator stays until it idles out: a client (or a proxy) may ask for a batch again
-  cursor.lastUsed = Date.now()
+  cursor.lastUsed = orgNow(org)
   return {
     status: 200,
     body: {
@@ -61,7 +62,7 @@ export function queryAnswer (org: SimOrgState, userId: string, soql: string, ver
   if ('errorCode' in result) return { status: 400, body: [result] }
   if (result.records.length <= size) return { status: 200, body: result }
   const open = cursorsOf(org)
-  const now = Date.now()
+  const now = orgNow(org)
   for (const [key, cursor] of open) if (now - cursor.lastUsed > LOCATOR_IDLE_MS) open.delete(key)
   while (open.size >= MAX_CURSORS) open.delete(open.keys().next().value as string)
   const locator = `01g${randomBase62(15)}`
@@ -76,6 +77,6 @@ const INVALID_LOCATOR: Answer = { status: 400, body: [{ errorCode: 'INVALID_QUER
 export function queryMoreAnswer (org: SimOrgState, locatorAndOffset: string, version: string, size?: number): Answer {
   const match = /^(01g\w+)-(\d+)$/.exec(locatorAndOffset)
   const cursor = match ? cursorsOf(org).get(match[1]) : undefined
-  if (!match || !cursor || Date.now() - cursor.lastUsed > LOCATOR_IDLE_MS) return INVALID_LOCATOR
+  if (!match || !cursor || orgNow(org) - cursor.lastUsed > LOCATOR_IDLE_MS) return INVALID_LOCATOR
   return page(org, match[1], cursor, Number(match[2]), size ?? cursor.size, version)
 }

@@ -1,4 +1,5 @@
 import { newSalesforceId, to18 } from './ids.ts'
+import { orgNow } from './org-state.ts'
 import type { SimOrgState } from './types.ts'
 
 /**
@@ -136,7 +137,7 @@ function storeOf (org: SimOrgState): OrgRecords {
   let store = stores.get(org)
   if (!store) {
     store = new Map()
-    const now = Date.now()
+    const now = orgNow(org)
     for (const def of SOBJECTS) {
       store.set(def.name, new Map((SEED[def.name] ?? []).map(r => [r.Id as string, complete(def, r, SEED_OWNER, now)])))
     }
@@ -178,7 +179,7 @@ export function transaction (work: () => boolean): void {
   }
 }
 
-export function insertRecord (org: SimOrgState, def: SObjectDef, values: Row, userId: string, now = Date.now()): Row {
+export function insertRecord (org: SimOrgState, def: SObjectDef, values: Row, userId: string, now = orgNow(org)): Row {
   const row = complete(def, { ...values, Id: newSalesforceId(def.keyPrefix) }, userId, now)
   const table = storeOf(org).get(def.name)
   table?.set(row.Id as string, row)
@@ -186,7 +187,7 @@ export function insertRecord (org: SimOrgState, def: SObjectDef, values: Row, us
   return row
 }
 
-export function updateRecord (def: SObjectDef, row: Row, values: Row, now = Date.now()): void {
+export function updateRecord (def: SObjectDef, row: Row, values: Row, now: number): void {
   const before = { ...row }
   journal?.push(() => Object.assign(row, before))
   Object.assign(row, values)
@@ -195,7 +196,7 @@ export function updateRecord (def: SObjectDef, row: Row, values: Row, now = Date
 }
 
 /** A deleted record goes to the Recycle Bin: gone for query, still there for queryAll. */
-export function deleteRecord (row: Row, now = Date.now()): void {
+export function deleteRecord (row: Row, now: number): void {
   const before = { ...row }
   journal?.push(() => Object.assign(row, before))
   row.IsDeleted = true

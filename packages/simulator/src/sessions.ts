@@ -1,4 +1,5 @@
 import { newAccessToken } from './ids.ts'
+import { orgNow } from './org-state.ts'
 import type { SimOrgState, SimUserState } from './types.ts'
 
 export type SessionFlow = 'soap' | 'oauth_password' | 'jwt_bearer' | 'client_credentials'
@@ -20,7 +21,7 @@ export interface SimSession {
 export class SessionStore {
   readonly #sessions = new Map<string, SimSession>()
 
-  issue (org: SimOrgState, user: SimUserState, flow: SessionFlow, now = Date.now(), clientId?: string): SimSession {
+  issue (org: SimOrgState, user: SimUserState, flow: SessionFlow, now = orgNow(org), clientId?: string): SimSession {
     const session: SimSession = {
       accessToken: newAccessToken(org.orgId),
       orgKey: org.key,
@@ -39,7 +40,7 @@ export class SessionStore {
    * SOAP login() hands every client of the same user the same session while it is valid
    * (SOAP API guide, "Choosing a User for an Integration"), so one logout ends it for all.
    */
-  reuseSoapSession (org: SimOrgState, user: SimUserState, now = Date.now()): SimSession | undefined {
+  reuseSoapSession (org: SimOrgState, user: SimUserState, now = orgNow(org)): SimSession | undefined {
     for (const session of this.#sessions.values()) {
       if (session.orgKey === org.key && session.userId === user.userId && session.flow === 'soap' &&
         session.passwordExpired === user.passwordExpired && this.#alive(session, org, now)) {
@@ -50,11 +51,11 @@ export class SessionStore {
   }
 
   /** The session behind a token, or undefined when unknown, revoked or timed out. */
-  find (token: string, orgs: ReadonlyMap<string, SimOrgState>, now = Date.now()): SimSession | undefined {
+  find (token: string, orgs: ReadonlyMap<string, SimOrgState>, now?: number): SimSession | undefined {
     const session = this.#sessions.get(token)
     if (!session) return undefined
     const org = orgs.get(session.orgKey)
-    if (!org || !this.#alive(session, org, now)) {
+    if (!org || !this.#alive(session, org, now ?? orgNow(org))) {
       this.#sessions.delete(token)
       return undefined
     }

@@ -72,10 +72,11 @@ async function closeServer (server: Server): Promise<void> {
 export async function startSimulator (options: SimulatorOptions): Promise<Simulator> {
   const host = options.host ?? '127.0.0.1'
   const advertised = advertisedHostFor(options, host)
+  const now = options.now ?? Date.now
   const orgs = new Map<string, SimOrgState>()
   for (const orgOptions of options.orgs) {
     if (orgs.has(orgOptions.key)) throw new Error(`duplicate org key '${orgOptions.key}'`)
-    orgs.set(orgOptions.key, createOrgState(orgOptions))
+    orgs.set(orgOptions.key, createOrgState(orgOptions, now))
   }
   const ctx: SimContext = {
     orgs,
@@ -84,6 +85,7 @@ export async function startSimulator (options: SimulatorOptions): Promise<Simula
     latencyMs: options.latencyMs ?? 0,
     loginUrl: '',
     myDomainUrls: new Map(),
+    now,
   }
   let down = false
   const servers: Server[] = []

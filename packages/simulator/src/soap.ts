@@ -187,7 +187,7 @@ async function login (ctx: SimContext, scope: ListenerScope, req: IncomingMessag
     sendFault(res, SOAP_FAULTS.invalidLogin, wsdl)
     return
   }
-  const now = Date.now()
+  const now = ctx.now()
   const decision = decidePasswordLogin(org, username, password, normalizeIp(req.socket.remoteAddress), org.flows.soap, now)
   const fault = decision.ok ? permissionFault(org, decision.user) : soapFaultFor(decision.refusal)
   if (fault || !decision.ok) {

@@ -2,6 +2,7 @@ import {
   deleteRecord, fieldOf, findRecord, insertRecord, SOBJECTS, sobjectDef, updateRecord,
   type Row, type SObjectDef, type Value,
 } from './records.ts'
+import { orgNow } from './org-state.ts'
 import type { SimOrgState } from './types.ts'
 
 /**
@@ -164,7 +165,7 @@ function rowAnswer (org: SimOrgState, def: SObjectDef, id: string, method: strin
   if (!row) return { status: 404, body: NOT_FOUND }
   if (row.IsDeleted === true) return { status: 404, body: DELETED }
   if (method === 'DELETE') {
-    deleteRecord(row)
+    deleteRecord(row, orgNow(org))
     return { status: 204 }
   }
   if (method === 'PATCH') {
@@ -172,7 +173,7 @@ function rowAnswer (org: SimOrgState, def: SObjectDef, id: string, method: strin
     if (!values) return BAD_BODY
     const error = writeError(def, values, false)
     if (error) return fail(400, error)
-    updateRecord(def, row, canonicalValues(def, values))
+    updateRecord(def, row, canonicalValues(def, values), orgNow(org))
     return { status: 204 }
   }
   const fieldsParam = search.get('fields')

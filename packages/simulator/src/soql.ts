@@ -1,5 +1,5 @@
 import { to18 } from './ids.ts'
-import { findUserById, isLockedOutView } from './org-state.ts'
+import { findUserById, isLockedOutView, orgNow } from './org-state.ts'
 import { recordsOf, sfDateTime, sobjectDef } from './records.ts'
 import type { SimOrgState, SimUserState } from './types.ts'
 import { permissionRow, USER_PERMISSION_FIELDS } from './user-permissions.ts'
@@ -64,7 +64,7 @@ function tableFor (org: SimOrgState, sobject: string, me: SimUserState | undefin
         rows: [...org.users.values()].map(u => ({
           Id: to18(`060${u.userId.slice(3, 15)}`),
           UserId: u.userId,
-          IsPasswordLocked: isLockedOutView(u),
+          IsPasswordLocked: isLockedOutView(u, orgNow(org)),
           IsFrozen: false,
         })),
       }

@@ -130,6 +130,12 @@ export interface SimulatorOptions {
   loginPort?: number
   /** when set, org i listens on orgPortBase + i; default free ports */
   orgPortBase?: number
+  /**
+   * The simulator's time, epoch ms; default the real time. Every policy reads it: lockout windows,
+   * the hourly login rate, session timeouts, the daily API allocation, stamps on users and records.
+   * A test passes its manual clock's `now` and moves an hour of lockout in a millisecond.
+   */
+  now?: () => number
 }
 
 export interface LoginCounts { attempts: number, failures: number, successes: number }

@@ -9,10 +9,18 @@ export { http, type HttpAnswer }
 export const USER = { username: ACME.username, password: ACME.password, securityToken: ACME.securityToken }
 export const APP = { clientId: ACME.clientId, clientSecret: ACME.clientSecret }
 
-/** One org 'acme' with USER and APP (plus whatever the test overrides), closed after the test. */
-export async function startAcme (t: Teardown, overrides: Partial<SimOrgOptions> = {}, more: SimOrgOptions[] = []): Promise<Simulator> {
+/** A clock for the simulator's `now` option that moves only when the test moves it. */
+export class TestTime {
+  private at = Date.now()
+  readonly now = (): number => this.at
+  advance (ms: number): void { this.at += ms }
+}
+
+/** One org 'acme' with USER and APP (plus whatever the test overrides), closed after the test; `time`: the simulator's clock. */
+export async function startAcme (t: Teardown, overrides: Partial<SimOrgOptions> = {}, more: SimOrgOptions[] = [], time?: TestTime): Promise<Simulator> {
   const sim = await startSimulator({
     orgs: [{ key: 'acme', users: [{ ...USER }], connectedApps: [{ ...APP }], ...overrides }, ...more],
+    ...(time ? { now: time.now } : {}),
   })
   t.teardown(() => sim.close())
   return sim

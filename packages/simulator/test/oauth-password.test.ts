@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto'
 import t from 'tap'
 import jsforce from 'jsforce'
-import { APP, USER, getWithToken, passwordLogin, postForm, startAcme } from './fixtures.ts'
+import { APP, TestTime, USER, getWithToken, passwordLogin, postForm, startAcme } from './fixtures.ts'
 
 const AUTH_FAILURE = { error: 'invalid_grant', error_description: 'authentication failure' }
 
@@ -105,11 +105,14 @@ t.test('user and org policies', async t => {
 })
 
 t.test('lockout after N failures hides behind "authentication failure", then lifts', async t => {
-  const sim = await startAcme(t, { lockout: { maxAttempts: 3, durationSeconds: 1 } })
+  const time = new TestTime()
+  const sim = await startAcme(t, { lockout: { maxAttempts: 3, durationSeconds: 900 } }, [], time)
   for (let i = 0; i < 3; i++) t.same((await passwordLogin(sim.loginUrl, 'bad')).json, AUTH_FAILURE)
   const locked = await passwordLogin(sim.loginUrl)
   t.same(locked.json, AUTH_FAILURE, 'the right password is refused while locked, with the same answer')
-  await new Promise(resolve => setTimeout(resolve, 1100))
+  time.advance(900_000 - 1)
+  t.same((await passwordLogin(sim.loginUrl)).json, AUTH_FAILURE, 'still locked a millisecond before the duration ends')
+  time.advance(1)
   t.equal((await passwordLogin(sim.loginUrl)).status, 200, 'unlocked after the lockout duration')
   t.equal(sim.org('acme').users.get(USER.username)!.failedLogins, 0)
 })
@@ -125,13 +128,19 @@ t.test('a success resets the failure count', async t => {
 })
 
 t.test('login rate per user per hour', async t => {
-  const sim = await startAcme(t, { loginRatePerHour: 2 })
+  const time = new TestTime()
+  const sim = await startAcme(t, { loginRatePerHour: 2 }, [], time)
   t.equal((await passwordLogin(sim.loginUrl)).status, 200)
+  time.advance(60_000)
   t.equal((await passwordLogin(sim.loginUrl, 'bad')).status, 400)
   const third = await passwordLogin(sim.loginUrl)
   t.equal(third.status, 400)
   t.same(third.json, { error: 'rate_limit_exceeded', error_description: 'Number of logins exceeded' })
   t.same(sim.stats('acme').byUser[USER.username], { attempts: 3, failures: 2, successes: 1 })
+  time.advance(3_600_000 - 60_000 - 1)
+  t.equal((await passwordLogin(sim.loginUrl)).status, 400, 'the first attempt still counts a millisecond before its hour ends')
+  time.advance(1)
+  t.equal((await passwordLogin(sim.loginUrl)).status, 200, 'an hour after the first attempt there is room for one more')
 })
 
 t.test('security token reset: the old token stops working', async t => {

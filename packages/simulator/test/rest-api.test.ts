@@ -1,5 +1,5 @@
 import t from 'tap'
-import { USER, getWithToken, http, passwordLogin, postForm, startAcme } from './fixtures.ts'
+import { TestTime, USER, getWithToken, http, passwordLogin, postForm, startAcme } from './fixtures.ts'
 
 const INVALID_SESSION = [{ message: 'Session expired or invalid', errorCode: 'INVALID_SESSION_ID' }]
 
@@ -48,7 +48,8 @@ t.test('query: records, COUNT(), and Salesforce\'s query errors', async t => {
 })
 
 t.test('a dead session answers 401 INVALID_SESSION_ID', async t => {
-  const sim = await startAcme(t, { sessionTimeoutSeconds: 1 }, [{ key: 'globex' }])
+  const time = new TestTime()
+  const sim = await startAcme(t, { sessionTimeoutSeconds: 7200 }, [{ key: 'globex' }], time)
   const url = `${sim.myDomainUrl('acme')}/services/data/v62.0/limits`
 
   const noHeader = await http(url)
@@ -58,10 +59,11 @@ t.test('a dead session answers 401 INVALID_SESSION_ID', async t => {
 
   const timedOut = await token(sim.loginUrl)
   t.equal((await getWithToken(url, timedOut)).status, 200)
-  await new Promise(resolve => setTimeout(resolve, 1100))
+  time.advance(7200_000 - 1)
+  t.equal((await getWithToken(url, timedOut)).status, 200, 'alive until the last millisecond of the org\'s session timeout')
+  time.advance(1)
   t.same((await getWithToken(url, timedOut)).json, INVALID_SESSION, 'after the org\'s session timeout')
 
-  sim.org('acme').sessionTimeoutSeconds = 7200
   const expired = await token(sim.loginUrl)
   sim.expireSessions('acme')
   t.equal((await getWithToken(url, expired)).status, 401, 'after expireSessions()')

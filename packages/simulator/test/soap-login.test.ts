@@ -1,6 +1,6 @@
 import t from 'tap'
 import jsforce from 'jsforce'
-import { USER, getWithToken, soapLogin, startAcme, xmlText } from './fixtures.ts'
+import { TestTime, USER, getWithToken, soapLogin, startAcme, xmlText } from './fixtures.ts'
 
 const PASSWORD = USER.password + USER.securityToken
 const FAULT_NS = 'xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:sf="urn:fault.partner.soap.sforce.com" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
@@ -98,14 +98,17 @@ t.test('faults: exact envelopes, HTTP 500', async t => {
 })
 
 t.test('lockout: N failures, then INVALID_LOGIN even with the right password, until the duration passes', async t => {
-  const sim = await startAcme(t, { lockout: { maxAttempts: 2, durationSeconds: 1 } })
+  const time = new TestTime()
+  const sim = await startAcme(t, { lockout: { maxAttempts: 2, durationSeconds: 900 } }, [], time)
   await soapLogin(sim.loginUrl, USER.username, 'bad')
   await soapLogin(sim.loginUrl, USER.username, 'bad')
   const locked = await soapLogin(sim.loginUrl, USER.username, PASSWORD)
   t.equal(locked.text, INVALID_LOGIN)
-  await new Promise(resolve => setTimeout(resolve, 1100))
+  time.advance(900_000 - 1)
+  t.equal((await soapLogin(sim.loginUrl, USER.username, PASSWORD)).text, INVALID_LOGIN, 'still locked a millisecond before the duration ends')
+  time.advance(1)
   t.equal((await soapLogin(sim.loginUrl, USER.username, PASSWORD)).status, 200)
-  t.same(sim.stats('acme').byUser[USER.username], { attempts: 4, failures: 3, successes: 1 })
+  t.same(sim.stats('acme').byUser[USER.username], { attempts: 5, failures: 4, successes: 1 })
 })
 
 t.test('an expired password: login succeeds with passwordExpired=true, API calls are refused', async t => {
