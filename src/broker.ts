@@ -268,7 +268,7 @@ export async function createBroker (config: Config, overrides: BrokerOverrides =
     metrics,
     notifier,
     deadLetters,
-    proxyAccounting: new ProxyAccounting({ registry: metrics.registry, state: sharedState }),
+    proxyAccounting: new ProxyAccounting({ registry: metrics.registry, state: sharedState, now: clock, logger }),
     flowSunsets,
     now,
     ...(typeof given === 'object' ? { clock: given } : {}),
@@ -343,7 +343,7 @@ async function buildSharedState (config: Config, logger: Logger, metrics: Broker
     failoverWaitMs: config.REDIS_FAILOVER_WAIT_MS,
   })
   if (!await redis.firstConnect(REDIS_FIRST_CONNECT_MS)) logger.warn('redis not reachable at start: starting on process memory until it is')
-  metrics.instrument('redis', redis, ['getSession', 'putSession', 'purgeSessions', 'acquireLease', 'releaseLease', 'renewLease', 'addToWindow', 'countWindow', 'getCircuit', 'putCircuit', 'clearCircuit', 'getJson', 'putJson', 'publish'])
+  metrics.instrument('redis', redis, ['getSession', 'putSession', 'purgeSessions', 'acquireLease', 'releaseLease', 'renewLease', 'addToWindow', 'countWindow', 'takeQuotas', 'getCircuit', 'putCircuit', 'clearCircuit', 'getJson', 'putJson', 'publish'])
   return new FallbackSharedState(redis, logger)
 }
 

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
 import { MemorySharedState } from './memory-state.ts'
-import type { BrokerEvent, CachedSession, CircuitState, SharedState, StreamEntry, StreamRange } from './shared-state.ts'
+import type { BrokerEvent, CachedSession, CircuitState, Quota, SharedState, StreamEntry, StreamRange } from './shared-state.ts'
 
 /**
  * Redis first, process memory when Redis fails. Writes go to both, so when Redis drops the
@@ -184,6 +184,15 @@ export class FallbackSharedState implements SharedState {
 
   countWindow (key: string, windowMs: number): Promise<number> {
     return this.read('countWindow', () => this.primary.countWindow(key, windowMs), () => this.local.countWindow(key, windowMs))
+  }
+
+  /** The fleet's count; this replica's own share counted beside it, which is what an outage starts from. */
+  takeQuotas (quotas: readonly Quota[]): Promise<number> {
+    return this.read('takeQuotas', async () => {
+      const full = await this.primary.takeQuotas(quotas)
+      if (full < 0) await this.local.takeQuotas(quotas)
+      return full
+    }, () => this.local.takeQuotas(quotas))
   }
 
   getCircuit (c: string): Promise<CircuitState | null> {

@@ -1,4 +1,4 @@
-import type { BrokerEvent, CachedSession, CircuitState, SharedState, StreamEntry, StreamRange } from './shared-state.ts'
+import type { BrokerEvent, CachedSession, CircuitState, Quota, SharedState, StreamEntry, StreamRange } from './shared-state.ts'
 
 interface Expiring<T> { value: T, expiresAt: number }
 
@@ -19,6 +19,8 @@ export class MemorySharedState implements SharedState {
   private readonly circuits = new Map<string, CircuitState>()
   private readonly docs = new Map<string, Expiring<unknown>>()
   private readonly windows = new Map<string, number[]>()
+  private readonly quotas = new Map<string, Expiring<number>>()
+  private quotasSweptAt = 0
   private readonly listeners: Array<(e: BrokerEvent) => void> = []
   private readonly streams = new Map<string, StreamEntry[]>()
   private streamSequence = 0
@@ -104,6 +106,27 @@ export class MemorySharedState implements SharedState {
     if (events.length === 0) this.windows.delete(key)
     else this.windows.set(key, events)
     return events.length
+  }
+
+  async takeQuotas (quotas: readonly Quota[]): Promise<number> {
+    const now = Date.now()
+    // each window is another name: ended ones are dropped once a minute, or they would pile up
+    if (now - this.quotasSweptAt >= 60_000) {
+      this.quotasSweptAt = now
+      for (const [key, q] of this.quotas) if (q.expiresAt <= now) this.quotas.delete(key)
+    }
+    const counts = quotas.map((q) => {
+      const held = this.quotas.get(q.key)
+      return held && held.expiresAt > now ? held : undefined
+    })
+    const full = quotas.findIndex((q, i) => (counts[i]?.value ?? 0) >= q.limit)
+    if (full >= 0) return full
+    quotas.forEach((q, i) => {
+      const held = counts[i]
+      if (held) held.value++
+      else this.quotas.set(q.key, { value: 1, expiresAt: now + q.ttlMs })
+    })
+    return -1
   }
 
   async getCircuit (connection: string): Promise<CircuitState | null> {

@@ -10,7 +10,7 @@
  *   <prefix>{<connection>}:session-index        the connection's session keys (purge)
  *   <prefix>{<connection>}:circuit              the connection's circuit
  *   <prefix>{<connection>}:issued               sealed sessions obtained for it, until Salesforce ends them
- *   <prefix>{<owner>}:<space>:<kind>            a named lease, window or document `<kind>:<owner>`,
+ *   <prefix>{<owner>}:<space>:<kind>            a named lease, window, quota or document `<kind>:<owner>`,
  *                                               e.g. login:acme -> {acme}:lease:login,
  *                                               login-guard:user:a@b.c -> {user:a@b.c}:doc:login-guard
  *   <prefix>events                              the pub/sub channel
@@ -54,6 +54,11 @@ export class RedisKeys {
 
   window (name: string): string {
     return this.named('window', name)
+  }
+
+  /** a fixed-window counter (Windows.takeQuotas) */
+  quota (name: string): string {
+    return this.named('quota', name)
   }
 
   doc (name: string): string {

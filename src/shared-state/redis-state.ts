@@ -4,7 +4,7 @@ import type { Logger } from 'pino'
 import { createRedisClient, redisTopology, type RedisClient, type RedisSettings } from './redis-client.ts'
 import { RedisKeys } from './redis-keys.ts'
 import { SessionSealer } from './session-crypto.ts'
-import type { BrokerEvent, CachedSession, CircuitState, SharedState, StreamEntry, StreamRange } from './shared-state.ts'
+import type { BrokerEvent, CachedSession, CircuitState, Quota, SharedState, StreamEntry, StreamRange } from './shared-state.ts'
 
 export interface RedisStateOptions {
   /** which Redis (one server, Sentinel or Cluster), with credentials and TLS */
@@ -26,6 +26,16 @@ redis.call('zremrangebyscore', KEYS[1], '-inf', tonumber(ARGV[1]) - tonumber(ARG
 redis.call('zadd', KEYS[1], ARGV[1], ARGV[3])
 redis.call('pexpire', KEYS[1], ARGV[2])
 return redis.call('zcard', KEYS[1])`
+
+/** Fixed-window counters: if every one is below its limit (ARGV 2i-1), each is incremented (ttl ARGV 2i from its first event); else the 0-based index of the first full one. */
+const TAKE_QUOTAS = `
+for i = 1, #KEYS do
+  if tonumber(redis.call('get', KEYS[i]) or '0') >= tonumber(ARGV[2 * i - 1]) then return i - 1 end
+end
+for i = 1, #KEYS do
+  if redis.call('incr', KEYS[i]) == 1 then redis.call('pexpire', KEYS[i], ARGV[2 * i]) end
+end
+return -1`
 
 /** Sets the key's ttl to ARGV[1] ms unless it already lives longer. */
 const EXTEND_TTL = `
@@ -244,6 +254,13 @@ export class RedisSharedState implements SharedState {
 
   async countWindow (key: string, windowMs: number): Promise<number> {
     return this.client.zcount(this.keys.window(key), `(${Date.now() - windowMs}`, '+inf')
+  }
+
+  async takeQuotas (quotas: readonly Quota[]): Promise<number> {
+    if (quotas.length === 0) return -1
+    const keys = quotas.map(q => this.keys.quota(q.key))
+    const args = quotas.flatMap(q => [String(q.limit), String(Math.max(1, Math.ceil(q.ttlMs)))])
+    return Number(await this.client.eval(TAKE_QUOTAS, keys.length, ...keys, ...args))
   }
 
   async getCircuit (connection: string): Promise<CircuitState | null> {

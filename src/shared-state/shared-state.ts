@@ -89,12 +89,22 @@ export interface Documents {
   putJson (key: string, value: unknown, ttlMs?: number): Promise<void>
 }
 
-/** Rolling windows of events (names: state-names.ts). */
+/** One fixed window of a quota: its count lives `ttlMs` from the first event, so its name names the window (its start). */
+export interface Quota { key: string, limit: number, ttlMs: number }
+
+/** Rolling windows of events, and fixed-window quotas (names: state-names.ts). */
 export interface Windows {
   /** Adds one event now to a rolling window (e.g. logins per user per hour) and returns how many it holds. */
   addToWindow (key: string, windowMs: number): Promise<number>
   /** How many events the rolling window holds now. */
   countWindow (key: string, windowMs: number): Promise<number>
+  /**
+   * Counts one event in every quota if each is below its limit, atomically (two replicas never
+   * both take the last one); returns the index of the first quota that is full (then nothing is
+   * counted), or -1 (counted in all). A counter, not a log of events: a cap of 100,000 a day costs
+   * one small key. In Redis Cluster the quotas of one call share an owner (one slot).
+   */
+  takeQuotas (quotas: readonly Quota[]): Promise<number>
 }
 
 /** Capped logs every replica reads (names: state-names.ts). */

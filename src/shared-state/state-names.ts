@@ -1,6 +1,6 @@
 /**
  * Every logical name the broker gives its shared state: leases, documents, rolling windows,
- * streams, and the once-keys of notifications. No other file builds one (a test scans src/ for
+ * quotas, streams, and the once-keys of notifications. No other file builds one (a test scans src/ for
  * the prefixes below), so what the fleet keeps, who writes it and how long it lives is read here.
  *
  * A name is `<kind>:<owner>`; redis-keys.ts turns it into a Redis key with the owner as hash tag
@@ -91,6 +91,16 @@ export const orgIdentityDoc = (connection: string): string => `org-identity:${co
 
 /** Document: the API usage the last proxied answer reported (proxy accounting writes, health reads); a day. */
 export const apiUsageDoc = (connection: string): string => `proxy-api-usage:${connection}`
+
+// --- proxy mode (src/proxy/) ---------------------------------------------------------------------
+
+/**
+ * Quota: a caller's proxied calls in one fixed window of its cap (proxy accounting). The period and
+ * the window's start (epoch ms, by the broker's clock) are in the kind, so each window is another
+ * name: `proxy-calls-minute-1764870000000:billing`; lives to the window's end plus a minute.
+ */
+export const proxyCallsQuota = (caller: string, period: 'minute' | 'day', windowStart: number): string =>
+  `proxy-calls-${period}-${windowStart}:${caller}`
 
 // --- admin workflows (src/admin/) ---------------------------------------------------------------
 

@@ -24,6 +24,14 @@ t.test('every key of a connection carries the connection as its hash tag', async
   t.ok(ofAcme.every(k => k.startsWith('sfb:')))
 })
 
+t.test('a caller\'s quotas of one call share its slot (one script takes both)', async (t) => {
+  const keys = new RedisKeys('sfb:')
+  const minute = keys.quota(names.proxyCallsQuota('svc:billing', 'minute', 1764870000000))
+  const day = keys.quota(names.proxyCallsQuota('svc:billing', 'day', 1764806400000))
+  t.equal(minute, 'sfb:{svc:billing}:quota:proxy-calls-minute-1764870000000')
+  t.equal(hashTag(day), hashTag(minute))
+})
+
 t.test('per-user keys carry the login identity, colons and all', async (t) => {
   const keys = new RedisKeys('sfb:')
   const identity = 'user:integration@acme.example'

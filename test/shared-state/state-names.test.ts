@@ -34,6 +34,7 @@ const PINNED: Record<keyof typeof names, [string, string]> = {
   healthCheckLease: [names.healthCheckLease('acme'), 'health-check:acme'],
   orgIdentityDoc: [names.orgIdentityDoc('acme'), 'org-identity:acme'],
   apiUsageDoc: [names.apiUsageDoc('acme'), 'proxy-api-usage:acme'],
+  proxyCallsQuota: [names.proxyCallsQuota('billing', 'minute', 1764870000000), 'proxy-calls-minute-1764870000000:billing'],
   consumerRotationDoc: [names.consumerRotationDoc('acme'), 'consumer-rotation:acme'],
   consumerRotationPolicyDoc: [names.consumerRotationPolicyDoc('acme'), 'consumer-rotation-policy:acme'],
   migrationIdDoc: [names.migrationIdDoc('acme'), 'migration-id:acme'],
