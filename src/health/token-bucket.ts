@@ -1,3 +1,5 @@
+import { systemClock, type Clock, type Timer } from '../clock.ts'
+
 /** take() after close(): the process is shutting down, the call must not be made. */
 export class TokenBucketClosedError extends Error {
   constructor () {
@@ -20,13 +22,16 @@ export class TokenBucket {
   private tail: Promise<void> = Promise.resolve()
   private closed = false
   private wakeUp: (() => void) | null = null
+  private readonly clock: Clock
 
-  constructor (ratePerSecond: number, capacity = Math.max(1, Math.floor(ratePerSecond))) {
+  /** `clock`: where refills are timed and waits are set (tests move a ManualClock instead of waiting) */
+  constructor (ratePerSecond: number, capacity = Math.max(1, Math.floor(ratePerSecond)), clock: Clock = systemClock) {
     if (!(ratePerSecond > 0)) throw new RangeError('ratePerSecond must be > 0')
     this.ratePerMs = ratePerSecond / 1000
     this.capacity = capacity
     this.tokens = capacity
-    this.updatedAt = Date.now()
+    this.clock = clock
+    this.updatedAt = clock.now()
   }
 
   take (): Promise<void> {
@@ -52,20 +57,20 @@ export class TokenBucket {
       }
       const waitMs = Math.ceil((1 - this.tokens) / this.ratePerMs)
       await new Promise<void>((resolve) => {
+        // the system clock's timers are unref'd: a queue of validations never holds the process open
         const done = () => {
-          clearTimeout(timer)
+          timer.cancel()
           this.wakeUp = null
           resolve()
         }
-        const timer = setTimeout(done, waitMs)
-        timer.unref()
+        const timer: Timer = this.clock.setTimer(waitMs, done)
         this.wakeUp = done
       })
     }
   }
 
   private refill (): void {
-    const now = Date.now()
+    const now = this.clock.now()
     this.tokens = Math.min(this.capacity, this.tokens + (now - this.updatedAt) * this.ratePerMs)
     this.updatedAt = now
   }
