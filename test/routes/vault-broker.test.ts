@@ -3,10 +3,14 @@ import { ACME, acmeDefinition, bearer, buildTestApp, startSim } from '../helper.
 import { BROKER_KV_POLICY, startVaultStandIn } from '../support/vault-standin.ts'
 import { captureLogs } from '../support/log-capture.ts'
 import { generateTestKeyPair } from '../../packages/simulator/src/index.ts'
+import { ManualClock } from '../support/manual-clock.ts'
 
-/** The broker on Vault exactly as production runs it: SECRET_STORE=vault, AppRole login, real node-vault. */
-async function vaultBroker (t: Parameters<typeof startSim>[0], tokenTtlSeconds = 3600) {
-  const vault = await startVaultStandIn()
+/**
+ * The broker on Vault exactly as production runs it: SECRET_STORE=vault, AppRole login, real node-vault.
+ * `clock`: Vault's and the broker's time (token TTLs, renewals, the secret cache), moved by the test.
+ */
+async function vaultBroker (t: Parameters<typeof startSim>[0], tokenTtlSeconds = 3600, o: { clock?: ManualClock, cacheTtlSeconds?: number } = {}) {
+  const vault = await startVaultStandIn(o.clock ? { clock: o.clock } : {})
   t.teardown(() => vault.close())
   vault.setPolicy('sf-broker', BROKER_KV_POLICY)
   const role = vault.enableAppRole('sf-broker', { policies: ['sf-broker'], tokenTtlSeconds })
@@ -14,6 +18,7 @@ async function vaultBroker (t: Parameters<typeof startSim>[0], tokenTtlSeconds =
   const { app, principals } = await buildTestApp(t, {
     secretStore: 'configured',
     logger: logs.logger,
+    ...(o.clock ? { overrides: { clock: o.clock } } : {}),
     env: {
       LOG_LEVEL: 'debug',
       SECRET_STORE: 'vault',
@@ -21,7 +26,7 @@ async function vaultBroker (t: Parameters<typeof startSim>[0], tokenTtlSeconds =
       VAULT_AUTH_METHOD: 'approle',
       VAULT_ROLE_ID: role.roleId,
       VAULT_SECRET_ID: role.secretId,
-      SECRET_CACHE_TTL_SECONDS: '1',
+      SECRET_CACHE_TTL_SECONDS: String(o.cacheTtlSeconds ?? 1),
       VAULT_TIMEOUT_MS: '1000',
     },
   })
@@ -65,12 +70,13 @@ t.test('rotation end to end on Vault: validated, check-and-set, rejected candida
 
 t.test('Vault sealed mid-run: cached sessions keep flowing, writes answer 503, recovery on unseal', async (t) => {
   const sim = await startSim(t)
-  const { vault, app, admin, session } = await vaultBroker(t)
+  const clock = new ManualClock()
+  const { vault, app, admin, session } = await vaultBroker(t, 3600, { clock })
   await admin('PUT', '/v1/admin/connections/acme', acmeDefinition(sim, 'client_credentials'))
   const token = (await session()).json().accessToken
 
   vault.seal()
-  await new Promise(resolve => setTimeout(resolve, 1200)) // past SECRET_CACHE_TTL_SECONDS
+  await clock.advance(1200) // past SECRET_CACHE_TTL_SECONDS
   const during = await session()
   t.equal(during.statusCode, 200, 'served from cache while Vault is sealed')
   t.equal(during.json().accessToken, token)
@@ -94,11 +100,15 @@ t.test('Vault sealed mid-run: cached sessions keep flowing, writes answer 503, r
 
 t.test('Vault token expiry: the broker renews or logs in again and keeps working', async (t) => {
   const sim = await startSim(t)
-  const { vault, admin, session } = await vaultBroker(t, 2)
+  const clock = new ManualClock()
+  // the secret cache outlives the test: the only timer is the token's renewal, which arms the next from Vault's answer
+  const { vault, admin, session } = await vaultBroker(t, 2, { clock, cacheTtlSeconds: 600 })
   await admin('PUT', '/v1/admin/connections/acme', acmeDefinition(sim, 'client_credentials'))
-  await new Promise(resolve => setTimeout(resolve, 4500)) // two token lifetimes
+  await clock.advance(4500, { untilRearmed: true }) // two token lifetimes
   t.equal((await admin('GET', '/v1/admin/connections/acme')).statusCode, 200)
   t.equal((await session()).statusCode, 200)
+  const rotated = await admin('PATCH', '/v1/admin/connections/acme/credentials', { clientSecret: ACME.clientSecret })
+  t.equal(rotated.statusCode, 200, 'a write to Vault on the renewed token')
   const renewals = vault.requestLog.filter(r => r.path === '/v1/auth/token/renew-self' || r.path === '/v1/auth/approle/login')
   t.ok(renewals.length >= 2, `token kept alive (${renewals.length} renew/login calls)`)
   t.notOk(vault.requestLog.some(r => r.status === 403 && r.path.startsWith('/v1/secret/')), 'no request ran on an expired token')
