@@ -22,7 +22,9 @@ export function tokenFingerprint (token: string): string {
  */
 export class SessionHandoutAudit {
   private readonly audit: AuditLog
-  private readonly seen = new Set<string>()
+  /** caller → tokens already recorded for it: the strings the request holds anyway, no key built per request */
+  private readonly seen = new Map<string, Set<string>>()
+  private remembered = 0
 
   constructor (audit: AuditLog) {
     this.audit = audit
@@ -31,10 +33,20 @@ export class SessionHandoutAudit {
   /** Not awaited by the request; resolves once the record is in the shared stream (or its failure logged). */
   record (caller: string, issued: IssuedSession, requestId: string): Promise<void> {
     if (issued.auditSessions === false) return DONE
-    const key = `${caller}\u0000${issued.entry.session.accessToken}`
-    if (this.seen.has(key)) return DONE
-    if (this.seen.size >= MAX_REMEMBERED) this.seen.clear()
-    this.seen.add(key)
+    const token = issued.entry.session.accessToken
+    let tokens = this.seen.get(caller)
+    if (tokens?.has(token)) return DONE
+    if (this.remembered >= MAX_REMEMBERED) {
+      this.seen.clear()
+      this.remembered = 0
+      tokens = undefined
+    }
+    if (tokens === undefined) {
+      tokens = new Set()
+      this.seen.set(caller, tokens)
+    }
+    tokens.add(token)
+    this.remembered++
     return this.audit.record({
       actor: caller,
       requestId,
