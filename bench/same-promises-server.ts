@@ -1,4 +1,4 @@
-import Fastify, { LogController, type FastifyReply, type FastifyRequest } from 'fastify'
+import Fastify, { LogController, type FastifyReply, type FastifyRequest, type HookHandlerDoneFunction } from 'fastify'
 import { verifyApiKey } from '../src/auth/api-key.ts'
 import { parsePrincipals, type Principal } from '../src/auth/principals.ts'
 import { requestId } from '../src/http/request-id.ts'
@@ -12,7 +12,7 @@ import { createLogger } from '../src/logger.ts'
  *     writes to standard output, which the bench points at a file);
  *   - a request id: the caller's acceptable x-request-id or a random UUID (src/http/request-id.ts);
  *   - the caller authenticated by API key, as src/auth/api-key.ts does it (hash and constant-time
- *     compare on first sight, a remembered key after that);
+ *     compare on first sight, a remembered key after that), in a route-level hook as the broker's;
  *   - the broker's answer headers (x-request-id, cache-control, pragma, JSON with charset) and a
  *     body exactly BODY_BYTES long.
  * The broker's own modules are used for the promises on purpose: the reference must not be slower
@@ -62,7 +62,11 @@ app.decorateRequest('caller', null)
 
 app.addHook('onRequest', (request, reply, done) => {
   reply.header('x-request-id', request.id)
-  if (PROBES.has(request.routeOptions.url ?? '')) return done()
+  done()
+})
+
+/** the caller's API key, checked in a route-level hook as the broker does (src/auth/plugin.ts) */
+const authenticate = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction): void => {
   const match = /^Bearer +([^\s]{1,8192})$/i.exec((request.headers.authorization ?? '').trim())
   const caller = match ? verifyApiKey(directory, match[1]) : null
   if (!caller) {
@@ -72,10 +76,10 @@ app.addHook('onRequest', (request, reply, done) => {
   request.caller = caller
   reply.header('cache-control', 'no-store')
   done()
-})
+}
 
 app.get('/health/live', async () => ({ status: 'ok' }))
-app.post('/v1/connections/:name/session', (_request, reply) => {
+app.post('/v1/connections/:name/session', { onRequest: authenticate }, (_request, reply) => {
   reply.header('pragma', 'no-cache').type('application/json; charset=utf-8').send(answer)
 })
 

@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyContextConfig, FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction, onRequestHookHandler } from 'fastify'
 import { HttpProblem } from '../errors.ts'
 import { looksLikeApiKey, verifyApiKey } from './api-key.ts'
 import type { JwtVerifier } from './jwt.ts'
@@ -57,35 +57,47 @@ async function authPlugin (app: FastifyInstance, opts: AuthPluginOptions): Promi
     schema.description = [schema.description, roleSentence(role)].filter(Boolean).join(' ')
   })
 
-  // Callback style, not async: this runs on every request, and API keys (the common case) are
-  // verified synchronously; only a JWT needs to wait (for the key set).
-  app.addHook('onRequest', (request, reply, done) => {
-    const required = request.routeOptions.config.auth
-    if (!required) return done()
-    const token = bearerToken(request)
-    // a wrong credential on an optional route is still an error: silently answering the public
-    // view would hide a monitor's stale key until someone needs the details
-    if (required === 'optional' && token === null && request.headers.authorization === undefined) return done()
-    const admit = (principal: Principal | null): void => {
-      if (!principal) return done(new HttpProblem('unauthenticated', 'send Authorization: Bearer <API key or JWT>'))
-      const role = required === 'admin' ? request.routeOptions.config.role ?? 'admin' : undefined
-      if (required !== 'optional' && principal.kind !== required) return done(new HttpProblem('forbidden', `this route is for ${required} principals`, role ? { requiredRole: role } : {}))
-      if (role && !hasRole(principal, role)) {
-        return done(new HttpProblem('forbidden', `this operation needs the ${role} role; principal "${principal.id}" has ${roleOf(principal) ?? 'none'}`, { requiredRole: role }))
+  /** The principal's admission to a route that requires `required` (and, for admin routes, `role`). */
+  const admit = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction, required: Required, role: Role | undefined, principal: Principal | null): void => {
+    if (!principal) return done(new HttpProblem('unauthenticated', 'send Authorization: Bearer <API key or JWT>'))
+    if (required !== 'optional' && principal.kind !== required) return done(new HttpProblem('forbidden', `this route is for ${required} principals`, role ? { requiredRole: role } : {}))
+    if (role && !hasRole(principal, role)) {
+      return done(new HttpProblem('forbidden', `this operation needs the ${role} role; principal "${principal.id}" has ${roleOf(principal) ?? 'none'}`, { requiredRole: role }))
+    }
+    const budget = limiter.take(principal.id, principal.rateLimitPerMinute ?? opts.defaultRateLimitPerMinute)
+    if (!budget.allowed) return done(new HttpProblem('rate_limited', 'request budget for this caller is used up', {}, budget.retryAfterSeconds))
+    request.principal = principal
+    reply.header('cache-control', 'no-store')
+    done()
+  }
+
+  // A route-level hook on the routes that declare config.auth, made when the route is added with
+  // that route's settings: public routes pay nothing, and a request reads no route options (each
+  // read of request.routeOptions builds an object). Callback style, not async: API keys (the
+  // common case) are verified synchronously; only a JWT needs to wait (for the key set).
+  app.addHook('onRoute', (route) => {
+    const required = route.config?.auth
+    if (!required) return
+    const role = required === 'admin' ? route.config?.role ?? 'admin' : undefined
+    const authenticate: onRequestHookHandler = (request, reply, done) => {
+      const token = bearerToken(request)
+      // a wrong credential on an optional route is still an error: silently answering the public
+      // view would hide a monitor's stale key until someone needs the details
+      if (required === 'optional' && token === null && request.headers.authorization === undefined) return done()
+      if (token && looksLikeApiKey(token)) return admit(request, reply, done, required, role, verifyApiKey(opts.directory, token))
+      if (token && opts.jwtVerifier) {
+        opts.jwtVerifier(token).then(
+          principal => admit(request, reply, done, required, role, principal),
+          () => admit(request, reply, done, required, role, null))
+        return
       }
-      const budget = limiter.take(principal.id, principal.rateLimitPerMinute ?? opts.defaultRateLimitPerMinute)
-      if (!budget.allowed) return done(new HttpProblem('rate_limited', 'request budget for this caller is used up', {}, budget.retryAfterSeconds))
-      request.principal = principal
-      reply.header('cache-control', 'no-store')
-      done()
+      admit(request, reply, done, required, role, null)
     }
-    if (token && looksLikeApiKey(token)) return admit(verifyApiKey(opts.directory, token))
-    if (token && opts.jwtVerifier) {
-      opts.jwtVerifier(token).then(admit, () => admit(null))
-      return
-    }
-    admit(null)
+    // before the route's own onRequest hooks (none today): nothing of the route runs unauthenticated
+    route.onRequest = [authenticate, ...[route.onRequest ?? []].flat()]
   })
 }
+
+type Required = NonNullable<FastifyContextConfig['auth']>
 
 export default fp(authPlugin, { name: 'sf-broker-auth', fastify: '5.x' })

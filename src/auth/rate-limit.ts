@@ -3,6 +3,8 @@
  * the session hot path must not wait on Redis, and the limit exists to stop one runaway caller
  * from starving the others, not to meter exactly.
  */
+const ALLOWED = Object.freeze({ allowed: true as const })
+
 export class CallerRateLimiter {
   private readonly windows = new Map<string, { start: number, count: number }>()
   private readonly windowMs: number
@@ -22,6 +24,6 @@ export class CallerRateLimiter {
       return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((w.start + this.windowMs - now) / 1000)) }
     }
     w.count++
-    return { allowed: true }
+    return ALLOWED
   }
 }
