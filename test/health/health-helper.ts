@@ -103,6 +103,17 @@ export async function nextRound (clock: ManualClock, url: string, connection: st
 }
 
 /**
+ * Rounds on the ManualClock (nextRound) until `ok` holds for `connection`'s health, at most
+ * `maxRounds`; returns the last answer (the test's assertions say what was wrong).
+ */
+export async function roundsUntil (clock: ManualClock, url: string, connection: string, ok: (a: HttpAnswer) => boolean, maxRounds = 6): Promise<HttpAnswer> {
+  for (let round = 1; ; round++) {
+    const answer = await nextRound(clock, url, connection)
+    if (ok(answer) || round >= maxRounds) return answer
+  }
+}
+
+/**
  * After a round started (or the scheduler did): waits for its slots to be set, then moves through
  * them. `replicas`: how many brokers run their schedulers on this clock.
  */

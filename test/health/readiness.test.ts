@@ -1,7 +1,7 @@
 import t from 'tap'
 import { ACME, acmeDefinition, acmeOrg, bearer, startSim, tempFileStore } from '../helper.ts'
 import { testPrincipals } from '../support/principals.ts'
-import { buildHealthApp, eventually, health, only, sharedRedis } from './health-helper.ts'
+import { buildHealthApp, eventually, health, only, roundClock, roundsUntil, sharedRedis, throughSlots } from './health-helper.ts'
 import { http } from '../support/http.ts'
 
 const freshRedis = sharedRedis(t)
@@ -21,15 +21,17 @@ t.test('a profile edit removing a required permission turns the connection warn 
   const redis = await freshRedis()
   const store = await tempFileStore(t)
   await store.write('acme', acmeDefinition(sim, 'client_credentials', { requiredPermissions: REQUIRED }), 0)
-  const { url } = await buildHealthApp(t, { secretStore: store, redisUrl: redis.url })
+  const clock = roundClock()
+  const { url } = await buildHealthApp(t, { secretStore: store, redisUrl: redis.url, overrides: { clock } })
 
+  await throughSlots(clock) // the first round
   const ready = only(await eventually(() => health(url, 'acme'), a => only(a).readiness !== undefined))
   t.equal(ready.status, 'ok')
   t.same(ready.readiness.missingPermissions, [])
   t.equal(ready.readiness.status, 'ok')
 
   await profileEdit(sim.loginUrl, { PermissionsModifyAllData: false })
-  const warned = await eventually(() => health(url, 'acme'), a => only(a).status === 'warn', 8000)
+  const warned = await roundsUntil(clock, url, 'acme', a => only(a).status === 'warn')
   const row = only(warned)
   t.equal(warned.status, 200, 'warn does not fail the health endpoint')
   t.equal(warned.json.status, 'warn', 'the overall status says so')
@@ -44,7 +46,7 @@ t.test('a profile edit removing a required permission turns the connection warn 
   t.match(metrics, /sfb_connection_validation_status\{connection="acme"\} 0\.75/)
 
   await profileEdit(sim.loginUrl, { PermissionsModifyAllData: true })
-  const fixed = await eventually(() => health(url, 'acme'), a => only(a).status === 'ok', 8000)
+  const fixed = await roundsUntil(clock, url, 'acme', a => only(a).status === 'ok')
   t.same(only(fixed).readiness.missingPermissions, [], 'granting it again clears the warning at the next full check')
 })
 
@@ -158,13 +160,15 @@ t.test('a login refused for its address names the settings and the address Sales
   const redis = await freshRedis()
   const store = await tempFileStore(t)
   await store.write('acme', acmeDefinition(sim, 'client_credentials', { requiredPermissions: ['PermissionsApiEnabled'] }), 0)
-  const { url } = await buildHealthApp(t, { secretStore: store, redisUrl: redis.url })
+  const clock = roundClock()
+  const { url } = await buildHealthApp(t, { secretStore: store, redisUrl: redis.url, overrides: { clock } })
+  await throughSlots(clock) // the first round
   const ready = only(await eventually(() => health(url, 'acme'), a => only(a).readiness !== undefined))
   t.equal(ready.readiness.lastLogin.sourceIp, '127.0.0.1')
 
   sim.org('acme').users.get(ACME.username)!.loginIpRanges = ['198.51.100.0/24']
   sim.expireSessions('acme')
-  const refused = only(await eventually(() => health(url, 'acme'), a => only(a).classification === 'ip_or_hours_restricted', 8000))
+  const refused = only(await roundsUntil(clock, url, 'acme', a => only(a).classification === 'ip_or_hours_restricted'))
   t.match(refused.hint, /Login IP Ranges.*Login Hours.*Network Access/)
   t.match(refused.hint, /from 127\.0\.0\.1 at /)
 })
