@@ -117,6 +117,15 @@ test('the server reaches no workspace package by name either: the simulator stay
   t.same(findings.map((f) => [f.file, f.specifier]), [['src/app.ts', '@sf-broker/salesforce-simulator'], ['src/routes/x.ts', '@sf-broker/client']])
 })
 
+test('sfb reaches the client package by name, and no other package, nor the client by path', async (t) => {
+  const findings = findViolations(tree({
+    'src/cli/broker-api.ts': "import { createAdminClient } from '@sf-broker/client'",
+    'src/cli/sim.ts': "import { startSimulator } from '@sf-broker/salesforce-simulator'",
+    'src/cli/path.ts': "import { createAdminClient } from '../../packages/client/src/index.ts'",
+  }))
+  t.same(findings.map((f) => [f.file, f.specifier]), [['src/cli/sim.ts', '@sf-broker/salesforce-simulator'], ['src/cli/path.ts', '../../packages/client/src/index.ts']])
+})
+
 test('a new folder must be given a floor', async (t) => {
   const [finding] = findViolations(tree({ 'src/jobs/a.ts': "import '../config.ts'" }))
   t.match(finding.message, /src\/jobs\/ is on no floor/)

@@ -1,9 +1,10 @@
 import { readFile } from 'node:fs/promises'
+import { adminPath, BrokerError, createAdminClient, type AdminClient, type AdminRequest, type AdminRoute } from '@sf-broker/client'
 
 /**
- * How sfb talks to the broker: its HTTP API, nothing else (sfb imports none of the server's modules,
- * so it works from any machine that can reach the broker). The admin key comes from the environment
- * or a file, never from argv, where `ps` and shell history would show it.
+ * How sfb talks to the broker: its HTTP API, through the client package (@sf-broker/client) and nothing
+ * else (sfb imports none of the server's modules, so it works from any machine that can reach the broker).
+ * The admin key comes from the environment or a file, never from argv, where `ps` and shell history would show it.
  */
 
 /** Exit codes: documented in `sfb --help` and the README; scripts branch on them. */
@@ -68,12 +69,25 @@ export async function brokerTarget (env: NodeJS.ProcessEnv, flags: { url?: strin
   return { url: url.replace(/\/+$/, ''), key }
 }
 
-export interface ApiAnswer {
-  status: number
-  body: unknown
-  /** the body as sent (a PEM certificate is not JSON) */
-  text: string
-  etag: string | undefined
+/** How a command calls the broker: the client package's admin request, its failures already CliErrors. */
+export type Call = AdminClient['request']
+
+/** A client for the broker at `target`; every failure it reports becomes a CliError with the exit code scripts branch on. */
+export function connect (target: BrokerTarget): Call {
+  let client: AdminClient
+  try {
+    client = createAdminClient({ baseUrl: target.url, credentials: target.key, timeoutMs: 60_000 })
+  } catch {
+    // the URL passed the check above but is no URL (http://[::1): the client refuses it
+    throw new CliError(EXIT.config, 'SFB_URL must be an http(s) URL, e.g. https://sf-broker.example.com')
+  }
+  return (async (route: AdminRoute, req?: AdminRequest<AdminRoute>) => {
+    try {
+      return await client.request(route, req as never)
+    } catch (err) {
+      throw err instanceof BrokerError ? cliError(err, target.url, route, req?.params) : err
+    }
+  }) as Call
 }
 
 function exitCodeFor (status: number): number {
@@ -85,38 +99,22 @@ function exitCodeFor (status: number): number {
   return EXIT.failed
 }
 
-/** One call to the broker; every non-2xx answer becomes a CliError carrying the problem. */
-export async function call (target: BrokerTarget, method: string, path: string, opts: { body?: unknown, ifMatch?: number, okStatuses?: number[] } = {}): Promise<ApiAnswer> {
-  const headers: Record<string, string> = { authorization: `Bearer ${target.key}`, accept: 'application/json, application/problem+json' }
-  if (opts.body !== undefined) headers['content-type'] = 'application/json'
-  if (opts.ifMatch !== undefined) headers['if-match'] = `"${opts.ifMatch}"`
-  let res: Response
-  try {
-    res = await fetch(target.url + path, { method, headers, body: opts.body === undefined ? undefined : JSON.stringify(opts.body), signal: AbortSignal.timeout(60_000), redirect: 'error' })
-  } catch (err) {
-    const inner = (err as { cause?: { code?: string, message?: string } }).cause
-    const cause = inner?.code ?? inner?.message ?? (err as Error).message
-    throw new CliError(EXIT.unavailable, `cannot reach the broker at ${target.url} (${cause})`, { hint: 'is SFB_URL right, and is the broker running?' })
+function cliError (err: BrokerError, url: string, route: AdminRoute, params?: Record<string, string>): Error {
+  if (err.status === 0) {
+    if (err.code !== 'broker_unreachable' && err.code !== 'timeout') return err
+    const sent = err.cause as Error & { cause?: { code?: string, message?: string } }
+    const cause = sent.cause?.code ?? sent.cause?.message ?? sent.message
+    return new CliError(EXIT.unavailable, `cannot reach the broker at ${url} (${cause})`, { hint: 'is SFB_URL right, and is the broker running?' })
   }
-  const text = await res.text()
-  let body: unknown
-  try {
-    body = text === '' ? null : JSON.parse(text)
-  } catch {
-    body = undefined
-  }
-  if (res.ok || opts.okStatuses?.includes(res.status)) return { status: res.status, body, text, etag: res.headers.get('etag') ?? undefined }
-  const problem = body !== null && typeof body === 'object' ? body as Record<string, unknown> : undefined
-  const title = typeof problem?.title === 'string' ? problem.title : `HTTP ${res.status}`
+  const problem = err.problem as Record<string, unknown> | undefined
+  const title = typeof problem?.title === 'string' ? problem.title : `HTTP ${err.status}`
   const detail = typeof problem?.detail === 'string' ? `: ${problem.detail}` : ''
-  const retryAfter = res.headers.get('retry-after')
   // a key of too small a role: say which one the command needs (src/auth/roles.ts), not only "forbidden"
   const role = typeof problem?.requiredRole === 'string' ? `this command needs the ${problem.requiredRole} role: use the key of an admin principal that has it` : undefined
-  const hint = [role, typeof problem?.hint === 'string' ? problem.hint : undefined, retryAfter ? `retry after ${retryAfter} s` : undefined].filter(Boolean).join('; ')
-  if (res.status === 404 && problem?.detail === 'no such route') {
-    throw new CliError(EXIT.notFound, `the broker at ${target.url} has no ${method} ${path.split('?')[0]} (an older broker version?)`, { problem })
+  const retryAfter = err.retryAfterSeconds === undefined ? undefined : `retry after ${err.retryAfterSeconds} s`
+  const hint = [role, typeof problem?.hint === 'string' ? problem.hint : undefined, retryAfter].filter(Boolean).join('; ')
+  if (err.status === 404 && problem?.detail === 'no such route') {
+    return new CliError(EXIT.notFound, `the broker at ${url} has no ${route.split(' ')[0]} ${adminPath(route, params)} (an older broker version?)`, { problem })
   }
-  throw new CliError(exitCodeFor(res.status), `${title}${detail}`, { problem, hint: hint || undefined })
+  return new CliError(exitCodeFor(err.status), `${title}${detail}`, { problem, hint: hint || undefined })
 }
-
-export const enc = encodeURIComponent

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util'
-import { brokerTarget, CliError, EXIT } from './broker-api.ts'
+import { brokerTarget, CliError, connect, EXIT } from './broker-api.ts'
 import * as connections from './commands/connections.ts'
 import { audit } from './commands/audit.ts'
 import { check, health, revokeSessions } from './commands/health.ts'
@@ -11,8 +11,8 @@ import { visible } from './output.ts'
 import { hiddenPrompt, type SecretSources } from './secret-input.ts'
 
 /**
- * sfb: the sf-broker admin CLI. It speaks the broker's HTTP API only (never the server's modules),
- * so the same binary works from a laptop, a CI job or `kubectl exec` into the image.
+ * sfb: the sf-broker admin CLI. It speaks the broker's HTTP API only, through the client package
+ * (never the server's modules), so the same binary works from a laptop, a CI job or `kubectl exec` into the image.
  */
 
 export const USAGE = `sfb — sf-broker admin CLI
@@ -145,14 +145,14 @@ async function run (io: Io): Promise<number> {
   }
   const secrets: SecretSources = { stdin: o.stdin === true, files, input: io.stdin, output: io.stderr }
   const ifMatch = integer(o['if-match']?.replace(/^(W\/)?"|"$/g, ''), '--if-match')
-  const target = () => brokerTarget(io.env, { url: o.url, keyFile: o['key-file'] })
+  const broker = async () => connect(await brokerTarget(io.env, { url: o.url, keyFile: o['key-file'] }))
   const [group, verb, name, ...rest] = p
 
   if (group === 'connections') {
     switch (verb) {
-      case 'list': return connections.list(ctx, await target())
-      case 'show': return connections.show(ctx, await target(), need(name, 'NAME'))
-      case 'put': return connections.put(ctx, await target(), need(name, 'NAME'), {
+      case 'list': return connections.list(ctx, await broker())
+      case 'show': return connections.show(ctx, await broker(), need(name, 'NAME'))
+      case 'put': return connections.put(ctx, await broker(), need(name, 'NAME'), {
         flow: o.flow,
         loginUrl: o['login-url'],
         username: o.username,
@@ -165,51 +165,51 @@ async function run (io: Io): Promise<number> {
         acceptRetiredFlow: o['accept-retired-flow'] === true,
         ifMatch,
       }, secrets)
-      case 'rotate': return connections.rotate(ctx, await target(), need(name, 'NAME'), rest, { username: o.username, clientId: o['client-id'], ifMatch }, secrets)
-      case 'validate': return connections.validate(ctx, await target(), need(name, 'NAME'), rest, secrets)
-      case 'rollback': return connections.rollback(ctx, await target(), need(name, 'NAME'), integer(need(rest[0], 'VERSION'), 'VERSION') as number, ifMatch)
-      case 'delete': return connections.remove(ctx, await target(), need(name, 'NAME'), { yes: o.yes === true, ifMatch },
+      case 'rotate': return connections.rotate(ctx, await broker(), need(name, 'NAME'), rest, { username: o.username, clientId: o['client-id'], ifMatch }, secrets)
+      case 'validate': return connections.validate(ctx, await broker(), need(name, 'NAME'), rest, secrets)
+      case 'rollback': return connections.rollback(ctx, await broker(), need(name, 'NAME'), integer(need(rest[0], 'VERSION'), 'VERSION') as number, ifMatch)
+      case 'delete': return connections.remove(ctx, await broker(), need(name, 'NAME'), { yes: o.yes === true, ifMatch },
         () => confirmByTyping(io, `Type the name "${name}" to delete it and every version of its secret: `))
     }
   }
   if (group === 'migrate') {
     const step = { username: o.username, clientId: o['client-id'] }
     switch (verb) {
-      case 'start': return migrate.start(ctx, await target(), need(name, 'NAME'), { ...step, to: o.to, loginUrl: o['login-url'] }, rest, secrets)
-      case 'show': return migrate.show(ctx, await target(), need(name, 'NAME'))
-      case 'certificate': return migrate.certificate(ctx, await target(), need(name, 'NAME'))
-      case 'validate': return migrate.validate(ctx, await target(), need(name, 'NAME'), step, rest, secrets)
-      case 'complete': return migrate.complete(ctx, await target(), need(name, 'NAME'))
-      case 'abandon': return migrate.abandon(ctx, await target(), need(name, 'NAME'))
+      case 'start': return migrate.start(ctx, await broker(), need(name, 'NAME'), { ...step, to: o.to, loginUrl: o['login-url'] }, rest, secrets)
+      case 'show': return migrate.show(ctx, await broker(), need(name, 'NAME'))
+      case 'certificate': return migrate.certificate(ctx, await broker(), need(name, 'NAME'))
+      case 'validate': return migrate.validate(ctx, await broker(), need(name, 'NAME'), step, rest, secrets)
+      case 'complete': return migrate.complete(ctx, await broker(), need(name, 'NAME'))
+      case 'abandon': return migrate.abandon(ctx, await broker(), need(name, 'NAME'))
     }
   }
   if (group === 'cert-rotation') {
     switch (verb) {
-      case 'start': return certRotation.start(ctx, await target(), need(name, 'NAME'))
-      case 'show': return certRotation.show(ctx, await target(), need(name, 'NAME'))
-      case 'certificate': return certRotation.certificate(ctx, await target(), need(name, 'NAME'))
-      case 'validate': return certRotation.validate(ctx, await target(), need(name, 'NAME'))
-      case 'complete': return certRotation.complete(ctx, await target(), need(name, 'NAME'))
-      case 'abandon': return certRotation.abandon(ctx, await target(), need(name, 'NAME'))
+      case 'start': return certRotation.start(ctx, await broker(), need(name, 'NAME'))
+      case 'show': return certRotation.show(ctx, await broker(), need(name, 'NAME'))
+      case 'certificate': return certRotation.certificate(ctx, await broker(), need(name, 'NAME'))
+      case 'validate': return certRotation.validate(ctx, await broker(), need(name, 'NAME'))
+      case 'complete': return certRotation.complete(ctx, await broker(), need(name, 'NAME'))
+      case 'abandon': return certRotation.abandon(ctx, await broker(), need(name, 'NAME'))
     }
   }
   if (group === 'consumer-rotation') {
     switch (verb) {
-      case 'run': return consumerRotation.run(ctx, await target(), need(name, 'NAME'), { app: o.app })
-      case 'start': return consumerRotation.start(ctx, await target(), need(name, 'NAME'), { app: o.app, setup: o.setup === true })
-      case 'show': return consumerRotation.show(ctx, await target(), need(name, 'NAME'))
-      case 'validate': return consumerRotation.validate(ctx, await target(), need(name, 'NAME'), { clientId: o['client-id'] }, rest, secrets)
-      case 'complete': return consumerRotation.step(ctx, await target(), need(name, 'NAME'), 'complete', ifMatch)
-      case 'verify': return consumerRotation.step(ctx, await target(), need(name, 'NAME'), 'verify')
-      case 'abandon': return consumerRotation.abandon(ctx, await target(), need(name, 'NAME'))
-      case 'policy': return consumerRotation.policy(ctx, await target(), need(name, 'NAME'), { app: o.app, everyDays: integer(o['every-days'], '--every-days') })
+      case 'run': return consumerRotation.run(ctx, await broker(), need(name, 'NAME'), { app: o.app })
+      case 'start': return consumerRotation.start(ctx, await broker(), need(name, 'NAME'), { app: o.app, setup: o.setup === true })
+      case 'show': return consumerRotation.show(ctx, await broker(), need(name, 'NAME'))
+      case 'validate': return consumerRotation.validate(ctx, await broker(), need(name, 'NAME'), { clientId: o['client-id'] }, rest, secrets)
+      case 'complete': return consumerRotation.step(ctx, await broker(), need(name, 'NAME'), 'complete', ifMatch)
+      case 'verify': return consumerRotation.step(ctx, await broker(), need(name, 'NAME'), 'verify')
+      case 'abandon': return consumerRotation.abandon(ctx, await broker(), need(name, 'NAME'))
+      case 'policy': return consumerRotation.policy(ctx, await broker(), need(name, 'NAME'), { app: o.app, everyDays: integer(o['every-days'], '--every-days') })
     }
   }
-  if (group === 'sessions' && verb === 'revoke') return revokeSessions(ctx, await target(), need(name, 'NAME'))
-  if (group === 'health') return health(ctx, await target(), verb)
-  if (group === 'check') return check(ctx, await target(), need(verb, 'NAME'), o.probe === true, o['reset-acknowledged'] === true)
+  if (group === 'sessions' && verb === 'revoke') return revokeSessions(ctx, await broker(), need(name, 'NAME'))
+  if (group === 'health') return health(ctx, await broker(), verb)
+  if (group === 'check') return check(ctx, await broker(), need(verb, 'NAME'), o.probe === true, o['reset-acknowledged'] === true)
   if (group === 'audit') {
-    return audit(ctx, await target(), { stream: o.stream, connection: o.connection, actor: o.actor, action: o.action, since: o.since, until: o.until, limit: integer(o.limit, '--limit') })
+    return audit(ctx, await broker(), { stream: o.stream, connection: o.connection, actor: o.actor, action: o.action, since: o.since, until: o.until, limit: integer(o.limit, '--limit') })
   }
   throw new CliError(EXIT.usage, `unknown command "${p.join(' ')}"; see sfb --help`)
 }

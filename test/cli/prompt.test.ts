@@ -7,7 +7,7 @@ import { promisify } from 'node:util'
 import t from 'tap'
 import { ACME } from '../helper.ts'
 import { startBroker } from '../support/broker.ts'
-import { SFB, simControl } from './support.ts'
+import { SFB, simControl, SOURCE_CONDITION } from './support.ts'
 
 /**
  * The hidden prompt as a person meets it: sfb runs in a real terminal (a tmux pane on a private
@@ -46,7 +46,7 @@ t.test('sfb reads a secret from a hidden prompt in a real terminal', async (t) =
   })
 
   const open = async (name: string, args: string[]) => {
-    const command = ['env', '-u', 'NODE_OPTIONS', `SFB_URL=${broker.baseUrl}`, `SFB_ADMIN_KEY_FILE=${keyFile}`, process.execPath, SFB, ...args].map(shellQuote).join(' ')
+    const command = ['env', '-u', 'NODE_OPTIONS', `SFB_URL=${broker.baseUrl}`, `SFB_ADMIN_KEY_FILE=${keyFile}`, process.execPath, SOURCE_CONDITION, SFB, ...args].map(shellQuote).join(' ')
     await tmux('new-session', '-d', '-s', name, '-x', '200', '-y', '50', `${command}; echo "EXIT=$?"; sleep 600`)
     return `${name}:0.0`
   }

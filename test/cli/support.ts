@@ -4,6 +4,8 @@ import { Readable, Writable } from 'node:stream'
 import { main } from '../../src/cli/main.ts'
 
 export const SFB = join(import.meta.dirname, '..', '..', 'src', 'cli', 'sfb.ts')
+/** What node needs to run sfb from the checkout: the client package from its sources (its export condition), not from a build. */
+export const SOURCE_CONDITION = '--conditions=@sf-broker/source'
 
 export interface SfbRun {
   code: number | null
@@ -37,7 +39,7 @@ export async function sfb (args: string[], env: Record<string, string>, stdin = 
 /** Runs sfb as a person's shell would: its own process, arguments, environment and stdin. */
 export function sfbProcess (args: string[], env: Record<string, string>, stdin = ''): Promise<SfbRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [SFB, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['pipe', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [SOURCE_CONDITION, SFB, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['pipe', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
     child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d })

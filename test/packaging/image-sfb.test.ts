@@ -3,6 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import t from 'tap'
+import { SOURCE_CONDITION } from '../cli/support.ts'
 import { startBroker } from '../support/broker.ts'
 import { ROOT, dockerStages, readRepoFile } from './repo.ts'
 
@@ -17,9 +18,9 @@ async function imageSfb (dir: string): Promise<string> {
   const printf = /^printf ('[^']*')/.exec(install)?.[1]
   if (!printf) throw new Error('the runtime stage no longer writes /usr/local/bin/sfb with printf')
   const script = execFileSync('sh', ['-c', `printf ${printf}`], { encoding: 'utf8' })
-  // the image's compiled CLI is this checkout's source here
+  // the image's compiled CLI (and the client package it imports) is this checkout's source here
   const file = join(dir, 'sfb')
-  await writeFile(file, script.replace('/app/dist/cli/sfb.js', join(ROOT, 'src/cli/sfb.ts')), { mode: 0o755 })
+  await writeFile(file, script.replace('/app/dist/cli/sfb.js', `${SOURCE_CONDITION} ${join(ROOT, 'src/cli/sfb.ts')}`), { mode: 0o755 })
   return file
 }
 

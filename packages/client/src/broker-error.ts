@@ -20,6 +20,8 @@ export interface BrokerErrorFields {
   retryable?: boolean
   retryAfterSeconds?: number
   connection?: string
+  /** the answer's JSON body as the broker sent it, extension members included */
+  problem?: Readonly<Record<string, unknown>>
 }
 
 export class BrokerError extends Error {
@@ -43,6 +45,11 @@ export class BrokerError extends Error {
   /** from Retry-After, when the broker sent it: comes with retryable true */
   readonly retryAfterSeconds: number | undefined
   readonly connection: string | undefined
+  /**
+   * the answer's JSON body as sent (the problem+json document, with members the fields above do not
+   * name, e.g. `requiredRole`); undefined when the answer was not JSON or no answer arrived
+   */
+  readonly problem: Readonly<Record<string, unknown>> | undefined
 
   constructor (fields: BrokerErrorFields, options?: { cause?: unknown }) {
     super(fields.detail ? `${fields.title}: ${fields.detail}` : fields.title, options)
@@ -57,6 +64,7 @@ export class BrokerError extends Error {
     this.retryable = fields.retryable
     this.retryAfterSeconds = fields.retryAfterSeconds
     this.connection = fields.connection
+    this.problem = fields.problem
   }
 }
 
@@ -83,7 +91,7 @@ export function parseRetryAfter (value: string | null, now = Date.now()): number
 const optionalString = (v: unknown): string | undefined => typeof v === 'string' ? v : undefined
 
 /** Turns a non-2xx answer into a BrokerError, whether or not it is problem+json (a proxy may answer HTML). */
-export async function errorFromResponse (res: Response, connection: string): Promise<BrokerError> {
+export async function errorFromResponse (res: Response, connection?: string): Promise<BrokerError> {
   const retryAfterSeconds = parseRetryAfter(res.headers.get('retry-after'))
   let problem: Record<string, unknown> | undefined
   if (/^application\/(problem\+)?json/i.test(res.headers.get('content-type') ?? '')) {
@@ -107,9 +115,10 @@ export async function errorFromResponse (res: Response, connection: string): Pro
       retryable: typeof problem.retryable === 'boolean' ? problem.retryable : undefined,
       retryAfterSeconds,
       connection: optionalString(problem.connection) ?? connection,
+      problem,
     })
   }
-  await res.body?.cancel()
+  if (problem === undefined) await res.body?.cancel()
   return new BrokerError({
     status: res.status,
     // RFC 9457 §4.2.1: no type means about:blank, the status code says it all
@@ -119,5 +128,6 @@ export async function errorFromResponse (res: Response, connection: string): Pro
     retryable: res.status >= 500 || res.status === 429,
     retryAfterSeconds,
     connection,
+    problem,
   })
 }

@@ -3,28 +3,22 @@
  * shortly before they expire, and hands out jsforce Connections that recover from an expired
  * session by themselves.
  */
-import { Connection } from 'jsforce'
+import type { Connection } from 'jsforce'
 import { BrokerError, clientError } from './broker-error.ts'
 import { brokerRefreshFn, keepBrokerErrors } from './jsforce-refresh.ts'
-import { requestSession, type BrokerSession, type Credentials } from './session-request.ts'
+import { requestSession, type BrokerSession } from './session-request.ts'
 import { proxyConnection, type ProxyConnectionOptions } from './proxy-connection.ts'
+import { requestContext, type ClientOptions } from './transport.ts'
 
 export { BrokerError } from './broker-error.ts'
 export { BROKER_PROBLEM_CODES, type BrokerErrorCode, type BrokerProblemCode, type ClientErrorCode } from './problem-codes.ts'
 export type { BrokerFlow, BrokerSession } from './session-request.ts'
 export type { ProxyConnectionOptions } from './proxy-connection.ts'
+export { ADMIN_ROUTES, adminPath, createAdminClient, type AdminAnswer, type AdminClient, type AdminClientOptions, type AdminRequest, type AdminRoute, type RouteParams } from './admin.ts'
 
-export interface BrokerClientOptions {
-  /** e.g. http://sf-broker.platform.svc:8080 */
-  baseUrl: string
-  /** an API key (sfb.<id>.<secret>), a static JWT, or a function returning a fresh token (e.g. re-reading a projected Kubernetes service-account token file); a function is called for every request */
-  credentials: Credentials
+export interface BrokerClientOptions extends ClientOptions {
   /** renew this long before expiresAt (default 30 s); keep it well under the broker's max TTL, or every call goes to the broker */
   refreshMarginMs?: number
-  /** per request (default 10 s) */
-  timeoutMs?: number
-  /** default: the global fetch */
-  fetch?: typeof fetch
 }
 
 export interface GetSessionOptions {
@@ -52,7 +46,6 @@ export interface BrokerClient {
 }
 
 const DEFAULT_REFRESH_MARGIN_MS = 30_000
-const DEFAULT_TIMEOUT_MS = 10_000
 
 interface ConnectionState {
   cached?: BrokerSession
@@ -65,23 +58,9 @@ interface ConnectionState {
 }
 
 export function createBrokerClient (opts: BrokerClientOptions): BrokerClient {
-  // a BrokerError like every other failure (code invalid_options), so one catch handles a misconfigured client too
-  if (!opts?.baseUrl) throw clientError('invalid_options', 'baseUrl is required: the broker\'s URL, e.g. http://sf-broker.platform.svc:3000')
-  if (!opts.credentials) throw clientError('invalid_options', 'credentials are required: an API key (sfb.<id>.<secret>), a JWT, or a function returning one (e.g. process.env.SF_BROKER_KEY is unset)')
-  try {
-    if (!/^https?:$/.test(new URL(opts.baseUrl).protocol)) throw new Error('not http')
-  } catch {
-    throw clientError('invalid_options', 'baseUrl must be an http(s) URL, e.g. http://sf-broker.platform.svc:3000')
-  }
-  const refreshMarginMs = opts.refreshMarginMs ?? DEFAULT_REFRESH_MARGIN_MS
   const closing = new AbortController()
-  const ctx = {
-    baseUrl: opts.baseUrl,
-    credentials: opts.credentials,
-    timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-    fetch: opts.fetch ?? globalThis.fetch,
-    closed: closing.signal,
-  }
+  const ctx = requestContext(opts, closing.signal)
+  const refreshMarginMs = opts.refreshMarginMs ?? DEFAULT_REFRESH_MARGIN_MS
   const states = new Map<string, ConnectionState>()
 
   function stateOf (name: string): ConnectionState {
@@ -150,6 +129,8 @@ export function createBrokerClient (opts: BrokerClientOptions): BrokerClient {
 
   async function connection (name: string, connOpts: { version?: string } = {}): Promise<Connection> {
     const session = await getSession(name)
+    // jsforce is loaded on first use: a program that only asks for sessions (or sfb) does not pay its start-up
+    const { Connection } = await import('jsforce')
     return keepBrokerErrors(new Connection({
       instanceUrl: session.instanceUrl,
       accessToken: session.accessToken,

@@ -1,5 +1,5 @@
-import { Connection } from 'jsforce'
-import type { Credentials } from './session-request.ts'
+import type { Connection } from 'jsforce'
+import type { Credentials } from './transport.ts'
 
 type RefreshFn = NonNullable<ConstructorParameters<typeof Connection>[0]>['refreshFn']
 
@@ -17,7 +17,8 @@ export interface ProxyConnectionOptions {
  * `new URL(path, instanceUrl)`, which drops the prefix (an absolute /services/... path) or its last
  * segment (a relative services/... one): those come back under the prefix here, before they leave.
  */
-export function proxyConnection (baseUrl: string, name: string, credential: string, credentials: Credentials, opts: ProxyConnectionOptions = {}): Connection {
+export async function proxyConnection (baseUrl: string, name: string, credential: string, credentials: Credentials, opts: ProxyConnectionOptions = {}): Promise<Connection> {
+  const { Connection } = await import('jsforce')
   const broker = baseUrl.replace(/\/+$/, '')
   const origin = new URL(broker).origin
   const connectionPath = `${broker}/v1/connections/${encodeURIComponent(name)}`

@@ -1,4 +1,4 @@
-import { call, CliError, EXIT, type BrokerTarget } from '../broker-api.ts'
+import { CliError, EXIT, type Call } from '../broker-api.ts'
 import { table } from '../output.ts'
 import type { CommandContext } from '../context.ts'
 
@@ -22,7 +22,7 @@ const MAX_PAGES = 1000
  * Without --since: the newest events (one page, newest first). With --since: every event from then
  * on, oldest first, page after page (as a SIEM pulls), up to --limit events.
  */
-export async function audit (ctx: CommandContext, target: BrokerTarget, opts: AuditOptions, now = Date.now()): Promise<number> {
+export async function audit (ctx: CommandContext, call: Call, opts: AuditOptions, now = Date.now()): Promise<number> {
   const query = new URLSearchParams()
   if (opts.stream) query.set('stream', opts.stream)
   if (opts.connection) query.set('connection', opts.connection)
@@ -33,7 +33,7 @@ export async function audit (ctx: CommandContext, target: BrokerTarget, opts: Au
   let next: string | undefined
   if (opts.since === undefined) {
     if (opts.limit) query.set('limit', String(opts.limit))
-    const page = (await call(target, 'GET', `/v1/admin/audit${query.size > 0 ? `?${query}` : ''}`)).body as Page
+    const page = (await call('GET /v1/admin/audit', { query })).body as Page
     if (ctx.json) return ctx.print(page)
     events = page.events
   } else {
@@ -43,7 +43,7 @@ export async function audit (ctx: CommandContext, target: BrokerTarget, opts: Au
     events = []
     for (let n = 0; n < MAX_PAGES && events.length < wanted; n++) {
       query.set('limit', String(Math.min(1000, wanted - events.length)))
-      const page = (await call(target, 'GET', `/v1/admin/audit?${query}`)).body as Page
+      const page = (await call('GET /v1/admin/audit', { query })).body as Page
       events.push(...page.events)
       next = page.next
       if (!page.more || !page.next) break

@@ -1,4 +1,4 @@
-import { call, enc, EXIT, type BrokerTarget } from '../broker-api.ts'
+import { EXIT, type Call } from '../broker-api.ts'
 import type { CommandContext } from '../context.ts'
 import { keyValues } from '../output.ts'
 import { migrationText, type Migration } from './migrate.ts'
@@ -10,48 +10,46 @@ import { migrationText, type Migration } from './migrate.ts'
  * Each step is one call to /v1/admin/connections/{name}/certificate-rotation.
  */
 
-const path = (name: string) => `/v1/admin/connections/${enc(name)}/certificate-rotation`
-
-export async function start (ctx: CommandContext, target: BrokerTarget, name: string): Promise<number> {
-  const { body } = await call(target, 'POST', path(name))
+export async function start (ctx: CommandContext, call: Call, name: string): Promise<number> {
+  const { body } = await call('POST /v1/admin/connections/{name}/certificate-rotation', { params: { name } })
   if (ctx.json) return ctx.print(body)
   ctx.out(`certificate rotation of ${name} started (the current key keeps serving)\n` + migrationText(body as Migration) +
     `upload the new certificate: sfb cert-rotation certificate ${name} > ${name}.crt\n`)
   return EXIT.ok
 }
 
-export async function show (ctx: CommandContext, target: BrokerTarget, name: string): Promise<number> {
-  const { body } = await call(target, 'GET', path(name))
+export async function show (ctx: CommandContext, call: Call, name: string): Promise<number> {
+  const { body } = await call('GET /v1/admin/connections/{name}/certificate-rotation', { params: { name } })
   if (ctx.json) return ctx.print(body)
   ctx.out(migrationText(body as Migration))
   return EXIT.ok
 }
 
 /** The PEM to upload to the app ("Use digital signatures"): public, printed as is so `> new.crt` works. */
-export async function certificate (ctx: CommandContext, target: BrokerTarget, name: string): Promise<number> {
-  const { text } = await call(target, 'GET', `${path(name)}/certificate`)
+export async function certificate (ctx: CommandContext, call: Call, name: string): Promise<number> {
+  const { text } = await call('GET /v1/admin/connections/{name}/certificate-rotation/certificate', { params: { name } })
   ctx.out(text.endsWith('\n') ? text : text + '\n')
   return EXIT.ok
 }
 
-export async function validate (ctx: CommandContext, target: BrokerTarget, name: string): Promise<number> {
-  const { body } = await call(target, 'POST', `${path(name)}/validate`)
+export async function validate (ctx: CommandContext, call: Call, name: string): Promise<number> {
+  const { body } = await call('POST /v1/admin/connections/{name}/certificate-rotation/validate', { params: { name } })
   const result = body as { ok: boolean, classification: string, message?: string, hint?: string, nextStep: string }
   if (ctx.json) ctx.print(result)
   else ctx.out(keyValues([['result', result.ok ? 'ok' : `FAILED: ${result.classification}`], ['message', result.message], ['hint', result.hint], ['next', result.nextStep]]))
   return result.ok ? EXIT.ok : EXIT.failed
 }
 
-export async function complete (ctx: CommandContext, target: BrokerTarget, name: string): Promise<number> {
-  const { body } = await call(target, 'POST', `${path(name)}/complete`)
+export async function complete (ctx: CommandContext, call: Call, name: string): Promise<number> {
+  const { body } = await call('POST /v1/admin/connections/{name}/certificate-rotation/complete', { params: { name } })
   if (ctx.json) return ctx.print(body)
   const { connection: m, previousVersion } = body as { connection: { name: string, version: number }, previousVersion: number }
   ctx.out(`switched ${m.name} to the new key: now version ${m.version} (sfb connections rollback ${m.name} ${previousVersion} goes back, if the app still holds the old certificate)\n`)
   return EXIT.ok
 }
 
-export async function abandon (ctx: CommandContext, target: BrokerTarget, name: string): Promise<number> {
-  await call(target, 'DELETE', path(name))
+export async function abandon (ctx: CommandContext, call: Call, name: string): Promise<number> {
+  await call('DELETE /v1/admin/connections/{name}/certificate-rotation', { params: { name } })
   if (ctx.json) return ctx.print({ abandoned: name })
   ctx.out(`certificate rotation of ${name} abandoned; the connection keeps its key\n`)
   return EXIT.ok

@@ -1,4 +1,4 @@
-import { call, CliError, enc, EXIT, type BrokerTarget } from '../broker-api.ts'
+import { CliError, EXIT, type Call } from '../broker-api.ts'
 import { ago, keyValues, table } from '../output.ts'
 import { readSecrets, type SecretSources } from '../secret-input.ts'
 import type { CommandContext } from '../context.ts'
@@ -51,8 +51,8 @@ function printWritten (ctx: CommandContext, verb: string, m: Metadata): void {
   else ctx.out(`${verb} ${m.name}: now version ${m.version}\n` + metadataBlock(m))
 }
 
-export async function list (ctx: CommandContext, target: BrokerTarget): Promise<number> {
-  const { body } = await call(target, 'GET', '/v1/admin/connections')
+export async function list (ctx: CommandContext, call: Call): Promise<number> {
+  const { body } = await call('GET /v1/admin/connections')
   if (ctx.json) return ctx.print(body)
   const connections = (body as { connections: Metadata[] }).connections
   if (connections.length === 0) {
@@ -65,10 +65,10 @@ export async function list (ctx: CommandContext, target: BrokerTarget): Promise<
   return EXIT.ok
 }
 
-export async function show (ctx: CommandContext, target: BrokerTarget, name: string): Promise<number> {
+export async function show (ctx: CommandContext, call: Call, name: string): Promise<number> {
   const [{ body: meta }, { body: versions }] = await Promise.all([
-    call(target, 'GET', `/v1/admin/connections/${enc(name)}`),
-    call(target, 'GET', `/v1/admin/connections/${enc(name)}/versions`),
+    call('GET /v1/admin/connections/{name}', { params: { name } }),
+    call('GET /v1/admin/connections/{name}/versions', { params: { name } }),
   ])
   if (ctx.json) return ctx.print({ ...(meta as object), versions: (versions as { versions: unknown[] }).versions })
   ctx.out(metadataBlock(meta as Metadata) + '\n' + table(['VERSION', 'CREATED', 'CURRENT', 'DESTROYED'],
@@ -91,7 +91,7 @@ export interface PutOptions {
   ifMatch?: number
 }
 
-export async function put (ctx: CommandContext, target: BrokerTarget, name: string, opts: PutOptions, secrets: SecretSources): Promise<number> {
+export async function put (ctx: CommandContext, call: Call, name: string, opts: PutOptions, secrets: SecretSources): Promise<number> {
   if (!opts.flow || !Object.hasOwn(SECRETS_BY_FLOW, opts.flow)) throw new CliError(EXIT.usage, `--flow is required, one of: ${Object.keys(SECRETS_BY_FLOW).join(', ')}`)
   if (!opts.loginUrl) throw new CliError(EXIT.usage, '--login-url is required, e.g. https://login.salesforce.com or https://<domain>.my.salesforce.com')
   const fields = SECRETS_BY_FLOW[opts.flow].filter(f => !opts.without.includes(f))
@@ -107,28 +107,28 @@ export async function put (ctx: CommandContext, target: BrokerTarget, name: stri
     ...(opts.passwordExpiresAfterDays ? { passwordExpiresAfterDays: opts.passwordExpiresAfterDays } : {}),
     ...values,
   }
-  const query = opts.acceptRetiredFlow ? '?acceptRetiredFlow=true' : ''
-  const { status, body } = await call(target, 'PUT', `/v1/admin/connections/${enc(name)}${query}`, { body: definition, ifMatch: opts.ifMatch })
+  const query = opts.acceptRetiredFlow ? { acceptRetiredFlow: true } : {}
+  const { status, body } = await call('PUT /v1/admin/connections/{name}', { params: { name }, query, body: definition, ifMatch: opts.ifMatch })
   printWritten(ctx, status === 201 ? 'created' : 'replaced', body as Metadata)
   return EXIT.ok
 }
 
-export async function rotate (ctx: CommandContext, target: BrokerTarget, name: string, fieldNames: string[], opts: { username?: string, clientId?: string, ifMatch?: number }, secrets: SecretSources): Promise<number> {
+export async function rotate (ctx: CommandContext, call: Call, name: string, fieldNames: string[], opts: { username?: string, clientId?: string, ifMatch?: number }, secrets: SecretSources): Promise<number> {
   const fields = secretFieldsFrom(fieldNames)
   if (fields.length === 0 && !opts.username && !opts.clientId) {
     throw new CliError(EXIT.usage, `name what changed: sfb connections rotate ${name} password securityToken (after a password reset Salesforce sends a new security token too)`)
   }
   const values = await readSecrets(fields, secrets, f => `New ${DESCRIBE[f].charAt(0).toLowerCase()}${DESCRIBE[f].slice(1)}`)
   const patch = { ...values, ...(opts.username ? { username: opts.username } : {}), ...(opts.clientId ? { clientId: opts.clientId } : {}) }
-  const { body } = await call(target, 'PATCH', `/v1/admin/connections/${enc(name)}/credentials`, { body: patch, ifMatch: opts.ifMatch })
+  const { body } = await call('PATCH /v1/admin/connections/{name}/credentials', { params: { name }, body: patch, ifMatch: opts.ifMatch })
   printWritten(ctx, 'rotated', body as Metadata)
   return EXIT.ok
 }
 
-export async function validate (ctx: CommandContext, target: BrokerTarget, name: string, fieldNames: string[], secrets: SecretSources): Promise<number> {
+export async function validate (ctx: CommandContext, call: Call, name: string, fieldNames: string[], secrets: SecretSources): Promise<number> {
   const fields = secretFieldsFrom(fieldNames)
   const candidate = fields.length > 0 ? await readSecrets(fields, secrets, f => `Candidate ${DESCRIBE[f].charAt(0).toLowerCase()}${DESCRIBE[f].slice(1)}`) : undefined
-  const { body } = await call(target, 'POST', `/v1/admin/connections/${enc(name)}/validate`, candidate ? { body: candidate } : {})
+  const { body } = await call('POST /v1/admin/connections/{name}/validate', { params: { name }, body: candidate })
   const result = body as { ok: boolean, classification: string, message?: string, hint?: string, latencyMs: number, source: string, warnings?: string[] }
   if (ctx.json) ctx.print(result)
   else {
@@ -141,18 +141,18 @@ export async function validate (ctx: CommandContext, target: BrokerTarget, name:
   return result.ok ? EXIT.ok : EXIT.failed
 }
 
-export async function rollback (ctx: CommandContext, target: BrokerTarget, name: string, version: number, ifMatch?: number): Promise<number> {
-  const { body } = await call(target, 'POST', `/v1/admin/connections/${enc(name)}/rollback`, { body: { version }, ifMatch })
+export async function rollback (ctx: CommandContext, call: Call, name: string, version: number, ifMatch?: number): Promise<number> {
+  const { body } = await call('POST /v1/admin/connections/{name}/rollback', { params: { name }, body: { version }, ifMatch })
   printWritten(ctx, `rolled back to the content of version ${version}:`, body as Metadata)
   return EXIT.ok
 }
 
-export async function remove (ctx: CommandContext, target: BrokerTarget, name: string, opts: { yes: boolean, ifMatch?: number }, confirm: () => Promise<string>): Promise<number> {
+export async function remove (ctx: CommandContext, call: Call, name: string, opts: { yes: boolean, ifMatch?: number }, confirm: () => Promise<string>): Promise<number> {
   if (!opts.yes) {
     const typed = await confirm()
     if (typed.trim() !== name) throw new CliError(EXIT.usage, 'not deleted: the name typed did not match')
   }
-  await call(target, 'DELETE', `/v1/admin/connections/${enc(name)}`, { ifMatch: opts.ifMatch })
+  await call('DELETE /v1/admin/connections/{name}', { params: { name }, ifMatch: opts.ifMatch })
   if (ctx.json) return ctx.print({ deleted: name })
   ctx.out(`deleted ${name}: cached sessions purged, every version removed\n`)
   return EXIT.ok

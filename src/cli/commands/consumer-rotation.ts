@@ -1,4 +1,4 @@
-import { call, CliError, enc, EXIT, type BrokerTarget } from '../broker-api.ts'
+import { CliError, EXIT, type Call } from '../broker-api.ts'
 import type { CommandContext } from '../context.ts'
 import { keyValues } from '../output.ts'
 import { readSecrets, type SecretSources } from '../secret-input.ts'
@@ -10,8 +10,6 @@ import { readSecrets, type SecretSources } from '../secret-input.ts'
  */
 
 type Rotation = { connection: string, mode: string, step: string, setupReason?: string, appId?: string, oldClientId: string, newClientId?: string, switchedVersion?: number, fromVersion: number, steps: string[], nextStep: string, pending?: string[] }
-
-const path = (name: string) => `/v1/admin/connections/${enc(name)}/consumer-rotation`
 
 function rotationText (r: Rotation): string {
   return keyValues([
@@ -32,57 +30,57 @@ function done (r: Rotation): number {
   return r.pending?.length ? EXIT.failed : EXIT.ok
 }
 
-export async function start (ctx: CommandContext, target: BrokerTarget, name: string, opts: { app?: string, setup?: boolean }): Promise<number> {
+export async function start (ctx: CommandContext, call: Call, name: string, opts: { app?: string, setup?: boolean }): Promise<number> {
   const body = { ...(opts.app ? { appId: opts.app } : {}), ...(opts.setup ? { mode: 'setup' } : {}) }
-  const { body: answer } = await call(target, 'POST', path(name), { body })
+  const { body: answer } = await call('POST /v1/admin/connections/{name}/consumer-rotation', { params: { name }, body })
   if (ctx.json) return ctx.print(answer)
   ctx.out(`consumer-secret rotation of ${name} started (nothing switches until complete)\n` + rotationText(answer as Rotation))
   return EXIT.ok
 }
 
-export async function run (ctx: CommandContext, target: BrokerTarget, name: string, opts: { app?: string }): Promise<number> {
-  const { body: answer } = await call(target, 'POST', `${path(name)}/run`, { body: opts.app ? { appId: opts.app } : {} })
+export async function run (ctx: CommandContext, call: Call, name: string, opts: { app?: string }): Promise<number> {
+  const { body: answer } = await call('POST /v1/admin/connections/{name}/consumer-rotation/run', { params: { name }, body: opts.app ? { appId: opts.app } : {} })
   if (ctx.json) return ctx.print(answer)
   const r = answer as Rotation
   ctx.out((r.step === 'done' ? `rotated the consumer key and secret of ${name}\n` : '') + rotationText(r))
   return r.step === 'done' ? EXIT.ok : EXIT.failed
 }
 
-export async function show (ctx: CommandContext, target: BrokerTarget, name: string): Promise<number> {
-  const { body } = await call(target, 'GET', path(name))
+export async function show (ctx: CommandContext, call: Call, name: string): Promise<number> {
+  const { body } = await call('GET /v1/admin/connections/{name}/consumer-rotation', { params: { name } })
   if (ctx.json) return ctx.print(body)
   ctx.out(rotationText(body as Rotation))
   return EXIT.ok
 }
 
-export async function validate (ctx: CommandContext, target: BrokerTarget, name: string, opts: { clientId?: string }, fields: string[], secrets: SecretSources): Promise<number> {
+export async function validate (ctx: CommandContext, call: Call, name: string, opts: { clientId?: string }, fields: string[], secrets: SecretSources): Promise<number> {
   for (const f of fields) if (f !== 'clientSecret') throw new CliError(EXIT.usage, `"${f}": a consumer-secret rotation takes only clientSecret as a secret`)
   const values = await readSecrets(fields, secrets, () => 'Staged consumer secret (from Setup)')
   const body = { ...(opts.clientId ? { clientId: opts.clientId } : {}), ...values }
-  const { body: answer } = await call(target, 'POST', `${path(name)}/validate`, Object.keys(body).length > 0 ? { body } : {})
+  const { body: answer } = await call('POST /v1/admin/connections/{name}/consumer-rotation/validate', { params: { name }, body: Object.keys(body).length > 0 ? body : undefined })
   const result = answer as { ok: boolean, classification: string, message?: string, hint?: string, nextStep: string }
   if (ctx.json) ctx.print(result)
   else ctx.out(keyValues([['result', result.ok ? 'ok' : `FAILED: ${result.classification}`], ['message', result.message], ['hint', result.hint], ['next', result.nextStep]]))
   return result.ok ? EXIT.ok : EXIT.failed
 }
 
-export async function step (ctx: CommandContext, target: BrokerTarget, name: string, verb: 'complete' | 'verify', ifMatch?: number): Promise<number> {
-  const { body } = await call(target, 'POST', `${path(name)}/${verb}`, ifMatch && verb === 'complete' ? { ifMatch } : {})
+export async function step (ctx: CommandContext, call: Call, name: string, verb: 'complete' | 'verify', ifMatch?: number): Promise<number> {
+  const { body } = await call(`POST /v1/admin/connections/{name}/consumer-rotation/${verb}`, { params: { name }, ifMatch: ifMatch && verb === 'complete' ? ifMatch : undefined })
   if (ctx.json) return ctx.print(body)
   ctx.out(rotationText(body as Rotation))
   return done(body as Rotation)
 }
 
-export async function abandon (ctx: CommandContext, target: BrokerTarget, name: string): Promise<number> {
-  await call(target, 'DELETE', path(name))
+export async function abandon (ctx: CommandContext, call: Call, name: string): Promise<number> {
+  await call('DELETE /v1/admin/connections/{name}/consumer-rotation', { params: { name } })
   if (ctx.json) return ctx.print({ abandoned: name })
   ctx.out(`consumer-secret rotation of ${name} abandoned; the connection is untouched\n`)
   return EXIT.ok
 }
 
-export async function policy (ctx: CommandContext, target: BrokerTarget, name: string, opts: { app?: string, everyDays?: number }): Promise<number> {
+export async function policy (ctx: CommandContext, call: Call, name: string, opts: { app?: string, everyDays?: number }): Promise<number> {
   if (!opts.app) throw new CliError(EXIT.usage, '--app is required: the External Client App identifier')
-  const { body } = await call(target, 'PUT', `${path(name)}/policy`, { body: { appId: opts.app, ...(opts.everyDays ? { rotateEveryDays: opts.everyDays } : {}) } })
+  const { body } = await call('PUT /v1/admin/connections/{name}/consumer-rotation/policy', { params: { name }, body: { appId: opts.app, ...(opts.everyDays ? { rotateEveryDays: opts.everyDays } : {}) } })
   if (ctx.json) return ctx.print(body)
   const p = body as { appId: string, rotateEveryDays?: number, lastRotatedAt?: string }
   ctx.out(keyValues([['app', p.appId], ['rotate every', p.rotateEveryDays ? `${p.rotateEveryDays} days` : 'on demand'], ['last rotated', p.lastRotatedAt]]))

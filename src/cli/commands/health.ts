@@ -1,4 +1,4 @@
-import { call, enc, EXIT, type BrokerTarget } from '../broker-api.ts'
+import { EXIT, type Call } from '../broker-api.ts'
 import { ago, brief, keyValues, table, wrap } from '../output.ts'
 import type { CommandContext } from '../context.ts'
 
@@ -21,9 +21,9 @@ function healthBlock (h: Health): string {
 }
 
 /** Exit 1 when a connection is failing, so `sfb health || page-someone` works. */
-export async function health (ctx: CommandContext, target: BrokerTarget, name?: string): Promise<number> {
-  // 503 is the broker's "something is failing": an answer to show, not an error
-  const { body } = await call(target, 'GET', `/health/salesforce${name ? `?connection=${enc(name)}` : ''}`, { okStatuses: [503] })
+export async function health (ctx: CommandContext, call: Call, name?: string): Promise<number> {
+  // 503 with the report is the broker's "something is failing": an answer to show, not an error
+  const { body } = await call('GET /health/salesforce', { query: { connection: name }, answers: [503] })
   const report = body as { status: string, connections: Health[] }
   const failing = report.connections.some(c => c.status === 'failing')
   if (ctx.json) ctx.print(report)
@@ -43,9 +43,9 @@ export async function health (ctx: CommandContext, target: BrokerTarget, name?: 
  * Salesforce); --reset-acknowledged with it: the user was unlocked or its password reset in Setup, so
  * Salesforce's failed-login count is zero and the broker's failure guard may start over.
  */
-export async function check (ctx: CommandContext, target: BrokerTarget, name: string, probe: boolean, resetAcknowledged = false): Promise<number> {
+export async function check (ctx: CommandContext, call: Call, name: string, probe: boolean, resetAcknowledged = false): Promise<number> {
   const body0 = probe || resetAcknowledged ? { ...(probe ? { probe: true } : {}), ...(resetAcknowledged ? { failedLoginsReset: true } : {}) } : undefined
-  const { body } = await call(target, 'POST', `/health/salesforce/${enc(name)}/check`, body0 ? { body: body0 } : {})
+  const { body } = await call('POST /health/salesforce/{name}/check', { params: { name }, body: body0 })
   const h = body as Health
   if (ctx.json) ctx.print(h)
   else ctx.out(healthBlock(h))
@@ -53,8 +53,8 @@ export async function check (ctx: CommandContext, target: BrokerTarget, name: st
 }
 
 /** 200: revoked at Salesforce and dropped everywhere. 202: revoked, but replicas may still hold copies (`pending`). */
-export async function revokeSessions (ctx: CommandContext, target: BrokerTarget, name: string): Promise<number> {
-  const { status, body } = await call(target, 'POST', `/v1/admin/connections/${enc(name)}/sessions/revoke`)
+export async function revokeSessions (ctx: CommandContext, call: Call, name: string): Promise<number> {
+  const { status, body } = await call('POST /v1/admin/connections/{name}/sessions/revoke', { params: { name } })
   const pending = (body as { pending?: unknown[] } | null)?.pending ?? []
   if (ctx.json) ctx.print(body)
   else {

@@ -1,4 +1,4 @@
-import { call, CliError, enc, EXIT, type BrokerTarget } from '../broker-api.ts'
+import { CliError, EXIT, type Call } from '../broker-api.ts'
 import type { CommandContext } from '../context.ts'
 import { keyValues } from '../output.ts'
 import { readSecrets, type SecretSources } from '../secret-input.ts'
@@ -10,8 +10,6 @@ import { readSecrets, type SecretSources } from '../secret-input.ts'
  */
 
 export type Migration = { connection: string, from: { flow: string, version: number }, to: { flow: string, loginUrl: string, username?: string, clientId?: string }, checklist: string[], nextStep: string, pendingVersion: number, certificate?: { notAfter: string, fingerprint256: string, keyCustody: string } }
-
-const path = (name: string) => `/v1/admin/connections/${enc(name)}/migration`
 
 export function migrationText (m: Migration): string {
   return keyValues([
@@ -31,50 +29,50 @@ function clientSecretOnly (fields: string[]): string[] {
   return fields
 }
 
-export async function start (ctx: CommandContext, target: BrokerTarget, name: string, opts: { to?: string, loginUrl?: string, username?: string, clientId?: string }, fields: string[], secrets: SecretSources): Promise<number> {
+export async function start (ctx: CommandContext, call: Call, name: string, opts: { to?: string, loginUrl?: string, username?: string, clientId?: string }, fields: string[], secrets: SecretSources): Promise<number> {
   if (opts.to !== 'jwt_bearer' && opts.to !== 'client_credentials') throw new CliError(EXIT.usage, '--to is required, one of: jwt_bearer, client_credentials')
   const values = await readSecrets(clientSecretOnly(fields), secrets, () => 'Consumer secret of the External Client App')
   const body = { flow: opts.to, ...(opts.loginUrl ? { loginUrl: opts.loginUrl } : {}), ...(opts.username ? { username: opts.username } : {}), ...(opts.clientId ? { clientId: opts.clientId } : {}), ...values }
-  const { body: answer } = await call(target, 'POST', path(name), { body })
+  const { body: answer } = await call('POST /v1/admin/connections/{name}/migration', { params: { name }, body })
   if (ctx.json) return ctx.print(answer)
   ctx.out(`migration of ${name} started (nothing switches until complete)\n` + migrationText(answer as Migration))
   return EXIT.ok
 }
 
-export async function show (ctx: CommandContext, target: BrokerTarget, name: string): Promise<number> {
-  const { body } = await call(target, 'GET', path(name))
+export async function show (ctx: CommandContext, call: Call, name: string): Promise<number> {
+  const { body } = await call('GET /v1/admin/connections/{name}/migration', { params: { name } })
   if (ctx.json) return ctx.print(body)
   ctx.out(migrationText(body as Migration))
   return EXIT.ok
 }
 
 /** The PEM to upload to the app ("Use digital signatures"): public, printed as is so `> cert.pem` works. */
-export async function certificate (ctx: CommandContext, target: BrokerTarget, name: string): Promise<number> {
-  const { text } = await call(target, 'GET', `${path(name)}/certificate`)
+export async function certificate (ctx: CommandContext, call: Call, name: string): Promise<number> {
+  const { text } = await call('GET /v1/admin/connections/{name}/migration/certificate', { params: { name } })
   ctx.out(text.endsWith('\n') ? text : text + '\n')
   return EXIT.ok
 }
 
-export async function validate (ctx: CommandContext, target: BrokerTarget, name: string, opts: { username?: string, clientId?: string }, fields: string[], secrets: SecretSources): Promise<number> {
+export async function validate (ctx: CommandContext, call: Call, name: string, opts: { username?: string, clientId?: string }, fields: string[], secrets: SecretSources): Promise<number> {
   const values = await readSecrets(clientSecretOnly(fields), secrets, () => 'Consumer secret of the External Client App')
   const body = { ...(opts.username ? { username: opts.username } : {}), ...(opts.clientId ? { clientId: opts.clientId } : {}), ...values }
-  const { body: answer } = await call(target, 'POST', `${path(name)}/validate`, Object.keys(body).length > 0 ? { body } : {})
+  const { body: answer } = await call('POST /v1/admin/connections/{name}/migration/validate', { params: { name }, body: Object.keys(body).length > 0 ? body : undefined })
   const result = answer as { ok: boolean, classification: string, message?: string, hint?: string, nextStep: string }
   if (ctx.json) ctx.print(result)
   else ctx.out(keyValues([['result', result.ok ? 'ok' : `FAILED: ${result.classification}`], ['message', result.message], ['hint', result.hint], ['next', result.nextStep]]))
   return result.ok ? EXIT.ok : EXIT.failed
 }
 
-export async function complete (ctx: CommandContext, target: BrokerTarget, name: string): Promise<number> {
-  const { body } = await call(target, 'POST', `${path(name)}/complete`)
+export async function complete (ctx: CommandContext, call: Call, name: string): Promise<number> {
+  const { body } = await call('POST /v1/admin/connections/{name}/migration/complete', { params: { name } })
   if (ctx.json) return ctx.print(body)
   const { connection: m, previousVersion } = body as { connection: { name: string, flow: string, version: number }, previousVersion: number }
   ctx.out(`switched ${m.name} to ${m.flow}: now version ${m.version} (sfb connections rollback ${m.name} ${previousVersion} goes back)\n`)
   return EXIT.ok
 }
 
-export async function abandon (ctx: CommandContext, target: BrokerTarget, name: string): Promise<number> {
-  await call(target, 'DELETE', path(name))
+export async function abandon (ctx: CommandContext, call: Call, name: string): Promise<number> {
+  await call('DELETE /v1/admin/connections/{name}/migration', { params: { name } })
   if (ctx.json) return ctx.print({ abandoned: name })
   ctx.out(`migration of ${name} abandoned; the connection is untouched\n`)
   return EXIT.ok

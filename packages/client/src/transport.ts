@@ -1,0 +1,89 @@
+import { BrokerError, clientError, errorFromResponse } from './broker-error.ts'
+
+export type Credentials = string | (() => string | Promise<string>)
+
+/** What every client of the package is made from; createBrokerClient and createAdminClient check it alike. */
+export interface ClientOptions {
+  /** e.g. http://sf-broker.platform.svc:8080 */
+  baseUrl: string
+  /** an API key (sfb.<id>.<secret>), a static JWT, or a function returning a fresh token (e.g. re-reading a projected Kubernetes service-account token file); a function is called for every request */
+  credentials: Credentials
+  /** per request (default 10 s) */
+  timeoutMs?: number
+  /** default: the global fetch */
+  fetch?: typeof fetch
+}
+
+export interface RequestContext {
+  baseUrl: string
+  credentials: Credentials
+  timeoutMs: number
+  fetch: typeof fetch
+  /** aborted when the client closes */
+  closed: AbortSignal
+}
+
+const DEFAULT_TIMEOUT_MS = 10_000
+
+/** Options checked once, at creation: a BrokerError (code invalid_options) like every other failure, so one catch handles a misconfigured client too. */
+export function requestContext (opts: ClientOptions, closed: AbortSignal): RequestContext {
+  if (!opts?.baseUrl) throw clientError('invalid_options', 'baseUrl is required: the broker\'s URL, e.g. http://sf-broker.platform.svc:3000')
+  if (!opts.credentials) throw clientError('invalid_options', 'credentials are required: an API key (sfb.<id>.<secret>), a JWT, or a function returning one (e.g. process.env.SF_BROKER_KEY is unset)')
+  try {
+    if (!/^https?:$/.test(new URL(opts.baseUrl).protocol)) throw new Error('not http')
+  } catch {
+    throw clientError('invalid_options', 'baseUrl must be an http(s) URL, e.g. http://sf-broker.platform.svc:3000')
+  }
+  return {
+    baseUrl: opts.baseUrl.replace(/\/+$/, ''),
+    credentials: opts.credentials,
+    timeoutMs: opts.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    fetch: opts.fetch ?? globalThis.fetch,
+    closed,
+  }
+}
+
+export interface Sent {
+  res: Response
+  /** the request's own deadline, to tell a timeout from a closed client while the body is read */
+  timeout: AbortSignal
+}
+
+/**
+ * One request to the broker, with the caller's credential (read per request: a projected
+ * service-account token file is rotated underneath us), the client's deadline and its close signal.
+ * A failure before an answer arrives, or a non-2xx answer that `accept` does not take, is a BrokerError.
+ */
+export async function send (ctx: RequestContext, path: string, init: { method: string, headers?: Record<string, string>, body?: string }, connection?: string, accept: (res: Response) => boolean = res => res.ok): Promise<Sent> {
+  if (ctx.closed.aborted) throw clientError('client_closed', 'The broker client is closed', connection)
+  let credential: string
+  try {
+    credential = typeof ctx.credentials === 'function' ? await ctx.credentials() : ctx.credentials
+  } catch (err) {
+    throw clientError('credentials_unavailable', 'The credentials function failed (e.g. the token file could not be read)', connection, err)
+  }
+  if (typeof credential !== 'string' || credential === '') throw clientError('credentials_unavailable', 'The credentials function returned no token', connection)
+  const timeout = AbortSignal.timeout(ctx.timeoutMs)
+  let res: Response
+  try {
+    res = await ctx.fetch(ctx.baseUrl + path, {
+      method: init.method,
+      headers: { authorization: `Bearer ${credential}`, accept: 'application/json, application/problem+json', ...init.headers },
+      body: init.body,
+      signal: AbortSignal.any([timeout, ctx.closed]),
+      redirect: 'error',
+    })
+  } catch (err) {
+    throw transportError(err, ctx, timeout, connection)
+  }
+  if (!accept(res)) throw await errorFromResponse(res, connection)
+  return { res, timeout }
+}
+
+export function transportError (err: unknown, ctx: RequestContext, timeout: AbortSignal, connection?: string): BrokerError {
+  if (ctx.closed.aborted) return clientError('client_closed', 'The broker client is closed', connection)
+  if (timeout.aborted) return clientError('timeout', `The broker did not answer within ${ctx.timeoutMs} ms`, connection, err)
+  // where it tried (the origin only: a URL's user-info is not printed) and why, e.g. ECONNREFUSED or ENOTFOUND
+  const why = (err as { cause?: { code?: string } }).cause?.code
+  return clientError('broker_unreachable', `The broker at ${new URL(ctx.baseUrl).origin} could not be reached${why ? ` (${why})` : ''}`, connection, err)
+}
