@@ -22,13 +22,17 @@ FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 ENV NPM_CONFIG_UPDATE_NOTIFIER=false NPM_CONFIG_FUND=false NPM_CONFIG_AUDIT=false
 COPY package.json package-lock.json ./
+# the client package is a workspace: its package.json makes npm link it (sfb imports it by name)
+COPY packages/client/package.json ./packages/client/
 # Install scripts stay on here: the `node` devDependency's preinstall fetches the Node binary
 # that `npm run build` puts first on PATH. None of it reaches the runtime stage.
 RUN --mount=type=cache,target=/root/.npm npm ci
 
-# ---- build: TypeScript -> dist/ ---------------------------------------------------------------
+# ---- build: TypeScript -> dist/ (and the client package sfb talks through -> packages/client/dist/)
 FROM deps AS build
 COPY tsconfig.json tsconfig.build.json ./
+COPY packages/client/tsconfig.json ./packages/client/
+COPY packages/client/src ./packages/client/src
 COPY src ./src
 RUN npm run build
 
@@ -73,6 +77,10 @@ COPY package.json package-lock.json ./
 # The npm cache is a build-time cache mount, so it never lands in a layer.
 RUN --mount=type=cache,target=/root/.npm npm pkg delete workspaces && npm ci --omit=dev --ignore-scripts
 COPY --from=build /app/dist ./dist
+# sfb talks to the broker through @sf-broker/client: its package.json and build, without its dependency
+# jsforce, which the client loads only when a program asks it for a jsforce Connection (sfb never does)
+COPY --from=build /app/packages/client/package.json ./node_modules/@sf-broker/client/
+COPY --from=build /app/packages/client/dist ./node_modules/@sf-broker/client/dist
 # sfb, the admin CLI (package.json "bin"): `docker exec -e SFB_ADMIN_KEY_FILE=/run/secrets/sfb-admin-key <container> sfb health`.
 # Inside the container SFB_URL defaults to this container's broker (http://127.0.0.1:$PORT); the admin key
 # comes from the file SFB_ADMIN_KEY_FILE names (the chart sets it when sfb.adminKeySecret is given).

@@ -19,17 +19,21 @@ t.test('the image is built in stages: deps, build, runtime', async (t) => {
   t.ok(stages[0].instructions.some(i => i.keyword === 'RUN' && /\bnpm ci\b/.test(i.args)), 'deps stage installs from the lockfile')
 })
 
-t.test('the runtime stage holds production dependencies and dist/ only', async (t) => {
+t.test('the runtime stage holds production dependencies, dist/ and the built client package only', async (t) => {
   const installs = runtimeArgs('RUN').filter(args => /\bnpm (ci|install)\b/.test(args))
   t.equal(installs.length, 1)
   t.match(installs[0], /\bnpm ci\b.*--omit=dev/)
   const copies = runtimeArgs('COPY')
-  t.notOk(copies.some(args => /node_modules/.test(args)), 'no node_modules copied from a stage that had devDependencies')
+  const sources = copies.flatMap(args => args.split(/\s+/).filter(word => !word.startsWith('--')).slice(0, -1))
+  t.notOk(sources.some(path => /node_modules/.test(path)), 'no node_modules copied from a stage that had devDependencies')
   t.ok(copies.some(args => /--from=build\s+\/app\/dist\s+\.\/dist/.test(args)), 'dist/ comes from the build stage')
   t.ok(copies.some(args => /package\.json/.test(args)), 'package.json ("type": "module") is in the image')
+  // sfb imports @sf-broker/client by name: the package's manifest and its build, where node looks for it
+  t.ok(copies.some(args => /^--from=build\s+\/app\/packages\/client\/package\.json\s+\.\/node_modules\/@sf-broker\/client\/$/.test(args)), 'the client\'s package.json')
+  t.ok(copies.some(args => /^--from=build\s+\/app\/packages\/client\/dist\s+\.\/node_modules\/@sf-broker\/client\/dist$/.test(args)), 'the client\'s build')
 })
 
-/** The repository files `npm run build` (tsc -p tsconfig.build.json) compiles into dist/: its program, node_modules aside. */
+/** The repository files in the program of `tsc -p tsconfig.build.json` (what `npm run build` compiles into dist/), node_modules aside. */
 function buildProgramFiles (): string[] {
   const parsed = ts.getParsedCommandLineOfConfigFile(join(ROOT, 'tsconfig.build.json'), {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: (d) => { throw new Error(String(d.messageText)) } })
   if (!parsed) throw new Error('tsconfig.build.json did not parse')
@@ -40,13 +44,14 @@ function buildProgramFiles (): string[] {
 t.test('dist/ holds neither the simulator nor the demo and its fixed keys', async (t) => {
   const files = buildProgramFiles()
   t.ok(files.includes('src/server.ts'), 'the build compiles the broker')
-  t.same(files.filter(f => !f.startsWith('src/')), [], 'nothing from packages/ (the simulator) or scripts/ (the demo) is imported into the build')
+  // sfb's import of the client package is checked against its declarations (built first by npm run build), not compiled in
+  t.same(files.filter(f => !f.startsWith('src/') && !/^packages\/client\/dist\/[\w-]+\.d\.ts$/.test(f)), [], 'nothing else from packages/ (the simulator) or scripts/ (the demo) is in the build')
   t.same(files.filter(f => /simulator|demo/i.test(f)), [], 'no simulator or demo module')
   const secrets = [DEMO_CALLER_KEY, DEMO_ADMIN_KEY, DEMO_USER.password, DEMO_USER.securityToken]
   t.same(files.filter(f => secrets.some(secret => readRepoFile(f).includes(secret))), [], 'no source carries a demo key')
   const build = stages.find(s => s.name === 'build')
   const copied = build!.instructions.filter(i => i.keyword === 'COPY').flatMap(i => i.args.split(/\s+/).slice(0, -1))
-  t.notOk(copied.some(path => /^(packages|scripts)\b/.test(path)), 'the build stage copies neither the simulator package nor the demo')
+  t.notOk(copied.some(path => /^(packages\/(?!client\/)|scripts\b)/.test(path)), 'the build stage copies neither the simulator package nor the demo')
 })
 
 t.test('the runtime stage runs as a non-root user', async (t) => {
@@ -176,9 +181,12 @@ t.test('jsforce is the client SDK\'s, not a production dependency of the server'
   t.same(pkg.workspaces, ['packages/*'], 'the SDK is a workspace package')
   const client = JSON.parse(readRepoFile('packages/client/package.json'))
   t.ok('jsforce' in client.dependencies, 'jsforce is the SDK\'s own dependency')
-  const importers = readdirSync(join(ROOT, 'src'), { recursive: true, encoding: 'utf8' })
-    .filter(file => file.endsWith('.ts') && /from 'jsforce'|import\('jsforce'\)|@sf-broker\/client/.test(readRepoFile(join('src', file))))
-  t.same(importers, [], 'the server imports neither jsforce nor the SDK')
+  const sources = readdirSync(join(ROOT, 'src'), { recursive: true, encoding: 'utf8' }).filter(file => file.endsWith('.ts'))
+  t.same(sources.filter(file => /from 'jsforce'|import\('jsforce'\)/.test(readRepoFile(join('src', file)))), [], 'nothing in src/ imports jsforce')
+  t.same(sources.filter(file => !file.startsWith('cli/') && /@sf-broker\/client/.test(readRepoFile(join('src', file)))), [], 'the server does not import the SDK (sfb does, for its admin calls)')
+  // the image holds the client package without jsforce: its main module must not load jsforce until a Connection is asked for
+  const clientSources = readdirSync(join(ROOT, 'packages/client/src')).filter(file => file.endsWith('.ts'))
+  t.same(clientSources.filter(file => /^import \{[^}]*\} from 'jsforce'/m.test(readRepoFile(join('packages/client/src', file)))), [], 'the client imports jsforce\'s types only, and loads it with import() when needed')
 
   // A workspace's dependencies are production ones in the lockfile, so the runtime stage drops the
   // workspaces before `npm ci --omit=dev`: what it installs is then what the root's own
