@@ -54,7 +54,7 @@ export type AdminRequest<R extends AdminRoute> = {
   /** sent as JSON */
   body?: unknown
   query?: URLSearchParams | Record<string, string | number | boolean | undefined>
-  /** the connection version the change is based on; the broker refuses with 412 (code conflict) if it changed since */
+  /** the connection version the change is based on: the broker refuses the change (409, code conflict) if it changed since */
   ifMatch?: number
   /** statuses besides 2xx whose answer is a result, not an error (GET /health/salesforce answers its report with 503 when a connection fails); a problem+json answer stays an error */
   answers?: number[]
@@ -71,8 +71,12 @@ export interface AdminAnswer<T = unknown> {
 }
 
 export interface AdminClient {
-  /** One call to an admin route. Any answer but 2xx (or `answers`) is a BrokerError: status, code, title, detail, hint and the problem document as sent. */
-  request<T = unknown, R extends AdminRoute = AdminRoute> (route: R, ...req: [RouteParams<R>] extends [never] ? [AdminRequest<R>?] : [AdminRequest<R>]): Promise<AdminAnswer<T>>
+  /**
+   * One call to an admin route. Any answer but 2xx (or `answers`) is a BrokerError: status, code, title,
+   * detail, hint and the problem document as sent. The body is the JSON as sent, unchecked: name its
+   * type where the answer is kept (`const a: AdminAnswer<Report> = await admin.request(…)`).
+   */
+  request<R extends AdminRoute, T = unknown> (route: R, ...req: [RouteParams<R>] extends [never] ? [AdminRequest<R>?] : [AdminRequest<R>]): Promise<AdminAnswer<T>>
   /** Aborts requests in flight; later calls fail with code client_closed. */
   close (): void
 }

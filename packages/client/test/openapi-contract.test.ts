@@ -1,16 +1,17 @@
 /**
  * The SDK's types against the broker's published contract (openapi/openapi.json at the repository
  * root): the session it returns has exactly the answer's fields, its flows are the schema's, every
- * problem field it reads exists in the Problem schema with the same type, and its own client-side
- * codes never collide with a code the broker answers with.
+ * problem field it reads exists in the Problem schema with the same type, its own client-side
+ * codes never collide with a code the broker answers with, and its admin routes are the document's.
  */
 import { readFileSync } from 'node:fs'
 import { createServer } from 'node:http'
 import t from 'tap'
-import { BrokerError, createBrokerClient, type BrokerFlow, type BrokerSession } from '../src/index.ts'
+import { ADMIN_ROUTES, BrokerError, createBrokerClient, type AdminRoute, type BrokerFlow, type BrokerSession, type RouteParams } from '../src/index.ts'
 
 interface JsonSchema { type?: string, enum?: unknown[], required?: string[], properties?: Record<string, JsonSchema>, format?: string }
-interface OpenApi { components: { schemas: Record<string, JsonSchema> }, paths: Record<string, Record<string, { responses: Record<string, { description: string }> }>> }
+interface Operation { parameters?: Array<{ in: string, name: string }>, responses: Record<string, { description: string, content?: Record<string, unknown> }> }
+interface OpenApi { components: { schemas: Record<string, JsonSchema> }, paths: Record<string, Record<string, Operation>> }
 
 const doc = JSON.parse(readFileSync(new URL('../../../openapi/openapi.json', import.meta.url), 'utf8')) as OpenApi
 const session = doc.components.schemas.Session
@@ -76,4 +77,40 @@ t.test('the SDK\'s own codes never collide with a code the broker answers with',
   }
   t.ok(brokerCodes.has('circuit_open') && brokerCodes.has('forbidden'), `the broker's codes are read from the document (${brokerCodes.size})`)
   for (const code of SDK_CLIENT_CODES) t.notOk(brokerCodes.has(code), `${code} is the SDK's alone`)
+})
+
+/** The operations an admin client covers: the admin API, and the health routes an operator reads and forces. */
+const ADMIN_PATH = /^\/v1\/admin\/|^\/health\/salesforce(\/|$)/
+const METHODS = ['get', 'put', 'post', 'patch', 'delete']
+
+t.test('the admin routes are the document\'s admin operations, no more and no fewer, with the same path parameters', async t => {
+  const documented = Object.entries(doc.paths).filter(([path]) => ADMIN_PATH.test(path))
+    .flatMap(([path, methods]) => Object.keys(methods).filter(m => METHODS.includes(m)).map(m => `${m.toUpperCase()} ${path}`))
+  t.ok(documented.length > 30, `${documented.length} admin operations in the document`)
+  t.same([...ADMIN_ROUTES].sort(), documented.sort())
+  for (const route of ADMIN_ROUTES) {
+    const [method, path] = route.split(' ')
+    const inPath = (doc.paths[path][method.toLowerCase()].parameters ?? []).filter(p => p.in === 'path').map(p => p.name)
+    t.same([...path.matchAll(/\{(\w+)\}/g)].map(m => m[1]), inPath, `${route}: the path parameters`)
+  }
+  // compile-time: a route's parameters are read from its template
+  const params: Record<RouteParams<'POST /health/salesforce/{name}/check'>, string> = { name: 'acme' }
+  const none: [RouteParams<'GET /v1/admin/audit'>] extends [never] ? true : false = true
+  t.same([params, none], [{ name: 'acme' }, true])
+})
+
+t.test('every refusal of an admin route is problem+json, so the client answers it with a BrokerError that carries the document', async t => {
+  for (const route of ADMIN_ROUTES) {
+    const [method, path] = route.split(' ') as [string, string]
+    for (const [status, response] of Object.entries(doc.paths[path][method.toLowerCase()].responses)) {
+      if (Number(status) < 400) continue
+      t.ok(response.content?.['application/problem+json'], `${route} ${status}`)
+    }
+  }
+  // what sfb reads of the document besides the error's fields: the role a refused key lacks
+  const role = problem.properties?.requiredRole as { anyOf?: JsonSchema[] } | undefined
+  t.ok(role?.anyOf?.length && role.anyOf.every(r => r.type === 'string'), 'Problem.requiredRole: a string')
+  // the one refusal status with a result beside it: sfb asks for it with answers: [503]
+  const health: AdminRoute = 'GET /health/salesforce'
+  t.ok(doc.paths['/health/salesforce'].get.responses['503'].content?.['application/json'], `${health} 503: the report, as JSON`)
 })
