@@ -38,9 +38,9 @@ async function node20 (): Promise<string | undefined> {
 }
 
 const CONSUMER_SCRIPT = `
-import { BrokerError, createBrokerClient } from '@sf-broker/client'
+import { BrokerError, createAdminClient, createBrokerClient } from '@sf-broker/client'
 
-const { BROKER_URL, BROKER_KEY, SIM_URL, CLIENT_ID } = process.env
+const { BROKER_URL, BROKER_KEY, ADMIN_KEY, SIM_URL, CLIENT_ID } = process.env
 const client = createBrokerClient({ baseUrl: BROKER_URL, credentials: BROKER_KEY })
 const conn = await client.connection('acme')
 const first = await conn.query('SELECT Id, Name FROM Account')
@@ -68,11 +68,17 @@ try {
   throughRefresh = { isBrokerError: err instanceof BrokerError, code: err.code, classification: err.classification, hasHint: typeof err.hint === 'string' }
 }
 client.close()
-console.log(JSON.stringify({ node: process.version, first: first.totalSize, second: second.totalSize, healed: conn.accessToken !== deadToken, refused, throughRefresh }))
+
+// an admin tool (sfb) on the same package: the admin API, refusals as BrokerError with the problem document
+const admin = createAdminClient({ baseUrl: BROKER_URL, credentials: ADMIN_KEY })
+const { body } = await admin.request('GET /v1/admin/connections')
+const missing = await admin.request('GET /v1/admin/connections/{name}', { params: { name: 'ghost' } }).catch(err => ({ isBrokerError: err instanceof BrokerError, code: err.code, problemCode: err.problem.code }))
+admin.close()
+console.log(JSON.stringify({ node: process.version, first: first.totalSize, second: second.totalSize, healed: conn.accessToken !== deadToken, refused, throughRefresh, admin: { connections: body.connections.map(c => c.name), missing } }))
 `
 
 const CONSUMER_TYPES = `
-import { BrokerError, createBrokerClient, type BrokerSession } from '@sf-broker/client'
+import { BrokerError, createAdminClient, createBrokerClient, type AdminAnswer, type BrokerSession } from '@sf-broker/client'
 
 const client = createBrokerClient({ baseUrl: 'http://broker', credentials: () => 'key' })
 const session: BrokerSession = await client.getSession('acme')
@@ -80,7 +86,11 @@ const expires: Date = session.expiresAt
 const conn = await client.connection('acme', { version: '62.0' })
 const rows: number = (await conn.query<{ Id: string }>('SELECT Id FROM Account')).totalSize
 const reason = (err: unknown): string | undefined => err instanceof BrokerError ? err.classification ?? err.hint : undefined
-export { expires, rows, reason }
+const admin = createAdminClient({ baseUrl: 'http://broker', credentials: 'admin-key' })
+const listed: AdminAnswer<{ connections: Array<{ name: string }> }> = await admin.request('GET /v1/admin/connections')
+const names: string[] = listed.body.connections.map(c => c.name)
+await admin.request('POST /v1/admin/connections/{name}/rollback', { params: { name: 'acme' }, body: { version: 1 }, ifMatch: 2 })
+export { expires, rows, reason, names }
 `
 
 t.test('the packed SDK installs into an empty project and heals an expired session there', async (t) => {
@@ -129,7 +139,7 @@ t.test('the packed SDK installs into an empty project and heals an expired sessi
       const { stdout } = await run(node, ['main.js'], {
         cwd: project,
         timeout: 60_000,
-        env: { PATH: process.env.PATH ?? '', BROKER_URL: broker.baseUrl, BROKER_KEY: broker.principals.billingKey, SIM_URL: broker.sim.loginUrl, CLIENT_ID: ACME.clientId },
+        env: { PATH: process.env.PATH ?? '', BROKER_URL: broker.baseUrl, BROKER_KEY: broker.principals.billingKey, ADMIN_KEY: broker.principals.adminKey, SIM_URL: broker.sim.loginUrl, CLIENT_ID: ACME.clientId },
       })
       const out = JSON.parse(stdout.trim().split('\n').at(-1) as string)
       if (node === oldest) t.match(out.node, /^v20\./)
@@ -139,6 +149,7 @@ t.test('the packed SDK installs into an empty project and heals an expired sessi
       t.same(out.refused, { isBrokerError: true, status: 403, code: 'forbidden', type: 'urn:sf-broker:problem:forbidden' }, 'a refusal is a BrokerError from the installed package')
       t.same(out.throughRefresh, { isBrokerError: true, code: 'salesforce_login_failed', classification: 'invalid_client', hasHint: true }, 'a failed refresh inside jsforce is the BrokerError itself')
       t.equal(broker.sim.stats('acme').attempts, 3, 'one login, one for the expired session, one refused')
+      t.same(out.admin, { connections: ['acme'], missing: { isBrokerError: true, code: 'not_found', problemCode: 'not_found' } }, 'the admin API through the installed package')
     })
   }
 })
