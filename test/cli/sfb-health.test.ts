@@ -35,3 +35,19 @@ t.test('sfb health: the table shows the hint\'s first sentence; the whole hint f
   t.notMatch(run.stdout, 'hint for billing', 'no hint, no block')
   t.same(JSON.parse((await sfb(['health', '--json'], env)).stdout), report, '--json is still the answer as it came')
 })
+
+t.test('sfb health: a 503 that is a problem, not the report, is the broker unavailable (69), with its reason', async (t) => {
+  const problem = { type: 'urn:sf-broker:problem:secret_store_unavailable', title: 'Secret store unavailable', status: 503, code: 'secret_store_unavailable', detail: 'the secret store did not answer' }
+  const server = createServer((req, res) => {
+    res.writeHead(503, { 'content-type': 'application/problem+json', 'retry-after': '5' })
+    res.end(JSON.stringify(problem))
+  })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { server.closeAllConnections(); server.close() })
+  const env = { SFB_URL: `http://127.0.0.1:${(server.address() as { port: number }).port}`, SFB_ADMIN_KEY: 'sfb.ops.key' }
+  const run = await sfb(['health'], env)
+  t.equal(run.code, 69, run.stderr)
+  t.equal(run.stderr, 'sfb: Secret store unavailable: the secret store did not answer\nhint: retry after 5 s\n')
+  const json = await sfb(['health', '--json'], env)
+  t.same(JSON.parse(json.stdout), problem, '--json: the problem document')
+})

@@ -5,6 +5,7 @@
  * is a type error, and test/openapi-contract.test.ts holds the list to the document. Answers are
  * handed back as sent; any other answer is a BrokerError, the same as the session client's.
  */
+import { errorFromBody, isProblem } from './broker-error.ts'
 import { requestContext, send, transportError, type ClientOptions } from './transport.ts'
 
 /** Every admin route of the broker, and the two health routes an operator reads (openapi/openapi.json). */
@@ -56,7 +57,7 @@ export type AdminRequest<R extends AdminRoute> = {
   query?: URLSearchParams | Record<string, string | number | boolean | undefined>
   /** the connection version the change is based on: the broker refuses the change (409, code conflict) if it changed since */
   ifMatch?: number
-  /** statuses besides 2xx whose answer is a result, not an error (GET /health/salesforce answers its report with 503 when a connection fails); a problem+json answer stays an error */
+  /** statuses besides 2xx whose answer is a result, not an error (GET /health/salesforce answers its report with 503 when a connection fails); a problem document (type and code) stays an error */
   answers?: number[]
 } & ([RouteParams<R>] extends [never] ? { params?: undefined } : { params: Record<RouteParams<R>, string> })
 
@@ -106,7 +107,7 @@ export function createAdminClient (opts: AdminClientOptions): AdminClient {
       method,
       headers,
       body: req.body === undefined ? undefined : JSON.stringify(req.body),
-    }, req.params?.name, res => res.ok || (answers.includes(res.status) && !/^application\/problem\+json/i.test(res.headers.get('content-type') ?? '')))
+    }, req.params?.name)
     let text: string
     try {
       text = await res.text()
@@ -119,6 +120,8 @@ export function createAdminClient (opts: AdminClientOptions): AdminClient {
     } catch {
       body = undefined
     }
+    // read whatever the content type says: a proxy's JSON error is still shown as it was sent
+    if (!res.ok && (!answers.includes(res.status) || isProblem(body))) throw errorFromBody(res, body, req.params?.name)
     return { status: res.status, body: body as T, text, etag: res.headers.get('etag') ?? undefined }
   }
 

@@ -92,17 +92,28 @@ const optionalString = (v: unknown): string | undefined => typeof v === 'string'
 
 /** Turns a non-2xx answer into a BrokerError, whether or not it is problem+json (a proxy may answer HTML). */
 export async function errorFromResponse (res: Response, connection?: string): Promise<BrokerError> {
-  const retryAfterSeconds = parseRetryAfter(res.headers.get('retry-after'))
-  let problem: Record<string, unknown> | undefined
+  let body: unknown
   if (/^application\/(problem\+)?json/i.test(res.headers.get('content-type') ?? '')) {
     try {
-      const body: unknown = await res.json()
-      if (body !== null && typeof body === 'object' && !Array.isArray(body)) problem = body as Record<string, unknown>
+      body = await res.json()
     } catch {
-      // an unparseable body is reported like any other non-problem answer below
+      // an unparseable body is reported like any other non-problem answer
     }
   }
-  if (problem && typeof problem.type === 'string' && typeof problem.code === 'string') {
+  if (!res.bodyUsed) await res.body?.cancel()
+  return errorFromBody(res, body, connection)
+}
+
+/** The broker's problem document: RFC 9457 with the broker's `code` beside `type`. */
+export function isProblem (body: unknown): body is Record<string, unknown> & { type: string, code: string } {
+  return body !== null && typeof body === 'object' && typeof (body as Record<string, unknown>).type === 'string' && typeof (body as Record<string, unknown>).code === 'string'
+}
+
+/** A BrokerError from a non-2xx answer whose body has been read (`body`: the parsed JSON, if it was JSON). */
+export function errorFromBody (res: Response, body: unknown, connection?: string): BrokerError {
+  const retryAfterSeconds = parseRetryAfter(res.headers.get('retry-after'))
+  const problem = body !== null && typeof body === 'object' && !Array.isArray(body) ? body as Record<string, unknown> : undefined
+  if (isProblem(problem)) {
     return new BrokerError({
       status: res.status,
       type: problem.type,
@@ -118,7 +129,6 @@ export async function errorFromResponse (res: Response, connection?: string): Pr
       problem,
     })
   }
-  if (problem === undefined) await res.body?.cancel()
   return new BrokerError({
     status: res.status,
     // RFC 9457 §4.2.1: no type means about:blank, the status code says it all

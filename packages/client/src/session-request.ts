@@ -1,4 +1,4 @@
-import { clientError } from './broker-error.ts'
+import { clientError, errorFromResponse } from './broker-error.ts'
 import { send, transportError, type RequestContext } from './transport.ts'
 
 export type BrokerFlow = 'soap' | 'oauth_password' | 'jwt_bearer' | 'client_credentials'
@@ -27,6 +27,7 @@ export async function requestSession (ctx: RequestContext, name: string, rejecte
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(rejectedToken === undefined ? {} : { rejectedToken }),
   }, name)
+  if (!res.ok) throw await errorFromResponse(res, name)
   let body: unknown
   try {
     body = await res.json()

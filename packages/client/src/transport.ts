@@ -1,4 +1,4 @@
-import { BrokerError, clientError, errorFromResponse } from './broker-error.ts'
+import { BrokerError, clientError } from './broker-error.ts'
 
 export type Credentials = string | (() => string | Promise<string>)
 
@@ -52,9 +52,9 @@ export interface Sent {
 /**
  * One request to the broker, with the caller's credential (read per request: a projected
  * service-account token file is rotated underneath us), the client's deadline and its close signal.
- * A failure before an answer arrives, or a non-2xx answer that `accept` does not take, is a BrokerError.
+ * A failure before an answer arrives is a BrokerError; the answer, whatever its status, is the caller's to read.
  */
-export async function send (ctx: RequestContext, path: string, init: { method: string, headers?: Record<string, string>, body?: string }, connection?: string, accept: (res: Response) => boolean = res => res.ok): Promise<Sent> {
+export async function send (ctx: RequestContext, path: string, init: { method: string, headers?: Record<string, string>, body?: string }, connection?: string): Promise<Sent> {
   if (ctx.closed.aborted) throw clientError('client_closed', 'The broker client is closed', connection)
   let credential: string
   try {
@@ -76,7 +76,6 @@ export async function send (ctx: RequestContext, path: string, init: { method: s
   } catch (err) {
     throw transportError(err, ctx, timeout, connection)
   }
-  if (!accept(res)) throw await errorFromResponse(res, connection)
   return { res, timeout }
 }
 

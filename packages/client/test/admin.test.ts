@@ -23,7 +23,7 @@ t.test('a route is named as the OpenAPI document names it; its parameters are en
 })
 
 t.test('answers come back as the broker sent them, refusals as BrokerError with the problem document', async (t) => {
-  const broker = await startBroker(t, { acme: {}, 'billing': {} })
+  const broker = await startBroker(t, { acme: {}, billing: {} })
   const admin = createAdminClient({ baseUrl: broker.baseUrl, credentials: broker.principals.adminKey })
   t.teardown(() => admin.close())
 
