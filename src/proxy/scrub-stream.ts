@@ -28,6 +28,18 @@ export function scrubStream (token: string): Transform {
   })
 }
 
+/**
+ * A whole answer (one that came with a small Content-Length and was read at once) with the
+ * session's forms replaced: the same bytes back, not a copy, when none occurs (the common case).
+ */
+export function scrubBuffer (token: string, body: Buffer): Buffer {
+  const { pattern } = matcherFor(token)
+  const text = body.toString('latin1')
+  // search() ignores and restores the shared pattern's lastIndex
+  if (text.search(pattern) === -1) return body
+  return Buffer.from(text.replace(pattern, REDACTED), 'latin1')
+}
+
 interface Matcher { pattern: RegExp, keep: number }
 
 /**

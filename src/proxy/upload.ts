@@ -10,18 +10,23 @@ export type UploadFailure = 'payload_too_large' | 'request_timeout'
 export function guardedUpload (source: Readable, limitBytes: number, idleMs: number): { body: Transform, failure: () => UploadFailure | undefined } {
   let seen = 0
   let failed: UploadFailure | undefined
-  let timer: NodeJS.Timeout | undefined
+  let stopped = false
+  // one timer, pushed back as each chunk arrives (refresh() allocates nothing, unlike a new setTimeout per chunk)
+  const timer = setTimeout(() => fail('request_timeout'), idleMs)
+  timer.unref()
+  const stop = (): void => {
+    stopped = true
+    clearTimeout(timer)
+  }
   const fail = (why: UploadFailure): void => {
     failed ??= why
-    clearTimeout(timer)
+    stop()
     source.unpipe(body)
     source.resume()
     body.destroy(new Error(why))
   }
   const arm = (): void => {
-    clearTimeout(timer)
-    timer = setTimeout(() => fail('request_timeout'), idleMs)
-    timer.unref()
+    if (!stopped) timer.refresh()
   }
   const body = new Transform({
     transform (chunk: Buffer, _encoding, done) {
@@ -34,15 +39,14 @@ export function guardedUpload (source: Readable, limitBytes: number, idleMs: num
       done(null, chunk)
     },
     flush (done) {
-      clearTimeout(timer)
+      stop()
       done()
     },
   })
-  body.on('close', () => clearTimeout(timer))
+  body.on('close', stop)
   // whoever reads the body (undici) sees the destroy; failure() tells the route why
   body.on('error', () => {})
-  source.on('error', (err) => { clearTimeout(timer); body.destroy(err) })
-  arm()
+  source.on('error', (err) => { stop(); body.destroy(err) })
   source.pipe(body)
   return { body, failure: () => failed }
 }

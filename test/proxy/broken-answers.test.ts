@@ -11,6 +11,8 @@ import { get, rawRequest } from './raw-request.ts'
 /** Larger than what the session scrubber holds back, so the caller sees it before the answer ends. */
 const FIRST_PART = `{"records":[${'"x",'.repeat(2048)}`
 
+const ACCOUNT = '{"attributes":{"type":"Account"},"Id":"001000000000002AAA","Name":"Acme"}'
+
 interface Upstream { response: ServerResponse, socket: Socket }
 
 /**
@@ -23,6 +25,16 @@ async function halfAnsweringInstance (t: Teardown): Promise<{ url: string, nextS
     req.resume()
     if (req.url === '/services/data/v62.0/limits') {
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"DailyApiRequests":{"Max":15000,"Remaining":14999}}')
+      return
+    }
+    if (req.url === '/services/data/v62.0/sobjects/Account/001000000000002AAA') {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(ACCOUNT)) }).end(ACCOUNT)
+      return
+    }
+    if (req.url === '/services/data/v62.0/sobjects/Account/001000000000001AAA') {
+      // a small answer that announces its length and breaks off before it
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '400', etag: '"v1"' })
+      res.write('{"attributes":{"type":"Account"},"Id":"001', () => req.socket.destroy())
       return
     }
     res.writeHead(200, { 'content-type': 'application/json' })
@@ -84,4 +96,23 @@ t.test('Salesforce breaking off mid-answer: the caller\'s answer is cut off too,
 
   const next = await rawRequest(url, get(`${prefix}/services/data/v62.0/limits`, auth))
   t.equal(next.status, 200, 'the next call goes through')
+})
+
+t.test('a small answer is sent whole with its length; one Salesforce breaks off before its Content-Length is a retryable 502, not a truncated 200', async (t) => {
+  const { url, auth, prefix } = await rig(t)
+  const whole = await rawRequest(url, get(`${prefix}/services/data/v62.0/sobjects/Account/001000000000002AAA`, auth))
+  t.equal(whole.status, 200)
+  t.match(whole.head, new RegExp(`^content-length: ${Buffer.byteLength(ACCOUNT)}$`, 'im'), 'the length of the answer as Salesforce sent it')
+  t.notMatch(whole.head, /transfer-encoding/i)
+  t.equal(whole.body, ACCOUNT)
+
+  const cut = await rawRequest(url, get(`${prefix}/services/data/v62.0/sobjects/Account/001000000000001AAA`, auth))
+  t.equal(cut.status, 502)
+  t.match(cut.head, /content-type: application\/problem\+json/i)
+  t.notMatch(cut.head, /etag/i, 'none of the broken answer\'s headers')
+  const problem = JSON.parse(cut.body) as { type: string, retryable?: boolean, connection?: string }
+  t.match(problem.type, /bad_gateway$/)
+  t.equal(problem.retryable, true)
+  t.equal(problem.connection, 'acme')
+  t.notOk(cut.body.includes('001'), 'nothing of the broken answer')
 })
