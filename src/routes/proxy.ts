@@ -2,6 +2,7 @@ import type { Readable } from 'node:stream'
 import type { IncomingHttpHeaders } from 'node:http'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import replyFrom from '@fastify/reply-from'
+import type { Dispatcher } from 'undici'
 import { Type } from 'typebox'
 import { egressDispatcher, type EgressProxy } from '../egress.ts'
 import { HttpProblem } from '../errors.ts'
@@ -82,7 +83,7 @@ const proxyRoutes: FastifyPluginAsync<ProxyRoutesOptions> = async (app, opts) =>
     disableCache: true,
     disableRequestLogging: true,
     // reply-from bundles its own undici and recognises another one's dispatcher by its request() method
-    undici: dispatcher as unknown as ReplyFromUndici,
+    undici: { request: requestDroppingAbortedAnswers(dispatcher) } as unknown as ReplyFromUndici,
   })
   // Bodies are not parsed here: the raw stream goes to Salesforce (a 100 MB Bulk upload is never buffered).
   app.removeAllContentTypeParsers()
@@ -203,6 +204,26 @@ const proxyRoutes: FastifyPluginAsync<ProxyRoutesOptions> = async (app, opts) =>
     })
   }
 }
+
+/**
+ * The dispatcher's request() as reply-from calls it, with a listener on every answer's body that
+ * keeps its 'error' from being unhandled. When the caller has gone before Salesforce answers,
+ * reply-from destroys the answer's body and never hands it on; undici then emits a
+ * RequestAbortedError on that body, and without a listener the process went down (any caller
+ * could stop the broker by hanging up at the right moment). The answers that are handed on have
+ * the route's own error handling (`answer`, `wholeAnswer`, `readErrorBody`).
+ */
+function requestDroppingAbortedAnswers (dispatcher: Dispatcher): Dispatcher['request'] {
+  const request = (options: Dispatcher.RequestOptions, callback: (err: Error | null, data: Dispatcher.ResponseData) => void): void => {
+    dispatcher.request(options, (err, data) => {
+      data?.body.on('error', ignore)
+      callback(err, data)
+    })
+  }
+  return request as Dispatcher['request']
+}
+
+function ignore (): void {}
 
 /** OpenAPI path templates have no wildcard: the document names the rest of the path {salesforcePath} (it may hold slashes). */
 const DocumentedParams = Type.Object({

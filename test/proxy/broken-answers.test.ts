@@ -19,12 +19,18 @@ interface Upstream { response: ServerResponse, socket: Socket }
  * An instance that answers /services/data/v62.0/limits whole and anything else with the first part
  * of an answer only: the test decides what happens next.
  */
-async function halfAnsweringInstance (t: Teardown): Promise<{ url: string, nextStarted: () => Promise<Upstream>, login: () => Promise<LoginOutcome> }> {
+async function halfAnsweringInstance (t: Teardown): Promise<{ url: string, nextStarted: () => Promise<Upstream>, nextHeld: () => Promise<Upstream>, login: () => Promise<LoginOutcome> }> {
   const waiting: Array<(u: Upstream) => void> = []
+  const holding: Array<(u: Upstream) => void> = []
   const server = createServer((req, res) => {
     req.resume()
     if (req.url === '/services/data/v62.0/limits') {
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"DailyApiRequests":{"Max":15000,"Remaining":14999}}')
+      return
+    }
+    if (req.url === '/services/data/v62.0/sobjects/Account/001000000000003AAA') {
+      // not answered until the test says so
+      holding.shift()?.({ response: res, socket: req.socket })
       return
     }
     if (req.url === '/services/data/v62.0/sobjects/Account/001000000000002AAA') {
@@ -47,7 +53,12 @@ async function halfAnsweringInstance (t: Teardown): Promise<{ url: string, nextS
     ok: true,
     session: { accessToken: `00Dhalf!AQ.session-${'y'.repeat(40)}`, instanceUrl: url, userId: '005000000000001AAA', orgId: '00D000000000001AAA', issuedAt: Date.now(), flow: 'client_credentials' },
   })
-  return { url, login, nextStarted: async () => await new Promise<Upstream>(resolve => waiting.push(resolve)) }
+  return {
+    url,
+    login,
+    nextStarted: async () => await new Promise<Upstream>(resolve => waiting.push(resolve)),
+    nextHeld: async () => await new Promise<Upstream>(resolve => holding.push(resolve)),
+  }
 }
 
 async function rig (t: Teardown) {
@@ -56,8 +67,8 @@ async function rig (t: Teardown) {
   const store = await tempFileStore(t)
   await store.write('acme', acmeDefinition(sim), 0)
   const callers = proxyCallers()
-  const { url } = await listenTestApp(t, { secretStore: store, principals: callers, overrides: { login: instance.login } })
-  return { instance, url, auth: bearer(callers.fullKey), prefix: '/v1/connections/acme/salesforce' }
+  const { url, app } = await listenTestApp(t, { secretStore: store, principals: callers, overrides: { login: instance.login } })
+  return { instance, url, app, auth: bearer(callers.fullKey), prefix: '/v1/connections/acme/salesforce' }
 }
 
 t.test('a caller that goes away mid-answer: the request to Salesforce is aborted, its socket closed', async (t) => {
@@ -115,4 +126,24 @@ t.test('a small answer is sent whole with its length; one Salesforce breaks off 
   t.equal(problem.retryable, true)
   t.equal(problem.connection, 'acme')
   t.notOk(cut.body.includes('001'), 'nothing of the broken answer')
+})
+
+t.test('a caller that goes away before Salesforce answers: the answer is dropped and the broker carries on', async (t) => {
+  const { instance, url, app, auth, prefix } = await rig(t)
+  const held = instance.nextHeld()
+  // the broker's side of the caller's connection: closed once the broker has seen the caller leave
+  const brokerSide = once(app.server, 'connection') as Promise<[Socket]>
+  const { port } = new URL(url)
+  const caller = connect(Number(port), '127.0.0.1', () => caller.write(get(`${prefix}/services/data/v62.0/sobjects/Account/001000000000003AAA`, auth)))
+  const [socket] = await brokerSide
+  const upstream = await held
+  const left = once(socket, 'close')
+  caller.destroy()
+  await left
+  // Salesforce answers a request whose caller has gone: the broker drops the answer (it once threw
+  // the upstream body's abort error with no listener, and the process went down)
+  upstream.response.writeHead(200, { 'content-type': 'application/json' }).end(ACCOUNT)
+
+  const next = await rawRequest(url, get(`${prefix}/services/data/v62.0/limits`, auth))
+  t.equal(next.status, 200, 'the next call goes through')
 })
