@@ -150,8 +150,10 @@ export async function createBroker (config: Config, overrides: BrokerOverrides =
   const notifier = new Notifier({ state: sharedState, logger, courier: webhookCourier(config, deadLetters, logger, overrides.webhookClock) })
   const core = overrides.login ?? ((definition: ConnectionDefinition) =>
     salesforceLogin(definition, { timeoutMs: config.LOGIN_TIMEOUT_MS, allowedLoginHosts: loginUrlPolicy, logger, flowSunsets, now, transitSigner: transit ? (key: string) => transit.signer(key) : undefined }))
+  const lifetime = { safetyMarginMs: config.SESSION_SAFETY_MARGIN_SECONDS * 1000, maxTtlMs: config.SESSION_MAX_TTL_SECONDS * 1000 }
   const gate = new LoginGate({
     core,
+    lifetime,
     state: sharedState,
     logger,
     circuit: { baseCooldownMs: config.CIRCUIT_COOLDOWN_SECONDS * 1000, maxCooldownMs: config.CIRCUIT_MAX_COOLDOWN_SECONDS * 1000 },
@@ -182,9 +184,8 @@ export async function createBroker (config: Config, overrides: BrokerOverrides =
       logger,
     }),
     logger,
-    lifetime: { safetyMarginMs: config.SESSION_SAFETY_MARGIN_SECONDS * 1000, maxTtlMs: config.SESSION_MAX_TTL_SECONDS * 1000 },
+    lifetime,
     loginWaitTimeoutMs: config.LOGIN_WAIT_TIMEOUT_MS,
-    leaseTtlMs: config.LOGIN_LEASE_TTL_MS,
     loginRetries: config.LOGIN_RETRIES,
     reloginIntervalMs: config.REVOKED_SESSION_LOGIN_INTERVAL_SECONDS * 1000,
     observer: metrics.sessionObserver(),
@@ -343,7 +344,7 @@ async function buildSharedState (config: Config, logger: Logger, metrics: Broker
     failoverWaitMs: config.REDIS_FAILOVER_WAIT_MS,
   })
   if (!await redis.firstConnect(REDIS_FIRST_CONNECT_MS)) logger.warn('redis not reachable at start: starting on process memory until it is')
-  metrics.instrument('redis', redis, ['getSession', 'putSession', 'purgeSessions', 'acquireLease', 'releaseLease', 'renewLease', 'addToWindow', 'countWindow', 'takeQuotas', 'getCircuit', 'putCircuit', 'clearCircuit', 'getJson', 'putJson', 'publish'])
+  metrics.instrument('redis', redis, ['getSession', 'putSession', 'storeSession', 'readMany', 'purgeSessions', 'acquireLease', 'releaseLease', 'renewLease', 'addToWindow', 'countWindow', 'takeQuotas', 'getCircuit', 'putCircuit', 'clearCircuit', 'getJson', 'putJson', 'publish'])
   return new FallbackSharedState(redis, logger)
 }
 

@@ -141,7 +141,7 @@ export class ConnectionAdmin {
       fields: candidate ? Object.keys(candidate).sort() : undefined,
     }
     const started = Date.now()
-    const outcome = await this.opts.gate.attempt({ connection: name, definition, purpose: 'admin', storedVersion: usesStored ? stored.version : undefined })
+    const outcome = await this.opts.gate.obtain({ connection: name, definition, purpose: 'admin', storedVersion: usesStored ? stored.version : undefined })
     const latencyMs = Date.now() - started
     if ('refusal' in outcome) {
       const r = outcome.refusal
@@ -263,7 +263,7 @@ export class ConnectionAdmin {
   private async validateAndWrite (name: string, candidate: ConnectionDefinition, cas: number, ctx: AdminContext, action: string, extra: { fields?: string[], fromVersion?: number, targetVersion?: number }, rotated?: string[]): Promise<StoredConnection> {
     this.checkDefinition(name, candidate)
     const base = { actor: ctx.actor, requestId: ctx.requestId, action, connection: name, target: originOf(candidate.loginUrl), ...extra }
-    const outcome = await this.opts.gate.attempt({ connection: name, definition: candidate, purpose: 'admin' })
+    const outcome = await this.opts.gate.obtain({ connection: name, definition: candidate, purpose: 'admin' })
     if ('refusal' in outcome) {
       await this.opts.audit.record({ ...base, outcome: 'rejected', classification: `not_attempted:${outcome.refusal.kind}` })
       throw refusalProblem(outcome.refusal, name)
@@ -280,24 +280,29 @@ export class ConnectionAdmin {
       await this.opts.audit.record({ ...base, outcome: 'rejected', classification: 'permissions_missing' })
       throw permissionsProblem(name, readiness, false)
     }
-    let written: { version: number, createdTime: string }
-    try {
-      written = await this.opts.store.write(name, candidate, cas)
-    } catch (err) {
-      if (!(err instanceof CasConflictError)) throw err
-      await this.opts.revoke(outcome.session).catch(() => false)
-      await this.opts.audit.record({ ...base, outcome: 'conflict', version: err.currentVersion })
-      throw new DomainError('conflict', 'the connection changed while this request was being validated; read it again and retry', { connection: name, currentVersion: err.currentVersion })
-    }
-    const purged = await this.opts.sessions.purge(name)
-    if (this.opts.revokeOnRotation) {
-      // the cached sessions and every earlier one handed out; Salesforce may hand the same token to
-      // the new login: never revoke the one just issued
-      const all = [...purged, ...await this.opts.sessions.takeIssued(name)]
-      const stale = [...new Map(all.filter(p => p.session.accessToken !== outcome.session.accessToken).map(p => [p.session.accessToken, p.session])).values()]
-      await Promise.all(stale.map(s => this.opts.revoke(s).catch(() => false)))
-    }
-    await this.opts.sessions.adopt(name, written.version, candidate, outcome.session)
+    // written, purged and the validating session adopted under the login lease of the candidate's
+    // user: a caller's login for the new version waits for it, then is served the adopted session
+    const written = await this.opts.gate.exclusive(candidate, async () => {
+      let written: { version: number, createdTime: string }
+      try {
+        written = await this.opts.store.write(name, candidate, cas)
+      } catch (err) {
+        if (!(err instanceof CasConflictError)) throw err
+        await this.opts.revoke(outcome.session).catch(() => false)
+        await this.opts.audit.record({ ...base, outcome: 'conflict', version: err.currentVersion })
+        throw new DomainError('conflict', 'the connection changed while this request was being validated; read it again and retry', { connection: name, currentVersion: err.currentVersion })
+      }
+      const purged = await this.opts.sessions.purge(name)
+      if (this.opts.revokeOnRotation) {
+        // the cached sessions and every earlier one handed out; Salesforce may hand the same token to
+        // the new login: never revoke the one just issued
+        const all = [...purged, ...await this.opts.sessions.takeIssued(name)]
+        const stale = [...new Map(all.filter(p => p.session.accessToken !== outcome.session.accessToken).map(p => [p.session.accessToken, p.session])).values()]
+        await Promise.all(stale.map(s => this.opts.revoke(s).catch(() => false)))
+      }
+      await this.opts.sessions.adopt(name, written.version, candidate, outcome.session)
+      return written
+    })
     await this.opts.audit.record({ ...base, outcome: 'success', classification: 'ok', version: written.version })
     this.opts.logger.info({ connection: name, action, version: written.version }, 'connection written')
     await this.announceWritten(name, written.version)

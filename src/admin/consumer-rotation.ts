@@ -138,7 +138,7 @@ export class ConsumerRotationService {
       throw new DomainError('bad_request', 'that is the consumer key the connection has now: give the staged one', { connection: name })
     }
     const started = Date.now()
-    const outcome = await this.opts.gate.attempt({ connection: name, definition: pending.definition, purpose: 'admin' })
+    const outcome = await this.opts.gate.obtain({ connection: name, definition: pending.definition, purpose: 'admin' })
     const latencyMs = Date.now() - started
     const audit = { actor: ctx.actor, requestId: ctx.requestId, action: 'consumer_rotation.validate', connection: name, version: current.version }
     if ('refusal' in outcome) {
@@ -183,16 +183,20 @@ export class ConsumerRotationService {
     if (ctx.ifMatch !== undefined && ctx.ifMatch !== current.version) {
       throw new DomainError('conflict', `If-Match names version ${ctx.ifMatch} but the current version is ${current.version}`, { connection: name, currentVersion: current.version })
     }
-    let written: { version: number }
-    try {
-      written = await this.opts.store.write(name, pending.definition, current.version)
-    } catch (err) {
-      if (!(err instanceof CasConflictError)) throw err
-      throw new DomainError('conflict', 'the connection changed while the switch was being made; read it again and retry', { connection: name, currentVersion: err.currentVersion })
-    }
-    // every replica drops the old pair's sessions and cached secret; the validating session serves from now on
-    await this.opts.sessions.purge(name)
-    if (session) await this.opts.sessions.adopt(name, written.version, pending.definition, session)
+    // under the login lease of the new pair's identity: a caller's login for the new version waits, then is served the adopted session
+    const written = await this.opts.gate.exclusive(pending.definition, async () => {
+      let written: { version: number }
+      try {
+        written = await this.opts.store.write(name, pending.definition, current.version)
+      } catch (err) {
+        if (!(err instanceof CasConflictError)) throw err
+        throw new DomainError('conflict', 'the connection changed while the switch was being made; read it again and retry', { connection: name, currentVersion: err.currentVersion })
+      }
+      // every replica drops the old pair's sessions and cached secret; the validating session serves from now on
+      await this.opts.sessions.purge(name)
+      if (session) await this.opts.sessions.adopt(name, written.version, pending.definition, session)
+      return written
+    })
     await this.pendingStore().remove(name)
     await this.opts.admin.announceWritten(name, written.version)
     this.opts.logger.info({ connection: name, version: written.version, previousVersion: current.version, mode: state.mode }, 'consumer secret switched')
@@ -226,7 +230,7 @@ export class ConsumerRotationService {
     const current = await this.mustRead(name)
     const old = await this.opts.store.read(name, state.fromVersion)
     if (!old) throw new DomainError('not_found', `version ${state.fromVersion} of "${name}" is gone: nothing to verify against`, { connection: name })
-    const outcome = await this.opts.gate.attempt({ connection: name, definition: { ...current.definition, clientId: old.definition.clientId, clientSecret: old.definition.clientSecret }, purpose: 'admin' })
+    const outcome = await this.opts.gate.obtain({ connection: name, definition: { ...current.definition, clientId: old.definition.clientId, clientSecret: old.definition.clientSecret }, purpose: 'admin' })
     if ('refusal' in outcome) throw refusalProblem(outcome.refusal, name)
     if (outcome.ok) await this.opts.revoke(outcome.session).catch(() => false)
     const retired = !outcome.ok && outcome.failure.classification === 'invalid_client'

@@ -103,7 +103,7 @@ export class MigrationService {
     const base = { actor: ctx.actor, requestId: ctx.requestId, action: 'migration.validate', connection: name, target: originOf(definition.loginUrl), version: current.version }
     const started = Date.now()
     // a candidate of the connection: the gate applies the user's budget and failure guard, not the stored secret's circuit
-    const outcome = await this.opts.gate.attempt({ connection: name, definition, purpose: 'admin' })
+    const outcome = await this.opts.gate.obtain({ connection: name, definition, purpose: 'admin' })
     const latencyMs = Date.now() - started
     if ('refusal' in outcome) {
       await this.opts.audit.record({ ...base, outcome: 'rejected', classification: `not_attempted:${outcome.refusal.kind}` })

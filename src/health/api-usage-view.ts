@@ -1,6 +1,4 @@
 import type { ApiUsage } from '../salesforce/types.ts'
-import type { Documents } from '../shared-state/shared-state.ts'
-import { apiUsageDoc } from '../shared-state/state-names.ts'
 import type { StoredApiUsage } from '../proxy/accounting.ts'
 import type { Verdict } from './dated-warning.ts'
 
@@ -10,8 +8,7 @@ import type { Verdict } from './dated-warning.ts'
  * validations is seen. Above `warnRatio` of the allocation an ok connection becomes warn: the org's
  * REST calls are refused (403 REQUEST_LIMIT_EXCEEDED) once it is spent, for every integration.
  */
-export async function latestApiUsage (state: Documents, connection: string, validated: ApiUsage | undefined, validatedAt: number | undefined): Promise<ApiUsage | undefined> {
-  const proxied = await state.getJson<StoredApiUsage>(apiUsageDoc(connection)).catch(() => null)
+export function latestApiUsage (proxied: StoredApiUsage | null, validated: ApiUsage | undefined, validatedAt: number | undefined): ApiUsage | undefined {
   if (!proxied) return validated
   if (validated && validatedAt !== undefined && validatedAt > proxied.at) return validated
   return { used: proxied.used, max: proxied.max }

@@ -4,14 +4,12 @@ import type { BrokerMetrics } from '../metrics/metrics.ts'
 import type { ClassifiedFailure, ConnectionDefinition, SalesforceSession, SessionCheckOutcome } from '../salesforce/types.ts'
 import { SecretStoreUnavailableError, type StoredConnection } from '../secrets/store.ts'
 import { circuitBlocks, pausedMessage } from '../sessions/circuit.ts'
-import { underLease } from '../sessions/lease.ts'
 import type { LoginPurpose } from '../sessions/login-budget.ts'
-import type { LoginGate, LoginRefusal } from '../sessions/login-gate.ts'
+import type { LoginGate, LoginPolicy, LoginRefusal } from '../sessions/login-gate.ts'
 import { GUARD_HINT, GUARD_UNAVAILABLE_HINT, refusalProblem } from '../sessions/login-refusal.ts'
 import type { SessionService } from '../sessions/session-service.ts'
-import type { StoredLogin, StoredLoginOutcome } from '../sessions/stored-login.ts'
-import type { CachedSession, CircuitState, Documents, Leases } from '../shared-state/shared-state.ts'
-import { connectionLoginLease, healthDoc } from '../shared-state/state-names.ts'
+import type { BatchReads, CachedSession, CircuitState, Documents } from '../shared-state/shared-state.ts'
+import { healthDoc } from '../shared-state/state-names.ts'
 import { updateHealthGauges } from './gauges.ts'
 import { failureOutcome, nextHealth, type CheckOutcome, type StoredHealth } from './health-result.ts'
 import { afterFullLogin, defaultReadinessReader } from './readiness-check.ts'
@@ -24,7 +22,7 @@ export type SessionChecker = (session: SalesforceSession, apiVersion: string) =>
 export interface ConnectionValidatorOptions {
   secrets: { read (name: string): Promise<StoredConnection | null> }
   sessions: SessionService
-  state: Documents & Leases
+  state: Documents & BatchReads
   /** the one door to Salesforce */
   gate: LoginGate
   checkSession: SessionChecker
@@ -36,7 +34,7 @@ export interface ConnectionValidatorOptions {
   fullIntervalMs: number
   /** upper bound of one login: sizes the wait for someone else's login */
   loginTimeoutMs: number
-  /** lifetime of the login lease between renewals */
+  /** lifetime of the login lease between renewals: a dead holder's lease ends within it */
   leaseTtlMs: number
   /** health warns this many days before a declared password expiry (PASSWORD_EXPIRY_WARN_DAYS) */
   passwordExpiryWarnDays?: number
@@ -45,7 +43,7 @@ export interface ConnectionValidatorOptions {
   /** the refusal of a connection whose flow Salesforce has retired (src/sessions/stored-login.ts): reported failing, no login */
   retired?: (name: string, definition: ConnectionDefinition) => DomainError | undefined
   /** the stored-login policy: a full check after a certificate upload completes the pending rotation instead of opening the circuit */
-  storedLogin?: Pick<StoredLogin, 'attempt'>
+  storedLogin?: LoginPolicy
   /** reads the org's username-password flow setting (oauth_password connections); default: the Metadata API */
   readUnpwFlow?: UnpwFlowReader
   /** the time checks are recorded at and a full check falls due by (the scheduler's); default Date.now */
@@ -81,12 +79,12 @@ export class ConnectionValidator {
 
   /** The recorded result, or null when no such connection exists. */
   async validate (name: string, opts: ValidateOptions = {}): Promise<StoredHealth | null> {
-    const previous = await this.opts.state.getJson<StoredHealth>(healthDoc(name))
     let stored: StoredConnection | null
     try {
       stored = await this.opts.secrets.read(name)
     } catch (err) {
       if (!(err instanceof SecretStoreUnavailableError)) throw err
+      const previous = await this.opts.state.getJson<StoredHealth>(healthDoc(name))
       return this.record(name, previous?.secretVersion ?? 0, {
         status: 'degraded',
         classification: 'secret_store_unavailable',
@@ -96,22 +94,28 @@ export class ConnectionValidator {
       }, previous)
     }
     if (!stored) return null
+    // one read of what the check decides on: the last result, the circuit, the cached session
+    const [previous, circuit, cached] = await this.opts.state.readMany([
+      { kind: 'doc', key: healthDoc(name) },
+      { kind: 'circuit', connection: name },
+      { kind: 'session', connection: name, secretVersion: stored.version },
+    ] as const)
     const purpose: LoginPurpose = opts.probe ? 'probe' : opts.forceFull ? 'forced_check' : 'scheduled'
-    const outcome = await this.check(name, stored, previous, opts.forceFull === true || opts.probe === true, purpose)
-    return this.record(name, stored.version, outcome, previous)
+    const seen = { previous: previous as StoredHealth | null, circuit, cached: cached && cached.validUntil > this.now() ? cached : null }
+    const { outcome, circuitAfter } = await this.check(name, stored, seen, opts.forceFull === true || opts.probe === true, purpose)
+    return this.record(name, stored.version, outcome, seen.previous, circuitAfter)
   }
 
-  private async check (name: string, stored: StoredConnection, previous: StoredHealth | null, forceFull: boolean, purpose: LoginPurpose): Promise<CheckOutcome> {
+  private async check (name: string, stored: StoredConnection, seen: { previous: StoredHealth | null, circuit: CircuitState | null, cached: CachedSession | null }, forceFull: boolean, purpose: LoginPurpose): Promise<{ outcome: CheckOutcome, circuitAfter?: CircuitState | null }> {
+    const { previous, circuit, cached } = seen
     const retired = this.opts.retired?.(name, stored.definition)
-    if (retired) return { status: 'failing', classification: 'flow_retired', message: retired.message, hint: retired.extensions.hint, checkKind: 'none' }
-    const circuit = await this.opts.sessions.circuit(name)
-    if (purpose !== 'probe' && circuitBlocks(circuit, stored.version)) return blockedOutcome(circuit)
-    const cached = await this.usableSession(name, stored.version)
+    if (retired) return { outcome: { status: 'failing', classification: 'flow_retired', message: retired.message, hint: retired.extensions.hint, checkKind: 'none' } }
+    if (purpose !== 'probe' && circuitBlocks(circuit, stored.version)) return { outcome: blockedOutcome(circuit) }
     let held = cached?.session
     if (cached && !forceFull && !this.fullDue(stored.version, previous, circuit, cached)) {
       const cheap = await this.cheapCheck(stored.definition, cached)
-      if (cheap.status === 'ok') return { ...cheap, ...await this.unpwFlow(stored.definition, cached.session) }
-      if (cheap.classification !== 'session_invalid') return cheap
+      if (cheap.status === 'ok') return { outcome: { ...cheap, ...await this.unpwFlow(stored.definition, cached.session) } }
+      if (cheap.classification !== 'session_invalid') return { outcome: cheap }
       // Salesforce ended the session early (logout, admin action): no caller may be handed it again
       await this.opts.sessions.purge(name)
       this.opts.logger.info({ connection: name }, 'health check: cached session no longer valid, purged')
@@ -119,8 +123,9 @@ export class ConnectionValidator {
     }
     // the session in hand reads the org's flow setting before a login it may doom; without one, the login's session does (once per check)
     const before = held ? await this.unpwFlow(stored.definition, held) : {}
-    const outcome = await this.fullCheck(name, stored, cached?.session.accessToken, purpose, before.unpwFlow !== undefined)
-    return before.unpwFlow && !outcome.unpwFlow ? { ...outcome, unpwFlow: before.unpwFlow } : outcome
+    const result = await this.fullCheck(name, stored, cached?.session.accessToken, purpose, before.unpwFlow !== undefined)
+    const outcome = before.unpwFlow && !result.outcome.unpwFlow ? { ...result.outcome, unpwFlow: before.unpwFlow } : result.outcome
+    return { outcome, circuitAfter: result.circuitAfter }
   }
 
   private unpwFlow (definition: ConnectionDefinition, session: SalesforceSession): ReturnType<typeof readUnpwFlowFor> {
@@ -139,11 +144,6 @@ export class ConnectionValidator {
     return (this.opts.clock ?? Date.now)()
   }
 
-  private async usableSession (name: string, version: number): Promise<CachedSession | null> {
-    const entry = await this.opts.sessions.cachedInSharedState(name, version)
-    return entry && entry.validUntil > this.now() ? entry : null
-  }
-
   private async cheapCheck (definition: ConnectionDefinition, cached: CachedSession): Promise<CheckOutcome> {
     await this.opts.bucket.take()
     const started = Date.now()
@@ -154,60 +154,39 @@ export class ConnectionValidator {
   }
 
   /**
-   * Logs in with the secret, unless someone else's login answers for it: a login another process
-   * makes meanwhile (a caller's request, another replica) is this secret's answer too, and a
-   * second attempt could only add a failure. `knownToken` is the cached session seen before: a
-   * different one appearing means such a login succeeded. The login holds the connection's
-   * `login:` lease, like a caller's, and goes through the login gate like every other.
+   * Logs in with the secret through the gate's funnel (the user's one lease, the guards), unless
+   * someone else's login answers for it: a login another process makes meanwhile (a caller's
+   * request, another replica) is this secret's answer too, and a second attempt could only add a
+   * failure. `knownToken` is the cached session seen before: a different one appearing means such
+   * a login succeeded. `circuitAfter`: the circuit as the login left it (known: health need not read it).
    */
-  private async fullCheck (name: string, stored: StoredConnection, knownToken: string | undefined, purpose: LoginPurpose, flowSettingRead: boolean): Promise<CheckOutcome> {
-    const started = Date.now()
-    const result = await underLease<CheckOutcome>({
-      state: this.opts.state,
-      name: connectionLoginLease(name),
-      ttlMs: this.opts.leaseTtlMs,
-      deadline: started + this.opts.loginTimeoutMs + this.opts.leaseTtlMs,
-      logger: this.opts.logger,
-      settled: async () => {
-        // another process may have just opened the circuit or logged in
-        const circuit = await this.opts.sessions.circuit(name)
-        if (purpose !== 'probe' && circuitBlocks(circuit, stored.version)) return blockedOutcome(circuit)
-        const fresh = await this.usableSession(name, stored.version)
-        if (!fresh || fresh.session.accessToken === knownToken) return undefined
-        return { status: 'ok', classification: 'ok', checkKind: 'full', latencyMs: Date.now() - started, ...await this.afterLogin(fresh.session, stored.definition, flowSettingRead) }
-      },
-    }, () => this.loginThroughGate(name, stored, purpose, flowSettingRead))
-    if (result.kind !== 'timeout') return result.value
-    return {
-      status: 'degraded',
-      classification: 'unknown',
-      message: 'another login for this connection did not finish in time; not checked',
-      hint: 'the next check will try again',
-      checkKind: 'none',
-    }
-  }
-
-  private async loginThroughGate (name: string, stored: StoredConnection, purpose: LoginPurpose, flowSettingRead: boolean): Promise<CheckOutcome> {
+  private async fullCheck (name: string, stored: StoredConnection, knownToken: string | undefined, purpose: LoginPurpose, flowSettingRead: boolean): Promise<{ outcome: CheckOutcome, circuitAfter?: CircuitState | null }> {
     const { definition, version } = stored
-    await this.opts.bucket.take()
     const started = Date.now()
-    const request = { connection: name, definition, purpose, storedVersion: version }
-    const outcome: StoredLoginOutcome = await (this.opts.storedLogin ?? this.opts.gate).attempt(request)
+    const outcome = await this.opts.gate.obtain({
+      connection: name,
+      definition,
+      purpose,
+      storedVersion: version,
+      answeredBy: e => e.validUntil > this.now() && e.session.accessToken !== knownToken,
+      deadline: started + this.opts.loginTimeoutMs + this.opts.leaseTtlMs,
+      // every call to Salesforce takes a token; a login answered by someone else's takes none
+      beforeLogin: () => this.opts.bucket.take(),
+      ...(this.opts.storedLogin ? { via: this.opts.storedLogin } : {}),
+    })
     const latencyMs = Date.now() - started
     if ('refusal' in outcome) {
       // an admin asked for this probe: tell them plainly why it was not sent
       if (purpose === 'probe' && outcome.refusal.kind !== 'circuit_open') throw refusalProblem(outcome.refusal, name)
-      return refusedOutcome(outcome.refusal)
+      return { outcome: refusedOutcome(outcome.refusal) }
     }
     if (outcome.ok) {
-      // the validation's session serves callers too: one login instead of two
-      // (the pending key's, when it replaced a refused one: the connection now stores it)
+      // the session is cached for callers too (the pending key's, when it replaced a refused one: the connection now stores it)
       const now = outcome.switched ?? { version, definition }
-      await this.opts.sessions.adopt(name, now.version, now.definition, outcome.session)
-      return { status: 'ok', classification: 'ok', checkKind: 'full', latencyMs, ...await this.afterLogin(outcome.session, now.definition, flowSettingRead) }
+      return { outcome: { status: 'ok', classification: 'ok', checkKind: 'full', latencyMs, ...await this.afterLogin(outcome.session, now.definition, flowSettingRead) }, circuitAfter: null }
     }
     // the gate has counted the failure and, when it says so, opened the circuit
-    return failureOutcome(outcome.failure, 'full', latencyMs)
+    return { outcome: failureOutcome(outcome.failure, 'full', latencyMs), ...(outcome.circuit ? { circuitAfter: outcome.circuit } : {}) }
   }
 
   /**
@@ -247,13 +226,15 @@ export class ConnectionValidator {
    */
   async recordSuccess (name: string, version: number): Promise<StoredHealth> {
     const previous = await this.opts.state.getJson<StoredHealth>(healthDoc(name))
-    return this.record(name, version, { status: 'ok', classification: 'ok', checkKind: 'full' }, previous)
+    // a success closed the circuit of its version
+    return this.record(name, version, { status: 'ok', classification: 'ok', checkKind: 'full' }, previous, null)
   }
 
-  private async record (name: string, version: number, outcome: CheckOutcome, previous: StoredHealth | null): Promise<StoredHealth> {
+  /** `circuit`: the circuit as the check left it, when known (else read). */
+  private async record (name: string, version: number, outcome: CheckOutcome, previous: StoredHealth | null, known?: CircuitState | null): Promise<StoredHealth> {
     const health = nextHealth(name, version, outcome, previous, this.now())
     await this.opts.state.putJson(healthDoc(name), health, RESULT_TTL_MS)
-    const circuit = await this.opts.sessions.circuit(name)
+    const circuit = known !== undefined ? known : await this.opts.sessions.circuit(name)
     updateHealthGauges(this.opts.metrics, name, { status: health.status, circuitOpen: circuitBlocks(circuit, version), apiUsage: health.apiUsage, readiness: health.readiness })
     if (previous?.status !== health.status || previous.classification !== health.classification) {
       const level = health.status === 'ok' ? 'info' : 'warn'
@@ -309,5 +290,7 @@ function refusedOutcome (r: LoginRefusal): CheckOutcome {
       }
     case 'busy':
       return { status: 'degraded', classification: 'unknown', message: 'another login of the same Salesforce user did not finish in time; not checked', hint: 'the next check will try again', checkKind: 'none' }
+    case 'held_off':
+      return { status: 'degraded', classification: 'unknown', message: `not attempted: ${r.holdOff.message}`, hint: r.holdOff.hint, checkKind: 'none' }
   }
 }

@@ -1,6 +1,6 @@
 import { Type, type Static } from 'typebox'
 import type { ConnectionDefinition, SalesforceSession } from '../salesforce/types.ts'
-import type { SharedState } from '../shared-state/shared-state.ts'
+import type { Documents } from '../shared-state/shared-state.ts'
 import { orgIdentityDoc } from '../shared-state/state-names.ts'
 import type { Verdict } from './dated-warning.ts'
 import type { UnpwFlowRead } from './health-result.ts'
@@ -74,9 +74,8 @@ const IDENTITY_TTL_MS = 400 * 86_400_000
  * Compares the org behind the connection's session with the one recorded. A change is kept until the
  * connection is written again (a new version: the admin redid what the change asked for).
  */
-export async function observeOrgIdentity (state: SharedState, name: string, version: number, session: Pick<SalesforceSession, 'orgId' | 'instanceUrl'>): Promise<OrgIdentity> {
+export async function observeOrgIdentity (state: Documents, name: string, version: number, session: Pick<SalesforceSession, 'orgId' | 'instanceUrl'>, known: OrgIdentity | null): Promise<OrgIdentity> {
   const seen = { orgId: session.orgId, instanceOrigin: originOf(session.instanceUrl) }
-  const known = await state.getJson<OrgIdentity>(orgIdentityDoc(name))
   let next: OrgIdentity
   if (!known || known.secretVersion !== version) {
     // first sight, or the connection was written since: what answers now is the connection's org
@@ -92,10 +91,6 @@ export async function observeOrgIdentity (state: SharedState, name: string, vers
   }
   await state.putJson(orgIdentityDoc(name), next, IDENTITY_TTL_MS)
   return next
-}
-
-export async function readOrgIdentity (state: SharedState, name: string): Promise<OrgIdentity | null> {
-  return state.getJson<OrgIdentity>(orgIdentityDoc(name))
 }
 
 export function identityDrift (identity: OrgIdentity | null, version: number): DriftWarning[] {

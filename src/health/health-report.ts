@@ -5,14 +5,15 @@ import { SecretStoreUnavailableError, type StoredConnection } from '../secrets/s
 import { circuitBlocks, circuitView, pausedMessage } from '../sessions/circuit.ts'
 import type { LoginGate } from '../sessions/login-gate.ts'
 import type { SessionService } from '../sessions/session-service.ts'
-import type { SharedState } from '../shared-state/shared-state.ts'
-import { healthDoc } from '../shared-state/state-names.ts'
+import type { StoredApiUsage } from '../proxy/accounting.ts'
+import type { CachedSession, CircuitState, SharedState } from '../shared-state/shared-state.ts'
+import { apiUsageDoc, healthDoc, orgIdentityDoc } from '../shared-state/state-names.ts'
 import { hintFor, overallStatus, type StoredHealth } from './health-result.ts'
 import { certificateHealth, certificateVerdict, updateCertificateGauge } from './certificate-view.ts'
 import { flowSunsetView, removeFlowSunsetGauge, sunsetVerdict, updateFlowSunsetGauge } from './flow-sunset-view.ts'
 import { readinessView } from './readiness-view.ts'
 import { apiUsageVerdict, latestApiUsage } from './api-usage-view.ts'
-import { definitionDrift, driftVerdict, identityDrift, observeOrgIdentity, readOrgIdentity, unpwFlowDrift } from './drift-view.ts'
+import { definitionDrift, driftVerdict, identityDrift, observeOrgIdentity, unpwFlowDrift, type OrgIdentity } from './drift-view.ts'
 import { setValidationStatus } from './gauges.ts'
 import type { ConnectionHealth, SalesforceHealth } from './schemas.ts'
 
@@ -24,7 +25,7 @@ export interface HealthReporterOptions {
   sessions: SessionService
   state: SharedState
   /** the login gate: the Salesforce user's login budget and failure guard */
-  gate?: Pick<LoginGate, 'budget' | 'guardState'>
+  gate?: Pick<LoginGate, 'loginView'>
   lockoutThreshold?: number
   /** a result older than this says more about the scheduler than about Salesforce */
   staleAfterMs: number
@@ -67,13 +68,20 @@ export class HealthReporter {
   async connection (name: string): Promise<ConnectionHealth | null> {
     const stored = await storeCall(() => this.opts.secrets.read(name))
     if (!stored) return null
-    const [doc, circuit, cached, budget, guard] = await Promise.all([
-      this.opts.state.getJson<StoredHealth>(healthDoc(name)),
-      this.opts.sessions.circuit(name),
-      this.opts.sessions.cachedInSharedState(name, stored.version),
-      this.opts.gate?.budget(stored.definition),
-      this.opts.gate?.guardState(stored.definition),
-    ])
+    // one read of everything shown: the connection's state (the last result, the circuit, the
+    // session, what the proxy and the checks learned) and its Salesforce user's logins
+    const reads = [
+      { kind: 'doc', key: healthDoc(name) },
+      { kind: 'circuit', connection: name },
+      { kind: 'session', connection: name, secretVersion: stored.version },
+      { kind: 'doc', key: apiUsageDoc(name) },
+      { kind: 'doc', key: orgIdentityDoc(name) },
+    ] as const
+    const logins = this.opts.gate ? await this.opts.gate.loginView(stored.definition, reads) : undefined
+    const [doc, circuit, cached, proxiedUsage, knownIdentity] = (logins?.also ?? await this.opts.state.readMany(reads)) as
+      [StoredHealth | null, CircuitState | null, CachedSession | null, StoredApiUsage | null, OrgIdentity | null]
+    const budget = logins?.budget
+    const guard = logins?.guard
     const now = (this.opts.clock ?? Date.now)()
     const view: ConnectionHealth = {
       connection: name,
@@ -115,11 +123,11 @@ export class HealthReporter {
     if (sunset) Object.assign(view, sunsetVerdict(view, sunset, this.opts.flowSunsetWarnDays), { flowSunset: sunset })
     const certificate = certificateHealth(stored.definition)
     if (certificate) Object.assign(view, certificateVerdict(view, certificate, this.opts.certificateWarnDays ?? 30), { certificate })
-    const usage = await latestApiUsage(this.opts.state, name, view.apiUsage, doc?.checkedAt)
+    const usage = latestApiUsage(proxiedUsage, view.apiUsage, doc?.checkedAt)
     if (usage) view.apiUsage = { used: Math.round(usage.used), max: Math.round(usage.max) }
     Object.assign(view, apiUsageVerdict(view, usage, this.opts.apiUsageWarnRatio ?? 0.8))
     const live = cached && cached.validUntil > now ? cached : null
-    const identity = live ? await observeOrgIdentity(this.opts.state, name, stored.version, live.session) : await readOrgIdentity(this.opts.state, name)
+    const identity = live ? await observeOrgIdentity(this.opts.state, name, stored.version, live.session, knownIdentity) : knownIdentity
     const unpw = unpwFlowDrift(stored.definition.flow, doc?.secretVersion === stored.version ? doc.unpwFlow : undefined)
     if (unpw.view) view.usernamePasswordFlow = unpw.view
     const drift = [...unpw.drift, ...definitionDrift(stored.definition), ...identityDrift(identity, stored.version)]

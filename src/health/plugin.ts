@@ -115,7 +115,10 @@ async function healthPlugin (app: FastifyInstance, opts: HealthPluginOptions): P
   }
   // a login that worked, on any path (a caller's session, an admin's rotation or rollback), is a success health records
   opts.admin.onWritten(async (name, version) => { await validator.recordSuccess(name, version) })
-  opts.sessions.onLogin(async (name, version) => { await validator.recordSuccess(name, version) })
+  opts.gate.onLogin(async ({ connection, version, purpose }) => {
+    // the validator records its own logins; a caller's login is a check health did not have to make
+    if (purpose === 'miss' || purpose === 'refresh') await validator.recordSuccess(connection, version)
+  })
   const reporter = new HealthReporter({
     secrets: secretStore,
     sessions: opts.sessions,

@@ -1,7 +1,5 @@
 import { DomainError } from '../errors.ts'
 import type { ClassifiedFailure } from '../salesforce/types.ts'
-import type { Documents } from '../shared-state/shared-state.ts'
-import { transientHoldOffDoc } from '../shared-state/state-names.ts'
 
 /**
  * After a login failed transiently (after its own retries) logins of the connection pause
@@ -26,29 +24,29 @@ export interface HoldOff {
   hint: string
 }
 
-function unavailable (connection: string, h: Pick<HoldOff, 'classification' | 'message' | 'hint'>, untilMs: number): DomainError {
+/** The answer to a caller while the connection is held off (or right after the failure that started the pause). */
+export function heldOffProblem (connection: string, h: Pick<HoldOff, 'classification' | 'message' | 'hint' | 'until'>, now = Date.now()): DomainError {
   return new DomainError('salesforce_unavailable', `Salesforce answered: ${h.message}`, {
     connection, classification: h.classification, hint: h.hint, retryable: true,
-  }, Math.max(1, Math.ceil((untilMs - Date.now()) / 1000)))
+  }, Math.max(1, Math.ceil((h.until - now) / 1000)))
 }
 
-/** Throws while the connection is held off; returns the state otherwise (its failure count grows the next pause). */
-export async function throwIfHeldOff (state: Documents, connection: string): Promise<HoldOff | null> {
-  const h = await state.getJson<HoldOff>(transientHoldOffDoc(connection))
-  if (h && Date.now() < h.until) throw unavailable(connection, h, h.until)
-  return h
+/** Whether the state read holds logins of the connection back now. */
+export function holdsOff (h: HoldOff | null, now: number): h is HoldOff {
+  return h !== null && now < h.until
+}
+
+/** The pause after one more transient failure (its failure count grows the next pause). */
+export function nextHoldOff (previous: HoldOff | null, f: ClassifiedFailure, now: number): HoldOff {
+  const failures = (previous?.failures ?? 0) + 1
+  const pause = Math.round(Math.min(HOLD_OFF_BASE_MS * 2 ** (failures - 1), HOLD_OFF_MAX_MS) * (0.8 + Math.random() * 0.4))
+  return { failures, until: now + pause, classification: f.classification, message: f.message, hint: f.hint }
 }
 
 /** A success ends the series: the next transient failure starts from the shortest pause again. */
-export async function endHoldOff (state: Documents, connection: string, previous: HoldOff | null): Promise<void> {
-  if (previous && previous.failures > 0) await state.putJson(transientHoldOffDoc(connection), { ...previous, failures: 0, until: 0 }, 1_000)
+export function endedHoldOff (previous: HoldOff | null): HoldOff | null {
+  return previous && previous.failures > 0 ? { ...previous, failures: 0, until: 0 } : null
 }
 
-/** Records one more transient failure and returns the problem to answer with. */
-export async function startHoldOff (state: Documents, connection: string, previous: HoldOff | null, f: ClassifiedFailure): Promise<DomainError> {
-  const failures = (previous?.failures ?? 0) + 1
-  const pause = Math.round(Math.min(HOLD_OFF_BASE_MS * 2 ** (failures - 1), HOLD_OFF_MAX_MS) * (0.8 + Math.random() * 0.4))
-  const next: HoldOff = { failures, until: Date.now() + pause, classification: f.classification, message: f.message, hint: f.hint }
-  await state.putJson(transientHoldOffDoc(connection), next, HOLD_OFF_MAX_MS * 10)
-  return unavailable(connection, f, next.until)
-}
+/** How long the hold-off document is kept: long enough for the series' count to grow the next pause. */
+export const HOLD_OFF_KEEP_MS = HOLD_OFF_MAX_MS * 10

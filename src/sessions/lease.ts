@@ -19,6 +19,11 @@ export interface LeaseLoopOptions<T> {
    * no longer needed (someone else did it, or a guard now forbids it) and is returned as settled.
    */
   settled?: () => Promise<T | undefined>
+  /**
+   * false: `settled` is asked only after a wait for someone else's lease, not before the first
+   * take nor under the lease — the work reads the state itself, once, under the lease.
+   */
+  askFirst?: boolean
   /** waits until something may have changed (an event from another replica) or `ms` passed */
   waitForChange?: (ms: number) => Promise<void>
   logger?: Logger
@@ -43,13 +48,17 @@ const POLL_MS = 250
 export async function underLease<T> (opts: LeaseLoopOptions<T>, work: () => Promise<T>): Promise<LeaseResult<T>> {
   const owner = randomBytes(16).toString('hex')
   const wait = opts.waitForChange ?? sleep
-  for (;;) {
-    const before = await opts.settled?.()
-    if (before !== undefined) return { kind: 'settled', value: before }
+  const askFirst = opts.askFirst !== false
+  for (let waited = false; ; waited = true) {
+    if (askFirst || waited) {
+      const before = await opts.settled?.()
+      if (before !== undefined) return { kind: 'settled', value: before }
+    }
+    if (opts.signal?.aborted) return { kind: 'timeout' }
     if (await opts.state.acquireLease(opts.name, owner, opts.ttlMs)) {
       const renewal = keepRenewed(opts, owner)
       try {
-        const again = await opts.settled?.()
+        const again = askFirst ? await opts.settled?.() : undefined
         if (again !== undefined) return { kind: 'settled', value: again }
         return { kind: 'ran', value: await untilAborted(work(), opts.signal) }
       } finally {

@@ -1,13 +1,23 @@
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from 'pino'
-import type { FailedLoginsRead } from '../salesforce/failed-logins.ts'
+import { DomainError } from '../errors.ts'
 import type { ClassifiedFailure, ConnectionDefinition, LoginOutcome, SalesforceSession } from '../salesforce/types.ts'
+import type { CachedSession, CircuitState, SharedState, StateRead } from '../shared-state/shared-state.ts'
+import { loginBudgetWindow, loginGuardDoc, loginGuardTruthDoc, loginRateHoldDoc, loginUserLease, orgSessionDoc, salesforceUserDoc, transientHoldOffDoc } from '../shared-state/state-names.ts'
+import { ChangeWaiters } from './change-waiters.ts'
 import { circuitBlocks, openCircuit, opensCircuit, type CircuitPolicy } from './circuit.ts'
+import { GuardStore, type GuardStoreOptions, type GuardTruth } from './guard-store.ts'
+import { endedHoldOff, HOLD_OFF_KEEP_MS, holdsOff, nextHoldOff } from './hold-off.ts'
 import { underLease } from './lease.ts'
 import { BUDGET_WINDOW_MS, budgetDecision, type LoginPurpose } from './login-budget.ts'
-import { candidateRetryAt, guardDecision, mergeGuards, sameGuard, withFailure, withReset, type GuardDecision, type GuardPolicy, type GuardState } from './login-guard.ts'
+import { candidateRetryAt, guardDecision, withFailure, withReset, type GuardDecision, type GuardPolicy, type GuardState } from './login-guard.ts'
 import { credentialHash, loginIdentity } from './login-identity.ts'
-import type { CircuitState, SharedState } from '../shared-state/shared-state.ts'
-import { loginBudgetWindow, loginGuardAskedDoc, loginGuardDoc, loginGuardTruthDoc, loginRateHoldDoc, loginUserLease, orgSessionDoc, salesforceUserDoc } from '../shared-state/state-names.ts'
+import { LoginStateReader, type LoginState } from './login-state.ts'
+import { toCachedSession, type LifetimePolicy } from './session-lifetime.ts'
+
+export type { GuardTruth } from './guard-store.ts'
+export type { GateRequest, LoginAttempt, LoginPolicy, ObtainRequest, LoginRefusal, GateOutcome, ObtainOutcome, LoginView, LoginListener } from './login-request.ts'
+import type { GateRequest, LoginAttempt, ObtainRequest, GateOutcome, ObtainOutcome, LoginView, LoginListener } from './login-request.ts'
 
 /** The Salesforce login core (src/salesforce/login.ts, or a test's replacement): never throws by contract. */
 export type LoginCore = (definition: ConnectionDefinition) => Promise<LoginOutcome>
@@ -25,6 +35,8 @@ export interface LoginGateOptions {
   logger: Logger
   circuit: CircuitPolicy
   guard: GuardPolicy
+  /** how long a session obtained with a stored secret is cached and handed out */
+  lifetime: LifetimePolicy
   /** Salesforce's logins per user per rolling hour (SALESFORCE_LOGINS_PER_HOUR) */
   loginsPerHour: number
   /** lifetime of the per-user lease between renewals */
@@ -36,53 +48,8 @@ export interface LoginGateOptions {
   observer?: LoginObserver
   /** the clock (tests run hours of cool-downs in milliseconds); default Date.now */
   now?: () => number
-  /**
-   * Reads Salesforce's own failed-login count and lock of a user through a working session of the
-   * same org (src/salesforce/failed-logins.ts); absent: the broker relies on its own count only.
-   */
-  readFailedLogins?: (session: SalesforceSession, apiVersion: string, userId: string) => Promise<FailedLoginsRead>
+  readFailedLogins?: GuardStoreOptions['readFailedLogins']
 }
-
-/** What Salesforce said of the user's count, when the broker could ask it. */
-export interface GuardTruth {
-  failedLogins: number
-  locked: boolean
-  readAt: number
-  /** the connection whose session asked */
-  via: string
-}
-
-/** Salesforce is asked at most this often per user, fleet-wide, while the guard holds its logins back. */
-const TRUTH_INTERVAL_MS = 60_000
-
-export interface GateRequest {
-  definition: ConnectionDefinition
-  purpose: LoginPurpose
-  /** the connection the login is for (metrics, logs, the circuit) */
-  connection: string
-  /** set when the definition is this stored secret version of the connection: its circuit applies. Unset: a candidate. */
-  storedVersion?: number
-}
-
-/** Why the gate sent nothing to Salesforce. */
-export type LoginRefusal =
-  | { kind: 'guarded', failures: number, threshold: number }
-  /** the fleet-wide failure count cannot be read (Redis down): a password login could add to failures other replicas make */
-  | { kind: 'guard_unavailable' }
-  | { kind: 'candidate_failed', safeAt: number }
-  | { kind: 'circuit_open', circuit: CircuitState }
-  | { kind: 'budget', reason: 'exhausted' | 'reserved' | 'rate_exceeded', used: number, limit: number, retryAt: number }
-  | { kind: 'busy', retryAt: number }
-
-export type GateOutcome =
-  | { ok: true, session: SalesforceSession }
-  /**
-   * Salesforce refused, or no answer came; `circuit` is the circuit this failure opened (stored
-   * secrets only); `counted`: the failure guard counted it as a failed login of the user (a
-   * password flow's refusal, or its timeout): never retry it automatically.
-   */
-  | { ok: false, failure: ClassifiedFailure, circuit?: CircuitState, counted?: boolean }
-  | { ok: false, refusal: LoginRefusal }
 
 /**
  * Flows that send a password, whose failures Salesforce counts toward "Maximum invalid login
@@ -99,66 +66,195 @@ export function spendsLoginAttempts (flow: string): boolean {
   return SPENDS_LOGIN_ATTEMPTS.has(flow)
 }
 
+/** Polled between events while another replica's login of the same user runs. */
+const WAIT_POLL_MS = 250
+
 /**
- * The one door to Salesforce: every login the broker makes — a caller's session, a background
- * refresh, the scheduler's and an admin's checks, an admin's candidate — goes through `attempt`.
- * Before anything is sent it applies, per Salesforce user and fleet-wide:
- *  - the login budget (all logins per rolling hour, the last 20 % kept for what cannot wait, and a
- *    hold after Salesforce answered LOGIN_RATE_EXCEEDED);
- *  - the failure guard (never the failed login that would lock the user out; never the same
- *    failing candidate twice);
- *  - the circuit of a stored secret (no login with a secret Salesforce just refused, until its cool-down).
- * Logins of one user are serialised under a lease, so the counts they are checked against are exact.
+ * The one door to Salesforce, and the one funnel around it: every login the broker makes — a
+ * caller's session, a background refresh, the scheduler's and an admin's checks, an admin's
+ * candidate — goes through `obtain`:
+ *  1. one lease per login identity (a Salesforce user, or a client-credentials app), fleet-wide;
+ *  2. one read of all of the login's state under it (login-state.ts): the cached session, the
+ *     circuit, the transient hold-off, the rate hold, the budget and the failure guard;
+ *  3. a cached session that answers the request ends it without a login (someone else's login,
+ *     made while this one waited, serves it);
+ *  4. the guards: the circuit of a stored secret, the failure guard (never the failed login that
+ *     would lock the user out; never the same failing candidate twice), the login budget (all
+ *     logins per rolling hour, the last 20 % kept for what cannot wait, the hold after
+ *     LOGIN_RATE_EXCEEDED), and for callers the brief hold-off after a transient failure;
+ *  5. the login, and its outcome written once: the session cached for every replica, or the
+ *     failure counted, the circuit opened, the hold-off started; listeners (health) told.
  */
 export class LoginGate {
   private readonly opts: LoginGateOptions
   private readonly now: () => number
+  private readonly guards: GuardStore
+  private readonly reader: LoginStateReader
+  private readonly waiters = new ChangeWaiters()
+  private readonly listeners: LoginListener[] = []
 
   constructor (opts: LoginGateOptions) {
     this.opts = opts
     this.now = opts.now ?? Date.now
+    this.guards = new GuardStore({ state: opts.state, logger: opts.logger, guard: opts.guard, now: this.now, readFailedLogins: opts.readFailedLogins })
+    this.reader = new LoginStateReader(opts.state)
+    // a session stored, purged or a circuit changed anywhere in the fleet: whoever waits looks again
+    opts.state.onEvent(event => this.waiters.wake(event.connection))
   }
 
   get loginsPerHour (): number {
     return this.opts.loginsPerHour
   }
 
-  /** `signal`: the caller is stopping (shutdown): the user's lease is handed on at once. */
-  async attempt (req: GateRequest, signal?: AbortSignal): Promise<GateOutcome> {
+  /** Told of every successful login with a stored secret (health subscribes: no call up from sessions/ into health/). */
+  onLogin (listener: LoginListener): void {
+    this.listeners.push(listener)
+  }
+
+  async obtain (req: ObtainRequest): Promise<ObtainOutcome> {
     const identity = loginIdentity(req.definition)
-    const owner = await this.budgetOwner(identity)
-    const early = await this.budgetRefusal(owner, req.purpose)
-    if (early) return { ok: false, refusal: early }
-    const result = await underLease({
+    const result = await underLease<ObtainOutcome>({
       state: this.opts.state,
       name: loginUserLease(identity),
       ttlMs: this.opts.leaseTtlMs,
-      deadline: this.now() + this.opts.waitTimeoutMs,
+      deadline: req.deadline ?? this.now() + this.opts.waitTimeoutMs,
       logger: this.opts.logger,
-      signal,
-    }, () => this.underUserLease(identity, owner, req))
+      signal: req.signal,
+      askFirst: false,
+      waitForChange: ms => this.waiters.wait(req.connection, Math.min(ms, WAIT_POLL_MS)),
+      // after a wait: did the login someone else held answer this request, or forbid it?
+      settled: async () => {
+        if (req.storedVersion === undefined) return undefined
+        const state = await this.read(identity, req, false)
+        return this.settledBy(state, req)
+      },
+    }, async () => {
+      const state = await this.read(identity, req, spendsLoginAttempts(req.definition.flow))
+      return await this.settledBy(state, req) ?? await this.underLease(identity, state, req)
+    })
     if (result.kind === 'timeout') return { ok: false, refusal: { kind: 'busy', retryAt: this.now() + 1000 } }
     return result.value
   }
 
-  private async underUserLease (identity: string, owner: string, req: GateRequest): Promise<GateOutcome> {
+  private read (identity: string, req: ObtainRequest, withGuard: boolean): Promise<LoginState> {
+    return this.reader.read({
+      connection: req.connection,
+      identity,
+      storedVersion: req.storedVersion,
+      withHoldOff: holdsOffFor(req.purpose) && req.storedVersion !== undefined,
+      withGuard,
+      docs: req.docs,
+    })
+  }
+
+  /** What ends the request without a login of its own: a cached session that answers it, or a pause that forbids it. */
+  private async settledBy (state: LoginState, req: ObtainRequest): Promise<ObtainOutcome | undefined> {
+    const version = req.storedVersion
+    if (version === undefined) return undefined
+    if (state.cached && req.answeredBy?.(state.cached)) return { ok: true, session: state.cached.session, entry: state.cached, fromCache: true }
+    const now = this.now()
+    // an explicit probe may go before the cool-down ends; the failure guard still decides
+    if (req.purpose !== 'probe' && circuitBlocks(state.circuit, version, now)) return { ok: false, refusal: { kind: 'circuit_open', circuit: state.circuit } }
+    if (holdsOff(state.holdOff, now)) return { ok: false, refusal: { kind: 'held_off', holdOff: state.holdOff } }
+    return undefined
+  }
+
+  private async underLease (identity: string, state: LoginState, req: ObtainRequest): Promise<ObtainOutcome> {
+    await req.beforeLogin?.(state.docs)
+    let budget = { used: state.used }
+    const send: LoginAttempt = r => this.send(identity, state, budget, r)
+    let outcome: ObtainOutcome | undefined
+    for (let attempt = 0; attempt <= (req.retries ?? 0); attempt++) {
+      if (attempt > 0) {
+        // jittered exponential backoff, never past the caller's wait
+        const backoff = Math.min(200 * 2 ** (attempt - 1) * (0.5 + Math.random()), (req.deadline ?? Infinity) - this.now() - 100)
+        if (backoff <= 0 || req.signal?.aborted) break
+        await sleep(backoff)
+        budget = { used: budget.used }
+      }
+      const version = req.storedVersion
+      outcome = version !== undefined && req.via ? await req.via.attempt({ ...req, storedVersion: version }, send) : await send(req)
+      if (outcome.ok || 'refusal' in outcome || !isTransient(outcome)) break
+      this.opts.logger.warn({ connection: req.connection, classification: outcome.failure.classification, attempt }, 'salesforce login failed transiently')
+    }
+    return this.settle(state, req, outcome as ObtainOutcome)
+  }
+
+  /** The outcome written once: a stored version's session cached fleet-wide, or the hold-off of a transient failure. */
+  private async settle (state: LoginState, req: ObtainRequest, outcome: ObtainOutcome): Promise<ObtainOutcome> {
+    const { connection } = req
+    const stored = outcome.ok && req.storedVersion !== undefined ? outcome.switched ?? { version: req.storedVersion, definition: req.definition } : undefined
+    if (outcome.ok && stored) {
+      const entry = toCachedSession(outcome.session, stored.version, stored.definition, this.opts.lifetime)
+      await this.store(connection, entry)
+      const ended = endedHoldOff(state.holdOff)
+      if (ended) await this.opts.state.putJson(transientHoldOffDoc(connection), ended, 1_000)
+      this.opts.logger.info({ connection, flow: stored.definition.flow, secretVersion: stored.version, orgId: entry.session.orgId }, 'salesforce login succeeded')
+      for (const listener of this.listeners) {
+        await listener({ connection, version: stored.version, purpose: req.purpose }).catch((err: unknown) => this.opts.logger.warn({ connection, err }, 'a login listener failed'))
+      }
+      return { ...outcome, entry }
+    }
+    if (!outcome.ok && 'failure' in outcome && !outcome.circuit && outcome.failure.classification !== 'login_rate_exceeded' &&
+        holdsOffFor(req.purpose) && req.storedVersion !== undefined) {
+      // no herd of retries against a struggling Salesforce: the fleet's callers pause briefly
+      const holdOff = nextHoldOff(state.holdOff, outcome.failure, this.now())
+      await this.opts.state.putJson(transientHoldOffDoc(connection), holdOff, HOLD_OFF_KEEP_MS)
+      return { ...outcome, holdOff }
+    }
+    return outcome
+  }
+
+  /** A session of a stored version, for every caller and replica; its org noted (the failure guard may read another user's count with it). */
+  private async store (connection: string, entry: CachedSession): Promise<void> {
+    await this.opts.state.storeSession(connection, entry)
+    if (entry.session.orgId) await this.opts.state.putJson(orgSessionDoc(entry.session.orgId), { connection, version: entry.secretVersion })
+    await this.opts.state.publish({ type: 'session', connection, secretVersion: entry.secretVersion })
+  }
+
+  /**
+   * Runs `work` holding the login lease of the definition's identity: an admin's write of a new
+   * secret version and the adoption of its validating session happen as one step for the fleet's
+   * logins, which wait for it and then find the session cached (no second login).
+   */
+  async exclusive<T> (definition: ConnectionDefinition, work: () => Promise<T>): Promise<T> {
+    const result = await underLease<T>({
+      state: this.opts.state,
+      name: loginUserLease(loginIdentity(definition)),
+      ttlMs: this.opts.leaseTtlMs,
+      deadline: this.now() + this.opts.waitTimeoutMs,
+      logger: this.opts.logger,
+      askFirst: false,
+    }, work)
+    if (result.kind === 'timeout') throw new DomainError('login_wait_timeout', 'a login of the same Salesforce user did not finish in time; nothing was written', { retryable: true }, 2)
+    return result.value
+  }
+
+  /** Caches a session obtained outside the funnel's own request (an admin's validating login) and closes the circuit. */
+  async adopt (connection: string, version: number, definition: ConnectionDefinition, session: SalesforceSession): Promise<CachedSession> {
+    const entry = toCachedSession(session, version, definition, this.opts.lifetime)
+    await this.store(connection, entry)
+    if (await this.circuit(connection)) await this.clearCircuit(connection)
+    return entry
+  }
+
+  /** One login through the guards, with the state read under the lease (`budget` follows the logins sent). */
+  private async send (identity: string, state: LoginState, budget: { used: number }, req: GateRequest): Promise<GateOutcome> {
     const { connection, definition, storedVersion } = req
     const now = this.now()
-    const circuit = storedVersion === undefined ? null : await this.opts.state.getCircuit(connection)
-    // an explicit probe may go before the cool-down ends; the failure guard below still decides
+    const circuit = storedVersion === undefined ? null : state.circuit
     if (req.purpose !== 'probe' && storedVersion !== undefined && circuitBlocks(circuit, storedVersion, now)) {
       return { ok: false, refusal: { kind: 'circuit_open', circuit } }
     }
-    const spendsAttempts = SPENDS_LOGIN_ATTEMPTS.has(definition.flow)
+    const spendsAttempts = spendsLoginAttempts(definition.flow)
     let guard: GuardState | null = null
     if (spendsAttempts) {
-      const read = await this.readGuard(identity)
-      if (read === 'unavailable') return { ok: false, refusal: { kind: 'guard_unavailable' } }
-      guard = read
+      if (state.guard === 'unavailable') return { ok: false, refusal: { kind: 'guard_unavailable' } }
+      guard = await this.guards.merged(identity, state.guard)
       let decision = guardDecision(guard, this.opts.guard)
       if (decision.blocked) {
         // the user may have been unlocked or its password reset since: where Salesforce can say so, it decides
-        guard = await this.reconcile(identity, guard)
+        guard = await this.guards.reconcile(identity, guard)
         decision = guardDecision(guard, this.opts.guard)
       }
       if (decision.blocked) return { ok: false, refusal: { kind: 'guarded', failures: decision.failures, threshold: decision.threshold } }
@@ -166,134 +262,54 @@ export class LoginGate {
     const hash = storedVersion === undefined && spendsAttempts ? credentialHash(definition, this.opts.hashKey) : undefined
     const again = hash === undefined ? undefined : candidateRetryAt(guard, hash, now)
     if (again !== undefined) return { ok: false, refusal: { kind: 'candidate_failed', safeAt: again } }
-    // re-checked under the lease: another replica may have spent the budget meanwhile
-    const late = await this.budgetRefusal(owner, req.purpose)
-    if (late) return { ok: false, refusal: late }
+    const limit = this.opts.loginsPerHour
+    if (state.rateHoldUntil > now) return { ok: false, refusal: { kind: 'budget', reason: 'rate_exceeded', used: limit, limit, retryAt: state.rateHoldUntil } }
+    const allowed = budgetDecision(budget.used, limit, req.purpose)
+    if (!allowed.allowed) return { ok: false, refusal: { kind: 'budget', reason: allowed.reason, used: budget.used, limit, retryAt: now + 60_000 } }
 
-    const used = await this.opts.state.addToWindow(loginBudgetWindow(owner), BUDGET_WINDOW_MS)
-    this.opts.observer?.loginBudget?.(connection, used, this.opts.loginsPerHour)
+    budget.used = await this.opts.state.addToWindow(loginBudgetWindow(state.owner), BUDGET_WINDOW_MS)
+    this.opts.observer?.loginBudget?.(connection, budget.used, limit)
     const started = this.now()
     const outcome = await this.opts.core(definition).catch((err: unknown): LoginOutcome => unexpected(this.opts.logger, err))
     this.opts.observer?.loginAttempt?.(connection, definition.flow, outcome.ok ? 'ok' : outcome.failure.classification, this.now() - started)
 
     if (outcome.ok) {
-      await this.learnUser(identity, owner, outcome.session)
-      if (spendsAttempts && guard && (guard.failures.length > 0 || guard.resetAt === undefined || guard.truthReadAt !== undefined)) await this.writeGuard(identity, withReset(guard, this.now()))
-      if (storedVersion !== undefined && circuit) await this.clearCircuit(connection)
+      await this.learnUser(identity, state, outcome.session)
+      if (spendsAttempts && guard && (guard.failures.length > 0 || guard.resetAt === undefined || guard.truthReadAt !== undefined)) {
+        const reset = withReset(guard, this.now())
+        await this.guards.write(identity, reset)
+        state.guard = reset
+      }
+      if (storedVersion !== undefined && circuit) {
+        await this.clearCircuit(connection)
+        state.circuit = null
+      }
       return outcome
     }
     const failure = outcome.failure
     if (failure.classification === 'login_rate_exceeded') {
       // Salesforce refuses every login of this user for the rest of its hour: asking again only extends the wait
-      await this.opts.state.putJson(loginRateHoldDoc(owner), { until: this.now() + BUDGET_WINDOW_MS }, BUDGET_WINDOW_MS)
+      state.rateHoldUntil = this.now() + BUDGET_WINDOW_MS
+      await this.opts.state.putJson(loginRateHoldDoc(state.owner), { until: state.rateHoldUntil }, BUDGET_WINDOW_MS)
       this.opts.logger.warn({ connection }, 'salesforce answered LOGIN_RATE_EXCEEDED: logins for this user held for an hour')
       return { ok: false, failure }
     }
     // a password login the broker gave up on may have been judged by Salesforce: it counts as failed
     const counts = spendsAttempts && (opensCircuit(failure) || failure.outcomeUnknown === true)
-    if (counts) await this.countFailure(identity, guard, hash, req, failure)
-    if (!opensCircuit(failure)) return { ok: false, failure, ...(counts ? { counted: true } : {}) }
-    if (storedVersion === undefined) return { ok: false, failure, ...(counts ? { counted: true } : {}) }
-    return { ok: false, failure, circuit: await this.openCircuit(connection, storedVersion, failure, circuit), ...(counts ? { counted: true } : {}) }
+    if (counts) state.guard = await this.countFailure(identity, guard, hash, req, failure)
+    const counted = counts ? { counted: true } : {}
+    if (!opensCircuit(failure) || storedVersion === undefined) return { ok: false, failure, ...counted }
+    state.circuit = await this.openCircuit(connection, storedVersion, failure, circuit)
+    return { ok: false, failure, circuit: state.circuit, ...counted }
   }
 
-  private async countFailure (identity: string, guard: GuardState | null, hash: string | undefined, req: GateRequest, failure: ClassifiedFailure): Promise<void> {
+  private async countFailure (identity: string, guard: GuardState | null, hash: string | undefined, req: GateRequest, failure: ClassifiedFailure): Promise<GuardState> {
     const next = withFailure(guard, this.now(), hash)
-    await this.writeGuard(identity, next)
+    await this.guards.write(identity, next)
     const decision = guardDecision(next, this.opts.guard)
     this.opts.logger.warn({ connection: req.connection, purpose: req.purpose, classification: failure.classification, outcomeUnknown: failure.outcomeUnknown === true, failedLogins: next.failures.length, lockoutThreshold: this.opts.guard.threshold }, 'salesforce login failed: counted by the failure guard')
     if (decision.blocked) this.opts.observer?.guardTripped?.(req.connection, decision.failures, decision.threshold)
-  }
-
-  /**
-   * The user's failure count as the fleet knows it, merged with this replica's own copy (failures
-   * it counted while Redis was unreachable, or before Redis restarted empty): the larger truth is
-   * written back to both. 'unavailable' when the fleet's copy cannot be read: then no replica can
-   * know what the others counted, and a password login could be the one that locks the user.
-   */
-  private async readGuard (identity: string): Promise<GuardState | null | 'unavailable'> {
-    const key = loginGuardDoc(identity)
-    const tiers = this.opts.state.tiers
-    if (!tiers) return this.opts.state.getJson<GuardState>(key)
-    let fleet: GuardState | null
-    try {
-      fleet = await tiers.fleet.getJson<GuardState>(key)
-    } catch {
-      // Sentinel or Cluster promoting a replica: wait for it (bounded) rather than refuse
-      if (!await tiers.fleet.awaitFailover?.().catch(() => false)) return 'unavailable'
-      try {
-        fleet = await tiers.fleet.getJson<GuardState>(key)
-      } catch {
-        return 'unavailable'
-      }
-    }
-    const local = await tiers.local.getJson<GuardState>(key)
-    const merged = mergeGuards(fleet, local)
-    if (!sameGuard(merged, fleet)) await tiers.fleet.putJson(key, merged).catch(() => {})
-    if (!sameGuard(merged, local)) await tiers.local.putJson(key, merged)
-    return merged
-  }
-
-  /**
-   * Salesforce's count of the user, read through another working session of the same org (any
-   * connection's cached session whose user may read user administration data), replaces the
-   * broker's: lower after an unlock or a password reset, higher when someone else failed too. Kept
-   * (as read) for health. Unknown — no session of the org, no right to read it — leaves the count.
-   */
-  private async reconcile (identity: string, guard: GuardState | null): Promise<GuardState | null> {
-    const read = this.opts.readFailedLogins
-    if (!read) return guard
-    const user = await this.opts.state.getJson<string>(salesforceUserDoc(identity))
-    const [orgId, userId] = user?.replace(/^sfuser:/, '').split('/') ?? []
-    if (!orgId || !userId) return guard
-    const asked = await this.opts.state.getJson<{ at: number }>(loginGuardAskedDoc(identity))
-    if (asked && this.now() - asked.at < TRUTH_INTERVAL_MS) return guard
-    await this.opts.state.putJson(loginGuardAskedDoc(identity), { at: this.now() }, TRUTH_INTERVAL_MS)
-    const where = await this.opts.state.getJson<{ connection: string, version: number }>(orgSessionDoc(orgId))
-    const cached = where ? await this.opts.state.getSession(where.connection, where.version) : null
-    if (!where || !cached) return guard
-    const truth = await read(cached.session, cached.apiVersion, userId).catch(() => null)
-    if (!truth?.ok) {
-      this.opts.logger.info({ via: where.connection, reason: truth?.failure.classification }, 'failure guard: Salesforce\'s failed-login count could not be read; relying on the broker\'s')
-      return guard
-    }
-    const now = this.now()
-    await this.opts.state.putJson(loginGuardTruthDoc(identity), { failedLogins: truth.failedLogins, locked: truth.locked, readAt: now, via: where.connection } satisfies GuardTruth)
-    if (truth.locked) return guard
-    let next = withReset(guard, now)
-    for (let i = 0; i < truth.failedLogins; i++) next = withFailure(next, now + i)
-    next = { ...next, truthReadAt: now }
-    await this.writeGuard(identity, next)
-    this.opts.logger.info({ via: where.connection, salesforceFailedLogins: truth.failedLogins, brokerFailedLogins: guard?.failures.length ?? 0 }, 'failure guard: count taken from Salesforce')
     return next
-  }
-
-  /** Written to the fleet and to this replica's memory; a copy that did not reach Redis is merged back by the next read. */
-  private async writeGuard (identity: string, state: GuardState): Promise<void> {
-    const key = loginGuardDoc(identity)
-    const tiers = this.opts.state.tiers
-    if (!tiers) return this.opts.state.putJson(key, state)
-    await tiers.local.putJson(key, state)
-    await tiers.fleet.putJson(key, state).catch((err: unknown) => {
-      this.opts.logger.warn({ err: { message: (err as Error).message } }, 'failure guard not written to redis: kept in this replica until it is')
-    })
-  }
-
-  /**
-   * An admin states that Salesforce's failed-login count of the definition's user is zero again
-   * (the user was unlocked, or its password reset, in Setup): the guard's count goes with it.
-   */
-  async acknowledgeReset (definition: ConnectionDefinition): Promise<GuardDecision> {
-    const identity = loginIdentity(definition)
-    const read = await this.readGuard(identity)
-    const next = withReset(read === 'unavailable' ? null : read, this.now())
-    await this.writeGuard(identity, next)
-    return guardDecision(next, this.opts.guard)
-  }
-
-  /** Whose hourly login budget a login spends: the Salesforce user it logs in as, once known, whatever the flow. */
-  private async budgetOwner (identity: string): Promise<string> {
-    return (await this.opts.state.getJson<string>(salesforceUserDoc(identity)).catch(() => null)) ?? identity
   }
 
   /**
@@ -301,43 +317,59 @@ export class LoginGate {
    * login identity that turned out to be this user (a password connection and the Run-As user of a
    * client-credentials app, say) spends one budget. The first such login is counted there too.
    */
-  private async learnUser (identity: string, owner: string, session: SalesforceSession): Promise<void> {
+  private async learnUser (identity: string, state: LoginState, session: SalesforceSession): Promise<void> {
     if (!session.orgId || !session.userId) return
     const user = `sfuser:${session.orgId}/${session.userId}`
-    if (user === owner) return
+    this.reader.learnedOwner(identity, user)
+    if (user === state.owner) return
     await this.opts.state.putJson(salesforceUserDoc(identity), user)
     await this.opts.state.addToWindow(loginBudgetWindow(user), BUDGET_WINDOW_MS)
+    state.owner = user
   }
 
-  private async budgetRefusal (owner: string, purpose: LoginPurpose): Promise<LoginRefusal | undefined> {
-    const now = this.now()
-    const hold = await this.opts.state.getJson<{ until: number }>(loginRateHoldDoc(owner))
-    const limit = this.opts.loginsPerHour
-    if (hold && hold.until > now) return { kind: 'budget', reason: 'rate_exceeded', used: limit, limit, retryAt: hold.until }
-    const used = await this.opts.state.countWindow(loginBudgetWindow(owner), BUDGET_WINDOW_MS)
-    const decision = budgetDecision(used, limit, purpose)
-    if (decision.allowed) return undefined
-    return { kind: 'budget', reason: decision.reason, used, limit, retryAt: now + 60_000 }
-  }
-
-  /** Logins spent for the definition's Salesforce user in the rolling hour. */
-  async budget (definition: ConnectionDefinition): Promise<{ used: number, limit: number }> {
-    const owner = await this.budgetOwner(loginIdentity(definition))
-    return { used: await this.opts.state.countWindow(loginBudgetWindow(owner), BUDGET_WINDOW_MS), limit: this.opts.loginsPerHour }
+  /** An admin states that Salesforce's count of the definition's user is zero again (see GuardStore). */
+  acknowledgeReset (definition: ConnectionDefinition): Promise<GuardDecision> {
+    return this.guards.acknowledgeReset(definition)
   }
 
   /**
-   * What the failure guard knows of the definition's user now (`unavailable`: the fleet's count
-   * cannot be read; `truth`: what Salesforce said when last asked, if that is what the count is).
+   * What health shows of the definition's Salesforce user, in one read: logins spent in the
+   * rolling hour, and what the failure guard knows (`unavailable`: the fleet's count cannot be
+   * read, this replica's is shown; `truth`: what Salesforce said when last asked, while that is
+   * the count). `also`: the caller's own reads, made in the same batch (their values in `also`).
    */
-  async guardState (definition: ConnectionDefinition): Promise<GuardDecision & { unavailable?: true, truth?: GuardTruth }> {
+  async loginView (definition: ConnectionDefinition, also: readonly StateRead[] = []): Promise<LoginView & { also: unknown[] }> {
     const identity = loginIdentity(definition)
-    const read = await this.readGuard(identity)
-    if (read === 'unavailable') return { ...guardDecision(await this.opts.state.getJson<GuardState>(loginGuardDoc(identity)), this.opts.guard), unavailable: true }
-    const truth = await this.opts.state.getJson<GuardTruth>(loginGuardTruthDoc(identity))
+    const assumed = this.reader.ownerOf(identity)
+    const reads: StateRead[] = [
+      { kind: 'doc', key: salesforceUserDoc(identity) },
+      { kind: 'doc', key: loginGuardDoc(identity) },
+      { kind: 'doc', key: loginGuardTruthDoc(identity) },
+      { kind: 'window', key: loginBudgetWindow(assumed), windowMs: BUDGET_WINDOW_MS },
+      ...also,
+    ]
+    let values: unknown[]
+    let unavailable = false
+    try {
+      values = await this.opts.state.readMany(reads, { strict: true })
+    } catch {
+      values = await this.opts.state.readMany(reads)
+      unavailable = true
+    }
+    const [user, fleetGuard, truth] = values as [string | null, GuardState | null, GuardTruth | null]
+    let used = values[3] as number
+    const owner = user ?? identity
+    if (owner !== assumed) {
+      this.reader.learnedOwner(identity, owner)
+      used = await this.opts.state.countWindow(loginBudgetWindow(owner), BUDGET_WINDOW_MS)
+    }
+    const budget = { used, limit: this.opts.loginsPerHour }
+    const alsoValues = values.slice(4)
+    if (unavailable) return { budget, guard: { ...guardDecision(fleetGuard, this.opts.guard), unavailable: true }, also: alsoValues }
+    const guard = await this.guards.merged(identity, fleetGuard)
     // Salesforce's word is the count only until the broker counts or resets after it
-    const current = truth && read?.truthReadAt === truth.readAt ? truth : undefined
-    return { ...guardDecision(read, this.opts.guard), ...(current ? { truth: current } : {}) }
+    const current = truth && guard?.truthReadAt === truth.readAt ? truth : undefined
+    return { budget, guard: { ...guardDecision(guard, this.opts.guard), ...(current ? { truth: current } : {}) }, also: alsoValues }
   }
 
   circuit (connection: string): Promise<CircuitState | null> {
@@ -357,6 +389,16 @@ export class LoginGate {
     this.opts.logger.warn({ connection, secretVersion: version, classification: failure.classification, failures: opened.failures, retryAt: new Date(opened.retryAt).toISOString() }, 'salesforce login failed: circuit opened')
     return opened
   }
+}
+
+/** The brief fleet-wide pause after a transient failure protects Salesforce from callers' herds, not from checks or admins. */
+function holdsOffFor (purpose: LoginPurpose): boolean {
+  return purpose === 'miss' || purpose === 'refresh'
+}
+
+/** A failure another try may fix: no circuit, not counted toward the lockout, not Salesforce's hourly limit. */
+function isTransient (outcome: Exclude<GateOutcome, { ok: true }>): boolean {
+  return 'failure' in outcome && !outcome.circuit && !outcome.counted && outcome.failure.classification !== 'login_rate_exceeded'
 }
 
 function unexpected (logger: Logger, err: unknown): LoginOutcome {

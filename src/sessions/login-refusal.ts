@@ -1,5 +1,6 @@
 import { DomainError } from '../errors.ts'
 import { pausedMessage, retryAfterSeconds } from './circuit.ts'
+import { heldOffProblem } from './hold-off.ts'
 import type { LoginRefusal } from './login-gate.ts'
 
 const seconds = (at: number) => Math.max(1, Math.ceil((at - Date.now()) / 1000))
@@ -52,6 +53,8 @@ export function refusalProblem (refusal: LoginRefusal, connection: string): Doma
       }, seconds(refusal.retryAt))
     case 'busy':
       return new DomainError('login_wait_timeout', 'another login of the same Salesforce user did not finish in time', { connection, retryable: true }, seconds(refusal.retryAt))
+    case 'held_off':
+      return heldOffProblem(connection, refusal.holdOff)
   }
 }
 

@@ -1,24 +1,21 @@
 import { randomUUID } from 'node:crypto'
-import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import { DomainError } from '../errors.ts'
-import type { ClassifiedFailure, ConnectionDefinition } from '../salesforce/types.ts'
+import type { ConnectionDefinition } from '../salesforce/types.ts'
 import type { StoredConnection } from '../secrets/store.ts'
 import { SecretStoreUnavailableError } from '../secrets/store.ts'
-import { circuitBlocks, retryAfterSeconds } from './circuit.ts'
-import { endHoldOff, startHoldOff, throwIfHeldOff, type HoldOff } from './hold-off.ts'
-import { underLease } from './lease.ts'
+import { retryAfterSeconds } from './circuit.ts'
+import { heldOffProblem } from './hold-off.ts'
 import { BUDGET_WINDOW_MS, type LoginPurpose } from './login-budget.ts'
 import type { LoginGate } from './login-gate.ts'
 import { refusalProblem } from './login-refusal.ts'
 import type { RejectionCheck } from './rejection-check.ts'
-import { ChangeWaiters } from './change-waiters.ts'
 import { LocalSessions, servable } from './local-sessions.ts'
 import { StopSignal } from './stop-signal.ts'
-import type { StoredLogin, StoredLoginOutcome } from './stored-login.ts'
-import { callerExpiry, needsRefresh, toCachedSession, type LifetimePolicy } from './session-lifetime.ts'
+import type { StoredLogin } from './stored-login.ts'
+import { callerExpiry, needsRefresh, type LifetimePolicy } from './session-lifetime.ts'
 import type { CachedSession, CircuitState, SharedState } from '../shared-state/shared-state.ts'
-import { connectionLoginLease, orgSessionDoc, reloginFloorLease, revokedDoc } from '../shared-state/state-names.ts'
+import { reloginFloorLease, revokedDoc } from '../shared-state/state-names.ts'
 
 /** What the session service needs from the secret store: the current secret, and its last known version while the store is down. */
 export interface SecretReader {
@@ -51,8 +48,6 @@ export interface SessionServiceOptions {
   lifetime: LifetimePolicy
   /** how long a request waits for a login done by another request or replica */
   loginWaitTimeoutMs: number
-  /** lifetime of the connection's login lease between renewals */
-  leaseTtlMs: number
   loginRetries: number
   /**
    * Fewest ms between two logins that replace a session Salesforce confirmed dead, per connection
@@ -90,15 +85,8 @@ export class SessionService {
   private readonly opts: SessionServiceOptions
   private readonly l1 = new LocalSessions()
   private readonly flights = new Map<string, Promise<CachedSession>>()
-  private readonly waiters = new ChangeWaiters()
-  private readonly loginListeners: Array<(connection: string, version: number) => Promise<void>> = []
   /** the shutdown deadline (stopBy): every login wait ends then */
   private readonly stop = new StopSignal()
-
-  /** Told of every successful login for a caller: health (a higher layer) records it like a check of its own. */
-  onLogin (listener: (connection: string, version: number) => Promise<void>): void {
-    this.loginListeners.push(listener)
-  }
 
   private readonly now: () => number
 
@@ -107,7 +95,6 @@ export class SessionService {
     this.now = opts.now ?? Date.now
     opts.state.onEvent((event) => {
       if (event.type === 'session' || event.type === 'purge') this.l1.forget(event.connection)
-      this.waiters.wake(event.connection)
     })
   }
 
@@ -147,7 +134,7 @@ export class SessionService {
    * waiting for the lease to expire), and no new login starts.
    */
   stopBy (deadline: number): void {
-    this.stop.stopBy(deadline, () => this.waiters.wakeAll())
+    this.stop.stopBy(deadline, () => {})
   }
 
   /** what the shutdown cut short, for its log line */
@@ -195,13 +182,13 @@ export class SessionService {
   }
 
   /**
-   * Within the hour after a session was confirmed dead, a login for the connection's callers takes
+   * Within the hour after a session was confirmed dead (the gate read its mark with the login's
+   * state), a login for the connection's callers takes
    * the connection's relogin floor first: one per interval, fleet-wide, whatever path asks.
    */
   private async rationRelogin (connection: string): Promise<void> {
     const interval = this.opts.reloginIntervalMs ?? 0
     if (interval <= 0) return
-    if (!await this.opts.state.getJson(revokedDoc(connection))) return
     if (await this.opts.state.acquireLease(reloginFloorLease(connection), randomUUID(), interval)) return
     throw new DomainError('session_renewal_throttled',
       'the connection\'s session was confirmed dead and replaced moments ago; sessions revoked this often are replaced at most once per interval',
@@ -242,7 +229,7 @@ export class SessionService {
     const key = `${connection}\u0000${version}\u0000${refresh ? 'refresh' : ''}\u0000${rejectedToken ?? ''}`
     let flight = this.flights.get(key)
     if (!flight) {
-      flight = this.obtainViaLease(connection, version, definition, rejectedToken, refresh).finally(() => this.flights.delete(key))
+      flight = this.loginFor(connection, version, definition, rejectedToken, refresh).finally(() => this.flights.delete(key))
       this.flights.set(key, flight)
     }
     return flight
@@ -255,89 +242,56 @@ export class SessionService {
     })
   }
 
-  private async obtainViaLease (connection: string, version: number, definition: ConnectionDefinition, rejectedToken: string | undefined, refresh: boolean): Promise<CachedSession> {
-    const deadline = Date.now() + this.opts.loginWaitTimeoutMs
-    const acceptable = (e: CachedSession | null): e is CachedSession =>
-      servable(e, version, rejectedToken) && !(refresh && needsRefresh(e, this.opts.lifetime))
-    let holdoff: HoldOff | null = null
-    const result = await underLease<CachedSession>({
-      state: this.opts.state,
-      name: connectionLoginLease(connection),
-      ttlMs: this.opts.leaseTtlMs,
-      deadline,
-      logger: this.opts.logger,
-      waitForChange: ms => this.waiters.wait(connection, ms),
-      settled: async () => {
-        const cached = await this.opts.state.getSession(connection, version)
-        if (acceptable(cached)) return cached
-        const circuit = await this.opts.gate.circuit(connection)
-        if (circuitBlocks(circuit, version, this.now())) throw refusalProblem({ kind: 'circuit_open', circuit }, connection)
-        holdoff = await throwIfHeldOff(this.opts.state, connection)
+  /**
+   * The login for callers, through the gate's funnel (one lease per Salesforce user, fleet-wide):
+   * a session someone else's login cached meanwhile answers it; the caller's own policies — the
+   * store's current version, the relogin floor after a confirmed-dead session — run under the
+   * lease, right before a login would go.
+   */
+  private async loginFor (connection: string, version: number, definition: ConnectionDefinition, rejectedToken: string | undefined, refresh: boolean): Promise<CachedSession> {
+    const purpose: LoginPurpose = refresh ? 'refresh' : 'miss'
+    const revoked = revokedDoc(connection)
+    const obtained = this.opts.gate.obtain({
+      connection,
+      definition,
+      purpose,
+      storedVersion: version,
+      answeredBy: e => servable(e, version, rejectedToken) && !(refresh && needsRefresh(e, this.opts.lifetime)),
+      deadline: Date.now() + this.opts.loginWaitTimeoutMs,
+      signal: this.stop.signal,
+      retries: this.opts.loginRetries,
+      docs: [revoked],
+      beforeLogin: async (docs) => {
         this.stop.throwIfStopped(connection)
-        return undefined
-      },
-    }, async () => {
-      try {
-        return await this.loginAndStore(connection, version, definition, holdoff, deadline, refresh ? 'refresh' : 'miss')
-      } finally {
-        this.waiters.wake(connection)
-      }
-    })
-    if (result.kind === 'timeout') {
-      throw new DomainError('login_wait_timeout', 'another login for this connection did not finish in time', { connection, retryable: true }, 2)
-    }
-    return result.value
-  }
-
-  private async loginAndStore (connection: string, version: number, definition: ConnectionDefinition, holdoff: HoldOff | null, deadline: number, purpose: LoginPurpose): Promise<CachedSession> {
-    let failure: ClassifiedFailure | undefined
-    for (let attempt = 0; attempt <= this.opts.loginRetries; attempt++) {
-      if (attempt > 0) {
-        // jittered exponential backoff, never past the caller's wait budget
-        const backoff = Math.min(200 * 2 ** (attempt - 1) * (0.5 + Math.random()), deadline - Date.now() - 100)
-        if (backoff <= 0) break
-        await this.stop.untilStopped(connection, sleep(backoff))
-      }
-      if (attempt === 0) {
         await this.throwIfStale(connection, version)
-        if (purpose === 'miss') await this.rationRelogin(connection)
-      }
-      // ── stored-login policy (src/sessions/stored-login.ts): a retired flow sends nothing; a pending rotation's key may log in instead ──
-      const request = { connection, definition, purpose, storedVersion: version }
-      const login: Promise<StoredLoginOutcome> = this.opts.storedLogin ? this.opts.storedLogin.attempt(request, this.stop.signal) : this.opts.gate.attempt(request, this.stop.signal)
-      const outcome = await this.stop.untilStopped(connection, login, () => { this.stop.tally.abandonedLogins++ })
-      if (outcome.ok && outcome.switched) ({ version, definition } = outcome.switched)
-      // ── end of the stored-login policy ──
-      if (outcome.ok) {
-        const entry = toCachedSession(outcome.session, version, definition, this.opts.lifetime)
-        await this.store(connection, entry)
-        await endHoldOff(this.opts.state, connection, holdoff)
-        this.opts.logger.info({ connection, flow: definition.flow, secretVersion: version, orgId: entry.session.orgId }, 'salesforce login succeeded')
-        for (const listener of this.loginListeners) {
-          await listener(connection, version).catch((err: unknown) => this.opts.logger.warn({ connection, err }, 'health not updated after a login'))
-        }
-        return entry
-      }
-      if ('refusal' in outcome) throw refusalProblem(outcome.refusal, connection)
-      failure = outcome.failure
-      // a password login the gate counted as failed (it may have been judged even if it timed out):
-      // another automatic try could be the failure that locks the user out
-      if (outcome.counted && !outcome.circuit) break
-      // Retrying with the same secret can only add failed logins and lock the user out: stop everyone.
-      if (outcome.circuit) {
-        // the contract: retryable exactly when Retry-After comes with it (the circuit's pause, then one probe)
-        throw new DomainError('salesforce_login_failed', `Salesforce answered: ${failure.message}`, {
-          connection, classification: failure.classification, hint: failure.hint, retryable: true,
-        }, retryAfterSeconds(outcome.circuit))
-      }
-      // LOGIN_RATE_EXCEEDED: the gate holds the user's logins for the hour; say so, not "try again in a second"
-      if (failure.classification === 'login_rate_exceeded') {
-        const limit = this.opts.gate.loginsPerHour
-        throw refusalProblem({ kind: 'budget', reason: 'rate_exceeded', used: limit, limit, retryAt: Date.now() + BUDGET_WINDOW_MS }, connection)
-      }
-      this.opts.logger.warn({ connection, classification: failure.classification, attempt }, 'salesforce login failed transiently')
+        if (purpose === 'miss' && docs[revoked]) await this.rationRelogin(connection)
+      },
+      via: this.opts.storedLogin,
+    })
+    const outcome = await this.stop.untilStopped(connection, obtained, () => { this.stop.tally.abandonedLogins++ })
+    if (outcome.ok) {
+      // set after the gate published it: that event drops the connection's in-process copy
+      if (outcome.entry) this.l1.remember(connection, outcome.entry)
+      return outcome.entry as CachedSession
     }
-    throw await startHoldOff(this.opts.state, connection, holdoff, failure as ClassifiedFailure)
+    if ('refusal' in outcome) {
+      if (outcome.refusal.kind === 'busy') throw new DomainError('login_wait_timeout', 'another login for this connection did not finish in time', { connection, retryable: true }, 2)
+      throw refusalProblem(outcome.refusal, connection)
+    }
+    const failure = outcome.failure
+    // Retrying with the same secret can only add failed logins and lock the user out: stop everyone.
+    if (outcome.circuit) {
+      // the contract: retryable exactly when Retry-After comes with it (the circuit's pause, then one probe)
+      throw new DomainError('salesforce_login_failed', `Salesforce answered: ${failure.message}`, {
+        connection, classification: failure.classification, hint: failure.hint, retryable: true,
+      }, retryAfterSeconds(outcome.circuit))
+    }
+    // LOGIN_RATE_EXCEEDED: the gate holds the user's logins for the hour; say so, not "try again in a second"
+    if (failure.classification === 'login_rate_exceeded') {
+      const limit = this.opts.gate.loginsPerHour
+      throw refusalProblem({ kind: 'budget', reason: 'rate_exceeded', used: limit, limit, retryAt: Date.now() + BUDGET_WINDOW_MS }, connection)
+    }
+    throw heldOffProblem(connection, outcome.holdOff ?? { ...failure, until: Date.now() + 1000 })
   }
 
   /**
@@ -354,22 +308,10 @@ export class SessionService {
     throw new StaleSecretError(`secret version ${version} is no longer current`)
   }
 
-  private async store (connection: string, entry: CachedSession): Promise<void> {
-    await this.opts.state.putSession(connection, entry)
-    // whoever receives it may use it until Salesforce ends it: the kill switch must be able to reach it
-    await this.opts.state.rememberIssued(connection, entry)
-    // a working session of this org: the failure guard may read another user's count of it with it
-    if (entry.session.orgId) await this.opts.state.putJson(orgSessionDoc(entry.session.orgId), { connection, version: entry.secretVersion })
-    await this.opts.state.publish({ type: 'session', connection, secretVersion: entry.secretVersion })
-    // set after publishing: our own event drops the connection's in-process copy
-    this.l1.remember(connection, entry)
-  }
-
   /** Caches a session obtained elsewhere (the admin API's validation login) and clears the circuit. */
   async adopt (connection: string, version: number, definition: ConnectionDefinition, session: CachedSession['session']): Promise<CachedSession> {
-    const entry = toCachedSession(session, version, definition, this.opts.lifetime)
-    await this.store(connection, entry)
-    if (await this.opts.gate.circuit(connection)) await this.opts.gate.clearCircuit(connection)
+    const entry = await this.opts.gate.adopt(connection, version, definition, session)
+    this.l1.remember(connection, entry)
     return entry
   }
 
@@ -396,10 +338,5 @@ export class SessionService {
 
   circuit (connection: string): Promise<CircuitState | null> {
     return this.opts.gate.circuit(connection)
-  }
-
-  /** The session of this secret version in the shared state (Redis, fleet-wide), if any: what health checks read. */
-  cachedInSharedState (connection: string, version: number): Promise<CachedSession | null> {
-    return this.opts.state.getSession(connection, version)
   }
 }

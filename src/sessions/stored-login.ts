@@ -4,7 +4,7 @@ import { isRetired, type FlowSunsetTable } from '../salesforce/flow-sunset.ts'
 import type { ClassifiedFailure, ConnectionDefinition } from '../salesforce/types.ts'
 import type { CircuitStore, EventBus } from '../shared-state/shared-state.ts'
 import { openCircuit, opensCircuit, type CircuitPolicy } from './circuit.ts'
-import type { GateOutcome, GateRequest, LoginGate } from './login-gate.ts'
+import type { GateOutcome, GateRequest, LoginAttempt, LoginGate, LoginPolicy } from './login-gate.ts'
 
 /** A certificate rotation waiting for Salesforce to accept its new key (src/admin/certificate-rotation.ts). */
 export interface PendingKey {
@@ -27,7 +27,7 @@ export interface PendingKeys {
 export type StoredLoginOutcome = GateOutcome & { switched?: { version: number, definition: ConnectionDefinition } }
 
 export interface StoredLoginOptions {
-  gate: LoginGate
+  gate: Pick<LoginGate, 'circuit' | 'clearCircuit'>
   state: CircuitStore & EventBus
   circuit: CircuitPolicy
   logger: Logger
@@ -47,8 +47,10 @@ export interface StoredLoginOptions {
  *    uploaded the new certificate, and Salesforce holds one per app) is tried once more with the
  *    pending key through the same gate; its success completes the rotation, so no caller sees the
  *    moment between the upload and the switch.
+ * The gate's funnel (LoginGate.obtain) applies it under its one lease: both logins go through the
+ * `send` it hands over.
  */
-export class StoredLogin {
+export class StoredLogin implements LoginPolicy {
   private readonly opts: StoredLoginOptions
   private pendingKeys: PendingKeys | undefined
 
@@ -65,14 +67,14 @@ export class StoredLogin {
     return retiredFlowProblem(connection, definition, this.opts.flowSunsets, this.opts.now())
   }
 
-  async attempt (req: GateRequest & { storedVersion: number }, signal?: AbortSignal): Promise<StoredLoginOutcome> {
+  async attempt (req: GateRequest & { storedVersion: number }, send: LoginAttempt): Promise<StoredLoginOutcome> {
     const retired = this.retired(req.connection, req.definition)
     if (retired) throw retired
     const pending = req.definition.flow === 'jwt_bearer' ? await this.pendingKeys?.find(req.connection, req.definition) : undefined
-    if (!pending) return this.opts.gate.attempt(req, signal)
+    if (!pending) return send(req)
 
     // as a candidate: a refusal must not open the circuit (waiters would fail) before the pending key had its turn
-    const first = await this.opts.gate.attempt({ ...req, storedVersion: undefined }, signal)
+    const first = await send({ ...req, storedVersion: undefined })
     if (first.ok) {
       if (await this.opts.gate.circuit(req.connection)) await this.opts.gate.clearCircuit(req.connection)
       return first
@@ -80,7 +82,7 @@ export class StoredLogin {
     if ('refusal' in first) return first
     if (first.failure.classification !== 'invalid_assertion') return this.failed(req, first.failure)
 
-    const second = await this.opts.gate.attempt({ connection: req.connection, definition: pending.definition, purpose: req.purpose }, signal)
+    const second = await send({ connection: req.connection, definition: pending.definition, purpose: req.purpose })
     if (!second.ok) {
       this.opts.logger.warn({ connection: req.connection, pendingKey: 'refusal' in second ? `not_attempted:${second.refusal.kind}` : second.failure.classification }, 'the current key was refused and the pending rotation\'s key did not log in either')
       return this.failed(req, first.failure)

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
 import { MemorySharedState } from './memory-state.ts'
-import type { BrokerEvent, CachedSession, CircuitState, Quota, SharedState, StreamEntry, StreamRange } from './shared-state.ts'
+import type { BrokerEvent, CachedSession, CircuitState, Quota, SharedState, StateRead, StateReadValue, StreamEntry, StreamRange } from './shared-state.ts'
 
 /**
  * Redis first, process memory when Redis fails. Writes go to both, so when Redis drops the
@@ -109,6 +109,36 @@ export class FallbackSharedState implements SharedState {
     return this.write('putSession', () => this.primary.putSession(c, e), () => this.local.putSession(c, e))
   }
 
+  storeSession (c: string, e: CachedSession): Promise<void> {
+    return this.write('storeSession', () => this.primary.storeSession(c, e), () => this.local.storeSession(c, e))
+  }
+
+  /**
+   * The batch from Redis, keeping this replica's copies in step as getSession and getCircuit do;
+   * from process memory while Redis is down, unless `strict` (then it throws, after waiting for a
+   * Sentinel or Cluster failover).
+   */
+  async readMany<const R extends readonly StateRead[]> (reads: R, opts: { strict?: boolean } = {}): Promise<{ -readonly [K in keyof R]: StateReadValue<R[K]> }> {
+    const fromLocal = () => this.local.readMany(reads)
+    const fromFleet = async () => {
+      const values = await this.primary.readMany(reads)
+      await Promise.all(reads.map(async (read, i) => {
+        if (read.kind === 'session' && values[i]) await this.local.putSession(read.connection, values[i] as CachedSession)
+        if (read.kind === 'circuit') values[i] = await this.followCircuit(read.connection, values[i] as CircuitState | null)
+      }))
+      return values
+    }
+    if (!opts.strict) return this.read('readMany', fromFleet, fromLocal)
+    try {
+      const values = await fromFleet()
+      this.markHealthy()
+      return values
+    } catch (err) {
+      if (!await this.primary.awaitFailover?.().catch(() => false)) throw err
+      return fromFleet()
+    }
+  }
+
   purgeSessions (c: string): Promise<CachedSession[]> {
     return this.takeFromBoth('purgeSessions', s => s.purgeSessions(c), () => { this.pendingPurges.add(c) })
   }
@@ -196,18 +226,20 @@ export class FallbackSharedState implements SharedState {
   }
 
   getCircuit (c: string): Promise<CircuitState | null> {
-    return this.read('getCircuit', async () => {
-      const remote = await this.primary.getCircuit(c)
-      const local = await this.local.getCircuit(c)
-      // Redis restarted empty (or was down while the circuit opened): the lockout guard must not forget
-      if (!remote && local) {
-        await this.primary.putCircuit(c, local)
-        return local
-      }
-      if (remote) await this.local.putCircuit(c, remote)
-      else await this.local.clearCircuit(c)
-      return remote
-    }, () => this.local.getCircuit(c))
+    return this.read('getCircuit', async () => this.followCircuit(c, await this.primary.getCircuit(c)), () => this.local.getCircuit(c))
+  }
+
+  /** The fleet's circuit as read, copied here; the local one when Redis forgot it. */
+  private async followCircuit (c: string, remote: CircuitState | null): Promise<CircuitState | null> {
+    const local = await this.local.getCircuit(c)
+    // Redis restarted empty (or was down while the circuit opened): the lockout guard must not forget
+    if (!remote && local) {
+      await this.primary.putCircuit(c, local)
+      return local
+    }
+    if (remote) await this.local.putCircuit(c, remote)
+    else if (local) await this.local.clearCircuit(c)
+    return remote
   }
 
   putCircuit (c: string, s: CircuitState): Promise<void> {

@@ -1,4 +1,5 @@
-import type { BrokerEvent, CachedSession, CircuitState, Quota, SharedState, StreamEntry, StreamRange } from './shared-state.ts'
+import { readOneByOne } from './read-one-by-one.ts'
+import type { BrokerEvent, CachedSession, CircuitState, Quota, SharedState, StateRead, StateReadValue, StreamEntry, StreamRange } from './shared-state.ts'
 
 interface Expiring<T> { value: T, expiresAt: number }
 
@@ -44,6 +45,15 @@ export class MemorySharedState implements SharedState {
       this.sessions.set(connection, byVersion)
     }
     byVersion.set(entry.secretVersion, entry)
+  }
+
+  async storeSession (connection: string, entry: CachedSession): Promise<void> {
+    await this.putSession(connection, entry)
+    await this.rememberIssued(connection, entry)
+  }
+
+  async readMany<const R extends readonly StateRead[]> (reads: R): Promise<{ -readonly [K in keyof R]: StateReadValue<R[K]> }> {
+    return await readOneByOne(this, reads) as { -readonly [K in keyof R]: StateReadValue<R[K]> }
   }
 
   async purgeSessions (connection: string): Promise<CachedSession[]> {

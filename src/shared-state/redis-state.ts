@@ -4,7 +4,7 @@ import type { Logger } from 'pino'
 import { createRedisClient, redisTopology, type RedisClient, type RedisSettings } from './redis-client.ts'
 import { RedisKeys } from './redis-keys.ts'
 import { SessionSealer } from './session-crypto.ts'
-import type { BrokerEvent, CachedSession, CircuitState, Quota, SharedState, StreamEntry, StreamRange } from './shared-state.ts'
+import type { BrokerEvent, CachedSession, CircuitState, Quota, SharedState, StateRead, StateReadValue, StreamEntry, StreamRange } from './shared-state.ts'
 
 export interface RedisStateOptions {
   /** which Redis (one server, Sentinel or Cluster), with credentials and TLS */
@@ -36,6 +36,32 @@ for i = 1, #KEYS do
   if redis.call('incr', KEYS[i]) == 1 then redis.call('pexpire', KEYS[i], ARGV[2 * i]) end
 end
 return -1`
+
+/**
+ * A session just obtained, in one round trip: cached under its version (KEYS[1], ttl ARGV[2]),
+ * indexed for purges (KEYS[2], kept at least a day), and remembered for the kill switch in the
+ * connection's hash of issued sessions (KEYS[3], field ARGV[3] = ARGV[4], living as long as its
+ * longest-lived session: ARGV[5]). All three keys carry the connection's hash tag.
+ */
+const STORE_SESSION = `
+redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('sadd', KEYS[2], KEYS[1])
+redis.call('pexpire', KEYS[2], math.max(tonumber(ARGV[2]), 86400000))
+redis.call('hset', KEYS[3], ARGV[3], ARGV[4])
+if redis.call('pttl', KEYS[3]) < tonumber(ARGV[5]) then redis.call('pexpire', KEYS[3], ARGV[5]) end
+return 1`
+
+/**
+ * A batch of reads in one command (readMany): KEYS[i] is a string read when ARGV[i] is empty, else
+ * a rolling window counted after ARGV[i] (exclusive). A missing key answers nil (false in Lua, so
+ * the table keeps its length).
+ */
+const READ_MANY = `
+local out = {}
+for i, key in ipairs(KEYS) do
+  if ARGV[i] == '' then out[i] = redis.call('get', key) else out[i] = redis.call('zcount', key, '(' .. ARGV[i], '+inf') end
+end
+return out`
 
 /** Sets the key's ttl to ARGV[1] ms unless it already lives longer. */
 const EXTEND_TTL = `
@@ -170,7 +196,10 @@ export class RedisSharedState implements SharedState {
 
   async getSession (connection: string, secretVersion: number): Promise<CachedSession | null> {
     const key = this.sessionKey(connection, secretVersion)
-    const sealed = await this.client.get(key)
+    return this.openSession(connection, key, await this.client.get(key))
+  }
+
+  private openSession (connection: string, key: string, sealed: string | null): CachedSession | null {
     if (!sealed) return null
     const plain = this.sealer.open(sealed, key)
     if (plain === null) {
@@ -192,6 +221,56 @@ export class RedisSharedState implements SharedState {
       .exec()
   }
 
+  async storeSession (connection: string, entry: CachedSession): Promise<void> {
+    const key = this.sessionKey(connection, entry.secretVersion)
+    const issued = this.keys.issued(connection)
+    const field = issuedField(entry)
+    const ttl = Math.max(1, entry.validUntil - Date.now())
+    const alive = Math.max(1, entry.realEnd - Date.now())
+    const plain = JSON.stringify(entry)
+    await this.client.eval(STORE_SESSION, 3, key, this.sessionIndexKey(connection), issued,
+      this.sealer.seal(plain, key), String(ttl), field, this.sealer.seal(plain, `${issued}#${field}`), String(alive))
+  }
+
+  /**
+   * One command for the whole batch on one server or Sentinel: a script reads every string key
+   * (sessions, circuits — with the key older releases used — and documents) and counts every
+   * window. On Cluster the keys of one batch live in several slots, which one script cannot span:
+   * each is read on its own there, in parallel.
+   */
+  async readMany<const R extends readonly StateRead[]> (reads: R): Promise<{ -readonly [K in keyof R]: StateReadValue<R[K]> }> {
+    const keys: string[] = []
+    /** per key: '' for a string read, or the window's exclusive lower bound */
+    const args: string[] = []
+    const now = Date.now()
+    const add = (key: string, arg = '') => { args.push(arg); return keys.push(key) - 1 }
+    const slots = reads.map((read) => {
+      switch (read.kind) {
+        case 'session': return [add(this.sessionKey(read.connection, read.secretVersion))]
+        case 'circuit': return [add(this.keys.circuit(read.connection)), add(this.keys.legacyCircuit(read.connection))]
+        case 'doc': return [add(this.keys.doc(read.key))]
+        default: return [add(this.keys.window(read.key), String(now - read.windowMs))]
+      }
+    })
+    const raw = (this.client.isCluster
+      ? await Promise.all(keys.map((k, i) => args[i] === '' ? this.client.get(k) : this.client.zcount(k, `(${args[i]}`, '+inf')))
+      : await this.client.eval(READ_MANY, keys.length, ...keys, ...args)) as Array<string | number | null>
+    const text = (i: number): string | null => (raw[i] ?? null) as string | null
+    const values = await Promise.all(reads.map(async (read, i) => {
+      const at = slots[i]
+      switch (read.kind) {
+        case 'session': return this.openSession(read.connection, keys[at[0]], text(at[0]))
+        case 'circuit': {
+          const current = text(at[0]) ?? (text(at[1]) ? await this.adoptLegacyCircuit(read.connection) : null)
+          return current ? JSON.parse(current) as CircuitState : null
+        }
+        case 'doc': return text(at[0]) ? JSON.parse(text(at[0]) as string) as unknown : null
+        default: return Number(raw[at[0]] ?? 0)
+      }
+    }))
+    return values as { -readonly [K in keyof R]: StateReadValue<R[K]> }
+  }
+
   async purgeSessions (connection: string): Promise<CachedSession[]> {
     const indexKey = this.sessionIndexKey(connection)
     const keys = await this.client.smembers(indexKey)
@@ -208,7 +287,7 @@ export class RedisSharedState implements SharedState {
 
   async rememberIssued (connection: string, entry: CachedSession): Promise<void> {
     const key = this.keys.issued(connection)
-    const field = createHash('sha256').update(entry.session.accessToken).digest('hex').slice(0, 32)
+    const field = issuedField(entry)
     const ttl = Math.max(1, entry.realEnd - Date.now())
     // the hash lives as long as its longest-lived session; takeIssued drops the ones already ended
     await this.client.multi()
@@ -349,4 +428,9 @@ export class RedisSharedState implements SharedState {
     this.client.disconnect()
     this.subscriber.disconnect()
   }
+}
+
+/** The field of a session in its connection's hash of issued sessions: a hash of its token, never the token. */
+function issuedField (entry: CachedSession): string {
+  return createHash('sha256').update(entry.session.accessToken).digest('hex').slice(0, 32)
 }

@@ -51,6 +51,11 @@ export interface StreamRange {
 export interface SessionCache {
   getSession (connection: string, secretVersion: number): Promise<CachedSession | null>
   putSession (connection: string, entry: CachedSession): Promise<void>
+  /**
+   * A session just obtained: cached (putSession) and remembered for the kill switch
+   * (rememberIssued) in one round trip.
+   */
+  storeSession (connection: string, entry: CachedSession): Promise<void>
   /** Drops every cached session of the connection (all secret versions) and returns them (for revocation). */
   purgeSessions (connection: string): Promise<CachedSession[]>
   /**
@@ -123,6 +128,34 @@ export interface Streams {
   readStreamRange (name: string, range: StreamRange): Promise<StreamEntry[]>
 }
 
+/** One read of a batch (readMany): a cached session, a circuit, a document or a rolling window's count. */
+export type StateRead =
+  | { kind: 'session', connection: string, secretVersion: number }
+  | { kind: 'circuit', connection: string }
+  | { kind: 'doc', key: string }
+  | { kind: 'window', key: string, windowMs: number }
+
+/** What a read of a batch answers, by its kind. */
+export type StateReadValue<R extends StateRead> =
+  R extends { kind: 'session' } ? CachedSession | null
+    : R extends { kind: 'circuit' } ? CircuitState | null
+      : R extends { kind: 'window' } ? number
+        : unknown
+
+/**
+ * Several reads in as few round trips as the topology allows (one MGET, plus one ZCOUNT per window,
+ * on one server or Sentinel): everything one decision needs, read at one moment. The login funnel
+ * reads all of a login's state this way.
+ */
+export interface BatchReads {
+  /**
+   * `strict`: a state answering from process memory while Redis is down (FallbackSharedState)
+   * throws instead of answering from it (after waiting, bounded, for a failover): what must hold
+   * fleet-wide is not read from one replica's memory.
+   */
+  readMany<const R extends readonly StateRead[]> (reads: R, opts?: { strict?: boolean }): Promise<{ -readonly [K in keyof R]: StateReadValue<R[K]> }>
+}
+
 /** Events between replicas: a session stored, sessions purged, a circuit changed. */
 export interface EventBus {
   publish (event: BrokerEvent): Promise<void>
@@ -134,7 +167,7 @@ export interface EventBus {
  * configured (one replica) or while Redis is down. A consumer that needs one role declares that
  * role (e.g. `Documents`, `Leases & Streams`), not the whole.
  */
-export interface SharedState extends SessionCache, CircuitStore, Leases, Documents, Windows, Streams, EventBus {
+export interface SharedState extends SessionCache, CircuitStore, Leases, Documents, Windows, Streams, EventBus, BatchReads {
   readonly kind: 'redis' | 'memory'
   /** Redis only: whether the connection is up right now */
   readonly connected?: boolean

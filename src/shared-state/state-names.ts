@@ -19,10 +19,7 @@
  */
 import { createHash } from 'node:crypto'
 
-// --- a connection's logins (src/sessions/, src/health/connection-validator.ts) -----------------
-
-/** Lease: one login at a time per connection (caller path and health checks); renewed while the login runs. */
-export const connectionLoginLease = (connection: string): string => `login:${connection}`
+// --- a connection's logins (src/sessions/login-gate.ts reads them with the login's state) ----------
 
 /** Document: the pause after a transient login failure (hold-off.ts); kept 15 s, ends at its `until`. */
 export const transientHoldOffDoc = (connection: string): string => `transient-holdoff:${connection}`
@@ -38,7 +35,11 @@ export const orgSessionDoc = (orgId: string): string => `org-session:${orgId}`
 
 // --- a Salesforce user's logins: login identity or `sfuser:<org>/<user>` (login-gate.ts) -------
 
-/** Lease: one login at a time per login identity (the gate); renewed while the login runs. */
+/**
+ * Lease: one login at a time per login identity (the gate's funnel: callers, checks, admins); renewed
+ * while the login runs. Releases before the funnel also took a per-connection `login:<connection>`
+ * lease first, and this one inside it: during a rolling upgrade both releases still meet here.
+ */
 export const loginUserLease = (identity: string): string => `login-user:${identity}`
 
 /** Document: the user's failure guard, failed logins counted toward lockout (the gate); no expiry. */

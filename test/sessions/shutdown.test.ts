@@ -3,6 +3,9 @@ import { acmeDefinition, bearer, buildTestApp, listenTestApp, startSim, tempFile
 import { startRedis } from '../support/redis.ts'
 import { testPrincipals } from '../support/principals.ts'
 import { captureLogs } from '../support/log-capture.ts'
+import { RedisKeys } from '../../src/shared-state/redis-keys.ts'
+import { loginUserLease } from '../../src/shared-state/state-names.ts'
+import { loginIdentity } from '../../src/sessions/login-identity.ts'
 
 t.test('a replica stopping while Salesforce hangs answers its waiting callers 503 and hands the login lease on at once', async (t) => {
   const sim = await startSim(t)
@@ -16,12 +19,14 @@ t.test('a replica stopping while Salesforce hangs answers its waiting callers 50
   const listening = await listenTestApp(t, { redisUrl: redis.url, secretStore: store, principals, env, logger: logs.logger })
   const a = listening.app
   const b = (await buildTestApp(t, { redisUrl: redis.url, secretStore: store, principals, env })).app
-  await store.write('acme', acmeDefinition(sim, 'client_credentials'), 0)
+  const definition = acmeDefinition(sim, 'client_credentials')
+  await store.write('acme', definition, 0)
   const url = `${listening.url}/v1/connections/acme/session`
 
   sim.setLatency(60_000)
   const waiting = Array.from({ length: 5 }, () => fetch(url, { method: 'POST', headers: bearer(principals.billingKey) }))
-  const lease = 'sfbtest:{acme}:lease:login'
+  // the one lease of a login: its Salesforce user's (here the client-credentials app's)
+  const lease = new RedisKeys('sfbtest:').lease(loginUserLease(loginIdentity(definition)))
   const inspect = redis.client()
   t.teardown(() => inspect.quit())
   for (let i = 0; i < 500 && !(await inspect.exists(lease)); i++) await new Promise(resolve => setTimeout(resolve, 20))

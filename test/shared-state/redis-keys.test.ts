@@ -13,7 +13,7 @@ t.test('every key of a connection carries the connection as its hash tag', async
   const keys = new RedisKeys('sfb:')
   const ofAcme = [
     keys.session('acme', 3), keys.sessionIndex('acme'), keys.circuit('acme'),
-    keys.lease(names.connectionLoginLease('acme')), keys.lease(names.validateLease('acme', 1764870000000)), keys.lease(names.healthCheckLease('acme')),
+    keys.lease(names.validateLease('acme', 1764870000000)), keys.lease(names.healthCheckLease('acme')),
     keys.lease(names.reloginFloorLease('acme')), keys.doc(names.transientHoldOffDoc('acme')), keys.doc(names.revokedDoc('acme')),
     keys.doc(names.healthDoc('acme')), keys.doc(names.orgIdentityDoc('acme')), keys.doc(names.apiUsageDoc('acme')),
     keys.doc(names.consumerRotationDoc('acme')), keys.doc(names.consumerRotationPolicyDoc('acme')),

@@ -13,7 +13,6 @@ const MODULE = 'src/shared-state/state-names.ts'
  * event id receivers de-duplicate by. A change here must be meant.
  */
 const PINNED: Record<keyof typeof names, [string, string]> = {
-  connectionLoginLease: [names.connectionLoginLease('acme'), 'login:acme'],
   transientHoldOffDoc: [names.transientHoldOffDoc('acme'), 'transient-holdoff:acme'],
   revokedDoc: [names.revokedDoc('acme'), 'revoked:acme'],
   reloginFloorLease: [names.reloginFloorLease('acme'), 'relogin-floor:acme'],
@@ -52,8 +51,11 @@ const PINNED: Record<keyof typeof names, [string, string]> = {
   auditStream: [names.auditStream('admin') + ' ' + names.auditStream('handouts'), 'audit audit-handouts'],
 }
 
-/** Names of earlier releases, renamed to say which hold is which: nothing may make them again. */
-const RETIRED = ['login-hold', 'holdoff']
+/**
+ * Names of earlier releases that nothing may make again: the per-connection login lease (the
+ * gate's funnel takes the Salesforce user's only), and the holds renamed to say which is which.
+ */
+const RETIRED = ['login', 'login-hold', 'holdoff']
 
 /** `kind` of every `<kind>:<owner>` name. */
 const kinds = Object.values(PINNED).map(([, name]) => name).filter(name => name.includes(':')).map(name => name.slice(0, name.indexOf(':')))

@@ -1,0 +1,128 @@
+import type { Logger } from 'pino'
+import type { FailedLoginsRead } from '../salesforce/failed-logins.ts'
+import type { ConnectionDefinition, SalesforceSession } from '../salesforce/types.ts'
+import type { SharedState } from '../shared-state/shared-state.ts'
+import { loginGuardAskedDoc, loginGuardDoc, loginGuardTruthDoc, orgSessionDoc, salesforceUserDoc } from '../shared-state/state-names.ts'
+import { guardDecision, mergeGuards, sameGuard, withFailure, withReset, type GuardDecision, type GuardPolicy, type GuardState } from './login-guard.ts'
+import { loginIdentity } from './login-identity.ts'
+
+/** What Salesforce said of the user's count, when the broker could ask it. */
+export interface GuardTruth {
+  failedLogins: number
+  locked: boolean
+  readAt: number
+  /** the connection whose session asked */
+  via: string
+}
+
+/** Salesforce is asked at most this often per user, fleet-wide, while the guard holds its logins back. */
+const TRUTH_INTERVAL_MS = 60_000
+
+export interface GuardStoreOptions {
+  state: SharedState
+  logger: Logger
+  guard: GuardPolicy
+  now: () => number
+  /**
+   * Reads Salesforce's own failed-login count and lock of a user through a working session of the
+   * same org (src/salesforce/failed-logins.ts); absent: the broker relies on its own count only.
+   */
+  readFailedLogins?: (session: SalesforceSession, apiVersion: string, userId: string) => Promise<FailedLoginsRead>
+}
+
+/**
+ * Where the failure guard's count of each Salesforce user lives: in Redis for the fleet, and in
+ * this replica's memory (the failures it counted while Redis was unreachable, or before Redis
+ * restarted empty); the larger truth is written back to both. The login gate reads it with the
+ * rest of a login's state (login-state.ts) and writes it through here.
+ */
+export class GuardStore {
+  private readonly opts: GuardStoreOptions
+
+  constructor (opts: GuardStoreOptions) {
+    this.opts = opts
+  }
+
+  /**
+   * The fleet's copy as read (`fleet`), merged with this replica's own; a difference is written
+   * back to both. Without tiers (memory only, or a plain Redis state) the copy is the count.
+   */
+  async merged (identity: string, fleet: GuardState | null): Promise<GuardState | null> {
+    const tiers = this.opts.state.tiers
+    if (!tiers) return fleet
+    const key = loginGuardDoc(identity)
+    const local = await tiers.local.getJson<GuardState>(key)
+    const merged = mergeGuards(fleet, local)
+    if (!sameGuard(merged, fleet)) await tiers.fleet.putJson(key, merged).catch(() => {})
+    if (!sameGuard(merged, local)) await tiers.local.putJson(key, merged)
+    return merged
+  }
+
+  /** The count read on its own (admin views): 'unavailable' when the fleet's copy cannot be read. */
+  async read (identity: string): Promise<GuardState | null | 'unavailable'> {
+    try {
+      const [fleet] = await this.opts.state.readMany([{ kind: 'doc', key: loginGuardDoc(identity) }] as const, { strict: true })
+      return await this.merged(identity, fleet as GuardState | null)
+    } catch {
+      return 'unavailable'
+    }
+  }
+
+  /** Written to this replica's memory and to the fleet; a copy that did not reach Redis is merged back by the next read. */
+  async write (identity: string, state: GuardState): Promise<void> {
+    const key = loginGuardDoc(identity)
+    const tiers = this.opts.state.tiers
+    if (!tiers) return this.opts.state.putJson(key, state)
+    await tiers.local.putJson(key, state)
+    await tiers.fleet.putJson(key, state).catch((err: unknown) => {
+      this.opts.logger.warn({ err: { message: (err as Error).message } }, 'failure guard not written to redis: kept in this replica until it is')
+    })
+  }
+
+  /**
+   * Salesforce's count of the user, read through another working session of the same org (any
+   * connection's cached session whose user may read user administration data), replaces the
+   * broker's: lower after an unlock or a password reset, higher when someone else failed too. Kept
+   * (as read) for health. Unknown — no session of the org, no right to read it — leaves the count.
+   */
+  async reconcile (identity: string, guard: GuardState | null): Promise<GuardState | null> {
+    const read = this.opts.readFailedLogins
+    if (!read) return guard
+    const state = this.opts.state
+    const user = await state.getJson<string>(salesforceUserDoc(identity))
+    const [orgId, userId] = user?.replace(/^sfuser:/, '').split('/') ?? []
+    if (!orgId || !userId) return guard
+    const asked = await state.getJson<{ at: number }>(loginGuardAskedDoc(identity))
+    if (asked && this.opts.now() - asked.at < TRUTH_INTERVAL_MS) return guard
+    await state.putJson(loginGuardAskedDoc(identity), { at: this.opts.now() }, TRUTH_INTERVAL_MS)
+    const where = await state.getJson<{ connection: string, version: number }>(orgSessionDoc(orgId))
+    const cached = where ? await state.getSession(where.connection, where.version) : null
+    if (!where || !cached) return guard
+    const truth = await read(cached.session, cached.apiVersion, userId).catch(() => null)
+    if (!truth?.ok) {
+      this.opts.logger.info({ via: where.connection, reason: truth?.failure.classification }, 'failure guard: Salesforce\'s failed-login count could not be read; relying on the broker\'s')
+      return guard
+    }
+    const now = this.opts.now()
+    await state.putJson(loginGuardTruthDoc(identity), { failedLogins: truth.failedLogins, locked: truth.locked, readAt: now, via: where.connection } satisfies GuardTruth)
+    if (truth.locked) return guard
+    let next = withReset(guard, now)
+    for (let i = 0; i < truth.failedLogins; i++) next = withFailure(next, now + i)
+    next = { ...next, truthReadAt: now }
+    await this.write(identity, next)
+    this.opts.logger.info({ via: where.connection, salesforceFailedLogins: truth.failedLogins, brokerFailedLogins: guard?.failures.length ?? 0 }, 'failure guard: count taken from Salesforce')
+    return next
+  }
+
+  /**
+   * An admin states that Salesforce's failed-login count of the definition's user is zero again
+   * (the user was unlocked, or its password reset, in Setup): the guard's count goes with it.
+   */
+  async acknowledgeReset (definition: ConnectionDefinition): Promise<GuardDecision> {
+    const identity = loginIdentity(definition)
+    const read = await this.read(identity)
+    const next = withReset(read === 'unavailable' ? null : read, this.opts.now())
+    await this.write(identity, next)
+    return guardDecision(next, this.opts.guard)
+  }
+}

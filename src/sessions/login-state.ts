@@ -1,0 +1,109 @@
+import type { CachedSession, CircuitState, SharedState, StateRead } from '../shared-state/shared-state.ts'
+import { loginBudgetWindow, loginGuardDoc, loginRateHoldDoc, salesforceUserDoc, transientHoldOffDoc } from '../shared-state/state-names.ts'
+import type { HoldOff } from './hold-off.ts'
+import { BUDGET_WINDOW_MS } from './login-budget.ts'
+import type { GuardState } from './login-guard.ts'
+
+/** Everything a login decision reads, read at one moment (one MGET and one ZCOUNT on one Redis server). */
+export interface LoginState {
+  /** the session cached for the stored version asked about (when asked) */
+  cached: CachedSession | null
+  /** the connection's circuit (stored versions only) */
+  circuit: CircuitState | null
+  /** the connection's transient hold-off (logins for callers only) */
+  holdOff: HoldOff | null
+  /** whose hourly login budget a login spends: the Salesforce user, once known, else the login identity */
+  owner: string
+  /** Salesforce answered LOGIN_RATE_EXCEEDED for the owner: no login before then */
+  rateHoldUntil: number
+  /** logins of the owner in the rolling hour */
+  used: number
+  /** the fleet's failure count of the user (password flows); 'unavailable' when Redis cannot say */
+  guard: GuardState | null | 'unavailable'
+  /** the caller's own documents, asked for by name */
+  docs: Record<string, unknown>
+}
+
+export interface LoginStateQuery {
+  connection: string
+  identity: string
+  /** the stored version whose cache and circuit apply; undefined for a candidate */
+  storedVersion?: number
+  withHoldOff: boolean
+  withGuard: boolean
+  docs?: readonly string[]
+}
+
+/**
+ * Reads a login's state in one batch. The budget's owner is remembered per identity in process
+ * memory (it never changes once Salesforce named the user), so the owner's hold and window are in
+ * the same batch; only a replica that never saw the owner reads twice, once.
+ */
+export class LoginStateReader {
+  private readonly state: SharedState
+  private readonly owners = new Map<string, string>()
+
+  constructor (state: SharedState) {
+    this.state = state
+  }
+
+  /** Whose budget the identity's logins spend, as far as this replica knows (the identity until a success named the user). */
+  ownerOf (identity: string): string {
+    return this.owners.get(identity) ?? identity
+  }
+
+  /** Remembers whose budget the identity's logins spend (after a success named the user). */
+  learnedOwner (identity: string, owner: string): void {
+    this.owners.set(identity, owner)
+  }
+
+  async read (q: LoginStateQuery): Promise<LoginState> {
+    const assumed = this.owners.get(q.identity) ?? q.identity
+    let state: LoginState
+    if (!q.withGuard) {
+      state = await this.batch(q, assumed, false)
+    } else {
+      try {
+        // the guard's count must be the fleet's: a replica's memory would let replicas add up to the lockout
+        state = await this.batch(q, assumed, true)
+      } catch {
+        state = { ...await this.batch({ ...q, withGuard: false }, assumed, false), guard: 'unavailable' }
+      }
+    }
+    if (state.owner === assumed) return state
+    // a replica that had not yet seen the user's name: its hold and window, read again
+    this.owners.set(q.identity, state.owner)
+    const [hold, used] = await this.state.readMany([
+      { kind: 'doc', key: loginRateHoldDoc(state.owner) },
+      { kind: 'window', key: loginBudgetWindow(state.owner), windowMs: BUDGET_WINDOW_MS },
+    ] as const)
+    return { ...state, rateHoldUntil: (hold as { until: number } | null)?.until ?? 0, used }
+  }
+
+  private async batch (q: LoginStateQuery, owner: string, strict: boolean): Promise<LoginState> {
+    const reads: StateRead[] = [
+      { kind: 'doc', key: salesforceUserDoc(q.identity) },
+      { kind: 'doc', key: loginRateHoldDoc(owner) },
+      { kind: 'window', key: loginBudgetWindow(owner), windowMs: BUDGET_WINDOW_MS },
+    ]
+    const at = (read: StateRead): number => reads.push(read) - 1
+    const stored = q.storedVersion
+    const cachedAt = stored === undefined ? -1 : at({ kind: 'session', connection: q.connection, secretVersion: stored })
+    const circuitAt = stored === undefined ? -1 : at({ kind: 'circuit', connection: q.connection })
+    const holdOffAt = q.withHoldOff ? at({ kind: 'doc', key: transientHoldOffDoc(q.connection) }) : -1
+    const guardAt = q.withGuard ? at({ kind: 'doc', key: loginGuardDoc(q.identity) }) : -1
+    const docsAt = (q.docs ?? []).map(key => at({ kind: 'doc', key }))
+    const values = await this.state.readMany(reads, { strict }) as unknown[]
+    const pick = <T>(i: number): T | null => i < 0 ? null : values[i] as T | null
+    return {
+      owner: pick<string>(0) ?? q.identity,
+      rateHoldUntil: pick<{ until: number }>(1)?.until ?? 0,
+      used: values[2] as number,
+      cached: pick<CachedSession>(cachedAt),
+      circuit: pick<CircuitState>(circuitAt),
+      holdOff: pick<HoldOff>(holdOffAt),
+      guard: pick<GuardState>(guardAt),
+      docs: Object.fromEntries((q.docs ?? []).map((key, i) => [key, values[docsAt[i]]])),
+    }
+  }
+}
