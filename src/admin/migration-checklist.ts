@@ -2,7 +2,7 @@ import type { Classification, ConnectionDefinition } from '../salesforce/types.t
 
 /**
  * What an admin does in Salesforce Setup between starting a migration and validating it, in the
- * order Setup asks for it (SALESFORCE-FACTS.md "The flows that survive"; Salesforce Help "Create
+ * order Setup asks for it (Salesforce Help "Create
  * an External Client App", "OAuth 2.0 JWT Bearer Flow for Server-to-Server Integration", "OAuth
  * 2.0 Client Credentials Flow for Server-to-Server Integration"). External Client Apps come first:
  * since Spring '26 many orgs can no longer create connected apps.

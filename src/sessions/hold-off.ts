@@ -10,7 +10,8 @@ const HOLD_OFF_BASE_MS = 1_000
 /**
  * Short on purpose: the pause is fleet-wide and only the lease holder probes when it ends, so a
  * longer one buys no protection (one probe per pause whatever the fleet's size) but keeps refusing
- * callers long after Salesforce is back (issue 12: 8 s after a 10 s outage). Rate limits are the
+ * callers long after Salesforce is back (with a longer cap, callers were still refused 8 s after a
+ * 10 s outage ended: test/sessions/recovery.test.ts). Rate limits are the
  * login budget's business (an hour's hold), not this pause's.
  */
 const HOLD_OFF_MAX_MS = 1_500

@@ -1,6 +1,6 @@
 /**
  * The login budget: Salesforce allows 3,600 logins per user per rolling hour across all flows and
- * then answers LOGIN_RATE_EXCEEDED for every connection of that user (SALESFORCE-FACTS.md, help
+ * then answers LOGIN_RATE_EXCEEDED for every connection of that user (Salesforce Help
  * 000381578). The broker counts every login it makes per user and keeps the last fifth for what
  * cannot wait.
  */
