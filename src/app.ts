@@ -65,7 +65,8 @@ export async function buildApp (config: Config, overrides: BrokerOverrides = {})
     genReqId: requestId,
     logController: new AccessLog(broker.metrics),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
-    routerOptions: { maxParamLength: 200 },
+    // compile: each method's routing tree as generated code instead of a walk per request (same matching)
+    routerOptions: { maxParamLength: 200, compile: true },
     // the router's and Node's own refusals answer problem+json too, without quoting the input
     frameworkErrors: frameworkErrorHandler,
     clientErrorHandler,
