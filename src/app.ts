@@ -19,7 +19,7 @@ import consumerRotationRoutes from './routes/consumer-rotation.ts'
 import { ConsumerRotationSchema } from './schemas/consumer-rotation.ts'
 import certificateRotationRoutes from './routes/certificate-rotation.ts'
 import { flowSunsetPolicyOf } from './admin/flow-sunset-policy.ts'
-import healthPlugin from './health/plugin.ts'
+import { ConnectionHealthSchema, SalesforceHealthSchema, SalesforceHealthSummarySchema } from './health/schemas.ts'
 import salesforceHealthRoutes from './routes/salesforce-health.ts'
 import metricsRoutes from './routes/metrics.ts'
 import notificationRoutes from './routes/notifications.ts'
@@ -83,6 +83,9 @@ export async function buildApp (config: Config, overrides: BrokerOverrides = {})
   app.addSchema(ValidationResultSchema)
   app.addSchema(MigrationSchema)
   app.addSchema(ConsumerRotationSchema)
+  app.addSchema(ConnectionHealthSchema)
+  app.addSchema(SalesforceHealthSchema)
+  app.addSchema(SalesforceHealthSummarySchema)
   registerErrorHandling(app)
 
   // Before any other hook (auth included), so that refusals carry the request id too.
@@ -127,31 +130,13 @@ export async function buildApp (config: Config, overrides: BrokerOverrides = {})
   })
   registerAuditGate(app, broker.audit)
   await app.register(probeRoutes, { secretStore: broker.cachingSecretStore, sharedState: broker.sharedState })
-  await app.register(healthPlugin, {
-    config,
-    logger: broker.logger,
-    secretStore: broker.cachingSecretStore,
-    sessions: broker.sessions,
-    sharedState: broker.sharedState,
-    gate: broker.gate,
-    checkSession: broker.checkSession,
-    metrics: broker.metrics,
-    flowSunsets: broker.flowSunsets,
-    now: broker.now,
-    clock: broker.clock,
-    admin: broker.admin,
-    notifier: broker.notifier,
-    certificateRotation: broker.certificateRotation,
-    storedLogin: broker.storedLogin,
-    consumerRotations: broker.consumerRotations,
-  })
   await app.register(salesforceHealthRoutes, {
-    ...app.salesforceHealth,
+    ...broker.health.service,
     state: broker.sharedState,
     audit: broker.audit,
     publicDetails: config.HEALTH_DETAILS === 'public',
   })
-  await app.register(statusRoutes, { reporter: app.salesforceHealth.reporter, notifier: broker.notifier, publicDetails: config.HEALTH_DETAILS === 'public' })
+  await app.register(statusRoutes, { reporter: broker.health.service.reporter, notifier: broker.notifier, publicDetails: config.HEALTH_DETAILS === 'public' })
   await app.register(notificationRoutes, { deadLetters: broker.deadLetters })
   await app.register(sessionRoutes, { sessions: broker.sessions, handouts: broker.handouts })
   await app.register(proxyRoutes, {
@@ -172,8 +157,11 @@ export async function buildApp (config: Config, overrides: BrokerOverrides = {})
 
   // Requests in flight at shutdown finish, but their keep-alive connections must not hold
   // server.close() open until the keep-alive timeout: answer them with Connection: close.
+  // the re-validation scheduler runs while the app serves; it stops before the broker closes Redis under a running validation
+  app.addHook('onReady', async () => { broker.health.start() })
   app.addHook('preClose', async () => {
     closing = true
+    await broker.health.stop()
     broker.sessions.stopBy(Date.now() + answerWindowMs(config.SHUTDOWN_TIMEOUT_MS))
   })
   app.addHook('onSend', (request, reply, payload, done) => {

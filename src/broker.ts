@@ -41,6 +41,7 @@ import { SessionSealer } from './shared-state/session-crypto.ts'
 import { LoginGate } from './sessions/login-gate.ts'
 import { RejectionCheck, type SessionChecker } from './sessions/rejection-check.ts'
 import { SessionService } from './sessions/session-service.ts'
+import { buildHealth, type HealthServices } from './health/health-services.ts'
 import type { SharedState } from './shared-state/shared-state.ts'
 
 /** Everything a broker process runs on. Built once per app; closed with it. */
@@ -54,11 +55,9 @@ export interface Broker {
   cachingSecretStore: CachingSecretStore
   sharedState: SharedState
   loginUrlPolicy: LoginUrlPolicy
-  /** the one door to Salesforce: every login goes through it */
-  gate: LoginGate
-  /** asks Salesforce whether a session still works (GET /limits) */
-  checkSession: SessionChecker
   sessions: SessionService
+  /** credential health: the routes' service, and the re-validation scheduler's lifecycle (the app starts it when ready) */
+  health: HealthServices
   audit: AuditLog
   /** audit of the sessions handed out */
   handouts: SessionHandoutAudit
@@ -69,8 +68,6 @@ export interface Broker {
   consumerRotations: ConsumerRotationService
   /** key and certificate rotation of JWT bearer connections (a migration to the same flow) */
   certificateRotation: CertificateRotation
-  /** what a login with a stored definition passes besides the gate: retired flows, a pending rotation's key */
-  storedLogin: StoredLogin
   metrics: BrokerMetrics
   /** raises the events webhooks deliver and /status lists (src/notifications/) */
   notifier: Notifier
@@ -84,8 +81,6 @@ export interface Broker {
   flowSunsets: FlowSunsetTable
   /** the calendar the sunset dates are compared with (injectable: tests live at any date) */
   now: () => number
-  /** the Clock a test gave as `clock`: validation rounds run on it; undefined = the system clock */
-  clock?: Clock
   close (): Promise<void>
 }
 
@@ -242,6 +237,25 @@ export async function createBroker (config: Config, overrides: BrokerOverrides =
     calendar: overrides.rotationCalendar,
   })
 
+  const health = buildHealth({
+    config,
+    logger,
+    secretStore: cachingSecretStore,
+    sessions,
+    sharedState,
+    gate,
+    checkSession: checker,
+    metrics,
+    flowSunsets,
+    now,
+    ...(typeof given === 'object' ? { clock: given } : {}),
+    admin,
+    notifier,
+    certificateRotation,
+    storedLogin,
+    consumerRotations,
+  })
+
   logger.info({
     secretStore: uncachedSecretStore.kind,
     sharedState: sharedState.kind === 'redis' ? `redis (${redisTopology(config) as string})` : 'in-memory only (no REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES: sessions are not shared between replicas)',
@@ -256,8 +270,6 @@ export async function createBroker (config: Config, overrides: BrokerOverrides =
     cachingSecretStore,
     sharedState,
     loginUrlPolicy,
-    gate,
-    checkSession: checker,
     sessions,
     audit,
     handouts: new SessionHandoutAudit(audit),
@@ -265,16 +277,16 @@ export async function createBroker (config: Config, overrides: BrokerOverrides =
     migrations,
     consumerRotations,
     certificateRotation,
-    storedLogin,
     metrics,
     notifier,
     deadLetters,
     proxyAccounting: new ProxyAccounting({ registry: metrics.registry, state: sharedState, now: clock, logger }),
     flowSunsets,
     now,
-    ...(typeof given === 'object' ? { clock: given } : {}),
     startup: created.startup,
+    health,
     async close () {
+      await health.stop()
       stopReloading()
       await stopProxying()
       // undelivered events become dead letters in the shared state: before it closes

@@ -1,5 +1,3 @@
-import fp from 'fastify-plugin'
-import type { FastifyInstance } from 'fastify'
 import type { CertificateRotation } from '../admin/certificate-rotation.ts'
 import type { ConnectionAdmin } from '../admin/connection-admin.ts'
 import type { Config } from '../config.ts'
@@ -21,11 +19,10 @@ import { HealthEvents } from './health-events.ts'
 import { HealthReporter } from './health-report.ts'
 import type { HealthStatus, StoredHealth } from './health-result.ts'
 import { ValidationScheduler } from './scheduler.ts'
-import { ConnectionHealthSchema, SalesforceHealthSchema, SalesforceHealthSummarySchema } from './schemas.ts'
 import { TokenBucket } from './token-bucket.ts'
 
 /** The slice of the service graph and config credential health works with (not the whole broker). */
-export interface HealthPluginOptions {
+export interface HealthServicesOptions {
   config: Pick<Config, 'VALIDATION_INTERVAL_SECONDS' | 'VALIDATION_MAX_PER_SECOND' | 'FULL_VALIDATION_INTERVAL_SECONDS' |
     'LOGIN_TIMEOUT_MS' | 'PASSWORD_EXPIRY_WARN_DAYS' | 'LOGIN_LEASE_TTL_MS' | 'LOCKOUT_THRESHOLD' | 'FLOW_SUNSET_WARN_DAYS' |
     'CERT_EXPIRY_WARN_DAYS' | 'SCHEDULER_ENABLED' | 'API_USAGE_WARN_RATIO'>
@@ -66,23 +63,27 @@ export interface SalesforceHealthService {
   acknowledgeReset: (name: string) => Promise<boolean>
 }
 
-declare module 'fastify' {
-  interface FastifyInstance {
-    salesforceHealth: SalesforceHealthService
-  }
+/** Credential health as the broker builds it (src/broker.ts): what the routes use, and its lifecycle. */
+export interface HealthServices {
+  service: SalesforceHealthService
+  /** starts the re-validation scheduler (when enabled): the app calls it once it is ready */
+  start (): void
+  /** stops it: validations queued for a token are dropped, the ones calling Salesforce finish */
+  stop (): Promise<void>
 }
 
 /**
- * Salesforce credential health: the re-validation scheduler (started when the app is ready,
- * stopped before it closes), and `app.salesforceHealth` for the routes in src/routes/salesforce-health.ts,
- * which app.ts registers after this plugin (routes register on plugins, a plugin never imports a route).
+ * Salesforce credential health: the validator (health subscribes to the login gate's successes:
+ * nothing in sessions/ calls up into health/), the reporter behind /health/salesforce and /status,
+ * and the re-validation scheduler.
  */
-async function healthPlugin (app: FastifyInstance, opts: HealthPluginOptions): Promise<void> {
+export function buildHealth (opts: HealthServicesOptions): HealthServices {
   const { config, metrics, secretStore, sharedState, clock } = opts
   const intervalMs = config.VALIDATION_INTERVAL_SECONDS * 1000
   const logger = opts.logger.child({ component: 'health' })
 
-  // capacity 1: a ceiling per second, not a rate with a second's worth of burst on top after a quiet spell
+  // capacity 1: a ceiling per second, not a rate with a second's worth of burst on top after a quiet spell;
+  // on the system clock: it paces real calls to Salesforce, which a test's moved clock does not
   const bucket = new TokenBucket(config.VALIDATION_MAX_PER_SECOND, 1)
   const events = opts.notifier && new HealthEvents(opts.notifier, {
     flowSunsets: opts.flowSunsets,
@@ -136,10 +137,7 @@ async function healthPlugin (app: FastifyInstance, opts: HealthPluginOptions): P
     apiUsageWarnRatio: config.API_USAGE_WARN_RATIO,
   })
 
-  app.addSchema(ConnectionHealthSchema)
-  app.addSchema(SalesforceHealthSchema)
-  app.addSchema(SalesforceHealthSummarySchema)
-  app.decorate('salesforceHealth', {
+  const service: SalesforceHealthService = {
     reporter,
     acknowledgeReset: async (name) => {
       const stored = await secretStore.read(name)
@@ -158,11 +156,11 @@ async function healthPlugin (app: FastifyInstance, opts: HealthPluginOptions): P
       if (stored) events?.datesChecked(name, stored.definition)
       return { ...health, ...(stored ? { target: new URL(stored.definition.loginUrl).origin } : {}), ...(before ? { guardReset: true } : {}) }
     },
-  } satisfies SalesforceHealthService)
+  }
 
   if (!config.SCHEDULER_ENABLED) {
     logger.info('salesforce re-validation scheduler disabled (SCHEDULER_ENABLED=false)')
-    return
+    return { service, start: () => {}, stop: async () => { bucket.close() } }
   }
   const scheduler = new ValidationScheduler({
     intervalMs,
@@ -195,15 +193,13 @@ async function healthPlugin (app: FastifyInstance, opts: HealthPluginOptions): P
     logger,
     clock,
   })
-  const stop = async () => {
-    // validations queued for a token are dropped, not waited for; the ones calling Salesforce finish
-    bucket.close()
-    await scheduler.stop()
+  return {
+    service,
+    start: () => scheduler.start(),
+    stop: async () => {
+      // validations queued for a token are dropped, not waited for; the ones calling Salesforce finish
+      bucket.close()
+      await scheduler.stop()
+    },
   }
-  app.addHook('onReady', async () => { scheduler.start() })
-  // preClose: stop before the broker's onClose closes Redis under a running validation
-  app.addHook('preClose', stop)
-  app.addHook('onClose', stop)
 }
-
-export default fp(healthPlugin, { name: 'sf-broker-health', fastify: '5.x' })
