@@ -282,7 +282,7 @@ export class ConnectionAdmin {
     }
     // written, purged and the validating session adopted under the login lease of the candidate's
     // user: a caller's login for the new version waits for it, then is served the adopted session
-    const written = await this.opts.gate.exclusive(candidate, async () => {
+    const { written, stale } = await this.opts.gate.exclusive(candidate, async () => {
       let written: { version: number, createdTime: string }
       try {
         written = await this.opts.store.write(name, candidate, cas)
@@ -293,16 +293,22 @@ export class ConnectionAdmin {
         throw new DomainError('conflict', 'the connection changed while this request was being validated; read it again and retry', { connection: name, currentVersion: err.currentVersion })
       }
       const purged = await this.opts.sessions.purge(name)
-      if (this.opts.revokeOnRotation) {
-        // the cached sessions and every earlier one handed out; Salesforce may hand the same token to
-        // the new login: never revoke the one just issued
-        const all = [...purged, ...await this.opts.sessions.takeIssued(name)]
-        const stale = [...new Map(all.filter(p => p.session.accessToken !== outcome.session.accessToken).map(p => [p.session.accessToken, p.session])).values()]
-        await Promise.all(stale.map(s => this.opts.revoke(s).catch(() => false)))
-      }
+      // the cached sessions and every earlier one handed out; Salesforce may hand the same token to
+      // the new login: never revoke the one just issued
+      const all = this.opts.revokeOnRotation ? [...purged, ...await this.opts.sessions.takeIssued(name)] : []
+      const stale = [...new Map(all.filter(p => p.session.accessToken !== outcome.session.accessToken).map(p => [p.session.accessToken, p.session])).values()]
       await this.opts.sessions.adopt(name, written.version, candidate, outcome.session)
-      return written
+      return { written, stale }
+    }).catch(async (err: unknown) => {
+      // nothing was written (another login of the user held the lease too long): the validating session goes
+      if (err instanceof DomainError && err.code === 'login_wait_timeout') {
+        await this.opts.revoke(outcome.session).catch(() => false)
+        await this.opts.audit.record({ ...base, outcome: 'error', classification: 'login_wait_timeout' })
+      }
+      throw err
     })
+    // revoked after the lease: Salesforce's answers hold no caller's login back
+    await Promise.all(stale.map(s => this.opts.revoke(s).catch(() => false)))
     await this.opts.audit.record({ ...base, outcome: 'success', classification: 'ok', version: written.version })
     this.opts.logger.info({ connection: name, action, version: written.version }, 'connection written')
     await this.announceWritten(name, written.version)

@@ -132,8 +132,18 @@ export class LoginGate {
       const state = await this.read(identity, req, spendsLoginAttempts(req.definition.flow))
       return await this.settledBy(state, req) ?? await this.underLease(identity, state, req)
     })
+    // this replica's waiters for other connections of the same user: the lease is free now
+    this.waiters.wakeAll()
     if (result.kind === 'timeout') return { ok: false, refusal: { kind: 'busy', retryAt: this.now() + 1000 } }
-    return result.value
+    const outcome = result.value
+    if (outcome.ok && outcome.loggedIn && outcome.entry) {
+      // told after the lease is released: a listener's bookkeeping never holds the user's logins back
+      for (const listener of this.listeners) {
+        await listener({ connection: req.connection, version: outcome.entry.secretVersion, purpose: req.purpose }).catch((err: unknown) => this.opts.logger.warn({ connection: req.connection, err }, 'a login listener failed'))
+      }
+      delete outcome.loggedIn
+    }
+    return outcome
   }
 
   private read (identity: string, req: ObtainRequest, withGuard: boolean): Promise<LoginState> {
@@ -159,25 +169,30 @@ export class LoginGate {
     return undefined
   }
 
-  private async underLease (identity: string, state: LoginState, req: ObtainRequest): Promise<ObtainOutcome> {
-    await req.beforeLogin?.(state.docs)
-    let budget = { used: state.used }
-    const send: LoginAttempt = r => this.send(identity, state, budget, r)
+  private async underLease (identity: string, first: LoginState, req: ObtainRequest): Promise<ObtainOutcome> {
+    await req.beforeLogin?.(first.docs)
+    let state = first
+    const budget = { used: state.used }
+    const send: LoginAttempt = r => this.send(identity, state, budget, r, req.signal)
     let outcome: ObtainOutcome | undefined
     for (let attempt = 0; attempt <= (req.retries ?? 0); attempt++) {
       if (attempt > 0) {
-        // jittered exponential backoff, never past the caller's wait
+        // jittered exponential backoff, never past the caller's wait; a stopping replica sends nothing more
         const backoff = Math.min(200 * 2 ** (attempt - 1) * (0.5 + Math.random()), (req.deadline ?? Infinity) - this.now() - 100)
         if (backoff <= 0 || req.signal?.aborted) break
-        await sleep(backoff)
-        budget = { used: budget.used }
+        const slept = await sleep(backoff, true, req.signal ? { signal: req.signal } : {}).catch(() => false)
+        if (!slept) break
+        // read again: had the lease been lost meanwhile (a pause past its ttl), another replica's count decides
+        state = await this.read(identity, req, spendsLoginAttempts(req.definition.flow))
+        budget.used = state.used
       }
       const version = req.storedVersion
       outcome = version !== undefined && req.via ? await req.via.attempt({ ...req, storedVersion: version }, send) : await send(req)
       if (outcome.ok || 'refusal' in outcome || !isTransient(outcome)) break
       this.opts.logger.warn({ connection: req.connection, classification: outcome.failure.classification, attempt }, 'salesforce login failed transiently')
     }
-    return this.settle(state, req, outcome as ObtainOutcome)
+    if (outcome === undefined) return { ok: false, refusal: { kind: 'busy', retryAt: this.now() + 1000 } }
+    return this.settle(state, req, outcome)
   }
 
   /** The outcome written once: a stored version's session cached fleet-wide, or the hold-off of a transient failure. */
@@ -190,10 +205,7 @@ export class LoginGate {
       const ended = endedHoldOff(state.holdOff)
       if (ended) await this.opts.state.putJson(transientHoldOffDoc(connection), ended, 1_000)
       this.opts.logger.info({ connection, flow: stored.definition.flow, secretVersion: stored.version, orgId: entry.session.orgId }, 'salesforce login succeeded')
-      for (const listener of this.listeners) {
-        await listener({ connection, version: stored.version, purpose: req.purpose }).catch((err: unknown) => this.opts.logger.warn({ connection, err }, 'a login listener failed'))
-      }
-      return { ...outcome, entry }
+      return { ...outcome, entry, loggedIn: true }
     }
     if (!outcome.ok && 'failure' in outcome && !outcome.circuit && outcome.failure.classification !== 'login_rate_exceeded' &&
         holdsOffFor(req.purpose) && req.storedVersion !== undefined) {
@@ -239,9 +251,13 @@ export class LoginGate {
   }
 
   /** One login through the guards, with the state read under the lease (`budget` follows the logins sent). */
-  private async send (identity: string, state: LoginState, budget: { used: number }, req: GateRequest): Promise<GateOutcome> {
+  private async send (identity: string, state: LoginState, budget: { used: number }, req: GateRequest, signal?: AbortSignal): Promise<GateOutcome> {
     const { connection, definition, storedVersion } = req
     const now = this.now()
+    // the caller stopped (shutdown): its lease is handed on, so nothing more goes out under it
+    if (signal?.aborted) return { ok: false, refusal: { kind: 'busy', retryAt: now + 1000 } }
+    // the lease and the state read are this identity's: a policy's login of another identity would go unguarded
+    if (loginIdentity(definition) !== identity) throw new Error('a login policy sent a login of another Salesforce user under this lease')
     const circuit = storedVersion === undefined ? null : state.circuit
     if (req.purpose !== 'probe' && storedVersion !== undefined && circuitBlocks(circuit, storedVersion, now)) {
       return { ok: false, refusal: { kind: 'circuit_open', circuit } }
@@ -249,7 +265,8 @@ export class LoginGate {
     const spendsAttempts = spendsLoginAttempts(definition.flow)
     let guard: GuardState | null = null
     if (spendsAttempts) {
-      if (state.guard === 'unavailable') return { ok: false, refusal: { kind: 'guard_unavailable' } }
+      // 'not_read': the request's flow sends no password, so its guard was not read: never a reason to send one
+      if (state.guard === 'unavailable' || state.guard === 'not_read') return { ok: false, refusal: { kind: 'guard_unavailable' } }
       guard = await this.guards.merged(identity, state.guard)
       let decision = guardDecision(guard, this.opts.guard)
       if (decision.blocked) {

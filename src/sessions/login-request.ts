@@ -76,7 +76,7 @@ export type GateOutcome =
  * caller and replica (`entry`); `fromCache`: someone else's login answered (no login was sent).
  */
 export type ObtainOutcome =
-  | { ok: true, session: SalesforceSession, entry?: CachedSession, fromCache?: true, switched?: { version: number, definition: ConnectionDefinition } }
+  | { ok: true, session: SalesforceSession, entry?: CachedSession, fromCache?: true, switched?: { version: number, definition: ConnectionDefinition }, /** internal: this request's login (listeners are told) */ loggedIn?: true }
   | Exclude<GateOutcome, { ok: true }>
 
 /** A Salesforce user's logins as health shows them. */

@@ -4,7 +4,7 @@ import type { HoldOff } from './hold-off.ts'
 import { BUDGET_WINDOW_MS } from './login-budget.ts'
 import type { GuardState } from './login-guard.ts'
 
-/** Everything a login decision reads, read at one moment (one MGET and one ZCOUNT on one Redis server). */
+/** Everything a login decision reads, read at one moment (one command on one Redis server or Sentinel; one per key on Cluster). */
 export interface LoginState {
   /** the session cached for the stored version asked about (when asked) */
   cached: CachedSession | null
@@ -18,8 +18,8 @@ export interface LoginState {
   rateHoldUntil: number
   /** logins of the owner in the rolling hour */
   used: number
-  /** the fleet's failure count of the user (password flows); 'unavailable' when Redis cannot say */
-  guard: GuardState | null | 'unavailable'
+  /** the fleet's failure count of the user (password flows); 'unavailable' when Redis cannot say; 'not_read' when not asked for */
+  guard: GuardState | null | 'unavailable' | 'not_read'
   /** the caller's own documents, asked for by name */
   docs: Record<string, unknown>
 }
@@ -102,7 +102,7 @@ export class LoginStateReader {
       cached: pick<CachedSession>(cachedAt),
       circuit: pick<CircuitState>(circuitAt),
       holdOff: pick<HoldOff>(holdOffAt),
-      guard: pick<GuardState>(guardAt),
+      guard: guardAt < 0 ? 'not_read' : pick<GuardState>(guardAt),
       docs: Object.fromEntries((q.docs ?? []).map((key, i) => [key, values[docsAt[i]]])),
     }
   }

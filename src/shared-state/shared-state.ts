@@ -143,9 +143,9 @@ export type StateReadValue<R extends StateRead> =
         : unknown
 
 /**
- * Several reads in as few round trips as the topology allows (one MGET, plus one ZCOUNT per window,
- * on one server or Sentinel): everything one decision needs, read at one moment. The login funnel
- * reads all of a login's state this way.
+ * Several reads in as few round trips as the topology allows (one command on one server or
+ * Sentinel; one per key on Cluster, whose slots one command cannot span): everything one decision
+ * needs, read at one moment. The login funnel reads all of a login's state this way.
  */
 export interface BatchReads {
   /**

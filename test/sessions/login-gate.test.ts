@@ -6,6 +6,7 @@ import { login as salesforceLogin, createLoginUrlPolicy } from '../../src/salesf
 import type { ConnectionDefinition } from '../../src/salesforce/types.ts'
 import { LoginGate, type ObtainRequest } from '../../src/sessions/login-gate.ts'
 import { MemorySharedState } from '../../src/shared-state/memory-state.ts'
+import { transientHoldOffDoc } from '../../src/shared-state/state-names.ts'
 import { ManualClock } from '../support/manual-clock.ts'
 
 /**
@@ -13,7 +14,7 @@ import { ManualClock } from '../support/manual-clock.ts'
  * a manual clock for cool-downs. What every login path relies on, without an app around it.
  */
 
-async function rig (t: Parameters<typeof startSim>[0], o: { threshold?: number } = {}) {
+async function rig (t: Parameters<typeof startSim>[0], o: { threshold?: number, onAttempt?: () => void } = {}) {
   const sim = await startSim(t, undefined)
   const state = new MemorySharedState()
   const clock = new ManualClock()
@@ -31,6 +32,7 @@ async function rig (t: Parameters<typeof startSim>[0], o: { threshold?: number }
     waitTimeoutMs: 5000,
     hashKey: randomBytes(32),
     now: () => clock.now(),
+    observer: { loginAttempt: () => o.onAttempt?.() },
   })
   const request = (definition: ConnectionDefinition, extra: Partial<ObtainRequest> = {}): ObtainRequest =>
     ({ connection: 'acme', definition, purpose: 'miss', storedVersion: 1, answeredBy: e => e.validUntil > clock.now(), ...extra })
@@ -102,4 +104,20 @@ t.test('the caller\'s policy runs under the lease before a login, and may refuse
   t.equal(sent(), 0, 'nothing sent')
   const ok = await gate.obtain(request(acmeDefinition(sim, 'jwt_bearer')))
   t.ok(ok.ok, 'the lease was released: the next request logs in')
+})
+
+t.test('a stopping caller\'s login sends nothing more after its signal aborted: its lease is handed on', async (t) => {
+  const stop = new AbortController()
+  // the first attempt has failed: the replica stops while the retry's backoff (at least 100 ms) runs
+  const { sim, state, gate, request, sent } = await rig(t, { onAttempt: () => { setTimeout(() => stop.abort(), 20) } })
+  const jwt = acmeDefinition(sim, 'jwt_bearer')
+  sim.setDown(true)
+  await gate.obtain(request(jwt, { retries: 3, deadline: Date.now() + 30_000, signal: stop.signal })).catch((err: unknown) => err)
+  t.ok(stop.signal.aborted)
+  // the abandoned work ends by recording the transient failure's hold-off: after it, nothing can be sent
+  for (;;) {
+    if (await state.getJson(transientHoldOffDoc('acme'))) break
+    await new Promise(resolve => setImmediate(resolve))
+  }
+  t.equal(sent(), 1, 'no retry after the abort')
 })
