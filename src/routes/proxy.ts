@@ -216,7 +216,8 @@ const proxyRoutes: FastifyPluginAsync<ProxyRoutesOptions> = async (app, opts) =>
 function requestDroppingAbortedAnswers (dispatcher: Dispatcher): Dispatcher['request'] {
   const request = (options: Dispatcher.RequestOptions, callback: (err: Error | null, data: Dispatcher.ResponseData) => void): void => {
     dispatcher.request(options, (err, data) => {
-      data?.body.on('error', ignore)
+      // an error answers with no body (undici hands `{ opaque }` then)
+      data?.body?.on('error', ignore)
       callback(err, data)
     })
   }
