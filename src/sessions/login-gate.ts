@@ -90,7 +90,10 @@ export class LoginGate {
   private readonly now: () => number
   private readonly guards: GuardStore
   private readonly reader: LoginStateReader
+  /** waiters by login identity: a login of any connection of the same Salesforce user may be what they wait for */
   private readonly waiters = new ChangeWaiters()
+  /** the login identity of every connection this replica asked the gate about (events name the connection) */
+  private readonly identities = new Map<string, string>()
   private readonly listeners: LoginListener[] = []
 
   constructor (opts: LoginGateOptions) {
@@ -99,7 +102,10 @@ export class LoginGate {
     this.guards = new GuardStore({ state: opts.state, logger: opts.logger, guard: opts.guard, now: this.now, readFailedLogins: opts.readFailedLogins })
     this.reader = new LoginStateReader(opts.state)
     // a session stored, purged or a circuit changed anywhere in the fleet: whoever waits looks again
-    opts.state.onEvent(event => this.waiters.wake(event.connection))
+    opts.state.onEvent((event) => {
+      const identity = this.identities.get(event.connection)
+      if (identity) this.waiters.wake(identity)
+    })
   }
 
   get loginsPerHour (): number {
@@ -113,6 +119,7 @@ export class LoginGate {
 
   async obtain (req: ObtainRequest): Promise<ObtainOutcome> {
     const identity = loginIdentity(req.definition)
+    this.identities.set(req.connection, identity)
     const result = await underLease<ObtainOutcome>({
       state: this.opts.state,
       name: loginUserLease(identity),
@@ -121,7 +128,7 @@ export class LoginGate {
       logger: this.opts.logger,
       signal: req.signal,
       askFirst: false,
-      waitForChange: ms => this.waiters.wait(req.connection, Math.min(ms, WAIT_POLL_MS)),
+      waitForChange: ms => this.waiters.wait(identity, Math.min(ms, WAIT_POLL_MS)),
       // after a wait: did the login someone else held answer this request, or forbid it?
       settled: async () => {
         if (req.storedVersion === undefined) return undefined
@@ -132,8 +139,8 @@ export class LoginGate {
       const state = await this.read(identity, req, spendsLoginAttempts(req.definition.flow))
       return await this.settledBy(state, req) ?? await this.underLease(identity, state, req)
     })
-    // this replica's waiters for other connections of the same user: the lease is free now
-    this.waiters.wakeAll()
+    // this replica's waiters for the same user, whatever their connection: the lease is free now
+    this.waiters.wake(identity)
     if (result.kind === 'timeout') return { ok: false, refusal: { kind: 'busy', retryAt: this.now() + 1000 } }
     const outcome = result.value
     if (outcome.ok && outcome.loggedIn && outcome.entry) {
@@ -238,6 +245,7 @@ export class LoginGate {
       logger: this.opts.logger,
       askFirst: false,
     }, work)
+    this.waiters.wake(loginIdentity(definition))
     if (result.kind === 'timeout') throw new DomainError('login_wait_timeout', 'a login of the same Salesforce user did not finish in time; nothing was written', { retryable: true }, 2)
     return result.value
   }
