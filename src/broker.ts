@@ -356,7 +356,7 @@ async function buildSharedState (config: Config, logger: Logger, metrics: Broker
     failoverWaitMs: config.REDIS_FAILOVER_WAIT_MS,
   })
   if (!await redis.firstConnect(REDIS_FIRST_CONNECT_MS)) logger.warn('redis not reachable at start: starting on process memory until it is')
-  metrics.instrument('redis', redis, ['getSession', 'putSession', 'storeSession', 'readMany', 'purgeSessions', 'acquireLease', 'releaseLease', 'renewLease', 'addToWindow', 'countWindow', 'takeQuotas', 'getCircuit', 'putCircuit', 'clearCircuit', 'getJson', 'putJson', 'publish'])
+  metrics.instrument('redis', redis, ['getSession', 'storeSession', 'readMany', 'purgeSessions', 'acquireLease', 'releaseLease', 'renewLease', 'addToWindow', 'countWindow', 'takeQuotas', 'getCircuit', 'putCircuit', 'clearCircuit', 'getJson', 'putJson', 'publish'])
   return new FallbackSharedState(redis, logger)
 }
 

@@ -105,10 +105,6 @@ export class FallbackSharedState implements SharedState {
     }, () => this.local.getSession(c, v))
   }
 
-  putSession (c: string, e: CachedSession): Promise<void> {
-    return this.write('putSession', () => this.primary.putSession(c, e), () => this.local.putSession(c, e))
-  }
-
   storeSession (c: string, e: CachedSession): Promise<void> {
     return this.write('storeSession', () => this.primary.storeSession(c, e), () => this.local.storeSession(c, e))
   }
@@ -159,10 +155,6 @@ export class FallbackSharedState implements SharedState {
       onOutage?.()
       return local
     }
-  }
-
-  rememberIssued (c: string, e: CachedSession): Promise<void> {
-    return this.write('rememberIssued', () => this.primary.rememberIssued(c, e), () => this.local.rememberIssued(c, e))
   }
 
   /** Both tiers: a session remembered only here (Redis was down) must be revoked too. */

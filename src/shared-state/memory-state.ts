@@ -38,6 +38,7 @@ export class MemorySharedState implements SharedState {
     return entry
   }
 
+  /** Caches a session without remembering it as issued here: FallbackSharedState's copy of one the fleet holds. */
   async putSession (connection: string, entry: CachedSession): Promise<void> {
     let byVersion = this.sessions.get(connection)
     if (!byVersion) {
@@ -62,7 +63,7 @@ export class MemorySharedState implements SharedState {
     return removed
   }
 
-  async rememberIssued (connection: string, entry: CachedSession): Promise<void> {
+  private async rememberIssued (connection: string, entry: CachedSession): Promise<void> {
     let byToken = this.issued.get(connection)
     if (!byToken) {
       byToken = new Map()

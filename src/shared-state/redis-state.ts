@@ -63,12 +63,6 @@ for i, key in ipairs(KEYS) do
 end
 return out`
 
-/** Sets the key's ttl to ARGV[1] ms unless it already lives longer. */
-const EXTEND_TTL = `
-local left = redis.call('pttl', KEYS[1])
-if left < tonumber(ARGV[1]) then redis.call('pexpire', KEYS[1], ARGV[1]) end
-return 1`
-
 /**
  * How long a lockout-guard write waits for a replica to hold it (WAIT). Replication is
  * asynchronous: without this, a primary lost right after a write can take the write with it, and a
@@ -211,16 +205,6 @@ export class RedisSharedState implements SharedState {
     return entry.validUntil > Date.now() ? entry : null
   }
 
-  async putSession (connection: string, entry: CachedSession): Promise<void> {
-    const key = this.sessionKey(connection, entry.secretVersion)
-    const ttl = Math.max(1, entry.validUntil - Date.now())
-    await this.client.multi()
-      .set(key, this.sealer.seal(JSON.stringify(entry), key), 'PX', ttl)
-      .sadd(this.sessionIndexKey(connection), key)
-      .pexpire(this.sessionIndexKey(connection), Math.max(ttl, 86_400_000))
-      .exec()
-  }
-
   async storeSession (connection: string, entry: CachedSession): Promise<void> {
     const key = this.sessionKey(connection, entry.secretVersion)
     const issued = this.keys.issued(connection)
@@ -283,17 +267,6 @@ export class RedisSharedState implements SharedState {
     if (keys.length > 0) await this.client.del(...keys)
     await this.client.del(indexKey)
     return removed
-  }
-
-  async rememberIssued (connection: string, entry: CachedSession): Promise<void> {
-    const key = this.keys.issued(connection)
-    const field = issuedField(entry)
-    const ttl = Math.max(1, entry.realEnd - Date.now())
-    // the hash lives as long as its longest-lived session; takeIssued drops the ones already ended
-    await this.client.multi()
-      .hset(key, field, this.sealer.seal(JSON.stringify(entry), `${key}#${field}`))
-      .eval(EXTEND_TTL, 1, key, String(ttl))
-      .exec()
   }
 
   async takeIssued (connection: string): Promise<CachedSession[]> {

@@ -50,20 +50,14 @@ export interface StreamRange {
 /** Sealed sessions of a connection: the cache, its purge, and the kill switch's list of what was handed out. */
 export interface SessionCache {
   getSession (connection: string, secretVersion: number): Promise<CachedSession | null>
-  putSession (connection: string, entry: CachedSession): Promise<void>
   /**
-   * A session just obtained: cached (putSession) and remembered for the kill switch
-   * (rememberIssued) in one round trip.
+   * A session just obtained: cached under its secret version, and remembered (sealed like the
+   * cache) until Salesforce ends it, in one round trip. Whoever received it may still use it, so
+   * the kill switch must reach it even after a rotation or an adopted session replaced it in the cache.
    */
   storeSession (connection: string, entry: CachedSession): Promise<void>
   /** Drops every cached session of the connection (all secret versions) and returns them (for revocation). */
   purgeSessions (connection: string): Promise<CachedSession[]>
-  /**
-   * Remembers a session the broker obtained for the connection (sealed like the cache) until
-   * Salesforce ends it: whoever received it may still use it, so the kill switch must reach it
-   * even after a rotation or an adopted session replaced it in the cache.
-   */
-  rememberIssued (connection: string, entry: CachedSession): Promise<void>
   /** Every remembered session of the connection still alive (before its realEnd), forgotten as it is returned. */
   takeIssued (connection: string): Promise<CachedSession[]>
 }
