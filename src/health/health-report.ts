@@ -77,7 +77,7 @@ export class HealthReporter {
       { kind: 'doc', key: apiUsageDoc(name) },
       { kind: 'doc', key: orgIdentityDoc(name) },
     ] as const
-    const logins = this.opts.gate ? await this.opts.gate.loginView(stored.definition, reads) : undefined
+    const logins = this.opts.gate ? await this.opts.gate.loginView(name, stored.definition, reads) : undefined
     const [doc, circuit, cached, proxiedUsage, knownIdentity] = (logins?.also ?? await this.opts.state.readMany(reads)) as
       [StoredHealth | null, CircuitState | null, CachedSession | null, StoredApiUsage | null, OrgIdentity | null]
     const budget = logins?.budget

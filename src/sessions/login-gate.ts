@@ -3,7 +3,7 @@ import type { Logger } from 'pino'
 import { DomainError } from '../errors.ts'
 import type { ClassifiedFailure, ConnectionDefinition, LoginOutcome, SalesforceSession } from '../salesforce/types.ts'
 import type { CachedSession, CircuitState, SharedState, StateRead } from '../shared-state/shared-state.ts'
-import { loginBudgetWindow, loginGuardDoc, loginGuardTruthDoc, loginRateHoldDoc, loginUserLease, orgSessionDoc, salesforceUserDoc, transientHoldOffDoc } from '../shared-state/state-names.ts'
+import { loginBudgetWindow, loginGuardTruthDoc, loginRateHoldDoc, loginUserLease, orgSessionDoc, salesforceUserDoc, transientHoldOffDoc } from '../shared-state/state-names.ts'
 import { ChangeWaiters } from './change-waiters.ts'
 import { circuitBlocks, openCircuit, opensCircuit, type CircuitPolicy } from './circuit.ts'
 import { GuardStore, type GuardStoreOptions, type GuardTruth } from './guard-store.ts'
@@ -363,35 +363,14 @@ export class LoginGate {
    * read, this replica's is shown; `truth`: what Salesforce said when last asked, while that is
    * the count). `also`: the caller's own reads, made in the same batch (their values in `also`).
    */
-  async loginView (definition: ConnectionDefinition, also: readonly StateRead[] = []): Promise<LoginView & { also: unknown[] }> {
+  async loginView (connection: string, definition: ConnectionDefinition, also: readonly StateRead[] = []): Promise<LoginView & { also: unknown[] }> {
     const identity = loginIdentity(definition)
-    const assumed = this.reader.ownerOf(identity)
-    const reads: StateRead[] = [
-      { kind: 'doc', key: salesforceUserDoc(identity) },
-      { kind: 'doc', key: loginGuardDoc(identity) },
-      { kind: 'doc', key: loginGuardTruthDoc(identity) },
-      { kind: 'window', key: loginBudgetWindow(assumed), windowMs: BUDGET_WINDOW_MS },
-      ...also,
-    ]
-    let values: unknown[]
-    let unavailable = false
-    try {
-      values = await this.opts.state.readMany(reads, { strict: true })
-    } catch {
-      values = await this.opts.state.readMany(reads)
-      unavailable = true
-    }
-    const [user, fleetGuard, truth] = values as [string | null, GuardState | null, GuardTruth | null]
-    let used = values[3] as number
-    const owner = user ?? identity
-    if (owner !== assumed) {
-      this.reader.learnedOwner(identity, owner)
-      used = await this.opts.state.countWindow(loginBudgetWindow(owner), BUDGET_WINDOW_MS)
-    }
-    const budget = { used, limit: this.opts.loginsPerHour }
-    const alsoValues = values.slice(4)
-    if (unavailable) return { budget, guard: { ...guardDecision(fleetGuard, this.opts.guard), unavailable: true }, also: alsoValues }
-    const guard = await this.guards.merged(identity, fleetGuard)
+    // the login's own read (login-state.ts): the owner's budget, the fleet's guard or, without Redis, this replica's
+    const state = await this.reader.read({ connection, identity, withHoldOff: false, withGuard: true, also: [{ kind: 'doc', key: loginGuardTruthDoc(identity) }, ...also] })
+    const [truth, ...alsoValues] = state.also as [GuardTruth | null, ...unknown[]]
+    const budget = { used: state.used, limit: this.opts.loginsPerHour }
+    if (state.guard === 'unavailable') return { budget, guard: { ...guardDecision(state.replicaGuard ?? null, this.opts.guard), unavailable: true }, also: alsoValues }
+    const guard = await this.guards.merged(identity, state.guard as GuardState | null)
     // Salesforce's word is the count only until the broker counts or resets after it
     const current = truth && guard?.truthReadAt === truth.readAt ? truth : undefined
     return { budget, guard: { ...guardDecision(guard, this.opts.guard), ...(current ? { truth: current } : {}) }, also: alsoValues }

@@ -20,8 +20,12 @@ export interface LoginState {
   used: number
   /** the fleet's failure count of the user (password flows); 'unavailable' when Redis cannot say; 'not_read' when not asked for */
   guard: GuardState | null | 'unavailable' | 'not_read'
+  /** while the fleet's count cannot be read: this replica's own copy (shown by health, never a reason to log in) */
+  replicaGuard?: GuardState | null
   /** the caller's own documents, asked for by name */
   docs: Record<string, unknown>
+  /** the caller's other reads, in the order asked */
+  also: unknown[]
 }
 
 export interface LoginStateQuery {
@@ -32,6 +36,8 @@ export interface LoginStateQuery {
   withHoldOff: boolean
   withGuard: boolean
   docs?: readonly string[]
+  /** read in the same batch, answered in `also` */
+  also?: readonly StateRead[]
 }
 
 /**
@@ -67,7 +73,8 @@ export class LoginStateReader {
         // the guard's count must be the fleet's: a replica's memory would let replicas add up to the lockout
         state = await this.batch(q, assumed, true)
       } catch {
-        state = { ...await this.batch({ ...q, withGuard: false }, assumed, false), guard: 'unavailable' }
+        const local = await this.batch(q, assumed, false)
+        state = { ...local, guard: 'unavailable', replicaGuard: local.guard as GuardState | null }
       }
     }
     if (state.owner === assumed) return state
@@ -93,6 +100,7 @@ export class LoginStateReader {
     const holdOffAt = q.withHoldOff ? at({ kind: 'doc', key: transientHoldOffDoc(q.connection) }) : -1
     const guardAt = q.withGuard ? at({ kind: 'doc', key: loginGuardDoc(q.identity) }) : -1
     const docsAt = (q.docs ?? []).map(key => at({ kind: 'doc', key }))
+    const alsoAt = (q.also ?? []).map(at)
     const values = await this.state.readMany(reads, { strict }) as unknown[]
     const pick = <T>(i: number): T | null => i < 0 ? null : values[i] as T | null
     return {
@@ -104,6 +112,7 @@ export class LoginStateReader {
       holdOff: pick<HoldOff>(holdOffAt),
       guard: guardAt < 0 ? 'not_read' : pick<GuardState>(guardAt),
       docs: Object.fromEntries((q.docs ?? []).map((key, i) => [key, values[docsAt[i]]])),
+      also: alsoAt.map(i => values[i]),
     }
   }
 }

@@ -134,6 +134,10 @@ t.test('3 replicas with Redis stopped: no password login is tried, cached sessio
   // flows that send no password go on
   const jwt = await apps[1].inject({ method: 'POST', url: '/v1/connections/acme-jwt/session', headers: bearer(principals.billingKey) })
   t.equal(jwt.statusCode, 200, 'a JWT bearer connection still logs in')
+
+  // health says whose count it shows: this replica's, since the fleet's cannot be read
+  const guard = (await apps[2].inject({ method: 'GET', url: '/health/salesforce?connection=acme', headers: bearer(principals.adminKey) })).json().connections[0].loginGuard
+  t.match(guard, { source: 'replica', failures: 0, blocked: false })
 })
 
 t.test('where another session of the org may read it, Salesforce\'s own count decides, and health says so', async (t) => {
