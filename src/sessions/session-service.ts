@@ -134,7 +134,7 @@ export class SessionService {
    * waiting for the lease to expire), and no new login starts.
    */
   stopBy (deadline: number): void {
-    this.stop.stopBy(deadline, () => {})
+    this.stop.stopBy(deadline)
   }
 
   /** what the shutdown cut short, for its log line */

@@ -17,13 +17,10 @@ export class StopSignal {
     return this.controller.signal
   }
 
-  /** Arms the deadline; `onStop` wakes whoever waits for events, so they notice at once. */
-  stopBy (deadline: number, onStop: () => void): void {
+  /** Arms the deadline: at it the signal aborts, which ends every wait on it (untilStopped, the gate's lease). */
+  stopBy (deadline: number): void {
     if (this.controller.signal.aborted) return
-    setTimeout(() => {
-      this.controller.abort()
-      onStop()
-    }, Math.max(0, deadline - Date.now())).unref()
+    setTimeout(() => { this.controller.abort() }, Math.max(0, deadline - Date.now())).unref()
   }
 
   throwIfStopped (connection: string): void {
