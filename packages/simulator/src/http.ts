@@ -35,8 +35,13 @@ export function sendEmpty (res: ServerResponse, status: number, headers: Record<
   res.end()
 }
 
+/**
+ * The configured answer latency. Unref'd: the request's socket keeps the process alive while an
+ * answer is pending, so a delay left over after the simulator closed (a test that made Salesforce
+ * hang for a minute) does not hold its process open for the rest of that minute.
+ */
 export async function delay (ms: number): Promise<void> {
-  if (ms > 0) await sleep(ms)
+  if (ms > 0) await sleep(ms, undefined, { ref: false })
 }
 
 /** The token after "Bearer " (or Salesforce's older "OAuth ") in the Authorization header. */
