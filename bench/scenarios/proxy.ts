@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import { startBroker } from '../lib/broker.ts'
-import { processCpuSeconds, sleep } from '../lib/children.ts'
+import { processCpuSeconds, sleep, spawnChild, type StartedChild } from '../lib/children.ts'
 import type { BenchContext, Row, ScenarioOutcome } from '../lib/context.ts'
 import { countAccessLines, CpuMeter, measuredBy } from '../lib/cpu.ts'
 import { clientCredentialsConnection, ORG, seedStore } from '../lib/fixtures.ts'
@@ -25,19 +25,22 @@ export const PROXY = {
 
 const CONNECTION = 'proxied'
 
+/** brokerCpu: the forwarder's CPU (the broker's, or the bare forwarder's for the yardstick; the idle broker's for direct calls) */
 interface Side { url: string, headers: Record<string, string>, latencyRuns: LoadResult[], runs: LoadResult[], brokerCpu: CpuMeter, simulatorCpu: CpuMeter }
 
 /**
  * Proxy mode against calling Salesforce directly, both ends real processes: one broker (Redis, real
  * API key, access line on) forwarding GET /services/data/v62.0/limits with its cached session to the
- * simulator, and the same GET sent straight to the simulator with that session. A-B-B-A, first one
- * caller at a time (latency), then 50 (throughput; CPU of the broker and the simulator per 1,000
- * answers). Before that, on the fresh broker, a 100 MiB Bulk API 2.0 upload streams through it (twice)
+ * simulator, and the same GET sent straight to the simulator with that session, and through the
+ * bare forwarder (bench/bare-proxy-server.ts: node:http and undici with no broker logic, the floor
+ * for any Node proxy on this machine). A-B-C-C-B-A, first one caller at a time (latency), then 50
+ * (throughput; CPU of the forwarder and the simulator per 1,000 answers). Before that, on the fresh broker, a 100 MiB Bulk API 2.0 upload streams through it (twice)
  * while its RSS is sampled.
  */
 export async function proxy (ctx: BenchContext): Promise<ScenarioOutcome> {
   const store = await seedStore(join(ctx.workDir, 'proxy.enc'), [[CONNECTION, clientCredentialsConnection(ctx.sim.myDomainUrl(ORG))]])
   await ctx.sim.setLatency(0)
+  let bareChild: StartedChild | undefined
   const broker = await startBroker({ name: 'broker-proxy', repoRoot: ctx.repoRoot, store, caller: ctx.caller, redisUrl: ctx.redis.url, sessionEncryptionKey: ctx.sessionKey, env: { LOG_LEVEL: process.env.HOT_LOG_LEVEL ?? 'info' } })
   try {
     const callerHeaders = { authorization: `Bearer ${ctx.caller.key}` }
@@ -62,23 +65,35 @@ export async function proxy (ctx: BenchContext): Promise<ScenarioOutcome> {
     const side = (url: string, headers: Record<string, string>): Side => ({ url, headers, latencyRuns: [], runs: [], brokerCpu: meter(broker.child.proc.pid), simulatorCpu: meter(ctx.sim.child.proc.pid) })
     const direct = side(`${session.instanceUrl}/${PROXY.resource}`, { authorization: `Bearer ${session.accessToken}` })
     const proxied = side(`${proxyBase}/${PROXY.resource}`, callerHeaders)
-    const answerBytes = { direct: await answerLength(direct), proxied: await answerLength(proxied) }
+    const { child: bareForwarder, firstLine } = await spawnChild({
+      name: 'bare-proxy',
+      command: process.execPath,
+      args: ['bench/bare-proxy-server.ts'],
+      cwd: ctx.repoRoot,
+      env: { PATH: process.env.PATH, NODE_ENV: 'production', UPSTREAM: session.instanceUrl, TOKEN: session.accessToken, PREFIX: `/v1/connections/${CONNECTION}/salesforce` },
+      captureFirstLine: true,
+    })
+    bareChild = bareForwarder
+    const bareUrl = (JSON.parse(firstLine as string) as { url: string }).url
+    const bare: Side = { ...side(`${bareUrl}/v1/connections/${CONNECTION}/salesforce/${PROXY.resource}`, {}), brokerCpu: meter(bareForwarder.proc.pid) }
+    const answerBytes = { direct: await answerLength(direct), proxied: await answerLength(proxied), bare: await answerLength(bare) }
 
     const load = (s: Side, connections: number, seconds: number) => runLoad({ url: s.url, method: 'GET', headers: s.headers, connections, durationSeconds: seconds })
     ctx.log(`proxy: warming up (${PROXY.warmupSeconds} s each), GET /${PROXY.resource}, answer ${answerBytes.proxied} bytes`)
-    for (const s of [direct, proxied]) await load(s, PROXY.connections, PROXY.warmupSeconds)
+    for (const s of [direct, bare, proxied]) await load(s, PROXY.connections, PROXY.warmupSeconds)
     await sleep(500) // the warm-up's access lines are written
     const linesBefore = await countAccessLines(broker.child.logFile)
 
-    ctx.log(`proxy: 4 runs of ${PROXY.latencySeconds} s, ${PROXY.latencyConnections} connection, then 4 of ${PROXY.durationSeconds} s, ${PROXY.connections} connections (direct, proxied, proxied, direct)`)
-    for (const s of [direct, proxied, proxied, direct]) s.latencyRuns.push(await load(s, PROXY.latencyConnections, PROXY.latencySeconds))
-    for (const s of [direct, proxied, proxied, direct]) s.runs.push(await measuredBy([s.brokerCpu, s.simulatorCpu], () => load(s, PROXY.connections, PROXY.durationSeconds)))
+    ctx.log(`proxy: 6 runs of ${PROXY.latencySeconds} s, ${PROXY.latencyConnections} connection, then 6 of ${PROXY.durationSeconds} s, ${PROXY.connections} connections (direct, bare forwarder, proxied, proxied, bare forwarder, direct)`)
+    const order = [direct, bare, proxied, proxied, bare, direct]
+    for (const s of order) s.latencyRuns.push(await load(s, PROXY.latencyConnections, PROXY.latencySeconds))
+    for (const s of order) s.runs.push(await measuredBy([s.brokerCpu, s.simulatorCpu], () => load(s, PROXY.connections, PROXY.durationSeconds)))
     const logins = await ctx.sim.stats(ORG)
     await sleep(500)
     const accessLines = (await countAccessLines(broker.child.logFile)) - linesBefore
-    return outcome(direct, proxied, answerBytes, upload, again, { before: memoryBefore, after: memoryAfter }, logins.attempts, accessLines)
+    return outcome(direct, proxied, bare, answerBytes, upload, again, { before: memoryBefore, after: memoryAfter }, logins.attempts, accessLines)
   } finally {
-    await broker.child.stop()
+    await Promise.all([broker.child.stop(), bareChild?.stop()])
   }
 }
 
@@ -125,13 +140,17 @@ function cpuOf (s: Side) {
   return { broker, simulator, total: broker === null || simulator === null ? null : round(broker + simulator, 1) }
 }
 
-function outcome (direct: Side, proxied: Side, answerBytes: { direct: number, proxied: number }, upload: UploadResult, again: UploadResult, memory: { before: Memory, after: Memory }, logins: number, accessLines: number): ScenarioOutcome {
-  const latency = { direct: combine(direct.latencyRuns), proxied: combine(proxied.latencyRuns) }
-  const load = { direct: combine(direct.runs), proxied: combine(proxied.runs) }
-  const cpu = { direct: cpuOf(direct), proxied: cpuOf(proxied) }
+function outcome (direct: Side, proxied: Side, bare: Side, answerBytes: { direct: number, proxied: number, bare: number }, upload: UploadResult, again: UploadResult, memory: { before: Memory, after: Memory }, logins: number, accessLines: number): ScenarioOutcome {
+  const latency = { direct: combine(direct.latencyRuns), proxied: combine(proxied.latencyRuns), bare: combine(bare.latencyRuns) }
+  const load = { direct: combine(direct.runs), proxied: combine(proxied.runs), bare: combine(bare.runs) }
+  const cpu = { direct: cpuOf(direct), proxied: cpuOf(proxied), bare: cpuOf(bare) }
   const addedP50Ms = round(latency.proxied.p50Ms - latency.direct.p50Ms, 3)
+  const bareAddedP50Ms = round(latency.bare.p50Ms - latency.direct.p50Ms, 3)
   const throughputRatio = round(load.proxied.requestsPerSecond / load.direct.requestsPerSecond, 3)
-  const clean = [latency.proxied, load.proxied, latency.direct, load.direct].every(r => r.non2xx === 0 && r.errors === 0)
+  const bareThroughputRatio = round(load.bare.requestsPerSecond / load.direct.requestsPerSecond, 3)
+  const brokerPerBare = cpu.proxied.broker === null || cpu.bare.broker === null ? null : round(cpu.proxied.broker / cpu.bare.broker, 2)
+  const all = [latency.proxied, load.proxied, latency.direct, load.direct, latency.bare, load.bare]
+  const clean = all.every(r => r.non2xx === 0 && r.errors === 0)
   const answered = proxied.runs.reduce((n, r) => n + r.responses, 0) + proxied.latencyRuns.reduce((n, r) => n + r.responses, 0)
   const runCount = proxied.runs.length + proxied.latencyRuns.length
   const growth = upload.broker.peakBytes - upload.broker.beforeBytes
@@ -147,8 +166,12 @@ function outcome (direct: Side, proxied: Side, answerBytes: { direct: number, pr
     { scenario: s, metric: `p50 / p99, ${PROXY.connections} connections: direct vs proxied`, value: `${load.direct.p50Ms.toFixed(2)} / ${load.direct.p99Ms.toFixed(2)} vs ${load.proxied.p50Ms.toFixed(2)} / ${load.proxied.p99Ms.toFixed(2)} ms` },
     { scenario: s, metric: 'CPU per 1,000 requests, proxied: broker + simulator', value: `${ms(cpu.proxied.broker)} + ${ms(cpu.proxied.simulator)} = ${ms(cpu.proxied.total)} ms` },
     { scenario: s, metric: 'CPU per 1,000 requests, direct: simulator', value: `${ms(cpu.direct.simulator)} ms (broker idle: ${ms(cpu.direct.broker)} ms)` },
-    { scenario: s, metric: 'non-2xx / errors (all runs)', value: `${[latency.proxied, load.proxied, latency.direct, load.direct].reduce((n, r) => n + r.non2xx, 0)} / ${[latency.proxied, load.proxied, latency.direct, load.direct].reduce((n, r) => n + r.errors, 0)}`, target: '0 / 0', pass: clean },
-    { scenario: s, metric: 'answer bytes direct / proxied', value: `${answerBytes.direct} / ${answerBytes.proxied}`, target: 'same', pass: answerBytes.direct === answerBytes.proxied },
+    { scenario: s, metric: 'yardstick, bare forwarder (node:http + undici): added p50, 1 caller', value: `${bareAddedP50Ms.toFixed(3)} ms` },
+    { scenario: s, metric: 'yardstick: req/s, 50 connections; throughput bare/direct', value: `${fmtInt(load.bare.requestsPerSecond)}; ${bareThroughputRatio.toFixed(2)}×` },
+    { scenario: s, metric: 'yardstick: CPU per 1,000 requests, bare forwarder + simulator', value: `${ms(cpu.bare.broker)} + ${ms(cpu.bare.simulator)} = ${ms(cpu.bare.total)} ms` },
+    { scenario: s, metric: 'CPU per request broker/bare forwarder', value: brokerPerBare === null ? 'n/a' : `${brokerPerBare.toFixed(2)}×` },
+    { scenario: s, metric: 'non-2xx / errors (all runs)', value: `${all.reduce((n, r) => n + r.non2xx, 0)} / ${all.reduce((n, r) => n + r.errors, 0)}`, target: '0 / 0', pass: clean },
+    { scenario: s, metric: 'answer bytes direct / proxied / bare forwarder', value: `${answerBytes.direct} / ${answerBytes.proxied} / ${answerBytes.bare}`, target: 'same', pass: answerBytes.direct === answerBytes.proxied && answerBytes.direct === answerBytes.bare },
     { scenario: s, metric: 'access lines written / proxied answers', value: `${fmtInt(accessLines)} / ${fmtInt(answered)}`, target: 'one per answer', pass: accessLines >= answered && accessLines <= answered + runCount * PROXY.connections },
     { scenario: s, metric: 'Salesforce logins during the runs', value: String(logins), target: '0 (session cached)', pass: logins === 0 },
     { scenario: u, metric: 'Bulk API 2.0 upload through the proxy', value: `${(upload.bytes / 1024 / 1024).toFixed(1)} MiB (${fmtInt(upload.rows)} rows) in ${upload.seconds} s, ${upload.megabytesPerSecond} MB/s, ${upload.status}` },
@@ -168,13 +191,14 @@ function outcome (direct: Side, proxied: Side, answerBytes: { direct: number, pr
       load,
       addedP50Ms,
       throughputRatio,
+      bareForwarder: { addedP50Ms: bareAddedP50Ms, throughputRatio: bareThroughputRatio, brokerCpuPerBare: brokerPerBare },
       cpuMsPer1kRequests: cpu,
       accessLines,
       salesforceLogins: logins,
       upload: { ...upload, brokerRssGrowthBytes: growth },
       uploadAgain: { ...again, brokerRssGrowthBytes: growthAgain },
       brokerMemoryAroundFirstUpload: memory,
-      runs: { direct: { latency: direct.latencyRuns, load: direct.runs }, proxied: { latency: proxied.latencyRuns, load: proxied.runs } },
+      runs: { direct: { latency: direct.latencyRuns, load: direct.runs }, proxied: { latency: proxied.latencyRuns, load: proxied.runs }, bare: { latency: bare.latencyRuns, load: bare.runs } },
     },
   }
 }
