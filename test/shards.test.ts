@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { assignShards, readWeights, SHARD_COUNT, testFiles } from './shards/shard.ts'
+import { assignShards, FILE_TIME, fileTime, readWeights, SHARD_COUNT, testFiles } from './shards/shard.ts'
 
 const ROOT = join(import.meta.dirname, '..')
 
@@ -24,4 +24,9 @@ t.test('dealing by weight: heaviest first, each to the lightest shard; unknown f
   const shards = assignShards(['a', 'b', 'c', 'd', 'new'], { a: 10, b: 6, c: 5, d: 1 }, 2)
   // a(10) → 1; b(6) → 2; new (median 6) → 2 (12); c(5) → 1 (15); d(1) → 2 (13)
   t.same(shards, [['a', 'c'], ['b', 'd', 'new']])
+})
+
+t.test('each file\'s time, as a shard prints it, is what shard-weights reads back', async (t) => {
+  const printed = `    # ${fileTime('test/a.test.ts', 12.345, 3.21)}\n    # ${fileTime('packages/client/test/b.test.ts', 0.04, 0)}\n`
+  t.same([...printed.matchAll(FILE_TIME)].map(m => m.slice(1)), [['test/a.test.ts', '12.3', '3.2'], ['packages/client/test/b.test.ts', '0.0', '0.0']])
 })

@@ -47,13 +47,42 @@ export function readWeights (): Record<string, number> {
   return JSON.parse(readFileSync(join(import.meta.dirname, 'weights.json'), 'utf8')) as Record<string, number>
 }
 
+/** CPU seconds of this process (all its threads) and of the children it has waited for. */
+function cpuSeconds (): number {
+  const own = process.cpuUsage()
+  // /proc/self/stat fields 16 and 17 (cutime, cstime): reaped children's CPU in clock ticks (100 a second on Linux)
+  const fields = readFileSync('/proc/self/stat', 'utf8').replace(/^.*\) /, '').split(' ')
+  const children = (Number(fields[13]) + Number(fields[14])) / 100
+  return (own.user + own.system) / 1e6 + (Number.isFinite(children) ? children : 0)
+}
+
+/** One file's line in a shard's output (a tap comment), read back by `npm run shard-weights` with FILE_TIME. */
+export function fileTime (file: string, wallSeconds: number, cpuSeconds: number): string {
+  return `file-time ${file} wall=${wallSeconds.toFixed(1)}s cpu=${cpuSeconds.toFixed(1)}s`
+}
+export const FILE_TIME = /^\s*# file-time (\S+) wall=([\d.]+)s cpu=([\d.]+)s$/gm
+
 /**
  * Runs shard `index`'s files (1-based) in path order, each as a test named by its path that imports
  * it (and fails if it cannot be loaded). The file's own top-level tests go to the same root, after
  * that one; the next file is imported only when they are done, so what a file starts at its top
- * level (a broker, a browser) starts when its tests are next, as when it ran alone.
+ * level (a broker, a browser) starts when its tests are next, as when it ran alone. Each file's wall
+ * and CPU time (its tests included: from its import to the next file's) is printed as a comment.
  */
 export async function runShard (index: number): Promise<void> {
   const files = assignShards(testFiles(), readWeights(), SHARD_COUNT)[index - 1]
-  for (const file of files) await t.test(file, async () => { await import(pathToFileURL(join(ROOT, file)).href) })
+  let running: { file: string, wall: number, cpu: number } | undefined
+  const timeRunning = (): void => {
+    if (running === undefined) return
+    t.comment(fileTime(running.file, (performance.now() - running.wall) / 1000, cpuSeconds() - running.cpu))
+    running = undefined
+  }
+  t.teardown(timeRunning)
+  for (const file of files) {
+    await t.test(file, async () => {
+      timeRunning()
+      running = { file, wall: performance.now(), cpu: cpuSeconds() }
+      await import(pathToFileURL(join(ROOT, file)).href)
+    })
+  }
 }
