@@ -181,9 +181,16 @@ export function loadConfig (env: NodeJS.ProcessEnv = process.env): Config {
   }
   readLowerCaseProxyVariables(env, raw)
   for (const name of FILE_VARIANTS) problems.check(() => readFileVariants(env, raw, [name]))
-  const value = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, raw))
   const properties = ConfigSchema.properties as unknown as Record<string, Record<string, unknown> | undefined>
   const badValues = new Set<string>()
+  // Value.Convert truncates a decimal given for an integer ("1.5" becomes 1): refused here instead,
+  // before the schema sees the truncated number and lets it pass (Default and Convert change `raw` in place)
+  for (const [variable, schema] of Object.entries(properties)) {
+    if (schema?.type !== 'integer' || raw[variable] === undefined || /^\s*[+-]?\d+\s*$/.test(raw[variable])) continue
+    badValues.add(variable)
+    problems.add(`invalid ${variable}: expected a whole number${typeof schema.minimum === 'number' ? ` (at least ${schema.minimum}${typeof schema.maximum === 'number' ? `, at most ${schema.maximum}` : ''})` : ''}`)
+  }
+  const value = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, raw))
   // each setting on its own: the validator stops after a few errors, and one union alone gives several
   const settingErrors = Object.entries(properties).flatMap(([variable, schema]) => {
     const v = (value as Record<string, unknown>)[variable]

@@ -49,6 +49,16 @@ t.test('a bad variable is named in a line of its own', async (t) => {
   }
 })
 
+t.test('a decimal for a whole-number setting is refused, not rounded down', async (t) => {
+  for (const [variable, value] of [['LOGIN_RETRIES', '1.5'], ['PORT', '8080.9'], ['LOCKOUT_THRESHOLD', '3e1'], ['LOCKOUT_WINDOW_SECONDS', '60.5']]) {
+    const err = t.throws(() => loadConfig({ ...base, [variable]: value })) as ConfigError
+    t.same(err.problems.filter(p => p.startsWith(`invalid ${variable}:`)).length, 1, `${variable}=${value}: ${err.problems.join(' | ')}`)
+    t.match(err.problems.join('\n'), new RegExp(`^invalid ${variable}: expected a whole number`, 'm'))
+    t.notOk(err.problems.join('\n').includes(value), 'the value is not echoed')
+  }
+  t.equal(loadConfig({ ...base, LOGIN_RETRIES: ' 4 ', PORT: '+8080' }).LOGIN_RETRIES, 4, 'spaces around and a sign still read as the number')
+})
+
 t.test('JWKS_URL may be plain http only on a loopback address', async (t) => {
   const jwt = { JWT_AUDIENCE: 'sf-broker', JWT_ISSUER: 'https://issuer.example' }
   for (const url of ['https://issuer.example/jwks', 'http://127.0.0.1:8080/jwks', 'http://localhost/jwks', 'http://[::1]:9000/jwks', 'http://127.8.0.1/jwks']) {
