@@ -1,6 +1,5 @@
 import closeWithGrace from 'close-with-grace'
 import type { AddressInfo } from 'node:net'
-import { buildApp } from './app.ts'
 import { ConfigError, loadConfig, unknownVariableWarnings } from './config.ts'
 import type { SecretStore } from './secrets/store.ts'
 
@@ -22,6 +21,9 @@ export async function serve (env: NodeJS.ProcessEnv, embedded?: Embedded): Promi
   // an unknown variable is a configuration error (exit 78), unless ALLOW_UNKNOWN_VARIABLES=true asked for warnings
   if (source.ALLOW_UNKNOWN_VARIABLES === 'true') for (const warning of unknownVariableWarnings(source)) process.stderr.write(`sf-broker: warning: ${warning}\n`)
   const config = loadConfig(source)
+  // the app's modules are loaded once the configuration holds: a bad value exits 78 in a fraction of
+  // the time (a crash-looping pod, and the tests that start one per bad value, wait less)
+  const { buildApp } = await import('./app.ts')
   // the principals document, TLS files, keys: read while building, each a ConfigError when wrong
   const app = await buildApp(config)
   if (embedded) await embedded.seed(app.broker.uncachedSecretStore)
