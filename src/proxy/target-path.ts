@@ -35,25 +35,28 @@ export function targetPath (rawUrl: string, prefix: string): TargetPath {
   if (!rawPath.startsWith(prefix + '/')) return { ok: false, reason: 'malformed' }
   const path = rawPath.slice(prefix.length)
   if (!PATH_CHARS.test(path)) return { ok: false, reason: 'malformed' }
-  // every % starts a well-formed escape of an acceptable byte
-  const escapes = path.split('%').length - 1
-  let wellFormed = 0
-  for (const m of path.matchAll(ESCAPE)) {
-    if (REFUSED_ESCAPE.test(m[1])) return { ok: false, reason: 'malformed' }
-    wellFormed++
-  }
-  if (wellFormed !== escapes) return { ok: false, reason: 'malformed' }
-  // escapes that are not UTF-8 decode differently (or not at all) in different parsers
-  try { decodeURIComponent(path) } catch { return { ok: false, reason: 'malformed' } }
-  const segments = path.split('/').slice(1)
-  for (let i = 0; i < segments.length; i++) {
-    const s = segments[i]
-    // one trailing slash is a Salesforce spelling (…/sobjects/); an empty segment elsewhere is not
-    if (s === '' && i !== segments.length - 1) return { ok: false, reason: 'malformed' }
-    if (s === '.' || s === '..') return { ok: false, reason: 'malformed' }
+  if (path.includes('%') && !escapesAcceptable(path)) return { ok: false, reason: 'malformed' }
+  // every segment follows a slash: an empty one (not the last: one trailing slash is a Salesforce
+  // spelling, …/sobjects/) is a double slash, a dot segment a /./ or /../ or one at the end
+  if (path.includes('//') || path.includes('/./') || path.includes('/../') || path.endsWith('/.') || path.endsWith('/..')) {
+    return { ok: false, reason: 'malformed' }
   }
   if (!FORWARDED_ROOTS.some(root => path === root || path.startsWith(root.endsWith('/') ? root : root + '/'))) {
     return { ok: false, reason: 'not_forwarded' }
   }
   return { ok: true, path, query }
+}
+
+/** Every % starts a well-formed escape of an acceptable byte, and the escapes decode as UTF-8. */
+function escapesAcceptable (path: string): boolean {
+  const escapes = path.split('%').length - 1
+  let wellFormed = 0
+  for (const m of path.matchAll(ESCAPE)) {
+    if (REFUSED_ESCAPE.test(m[1])) return false
+    wellFormed++
+  }
+  if (wellFormed !== escapes) return false
+  // escapes that are not UTF-8 decode differently (or not at all) in different parsers
+  try { decodeURIComponent(path) } catch { return false }
+  return true
 }

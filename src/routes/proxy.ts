@@ -92,7 +92,12 @@ const proxyRoutes: FastifyPluginAsync<ProxyRoutesOptions> = async (app, opts) =>
     return known
   }
 
-  const handler = async (request: FastifyRequest<{ Params: { name: string } }>, reply: FastifyReply): Promise<FastifyReply> => {
+  /**
+   * Not an async function: the common call (no caps, no body, the session cached in this process)
+   * is forwarded without a promise of its own; Fastify waits for reply.send() either way, and what
+   * this throws is answered as a thrown error of an async handler would be.
+   */
+  const handler = (request: FastifyRequest<{ Params: { name: string } }>, reply: FastifyReply): Promise<FastifyReply> | undefined => {
     const { name } = request.params
     const principal = request.principal as Principal
     const grant = grantFor(principal, name)
@@ -106,6 +111,19 @@ const proxyRoutes: FastifyPluginAsync<ProxyRoutesOptions> = async (app, opts) =>
       const verdict = evaluate(grant.rules, request.method, apiCall(target.path))
       if (!verdict.allowed) throw new HttpProblem('policy_denied', 'no rule of this caller\'s grant allows this call: requiredRule is one that would', { connection: name, requiredRule: verdict.requiredRule })
     }
+    const capped = principal.proxyCallsPerMinute !== undefined || principal.proxyCallsPerDay !== undefined
+    if (!capped && !hasBody(request)) {
+      const session = opts.sessions.cachedInProcess(name)
+      if (session !== undefined) {
+        forward(request, reply, { name, principal, session, path: target.path, query: target.query, body: undefined, uploadFailure: noFailure, attempt: 1, started: performance.now() })
+        return undefined
+      }
+    }
+    return admitted(request, reply, name, principal, target)
+  }
+
+  /** The rest of a call that waits: the caller's caps counted fleet-wide, a body read or guarded, a session fetched. */
+  const admitted = async (request: FastifyRequest, reply: FastifyReply, name: string, principal: Principal, target: { path: string, query: string }): Promise<FastifyReply> => {
     const admission = await opts.accounting.admit(principal.id, { perMinute: principal.proxyCallsPerMinute, perDay: principal.proxyCallsPerDay })
     if (!admission.ok) {
       throw new HttpProblem('proxy_quota_exceeded', `this caller's proxied calls per ${admission.period} are used up`, { quota: { period: admission.period, limit: admission.limit } }, admission.retryAfterSeconds)
@@ -222,10 +240,19 @@ function documentedPath ({ schema, url }: { schema: object, url: string }): { sc
 }
 
 /** The request body, guarded: in memory when small enough to send twice, else the stream itself. */
+function noFailure (): undefined {
+  return undefined
+}
+
+/** A body to forward: the raw stream the content-type parser handed on (none for a GET, or a bodiless call). */
+function hasBody (request: FastifyRequest): boolean {
+  const raw = request.body as Readable | undefined | null
+  return raw !== undefined && raw !== null && typeof raw.pipe === 'function'
+}
+
 async function requestBody (request: FastifyRequest, opts: ProxyRoutesOptions): Promise<{ body: Buffer | Readable | undefined, uploadFailure: () => UploadFailure | undefined }> {
-  const raw = request.body as Readable | undefined
-  const none = { body: undefined, uploadFailure: () => undefined }
-  if (raw === undefined || raw === null || typeof raw.pipe !== 'function') return none
+  if (!hasBody(request)) return { body: undefined, uploadFailure: noFailure }
+  const raw = request.body as Readable
   const declared = request.headers['content-length'] === undefined ? undefined : Number(request.headers['content-length'])
   if (declared !== undefined && declared > opts.bodyLimitBytes) throw new HttpProblem('payload_too_large', 'the request body exceeds the proxy\'s size limit')
   const guarded = guardedUpload(raw, opts.bodyLimitBytes, opts.uploadIdleTimeoutMs)

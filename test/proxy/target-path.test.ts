@@ -1,0 +1,60 @@
+import t from 'tap'
+import { targetPath } from '../../src/proxy/target-path.ts'
+
+const PREFIX = '/v1/connections/acme/salesforce'
+
+/**
+ * The rules of targetPath spelled out the slow, obvious way (split into segments, every escape
+ * checked): the fast checks of the real one (no escape pass for a path without %, string searches
+ * instead of splitting) must decide every path as this does.
+ */
+function byTheRules (rawUrl: string): ReturnType<typeof targetPath> {
+  const q = rawUrl.indexOf('?')
+  const rawPath = q === -1 ? rawUrl : rawUrl.slice(0, q)
+  const query = q === -1 ? '' : rawUrl.slice(q)
+  if (!rawPath.startsWith(PREFIX + '/')) return { ok: false, reason: 'malformed' }
+  const path = rawPath.slice(PREFIX.length)
+  if (!/^[A-Za-z0-9\-._~!$&'()*+,=:@/%]*$/.test(path)) return { ok: false, reason: 'malformed' }
+  const escapes = path.split('%').length - 1
+  let wellFormed = 0
+  for (const m of path.matchAll(/%([0-9A-Fa-f]{2})/g)) {
+    if (/^(2f|5c|2e|3b|25|[01][0-9a-f]|7f)$/i.test(m[1])) return { ok: false, reason: 'malformed' }
+    wellFormed++
+  }
+  if (wellFormed !== escapes) return { ok: false, reason: 'malformed' }
+  try { decodeURIComponent(path) } catch { return { ok: false, reason: 'malformed' } }
+  const segments = path.split('/').slice(1)
+  for (let i = 0; i < segments.length; i++) {
+    if (segments[i] === '' && i !== segments.length - 1) return { ok: false, reason: 'malformed' }
+    if (segments[i] === '.' || segments[i] === '..') return { ok: false, reason: 'malformed' }
+  }
+  if (!(path === '/services/data' || path.startsWith('/services/data/') || path.startsWith('/services/apexrest/'))) return { ok: false, reason: 'not_forwarded' }
+  return { ok: true, path, query }
+}
+
+t.test('every path is decided as the segment-by-segment rules decide it', async (t) => {
+  // every string of up to 4 pieces after the two forwarded roots and a few other starts
+  const pieces = ['/', '.', '..', '...', 'a', '%41', '%2e', '%2F', '%', '%zz', '%C3%A9', '%C0', ';', '\\', '~', '?x=/../']
+  const starts = ['/services/data', '/services/apexrest', '/services/datax', '/services', '', '/']
+  let checked = 0
+  const differing: string[] = []
+  const grow = (path: string, depth: number): void => {
+    for (const start of starts) {
+      const url = PREFIX + start + path
+      if (JSON.stringify(targetPath(url, PREFIX)) !== JSON.stringify(byTheRules(url))) differing.push(url)
+      checked++
+    }
+    if (depth === 0) return
+    for (const piece of pieces) grow(path + piece, depth - 1)
+  }
+  grow('', 4)
+  t.same(differing.slice(0, 20), [], `${checked} paths, ${differing.length} decided differently`)
+  t.ok(checked > 100_000)
+})
+
+t.test('the usual calls pass with their path and query as received', async (t) => {
+  t.same(targetPath(`${PREFIX}/services/data/v62.0/limits`, PREFIX), { ok: true, path: '/services/data/v62.0/limits', query: '' })
+  t.same(targetPath(`${PREFIX}/services/data/v62.0/query?q=SELECT+Id+FROM+Account`, PREFIX), { ok: true, path: '/services/data/v62.0/query', query: '?q=SELECT+Id+FROM+Account' })
+  t.same(targetPath(`${PREFIX}/services/data/v62.0/sobjects/`, PREFIX), { ok: true, path: '/services/data/v62.0/sobjects/', query: '' })
+  t.same(targetPath(`${PREFIX}/services/apexrest/Caf%C3%A9/v1`, PREFIX), { ok: true, path: '/services/apexrest/Caf%C3%A9/v1', query: '' })
+})
