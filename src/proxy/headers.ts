@@ -29,7 +29,8 @@ function hasControl (text: string): boolean {
 
 export function forwardedRequestHeaders (incoming: IncomingHttpHeaders, accessToken: string, host: string): Record<string, string> {
   const out: Record<string, string> = {}
-  for (const [name, value] of Object.entries(incoming)) {
+  for (const name in incoming) {
+    const value = incoming[name]
     if (value === undefined) continue
     if (!REQUEST_HEADERS.has(name) && !name.startsWith('sforce-')) continue
     const text = Array.isArray(value) ? value.join(', ') : value
@@ -45,9 +46,11 @@ export function forwardedRequestHeaders (incoming: IncomingHttpHeaders, accessTo
 
 export function returnedResponseHeaders (upstream: IncomingHttpHeaders | OutgoingHttpHeaders): Record<string, string> {
   const out: Record<string, string> = {}
-  for (const [name, value] of Object.entries(upstream)) {
-    const lower = name.toLowerCase()
+  // for…in, not Object.entries: no array of pairs per answer (the headers object is a plain one)
+  for (const name in upstream) {
+    const value = upstream[name]
     if (value === undefined) continue
+    const lower = name.toLowerCase()
     if (!RESPONSE_HEADERS.has(lower) && !lower.startsWith('sforce-')) continue
     out[lower] = Array.isArray(value) ? value.join(', ') : String(value)
   }
