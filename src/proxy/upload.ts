@@ -1,4 +1,5 @@
 import { Transform, type Readable } from 'node:stream'
+import { uploadedBytes } from './upload-memory.ts'
 
 export type UploadFailure = 'payload_too_large' | 'request_timeout'
 
@@ -36,6 +37,7 @@ export function guardedUpload (source: Readable, limitBytes: number, idleMs: num
         return done()
       }
       arm()
+      uploadedBytes(chunk.length)
       done(null, chunk)
     },
     flush (done) {
