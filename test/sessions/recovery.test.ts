@@ -22,7 +22,12 @@ async function fleet (t: Parameters<typeof startSim>[0], sim: Awaited<ReturnType
   return { apps, ask }
 }
 
-t.test('after a 10 s outage the first session is served within 2 s of recovery, by one probe', async (t) => {
+// The longest fleet-wide pause after a transient failure is 1.5 s ± 20 % (src/sessions/hold-off.ts);
+// the bound adds a second for a machine under load (20 runs beside `stress --cpu 2` saw 2.1 s). A
+// longer cap is what this guards against: it left callers refused 8 s after a 10 s outage.
+const RECOVERY_BOUND_MS = 1_800 + 1_000
+
+t.test('after a 10 s outage the first session is served within 3 s of recovery, by one probe', async (t) => {
   const sim = await startSim(t)
   const { ask } = await fleet(t, sim, { LOGIN_TIMEOUT_MS: '500', LOGIN_RETRIES: '1', LOGIN_WAIT_TIMEOUT_MS: '3000' })
   sim.setDown(true)
@@ -45,7 +50,7 @@ t.test('after a 10 s outage the first session is served within 2 s of recovery, 
     await sleep(50)
   }
   t.ok(firstOk > 0, 'served again')
-  t.ok(firstOk - recovered <= 2_000, `first session ${firstOk - recovered} ms after recovery (at most 2 s)`)
+  t.ok(firstOk - recovered <= RECOVERY_BOUND_MS, `first session ${firstOk - recovered} ms after recovery (at most ${RECOVERY_BOUND_MS} ms)`)
   t.equal(sim.stats('acme').successes, 1, 'one login served the fleet')
   t.ok(sim.stats('acme').attempts - before <= 2, 'no retry herd after recovery')
 })
