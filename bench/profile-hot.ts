@@ -121,7 +121,7 @@ function purpose (frame: ProfileNode['callFrame']): string {
   if (url.includes('/pino/') || url.includes('sonic-boom') || url.includes('/src/logger.ts') || url.includes('/src/http/access-log.ts')) return 'access line: pino formatting'
   if (url.includes('/src/auth/')) return 'caller authentication and rate limit'
   if (url.includes('/src/proxy/') || url.includes('/src/routes/proxy.ts') || url.includes('/src/salesforce/scrub')) return 'proxy: path check, policy, headers, scrubbing'
-  if (url.includes('/undici/')) return 'proxy: upstream request (undici)'
+  if (url.includes('/undici/') || url.includes('/reply-from/')) return 'proxy: upstream request (undici, reply-from)'
   if (url.includes('/src/sessions/') || url.includes('/src/secrets/') || url.includes('/src/routes/')) return 'session lookup and answer'
   if (url.includes('/src/metrics/') || url.includes('prom-client')) return 'metrics'
   if (url.includes('/src/http/request-id.ts') || url.includes('internal/crypto/random')) return 'request id (random UUID)'

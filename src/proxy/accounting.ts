@@ -1,10 +1,9 @@
 import type { Logger } from 'pino'
-import { Gauge, type Registry } from 'prom-client'
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import { usageFromHeader } from '../salesforce/session-check.ts'
 import type { ApiUsage } from '../salesforce/types.ts'
 import type { Documents, Quota, SharedState, Windows } from '../shared-state/shared-state.ts'
 import { apiUsageDoc, proxyCallsQuota } from '../shared-state/state-names.ts'
-import { ProxyCallMetrics } from './call-metrics.ts'
 
 export interface StoredApiUsage extends ApiUsage { at: number }
 
@@ -25,8 +24,8 @@ export type Admission = { ok: true } | { ok: false, period: 'minute' | 'day', li
  * broker's clock) counted fleet-wide in the shared state, so a cap means the same with 1 replica or 10.
  */
 export class ProxyAccounting {
-  /** sfb_proxy_requests_total and sfb_proxy_duration_seconds */
-  readonly calls: ProxyCallMetrics
+  readonly requests: Counter<'caller' | 'connection' | 'status_class'>
+  readonly duration: Histogram<'caller' | 'connection'>
   readonly apiUsage: Gauge<'connection'>
   private readonly state: Documents & Windows & Pick<SharedState, 'tiers'>
   private readonly now: () => number
@@ -39,7 +38,19 @@ export class ProxyAccounting {
     this.state = opts.state
     this.now = opts.now ?? Date.now
     this.logger = opts.logger
-    this.calls = new ProxyCallMetrics(opts.registry, [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30])
+    this.requests = new Counter({
+      name: 'sfb_proxy_requests_total',
+      help: 'Proxied Salesforce calls by caller, connection and status class of the answer (2xx…5xx; refusals by the broker itself are not counted here)',
+      labelNames: ['caller', 'connection', 'status_class'] as const,
+      registers: [opts.registry],
+    })
+    this.duration = new Histogram({
+      name: 'sfb_proxy_duration_seconds',
+      help: 'Latency of proxied Salesforce calls (until the answer\'s headers), by caller and connection',
+      labelNames: ['caller', 'connection'] as const,
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [opts.registry],
+    })
     this.apiUsage = new Gauge({
       name: 'sfb_proxy_api_usage_ratio',
       help: 'Daily API requests used / max of the org, from the Sforce-Limit-Info of the last proxied answer per connection',
@@ -94,7 +105,8 @@ export class ProxyAccounting {
   }
 
   observe (caller: string, connection: string, status: number, ms: number): void {
-    this.calls.observe(caller, connection, status, ms / 1000)
+    this.requests.inc({ caller, connection, status_class: `${Math.floor(status / 100)}xx` })
+    this.duration.observe({ caller, connection }, ms / 1000)
   }
 
   /** Reads Sforce-Limit-Info off an answer: the gauge now, the shared state every few seconds. */

@@ -1,5 +1,7 @@
+import type { Readable } from 'node:stream'
+
 /** the most of a 401's body read to find its errorCode: Salesforce's is one short JSON array */
-export const MAX_ERROR_BODY = 16 * 1024
+const MAX_ERROR_BODY = 16 * 1024
 
 /**
  * "401 — The session ID or OAuth token used has expired or is invalid. The response body contains
@@ -9,4 +11,15 @@ export const MAX_ERROR_BODY = 16 * 1024
  */
 export function saysInvalidSession (body: string): boolean {
   return /"errorCode"\s*:\s*"INVALID_SESSION_ID"/.test(body)
+}
+
+/** The start of an upstream body, as text; the rest is drained. */
+export async function readErrorBody (stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of stream) {
+    if (size < MAX_ERROR_BODY) chunks.push(chunk as Buffer)
+    size += (chunk as Buffer).length
+  }
+  return Buffer.concat(chunks).subarray(0, MAX_ERROR_BODY)
 }

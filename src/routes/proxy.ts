@@ -1,6 +1,7 @@
-import type { Readable, Transform } from 'node:stream'
+import type { Readable } from 'node:stream'
 import type { IncomingHttpHeaders } from 'node:http'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import replyFrom from '@fastify/reply-from'
 import type { Dispatcher } from 'undici'
 import { Type } from 'typebox'
 import { egressDispatcher, type EgressProxy } from '../egress.ts'
@@ -18,10 +19,9 @@ import { decoderFor } from '../proxy/decode-answer.ts'
 import { forwardedRequestHeaders, returnedResponseHeaders } from '../proxy/headers.ts'
 import { evaluate } from '../proxy/policy.ts'
 import { scrubBuffer, scrubStream } from '../proxy/scrub-stream.ts'
-import { MAX_ERROR_BODY, saysInvalidSession } from '../proxy/session-expiry.ts'
+import { readErrorBody, saysInvalidSession } from '../proxy/session-expiry.ts'
 import { targetPath } from '../proxy/target-path.ts'
 import { buffered, guardedUpload, type UploadFailure } from '../proxy/upload.ts'
-import { UpstreamCall, type BodyTaking, type UpstreamAnswer } from '../proxy/upstream-call.ts'
 
 export interface ProxyRoutesOptions {
   sessions: SessionService
@@ -39,6 +39,8 @@ export interface ProxyRoutesOptions {
   /** HTTPS_PROXY, HTTP_PROXY, NO_PROXY: proxied calls take the same way out as the broker's own */
   egress: EgressProxy
 }
+
+type ReplyFromUndici = NonNullable<Parameters<typeof replyFrom>[1]>['undici']
 
 export const PROXY_PREFIX = '/v1/connections/:name/salesforce'
 
@@ -71,11 +73,22 @@ interface Forwarding {
  * and the call sent once more.
  */
 const proxyRoutes: FastifyPluginAsync<ProxyRoutesOptions> = async (app, opts) => {
-  // The pool is the broker's: the egress decision (src/egress.ts) picks the proxy per instance host
-  // (HTTPS_PROXY, HTTP_PROXY, none for a NO_PROXY host), as it does for logins, so a network that only
-  // lets Salesforce traffic out through a proxy carries proxy mode too.
+  // The pool is the broker's, not reply-from's own Agent: the egress decision (src/egress.ts) picks
+  // the proxy per instance host (HTTPS_PROXY, HTTP_PROXY, none for a NO_PROXY host), as it does for
+  // logins, so a network that only lets Salesforce traffic out through a proxy carries proxy mode too.
+  // reply-from does not close a dispatcher it was given: onClose does.
   const dispatcher = egressDispatcher(opts.egress, {}, { connections: 128, headersTimeout: opts.upstreamTimeoutMs, bodyTimeout: opts.upstreamTimeoutMs })
   app.addHook('onClose', async () => { await dispatcher.close() })
+  await app.register(replyFrom, {
+    disableCache: true,
+    disableRequestLogging: true,
+    // no call is sent twice on the broker's own account: reply-from sends a GET or HEAD that
+    // Salesforce answered 503 up to 10 times more (maxRetriesOn503: 0 reads as its default), each an
+    // API call against the org's daily limit. The caller sees the 503 and decides.
+    retryMethods: [],
+    // reply-from bundles its own undici and recognises another one's dispatcher by its request() method
+    undici: { request: requestDroppingAbortedAnswers(dispatcher) } as unknown as ReplyFromUndici,
+  })
   // Bodies are not parsed here: the raw stream goes to Salesforce (a 100 MB Bulk upload is never buffered).
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', (_request, payload, done) => { done(null, payload) })
@@ -92,12 +105,7 @@ const proxyRoutes: FastifyPluginAsync<ProxyRoutesOptions> = async (app, opts) =>
     return known
   }
 
-  /**
-   * Not an async function: the common call (no caps, no body, the session cached in this process)
-   * is forwarded without a promise of its own; Fastify waits for reply.send() either way, and what
-   * this throws is answered as a thrown error of an async handler would be.
-   */
-  const handler = (request: FastifyRequest<{ Params: { name: string } }>, reply: FastifyReply): Promise<FastifyReply> | undefined => {
+  const handler = async (request: FastifyRequest<{ Params: { name: string } }>, reply: FastifyReply): Promise<FastifyReply> => {
     const { name } = request.params
     const principal = request.principal as Principal
     const grant = grantFor(principal, name)
@@ -111,19 +119,6 @@ const proxyRoutes: FastifyPluginAsync<ProxyRoutesOptions> = async (app, opts) =>
       const verdict = evaluate(grant.rules, request.method, apiCall(target.path))
       if (!verdict.allowed) throw new HttpProblem('policy_denied', 'no rule of this caller\'s grant allows this call: requiredRule is one that would', { connection: name, requiredRule: verdict.requiredRule })
     }
-    const capped = principal.proxyCallsPerMinute !== undefined || principal.proxyCallsPerDay !== undefined
-    if (!capped && !hasBody(request)) {
-      const session = opts.sessions.cachedInProcess(name)
-      if (session !== undefined) {
-        forward(request, reply, { name, principal, session, path: target.path, query: target.query, body: undefined, uploadFailure: noFailure, attempt: 1, started: performance.now() })
-        return undefined
-      }
-    }
-    return admitted(request, reply, name, principal, target)
-  }
-
-  /** The rest of a call that waits: the caller's caps counted fleet-wide, a body read or guarded, a session fetched. */
-  const admitted = async (request: FastifyRequest, reply: FastifyReply, name: string, principal: Principal, target: { path: string, query: string }): Promise<FastifyReply> => {
     const admission = await opts.accounting.admit(principal.id, { perMinute: principal.proxyCallsPerMinute, perDay: principal.proxyCallsPerDay })
     if (!admission.ok) {
       throw new HttpProblem('proxy_quota_exceeded', `this caller's proxied calls per ${admission.period} are used up`, { quota: { period: admission.period, limit: admission.limit } }, admission.retryAfterSeconds)
@@ -142,54 +137,38 @@ const proxyRoutes: FastifyPluginAsync<ProxyRoutesOptions> = async (app, opts) =>
     const upstream = instance(instanceUrl)
     if (!upstream.allowed) throw new HttpProblem('bad_gateway', 'the session\'s instance URL is not a Salesforce host the broker may send sessions to')
     if (f.body instanceof Buffer) request.body = undefined
-    const answered = (res: UpstreamAnswer): BodyTaking => {
-      // the caller went away before Salesforce answered: nothing to hand on, nothing counted
-      if (request.raw.aborted || reply.raw.destroyed) return undefined
-      reply.headers(returnedResponseHeaders(res.headers))
-      // an HTTP/1 connection whose request body was not read to the end cannot carry another request
-      if (!request.raw.complete) reply.header('connection', 'close')
-      reply.code(res.statusCode)
-      opts.accounting.observe(f.principal.id, f.name, res.statusCode, performance.now() - f.started)
-      opts.accounting.usage(f.name, res.headers['sforce-limit-info'])
-      if (res.statusCode === 401 && f.attempt === 1) {
-        return {
-          whole: {
-            keep: MAX_ERROR_BODY,
-            done: (text) => { heal(request, reply, f, text, res.headers).catch((err: unknown) => reply.send(err)) },
-            broken: (err) => { reply.send(err) },
-          },
-        }
-      }
-      return answer(request, reply, res.headers, accessToken, f.name)
-    }
-    const failed = (error: Error): void => {
-      if (reply.sent) return
-      const upload = f.uploadFailure()
-      if (upload) reply.header('connection', 'close')
-      if (upload === 'payload_too_large') {
-        reply.send(new HttpProblem('payload_too_large', 'the request body exceeds the proxy\'s size limit'))
-      } else if (upload === 'request_timeout') {
-        reply.send(new HttpProblem('request_timeout', 'the request body stopped arriving'))
-      } else {
-        const code = (error as { code?: string }).code
-        const timedOut = code === 'UND_ERR_HEADERS_TIMEOUT'
-        request.log.warn({ connection: f.name, code }, 'proxied call failed')
+    return reply.from(f.path, {
+      getUpstream: () => upstream.origin,
+      queryString: () => f.query.slice(1),
+      ...(f.body instanceof Buffer ? { body: f.body, contentType: request.headers['content-type'] ?? 'application/octet-stream' } : {}),
+      rewriteRequestHeaders: () => forwardedRequestHeaders(request.headers, accessToken, upstream.host),
+      rewriteHeaders: (headers: IncomingHttpHeaders) => returnedResponseHeaders(headers),
+      onError: (_reply, { error }) => {
+        const failed = f.uploadFailure()
+        if (failed) reply.header('connection', 'close')
+        if (failed === 'payload_too_large') return reply.send(new HttpProblem('payload_too_large', 'the request body exceeds the proxy\'s size limit'))
+        if (failed === 'request_timeout') return reply.send(new HttpProblem('request_timeout', 'the request body stopped arriving'))
+        const timedOut = (error as { statusCode?: number }).statusCode === 504
+        request.log.warn({ connection: f.name, code: (error as { code?: string }).code }, 'proxied call failed')
         reply.send(new HttpProblem(timedOut ? 'gateway_timeout' : 'bad_gateway', timedOut ? 'Salesforce did not answer in time' : 'Salesforce could not be reached', { connection: f.name, retryable: true }))
-      }
-    }
-    // exactly the checked path (targetPath) and the query as received: no URL parsing in between
-    dispatcher.dispatch({
-      origin: upstream.origin,
-      path: f.path + f.query,
-      method: request.method as Dispatcher.HttpMethod,
-      headers: forwardedRequestHeaders(request.headers, accessToken, upstream.host),
-      body: f.body ?? null,
-    }, new UpstreamCall(answered, failed))
-    return reply
+      },
+      onResponse: (_request, _reply, raw) => {
+        // at run time the upstream answer: status, headers and its body stream (the types name a ServerResponse)
+        const res = raw as unknown as { statusCode: number, headers: IncomingHttpHeaders, stream: Readable }
+        opts.accounting.observe(f.principal.id, f.name, res.statusCode, performance.now() - f.started)
+        opts.accounting.usage(f.name, res.headers['sforce-limit-info'])
+        if (res.statusCode === 401 && f.attempt === 1) {
+          heal(request, reply, f, res.stream, res.headers).catch((err: unknown) => reply.send(err))
+          return
+        }
+        answer(request, reply, res.stream, res.headers, accessToken, f.name)
+      },
+    })
   }
 
-  /** A 401: Salesforce's errorCode; INVALID_SESSION_ID → a renewed session and once more, else the 401 as it came. */
-  const heal = async (request: FastifyRequest, reply: FastifyReply, f: Forwarding, text: Buffer, headers: IncomingHttpHeaders): Promise<void> => {
+  /** A 401: read Salesforce's errorCode; INVALID_SESSION_ID → a renewed session and once more, else the 401 as it came. */
+  const heal = async (request: FastifyRequest, reply: FastifyReply, f: Forwarding, stream: Readable, headers: IncomingHttpHeaders): Promise<void> => {
+    const text = await readErrorBody(stream)
     const used = f.session.entry.session.accessToken
     const passThrough = (): void => {
       reply.removeHeader('content-length')
@@ -230,6 +209,27 @@ const proxyRoutes: FastifyPluginAsync<ProxyRoutesOptions> = async (app, opts) =>
   }
 }
 
+/**
+ * The dispatcher's request() as reply-from calls it, with a listener on every answer's body that
+ * keeps its 'error' from being unhandled. When the caller has gone before Salesforce answers,
+ * reply-from destroys the answer's body and never hands it on; undici then emits a
+ * RequestAbortedError on that body, and without a listener the process went down (any caller
+ * could stop the broker by hanging up at the right moment). The answers that are handed on have
+ * the route's own error handling (`answer`, `wholeAnswer`, `readErrorBody`).
+ */
+function requestDroppingAbortedAnswers (dispatcher: Dispatcher): Dispatcher['request'] {
+  const request = (options: Dispatcher.RequestOptions, callback: (err: Error | null, data: Dispatcher.ResponseData) => void): void => {
+    dispatcher.request(options, (err, data) => {
+      // an error answers with no body (undici hands `{ opaque }` then)
+      data?.body?.on('error', ignore)
+      callback(err, data)
+    })
+  }
+  return request as Dispatcher['request']
+}
+
+function ignore (): void {}
+
 /** OpenAPI path templates have no wildcard: the document names the rest of the path {salesforcePath} (it may hold slashes). */
 const DocumentedParams = Type.Object({
   name: ProxyParams.properties.name,
@@ -240,19 +240,10 @@ function documentedPath ({ schema, url }: { schema: object, url: string }): { sc
 }
 
 /** The request body, guarded: in memory when small enough to send twice, else the stream itself. */
-function noFailure (): undefined {
-  return undefined
-}
-
-/** A body to forward: the raw stream the content-type parser handed on (none for a GET, or a bodiless call). */
-function hasBody (request: FastifyRequest): boolean {
-  const raw = request.body as Readable | undefined | null
-  return raw !== undefined && raw !== null && typeof raw.pipe === 'function'
-}
-
 async function requestBody (request: FastifyRequest, opts: ProxyRoutesOptions): Promise<{ body: Buffer | Readable | undefined, uploadFailure: () => UploadFailure | undefined }> {
-  if (!hasBody(request)) return { body: undefined, uploadFailure: noFailure }
-  const raw = request.body as Readable
+  const raw = request.body as Readable | undefined
+  const none = { body: undefined, uploadFailure: () => undefined }
+  if (raw === undefined || raw === null || typeof raw.pipe !== 'function') return none
   const declared = request.headers['content-length'] === undefined ? undefined : Number(request.headers['content-length'])
   if (declared !== undefined && declared > opts.bodyLimitBytes) throw new HttpProblem('payload_too_large', 'the request body exceeds the proxy\'s size limit')
   const guarded = guardedUpload(raw, opts.bodyLimitBytes, opts.uploadIdleTimeoutMs)
@@ -278,22 +269,19 @@ async function requestBody (request: FastifyRequest, opts: ProxyRoutesOptions): 
  */
 const WHOLE_ANSWER_MAX_BYTES = 64 * 1024
 
-/** How Salesforce's answer goes to the caller: decoded if it came compressed, the session's echoes scrubbed. */
-function answer (request: FastifyRequest, reply: FastifyReply, headers: IncomingHttpHeaders, token: string, connection: string): BodyTaking {
+/** Salesforce's answer to the caller: decoded if it came compressed, the session's echoes scrubbed. */
+function answer (request: FastifyRequest, reply: FastifyReply, stream: Readable, headers: IncomingHttpHeaders, token: string, connection: string): void {
   const decoder = decoderFor(headers['content-encoding'])
   if (decoder === null) {
+    stream.resume()
     reply.send(new HttpProblem('bad_gateway', 'Salesforce answered in a content encoding the proxy cannot read'))
-    // the body is read and dropped, so the connection to Salesforce can carry the next call
-    return { whole: { keep: 0, done: ignore, broken: ignore } }
+    return
   }
   const declared = headers['content-length'] === undefined ? Number.NaN : Number(headers['content-length'])
   if (decoder === undefined && request.method !== 'HEAD' && declared <= WHOLE_ANSWER_MAX_BYTES) {
-    return { whole: { keep: WHOLE_ANSWER_MAX_BYTES, done: body => wholeAnswer(reply, body, token), broken: () => brokenOff(reply, headers, connection) } }
+    wholeAnswer(reply, stream, headers, token, connection)
+    return
   }
-  return { stream: stream => streamedAnswer(reply, stream, decoder, token) }
-}
-
-function streamedAnswer (reply: FastifyReply, stream: Readable, decoder: Transform | undefined, token: string): void {
   const scrub = scrubStream(token)
   // pipe, not stream.pipeline: pipeline aborts an AbortController (a DOMException with a stack) for
   // every finished answer. What pipeline did on failure is done here: an upstream or decoder error
@@ -315,21 +303,23 @@ function streamedAnswer (reply: FastifyReply, stream: Readable, decoder: Transfo
   reply.send(scrub)
 }
 
-/** A small answer read whole: one scrub, one write. */
-function wholeAnswer (reply: FastifyReply, body: Buffer, token: string): void {
-  // a caller that went away meanwhile gets nothing: the answer was at most WHOLE_ANSWER_MAX_BYTES
-  if (reply.raw.destroyed) return
-  reply.send(scrubBuffer(token, body))
+/** A small answer read whole: one scrub, one write; broken off by Salesforce, a 502 the caller may retry. */
+function wholeAnswer (reply: FastifyReply, stream: Readable, headers: IncomingHttpHeaders, token: string, connection: string): void {
+  const chunks: Buffer[] = []
+  stream.on('data', (chunk: Buffer) => { chunks.push(chunk) })
+  stream.once('error', () => {
+    stream.destroy()
+    if (reply.sent || reply.raw.destroyed) return
+    for (const header of Object.keys(returnedResponseHeaders(headers))) reply.removeHeader(header)
+    reply.send(new HttpProblem('bad_gateway', 'Salesforce broke off its answer', { connection, retryable: true }))
+  })
+  stream.once('end', () => {
+    // a caller that went away meanwhile gets nothing: the answer was at most WHOLE_ANSWER_MAX_BYTES
+    if (reply.raw.destroyed) return
+    const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)
+    reply.send(scrubBuffer(token, body))
+  })
 }
-
-/** Broken off by Salesforce before its announced length: a 502 the caller may retry. */
-function brokenOff (reply: FastifyReply, headers: IncomingHttpHeaders, connection: string): void {
-  if (reply.sent || reply.raw.destroyed) return
-  for (const header of Object.keys(returnedResponseHeaders(headers))) reply.removeHeader(header)
-  reply.send(new HttpProblem('bad_gateway', 'Salesforce broke off its answer', { connection, retryable: true }))
-}
-
-function ignore (): void {}
 
 function scrubbed (body: Buffer, token: string): Buffer {
   return Buffer.from(createScrubber([token])(body.toString('latin1')), 'latin1')

@@ -19,11 +19,18 @@ interface Upstream { response: ServerResponse, socket: Socket }
  * An instance that answers /services/data/v62.0/limits whole and anything else with the first part
  * of an answer only: the test decides what happens next.
  */
-async function halfAnsweringInstance (t: Teardown): Promise<{ url: string, nextStarted: () => Promise<Upstream>, nextHeld: () => Promise<Upstream>, login: () => Promise<LoginOutcome> }> {
+async function halfAnsweringInstance (t: Teardown): Promise<{ url: string, nextStarted: () => Promise<Upstream>, nextHeld: () => Promise<Upstream>, login: () => Promise<LoginOutcome>, unavailableAnswers: () => number }> {
   const waiting: Array<(u: Upstream) => void> = []
   const holding: Array<(u: Upstream) => void> = []
+  let unavailable = 0
   const server = createServer((req, res) => {
     req.resume()
+    if (req.url === '/services/data/v62.0/sobjects/Account/001000000000005AAA') {
+      // Salesforce under maintenance: 503 with its JSON error list
+      unavailable++
+      res.writeHead(503, { 'content-type': 'application/json' }).end('[{"message":"Service Unavailable","errorCode":"SERVER_UNAVAILABLE"}]')
+      return
+    }
     if (req.url === '/services/data/v62.0/limits') {
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"DailyApiRequests":{"Max":15000,"Remaining":14999}}')
       return
@@ -56,6 +63,7 @@ async function halfAnsweringInstance (t: Teardown): Promise<{ url: string, nextS
   return {
     url,
     login,
+    unavailableAnswers: () => unavailable,
     nextStarted: async () => await new Promise<Upstream>(resolve => waiting.push(resolve)),
     nextHeld: async () => await new Promise<Upstream>(resolve => holding.push(resolve)),
   }
@@ -146,4 +154,14 @@ t.test('a caller that goes away before Salesforce answers: the answer is dropped
 
   const next = await rawRequest(url, get(`${prefix}/services/data/v62.0/limits`, auth))
   t.equal(next.status, 200, 'the next call goes through')
+})
+
+t.test('Salesforce answering 503 reaches the caller at once: the proxy does not send the call again on its own', async (t) => {
+  const { instance, url, auth, prefix } = await rig(t)
+  const res = await rawRequest(url, get(`${prefix}/services/data/v62.0/sobjects/Account/001000000000005AAA`, auth))
+  t.equal(res.status, 503)
+  t.match(res.body, 'SERVER_UNAVAILABLE')
+  // reply-from's default sends a GET answered 503 up to 10 times more: each one an API call counted
+  // against the org's daily limit, for a caller that may have its own backoff
+  t.equal(instance.unavailableAnswers(), 1, 'one call reached Salesforce')
 })
