@@ -98,7 +98,12 @@ export class RedisSharedState implements SharedState {
     this.logger = opts.logger
     this.channel = this.keys.events
     this.client = createRedisClient(opts.redis, 'commands', opts.redisOptions)
-    this.subscriber = createRedisClient(opts.redis, 'subscriber', opts.redisOptions)
+    // ioredis re-subscribes after a reconnect itself (autoResubscribe) without handling its SUBSCRIBE's
+    // rejection: a client closed while that is in flight (a replica stopping during a Redis flap)
+    // left it unhandled, which ends the process. One server and Sentinel re-subscribe here instead, on
+    // every ready (test/shared-state/resubscribe.test.ts); a Cluster client keeps its own subscriber.
+    const cluster = redisTopology(opts.redis) === 'cluster'
+    this.subscriber = createRedisClient(opts.redis, 'subscriber', cluster ? opts.redisOptions : { autoResubscribe: false, ...opts.redisOptions })
     for (const [name, conn] of [['redis', this.client], ['redis-subscriber', this.subscriber]] as const) {
       let down = false
       conn.on('error', (err: Error) => {
@@ -120,9 +125,13 @@ export class RedisSharedState implements SharedState {
       }
       for (const l of this.listeners) l(event)
     })
-    this.subscriber.subscribe(this.channel).catch((err: Error) => {
-      this.logger.warn({ err: { message: err.message } }, 'redis subscribe failed; will retry on reconnect')
-    })
+    const subscribe = () => {
+      this.subscriber.subscribe(this.channel).catch((err: Error) => {
+        this.logger.warn({ err: { message: err.message } }, 'redis subscribe failed; will retry on reconnect')
+      })
+    }
+    if (cluster) subscribe()
+    else this.subscriber.on('ready', subscribe)
   }
 
   /**
