@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import { createServer, connect, type Socket } from 'node:net'
 import type { AddressInfo } from 'node:net'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import type { RedisSettings } from '../../src/shared-state/redis-client.ts'
 import { RedisSharedState } from '../../src/shared-state/redis-state.ts'
 import { SessionSealer } from '../../src/shared-state/session-crypto.ts'
@@ -17,7 +17,7 @@ import { startRedis } from '../support/redis.ts'
  * rejection unhandled, which ends a Node process (a broker under close-with-grace exits 1); once in
  * 25 runs of the suite it ended a test process after a Redis restart.
  */
-async function cuttingHop (t: Parameters<Parameters<typeof t.test>[1]>[0], target: number) {
+async function cuttingHop (t: Test, target: number) {
   const open = new Set<Socket>()
   let cutNextSubscribe = false
   let subscribesHeld = 0
