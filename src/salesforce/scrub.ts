@@ -24,6 +24,8 @@ const MIN_BASE64_FRAGMENT = 8
 const MIN_TAIL_PREFIX = 3
 /** A leading piece of a secret this long (in characters) is redacted wherever it appears: an echo cut short. */
 const MIN_PREFIX_CHARS = 8
+/** How many characters of a secret a raw reading of one encoded character can take up (`\\u0041` read as `\\`, `u`, `0`…). */
+const AMBIGUOUS_UNITS = 6
 /**
  * Longer values (a whole PEM key, a signed assertion) are matched in their literal forms only: their
  * characters are ones no encoding changes, and a PEM key's lines are secrets of their own.
@@ -172,6 +174,15 @@ class LeadingPiece {
       const m = re.exec(text)
       if (m === null) hi = k - 1
       else { lo = k; end = at + m[0].length }
+    }
+    // the longest piece is not always the one reaching furthest: cut short after a "%", its "%25"
+    // also reads as a raw "%" and "2" (one character more, one text character less), which left
+    // the "5" behind. Of the few pieces just shorter, the one reaching furthest wins.
+    for (let k = Math.max(MIN_PREFIX_CHARS, lo - AMBIGUOUS_UNITS); k < lo; k++) {
+      const re = this.exactPrefix(k)
+      re.lastIndex = at
+      const m = re.exec(text)
+      if (m !== null && at + m[0].length > end) end = at + m[0].length
     }
     return end
   }
