@@ -96,12 +96,10 @@ export const roundClock = () => new ManualClock(roundStartAfter(Date.now() + 10 
  * store holds (one slot each).
  */
 export async function nextRound (clock: ManualClock, url: string, connection: string, connections = 1): Promise<HttpAnswer> {
-  const roundStart = roundStartAfter(clock.now())
-  await clock.advanceTo(roundStart)
+  const before = only(await health(url, connection)).lastCheckedAt
+  await clock.advanceTo(roundStartAfter(clock.now()))
   await throughSlots(clock, connections)
-  // a check of this round, not any change: under load the previous round's result could still be
-  // on its way when this one started, and a "changed since" wait took it for this round's
-  return eventually(() => health(url, connection), a => Date.parse(only(a).lastCheckedAt) >= roundStart)
+  return eventually(() => health(url, connection), a => only(a).lastCheckedAt !== before)
 }
 
 /**
