@@ -78,7 +78,7 @@ t.test('the server: warnings on stderr, exit 78 for every configuration error, p
 serve(${JSON.stringify({ ...BASE, PORT: 'x', VAULT_ADRR: 'https://vault:8200' })}).catch(exitOnStartupError)`], { env: { PATH: process.env.PATH ?? '' }, stdio: ['ignore', 'ignore', 'pipe'] })
   let givenErr = ''
   given.stderr.setEncoding('utf8').on('data', (d: string) => { givenErr += d })
-  const [givenCode] = await once(given, 'exit') as [number | null]
+  const [givenCode] = await once(given, 'close') as [number | null]
   t.equal(givenCode, 78, givenErr)
   t.match(givenErr, /unknown variable VAULT_ADRR; did you mean VAULT_ADDR\?/, 'the typo in the given environment is named')
 

@@ -20,17 +20,17 @@ function run (args: string[], env: Record<string, string>, entry = SERVER) {
 
 t.test('a bad variable stops the broker with one line naming it', async (t) => {
   const p = run([], { PORT: 'not-a-port', SECRET_STORE: 'file', FILE_STORE_KEY: Buffer.alloc(32).toString('base64'), PRINCIPALS_JSON: '{"principals":[]}', SHARED_STATE: 'memory' })
-  const [code] = await once(p.child, 'exit')
+  const [code] = await once(p.child, 'close')
   t.equal(code, 78)
   t.equal(p.err().trim().split('\n').length, 1)
   t.match(p.err(), /^sf-broker: configuration error: invalid PORT: /)
   const missing = run([], {})
-  const [code2] = await once(missing.child, 'exit')
+  const [code2] = await once(missing.child, 'close')
   t.equal(code2, 78)
   t.match(missing.err(), /missing VAULT_ADDR/)
   // JWKS_URL alone used to start a broker that accepted tokens minted for any audience
   const loose = run([], { SECRET_STORE: 'file', FILE_STORE_KEY: Buffer.alloc(32).toString('base64'), PRINCIPALS_JSON: '{"principals":[]}', SHARED_STATE: 'memory', JWKS_URL: 'https://kubernetes.default.svc/openid/v1/jwks' })
-  const [code3] = await once(loose.child, 'exit')
+  const [code3] = await once(loose.child, 'close')
   t.equal(code3, 78)
   t.equal(loose.err().trim().split('\n').length, 1)
   t.match(loose.err(), /^sf-broker: configuration error: missing JWT_AUDIENCE: /)
@@ -38,7 +38,7 @@ t.test('a bad variable stops the broker with one line naming it', async (t) => {
 
 t.test('the production entry has no demo: --demo names the checkout command instead of starting', async (t) => {
   const p = run(['--demo'], {})
-  const [code] = await once(p.child, 'exit')
+  const [code] = await once(p.child, 'close')
   t.equal(code, 64)
   t.equal(p.err().trim().split('\n').length, 1)
   t.match(p.err(), /npm run demo/)
@@ -61,7 +61,7 @@ t.test('demo mode serves a session; SIGTERM lets in-flight requests finish', asy
   const res = await inFlight
   t.equal(res.status, 200, 'the request in flight completed')
   t.match(((await res.json()) as { accessToken: string }).accessToken, /^00D/)
-  const [code] = await once(p.child, 'exit')
+  const [code] = await once(p.child, 'close')
   t.equal(code, 0, 'clean exit')
   await t.rejects(fetch(`http://127.0.0.1:${port}/health/live`), 'no longer listening')
 })
@@ -83,7 +83,7 @@ t.test('SIGTERM while Salesforce hangs: every request waiting for a login is ans
   await new Promise(resolve => setTimeout(resolve, 500))
   const signalled = Date.now()
   p.child.kill('SIGTERM')
-  const [code] = await once(p.child, 'exit')
+  const [code] = await once(p.child, 'close')
   const settled = await Promise.all(answers)
   t.same([...new Set(settled.map(a => a.status))], [503], 'every accepted request got an HTTP answer')
   t.same([...new Set(settled.map(a => a.body.code))], ['shutting_down'])

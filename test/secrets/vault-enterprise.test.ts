@@ -158,7 +158,7 @@ t.test('VAULT_STARTUP_TIMEOUT_SECONDS bounds the wait: the server exits 1 and sa
   t.teardown(() => { child.kill('SIGKILL') })
   let out = ''
   child.stdout.on('data', (d) => { out += String(d) })
-  const [code] = await once(child, 'exit')
+  const [code] = await once(child, 'close')
   t.equal(code, 1)
   t.match(out, /Vault not usable yet: retrying/)
   t.match(out, /Vault stayed unusable for VAULT_STARTUP_TIMEOUT_SECONDS: exiting/)

@@ -12,7 +12,7 @@ export async function serverExit (env: Record<string, string>): Promise<{ code: 
   let stderr = ''
   child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
   const timer = setTimeout(() => child.kill('SIGTERM'), 20_000)
-  const [code] = await once(child, 'exit') as [number | null]
+  const [code] = await once(child, 'close') as [number | null]
   clearTimeout(timer)
   return { code, stderr }
 }
