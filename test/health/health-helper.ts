@@ -97,10 +97,21 @@ export const roundClock = () => new ManualClock(roundStartAfter(Date.now() + 10 
  */
 export async function nextRound (clock: ManualClock, url: string, connection: string, connections = 1): Promise<HttpAnswer> {
   const before = only(await health(url, connection)).lastCheckedAt
-  await clock.advanceTo(roundStartAfter(clock.now()))
+  const roundStart = roundStartAfter(clock.now())
+  await clock.advanceTo(roundStart)
   await throughSlots(clock, connections)
-  return eventually(() => health(url, connection), a => only(a).lastCheckedAt !== before)
+  // the round's time is the test's; the wait is for a loaded machine to do the round's work
+  const answer = await eventually(() => health(url, connection), a => only(a).lastCheckedAt !== before, ROUND_WORK_MS)
+  if (only(answer).lastCheckedAt === before) {
+    // say so here: the assertion after a stale answer would name a symptom, not the missing round
+    const at = (ms: number) => new Date(ms).toISOString()
+    throw new Error(`nextRound: no check of ${connection} was recorded within ${ROUND_WORK_MS} ms of the round starting at ${at(roundStart)} (last check ${String(before)}; clock ${at(clock.now())}; ${clock.pending} timers pending)`)
+  }
+  return answer
 }
+
+/** How long nextRound waits in real time for a round's check to be recorded (a loaded machine is slow). */
+const ROUND_WORK_MS = 30_000
 
 /**
  * Rounds on the ManualClock (nextRound) until `ok` holds for `connection`'s health, at most
