@@ -2,15 +2,16 @@
  * CPU profile of the hot path: one broker (Redis, real API key, access line on) under the hot-path
  * load, run with `node --cpu-prof`. Prints the functions with the most self time, grouped by where
  * they live, per request; the .cpuprofile (open it in Chrome DevTools) stays in the printed folder.
- *   node bench/profile-hot.ts [seconds] [session|proxy]
- * `proxy` profiles proxy mode instead: GET /services/data/v62.0/limits forwarded to the simulator.
+ *   node bench/profile-hot.ts [seconds] [session|proxy|same-promises]
+ * `proxy` profiles proxy mode instead: GET /services/data/v62.0/limits forwarded to the simulator;
+ * `same-promises` the hot-path bench's reference (bench/same-promises-server.ts), to set beside `session`.
  */
-import { mkdtemp, readdir, readFile } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { startBroker } from './lib/broker.ts'
-import { installExitGuards, setLogDir, stopAll } from './lib/children.ts'
+import { freePort, installExitGuards, setLogDir, spawnChild, stopAll, waitForHttp } from './lib/children.ts'
 import { benchCaller, benchOrg, clientCredentialsConnection, ORG, randomKeyBase64, seedStore } from './lib/fixtures.ts'
 import { runLoad } from './lib/measure.ts'
 import { startBenchRedis } from './lib/redis.ts'
@@ -22,8 +23,8 @@ interface CpuProfile { nodes: ProfileNode[], startTime: number, endTime: number,
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const seconds = Number(process.argv[2] ?? '8')
 const target = process.argv[3] ?? 'session'
-if (target !== 'session' && target !== 'proxy') {
-  process.stderr.write('profile-hot: the second argument is session or proxy\n')
+if (target !== 'session' && target !== 'proxy' && target !== 'same-promises') {
+  process.stderr.write('profile-hot: the second argument is session, proxy or same-promises\n')
   process.exit(64)
 }
 
@@ -45,11 +46,29 @@ try {
     env: { LOG_LEVEL: 'info', NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profDir}` },
   })
   const method = target === 'proxy' ? 'GET' : 'POST'
-  const url = target === 'proxy' ? `${broker.url}/v1/connections/hot/salesforce/services/data/v62.0/limits` : `${broker.url}/v1/connections/hot/session`
+  let url = target === 'proxy' ? `${broker.url}/v1/connections/hot/salesforce/services/data/v62.0/limits` : `${broker.url}/v1/connections/hot/session`
   const headers = { authorization: `Bearer ${caller.key}` }
+  let profiled = broker.child
+  if (target === 'same-promises') {
+    // the hot-path bench's reference, answering a body as long as the broker's, profiled the same way
+    const bodyBytes = Buffer.byteLength(await (await fetch(url, { method, headers })).text())
+    const port = await freePort()
+    const { child } = await spawnChild({
+      name: 'same-promises-profiled',
+      command: process.execPath,
+      args: [`--cpu-prof-dir=${profDir}`, '--cpu-prof', 'bench/same-promises-server.ts'],
+      cwd: repoRoot,
+      env: { PATH: process.env.PATH, NODE_ENV: 'production', PORT: String(port), BODY_BYTES: String(bodyBytes), PRINCIPALS_JSON: caller.principalsJson, LOG_LEVEL: 'info' },
+    })
+    await waitForHttp(`http://127.0.0.1:${port}/health/live`, child)
+    await broker.child.stop()
+    await rm(profDir, { recursive: true, force: true })
+    profiled = child
+    url = `http://127.0.0.1:${port}/v1/connections/hot/session`
+  }
   const warm = await runLoad({ url, method, headers, connections: 50, durationSeconds: 2 })
   const result = await runLoad({ url, method, headers, connections: 50, durationSeconds: seconds })
-  await broker.child.stop()
+  await profiled.stop()
   const file = join(profDir, (await readdir(profDir)).find(f => f.endsWith('.cpuprofile')) as string)
   const profile = JSON.parse(await readFile(file, 'utf8')) as CpuProfile
   report(profile, result.responses, result.requestsPerSecond, warm.durationSeconds)

@@ -23,6 +23,12 @@ export interface BrokerProcessOptions {
   sessionEncryptionKey: string
   /** extra or overriding environment (scheduler settings…) */
   env?: Record<string, string>
+  /** a program the broker's node runs under, with its arguments (e.g. valgrind's callgrind) */
+  runUnder?: string[]
+  /** node's own flags that NODE_OPTIONS does not take (e.g. --prof) */
+  nodeArgs?: string[]
+  /** how long the broker may take to answer /health/ready (longer under runUnder); default 30 s */
+  readyTimeoutMs?: number
 }
 
 /**
@@ -50,9 +56,10 @@ export async function startBroker (o: BrokerProcessOptions): Promise<BenchBroker
     REDIS_KEY_PREFIX: 'sfb:',
     ...o.env,
   }
-  const { child } = await spawnChild({ name: o.name, command: process.execPath, args: ['src/server.ts'], cwd: o.repoRoot, env })
+  const [command, ...args] = [...o.runUnder ?? [], process.execPath, ...o.nodeArgs ?? [], 'src/server.ts']
+  const { child } = await spawnChild({ name: o.name, command, args, cwd: o.repoRoot, env })
   const url = `http://127.0.0.1:${port}`
-  await waitForHttp(`${url}/health/ready`, child, 30_000)
+  await waitForHttp(`${url}/health/ready`, child, o.readyTimeoutMs ?? 30_000)
   return {
     url,
     child,
