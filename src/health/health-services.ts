@@ -70,6 +70,8 @@ export interface HealthServices {
   start (): void
   /** stops it: validations queued for a token are dropped, the ones calling Salesforce finish */
   stop (): Promise<void>
+  /** resolves once no scheduled validation is running (a test moves its clock to the next round after it) */
+  idle (): Promise<void>
 }
 
 /**
@@ -160,7 +162,7 @@ export function buildHealth (opts: HealthServicesOptions): HealthServices {
 
   if (!config.SCHEDULER_ENABLED) {
     logger.info('salesforce re-validation scheduler disabled (SCHEDULER_ENABLED=false)')
-    return { service, start: () => {}, stop: async () => { bucket.close() } }
+    return { service, start: () => {}, stop: async () => { bucket.close() }, idle: async () => {} }
   }
   const scheduler = new ValidationScheduler({
     intervalMs,
@@ -196,6 +198,7 @@ export function buildHealth (opts: HealthServicesOptions): HealthServices {
   return {
     service,
     start: () => scheduler.start(),
+    idle: () => scheduler.idle(),
     stop: async () => {
       // validations queued for a token are dropped, not waited for; the ones calling Salesforce finish
       bucket.close()

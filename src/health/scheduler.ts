@@ -72,6 +72,15 @@ export class ValidationScheduler {
     await Promise.allSettled([...this.running.values()])
   }
 
+  /**
+   * Resolves once no validation is running, the work after each result included (gauges, date
+   * thresholds, a due rotation). A slot that finds its connection still running skips that round, so
+   * a test moving a manual clock waits for this before starting the next round.
+   */
+  async idle (): Promise<void> {
+    while (this.running.size > 0) await Promise.allSettled([...this.running.values()])
+  }
+
   /** A round's lease outlives every replica's attempt in that round; then Redis drops it. */
   get leaseTtlMs (): number {
     return Math.max(1, this.opts.intervalMs)

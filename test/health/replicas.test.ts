@@ -1,6 +1,6 @@
 import t from 'tap'
 import { acmeDefinition, acmeOrg, startSim, tempFileStore } from '../helper.ts'
-import { buildHealthApp, eventually, health, INTERVAL_MS, nextRound, only, roundClock, roundStartAfter, sharedRedis, throughSlots } from './health-helper.ts'
+import { buildHealthApp, eventually, health, INTERVAL_MS, nextRound, only, roundClock, roundStartAfter, schedulersIdle, sharedRedis, throughSlots } from './health-helper.ts'
 import { http } from '../support/http.ts'
 
 const freshRedis = sharedRedis(t)
@@ -55,6 +55,7 @@ t.test('two replicas sharing Redis validate each connection once per interval; c
   const start = { acme: checks('acme'), globex: checks('globex') }
   const rounds = 4
   for (let round = 0; round < rounds; round++) {
+    await schedulersIdle(clock)
     const before = await report()
     await clock.advanceTo(roundStartAfter(clock.now()))
     await throughSlots(clock, 2, 2)

@@ -64,3 +64,36 @@ t.test('stop() cancels the timers: no round after it', async (t) => {
   await clock.advance(5 * INTERVAL)
   t.equal(validated.length, 1)
 })
+
+t.test('idle() resolves once the work after a result is done; a slot that finds its connection busy skips its round', async (t) => {
+  const clock = new ManualClock(T0)
+  const validated: number[] = []
+  let finishAfterResult: () => void = () => {}
+  const scheduler = new ValidationScheduler({
+    intervalMs: INTERVAL,
+    listConnections: async () => ['acme'],
+    // the result is recorded first; the work after it (gauges, date thresholds, a due rotation) is held
+    validate: async () => {
+      validated.push(clock.now())
+      await new Promise<void>((resolve) => { finishAfterResult = resolve })
+      return null
+    },
+    state: new MemorySharedState(),
+    logger: pino({ level: 'silent' }),
+    clock,
+  })
+  t.teardown(() => { finishAfterResult(); return scheduler.stop() })
+  scheduler.start()
+  await clock.advance(INTERVAL - 1) // the first round
+  t.equal(validated.length, 1)
+  let idle = false
+  const waited = scheduler.idle().then(() => { idle = true })
+  await clock.advance(INTERVAL) // the second round, while the first one's work still runs
+  t.equal(validated.length, 1, 'the second round found acme busy and skipped it')
+  t.notOk(idle, 'not idle while the first round\'s work runs')
+  finishAfterResult()
+  await waited
+  t.ok(idle, 'idle once that work is done')
+  await clock.advance(INTERVAL)
+  t.equal(validated.length, 2, 'the third round validates again')
+})
