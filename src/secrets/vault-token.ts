@@ -46,10 +46,19 @@ export class VaultTokenKeeper {
   private lookup: Promise<void> | null = null
   private lookedUp = false
 
-  /** `clock`: the time renewals are counted in and their timers set on (tests move it by hand) */
-  constructor (client: NodeVault.client, auth: VaultAuth, logger: Logger, clock: Clock = systemClock) {
+  /** reads of the token file, numbered: the newest one applied so far (see readTokenFile) */
+  private fileReads = 0
+  private appliedFileRead = 0
+  private readonly readTokenText: (file: string) => Promise<string>
+
+  /**
+   * `clock`: the time renewals are counted in and their timers set on (tests move it by hand);
+   * `readTokenText`: how the token file is read (a test holds one read back to finish it late)
+   */
+  constructor (client: NodeVault.client, auth: VaultAuth, logger: Logger, clock: Clock = systemClock, readTokenText = (file: string) => readFile(file, 'utf8')) {
     this.client = client
     this.clock = clock
+    this.readTokenText = readTokenText
     this.auth = auth
     this.logger = logger
     this.canLogin = auth.method !== 'token'
@@ -136,12 +145,17 @@ export class VaultTokenKeeper {
 
   /** Takes the token the file holds now; true when it differs from the one in use. */
   private async readTokenFile (file: string): Promise<boolean> {
+    const read = ++this.fileReads
     let token: string
     try {
-      token = (await readFile(file, 'utf8')).trim()
+      token = (await this.readTokenText(file)).trim()
     } catch (err) {
       throw new SecretStoreUnavailableError('error', `cannot read the Vault token file ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`)
     }
+    // The watcher's read and a refused request's read can finish out of order: a read started
+    // before the Agent's last rename must not put back the token a later read already replaced.
+    if (read < this.appliedFileRead) return false
+    this.appliedFileRead = read
     if (token === '') throw new SecretStoreUnavailableError('error', `the Vault token file ${file} is empty (has Vault Agent written its sink yet?)`)
     if (token === this.client.token) return false
     this.client.token = token
@@ -155,7 +169,9 @@ export class VaultTokenKeeper {
     if (this.tokenFile !== undefined) {
       // the Agent may have re-authenticated a moment ago: use what the sink holds now, if newer
       if (this.client.token !== rejected) return true
-      return await this.readTokenFile(this.tokenFile).catch(() => false)
+      await this.readTokenFile(this.tokenFile).catch(() => false)
+      // a newer read (the watcher's) may have taken the Agent's new token meanwhile
+      return this.client.token !== rejected
     }
     if (!this.canLogin) return false
     if (this.client.token === rejected || !this.hasToken) await this.login()

@@ -1,11 +1,13 @@
 import t from 'tap'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { egressDispatcher } from '../../src/egress.ts'
+import nodeVault from 'node-vault'
 import { VaultSecretStore, type VaultSecretStoreOptions } from '../../src/secrets/vault-store.ts'
+import { VaultTokenKeeper } from '../../src/secrets/vault-token.ts'
 import { SecretStoreUnavailableError } from '../../src/secrets/store.ts'
 import { buildTestApp, type Teardown } from '../helper.ts'
 import { startConnectProxy } from '../support/connect-proxy.ts'
@@ -115,6 +117,51 @@ t.test('VAULT_TOKEN_FILE (a Vault Agent sink): a replaced token is used without 
   await sinkWrite(third)
   vault.revokeToken(second)
   t.ok(await s.read('acme'), 'a request refused with the old token is retried with the sink\'s new one')
+})
+
+t.test('VAULT_TOKEN_FILE: a re-read of the sink that finishes late does not put back the token a later re-read replaced', async (t) => {
+  const vault = await standIn(t)
+  vault.setPolicy('broker', RULES)
+  const dir = await tempDir(t)
+  const sink = join(dir, 'token')
+  const sinkWrite = async (token: string) => { await writeFile(`${sink}.tmp`, token); await rename(`${sink}.tmp`, sink) }
+  const first = vault.createToken({ policies: ['broker'] })
+  await sinkWrite(first)
+  // every read of the sink is real; one of them can be held back and finished after a later one
+  let holdNext = false
+  let held: { release: () => void } | null = null
+  let heldStarted: () => void = () => {}
+  const heldRead = new Promise<void>(resolve => { heldStarted = resolve })
+  const reads: string[] = []
+  const readTokenText = async (file: string) => {
+    const text = await readFile(file, 'utf8')
+    reads.push(text)
+    if (!holdNext) return text
+    holdNext = false
+    await new Promise<void>((resolve) => { held = { release: resolve }; heldStarted() })
+    return text
+  }
+  const client = nodeVault({ endpoint: vault.url })
+  const keeper = new VaultTokenKeeper(client, { method: 'token', tokenFile: sink, pollMs: 20 }, captureLogs('silent').logger, undefined, readTokenText)
+  t.teardown(() => keeper.stop())
+  await keeper.start()
+  t.equal(client.token, first)
+
+  // the Agent re-authenticates: the watcher's read of the new sink is slow to finish
+  holdNext = true
+  const second = vault.createToken({ policies: ['broker'] })
+  await sinkWrite(second)
+  await heldRead
+  // meanwhile the Agent writes again, and a request refused with the first token re-reads the sink
+  const third = vault.createToken({ policies: ['broker'] })
+  await sinkWrite(third)
+  t.ok(await keeper.replace(first), 'the refused request is told to try again')
+  t.equal(client.token, third, 'the re-read took the newest token')
+  t.ok(reads.includes(second) && held !== null, 'the read of the second sink is still held')
+  held!.release()
+  // the held read's text is taken (or dropped) in the promise callbacks that follow its release
+  await new Promise(resolve => setImmediate(resolve))
+  t.equal(client.token, third, 'the late read of the older sink did not put its token back')
 })
 
 t.test('start-up while Vault is down: the broker listens, stays not ready, and becomes ready once Vault answers', async (t) => {
