@@ -233,8 +233,6 @@ export class ConnectionValidator {
   /** `circuit`: the circuit as the check left it, when known (else read). */
   private async record (name: string, version: number, outcome: CheckOutcome, previous: StoredHealth | null, known?: CircuitState | null): Promise<StoredHealth> {
     const health = nextHealth(name, version, outcome, previous, this.now())
-    // read before the write: once the result can be seen, the check has nothing left to wait for
-    // (the scheduler's next slot for this connection must not find it still running and skip)
     const circuit = known !== undefined ? known : await this.opts.sessions.circuit(name)
     await this.opts.state.putJson(healthDoc(name), health, RESULT_TTL_MS)
     updateHealthGauges(this.opts.metrics, name, { status: health.status, circuitOpen: circuitBlocks(circuit, version), apiUsage: health.apiUsage, readiness: health.readiness })

@@ -46,7 +46,7 @@ export class VaultTokenKeeper {
   private lookup: Promise<void> | null = null
   private lookedUp = false
 
-  /** reads of the token file, numbered: the newest one applied so far (see readTokenFile) */
+  /** reads of the token file started so far, and the number of the newest one that was taken (see readTokenFile) */
   private fileReads = 0
   private appliedFileRead = 0
   private readonly readTokenText: (file: string) => Promise<string>
