@@ -1,5 +1,6 @@
 import { spawn, execFile, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
+import { createServer } from 'node:net'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -229,6 +230,52 @@ export class SentinelSet extends Topology {
   }
 }
 
+/**
+ * A free port whose cluster bus port (port + 10000, Redis' fixed offset; redis-server refuses a
+ * port above 55535 in cluster mode) is free too. Linux hands out listening ports from the lower half
+ * of its ephemeral range and outgoing connections' local ports from the upper half, where the bus
+ * ports fall: under load a test's client connections can hold one.
+ */
+async function freeClusterPort (): Promise<number> {
+  for (;;) {
+    const port = await freePort()
+    if (port + 10_000 > 65_535) continue
+    const busFree = await new Promise<boolean>((resolve) => {
+      const probe = createServer()
+      probe.once('error', () => resolve(false))
+      probe.listen(port + 10_000, '127.0.0.1', () => probe.close(() => resolve(true)))
+    })
+    if (busFree) return port
+  }
+}
+
+/**
+ * One cluster node on a free port pair. Another process can still take the port, or its bus port,
+ * between the check and redis-server's bind: a node that exits while starting is started again on
+ * another pair (in 18 suite runs under stress, one did).
+ */
+async function startClusterNode (dir: string, security: NodeSecurity, attempts = 3): Promise<RedisProcess> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await freeClusterPort()
+    const node = new RedisProcess(port, serverArgs(port, dir, security, [
+      '--cluster-enabled', 'yes',
+      '--cluster-config-file', `nodes-${port}.conf`,
+      '--dbfilename', `dump-${port}.rdb`,
+      // failure detection and replica promotion in about a second
+      '--cluster-node-timeout', '1000',
+      '--cluster-replica-validity-factor', '0',
+    ]))
+    try {
+      await node.start()
+      return node
+    } catch (err) {
+      await node.kill()
+      // only a node that exited by itself while starting (a port taken meanwhile) is tried again
+      if (attempt >= attempts || !/exited/.test((err as Error).message)) throw err
+    }
+  }
+}
+
 /** Three masters, each with one replica, slots spread by `redis-cli --cluster create`. */
 export class RedisClusterSet extends Topology {
   readonly nodes: RedisProcess[]
@@ -239,20 +286,12 @@ export class RedisClusterSet extends Topology {
 
   static async start (security: NodeSecurity = {}): Promise<RedisClusterSet> {
     const dir = await mkdtemp(join(tmpdir(), 'sfb-cluster-'))
-    const ports = await Promise.all(Array.from({ length: 6 }, () => freePort()))
-    const nodes = ports.map(port => new RedisProcess(port, serverArgs(port, dir, security, [
-      '--cluster-enabled', 'yes',
-      '--cluster-config-file', `nodes-${port}.conf`,
-      '--dbfilename', `dump-${port}.rdb`,
-      // failure detection and replica promotion in about a second
-      '--cluster-node-timeout', '1000',
-      '--cluster-replica-validity-factor', '0',
-    ])))
+    const nodes: RedisProcess[] = []
     const set = new RedisClusterSet(dir, security, nodes)
     return await set.started(async () => {
-      await Promise.all(nodes.map(n => n.start()))
+      await Promise.all(Array.from({ length: 6 }, async () => { nodes.push(await startClusterNode(dir, security)) }))
       const auth = security.password ? ['-a', security.password, '--no-auth-warning'] : []
-      await run('redis-cli', [...auth, '--cluster', 'create', ...ports.map(p => `127.0.0.1:${p}`), '--cluster-replicas', '1', '--cluster-yes'], { timeout: 60_000 })
+      await run('redis-cli', [...auth, '--cluster', 'create', ...nodes.map(n => `127.0.0.1:${n.port}`), '--cluster-replicas', '1', '--cluster-yes'], { timeout: 60_000 })
     })
   }
 
