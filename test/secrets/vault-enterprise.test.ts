@@ -93,14 +93,19 @@ t.test('Vault calls go through HTTPS_PROXY/HTTP_PROXY (CONNECT), and straight to
   t.equal(proxy.tunnels.get(target), before, 'no tunnel for the NO_PROXY host')
 })
 
-t.test('VAULT_TOKEN_FILE (a Vault Agent sink): a replaced token is used without a restart', async (t) => {
+/** A Vault stand-in and a Vault Agent sink holding a first token; sinkWrite replaces it as the Agent does (write, rename). */
+async function agentSink (t: Teardown) {
   const vault = await standIn(t)
   vault.setPolicy('broker', RULES)
-  const dir = await tempDir(t)
-  const sink = join(dir, 'token')
+  const sink = join(await tempDir(t), 'token')
   const sinkWrite = async (token: string) => { await writeFile(`${sink}.tmp`, token); await rename(`${sink}.tmp`, sink) }
   const first = vault.createToken({ policies: ['broker'] })
   await sinkWrite(first)
+  return { vault, sink, sinkWrite, first }
+}
+
+t.test('VAULT_TOKEN_FILE (a Vault Agent sink): a replaced token is used without a restart', async (t) => {
+  const { vault, sink, sinkWrite, first } = await agentSink(t)
   const s = store(t, { endpoint: vault.url, auth: { method: 'token', tokenFile: sink, pollMs: 50 } })
   await s.start()
   await s.write('acme', acme, 0)
@@ -120,13 +125,7 @@ t.test('VAULT_TOKEN_FILE (a Vault Agent sink): a replaced token is used without 
 })
 
 t.test('VAULT_TOKEN_FILE: a re-read of the sink that finishes late does not put back the token a later re-read replaced', async (t) => {
-  const vault = await standIn(t)
-  vault.setPolicy('broker', RULES)
-  const dir = await tempDir(t)
-  const sink = join(dir, 'token')
-  const sinkWrite = async (token: string) => { await writeFile(`${sink}.tmp`, token); await rename(`${sink}.tmp`, sink) }
-  const first = vault.createToken({ policies: ['broker'] })
-  await sinkWrite(first)
+  const { vault, sink, sinkWrite, first } = await agentSink(t)
   // every read of the sink is real; one of them can be held back and finished after a later one
   let holdNext = false
   let held: { release: () => void } | null = null
