@@ -25,9 +25,10 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import autocannon from 'autocannon'
 import { startBroker } from './lib/broker.ts'
-import { freePort, installExitGuards, setLogDir, spawnChild, stopAll, waitForHttp, type StartedChild } from './lib/children.ts'
+import { installExitGuards, setLogDir, spawnChild, stopAll, type StartedChild } from './lib/children.ts'
 import { benchCaller, benchOrg, clientCredentialsConnection, ORG, randomKeyBase64, seedStore } from './lib/fixtures.ts'
 import { startBenchRedis } from './lib/redis.ts'
+import { startSamePromises } from './lib/same-promises.ts'
 import { startSimulatorProcess } from './lib/simulator.ts'
 
 const run = promisify(execFile)
@@ -79,15 +80,7 @@ try {
   if (first.status !== 200) throw new Error(`instructions-hot: the broker answered ${first.status}`)
 
   const env = { PATH: process.env.PATH, NODE_ENV: 'production', BODY_BYTES: String(bodyBytes), ...vgdbNames }
-  const port = await freePort()
-  const { child: samePromises } = await spawnChild({
-    name: 'same-promises',
-    command: 'valgrind',
-    args: [...callgrind('same-promises').slice(1), process.execPath, 'bench/same-promises-server.ts'],
-    cwd: repoRoot,
-    env: { ...env, PORT: String(port), PRINCIPALS_JSON: caller.principalsJson, LOG_LEVEL: 'info' },
-  })
-  await waitForHttp(`http://127.0.0.1:${port}/health/live`, samePromises, READY_TIMEOUT_MS)
+  const samePromises = await startSamePromises({ name: 'same-promises', repoRoot, caller, bodyBytes, runUnder: callgrind('same-promises'), env: vgdbNames, readyTimeoutMs: READY_TIMEOUT_MS })
   const { child: baseline, firstLine } = await spawnChild({
     name: 'baseline',
     command: 'valgrind',
@@ -100,7 +93,7 @@ try {
 
   const sides: Side[] = [
     { name: 'broker', url: sessionUrl, headers, child: broker.child },
-    { name: 'same-promises', url: `http://127.0.0.1:${port}/v1/connections/hot/session`, headers, child: samePromises },
+    { name: 'same-promises', url: samePromises.sessionUrl, headers, child: samePromises.child },
     { name: 'baseline', url: baselineUrl, child: baseline },
   ]
   const perRequest = new Map<string, Counted>()

@@ -11,9 +11,10 @@ import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { startBroker } from './lib/broker.ts'
-import { freePort, installExitGuards, setLogDir, spawnChild, stopAll, waitForHttp } from './lib/children.ts'
+import { installExitGuards, setLogDir, stopAll } from './lib/children.ts'
 import { benchCaller, benchOrg, clientCredentialsConnection, ORG, randomKeyBase64, seedStore } from './lib/fixtures.ts'
 import { runLoad } from './lib/measure.ts'
+import { startSamePromises } from './lib/same-promises.ts'
 import { startBenchRedis } from './lib/redis.ts'
 import { startSimulatorProcess } from './lib/simulator.ts'
 
@@ -52,19 +53,11 @@ try {
   if (target === 'same-promises') {
     // the hot-path bench's reference, answering a body as long as the broker's, profiled the same way
     const bodyBytes = Buffer.byteLength(await (await fetch(url, { method, headers })).text())
-    const port = await freePort()
-    const { child } = await spawnChild({
-      name: 'same-promises-profiled',
-      command: process.execPath,
-      args: [`--cpu-prof-dir=${profDir}`, '--cpu-prof', 'bench/same-promises-server.ts'],
-      cwd: repoRoot,
-      env: { PATH: process.env.PATH, NODE_ENV: 'production', PORT: String(port), BODY_BYTES: String(bodyBytes), PRINCIPALS_JSON: caller.principalsJson, LOG_LEVEL: 'info' },
-    })
-    await waitForHttp(`http://127.0.0.1:${port}/health/live`, child)
+    const samePromises = await startSamePromises({ name: 'same-promises-profiled', repoRoot, caller, bodyBytes, nodeArgs: [`--cpu-prof-dir=${profDir}`, '--cpu-prof'] })
     await broker.child.stop()
     await rm(profDir, { recursive: true, force: true })
-    profiled = child
-    url = `http://127.0.0.1:${port}/v1/connections/hot/session`
+    profiled = samePromises.child
+    url = samePromises.sessionUrl
   }
   const warm = await runLoad({ url, method, headers, connections: 50, durationSeconds: 2 })
   const result = await runLoad({ url, method, headers, connections: 50, durationSeconds: seconds })

@@ -1,10 +1,11 @@
 import { join } from 'node:path'
 import { startBroker } from '../lib/broker.ts'
-import { freePort, processCpuSeconds, sleep, spawnChild, waitForHttp, type StartedChild } from '../lib/children.ts'
+import { processCpuSeconds, sleep, spawnChild, type StartedChild } from '../lib/children.ts'
 import type { BenchContext, Row, ScenarioOutcome } from '../lib/context.ts'
 import { countAccessLines, CpuMeter } from '../lib/cpu.ts'
 import { clientCredentialsConnection, ORG, seedStore } from '../lib/fixtures.ts'
 import { round, runLoad, type LoadResult } from '../lib/measure.ts'
+import { startSamePromises } from '../lib/same-promises.ts'
 
 export const HOT_PATH = {
   connections: 50,
@@ -58,18 +59,8 @@ export async function hotPath (ctx: BenchContext): Promise<ScenarioOutcome> {
     const baselineBytes = Buffer.byteLength(await (await fetch(baselineUrl, { method: 'POST' })).text())
 
     // its log goes to a file the child writes itself, as the broker's does
-    const port = await freePort()
-    const { child: samePromisesChild } = await spawnChild({
-      name: 'same-promises',
-      command: process.execPath,
-      args: ['bench/same-promises-server.ts'],
-      cwd: ctx.repoRoot,
-      env: { PATH: process.env.PATH, NODE_ENV: 'production', PORT: String(port), BODY_BYTES: String(bodyBytes), PRINCIPALS_JSON: ctx.caller.principalsJson, LOG_LEVEL: logLevel },
-    })
+    const { sessionUrl: samePromisesUrl, child: samePromisesChild } = await startSamePromises({ name: 'same-promises', repoRoot: ctx.repoRoot, caller: ctx.caller, bodyBytes, logLevel })
     children.push(samePromisesChild)
-    const samePromisesBase = `http://127.0.0.1:${port}`
-    await waitForHttp(`${samePromisesBase}/health/live`, samePromisesChild)
-    const samePromisesUrl = `${samePromisesBase}/v1/connections/${CONNECTION}/session`
     const check = await fetch(samePromisesUrl, { method: 'POST', headers })
     const samePromisesBytes = Buffer.byteLength(await check.text())
     if (check.status !== 200) throw new Error(`hot path: the same-promises reference answered ${check.status}`)
