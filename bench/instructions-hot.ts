@@ -88,6 +88,7 @@ try {
     cwd: repoRoot,
     env,
     captureFirstLine: true,
+    firstLineTimeoutMs: READY_TIMEOUT_MS,
   })
   const baselineUrl = `${(JSON.parse(firstLine as string) as { url: string }).url}/v1/connections/hot/session`
 

@@ -31,6 +31,8 @@ export interface SpawnOptions {
   env: NodeJS.ProcessEnv
   /** resolves with the child's first stdout line instead of logging it (the simulator announces its URLs so); the rest is piped to the log */
   captureFirstLine?: boolean
+  /** how long the first line may take (longer under valgrind); default 15 s */
+  firstLineTimeoutMs?: number
 }
 
 export async function spawnChild (o: SpawnOptions): Promise<{ child: StartedChild, firstLine?: string }> {
@@ -57,7 +59,8 @@ export async function spawnChild (o: SpawnOptions): Promise<{ child: StartedChil
   const child: StartedChild = { proc, name: o.name, logFile, stop: () => stopChild(proc, log) }
   const firstLine = await new Promise<string>((resolve, reject) => {
     const lines = createInterface({ input: proc.stdout! })
-    const timer = setTimeout(() => reject(new Error(`${o.name} printed nothing within 15 s (see ${logFile})`)), 15_000)
+    const timeoutMs = o.firstLineTimeoutMs ?? 15_000
+    const timer = setTimeout(() => reject(new Error(`${o.name} printed nothing within ${timeoutMs / 1000} s (see ${logFile})`)), timeoutMs)
     let first = true
     lines.on('line', (line) => {
       if (first) {
