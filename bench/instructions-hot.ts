@@ -107,13 +107,17 @@ try {
     await control('--instr=off', pid)
     await control('--dump', pid)
     const counted = await dumped(side.name)
-    perRequest.set(side.name, { instructions: counted.instructions / answered, cycles: counted.cycles / answered })
+    const slowPath = { instructions: counted.slowPath.instructions / answered, calls: counted.slowPath.calls / answered }
+    perRequest.set(side.name, { instructions: counted.instructions / answered, cycles: counted.cycles / answered, slowPath })
     const thousands = (v: number) => Math.round(v / answered / 1000).toLocaleString('en')
-    process.stdout.write(`${side.name}: ${answered} answers, ${thousands(counted.instructions)}k instructions and ${thousands(counted.cycles)}k estimated cycles per request\n`)
+    process.stdout.write(`${side.name}: ${answered} answers, ${thousands(counted.instructions)}k instructions and ${thousands(counted.cycles)}k estimated cycles per request; ` +
+      `V8's literal slow path ${Math.round(slowPath.calls)} calls and ${Math.round(slowPath.instructions / 1000)}k instructions of them\n`)
   }
   const [b, s, bare] = ['broker', 'same-promises', 'baseline'].map(name => perRequest.get(name) as Counted)
   const ratios = (x: Counted, y: Counted) => `${(x.instructions / y.instructions).toFixed(3)}× in instructions, ${(x.cycles / y.cycles).toFixed(3)}× in estimated cycles`
   process.stdout.write(`broker / same-promises: ${ratios(b, s)}\n`)
+  const withoutSlowPath = (x: Counted) => x.instructions - x.slowPath.instructions
+  process.stdout.write(`broker / same-promises without V8's literal slow path (either side may fall into it): ${(withoutSlowPath(b) / withoutSlowPath(s)).toFixed(3)}× in instructions\n`)
   process.stdout.write(`broker / bare Fastify: ${ratios(b, bare)}\n`)
   process.stdout.write(`same-promises / bare Fastify: ${ratios(s, bare)}\n`)
 } finally {
@@ -128,7 +132,23 @@ async function load (side: Side, amount: number): Promise<number> {
   return ok
 }
 
-interface Counted { instructions: number, cycles: number }
+interface Counted {
+  instructions: number
+  cycles: number
+  /** instructions spent in V8's runtime defining object-literal properties (see SLOW_PATH), and its calls */
+  slowPath: { instructions: number, calls: number }
+}
+
+/**
+ * V8's runtime function behind the slow path seen in some runs, of either server. Node's
+ * process.nextTick (lib/internal/process/task_queues.js) builds each tick object as a literal with
+ * three symbol keys and two more properties; when TurboFan compiles nextTick, or a stream function
+ * that inlines it, without feedback for that literal, every property is defined through this runtime
+ * call: about 8 ticks × 5 properties, 40 calls and 50 thousand instructions per request (found with
+ * callgrind's --separate-callers and a --perf-basic-prof map). It is Node's JIT state, not the
+ * server's code, so the report gives each side's count with and without it.
+ */
+const SLOW_PATH = 'v8::internal::Runtime_DefineKeyedOwnPropertyInLiteral('
 
 /**
  * A side's newest callgrind dump: instructions (Ir) and callgrind's own cycle estimate from its
@@ -146,5 +166,19 @@ async function dumped (name: string): Promise<Counted> {
   const n = (event: string) => totals[events.indexOf(event)] ?? 0
   const l1Misses = n('I1mr') + n('D1mr') + n('D1mw')
   const llMisses = n('ILmr') + n('DLmr') + n('DLmw')
-  return { instructions: n('Ir'), cycles: n('Ir') + 10 * l1Misses + 100 * llMisses }
+  return { instructions: n('Ir'), cycles: n('Ir') + 10 * l1Misses + 100 * llMisses, slowPath: await slowPathIn(join(workDir, newest)) }
+}
+
+/** SLOW_PATH's inclusive instructions and calls in one dump, from callgrind_annotate (valgrind's own reader). */
+async function slowPathIn (file: string): Promise<{ instructions: number, calls: number }> {
+  const { stdout } = await run('callgrind_annotate', ['--tree=caller', '--inclusive=yes', '--threshold=100', file], { maxBuffer: 256 * 1024 * 1024 })
+  const lines = stdout.split('\n')
+  const at = lines.findIndex(line => line.includes(`*  ???:${SLOW_PATH}`) || line.includes(`* ???:${SLOW_PATH}`))
+  if (at < 0) return { instructions: 0, calls: 0 }
+  const number = (text: string) => Number(text.replaceAll(',', ''))
+  // the function's own line starts with its inclusive Ir; the lines above it are its callers, each "(N×)"
+  const instructions = number(/^\s*([\d,]+)/.exec(lines[at])?.[1] ?? '0')
+  let calls = 0
+  for (let i = at - 1; i >= 0 && lines[i].includes('< '); i--) calls += number(/\(([\d,]+)x\)/.exec(lines[i])?.[1] ?? '0')
+  return { instructions, calls }
 }

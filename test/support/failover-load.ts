@@ -135,11 +135,15 @@ export async function allReady (apps: FastifyInstance[]): Promise<void> {
 export async function invalidationStillWorks (t: Test, fleet: Fleet): Promise<void> {
   const name = HEALTHY[1]
   const before = (await fleet.ask(1, name)).json().accessToken
+  const loginsBefore = fleet.sim.stats(name).attempts
   const rotated = await fleet.apps[0].inject({ method: 'PATCH', url: `/v1/admin/connections/${name}/credentials`, headers: fleet.adminAuth, payload: { clientSecret: ACME.clientSecret } })
   t.equal(rotated.statusCode, 200)
   const tokens = await Promise.all([0, 1, 2].map(async r => (await fleet.ask(r, name)).json().accessToken as string))
-  t.equal(new Set(tokens).size, 1, 'every replica serves the session of the new secret version')
-  t.not(tokens[0], before, 'the old session was purged everywhere')
+  // which session each replica served, and the logins it took: what a failure here has to say
+  const served = tokens.map((token, r) => `replica ${r}: ${token === before ? 'the old session' : token === tokens[0] ? 'the rotation\'s session' : 'another new session'}`)
+  const logins = fleet.sim.stats(name).attempts - loginsBefore
+  t.equal(new Set(tokens).size, 1, `every replica serves the session of the new secret version (${served.join(', ')}; ${logins} logins since the rotation began)`)
+  t.notOk(tokens.includes(before), 'the old session was purged everywhere')
   const audit = await fleet.apps[2].inject({ url: `/v1/admin/audit?connection=${name}`, headers: fleet.adminAuth })
   t.match(audit.json().events[0], { action: 'credentials.rotate', outcome: 'success' }, 'the audit stream shows another replica\'s rotation')
 }
