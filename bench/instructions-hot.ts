@@ -13,8 +13,9 @@
  *   - under callgrind a process runs some 50 times slower, so work done once per millisecond (the
  *     log's time stamp, the session answer's expiresAt) is spread over a request or two instead of
  *     dozens: it weighs more here than at full speed;
- *   - V8 optimises on its own timing: in one run of four the broker kept one function on a slow
- *     path (about 40 runtime calls per request), which put its count 30 % higher.
+ *   - V8 optimises on its own timing: in some runs one side (either) keeps process.nextTick on a
+ *     slow path (SLOW_PATH below, about 50 thousand instructions per request), reported apart, and
+ *     a side whose optimising compiler is still busy counts that thread's work too.
  * Needs valgrind (Debian's package).
  */
 import { execFile } from 'node:child_process'
@@ -39,6 +40,17 @@ const warmUp = Number(process.argv[3] ?? '12000')
 const CONNECTIONS = 10
 /** under callgrind a process runs some 50 times slower: starting the broker takes a minute or more */
 const READY_TIMEOUT_MS = 300_000
+
+/**
+ * V8's runtime function behind the slow path seen in some runs, of either server. Node's
+ * process.nextTick (lib/internal/process/task_queues.js) builds each tick object as a literal with
+ * three symbol keys and two more properties; when TurboFan compiles nextTick, or a stream function
+ * that inlines it, without feedback for that literal, every property is defined through this runtime
+ * call: about 8 ticks × 5 properties, 40 calls and 50 thousand instructions per request (found with
+ * callgrind's --separate-callers and a --perf-basic-prof map). It is Node's JIT state, not the
+ * server's code, so the report gives each side's count with and without it.
+ */
+const SLOW_PATH = 'v8::internal::Runtime_DefineKeyedOwnPropertyInLiteral('
 
 interface Side { name: string, url: string, headers?: Record<string, string>, child: StartedChild }
 
@@ -138,17 +150,6 @@ interface Counted {
   /** instructions spent in V8's runtime defining object-literal properties (see SLOW_PATH), and its calls */
   slowPath: { instructions: number, calls: number }
 }
-
-/**
- * V8's runtime function behind the slow path seen in some runs, of either server. Node's
- * process.nextTick (lib/internal/process/task_queues.js) builds each tick object as a literal with
- * three symbol keys and two more properties; when TurboFan compiles nextTick, or a stream function
- * that inlines it, without feedback for that literal, every property is defined through this runtime
- * call: about 8 ticks × 5 properties, 40 calls and 50 thousand instructions per request (found with
- * callgrind's --separate-callers and a --perf-basic-prof map). It is Node's JIT state, not the
- * server's code, so the report gives each side's count with and without it.
- */
-const SLOW_PATH = 'v8::internal::Runtime_DefineKeyedOwnPropertyInLiteral('
 
 /**
  * A side's newest callgrind dump: instructions (Ir) and callgrind's own cycle estimate from its

@@ -14,8 +14,8 @@ import { startBroker } from './lib/broker.ts'
 import { installExitGuards, setLogDir, stopAll } from './lib/children.ts'
 import { benchCaller, benchOrg, clientCredentialsConnection, ORG, randomKeyBase64, seedStore } from './lib/fixtures.ts'
 import { runLoad } from './lib/measure.ts'
-import { startSamePromises } from './lib/same-promises.ts'
 import { startBenchRedis } from './lib/redis.ts'
+import { startSamePromises } from './lib/same-promises.ts'
 import { startSimulatorProcess } from './lib/simulator.ts'
 
 interface ProfileNode { id: number, callFrame: { functionName: string, url: string, lineNumber: number }, hitCount?: number }
