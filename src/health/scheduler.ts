@@ -69,7 +69,7 @@ export class ValidationScheduler {
     this.stopped = true
     for (const t of this.timers) t.cancel()
     this.timers.clear()
-    await Promise.allSettled([...this.running.values()])
+    await this.idle()
   }
 
   /**
