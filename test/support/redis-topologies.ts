@@ -289,7 +289,11 @@ export class RedisClusterSet extends Topology {
     const nodes: RedisProcess[] = []
     const set = new RedisClusterSet(dir, security, nodes)
     return await set.started(async () => {
-      await Promise.all(Array.from({ length: 6 }, async () => { nodes.push(await startClusterNode(dir, security)) }))
+      // every start is settled before a failure is thrown, so that close() stops each node that did start
+      const starts = await Promise.allSettled(Array.from({ length: 6 }, () => startClusterNode(dir, security)))
+      for (const s of starts) if (s.status === 'fulfilled') nodes.push(s.value)
+      const failed = starts.find(s => s.status === 'rejected')
+      if (failed) throw failed.reason
       const auth = security.password ? ['-a', security.password, '--no-auth-warning'] : []
       await run('redis-cli', [...auth, '--cluster', 'create', ...nodes.map(n => `127.0.0.1:${n.port}`), '--cluster-replicas', '1', '--cluster-yes'], { timeout: 60_000 })
     })
