@@ -26,7 +26,7 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import autocannon from 'autocannon'
 import { startBroker } from './lib/broker.ts'
-import { installExitGuards, setLogDir, spawnChild, stopAll, type StartedChild } from './lib/children.ts'
+import { installExitGuards, nodeCommand, setLogDir, spawnChild, stopAll, type StartedChild } from './lib/children.ts'
 import { benchCaller, benchOrg, clientCredentialsConnection, ORG, randomKeyBase64, seedStore } from './lib/fixtures.ts'
 import { startBenchRedis } from './lib/redis.ts'
 import { startSamePromises } from './lib/same-promises.ts'
@@ -95,8 +95,7 @@ try {
   const samePromises = await startSamePromises({ name: 'same-promises', repoRoot, caller, bodyBytes, runUnder: callgrind('same-promises'), env: vgdbNames, readyTimeoutMs: READY_TIMEOUT_MS })
   const { child: baseline, firstLine } = await spawnChild({
     name: 'baseline',
-    command: 'valgrind',
-    args: [...callgrind('baseline').slice(1), process.execPath, 'bench/baseline-server.ts'],
+    ...nodeCommand('bench/baseline-server.ts', { runUnder: callgrind('baseline') }),
     cwd: repoRoot,
     env,
     captureFirstLine: true,
@@ -177,7 +176,7 @@ async function slowPathIn (file: string): Promise<{ instructions: number, calls:
   const at = lines.findIndex(line => line.includes(`*  ???:${SLOW_PATH}`) || line.includes(`* ???:${SLOW_PATH}`))
   if (at < 0) return { instructions: 0, calls: 0 }
   const number = (text: string) => Number(text.replaceAll(',', ''))
-  // the function's own line starts with its inclusive Ir; the lines above it are its callers, each "(N×)"
+  // the function's own line starts with its inclusive Ir; the lines above it are its callers, each "(Nx)"
   const instructions = number(/^\s*([\d,]+)/.exec(lines[at])?.[1] ?? '0')
   let calls = 0
   for (let i = at - 1; i >= 0 && lines[i].includes('< '); i--) calls += number(/\(([\d,]+)x\)/.exec(lines[i])?.[1] ?? '0')

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import type { BenchCaller, BenchStore } from './fixtures.ts'
-import { freePort, processCpuSeconds, spawnChild, waitForHttp, type StartedChild } from './children.ts'
+import { freePort, nodeCommand, processCpuSeconds, spawnChild, waitForHttp, type StartedChild } from './children.ts'
 
 const run = promisify(execFile)
 
@@ -56,8 +56,7 @@ export async function startBroker (o: BrokerProcessOptions): Promise<BenchBroker
     REDIS_KEY_PREFIX: 'sfb:',
     ...o.env,
   }
-  const [command, ...args] = [...o.runUnder ?? [], process.execPath, ...o.nodeArgs ?? [], 'src/server.ts']
-  const { child } = await spawnChild({ name: o.name, command, args, cwd: o.repoRoot, env })
+  const { child } = await spawnChild({ name: o.name, ...nodeCommand('src/server.ts', o), cwd: o.repoRoot, env })
   const url = `http://127.0.0.1:${port}`
   await waitForHttp(`${url}/health/ready`, child, o.readyTimeoutMs ?? 30_000)
   return {

@@ -35,6 +35,15 @@ export interface SpawnOptions {
   firstLineTimeoutMs?: number
 }
 
+/**
+ * The command and arguments that run `script` on this Node (the bench's own, Node 22), under
+ * `runUnder` (e.g. valgrind's callgrind and its options) and with Node's own `nodeArgs` (e.g. --prof).
+ */
+export function nodeCommand (script: string, o: { runUnder?: string[], nodeArgs?: string[] } = {}): { command: string, args: string[] } {
+  const [command, ...args] = [...o.runUnder ?? [], process.execPath, ...o.nodeArgs ?? [], script]
+  return { command, args }
+}
+
 export async function spawnChild (o: SpawnOptions): Promise<{ child: StartedChild, firstLine?: string }> {
   const logFile = join(logDir, `${o.name}.log`)
   if (!o.captureFirstLine) {

@@ -1,5 +1,5 @@
 import type { BenchCaller } from './fixtures.ts'
-import { freePort, spawnChild, waitForHttp, type StartedChild } from './children.ts'
+import { freePort, nodeCommand, spawnChild, waitForHttp, type StartedChild } from './children.ts'
 
 export interface SamePromisesOptions {
   /** the child's name in the bench's logs */
@@ -33,11 +33,9 @@ export interface SamePromises {
  */
 export async function startSamePromises (o: SamePromisesOptions): Promise<SamePromises> {
   const port = await freePort()
-  const [command, ...args] = [...o.runUnder ?? [], process.execPath, ...o.nodeArgs ?? [], 'bench/same-promises-server.ts']
   const { child } = await spawnChild({
     name: o.name,
-    command,
-    args,
+    ...nodeCommand('bench/same-promises-server.ts', o),
     cwd: o.repoRoot,
     env: {
       PATH: process.env.PATH,
