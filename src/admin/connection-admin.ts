@@ -13,6 +13,7 @@ import type { AuditLog } from './audit-log.ts'
 import { missingFieldsForFlow } from '../salesforce/flow-requirements.ts'
 import type { AdminContext } from './admin-context.ts'
 import { revokeSessions, type RevocationResult } from './session-revocation.ts'
+import { unconfirmedPurge } from './fleet-pending.ts'
 import { checkSecretsStayHome, originOf, sameSecretAndDestination } from './secret-destination.ts'
 import { lacksPermissions, permissionsProblem, readinessWarnings } from './readiness-gate.ts'
 import type { ReadinessReport } from '../salesforce/readiness-evaluation.ts'
@@ -94,7 +95,7 @@ export class ConnectionAdmin {
     const action = current ? 'connection.replace' : 'connection.create'
     await this.checkIfMatch(name, current?.version ?? 0, ctx, action)
     const stored = await this.validateAndWrite(name, definition, current?.version ?? 0, ctx, action, { fields: setSecretNames(definition) })
-    return { metadata: this.withPending(await this.metadata(stored)), created: !current }
+    return { metadata: this.withPending(await this.metadata(stored), stored.unconfirmed), created: !current }
   }
 
   async patchCredentials (name: string, patch: CredentialsPatch, ctx: AdminContext): Promise<ConnectionMetadata> {
@@ -104,7 +105,7 @@ export class ConnectionAdmin {
     await this.refuseSecretsMovingAway(name, current, patch, ctx, 'credentials.rotate')
     const candidate: ConnectionDefinition = { ...current.definition, ...patch }
     const stored = await this.validateAndWrite(name, candidate, current.version, ctx, 'credentials.rotate', { fields: Object.keys(patch).sort(), fromVersion: current.version }, Object.keys(patch).sort())
-    return this.withPending(await this.metadata(stored))
+    return this.withPending(await this.metadata(stored), stored.unconfirmed)
   }
 
   async rollback (name: string, version: number, ctx: AdminContext): Promise<ConnectionMetadata> {
@@ -114,7 +115,7 @@ export class ConnectionAdmin {
     if (version === current.version) throw new DomainError('bad_request', `version ${version} is already the current version`, { connection: name })
     await this.checkIfMatch(name, current.version, ctx, 'connection.rollback')
     const stored = await this.validateAndWrite(name, target.definition, current.version, ctx, 'connection.rollback', { fromVersion: current.version, targetVersion: version })
-    return this.withPending(await this.metadata(stored))
+    return this.withPending(await this.metadata(stored), stored.unconfirmed)
   }
 
   /**
@@ -204,7 +205,7 @@ export class ConnectionAdmin {
     const current = await this.mustRead(name)
     await this.checkIfMatch(name, current.version, ctx, 'connection.delete')
     for (const listener of this.removeListeners) await listener(name)
-    const purged = [...await this.opts.sessions.purge(name), ...await this.opts.sessions.takeIssued(name)]
+    const purged = [...(await this.opts.sessions.purge(name)).removed, ...await this.opts.sessions.takeIssued(name)]
     // a deleted connection's sessions must stop working, not just stop being handed out: the cached
     // ones and every earlier one a caller may still hold
     const unique = [...new Map(purged.map(p => [p.session.accessToken, p.session])).values()]
@@ -222,10 +223,16 @@ export class ConnectionAdmin {
     })
   }
 
-  /** A write whose purge could not reach the fleet (Redis down) says so: a 200 means it happened everywhere. */
-  private withPending (m: ConnectionMetadata): ConnectionMetadata {
-    if (!this.opts.fleetUnreachable?.()) return m
-    return { ...m, pending: ['fleet-wide purge: Redis is unreachable; other replicas drop their sessions of the old secret when it returns, and check the secret version before any login meanwhile'] }
+  /**
+   * A write whose purge did not reach the whole fleet (Redis down, or replicas that did not confirm
+   * it) says so: a 200 means it happened everywhere.
+   */
+  private withPending (m: ConnectionMetadata, unconfirmed: string[]): ConnectionMetadata {
+    const pending = [
+      ...this.opts.fleetUnreachable?.() ? ['fleet-wide purge: Redis is unreachable; other replicas drop their sessions of the old secret when it returns, and check the secret version before any login meanwhile'] : [],
+      ...unconfirmedPurge(unconfirmed),
+    ]
+    return pending.length > 0 ? { ...m, pending } : m
   }
 
   private async mustRead (name: string): Promise<StoredConnection> {
@@ -260,7 +267,7 @@ export class ConnectionAdmin {
   }
 
   /** `rotated`: the fields a rotation sent, so a rejection can say what was (not) changed */
-  private async validateAndWrite (name: string, candidate: ConnectionDefinition, cas: number, ctx: AdminContext, action: string, extra: { fields?: string[], fromVersion?: number, targetVersion?: number }, rotated?: string[]): Promise<StoredConnection> {
+  private async validateAndWrite (name: string, candidate: ConnectionDefinition, cas: number, ctx: AdminContext, action: string, extra: { fields?: string[], fromVersion?: number, targetVersion?: number }, rotated?: string[]): Promise<StoredConnection & { unconfirmed: string[] }> {
     this.checkDefinition(name, candidate)
     const base = { actor: ctx.actor, requestId: ctx.requestId, action, connection: name, target: originOf(candidate.loginUrl), ...extra }
     const outcome = await this.opts.gate.obtain({ connection: name, definition: candidate, purpose: 'admin' })
@@ -282,7 +289,7 @@ export class ConnectionAdmin {
     }
     // written, purged and the validating session adopted under the login lease of the candidate's
     // user: a caller's login for the new version waits for it, then is served the adopted session
-    const { written, stale } = await this.opts.gate.exclusive(candidate, async () => {
+    const { written, stale, unconfirmed } = await this.opts.gate.exclusive(candidate, async () => {
       let written: { version: number, createdTime: string }
       try {
         written = await this.opts.store.write(name, candidate, cas)
@@ -292,13 +299,13 @@ export class ConnectionAdmin {
         await this.opts.audit.record({ ...base, outcome: 'conflict', version: err.currentVersion })
         throw new DomainError('conflict', 'the connection changed while this request was being validated; read it again and retry', { connection: name, currentVersion: err.currentVersion })
       }
-      const purged = await this.opts.sessions.purge(name)
+      const { removed: purged, unconfirmed } = await this.opts.sessions.purge(name)
       // the cached sessions and every earlier one handed out; Salesforce may hand the same token to
       // the new login: never revoke the one just issued
       const all = this.opts.revokeOnRotation ? [...purged, ...await this.opts.sessions.takeIssued(name)] : []
       const stale = [...new Map(all.filter(p => p.session.accessToken !== outcome.session.accessToken).map(p => [p.session.accessToken, p.session])).values()]
       await this.opts.sessions.adopt(name, written.version, candidate, outcome.session)
-      return { written, stale }
+      return { written, stale, unconfirmed }
     }).catch(async (err: unknown) => {
       // nothing was written (another login of the user held the lease too long): the validating session goes
       if (err instanceof DomainError && err.code === 'login_wait_timeout') {
@@ -312,7 +319,8 @@ export class ConnectionAdmin {
     await this.opts.audit.record({ ...base, outcome: 'success', classification: 'ok', version: written.version })
     this.opts.logger.info({ connection: name, action, version: written.version }, 'connection written')
     await this.announceWritten(name, written.version)
-    return { name, version: written.version, createdTime: written.createdTime, definition: candidate }
+    // awaited after the lease: callers of the new version are served meanwhile
+    return { name, version: written.version, createdTime: written.createdTime, definition: candidate, unconfirmed: await unconfirmed }
   }
 
   private async metadata (stored: StoredConnection): Promise<ConnectionMetadata> {

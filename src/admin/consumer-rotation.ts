@@ -14,6 +14,7 @@ import { consumerRotationDoc, consumerRotationPolicyDoc } from '../shared-state/
 import type { AuditLog } from './audit-log.ts'
 import type { AdminContext, ConnectionAdmin } from './connection-admin.ts'
 import { API_STEPS, SETUP_STEPS, WHY_SETUP, nextStepFor, type RotationMode, type RotationStep } from './consumer-rotation-guide.ts'
+import { unconfirmedPurge } from './fleet-pending.ts'
 
 export interface ConsumerRotationOptions {
   store: SecretStore
@@ -168,13 +169,17 @@ export class ConsumerRotationService {
       await this.opts.audit.record({ ...audit, outcome: 'rejected', classification: 'not_validated' })
       throw new DomainError('conflict', 'validate the staged pair first (POST …/consumer-rotation/validate): it has not logged in successfully', { connection: name })
     }
-    if (state.step === 'validated') state = await this.switchOver(name, state, ctx, session)
+    // replicas that did not confirm the switch's purge: said in this answer, not kept (nothing to retry)
+    let notEverywhere: string[] = []
+    if (state.step === 'validated') ({ state, notEverywhere } = await this.switchOver(name, state, ctx, session))
     if (state.mode === 'api' && state.step === 'switched') state = await this.retireOld(name, state)
-    await this.opts.audit.record({ ...audit, outcome: 'success', version: state.switchedVersion, fields: [`step:${state.step}`, ...(state.pending ? ['pending'] : [])] })
-    return this.view(name, state)
+    await this.opts.audit.record({ ...audit, outcome: 'success', version: state.switchedVersion, fields: [`step:${state.step}`, ...(state.pending || notEverywhere.length > 0 ? ['pending'] : [])] })
+    const view = await this.view(name, state)
+    const pending = [...view.pending ?? [], ...notEverywhere]
+    return pending.length > 0 ? { ...view, pending } : view
   }
 
-  private async switchOver (name: string, state: RotationState, ctx: AdminContext, session?: SalesforceSession): Promise<RotationState> {
+  private async switchOver (name: string, state: RotationState, ctx: AdminContext, session?: SalesforceSession): Promise<{ state: RotationState, notEverywhere: string[] }> {
     const current = await this.mustRead(name)
     const pending = await this.pendingStore().read(name)
     if (!pending || pending.version !== state.validatedPendingVersion) {
@@ -184,7 +189,7 @@ export class ConsumerRotationService {
       throw new DomainError('conflict', `If-Match names version ${ctx.ifMatch} but the current version is ${current.version}`, { connection: name, currentVersion: current.version })
     }
     // under the login lease of the new pair's identity: a caller's login for the new version waits, then is served the adopted session
-    const written = await this.opts.gate.exclusive(pending.definition, async () => {
+    const { written, unconfirmed } = await this.opts.gate.exclusive(pending.definition, async () => {
       let written: { version: number }
       try {
         written = await this.opts.store.write(name, pending.definition, current.version)
@@ -193,16 +198,16 @@ export class ConsumerRotationService {
         throw new DomainError('conflict', 'the connection changed while the switch was being made; read it again and retry', { connection: name, currentVersion: err.currentVersion })
       }
       // every replica drops the old pair's sessions and cached secret; the validating session serves from now on
-      await this.opts.sessions.purge(name)
+      const { unconfirmed } = await this.opts.sessions.purge(name)
       if (session) await this.opts.sessions.adopt(name, written.version, pending.definition, session)
-      return written
+      return { written, unconfirmed }
     })
     await this.pendingStore().remove(name)
     await this.opts.admin.announceWritten(name, written.version)
     this.opts.logger.info({ connection: name, version: written.version, previousVersion: current.version, mode: state.mode }, 'consumer secret switched')
     const next: RotationState = { ...state, step: 'switched', switchedVersion: written.version }
     await this.opts.state.putJson(consumerRotationDoc(name), next, STATE_TTL_MS)
-    return next
+    return { state: next, notEverywhere: unconfirmedPurge(await unconfirmed) }
   }
 
   /** Promote the staged pair and delete the former primary; what fails stays pending in the answer. */

@@ -17,6 +17,7 @@ import type { KeyCustody } from './migration-keys.ts'
 import { MigrationMarks } from './migration-state.ts'
 import { migrationView } from './migration-view.ts'
 import { originOf } from './secret-destination.ts'
+import { unconfirmedPurge } from './fleet-pending.ts'
 
 export interface MigrationServiceOptions {
   /** the connections (what serves) */
@@ -139,8 +140,10 @@ export class MigrationService {
       await this.opts.audit.record({ ...base, outcome: 'conflict', version: current.version })
       throw new DomainError('conflict', `If-Match names version ${ctx.ifMatch} but the current version is ${current.version}`, { connection: name, currentVersion: current.version })
     }
-    await this.switchTo(current, pending, id, base)
-    return { connection: await this.opts.admin.get(name), previousVersion: current.version }
+    const { unconfirmed } = await this.switchTo(current, pending, id, base)
+    const connection = await this.opts.admin.get(name)
+    const notEverywhere = unconfirmedPurge(await unconfirmed)
+    return { connection: notEverywhere.length > 0 ? { ...connection, pending: notEverywhere } : connection, previousVersion: current.version }
   }
 
   /**
@@ -149,7 +152,7 @@ export class MigrationService {
    * sessions purged on every replica, the pending entry removed. The one write path of a
    * connection's definition: health hears of it like of any other write.
    */
-  private async switchTo (current: StoredConnection, pending: StoredConnection, id: string, base: Omit<AuditInput, 'outcome'>): Promise<number> {
+  private async switchTo (current: StoredConnection, pending: StoredConnection, id: string, base: Omit<AuditInput, 'outcome'>): Promise<{ version: number, unconfirmed: Promise<string[]> }> {
     const name = current.name
     const claim = await this.marks.claimEnd(name, id)
     if (!claim) {
@@ -166,7 +169,7 @@ export class MigrationService {
       throw new DomainError('conflict', 'the connection changed while the switch was being made; read it again and retry', { connection: name, currentVersion: err.currentVersion })
     }
     // every replica drops the old flow's sessions and its cached secret; the next request logs in once, fleet-wide
-    const purged = await this.opts.sessions.purge(name)
+    const { removed: purged, unconfirmed } = await this.opts.sessions.purge(name)
     if (this.opts.revokeOnRotation) await Promise.all(purged.map(p => this.opts.revoke(p.session).catch(() => false)))
     // the entry goes before the marks: an abandon that finds no id and no entry knows the migration ended
     await this.pendingStore().remove(name)
@@ -174,7 +177,7 @@ export class MigrationService {
     await this.opts.audit.record({ classification: 'ok', ...base, outcome: 'success', version: written.version, fields: [`to:${pending.definition.flow}`] })
     this.opts.logger.info({ connection: name, from: current.definition.flow, to: pending.definition.flow, version: written.version, previousVersion: current.version }, 'migration completed')
     await this.opts.admin.announceWritten(name, written.version)
-    return written.version
+    return { version: written.version, unconfirmed }
   }
 
   async abandon (name: string, ctx: AdminContext): Promise<void> {
@@ -216,7 +219,7 @@ export class MigrationService {
     if (!current || current.version !== fromVersion) return undefined
     const base = { actor: 'sf-broker', requestId: 'pending-key-login', action: 'migration.complete', connection: name, target: originOf(pending.definition.loginUrl), fromVersion, classification: 'pending_key_logged_in' }
     try {
-      return await this.switchTo(current, pending, id, base)
+      return (await this.switchTo(current, pending, id, base)).version
     } catch (err) {
       if (err instanceof DomainError && err.code === 'conflict') return undefined
       throw err

@@ -4,6 +4,7 @@ import type { SecretStore } from '../secrets/store.ts'
 import type { SessionService } from '../sessions/session-service.ts'
 import type { AuditLog } from './audit-log.ts'
 import type { AdminContext } from './admin-context.ts'
+import { unconfirmedPurge } from './fleet-pending.ts'
 
 export interface SessionRevocationOptions {
   store: Pick<SecretStore, 'read'>
@@ -36,7 +37,7 @@ export interface RevocationResult {
 export async function revokeSessions (opts: SessionRevocationOptions, name: string, ctx: AdminContext): Promise<RevocationResult> {
   const stored = await opts.store.read(name)
   if (!stored) throw new DomainError('not_found', `no connection named "${name}"`, { connection: name })
-  const purged = await opts.sessions.purge(name)
+  const { removed: purged, unconfirmed } = await opts.sessions.purge(name)
   // what was handed out before a rotation (REVOKE_ON_ROTATION=false) or an adopted validation
   // session is no longer cached, but may still be in a caller's hands: "rotate, then kill" must reach it
   const issued = await opts.sessions.takeIssued(name)
@@ -44,7 +45,10 @@ export async function revokeSessions (opts: SessionRevocationOptions, name: stri
   const confirmed = (await Promise.all(unique.map(s => opts.revoke(s).catch(() => false)))).filter(Boolean).length
   // revoked at Salesforce either way; a replica that did not hear of the purge may still hand the
   // session out, and its callers then get INVALID_SESSION_ID, report it and receive a new one
-  const pending = opts.fleetUnreachable() ? ['fleet-wide purge: Redis is unreachable, so other replicas may hand out a revoked session until it returns (their callers then report it as rejectedToken and get a new one)'] : []
+  const pending = [
+    ...opts.fleetUnreachable() ? ['fleet-wide purge: Redis is unreachable, so other replicas may hand out a revoked session until it returns (their callers then report it as rejectedToken and get a new one)'] : [],
+    ...unconfirmedPurge(await unconfirmed),
+  ]
   const targets = [...new Set(unique.map(s => originOf(s.instanceUrl)))].sort()
   await opts.audit.record({
     actor: ctx.actor,

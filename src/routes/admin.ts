@@ -104,7 +104,7 @@ const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async (app, {
       body: ConnectionDefinitionSchema,
       response: {
         200: { description: 'Replaced', ...meta },
-        202: { description: 'Replaced; the fleet-wide purge of old sessions is pending (Redis unreachable, see `pending`)', ...meta },
+        202: { description: 'Replaced; the fleet-wide purge of old sessions is pending (Redis unreachable, or a live replica did not confirm it: see `pending`)', ...meta },
         201: { description: 'Created', ...meta },
         ...problemResponses(...MUTATION_PROBLEMS, 'flow_retired'),
       },
@@ -200,7 +200,7 @@ const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async (app, {
       security,
       operationId: 'revokeSessions',
       summary: 'Kill switch: revoke every session of the connection at Salesforce and drop it fleet-wide',
-      description: 'For a leaked session or a caller that must lose access now. Callers holding a revoked session get INVALID_SESSION_ID and ask again; the next request logs in once. Audited as sessions.revoke. 202 with `pending` when Redis is unreachable and other replicas may not have dropped their copies yet.',
+      description: 'For a leaked session or a caller that must lose access now. Callers holding a revoked session get INVALID_SESSION_ID and ask again; the next request logs in once. Audited as sessions.revoke. 202 with `pending` when Redis is unreachable, or a live replica did not confirm the purge within 2 s, and other replicas may not have dropped their copies yet.',
       params: ConnectionNameParams,
       response: {
         200: { description: 'Revoked at Salesforce and purged everywhere', content: { 'application/json': { schema: RevocationSchema } } },

@@ -61,6 +61,19 @@ export interface SessionServiceOptions {
   storedLogin?: StoredLogin
 }
 
+/**
+ * How long a purge waits for every live replica to confirm it: a confirmation takes a round trip
+ * through Redis (milliseconds); a replica that has not answered by then is paused or cut off.
+ */
+export const PURGE_CONFIRM_TIMEOUT_MS = 2_000
+
+/** A fleet-wide purge: the cached sessions it removed, and the live replicas that did not confirm it. */
+export interface Purge {
+  removed: CachedSession[]
+  /** never rejects; empty once every live replica confirmed (or there are no others) */
+  unconfirmed: Promise<string[]>
+}
+
 /** After a session was confirmed dead, logins replacing it are rationed this long (the login budget's hour). */
 const REVOKED_WATCH_MS = 3_600_000
 
@@ -324,12 +337,16 @@ export class SessionService {
     return this.opts.state.takeIssued(connection)
   }
 
-  /** Drops every cached session of the connection, fleet-wide; returns them so the caller can revoke them. */
-  async purge (connection: string): Promise<CachedSession[]> {
+  /**
+   * Drops every cached session of the connection, fleet-wide; returns them so the caller can revoke
+   * them, and the replicas that have not confirmed dropping their in-process copies (a promise: the
+   * caller may first finish what it holds a lease for).
+   */
+  async purge (connection: string): Promise<Purge> {
     this.l1.forget(connection)
     const removed = await this.opts.state.purgeSessions(connection)
-    await this.opts.state.publish({ type: 'purge', connection })
-    return removed
+    const { unconfirmed } = await this.opts.state.publishConfirmed({ type: 'purge', connection }, PURGE_CONFIRM_TIMEOUT_MS)
+    return { removed, unconfirmed }
   }
 
   clearCircuit (connection: string): Promise<void> {

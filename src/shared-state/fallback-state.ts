@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
 import { MemorySharedState } from './memory-state.ts'
-import type { BrokerEvent, CachedSession, CircuitState, Quota, SharedState, StateRead, StateReadValue, StreamEntry, StreamRange } from './shared-state.ts'
+import type { BrokerEvent, CachedSession, Confirmations, CircuitState, Quota, SharedState, StateRead, StateReadValue, StreamEntry, StreamRange } from './shared-state.ts'
 
 /**
  * Redis first, process memory when Redis fails. Writes go to both, so when Redis drops the
@@ -273,6 +273,17 @@ export class FallbackSharedState implements SharedState {
       // other replicas miss this one; their local copies expire on their own
       this.markDegraded('publish', err)
       await this.local.publish(event)
+    }
+  }
+
+  async publishConfirmed (event: BrokerEvent, timeoutMs: number): Promise<Confirmations> {
+    try {
+      return await this.primary.publishConfirmed(event, timeoutMs)
+    } catch (err) {
+      // nobody could be asked: the answer's pending says Redis is unreachable (isDegraded)
+      this.markDegraded('publish', err)
+      await this.local.publish(event)
+      return { unconfirmed: Promise.resolve([]) }
     }
   }
 

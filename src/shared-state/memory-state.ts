@@ -1,5 +1,5 @@
 import { readOneByOne } from './read-one-by-one.ts'
-import type { BrokerEvent, CachedSession, CircuitState, Quota, SharedState, StateRead, StateReadValue, StreamEntry, StreamRange } from './shared-state.ts'
+import type { BrokerEvent, CachedSession, Confirmations, CircuitState, Quota, SharedState, StateRead, StateReadValue, StreamEntry, StreamRange } from './shared-state.ts'
 
 interface Expiring<T> { value: T, expiresAt: number }
 
@@ -215,6 +215,12 @@ export class MemorySharedState implements SharedState {
 
   async publish (event: BrokerEvent): Promise<void> {
     for (const l of this.listeners) l(event)
+  }
+
+  /** process memory is one replica's: nobody else to confirm */
+  async publishConfirmed (event: BrokerEvent): Promise<Confirmations> {
+    await this.publish(event)
+    return { unconfirmed: Promise.resolve([]) }
   }
 
   onEvent (listener: (e: BrokerEvent) => void): void {

@@ -14,6 +14,7 @@
  *                                               e.g. login:acme -> {acme}:lease:login,
  *                                               login-guard:user:a@b.c -> {user:a@b.c}:doc:login-guard
  *   <prefix>events                              the pub/sub channel
+ *   <prefix>replicas                            the roll of live replicas (replica-roll.ts)
  *   <prefix>audit, <prefix>audit-handouts       the audit streams: admin actions, sessions handed out
  */
 export class RedisKeys {
@@ -72,6 +73,10 @@ export class RedisKeys {
 
   get events (): string {
     return `${this.prefix}events`
+  }
+
+  get replicas (): string {
+    return `${this.prefix}replicas`
   }
 
   /** `<kind>:<owner>`: the owner (everything after the first colon) is the hash tag. */

@@ -1,10 +1,12 @@
 import { createHash } from 'node:crypto'
 import type { ChainableCommander, RedisOptions } from 'ioredis'
 import type { Logger } from 'pino'
+import type { Clock } from '../clock.ts'
 import { createRedisClient, redisTopology, type RedisClient, type RedisSettings } from './redis-client.ts'
 import { RedisKeys } from './redis-keys.ts'
+import { ReplicaRoll, type ConfirmAnswer, type ConfirmRequest } from './replica-roll.ts'
 import { SessionSealer } from './session-crypto.ts'
-import type { BrokerEvent, CachedSession, CircuitState, Quota, SharedState, StateRead, StateReadValue, StreamEntry, StreamRange } from './shared-state.ts'
+import type { BrokerEvent, CachedSession, Confirmations, CircuitState, Quota, SharedState, StateRead, StateReadValue, StreamEntry, StreamRange } from './shared-state.ts'
 
 export interface RedisStateOptions {
   /** which Redis (one server, Sentinel or Cluster), with credentials and TLS */
@@ -16,6 +18,8 @@ export interface RedisStateOptions {
   failoverWaitMs?: number
   /** for tests: faster reconnects */
   redisOptions?: Partial<RedisOptions>
+  /** the roll call's heartbeat timer (src/shared-state/replica-roll.ts) */
+  clock?: Clock
 }
 
 const RELEASE_IF_OWNER = 'if redis.call(\'get\', KEYS[1]) == ARGV[1] then return redis.call(\'del\', KEYS[1]) else return 0 end'
@@ -88,6 +92,8 @@ export class RedisSharedState implements SharedState {
   private readonly listeners: Array<(e: BrokerEvent) => void> = []
   private readonly channel: string
   private readonly logger: Logger
+  /** who else is alive, and who confirmed a purge */
+  readonly roll: ReplicaRoll
 
   constructor (opts: RedisStateOptions) {
     this.keys = new RedisKeys(opts.keyPrefix)
@@ -115,15 +121,23 @@ export class RedisSharedState implements SharedState {
         down = false
       })
     }
+    this.roll = new ReplicaRoll({ client: this.client, key: this.keys.replicas, channel: this.channel, logger: this.logger, clock: opts.clock })
+    this.client.on('ready', () => this.roll.beat())
+    this.roll.start()
     this.subscriber.on('message', (channel: string, message: string) => {
       if (channel !== this.channel) return
-      let event: BrokerEvent
+      let parsed: (BrokerEvent & { confirm?: ConfirmRequest }) | ConfirmAnswer
       try {
-        event = JSON.parse(message) as BrokerEvent
+        parsed = JSON.parse(message) as typeof parsed
       } catch {
         return
       }
-      for (const l of this.listeners) l(event)
+      if (parsed.type === 'confirmed') return this.roll.confirmed(parsed)
+      const { confirm, ...event } = parsed
+      for (const l of this.listeners) l(event as BrokerEvent)
+      // the listeners apply the event at once or in microtasks queued now: before this replica serves
+      // another request or sends this answer, it has been applied
+      if (confirm) this.roll.confirm(confirm)
     })
     const subscribe = () => {
       this.subscriber.subscribe(this.channel).catch((err: Error) => {
@@ -394,6 +408,10 @@ export class RedisSharedState implements SharedState {
     await this.client.publish(this.channel, JSON.stringify(event))
   }
 
+  publishConfirmed (event: BrokerEvent, timeoutMs: number): Promise<Confirmations> {
+    return this.roll.publishConfirmed(confirm => JSON.stringify({ ...event, confirm }), timeoutMs)
+  }
+
   onEvent (listener: (e: BrokerEvent) => void): void {
     this.listeners.push(listener)
   }
@@ -407,6 +425,7 @@ export class RedisSharedState implements SharedState {
   }
 
   async close (): Promise<void> {
+    await this.roll.close()
     this.client.disconnect()
     this.subscriber.disconnect()
   }

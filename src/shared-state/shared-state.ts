@@ -150,9 +150,22 @@ export interface BatchReads {
   readMany<const R extends readonly StateRead[]> (reads: R, opts?: { strict?: boolean }): Promise<{ -readonly [K in keyof R]: StateReadValue<R[K]> }>
 }
 
+/** The answers to an event published for confirmation (EventBus.publishConfirmed). */
+export interface Confirmations {
+  /** never rejects: the live replicas that did not confirm in time */
+  unconfirmed: Promise<string[]>
+}
+
 /** Events between replicas: a session stored, sessions purged, a circuit changed. */
 export interface EventBus {
   publish (event: BrokerEvent): Promise<void>
+  /**
+   * Publishes an event every live replica must confirm it applied (a purge: "a 200 means it
+   * happened everywhere"). Resolves once published; `unconfirmed` then tells, without ever
+   * rejecting, the live replicas that had not confirmed `timeoutMs` later (none as soon as all
+   * have, or when there are no others).
+   */
+  publishConfirmed (event: BrokerEvent, timeoutMs: number): Promise<Confirmations>
   onEvent (listener: (event: BrokerEvent) => void): void
 }
 

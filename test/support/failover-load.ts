@@ -137,7 +137,7 @@ export async function invalidationStillWorks (t: Test, fleet: Fleet): Promise<vo
   const before = (await fleet.ask(1, name)).json().accessToken
   const loginsBefore = fleet.sim.stats(name).attempts
   const rotated = await fleet.apps[0].inject({ method: 'PATCH', url: `/v1/admin/connections/${name}/credentials`, headers: fleet.adminAuth, payload: { clientSecret: ACME.clientSecret } })
-  t.equal(rotated.statusCode, 200)
+  t.equal(rotated.statusCode, 200, `every replica confirmed the purge (pending: ${JSON.stringify(rotated.json().pending ?? [])})`)
   const tokens = await Promise.all([0, 1, 2].map(async r => (await fleet.ask(r, name)).json().accessToken as string))
   // which session each replica served, and the logins it took: what a failure here has to say
   const served = tokens.map((token, r) => `replica ${r}: ${token === before ? 'the old session' : token === tokens[0] ? 'the rotation\'s session' : 'another new session'}`)

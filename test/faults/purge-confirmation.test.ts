@@ -1,0 +1,79 @@
+import t, { type Test } from 'tap'
+import type { FastifyInstance } from 'fastify'
+import { ACME, acmeDefinition, bearer, buildTestApp, startSim, tempFileStore } from '../helper.ts'
+import { freezingHop } from '../support/freezing-hop.ts'
+import { captureLogs } from '../support/log-capture.ts'
+import { testPrincipals } from '../support/principals.ts'
+import { startRedis } from '../support/redis.ts'
+import { until } from '../support/redis-topologies.ts'
+
+/**
+ * "A 200 means it happened everywhere": a rotation's purge is confirmed by every live replica
+ * before the admin is told it is done, and a replica that cannot confirm it (paused, cut off from
+ * Redis) is named in the answer's `pending` instead. Three replicas on one real redis-server; the
+ * third reaches it through a hop that can hold all its traffic, as a paused process or a partition
+ * would.
+ */
+async function fleet (t: Test) {
+  const sim = await startSim(t)
+  const redis = await startRedis()
+  t.teardown(() => redis.close())
+  const hop = await freezingHop(t, Number(new URL(redis.url).port))
+  const store = await tempFileStore(t)
+  await store.write('acme', acmeDefinition(sim), 0)
+  const principals = testPrincipals()
+  const replicas: Array<{ app: FastifyInstance, name: string }> = []
+  for (let i = 0; i < 3; i++) {
+    const logs = captureLogs('info')
+    const { app } = await buildTestApp(t, { redisUrl: i === 2 ? hop.url : redis.url, secretStore: store, principals, logger: logs.logger })
+    // the replica's name, as its start-up line tells the SRE
+    const name = logs.records().find(r => String(r.msg).startsWith('on the replica roll'))?.replica
+    t.type(name, 'string', `replica ${i} says its name on the roll`)
+    replicas.push({ app, name: String(name) })
+  }
+  const ask = async (r: number): Promise<string> => {
+    const res = await replicas[r].app.inject({ method: 'POST', url: '/v1/connections/acme/session', headers: bearer(principals.billingKey) })
+    t.equal(res.statusCode, 200, `replica ${r} serves a session`)
+    return res.json().accessToken
+  }
+  const rotate = (r: number) => replicas[r].app.inject({ method: 'PATCH', url: '/v1/admin/connections/acme/credentials', headers: bearer(principals.adminKey), payload: { clientSecret: ACME.clientSecret } })
+  // every replica has served (its roll entry went before its first request's commands, on the same connection)
+  const old = await ask(0)
+  for (const r of [1, 2]) t.equal(await ask(r), old, `replica ${r} serves the cached session`)
+  return { sim, hop, replicas, ask, rotate, old }
+}
+
+t.test('every replica confirms the purge: the rotation answers 200 with nothing pending, and nobody serves the old session', async (t) => {
+  const { sim, replicas, ask, rotate, old } = await fleet(t)
+  const logins = sim.stats('acme').attempts
+  const res = await rotate(0)
+  t.equal(res.statusCode, 200)
+  t.notOk(res.json().pending, 'nothing pending')
+  const served = await Promise.all(replicas.map((_, r) => ask(r)))
+  t.notOk(served.includes(old), 'no replica serves the old session')
+  t.equal(new Set(served).size, 1, 'every replica serves the rotation\'s session')
+  t.equal(sim.stats('acme').attempts - logins, 1, 'one login: the admin\'s validation, adopted by every replica')
+})
+
+t.test('a replica that cannot hear the purge is named as pending (202); once it can, it drops the old session', async (t) => {
+  const { hop, replicas, ask, rotate, old } = await fleet(t)
+  hop.freeze()
+  const res = await rotate(0)
+  t.equal(res.statusCode, 202, 'accepted, not done everywhere')
+  const pending: string[] = res.json().pending
+  t.equal(pending.length, 1)
+  t.match(pending[0], `replica ${replicas[2].name} has not confirmed dropping the old sessions`, 'the frozen replica, by the name it logged')
+  t.notMatch(pending[0], replicas[1].name, 'not the replica that confirmed')
+  for (const r of [0, 1]) t.not(await ask(r), old, `replica ${r} serves the new session`)
+  hop.thaw()
+  await until('the thawed replica hears the purge', async () => await ask(2) !== old)
+  t.pass('replica 2 no longer serves the old session')
+})
+
+t.test('a replica that shut down left the roll: nobody waits for it, nothing is pending', async (t) => {
+  const { replicas, rotate } = await fleet(t)
+  await replicas[1].app.close()
+  const res = await rotate(0)
+  t.equal(res.statusCode, 200)
+  t.notOk(res.json().pending, 'the closed replica is not pending')
+})
