@@ -201,11 +201,13 @@ export class ConnectionAdmin {
     return revokeSessions({ ...this.opts, fleetUnreachable: this.opts.fleetUnreachable ?? (() => false) }, name, ctx)
   }
 
-  async remove (name: string, ctx: AdminContext): Promise<void> {
+  /** Deletes the connection; returns what has not happened everywhere yet (empty: done). */
+  async remove (name: string, ctx: AdminContext): Promise<string[]> {
     const current = await this.mustRead(name)
     await this.checkIfMatch(name, current.version, ctx, 'connection.delete')
     for (const listener of this.removeListeners) await listener(name)
-    const purged = [...(await this.opts.sessions.purge(name)).removed, ...await this.opts.sessions.takeIssued(name)]
+    const { removed, unconfirmed } = await this.opts.sessions.purge(name)
+    const purged = [...removed, ...await this.opts.sessions.takeIssued(name)]
     // a deleted connection's sessions must stop working, not just stop being handed out: the cached
     // ones and every earlier one a caller may still hold
     const unique = [...new Map(purged.map(p => [p.session.accessToken, p.session])).values()]
@@ -213,6 +215,7 @@ export class ConnectionAdmin {
     await this.opts.store.remove(name)
     await this.opts.sessions.clearCircuit(name)
     await this.opts.audit.record({ actor: ctx.actor, requestId: ctx.requestId, action: 'connection.delete', connection: name, outcome: 'success', fromVersion: current.version })
+    return this.pendingPurge(await unconfirmed)
   }
 
   private async readinessOf (session: SalesforceSession, definition: ConnectionDefinition): Promise<ReadinessReport | null> {
@@ -228,11 +231,15 @@ export class ConnectionAdmin {
    * it) says so: a 200 means it happened everywhere.
    */
   private withPending (m: ConnectionMetadata, unconfirmed: string[]): ConnectionMetadata {
-    const pending = [
+    const pending = this.pendingPurge(unconfirmed)
+    return pending.length > 0 ? { ...m, pending } : m
+  }
+
+  private pendingPurge (unconfirmed: string[]): string[] {
+    return [
       ...this.opts.fleetUnreachable?.() ? ['fleet-wide purge: Redis is unreachable; other replicas drop their sessions of the old secret when it returns, and check the secret version before any login meanwhile'] : [],
       ...unconfirmedPurge(unconfirmed),
     ]
-    return pending.length > 0 ? { ...m, pending } : m
   }
 
   private async mustRead (name: string): Promise<StoredConnection> {

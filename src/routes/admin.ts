@@ -46,6 +46,10 @@ const RevocationSchema = Type.Object({
   pending: Type.Array(Type.String(), { description: 'What has not happened everywhere yet (empty: done)' }),
 }, { additionalProperties: false })
 
+const DeletionPendingSchema = Type.Object({
+  pending: Type.Array(Type.String(), { description: 'What has not happened everywhere yet' }),
+}, { additionalProperties: false })
+
 const meta = { content: { 'application/json': { schema: { $ref: 'ConnectionMetadata#' } } } }
 const MUTATION_PROBLEMS = [...COMMON_PROBLEMS, 'unauthenticated', 'forbidden', 'rate_limited', 'conflict', 'credentials_rejected', 'permissions_missing', 'secret_store_unavailable'] as const
 
@@ -221,12 +225,18 @@ const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async (app, {
       security,
       operationId: 'deleteConnection',
       summary: 'Delete a connection: cached sessions purged and revoked, every version removed',
+      description: '204 once every live replica confirmed dropping the connection\'s sessions; 202 with `pending` when Redis is unreachable or a replica did not confirm within 2 s (deleted and revoked at Salesforce all the same).',
       params: ConnectionNameParams,
       headers: IfMatchHeaders,
-      response: { 204: { description: 'Deleted', type: 'null' }, ...problemResponses(...COMMON_PROBLEMS, 'unauthenticated', 'forbidden', 'not_found', 'rate_limited', 'conflict', 'secret_store_unavailable') },
+      response: {
+        204: { description: 'Deleted', type: 'null' },
+        202: { description: 'Deleted; the fleet-wide purge is pending (see `pending`)', content: { 'application/json': { schema: DeletionPendingSchema } } },
+        ...problemResponses(...COMMON_PROBLEMS, 'unauthenticated', 'forbidden', 'not_found', 'rate_limited', 'conflict', 'secret_store_unavailable'),
+      },
     },
   }, async (request, reply) => {
-    await admin.remove(request.params.name, context(request, request.headers['if-match']))
+    const pending = await admin.remove(request.params.name, context(request, request.headers['if-match']))
+    if (pending.length > 0) return reply.code(202).type('application/json').send({ pending })
     return reply.code(204).send(null)
   })
 

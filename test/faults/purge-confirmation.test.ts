@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { ACME, acmeDefinition, bearer, buildTestApp, startSim, tempFileStore } from '../helper.ts'
+import { sfb } from '../cli/support.ts'
 import { freezingHop } from '../support/freezing-hop.ts'
 import { captureLogs } from '../support/log-capture.ts'
 import { testPrincipals } from '../support/principals.ts'
@@ -40,7 +41,7 @@ async function fleet (t: Test) {
   // every replica has served (its roll entry went before its first request's commands, on the same connection)
   const old = await ask(0)
   for (const r of [1, 2]) t.equal(await ask(r), old, `replica ${r} serves the cached session`)
-  return { sim, hop, replicas, ask, rotate, old }
+  return { sim, hop, replicas, ask, rotate, old, principals }
 }
 
 t.test('every replica confirms the purge: the rotation answers 200 with nothing pending, and nobody serves the old session', async (t) => {
@@ -76,4 +77,20 @@ t.test('a replica that shut down left the roll: nobody waits for it, nothing is 
   const res = await rotate(0)
   t.equal(res.statusCode, 200)
   t.notOk(res.json().pending, 'the closed replica is not pending')
+})
+
+t.test('the CLI says what is pending and exits 75: a rotation, then a delete, while a replica cannot hear them', async (t) => {
+  const { hop, replicas, principals } = await fleet(t)
+  const url = await replicas[0].app.listen({ port: 0, host: '127.0.0.1' })
+  hop.freeze()
+  const env = { SFB_URL: url, SFB_ADMIN_KEY: principals.adminKey }
+  const rotated = await sfb(['connections', 'rotate', 'acme', 'clientSecret', '--stdin'], env, `${ACME.clientSecret}\n`)
+  t.equal(rotated.code, 75, rotated.stderr)
+  t.match(rotated.stdout, /rotated acme: now version 2/)
+  t.match(rotated.stdout, `pending: fleet-wide purge: replica ${replicas[2].name} has not confirmed`)
+  const deleted = await sfb(['connections', 'delete', 'acme', '--yes'], env)
+  t.equal(deleted.code, 75, deleted.stderr)
+  t.match(deleted.stdout, /deleted acme/)
+  t.match(deleted.stdout, `pending: fleet-wide purge: replica ${replicas[2].name} has not confirmed`)
+  hop.thaw()
 })

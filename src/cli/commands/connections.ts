@@ -46,9 +46,17 @@ function metadataBlock (m: Metadata): string {
   ]) + ((m.warnings as Array<{ message: string }> | undefined) ?? []).map(w => `warning: ${w.message}\n`).join('')
 }
 
-function printWritten (ctx: CommandContext, verb: string, m: Metadata): void {
+/** Prints a write's answer; 0 when it happened everywhere, 75 (try again later) while something is pending. */
+function printWritten (ctx: CommandContext, verb: string, m: Metadata): number {
+  const pending = (m.pending as string[] | undefined) ?? []
   if (ctx.json) ctx.print(m)
-  else ctx.out(`${verb} ${m.name}: now version ${m.version}\n` + metadataBlock(m))
+  else ctx.out(`${verb} ${m.name}: now version ${m.version}\n` + metadataBlock(m) + pendingLines(pending))
+  return pending.length > 0 ? EXIT.tempFail : EXIT.ok
+}
+
+/** What a write's answer says has not happened everywhere yet, one line each. */
+function pendingLines (pending: string[]): string {
+  return pending.map(p => `pending: ${p}\n`).join('')
 }
 
 export async function list (ctx: CommandContext, call: Call): Promise<number> {
@@ -109,8 +117,7 @@ export async function put (ctx: CommandContext, call: Call, name: string, opts: 
   }
   const query = opts.acceptRetiredFlow ? { acceptRetiredFlow: true } : {}
   const { status, body } = await call('PUT /v1/admin/connections/{name}', { params: { name }, query, body: definition, ifMatch: opts.ifMatch })
-  printWritten(ctx, status === 201 ? 'created' : 'replaced', body as Metadata)
-  return EXIT.ok
+  return printWritten(ctx, status === 201 ? 'created' : 'replaced', body as Metadata)
 }
 
 export async function rotate (ctx: CommandContext, call: Call, name: string, fieldNames: string[], opts: { username?: string, clientId?: string, ifMatch?: number }, secrets: SecretSources): Promise<number> {
@@ -121,8 +128,7 @@ export async function rotate (ctx: CommandContext, call: Call, name: string, fie
   const values = await readSecrets(fields, secrets, f => `New ${DESCRIBE[f].charAt(0).toLowerCase()}${DESCRIBE[f].slice(1)}`)
   const patch = { ...values, ...(opts.username ? { username: opts.username } : {}), ...(opts.clientId ? { clientId: opts.clientId } : {}) }
   const { body } = await call('PATCH /v1/admin/connections/{name}/credentials', { params: { name }, body: patch, ifMatch: opts.ifMatch })
-  printWritten(ctx, 'rotated', body as Metadata)
-  return EXIT.ok
+  return printWritten(ctx, 'rotated', body as Metadata)
 }
 
 export async function validate (ctx: CommandContext, call: Call, name: string, fieldNames: string[], secrets: SecretSources): Promise<number> {
@@ -143,8 +149,7 @@ export async function validate (ctx: CommandContext, call: Call, name: string, f
 
 export async function rollback (ctx: CommandContext, call: Call, name: string, version: number, ifMatch?: number): Promise<number> {
   const { body } = await call('POST /v1/admin/connections/{name}/rollback', { params: { name }, body: { version }, ifMatch })
-  printWritten(ctx, `rolled back to the content of version ${version}:`, body as Metadata)
-  return EXIT.ok
+  return printWritten(ctx, `rolled back to the content of version ${version}:`, body as Metadata)
 }
 
 export async function remove (ctx: CommandContext, call: Call, name: string, opts: { yes: boolean, ifMatch?: number }, confirm: () => Promise<string>): Promise<number> {
@@ -152,8 +157,9 @@ export async function remove (ctx: CommandContext, call: Call, name: string, opt
     const typed = await confirm()
     if (typed.trim() !== name) throw new CliError(EXIT.usage, 'not deleted: the name typed did not match')
   }
-  await call('DELETE /v1/admin/connections/{name}', { params: { name }, ifMatch: opts.ifMatch })
-  if (ctx.json) return ctx.print({ deleted: name })
-  ctx.out(`deleted ${name}: cached sessions purged, every version removed\n`)
-  return EXIT.ok
+  const { body } = await call('DELETE /v1/admin/connections/{name}', { params: { name }, ifMatch: opts.ifMatch })
+  const pending = (body as { pending?: string[] } | null)?.pending ?? []
+  if (ctx.json) ctx.print({ deleted: name, ...pending.length > 0 ? { pending } : {} })
+  else ctx.out(`deleted ${name}: cached sessions purged, every version removed\n` + pendingLines(pending))
+  return pending.length > 0 ? EXIT.tempFail : EXIT.ok
 }
