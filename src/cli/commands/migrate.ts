@@ -67,8 +67,10 @@ export async function complete (ctx: CommandContext, call: Call, name: string): 
   const { body } = await call('POST /v1/admin/connections/{name}/migration/complete', { params: { name } })
   const { connection: m, previousVersion } = body as { connection: { name: string, flow: string, version: number, pending?: string[] }, previousVersion: number }
   if (ctx.json) ctx.print(body)
-  else ctx.out(`switched ${m.name} to ${m.flow}: now version ${m.version} (sfb connections rollback ${m.name} ${previousVersion} goes back)\n` +
+  else {
+    ctx.out(`switched ${m.name} to ${m.flow}: now version ${m.version} (sfb connections rollback ${m.name} ${previousVersion} goes back)\n` +
     (m.pending ?? []).map(p => `pending: ${p}\n`).join(''))
+  }
   return m.pending?.length ? EXIT.tempFail : EXIT.ok
 }
 
