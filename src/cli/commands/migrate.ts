@@ -66,11 +66,9 @@ export async function validate (ctx: CommandContext, call: Call, name: string, o
 export async function complete (ctx: CommandContext, call: Call, name: string): Promise<number> {
   const { body } = await call('POST /v1/admin/connections/{name}/migration/complete', { params: { name } })
   const { connection: m, previousVersion } = body as { connection: { name: string, flow: string, version: number, pending?: string[] }, previousVersion: number }
+  const pending = (m.pending ?? []).map(p => `pending: ${p}\n`).join('')
   if (ctx.json) ctx.print(body)
-  else {
-    ctx.out(`switched ${m.name} to ${m.flow}: now version ${m.version} (sfb connections rollback ${m.name} ${previousVersion} goes back)\n` +
-    (m.pending ?? []).map(p => `pending: ${p}\n`).join(''))
-  }
+  else ctx.out(`switched ${m.name} to ${m.flow}: now version ${m.version} (sfb connections rollback ${m.name} ${previousVersion} goes back)\n${pending}`)
   return m.pending?.length ? EXIT.tempFail : EXIT.ok
 }
 
