@@ -125,10 +125,15 @@ export async function warmUp (t: Test, fleet: Fleet): Promise<Record<string, num
 }
 
 export async function allReady (apps: FastifyInstance[]): Promise<void> {
+  let last: string[] = []
   await until('every replica ready again', async () => {
     const answers = await Promise.all(apps.map(a => a.inject({ url: '/health/ready' })))
+    // what each replica said last: what a timeout here has to tell
+    last = answers.map((a, r) => `replica ${r}: ${a.statusCode} ${JSON.stringify(a.json().checks?.sharedState ?? a.body)}`)
     return answers.every(a => a.statusCode === 200)
-  }, 60_000)
+  }, 60_000).catch((err: Error) => {
+    throw new Error(`${err.message} (${last.join('; ')})`)
+  })
 }
 
 /** A rotation on one replica still purges the others at once (pub/sub), and any replica lists it (audit stream). */
