@@ -2,7 +2,7 @@ import t, { type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { ACME, acmeDefinition, bearer, buildTestApp, startSim, tempFileStore } from '../helper.ts'
 import { sfb } from '../cli/support.ts'
-import { freezingHop } from '../support/freezing-hop.ts'
+import { redisHop } from '../support/redis-hop.ts'
 import { captureLogs } from '../support/log-capture.ts'
 import { testPrincipals } from '../support/principals.ts'
 import { startRedis } from '../support/redis.ts'
@@ -19,7 +19,7 @@ async function fleet (t: Test) {
   const sim = await startSim(t)
   const redis = await startRedis()
   t.teardown(() => redis.close())
-  const hop = await freezingHop(t, Number(new URL(redis.url).port))
+  const hop = await redisHop(t, Number(new URL(redis.url).port))
   const store = await tempFileStore(t)
   await store.write('acme', acmeDefinition(sim), 0)
   const principals = testPrincipals()
