@@ -95,7 +95,8 @@ export class ConnectionAdmin {
     const action = current ? 'connection.replace' : 'connection.create'
     await this.checkIfMatch(name, current?.version ?? 0, ctx, action)
     const stored = await this.validateAndWrite(name, definition, current?.version ?? 0, ctx, action, { fields: setSecretNames(definition) })
-    return { metadata: this.withPending(await this.metadata(stored), stored.unconfirmed), created: !current }
+    // a new connection had no sessions for any replica to drop (Redis down is still said)
+    return { metadata: this.withPending(await this.metadata(stored), current ? stored.unconfirmed : []), created: !current }
   }
 
   async patchCredentials (name: string, patch: CredentialsPatch, ctx: AdminContext): Promise<ConnectionMetadata> {
@@ -230,16 +231,14 @@ export class ConnectionAdmin {
    * A write whose purge did not reach the whole fleet (Redis down, or replicas that did not confirm
    * it) says so: a 200 means it happened everywhere.
    */
-  private withPending (m: ConnectionMetadata, unconfirmed: string[]): ConnectionMetadata {
+  private withPending (m: ConnectionMetadata, unconfirmed: string[] | null): ConnectionMetadata {
     const pending = this.pendingPurge(unconfirmed)
     return pending.length > 0 ? { ...m, pending } : m
   }
 
-  private pendingPurge (unconfirmed: string[]): string[] {
-    return [
-      ...this.opts.fleetUnreachable?.() ? ['fleet-wide purge: Redis is unreachable; other replicas drop their sessions of the old secret when it returns, and check the secret version before any login meanwhile'] : [],
-      ...unconfirmedPurge(unconfirmed),
-    ]
+  private pendingPurge (unconfirmed: string[] | null): string[] {
+    if (this.opts.fleetUnreachable?.()) return ['fleet-wide purge: Redis is unreachable; other replicas drop their sessions of the old secret when it returns, and check the secret version before any login meanwhile']
+    return unconfirmedPurge(unconfirmed)
   }
 
   private async mustRead (name: string): Promise<StoredConnection> {
@@ -274,7 +273,7 @@ export class ConnectionAdmin {
   }
 
   /** `rotated`: the fields a rotation sent, so a rejection can say what was (not) changed */
-  private async validateAndWrite (name: string, candidate: ConnectionDefinition, cas: number, ctx: AdminContext, action: string, extra: { fields?: string[], fromVersion?: number, targetVersion?: number }, rotated?: string[]): Promise<StoredConnection & { unconfirmed: string[] }> {
+  private async validateAndWrite (name: string, candidate: ConnectionDefinition, cas: number, ctx: AdminContext, action: string, extra: { fields?: string[], fromVersion?: number, targetVersion?: number }, rotated?: string[]): Promise<StoredConnection & { unconfirmed: string[] | null }> {
     this.checkDefinition(name, candidate)
     const base = { actor: ctx.actor, requestId: ctx.requestId, action, connection: name, target: originOf(candidate.loginUrl), ...extra }
     const outcome = await this.opts.gate.obtain({ connection: name, definition: candidate, purpose: 'admin' })

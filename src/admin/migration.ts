@@ -152,7 +152,7 @@ export class MigrationService {
    * sessions purged on every replica, the pending entry removed. The one write path of a
    * connection's definition: health hears of it like of any other write.
    */
-  private async switchTo (current: StoredConnection, pending: StoredConnection, id: string, base: Omit<AuditInput, 'outcome'>): Promise<{ version: number, unconfirmed: Promise<string[]> }> {
+  private async switchTo (current: StoredConnection, pending: StoredConnection, id: string, base: Omit<AuditInput, 'outcome'>): Promise<{ version: number, unconfirmed: Promise<string[] | null> }> {
     const name = current.name
     const claim = await this.marks.claimEnd(name, id)
     if (!claim) {

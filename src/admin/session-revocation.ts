@@ -45,10 +45,10 @@ export async function revokeSessions (opts: SessionRevocationOptions, name: stri
   const confirmed = (await Promise.all(unique.map(s => opts.revoke(s).catch(() => false)))).filter(Boolean).length
   // revoked at Salesforce either way; a replica that did not hear of the purge may still hand the
   // session out, and its callers then get INVALID_SESSION_ID, report it and receive a new one
-  const pending = [
-    ...opts.fleetUnreachable() ? ['fleet-wide purge: Redis is unreachable, so other replicas may hand out a revoked session until it returns (their callers then report it as rejectedToken and get a new one)'] : [],
-    ...unconfirmedPurge(await unconfirmed),
-  ]
+  const notHeard = await unconfirmed
+  const pending = opts.fleetUnreachable()
+    ? ['fleet-wide purge: Redis is unreachable, so other replicas may hand out a revoked session until it returns (their callers then report it as rejectedToken and get a new one)']
+    : unconfirmedPurge(notHeard)
   const targets = [...new Set(unique.map(s => originOf(s.instanceUrl)))].sort()
   await opts.audit.record({
     actor: ctx.actor,

@@ -104,11 +104,15 @@ const certificateRotationRoutes: FastifyPluginAsyncTypebox<CertificateRotationRo
       summary: 'Switch to the new key now (after a successful validate); the old version stays for rollback',
       description: 'Check-and-set on the current version, sessions purged on every replica (revoked with REVOKE_ON_ROTATION). Not needed when a login already completed the rotation (GET then answers 404 and the connection shows the new certificate).',
       params: ConnectionNameParams,
-      response: { 200: { description: 'Switched', content: { 'application/json': { schema: MigrationCompletedSchema } } }, ...problemResponses(...READ_PROBLEMS, 'conflict') },
+      response: {
+        200: { description: 'Switched', content: { 'application/json': { schema: MigrationCompletedSchema } } },
+        202: { description: 'Switched; the fleet-wide purge of the old sessions is pending (see `connection.pending`)', content: { 'application/json': { schema: MigrationCompletedSchema } } },
+        ...problemResponses(...READ_PROBLEMS, 'conflict'),
+      },
     },
   }, async (request, reply) => {
     const done = await rotation.complete(request.params.name, context(request))
-    reply.header('etag', `"${done.connection.version}"`).type('application/json')
+    reply.code(done.connection.pending?.length ? 202 : 200).header('etag', `"${done.connection.version}"`).type('application/json')
     return done
   })
 

@@ -96,7 +96,7 @@ const consumerRotationRoutes: FastifyPluginAsyncTypebox<ConsumerRotationRoutesOp
       security,
       operationId: 'completeConsumerRotation',
       summary: 'Switch the stored pair to the validated staged one, fleet-wide; API mode: then promote it and delete the old one at Salesforce',
-      description: 'Check-and-set on the current version (If-Match), sessions purged on every replica. What could not be done at Salesforce after the switch is listed in `pending`; call again to retry it.',
+      description: 'Check-and-set on the current version (If-Match), sessions purged on every replica. What could not be done at Salesforce after the switch is listed in `pending`; call again to retry it. A replica that did not confirm the purge within 2 s is listed there too (nothing to retry: it drops the old sessions when it hears of the purge).',
       params: ConnectionNameParams,
       headers: IfMatchHeaders,
       response: { 200: { description: 'Switched', ...rotation }, ...problemResponses(...READ_PROBLEMS, ...LOGIN_PROBLEMS) },

@@ -115,11 +115,15 @@ const migrationRoutes: FastifyPluginAsyncTypebox<MigrationRoutesOptions> = async
       description: 'Only after a successful validate of the pending definition as it is now (409 otherwise). Writes it check-and-set on the current version (If-Match), purges the connection\'s sessions on every replica (revoked with REVOKE_ON_ROTATION) and removes the pending entry; the next session request makes the one login with the new flow, fleet-wide. Roll back with POST /v1/admin/connections/{name}/rollback {"version": previousVersion}.',
       params: ConnectionNameParams,
       headers: IfMatchHeaders,
-      response: { 200: { description: 'Switched', content: { 'application/json': { schema: MigrationCompletedSchema } } }, ...problemResponses(...READ_PROBLEMS, 'conflict') },
+      response: {
+        200: { description: 'Switched', content: { 'application/json': { schema: MigrationCompletedSchema } } },
+        202: { description: 'Switched; the fleet-wide purge of the old sessions is pending (see `connection.pending`)', content: { 'application/json': { schema: MigrationCompletedSchema } } },
+        ...problemResponses(...READ_PROBLEMS, 'conflict'),
+      },
     },
   }, async (request, reply) => {
     const done = await migrations.complete(request.params.name, context(request, request.headers['if-match']))
-    reply.header('etag', `"${done.connection.version}"`).type('application/json')
+    reply.code(done.connection.pending?.length ? 202 : 200).header('etag', `"${done.connection.version}"`).type('application/json')
     return done
   })
 

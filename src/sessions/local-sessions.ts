@@ -15,6 +15,8 @@ export function servable (e: CachedSession | null | undefined, version: number, 
  */
 export class LocalSessions {
   private readonly entries = new Map<string, { entry: CachedSession, checkedAt: number }>()
+  /** per connection, how often its copy was forgotten (a purge, a new session): see remember() */
+  private readonly forgotten = new Map<string, number>()
 
   private readonly freshMs: number
   private readonly now: () => number
@@ -36,12 +38,24 @@ export class LocalSessions {
     return this.entries.get(connection)?.entry
   }
 
-  /** Holds `entry` as confirmed now (just read from, or written to, the shared state). */
-  remember (connection: string, entry: CachedSession): void {
+  /**
+   * Holds `entry` as confirmed now (just read from, or written to, the shared state). `readAt`, the
+   * generation() taken before a read of the shared state: when the copy was forgotten since (a purge
+   * this replica applied, and confirmed, while the read was in flight), what the read brought back
+   * may be what the purge dropped, and is not kept.
+   */
+  remember (connection: string, entry: CachedSession, readAt?: number): void {
+    if (readAt !== undefined && readAt !== this.generation(connection)) return
     this.entries.set(connection, { entry, checkedAt: this.now() })
+  }
+
+  /** Changes whenever the connection's copy is forgotten. */
+  generation (connection: string): number {
+    return this.forgotten.get(connection) ?? 0
   }
 
   forget (connection: string): void {
     this.entries.delete(connection)
+    this.forgotten.set(connection, this.generation(connection) + 1)
   }
 }

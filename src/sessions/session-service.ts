@@ -70,8 +70,8 @@ export const PURGE_CONFIRM_TIMEOUT_MS = 2_000
 /** A fleet-wide purge: the cached sessions it removed, and the live replicas that did not confirm it. */
 export interface Purge {
   removed: CachedSession[]
-  /** never rejects; empty once every live replica confirmed (or there are no others) */
-  unconfirmed: Promise<string[]>
+  /** never rejects; empty once every live replica confirmed (or there are no others); null when nobody can tell */
+  unconfirmed: Promise<string[] | null>
 }
 
 /** After a session was confirmed dead, logins replacing it are rationed this long (the login budget's hour). */
@@ -162,9 +162,10 @@ export class SessionService {
     const rejectedToken = claimedDead === undefined ? undefined : await this.confirmRejected(connection, version, claimedDead, caller)
     const local = this.l1.fresh(connection, version, rejectedToken)
     if (local) return this.issue(connection, local, definition, 'hit')
+    const readAt = this.l1.generation(connection)
     const shared = await this.opts.state.getSession(connection, version)
     if (servable(shared, version, rejectedToken)) {
-      this.l1.remember(connection, shared)
+      this.l1.remember(connection, shared, readAt)
       return this.issue(connection, shared, definition, 'hit')
     }
     const fresh = await this.singleFlight(connection, version, definition, rejectedToken)

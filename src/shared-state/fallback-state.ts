@@ -280,10 +280,11 @@ export class FallbackSharedState implements SharedState {
     try {
       return await this.primary.publishConfirmed(event, timeoutMs)
     } catch (err) {
-      // nobody could be asked: the answer's pending says Redis is unreachable (isDegraded)
+      // nobody was told: a purge is announced again once Redis answers, and the answer says it is pending
       this.markDegraded('publish', err)
+      if (event.type === 'purge') this.pendingPurges.add(event.connection)
       await this.local.publish(event)
-      return { unconfirmed: Promise.resolve([]) }
+      return { unconfirmed: Promise.resolve(null) }
     }
   }
 

@@ -220,7 +220,7 @@ export class MemorySharedState implements SharedState {
   /** process memory is one replica's: nobody else to confirm */
   async publishConfirmed (event: BrokerEvent): Promise<Confirmations> {
     await this.publish(event)
-    return { unconfirmed: Promise.resolve([]) }
+    return { unconfirmed: Promise.resolve([] as string[]) }
   }
 
   onEvent (listener: (e: BrokerEvent) => void): void {

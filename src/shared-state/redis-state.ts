@@ -135,8 +135,7 @@ export class RedisSharedState implements SharedState {
       if (parsed.type === 'confirmed') return this.roll.confirmed(parsed)
       const { confirm, ...event } = parsed
       for (const l of this.listeners) l(event as BrokerEvent)
-      // the listeners apply the event at once or in microtasks queued now: before this replica serves
-      // another request or sends this answer, it has been applied
+      // answered after the listeners' work, microtasks included (ReplicaRoll.confirm)
       if (confirm) this.roll.confirm(confirm)
     })
     const subscribe = () => {
@@ -409,7 +408,8 @@ export class RedisSharedState implements SharedState {
   }
 
   publishConfirmed (event: BrokerEvent, timeoutMs: number): Promise<Confirmations> {
-    return this.roll.publishConfirmed(confirm => JSON.stringify({ ...event, confirm }), timeoutMs)
+    // a replica whose subscriber is down hears no answer: it cannot tell who applied the event
+    return this.roll.publishConfirmed(confirm => JSON.stringify({ ...event, confirm }), timeoutMs, this.subscriber.status === 'ready')
   }
 
   onEvent (listener: (e: BrokerEvent) => void): void {

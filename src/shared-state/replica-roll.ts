@@ -91,13 +91,16 @@ export class ReplicaRoll {
    * Publishes the message `build` makes with the confirmation request and, once published, returns
    * the promise of the live replicas that have not confirmed it `timeoutMs` later (none as soon as
    * all have). It never rejects: a replica that could not be asked is one that did not confirm.
+   * When the roll cannot be read, or this replica cannot hear the answers (`hearing` false), the
+   * event is still published, and the promise says nobody can tell (null) rather than blaming
+   * replicas that may well have applied it.
    */
-  async publishConfirmed (build: (confirm: ConfirmRequest) => string, timeoutMs: number): Promise<Confirmations> {
-    const expected = await this.others()
+  async publishConfirmed (build: (confirm: ConfirmRequest) => string, timeoutMs: number, hearing: boolean): Promise<Confirmations> {
+    const expected = hearing ? await this.others().catch(() => null) : null
     const id = randomBytes(8).toString('hex')
-    if (expected.length === 0) {
+    if (expected === null || expected.length === 0) {
       await this.client.publish(this.channel, build({ id, from: this.replica }))
-      return { unconfirmed: Promise.resolve([]) }
+      return { unconfirmed: Promise.resolve(expected) }
     }
     let timer: Timer | undefined
     const answered = new Promise<void>((resolve) => {
@@ -128,12 +131,18 @@ export class ReplicaRoll {
     if (waiter.missing.size === 0) waiter.done()
   }
 
-  /** An event asking for confirmation was applied here: answer it (unless this replica sent it). */
+  /**
+   * An event asking for confirmation was handed to this replica's listeners: answer it (unless
+   * this replica sent it) once what they queued has run — setImmediate comes after every microtask
+   * the listeners queued (a purge reaches the session service through such a chain).
+   */
   confirm (request: ConfirmRequest): void {
     if (request.from === this.replica) return
     const answer: ConfirmAnswer = { type: 'confirmed', id: request.id, replica: this.replica }
-    this.client.publish(this.channel, JSON.stringify(answer)).catch((err: Error) => {
-      this.logger.warn({ err: { message: err.message } }, 'could not confirm a fleet-wide event; its sender reports this replica as pending')
+    setImmediate(() => {
+      this.client.publish(this.channel, JSON.stringify(answer)).catch((err: Error) => {
+        this.logger.warn({ err: { message: err.message } }, 'could not confirm a fleet-wide event; its sender reports this replica as pending')
+      })
     })
   }
 

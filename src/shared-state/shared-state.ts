@@ -152,8 +152,12 @@ export interface BatchReads {
 
 /** The answers to an event published for confirmation (EventBus.publishConfirmed). */
 export interface Confirmations {
-  /** never rejects: the live replicas that did not confirm in time */
-  unconfirmed: Promise<string[]>
+  /**
+   * never rejects: the live replicas that did not confirm in time, or null when nobody can tell
+   * (the roll could not be read, this replica cannot hear answers, or the event could not be
+   * published: then it is published again once Redis answers)
+   */
+  unconfirmed: Promise<string[] | null>
 }
 
 /** Events between replicas: a session stored, sessions purged, a circuit changed. */
@@ -163,7 +167,7 @@ export interface EventBus {
    * Publishes an event every live replica must confirm it applied (a purge: "a 200 means it
    * happened everywhere"). Resolves once published; `unconfirmed` then tells, without ever
    * rejecting, the live replicas that had not confirmed `timeoutMs` later (none as soon as all
-   * have, or when there are no others).
+   * have, or when there are no others; null when that cannot be known).
    */
   publishConfirmed (event: BrokerEvent, timeoutMs: number): Promise<Confirmations>
   onEvent (listener: (event: BrokerEvent) => void): void

@@ -44,9 +44,11 @@ async function fleet (t: Test) {
   return { sim, hop, replicas, ask, rotate, old, principals }
 }
 
-t.test('every replica confirms the purge: the rotation answers 200 with nothing pending, and nobody serves the old session', async (t) => {
-  const { sim, replicas, ask, rotate, old } = await fleet(t)
+t.test('every replica confirms the purge, a slow one too: the rotation answers 200 with nothing pending, and nobody serves the old session', async (t) => {
+  const { sim, hop, replicas, ask, rotate, old } = await fleet(t)
   const logins = sim.stats('acme').attempts
+  // replica 2 hears the purge 300 ms late: a 200 that did not wait for it would leave it serving its in-process copy
+  hop.delay(300)
   const res = await rotate(0)
   t.equal(res.statusCode, 200)
   t.notOk(res.json().pending, 'nothing pending')
@@ -57,7 +59,9 @@ t.test('every replica confirms the purge: the rotation answers 200 with nothing 
 })
 
 t.test('a replica that cannot hear the purge is named as pending (202); once it can, it drops the old session', async (t) => {
-  const { hop, replicas, ask, rotate, old } = await fleet(t)
+  const { hop, replicas, ask, rotate, old, principals } = await fleet(t)
+  // what replica 2 serves now, without asserting on each poll
+  const served = async (r: number) => (await replicas[r].app.inject({ method: 'POST', url: '/v1/connections/acme/session', headers: bearer(principals.billingKey) })).json().accessToken
   hop.freeze()
   const res = await rotate(0)
   t.equal(res.statusCode, 202, 'accepted, not done everywhere')
@@ -67,8 +71,15 @@ t.test('a replica that cannot hear the purge is named as pending (202); once it 
   t.notMatch(pending[0], replicas[1].name, 'not the replica that confirmed')
   for (const r of [0, 1]) t.not(await ask(r), old, `replica ${r} serves the new session`)
   hop.thaw()
-  await until('the thawed replica hears the purge', async () => await ask(2) !== old)
+  await until('the thawed replica hears the purge', async () => (await served(2)) !== old)
   t.pass('replica 2 no longer serves the old session')
+
+  // the kill switch, while replica 2 cannot hear it
+  hop.freeze()
+  const revoked = await replicas[0].app.inject({ method: 'POST', url: '/v1/admin/connections/acme/sessions/revoke', headers: bearer(principals.adminKey) })
+  hop.thaw()
+  t.equal(revoked.statusCode, 202, 'revoked at Salesforce, not yet dropped everywhere')
+  t.match(revoked.json().pending, [`replica ${replicas[2].name} has not confirmed`], 'the kill switch names it too')
 })
 
 t.test('a replica that shut down left the roll: nobody waits for it, nothing is pending', async (t) => {
@@ -82,15 +93,18 @@ t.test('a replica that shut down left the roll: nobody waits for it, nothing is 
 t.test('the CLI says what is pending and exits 75: a rotation, then a delete, while a replica cannot hear them', async (t) => {
   const { hop, replicas, principals } = await fleet(t)
   const url = await replicas[0].app.listen({ port: 0, host: '127.0.0.1' })
-  hop.freeze()
   const env = { SFB_URL: url, SFB_ADMIN_KEY: principals.adminKey }
+  // each held only for one command: replica 2 stays on the roll (renewed every 5 s, trusted for 15 s)
+  hop.freeze()
   const rotated = await sfb(['connections', 'rotate', 'acme', 'clientSecret', '--stdin'], env, `${ACME.clientSecret}\n`)
+  hop.thaw()
   t.equal(rotated.code, 75, rotated.stderr)
   t.match(rotated.stdout, /rotated acme: now version 2/)
   t.match(rotated.stdout, `pending: fleet-wide purge: replica ${replicas[2].name} has not confirmed`)
+  hop.freeze()
   const deleted = await sfb(['connections', 'delete', 'acme', '--yes'], env)
+  hop.thaw()
   t.equal(deleted.code, 75, deleted.stderr)
   t.match(deleted.stdout, /deleted acme/)
   t.match(deleted.stdout, `pending: fleet-wide purge: replica ${replicas[2].name} has not confirmed`)
-  hop.thaw()
 })

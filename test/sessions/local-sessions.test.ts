@@ -40,3 +40,18 @@ t.test('LocalSessions trusts a copy only while it is fresh; last() returns it ho
   local.forget('acme')
   t.equal(local.last('acme'), undefined, 'forgotten')
 })
+
+t.test('a read begun before a purge does not bring back what the purge dropped', async (t) => {
+  const local = new LocalSessions(5_000, () => 0)
+  const old = entry('old', 1, 60_000)
+  local.remember('acme', old)
+  const readAt = local.generation('acme')
+  // the purge arrives (and is confirmed) while the shared-state read of `old` is in flight
+  local.forget('acme')
+  local.remember('acme', old, readAt)
+  t.equal(local.last('acme'), undefined, 'not remembered: it may be what the purge dropped')
+  const next = entry('next', 1, 60_000)
+  local.remember('acme', next, local.generation('acme'))
+  t.equal(local.fresh('acme', 1, undefined), next, 'a read begun after the purge is kept')
+  t.equal(local.generation('other'), 0, 'per connection')
+})

@@ -9,6 +9,8 @@ export interface RedisHop {
   freeze (): void
   /** what was held crosses now, in order, and traffic flows again */
   thaw (): void
+  /** from now, everything crosses `ms` late in either direction (a slow link), in order; 0 ends it */
+  delay (ms: number): void
   /** closes every connection (a Redis restart, as the client sees it); optionally the next SUBSCRIBE is then held forever, unanswered */
   cutAll (thenHoldTheNextSubscribe: boolean): void
   /** how many SUBSCRIBE commands were held */
@@ -18,15 +20,22 @@ export interface RedisHop {
 /**
  * A TCP hop in front of a real redis-server for the faults a client cannot be asked to fake: all
  * traffic held without closing anything — to Redis and to the replica, the replica behind it looks
- * paused (a long GC, a stopped container, a partition) until the hop thaws — or every connection
- * cut, with the re-subscription after it held unanswered.
+ * paused (a long GC, a stopped container, a partition) until the hop thaws —, all traffic late (a
+ * slow link), or every connection cut, with the re-subscription after it held unanswered.
  */
 export async function redisHop (t: Teardown, target: number): Promise<RedisHop> {
   const open = new Set<Socket>()
   let frozen = false
+  let delayMs = 0
   let holdNextSubscribe = false
   let subscribesHeld = 0
   const held: Array<() => void> = []
+  // timers of one delay fire in the order they were set: bytes stay in order
+  const pass = (write: () => void) => {
+    if (frozen) held.push(write)
+    else if (delayMs > 0) setTimeout(write, delayMs)
+    else write()
+  }
   const server = createServer((client) => {
     const upstream = connect(target, '127.0.0.1')
     open.add(client).add(upstream)
@@ -37,13 +46,9 @@ export async function redisHop (t: Teardown, target: number): Promise<RedisHop> 
         subscribesHeld++
         return
       }
-      if (frozen) held.push(() => upstream.write(d))
-      else upstream.write(d)
+      pass(() => upstream.write(d))
     })
-    upstream.on('data', (d: Buffer) => {
-      if (frozen) held.push(() => client.write(d))
-      else client.write(d)
-    })
+    upstream.on('data', (d: Buffer) => pass(() => client.write(d)))
     const drop = () => { client.destroy(); upstream.destroy(); open.delete(client); open.delete(upstream) }
     client.on('error', drop).on('close', drop)
     upstream.on('error', drop).on('close', drop)
@@ -58,6 +63,7 @@ export async function redisHop (t: Teardown, target: number): Promise<RedisHop> 
       frozen = false
       for (const write of held.splice(0)) write()
     },
+    delay: (ms) => { delayMs = ms },
     cutAll: (thenHoldTheNextSubscribe) => {
       holdNextSubscribe = thenHoldTheNextSubscribe
       for (const s of open) s.destroy()

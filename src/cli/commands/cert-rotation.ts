@@ -42,10 +42,11 @@ export async function validate (ctx: CommandContext, call: Call, name: string): 
 
 export async function complete (ctx: CommandContext, call: Call, name: string): Promise<number> {
   const { body } = await call('POST /v1/admin/connections/{name}/certificate-rotation/complete', { params: { name } })
-  if (ctx.json) return ctx.print(body)
-  const { connection: m, previousVersion } = body as { connection: { name: string, version: number }, previousVersion: number }
-  ctx.out(`switched ${m.name} to the new key: now version ${m.version} (sfb connections rollback ${m.name} ${previousVersion} goes back, if the app still holds the old certificate)\n`)
-  return EXIT.ok
+  const { connection: m, previousVersion } = body as { connection: { name: string, version: number, pending?: string[] }, previousVersion: number }
+  const pending = (m.pending ?? []).map(p => `pending: ${p}\n`).join('')
+  if (ctx.json) ctx.print(body)
+  else ctx.out(`switched ${m.name} to the new key: now version ${m.version} (sfb connections rollback ${m.name} ${previousVersion} goes back, if the app still holds the old certificate)\n${pending}`)
+  return m.pending?.length ? EXIT.tempFail : EXIT.ok
 }
 
 export async function abandon (ctx: CommandContext, call: Call, name: string): Promise<number> {
