@@ -43,7 +43,7 @@ async function failoverUnderLoad (t: Test, label: string, env: Record<string, st
     const killing = kill()
     cold = await coldDuringFailover(fleet)
     failover = await killing
-    await allReady(fleet.apps)
+    await allReady(fleet.apps, fleet.logs)
     await pause(1000)
   })
   t.comment(`failover ${label} ${JSON.stringify({ ...load, failoverMs: failover.failoverMs, coldLogins: cold.logins })}`)

@@ -17,7 +17,7 @@ t.test('Cluster: the node carrying the replicas\' subscriptions dies; invalidati
   const [port] = [...holders].sort((a, b) => b[1] - a[1])[0]
   const tookMs = await set.killNode(port)
   t.comment(`subscriber node ${port} killed (${holders.get(port)} subscriptions), cluster ok after ${tookMs} ms`)
-  await allReady(fleet.apps)
+  await allReady(fleet.apps, fleet.logs)
   await until('every replica subscribed again', async () => [...(await set.subscriberNodes()).values()].reduce((a, b) => a + b, 0) >= fleet.apps.length)
   await invalidationStillWorks(t, fleet)
 })

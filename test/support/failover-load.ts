@@ -5,6 +5,7 @@ import { testPrincipals } from './principals.ts'
 import type { Simulator } from '../../packages/simulator/src/index.ts'
 import type { FileSecretStore } from '../../src/secrets/file-store.ts'
 import { until } from './redis-topologies.ts'
+import { captureLogs, type LogCapture } from './log-capture.ts'
 
 /**
  * Healthy connections, each in an org of its own so the simulator counts its logins apart. Their hash
@@ -28,6 +29,8 @@ export interface Fleet {
   ask (replica: number, connection: string): Promise<LightMyRequestResponse>
   /** one more broker replica (fresh process memory) on the same Redis */
   addReplica (): Promise<FastifyInstance>
+  /** each replica's warnings and errors (its Redis connections' among them), by app */
+  logs: Map<FastifyInstance, LogCapture>
 }
 
 /** Three broker replicas on the given Redis settings, one simulator, the connections stored. */
@@ -48,7 +51,13 @@ export async function redisFleet (t: Teardown, redisEnv: Record<string, string>,
     CIRCUIT_COOLDOWN_SECONDS: '600',
     CIRCUIT_MAX_COOLDOWN_SECONDS: '3600',
   }
-  const addReplica = async () => (await buildTestApp(t, { secretStore: store, principals, env })).app
+  const logs = new Map<FastifyInstance, LogCapture>()
+  const addReplica = async () => {
+    const capture = captureLogs('warn')
+    const { app } = await buildTestApp(t, { secretStore: store, principals, env, logger: capture.logger })
+    logs.set(app, capture)
+    return app
+  }
   const apps: FastifyInstance[] = []
   for (let i = 0; i < n; i++) apps.push(await addReplica())
   return {
@@ -56,6 +65,7 @@ export async function redisFleet (t: Teardown, redisEnv: Record<string, string>,
     store,
     apps,
     addReplica,
+    logs,
     auth: bearer(principals.billingKey),
     adminAuth: bearer(principals.adminKey),
     ask: (replica, connection) => apps[replica % apps.length].inject({ method: 'POST', url: `/v1/connections/${connection}/session`, headers: bearer(principals.billingKey) }),
@@ -124,12 +134,13 @@ export async function warmUp (t: Test, fleet: Fleet): Promise<Record<string, num
   return Object.fromEntries(HEALTHY.map(n => [n, fleet.sim.stats(n).attempts]))
 }
 
-export async function allReady (apps: FastifyInstance[]): Promise<void> {
+export async function allReady (apps: FastifyInstance[], logs?: Map<FastifyInstance, LogCapture>): Promise<void> {
   let last: string[] = []
   await until('every replica ready again', async () => {
     const answers = await Promise.all(apps.map(a => a.inject({ url: '/health/ready' })))
-    // what each replica said last: what a timeout here has to tell
-    last = answers.map((a, r) => `replica ${r}: ${a.statusCode} ${JSON.stringify(a.json().checks?.sharedState ?? a.body)}`)
+    // what each replica said last, and what a replica still not ready logged: what a timeout here has to tell
+    last = answers.map((a, r) => `replica ${r}: ${a.statusCode} ${JSON.stringify(a.json().checks?.sharedState ?? a.body)}` +
+      (a.statusCode === 200 ? '' : ` logged: ${logs?.get(apps[r])?.text().split('\n').slice(-8).join(' | ') ?? '(not captured)'}`))
     return answers.every(a => a.statusCode === 200)
   }, 60_000).catch((err: Error) => {
     throw new Error(`${err.message} (${last.join('; ')})`)
