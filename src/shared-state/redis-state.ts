@@ -74,6 +74,9 @@ return out`
  */
 const REPLICA_ACK_TIMEOUT_MS = 250
 
+/** How long after ioredis gave a client up it is started again (its own retries back off to 2 s). */
+const RESTART_AFTER_END_MS = 500
+
 /**
  * SharedState in Redis, shared by every replica. Commands fail fast while Redis is down
  * (no offline queue) so the broker falls back to process memory instead of hanging requests.
@@ -94,6 +97,8 @@ export class RedisSharedState implements SharedState {
   private readonly logger: Logger
   /** who else is alive, and who confirmed a purge */
   readonly roll: ReplicaRoll
+  /** close() was called: a client's end is ours, not ioredis giving up */
+  private closing = false
 
   constructor (opts: RedisStateOptions) {
     this.keys = new RedisKeys(opts.keyPrefix)
@@ -119,6 +124,19 @@ export class RedisSharedState implements SharedState {
       conn.on('ready', () => {
         if (down) this.logger.info({ component: name }, 'redis reconnected')
         down = false
+      })
+      // ioredis gives a client up for good when a reconnect attempt is itself cut short (Redis#connect
+      // sets the status to `end` when its connector rejects, ioredis built/Redis.js); with Sentinel, a
+      // +switch-master announced while the client asks a sentinel for the new primary does that
+      // (SentinelConnector#connect: "Connection is closed."). A replica must not lose Redis until
+      // someone restarts it: start again (test/shared-state/client-end.test.ts).
+      conn.on('end', () => {
+        if (this.closing) return
+        this.logger.warn({ component: name }, 'redis client gave up reconnecting; connecting again')
+        const timer = setTimeout(() => {
+          if (!this.closing) conn.connect().catch(() => {})
+        }, RESTART_AFTER_END_MS)
+        timer.unref()
       })
     }
     this.roll = new ReplicaRoll({ client: this.client, key: this.keys.replicas, channel: this.channel, logger: this.logger, clock: opts.clock })
@@ -425,6 +443,7 @@ export class RedisSharedState implements SharedState {
   }
 
   async close (): Promise<void> {
+    this.closing = true
     await this.roll.close()
     this.client.disconnect()
     this.subscriber.disconnect()
