@@ -60,3 +60,8 @@ export function wrap (text: string, width = 100, indent = '  '): string {
   if (line !== '') lines.push(indent + line)
   return lines.join('\n') + '\n'
 }
+
+/** What an answer says has not happened everywhere yet (`pending`), one `pending: …` line each. */
+export function pendingLines (pending: readonly string[] | undefined): string {
+  return (pending ?? []).map(p => `pending: ${p}\n`).join('')
+}

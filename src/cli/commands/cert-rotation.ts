@@ -1,6 +1,6 @@
 import { EXIT, type Call } from '../broker-api.ts'
 import type { CommandContext } from '../context.ts'
-import { keyValues } from '../output.ts'
+import { keyValues, pendingLines } from '../output.ts'
 import { migrationText, type Migration } from './migrate.ts'
 
 /**
@@ -43,9 +43,8 @@ export async function validate (ctx: CommandContext, call: Call, name: string): 
 export async function complete (ctx: CommandContext, call: Call, name: string): Promise<number> {
   const { body } = await call('POST /v1/admin/connections/{name}/certificate-rotation/complete', { params: { name } })
   const { connection: m, previousVersion } = body as { connection: { name: string, version: number, pending?: string[] }, previousVersion: number }
-  const pending = (m.pending ?? []).map(p => `pending: ${p}\n`).join('')
   if (ctx.json) ctx.print(body)
-  else ctx.out(`switched ${m.name} to the new key: now version ${m.version} (sfb connections rollback ${m.name} ${previousVersion} goes back, if the app still holds the old certificate)\n${pending}`)
+  else ctx.out(`switched ${m.name} to the new key: now version ${m.version} (sfb connections rollback ${m.name} ${previousVersion} goes back, if the app still holds the old certificate)\n${pendingLines(m.pending)}`)
   return m.pending?.length ? EXIT.tempFail : EXIT.ok
 }
 

@@ -1,5 +1,5 @@
 import { CliError, EXIT, type Call } from '../broker-api.ts'
-import { ago, keyValues, table } from '../output.ts'
+import { ago, keyValues, pendingLines, table } from '../output.ts'
 import { readSecrets, type SecretSources } from '../secret-input.ts'
 import type { CommandContext } from '../context.ts'
 
@@ -52,11 +52,6 @@ function printWritten (ctx: CommandContext, verb: string, m: Metadata): number {
   if (ctx.json) ctx.print(m)
   else ctx.out(`${verb} ${m.name}: now version ${m.version}\n` + metadataBlock(m) + pendingLines(pending))
   return pending.length > 0 ? EXIT.tempFail : EXIT.ok
-}
-
-/** What a write's answer says has not happened everywhere yet, one line each. */
-function pendingLines (pending: string[]): string {
-  return pending.map(p => `pending: ${p}\n`).join('')
 }
 
 export async function list (ctx: CommandContext, call: Call): Promise<number> {

@@ -1,6 +1,6 @@
 import { CliError, EXIT, type Call } from '../broker-api.ts'
 import type { CommandContext } from '../context.ts'
-import { keyValues } from '../output.ts'
+import { keyValues, pendingLines } from '../output.ts'
 import { readSecrets, type SecretSources } from '../secret-input.ts'
 
 /**
@@ -66,9 +66,8 @@ export async function validate (ctx: CommandContext, call: Call, name: string, o
 export async function complete (ctx: CommandContext, call: Call, name: string): Promise<number> {
   const { body } = await call('POST /v1/admin/connections/{name}/migration/complete', { params: { name } })
   const { connection: m, previousVersion } = body as { connection: { name: string, flow: string, version: number, pending?: string[] }, previousVersion: number }
-  const pending = (m.pending ?? []).map(p => `pending: ${p}\n`).join('')
   if (ctx.json) ctx.print(body)
-  else ctx.out(`switched ${m.name} to ${m.flow}: now version ${m.version} (sfb connections rollback ${m.name} ${previousVersion} goes back)\n${pending}`)
+  else ctx.out(`switched ${m.name} to ${m.flow}: now version ${m.version} (sfb connections rollback ${m.name} ${previousVersion} goes back)\n${pendingLines(m.pending)}`)
   return m.pending?.length ? EXIT.tempFail : EXIT.ok
 }
 
