@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { FILE_TIME, testFiles } from '../test/shards/shard.ts'
+import { FILE_TIME, testFiles } from '../test/shards/plan.ts'
 
 /**
  * Rewrites test/shards/weights.json from one run of the shards as `npm test` runs them (coverage

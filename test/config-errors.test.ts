@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { serverExit } from './support/server-exit.ts'
+import { createBroker } from '../src/broker.ts'
 import { ConfigError, loadConfig, unknownVariableWarnings } from '../src/config.ts'
 
 /** Every configuration error says what is allowed and how to fix it, and exits 78. */
@@ -100,6 +101,12 @@ serve(${JSON.stringify({ ...BASE, PORT: 'x', VAULT_ADRR: 'https://vault:8200' })
   const json = await serverExit({ ...BASE, PRINCIPALS_JSON: '{"principals":[{"id":"a","kind":"admin","apiKeySha256":["aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"]},{"id":"a","kind":"admin","apiKeySha256":["bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"]}]}' })
   t.equal(json.code, 78, json.stderr)
   t.match(json.stderr, /^sf-broker: configuration error: invalid PRINCIPALS_JSON: .*duplicate id "a"/)
+
+  // the servers above ran outside tap's coverage (support/server-exit.ts): the same refusals in-process
+  const dup = { ...BASE, PRINCIPALS_JSON: '{"principals":[{"id":"a","kind":"admin","apiKeySha256":["aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"]},{"id":"a","kind":"admin","apiKeySha256":["bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"]}]}' }
+  await t.rejects(createBroker(loadConfig(dup)), { name: 'ConfigError', message: /^invalid PRINCIPALS_JSON: .*duplicate id "a"/ })
+  await rm(missing)
+  await t.rejects(createBroker(loadConfig({ SECRET_STORE: 'file', FILE_STORE_KEY: KEY, PRINCIPALS_FILE: missing, SHARED_STATE: 'memory' })), { name: 'ConfigError', message: /^invalid PRINCIPALS_FILE: cannot read .* \(ENOENT\)/ })
 })
 
 t.test('a bad value read from <VARIABLE>_FILE names the _FILE variable, never the content', async (t) => {

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { DEMO_ADMIN_KEY, DEMO_APP, DEMO_CALLER_KEY, DEMO_USER } from '../scripts/demo.ts'
 import { ALIVE_TRUSTED_MS } from '../src/sessions/rejection-check.ts'
 import { untilPrinted } from './support/child-output.ts'
-import { freePort } from './support/redis.ts'
+import { outsideTap } from './support/outside-tap.ts'
 
 /**
  * Driven as an admin and a service would: the real demo process (`npm run demo`), over HTTP,
@@ -13,18 +13,23 @@ import { freePort } from './support/redis.ts'
  */
 const DEMO = fileURLToPath(new URL('../scripts/demo.ts', import.meta.url))
 
-/** The demo process on a free port, started with `env` over its defaults; killed after the test. */
+/**
+ * The demo process, started with `env` over its defaults; killed after the test. It listens on a port
+ * the kernel picks (PORT=0), which its banner prints: a port chosen here first could be taken by then.
+ * Outside tap's hooks (support/outside-tap.ts): the demo's own lines are covered by server.test.ts,
+ * and what it serves by the in-process tests.
+ */
 async function startDemo (t: Test, env: Record<string, string> = {}): Promise<{ child: ChildProcess, sim: string, base: string }> {
-  const port = await freePort()
-  const child = spawn(process.execPath, [DEMO], {
-    env: { PATH: process.env.PATH ?? '', PORT: String(port), LOG_LEVEL: 'warn', SCHEDULER_ENABLED: 'false', ...env },
+  const child = spawn(...outsideTap(process.execPath, [DEMO]), {
+    env: { PATH: process.env.PATH ?? '', PORT: '0', LOG_LEVEL: 'warn', SCHEDULER_ENABLED: 'false', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   t.teardown(() => { child.kill('SIGKILL') })
   const out = await untilPrinted(child, /Health: http:/)
   const sim = /Salesforce simulator: (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1]
-  if (!sim) throw new Error(`no demo banner: ${out}`)
-  return { child, sim, base: `http://127.0.0.1:${port}` }
+  const base = /Health: (http:\/\/127\.0\.0\.1:\d+)\/health/.exec(out)?.[1]
+  if (!sim || !base) throw new Error(`no demo banner: ${out}`)
+  return { child, sim, base }
 }
 
 t.test('through the demo: false rejectedToken claims cost no login, a dead session heals with one; wrong candidates never lock the user out', async (t) => {

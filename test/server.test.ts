@@ -3,14 +3,23 @@ import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { DEMO_CALLER_KEY } from '../scripts/demo.ts'
 import { untilPrinted } from './support/child-output.ts'
-import { freePort } from './support/redis.ts'
+import { outsideTap } from './support/outside-tap.ts'
 
 const SERVER = new URL('../src/server.ts', import.meta.url).pathname
 /** `npm run demo`: a checkout-only entry, not part of the production build */
 const DEMO = new URL('../scripts/demo.ts', import.meta.url).pathname
 
-function run (args: string[], env: Record<string, string>, entry = SERVER) {
-  const child = spawn(process.execPath, [entry, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+/** The demo listens on a port the kernel picks (PORT=0): its banner says which. */
+function listening (banner: string): string {
+  const base = /Health: (http:\/\/127\.0\.0\.1:\d+)\/health/.exec(banner)?.[1]
+  if (base === undefined) throw new Error(`no address in the demo's banner: ${banner}`)
+  return base
+}
+
+/** `hooks: false` runs the child outside tap's hooks (support/outside-tap.ts): a start that stops at its configuration, covered in-process */
+function run (args: string[], env: Record<string, string>, { entry = SERVER, hooks = true } = {}) {
+  const [command, argv] = hooks ? [process.execPath, [entry, ...args]] : outsideTap(process.execPath, [entry, ...args])
+  const child = spawn(command, argv, { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (d) => { stdout += String(d) })
@@ -19,17 +28,17 @@ function run (args: string[], env: Record<string, string>, entry = SERVER) {
 }
 
 t.test('a bad variable stops the broker with one line naming it', async (t) => {
-  const p = run([], { PORT: 'not-a-port', SECRET_STORE: 'file', FILE_STORE_KEY: Buffer.alloc(32).toString('base64'), PRINCIPALS_JSON: '{"principals":[]}', SHARED_STATE: 'memory' })
+  const p = run([], { PORT: 'not-a-port', SECRET_STORE: 'file', FILE_STORE_KEY: Buffer.alloc(32).toString('base64'), PRINCIPALS_JSON: '{"principals":[]}', SHARED_STATE: 'memory' }, { hooks: false })
   const [code] = await once(p.child, 'close')
   t.equal(code, 78)
   t.equal(p.err().trim().split('\n').length, 1)
   t.match(p.err(), /^sf-broker: configuration error: invalid PORT: /)
-  const missing = run([], {})
+  const missing = run([], {}, { hooks: false })
   const [code2] = await once(missing.child, 'close')
   t.equal(code2, 78)
   t.match(missing.err(), /missing VAULT_ADDR/)
   // JWKS_URL alone used to start a broker that accepted tokens minted for any audience
-  const loose = run([], { SECRET_STORE: 'file', FILE_STORE_KEY: Buffer.alloc(32).toString('base64'), PRINCIPALS_JSON: '{"principals":[]}', SHARED_STATE: 'memory', JWKS_URL: 'https://kubernetes.default.svc/openid/v1/jwks' })
+  const loose = run([], { SECRET_STORE: 'file', FILE_STORE_KEY: Buffer.alloc(32).toString('base64'), PRINCIPALS_JSON: '{"principals":[]}', SHARED_STATE: 'memory', JWKS_URL: 'https://kubernetes.default.svc/openid/v1/jwks' }, { hooks: false })
   const [code3] = await once(loose.child, 'close')
   t.equal(code3, 78)
   t.equal(loose.err().trim().split('\n').length, 1)
@@ -46,16 +55,15 @@ t.test('the production entry has no demo: --demo names the checkout command inst
 })
 
 t.test('demo mode serves a session; SIGTERM lets in-flight requests finish', async (t) => {
-  const port = await freePort()
-  const p = run([], { PORT: String(port), LOG_LEVEL: 'warn' }, DEMO)
+  const p = run([], { PORT: '0', LOG_LEVEL: 'warn' }, { entry: DEMO })
   t.teardown(() => { p.child.kill('SIGKILL') })
-  await untilPrinted(p.child, /Health: http:/)
+  const base = listening(await untilPrinted(p.child, /Health: http:/))
   t.match(p.out(), /curl -s -X POST/)
   const simUrl = /Salesforce simulator: (http:\/\/127\.0\.0\.1:\d+)/.exec(p.out())?.[1]
   t.ok(simUrl)
   // make Salesforce slow, so the first (cold) session request is still in flight when SIGTERM arrives
   await fetch(`${simUrl}/_sim/latency`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"ms":1500}' })
-  const inFlight = fetch(`http://127.0.0.1:${port}/v1/connections/demo/session`, { method: 'POST', headers: { authorization: `Bearer ${DEMO_CALLER_KEY}` } })
+  const inFlight = fetch(`${base}/v1/connections/demo/session`, { method: 'POST', headers: { authorization: `Bearer ${DEMO_CALLER_KEY}` } })
   await new Promise(resolve => setTimeout(resolve, 300))
   p.child.kill('SIGTERM')
   const res = await inFlight
@@ -63,21 +71,20 @@ t.test('demo mode serves a session; SIGTERM lets in-flight requests finish', asy
   t.match(((await res.json()) as { accessToken: string }).accessToken, /^00D/)
   const [code] = await once(p.child, 'close')
   t.equal(code, 0, 'clean exit')
-  await t.rejects(fetch(`http://127.0.0.1:${port}/health/live`), 'no longer listening')
+  await t.rejects(fetch(`${base}/health/live`), 'no longer listening')
 })
 
 t.test('SIGTERM while Salesforce hangs: every request waiting for a login is answered 503 with Retry-After, then a clean exit', async (t) => {
-  const port = await freePort()
   // a 5 s shutdown budget; logins could take 10 s × 3 and waits 20 s
-  const p = run([], { PORT: String(port), LOG_LEVEL: 'warn', SCHEDULER_ENABLED: 'false', SHUTDOWN_TIMEOUT_MS: '5000', LOGIN_TIMEOUT_MS: '10000', LOGIN_WAIT_TIMEOUT_MS: '20000' }, DEMO)
+  const p = run([], { PORT: '0', LOG_LEVEL: 'warn', SCHEDULER_ENABLED: 'false', SHUTDOWN_TIMEOUT_MS: '5000', LOGIN_TIMEOUT_MS: '10000', LOGIN_WAIT_TIMEOUT_MS: '20000' }, { entry: DEMO })
   t.teardown(() => { p.child.kill('SIGKILL') })
-  await untilPrinted(p.child, /Health: http:/)
+  const base = listening(await untilPrinted(p.child, /Health: http:/))
   const simUrl = /Salesforce simulator: (http:\/\/127\.0\.0\.1:\d+)/.exec(p.out())?.[1]
   t.ok(simUrl)
   // Salesforce hangs: logins answer after a minute
   await fetch(`${simUrl}/_sim/latency`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"ms":60000}' })
   const answers = Array.from({ length: 30 }, () =>
-    fetch(`http://127.0.0.1:${port}/v1/connections/demo/session`, { method: 'POST', headers: { authorization: `Bearer ${DEMO_CALLER_KEY}` } })
+    fetch(`${base}/v1/connections/demo/session`, { method: 'POST', headers: { authorization: `Bearer ${DEMO_CALLER_KEY}` } })
       .then(async res => ({ status: res.status, type: res.headers.get('content-type'), retryAfter: res.headers.get('retry-after'), body: await res.json() as { code?: string } }),
         (err: Error) => ({ status: 0, type: null, retryAfter: null, body: { code: `no answer: ${err.message}` } })))
   await new Promise(resolve => setTimeout(resolve, 500))

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { assignShards, FILE_TIME, fileTime, readWeights, SHARD_COUNT, testFiles } from './shards/shard.ts'
+import { assignShards, FILE_TIME, fileTime, readWeights, SHARD_COUNT, testFiles } from './shards/plan.ts'
 
 const ROOT = join(import.meta.dirname, '..')
 

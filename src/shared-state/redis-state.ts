@@ -4,6 +4,7 @@ import type { Logger } from 'pino'
 import type { Clock } from '../clock.ts'
 import { createRedisClient, redisTopology, type RedisClient, type RedisSettings } from './redis-client.ts'
 import { RedisKeys } from './redis-keys.ts'
+import { isRedisRefusal } from './redis-refusal.ts'
 import { ReplicaRoll, type ConfirmAnswer, type ConfirmRequest } from './replica-roll.ts'
 import { SessionSealer } from './session-crypto.ts'
 import type { BrokerEvent, CachedSession, Confirmations, CircuitState, Quota, SharedState, StateRead, StateReadValue, StreamEntry, StreamRange } from './shared-state.ts'
@@ -168,10 +169,11 @@ export class RedisSharedState implements SharedState {
   /**
    * Resolves once the first connection is up, or after `timeoutMs` (Redis down at start: the broker
    * starts anyway, on process memory). Starting before it would make the first requests of every
-   * replica log in on their own.
+   * replica log in on their own. Redis refusing the broker (a wrong password, a client certificate it
+   * will not take: isRedisRefusal) ends the wait at once: waiting does not change that answer.
    */
   async firstConnect (timeoutMs: number): Promise<boolean> {
-    return this.untilReady(timeoutMs)
+    return this.untilReady(timeoutMs, isRedisRefusal)
   }
 
   /** Sentinel or Cluster: the replica is being promoted; waiting costs less than a login per replica. */
@@ -179,18 +181,21 @@ export class RedisSharedState implements SharedState {
     return this.failoverWaitMs > 0 && this.untilReady(this.failoverWaitMs)
   }
 
-  private async untilReady (timeoutMs: number): Promise<boolean> {
+  private async untilReady (timeoutMs: number, final: (err: Error) => boolean = () => false): Promise<boolean> {
     if (this.client.status === 'ready') return true
     return new Promise((resolve) => {
       const done = (ok: boolean) => {
         clearTimeout(timer)
         this.client.off('ready', onReady)
+        this.client.off('error', onError)
         resolve(ok)
       }
       const onReady = () => done(true)
+      const onError = (err: Error) => { if (final(err)) done(false) }
       const timer = setTimeout(() => done(false), timeoutMs)
       timer.unref()
       this.client.on('ready', onReady)
+      this.client.on('error', onError)
     })
   }
 

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
 import t, { type Test } from 'tap'
+import { outsideTap } from '../support/outside-tap.ts'
 import { api } from './support.ts'
 
 /**
@@ -22,8 +23,7 @@ function journey (): string {
 }
 
 async function startDemo (t: Test): Promise<{ base: string, sim: string }> {
-  const { NODE_OPTIONS: _, ...env } = process.env
-  const demo = spawn(process.execPath, [join(ROOT, 'scripts', 'demo.ts')], { cwd: ROOT, env: { ...env, PORT: '0', LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'inherit'] })
+  const demo = spawn(...outsideTap(process.execPath, [join(ROOT, 'scripts', 'demo.ts')]), { cwd: ROOT, env: { ...process.env, PORT: '0', LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'inherit'] })
   t.teardown(async () => {
     if (demo.exitCode === null) {
       demo.kill('SIGTERM')
@@ -49,13 +49,13 @@ t.test('the README admin journey runs as written against the demo', async (t) =>
   const { base, sim } = await startDemo(t)
   const commands = script.replaceAll('http://127.0.0.1:3000', base).replaceAll('http://127.0.0.1:3001', sim)
 
-  const { NODE_OPTIONS: _, ...env } = process.env
+  // the demo and sfb run as a reader of the README runs them: outside tap's hooks (the CLI tests cover sfb's lines)
   const out = await new Promise<{ code: number, stdout: string, stderr: string }>((resolve) => {
-    execFile('bash', ['-c', `set -euo pipefail\nshopt -s expand_aliases\n${commands}`], {
+    execFile(...outsideTap('bash', ['-c', `set -euo pipefail\nshopt -s expand_aliases\n${commands}`]), {
       cwd: ROOT,
       timeout: 120_000,
       // npm run puts node_modules/.bin (Node 22) first; npm itself runs on whatever node is on the PATH
-      env: { ...env, PATH: `${dirname(process.execPath)}:${process.env.PATH}` },
+      env: { ...process.env, PATH: `${dirname(process.execPath)}:${process.env.PATH}` },
     }, (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }))
   })
   t.equal(out.code, 0, out.stderr)

@@ -51,3 +51,34 @@ t.test('sfb health: a 503 that is a problem, not the report, is the broker unava
   const json = await sfb(['health', '--json'], env)
   t.same(JSON.parse(json.stdout), problem, '--json: the problem document')
 })
+
+t.test('sfb health <connection> and sfb check: that connection\'s fields, one per line, and exit 1 while it fails', async (t) => {
+  const acme = { connection: 'acme', status: 'failing', classification: 'invalid_credentials', message: 'Salesforce refused the login', consecutiveFailures: 2, lastCheckedAt: '2026-12-05T10:00:00.000Z', circuit: { state: 'open' } }
+  const asked: string[] = []
+  const server = createServer((req, res) => {
+    asked.push(`${req.method as string} ${req.url as string}`)
+    // the report answers 503 while a connection fails; a check answers its result with 200
+    const check = req.method === 'POST'
+    res.writeHead(check ? 200 : 503, { 'content-type': 'application/json' })
+    res.end(JSON.stringify(check ? acme : { status: 'failing', connections: [acme] }))
+  })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { server.closeAllConnections(); server.close() })
+  const env = { SFB_URL: `http://127.0.0.1:${(server.address() as { port: number }).port}`, SFB_ADMIN_KEY: 'sfb.ops.key' }
+  const run = await sfb(['health', 'acme'], env)
+  const checked = await sfb(['check', 'acme'], env)
+  t.same(asked, ['GET /health/salesforce?connection=acme', 'POST /health/salesforce/acme/check'], 'the one connection asked for')
+  t.equal(run.code, 1, run.stderr)
+  t.equal(checked.code, 1, checked.stderr)
+  t.equal(checked.stdout, run.stdout, 'a check prints the same block')
+  t.equal(run.stdout, [
+    'connection:           acme',
+    'status:               failing',
+    'classification:       invalid_credentials',
+    'message:              Salesforce refused the login',
+    'lastCheckedAt:        2026-12-05T10:00:00.000Z',
+    'consecutiveFailures:  2',
+    'circuit:              open',
+    '',
+  ].join('\n'), 'fields it does not have are left out')
+})

@@ -1,11 +1,11 @@
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { existsSync, readdirSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
-import ts from 'typescript'
 import { DEMO_ADMIN_KEY, DEMO_CALLER_KEY, DEMO_USER } from '../../scripts/demo.ts'
+import { outsideTap } from '../support/outside-tap.ts'
 import { ROOT, configDefault, dockerEnv, dockerStages, getRoutes, readRepoFile } from './repo.ts'
 
 const stages = dockerStages(readRepoFile('Dockerfile'))
@@ -33,12 +33,14 @@ t.test('the runtime stage holds production dependencies, dist/ and the built cli
   t.ok(copies.some(args => /^--from=build\s+\/app\/packages\/client\/dist\s+\.\/node_modules\/@sf-broker\/client\/dist$/.test(args)), 'the client\'s build')
 })
 
-/** The repository files in the program of `tsc -p tsconfig.build.json` (what `npm run build` compiles into dist/), node_modules aside. */
+/**
+ * The repository files in the program of `tsc -p tsconfig.build.json` (what `npm run build` compiles
+ * into dist/), node_modules aside: tsc's own list (--listFilesOnly resolves every import, checks no type).
+ */
 function buildProgramFiles (): string[] {
-  const parsed = ts.getParsedCommandLineOfConfigFile(join(ROOT, 'tsconfig.build.json'), {}, { ...ts.sys, onUnRecoverableConfigFileDiagnostic: (d) => { throw new Error(String(d.messageText)) } })
-  if (!parsed) throw new Error('tsconfig.build.json did not parse')
-  const program = ts.createProgram({ rootNames: parsed.fileNames, options: parsed.options })
-  return program.getSourceFiles().map(f => f.fileName).filter(f => !f.includes('/node_modules/')).map(f => f.slice(ROOT.length))
+  const [command, args] = outsideTap(join(ROOT, 'node_modules', '.bin', 'tsc'), ['-p', join(ROOT, 'tsconfig.build.json'), '--listFilesOnly'])
+  return execFileSync(command, args, { encoding: 'utf8' }).split('\n')
+    .filter(f => f !== '' && !f.includes('/node_modules/')).map(f => f.slice(ROOT.length))
 }
 
 t.test('dist/ holds neither the simulator nor the demo and its fixed keys', async (t) => {
@@ -83,7 +85,7 @@ const healthcheck = JSON.parse(healthcheckArgs.slice(healthcheckArgs.indexOf('CM
 /** Runs the image's HEALTHCHECK command with this machine's node; resolves to its exit code. */
 function runHealthcheck (port: number): Promise<number | null> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-e', healthcheck[2]], { env: { ...process.env, PORT: String(port) }, stdio: 'ignore' })
+    const child = spawn(...outsideTap(process.execPath, ['-e', healthcheck[2]]), { env: { ...process.env, PORT: String(port) }, stdio: 'ignore' })
     child.on('error', reject)
     child.on('exit', code => resolve(code))
   })

@@ -1,7 +1,7 @@
-import { join } from 'node:path'
-import ts from 'typescript'
+import { execFileSync } from 'node:child_process'
+import { outsideTap } from '../support/outside-tap.ts'
 import type { K8sObject } from './helm-chart.ts'
-import { ROOT } from './repo.ts'
+import { modulePath } from './k8s-models.ts'
 
 /**
  * Validates rendered objects against Kubernetes' own OpenAPI schemas, as compiled by the
@@ -13,18 +13,6 @@ import { ROOT } from './repo.ts'
 
 interface Model { validate: () => void }
 type ModelClass = new (data: unknown) => Model
-
-/** Packages that model CRD groups; everything else is a built-in group of kubernetes-models. */
-const CRD_PACKAGES: Record<string, string> = {
-  'monitoring.coreos.com': '@kubernetes-models/prometheus-operator',
-}
-
-function modulePath (apiVersion: string): string {
-  const slash = apiVersion.indexOf('/')
-  if (slash === -1) return `kubernetes-models/${apiVersion}` // the core group: v1
-  const group = apiVersion.slice(0, slash)
-  return `${CRD_PACKAGES[group] ?? 'kubernetes-models'}/${apiVersion}`
-}
 
 /** Error messages (empty when valid); an unknown apiVersion/kind is an error too. */
 export async function schemaErrors (object: K8sObject): Promise<string[]> {
@@ -45,42 +33,16 @@ export async function schemaErrors (object: K8sObject): Promise<string[]> {
   }
 }
 
-/** Type name of a kind in the kubernetes-models declarations (Deployment -> IDeployment). */
-function typeImport (object: K8sObject): string {
-  return `import('${modulePath(object.apiVersion)}/${object.kind}').I${object.kind}`
-}
+const TYPE_CHECK = new URL('./k8s-types.ts', import.meta.url).pathname
 
 /**
  * Unknown and mistyped fields, which the JSON schemas let through: TypeScript checks each object,
  * as an object literal, against the kubernetes-models declarations generated from the same
  * OpenAPI documents, and an object literal may not carry a property its type does not declare.
- * One program for all the objects (the compiler is the slow part).
+ * One program for all the objects, compiled in a child outside tap's hooks (k8s-types.ts): the
+ * compiler is the slow part, and several times slower under tap's coverage.
  */
 export function unknownFieldErrors (objects: K8sObject[]): string[] {
-  const file = join(ROOT, 'test/packaging/rendered-objects.virtual.ts')
-  const source = objects.map((o, i) => `export const o${i}: ${typeImport(o)} = ${JSON.stringify(o)}\n`).join('')
-  const options: ts.CompilerOptions = {
-    module: ts.ModuleKind.NodeNext,
-    moduleResolution: ts.ModuleResolutionKind.NodeNext,
-    target: ts.ScriptTarget.ES2023,
-    strict: true,
-    noEmit: true,
-    skipLibCheck: true,
-    types: [],
-  }
-  const host = ts.createCompilerHost(options)
-  const { fileExists, readFile, getSourceFile } = host
-  host.fileExists = path => path === file || fileExists(path)
-  host.readFile = path => path === file ? source : readFile(path)
-  host.getSourceFile = (path, language, ...rest) => path === file
-    ? ts.createSourceFile(path, source, language)
-    : getSourceFile(path, language, ...rest)
-  const program = ts.createProgram([file], options, host)
-  const sourceFile = program.getSourceFile(file) as ts.SourceFile
-  return ts.getPreEmitDiagnostics(program, sourceFile).map(d => {
-    const line = d.start === undefined ? 0 : sourceFile.getLineAndCharacterOfPosition(d.start).line
-    const o = objects[line]
-    const where = o === undefined ? 'rendered objects' : `${o.kind}/${o.metadata?.name}`
-    return `${where}: ${ts.flattenDiagnosticMessageText(d.messageText, ' ')}`
-  })
+  const [command, args] = outsideTap(process.execPath, [TYPE_CHECK])
+  return JSON.parse(execFileSync(command, args, { input: JSON.stringify(objects), encoding: 'utf8', maxBuffer: 64 << 20 })) as string[]
 }

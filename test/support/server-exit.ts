@@ -1,14 +1,17 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { outsideTap } from './outside-tap.ts'
 
 const SERVER = new URL('../../src/server.ts', import.meta.url).pathname
 
 /**
  * Starts the real server (`src/server.ts`) as an operator would, with `env` only, on a free port, and
  * waits for it to exit: its exit code and stderr. One that does not exit within 20 s is stopped.
+ * It runs outside tap's hooks: the lines of a start that stops are covered in-process and by the
+ * tests that spawn the server themselves.
  */
 export async function serverExit (env: Record<string, string>): Promise<{ code: number | null, stderr: string }> {
-  const child = spawn(process.execPath, [SERVER], { env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', ...env }, stdio: ['ignore', 'ignore', 'pipe'] })
+  const child = spawn(...outsideTap(process.execPath, [SERVER]), { env: { PATH: process.env.PATH ?? '', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent', ...env }, stdio: ['ignore', 'ignore', 'pipe'] })
   let stderr = ''
   child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
   const timer = setTimeout(() => child.kill('SIGTERM'), 20_000)

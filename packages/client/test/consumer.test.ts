@@ -105,6 +105,24 @@ t.test('the packed SDK installs into an empty project and heals an expired sessi
   t.ok(files.includes('README.md'), 'its own README')
   t.same(files.filter(f => f.endsWith('.ts') && !f.endsWith('.d.ts')), [], 'no TypeScript sources (Node does not strip types in node_modules)')
 
+  await t.test('the tarball passes npm publish --dry-run, without contacting a registry', async (t) => {
+    // a closed port as the registry: a dry run must not need one (no retries: npm's back-off on the
+    // refused connection cost a minute). A tarball is published as it is: no build runs again.
+    const published = await run('npm', ['publish', join(scratch, tarball.filename), '--dry-run', '--json', '--registry', 'http://127.0.0.1:9/', '--fetch-retries=0'], {
+      cwd: CLIENT_DIR,
+      timeout: 120_000,
+      env: childEnv({ npm_config_update_notifier: 'false' }),
+    })
+    type Report = { name: string, version: string, files: Array<{ path: string }> }
+    // npm 10 answers the report itself, npm 11 keyed by the package name
+    const answer = JSON.parse(published.stdout.slice(published.stdout.indexOf('{'))) as Report | Record<string, Report>
+    const report = ('files' in answer ? answer : answer['@sf-broker/client']) as Report
+    t.equal(report.name, '@sf-broker/client')
+    t.same(report.files.map(f => f.path).sort(), files, 'what the pack holds')
+    for (const file of ['LICENSE', 'README.md', 'package.json', 'dist/index.js', 'dist/index.d.ts']) t.ok(files.includes(file), `the tarball holds ${file}`)
+    t.equal((JSON.parse(await readFile(join(CLIENT_DIR, 'package.json'), 'utf8')) as { publishConfig?: { access?: string } }).publishConfig?.access, 'public', 'a scoped package is private unless published public')
+  })
+
   const oldest = await node20()
   if (!oldest) t.comment('no Node 20 on this machine (set NODE20=/path/to/node): the consumer runs on the test Node only')
 

@@ -110,6 +110,8 @@ t.test('reset-password: a password change resets the security token, as in Sales
   t.equal(chosen.status, 200)
   t.match(chosen.json, { password: 'Chosen-Passw0rd', securityToken: /^[0-9A-Za-z]{25}$/ })
   t.equal((await passwordLogin(sim.loginUrl, 'Chosen-Passw0rd' + USER.securityToken)).status, 400, 'the old token does not go with the new password')
+  const user = await control(sim.loginUrl, 'GET', `orgs/acme/users/${encodeURIComponent(USER.username)}`)
+  t.match(user.json, { username: USER.username, failedLogins: 1, locked: false, passwordExpired: false }, 'the user as an admin sees it: the refused login counted')
   t.equal((await passwordLogin(sim.loginUrl, 'Chosen-Passw0rd' + chosen.json.securityToken)).status, 200)
 
   const generated = await control(sim.loginUrl, 'POST', path)
