@@ -4,8 +4,10 @@
  * refused (Node's ERR_SSL_* for a TLS alert the server sent, such as "certificate required";
  * ERR_TLS_* and OpenSSL's verification codes for a server certificate the broker refused).
  * Retrying does not change such an answer: a starting replica stops waiting for it (firstConnect).
+ * A Redis Cluster client reports only "Failed to refresh slots cache.": not recognised, it waits.
  */
-const REFUSED_REPLY = /^(WRONGPASS|NOAUTH|NOPERM)\b/
+// anywhere in the message: with Sentinel, ioredis reports "All sentinels are unreachable. … Last error: WRONGPASS …"
+const REFUSED_REPLY = /\b(WRONGPASS|NOAUTH|NOPERM)\b/
 const CERTIFICATE_REFUSED = new Set(['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'DEPTH_ZERO_SELF_SIGNED_CERT',
   'SELF_SIGNED_CERT_IN_CHAIN', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID'])
 

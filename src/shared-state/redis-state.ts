@@ -181,7 +181,7 @@ export class RedisSharedState implements SharedState {
     return this.failoverWaitMs > 0 && this.untilReady(this.failoverWaitMs)
   }
 
-  private async untilReady (timeoutMs: number, final: (err: Error) => boolean = () => false): Promise<boolean> {
+  private async untilReady (timeoutMs: number, final?: (err: Error) => boolean): Promise<boolean> {
     if (this.client.status === 'ready') return true
     return new Promise((resolve) => {
       const done = (ok: boolean) => {
@@ -191,11 +191,11 @@ export class RedisSharedState implements SharedState {
         resolve(ok)
       }
       const onReady = () => done(true)
-      const onError = (err: Error) => { if (final(err)) done(false) }
+      const onError = (err: Error) => { if (final?.(err) === true) done(false) }
       const timer = setTimeout(() => done(false), timeoutMs)
       timer.unref()
       this.client.on('ready', onReady)
-      this.client.on('error', onError)
+      if (final) this.client.on('error', onError)
     })
   }
 

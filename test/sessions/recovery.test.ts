@@ -27,12 +27,11 @@ async function fleet (t: Parameters<typeof startSim>[0], sim: Awaited<ReturnType
 // longer cap is what this guards against: it left callers refused 8 s after a 10 s outage.
 const RECOVERY_BOUND_MS = 1_800 + 1_000
 
-t.test('after an outage longer than the longest pause, the first session is served within 3 s of recovery, by one probe', async (t) => {
+t.test('after a 10 s outage the first session is served within 3 s of recovery, by one probe', async (t) => {
   const sim = await startSim(t)
   const { ask } = await fleet(t, sim, { LOGIN_TIMEOUT_MS: '500', LOGIN_RETRIES: '1', LOGIN_WAIT_TIMEOUT_MS: '3000' })
   sim.setDown(true)
-  // 4 s: the pause reaches its cap at the second failure (1 s, then 1.5 s); a longer outage only repeats it
-  const outageEnds = Date.now() + 4_000
+  const outageEnds = Date.now() + 10_000
   let i = 0
   while (Date.now() < outageEnds) {
     await Promise.all([ask(i++), ask(i++), ask(i++)])

@@ -1,5 +1,11 @@
+import { randomBytes } from 'node:crypto'
 import t from 'tap'
+import type { RedisSettings } from '../../src/shared-state/redis-client.ts'
+import { RedisSharedState } from '../../src/shared-state/redis-state.ts'
+import { SessionSealer } from '../../src/shared-state/session-crypto.ts'
 import { acmeDefinition, bearer, buildTestApp, startSim, tempFileStore, TEST_KEY, type Teardown } from '../helper.ts'
+import { firstConnectOrMinute } from '../support/first-connect.ts'
+import { captureLogs } from '../support/log-capture.ts'
 import { testPrincipals } from '../support/principals.ts'
 import { startSecureRedis } from '../support/redis-tls.ts'
 import { SentinelSet } from '../support/redis-topologies.ts'
@@ -57,4 +63,9 @@ t.test('Sentinel with passwords on the sentinels and the data nodes', async (t) 
   const primary = set.node(await set.currentPrimary())
   t.ok((await primary.keys('sfbtest:*')).some(k => k.includes('acme')), 'the session is in the primary the sentinels named')
   t.equal(sim.stats('acme').attempts, 1)
+
+  // a replica with the wrong password: the sentinels refuse it, and it starts without waiting for a change of mind
+  const wrong = new RedisSharedState({ redis: { ...set.env, REDIS_PASSWORD: 'not-the-password' } as RedisSettings, keyPrefix: 'sfbtest:', sealer: new SessionSealer(randomBytes(32)), logger: captureLogs('info').logger })
+  t.teardown(() => wrong.close())
+  t.equal(await firstConnectOrMinute(wrong), false, 'refused: not connected, and no waiting')
 })

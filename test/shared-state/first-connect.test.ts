@@ -4,15 +4,15 @@ import type { RedisSettings } from '../../src/shared-state/redis-client.ts'
 import { isRedisRefusal } from '../../src/shared-state/redis-refusal.ts'
 import { RedisSharedState } from '../../src/shared-state/redis-state.ts'
 import { SessionSealer } from '../../src/shared-state/session-crypto.ts'
+import { firstConnectOrMinute } from '../support/first-connect.ts'
 import { captureLogs } from '../support/log-capture.ts'
 import { startSecureRedis } from '../support/redis-tls.ts'
 
 /**
  * A starting replica waits for Redis (firstConnect) while Redis may still be coming up, but not for
  * a refusal: a wrong password or a client certificate Redis will not take is the same answer on
- * every retry. The waits below are an hour long: only the refusal can end them.
+ * every retry (the Sentinel case: test/sessions/redis-secure.test.ts).
  */
-const HOUR_MS = 3_600_000
 
 t.test('a refusal ends the first wait at once: wrong password, no client certificate', async (t) => {
   const redis = await startSecureRedis()
@@ -26,14 +26,14 @@ t.test('a refusal ends the first wait at once: wrong password, no client certifi
   }
 
   const good = start({ REDIS_PASSWORD: redis.password, REDIS_TLS_CERT_FILE: redis.pki.clientCert, REDIS_TLS_KEY_FILE: redis.pki.clientKey })
-  t.equal(await good.state.firstConnect(HOUR_MS), true, 'the right password and certificate: connected')
+  t.equal(await firstConnectOrMinute(good.state), true, 'the right password and certificate: connected')
 
   const wrong = start({ REDIS_PASSWORD: 'not-the-password', REDIS_TLS_CERT_FILE: redis.pki.clientCert, REDIS_TLS_KEY_FILE: redis.pki.clientKey })
-  t.equal(await wrong.state.firstConnect(HOUR_MS), false, 'a wrong password: not connected, and no hour spent')
+  t.equal(await firstConnectOrMinute(wrong.state), false, 'a wrong password: not connected, and no hour spent')
   t.match(wrong.logs.text(), /WRONGPASS.*redis unavailable/, 'the reason is logged')
 
   const noCert = start({ REDIS_PASSWORD: redis.password })
-  t.equal(await noCert.state.firstConnect(HOUR_MS), false, 'no client certificate: not connected, and no hour spent')
+  t.equal(await firstConnectOrMinute(noCert.state), false, 'no client certificate: not connected, and no hour spent')
   t.match(noCert.logs.text(), /redis unavailable/)
 })
 
@@ -42,6 +42,7 @@ t.test('what counts as a refusal: Redis\'s answer or a TLS handshake refused, no
   t.ok(isRedisRefusal(new Error('WRONGPASS invalid username-password pair or user is disabled.')))
   t.ok(isRedisRefusal(new Error('NOAUTH Authentication required.')))
   t.ok(isRedisRefusal(new Error('NOPERM User broker has no permissions to run the \'eval\' command')))
+  t.ok(isRedisRefusal(new Error('All sentinels are unreachable. Retrying from scratch after 10ms. Last error: WRONGPASS invalid username-password pair or user is disabled.')), 'as ioredis reports it with Sentinel')
   t.ok(isRedisRefusal(coded('ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED')))
   t.ok(isRedisRefusal(coded('ERR_TLS_CERT_ALTNAME_INVALID')))
   t.ok(isRedisRefusal(coded('DEPTH_ZERO_SELF_SIGNED_CERT')))

@@ -13,7 +13,7 @@ export function untilPrinted (child: ChildProcess, pattern: RegExp, timeoutMs = 
       clearTimeout(timer)
       child.stdout?.off('data', onData)
       child.stderr?.off('data', onErr)
-      child.off('exit', onExit)
+      child.off('close', onExit)
       if (err) reject(err)
       else resolve(out)
     }
@@ -26,6 +26,7 @@ export function untilPrinted (child: ChildProcess, pattern: RegExp, timeoutMs = 
     const timer = setTimeout(() => done(new Error(`not printed within ${timeoutMs} ms: ${pattern}: ${out.slice(-2000)}`)), timeoutMs)
     child.stdout?.on('data', onData)
     child.stderr?.on('data', onErr)
-    child.once('exit', onExit)
+    // 'close', not 'exit': the last of stdout and stderr (the reason it stopped) has arrived by then
+    child.once('close', onExit)
   })
 }

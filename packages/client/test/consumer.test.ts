@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
 import { ACME } from '../../../test/helper.ts'
+import { outsideTap } from '../../../test/support/outside-tap.ts'
 import { startBroker } from './support.ts'
 
 /**
@@ -16,12 +17,9 @@ import { startBroker } from './support.ts'
  */
 
 const execFileAsync = promisify(execFile)
-/**
- * The children are other programs on other Nodes: tap's loader flags are not theirs. tap's
- * processinfo puts NODE_OPTIONS back into every child's environment, so env(1) removes it last.
- */
+/** The children are other programs on other Nodes: tap's loader flags are not theirs (outside-tap.ts). */
 const run = (command: string, args: string[], opts: { cwd?: string, timeout?: number, env?: NodeJS.ProcessEnv } = {}) =>
-  execFileAsync('env', ['-u', 'NODE_OPTIONS', command, ...args], opts)
+  execFileAsync(...outsideTap(command, args), opts)
 const CLIENT_DIR = join(import.meta.dirname, '..')
 const ROOT_BIN = join(import.meta.dirname, '..', '..', '..', 'node_modules', '.bin')
 
