@@ -83,16 +83,20 @@ t.test('a password login the broker gave up on counts as failed, and is not retr
   const sim = await startSim(t, [acmeOrg({ lockout: LOCKOUT })])
   const store = await tempFileStore(t)
   const principals = testPrincipals(['*'])
-  const { app } = await buildTestApp(t, { secretStore: store, principals, env: { LOGIN_TIMEOUT_MS: '200', LOGIN_RETRIES: '2' } })
+  // the broker waits 1 s, Salesforce answers after 2.5 s: time enough for the request to arrive on a
+  // loaded machine (a 200 ms wait was sometimes over before it did, and Salesforce then saw no login at all)
+  const { app } = await buildTestApp(t, { secretStore: store, principals, env: { LOGIN_TIMEOUT_MS: '1000', LOGIN_RETRIES: '2' } })
   await store.write('acme', acmeDefinition(sim, 'soap', { password: 'stale-password' }), 0)
-  sim.setLatency(600)
+  sim.setLatency(2_500)
   const r = await app.inject({ method: 'POST', url: '/v1/connections/acme/session', headers: bearer(principals.billingKey) })
   t.equal(r.statusCode, 503)
   t.equal(r.json().classification, 'unreachable')
   // Salesforce judges the login after the broker stopped waiting: wait for that, at the simulator
   const user = sim.org('acme').users.get(ACME.username)!
-  for (let i = 0; i < 100 && user.failedLogins < 1; i++) await new Promise(resolve => setTimeout(resolve, 20))
-  await new Promise(resolve => setTimeout(resolve, 700))
+  for (let i = 0; i < 200 && user.failedLogins < 1; i++) await new Promise(resolve => setTimeout(resolve, 50))
+  // a retry would have been sent 100–300 ms after the first wait ended (1 s), and judged 2.5 s after
+  // that, before 4 s: wait until 5 s at least
+  await new Promise(resolve => setTimeout(resolve, 2_500))
   t.equal(sim.stats('acme').attempts, 1, 'one login sent, not 1 + LOGIN_RETRIES')
   t.equal(user.failedLogins, 1, 'which Salesforce counted')
   const health = (await app.inject({ method: 'GET', url: '/health/salesforce?connection=acme', headers: bearer(principals.adminKey) })).json()
