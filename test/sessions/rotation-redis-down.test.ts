@@ -1,7 +1,9 @@
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { ACME, acmeDefinition, bearer, buildTestApp, startSim, tempFileStore } from '../helper.ts'
+import { RedisKeys } from '../../src/shared-state/redis-keys.ts'
 import { startRedis } from '../support/redis.ts'
+import { until } from '../support/redis-topologies.ts'
 import { testPrincipals } from '../support/principals.ts'
 
 // A rotation while Redis is down never makes another replica log in with the replaced secret. The
@@ -58,6 +60,13 @@ t.test('rotation while Redis is down: the other replica checks the secret versio
     ready = (await apps[0].inject({ url: '/health/ready' })).statusCode
   }
   t.equal(ready, 200)
+  // and both replicas listen again (each subscriber reconnects on its own schedule): until then a
+  // rotation rightly answers 202 naming the replica that has not confirmed the purge
+  const channel = new RedisKeys('sfbtest:').events
+  await until('both replicas subscribed again', async () => {
+    const [, listeners] = await redis.client().call('PUBSUB', 'NUMSUB', channel) as [string, number]
+    return listeners === 2
+  })
   const again = await apps[0].inject({ method: 'PATCH', url: '/v1/admin/connections/acme/credentials', headers: bearer(principals.adminKey), payload: { clientSecret: app.clientSecret } })
   t.equal(again.statusCode, 200)
   t.notOk('pending' in again.json())
