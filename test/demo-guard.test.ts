@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { DEMO_ADMIN_KEY, DEMO_APP, DEMO_CALLER_KEY, DEMO_USER } from '../scripts/demo.ts'
 import { ALIVE_TRUSTED_MS } from '../src/sessions/rejection-check.ts'
 import { untilPrinted } from './support/child-output.ts'
+import { demoAddresses } from './support/demo-banner.ts'
 import { outsideTap } from './support/outside-tap.ts'
 
 /**
@@ -25,11 +26,7 @@ async function startDemo (t: Test, env: Record<string, string> = {}): Promise<{ 
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   t.teardown(() => { child.kill('SIGKILL') })
-  const out = await untilPrinted(child, /Health: http:/)
-  const sim = /Salesforce simulator: (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1]
-  const base = /Health: (http:\/\/127\.0\.0\.1:\d+)\/health/.exec(out)?.[1]
-  if (!sim || !base) throw new Error(`no demo banner: ${out}`)
-  return { child, sim, base }
+  return { child, ...demoAddresses(await untilPrinted(child, /Health: http:/)) }
 }
 
 t.test('through the demo: false rejectedToken claims cost no login, a dead session heals with one; wrong candidates never lock the user out', async (t) => {

@@ -3,18 +3,12 @@ import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { DEMO_CALLER_KEY } from '../scripts/demo.ts'
 import { untilPrinted } from './support/child-output.ts'
+import { demoAddresses } from './support/demo-banner.ts'
 import { outsideTap } from './support/outside-tap.ts'
 
 const SERVER = new URL('../src/server.ts', import.meta.url).pathname
 /** `npm run demo`: a checkout-only entry, not part of the production build */
 const DEMO = new URL('../scripts/demo.ts', import.meta.url).pathname
-
-/** The demo listens on a port the kernel picks (PORT=0): its banner says which. */
-function listening (banner: string): string {
-  const base = /Health: (http:\/\/127\.0\.0\.1:\d+)\/health/.exec(banner)?.[1]
-  if (base === undefined) throw new Error(`no address in the demo's banner: ${banner}`)
-  return base
-}
 
 /** `hooks: false` runs the child outside tap's hooks (support/outside-tap.ts): a start that stops at its configuration, covered in-process */
 function run (args: string[], env: Record<string, string>, { entry = SERVER, hooks = true } = {}) {
@@ -57,9 +51,8 @@ t.test('the production entry has no demo: --demo names the checkout command inst
 t.test('demo mode serves a session; SIGTERM lets in-flight requests finish', async (t) => {
   const p = run([], { PORT: '0', LOG_LEVEL: 'warn' }, { entry: DEMO })
   t.teardown(() => { p.child.kill('SIGKILL') })
-  const base = listening(await untilPrinted(p.child, /Health: http:/))
+  const { base, sim: simUrl } = demoAddresses(await untilPrinted(p.child, /Health: http:/))
   t.match(p.out(), /curl -s -X POST/)
-  const simUrl = /Salesforce simulator: (http:\/\/127\.0\.0\.1:\d+)/.exec(p.out())?.[1]
   t.ok(simUrl)
   // make Salesforce slow, so the first (cold) session request is still in flight when SIGTERM arrives
   await fetch(`${simUrl}/_sim/latency`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"ms":1500}' })
@@ -78,8 +71,7 @@ t.test('SIGTERM while Salesforce hangs: every request waiting for a login is ans
   // a 5 s shutdown budget; logins could take 10 s × 3 and waits 20 s
   const p = run([], { PORT: '0', LOG_LEVEL: 'warn', SCHEDULER_ENABLED: 'false', SHUTDOWN_TIMEOUT_MS: '5000', LOGIN_TIMEOUT_MS: '10000', LOGIN_WAIT_TIMEOUT_MS: '20000' }, { entry: DEMO })
   t.teardown(() => { p.child.kill('SIGKILL') })
-  const base = listening(await untilPrinted(p.child, /Health: http:/))
-  const simUrl = /Salesforce simulator: (http:\/\/127\.0\.0\.1:\d+)/.exec(p.out())?.[1]
+  const { base, sim: simUrl } = demoAddresses(await untilPrinted(p.child, /Health: http:/))
   t.ok(simUrl)
   // Salesforce hangs: logins answer after a minute
   await fetch(`${simUrl}/_sim/latency`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"ms":60000}' })
