@@ -13,11 +13,12 @@ import { join } from 'node:path'
  * a file not listed there weighs the median), heaviest first, each to the lightest shard: the
  * shards end together.
  *
- * Three shards, all at once: each costs its start (tap, the broker's imports, coverage of every
+ * Four shards, all at once: each costs its start (tap, the broker's imports, coverage of every
  * module it loads) again, and on 2 cores a shard's waits (Redis failing over, a child starting)
- * are filled by the other two and by eslint and tsc (scripts/test.ts). Measured on 2 cores with
- * the static checks beside: 3 shards 198 s wall and 321 s CPU, 4 shards 199 s and 350 s, 8 shards
- * (before) 231 s and 423 s.
+ * are filled by the other shards and by eslint and tsc (scripts/test.ts). Measured on 2 cores with
+ * the static checks beside, on a VM where the suite is CPU-bound: 3 shards 198 s wall and 321 s
+ * CPU, 4 shards 199 s and 350 s, 8 shards (before) 231 s and 423 s; on a faster VM, where a shard
+ * spends half its time waiting: 3 shards 156 s and 232 s, 4 shards 138 s and 230–239 s.
  */
 
 const ROOT = join(import.meta.dirname, '..', '..')
@@ -45,7 +46,7 @@ export function assignShards (files: string[], weights: Record<string, number>, 
   return shards.map(s => s.files.sort())
 }
 
-export const SHARD_COUNT = 3
+export const SHARD_COUNT = 4
 
 export function readWeights (): Record<string, number> {
   return JSON.parse(readFileSync(join(import.meta.dirname, 'weights.json'), 'utf8')) as Record<string, number>
