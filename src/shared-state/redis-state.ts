@@ -4,7 +4,7 @@ import type { Logger } from 'pino'
 import type { Clock } from '../clock.ts'
 import { createRedisClient, redisTopology, type RedisClient, type RedisSettings } from './redis-client.ts'
 import { RedisKeys } from './redis-keys.ts'
-import { isRedisRefusal } from './redis-refusal.ts'
+import { isRedisRefusal, redisReason } from './redis-refusal.ts'
 import { ReplicaRoll, type ConfirmAnswer, type ConfirmRequest } from './replica-roll.ts'
 import { SessionSealer } from './session-crypto.ts'
 import type { BrokerEvent, CachedSession, Confirmations, CircuitState, Quota, SharedState, StateRead, StateReadValue, StreamEntry, StreamRange } from './shared-state.ts'
@@ -119,7 +119,7 @@ export class RedisSharedState implements SharedState {
     for (const [name, conn] of [['redis', this.client], ['redis-subscriber', this.subscriber]] as const) {
       let down = false
       conn.on('error', (err: Error) => {
-        if (!down) this.logger.warn({ component: name, err: { message: err.message } }, 'redis unavailable')
+        if (!down) this.logger.warn({ component: name, err: { message: redisReason(err) } }, 'redis unavailable')
         down = true
       })
       conn.on('ready', () => {

@@ -8,9 +8,9 @@ import { firstConnectOrMinute } from '../support/first-connect.ts'
 import { captureLogs } from '../support/log-capture.ts'
 import { testPrincipals } from '../support/principals.ts'
 import { startSecureRedis } from '../support/redis-tls.ts'
-import { SentinelSet } from '../support/redis-topologies.ts'
+import { RedisClusterSet, SentinelSet } from '../support/redis-topologies.ts'
 
-/** Redis as a platform team runs it: TLS with client certificates, an ACL user, sentinels that require a password. */
+/** Redis as a platform team runs it: TLS with client certificates, an ACL user, sentinels and a Cluster that require a password. */
 
 async function serve (t: Teardown, env: Record<string, string>) {
   const sim = await startSim(t)
@@ -68,4 +68,25 @@ t.test('Sentinel with passwords on the sentinels and the data nodes', async (t) 
   const wrong = new RedisSharedState({ redis: { ...set.env, REDIS_PASSWORD: 'not-the-password' } as RedisSettings, keyPrefix: 'sfbtest:', sealer: new SessionSealer(randomBytes(32)), logger: captureLogs('info').logger })
   t.teardown(() => wrong.close())
   t.equal(await firstConnectOrMinute(wrong), false, 'refused: not connected, and no waiting')
+})
+
+t.test('Redis Cluster with a password on every node', async (t) => {
+  const set = await RedisClusterSet.start({ password: 'cluster-node-password' })
+  t.teardown(() => set.close())
+  const { app, ask, sim } = await serve(t, { ...set.env, REDIS_PASSWORD: 'cluster-node-password' })
+  t.ok(await ready(app))
+  t.equal((await ask()).statusCode, 200)
+  let cached = 0
+  for (const n of set.nodes) cached += (await set.node(n.port).keys('sfbtest:*')).filter(k => k.includes('acme')).length
+  t.ok(cached > 0, 'the session is in the Cluster')
+  t.equal(sim.stats('acme').attempts, 1)
+
+  // a replica with the wrong password: every node refuses it, and ioredis says only "Failed to refresh
+  // slots cache." with the node's answer beside it; the replica starts at once and the log says why
+  const logs = captureLogs('info')
+  const wrong = new RedisSharedState({ redis: { ...set.env, REDIS_PASSWORD: 'not-the-password' } as RedisSettings, keyPrefix: 'sfbtest:', sealer: new SessionSealer(randomBytes(32)), logger: logs.logger })
+  t.teardown(() => wrong.close())
+  t.equal(await firstConnectOrMinute(wrong), false, 'refused: not connected, and no waiting')
+  t.match(logs.text(), /redis unavailable/)
+  t.match(logs.text(), /WRONGPASS/, 'the log names the refusal, not only the slots cache')
 })

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import t from 'tap'
 import type { RedisSettings } from '../../src/shared-state/redis-client.ts'
-import { isRedisRefusal } from '../../src/shared-state/redis-refusal.ts'
+import { isRedisRefusal, redisReason } from '../../src/shared-state/redis-refusal.ts'
 import { RedisSharedState } from '../../src/shared-state/redis-state.ts'
 import { SessionSealer } from '../../src/shared-state/session-crypto.ts'
 import { firstConnectOrMinute } from '../support/first-connect.ts'
@@ -43,6 +43,11 @@ t.test('what counts as a refusal: Redis\'s answer or a TLS handshake refused, no
   t.ok(isRedisRefusal(new Error('NOAUTH Authentication required.')))
   t.ok(isRedisRefusal(new Error('NOPERM User broker has no permissions to run the \'eval\' command')))
   t.ok(isRedisRefusal(new Error('All sentinels are unreachable. Retrying from scratch after 10ms. Last error: WRONGPASS invalid username-password pair or user is disabled.')), 'as ioredis reports it with Sentinel')
+  const cluster = (last: Error) => Object.assign(new Error('Failed to refresh slots cache.'), { lastNodeError: last })
+  t.ok(isRedisRefusal(cluster(new Error('WRONGPASS invalid username-password pair or user is disabled.'))), 'as ioredis reports it with a Cluster')
+  t.notOk(isRedisRefusal(cluster(coded('ECONNREFUSED'))), 'a Cluster whose nodes are all down is worth the wait')
+  t.equal(redisReason(cluster(new Error('NOAUTH Authentication required.'))), 'Failed to refresh slots cache. Last node error: NOAUTH Authentication required.')
+  t.equal(redisReason(new Error('ECONNREFUSED')), 'ECONNREFUSED')
   t.ok(isRedisRefusal(coded('ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED')))
   t.ok(isRedisRefusal(coded('ERR_TLS_CERT_ALTNAME_INVALID')))
   t.ok(isRedisRefusal(coded('DEPTH_ZERO_SELF_SIGNED_CERT')))
