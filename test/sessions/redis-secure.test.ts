@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import t from 'tap'
 import type { RedisSettings } from '../../src/shared-state/redis-client.ts'
 import { RedisSharedState } from '../../src/shared-state/redis-state.ts'
@@ -7,7 +10,7 @@ import { acmeDefinition, bearer, buildTestApp, startSim, tempFileStore, TEST_KEY
 import { firstConnectOrMinute } from '../support/first-connect.ts'
 import { captureLogs } from '../support/log-capture.ts'
 import { testPrincipals } from '../support/principals.ts'
-import { startSecureRedis } from '../support/redis-tls.ts'
+import { makePki, startSecureRedis } from '../support/redis-tls.ts'
 import { RedisClusterSet, SentinelSet } from '../support/redis-topologies.ts'
 
 /** Redis as a platform team runs it: TLS with client certificates, an ACL user, sentinels and a Cluster that require a password. */
@@ -70,9 +73,12 @@ t.test('Sentinel with passwords on the sentinels and the data nodes', async (t) 
   t.equal(await firstConnectOrMinute(wrong), false, 'refused: not connected, and no waiting')
 })
 
-t.test('Redis Cluster with a password on every node', async (t) => {
-  const set = await RedisClusterSet.start({ password: 'cluster-node-password' })
+t.test('Redis Cluster over TLS with a password on every node (as managed Redis offers it: in-transit encryption and AUTH)', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'sfb-cluster-pki-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const set = await RedisClusterSet.start({ password: 'cluster-node-password', tls: await makePki(dir) })
   t.teardown(() => set.close())
+  t.match(set.env.REDIS_CLUSTER_NODES, /^rediss:\/\//, 'TLS seeds')
   const { app, ask, sim } = await serve(t, { ...set.env, REDIS_PASSWORD: 'cluster-node-password' })
   t.ok(await ready(app))
   t.equal((await ask()).statusCode, 200)

@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { Redis } from 'ioredis'
 import { freePort } from './redis.ts'
+import type { TestPki } from './redis-tls.ts'
 
 /**
  * Real Redis topologies on loopback, built from the `redis-server` binary (`redis-server --sentinel`
@@ -34,6 +35,8 @@ export async function until (what: string, check: () => Promise<boolean> | boole
 export interface NodeSecurity {
   /** `requirepass` of the default user; nodes (and sentinels) authenticate to each other with it */
   password?: string
+  /** RedisClusterSet only: TLS only (no plain port), between nodes too (`tls-cluster`, `tls-replication`), with this PKI's server certificate */
+  tls?: TestPki
 }
 
 /** Resolves once something answers on the port (a NOAUTH refusal counts: the server is up). */
@@ -67,15 +70,18 @@ class RedisProcess {
   proc: ChildProcess | null = null
   readonly port: number
   private readonly args: string[]
-  constructor (port: number, args: string[]) {
+  private readonly tls: TestPki | undefined
+  constructor (port: number, args: string[], tls?: TestPki) {
     this.port = port
     this.args = args
+    this.tls = tls
   }
 
   async start (): Promise<void> {
     const child = spawn('redis-server', this.args, { stdio: 'ignore' })
     this.proc = child
-    await waitForServer(this.port, () => child.exitCode === null)
+    const tls = this.tls ? { tls: { ca: this.tls.caFile, cert: this.tls.clientCert, key: this.tls.clientKey } } : {}
+    await waitForServer(this.port, () => child.exitCode === null, 15_000, tls)
   }
 
   get alive (): boolean {
@@ -95,7 +101,11 @@ class RedisProcess {
 
 function serverArgs (port: number, dir: string, s: NodeSecurity, extra: string[]): string[] {
   const auth = s.password ? ['--requirepass', s.password, '--masterauth', s.password] : []
-  return ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--loglevel', 'warning', ...auth, ...extra]
+  const listen = s.tls
+    ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', s.tls.serverCert, '--tls-key-file', s.tls.serverKey, '--tls-ca-cert-file', s.tls.caFile,
+        '--tls-auth-clients', 'no', '--tls-cluster', 'yes', '--tls-replication', 'yes']
+    : ['--port', String(port)]
+  return [...listen, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--loglevel', 'warning', ...auth, ...extra]
 }
 
 abstract class Topology {
@@ -112,7 +122,8 @@ abstract class Topology {
     let c = this.clients.get(port)
     if (!c) {
       // a killed node's commands time out instead of hanging a poll
-      c = new Redis({ port, host: '127.0.0.1', password: this.security.password, maxRetriesPerRequest: 0, commandTimeout: 1000, retryStrategy: () => 200 })
+      const tls = this.security.tls ? { tls: { ca: readFileSync(this.security.tls.caFile) } } : {}
+      c = new Redis({ port, host: '127.0.0.1', password: this.security.password, maxRetriesPerRequest: 0, commandTimeout: 1000, retryStrategy: () => 200, ...tls })
       c.on('error', () => {})
       this.clients.set(port, c)
     }
@@ -264,7 +275,7 @@ async function startClusterNode (dir: string, security: NodeSecurity, attempts =
       // failure detection and replica promotion in about a second
       '--cluster-node-timeout', '1000',
       '--cluster-replica-validity-factor', '0',
-    ]))
+    ]), security.tls)
     try {
       await node.start()
       return node
@@ -295,7 +306,8 @@ export class RedisClusterSet extends Topology {
       const failed = starts.find(s => s.status === 'rejected')
       if (failed) throw failed.reason
       const auth = security.password ? ['-a', security.password, '--no-auth-warning'] : []
-      await run('redis-cli', [...auth, '--cluster', 'create', ...nodes.map(n => `127.0.0.1:${n.port}`), '--cluster-replicas', '1', '--cluster-yes'], { timeout: 60_000 })
+      const tls = security.tls ? ['--tls', '--cacert', security.tls.caFile] : []
+      await run('redis-cli', [...auth, ...tls, '--cluster', 'create', ...nodes.map(n => `127.0.0.1:${n.port}`), '--cluster-replicas', '1', '--cluster-yes'], { timeout: 60_000 })
     })
   }
 
@@ -305,7 +317,11 @@ export class RedisClusterSet extends Topology {
 
   /** REDIS_CLUSTER_NODES for the broker: two seeds, as an operator would give */
   get env (): Record<string, string> {
-    return { REDIS_CLUSTER_NODES: this.nodes.slice(0, 2).map(n => `redis://127.0.0.1:${n.port}`).join(',') }
+    const scheme = this.security.tls ? 'rediss' : 'redis'
+    return {
+      REDIS_CLUSTER_NODES: this.nodes.slice(0, 2).map(n => `${scheme}://127.0.0.1:${n.port}`).join(','),
+      ...(this.security.tls ? { REDIS_TLS_CA_FILE: this.security.tls.caFile } : {}),
+    }
   }
 
   private liveNodes (): RedisProcess[] {
