@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { Redis } from 'ioredis'
 import t from 'tap'
 import type { RedisSettings } from '../../src/shared-state/redis-client.ts'
 import { RedisSharedState } from '../../src/shared-state/redis-state.ts'
@@ -22,7 +24,7 @@ async function serve (t: Teardown, env: Record<string, string>) {
   const principals = testPrincipals(['acme'])
   const { app } = await buildTestApp(t, { secretStore: store, principals, env: { SESSION_ENCRYPTION_KEY: TEST_KEY, REDIS_KEY_PREFIX: 'sfbtest:', ...env } })
   const ask = () => app.inject({ method: 'POST', url: '/v1/connections/acme/session', headers: bearer(principals.billingKey) })
-  return { sim, app, ask }
+  return { sim, app, ask, principals }
 }
 
 const ready = async (app: Awaited<ReturnType<typeof serve>>['app']) => {
@@ -44,11 +46,22 @@ t.test('TLS only, client certificate required, ACL user: the broker caches sessi
     REDIS_TLS_CERT_FILE: redis.pki.clientCert,
     REDIS_TLS_KEY_FILE: redis.pki.clientKey,
   }
-  const { app, ask, sim } = await serve(t, tlsEnv)
+  const { app, ask, sim, principals } = await serve(t, tlsEnv)
   t.ok(await ready(app), 'ready: Redis reached over TLS as the ACL user')
   t.equal((await ask()).statusCode, 200)
   t.equal((await ask()).statusCode, 200)
   t.equal(sim.stats('acme').attempts, 1, 'the second request was served from the cache')
+
+  // what an admin and the scheduler do, under the least privilege the README recommends (no
+  // @dangerous command but INFO): nothing the broker sends is denied (Redis lists denials in ACL LOG)
+  const admin = (method: 'GET' | 'POST', url: string) => app.inject({ method, url, headers: bearer(principals.adminKey) })
+  t.equal((await admin('POST', '/health/salesforce/acme/check')).statusCode, 200, 'a forced check')
+  t.equal((await admin('POST', '/v1/admin/connections/acme/sessions/revoke')).statusCode, 200, 'the kill switch, every replica confirming')
+  t.equal((await ask()).statusCode, 200, 'a new session after it')
+  t.ok((await admin('GET', '/v1/admin/audit?connection=acme')).json().events.some((e: { action: string }) => e.action === 'sessions.revoke'), 'audited')
+  const inspector = new Redis({ port: redis.port, host: '127.0.0.1', username: redis.adminUsername, password: redis.adminPassword, tls: { ca: readFileSync(redis.pki.caFile), cert: readFileSync(redis.pki.clientCert), key: readFileSync(redis.pki.clientKey) } })
+  t.teardown(() => inspector.disconnect())
+  t.same(await inspector.call('ACL', 'LOG'), [], 'no command of the broker was denied')
 
   // the same server refuses a wrong password and a client without a certificate: not ready
   const wrong = await serve(t, { ...tlsEnv, REDIS_PASSWORD: 'not-the-password' })
@@ -73,24 +86,31 @@ t.test('Sentinel with passwords on the sentinels and the data nodes', async (t) 
   t.equal(await firstConnectOrMinute(wrong), false, 'refused: not connected, and no waiting')
 })
 
-t.test('Redis Cluster over TLS with a password on every node (as managed Redis offers it: in-transit encryption and AUTH)', async (t) => {
+t.test('Redis Cluster over TLS with an ACL user (as managed Redis offers it: in-transit encryption and AUTH)', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'sfb-cluster-pki-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
-  const set = await RedisClusterSet.start({ password: 'cluster-node-password', tls: await makePki(dir) })
+  // the nodes authenticate to each other as the default user; the broker as an ACL user
+  const broker = { name: 'sf-broker', password: 'broker-acl-password' }
+  const set = await RedisClusterSet.start({
+    password: 'cluster-node-password',
+    tls: await makePki(dir),
+    aclUser: { name: broker.name, rules: ['on', `>${broker.password}`, '~sfbtest:*', '&sfbtest:*', '+@all', '-@dangerous', '+info'] },
+  })
   t.teardown(() => set.close())
   t.match(set.env.REDIS_CLUSTER_NODES, /^rediss:\/\//, 'TLS seeds')
-  const { app, ask, sim } = await serve(t, { ...set.env, REDIS_PASSWORD: 'cluster-node-password' })
+  const { app, ask, sim } = await serve(t, { ...set.env, REDIS_USERNAME: broker.name, REDIS_PASSWORD: broker.password })
   t.ok(await ready(app))
   t.equal((await ask()).statusCode, 200)
   let cached = 0
   for (const n of set.nodes) cached += (await set.node(n.port).keys('sfbtest:*')).filter(k => k.includes('acme')).length
   t.ok(cached > 0, 'the session is in the Cluster')
   t.equal(sim.stats('acme').attempts, 1)
+  for (const n of set.nodes) t.same(await set.node(n.port).call('ACL', 'LOG'), [], `no command of the broker was denied on node ${n.port}`)
 
   // a replica with the wrong password: every node refuses it, and ioredis says only "Failed to refresh
   // slots cache." with the node's answer beside it; the replica starts at once and the log says why
   const logs = captureLogs('info')
-  const wrong = new RedisSharedState({ redis: { ...set.env, REDIS_PASSWORD: 'not-the-password' } as RedisSettings, keyPrefix: 'sfbtest:', sealer: new SessionSealer(randomBytes(32)), logger: logs.logger })
+  const wrong = new RedisSharedState({ redis: { ...set.env, REDIS_USERNAME: broker.name, REDIS_PASSWORD: 'not-the-password' } as RedisSettings, keyPrefix: 'sfbtest:', sealer: new SessionSealer(randomBytes(32)), logger: logs.logger })
   t.teardown(() => wrong.close())
   t.equal(await firstConnectOrMinute(wrong), false, 'refused: not connected, and no waiting')
   t.match(logs.text(), /redis unavailable/)

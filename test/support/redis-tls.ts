@@ -34,15 +34,19 @@ export async function makePki (dir: string): Promise<TestPki> {
 export interface SecureRedis {
   port: number
   pki: TestPki
-  /** the ACL user the broker logs in as, allowed only the broker's keys and channels */
+  /** the ACL user the broker logs in as, allowed only the broker's keys and channels and no @dangerous command but INFO (README, Redis) */
   username: string
   password: string
+  /** an ACL user allowed everything, for the test's own reads (ACL LOG) */
+  adminUsername: string
+  adminPassword: string
   close (): Promise<void>
 }
 
 /**
  * A redis-server speaking only TLS (no plain port), requiring client certificates, whose default
- * user is off: only the ACL user `sf-broker` with its password, restricted to `sfbtest:` keys and channels.
+ * user is off: the ACL user `sf-broker` with its password, restricted to `sfbtest:` keys and channels
+ * and to the commands the README recommends, and `admin` for the test itself.
  */
 export async function startSecureRedis (): Promise<SecureRedis> {
   const dir = await mkdtemp(join(tmpdir(), 'sfb-redis-tls-'))
@@ -50,12 +54,14 @@ export async function startSecureRedis (): Promise<SecureRedis> {
   const port = await freePort()
   const username = 'sf-broker'
   const password = 'acl-password-0123456789'
+  const adminPassword = 'admin-password-0123456789'
   const conf = join(dir, 'redis.conf')
   await writeFile(conf, [
     'port 0', `tls-port ${port}`, 'bind 127.0.0.1', `dir ${dir}`, 'save ""', 'appendonly no', 'loglevel warning',
     `tls-cert-file ${pki.serverCert}`, `tls-key-file ${pki.serverKey}`, `tls-ca-cert-file ${pki.caFile}`, 'tls-auth-clients yes',
     'user default off',
-    `user ${username} on >${password} ~sfbtest:* &sfbtest:* +@all`,
+    `user ${username} on >${password} ~sfbtest:* &sfbtest:* +@all -@dangerous +info`,
+    `user admin on >${adminPassword} ~* &* +@all`,
   ].join('\n') + '\n')
   const proc: ChildProcess = spawn('redis-server', [conf], { stdio: 'ignore' })
   const close = async () => {
@@ -73,5 +79,5 @@ export async function startSecureRedis (): Promise<SecureRedis> {
     await close()
     throw err
   }
-  return { port, pki, username, password, close }
+  return { port, pki, username, password, adminUsername: 'admin', adminPassword, close }
 }

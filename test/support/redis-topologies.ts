@@ -35,6 +35,8 @@ export async function until (what: string, check: () => Promise<boolean> | boole
 export interface NodeSecurity {
   /** `requirepass` of the default user; nodes (and sentinels) authenticate to each other with it */
   password?: string
+  /** one more ACL user on every node (`user` directive: name, then its rules), as the README recommends for the broker */
+  aclUser?: { name: string, rules: string[] }
   /** RedisClusterSet only: TLS only (no plain port), between nodes too (`tls-cluster`, `tls-replication`), with this PKI's server certificate */
   tls?: TestPki
 }
@@ -105,7 +107,8 @@ function serverArgs (port: number, dir: string, s: NodeSecurity, extra: string[]
     ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', s.tls.serverCert, '--tls-key-file', s.tls.serverKey, '--tls-ca-cert-file', s.tls.caFile,
         '--tls-auth-clients', 'no', '--tls-cluster', 'yes', '--tls-replication', 'yes']
     : ['--port', String(port)]
-  return [...listen, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--loglevel', 'warning', ...auth, ...extra]
+  const user = s.aclUser ? ['--user', s.aclUser.name, ...s.aclUser.rules] : []
+  return [...listen, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--loglevel', 'warning', ...auth, ...user, ...extra]
 }
 
 abstract class Topology {
