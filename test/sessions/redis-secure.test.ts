@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import t from 'tap'
 import type { RedisSettings } from '../../src/shared-state/redis-client.ts'
+import { RedisKeys } from '../../src/shared-state/redis-keys.ts'
 import { RedisSharedState } from '../../src/shared-state/redis-state.ts'
 import { SessionSealer } from '../../src/shared-state/session-crypto.ts'
 import { acmeDefinition, bearer, buildTestApp, startSim, tempFileStore, TEST_KEY, type Teardown } from '../helper.ts'
@@ -13,9 +14,9 @@ import { firstConnectOrMinute } from '../support/first-connect.ts'
 import { captureLogs } from '../support/log-capture.ts'
 import { testPrincipals } from '../support/principals.ts'
 import { makePki, startSecureRedis } from '../support/redis-tls.ts'
-import { RedisClusterSet, SentinelSet } from '../support/redis-topologies.ts'
+import { RedisClusterSet, SentinelSet, until } from '../support/redis-topologies.ts'
 
-/** Redis as a platform team runs it: TLS with client certificates, an ACL user, sentinels and a Cluster that require a password. */
+/** Redis as a platform team runs it: TLS with client certificates, an ACL user with least privilege, sentinels and a Cluster that require a password. */
 
 async function serve (t: Teardown, env: Record<string, string>) {
   const sim = await startSim(t)
@@ -115,4 +116,32 @@ t.test('Redis Cluster over TLS with an ACL user (as managed Redis offers it: in-
   t.equal(await firstConnectOrMinute(wrong), false, 'refused: not connected, and no waiting')
   t.match(logs.text(), /redis unavailable/)
   t.match(logs.text(), /WRONGPASS/, 'the log names the refusal, not only the slots cache')
+})
+
+t.test('Sentinel with the broker as an ACL user on the sentinels and the data nodes', async (t) => {
+  const broker = { name: 'sf-broker', password: 'broker-acl-password' }
+  const set = await SentinelSet.start({
+    password: 'sentinel-and-node-password',
+    aclUser: {
+      name: broker.name,
+      rules: ['on', `>${broker.password}`, '~sfbtest:*', '&sfbtest:*', '+@all', '-@dangerous', '+info'],
+      sentinelRules: ['on', `>${broker.password}`, '-@all', '+sentinel|get-master-addr-by-name', '+sentinel|sentinels', '+subscribe', '&+switch-master'],
+    },
+  })
+  t.teardown(() => set.close())
+  const { app, ask, principals } = await serve(t, { ...set.env, REDIS_USERNAME: broker.name, REDIS_PASSWORD: broker.password })
+  t.ok(await ready(app))
+  t.equal((await ask()).statusCode, 200)
+  // a failover (ioredis hears +switch-master from a sentinel and asks for the new primary), then a
+  // kill switch on the promoted node: purge, confirmation by every replica, audit
+  const { newPort } = await set.killPrimary()
+  // the broker's subscriber on the promoted node: until then the kill switch rightly answers 202
+  const channel = new RedisKeys('sfbtest:').events
+  await until('the broker subscribed on the new primary', async () => (await set.node(newPort).call('PUBSUB', 'NUMSUB', channel) as [string, number])[1] === 1)
+  t.ok(await ready(app), 'ready again after the failover')
+  const revoked = await app.inject({ method: 'POST', url: '/v1/admin/connections/acme/sessions/revoke', headers: bearer(principals.adminKey) })
+  t.equal(revoked.statusCode, 200, 'the kill switch after the failover')
+  for (const p of [set.primary, set.replica, ...set.sentinels].filter(p => p.alive)) {
+    t.same(await set.node(p.port).call('ACL', 'LOG'), [], `nothing denied on ${p.port}`)
+  }
 })

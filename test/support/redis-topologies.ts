@@ -35,8 +35,11 @@ export async function until (what: string, check: () => Promise<boolean> | boole
 export interface NodeSecurity {
   /** `requirepass` of the default user; nodes (and sentinels) authenticate to each other with it */
   password?: string
-  /** one more ACL user on every node (`user` directive: name, then its rules), as the README recommends for the broker */
-  aclUser?: { name: string, rules: string[] }
+  /**
+   * one more ACL user on every node (`user` directive: name, then its rules), as the README recommends
+   * for the broker; with `sentinelRules`, the same user on every sentinel (SentinelSet)
+   */
+  aclUser?: { name: string, rules: string[], sentinelRules?: string[] }
   /** RedisClusterSet only: TLS only (no plain port), between nodes too (`tls-cluster`, `tls-replication`), with this PKI's server certificate */
   tls?: TestPki
 }
@@ -185,6 +188,7 @@ export class SentinelSet extends Topology {
         'sentinel resolve-hostnames no',
         'sentinel monitor sfbprimary 127.0.0.1 ' + String(p) + ' 2',
         ...(security.password ? [`sentinel auth-pass sfbprimary ${security.password}`, `requirepass ${security.password}`] : []),
+        ...(security.aclUser?.sentinelRules ? [`user ${security.aclUser.name} ${security.aclUser.sentinelRules.join(' ')}`] : []),
         'sentinel down-after-milliseconds sfbprimary 1000',
         'sentinel failover-timeout sfbprimary 5000',
         'sentinel parallel-syncs sfbprimary 1',
