@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
@@ -14,7 +14,7 @@ import { firstConnectOrMinute } from '../support/first-connect.ts'
 import { captureLogs } from '../support/log-capture.ts'
 import { testPrincipals } from '../support/principals.ts'
 import { makePki, startSecureRedis } from '../support/redis-tls.ts'
-import { RedisClusterSet, SentinelSet, until } from '../support/redis-topologies.ts'
+import { BROKER_ACL_RULES, BROKER_SENTINEL_ACL_RULES, RedisClusterSet, SentinelSet, until } from '../support/redis-topologies.ts'
 
 /** Redis as a platform team runs it: TLS with client certificates, an ACL user with least privilege, sentinels and a Cluster that require a password. */
 
@@ -95,7 +95,7 @@ t.test('Redis Cluster over TLS with an ACL user (as managed Redis offers it: in-
   const set = await RedisClusterSet.start({
     password: 'cluster-node-password',
     tls: await makePki(dir),
-    aclUser: { name: broker.name, rules: ['on', `>${broker.password}`, '~sfbtest:*', '&sfbtest:*', '+@all', '-@dangerous', '+info'] },
+    aclUser: { name: broker.name, rules: ['on', `>${broker.password}`, '~sfbtest:*', '&sfbtest:*', ...BROKER_ACL_RULES] },
   })
   t.teardown(() => set.close())
   t.match(set.env.REDIS_CLUSTER_NODES, /^rediss:\/\//, 'TLS seeds')
@@ -124,8 +124,8 @@ t.test('Sentinel with the broker as an ACL user on the sentinels and the data no
     password: 'sentinel-and-node-password',
     aclUser: {
       name: broker.name,
-      rules: ['on', `>${broker.password}`, '~sfbtest:*', '&sfbtest:*', '+@all', '-@dangerous', '+info'],
-      sentinelRules: ['on', `>${broker.password}`, '-@all', '+sentinel|get-master-addr-by-name', '+sentinel|sentinels', '+subscribe', '&+switch-master'],
+      rules: ['on', `>${broker.password}`, '~sfbtest:*', '&sfbtest:*', ...BROKER_ACL_RULES],
+      sentinelRules: ['on', `>${broker.password}`, ...BROKER_SENTINEL_ACL_RULES],
     },
   })
   t.teardown(() => set.close())
@@ -144,4 +144,10 @@ t.test('Sentinel with the broker as an ACL user on the sentinels and the data no
   for (const p of [set.primary, set.replica, ...set.sentinels].filter(p => p.alive)) {
     t.same(await set.node(p.port).call('ACL', 'LOG'), [], `nothing denied on ${p.port}`)
   }
+})
+
+t.test('the README recommends the ACL rules these tests run the broker with', async (t) => {
+  const readme = (await readFile(new URL('../../README.md', import.meta.url), 'utf8')).replace(/\s+/g, ' ')
+  t.ok(readme.includes(`user sf-broker on >PASSWORD ~sfb:* &sfb:* ${BROKER_ACL_RULES.join(' ')}\``), 'data nodes')
+  t.ok(readme.includes(`user sf-broker on >PASSWORD ${BROKER_SENTINEL_ACL_RULES.join(' ')}\``), 'sentinels')
 })

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { freePort } from './redis.ts'
-import { waitForServer } from './redis-topologies.ts'
+import { BROKER_ACL_RULES, waitForServer } from './redis-topologies.ts'
 
 const run = promisify(execFile)
 
@@ -60,7 +60,7 @@ export async function startSecureRedis (): Promise<SecureRedis> {
     'port 0', `tls-port ${port}`, 'bind 127.0.0.1', `dir ${dir}`, 'save ""', 'appendonly no', 'loglevel warning',
     `tls-cert-file ${pki.serverCert}`, `tls-key-file ${pki.serverKey}`, `tls-ca-cert-file ${pki.caFile}`, 'tls-auth-clients yes',
     'user default off',
-    `user ${username} on >${password} ~sfbtest:* &sfbtest:* +@all -@dangerous +info`,
+    `user ${username} on >${password} ~sfbtest:* &sfbtest:* ${BROKER_ACL_RULES.join(' ')}`,
     `user admin on >${adminPassword} ~* &* +@all`,
   ].join('\n') + '\n')
   const proc: ChildProcess = spawn('redis-server', [conf], { stdio: 'ignore' })

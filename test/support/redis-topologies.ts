@@ -31,6 +31,14 @@ export async function until (what: string, check: () => Promise<boolean> | boole
   }
 }
 
+/**
+ * The broker's least-privilege ACL rules (README, Redis: surviving a node loss): on data nodes every
+ * command on its keys and channels but the @dangerous ones, INFO excepted (ioredis' ready check); on
+ * sentinels what ioredis asks them (the primary, the other sentinels) and hears (+switch-master).
+ */
+export const BROKER_ACL_RULES = ['+@all', '-@dangerous', '+info']
+export const BROKER_SENTINEL_ACL_RULES = ['-@all', '+sentinel|get-master-addr-by-name', '+sentinel|sentinels', '+subscribe', '&+switch-master']
+
 /** Extra server options for every node. */
 export interface NodeSecurity {
   /** `requirepass` of the default user; nodes (and sentinels) authenticate to each other with it */
