@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import type { SecretStore, StoreHealth } from '../secrets/store.ts'
-import type { SharedState } from '../shared-state/shared-state.ts'
+import type { SharedState, StateReach } from '../shared-state/shared-state.ts'
 
 export interface ProbeRoutesOptions {
   secretStore: SecretStore
@@ -50,10 +50,7 @@ const probeRoutes: FastifyPluginAsyncTypebox<ProbeRoutesOptions> = async (app, {
   }, async (request, reply) => {
     const [store, shared] = await Promise.all([
       secretStore.health().catch((err: Error) => ({ ok: false, sealed: false, detail: `health check failed: ${err.name}` })),
-      sharedState.ping().then(ok => ({
-        ok,
-        detail: sharedState.kind === 'memory' ? 'in-memory (no Redis configured)' : ok ? 'redis reachable' : 'redis unreachable',
-      })),
+      sharedState.probe().then(reach => ({ ok: reach === 'ok', detail: sharedStateDetail(sharedState.kind, reach) })),
     ])
     if (!store.ok) request.log.warn({ store: secretStore.kind, detail: store.detail }, 'readiness: secret store unavailable')
     const checks = {
@@ -64,6 +61,13 @@ const probeRoutes: FastifyPluginAsyncTypebox<ProbeRoutesOptions> = async (app, {
     const ready = checks.secretStore.ok && checks.sharedState.ok
     return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks })
   })
+}
+
+function sharedStateDetail (kind: SharedState['kind'], reach: StateReach): string {
+  if (kind === 'memory') return 'in-memory (no Redis configured)'
+  if (reach === 'ok') return 'redis reachable'
+  // the ACL user's keys do not cover REDIS_KEY_PREFIX, or its password or rights changed: the log names the answer
+  return reach === 'refused' ? 'redis refuses the broker (ACL: its keys, channel or password)' : 'redis unreachable'
 }
 
 export default probeRoutes

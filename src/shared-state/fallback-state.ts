@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
 import { MemorySharedState } from './memory-state.ts'
-import type { BrokerEvent, CachedSession, Confirmations, CircuitState, Quota, SharedState, StateRead, StateReadValue, StreamEntry, StreamRange } from './shared-state.ts'
+import type { BrokerEvent, CachedSession, Confirmations, CircuitState, Quota, SharedState, StateReach, StateRead, StateReadValue, StreamEntry, StreamRange } from './shared-state.ts'
 
 /**
  * Redis first, process memory when Redis fails. Writes go to both, so when Redis drops the
@@ -46,7 +46,7 @@ export class FallbackSharedState implements SharedState {
     } catch (err) {
       // connected but slow (a command timeout under load): ask once more before answering from
       // process memory, whose "nothing cached" would cost a login another replica already made
-      if (this.primary.connected === true) {
+      if (this.slowNotRefused(err)) {
         try {
           const value = await primary()
           this.markHealthy()
@@ -66,6 +66,11 @@ export class FallbackSharedState implements SharedState {
     } catch (err) {
       this.markDegraded(op, err)
     }
+  }
+
+  /** Connected, and the error is not Redis refusing the broker: a command that timed out under load. */
+  private slowNotRefused (err: unknown): boolean {
+    return this.primary.connected === true && this.primary.refuses?.(err) !== true
   }
 
   private markDegraded (op: string, err: unknown): void {
@@ -169,8 +174,9 @@ export class FallbackSharedState implements SharedState {
       return taken
     } catch (err) {
       // Redis up but slow (a command timeout under load): another replica may hold the lease, so
-      // this one does not take a local one; it waits and asks again. Only an outage falls back.
-      if (this.primary.connected === true) return false
+      // this one does not take a local one; it waits and asks again. Only an outage falls back, and
+      // a refusal (an ACL that does not cover the broker's keys) is one: no wait ends it.
+      if (this.slowNotRefused(err)) return false
       // Sentinel or Cluster promoting a replica: a local lease here means one login per replica
       if (await this.primary.awaitFailover?.()) {
         try {
@@ -292,8 +298,8 @@ export class FallbackSharedState implements SharedState {
     this.local.onEvent(listener)
   }
 
-  ping (): Promise<boolean> {
-    return this.primary.ping()
+  probe (): Promise<StateReach> {
+    return this.primary.probe()
   }
 
   async close (): Promise<void> {

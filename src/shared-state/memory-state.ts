@@ -1,5 +1,5 @@
 import { readOneByOne } from './read-one-by-one.ts'
-import type { BrokerEvent, CachedSession, Confirmations, CircuitState, Quota, SharedState, StateRead, StateReadValue, StreamEntry, StreamRange } from './shared-state.ts'
+import type { BrokerEvent, CachedSession, Confirmations, CircuitState, Quota, SharedState, StateReach, StateRead, StateReadValue, StreamEntry, StreamRange } from './shared-state.ts'
 
 interface Expiring<T> { value: T, expiresAt: number }
 
@@ -227,8 +227,8 @@ export class MemorySharedState implements SharedState {
     this.listeners.push(listener)
   }
 
-  async ping (): Promise<boolean> {
-    return true
+  async probe (): Promise<StateReach> {
+    return 'ok'
   }
 
   async close (): Promise<void> {

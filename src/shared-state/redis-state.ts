@@ -7,7 +7,7 @@ import { RedisKeys } from './redis-keys.ts'
 import { isRedisRefusal, redisReason } from './redis-refusal.ts'
 import { ReplicaRoll, type ConfirmAnswer, type ConfirmRequest } from './replica-roll.ts'
 import { SessionSealer } from './session-crypto.ts'
-import type { BrokerEvent, CachedSession, Confirmations, CircuitState, Quota, SharedState, StateRead, StateReadValue, StreamEntry, StreamRange } from './shared-state.ts'
+import type { BrokerEvent, CachedSession, Confirmations, CircuitState, Quota, SharedState, StateReach, StateRead, StateReadValue, StreamEntry, StreamRange } from './shared-state.ts'
 
 export interface RedisStateOptions {
   /** which Redis (one server, Sentinel or Cluster), with credentials and TLS */
@@ -439,12 +439,18 @@ export class RedisSharedState implements SharedState {
     this.listeners.push(listener)
   }
 
-  async ping (): Promise<boolean> {
+  /** A read of one of the broker's keys, not a PING: an ACL user may reach Redis and still not its keys. */
+  async probe (): Promise<StateReach> {
     try {
-      return (await this.client.ping()) === 'PONG'
-    } catch {
-      return false
+      await this.client.exists(this.keys.replicas)
+      return 'ok'
+    } catch (err) {
+      return this.refuses(err) ? 'refused' : 'unreachable'
     }
+  }
+
+  refuses (err: unknown): boolean {
+    return err instanceof Error && isRedisRefusal(err)
   }
 
   async close (): Promise<void> {

@@ -178,6 +178,8 @@ export interface EventBus {
  * configured (one replica) or while Redis is down. A consumer that needs one role declares that
  * role (e.g. `Documents`, `Leases & Streams`), not the whole.
  */
+export type StateReach = 'ok' | 'unreachable' | 'refused'
+
 export interface SharedState extends SessionCache, CircuitStore, Leases, Documents, Windows, Streams, EventBus, BatchReads {
   readonly kind: 'redis' | 'memory'
   /** Redis only: whether the connection is up right now */
@@ -193,7 +195,15 @@ export interface SharedState extends SessionCache, CircuitStore, Leases, Documen
    * and fails closed when it cannot, rather than trusting one replica's memory.
    */
   readonly tiers?: { fleet: SharedState, local: SharedState }
-  /** true when the state can be used now */
-  ping (): Promise<boolean>
+  /**
+   * Whether the state can be used now: `refused` when Redis answers but will not let the broker at
+   * its keys (an ACL whose key pattern does not cover REDIS_KEY_PREFIX), which no retry changes
+   */
+  probe (): Promise<StateReach>
+  /**
+   * Redis only: whether an error is Redis refusing the broker (NOPERM, WRONGPASS, NOAUTH), not being
+   * slow: a caller that would wait and ask again while connected treats it as an outage instead
+   */
+  refuses? (err: unknown): boolean
   close (): Promise<void>
 }

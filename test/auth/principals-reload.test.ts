@@ -93,13 +93,11 @@ t.test('SIGHUP reloads the principals file at once', async (t) => {
 
 t.test('the server reloads its callers on SIGHUP and keeps running', async (t) => {
   const { spawn } = await import('node:child_process')
-  const { freePort } = await import('../support/redis.ts')
   const { untilPrinted } = await import('../support/child-output.ts')
   const first = admin('first')
   const added = admin('added')
   const { file, write } = await principalsFile(t)
   await write(JSON.stringify({ principals: [first.entry] }))
-  const port = await freePort()
   const storeDir = await mkdtemp(join(tmpdir(), 'sfb-store-'))
   t.teardown(() => rm(storeDir, { recursive: true, force: true }))
   const server = new URL('../../src/server.ts', import.meta.url).pathname
@@ -107,7 +105,8 @@ t.test('the server reloads its callers on SIGHUP and keeps running', async (t) =
     env: {
       PATH: process.env.PATH ?? '',
       HOST: '127.0.0.1',
-      PORT: String(port),
+      // a port of its own choosing, read back from its log: a port picked free here can be taken before it binds
+      PORT: '0',
       LOG_LEVEL: 'info',
       SECRET_STORE: 'file',
       FILE_STORE_PATH: join(storeDir, 'connections.enc'),
@@ -122,8 +121,9 @@ t.test('the server reloads its callers on SIGHUP and keeps running', async (t) =
   t.teardown(() => { child.kill('SIGKILL') })
   let out = ''
   child.stdout.on('data', (d) => { out += String(d) })
-  const call = (key: string) => fetch(`http://127.0.0.1:${port}/v1/admin/connections`, { headers: bearer(key) }).then(r => r.status, () => 0)
-  await untilPrinted(child, /Server listening at/)
+  const printed = await untilPrinted(child, /Server listening at http:\/\/127\.0\.0\.1:\d+/)
+  const base = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(printed)?.[1] as string
+  const call = (key: string) => fetch(`${base}/v1/admin/connections`, { headers: bearer(key) }).then(r => r.status, () => 0)
   t.equal(await call(first.key), 200, 'the server answers')
   t.equal(await call(added.key), 401)
   await write(JSON.stringify({ principals: [first.entry, added.entry] }))

@@ -4,6 +4,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Redis } from 'ioredis'
+import type { Logger } from 'pino'
 import t from 'tap'
 import type { RedisSettings } from '../../src/shared-state/redis-client.ts'
 import { RedisKeys } from '../../src/shared-state/redis-keys.ts'
@@ -18,12 +19,12 @@ import { BROKER_ACL_RULES, BROKER_SENTINEL_ACL_RULES, RedisClusterSet, SentinelS
 
 /** Redis as a platform team runs it: TLS with client certificates, an ACL user with least privilege, sentinels and a Cluster that require a password. */
 
-async function serve (t: Teardown, env: Record<string, string>) {
+async function serve (t: Teardown, env: Record<string, string>, logger?: Logger) {
   const sim = await startSim(t)
   const store = await tempFileStore(t)
   await store.write('acme', acmeDefinition(sim, 'client_credentials'), 0)
   const principals = testPrincipals(['acme'])
-  const { app } = await buildTestApp(t, { secretStore: store, principals, env: { SESSION_ENCRYPTION_KEY: TEST_KEY, REDIS_KEY_PREFIX: 'sfbtest:', ...env } })
+  const { app } = await buildTestApp(t, { secretStore: store, principals, ...(logger ? { logger } : {}), env: { SESSION_ENCRYPTION_KEY: TEST_KEY, REDIS_KEY_PREFIX: 'sfbtest:', ...env } })
   const ask = () => app.inject({ method: 'POST', url: '/v1/connections/acme/session', headers: bearer(principals.billingKey) })
   return { sim, app, ask, principals }
 }
@@ -69,6 +70,29 @@ t.test('TLS only, client certificate required, ACL user: the broker caches sessi
   t.equal((await wrong.app.inject({ url: '/health/ready' })).statusCode, 503, 'a wrong ACL password is not ready')
   const noCert = await serve(t, { ...tlsEnv, REDIS_TLS_CERT_FILE: '', REDIS_TLS_KEY_FILE: '' })
   t.equal((await noCert.app.inject({ url: '/health/ready' })).statusCode, 503, 'no client certificate is not ready')
+})
+
+t.test('a key prefix outside the ACL user\'s keys: not ready, saying so, and sessions as when Redis is down', async (t) => {
+  const redis = await startSecureRedis()
+  t.teardown(() => redis.close())
+  const logs = captureLogs('info')
+  const { app, ask, sim } = await serve(t, {
+    REDIS_URL: `rediss://127.0.0.1:${redis.port}`,
+    REDIS_USERNAME: redis.username,
+    REDIS_PASSWORD: redis.password,
+    REDIS_TLS_CA_FILE: redis.pki.caFile,
+    REDIS_TLS_CERT_FILE: redis.pki.clientCert,
+    REDIS_TLS_KEY_FILE: redis.pki.clientKey,
+    // the ACL allows sfbtest:* only
+    REDIS_KEY_PREFIX: 'elsewhere:',
+  }, logs.logger)
+  const readiness = await app.inject({ url: '/health/ready' })
+  t.equal(readiness.statusCode, 503, 'not ready: Redis answers, but refuses the broker\'s keys')
+  t.match(readiness.json().checks.sharedState, { ok: false, detail: /refuses/ })
+  const answers = [await ask(), await ask()]
+  t.same(answers.map(a => a.statusCode), [200, 200], 'sessions are served from process memory, as when Redis is down')
+  t.equal(sim.stats('acme').attempts, 1, 'one login, then the process\'s cache')
+  t.match(logs.text(), /"keyPrefix":"elsewhere:","msg":"redis refuses the broker's keys \(NOPERM\)/, 'the log says why, at start, with the prefix to allow')
 })
 
 t.test('Sentinel with passwords on the sentinels and the data nodes', async (t) => {
