@@ -357,9 +357,9 @@ async function buildSharedState (config: Config, logger: Logger, metrics: Broker
   })
   if (!await redis.firstConnect(REDIS_FIRST_CONNECT_MS)) {
     logger.warn('redis not usable at start (down, or it refused the broker: see "redis unavailable"): starting on process memory until it is')
-  } else if (await redis.probe() === 'refused') {
-    // connected and authenticated, yet every key is refused: the ACL user's patterns miss the prefix
-    logger.error({ keyPrefix: config.REDIS_KEY_PREFIX }, 'redis refuses the broker\'s keys (NOPERM): allow its ACL user ~<REDIS_KEY_PREFIX>* and &<REDIS_KEY_PREFIX>* (README, Redis); not ready, serving from process memory until it does')
+  } else {
+    // connected and authenticated, which says nothing of its keys: a refused read is logged now, with the prefix
+    await redis.probe()
   }
   // the name an admin answer's `pending` uses for this replica when it did not confirm a purge
   logger.info({ replica: redis.roll.replica }, 'on the replica roll: fleet-wide purges wait for this replica to confirm them')

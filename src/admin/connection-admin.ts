@@ -237,7 +237,7 @@ export class ConnectionAdmin {
   }
 
   private pendingPurge (unconfirmed: string[] | null): string[] {
-    if (this.opts.fleetUnreachable?.()) return ['fleet-wide purge: Redis is unreachable; other replicas drop their sessions of the old secret when it returns, and check the secret version before any login meanwhile']
+    if (this.opts.fleetUnreachable?.()) return ['fleet-wide purge: Redis is unreachable or refuses the broker; other replicas drop their sessions of the old secret when it returns, and check the secret version before any login meanwhile']
     return unconfirmedPurge(unconfirmed)
   }
 

@@ -47,7 +47,7 @@ export async function revokeSessions (opts: SessionRevocationOptions, name: stri
   // session out, and its callers then get INVALID_SESSION_ID, report it and receive a new one
   const notHeard = await unconfirmed
   const pending = opts.fleetUnreachable()
-    ? ['fleet-wide purge: Redis is unreachable, so other replicas may hand out a revoked session until it returns (their callers then report it as rejectedToken and get a new one)']
+    ? ['fleet-wide purge: Redis is unreachable or refuses the broker, so other replicas may hand out a revoked session until it returns (their callers then report it as rejectedToken and get a new one)']
     : unconfirmedPurge(notHeard)
   const targets = [...new Set(unique.map(s => originOf(s.instanceUrl)))].sort()
   await opts.audit.record({

@@ -178,7 +178,7 @@ export class FallbackSharedState implements SharedState {
       // a refusal (an ACL that does not cover the broker's keys) is one: no wait ends it.
       if (this.slowNotRefused(err)) return false
       // Sentinel or Cluster promoting a replica: a local lease here means one login per replica
-      if (await this.primary.awaitFailover?.()) {
+      if (this.primary.refuses?.(err) !== true && await this.primary.awaitFailover?.()) {
         try {
           const taken = await this.primary.acquireLease(name, owner, ttlMs)
           this.markHealthy()

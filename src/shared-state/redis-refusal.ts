@@ -1,3 +1,5 @@
+import type { Logger } from 'pino'
+
 /**
  * Redis's own "no", not the network's: a wrong password or ACL user (AUTH answers WRONGPASS; a
  * command without AUTH, NOAUTH; an ACL user without the right, NOPERM) or a TLS handshake one side
@@ -33,4 +35,41 @@ export function redisReason (err: RedisError): string {
 
 function lastNodeError (err: RedisError): RedisError | undefined {
   return err.lastNodeError instanceof Error ? err.lastNodeError : undefined
+}
+
+/** Where a refusal was heard: the connection (AUTH), a read of a key, a write (the roll's heartbeat), the subscription. */
+export type RefusalSource = 'connection' | 'read' | 'write' | 'channel'
+
+/**
+ * The refusals Redis is giving the broker now, by where each was heard and until a success there:
+ * readiness says `refused` while one stands (a Redis that answers PING may still refuse every key,
+ * a write, or the channel), and the first is logged as an error naming the prefix to allow.
+ */
+export class RefusalRecord {
+  private readonly standing = new Map<RefusalSource, string>()
+  private readonly keyPrefix: string
+  private readonly logger: Logger
+
+  constructor (opts: { keyPrefix: string, logger: Logger }) {
+    this.keyPrefix = opts.keyPrefix
+    this.logger = opts.logger
+  }
+
+  /** Records `err` if it is a refusal; anything else (a timeout, a lost connection) proves nothing either way. */
+  heard (source: RefusalSource, err: unknown): void {
+    if (!(err instanceof Error) || !isRedisRefusal(err)) return
+    if (this.standing.size === 0) {
+      this.logger.error({ keyPrefix: this.keyPrefix, source, reason: redisReason(err) },
+        'redis refuses the broker: its ACL user needs ~<REDIS_KEY_PREFIX>* and &<REDIS_KEY_PREFIX>* and the commands the README lists (Redis), and the right password; not ready, serving from process memory until it does')
+    }
+    this.standing.set(source, redisReason(err))
+  }
+
+  cleared (source: RefusalSource): void {
+    this.standing.delete(source)
+  }
+
+  has (source?: RefusalSource): boolean {
+    return source === undefined ? this.standing.size > 0 : this.standing.has(source)
+  }
 }

@@ -4,7 +4,7 @@ import type { Logger } from 'pino'
 import type { Clock } from '../clock.ts'
 import { createRedisClient, redisTopology, type RedisClient, type RedisSettings } from './redis-client.ts'
 import { RedisKeys } from './redis-keys.ts'
-import { isRedisRefusal, redisReason } from './redis-refusal.ts'
+import { isRedisRefusal, redisReason, RefusalRecord } from './redis-refusal.ts'
 import { ReplicaRoll, type ConfirmAnswer, type ConfirmRequest } from './replica-roll.ts'
 import { SessionSealer } from './session-crypto.ts'
 import type { BrokerEvent, CachedSession, Confirmations, CircuitState, Quota, SharedState, StateReach, StateRead, StateReadValue, StreamEntry, StreamRange } from './shared-state.ts'
@@ -100,6 +100,9 @@ export class RedisSharedState implements SharedState {
   readonly roll: ReplicaRoll
   /** close() was called: a client's end is ours, not ioredis giving up */
   private closing = false
+  /** what Redis refuses the broker now (readiness, the error log) */
+  private readonly refusals: RefusalRecord
+  private readonly subscribe: () => void
 
   constructor (opts: RedisStateOptions) {
     this.keys = new RedisKeys(opts.keyPrefix)
@@ -108,6 +111,7 @@ export class RedisSharedState implements SharedState {
     this.failoverWaitMs = this.replicasToWait > 0 ? opts.failoverWaitMs ?? 5000 : 0
     this.sealer = opts.sealer
     this.logger = opts.logger
+    this.refusals = new RefusalRecord({ keyPrefix: opts.keyPrefix, logger: opts.logger })
     this.channel = this.keys.events
     this.client = createRedisClient(opts.redis, 'commands', opts.redisOptions)
     // ioredis re-subscribes after a reconnect itself (autoResubscribe) without handling its SUBSCRIBE's
@@ -121,10 +125,12 @@ export class RedisSharedState implements SharedState {
       conn.on('error', (err: Error) => {
         if (!down) this.logger.warn({ component: name, err: { message: redisReason(err) } }, 'redis unavailable')
         down = true
+        if (conn === this.client) this.refusals.heard('connection', err)
       })
       conn.on('ready', () => {
         if (down) this.logger.info({ component: name }, 'redis reconnected')
         down = false
+        if (conn === this.client) this.refusals.cleared('connection')
       })
       // ioredis gives a client up for good when a reconnect attempt is itself cut short (Redis#connect
       // sets the status to `end` when its connector rejects, ioredis built/Redis.js); with Sentinel, a
@@ -140,7 +146,14 @@ export class RedisSharedState implements SharedState {
         timer.unref()
       })
     }
-    this.roll = new ReplicaRoll({ client: this.client, key: this.keys.replicas, channel: this.channel, logger: this.logger, clock: opts.clock })
+    this.roll = new ReplicaRoll({
+      client: this.client,
+      key: this.keys.replicas,
+      channel: this.channel,
+      logger: this.logger,
+      clock: opts.clock,
+      onBeat: (err) => { if (err === undefined) this.refusals.cleared('write'); else this.refusals.heard('write', err) },
+    })
     this.client.on('ready', () => this.roll.beat())
     this.roll.start()
     this.subscriber.on('message', (channel: string, message: string) => {
@@ -157,13 +170,14 @@ export class RedisSharedState implements SharedState {
       // answered after the listeners' work, microtasks included (ReplicaRoll.confirm)
       if (confirm) this.roll.confirm(confirm)
     })
-    const subscribe = () => {
-      this.subscriber.subscribe(this.channel).catch((err: Error) => {
-        this.logger.warn({ err: { message: err.message } }, 'redis subscribe failed; will retry on reconnect')
+    this.subscribe = () => {
+      this.subscriber.subscribe(this.channel).then(() => this.refusals.cleared('channel'), (err: Error) => {
+        this.refusals.heard('channel', err)
+        this.logger.warn({ err: { message: redisReason(err) } }, 'redis subscribe failed; will retry on reconnect')
       })
     }
-    if (cluster) subscribe()
-    else this.subscriber.on('ready', subscribe)
+    if (cluster) this.subscribe()
+    else this.subscriber.on('ready', this.subscribe)
   }
 
   /**
@@ -439,14 +453,22 @@ export class RedisSharedState implements SharedState {
     this.listeners.push(listener)
   }
 
-  /** A read of one of the broker's keys, not a PING: an ACL user may reach Redis and still not its keys. */
+  /**
+   * A read of one of the broker's keys with a command it sends anyway (ZCARD, in its scripts), not a
+   * PING, and what Redis refused it lately (RefusalRecord): an ACL user may reach Redis and still not
+   * its keys, its writes or its channel.
+   */
   async probe (): Promise<StateReach> {
+    // a channel refused at the last (re)connect: ask again, so a corrected ACL makes the replica ready
+    if (this.refusals.has('channel')) this.subscribe()
     try {
-      await this.client.exists(this.keys.replicas)
-      return 'ok'
+      await this.client.zcard(this.keys.replicas)
+      this.refusals.cleared('read')
     } catch (err) {
-      return this.refuses(err) ? 'refused' : 'unreachable'
+      this.refusals.heard('read', err)
+      if (!this.refusals.has()) return 'unreachable'
     }
+    return this.refusals.has() ? 'refused' : 'ok'
   }
 
   refuses (err: unknown): boolean {

@@ -57,12 +57,16 @@ export class ReplicaRoll {
   private readonly clock: Clock
   private readonly logger: Logger
 
-  constructor (opts: { client: RedisClient, key: string, channel: string, logger: Logger, clock?: Clock }) {
+  private readonly onBeat: (err?: unknown) => void
+
+  /** onBeat: told after each heartbeat's write, with its error if it failed (a write the ACL refuses shows here first) */
+  constructor (opts: { client: RedisClient, key: string, channel: string, logger: Logger, clock?: Clock, onBeat?: (err?: unknown) => void }) {
     this.client = opts.client
     this.key = opts.key
     this.channel = opts.channel
     this.logger = opts.logger
     this.clock = opts.clock ?? systemClock
+    this.onBeat = opts.onBeat ?? (() => {})
   }
 
   /** Keeps the replica on the roll until close(), from now; a failed write is retried at the next beat. */
@@ -78,7 +82,7 @@ export class ReplicaRoll {
   /** Puts the replica on the roll now (also when Redis is back: a replica never waits a beat to be counted). */
   beat (): void {
     if (this.closed) return
-    this.client.eval(ANSWER_ROLL, 1, this.key, this.replica, String(ROLL_TTL_MS)).catch(() => {})
+    this.client.eval(ANSWER_ROLL, 1, this.key, this.replica, String(ROLL_TTL_MS)).then(() => this.onBeat(), (err: unknown) => this.onBeat(err))
   }
 
   /** The other replicas on the roll now. */

@@ -173,13 +173,13 @@ export interface EventBus {
   onEvent (listener: (event: BrokerEvent) => void): void
 }
 
+export type StateReach = 'ok' | 'unreachable' | 'refused'
+
 /**
  * State shared by every broker replica: Redis in production, process memory when no Redis is
  * configured (one replica) or while Redis is down. A consumer that needs one role declares that
  * role (e.g. `Documents`, `Leases & Streams`), not the whole.
  */
-export type StateReach = 'ok' | 'unreachable' | 'refused'
-
 export interface SharedState extends SessionCache, CircuitStore, Leases, Documents, Windows, Streams, EventBus, BatchReads {
   readonly kind: 'redis' | 'memory'
   /** Redis only: whether the connection is up right now */
@@ -196,8 +196,8 @@ export interface SharedState extends SessionCache, CircuitStore, Leases, Documen
    */
   readonly tiers?: { fleet: SharedState, local: SharedState }
   /**
-   * Whether the state can be used now: `refused` when Redis answers but will not let the broker at
-   * its keys (an ACL whose key pattern does not cover REDIS_KEY_PREFIX), which no retry changes
+   * Whether the state can be used now: `refused` while Redis turns the broker away (a wrong password,
+   * or an ACL that does not cover its keys, its channel or a command it sends), which no retry changes
    */
   probe (): Promise<StateReach>
   /**

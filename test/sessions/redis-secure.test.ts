@@ -14,7 +14,7 @@ import { acmeDefinition, bearer, buildTestApp, startSim, tempFileStore, TEST_KEY
 import { firstConnectOrMinute } from '../support/first-connect.ts'
 import { captureLogs } from '../support/log-capture.ts'
 import { testPrincipals } from '../support/principals.ts'
-import { makePki, startSecureRedis } from '../support/redis-tls.ts'
+import { makePki, startSecureRedis, type SecureRedis } from '../support/redis-tls.ts'
 import { BROKER_ACL_RULES, BROKER_SENTINEL_ACL_RULES, RedisClusterSet, SentinelSet, until } from '../support/redis-topologies.ts'
 
 /** Redis as a platform team runs it: TLS with client certificates, an ACL user with least privilege, sentinels and a Cluster that require a password. */
@@ -37,17 +37,27 @@ const ready = async (app: Awaited<ReturnType<typeof serve>>['app']) => {
   return false
 }
 
+/** The broker's settings for startSecureRedis(): TLS with the client certificate, as its ACL user. */
+const tlsEnvOf = (redis: SecureRedis) => ({
+  REDIS_URL: `rediss://127.0.0.1:${redis.port}`,
+  REDIS_USERNAME: redis.username,
+  REDIS_PASSWORD: redis.password,
+  REDIS_TLS_CA_FILE: redis.pki.caFile,
+  REDIS_TLS_CERT_FILE: redis.pki.clientCert,
+  REDIS_TLS_KEY_FILE: redis.pki.clientKey,
+})
+
+/** The test's own connection to startSecureRedis(), allowed everything (ACL LOG, ACL SETUSER). */
+function inspectorOf (t: Teardown, redis: SecureRedis): Redis {
+  const inspector = new Redis({ port: redis.port, host: '127.0.0.1', username: redis.adminUsername, password: redis.adminPassword, tls: { ca: readFileSync(redis.pki.caFile), cert: readFileSync(redis.pki.clientCert), key: readFileSync(redis.pki.clientKey) } })
+  t.teardown(() => inspector.disconnect())
+  return inspector
+}
+
 t.test('TLS only, client certificate required, ACL user: the broker caches sessions there', async (t) => {
   const redis = await startSecureRedis()
   t.teardown(() => redis.close())
-  const tlsEnv = {
-    REDIS_URL: `rediss://127.0.0.1:${redis.port}`,
-    REDIS_USERNAME: redis.username,
-    REDIS_PASSWORD: redis.password,
-    REDIS_TLS_CA_FILE: redis.pki.caFile,
-    REDIS_TLS_CERT_FILE: redis.pki.clientCert,
-    REDIS_TLS_KEY_FILE: redis.pki.clientKey,
-  }
+  const tlsEnv = tlsEnvOf(redis)
   const { app, ask, sim, principals } = await serve(t, tlsEnv)
   t.ok(await ready(app), 'ready: Redis reached over TLS as the ACL user')
   t.equal((await ask()).statusCode, 200)
@@ -61,38 +71,40 @@ t.test('TLS only, client certificate required, ACL user: the broker caches sessi
   t.equal((await admin('POST', '/v1/admin/connections/acme/sessions/revoke')).statusCode, 200, 'the kill switch, every replica confirming')
   t.equal((await ask()).statusCode, 200, 'a new session after it')
   t.ok((await admin('GET', '/v1/admin/audit?connection=acme')).json().events.some((e: { action: string }) => e.action === 'sessions.revoke'), 'audited')
-  const inspector = new Redis({ port: redis.port, host: '127.0.0.1', username: redis.adminUsername, password: redis.adminPassword, tls: { ca: readFileSync(redis.pki.caFile), cert: readFileSync(redis.pki.clientCert), key: readFileSync(redis.pki.clientKey) } })
-  t.teardown(() => inspector.disconnect())
-  t.same(await inspector.call('ACL', 'LOG'), [], 'no command of the broker was denied')
+  t.same(await inspectorOf(t, redis).call('ACL', 'LOG'), [], 'no command of the broker was denied')
 
   // the same server refuses a wrong password and a client without a certificate: not ready
   const wrong = await serve(t, { ...tlsEnv, REDIS_PASSWORD: 'not-the-password' })
-  t.equal((await wrong.app.inject({ url: '/health/ready' })).statusCode, 503, 'a wrong ACL password is not ready')
+  const wrongReady = await wrong.app.inject({ url: '/health/ready' })
+  t.equal(wrongReady.statusCode, 503, 'a wrong ACL password is not ready')
+  t.match(wrongReady.json().checks.sharedState.detail, /refuses/, 'and readiness says Redis refuses the broker, not that it is unreachable')
   const noCert = await serve(t, { ...tlsEnv, REDIS_TLS_CERT_FILE: '', REDIS_TLS_KEY_FILE: '' })
   t.equal((await noCert.app.inject({ url: '/health/ready' })).statusCode, 503, 'no client certificate is not ready')
 })
 
-t.test('a key prefix outside the ACL user\'s keys: not ready, saying so, and sessions as when Redis is down', async (t) => {
+t.test('an ACL user that reaches Redis but not the broker\'s keys, writes or channel: not ready, saying so, and sessions as when Redis is down', async (t) => {
   const redis = await startSecureRedis()
   t.teardown(() => redis.close())
   const logs = captureLogs('info')
-  const { app, ask, sim } = await serve(t, {
-    REDIS_URL: `rediss://127.0.0.1:${redis.port}`,
-    REDIS_USERNAME: redis.username,
-    REDIS_PASSWORD: redis.password,
-    REDIS_TLS_CA_FILE: redis.pki.caFile,
-    REDIS_TLS_CERT_FILE: redis.pki.clientCert,
-    REDIS_TLS_KEY_FILE: redis.pki.clientKey,
-    // the ACL allows sfbtest:* only
-    REDIS_KEY_PREFIX: 'elsewhere:',
-  }, logs.logger)
+  const { app, ask, sim } = await serve(t, { ...tlsEnvOf(redis), REDIS_KEY_PREFIX: 'elsewhere:' }, logs.logger)
   const readiness = await app.inject({ url: '/health/ready' })
-  t.equal(readiness.statusCode, 503, 'not ready: Redis answers, but refuses the broker\'s keys')
+  t.equal(readiness.statusCode, 503, 'a prefix the ACL does not cover (sfbtest:* only): not ready')
   t.match(readiness.json().checks.sharedState, { ok: false, detail: /refuses/ })
   const answers = [await ask(), await ask()]
   t.same(answers.map(a => a.statusCode), [200, 200], 'sessions are served from process memory, as when Redis is down')
   t.equal(sim.stats('acme').attempts, 1, 'one login, then the process\'s cache')
-  t.match(logs.text(), /"keyPrefix":"elsewhere:","msg":"redis refuses the broker's keys \(NOPERM\)/, 'the log says why, at start, with the prefix to allow')
+  t.match(logs.text(), /"keyPrefix":"elsewhere:".*"reason":"NOPERM[^"]*","msg":"redis refuses the broker/, 'the log says why, with the prefix to allow')
+
+  // users that may read the keys but not write them, or not use the channel: what PING and a read cannot see
+  const inspector = inspectorOf(t, redis)
+  const users = { 'read-only': ['%R~sfbtest:*', '&sfbtest:*'], 'no channel': ['~sfbtest:*', 'resetchannels'] }
+  for (const [name, patterns] of Object.entries(users)) {
+    const user = name.replace(' ', '-')
+    await inspector.call('ACL', 'SETUSER', user, 'on', `>${redis.password}`, ...patterns, ...BROKER_ACL_RULES)
+    const { app } = await serve(t, { ...tlsEnvOf(redis), REDIS_USERNAME: user })
+    await until(`${name}: not ready`, async () => (await app.inject({ url: '/health/ready' })).statusCode === 503, 10_000)
+    t.match((await app.inject({ url: '/health/ready' })).json().checks.sharedState.detail, /refuses/, `${name}: Redis refuses the broker`)
+  }
 })
 
 t.test('Sentinel with passwords on the sentinels and the data nodes', async (t) => {
