@@ -172,8 +172,10 @@ export class RedisSharedState implements SharedState {
     })
     this.subscribe = () => {
       this.subscriber.subscribe(this.channel).then(() => this.refusals.cleared('channel'), (err: Error) => {
+        // a refused channel is asked again at every readiness probe: said once, not every 10 s
+        const known = this.refusals.has('channel')
         this.refusals.heard('channel', err)
-        this.logger.warn({ err: { message: redisReason(err) } }, 'redis subscribe failed; will retry on reconnect')
+        if (!known) this.logger.warn({ err: { message: redisReason(err) } }, 'redis subscribe failed; will retry on reconnect (and, while refused, at each readiness probe)')
       })
     }
     if (cluster) this.subscribe()

@@ -101,9 +101,22 @@ t.test('an ACL user that reaches Redis but not the broker\'s keys, writes or cha
   for (const [name, patterns] of Object.entries(users)) {
     const user = name.replace(' ', '-')
     await inspector.call('ACL', 'SETUSER', user, 'on', `>${redis.password}`, ...patterns, ...BROKER_ACL_RULES)
-    const { app } = await serve(t, { ...tlsEnvOf(redis), REDIS_USERNAME: user })
+    const logs = captureLogs('info')
+    const { app } = await serve(t, { ...tlsEnvOf(redis), REDIS_USERNAME: user }, logs.logger)
     await until(`${name}: not ready`, async () => (await app.inject({ url: '/health/ready' })).statusCode === 503, 10_000)
     t.match((await app.inject({ url: '/health/ready' })).json().checks.sharedState.detail, /refuses/, `${name}: Redis refuses the broker`)
+    if (name !== 'no channel') continue
+    // each readiness probe asks for the channel again (a corrected ACL needs no restart); Redis counts the refusals
+    const refusedSubscriptions = async () => {
+      const entries = await inspector.call('ACL', 'LOG') as Array<Array<string | number>>
+      return entries.map(e => Object.fromEntries(Array.from({ length: e.length / 2 }, (_, i) => [e[2 * i], e[2 * i + 1]])))
+        .filter(e => e.username === user && e.reason === 'channel').reduce((n, e) => n + Number(e.count), 0)
+    }
+    await until('three refused subscriptions', async () => {
+      await app.inject({ url: '/health/ready' })
+      return await refusedSubscriptions() >= 3
+    }, 10_000)
+    t.equal(logs.text().match(/redis subscribe failed/g)?.length, 1, 'the refused subscription is logged once, not at every probe')
   }
 })
 
