@@ -73,6 +73,13 @@ t.test('manual clock: untilRearmed waits for the timer the fired work sets after
   t.equal(clock.nextAt, T0 + 4000)
 })
 
+t.test('manual clock: untilRearmed fails, naming where the timer was set, when the fired work sets no other', async (t) => {
+  const clock = new ManualClock(T0)
+  const armOnce = () => clock.setTimer(1000, () => {})
+  armOnce()
+  await t.rejects(clock.advance(3500, { untilRearmed: true, rearmWithinMs: 50 }), /no timer was set within 50 ms; it had been set at .*armOnce/)
+})
+
 t.test('manual clock: runNext and advanceTo', async (t) => {
   const clock = new ManualClock(T0)
   t.equal(await clock.runNext(), undefined, 'nothing to run')

@@ -1,6 +1,14 @@
 import type { Clock, Timer } from '../../src/clock.ts'
 
-interface Pending { at: number, seq: number, fn: () => void }
+/** `origin`: where the timer was set (a stack), named when it fires and nothing sets the next one */
+interface Pending { at: number, seq: number, fn: () => void, origin: string }
+
+/**
+ * How long (real time) untilRearmed waits for the next timer before it fails and names the timer
+ * that fired: the work between is local I/O of milliseconds, even on a loaded machine, and a timer
+ * that never sets another would otherwise hang the test until tap's 30-minute timeout.
+ */
+const REARM_WITHIN_MS = 60_000
 
 /** One turn of the event loop: promise callbacks run, and I/O that is ready is handled. */
 export const settle = (): Promise<void> => new Promise(resolve => setImmediate(resolve))
@@ -10,9 +18,11 @@ export interface AdvanceOptions {
    * After each timer fires, wait for the next timer to be set before going on (an event, not a
    * guess): for work that does I/O and then arms its next timer, e.g. a token renewal that asks
    * Vault and schedules the next one from the answer. Every timer firing inside the advance must
-   * set one, or the advance waits for ever (tap's timeout reports it).
+   * set one: if none is set within a minute, the advance fails, naming where the timer was set.
    */
   untilRearmed?: boolean
+  /** with untilRearmed: how long (real time) to wait for the next timer; default a minute */
+  rearmWithinMs?: number
 }
 
 /**
@@ -36,7 +46,8 @@ export class ManualClock implements Clock {
   }
 
   setTimer (delayMs: number, fn: () => void): Timer {
-    const entry: Pending = { at: this.time + Math.max(0, delayMs), seq: this.seq++, fn }
+    const origin = (new Error().stack ?? '').split('\n').slice(2, 6).map(l => l.trim()).join(' < ')
+    const entry: Pending = { at: this.time + Math.max(0, delayMs), seq: this.seq++, fn, origin }
     this.timers.add(entry)
     const waiting = this.armed
     this.armed = []
@@ -80,7 +91,7 @@ export class ManualClock implements Clock {
       const rearmed = opts.untilRearmed === true ? this.timerSet() : undefined
       next.fn()
       await settle()
-      await rearmed
+      if (rearmed) await rearmedWithin(rearmed, next, opts.rearmWithinMs ?? REARM_WITHIN_MS)
     }
     this.time = end
     await settle()
@@ -105,5 +116,17 @@ export class ManualClock implements Clock {
       if (first === undefined || t.at < first.at || (t.at === first.at && t.seq < first.seq)) first = t
     }
     return first
+  }
+}
+
+async function rearmedWithin (rearmed: Promise<void>, fired: Pending, withinMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`untilRearmed: a timer fired and no timer was set within ${withinMs} ms; it had been set at ${fired.origin}`)), withinMs)
+  })
+  try {
+    await Promise.race([rearmed, late])
+  } finally {
+    clearTimeout(timer)
   }
 }
