@@ -26,7 +26,17 @@ async function startDemo (t: Test, env: Record<string, string> = {}): Promise<{ 
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   t.teardown(() => { child.kill('SIGKILL') })
-  return { child, ...demoAddresses(await untilPrinted(child, /Health: http:/)) }
+  const addresses = demoAddresses(await untilPrinted(child, /Health: http:/))
+  // what the demo printed after its banner, and whether it exited: said when a test fails (a stress
+  // run once got ECONNRESET on the first request, and nothing told whether the demo had died)
+  let after = ''
+  const keep = (d: Buffer | string) => { after = (after + String(d)).slice(-4000) }
+  child.stdout?.on('data', keep)
+  child.stderr?.on('data', keep)
+  t.teardown(() => {
+    if (!t.passing()) t.comment(`the demo ${child.exitCode === null ? 'was still running' : `had exited (${child.exitCode})`}; its output after the banner: ${after || '(none)'}`)
+  })
+  return { child, ...addresses }
 }
 
 t.test('through the demo: false rejectedToken claims cost no login, a dead session heals with one; wrong candidates never lock the user out', async (t) => {
