@@ -16,7 +16,8 @@ const CERTIFICATE_REFUSED = new Set(['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_
 
 type RedisError = Error & { code?: unknown, lastNodeError?: unknown }
 
-export function isRedisRefusal (err: RedisError): boolean {
+export function isRedisRefusal (err: unknown): boolean {
+  if (!(err instanceof Error)) return false
   const node = lastNodeError(err)
   return refused(err) || (node !== undefined && refused(node))
 }
@@ -46,7 +47,7 @@ export type RefusalSource = 'connection' | 'read' | 'write' | 'channel'
  * a write, or the channel), and the first is logged as an error naming the prefix to allow.
  */
 export class RefusalRecord {
-  private readonly standing = new Map<RefusalSource, string>()
+  private readonly standing = new Set<RefusalSource>()
   private readonly keyPrefix: string
   private readonly logger: Logger
 
@@ -57,12 +58,12 @@ export class RefusalRecord {
 
   /** Records `err` if it is a refusal; anything else (a timeout, a lost connection) proves nothing either way. */
   heard (source: RefusalSource, err: unknown): void {
-    if (!(err instanceof Error) || !isRedisRefusal(err)) return
+    if (!isRedisRefusal(err)) return
     if (this.standing.size === 0) {
-      this.logger.error({ keyPrefix: this.keyPrefix, source, reason: redisReason(err) },
+      this.logger.error({ keyPrefix: this.keyPrefix, source, reason: redisReason(err as Error) },
         'redis refuses the broker: its ACL user needs ~<REDIS_KEY_PREFIX>* and &<REDIS_KEY_PREFIX>* and the commands the README lists (Redis), and the right password; not ready, serving from process memory until it does')
     }
-    this.standing.set(source, redisReason(err))
+    this.standing.add(source)
   }
 
   cleared (source: RefusalSource): void {

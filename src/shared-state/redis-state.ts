@@ -474,7 +474,7 @@ export class RedisSharedState implements SharedState {
   }
 
   refuses (err: unknown): boolean {
-    return err instanceof Error && isRedisRefusal(err)
+    return isRedisRefusal(err)
   }
 
   async close (): Promise<void> {
