@@ -57,7 +57,8 @@ export async function revokeSessions (opts: SessionRevocationOptions, name: stri
     connection: name,
     outcome: confirmed === unique.length && pending.length === 0 ? 'success' : 'error',
     version: stored.version,
-    fields: [`revoked:${unique.length}`, `confirmed:${confirmed}`],
+    // an 'error' outcome says which part did not happen: a revocation Salesforce did not confirm, or a replica still to drop the sessions
+    fields: [`revoked:${unique.length}`, `confirmed:${confirmed}`, ...(pending.length > 0 ? [`pending:${pending.length}`] : [])],
     ...(targets.length > 0 ? { target: targets.join(' ') } : {}),
   })
   return { revoked: unique.length, confirmedBySalesforce: confirmed, pending }

@@ -80,6 +80,11 @@ t.test('a replica that cannot hear the purge is named as pending (202); once it 
   hop.thaw()
   t.equal(revoked.statusCode, 202, 'revoked at Salesforce, not yet dropped everywhere')
   t.match(revoked.json().pending, [`replica ${replicas[2].name} has not confirmed`], 'the kill switch names it too')
+  // the audit says why the kill switch is not a success: not the revocations, the replica still to hear it
+  const audit = (await replicas[1].app.inject({ url: '/v1/admin/audit?connection=acme', headers: bearer(principals.adminKey) })).json().events as Array<{ action: string, outcome: string, fields?: string[] }>
+  const kill = audit.find(e => e.action === 'sessions.revoke')
+  t.equal(kill?.outcome, 'error')
+  t.same(kill?.fields, ['revoked:2', 'confirmed:2', 'pending:1'], 'both sessions (before and after the rotation) revoked and confirmed by Salesforce; one replica pending')
 })
 
 t.test('a replica that shut down left the roll: nobody waits for it, nothing is pending', async (t) => {
