@@ -6,6 +6,7 @@
  * answer, so callers can rely on them: a credential-class failure opens the lockout circuit and
  * is never retried automatically; only network trouble, rate limits and 5xx are retried.
  */
+import { handshakeRefusal, type HandshakeRefusal } from '../tls-refusal.ts'
 import { withoutControlCharacters } from './control-characters.ts'
 import { remediationHint, type FailureClassification } from './remediation.ts'
 import type { ClassifiedFailure, Flow } from './types.ts'
@@ -220,30 +221,42 @@ export function classifyAuthRefusal (httpStatus: 401 | 403, text: string, what: 
 
 /**
  * Errors that mean the request never left: no connection was made (refused, no route, no such
- * host, a connect timeout, a certificate the broker refused). Anything else — the broker's own
- * timeout, a reset or a closed socket after sending — may come after Salesforce judged the request.
+ * host, a connect timeout) or its TLS handshake failed (../tls-refusal.ts: a certificate the broker
+ * refused, a host that does not speak TLS). Anything else — the broker's own timeout, a reset or a
+ * closed socket after sending — may come after Salesforce judged the request.
  */
-const NEVER_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH', 'UND_ERR_CONNECT_TIMEOUT',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'CERT_HAS_EXPIRED', 'ERR_TLS_CERT_ALTNAME_INVALID'])
+const NEVER_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH', 'UND_ERR_CONNECT_TIMEOUT'])
+
+/** What to do when the handshake, not Salesforce, refused: retrying alone changes nothing. */
+const HANDSHAKE_HINTS: Record<HandshakeRefusal, string> = {
+  certificate: 'The broker refused the login host\'s TLS certificate, so nothing was sent: Salesforce saw no login and the failure guard ' +
+    'did not count one. Salesforce\'s own hosts have publicly trusted certificates; a private CA on the way usually means a ' +
+    'TLS-inspecting egress proxy (give the broker its CA with NODE_EXTRA_CA_CERTS; chart: extraCaCertificates) or a loginUrl ' +
+    'that is not a Salesforce host.',
+  not_tls: 'The login host did not answer in TLS, so nothing was sent: loginUrl is https but its host and port serve plain HTTP ' +
+    'or something else. Check the scheme and port of loginUrl.',
+}
 
 /** fetch rejected: timeout, refused, reset, DNS… Always `unreachable`, always retryable; `outcomeUnknown` unless nothing was sent. */
 export function classifyNetworkError (error: unknown, timeoutMs?: number, flow?: Flow): ClassifiedFailure {
-  const failure = classifiedFailure('unreachable', { message: describeNetworkError(error, timeoutMs), flow })
-  return neverSent(error) ? failure : { ...failure, outcomeUnknown: true }
+  const code = errorCode(error)
+  const refusal = code === undefined ? undefined : handshakeRefusal(code)
+  const failure = classifiedFailure('unreachable', { message: describeNetworkError(error, timeoutMs), flow, ...(refusal ? { hint: HANDSHAKE_HINTS[refusal] } : {}) })
+  return refusal !== undefined || (code !== undefined && NEVER_SENT.has(code)) ? failure : { ...failure, outcomeUnknown: true }
 }
 
-function neverSent (error: unknown): boolean {
+/** undici's fetch puts the socket's error under `cause` */
+function errorCode (error: unknown): string | undefined {
   const e = error as { code?: unknown, cause?: { code?: unknown } } | undefined
-  const code = typeof e?.cause?.code === 'string' ? e.cause.code : typeof e?.code === 'string' ? e.code : undefined
-  return code !== undefined && NEVER_SENT.has(code)
+  return typeof e?.cause?.code === 'string' ? e.cause.code : typeof e?.code === 'string' ? e.code : undefined
 }
 
 export function describeNetworkError (error: unknown, timeoutMs?: number): string {
-  const e = error as { name?: unknown, code?: unknown, cause?: { code?: unknown, name?: unknown } } | undefined
+  const e = error as { name?: unknown, cause?: { name?: unknown } } | undefined
   if (e?.name === 'TimeoutError' || e?.name === 'AbortError' || e?.cause?.name === 'TimeoutError') {
     return timeoutMs === undefined ? 'Salesforce did not answer in time' : `Salesforce did not answer within ${timeoutMs} ms`
   }
-  const code = typeof e?.cause?.code === 'string' ? e.cause.code : typeof e?.code === 'string' ? e.code : undefined
+  const code = errorCode(error)
   return code === undefined ? 'could not reach Salesforce (network error)' : `could not reach Salesforce (${code})`
 }
 

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino'
+import { handshakeRefusal } from '../tls-refusal.ts'
 
 /**
  * Redis's own "no", not the network's: a wrong password or ACL user (AUTH answers WRONGPASS; a
@@ -11,8 +12,6 @@ import type { Logger } from 'pino'
  */
 // anywhere in the message: with Sentinel, ioredis reports "All sentinels are unreachable. … Last error: WRONGPASS …"
 const REFUSED_REPLY = /\b(WRONGPASS|NOAUTH|NOPERM)\b/
-const CERTIFICATE_REFUSED = new Set(['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID'])
 
 type RedisError = Error & { code?: unknown, lastNodeError?: unknown }
 
@@ -25,7 +24,7 @@ export function isRedisRefusal (err: unknown): boolean {
 function refused (err: RedisError): boolean {
   if (REFUSED_REPLY.test(err.message)) return true
   const code = typeof err.code === 'string' ? err.code : ''
-  return code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_') || CERTIFICATE_REFUSED.has(code)
+  return code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_') || handshakeRefusal(code) === 'certificate'
 }
 
 /** What an operator needs to read: a Cluster's "Failed to refresh slots cache." says nothing without the node's answer. */

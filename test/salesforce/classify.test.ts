@@ -145,6 +145,18 @@ t.test('network errors are unreachable and retryable', async t => {
   t.match(classifyNetworkError('weird'), { classification: 'unreachable', message: /network error/ })
 })
 
+t.test('a TLS handshake the broker refused sent nothing; a TLS error that can come later may have been judged', async t => {
+  const failed = (code: string) => classifyNetworkError(Object.assign(new TypeError('fetch failed'), { cause: Object.assign(new Error('x'), { code }) }))
+  for (const code of ['CERT_NOT_YET_VALID', 'CERT_REVOKED', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'ERR_TLS_CERT_ALTNAME_INVALID']) {
+    t.notOk(failed(code).outcomeUnknown, `${code}: nothing sent`)
+    t.match(failed(code).hint, /certificate/)
+  }
+  t.notOk(failed('ERR_SSL_WRONG_VERSION_NUMBER').outcomeUnknown, 'not TLS at all: nothing sent')
+  t.equal(failed('ERR_SSL_DECRYPTION_FAILED_OR_BAD_RECORD_MAC').outcomeUnknown, true, 'a broken record may come after the request')
+  t.equal(failed('ECONNRESET').outcomeUnknown, true)
+  t.notOk(failed('ECONNREFUSED').outcomeUnknown)
+})
+
 t.test('bare HTTP statuses', async t => {
   t.match(classifyHttpStatus(302, 'The token endpoint'), { classification: 'unknown', retryable: false, hint: /redirect/ })
   t.match(classifyHttpStatus(500, 'The token endpoint'), { classification: 'unknown', retryable: true })

@@ -1,8 +1,15 @@
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { createServer as createHttpServer, type Server } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
+import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { ACME, acmeDefinition, acmeOrg, bearer, buildTestApp, startSim, tempFileStore } from '../helper.ts'
 import { startRedis } from '../support/redis.ts'
 import { testPrincipals } from '../support/principals.ts'
+import { makeChainedServerCert } from '../support/test-certs.ts'
 
 // The failure guard keeps Salesforce's count: Salesforce's failed-login counter has no time window
 // (it resets on a successful login or a lockout), so the broker's must not forget either — over
@@ -101,6 +108,40 @@ t.test('a password login the broker gave up on counts as failed, and is not retr
   t.equal(user.failedLogins, 1, 'which Salesforce counted')
   const health = (await app.inject({ method: 'GET', url: '/health/salesforce?connection=acme', headers: bearer(principals.adminKey) })).json()
   t.equal(health.connections[0].loginGuard.failures, 1, 'and so did the guard')
+})
+
+t.test('a login host whose TLS handshake the broker refuses was sent no password: the guard does not count it, and the hint says why', async (t) => {
+  // behind a TLS-inspecting egress proxy whose CA the broker was not given, and an https URL on a
+  // plain HTTP port: the handshake fails before the request is written, so Salesforce counted nothing
+  const dir = await mkdtemp(join(tmpdir(), 'sfb-untrusted-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  let requests = 0
+  const listen = async (server: Server) => {
+    await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+    t.teardown(() => new Promise<void>(resolve => server.close(() => resolve())))
+    return `https://127.0.0.1:${(server.address() as AddressInfo).port}`
+  }
+  const proxied = await listen(createHttpsServer(await makeChainedServerCert(dir), () => { requests++ }))
+  const plain = await listen(createHttpServer(() => { requests++ }))
+  const store = await tempFileStore(t)
+  const principals = testPrincipals(['*'])
+  const { app } = await buildTestApp(t, { secretStore: store, principals, env: { LOGIN_URL_ALLOWLIST: 'https://127.0.0.1:*' } })
+  const cases = [
+    { name: 'behind-proxy', loginUrl: proxied, code: 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', hint: /NODE_EXTRA_CA_CERTS/ },
+    { name: 'plain-port', loginUrl: plain, code: 'ERR_SSL_WRONG_VERSION_NUMBER', hint: /scheme and port of loginUrl/ },
+  ]
+  for (const c of cases) {
+    await store.write(c.name, { flow: 'soap', loginUrl: c.loginUrl, username: ACME.username, password: ACME.password, securityToken: ACME.securityToken, apiVersion: '62.0', sessionTimeoutSeconds: 7200 }, 0)
+    // more wrong-looking logins than the guard lets through (it holds the third of a 3-attempt lockout)
+    for (let i = 0; i < 4; i++) {
+      const result = (await app.inject({ method: 'POST', url: `/v1/admin/connections/${c.name}/validate`, headers: bearer(principals.adminKey), payload: { password: `candidate-${i}` } })).json()
+      t.match(result, { ok: false, classification: 'unreachable', message: new RegExp(c.code) }, `${c.name} ${i}: the handshake is named, not held back by the guard`)
+      t.match(result.hint, c.hint, 'and the hint says what to do')
+    }
+    const health = (await app.inject({ method: 'GET', url: `/health/salesforce?connection=${c.name}`, headers: bearer(principals.adminKey) })).json()
+    t.equal(health.connections[0].loginGuard?.failures ?? 0, 0, `${c.name}: the guard counted none of them`)
+  }
+  t.equal(requests, 0, 'no request reached either host')
 })
 
 t.test('3 replicas with Redis stopped: no password login is tried, cached sessions keep serving, the answer says why', async (t) => {
