@@ -1,15 +1,14 @@
 /**
- * A TLS handshake this process gave up on, named by the code Node gives its error. The handshake
- * comes before the first byte of a request, so such a failure sent nothing: no password reached a
- * login host, no AUTH reached Redis.
- *  - `certificate`: the peer's certificate was refused here: OpenSSL's verification codes as Node
- *    reports them (Node.js documentation, TLS, "X509 certificate error codes") and Node's own
- *    host-name check. Retrying gives the same answer until the peer's certificate or the broker's
- *    trusted CAs (NODE_EXTRA_CA_CERTS) change.
- *  - `not_tls`: the peer answered the ClientHello with something that is not TLS (an https URL on a
- *    plain HTTP port).
- * Other TLS errors are left out on purpose: some (a bad record MAC, say) can come after a request
- * was sent, and a login whose fate is unknown must count as failed.
+ * A TLS failure, named by the code Node gives its error.
+ *  - `certificate`: this process refused the peer's certificate: OpenSSL's verification codes as
+ *    Node reports them (Node.js documentation, TLS, "X509 certificate error codes") and Node's own
+ *    host-name check. Node rejects the certificate before the socket is handed over as connected,
+ *    and undici writes a request only after that, so no byte of a request was sent: no password
+ *    reached a login host, no AUTH reached Redis. Retrying gives the same answer until the peer's
+ *    certificate or the broker's trusted CAs (NODE_EXTRA_CA_CERTS, read at start) change.
+ *  - `not_tls`: a record that is not TLS (ERR_SSL_WRONG_VERSION_NUMBER), typically an https URL on a
+ *    plain-HTTP port. OpenSSL raises it for a bad record at any point of a connection, after a
+ *    request was written too, so it does not say that nothing was sent: only what to check.
  */
 export type HandshakeRefusal = 'certificate' | 'not_tls'
 

@@ -221,28 +221,29 @@ export function classifyAuthRefusal (httpStatus: 401 | 403, text: string, what: 
 
 /**
  * Errors that mean the request never left: no connection was made (refused, no route, no such
- * host, a connect timeout) or its TLS handshake failed (../tls-refusal.ts: a certificate the broker
- * refused, a host that does not speak TLS). Anything else — the broker's own timeout, a reset or a
- * closed socket after sending — may come after Salesforce judged the request.
+ * host, a connect timeout) or the broker refused the host's certificate (../tls-refusal.ts).
+ * Anything else — the broker's own timeout, a reset or a closed socket after sending — may come
+ * after Salesforce judged the request.
  */
 const NEVER_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH', 'UND_ERR_CONNECT_TIMEOUT'])
 
-/** What to do when the handshake, not Salesforce, refused: retrying alone changes nothing. */
-const HANDSHAKE_HINTS: Record<HandshakeRefusal, string> = {
-  certificate: 'The broker refused the login host\'s TLS certificate, so nothing was sent: Salesforce saw no login and the failure guard ' +
-    'did not count one. Salesforce\'s own hosts have publicly trusted certificates; a private CA on the way usually means a ' +
-    'TLS-inspecting egress proxy (give the broker its CA with NODE_EXTRA_CA_CERTS; chart: extraCaCertificates) or a loginUrl ' +
-    'that is not a Salesforce host.',
-  not_tls: 'The login host did not answer in TLS, so nothing was sent: loginUrl is https but its host and port serve plain HTTP ' +
-    'or something else. Check the scheme and port of loginUrl.',
+/** What to check when TLS, not Salesforce, said no: retrying alone changes nothing. */
+const TLS_HINTS: Record<HandshakeRefusal, string> = {
+  certificate: 'The broker refused the TLS certificate of the host it called, so nothing was sent to it. Salesforce\'s own hosts ' +
+    'have publicly trusted certificates: behind a TLS-inspecting egress proxy, give the broker the proxy\'s CA with ' +
+    'NODE_EXTRA_CA_CERTS (read at start: restart the broker; chart: extraCaCertificates.configMapName); otherwise check that ' +
+    'the URL names a Salesforce host.',
+  not_tls: 'The host did not answer in TLS: the URL is https, but that host and port serve plain HTTP or something else. ' +
+    'Check the scheme and port of the connection\'s loginUrl.',
 }
 
 /** fetch rejected: timeout, refused, reset, DNS… Always `unreachable`, always retryable; `outcomeUnknown` unless nothing was sent. */
 export function classifyNetworkError (error: unknown, timeoutMs?: number, flow?: Flow): ClassifiedFailure {
   const code = errorCode(error)
-  const refusal = code === undefined ? undefined : handshakeRefusal(code)
-  const failure = classifiedFailure('unreachable', { message: describeNetworkError(error, timeoutMs), flow, ...(refusal ? { hint: HANDSHAKE_HINTS[refusal] } : {}) })
-  return refusal !== undefined || (code !== undefined && NEVER_SENT.has(code)) ? failure : { ...failure, outcomeUnknown: true }
+  const tls = code === undefined ? undefined : handshakeRefusal(code)
+  const failure = classifiedFailure('unreachable', { message: describeNetworkError(error, timeoutMs), flow, ...(tls ? { hint: TLS_HINTS[tls] } : {}) })
+  const neverSent = tls === 'certificate' || (code !== undefined && NEVER_SENT.has(code))
+  return neverSent ? failure : { ...failure, outcomeUnknown: true }
 }
 
 /** undici's fetch puts the socket's error under `cause` */
