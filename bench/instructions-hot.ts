@@ -15,7 +15,11 @@
  *     dozens: it weighs more here than at full speed;
  *   - V8 optimises on its own timing: in some runs one side (either) keeps process.nextTick on a
  *     slow path (SLOW_PATH below, about 50 thousand instructions per request), reported apart, and
- *     a side whose optimising compiler is still busy counts that thread's work too.
+ *     a side whose optimising compiler is still busy counts that thread's work too;
+ *   - a major garbage collection comes every couple of hundred thousand requests and costs a window
+ *     of 4,000 about 100 thousand instructions per request when it falls in it: each side's main
+ *     thread is reported apart from V8's helper threads (concurrent marking, background compiling),
+ *     and the main threads' ratio without the slow path is the steadiest figure.
  * Needs valgrind (Debian's package).
  */
 import { execFile } from 'node:child_process'
@@ -62,7 +66,9 @@ setLogDir(workDir)
 const vgdbPrefix = `--vgdb-prefix=${join(workDir, 'vgdb')}`
 // (HOST is also where the broker listens)
 const vgdbNames = { LOGNAME: 'bench', USER: 'bench', HOST: '127.0.0.1', HOSTNAME: '127.0.0.1' }
-const callgrind = (name: string) => ['valgrind', '--tool=callgrind', '--cache-sim=yes', '--instr-atstart=no', vgdbPrefix, `--callgrind-out-file=${join(workDir, `callgrind.${name}`)}`]
+// --separate-threads: one dump per thread, so the main thread (the requests' own work) is counted apart from
+// V8's helper threads (concurrent marking, sweeping, background compiling), whose work falls in a window or not
+const callgrind = (name: string) => ['valgrind', '--tool=callgrind', '--cache-sim=yes', '--instr-atstart=no', '--separate-threads=yes', vgdbPrefix, `--callgrind-out-file=${join(workDir, `callgrind.${name}`)}`]
 const control = async (command: string, pid: string) => {
   const { stdout, stderr } = await run('callgrind_control', [vgdbPrefix, command, pid], { env: { ...process.env, ...vgdbNames } })
   if (/error|failed/i.test(stdout + stderr)) throw new Error(`instructions-hot: callgrind_control ${command} ${pid}: ${stdout}${stderr}`)
@@ -119,9 +125,10 @@ try {
     await control('--dump', pid)
     const counted = await dumped(side.name)
     const slowPath = { instructions: counted.slowPath.instructions / answered, calls: counted.slowPath.calls / answered }
-    perRequest.set(side.name, { instructions: counted.instructions / answered, cycles: counted.cycles / answered, slowPath })
+    perRequest.set(side.name, { instructions: counted.instructions / answered, cycles: counted.cycles / answered, mainThread: counted.mainThread / answered, slowPath })
     const thousands = (v: number) => Math.round(v / answered / 1000).toLocaleString('en')
-    process.stdout.write(`${side.name}: ${answered} answers, ${thousands(counted.instructions)}k instructions and ${thousands(counted.cycles)}k estimated cycles per request; ` +
+    process.stdout.write(`${side.name}: ${answered} answers, ${thousands(counted.instructions)}k instructions and ${thousands(counted.cycles)}k estimated cycles per request ` +
+      `(main thread ${thousands(counted.mainThread)}k, V8's helper threads ${thousands(counted.instructions - counted.mainThread)}k); ` +
       `V8's literal slow path ${Math.round(slowPath.calls)} calls and ${Math.round(slowPath.instructions / 1000)}k instructions of them\n`)
   }
   const [b, s, bare] = ['broker', 'same-promises', 'baseline'].map(name => perRequest.get(name) as Counted)
@@ -129,6 +136,9 @@ try {
   process.stdout.write(`broker / same-promises: ${ratios(b, s)}\n`)
   const withoutSlowPath = (x: Counted) => x.instructions - x.slowPath.instructions
   process.stdout.write(`broker / same-promises without V8's literal slow path (either side may fall into it): ${(withoutSlowPath(b) / withoutSlowPath(s)).toFixed(3)}× in instructions\n`)
+  // the main thread without the slow path: the requests' own work, without what V8's helper threads happened to do in the window
+  const steady = (x: Counted) => x.mainThread - x.slowPath.instructions
+  process.stdout.write(`broker / same-promises, main thread without the slow path: ${(steady(b) / steady(s)).toFixed(3)}× (${Math.round(steady(b) / 1000)}k / ${Math.round(steady(s) / 1000)}k per request; bare Fastify ${Math.round(steady(bare) / 1000)}k)\n`)
   process.stdout.write(`broker / bare Fastify: ${ratios(b, bare)}\n`)
   process.stdout.write(`same-promises / bare Fastify: ${ratios(s, bare)}\n`)
 } finally {
@@ -146,6 +156,8 @@ async function load (side: Side, amount: number): Promise<number> {
 interface Counted {
   instructions: number
   cycles: number
+  /** of the instructions, those of the process's first thread: JavaScript, the event loop, the GC's pauses */
+  mainThread: number
   /** instructions spent in V8's runtime defining object-literal properties (see SLOW_PATH), and its calls */
   slowPath: { instructions: number, calls: number }
 }
@@ -156,17 +168,33 @@ interface Counted {
  * CEst): a larger program pays in cache misses what its instruction count does not show.
  */
 async function dumped (name: string): Promise<Counted> {
-  // callgrind.NAME.1, .2…: the dumps asked for; callgrind.NAME itself is written at exit
-  const dumps = (await readdir(workDir)).filter(f => new RegExp(`^callgrind\\.${name}\\.\\d+$`).test(f))
-  const newest = dumps.sort((a, b) => Number(b.split('.').pop()) - Number(a.split('.').pop()))[0]
-  const text = newest ? await readFile(join(workDir, newest), 'utf8') : ''
-  const events = /^events: (.+)$/m.exec(text)?.[1].trim().split(/\s+/)
-  const totals = /^totals: (.+)$/m.exec(text)?.[1].trim().split(/\s+/).map(Number)
-  if (!events || !totals) throw new Error(`instructions-hot: no callgrind dump for ${name} in ${workDir}`)
-  const n = (event: string) => totals[events.indexOf(event)] ?? 0
-  const l1Misses = n('I1mr') + n('D1mr') + n('D1mw')
-  const llMisses = n('ILmr') + n('DLmr') + n('DLmw')
-  return { instructions: n('Ir'), cycles: n('Ir') + 10 * l1Misses + 100 * llMisses, slowPath: await slowPathIn(join(workDir, newest)) }
+  // callgrind.NAME.1-01, .1-02…: dump 1 of thread 1, 2…; callgrind.NAME-01… are written at exit
+  const dumpName = new RegExp(`^callgrind\\.${name}\\.(\\d+)-(\\d+)$`)
+  const files = (await readdir(workDir)).map(f => ({ f, m: dumpName.exec(f) })).filter(x => x.m !== null)
+  const newest = Math.max(...files.map(x => Number(x.m?.[1])))
+  const threads = files.filter(x => Number(x.m?.[1]) === newest).sort((a, b) => Number(a.m?.[2]) - Number(b.m?.[2]))
+  if (threads.length === 0) throw new Error(`instructions-hot: no callgrind dump for ${name} in ${workDir}`)
+  let instructions = 0
+  let cycles = 0
+  let mainThread = 0
+  let slowPath = { instructions: 0, calls: 0 }
+  for (const [i, { f }] of threads.entries()) {
+    const text = await readFile(join(workDir, f), 'utf8')
+    const events = /^events: (.+)$/m.exec(text)?.[1].trim().split(/\s+/)
+    const totals = /^totals: (.+)$/m.exec(text)?.[1].trim().split(/\s+/).map(Number)
+    if (!events || !totals) continue
+    const n = (event: string) => totals[events.indexOf(event)] ?? 0
+    const l1Misses = n('I1mr') + n('D1mr') + n('D1mw')
+    const llMisses = n('ILmr') + n('DLmr') + n('DLmw')
+    instructions += n('Ir')
+    cycles += n('Ir') + 10 * l1Misses + 100 * llMisses
+    if (i === 0) {
+      mainThread = n('Ir')
+      // the slow path is JavaScript's, so the main thread's
+      slowPath = await slowPathIn(join(workDir, f))
+    }
+  }
+  return { instructions, cycles, mainThread, slowPath }
 }
 
 /** SLOW_PATH's inclusive instructions and calls in one dump, from callgrind_annotate (valgrind's own reader). */
