@@ -6,7 +6,7 @@
  * answer, so callers can rely on them: a credential-class failure opens the lockout circuit and
  * is never retried automatically; only network trouble, rate limits and 5xx are retried.
  */
-import { handshakeRefusal, type HandshakeRefusal } from '../tls-refusal.ts'
+import { tlsFailureOf, type TlsFailure } from '../tls-failure.ts'
 import { withoutControlCharacters } from './control-characters.ts'
 import { remediationHint, type FailureClassification } from './remediation.ts'
 import type { ClassifiedFailure, Flow } from './types.ts'
@@ -221,14 +221,14 @@ export function classifyAuthRefusal (httpStatus: 401 | 403, text: string, what: 
 
 /**
  * Errors that mean the request never left: no connection was made (refused, no route, no such
- * host, a connect timeout) or the broker refused the host's certificate (../tls-refusal.ts).
+ * host, a connect timeout) or the broker refused the host's certificate (../tls-failure.ts).
  * Anything else — the broker's own timeout, a reset or a closed socket after sending — may come
  * after Salesforce judged the request.
  */
 const NEVER_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH', 'UND_ERR_CONNECT_TIMEOUT'])
 
 /** What to check when TLS, not Salesforce, said no: retrying alone changes nothing. */
-const TLS_HINTS: Record<HandshakeRefusal, string> = {
+const TLS_HINTS: Record<TlsFailure, string> = {
   certificate: 'The broker refused the TLS certificate of the host it called, so nothing was sent to it. Salesforce\'s own hosts ' +
     'have publicly trusted certificates: behind a TLS-inspecting egress proxy, give the broker the proxy\'s CA with ' +
     'NODE_EXTRA_CA_CERTS (read at start: restart the broker; chart: extraCaCertificates.configMapName); otherwise check that ' +
@@ -240,7 +240,7 @@ const TLS_HINTS: Record<HandshakeRefusal, string> = {
 /** fetch rejected: timeout, refused, reset, DNS… Always `unreachable`, always retryable; `outcomeUnknown` unless nothing was sent. */
 export function classifyNetworkError (error: unknown, timeoutMs?: number, flow?: Flow): ClassifiedFailure {
   const code = errorCode(error)
-  const tls = code === undefined ? undefined : handshakeRefusal(code)
+  const tls = code === undefined ? undefined : tlsFailureOf(code)
   const failure = classifiedFailure('unreachable', { message: describeNetworkError(error, timeoutMs), flow, ...(tls ? { hint: TLS_HINTS[tls] } : {}) })
   const neverSent = tls === 'certificate' || (code !== undefined && NEVER_SENT.has(code))
   return neverSent ? failure : { ...failure, outcomeUnknown: true }

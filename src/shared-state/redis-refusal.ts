@@ -1,5 +1,5 @@
 import type { Logger } from 'pino'
-import { handshakeRefusal } from '../tls-refusal.ts'
+import { tlsFailureOf } from '../tls-failure.ts'
 
 /**
  * Redis's own "no", not the network's: a wrong password or ACL user (AUTH answers WRONGPASS; a
@@ -24,7 +24,7 @@ export function isRedisRefusal (err: unknown): boolean {
 function refused (err: RedisError): boolean {
   if (REFUSED_REPLY.test(err.message)) return true
   const code = typeof err.code === 'string' ? err.code : ''
-  return code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_') || handshakeRefusal(code) === 'certificate'
+  return code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_') || tlsFailureOf(code) === 'certificate'
 }
 
 /** What an operator needs to read: a Cluster's "Failed to refresh slots cache." says nothing without the node's answer. */

@@ -10,7 +10,7 @@
  *    plain-HTTP port. OpenSSL raises it for a bad record at any point of a connection, after a
  *    request was written too, so it does not say that nothing was sent: only what to check.
  */
-export type HandshakeRefusal = 'certificate' | 'not_tls'
+export type TlsFailure = 'certificate' | 'not_tls'
 
 const X509_VERIFICATION_CODES = [
   'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_CRL', 'UNABLE_TO_DECRYPT_CERT_SIGNATURE', 'UNABLE_TO_DECRYPT_CRL_SIGNATURE',
@@ -21,12 +21,12 @@ const X509_VERIFICATION_CODES = [
   'PATH_LENGTH_EXCEEDED', 'INVALID_PURPOSE', 'CERT_UNTRUSTED', 'CERT_REJECTED', 'HOSTNAME_MISMATCH',
 ]
 
-const REFUSALS: ReadonlyMap<string, HandshakeRefusal> = new Map([
+const FAILURES: ReadonlyMap<string, TlsFailure> = new Map([
   ...X509_VERIFICATION_CODES.map(code => [code, 'certificate'] as const),
   ['ERR_TLS_CERT_ALTNAME_INVALID', 'certificate'],
   ['ERR_SSL_WRONG_VERSION_NUMBER', 'not_tls'],
 ])
 
-export function handshakeRefusal (code: string): HandshakeRefusal | undefined {
-  return REFUSALS.get(code)
+export function tlsFailureOf (code: string): TlsFailure | undefined {
+  return FAILURES.get(code)
 }
