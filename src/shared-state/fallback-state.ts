@@ -173,17 +173,19 @@ export class FallbackSharedState implements SharedState {
       this.markHealthy()
       return taken
     } catch (err) {
-      // Redis up but slow (a command timeout under load): another replica may hold the lease, so
-      // this one does not take a local one; it waits and asks again. Only an outage falls back, and
-      // a refusal (an ACL that does not cover the broker's keys) is one: no wait ends it.
-      if (this.slowNotRefused(err)) return false
-      // Sentinel or Cluster promoting a replica: a local lease here means one login per replica
-      if (this.primary.refuses?.(err) !== true && await this.primary.awaitFailover?.()) {
-        try {
-          const taken = await this.primary.acquireLease(name, owner, ttlMs)
-          this.markHealthy()
-          return taken
-        } catch {}
+      // a refusal (an ACL that does not cover the broker's keys) is an outage: no wait ends it
+      if (this.primary.refuses?.(err) !== true) {
+        // Redis up but slow (a command timeout under load): another replica may hold the lease, so
+        // this one does not take a local one; it waits and asks again. Only an outage falls back.
+        if (this.primary.connected === true) return false
+        // Sentinel or Cluster promoting a replica: a local lease here means one login per replica
+        if (await this.primary.awaitFailover?.()) {
+          try {
+            const taken = await this.primary.acquireLease(name, owner, ttlMs)
+            this.markHealthy()
+            return taken
+          } catch {}
+        }
       }
       this.markDegraded('acquireLease', err)
       return this.local.acquireLease(name, owner, ttlMs)
