@@ -182,7 +182,7 @@ async function dumped (name: string): Promise<Counted> {
     const text = await readFile(join(workDir, f), 'utf8')
     const events = /^events: (.+)$/m.exec(text)?.[1].trim().split(/\s+/)
     const totals = /^totals: (.+)$/m.exec(text)?.[1].trim().split(/\s+/).map(Number)
-    if (!events || !totals) continue
+    if (!events || !totals) throw new Error(`instructions-hot: no totals in the callgrind dump ${f}`)
     const n = (event: string) => totals[events.indexOf(event)] ?? 0
     const l1Misses = n('I1mr') + n('D1mr') + n('D1mw')
     const llMisses = n('ILmr') + n('DLmr') + n('DLmw')
