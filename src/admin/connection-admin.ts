@@ -6,8 +6,8 @@ import { CasConflictError, type SecretStore, type StoredConnection } from '../se
 import type { Static } from 'typebox'
 import type { ConnectionMetadataSchema, CredentialsPatch, ValidationResultSchema, VersionSchema } from '../schemas/connection.ts'
 import type { LoginGate } from '../sessions/login-gate.ts'
-import { circuitView, pausedMessage } from '../sessions/circuit.ts'
-import { refusalProblem } from '../sessions/login-refusal.ts'
+import { circuitView, opensCircuit, pausedMessage } from '../sessions/circuit.ts'
+import { refusalProblem, unjudgedFailureProblem } from '../sessions/login-refusal.ts'
 import type { SessionService } from '../sessions/session-service.ts'
 import type { AuditLog } from './audit-log.ts'
 import { missingFieldsForFlow } from '../salesforce/flow-requirements.ts'
@@ -282,6 +282,11 @@ export class ConnectionAdmin {
       throw refusalProblem(outcome.refusal, name)
     }
     if (!outcome.ok) {
+      // unreachable, a 5xx, LOGIN_RATE_EXCEEDED: Salesforce did not judge the candidate, so it is not "rejected"
+      if (!opensCircuit(outcome.failure)) {
+        await this.opts.audit.record({ ...base, outcome: 'error', classification: outcome.failure.classification })
+        throw unjudgedFailureProblem(name, outcome.failure, this.opts.gate.loginsPerHour)
+      }
       await this.opts.audit.record({ ...base, outcome: 'rejected', classification: outcome.failure.classification })
       throw rejected(name, outcome.failure, candidate.flow, rotated)
     }

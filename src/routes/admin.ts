@@ -51,7 +51,12 @@ const DeletionPendingSchema = Type.Object({
 }, { additionalProperties: false })
 
 const meta = { content: { 'application/json': { schema: { $ref: 'ConnectionMetadata#' } } } }
-const MUTATION_PROBLEMS = [...COMMON_PROBLEMS, 'unauthenticated', 'forbidden', 'rate_limited', 'conflict', 'credentials_rejected', 'permissions_missing', 'secret_store_unavailable'] as const
+/**
+ * A write logs in with the candidate first, through the login gate: its refusals, and a login
+ * Salesforce did not judge (unreachable, LOGIN_RATE_EXCEEDED), are answered as for a session.
+ */
+const CANDIDATE_LOGIN_PROBLEMS = ['login_guarded', 'login_guard_unavailable', 'circuit_open', 'login_budget_exhausted', 'login_wait_timeout', 'salesforce_unavailable'] as const
+const MUTATION_PROBLEMS = [...COMMON_PROBLEMS, 'unauthenticated', 'forbidden', 'rate_limited', 'conflict', 'credentials_rejected', 'permissions_missing', 'secret_store_unavailable', ...CANDIDATE_LOGIN_PROBLEMS] as const
 
 /** Connection management for admin principals. Secrets go in; nothing but metadata comes out. */
 const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async (app, { admin, audit, flowSunsetPolicy }) => {
@@ -101,7 +106,7 @@ const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async (app, {
       security,
       operationId: 'putConnection',
       summary: 'Create or replace a connection (validated against Salesforce first)',
-      description: 'Logs in with the candidate first. Rejected: 422 with the failure class and hint, nothing stored. Accepted: written with check-and-set, old cached sessions dropped, the fresh session cached, the circuit cleared. A soap or oauth_password connection is answered with `warnings` naming the day Salesforce retires its flow; after that day a new one is refused (503 flow_retired) unless `acceptRetiredFlow=true`, which is kept with the connection: without it, its session requests answer 503 flow_retired without a login after that day.',
+      description: 'Logs in with the candidate first. Rejected: 422 with the failure class and hint, nothing stored. Not judged (Salesforce unreachable, or LOGIN_RATE_EXCEEDED): 503 salesforce_unavailable or 429 login_budget_exhausted with Retry-After, nothing stored. Accepted: written with check-and-set, old cached sessions dropped, the fresh session cached, the circuit cleared. A soap or oauth_password connection is answered with `warnings` naming the day Salesforce retires its flow; after that day a new one is refused (503 flow_retired) unless `acceptRetiredFlow=true`, which is kept with the connection: without it, its session requests answer 503 flow_retired without a login after that day.',
       params: ConnectionNameParams,
       querystring: PutQuery,
       headers: IfMatchHeaders,

@@ -1,6 +1,8 @@
 import { DomainError } from '../errors.ts'
 import { pausedMessage, retryAfterSeconds } from './circuit.ts'
-import { heldOffProblem } from './hold-off.ts'
+import type { ClassifiedFailure } from '../salesforce/types.ts'
+import { heldOffProblem, type HoldOff } from './hold-off.ts'
+import { BUDGET_WINDOW_MS } from './login-budget.ts'
 import type { LoginRefusal } from './login-gate.ts'
 
 const seconds = (at: number) => Math.max(1, Math.ceil((at - Date.now()) / 1000))
@@ -56,6 +58,19 @@ export function refusalProblem (refusal: LoginRefusal, connection: string): Doma
     case 'held_off':
       return heldOffProblem(connection, refusal.holdOff)
   }
+}
+
+/**
+ * The answer to a login that failed without Salesforce judging its secret (unreachable, a 5xx,
+ * LOGIN_RATE_EXCEEDED; `opensCircuit` is false for these), whoever asked: 503 with Retry-After,
+ * never "credentials rejected". LOGIN_RATE_EXCEEDED holds the user's logins for the rest of the
+ * hour: say so, not "try again in a second".
+ */
+export function unjudgedFailureProblem (connection: string, failure: ClassifiedFailure, loginsPerHour: number, holdOff?: HoldOff): DomainError {
+  if (failure.classification === 'login_rate_exceeded') {
+    return refusalProblem({ kind: 'budget', reason: 'rate_exceeded', used: loginsPerHour, limit: loginsPerHour, retryAt: Date.now() + BUDGET_WINDOW_MS }, connection)
+  }
+  return heldOffProblem(connection, holdOff ?? { ...failure, until: Date.now() + 1000 })
 }
 
 function budgetDetail (r: Extract<LoginRefusal, { kind: 'budget' }>): string {

@@ -5,10 +5,9 @@ import type { ConnectionDefinition } from '../salesforce/types.ts'
 import type { StoredConnection } from '../secrets/store.ts'
 import { SecretStoreUnavailableError } from '../secrets/store.ts'
 import { retryAfterSeconds } from './circuit.ts'
-import { heldOffProblem } from './hold-off.ts'
-import { BUDGET_WINDOW_MS, type LoginPurpose } from './login-budget.ts'
+import type { LoginPurpose } from './login-budget.ts'
 import type { LoginGate } from './login-gate.ts'
-import { refusalProblem } from './login-refusal.ts'
+import { refusalProblem, unjudgedFailureProblem } from './login-refusal.ts'
 import type { RejectionCheck } from './rejection-check.ts'
 import { LocalSessions, servable } from './local-sessions.ts'
 import { StopSignal } from './stop-signal.ts'
@@ -300,12 +299,7 @@ export class SessionService {
         connection, classification: failure.classification, hint: failure.hint, retryable: true,
       }, retryAfterSeconds(outcome.circuit))
     }
-    // LOGIN_RATE_EXCEEDED: the gate holds the user's logins for the hour; say so, not "try again in a second"
-    if (failure.classification === 'login_rate_exceeded') {
-      const limit = this.opts.gate.loginsPerHour
-      throw refusalProblem({ kind: 'budget', reason: 'rate_exceeded', used: limit, limit, retryAt: Date.now() + BUDGET_WINDOW_MS }, connection)
-    }
-    throw heldOffProblem(connection, outcome.holdOff ?? { ...failure, until: Date.now() + 1000 })
+    throw unjudgedFailureProblem(connection, failure, this.opts.gate.loginsPerHour, outcome.holdOff)
   }
 
   /**

@@ -119,6 +119,34 @@ t.test('validate: candidate or stored, nothing written', async (t) => {
   t.match((await admin('GET', `${ADMIN}/acme`)).json(), { circuit: { state: 'open', classification: refused.json().classification } })
 })
 
+t.test('a candidate Salesforce could not judge (outage, rate limit) is not "rejected": 503 with Retry-After, nothing stored', async (t) => {
+  const { sim, store, admin } = await setup(t)
+  t.equal((await admin('PUT', `${ADMIN}/acme`, acmeDefinition(sim, 'jwt_bearer'))).statusCode, 201)
+
+  sim.setDown(true)
+  const rotation = await admin('PATCH', `${ADMIN}/acme/credentials`, { clientId: ACME.clientId })
+  t.equal(rotation.statusCode, 503, 'Salesforce did not answer: the candidate was not judged')
+  t.match(rotation.json(), { type: 'urn:sf-broker:problem:salesforce_unavailable', classification: 'unreachable', retryable: true })
+  t.ok(Number(rotation.headers['retry-after']) >= 1, 'with Retry-After')
+  t.notMatch(rotation.json().detail, /Nothing was stored|rejected/i, 'not told the candidate was rejected')
+  const created = await admin('PUT', `${ADMIN}/other`, acmeDefinition(sim, 'jwt_bearer'))
+  t.equal(created.statusCode, 503, 'a new connection likewise')
+  sim.setDown(false)
+
+  // Salesforce's login rate limit: the user's logins are held for the hour, and the answer says so
+  sim.org('acme').loginRatePerHour = sim.stats('acme').attempts
+  const limited = await admin('PATCH', `${ADMIN}/acme/credentials`, { clientId: ACME.clientId })
+  t.equal(limited.statusCode, 429)
+  t.match(limited.json(), { type: 'urn:sf-broker:problem:login_budget_exhausted', classification: 'login_rate_exceeded' })
+  t.ok(Number(limited.headers['retry-after']) > 3500, 'held until the hour has passed')
+
+  t.equal((await store.read('acme'))?.version, 1, 'nothing written')
+  t.equal(await store.read('other'), null)
+  const events = (await admin('GET', '/v1/admin/audit?limit=50')).json().events as Array<{ action: string, outcome: string, classification?: string }>
+  const unjudged = events.filter(e => e.classification === 'unreachable' || e.classification === 'login_rate_exceeded').map(e => `${e.action}:${e.outcome}:${e.classification}`).sort()
+  t.same(unjudged, ['connection.create:error:unreachable', 'credentials.rotate:error:login_rate_exceeded', 'credentials.rotate:error:unreachable'], 'audited as errors, not as rejected candidates')
+})
+
 t.test('concurrent rotations: one wins, the other gets 409', async (t) => {
   const { sim, admin } = await setup(t, 150)
   await admin('PUT', `${ADMIN}/acme`, acmeDefinition(sim, 'client_credentials'))
