@@ -184,6 +184,13 @@ t.test('AppRole and Kubernetes login answer an auth block', async (t) => {
   t.same(await call(vault, 'POST', 'auth/kubernetes/login', { token: '', body: { role: 'nope', jwt: 'jwt-1' } }), { status: 400, body: { errors: ['invalid role name "nope"'] } })
 })
 
+t.test('an idle connection stays open as long as Vault keeps it (http_idle_timeout, 5 minutes)', async (t) => {
+  const vault = await standIn(t)
+  const answer = await fetch(`${vault.url}/v1/sys/health`)
+  await answer.arrayBuffer()
+  t.equal(answer.headers.get('keep-alive'), 'timeout=300')
+})
+
 t.test('sealed, standby, uninitialised, stopped', async (t) => {
   const vault = await standIn(t)
   const health = await call(vault, 'GET', 'sys/health', { token: '' })

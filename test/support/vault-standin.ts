@@ -11,6 +11,9 @@ import { TransitEngine } from './vault-transit-standin.ts'
  * envelopes follow Vault's API documentation and its KV plugin, so the real node-vault client
  * can be tested against it without a Vault binary.
  */
+/** Vault's tcp listener's http_idle_timeout default */
+export const VAULT_HTTP_IDLE_TIMEOUT_MS = 5 * 60_000
+
 export interface VaultStandIn {
   /** http://127.0.0.1:PORT (https:// with the tls option) */
   url: string
@@ -622,6 +625,10 @@ export async function startVaultStandIn (opts: VaultStandInOptions = {}): Promis
   const server: Server = opts.tls
     ? createHttpsServer({ cert: opts.tls.cert, key: opts.tls.key, ca: opts.tls.ca, requestCert: opts.tls.requestCert ?? false, rejectUnauthorized: opts.tls.requestCert ?? false }, onRequest)
     : createServer(onRequest)
+  // Vault's tcp listener keeps an idle keep-alive connection http_idle_timeout, "5m" by default
+  // (Vault's documentation, configuration/listener/tcp); Node's 5 s reset a request sent by a
+  // test process right after a stall of a few seconds on a loaded machine
+  server.keepAliveTimeout = VAULT_HTTP_IDLE_TIMEOUT_MS
 
   // Node's HTTP parser does not know Vault's LIST verb; such a request arrives here as a parse
   // error with the raw bytes, and is answered by hand on that connection.

@@ -69,6 +69,16 @@ async function closeServer (server: Server): Promise<void> {
  * node:http server on its own port, so "which host did the client call" is as observable as
  * with real Salesforce hosts.
  */
+/**
+ * How long an idle keep-alive connection stays open. Salesforce documents no figure; a minute is
+ * the usual idle timeout of the load balancers in front of such APIs (AWS ALB's default). Node's
+ * own 5 s was shorter than the stall a loaded machine gives a process that is both client and
+ * server (tests run the simulator in the broker's process): a request sent on a pooled connection
+ * right after such a stall met the idle timer that had come due meanwhile, and was reset
+ * (ECONNRESET; reproduced with a 6 s busy loop in an I/O callback).
+ */
+export const IDLE_CONNECTION_MS = 60_000
+
 export async function startSimulator (options: SimulatorOptions): Promise<Simulator> {
   const host = options.host ?? '127.0.0.1'
   const advertised = advertisedHostFor(options, host)
@@ -150,6 +160,7 @@ export async function startSimulator (options: SimulatorOptions): Promise<Simula
       })
     })
     server.on('connection', socket => { if (down) socket.destroy() })
+    server.keepAliveTimeout = IDLE_CONNECTION_MS
     servers.push(server)
     return server
   }

@@ -25,6 +25,13 @@ t.test('limits: DailyApiRequests and the Sforce-Limit-Info header count every RE
   t.equal(sim.org('acme').apiRequestsUsed, 3)
 })
 
+t.test('idle connections stay open a minute: a client stalled for seconds does not send on a connection closing under it', async t => {
+  const sim = await startAcme(t)
+  const answer = await fetch(`${sim.loginUrl}/services/data`)
+  await answer.arrayBuffer()
+  t.equal(answer.headers.get('keep-alive'), 'timeout=60')
+})
+
 t.test('query: records, COUNT(), and Salesforce\'s query errors', async t => {
   const sim = await startAcme(t)
   const access = await token(sim.loginUrl)
