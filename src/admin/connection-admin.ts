@@ -18,6 +18,7 @@ import { checkSecretsStayHome, originOf, sameSecretAndDestination } from './secr
 import { lacksPermissions, permissionsProblem, readinessWarnings } from './readiness-gate.ts'
 import type { ReadinessReport } from '../salesforce/readiness-evaluation.ts'
 import { withoutControlCharacters } from '../salesforce/control-characters.ts'
+import { validationAuditOutcome } from './validation-audit.ts'
 
 export type ConnectionMetadata = Static<typeof ConnectionMetadataSchema>
 export type ValidationResult = Static<typeof ValidationResultSchema>
@@ -158,7 +159,7 @@ export class ConnectionAdmin {
     const lacking = lacksPermissions(readiness)
     await this.opts.audit.record({
       ...base,
-      outcome: outcome.ok && !lacking ? 'success' : 'rejected',
+      outcome: validationAuditOutcome(outcome, !lacking),
       classification: outcome.ok ? (lacking ? 'permissions_missing' : 'ok') : outcome.failure.classification,
     })
     if (outcome.ok) {

@@ -15,6 +15,7 @@ import type { AuditLog } from './audit-log.ts'
 import type { AdminContext, ConnectionAdmin } from './connection-admin.ts'
 import { API_STEPS, SETUP_STEPS, WHY_SETUP, nextStepFor, type RotationMode, type RotationStep } from './consumer-rotation-guide.ts'
 import { unconfirmedPurge } from './fleet-pending.ts'
+import { validationAuditOutcome } from './validation-audit.ts'
 
 export interface ConsumerRotationOptions {
   store: SecretStore
@@ -148,7 +149,7 @@ export class ConsumerRotationService {
     }
     const next: RotationState = { ...state, step: outcome.ok ? 'validated' : 'staged', newKey: pending.definition.clientId, validatedPendingVersion: outcome.ok ? pending.version : undefined }
     await this.opts.state.putJson(consumerRotationDoc(name), next, STATE_TTL_MS)
-    await this.opts.audit.record({ ...audit, outcome: outcome.ok ? 'success' : 'rejected', classification: outcome.ok ? 'ok' : outcome.failure.classification })
+    await this.opts.audit.record({ ...audit, outcome: validationAuditOutcome(outcome), classification: outcome.ok ? 'ok' : outcome.failure.classification })
     if (outcome.ok && !keep) await this.opts.revoke(outcome.session).catch(() => false)
     return {
       ok: outcome.ok,

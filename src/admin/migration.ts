@@ -18,6 +18,7 @@ import { MigrationMarks } from './migration-state.ts'
 import { migrationView } from './migration-view.ts'
 import { originOf } from './secret-destination.ts'
 import { unconfirmedPurge } from './fleet-pending.ts'
+import { validationAuditOutcome } from './validation-audit.ts'
 
 export interface MigrationServiceOptions {
   /** the connections (what serves) */
@@ -114,7 +115,7 @@ export class MigrationService {
     // a validating login proves the definition; its session is not the connection's yet
     if (outcome.ok) await this.opts.revoke(outcome.session).catch(() => false)
     await this.marks.recordValidation(name, id, pending.version, outcome.ok)
-    await this.opts.audit.record({ ...base, outcome: outcome.ok ? 'success' : 'rejected', classification, fields: Object.keys(changes).sort() })
+    await this.opts.audit.record({ ...base, outcome: validationAuditOutcome(outcome), classification, fields: Object.keys(changes).sort() })
     const target = definition.flow as MigrationTarget
     return {
       ok: outcome.ok,

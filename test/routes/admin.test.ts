@@ -110,6 +110,8 @@ t.test('validate: candidate or stored, nothing written', async (t) => {
   sim.setDown(true)
   const outage = await admin('POST', `${ADMIN}/acme/validate`)
   t.match(outage.json(), { ok: false, classification: 'unreachable', retryable: true, source: 'stored' })
+  const audited = (await admin('GET', '/v1/admin/audit?connection=acme&limit=1')).json().events[0]
+  t.match(audited, { action: 'connection.validate', outcome: 'error', classification: 'unreachable' }, 'an outage is audited as an error, not a rejected secret')
   sim.setDown(false)
   t.match((await admin('GET', `${ADMIN}/acme`)).json(), { circuit: { state: 'closed' } }, 'a transient failure leaves the circuit closed')
   // …while a credential failure of the stored secret does open it
