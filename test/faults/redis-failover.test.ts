@@ -37,7 +37,7 @@ async function failoverUnderLoad (t: Test, label: string, env: Record<string, st
   t.ok(await fleet.apps[0].broker.sharedState.acquireLease(HELD_LEASE, 'failover-test', 120_000))
 
   let failover = { failoverMs: 0 }
-  let cold = { statuses: [] as number[], logins: 0 }
+  let cold = { statuses: [] as number[], logins: 0, refusals: [] as string[] }
   const load = await underLoad(fleet, async () => {
     await pause(1000)
     const killing = kill()
@@ -47,7 +47,8 @@ async function failoverUnderLoad (t: Test, label: string, env: Record<string, st
     await pause(1000)
   })
   t.comment(`failover ${label} ${JSON.stringify({ ...load, failoverMs: failover.failoverMs, coldLogins: cold.logins })}`)
-  t.same([...new Set(cold.statuses)], [200], 'a connection first asked for during the failover is served')
+  // the answers themselves when it fails: a run beside a stress series (load 20) once got one 503, and nothing said which
+  if (!t.same([...new Set(cold.statuses)], [200], 'a connection first asked for during the failover is served')) t.comment(`failover ${label}: ${cold.refusals.join('; ')}`)
   t.ok(cold.logins <= 2, `its first login plus at most one extra (${cold.logins})`)
   t.ok(load.requests > 50, `requests kept coming (${load.requests})`)
   t.ok(load.failingForMs <= failover.failoverMs, `requests failed for ${load.failingForMs} ms, the failover took ${failover.failoverMs} ms`)

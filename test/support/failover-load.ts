@@ -168,12 +168,14 @@ export async function invalidationStillWorks (t: Test, fleet: Fleet): Promise<vo
  * Asks for the cold connection on every replica, twice, spread over `spreadMs` from now (start it
  * right after the kill): returns the statuses and the logins it cost at Salesforce.
  */
-export async function coldDuringFailover (fleet: Fleet, spreadMs = 1500): Promise<{ statuses: number[], logins: number }> {
+export async function coldDuringFailover (fleet: Fleet, spreadMs = 1500): Promise<{ statuses: number[], logins: number, refusals: string[] }> {
   const before = fleet.sim.stats(COLD).attempts
   const n = fleet.apps.length * 2
-  const statuses = await Promise.all(Array.from({ length: n }, async (_, i) => {
+  const answers = await Promise.all(Array.from({ length: n }, async (_, i) => {
     await pause(Math.round(i * spreadMs / n))
-    return (await fleet.ask(i, COLD)).statusCode
+    const started = performance.now()
+    const res = await fleet.ask(i, COLD)
+    return { status: res.statusCode, refusal: res.statusCode === 200 ? undefined : `${res.statusCode} after ${Math.round(performance.now() - started)} ms: ${res.body.slice(0, 300)}` }
   }))
-  return { statuses, logins: fleet.sim.stats(COLD).attempts - before }
+  return { statuses: answers.map(a => a.status), logins: fleet.sim.stats(COLD).attempts - before, refusals: answers.flatMap(a => a.refusal ?? []) }
 }
