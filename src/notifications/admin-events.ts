@@ -40,11 +40,11 @@ const ONE_STEP_ROTATIONS = /\.rotate$|^connection\.(replace|rollback)$/
 function adminEventType (e: AuditEvent): RaisedEvent['type'] | undefined {
   const ok = e.outcome === 'success'
   if (ONE_STEP_ROTATIONS.test(e.action)) return ok ? 'rotation.completed' : 'rotation.failed'
-  // staged rotations (consumer_rotation.*, and any other *rotation.*): told when completed, or when Salesforce refused the validation
+  // staged rotations (consumer_rotation.*, and any other *rotation.*): told when completed, or when the validation failed (refused by Salesforce, or Salesforce unreachable)
   if (/rotation\.complete$/.test(e.action)) return ok ? 'rotation.completed' : 'rotation.failed'
   if (/rotation\.validate$/.test(e.action) && !ok) return 'rotation.failed'
   if (e.action === 'migration.complete') return ok ? 'migration.completed' : 'migration.failed'
-  // a validation that Salesforce refused: the migration cannot complete until Setup is fixed
+  // a validation that failed (refused by Salesforce, or Salesforce unreachable): the migration cannot complete yet
   if (e.action === 'migration.validate' && !ok) return 'migration.failed'
   if (e.action === 'sessions.revoke') return 'kill_switch.used'
   return undefined

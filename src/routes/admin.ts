@@ -52,10 +52,11 @@ const DeletionPendingSchema = Type.Object({
 
 const meta = { content: { 'application/json': { schema: { $ref: 'ConnectionMetadata#' } } } }
 /**
- * A write logs in with the candidate first, through the login gate: its refusals, and a login
- * Salesforce did not judge (unreachable, LOGIN_RATE_EXCEEDED), are answered as for a session.
+ * A write or a validation logs in with the candidate first, through the login gate: its refusals, and
+ * a login Salesforce did not judge (unreachable, LOGIN_RATE_EXCEEDED), are answered as for a session
+ * (a candidate is no stored version: no circuit applies to it).
  */
-const CANDIDATE_LOGIN_PROBLEMS = ['login_guarded', 'login_guard_unavailable', 'circuit_open', 'login_budget_exhausted', 'login_wait_timeout', 'salesforce_unavailable'] as const
+const CANDIDATE_LOGIN_PROBLEMS = ['login_guarded', 'login_guard_unavailable', 'login_budget_exhausted', 'login_wait_timeout', 'salesforce_unavailable'] as const
 const MUTATION_PROBLEMS = [...COMMON_PROBLEMS, 'unauthenticated', 'forbidden', 'rate_limited', 'conflict', 'credentials_rejected', 'permissions_missing', 'secret_store_unavailable', ...CANDIDATE_LOGIN_PROBLEMS] as const
 
 /** Connection management for admin principals. Secrets go in; nothing but metadata comes out. */
@@ -134,6 +135,7 @@ const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async (app, {
       security,
       operationId: 'rotateCredentials',
       summary: 'Rotate part of the secret (e.g. the security token after a reset)',
+      description: 'Logs in with the stored secret changed by the given fields first. Rejected: 422 with the failure class, the fields sent and a hint, nothing stored. Not judged (Salesforce unreachable, or LOGIN_RATE_EXCEEDED): 503 salesforce_unavailable or 429 login_budget_exhausted with Retry-After, nothing stored. Accepted: written with check-and-set, old sessions dropped fleet-wide (202 with `pending` when a replica has not confirmed).',
       params: ConnectionNameParams,
       headers: IfMatchHeaders,
       body: CredentialsPatchSchema,
@@ -157,7 +159,7 @@ const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async (app, {
       body: ValidateBody,
       response: {
         200: { description: 'The login outcome (ok or a classified failure)', content: { 'application/json': { schema: { $ref: 'ValidationResult#' } } } },
-        ...problemResponses(...COMMON_PROBLEMS, 'unauthenticated', 'forbidden', 'not_found', 'rate_limited', 'permissions_missing', 'secret_store_unavailable'),
+        ...problemResponses(...COMMON_PROBLEMS, 'unauthenticated', 'forbidden', 'not_found', 'rate_limited', 'permissions_missing', 'secret_store_unavailable', ...CANDIDATE_LOGIN_PROBLEMS),
       },
     },
   }, async (request, reply) => {

@@ -90,7 +90,7 @@ const salesforceHealthRoutes: FastifyPluginAsyncTypebox<SalesforceHealthRoutesOp
       }, { additionalProperties: false }), Type.Null()]),
       response: {
         200: { description: "The connection's health after the check", content: json({ $ref: 'ConnectionHealth#' }) },
-        ...problemResponses(...COMMON_PROBLEMS, 'unauthenticated', 'forbidden', 'not_found', 'rate_limited', 'login_guarded', 'login_budget_exhausted', 'login_wait_timeout', 'secret_store_unavailable'),
+        ...problemResponses(...COMMON_PROBLEMS, 'unauthenticated', 'forbidden', 'not_found', 'rate_limited', 'login_guarded', 'login_guard_unavailable', 'login_budget_exhausted', 'login_wait_timeout', 'salesforce_unavailable', 'secret_store_unavailable'),
       },
     },
   }, async (request, reply) => {

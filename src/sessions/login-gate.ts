@@ -319,9 +319,11 @@ export class LoginGate {
       this.opts.logger.warn({ connection }, 'salesforce answered LOGIN_RATE_EXCEEDED: logins for this user held for an hour')
       return { ok: false, failure }
     }
-    // a password login the broker gave up on may have been judged by Salesforce: it counts as failed
+    // a password login the broker gave up on may have been judged by Salesforce: it counts as failed.
+    // Its candidate is not remembered as refused, though: nobody knows it was, and an admin who sends it
+    // again once Salesforce answers must not be told it failed (the count still stops short of a lockout)
     const counts = spendsAttempts && (opensCircuit(failure) || failure.outcomeUnknown === true)
-    if (counts) state.guard = await this.countFailure(identity, guard, hash, req, failure)
+    if (counts) state.guard = await this.countFailure(identity, guard, failure.outcomeUnknown === true ? undefined : hash, req, failure)
     const counted = counts ? { counted: true } : {}
     if (!opensCircuit(failure) || storedVersion === undefined) return { ok: false, failure, ...counted }
     state.circuit = await this.openCircuit(connection, storedVersion, failure, circuit)

@@ -149,6 +149,27 @@ t.test('a candidate Salesforce could not judge (outage, rate limit) is not "reje
   t.same(unjudged, ['connection.create:error:unreachable', 'credentials.rotate:error:login_rate_exceeded', 'credentials.rotate:error:unreachable'], 'audited as errors, not as rejected candidates')
 })
 
+t.test('a password rotation cut off by an outage counts as a failed login, and can be sent again once Salesforce answers', async (t) => {
+  const { sim, store, admin } = await setup(t)
+  t.equal((await admin('PUT', `${ADMIN}/acme`, acmeDefinition(sim, 'oauth_password'))).statusCode, 201)
+  const rotation = { password: ACME.password, securityToken: ACME.securityToken }
+
+  // the connection drops after the request went out: Salesforce may have judged it, so the guard counts it
+  sim.setDown(true)
+  const cut = await admin('PATCH', `${ADMIN}/acme/credentials`, rotation)
+  sim.setDown(false)
+  t.equal(cut.statusCode, 503)
+  t.match(cut.json(), { type: 'urn:sf-broker:problem:salesforce_unavailable', classification: 'unreachable', retryable: true })
+  const health = async () => (await admin('GET', '/health/salesforce?connection=acme')).json().connections[0]
+  t.equal((await health()).loginGuard.failures, 1, 'counted by the failure guard')
+
+  // nobody knows Salesforce refused it: the same candidate is not held back as a refused one
+  const again = await admin('PATCH', `${ADMIN}/acme/credentials`, rotation)
+  t.equal(again.statusCode, 200, again.body)
+  t.equal((await store.read('acme'))?.version, 2)
+  t.equal((await health()).loginGuard.failures, 0, 'the success set the count back, as Salesforce does')
+})
+
 t.test('concurrent rotations: one wins, the other gets 409', async (t) => {
   const { sim, admin } = await setup(t, 150)
   await admin('PUT', `${ADMIN}/acme`, acmeDefinition(sim, 'client_credentials'))
