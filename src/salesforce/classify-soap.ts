@@ -22,7 +22,7 @@ export function classifySoapFault (fault: SoapFault | undefined, httpStatus: num
   const base = { message, sfCode: code || undefined, httpStatus, flow }
   if (code === '') {
     const byStatus = fromStatus(httpStatus)
-    return classifiedFailure(byStatus?.classification ?? 'unknown', { ...base, retryable: byStatus?.retryable })
+    return classifiedFailure(byStatus?.classification ?? 'unknown', { ...base, retryable: byStatus?.retryable, hint: byStatus?.hint })
   }
   const lower = message.toLowerCase()
   const classification = soapClassification(code, lower)

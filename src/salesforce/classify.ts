@@ -57,12 +57,21 @@ export function sanitizeMessage (text: string): string {
   return oneLine.length > MAX_MESSAGE ? `${oneLine.slice(0, MAX_MESSAGE - 1)}…` : oneLine
 }
 
+/**
+ * A 429 without Salesforce's error in the body. Salesforce names its login rate limit (OAuth
+ * `rate_limit_exceeded` with HTTP 400, a SOAP fault with its exception code), and that limit holds
+ * the user's logins for the rest of the hour; a bare 429 comes from something in between.
+ */
+const THROTTLED_HINT = 'Something between the broker and Salesforce (an egress proxy, a gateway, a WAF) answered HTTP 429 ' +
+  'Too Many Requests without a Salesforce error: it is limiting the broker\'s requests. Salesforce\'s own login rate limit ' +
+  'names itself in its answer. Logins are tried again after a short pause; check that proxy\'s limits.'
+
 /** What a bare HTTP status says on its own (5xx, 429); undefined when it says nothing. */
-export function fromStatus (status: number | undefined): { classification: FailureClassification, retryable: boolean } | undefined {
+export function fromStatus (status: number | undefined): { classification: FailureClassification, retryable: boolean, hint?: string } | undefined {
   if (status === undefined) return undefined
   if (status === 502 || status === 503 || status === 504) return { classification: 'unreachable', retryable: true }
   if (status >= 500) return { classification: 'unknown', retryable: true }
-  if (status === 429) return { classification: 'login_rate_exceeded', retryable: true }
+  if (status === 429) return { classification: 'unreachable', retryable: true, hint: THROTTLED_HINT }
   return undefined
 }
 
@@ -85,14 +94,14 @@ export function classifyOAuthError (body: OAuthErrorBody | undefined, httpStatus
 
   if (code === '') {
     const byStatus = fromStatus(httpStatus)
-    if (byStatus !== undefined) return classifiedFailure(byStatus.classification, { ...base, retryable: byStatus.retryable })
+    if (byStatus !== undefined) return classifiedFailure(byStatus.classification, { ...base, retryable: byStatus.retryable, hint: byStatus.hint })
     return classifiedFailure('unknown', base)
   }
 
   const classification = oauthClassification(code.toLowerCase(), description.toLowerCase(), flow)
   if (classification === 'unknown') {
     const byStatus = fromStatus(httpStatus)
-    if (byStatus !== undefined) return classifiedFailure(byStatus.classification, { ...base, retryable: byStatus.retryable })
+    if (byStatus !== undefined) return classifiedFailure(byStatus.classification, { ...base, retryable: byStatus.retryable, hint: byStatus.hint })
     return classifiedFailure('unknown', { ...base, retryable: code === 'server_error' || code === 'temporarily_unavailable' })
   }
   return classifiedFailure(classification, { ...base, hint: oauthSpecificHint(description.toLowerCase()) })
@@ -195,10 +204,10 @@ export function classifyRestError (body: unknown, httpStatus: number): Classifie
   if (httpStatus === 401) return classifiedFailure('session_invalid', base)
   // a 403 without any REST error (plain text such as Bad_OAuth_Token, a bare string): the session was refused
   if (httpStatus === 403 && (first === null || typeof first !== 'object')) return classifiedFailure('session_invalid', base)
+  // a REST call limited with a bare 429: not a login, so never the login rate limit
+  if (httpStatus === 429) return classifiedFailure('api_limit_exceeded', { ...base, retryable: true })
   const byStatus = fromStatus(httpStatus)
-  if (byStatus !== undefined) {
-    return classifiedFailure(byStatus.classification === 'login_rate_exceeded' ? 'api_limit_exceeded' : byStatus.classification, { ...base, retryable: byStatus.retryable })
-  }
+  if (byStatus !== undefined) return classifiedFailure(byStatus.classification, { ...base, retryable: byStatus.retryable })
   return classifiedFailure('unknown', base)
 }
 
@@ -283,7 +292,7 @@ export function classifyHttpStatus (httpStatus: number, what: string, flow?: Flo
     })
   }
   return classifiedFailure(byStatus?.classification ?? 'unknown', {
-    message: `${what} answered HTTP ${httpStatus} without a Salesforce error`, httpStatus, flow, retryable: byStatus?.retryable,
+    message: `${what} answered HTTP ${httpStatus} without a Salesforce error`, httpStatus, flow, retryable: byStatus?.retryable, hint: byStatus?.hint,
   })
 }
 

@@ -1,4 +1,6 @@
 import t from 'tap'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { acmeDefinition, bearer, buildTestApp, startSim, tempFileStore } from '../helper.ts'
 
 t.test('Salesforce down or slow: 503 salesforce_unavailable without opening the circuit; recovery without restart', async (t) => {
@@ -42,4 +44,32 @@ t.test('Salesforce down or slow: 503 salesforce_unavailable without opening the 
   const healed = await ask('acme')
   t.equal(healed.statusCode, 200, 'recovers by itself')
   t.equal((await store.read('acme'))?.version, 1, 'nothing stored changed')
+})
+
+t.test('an HTTP 429 without Salesforce\'s error (an egress proxy, a gateway) is a short pause, not the user\'s login rate limit held for an hour', async (t) => {
+  const sim = await startSim(t)
+  let requests = 0
+  const gateway = createServer((req, res) => {
+    requests++
+    req.resume()
+    res.writeHead(429, { 'content-type': 'text/html' }).end('<html><body>Too Many Requests</body></html>')
+  })
+  await new Promise<void>(resolve => gateway.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>(resolve => gateway.close(() => resolve())))
+  const store = await tempFileStore(t)
+  await store.write('acme', acmeDefinition(sim, 'client_credentials', { loginUrl: `http://127.0.0.1:${(gateway.address() as AddressInfo).port}` }), 0)
+  let now = Date.now()
+  const { app, principals } = await buildTestApp(t, { secretStore: store, env: { LOGIN_RETRIES: '0' }, overrides: { clock: () => now } })
+  const ask = () => app.inject({ method: 'POST', url: '/v1/connections/acme/session', headers: bearer(principals.billingKey) })
+
+  const first = await ask()
+  t.equal(first.statusCode, 503)
+  t.match(first.json(), { type: 'urn:sf-broker:problem:salesforce_unavailable', classification: 'unreachable', retryable: true, hint: /429/ })
+  t.ok(Number(first.headers['retry-after']) <= 2, 'a pause of a second or two')
+  t.equal(requests, 1)
+
+  now += 2_000
+  const second = await ask()
+  t.equal(requests, 2, 'logins resume after the pause, not an hour later')
+  t.equal(second.json().type, 'urn:sf-broker:problem:salesforce_unavailable')
 })

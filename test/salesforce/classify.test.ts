@@ -163,6 +163,11 @@ t.test('bare HTTP statuses', async t => {
   t.match(classifyHttpStatus(500, 'The token endpoint'), { classification: 'unknown', retryable: true })
   t.match(classifyHttpStatus(504, 'The token endpoint'), { classification: 'unreachable', retryable: true })
   t.match(classifyHttpStatus(404, 'The token endpoint'), { classification: 'unknown', retryable: false })
+  // a bare 429 is not Salesforce's login rate limit (which names itself): something in between is throttling
+  for (const f of [classifyHttpStatus(429, 'The token endpoint'), classifyOAuthError(undefined, 429), classifySoapFault(undefined, 429)]) {
+    t.match(f, { classification: 'unreachable', retryable: true, credentialFailure: false, hint: /HTTP 429/ })
+  }
+  t.match(classifyRestError('Too Many Requests', 429), { classification: 'api_limit_exceeded', retryable: true }, 'on a REST call, an API limit')
 })
 
 t.test('flags are a property of the classification', async t => {
