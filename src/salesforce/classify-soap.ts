@@ -2,7 +2,7 @@
  * SOAP login() faults onto the closed set of classifications in types.ts (the OAuth, REST and
  * network answers are in classify.ts), with the ways out of the SOAP login() retirement.
  */
-import { classifiedFailure, fromStatus } from './classify.ts'
+import { classifiedFailure, failureFromStatus, fromStatus } from './classify.ts'
 import { MIGRATE, type FailureClassification } from './remediation.ts'
 import type { ClassifiedFailure, Flow } from './types.ts'
 
@@ -21,8 +21,7 @@ export function classifySoapFault (fault: SoapFault | undefined, httpStatus: num
   const message = fault?.exceptionMessage || fault?.faultstring || code || `HTTP ${httpStatus ?? '?'} from the SOAP endpoint`
   const base = { message, sfCode: code || undefined, httpStatus, flow }
   if (code === '') {
-    const byStatus = fromStatus(httpStatus)
-    return classifiedFailure(byStatus?.classification ?? 'unknown', { ...base, retryable: byStatus?.retryable, hint: byStatus?.hint })
+    return failureFromStatus(fromStatus(httpStatus), base)
   }
   const lower = message.toLowerCase()
   const classification = soapClassification(code, lower)

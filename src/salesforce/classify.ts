@@ -66,13 +66,26 @@ const THROTTLED_HINT = 'Something between the broker and Salesforce (an egress p
   'Too Many Requests without a Salesforce error: it is limiting the broker\'s requests. Salesforce\'s own login rate limit ' +
   'names itself in its answer. Logins are tried again after a short pause; check that proxy\'s limits.'
 
-/** What a bare HTTP status says on its own (5xx, 429); undefined when it says nothing. */
-export function fromStatus (status: number | undefined): { classification: FailureClassification, retryable: boolean, hint?: string } | undefined {
+interface StatusVerdict { classification: FailureClassification, retryable: boolean, hint?: string, outcomeUnknown?: true }
+
+/**
+ * What a bare HTTP status says on its own (5xx, 429); undefined when it says nothing. A 5xx without
+ * Salesforce's error may come from a gateway that passed the login on and gave up waiting for the
+ * answer (502, 504): whether Salesforce judged it is unknown, as after a timeout, so a password
+ * login counts as failed and is not sent again. A throttling 429 is answered before anything is passed on.
+ */
+export function fromStatus (status: number | undefined): StatusVerdict | undefined {
   if (status === undefined) return undefined
-  if (status === 502 || status === 503 || status === 504) return { classification: 'unreachable', retryable: true }
-  if (status >= 500) return { classification: 'unknown', retryable: true }
+  if (status === 502 || status === 503 || status === 504) return { classification: 'unreachable', retryable: true, outcomeUnknown: true }
+  if (status >= 500) return { classification: 'unknown', retryable: true, outcomeUnknown: true }
   if (status === 429) return { classification: 'unreachable', retryable: true, hint: THROTTLED_HINT }
   return undefined
+}
+
+/** A login's failure from a bare status (see fromStatus): its outcome unknown where the status says so. */
+export function failureFromStatus (verdict: StatusVerdict | undefined, details: FailureDetails): ClassifiedFailure {
+  const failure = classifiedFailure(verdict?.classification ?? 'unknown', { ...details, retryable: verdict?.retryable, hint: verdict?.hint ?? details.hint })
+  return verdict?.outcomeUnknown ? { ...failure, outcomeUnknown: true } : failure
 }
 
 // ---------------------------------------------------------------- OAuth token endpoint
@@ -92,16 +105,12 @@ export function classifyOAuthError (body: OAuthErrorBody | undefined, httpStatus
   const message = description !== '' ? description : code !== '' ? code : `HTTP ${httpStatus ?? '?'} from the token endpoint`
   const base = { message, sfCode: code || undefined, httpStatus, flow }
 
-  if (code === '') {
-    const byStatus = fromStatus(httpStatus)
-    if (byStatus !== undefined) return classifiedFailure(byStatus.classification, { ...base, retryable: byStatus.retryable, hint: byStatus.hint })
-    return classifiedFailure('unknown', base)
-  }
+  if (code === '') return failureFromStatus(fromStatus(httpStatus), base)
 
   const classification = oauthClassification(code.toLowerCase(), description.toLowerCase(), flow)
   if (classification === 'unknown') {
     const byStatus = fromStatus(httpStatus)
-    if (byStatus !== undefined) return classifiedFailure(byStatus.classification, { ...base, retryable: byStatus.retryable, hint: byStatus.hint })
+    if (byStatus !== undefined) return failureFromStatus(byStatus, base)
     return classifiedFailure('unknown', { ...base, retryable: code === 'server_error' || code === 'temporarily_unavailable' })
   }
   return classifiedFailure(classification, { ...base, hint: oauthSpecificHint(description.toLowerCase()) })
@@ -291,9 +300,7 @@ export function classifyHttpStatus (httpStatus: number, what: string, flow?: Flo
           : 'Use the org\'s My Domain URL (https://<domain>.my.salesforce.com) or the login host it redirects to.'),
     })
   }
-  return classifiedFailure(byStatus?.classification ?? 'unknown', {
-    message: `${what} answered HTTP ${httpStatus} without a Salesforce error`, httpStatus, flow, retryable: byStatus?.retryable, hint: byStatus?.hint,
-  })
+  return failureFromStatus(byStatus, { message: `${what} answered HTTP ${httpStatus} without a Salesforce error`, httpStatus, flow })
 }
 
 function originOf (location: string | null | undefined): string | undefined {

@@ -168,6 +168,9 @@ t.test('bare HTTP statuses', async t => {
     t.match(f, { classification: 'unreachable', retryable: true, credentialFailure: false, hint: /HTTP 429/ })
   }
   t.match(classifyRestError('Too Many Requests', 429), { classification: 'api_limit_exceeded', retryable: true }, 'on a REST call, an API limit')
+  // a 5xx without Salesforce's error may be a gateway that passed the login on: its outcome is unknown
+  for (const f of [classifyHttpStatus(504, 'The token endpoint'), classifyOAuthError(undefined, 502), classifySoapFault(undefined, 500)]) t.equal(f.outcomeUnknown, true, `HTTP ${f.httpStatus}`)
+  t.notOk(classifyHttpStatus(429, 'The token endpoint').outcomeUnknown, 'a throttling 429 passed nothing on')
 })
 
 t.test('flags are a property of the classification', async t => {

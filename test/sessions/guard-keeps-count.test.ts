@@ -1,6 +1,7 @@
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { mkdtemp, rm } from 'node:fs/promises'
+import { createServer } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -107,6 +108,43 @@ t.test('a password login the broker gave up on counts as failed, and is not retr
   t.equal(user.failedLogins, 1, 'which Salesforce counted')
   const health = (await app.inject({ method: 'GET', url: '/health/salesforce?connection=acme', headers: bearer(principals.adminKey) })).json()
   t.equal(health.connections[0].loginGuard.failures, 1, 'and so did the guard')
+})
+
+t.test('a gateway that forwarded a password login and answered 504 itself: counted as failed, never sent again, the user never locked', async (t) => {
+  // an egress proxy passes the login on, gives up waiting for Salesforce's answer and answers 504 itself:
+  // Salesforce judged the password all the same
+  const sim = await startSim(t, [acmeOrg({ lockout: LOCKOUT })])
+  const gateway = createServer((req, res) => {
+    const chunks: Buffer[] = []
+    req.on('data', (c: Buffer) => chunks.push(c))
+    req.on('end', () => {
+      const headers = { 'content-type': req.headers['content-type'] ?? '', soapaction: String(req.headers.soapaction ?? '') }
+      fetch(`${sim.loginUrl}${req.url}`, { method: req.method, headers, body: Buffer.concat(chunks) })
+        .then(r => r.arrayBuffer())
+        .finally(() => res.writeHead(504, { 'content-type': 'text/html' }).end('<html><body>504 Gateway Time-out</body></html>'))
+        .catch(() => {})
+    })
+  })
+  await new Promise<void>(resolve => gateway.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>(resolve => gateway.close(() => resolve())))
+  const store = await tempFileStore(t)
+  const principals = testPrincipals(['*'])
+  let now = Date.now()
+  const { app } = await buildTestApp(t, { secretStore: store, principals, env: { REVOKED_SESSION_LOGIN_INTERVAL_SECONDS: '0' }, overrides: { clock: () => now } })
+  await store.write('acme', acmeDefinition(sim, 'soap', { password: 'stale-password', loginUrl: `http://127.0.0.1:${(gateway.address() as AddressInfo).port}` }), 0)
+  const user = sim.org('acme').users.get(ACME.username)!
+
+  const first = await app.inject({ method: 'POST', url: '/v1/connections/acme/session', headers: bearer(principals.billingKey) })
+  t.equal(first.statusCode, 503)
+  t.equal(sim.stats('acme').attempts, 1, 'one login sent for the request, not 1 + LOGIN_RETRIES')
+  for (let i = 0; i < 4; i++) {
+    now += 5 * MINUTE
+    await app.inject({ method: 'POST', url: '/v1/connections/acme/session', headers: bearer(principals.billingKey) })
+  }
+  t.equal(user.failedLogins, LOCKOUT.maxAttempts - 1, 'Salesforce counted one short of the lockout')
+  t.notOk(user.lockedUntil, 'and never locked the user')
+  const health = (await app.inject({ method: 'GET', url: '/health/salesforce?connection=acme', headers: bearer(principals.adminKey) })).json()
+  t.equal(health.connections[0].loginGuard.failures, LOCKOUT.maxAttempts - 1, 'the guard counted what Salesforce counted')
 })
 
 t.test('a login host whose certificate the broker refuses was sent no password: the guard does not count it, and the hint says why', async (t) => {
