@@ -10,7 +10,7 @@ import { GuardStore, type GuardStoreOptions, type GuardTruth } from './guard-sto
 import { endedHoldOff, HOLD_OFF_KEEP_MS, holdsOff, nextHoldOff } from './hold-off.ts'
 import { underLease } from './lease.ts'
 import { BUDGET_WINDOW_MS, budgetDecision, type LoginPurpose } from './login-budget.ts'
-import { candidateRetryAt, guardDecision, withFailure, withReset, type GuardDecision, type GuardPolicy, type GuardState } from './login-guard.ts'
+import { candidateRetryAt, guardDecision, refusesCandidate, withFailure, withReset, type GuardDecision, type GuardPolicy, type GuardState } from './login-guard.ts'
 import { credentialHash, loginIdentity } from './login-identity.ts'
 import { LoginStateReader, type LoginState } from './login-state.ts'
 import { toCachedSession, type LifetimePolicy } from './session-lifetime.ts'
@@ -320,10 +320,11 @@ export class LoginGate {
       return { ok: false, failure }
     }
     // a password login the broker gave up on may have been judged by Salesforce: it counts as failed.
-    // Its candidate is not remembered as refused, though: nobody knows it was, and an admin who sends it
-    // again once Salesforce answers must not be told it failed (the count still stops short of a lockout)
+    // Its candidate is remembered as refused only when Salesforce judged the secret (refusesCandidate):
+    // sent again once Salesforce answers, or once Setup is fixed, it must go through (the count still
+    // stops short of a lockout)
     const counts = spendsAttempts && (opensCircuit(failure) || failure.outcomeUnknown === true)
-    if (counts) state.guard = await this.countFailure(identity, guard, failure.outcomeUnknown === true ? undefined : hash, req, failure)
+    if (counts) state.guard = await this.countFailure(identity, guard, refusesCandidate(failure) ? hash : undefined, req, failure)
     const counted = counts ? { counted: true } : {}
     if (!opensCircuit(failure) || storedVersion === undefined) return { ok: false, failure, ...counted }
     state.circuit = await this.openCircuit(connection, storedVersion, failure, circuit)

@@ -1,3 +1,6 @@
+import type { ClassifiedFailure } from '../salesforce/types.ts'
+import type { FailureClassification } from '../salesforce/remediation.ts'
+
 /**
  * The per-user failure guard, as pure functions over its stored state. Salesforce locks a user
  * after "Maximum invalid login attempts" (3, 5, 10 or never) failed logins, and its counter does
@@ -39,6 +42,20 @@ export type GuardDecision =
  * short of the lockout, this memory only keeps one admin's retyped typo from spending a failure.
  */
 export const CANDIDATE_MEMORY_MS = 86_400_000
+
+/**
+ * Failures that judge the secret itself: the same candidate would fail again (a wrong password or
+ * security token, a wrong consumer secret; OAuth's "authentication failure" also covers a blocked
+ * flow, which it cannot be told from). A failure about the user or the org (a permission, a flow
+ * turned off, an IP range or login hours, an inactive user, an expired password) is fixed in Setup,
+ * after which the same candidate must go through at once; one whose outcome is unknown judged nothing
+ * anyone knows of. Either is still counted, but only these are remembered as refused.
+ */
+const SECRET_VERDICTS: ReadonlySet<FailureClassification> = new Set<FailureClassification>(['invalid_credentials', 'security_token_required', 'invalid_client'])
+
+export function refusesCandidate (failure: ClassifiedFailure): boolean {
+  return failure.outcomeUnknown !== true && SECRET_VERDICTS.has(failure.classification)
+}
 
 const EMPTY: GuardState = { failures: [], candidates: [] }
 

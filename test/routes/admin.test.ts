@@ -170,6 +170,21 @@ t.test('a password rotation cut off by an outage counts as a failed login, and c
   t.equal((await health()).loginGuard.failures, 0, 'the success set the count back, as Salesforce does')
 })
 
+t.test('a candidate refused for a permission the admin then grants in Setup is accepted at once, not held back as refused credentials', async (t) => {
+  const { sim, admin } = await setup(t)
+  const org = sim.org('acme')
+  org.soapLoginRequiresUseAnyApiAuth = true
+  const refused = await admin('PUT', `${ADMIN}/acme`, acmeDefinition(sim, 'soap'))
+  t.equal(refused.statusCode, 422)
+  t.match(refused.json(), { classification: 'flow_not_enabled', hint: /Use Any API Auth/ })
+
+  // the admin does what the hint says, and sends the same (right) credentials again
+  org.users.get(ACME.username)!.permissions.PermissionsUseAnyApiAuth = true
+  const again = await admin('PUT', `${ADMIN}/acme`, acmeDefinition(sim, 'soap'))
+  t.equal(again.statusCode, 201, again.body)
+  t.equal(org.users.get(ACME.username)!.failedLogins, 0)
+})
+
 t.test('concurrent rotations: one wins, the other gets 409', async (t) => {
   const { sim, admin } = await setup(t, 150)
   await admin('PUT', `${ADMIN}/acme`, acmeDefinition(sim, 'client_credentials'))
