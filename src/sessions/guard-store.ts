@@ -41,6 +41,23 @@ export class GuardStore {
 
   constructor (opts: GuardStoreOptions) {
     this.opts = opts
+    // every replica keeps the fleet's count in memory as it is written, not only what it counted itself:
+    // if Redis comes back empty, whichever replica is asked next still stops short of the lockout
+    if (opts.state.tiers) {
+      opts.state.onEvent((e) => {
+        if (e.type === 'guard' && isGuardState(e.state)) this.heard(e.identity, e.state).catch(() => {})
+      })
+    }
+  }
+
+  /** Another replica's (or this one's) write, merged into this replica's memory. */
+  private async heard (identity: string, state: GuardState): Promise<void> {
+    const local = this.opts.state.tiers?.local
+    if (!local) return
+    const key = loginGuardDoc(identity)
+    const known = await local.getJson<GuardState>(key)
+    const merged = mergeGuards(known, state)
+    if (!sameGuard(merged, known)) await local.putJson(key, merged)
   }
 
   /**
@@ -77,6 +94,7 @@ export class GuardStore {
     await tiers.fleet.putJson(key, state).catch((err: unknown) => {
       this.opts.logger.warn({ err: { message: (err as Error).message } }, 'failure guard not written to redis: kept in this replica until it is')
     })
+    await this.opts.state.publish({ type: 'guard', identity, state }).catch(() => {})
   }
 
   /**
@@ -125,4 +143,12 @@ export class GuardStore {
     await this.write(identity, next)
     return guardDecision(next, this.opts.guard)
   }
+}
+
+/** An event's guard as sessions/login-guard.ts writes it (events come from other replicas, maybe of another version). */
+function isGuardState (value: unknown): value is GuardState {
+  const v = value as Partial<GuardState> | null
+  return typeof v === 'object' && v !== null && Array.isArray(v.failures) && v.failures.every(f => typeof f === 'number') &&
+    Array.isArray(v.candidates) && v.candidates.every(c => typeof c?.hash === 'string' && typeof c.at === 'number') &&
+    (v.resetAt === undefined || typeof v.resetAt === 'number')
 }

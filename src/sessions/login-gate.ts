@@ -103,6 +103,7 @@ export class LoginGate {
     this.reader = new LoginStateReader(opts.state)
     // a session stored, purged or a circuit changed anywhere in the fleet: whoever waits looks again
     opts.state.onEvent((event) => {
+      if (event.type === 'guard') return
       const identity = this.identities.get(event.connection)
       if (identity) this.waiters.wake(identity)
     })

@@ -31,6 +31,11 @@ export type BrokerEvent =
   | { type: 'purge', connection: string }
   /** carries the new state so every replica's local copy follows (null = cleared) */
   | { type: 'circuit', connection: string, state: CircuitState | null }
+  /**
+   * a login identity's failure guard as just written (sessions/login-guard.ts), so every replica's
+   * memory holds the count too, should Redis lose it (a restart without persistence, a failover)
+   */
+  | { type: 'guard', identity: string, state: unknown }
 
 export interface StreamEntry { id: string, entry: string }
 

@@ -10,6 +10,8 @@ import { ACME, acmeDefinition, acmeOrg, bearer, buildTestApp, startSim, tempFile
 import { startRedis } from '../support/redis.ts'
 import { testPrincipals } from '../support/principals.ts'
 import { makeChainedServerCert } from '../support/test-certs.ts'
+import { loginGuardDoc } from '../../src/shared-state/state-names.ts'
+import { loginIdentity } from '../../src/sessions/login-identity.ts'
 
 // The failure guard keeps Salesforce's count: Salesforce's failed-login counter has no time window
 // (it resets on a successful login or a lockout), so the broker's must not forget either — over
@@ -170,6 +172,39 @@ t.test('a login host whose certificate the broker refuses was sent no password: 
   const health = (await app.inject({ method: 'GET', url: '/health/salesforce?connection=acme', headers: bearer(principals.adminKey) })).json()
   t.equal(health.connections[0].loginGuard?.failures ?? 0, 0, 'the guard counted none of them')
   t.equal(requests, 0, 'no request reached the host')
+})
+
+t.test('Redis restarted empty: another replica still knows the count and sends no locking login', async (t) => {
+  // replica 0 counts two failed logins and stops; Redis then loses its data (a restart without
+  // persistence, a failover to a replica that had not caught up); replica 1 never counted anything itself
+  const sim = await startSim(t, [acmeOrg({ lockout: LOCKOUT })])
+  const redis = await startRedis()
+  t.teardown(() => redis.close())
+  const store = await tempFileStore(t)
+  const principals = testPrincipals(['*'])
+  let now = Date.now()
+  const apps: FastifyInstance[] = []
+  for (let i = 0; i < 2; i++) apps.push((await buildTestApp(t, { redisUrl: redis.url, secretStore: store, principals, env: { REVOKED_SESSION_LOGIN_INTERVAL_SECONDS: '0' }, overrides: { clock: () => now } })).app)
+  const session = (i: number) => apps[i].inject({ method: 'POST', url: '/v1/connections/acme/session', headers: bearer(principals.billingKey) })
+  await store.write('acme', acmeDefinition(sim, 'soap', { password: 'stale-password' }), 0)
+  const user = sim.org('acme').users.get(ACME.username)!
+
+  const answers: string[] = []
+  for (let i = 0; i < 3; i++) {
+    answers.push((await session(0)).json().code)
+    now += 20 * MINUTE
+  }
+  t.same(answers, ['salesforce_login_failed', 'salesforce_login_failed', 'login_guarded'])
+  t.equal(user.failedLogins, 2)
+  // what replica 1 heard of the count (a health read would ask Redis, which still has it)
+  const heard = async () => (await apps[1].broker.sharedState.tiers?.local.getJson<{ failures: number[] }>(loginGuardDoc(loginIdentity(acmeDefinition(sim, 'soap')))))?.failures.length ?? 0
+  for (let i = 0; i < 200 && await heard() < 2; i++) await new Promise(resolve => setTimeout(resolve, 10))
+
+  await redis.flush()
+  const other = await session(1)
+  t.equal(other.json().code, 'login_guarded', 'replica 1 holds the login back too')
+  t.equal(user.failedLogins, 2, 'Salesforce saw no third failed login')
+  t.notOk(user.lockedUntil, 'the user is not locked')
 })
 
 t.test('3 replicas with Redis stopped: no password login is tried, cached sessions keep serving, the answer says why', async (t) => {
