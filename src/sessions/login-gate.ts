@@ -17,7 +17,7 @@ import { toCachedSession, type LifetimePolicy } from './session-lifetime.ts'
 
 export type { GuardTruth } from './guard-store.ts'
 export type { GateRequest, LoginAttempt, LoginPolicy, ObtainRequest, LoginRefusal, GateOutcome, ObtainOutcome, LoginView, LoginListener } from './login-request.ts'
-import type { GateRequest, LoginAttempt, ObtainRequest, GateOutcome, ObtainOutcome, LoginView, LoginListener } from './login-request.ts'
+import type { GateRequest, LoginAttempt, ObtainRequest, GateOutcome, ObtainOutcome, LoginView, LoginListener, GuardStop } from './login-request.ts'
 
 /** The Salesforce login core (src/salesforce/login.ts, or a test's replacement): never throws by contract. */
 export type LoginCore = (definition: ConnectionDefinition) => Promise<LoginOutcome>
@@ -325,8 +325,13 @@ export class LoginGate {
     // sent again once Salesforce answers, or once Setup is fixed, it must go through (the count still
     // stops short of a lockout)
     const counts = spendsAttempts && (opensCircuit(failure) || failure.outcomeUnknown === true)
-    if (counts) state.guard = await this.countFailure(identity, guard, refusesCandidate(failure) ? hash : undefined, req, failure)
-    const counted = counts ? { counted: true } : {}
+    let counted: { counted?: true, guardStopped?: GuardStop } = {}
+    if (counts) {
+      const next = await this.countFailure(identity, guard, refusesCandidate(failure) ? hash : undefined, req, failure)
+      state.guard = next
+      const decision = guardDecision(next, this.opts.guard)
+      counted = decision.blocked ? { counted: true, guardStopped: { failures: decision.failures, threshold: decision.threshold } } : { counted: true }
+    }
     if (!opensCircuit(failure) || storedVersion === undefined) return { ok: false, failure, ...counted }
     state.circuit = await this.openCircuit(connection, storedVersion, failure, circuit)
     return { ok: false, failure, circuit: state.circuit, ...counted }

@@ -4,6 +4,7 @@ import type { ClassifiedFailure } from '../salesforce/types.ts'
 import { heldOffProblem, type HoldOff } from './hold-off.ts'
 import { BUDGET_WINDOW_MS } from './login-budget.ts'
 import type { LoginRefusal } from './login-gate.ts'
+import type { GuardStop } from './login-request.ts'
 
 const seconds = (at: number) => Math.max(1, Math.ceil((at - Date.now()) / 1000))
 const iso = (at: number) => new Date(at).toISOString()
@@ -71,6 +72,17 @@ export function unjudgedFailureProblem (connection: string, failure: ClassifiedF
     return refusalProblem({ kind: 'budget', reason: 'rate_exceeded', used: loginsPerHour, limit: loginsPerHour, retryAt: Date.now() + BUDGET_WINDOW_MS }, connection)
   }
   return heldOffProblem(connection, holdOff ?? { ...failure, until: Date.now() + 1000 })
+}
+
+/**
+ * A failed login after which the guard sends no more password logins of the user (its count is one
+ * short of Salesforce's lockout): no time makes another login safe, an admin acts (GUARD_HINT).
+ */
+export function guardStoppedProblem (connection: string, failure: ClassifiedFailure, stop: GuardStop): DomainError {
+  const answered = failure.message.replace(/[.\s]+$/, '')
+  return new DomainError('salesforce_login_failed',
+    `Salesforce answered: ${answered}. That makes ${stop.failures} failed logins of this user since its last successful login; Salesforce locks it at ${stop.threshold}, so the broker sends no more password logins until an admin acts`,
+    { connection, classification: failure.classification, failures: stop.failures, lockoutThreshold: stop.threshold, hint: GUARD_HINT, retryable: false })
 }
 
 function budgetDetail (r: Extract<LoginRefusal, { kind: 'budget' }>): string {

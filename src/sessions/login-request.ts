@@ -68,7 +68,7 @@ export type GateOutcome =
    * password flow's refusal, or its timeout): never retry it automatically; `holdOff`: the pause
    * this transient failure started for the connection's callers.
    */
-  | { ok: false, failure: ClassifiedFailure, circuit?: CircuitState, counted?: boolean, holdOff?: HoldOff }
+  | { ok: false, failure: ClassifiedFailure, circuit?: CircuitState, counted?: boolean, holdOff?: HoldOff, guardStopped?: GuardStop }
   | { ok: false, refusal: LoginRefusal }
 
 /**
@@ -87,3 +87,6 @@ export interface LoginView {
 
 /** Told of every login the gate sent that succeeded with a stored secret (health records it as a check). */
 export type LoginListener = (event: { connection: string, version: number, purpose: LoginPurpose }) => Promise<void>
+
+/** The guard's count after a counted failure that leaves no room for another password login of the user. */
+export interface GuardStop { failures: number, threshold: number }

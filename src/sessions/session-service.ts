@@ -7,7 +7,7 @@ import { SecretStoreUnavailableError } from '../secrets/store.ts'
 import { retryAfterSeconds } from './circuit.ts'
 import type { LoginPurpose } from './login-budget.ts'
 import type { LoginGate } from './login-gate.ts'
-import { refusalProblem, unjudgedFailureProblem } from './login-refusal.ts'
+import { guardStoppedProblem, refusalProblem, unjudgedFailureProblem } from './login-refusal.ts'
 import type { RejectionCheck } from './rejection-check.ts'
 import { LocalSessions, servable } from './local-sessions.ts'
 import { StopSignal } from './stop-signal.ts'
@@ -292,6 +292,8 @@ export class SessionService {
       throw refusalProblem(outcome.refusal, connection)
     }
     const failure = outcome.failure
+    // the failure that left the guard no room: no pause makes the next login safe, say so
+    if (outcome.guardStopped) throw guardStoppedProblem(connection, failure, outcome.guardStopped)
     // Retrying with the same secret can only add failed logins and lock the user out: stop everyone.
     if (outcome.circuit) {
       // the contract: retryable exactly when Retry-After comes with it (the circuit's pause, then one probe)

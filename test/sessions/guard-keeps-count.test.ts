@@ -70,6 +70,25 @@ t.test('a password changed in Salesforce under steady service traffic: hours lat
   t.equal(audit.events.length, 1, 'the reset is audited')
 })
 
+t.test('the failed login that stops the guard says so: no Retry-After, not retryable, the count and what to do', async (t) => {
+  const sim = await startSim(t, [acmeOrg({ lockout: LOCKOUT })])
+  const store = await tempFileStore(t)
+  const principals = testPrincipals(['*'])
+  let now = Date.now()
+  const { app } = await buildTestApp(t, { secretStore: store, principals, env: { REVOKED_SESSION_LOGIN_INTERVAL_SECONDS: '0' }, overrides: { clock: () => now } })
+  await store.write('acme', acmeDefinition(sim, 'soap', { password: 'stale-password' }), 0)
+  const session = () => app.inject({ method: 'POST', url: '/v1/connections/acme/session', headers: bearer(principals.billingKey) })
+
+  const first = await session()
+  t.match(first.json(), { code: 'salesforce_login_failed', retryable: true }, 'after one failure the circuit pauses, then one probe')
+  t.ok(Number(first.headers['retry-after']) > 0)
+  now += 20 * MINUTE
+  const second = await session()
+  t.match(second.json(), { code: 'salesforce_login_failed', classification: 'invalid_credentials', retryable: false, failures: 2, lockoutThreshold: 3, hint: /Unlock/ })
+  t.equal(second.headers['retry-after'], undefined, 'no time makes another login safe: an admin acts')
+  t.equal(sim.org('acme').users.get(ACME.username)!.failedLogins, 2)
+})
+
 t.test('an admin\'s wrong candidates 16 minutes apart never lock the user', async (t) => {
   const sim = await startSim(t, [acmeOrg({ lockout: LOCKOUT })])
   const store = await tempFileStore(t)
