@@ -180,7 +180,22 @@ export class SentinelSet extends Topology {
     this.sentinels = sentinels
   }
 
-  static async start (security: NodeSecurity = {}): Promise<SentinelSet> {
+  /**
+   * Another process can take one of the five ports between freePort() and redis-server's bind (a
+   * stress run saw a node exit while starting): the whole set, whose configurations name each
+   * other's ports, is then started again on new ones.
+   */
+  static async start (security: NodeSecurity = {}, attempts = 3): Promise<SentinelSet> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await SentinelSet.startOnce(security)
+      } catch (err) {
+        if (attempt >= attempts || !/exited/.test((err as Error).message)) throw err
+      }
+    }
+  }
+
+  private static async startOnce (security: NodeSecurity): Promise<SentinelSet> {
     const dir = await mkdtemp(join(tmpdir(), 'sfb-sentinel-'))
     const [p, r, ...s] = await Promise.all(Array.from({ length: 5 }, () => freePort()))
     const primary = new RedisProcess(p, serverArgs(p, dir, security, ['--dbfilename', 'primary.rdb']))
