@@ -20,6 +20,20 @@ import { loginIdentity } from '../../src/sessions/login-identity.ts'
 const MINUTE = 60_000
 const LOCKOUT = { maxAttempts: 3, durationSeconds: 900 }
 
+/** `count` replicas of one fleet: one Redis, one secret store, the same callers, a user locked after 3 failures. */
+async function fleetOnRedis (t: Parameters<typeof startSim>[0], count: number, o: { env?: Record<string, string>, clock?: () => number } = {}) {
+  const sim = await startSim(t, [acmeOrg({ lockout: LOCKOUT })])
+  const redis = await startRedis()
+  t.teardown(() => redis.close())
+  const store = await tempFileStore(t)
+  const principals = testPrincipals(['*'])
+  const apps: FastifyInstance[] = []
+  for (let i = 0; i < count; i++) {
+    apps.push((await buildTestApp(t, { redisUrl: redis.url, secretStore: store, principals, env: o.env ?? {}, ...(o.clock ? { overrides: { clock: o.clock } } : {}) })).app)
+  }
+  return { sim, redis, store, principals, apps }
+}
+
 t.test('a password changed in Salesforce under steady service traffic: hours later, still 2 failed logins and never locked', async (t) => {
   const sim = await startSim(t, [acmeOrg({ lockout: LOCKOUT })])
   const store = await tempFileStore(t)
@@ -196,14 +210,8 @@ t.test('a login host whose certificate the broker refuses was sent no password: 
 t.test('Redis restarted empty: another replica still knows the count and sends no locking login', async (t) => {
   // replica 0 counts two failed logins and stops; Redis then loses its data (a restart without
   // persistence, a failover to a replica that had not caught up); replica 1 never counted anything itself
-  const sim = await startSim(t, [acmeOrg({ lockout: LOCKOUT })])
-  const redis = await startRedis()
-  t.teardown(() => redis.close())
-  const store = await tempFileStore(t)
-  const principals = testPrincipals(['*'])
   let now = Date.now()
-  const apps: FastifyInstance[] = []
-  for (let i = 0; i < 2; i++) apps.push((await buildTestApp(t, { redisUrl: redis.url, secretStore: store, principals, env: { REVOKED_SESSION_LOGIN_INTERVAL_SECONDS: '0' }, overrides: { clock: () => now } })).app)
+  const { sim, redis, store, principals, apps } = await fleetOnRedis(t, 2, { env: { REVOKED_SESSION_LOGIN_INTERVAL_SECONDS: '0' }, clock: () => now })
   const session = (i: number) => apps[i].inject({ method: 'POST', url: '/v1/connections/acme/session', headers: bearer(principals.billingKey) })
   await store.write('acme', acmeDefinition(sim, 'soap', { password: 'stale-password' }), 0)
   const user = sim.org('acme').users.get(ACME.username)!
@@ -227,13 +235,7 @@ t.test('Redis restarted empty: another replica still knows the count and sends n
 })
 
 t.test('3 replicas with Redis stopped: no password login is tried, cached sessions keep serving, the answer says why', async (t) => {
-  const sim = await startSim(t, [acmeOrg({ lockout: LOCKOUT })])
-  const redis = await startRedis()
-  t.teardown(() => redis.close())
-  const store = await tempFileStore(t)
-  const principals = testPrincipals(['*'])
-  const apps: FastifyInstance[] = []
-  for (let i = 0; i < 3; i++) apps.push((await buildTestApp(t, { redisUrl: redis.url, secretStore: store, principals, env: { SECRET_CACHE_TTL_SECONDS: '0' } })).app)
+  const { sim, redis, store, principals, apps } = await fleetOnRedis(t, 3, { env: { SECRET_CACHE_TTL_SECONDS: '0' } })
   const session = (i: number, payload?: object) => apps[i].inject({ method: 'POST', url: '/v1/connections/acme/session', headers: bearer(principals.billingKey), payload })
   const admin = (i: number, payload: object) => apps[i].inject({ method: 'POST', url: '/v1/admin/connections/acme/validate', headers: bearer(principals.adminKey), payload })
   await store.write('acme', acmeDefinition(sim, 'soap'), 0)
