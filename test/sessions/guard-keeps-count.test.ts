@@ -20,6 +20,15 @@ import { loginIdentity } from '../../src/sessions/login-identity.ts'
 const MINUTE = 60_000
 const LOCKOUT = { maxAttempts: 3, durationSeconds: 900 }
 
+/** One replica on the test's clock (the relogin floor, real time, off), a user locked after 3 failures. */
+async function replicaOnClock (t: Parameters<typeof startSim>[0], clock: () => number) {
+  const sim = await startSim(t, [acmeOrg({ lockout: LOCKOUT })])
+  const store = await tempFileStore(t)
+  const principals = testPrincipals(['*'])
+  const { app } = await buildTestApp(t, { secretStore: store, principals, env: { REVOKED_SESSION_LOGIN_INTERVAL_SECONDS: '0' }, overrides: { clock } })
+  return { sim, store, principals, app }
+}
+
 /** `count` replicas of one fleet: one Redis, one secret store, the same callers, a user locked after 3 failures. */
 async function fleetOnRedis (t: Parameters<typeof startSim>[0], count: number, o: { env?: Record<string, string>, clock?: () => number } = {}) {
   const sim = await startSim(t, [acmeOrg({ lockout: LOCKOUT })])
@@ -35,12 +44,9 @@ async function fleetOnRedis (t: Parameters<typeof startSim>[0], count: number, o
 }
 
 t.test('a password changed in Salesforce under steady service traffic: hours later, still 2 failed logins and never locked', async (t) => {
-  const sim = await startSim(t, [acmeOrg({ lockout: LOCKOUT })])
-  const store = await tempFileStore(t)
-  const principals = testPrincipals(['*'])
   let now = Date.now()
-  // default guard and circuit settings; the relogin floor is real time, so it is off for this clock
-  const { app } = await buildTestApp(t, { secretStore: store, principals, env: { REVOKED_SESSION_LOGIN_INTERVAL_SECONDS: '0' }, overrides: { clock: () => now } })
+  // default guard and circuit settings
+  const { sim, store, principals, app } = await replicaOnClock(t, () => now)
   const session = (payload?: object) => app.inject({ method: 'POST', url: '/v1/connections/acme/session', headers: bearer(principals.billingKey), payload })
   const admin = (method: 'POST' | 'PATCH', url: string, payload?: object) => app.inject({ method, url, payload, headers: bearer(principals.adminKey) })
   const user = () => sim.org('acme').users.get(ACME.username)!
@@ -85,11 +91,8 @@ t.test('a password changed in Salesforce under steady service traffic: hours lat
 })
 
 t.test('the failed login that stops the guard says so: no Retry-After, not retryable, the count and what to do', async (t) => {
-  const sim = await startSim(t, [acmeOrg({ lockout: LOCKOUT })])
-  const store = await tempFileStore(t)
-  const principals = testPrincipals(['*'])
   let now = Date.now()
-  const { app } = await buildTestApp(t, { secretStore: store, principals, env: { REVOKED_SESSION_LOGIN_INTERVAL_SECONDS: '0' }, overrides: { clock: () => now } })
+  const { sim, store, principals, app } = await replicaOnClock(t, () => now)
   await store.write('acme', acmeDefinition(sim, 'soap', { password: 'stale-password' }), 0)
   const session = () => app.inject({ method: 'POST', url: '/v1/connections/acme/session', headers: bearer(principals.billingKey) })
 
