@@ -18,7 +18,7 @@ import { checkSecretsStayHome, originOf, sameSecretAndDestination } from './secr
 import { lacksPermissions, permissionsProblem, readinessWarnings } from './readiness-gate.ts'
 import type { ReadinessReport } from '../salesforce/readiness-evaluation.ts'
 import { withoutControlCharacters } from '../salesforce/control-characters.ts'
-import { validationAuditOutcome } from './validation-audit.ts'
+import { refusalAuditOutcome, validationAuditOutcome } from './validation-audit.ts'
 
 export type ConnectionMetadata = Static<typeof ConnectionMetadataSchema>
 export type ValidationResult = Static<typeof ValidationResultSchema>
@@ -148,7 +148,7 @@ export class ConnectionAdmin {
     const latencyMs = Date.now() - started
     if ('refusal' in outcome) {
       const r = outcome.refusal
-      await this.opts.audit.record({ ...base, outcome: 'rejected', classification: r.kind === 'circuit_open' ? r.circuit.classification : `not_attempted:${r.kind}` })
+      await this.opts.audit.record({ ...base, outcome: refusalAuditOutcome(r), classification: r.kind === 'circuit_open' ? r.circuit.classification : `not_attempted:${r.kind}` })
       // the stored secret already failed: report the circuit's classification, as a check would
       if (r.kind === 'circuit_open') {
         return { ok: false, classification: r.circuit.classification, message: `not attempted: ${pausedMessage(r.circuit)}`, hint: r.circuit.hint, retryable: false, latencyMs: 0, source }
@@ -279,7 +279,7 @@ export class ConnectionAdmin {
     const base = { actor: ctx.actor, requestId: ctx.requestId, action, connection: name, target: originOf(candidate.loginUrl), ...extra }
     const outcome = await this.opts.gate.obtain({ connection: name, definition: candidate, purpose: 'admin' })
     if ('refusal' in outcome) {
-      await this.opts.audit.record({ ...base, outcome: 'rejected', classification: `not_attempted:${outcome.refusal.kind}` })
+      await this.opts.audit.record({ ...base, outcome: refusalAuditOutcome(outcome.refusal), classification: `not_attempted:${outcome.refusal.kind}` })
       throw refusalProblem(outcome.refusal, name)
     }
     if (!outcome.ok) {

@@ -15,7 +15,7 @@ import type { AuditLog } from './audit-log.ts'
 import type { AdminContext, ConnectionAdmin } from './connection-admin.ts'
 import { API_STEPS, SETUP_STEPS, WHY_SETUP, nextStepFor, type RotationMode, type RotationStep } from './consumer-rotation-guide.ts'
 import { unconfirmedPurge } from './fleet-pending.ts'
-import { validationAuditOutcome } from './validation-audit.ts'
+import { refusalAuditOutcome, validationAuditOutcome } from './validation-audit.ts'
 
 export interface ConsumerRotationOptions {
   store: SecretStore
@@ -144,7 +144,7 @@ export class ConsumerRotationService {
     const latencyMs = Date.now() - started
     const audit = { actor: ctx.actor, requestId: ctx.requestId, action: 'consumer_rotation.validate', connection: name, version: current.version }
     if ('refusal' in outcome) {
-      await this.opts.audit.record({ ...audit, outcome: 'rejected', classification: `not_attempted:${outcome.refusal.kind}` })
+      await this.opts.audit.record({ ...audit, outcome: refusalAuditOutcome(outcome.refusal), classification: `not_attempted:${outcome.refusal.kind}` })
       throw refusalProblem(outcome.refusal, name)
     }
     const next: RotationState = { ...state, step: outcome.ok ? 'validated' : 'staged', newKey: pending.definition.clientId, validatedPendingVersion: outcome.ok ? pending.version : undefined }

@@ -18,7 +18,7 @@ import { MigrationMarks } from './migration-state.ts'
 import { migrationView } from './migration-view.ts'
 import { originOf } from './secret-destination.ts'
 import { unconfirmedPurge } from './fleet-pending.ts'
-import { validationAuditOutcome } from './validation-audit.ts'
+import { refusalAuditOutcome, validationAuditOutcome } from './validation-audit.ts'
 
 export interface MigrationServiceOptions {
   /** the connections (what serves) */
@@ -108,7 +108,7 @@ export class MigrationService {
     const outcome = await this.opts.gate.obtain({ connection: name, definition, purpose: 'admin' })
     const latencyMs = Date.now() - started
     if ('refusal' in outcome) {
-      await this.opts.audit.record({ ...base, outcome: 'rejected', classification: `not_attempted:${outcome.refusal.kind}` })
+      await this.opts.audit.record({ ...base, outcome: refusalAuditOutcome(outcome.refusal), classification: `not_attempted:${outcome.refusal.kind}` })
       throw refusalProblem(outcome.refusal, name)
     }
     const classification = outcome.ok ? 'ok' : outcome.failure.classification

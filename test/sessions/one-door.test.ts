@@ -202,4 +202,6 @@ t.test('the login budget: above 80 % only misses and admin actions log in; /metr
   t.equal(spent.statusCode, 429)
   t.match(spent.json(), { type: 'urn:sf-broker:problem:login_budget_exhausted', loginsUsed: 5, loginsLimit: 5 })
   t.equal(sim.stats('acme').attempts, 5)
+  const audited = (await admin('GET', '/v1/admin/audit?connection=a2&limit=1')).json().events[0]
+  t.match(audited, { action: 'connection.validate', outcome: 'error', classification: 'not_attempted:budget' }, 'a spent budget is audited as an error, not a rejected secret')
 })
