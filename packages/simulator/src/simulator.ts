@@ -65,11 +65,6 @@ async function closeServer (server: Server): Promise<void> {
 }
 
 /**
- * Starts the login listener and one My Domain listener per org. Each listener is a plain
- * node:http server on its own port, so "which host did the client call" is as observable as
- * with real Salesforce hosts.
- */
-/**
  * How long an idle keep-alive connection stays open. Salesforce documents no figure; a minute is
  * the usual idle timeout of the load balancers in front of such APIs (AWS ALB's default). Node's
  * own 5 s was shorter than the stall a loaded machine gives a process that is both client and
@@ -79,6 +74,11 @@ async function closeServer (server: Server): Promise<void> {
  */
 export const IDLE_CONNECTION_MS = 60_000
 
+/**
+ * Starts the login listener and one My Domain listener per org. Each listener is a plain
+ * node:http server on its own port, so "which host did the client call" is as observable as
+ * with real Salesforce hosts.
+ */
 export async function startSimulator (options: SimulatorOptions): Promise<Simulator> {
   const host = options.host ?? '127.0.0.1'
   const advertised = advertisedHostFor(options, host)
