@@ -327,9 +327,8 @@ export class LoginGate {
     const counts = spendsAttempts && (opensCircuit(failure) || failure.outcomeUnknown === true)
     let counted: { counted?: true, guardStopped?: GuardStop } = {}
     if (counts) {
-      const next = await this.countFailure(identity, guard, refusesCandidate(failure) ? hash : undefined, req, failure)
+      const { next, decision } = await this.countFailure(identity, guard, refusesCandidate(failure) ? hash : undefined, req, failure)
       state.guard = next
-      const decision = guardDecision(next, this.opts.guard)
       counted = decision.blocked ? { counted: true, guardStopped: { failures: decision.failures, threshold: decision.threshold } } : { counted: true }
     }
     if (!opensCircuit(failure) || storedVersion === undefined) return { ok: false, failure, ...counted }
@@ -337,13 +336,13 @@ export class LoginGate {
     return { ok: false, failure, circuit: state.circuit, ...counted }
   }
 
-  private async countFailure (identity: string, guard: GuardState | null, hash: string | undefined, req: GateRequest, failure: ClassifiedFailure): Promise<GuardState> {
+  private async countFailure (identity: string, guard: GuardState | null, hash: string | undefined, req: GateRequest, failure: ClassifiedFailure): Promise<{ next: GuardState, decision: GuardDecision }> {
     const next = withFailure(guard, this.now(), hash)
     await this.guards.write(identity, next)
     const decision = guardDecision(next, this.opts.guard)
     this.opts.logger.warn({ connection: req.connection, purpose: req.purpose, classification: failure.classification, outcomeUnknown: failure.outcomeUnknown === true, failedLogins: next.failures.length, lockoutThreshold: this.opts.guard.threshold }, 'salesforce login failed: counted by the failure guard')
     if (decision.blocked) this.opts.observer?.guardTripped?.(req.connection, decision.failures, decision.threshold)
-    return next
+    return { next, decision }
   }
 
   /**
