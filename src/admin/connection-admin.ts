@@ -6,7 +6,7 @@ import { CasConflictError, type SecretStore, type StoredConnection } from '../se
 import type { Static } from 'typebox'
 import type { ConnectionMetadataSchema, CredentialsPatch, ValidationResultSchema, VersionSchema } from '../schemas/connection.ts'
 import type { LoginGate } from '../sessions/login-gate.ts'
-import { circuitView, opensCircuit, pausedMessage } from '../sessions/circuit.ts'
+import { circuitView, pausedMessage } from '../sessions/circuit.ts'
 import { refusalProblem, unjudgedFailureProblem } from '../sessions/login-refusal.ts'
 import type { SessionService } from '../sessions/session-service.ts'
 import type { AuditLog } from './audit-log.ts'
@@ -283,13 +283,10 @@ export class ConnectionAdmin {
       throw refusalProblem(outcome.refusal, name)
     }
     if (!outcome.ok) {
+      const audited = validationAuditOutcome(outcome)
+      await this.opts.audit.record({ ...base, outcome: audited, classification: outcome.failure.classification })
       // unreachable, a 5xx, LOGIN_RATE_EXCEEDED: Salesforce did not judge the candidate, so it is not "rejected"
-      if (!opensCircuit(outcome.failure)) {
-        await this.opts.audit.record({ ...base, outcome: 'error', classification: outcome.failure.classification })
-        throw unjudgedFailureProblem(name, outcome.failure, this.opts.gate.loginsPerHour)
-      }
-      await this.opts.audit.record({ ...base, outcome: 'rejected', classification: outcome.failure.classification })
-      throw rejected(name, outcome.failure, candidate.flow, rotated)
+      throw audited === 'rejected' ? rejected(name, outcome.failure, candidate.flow, rotated) : unjudgedFailureProblem(name, outcome.failure, this.opts.gate.loginsPerHour)
     }
     // a new or replaced definition declares what the user needs: refuse it while the user lacks that
     // (a rotation or rollback changes only the secret and must never be blocked by a permission)
