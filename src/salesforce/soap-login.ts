@@ -77,7 +77,8 @@ function sessionFromLoginResult (result: string, issuedAt: number, ctx: FlowCont
   // A login with an expired password "succeeds" with a session that can only call setPassword();
   // whatever else the answer lacks, that is the admin's problem to fix first.
   if (textOf(result, 'passwordExpired')?.toLowerCase() === 'true') {
-    return { ok: false, failure: classifiedFailure('password_expired', { message: 'login succeeded but the password has expired (passwordExpired=true)', flow: 'soap' }) }
+    const failure = classifiedFailure('password_expired', { message: 'login succeeded but the password has expired (passwordExpired=true)', flow: 'soap' })
+    return { ok: false, failure: { ...failure, loginAccepted: true } }
   }
   const sessionId = textOf(result, 'sessionId')
   const serverUrl = textOf(result, 'serverUrl')

@@ -123,6 +123,13 @@ export interface ClassifiedFailure {
    * flow Salesforce may have counted it as a failed login: the guard counts it too.
    */
   outcomeUnknown?: boolean
+  /**
+   * true when Salesforce took the secret and issued a session the broker cannot serve: SOAP login()
+   * with an expired password "returns a valid sessionId, but the only allowable operation is the
+   * setPassword() call" (SOAP API Developer Guide, LoginResult). A right password resets Salesforce's
+   * failed-login count, so the guard's goes back to zero too.
+   */
+  loginAccepted?: true
 }
 
 export type LoginOutcome =

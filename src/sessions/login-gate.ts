@@ -299,13 +299,16 @@ export class LoginGate {
     const outcome = await this.opts.core(definition).catch((err: unknown): LoginOutcome => unexpected(this.opts.logger, err))
     this.opts.observer?.loginAttempt?.(connection, definition.flow, outcome.ok ? 'ok' : outcome.failure.classification, this.now() - started)
 
-    if (outcome.ok) {
-      await this.learnUser(identity, state, outcome.session)
+    if (outcome.ok || outcome.failure.loginAccepted === true) {
+      // Salesforce took the password (even one it serves no session for): its count is back to zero
       if (spendsAttempts && guard && (guard.failures.length > 0 || guard.resetAt === undefined || guard.truthReadAt !== undefined)) {
         const reset = withReset(guard, this.now())
         await this.guards.write(identity, reset)
         state.guard = reset
       }
+    }
+    if (outcome.ok) {
+      await this.learnUser(identity, state, outcome.session)
       if (storedVersion !== undefined && circuit) {
         await this.clearCircuit(connection)
         state.circuit = null
@@ -324,7 +327,7 @@ export class LoginGate {
     // Its candidate is remembered as refused only when Salesforce judged the secret (refusesCandidate):
     // sent again once Salesforce answers, or once Setup is fixed, it must go through (the count still
     // stops short of a lockout)
-    const counts = spendsAttempts && (opensCircuit(failure) || failure.outcomeUnknown === true)
+    const counts = spendsAttempts && failure.loginAccepted !== true && (opensCircuit(failure) || failure.outcomeUnknown === true)
     let counted: { counted?: true, guardStopped?: GuardStop } = {}
     if (counts) {
       const { next, decision } = await this.countFailure(identity, guard, refusesCandidate(failure) ? hash : undefined, req, failure)

@@ -306,3 +306,32 @@ t.test('where another session of the org may read it, Salesforce\'s own count de
   t.equal(user().failedLogins, 0)
   t.match(await guardView(), { failures: 0, blocked: false, reliedOn: 'broker' })
 })
+
+t.test('a login Salesforce accepted with an expired password resets the count, as at Salesforce: the admin\'s fix goes through', async (t) => {
+  let now = Date.now()
+  const { sim, store, principals, app } = await replicaOnClock(t, () => now)
+  await store.write('acme', acmeDefinition(sim, 'soap', { password: 'stale-password' }), 0)
+  const admin = (method: 'POST' | 'PATCH', url: string, payload?: object) => app.inject({ method, url, payload, headers: bearer(principals.adminKey) })
+  const user = () => sim.org('acme').users.get(ACME.username)!
+  const guard = async () => (await app.inject({ method: 'GET', url: '/health/salesforce?connection=acme', headers: bearer(principals.adminKey) })).json().connections[0].loginGuard
+
+  t.match((await app.inject({ method: 'POST', url: '/v1/connections/acme/session', headers: bearer(principals.billingKey) })).json(), { code: 'salesforce_login_failed', classification: 'invalid_credentials' })
+  t.equal(user().failedLogins, 1, 'one failed login at Salesforce')
+
+  // the admin sends the right password, which has expired meanwhile: login() "returns a valid sessionId,
+  // but the only allowable operation is the setPassword() call" (SOAP API Developer Guide, LoginResult)
+  user().passwordExpired = true
+  const expired = await admin('POST', '/v1/admin/connections/acme/validate', { password: ACME.password })
+  t.match(expired.json(), { ok: false, classification: 'password_expired' })
+  t.equal(user().failedLogins, 0, 'Salesforce took the right password: its count went back to zero')
+  t.match(await guard(), { failures: 0, blocked: false }, 'and so did the guard\'s')
+
+  // Setup: the admin sets a new password; the broker gets it, with no acknowledgement needed
+  user().passwordExpired = false
+  user().password = 'new-password-after-expiry'
+  now += MINUTE
+  const rotated = await admin('PATCH', '/v1/admin/connections/acme/credentials', { password: 'new-password-after-expiry' })
+  t.match({ status: rotated.statusCode, body: rotated.json() }, { status: 200, body: { version: 2 } }, 'the new password is stored: no acknowledgement needed')
+  t.equal((await app.inject({ method: 'POST', url: '/v1/connections/acme/session', headers: bearer(principals.billingKey) })).statusCode, 200)
+  t.equal(user().failedLogins, 0)
+})
