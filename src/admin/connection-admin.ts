@@ -153,7 +153,7 @@ export class ConnectionAdmin {
       if (r.kind === 'circuit_open') {
         return { ok: false, classification: r.circuit.classification, message: `not attempted: ${pausedMessage(r.circuit)}`, hint: r.circuit.hint, retryable: false, latencyMs: 0, source }
       }
-      throw refusalProblem(r, name)
+      throw refusalProblem(r, name, this.opts.gate.now())
     }
     const readiness = outcome.ok ? await this.readinessOf(outcome.session, definition) : null
     const lacking = lacksPermissions(readiness)
@@ -280,13 +280,13 @@ export class ConnectionAdmin {
     const outcome = await this.opts.gate.obtain({ connection: name, definition: candidate, purpose: 'admin' })
     if ('refusal' in outcome) {
       await this.opts.audit.record({ ...base, outcome: refusalAuditOutcome(outcome.refusal), classification: `not_attempted:${outcome.refusal.kind}` })
-      throw refusalProblem(outcome.refusal, name)
+      throw refusalProblem(outcome.refusal, name, this.opts.gate.now())
     }
     if (!outcome.ok) {
       const audited = validationAuditOutcome(outcome)
       await this.opts.audit.record({ ...base, outcome: audited, classification: outcome.failure.classification })
       // unreachable, a 5xx, LOGIN_RATE_EXCEEDED: Salesforce did not judge the candidate, so it is not "rejected"
-      throw audited === 'rejected' ? rejected(name, outcome.failure, candidate.flow, rotated) : unjudgedFailureProblem(name, outcome.failure, this.opts.gate.loginsPerHour)
+      throw audited === 'rejected' ? rejected(name, outcome.failure, candidate.flow, rotated) : unjudgedFailureProblem(name, outcome.failure, this.opts.gate.loginsPerHour, this.opts.gate.now())
     }
     // a new or replaced definition declares what the user needs: refuse it while the user lacks that
     // (a rotation or rollback changes only the secret and must never be blocked by a permission)

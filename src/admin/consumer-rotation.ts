@@ -145,7 +145,7 @@ export class ConsumerRotationService {
     const audit = { actor: ctx.actor, requestId: ctx.requestId, action: 'consumer_rotation.validate', connection: name, version: current.version }
     if ('refusal' in outcome) {
       await this.opts.audit.record({ ...audit, outcome: refusalAuditOutcome(outcome.refusal), classification: `not_attempted:${outcome.refusal.kind}` })
-      throw refusalProblem(outcome.refusal, name)
+      throw refusalProblem(outcome.refusal, name, this.opts.gate.now())
     }
     const next: RotationState = { ...state, step: outcome.ok ? 'validated' : 'staged', newKey: pending.definition.clientId, validatedPendingVersion: outcome.ok ? pending.version : undefined }
     await this.opts.state.putJson(consumerRotationDoc(name), next, STATE_TTL_MS)
@@ -237,7 +237,7 @@ export class ConsumerRotationService {
     const old = await this.opts.store.read(name, state.fromVersion)
     if (!old) throw new DomainError('not_found', `version ${state.fromVersion} of "${name}" is gone: nothing to verify against`, { connection: name })
     const outcome = await this.opts.gate.obtain({ connection: name, definition: { ...current.definition, clientId: old.definition.clientId, clientSecret: old.definition.clientSecret }, purpose: 'admin' })
-    if ('refusal' in outcome) throw refusalProblem(outcome.refusal, name)
+    if ('refusal' in outcome) throw refusalProblem(outcome.refusal, name, this.opts.gate.now())
     if (outcome.ok) await this.opts.revoke(outcome.session).catch(() => false)
     const retired = !outcome.ok && outcome.failure.classification === 'invalid_client'
     const next: RotationState = retired ? { ...state, step: 'done', pending: undefined } : { ...state, pending: [outcome.ok ? 'the old consumer key and secret still log in: delete them in Setup, then verify again' : `the old pair's login failed for another reason (${outcome.failure.classification}): check Setup, then verify again`] }

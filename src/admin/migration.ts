@@ -109,7 +109,7 @@ export class MigrationService {
     const latencyMs = Date.now() - started
     if ('refusal' in outcome) {
       await this.opts.audit.record({ ...base, outcome: refusalAuditOutcome(outcome.refusal), classification: `not_attempted:${outcome.refusal.kind}` })
-      throw refusalProblem(outcome.refusal, name)
+      throw refusalProblem(outcome.refusal, name, this.opts.gate.now())
     }
     const classification = outcome.ok ? 'ok' : outcome.failure.classification
     // a validating login proves the definition; its session is not the connection's yet

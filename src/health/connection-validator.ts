@@ -177,7 +177,7 @@ export class ConnectionValidator {
     const latencyMs = Date.now() - started
     if ('refusal' in outcome) {
       // an admin asked for this probe: tell them plainly why it was not sent
-      if (purpose === 'probe' && outcome.refusal.kind !== 'circuit_open') throw refusalProblem(outcome.refusal, name)
+      if (purpose === 'probe' && outcome.refusal.kind !== 'circuit_open') throw refusalProblem(outcome.refusal, name, this.opts.gate.now())
       return { outcome: refusedOutcome(outcome.refusal) }
     }
     if (outcome.ok) {

@@ -41,7 +41,7 @@ export function openCircuit (previous: CircuitState | null, secretVersion: numbe
   }
 }
 
-export function retryAfterSeconds (state: CircuitState, now = Date.now()): number {
+export function retryAfterSeconds (state: CircuitState, now: number): number {
   return Math.max(1, Math.ceil((state.retryAt - now) / 1000))
 }
 

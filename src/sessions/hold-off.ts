@@ -26,8 +26,9 @@ export interface HoldOff {
 }
 
 /** The answer to a caller while the connection is held off (or right after the failure that started the pause). */
-export function heldOffProblem (connection: string, h: Pick<HoldOff, 'classification' | 'message' | 'hint' | 'until'>, now = Date.now()): DomainError {
-  return new DomainError('salesforce_unavailable', `Salesforce answered: ${h.message}`, {
+export function heldOffProblem (connection: string, h: Pick<HoldOff, 'classification' | 'message' | 'hint' | 'until'>, now: number): DomainError {
+  // the message says who answered, if anyone ("Salesforce did not answer within 400 ms", "The token endpoint answered HTTP 503")
+  return new DomainError('salesforce_unavailable', `No Salesforce login could be made now: ${h.message}`, {
     connection, classification: h.classification, hint: h.hint, retryable: true,
   }, Math.max(1, Math.ceil((h.until - now) / 1000)))
 }

@@ -87,7 +87,8 @@ const WAIT_POLL_MS = 250
  */
 export class LoginGate {
   private readonly opts: LoginGateOptions
-  private readonly now: () => number
+  /** the gate's clock: its refusal times are read on it (refusalProblem's `now`) */
+  readonly now: () => number
   private readonly guards: GuardStore
   private readonly reader: LoginStateReader
   /** waiters by login identity: a login of any connection of the same Salesforce user may be what they wait for */
@@ -420,6 +421,6 @@ function unexpected (logger: Logger, err: unknown): LoginOutcome {
   logger.error({ err: { name: (err as Error)?.name } }, 'salesforce login raised unexpectedly')
   return {
     ok: false,
-    failure: { classification: 'unknown', retryable: true, credentialFailure: false, message: 'the login failed inside the broker', hint: 'see the broker logs' },
+    failure: { classification: 'unknown', retryable: true, credentialFailure: false, message: 'the broker failed while logging in (an internal error, in the broker\'s log)', hint: 'see the broker logs' },
   }
 }

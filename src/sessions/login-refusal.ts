@@ -6,7 +6,7 @@ import { BUDGET_WINDOW_MS } from './login-budget.ts'
 import type { LoginRefusal } from './login-gate.ts'
 import type { GuardStop } from './login-request.ts'
 
-const seconds = (at: number) => Math.max(1, Math.ceil((at - Date.now()) / 1000))
+const seconds = (at: number, now: number) => Math.max(1, Math.ceil((at - now) / 1000))
 const iso = (at: number) => new Date(at).toISOString()
 
 /** What to do about a guarded user, in Salesforce Setup terms. */
@@ -21,8 +21,11 @@ export const GUARD_UNAVAILABLE_HINT = 'The failure guard\'s count is kept in Red
   'While Redis cannot be reached no replica sends a password (SOAP or OAuth username-password) login; cached sessions keep being ' +
   'served, and JWT bearer and client credentials logins go on. Restore Redis; logins resume on their own.'
 
-/** The one problem answer for every way the login gate can refuse, whoever asked. */
-export function refusalProblem (refusal: LoginRefusal, connection: string): DomainError {
+/**
+ * The one problem answer for every way the login gate can refuse, whoever asked. `now` is the gate's
+ * clock (LoginGate.now), the one its refusal times were read on: Retry-After and safeAt agree.
+ */
+export function refusalProblem (refusal: LoginRefusal, connection: string, now: number): DomainError {
   switch (refusal.kind) {
     case 'guarded':
       return new DomainError('login_guarded',
@@ -36,13 +39,13 @@ export function refusalProblem (refusal: LoginRefusal, connection: string): Doma
       return new DomainError('login_guarded',
         `Salesforce already refused exactly these credentials; they are not sent again before ${iso(refusal.safeAt)}`,
         { connection, safeAt: iso(refusal.safeAt), hint: 'Check the candidate (password, security token, client secret); a different candidate is tried at once.', retryable: true },
-        seconds(refusal.safeAt))
+        seconds(refusal.safeAt, now))
     case 'circuit_open': {
       const c = refusal.circuit
       return new DomainError('circuit_open', pausedMessage(c), {
         // retryable with Retry-After: after the pause one probe login is made; a retry then is served if the cause was fixed
         connection, classification: c.classification, hint: c.hint, retryable: true,
-      }, retryAfterSeconds(c))
+      }, retryAfterSeconds(c, now))
     }
     case 'budget':
       return new DomainError('login_budget_exhausted', budgetDetail(refusal), {
@@ -53,11 +56,11 @@ export function refusalProblem (refusal: LoginRefusal, connection: string): Doma
         safeAt: iso(refusal.retryAt),
         hint: 'Another client of the same Salesforce user may be logging in too often (Login History shows every login); the budget frees as the hour rolls on.',
         retryable: true,
-      }, seconds(refusal.retryAt))
+      }, seconds(refusal.retryAt, now))
     case 'busy':
-      return new DomainError('login_wait_timeout', 'another login of the same Salesforce user did not finish in time', { connection, retryable: true }, seconds(refusal.retryAt))
+      return new DomainError('login_wait_timeout', 'another login of the same Salesforce user did not finish in time', { connection, retryable: true }, seconds(refusal.retryAt, now))
     case 'held_off':
-      return heldOffProblem(connection, refusal.holdOff)
+      return heldOffProblem(connection, refusal.holdOff, now)
   }
 }
 
@@ -67,11 +70,11 @@ export function refusalProblem (refusal: LoginRefusal, connection: string): Doma
  * never "credentials rejected". LOGIN_RATE_EXCEEDED holds the user's logins for the rest of the
  * hour: say so, not "try again in a second".
  */
-export function unjudgedFailureProblem (connection: string, failure: ClassifiedFailure, loginsPerHour: number, holdOff?: HoldOff): DomainError {
+export function unjudgedFailureProblem (connection: string, failure: ClassifiedFailure, loginsPerHour: number, now: number, holdOff?: HoldOff): DomainError {
   if (failure.classification === 'login_rate_exceeded') {
-    return refusalProblem({ kind: 'budget', reason: 'rate_exceeded', used: loginsPerHour, limit: loginsPerHour, retryAt: Date.now() + BUDGET_WINDOW_MS }, connection)
+    return refusalProblem({ kind: 'budget', reason: 'rate_exceeded', used: loginsPerHour, limit: loginsPerHour, retryAt: now + BUDGET_WINDOW_MS }, connection, now)
   }
-  return heldOffProblem(connection, holdOff ?? { ...failure, until: Date.now() + 1000 })
+  return heldOffProblem(connection, holdOff ?? { ...failure, until: now + 1000 }, now)
 }
 
 /**

@@ -289,7 +289,7 @@ export class SessionService {
     }
     if ('refusal' in outcome) {
       if (outcome.refusal.kind === 'busy') throw new DomainError('login_wait_timeout', 'another login for this connection did not finish in time', { connection, retryable: true }, 2)
-      throw refusalProblem(outcome.refusal, connection)
+      throw refusalProblem(outcome.refusal, connection, this.now())
     }
     const failure = outcome.failure
     // the failure that left the guard no room: no pause makes the next login safe, say so
@@ -299,9 +299,9 @@ export class SessionService {
       // the contract: retryable exactly when Retry-After comes with it (the circuit's pause, then one probe)
       throw new DomainError('salesforce_login_failed', `Salesforce answered: ${failure.message}`, {
         connection, classification: failure.classification, hint: failure.hint, retryable: true,
-      }, retryAfterSeconds(outcome.circuit))
+      }, retryAfterSeconds(outcome.circuit, this.now()))
     }
-    throw unjudgedFailureProblem(connection, failure, this.opts.gate.loginsPerHour, outcome.holdOff)
+    throw unjudgedFailureProblem(connection, failure, this.opts.gate.loginsPerHour, this.now(), outcome.holdOff)
   }
 
   /**

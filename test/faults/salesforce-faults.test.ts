@@ -37,6 +37,8 @@ t.test('Salesforce down or slow: 503 salesforce_unavailable without opening the 
   const slow = await ask('acme')
   t.equal(slow.statusCode, 503)
   t.equal(slow.json().classification, 'unreachable')
+  t.match(slow.json().detail, /did not answer within 400 ms/)
+  t.notMatch(slow.json().detail, /answered/, 'the answer does not say Salesforce answered when it did not')
   t.ok(Number(slow.headers['retry-after']) >= 2, 'the hold-off grows')
 
   sim.setLatency(0)

@@ -335,3 +335,17 @@ t.test('a login Salesforce accepted with an expired password resets the count, a
   t.equal((await app.inject({ method: 'POST', url: '/v1/connections/acme/session', headers: bearer(principals.billingKey) })).statusCode, 200)
   t.equal(user().failedLogins, 0)
 })
+
+t.test('Retry-After and safeAt are read on the same clock: a refused candidate an hour later waits 23 hours, not 24', async (t) => {
+  let now = Date.now()
+  const { sim, store, principals, app } = await replicaOnClock(t, () => now)
+  await store.write('acme', acmeDefinition(sim, 'soap'), 0)
+  const validate = () => app.inject({ method: 'POST', url: '/v1/admin/connections/acme/validate', headers: bearer(principals.adminKey), payload: { password: 'typo-in-the-candidate' } })
+  t.match((await validate()).json(), { ok: false, classification: 'invalid_credentials' })
+  now += 60 * MINUTE
+  const again = await validate()
+  t.equal(again.statusCode, 429)
+  const waits = Number(again.headers['retry-after'])
+  t.equal(waits, Math.ceil((Date.parse(again.json().safeAt) - now) / 1000), `Retry-After ${waits} s is safeAt less the broker's time`)
+  t.equal(sim.org('acme').users.get(ACME.username)!.failedLogins, 1, 'the candidate went out once')
+})
