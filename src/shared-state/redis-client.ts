@@ -55,7 +55,15 @@ function credentials (s: RedisSettings, url?: URL): Pick<RedisOptions, 'username
   return { ...(username ? { username } : {}), ...(password ? { password } : {}) }
 }
 
-const common = (role: RedisRole): RedisOptions => ({
+/**
+ * ioredis's options without `replyMapping`: the broker reads replies in ioredis's default ("legacy")
+ * shape. Every `new Redis<'legacy'>` / `new Cluster<'legacy'>` names that mapping: inferred, it is a
+ * fresh literal type, so `Redis` (the same class with its default) is compared with it member by
+ * member, some 4 s of every type check of the project (eslint.config.js refuses the bare form).
+ */
+export type BrokerRedisOptions = Omit<RedisOptions, 'replyMapping'>
+
+const common = (role: RedisRole): BrokerRedisOptions => ({
   connectTimeout: 2000,
   // a subscriber idles; its commands (SUBSCRIBE) may wait out a failover
   commandTimeout: role === 'commands' ? 1500 : undefined,
@@ -72,17 +80,17 @@ const common = (role: RedisRole): RedisOptions => ({
  * messages arrive as push frames); it is kept for every topology: Sentinel lookups use it too, and
  * Cluster slot refreshes use their own RESP2 connection (ioredis built/cluster/index.js).
  */
-export function createRedisClient (s: RedisSettings, role: RedisRole, extra: Partial<RedisOptions> = {}): RedisClient {
+export function createRedisClient (s: RedisSettings, role: RedisRole, extra: Partial<BrokerRedisOptions> = {}): RedisClient {
   const topology = redisTopology(s)
   if (topology === 'standalone') {
     const url = new URL(s.REDIS_URL as string)
     const tls = tlsOptions(s, url.protocol === 'rediss:')
-    return new Redis(s.REDIS_URL as string, { ...common(role), ...credentials(s, url), ...(tls ? { tls } : {}), ...extra })
+    return new Redis<'legacy'>(s.REDIS_URL as string, { ...common(role), ...credentials(s, url), ...(tls ? { tls } : {}), ...extra })
   }
   if (topology === 'sentinel') {
     const tls = tlsOptions(s, false)
     const auth = credentials(s)
-    return new Redis({
+    return new Redis<'legacy'>({
       ...common(role),
       sentinels: splitList(s.REDIS_SENTINELS as string).map(parseHostPort),
       name: s.REDIS_SENTINEL_NAME,
@@ -100,7 +108,7 @@ export function createRedisClient (s: RedisSettings, role: RedisRole, extra: Par
     const seeds = splitList(s.REDIS_CLUSTER_NODES as string).map(u => new URL(u))
     const tls = tlsOptions(s, seeds.some(u => u.protocol === 'rediss:'))
     const { retryStrategy, enableOfflineQueue, ...perNode } = { ...common(role), ...extra }
-    const options: ClusterOptions = {
+    const options: Omit<ClusterOptions, 'redisOptions'> & { redisOptions: BrokerRedisOptions } = {
       enableOfflineQueue,
       clusterRetryStrategy: (times) => retryStrategy?.(times) ?? 2000,
       // a failover moves slots: ask again soon instead of failing the command
@@ -108,7 +116,7 @@ export function createRedisClient (s: RedisSettings, role: RedisRole, extra: Par
       retryDelayOnClusterDown: 200,
       redisOptions: { ...perNode, ...credentials(s, seeds[0]), ...(tls ? { tls } : {}) },
     }
-    return new Cluster(seeds.map(u => ({ host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port || 6379) })), options)
+    return new Cluster<'legacy'>(seeds.map(u => ({ host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port || 6379) })), options)
   }
   throw new Error('no Redis configured')
 }

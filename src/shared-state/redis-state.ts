@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto'
-import type { ChainableCommander, RedisOptions } from 'ioredis'
+import type { ChainableCommander } from 'ioredis'
 import type { Logger } from 'pino'
 import type { Clock } from '../clock.ts'
-import { createRedisClient, redisTopology, type RedisClient, type RedisSettings } from './redis-client.ts'
+import { createRedisClient, redisTopology, type BrokerRedisOptions, type RedisClient, type RedisSettings } from './redis-client.ts'
 import { RedisKeys } from './redis-keys.ts'
 import { isRedisRefusal, redisReason, RefusalRecord } from './redis-refusal.ts'
 import { ReplicaRoll, type ConfirmAnswer, type ConfirmRequest } from './replica-roll.ts'
@@ -18,7 +18,7 @@ export interface RedisStateOptions {
   /** with Sentinel or Cluster: how long awaitFailover() waits (REDIS_FAILOVER_WAIT_MS) */
   failoverWaitMs?: number
   /** for tests: faster reconnects */
-  redisOptions?: Partial<RedisOptions>
+  redisOptions?: Partial<BrokerRedisOptions>
   /** the roll call's heartbeat timer (src/shared-state/replica-roll.ts) */
   clock?: Clock
 }

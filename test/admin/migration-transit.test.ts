@@ -25,7 +25,7 @@ function privateKeyForms (key: KeyObject): string[] {
 }
 
 async function redisDump (url: string): Promise<string> {
-  const client = new Redis(url)
+  const client = new Redis<'legacy'>(url)
   try {
     const out: string[] = []
     for (const key of await client.keys('*')) {

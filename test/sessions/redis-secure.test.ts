@@ -49,7 +49,7 @@ const tlsEnvOf = (redis: SecureRedis) => ({
 
 /** The test's own connection to startSecureRedis(), allowed everything (ACL LOG, ACL SETUSER). */
 function inspectorOf (t: Teardown, redis: SecureRedis): Redis {
-  const inspector = new Redis({ port: redis.port, host: '127.0.0.1', username: redis.adminUsername, password: redis.adminPassword, tls: { ca: readFileSync(redis.pki.caFile), cert: readFileSync(redis.pki.clientCert), key: readFileSync(redis.pki.clientKey) } })
+  const inspector = new Redis<'legacy'>({ port: redis.port, host: '127.0.0.1', username: redis.adminUsername, password: redis.adminPassword, tls: { ca: readFileSync(redis.pki.caFile), cert: readFileSync(redis.pki.clientCert), key: readFileSync(redis.pki.clientKey) } })
   t.teardown(() => inspector.disconnect())
   return inspector
 }

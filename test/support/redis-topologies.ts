@@ -57,7 +57,7 @@ export async function waitForServer (port: number, alive: () => boolean, timeout
   const tls = o.tls ? { ca: readFileSync(o.tls.ca), cert: readFileSync(o.tls.cert), key: readFileSync(o.tls.key) } : undefined
   await until(`a server on port ${port}`, async () => {
     if (!alive()) throw new Error(`the server on port ${port} exited`)
-    const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, ...(tls ? { tls } : {}) })
+    const probe = new Redis<'legacy'>({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0, ...(tls ? { tls } : {}) })
     // an authentication refusal is an answer: the server is up (ioredis 6 reports a refused HELLO
     // as an error event, then closes the connection)
     let refused = false
@@ -137,7 +137,7 @@ abstract class Topology {
     if (!c) {
       // a killed node's commands time out instead of hanging a poll
       const tls = this.security.tls ? { tls: { ca: readFileSync(this.security.tls.caFile) } } : {}
-      c = new Redis({ port, host: '127.0.0.1', password: this.security.password, maxRetriesPerRequest: 0, commandTimeout: 1000, retryStrategy: () => 200, ...tls })
+      c = new Redis<'legacy'>({ port, host: '127.0.0.1', password: this.security.password, maxRetriesPerRequest: 0, commandTimeout: 1000, retryStrategy: () => 200, ...tls })
       c.on('error', () => {})
       this.clients.set(port, c)
     }

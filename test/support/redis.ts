@@ -17,7 +17,7 @@ export async function freePort (): Promise<number> {
 export async function waitForRedis (port: number, o: { timeoutMs?: number, alive?: () => boolean } = {}): Promise<void> {
   const deadline = Date.now() + (o.timeoutMs ?? 10_000)
   for (;;) {
-    const probe = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 })
+    const probe = new Redis<'legacy'>({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 })
     probe.on('error', () => {}) // refused until the server listens; connect() rejects with it too
     try {
       await probe.connect()
@@ -82,14 +82,14 @@ export async function startRedis (o: { launch?: RedisLauncher } = {}): Promise<T
     stop,
     start,
     client () {
-      const c = new Redis({ port, host: '127.0.0.1' })
+      const c = new Redis<'legacy'>({ port, host: '127.0.0.1' })
       // the test may stop the server under this client: its reconnect errors are expected
       c.on('error', () => {})
       clients.push(c)
       return c
     },
     async flush () {
-      const c = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 1 })
+      const c = new Redis<'legacy'>({ port, host: '127.0.0.1', maxRetriesPerRequest: 1 })
       c.on('error', () => {})
       try {
         await c.flushall()

@@ -3,7 +3,7 @@
  * shortly before they expire, and hands out jsforce Connections that recover from an expired
  * session by themselves.
  */
-import type { Connection } from 'jsforce'
+import type { Connection, Schema } from 'jsforce'
 import { BrokerError, clientError } from './broker-error.ts'
 import { brokerRefreshFn, keepBrokerErrors } from './jsforce-refresh.ts'
 import { requestSession, type BrokerSession } from './session-request.ts'
@@ -131,7 +131,7 @@ export function createBrokerClient (opts: BrokerClientOptions): BrokerClient {
     const session = await getSession(name)
     // jsforce is loaded on first use: a program that only asks for sessions (or sfb) does not pay its start-up
     const { Connection } = await import('jsforce')
-    return keepBrokerErrors(new Connection({
+    return keepBrokerErrors(new Connection<Schema>({
       instanceUrl: session.instanceUrl,
       accessToken: session.accessToken,
       version: connOpts.version ?? session.apiVersion,

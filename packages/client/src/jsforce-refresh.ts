@@ -1,8 +1,13 @@
-import type { Connection } from 'jsforce'
+import type { Connection, ConnectionConfig } from 'jsforce'
 import { BrokerError } from './broker-error.ts'
 import type { BrokerSession } from './session-request.ts'
 
-type RefreshFn = NonNullable<ConstructorParameters<typeof Connection>[0]>['refreshFn']
+/**
+ * jsforce's refresh callback, named through ConnectionConfig: `ConstructorParameters<typeof Connection>`
+ * made tsc compare the whole Connection class generically (about 2 s of every type check, the
+ * consumer's of these declarations too).
+ */
+export type RefreshFn = NonNullable<ConnectionConfig['refreshFn']>
 
 /** jsforce retries a request after every successful refresh, with no limit: this many in a row is a loop, not bad luck. */
 const MAX_REFRESHES_IN_WINDOW = 3

@@ -1,7 +1,6 @@
-import type { Connection } from 'jsforce'
+import type { Connection, Schema } from 'jsforce'
+import type { RefreshFn } from './jsforce-refresh.ts'
 import type { Credentials } from './transport.ts'
-
-type RefreshFn = NonNullable<ConstructorParameters<typeof Connection>[0]>['refreshFn']
 
 export interface ProxyConnectionOptions {
   /** the REST API version jsforce asks for (default: jsforce's own default); set it to the connection's */
@@ -23,7 +22,7 @@ export async function proxyConnection (baseUrl: string, name: string, credential
   const origin = new URL(broker).origin
   const connectionPath = `${broker}/v1/connections/${encodeURIComponent(name)}`
   const prefix = `${connectionPath}/salesforce`
-  const conn = new Connection({
+  const conn = new Connection<Schema>({
     instanceUrl: prefix,
     accessToken: credential,
     ...(opts.version ? { version: opts.version } : {}),
