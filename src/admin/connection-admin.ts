@@ -352,7 +352,7 @@ export class ConnectionAdmin {
       version: stored.version,
       updatedAt: stored.createdTime,
       secretsSet: setSecretNames(d),
-      circuit: circuitView(circuit, stored.version),
+      circuit: circuitView(circuit, stored.version, this.opts.gate.now()),
     }
   }
 }

@@ -110,7 +110,7 @@ export class ConnectionValidator {
     const { previous, circuit, cached } = seen
     const retired = this.opts.retired?.(name, stored.definition)
     if (retired) return { outcome: { status: 'failing', classification: 'flow_retired', message: retired.message, hint: retired.extensions.hint, checkKind: 'none' } }
-    if (purpose !== 'probe' && circuitBlocks(circuit, stored.version)) return { outcome: blockedOutcome(circuit) }
+    if (purpose !== 'probe' && circuitBlocks(circuit, stored.version, this.now())) return { outcome: blockedOutcome(circuit) }
     let held = cached?.session
     if (cached && !forceFull && !this.fullDue(stored.version, previous, circuit, cached)) {
       const cheap = await this.cheapCheck(stored.definition, cached)
@@ -235,7 +235,7 @@ export class ConnectionValidator {
     const health = nextHealth(name, version, outcome, previous, this.now())
     const circuit = known !== undefined ? known : await this.opts.sessions.circuit(name)
     await this.opts.state.putJson(healthDoc(name), health, RESULT_TTL_MS)
-    updateHealthGauges(this.opts.metrics, name, { status: health.status, circuitOpen: circuitBlocks(circuit, version), apiUsage: health.apiUsage, readiness: health.readiness })
+    updateHealthGauges(this.opts.metrics, name, { status: health.status, circuitOpen: circuitBlocks(circuit, version, this.now()), apiUsage: health.apiUsage, readiness: health.readiness })
     if (previous?.status !== health.status || previous.classification !== health.classification) {
       const level = health.status === 'ok' ? 'info' : 'warn'
       this.opts.logger[level]({ connection: name, status: health.status, classification: health.classification, checkKind: health.checkKind, secretVersion: version }, 'salesforce connection health changed')
@@ -263,7 +263,8 @@ function refusedOutcome (r: LoginRefusal): CheckOutcome {
     case 'guarded':
       return {
         status: 'failing',
-        classification: 'invalid_credentials',
+        // the failures counted may be timeouts or a gateway's 5xx: the guard's hold is what is known
+        classification: 'login_guarded',
         message: `not attempted: ${r.failures} failed logins of this Salesforce user since its last success, one short of its lockout; no password login is sent until an admin acts`,
         hint: GUARD_HINT,
         checkKind: 'none',
@@ -281,7 +282,8 @@ function refusedOutcome (r: LoginRefusal): CheckOutcome {
     case 'budget':
       return {
         status: 'degraded',
-        classification: 'login_rate_exceeded',
+        // LOGIN_RATE_EXCEEDED is Salesforce's word; the broker's own budget is not
+        classification: r.reason === 'rate_exceeded' ? 'login_rate_exceeded' : 'login_budget_exhausted',
         message: r.reason === 'rate_exceeded'
           ? `not attempted: Salesforce answered LOGIN_RATE_EXCEEDED; logins resume after ${new Date(r.retryAt).toISOString()}`
           : `not attempted: ${r.used} of ${r.limit} logins of this user spent in the last hour`,

@@ -13,7 +13,7 @@ export type HealthStatus = 'ok' | 'warn' | 'degraded' | 'failing'
  * A Salesforce classification, or why there is no fresh one: never validated yet, the last
  * validation is too old (the scheduler is off or stuck), or the secret could not be read.
  */
-export type HealthClassification = Classification | 'not_checked' | 'stale' | 'secret_store_unavailable' | 'flow_retired'
+export type HealthClassification = Classification | 'not_checked' | 'stale' | 'secret_store_unavailable' | 'flow_retired' | 'login_guarded' | 'login_budget_exhausted'
 
 /**
  * How the result was obtained: `cheap` asked Salesforce about the cached session, `full` logged in

@@ -10,8 +10,10 @@ const Status = Type.Union([Type.Literal('ok'), Type.Literal('warn'), Type.Litera
   description: 'ok; warn: the login works but the integration user is not ready (a required permission is missing, the password expires soon) or Salesforce retires its login flow within FLOW_SUNSET_WARN_DAYS; degraded: a transient problem (Salesforce unreachable, rate or API limits) or no recent check; failing: Salesforce refuses the credentials, or logins are paused after it did',
 })
 
-const Classification = Type.Enum([...CLASSIFICATIONS, 'not_checked', 'stale', 'secret_store_unavailable', 'flow_retired'], {
-  description: 'The Salesforce failure class of the last check, or why there is no fresh one (flow_retired: the flow\'s announced end has passed, no login was sent)',
+const Classification = Type.Enum([...CLASSIFICATIONS, 'not_checked', 'stale', 'secret_store_unavailable', 'flow_retired', 'login_guarded', 'login_budget_exhausted'], {
+  description: 'The Salesforce failure class of the last check, or why there is no fresh one (flow_retired: the flow\'s announced end has passed, no login was sent; ' +
+    'login_guarded: the failure guard holds password logins of the user one short of its lockout; login_budget_exhausted: the broker\'s hourly login budget of the user is spent — ' +
+    'login_rate_exceeded is kept for Salesforce\'s own LOGIN_RATE_EXCEEDED)',
 })
 
 /**

@@ -21,7 +21,7 @@ export function opensCircuit (failure: ClassifiedFailure): boolean {
  * a new secret deserves a login. For the current version, nobody logs in before `retryAt`;
  * from then on the one process holding the connection's login lease may probe once.
  */
-export function circuitBlocks (state: CircuitState | null, secretVersion: number, now = Date.now()): state is CircuitState {
+export function circuitBlocks (state: CircuitState | null, secretVersion: number, now: number): state is CircuitState {
   return state !== null && state.secretVersion === secretVersion && now < state.retryAt
 }
 
@@ -46,7 +46,7 @@ export function retryAfterSeconds (state: CircuitState, now: number): number {
 }
 
 /** The circuit as connection metadata and health show it: closed unless it belongs to this secret version. */
-export function circuitView (c: CircuitState | null, version: number, now = Date.now()): Static<typeof ConnectionMetadataSchema>['circuit'] {
+export function circuitView (c: CircuitState | null, version: number, now: number): Static<typeof ConnectionMetadataSchema>['circuit'] {
   if (!c || c.secretVersion !== version) return { state: 'closed' }
   return {
     state: now < c.retryAt ? 'open' : 'half_open',

@@ -10,6 +10,7 @@ import { ACME, acmeDefinition, acmeOrg, bearer, buildTestApp, startSim, tempFile
 import { startRedis } from '../support/redis.ts'
 import { testPrincipals } from '../support/principals.ts'
 import { makeChainedServerCert } from '../support/test-certs.ts'
+import { ManualClock } from '../support/manual-clock.ts'
 import { loginGuardDoc } from '../../src/shared-state/state-names.ts'
 import { loginIdentity } from '../../src/sessions/login-identity.ts'
 
@@ -348,4 +349,26 @@ t.test('Retry-After and safeAt are read on the same clock: a refused candidate a
   const waits = Number(again.headers['retry-after'])
   t.equal(waits, Math.ceil((Date.parse(again.json().safeAt) - now) / 1000), `Retry-After ${waits} s is safeAt less the broker's time`)
   t.equal(sim.org('acme').users.get(ACME.username)!.failedLogins, 1, 'the candidate went out once')
+})
+
+t.test('health names the guard when it holds a check back, not a Salesforce verdict it did not get', async (t) => {
+  const clock = new ManualClock()
+  const sim = await startSim(t, [acmeOrg({ lockout: LOCKOUT })])
+  const store = await tempFileStore(t)
+  const principals = testPrincipals(['*'])
+  // a Clock moves logins and health's judgement of time together
+  const { app } = await buildTestApp(t, { secretStore: store, principals, env: { REVOKED_SESSION_LOGIN_INTERVAL_SECONDS: '0' }, overrides: { clock } })
+  await store.write('acme', acmeDefinition(sim, 'soap', { password: 'stale-password' }), 0)
+  const session = () => app.inject({ method: 'POST', url: '/v1/connections/acme/session', headers: bearer(principals.billingKey) })
+  await session()
+  await clock.advance(20 * MINUTE)
+  t.match((await session()).json(), { failures: 2, lockoutThreshold: 3, retryable: false })
+
+  // hours later, the circuit's pause long over: an SRE's forced check sends nothing
+  await clock.advance(6 * 60 * MINUTE)
+  const check = await app.inject({ method: 'POST', url: '/health/salesforce/acme/check', headers: bearer(principals.adminKey) })
+  t.match(check.json(), { status: 'failing', classification: 'login_guarded', checkKind: 'none', message: /^not attempted: 2 failed logins/ })
+  const shown = (await app.inject({ method: 'GET', url: '/health/salesforce?connection=acme', headers: bearer(principals.adminKey) })).json().connections[0]
+  t.match(shown, { status: 'failing', classification: 'login_guarded', loginGuard: { failures: 2, blocked: true } })
+  t.equal(sim.org('acme').users.get(ACME.username)!.failedLogins, 2, 'the check sent no login')
 })
