@@ -110,7 +110,7 @@ export class ConnectionValidator {
     const { previous, circuit, cached } = seen
     const retired = this.opts.retired?.(name, stored.definition)
     if (retired) return { outcome: { status: 'failing', classification: 'flow_retired', message: retired.message, hint: retired.extensions.hint, checkKind: 'none' } }
-    if (purpose !== 'probe' && circuitBlocks(circuit, stored.version, this.now())) return { outcome: blockedOutcome(circuit) }
+    if (purpose !== 'probe' && circuitBlocks(circuit, stored.version, this.opts.gate.now())) return { outcome: blockedOutcome(circuit) }
     let held = cached?.session
     if (cached && !forceFull && !this.fullDue(stored.version, previous, circuit, cached)) {
       const cheap = await this.cheapCheck(stored.definition, cached)
@@ -235,7 +235,7 @@ export class ConnectionValidator {
     const health = nextHealth(name, version, outcome, previous, this.now())
     const circuit = known !== undefined ? known : await this.opts.sessions.circuit(name)
     await this.opts.state.putJson(healthDoc(name), health, RESULT_TTL_MS)
-    updateHealthGauges(this.opts.metrics, name, { status: health.status, circuitOpen: circuitBlocks(circuit, version, this.now()), apiUsage: health.apiUsage, readiness: health.readiness })
+    updateHealthGauges(this.opts.metrics, name, { status: health.status, circuitOpen: circuitBlocks(circuit, version, this.opts.gate.now()), apiUsage: health.apiUsage, readiness: health.readiness })
     if (previous?.status !== health.status || previous.classification !== health.classification) {
       const level = health.status === 'ok' ? 'info' : 'warn'
       this.opts.logger[level]({ connection: name, status: health.status, classification: health.classification, checkKind: health.checkKind, secretVersion: version }, 'salesforce connection health changed')

@@ -145,13 +145,16 @@ export function unpwFlowDrift (flow: ConnectionDefinition['flow'], read: UnpwFlo
 /**
  * An ok connection with drift becomes warn, saying the first warning (the others are in `drift`).
  * A login refused with `authentication failure` while the org is known to block the flow says so:
- * Salesforce's answer alone names no cause.
+ * Salesforce's answer alone names no cause. So does the failure guard's hold after such refusals,
+ * keeping the guard's hint first: the admin still has to act on the count.
  */
 export function driftVerdict (current: Verdict & { classification?: string }, drift: DriftWarning[]): Verdict {
   if (drift.length === 0) return current
   const blocked = drift.find(d => d.kind === 'username_password_flow_blocked')
-  if (blocked && current.status === 'failing' && current.classification === 'invalid_credentials') {
-    return { ...current, message: `${current.message ?? 'the login was refused'} — the org blocks the OAuth username-password flow`, hint: blocked.hint }
+  if (blocked && current.status === 'failing' && (current.classification === 'invalid_credentials' || current.classification === 'login_guarded')) {
+    const message = `${current.message ?? 'the login was refused'} — the org blocks the OAuth username-password flow`
+    const hint = current.classification === 'login_guarded' && current.hint ? `${current.hint} The likely cause: ${blocked.hint}` : blocked.hint
+    return { ...current, message, hint }
   }
   // the blocked flow outranks a sunset or expiry warning: it ends the logins at the session's end, not on a date
   const first = blocked ?? drift[0]

@@ -74,13 +74,14 @@ export async function soapLogin (c: SoapCredentials, ctx: FlowContext): Promise<
 }
 
 function sessionFromLoginResult (result: string, issuedAt: number, ctx: FlowContext): LoginOutcome {
+  const sessionId = textOf(result, 'sessionId')
   // A login with an expired password "succeeds" with a session that can only call setPassword();
-  // whatever else the answer lacks, that is the admin's problem to fix first.
+  // whatever else the answer lacks, that is the admin's problem to fix first. Only an answer that
+  // carries that session tells the guard Salesforce took the password (its count is back to zero).
   if (textOf(result, 'passwordExpired')?.toLowerCase() === 'true') {
     const failure = classifiedFailure('password_expired', { message: 'login succeeded but the password has expired (passwordExpired=true)', flow: 'soap' })
-    return { ok: false, failure: { ...failure, loginAccepted: true } }
+    return { ok: false, failure: sessionId ? { ...failure, loginAccepted: true } : failure }
   }
-  const sessionId = textOf(result, 'sessionId')
   const serverUrl = textOf(result, 'serverUrl')
   const userInfo = innerXml(result, 'userInfo') ?? ''
   const userId = textOf(result, 'userId') ?? textOf(userInfo, 'userId')

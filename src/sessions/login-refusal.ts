@@ -78,13 +78,23 @@ export function unjudgedFailureProblem (connection: string, failure: ClassifiedF
 }
 
 /**
+ * A failed login in words that say Salesforce answered only when it did: not after a timeout, a
+ * gateway's 5xx (outcome unknown) or the broker's own error, whose messages say what happened.
+ */
+export function failedLoginText (failure: ClassifiedFailure): string {
+  const answered = failure.outcomeUnknown !== true && (failure.sfCode !== undefined || failure.loginAccepted === true ||
+    (failure.httpStatus !== undefined && failure.httpStatus < 500))
+  return `${answered ? 'Salesforce answered' : 'The login failed'}: ${failure.message}`
+}
+
+/**
  * A failed login after which the guard sends no more password logins of the user (its count is one
  * short of Salesforce's lockout): no time makes another login safe, an admin acts (GUARD_HINT).
  */
 export function guardStoppedProblem (connection: string, failure: ClassifiedFailure, stop: GuardStop): DomainError {
-  const answered = failure.message.replace(/[.\s]+$/, '')
+  const answered = failedLoginText(failure).replace(/[.\s]+$/, '')
   return new DomainError('salesforce_login_failed',
-    `Salesforce answered: ${answered}. That makes ${stop.failures} failed logins of this user since its last successful login; Salesforce locks it at ${stop.threshold}, so the broker sends no more password logins until an admin acts`,
+    `${answered}. That makes ${stop.failures} failed logins of this user since its last successful login; Salesforce locks it at ${stop.threshold}, so the broker sends no more password logins until an admin acts`,
     { connection, classification: failure.classification, failures: stop.failures, lockoutThreshold: stop.threshold, hint: GUARD_HINT, retryable: false })
 }
 

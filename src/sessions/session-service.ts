@@ -7,7 +7,7 @@ import { SecretStoreUnavailableError } from '../secrets/store.ts'
 import { retryAfterSeconds } from './circuit.ts'
 import type { LoginPurpose } from './login-budget.ts'
 import type { LoginGate } from './login-gate.ts'
-import { guardStoppedProblem, refusalProblem, unjudgedFailureProblem } from './login-refusal.ts'
+import { failedLoginText, guardStoppedProblem, refusalProblem, unjudgedFailureProblem } from './login-refusal.ts'
 import type { RejectionCheck } from './rejection-check.ts'
 import { LocalSessions, servable } from './local-sessions.ts'
 import { StopSignal } from './stop-signal.ts'
@@ -297,7 +297,7 @@ export class SessionService {
     // Retrying with the same secret can only add failed logins and lock the user out: stop everyone.
     if (outcome.circuit) {
       // the contract: retryable exactly when Retry-After comes with it (the circuit's pause, then one probe)
-      throw new DomainError('salesforce_login_failed', `Salesforce answered: ${failure.message}`, {
+      throw new DomainError('salesforce_login_failed', failedLoginText(failure), {
         connection, classification: failure.classification, hint: failure.hint, retryable: true,
       }, retryAfterSeconds(outcome.circuit, this.now()))
     }

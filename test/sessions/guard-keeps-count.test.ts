@@ -102,7 +102,7 @@ t.test('the failed login that stops the guard says so: no Retry-After, not retry
   t.ok(Number(first.headers['retry-after']) > 0)
   now += 20 * MINUTE
   const second = await session()
-  t.match(second.json(), { code: 'salesforce_login_failed', classification: 'invalid_credentials', retryable: false, failures: 2, lockoutThreshold: 3, hint: /Unlock/ })
+  t.match(second.json(), { code: 'salesforce_login_failed', classification: 'invalid_credentials', retryable: false, failures: 2, lockoutThreshold: 3, hint: /Unlock/, detail: /^Salesforce answered: Invalid username/ })
   t.equal(second.headers['retry-after'], undefined, 'no time makes another login safe: an admin acts')
   t.equal(sim.org('acme').users.get(ACME.username)!.failedLogins, 2)
 })
@@ -176,10 +176,13 @@ t.test('a gateway that forwarded a password login and answered 504 itself: count
   const first = await app.inject({ method: 'POST', url: '/v1/connections/acme/session', headers: bearer(principals.billingKey) })
   t.equal(first.statusCode, 503)
   t.equal(sim.stats('acme').attempts, 1, 'one login sent for the request, not 1 + LOGIN_RETRIES')
+  const answers = []
   for (let i = 0; i < 4; i++) {
     now += 5 * MINUTE
-    await app.inject({ method: 'POST', url: '/v1/connections/acme/session', headers: bearer(principals.billingKey) })
+    answers.push((await app.inject({ method: 'POST', url: '/v1/connections/acme/session', headers: bearer(principals.billingKey) })).json())
   }
+  const stopped = answers.find(a => a.failures === 2)
+  t.match(stopped, { code: 'salesforce_login_failed', retryable: false, detail: /^The login failed: .*504.*That makes 2 failed logins/ }, 'the answer that stops the guard does not claim Salesforce answered')
   t.equal(user.failedLogins, LOCKOUT.maxAttempts - 1, 'Salesforce counted one short of the lockout')
   t.notOk(user.lockedUntil, 'and never locked the user')
   const health = (await app.inject({ method: 'GET', url: '/health/salesforce?connection=acme', headers: bearer(principals.adminKey) })).json()

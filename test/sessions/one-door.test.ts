@@ -192,7 +192,7 @@ t.test('the login budget: above 80 % only misses and admin actions log in; /metr
   // a forced health check is not essential: refused above 80 %, and says why
   const forced = await app.inject({ method: 'POST', url: '/health/salesforce/a1/check', headers: bearer(principals.adminKey) })
   t.equal(forced.statusCode, 200)
-  t.match(forced.json(), { checkKind: 'none', classification: 'login_rate_exceeded' })
+  t.match(forced.json(), { checkKind: 'none', classification: 'login_budget_exhausted' }, 'the broker\'s own budget, not Salesforce\'s LOGIN_RATE_EXCEEDED')
   t.equal(sim.stats('acme').attempts, 4)
 
   // an admin action may spend the last login; then nothing may
