@@ -126,7 +126,8 @@ export class LoginGate {
       state: this.opts.state,
       name: loginUserLease(identity),
       ttlMs: this.opts.leaseTtlMs,
-      deadline: req.deadline ?? this.now() + this.opts.waitTimeoutMs,
+      // a deadline bounds real waiting (timers, the lease's ttl in Redis): system time, not the gate's clock
+      deadline: req.deadline ?? Date.now() + this.opts.waitTimeoutMs,
       logger: this.opts.logger,
       signal: req.signal,
       askFirst: false,
@@ -187,7 +188,7 @@ export class LoginGate {
     for (let attempt = 0; attempt <= (req.retries ?? 0); attempt++) {
       if (attempt > 0) {
         // jittered exponential backoff, never past the caller's wait; a stopping replica sends nothing more
-        const backoff = Math.min(200 * 2 ** (attempt - 1) * (0.5 + Math.random()), (req.deadline ?? Infinity) - this.now() - 100)
+        const backoff = Math.min(200 * 2 ** (attempt - 1) * (0.5 + Math.random()), (req.deadline ?? Infinity) - Date.now() - 100)
         if (backoff <= 0 || req.signal?.aborted) break
         const slept = await sleep(backoff, true, req.signal ? { signal: req.signal } : {}).catch(() => false)
         if (!slept) break
@@ -243,7 +244,7 @@ export class LoginGate {
       state: this.opts.state,
       name: loginUserLease(loginIdentity(definition)),
       ttlMs: this.opts.leaseTtlMs,
-      deadline: this.now() + this.opts.waitTimeoutMs,
+      deadline: Date.now() + this.opts.waitTimeoutMs,
       logger: this.opts.logger,
       askFirst: false,
     }, work)

@@ -34,7 +34,7 @@ export interface ObtainRequest extends GateRequest {
    * the cache as read under the lease and after every wait for someone else's login.
    */
   answeredBy?: (cached: CachedSession) => boolean
-  /** epoch ms: the wait for another login of the same user ends then; default now + waitTimeoutMs */
+  /** epoch ms on the system clock (it bounds real waiting, whatever the gate's clock reads): the wait for another login of the same user ends then; default now + waitTimeoutMs */
   deadline?: number
   /** the caller is stopping (shutdown): its lease is handed on at once, no new login starts */
   signal?: AbortSignal

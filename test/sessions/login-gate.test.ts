@@ -121,3 +121,14 @@ t.test('a stopping caller\'s login sends nothing more after its signal aborted: 
   }
   t.equal(sent(), 1, 'no retry after the abort')
 })
+
+t.test('a transient failure is retried within the caller\'s wait, whatever the gate\'s clock reads: the wait is real time', async (t) => {
+  let attempts = 0
+  const { sim, clock, gate, request } = await rig(t, { onAttempt: () => { if (++attempts === 1) sim.setDown(false) } })
+  // the gate's clock a day ahead of the machine's (a test's, or a skewed one); deadlines bound real waiting
+  await clock.advance(86_400_000)
+  sim.setDown(true)
+  const outcome = await gate.obtain(request(acmeDefinition(sim, 'jwt_bearer'), { retries: 2, deadline: Date.now() + 5000 }))
+  t.equal(attempts, 2, 'the failed login was tried again')
+  t.ok(outcome.ok, 'and the second one was served')
+})
