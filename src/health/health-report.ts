@@ -25,7 +25,7 @@ export interface HealthReporterOptions {
   sessions: SessionService
   state: SharedState
   /** the login gate: the Salesforce user's login budget and failure guard */
-  gate?: Pick<LoginGate, 'loginView'>
+  gate?: Pick<LoginGate, 'loginView' | 'now'>
   lockoutThreshold?: number
   /** a result older than this says more about the scheduler than about Salesforce */
   staleAfterMs: number
@@ -83,12 +83,14 @@ export class HealthReporter {
     const budget = logins?.budget
     const guard = logins?.guard
     const now = (this.opts.clock ?? Date.now)()
+    // the circuit's times are the gate's (its clock opened it and lets the probe through)
+    const loginsNow = this.opts.gate?.now() ?? now
     const view: ConnectionHealth = {
       connection: name,
       ...verdict(doc, stored.version, cached !== null && cached.validUntil > now, now, this.opts.staleAfterMs),
       secretVersion: stored.version,
       consecutiveFailures: doc?.consecutiveFailures ?? 0,
-      circuit: circuitView(circuit, stored.version, now),
+      circuit: circuitView(circuit, stored.version, loginsNow),
     }
     if (doc) {
       view.lastCheckedAt = iso(doc.checkedAt)
@@ -111,7 +113,7 @@ export class HealthReporter {
       }
     }
     // The circuit is fresher than the last validation: a caller's login may have opened it since.
-    if (circuitBlocks(circuit, stored.version, now)) {
+    if (circuitBlocks(circuit, stored.version, loginsNow)) {
       Object.assign(view, {
         status: 'failing',
         classification: circuit.classification,

@@ -375,3 +375,18 @@ t.test('health names the guard when it holds a check back, not a Salesforce verd
   t.match(shown, { status: 'failing', classification: 'login_guarded', loginGuard: { failures: 2, blocked: true } })
   t.equal(sim.org('acme').users.get(ACME.username)!.failedLogins, 2, 'the check sent no login')
 })
+
+t.test('health and the connection\'s metadata judge the circuit on the logins\' clock: open, then half-open together', async (t) => {
+  let now = Date.now()
+  const { sim, store, principals, app } = await replicaOnClock(t, () => now)
+  await store.write('acme', acmeDefinition(sim, 'soap', { password: 'stale-password' }), 0)
+  const admin = bearer(principals.adminKey)
+  t.equal((await app.inject({ method: 'POST', url: '/v1/connections/acme/session', headers: bearer(principals.billingKey) })).json().code, 'salesforce_login_failed')
+  const circuits = async () => [
+    (await app.inject({ url: '/health/salesforce?connection=acme', headers: admin })).json().connections[0].circuit.state,
+    (await app.inject({ url: '/v1/admin/connections/acme', headers: admin })).json().circuit.state,
+  ]
+  t.same(await circuits(), ['open', 'open'])
+  now += 24 * 60 * MINUTE
+  t.same(await circuits(), ['half_open', 'half_open'], 'a day later both say one probe may go')
+})
