@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
+import { scrubText } from './scrub-stream.ts'
 
 /**
  * The headers that cross the proxy, by allow-list in both directions: whatever is not named here
@@ -13,9 +14,13 @@ const REQUEST_HEADERS = new Set([
   'if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since', 'x-prettyprint',
 ])
 
-/** response headers a REST client needs; Sforce-Limit-Info, Sforce-Locator and Sforce-NumberOfRecords come by prefix */
+/**
+ * response headers a REST client needs; Sforce-Limit-Info, Sforce-Locator and Sforce-NumberOfRecords
+ * come by prefix. Not Cache-Control or Expires: an answer made with the broker's session is the
+ * broker's to mark, and it says no-store.
+ */
 const RESPONSE_HEADERS = new Set([
-  'content-type', 'etag', 'last-modified', 'retry-after', 'cache-control', 'expires', 'vary', 'warning', 'date',
+  'content-type', 'etag', 'last-modified', 'retry-after', 'vary', 'warning', 'date',
 ])
 
 /** Node rejects CR/LF in header values; a value with any other control character (tab aside) is dropped too. */
@@ -44,7 +49,11 @@ export function forwardedRequestHeaders (incoming: IncomingHttpHeaders, accessTo
   return out
 }
 
-export function returnedResponseHeaders (upstream: IncomingHttpHeaders | OutgoingHttpHeaders): Record<string, string> {
+/**
+ * The allowed headers of Salesforce's answer, each value scrubbed of the session's forms as the body
+ * is: an Apex REST endpoint can put anything in a header (RestContext.response.addHeader).
+ */
+export function returnedResponseHeaders (upstream: IncomingHttpHeaders | OutgoingHttpHeaders, accessToken: string): Record<string, string> {
   const out: Record<string, string> = {}
   // for…in, not Object.entries: no array of pairs per answer (the headers object is a plain one)
   for (const name in upstream) {
@@ -52,7 +61,7 @@ export function returnedResponseHeaders (upstream: IncomingHttpHeaders | Outgoin
     if (value === undefined) continue
     const lower = name.toLowerCase()
     if (!RESPONSE_HEADERS.has(lower) && !lower.startsWith('sforce-')) continue
-    out[lower] = Array.isArray(value) ? value.join(', ') : String(value)
+    out[lower] = scrubText(accessToken, Array.isArray(value) ? value.join(', ') : String(value))
   }
   return out
 }

@@ -40,6 +40,12 @@ export function scrubBuffer (token: string, body: Buffer): Buffer {
   return Buffer.from(text.replace(pattern, REDACTED), 'latin1')
 }
 
+/** One response header's value with the session's forms replaced (itself when none occurs). */
+export function scrubText (token: string, text: string): string {
+  const { pattern } = matcherFor(token)
+  return text.search(pattern) === -1 ? text : text.replace(pattern, REDACTED)
+}
+
 interface Matcher { pattern: RegExp, keep: number }
 
 /**

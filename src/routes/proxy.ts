@@ -16,6 +16,7 @@ import type { IssuedSession, SessionService } from '../sessions/session-service.
 import type { ProxyAccounting } from '../proxy/accounting.ts'
 import { apiCall } from '../proxy/api-family.ts'
 import { decoderFor } from '../proxy/decode-answer.ts'
+import { methodsToJudge } from '../proxy/method-override.ts'
 import { forwardedRequestHeaders, returnedResponseHeaders } from '../proxy/headers.ts'
 import { evaluate } from '../proxy/policy.ts'
 import { scrubBuffer, scrubStream } from '../proxy/scrub-stream.ts'
@@ -116,8 +117,14 @@ const proxyRoutes: FastifyPluginAsync<ProxyRoutesOptions> = async (app, opts) =>
       throw new HttpProblem('malformed_url', 'the path has a dot segment, an empty segment, or an escaped slash, dot, backslash, semicolon or percent sign')
     }
     if (grant.rules) {
-      const verdict = evaluate(grant.rules, request.method, apiCall(target.path))
-      if (!verdict.allowed) throw new HttpProblem('policy_denied', 'no rule of this caller\'s grant allows this call: requiredRule is one that would', { connection: name, requiredRule: verdict.requiredRule })
+      // the request's method and Salesforce's _HttpMethod override in the query, if any (proxy/method-override.ts)
+      const judged = methodsToJudge(request.method, target.query)
+      if (!judged.ok) throw new HttpProblem('malformed_url', 'the query string names the _HttpMethod override more than once, or cannot be decoded')
+      const call = apiCall(target.path)
+      for (const method of judged.methods) {
+        const verdict = evaluate(grant.rules, method, call)
+        if (!verdict.allowed) throw new HttpProblem('policy_denied', 'no rule of this caller\'s grant allows this call: requiredRule is one that would', { connection: name, requiredRule: verdict.requiredRule })
+      }
     }
     const admission = await opts.accounting.admit(principal.id, { perMinute: principal.proxyCallsPerMinute, perDay: principal.proxyCallsPerDay })
     if (!admission.ok) {
@@ -142,7 +149,7 @@ const proxyRoutes: FastifyPluginAsync<ProxyRoutesOptions> = async (app, opts) =>
       queryString: () => f.query.slice(1),
       ...(f.body instanceof Buffer ? { body: f.body, contentType: request.headers['content-type'] ?? 'application/octet-stream' } : {}),
       rewriteRequestHeaders: () => forwardedRequestHeaders(request.headers, accessToken, upstream.host),
-      rewriteHeaders: (headers: IncomingHttpHeaders) => returnedResponseHeaders(headers),
+      rewriteHeaders: (headers: IncomingHttpHeaders) => returnedResponseHeaders(headers, accessToken),
       onError: (_reply, { error }) => {
         const failed = f.uploadFailure()
         if (failed) reply.header('connection', 'close')
@@ -181,7 +188,7 @@ const proxyRoutes: FastifyPluginAsync<ProxyRoutesOptions> = async (app, opts) =>
     if (f.body !== undefined && !(f.body instanceof Buffer)) {
       throw new HttpProblem('session_renewed', 'Salesforce ended the session while the body streamed; it is renewed: send the request again', { connection: f.name, retryable: true }, 1)
     }
-    for (const header of Object.keys(returnedResponseHeaders(headers))) reply.removeHeader(header)
+    for (const header of Object.keys(returnedResponseHeaders(headers, used))) reply.removeHeader(header)
     forward(request, reply, { ...f, session: renewed, attempt: 2, started: performance.now() })
   }
 
@@ -310,7 +317,7 @@ function wholeAnswer (reply: FastifyReply, stream: Readable, headers: IncomingHt
   stream.once('error', () => {
     stream.destroy()
     if (reply.sent || reply.raw.destroyed) return
-    for (const header of Object.keys(returnedResponseHeaders(headers))) reply.removeHeader(header)
+    for (const header of Object.keys(returnedResponseHeaders(headers, token))) reply.removeHeader(header)
     reply.send(new HttpProblem('bad_gateway', 'Salesforce broke off its answer', { connection, retryable: true }))
   })
   stream.once('end', () => {

@@ -33,6 +33,13 @@ export async function echoInstance (t: Teardown): Promise<{ url: string, seen: S
         'x-powered-by': 'hostile',
         'sforce-limit-info': 'api-usage=900/1000',
         server: 'hostile/1.0',
+        // headers the proxy passes on, holding the session as a debugging Apex endpoint could
+        // (RestContext.response.addHeader), and a caching policy that would undo the broker's no-store
+        'sforce-debug-session': token,
+        warning: `199 - "session ${token}"`,
+        etag: `"${Buffer.from(token).toString('base64')}"`,
+        'cache-control': 'public, max-age=86400',
+        expires: 'Thu, 01 Dec 2033 16:00:00 GMT',
       })
       res.end(body)
     })

@@ -84,7 +84,19 @@ t.test('request headers by allow-list; the caller\'s credential, cookies and hop
   t.equal(res.headers.get('x-powered-by'), null)
   t.equal(res.headers.get('server'), null)
   t.equal(res.headers.get('sforce-limit-info'), 'api-usage=900/1000')
-  t.equal(res.headers.get('cache-control'), 'no-store')
+  t.equal(res.headers.get('cache-control'), 'no-store', 'Salesforce\'s caching policy does not replace the broker\'s no-store')
+  t.equal(res.headers.get('expires'), null)
+})
+
+t.test('an instance that puts the session in response headers it may pass: scrubbed there too', async (t) => {
+  const { echo, base, callers } = await rig(t)
+  const res = await http(`${base}/services/data/v62.0/limits`, { headers: bearer(callers.fullKey) })
+  const token = String(echo.seen.at(-1)?.headers.authorization).replace(/^Bearer /, '')
+  const headers = [...res.headers].map(([k, v]) => `${k}: ${v}`).join('\n')
+  t.notOk(headers.includes(token), 'no raw token in any header')
+  t.notOk(headers.includes(Buffer.from(token).toString('base64')), 'nor its base64')
+  t.equal(res.headers.get('sforce-debug-session'), '[redacted]')
+  t.match(res.headers.get('warning'), /^199 - "session \[redacted\]"$/)
 })
 
 t.test('an instance that echoes the session: every form of it is scrubbed from the answer', async (t) => {

@@ -46,6 +46,17 @@ t.test('policy: allowed and refused calls, asserted at the simulator', async (t)
   t.same(tooling.json.requiredRule, { api: 'tooling', methods: ['GET'] })
   t.equal(used(), 0, 'no refused call reached Salesforce')
 
+  // Salesforce's method override ("send a POST request and provide an override to the HTTP method via the
+  // query string parameter _HttpMethod", REST API Developer Guide, Update a Record): the policy sees that method
+  for (const query of ['?_HttpMethod=DELETE', '?_httpmethod=delete', '?%5FHttpMethod=DELETE', '?x=1&_HttpMethod=DELETE']) {
+    const overridden = await call('POST', `/services/data/v62.0/sobjects/Account/001000000000001${query}`)
+    t.equal(overridden.status, 403, `POST …${query}`)
+    t.same(overridden.json.requiredRule, { api: 'sobjects', methods: ['DELETE'], objects: ['Account'] })
+  }
+  const twice = await call('POST', '/services/data/v62.0/sobjects/Account/001000000000001?_HttpMethod=PATCH&_HttpMethod=DELETE')
+  t.equal(twice.status, 400, 'two overrides: which one Salesforce takes is not the broker\'s guess')
+  t.equal(used(), 0, 'no refused call reached Salesforce')
+
   const allowed = await call('GET', `/services/data/v62.0/queryAll?q=${SOQL}`)
   t.equal(allowed.status, 403, 'queryAll is a capability of its own')
   const query = await call('GET', `/services/data/v62.0/query?q=${SOQL}`)
