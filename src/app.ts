@@ -48,18 +48,28 @@ export const API_VERSION = '0.1.0'
 export async function buildApp (config: Config, overrides: BrokerOverrides = {}): Promise<FastifyInstance> {
   const broker = await createBroker(config, overrides)
   const tls = tlsFiles(config)
+  const requestTimeout = config.REQUEST_TIMEOUT_SECONDS * 1000
+  // Node checks requestTimeout every connectionsCheckingInterval (30 s by default: often enough for the one
+  // configured), and only while headersTimeout is no longer than it (Fastify sets requestTimeout after the server
+  // is made, which leaves headersTimeout at 60 s: a shorter requestTimeout then never fired)
+  const serverOptions = {
+    maxHeaderSize: config.MAX_HEADER_BYTES,
+    headersTimeout: Math.min(60_000, requestTimeout),
+    connectionsCheckingInterval: Math.min(30_000, Math.max(250, requestTimeout / 4)),
+  }
   const app = Fastify({
     // HTTPS when TLS_CERT_FILE/TLS_KEY_FILE are set; the type stays the HTTP one (same API)
     // maxHeaderSize is an option of Node's createServer (http and https alike): over it, Node's
     // parser refuses the request before Fastify sees it and clientErrorHandler answers 431 problem+json
-    ...(tls ? { https: { ...readTlsMaterial(tls), maxHeaderSize: config.MAX_HEADER_BYTES } } as object : { http: { maxHeaderSize: config.MAX_HEADER_BYTES } }),
+    ...(tls ? { https: { ...readTlsMaterial(tls), ...serverOptions } } as object : { http: serverOptions }),
     loggerInstance: broker.logger as FastifyBaseLogger,
     bodyLimit: config.BODY_LIMIT_BYTES,
     trustProxy: config.TRUST_PROXY,
     // a slow client must not hold a socket forever; Kubernetes keeps connections 60 s+
     connectionTimeout: 30_000,
     keepAliveTimeout: 65_000,
-    requestTimeout: 60_000,
+    // a request's whole arrival, a proxied Bulk upload's included (REQUEST_TIMEOUT_SECONDS)
+    requestTimeout,
     // refused during shutdown by the onRequest hook below: a problem+json with Retry-After, logged
     return503OnClosing: false,
     genReqId: requestId,

@@ -46,6 +46,40 @@ t.test('a slow upload is cut off with 408; oversized headers get 431', async (t)
   t.equal(echo.seen.filter(s => s.url.endsWith('/limits')).length, 0)
 })
 
+/** A PUT whose body arrives in 100-byte pieces every `everyMs` for `forMs`: never idle, slow as a far-away client. */
+function steadyUpload (url: string, key: string, everyMs: number, forMs: number): Promise<{ status: number, sent: number }> {
+  return new Promise((resolve, reject) => {
+    let sent = 0
+    const req = httpRequest(url, { method: 'PUT', headers: { ...bearer(key), 'content-type': 'text/csv', 'transfer-encoding': 'chunked' } }, (res) => {
+      clearInterval(timer)
+      res.resume()
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, sent }))
+    })
+    req.on('error', reject)
+    const started = Date.now()
+    const timer = setInterval(() => {
+      if (Date.now() - started >= forMs) {
+        clearInterval(timer)
+        req.end()
+        return
+      }
+      req.write('e'.repeat(100))
+      sent += 100
+    }, everyMs)
+  })
+}
+
+t.test('REQUEST_TIMEOUT_SECONDS bounds the time a request takes to arrive: a steady slow upload within it goes through, one past it is cut off', async (t) => {
+  const within = await rig(t, { REQUEST_TIMEOUT_SECONDS: '10', PROXY_REPLAY_BUFFER_BYTES: '0' })
+  const through = await steadyUpload(`${within.url}${within.prefix}/services/data/v62.0/jobs/ingest/750x/batches`, within.callers.fullKey, 200, 3_000)
+  t.equal(through.status, 200, 'a 3 s upload, never idle, goes through')
+  t.equal(within.echo.seen.at(-1)?.bodyBytes, through.sent, 'all of it')
+
+  const past = await rig(t, { REQUEST_TIMEOUT_SECONDS: '1', PROXY_REPLAY_BUFFER_BYTES: '0' })
+  const cut = await steadyUpload(`${past.url}${past.prefix}/services/data/v62.0/jobs/ingest/750x/batches`, past.callers.fullKey, 200, 6_000)
+  t.equal(cut.status, 408, `past the request time, cut off however steady (${JSON.stringify(cut)})`)
+})
+
 t.test('MAX_HEADER_BYTES sets the 431 limit: a head of exactly that size is forwarded, one over it gets problem+json', async (t) => {
   const limit = 24576 // above Node's default (16 KiB), which refuses the first request below
   const { url, callers, prefix, echo } = await rig(t, { MAX_HEADER_BYTES: String(limit) })
