@@ -16,6 +16,9 @@ import { callerExpiry, needsRefresh, type LifetimePolicy } from './session-lifet
 import type { CachedSession, CircuitState, SharedState } from '../shared-state/shared-state.ts'
 import { reloginFloorLease, revokedDoc } from '../shared-state/state-names.ts'
 
+/** The metric label of a request for a connection that does not exist. */
+const UNKNOWN_CONNECTION = '(unknown)'
+
 /** What the session service needs from the secret store: the current secret, and its last known version while the store is down. */
 export interface SecretReader {
   read (name: string): Promise<StoredConnection | null>
@@ -133,7 +136,9 @@ export class SessionService {
       this.opts.observer?.sessionServed?.(connection, issued.cache)
       return issued
     } catch (err) {
-      this.opts.observer?.sessionServed?.(connection, 'error')
+      // a name that is no connection is the caller's to choose: one label for all of them, not a series each
+      const known = !(err instanceof DomainError && err.code === 'not_found')
+      this.opts.observer?.sessionServed?.(known ? connection : UNKNOWN_CONNECTION, 'error')
       if (err instanceof DomainError && err.code === 'shutting_down') this.stop.tally.cutShort++
       throw err
     }

@@ -57,3 +57,19 @@ t.test('one access line per request: method, route pattern, status, ms, caller, 
   t.match(metrics, /sfb_session_requests_total\{connection="acme",outcome="miss"\} 1\n/)
   t.notMatch(metrics, /QUERYSECRET|no\/such/)
 })
+
+t.test('a caller granted every connection cannot add metric series by asking for names that do not exist', async (t) => {
+  const sim = await startSim(t)
+  const store = await tempFileStore(t)
+  await store.write('acme', acmeDefinition(sim, 'client_credentials'), 0)
+  const { testPrincipals } = await import('../support/principals.ts')
+  const principals = testPrincipals(['*'])
+  const { app } = await buildTestApp(t, { secretStore: store, principals })
+  for (let i = 0; i < 5; i++) {
+    const r = await app.inject({ method: 'POST', url: `/v1/connections/made-up-${i}/session`, headers: bearer(principals.billingKey) })
+    t.equal(r.statusCode, 404)
+  }
+  const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body
+  t.notMatch(metrics, /made-up-/, 'no series per name asked for')
+  t.match(metrics, /sfb_session_requests_total\{connection="\(unknown\)",outcome="error"\} 5/, 'one series for all of them')
+})
