@@ -49,6 +49,20 @@ export function forwardedRequestHeaders (incoming: IncomingHttpHeaders, accessTo
   return out
 }
 
+function passesBack (lowerName: string): boolean {
+  return RESPONSE_HEADERS.has(lowerName) || lowerName.startsWith('sforce-')
+}
+
+/** The names (lower case) of the headers of Salesforce's answer that returnedResponseHeaders passes on. */
+export function returnedHeaderNames (upstream: IncomingHttpHeaders | OutgoingHttpHeaders): string[] {
+  const names: string[] = []
+  for (const name in upstream) {
+    const lower = name.toLowerCase()
+    if (upstream[name] !== undefined && passesBack(lower)) names.push(lower)
+  }
+  return names
+}
+
 /**
  * The allowed headers of Salesforce's answer, each value scrubbed of the session's forms as the body
  * is: an Apex REST endpoint can put anything in a header (RestContext.response.addHeader).
@@ -60,7 +74,7 @@ export function returnedResponseHeaders (upstream: IncomingHttpHeaders | Outgoin
     const value = upstream[name]
     if (value === undefined) continue
     const lower = name.toLowerCase()
-    if (!RESPONSE_HEADERS.has(lower) && !lower.startsWith('sforce-')) continue
+    if (!passesBack(lower)) continue
     out[lower] = scrubText(accessToken, Array.isArray(value) ? value.join(', ') : String(value))
   }
   return out

@@ -33,16 +33,15 @@ export function scrubStream (token: string): Transform {
  * session's forms replaced: the same bytes back, not a copy, when none occurs (the common case).
  */
 export function scrubBuffer (token: string, body: Buffer): Buffer {
-  const { pattern } = matcherFor(token)
   const text = body.toString('latin1')
-  // search() ignores and restores the shared pattern's lastIndex
-  if (text.search(pattern) === -1) return body
-  return Buffer.from(text.replace(pattern, REDACTED), 'latin1')
+  const scrubbed = scrubText(token, text)
+  return scrubbed === text ? body : Buffer.from(scrubbed, 'latin1')
 }
 
-/** One response header's value with the session's forms replaced (itself when none occurs). */
+/** A text (a whole answer read as latin1, a response header's value) with the session's forms replaced: itself when none occurs. */
 export function scrubText (token: string, text: string): string {
   const { pattern } = matcherFor(token)
+  // search() ignores and restores the shared pattern's lastIndex
   return text.search(pattern) === -1 ? text : text.replace(pattern, REDACTED)
 }
 

@@ -17,7 +17,7 @@ import type { ProxyAccounting } from '../proxy/accounting.ts'
 import { apiCall } from '../proxy/api-family.ts'
 import { decoderFor } from '../proxy/decode-answer.ts'
 import { methodsToJudge } from '../proxy/method-override.ts'
-import { forwardedRequestHeaders, returnedResponseHeaders } from '../proxy/headers.ts'
+import { forwardedRequestHeaders, returnedHeaderNames, returnedResponseHeaders } from '../proxy/headers.ts'
 import { evaluate } from '../proxy/policy.ts'
 import { scrubBuffer, scrubStream } from '../proxy/scrub-stream.ts'
 import { readErrorBody, saysInvalidSession } from '../proxy/session-expiry.ts'
@@ -188,7 +188,7 @@ const proxyRoutes: FastifyPluginAsync<ProxyRoutesOptions> = async (app, opts) =>
     if (f.body !== undefined && !(f.body instanceof Buffer)) {
       throw new HttpProblem('session_renewed', 'Salesforce ended the session while the body streamed; it is renewed: send the request again', { connection: f.name, retryable: true }, 1)
     }
-    for (const header of Object.keys(returnedResponseHeaders(headers, used))) reply.removeHeader(header)
+    for (const header of returnedHeaderNames(headers)) reply.removeHeader(header)
     forward(request, reply, { ...f, session: renewed, attempt: 2, started: performance.now() })
   }
 
@@ -317,7 +317,7 @@ function wholeAnswer (reply: FastifyReply, stream: Readable, headers: IncomingHt
   stream.once('error', () => {
     stream.destroy()
     if (reply.sent || reply.raw.destroyed) return
-    for (const header of Object.keys(returnedResponseHeaders(headers, token))) reply.removeHeader(header)
+    for (const header of returnedHeaderNames(headers)) reply.removeHeader(header)
     reply.send(new HttpProblem('bad_gateway', 'Salesforce broke off its answer', { connection, retryable: true }))
   })
   stream.once('end', () => {

@@ -15,7 +15,7 @@ import { oauthPasswordLogin } from './oauth-password.ts'
 import type { FlowContext } from './oauth-token.ts'
 import { createScrubber, definitionSecrets, scrubFailure } from './scrub.ts'
 import { soapLogin } from './soap-login.ts'
-import type { ClassifiedFailure, ConnectionDefinition, LoginOutcome } from './types.ts'
+import { INTERNAL_LOGIN_ERROR, type ClassifiedFailure, type ConnectionDefinition, type LoginOutcome } from './types.ts'
 
 export interface LoginOptions {
   /** budget for the whole login, every request included */
@@ -39,7 +39,7 @@ export async function login (def: ConnectionDefinition, opts: LoginOptions): Pro
   } catch (error) {
     // a bug here must not look like a network problem (that would be retried): report it as unknown
     opts.logger?.error({ flow: def.flow, err: { name: (error as Error)?.name } }, 'salesforce login raised unexpectedly')
-    outcome = { ok: false, failure: classifiedFailure('unknown', { message: 'the broker failed while logging in (an internal error, in the broker\'s log)', flow: def.flow }) }
+    outcome = { ok: false, failure: classifiedFailure('unknown', { message: INTERNAL_LOGIN_ERROR, flow: def.flow }) }
   }
   // every text that came back from upstream loses the definition's secrets, in every encoding, here:
   // callers (sessions, admin, health, logs) cannot forget it

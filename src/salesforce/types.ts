@@ -132,6 +132,9 @@ export interface ClassifiedFailure {
   loginAccepted?: true
 }
 
+/** The message of a login that failed inside the broker (a bug, not Salesforce's answer). */
+export const INTERNAL_LOGIN_ERROR = 'the broker failed while logging in (an internal error, in the broker\'s log)'
+
 export type LoginOutcome =
   | { ok: true, session: SalesforceSession }
   | { ok: false, failure: ClassifiedFailure }

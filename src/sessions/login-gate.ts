@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import { DomainError } from '../errors.ts'
-import type { ClassifiedFailure, ConnectionDefinition, LoginOutcome, SalesforceSession } from '../salesforce/types.ts'
+import { INTERNAL_LOGIN_ERROR, type ClassifiedFailure, type ConnectionDefinition, type LoginOutcome, type SalesforceSession } from '../salesforce/types.ts'
 import type { CachedSession, CircuitState, SharedState, StateRead } from '../shared-state/shared-state.ts'
 import { loginBudgetWindow, loginGuardTruthDoc, loginRateHoldDoc, loginUserLease, orgSessionDoc, salesforceUserDoc, transientHoldOffDoc } from '../shared-state/state-names.ts'
 import { ChangeWaiters } from './change-waiters.ts'
@@ -422,6 +422,6 @@ function unexpected (logger: Logger, err: unknown): LoginOutcome {
   logger.error({ err: { name: (err as Error)?.name } }, 'salesforce login raised unexpectedly')
   return {
     ok: false,
-    failure: { classification: 'unknown', retryable: true, credentialFailure: false, message: 'the broker failed while logging in (an internal error, in the broker\'s log)', hint: 'see the broker logs' },
+    failure: { classification: 'unknown', retryable: true, credentialFailure: false, message: INTERNAL_LOGIN_ERROR, hint: 'see the broker logs' },
   }
 }
