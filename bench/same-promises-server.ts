@@ -1,6 +1,7 @@
 import Fastify, { LogController, type FastifyReply, type FastifyRequest, type HookHandlerDoneFunction } from 'fastify'
 import { verifyApiKey } from '../src/auth/api-key.ts'
 import { parsePrincipals, type Principal } from '../src/auth/principals.ts'
+import { writeAccessLine, type AccessLogger } from '../src/http/access-line.ts'
 import { requestId } from '../src/http/request-id.ts'
 import { createLogger } from '../src/logger.ts'
 
@@ -8,8 +9,9 @@ import { createLogger } from '../src/logger.ts'
  * The hot-path benchmark's second yardstick: Fastify keeping the promises the broker makes for every
  * request and nothing else. Bare Fastify (baseline-server.ts) shows what the promises cost; this
  * shows what the broker costs beyond them (hooks, validation, the session lookup, metrics…).
- *   - an access line per request, through the broker's own logger (src/logger.ts: pino, batched
- *     writes to standard output, which the bench points at a file);
+ *   - an access line per request, written as the broker writes it (src/http/access-line.ts) through
+ *     the broker's own logger (src/logger.ts: pino, batched writes to standard output, which the
+ *     bench points at a file);
  *   - a request id: the caller's acceptable x-request-id or a random UUID (src/http/request-id.ts);
  *   - the caller authenticated by API key, as src/auth/api-key.ts does it (hash and constant-time
  *     compare on first sight, a remembered key after that), in a route-level hook as the broker's;
@@ -41,15 +43,14 @@ class AccessLine extends LogController {
   override requestCompleted (error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
     const route = request.routeOptions.url ?? '(unmatched)'
     const ms = reply.elapsedTime
-    const line = {
+    writeAccessLine(request.log as AccessLogger, PROBES.has(route) && !error ? 'debug' : 'info', {
       method: request.method,
       route,
       status: reply.statusCode,
       ms: Math.round(ms * 100) / 100,
       caller: request.caller?.id,
-      ...(error ? { aborted: error.name } : {}),
-    }
-    request.log[PROBES.has(route) && !error ? 'debug' : 'info'](line, 'request')
+      aborted: error ? error.name : undefined,
+    })
   }
 }
 

@@ -1,5 +1,6 @@
 import { LogController, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { BrokerMetrics } from '../metrics/metrics.ts'
+import { writeAccessLine, type AccessLogger } from './access-line.ts'
 
 /** Kubernetes probes hit these every few seconds: their access lines are debug, not info. */
 const PROBES = new Set(['/health/live', '/health/ready'])
@@ -31,15 +32,14 @@ export class AccessLog extends LogController {
     const ms = reply.elapsedTime
     this.metrics.observeHttp(request.method, route, status, ms)
     const level = PROBES.has(route) && !error ? 'debug' : 'info'
-    const line = {
+    writeAccessLine(request.log as AccessLogger, level, {
       method: request.method,
       route,
       status,
       ms: Math.round(ms * 100) / 100,
       caller: request.principal?.id,
       // the response did not finish (client went away, socket error): say so, without the error's text
-      ...(error ? { aborted: error.name } : {}),
-    }
-    request.log[level](line, 'request')
+      aborted: error ? error.name : undefined,
+    })
   }
 }

@@ -1,5 +1,6 @@
 import type { IssuedSession } from '../sessions/session-service.ts'
 import type { CachedSession } from '../shared-state/shared-state.ts'
+import { IsoTimeFormatter } from '../iso-time.ts'
 
 /** The Session answer (schemas/session.ts, field for field and in its order). */
 export function sessionBody (issued: IssuedSession) {
@@ -27,7 +28,7 @@ const ISO_LENGTH = 24
  * text: built once per cached session instead of once per request (the cache hit is the hot path;
  * serialising the same token again was a tenth of its CPU, measured with bench/profile-hot.ts).
  */
-interface Frame { connection: string, head: string, tail: string, expiresAt: number, text: string }
+interface Frame { connection: string, head: string, tail: string, expiresAt: number, text: string, expires: IsoTimeFormatter }
 const frames = new WeakMap<CachedSession, Frame>()
 
 /**
@@ -41,11 +42,11 @@ export function sessionJson (issued: IssuedSession): string {
   if (frame === undefined || frame.connection !== issued.connection) {
     const text = JSON.stringify(sessionBody({ ...issued, expiresAt: 0 }))
     const at = text.indexOf(EXPIRES_AT) + EXPIRES_AT.length
-    frame = { connection: issued.connection, head: text.slice(0, at), tail: text.slice(at + ISO_LENGTH), expiresAt: Number.NaN, text: '' }
+    frame = { connection: issued.connection, head: text.slice(0, at), tail: text.slice(at + ISO_LENGTH), expiresAt: Number.NaN, text: '', expires: new IsoTimeFormatter() }
     frames.set(issued.entry, frame)
   }
   if (frame.expiresAt !== issued.expiresAt) {
-    frame.text = frame.head + new Date(issued.expiresAt).toISOString() + frame.tail
+    frame.text = frame.head + frame.expires.format(issued.expiresAt) + frame.tail
     frame.expiresAt = issued.expiresAt
   }
   return frame.text
