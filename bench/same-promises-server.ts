@@ -1,7 +1,7 @@
 import Fastify, { LogController, type FastifyReply, type FastifyRequest, type HookHandlerDoneFunction } from 'fastify'
 import { verifyApiKey } from '../src/auth/api-key.ts'
 import { parsePrincipals, type Principal } from '../src/auth/principals.ts'
-import { writeAccessLine, type AccessLogger } from '../src/http/access-line.ts'
+import { writeAccessLine } from '../src/http/access-line.ts'
 import { requestId } from '../src/http/request-id.ts'
 import { createLogger } from '../src/logger.ts'
 
@@ -43,7 +43,7 @@ class AccessLine extends LogController {
   override requestCompleted (error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
     const route = request.routeOptions.url ?? '(unmatched)'
     const ms = reply.elapsedTime
-    writeAccessLine(request.log as AccessLogger, PROBES.has(route) && !error ? 'debug' : 'info', {
+    writeAccessLine(request.log, PROBES.has(route) && !error ? 'debug' : 'info', {
       method: request.method,
       route,
       status: reply.statusCode,

@@ -6,6 +6,9 @@
  * formatted again. One formatter per stream of times: two callers in different seconds would
  * take turns evicting each other's second.
  */
+/** the largest time a JavaScript date holds: 100,000,000 days (ECMA-262, "Time Values and Time Range") */
+const MAX_DATE_MS = 8.64e15
+
 export class IsoTimeFormatter {
   /** epoch milliseconds of the remembered second's start */
   private second = Number.NaN
@@ -14,7 +17,8 @@ export class IsoTimeFormatter {
 
   /** The same text as new Date(ms).toISOString() (which throws RangeError for an invalid date). */
   format (ms: number): string {
-    if (!Number.isInteger(ms)) return new Date(ms).toISOString()
+    // outside ±8.64e15 a date is invalid (and toISOString throws), even in a second already remembered
+    if (!Number.isInteger(ms) || Math.abs(ms) > MAX_DATE_MS) return new Date(ms).toISOString()
     // a time before 1970 is negative: its milliseconds within the second still count up from the second's start
     const millis = ((ms % 1000) + 1000) % 1000
     const second = ms - millis

@@ -32,4 +32,6 @@ t.test('every millisecond across second, year and epoch boundaries, one after an
 t.test('an invalid date throws as toISOString throws', async (t) => {
   const formatter = new IsoTimeFormatter()
   for (const bad of [Number.NaN, LIMIT + 1, Number.POSITIVE_INFINITY]) t.throws(() => formatter.format(bad), RangeError)
+  formatter.format(LIMIT)
+  t.throws(() => formatter.format(LIMIT + 1), RangeError, 'also right after the last valid second was remembered')
 })

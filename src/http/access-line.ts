@@ -1,3 +1,4 @@
+import { tracingChannel } from 'node:diagnostics_channel'
 import pino from 'pino'
 
 /** What one access line says, in the order it says it. */
@@ -20,14 +21,23 @@ export interface AccessLogger {
   debug (fields: AccessFields, msg: string): void
 }
 
-const FIELDS = ['method', 'route', 'status', 'ms', 'caller', 'aborted', 'msg'] as const
+const FIELDS: readonly string[] = ['method', 'route', 'status', 'ms', 'caller', 'aborted', 'msg']
+
+/** the level numbers pino writes for these levels whatever customLevels says (lib/levels.js, isStandardLevel) */
+const STANDARD_LEVELS: Readonly<Record<AccessLevel, number>> = { info: 30, debug: 20 }
 
 const symbols = pino.symbols as typeof pino.symbols & { readonly msgPrefixSym: symbol }
 
-/** pino's per-logger state the line is made of (public as pino.symbols, "for integration with other libraries") */
+/** pino's own formatting and writing functions, to tell them from a replacement (pino.symbols exist to allow one) */
+const untouched = pino({ level: 'silent' }, { write () {} }) as unknown as PinoState
+const PINO_AS_JSON = untouched[symbols.asJsonSym]
+const PINO_WRITE = untouched[symbols.writeSym]
+/** pino 10's diagnostics channel around its formatter (docs/diagnostics.md): a subscriber is owed every call */
+const asJsonTracing = tracingChannel('pino_asJson')
+
+/** pino's per-logger state the line is made of (public as pino.symbols, "for integration purposes with ecosystem and third-party libraries") */
 interface PinoState {
   isLevelEnabled (level: string): boolean
-  levels: { values: Record<string, number> }
   [key: symbol]: unknown
 }
 
@@ -40,20 +50,25 @@ interface PinoState {
  * the reference server, which logs nothing else, paid a third of that). Here the fields are
  * known, so each string is escaped by JSON.stringify (V8's own serializer) and the line joins
  * pino's prepared pieces: level, time, the request logger's bindings, the line's end.
- * Anything that would make pino write something else (a mixin, hooks, a log formatter, a
- * message prefix or nested key, serializers or redaction on these keys, a stream that wants the
- * record's metadata, or a logger that is not pino) takes pino's own path.
- * One difference that is not a difference: a lone UTF-16 surrogate in a string is written as a
- * \u escape (JSON.stringify) where pino writes it raw; both read back the same.
+ * Anything that would make pino write something else takes pino's own path: a mixin, hooks,
+ * formatters.log, a message prefix or nested key, serializers or redaction on these keys (the
+ * error serializer when errorKey names one), a replaced formatter or writer, a subscriber to
+ * pino's diagnostics channel, a stream that wants the record's metadata, a logger that is not
+ * pino. What it cannot see is a wrapper around a pino logger (a Proxy, a replaced info()): the
+ * line skips it. The level's number is pino's standard one, as pino writes it for info and
+ * debug even when customLevels renumbers them (lib/levels.js).
+ * One difference: a lone UTF-16 surrogate in a string is written as a \u escape (JSON.stringify);
+ * pino (before Node 25, where it uses JSON.stringify too) writes it raw, which UTF-8 output turns
+ * into U+FFFD.
  */
 export function writeAccessLine (log: AccessLogger, level: AccessLevel, fields: AccessFields): void {
   const state = log as unknown as PinoState
   if (!isPlainPino(state)) {
-    log[level](fields, 'request')
+    log[level](definedOnly(fields), 'request')
     return
   }
   if (!state.isLevelEnabled(level)) return
-  const levelLine = (state[symbols.lsCacheSym] as Record<number, string>)[state.levels.values[level]]
+  const levelLine = (state[symbols.lsCacheSym] as Record<number, string>)[STANDARD_LEVELS[level]]
   const time = (state[symbols.timeSym] as () => string)()
   let line = levelLine + time + (state[symbols.chindingsSym] as string) +
     ',"method":' + JSON.stringify(fields.method) +
@@ -71,9 +86,16 @@ function finite (n: number): string {
   return Number.isFinite(n) ? String(n) : 'null'
 }
 
+/** the fields without the absent ones, as the line leaves them out */
+function definedOnly (fields: AccessFields): AccessFields {
+  const { caller, aborted, ...always } = fields
+  return { ...always, ...(caller !== undefined ? { caller } : {}), ...(aborted !== undefined ? { aborted } : {}) }
+}
+
 function isPlainPino (state: PinoState): boolean {
   if (typeof state[symbols.lsCacheSym] !== 'object' || typeof state[symbols.timeSym] !== 'function' ||
     typeof state[symbols.chindingsSym] !== 'string' || typeof state[symbols.endSym] !== 'string' || typeof state.isLevelEnabled !== 'function') return false
+  if (state[symbols.asJsonSym] !== PINO_AS_JSON || state[symbols.writeSym] !== PINO_WRITE || asJsonTracing.hasSubscribers) return false
   const hooks = state[symbols.hooksSym] as { logMethod?: unknown, streamWrite?: unknown } | undefined
   const formatters = state[symbols.formattersSym] as { log?: unknown } | undefined
   const stream = state[symbols.streamSym] as Record<symbol, unknown> | undefined
@@ -83,5 +105,7 @@ function isPlainPino (state: PinoState): boolean {
     state[symbols.nestedKeySym] || state[symbols.messageKeySym] !== 'msg' || !stream || stream[symbols.needsMetadataGsym] === true) return false
   if (stringifiers?.[symbols.wildcardFirstSym]) return false
   for (const key of FIELDS) if (serializers?.[key] || stringifiers?.[key]) return false
+  const errorKey = state[symbols.errorKeySym]
+  if (typeof errorKey === 'string' && FIELDS.includes(errorKey) && serializers?.err) return false
   return true
 }

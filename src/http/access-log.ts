@@ -1,6 +1,6 @@
 import { LogController, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { BrokerMetrics } from '../metrics/metrics.ts'
-import { writeAccessLine, type AccessLogger } from './access-line.ts'
+import { writeAccessLine } from './access-line.ts'
 
 /** Kubernetes probes hit these every few seconds: their access lines are debug, not info. */
 const PROBES = new Set(['/health/live', '/health/ready'])
@@ -32,7 +32,7 @@ export class AccessLog extends LogController {
     const ms = reply.elapsedTime
     this.metrics.observeHttp(request.method, route, status, ms)
     const level = PROBES.has(route) && !error ? 'debug' : 'info'
-    writeAccessLine(request.log as AccessLogger, level, {
+    writeAccessLine(request.log, level, {
       method: request.method,
       route,
       status,

@@ -1,3 +1,4 @@
+import { tracingChannel } from 'node:diagnostics_channel'
 import { Writable } from 'node:stream'
 import fc from 'fast-check'
 import pino, { type Logger, type LoggerOptions } from 'pino'
@@ -62,6 +63,9 @@ t.test('the same bytes pino writes, with the broker\'s logger options (redaction
   t.equal(accessLine(BROKER, REQUEST, 'debug', SESSION), pinoLine(BROKER, REQUEST, 'debug', SESSION), 'at debug (probes)')
   t.equal(accessLine(BROKER, { reqId: 'has "quotes"', extra: { nested: true } }, 'info', SESSION),
     pinoLine(BROKER, { reqId: 'has "quotes"', extra: { nested: true } }, 'info', SESSION), 'other bindings come as pino made them')
+  const renumbered: LoggerOptions = { ...BROKER, customLevels: { info: 35, debug: 25 } }
+  t.equal(accessLine(renumbered, REQUEST, 'info', SESSION), pinoLine(renumbered, REQUEST, 'info', SESSION), 'info renumbered by customLevels (pino still writes 30)')
+  t.equal(accessLine(renumbered, REQUEST, 'debug', SESSION), pinoLine(renumbered, REQUEST, 'debug', SESSION), 'debug renumbered (pino still writes 20)')
   t.equal(accessLine({ ...BROKER, crlf: true }, REQUEST, 'info', SESSION), pinoLine({ ...BROKER, crlf: true }, REQUEST, 'info', SESSION), 'crlf line ends')
   const labels: LoggerOptions = { ...BROKER, formatters: { level: (label) => ({ severity: label.toUpperCase() }) } }
   t.equal(accessLine(labels, REQUEST, 'info', SESSION), pinoLine(labels, REQUEST, 'info', SESSION), 'a level formatter')
@@ -109,16 +113,42 @@ t.test('whatever would make pino write something else goes through pino itself',
     ['another message key', { ...BROKER, messageKey: 'message' }],
     ['a serializer for a field', { ...BROKER, serializers: { caller: (c: string) => c.toUpperCase() } }],
     ['redaction of a field', { ...BROKER, redact: { paths: ['caller'], censor: '[redacted]' } }],
-    ['redaction starting with a wildcard', { ...BROKER, redact: { paths: ['*.password'], censor: '[redacted]' } }],
+    ['redaction of every top-level key (a wildcard first)', { ...BROKER, redact: { paths: ['*'], censor: '[redacted]' } }],
+    ['redaction of the message', { ...BROKER, redact: { paths: ['msg'], censor: '[redacted]' } }],
+    ['a serializer for the message', { ...BROKER, serializers: { msg: (m: string) => m.toUpperCase() } }],
+    ['the error key naming a field, with an error serializer', { ...BROKER, errorKey: 'caller', serializers: { err: (e: unknown) => `serialized:${String(e)}` } }],
   ]
   for (const [what, option] of options) {
     const expected = pinoLine(option, REQUEST, 'info', SESSION)
     t.equal(accessLine(option, REQUEST, 'info', SESSION), expected, what)
   }
+  for (const [what, option] of options) {
+    t.equal(accessLine(option, REQUEST, 'debug', SESSION), pinoLine(option, REQUEST, 'debug', SESSION), `${what}, at debug`)
+  }
   const calls: unknown[][] = []
   const notPino = { info: (...args: unknown[]) => calls.push(['info', ...args]), debug: (...args: unknown[]) => calls.push(['debug', ...args]) }
   writeAccessLine(notPino, 'debug', SESSION)
-  t.same(calls, [['debug', SESSION, 'request']], 'a logger that is not pino is called as a logger')
+  writeAccessLine(notPino, 'info', { method: 'GET', route: '(unmatched)', status: 404, ms: 1, caller: undefined, aborted: undefined })
+  t.same(calls, [['debug', SESSION, 'request'], ['info', { method: 'GET', route: '(unmatched)', status: 404, ms: 1 }, 'request']], 'a logger that is not pino is called as a logger, absent fields left out')
+  t.same(Object.keys(calls[1][1] as object), ['method', 'route', 'status', 'ms'])
+})
+
+t.test('a replaced formatter, and a subscriber to pino\'s diagnostics channel, are still served by pino', async (t) => {
+  const { logger, take } = memoryLogger(BROKER, REQUEST, 'debug', 'replaced')
+  const asJson = pino.symbols.asJsonSym
+  const own = (logger as unknown as Record<symbol, (...args: unknown[]) => string>)[asJson]
+  const replaced = function (this: unknown, ...args: unknown[]) { return own.apply(this, args).replace('billing', '[scrubbed]') }
+  Object.defineProperty(logger, asJson, { value: replaced, configurable: true })
+  writeAccessLine(logger as unknown as AccessLogger, 'info', SESSION)
+  t.match(take(), /"caller":"\[scrubbed\]"/, 'the replacement ran')
+
+  const started: unknown[] = []
+  const channel = tracingChannel('pino_asJson')
+  const subscriber = { start: (message: unknown) => { started.push(message) }, end () {}, asyncStart () {}, asyncEnd () {}, error () {} }
+  channel.subscribe(subscriber)
+  t.teardown(() => channel.unsubscribe(subscriber))
+  accessLine(BROKER, REQUEST, 'info', SESSION)
+  t.equal(started.length, 1, 'the subscriber saw the access line')
 })
 
 t.test('a stream that wants each record\'s metadata (pino.multistream) gets it', async (t) => {
