@@ -29,6 +29,7 @@ import { MigrationSchema } from './schemas/migration.ts'
 import { HttpProblem } from './errors.ts'
 import { AccessLog } from './http/access-log.ts'
 import { requestId } from './http/request-id.ts'
+import { closeIdleSocketsUnlessAnswering, noteAnswer } from './http/socket-idle.ts'
 import { readTlsMaterial, reloadTlsOnChange, type TlsFiles } from './http/tls.ts'
 
 declare module 'fastify' {
@@ -65,8 +66,9 @@ export async function buildApp (config: Config, overrides: BrokerOverrides = {})
     loggerInstance: broker.logger as FastifyBaseLogger,
     bodyLimit: config.BODY_LIMIT_BYTES,
     trustProxy: config.TRUST_PROXY,
-    // a slow client must not hold a socket forever; Kubernetes keeps connections 60 s+
-    connectionTimeout: 30_000,
+    // a silent caller must not hold a socket forever (closeIdleSocketsUnlessAnswering decides whose silence it is);
+    // Kubernetes keeps connections 60 s+
+    connectionTimeout: config.SOCKET_IDLE_TIMEOUT_MS,
     keepAliveTimeout: 65_000,
     // a request's whole arrival, a proxied Bulk upload's included (REQUEST_TIMEOUT_SECONDS)
     requestTimeout,
@@ -83,6 +85,7 @@ export async function buildApp (config: Config, overrides: BrokerOverrides = {})
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   app.decorate('broker', broker)
+  closeIdleSocketsUnlessAnswering(app.server)
   if (tls) {
     const stopTls = reloadTlsOnChange(app.server as unknown as TlsServer, tls, app.log)
     app.addHook('onClose', async () => stopTls())
@@ -102,6 +105,7 @@ export async function buildApp (config: Config, overrides: BrokerOverrides = {})
   let closing = false
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id)
+    noteAnswer(reply.raw)
     if (closing) return done(new HttpProblem('shutting_down', 'this replica is stopping: send the request again', { retryable: true }, 1))
     done()
   })

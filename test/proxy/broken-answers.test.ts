@@ -69,15 +69,60 @@ async function halfAnsweringInstance (t: Teardown): Promise<{ url: string, nextS
   }
 }
 
-async function rig (t: Teardown) {
+async function rig (t: Teardown, env: Record<string, string> = {}) {
   const instance = await halfAnsweringInstance(t)
   const sim = await startSim(t)
   const store = await tempFileStore(t)
   await store.write('acme', acmeDefinition(sim), 0)
   const callers = proxyCallers()
-  const { url, app } = await listenTestApp(t, { secretStore: store, principals: callers, overrides: { login: instance.login } })
+  const { url, app } = await listenTestApp(t, { secretStore: store, principals: callers, overrides: { login: instance.login }, env })
   return { instance, url, app, auth: bearer(callers.fullKey), prefix: '/v1/connections/acme/salesforce' }
 }
+
+t.test('Salesforce slower to answer than SOCKET_IDLE_TIMEOUT_MS: the caller still gets the answer (the connection was once closed under it)', async (t) => {
+  const { instance, url, app, auth, prefix } = await rig(t, { SOCKET_IDLE_TIMEOUT_MS: '300' })
+  const held = instance.nextHeld()
+  // the broker's side of the caller's connection (a listener on the server's own 'timeout' event would change what Node does)
+  const brokerSide = once(app.server, 'connection') as Promise<[Socket]>
+  const answer = rawRequest(url, get(`${prefix}/services/data/v62.0/sobjects/Account/001000000000003AAA`, auth))
+  const [socket] = await brokerSide
+  const upstream = await held
+  // the caller's connection has been quiet for SOCKET_IDLE_TIMEOUT_MS while the broker waits for Salesforce
+  await once(socket, 'timeout')
+  upstream.response.writeHead(200, { 'content-type': 'application/json' }).end(ACCOUNT)
+  const got = await answer
+  t.equal(got.status, 200)
+  t.match(got.body, '"Name":"Acme"', 'Salesforce\'s answer, whole')
+})
+
+t.test('a caller that stops reading a large answer: its connection is closed after SOCKET_IDLE_TIMEOUT_MS and the call to Salesforce aborted', async (t) => {
+  const { instance, url, auth, prefix } = await rig(t, { SOCKET_IDLE_TIMEOUT_MS: '300' })
+  const started = instance.nextStarted()
+  const { port } = new URL(url)
+  const caller = connect(Number(port), '127.0.0.1', () => caller.write(get(`${prefix}/services/data/v62.0/query?q=SELECT+Id+FROM+Account`, auth)))
+  caller.pause() // never reads: the answer backs up in the broker
+  // (events.once would reject on the reset's 'error')
+  const callerClosed = new Promise(resolve => caller.once('close', resolve))
+  caller.on('error', () => {}) // the broker resets it
+  t.teardown(() => caller.destroy())
+  const upstream = await started
+  const upstreamClosed = new Promise(resolve => upstream.socket.once('close', resolve))
+  upstream.socket.on('error', () => {}) // the broker resets it
+  // Salesforce goes on sending until the broker stops taking it (the caller's socket is full)
+  const chunk = `${'"x",'.repeat(16 * 1024)}`
+  const sendMore = (): void => { if (!upstream.socket.destroyed && upstream.response.write(chunk)) setImmediate(sendMore) }
+  upstream.response.on('drain', sendMore)
+  sendMore()
+  await upstreamClosed
+  t.notOk(upstream.response.writableEnded, 'the broker gave up on the call, Salesforce did not end it')
+  // a paused socket does not see its end: reading again, the caller finds its connection closed
+  let tail = ''
+  caller.on('data', (c: Buffer) => { tail = (tail + c.toString('latin1')).slice(-16) })
+  caller.resume()
+  await callerClosed
+  t.ok(caller.bytesRead > 0, 'the caller had been sent part of the answer')
+  t.notMatch(tail, /\r\n0\r\n\r\n$/, 'the connection closed with the answer cut off, not ended as if whole')
+})
 
 t.test('a caller that goes away mid-answer: the request to Salesforce is aborted, its socket closed', async (t) => {
   const { instance, url, auth, prefix } = await rig(t)
