@@ -46,7 +46,7 @@ export function assignShards (files: string[], weights: Record<string, number>, 
   return shards.map(s => s.files.sort())
 }
 
-export const SHARD_COUNT = 4
+export const SHARD_COUNT = 6
 
 export function readWeights (): Record<string, number> {
   return JSON.parse(readFileSync(join(import.meta.dirname, 'weights.json'), 'utf8')) as Record<string, number>
