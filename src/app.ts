@@ -85,7 +85,8 @@ export async function buildApp (config: Config, overrides: BrokerOverrides = {})
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   app.decorate('broker', broker)
-  closeIdleSocketsUnlessAnswering(app.server)
+  // the longest answer: a login wait, Salesforce's answer, once more after a session healed by a new login
+  closeIdleSocketsUnlessAnswering(app.server, { workLimitMs: config.LOGIN_WAIT_TIMEOUT_MS + 2 * config.PROXY_UPSTREAM_TIMEOUT_MS + config.SOCKET_IDLE_TIMEOUT_MS })
   if (tls) {
     const stopTls = reloadTlsOnChange(app.server as unknown as TlsServer, tls, app.log)
     app.addHook('onClose', async () => stopTls())
