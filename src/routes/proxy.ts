@@ -130,12 +130,16 @@ const proxyRoutes: FastifyPluginAsync<ProxyRoutesOptions> = async (app, opts) =>
     if (!admission.ok) {
       throw new HttpProblem('proxy_quota_exceeded', `this caller's proxied calls per ${admission.period} are used up`, { quota: { period: admission.period, limit: admission.limit } }, admission.retryAfterSeconds)
     }
-    const { body, uploadFailure } = await requestBody(request, opts).catch((err: unknown) => {
-      // the rest of a refused body is not read: the connection can't carry another request
-      reply.header('connection', 'close')
+    // the rest of a refused body is not read: the connection can't carry another request
+    const closeWithBodyUnread = (err: unknown): never => {
+      if (hasBody(request)) reply.header('connection', 'close')
       throw err
-    })
-    const session = opts.sessions.cachedInProcess(name) ?? await opts.sessions.getSession(name, undefined, principal.id)
+    }
+    if (declaredOversize(request, opts.bodyLimitBytes)) closeWithBodyUnread(new HttpProblem('payload_too_large', 'the request body exceeds the proxy\'s size limit'))
+    // the session first, the body after: a login the call waits for (a cold cache, another replica's
+    // login) must not count as the caller's upload standing still (PROXY_UPLOAD_IDLE_TIMEOUT_MS)
+    const session = opts.sessions.cachedInProcess(name) ?? await opts.sessions.getSession(name, undefined, principal.id).catch(closeWithBodyUnread)
+    const { body, uploadFailure } = await requestBody(request, opts).catch(closeWithBodyUnread)
     return forward(request, reply, { name, principal, session, path: target.path, query: target.query, body, uploadFailure, attempt: 1, started: performance.now() })
   }
 
@@ -246,13 +250,23 @@ function documentedPath ({ schema, url }: { schema: object, url: string }): { sc
   return { schema: { ...schema, params: DocumentedParams }, url: url.replace(/\/\*$/, '/{salesforcePath}') }
 }
 
+/** A body whose Content-Length is over the proxy's limit: refused before anything else (a login included). */
+function declaredOversize (request: FastifyRequest, limitBytes: number): boolean {
+  if (!hasBody(request) || request.headers['content-length'] === undefined) return false
+  return Number(request.headers['content-length']) > limitBytes
+}
+
+/** Whether the request carries a body (the proxy's parser hands it on as a stream, unread). */
+function hasBody (request: FastifyRequest): boolean {
+  const raw = request.body as Readable | undefined | null
+  return raw !== undefined && raw !== null && typeof raw.pipe === 'function'
+}
+
 /** The request body, guarded: in memory when small enough to send twice, else the stream itself. */
 async function requestBody (request: FastifyRequest, opts: ProxyRoutesOptions): Promise<{ body: Buffer | Readable | undefined, uploadFailure: () => UploadFailure | undefined }> {
-  const raw = request.body as Readable | undefined
-  const none = { body: undefined, uploadFailure: () => undefined }
-  if (raw === undefined || raw === null || typeof raw.pipe !== 'function') return none
+  if (!hasBody(request)) return { body: undefined, uploadFailure: () => undefined }
+  const raw = request.body as Readable
   const declared = request.headers['content-length'] === undefined ? undefined : Number(request.headers['content-length'])
-  if (declared !== undefined && declared > opts.bodyLimitBytes) throw new HttpProblem('payload_too_large', 'the request body exceeds the proxy\'s size limit')
   const guarded = guardedUpload(raw, opts.bodyLimitBytes, opts.uploadIdleTimeoutMs)
   if (declared !== undefined && declared <= opts.replayBufferBytes) {
     try {

@@ -2,7 +2,9 @@ import { request as httpRequest } from 'node:http'
 import t from 'tap'
 import { bearer } from '../helper.ts'
 import { http } from '../support/http.ts'
-import { echoRig as rig } from './echo-instance.ts'
+import { echoInstance, echoRig as rig } from './echo-instance.ts'
+import { proxyCallers } from './support.ts'
+import { acmeDefinition, listenTestApp, startSim, tempFileStore } from '../helper.ts'
 import { get, rawRequest } from './raw-request.ts'
 
 t.test('body limits: 413 by Content-Length before Salesforce, and while streaming', async (t) => {
@@ -44,6 +46,38 @@ t.test('a slow upload is cut off with 408; oversized headers get 431', async (t)
   t.equal(injected.status, 400)
   t.match(injected.head, /application\/problem\+json/i)
   t.equal(echo.seen.filter(s => s.url.endsWith('/limits')).length, 0)
+})
+
+t.test('a streamed upload whose call waits for a login longer than PROXY_UPLOAD_IDLE_TIMEOUT_MS is forwarded whole, not cut off as stalled', async (t) => {
+  const echo = await echoInstance(t)
+  const sim = await startSim(t)
+  const store = await tempFileStore(t)
+  await store.write('acme', acmeDefinition(sim), 0)
+  const callers = proxyCallers()
+  let loginAsked: () => void = () => {}
+  const asked = new Promise<void>(resolve => { loginAsked = resolve })
+  let releaseLogin: () => void = () => {}
+  const released = new Promise<void>(resolve => { releaseLogin = resolve })
+  // the first call of the day finds no session: Salesforce's login takes its time
+  const login = async () => { loginAsked(); await released; return await echo.login() }
+  const { url } = await listenTestApp(t, { secretStore: store, principals: callers, env: { PROXY_UPLOAD_IDLE_TIMEOUT_MS: '200', PROXY_REPLAY_BUFFER_BYTES: '0' }, overrides: { login } })
+  const body = 'e'.repeat(64 * 1024)
+  const answered = new Promise<{ status: number, text: string }>((resolve, reject) => {
+    const req = httpRequest(`${url}/v1/connections/acme/salesforce/services/data/v62.0/jobs/ingest/750x/batches`, { method: 'PUT', headers: { ...bearer(callers.fullKey), 'content-type': 'text/csv', 'content-length': String(body.length) } }, (res) => {
+      let text = ''
+      res.on('data', (c: Buffer) => { text += String(c) })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }))
+    })
+    req.on('error', reject)
+    req.end(body) // all of it, at once
+  })
+  await asked
+  // the login takes several times the upload's idle limit (no event says when that limit would have run out)
+  await new Promise(resolve => setTimeout(resolve, 1_000))
+  releaseLogin()
+  const got = await answered
+  t.equal(got.status, 200, got.text)
+  t.equal(echo.seen.at(-1)?.bodyBytes, body.length, 'Salesforce got the whole body')
 })
 
 /** A PUT whose body arrives in 100-byte pieces every `everyMs` for `forMs`: never idle, slow as a far-away client. */
