@@ -23,8 +23,6 @@ export interface IdleSocketOptions {
    * case a wait has no limit of its own.
    */
   workLimitMs: number
-  /** epoch milliseconds; Date.now by default */
-  now?: () => number
 }
 
 /**
@@ -41,7 +39,6 @@ export interface IdleSocketOptions {
  *     arriving, an answer the caller stopped reading.
  */
 export function closeIdleSocketsUnlessAnswering (server: Server, opts: IdleSocketOptions): void {
-  const now = opts.now ?? Date.now
   server.on('timeout', (socket: WatchedSocket) => {
     const response = socket[answering] as WatchedResponse | undefined
     const brokerAtWork = response !== undefined && response.socket === socket && !response.writableEnded &&
@@ -50,8 +47,9 @@ export function closeIdleSocketsUnlessAnswering (server: Server, opts: IdleSocke
       socket.destroy()
       return
     }
-    response[keptSince] ??= now()
-    if (now() - response[keptSince] > opts.workLimitMs) {
+    const now = Date.now()
+    response[keptSince] ??= now
+    if (now - response[keptSince] > opts.workLimitMs) {
       socket.destroy()
       return
     }

@@ -250,10 +250,16 @@ function documentedPath ({ schema, url }: { schema: object, url: string }): { sc
   return { schema: { ...schema, params: DocumentedParams }, url: url.replace(/\/\*$/, '/{salesforcePath}') }
 }
 
+/** The body's length as the caller's Content-Length declares it; undefined without one. */
+function declaredLength (request: FastifyRequest): number | undefined {
+  const header = request.headers['content-length']
+  return header === undefined ? undefined : Number(header)
+}
+
 /** A body whose Content-Length is over the proxy's limit: refused before anything else (a login included). */
 function declaredOversize (request: FastifyRequest, limitBytes: number): boolean {
-  if (!hasBody(request) || request.headers['content-length'] === undefined) return false
-  return Number(request.headers['content-length']) > limitBytes
+  const declared = declaredLength(request)
+  return hasBody(request) && declared !== undefined && declared > limitBytes
 }
 
 /** Whether the request carries a body (the proxy's parser hands it on as a stream, unread). */
@@ -266,7 +272,7 @@ function hasBody (request: FastifyRequest): boolean {
 async function requestBody (request: FastifyRequest, opts: ProxyRoutesOptions): Promise<{ body: Buffer | Readable | undefined, uploadFailure: () => UploadFailure | undefined }> {
   if (!hasBody(request)) return { body: undefined, uploadFailure: () => undefined }
   const raw = request.body as Readable
-  const declared = request.headers['content-length'] === undefined ? undefined : Number(request.headers['content-length'])
+  const declared = declaredLength(request)
   const guarded = guardedUpload(raw, opts.bodyLimitBytes, opts.uploadIdleTimeoutMs)
   if (declared !== undefined && declared <= opts.replayBufferBytes) {
     try {
