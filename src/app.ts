@@ -29,6 +29,7 @@ import { MigrationSchema } from './schemas/migration.ts'
 import { HttpProblem } from './errors.ts'
 import { AccessLog } from './http/access-log.ts'
 import { requestId } from './http/request-id.ts'
+import { sharedSerializerBuilds } from './http/serializer-builds.ts'
 import { closeIdleSocketsUnlessAnswering, noteAnswer } from './http/socket-idle.ts'
 import { readTlsMaterial, reloadTlsOnChange, type TlsFiles } from './http/tls.ts'
 
@@ -77,6 +78,8 @@ export async function buildApp (config: Config, overrides: BrokerOverrides = {})
     genReqId: requestId,
     logController: new AccessLog(broker.metrics),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+    // one serializer per distinct response schema, not one per route and status (start-up CPU)
+    schemaController: { compilersFactory: { buildSerializer: sharedSerializerBuilds() } },
     // compile: each method's routing tree as generated code instead of a walk per request (same matching)
     routerOptions: { maxParamLength: 200, compile: true },
     // the router's and Node's own refusals answer problem+json too, without quoting the input

@@ -2,48 +2,20 @@ import { createRequire } from 'node:module'
 
 /**
  * Loaded before every test process (package.json, tap `node-arg` --import): a broker app compiles a
- * response serializer (fast-json-stringify) and a request validator (Ajv) for every route at
- * `ready()`, about a second of CPU per app, and the suite builds hundreds of apps from the same
- * schemas. Here each serializer and each validator is compiled once per process and handed to every
- * later app that asks for the same schema with the same options, so a test pays for its app's
- * plugins and routes, not for compiling the same schemas again.
+ * request validator (Ajv) for every route at `ready()`, and the suite builds hundreds of apps from
+ * the same schemas. Here the validators come from one pool per process instead of one per app, so a
+ * test pays for its app's plugins and routes, not for compiling the same schemas again. (Response
+ * serializers are shared by the app itself: src/http/serializer-builds.ts.)
  *
- * Nothing is shared that an app could tell apart: a serializer is a pure function of its schema and
- * options (both part of the key, as JSON), and the validators come from the pool @fastify/ajv-compiler
- * already keeps per app, keyed by the shared schemas and the Ajv options (one pool per process instead
- * of one per app). The server, the bench and the OpenAPI export never load this file.
+ * Nothing is shared that an app could tell apart: the validators come from the pool
+ * @fastify/ajv-compiler already keeps per app, keyed by the shared schemas and the Ajv options. The
+ * server, the bench and the OpenAPI export never load this file.
  */
 
 const require = createRequire(import.meta.url)
 // the copies Fastify itself loads (resolved from Fastify's own directory, as its require() does)
 const fastifyRequire = createRequire(require.resolve('fastify'))
-const serializerCompilerRequire = createRequire(fastifyRequire.resolve('@fastify/fast-json-stringify-compiler'))
-const fjsPath = serializerCompilerRequire.resolve('fast-json-stringify')
 const ajvCompilerPath = fastifyRequire.resolve('@fastify/ajv-compiler')
-
-type Build = ((schema: unknown, options?: Record<string, unknown>) => unknown) & Record<string, unknown>
-
-function memoizeSerializers (build: Build): Build {
-  const compiled = new Map<string, unknown>()
-  /** JSON of the shared schemas, once per object: the same object comes with every route of an app */
-  const sharedKeys = new WeakMap<object, string>()
-  const cached = ((schema: unknown, options: Record<string, unknown> = {}) => {
-    const { schema: shared, ...rest } = options
-    let sharedKey = typeof shared === 'object' && shared !== null ? sharedKeys.get(shared) : undefined
-    if (sharedKey === undefined) {
-      sharedKey = JSON.stringify(shared ?? null)
-      if (typeof shared === 'object' && shared !== null) sharedKeys.set(shared, sharedKey)
-    }
-    const key = `${sharedKey}\u0000${JSON.stringify(rest)}\u0000${JSON.stringify(schema)}`
-    let fn = compiled.get(key)
-    if (fn === undefined) {
-      fn = build(schema, options)
-      compiled.set(key, fn)
-    }
-    return fn
-  }) as Build
-  return Object.assign(cached, build)
-}
 
 type Selector = ((opts?: unknown) => unknown) & Record<string, unknown>
 
@@ -65,5 +37,4 @@ function replaceExports<T> (path: string, wrap: (original: T) => T): void {
   entry.exports = wrap(original)
 }
 
-replaceExports<Build>(fjsPath, memoizeSerializers)
 replaceExports<Selector>(ajvCompilerPath, sharePools)
