@@ -1,5 +1,6 @@
 import t, { type Test } from 'tap'
 import { execFile } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -16,6 +17,7 @@ const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable
 const PHONE = { width: 390, height: 844 }
 
 async function launch (t: Teardown): Promise<Browser> {
+  if (!existsSync(CHROMIUM)) throw new Error(`no browser at ${CHROMIUM}: install Debian's chromium (apt-get install chromium, as .ci/run does) or set CHROMIUM_PATH`)
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS })
   t.teardown(() => browser.close())
   return browser
@@ -63,6 +65,9 @@ async function cards (page: Page): Promise<Record<string, { status: string, rows
 // one browser and one broker for the tests that only read
 const browserReady = launch(t)
 const brokerReady = brokerWithConnections(t)
+// each test awaits them and fails with the reason; unawaited, a rejection would end the whole test process
+browserReady.catch(() => {})
+brokerReady.catch(() => {})
 
 t.test('an SRE with an admin key reads every connection on a phone; the page is static and refreshes itself', async (t) => {
   const { url, principals } = await brokerReady
