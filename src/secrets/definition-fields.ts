@@ -18,6 +18,8 @@ export function definitionToFields (definition: ConnectionDefinition): Record<st
   if (definition.requiredPermissions?.length) fields.requiredPermissions = definition.requiredPermissions.join(',')
   if (definition.passwordExpiresAfterDays !== undefined) fields.passwordExpiresAfterDays = String(definition.passwordExpiresAfterDays)
   if (definition.acceptRetiredFlow === true) fields.acceptRetiredFlow = 'true'
+  // on by default: only the opt-out is stored
+  if (definition.auditSessions === false) fields.auditSessions = 'false'
   return fields
 }
 
@@ -40,5 +42,6 @@ export function fieldsToDefinition (fields: Record<string, unknown>): Connection
     definition.passwordExpiresAfterDays = expiryDays
   }
   if (fields.acceptRetiredFlow === 'true' || fields.acceptRetiredFlow === true) definition.acceptRetiredFlow = true
+  if (fields.auditSessions === 'false' || fields.auditSessions === false) definition.auditSessions = false
   return definition as unknown as ConnectionDefinition
 }

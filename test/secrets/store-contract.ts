@@ -41,6 +41,13 @@ export function secretStoreContract (t: Test, makeStore: (t: Test) => Promise<Se
     t.notOk('clientId' in (stored?.definition ?? {}), 'unset fields stay unset')
   })
 
+  t.test("a connection's settings read back as written, the opt-outs included", async (t) => {
+    const store = await makeStore(t)
+    const quiet: ConnectionDefinition = { ...globex, auditSessions: false, acceptRetiredFlow: true, requiredPermissions: ['PermissionsApiEnabled'], jwtAudience: 'https://globex.my.salesforce.com' }
+    await store.write('quiet', quiet, 0)
+    t.same((await store.read('quiet'))?.definition, quiet)
+  })
+
   t.test('every write is a new version; old versions stay readable', async (t) => {
     const store = await makeStore(t)
     await store.write('acme', acme, 0)
