@@ -173,11 +173,14 @@ export class AuditLog {
     const stream = from?.stream ?? q.stream ?? (q.action === 'session.issued' ? 'handouts' : 'admin')
     const order = from?.order ?? q.order ?? 'desc'
     const sinceMs = from?.sinceMs ?? q.sinceMs
+    // the age limit is trimmed on the next append; a stream that went quiet still holds what it no longer keeps
+    const maxAgeMs = this.retention[stream].maxAgeMs
+    const keptSinceMs = maxAgeMs === undefined ? sinceMs : Math.max(sinceMs ?? 0, Date.now() - maxAgeMs)
     const matches = (e: AuditEvent) => (!q.connection || e.connection === q.connection) && (!q.actor || e.actor === q.actor) &&
       (q.action ? e.action === q.action : stream === 'handouts' || e.action !== 'session.issued') &&
-      (sinceMs === undefined || Date.parse(e.time) >= sinceMs) && (q.untilMs === undefined || Date.parse(e.time) <= q.untilMs)
+      (keptSinceMs === undefined || Date.parse(e.time) >= keptSinceMs) && (q.untilMs === undefined || Date.parse(e.time) <= q.untilMs)
     const range = {
-      sinceMs: sinceMs === undefined ? undefined : Math.max(0, sinceMs - CLOCK_SLACK_MS),
+      sinceMs: keptSinceMs === undefined ? undefined : Math.max(0, keptSinceMs - CLOCK_SLACK_MS),
       untilMs: q.untilMs === undefined ? undefined : q.untilMs + CLOCK_SLACK_MS,
     }
     const events: AuditEvent[] = []
@@ -201,8 +204,10 @@ export class AuditLog {
         break
       }
     }
+    // `since` stays in the cursor: newest first it is the far end of the walk, and oldest first a record
+    // within the clock slack after the position can still be older than it
     const next = order === 'asc' || more
-      ? encodeCursor({ stream, order, after: last, sinceMs: last === undefined ? sinceMs : undefined })
+      ? encodeCursor({ stream, order, after: last, sinceMs })
       : undefined
     return { stream, order, events, more, ...(next ? { next } : {}) }
   }

@@ -88,3 +88,34 @@ t.test('a rotation to another user or app without every secret is refused: the s
   const events = (await admin('GET', '/v1/admin/audit?connection=acme&action=credentials.rotate')).json().events
   t.equal(events.filter((e: { classification?: string }) => e.classification === 'not_attempted:secrets_stay_home').length, 3, 'each attempt audited')
 })
+
+t.test('paged with `since`, newest first or oldest first, every page keeps to it', async (t) => {
+  const audit = new AuditLog({ logger: pino({ level: 'silent' }), state: new MemorySharedState() })
+  // the records' own times (what `since` is judged on), a minute apart on either side of it; their stream
+  // positions are all of now, within the range the store reads
+  const since = Date.now() - 3_600_000
+  for (let i = 0; i < 8; i++) {
+    await audit.record({ ...event(i), time: new Date(since + (i - 4) * 60_000).toISOString() } as AuditInput)
+  }
+  for (const order of ['desc', 'asc'] as const) {
+    const listed: string[] = []
+    let page = await audit.page({ limit: 2, sinceMs: since, order })
+    listed.push(...page.events.map(e => e.connection ?? ''))
+    while (page.more && page.next) {
+      page = await audit.page({ limit: 2, cursor: page.next })
+      listed.push(...page.events.map(e => e.connection ?? ''))
+    }
+    t.same(listed, order === 'desc' ? ['c7', 'c6', 'c5', 'c4'] : ['c4', 'c5', 'c6', 'c7'], `${order}: what was recorded since, over 2 pages`)
+  }
+})
+
+t.test("a record past its stream's age limit is not listed, though no write has trimmed it yet", async (t) => {
+  const audit = new AuditLog({ logger: pino({ level: 'silent' }), state: new MemorySharedState(), retention: { handouts: { maxEntries: 100, maxAgeMs: 3_600_000 } } })
+  const handout = (i: number, agoMs: number) => ({ ...event(i, { action: 'session.issued' }), time: new Date(Date.now() - agoMs).toISOString() }) as AuditInput
+  for (let i = 0; i < 3; i++) await audit.record(handout(i, 3 * 3_600_000))
+  await audit.record(handout(3, 60_000))
+  await audit.record(event(4, { time: new Date(Date.now() - 3 * 3_600_000).toISOString() } as Partial<AuditInput>))
+  t.same((await audit.page({ limit: 10, stream: 'handouts' })).events.map(e => e.connection), ['c3'], 'hand-outs: only the one within the hour')
+  t.same((await audit.page({ limit: 10, stream: 'handouts', sinceMs: Date.now() - 6 * 3_600_000 })).events.map(e => e.connection), ['c3'], 'an earlier `since` does not reach past the limit')
+  t.same((await audit.list(10)).map(e => e.connection), ['c4'], 'the admin stream has no age limit here')
+})
