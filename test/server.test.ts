@@ -1,6 +1,7 @@
 import t from 'tap'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { Agent, request } from 'node:http'
 import { DEMO_CALLER_KEY } from '../scripts/demo.ts'
 import { untilPrinted } from './support/child-output.ts'
 import { demoAddresses } from './support/demo-banner.ts'
@@ -19,6 +20,23 @@ function run (args: string[], env: Record<string, string>, { entry = SERVER, hoo
   child.stdout.on('data', (d) => { stdout += String(d) })
   child.stderr.on('data', (d) => { stderr += String(d) })
   return { child, out: () => stdout, err: () => stderr }
+}
+
+interface Answer { status: number, type: string | null, retryAfter: string | null, body: { code?: string } }
+
+/** One request on `agent`; `sent` gets a promise that resolves once the request is written whole. */
+function exchange (agent: Agent, url: string, method: string, headers: Record<string, string> = {}, sent?: Promise<void>[]): Promise<Answer> {
+  return new Promise(resolve => {
+    const req = request(url, { method, agent, headers })
+    sent?.push(once(req, 'finish').then(() => undefined))
+    req.on('response', res => {
+      let text = ''
+      res.setEncoding('utf8').on('data', (d: string) => { text += d })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: res.headers['content-type'] ?? null, retryAfter: (res.headers['retry-after'] as string | undefined) ?? null, body: text.startsWith('{') ? JSON.parse(text) as { code?: string } : {} }))
+    })
+    req.on('error', (err: Error) => resolve({ status: 0, type: null, retryAfter: null, body: { code: `no answer: ${err.message}` } }))
+    req.end()
+  })
 }
 
 t.test('a bad variable stops the broker with one line naming it', async (t) => {
@@ -75,10 +93,15 @@ t.test('SIGTERM while Salesforce hangs: every request waiting for a login is ans
   t.ok(simUrl)
   // Salesforce hangs: logins answer after a minute
   await fetch(`${simUrl}/_sim/latency`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"ms":60000}' })
-  const answers = Array.from({ length: 30 }, () =>
-    fetch(`${base}/v1/connections/demo/session`, { method: 'POST', headers: { authorization: `Bearer ${DEMO_CALLER_KEY}` } })
-      .then(async res => ({ status: res.status, type: res.headers.get('content-type'), retryAfter: res.headers.get('retry-after'), body: await res.json() as { code?: string } }),
-        (err: Error) => ({ status: 0, type: null, retryAfter: null, body: { code: `no answer: ${err.message}` } })))
+  // 30 connections the broker has accepted (each answered once), so that SIGTERM finds every session
+  // request on a connection it knows, however slowly a loaded machine lets the requests start
+  const agent = new Agent({ keepAlive: true, maxSockets: 30 })
+  t.teardown(() => agent.destroy())
+  await Promise.all(Array.from({ length: 30 }, () => exchange(agent, `${base}/health/live`, 'GET')))
+  t.equal(Object.values(agent.freeSockets).flat().length, 30, '30 connections open')
+  const sent: Promise<void>[] = []
+  const answers = Array.from({ length: 30 }, () => exchange(agent, `${base}/v1/connections/demo/session`, 'POST', { authorization: `Bearer ${DEMO_CALLER_KEY}` }, sent))
+  await Promise.all(sent)
   await new Promise(resolve => setTimeout(resolve, 500))
   const signalled = Date.now()
   p.child.kill('SIGTERM')
