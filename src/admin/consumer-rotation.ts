@@ -47,9 +47,11 @@ interface RotationState {
   oldKey: string
   /** the staged consumer key (not secret) */
   newKey?: string
-  /** the connection version before the switch (rollback, verify) */
+  /** the connection version before the switch (rollback, verify): the one read at start, then the one the switch replaced */
   fromVersion: number
   validatedPendingVersion?: number
+  /** the connection version whose settings the validated pair was checked with: the switch writes onto no other */
+  validatedBaseVersion?: number
   switchedVersion?: number
   startedAt: string
   pending?: string[]
@@ -131,9 +133,13 @@ export class ConsumerRotationService {
     const state = await this.mustState(name)
     if (state.step === 'switched' || state.step === 'done') throw new DomainError('conflict', `the rotation of "${name}" is past validation (${state.step})`, { connection: name })
     let pending = await this.pendingStore().read(name)
-    if (body?.clientId !== undefined || body?.clientSecret !== undefined) {
-      const changed = { ...(pending?.definition ?? current.definition), ...(body.clientId ? { clientId: body.clientId } : {}), ...(body.clientSecret ? { clientSecret: body.clientSecret } : {}) }
-      pending = await this.writePending(name, changed, pending?.version ?? 0)
+    // the staged pair on the connection as it is now: a write made since the pair was staged (a PUT, a
+    // credentials rotation) is part of what is validated and later switched, not undone by an old copy
+    const staged = pending === null ? {} : stagedPair(pending.definition)
+    const given = { ...(body?.clientId ? { clientId: body.clientId } : {}), ...(body?.clientSecret ? { clientSecret: body.clientSecret } : {}) }
+    if (pending !== null || Object.keys(given).length > 0) {
+      const candidate = { ...current.definition, ...staged, ...given }
+      if (pending === null || JSON.stringify(candidate) !== JSON.stringify(pending.definition)) pending = await this.writePending(name, candidate, pending?.version ?? 0)
     }
     if (!pending) throw new DomainError('bad_request', 'give the staged consumer key and secret from Setup: {"clientId": "…", "clientSecret": "…"}', { connection: name })
     if (pending.definition.clientId === state.oldKey && current.definition.flow === 'jwt_bearer') {
@@ -147,7 +153,7 @@ export class ConsumerRotationService {
       await this.opts.audit.record({ ...audit, outcome: refusalAuditOutcome(outcome.refusal), classification: `not_attempted:${outcome.refusal.kind}` })
       throw refusalProblem(outcome.refusal, name, this.opts.gate.now())
     }
-    const next: RotationState = { ...state, step: outcome.ok ? 'validated' : 'staged', newKey: pending.definition.clientId, validatedPendingVersion: outcome.ok ? pending.version : undefined }
+    const next: RotationState = { ...state, step: outcome.ok ? 'validated' : 'staged', newKey: pending.definition.clientId, validatedPendingVersion: outcome.ok ? pending.version : undefined, validatedBaseVersion: outcome.ok ? current.version : undefined }
     await this.opts.state.putJson(consumerRotationDoc(name), next, STATE_TTL_MS)
     await this.opts.audit.record({ ...audit, outcome: validationAuditOutcome(outcome), classification: outcome.ok ? 'ok' : outcome.failure.classification })
     if (outcome.ok && !keep) await this.opts.revoke(outcome.session).catch(() => false)
@@ -189,6 +195,10 @@ export class ConsumerRotationService {
     if (ctx.ifMatch !== undefined && ctx.ifMatch !== current.version) {
       throw new DomainError('conflict', `If-Match names version ${ctx.ifMatch} but the current version is ${current.version}`, { connection: name, currentVersion: current.version })
     }
+    const validatedWith = state.validatedBaseVersion ?? state.fromVersion
+    if (current.version !== validatedWith) {
+      throw new DomainError('conflict', `the connection was written (version ${current.version}) after the staged pair was validated with version ${validatedWith}: validate again (POST …/consumer-rotation/validate), which checks the staged pair with the connection as it is now`, { connection: name, currentVersion: current.version })
+    }
     // under the login lease of the new pair's identity: a caller's login for the new version waits, then is served the adopted session
     const { written, unconfirmed } = await this.opts.gate.exclusive(pending.definition, async () => {
       let written: { version: number }
@@ -206,7 +216,7 @@ export class ConsumerRotationService {
     await this.pendingStore().remove(name)
     await this.opts.admin.announceWritten(name, written.version)
     this.opts.logger.info({ connection: name, version: written.version, previousVersion: current.version, mode: state.mode }, 'consumer secret switched')
-    const next: RotationState = { ...state, step: 'switched', switchedVersion: written.version }
+    const next: RotationState = { ...state, step: 'switched', switchedVersion: written.version, fromVersion: current.version }
     await this.opts.state.putJson(consumerRotationDoc(name), next, STATE_TTL_MS)
     return { state: next, notEverywhere: unconfirmedPurge(await unconfirmed) }
   }
@@ -375,4 +385,9 @@ export class ConsumerRotationService {
 
 function upstream (name: string, failure: { message: string, hint: string, classification: string }): DomainError {
   return new DomainError('salesforce_unavailable', `Salesforce's OAuth credentials resource answered: ${failure.message}`, { connection: name, classification: failure.classification, hint: failure.hint, retryable: true })
+}
+
+/** What a pending entry stages: the consumer key, and for client credentials its secret. */
+function stagedPair (definition: ConnectionDefinition): Pick<ConnectionDefinition, 'clientId' | 'clientSecret'> {
+  return { clientId: definition.clientId, ...(definition.flow === 'client_credentials' ? { clientSecret: definition.clientSecret } : {}) }
 }

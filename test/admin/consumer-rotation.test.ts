@@ -192,3 +192,33 @@ t.test('rotateEveryDays: the validation round rotates through the API once the d
   const audit = (await admin('GET', '/v1/admin/audit?connection=acme')).json().events as Array<{ action: string, actor: string }>
   t.ok(audit.some(e => e.action === 'consumer_rotation.complete' && e.actor === 'scheduler'), 'audited as the scheduler')
 })
+
+t.test('a connection written between validation and complete: complete refuses, validating again checks the pair with the new settings, nothing is undone', async (t) => {
+  const sim = await startSim(t, [acmeOrg()])
+  const store = await tempFileStore(t)
+  const principals = testPrincipals(['acme'], 1_000_000)
+  const { app } = await buildTestApp(t, { secretStore: store, principals })
+  const admin = (method: 'GET' | 'POST' | 'PUT', url: string, payload?: object) => app.inject({ method, url, payload, headers: bearer(principals.adminKey) })
+  t.equal((await admin('PUT', '/v1/admin/connections/acme', acmeDefinition(sim))).statusCode, 201)
+  t.equal((await admin('POST', ROTATION, { mode: 'setup' })).statusCode, 201)
+  const staged = await (await fetch(`${sim.loginUrl}/_sim/orgs/acme/apps/${ACME.clientId}/staged`, { method: 'POST' })).json() as { consumerKey: string, consumerSecret: string }
+  const validated = await admin('POST', `${ROTATION}/validate`, { clientId: staged.consumerKey, clientSecret: staged.consumerSecret })
+  t.equal(validated.json().classification, 'ok', validated.body)
+
+  // meanwhile (the Setup steps take a while) another admin records the org's new session timeout
+  const changed = await admin('PUT', '/v1/admin/connections/acme', acmeDefinition(sim, 'client_credentials', { sessionTimeoutSeconds: 900 }))
+  t.equal(changed.json().version, 2, changed.body)
+
+  const refused = await admin('POST', `${ROTATION}/complete`)
+  t.equal(refused.statusCode, 409, 'the copy validated with version 1 is not written over version 2')
+  t.match(refused.json().detail, /validate again/)
+  t.equal((await admin('GET', '/v1/admin/connections/acme')).json().version, 2, 'nothing written')
+
+  const again = await admin('POST', `${ROTATION}/validate`)
+  t.equal(again.json().classification, 'ok', 'the staged pair, kept, logs in with the connection as it is now')
+  const completed = await admin('POST', `${ROTATION}/complete`)
+  t.equal(completed.statusCode, 200, completed.body)
+  t.equal(completed.json().fromVersion, 2, 'a rollback goes to the version the switch replaced')
+  const now = (await admin('GET', '/v1/admin/connections/acme')).json()
+  t.match(now, { version: 3, clientId: staged.consumerKey, sessionTimeoutSeconds: 900 }, "the new pair on version 2's settings")
+})
