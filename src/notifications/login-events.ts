@@ -7,32 +7,34 @@ export const BUDGET_RESERVE_SHARE = 0.8
 
 const HOUR_MS = 3600_000
 
-/** How long a tripped guard is told once per connection, fleet-wide. */
+/** How long the fleet remembers that a run of failures' trip was told (its id stays the same after). */
 const GUARD_TRIP_ONCE_MS = 15 * 60_000
 
 /**
  * The login gate's side of the events: the failure guard tripping, and the login budget reaching
- * its reserve. Every replica's gate reports the budget, so both are raised under a key: one event
- * per connection per budget hour, and per tripped guard (within 15 minutes).
+ * its reserve. Every replica's gate reports them, so both are raised under a key that names the
+ * occurrence: one event per connection per clock hour of the budget, and one per run of failures
+ * that trips the guard (a trip after a reset is a new run). The key is also the event's id, which
+ * receivers drop when they have handled it: two occurrences must never share one.
  */
 export function loginEvents (notifier: Notifier): LoginObserver {
   return {
-    loginBudget (connection, used, limit) {
+    loginBudget (connection, used, limit, at) {
       if (used < Math.ceil(limit * BUDGET_RESERVE_SHARE)) return
       notifier.raise({
         type: 'login.budget_reserve_reached',
         connection,
         data: { used, limit, reservePercent: Math.round(BUDGET_RESERVE_SHARE * 100) },
-        once: { key: budgetReserveOnce(connection), ttlMs: HOUR_MS },
+        once: { key: budgetReserveOnce(connection, at - (at % HOUR_MS)), ttlMs: HOUR_MS },
       })
     },
-    guardTripped (connection, failures, threshold) {
+    guardTripped (connection, failures, threshold, since) {
       notifier.raise({
         type: 'login.guard_tripped',
         connection,
         data: { failures, lockoutThreshold: threshold },
-        // one trip per user until a success or an admin's reset: the key only stops the fleet telling it twice
-        once: { key: guardTrippedOnce(connection), ttlMs: GUARD_TRIP_ONCE_MS },
+        // one trip per run of failures: the key stops the fleet telling it twice
+        once: { key: guardTrippedOnce(connection, since), ttlMs: GUARD_TRIP_ONCE_MS },
       })
     },
   }

@@ -24,9 +24,14 @@ export type LoginCore = (definition: ConnectionDefinition) => Promise<LoginOutco
 
 export interface LoginObserver {
   loginAttempt? (connection: string, flow: string, classification: string, durationMs: number): void
-  loginBudget? (connection: string, used: number, limit: number): void
-  /** a failed login left the user's failure guard with no room: no password login goes out until a success or an admin's reset */
-  guardTripped? (connection: string, failures: number, threshold: number): void
+  /** `at`: the gate's time of the login */
+  loginBudget? (connection: string, used: number, limit: number, at: number): void
+  /**
+   * a failed login left the user's failure guard with no room: no password login goes out until a
+   * success or an admin's reset. `since`: the first failure counted since the last reset, the same
+   * on every replica for one run of failures and new after a reset (what tells one trip from the next)
+   */
+  guardTripped? (connection: string, failures: number, threshold: number, since: number): void
 }
 
 export interface LoginGateOptions {
@@ -296,7 +301,7 @@ export class LoginGate {
     if (!allowed.allowed) return { ok: false, refusal: { kind: 'budget', reason: allowed.reason, used: budget.used, limit, retryAt: now + 60_000 } }
 
     budget.used = await this.opts.state.addToWindow(loginBudgetWindow(state.owner), BUDGET_WINDOW_MS)
-    this.opts.observer?.loginBudget?.(connection, budget.used, limit)
+    this.opts.observer?.loginBudget?.(connection, budget.used, limit, this.now())
     const started = this.now()
     const outcome = await this.opts.core(definition).catch((err: unknown): LoginOutcome => unexpected(this.opts.logger, err))
     this.opts.observer?.loginAttempt?.(connection, definition.flow, outcome.ok ? 'ok' : outcome.failure.classification, this.now() - started)
@@ -346,7 +351,7 @@ export class LoginGate {
     await this.guards.write(identity, next)
     const decision = guardDecision(next, this.opts.guard)
     this.opts.logger.warn({ connection: req.connection, purpose: req.purpose, classification: failure.classification, outcomeUnknown: failure.outcomeUnknown === true, failedLogins: next.failures.length, lockoutThreshold: this.opts.guard.threshold }, 'salesforce login failed: counted by the failure guard')
-    if (decision.blocked) this.opts.observer?.guardTripped?.(req.connection, decision.failures, decision.threshold)
+    if (decision.blocked) this.opts.observer?.guardTripped?.(req.connection, decision.failures, decision.threshold, next.failures[0] ?? this.now())
     return { next, decision }
   }
 

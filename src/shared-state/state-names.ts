@@ -130,11 +130,11 @@ export const notifyOnceLease = (onceKey: string): string => `notify-once:${onceK
  * which receivers use to drop duplicates: changing one changes the ids receivers see.
  */
 
-/** Once-key: the login budget's reserve reached (login events); an hour. */
-export const budgetReserveOnce = (connection: string): string => `budget-reserve:${connection}`
+/** Once-key (and so the event's id): the login budget's reserve reached in the clock hour starting at `hourStart` (login events). */
+export const budgetReserveOnce = (connection: string, hourStart: number): string => `budget-reserve-${hourStart}:${connection}`
 
-/** Once-key: the failure guard tripped (login events); 15 minutes. */
-export const guardTrippedOnce = (connection: string): string => `guard-tripped:${connection}`
+/** Once-key (and so the event's id): the failure guard tripped in the run of failures that began at `since` (login events). */
+export const guardTrippedOnce = (connection: string, since: number): string => `guard-tripped-${since}:${connection}`
 
 /** Once-key: an admin action worth telling (admin events); a day. */
 export const auditOnce = (auditId: string): string => `audit:${auditId}`
