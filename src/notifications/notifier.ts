@@ -6,7 +6,7 @@ import type { WebhookCourier } from './courier.ts'
 import { eventId, type NotificationEvent, type RaisedEvent } from './events.ts'
 
 export interface NotifierOptions {
-  state: Pick<Leases, 'acquireLease'> & Pick<Streams, 'appendToStream' | 'readStream'>
+  state: Pick<Leases, 'claimOnce'> & Pick<Streams, 'appendToStream' | 'readStream'>
   /** absent when no WEBHOOK_URLS are set: events are still kept for /status */
   courier?: WebhookCourier
   logger: Logger
@@ -22,8 +22,9 @@ const DEFAULT_RECENT_MAX = 500
  * may notice (a status change, a threshold) carries a key, and only the replica that takes the
  * key first (SET NX in Redis, the same lease primitive as the login lease) keeps it; that replica
  * records it in the shared list of recent events and hands it to its courier. While Redis is
- * unreachable each replica decides alone (a copy may go out twice, with the same id). Raising
- * never throws: a notification must not fail the login or rotation it reports.
+ * unreachable each replica decides alone, and when Redis is connected but too slow to say who took
+ * the key, this replica tells the event rather than lose it (either way a copy may go out twice,
+ * with the same id). Raising never throws: a notification must not fail the login or rotation it reports.
  */
 export class Notifier {
   private readonly opts: NotifierOptions
@@ -35,7 +36,11 @@ export class Notifier {
   /** The event as sent, or null when another replica (or an earlier call) already sent it. */
   async raise (raised: RaisedEvent): Promise<NotificationEvent | null> {
     try {
-      if (raised.once && !await this.opts.state.acquireLease(notifyOnceLease(raised.once.key), randomBytes(8).toString('hex'), raised.once.ttlMs)) return null
+      if (raised.once) {
+        const claim = await this.opts.state.claimOnce(notifyOnceLease(raised.once.key), randomBytes(8).toString('hex'), raised.once.ttlMs)
+        if (claim === 'held') return null
+        if (claim === 'unknown') this.opts.logger.warn({ type: raised.type, connection: raised.connection }, 'notification told without knowing whether another replica told it (Redis answered too late): a copy may arrive twice, with the same id')
+      }
       const event: NotificationEvent = {
         id: eventId(raised.once),
         type: raised.type,

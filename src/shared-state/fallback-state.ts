@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
 import { MemorySharedState } from './memory-state.ts'
-import type { BrokerEvent, CachedSession, Confirmations, CircuitState, Quota, SharedState, StateReach, StateRead, StateReadValue, StreamEntry, StreamRange } from './shared-state.ts'
+import type { BrokerEvent, CachedSession, Confirmations, CircuitState, OnceClaim, Quota, SharedState, StateReach, StateRead, StateReadValue, StreamEntry, StreamRange } from './shared-state.ts'
 
 /**
  * Redis first, process memory when Redis fails. Writes go to both, so when Redis drops the
@@ -189,6 +189,19 @@ export class FallbackSharedState implements SharedState {
       }
       this.markDegraded('acquireLease', err)
       return this.local.acquireLease(name, owner, ttlMs)
+    }
+  }
+
+  async claimOnce (name: string, owner: string, ttlMs: number): Promise<OnceClaim> {
+    try {
+      const taken = await this.primary.acquireLease(name, owner, ttlMs)
+      this.markHealthy()
+      return taken ? 'claimed' : 'held'
+    } catch (err) {
+      // connected but slow: the SET may still land, or another replica's may have; nobody knows
+      if (this.primary.refuses?.(err) !== true && this.primary.connected === true) return 'unknown'
+      this.markDegraded('claimOnce', err)
+      return await this.local.acquireLease(name, owner, ttlMs) ? 'claimed' : 'held'
     }
   }
 

@@ -1,5 +1,5 @@
 import { readOneByOne } from './read-one-by-one.ts'
-import type { BrokerEvent, CachedSession, Confirmations, CircuitState, Quota, SharedState, StateReach, StateRead, StateReadValue, StreamEntry, StreamRange } from './shared-state.ts'
+import type { BrokerEvent, CachedSession, Confirmations, CircuitState, OnceClaim, Quota, SharedState, StateReach, StateRead, StateReadValue, StreamEntry, StreamRange } from './shared-state.ts'
 
 interface Expiring<T> { value: T, expiresAt: number }
 
@@ -87,6 +87,10 @@ export class MemorySharedState implements SharedState {
     if (held && held.expiresAt > now) return false
     this.leases.set(name, { value: owner, expiresAt: now + ttlMs })
     return true
+  }
+
+  async claimOnce (name: string, owner: string, ttlMs: number): Promise<OnceClaim> {
+    return await this.acquireLease(name, owner, ttlMs) ? 'claimed' : 'held'
   }
 
   async releaseLease (name: string, owner: string): Promise<boolean> {

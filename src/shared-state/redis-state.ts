@@ -7,7 +7,7 @@ import { RedisKeys } from './redis-keys.ts'
 import { isRedisRefusal, redisReason, RefusalRecord } from './redis-refusal.ts'
 import { ReplicaRoll, type ConfirmAnswer, type ConfirmRequest } from './replica-roll.ts'
 import { SessionSealer } from './session-crypto.ts'
-import type { BrokerEvent, CachedSession, Confirmations, CircuitState, Quota, SharedState, StateReach, StateRead, StateReadValue, StreamEntry, StreamRange } from './shared-state.ts'
+import type { BrokerEvent, CachedSession, Confirmations, CircuitState, OnceClaim, Quota, SharedState, StateReach, StateRead, StateReadValue, StreamEntry, StreamRange } from './shared-state.ts'
 
 export interface RedisStateOptions {
   /** which Redis (one server, Sentinel or Cluster), with credentials and TLS */
@@ -346,6 +346,10 @@ export class RedisSharedState implements SharedState {
   async acquireLease (name: string, owner: string, ttlMs: number): Promise<boolean> {
     const ok = await this.client.set(this.keys.lease(name), owner, 'PX', ttlMs, 'NX')
     return ok === 'OK'
+  }
+
+  async claimOnce (name: string, owner: string, ttlMs: number): Promise<OnceClaim> {
+    return await this.acquireLease(name, owner, ttlMs) ? 'claimed' : 'held'
   }
 
   async releaseLease (name: string, owner: string): Promise<boolean> {

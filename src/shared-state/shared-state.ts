@@ -85,7 +85,15 @@ export interface Leases {
   releaseLease (name: string, owner: string): Promise<boolean>
   /** Extends the lease to `ttlMs` from now, only if `owner` still holds it (compare-and-expire). */
   renewLease (name: string, owner: string, ttlMs: number): Promise<boolean>
+  /**
+   * A lease taken to do something once fleet-wide (tell an event): `unknown` when Redis is connected
+   * but did not answer in time, so nobody can say whether another replica holds it. A login waits
+   * and asks again (acquireLease answers false then); a notification goes out rather than be lost.
+   */
+  claimOnce (name: string, owner: string, ttlMs: number): Promise<OnceClaim>
 }
+
+export type OnceClaim = 'claimed' | 'held' | 'unknown'
 
 /** Small JSON documents shared by replicas: holds, guards, health results (names: state-names.ts). */
 export interface Documents {
