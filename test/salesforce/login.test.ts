@@ -246,15 +246,15 @@ t.test('unreachable: the simulator resets connections', async t => {
 })
 
 t.test('timeout: Salesforce answers slower than the login timeout', async t => {
-  // Salesforce takes 5 s; the broker gives up after 200 ms: its answer comes long before Salesforce's
-  // (the bound leaves room for a loaded machine, where signing a JWT alone can take a second)
-  const s = await sim(t, acmeOrg(), 5000)
+  // Salesforce takes 30 s; the broker gives up after 200 ms: its answer comes long before Salesforce's
+  // (the bound leaves room for a loaded machine: beside a stress series at load 14, jwt_bearer's took 4.6 s)
+  const s = await sim(t, acmeOrg(), 30_000)
   for (const flow of ['soap', 'oauth_password', 'jwt_bearer', 'client_credentials'] as const) {
     const started = Date.now()
     const outcome = await run(definition(s, flow), SIM_POLICY, 200)
     const elapsed = Date.now() - started
     expectFailure(t, outcome, 'unreachable', { retryable: true, message: /200 ms/ })
-    t.ok(elapsed < 4000, `${flow} gave up after ${elapsed} ms, before Salesforce answered`)
+    t.ok(elapsed < 15_000, `${flow} gave up after ${elapsed} ms, before Salesforce answered`)
   }
   s.setLatency(0)
   t.ok((await run(definition(s, 'soap'), SIM_POLICY, 2000)).ok, 'fast again')
