@@ -129,7 +129,7 @@ export const ConfigSchema = Type.Object({
   ALLOW_UNKNOWN_VARIABLES: Type.Boolean({ default: false, description: 'true = a variable that looks like a setting but is none (REDIS_ULR) is a warning; default: a configuration error naming the closest setting' }),
   CERT_EXPIRY_WARN_DAYS: Type.Integer({ minimum: 0, maximum: 365, default: 30, description: 'Health warns this many days before a JWT bearer connection\'s certificate expires' }),
 
-  WEBHOOK_URLS: Type.Optional(Type.String({ minLength: 1, description: 'Comma-separated URLs every notification is POSTed to, signed with WEBHOOK_SECRET (https, or http on a loopback address); unset = no webhooks (events still show on /status)' })),
+  WEBHOOK_URLS: Type.Optional(Type.String({ minLength: 1, description: 'Comma-separated URLs every notification is POSTed to, signed with WEBHOOK_SECRET (https, or http on a loopback address; no user:password@: receivers check the signature); unset = no webhooks (events still show on /status)' })),
   WEBHOOK_SECRET: Type.Optional(Type.String({ minLength: 32, [FROM_FILE]: true, [EXPECTED]: 'at least 32 characters (openssl rand -hex 32)', description: 'HMAC-SHA256 key of the Sfb-Signature header (required with WEBHOOK_URLS); give receivers the same value' })),
   WEBHOOK_SECRET_PREVIOUS: Type.Optional(Type.String({ minLength: 32, [FROM_FILE]: true, [EXPECTED]: 'at least 32 characters', description: 'The webhook secret being rotated out: deliveries carry a second v1 signature made with it until it is unset' })),
   WEBHOOK_MAX_ATTEMPTS: Type.Integer({ minimum: 1, maximum: 30, default: 10, description: 'Attempts per event and URL before it becomes a dead letter (GET /v1/admin/notifications/dead-letters)' }),
@@ -378,6 +378,10 @@ function checkWebhooks (c: Config): void {
     }
     if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopback(url.hostname))) {
       throw new ConfigError(`invalid WEBHOOK_URLS: ${url.protocol}//${url.host} must be https:// (plain http is allowed only on a loopback address such as 127.0.0.1)`)
+    }
+    // fetch refuses a URL with credentials (every delivery would fail); the receiver checks the signature instead
+    if (url.username !== '' || url.password !== '') {
+      throw new ConfigError(`invalid WEBHOOK_URLS: ${url.protocol}//${url.host} carries a user name or password, which no delivery can send; remove it: receivers authenticate the broker by each delivery's signature (WEBHOOK_SECRET)`)
     }
   }
   if (c.WEBHOOK_RETRY_MAX_MS < c.WEBHOOK_RETRY_BASE_MS) throw new ConfigError('invalid WEBHOOK_RETRY_MAX_MS: must be >= WEBHOOK_RETRY_BASE_MS')

@@ -200,6 +200,13 @@ t.test('webhook settings fail closed', async (t) => {
   t.throws(() => loadConfig({ ...base, WEBHOOK_SECRET: SECRET }), /missing WEBHOOK_URLS/)
   t.throws(() => loadConfig({ ...base, WEBHOOK_URLS: 'http://hooks.example.com/x', WEBHOOK_SECRET: SECRET }), /invalid WEBHOOK_URLS: http:\/\/hooks.example.com must be https/)
   t.throws(() => loadConfig({ ...base, WEBHOOK_URLS: 'https://hooks.example.com/x', WEBHOOK_SECRET: 'short' }), /WEBHOOK_SECRET/)
+  // fetch refuses such a URL: the broker started, and every delivery was dead-lettered as a "network error"
+  for (const withCredentials of ['https://ops:hunter2@hooks.example.com/x', 'https://ops@hooks.example.com/x']) {
+    let message = 'no error'
+    try { loadConfig({ ...base, WEBHOOK_URLS: `https://a.example.com/x,${withCredentials}`, WEBHOOK_SECRET: SECRET }) } catch (err) { message = (err as Error).message }
+    t.match(message, /^invalid WEBHOOK_URLS: https:\/\/hooks.example.com carries a user name or password, which no delivery can send; remove it/)
+    t.notMatch(message, /hunter2|ops/, 'the credentials are not repeated')
+  }
   t.equal(loadConfig({ ...base, WEBHOOK_URLS: 'https://a.example.com/x, http://127.0.0.1:9/y', WEBHOOK_SECRET: SECRET }).WEBHOOK_MAX_ATTEMPTS, 10)
 })
 
