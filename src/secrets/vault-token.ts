@@ -49,6 +49,8 @@ export class VaultTokenKeeper {
   /** reads of the token file started so far, and the number of the newest one that was taken (see readTokenFile) */
   private fileReads = 0
   private appliedFileRead = 0
+  /** the token this keeper put in place last (node-vault also sets one: see refresh) */
+  private installed: string
   private readonly readTokenText: (file: string) => Promise<string>
 
   /**
@@ -62,7 +64,7 @@ export class VaultTokenKeeper {
     this.auth = auth
     this.logger = logger
     this.canLogin = auth.method !== 'token'
-    this.client.token = auth.method === 'token' ? auth.token ?? '' : ''
+    this.client.token = this.installed = auth.method === 'token' ? auth.token ?? '' : ''
     this.hasToken = auth.method === 'token' && auth.token !== undefined
   }
 
@@ -158,7 +160,7 @@ export class VaultTokenKeeper {
     this.appliedFileRead = read
     if (token === '') throw new SecretStoreUnavailableError('error', `the Vault token file ${file} is empty (has Vault Agent written its sink yet?)`)
     if (token === this.client.token) return false
-    this.client.token = token
+    this.client.token = this.installed = token
     this.hasToken = true
     this.logger.info({ file }, 'Vault token taken from the token file')
     return true
@@ -222,7 +224,7 @@ export class VaultTokenKeeper {
     if (typeof block.client_token !== 'string' || block.client_token === '') {
       throw new SecretStoreUnavailableError('error', `Vault ${auth.method} login answered without a client token`)
     }
-    this.client.token = block.client_token
+    this.client.token = this.installed = block.client_token
     this.hasToken = true
     const ttl = typeof block.lease_duration === 'number' ? block.lease_duration : 0
     this.loginTtlSeconds = ttl
@@ -255,7 +257,16 @@ export class VaultTokenKeeper {
     if (this.closed) return
     if (action === 'renew') {
       try {
+        const renewing = this.installed
         const response = await this.client.tokenRenewSelf() as { auth?: AuthBlock }
+        // node-vault puts the token a renewal names in place when its answer arrives (renew-self is a
+        // token source in its command list); a login or the token file that installed a newer one
+        // meanwhile wins, and has scheduled its own renewal
+        if (this.installed !== renewing) {
+          this.client.token = this.installed
+          this.logger.debug('a renewal answered for a Vault token already replaced: the newer one is kept')
+          return
+        }
         const ttl = typeof response.auth?.lease_duration === 'number' ? response.auth.lease_duration : 0
         this.logger.debug({ ttlSeconds: ttl }, 'renewed the Vault token')
         // a renewal that grants nothing more means the max TTL is reached: log in afresh now
