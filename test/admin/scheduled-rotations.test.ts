@@ -65,20 +65,20 @@ t.test('the validation round starts both scheduled rotations when the calendar s
   // 723 days on: the consumer secret is 30 days old and more, the certificate expires within 14 days
   calendar.offsetMs = 723 * DAY
   // the policy remembers a rotation once every step is done: switched, promoted, the old pair deleted
-  const policy = await eventually(async () => (await admin('GET', '/v1/admin/connections/acme/consumer-rotation/policy')).json(), p => p.lastRotatedAt !== undefined, 8000)
+  const policy = await eventually(async () => (await admin('GET', '/v1/admin/connections/acme/consumer-rotation/policy')).json(), p => p.lastRotatedAt !== undefined, 30_000)
   t.ok(Date.parse(policy.lastRotatedAt) > Date.now() + 700 * DAY, 'the scheduled consumer rotation ran to its end, remembered on the policy\'s calendar (not due again)')
   const rotated = (await admin('GET', '/v1/admin/connections/acme')).json().clientId
   t.not(rotated, ACME.clientId, 'the connection switched to a new key')
   const credentials = await control(sim, 'GET', `acme/apps/${ACME.clientId}/credentials`)
   t.equal(credentials.consumerKey, rotated, 'staged, validated, promoted at Salesforce')
   t.same(credentials.stagedCredentials, [], 'and the old pair deleted')
-  const pending = await eventually(async () => admin('GET', '/v1/admin/connections/globex/certificate-rotation'), r => r.statusCode === 200, 8000)
+  const pending = await eventually(async () => admin('GET', '/v1/admin/connections/globex/certificate-rotation'), r => r.statusCode === 200, 30_000)
   t.not(pending.json().certificate.fingerprint256, first.certificate.fingerprint256, 'a new key and certificate wait for the upload')
 
   // the admin's one step: the upload; the next refused login completes the rotation
   await control(sim, 'PUT', `globex/apps/${GLOBEX_KEY}/certificate`, { certificatePem: pending.json().certificate.pem })
   sim.expireSessions('globex')
-  await eventually(async () => (await admin('GET', '/v1/admin/connections/globex/certificate-rotation')).statusCode, s => s === 404, 8000)
+  await eventually(async () => (await admin('GET', '/v1/admin/connections/globex/certificate-rotation')).statusCode, s => s === 404, 30_000)
   t.equal((await admin('GET', '/v1/admin/connections/globex/certificate-rotation')).statusCode, 404, 'completed by a login with the new key')
 
   run.on = false
