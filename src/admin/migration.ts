@@ -240,6 +240,8 @@ export class MigrationService {
       apiVersion: d.apiVersion,
       sessionTimeoutSeconds: d.sessionTimeoutSeconds,
       ...(d.requiredPermissions?.length ? { requiredPermissions: d.requiredPermissions } : {}),
+      // an opt-out stays an opt-out: a new flow or key does not turn the hand-out audit back on
+      ...(d.auditSessions === false ? { auditSessions: false } : {}),
     }
     const loginUrl = body.loginUrl ?? d.loginUrl
     this.checkLoginUrl(name, loginUrl)
@@ -256,7 +258,9 @@ export class MigrationService {
     const clientId = body.clientId ?? d.clientId
     // real time, not the flow-sunset calendar (which tests and demos may move): Salesforce checks the dates
     const issued = await this.opts.custody.issue(name, this.opts.certificateValidityDays, new Date())
-    return { flow: 'jwt_bearer', loginUrl, username, ...settings, ...(clientId ? { clientId } : {}), ...issued.fields, certificate: issued.certificate }
+    // an audience set for this host (a proxy in front of Salesforce) still holds on the same host
+    const jwtAudience = d.flow === 'jwt_bearer' && loginUrl === d.loginUrl ? d.jwtAudience : undefined
+    return { flow: 'jwt_bearer', loginUrl, username, ...settings, ...(clientId ? { clientId } : {}), ...(jwtAudience ? { jwtAudience } : {}), ...issued.fields, certificate: issued.certificate }
   }
 
   private async updatePending (name: string, pending: StoredConnection, changes: Partial<ConnectionDefinition>): Promise<StoredConnection> {

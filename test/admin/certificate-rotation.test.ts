@@ -211,3 +211,18 @@ t.test('a health check between the upload and the next caller login completes th
   const fresh = await session(dead)
   t.equal(fresh.statusCode, 200, 'callers log in with the new key; nothing paused')
 })
+
+t.test("a rotation keeps the connection's own settings: an audit opt-out and an explicit JWT audience", async (t) => {
+  const sim = await startSim(t)
+  const store = await tempFileStore(t)
+  const principals = testPrincipals(['acme'])
+  const { app } = await buildTestApp(t, { secretStore: store, principals })
+  const admin = (method: 'GET' | 'POST' | 'PUT', url: string, payload?: object) => app.inject({ method, url, payload, headers: bearer(principals.adminKey) })
+  const audience = new URL(sim.loginUrl).origin
+  t.equal((await admin('PUT', '/v1/admin/connections/acme', acmeDefinition(sim, 'jwt_bearer', { auditSessions: false, jwtAudience: audience }))).statusCode, 201)
+  const started = (await admin('POST', ROTATION)).json()
+  await setup(sim, 'PUT', `/apps/${ACME.clientId}/certificate`, { certificatePem: started.certificate.pem })
+  t.equal((await admin('POST', `${ROTATION}/validate`)).json().ok, true)
+  t.equal((await admin('POST', `${ROTATION}/complete`)).statusCode, 200)
+  t.match((await admin('GET', '/v1/admin/connections/acme')).json(), { version: 2, auditSessions: false, jwtAudience: audience }, 'as before the rotation')
+})
