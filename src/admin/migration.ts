@@ -162,7 +162,7 @@ export class MigrationService {
     }
     let written: { version: number, createdTime: string }
     try {
-      written = await this.opts.store.write(name, pending.definition, current.version)
+      written = await this.opts.store.write(name, withSettingsOf(current.definition, pending.definition), current.version)
     } catch (err) {
       await claim.release()
       if (!(err instanceof CasConflictError)) throw err
@@ -315,4 +315,20 @@ function pick<T extends object, K extends keyof T> (source: T, ...keys: K[]): Pa
   const out: Partial<Pick<T, K>> = {}
   for (const k of keys) if (source[k] !== undefined) out[k] = source[k]
   return out
+}
+
+/**
+ * The pending definition with the settings a migration carries over taken from the connection as it
+ * is at the switch, not as it was at the start: an admin's write in between (a new session timeout,
+ * what the integration needs) is kept. None of them changes how the validated login is made.
+ */
+function withSettingsOf (current: ConnectionDefinition, pending: ConnectionDefinition): ConnectionDefinition {
+  const { requiredPermissions: _permissions, auditSessions: _audit, ...target } = pending
+  return {
+    ...target,
+    apiVersion: current.apiVersion,
+    sessionTimeoutSeconds: current.sessionTimeoutSeconds,
+    ...(current.requiredPermissions?.length ? { requiredPermissions: current.requiredPermissions } : {}),
+    ...(current.auditSessions === false ? { auditSessions: false } : {}),
+  }
 }

@@ -226,3 +226,20 @@ t.test("a rotation keeps the connection's own settings: an audit opt-out and an 
   t.equal((await admin('POST', `${ROTATION}/complete`)).statusCode, 200)
   t.match((await admin('GET', '/v1/admin/connections/acme')).json(), { version: 2, auditSessions: false, jwtAudience: audience }, 'as before the rotation')
 })
+
+t.test('a setting written while a rotation is pending is not undone by the switch', async (t) => {
+  const sim = await startSim(t)
+  const store = await tempFileStore(t)
+  const principals = testPrincipals(['acme'])
+  const { app } = await buildTestApp(t, { secretStore: store, principals })
+  const admin = (method: 'GET' | 'POST' | 'PUT' | 'PATCH', url: string, payload?: object) => app.inject({ method, url, payload, headers: bearer(principals.adminKey) })
+  t.equal((await admin('PUT', '/v1/admin/connections/acme', acmeDefinition(sim, 'jwt_bearer'))).statusCode, 201)
+  const started = (await admin('POST', ROTATION)).json()
+  // meanwhile another admin records the org's new session timeout and what the integration needs
+  const changed = await admin('PUT', '/v1/admin/connections/acme', acmeDefinition(sim, 'jwt_bearer', { sessionTimeoutSeconds: 900, requiredPermissions: ['PermissionsApiEnabled'] }))
+  t.equal(changed.json().version, 2, changed.body)
+  await setup(sim, 'PUT', `/apps/${ACME.clientId}/certificate`, { certificatePem: started.certificate.pem })
+  t.equal((await admin('POST', `${ROTATION}/validate`)).json().ok, true)
+  t.equal((await admin('POST', `${ROTATION}/complete`)).statusCode, 200)
+  t.match((await admin('GET', '/v1/admin/connections/acme')).json(), { version: 3, sessionTimeoutSeconds: 900, requiredPermissions: ['PermissionsApiEnabled'] }, "version 2's settings, with the new key")
+})
