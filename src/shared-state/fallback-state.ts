@@ -167,29 +167,9 @@ export class FallbackSharedState implements SharedState {
     return this.takeFromBoth('takeIssued', s => s.takeIssued(c))
   }
 
+  /** Redis up but slow (a command timeout under load) leaves it unknown whether another replica holds the lease: not taken, the login waits and asks again. */
   async acquireLease (name: string, owner: string, ttlMs: number): Promise<boolean> {
-    try {
-      const taken = await this.primary.acquireLease(name, owner, ttlMs)
-      this.markHealthy()
-      return taken
-    } catch (err) {
-      // a refusal (an ACL that does not cover the broker's keys) is an outage: no wait ends it
-      if (this.primary.refuses?.(err) !== true) {
-        // Redis up but slow (a command timeout under load): another replica may hold the lease, so
-        // this one does not take a local one; it waits and asks again. Only an outage falls back.
-        if (this.primary.connected === true) return false
-        // Sentinel or Cluster promoting a replica: a local lease here means one login per replica
-        if (await this.primary.awaitFailover?.()) {
-          try {
-            const taken = await this.primary.acquireLease(name, owner, ttlMs)
-            this.markHealthy()
-            return taken
-          } catch {}
-        }
-      }
-      this.markDegraded('acquireLease', err)
-      return this.local.acquireLease(name, owner, ttlMs)
-    }
+    return await this.claimOnce(name, owner, ttlMs) === 'claimed'
   }
 
   async claimOnce (name: string, owner: string, ttlMs: number): Promise<OnceClaim> {
@@ -198,9 +178,21 @@ export class FallbackSharedState implements SharedState {
       this.markHealthy()
       return taken ? 'claimed' : 'held'
     } catch (err) {
-      // connected but slow: the SET may still land, or another replica's may have; nobody knows
-      if (this.primary.refuses?.(err) !== true && this.primary.connected === true) return 'unknown'
-      this.markDegraded('claimOnce', err)
+      // a refusal (an ACL that does not cover the broker's keys) is an outage: no wait ends it
+      if (this.primary.refuses?.(err) !== true) {
+        // Redis up but slow: the SET may still land, or another replica's may have; nobody knows.
+        // Only an outage falls back to a local lease.
+        if (this.primary.connected === true) return 'unknown'
+        // Sentinel or Cluster promoting a replica: a local lease here means one login per replica
+        if (await this.primary.awaitFailover?.()) {
+          try {
+            const taken = await this.primary.acquireLease(name, owner, ttlMs)
+            this.markHealthy()
+            return taken ? 'claimed' : 'held'
+          } catch {}
+        }
+      }
+      this.markDegraded('acquireLease', err)
       return await this.local.acquireLease(name, owner, ttlMs) ? 'claimed' : 'held'
     }
   }
