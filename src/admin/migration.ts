@@ -236,13 +236,7 @@ export class MigrationService {
 
   /** The definition the connection will have: its settings, the new flow, and (JWT bearer) a new key. */
   private async pendingDefinition (name: string, d: ConnectionDefinition, body: StartMigration): Promise<ConnectionDefinition> {
-    const settings = {
-      apiVersion: d.apiVersion,
-      sessionTimeoutSeconds: d.sessionTimeoutSeconds,
-      ...(d.requiredPermissions?.length ? { requiredPermissions: d.requiredPermissions } : {}),
-      // an opt-out stays an opt-out: a new flow or key does not turn the hand-out audit back on
-      ...(d.auditSessions === false ? { auditSessions: false } : {}),
-    }
+    const settings = carriedSettings(d)
     const loginUrl = body.loginUrl ?? d.loginUrl
     this.checkLoginUrl(name, loginUrl)
     if (body.flow === 'client_credentials') {
@@ -317,18 +311,23 @@ function pick<T extends object, K extends keyof T> (source: T, ...keys: K[]): Pa
   return out
 }
 
+/** The settings a migration carries over to the new definition; none of them changes how a login is made. */
+function carriedSettings (d: ConnectionDefinition): Pick<ConnectionDefinition, 'apiVersion' | 'sessionTimeoutSeconds' | 'requiredPermissions' | 'auditSessions'> {
+  return {
+    apiVersion: d.apiVersion,
+    sessionTimeoutSeconds: d.sessionTimeoutSeconds,
+    ...(d.requiredPermissions?.length ? { requiredPermissions: d.requiredPermissions } : {}),
+    // an opt-out stays an opt-out: a new flow or key does not turn the hand-out audit back on
+    ...(d.auditSessions === false ? { auditSessions: false } : {}),
+  }
+}
+
 /**
- * The pending definition with the settings a migration carries over taken from the connection as it
- * is at the switch, not as it was at the start: an admin's write in between (a new session timeout,
- * what the integration needs) is kept. None of them changes how the validated login is made.
+ * The pending definition with the carried-over settings taken from the connection as it is at the
+ * switch, not as it was at the start: an admin's write in between (a new session timeout, what the
+ * integration needs) is kept.
  */
 function withSettingsOf (current: ConnectionDefinition, pending: ConnectionDefinition): ConnectionDefinition {
   const { requiredPermissions: _permissions, auditSessions: _audit, ...target } = pending
-  return {
-    ...target,
-    apiVersion: current.apiVersion,
-    sessionTimeoutSeconds: current.sessionTimeoutSeconds,
-    ...(current.requiredPermissions?.length ? { requiredPermissions: current.requiredPermissions } : {}),
-    ...(current.auditSessions === false ? { auditSessions: false } : {}),
-  }
+  return { ...target, ...carriedSettings(current) }
 }

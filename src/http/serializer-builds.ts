@@ -26,9 +26,8 @@ const builtBy = new WeakMap<Build, Map<string, Serializer>>()
  * kept for the process, so an app built again (the tests build hundreds) finds them done.
  */
 export function sharedSerializerBuilds (build: Build = fastJsonStringify as unknown as Build) {
-  let built = builtBy.get(build)
-  if (built === undefined) builtBy.set(build, built = new Map())
-  const serializers = built
+  const serializers = builtBy.get(build) ?? new Map<string, Serializer>()
+  builtBy.set(build, serializers)
   return function buildSerializerFactory (externalSchemas?: unknown, serializerOptions?: SerializerOptions) {
     const options: SerializerOptions = { ...serializerOptions, schema: externalSchemas as SerializerOptions['schema'] }
     /** JSON of this context's shared schemas and options, made at its first route */
