@@ -1,6 +1,6 @@
 import type { Logger } from 'pino'
 import { MemorySharedState } from './memory-state.ts'
-import type { BrokerEvent, CachedSession, Confirmations, CircuitState, OnceClaim, Quota, SharedState, StateReach, StateRead, StateReadValue, StreamEntry, StreamRange } from './shared-state.ts'
+import type { BrokerEvent, CachedSession, Confirmations, CircuitState, OnceClaim, Quota, SharedState, StateReach, StateRead, StateReadValue, StreamEntry, StreamRange, StreamRetention } from './shared-state.ts'
 
 /**
  * Redis first, process memory when Redis fails. Writes go to both, so when Redis drops the
@@ -15,6 +15,12 @@ export class FallbackSharedState implements SharedState {
   private degraded = false
   /** connections whose purge did not reach Redis: replayed (purge + event) when it is back */
   private readonly pendingPurges = new Set<string>()
+  /**
+   * Entries of the shared logs (the audit streams, dead letters) that did not reach Redis, per log, in
+   * order: appended there when it is back, so what a replica recorded during an outage does not
+   * vanish from the lists every replica reads. At most the log's own retention is held.
+   */
+  private readonly pendingAppends = new Map<string, { entries: string[], retention: StreamRetention }>()
   private replaying = false
 
   constructor (primary: SharedState, logger: Logger) {
@@ -58,13 +64,19 @@ export class FallbackSharedState implements SharedState {
     }
   }
 
-  private async write (op: string, primary: () => Promise<unknown>, local: () => Promise<unknown>): Promise<void> {
+  /**
+   * Both tiers; `onOutage` keeps what is left to do in Redis when it could not be sent. A command
+   * that timed out on a live connection is not left to do: it was sent, and Redis runs a
+   * connection's commands in order, so it lands late (doing it again would write it twice).
+   */
+  private async write (op: string, primary: () => Promise<unknown>, local: () => Promise<unknown>, onOutage?: () => void): Promise<void> {
     await local()
     try {
       await primary()
       this.markHealthy()
     } catch (err) {
       this.markDegraded(op, err)
+      if (!this.slowNotRefused(err)) onOutage?.()
     }
   }
 
@@ -83,11 +95,14 @@ export class FallbackSharedState implements SharedState {
   private markHealthy (): void {
     if (this.degraded) this.logger.info('shared state available again')
     this.degraded = false
-    if (this.pendingPurges.size > 0 && !this.replaying) this.replayPurges().catch(() => {})
+    if ((this.pendingPurges.size > 0 || this.pendingAppends.size > 0) && !this.replaying) this.replayPending().catch(() => {})
   }
 
-  /** Completes the purges made while Redis was down, so every replica drops the old sessions. */
-  private async replayPurges (): Promise<void> {
+  /**
+   * Completes what was done while Redis was down: the purges, so every replica drops the old
+   * sessions, and the log entries, so every replica lists them.
+   */
+  private async replayPending (): Promise<void> {
     this.replaying = true
     try {
       for (const c of [...this.pendingPurges]) {
@@ -96,9 +111,29 @@ export class FallbackSharedState implements SharedState {
         this.pendingPurges.delete(c)
         this.logger.info({ connection: c }, 'purge made while redis was down completed fleet-wide')
       }
+      for (const [name, held] of [...this.pendingAppends]) {
+        this.pendingAppends.delete(name)
+        try {
+          await this.primary.appendToStreamWithin(name, held.entries, held.retention)
+        } catch (err) {
+          // entries that failed meanwhile came after these
+          this.holdAppends(name, held.entries, held.retention, true)
+          throw err
+        }
+        this.logger.info({ stream: name, entries: held.entries.length }, 'log entries recorded while redis was down written to the shared log')
+      }
     } finally {
       this.replaying = false
     }
+  }
+
+  /** Keeps entries that did not reach Redis for the replay, the newest the log's retention allows. */
+  private holdAppends (name: string, entries: string[], retention: StreamRetention, first = false): void {
+    const held = this.pendingAppends.get(name)
+    const all = held === undefined ? entries : first ? [...entries, ...held.entries] : [...held.entries, ...entries]
+    const dropped = all.length - retention.maxLen
+    if (dropped > 0) this.logger.warn({ stream: name, dropped }, 'log entries recorded while redis is down exceed what the log keeps: the oldest will not reach it')
+    this.pendingAppends.set(name, { entries: dropped > 0 ? all.slice(dropped) : all, retention })
   }
 
   getSession (c: string, v: number): Promise<CachedSession | null> {
@@ -264,15 +299,15 @@ export class FallbackSharedState implements SharedState {
   }
 
   appendToStream (name: string, entry: string, maxLen: number): Promise<void> {
-    return this.write('appendToStream', () => this.primary.appendToStream(name, entry, maxLen), () => this.local.appendToStream(name, entry, maxLen))
+    return this.write('appendToStream', () => this.primary.appendToStream(name, entry, maxLen), () => this.local.appendToStream(name, entry, maxLen), () => this.holdAppends(name, [entry], { maxLen }))
   }
 
   readStream (name: string, count: number, before?: string): Promise<StreamEntry[]> {
     return this.read('readStream', () => this.primary.readStream(name, count, before), () => this.local.readStream(name, count, before))
   }
 
-  appendToStreamWithin (name: string, entries: string[], retention: { maxLen: number, maxAgeMs?: number }): Promise<void> {
-    return this.write('appendToStreamWithin', () => this.primary.appendToStreamWithin(name, entries, retention), () => this.local.appendToStreamWithin(name, entries, retention))
+  appendToStreamWithin (name: string, entries: string[], retention: StreamRetention): Promise<void> {
+    return this.write('appendToStreamWithin', () => this.primary.appendToStreamWithin(name, entries, retention), () => this.local.appendToStreamWithin(name, entries, retention), () => this.holdAppends(name, entries, retention))
   }
 
   readStreamRange (name: string, range: StreamRange): Promise<StreamEntry[]> {

@@ -1,5 +1,5 @@
 import { readOneByOne } from './read-one-by-one.ts'
-import type { BrokerEvent, CachedSession, Confirmations, CircuitState, OnceClaim, Quota, SharedState, StateReach, StateRead, StateReadValue, StreamEntry, StreamRange } from './shared-state.ts'
+import type { BrokerEvent, CachedSession, Confirmations, CircuitState, OnceClaim, Quota, SharedState, StateReach, StateRead, StateReadValue, StreamEntry, StreamRange, StreamRetention } from './shared-state.ts'
 
 interface Expiring<T> { value: T, expiresAt: number }
 
@@ -180,7 +180,7 @@ export class MemorySharedState implements SharedState {
     return stream.slice(Math.max(0, end - count), Math.max(0, end)).reverse()
   }
 
-  async appendToStreamWithin (name: string, entries: string[], retention: { maxLen: number, maxAgeMs?: number }): Promise<void> {
+  async appendToStreamWithin (name: string, entries: string[], retention: StreamRetention): Promise<void> {
     const stream = this.streams.get(name) ?? []
     // ids as Redis makes them, <ms>-<sequence>, never going back in time: ranges by time work alike
     const ms = Math.max(Date.now(), this.lastStreamMs)

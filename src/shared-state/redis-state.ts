@@ -7,7 +7,7 @@ import { RedisKeys } from './redis-keys.ts'
 import { isRedisRefusal, redisReason, RefusalRecord } from './redis-refusal.ts'
 import { ReplicaRoll, type ConfirmAnswer, type ConfirmRequest } from './replica-roll.ts'
 import { SessionSealer } from './session-crypto.ts'
-import type { BrokerEvent, CachedSession, Confirmations, CircuitState, OnceClaim, Quota, SharedState, StateReach, StateRead, StateReadValue, StreamEntry, StreamRange } from './shared-state.ts'
+import type { BrokerEvent, CachedSession, Confirmations, CircuitState, OnceClaim, Quota, SharedState, StateReach, StateRead, StateReadValue, StreamEntry, StreamRange, StreamRetention } from './shared-state.ts'
 
 export interface RedisStateOptions {
   /** which Redis (one server, Sentinel or Cluster), with credentials and TLS */
@@ -425,7 +425,7 @@ export class RedisSharedState implements SharedState {
     return rows.map(([id, fields]) => ({ id, entry: fields[fields.indexOf('e') + 1] }))
   }
 
-  async appendToStreamWithin (name: string, entries: string[], retention: { maxLen: number, maxAgeMs?: number }): Promise<void> {
+  async appendToStreamWithin (name: string, entries: string[], retention: StreamRetention): Promise<void> {
     const key = this.keys.stream(name)
     // one round trip: the entries with the count limit (approximate: whole nodes go), then the age
     // limit, exact, so nothing older than it stays (XADD takes only one of MAXLEN and MINID)

@@ -39,6 +39,9 @@ export type BrokerEvent =
 
 export interface StreamEntry { id: string, entry: string }
 
+/** What a shared log keeps: about the newest `maxLen` entries, none added more than `maxAgeMs` ago. */
+export interface StreamRetention { maxLen: number, maxAgeMs?: number }
+
 /**
  * A slice of a stream in time order. Entry ids start with the millisecond the entry was added, so
  * `sinceMs`/`untilMs` bound by that time (both inclusive); `after` is an id from an earlier slice
@@ -130,7 +133,7 @@ export interface Streams {
    * and trims the log to its retention: about the newest `maxLen` entries (Redis trims whole
    * blocks), none added more than `maxAgeMs` ago.
    */
-  appendToStreamWithin (name: string, entries: string[], retention: { maxLen: number, maxAgeMs?: number }): Promise<void>
+  appendToStreamWithin (name: string, entries: string[], retention: StreamRetention): Promise<void>
   /** Entries of the log in the range, oldest first (`asc`) or newest first (`desc`). */
   readStreamRange (name: string, range: StreamRange): Promise<StreamEntry[]>
 }
