@@ -22,11 +22,15 @@ export class FallbackSharedState implements SharedState {
    */
   private readonly pendingAppends = new Map<string, { entries: string[], retention: StreamRetention }>()
   private replaying = false
+  private readonly recoveredListeners: Array<() => void> = []
 
   constructor (primary: SharedState, logger: Logger) {
     this.primary = primary
     this.kind = primary.kind
     this.logger = logger
+    // back at once, not at this replica's next call to Redis: another replica may be about to read
+    // what this one kept in memory meanwhile
+    primary.onReady?.(() => { if (this.degraded) this.markHealthy() })
     primary.onEvent((e) => {
       // keep the local copy of circuits in step with the fleet, so an outage starts from the truth
       const sync = e.type !== 'circuit' ? Promise.resolve() : e.state ? this.local.putCircuit(e.connection, e.state) : this.local.clearCircuit(e.connection)
@@ -66,8 +70,8 @@ export class FallbackSharedState implements SharedState {
 
   /**
    * Both tiers; `onOutage` keeps what is left to do in Redis when it could not be sent. A command
-   * that timed out on a live connection is not left to do: it was sent, and Redis runs a
-   * connection's commands in order, so it lands late (doing it again would write it twice).
+   * that only timed out is not left to do: it was sent, and Redis runs a connection's commands in
+   * order, so it lands late (doing it again would write it twice).
    */
   private async write (op: string, primary: () => Promise<unknown>, local: () => Promise<unknown>, onOutage?: () => void): Promise<void> {
     await local()
@@ -76,7 +80,7 @@ export class FallbackSharedState implements SharedState {
       this.markHealthy()
     } catch (err) {
       this.markDegraded(op, err)
-      if (!this.slowNotRefused(err)) onOutage?.()
+      if (!timedOut(err)) onOutage?.()
     }
   }
 
@@ -92,9 +96,15 @@ export class FallbackSharedState implements SharedState {
     this.degraded = true
   }
 
+  onRecovered (listener: () => void): void {
+    this.recoveredListeners.push(listener)
+  }
+
   private markHealthy (): void {
-    if (this.degraded) this.logger.info('shared state available again')
+    const recovered = this.degraded
+    if (recovered) this.logger.info('shared state available again')
     this.degraded = false
+    if (recovered) for (const listener of this.recoveredListeners) listener()
     if ((this.pendingPurges.size > 0 || this.pendingAppends.size > 0) && !this.replaying) this.replayPending().catch(() => {})
   }
 
@@ -348,4 +358,13 @@ export class FallbackSharedState implements SharedState {
     await this.primary.close()
     await this.local.close()
   }
+}
+
+/**
+ * ioredis' commandTimeout (lib/Command.ts, setTimeout): the command was written to a live
+ * connection and its answer did not come in time. A command refused before it was sent ("Stream
+ * isn't writeable", the offline queue being off) or cut off with its connection is not this.
+ */
+function timedOut (err: unknown): boolean {
+  return err instanceof Error && err.message === 'Command timed out'
 }
