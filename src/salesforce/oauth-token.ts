@@ -79,9 +79,10 @@ async function sessionFromTokenAnswer (body: TokenSuccess | undefined, flow: Flo
   const instanceUrl = new URL(body.instance_url).origin
   ctx.sent.push(body.access_token)
   const ids = idsFromIdentityUrl(body.id) ?? await idsFromUserInfo(instanceUrl, body.access_token, ctx)
-  if (ids !== undefined && 'classification' in ids) return { ok: false, failure: ids }
+  // a token was issued: whatever keeps the broker from serving it, the secret was right
+  if (ids !== undefined && 'classification' in ids) return { ok: false, failure: { ...ids, loginAccepted: true } }
   if (ids === undefined) {
-    return { ok: false, failure: classifiedFailure('unknown', { message: 'the token answer has no usable identity URL (id) and userinfo did not say who logged in', httpStatus: 200, flow }) }
+    return { ok: false, failure: { ...classifiedFailure('unknown', { message: 'the token answer has no usable identity URL (id) and userinfo did not say who logged in', httpStatus: 200, flow }), loginAccepted: true } }
   }
   const session: SalesforceSession = { accessToken: body.access_token, instanceUrl, userId: ids.userId, orgId: ids.orgId, issuedAt, flow }
   return { ok: true, session }
@@ -108,11 +109,15 @@ async function idsFromUserInfo (instanceUrl: string, accessToken: string, ctx: F
   return undefined
 }
 
-export function instanceUrlRejected (reason: string, flow: Flow) {
-  return classifiedFailure('unknown', {
-    message: `Salesforce answered with an instance URL the broker will not send sessions to: ${reason.replace(/^login URL/, 'instance URL')}`,
-    flow,
-    hint: 'The login answered with an instance_url outside the login URL policy. Check that the login URL is this org\'s ' +
-      '(a proxy or a wrong host may be answering); non-Salesforce hosts must be in LOGIN_URL_ALLOWLIST.',
-  })
+export function instanceUrlRejected (reason: string, flow: Flow): ClassifiedFailure {
+  return {
+    ...classifiedFailure('unknown', {
+      message: `Salesforce answered with an instance URL the broker will not send sessions to: ${reason.replace(/^login URL/, 'instance URL')}`,
+      flow,
+      hint: 'The login answered with an instance_url outside the login URL policy. Check that the login URL is this org\'s ' +
+        '(a proxy or a wrong host may be answering); non-Salesforce hosts must be in LOGIN_URL_ALLOWLIST.',
+    }),
+    // the login itself succeeded: the password was right, and Salesforce's count is back to zero
+    loginAccepted: true,
+  }
 }

@@ -38,9 +38,12 @@ export interface GuardStoreOptions {
  */
 export class GuardStore {
   private readonly opts: GuardStoreOptions
+  /** users whose count this replica wrote while Redis could not take it: merged into Redis when it answers again */
+  private readonly unwritten = new Set<string>()
 
   constructor (opts: GuardStoreOptions) {
     this.opts = opts
+    opts.state.onRecovered?.(() => { this.writeBack().catch(() => {}) })
     // every replica keeps the fleet's count in memory as it is written, not only what it counted itself:
     // if Redis comes back empty, whichever replica is asked next still stops short of the lockout
     if (opts.state.tiers) {
@@ -85,16 +88,46 @@ export class GuardStore {
     }
   }
 
-  /** Written to this replica's memory and to the fleet; a copy that did not reach Redis is merged back by the next read. */
+  /**
+   * Written to this replica's memory and to the fleet; a copy that did not reach Redis is merged
+   * into it as soon as Redis answers again (writeBack), and by any read of this replica before.
+   */
   async write (identity: string, state: GuardState): Promise<void> {
     const key = loginGuardDoc(identity)
     const tiers = this.opts.state.tiers
     if (!tiers) return this.opts.state.putJson(key, state)
     await tiers.local.putJson(key, state)
     await tiers.fleet.putJson(key, state).catch((err: unknown) => {
+      this.unwritten.add(identity)
       this.opts.logger.warn({ err: { message: (err as Error).message } }, 'failure guard not written to redis: kept in this replica until it is')
     })
     await this.opts.state.publish({ type: 'guard', identity, state }).catch(() => {})
+  }
+
+  /**
+   * Redis answers again: the counts this replica kept meanwhile are merged into the fleet's copy
+   * (the later reset wins, every failure after it counts once) and told to every replica, so the
+   * next login anywhere knows them. A login another replica makes before this one is back in touch
+   * cannot know them: the README says so.
+   */
+  private async writeBack (): Promise<void> {
+    const tiers = this.opts.state.tiers
+    if (!tiers) return
+    for (const identity of [...this.unwritten]) {
+      this.unwritten.delete(identity)
+      const key = loginGuardDoc(identity)
+      try {
+        const merged = mergeGuards(await tiers.fleet.getJson<GuardState>(key), await tiers.local.getJson<GuardState>(key))
+        if (!merged) continue
+        await tiers.fleet.putJson(key, merged)
+        await tiers.local.putJson(key, merged)
+        await this.opts.state.publish({ type: 'guard', identity, state: merged })
+        this.opts.logger.info({ failedLogins: merged.failures.length }, 'failure guard counted while redis was unreachable: written back to redis')
+      } catch {
+        // unreachable again: the next recovery writes it back
+        this.unwritten.add(identity)
+      }
+    }
   }
 
   /**

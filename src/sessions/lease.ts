@@ -29,6 +29,11 @@ export interface LeaseLoopOptions<T> {
   logger?: Logger
   /** aborted (shutdown): the lease is released at once, without waiting for the work to end */
   signal?: AbortSignal
+  /**
+   * Run when the signal aborts while the work runs, before the lease is released: what the next
+   * holder must know of work that goes on unowned (a login still in flight counts as failed).
+   */
+  onAbandon?: () => Promise<void>
 }
 
 export type LeaseResult<T> =
@@ -60,7 +65,7 @@ export async function underLease<T> (opts: LeaseLoopOptions<T>, work: () => Prom
       try {
         const again = askFirst ? await opts.settled?.() : undefined
         if (again !== undefined) return { kind: 'settled', value: again }
-        return { kind: 'ran', value: await untilAborted(work(), opts.signal) }
+        return { kind: 'ran', value: await untilAborted(work(), opts.signal, opts.onAbandon) }
       } finally {
         clearInterval(renewal)
         await opts.state.releaseLease(opts.name, owner).catch(() => false)
@@ -72,11 +77,15 @@ export async function underLease<T> (opts: LeaseLoopOptions<T>, work: () => Prom
   }
 }
 
-/** The work's result, or a rejection as soon as the signal aborts (the work itself runs on, unowned). */
-function untilAborted<T> (work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+/** The work's result, or a rejection as soon as the signal aborts and `onAbandon` is done (the work itself runs on, unowned). */
+function untilAborted<T> (work: Promise<T>, signal: AbortSignal | undefined, onAbandon?: () => Promise<void>): Promise<T> {
   if (!signal) return work
   return new Promise((resolve, reject) => {
-    const abort = () => reject(new Error('lease work abandoned: stopping'))
+    const abort = () => {
+      const abandoned = () => reject(new Error('lease work abandoned: stopping'))
+      if (!onAbandon) return abandoned()
+      onAbandon().then(abandoned, abandoned)
+    }
     if (signal.aborted) return abort()
     signal.addEventListener('abort', abort, { once: true })
     work.then(

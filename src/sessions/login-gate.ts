@@ -127,6 +127,8 @@ export class LoginGate {
   async obtain (req: ObtainRequest): Promise<ObtainOutcome> {
     const identity = loginIdentity(req.definition)
     this.identities.set(req.connection, identity)
+    // a password login still in flight when the caller stops (shutdown): counted before the lease is handed on
+    const inFlight: InFlightLogin = {}
     const result = await underLease<ObtainOutcome>({
       state: this.opts.state,
       name: loginUserLease(identity),
@@ -135,6 +137,7 @@ export class LoginGate {
       deadline: req.deadline ?? Date.now() + this.opts.waitTimeoutMs,
       logger: this.opts.logger,
       signal: req.signal,
+      onAbandon: async () => { await inFlight.abandon?.() },
       askFirst: false,
       waitForChange: ms => this.waiters.wait(identity, Math.min(ms, WAIT_POLL_MS)),
       // after a wait: did the login someone else held answer this request, or forbid it?
@@ -145,7 +148,7 @@ export class LoginGate {
       },
     }, async () => {
       const state = await this.read(identity, req, spendsLoginAttempts(req.definition.flow))
-      return await this.settledBy(state, req) ?? await this.underLease(identity, state, req)
+      return await this.settledBy(state, req) ?? await this.underLease(identity, state, req, inFlight)
     })
     // this replica's waiters for the same user, whatever their connection: the lease is free now
     this.waiters.wake(identity)
@@ -184,11 +187,11 @@ export class LoginGate {
     return undefined
   }
 
-  private async underLease (identity: string, first: LoginState, req: ObtainRequest): Promise<ObtainOutcome> {
+  private async underLease (identity: string, first: LoginState, req: ObtainRequest, inFlight: InFlightLogin): Promise<ObtainOutcome> {
     await req.beforeLogin?.(first.docs)
     let state = first
     const budget = { used: state.used }
-    const send: LoginAttempt = r => this.send(identity, state, budget, r, req.signal)
+    const send: LoginAttempt = r => this.send(identity, state, budget, r, req.signal, inFlight)
     let outcome: ObtainOutcome | undefined
     for (let attempt = 0; attempt <= (req.retries ?? 0); attempt++) {
       if (attempt > 0) {
@@ -267,7 +270,7 @@ export class LoginGate {
   }
 
   /** One login through the guards, with the state read under the lease (`budget` follows the logins sent). */
-  private async send (identity: string, state: LoginState, budget: { used: number }, req: GateRequest, signal?: AbortSignal): Promise<GateOutcome> {
+  private async send (identity: string, state: LoginState, budget: { used: number }, req: GateRequest, signal?: AbortSignal, inFlight: InFlightLogin = {}): Promise<GateOutcome> {
     const { connection, definition, storedVersion } = req
     const now = this.now()
     // the caller stopped (shutdown): its lease is handed on, so nothing more goes out under it
@@ -303,7 +306,19 @@ export class LoginGate {
     budget.used = await this.opts.state.addToWindow(loginBudgetWindow(state.owner), BUDGET_WINDOW_MS)
     this.opts.observer?.loginBudget?.(connection, budget.used, limit, this.now())
     const started = this.now()
+    // abandoned (the replica stops) before Salesforce answers: Salesforce may judge it yet, so it is
+    // counted now, before the next holder of the lease reads the count; its answer, if it still
+    // comes, resets the count (a success) or is not counted again (a failure)
+    let abandoned = false
+    if (spendsAttempts) {
+      inFlight.abandon = async () => {
+        abandoned = true
+        state.guard = (await this.countFailure(identity, guard, undefined, req, ABANDONED_LOGIN)).next
+      }
+    }
     const outcome = await this.opts.core(definition).catch((err: unknown): LoginOutcome => unexpected(this.opts.logger, err))
+    inFlight.abandon = undefined
+    if (abandoned && state.guard !== 'unavailable' && state.guard !== 'not_read') guard = state.guard
     this.opts.observer?.loginAttempt?.(connection, definition.flow, outcome.ok ? 'ok' : outcome.failure.classification, this.now() - started)
 
     if (outcome.ok || outcome.failure.loginAccepted === true) {
@@ -334,7 +349,7 @@ export class LoginGate {
     // Its candidate is remembered as refused only when Salesforce judged the secret (refusesCandidate):
     // sent again once Salesforce answers, or once Setup is fixed, it must go through (the count still
     // stops short of a lockout)
-    const counts = spendsAttempts && failure.loginAccepted !== true && (opensCircuit(failure) || failure.outcomeUnknown === true)
+    const counts = spendsAttempts && !abandoned && failure.loginAccepted !== true && (opensCircuit(failure) || failure.outcomeUnknown === true)
     let counted: { counted?: true, guardStopped?: GuardStop } = {}
     if (counts) {
       const { next, decision } = await this.countFailure(identity, guard, refusesCandidate(failure) ? hash : undefined, req, failure)
@@ -411,6 +426,19 @@ export class LoginGate {
     this.opts.logger.warn({ connection, secretVersion: version, classification: failure.classification, failures: opened.failures, retryAt: new Date(opened.retryAt).toISOString() }, 'salesforce login failed: circuit opened')
     return opened
   }
+}
+
+/** The password login under a lease that is in flight, while it is: how to count it when its caller stops waiting. */
+interface InFlightLogin { abandon?: () => Promise<void> }
+
+/** What the guard logs of a password login given up on at shutdown (counted: Salesforce may still judge it). */
+const ABANDONED_LOGIN: ClassifiedFailure = {
+  classification: 'unreachable',
+  retryable: true,
+  credentialFailure: false,
+  outcomeUnknown: true,
+  message: 'the broker stopped before Salesforce answered the login',
+  hint: 'counted as a failed login: Salesforce may have judged it',
 }
 
 /** The brief fleet-wide pause after a transient failure protects Salesforce from callers' herds, not from checks or admins. */

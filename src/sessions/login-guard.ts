@@ -96,11 +96,16 @@ export function withReset (state: GuardState | null, now: number): GuardState {
  * Two copies of one user's guard (the fleet's in Redis and a replica's own, written while Redis
  * was unreachable or before Redis restarted empty) made one: the later reset wins, and every
  * failure after it counts once. Never fewer failures than either copy saw since that reset.
+ * "After it" is what a copy knew, not the clocks: a copy that holds the winning reset counted its
+ * failures after that reset, whatever its replica's clock stamped them (replicas' clocks differ; a
+ * reset stamped by one running ahead would otherwise hide every failure the others count). Only a
+ * copy that missed the reset is sorted by time.
  */
 export function mergeGuards (a: GuardState | null, b: GuardState | null): GuardState | null {
   if (!a || !b) return a ?? b
   const resetAt = Math.max(a.resetAt ?? 0, b.resetAt ?? 0)
-  const failures = [...new Set([...a.failures, ...b.failures])].filter(t => t >= resetAt).sort((x, y) => x - y)
+  const since = (copy: GuardState): number[] => (copy.resetAt ?? 0) === resetAt ? copy.failures : copy.failures.filter(t => t >= resetAt)
+  const failures = [...new Set([...since(a), ...since(b)])].sort((x, y) => x - y)
   const byHash = new Map<string, number>()
   for (const c of [...a.candidates, ...b.candidates]) byHash.set(c.hash, Math.max(byHash.get(c.hash) ?? 0, c.at))
   return {

@@ -215,6 +215,10 @@ export class RedisSharedState implements SharedState {
     })
   }
 
+  onReady (listener: () => void): void {
+    this.client.on('ready', listener)
+  }
+
   /** true while the connection to Redis is up: a command that fails now was slow, not refused */
   get connected (): boolean {
     return this.client.status === 'ready'

@@ -212,6 +212,13 @@ export interface SharedState extends SessionCache, CircuitStore, Leases, Documen
    */
   readonly tiers?: { fleet: SharedState, local: SharedState }
   /**
+   * A state with tiers only: `listener` runs each time Redis answers again after it could not be
+   * reached, so what was kept in process memory meanwhile (the guard's counts) is written back.
+   */
+  onRecovered? (listener: () => void): void
+  /** Redis only: `listener` runs each time the connection is up again (ioredis' ready) */
+  onReady? (listener: () => void): void
+  /**
    * Whether the state can be used now: `refused` while Redis turns the broker away (a wrong password,
    * or an ACL that does not cover its keys, its channel or a command it sends), which no retry changes
    */
