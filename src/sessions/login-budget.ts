@@ -23,6 +23,11 @@ export type BudgetDecision =
 
 export function budgetDecision (used: number, limit: number, purpose: LoginPurpose): BudgetDecision {
   if (used >= limit) return { allowed: false, reason: 'exhausted', used, limit }
-  if (!ESSENTIAL.has(purpose) && used >= Math.floor(limit * (1 - RESERVED_SHARE))) return { allowed: false, reason: 'reserved', used, limit }
+  if (used >= budgetCap(limit, purpose)) return { allowed: false, reason: 'reserved', used, limit }
   return { allowed: true }
+}
+
+/** How many of the hour's logins a login of this purpose may find spent and still go out below. */
+export function budgetCap (limit: number, purpose: LoginPurpose): number {
+  return ESSENTIAL.has(purpose) ? limit : Math.floor(limit * (1 - RESERVED_SHARE))
 }

@@ -9,7 +9,7 @@ import { circuitBlocks, openCircuit, opensCircuit, type CircuitPolicy } from './
 import { GuardStore, type GuardStoreOptions, type GuardTruth } from './guard-store.ts'
 import { endedHoldOff, HOLD_OFF_KEEP_MS, holdsOff, nextHoldOff } from './hold-off.ts'
 import { underLease } from './lease.ts'
-import { BUDGET_WINDOW_MS, budgetDecision, type LoginPurpose } from './login-budget.ts'
+import { BUDGET_WINDOW_MS, budgetCap, budgetDecision, type LoginPurpose } from './login-budget.ts'
 import { candidateRetryAt, guardDecision, refusesCandidate, withFailure, withReset, type GuardDecision, type GuardPolicy, type GuardState } from './login-guard.ts'
 import { credentialHash, loginIdentity } from './login-identity.ts'
 import { LoginStateReader, type LoginState } from './login-state.ts'
@@ -303,7 +303,15 @@ export class LoginGate {
     const allowed = budgetDecision(budget.used, limit, req.purpose)
     if (!allowed.allowed) return { ok: false, refusal: { kind: 'budget', reason: allowed.reason, used: budget.used, limit, retryAt: now + 60_000 } }
 
-    budget.used = await this.opts.state.addToWindow(loginBudgetWindow(state.owner), BUDGET_WINDOW_MS)
+    // taken, not read and then added: another login identity of the same Salesforce user (a password
+    // connection and a client-credentials app run as that user) holds another lease and may be here too
+    const taken = await this.opts.state.addToWindowBelow(loginBudgetWindow(state.owner), BUDGET_WINDOW_MS, budgetCap(limit, req.purpose))
+    if (taken < 0) {
+      budget.used = await this.opts.state.countWindow(loginBudgetWindow(state.owner), BUDGET_WINDOW_MS)
+      const refused = budgetDecision(budget.used, limit, req.purpose)
+      return { ok: false, refusal: { kind: 'budget', reason: refused.allowed ? 'exhausted' : refused.reason, used: budget.used, limit, retryAt: now + 60_000 } }
+    }
+    budget.used = taken
     this.opts.observer?.loginBudget?.(connection, budget.used, limit, this.now())
     const started = this.now()
     // abandoned (the replica stops) before Salesforce answers: Salesforce may judge it yet, so it is

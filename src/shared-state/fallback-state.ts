@@ -262,6 +262,22 @@ export class FallbackSharedState implements SharedState {
     return this.read('addToWindow', () => this.primary.addToWindow(key, windowMs), async () => local)
   }
 
+  /**
+   * The fleet's window decides; this replica's own share is counted beside it (what an outage starts
+   * from). Not asked twice when slow: a late answer may have added the event already.
+   */
+  async addToWindowBelow (key: string, windowMs: number, limit: number): Promise<number> {
+    try {
+      const count = await this.primary.addToWindowBelow(key, windowMs, limit)
+      this.markHealthy()
+      if (count >= 0) await this.local.addToWindow(key, windowMs)
+      return count
+    } catch (err) {
+      this.markDegraded('addToWindowBelow', err)
+      return this.local.addToWindowBelow(key, windowMs, limit)
+    }
+  }
+
   countWindow (key: string, windowMs: number): Promise<number> {
     return this.read('countWindow', () => this.primary.countWindow(key, windowMs), () => this.local.countWindow(key, windowMs))
   }

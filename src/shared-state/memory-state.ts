@@ -115,6 +115,16 @@ export class MemorySharedState implements SharedState {
     return events.length
   }
 
+  async addToWindowBelow (key: string, windowMs: number, limit: number): Promise<number> {
+    // no await between the count and the add: that is what makes it atomic here
+    const now = Date.now()
+    const events = (this.windows.get(key) ?? []).filter(t => now - t < windowMs)
+    if (events.length >= limit) return -1
+    events.push(now)
+    this.windows.set(key, events)
+    return events.length
+  }
+
   async countWindow (key: string, windowMs: number): Promise<number> {
     const now = Date.now()
     const events = (this.windows.get(key) ?? []).filter(t => now - t < windowMs)

@@ -32,6 +32,14 @@ redis.call('zadd', KEYS[1], ARGV[1], ARGV[3])
 redis.call('pexpire', KEYS[1], ARGV[2])
 return redis.call('zcard', KEYS[1])`
 
+/** ADD_TO_WINDOW when the window holds fewer than ARGV[4] events; else -1 and nothing added. */
+const ADD_TO_WINDOW_BELOW = `
+redis.call('zremrangebyscore', KEYS[1], '-inf', tonumber(ARGV[1]) - tonumber(ARGV[2]))
+if redis.call('zcard', KEYS[1]) >= tonumber(ARGV[4]) then return -1 end
+redis.call('zadd', KEYS[1], ARGV[1], ARGV[3])
+redis.call('pexpire', KEYS[1], ARGV[2])
+return redis.call('zcard', KEYS[1])`
+
 /** Fixed-window counters: if every one is below its limit (ARGV 2i-1), each is incremented (ttl ARGV 2i from its first event); else the 0-based index of the first full one. */
 const TAKE_QUOTAS = `
 for i = 1, #KEYS do
@@ -375,6 +383,12 @@ export class RedisSharedState implements SharedState {
 
   async countWindow (key: string, windowMs: number): Promise<number> {
     return this.client.zcount(this.keys.window(key), `(${Date.now() - windowMs}`, '+inf')
+  }
+
+  async addToWindowBelow (key: string, windowMs: number, limit: number): Promise<number> {
+    const now = Date.now()
+    const member = `${now}-${Math.random().toString(36).slice(2)}`
+    return Number(await this.durable(p => p.eval(ADD_TO_WINDOW_BELOW, 1, this.keys.window(key), String(now), String(windowMs), member, String(limit))))
   }
 
   async takeQuotas (quotas: readonly Quota[]): Promise<number> {

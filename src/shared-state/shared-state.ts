@@ -114,6 +114,11 @@ export interface Windows {
   /** How many events the rolling window holds now. */
   countWindow (key: string, windowMs: number): Promise<number>
   /**
+   * Adds one event now if the rolling window holds fewer than `limit`, atomically (two replicas, or
+   * two leases of one Salesforce user, never both take the last one): the count with it, or -1.
+   */
+  addToWindowBelow (key: string, windowMs: number, limit: number): Promise<number>
+  /**
    * Counts one event in every quota if each is below its limit, atomically (two replicas never
    * both take the last one); returns the index of the first quota that is full (then nothing is
    * counted), or -1 (counted in all). A counter, not a log of events: a cap of 100,000 a day costs
