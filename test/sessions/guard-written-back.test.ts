@@ -51,6 +51,8 @@ t.test('a failure counted while Redis was unreachable is written back when it an
     const doc = await redis.client().get(guardKey)
     return doc !== null && (JSON.parse(doc) as { failures: number[] }).failures.length === 2
   })
+  // B asks once it reaches Redis too (until then it refuses password logins: login_guard_unavailable)
+  await until('B reaches Redis again', async () => (await b.inject({ url: '/health/ready' })).statusCode === 200)
   const fromB = await session(b)
   t.equal(fromB.statusCode, 429, 'B sends no password: one more could lock the user')
   t.equal(fromB.json().code, 'login_guarded')
