@@ -64,6 +64,8 @@ export function parsePrincipals (doc: unknown): PrincipalDirectory {
   for (const p of principals) {
     if (p.role !== undefined && p.kind !== 'admin') throw new ConfigError(`invalid principals document: "${p.id}" is a service; only admin principals have a role`)
     if (byId.has(p.id)) throw new ConfigError(`invalid principals document: duplicate id "${p.id}"`)
+    const twice = connectionGrantedTwice(p)
+    if (twice !== undefined) throw new ConfigError(`invalid principals document: "${p.id}" is granted connection "${twice}" more than once; give it one entry (with its rules, if any)`)
     byId.set(p.id, p)
     for (const sub of p.jwtSubjects ?? []) {
       if (bySubject.has(sub)) throw new ConfigError(`invalid principals document: JWT subject "${sub}" maps to two principals`)
@@ -71,6 +73,20 @@ export function parsePrincipals (doc: unknown): PrincipalDirectory {
     }
   }
   return { byId, bySubject }
+}
+
+/**
+ * A connection (or "*") named by two of a principal's grants. grantFor takes the first, so a plain
+ * grant left beside one with rules would silently drop the rules: such a document is refused.
+ */
+function connectionGrantedTwice (principal: Principal): string | undefined {
+  const seen = new Set<string>()
+  for (const grant of principal.connections ?? []) {
+    const name = typeof grant === 'string' ? grant : grant.connection
+    if (seen.has(name)) return name
+    seen.add(name)
+  }
+  return undefined
 }
 
 export function isGranted (principal: Principal, connection: string): boolean {
