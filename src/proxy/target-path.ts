@@ -5,8 +5,9 @@
  *
  * Rather than decode and re-encode (where proxies and servers disagree: RFC 3986 §6.2.2 leaves
  * which escapes are equivalent to each side), anything that another parser could read as a
- * different path is refused: `.`/`..` segments, empty segments, backslashes, `;` (path parameters
- * to Java servers), and the escapes of `/`, `\`, `.`, `;` and `%` itself (double encoding). Other
+ * different path is refused: `.`/`..` segments (and a segment starting with `..`, or ending with it
+ * before another: see below), empty segments, backslashes, `;` (path parameters to Java servers),
+ * and the escapes of `/`, `\`, `.`, `;` and `%` itself (double encoding). Other
  * escapes stay as they came: a policy that names `Account` does not match `Acc%6Funt`, so an
  * unusual spelling can only be refused, never let through.
  */
@@ -37,8 +38,11 @@ export function targetPath (rawUrl: string, prefix: string): TargetPath {
   if (!PATH_CHARS.test(path)) return { ok: false, reason: 'malformed' }
   if (path.includes('%') && !escapesAcceptable(path)) return { ok: false, reason: 'malformed' }
   // every segment follows a slash: an empty one (not the last: one trailing slash is a Salesforce
-  // spelling, …/sobjects/) is a double slash, a dot segment a /./ or /../ or one at the end
-  if (path.includes('//') || path.includes('/./') || path.includes('/../') || path.endsWith('/.') || path.endsWith('/..')) {
+  // spelling, …/sobjects/) is a double slash, a dot segment a /./ or one at the end. Two dots are
+  // refused wider than as a segment: @fastify/reply-from refuses any path holding `/..` or `../`
+  // (a segment starting with two dots, or ending with them before another), and a call it refuses
+  // would only fail after a session had been fetched and the call counted (a generic 400).
+  if (path.includes('//') || path.includes('/./') || path.endsWith('/.') || path.includes('/..') || path.includes('../')) {
     return { ok: false, reason: 'malformed' }
   }
   if (!FORWARDED_ROOTS.some(root => path === root || path.startsWith(root.endsWith('/') ? root : root + '/'))) {

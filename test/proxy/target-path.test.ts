@@ -26,7 +26,8 @@ function byTheRules (rawUrl: string): ReturnType<typeof targetPath> {
   const segments = path.split('/').slice(1)
   for (let i = 0; i < segments.length; i++) {
     if (segments[i] === '' && i !== segments.length - 1) return { ok: false, reason: 'malformed' }
-    if (segments[i] === '.' || segments[i] === '..') return { ok: false, reason: 'malformed' }
+    if (segments[i] === '.' || segments[i].startsWith('..')) return { ok: false, reason: 'malformed' }
+    if (segments[i].endsWith('..') && i !== segments.length - 1) return { ok: false, reason: 'malformed' }
   }
   if (!(path === '/services/data' || path.startsWith('/services/data/') || path.startsWith('/services/apexrest/'))) return { ok: false, reason: 'not_forwarded' }
   return { ok: true, path, query }
