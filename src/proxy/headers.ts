@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
-import { scrubText } from './scrub-stream.ts'
+import { nameHoldsSession, scrubText } from './scrub-stream.ts'
 
 /**
  * The headers that cross the proxy, by allow-list in both directions: whatever is not named here
@@ -49,23 +49,30 @@ export function forwardedRequestHeaders (incoming: IncomingHttpHeaders, accessTo
   return out
 }
 
-function passesBack (lowerName: string): boolean {
-  return RESPONSE_HEADERS.has(lowerName) || lowerName.startsWith('sforce-')
+/**
+ * An allowed name that does not hold the session: an Apex REST endpoint can name a header as it
+ * likes (RestContext.response.addHeader('Sforce-Debug-' + UserInfo.getSessionId(), …)), and a name
+ * cannot be scrubbed, only dropped. Only Sforce-* names are free; the fixed ones hold no session.
+ */
+function passesBack (lowerName: string, accessToken: string): boolean {
+  if (RESPONSE_HEADERS.has(lowerName)) return true
+  return lowerName.startsWith('sforce-') && !nameHoldsSession(accessToken, lowerName)
 }
 
 /** The names (lower case) of the headers of Salesforce's answer that returnedResponseHeaders passes on. */
-export function returnedHeaderNames (upstream: IncomingHttpHeaders | OutgoingHttpHeaders): string[] {
+export function returnedHeaderNames (upstream: IncomingHttpHeaders | OutgoingHttpHeaders, accessToken: string): string[] {
   const names: string[] = []
   for (const name in upstream) {
     const lower = name.toLowerCase()
-    if (upstream[name] !== undefined && passesBack(lower)) names.push(lower)
+    if (upstream[name] !== undefined && passesBack(lower, accessToken)) names.push(lower)
   }
   return names
 }
 
 /**
  * The allowed headers of Salesforce's answer, each value scrubbed of the session's forms as the body
- * is: an Apex REST endpoint can put anything in a header (RestContext.response.addHeader).
+ * is: an Apex REST endpoint can put anything in a header (RestContext.response.addHeader). A header
+ * whose name holds the session is dropped.
  */
 export function returnedResponseHeaders (upstream: IncomingHttpHeaders | OutgoingHttpHeaders, accessToken: string): Record<string, string> {
   const out: Record<string, string> = {}
@@ -74,7 +81,7 @@ export function returnedResponseHeaders (upstream: IncomingHttpHeaders | Outgoin
     const value = upstream[name]
     if (value === undefined) continue
     const lower = name.toLowerCase()
-    if (!passesBack(lower)) continue
+    if (!passesBack(lower, accessToken)) continue
     out[lower] = scrubText(accessToken, Array.isArray(value) ? value.join(', ') : String(value))
   }
   return out

@@ -45,7 +45,15 @@ export function scrubText (token: string, text: string): string {
   return text.search(pattern) === -1 ? text : text.replace(pattern, REDACTED)
 }
 
-interface Matcher { pattern: RegExp, keep: number }
+/**
+ * Whether a header's name holds one of the session's forms. Node hands names in lower case, so the
+ * forms are matched in any case: a name the match is wrong about is only dropped, never passed.
+ */
+export function nameHoldsSession (token: string, name: string): boolean {
+  return matcherFor(token).anyCase.test(name)
+}
+
+interface Matcher { pattern: RegExp, anyCase: RegExp, keep: number }
 
 /**
  * Building the forms and compiling their pattern cost more than the rest of the proxy's own work per
@@ -62,7 +70,9 @@ function matcherFor (token: string): Matcher {
   if (matcher === undefined) {
     const forms = [...new Set(encodedForms(token))].sort((a, b) => b.length - a.length)
     // sharing a 'g' RegExp is safe here: replace() sets lastIndex to 0 before it starts and runs to the end synchronously
-    matcher = { pattern: new RegExp(forms.map(escapeRegExp).join('|'), 'g'), keep: forms[0].length - 1 }
+    const source = forms.map(escapeRegExp).join('|')
+    // anyCase has no 'g' flag: test() then keeps no lastIndex between calls
+    matcher = { pattern: new RegExp(source, 'g'), anyCase: new RegExp(source, 'i'), keep: forms[0].length - 1 }
     if (matchers.size >= MATCHERS_KEPT) matchers.delete(matchers.keys().next().value as string)
     matchers.set(token, matcher)
   }

@@ -192,7 +192,7 @@ const proxyRoutes: FastifyPluginAsync<ProxyRoutesOptions> = async (app, opts) =>
     if (f.body !== undefined && !(f.body instanceof Buffer)) {
       throw new HttpProblem('session_renewed', 'Salesforce ended the session while the body streamed; it is renewed: send the request again', { connection: f.name, retryable: true }, 1)
     }
-    for (const header of returnedHeaderNames(headers)) reply.removeHeader(header)
+    for (const header of returnedHeaderNames(headers, used)) reply.removeHeader(header)
     forward(request, reply, { ...f, session: renewed, attempt: 2, started: performance.now() })
   }
 
@@ -337,7 +337,7 @@ function wholeAnswer (reply: FastifyReply, stream: Readable, headers: IncomingHt
   stream.once('error', () => {
     stream.destroy()
     if (reply.sent || reply.raw.destroyed) return
-    for (const header of returnedHeaderNames(headers)) reply.removeHeader(header)
+    for (const header of returnedHeaderNames(headers, token)) reply.removeHeader(header)
     reply.send(new HttpProblem('bad_gateway', 'Salesforce broke off its answer', { connection, retryable: true }))
   })
   stream.once('end', () => {
