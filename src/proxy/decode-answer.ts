@@ -14,3 +14,12 @@ export function decoderFor (contentEncoding: string | string[] | undefined): Tra
   if (value === 'br') return createBrotliDecompress()
   return null
 }
+
+/**
+ * The decoder for an answer's body: none for an answer that has no body (to a HEAD, a 204, a 304),
+ * whatever Content-Encoding it names (a HEAD gets the GET's headers, and there is nothing to decode).
+ */
+export function bodyDecoderFor (method: string, status: number, contentEncoding: string | string[] | undefined): Transform | undefined | null {
+  if (method === 'HEAD' || status === 204 || status === 304) return undefined
+  return decoderFor(contentEncoding)
+}

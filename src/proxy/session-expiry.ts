@@ -13,13 +13,38 @@ export function saysInvalidSession (body: string): boolean {
   return /"errorCode"\s*:\s*"INVALID_SESSION_ID"/.test(body)
 }
 
-/** The start of an upstream body, as text; the rest is drained. */
-export async function readErrorBody (stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of stream) {
-    if (size < MAX_ERROR_BODY) chunks.push(chunk as Buffer)
-    size += (chunk as Buffer).length
-  }
-  return Buffer.concat(chunks).subarray(0, MAX_ERROR_BODY)
+export interface ErrorStart {
+  /** the first bytes of the body: at least MAX_ERROR_BODY of them, unless the body is shorter */
+  start: Buffer
+  /** true: that was the whole body; false: the rest is left unread in the stream (paused) */
+  ended: boolean
+}
+
+/**
+ * The start of an upstream body, enough to find the errorCode in. The rest is left in the stream
+ * rather than drained or dropped: a 401 that is not an ended session goes to the caller whole.
+ * Rejects when the body fails before that (broken off, or not in the encoding it named).
+ */
+export async function readErrorStart (body: Readable): Promise<ErrorStart> {
+  return await new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    const settle = (ended: boolean): void => {
+      body.off('data', onData)
+      body.off('end', onEnd)
+      resolve({ start: Buffer.concat(chunks), ended })
+    }
+    const onData = (chunk: Buffer): void => {
+      chunks.push(chunk)
+      size += chunk.length
+      if (size < MAX_ERROR_BODY) return
+      body.pause()
+      settle(false)
+    }
+    const onEnd = (): void => { settle(true) }
+    body.on('data', onData)
+    body.once('end', onEnd)
+    // kept after settling: a later error is the next reader's to handle, and must not go unhandled meanwhile
+    body.once('error', reject)
+  })
 }

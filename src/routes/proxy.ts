@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream'
+import type { Readable, Transform } from 'node:stream'
 import type { IncomingHttpHeaders } from 'node:http'
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import replyFrom from '@fastify/reply-from'
@@ -15,12 +15,12 @@ import { createScrubber } from '../salesforce/scrub.ts'
 import type { IssuedSession, SessionService } from '../sessions/session-service.ts'
 import type { ProxyAccounting } from '../proxy/accounting.ts'
 import { apiCall } from '../proxy/api-family.ts'
-import { decoderFor } from '../proxy/decode-answer.ts'
+import { bodyDecoderFor } from '../proxy/decode-answer.ts'
 import { methodsToJudge } from '../proxy/method-override.ts'
 import { forwardedRequestHeaders, returnedHeaderNames, returnedResponseHeaders } from '../proxy/headers.ts'
 import { evaluate } from '../proxy/policy.ts'
 import { scrubBuffer, scrubStream } from '../proxy/scrub-stream.ts'
-import { readErrorBody, saysInvalidSession } from '../proxy/session-expiry.ts'
+import { readErrorStart, saysInvalidSession } from '../proxy/session-expiry.ts'
 import { targetPath } from '../proxy/target-path.ts'
 import { buffered, guardedUpload, type UploadFailure } from '../proxy/upload.ts'
 
@@ -169,31 +169,49 @@ const proxyRoutes: FastifyPluginAsync<ProxyRoutesOptions> = async (app, opts) =>
         opts.accounting.observe(f.principal.id, f.name, res.statusCode, performance.now() - f.started)
         opts.accounting.usage(f.name, res.headers['sforce-limit-info'])
         if (res.statusCode === 401 && f.attempt === 1) {
-          heal(request, reply, f, res.stream, res.headers).catch((err: unknown) => reply.send(err))
+          heal(request, reply, f, res.stream, res.headers).catch((err: unknown) => {
+            if (reply.sent) return
+            for (const header of returnedHeaderNames(res.headers, accessToken)) reply.removeHeader(header)
+            reply.send(err)
+          })
           return
         }
-        answer(request, reply, res.stream, res.headers, accessToken, f.name)
+        answer(request, reply, res.stream, res.statusCode, res.headers, accessToken, f.name)
       },
     })
   }
 
-  /** A 401: read Salesforce's errorCode; INVALID_SESSION_ID → a renewed session and once more, else the 401 as it came. */
-  const heal = async (request: FastifyRequest, reply: FastifyReply, f: Forwarding, stream: Readable, headers: IncomingHttpHeaders): Promise<void> => {
-    const text = await readErrorBody(stream)
+  /**
+   * A 401: INVALID_SESSION_ID → a renewed session and once more, else the 401 as it came (decoded
+   * and scrubbed, as every answer is). Salesforce's errorCode is read from the start of the body.
+   */
+  const heal = async (request: FastifyRequest, reply: FastifyReply, f: Forwarding, upstream: Readable, headers: IncomingHttpHeaders): Promise<void> => {
     const used = f.session.entry.session.accessToken
+    const retry = (renewed: IssuedSession): void => {
+      if (f.body !== undefined && !(f.body instanceof Buffer)) {
+        throw new HttpProblem('session_renewed', 'Salesforce ended the session while the body streamed; it is renewed: send the request again', { connection: f.name, retryable: true }, 1)
+      }
+      for (const header of returnedHeaderNames(headers, used)) reply.removeHeader(header)
+      forward(request, reply, { ...f, session: renewed, attempt: 2, started: performance.now() })
+    }
+    const decoder = bodyDecoderFor(request.method, 401, headers['content-encoding'])
+    if (decoder === null) {
+      upstream.resume()
+      throw new HttpProblem('bad_gateway', 'Salesforce answered in a content encoding the proxy cannot read')
+    }
+    const body = decodedBody(upstream, decoder)
+    const { start, ended } = await readErrorStart(body).catch(() => { throw unreadableAnswer(f.name) })
     const passThrough = (): void => {
       reply.removeHeader('content-length')
-      reply.send(scrubbed(text, used))
+      if (ended) reply.send(scrubbed(start, used))
+      else sendScrubbed(reply, body, upstream, used, f.name, headers, start)
     }
-    if (!saysInvalidSession(text.toString('utf8'))) return passThrough()
+    if (!saysInvalidSession(start.toString('utf8'))) return passThrough()
     // the same path a caller's rejectedToken takes: Salesforce confirms the session is dead, then one login fleet-wide
     const renewed = await opts.sessions.getSession(f.name, used, f.principal.id)
     if (renewed.entry.session.accessToken === used) return passThrough()
-    if (f.body !== undefined && !(f.body instanceof Buffer)) {
-      throw new HttpProblem('session_renewed', 'Salesforce ended the session while the body streamed; it is renewed: send the request again', { connection: f.name, retryable: true }, 1)
-    }
-    for (const header of returnedHeaderNames(headers, used)) reply.removeHeader(header)
-    forward(request, reply, { ...f, session: renewed, attempt: 2, started: performance.now() })
+    if (!ended) body.resume()
+    retry(renewed)
   }
 
   for (const method of PROXY_METHODS) {
@@ -226,7 +244,7 @@ const proxyRoutes: FastifyPluginAsync<ProxyRoutesOptions> = async (app, opts) =>
  * reply-from destroys the answer's body and never hands it on; undici then emits a
  * RequestAbortedError on that body, and without a listener the process went down (any caller
  * could stop the broker by hanging up at the right moment). The answers that are handed on have
- * the route's own error handling (`answer`, `wholeAnswer`, `readErrorBody`).
+ * the route's own error handling (`answer`, `wholeAnswer`, `sendScrubbed`, `readErrorStart`).
  */
 function requestDroppingAbortedAnswers (dispatcher: Dispatcher): Dispatcher['request'] {
   const request = (options: Dispatcher.RequestOptions, callback: (err: Error | null, data: Dispatcher.ResponseData) => void): void => {
@@ -297,8 +315,8 @@ async function requestBody (request: FastifyRequest, opts: ProxyRoutesOptions): 
 const WHOLE_ANSWER_MAX_BYTES = 64 * 1024
 
 /** Salesforce's answer to the caller: decoded if it came compressed, the session's echoes scrubbed. */
-function answer (request: FastifyRequest, reply: FastifyReply, stream: Readable, headers: IncomingHttpHeaders, token: string, connection: string): void {
-  const decoder = decoderFor(headers['content-encoding'])
+function answer (request: FastifyRequest, reply: FastifyReply, stream: Readable, status: number, headers: IncomingHttpHeaders, token: string, connection: string): void {
+  const decoder = bodyDecoderFor(request.method, status, headers['content-encoding'])
   if (decoder === null) {
     stream.resume()
     reply.send(new HttpProblem('bad_gateway', 'Salesforce answered in a content encoding the proxy cannot read'))
@@ -309,24 +327,49 @@ function answer (request: FastifyRequest, reply: FastifyReply, stream: Readable,
     wholeAnswer(reply, stream, headers, token, connection)
     return
   }
+  sendScrubbed(reply, decodedBody(stream, decoder), stream, token, connection, headers)
+}
+
+/** The upstream body, through its decoder when it came compressed (an upstream error ends the decoder too). */
+function decodedBody (upstream: Readable, decoder: Transform | undefined): Readable {
+  if (decoder === undefined) return upstream
+  upstream.on('error', (err) => { decoder.destroy(err) })
+  return upstream.pipe(decoder)
+}
+
+/** A 502 the caller may retry: Salesforce broke its answer off, or it is not in the encoding it names. */
+function unreadableAnswer (connection: string): HttpProblem {
+  return new HttpProblem('bad_gateway', 'Salesforce\'s answer could not be read: broken off, or not in the content encoding it names', { connection, retryable: true })
+}
+
+/**
+ * A (decoded) body streamed to the caller with the session's echoes scrubbed, after `start` when
+ * part of it was read already. A body that fails before anything was sent (a gzip answer that is
+ * not gzip) is a 502 instead of Salesforce's headers; one that fails later ends the caller's answer.
+ */
+function sendScrubbed (reply: FastifyReply, body: Readable, upstream: Readable, token: string, connection: string, headers: IncomingHttpHeaders, start?: Buffer): void {
   const scrub = scrubStream(token)
   // pipe, not stream.pipeline: pipeline aborts an AbortController (a DOMException with a stack) for
   // every finished answer. What pipeline did on failure is done here: an upstream or decoder error
   // ends the caller's answer (Fastify destroys the response when its payload errors), and a caller
   // that goes away (Fastify destroys the payload) aborts the upstream request.
   const teardown = (err?: Error): void => {
-    if (!scrub.destroyed) scrub.destroy(err)
-    if (decoder && !decoder.destroyed) decoder.destroy()
-    if (!stream.destroyed && !stream.readableEnded) stream.destroy()
+    if (!scrub.destroyed) {
+      if (err !== undefined && !reply.raw.headersSent) {
+        for (const header of returnedHeaderNames(headers, token)) reply.removeHeader(header)
+        scrub.destroy(unreadableAnswer(connection))
+      } else {
+        scrub.destroy(err)
+      }
+    }
+    if (body !== upstream && !body.destroyed) body.destroy()
+    if (!upstream.destroyed && !upstream.readableEnded) upstream.destroy()
   }
-  stream.on('error', teardown)
+  upstream.on('error', teardown)
+  if (body !== upstream) body.on('error', teardown)
   scrub.on('close', teardown)
-  if (decoder) {
-    decoder.on('error', teardown)
-    stream.pipe(decoder).pipe(scrub)
-  } else {
-    stream.pipe(scrub)
-  }
+  if (start !== undefined) scrub.write(start)
+  body.pipe(scrub)
   reply.send(scrub)
 }
 
