@@ -183,7 +183,9 @@ const proxyRoutes: FastifyPluginAsync<ProxyRoutesOptions> = async (app, opts) =>
 
   /**
    * A 401: INVALID_SESSION_ID → a renewed session and once more, else the 401 as it came (decoded
-   * and scrubbed, as every answer is). Salesforce's errorCode is read from the start of the body.
+   * and scrubbed, as every answer is). Salesforce's errorCode is read from the start of the body;
+   * a HEAD answer has none, so the session service is asked instead: it confirms with Salesforce
+   * that the session is dead before it logs in, and hands back the same session when it is not.
    */
   const heal = async (request: FastifyRequest, reply: FastifyReply, f: Forwarding, upstream: Readable, headers: IncomingHttpHeaders): Promise<void> => {
     const used = f.session.entry.session.accessToken
@@ -193,6 +195,13 @@ const proxyRoutes: FastifyPluginAsync<ProxyRoutesOptions> = async (app, opts) =>
       }
       for (const header of returnedHeaderNames(headers, used)) reply.removeHeader(header)
       forward(request, reply, { ...f, session: renewed, attempt: 2, started: performance.now() })
+    }
+    if (request.method === 'HEAD') {
+      upstream.resume()
+      const renewed = await opts.sessions.getSession(f.name, used, f.principal.id)
+      if (renewed.entry.session.accessToken !== used) return retry(renewed)
+      reply.send()
+      return
     }
     const decoder = bodyDecoderFor(request.method, 401, headers['content-encoding'])
     if (decoder === null) {
