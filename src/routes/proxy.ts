@@ -63,6 +63,7 @@ interface Forwarding {
   body: Buffer | Readable | undefined
   uploadFailure: () => UploadFailure | undefined
   attempt: number
+  /** when the call was first sent: a healed call's latency includes the renewal and the second send */
   started: number
 }
 
@@ -166,16 +167,25 @@ const proxyRoutes: FastifyPluginAsync<ProxyRoutesOptions> = async (app, opts) =>
       onResponse: (_request, _reply, raw) => {
         // at run time the upstream answer: status, headers and its body stream (the types name a ServerResponse)
         const res = raw as unknown as { statusCode: number, headers: IncomingHttpHeaders, stream: Readable }
-        opts.accounting.observe(f.principal.id, f.name, res.statusCode, performance.now() - f.started)
+        // one observation per answer the caller sees: the 401 of a healed call is not one
+        const ms = performance.now() - f.started
+        let observed = false
+        const observe = (): void => {
+          if (!observed) opts.accounting.observe(f.principal.id, f.name, res.statusCode, ms)
+          observed = true
+        }
         opts.accounting.usage(f.name, res.headers['sforce-limit-info'])
         if (res.statusCode === 401 && f.attempt === 1) {
-          heal(request, reply, f, res.stream, res.headers).catch((err: unknown) => {
+          heal(request, reply, f, res.stream, res.headers, observe).catch((err: unknown) => {
+            // the call reached Salesforce and was not sent again: its 401 is counted
+            observe()
             if (reply.sent) return
             for (const header of returnedHeaderNames(res.headers, accessToken)) reply.removeHeader(header)
             reply.send(err)
           })
           return
         }
+        observe()
         answer(request, reply, res.stream, res.statusCode, res.headers, accessToken, f.name)
       },
     })
@@ -187,19 +197,20 @@ const proxyRoutes: FastifyPluginAsync<ProxyRoutesOptions> = async (app, opts) =>
    * a HEAD answer has none, so the session service is asked instead: it confirms with Salesforce
    * that the session is dead before it logs in, and hands back the same session when it is not.
    */
-  const heal = async (request: FastifyRequest, reply: FastifyReply, f: Forwarding, upstream: Readable, headers: IncomingHttpHeaders): Promise<void> => {
+  const heal = async (request: FastifyRequest, reply: FastifyReply, f: Forwarding, upstream: Readable, headers: IncomingHttpHeaders, observe: () => void): Promise<void> => {
     const used = f.session.entry.session.accessToken
     const retry = (renewed: IssuedSession): void => {
       if (f.body !== undefined && !(f.body instanceof Buffer)) {
         throw new HttpProblem('session_renewed', 'Salesforce ended the session while the body streamed; it is renewed: send the request again', { connection: f.name, retryable: true }, 1)
       }
       for (const header of returnedHeaderNames(headers, used)) reply.removeHeader(header)
-      forward(request, reply, { ...f, session: renewed, attempt: 2, started: performance.now() })
+      forward(request, reply, { ...f, session: renewed, attempt: 2 })
     }
     if (request.method === 'HEAD') {
       upstream.resume()
       const renewed = await opts.sessions.getSession(f.name, used, f.principal.id)
       if (renewed.entry.session.accessToken !== used) return retry(renewed)
+      observe()
       reply.send()
       return
     }
@@ -211,6 +222,7 @@ const proxyRoutes: FastifyPluginAsync<ProxyRoutesOptions> = async (app, opts) =>
     const body = decodedBody(upstream, decoder)
     const { start, ended } = await readErrorStart(body).catch(() => { throw unreadableAnswer(f.name) })
     const passThrough = (): void => {
+      observe()
       reply.removeHeader('content-length')
       if (ended) reply.send(scrubbed(start, used))
       else sendScrubbed(reply, body, upstream, used, f.name, headers, start)
