@@ -127,10 +127,6 @@ const proxyRoutes: FastifyPluginAsync<ProxyRoutesOptions> = async (app, opts) =>
         if (!verdict.allowed) throw new HttpProblem('policy_denied', 'no rule of this caller\'s grant allows this call: requiredRule is one that would', { connection: name, requiredRule: verdict.requiredRule })
       }
     }
-    const admission = await opts.accounting.admit(principal.id, { perMinute: principal.proxyCallsPerMinute, perDay: principal.proxyCallsPerDay })
-    if (!admission.ok) {
-      throw new HttpProblem('proxy_quota_exceeded', `this caller's proxied calls per ${admission.period} are used up`, { quota: { period: admission.period, limit: admission.limit } }, admission.retryAfterSeconds)
-    }
     // the rest of a refused body is not read: the connection can't carry another request
     const closeWithBodyUnread = (err: unknown): never => {
       if (hasBody(request)) reply.header('connection', 'close')
@@ -140,6 +136,12 @@ const proxyRoutes: FastifyPluginAsync<ProxyRoutesOptions> = async (app, opts) =>
     // the session first, the body after: a login the call waits for (a cold cache, another replica's
     // login) must not count as the caller's upload standing still (PROXY_UPLOAD_IDLE_TIMEOUT_MS)
     const session = opts.sessions.cachedInProcess(name) ?? await opts.sessions.getSession(name, undefined, principal.id).catch(closeWithBodyUnread)
+    // counted once the broker's own refusals (size, session) are behind: a cap protects the org's
+    // API budget, and a call refused before it could reach Salesforce spent none of it
+    const admission = await opts.accounting.admit(principal.id, { perMinute: principal.proxyCallsPerMinute, perDay: principal.proxyCallsPerDay })
+    if (!admission.ok) {
+      closeWithBodyUnread(new HttpProblem('proxy_quota_exceeded', `this caller's proxied calls per ${admission.period} are used up`, { quota: { period: admission.period, limit: admission.limit } }, admission.retryAfterSeconds))
+    }
     const { body, uploadFailure } = await requestBody(request, opts).catch(closeWithBodyUnread)
     return forward(request, reply, { name, principal, session, path: target.path, query: target.query, body, uploadFailure, attempt: 1, started: performance.now() })
   }
