@@ -219,7 +219,7 @@ const proxyRoutes: FastifyPluginAsync<ProxyRoutesOptions> = async (app, opts) =>
     const decoder = bodyDecoderFor(request.method, 401, headers['content-encoding'])
     if (decoder === null) {
       upstream.resume()
-      throw new HttpProblem('bad_gateway', 'Salesforce answered in a content encoding the proxy cannot read')
+      throw new HttpProblem('bad_gateway', 'Salesforce answered in a content encoding the proxy cannot read', { connection: f.name, retryable: false })
     }
     const body = decodedBody(upstream, decoder)
     const { start, ended } = await readErrorStart(body).catch(() => { throw unreadableAnswer(f.name) })
@@ -342,7 +342,8 @@ function answer (request: FastifyRequest, reply: FastifyReply, stream: Readable,
   const decoder = bodyDecoderFor(request.method, status, headers['content-encoding'])
   if (decoder === null) {
     stream.resume()
-    reply.send(new HttpProblem('bad_gateway', 'Salesforce answered in a content encoding the proxy cannot read'))
+    for (const header of returnedHeaderNames(headers, token)) reply.removeHeader(header)
+    reply.send(new HttpProblem('bad_gateway', 'Salesforce answered in a content encoding the proxy cannot read', { connection, retryable: false }))
     return
   }
   const declared = headers['content-length'] === undefined ? Number.NaN : Number(headers['content-length'])

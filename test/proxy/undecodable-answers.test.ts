@@ -17,6 +17,17 @@ t.test('an answer that says gzip (or br) but is not: 502 bad_gateway the caller 
   }
 })
 
+t.test('an answer in an encoding the proxy cannot read: 502 bad_gateway, without Salesforce\'s headers', async (t) => {
+  const rig = await scriptedRig(t, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'compress', etag: '"v1"', 'sforce-limit-info': 'api-usage=1/15000' }).end('x')
+  })
+  const res = await rawBytes(`${rig.base}/services/apexrest/answer/compress`, { headers: rig.full })
+  t.equal(res.status, 502)
+  t.match(JSON.parse(res.body.toString()), { code: 'bad_gateway', retryable: false }, 'the same call would get the same answer')
+  t.equal(res.headers.etag, undefined, 'none of Salesforce\'s headers on the broker\'s own answer')
+  t.equal(res.headers['sforce-limit-info'], undefined)
+})
+
 t.test('HEAD of a resource Salesforce would send gzip-encoded: a HEAD answer has no body to decode, so it answers as the GET does', async (t) => {
   const json = Buffer.from('{"Id":"001000000000001AAA"}')
   const rig = await scriptedRig(t, (req, res) => {
