@@ -82,7 +82,7 @@ async function sessionFromTokenAnswer (body: TokenSuccess | undefined, flow: Flo
   // a token was issued: whatever keeps the broker from serving it, the secret was right
   if (ids !== undefined && 'classification' in ids) return { ok: false, failure: { ...ids, loginAccepted: true } }
   if (ids === undefined) {
-    return { ok: false, failure: { ...classifiedFailure('unknown', { message: 'the token answer has no usable identity URL (id) and userinfo did not say who logged in', httpStatus: 200, flow }), loginAccepted: true } }
+    return { ok: false, failure: classifiedFailure('unknown', { message: 'the token answer has no usable identity URL (id) and userinfo did not say who logged in', httpStatus: 200, flow }) }
   }
   const session: SalesforceSession = { accessToken: body.access_token, instanceUrl, userId: ids.userId, orgId: ids.orgId, issuedAt, flow }
   return { ok: true, session }

@@ -87,16 +87,15 @@ function sessionFromLoginResult (result: string, issuedAt: number, ctx: FlowCont
   const userId = textOf(result, 'userId') ?? textOf(userInfo, 'userId')
   const orgId = textOf(userInfo, 'organizationId')
   // ids end up in answers and logs: only a real Salesforce id is taken, never whatever a host put there
-  // a loginResponse with a sessionId: the password was right (Salesforce's count is back to zero), whatever keeps the broker from serving it
-  const accepted = sessionId ? { loginAccepted: true as const } : {}
+  // a malformed answer is not Salesforce's word that the password was right: it resets no count
   if (!sessionId || !serverUrl || !userId || !orgId || !SALESFORCE_ID.test(userId) || !SALESFORCE_ID.test(orgId)) {
-    return { ok: false, failure: { ...classifiedFailure('unknown', { message: 'the SOAP login answer lacks sessionId, serverUrl, or a valid userId or organizationId', httpStatus: 200, flow: 'soap' }), ...accepted } }
+    return { ok: false, failure: classifiedFailure('unknown', { message: 'the SOAP login answer lacks sessionId, serverUrl, or a valid userId or organizationId', httpStatus: 200, flow: 'soap' }) }
   }
   let instanceUrl: string
   try {
     instanceUrl = new URL(serverUrl).origin
   } catch {
-    return { ok: false, failure: { ...classifiedFailure('unknown', { message: 'the SOAP login answer has an unreadable serverUrl', httpStatus: 200, flow: 'soap' }), loginAccepted: true } }
+    return { ok: false, failure: classifiedFailure('unknown', { message: 'the SOAP login answer has an unreadable serverUrl', httpStatus: 200, flow: 'soap' }) }
   }
   const rejection = loginUrlRejection(instanceUrl, ctx.policy)
   if (rejection !== undefined) return { ok: false, failure: instanceUrlRejected(rejection, 'soap') }

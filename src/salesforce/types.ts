@@ -126,8 +126,9 @@ export interface ClassifiedFailure {
   /**
    * true when Salesforce took the secret and issued a session the broker cannot serve: SOAP login()
    * with an expired password "returns a valid sessionId, but the only allowable operation is the
-   * setPassword() call" (SOAP API Developer Guide, LoginResult); or a successful answer the broker
-   * will not use (an instance URL outside the login URL policy, ids it cannot read). A right password
+   * setPassword() call" (SOAP API Developer Guide, LoginResult); or a well-formed successful answer
+   * the broker will not use (an instance URL outside the login URL policy; an access token whose
+   * user could not be asked for). A malformed answer is not one. A right password
    * resets Salesforce's failed-login count, so the guard's goes back to zero too.
    */
   loginAccepted?: true

@@ -1,8 +1,9 @@
+import { randomBytes } from 'node:crypto'
 import type { Logger } from 'pino'
 import type { FailedLoginsRead } from '../salesforce/failed-logins.ts'
 import type { ConnectionDefinition, SalesforceSession } from '../salesforce/types.ts'
 import type { SharedState } from '../shared-state/shared-state.ts'
-import { loginGuardAskedDoc, loginGuardDoc, loginGuardTruthDoc, orgSessionDoc, salesforceUserDoc } from '../shared-state/state-names.ts'
+import { loginGuardAskedDoc, loginGuardDoc, loginGuardTruthDoc, loginUserLease, orgSessionDoc, salesforceUserDoc } from '../shared-state/state-names.ts'
 import { guardDecision, mergeGuards, sameGuard, withFailure, withReset, type GuardDecision, type GuardPolicy, type GuardState } from './login-guard.ts'
 import { loginIdentity } from './login-identity.ts'
 
@@ -17,6 +18,10 @@ export interface GuardTruth {
 
 /** Salesforce is asked at most this often per user, fleet-wide, while the guard holds its logins back. */
 const TRUTH_INTERVAL_MS = 60_000
+/** a count Redis did not take is tried again this often until it is written (besides at once when Redis is back) */
+const WRITE_BACK_RETRY_MS = 1_000
+/** how long a write-back may hold the user's login lease (a read, a write and an event) */
+const WRITE_BACK_LEASE_MS = 5_000
 
 export interface GuardStoreOptions {
   state: SharedState
@@ -40,6 +45,8 @@ export class GuardStore {
   private readonly opts: GuardStoreOptions
   /** users whose count this replica wrote while Redis could not take it: merged into Redis when it answers again */
   private readonly unwritten = new Set<string>()
+  private writingBack = false
+  private retry: NodeJS.Timeout | undefined
 
   constructor (opts: GuardStoreOptions) {
     this.opts = opts
@@ -99,35 +106,70 @@ export class GuardStore {
     await tiers.local.putJson(key, state)
     await tiers.fleet.putJson(key, state).catch((err: unknown) => {
       this.unwritten.add(identity)
+      this.retryWriteBack()
       this.opts.logger.warn({ err: { message: (err as Error).message } }, 'failure guard not written to redis: kept in this replica until it is')
     })
     await this.opts.state.publish({ type: 'guard', identity, state }).catch(() => {})
   }
 
   /**
-   * Redis answers again: the counts this replica kept meanwhile are merged into the fleet's copy
-   * (the later reset wins, every failure after it counts once) and told to every replica, so the
-   * next login anywhere knows them. A login another replica makes before this one is back in touch
+   * A login sent at `at` succeeded after its caller stopped waiting (the lease was handed on): the
+   * count is reset as of `at`, merged into the count as it is now, so failures another replica
+   * counted after that login went out stay counted.
+   */
+  async resetAsOf (identity: string, at: number): Promise<void> {
+    const read = await this.read(identity)
+    const current = read === 'unavailable' ? await (this.opts.state.tiers?.local ?? this.opts.state).getJson<GuardState>(loginGuardDoc(identity)) : read
+    const next = mergeGuards(current, withReset(current, at))
+    if (next && !sameGuard(next, current)) await this.write(identity, next)
+  }
+
+  /**
+   * Redis answers again (or a retry's turn came): the counts this replica kept meanwhile are merged
+   * into the fleet's copy (the later reset wins, every failure after it counts once) and told to
+   * every replica, so the next login anywhere knows them. Each under the user's login lease: no
+   * login of the user is being counted anywhere while the two copies are merged (a user whose lease
+   * is held is tried again later). A login another replica makes before this one is back in touch
    * cannot know them: the README says so.
    */
   private async writeBack (): Promise<void> {
     const tiers = this.opts.state.tiers
-    if (!tiers) return
-    for (const identity of [...this.unwritten]) {
-      this.unwritten.delete(identity)
-      const key = loginGuardDoc(identity)
-      try {
-        const merged = mergeGuards(await tiers.fleet.getJson<GuardState>(key), await tiers.local.getJson<GuardState>(key))
-        if (!merged) continue
-        await tiers.fleet.putJson(key, merged)
-        await tiers.local.putJson(key, merged)
-        await this.opts.state.publish({ type: 'guard', identity, state: merged })
-        this.opts.logger.info({ failedLogins: merged.failures.length }, 'failure guard counted while redis was unreachable: written back to redis')
-      } catch {
-        // unreachable again: the next recovery writes it back
-        this.unwritten.add(identity)
+    if (!tiers || this.writingBack) return
+    this.writingBack = true
+    try {
+      for (const identity of [...this.unwritten]) {
+        const owner = randomBytes(8).toString('hex')
+        const lease = loginUserLease(identity)
+        if (await this.opts.state.claimOnce(lease, owner, WRITE_BACK_LEASE_MS).catch(() => 'unknown') !== 'claimed') continue
+        const key = loginGuardDoc(identity)
+        try {
+          const merged = mergeGuards(await tiers.fleet.getJson<GuardState>(key), await tiers.local.getJson<GuardState>(key))
+          if (merged) {
+            await tiers.fleet.putJson(key, merged)
+            await tiers.local.putJson(key, merged)
+            await this.opts.state.publish({ type: 'guard', identity, state: merged })
+            this.opts.logger.info({ failedLogins: merged.failures.length }, 'failure guard counted while redis could not take it: written back to redis')
+          }
+          this.unwritten.delete(identity)
+        } catch {
+          // unreachable or slow again: tried again
+        } finally {
+          await this.opts.state.releaseLease(lease, owner).catch(() => false)
+        }
       }
+    } finally {
+      this.writingBack = false
+      if (this.unwritten.size > 0) this.retryWriteBack()
     }
+  }
+
+  private retryWriteBack (): void {
+    if (this.retry) return
+    this.retry = setTimeout(() => {
+      this.retry = undefined
+      this.writeBack().catch(() => {})
+    }, WRITE_BACK_RETRY_MS)
+    this.retry.unref()
   }
 
   /**

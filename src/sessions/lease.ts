@@ -27,7 +27,7 @@ export interface LeaseLoopOptions<T> {
   /** waits until something may have changed (an event from another replica) or `ms` passed */
   waitForChange?: (ms: number) => Promise<void>
   logger?: Logger
-  /** aborted (shutdown): the lease is released at once, without waiting for the work to end */
+  /** aborted (shutdown): the lease is released once `onAbandon` is done, without waiting for the work to end */
   signal?: AbortSignal
   /**
    * Run when the signal aborts while the work runs, before the lease is released: what the next

@@ -317,17 +317,28 @@ export class LoginGate {
     // abandoned (the replica stops) before Salesforce answers: Salesforce may judge it yet, so it is
     // counted now, before the next holder of the lease reads the count; its answer, if it still
     // comes, resets the count (a success) or is not counted again (a failure)
-    let abandoned = false
+    let abandoned: Promise<void> | undefined
+    // stopped while the gate read the count or took the budget (awaits above): nothing goes out. From
+    // here to the login's start there is no await, so a stop after this check finds `abandon` set
+    if (signal?.aborted) return { ok: false, refusal: { kind: 'busy', retryAt: now + 1000 } }
     if (spendsAttempts) {
-      inFlight.abandon = async () => {
-        abandoned = true
-        state.guard = (await this.countFailure(identity, guard, undefined, req, ABANDONED_LOGIN)).next
+      inFlight.abandon = () => {
+        abandoned = this.countFailure(identity, guard, undefined, req, ABANDONED_LOGIN).then(({ next }) => { state.guard = next })
+        return abandoned
       }
     }
     const outcome = await this.opts.core(definition).catch((err: unknown): LoginOutcome => unexpected(this.opts.logger, err))
     inFlight.abandon = undefined
-    if (abandoned && state.guard !== 'unavailable' && state.guard !== 'not_read') guard = state.guard
     this.opts.observer?.loginAttempt?.(connection, definition.flow, outcome.ok ? 'ok' : outcome.failure.classification, this.now() - started)
+    if (abandoned) {
+      // the lease was handed on when the caller stopped: what the next holder counted since stays.
+      // A success resets the count as of when this login was sent (Salesforce judged it then, before
+      // anything the next holder sent), merged into the count as it is now; the abandoned failure
+      // itself stays counted, one too many on the safe side. A failure was counted already.
+      await abandoned.catch(() => {})
+      if (outcome.ok || outcome.failure.loginAccepted === true) await this.guards.resetAsOf(identity, started)
+      return outcome
+    }
 
     if (outcome.ok || outcome.failure.loginAccepted === true) {
       // Salesforce took the password (even one it serves no session for): its count is back to zero

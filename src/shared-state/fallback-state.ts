@@ -123,12 +123,16 @@ export class FallbackSharedState implements SharedState {
       }
       for (const [name, held] of [...this.pendingAppends]) {
         this.pendingAppends.delete(name)
-        try {
-          await this.primary.appendToStreamWithin(name, held.entries, held.retention)
-        } catch (err) {
-          // entries that failed meanwhile came after these
-          this.holdAppends(name, held.entries, held.retention, true)
-          throw err
+        // in bounded round trips, each dropped once Redis took it (or only timed out: it lands late)
+        for (let i = 0; i < held.entries.length; i += REPLAY_CHUNK) {
+          try {
+            await this.primary.appendToStreamWithin(name, held.entries.slice(i, i + REPLAY_CHUNK), held.retention)
+          } catch (err) {
+            // entries that failed meanwhile came after these
+            const rest = held.entries.slice(timedOut(err) ? i + REPLAY_CHUNK : i)
+            if (rest.length > 0) this.holdAppends(name, rest, held.retention, true)
+            throw err
+          }
         }
         this.logger.info({ stream: name, entries: held.entries.length }, 'log entries recorded while redis was down written to the shared log')
       }
@@ -137,12 +141,12 @@ export class FallbackSharedState implements SharedState {
     }
   }
 
-  /** Keeps entries that did not reach Redis for the replay, the newest the log's retention allows. */
+  /** Keeps entries that did not reach Redis for the replay: the newest the log keeps, at most HELD_MAX. */
   private holdAppends (name: string, entries: string[], retention: StreamRetention, first = false): void {
     const held = this.pendingAppends.get(name)
     const all = held === undefined ? entries : first ? [...entries, ...held.entries] : [...held.entries, ...entries]
-    const dropped = all.length - retention.maxLen
-    if (dropped > 0) this.logger.warn({ stream: name, dropped }, 'log entries recorded while redis is down exceed what the log keeps: the oldest will not reach it')
+    const dropped = all.length - Math.min(retention.maxLen, HELD_MAX)
+    if (dropped > 0) this.logger.warn({ stream: name, dropped }, 'log entries recorded while redis is down exceed what is held for the shared log (its retention, at most 10,000): the oldest will not reach it')
     this.pendingAppends.set(name, { entries: dropped > 0 ? all.slice(dropped) : all, retention })
   }
 
@@ -375,6 +379,14 @@ export class FallbackSharedState implements SharedState {
     await this.local.close()
   }
 }
+
+/** Entries per round trip of a replay: a long outage's backlog is not one pipeline that times out whole. */
+const REPLAY_CHUNK = 500
+/**
+ * Entries held per log while Redis is unreachable, as the durable audit sinks hold records: the
+ * sinks and the log lines keep every record; this is what the shared list gets back.
+ */
+const HELD_MAX = 10_000
 
 /**
  * ioredis' commandTimeout (lib/Command.ts, setTimeout): the command was written to a live

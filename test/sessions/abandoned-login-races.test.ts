@@ -1,0 +1,133 @@
+import t from 'tap'
+import pino from 'pino'
+import { randomBytes } from 'node:crypto'
+import type { ClassifiedFailure, ConnectionDefinition, LoginOutcome } from '../../src/salesforce/types.ts'
+import { LoginGate, type ObtainRequest } from '../../src/sessions/login-gate.ts'
+import { loginIdentity } from '../../src/sessions/login-identity.ts'
+import type { GuardState } from '../../src/sessions/login-guard.ts'
+import { MemorySharedState } from '../../src/shared-state/memory-state.ts'
+import { loginGuardDoc } from '../../src/shared-state/state-names.ts'
+import { until } from '../support/redis-topologies.ts'
+
+/**
+ * A replica that stops hands its user's lease on while its own password login may still be on its
+ * way. Two gates over one shared state are two replicas; the Salesforce here judges each login the
+ * moment it arrives (and locks the user at 3, as an org may), and answers when the test lets it.
+ */
+
+const WRONG: ClassifiedFailure = { classification: 'invalid_credentials', retryable: false, credentialFailure: true, message: 'INVALID_LOGIN', hint: '' }
+
+function deferred (): { promise: Promise<void>, resolve: () => void } {
+  let resolve!: () => void
+  const promise = new Promise<void>(_resolve => { resolve = _resolve })
+  return { promise, resolve }
+}
+
+function salesforce (right: string) {
+  const sf = { failed: 0, locked: false, sent: [] as string[], arrived: deferred(), answer: new Map<string, Promise<void>>() }
+  const core = async (d: ConnectionDefinition): Promise<LoginOutcome> => {
+    const password = (d as { password: string }).password
+    sf.sent.push(password)
+    let ok = false
+    if (!sf.locked) {
+      if (password === right) {
+        sf.failed = 0
+        ok = true
+      } else if (++sf.failed >= 3) sf.locked = true
+    }
+    sf.arrived.resolve()
+    await sf.answer.get(password)
+    return ok
+      ? { ok: true, session: { accessToken: 'tok', instanceUrl: 'https://acme.my.salesforce.com', userId: '005000000000001AAA', orgId: '00D000000000001AAA', issuedAt: Date.now(), flow: 'soap' } }
+      : { ok: false, failure: WRONG }
+  }
+  return { sf, core }
+}
+
+/** Redis slow to take the login budget: the take waits until the test lets it go. */
+class HeldBudgetState extends MemorySharedState {
+  held: ReturnType<typeof deferred> | undefined
+  entered = deferred()
+  lastTake: Promise<number> | undefined
+  override addToWindowBelow (key: string, windowMs: number, limit: number): Promise<number> {
+    this.entered.resolve()
+    const held = this.held
+    this.lastTake = (async () => {
+      if (held) await held.promise
+      return super.addToWindowBelow(key, windowMs, limit)
+    })()
+    return this.lastTake
+  }
+}
+
+function gate (state: MemorySharedState, core: (d: ConnectionDefinition) => Promise<LoginOutcome>): LoginGate {
+  return new LoginGate({
+    core,
+    state,
+    logger: pino({ level: 'silent' }),
+    circuit: { baseCooldownMs: 60_000, maxCooldownMs: 600_000 },
+    guard: { threshold: 3 },
+    lifetime: { safetyMarginMs: 60_000, maxTtlMs: 900_000 },
+    loginsPerHour: 3600,
+    leaseTtlMs: 5000,
+    waitTimeoutMs: 5000,
+    hashKey: randomBytes(32),
+  })
+}
+
+const definition = (password: string): ConnectionDefinition =>
+  ({ flow: 'soap', loginUrl: 'https://login.salesforce.com', username: 'integration@acme.example', password, securityToken: 'tok', apiVersion: '62.0', sessionTimeoutSeconds: 7200 }) as ConnectionDefinition
+const candidate = (password: string, extra: Partial<ObtainRequest> = {}): ObtainRequest => ({ connection: 'acme', definition: definition(password), purpose: 'admin', ...extra })
+const identity = loginIdentity(definition('x'))
+
+t.test('a replica stopped while its gate takes the budget sends no login after handing the lease on', async (t) => {
+  const { sf, core } = salesforce('right')
+  const state = new HeldBudgetState()
+  const a = gate(state, core)
+  const b = gate(state, core)
+  sf.failed = 1
+  await state.putJson(loginGuardDoc(identity), { failures: [Date.now() - 1000], candidates: [] } satisfies GuardState)
+
+  state.held = deferred()
+  const stop = new AbortController()
+  const fromA = a.obtain(candidate('wrong-a', { signal: stop.signal })).catch((err: unknown) => err)
+  await state.entered.promise
+  stop.abort()
+  t.ok(await fromA instanceof Error, 'A stopped waiting and handed the lease on')
+  // the budget answers A late; B, the next holder, sends its own candidate
+  state.held.resolve()
+  await state.lastTake
+  await new Promise(resolve => setImmediate(resolve))
+  state.held = undefined
+  await b.obtain(candidate('wrong-b'))
+  t.same(sf.sent, ['wrong-b'], 'A sent nothing once stopped')
+  t.equal(sf.locked, false)
+})
+
+t.test('the late success of an abandoned login resets the count as of when it was sent: a failure the next holder counted since stays', async (t) => {
+  const { sf, core } = salesforce('right')
+  const state = new MemorySharedState()
+  const a = gate(state, core)
+  const b = gate(state, core)
+  const answerRight = deferred()
+  sf.answer.set('right', answerRight.promise)
+
+  const stop = new AbortController()
+  const fromA = a.obtain(candidate('right', { signal: stop.signal })).catch((err: unknown) => err)
+  await sf.arrived.promise // Salesforce judged it (success: its count is zero); its answer is on its way
+  stop.abort()
+  t.ok(await fromA instanceof Error, 'A handed the lease on')
+  t.equal((await state.getJson<GuardState>(loginGuardDoc(identity)))?.failures.length, 1, 'the login in flight counted as failed meanwhile')
+
+  const fromB = await b.obtain(candidate('wrong-b'))
+  t.ok(!fromB.ok && 'failure' in fromB && fromB.counted, 'B\'s wrong candidate: counted')
+  t.equal(sf.failed, 1, 'Salesforce counts one failure, after A\'s success')
+
+  answerRight.resolve() // A's success answers now
+  await until('A\'s late success is written', async () => (await state.getJson<GuardState>(loginGuardDoc(identity)))?.resetAt !== undefined)
+  const guard = await state.getJson<GuardState>(loginGuardDoc(identity))
+  t.ok((guard?.failures.length ?? 0) >= sf.failed, `the guard never counts fewer than Salesforce (guard ${guard?.failures.length}, Salesforce ${sf.failed})`)
+  await b.obtain(candidate('wrong-c'))
+  await b.obtain(candidate('wrong-d'))
+  t.equal(sf.locked, false, 'two more wrong candidates do not lock the user')
+})
