@@ -182,7 +182,7 @@ const proxyRoutes: FastifyPluginAsync<ProxyRoutesOptions> = async (app, opts) =>
             // the call reached Salesforce and was not sent again: its 401 is counted
             observe()
             if (reply.sent) return
-            for (const header of returnedHeaderNames(res.headers, accessToken)) reply.removeHeader(header)
+            dropSalesforceHeaders(reply, res.headers, accessToken)
             reply.send(err)
           })
           return
@@ -205,7 +205,7 @@ const proxyRoutes: FastifyPluginAsync<ProxyRoutesOptions> = async (app, opts) =>
       if (f.body !== undefined && !(f.body instanceof Buffer)) {
         throw new HttpProblem('session_renewed', 'Salesforce ended the session while the body streamed; it is renewed: send the request again', { connection: f.name, retryable: true }, 1)
       }
-      for (const header of returnedHeaderNames(headers, used)) reply.removeHeader(header)
+      dropSalesforceHeaders(reply, headers, used)
       forward(request, reply, { ...f, session: renewed, attempt: 2 })
     }
     if (request.method === 'HEAD') {
@@ -342,7 +342,7 @@ function answer (request: FastifyRequest, reply: FastifyReply, stream: Readable,
   const decoder = bodyDecoderFor(request.method, status, headers['content-encoding'])
   if (decoder === null) {
     stream.resume()
-    for (const header of returnedHeaderNames(headers, token)) reply.removeHeader(header)
+    dropSalesforceHeaders(reply, headers, token)
     reply.send(new HttpProblem('bad_gateway', 'Salesforce answered in a content encoding the proxy cannot read', { connection, retryable: false }))
     return
   }
@@ -359,6 +359,11 @@ function decodedBody (upstream: Readable, decoder: Transform | undefined): Reada
   if (decoder === undefined) return upstream
   upstream.on('error', (err) => { decoder.destroy(err) })
   return upstream.pipe(decoder)
+}
+
+/** The headers copied from Salesforce's answer taken off again: the answer is now the broker's own (a problem, or a call sent once more). */
+function dropSalesforceHeaders (reply: FastifyReply, headers: IncomingHttpHeaders, token: string): void {
+  for (const header of returnedHeaderNames(headers, token)) reply.removeHeader(header)
 }
 
 /** A 502 the caller may retry: Salesforce broke its answer off, or it is not in the encoding it names. */
@@ -380,7 +385,7 @@ function sendScrubbed (reply: FastifyReply, body: Readable, upstream: Readable, 
   const teardown = (err?: Error): void => {
     if (!scrub.destroyed) {
       if (err !== undefined && !reply.raw.headersSent) {
-        for (const header of returnedHeaderNames(headers, token)) reply.removeHeader(header)
+        dropSalesforceHeaders(reply, headers, token)
         scrub.destroy(unreadableAnswer(connection))
       } else {
         scrub.destroy(err)
@@ -404,7 +409,7 @@ function wholeAnswer (reply: FastifyReply, stream: Readable, headers: IncomingHt
   stream.once('error', () => {
     stream.destroy()
     if (reply.sent || reply.raw.destroyed) return
-    for (const header of returnedHeaderNames(headers, token)) reply.removeHeader(header)
+    dropSalesforceHeaders(reply, headers, token)
     reply.send(new HttpProblem('bad_gateway', 'Salesforce broke off its answer', { connection, retryable: true }))
   })
   stream.once('end', () => {
