@@ -18,7 +18,7 @@ export class FallbackSharedState implements SharedState {
   /**
    * Entries of the shared logs (the audit streams, dead letters) that did not reach Redis, per log, in
    * order: appended there when it is back, so what a replica recorded during an outage does not
-   * vanish from the lists every replica reads. At most the log's own retention is held.
+   * vanish from the lists every replica reads. At most the log's own retention, and HELD_MAX, is held.
    */
   private readonly pendingAppends = new Map<string, { entries: string[], retention: StreamRetention }>()
   private replaying = false

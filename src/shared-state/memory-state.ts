@@ -107,12 +107,8 @@ export class MemorySharedState implements SharedState {
     return true
   }
 
-  async addToWindow (key: string, windowMs: number): Promise<number> {
-    const now = Date.now()
-    const events = (this.windows.get(key) ?? []).filter(t => now - t < windowMs)
-    events.push(now)
-    this.windows.set(key, events)
-    return events.length
+  addToWindow (key: string, windowMs: number): Promise<number> {
+    return this.addToWindowBelow(key, windowMs, Infinity)
   }
 
   async addToWindowBelow (key: string, windowMs: number, limit: number): Promise<number> {

@@ -25,14 +25,10 @@ export interface RedisStateOptions {
 
 const RELEASE_IF_OWNER = 'if redis.call(\'get\', KEYS[1]) == ARGV[1] then return redis.call(\'del\', KEYS[1]) else return 0 end'
 const RENEW_IF_OWNER = 'if redis.call(\'get\', KEYS[1]) == ARGV[1] then return redis.call(\'pexpire\', KEYS[1], ARGV[2]) else return 0 end'
-/** A rolling window as a sorted set of event times: old members trimmed, one added, the rest counted, atomically. */
-const ADD_TO_WINDOW = `
-redis.call('zremrangebyscore', KEYS[1], '-inf', tonumber(ARGV[1]) - tonumber(ARGV[2]))
-redis.call('zadd', KEYS[1], ARGV[1], ARGV[3])
-redis.call('pexpire', KEYS[1], ARGV[2])
-return redis.call('zcard', KEYS[1])`
-
-/** ADD_TO_WINDOW when the window holds fewer than ARGV[4] events; else -1 and nothing added. */
+/**
+ * A rolling window as a sorted set of event times: old members trimmed, then, if it holds fewer than
+ * ARGV[4] events, one added and the rest counted, atomically; else -1 and nothing added.
+ */
 const ADD_TO_WINDOW_BELOW = `
 redis.call('zremrangebyscore', KEYS[1], '-inf', tonumber(ARGV[1]) - tonumber(ARGV[2]))
 if redis.call('zcard', KEYS[1]) >= tonumber(ARGV[4]) then return -1 end
@@ -374,11 +370,8 @@ export class RedisSharedState implements SharedState {
     return n === 1
   }
 
-  async addToWindow (key: string, windowMs: number): Promise<number> {
-    const now = Date.now()
-    // the time stamp plus a random suffix: two events in the same millisecond are two members
-    const member = `${now}-${Math.random().toString(36).slice(2)}`
-    return Number(await this.durable(p => p.eval(ADD_TO_WINDOW, 1, this.keys.window(key), String(now), String(windowMs), member)))
+  addToWindow (key: string, windowMs: number): Promise<number> {
+    return this.addToWindowBelow(key, windowMs, Number.MAX_SAFE_INTEGER)
   }
 
   async countWindow (key: string, windowMs: number): Promise<number> {
@@ -387,6 +380,7 @@ export class RedisSharedState implements SharedState {
 
   async addToWindowBelow (key: string, windowMs: number, limit: number): Promise<number> {
     const now = Date.now()
+    // the time stamp plus a random suffix: two events in the same millisecond are two members
     const member = `${now}-${Math.random().toString(36).slice(2)}`
     return Number(await this.durable(p => p.eval(ADD_TO_WINDOW_BELOW, 1, this.keys.window(key), String(now), String(windowMs), member, String(limit))))
   }
