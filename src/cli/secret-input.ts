@@ -19,10 +19,12 @@ export function hiddenPrompt (question: string, input: NodeJS.ReadStream, output
   if (!input.isTTY) {
     return Promise.reject(new CliError(EXIT.usage, 'no terminal for a hidden prompt: pipe the secret with --stdin or name a file with --from-file field=path'))
   }
+  // echo off first: a person types as soon as the question shows, and on a busy machine the process
+  // may not run again before the first key arrives (the terminal would print it)
+  input.setRawMode(true)
   output.write(question)
   return new Promise((resolve, reject) => {
     let value = ''
-    input.setRawMode(true)
     input.resume()
     input.setEncoding('utf8')
     const finish = (err?: Error) => {
