@@ -18,7 +18,7 @@ function cpuSeconds (): number {
 }
 
 /**
- * Runs shard `index`'s files (1-based) in path order, each as a test named by its path that imports
+ * Runs shard `index`'s files (1-based) heaviest first (plan.ts), each as a test named by its path that imports
  * it (and fails if it cannot be loaded). The file's own top-level tests go to the same root, after
  * that one; the next file is imported only when they are done, so what a file starts at its top
  * level (a broker, a browser) starts when its tests are next, as when it ran alone. Each file's wall
