@@ -43,13 +43,16 @@ const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = async (ap
     // Checked before looking the connection up: a caller without a grant can't learn which connections exist.
     if (!principal || !isGranted(principal, name)) throw new HttpProblem('forbidden', 'this caller has no grant for that connection')
     if (principal.sessions === false) throw new HttpProblem('proxy_only', 'this caller is proxy-only: call Salesforce through /v1/connections/{name}/salesforce/services/...')
-    reply.header('cache-control', 'no-store').header('pragma', 'no-cache').type('application/json; charset=utf-8')
+    // cache-control: no-store is the auth hook's, on every authenticated answer
+    reply.header('pragma', 'no-cache').type('application/json; charset=utf-8')
     // the common case answers without an await; anything needing I/O goes through getSession.
     // The answer is JSON text already (the Session schema's fields, see session-answer.ts).
     const hit = sessions.cachedInProcess(name, request.body?.rejectedToken)
     if (hit) {
       handouts?.record(principal.id, hit, String(request.id))
-      return reply.send(sessionJson(hit))
+      // sent, not returned: a returned reply is a thenable Fastify would wait on (two closures per request)
+      reply.send(sessionJson(hit))
+      return
     }
     return sessions.getSession(name, request.body?.rejectedToken, principal.id).then((issued) => {
       handouts?.record(principal.id, issued, String(request.id))
