@@ -31,6 +31,7 @@ import { AccessLog } from './http/access-log.ts'
 import { requestId } from './http/request-id.ts'
 import { sharedSerializerBuilds } from './http/serializer-builds.ts'
 import { closeIdleSocketsUnlessAnswering, noteAnswer } from './http/socket-idle.ts'
+import { trackConnections } from './http/close-after-answer.ts'
 import { readTlsMaterial, reloadTlsOnChange, type TlsFiles } from './http/tls.ts'
 
 declare module 'fastify' {
@@ -174,17 +175,16 @@ export async function buildApp (config: Config, overrides: BrokerOverrides = {})
   await app.register(metricsRoutes, { metrics: broker.metrics, token: config.METRICS_TOKEN })
 
   // Requests in flight at shutdown finish, but their keep-alive connections must not hold
-  // server.close() open until the keep-alive timeout: answer them with Connection: close.
+  // server.close() open until the keep-alive timeout: answer them with Connection: close
+  // (close-after-answer.ts).
   // the re-validation scheduler runs while the app serves; it stops before the broker closes Redis under a running validation
   app.addHook('onReady', async () => { broker.health.start() })
+  const connections = trackConnections(app.server)
   app.addHook('preClose', async () => {
     closing = true
+    connections.closeAfterAnswers()
     await broker.health.stop()
     broker.sessions.stopBy(Date.now() + answerWindowMs(config.SHUTDOWN_TIMEOUT_MS))
-  })
-  app.addHook('onSend', (request, reply, payload, done) => {
-    if (closing) reply.header('connection', 'close')
-    done(null, payload)
   })
   app.addHook('onClose', async () => {
     const { cutShort, abandonedLogins } = broker.sessions.shutdownTally

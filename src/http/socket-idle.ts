@@ -16,6 +16,11 @@ export function noteAnswer (response: ServerResponse): void {
   else response.once('socket', (s: WatchedSocket) => { s[answering] = response })
 }
 
+/** The answer the socket carries, or carried last (noteAnswer). */
+export function answerOn (socket: Socket): ServerResponse | undefined {
+  return (socket as WatchedSocket)[answering]
+}
+
 export interface IdleSocketOptions {
   /**
    * The longest the broker may work on an answer while its socket is quiet (a login wait, Salesforce's
