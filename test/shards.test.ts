@@ -1,7 +1,8 @@
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
-import { assignShards, FILE_TIME, fileTime, readWeights, SHARD_COUNT, testFiles } from './shards/plan.ts'
+import { tmpdir } from 'node:os'
+import { assignShards, byWeight, claim, FILE_TIME, fileTime, readWeights, SHARD_COUNT, testFiles } from './shards/plan.ts'
 
 const ROOT = join(import.meta.dirname, '..')
 
@@ -24,6 +25,18 @@ t.test('dealing by weight: heaviest first, each to the lightest shard; unknown f
   const shards = assignShards(['a', 'b', 'c', 'd', 'new'], { a: 10, b: 6, c: 5, d: 1 }, 2)
   // a(10) → 1; b(6) → 2; new (median 6) → 2 (12); c(5) → 1 (15); d(1) → 2 (13); each run heaviest first
   t.same(shards, [['a', 'c'], ['b', 'new', 'd']])
+})
+
+t.test('claimed as they go: each file by the one shard that claims it first, in the same heaviest-first order', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'sfb-claims-test-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const order = byWeight(['c', 'new', 'a', 'test/b.test.ts'], { a: 10, 'test/b.test.ts': 6, c: 1 }).map(w => w.file)
+  t.same(order, ['a', 'new', 'test/b.test.ts', 'c'], 'heaviest first; unknown files weigh the median (6), ties by path')
+  // two shards going down the list: whatever the interleaving, every file goes to exactly one
+  const first = order.filter(f => claim(dir, f))
+  const second = order.filter(f => claim(dir, f))
+  t.same(first, order)
+  t.same(second, [], 'a file already claimed is not run again')
 })
 
 t.test('each file\'s time, as a shard prints it, is what shard-weights reads back', async (t) => {

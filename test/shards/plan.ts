@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs'
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 /**
@@ -9,16 +9,19 @@ import { join } from 'node:path'
  * know nothing of shards; `import t from 'tap'` is the shard's root test, so each file's top-level
  * tests run one after another in the order the files are imported.
  *
- * Files are dealt to shards by their weight (the seconds each took in a recent run, weights.json;
- * a file not listed there weighs the median), heaviest first, each to the lightest shard: the
- * shards end together. A shard runs its files in that order, heaviest first.
+ * Under `npm test` the shards claim files as they go (CLAIMS_VARIABLE below): each goes down one
+ * list of every file, heaviest first by its weight (the seconds it took in a recent run,
+ * weights.json; a file not listed there weighs the median), so the shards end within a short file
+ * of each other however long a file waited this time. Run by hand (`tap` alone), each shard runs a
+ * share dealt in advance by the same weights (assignShards).
  *
- * Four shards, all at once: each costs its start (tap, the broker's imports, coverage of every
+ * Five shards, all at once: each costs its start (tap, the broker's imports, coverage of every
  * module it loads) again, and on 2 cores a shard's waits (Redis failing over, a child starting)
- * are filled by the other shards and by eslint and tsc (scripts/test.ts). Measured on 2 cores with
- * the static checks beside, on a VM where the suite is CPU-bound: 3 shards 198 s wall and 321 s
- * CPU, 4 shards 199 s and 350 s, 8 shards (before) 231 s and 423 s; on a faster VM, where a shard
- * spends half its time waiting: 3 shards 156 s and 232 s, 4 shards 138 s and 230–239 s.
+ * are filled by the other shards and by eslint and tsc (scripts/test.ts). Measured on a 2-core VM
+ * where the suite is CPU-bound (2026-12-06): shares dealt in advance, 6 shards 2 min 37–39 s (the
+ * shards ended 131–150 s: a file's wait differs from run to run); claimed as they go, 4 shards
+ * 2 min 41 s (idle cores while shards waited), 5 shards 2 min 27 s and 2 min 31 s (280–284 s of
+ * CPU, shards ending within a second), 6 shards 2 min 34 s (296 s of CPU).
  */
 
 const ROOT = join(import.meta.dirname, '..', '..')
@@ -32,13 +35,17 @@ export function testFiles (): string[] {
     .sort()
 }
 
-export function assignShards (files: string[], weights: Record<string, number>, count: number): string[][] {
+/** Every file, heaviest first (a file not in `weights` weighs the median; ties by path). */
+export function byWeight (files: string[], weights: Record<string, number>): Array<{ file: string, weight: number }> {
   const known = Object.values(weights).sort((a, b) => a - b)
   const median = known.length > 0 ? known[Math.floor(known.length / 2)] : 1
-  const weighed = files.map(file => ({ file, weight: weights[file] ?? median }))
+  return files.map(file => ({ file, weight: weights[file] ?? median }))
     .sort((a, b) => b.weight - a.weight || a.file.localeCompare(b.file))
+}
+
+export function assignShards (files: string[], weights: Record<string, number>, count: number): string[][] {
   const shards = Array.from({ length: count }, () => ({ files: [] as string[], total: 0 }))
-  for (const { file, weight } of weighed) {
+  for (const { file, weight } of byWeight(files, weights)) {
     const lightest = shards.reduce((min, s) => s.total < min.total ? s : min)
     lightest.files.push(file)
     lightest.total += weight
@@ -48,7 +55,27 @@ export function assignShards (files: string[], weights: Record<string, number>, 
   return shards.map(s => s.files)
 }
 
-export const SHARD_COUNT = 6
+/**
+ * The folder in which one run's shards claim their files (scripts/test.ts makes it for `npm test`).
+ * With it, a shard does not run a share dealt in advance: each goes down the list of every file,
+ * heaviest first, and runs the files it claims first, so a shard whose files waited longer than
+ * their weights said (a slow failover, an npm install) takes fewer of the rest, and the shards end
+ * within a short file of each other. Without it (`tap` run by hand), the shares of assignShards.
+ */
+export const CLAIMS_VARIABLE = 'SFB_TEST_CLAIMS'
+
+/** True for the one shard that claims `file` first in `dir`: an exclusive create, which one process wins. */
+export function claim (dir: string, file: string): boolean {
+  try {
+    closeSync(openSync(join(dir, encodeURIComponent(file)), 'wx'))
+    return true
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false
+    throw err
+  }
+}
+
+export const SHARD_COUNT = 5
 
 export function readWeights (): Record<string, number> {
   return JSON.parse(readFileSync(join(import.meta.dirname, 'weights.json'), 'utf8')) as Record<string, number>

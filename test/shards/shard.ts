@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import t from 'tap'
-import { assignShards, fileTime, readWeights, SHARD_COUNT, testFiles } from './plan.ts'
+import { assignShards, byWeight, claim, CLAIMS_VARIABLE, fileTime, readWeights, SHARD_COUNT, testFiles } from './plan.ts'
 
 /** A shard's process (test/shards/N.shard.ts): which files it runs is decided in plan.ts. */
 
@@ -18,14 +18,17 @@ function cpuSeconds (): number {
 }
 
 /**
- * Runs shard `index`'s files (1-based) heaviest first (plan.ts), each as a test named by its path that imports
+ * Runs shard `index`'s files (1-based), or those it claims first (plan.ts), heaviest first, each as a test named by its path that imports
  * it (and fails if it cannot be loaded). The file's own top-level tests go to the same root, after
  * that one; the next file is imported only when they are done, so what a file starts at its top
  * level (a broker, a browser) starts when its tests are next, as when it ran alone. Each file's wall
  * and CPU time (its tests included: from its import to the next file's) is printed as a comment.
  */
 export async function runShard (index: number): Promise<void> {
-  const files = assignShards(testFiles(), readWeights(), SHARD_COUNT)[index - 1]
+  const claims = process.env[CLAIMS_VARIABLE]
+  const files = claims !== undefined
+    ? byWeight(testFiles(), readWeights()).map(w => w.file)
+    : assignShards(testFiles(), readWeights(), SHARD_COUNT)[index - 1]
   let running: { file: string, wall: number, cpu: number } | undefined
   const timeRunning = (): void => {
     if (running === undefined) return
@@ -34,6 +37,7 @@ export async function runShard (index: number): Promise<void> {
   }
   t.teardown(timeRunning)
   for (const file of files) {
+    if (claims !== undefined && !claim(claims, file)) continue
     await t.test(file, async () => {
       timeRunning()
       running = { file, wall: performance.now(), cpu: cpuSeconds() }
