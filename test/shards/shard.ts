@@ -18,8 +18,8 @@ function cpuSeconds (): number {
 }
 
 /**
- * Runs shard `index`'s files (1-based), or those it claims first (plan.ts), heaviest first, each as a test named by its path that imports
- * it (and fails if it cannot be loaded). The file's own top-level tests go to the same root, after
+ * Runs shard `index`'s files (1-based), or under `npm test` the files it claims first (plan.ts),
+ * heaviest first, each as a test named by its path that imports it (and fails if it cannot be loaded). The file's own top-level tests go to the same root, after
  * that one; the next file is imported only when they are done, so what a file starts at its top
  * level (a broker, a browser) starts when its tests are next, as when it ran alone. Each file's wall
  * and CPU time (its tests included: from its import to the next file's) is printed as a comment.
