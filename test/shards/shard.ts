@@ -19,10 +19,11 @@ function cpuSeconds (): number {
 
 /**
  * Runs shard `index`'s files (1-based), or under `npm test` the files it claims first (plan.ts),
- * heaviest first, each as a test named by its path that imports it (and fails if it cannot be loaded). The file's own top-level tests go to the same root, after
- * that one; the next file is imported only when they are done, so what a file starts at its top
- * level (a broker, a browser) starts when its tests are next, as when it ran alone. Each file's wall
- * and CPU time (its tests included: from its import to the next file's) is printed as a comment.
+ * heaviest first, each as a test named by its path that imports it (and fails if it cannot be
+ * loaded). The file's own top-level tests go to the same root, after that one; the next file is
+ * imported only when they are done, so what a file starts at its top level (a broker, a browser)
+ * starts when its tests are next, as when it ran alone. Each file's wall and CPU time (its tests
+ * included: from its import to the next file's) is printed as a comment.
  */
 export async function runShard (index: number): Promise<void> {
   const claims = process.env[CLAIMS_VARIABLE]
