@@ -3,7 +3,7 @@ import type { Logger } from 'pino'
 import type { FailedLoginsRead } from '../salesforce/failed-logins.ts'
 import type { ConnectionDefinition, SalesforceSession } from '../salesforce/types.ts'
 import type { SharedState } from '../shared-state/shared-state.ts'
-import { loginGuardAskedDoc, loginGuardDoc, loginGuardTruthDoc, loginUserLease, orgSessionDoc, salesforceUserDoc } from '../shared-state/state-names.ts'
+import { loginGuardAskedDoc, loginGuardDoc, loginGuardTruthDoc, loginInFlightDoc, loginUserLease, orgSessionDoc, salesforceUserDoc } from '../shared-state/state-names.ts'
 import { guardDecision, mergeGuards, sameGuard, withFailure, withReset, type GuardDecision, type GuardPolicy, type GuardState } from './login-guard.ts'
 import { loginIdentity } from './login-identity.ts'
 
@@ -110,6 +110,17 @@ export class GuardStore {
       this.opts.logger.warn({ err: { message: (err as Error).message } }, 'failure guard not written to redis: kept in this replica until it is')
     })
     await this.opts.state.publish({ type: 'guard', identity, state }).catch(() => {})
+  }
+
+  /**
+   * A password login is about to go out under the user's lease: noted for the fleet first, so that
+   * if this replica dies before it counts the answer (killed, out of memory, its node lost) the
+   * lease's next holder counts the login as failed. The lease takes the note back when it is
+   * released (lease.ts `notes`), the answer counted by then. Redis unreachable: only this replica's memory
+   * holds the note, and it dies with the replica (the README says so).
+   */
+  async noteSent (identity: string, at: number): Promise<void> {
+    await this.opts.state.putJson(loginInFlightDoc(identity), { at })
   }
 
   /**

@@ -3,16 +3,16 @@ import type { Logger } from 'pino'
 import { DomainError } from '../errors.ts'
 import { INTERNAL_LOGIN_ERROR, type ClassifiedFailure, type ConnectionDefinition, type LoginOutcome, type SalesforceSession } from '../salesforce/types.ts'
 import type { CachedSession, CircuitState, SharedState, StateRead } from '../shared-state/shared-state.ts'
-import { loginBudgetWindow, loginGuardTruthDoc, loginRateHoldDoc, loginUserLease, orgSessionDoc, salesforceUserDoc, transientHoldOffDoc } from '../shared-state/state-names.ts'
+import { loginBudgetWindow, loginGuardTruthDoc, loginInFlightDoc, loginRateHoldDoc, loginUserLease, orgSessionDoc, salesforceUserDoc, transientHoldOffDoc } from '../shared-state/state-names.ts'
 import { ChangeWaiters } from './change-waiters.ts'
 import { circuitBlocks, openCircuit, opensCircuit, type CircuitPolicy } from './circuit.ts'
 import { GuardStore, type GuardStoreOptions, type GuardTruth } from './guard-store.ts'
 import { endedHoldOff, HOLD_OFF_KEEP_MS, holdsOff, nextHoldOff } from './hold-off.ts'
 import { underLease } from './lease.ts'
 import { BUDGET_WINDOW_MS, budgetCap, budgetDecision, type LoginPurpose } from './login-budget.ts'
-import { candidateRetryAt, guardDecision, refusesCandidate, withFailure, withReset, type GuardDecision, type GuardPolicy, type GuardState } from './login-guard.ts'
+import { candidateRetryAt, countsUnanswered, guardDecision, refusesCandidate, withFailure, withReset, type GuardDecision, type GuardPolicy, type GuardState } from './login-guard.ts'
 import { credentialHash, loginIdentity } from './login-identity.ts'
-import { LoginStateReader, type LoginState } from './login-state.ts'
+import { LoginStateReader, type LoginState, type OrgSession } from './login-state.ts'
 import { toCachedSession, type LifetimePolicy } from './session-lifetime.ts'
 
 export type { GuardTruth } from './guard-store.ts'
@@ -138,6 +138,8 @@ export class LoginGate {
       logger: this.opts.logger,
       signal: req.signal,
       onAbandon: async () => { await inFlight.abandon?.() },
+      // the note of a password login in flight (noteSent) goes with the lease, once its answer is counted
+      ...(spendsLoginAttempts(req.definition.flow) ? { notes: [loginInFlightDoc(identity)] } : {}),
       askFirst: false,
       waitForChange: ms => this.waiters.wait(identity, Math.min(ms, WAIT_POLL_MS)),
       // after a wait: did the login someone else held answer this request, or forbid it?
@@ -219,7 +221,7 @@ export class LoginGate {
     const stored = outcome.ok && req.storedVersion !== undefined ? outcome.switched ?? { version: req.storedVersion, definition: req.definition } : undefined
     if (outcome.ok && stored) {
       const entry = toCachedSession(outcome.session, stored.version, stored.definition, this.opts.lifetime)
-      await this.store(connection, entry)
+      await this.store(connection, entry, state.orgSession)
       const ended = endedHoldOff(state.holdOff)
       if (ended) await this.opts.state.putJson(transientHoldOffDoc(connection), ended, 1_000)
       this.opts.logger.info({ connection, flow: stored.definition.flow, secretVersion: stored.version, orgId: entry.session.orgId }, 'salesforce login succeeded')
@@ -235,10 +237,15 @@ export class LoginGate {
     return outcome
   }
 
-  /** A session of a stored version, for every caller and replica; its org noted (the failure guard may read another user's count with it). */
-  private async store (connection: string, entry: CachedSession): Promise<void> {
+  /**
+   * A session of a stored version, for every caller and replica; its org noted (the failure guard may
+   * read another user's count with it), unless the login's state read showed the same note already.
+   */
+  private async store (connection: string, entry: CachedSession, known?: LoginState['orgSession']): Promise<void> {
     await this.opts.state.storeSession(connection, entry)
-    if (entry.session.orgId) await this.opts.state.putJson(orgSessionDoc(entry.session.orgId), { connection, version: entry.secretVersion })
+    const orgId = entry.session.orgId
+    const noted = known?.orgId === orgId && known.last?.connection === connection && known.last.version === entry.secretVersion
+    if (orgId && !noted) await this.opts.state.putJson(orgSessionDoc(orgId), { connection, version: entry.secretVersion } satisfies OrgSession)
     await this.opts.state.publish({ type: 'session', connection, secretVersion: entry.secretVersion })
   }
 
@@ -287,6 +294,16 @@ export class LoginGate {
       // 'not_read': the request's flow sends no password, so its guard was not read: never a reason to send one
       if (state.guard === 'unavailable' || state.guard === 'not_read') return { ok: false, refusal: { kind: 'guard_unavailable' } }
       guard = await this.guards.merged(identity, state.guard)
+      if (state.inFlight) {
+        // the lease's last holder sent a password login and never counted its answer: it died
+        // waiting. Salesforce may have judged that login, so it counts as failed, as of when it went out
+        const unanswered = state.inFlight
+        state.inFlight = null
+        if (countsUnanswered(guard, unanswered.at)) {
+          guard = (await this.countFailure(identity, guard, undefined, req, UNANSWERED_LOGIN, unanswered.at)).next
+          state.guard = guard
+        }
+      }
       let decision = guardDecision(guard, this.opts.guard)
       if (decision.blocked) {
         // the user may have been unlocked or its password reset since: where Salesforce can say so, it decides
@@ -318,15 +335,22 @@ export class LoginGate {
     // counted now, before the next holder of the lease reads the count; its answer, if it still
     // comes, resets the count (a success) or is not counted again (a failure)
     let abandoned: Promise<void> | undefined
-    // stopped while the gate read the count or took the budget (awaits above): nothing goes out. From
-    // here to the login's start there is no await, so a stop after this check finds `abandon` set
+    // stopped while the gate read the count or took the budget (awaits above): nothing goes out
     if (signal?.aborted) return { ok: false, refusal: { kind: 'busy', retryAt: now + 1000 } }
+    let sent = false
     if (spendsAttempts) {
       inFlight.abandon = () => {
-        abandoned = this.countFailure(identity, guard, undefined, req, ABANDONED_LOGIN).then(({ next }) => { state.guard = next })
+        abandoned = sent ? this.countFailure(identity, guard, undefined, req, ABANDONED_LOGIN, started).then(({ next }) => { state.guard = next }) : Promise.resolve()
         return abandoned
       }
+      // noted before it goes out: a replica killed before the answer is counted leaves the note to
+      // the lease's next holder, who counts the login as failed (above). The note goes with the lease
+      await this.guards.noteSent(identity, started)
+      // stopped while the note was written: nothing goes out (the lease, handed on, took the note
+      // along). From here to the login's start there is no await, so a stop after this check finds it sent
+      if (signal?.aborted) return { ok: false, refusal: { kind: 'busy', retryAt: now + 1000 } }
     }
+    sent = true
     const outcome = await this.opts.core(definition).catch((err: unknown): LoginOutcome => unexpected(this.opts.logger, err))
     inFlight.abandon = undefined
     this.opts.observer?.loginAttempt?.(connection, definition.flow, outcome.ok ? 'ok' : outcome.failure.classification, this.now() - started)
@@ -339,7 +363,16 @@ export class LoginGate {
       if (outcome.ok || outcome.failure.loginAccepted === true) await this.guards.resetAsOf(identity, started)
       return outcome
     }
+    // the note goes with the lease; killed before that, the next holder finds this answer's failure
+    // counted already (stamped when it was sent), or a reset after it, and counts nothing twice
+    return this.recordAnswer(identity, state, req, { guard, hash, circuit, started }, outcome)
+  }
 
+  /** Salesforce's answer to a login sent under the lease, written where the fleet reads it: the guard, the circuit, the rate hold. */
+  private async recordAnswer (identity: string, state: LoginState, req: GateRequest, sent: { guard: GuardState | null, hash: string | undefined, circuit: CircuitState | null, started: number }, outcome: LoginOutcome): Promise<GateOutcome> {
+    const { connection, definition, storedVersion } = req
+    const { guard, hash, circuit, started } = sent
+    const spendsAttempts = spendsLoginAttempts(definition.flow)
     if (outcome.ok || outcome.failure.loginAccepted === true) {
       // Salesforce took the password (even one it serves no session for): its count is back to zero
       if (spendsAttempts && guard && (guard.failures.length > 0 || guard.resetAt === undefined || guard.truthReadAt !== undefined)) {
@@ -367,11 +400,11 @@ export class LoginGate {
     // a password login the broker gave up on may have been judged by Salesforce: it counts as failed.
     // Its candidate is remembered as refused only when Salesforce judged the secret (refusesCandidate):
     // sent again once Salesforce answers, or once Setup is fixed, it must go through (the count still
-    // stops short of a lockout)
-    const counts = spendsAttempts && !abandoned && failure.loginAccepted !== true && (opensCircuit(failure) || failure.outcomeUnknown === true)
+    // stops short of a lockout). Stamped with when it was sent: the note of it (noteSent) has the same time
+    const counts = spendsAttempts && failure.loginAccepted !== true && (opensCircuit(failure) || failure.outcomeUnknown === true)
     let counted: { counted?: true, guardStopped?: GuardStop } = {}
     if (counts) {
-      const { next, decision } = await this.countFailure(identity, guard, refusesCandidate(failure) ? hash : undefined, req, failure)
+      const { next, decision } = await this.countFailure(identity, guard, refusesCandidate(failure) ? hash : undefined, req, failure, started)
       state.guard = next
       counted = decision.blocked ? { counted: true, guardStopped: { failures: decision.failures, threshold: decision.threshold } } : { counted: true }
     }
@@ -380,8 +413,9 @@ export class LoginGate {
     return { ok: false, failure, circuit: state.circuit, ...counted }
   }
 
-  private async countFailure (identity: string, guard: GuardState | null, hash: string | undefined, req: GateRequest, failure: ClassifiedFailure): Promise<{ next: GuardState, decision: GuardDecision }> {
-    const next = withFailure(guard, this.now(), hash)
+  /** One failed login counted, stamped `at` (when it was sent). */
+  private async countFailure (identity: string, guard: GuardState | null, hash: string | undefined, req: GateRequest, failure: ClassifiedFailure, at: number): Promise<{ next: GuardState, decision: GuardDecision }> {
+    const next = withFailure(guard, at, hash)
     await this.guards.write(identity, next)
     const decision = guardDecision(next, this.opts.guard)
     this.opts.logger.warn({ connection: req.connection, purpose: req.purpose, classification: failure.classification, outcomeUnknown: failure.outcomeUnknown === true, failedLogins: next.failures.length, lockoutThreshold: this.opts.guard.threshold }, 'salesforce login failed: counted by the failure guard')
@@ -449,6 +483,16 @@ export class LoginGate {
 
 /** The password login under a lease that is in flight, while it is: how to count it when its caller stops waiting. */
 interface InFlightLogin { abandon?: () => Promise<void> }
+
+/** What the guard logs of a password login sent by a replica that died before counting its answer (counted: Salesforce may have judged it). */
+const UNANSWERED_LOGIN: ClassifiedFailure = {
+  classification: 'unreachable',
+  retryable: true,
+  credentialFailure: false,
+  outcomeUnknown: true,
+  message: 'a replica sent this login and stopped before it counted the answer',
+  hint: 'counted as a failed login: Salesforce may have judged it',
+}
 
 /** What the guard logs of a password login given up on at shutdown (counted: Salesforce may still judge it). */
 const ABANDONED_LOGIN: ClassifiedFailure = {

@@ -87,6 +87,16 @@ export function withFailure (state: GuardState | null, now: number, candidateHas
   }
 }
 
+/**
+ * Whether a password login sent at `sentAt` whose answer was never counted (its replica died) is
+ * to be counted now: not when the count has it already (its failure, stamped when it was sent), nor
+ * when a reset came after it went out (a success or an admin's word that Salesforce's count is zero).
+ */
+export function countsUnanswered (state: GuardState | null, sentAt: number): boolean {
+  if (!state) return true
+  return !state.failures.includes(sentAt) && !(state.resetAt !== undefined && state.resetAt > sentAt)
+}
+
 /** A success (or an admin's word that Salesforce's count is zero) resets the count; failed candidates stay remembered (they are still wrong). */
 export function withReset (state: GuardState | null, now: number): GuardState {
   return { failures: [], candidates: candidatesOf(state, now), resetAt: now }

@@ -1,5 +1,5 @@
 import type { CachedSession, CircuitState, SharedState, StateRead } from '../shared-state/shared-state.ts'
-import { loginBudgetWindow, loginGuardDoc, loginRateHoldDoc, salesforceUserDoc, transientHoldOffDoc } from '../shared-state/state-names.ts'
+import { loginBudgetWindow, loginGuardDoc, loginInFlightDoc, loginRateHoldDoc, orgSessionDoc, salesforceUserDoc, transientHoldOffDoc } from '../shared-state/state-names.ts'
 import type { HoldOff } from './hold-off.ts'
 import { BUDGET_WINDOW_MS } from './login-budget.ts'
 import type { GuardState } from './login-guard.ts'
@@ -20,13 +20,20 @@ export interface LoginState {
   used: number
   /** the fleet's failure count of the user (password flows); 'unavailable' when Redis cannot say; 'not_read' when not asked for */
   guard: GuardState | null | 'unavailable' | 'not_read'
+  /** a password login sent under an earlier holding of the lease and never answered (read with the guard) */
+  inFlight?: { at: number } | null
   /** while the fleet's count cannot be read: this replica's own copy (shown by health, never a reason to log in) */
   replicaGuard?: GuardState | null
+  /** which connection and version last logged in to the owner's org, when the owner is a known Salesforce user (a login rewrites it only when it changes) */
+  orgSession?: { orgId: string, last: OrgSession | null }
   /** the caller's own documents, asked for by name */
   docs: Record<string, unknown>
   /** the caller's other reads, in the order asked */
   also: unknown[]
 }
+
+/** The connection and secret version whose session answered last for an org (the failure guard reads the org's count with it). */
+export interface OrgSession { connection: string, version: number }
 
 export interface LoginStateQuery {
   connection: string
@@ -99,6 +106,9 @@ export class LoginStateReader {
     const circuitAt = stored === undefined ? -1 : at({ kind: 'circuit', connection: q.connection })
     const holdOffAt = q.withHoldOff ? at({ kind: 'doc', key: transientHoldOffDoc(q.connection) }) : -1
     const guardAt = q.withGuard ? at({ kind: 'doc', key: loginGuardDoc(q.identity) }) : -1
+    const inFlightAt = q.withGuard ? at({ kind: 'doc', key: loginInFlightDoc(q.identity) }) : -1
+    const orgId = orgOfOwner(owner)
+    const orgSessionAt = orgId === undefined ? -1 : at({ kind: 'doc', key: orgSessionDoc(orgId) })
     const docsAt = (q.docs ?? []).map(key => at({ kind: 'doc', key }))
     const alsoAt = (q.also ?? []).map(at)
     const values = await this.state.readMany(reads, { strict }) as unknown[]
@@ -111,8 +121,16 @@ export class LoginStateReader {
       circuit: pick<CircuitState>(circuitAt),
       holdOff: pick<HoldOff>(holdOffAt),
       guard: guardAt < 0 ? 'not_read' : pick<GuardState>(guardAt),
+      ...(inFlightAt < 0 ? {} : { inFlight: pick<{ at: number }>(inFlightAt) }),
+      ...(orgId === undefined ? {} : { orgSession: { orgId, last: pick<OrgSession>(orgSessionAt) } }),
       docs: Object.fromEntries((q.docs ?? []).map((key, i) => [key, values[docsAt[i]]])),
       also: alsoAt.map(i => values[i]),
     }
   }
+}
+
+/** The org of a budget owner that is a known Salesforce user (`sfuser:<org>/<user>`); undefined for a login identity. */
+function orgOfOwner (owner: string): string | undefined {
+  if (!owner.startsWith('sfuser:')) return undefined
+  return owner.slice('sfuser:'.length).split('/')[0] || undefined
 }

@@ -246,10 +246,10 @@ export class FallbackSharedState implements SharedState {
     }
   }
 
-  async releaseLease (name: string, owner: string): Promise<boolean> {
-    const local = await this.local.releaseLease(name, owner)
+  async releaseLease (name: string, owner: string, notes?: readonly string[]): Promise<boolean> {
+    const local = await this.local.releaseLease(name, owner, notes)
     try {
-      return (await this.primary.releaseLease(name, owner)) || local
+      return (await this.primary.releaseLease(name, owner, notes)) || local
     } catch (err) {
       this.markDegraded('releaseLease', err)
       return local

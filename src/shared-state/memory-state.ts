@@ -93,9 +93,10 @@ export class MemorySharedState implements SharedState {
     return await this.acquireLease(name, owner, ttlMs) ? 'claimed' : 'held'
   }
 
-  async releaseLease (name: string, owner: string): Promise<boolean> {
+  async releaseLease (name: string, owner: string, notes: readonly string[] = []): Promise<boolean> {
     const held = this.leases.get(name)
     if (!held || held.value !== owner) return false
+    for (const note of notes) this.docs.delete(note)
     this.leases.delete(name)
     return true
   }

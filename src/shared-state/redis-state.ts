@@ -23,7 +23,8 @@ export interface RedisStateOptions {
   clock?: Clock
 }
 
-const RELEASE_IF_OWNER = 'if redis.call(\'get\', KEYS[1]) == ARGV[1] then return redis.call(\'del\', KEYS[1]) else return 0 end'
+/** the lease (KEYS[1]) and its notes (KEYS[2..]), all of one owner's slot, deleted only by the lease's holder */
+const RELEASE_IF_OWNER = 'if redis.call(\'get\', KEYS[1]) == ARGV[1] then for i = 2, #KEYS do redis.call(\'del\', KEYS[i]) end return redis.call(\'del\', KEYS[1]) else return 0 end'
 const RENEW_IF_OWNER = 'if redis.call(\'get\', KEYS[1]) == ARGV[1] then return redis.call(\'pexpire\', KEYS[1], ARGV[2]) else return 0 end'
 /**
  * A rolling window as a sorted set of event times: old members trimmed, then, if it holds fewer than
@@ -360,8 +361,8 @@ export class RedisSharedState implements SharedState {
     return await this.acquireLease(name, owner, ttlMs) ? 'claimed' : 'held'
   }
 
-  async releaseLease (name: string, owner: string): Promise<boolean> {
-    const n = await this.client.eval(RELEASE_IF_OWNER, 1, this.keys.lease(name), owner)
+  async releaseLease (name: string, owner: string, notes: readonly string[] = []): Promise<boolean> {
+    const n = await this.client.eval(RELEASE_IF_OWNER, 1 + notes.length, this.keys.lease(name), ...notes.map(note => this.keys.doc(note)), owner)
     return n === 1
   }
 

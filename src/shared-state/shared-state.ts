@@ -84,8 +84,12 @@ export interface CircuitStore {
 export interface Leases {
   /** Takes the lease if nobody holds it; `owner` is a random token so only the holder can release it. */
   acquireLease (name: string, owner: string, ttlMs: number): Promise<boolean>
-  /** Releases the lease only if `owner` still holds it (compare-and-delete). */
-  releaseLease (name: string, owner: string): Promise<boolean>
+  /**
+   * Releases the lease only if `owner` still holds it (compare-and-delete), and with it, in the same
+   * step, `notes`: documents of the same owner (state-names.ts) that stand only while the work under
+   * the lease runs. A holder that lost its lease takes back neither.
+   */
+  releaseLease (name: string, owner: string, notes?: readonly string[]): Promise<boolean>
   /** Extends the lease to `ttlMs` from now, only if `owner` still holds it (compare-and-expire). */
   renewLease (name: string, owner: string, ttlMs: number): Promise<boolean>
   /**

@@ -45,6 +45,13 @@ export const loginUserLease = (identity: string): string => `login-user:${identi
 /** Document: the user's failure guard, failed logins counted toward lockout (the gate); no expiry. */
 export const loginGuardDoc = (identity: string): string => `login-guard:${identity}`
 
+/**
+ * Document: a password login of the user is on its way to Salesforce, `{ at }` when it was sent (the
+ * gate, under the user's lease); cleared once its answer is counted. Found by the lease's next
+ * holder, it is the login of a replica that died waiting: counted as failed. No expiry.
+ */
+export const loginInFlightDoc = (identity: string): string => `login-in-flight:${identity}`
+
 /** Document: what Salesforce last said of the user's failed logins and lock (the gate); no expiry. */
 export const loginGuardTruthDoc = (identity: string): string => `login-guard-truth:${identity}`
 

@@ -11,8 +11,9 @@ import { until } from '../support/redis-topologies.ts'
 
 /**
  * A replica that stops hands its user's lease on while its own password login may still be on its
- * way. Two gates over one shared state are two replicas; the Salesforce here judges each login the
- * moment it arrives (and locks the user at 3, as an org may), and answers when the test lets it.
+ * way; one that is killed hands nothing on, its lease runs out. Two gates over one shared state are
+ * two replicas; the Salesforce here judges each login the moment it arrives (and locks the user at
+ * 3, as an org may), and answers when the test lets it.
  */
 
 const WRONG: ClassifiedFailure = { classification: 'invalid_credentials', retryable: false, credentialFailure: true, message: 'INVALID_LOGIN', hint: '' }
@@ -60,7 +61,24 @@ class HeldBudgetState extends MemorySharedState {
   }
 }
 
-function gate (state: MemorySharedState, core: (d: ConnectionDefinition) => Promise<LoginOutcome>): LoginGate {
+/**
+ * A replica's view of the shared state that dies with it: once killed, nothing it asks of Redis is
+ * ever answered (no renewal of its lease, no count, no note taken back), as for a process killed
+ * with SIGKILL.
+ */
+function mortal (state: MemorySharedState): { state: MemorySharedState, kill: () => void } {
+  let dead = false
+  const view = new Proxy(state, {
+    get (target, name) {
+      const value: unknown = Reflect.get(target, name)
+      if (typeof value !== 'function') return value
+      return (...args: unknown[]) => dead ? new Promise(() => {}) : (value as (...a: unknown[]) => unknown).apply(target, args)
+    },
+  })
+  return { state: view, kill: () => { dead = true } }
+}
+
+function gate (state: MemorySharedState, core: (d: ConnectionDefinition) => Promise<LoginOutcome>, leaseTtlMs = 5000): LoginGate {
   return new LoginGate({
     core,
     state,
@@ -69,7 +87,7 @@ function gate (state: MemorySharedState, core: (d: ConnectionDefinition) => Prom
     guard: { threshold: 3 },
     lifetime: { safetyMarginMs: 60_000, maxTtlMs: 900_000 },
     loginsPerHour: 3600,
-    leaseTtlMs: 5000,
+    leaseTtlMs,
     waitTimeoutMs: 5000,
     hashKey: randomBytes(32),
   })
@@ -130,4 +148,44 @@ t.test('the late success of an abandoned login resets the count as of when it wa
   await b.obtain(candidate('wrong-c'))
   await b.obtain(candidate('wrong-d'))
   t.equal(sf.locked, false, 'two more wrong candidates do not lock the user')
+})
+
+t.test('a replica killed while Salesforce judges its password login: the next holder of the lease counts that login as failed', async (t) => {
+  const { sf, core } = salesforce('right')
+  const state = new MemorySharedState()
+  const doomed = mortal(state)
+  // a short lease: a killed holder is replaced within one ttl
+  const a = gate(doomed.state, core, 150)
+  const b = gate(state, core, 150)
+  sf.answer.set('wrong-a', new Promise(() => {})) // A never hears back: it is killed first
+
+  a.obtain(candidate('wrong-a')).catch(() => {})
+  await sf.arrived.promise
+  doomed.kill()
+  t.equal(sf.failed, 1, 'Salesforce judged A\'s login: one failure')
+
+  // B waits for A's lease to run out, then sends its own wrong candidate: room for one before the lockout
+  const fromB = await b.obtain(candidate('wrong-b'))
+  t.ok(!fromB.ok && 'failure' in fromB && fromB.counted, 'B\'s wrong candidate went out and was counted')
+  t.equal(sf.failed, 2)
+  const third = await b.obtain(candidate('wrong-c'))
+  t.ok(!third.ok && 'refusal' in third && third.refusal.kind === 'guarded', 'the third wrong candidate is held back: it would lock the user')
+  t.same(sf.sent, ['wrong-a', 'wrong-b'])
+  t.equal(sf.locked, false, 'the user is not locked')
+  t.equal((await state.getJson<GuardState>(loginGuardDoc(identity)))?.failures.length, 2, 'the guard counts what Salesforce counts')
+})
+
+t.test('a login answered and counted leaves nothing for the next holder to count again', async (t) => {
+  const { sf, core } = salesforce('right')
+  const state = new MemorySharedState()
+  const a = gate(state, core)
+  const b = gate(state, core)
+  t.ok(!(await a.obtain(candidate('wrong-a'))).ok)
+  t.ok((await b.obtain(candidate('right'))).ok, 'a success resets the count')
+  t.ok(!(await a.obtain(candidate('wrong-b'))).ok)
+  const fromB = await b.obtain(candidate('wrong-c'))
+  t.ok(!fromB.ok && 'failure' in fromB, 'one more wrong candidate may go: the count is one, not more')
+  t.equal(sf.failed, 2)
+  t.equal(sf.locked, false)
+  t.equal((await state.getJson<GuardState>(loginGuardDoc(identity)))?.failures.length, 2)
 })

@@ -19,6 +19,7 @@ const PINNED: Record<keyof typeof names, [string, string]> = {
   orgSessionDoc: [names.orgSessionDoc('00D1'), 'org-session:00D1'],
   loginUserLease: [names.loginUserLease('user:a@b.c'), 'login-user:user:a@b.c'],
   loginGuardDoc: [names.loginGuardDoc('user:a@b.c'), 'login-guard:user:a@b.c'],
+  loginInFlightDoc: [names.loginInFlightDoc('user:a@b.c'), 'login-in-flight:user:a@b.c'],
   loginGuardTruthDoc: [names.loginGuardTruthDoc('user:a@b.c'), 'login-guard-truth:user:a@b.c'],
   loginGuardAskedDoc: [names.loginGuardAskedDoc('user:a@b.c'), 'login-guard-asked:user:a@b.c'],
   salesforceUserDoc: [names.salesforceUserDoc('user:a@b.c'), 'salesforce-user:user:a@b.c'],
