@@ -1,9 +1,10 @@
 import type { Logger } from 'pino'
-import { ConfigError, decodeKey, readPrincipalsSource, webhookUrls, type Config } from './config.ts'
+import { decodeKey, webhookUrls, type Config } from './config.ts'
 import { createLogger } from './logger.ts'
 import type { Clock } from './clock.ts'
 import { useEgressProxy } from './egress.ts'
-import { parsePrincipals, type PrincipalDirectory } from './auth/principals.ts'
+import { principalsFromConfig } from './auth/principals-config.ts'
+import type { PrincipalDirectory } from './auth/principals.ts'
 import { createJwtVerifier, type JwtVerifier } from './auth/jwt.ts'
 import { randomBytes } from 'node:crypto'
 import { PrincipalsReloader } from './auth/principals-reload.ts'
@@ -295,17 +296,6 @@ export async function createBroker (config: Config, overrides: BrokerOverrides =
       await cachingSecretStore.close()
       await audit.close()
     },
-  }
-}
-
-/** The principals document; a bad one is a configuration error naming the variable it came from. */
-function principalsFromConfig (config: Config): PrincipalDirectory {
-  const source = readPrincipalsSource(config)
-  try {
-    return parsePrincipals(source)
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err
-    throw new ConfigError(`invalid ${config.PRINCIPALS_JSON ? 'PRINCIPALS_JSON' : 'PRINCIPALS_FILE'}: ${err.message.replace(/^invalid principals document:? ?/, '')}`)
   }
 }
 

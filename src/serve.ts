@@ -1,5 +1,6 @@
 import closeWithGrace from 'close-with-grace'
 import type { AddressInfo } from 'node:net'
+import { principalsFromConfig } from './auth/principals-config.ts'
 import { ConfigError, loadConfig, unknownVariableWarnings } from './config.ts'
 import type { SecretStore } from './secrets/store.ts'
 
@@ -21,10 +22,12 @@ export async function serve (env: NodeJS.ProcessEnv, embedded?: Embedded): Promi
   // an unknown variable is a configuration error (exit 78), unless ALLOW_UNKNOWN_VARIABLES=true asked for warnings
   if (source.ALLOW_UNKNOWN_VARIABLES === 'true') for (const warning of unknownVariableWarnings(source)) process.stderr.write(`sf-broker: warning: ${warning}\n`)
   const config = loadConfig(source)
+  // the principals document too (read again, and watched, by the app): it is the most edited file
+  principalsFromConfig(config)
   // the app's modules are loaded once the configuration holds: a bad value exits 78 in a fraction of
   // the time (a crash-looping pod, and the tests that start one per bad value, wait less)
   const { buildApp } = await import('./app.ts')
-  // the principals document, TLS files, keys: read while building, each a ConfigError when wrong
+  // TLS files, keys: read while building, each a ConfigError when wrong
   const app = await buildApp(config)
   if (embedded) await embedded.seed(app.broker.uncachedSecretStore)
 
