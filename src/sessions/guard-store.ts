@@ -4,7 +4,7 @@ import type { FailedLoginsRead } from '../salesforce/failed-logins.ts'
 import type { ConnectionDefinition, SalesforceSession } from '../salesforce/types.ts'
 import type { SharedState } from '../shared-state/shared-state.ts'
 import { loginGuardAskedDoc, loginGuardDoc, loginGuardTruthDoc, loginInFlightDoc, loginUserLease, orgSessionDoc, salesforceUserDoc } from '../shared-state/state-names.ts'
-import { guardDecision, mergeGuards, sameGuard, withFailure, withReset, type GuardDecision, type GuardPolicy, type GuardState } from './login-guard.ts'
+import { guardDecision, mergeGuards, sameGuard, withFailure, withReset, type GuardDecision, type GuardPolicy, type GuardState, type SentLogin } from './login-guard.ts'
 import { loginIdentity } from './login-identity.ts'
 
 /** What Salesforce said of the user's count, when the broker could ask it. */
@@ -114,13 +114,13 @@ export class GuardStore {
 
   /**
    * A password login is about to go out under the user's lease: noted for the fleet first, so that
-   * if this replica dies before it counts the answer (killed, out of memory, its node lost) the
-   * lease's next holder counts the login as failed. The lease takes the note back when it is
-   * released (lease.ts `notes`), the answer counted by then. Redis unreachable: only this replica's memory
-   * holds the note, and it dies with the replica (the README says so).
+   * if this replica dies before it accounts for the answer (killed, out of memory, its node lost)
+   * the next replica to send one counts the login as failed. The note is written to Redis only (a
+   * copy in this replica's memory would die with it); when Redis does not take it, this rejects
+   * and nothing is sent. The lease takes the note back when it is released (lease.ts `notes`).
    */
-  async noteSent (identity: string, at: number): Promise<void> {
-    await this.opts.state.putJson(loginInFlightDoc(identity), { at })
+  async noteSent (identity: string, sent: SentLogin): Promise<void> {
+    await (this.opts.state.tiers?.fleet ?? this.opts.state).putJson(loginInFlightDoc(identity), sent)
   }
 
   /**

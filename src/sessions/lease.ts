@@ -27,8 +27,12 @@ export interface LeaseLoopOptions<T> {
   /** waits until something may have changed (an event from another replica) or `ms` passed */
   waitForChange?: (ms: number) => Promise<void>
   logger?: Logger
-  /** documents that note the work in progress (state-names.ts, the lease's owner): taken back with the lease */
-  notes?: readonly string[]
+  /**
+   * Asked at release: documents of the lease's owner (state-names.ts) that noted the work and are
+   * settled by now, taken back with the lease in the same step (a holder that lost its lease takes
+   * back none). Only the work knows which: a note it neither wrote nor accounted for stays.
+   */
+  notes?: () => readonly string[]
   /** aborted (shutdown): the lease is released once `onAbandon` is done, without waiting for the work to end */
   signal?: AbortSignal
   /**
@@ -70,7 +74,7 @@ export async function underLease<T> (opts: LeaseLoopOptions<T>, work: () => Prom
         return { kind: 'ran', value: await untilAborted(work(), opts.signal, opts.onAbandon) }
       } finally {
         clearInterval(renewal)
-        await opts.state.releaseLease(opts.name, owner, opts.notes).catch(() => false)
+        await opts.state.releaseLease(opts.name, owner, opts.notes?.()).catch(() => false)
       }
     }
     const left = opts.deadline - Date.now()

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from 'pino'
 import { DomainError } from '../errors.ts'
@@ -10,7 +11,7 @@ import { GuardStore, type GuardStoreOptions, type GuardTruth } from './guard-sto
 import { endedHoldOff, HOLD_OFF_KEEP_MS, holdsOff, nextHoldOff } from './hold-off.ts'
 import { underLease } from './lease.ts'
 import { BUDGET_WINDOW_MS, budgetCap, budgetDecision, type LoginPurpose } from './login-budget.ts'
-import { candidateRetryAt, countsUnanswered, guardDecision, refusesCandidate, withFailure, withReset, type GuardDecision, type GuardPolicy, type GuardState } from './login-guard.ts'
+import { candidateRetryAt, countsUnanswered, guardDecision, refusesCandidate, withFailure, withReset, type GuardDecision, type GuardPolicy, type GuardState, type SentLogin } from './login-guard.ts'
 import { credentialHash, loginIdentity } from './login-identity.ts'
 import { LoginStateReader, type LoginState, type OrgSession } from './login-state.ts'
 import { toCachedSession, type LifetimePolicy } from './session-lifetime.ts'
@@ -138,8 +139,9 @@ export class LoginGate {
       logger: this.opts.logger,
       signal: req.signal,
       onAbandon: async () => { await inFlight.abandon?.() },
-      // the note of a password login in flight (noteSent) goes with the lease, once its answer is counted
-      ...(spendsLoginAttempts(req.definition.flow) ? { notes: [loginInFlightDoc(identity)] } : {}),
+      // the note of a password login (noteSent) goes with the lease once its answer is accounted for, by
+      // this holder or, for a holder that died, by this one counting it; any other note stays
+      ...(spendsLoginAttempts(req.definition.flow) ? { notes: () => inFlight.noteSettled === true ? [loginInFlightDoc(identity)] : [] } : {}),
       askFirst: false,
       waitForChange: ms => this.waiters.wait(identity, Math.min(ms, WAIT_POLL_MS)),
       // after a wait: did the login someone else held answer this request, or forbid it?
@@ -294,15 +296,17 @@ export class LoginGate {
       // 'not_read': the request's flow sends no password, so its guard was not read: never a reason to send one
       if (state.guard === 'unavailable' || state.guard === 'not_read') return { ok: false, refusal: { kind: 'guard_unavailable' } }
       guard = await this.guards.merged(identity, state.guard)
-      if (state.inFlight) {
-        // the lease's last holder sent a password login and never counted its answer: it died
-        // waiting. Salesforce may have judged that login, so it counts as failed, as of when it went out
-        const unanswered = state.inFlight
-        state.inFlight = null
-        if (countsUnanswered(guard, unanswered.at)) {
-          guard = (await this.countFailure(identity, guard, undefined, req, UNANSWERED_LOGIN, unanswered.at)).next
+      const noted = state.inFlight
+      state.inFlight = null
+      // this holder's own note, read again by a retry, was accounted for with its answer
+      if (noted && noted.id !== inFlight.ownNote) {
+        // a holder sent a password login and never accounted for its answer: it died waiting (or lost
+        // its lease). Salesforce may have judged that login, so it counts as failed, as of when it went out
+        if (countsUnanswered(guard, noted)) {
+          guard = (await this.countFailure(identity, guard, undefined, req, UNANSWERED_LOGIN, noted.at)).next
           state.guard = guard
         }
+        inFlight.noteSettled = true
       }
       let decision = guardDecision(guard, this.opts.guard)
       if (decision.blocked) {
@@ -340,12 +344,17 @@ export class LoginGate {
     let sent = false
     if (spendsAttempts) {
       inFlight.abandon = () => {
-        abandoned = sent ? this.countFailure(identity, guard, undefined, req, ABANDONED_LOGIN, started).then(({ next }) => { state.guard = next }) : Promise.resolve()
+        const counted = sent ? this.countFailure(identity, guard, undefined, req, ABANDONED_LOGIN, started).then(({ next }) => { state.guard = next }) : Promise.resolve()
+        abandoned = counted.then(() => { inFlight.noteSettled = true })
         return abandoned
       }
-      // noted before it goes out: a replica killed before the answer is counted leaves the note to
-      // the lease's next holder, who counts the login as failed (above). The note goes with the lease
-      await this.guards.noteSent(identity, started)
+      // noted before it goes out: a replica killed before it accounts for the answer leaves the note to
+      // the next holder that sends a password login, who counts it as failed (above)
+      const note: SentLogin = { at: started, id: randomBytes(8).toString('hex'), ...(guard?.resetAt !== undefined ? { resetSeen: guard.resetAt } : {}) }
+      inFlight.ownNote = note.id
+      inFlight.noteSettled = false
+      const taken = await this.guards.noteSent(identity, note).then(() => true, () => false)
+      if (!taken) return { ok: false, refusal: { kind: 'guard_unavailable' } }
       // stopped while the note was written: nothing goes out (the lease, handed on, took the note
       // along). From here to the login's start there is no await, so a stop after this check finds it sent
       if (signal?.aborted) return { ok: false, refusal: { kind: 'busy', retryAt: now + 1000 } }
@@ -363,9 +372,13 @@ export class LoginGate {
       if (outcome.ok || outcome.failure.loginAccepted === true) await this.guards.resetAsOf(identity, started)
       return outcome
     }
-    // the note goes with the lease; killed before that, the next holder finds this answer's failure
-    // counted already (stamped when it was sent), or a reset after it, and counts nothing twice
-    return this.recordAnswer(identity, state, req, { guard, hash, circuit, started }, outcome)
+    const answered = await this.recordAnswer(identity, state, req, { guard, hash, circuit, started }, outcome)
+    // accounted for: the note goes with the lease. Killed before that, the holder that finds the note
+    // finds this answer's failure counted already (stamped when it was sent) or the reset a success
+    // wrote; only a success that found nothing to reset leaves a note counted once too often (the
+    // README says so)
+    inFlight.noteSettled = true
+    return answered
   }
 
   /** Salesforce's answer to a login sent under the lease, written where the fleet reads it: the guard, the circuit, the rate hold. */
@@ -482,7 +495,13 @@ export class LoginGate {
 }
 
 /** The password login under a lease that is in flight, while it is: how to count it when its caller stops waiting. */
-interface InFlightLogin { abandon?: () => Promise<void> }
+interface InFlightLogin {
+  abandon?: () => Promise<void>
+  /** the id of the note this holder wrote for its latest password login (SentLogin) */
+  ownNote?: string
+  /** the note in Redis is accounted for (this holder's answered, or another's counted): released with the lease */
+  noteSettled?: boolean
+}
 
 /** What the guard logs of a password login sent by a replica that died before counting its answer (counted: Salesforce may have judged it). */
 const UNANSWERED_LOGIN: ClassifiedFailure = {

@@ -88,13 +88,25 @@ export function withFailure (state: GuardState | null, now: number, candidateHas
 }
 
 /**
- * Whether a password login sent at `sentAt` whose answer was never counted (its replica died) is
- * to be counted now: not when the count has it already (its failure, stamped when it was sent), nor
- * when a reset came after it went out (a success or an admin's word that Salesforce's count is zero).
+ * A password login on its way to Salesforce, noted for the fleet before it goes out (login-gate.ts):
+ * when it was sent (its failure is stamped so), which holder sent it, and the last reset its sender
+ * knew of.
  */
-export function countsUnanswered (state: GuardState | null, sentAt: number): boolean {
+export interface SentLogin {
+  at: number
+  id: string
+  resetSeen?: number
+}
+
+/**
+ * Whether a noted login whose answer was never counted (its replica died) is to be counted now:
+ * not when the count has it already (its failure, stamped when it was sent), nor when the count was
+ * reset since its sender read it (a later success, Salesforce's own count, an admin's word that it
+ * is zero). "Since" is the reset the sender saw, not a comparison of two replicas' clocks.
+ */
+export function countsUnanswered (state: GuardState | null, sent: SentLogin): boolean {
   if (!state) return true
-  return !state.failures.includes(sentAt) && !(state.resetAt !== undefined && state.resetAt > sentAt)
+  return !state.failures.includes(sent.at) && state.resetAt === sent.resetSeen
 }
 
 /** A success (or an admin's word that Salesforce's count is zero) resets the count; failed candidates stay remembered (they are still wrong). */

@@ -2,7 +2,7 @@ import type { CachedSession, CircuitState, SharedState, StateRead } from '../sha
 import { loginBudgetWindow, loginGuardDoc, loginInFlightDoc, loginRateHoldDoc, orgSessionDoc, salesforceUserDoc, transientHoldOffDoc } from '../shared-state/state-names.ts'
 import type { HoldOff } from './hold-off.ts'
 import { BUDGET_WINDOW_MS } from './login-budget.ts'
-import type { GuardState } from './login-guard.ts'
+import type { GuardState, SentLogin } from './login-guard.ts'
 
 /** Everything a login decision reads, read at one moment (one command on one Redis server or Sentinel; one per key on Cluster). */
 export interface LoginState {
@@ -20,8 +20,8 @@ export interface LoginState {
   used: number
   /** the fleet's failure count of the user (password flows); 'unavailable' when Redis cannot say; 'not_read' when not asked for */
   guard: GuardState | null | 'unavailable' | 'not_read'
-  /** a password login sent under an earlier holding of the lease and never answered (read with the guard) */
-  inFlight?: { at: number } | null
+  /** the note of a password login sent under the lease and not yet accounted for (read with the guard) */
+  inFlight?: SentLogin | null
   /** while the fleet's count cannot be read: this replica's own copy (shown by health, never a reason to log in) */
   replicaGuard?: GuardState | null
   /** which connection and version last logged in to the owner's org, when the owner is a known Salesforce user (a login rewrites it only when it changes) */
@@ -121,7 +121,7 @@ export class LoginStateReader {
       circuit: pick<CircuitState>(circuitAt),
       holdOff: pick<HoldOff>(holdOffAt),
       guard: guardAt < 0 ? 'not_read' : pick<GuardState>(guardAt),
-      ...(inFlightAt < 0 ? {} : { inFlight: pick<{ at: number }>(inFlightAt) }),
+      ...(inFlightAt < 0 ? {} : { inFlight: pick<SentLogin>(inFlightAt) }),
       ...(orgId === undefined ? {} : { orgSession: { orgId, last: pick<OrgSession>(orgSessionAt) } }),
       docs: Object.fromEntries((q.docs ?? []).map((key, i) => [key, values[docsAt[i]]])),
       also: alsoAt.map(i => values[i]),

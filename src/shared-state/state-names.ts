@@ -46,9 +46,10 @@ export const loginUserLease = (identity: string): string => `login-user:${identi
 export const loginGuardDoc = (identity: string): string => `login-guard:${identity}`
 
 /**
- * Document: a password login of the user is on its way to Salesforce, `{ at }` when it was sent (the
- * gate, under the user's lease); cleared once its answer is counted. Found by the lease's next
- * holder, it is the login of a replica that died waiting: counted as failed. No expiry.
+ * Document: a password login of the user went out under the user's lease (the gate; `SentLogin` in
+ * sessions/login-guard.ts), taken back with the lease once its answer is accounted for. Found by
+ * another holder about to send one, it is the login of a replica that died before it could account
+ * for it: counted as failed. No expiry: Salesforce's count has none.
  */
 export const loginInFlightDoc = (identity: string): string => `login-in-flight:${identity}`
 

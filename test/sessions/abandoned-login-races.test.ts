@@ -2,11 +2,11 @@ import t from 'tap'
 import pino from 'pino'
 import { randomBytes } from 'node:crypto'
 import type { ClassifiedFailure, ConnectionDefinition, LoginOutcome } from '../../src/salesforce/types.ts'
-import { LoginGate, type ObtainRequest } from '../../src/sessions/login-gate.ts'
+import { LoginGate, type LoginGateOptions, type ObtainRequest } from '../../src/sessions/login-gate.ts'
 import { loginIdentity } from '../../src/sessions/login-identity.ts'
 import type { GuardState } from '../../src/sessions/login-guard.ts'
 import { MemorySharedState } from '../../src/shared-state/memory-state.ts'
-import { loginGuardDoc } from '../../src/shared-state/state-names.ts'
+import { loginGuardDoc, loginInFlightDoc, loginUserLease } from '../../src/shared-state/state-names.ts'
 import { until } from '../support/redis-topologies.ts'
 
 /**
@@ -79,7 +79,11 @@ function mortal (state: MemorySharedState): { state: MemorySharedState, kill: ()
 }
 
 function gate (state: MemorySharedState, core: (d: ConnectionDefinition) => Promise<LoginOutcome>, leaseTtlMs = 5000): LoginGate {
-  return new LoginGate({
+  return new LoginGate(gateOptions(state, core, leaseTtlMs))
+}
+
+function gateOptions (state: MemorySharedState, core: (d: ConnectionDefinition) => Promise<LoginOutcome>, leaseTtlMs: number): LoginGateOptions {
+  return {
     core,
     state,
     logger: pino({ level: 'silent' }),
@@ -90,7 +94,7 @@ function gate (state: MemorySharedState, core: (d: ConnectionDefinition) => Prom
     leaseTtlMs,
     waitTimeoutMs: 5000,
     hashKey: randomBytes(32),
-  })
+  }
 }
 
 const definition = (password: string): ConnectionDefinition =>
@@ -188,4 +192,66 @@ t.test('a login answered and counted leaves nothing for the next holder to count
   t.equal(sf.failed, 2)
   t.equal(sf.locked, false)
   t.equal((await state.getJson<GuardState>(loginGuardDoc(identity)))?.failures.length, 2)
+})
+
+t.test('a password login retried after a failure where nothing reached Salesforce: its own note is not counted', async (t) => {
+  const state = new MemorySharedState()
+  let sent = 0
+  const neverSent: ClassifiedFailure = { classification: 'unreachable', retryable: true, credentialFailure: false, message: 'connect ECONNREFUSED', hint: '' }
+  const g = gate(state, async () => { sent++; return { ok: false, failure: neverSent } })
+  const outcome = await g.obtain({ connection: 'acme', definition: definition('right'), purpose: 'miss', storedVersion: 1, retries: 2 })
+  t.equal(sent, 3, 'sent, then retried twice')
+  t.notOk(!outcome.ok && 'refusal' in outcome && outcome.refusal.kind === 'guarded', 'not refused by the lockout guard')
+  t.equal((await state.getJson<GuardState>(loginGuardDoc(identity)))?.failures.length ?? 0, 0, 'Salesforce counted nothing: neither does the guard')
+})
+
+t.test('a replica killed mid-login, then a cache hit under the lease: the note stays until a password login counts it', async (t) => {
+  const { sf, core } = salesforce('right')
+  const state = new MemorySharedState()
+  const b = gate(state, core, 150)
+  const stored = (password: string, extra: Partial<ObtainRequest>): ObtainRequest => ({ connection: 'acme', definition: definition(password), storedVersion: 1, purpose: 'miss', ...extra })
+  t.ok((await b.obtain(stored('right', { answeredBy: () => true }))).ok, 'a session is cached for version 1')
+  // the password was changed in Setup; A refreshes with the stored one and is killed while Salesforce judges it
+  const doomed = mortal(state)
+  const a = gate(doomed.state, core, 150)
+  sf.arrived = deferred()
+  sf.answer.set('stale', new Promise(() => {}))
+  a.obtain(stored('stale', { purpose: 'refresh', answeredBy: () => false })).catch(() => {})
+  await sf.arrived.promise
+  doomed.kill()
+  t.equal(sf.failed, 1)
+
+  // a caller on B, once A's lease ran out: B takes the lease, and the cached session answers it, no login
+  await until('A\'s lease ran out', async () => await state.acquireLease(loginUserLease(identity), 'probe', 1) && await state.releaseLease(loginUserLease(identity), 'probe'))
+  const hit = await b.obtain(stored('stale', { answeredBy: () => true }))
+  t.ok(hit.ok && hit.fromCache, 'served from the cache')
+  t.ok(await state.getJson(loginInFlightDoc(identity)), 'A\'s note is still there')
+  await b.obtain(candidate('wrong-b'))
+  const third = await b.obtain(candidate('wrong-c'))
+  t.ok(!third.ok && 'refusal' in third && third.refusal.kind === 'guarded', 'the killed login was counted: the third failure is held back')
+  t.equal(sf.locked, false, 'the user is not locked')
+})
+
+t.test('a reset stamped by a replica whose clock runs ahead does not hide a killed login', async (t) => {
+  const { sf, core } = salesforce('right')
+  const state = new MemorySharedState()
+  const ahead = new LoginGate({ ...gateOptions(state, core, 150), now: () => Date.now() + 120_000 })
+  await ahead.obtain(candidate('wrong-0'))
+  t.ok((await ahead.obtain(candidate('right'))).ok, 'a success on the replica two minutes ahead: the count is reset, stamped two minutes ahead')
+  t.ok(((await state.getJson<GuardState>(loginGuardDoc(identity)))?.resetAt ?? 0) > Date.now() + 60_000, 'stamped ahead')
+
+  const doomed = mortal(state)
+  const a = gate(doomed.state, core, 150)
+  sf.arrived = deferred()
+  sf.answer.set('wrong-a', new Promise(() => {}))
+  a.obtain(candidate('wrong-a')).catch(() => {})
+  await sf.arrived.promise
+  doomed.kill()
+
+  const b = gate(state, core, 150)
+  await b.obtain(candidate('wrong-b'))
+  t.equal(sf.failed, 2)
+  const third = await b.obtain(candidate('wrong-c'))
+  t.ok(!third.ok && 'refusal' in third && third.refusal.kind === 'guarded', 'the killed login was counted')
+  t.equal(sf.locked, false)
 })
