@@ -354,7 +354,11 @@ export class LoginGate {
       inFlight.ownNote = note.id
       inFlight.noteSettled = false
       const taken = await this.guards.noteSent(identity, note).then(() => true, () => false)
-      if (!taken) return { ok: false, refusal: { kind: 'guard_unavailable' } }
+      if (!taken) {
+        // nothing goes out; a write that only timed out lands late and describes nothing: released too
+        inFlight.noteSettled = true
+        return { ok: false, refusal: { kind: 'guard_unavailable' } }
+      }
       // stopped while the note was written: nothing goes out (the lease, handed on, took the note
       // along). From here to the login's start there is no await, so a stop after this check finds it sent
       if (signal?.aborted) return { ok: false, refusal: { kind: 'busy', retryAt: now + 1000 } }
@@ -372,7 +376,11 @@ export class LoginGate {
       if (outcome.ok || outcome.failure.loginAccepted === true) await this.guards.resetAsOf(identity, started)
       return outcome
     }
-    const answered = await this.recordAnswer(identity, state, req, { guard, hash, circuit, started }, outcome)
+    const recording = this.recordAnswer(identity, state, req, { guard, hash, circuit, started }, outcome)
+    // a stop while the answer is written waits for it, so the note the lease takes along is accounted for
+    if (spendsAttempts) inFlight.abandon = () => recording.then(() => { inFlight.noteSettled = true }, () => {})
+    const answered = await recording
+    inFlight.abandon = undefined
     // accounted for: the note goes with the lease. Killed before that, the holder that finds the note
     // finds this answer's failure counted already (stamped when it was sent) or the reset a success
     // wrote; only a success that found nothing to reset leaves a note counted once too often (the

@@ -99,14 +99,17 @@ export interface SentLogin {
 }
 
 /**
- * Whether a noted login whose answer was never counted (its replica died) is to be counted now:
- * not when the count has it already (its failure, stamped when it was sent), nor when the count was
- * reset since its sender read it (a later success, Salesforce's own count, an admin's word that it
- * is zero). "Since" is the reset the sender saw, not a comparison of two replicas' clocks.
+ * Whether a noted login whose answer was never counted (its replica died) is to be counted now: not
+ * when the count has it already (its failure, stamped when it was sent), nor when it went out before
+ * the count's reset. Judged as mergeGuards judges a copy: a sender that knew the count's reset (or a
+ * later one) sent after it, whatever the clocks say; only against a reset it missed (an admin's
+ * word, a late success, kept by one replica while Redis did not take it) is it sorted by time.
  */
 export function countsUnanswered (state: GuardState | null, sent: SentLogin): boolean {
   if (!state) return true
-  return !state.failures.includes(sent.at) && state.resetAt === sent.resetSeen
+  if (state.failures.includes(sent.at)) return false
+  const reset = state.resetAt ?? 0
+  return reset <= (sent.resetSeen ?? 0) || sent.at >= reset
 }
 
 /** A success (or an admin's word that Salesforce's count is zero) resets the count; failed candidates stay remembered (they are still wrong). */

@@ -5,6 +5,7 @@ import type { ClassifiedFailure, ConnectionDefinition, LoginOutcome } from '../.
 import { LoginGate, type LoginGateOptions, type ObtainRequest } from '../../src/sessions/login-gate.ts'
 import { loginIdentity } from '../../src/sessions/login-identity.ts'
 import type { GuardState } from '../../src/sessions/login-guard.ts'
+import { FallbackSharedState } from '../../src/shared-state/fallback-state.ts'
 import { MemorySharedState } from '../../src/shared-state/memory-state.ts'
 import { loginGuardDoc, loginInFlightDoc, loginUserLease } from '../../src/shared-state/state-names.ts'
 import { until } from '../support/redis-topologies.ts'
@@ -254,4 +255,107 @@ t.test('a reset stamped by a replica whose clock runs ahead does not hide a kill
   const third = await b.obtain(candidate('wrong-c'))
   t.ok(!third.ok && 'refusal' in third && third.refusal.kind === 'guarded', 'the killed login was counted')
   t.equal(sf.locked, false)
+})
+
+/** A primary (Redis) that a test can make refuse writes and events for one replica (its connection dropped). */
+function flaky (state: MemorySharedState): { state: MemorySharedState, down: { writes: boolean } } {
+  const down = { writes: false }
+  const view = new Proxy(state, {
+    get (target, name) {
+      const value: unknown = Reflect.get(target, name)
+      if (typeof value !== 'function') return value
+      return (...args: unknown[]) => {
+        if (down.writes && (name === 'putJson' || name === 'publish')) return Promise.reject(new Error('Connection is closed.'))
+        return (value as (...a: unknown[]) => unknown).apply(target, args)
+      }
+    },
+  })
+  return { state: view, down }
+}
+
+t.test('a reset one replica holds in memory only (Redis dropped its write) does not hide a killed login sent after it', async (t) => {
+  const { sf, core } = salesforce('right')
+  const shared = new MemorySharedState()
+  const log = pino({ level: 'silent' })
+  // one earlier failure, counted fleet-wide; then the admin unlocks the user in Setup (Salesforce's count: zero)
+  sf.failed = 0
+  await shared.putJson(loginGuardDoc(identity), { failures: [Date.now() - 60_000], candidates: [] } satisfies GuardState)
+  const onB = flaky(shared)
+  const stateB = new FallbackSharedState(onB.state, log)
+  const b = new LoginGate(gateOptions(stateB as unknown as MemorySharedState, core, 150))
+  onB.down.writes = true
+  await b.acknowledgeReset(definition('x')) // kept in B's memory; Redis gets it on B's write-back
+  onB.down.writes = false
+
+  // A, another replica, logs in with a wrong candidate and is killed while Salesforce judges it
+  const doomed = mortal(shared)
+  const stateA = new FallbackSharedState(doomed.state, log)
+  const a = new LoginGate(gateOptions(stateA as unknown as MemorySharedState, core, 150))
+  sf.answer.set('wrong-a', new Promise(() => {}))
+  a.obtain(candidate('wrong-a')).catch(() => {})
+  await sf.arrived.promise
+  doomed.kill()
+  t.equal(sf.failed, 1, 'Salesforce counted A\'s login (after the admin\'s reset)')
+
+  const fromB = await b.obtain(candidate('wrong-b'))
+  t.ok(!fromB.ok && 'failure' in fromB, 'B\'s wrong candidate went out')
+  t.equal(sf.failed, 2)
+  const third = await b.obtain(candidate('wrong-c'))
+  t.ok(!third.ok && 'refusal' in third && third.refusal.kind === 'guarded', 'the third wrong candidate is held back')
+  t.equal(sf.locked, false, 'the user is not locked')
+})
+
+/** Redis slow: the note's SET was sent and lands, but its answer timed out. */
+class SlowNoteState extends MemorySharedState {
+  slow = false
+  override async putJson (key: string, value: unknown, ttlMs?: number): Promise<void> {
+    await super.putJson(key, value, ttlMs)
+    if (this.slow && key === loginInFlightDoc(identity)) {
+      this.slow = false
+      throw new Error('Command timed out')
+    }
+  }
+}
+
+t.test('a note whose write timed out (it landed): nothing was sent, and nothing is counted', async (t) => {
+  const { sf, core } = salesforce('right')
+  const state = new SlowNoteState()
+  const a = gate(state, core)
+  state.slow = true
+  const first = await a.obtain(candidate('wrong-a'))
+  t.ok(!first.ok && 'refusal' in first && first.refusal.kind === 'guard_unavailable', 'refused: the note was not confirmed')
+  t.same(sf.sent, [], 'nothing sent')
+  t.equal(await state.getJson(loginInFlightDoc(identity)), null, 'the note landed late and went with the lease: it describes nothing')
+  const fromB = await gate(state, core).obtain(candidate('wrong-b'))
+  t.ok(!fromB.ok && 'failure' in fromB, 'B\'s wrong candidate went out')
+  t.equal((await state.getJson<GuardState>(loginGuardDoc(identity)))?.failures.length, sf.failed, `the guard counts what Salesforce counts (Salesforce ${sf.failed})`)
+})
+
+/** Redis slow to take the user's name after a first success. */
+class HeldUserDocState extends MemorySharedState {
+  held = deferred()
+  entered = deferred()
+  override async putJson (key: string, value: unknown, ttlMs?: number): Promise<void> {
+    if (key.startsWith('salesforce-user:')) {
+      this.entered.resolve()
+      await this.held.promise
+    }
+    return super.putJson(key, value, ttlMs)
+  }
+}
+
+t.test('stopped after a success was answered, while it was recorded: the stop waits for it, and the next holder counts nothing more', async (t) => {
+  const { sf, core } = salesforce('right')
+  const state = new HeldUserDocState()
+  await state.putJson(loginGuardDoc(identity), { failures: [], candidates: [], resetAt: Date.now() - 1000 } satisfies GuardState)
+  const a = gate(state, core)
+  const stop = new AbortController()
+  const fromA = a.obtain(candidate('right', { signal: stop.signal })).catch((err: unknown) => err)
+  await state.entered.promise // Salesforce answered success; A is writing the user's name (first login of this identity)
+  stop.abort()
+  state.held.resolve() // Redis answers
+  t.ok(await fromA instanceof Error, 'A handed the lease on')
+  const fromB = await gate(state, core).obtain(candidate('wrong-b'))
+  t.ok(!fromB.ok && 'failure' in fromB)
+  t.equal((await state.getJson<GuardState>(loginGuardDoc(identity)))?.failures.length, sf.failed, `the guard counts what Salesforce counts (Salesforce ${sf.failed})`)
 })
