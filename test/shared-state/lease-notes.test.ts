@@ -1,14 +1,8 @@
-import { randomBytes } from 'node:crypto'
 import t, { type Test } from 'tap'
-import { FallbackSharedState } from '../../src/shared-state/fallback-state.ts'
 import { MemorySharedState } from '../../src/shared-state/memory-state.ts'
-import type { RedisSettings } from '../../src/shared-state/redis-client.ts'
-import { RedisSharedState } from '../../src/shared-state/redis-state.ts'
-import { SessionSealer } from '../../src/shared-state/session-crypto.ts'
 import type { SharedState } from '../../src/shared-state/shared-state.ts'
 import { loginInFlightDoc, loginUserLease } from '../../src/shared-state/state-names.ts'
-import { captureLogs } from '../support/log-capture.ts'
-import { startRedis } from '../support/redis.ts'
+import { redisStates } from '../support/redis-states.ts'
 
 /**
  * A lease's notes (a password login in flight under it) go when the lease is released, in the same
@@ -32,17 +26,8 @@ t.test('process memory', async (t) => {
 })
 
 t.test('Redis, and Redis with process memory behind it', async (t) => {
-  const redis = await startRedis()
-  t.teardown(() => redis.close())
-  const logs = captureLogs('info')
-  const make = (prefix: string) => new RedisSharedState({ redis: { REDIS_URL: redis.url } as RedisSettings, keyPrefix: prefix, sealer: new SessionSealer(randomBytes(32)), logger: logs.logger })
-  const plain = make('a:')
-  t.teardown(() => plain.close())
-  await plain.firstConnect(5000)
+  const { redis, plain, tiered } = await redisStates(t)
   await contract(t, plain)
   t.same(await redis.client().keys('a:*lease*'), [], 'no lease key left behind')
-
-  const tiered = new FallbackSharedState(make('b:'), logs.logger)
-  t.teardown(() => tiered.close())
   await contract(t, tiered)
 })

@@ -1,13 +1,7 @@
-import { randomBytes } from 'node:crypto'
 import t, { type Test } from 'tap'
-import { FallbackSharedState } from '../../src/shared-state/fallback-state.ts'
-import type { RedisSettings } from '../../src/shared-state/redis-client.ts'
 import { MemorySharedState } from '../../src/shared-state/memory-state.ts'
-import { RedisSharedState } from '../../src/shared-state/redis-state.ts'
-import { SessionSealer } from '../../src/shared-state/session-crypto.ts'
 import type { Quota, SharedState } from '../../src/shared-state/shared-state.ts'
-import { captureLogs } from '../support/log-capture.ts'
-import { startRedis } from '../support/redis.ts'
+import { redisStates } from '../support/redis-states.ts'
 
 const minute = (limit: number): Quota => ({ key: 'q-minute:svc', limit, ttlMs: 60_000 })
 const day = (limit: number): Quota => ({ key: 'q-day:svc', limit, ttlMs: 120_000 })
@@ -29,20 +23,11 @@ t.test('process memory', async (t) => {
 })
 
 t.test('Redis, and Redis with process memory behind it', async (t) => {
-  const redis = await startRedis()
-  t.teardown(() => redis.close())
-  const logs = captureLogs('info')
-  const make = (prefix: string) => new RedisSharedState({ redis: { REDIS_URL: redis.url } as RedisSettings, keyPrefix: prefix, sealer: new SessionSealer(randomBytes(32)), logger: logs.logger })
-  const plain = make('a:')
-  t.teardown(() => plain.close())
-  await plain.firstConnect(5000)
+  const { redis, plain, tiered: fallback, logs } = await redisStates(t)
   await contract(t, plain)
   const ttl = await redis.client().pttl('a:{svc}:quota:q-day')
   t.ok(ttl > 60_000 && ttl <= 120_000, 'a count lives its ttl from the first event')
 
-  const fallback = new FallbackSharedState(make('b:'), logs.logger)
-  t.teardown(() => fallback.close())
-  await (fallback.primary as RedisSharedState).firstConnect(5000)
   await contract(t, fallback)
   // the local tier counted this replica's share while Redis answered: an outage goes on from it
   t.equal(await fallback.takeQuotas([{ key: 'outage:svc', limit: 3, ttlMs: 60_000 }]), -1)
