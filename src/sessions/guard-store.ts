@@ -4,7 +4,7 @@ import type { FailedLoginsRead } from '../salesforce/failed-logins.ts'
 import type { ConnectionDefinition, SalesforceSession } from '../salesforce/types.ts'
 import type { SharedState } from '../shared-state/shared-state.ts'
 import { loginGuardAskedDoc, loginGuardDoc, loginGuardTruthDoc, loginInFlightDoc, loginUserLease, orgSessionDoc, salesforceUserDoc } from '../shared-state/state-names.ts'
-import { guardDecision, mergeGuards, sameGuard, withFailure, withReset, type GuardDecision, type GuardPolicy, type GuardState, type SentLogin } from './login-guard.ts'
+import { guardDecision, mergeGuards, sameGuard, withFailure, withLateSuccess, withReset, type GuardDecision, type GuardPolicy, type GuardState, type SentLogin } from './login-guard.ts'
 import { loginIdentity } from './login-identity.ts'
 
 /** What Salesforce said of the user's count, when the broker could ask it. */
@@ -124,14 +124,14 @@ export class GuardStore {
   }
 
   /**
-   * A login sent at `at` succeeded after its caller stopped waiting (the lease was handed on): the
-   * count is reset as of `at`, merged into the count as it is now, so failures another replica
-   * counted after that login went out stay counted.
+   * A login sent at `at`, while the count held the failures `before`, succeeded after its caller
+   * stopped waiting (the lease was handed on): those failures go, and every one another replica
+   * counted after that login went out stays, whatever its replica's clock stamped (withLateSuccess).
    */
-  async resetAsOf (identity: string, at: number): Promise<void> {
+  async resetAsOf (identity: string, at: number, before: readonly number[]): Promise<void> {
     const read = await this.read(identity)
     const current = read === 'unavailable' ? await (this.opts.state.tiers?.local ?? this.opts.state).getJson<GuardState>(loginGuardDoc(identity)) : read
-    const next = mergeGuards(current, withReset(current, at))
+    const next = withLateSuccess(current, before, at)
     if (next && !sameGuard(next, current)) await this.write(identity, next)
   }
 
@@ -212,6 +212,8 @@ export class GuardStore {
     if (truth.locked) return guard
     let next = withReset(guard, now)
     for (let i = 0; i < truth.failedLogins; i++) next = withFailure(next, now + i)
+    // a login whose answer never came may be judged after this read: it stays counted besides
+    for (const f of guard?.unanswered ?? []) next = withFailure(next, f, undefined, true)
     next = { ...next, truthReadAt: now }
     await this.write(identity, next)
     this.opts.logger.info({ via: where.connection, salesforceFailedLogins: truth.failedLogins, brokerFailedLogins: guard?.failures.length ?? 0 }, 'failure guard: count taken from Salesforce')
@@ -236,5 +238,6 @@ function isGuardState (value: unknown): value is GuardState {
   const v = value as Partial<GuardState> | null
   return typeof v === 'object' && v !== null && Array.isArray(v.failures) && v.failures.every(f => typeof f === 'number') &&
     Array.isArray(v.candidates) && v.candidates.every(c => typeof c?.hash === 'string' && typeof c.at === 'number') &&
-    (v.resetAt === undefined || typeof v.resetAt === 'number')
+    (v.resetAt === undefined || typeof v.resetAt === 'number') &&
+    (v.unanswered === undefined || (Array.isArray(v.unanswered) && v.unanswered.every(f => typeof f === 'number')))
 }

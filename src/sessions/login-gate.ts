@@ -373,7 +373,7 @@ export class LoginGate {
       // anything the next holder sent), merged into the count as it is now; the abandoned failure
       // itself stays counted, one too many on the safe side. A failure was counted already.
       await abandoned.catch(() => {})
-      if (outcome.ok || outcome.failure.loginAccepted === true) await this.guards.resetAsOf(identity, started)
+      if (outcome.ok || outcome.failure.loginAccepted === true) await this.guards.resetAsOf(identity, started, guard?.failures ?? [])
       return outcome
     }
     const recording = this.recordAnswer(identity, state, req, { guard, hash, circuit, started }, outcome)
@@ -436,7 +436,7 @@ export class LoginGate {
 
   /** One failed login counted, stamped `at` (when it was sent). */
   private async countFailure (identity: string, guard: GuardState | null, hash: string | undefined, req: GateRequest, failure: ClassifiedFailure, at: number): Promise<{ next: GuardState, decision: GuardDecision }> {
-    const next = withFailure(guard, at, hash)
+    const next = withFailure(guard, at, hash, failure.outcomeUnknown === true)
     await this.guards.write(identity, next)
     const decision = guardDecision(next, this.opts.guard)
     this.opts.logger.warn({ connection: req.connection, purpose: req.purpose, classification: failure.classification, outcomeUnknown: failure.outcomeUnknown === true, failedLogins: next.failures.length, lockoutThreshold: this.opts.guard.threshold }, 'salesforce login failed: counted by the failure guard')

@@ -31,6 +31,12 @@ export interface GuardState {
   resetAt?: number
   /** set when the count was taken from Salesforce (when it was read); any later failure or reset drops it */
   truthReadAt?: number
+  /**
+   * the failures among `failures` counted for logins whose answer never came (timed out, given up
+   * on at shutdown, noted by a replica that died): Salesforce may judge them after its own count is
+   * read, so that count does not replace them (GuardStore.reconcile)
+   */
+  unanswered?: number[]
 }
 
 export type GuardDecision =
@@ -77,13 +83,32 @@ export function candidateRetryAt (state: GuardState | null, hash: string, now: n
   return seen ? seen.at + CANDIDATE_MEMORY_MS : undefined
 }
 
-export function withFailure (state: GuardState | null, now: number, candidateHash?: string): GuardState {
+export function withFailure (state: GuardState | null, now: number, candidateHash?: string, unanswered = false): GuardState {
   const s = state ?? EMPTY
   const candidates = candidatesOf(s, now)
+  const stillUnanswered = unanswered ? [...s.unanswered ?? [], now] : s.unanswered ?? []
   return {
     failures: [...s.failures, now],
     candidates: candidateHash ? [...candidates.filter(c => c.hash !== candidateHash), { hash: candidateHash, at: now }] : candidates,
     ...(s.resetAt !== undefined ? { resetAt: s.resetAt } : {}),
+    ...(stillUnanswered.length > 0 ? { unanswered: stillUnanswered } : {}),
+  }
+}
+
+/**
+ * A login sent while the count was `before` succeeded after its sender had handed the lease on (it
+ * stopped): the failures it knew of are gone at Salesforce, every one counted since stays (they were
+ * sent after it, whatever the clocks say; its own abandoned failure too, one too many on the safe side).
+ */
+export function withLateSuccess (state: GuardState | null, before: readonly number[], at: number): GuardState {
+  if (!state) return withReset(null, at)
+  const failures = state.failures.filter(f => !before.includes(f))
+  const unanswered = (state.unanswered ?? []).filter(f => failures.includes(f))
+  return {
+    failures,
+    candidates: state.candidates,
+    resetAt: Math.max(state.resetAt ?? 0, at),
+    ...(unanswered.length > 0 ? { unanswered } : {}),
   }
 }
 
@@ -133,10 +158,12 @@ export function mergeGuards (a: GuardState | null, b: GuardState | null): GuardS
   const failures = [...new Set([...since(a), ...since(b)])].sort((x, y) => x - y)
   const byHash = new Map<string, number>()
   for (const c of [...a.candidates, ...b.candidates]) byHash.set(c.hash, Math.max(byHash.get(c.hash) ?? 0, c.at))
+  const unanswered = [...new Set([...a.unanswered ?? [], ...b.unanswered ?? []])].filter(f => failures.includes(f)).sort((x, y) => x - y)
   return {
     failures,
     candidates: [...byHash].map(([hash, at]) => ({ hash, at })),
     ...(resetAt > 0 ? { resetAt } : {}),
+    ...(unanswered.length > 0 ? { unanswered } : {}),
   }
 }
 

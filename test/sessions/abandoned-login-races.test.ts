@@ -25,7 +25,7 @@ function deferred (): { promise: Promise<void>, resolve: () => void } {
   return { promise, resolve }
 }
 
-function salesforce (right: string) {
+function salesforce (right: string, lockAt = 3) {
   const sf = { failed: 0, locked: false, sent: [] as string[], arrived: deferred(), answer: new Map<string, Promise<void>>() }
   const core = async (d: ConnectionDefinition): Promise<LoginOutcome> => {
     const password = (d as { password: string }).password
@@ -35,7 +35,7 @@ function salesforce (right: string) {
       if (password === right) {
         sf.failed = 0
         ok = true
-      } else if (++sf.failed >= 3) sf.locked = true
+      } else if (++sf.failed >= lockAt) sf.locked = true
     }
     sf.arrived.resolve()
     await sf.answer.get(password)
@@ -358,4 +358,60 @@ t.test('stopped after a success was answered, while it was recorded: the stop wa
   const fromB = await gate(state, core).obtain(candidate('wrong-b'))
   t.ok(!fromB.ok && 'failure' in fromB)
   t.equal((await state.getJson<GuardState>(loginGuardDoc(identity)))?.failures.length, sf.failed, `the guard counts what Salesforce counts (Salesforce ${sf.failed})`)
+})
+
+t.test('Salesforce\'s own count, read while an abandoned login is still on its way, does not replace that login\'s failure', async (t) => {
+  const { sf, core } = salesforce('right')
+  const inTransit = deferred()
+  const onItsWay = deferred()
+  const slow = async (d: ConnectionDefinition): Promise<LoginOutcome> => {
+    if ((d as { password: string }).password === 'wrong-a') {
+      inTransit.resolve()
+      await onItsWay.promise
+    }
+    return core(d)
+  }
+  const state = new MemorySharedState()
+  const opts = (): LoginGateOptions => ({ ...gateOptions(state, slow, 5000), readFailedLogins: async () => ({ ok: true, failedLogins: sf.failed, locked: sf.locked }) })
+  const a = new LoginGate(opts())
+  const b = new LoginGate(opts())
+  t.ok((await b.obtain({ connection: 'acme', definition: definition('right'), storedVersion: 1, purpose: 'miss', answeredBy: () => true })).ok, 'a session of the org is cached: Salesforce\'s count can be read')
+  await b.obtain(candidate('wrong-1'))
+  t.equal(sf.failed, 1)
+  const stop = new AbortController()
+  const fromA = a.obtain(candidate('wrong-a', { signal: stop.signal })).catch((err: unknown) => err)
+  await inTransit.promise // sent; Salesforce has not judged it yet
+  stop.abort()
+  t.ok(await fromA instanceof Error, 'A handed the lease on')
+  t.equal((await state.getJson<GuardState>(loginGuardDoc(identity)))?.failures.length, 2, 'counted: the guard holds logins back')
+  const fromB = await b.obtain(candidate('wrong-b')) // held back; Salesforce's count (1) is read
+  t.ok(!fromB.ok && 'refusal' in fromB && fromB.refusal.kind === 'guarded', 'Salesforce\'s count plus the login on its way: still held back')
+  onItsWay.resolve()
+  await until('A\'s login judged', async () => sf.sent.includes('wrong-a'))
+  const guard = await state.getJson<GuardState>(loginGuardDoc(identity))
+  t.ok((guard?.failures.length ?? 0) >= sf.failed, `the guard never counts fewer than Salesforce (guard ${guard?.failures.length}, Salesforce ${sf.failed})`)
+  t.equal(sf.locked, false, 'the user is not locked')
+})
+
+t.test('the late success of an abandoned login from a replica whose clock runs ahead keeps the failures counted since', async (t) => {
+  const { sf, core } = salesforce('right', 5)
+  const state = new MemorySharedState()
+  const five = (o: LoginGateOptions): LoginGateOptions => ({ ...o, guard: { threshold: 5 } })
+  const ahead = new LoginGate(five({ ...gateOptions(state, core, 5000), now: () => Date.now() + 120_000 }))
+  const b = new LoginGate(five(gateOptions(state, core, 5000)))
+  const answerRight = deferred()
+  sf.answer.set('right', answerRight.promise)
+  const stop = new AbortController()
+  const fromA = ahead.obtain(candidate('right', { signal: stop.signal })).catch((err: unknown) => err)
+  await sf.arrived.promise
+  stop.abort()
+  t.ok(await fromA instanceof Error, 'A handed the lease on')
+  for (const p of ['wrong-b', 'wrong-c', 'wrong-d']) await b.obtain(candidate(p))
+  t.equal(sf.failed, 3)
+  answerRight.resolve()
+  await until('A\'s late success is written', async () => (await state.getJson<GuardState>(loginGuardDoc(identity)))?.resetAt !== undefined)
+  const guard = await state.getJson<GuardState>(loginGuardDoc(identity))
+  t.ok((guard?.failures.length ?? 0) >= sf.failed, `the guard never counts fewer than Salesforce (guard ${guard?.failures.length}, Salesforce ${sf.failed})`)
+  for (const p of ['wrong-e', 'wrong-f', 'wrong-g']) await b.obtain(candidate(p))
+  t.equal(sf.locked, false, 'the user is not locked')
 })
