@@ -224,12 +224,24 @@ export class GuardStore {
    * An admin states that Salesforce's failed-login count of the definition's user is zero again
    * (the user was unlocked, or its password reset, in Setup): the guard's count goes with it.
    */
-  async acknowledgeReset (definition: ConnectionDefinition): Promise<GuardDecision> {
+  async acknowledgeReset (definition: ConnectionDefinition, onItsWay: SentLogin | null = null): Promise<GuardDecision> {
     const identity = loginIdentity(definition)
     const read = await this.read(identity)
-    const next = withReset(read === 'unavailable' ? null : read, this.opts.now())
+    const current = read === 'unavailable' ? null : read
+    let next = withReset(current, this.opts.now())
+    // under the user's lease (the gate), a note still there is a holder's that died: counted; the login
+    // that was on its way when the admin asked stays counted if it failed
+    const left = await this.sentLogin(identity)
+    for (const sent of [left, onItsWay]) {
+      if (sent && (sent === left || current?.failures.includes(sent.at) === true) && !next.failures.includes(sent.at)) next = withFailure(next, sent.at, undefined, true)
+    }
     await this.write(identity, next)
     return guardDecision(next, this.opts.guard)
+  }
+
+  /** The note of a password login on its way (noteSent), as Redis holds it; null when none or unreadable. */
+  async sentLogin (identity: string): Promise<SentLogin | null> {
+    return await (this.opts.state.tiers?.fleet ?? this.opts.state).getJson<SentLogin>(loginInFlightDoc(identity)).catch(() => null)
   }
 }
 

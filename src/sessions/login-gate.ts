@@ -459,9 +459,15 @@ export class LoginGate {
     state.owner = user
   }
 
-  /** An admin states that Salesforce's count of the definition's user is zero again (see GuardStore). */
-  acknowledgeReset (definition: ConnectionDefinition): Promise<GuardDecision> {
-    return this.guards.acknowledgeReset(definition)
+  /**
+   * An admin states that Salesforce's count of the definition's user is zero again (see GuardStore).
+   * Under the user's lease, so no login's answer is written over the reset, nor the reset over one;
+   * a password login on its way when the admin asked keeps its failure (Salesforce judged it after
+   * the unlock the admin saw).
+   */
+  async acknowledgeReset (definition: ConnectionDefinition): Promise<GuardDecision> {
+    const onItsWay = await this.guards.sentLogin(loginIdentity(definition))
+    return this.exclusive(definition, () => this.guards.acknowledgeReset(definition, onItsWay))
   }
 
   /**

@@ -415,3 +415,34 @@ t.test('the late success of an abandoned login from a replica whose clock runs a
   for (const p of ['wrong-e', 'wrong-f', 'wrong-g']) await b.obtain(candidate(p))
   t.equal(sf.locked, false, 'the user is not locked')
 })
+
+/** Tells when the admin's acknowledgement has looked for a password login on its way. */
+class WatchedNoteState extends MemorySharedState {
+  noteRead = deferred()
+  override async getJson<T> (key: string): Promise<T | null> {
+    const value = await super.getJson<T>(key)
+    if (key === loginInFlightDoc(identity)) this.noteRead.resolve()
+    return value
+  }
+}
+
+t.test('an admin\'s acknowledgement while a password login is on its way: that login\'s failure stays counted, and no answer is written over the reset', async (t) => {
+  const { sf, core } = salesforce('right')
+  const state = new WatchedNoteState()
+  const a = gate(state, core)
+  await a.obtain(candidate('wrong-0'))
+  sf.failed = 0 // the admin unlocked the user in Setup
+  const answer = deferred()
+  sf.arrived = deferred()
+  sf.answer.set('wrong-a', answer.promise)
+  const fromA = a.obtain(candidate('wrong-a'))
+  await sf.arrived.promise // judged after the unlock: Salesforce counts 1
+  const acknowledged = a.acknowledgeReset(definition('x'))
+  await state.noteRead.promise
+  answer.resolve()
+  await fromA
+  await acknowledged
+  const guard = await state.getJson<GuardState>(loginGuardDoc(identity))
+  t.equal(guard?.failures.length, sf.failed, `the guard counts what Salesforce counts (guard ${guard?.failures.length}, Salesforce ${sf.failed})`)
+  t.ok((await a.obtain(candidate('right'))).ok, 'the right password goes out')
+})
