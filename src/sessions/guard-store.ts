@@ -212,8 +212,10 @@ export class GuardStore {
     if (truth.locked) return guard
     let next = withReset(guard, now)
     for (let i = 0; i < truth.failedLogins; i++) next = withFailure(next, now + i)
-    // a login whose answer never came may be judged after this read: it stays counted besides
-    for (const f of guard?.unanswered ?? []) next = withFailure(next, f, undefined, true)
+    // a login whose answer never came may be judged after this read: it stays counted besides, until
+    // the next read (a minute on, TRUTH_INTERVAL_MS, longer than a login's timeout), by which time
+    // Salesforce has judged it or never will
+    for (const f of guard?.unanswered ?? []) next = withFailure(next, f)
     next = { ...next, truthReadAt: now }
     await this.write(identity, next)
     this.opts.logger.info({ via: where.connection, salesforceFailedLogins: truth.failedLogins, brokerFailedLogins: guard?.failures.length ?? 0 }, 'failure guard: count taken from Salesforce')
@@ -224,17 +226,15 @@ export class GuardStore {
    * An admin states that Salesforce's failed-login count of the definition's user is zero again
    * (the user was unlocked, or its password reset, in Setup): the guard's count goes with it.
    */
-  async acknowledgeReset (definition: ConnectionDefinition, onItsWay: SentLogin | null = null): Promise<GuardDecision> {
+  async acknowledgeReset (definition: ConnectionDefinition, known?: readonly number[]): Promise<GuardDecision> {
     const identity = loginIdentity(definition)
     const read = await this.read(identity)
     const current = read === 'unavailable' ? null : read
-    let next = withReset(current, this.opts.now())
-    // under the user's lease (the gate), a note still there is a holder's that died: counted; the login
-    // that was on its way when the admin asked stays counted if it failed
+    // the failures known when the admin asked go (all of them when the caller did not say which)
+    let next = withLateSuccess(current, known ?? current?.failures ?? [], this.opts.now())
+    // under the user's lease (the gate), a note still there is a holder's that died: counted
     const left = await this.sentLogin(identity)
-    for (const sent of [left, onItsWay]) {
-      if (sent && (sent === left || current?.failures.includes(sent.at) === true) && !next.failures.includes(sent.at)) next = withFailure(next, sent.at, undefined, true)
-    }
+    if (left && !next.failures.includes(left.at)) next = withFailure(next, left.at, undefined, true)
     await this.write(identity, next)
     return guardDecision(next, this.opts.guard)
   }

@@ -373,7 +373,8 @@ export class LoginGate {
       // anything the next holder sent), merged into the count as it is now; the abandoned failure
       // itself stays counted, one too many on the safe side. A failure was counted already.
       await abandoned.catch(() => {})
-      if (outcome.ok || outcome.failure.loginAccepted === true) await this.guards.resetAsOf(identity, started, guard?.failures ?? [])
+      // ... and the failure counted for it when it was abandoned (stamped `started`): it succeeded
+      if (outcome.ok || outcome.failure.loginAccepted === true) await this.guards.resetAsOf(identity, started, [...guard?.failures ?? [], started])
       return outcome
     }
     const recording = this.recordAnswer(identity, state, req, { guard, hash, circuit, started }, outcome)
@@ -462,12 +463,13 @@ export class LoginGate {
   /**
    * An admin states that Salesforce's count of the definition's user is zero again (see GuardStore).
    * Under the user's lease, so no login's answer is written over the reset, nor the reset over one;
-   * a password login on its way when the admin asked keeps its failure (Salesforce judged it after
-   * the unlock the admin saw).
+   * it drops the failures counted when the admin asked, and any counted since stays (a login under
+   * way then was judged after the unlock the admin saw).
    */
   async acknowledgeReset (definition: ConnectionDefinition): Promise<GuardDecision> {
-    const onItsWay = await this.guards.sentLogin(loginIdentity(definition))
-    return this.exclusive(definition, () => this.guards.acknowledgeReset(definition, onItsWay))
+    const asked = await this.guards.read(loginIdentity(definition))
+    const known = asked === 'unavailable' ? [] : asked?.failures ?? []
+    return this.exclusive(definition, () => this.guards.acknowledgeReset(definition, known))
   }
 
   /**

@@ -96,9 +96,9 @@ export function withFailure (state: GuardState | null, now: number, candidateHas
 }
 
 /**
- * A login sent while the count was `before` succeeded after its sender had handed the lease on (it
- * stopped): the failures it knew of are gone at Salesforce, every one counted since stays (they were
- * sent after it, whatever the clocks say; its own abandoned failure too, one too many on the safe side).
+ * Salesforce's count went to zero at a moment the broker knew the failures `before` (a login sent then
+ * succeeded after its sender had handed the lease on; an admin said so): those failures go, every one
+ * counted since stays, whatever the clocks stamped. `at` marks the reset, for merging copies.
  */
 export function withLateSuccess (state: GuardState | null, before: readonly number[], at: number): GuardState {
   if (!state) return withReset(null, at)

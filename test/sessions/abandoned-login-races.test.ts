@@ -7,6 +7,7 @@ import { loginIdentity } from '../../src/sessions/login-identity.ts'
 import type { GuardState } from '../../src/sessions/login-guard.ts'
 import { FallbackSharedState } from '../../src/shared-state/fallback-state.ts'
 import { MemorySharedState } from '../../src/shared-state/memory-state.ts'
+import type { StateRead, StateReadValue } from '../../src/shared-state/shared-state.ts'
 import { loginGuardDoc, loginInFlightDoc, loginUserLease } from '../../src/shared-state/state-names.ts'
 import { until } from '../support/redis-topologies.ts'
 
@@ -416,33 +417,61 @@ t.test('the late success of an abandoned login from a replica whose clock runs a
   t.equal(sf.locked, false, 'the user is not locked')
 })
 
-/** Tells when the admin's acknowledgement has looked for a password login on its way. */
-class WatchedNoteState extends MemorySharedState {
-  noteRead = deferred()
-  override async getJson<T> (key: string): Promise<T | null> {
-    const value = await super.getJson<T>(key)
-    if (key === loginInFlightDoc(identity)) this.noteRead.resolve()
-    return value
+/** HeldBudgetState that also tells when someone read the user's failure count. */
+class WatchedGuardState extends HeldBudgetState {
+  guardRead = deferred()
+  override async readMany<const R extends readonly StateRead[]> (reads: R): Promise<{ -readonly [K in keyof R]: StateReadValue<R[K]> }> {
+    const values = await super.readMany(reads)
+    if (reads.some(r => r.kind === 'doc' && r.key === loginGuardDoc(identity))) this.guardRead.resolve()
+    return values
   }
 }
 
-t.test('an admin\'s acknowledgement while a password login is on its way: that login\'s failure stays counted, and no answer is written over the reset', async (t) => {
+t.test('an admin\'s acknowledgement drops the failures counted when it was asked, not one a login already under the lease counts after', async (t) => {
   const { sf, core } = salesforce('right')
-  const state = new WatchedNoteState()
-  const a = gate(state, core)
+  const state = new WatchedGuardState()
+  // a clock that moves at every look: this Salesforce answers within the millisecond, and the guard
+  // tells failures apart by when they were sent (under a user's lease no two logins share one)
+  let tick = Date.now()
+  const a = new LoginGate({ ...gateOptions(state, core, 5000), now: () => tick++ })
   await a.obtain(candidate('wrong-0'))
   sf.failed = 0 // the admin unlocked the user in Setup
-  const answer = deferred()
-  sf.arrived = deferred()
-  sf.answer.set('wrong-a', answer.promise)
+  // A holds the lease and is taking the login budget: its login has not gone out yet
+  state.entered = deferred()
+  state.held = deferred()
   const fromA = a.obtain(candidate('wrong-a'))
-  await sf.arrived.promise // judged after the unlock: Salesforce counts 1
+  await state.entered.promise
+  state.guardRead = deferred()
   const acknowledged = a.acknowledgeReset(definition('x'))
-  await state.noteRead.promise
-  answer.resolve()
-  await fromA
+  await state.guardRead.promise // the admin's view: one failure, the one Setup's unlock cleared
+  state.held.resolve()
+  await fromA // sent after the unlock: Salesforce counts 1
+  state.held = undefined
   await acknowledged
+  t.equal(sf.failed, 1)
   const guard = await state.getJson<GuardState>(loginGuardDoc(identity))
   t.equal(guard?.failures.length, sf.failed, `the guard counts what Salesforce counts (guard ${guard?.failures.length}, Salesforce ${sf.failed})`)
-  t.ok((await a.obtain(candidate('right'))).ok, 'the right password goes out')
+  await a.obtain(candidate('wrong-b'))
+  const third = await a.obtain(candidate('wrong-c'))
+  t.ok(!third.ok && 'refusal' in third && third.refusal.kind === 'guarded', 'the third wrong candidate is held back')
+  t.equal(sf.locked, false, 'the user is not locked')
+})
+
+t.test('the late success of an abandoned login takes back the failure counted for it: the right password goes out after one more failure', async (t) => {
+  const { sf, core } = salesforce('right')
+  const state = new MemorySharedState()
+  const a = gate(state, core)
+  const b = gate(state, core)
+  const answerRight = deferred()
+  sf.answer.set('right', answerRight.promise)
+  const stop = new AbortController()
+  const fromA = a.obtain(candidate('right', { signal: stop.signal })).catch((err: unknown) => err)
+  await sf.arrived.promise
+  stop.abort()
+  t.ok(await fromA instanceof Error, 'A handed the lease on')
+  answerRight.resolve()
+  await until('A\'s late success is written', async () => (await state.getJson<GuardState>(loginGuardDoc(identity)))?.failures.length === 0)
+  await b.obtain(candidate('wrong-b'))
+  t.equal(sf.failed, 1)
+  t.ok((await b.obtain(candidate('right'))).ok, 'Salesforce counts 1 of 3: the right password goes out')
 })
