@@ -211,7 +211,13 @@ export class GuardStore {
     await state.putJson(loginGuardTruthDoc(identity), { failedLogins: truth.failedLogins, locked: truth.locked, readAt: now, via: where.connection } satisfies GuardTruth)
     if (truth.locked) return guard
     let next = withReset(guard, now)
-    for (let i = 0; i < truth.failedLogins; i++) next = withFailure(next, now + i)
+    // Salesforce's failures, stamped before the read and apart from every other: the guard tells
+    // failures apart by stamp, and a login sent after this read (under the same lease) is stamped now or later
+    const taken = new Set([...guard?.unanswered ?? []])
+    for (let stamp = now - 1, i = 0; i < truth.failedLogins; i++, stamp--) {
+      while (taken.has(stamp)) stamp--
+      next = withFailure(next, stamp)
+    }
     // a login whose answer never came may be judged after this read: it stays counted besides, until
     // the next read (a minute on, TRUTH_INTERVAL_MS, longer than a login's timeout), by which time
     // Salesforce has judged it or never will

@@ -475,3 +475,30 @@ t.test('the late success of an abandoned login takes back the failure counted fo
   t.equal(sf.failed, 1)
   t.ok((await b.obtain(candidate('right'))).ok, 'Salesforce counts 1 of 3: the right password goes out')
 })
+
+t.test('Salesforce\'s count is stamped before it was read: an admin\'s reset asked after it never takes back a failure counted later in the same millisecond', async (t) => {
+  const { sf, core } = salesforce('right', 5)
+  const state = new WatchedGuardState()
+  const T = Date.now()
+  // a frozen clock: every login and read happens in the same millisecond
+  const a = new LoginGate({ ...gateOptions(state, core, 5000), guard: { threshold: 5 }, now: () => T, readFailedLogins: async () => ({ ok: true, failedLogins: sf.failed, locked: sf.locked }) })
+  t.ok((await a.obtain({ connection: 'acme', definition: definition('right'), storedVersion: 1, purpose: 'miss', answeredBy: () => true })).ok, 'a session of the org is cached: Salesforce\'s count can be read')
+  // four failures the broker counted; Salesforce says two (someone reset part of it): the guard holds logins back and asks
+  await state.putJson(loginGuardDoc(identity), { failures: [T - 40, T - 30, T - 20, T - 10], candidates: [] } satisfies GuardState)
+  sf.failed = 2
+  state.entered = deferred()
+  state.held = deferred()
+  const fromA = a.obtain(candidate('wrong-a')) // held back, asks Salesforce (2), goes on; held while it takes the budget
+  await state.entered.promise
+  sf.failed = 0 // the admin unlocks the user in Setup, then acknowledges
+  state.guardRead = deferred()
+  const acknowledged = a.acknowledgeReset(definition('x'))
+  await state.guardRead.promise
+  state.held.resolve()
+  await fromA // sent after the unlock: Salesforce counts 1
+  state.held = undefined
+  await acknowledged
+  t.equal(sf.failed, 1)
+  const guard = await state.getJson<GuardState>(loginGuardDoc(identity))
+  t.equal(guard?.failures.length, sf.failed, `the guard counts what Salesforce counts (guard ${guard?.failures.length}, Salesforce ${sf.failed})`)
+})
