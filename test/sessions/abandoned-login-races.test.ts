@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import pino from 'pino'
 import { randomBytes } from 'node:crypto'
 import type { ClassifiedFailure, ConnectionDefinition, LoginOutcome } from '../../src/salesforce/types.ts'
@@ -104,6 +104,36 @@ const definition = (password: string): ConnectionDefinition =>
 const candidate = (password: string, extra: Partial<ObtainRequest> = {}): ObtainRequest => ({ connection: 'acme', definition: definition(password), purpose: 'admin', ...extra })
 const identity = loginIdentity(definition('x'))
 
+/** A's login of `password` goes out; once `reached` (Salesforce judged it, or a step the test holds), A stops and hands the lease on. */
+async function stopOnce (t: Test, a: LoginGate, password: string, reached: Promise<void>, afterStop?: () => void): Promise<void> {
+  const stop = new AbortController()
+  const fromA = a.obtain(candidate(password, { signal: stop.signal })).catch((err: unknown) => err)
+  await reached
+  stop.abort()
+  afterStop?.()
+  t.ok(await fromA instanceof Error, 'A stopped waiting and handed the lease on')
+}
+
+/** Two replicas on one state: A's right password was judged by Salesforce (its count is zero) and A stopped before the answer came; `answerRight` lets it through. */
+async function abandonedSuccess (t: Test) {
+  const { sf, core } = salesforce('right')
+  const state = new MemorySharedState()
+  const a = gate(state, core)
+  const b = gate(state, core)
+  const answerRight = deferred()
+  sf.answer.set('right', answerRight.promise)
+  await stopOnce(t, a, 'right', sf.arrived.promise)
+  return { sf, state, b, answerRight }
+}
+
+/** Two more wrong candidates: the second would be Salesforce's third failure, so the guard holds it back and the user stays unlocked. */
+async function twoMoreWrongAreStopped (t: Test, g: LoginGate, sf: { locked: boolean }): Promise<void> {
+  await g.obtain(candidate('wrong-b'))
+  const third = await g.obtain(candidate('wrong-c'))
+  t.ok(!third.ok && 'refusal' in third && third.refusal.kind === 'guarded', 'the third wrong candidate is held back: the failures before it were counted')
+  t.equal(sf.locked, false, 'the user is not locked')
+}
+
 t.test('a replica stopped while its gate takes the budget sends no login after handing the lease on', async (t) => {
   const { sf, core } = salesforce('right')
   const state = new HeldBudgetState()
@@ -113,11 +143,7 @@ t.test('a replica stopped while its gate takes the budget sends no login after h
   await state.putJson(loginGuardDoc(identity), { failures: [Date.now() - 1000], candidates: [] } satisfies GuardState)
 
   state.held = deferred()
-  const stop = new AbortController()
-  const fromA = a.obtain(candidate('wrong-a', { signal: stop.signal })).catch((err: unknown) => err)
-  await state.entered.promise
-  stop.abort()
-  t.ok(await fromA instanceof Error, 'A stopped waiting and handed the lease on')
+  await stopOnce(t, a, 'wrong-a', state.entered.promise)
   // the budget answers A late; B, the next holder, sends its own candidate
   state.held.resolve()
   await state.lastTake
@@ -129,18 +155,7 @@ t.test('a replica stopped while its gate takes the budget sends no login after h
 })
 
 t.test('the late success of an abandoned login resets the count as of when it was sent: a failure the next holder counted since stays', async (t) => {
-  const { sf, core } = salesforce('right')
-  const state = new MemorySharedState()
-  const a = gate(state, core)
-  const b = gate(state, core)
-  const answerRight = deferred()
-  sf.answer.set('right', answerRight.promise)
-
-  const stop = new AbortController()
-  const fromA = a.obtain(candidate('right', { signal: stop.signal })).catch((err: unknown) => err)
-  await sf.arrived.promise // Salesforce judged it (success: its count is zero); its answer is on its way
-  stop.abort()
-  t.ok(await fromA instanceof Error, 'A handed the lease on')
+  const { sf, state, b, answerRight } = await abandonedSuccess(t)
   t.equal((await state.getJson<GuardState>(loginGuardDoc(identity)))?.failures.length, 1, 'the login in flight counted as failed meanwhile')
 
   const fromB = await b.obtain(candidate('wrong-b'))
@@ -228,10 +243,7 @@ t.test('a replica killed mid-login, then a cache hit under the lease: the note s
   const hit = await b.obtain(stored('stale', { answeredBy: () => true }))
   t.ok(hit.ok && hit.fromCache, 'served from the cache')
   t.ok(await state.getJson(loginInFlightDoc(identity)), 'A\'s note is still there')
-  await b.obtain(candidate('wrong-b'))
-  const third = await b.obtain(candidate('wrong-c'))
-  t.ok(!third.ok && 'refusal' in third && third.refusal.kind === 'guarded', 'the killed login was counted: the third failure is held back')
-  t.equal(sf.locked, false, 'the user is not locked')
+  await twoMoreWrongAreStopped(t, b, sf)
 })
 
 t.test('a reset stamped by a replica whose clock runs ahead does not hide a killed login', async (t) => {
@@ -350,12 +362,7 @@ t.test('stopped after a success was answered, while it was recorded: the stop wa
   const state = new HeldUserDocState()
   await state.putJson(loginGuardDoc(identity), { failures: [], candidates: [], resetAt: Date.now() - 1000 } satisfies GuardState)
   const a = gate(state, core)
-  const stop = new AbortController()
-  const fromA = a.obtain(candidate('right', { signal: stop.signal })).catch((err: unknown) => err)
-  await state.entered.promise // Salesforce answered success; A is writing the user's name (first login of this identity)
-  stop.abort()
-  state.held.resolve() // Redis answers
-  t.ok(await fromA instanceof Error, 'A handed the lease on')
+  await stopOnce(t, a, 'right', state.entered.promise, () => { state.held.resolve() }) // Salesforce answered success; A is writing the user's name (first login of this identity)
   const fromB = await gate(state, core).obtain(candidate('wrong-b'))
   t.ok(!fromB.ok && 'failure' in fromB)
   t.equal((await state.getJson<GuardState>(loginGuardDoc(identity)))?.failures.length, sf.failed, `the guard counts what Salesforce counts (Salesforce ${sf.failed})`)
@@ -379,11 +386,7 @@ t.test('Salesforce\'s own count, read while an abandoned login is still on its w
   t.ok((await b.obtain({ connection: 'acme', definition: definition('right'), storedVersion: 1, purpose: 'miss', answeredBy: () => true })).ok, 'a session of the org is cached: Salesforce\'s count can be read')
   await b.obtain(candidate('wrong-1'))
   t.equal(sf.failed, 1)
-  const stop = new AbortController()
-  const fromA = a.obtain(candidate('wrong-a', { signal: stop.signal })).catch((err: unknown) => err)
-  await inTransit.promise // sent; Salesforce has not judged it yet
-  stop.abort()
-  t.ok(await fromA instanceof Error, 'A handed the lease on')
+  await stopOnce(t, a, 'wrong-a', inTransit.promise) // sent; Salesforce has not judged it yet
   t.equal((await state.getJson<GuardState>(loginGuardDoc(identity)))?.failures.length, 2, 'counted: the guard holds logins back')
   const fromB = await b.obtain(candidate('wrong-b')) // held back; Salesforce's count (1) is read
   t.ok(!fromB.ok && 'refusal' in fromB && fromB.refusal.kind === 'guarded', 'Salesforce\'s count plus the login on its way: still held back')
@@ -402,11 +405,7 @@ t.test('the late success of an abandoned login from a replica whose clock runs a
   const b = new LoginGate(five(gateOptions(state, core, 5000)))
   const answerRight = deferred()
   sf.answer.set('right', answerRight.promise)
-  const stop = new AbortController()
-  const fromA = ahead.obtain(candidate('right', { signal: stop.signal })).catch((err: unknown) => err)
-  await sf.arrived.promise
-  stop.abort()
-  t.ok(await fromA instanceof Error, 'A handed the lease on')
+  await stopOnce(t, ahead, 'right', sf.arrived.promise)
   for (const p of ['wrong-b', 'wrong-c', 'wrong-d']) await b.obtain(candidate(p))
   t.equal(sf.failed, 3)
   answerRight.resolve()
@@ -427,6 +426,24 @@ class WatchedGuardState extends HeldBudgetState {
   }
 }
 
+/**
+ * The admin acknowledges (Salesforce's count is zero: the user was unlocked) while A, holding the
+ * lease, is held taking its budget; then A's wrong candidate goes out, after the unlock (Salesforce
+ * counts 1), and the acknowledgement runs: the guard must count that one.
+ */
+async function acknowledgeWhileHeld (t: Test, a: LoginGate, state: WatchedGuardState, sf: { failed: number }, fromA: Promise<unknown>): Promise<void> {
+  state.guardRead = deferred()
+  const acknowledged = a.acknowledgeReset(definition('x'))
+  await state.guardRead.promise // the admin's view of the count, taken when asked
+  state.held?.resolve()
+  await fromA
+  state.held = undefined
+  await acknowledged
+  t.equal(sf.failed, 1)
+  const guard = await state.getJson<GuardState>(loginGuardDoc(identity))
+  t.equal(guard?.failures.length, sf.failed, `the guard counts what Salesforce counts (guard ${guard?.failures.length}, Salesforce ${sf.failed})`)
+}
+
 t.test('an admin\'s acknowledgement drops the failures counted when it was asked, not one a login already under the lease counts after', async (t) => {
   const { sf, core } = salesforce('right')
   const state = new WatchedGuardState()
@@ -441,34 +458,12 @@ t.test('an admin\'s acknowledgement drops the failures counted when it was asked
   state.held = deferred()
   const fromA = a.obtain(candidate('wrong-a'))
   await state.entered.promise
-  state.guardRead = deferred()
-  const acknowledged = a.acknowledgeReset(definition('x'))
-  await state.guardRead.promise // the admin's view: one failure, the one Setup's unlock cleared
-  state.held.resolve()
-  await fromA // sent after the unlock: Salesforce counts 1
-  state.held = undefined
-  await acknowledged
-  t.equal(sf.failed, 1)
-  const guard = await state.getJson<GuardState>(loginGuardDoc(identity))
-  t.equal(guard?.failures.length, sf.failed, `the guard counts what Salesforce counts (guard ${guard?.failures.length}, Salesforce ${sf.failed})`)
-  await a.obtain(candidate('wrong-b'))
-  const third = await a.obtain(candidate('wrong-c'))
-  t.ok(!third.ok && 'refusal' in third && third.refusal.kind === 'guarded', 'the third wrong candidate is held back')
-  t.equal(sf.locked, false, 'the user is not locked')
+  await acknowledgeWhileHeld(t, a, state, sf, fromA)
+  await twoMoreWrongAreStopped(t, a, sf)
 })
 
 t.test('the late success of an abandoned login takes back the failure counted for it: the right password goes out after one more failure', async (t) => {
-  const { sf, core } = salesforce('right')
-  const state = new MemorySharedState()
-  const a = gate(state, core)
-  const b = gate(state, core)
-  const answerRight = deferred()
-  sf.answer.set('right', answerRight.promise)
-  const stop = new AbortController()
-  const fromA = a.obtain(candidate('right', { signal: stop.signal })).catch((err: unknown) => err)
-  await sf.arrived.promise
-  stop.abort()
-  t.ok(await fromA instanceof Error, 'A handed the lease on')
+  const { sf, state, b, answerRight } = await abandonedSuccess(t)
   answerRight.resolve()
   await until('A\'s late success is written', async () => (await state.getJson<GuardState>(loginGuardDoc(identity)))?.failures.length === 0)
   await b.obtain(candidate('wrong-b'))
@@ -491,14 +486,5 @@ t.test('Salesforce\'s count is stamped before it was read: an admin\'s reset ask
   const fromA = a.obtain(candidate('wrong-a')) // held back, asks Salesforce (2), goes on; held while it takes the budget
   await state.entered.promise
   sf.failed = 0 // the admin unlocks the user in Setup, then acknowledges
-  state.guardRead = deferred()
-  const acknowledged = a.acknowledgeReset(definition('x'))
-  await state.guardRead.promise
-  state.held.resolve()
-  await fromA // sent after the unlock: Salesforce counts 1
-  state.held = undefined
-  await acknowledged
-  t.equal(sf.failed, 1)
-  const guard = await state.getJson<GuardState>(loginGuardDoc(identity))
-  t.equal(guard?.failures.length, sf.failed, `the guard counts what Salesforce counts (guard ${guard?.failures.length}, Salesforce ${sf.failed})`)
+  await acknowledgeWhileHeld(t, a, state, sf, fromA)
 })
