@@ -101,13 +101,16 @@ export function withFailure (state: GuardState | null, now: number, candidateHas
  * counted since stays, whatever the clocks stamped. `at` marks the reset, for merging copies.
  */
 export function withLateSuccess (state: GuardState | null, before: readonly number[], at: number): GuardState {
-  if (!state) return withReset(null, at)
+  // later than every failure it takes back: a copy that missed this reset (another replica's memory)
+  // keeps only failures from the reset on (mergeGuards), so none of these can come back from it
+  const resetAt = Math.max(state?.resetAt ?? 0, at, ...before.map(f => f + 1))
+  if (!state) return withReset(null, resetAt)
   const failures = state.failures.filter(f => !before.includes(f))
   const unanswered = (state.unanswered ?? []).filter(f => failures.includes(f))
   return {
     failures,
     candidates: state.candidates,
-    resetAt: Math.max(state.resetAt ?? 0, at),
+    resetAt,
     ...(unanswered.length > 0 ? { unanswered } : {}),
   }
 }
