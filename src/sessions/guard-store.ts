@@ -120,7 +120,7 @@ export class GuardStore {
    * and nothing is sent. The lease takes the note back when it is released (lease.ts `notes`).
    */
   async noteSent (identity: string, sent: SentLogin): Promise<void> {
-    await (this.opts.state.tiers?.fleet ?? this.opts.state).putJson(loginInFlightDoc(identity), sent)
+    await this.fleet.putJson(loginInFlightDoc(identity), sent)
   }
 
   /**
@@ -232,12 +232,12 @@ export class GuardStore {
    * An admin states that Salesforce's failed-login count of the definition's user is zero again
    * (the user was unlocked, or its password reset, in Setup): the guard's count goes with it.
    */
-  async acknowledgeReset (definition: ConnectionDefinition, known?: readonly number[]): Promise<GuardDecision> {
+  async acknowledgeReset (definition: ConnectionDefinition, known: readonly number[]): Promise<GuardDecision> {
     const identity = loginIdentity(definition)
     const read = await this.read(identity)
     const current = read === 'unavailable' ? null : read
-    // the failures known when the admin asked go (all of them when the caller did not say which)
-    let next = withLateSuccess(current, known ?? current?.failures ?? [], this.opts.now())
+    // the failures known when the admin asked go; any counted since stays
+    let next = withLateSuccess(current, known, this.opts.now())
     // under the user's lease (the gate), a note still there is a holder's that died: counted
     const left = await this.sentLogin(identity)
     if (left && !next.failures.includes(left.at)) next = withFailure(next, left.at, undefined, true)
@@ -247,7 +247,12 @@ export class GuardStore {
 
   /** The note of a password login on its way (noteSent), as Redis holds it; null when none or unreadable. */
   async sentLogin (identity: string): Promise<SentLogin | null> {
-    return await (this.opts.state.tiers?.fleet ?? this.opts.state).getJson<SentLogin>(loginInFlightDoc(identity)).catch(() => null)
+    return await this.fleet.getJson<SentLogin>(loginInFlightDoc(identity)).catch(() => null)
+  }
+
+  /** Redis (the fleet's tier), never this replica's memory: what must outlive this replica */
+  private get fleet (): SharedState {
+    return this.opts.state.tiers?.fleet ?? this.opts.state
   }
 }
 

@@ -369,11 +369,10 @@ export class LoginGate {
     this.opts.observer?.loginAttempt?.(connection, definition.flow, outcome.ok ? 'ok' : outcome.failure.classification, this.now() - started)
     if (abandoned) {
       // the lease was handed on when the caller stopped: what the next holder counted since stays.
-      // A success resets the count as of when this login was sent (Salesforce judged it then, before
-      // anything the next holder sent), merged into the count as it is now; the abandoned failure
-      // itself stays counted, one too many on the safe side. A failure was counted already.
+      // A success takes back the failures this login knew of when it was sent (Salesforce judged it
+      // then, before anything the next holder sent) and the failure counted for it when it was
+      // abandoned (stamped `started`). A failure was counted already.
       await abandoned.catch(() => {})
-      // ... and the failure counted for it when it was abandoned (stamped `started`): it succeeded
       if (outcome.ok || outcome.failure.loginAccepted === true) await this.guards.resetAsOf(identity, started, [...guard?.failures ?? [], started])
       return outcome
     }

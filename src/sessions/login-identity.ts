@@ -8,8 +8,8 @@ import { SECRET_FIELDS, type ConnectionDefinition } from '../salesforce/types.ts
  * "Username Requirements"), so the username alone names org and user, whatever login host a
  * candidate points at. Case does not tell usernames apart; spaces do: Salesforce does not trim
  * them, and a username stored with a trailing space is another username (Salesforce Help,
- * knowledge article 000387757), so the identity keeps them. Client credentials log in as the app's Run-As user of one org: the
- * connected app's consumer key on its My Domain host.
+ * knowledge article 000387757), so the identity keeps them. Client credentials log in as the
+ * app's Run-As user of one org: the connected app's consumer key on its My Domain host.
  */
 export function loginIdentity (d: Pick<ConnectionDefinition, 'flow' | 'loginUrl' | 'username' | 'clientId'>): string {
   if (d.flow === 'client_credentials') return `app:${d.clientId ?? ''}@${hostOf(d.loginUrl)}`
