@@ -71,10 +71,22 @@ export class GuardStore {
   }
 
   /**
-   * The fleet's copy as read (`fleet`), merged with this replica's own; a difference is written
-   * back to both. Without tiers (memory only, or a plain Redis state) the copy is the count.
+   * The fleet's copy as read (`fleet`), merged with this replica's own, for a view (health, an
+   * admin's snapshot): nothing is written. A view holds no lease, so a copy it wrote could land
+   * over a failure a login holding the lease counted meanwhile. Without tiers (memory only, or a
+   * plain Redis state) the copy is the count.
    */
   async merged (identity: string, fleet: GuardState | null): Promise<GuardState | null> {
+    const tiers = this.opts.state.tiers
+    if (!tiers) return fleet
+    return mergeGuards(fleet, await tiers.local.getJson<GuardState>(loginGuardDoc(identity)))
+  }
+
+  /**
+   * As `merged`, under the user's login lease (the gate, before a password login): a difference is
+   * written back to both copies, and nothing else counts a login of the user meanwhile.
+   */
+  async settled (identity: string, fleet: GuardState | null): Promise<GuardState | null> {
     const tiers = this.opts.state.tiers
     if (!tiers) return fleet
     const key = loginGuardDoc(identity)
@@ -125,8 +137,9 @@ export class GuardStore {
 
   /**
    * A login sent at `at`, while the count held the failures `before`, succeeded after its caller
-   * stopped waiting (the lease was handed on): those failures go, and every one another replica
-   * counted after that login went out stays, whatever its replica's clock stamped (withLateSuccess).
+   * stopped waiting (the lease was handed on, and is held again for this): those failures go, and
+   * every one another replica counted after that login went out stays, whatever its replica's clock
+   * stamped (withLateSuccess).
    */
   async resetAsOf (identity: string, at: number, before: readonly number[]): Promise<void> {
     const read = await this.read(identity)
@@ -222,7 +235,8 @@ export class GuardStore {
     // the next read (a minute on, TRUTH_INTERVAL_MS, longer than a login's timeout), by which time
     // Salesforce has judged it or never will
     for (const f of guard?.unanswered ?? []) next = withFailure(next, f)
-    next = { ...next, truthReadAt: now }
+    // in time order, as every other copy (mergeGuards sorts): the same count in Redis and in memory is the same JSON
+    next = { ...next, failures: [...next.failures].sort((x, y) => x - y), truthReadAt: now }
     await this.write(identity, next)
     this.opts.logger.info({ via: where.connection, salesforceFailedLogins: truth.failedLogins, brokerFailedLogins: guard?.failures.length ?? 0 }, 'failure guard: count taken from Salesforce')
     return next

@@ -295,7 +295,7 @@ export class LoginGate {
     if (spendsAttempts) {
       // 'not_read': the request's flow sends no password, so its guard was not read: never a reason to send one
       if (state.guard === 'unavailable' || state.guard === 'not_read') return { ok: false, refusal: { kind: 'guard_unavailable' } }
-      guard = await this.guards.merged(identity, state.guard)
+      guard = await this.guards.settled(identity, state.guard)
       const noted = state.inFlight
       state.inFlight = null
       // this holder's own note, read again by a retry, was accounted for with its answer
@@ -372,8 +372,16 @@ export class LoginGate {
       // A success takes back the failures this login knew of when it was sent (Salesforce judged it
       // then, before anything the next holder sent) and the failure counted for it when it was
       // abandoned (stamped `started`). A failure was counted already.
+      // Taken under the user's lease again: the next holder may be counting a failure of its own, which
+      // a reset written beside it would lose or be lost under. Not had in time: the count keeps those
+      // failures, one login too many (the safe side), until the next success or Salesforce's own count.
       await abandoned.catch(() => {})
-      if (outcome.ok || outcome.failure.loginAccepted === true) await this.guards.resetAsOf(identity, started, [...guard?.failures ?? [], started])
+      if (outcome.ok || outcome.failure.loginAccepted === true) {
+        const before = [...guard?.failures ?? [], started]
+        await this.exclusive(definition, () => this.guards.resetAsOf(identity, started, before)).catch((err: unknown) => {
+          this.opts.logger.warn({ reason: (err as Error).message }, 'failure guard: the late success of an abandoned login was not written; the count stays higher than Salesforce\'s until the next success')
+        })
+      }
       return outcome
     }
     const recording = this.recordAnswer(identity, state, req, { guard, hash, circuit, started }, outcome)

@@ -162,11 +162,17 @@ export function mergeGuards (a: GuardState | null, b: GuardState | null): GuardS
   const byHash = new Map<string, number>()
   for (const c of [...a.candidates, ...b.candidates]) byHash.set(c.hash, Math.max(byHash.get(c.hash) ?? 0, c.at))
   const unanswered = [...new Set([...a.unanswered ?? [], ...b.unanswered ?? []])].filter(f => failures.includes(f)).sort((x, y) => x - y)
+  // Salesforce's word stays the count while the merge says what the copy taken from it says
+  // (a replica's memory holds the same copy as Redis: health shows Salesforce's count with either)
+  const saysTheSame = (copy: GuardState): boolean => (copy.resetAt ?? 0) === resetAt && copy.failures.length === failures.length && copy.failures.every(f => failures.includes(f))
+  const truthReadAt = Math.max(0, ...[a, b].filter(saysTheSame).map(c => c.truthReadAt ?? 0))
   return {
     failures,
     candidates: [...byHash].map(([hash, at]) => ({ hash, at })),
     ...(resetAt > 0 ? { resetAt } : {}),
     ...(unanswered.length > 0 ? { unanswered } : {}),
+    // last, as GuardStore.reconcile writes it: the same copy merged is the same JSON (sameGuard)
+    ...(truthReadAt > 0 ? { truthReadAt } : {}),
   }
 }
 

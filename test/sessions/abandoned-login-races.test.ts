@@ -509,3 +509,87 @@ t.test('replicas with Redis and their own memory: the failure a late success tak
   t.equal((await redis.getJson<GuardState>(loginGuardDoc(identity)))?.failures.length, 1, 'the guard counts what Salesforce counts')
   t.ok((await b.obtain(candidate('right'))).ok, 'Salesforce counts 1 of 3: the right password goes out')
 })
+
+t.test('replicas with Redis and their own memory: health shows Salesforce\'s count while it is the guard\'s', async (t) => {
+  const { sf, core } = salesforce('right', 5)
+  const stateA = new FallbackSharedState(new MemorySharedState(), pino({ level: 'silent' }))
+  const T = Date.now()
+  const a = new LoginGate({ ...gateOptions(stateA as unknown as MemorySharedState, core, 5000), guard: { threshold: 5 }, readFailedLogins: async () => ({ ok: true, failedLogins: sf.failed, locked: sf.locked }) })
+  t.ok((await a.obtain({ connection: 'acme', definition: definition('right'), storedVersion: 1, purpose: 'miss', answeredBy: () => true })).ok, 'a session of the org is cached: Salesforce\'s count can be read')
+  await stateA.putJson(loginGuardDoc(identity), { failures: [T - 40, T - 30, T - 20, T - 10], candidates: [] } satisfies GuardState)
+  sf.failed = 4
+  const held = await a.obtain(candidate('wrong-a'))
+  t.ok(!held.ok && 'refusal' in held && held.refusal.kind === 'guarded', 'Salesforce counts 4 of 5 too: held back')
+  const view = await a.loginView('acme', definition('x'))
+  t.equal(view.guard.truth?.failedLogins, 4, 'the count shown is Salesforce\'s, as read')
+  t.equal((await stateA.tiers.fleet.getJson<GuardState>(loginGuardDoc(identity)))?.truthReadAt, view.guard.truth?.readAt, 'and Redis still says so after the view')
+})
+
+/** Redis whose next write of the guard waits until the test lets it go (only the next one: the others go through). */
+class HeldGuardWriteState extends MemorySharedState {
+  hold: { entered: ReturnType<typeof deferred>, release: ReturnType<typeof deferred> } | undefined
+  override async putJson (key: string, value: unknown, ttlMs?: number): Promise<void> {
+    const hold = key === loginGuardDoc(identity) ? this.hold : undefined
+    this.hold = hold ? undefined : this.hold
+    if (hold) {
+      hold.entered.resolve()
+      await hold.release.promise
+    }
+    return super.putJson(key, value, ttlMs)
+  }
+}
+
+t.test('replicas with Redis and their own memory: a health view never writes its copy of the count over a failure counted meanwhile', async (t) => {
+  const { sf, core } = salesforce('right')
+  const redis = new HeldGuardWriteState()
+  const log = pino({ level: 'silent' })
+  const replica = () => {
+    const state = new FallbackSharedState(redis, log)
+    return { state, gate: new LoginGate(gateOptions(state as unknown as MemorySharedState, core, 5000)) }
+  }
+  const [a, b] = [replica(), replica()]
+  const T = Date.now()
+  // the fleet counts one failure; A's right password was taken while Redis could not take its reset:
+  // A's memory holds the reset, Redis the failure (A writes it back under the lease when it can)
+  await redis.putJson(loginGuardDoc(identity), { failures: [T - 100], candidates: [] } satisfies GuardState)
+  await a.state.tiers.local.putJson(loginGuardDoc(identity), { failures: [], candidates: [], resetAt: T - 50 } satisfies GuardState)
+  sf.failed = 0
+
+  // an SRE's health view on A merges the two copies while B counts a wrong candidate
+  const hold = { entered: deferred(), release: deferred() }
+  redis.hold = hold
+  const viewed = a.gate.loginView('acme', definition('x'))
+  await Promise.race([hold.entered.promise, viewed])
+  redis.hold = undefined
+  const fromB = await b.gate.obtain(candidate('wrong-b'))
+  t.ok(!fromB.ok && 'failure' in fromB && fromB.counted, 'B\'s wrong candidate went out and was counted')
+  hold.release.resolve()
+  await viewed
+  t.equal(sf.failed, 1)
+
+  // C, a replica started since, knows only Redis: two more wrong candidates must not lock the user
+  const c = replica()
+  await c.gate.obtain(candidate('wrong-c'))
+  await c.gate.obtain(candidate('wrong-d'))
+  t.equal(sf.locked, false, 'the user is not locked')
+  const fleet = await redis.getJson<GuardState>(loginGuardDoc(identity))
+  t.ok((fleet?.failures.length ?? 0) >= sf.failed, `Redis never counts fewer than Salesforce (Redis ${fleet?.failures.length}, Salesforce ${sf.failed})`)
+})
+
+t.test('the late success of an abandoned login lands while the next holder\'s wrong candidate is at Salesforce: that failure stays, and only it', async (t) => {
+  const { sf, state, b, answerRight } = await abandonedSuccess(t)
+  const answerWrong = deferred()
+  sf.answer.set('wrong-b', answerWrong.promise)
+  const fromB = b.obtain(candidate('wrong-b'))
+  await until('B\'s wrong candidate reached Salesforce', async () => sf.sent.includes('wrong-b'))
+  t.equal(sf.failed, 1, 'Salesforce judged it after A\'s success: one failure')
+  // A's success answers while B holds the lease; then B's failure
+  answerRight.resolve()
+  for (let i = 0; i < 10; i++) await new Promise(resolve => setImmediate(resolve))
+  answerWrong.resolve()
+  await fromB
+  await until('A\'s late success is written', async () => (await state.getJson<GuardState>(loginGuardDoc(identity)))?.resetAt !== undefined)
+  const guard = await state.getJson<GuardState>(loginGuardDoc(identity))
+  t.equal(guard?.failures.length, sf.failed, `the guard counts what Salesforce counts (guard ${guard?.failures.length}, Salesforce ${sf.failed})`)
+  t.ok((await b.obtain(candidate('right'))).ok, 'Salesforce counts 1 of 3: the right password goes out')
+})

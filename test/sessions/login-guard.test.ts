@@ -1,5 +1,5 @@
 import t from 'tap'
-import { CANDIDATE_MEMORY_MS, candidateRetryAt, guardDecision, mergeGuards, sameGuard, withFailure, withReset } from '../../src/sessions/login-guard.ts'
+import { CANDIDATE_MEMORY_MS, candidateRetryAt, guardDecision, mergeGuards, sameGuard, withFailure, withReset, type GuardState } from '../../src/sessions/login-guard.ts'
 import { budgetDecision } from '../../src/sessions/login-budget.ts'
 import { credentialHash, loginIdentity } from '../../src/sessions/login-identity.ts'
 import type { ConnectionDefinition } from '../../src/salesforce/types.ts'
@@ -35,6 +35,16 @@ t.test('two copies of a guard merge to the larger truth since the later reset', 
   const succeededLater = withReset(replica, T0 + 4 * HOUR)
   t.same(mergeGuards(fleet, succeededLater)?.failures, [], 'a later success wins over older failures')
   t.ok(sameGuard(mergeGuards(fleet, fleet), fleet))
+})
+
+t.test('a count taken from Salesforce stays marked so through a merge that adds nothing to it', async (t) => {
+  // as GuardStore.reconcile writes it: Salesforce's failures stamped before the read, which resets the count
+  const truth: GuardState = { ...withFailure(withFailure(withReset(null, T0 + 10), T0 + 8), T0 + 9), truthReadAt: T0 + 10 }
+  const heard = mergeGuards(null, truth)
+  t.ok(sameGuard(mergeGuards(truth, truth), truth), 'the same copy in Redis and in a replica\'s memory')
+  t.equal(mergeGuards(heard, { ...truth, failures: [...truth.failures].reverse() })?.truthReadAt, T0 + 10, 'the same failures in another order')
+  t.equal(mergeGuards(truth, withFailure(truth, T0 + 11))?.truthReadAt, undefined, 'a failure counted since: the count is the broker\'s again')
+  t.equal(mergeGuards(truth, withReset(truth, T0 + 12))?.truthReadAt, undefined, 'a reset since: likewise')
 })
 
 t.test('the budget keeps the last 20 % for session misses, admin actions and probes', async (t) => {
