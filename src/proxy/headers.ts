@@ -32,12 +32,27 @@ function hasControl (text: string): boolean {
   return false
 }
 
+/**
+ * The header names a message's Connection header lists: hop-by-hop, meant for the next hop only and
+ * removed before the message is forwarded (RFC 9110 §7.6.1). Undefined when it lists none besides
+ * the usual `keep-alive`/`close` (almost every message: nothing to build).
+ */
+function connectionListed (value: string | string[] | undefined): Set<string> | undefined {
+  if (value === undefined) return undefined
+  const text = Array.isArray(value) ? value.join(',') : value
+  if (!text.includes(',') && /^\s*(keep-alive|close)\s*$/i.test(text)) return undefined
+  const names = text.split(',').map(n => n.trim().toLowerCase()).filter(n => n !== '' && n !== 'close' && n !== 'keep-alive')
+  return names.length > 0 ? new Set(names) : undefined
+}
+
 export function forwardedRequestHeaders (incoming: IncomingHttpHeaders, accessToken: string, host: string): Record<string, string> {
   const out: Record<string, string> = {}
+  const hopByHop = connectionListed(incoming.connection)
   for (const name in incoming) {
     const value = incoming[name]
     if (value === undefined) continue
     if (!REQUEST_HEADERS.has(name) && !name.startsWith('sforce-')) continue
+    if (hopByHop?.has(name) === true) continue
     const text = Array.isArray(value) ? value.join(', ') : value
     if (hasControl(text)) continue
     out[name] = text
@@ -76,12 +91,13 @@ export function returnedHeaderNames (upstream: IncomingHttpHeaders | OutgoingHtt
  */
 export function returnedResponseHeaders (upstream: IncomingHttpHeaders | OutgoingHttpHeaders, accessToken: string): Record<string, string> {
   const out: Record<string, string> = {}
+  const hopByHop = connectionListed(upstream.connection as string | string[] | undefined)
   // for…in, not Object.entries: no array of pairs per answer (the headers object is a plain one)
   for (const name in upstream) {
     const value = upstream[name]
     if (value === undefined) continue
     const lower = name.toLowerCase()
-    if (!passesBack(lower, accessToken)) continue
+    if (!passesBack(lower, accessToken) || hopByHop?.has(lower) === true) continue
     out[lower] = scrubText(accessToken, Array.isArray(value) ? value.join(', ') : String(value))
   }
   return out

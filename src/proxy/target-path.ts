@@ -21,9 +21,20 @@ const ESCAPE = /%([0-9A-Fa-f]{2})/g
 /** escapes another parser might turn into a separator or a second escape: / \ . ; % and the C0 controls and DEL */
 const REFUSED_ESCAPE = /^(2f|5c|2e|3b|25|[01][0-9a-f]|7f)$/i
 
+/**
+ * The OAuth credentials API under /services/data/vXX.X/apps/oauth/ (Connect REST; Salesforce Help
+ * "Stage, Rotate, and Delete OAuth Credentials for a Local External Client App",
+ * xcloud.eca_stage_oauth_credentials) lists, stages, shows and rotates the consumer key and secret
+ * of the broker's own External Client App; its neighbour `usage` lists the app's tokens. Forwarded,
+ * a caller could mint a login of its own (a proxy-only caller would hold sessions after all) or
+ * rotate the secret under the broker. Matched on the decoded path in any case: a spelling
+ * Salesforce reads the same is refused too.
+ */
+const CREDENTIALS_API = /^\/services\/data\/(?:[^/]+\/)?apps\/oauth(?:\/|$)/i
+
 export type TargetPath =
   | { ok: true, path: string, query: string }
-  | { ok: false, reason: 'malformed' | 'not_forwarded' }
+  | { ok: false, reason: 'malformed' | 'not_forwarded' | 'credentials_api' }
 
 /**
  * `rawUrl` is the request target exactly as received (origin-form); `prefix` the proxy route's
@@ -48,6 +59,8 @@ export function targetPath (rawUrl: string, prefix: string): TargetPath {
   if (!FORWARDED_ROOTS.some(root => path === root || path.startsWith(root.endsWith('/') ? root : root + '/'))) {
     return { ok: false, reason: 'not_forwarded' }
   }
+  // the escapes were checked above: decoding makes no separator, and cannot throw
+  if (CREDENTIALS_API.test(path.includes('%') ? decodeURIComponent(path) : path)) return { ok: false, reason: 'credentials_api' }
   return { ok: true, path, query }
 }
 

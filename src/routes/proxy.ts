@@ -115,6 +115,7 @@ const proxyRoutes: FastifyPluginAsync<ProxyRoutesOptions> = async (app, opts) =>
     const target = targetPath(request.raw.url ?? '', `/v1/connections/${name}/salesforce`)
     if (!target.ok) {
       if (target.reason === 'not_forwarded') throw new HttpProblem('not_found', 'the proxy forwards /services/data/... and /services/apexrest/... only')
+      if (target.reason === 'credentials_api') throw new HttpProblem('forbidden', 'the proxy does not forward the OAuth credentials and usage API (/services/data/vXX.X/apps/oauth/...): the broker\'s consumer key and secret are managed through its admin API only')
       throw new HttpProblem('malformed_url', 'the path has a dot segment, an empty segment, or an escaped slash, dot, backslash, semicolon or percent sign')
     }
     if (grant.rules) {
@@ -162,6 +163,9 @@ const proxyRoutes: FastifyPluginAsync<ProxyRoutesOptions> = async (app, opts) =>
         if (failed) reply.header('connection', 'close')
         if (failed === 'payload_too_large') return reply.send(new HttpProblem('payload_too_large', 'the request body exceeds the proxy\'s size limit'))
         if (failed === 'request_timeout') return reply.send(new HttpProblem('request_timeout', 'the request body stopped arriving'))
+        if ((error as { code?: string }).code === UNREADABLE_TRANSFER) {
+          return reply.send(new HttpProblem('bad_gateway', 'Salesforce answered in a content or transfer encoding the proxy cannot read', { connection: f.name, retryable: false }))
+        }
         const timedOut = (error as { statusCode?: number }).statusCode === 504
         request.log.warn({ connection: f.name, code: (error as { code?: string }).code }, 'proxied call failed')
         reply.send(new HttpProblem(timedOut ? 'gateway_timeout' : 'bad_gateway', timedOut ? 'Salesforce did not answer in time' : 'Salesforce could not be reached', { connection: f.name, retryable: true }))
@@ -219,7 +223,7 @@ const proxyRoutes: FastifyPluginAsync<ProxyRoutesOptions> = async (app, opts) =>
     const decoder = bodyDecoderFor(request.method, 401, headers['content-encoding'])
     if (decoder === null) {
       upstream.resume()
-      throw new HttpProblem('bad_gateway', 'Salesforce answered in a content encoding the proxy cannot read', { connection: f.name, retryable: false })
+      throw new HttpProblem('bad_gateway', 'Salesforce answered in a content or transfer encoding the proxy cannot read', { connection: f.name, retryable: false })
     }
     const body = decodedBody(upstream, decoder)
     const { start, ended } = await readErrorStart(body).catch(() => { throw unreadableAnswer(f.name) })
@@ -247,7 +251,7 @@ const proxyRoutes: FastifyPluginAsync<ProxyRoutesOptions> = async (app, opts) =>
         tags: ['proxy'],
         operationId: `proxy${method[0]}${method.slice(1).toLowerCase()}`,
         summary: `${method} a Salesforce REST resource through the broker`,
-        description: 'Sends the call to the connection\'s instance URL with the broker\'s session; the caller never sees the token. Only /services/data/... and /services/apexrest/... are forwarded; the query string passes unchanged; Sforce-* and a few standard headers pass both ways (README, Proxy mode). A grant with rules allows only what a rule names (403 policy_denied names a rule that would allow the call). Salesforce\'s answer, whatever its status, streams back as it came, with echoes of the session scrubbed.',
+        description: 'Sends the call to the connection\'s instance URL with the broker\'s session; the caller never sees the token. Only /services/data/... (not the OAuth credentials API, apps/oauth/..., 403) and /services/apexrest/... are forwarded; the query string passes unchanged; Sforce-* and a few standard headers pass both ways (README, Proxy mode). A grant with rules allows only what a rule names (403 policy_denied names a rule that would allow the call). Salesforce\'s answer, whatever its status, streams back as it came, with echoes of the session scrubbed.',
         security: [{ bearer: [] }],
         params: ProxyParams,
         response: {
@@ -274,11 +278,22 @@ function requestDroppingAbortedAnswers (dispatcher: Dispatcher): Dispatcher['req
     dispatcher.request(options, (err, data) => {
       // an error answers with no body (undici hands `{ opaque }` then)
       data?.body?.on('error', ignore)
+      // undici takes off the chunking only, and reply-from drops the header before the route sees it:
+      // a body still compressed by its transfer coding (`gzip, chunked`, RFC 9112 §6.1) would pass unscrubbed
+      const transfer = data?.headers?.['transfer-encoding']
+      if (err === null && transfer !== undefined && String(transfer).trim().toLowerCase() !== 'chunked') {
+        data.body.destroy()
+        callback(Object.assign(new Error('an answer in a transfer coding the proxy cannot read'), { code: UNREADABLE_TRANSFER }), data)
+        return
+      }
       callback(err, data)
     })
   }
   return request as Dispatcher['request']
 }
+
+/** The error requestDroppingAbortedAnswers hands reply-from for an answer in a transfer coding other than chunked. */
+const UNREADABLE_TRANSFER = 'SFB_UNREADABLE_TRANSFER_CODING'
 
 function ignore (): void {}
 
@@ -343,7 +358,7 @@ function answer (request: FastifyRequest, reply: FastifyReply, stream: Readable,
   if (decoder === null) {
     stream.resume()
     dropSalesforceHeaders(reply, headers, token)
-    reply.send(new HttpProblem('bad_gateway', 'Salesforce answered in a content encoding the proxy cannot read', { connection, retryable: false }))
+    reply.send(new HttpProblem('bad_gateway', 'Salesforce answered in a content or transfer encoding the proxy cannot read', { connection, retryable: false }))
     return
   }
   const declared = headers['content-length'] === undefined ? Number.NaN : Number(headers['content-length'])

@@ -30,6 +30,9 @@ function byTheRules (rawUrl: string): ReturnType<typeof targetPath> {
     if (segments[i].endsWith('..') && i !== segments.length - 1) return { ok: false, reason: 'malformed' }
   }
   if (!(path === '/services/data' || path.startsWith('/services/data/') || path.startsWith('/services/apexrest/'))) return { ok: false, reason: 'not_forwarded' }
+  // the OAuth credentials API: apps/oauth right after /services/data/ or after its version, as Salesforce reads the segments
+  const read = decodeURIComponent(path).toLowerCase().split('/').slice(1)
+  if (read[1] === 'data' && [2, 3].some(i => read[i] === 'apps' && read[i + 1] === 'oauth')) return { ok: false, reason: 'credentials_api' }
   return { ok: true, path, query }
 }
 
@@ -58,4 +61,16 @@ t.test('the usual calls pass with their path and query as received', async (t) =
   t.same(targetPath(`${PREFIX}/services/data/v62.0/query?q=SELECT+Id+FROM+Account`, PREFIX), { ok: true, path: '/services/data/v62.0/query', query: '?q=SELECT+Id+FROM+Account' })
   t.same(targetPath(`${PREFIX}/services/data/v62.0/sobjects/`, PREFIX), { ok: true, path: '/services/data/v62.0/sobjects/', query: '' })
   t.same(targetPath(`${PREFIX}/services/apexrest/Caf%C3%A9/v1`, PREFIX), { ok: true, path: '/services/apexrest/Caf%C3%A9/v1', query: '' })
+})
+
+t.test('the OAuth credentials API is refused in every spelling Salesforce reads the same, and only it', async (t) => {
+  const refused = ['/services/data/v62.0/apps/oauth/credentials/x', '/services/data/v62.0/APPS/OAuth', '/services/data/v62.0/%61pps/oauth/usage',
+    '/services/data/v62.0/apps/%6F%61uth/credentials/x/y/staged', '/services/data/apps/oauth/credentials', '/services/data/v62.0/apps/oauth/']
+  const passed = ['/services/data/v62.0/apps', '/services/data/v62.0/apps/other', '/services/data/v62.0/sobjects/apps/oauth', '/services/apexrest/apps/oauth/credentials', '/services/data/v62.0/apps/oauthx']
+  for (const path of [...refused, ...passed]) {
+    const url = PREFIX + path
+    t.same(targetPath(url, PREFIX), byTheRules(url), `${path}: as the rules decide`)
+  }
+  t.same(refused.map(p => targetPath(PREFIX + p, PREFIX).ok), refused.map(() => false))
+  t.same(passed.map(p => targetPath(PREFIX + p, PREFIX).ok), passed.map(() => true))
 })

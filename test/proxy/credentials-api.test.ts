@@ -1,0 +1,48 @@
+import t from 'tap'
+import { acmeDefinition, acmeOrg, bearer, listenTestApp, startSim, tempFileStore } from '../helper.ts'
+import { http } from '../support/http.ts'
+import { proxyCallers } from './support.ts'
+
+/**
+ * The OAuth credentials API (Connect REST: /services/data/vXX.X/apps/oauth/credentials/…) lists,
+ * stages and reveals the consumer key and secret of the broker's own External Client App. Through the
+ * proxy a caller would mint a login of its own and need the broker no more: a proxy-only caller
+ * would hold sessions after all, and one that rotated the secret would break the broker's logins.
+ */
+
+const APP_ID = 'acme_integration_eca'
+
+async function rig (t: Parameters<typeof startSim>[0]) {
+  // as the consumer-secret rotation runbook sets up: the connection's own user manages its app's credentials
+  const org = acmeOrg()
+  const sim = await startSim(t, [{ ...org, users: [{ ...org.users![0], permissions: { PermissionsExternalClientAppDeveloper: true, PermissionsViewClientSecret: true } }], connectedApps: [{ ...org.connectedApps![0], appId: APP_ID, consumerSecretsViaRestApi: true }] }])
+  const store = await tempFileStore(t)
+  await store.write('acme', acmeDefinition(sim, 'client_credentials'), 0)
+  // a proxy-only caller with a grant that has no rules: everything the integration user may do, bar this
+  const callers = proxyCallers({ connections: ['acme'] })
+  const { url } = await listenTestApp(t, { secretStore: store, principals: callers })
+  return { sim, url, auth: bearer(callers.limitedKey) }
+}
+
+t.test('a proxy-only caller cannot reach its connection\'s OAuth credentials through the proxy, however the path is spelled', async (t) => {
+  const { sim, url, auth } = await rig(t)
+  const proxy = `${url}/v1/connections/acme/salesforce/services/data/v62.0`
+  const requestsBefore = sim.org('acme').apiRequestsUsed
+  const spellings = [
+    `apps/oauth/credentials/${APP_ID}`,
+    `Apps/OAuth/Credentials/${APP_ID}`,
+    `%61pps/oauth/credentials/${APP_ID}`,
+    `apps/%6Fauth/credentials/${APP_ID}/000000000000000AAA/staged`,
+    'apps/oauth/usage',
+    'apps/oauth',
+  ]
+  for (const path of spellings) {
+    const refused = await http(`${proxy}/${path}`, { method: path.endsWith('staged') ? 'POST' : 'GET', headers: { ...auth, 'content-type': 'application/json' }, body: path.endsWith('staged') ? '{}' : undefined })
+    t.equal(refused.status, 403, `${path}: refused`)
+    t.equal(refused.json?.code, 'forbidden')
+    t.notOk(refused.text.includes(APP_ID) || refused.text.includes('%6'), 'the refusal does not echo the path')
+  }
+  t.equal(sim.org('acme').apiRequestsUsed, requestsBefore, 'nothing reached Salesforce')
+  const limits = await http(`${proxy}/limits`, { headers: auth })
+  t.equal(limits.status, 200, 'the rest of the REST API still passes')
+})
