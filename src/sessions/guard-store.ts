@@ -45,12 +45,20 @@ export class GuardStore {
   private readonly opts: GuardStoreOptions
   /** users whose count this replica wrote while Redis could not take it: merged into Redis when it answers again */
   private readonly unwritten = new Set<string>()
+  /** users whose count in this replica's memory holds failures (written or heard): what a Redis that lost its data would lose */
+  private readonly counting = new Set<string>()
   private writingBack = false
   private retry: NodeJS.Timeout | undefined
 
   constructor (opts: GuardStoreOptions) {
     this.opts = opts
-    opts.state.onRecovered?.(() => { this.writeBack().catch(() => {}) })
+    // Redis answers again, perhaps restarted empty or failed over to a replica that had not caught
+    // up: every count this replica holds is merged into it (under each user's lease), not only those
+    // it could not write
+    opts.state.onRecovered?.(() => {
+      for (const identity of this.counting) this.unwritten.add(identity)
+      this.writeBack().catch(() => {})
+    })
     // every replica keeps the fleet's count in memory as it is written, not only what it counted itself:
     // if Redis comes back empty, whichever replica is asked next still stops short of the lockout
     if (opts.state.tiers) {
@@ -67,19 +75,28 @@ export class GuardStore {
     const key = loginGuardDoc(identity)
     const known = await local.getJson<GuardState>(key)
     const merged = mergeGuards(known, state)
+    this.noteCounting(identity, merged)
     if (!sameGuard(merged, known)) await local.putJson(key, merged)
+  }
+
+  private noteCounting (identity: string, state: GuardState | null): void {
+    if ((state?.failures.length ?? 0) > 0) this.counting.add(identity)
+    else this.counting.delete(identity)
   }
 
   /**
    * The fleet's copy as read (`fleet`), merged with this replica's own, for a view (health, an
-   * admin's snapshot): nothing is written. A view holds no lease, so a copy it wrote could land
-   * over a failure a login holding the lease counted meanwhile. Without tiers (memory only, or a
-   * plain Redis state) the copy is the count.
+   * admin's snapshot). A view holds no lease, so a copy it wrote could land over a failure a login
+   * holding the lease counted meanwhile: when this replica knows more than Redis (Redis lost its
+   * data, or missed a write), the write-back is left to writeBack, which takes the lease. Without
+   * tiers (memory only, or a plain Redis state) the copy is the count.
    */
   async merged (identity: string, fleet: GuardState | null): Promise<GuardState | null> {
     const tiers = this.opts.state.tiers
     if (!tiers) return fleet
-    return mergeGuards(fleet, await tiers.local.getJson<GuardState>(loginGuardDoc(identity)))
+    const merged = mergeGuards(fleet, await tiers.local.getJson<GuardState>(loginGuardDoc(identity)))
+    if (!sameGuard(merged, fleet)) this.writeBackLater(identity)
+    return merged
   }
 
   /**
@@ -92,7 +109,8 @@ export class GuardStore {
     const key = loginGuardDoc(identity)
     const local = await tiers.local.getJson<GuardState>(key)
     const merged = mergeGuards(fleet, local)
-    if (!sameGuard(merged, fleet)) await tiers.fleet.putJson(key, merged).catch(() => {})
+    if (!sameGuard(merged, fleet)) await tiers.fleet.putJson(key, merged).catch(() => { this.writeBackLater(identity) })
+    this.noteCounting(identity, merged)
     if (!sameGuard(merged, local)) await tiers.local.putJson(key, merged)
     return merged
   }
@@ -115,10 +133,10 @@ export class GuardStore {
     const key = loginGuardDoc(identity)
     const tiers = this.opts.state.tiers
     if (!tiers) return this.opts.state.putJson(key, state)
+    this.noteCounting(identity, state)
     await tiers.local.putJson(key, state)
     await tiers.fleet.putJson(key, state).catch((err: unknown) => {
-      this.unwritten.add(identity)
-      this.retryWriteBack()
+      this.writeBackLater(identity)
       this.opts.logger.warn({ err: { message: (err as Error).message } }, 'failure guard not written to redis: kept in this replica until it is')
     })
     await this.opts.state.publish({ type: 'guard', identity, state }).catch(() => {})
@@ -144,13 +162,23 @@ export class GuardStore {
   async resetAsOf (identity: string, at: number, before: readonly number[]): Promise<void> {
     const read = await this.read(identity)
     const current = read === 'unavailable' ? await (this.opts.state.tiers?.local ?? this.opts.state).getJson<GuardState>(loginGuardDoc(identity)) : read
-    const next = withLateSuccess(current, before, at)
-    if (next && !sameGuard(next, current)) await this.write(identity, next)
+    const next = await this.withLeftNote(identity, withLateSuccess(current, before, at))
+    if (!sameGuard(next, current)) await this.write(identity, next)
   }
 
   /**
-   * Redis answers again (or a retry's turn came): the counts this replica kept meanwhile are merged
-   * into the fleet's copy (the later reset wins, every failure after it counts once) and told to
+   * Under the user's lease, a note still there is a holder's that died before it accounted for its
+   * login (or lost its lease): counted, unless the count has it. A reset written now lands after that
+   * login went out, so the next sender would no longer count the note (countsUnanswered).
+   */
+  private async withLeftNote (identity: string, state: GuardState): Promise<GuardState> {
+    const left = await this.sentLogin(identity)
+    return left && !state.failures.includes(left.at) ? withFailure(state, left.at, undefined, true) : state
+  }
+
+  /**
+   * Redis answers again (or a retry's turn came, or a view found Redis short of this replica's
+   * count): the counts this replica kept meanwhile are merged into the fleet's copy (the later reset wins, every failure after it counts once) and told to
    * every replica, so the next login anywhere knows them. Each under the user's login lease: no
    * login of the user is being counted anywhere while the two copies are merged (a user whose lease
    * is held is tried again later). A login another replica makes before this one is back in touch
@@ -167,12 +195,14 @@ export class GuardStore {
         if (await this.opts.state.claimOnce(lease, owner, WRITE_BACK_LEASE_MS).catch(() => 'unknown') !== 'claimed') continue
         const key = loginGuardDoc(identity)
         try {
-          const merged = mergeGuards(await tiers.fleet.getJson<GuardState>(key), await tiers.local.getJson<GuardState>(key))
-          if (merged) {
+          const fleet = await tiers.fleet.getJson<GuardState>(key)
+          const local = await tiers.local.getJson<GuardState>(key)
+          const merged = mergeGuards(fleet, local)
+          if (merged && !(sameGuard(merged, fleet) && sameGuard(merged, local))) {
             await tiers.fleet.putJson(key, merged)
             await tiers.local.putJson(key, merged)
             await this.opts.state.publish({ type: 'guard', identity, state: merged })
-            this.opts.logger.info({ failedLogins: merged.failures.length }, 'failure guard counted while redis could not take it: written back to redis')
+            this.opts.logger.info({ failedLogins: merged.failures.length }, 'failure guard: this replica\'s count, which redis did not hold, written back to redis')
           }
           this.unwritten.delete(identity)
         } catch {
@@ -185,6 +215,12 @@ export class GuardStore {
       this.writingBack = false
       if (this.unwritten.size > 0) this.retryWriteBack()
     }
+  }
+
+  /** This replica's copy of the user's count is to reach Redis: merged into it under the user's lease, soon. */
+  private writeBackLater (identity: string): void {
+    this.unwritten.add(identity)
+    this.writeBack().catch(() => {})
   }
 
   private retryWriteBack (): void {
@@ -251,10 +287,7 @@ export class GuardStore {
     const read = await this.read(identity)
     const current = read === 'unavailable' ? null : read
     // the failures known when the admin asked go; any counted since stays
-    let next = withLateSuccess(current, known, this.opts.now())
-    // under the user's lease (the gate), a note still there is a holder's that died: counted
-    const left = await this.sentLogin(identity)
-    if (left && !next.failures.includes(left.at)) next = withFailure(next, left.at, undefined, true)
+    const next = await this.withLeftNote(identity, withLateSuccess(current, known, this.opts.now()))
     await this.write(identity, next)
     return guardDecision(next, this.opts.guard)
   }

@@ -86,9 +86,13 @@ export function candidateRetryAt (state: GuardState | null, hash: string, now: n
 export function withFailure (state: GuardState | null, now: number, candidateHash?: string, unanswered = false): GuardState {
   const s = state ?? EMPTY
   const candidates = candidatesOf(s, now)
-  const stillUnanswered = unanswered ? [...s.unanswered ?? [], now] : s.unanswered ?? []
+  // failures are told apart by stamp (a late success takes back exactly the ones it knew of): one
+  // counted in a millisecond another holds (two replicas' clocks, a frozen clock) gets the next free one
+  let at = now
+  while (s.failures.includes(at)) at++
+  const stillUnanswered = unanswered ? [...s.unanswered ?? [], at] : s.unanswered ?? []
   return {
-    failures: [...s.failures, now],
+    failures: [...s.failures, at],
     candidates: candidateHash ? [...candidates.filter(c => c.hash !== candidateHash), { hash: candidateHash, at: now }] : candidates,
     ...(s.resetAt !== undefined ? { resetAt: s.resetAt } : {}),
     ...(stillUnanswered.length > 0 ? { unanswered: stillUnanswered } : {}),

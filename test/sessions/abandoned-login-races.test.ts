@@ -115,15 +115,15 @@ async function stopOnce (t: Test, a: LoginGate, password: string, reached: Promi
 }
 
 /** Two replicas on one state: A's right password was judged by Salesforce (its count is zero) and A stopped before the answer came; `answerRight` lets it through. */
-async function abandonedSuccess (t: Test) {
+async function abandonedSuccess (t: Test, now?: () => number) {
   const { sf, core } = salesforce('right')
   const state = new MemorySharedState()
-  const a = gate(state, core)
-  const b = gate(state, core)
+  const a = new LoginGate({ ...gateOptions(state, core, 5000), ...(now ? { now } : {}) })
+  const b = new LoginGate({ ...gateOptions(state, core, 5000), ...(now ? { now } : {}) })
   const answerRight = deferred()
   sf.answer.set('right', answerRight.promise)
   await stopOnce(t, a, 'right', sf.arrived.promise)
-  return { sf, state, b, answerRight }
+  return { sf, core, state, b, answerRight }
 }
 
 /** Two more wrong candidates: the second would be Salesforce's third failure, so the guard holds it back and the user stays unlocked. */
@@ -576,8 +576,15 @@ t.test('replicas with Redis and their own memory: a health view never writes its
   t.ok((fleet?.failures.length ?? 0) >= sf.failed, `Redis never counts fewer than Salesforce (Redis ${fleet?.failures.length}, Salesforce ${sf.failed})`)
 })
 
-t.test('the late success of an abandoned login lands while the next holder\'s wrong candidate is at Salesforce: that failure stays, and only it', async (t) => {
-  const { sf, state, b, answerRight } = await abandonedSuccess(t)
+for (const clock of ['the replicas\' own clocks', 'one clock stopped (every login in the same millisecond)'] as const) {
+  t.test(`the late success of an abandoned login lands while the next holder's wrong candidate is at Salesforce: that failure stays, and only it (${clock})`, async (t) => {
+    const T = Date.now()
+    await lateSuccessBesideNextHolder(t, clock.startsWith('one') ? () => T : undefined)
+  })
+}
+
+async function lateSuccessBesideNextHolder (t: Test, now: (() => number) | undefined): Promise<void> {
+  const { sf, state, b, answerRight } = await abandonedSuccess(t, now)
   const answerWrong = deferred()
   sf.answer.set('wrong-b', answerWrong.promise)
   const fromB = b.obtain(candidate('wrong-b'))
@@ -592,4 +599,39 @@ t.test('the late success of an abandoned login lands while the next holder\'s wr
   const guard = await state.getJson<GuardState>(loginGuardDoc(identity))
   t.equal(guard?.failures.length, sf.failed, `the guard counts what Salesforce counts (guard ${guard?.failures.length}, Salesforce ${sf.failed})`)
   t.ok((await b.obtain(candidate('right'))).ok, 'Salesforce counts 1 of 3: the right password goes out')
+}
+
+t.test('the late success of an abandoned login does not hide the login of a holder that died after it', async (t) => {
+  const { sf, core, state, answerRight } = await abandonedSuccess(t)
+  // D, a replica whose clock runs a second behind, takes the lease, sends a wrong candidate and is killed
+  const doomed = mortal(state)
+  const d = new LoginGate({ ...gateOptions(doomed.state, core, 150), now: () => Date.now() - 1000 })
+  sf.answer.set('wrong-d', new Promise(() => {}))
+  d.obtain(candidate('wrong-d')).catch(() => {})
+  await until('D\'s login reached Salesforce', async () => sf.sent.includes('wrong-d'))
+  doomed.kill()
+  t.equal(sf.failed, 1, 'Salesforce: A\'s success, then D\'s failure')
+  answerRight.resolve() // A's success lands under the lease once D's has run out
+  await until('A\'s late success is written', async () => (await state.getJson<GuardState>(loginGuardDoc(identity)))?.resetAt !== undefined)
+  await twoMoreWrongAreStopped(t, gate(state, core), sf)
+})
+
+t.test('replicas with Redis and their own memory: a count Redis lost is written back from a replica\'s memory when a view finds it missing', async (t) => {
+  const { sf, core } = salesforce('right')
+  const redis = new MemorySharedState()
+  const log = pino({ level: 'silent' })
+  const replica = () => {
+    const state = new FallbackSharedState(redis, log)
+    return { state, gate: new LoginGate(gateOptions(state as unknown as MemorySharedState, core, 5000)) }
+  }
+  const a = replica()
+  await a.gate.obtain(candidate('wrong-1'))
+  await a.gate.obtain(candidate('wrong-2'))
+  await redis.putJson(loginGuardDoc(identity), null) // Redis restarted empty, or failed over to a replica behind
+  t.equal((await a.gate.loginView('acme', definition('x'))).guard.failures, 2, 'A\'s health view shows A\'s count')
+  await until('the count is back in Redis', async () => (await redis.getJson<GuardState>(loginGuardDoc(identity)))?.failures.length === 2)
+  // C, started since, knows only Redis
+  const third = await replica().gate.obtain(candidate('wrong-3'))
+  t.ok(!third.ok && 'refusal' in third && third.refusal.kind === 'guarded', 'C holds its wrong candidate back')
+  t.equal(sf.locked, false)
 })

@@ -68,3 +68,10 @@ t.test('a login identity is the Salesforce user (or app on its My Domain), whate
   t.not(credentialHash(base, key), credentialHash(base, Buffer.alloc(32, 2)), 'keyed')
   t.notOk(credentialHash(base, key).includes('p'.repeat(2)))
 })
+
+t.test('two failures counted in one millisecond are two failures', async (t) => {
+  const twice = withFailure(withFailure(null, T0), T0)
+  t.same(twice.failures, [T0, T0 + 1])
+  t.equal(withFailure(twice, T0, undefined, true).unanswered?.[0], T0 + 2, 'an unanswered one is marked by the stamp it got')
+  t.same(mergeGuards(twice, twice)?.failures, [T0, T0 + 1], 'and a merge keeps both')
+})
