@@ -27,10 +27,11 @@ const REFUSED_ESCAPE = /^(2f|5c|2e|3b|25|[01][0-9a-f]|7f)$/i
  * xcloud.eca_stage_oauth_credentials) lists, stages, shows and rotates the consumer key and secret
  * of the broker's own External Client App; its neighbour `usage` lists the app's tokens. Forwarded,
  * a caller could mint a login of its own (a proxy-only caller would hold sessions after all) or
- * rotate the secret under the broker. Matched on the decoded path in any case: a spelling
- * Salesforce reads the same is refused too.
+ * rotate the secret under the broker. Matched on the decoded path in any case (a spelling
+ * Salesforce reads the same is refused too) and after any prefix (Connect resources are also served
+ * under a site's, `connect/communities/{id}/…`). Composite and batch bodies: proxy/subrequests.ts.
  */
-const CREDENTIALS_API = /^\/services\/data\/(?:[^/]+\/)?apps\/oauth(?:\/|$)/i
+const CREDENTIALS_API = /^\/services\/data\/(?:.+\/)?apps\/oauth(?:\/|$)/i
 
 export type TargetPath =
   | { ok: true, path: string, query: string }

@@ -21,6 +21,7 @@ import { forwardedRequestHeaders, returnedHeaderNames, returnedResponseHeaders }
 import { evaluate } from '../proxy/policy.ts'
 import { scrubBuffer, scrubStream } from '../proxy/scrub-stream.ts'
 import { readErrorStart, saysInvalidSession } from '../proxy/session-expiry.ts'
+import { carriesSubrequests, namesCredentialsApi } from '../proxy/subrequests.ts'
 import { targetPath } from '../proxy/target-path.ts'
 import { buffered, guardedUpload, type UploadFailure } from '../proxy/upload.ts'
 
@@ -115,14 +116,14 @@ const proxyRoutes: FastifyPluginAsync<ProxyRoutesOptions> = async (app, opts) =>
     const target = targetPath(request.raw.url ?? '', `/v1/connections/${name}/salesforce`)
     if (!target.ok) {
       if (target.reason === 'not_forwarded') throw new HttpProblem('not_found', 'the proxy forwards /services/data/... and /services/apexrest/... only')
-      if (target.reason === 'credentials_api') throw new HttpProblem('forbidden', 'the proxy does not forward the OAuth credentials and usage API (/services/data/vXX.X/apps/oauth/...): the broker\'s consumer key and secret are managed through its admin API only')
+      if (target.reason === 'credentials_api') throw credentialsApiRefused()
       throw new HttpProblem('malformed_url', 'the path has a dot segment, an empty segment, or an escaped slash, dot, backslash, semicolon or percent sign')
     }
+    const call = apiCall(target.path)
     if (grant.rules) {
       // the request's method and Salesforce's _HttpMethod override in the query, if any (proxy/method-override.ts)
       const judged = methodsToJudge(request.method, target.query)
       if (!judged.ok) throw new HttpProblem('malformed_url', 'the query string names the _HttpMethod override more than once, or cannot be decoded')
-      const call = apiCall(target.path)
       for (const method of judged.methods) {
         const verdict = evaluate(grant.rules, method, call)
         if (!verdict.allowed) throw new HttpProblem('policy_denied', 'no rule of this caller\'s grant allows this call: requiredRule is one that would', { connection: name, requiredRule: verdict.requiredRule })
@@ -134,6 +135,13 @@ const proxyRoutes: FastifyPluginAsync<ProxyRoutesOptions> = async (app, opts) =>
       throw err
     }
     if (declaredOversize(request, opts.bodyLimitBytes)) closeWithBodyUnread(new HttpProblem('payload_too_large', 'the request body exceeds the proxy\'s size limit'))
+    // sub-requests are checked as the path is (proxy/subrequests.ts): their body is read whole first
+    const subrequests = carriesSubrequests(call) && hasBody(request)
+    const bufferUpTo = subrequests ? Math.max(opts.replayBufferBytes, SUBREQUESTS_BODY_MAX_BYTES) : opts.replayBufferBytes
+    const declared = declaredLength(request)
+    if (subrequests && (declared === undefined || declared > bufferUpTo)) {
+      closeWithBodyUnread(new HttpProblem('payload_too_large', 'a composite or batch body is read whole to check its sub-requests: it needs a Content-Length, of at most 8 MiB (or PROXY_REPLAY_BUFFER_BYTES if larger)'))
+    }
     // the session first, the body after: a login the call waits for (a cold cache, another replica's
     // login) must not count as the caller's upload standing still (PROXY_UPLOAD_IDLE_TIMEOUT_MS)
     const session = opts.sessions.cachedInProcess(name) ?? await opts.sessions.getSession(name, undefined, principal.id).catch(closeWithBodyUnread)
@@ -143,7 +151,8 @@ const proxyRoutes: FastifyPluginAsync<ProxyRoutesOptions> = async (app, opts) =>
     if (!admission.ok) {
       closeWithBodyUnread(new HttpProblem('proxy_quota_exceeded', `this caller's proxied calls per ${admission.period} are used up`, { quota: { period: admission.period, limit: admission.limit } }, admission.retryAfterSeconds))
     }
-    const { body, uploadFailure } = await requestBody(request, opts).catch(closeWithBodyUnread)
+    const { body, uploadFailure } = await requestBody(request, opts, bufferUpTo).catch(closeWithBodyUnread)
+    if (subrequests && body instanceof Buffer && namesCredentialsApi(body)) throw credentialsApiRefused()
     return forward(request, reply, { name, principal, session, path: target.path, query: target.query, body, uploadFailure, attempt: 1, started: performance.now() })
   }
 
@@ -163,7 +172,8 @@ const proxyRoutes: FastifyPluginAsync<ProxyRoutesOptions> = async (app, opts) =>
         if (failed) reply.header('connection', 'close')
         if (failed === 'payload_too_large') return reply.send(new HttpProblem('payload_too_large', 'the request body exceeds the proxy\'s size limit'))
         if (failed === 'request_timeout') return reply.send(new HttpProblem('request_timeout', 'the request body stopped arriving'))
-        if ((error as { code?: string }).code === UNREADABLE_TRANSFER) {
+        // reply-from hands on an error it does not know wrapped (an InternalServerError with it as `cause`)
+        if (((error as { cause?: { code?: string } }).cause ?? error as { code?: string }).code === UNREADABLE_TRANSFER) {
           return reply.send(new HttpProblem('bad_gateway', 'Salesforce answered in a content or transfer encoding the proxy cannot read', { connection: f.name, retryable: false }))
         }
         const timedOut = (error as { statusCode?: number }).statusCode === 504
@@ -297,6 +307,17 @@ const UNREADABLE_TRANSFER = 'SFB_UNREADABLE_TRANSFER_CODING'
 
 function ignore (): void {}
 
+/**
+ * A composite or batch body is read whole (its sub-requests are checked: proxy/subrequests.ts) up to
+ * this size, or PROXY_REPLAY_BUFFER_BYTES when that is larger. Composite carries at most 25
+ * sub-requests (REST API Developer Guide, "Composite"); their records rarely come near it.
+ */
+const SUBREQUESTS_BODY_MAX_BYTES = 8 * 1024 * 1024
+
+function credentialsApiRefused (): HttpProblem {
+  return new HttpProblem('forbidden', 'the proxy does not forward the OAuth credentials API (/services/data/vXX.X/apps/oauth/..., as a path or a sub-request): the broker\'s consumer key and secret are managed through its admin API only')
+}
+
 /** OpenAPI path templates have no wildcard: the document names the rest of the path {salesforcePath} (it may hold slashes). */
 const DocumentedParams = Type.Object({
   name: ProxyParams.properties.name,
@@ -325,12 +346,12 @@ function hasBody (request: FastifyRequest): boolean {
 }
 
 /** The request body, guarded: in memory when small enough to send twice, else the stream itself. */
-async function requestBody (request: FastifyRequest, opts: ProxyRoutesOptions): Promise<{ body: Buffer | Readable | undefined, uploadFailure: () => UploadFailure | undefined }> {
+async function requestBody (request: FastifyRequest, opts: ProxyRoutesOptions, bufferUpTo: number): Promise<{ body: Buffer | Readable | undefined, uploadFailure: () => UploadFailure | undefined }> {
   if (!hasBody(request)) return { body: undefined, uploadFailure: () => undefined }
   const raw = request.body as Readable
   const declared = declaredLength(request)
   const guarded = guardedUpload(raw, opts.bodyLimitBytes, opts.uploadIdleTimeoutMs)
-  if (declared !== undefined && declared <= opts.replayBufferBytes) {
+  if (declared !== undefined && declared <= bufferUpTo) {
     try {
       return { body: await buffered(guarded.body), uploadFailure: guarded.failure }
     } catch (err) {

@@ -4,7 +4,7 @@ import type { FailedLoginsRead } from '../salesforce/failed-logins.ts'
 import type { ConnectionDefinition, SalesforceSession } from '../salesforce/types.ts'
 import type { SharedState } from '../shared-state/shared-state.ts'
 import { loginGuardAskedDoc, loginGuardDoc, loginGuardTruthDoc, loginInFlightDoc, loginUserLease, orgSessionDoc, salesforceUserDoc } from '../shared-state/state-names.ts'
-import { guardDecision, mergeGuards, sameGuard, withFailure, withLateSuccess, withReset, type GuardDecision, type GuardPolicy, type GuardState, type SentLogin } from './login-guard.ts'
+import { guardDecision, mergeGuards, sameCount, sameGuard, withFailure, withLateSuccess, withReset, type GuardDecision, type GuardPolicy, type GuardState, type SentLogin } from './login-guard.ts'
 import { loginIdentity } from './login-identity.ts'
 
 /** What Salesforce said of the user's count, when the broker could ask it. */
@@ -48,6 +48,7 @@ export class GuardStore {
   /** users whose count in this replica's memory holds failures (written or heard): what a Redis that lost its data would lose */
   private readonly counting = new Set<string>()
   private writingBack = false
+  private closed = false
   private retry: NodeJS.Timeout | undefined
 
   constructor (opts: GuardStoreOptions) {
@@ -95,7 +96,7 @@ export class GuardStore {
     const tiers = this.opts.state.tiers
     if (!tiers) return fleet
     const merged = mergeGuards(fleet, await tiers.local.getJson<GuardState>(loginGuardDoc(identity)))
-    if (!sameGuard(merged, fleet)) this.writeBackLater(identity)
+    if (!sameCount(merged, fleet)) this.writeBackLater(identity)
     return merged
   }
 
@@ -186,10 +187,11 @@ export class GuardStore {
    */
   private async writeBack (): Promise<void> {
     const tiers = this.opts.state.tiers
-    if (!tiers || this.writingBack) return
+    if (!tiers || this.writingBack || this.closed) return
     this.writingBack = true
     try {
       for (const identity of [...this.unwritten]) {
+        if (this.closed) return
         const owner = randomBytes(8).toString('hex')
         const lease = loginUserLease(identity)
         if (await this.opts.state.claimOnce(lease, owner, WRITE_BACK_LEASE_MS).catch(() => 'unknown') !== 'claimed') continue
@@ -198,12 +200,12 @@ export class GuardStore {
           const fleet = await tiers.fleet.getJson<GuardState>(key)
           const local = await tiers.local.getJson<GuardState>(key)
           const merged = mergeGuards(fleet, local)
-          if (merged && !(sameGuard(merged, fleet) && sameGuard(merged, local))) {
+          if (merged && !sameGuard(merged, fleet)) {
             await tiers.fleet.putJson(key, merged)
-            await tiers.local.putJson(key, merged)
             await this.opts.state.publish({ type: 'guard', identity, state: merged })
-            this.opts.logger.info({ failedLogins: merged.failures.length }, 'failure guard: this replica\'s count, which redis did not hold, written back to redis')
+            if (!sameCount(merged, fleet)) this.opts.logger.info({ failedLogins: merged.failures.length }, 'failure guard: this replica\'s count, which redis did not hold, written back to redis')
           }
+          if (merged && !sameGuard(merged, local)) await tiers.local.putJson(key, merged)
           this.unwritten.delete(identity)
         } catch {
           // unreachable or slow again: tried again
@@ -223,8 +225,15 @@ export class GuardStore {
     this.writeBack().catch(() => {})
   }
 
+  /** The replica stops (before its shared state closes): no write-back starts or is tried again after this. */
+  close (): void {
+    this.closed = true
+    clearTimeout(this.retry)
+    this.retry = undefined
+  }
+
   private retryWriteBack (): void {
-    if (this.retry) return
+    if (this.retry || this.closed) return
     this.retry = setTimeout(() => {
       this.retry = undefined
       this.writeBack().catch(() => {})

@@ -334,7 +334,11 @@ export class LoginGate {
     }
     budget.used = taken
     this.opts.observer?.loginBudget?.(connection, budget.used, limit, this.now())
-    const started = this.now()
+    // the login's stamp: its note's and, if it fails, its failure's. One the count holds already is another
+    // login's failure (a replica whose clock runs ahead, a stopped clock): the next free one, or the next
+    // holder would take this login's note for that failure, counted already
+    let started = this.now()
+    while (guard?.failures.includes(started) === true) started++
     // abandoned (the replica stops) before Salesforce answers: Salesforce may judge it yet, so it is
     // counted now, before the next holder of the lease reads the count; its answer, if it still
     // comes, resets the count (a success) or is not counted again (a failure)
@@ -496,6 +500,11 @@ export class LoginGate {
     // Salesforce's word is the count only until the broker counts or resets after it
     const current = truth && guard?.truthReadAt === truth.readAt ? truth : undefined
     return { budget, guard: { ...guardDecision(guard, this.opts.guard), ...(current ? { truth: current } : {}) }, also: alsoValues }
+  }
+
+  /** The replica stops: the failure guard's write-backs to Redis end here, before the shared state closes. */
+  close (): void {
+    this.guards.close()
   }
 
   circuit (connection: string): Promise<CircuitState | null> {

@@ -180,6 +180,17 @@ export function mergeGuards (a: GuardState | null, b: GuardState | null): GuardS
   }
 }
 
+/**
+ * Whether two copies count the same: the failures, the reset and which failures are unanswered.
+ * The candidates remembered (each copy forgets them a day on, when it is written) and Salesforce's
+ * mark are not the count: a copy that differs in those only is not written back (GuardStore.merged).
+ */
+export function sameCount (a: GuardState | null, b: GuardState | null): boolean {
+  const same = (x: readonly number[] | undefined, y: readonly number[] | undefined): boolean =>
+    (x?.length ?? 0) === (y?.length ?? 0) && (x ?? []).every(f => (y ?? []).includes(f))
+  return same(a?.failures, b?.failures) && (a?.resetAt ?? 0) === (b?.resetAt ?? 0) && same(a?.unanswered, b?.unanswered)
+}
+
 /** Whether two copies say the same (no write needed). */
 export function sameGuard (a: GuardState | null, b: GuardState | null): boolean {
   return JSON.stringify(a) === JSON.stringify(b)

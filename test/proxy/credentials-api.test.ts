@@ -46,3 +46,41 @@ t.test('a proxy-only caller cannot reach its connection\'s OAuth credentials thr
   const limits = await http(`${proxy}/limits`, { headers: auth })
   t.equal(limits.status, 200, 'the rest of the REST API still passes')
 })
+
+t.test('nor as a sub-request of a composite or batch call, however its url is escaped', async (t) => {
+  const { sim, url, auth } = await rig(t)
+  const proxy = `${url}/v1/connections/acme/salesforce/services/data/v62.0`
+  const post = (path: string, body: string, headers: Record<string, string> = {}) =>
+    http(`${proxy}/${path}`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json', ...headers }, body })
+  const requestsBefore = sim.org('acme').apiRequestsUsed
+  const urls = [
+    `/services/data/v62.0/apps/oauth/credentials/${APP_ID}`,
+    `v62.0/\\u0061pps/oauth/credentials/${APP_ID}?part=keyandsecret`,
+    `v62.0\\/apps\\/OAuth\\/credentials\\/${APP_ID}`,
+    `v62.0/%2561pps/oauth/credentials/${APP_ID}`,
+  ]
+  for (const u of urls) {
+    const batch = await post('composite/batch', `{"batchRequests":[{"method":"GET","url":"${u}"}]}`)
+    t.equal(batch.status, 403, `composite/batch ${u}: refused`)
+    t.equal(batch.json?.code, 'forbidden')
+  }
+  const composite = await post('composite', JSON.stringify({ compositeRequest: [{ method: 'GET', url: `/services/data/v62.0/apps/oauth/credentials/${APP_ID}`, referenceId: 'r' }] }))
+  t.equal(composite.status, 403, 'composite: refused')
+  const connectBatch = await post('connect/batch', JSON.stringify({ batchRequests: [{ method: 'Get', url: `/v62.0/apps/oauth/credentials/${APP_ID}` }] }))
+  t.equal(connectBatch.status, 403, 'connect/batch: refused')
+  const site = await http(`${proxy}/connect/communities/0DB000000000001/apps/oauth/credentials/${APP_ID}`, { headers: auth })
+  t.equal(site.status, 403, 'under a site\'s prefix: refused')
+  t.equal(sim.org('acme').apiRequestsUsed, requestsBefore, 'nothing reached Salesforce')
+
+  // a composite body that does not say how long it is can't be checked before it goes: refused
+  const chunked = await fetch(`${proxy}/composite/batch`, {
+    method: 'POST',
+    headers: { ...auth, 'content-type': 'application/json' },
+    body: new ReadableStream({ start (c) { c.enqueue(new TextEncoder().encode('{"batchRequests":[]}')); c.close() } }),
+    duplex: 'half',
+  } as RequestInit)
+  t.equal(chunked.status, 413, 'a composite body without Content-Length: refused')
+
+  const ordinary = await post('composite', JSON.stringify({ compositeRequest: [{ method: 'GET', url: '/services/data/v62.0/limits', referenceId: 'limits' }] }))
+  t.equal(ordinary.status, 200, `an ordinary composite call passes (${ordinary.text.slice(0, 120)})`)
+})

@@ -40,8 +40,9 @@ t.test('a POST with a small body is sent again after the renewal too', async (t)
 t.test('a streamed body that cannot be sent again: 503 session_renewed with Retry-After, and the next try works', async (t) => {
   const { sim, base, callers } = await proxyRig(t, { env: { PROXY_REPLAY_BUFFER_BYTES: '0' } })
   const auth = { ...bearer(callers.limitedKey), 'content-type': 'application/json' }
-  const post = () => http(`${base}/services/data/v62.0/composite`, { method: 'POST', headers: auth, body: COMPOSITE })
-  t.equal((await post()).status, 200)
+  // an sObject create (a composite body is always read whole: its sub-requests are checked)
+  const post = () => http(`${base}/services/data/v62.0/sobjects/Account`, { method: 'POST', headers: auth, body: JSON.stringify({ Name: 'Streamed' }) })
+  t.equal((await post()).status, 201)
   sim.expireSessions('acme')
   const refused = await post()
   t.equal(refused.status, 503)
@@ -49,7 +50,7 @@ t.test('a streamed body that cannot be sent again: 503 session_renewed with Retr
   t.equal(refused.headers.get('retry-after'), '1')
   t.equal(sim.stats('acme').attempts, 2, 'the session is renewed already')
   const again = await post()
-  t.equal(again.status, 200)
+  t.equal(again.status, 201)
   t.equal(sim.stats('acme').attempts, 2, 'the retry needs no login')
 })
 

@@ -61,6 +61,9 @@ t.test('an answer compressed by its transfer coding is refused, not passed on st
   const bytes = Buffer.from(await r.arrayBuffer())
   t.equal(r.status, 502)
   t.match(r.headers.get('content-type'), /^application\/problem\+json/)
+  const problem = JSON.parse(bytes.toString()) as { detail: string, retryable: boolean }
+  t.match(problem.detail, /transfer encoding the proxy cannot read/, 'the answer says why')
+  t.equal(problem.retryable, false, 'and that sending the call again will not help')
   t.notOk(bytes.includes(TOKEN), 'no session in the answer')
   let unzipped = ''
   try { unzipped = gunzipSync(bytes).toString() } catch {}

@@ -32,7 +32,7 @@ function byTheRules (rawUrl: string): ReturnType<typeof targetPath> {
   if (!(path === '/services/data' || path.startsWith('/services/data/') || path.startsWith('/services/apexrest/'))) return { ok: false, reason: 'not_forwarded' }
   // the OAuth credentials API: apps/oauth right after /services/data/ or after its version, as Salesforce reads the segments
   const read = decodeURIComponent(path).toLowerCase().split('/').slice(1)
-  if (read[1] === 'data' && [2, 3].some(i => read[i] === 'apps' && read[i + 1] === 'oauth')) return { ok: false, reason: 'credentials_api' }
+  if (read[1] === 'data' && read.some((segment, i) => i >= 2 && segment === 'apps' && read[i + 1] === 'oauth')) return { ok: false, reason: 'credentials_api' }
   return { ok: true, path, query }
 }
 
@@ -65,8 +65,9 @@ t.test('the usual calls pass with their path and query as received', async (t) =
 
 t.test('the OAuth credentials API is refused in every spelling Salesforce reads the same, and only it', async (t) => {
   const refused = ['/services/data/v62.0/apps/oauth/credentials/x', '/services/data/v62.0/APPS/OAuth', '/services/data/v62.0/%61pps/oauth/usage',
-    '/services/data/v62.0/apps/%6F%61uth/credentials/x/y/staged', '/services/data/apps/oauth/credentials', '/services/data/v62.0/apps/oauth/']
-  const passed = ['/services/data/v62.0/apps', '/services/data/v62.0/apps/other', '/services/data/v62.0/sobjects/apps/oauth', '/services/apexrest/apps/oauth/credentials', '/services/data/v62.0/apps/oauthx']
+    '/services/data/v62.0/apps/%6F%61uth/credentials/x/y/staged', '/services/data/apps/oauth/credentials', '/services/data/v62.0/apps/oauth/',
+    '/services/data/v62.0/connect/communities/0DB000000000001/apps/oauth/credentials/x']
+  const passed = ['/services/data/v62.0/apps', '/services/data/v62.0/apps/other', '/services/apexrest/apps/oauth/credentials', '/services/data/v62.0/apps/oauthx', '/services/data/v62.0/myapps/oauth']
   for (const path of [...refused, ...passed]) {
     const url = PREFIX + path
     t.same(targetPath(url, PREFIX), byTheRules(url), `${path}: as the rules decide`)

@@ -635,3 +635,21 @@ t.test('replicas with Redis and their own memory: a count Redis lost is written 
   t.ok(!third.ok && 'refusal' in third && third.refusal.kind === 'guarded', 'C holds its wrong candidate back')
   t.equal(sf.locked, false)
 })
+
+t.test('a replica killed mid-login in a millisecond the count already holds: its login is still counted', async (t) => {
+  const { sf, core } = salesforce('right')
+  const state = new MemorySharedState()
+  const T = Date.now()
+  // one stopped clock for all: every login is stamped T, as replicas whose clocks differ can stamp alike
+  const at = (s: MemorySharedState, leaseTtlMs: number) => new LoginGate({ ...gateOptions(s, core, leaseTtlMs), now: () => T })
+  await at(state, 150).obtain(candidate('wrong-a'))
+  const doomed = mortal(state)
+  sf.answer.set('wrong-d', new Promise(() => {}))
+  at(doomed.state, 150).obtain(candidate('wrong-d')).catch(() => {})
+  await until('D\'s login reached Salesforce', async () => sf.sent.includes('wrong-d'))
+  doomed.kill()
+  t.equal(sf.failed, 2)
+  const third = await at(state, 150).obtain(candidate('wrong-b'))
+  t.ok(!third.ok && 'refusal' in third && third.refusal.kind === 'guarded', 'the next wrong candidate is held back: D\'s login was counted')
+  t.equal(sf.locked, false)
+})
