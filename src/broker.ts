@@ -292,7 +292,7 @@ export async function createBroker (config: Config, overrides: BrokerOverrides =
       await stopProxying()
       // undelivered events become dead letters in the shared state: before it closes
       await notifier.close()
-      gate.close()
+      await gate.close()
       await sharedState.close()
       await cachingSecretStore.close()
       await audit.close()

@@ -21,7 +21,7 @@ import { forwardedRequestHeaders, returnedHeaderNames, returnedResponseHeaders }
 import { evaluate } from '../proxy/policy.ts'
 import { scrubBuffer, scrubStream } from '../proxy/scrub-stream.ts'
 import { readErrorStart, saysInvalidSession } from '../proxy/session-expiry.ts'
-import { carriesSubrequests, namesCredentialsApi } from '../proxy/subrequests.ts'
+import { carriesSubrequests, checkSubrequests } from '../proxy/subrequests.ts'
 import { targetPath } from '../proxy/target-path.ts'
 import { buffered, guardedUpload, type UploadFailure } from '../proxy/upload.ts'
 
@@ -119,11 +119,11 @@ const proxyRoutes: FastifyPluginAsync<ProxyRoutesOptions> = async (app, opts) =>
       if (target.reason === 'credentials_api') throw credentialsApiRefused()
       throw new HttpProblem('malformed_url', 'the path has a dot segment, an empty segment, or an escaped slash, dot, backslash, semicolon or percent sign')
     }
-    const call = apiCall(target.path)
     if (grant.rules) {
       // the request's method and Salesforce's _HttpMethod override in the query, if any (proxy/method-override.ts)
       const judged = methodsToJudge(request.method, target.query)
       if (!judged.ok) throw new HttpProblem('malformed_url', 'the query string names the _HttpMethod override more than once, or cannot be decoded')
+      const call = apiCall(target.path)
       for (const method of judged.methods) {
         const verdict = evaluate(grant.rules, method, call)
         if (!verdict.allowed) throw new HttpProblem('policy_denied', 'no rule of this caller\'s grant allows this call: requiredRule is one that would', { connection: name, requiredRule: verdict.requiredRule })
@@ -135,13 +135,10 @@ const proxyRoutes: FastifyPluginAsync<ProxyRoutesOptions> = async (app, opts) =>
       throw err
     }
     if (declaredOversize(request, opts.bodyLimitBytes)) closeWithBodyUnread(new HttpProblem('payload_too_large', 'the request body exceeds the proxy\'s size limit'))
-    // sub-requests are checked as the path is (proxy/subrequests.ts): their body is read whole first
-    const subrequests = carriesSubrequests(call) && hasBody(request)
+    // sub-requests are checked as the path is (proxy/subrequests.ts): their body is read whole first, as JSON
+    const subrequests = hasBody(request) && carriesSubrequests(target.path)
     const bufferUpTo = subrequests ? Math.max(opts.replayBufferBytes, SUBREQUESTS_BODY_MAX_BYTES) : opts.replayBufferBytes
-    const declared = declaredLength(request)
-    if (subrequests && (declared === undefined || declared > bufferUpTo)) {
-      closeWithBodyUnread(new HttpProblem('payload_too_large', 'a composite or batch body is read whole to check its sub-requests: it needs a Content-Length, of at most 8 MiB (or PROXY_REPLAY_BUFFER_BYTES if larger)'))
-    }
+    if (subrequests) refuseUncheckableSubrequests(request, bufferUpTo, closeWithBodyUnread)
     // the session first, the body after: a login the call waits for (a cold cache, another replica's
     // login) must not count as the caller's upload standing still (PROXY_UPLOAD_IDLE_TIMEOUT_MS)
     const session = opts.sessions.cachedInProcess(name) ?? await opts.sessions.getSession(name, undefined, principal.id).catch(closeWithBodyUnread)
@@ -152,7 +149,11 @@ const proxyRoutes: FastifyPluginAsync<ProxyRoutesOptions> = async (app, opts) =>
       closeWithBodyUnread(new HttpProblem('proxy_quota_exceeded', `this caller's proxied calls per ${admission.period} are used up`, { quota: { period: admission.period, limit: admission.limit } }, admission.retryAfterSeconds))
     }
     const { body, uploadFailure } = await requestBody(request, opts, bufferUpTo).catch(closeWithBodyUnread)
-    if (subrequests && body instanceof Buffer && namesCredentialsApi(body)) throw credentialsApiRefused()
+    if (subrequests && body instanceof Buffer) {
+      const checked = checkSubrequests(body)
+      if (checked === 'unreadable') throw new HttpProblem('malformed_json', 'a composite or batch body passes the proxy as UTF-8 JSON only, and this one does not parse')
+      if (checked === 'credentials_api') throw credentialsApiRefused()
+    }
     return forward(request, reply, { name, principal, session, path: target.path, query: target.query, body, uploadFailure, attempt: 1, started: performance.now() })
   }
 
@@ -313,6 +314,23 @@ function ignore (): void {}
  * sub-requests (REST API Developer Guide, "Composite"); their records rarely come near it.
  */
 const SUBREQUESTS_BODY_MAX_BYTES = 8 * 1024 * 1024
+
+/**
+ * A composite or batch body the proxy could not check before it goes: compressed (Salesforce
+ * decompresses request bodies; the check reads them as sent), not JSON (composite batch also takes
+ * XML), or without a length it can be read whole within.
+ */
+function refuseUncheckableSubrequests (request: FastifyRequest, bufferUpTo: number, refuse: (err: unknown) => never): void {
+  const encoding = (request.headers['content-encoding'] ?? '').trim().toLowerCase()
+  if (encoding !== '' && encoding !== 'identity') refuse(new HttpProblem('unsupported_media_type', 'a composite or batch body passes the proxy uncompressed only: its sub-requests are checked before it goes'))
+  if (!/^application\/([a-z0-9.+-]*\+)?json\s*(;|$)/i.test(request.headers['content-type'] ?? '')) {
+    refuse(new HttpProblem('unsupported_media_type', 'a composite or batch body passes the proxy as JSON only (Content-Type: application/json): its sub-requests are checked before it goes'))
+  }
+  const declared = declaredLength(request)
+  if (declared === undefined || declared > bufferUpTo) {
+    refuse(new HttpProblem('payload_too_large', 'a composite or batch body is read whole to check its sub-requests: it needs a Content-Length, of at most 8 MiB (or PROXY_REPLAY_BUFFER_BYTES if larger)'))
+  }
+}
 
 function credentialsApiRefused (): HttpProblem {
   return new HttpProblem('forbidden', 'the proxy does not forward the OAuth credentials API (/services/data/vXX.X/apps/oauth/..., as a path or a sub-request): the broker\'s consumer key and secret are managed through its admin API only')

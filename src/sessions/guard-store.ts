@@ -47,7 +47,8 @@ export class GuardStore {
   private readonly unwritten = new Set<string>()
   /** users whose count in this replica's memory holds failures (written or heard): what a Redis that lost its data would lose */
   private readonly counting = new Set<string>()
-  private writingBack = false
+  /** the write-back running, if one is: close() waits for it */
+  private writingBack: Promise<void> | undefined
   private closed = false
   private retry: NodeJS.Timeout | undefined
 
@@ -186,36 +187,39 @@ export class GuardStore {
    * cannot know them: the README says so.
    */
   private async writeBack (): Promise<void> {
-    const tiers = this.opts.state.tiers
-    if (!tiers || this.writingBack || this.closed) return
-    this.writingBack = true
-    try {
-      for (const identity of [...this.unwritten]) {
-        if (this.closed) return
-        const owner = randomBytes(8).toString('hex')
-        const lease = loginUserLease(identity)
-        if (await this.opts.state.claimOnce(lease, owner, WRITE_BACK_LEASE_MS).catch(() => 'unknown') !== 'claimed') continue
-        const key = loginGuardDoc(identity)
-        try {
-          const fleet = await tiers.fleet.getJson<GuardState>(key)
-          const local = await tiers.local.getJson<GuardState>(key)
-          const merged = mergeGuards(fleet, local)
-          if (merged && !sameGuard(merged, fleet)) {
-            await tiers.fleet.putJson(key, merged)
-            await this.opts.state.publish({ type: 'guard', identity, state: merged })
-            if (!sameCount(merged, fleet)) this.opts.logger.info({ failedLogins: merged.failures.length }, 'failure guard: this replica\'s count, which redis did not hold, written back to redis')
-          }
-          if (merged && !sameGuard(merged, local)) await tiers.local.putJson(key, merged)
-          this.unwritten.delete(identity)
-        } catch {
-          // unreachable or slow again: tried again
-        } finally {
-          await this.opts.state.releaseLease(lease, owner).catch(() => false)
-        }
-      }
-    } finally {
-      this.writingBack = false
+    if (this.writingBack !== undefined || this.closed) return
+    this.writingBack = this.writeBackEach().finally(() => {
+      this.writingBack = undefined
       if (this.unwritten.size > 0) this.retryWriteBack()
+    })
+    return this.writingBack
+  }
+
+  private async writeBackEach (): Promise<void> {
+    const tiers = this.opts.state.tiers
+    if (!tiers) return
+    for (const identity of [...this.unwritten]) {
+      if (this.closed) return
+      const owner = randomBytes(8).toString('hex')
+      const lease = loginUserLease(identity)
+      if (await this.opts.state.claimOnce(lease, owner, WRITE_BACK_LEASE_MS).catch(() => 'unknown') !== 'claimed') continue
+      const key = loginGuardDoc(identity)
+      try {
+        const fleet = await tiers.fleet.getJson<GuardState>(key)
+        const local = await tiers.local.getJson<GuardState>(key)
+        const merged = mergeGuards(fleet, local)
+        if (merged && !sameGuard(merged, fleet)) {
+          await tiers.fleet.putJson(key, merged)
+          await this.opts.state.publish({ type: 'guard', identity, state: merged })
+          if (!sameCount(merged, fleet)) this.opts.logger.info({ failedLogins: merged.failures.length }, 'failure guard: this replica\'s count, which redis did not hold, written back to redis')
+        }
+        if (merged && !sameGuard(merged, local)) await tiers.local.putJson(key, merged)
+        this.unwritten.delete(identity)
+      } catch {
+        // unreachable or slow again: tried again
+      } finally {
+        await this.opts.state.releaseLease(lease, owner).catch(() => false)
+      }
     }
   }
 
@@ -225,11 +229,15 @@ export class GuardStore {
     this.writeBack().catch(() => {})
   }
 
-  /** The replica stops (before its shared state closes): no write-back starts or is tried again after this. */
-  close (): void {
+  /**
+   * The replica stops (before its shared state closes): no write-back starts or is tried again after
+   * this, and one running ends after the user it is at (its lease released), which this waits for.
+   */
+  async close (): Promise<void> {
     this.closed = true
     clearTimeout(this.retry)
     this.retry = undefined
+    await this.writingBack?.catch(() => {})
   }
 
   private retryWriteBack (): void {

@@ -503,8 +503,8 @@ export class LoginGate {
   }
 
   /** The replica stops: the failure guard's write-backs to Redis end here, before the shared state closes. */
-  close (): void {
-    this.guards.close()
+  async close (): Promise<void> {
+    await this.guards.close()
   }
 
   circuit (connection: string): Promise<CircuitState | null> {

@@ -1,4 +1,5 @@
 import t from 'tap'
+import { gzipSync } from 'node:zlib'
 import { acmeDefinition, acmeOrg, bearer, listenTestApp, startSim, tempFileStore } from '../helper.ts'
 import { http } from '../support/http.ts'
 import { proxyCallers } from './support.ts'
@@ -83,4 +84,30 @@ t.test('nor as a sub-request of a composite or batch call, however its url is es
 
   const ordinary = await post('composite', JSON.stringify({ compositeRequest: [{ method: 'GET', url: '/services/data/v62.0/limits', referenceId: 'limits' }] }))
   t.equal(ordinary.status, 200, `an ordinary composite call passes (${ordinary.text.slice(0, 120)})`)
+})
+
+t.test('a sub-request body is checked as Salesforce would read it, or refused when it cannot be', async (t) => {
+  const { sim, url, auth } = await rig(t)
+  const proxy = `${url}/v1/connections/acme/salesforce/services/data`
+  const post = (path: string, body: string | Buffer, headers: Record<string, string> = {}) =>
+    http(`${proxy}/${path}`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json', ...headers }, body })
+  const requestsBefore = sim.org('acme').apiRequestsUsed
+  const batch = (u: string) => JSON.stringify({ batchRequests: [{ method: 'GET', url: u }] })
+  // other spellings of the families that carry sub-requests
+  for (const path of ['v62.0/connect/Batch', 'v62.0/CHATTER/batch/', 'V62.0/composite', 'v62/composite/batch', 'v62.0/tooling/composite/batch', 'v62.0/connect/communities/0DB000000000001/batch']) {
+    t.equal((await post(path, batch(`v62.0/apps/oauth/credentials/${APP_ID}`))).status, 403, `${path}: refused`)
+  }
+  // urls a lenient server reads as the credentials API
+  for (const u of [`v62.0/apps;x=1/oauth/credentials/${APP_ID}`, 'v62.0/apps//oauth', 'v62.0/apps/./oauth', 'v62.0/apps/x/../oauth', 'v62.0\\apps\\oauth', 'v62.0/%2561%2570ps/oauth']) {
+    t.equal((await post('v62.0/composite/batch', batch(u))).status, 403, `${u}: refused`)
+  }
+  // bodies the check cannot read
+  const compressed = await post('v62.0/composite/batch', gzipSync(batch(`v62.0/apps/oauth/credentials/${APP_ID}`)), { 'content-encoding': 'gzip' })
+  t.equal(compressed.status, 415, 'a compressed body: refused')
+  const xml = await post('v62.0/composite/batch', '<batch><batchRequests><url>v62.0/ap<![CDATA[ps/oa]]>uth</url></batchRequests></batch>', { 'content-type': 'application/xml' })
+  t.equal(xml.status, 415, 'an XML body: refused')
+  const utf16 = await post('v62.0/composite/batch', Buffer.from(batch(`v62.0/apps/oauth/credentials/${APP_ID}`), 'utf16le'))
+  t.equal(utf16.status, 400, 'a body that is not UTF-8 JSON: refused')
+  t.equal(utf16.json?.code, 'malformed_json')
+  t.equal(sim.org('acme').apiRequestsUsed, requestsBefore, 'nothing reached Salesforce')
 })

@@ -55,7 +55,7 @@ t.test('a view on a replica that is stopping starts no write-back', async (t) =>
   await a.write(IDENTITY, withFailure(withFailure(null, 1), 2))
   await redis.putJson(loginGuardDoc(IDENTITY), null) // Redis lost it
   const before = redis.guardWrites
-  a.close()
+  await a.close()
   t.equal((await a.read(IDENTITY) as GuardState).failures.length, 2, 'the view still shows this replica\'s count')
   await settled()
   t.equal(redis.guardWrites, before, 'nothing written after close')
@@ -68,4 +68,32 @@ t.test('a view on a replica that is running writes a count Redis lost back', asy
   await a.read(IDENTITY)
   await settled()
   t.equal((await redis.getJson<GuardState>(loginGuardDoc(IDENTITY)))?.failures.length, 2)
+})
+
+t.test('closing waits for a write-back under way, and none starts after', async (t) => {
+  let letClaim!: () => void
+  class SlowLeaseRedis extends CountedRedis {
+    claimHeld: Promise<void> | undefined
+    override async acquireLease (name: string, owner: string, ttlMs: number) {
+      await this.claimHeld
+      return super.acquireLease(name, owner, ttlMs)
+    }
+  }
+  const redis = new SlowLeaseRedis()
+  const a = new GuardStore({ state: new FallbackSharedState(redis, pino({ level: 'silent' })), logger: pino({ level: 'silent' }), guard: { threshold: 3 }, now: () => 1_000_000 })
+  await a.write(IDENTITY, withFailure(withFailure(null, 1), 2))
+  await redis.putJson(loginGuardDoc(IDENTITY), null)
+  redis.claimHeld = new Promise(resolve => { letClaim = resolve })
+  await a.read(IDENTITY) // a write-back starts, and waits for the user's lease
+  let closed = false
+  const closing = a.close().then(() => { closed = true })
+  await settled()
+  t.equal(closed, false, 'close waits for the write-back')
+  letClaim()
+  await closing
+  const written = redis.guardWrites
+  t.equal((await redis.getJson<GuardState>(loginGuardDoc(IDENTITY)))?.failures.length, 2, 'which finished before close returned')
+  await a.read(IDENTITY)
+  await settled()
+  t.equal(redis.guardWrites, written, 'nothing written after')
 })
