@@ -142,18 +142,16 @@ const proxyRoutes: FastifyPluginAsync<ProxyRoutesOptions> = async (app, opts) =>
     // the session first, the body after: a login the call waits for (a cold cache, another replica's
     // login) must not count as the caller's upload standing still (PROXY_UPLOAD_IDLE_TIMEOUT_MS)
     const session = opts.sessions.cachedInProcess(name) ?? await opts.sessions.getSession(name, undefined, principal.id).catch(closeWithBodyUnread)
-    // counted once the broker's own refusals (size, session) are behind: a cap protects the org's
-    // API budget, and a call refused before it could reach Salesforce spent none of it
+    // a sub-request body (at most 8 MiB) is read and checked before the call is counted; any other
+    // body only once it is (an upload over the caller's cap is not read at all)
+    const checked = subrequests ? await checkedSubrequestBody(request, opts, bufferUpTo, closeWithBodyUnread) : undefined
+    // counted once the broker's own refusals (size, session, sub-requests) are behind: a cap protects
+    // the org's API budget, and a call refused before it could reach Salesforce spent none of it
     const admission = await opts.accounting.admit(principal.id, { perMinute: principal.proxyCallsPerMinute, perDay: principal.proxyCallsPerDay })
     if (!admission.ok) {
       closeWithBodyUnread(new HttpProblem('proxy_quota_exceeded', `this caller's proxied calls per ${admission.period} are used up`, { quota: { period: admission.period, limit: admission.limit } }, admission.retryAfterSeconds))
     }
-    const { body, uploadFailure } = await requestBody(request, opts, bufferUpTo).catch(closeWithBodyUnread)
-    if (subrequests && body instanceof Buffer) {
-      const checked = checkSubrequests(body)
-      if (checked === 'unreadable') throw new HttpProblem('malformed_json', 'a composite or batch body passes the proxy as UTF-8 JSON only, and this one does not parse')
-      if (checked === 'credentials_api') throw credentialsApiRefused()
-    }
+    const { body, uploadFailure } = checked ?? await requestBody(request, opts, bufferUpTo).catch(closeWithBodyUnread)
     return forward(request, reply, { name, principal, session, path: target.path, query: target.query, body, uploadFailure, attempt: 1, started: performance.now() })
   }
 
@@ -330,6 +328,17 @@ function refuseUncheckableSubrequests (request: FastifyRequest, bufferUpTo: numb
   if (declared === undefined || declared > bufferUpTo) {
     refuse(new HttpProblem('payload_too_large', 'a composite or batch body is read whole to check its sub-requests: it needs a Content-Length, of at most 8 MiB (or PROXY_REPLAY_BUFFER_BYTES if larger)'))
   }
+}
+
+/** A composite or batch body read whole and checked (proxy/subrequests.ts); refused when it names the credentials API or is not JSON. */
+async function checkedSubrequestBody (request: FastifyRequest, opts: ProxyRoutesOptions, bufferUpTo: number, refuse: (err: unknown) => never): ReturnType<typeof requestBody> {
+  const read = await requestBody(request, opts, bufferUpTo).catch(refuse)
+  if (read.body instanceof Buffer) {
+    const checked = checkSubrequests(read.body)
+    if (checked === 'unreadable') throw new HttpProblem('malformed_json', 'a composite or batch body passes the proxy as UTF-8 JSON only, and this one does not parse')
+    if (checked === 'credentials_api') throw credentialsApiRefused()
+  }
+  return read
 }
 
 function credentialsApiRefused (): HttpProblem {

@@ -37,3 +37,17 @@ t.test('a call refused for want of a session (Salesforce down at login) does not
   t.not(next.status, 429, 'the one call of the minute is still there')
   t.notMatch(next.json, { code: 'proxy_quota_exceeded' })
 })
+
+t.test('a composite call refused for its sub-requests (never sent to Salesforce) does not use up the caller\'s cap', async (t) => {
+  const callers = proxyCallers({ proxyCallsPerMinute: 1 })
+  const at = inAMinute()
+  const { base, sim } = await proxyRig(t, { callers, overrides: { clock: () => at } })
+  const auth = { ...bearer(callers.limitedKey), 'content-type': 'application/json' }
+  const refused = await http(`${base}/services/data/v62.0/composite`, { method: 'POST', headers: auth, body: JSON.stringify({ compositeRequest: [{ method: 'GET', url: '/services/data/v62.0/apps/oauth/credentials', referenceId: 'r' }] }) })
+  t.equal(refused.status, 403)
+  const unreadable = await http(`${base}/services/data/v62.0/composite`, { method: 'POST', headers: auth, body: '{"compositeRequest":' })
+  t.equal(unreadable.status, 400)
+  t.equal(sim.org('acme').apiRequestsUsed, 0, 'nothing reached Salesforce')
+  const next = await http(`${base}/services/data/v62.0/limits`, { headers: auth })
+  t.equal(next.status, 200, 'the one call of the minute is still there')
+})
