@@ -344,12 +344,18 @@ t.test('a note whose write timed out (it landed): nothing was sent, and nothing 
   t.equal((await state.getJson<GuardState>(loginGuardDoc(identity)))?.failures.length, sf.failed, `the guard counts what Salesforce counts (Salesforce ${sf.failed})`)
 })
 
-/** Redis slow to take the user's name after a first success. */
-class HeldUserDocState extends MemorySharedState {
+/** Redis slow to take some writes: a write `holds` picks waits until `held` is resolved (`entered` says one does). */
+class HeldPutState extends MemorySharedState {
   held = deferred()
   entered = deferred()
+  private readonly holds: (key: string) => boolean
+  constructor (holds: (key: string) => boolean) {
+    super()
+    this.holds = holds
+  }
+
   override async putJson (key: string, value: unknown, ttlMs?: number): Promise<void> {
-    if (key.startsWith('salesforce-user:')) {
+    if (this.holds(key)) {
       this.entered.resolve()
       await this.held.promise
     }
@@ -359,7 +365,8 @@ class HeldUserDocState extends MemorySharedState {
 
 t.test('stopped after a success was answered, while it was recorded: the stop waits for it, and the next holder counts nothing more', async (t) => {
   const { sf, core } = salesforce('right')
-  const state = new HeldUserDocState()
+  // Redis slow to take the user's name after a first success
+  const state = new HeldPutState(key => key.startsWith('salesforce-user:'))
   await state.putJson(loginGuardDoc(identity), { failures: [], candidates: [], resetAt: Date.now() - 1000 } satisfies GuardState)
   const a = gate(state, core)
   await stopOnce(t, a, 'right', state.entered.promise, () => { state.held.resolve() }) // Salesforce answered success; A is writing the user's name (first login of this identity)
@@ -525,23 +532,15 @@ t.test('replicas with Redis and their own memory: health shows Salesforce\'s cou
   t.equal((await stateA.tiers.fleet.getJson<GuardState>(loginGuardDoc(identity)))?.truthReadAt, view.guard.truth?.readAt, 'and Redis still says so after the view')
 })
 
-/** Redis whose next write of the guard waits until the test lets it go (only the next one: the others go through). */
-class HeldGuardWriteState extends MemorySharedState {
-  hold: { entered: ReturnType<typeof deferred>, release: ReturnType<typeof deferred> } | undefined
-  override async putJson (key: string, value: unknown, ttlMs?: number): Promise<void> {
-    const hold = key === loginGuardDoc(identity) ? this.hold : undefined
-    this.hold = hold ? undefined : this.hold
-    if (hold) {
-      hold.entered.resolve()
-      await hold.release.promise
-    }
-    return super.putJson(key, value, ttlMs)
-  }
-}
-
 t.test('replicas with Redis and their own memory: a health view never writes its copy of the count over a failure counted meanwhile', async (t) => {
   const { sf, core } = salesforce('right')
-  const redis = new HeldGuardWriteState()
+  // Redis whose next write of the guard, once armed, waits until the test lets it go (the others go through)
+  let armed = false
+  const redis = new HeldPutState(key => {
+    if (!armed || key !== loginGuardDoc(identity)) return false
+    armed = false
+    return true
+  })
   const log = pino({ level: 'silent' })
   const replica = () => {
     const state = new FallbackSharedState(redis, log)
@@ -556,14 +555,13 @@ t.test('replicas with Redis and their own memory: a health view never writes its
   sf.failed = 0
 
   // an SRE's health view on A merges the two copies while B counts a wrong candidate
-  const hold = { entered: deferred(), release: deferred() }
-  redis.hold = hold
+  armed = true
   const viewed = a.gate.loginView('acme', definition('x'))
-  await Promise.race([hold.entered.promise, viewed])
-  redis.hold = undefined
+  await Promise.race([redis.entered.promise, viewed])
+  armed = false
   const fromB = await b.gate.obtain(candidate('wrong-b'))
   t.ok(!fromB.ok && 'failure' in fromB && fromB.counted, 'B\'s wrong candidate went out and was counted')
-  hold.release.resolve()
+  redis.held.resolve()
   await viewed
   t.equal(sf.failed, 1)
 
