@@ -18,46 +18,62 @@ export function carriesSubrequests (path: string): boolean {
 
 export type SubrequestCheck = 'ok' | 'credentials_api' | 'unreadable'
 
+const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false })
 /**
- * A sub-request body as JSON (UTF-8; what is not is `unreadable`): `credentials_api` when any string
- * in it, key or value, reads as a path through the OAuth credentials API (target-path.ts
- * CREDENTIALS_API). JSON's own escapes are undone by parsing; a string that merely mentions the
- * path in a record's data is refused as well: the check cannot tell a url from data.
+ * Every string token of a text that parses as JSON, quotes included (outside strings JSON has no
+ * quote). Scanned by hand: a regular expression for it runs out of stack on a string of megabytes.
+ */
+function * stringTokens (text: string): Generator<string> {
+  for (let start = text.indexOf('"'); start !== -1; start = text.indexOf('"', start)) {
+    let end = start + 1
+    while (end < text.length && text.charCodeAt(end) !== 0x22) end += text.charCodeAt(end) === 0x5c ? 2 : 1
+    yield text.slice(start, end + 1)
+    start = end + 1
+  }
+}
+
+/**
+ * A sub-request body as JSON in UTF-8 (what is neither is `unreadable`): `credentials_api` when any
+ * string in it, key or value, duplicate keys included, reads as a path through the OAuth
+ * credentials API (target-path.ts CREDENTIALS_API). The strings are taken from the text one by one
+ * (no walk of the parsed value: a body nested a hundred thousand deep is no deeper here). A string
+ * that merely mentions the path in a record's data is refused as well: the check cannot tell a url
+ * from data.
  */
 export function checkSubrequests (body: Buffer): SubrequestCheck {
-  let doc: unknown
+  let text: string
   try {
-    doc = JSON.parse(body.toString('utf8').replace(/^\uFEFF/, ''))
+    text = UTF8.decode(body)
+    JSON.parse(text)
   } catch {
     return 'unreadable'
   }
-  return someString(doc, pathThroughCredentialsApi) ? 'credentials_api' : 'ok'
+  for (const token of stringTokens(text)) {
+    if (pathThroughCredentialsApi(JSON.parse(token) as string)) return 'credentials_api'
+  }
+  return 'ok'
 }
 
-function someString (value: unknown, test: (text: string) => boolean): boolean {
-  if (typeof value === 'string') return test(value)
-  if (Array.isArray(value)) return value.some(v => someString(v, test))
-  if (typeof value === 'object' && value !== null) return Object.entries(value).some(([k, v]) => test(k) || someString(v, test))
-  return false
-}
+/** what Java's String.trim() takes off either end: every character up to U+0020 */
+const JAVA_TRIM = /^[\u0000-\u0020]+|[\u0000-\u0020]+$/g // eslint-disable-line no-control-regex
 
 /**
  * The text read as a path the way a lenient server might: percent-escapes undone (three times over:
- * double encoding), `\` as `/`, `;` parameters and `.`/empty segments dropped, `..` taking the
- * segment before it back. Then an `apps` segment followed by `oauth`.
+ * double encoding; `unescape` also takes `%uXXXX`, and is fast on long strings), `\` as `/`, `;`
+ * parameters, a query or fragment, Java-trimmed ends, `.` and empty segments dropped, `..` taking
+ * the segment before it back. Then an `apps` segment followed by `oauth`, compared upper-cased as
+ * Java's equalsIgnoreCase does (the long s, U+017F, is an S then).
  */
 function pathThroughCredentialsApi (text: string): boolean {
   let s = text
-  if (!/apps|%/i.test(s)) return false
-  for (let round = 0; round < 3 && s.includes('%'); round++) {
-    s = s.replace(/%([0-9a-fA-F]{2})/g, (_m, hex: string) => String.fromCharCode(Number.parseInt(hex, 16)))
-  }
+  if (!/ap|%/i.test(s)) return false
+  for (let round = 0; round < 3 && s.includes('%'); round++) s = unescape(s)
   const segments: string[] = []
-  for (const raw of s.toLowerCase().split(/[/\\]/)) {
-    const segment = raw.split(';')[0].trim()
+  for (const raw of s.split(/[/\\]/)) {
+    const segment = raw.split(/[;?#]/)[0].replace(JAVA_TRIM, '').toUpperCase()
     if (segment === '' || segment === '.') continue
     if (segment === '..') segments.pop()
     else segments.push(segment)
   }
-  return segments.some((segment, i) => segment === 'apps' && segments[i + 1] === 'oauth')
+  return segments.some((segment, i) => segment === 'APPS' && segments[i + 1] === 'OAUTH')
 }

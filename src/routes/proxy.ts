@@ -321,8 +321,11 @@ const SUBREQUESTS_BODY_MAX_BYTES = 8 * 1024 * 1024
 function refuseUncheckableSubrequests (request: FastifyRequest, bufferUpTo: number, refuse: (err: unknown) => never): void {
   const encoding = (request.headers['content-encoding'] ?? '').trim().toLowerCase()
   if (encoding !== '' && encoding !== 'identity') refuse(new HttpProblem('unsupported_media_type', 'a composite or batch body passes the proxy uncompressed only: its sub-requests are checked before it goes'))
-  if (!/^application\/([a-z0-9.+-]*\+)?json\s*(;|$)/i.test(request.headers['content-type'] ?? '')) {
-    refuse(new HttpProblem('unsupported_media_type', 'a composite or batch body passes the proxy as JSON only (Content-Type: application/json): its sub-requests are checked before it goes'))
+  // JSON in UTF-8 only: a body read as UTF-8 that Salesforce reads in another charset is another body
+  const contentType = request.headers['content-type'] ?? ''
+  const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(contentType)?.[1].toLowerCase()
+  if (!/^application\/([a-z0-9.+-]*\+)?json\s*(;|$)/i.test(contentType) || (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8')) {
+    refuse(new HttpProblem('unsupported_media_type', 'a composite or batch body passes the proxy as JSON in UTF-8 only (Content-Type: application/json): its sub-requests are checked before it goes'))
   }
   const declared = declaredLength(request)
   if (declared === undefined || declared > bufferUpTo) {

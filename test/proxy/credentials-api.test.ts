@@ -111,3 +111,24 @@ t.test('a sub-request body is checked as Salesforce would read it, or refused wh
   t.equal(utf16.json?.code, 'malformed_json')
   t.equal(sim.org('acme').apiRequestsUsed, requestsBefore, 'nothing reached Salesforce')
 })
+
+t.test('a sub-request body is read as Salesforce\'s Java might read it: every duplicate, every charset trick, any depth', async (t) => {
+  const { sim, url, auth } = await rig(t)
+  const composite = `${url}/v1/connections/acme/salesforce/services/data/v62.0/composite`
+  const post = (body: string | Buffer, contentType = 'application/json') => http(composite, { method: 'POST', headers: { ...auth, 'content-type': contentType }, body })
+  const requestsBefore = sim.org('acme').apiRequestsUsed
+  const one = (u: string) => `{"compositeRequest":[{"method":"GET","referenceId":"r","url":${JSON.stringify(u)}}]}`
+  for (const u of ['/services/data/v62.0/apps\u0000/oauth', '/services/data/v62.0/apps%01/oauth', '/services/data/v62.0/app\u017f/oauth', '/services/data/v62.0/apps/oauth?x=1', '/services/data/v62.0/%u0061pps/oauth']) {
+    t.equal((await post(one(u))).status, 403, `${JSON.stringify(u)}: refused`)
+  }
+  const duplicate = '{"batchRequests":[{"method":"GET","url":"/services/data/v62.0/apps/oauth/credentials","url":"/services/data/v62.0/limits"}]}'
+  t.equal((await post(duplicate)).status, 403, 'a key given twice: both values are checked')
+  // 0x81 0x5C is one Shift_JIS character: a reader in that charset sees the url end at the quote
+  const sjis = Buffer.concat([Buffer.from('{"compositeRequest":[{"method":"GET","referenceId":"r","url":"/services/data/v62.0/apps/oauth/credentials/X?x='), Buffer.from([0x81]), Buffer.from('\\"}]}/../../.."}]}')])
+  t.equal((await post(sjis, 'application/json; charset=Shift_JIS')).status, 415, 'a charset other than UTF-8: refused')
+  t.equal((await post(sjis)).status, 400, 'bytes that are not UTF-8: refused')
+  t.equal(sim.org('acme').apiRequestsUsed, requestsBefore, 'nothing reached Salesforce')
+  // no string in it to check: it goes to Salesforce, which judges it (the check itself never recurses)
+  const deep = await post('['.repeat(100_000) + ']'.repeat(100_000))
+  t.not(deep.status, 500, `a body nested 100,000 deep is checked without running out of stack (${deep.status})`)
+})
