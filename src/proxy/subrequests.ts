@@ -1,3 +1,5 @@
+import type { IncomingHttpHeaders } from 'node:http'
+
 /**
  * Calls whose body carries requests of its own, each with a `url`: Composite (`composite`,
  * `composite/batch`, `composite/graph`, `tooling/composite…`; REST API Developer Guide, "Composite
@@ -14,6 +16,25 @@ export function carriesSubrequests (path: string): boolean {
   if (!path.startsWith('/services/data/')) return false
   const lower = (path.includes('%') ? decodeURIComponent(path) : path).toLowerCase()
   return lower.split('/').slice(3).some(segment => segment === 'composite' || segment === 'batch')
+}
+
+export type Uncheckable = 'compressed' | 'not_utf8_json' | 'unsized'
+
+/**
+ * Why such a body cannot be checked before it goes, from its headers; undefined when it can be.
+ * Compressed: Salesforce decompresses request bodies, the check would read them as sent. Not JSON
+ * in UTF-8: composite batch also takes XML, and a body read as UTF-8 that Salesforce reads in
+ * another charset is another body. Unsized: it is read whole, up to `bufferUpTo` bytes.
+ */
+export function uncheckableBody (headers: IncomingHttpHeaders, bufferUpTo: number): Uncheckable | undefined {
+  const encoding = (headers['content-encoding'] ?? '').trim().toLowerCase()
+  if (encoding !== '' && encoding !== 'identity') return 'compressed'
+  const contentType = headers['content-type'] ?? ''
+  const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(contentType)?.[1].toLowerCase()
+  if (!/^application\/([a-z0-9.+-]*\+)?json\s*(;|$)/i.test(contentType) || (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8')) return 'not_utf8_json'
+  const declared = headers['content-length'] === undefined ? undefined : Number(headers['content-length'])
+  if (declared === undefined || !(declared <= bufferUpTo)) return 'unsized'
+  return undefined
 }
 
 export type SubrequestCheck = 'ok' | 'credentials_api' | 'unreadable'

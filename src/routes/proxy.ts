@@ -21,7 +21,7 @@ import { forwardedRequestHeaders, returnedHeaderNames, returnedResponseHeaders }
 import { evaluate } from '../proxy/policy.ts'
 import { scrubBuffer, scrubStream } from '../proxy/scrub-stream.ts'
 import { readErrorStart, saysInvalidSession } from '../proxy/session-expiry.ts'
-import { carriesSubrequests, checkSubrequests } from '../proxy/subrequests.ts'
+import { carriesSubrequests, checkSubrequests, uncheckableBody, type Uncheckable } from '../proxy/subrequests.ts'
 import { targetPath } from '../proxy/target-path.ts'
 import { buffered, guardedUpload, type UploadFailure } from '../proxy/upload.ts'
 
@@ -138,7 +138,8 @@ const proxyRoutes: FastifyPluginAsync<ProxyRoutesOptions> = async (app, opts) =>
     // sub-requests are checked as the path is (proxy/subrequests.ts): their body is read whole first, as JSON
     const subrequests = hasBody(request) && carriesSubrequests(target.path)
     const bufferUpTo = subrequests ? Math.max(opts.replayBufferBytes, SUBREQUESTS_BODY_MAX_BYTES) : opts.replayBufferBytes
-    if (subrequests) refuseUncheckableSubrequests(request, bufferUpTo, closeWithBodyUnread)
+    const uncheckable = subrequests ? uncheckableBody(request.headers, bufferUpTo) : undefined
+    if (uncheckable !== undefined) closeWithBodyUnread(UNCHECKABLE[uncheckable]())
     // the session first, the body after: a login the call waits for (a cold cache, another replica's
     // login) must not count as the caller's upload standing still (PROXY_UPLOAD_IDLE_TIMEOUT_MS)
     const session = opts.sessions.cachedInProcess(name) ?? await opts.sessions.getSession(name, undefined, principal.id).catch(closeWithBodyUnread)
@@ -313,24 +314,11 @@ function ignore (): void {}
  */
 const SUBREQUESTS_BODY_MAX_BYTES = 8 * 1024 * 1024
 
-/**
- * A composite or batch body the proxy could not check before it goes: compressed (Salesforce
- * decompresses request bodies; the check reads them as sent), not JSON (composite batch also takes
- * XML), or without a length it can be read whole within.
- */
-function refuseUncheckableSubrequests (request: FastifyRequest, bufferUpTo: number, refuse: (err: unknown) => never): void {
-  const encoding = (request.headers['content-encoding'] ?? '').trim().toLowerCase()
-  if (encoding !== '' && encoding !== 'identity') refuse(new HttpProblem('unsupported_media_type', 'a composite or batch body passes the proxy uncompressed only: its sub-requests are checked before it goes'))
-  // JSON in UTF-8 only: a body read as UTF-8 that Salesforce reads in another charset is another body
-  const contentType = request.headers['content-type'] ?? ''
-  const charset = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(contentType)?.[1].toLowerCase()
-  if (!/^application\/([a-z0-9.+-]*\+)?json\s*(;|$)/i.test(contentType) || (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8')) {
-    refuse(new HttpProblem('unsupported_media_type', 'a composite or batch body passes the proxy as JSON in UTF-8 only (Content-Type: application/json): its sub-requests are checked before it goes'))
-  }
-  const declared = declaredLength(request)
-  if (declared === undefined || declared > bufferUpTo) {
-    refuse(new HttpProblem('payload_too_large', 'a composite or batch body is read whole to check its sub-requests: it needs a Content-Length, of at most 8 MiB (or PROXY_REPLAY_BUFFER_BYTES if larger)'))
-  }
+/** Why a composite or batch body cannot be checked (proxy/subrequests.ts uncheckableBody), as the caller is told. */
+const UNCHECKABLE: Record<Uncheckable, () => HttpProblem> = {
+  compressed: () => new HttpProblem('unsupported_media_type', 'a composite or batch body passes the proxy uncompressed only: its sub-requests are checked before it goes'),
+  not_utf8_json: () => new HttpProblem('unsupported_media_type', 'a composite or batch body passes the proxy as JSON in UTF-8 only (Content-Type: application/json): its sub-requests are checked before it goes'),
+  unsized: () => new HttpProblem('payload_too_large', 'a composite or batch body is read whole to check its sub-requests: it needs a Content-Length, of at most 8 MiB (or PROXY_REPLAY_BUFFER_BYTES if larger)'),
 }
 
 /** A composite or batch body read whole and checked (proxy/subrequests.ts); refused when it names the credentials API or is not JSON. */
