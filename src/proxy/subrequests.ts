@@ -55,8 +55,8 @@ function * stringTokens (text: string): Generator<string> {
 
 /**
  * A sub-request body as JSON in UTF-8 (what is neither is `unreadable`): `credentials_api` when any
- * string in it, key or value, duplicate keys included, reads as a path through the OAuth
- * credentials API (target-path.ts CREDENTIALS_API). The strings are taken from the text one by one
+ * string in it, key or value, duplicate keys included, reads as a path to one of the broker's
+ * credentials (target-path.ts BROKER_CREDENTIALS). The strings are taken from the text one by one
  * (no walk of the parsed value: a body nested a hundred thousand deep is no deeper here). A string
  * that merely mentions the path in a record's data is refused as well: the check cannot tell a url
  * from data.
@@ -82,12 +82,13 @@ const JAVA_TRIM = /^[\u0000-\u0020]+|[\u0000-\u0020]+$/g // eslint-disable-line 
  * The text read as a path the way a lenient server might: percent-escapes undone (three times over:
  * double encoding; `unescape` also takes `%uXXXX`, and is fast on long strings), `\` as `/`, `;`
  * parameters, a query or fragment, Java-trimmed ends, `.` and empty segments dropped, `..` taking
- * the segment before it back. Then an `apps` segment followed by `oauth`, compared upper-cased as
- * Java's equalsIgnoreCase does (the long s, U+017F, is an S then).
+ * the segment before it back. Then the resources target-path.ts BROKER_CREDENTIALS names: an `apps`
+ * segment followed by `oauth`, or `sobjects/User/{id}/password`, compared upper-cased as Java's
+ * equalsIgnoreCase does (the long s, U+017F, is an S then).
  */
 function pathThroughCredentialsApi (text: string): boolean {
   let s = text
-  if (!/ap|%/i.test(s)) return false
+  if (!/ap|user|%/i.test(s)) return false
   for (let round = 0; round < 3 && s.includes('%'); round++) s = unescape(s)
   const segments: string[] = []
   for (const raw of s.split(/[/\\]/)) {
@@ -96,5 +97,6 @@ function pathThroughCredentialsApi (text: string): boolean {
     if (segment === '..') segments.pop()
     else segments.push(segment)
   }
-  return segments.some((segment, i) => segment === 'APPS' && segments[i + 1] === 'OAUTH')
+  return segments.some((segment, i) => (segment === 'APPS' && segments[i + 1] === 'OAUTH') ||
+    ((segment === 'USER' || segment === 'SELFSERVICEUSER') && segments[i - 1] === 'SOBJECTS' && segments[i + 2] === 'PASSWORD'))
 }

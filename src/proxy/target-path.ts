@@ -22,16 +22,23 @@ const ESCAPE = /%([0-9A-Fa-f]{2})/g
 const REFUSED_ESCAPE = /^(2f|5c|2e|3b|25|[01][0-9a-f]|7f)$/i
 
 /**
- * The OAuth credentials API under /services/data/vXX.X/apps/oauth/ (Connect REST; Salesforce Help
- * "Stage, Rotate, and Delete OAuth Credentials for a Local External Client App",
- * xcloud.eca_stage_oauth_credentials) lists, stages, shows and rotates the consumer key and secret
- * of the broker's own External Client App; its neighbour `usage` lists the app's tokens. Forwarded,
- * a caller could mint a login of its own (a proxy-only caller would hold sessions after all) or
- * rotate the secret under the broker. Matched on the decoded path in any case (a spelling
+ * Resources that hand out or change the broker's own credentials, refused for every caller:
+ * - the OAuth credentials API under /services/data/vXX.X/apps/oauth/ (Connect REST; Salesforce Help
+ *   "Stage, Rotate, and Delete OAuth Credentials for a Local External Client App",
+ *   xcloud.eca_stage_oauth_credentials) lists, stages, shows and rotates the consumer key and secret
+ *   of the broker's own External Client App; its neighbour `usage` lists the app's tokens;
+ * - a user's password (REST API Developer Guide, "sObject User Password":
+ *   sobjects/User/{id}/password and sobjects/SelfServiceUser/{id}/password): POST sets one, DELETE
+ *   resets it and answers the generated password.
+ * Forwarded, a caller could mint a login of its own (a proxy-only caller would hold sessions after
+ * all) or change the secret under the broker. Matched on the decoded path in any case (a spelling
  * Salesforce reads the same is refused too) and after any prefix (Connect resources are also served
  * under a site's, `connect/communities/{id}/…`). Composite and batch bodies: proxy/subrequests.ts.
  */
-const CREDENTIALS_API = /^\/services\/data\/(?:.+\/)?apps\/oauth(?:\/|$)/i
+const BROKER_CREDENTIALS = [
+  /^\/services\/data\/(?:.+\/)?apps\/oauth(?:\/|$)/i,
+  /^\/services\/data\/(?:.+\/)?sobjects\/(?:selfservice)?user\/[^/]+\/password\/?$/i,
+]
 
 export type TargetPath =
   | { ok: true, path: string, query: string }
@@ -61,7 +68,8 @@ export function targetPath (rawUrl: string, prefix: string): TargetPath {
     return { ok: false, reason: 'not_forwarded' }
   }
   // the escapes were checked above: decoding makes no separator, and cannot throw
-  if (CREDENTIALS_API.test(path.includes('%') ? decodeURIComponent(path) : path)) return { ok: false, reason: 'credentials_api' }
+  const decoded = path.includes('%') ? decodeURIComponent(path) : path
+  if (BROKER_CREDENTIALS.some(resource => resource.test(decoded))) return { ok: false, reason: 'credentials_api' }
   return { ok: true, path, query }
 }
 

@@ -261,7 +261,7 @@ const proxyRoutes: FastifyPluginAsync<ProxyRoutesOptions> = async (app, opts) =>
         tags: ['proxy'],
         operationId: `proxy${method[0]}${method.slice(1).toLowerCase()}`,
         summary: `${method} a Salesforce REST resource through the broker`,
-        description: 'Sends the call to the connection\'s instance URL with the broker\'s session; the caller never sees the token. Only /services/data/... (not the OAuth credentials API, apps/oauth/..., 403) and /services/apexrest/... are forwarded; the query string passes unchanged; Sforce-* and a few standard headers pass both ways (README, Proxy mode). A grant with rules allows only what a rule names (403 policy_denied names a rule that would allow the call). Salesforce\'s answer, whatever its status, streams back as it came, with echoes of the session scrubbed.',
+        description: 'Sends the call to the connection\'s instance URL with the broker\'s session; the caller never sees the token. Only /services/data/... (not the OAuth credentials API, apps/oauth/..., nor a user\'s password, sobjects/User/{id}/password: 403) and /services/apexrest/... are forwarded; the query string passes unchanged; Sforce-* and a few standard headers pass both ways (README, Proxy mode). A grant with rules allows only what a rule names (403 policy_denied names a rule that would allow the call). Salesforce\'s answer, whatever its status, streams back as it came, with echoes of the session scrubbed.',
         security: [{ bearer: [] }],
         params: ProxyParams,
         response: {
@@ -321,7 +321,7 @@ const UNCHECKABLE: Record<Uncheckable, () => HttpProblem> = {
   unsized: () => new HttpProblem('payload_too_large', 'a composite or batch body is read whole to check its sub-requests: it needs a Content-Length, of at most 8 MiB (or PROXY_REPLAY_BUFFER_BYTES if larger)'),
 }
 
-/** A composite or batch body read whole and checked (proxy/subrequests.ts); refused when it names the credentials API or is not JSON. */
+/** A composite or batch body read whole and checked (proxy/subrequests.ts); refused when it names one of the broker's credentials or is not JSON. */
 async function checkedSubrequestBody (request: FastifyRequest, opts: ProxyRoutesOptions, bufferUpTo: number, refuse: (err: unknown) => never): ReturnType<typeof requestBody> {
   const read = await requestBody(request, opts, bufferUpTo).catch(refuse)
   if (read.body instanceof Buffer) {
@@ -333,7 +333,7 @@ async function checkedSubrequestBody (request: FastifyRequest, opts: ProxyRoutes
 }
 
 function credentialsApiRefused (): HttpProblem {
-  return new HttpProblem('forbidden', 'the proxy does not forward the OAuth credentials API (/services/data/vXX.X/apps/oauth/..., as a path or a sub-request): the broker\'s consumer key and secret are managed through its admin API only')
+  return new HttpProblem('forbidden', 'the proxy does not forward the OAuth credentials API (/services/data/vXX.X/apps/oauth/...) or a user\'s password (sobjects/User/{id}/password), as a path or a sub-request: the broker\'s own credentials are managed through its admin API only')
 }
 
 /** OpenAPI path templates have no wildcard: the document names the rest of the path {salesforcePath} (it may hold slashes). */

@@ -132,3 +132,17 @@ t.test('a sub-request body is read as Salesforce\'s Java might read it: every du
   const deep = await post('['.repeat(100_000) + ']'.repeat(100_000))
   t.not(deep.status, 500, `a body nested 100,000 deep is checked without running out of stack (${deep.status})`)
 })
+
+t.test('nor a user\'s password: a caller can neither set nor reset the integration user\'s, nor read the one a reset makes', async (t) => {
+  const { sim, url, auth } = await rig(t)
+  const proxy = `${url}/v1/connections/acme/salesforce/services/data/v62.0`
+  const userId = '005000000000001AAA'
+  const requestsBefore = sim.org('acme').apiRequestsUsed
+  for (const [method, path] of [['DELETE', `sobjects/User/${userId}/password`], ['POST', `sobjects/user/${userId}/PASSWORD`], ['GET', `sobjects/SelfServiceUser/${userId}/password/`]] as const) {
+    const refused = await http(`${proxy}/${path}`, { method, headers: { ...auth, 'content-type': 'application/json' }, body: method === 'POST' ? '{"NewPassword":"chosen-by-the-caller-1"}' : undefined })
+    t.equal(refused.status, 403, `${method} ${path}: refused`)
+  }
+  const composite = await http(`${proxy}/composite`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ compositeRequest: [{ method: 'DELETE', url: `/services/data/v62.0/sobjects/User/${userId}/password`, referenceId: 'r' }] }) })
+  t.equal(composite.status, 403, 'as a composite sub-request: refused')
+  t.equal(sim.org('acme').apiRequestsUsed, requestsBefore, 'nothing reached Salesforce')
+})

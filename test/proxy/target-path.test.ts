@@ -33,6 +33,9 @@ function byTheRules (rawUrl: string): ReturnType<typeof targetPath> {
   // the OAuth credentials API: apps/oauth right after /services/data/ or after its version, as Salesforce reads the segments
   const read = decodeURIComponent(path).toLowerCase().split('/').slice(1)
   if (read[1] === 'data' && read.some((segment, i) => i >= 2 && segment === 'apps' && read[i + 1] === 'oauth')) return { ok: false, reason: 'credentials_api' }
+  // a user's password: sobjects/User/{id}/password (or SelfServiceUser), the last segment (one trailing slash aside)
+  const last = read.at(-1) === '' ? read.length - 2 : read.length - 1
+  if (read[1] === 'data' && last >= 5 && read[last] === 'password' && ['user', 'selfserviceuser'].includes(read[last - 2]) && read[last - 3] === 'sobjects') return { ok: false, reason: 'credentials_api' }
   return { ok: true, path, query }
 }
 
@@ -63,11 +66,14 @@ t.test('the usual calls pass with their path and query as received', async (t) =
   t.same(targetPath(`${PREFIX}/services/apexrest/Caf%C3%A9/v1`, PREFIX), { ok: true, path: '/services/apexrest/Caf%C3%A9/v1', query: '' })
 })
 
-t.test('the OAuth credentials API is refused in every spelling Salesforce reads the same, and only it', async (t) => {
+t.test('the broker\'s own credentials (the OAuth credentials API, a user\'s password) are refused in every spelling Salesforce reads the same, and only they', async (t) => {
   const refused = ['/services/data/v62.0/apps/oauth/credentials/x', '/services/data/v62.0/APPS/OAuth', '/services/data/v62.0/%61pps/oauth/usage',
     '/services/data/v62.0/apps/%6F%61uth/credentials/x/y/staged', '/services/data/apps/oauth/credentials', '/services/data/v62.0/apps/oauth/',
-    '/services/data/v62.0/connect/communities/0DB000000000001/apps/oauth/credentials/x']
-  const passed = ['/services/data/v62.0/apps', '/services/data/v62.0/apps/other', '/services/apexrest/apps/oauth/credentials', '/services/data/v62.0/apps/oauthx', '/services/data/v62.0/myapps/oauth']
+    '/services/data/v62.0/connect/communities/0DB000000000001/apps/oauth/credentials/x',
+    '/services/data/v62.0/sobjects/User/005000000000001AAA/password', '/services/data/v62.0/sobjects/user/005x/PASSWORD/',
+    '/services/data/v62.0/sobjects/SelfServiceUser/005x/password', '/services/data/v62.0/sobjects/%55ser/005x/password']
+  const passed = ['/services/data/v62.0/apps', '/services/data/v62.0/apps/other', '/services/apexrest/apps/oauth/credentials', '/services/data/v62.0/apps/oauthx', '/services/data/v62.0/myapps/oauth',
+    '/services/data/v62.0/sobjects/User/005x', '/services/data/v62.0/sobjects/User/005x/passwords', '/services/data/v62.0/sobjects/Contact/003x/password']
   for (const path of [...refused, ...passed]) {
     const url = PREFIX + path
     t.same(targetPath(url, PREFIX), byTheRules(url), `${path}: as the rules decide`)
