@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http'
+import { reachesBrokerCredentials } from './broker-credentials.ts'
 
 /**
  * Calls whose body carries requests of its own, each with a `url`: Composite (`composite`,
@@ -56,7 +57,7 @@ function * stringTokens (text: string): Generator<string> {
 /**
  * A sub-request body as JSON in UTF-8 (what is neither is `unreadable`): `credentials_api` when any
  * string in it, key or value, duplicate keys included, reads as a path to one of the broker's
- * credentials (target-path.ts BROKER_CREDENTIALS). The strings are taken from the text one by one
+ * credentials (broker-credentials.ts). The strings are taken from the text one by one
  * (no walk of the parsed value: a body nested a hundred thousand deep is no deeper here). A string
  * that merely mentions the path in a record's data is refused as well: the check cannot tell a url
  * from data.
@@ -82,9 +83,7 @@ const JAVA_TRIM = /^[\u0000-\u0020]+|[\u0000-\u0020]+$/g // eslint-disable-line 
  * The text read as a path the way a lenient server might: percent-escapes undone (three times over:
  * double encoding; `unescape` also takes `%uXXXX`, and is fast on long strings), `\` as `/`, `;`
  * parameters, a query or fragment, Java-trimmed ends, `.` and empty segments dropped, `..` taking
- * the segment before it back. Then the resources target-path.ts BROKER_CREDENTIALS names: an `apps`
- * segment followed by `oauth`, or `sobjects/User/{id}/password`, compared upper-cased as Java's
- * equalsIgnoreCase does (the long s, U+017F, is an S then).
+ * the segment before it back, upper-cased. Then the resources broker-credentials.ts names.
  */
 function pathThroughCredentialsApi (text: string): boolean {
   let s = text
@@ -97,6 +96,5 @@ function pathThroughCredentialsApi (text: string): boolean {
     if (segment === '..') segments.pop()
     else segments.push(segment)
   }
-  return segments.some((segment, i) => (segment === 'APPS' && segments[i + 1] === 'OAUTH') ||
-    ((segment === 'USER' || segment === 'SELFSERVICEUSER') && segments[i - 1] === 'SOBJECTS' && segments[i + 2] === 'PASSWORD'))
+  return reachesBrokerCredentials(segments)
 }

@@ -1,3 +1,5 @@
+import { reachesBrokerCredentials } from './broker-credentials.ts'
+
 /**
  * The one normalisation of a proxied request's target. The path is checked here once, the policy
  * is matched on the result, and exactly that path is sent to the connection's instance URL: no
@@ -20,25 +22,6 @@ const PATH_CHARS = /^[A-Za-z0-9\-._~!$&'()*+,=:@/%]*$/
 const ESCAPE = /%([0-9A-Fa-f]{2})/g
 /** escapes another parser might turn into a separator or a second escape: / \ . ; % and the C0 controls and DEL */
 const REFUSED_ESCAPE = /^(2f|5c|2e|3b|25|[01][0-9a-f]|7f)$/i
-
-/**
- * Resources that hand out or change the broker's own credentials, refused for every caller:
- * - the OAuth credentials API under /services/data/vXX.X/apps/oauth/ (Connect REST; Salesforce Help
- *   "Stage, Rotate, and Delete OAuth Credentials for a Local External Client App",
- *   xcloud.eca_stage_oauth_credentials) lists, stages, shows and rotates the consumer key and secret
- *   of the broker's own External Client App; its neighbour `usage` lists the app's tokens;
- * - a user's password (REST API Developer Guide, "sObject User Password":
- *   sobjects/User/{id}/password and sobjects/SelfServiceUser/{id}/password): POST sets one, DELETE
- *   resets it and answers the generated password.
- * Forwarded, a caller could mint a login of its own (a proxy-only caller would hold sessions after
- * all) or change the secret under the broker. Matched on the decoded path in any case (a spelling
- * Salesforce reads the same is refused too) and after any prefix (Connect resources are also served
- * under a site's, `connect/communities/{id}/…`). Composite and batch bodies: proxy/subrequests.ts.
- */
-const BROKER_CREDENTIALS = [
-  /^\/services\/data\/(?:.+\/)?apps\/oauth(?:\/|$)/i,
-  /^\/services\/data\/(?:.+\/)?sobjects\/(?:selfservice)?user\/[^/]+\/password\/?$/i,
-]
 
 export type TargetPath =
   | { ok: true, path: string, query: string }
@@ -67,9 +50,11 @@ export function targetPath (rawUrl: string, prefix: string): TargetPath {
   if (!FORWARDED_ROOTS.some(root => path === root || path.startsWith(root.endsWith('/') ? root : root + '/'))) {
     return { ok: false, reason: 'not_forwarded' }
   }
-  // the escapes were checked above: decoding makes no separator, and cannot throw
-  const decoded = path.includes('%') ? decodeURIComponent(path) : path
-  if (BROKER_CREDENTIALS.some(resource => resource.test(decoded))) return { ok: false, reason: 'credentials_api' }
+  // the broker's own credentials (broker-credentials.ts), however spelled. The escapes were checked
+  // above: decoding makes no separator, and cannot throw
+  if (path.startsWith('/services/data/') && reachesBrokerCredentials((path.includes('%') ? decodeURIComponent(path) : path).toUpperCase().split('/'))) {
+    return { ok: false, reason: 'credentials_api' }
+  }
   return { ok: true, path, query }
 }
 

@@ -30,12 +30,15 @@ function byTheRules (rawUrl: string): ReturnType<typeof targetPath> {
     if (segments[i].endsWith('..') && i !== segments.length - 1) return { ok: false, reason: 'malformed' }
   }
   if (!(path === '/services/data' || path.startsWith('/services/data/') || path.startsWith('/services/apexrest/'))) return { ok: false, reason: 'not_forwarded' }
-  // the OAuth credentials API: apps/oauth right after /services/data/ or after its version, as Salesforce reads the segments
-  const read = decodeURIComponent(path).toLowerCase().split('/').slice(1)
-  if (read[1] === 'data' && read.some((segment, i) => i >= 2 && segment === 'apps' && read[i + 1] === 'oauth')) return { ok: false, reason: 'credentials_api' }
-  // a user's password: sobjects/User/{id}/password (or SelfServiceUser), the last segment (one trailing slash aside)
-  const last = read.at(-1) === '' ? read.length - 2 : read.length - 1
-  if (read[1] === 'data' && last >= 5 && read[last] === 'password' && ['user', 'selfserviceuser'].includes(read[last - 2]) && read[last - 3] === 'sobjects') return { ok: false, reason: 'credentials_api' }
+  // the broker's credentials under /services/data/, as Salesforce reads the segments (upper-cased, as Java compares them):
+  // apps/oauth anywhere, and sobjects/User/{id}/password (or SelfServiceUser)
+  const read = decodeURIComponent(path).toUpperCase().split('/').slice(1)
+  if (read[1] === 'DATA' && read.length > 2) {
+    for (let i = 2; i < read.length; i++) {
+      if (read[i] === 'APPS' && read[i + 1] === 'OAUTH') return { ok: false, reason: 'credentials_api' }
+      if (read[i] === 'SOBJECTS' && ['USER', 'SELFSERVICEUSER'].includes(read[i + 1]) && read[i + 3] === 'PASSWORD') return { ok: false, reason: 'credentials_api' }
+    }
+  }
   return { ok: true, path, query }
 }
 
@@ -71,7 +74,8 @@ t.test('the broker\'s own credentials (the OAuth credentials API, a user\'s pass
     '/services/data/v62.0/apps/%6F%61uth/credentials/x/y/staged', '/services/data/apps/oauth/credentials', '/services/data/v62.0/apps/oauth/',
     '/services/data/v62.0/connect/communities/0DB000000000001/apps/oauth/credentials/x',
     '/services/data/v62.0/sobjects/User/005000000000001AAA/password', '/services/data/v62.0/sobjects/user/005x/PASSWORD/',
-    '/services/data/v62.0/sobjects/SelfServiceUser/005x/password', '/services/data/v62.0/sobjects/%55ser/005x/password']
+    '/services/data/v62.0/sobjects/SelfServiceUser/005x/password', '/services/data/v62.0/sobjects/%55ser/005x/password',
+    '/services/data/v62.0/sobjects/User/005x/password/more', '/services/data/v62.0/app%C5%BF/oauth']
   const passed = ['/services/data/v62.0/apps', '/services/data/v62.0/apps/other', '/services/apexrest/apps/oauth/credentials', '/services/data/v62.0/apps/oauthx', '/services/data/v62.0/myapps/oauth',
     '/services/data/v62.0/sobjects/User/005x', '/services/data/v62.0/sobjects/User/005x/passwords', '/services/data/v62.0/sobjects/Contact/003x/password']
   for (const path of [...refused, ...passed]) {
