@@ -174,7 +174,7 @@ const proxyRoutes: FastifyPluginAsync<ProxyRoutesOptions> = async (app, opts) =>
         if (failed === 'request_timeout') return reply.send(new HttpProblem('request_timeout', 'the request body stopped arriving'))
         // reply-from hands on an error it does not know wrapped (an InternalServerError with it as `cause`)
         if (((error as { cause?: { code?: string } }).cause ?? error as { code?: string }).code === UNREADABLE_TRANSFER) {
-          return reply.send(new HttpProblem('bad_gateway', 'Salesforce answered in a content or transfer encoding the proxy cannot read', { connection: f.name, retryable: false }))
+          return reply.send(unreadableEncoding(f.name))
         }
         const timedOut = (error as { statusCode?: number }).statusCode === 504
         request.log.warn({ connection: f.name, code: (error as { code?: string }).code }, 'proxied call failed')
@@ -233,7 +233,7 @@ const proxyRoutes: FastifyPluginAsync<ProxyRoutesOptions> = async (app, opts) =>
     const decoder = bodyDecoderFor(request.method, 401, headers['content-encoding'])
     if (decoder === null) {
       upstream.resume()
-      throw new HttpProblem('bad_gateway', 'Salesforce answered in a content or transfer encoding the proxy cannot read', { connection: f.name, retryable: false })
+      throw unreadableEncoding(f.name)
     }
     const body = decodedBody(upstream, decoder)
     const { start, ended } = await readErrorStart(body).catch(() => { throw unreadableAnswer(f.name) })
@@ -397,7 +397,7 @@ function answer (request: FastifyRequest, reply: FastifyReply, stream: Readable,
   if (decoder === null) {
     stream.resume()
     dropSalesforceHeaders(reply, headers, token)
-    reply.send(new HttpProblem('bad_gateway', 'Salesforce answered in a content or transfer encoding the proxy cannot read', { connection, retryable: false }))
+    reply.send(unreadableEncoding(connection))
     return
   }
   const declared = headers['content-length'] === undefined ? Number.NaN : Number(headers['content-length'])
@@ -418,6 +418,11 @@ function decodedBody (upstream: Readable, decoder: Transform | undefined): Reada
 /** The headers copied from Salesforce's answer taken off again: the answer is now the broker's own (a problem, or a call sent once more). */
 function dropSalesforceHeaders (reply: FastifyReply, headers: IncomingHttpHeaders, token: string): void {
   for (const header of returnedHeaderNames(headers, token)) reply.removeHeader(header)
+}
+
+/** A 502 not worth retrying: Salesforce's answer is in a content or transfer coding the proxy cannot read (and so could not scrub). */
+function unreadableEncoding (connection: string): HttpProblem {
+  return new HttpProblem('bad_gateway', 'Salesforce answered in a content or transfer encoding the proxy cannot read', { connection, retryable: false })
 }
 
 /** A 502 the caller may retry: Salesforce broke its answer off, or it is not in the encoding it names. */

@@ -180,8 +180,9 @@ export class GuardStore {
 
   /**
    * Redis answers again (or a retry's turn came, or a view found Redis short of this replica's
-   * count): the counts this replica kept meanwhile are merged into the fleet's copy (the later reset wins, every failure after it counts once) and told to
-   * every replica, so the next login anywhere knows them. Each under the user's login lease: no
+   * count): the counts this replica kept meanwhile are merged into the fleet's copy (the later reset
+   * wins, every failure after it counts once) and told to every replica, so the next login anywhere
+   * knows them. Each under the user's login lease: no
    * login of the user is being counted anywhere while the two copies are merged (a user whose lease
    * is held is tried again later). A login another replica makes before this one is back in touch
    * cannot know them: the README says so.

@@ -11,7 +11,7 @@ import { GuardStore, type GuardStoreOptions, type GuardTruth } from './guard-sto
 import { endedHoldOff, HOLD_OFF_KEEP_MS, holdsOff, nextHoldOff } from './hold-off.ts'
 import { underLease } from './lease.ts'
 import { BUDGET_WINDOW_MS, budgetCap, budgetDecision, type LoginPurpose } from './login-budget.ts'
-import { candidateRetryAt, countsUnanswered, guardDecision, refusesCandidate, withFailure, withReset, type GuardDecision, type GuardPolicy, type GuardState, type SentLogin } from './login-guard.ts'
+import { candidateRetryAt, countsUnanswered, freeStamp, guardDecision, refusesCandidate, withFailure, withReset, type GuardDecision, type GuardPolicy, type GuardState, type SentLogin } from './login-guard.ts'
 import { credentialHash, loginIdentity } from './login-identity.ts'
 import { LoginStateReader, type LoginState, type OrgSession } from './login-state.ts'
 import { toCachedSession, type LifetimePolicy } from './session-lifetime.ts'
@@ -334,11 +334,9 @@ export class LoginGate {
     }
     budget.used = taken
     this.opts.observer?.loginBudget?.(connection, budget.used, limit, this.now())
-    // the login's stamp: its note's and, if it fails, its failure's. One the count holds already is another
-    // login's failure (a replica whose clock runs ahead, a stopped clock): the next free one, or the next
-    // holder would take this login's note for that failure, counted already
-    let started = this.now()
-    while (guard?.failures.includes(started) === true) started++
+    // the login's stamp: its note's and, if it fails, its failure's. Not one the count holds already, or
+    // the next holder would take this login's note for that failure, counted already
+    const started = freeStamp(guard, this.now())
     // abandoned (the replica stops) before Salesforce answers: Salesforce may judge it yet, so it is
     // counted now, before the next holder of the lease reads the count; its answer, if it still
     // comes, resets the count (a success) or is not counted again (a failure)

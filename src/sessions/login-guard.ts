@@ -83,13 +83,22 @@ export function candidateRetryAt (state: GuardState | null, hash: string, now: n
   return seen ? seen.at + CANDIDATE_MEMORY_MS : undefined
 }
 
+/**
+ * `at`, or the next millisecond after it that no failure of the count holds. Failures are told apart
+ * by stamp (a late success takes back exactly the ones it knew of, a note is known counted by its
+ * stamp): one counted, or a login sent, in a millisecond another failure holds (two replicas'
+ * clocks, a stopped clock) gets the next free one.
+ */
+export function freeStamp (state: GuardState | null, at: number): number {
+  let stamp = at
+  while (state?.failures.includes(stamp) === true) stamp++
+  return stamp
+}
+
 export function withFailure (state: GuardState | null, now: number, candidateHash?: string, unanswered = false): GuardState {
   const s = state ?? EMPTY
   const candidates = candidatesOf(s, now)
-  // failures are told apart by stamp (a late success takes back exactly the ones it knew of): one
-  // counted in a millisecond another holds (two replicas' clocks, a frozen clock) gets the next free one
-  let at = now
-  while (s.failures.includes(at)) at++
+  const at = freeStamp(s, now)
   const stillUnanswered = unanswered ? [...s.unanswered ?? [], at] : s.unanswered ?? []
   return {
     failures: [...s.failures, at],
@@ -168,7 +177,7 @@ export function mergeGuards (a: GuardState | null, b: GuardState | null): GuardS
   const unanswered = [...new Set([...a.unanswered ?? [], ...b.unanswered ?? []])].filter(f => failures.includes(f)).sort((x, y) => x - y)
   // Salesforce's word stays the count while the merge says what the copy taken from it says
   // (a replica's memory holds the same copy as Redis: health shows Salesforce's count with either)
-  const saysTheSame = (copy: GuardState): boolean => (copy.resetAt ?? 0) === resetAt && copy.failures.length === failures.length && copy.failures.every(f => failures.includes(f))
+  const saysTheSame = (copy: GuardState): boolean => (copy.resetAt ?? 0) === resetAt && sameStamps(copy.failures, failures)
   const truthReadAt = Math.max(0, ...[a, b].filter(saysTheSame).map(c => c.truthReadAt ?? 0))
   return {
     failures,
@@ -186,9 +195,12 @@ export function mergeGuards (a: GuardState | null, b: GuardState | null): GuardS
  * mark are not the count: a copy that differs in those only is not written back (GuardStore.merged).
  */
 export function sameCount (a: GuardState | null, b: GuardState | null): boolean {
-  const same = (x: readonly number[] | undefined, y: readonly number[] | undefined): boolean =>
-    (x?.length ?? 0) === (y?.length ?? 0) && (x ?? []).every(f => (y ?? []).includes(f))
-  return same(a?.failures, b?.failures) && (a?.resetAt ?? 0) === (b?.resetAt ?? 0) && same(a?.unanswered, b?.unanswered)
+  return sameStamps(a?.failures, b?.failures) && (a?.resetAt ?? 0) === (b?.resetAt ?? 0) && sameStamps(a?.unanswered, b?.unanswered)
+}
+
+/** The same stamps in any order (a copy's are distinct: withFailure); none and an empty list alike. */
+function sameStamps (x: readonly number[] | undefined, y: readonly number[] | undefined): boolean {
+  return (x?.length ?? 0) === (y?.length ?? 0) && (x ?? []).every(f => (y ?? []).includes(f))
 }
 
 /** Whether two copies say the same (no write needed). */
