@@ -289,9 +289,10 @@ export async function createBroker (config: Config, overrides: BrokerOverrides =
     async close () {
       await health.stop()
       stopReloading()
-      await stopProxying()
-      // undelivered events become dead letters in the shared state: before it closes
+      // undelivered events become dead letters in the shared state: before it closes; and before the
+      // egress proxy's agent, whose close would wait for a delivery in flight instead of ending it
       await notifier.close()
+      await stopProxying()
       await gate.close()
       await sharedState.close()
       await cachingSecretStore.close()

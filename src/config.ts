@@ -392,7 +392,8 @@ export function webhookUrls (value: string | undefined): string[] {
   return (value ?? '').split(',').map(s => s.trim()).filter(Boolean)
 }
 
-function isLoopback (hostname: string): boolean {
+/** A URL host name on this machine: 127.0.0.0/8, [::1], localhost. */
+export function isLoopback (hostname: string): boolean {
   return hostname === 'localhost' || hostname === '[::1]' || /^127(\.\d{1,3}){3}$/.test(hostname)
 }
 

@@ -3,7 +3,7 @@ import { Agent, EnvHttpProxyAgent, type Dispatcher } from 'undici'
 
 /**
  * The egress proxy of the broker's own outbound calls: Salesforce (logins, limits, userinfo,
- * revoke) and the caller JWKS. Proxying is a property of the process's network, like the
+ * revoke), the caller JWKS and webhook deliveries. Proxying is a property of the process's network, like the
  * environment variables that configure it, so it is set once per process by the broker
  * (src/broker.ts) and undone when that broker closes.
  *

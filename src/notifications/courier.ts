@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Logger } from 'pino'
+import { isLoopback } from '../config.ts'
+import { egressFetch } from '../egress.ts'
 import type { DeadLetters, WebhookTarget } from './dead-letters.ts'
 import type { NotificationEvent } from './events.ts'
 import { SIGNATURE_HEADER, signatureHeader } from './signature.ts'
@@ -26,7 +28,11 @@ export interface CourierOptions {
 /** Deliveries waiting at once, per replica: past it, a new one becomes a dead letter at once instead of memory growing without end. */
 const MAX_PENDING = 1000
 
-interface Target extends WebhookTarget { url: string }
+interface Target extends WebhookTarget {
+  url: string
+  /** a receiver on this machine (http is allowed only there) is never reached through the egress proxy */
+  send: (url: string, init: RequestInit) => Promise<Response>
+}
 
 /**
  * Delivers events to the webhook URLs: an HTTP POST of the event as JSON, signed, retried with
@@ -43,7 +49,9 @@ export class WebhookCourier {
 
   constructor (opts: CourierOptions) {
     this.opts = opts
-    this.targets = opts.urls.map(url => ({ url, id: targetId(url), origin: new URL(url).origin }))
+    // through the egress proxy (HTTPS_PROXY, HTTP_PROXY, NO_PROXY) like every outbound call of the broker,
+    // except to loopback: a proxy cannot reach this machine's loopback, and its own is another host's
+    this.targets = opts.urls.map(url => ({ url, id: targetId(url), origin: new URL(url).origin, send: isLoopback(new URL(url).hostname) ? fetch : egressFetch }))
   }
 
   /** Starts delivering the event to every URL; returns at once. */
@@ -90,7 +98,7 @@ export class WebhookCourier {
   private async attempt (target: Target, event: NotificationEvent, body: string, attempt: number): Promise<string> {
     const now = this.opts.now ?? Date.now
     try {
-      const res = await fetch(target.url, {
+      const res = await target.send(target.url, {
         method: 'POST',
         redirect: 'manual',
         signal: AbortSignal.any([AbortSignal.timeout(this.opts.timeoutMs), this.stopping.signal]),

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { ACME, acmeDefinition, bearer, listenTestApp, startSim, tempFileStore, type Teardown } from '../helper.ts'
 import { http } from '../support/http.ts'
 import { captureLogs } from '../support/log-capture.ts'
+import { startConnectProxy } from '../support/connect-proxy.ts'
 import { startReceiver, verifyDelivery } from '../support/webhook-receiver.ts'
 
 const SECRET = randomBytes(32).toString('hex')
@@ -191,6 +192,22 @@ t.test('stopping the broker keeps what was not delivered as dead letters', async
   t.ok(Date.now() - started < 2000, 'the minute-long wait is cut short')
   const [letter] = await letters.list(10)
   t.match(letter, { attempts: 1, lastError: 'broker stopped before delivery (last: HTTP 503)', event: { type: 'kill_switch.used' } })
+})
+
+t.test('behind an egress proxy (HTTPS_PROXY/HTTP_PROXY), deliveries go through it like every other outbound call; a loopback receiver is reached directly', async (t) => {
+  const proxy = await startConnectProxy()
+  t.teardown(() => proxy.close())
+  const receiver = await startReceiver(SECRET)
+  t.teardown(() => receiver.close())
+  // where only the proxy may reach outside, a delivery that ignores it never arrives; the proxy cannot
+  // resolve this name (it answers 502), but it was asked for a tunnel to it
+  const outside = 'https://hooks.example.invalid/sf-broker'
+  const { admin } = await acmeBroker(t, { ...FAST, WEBHOOK_URLS: `${outside},${receiver.url}`, HTTPS_PROXY: proxy.url, HTTP_PROXY: proxy.url })
+  t.equal((await admin('POST', '/v1/admin/connections/acme/sessions/revoke')).status, 200)
+  await receiver.waitFor(d => d.type === 'kill_switch.used')
+  await waitUntil(() => (proxy.tunnels.get('hooks.example.invalid:443') ?? 0) >= 1)
+  t.pass('the delivery to the outside receiver asked the proxy for a tunnel')
+  t.equal(proxy.tunnels.get(new URL(receiver.url).host) ?? 0, 0, 'the loopback receiver was not reached through the proxy')
 })
 
 t.test('webhook settings fail closed', async (t) => {
