@@ -28,6 +28,8 @@ const DEFAULT_RECENT_MAX = 500
  */
 export class Notifier {
   private readonly opts: NotifierOptions
+  /** raises not yet handed to the courier (their once-key still on its way to Redis): close() waits for them */
+  private readonly raising = new Set<Promise<NotificationEvent | null>>()
 
   constructor (opts: NotifierOptions) {
     this.opts = opts
@@ -35,6 +37,16 @@ export class Notifier {
 
   /** The event as sent, or null when another replica (or an earlier call) already sent it. */
   async raise (raised: RaisedEvent): Promise<NotificationEvent | null> {
+    const raising = this.raiseNow(raised)
+    this.raising.add(raising)
+    try {
+      return await raising
+    } finally {
+      this.raising.delete(raising)
+    }
+  }
+
+  private async raiseNow (raised: RaisedEvent): Promise<NotificationEvent | null> {
     try {
       if (raised.once) {
         const claim = await this.opts.state.claimOnce(notifyOnceLease(raised.once.key), randomBytes(8).toString('hex'), raised.once.ttlMs)
@@ -65,7 +77,13 @@ export class Notifier {
     return rows.map(r => JSON.parse(r.entry) as NotificationEvent)
   }
 
+  /**
+   * Shutdown, before the shared state closes: sources raise without waiting (an audit record, a
+   * validation's result), so an event may still be claiming its key in Redis; it is waited for,
+   * then the courier keeps what it could not deliver as dead letters while Redis still takes them.
+   */
   async close (): Promise<void> {
+    await Promise.allSettled([...this.raising])
     await this.opts.courier?.close()
   }
 }

@@ -2,6 +2,7 @@ import t from 'tap'
 import { randomBytes } from 'node:crypto'
 import { acmeDefinition, bearer, listenTestApp, startSim, tempFileStore } from '../helper.ts'
 import { http } from '../support/http.ts'
+import { redisHop } from '../support/redis-hop.ts'
 import { startRedis } from '../support/redis.ts'
 import { testPrincipals } from '../support/principals.ts'
 import { startReceiver } from '../support/webhook-receiver.ts'
@@ -60,4 +61,34 @@ t.test('two replicas on one Redis: an event both notice is delivered once; dead 
     }
     t.same(letters.json.deadLetters.map((l: any) => l.event.type).sort(), ['kill_switch.used', 'login.budget_reserve_reached'], `replica ${'AB'[i]} reads both`)
   }
+})
+
+t.test('a replica stopping while an event it raised still waits for Redis keeps it as a dead letter', async (t) => {
+  const redis = await startRedis()
+  t.teardown(() => redis.close())
+  const hop = await redisHop(t, Number(new URL(redis.url).port))
+  const receiver = await startReceiver(SECRET)
+  t.teardown(() => receiver.close())
+  receiver.answer(503)
+  const sim = await startSim(t)
+  const store = await tempFileStore(t)
+  await store.write('acme', acmeDefinition(sim, 'client_credentials'), 0)
+  const principals = testPrincipals()
+  const env = { WEBHOOK_URLS: receiver.url, WEBHOOK_SECRET: SECRET, WEBHOOK_RETRY_BASE_MS: '60000', WEBHOOK_RETRY_MAX_MS: '60000' }
+  const stopping = await listenTestApp(t, { secretStore: store, redisUrl: hop.url, principals, env })
+
+  // a slow link to Redis (still inside the client's command timeout): the kill switch is answered
+  // while the fleet-wide claim of its event is still on the way; SIGTERM comes now (a rolling update)
+  hop.delay(400)
+  const revoked = await http(`${stopping.url}/v1/admin/connections/acme/sessions/revoke`, { method: 'POST', headers: bearer(principals.adminKey) })
+  t.equal(revoked.status, 200)
+  await stopping.app.close()
+  hop.delay(0)
+
+  // any other replica lists it: nothing dropped in silence
+  const other = await listenTestApp(t, { secretStore: store, redisUrl: redis.url, principals, env })
+  const letters = await http(`${other.url}/v1/admin/notifications/dead-letters`, { headers: bearer(principals.adminKey) })
+  t.equal(letters.status, 200)
+  t.match(letters.json.deadLetters, [{ event: { type: 'kill_switch.used', connection: 'acme' } }], 'the event is a dead letter')
+  t.equal(receiver.received.length, 0)
 })
