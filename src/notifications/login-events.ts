@@ -1,3 +1,4 @@
+import { budgetCap } from '../sessions/login-budget.ts'
 import type { LoginObserver } from '../sessions/login-gate.ts'
 import { budgetReserveOnce, guardTrippedOnce } from '../shared-state/state-names.ts'
 import type { Notifier } from './notifier.ts'
@@ -20,7 +21,9 @@ const GUARD_TRIP_ONCE_MS = 15 * 60_000
 export function loginEvents (notifier: Notifier): LoginObserver {
   return {
     loginBudget (connection, used, limit, at) {
-      if (used < Math.ceil(limit * BUDGET_RESERVE_SHARE)) return
+      // where the gate starts holding back what can wait (a refresh, a scheduled or forced check): the
+      // same rounding, or with a limit that is no multiple of 5 the reserve would hold logins back untold
+      if (used < budgetCap(limit, 'scheduled')) return
       notifier.raise({
         type: 'login.budget_reserve_reached',
         connection,

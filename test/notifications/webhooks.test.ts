@@ -125,6 +125,26 @@ t.test('a migration refused by Salesforce, then completed: both are told', async
   for (const d of receiver.received) t.notOk(/PRIVATE KEY|BEGIN CERTIFICATE/.test(d.body), `${d.type}: no key, no certificate`)
 })
 
+t.test('the budget reserve is told when it starts holding logins back, whatever the limit', async (t) => {
+  const receiver = await startReceiver(SECRET)
+  t.teardown(() => receiver.close())
+  const sim = await startSim(t)
+  const store = await tempFileStore(t)
+  // six connections of one Salesforce user: they share its hourly login budget
+  const names = ['acme', 'acme-2', 'acme-3', 'acme-4', 'acme-5', 'acme-6']
+  for (const name of names) await store.write(name, acmeDefinition(sim, 'client_credentials'), 0)
+  // 7 logins an hour: the reserve is the last fifth rounded up (2), so once 5 are spent a forced
+  // check (neither a session miss nor an admin write) is held back
+  const { url, principals } = await listenTestApp(t, { secretStore: store, env: { ...FAST, WEBHOOK_URLS: receiver.url, SALESFORCE_LOGINS_PER_HOUR: '7' } })
+  const check = (name: string) => http(`${url}/health/salesforce/${name}/check`, { method: 'POST', headers: bearer(principals.adminKey) })
+  for (const name of names.slice(0, 5)) t.equal((await check(name)).json.status, 'ok', `${name} checked`)
+  t.equal(sim.stats('acme').attempts, 5)
+  await check('acme-6')
+  t.equal(sim.stats('acme').attempts, 5, 'the sixth check was held back by the reserve')
+  const told = await receiver.waitFor(d => d.type === 'login.budget_reserve_reached', 3000)
+  t.match(told.event, { connection: 'acme-5', data: { used: 5, limit: 7 } })
+})
+
 t.test('receiver outage: refused, then back: delivered after retries; a receiver that never takes it leaves a dead letter admins read', async (t) => {
   const receiver = await startReceiver(SECRET)
   const dead = await startReceiver(SECRET)
