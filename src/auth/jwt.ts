@@ -1,4 +1,4 @@
-import { createRemoteJWKSet, customFetch, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose'
+import { createLocalJWKSet, createRemoteJWKSet, customFetch, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose'
 import { egressFetch } from '../egress.ts'
 import type { Principal, PrincipalDirectory } from './principals.ts'
 
@@ -22,7 +22,7 @@ const CLOCK_TOLERANCE_SECONDS = 30
  */
 export function createJwtVerifier (directory: PrincipalDirectory, opts: JwtVerifierOptions, keySet?: JWTVerifyGetKey): JwtVerifier {
   // the key set is fetched through the egress proxy, like Salesforce
-  const jwks = keySet ?? createRemoteJWKSet(new URL(opts.jwksUrl), { timeoutDuration: 5000, cooldownDuration: 30000, [customFetch]: egressFetch })
+  const jwks = keySet ?? lastKnownOnFailure(createRemoteJWKSet(new URL(opts.jwksUrl), { timeoutDuration: 5000, cooldownDuration: 30000, [customFetch]: egressFetch }))
   return async (token) => {
     try {
       const { payload } = await jwtVerify(token, jwks, {
@@ -38,6 +38,36 @@ export function createJwtVerifier (directory: PrincipalDirectory, opts: JwtVerif
       return directory.bySubject.get(payload.sub) ?? null
     } catch {
       return null
+    }
+  }
+}
+
+const RETRY_AFTER_FAILURE_MS = 30_000
+
+/**
+ * jose refetches a key set older than its cache age (10 minutes) before verifying, and a failed
+ * fetch fails the verification: while the issuer is unreachable (the Kubernetes API server during
+ * a control-plane upgrade) every caller JWT would be answered 401, although the keys that signed
+ * them are in hand. The key set fetched last is used instead while the issuer cannot be reached, as
+ * OIDC verifiers do (keys leave it only by a successful fetch), and the issuer is asked again at
+ * most every RETRY_AFTER_FAILURE_MS, so a hanging issuer does not make every request wait for the
+ * fetch timeout. A key the last set does not hold is still refused.
+ */
+function lastKnownOnFailure (remote: ReturnType<typeof createRemoteJWKSet>): JWTVerifyGetKey {
+  let failedAt = -Infinity
+  let lastKnown: JWTVerifyGetKey | undefined
+  return async (header, token) => {
+    if (lastKnown !== undefined && Date.now() - failedAt < RETRY_AFTER_FAILURE_MS) return await lastKnown(header, token)
+    try {
+      return await remote(header, token)
+    } catch (err) {
+      // the key set answered, but holds no key (or several) for this token: not a fetch failure
+      if (err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWKSMultipleMatchingKeys) throw err
+      const set = remote.jwks()
+      if (set === undefined) throw err
+      failedAt = Date.now()
+      lastKnown = createLocalJWKSet(set)
+      return await lastKnown(header, token)
     }
   }
 }

@@ -95,3 +95,54 @@ t.test('JWT_MAX_TTL_SECONDS sets the longest lifetime accepted', async (t) => {
   t.equal(await ask(await mint({ iat: now, exp: now + 600 })), 200)
   t.equal(await ask(await mint({ iat: now, exp: now + 1800 })), 401)
 })
+
+t.test('callers keep working on the key set fetched before while the JWKS cannot be reached', async (t) => {
+  const { publicKey, privateKey } = await generateKeyPair('RS256')
+  const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' }
+  // the issuer (e.g. the Kubernetes API server during a control-plane upgrade) answers 503 while `down`
+  let down = false
+  let jwksHits = 0
+  const jwks = createServer((req, res) => {
+    jwksHits++
+    if (down) {
+      res.statusCode = 503
+      res.end()
+      return
+    }
+    res.setHeader('content-type', 'application/json')
+    res.end(JSON.stringify({ keys: [jwk] }))
+  })
+  await new Promise<void>(resolve => jwks.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>(resolve => jwks.close(() => resolve())))
+  const sim = await startSim(t)
+  const store = await tempFileStore(t)
+  await store.write('acme', acmeDefinition(sim), 0)
+  const doc = { principals: [{ id: 'billing', kind: 'service', jwtSubjects: [SUB], connections: ['acme'] }] }
+  const { app } = await buildTestApp(t, {
+    secretStore: store,
+    principals: { directory: parsePrincipals(doc), json: JSON.stringify(doc), billingKey: '', reportingKey: '', adminKey: '' },
+    env: { JWKS_URL: `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/openid/v1/jwks`, JWT_ISSUER: ISS, JWT_AUDIENCE: AUD },
+  })
+  const mint = (kid = 'k1') => new SignJWT({}).setProtectedHeader({ alg: 'RS256', kid }).setSubject(SUB).setIssuer(ISS)
+    .setAudience(AUD).setIssuedAt().setExpirationTime('10m').sign(privateKey)
+  const ask = async (token: string) => (await app.inject({ method: 'POST', url: '/v1/connections/acme/session', headers: bearer(token) })).statusCode
+
+  t.equal(await ask(await mint()), 200, 'the key set is fetched and the caller served')
+  down = true
+  // the key set the broker holds is older than the verifier's cache age (10 minutes): the next
+  // request asks the issuer again. Only the wall clock moves; the token stays valid.
+  const realNow = Date.now
+  const later = 11 * 60_000
+  Date.now = () => realNow() + later
+  t.teardown(() => { Date.now = realNow })
+  const hitsBefore = jwksHits
+  t.equal(await ask(await mint()), 200, 'a valid token is still accepted while the issuer answers 503')
+  t.ok(jwksHits > hitsBefore, 'the issuer was asked again')
+  t.equal(await ask(await mint()), 200, 'and on the next request too')
+  t.equal(await ask(await mint('k-unknown')), 401, 'a key the last key set did not hold is still refused')
+  down = false
+  Date.now = () => realNow() + 2 * later
+  const hitsDown = jwksHits
+  t.equal(await ask(await mint()), 200, 'the issuer is back')
+  t.equal(jwksHits, hitsDown + 1, 'the key set is fetched again')
+})
