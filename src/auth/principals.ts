@@ -31,7 +31,8 @@ export const PrincipalSchema = Type.Object({
   jwtSubjects: Type.Optional(Type.Array(Type.String({ minLength: 1 }))),
   /**
    * connection names, or "*" for all; an entry may be `{ connection, rules }` instead: the caller's
-   * proxied calls on that connection are then limited to what the rules allow (src/proxy/policy.ts)
+   * proxied calls on that connection are then limited to what the rules allow (src/proxy/policy.ts),
+   * and it gets no session for it (a session would allow everything)
    */
   connections: Type.Optional(Type.Array(Type.Union([Slug, Type.Literal('*'), ProxyGrantSchema]))),
   /** false: a proxy-only caller (its calls go through the proxy; the session endpoint refuses it) */

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { HttpProblem } from '../errors.ts'
-import { isGranted } from '../auth/principals.ts'
+import { grantFor } from '../auth/principals.ts'
 import { ConnectionNameParams } from '../schemas/common.ts'
 import { COMMON_PROBLEMS, problemResponses } from '../schemas/problem.ts'
 import { SessionRequestSchema } from '../schemas/session.ts'
@@ -41,8 +41,11 @@ const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = async (ap
     const { name } = request.params
     const principal = request.principal
     // Checked before looking the connection up: a caller without a grant can't learn which connections exist.
-    if (!principal || !isGranted(principal, name)) throw new HttpProblem('forbidden', 'this caller has no grant for that connection')
+    const grant = principal ? grantFor(principal, name) : undefined
+    if (!principal || !grant) throw new HttpProblem('forbidden', 'this caller has no grant for that connection')
     if (principal.sessions === false) throw new HttpProblem('proxy_only', 'this caller is proxy-only: call Salesforce through /v1/connections/{name}/salesforce/services/...')
+    // a session allows whatever the integration user may do: rules would bind the proxy alone
+    if (grant.rules) throw new HttpProblem('proxy_only', 'this caller\'s grant on that connection has rules: call Salesforce through /v1/connections/{name}/salesforce/services/..., where they apply')
     // cache-control: no-store is the auth hook's, on every authenticated answer
     reply.header('pragma', 'no-cache').type('application/json; charset=utf-8')
     // the common case answers without an await; anything needing I/O goes through getSession.
