@@ -1,7 +1,7 @@
 import t, { type Test } from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { ACME, acmeDefinition, bearer, buildTestApp, startSim, tempFileStore } from '../helper.ts'
-import { sfb } from '../cli/support.ts'
+import { sfb, simControl } from '../cli/support.ts'
 import { redisHop } from '../support/redis-hop.ts'
 import { captureLogs } from '../support/log-capture.ts'
 import { testPrincipals } from '../support/principals.ts'
@@ -112,4 +112,21 @@ t.test('the CLI says what is pending and exits 75: a rotation, then a delete, wh
   t.equal(deleted.code, 75, deleted.stderr)
   t.match(deleted.stdout, /deleted acme/)
   t.match(deleted.stdout, `pending: fleet-wide purge: replica ${replicas[2].name} has not confirmed`)
+})
+
+t.test('sfb consumer-rotation run: the switch done but a replica has not heard of it is pending (exit 75), not done', async (t) => {
+  const { sim, hop, replicas, principals } = await fleet(t)
+  const url = await replicas[0].app.listen({ port: 0, host: '127.0.0.1' })
+  const env = { SFB_URL: url, SFB_ADMIN_KEY: principals.adminKey }
+  const control = (method: string, path: string, body?: unknown) => simControl(sim.loginUrl, method, `orgs/acme${path}`, body)
+  // the rights for API mode: the broker stages, switches, promotes and deletes by itself
+  await control('PATCH', `/users/${encodeURIComponent(ACME.username)}`, { permissions: { PermissionsExternalClientAppDeveloper: true, PermissionsViewClientSecret: true } })
+  await control('PATCH', `/apps/${ACME.clientId}`, { consumerSecretsViaRestApi: true })
+  const appId = (await control('GET', `/apps/${ACME.clientId}/credentials`)).appId as string
+  hop.freeze()
+  const run = await sfb(['consumer-rotation', 'run', 'acme', '--app', appId], env)
+  hop.thaw()
+  t.match(run.stdout, /step:\s+done/, 'rotated at Salesforce')
+  t.match(run.stdout, `replica ${replicas[2].name} has not confirmed`, 'the replica that did not hear the purge is named')
+  t.equal(run.code, 75, 'not done everywhere: retry-later, as for every other fleet-wide write')
 })

@@ -25,9 +25,18 @@ function rotationText (r: Rotation): string {
   ]) + (r.mode === 'setup' && r.step === 'staged' ? 'steps:\n' + r.steps.map((s, i) => `  ${i + 1}. ${s}\n`).join('') : '')
 }
 
-/** Done, or switched with nothing pending (Setup mode: the admin's turn): 0; something still pending: 1. */
+/** How the broker's answers name a replica that has not heard of the switch yet (src/admin/fleet-pending.ts). */
+const FLEET_PURGE = 'fleet-wide purge:'
+
+/**
+ * Done, or switched with nothing pending (Setup mode: the admin's turn): 0. Only the fleet's purge still
+ * to be heard: 75, as for every other write that is done but not yet everywhere (a replica may still hand
+ * out the old pair's sessions). Anything else pending (a Setup step, a call Salesforce refused): 1.
+ */
 function done (r: Rotation): number {
-  return r.pending?.length ? EXIT.failed : EXIT.ok
+  const pending = r.pending ?? []
+  if (pending.length === 0) return EXIT.ok
+  return pending.every(p => p.startsWith(FLEET_PURGE)) ? EXIT.tempFail : EXIT.failed
 }
 
 export async function start (ctx: CommandContext, call: Call, name: string, opts: { app?: string, setup?: boolean }): Promise<number> {
@@ -43,7 +52,7 @@ export async function run (ctx: CommandContext, call: Call, name: string, opts: 
   if (ctx.json) return ctx.print(answer)
   const r = answer as Rotation
   ctx.out((r.step === 'done' ? `rotated the consumer key and secret of ${name}\n` : '') + rotationText(r))
-  return r.step === 'done' ? EXIT.ok : EXIT.failed
+  return r.step === 'done' ? done(r) : EXIT.failed
 }
 
 export async function show (ctx: CommandContext, call: Call, name: string): Promise<number> {
