@@ -94,6 +94,9 @@ const OPTIONS = {
   key: { type: 'string' },
 } as const
 
+/** The writes that send --if-match as If-Match (check-and-set on the connection's version). */
+const IF_MATCH_COMMANDS = new Set(['connections put', 'connections rotate', 'connections rollback', 'connections delete', 'migrate complete', 'consumer-rotation complete'])
+
 function integer (value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined
   if (!/^\d{1,9}$/.test(value)) throw new CliError(EXIT.usage, `${flag} must be a whole number (got "${value}")`)
@@ -147,6 +150,10 @@ async function run (io: Io): Promise<number> {
   const ifMatch = integer(o['if-match']?.replace(/^(W\/)?"|"$/g, ''), '--if-match')
   const broker = async () => connect(await brokerTarget(io.env, { url: o.url, keyFile: o['key-file'] }))
   const [group, verb, name, ...rest] = p
+  // a check-and-set the broker never sees protects nothing: refuse it rather than write without it
+  if (ifMatch !== undefined && !IF_MATCH_COMMANDS.has(`${group} ${verb}`)) {
+    throw new CliError(EXIT.usage, `--if-match is not checked by "sfb ${group} ${verb ?? ''}"; it applies to: ${[...IF_MATCH_COMMANDS].map(c => `sfb ${c}`).join(', ')}`)
+  }
 
   if (group === 'connections') {
     switch (verb) {
@@ -179,7 +186,7 @@ async function run (io: Io): Promise<number> {
       case 'show': return migrate.show(ctx, await broker(), need(name, 'NAME'))
       case 'certificate': return migrate.certificate(ctx, await broker(), need(name, 'NAME'))
       case 'validate': return migrate.validate(ctx, await broker(), need(name, 'NAME'), step, rest, secrets)
-      case 'complete': return migrate.complete(ctx, await broker(), need(name, 'NAME'))
+      case 'complete': return migrate.complete(ctx, await broker(), need(name, 'NAME'), ifMatch)
       case 'abandon': return migrate.abandon(ctx, await broker(), need(name, 'NAME'))
     }
   }

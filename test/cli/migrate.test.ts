@@ -35,9 +35,15 @@ t.test('sfb migrate: an oauth_password connection moves to jwt_bearer step by st
   t.equal(ok.code, 0, ok.stdout)
   t.match(JSON.parse(ok.stdout), { ok: true, classification: 'ok' })
 
-  const done = await sfb(['migrate', 'complete', 'acme'], env)
+  // another admin rotates in between: a complete based on version 1 must be refused, not switch over it
+  const rotated = await sfb(['connections', 'rotate', 'acme', 'securityToken', '--stdin'], env, `${ACME.securityToken}\n`)
+  t.equal(rotated.code, 0, rotated.stderr)
+  const stale = await sfb(['migrate', 'complete', 'acme', '--if-match', '1'], env)
+  t.equal(stale.code, 4, '--if-match names a version that is no longer current: conflict')
+  t.match((await admin('GET', '/v1/admin/connections/acme')).json, { flow: 'oauth_password', version: 2 }, 'nothing switched')
+  const done = await sfb(['migrate', 'complete', 'acme', '--if-match', '2'], env)
   t.equal(done.code, 0, done.stderr)
-  t.match(done.stdout, /switched acme to jwt_bearer: now version \d+ \(sfb connections rollback acme 1 goes back\)/)
+  t.match(done.stdout, /switched acme to jwt_bearer: now version \d+ \(sfb connections rollback acme 2 goes back\)/)
   t.match((await admin('GET', '/v1/admin/connections/acme')).json, { flow: 'jwt_bearer' })
   t.equal((await sfb(['migrate', 'show', 'acme'], env)).code, 3, 'nothing pending any more')
 
@@ -56,7 +62,8 @@ t.test('sfb migrate: an oauth_password connection moves to jwt_bearer step by st
     t.equal(session.status, 200)
     const revoked = await sfb(['sessions', 'revoke', 'acme', '--json'], env)
     t.equal(revoked.code, 0, revoked.stderr)
-    t.match(JSON.parse(revoked.stdout), { revoked: 1, pending: [] })
+    // the session just handed out, and the one the rotation above logged in with (alive at Salesforce still)
+    t.match(JSON.parse(revoked.stdout), { revoked: 2, pending: [] })
     t.match((await sfb(['sessions', 'revoke', 'acme'], env)).stdout, /sessions of acme revoked and dropped everywhere/)
     const events = (await admin('GET', '/v1/admin/audit?connection=acme')).json as { events: Array<{ action: string }> }
     t.ok(events.events.some(e => e.action === 'sessions.revoke'))
