@@ -63,6 +63,13 @@ export async function send (ctx: RequestContext, path: string, init: { method: s
     throw clientError('credentials_unavailable', 'The credentials function failed (e.g. the token file could not be read)', connection, err)
   }
   if (typeof credential !== 'string' || credential === '') throw clientError('credentials_unavailable', 'The credentials function returned no token', connection)
+  // fetch refuses such a header with a TypeError that quotes the whole value, the credential included;
+  // as the cause of an "unreachable" error it would reach logs (and invite retries that cannot help).
+  // Surrounding whitespace (a file's final newline) is fine: fetch trims it (Fetch Standard, header value normalization)
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u0008\u000a-\u001f\u007f]|[^\u0000-\u00ff]/.test(credential.trim())) {
+    throw clientError('credentials_unavailable', 'The credential holds a line break or another character an HTTP header cannot carry (e.g. a key file with a second line); nothing was sent', connection)
+  }
   const timeout = AbortSignal.timeout(ctx.timeoutMs)
   let res: Response
   try {

@@ -1,5 +1,6 @@
 import t from 'tap'
 import { createServer } from 'node:http'
+import { inspect } from 'node:util'
 import type { AddressInfo } from 'node:net'
 import { BrokerError, createBrokerClient } from '../src/index.ts'
 import { testPrincipals } from '../../../test/support/principals.ts'
@@ -90,4 +91,19 @@ t.test('an answer that is not problem+json still becomes a BrokerError', async (
 
   const unreachable = createBrokerClient({ baseUrl: 'http://127.0.0.1:1', credentials: 'k' })
   t.match(await failure(unreachable.getSession('acme')), { status: 0, code: 'broker_unreachable', retryable: true })
+})
+
+t.test('a credential a header cannot carry fails as credentials_unavailable, and the error never quotes it', async (t) => {
+  const broker = await startBroker(t)
+  // a key file with a second line (the previous key, a note), read as is by the credentials function
+  const file = `${broker.principals.billingKey}\nsfb.billing.the-previous-key-still-secret\n`
+  const client = createBrokerClient({ baseUrl: broker.baseUrl, credentials: () => file })
+  t.teardown(() => client.close())
+  const err = await failure(client.getSession('acme'))
+  t.ok(err instanceof BrokerError)
+  t.match(err, { status: 0, code: 'credentials_unavailable', retryable: false }, 'the broker was never asked: not "unreachable", and retrying will not help')
+  // what console.error(err) or a logger's error serializer prints: the message, the stack and the causes
+  for (const secret of [broker.principals.billingKey.split('.').at(-1) as string, 'the-previous-key-still-secret']) {
+    t.notMatch(inspect(err, { depth: 10 }), secret, 'the credential is not in the error or its causes')
+  }
 })
