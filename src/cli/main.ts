@@ -218,7 +218,8 @@ async function run (io: Io): Promise<number> {
   if (group === 'audit') {
     return audit(ctx, await broker(), { stream: o.stream, connection: o.connection, actor: o.actor, action: o.action, since: o.since, until: o.until, limit: integer(o.limit, '--limit') })
   }
-  throw new CliError(EXIT.usage, `unknown command "${p.join(' ')}"; see sfb --help`)
+  // the command's first two words only: what follows may be a secret typed where a field name belongs
+  throw new CliError(EXIT.usage, `unknown command "sfb ${p.slice(0, 2).join(' ')}"; see sfb --help`)
 }
 
 /** A confirmation is not a secret, but it must come from a person: no terminal, no deletion without --yes. */

@@ -47,6 +47,19 @@ export function hiddenPrompt (question: string, input: NodeJS.ReadStream, output
   })
 }
 
+/**
+ * The field names after NAME, checked against `allowed`. A word that is not one is refused without being
+ * echoed: it may be the secret itself, typed where the usage shows its field's name (`… clientSecret`),
+ * and stderr goes to the terminal's scrollback and CI logs.
+ */
+export function fieldNames (words: string[], allowed: readonly string[], why = ''): string[] {
+  const at = words.findIndex(w => !allowed.includes(w))
+  if (at >= 0) {
+    throw new CliError(EXIT.usage, `word ${at + 1} after NAME is not a field name${why} (not shown: it may be a secret, and if it is, your shell history holds it now); the fields: ${allowed.join(', ')}. Their values come from the hidden prompt, --stdin or --from-file`)
+  }
+  return words
+}
+
 async function readAll (input: NodeJS.ReadStream): Promise<string> {
   const chunks: Buffer[] = []
   for await (const chunk of input) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk))

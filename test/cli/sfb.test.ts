@@ -110,6 +110,17 @@ t.test('sfb against a running broker: --json is the API\'s answer, tables for pe
     const argvSecret = await sfb(['connections', 'rotate', 'acme', '--password', 'hunter2'], env)
     t.equal(argvSecret.code, 2)
     t.match(argvSecret.stderr, /--password is refused: a secret on the command line lands in ps and shell history/)
+    // a secret typed where the usage shows a field name (`… validate NAME --client-id K clientSecret`): refused, and not echoed
+    for (const args of [
+      ['connections', 'rotate', 'acme', 'securityToken', 'Hunter2-typed-as-a-field'],
+      ['consumer-rotation', 'validate', 'acme', '--client-id', 'K', 'Hunter2-typed-as-a-field'],
+      ['migrate', 'validate', 'acme', 'Hunter2-typed-as-a-field'],
+      ['connections', 'rotat', 'acme', 'Hunter2-typed-as-a-field'],
+    ]) {
+      const typed = await sfb(args, env)
+      t.equal(typed.code, 2, `${args.slice(0, 2).join(' ')}: usage`)
+      t.notMatch(typed.stderr, 'Hunter2', `${args.slice(0, 2).join(' ')}: the word is not echoed to the terminal or a CI log`)
+    }
     const noTty = await sfb(['connections', 'rotate', 'acme', 'securityToken'], env)
     t.equal(noTty.code, 2, 'no terminal and no --stdin: nowhere to read a secret from')
     t.match(noTty.stderr, /no terminal for a hidden prompt: pipe the secret with --stdin/)

@@ -1,6 +1,6 @@
 import { CliError, EXIT, type Call } from '../broker-api.ts'
 import { ago, keyValues, pendingLines, table } from '../output.ts'
-import { readSecrets, type SecretSources } from '../secret-input.ts'
+import { fieldNames, readSecrets, type SecretSources } from '../secret-input.ts'
 import type { CommandContext } from '../context.ts'
 
 /** The write-only fields of a connection: they only ever arrive by prompt, stdin or file. */
@@ -25,10 +25,7 @@ const DESCRIBE: Record<string, string> = {
 type Metadata = Record<string, unknown> & { name: string, flow: string, version: number, circuit?: { state?: string, classification?: string } }
 
 function secretFieldsFrom (names: string[]): SecretField[] {
-  for (const n of names) {
-    if (!(SECRET_FIELDS as readonly string[]).includes(n)) throw new CliError(EXIT.usage, `"${n}" is not a secret field; choose from: ${SECRET_FIELDS.join(', ')}`)
-  }
-  return names as SecretField[]
+  return fieldNames(names, SECRET_FIELDS) as SecretField[]
 }
 
 function metadataBlock (m: Metadata): string {

@@ -1,7 +1,7 @@
 import { CliError, EXIT, type Call } from '../broker-api.ts'
 import type { CommandContext } from '../context.ts'
 import { keyValues } from '../output.ts'
-import { readSecrets, type SecretSources } from '../secret-input.ts'
+import { fieldNames, readSecrets, type SecretSources } from '../secret-input.ts'
 
 /**
  * Rotating a connection's consumer key and secret (README: Consumer-secret rotation): `run` does every
@@ -63,7 +63,7 @@ export async function show (ctx: CommandContext, call: Call, name: string): Prom
 }
 
 export async function validate (ctx: CommandContext, call: Call, name: string, opts: { clientId?: string }, fields: string[], secrets: SecretSources): Promise<number> {
-  for (const f of fields) if (f !== 'clientSecret') throw new CliError(EXIT.usage, `"${f}": a consumer-secret rotation takes only clientSecret as a secret`)
+  fieldNames(fields, ['clientSecret'], ' a consumer-secret rotation takes')
   const values = await readSecrets(fields, secrets, () => 'Staged consumer secret (from Setup)')
   const body = { ...(opts.clientId ? { clientId: opts.clientId } : {}), ...values }
   const { body: answer } = await call('POST /v1/admin/connections/{name}/consumer-rotation/validate', { params: { name }, body: Object.keys(body).length > 0 ? body : undefined })

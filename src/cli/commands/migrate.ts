@@ -1,7 +1,7 @@
 import { CliError, EXIT, type Call } from '../broker-api.ts'
 import type { CommandContext } from '../context.ts'
 import { keyValues, pendingLines } from '../output.ts'
-import { readSecrets, type SecretSources } from '../secret-input.ts'
+import { fieldNames, readSecrets, type SecretSources } from '../secret-input.ts'
 
 /**
  * The move off a retiring password flow (README: Flow retirement), step by step:
@@ -25,8 +25,7 @@ export function migrationText (m: Migration): string {
 }
 
 function clientSecretOnly (fields: string[]): string[] {
-  for (const f of fields) if (f !== 'clientSecret') throw new CliError(EXIT.usage, `"${f}": a migration takes only clientSecret as a secret (jwt_bearer keys are made by the broker)`)
-  return fields
+  return fieldNames(fields, ['clientSecret'], ' a migration takes; jwt_bearer keys are made by the broker')
 }
 
 export async function start (ctx: CommandContext, call: Call, name: string, opts: { to?: string, loginUrl?: string, username?: string, clientId?: string }, fields: string[], secrets: SecretSources): Promise<number> {
