@@ -8,7 +8,7 @@ import { BrokerError, clientError } from './broker-error.ts'
 import { brokerRefreshFn, keepBrokerErrors } from './jsforce-refresh.ts'
 import { requestSession, type BrokerSession } from './session-request.ts'
 import { proxyConnection, type ProxyConnectionOptions } from './proxy-connection.ts'
-import { requestContext, type ClientOptions } from './transport.ts'
+import { readCredential, requestContext, type ClientOptions } from './transport.ts'
 
 export { BrokerError } from './broker-error.ts'
 export { BROKER_PROBLEM_CODES, type BrokerErrorCode, type BrokerProblemCode, type ClientErrorCode } from './problem-codes.ts'
@@ -141,7 +141,8 @@ export function createBrokerClient (opts: BrokerClientOptions): BrokerClient {
 
   async function proxied (name: string, proxyOpts: ProxyConnectionOptions = {}): Promise<Connection> {
     if (closing.signal.aborted) throw clientError('client_closed', 'The broker client is closed', name)
-    const credential = typeof opts.credentials === 'function' ? await opts.credentials() : opts.credentials
+    // read as for a session: a failing function or an unusable value is a BrokerError, never handed to jsforce
+    const credential = await readCredential(opts.credentials, name)
     return proxyConnection(opts.baseUrl, name, credential, opts.credentials, proxyOpts)
   }
 

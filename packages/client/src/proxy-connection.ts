@@ -1,6 +1,6 @@
 import type { Connection, Schema } from 'jsforce'
 import type { RefreshFn } from './jsforce-refresh.ts'
-import type { Credentials } from './transport.ts'
+import { readCredential, type Credentials } from './transport.ts'
 
 export interface ProxyConnectionOptions {
   /** the REST API version jsforce asks for (default: jsforce's own default); set it to the connection's */
@@ -26,7 +26,7 @@ export async function proxyConnection (baseUrl: string, name: string, credential
     instanceUrl: prefix,
     accessToken: credential,
     ...(opts.version ? { version: opts.version } : {}),
-    ...(typeof credentials === 'function' ? { refreshFn: rereadCredential(credentials) } : {}),
+    ...(typeof credentials === 'function' ? { refreshFn: rereadCredential(credentials, name) } : {}),
   })
   const transport = conn._transport
   const send = transport.httpRequest.bind(transport)
@@ -43,9 +43,9 @@ export async function proxyConnection (baseUrl: string, name: string, credential
  * has, jsforce asks for a new "session", and this hands it the credential read again. The same
  * credential twice means the 401 was not about it (or it is not renewed yet): an error, not a loop.
  */
-function rereadCredential (credentials: () => string | Promise<string>): RefreshFn {
+function rereadCredential (credentials: () => string | Promise<string>, name: string): RefreshFn {
   return (conn, callback) => {
-    Promise.resolve().then(credentials).then((fresh) => {
+    readCredential(credentials, name).then((fresh) => {
       if (fresh === conn.accessToken) callback(new Error('the broker refused the credential, and reading it again gave the same one'))
       else callback(null, fresh)
     }, (err: Error) => callback(err))

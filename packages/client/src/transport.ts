@@ -50,15 +50,13 @@ export interface Sent {
 }
 
 /**
- * One request to the broker, with the caller's credential (read per request: a projected
- * service-account token file is rotated underneath us), the client's deadline and its close signal.
- * A failure before an answer arrives is a BrokerError; the answer, whatever its status, is the caller's to read.
+ * The caller's credential, read now (a projected service-account token file is rotated underneath us).
+ * Every way it can be unusable is a BrokerError credentials_unavailable, for a session and a proxied call alike.
  */
-export async function send (ctx: RequestContext, path: string, init: { method: string, headers?: Record<string, string>, body?: string }, connection?: string): Promise<Sent> {
-  if (ctx.closed.aborted) throw clientError('client_closed', 'The broker client is closed', connection)
+export async function readCredential (credentials: Credentials, connection?: string): Promise<string> {
   let credential: string
   try {
-    credential = typeof ctx.credentials === 'function' ? await ctx.credentials() : ctx.credentials
+    credential = typeof credentials === 'function' ? await credentials() : credentials
   } catch (err) {
     throw clientError('credentials_unavailable', 'The credentials function failed (e.g. the token file could not be read)', connection, err)
   }
@@ -70,6 +68,17 @@ export async function send (ctx: RequestContext, path: string, init: { method: s
   if (/[\u0000-\u0008\u000a-\u001f\u007f]|[^\u0000-\u00ff]/.test(credential.trim())) {
     throw clientError('credentials_unavailable', 'The credential holds a line break or another character an HTTP header cannot carry (e.g. a key file with a second line); nothing was sent', connection)
   }
+  return credential
+}
+
+/**
+ * One request to the broker, with the caller's credential (read per request: a projected
+ * service-account token file is rotated underneath us), the client's deadline and its close signal.
+ * A failure before an answer arrives is a BrokerError; the answer, whatever its status, is the caller's to read.
+ */
+export async function send (ctx: RequestContext, path: string, init: { method: string, headers?: Record<string, string>, body?: string }, connection?: string): Promise<Sent> {
+  if (ctx.closed.aborted) throw clientError('client_closed', 'The broker client is closed', connection)
+  const credential = await readCredential(ctx.credentials, connection)
   const timeout = AbortSignal.timeout(ctx.timeoutMs)
   let res: Response
   try {

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { Connection } from 'jsforce'
-import { createBrokerClient } from '../src/index.ts'
+import { inspect } from 'node:util'
+import { BrokerError, createBrokerClient } from '../src/index.ts'
 import { proxyCallers, proxyRig } from '../../../test/proxy/support.ts'
 
 t.test('proxyConnection(): existing jsforce code runs through the proxy without a Salesforce token', async (t) => {
@@ -82,4 +83,18 @@ t.test('jsforce sObject CRUD, describe, composite and a Bulk API 2.0 ingest job 
   const bulkDenied = await conn.bulk2.createJob({ object: 'Account', operation: 'insert' }).open().then(() => null, (err: Error) => err)
   t.ok(bulkDenied, 'the limited caller has no jobs/ingest rule')
   t.equal(sim.stats('acme').attempts, 1, 'one login for everyone')
+})
+
+t.test('proxyConnection(): a credentials function that fails, or a credential a header cannot carry, is a BrokerError credentials_unavailable', async (t) => {
+  const failing = createBrokerClient({ baseUrl: 'http://127.0.0.1:1', credentials: () => { throw Object.assign(new Error('ENOENT: no such file or directory, open \'/var/run/secrets/tokens/sf-broker\''), { code: 'ENOENT' }) } })
+  t.teardown(() => failing.close())
+  const unreadable = await failing.proxyConnection('acme').then(() => null, (err: unknown) => err)
+  t.ok(unreadable instanceof BrokerError, 'a BrokerError, as getSession() gives for the same function')
+  t.match(unreadable, { code: 'credentials_unavailable', status: 0, connection: 'acme' })
+
+  const twoLines = createBrokerClient({ baseUrl: 'http://127.0.0.1:1', credentials: () => 'sfb.limited.current-key-secret\nsfb.limited.previous-key-secret' })
+  t.teardown(() => twoLines.close())
+  const garbled = await twoLines.proxyConnection('acme').then(() => null, (err: unknown) => err)
+  t.match(garbled, { code: 'credentials_unavailable' }, 'refused before jsforce ever holds it')
+  t.notMatch(inspect(garbled, { depth: 10 }), 'key-secret', 'and not quoted')
 })
