@@ -2,7 +2,8 @@
 import { createServer } from 'node:http'
 import t from 'tap'
 import { GUARD_HINT } from '../../src/sessions/login-refusal.ts'
-import { sfb } from './support.ts'
+import { startBroker } from '../support/broker.ts'
+import { api, sfb } from './support.ts'
 
 t.test('sfb health: the table shows the hint\'s first sentence; the whole hint follows, wrapped', async (t) => {
   t.ok(GUARD_HINT.length > 400, 'the broker\'s own long hint (the failure guard\'s)')
@@ -81,4 +82,22 @@ t.test('sfb health <connection> and sfb check: that connection\'s fields, one pe
     'circuit:              open',
     '',
   ].join('\n'), 'fields it does not have are left out')
+})
+
+t.test('sfb check --reset-acknowledged: the acknowledgement taken is done (exit 0), though the connection still fails until the new secret is stored', async (t) => {
+  const broker = await startBroker(t, { acme: { flow: 'soap', password: 'stale-password' } })
+  const env = { SFB_URL: broker.baseUrl, SFB_ADMIN_KEY: broker.principals.adminKey }
+  // a caller's login is refused: the circuit opens, the connection is failing
+  const refused = await fetch(`${broker.baseUrl}/v1/connections/acme/session`, { method: 'POST', headers: { authorization: `Bearer ${broker.principals.billingKey}` } })
+  t.equal(refused.status, 503)
+  t.equal((await sfb(['health', 'acme'], env)).code, 1, 'failing')
+  const attempts = broker.sim.stats('acme').attempts
+
+  // README runbook: unlock in Setup, tell the broker, then rotate: `sfb check NAME --reset-acknowledged && sfb connections rotate …`
+  const ack = await sfb(['check', 'acme', '--reset-acknowledged'], env)
+  t.equal(ack.code, 0, 'the broker took the acknowledgement: the runbook goes on to the rotation')
+  t.match(ack.stdout, /acknowledged/)
+  t.equal(broker.sim.stats('acme').attempts, attempts, 'nothing was sent to Salesforce')
+  const audit = await api(broker.baseUrl, broker.principals.adminKey, 'GET', '/v1/admin/audit?action=guard.reset')
+  t.equal((audit.json as { events: unknown[] }).events.length, 1, 'audited as guard.reset')
 })

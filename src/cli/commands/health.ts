@@ -47,8 +47,16 @@ export async function check (ctx: CommandContext, call: Call, name: string, prob
   const body0 = probe || resetAcknowledged ? { ...(probe ? { probe: true } : {}), ...(resetAcknowledged ? { failedLoginsReset: true } : {}) } : undefined
   const { body } = await call('POST /health/salesforce/{name}/check', { params: { name }, body: body0 })
   const h = body as Health
+  // the acknowledgement alone sends nothing to Salesforce: the answer is the connection as it was (still
+  // failing until the new secret is stored), and the acknowledgement taken is what this command did
+  const acknowledgedOnly = resetAcknowledged && !probe
   if (ctx.json) ctx.print(h)
-  else ctx.out(healthBlock(h))
+  else {
+    ctx.out((acknowledgedOnly
+      ? `acknowledged: the failure guard of ${name} starts over (nothing was sent to Salesforce); store the new secret next: sfb connections rotate ${name} password securityToken\n`
+      : '') + healthBlock(h))
+  }
+  if (acknowledgedOnly) return EXIT.ok
   return h.status === 'failing' ? EXIT.failed : EXIT.ok
 }
 
