@@ -35,11 +35,25 @@ export function hiddenPrompt (question: string, input: NodeJS.ReadStream, output
       if (err) reject(err)
       else resolve(value)
     }
+    // raw mode hands over the keys a terminal's line editing would have handled: an escape sequence
+    // (arrow, Home, End, Delete: CSI `ESC [ params final`, SS3 `ESC O x`, ECMA-48 §5.4) is skipped whole,
+    // and Ctrl-U starts the line over, as at any password prompt; otherwise their bytes would become
+    // part of a secret nobody can see, and a wrong password costs a failed login at Salesforce
+    let escape: 'none' | 'esc' | 'csi' | 'ss3' = 'none'
     const onData = (chunk: string) => {
       for (const ch of chunk) {
-        if (ch === '\r' || ch === '\n' || ch === '\u0004') return finish()
-        if (ch === '\u0003') return finish(new CliError(130, 'cancelled'))
-        if (ch === '\u007f' || ch === '\b') value = value.slice(0, -1)
+        if (escape === 'esc') {
+          escape = ch === '[' ? 'csi' : ch === 'O' ? 'ss3' : 'none'
+          // the Escape key alone: the key after it is typed as usual
+          if (escape !== 'none') continue
+        }
+        if (escape === 'csi') escape = ch >= '@' && ch <= '~' ? 'none' : 'csi'
+        else if (escape === 'ss3') escape = 'none'
+        else if (ch === '\u001b') escape = 'esc'
+        else if (ch === '\r' || ch === '\n' || ch === '\u0004') return finish()
+        else if (ch === '\u0003') return finish(new CliError(130, 'cancelled'))
+        else if (ch === '\u0015') value = ''
+        else if (ch === '\u007f' || ch === '\b') value = value.slice(0, -1)
         else if (ch >= ' ') value += ch
       }
     }

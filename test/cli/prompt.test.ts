@@ -76,6 +76,21 @@ t.test('sfb reads a secret from a hidden prompt in a real terminal', async (t) =
     t.equal(((await meta.json()) as { version: number }).version, 2)
   })
 
+  await t.test('Ctrl-U starts over and arrow keys add nothing: the token typed is the token sent', async (t) => {
+    const { securityToken } = await simControl(broker.sim.loginUrl, 'POST', `orgs/acme/users/${encodeURIComponent(ACME.username)}/reset-token`)
+    const failures = broker.sim.stats('acme').failures
+    const pane = await open('edit', ['connections', 'rotate', 'acme', 'securityToken'])
+    await waitFor(pane, /\(hidden\): $/m)
+    await tmux('send-keys', '-t', pane, '-l', 'a-typo')
+    await tmux('send-keys', '-t', pane, 'C-u', 'Left', 'Right')
+    await tmux('send-keys', '-t', pane, '-l', String(securityToken))
+    await tmux('send-keys', '-t', pane, 'Enter')
+    const text = await waitFor(pane, /EXIT=\d+/)
+    t.match(text, /rotated acme: now version 3/)
+    t.match(text, /EXIT=0/)
+    t.equal(broker.sim.stats('acme').failures, failures, 'no failed login at Salesforce')
+  })
+
   await t.test('delete asks for the name in the terminal', async (t) => {
     const pane = await open('delete', ['connections', 'delete', 'acme'])
     await waitFor(pane, /Type the name "acme"/)
