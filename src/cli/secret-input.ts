@@ -96,6 +96,8 @@ export async function readSecrets (fields: string[], sources: SecretSources, des
     }
   }
   if (sources.stdin && fromPrompt.length > 0) {
+    // a terminal in its usual mode echoes every key: what is typed for --stdin stays on the screen and in its scrollback
+    if (sources.input.isTTY) throw new CliError(EXIT.usage, '--stdin reads a pipe or a file (sfb … --stdin < FILE); at a terminal, leave --stdin out: sfb asks at a hidden prompt')
     const text = await readAll(sources.input)
     if (fromPrompt.length === 1) values[fromPrompt[0]] = text.replace(/\r?\n$/, '')
     else {

@@ -91,6 +91,19 @@ t.test('sfb reads a secret from a hidden prompt in a real terminal', async (t) =
     t.equal(broker.sim.stats('acme').failures, failures, 'no failed login at Salesforce')
   })
 
+  await t.test('--stdin at a terminal is refused before anything is typed: the terminal would echo the secret', async (t) => {
+    const pane = await open('stdin-at-terminal', ['connections', 'rotate', 'acme', 'securityToken', '--stdin'])
+    const text = await waitFor(pane, /EXIT=\d+/, 5_000).catch(async () => {
+      // what happens without the check: sfb waits for end of input while the terminal echoes each key
+      await tmux('send-keys', '-t', pane, '-l', 'typed-with-echo-on')
+      await tmux('send-keys', '-t', pane, 'Enter', 'C-d')
+      return waitFor(pane, /EXIT=\d+/)
+    })
+    t.match(text, /EXIT=2/)
+    t.match(text, /--stdin reads a pipe or a file/)
+    t.notMatch(text, 'typed-with-echo-on', 'no secret on the screen')
+  })
+
   await t.test('delete asks for the name in the terminal', async (t) => {
     const pane = await open('delete', ['connections', 'delete', 'acme'])
     await waitFor(pane, /Type the name "acme"/)
