@@ -49,6 +49,9 @@ export async function brokerTarget (env: NodeJS.ProcessEnv, flags: { url?: strin
   const url = (flags.url ?? env.SFB_URL ?? '').trim()
   if (url === '') throw new CliError(EXIT.config, 'no broker URL: set SFB_URL (e.g. export SFB_URL=http://127.0.0.1:3000) or pass --url')
   if (!/^https?:\/\/[^\s/]+/.test(url)) throw new CliError(EXIT.config, 'SFB_URL must be an http(s) URL, e.g. https://sf-broker.example.com')
+  // fetch refuses a URL with credentials, and every "cannot reach" message would quote it: refused
+  // here, unquoted (the admin key is sfb's one credential)
+  if (/^https?:\/\/[^/?#]*@/.test(url)) throw new CliError(EXIT.config, 'SFB_URL must not hold a user name or password: give the admin key in SFB_ADMIN_KEY_FILE (or SFB_ADMIN_KEY) instead')
   const keyFile = flags.keyFile ?? env.SFB_ADMIN_KEY_FILE
   let key = env.SFB_ADMIN_KEY ?? ''
   let variable = 'SFB_ADMIN_KEY'

@@ -106,6 +106,11 @@ t.test('sfb against a running broker: --json is the API\'s answer, tables for pe
     const noKey = await sfb(['connections', 'list'], { SFB_URL: broker.baseUrl, SFB_ADMIN_KEY_FILE: join(dir, 'missing') })
     t.equal(noKey.code, 78)
     t.match(noKey.stderr, /SFB_ADMIN_KEY_FILE: cannot read .*missing \(ENOENT\)/)
+    // a password in the URL is no credential sfb sends (the admin key is), and errors quote the URL
+    const withPassword = await sfb(['connections', 'list'], { SFB_URL: broker.baseUrl.replace('http://', 'http://admin:Url-Pa55word@'), SFB_ADMIN_KEY_FILE: keyFile })
+    t.equal(withPassword.code, 78)
+    t.match(withPassword.stderr, /SFB_URL must not hold a user name or password/)
+    t.notMatch(withPassword.stderr + withPassword.stdout, /Url-Pa55word/, 'the password is not echoed')
     t.equal((await sfbProcess(['connections', 'list'], { SFB_URL: 'http://127.0.0.1:1', SFB_ADMIN_KEY: 'k' })).code, 69, 'unreachable: the executable\'s exit code')
     const argvSecret = await sfb(['connections', 'rotate', 'acme', '--password', 'hunter2'], env)
     t.equal(argvSecret.code, 2)
