@@ -93,7 +93,7 @@ export const ConfigSchema = Type.Object({
   LOGIN_URL_ALLOWLIST: Type.String({ default: '', description: 'Comma-separated extra login origins allowed besides Salesforce hosts (e.g. http://127.0.0.1:* for the simulator)' }),
   REVOKE_ON_ROTATION: Type.Boolean({ default: false, description: 'Revoke old sessions at Salesforce when a secret is rotated or deleted' }),
 
-  HTTPS_PROXY: Type.Optional(Type.String({ pattern: '^https?://', description: 'Proxy of outbound https calls (Salesforce, JWKS, Vault), tunnelled with CONNECT; https_proxy works too' })),
+  HTTPS_PROXY: Type.Optional(Type.String({ pattern: '^https?://', description: 'Proxy of outbound https calls (Salesforce, JWKS, Vault, webhooks), tunnelled with CONNECT; https_proxy works too' })),
   HTTP_PROXY: Type.Optional(Type.String({ pattern: '^https?://', description: 'Proxy of outbound plain-http calls (and of https ones when HTTPS_PROXY is unset); http_proxy works too' })),
   NO_PROXY: Type.Optional(Type.String({ description: 'Comma-separated hosts reached directly (host, .domain, host:port, * for all), e.g. the in-cluster Vault; no_proxy works too' })),
 

@@ -1,5 +1,7 @@
 import t from 'tap'
 import { randomBytes } from 'node:crypto'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { ACME, acmeDefinition, bearer, listenTestApp, startSim, tempFileStore, type Teardown } from '../helper.ts'
 import { http } from '../support/http.ts'
 import { captureLogs } from '../support/log-capture.ts'
@@ -228,6 +230,39 @@ t.test('behind an egress proxy (HTTPS_PROXY/HTTP_PROXY), deliveries go through i
   await waitUntil(() => (proxy.tunnels.get('hooks.example.invalid:443') ?? 0) >= 1)
   t.pass('the delivery to the outside receiver asked the proxy for a tunnel')
   t.equal(proxy.tunnels.get(new URL(receiver.url).host) ?? 0, 0, 'the loopback receiver was not reached through the proxy')
+})
+
+t.test('a receiver that answers 200 with an endless body: the delivery counts at once and the body is not read', async (t) => {
+  let written = 0
+  const closed = new Promise<void>(resolve => {
+    const server = createServer((req, res) => {
+      req.resume()
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/octet-stream' })
+        const chunk = Buffer.alloc(64 * 1024, 0x61)
+        const pump = (): void => {
+          let more = true
+          while (!res.destroyed && more) {
+            more = res.write(chunk)
+            written += chunk.length
+          }
+          if (!res.destroyed) res.once('drain', pump)
+        }
+        pump()
+        res.on('close', () => resolve())
+      })
+    })
+    server.listen(0, '127.0.0.1', () => {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`
+      acmeBroker(t, { ...FAST, WEBHOOK_URLS: url, WEBHOOK_TIMEOUT_MS: '60000' })
+        .then(({ admin }) => admin('POST', '/v1/admin/connections/acme/sessions/revoke'))
+        .catch(resolve)
+    })
+    t.teardown(() => { server.closeAllConnections(); server.close() })
+  })
+  await closed
+  // before, the whole answer was read until the 60 s timeout: memory without bound
+  t.ok(written < 16 * 1024 * 1024, `the broker hung up after ${written} bytes`)
 })
 
 t.test('webhook settings fail closed', async (t) => {
