@@ -397,6 +397,14 @@ export function isLoopback (hostname: string): boolean {
   return hostname === 'localhost' || hostname === '[::1]' || /^127(\.\d{1,3}){3}$/.test(hostname)
 }
 
+/**
+ * A leading U+FEFF, which Windows editors write at the start of a UTF-8 file: JSON.parse refuses
+ * it, and RFC 8259 §8.1 lets a parser ignore it.
+ */
+export function withoutByteOrderMark (text: string): string {
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text
+}
+
 /** The principals document, from PRINCIPALS_JSON or PRINCIPALS_FILE (validated by src/auth/principals.ts). */
 export function readPrincipalsSource (c: Config): unknown {
   let text = c.PRINCIPALS_JSON
@@ -408,7 +416,7 @@ export function readPrincipalsSource (c: Config): unknown {
     }
   }
   try {
-    return JSON.parse(text)
+    return JSON.parse(withoutByteOrderMark(text))
   } catch {
     throw new ConfigError(`invalid ${c.PRINCIPALS_JSON ? 'PRINCIPALS_JSON' : 'PRINCIPALS_FILE'}: not valid JSON`)
   }

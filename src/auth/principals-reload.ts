@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { unwatchFile, watchFile, type Stats } from 'node:fs'
 import type { Logger } from 'pino'
+import { withoutByteOrderMark } from '../config.ts'
 import { parsePrincipals, type PrincipalDirectory } from './principals.ts'
 
 export interface PrincipalsReloadOptions {
@@ -72,7 +73,7 @@ export class PrincipalsReloader {
     try {
       let doc: unknown
       try {
-        doc = JSON.parse(text)
+        doc = JSON.parse(withoutByteOrderMark(text))
       } catch {
         throw new Error('not valid JSON')
       }

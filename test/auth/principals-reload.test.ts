@@ -47,6 +47,17 @@ async function until (what: () => Promise<boolean>, label: string): Promise<void
   throw new Error(`timed out waiting for: ${label}`)
 }
 
+t.test('a principals file saved with a byte order mark (Windows editors) is read at start and on reload', async (t) => {
+  const first = admin('first')
+  const second = admin('second')
+  const { file, write } = await principalsFile(t)
+  await write('\uFEFF' + JSON.stringify({ principals: [first.entry] }))
+  const { app } = await appOn(t, file, 1)
+  t.equal(await statusOf(app, first.key), 200)
+  await write('\uFEFF' + JSON.stringify({ principals: [first.entry, second.entry] }))
+  await until(async () => await statusOf(app, second.key) === 200, 'the new caller is accepted')
+})
+
 t.test('a caller added to the principals file works without a restart; a broken file keeps the old callers and says why', async (t) => {
   const first = admin('first')
   const second = admin('second')
