@@ -2,7 +2,7 @@ import type { Logger } from 'pino'
 import { DomainError } from '../errors.ts'
 import { isLoginUrlAllowed, type LoginUrlPolicy } from '../salesforce/index.ts'
 import { SECRET_FIELDS, type SecretField, type ClassifiedFailure, type ConnectionDefinition, type SalesforceSession } from '../salesforce/types.ts'
-import { CasConflictError, type SecretStore, type StoredConnection } from '../secrets/store.ts'
+import { CasConflictError, SecretStoreUnavailableError, type SecretStore, type StoredConnection } from '../secrets/store.ts'
 import type { Static } from 'typebox'
 import type { ConnectionMetadataSchema, CredentialsPatch, ValidationResultSchema, VersionSchema } from '../schemas/connection.ts'
 import type { LoginGate } from '../sessions/login-gate.ts'
@@ -303,8 +303,13 @@ export class ConnectionAdmin {
       try {
         written = await this.opts.store.write(name, candidate, cas)
       } catch (err) {
-        if (!(err instanceof CasConflictError)) throw err
+        // nothing was stored that the broker knows of: the validating session belongs to no version
         await this.opts.revoke(outcome.session).catch(() => false)
+        if (!(err instanceof CasConflictError)) {
+          // the store failed (sealed, unreachable, a timeout): the attempt is audited like an outage at Salesforce
+          await this.opts.audit.record({ ...base, outcome: 'error', classification: err instanceof SecretStoreUnavailableError ? 'secret_store_unavailable' : 'secret_store_error' })
+          throw err
+        }
         await this.opts.audit.record({ ...base, outcome: 'conflict', version: err.currentVersion })
         throw new DomainError('conflict', 'the connection changed while this request was being validated; read it again and retry', { connection: name, currentVersion: err.currentVersion })
       }

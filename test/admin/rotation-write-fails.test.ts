@@ -1,0 +1,52 @@
+import t from 'tap'
+import { ACME, acmeDefinition, bearer, buildTestApp, startSim } from '../helper.ts'
+import { BROKER_KV_POLICY, startVaultStandIn } from '../support/vault-standin.ts'
+
+// A rotation whose candidate Salesforce accepted but whose write the secret store refused (Vault
+// sealed, unreachable, a timeout) stored nothing the broker knows of: the audit must still say an
+// admin tried, and the validating login's session must not stay alive at Salesforce unowned.
+
+async function vaultBroker (t: Parameters<typeof startSim>[0]) {
+  const vault = await startVaultStandIn()
+  t.teardown(() => vault.close())
+  vault.setPolicy('sf-broker', BROKER_KV_POLICY)
+  const role = vault.enableAppRole('sf-broker', { policies: ['sf-broker'] })
+  const { app, principals } = await buildTestApp(t, {
+    secretStore: 'configured',
+    env: {
+      SECRET_STORE: 'vault',
+      VAULT_ADDR: vault.url,
+      VAULT_AUTH_METHOD: 'approle',
+      VAULT_ROLE_ID: role.roleId,
+      VAULT_SECRET_ID: role.secretId,
+      // the connection is read from memory: only the write reaches the sealed Vault
+      SECRET_CACHE_TTL_SECONDS: '600',
+    },
+  })
+  await app.broker.startup
+  const admin = (method: 'GET' | 'PUT' | 'PATCH' | 'POST', url: string, payload?: object) => app.inject({ method, url, payload, headers: bearer(principals.adminKey) })
+  return { vault, app, admin }
+}
+
+t.test('a validated rotation whose write Vault refuses: 503, audited as an error, nothing written', async (t) => {
+  const sim = await startSim(t)
+  const { vault, admin } = await vaultBroker(t)
+  t.equal((await admin('PUT', '/v1/admin/connections/acme', acmeDefinition(sim, 'client_credentials'))).statusCode, 201)
+  t.equal((await admin('GET', '/v1/admin/connections/acme')).statusCode, 200)
+
+  vault.seal()
+  const attempts = sim.stats('acme').attempts
+  const write = await admin('PATCH', '/v1/admin/connections/acme/credentials', { clientSecret: ACME.clientSecret })
+  t.equal(write.statusCode, 503, write.body)
+  t.equal(write.json().type, 'urn:sf-broker:problem:secret_store_unavailable')
+  t.equal(sim.stats('acme').attempts, attempts + 1, 'the candidate was validated: the store failed at the write')
+
+  const audit = (await admin('GET', '/v1/admin/audit?connection=acme&limit=10')).json().events as Array<{ action: string, outcome: string, classification?: string }>
+  const rotation = audit.filter(e => e.action === 'credentials.rotate')
+  t.equal(rotation.length, 1, 'the attempt is in the audit')
+  t.match(rotation[0], { outcome: 'error', classification: 'secret_store_unavailable' })
+
+  vault.unseal()
+  const versions = (await admin('GET', '/v1/admin/connections/acme/versions')).json().versions as unknown[]
+  t.equal(versions.length, 1, 'nothing was written')
+})
