@@ -95,7 +95,11 @@ export class ConnectionAdmin {
     const current = await this.opts.store.read(name)
     const action = current ? 'connection.replace' : 'connection.create'
     await this.checkIfMatch(name, current?.version ?? 0, ctx, action)
-    const stored = await this.validateAndWrite(name, definition, current?.version ?? 0, ctx, action, { fields: setSecretNames(definition) })
+    // a key whose current version was deleted (`vault kv delete`) reads as absent but keeps its version
+    // number, which check-and-set compares with (Vault's builtin/logical/kv path_data.go): cas=0 would
+    // be refused for good, so the new version follows the last one (metadata unreadable: as before, 0)
+    const cas = current?.version ?? Math.max(0, ...(await this.opts.store.versions(name).catch(() => [])).map(v => v.version))
+    const stored = await this.validateAndWrite(name, definition, cas, ctx, action, { fields: setSecretNames(definition) })
     // a new connection had no sessions for any replica to drop (Redis down is still said)
     return { metadata: this.withPending(await this.metadata(stored), current ? stored.unconfirmed : []), created: !current }
   }

@@ -2,11 +2,9 @@ import t from 'tap'
 import { ACME, acmeDefinition, bearer, buildTestApp, startSim } from '../helper.ts'
 import { BROKER_KV_POLICY, startVaultStandIn } from '../support/vault-standin.ts'
 
-// A rotation whose candidate Salesforce accepted but whose write the secret store refused (Vault
-// sealed, unreachable, a timeout) stored nothing the broker knows of: the audit must still say an
-// admin tried, and the validating login's session must not stay alive at Salesforce unowned.
+// The admin write path on Vault KV v2 as operators also touch it (vault kv delete, a sealed Vault).
 
-async function vaultBroker (t: Parameters<typeof startSim>[0]) {
+async function vaultBroker (t: Parameters<typeof startSim>[0], cacheTtlSeconds: number) {
   const vault = await startVaultStandIn()
   t.teardown(() => vault.close())
   vault.setPolicy('sf-broker', BROKER_KV_POLICY)
@@ -19,8 +17,7 @@ async function vaultBroker (t: Parameters<typeof startSim>[0]) {
       VAULT_AUTH_METHOD: 'approle',
       VAULT_ROLE_ID: role.roleId,
       VAULT_SECRET_ID: role.secretId,
-      // the connection is read from memory: only the write reaches the sealed Vault
-      SECRET_CACHE_TTL_SECONDS: '600',
+      SECRET_CACHE_TTL_SECONDS: String(cacheTtlSeconds),
     },
   })
   await app.broker.startup
@@ -28,9 +25,13 @@ async function vaultBroker (t: Parameters<typeof startSim>[0]) {
   return { vault, app, admin }
 }
 
+// A rotation whose candidate Salesforce accepted but whose write the secret store refused (Vault
+// sealed, unreachable, a timeout) stored nothing the broker knows of: the audit must still say an
+// admin tried, and the validating login's session must not stay alive at Salesforce unowned.
 t.test('a validated rotation whose write Vault refuses: 503, audited as an error, nothing written', async (t) => {
   const sim = await startSim(t)
-  const { vault, admin } = await vaultBroker(t)
+  // the connection is read from memory: only the write reaches the sealed Vault
+  const { vault, admin } = await vaultBroker(t, 600)
   t.equal((await admin('PUT', '/v1/admin/connections/acme', acmeDefinition(sim, 'client_credentials'))).statusCode, 201)
   t.equal((await admin('GET', '/v1/admin/connections/acme')).statusCode, 200)
 
@@ -49,4 +50,23 @@ t.test('a validated rotation whose write Vault refuses: 503, audited as an error
   vault.unseal()
   const versions = (await admin('GET', '/v1/admin/connections/acme/versions')).json().versions as unknown[]
   t.equal(versions.length, 1, 'nothing was written')
+})
+
+// `vault kv delete` soft-deletes the latest version: reads answer 404, but the key's metadata keeps
+// current_version, and a write with cas=0 is refused (builtin/logical/kv: path_data.go
+// validateCheckAndSetOption compares cas with the metadata's CurrentVersion, which no soft delete lowers)
+t.test('a connection soft-deleted in Vault (vault kv delete) can be created again through the API', async (t) => {
+  const sim = await startSim(t)
+  const { vault, admin } = await vaultBroker(t, 0)
+  t.equal((await admin('PUT', '/v1/admin/connections/acme', acmeDefinition(sim, 'client_credentials'))).statusCode, 201)
+  t.equal((await admin('PATCH', '/v1/admin/connections/acme/credentials', { clientSecret: ACME.clientSecret })).statusCode, 200)
+
+  const deleted = await fetch(`${vault.url}/v1/secret/data/sf-broker/acme`, { method: 'DELETE', headers: { 'X-Vault-Token': vault.rootToken } })
+  t.equal(deleted.status, 204)
+  t.equal((await admin('GET', '/v1/admin/connections/acme')).statusCode, 404, 'gone for the broker')
+
+  const created = await admin('PUT', '/v1/admin/connections/acme', acmeDefinition(sim, 'client_credentials'))
+  t.equal(created.statusCode, 201, created.body)
+  t.equal(created.json().version, 3, 'the next version of the key')
+  t.equal((await admin('GET', '/v1/admin/connections/acme')).json().version, 3)
 })
