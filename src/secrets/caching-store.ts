@@ -91,7 +91,11 @@ export class CachingSecretStore implements SecretStore {
    * (Vault: the KV metadata, no secret): null when there is none. Cheap enough to ask before a login.
    */
   async currentVersion (name: string): Promise<number | null> {
-    const live = (await this.inner.versions(name)).filter(v => !v.destroyed && !v.deletionTime)
+    // a deletion time still ahead is only scheduled: with KV v2's delete_version_after every version
+    // carries one from its write, and is read as usual until then (Vault's builtin/logical/kv
+    // path_data.go pathDataRead compares it with now)
+    const now = Date.now()
+    const live = (await this.inner.versions(name)).filter(v => !v.destroyed && !(v.deletionTime && Date.parse(v.deletionTime) <= now))
     return live.length === 0 ? null : Math.max(...live.map(v => v.version))
   }
 

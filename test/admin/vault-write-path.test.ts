@@ -1,6 +1,9 @@
 import t from 'tap'
+import type { FastifyInstance } from 'fastify'
 import { ACME, acmeDefinition, bearer, buildTestApp, startSim } from '../helper.ts'
 import { BROKER_KV_POLICY, startVaultStandIn } from '../support/vault-standin.ts'
+import { startRedis } from '../support/redis.ts'
+import { testPrincipals } from '../support/principals.ts'
 
 // The admin write path on Vault KV v2 as operators also touch it (vault kv delete, a sealed Vault).
 
@@ -69,4 +72,49 @@ t.test('a connection soft-deleted in Vault (vault kv delete) can be created agai
   t.equal(created.statusCode, 201, created.body)
   t.equal(created.json().version, 3, 'the next version of the key')
   t.equal((await admin('GET', '/v1/admin/connections/acme')).json().version, 3)
+})
+
+// With the engine's delete_version_after, every version carries its (future) deletion_time from the
+// moment it is written and stays readable until then (delete_version_after.go, path_data.go). The
+// check a replica makes before a login — is the secret it read still the store's current version? —
+// must not take such a version for deleted, or a rotation made while Redis was down reaches no other
+// replica and that replica logs in with the replaced secret.
+t.test('rotation while Redis is down, on Vault with delete_version_after: the other replica still checks the version before a login', async (t) => {
+  const sim = await startSim(t)
+  const vault = await startVaultStandIn({ deleteVersionAfterSeconds: 30 * 86_400 })
+  t.teardown(() => vault.close())
+  vault.setPolicy('sf-broker', BROKER_KV_POLICY)
+  const role = vault.enableAppRole('sf-broker', { policies: ['sf-broker'] })
+  const redis = await startRedis()
+  t.teardown(() => redis.close())
+  const principals = testPrincipals(['*'], 100_000)
+  const apps: FastifyInstance[] = []
+  for (let i = 0; i < 2; i++) {
+    const { app } = await buildTestApp(t, {
+      redisUrl: redis.url,
+      principals,
+      secretStore: 'configured',
+      env: { SECRET_STORE: 'vault', VAULT_ADDR: vault.url, VAULT_AUTH_METHOD: 'approle', VAULT_ROLE_ID: role.roleId, VAULT_SECRET_ID: role.secretId, SECRET_CACHE_TTL_SECONDS: '600' },
+    })
+    await app.broker.startup
+    apps.push(app)
+  }
+  const admin = (method: 'PUT' | 'PATCH', url: string, payload: object) => apps[0].inject({ method, url, payload, headers: bearer(principals.adminKey) })
+  t.equal((await admin('PUT', '/v1/admin/connections/acme', acmeDefinition(sim, 'client_credentials'))).statusCode, 201)
+  const ask = (payload?: object) => apps[1].inject({ method: 'POST', url: '/v1/connections/acme/session', headers: bearer(principals.billingKey), payload })
+  const old = (await ask()).json().accessToken
+  t.ok(old)
+
+  await redis.stop()
+  const app = sim.org('acme').connectedApps.get(ACME.clientId)!
+  app.clientSecret = 'N3w-Consumer-Secret-After-Rotation'
+  const rotated = await admin('PATCH', '/v1/admin/connections/acme/credentials', { clientSecret: app.clientSecret })
+  t.equal(rotated.statusCode, 202, rotated.body)
+
+  // replica 1 never heard of it; its session dies at Salesforce
+  sim.expireSessions('acme')
+  const failures = sim.stats('acme').failures
+  const after = await ask({ rejectedToken: old })
+  t.equal(after.statusCode, 200, after.body)
+  t.equal(sim.stats('acme').failures, failures, 'no failed login with the replaced secret')
 })

@@ -266,3 +266,18 @@ t.test('sys/health: DR secondary 472, standby that lost its active node 474', as
   t.equal(lost.status, 474, 'HA unhealthy wins over standbyok')
   t.match(lost.body, { standby: true, ha_connection_healthy: false })
 })
+
+t.test("the engine's delete_version_after: a version is readable until its deletion_time, which metadata shows from the write", async (t) => {
+  const vault = await standIn(t, { deleteVersionAfterSeconds: 3600 })
+  const written = await call(vault, 'POST', 'secret/data/k', { body: { data: { v: '1' } } })
+  const due = Date.parse(written.body.data.deletion_time)
+  t.ok(Math.abs(due - (Date.parse(written.body.data.created_time) + 3_600_000)) < 1000, 'created_time + delete_version_after')
+  const read = await call(vault, 'GET', 'secret/data/k')
+  t.equal(read.status, 200, 'a deletion_time still ahead is only scheduled')
+  t.same(read.body.data.data, { v: '1' })
+  t.equal(read.body.data.metadata.deletion_time, written.body.data.deletion_time)
+  t.equal((await call(vault, 'GET', 'secret/metadata/k')).body.data.versions['1'].deletion_time, written.body.data.deletion_time)
+  // deleting now moves the deletion time to now (path_data.go pathDataDelete)
+  t.equal((await call(vault, 'DELETE', 'secret/data/k')).status, 204)
+  t.equal((await call(vault, 'GET', 'secret/data/k')).status, 404)
+})

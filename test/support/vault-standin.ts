@@ -82,6 +82,12 @@ export interface VaultStandInOptions {
   kvMount?: string
   /** versions kept per key (the engine's max_versions), default 10 */
   maxVersions?: number
+  /**
+   * the engine's delete_version_after (`vault write secret/config delete_version_after=…`), in
+   * seconds; default 0: never. Each write sets its version's deletion_time that far ahead; the
+   * version is readable until then (delete_version_after.go deletionTime, path_data.go pathDataRead)
+   */
+  deleteVersionAfterSeconds?: number
   /** Transit secrets engine mount, default 'transit' */
   transitMount?: string
   /**
@@ -170,6 +176,9 @@ function trimNs (ns: string | undefined): string {
 export async function startVaultStandIn (opts: VaultStandInOptions = {}): Promise<VaultStandIn> {
   const kvMount = opts.kvMount ?? 'secret'
   const maxVersions = opts.maxVersions ?? 10
+  const deleteVersionAfterMs = (opts.deleteVersionAfterSeconds ?? 0) * 1000
+  /** a deletion_time that has come: Vault compares it with now (deletionTime.Before(time.Now())), a later one is only scheduled */
+  const isDeleted = (v: VersionEntry): boolean => v.deletionTime !== '' && Date.parse(v.deletionTime) <= Date.now()
   const transitMount = opts.transitMount ?? 'transit'
   const transit = new TransitEngine()
   const clock = opts.clock ?? { now: () => Date.now() }
@@ -497,7 +506,7 @@ export async function startVaultStandIn (opts: VaultStandInOptions = {}): Promis
       for (const raw of versions) {
         const v = entry.versions.get(Number(raw))
         if (!v) continue
-        if (op === 'delete' && !v.destroyed && v.deletionTime === '') v.deletionTime = vaultTime()
+        if (op === 'delete' && !v.destroyed && !isDeleted(v)) v.deletionTime = vaultTime()
         if (op === 'undelete' && !v.destroyed) v.deletionTime = ''
         if (op === 'destroy') {
           v.destroyed = true
@@ -522,7 +531,7 @@ export async function startVaultStandIn (opts: VaultStandInOptions = {}): Promis
     const v = entry.versions.get(version)
     if (!v) return { status: 404, body: { errors: [] } }
     // a deleted or destroyed version answers 404 with its metadata and data: null, as Vault does
-    if (v.deletionTime !== '' || v.destroyed) return { status: 404, body: envelope({ data: null, metadata: versionMetadata(v, version) }, { mount_type: 'kv' }) }
+    if (isDeleted(v) || v.destroyed) return { status: 404, body: envelope({ data: null, metadata: versionMetadata(v, version) }, { mount_type: 'kv' }) }
     return { status: 200, body: envelope({ data: structuredClone(v.data), metadata: versionMetadata(v, version) }, { mount_type: 'kv' }) }
   }
 
@@ -539,7 +548,8 @@ export async function startVaultStandIn (opts: VaultStandInOptions = {}): Promis
     const now = vaultTime()
     const entry: KeyEntry = existing ?? { createdTime: now, updatedTime: now, currentVersion: 0, oldestVersion: 0, versions: new Map() }
     entry.currentVersion++
-    const v: VersionEntry = { createdTime: now, deletionTime: '', destroyed: false, data: structuredClone(data as Record<string, unknown>) }
+    const deletionTime = deleteVersionAfterMs > 0 ? vaultTime(Date.parse(now) + deleteVersionAfterMs) : ''
+    const v: VersionEntry = { createdTime: now, deletionTime, destroyed: false, data: structuredClone(data as Record<string, unknown>) }
     entry.versions.set(entry.currentVersion, v)
     entry.updatedTime = now
     if (entry.versions.size > maxVersions) {
@@ -556,7 +566,7 @@ export async function startVaultStandIn (opts: VaultStandInOptions = {}): Promis
   function deleteLatest (key: string): Res {
     const entry = kv.get(key)
     const v = entry?.versions.get(entry.currentVersion)
-    if (v && !v.destroyed && v.deletionTime === '') v.deletionTime = vaultTime()
+    if (v && !v.destroyed && !isDeleted(v)) v.deletionTime = vaultTime()
     return { status: 204 }
   }
 
@@ -742,9 +752,9 @@ function envelope (data: unknown, extra: { auth?: unknown, warnings?: string[] |
 }
 
 /** RFC 3339 with nanoseconds and trailing zeros trimmed, as Go's time.RFC3339Nano prints it. */
-function vaultTime (): string {
+function vaultTime (at = Date.now()): string {
   const now = process.hrtime.bigint()
-  const iso = new Date().toISOString()
+  const iso = new Date(at).toISOString()
   const sub = String(now % 1_000_000n).padStart(6, '0')
   return iso.replace(/\.(\d{3})Z$/, (_m, ms: string) => `.${`${ms}${sub}`.replace(/0+$/, '')}Z`).replace('.Z', 'Z')
 }
