@@ -178,7 +178,19 @@ export class ConsumerRotationService {
     }
     // replicas that did not confirm the switch's purge: said in this answer, not kept (nothing to retry)
     let notEverywhere: string[] = []
-    if (state.step === 'validated') ({ state, notEverywhere } = await this.switchOver(name, state, ctx, session))
+    if (state.step === 'validated') {
+      try {
+        ({ state, notEverywhere } = await this.switchOver(name, state, ctx, session))
+      } catch (err) {
+        // a conflict switched nothing: it is audited as every refused write is, and the validating
+        // login's session (run) belongs to no version
+        if (err instanceof DomainError && err.code === 'conflict') {
+          if (session) await this.opts.revoke(session).catch(() => false)
+          await this.opts.audit.record({ ...audit, outcome: 'conflict', version: err.extensions.currentVersion })
+        }
+        throw err
+      }
+    }
     if (state.mode === 'api' && state.step === 'switched') state = await this.retireOld(name, state)
     await this.opts.audit.record({ ...audit, outcome: 'success', version: state.switchedVersion, fields: [`step:${state.step}`, ...(state.pending || notEverywhere.length > 0 ? ['pending'] : [])] })
     const view = await this.view(name, state)

@@ -198,7 +198,7 @@ t.test('a connection written between validation and complete: complete refuses, 
   const store = await tempFileStore(t)
   const principals = testPrincipals(['acme'], 1_000_000)
   const { app } = await buildTestApp(t, { secretStore: store, principals })
-  const admin = (method: 'GET' | 'POST' | 'PUT', url: string, payload?: object) => app.inject({ method, url, payload, headers: bearer(principals.adminKey) })
+  const admin = (method: 'GET' | 'POST' | 'PUT', url: string, payload?: object, headers: Record<string, string> = {}) => app.inject({ method, url, payload, headers: { ...bearer(principals.adminKey), ...headers } })
   t.equal((await admin('PUT', '/v1/admin/connections/acme', acmeDefinition(sim))).statusCode, 201)
   t.equal((await admin('POST', ROTATION, { mode: 'setup' })).statusCode, 201)
   const staged = await (await fetch(`${sim.loginUrl}/_sim/orgs/acme/apps/${ACME.clientId}/staged`, { method: 'POST' })).json() as { consumerKey: string, consumerSecret: string }
@@ -213,6 +213,12 @@ t.test('a connection written between validation and complete: complete refuses, 
   t.equal(refused.statusCode, 409, 'the copy validated with version 1 is not written over version 2')
   t.match(refused.json().detail, /validate again/)
   t.equal((await admin('GET', '/v1/admin/connections/acme')).json().version, 2, 'nothing written')
+  // a refused switch is in the audit like a refused rotation: who tried, and over which version
+  const stale = await admin('POST', `${ROTATION}/complete`, undefined, { 'if-match': '"1"' })
+  t.equal(stale.statusCode, 409, stale.body)
+  const audited = (await admin('GET', '/v1/admin/audit?connection=acme&limit=20')).json().events
+    .filter((e: { action: string }) => e.action === 'consumer_rotation.complete')
+  t.match(audited, [{ outcome: 'conflict', version: 2 }, { outcome: 'conflict', version: 2 }], 'both refused switches audited')
 
   const again = await admin('POST', `${ROTATION}/validate`)
   t.equal(again.json().classification, 'ok', 'the staged pair, kept, logs in with the connection as it is now')
