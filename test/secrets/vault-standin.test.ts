@@ -110,6 +110,15 @@ t.test('max versions: the oldest are removed and oldest_version moves', async (t
   t.same(Object.keys(meta.body.data.versions), ['3', '4'])
   t.equal(meta.body.data.oldest_version, 3)
   t.equal((await call(vault, 'GET', 'secret/data/k?version=2')).status, 404)
+
+  // the window as Vault's KeyMetadata.AddVersion moves it: once current_version - oldest_version
+  // reaches max_versions, even when that removes nothing (a new key's oldest_version is 0)
+  await call(vault, 'POST', 'secret/data/j', { body: { data: { v: '1' } } })
+  t.equal((await call(vault, 'GET', 'secret/metadata/j')).body.data.oldest_version, 0)
+  await call(vault, 'POST', 'secret/data/j', { body: { data: { v: '2' } } })
+  const two = await call(vault, 'GET', 'secret/metadata/j')
+  t.same(Object.keys(two.body.data.versions), ['1', '2'])
+  t.equal(two.body.data.oldest_version, 1)
 })
 
 t.test('LIST and GET ?list=true', async (t) => {

@@ -552,8 +552,9 @@ export async function startVaultStandIn (opts: VaultStandInOptions = {}): Promis
     const v: VersionEntry = { createdTime: now, deletionTime, destroyed: false, data: structuredClone(data as Record<string, unknown>) }
     entry.versions.set(entry.currentVersion, v)
     entry.updatedTime = now
-    if (entry.versions.size > maxVersions) {
-      // the oldest versions beyond max_versions are removed for good, as in Vault's KeyMetadata.AddVersion
+    // the oldest versions beyond max_versions are removed for good, and the window moves, as in Vault's
+    // KeyMetadata.AddVersion (builtin/logical/kv path_data.go): counted from oldest_version, not by the versions left
+    if (entry.currentVersion - entry.oldestVersion >= maxVersions) {
       const versionToDelete = entry.currentVersion - maxVersions
       for (let i = entry.oldestVersion; i <= versionToDelete; i++) entry.versions.delete(i)
       entry.oldestVersion = versionToDelete + 1
