@@ -24,7 +24,8 @@ interface AuthBlock { client_token?: unknown, lease_duration?: unknown, renewabl
 
 /**
  * Keeps the broker's Vault token alive: logs in (AppRole, Kubernetes), renews the token at 2/3 of
- * its TTL, logs in again when renewal fails or no longer extends the token (max TTL reached), and
+ * its TTL, logs in again when Vault refuses the renewal or it no longer extends the token (max TTL
+ * reached; a renewal Vault could not answer is tried again while the token lives), and
  * when Vault rejects the token. A static token (method "token") is renewed while it is renewable;
  * it cannot be replaced. The token value is never logged.
  */
@@ -276,8 +277,17 @@ export class VaultTokenKeeper {
         }
       } catch (err) {
         const mapped = toStoreError(err, 'token renewal')
-        this.logger.warn({ reason: mapped.message }, this.canLogin ? 'Vault token renewal failed: logging in again' : 'Vault token renewal failed')
-        if (!this.canLogin) return this.retryLater('renew')
+        // Vault did not judge the token (unreachable, sealed, a 5xx): a login would fail alike, and once
+        // Vault answers it would spend a use of a limited-use AppRole secret ID and leave the live
+        // token's lease behind, so the renewal is tried again while the token lives
+        const status = vaultStatusOf(err)
+        const unjudged = status === undefined || status >= 500
+        const lives = this.expiresAt !== null && this.clock.now() < this.expiresAt
+        if (!this.canLogin || (unjudged && lives)) {
+          this.logger.warn({ reason: mapped.message }, 'Vault token renewal failed: will retry')
+          return this.retryLater('renew')
+        }
+        this.logger.warn({ reason: mapped.message }, 'Vault token renewal failed: logging in again')
       }
     }
     try {
@@ -291,7 +301,11 @@ export class VaultTokenKeeper {
   private retryLater (action: 'renew' | 'login'): void {
     if (this.closed || this.timer) return
     const left = this.expiresAt === null ? 0 : this.expiresAt - this.clock.now()
-    if (action === 'renew' && left <= 0) return // the static token is gone; requests will report permission_denied
+    if (action === 'renew' && left <= 0) {
+      // the token is gone: a static one cannot be replaced (requests report permission_denied), a login can
+      if (!this.canLogin) return
+      action = 'login'
+    }
     // before expiry, retry soon enough to beat it; after, requests log in on demand and the timer backs off
     this.arm(left <= 0 ? MAX_RETRY_MS : Math.min(MAX_RETRY_MS, Math.max(MIN_RETRY_MS, left / 3)), action)
   }

@@ -197,6 +197,28 @@ t.test('AppRole: renewal that fails (token revoked) leads to a new login', async
   t.match(logs.text(), /Vault token renewal failed: logging in again/)
 })
 
+t.test('AppRole: a renewal Vault could not answer (sealed, down) is tried again, not replaced by a login that spends a secret ID use', async (t) => {
+  const clock = new ManualClock()
+  const vault = await standIn(t, { clock })
+  vault.setPolicy('broker', [{ path: 'secret/*', capabilities: ['create', 'read', 'update', 'delete', 'list'] }])
+  const { roleId, secretId } = vault.enableAppRole('broker', { policies: ['broker'], tokenTtlSeconds: 30, secretIdNumUses: 3 })
+  const store = await vaultStore(t, vault, { auth: { method: 'approle', roleId, secretId }, clock })
+  await store.start()
+  await store.write('acme', acme, 0)
+  t.equal(vault.secretIdUsesLeft(secretId), 2)
+
+  vault.seal() // a maintenance window at the moment of the renewal (2/3 of the TTL: 20 s)
+  await clock.advance(20_000, { untilRearmed: true })
+  vault.unseal()
+  await clock.advance(5_000, { untilRearmed: true }) // the retry, well before the token's end (30 s)
+
+  t.equal(vault.secretIdUsesLeft(secretId), 2, 'the token that was still valid was renewed: no use of the secret ID spent')
+  const log = vault.requestLog.map(r => `${r.method} ${r.path} ${r.status}`)
+  t.equal(log.filter(l => l.startsWith('POST /v1/auth/approle/login')).length, 1, 'only the start-up login')
+  t.ok(log.includes('POST /v1/auth/token/renew-self 200'), 'renewed once Vault answered')
+  t.equal((await store.read('acme'))?.version, 1, 'the renewed token works')
+})
+
 t.test('AppRole: when renewal is capped by the max TTL, logs in again before the token ends', async (t) => {
   const clock = new ManualClock()
   const vault = await standIn(t, { clock })
