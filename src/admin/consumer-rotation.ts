@@ -79,6 +79,16 @@ export class ConsumerRotationService {
 
   constructor (opts: ConsumerRotationOptions) {
     this.opts = opts
+    // a deleted connection takes its rotation with it: a new connection of that name must not inherit
+    // the state, nor send the staged pair (a secret of another app, maybe another org) to its own host
+    opts.admin.beforeRemove((name) => this.forget(name))
+  }
+
+  /** The connection is being deleted: the staged pair, the rotation's progress and its policy (another connection's app) go first. */
+  private async forget (name: string): Promise<void> {
+    await this.opts.pending?.remove(name)
+    await this.opts.state.putJson(consumerRotationDoc(name), null, 1)
+    await this.opts.state.putJson(consumerRotationPolicyDoc(name), null, 1)
   }
 
   async start (name: string, body: { appId?: string, mode?: RotationMode }, ctx: AdminContext): Promise<ConsumerRotationView> {

@@ -1,6 +1,6 @@
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
-import { ACME, acmeDefinition, acmeOrg, bearer, buildTestApp, startSim, tempFileStore, type Teardown } from '../helper.ts'
+import { ACME, KEYS, acmeDefinition, acmeOrg, bearer, buildTestApp, startSim, tempFileStore, type Teardown } from '../helper.ts'
 import { startRedis } from '../support/redis.ts'
 import { testPrincipals } from '../support/principals.ts'
 import type { SimOrgOptions, Simulator } from '../../packages/simulator/src/index.ts'
@@ -227,4 +227,33 @@ t.test('a connection written between validation and complete: complete refuses, 
   t.equal(completed.json().fromVersion, 2, 'a rollback goes to the version the switch replaced')
   const now = (await admin('GET', '/v1/admin/connections/acme')).json()
   t.match(now, { version: 3, clientId: staged.consumerKey, sessionTimeoutSeconds: 900 }, "the new pair on version 2's settings")
+})
+
+t.test('a deleted connection takes its consumer rotation with it: a new connection of that name inherits no state and no staged secret', async (t) => {
+  const GLOBEX_KEY = '3MVG9globex.consumer.key'
+  const sim = await startSim(t, [acmeOrg(), acmeOrg({ key: 'globex', connectedApps: [{ clientId: GLOBEX_KEY, clientSecret: 'globex-secret-0123456789', certificatePem: KEYS.certificatePem, clientCredentialsUser: ACME.username }] })])
+  const store = await tempFileStore(t)
+  const principals = testPrincipals(['acme'], 1_000_000)
+  const { app } = await buildTestApp(t, { secretStore: store, principals })
+  const admin = (method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, payload?: object) => app.inject({ method, url, payload, headers: bearer(principals.adminKey) })
+  t.equal((await admin('PUT', '/v1/admin/connections/acme', acmeDefinition(sim))).statusCode, 201)
+  t.equal((await admin('POST', ROTATION, { mode: 'setup' })).statusCode, 201)
+  const staged = await setup(sim, 'POST', '/staged') as { consumerKey: string, consumerSecret: string }
+  const validated = await admin('POST', `${ROTATION}/validate`, { clientId: staged.consumerKey, clientSecret: staged.consumerSecret })
+  t.equal(validated.json().classification, 'ok', validated.body)
+  t.equal((await admin('PUT', `${ROTATION}/policy`, { appId: APP_ID, rotateEveryDays: 90 })).statusCode, 200)
+
+  t.equal((await admin('DELETE', '/v1/admin/connections/acme')).statusCode, 204)
+  t.equal(await store.folder('_consumer-rotations').read('acme'), null, 'the staged secret is gone with the connection')
+
+  // the name is reused for another org's app
+  const globex = { ...acmeDefinition(sim), loginUrl: sim.myDomainUrl('globex'), clientId: GLOBEX_KEY, clientSecret: 'globex-secret-0123456789' }
+  t.equal((await admin('PUT', '/v1/admin/connections/acme', globex)).statusCode, 201)
+  t.equal((await admin('GET', ROTATION)).statusCode, 404, 'no rotation under way for the new connection')
+  t.equal((await admin('GET', `${ROTATION}/policy`)).statusCode, 404, "no schedule with the deleted connection's app")
+  const attempts = sim.stats().attempts
+  const inherited = await admin('POST', `${ROTATION}/validate`)
+  t.equal(inherited.statusCode, 404, inherited.body)
+  t.equal(sim.stats().attempts, attempts, "the old connection's staged pair is never sent to the new connection's host")
+  t.equal((await admin('POST', ROTATION, { mode: 'setup' })).statusCode, 201, 'a rotation starts afresh')
 })
