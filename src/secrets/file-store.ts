@@ -16,6 +16,8 @@ export interface FileSecretStoreOptions {
 
 /** Format tag, also bound to the ciphertext as additional authenticated data. */
 const FORMAT = 'sf-broker-secrets/v1'
+/** GCM authentication tag: the full 128 bits, written and required */
+const TAG_BYTES = 16
 
 interface StoredVersion {
   createdTime: string
@@ -239,7 +241,9 @@ export class FileSecretStore implements SecretStore {
     }
     let plain: Buffer
     try {
-      const decipher = createDecipheriv('aes-256-gcm', this.key, Buffer.from(envelope.iv, 'base64'))
+      // the tag's length is fixed: told nothing, GCM accepts a tag cut to 4 bytes (a prefix of the right
+      // one verifies), which leaves a forged file 2^32 guesses (NIST SP 800-38D, 5.2.1.2)
+      const decipher = createDecipheriv('aes-256-gcm', this.key, Buffer.from(envelope.iv, 'base64'), { authTagLength: TAG_BYTES })
       decipher.setAAD(Buffer.from(FORMAT))
       decipher.setAuthTag(Buffer.from(envelope.tag, 'base64'))
       plain = Buffer.concat([decipher.update(Buffer.from(envelope.ciphertext, 'base64')), decipher.final()])
@@ -253,7 +257,7 @@ export class FileSecretStore implements SecretStore {
   /** Encrypts and atomically replaces the file, then keeps `contents` as the decrypted file. */
   private async save (contents: Contents): Promise<void> {
     const iv = randomBytes(12)
-    const cipher = createCipheriv('aes-256-gcm', this.key, iv)
+    const cipher = createCipheriv('aes-256-gcm', this.key, iv, { authTagLength: TAG_BYTES })
     cipher.setAAD(Buffer.from(FORMAT))
     const ciphertext = Buffer.concat([cipher.update(JSON.stringify(contents), 'utf8'), cipher.final()])
     const envelope: Envelope = { format: FORMAT, iv: iv.toString('base64'), tag: cipher.getAuthTag().toString('base64'), ciphertext: ciphertext.toString('base64') }

@@ -74,6 +74,17 @@ t.test('a tampered file is a clear error', async (t) => {
   await t.rejects(store.list(), { message: /the secret file .* is damaged: not an encrypted secret file/ })
 })
 
+t.test('a file whose authentication tag was cut short is refused, not checked against the shorter tag', async (t) => {
+  const path = join(await tempDir(t), 'connections.enc')
+  const key = randomBytes(32)
+  await new FileSecretStore({ path, key }).write('acme', acme, 0)
+  const envelope = JSON.parse(await readFile(path, 'utf8')) as { tag: string }
+  // GCM checks a tag of 4 to 16 bytes unless told its length: a prefix of the right tag verifies, and
+  // 4 bytes are 2^32 guesses for a forged file (NIST SP 800-38D, 5.2.1.2 and appendix C)
+  await writeFile(path, JSON.stringify({ ...envelope, tag: Buffer.from(envelope.tag, 'base64').subarray(0, 4).toString('base64') }))
+  await t.rejects(new FileSecretStore({ path, key }).read('acme'), { message: /wrong key, or the file was modified/ })
+})
+
 t.test('the key must be 32 bytes', async (t) => {
   t.throws(() => new FileSecretStore({ path: '/tmp/x', key: randomBytes(16) }), TypeError)
 })
