@@ -212,13 +212,16 @@ export class ConnectionAdmin {
     const current = await this.mustRead(name)
     await this.checkIfMatch(name, current.version, ctx, 'connection.delete')
     for (const listener of this.removeListeners) await listener(name)
+    // the secret goes first: the purge drops every replica's cached copy of it, and a caller asking
+    // from then on finds no connection; purged while the secret was still stored, a caller's request
+    // re-read it and logged in, and that session, taken after the revocations, was never revoked
+    await this.opts.store.remove(name)
     const { removed, unconfirmed } = await this.opts.sessions.purge(name)
     const purged = [...removed, ...await this.opts.sessions.takeIssued(name)]
     // a deleted connection's sessions must stop working, not just stop being handed out: the cached
     // ones and every earlier one a caller may still hold
     const unique = [...new Map(purged.map(p => [p.session.accessToken, p.session])).values()]
     await Promise.all(unique.map(s => this.opts.revoke(s).catch(() => false)))
-    await this.opts.store.remove(name)
     await this.opts.sessions.clearCircuit(name)
     await this.opts.audit.record({ actor: ctx.actor, requestId: ctx.requestId, action: 'connection.delete', connection: name, outcome: 'success', fromVersion: current.version })
     return this.pendingPurge(await unconfirmed)
