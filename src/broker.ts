@@ -232,6 +232,7 @@ export async function createBroker (config: Config, overrides: BrokerOverrides =
     state: sharedState,
     gate,
     revoke,
+    revokeOnRotation: config.REVOKE_ON_ROTATION,
     audit,
     logger,
     timeoutMs: config.LOGIN_TIMEOUT_MS,

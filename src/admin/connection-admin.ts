@@ -12,7 +12,7 @@ import type { SessionService } from '../sessions/session-service.ts'
 import type { AuditLog } from './audit-log.ts'
 import { missingFieldsForFlow } from '../salesforce/flow-requirements.ts'
 import type { AdminContext } from './admin-context.ts'
-import { revokeSessions, type RevocationResult } from './session-revocation.ts'
+import { distinctSessions, revokeSessions, type RevocationResult } from './session-revocation.ts'
 import { unconfirmedPurge } from './fleet-pending.ts'
 import { checkSecretsStayHome, originOf, sameSecretAndDestination } from './secret-destination.ts'
 import { lacksPermissions, permissionsProblem, readinessWarnings } from './readiness-gate.ts'
@@ -323,8 +323,7 @@ export class ConnectionAdmin {
       const { removed: purged, unconfirmed } = await this.opts.sessions.purge(name)
       // the cached sessions and every earlier one handed out; Salesforce may hand the same token to
       // the new login: never revoke the one just issued
-      const all = this.opts.revokeOnRotation ? [...purged, ...await this.opts.sessions.takeIssued(name)] : []
-      const stale = [...new Map(all.filter(p => p.session.accessToken !== outcome.session.accessToken).map(p => [p.session.accessToken, p.session])).values()]
+      const stale = this.opts.revokeOnRotation ? distinctSessions([...purged, ...await this.opts.sessions.takeIssued(name)], outcome.session) : []
       await this.opts.sessions.adopt(name, written.version, candidate, outcome.session)
       return { written, stale, unconfirmed }
     }).catch(async (err: unknown) => {

@@ -15,6 +15,7 @@ import type { AuditLog } from './audit-log.ts'
 import type { AdminContext, ConnectionAdmin } from './connection-admin.ts'
 import { API_STEPS, SETUP_STEPS, WHY_SETUP, nextStepFor, type RotationMode, type RotationStep } from './consumer-rotation-guide.ts'
 import { unconfirmedPurge } from './fleet-pending.ts'
+import { distinctSessions } from './session-revocation.ts'
 import { refusalAuditOutcome, validationAuditOutcome } from './validation-audit.ts'
 
 export interface ConsumerRotationOptions {
@@ -26,6 +27,8 @@ export interface ConsumerRotationOptions {
   state: Documents
   gate: LoginGate
   revoke: (session: SalesforceSession) => Promise<boolean>
+  /** REVOKE_ON_ROTATION: the old pair's sessions, cached and handed out, are revoked at the switch */
+  revokeOnRotation: boolean
   audit: AuditLog
   logger: Logger
   timeoutMs: number
@@ -222,7 +225,7 @@ export class ConsumerRotationService {
       throw new DomainError('conflict', `the connection was written (version ${current.version}) after the staged pair was validated with version ${validatedWith}: validate again (POST …/consumer-rotation/validate), which checks the staged pair with the connection as it is now`, { connection: name, currentVersion: current.version })
     }
     // under the login lease of the new pair's identity: a caller's login for the new version waits, then is served the adopted session
-    const { written, unconfirmed } = await this.opts.gate.exclusive(pending.definition, async () => {
+    const { written, unconfirmed, stale } = await this.opts.gate.exclusive(pending.definition, async () => {
       let written: { version: number }
       try {
         written = await this.opts.store.write(name, pending.definition, current.version)
@@ -231,10 +234,13 @@ export class ConsumerRotationService {
         throw new DomainError('conflict', 'the connection changed while the switch was being made; read it again and retry', { connection: name, currentVersion: err.currentVersion })
       }
       // every replica drops the old pair's sessions and cached secret; the validating session serves from now on
-      const { unconfirmed } = await this.opts.sessions.purge(name)
+      const { removed: purged, unconfirmed } = await this.opts.sessions.purge(name)
+      const stale = this.opts.revokeOnRotation ? distinctSessions([...purged, ...await this.opts.sessions.takeIssued(name)], session) : []
       if (session) await this.opts.sessions.adopt(name, written.version, pending.definition, session)
-      return { written, unconfirmed }
+      return { written, unconfirmed, stale }
     })
+    // revoked after the lease: Salesforce's answers hold no caller's login back
+    await Promise.all(stale.map(s => this.opts.revoke(s).catch(() => false)))
     await this.pendingStore().remove(name)
     await this.opts.admin.announceWritten(name, written.version)
     this.opts.logger.info({ connection: name, version: written.version, previousVersion: current.version, mode: state.mode }, 'consumer secret switched')

@@ -18,6 +18,7 @@ import { MigrationMarks } from './migration-state.ts'
 import { migrationView } from './migration-view.ts'
 import { originOf } from './secret-destination.ts'
 import { unconfirmedPurge } from './fleet-pending.ts'
+import { distinctSessions } from './session-revocation.ts'
 import { refusalAuditOutcome, validationAuditOutcome } from './validation-audit.ts'
 
 export interface MigrationServiceOptions {
@@ -171,7 +172,10 @@ export class MigrationService {
     }
     // every replica drops the old flow's sessions and its cached secret; the next request logs in once, fleet-wide
     const { removed: purged, unconfirmed } = await this.opts.sessions.purge(name)
-    if (this.opts.revokeOnRotation) await Promise.all(purged.map(p => this.opts.revoke(p.session).catch(() => false)))
+    // the cached sessions and every earlier one handed out, as a credentials rotation revokes them
+    if (this.opts.revokeOnRotation) {
+      await Promise.all(distinctSessions([...purged, ...await this.opts.sessions.takeIssued(name)]).map(s => this.opts.revoke(s).catch(() => false)))
+    }
     // the entry goes before the marks: an abandon that finds no id and no entry knows the migration ended
     await this.pendingStore().remove(name)
     await this.marks.clear(name)

@@ -2,6 +2,7 @@ import { DomainError } from '../errors.ts'
 import type { SalesforceSession } from '../salesforce/types.ts'
 import type { SecretStore } from '../secrets/store.ts'
 import type { SessionService } from '../sessions/session-service.ts'
+import type { CachedSession } from '../shared-state/shared-state.ts'
 import type { AuditLog } from './audit-log.ts'
 import type { AdminContext } from './admin-context.ts'
 import { unconfirmedPurge } from './fleet-pending.ts'
@@ -41,7 +42,7 @@ export async function revokeSessions (opts: SessionRevocationOptions, name: stri
   // what was handed out before a rotation (REVOKE_ON_ROTATION=false) or an adopted validation
   // session is no longer cached, but may still be in a caller's hands: "rotate, then kill" must reach it
   const issued = await opts.sessions.takeIssued(name)
-  const unique = [...new Map([...purged, ...issued].map(p => [p.session.accessToken, p.session])).values()]
+  const unique = distinctSessions([...purged, ...issued])
   const confirmed = (await Promise.all(unique.map(s => opts.revoke(s).catch(() => false)))).filter(Boolean).length
   // revoked at Salesforce either way; a replica that did not hear of the purge may still hand the
   // session out, and its callers then get INVALID_SESSION_ID, report it and receive a new one
@@ -62,6 +63,15 @@ export async function revokeSessions (opts: SessionRevocationOptions, name: stri
     ...(targets.length > 0 ? { target: targets.join(' ') } : {}),
   })
   return { revoked: unique.length, confirmedBySalesforce: confirmed, pending }
+}
+
+/**
+ * The sessions to revoke, each token once (the cache and the hand-out record can hold the same),
+ * without `keep`: the session just adopted for the new version, whose token Salesforce may have
+ * handed to that login again.
+ */
+export function distinctSessions (sessions: CachedSession[], keep?: SalesforceSession): SalesforceSession[] {
+  return [...new Map(sessions.filter(p => p.session.accessToken !== keep?.accessToken).map(p => [p.session.accessToken, p.session])).values()]
 }
 
 function originOf (url: string): string {

@@ -20,13 +20,13 @@ function eca (opts: { rights?: boolean, setting?: boolean } = {}): SimOrgOptions
 }
 
 /** Two replicas sharing Redis and one file store, as in a small deployment. */
-async function twoReplicas (t: Teardown) {
+async function twoReplicas (t: Teardown, env: Record<string, string> = {}) {
   const redis = await startRedis()
   t.teardown(() => redis.close())
   const store = await tempFileStore(t)
   const principals = testPrincipals(['acme'], 1_000_000)
   const apps: FastifyInstance[] = []
-  for (let i = 0; i < 2; i++) apps.push((await buildTestApp(t, { redisUrl: redis.url, secretStore: store, principals })).app)
+  for (let i = 0; i < 2; i++) apps.push((await buildTestApp(t, { redisUrl: redis.url, secretStore: store, principals, env })).app)
   const admin = (i: number, method: 'GET' | 'POST' | 'DELETE' | 'PUT', url: string, payload?: object) =>
     apps[i].inject({ method, url, payload, headers: bearer(principals.adminKey) })
   const session = (i: number) => apps[i % 2].inject({ method: 'POST', url: '/v1/connections/acme/session', headers: bearer(principals.billingKey) })
@@ -172,6 +172,26 @@ t.test('JWT bearer: the consumer key rotates through the API with one login', as
   t.equal(sim.stats('acme').attempts - before, 1)
   t.equal((await admin(0, 'GET', '/v1/admin/connections/acme')).json().clientId, done.json().newClientId)
   t.ok((await admin(1, 'GET', `${ROTATION}/policy`)).json().lastRotatedAt, 'the policy remembers the rotation')
+})
+
+t.test('REVOKE_ON_ROTATION: the switch to the new pair revokes the sessions of the old one, cached and handed out', async t => {
+  const sim = await startSim(t, [eca()])
+  const { admin, session } = await twoReplicas(t, { REVOKE_ON_ROTATION: 'true' })
+  t.equal((await admin(0, 'PUT', '/v1/admin/connections/acme', acmeDefinition(sim))).statusCode, 201)
+  const handedOut = (await session(0)).json()
+  // an admin's validation puts its own session in the cache: the first one is now only handed out
+  t.equal((await admin(0, 'POST', '/v1/admin/connections/acme/validate')).statusCode, 200)
+  const cached = (await session(1)).json()
+  t.not(cached.accessToken, handedOut.accessToken)
+  const works = async (s: { instanceUrl: string, accessToken: string }) =>
+    (await fetch(`${s.instanceUrl}/services/data/v62.0/limits`, { headers: { authorization: `Bearer ${s.accessToken}` } })).status === 200
+
+  const done = await admin(1, 'POST', `${ROTATION}/run`, { appId: APP_ID })
+  t.equal(done.json().step, 'done', done.body)
+  t.notOk(await works(cached), 'the cached session of the old pair is revoked')
+  t.notOk(await works(handedOut), 'and so is the one handed out before it')
+  const now = (await session(0)).json()
+  t.ok(await works(now), 'the validating login\'s session serves, alive')
 })
 
 t.test('rotateEveryDays: the validation round rotates through the API once the days have passed, not before', async t => {

@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap'
-import { acmeDefinition, bearer, buildTestApp, startSim, tempFileStore } from '../helper.ts'
+import { ACME, acmeDefinition, bearer, buildTestApp, startSim, tempFileStore } from '../helper.ts'
 import { testPrincipals } from '../support/principals.ts'
 
 // Any holder of the shared session can revoke it at Salesforce and report it dead. What a verified
@@ -78,4 +78,22 @@ t.test('the kill switch revokes every session handed out that may still be alive
   t.notOk(await works(afterValidate), 'and so is the one after it')
   const again = await admin('POST', '/v1/admin/connections/acme/sessions/revoke')
   t.match(again.json(), { revoked: 0, confirmedBySalesforce: 0 }, 'counted honestly: nothing left to revoke')
+})
+
+t.test('REVOKE_ON_ROTATION: a migration\'s switch revokes every session of the old flow, the cached one and those handed out before it', async (t) => {
+  const { sim, store, session, admin, works } = await setup(t, { REVOKE_ON_ROTATION: 'true' })
+  await store.write('acme', acmeDefinition(sim, 'oauth_password'), 0)
+  const handedOut = (await session()).json()
+  // an admin's validation puts its own session in the cache: the first one is now only handed out
+  t.equal((await admin('POST', '/v1/admin/connections/acme/validate')).statusCode, 200)
+  const cached = (await session()).json()
+  t.not(cached.accessToken, handedOut.accessToken)
+
+  const migration = '/v1/admin/connections/acme/migration'
+  t.equal((await admin('POST', migration, { flow: 'client_credentials', loginUrl: sim.myDomainUrl('acme'), clientId: ACME.clientId, clientSecret: ACME.clientSecret })).statusCode, 201)
+  t.equal((await admin('POST', `${migration}/validate`)).json().classification, 'ok')
+  t.equal((await admin('POST', `${migration}/complete`)).statusCode, 200)
+  t.notOk(await works(cached), 'the cached session of the old flow is revoked')
+  t.notOk(await works(handedOut), 'and so is the one handed out before it')
+  t.equal((await session()).statusCode, 200, 'callers get the new flow\'s session')
 })
