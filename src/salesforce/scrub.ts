@@ -87,7 +87,8 @@ export function scrubFailure (failure: ClassifiedFailure, scrub: Scrub): Classif
  * and the form encoding with `+` for space, hex in either case); JSON string escapes (plain,
  * ASCII-only, Go's HTML-safe, escaped slashes); XML/HTML escapes (named and numeric); base64
  * (standard and url-safe, padded or not) of the whole value and of its middle at each of the
- * three byte alignments it can have inside a longer base64 stream.
+ * three byte alignments it can have inside a longer base64 stream, for the raw value and for the
+ * forms it travels in (percent/form-encoded, XML-escaped).
  */
 export function encodedForms (secret: string): string[] {
   const forms = new Set<string>([secret])
@@ -105,11 +106,16 @@ export function encodedForms (secret: string): string[] {
     forms.add(variant.replace(/[<>&]/g, c => `\\u00${c.charCodeAt(0).toString(16)}`))
   }
   forms.add(secret.replace(/[&<>"']/g, c => XML_NAMED[c]))
-  forms.add(secret.replace(/[&<>]/g, c => XML_NAMED[c]))
+  forms.add(escapeXmlText(secret))
   forms.add(secret.replace(/[&<>"']/g, c => `&#${c.charCodeAt(0)};`))
   forms.add(secret.replace(/[&<>"']/g, c => (c === '"' || c === '\'' ? `&#${c.charCodeAt(0)};` : XML_NAMED[c])))
   forms.add(secret.replace(/[&<>"']/g, c => XML_NAMED[c]).replace(/[\u{80}-\u{10ffff}]/gu, c => `&#${c.codePointAt(0)};`))
-  for (const b64 of base64Forms(Buffer.from(secret, 'utf8'))) forms.add(b64)
+  // a dump of the request (base64 of the body a proxy or debugging endpoint received) holds the
+  // secret as it travelled: form-encoded in the OAuth flows, XML-escaped in the SOAP envelope.
+  // (a PEM key never travels, and an assertion's characters are ones no encoding changes)
+  const travels = secret.length <= MAX_MIXED_CHARS
+  const wire = new Set(travels ? [secret, uri, form, escapeXmlText(secret), secret.replace(/[&<>"']/g, c => XML_NAMED[c])] : [secret])
+  for (const travelled of wire) for (const b64 of base64Forms(Buffer.from(travelled, 'utf8'))) forms.add(b64)
   return [...forms].filter(f => f.length >= MIN_SECRET_CHARS)
 }
 
@@ -223,6 +229,10 @@ function hexPattern (n: number, width: number): string {
 }
 
 const XML_NAMED: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', '\'': '&apos;' }
+
+function escapeXmlText (s: string): string {
+  return s.replace(/[&<>]/g, c => XML_NAMED[c])
+}
 
 function upperHexEscapes (json: string): string {
   return json.replace(/\\u([0-9a-f]{4})/g, (_m, hex: string) => `\\u${hex.toUpperCase()}`)

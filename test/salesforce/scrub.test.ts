@@ -161,3 +161,46 @@ t.test('every error answer comes back from the transport without the credentials
   const ok = await httpRequest(`${base}/ok`, { method: 'GET', headers: { authorization: `Bearer ${token}` }, timeoutMs: 2000 })
   t.match(ok.body, 'weird', 'success answers are left alone (they are parsed for new sessions)')
 })
+
+t.test('a host that echoes the request body as base64 gets back neither the form-encoded nor the XML-escaped password', async t => {
+  const { createLoginUrlPolicy, login } = await import('../../src/salesforce/index.ts')
+  let sent = ''
+  const server = createServer((req, res) => {
+    let body = ''
+    req.on('data', c => { body += c })
+    req.on('end', () => {
+      sent = body
+      const dump = Buffer.from(body).toString('base64')
+      if (req.url?.startsWith('/services/Soap')) {
+        res.writeHead(500, { 'content-type': 'text/xml' })
+        res.end(`<soapenv:Envelope><soapenv:Body><soapenv:Fault><faultcode>sf:INVALID_LOGIN</faultcode><faultstring>INVALID_LOGIN: request was ${dump}</faultstring></soapenv:Fault></soapenv:Body></soapenv:Envelope>`)
+        return
+      }
+      res.writeHead(400, { 'content-type': 'application/json' })
+      res.end(JSON.stringify({ error: 'invalid_grant', error_description: `authentication failure; request was ${dump}` }))
+    })
+  })
+  await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => server.close())
+  const loginUrl = `http://127.0.0.1:${(server.address() as { port: number }).port}`
+  const policy = createLoginUrlPolicy({ extraAllowedOrigins: ['http://127.0.0.1:*'] })
+  // characters a password policy asks for, which the form and the envelope encode
+  const password = 'Sp3cial&Pass!word(2024)'
+  const common = { loginUrl, apiVersion: '62.0', sessionTimeoutSeconds: 7200, username: 'u@x.example', password, securityToken: 'TOKENabc0123456789' }
+  for (const def of [
+    { ...common, flow: 'oauth_password' as const, clientId: 'cid', clientSecret: 'cs-secret-0123456789' },
+    { ...common, flow: 'soap' as const },
+  ]) {
+    const outcome = await login(def, { timeoutMs: 2000, allowedLoginHosts: policy })
+    const message = outcome.ok ? '' : outcome.failure.message
+    t.match(message, '[redacted]', def.flow)
+    // the dump's 4-character groups made only of the password's bytes, as it travelled (form-encoded, XML-escaped)
+    const wire = def.flow === 'soap' ? 'Sp3cial&amp;Pass!word(2024)' : new URLSearchParams({ p: password }).toString().slice(2)
+    const at = Buffer.from(sent.slice(0, sent.indexOf(wire))).length
+    const pure = Buffer.from(sent).toString('base64').slice(Math.ceil(at / 3) * 4, Math.floor((at + Buffer.from(wire).length) / 3) * 4)
+    t.ok(pure.length >= 16, `${def.flow}: the stand-in received the password`)
+    // 8 base64 characters are 6 bytes of the password
+    const leaked = [...Array(Math.max(0, pure.length - 7)).keys()].filter(i => i % 4 === 0).map(i => pure.slice(i, i + 8)).filter(piece => message.includes(piece))
+    t.same(leaked, [], `${def.flow}: no piece of the password's base64 reached the message`)
+  }
+})
