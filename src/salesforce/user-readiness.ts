@@ -95,7 +95,7 @@ interface Query { referenceId: 'permissions' | 'privileges' | 'user' | 'loginHis
 export function readinessQueries (requirements: ReadinessRequirements, userId: string): Query[] {
   if (!SALESFORCE_ID.test(userId)) throw new Error('the session carries no valid Salesforce user id')
   const fields = [...requirements.requiredPermissions]
-  if (requirements.passwordExpiresAfterDays !== undefined && !fields.includes(PASSWORD_NEVER_EXPIRES)) fields.push(PASSWORD_NEVER_EXPIRES)
+  if (requirements.passwordExpiresAfterDays !== undefined && !fields.some(f => sameField(f, PASSWORD_NEVER_EXPIRES))) fields.push(PASSWORD_NEVER_EXPIRES)
   const bad = fields.find(f => !PERMISSION_NAME.test(f))
   if (bad !== undefined) throw new Error(`not a UserPermissionAccess field name: ${bad}`)
   const queries: Query[] = [{ referenceId: 'permissions', soql: `SELECT ${fields.join(', ')} FROM UserPermissionAccess` }]
@@ -159,6 +159,21 @@ export function parseSfDateTime (value: unknown): number | undefined {
   return Number.isFinite(ms) ? ms : undefined
 }
 
+/**
+ * SOQL takes field names in any letter case and answers them as the describe names them ("Queries
+ * and the Partner WSDL", SOAP API Developer Guide; REST answers the same): a declared
+ * PermissionsManageProfilesPermissionSets comes back as PermissionsManageProfilesPermissionsets.
+ */
+function sameField (a: string, b: string): boolean {
+  return a.toLowerCase() === b.toLowerCase()
+}
+
+function fieldOf (row: Record<string, unknown>, name: string): unknown {
+  if (name in row) return row[name]
+  const key = Object.keys(row).find(k => sameField(k, name))
+  return key === undefined ? undefined : row[key]
+}
+
 function firstRecord (body: unknown): Record<string, unknown> | undefined {
   const records = (body as { records?: unknown } | undefined)?.records
   return Array.isArray(records) && typeof records[0] === 'object' && records[0] !== null ? records[0] as Record<string, unknown> : undefined
@@ -185,8 +200,8 @@ export function parseComposite (body: unknown, requirements: ReadinessRequiremen
     const row = firstRecord(perms.body)
     if (row) {
       facts.permissions = {}
-      for (const name of requirements.requiredPermissions) facts.permissions[name] = row[name] === true
-      if (requirements.passwordExpiresAfterDays !== undefined) facts.passwordNeverExpires = row[PASSWORD_NEVER_EXPIRES] === true
+      for (const name of requirements.requiredPermissions) facts.permissions[name] = fieldOf(row, name) === true
+      if (requirements.passwordExpiresAfterDays !== undefined) facts.passwordNeverExpires = fieldOf(row, PASSWORD_NEVER_EXPIRES) === true
     } else facts.unreadable.push('UserPermissionAccess: no row for the running user')
   } else {
     const { errorCode, message } = errorOf(perms?.body)

@@ -40,6 +40,18 @@ t.test('one REST call reads permissions, the password change date and the login 
   t.same(read.apiUsage, { used: before + 1, max: 15000 })
 })
 
+t.test('a permission declared in other letter case is read as Salesforce answers it', async t => {
+  // SOQL takes field names in any case and answers them as the describe names them
+  // (SOAP API Developer Guide, "Queries and the Partner WSDL"): "…Permissionsets", not "…PermissionSets"
+  const s = await sim(t, { permissions: { PermissionsManageProfilesPermissionsets: true, PermissionsPasswordNeverExpires: true } })
+  const def = definition(s, { requiredPermissions: ['PermissionsManageProfilesPermissionSets', 'PermissionsAPIEnabled'], passwordExpiresAfterDays: 90 })
+  const read = await readUserReadiness(await session(s, def), readinessRequirements(def)!, OPTS)
+  if (!read.ok) throw new Error(read.failure.message)
+  t.same(read.facts.permissions, { PermissionsManageProfilesPermissionSets: true, PermissionsAPIEnabled: true }, 'held, as Salesforce says')
+  t.equal(read.facts.passwordNeverExpires, true)
+  t.same(read.facts.excessPermissions, [], 'the declared right is not excess either')
+})
+
 t.test('what Salesforce refuses stays unknown and says why', async t => {
   const s = await sim(t, { hiddenUserFields: ['LastPasswordChangeDate'] })
   const def = definition(s, { requiredPermissions: ['PermissionsModifyAllDta'], passwordExpiresAfterDays: 90 })
