@@ -255,8 +255,32 @@ const TLS_HINTS: Record<TlsFailure, string> = {
     'Check the scheme and port of the connection\'s loginUrl.',
 }
 
+/**
+ * An egress proxy (HTTPS_PROXY/HTTP_PROXY) that answers the tunnel's CONNECT with another status
+ * than 200 (403 its policy, 407 its credentials, 502 the host unreachable from it): the request
+ * never left the broker. undici's ProxyAgent says so only in words, a few causes deep (fetch wraps
+ * it as an abort), so the words are what is matched.
+ */
+const PROXY_REFUSED = /^Proxy response \((\d{3})\) !== 200 when HTTP Tunneling$/
+
+function proxyRefusal (error: unknown): string | undefined {
+  let e = error as { message?: unknown, cause?: unknown } | undefined
+  for (let depth = 0; depth < 4 && e !== null && typeof e === 'object'; depth++, e = e.cause as typeof e) {
+    const match = typeof e.message === 'string' ? PROXY_REFUSED.exec(e.message) : null
+    if (match !== null) return match[1]
+  }
+  return undefined
+}
+
+const PROXY_REFUSED_HINT = 'The egress proxy (HTTPS_PROXY/HTTP_PROXY) refused to open a tunnel to the login host, so nothing was sent ' +
+  'to Salesforce: check the proxy\'s log and that its allow-list admits the connection\'s loginUrl host (and the instance host it answers with).'
+
 /** fetch rejected: timeout, refused, reset, DNS… Always `unreachable`, always retryable; `outcomeUnknown` unless nothing was sent. */
 export function classifyNetworkError (error: unknown, timeoutMs?: number, flow?: Flow): ClassifiedFailure {
+  const proxyStatus = proxyRefusal(error)
+  if (proxyStatus !== undefined) {
+    return classifiedFailure('unreachable', { message: `the egress proxy refused the tunnel to Salesforce (HTTP ${proxyStatus})`, flow, hint: PROXY_REFUSED_HINT })
+  }
   const code = errorCode(error)
   const tls = code === undefined ? undefined : tlsFailureOf(code)
   const failure = classifiedFailure('unreachable', { message: describeNetworkError(error, timeoutMs), flow, ...(tls ? { hint: TLS_HINTS[tls] } : {}) })

@@ -3,6 +3,8 @@ import {
   createLoginUrlPolicy, login, type ConnectionDefinition, type Flow, type LoginOutcome, type LoginUrlPolicy,
 } from '../../src/salesforce/index.ts'
 import { generateTestKeyPair, startSimulator, type SimOrgOptions, type Simulator } from '../../packages/simulator/src/index.ts'
+import { useEgressProxy } from '../../src/egress.ts'
+import { startConnectProxy } from '../support/connect-proxy.ts'
 
 const USER = {
   username: 'integration@acme.example',
@@ -233,6 +235,33 @@ t.test('unreachable: nothing listens', async t => {
     const outcome = await run({ ...definition({ loginUrl: '', myDomainUrl: () => '' } as unknown as Simulator, flow), loginUrl: `http://127.0.0.1:${port}` })
     expectFailure(t, outcome, 'unreachable', { retryable: true, credentialFailure: false, message: /ECONNREFUSED/ })
   }
+})
+
+t.test('unreachable through the egress proxy: a tunnel the proxy refused sent nothing', async t => {
+  const s = await sim(t)
+  const cases = [
+    // the proxy's policy denies the host: the simulator is up, and sees nothing
+    { refuse: 403, loginUrl: s.loginUrl, status: /403/ },
+    // the proxy cannot reach the host (nothing listens there): 502 Bad Gateway
+    { refuse: undefined, loginUrl: `http://127.0.0.1:${CLOSED_PORT}`, status: /502/ },
+  ]
+  for (const { refuse, loginUrl, status } of cases) {
+    const proxy = await startConnectProxy({ refuse })
+    const undo = useEgressProxy({ httpProxy: proxy.url, httpsProxy: proxy.url })
+    try {
+      for (const flow of ['soap', 'oauth_password'] as const) {
+        const outcome = await run({ ...definition(s, flow), loginUrl })
+        expectFailure(t, outcome, 'unreachable', { retryable: true, message: status })
+        // a password login that never left cannot have been judged: the failure guard must not count it
+        t.notOk(!outcome.ok && outcome.failure.outcomeUnknown, `${flow} via a proxy answering ${refuse ?? 502}: not an unknown outcome`)
+      }
+      t.ok((proxy.tunnels.get(new URL(loginUrl).host) ?? 0) >= 2, 'the logins went to the proxy')
+    } finally {
+      await undo()
+      await proxy.close()
+    }
+  }
+  t.equal(s.stats('acme').attempts, 0, 'no login reached Salesforce')
 })
 
 t.test('unreachable: the simulator resets connections', async t => {

@@ -13,7 +13,8 @@ export interface TestProxy {
   close (): Promise<void>
 }
 
-export async function startConnectProxy (): Promise<TestProxy> {
+/** `refuse`: answer every CONNECT with this status instead of tunnelling (a proxy whose policy denies the host). */
+export async function startConnectProxy (opts: { refuse?: number } = {}): Promise<TestProxy> {
   const tunnels = new Map<string, number>()
   const sockets = new Set<Socket>()
   const server: Server = createServer((req, res) => {
@@ -23,6 +24,10 @@ export async function startConnectProxy (): Promise<TestProxy> {
   server.on('connect', (req, client: Socket, head: Buffer) => {
     const target = req.url ?? ''
     tunnels.set(target, (tunnels.get(target) ?? 0) + 1)
+    if (opts.refuse !== undefined) {
+      client.end(`HTTP/1.1 ${opts.refuse} Refused\r\ncontent-length: 0\r\n\r\n`)
+      return
+    }
     const [host, port] = [target.slice(0, target.lastIndexOf(':')), Number(target.slice(target.lastIndexOf(':') + 1))]
     const upstream = connect(port, host, () => {
       client.write('HTTP/1.1 200 Connection Established\r\n\r\n')
