@@ -11,7 +11,12 @@ export interface JwtVerifierOptions {
   maxTtlSeconds: number
 }
 
-export type JwtVerifier = (token: string) => Promise<Principal | null>
+/**
+ * The token's principal, or null. `refused` hears why a token was refused, in words safe to log
+ * (a claim's name, jose's error code; never the token or a claim's value): a wrong JWT_ISSUER or
+ * JWT_AUDIENCE, or an issuer that cannot be reached, otherwise shows only as 401s.
+ */
+export type JwtVerifier = (token: string, refused?: (reason: string) => void) => Promise<Principal | null>
 
 const CLOCK_TOLERANCE_SECONDS = 30
 
@@ -23,7 +28,7 @@ const CLOCK_TOLERANCE_SECONDS = 30
 export function createJwtVerifier (directory: PrincipalDirectory, opts: JwtVerifierOptions, keySet?: JWTVerifyGetKey): JwtVerifier {
   // the key set is fetched through the egress proxy, like Salesforce
   const jwks = keySet ?? lastKnownOnFailure(createRemoteJWKSet(new URL(opts.jwksUrl), { timeoutDuration: 5000, cooldownDuration: 30000, [customFetch]: egressFetch }))
-  return async (token) => {
+  return async (token, refused) => {
     try {
       const { payload } = await jwtVerify(token, jwks, {
         issuer: opts.issuer,
@@ -33,13 +38,25 @@ export function createJwtVerifier (directory: PrincipalDirectory, opts: JwtVerif
         // a token without exp never stops working once it leaks
         requiredClaims: ['exp'],
       })
-      if (!withinLifetime(payload, opts.maxTtlSeconds)) return null
-      if (typeof payload.sub !== 'string') return null
-      return directory.bySubject.get(payload.sub) ?? null
-    } catch {
-      return null
+      if (!withinLifetime(payload, opts.maxTtlSeconds)) return refusedFor('lifetime over JWT_MAX_TTL_SECONDS, or issued in the future', refused)
+      if (typeof payload.sub !== 'string') return refusedFor('no sub claim', refused)
+      return directory.bySubject.get(payload.sub) ?? refusedFor('no principal has this subject', refused)
+    } catch (err) {
+      return refusedFor(refusalReason(err), refused)
     }
   }
+}
+
+function refusedFor (reason: string, refused: ((reason: string) => void) | undefined): null {
+  refused?.(reason)
+  return null
+}
+
+/** jose's words for a refusal, reduced to what may be logged: a failed claim's name, else the error code. */
+function refusalReason (err: unknown): string {
+  if (err instanceof errors.JWTClaimValidationFailed || err instanceof errors.JWTExpired) return `${err.claim} claim`
+  const code = (err as { code?: unknown } | null)?.code
+  return typeof code === 'string' && /^ERR_[A-Z_]{1,60}$/.test(code) ? code : 'malformed token'
 }
 
 const RETRY_AFTER_FAILURE_MS = 30_000

@@ -86,7 +86,7 @@ async function authPlugin (app: FastifyInstance, opts: AuthPluginOptions): Promi
       if (required === 'optional' && token === null && request.headers.authorization === undefined) return done()
       if (token && looksLikeApiKey(token)) return admit(request, reply, done, required, role, verifyApiKey(opts.directory, token))
       if (token && opts.jwtVerifier) {
-        opts.jwtVerifier(token).then(
+        opts.jwtVerifier(token, reason => request.log.info({ reason }, 'caller JWT refused')).then(
           principal => admit(request, reply, done, required, role, principal),
           () => admit(request, reply, done, required, role, null))
         return

@@ -5,6 +5,7 @@ import { SignJWT, exportJWK, generateKeyPair } from 'jose'
 import { acmeDefinition, bearer, buildTestApp, startSim, tempFileStore } from '../helper.ts'
 import { generateApiKey } from '../../src/auth/api-key.ts'
 import { parsePrincipals } from '../../src/auth/principals.ts'
+import { captureLogs } from '../support/log-capture.ts'
 
 const SUB = 'system:serviceaccount:billing:billing'
 const ISS = 'https://kubernetes.default.svc.cluster.local'
@@ -29,10 +30,12 @@ t.test('callers authenticate with JWTs verified against a JWKS (e.g. Kubernetes 
   await store.write('acme', acmeDefinition(sim), 0)
   const admin = generateApiKey('ops')
   const doc = { principals: [{ id: 'billing', kind: 'service', jwtSubjects: [SUB], connections: ['acme'] }, { id: 'ops', kind: 'admin', apiKeySha256: [admin.sha256], jwtSubjects: [ADMIN_SUB] }] }
+  const logs = captureLogs('info')
   const { app } = await buildTestApp(t, {
     secretStore: store,
     principals: { directory: parsePrincipals(doc), json: JSON.stringify(doc), billingKey: '', reportingKey: '', adminKey: admin.key },
     env: { JWKS_URL: jwksUrl, JWT_ISSUER: ISS, JWT_AUDIENCE: AUD },
+    logger: logs.logger,
   })
   const sign = (claims: { sub?: string, iss?: string, aud?: string, exp?: string | number }, key = privateKey, kid = 'k1') =>
     new SignJWT({}).setProtectedHeader({ alg: 'RS256', kid }).setSubject(claims.sub ?? SUB).setIssuer(claims.iss ?? ISS)
@@ -41,9 +44,17 @@ t.test('callers authenticate with JWTs verified against a JWKS (e.g. Kubernetes 
 
   t.equal(await ask(await sign({})), 200, 'a valid service-account token')
   t.equal(await ask(await sign({ aud: 'someone-else' })), 401, 'wrong audience')
-  t.equal(await ask(await sign({ iss: 'https://evil.example' })), 401, 'wrong issuer')
+  const wrongIssuer = await sign({ iss: 'https://evil.example' })
+  t.equal(await ask(wrongIssuer), 401, 'wrong issuer')
+  // an operator whose JWT_ISSUER or JWT_AUDIENCE is wrong sees why in the log: the claim, never the token or its value
+  const refusals = () => logs.records().filter(r => r.msg === 'caller JWT refused').map(r => r.reason)
+  t.same(refusals(), ['aud claim', 'iss claim'])
+  t.notMatch(logs.text(), wrongIssuer.split('.')[1])
+  t.notMatch(logs.text(), 'evil.example')
   t.equal(await ask(await sign({ exp: Math.floor(Date.now() / 1000) - 3600 })), 401, 'expired')
   t.equal(await ask(await sign({ sub: 'system:serviceaccount:other:other' })), 401, 'unknown subject')
+  t.equal(refusals().at(-1), 'no principal has this subject')
+  t.notMatch(logs.text(), 'serviceaccount:other')
   const other = await generateKeyPair('RS256')
   t.equal(await ask(await sign({}, other.privateKey)), 401, 'signed by a key not in the JWKS')
   t.equal(await ask(await sign({}, other.privateKey, 'unknown-kid')), 401, 'unknown key id')
