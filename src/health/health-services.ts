@@ -9,7 +9,7 @@ import type { LoginGate } from '../sessions/login-gate.ts'
 import type { SessionService } from '../sessions/session-service.ts'
 import { retiredFlowProblem, type StoredLogin } from '../sessions/stored-login.ts'
 import type { SharedState } from '../shared-state/shared-state.ts'
-import { healthDoc } from '../shared-state/state-names.ts'
+import { apiUsageDoc, healthDoc, orgIdentityDoc } from '../shared-state/state-names.ts'
 import type { BrokerMetrics } from '../metrics/metrics.ts'
 import type { Notifier } from '../notifications/notifier.ts'
 import { ConnectionValidator, type SessionChecker } from './connection-validator.ts'
@@ -37,8 +37,8 @@ export interface HealthServicesOptions {
   now: () => number
   /** the time validation rounds run on and checks are judged at; default the system clock */
   clock?: Clock
-  /** a validated rotation, replace or rollback counts as a successful full check */
-  admin: Pick<ConnectionAdmin, 'onWritten'>
+  /** a validated rotation, replace or rollback counts as a successful full check; a deleted connection's health goes with it */
+  admin: Pick<ConnectionAdmin, 'onWritten' | 'beforeRemove'>
   /** status changes and sunset/expiry thresholds become notifications (src/notifications/) */
   notifier?: Notifier
   /** retired flows and a pending certificate rotation's key, for the full check's login (src/sessions/stored-login.ts) */
@@ -118,6 +118,12 @@ export function buildHealth (opts: HealthServicesOptions): HealthServices {
   }
   // a login that worked, on any path (a caller's session, an admin's rotation or rollback), is a success health records
   opts.admin.onWritten(async (name, version) => { await validator.recordSuccess(name, version) })
+  // A connection created again under a deleted one's name starts at version 1 again (file store,
+  // Vault after a metadata delete): what was recorded of the deleted one (its org, readiness, flow
+  // setting, API usage) would pass for the new one's. It goes with the connection (read as absent).
+  opts.admin.beforeRemove(async (name) => {
+    await Promise.all([healthDoc(name), orgIdentityDoc(name), apiUsageDoc(name)].map(key => sharedState.putJson(key, null, 1)))
+  })
   opts.gate.onLogin(async ({ connection, version, purpose }) => {
     // the validator records its own logins; a caller's login is a check health did not have to make
     if (purpose === 'miss' || purpose === 'refresh') await validator.recordSuccess(connection, version)

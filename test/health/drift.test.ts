@@ -110,3 +110,20 @@ t.test('stored hosts: a generic login host with JWT and an instance host are war
   t.match(instanced.drift, [{ kind: 'instanced_host', hint: /Summer '26/ }])
   t.notOk(rows.find(r => r.connection === 'acme')!.drift, 'a My Domain connection has none')
 })
+
+t.test('a connection deleted and created again under its name starts afresh: the deleted one\'s org is no drift of the new one', async t => {
+  const sim = await startSim(t)
+  const { admin, session, app, principals } = await broker(t, sim, acmeDefinition(sim))
+  t.equal((await check(admin)).status, 'ok')
+  t.equal((await session()).statusCode, 200)
+  t.equal((await admin('GET', '/health/salesforce')).json().connections[0].status, 'ok', 'the org behind version 1 is recorded')
+  t.equal((await app.inject({ method: 'DELETE', url: '/v1/admin/connections/acme', headers: bearer(principals.adminKey) })).statusCode, 204)
+  // another org now answers these credentials (as a new connection of the same name might point elsewhere)
+  await control(sim, 'POST', '/refresh')
+  const created = await admin('PUT', '/v1/admin/connections/acme', acmeDefinition(sim))
+  t.equal(created.statusCode, 201, 'created anew: version 1 again')
+  t.equal((await session()).statusCode, 200)
+  const health = (await admin('GET', '/health/salesforce')).json().connections[0]
+  t.notOk(health.drift, 'a new connection has no history to drift from')
+  t.equal(health.status, 'ok')
+})
