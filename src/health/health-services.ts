@@ -107,7 +107,11 @@ export function buildHealth (opts: HealthServicesOptions): HealthServices {
     passwordExpiryWarnDays: config.PASSWORD_EXPIRY_WARN_DAYS,
     leaseTtlMs: config.LOGIN_LEASE_TTL_MS,
     ...(clock ? { clock: () => clock.now() } : {}),
-    ...(events ? { onRecorded: (previous: StoredHealth | null, next: StoredHealth) => events.statusRecorded(previous, next) } : {}),
+    onRecorded: (previous: StoredHealth | null, next: StoredHealth) => {
+      events?.statusRecorded(previous, next)
+      // the replicas that did not check learn of the result now, not at their next round's slot
+      sharedState.publish({ type: 'health', connection: next.connection }).catch(() => {})
+    },
     retired: (name, definition) => retiredFlowProblem(name, definition, opts.flowSunsets, opts.now()),
     ...(opts.storedLogin ? { storedLogin: opts.storedLogin } : {}),
   })
@@ -143,6 +147,16 @@ export function buildHealth (opts: HealthServicesOptions): HealthServices {
     ...(clock ? { clock: () => clock.now() } : {}),
     metrics,
     apiUsageWarnRatio: config.API_USAGE_WARN_RATIO,
+  })
+
+  // Every replica exports the gauges, and alerting takes the fleet's max (the chart's PrometheusRule):
+  // a replica still showing the result before the last one would hold an alert back for a round.
+  const followRecorded = async (name: string) => {
+    const view = await reporter.connection(name)
+    if (view) updateHealthGauges(metrics, name, { status: view.status, circuitOpen: view.circuit.state === 'open', apiUsage: view.apiUsage, readiness: view.readiness })
+  }
+  sharedState.onEvent((event) => {
+    if (event.type === 'health') followRecorded(event.connection).catch(() => {})
   })
 
   const service: SalesforceHealthService = {
@@ -183,11 +197,7 @@ export function buildHealth (opts: HealthServicesOptions): HealthServices {
       if (result) await rotateIfDue(name)
       return result
     },
-    // this replica's gauges follow the result another replica recorded
-    validatedElsewhere: async (name) => {
-      const view = await reporter.connection(name)
-      if (view) updateHealthGauges(metrics, name, { status: view.status, circuitOpen: view.circuit.state === 'open', apiUsage: view.apiUsage, readiness: view.readiness })
-    },
+    // no validatedElsewhere: at the slot the result is not recorded yet; the gauges follow its event (followRecorded)
     removed: names => {
       for (const n of names) {
         removeHealthGauges(metrics, n)

@@ -36,6 +36,8 @@ export type BrokerEvent =
    * memory holds the count too, should Redis lose it (a restart without persistence, a failover)
    */
   | { type: 'guard', identity: string, state: unknown }
+  /** a connection's health result was recorded (src/health/): every replica's gauges follow it */
+  | { type: 'health', connection: string }
 
 export interface StreamEntry { id: string, entry: string }
 

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { acmeDefinition, acmeOrg, startSim, tempFileStore } from '../helper.ts'
+import { ACME, acmeDefinition, acmeOrg, startSim, tempFileStore } from '../helper.ts'
 import { buildHealthApp, eventually, health, INTERVAL_MS, nextRound, only, roundClock, roundStartAfter, schedulersIdle, sharedRedis, throughSlots } from './health-helper.ts'
 import { http } from '../support/http.ts'
 
@@ -86,4 +86,35 @@ t.test('two replicas sharing Redis validate each connection once per interval; c
   const afterClose = checks('acme')
   await clock.advance(3 * INTERVAL_MS)
   t.equal(checks('acme'), afterClose, 'no validation after close')
+})
+
+t.test('a result one replica records moves every replica\'s gauges, not a round later: max by connection of the fleet says failing at once', async (t) => {
+  const sim = await startSim(t)
+  const redis = await freshRedis()
+  const store = await tempFileStore(t)
+  await store.write('acme', acmeDefinition(sim, 'oauth_password'), 0)
+  const clock = roundClock()
+  const env = { FULL_VALIDATION_INTERVAL_SECONDS: '3600' }
+  const a = await buildHealthApp(t, { secretStore: store, redisUrl: redis.url, env, overrides: { clock } })
+  const b = await buildHealthApp(t, { secretStore: store, redisUrl: redis.url, env, overrides: { clock } })
+  // the gauges as Prometheus scrapes them; /health/salesforce is not asked (it would refresh the replica it reaches)
+  const gauges = () => Promise.all([a, b].map(async r => {
+    const line = (await (await fetch(`${r.url}/metrics`)).text()).split('\n').find(l => l.startsWith('sfb_connection_validation_status{connection="acme"}'))
+    return line === undefined ? undefined : Number(line.split(' ').pop())
+  }))
+
+  await throughSlots(clock, 1, 2)
+  await schedulersIdle(clock)
+  t.same(await eventually(gauges, g => g.every(v => v === 1)), [1, 1], 'the first round: ok everywhere')
+
+  // the password changes at Salesforce, which ends the sessions: the next round's check logs in and is refused
+  const user = sim.org('acme').users.get(ACME.username)
+  if (!user) throw new Error('no user')
+  user.password = 'S0meone-Changed-It'
+  sim.expireSessions('acme')
+  await clock.advanceTo(roundStartAfter(clock.now()))
+  await throughSlots(clock, 1, 2)
+  await schedulersIdle(clock)
+  t.equal(sim.stats('acme').failures, 1, 'one replica checked, with one failed login')
+  t.same(await eventually(gauges, g => g.every(v => v === 0), 3000), [0, 0], 'both replicas export failing: the one that checked and the one that did not')
 })
