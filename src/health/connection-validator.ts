@@ -60,6 +60,12 @@ export interface ValidateOptions {
   probe?: boolean
 }
 
+/**
+ * Failures of the session's API calls, found after a login that worked (API Access Control, the
+ * org's daily API limit, a retired API version): another login does not change them.
+ */
+const API_REFUSALS: ReadonlySet<string> = new Set(['api_access_blocked', 'api_limit_exceeded', 'api_version_retired'])
+
 /** how long a stored result outlives its connection's last check (a deleted connection's result fades) */
 const RESULT_TTL_MS = 7 * 24 * 3600_000
 
@@ -223,9 +229,12 @@ export class ConnectionValidator {
   /**
    * A login made elsewhere (an admin's validated rotation, rollback or migration) succeeded with this
    * secret version: recorded as a full check, so counters reset and lastSuccessAt moves on every path.
+   * `loginOnly`: a caller's login, which proves the secret and nothing after it: a refusal of the
+   * session's API calls the last check of this version found stands until a check says otherwise.
    */
-  async recordSuccess (name: string, version: number): Promise<StoredHealth> {
+  async recordSuccess (name: string, version: number, loginOnly = false): Promise<StoredHealth> {
     const previous = await this.opts.state.getJson<StoredHealth>(healthDoc(name))
+    if (loginOnly && previous?.secretVersion === version && API_REFUSALS.has(previous.classification)) return previous
     // a success closed the circuit of its version
     return this.record(name, version, { status: 'ok', classification: 'ok', checkKind: 'full' }, previous, null)
   }

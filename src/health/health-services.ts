@@ -130,7 +130,7 @@ export function buildHealth (opts: HealthServicesOptions): HealthServices {
   })
   opts.gate.onLogin(async ({ connection, version, purpose }) => {
     // the validator records its own logins; a caller's login is a check health did not have to make
-    if (purpose === 'miss' || purpose === 'refresh') await validator.recordSuccess(connection, version)
+    if (purpose === 'miss' || purpose === 'refresh') await validator.recordSuccess(connection, version, true)
   })
   const reporter = new HealthReporter({
     secrets: secretStore,

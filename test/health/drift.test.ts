@@ -127,3 +127,21 @@ t.test('a connection deleted and created again under its name starts afresh: the
   t.notOk(health.drift, 'a new connection has no history to drift from')
   t.equal(health.status, 'ok')
 })
+
+t.test('API Access Control: a caller\'s login that works does not make the connection ok again (the session still may not call the API)', async t => {
+  const sim = await startSim(t)
+  const { app, principals } = await buildTestApp(t)
+  const admin = (method: 'GET' | 'POST' | 'PUT', url: string, payload?: object) => app.inject({ method, url, payload, headers: bearer(principals.adminKey) })
+  t.equal((await admin('PUT', '/v1/admin/connections/acme', acmeDefinition(sim))).statusCode, 201)
+  await control(sim, 'PATCH', '', { apiAccessControl: true })
+  t.equal((await check(admin)).classification, 'api_access_blocked')
+  // the cached session goes (the kill switch here; its end or a purge alike): a caller's request logs in again, and that login succeeds
+  t.equal((await admin('POST', '/v1/admin/connections/acme/sessions/revoke')).statusCode, 200)
+  const before = sim.stats('acme').successes
+  const served = await app.inject({ method: 'POST', url: '/v1/connections/acme/session', headers: bearer(principals.billingKey) })
+  t.equal(served.statusCode, 200)
+  t.equal(sim.stats('acme').successes - before, 1, 'the caller\'s login succeeded')
+  const health = (await admin('GET', '/health/salesforce')).json().connections[0]
+  t.equal(health.status, 'failing', 'still failing: the login never was the problem')
+  t.equal(health.classification, 'api_access_blocked')
+})
