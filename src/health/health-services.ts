@@ -151,12 +151,20 @@ export function buildHealth (opts: HealthServicesOptions): HealthServices {
 
   // Every replica exports the gauges, and alerting takes the fleet's max (the chart's PrometheusRule):
   // a replica still showing the result before the last one would hold an alert back for a round.
+  const forgetGauges = (name: string) => {
+    removeHealthGauges(metrics, name)
+    removeFlowSunsetGauge(metrics, name)
+    metrics.certificateExpiry.remove({ connection: name })
+    metrics.certificateIssued.remove({ connection: name })
+  }
   const followRecorded = async (name: string) => {
     const view = await reporter.connection(name)
     if (view) updateHealthGauges(metrics, name, { status: view.status, circuitOpen: view.circuit.state === 'open', apiUsage: view.apiUsage, readiness: view.readiness })
+    else forgetGauges(name)
   }
   sharedState.onEvent((event) => {
-    if (event.type === 'health') followRecorded(event.connection).catch(() => {})
+    // a delete purges the connection's sessions fleet-wide: its series go with it, not at the next round
+    if (event.type === 'health' || event.type === 'purge') followRecorded(event.connection).catch(() => {})
   })
 
   const service: SalesforceHealthService = {
@@ -198,14 +206,7 @@ export function buildHealth (opts: HealthServicesOptions): HealthServices {
       return result
     },
     // no validatedElsewhere: at the slot the result is not recorded yet; the gauges follow its event (followRecorded)
-    removed: names => {
-      for (const n of names) {
-        removeHealthGauges(metrics, n)
-        removeFlowSunsetGauge(metrics, n)
-        metrics.certificateExpiry.remove({ connection: n })
-        metrics.certificateIssued.remove({ connection: n })
-      }
-    },
+    removed: names => { for (const n of names) forgetGauges(n) },
     neverChecked: async name => (await sharedState.getJson(healthDoc(name))) === null,
     state: sharedState,
     logger,

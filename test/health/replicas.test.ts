@@ -1,5 +1,5 @@
 import t from 'tap'
-import { ACME, acmeDefinition, acmeOrg, startSim, tempFileStore } from '../helper.ts'
+import { ACME, acmeDefinition, acmeOrg, bearer, startSim, tempFileStore } from '../helper.ts'
 import { buildHealthApp, eventually, health, INTERVAL_MS, nextRound, only, roundClock, roundStartAfter, schedulersIdle, sharedRedis, throughSlots } from './health-helper.ts'
 import { http } from '../support/http.ts'
 
@@ -117,4 +117,27 @@ t.test('a result one replica records moves every replica\'s gauges, not a round 
   await schedulersIdle(clock)
   t.equal(sim.stats('acme').failures, 1, 'one replica checked, with one failed login')
   t.same(await eventually(gauges, g => g.every(v => v === 0), 3000), [0, 0], 'both replicas export failing: the one that checked and the one that did not')
+})
+
+t.test('a deleted connection leaves every replica\'s gauges at once, not at the next round: its failing series stops alerting', async (t) => {
+  const sim = await startSim(t)
+  const redis = await freshRedis()
+  const store = await tempFileStore(t)
+  await store.write('acme', acmeDefinition(sim, 'oauth_password'), 0)
+  const clock = roundClock()
+  const a = await buildHealthApp(t, { secretStore: store, redisUrl: redis.url, overrides: { clock } })
+  const b = await buildHealthApp(t, { secretStore: store, redisUrl: redis.url, overrides: { clock } })
+  const series = () => Promise.all([a, b].map(async r => (await (await fetch(`${r.url}/metrics`)).text()).split('\n')
+    .filter(l => /^sfb_(connection_validation_status|circuit_open)\{connection="acme"\}/.test(l)).length))
+
+  const user = sim.org('acme').users.get(ACME.username)
+  if (!user) throw new Error('no user')
+  user.password = 'S0meone-Changed-It'
+  await throughSlots(clock, 1, 2)
+  await schedulersIdle(clock)
+  t.same(await eventually(series, n => n.every(v => v === 2)), [2, 2], 'both replicas export the failing connection')
+
+  const deleted = await a.app.inject({ method: 'DELETE', url: '/v1/admin/connections/acme', headers: bearer(a.principals.adminKey) })
+  t.equal(deleted.statusCode, 204)
+  t.same(await eventually(series, n => n.every(v => v === 0), 3000), [0, 0], 'no replica exports it any more')
 })
