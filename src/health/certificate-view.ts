@@ -30,7 +30,8 @@ export function certificateHealth (d: ConnectionDefinition, now = Date.now()): C
     const issuedAt = Date.parse(cert.validFrom)
     return {
       notAfter: new Date(notAfter).toISOString(),
-      daysLeft: Math.floor((notAfter - now) / DAY_MS),
+      // rounded up, as a flow sunset's: a certificate in its last day has 1 day left, not 0 ("already")
+      daysLeft: Math.ceil((notAfter - now) / DAY_MS),
       issuedAt: new Date(issuedAt).toISOString(),
       ageDays: Math.max(0, Math.floor((now - issuedAt) / DAY_MS)),
       fingerprint256: cert.fingerprint256,

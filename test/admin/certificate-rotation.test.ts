@@ -176,7 +176,7 @@ t.test('key age and expiry in health and metrics; CERT_ROTATION_START_DAYS start
   const checked = await admin('POST', '/health/salesforce/acme/check')
   t.equal(checked.statusCode, 200, checked.body)
   const health = checked.json()
-  t.match(health.certificate, { fingerprint256: first.certificate.fingerprint256, daysLeft: 9, ageDays: 0, keyCustody: 'store' })
+  t.match(health.certificate, { fingerprint256: first.certificate.fingerprint256, daysLeft: 10, ageDays: 0, keyCustody: 'store' })
   t.ok(Math.abs(Date.parse(health.certificate.issuedAt) - Date.now()) < 120_000, 'made just now')
   t.equal(health.status, 'ok', 'outside CERT_EXPIRY_WARN_DAYS (7): ok')
   const metrics = (await app.inject({ url: '/metrics' })).body

@@ -44,15 +44,24 @@ t.test('a certificate far from its end: shown, ok, exported', async (t) => {
   const { health, metric } = await migratedApp(t, {})
   const acme = await health()
   t.equal(acme.status, 'ok')
-  t.match(acme.certificate, { daysLeft: 729, keyCustody: 'store' })
+  t.match(acme.certificate, { daysLeft: 730, keyCustody: 'store' })
   t.equal(await metric(), Math.floor(Date.parse(acme.certificate.notAfter) / 1000), 'sfb_connection_certificate_expiry_timestamp_seconds')
+})
+
+t.test('a certificate in its last day is not called expired: whole days left round up, as a flow sunset\'s do', async (t) => {
+  const { health } = await migratedApp(t, { JWT_CERT_VALIDITY_DAYS: '1' })
+  const acme = await health()
+  t.equal(acme.status, 'warn')
+  t.equal(acme.certificate.daysLeft, 1)
+  t.match(acme.message, /\(in 1 day\)/)
+  t.notMatch(acme.message, /already/)
 })
 
 t.test('inside CERT_EXPIRY_WARN_DAYS the connection is warn; a rotation (the same three steps) makes it ok again', async (t) => {
   const { health, metric, migrate, call } = await migratedApp(t, { JWT_CERT_VALIDITY_DAYS: '10' })
   const before = await health()
   t.equal(before.status, 'warn')
-  t.equal(before.certificate.daysLeft, 9)
+  t.equal(before.certificate.daysLeft, 10)
   t.match(before.message, /certificate .* expires/)
   t.match(before.hint, /certificate-rotation/)
   const oldExpiry = await metric()
