@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import type { CertificateRotation } from '../admin/certificate-rotation.ts'
 import type { ConnectionAdmin } from '../admin/connection-admin.ts'
 import type { Config } from '../config.ts'
@@ -83,6 +84,8 @@ export function buildHealth (opts: HealthServicesOptions): HealthServices {
   const { config, metrics, secretStore, sharedState, clock } = opts
   const intervalMs = config.VALIDATION_INTERVAL_SECONDS * 1000
   const logger = opts.logger.child({ component: 'health' })
+  /** this replica in the `health` events it publishes: it updates its own gauges as it records */
+  const replica = randomBytes(8).toString('hex')
 
   // capacity 1: a ceiling per second, not a rate with a second's worth of burst on top after a quiet spell;
   // on the system clock: it paces real calls to Salesforce, which a test's moved clock does not
@@ -110,7 +113,7 @@ export function buildHealth (opts: HealthServicesOptions): HealthServices {
     onRecorded: (previous: StoredHealth | null, next: StoredHealth) => {
       events?.statusRecorded(previous, next)
       // the replicas that did not check learn of the result now, not at their next round's slot
-      sharedState.publish({ type: 'health', connection: next.connection }).catch(() => {})
+      sharedState.publish({ type: 'health', connection: next.connection, from: replica }).catch(() => {})
     },
     retired: (name, definition) => retiredFlowProblem(name, definition, opts.flowSunsets, opts.now()),
     ...(opts.storedLogin ? { storedLogin: opts.storedLogin } : {}),
@@ -164,7 +167,7 @@ export function buildHealth (opts: HealthServicesOptions): HealthServices {
   }
   sharedState.onEvent((event) => {
     // a delete purges the connection's sessions fleet-wide: its series go with it, not at the next round
-    if (event.type === 'health' || event.type === 'purge') followRecorded(event.connection).catch(() => {})
+    if ((event.type === 'health' && event.from !== replica) || event.type === 'purge') followRecorded(event.connection).catch(() => {})
   })
 
   const service: SalesforceHealthService = {

@@ -62,6 +62,16 @@ if redis.call('pttl', KEYS[3]) < tonumber(ARGV[5]) then redis.call('pexpire', KE
 return 1`
 
 /**
+ * Entries appended to a stream (KEYS[1]) in one command: each with the count limit (ARGV[1], approximate:
+ * whole nodes go), then, when ARGV[2] is not empty, everything older than that id trimmed, exact (XADD
+ * takes only one of MAXLEN and MINID); the entries are ARGV[3..].
+ */
+const APPEND_WITHIN = `
+for i = 3, #ARGV do redis.call('xadd', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'e', ARGV[i]) end
+if ARGV[2] ~= '' then redis.call('xtrim', KEYS[1], 'MINID', ARGV[2]) end
+return 1`
+
+/**
  * A batch of reads in one command (readMany): KEYS[i] is a string read when ARGV[i] is empty, else
  * a rolling window counted after ARGV[i] (exclusive). A missing key answers nil (false in Lua, so
  * the table keeps its length).
@@ -439,14 +449,9 @@ export class RedisSharedState implements SharedState {
   }
 
   async appendToStreamWithin (name: string, entries: string[], retention: StreamRetention): Promise<void> {
-    const key = this.keys.stream(name)
-    // one round trip: the entries with the count limit (approximate: whole nodes go), then the age
-    // limit, exact, so nothing older than it stays (XADD takes only one of MAXLEN and MINID)
-    let p = this.client.pipeline()
-    for (const entry of entries) p = p.xadd(key, 'MAXLEN', '~', String(retention.maxLen), '*', 'e', entry)
-    if (retention.maxAgeMs !== undefined) p = p.xtrim(key, 'MINID', String(Date.now() - retention.maxAgeMs))
-    const results = await p.exec()
-    for (const [err] of results ?? []) if (err) throw err
+    // one command: the entries with the count limit, then the age limit (APPEND_WITHIN)
+    const minId = retention.maxAgeMs === undefined ? '' : String(Date.now() - retention.maxAgeMs)
+    await this.client.eval(APPEND_WITHIN, 1, this.keys.stream(name), String(retention.maxLen), minId, ...entries)
   }
 
   async readStreamRange (name: string, range: StreamRange): Promise<StreamEntry[]> {

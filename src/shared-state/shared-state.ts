@@ -36,8 +36,11 @@ export type BrokerEvent =
    * memory holds the count too, should Redis lose it (a restart without persistence, a failover)
    */
   | { type: 'guard', identity: string, state: unknown }
-  /** a connection's health result was recorded (src/health/): every replica's gauges follow it */
-  | { type: 'health', connection: string }
+  /**
+   * a connection's health result was recorded (src/health/): every other replica's gauges follow it
+   * (`from`: the recording replica's random id; it updated its own gauges as it recorded)
+   */
+  | { type: 'health', connection: string, from: string }
 
 export interface StreamEntry { id: string, entry: string }
 
