@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { SignJWT, exportJWK, generateKeyPair } from 'jose'
@@ -11,6 +11,20 @@ const SUB = 'system:serviceaccount:billing:billing'
 const ISS = 'https://kubernetes.default.svc.cluster.local'
 const AUD = 'sf-broker'
 const ADMIN_SUB = 'system:serviceaccount:ops:ops'
+
+/** A broker whose one caller, billing, is the JWT subject SUB granted acme, its keys at `jwksUrl`; answers the session route's status for a token. */
+async function billingBroker (t: Test, jwksUrl: string, env: Record<string, string> = {}): Promise<(token: string) => Promise<number>> {
+  const sim = await startSim(t)
+  const store = await tempFileStore(t)
+  await store.write('acme', acmeDefinition(sim), 0)
+  const doc = { principals: [{ id: 'billing', kind: 'service', jwtSubjects: [SUB], connections: ['acme'] }] }
+  const { app } = await buildTestApp(t, {
+    secretStore: store,
+    principals: { directory: parsePrincipals(doc), json: JSON.stringify(doc), billingKey: '', reportingKey: '', adminKey: '' },
+    env: { JWKS_URL: jwksUrl, JWT_ISSUER: ISS, JWT_AUDIENCE: AUD, ...env },
+  })
+  return async (token) => (await app.inject({ method: 'POST', url: '/v1/connections/acme/session', headers: bearer(token) })).statusCode
+}
 
 t.test('callers authenticate with JWTs verified against a JWKS (e.g. Kubernetes service-account tokens)', async (t) => {
   const { publicKey, privateKey } = await generateKeyPair('RS256')
@@ -91,18 +105,9 @@ t.test('JWT_MAX_TTL_SECONDS sets the longest lifetime accepted', async (t) => {
   const jwks = createServer((req, res) => { res.setHeader('content-type', 'application/json'); res.end(JSON.stringify({ keys: [jwk] })) })
   await new Promise<void>(resolve => jwks.listen(0, '127.0.0.1', resolve))
   t.teardown(() => new Promise<void>(resolve => jwks.close(() => resolve())))
-  const sim = await startSim(t)
-  const store = await tempFileStore(t)
-  await store.write('acme', acmeDefinition(sim), 0)
-  const doc = { principals: [{ id: 'billing', kind: 'service', jwtSubjects: [SUB], connections: ['acme'] }] }
-  const { app } = await buildTestApp(t, {
-    secretStore: store,
-    principals: { directory: parsePrincipals(doc), json: JSON.stringify(doc), billingKey: '', reportingKey: '', adminKey: '' },
-    env: { JWKS_URL: `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/jwks`, JWT_ISSUER: ISS, JWT_AUDIENCE: AUD, JWT_MAX_TTL_SECONDS: '600' },
-  })
+  const ask = await billingBroker(t, `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/jwks`, { JWT_MAX_TTL_SECONDS: '600' })
   const now = Math.floor(Date.now() / 1000)
   const mint = (claims: Record<string, unknown>) => new SignJWT({ sub: SUB, iss: ISS, aud: AUD, ...claims }).setProtectedHeader({ alg: 'ES256', kid: 'e1' }).sign(privateKey)
-  const ask = async (token: string) => (await app.inject({ method: 'POST', url: '/v1/connections/acme/session', headers: bearer(token) })).statusCode
   t.equal(await ask(await mint({ iat: now, exp: now + 600 })), 200)
   t.equal(await ask(await mint({ iat: now, exp: now + 1800 })), 401)
 })
@@ -125,18 +130,9 @@ t.test('callers keep working on the key set fetched before while the JWKS cannot
   })
   await new Promise<void>(resolve => jwks.listen(0, '127.0.0.1', resolve))
   t.teardown(() => new Promise<void>(resolve => jwks.close(() => resolve())))
-  const sim = await startSim(t)
-  const store = await tempFileStore(t)
-  await store.write('acme', acmeDefinition(sim), 0)
-  const doc = { principals: [{ id: 'billing', kind: 'service', jwtSubjects: [SUB], connections: ['acme'] }] }
-  const { app } = await buildTestApp(t, {
-    secretStore: store,
-    principals: { directory: parsePrincipals(doc), json: JSON.stringify(doc), billingKey: '', reportingKey: '', adminKey: '' },
-    env: { JWKS_URL: `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/openid/v1/jwks`, JWT_ISSUER: ISS, JWT_AUDIENCE: AUD },
-  })
+  const ask = await billingBroker(t, `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/openid/v1/jwks`)
   const mint = (kid = 'k1') => new SignJWT({}).setProtectedHeader({ alg: 'RS256', kid }).setSubject(SUB).setIssuer(ISS)
     .setAudience(AUD).setIssuedAt().setExpirationTime('10m').sign(privateKey)
-  const ask = async (token: string) => (await app.inject({ method: 'POST', url: '/v1/connections/acme/session', headers: bearer(token) })).statusCode
 
   t.equal(await ask(await mint()), 200, 'the key set is fetched and the caller served')
   down = true
