@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { parseAllDocuments } from 'yaml'
-import { loadConfig } from '../../src/config.ts'
+import { FILE_VARIANTS, loadConfig } from '../../src/config.ts'
 import { CHART_DIR, chartValues, findObject, readYaml, renderChart, renderNotes, templateFiles, type K8sObject, type RenderedChart } from './helm-chart.ts'
 import { CONFIG_VARIABLES, FILE_VARIABLES, configDefault, dockerStages, getRoutes, readRepoFile } from './repo.ts'
 import { findInlineSecrets } from './secrets-scan.ts'
@@ -188,6 +188,20 @@ t.test('secrets only arrive by reference, and every variable is one the broker r
     t.equal(config.HOST, '0.0.0.0', 'probes reach the pod')
   }
   t.same(findInlineSecrets(chartValues()), [], 'values.yaml holds no secret')
+})
+
+t.test('a secret setting is never a value: config (a ConfigMap) refuses it, extraEnv takes it from a Secret only', async (t) => {
+  // the settings the broker also reads from <NAME>_FILE are its secrets, and VAULT_TOKEN (read from VAULT_TOKEN_FILE)
+  const secretSettings = [...FILE_VARIANTS, 'VAULT_TOKEN']
+  t.ok(secretSettings.includes('WEBHOOK_SECRET') && secretSettings.includes('FILE_STORE_KEY'), 'the list is the config schema\'s')
+  for (const name of secretSettings) {
+    t.throws(() => renderChart([CI_VALUES, { config: { [name]: 'placeholder-secret-value-0123456789abcdef' } }]), { message: new RegExp(`config\\.${name}:`) }, `config.${name} is refused`)
+    t.throws(() => renderChart([CI_VALUES, { extraEnv: [{ name, value: 'placeholder-secret-value-0123456789abcdef' }] }]), { message: new RegExp(`extraEnv ${name}:.*secretKeyRef`) }, `extraEnv ${name} with a literal value is refused`)
+  }
+  // the way to give one: a reference to a Secret the operator created
+  const fromSecret = renderChart([CI_VALUES, { extraEnv: [{ name: 'WEBHOOK_SECRET', valueFrom: { secretKeyRef: { name: 'sf-broker-webhook', key: 'WEBHOOK_SECRET' } } }] }])
+  t.same(container(fromSecret).env.find((e: any) => e.name === 'WEBHOOK_SECRET').valueFrom, { secretKeyRef: { name: 'sf-broker-webhook', key: 'WEBHOOK_SECRET' } })
+  t.notOk('WEBHOOK_SECRET' in (get(fromSecret, 'ConfigMap').data ?? {}))
 })
 
 t.test('the secret scanner sees the shapes it is meant to', async (t) => {

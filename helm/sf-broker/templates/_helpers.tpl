@@ -107,3 +107,11 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- define "sf-broker.sfbKeyDir" -}}
 /etc/sf-broker/sfb
 {{- end }}
+
+{{/*
+The broker's secret settings: those it also reads from <NAME>_FILE, and VAULT_TOKEN. Never a value of
+this chart (config lands in a ConfigMap, an extraEnv value in the pod spec): only a Secret reference.
+*/}}
+{{- define "sf-broker.secretSettings" -}}
+VAULT_TOKEN VAULT_ROLE_ID VAULT_SECRET_ID FILE_STORE_KEY REDIS_PASSWORD SESSION_ENCRYPTION_KEY SESSION_ENCRYPTION_KEY_PREVIOUS METRICS_TOKEN WEBHOOK_SECRET WEBHOOK_SECRET_PREVIOUS
+{{- end }}
