@@ -204,6 +204,49 @@ t.test('a secret setting is never a value: config (a ConfigMap) refuses it, extr
   t.notOk('WEBHOOK_SECRET' in (get(fromSecret, 'ConfigMap').data ?? {}))
 })
 
+/** The pod's environment as the broker would read it, with placeholder Secret contents. */
+function podEnvironment (rendered: RenderedChart): NodeJS.ProcessEnv {
+  const secretValues: Record<string, string> = { SESSION_ENCRYPTION_KEY: Buffer.alloc(32, 2).toString('base64'), REDIS_URL: 'rediss://:pw@redis:6379/0' }
+  const env = Object.fromEntries(container(rendered).env.map((e: any) => [e.name, e.value ?? secretValues[e.name] ?? 'placeholder']))
+  return { ...get(rendered, 'ConfigMap').data, ...env }
+}
+
+t.test('a value the broker refuses at start is refused by helm, not by a crash-looping pod', async (t) => {
+  const refused: Array<[string, unknown]> = [
+    ['vault.timeoutMs', { vault: { timeoutMs: 50 } }],
+    ['vault.kvMount', { vault: { kvMount: 'kv/v2' } }],
+    ['vault.kvMount', { vault: { kvMount: 'team.kv' } }],
+    ['vault.pathPrefix', { vault: { pathPrefix: '/sf-broker/' } }],
+    ['vault.pathPrefix', { vault: { pathPrefix: 'team.a' } }],
+    ['jwt.jwksUrl', { jwt: { jwksUrl: 'http://kubernetes.default.svc/openid/v1/jwks', issuer: 'https://kubernetes.default.svc', audience: 'sf-broker' } }],
+    ['jwt', { jwt: { jwksUrl: 'https://kubernetes.default.svc/openid/v1/jwks' } }],
+    ['jwt', { jwt: { jwksUrl: 'https://kubernetes.default.svc/openid/v1/jwks', audience: 'sf-broker' } }],
+    ['jwt', { jwt: { issuer: 'https://kubernetes.default.svc', audience: 'sf-broker' } }],
+  ]
+  for (const [value, override] of refused) {
+    // what the pod would do with it: exit 78 at every start
+    let rendered: RenderedChart | undefined
+    try {
+      rendered = renderChart([CI_VALUES, override])
+    } catch (err) {
+      // helm's schema error says /vault/timeoutMs, a template's fail vault.timeoutMs
+      t.match((err as Error).message, new RegExp(value.split('.').join('\\W+')), `${JSON.stringify(override)}: helm names ${value}`)
+      continue
+    }
+    t.throws(() => loadConfig(podEnvironment(rendered)), `${JSON.stringify(override)}: the broker refuses it`)
+    t.fail(`${JSON.stringify(override)}: helm rendered a value the broker refuses at start`)
+  }
+  // their valid neighbours still render, and start
+  for (const override of [
+    { vault: { timeoutMs: 100, kvMount: 'kv-v2', pathPrefix: 'team_a/sf-broker' } },
+    { jwt: { jwksUrl: 'https://kubernetes.default.svc/openid/v1/jwks', issuer: 'https://kubernetes.default.svc', audience: 'sf-broker' } },
+    { jwt: { jwksUrl: 'http://127.0.0.1:8080/jwks', issuer: 'https://kubernetes.default.svc', audience: 'sf-broker' } },
+  ]) {
+    const config = loadConfig(podEnvironment(renderChart([CI_VALUES, override])))
+    t.ok(config, `${JSON.stringify(override)} renders and starts`)
+  }
+})
+
 t.test('the secret scanner sees the shapes it is meant to', async (t) => {
   const found = findInlineSecrets({
     a: { password: 'hunter2', tokenKey: 'VAULT_TOKEN', existingSecret: 'name', SECRET_STORE: 'vault' },
