@@ -140,6 +140,36 @@ t.test('the pod is locked down: non-root, read-only root, no capabilities, Runti
   t.ok(pod.terminationGracePeriodSeconds > 10 + Number(c.lifecycle.preStop.exec.command[1]), 'grace period covers preStop + the 10 s drain')
 })
 
+t.test('the grace period covers the preStop sleep and the broker\'s drain (SHUTDOWN_TIMEOUT_MS), or helm refuses', async (t) => {
+  // the kubelet counts terminationGracePeriodSeconds from the preStop hook; SIGTERM comes after it, and the
+  // broker may take SHUTDOWN_TIMEOUT_MS to answer what is in flight: a SIGKILL before that cuts those requests
+  const stopSeconds = (rendered: RenderedChart) => {
+    const pod = get(rendered, 'Deployment').spec.template.spec
+    const shutdownMs = Number(get(rendered, 'ConfigMap').data?.SHUTDOWN_TIMEOUT_MS ?? configDefault('SHUTDOWN_TIMEOUT_MS'))
+    return { grace: pod.terminationGracePeriodSeconds, needed: Number(pod.containers[0].lifecycle.preStop.exec.command[1]) + shutdownMs / 1000 }
+  }
+  for (const override of [
+    { config: { SHUTDOWN_TIMEOUT_MS: '30000' } },
+    { config: { SHUTDOWN_TIMEOUT_MS: 25000 } },
+    { preStopSleepSeconds: 20, config: { SHUTDOWN_TIMEOUT_MS: '10000' } },
+    { terminationGracePeriodSeconds: 12 },
+  ]) {
+    let rendered: RenderedChart | undefined
+    try {
+      rendered = renderChart([CI_VALUES, override])
+    } catch (err) {
+      t.match((err as Error).message, /terminationGracePeriodSeconds/, `${JSON.stringify(override)}: refused, naming terminationGracePeriodSeconds`)
+      continue
+    }
+    const { grace, needed } = stopSeconds(rendered)
+    t.ok(grace > needed, `${JSON.stringify(override)}: grace ${grace} s > preStop + drain ${needed} s`)
+  }
+  for (const override of [{}, { terminationGracePeriodSeconds: 70, config: { SHUTDOWN_TIMEOUT_MS: '60000' } }]) {
+    const { grace, needed } = stopSeconds(renderChart([CI_VALUES, override]))
+    t.ok(grace > needed, `${JSON.stringify(override)}: renders, grace ${grace} s > ${needed} s`)
+  }
+})
+
 t.test('Vault Kubernetes auth uses a projected token with audience vault, where the broker reads it', async (t) => {
   const pod = get(chart, 'Deployment').spec.template.spec
   const token = pod.volumes.find((v: any) => v.name === 'vault-token').projected.sources[0].serviceAccountToken
