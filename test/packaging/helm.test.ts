@@ -304,6 +304,33 @@ t.test('HPA, PDB and spreading keep two pods up on different nodes', async (t) =
   t.same(get(chart, 'Deployment').spec.template.metadata.labels, selector)
 })
 
+t.test('the PDB never blocks a drain and the HPA\'s bounds are ones the API server accepts, or helm refuses', async (t) => {
+  // minAvailable equal to the pods there are: every eviction is refused (429) and `kubectl drain` waits forever;
+  // maxReplicas below minReplicas: the API server refuses the HPA, after helm said yes
+  for (const override of [
+    { autoscaling: { minReplicas: 1 } },
+    { autoscaling: { enabled: false }, replicaCount: 1 },
+    { autoscaling: { minReplicas: 2 }, podDisruptionBudget: { minAvailable: 2 } },
+    { autoscaling: { minReplicas: 4, maxReplicas: 3 } },
+  ]) {
+    let rendered: RenderedChart | undefined
+    try {
+      rendered = renderChart([CI_VALUES, override])
+    } catch (err) {
+      t.match((err as Error).message, /minAvailable|maxReplicas/, `${JSON.stringify(override)}: refused, naming the value`)
+      continue
+    }
+    const hpa = findObject(rendered, 'HorizontalPodAutoscaler')
+    const fewest = hpa ? hpa.spec.minReplicas : get(rendered, 'Deployment').spec.replicas
+    const pdb = findObject(rendered, 'PodDisruptionBudget')
+    t.ok(pdb === undefined || typeof pdb.spec.minAvailable !== 'number' || pdb.spec.minAvailable < fewest, `${JSON.stringify(override)}: PDB minAvailable ${pdb?.spec.minAvailable} < ${fewest} pods`)
+    t.ok(hpa === undefined || hpa.spec.maxReplicas >= hpa.spec.minReplicas, `${JSON.stringify(override)}: maxReplicas >= minReplicas`)
+  }
+  // one replica without a PDB is a choice the chart leaves to the operator (SHARED_STATE=memory needs exactly one)
+  t.equal(findObject(renderChart([CI_VALUES, { autoscaling: { enabled: false }, replicaCount: 1, podDisruptionBudget: { enabled: false } }]), 'PodDisruptionBudget'), undefined)
+  t.equal(get(renderChart([CI_VALUES, { autoscaling: { minReplicas: 2, maxReplicas: 2 } }]), 'PodDisruptionBudget').spec.minAvailable, 1)
+})
+
 t.test('the NetworkPolicy admits labelled callers and lets out only DNS, Redis, Vault and HTTPS', async (t) => {
   const policy = get(chart, 'NetworkPolicy')
   t.same(policy.spec.policyTypes, ['Ingress', 'Egress'])
