@@ -277,6 +277,21 @@ t.test('a value the broker refuses at start is refused by helm, not by a crash-l
   }
 })
 
+t.test('a proxy password is never a value: helm refuses user:password@ in proxy.* and in an extraEnv proxy value', async (t) => {
+  // undici sends a proxy URL's user:password as Proxy-Authorization, so an authenticated proxy is written that way
+  const withPassword = 'http://svc-broker:placeholder-proxy-password@proxy.corp:3128'
+  for (const key of ['httpsProxy', 'httpProxy']) {
+    t.throws(() => renderChart([CI_VALUES, { proxy: { [key]: withPassword } }]), { message: new RegExp(`proxy\\W+${key}`) }, `proxy.${key} with a password is refused`)
+  }
+  for (const name of ['HTTPS_PROXY', 'HTTP_PROXY', 'https_proxy', 'http_proxy']) {
+    t.throws(() => renderChart([CI_VALUES, { extraEnv: [{ name, value: withPassword }] }]), { message: new RegExp(`extraEnv ${name}:.*secretKeyRef`) }, `extraEnv ${name} with a password is refused`)
+  }
+  const plain = renderChart([CI_VALUES, { proxy: { httpsProxy: 'http://proxy.corp:3128', noProxy: '.svc' } }])
+  t.equal(get(plain, 'ConfigMap').data?.HTTPS_PROXY, 'http://proxy.corp:3128', 'a proxy without a password is a setting like any other')
+  const fromSecret = renderChart([CI_VALUES, { extraEnv: [{ name: 'HTTPS_PROXY', valueFrom: { secretKeyRef: { name: 'egress-proxy', key: 'url' } } }] }])
+  t.same(container(fromSecret).env.find((e: any) => e.name === 'HTTPS_PROXY').valueFrom, { secretKeyRef: { name: 'egress-proxy', key: 'url' } }, 'an authenticated proxy comes from a Secret')
+})
+
 t.test('the secret scanner sees the shapes it is meant to', async (t) => {
   const found = findInlineSecrets({
     a: { password: 'hunter2', tokenKey: 'VAULT_TOKEN', existingSecret: 'name', SECRET_STORE: 'vault' },
