@@ -91,7 +91,9 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 
 {{/* resources.limits.memory in MiB (Ki, Mi, Gi, Ti, k, M, G, T or bytes), 0 when unset. */}}
 {{- define "sf-broker.memoryLimitMiB" -}}
-{{- $limit := toString (dig "limits" "memory" "" .Values.resources) -}}
+{{- $raw := dig "limits" "memory" "" .Values.resources -}}
+{{- /* a number from a values file is a float64, which toString writes as 4.02653184e+08 */ -}}
+{{- $limit := ternary (printf "%.0f" $raw) (toString $raw) (kindIs "float64" $raw) -}}
 {{- if $limit -}}
 {{- $number := regexFind "^[0-9.]+" $limit -}}
 {{- $unit := trimPrefix $number $limit -}}
