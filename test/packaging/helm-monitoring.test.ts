@@ -70,6 +70,25 @@ t.test('the PrometheusRule alerts on a broker down, a 5xx rate, failing connecti
   t.equal(tunedRules.find((r: any) => r.alert === 'SfBrokerConnectionFailing').for, '30m')
 })
 
+t.test('the alerts need the scrape that gives their job label: without the ServiceMonitor helm refuses them', async (t) => {
+  // every rule selects job="<Service name>", the label the chart's ServiceMonitor scrape carries; scraped any
+  // other way (or not at all), absent(up{job=…}) holds from the start: SfBrokerDown pages for good, the rest never fire
+  let rendered: RenderedChart | undefined
+  try {
+    rendered = renderChart([CI_VALUES, { prometheusRule: { enabled: true } }])
+  } catch (err) {
+    t.match((err as Error).message, /prometheusRule\.enabled needs serviceMonitor\.enabled/, 'refused, naming the value to set')
+  }
+  if (rendered !== undefined) {
+    const monitor = findObject(rendered, 'ServiceMonitor')
+    t.ok(monitor, 'a PrometheusRule comes with the ServiceMonitor whose scrape its job selector names')
+  }
+  const both = renderChart([CI_VALUES, { prometheusRule: { enabled: true }, serviceMonitor: { enabled: true } }])
+  const service = get(both, 'Service').metadata.name
+  t.same(get(both, 'ServiceMonitor').spec.selector.matchLabels, get(both, 'Service').spec.selector, 'the ServiceMonitor scrapes the Service (job = its name)')
+  for (const r of get(both, 'PrometheusRule').spec.groups[0].rules) t.match(r.expr, `job="${service}"`, r.alert)
+})
+
 t.test('the Grafana dashboard is a ConfigMap the sidecar loads, charting the broker\'s series', async (t) => {
   const configMap = get(full, 'ConfigMap', 'rel-sf-broker-dashboard')
   t.equal(configMap.metadata.labels?.grafana_dashboard, '1', 'the sidecar\'s label')
