@@ -84,7 +84,9 @@ COPY --from=build /app/packages/client/dist ./node_modules/@sf-broker/client/dis
 # sfb, the admin CLI (package.json "bin"): `docker exec -e SFB_ADMIN_KEY_FILE=/run/secrets/sfb-admin-key <container> sfb health`.
 # Inside the container SFB_URL defaults to this container's broker (http://127.0.0.1:$PORT); the admin key
 # comes from the file SFB_ADMIN_KEY_FILE names (the chart sets it when sfb.adminKeySecret is given).
-RUN printf '#!/bin/sh\n: "${SFB_URL:=http://127.0.0.1:${PORT:-3000}}"\nexport SFB_URL\nexec node /app/dist/cli/sfb.js "$@"\n' > /usr/local/bin/sfb && chmod 755 /usr/local/bin/sfb
+# SFB_CA_FILE, when readable, is the CA sfb trusts for a broker serving HTTPS (the chart sets it with
+# tls.existingSecret); for sfb alone: the broker's own NODE_EXTRA_CA_CERTS is for its outbound calls.
+RUN printf '#!/bin/sh\n: "${SFB_URL:=http://127.0.0.1:${PORT:-3000}}"\nexport SFB_URL\nif [ -r "${SFB_CA_FILE:-}" ]; then NODE_EXTRA_CA_CERTS="$SFB_CA_FILE"; export NODE_EXTRA_CA_CERTS; fi\nexec node /app/dist/cli/sfb.js "$@"\n' > /usr/local/bin/sfb && chmod 755 /usr/local/bin/sfb
 
 # Numeric so that Kubernetes' runAsNonRoot can verify it without reading /etc/passwd.
 USER 10001:10001

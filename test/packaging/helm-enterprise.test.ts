@@ -52,7 +52,9 @@ t.test('what the pod would see is a valid configuration', async (t) => {
   const names = [...container.env.map((e: any) => e.name), ...Object.keys(configMap)]
   // NODE_OPTIONS is Node's own (the heap limit the chart derives from the memory limit), not a broker setting
   const nodesOwn = new Set(['NODE_OPTIONS'])
-  for (const name of names) t.ok(CONFIG_VARIABLES.has(name) || FILE_VARIABLES.has(name) || nodesOwn.has(name), `${name} is a variable the broker or Node reads`)
+  // and sfb's, the admin CLI in the image (`kubectl exec … -- sfb`): with TLS on, the URL and CA it needs
+  const sfbOwn = new Set(['SFB_URL', 'SFB_CA_FILE'])
+  for (const name of names) t.ok(CONFIG_VARIABLES.has(name) || FILE_VARIABLES.has(name) || nodesOwn.has(name) || sfbOwn.has(name), `${name} is a variable the broker, Node or sfb reads`)
   // the mounted files, as the kubelet and the Agent would write them, at temporary places
   const dir = mkdtempSync(join(tmpdir(), 'sfb-chart-files-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
@@ -62,7 +64,9 @@ t.test('what the pod would see is a valid configuration', async (t) => {
     writeFileSync(files[variable], variable === 'PRINCIPALS_FILE' ? '{"principals":[]}' : 'placeholder')
   }
   const key = Buffer.alloc(32, 3).toString('base64')
-  const config = loadConfig({ ...configMap, ...files, SESSION_ENCRYPTION_KEY: key, SESSION_ENCRYPTION_KEY_PREVIOUS: key, REDIS_URL: 'rediss://:pw@redis:6379/0' })
+  // the container's literal variables too (sfb's among them): none may read as a misspelt setting
+  const literals = Object.fromEntries(container.env.filter((e: any) => e.value !== undefined).map((e: any) => [e.name, e.value]))
+  const config = loadConfig({ ...literals, ...configMap, ...files, SESSION_ENCRYPTION_KEY: key, SESSION_ENCRYPTION_KEY_PREVIOUS: key, REDIS_URL: 'rediss://:pw@redis:6379/0' })
   t.equal(config.VAULT_AUTH_METHOD, 'token')
   t.equal(config.VAULT_NAMESPACE, 'platform/brokers')
   t.equal(config.HTTPS_PROXY, 'http://proxy.corp.example:3128')

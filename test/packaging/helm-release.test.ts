@@ -1,4 +1,4 @@
-import { join } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import t from 'tap'
 import { CHART_DIR, readYaml, renderChart, type RenderedChart } from './helm-chart.ts'
 import { readRepoFile } from './repo.ts'
@@ -43,6 +43,25 @@ t.test('sfb in the pod: the admin key Secret is mounted where SFB_ADMIN_KEY_FILE
   t.equal(mount.readOnly, true)
   const volume = chart.objects.find(o => o.kind === 'Deployment')!.spec.template.spec.volumes.find((v: { name: string }) => v.name === 'sfb-admin-key')
   t.match(volume.secret, { secretName: 'sf-broker-sfb', items: [{ key: 'key', path: 'key' }] })
+})
+
+t.test('sfb in the pod reaches a broker serving HTTPS: the certificate\'s name points at the pod, its CA is trusted', async (t) => {
+  t.equal(envOf(renderChart([CI_VALUES]), 'SFB_URL'), undefined, 'plain HTTP: the image\'s default, http://127.0.0.1:$PORT')
+  // with tls.existingSecret the broker speaks HTTPS only: that default would get no answer from `kubectl exec … -- sfb`
+  const chart = renderChart([CI_VALUES, { tls: { existingSecret: 'sf-broker-tls' }, serviceMonitor: { enabled: true } }])
+  const url = new URL(envOf(chart, 'SFB_URL') ?? 'http://unset')
+  t.equal(url.protocol, 'https:')
+  t.equal(Number(url.port), container(chart).ports[0].containerPort, 'this pod\'s own port')
+  const pod = chart.objects.find(o => o.kind === 'Deployment')!.spec.template.spec
+  t.same(pod.hostAliases, [{ ip: '127.0.0.1', hostnames: [url.hostname] }], 'the name resolves to this pod, not to the Service')
+  const monitor = chart.objects.find(o => o.kind === 'ServiceMonitor')!
+  t.equal(monitor.spec.endpoints[0].tlsConfig.serverName, url.hostname, 'the name the certificate is issued for (the one Prometheus checks)')
+  const caFile = envOf(chart, 'SFB_CA_FILE') as string
+  const mount = container(chart).volumeMounts.find((m: { mountPath: string }) => m.mountPath === dirname(caFile))
+  t.ok(mount?.readOnly, 'the CA file is mounted')
+  const volume = pod.volumes.find((v: { name: string }) => v.name === mount?.name)
+  // optional: a certificate from a public CA comes in a Secret without ca.crt, and the pod must start all the same
+  t.same(volume?.secret, { secretName: 'sf-broker-tls', optional: true, defaultMode: 288, items: [{ key: 'ca.crt', path: basename(caFile) }] }, 'tls.caKey of the same Secret')
 })
 
 t.test('the Secrets to create are named in values.yaml and the README before install', async (t) => {

@@ -60,6 +60,32 @@ t.test('sfb in the image talks to the container\'s broker by default, with the a
   t.match(noKey.stderr, /no admin key: set SFB_ADMIN_KEY_FILE/)
 })
 
+t.test('sfb in the image trusts SFB_CA_FILE, the CA of a broker serving HTTPS', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'sfb-image-tls-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  // self-signed for 127.0.0.1: the certificate is its own CA, as a private CA's would be unknown to Node
+  const cert = join(dir, 'tls.crt')
+  const key = join(dir, 'tls.key')
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1',
+    '-subj', '/CN=sf-broker', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert], { stdio: 'ignore' })
+  const broker = await startBroker(t, { acme: {} }, { env: { TLS_CERT_FILE: cert, TLS_KEY_FILE: key } })
+  const port = new URL(broker.baseUrl).port
+  const sfb = await imageSfb(dir)
+  const keyFile = join(dir, 'sfb-admin-key')
+  await writeFile(keyFile, broker.principals.adminKey + '\n', { mode: 0o600 })
+  const env = { PORT: port, SFB_URL: `https://127.0.0.1:${port}`, SFB_ADMIN_KEY_FILE: keyFile }
+
+  const untrusted = await run(sfb, ['connections', 'list'], env)
+  t.not(untrusted.code, 0, 'a certificate from a CA Node does not know is refused')
+  const trusted = await run(sfb, ['connections', 'list'], { ...env, SFB_CA_FILE: cert })
+  t.equal(trusted.code, 0, trusted.stderr)
+  t.match(trusted.stdout, /\nacme\s+client_credentials/)
+  // the chart's CA file is optional (a public CA's Secret has none): a missing one is no CA, and no warning
+  const absent = await run(sfb, ['connections', 'list'], { ...env, SFB_CA_FILE: join(dir, 'absent.crt') })
+  t.not(absent.code, 0)
+  t.notMatch(absent.stderr, /extra certs/i, 'Node is not handed a file that is not there')
+})
+
 t.test('the README and the Dockerfile say the same about sfb in the image', async (t) => {
   const readme = await readFile(join(ROOT, 'README.md'), 'utf8')
   t.match(readme, /docker exec -e SFB_ADMIN_KEY_FILE=\S+ <container> sfb health/)

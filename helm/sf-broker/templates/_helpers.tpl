@@ -79,6 +79,16 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 /etc/sf-broker/redis-tls
 {{- end }}
 
+{{/* The name the broker's certificate is issued for: its Service's (the ServiceMonitor checks it, sfb in the pod uses it) */}}
+{{- define "sf-broker.tlsServerName" -}}
+{{ printf "%s.%s.svc" (include "sf-broker.fullname" .) .Release.Namespace }}
+{{- end }}
+
+{{/* Where the CA of the broker's certificate is mounted, for sfb in the pod (SFB_CA_FILE) */}}
+{{- define "sf-broker.tlsCaDir" -}}
+/etc/sf-broker/tls-ca
+{{- end }}
+
 {{/* Where the broker's own TLS certificate and key are mounted */}}
 {{- define "sf-broker.tlsDir" -}}
 /etc/sf-broker/tls
