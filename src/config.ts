@@ -224,6 +224,7 @@ function checkCombinations (c: Config, problems: ConfigProblems): void {
   }
   if (c.SECRET_STORE === 'vault') {
     need(!c.VAULT_ADDR, 'VAULT_ADDR', 'when SECRET_STORE=vault')
+    if (c.VAULT_ADDR) problems.check(() => checkServiceUrl('VAULT_ADDR', c.VAULT_ADDR as string, 'https://<vault host>:8200', 'the broker authenticates to Vault with VAULT_AUTH_METHOD'))
     need(c.VAULT_AUTH_METHOD === 'token' && !c.VAULT_TOKEN && !c.VAULT_TOKEN_FILE, 'VAULT_TOKEN', '(or VAULT_TOKEN_FILE) when VAULT_AUTH_METHOD=token')
     if (c.VAULT_TOKEN && c.VAULT_TOKEN_FILE) problems.add('invalid VAULT_TOKEN_FILE: set either VAULT_TOKEN or VAULT_TOKEN_FILE, not both')
     problems.check(() => checkVaultTlsFiles(c))
@@ -267,6 +268,22 @@ function checkProxyUrls (c: Config): void {
     if (url === undefined || url.hostname === '' || url.port === '0') {
       throw new ConfigError(`invalid ${variable}: not a URL with a host and a port from 1 to 65535; use http://<proxy host>:<port>, e.g. http://proxy.corp:3128`)
     }
+  }
+}
+
+/**
+ * A URL the broker fetches (undici's fetch): with a host, and without user:password@, which fetch refuses
+ * to send ("Request cannot be constructed from a URL that includes credentials") on every request. The
+ * message names the variable, never the value.
+ */
+function checkServiceUrl (variable: string, value: string, example: string, why: string): void {
+  let url: URL | undefined
+  try {
+    url = new URL(value)
+  } catch {}
+  if (url === undefined || url.hostname === '') throw new ConfigError(`invalid ${variable}: not a URL with a host; use ${example}`)
+  if (url.username !== '' || url.password !== '') {
+    throw new ConfigError(`invalid ${variable}: ${url.protocol}//${url.host} carries a user name or password, which no request can send; remove it (${why})`)
   }
 }
 
@@ -349,12 +366,8 @@ function checkJwtSettings (jwksUrl: string, c: Config): void {
   if (!c.JWT_ISSUER) {
     throw new ConfigError('missing JWT_ISSUER: required when JWKS_URL is set; set JWT_ISSUER to the iss of the callers\' tokens (e.g. https://kubernetes.default.svc.cluster.local)')
   }
-  let url: URL
-  try {
-    url = new URL(jwksUrl)
-  } catch {
-    throw new ConfigError('invalid JWKS_URL: not a URL; use https://<issuer>/<path to the key set>')
-  }
+  checkServiceUrl('JWKS_URL', jwksUrl, 'https://<issuer>/<path to the key set>', 'a key set is public')
+  const url = new URL(jwksUrl)
   if (url.protocol !== 'https:' && !isLoopback(url.hostname)) {
     // whoever can rewrite the key set in transit can mint any caller's token
     throw new ConfigError('invalid JWKS_URL: must be https:// (plain http is allowed only on a loopback address such as 127.0.0.1)')

@@ -67,6 +67,26 @@ t.test('JWKS_URL may be plain http only on a loopback address', async (t) => {
   t.equal(loadConfig(base).JWT_MAX_TTL_SECONDS, 3600, 'a one-hour maximum lifetime by default')
 })
 
+t.test('VAULT_ADDR and JWKS_URL with user:password@ are refused at start, without echoing the password', async (t) => {
+  // fetch refuses such a URL ("Request cannot be constructed from a URL that includes credentials"): Vault would be
+  // retried, not ready, until VAULT_STARTUP_TIMEOUT_SECONDS ended the process, and every caller JWT would be refused
+  const password = 'hunter2-not-a-real-password'
+  const vault = { SECRET_STORE: 'vault', VAULT_AUTH_METHOD: 'token', VAULT_TOKEN: 'placeholder', PRINCIPALS_JSON: '{"principals":[]}', SHARED_STATE: 'memory' }
+  const jwt = { JWT_AUDIENCE: 'sf-broker', JWT_ISSUER: 'https://issuer.example' }
+  const cases: Array<[Record<string, string>, string]> = [
+    [{ ...vault, VAULT_ADDR: `https://admin:${password}@vault.example:8200` }, 'VAULT_ADDR'],
+    [{ ...vault, VAULT_ADDR: `https://${password}@vault.example:8200` }, 'VAULT_ADDR'],
+    [{ ...vault, VAULT_ADDR: 'https://' }, 'VAULT_ADDR'],
+    [{ ...base, ...jwt, JWKS_URL: `https://reader:${password}@issuer.example/jwks` }, 'JWKS_URL'],
+  ]
+  for (const [env, variable] of cases) {
+    const err = t.throws(() => loadConfig(env), `${variable}: refused`) as ConfigError
+    t.match(err?.problems?.join('\n'), new RegExp(`^invalid ${variable}: `, 'm'), `names ${variable}`)
+    t.notMatch(err?.message ?? '', password, 'the password is not echoed')
+  }
+  t.equal(loadConfig({ ...vault, VAULT_ADDR: 'https://vault.example:8200' }).VAULT_ADDR, 'https://vault.example:8200')
+})
+
 t.test('a configuration error never echoes a secret value', async (t) => {
   const secret = 'hunter2-super-secret'
   try {

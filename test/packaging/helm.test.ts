@@ -252,6 +252,8 @@ t.test('a value the broker refuses at start is refused by helm, not by a crash-l
     ['jwt', { jwt: { jwksUrl: 'https://kubernetes.default.svc/openid/v1/jwks' } }],
     ['jwt', { jwt: { jwksUrl: 'https://kubernetes.default.svc/openid/v1/jwks', audience: 'sf-broker' } }],
     ['jwt', { jwt: { issuer: 'https://kubernetes.default.svc', audience: 'sf-broker' } }],
+    ['vault.address', { vault: { address: 'https://admin:placeholder-password@vault.vault.svc:8200' } }],
+    ['jwt.jwksUrl', { jwt: { jwksUrl: 'https://reader:placeholder-password@kubernetes.default.svc/openid/v1/jwks', issuer: 'https://kubernetes.default.svc', audience: 'sf-broker' } }],
   ]
   for (const [value, override] of refused) {
     // what the pod would do with it: exit 78 at every start
