@@ -343,6 +343,9 @@ t.test('the PDB never blocks a drain and the HPA\'s bounds are ones the API serv
     t.ok(pdb === undefined || typeof pdb.spec.minAvailable !== 'number' || pdb.spec.minAvailable < fewest, `${JSON.stringify(override)}: PDB minAvailable ${pdb?.spec.minAvailable} < ${fewest} pods`)
     t.ok(hpa === undefined || hpa.spec.maxReplicas >= hpa.spec.minReplicas, `${JSON.stringify(override)}: maxReplicas >= minReplicas`)
   }
+  // the API server caps an autoscaler's stabilization window at one hour (autoscaling/v2 HPAScalingRules)
+  t.throws(() => renderChart([CI_VALUES, { autoscaling: { scaleDownStabilizationSeconds: 7200 } }]), { message: /scaleDownStabilizationSeconds/ }, 'a window over 3600 s is refused by helm, not by the API server')
+  t.equal(get(renderChart([CI_VALUES, { autoscaling: { scaleDownStabilizationSeconds: 3600 } }]), 'HorizontalPodAutoscaler').spec.behavior.scaleDown.stabilizationWindowSeconds, 3600)
   // one replica without a PDB is a choice the chart leaves to the operator (SHARED_STATE=memory needs exactly one)
   t.equal(findObject(renderChart([CI_VALUES, { autoscaling: { enabled: false }, replicaCount: 1, podDisruptionBudget: { enabled: false } }]), 'PodDisruptionBudget'), undefined)
   t.equal(get(renderChart([CI_VALUES, { autoscaling: { minReplicas: 2, maxReplicas: 2 } }]), 'PodDisruptionBudget').spec.minAvailable, 1)
