@@ -3,7 +3,8 @@
 # sf-broker image: deps -> build -> runtime.
 #   docker build -t sf-broker \
 #     --build-arg REVISION="$(git rev-parse HEAD)" --build-arg CREATED="$(date -u +%Y-%m-%dT%H:%M:%SZ)" .
-#   docker run --read-only --tmpfs /tmp -p 3000:3000 --env-file broker.env sf-broker
+#   docker run --read-only --tmpfs /tmp --stop-timeout 15 -p 3000:3000 --env-file broker.env sf-broker
+# (--stop-timeout above SHUTDOWN_TIMEOUT_MS, 10 s: docker stop's own default of 10 s may cut the drain)
 # broker.env: start from deploy/production/broker.env.example (Vault, Redis, principals, secrets as files).
 # The Salesforce simulator and the demo are not in it (they stay in a checkout: packages/simulator,
 # scripts/demo.ts); the simulator has its own image, packages/simulator/Dockerfile.

@@ -72,6 +72,19 @@ t.test('the broker runs the image built from this repository, the simulator its 
   t.match(readRepoFile('Dockerfile'), 'CMD ["node", "--enable-source-maps", "dist/server.js"]')
 })
 
+t.test('docker compose stop leaves the broker its whole drain (SHUTDOWN_TIMEOUT_MS) before the SIGKILL', async (t) => {
+  // Compose sends SIGTERM, then SIGKILL after stop_grace_period (10 s when unset): the broker may take
+  // SHUTDOWN_TIMEOUT_MS to answer what is in flight and close Redis and Vault
+  const seconds = (text: string | undefined): number => {
+    if (text === undefined) return 10
+    const match = /^(\d+)(ms|s|m)$/.exec(text)
+    if (match === null) throw new Error(`stop_grace_period ${text}: not read by this test`)
+    return Number(match[1]) * { ms: 0.001, s: 1, m: 60 }[match[2] as 'ms' | 's' | 'm']
+  }
+  const shutdownMs = Number(broker.environment.SHUTDOWN_TIMEOUT_MS ?? loadConfig({ SECRET_STORE: 'file', FILE_STORE_KEY: Buffer.alloc(32).toString('base64'), PRINCIPALS_JSON: '{"principals":[]}', SHARED_STATE: 'memory' }).SHUTDOWN_TIMEOUT_MS)
+  t.ok(seconds(broker.stop_grace_period) > shutdownMs / 1000, `stop_grace_period ${broker.stop_grace_period ?? '10s (unset)'} > ${shutdownMs / 1000} s`)
+})
+
 t.test('every bind mount exists in the repository', async (t) => {
   const all = Object.values(services).flatMap(s => (s.volumes ?? []) as string[])
   const binds = all.filter(v => v.startsWith('./'))
