@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { parseAllDocuments } from 'yaml'
-import { FILE_VARIANTS, loadConfig } from '../../src/config.ts'
+import { FILE_VARIANTS, loadConfig, unknownVariableWarnings } from '../../src/config.ts'
 import { CHART_DIR, chartValues, findObject, readYaml, renderChart, renderNotes, templateFiles, type K8sObject, type RenderedChart } from './helm-chart.ts'
 import { CONFIG_VARIABLES, FILE_VARIABLES, configDefault, dockerStages, getRoutes, readRepoFile } from './repo.ts'
 import { findInlineSecrets } from './secrets-scan.ts'
@@ -292,6 +292,28 @@ t.test('a proxy password is never a value: helm refuses user:password@ in proxy.
   t.equal(get(plain, 'ConfigMap').data?.HTTPS_PROXY, 'http://proxy.corp:3128', 'a proxy without a password is a setting like any other')
   const fromSecret = renderChart([CI_VALUES, { extraEnv: [{ name: 'HTTPS_PROXY', valueFrom: { secretKeyRef: { name: 'egress-proxy', key: 'url' } } }] }])
   t.same(container(fromSecret).env.find((e: any) => e.name === 'HTTPS_PROXY').valueFrom, { secretKeyRef: { name: 'egress-proxy', key: 'url' } }, 'an authenticated proxy comes from a Secret')
+})
+
+t.test('a config key the broker would refuse as a misspelt setting is refused by helm, and only such a key', async (t) => {
+  // the broker exits 78 on a variable with one of its prefixes that is no setting (REDIS_ULR), every pod of the release
+  const names = ['REDIS_ULR', 'LOGIN_TIMEOUT', 'WEBHOOK_URL', 'LOG_FORMAT', 'AUDIT_SYSLOG', 'SHUTDOWN_TIMEOUT', 'METRICS_TOKEN_PATH',
+    'LOGIN_TIMEOUT_MS', 'AUDIT_FILE', 'WEBHOOK_SECRET_FILE', 'NODE_ENV', 'OTEL_SERVICE_NAME', 'TZ', 'REDIS_PORT', 'VAULT_SERVICE_HOST', 'NO_COLOR']
+  for (const name of names) {
+    const brokerRefuses = unknownVariableWarnings({ [name]: 'x' }).length > 0
+    let helmRefuses = false
+    try {
+      renderChart([CI_VALUES, { config: { [name]: '1' } }])
+    } catch (err) {
+      helmRefuses = true
+      if (brokerRefuses) t.match((err as Error).message, new RegExp(`config\\.${name}: not a setting of sf-broker`), `${name}: helm says why`)
+    }
+    t.equal(helmRefuses, brokerRefuses, `config.${name}: helm ${brokerRefuses ? 'refuses it, as the broker would' : 'renders it, as the broker starts with it'}`)
+  }
+  t.ok(renderChart([CI_VALUES, { config: { REDIS_ULR: 'x', ALLOW_UNKNOWN_VARIABLES: 'true' } }]), 'ALLOW_UNKNOWN_VARIABLES=true: the broker warns and starts, so helm renders')
+  // the chart's list of settings is the broker's
+  const helpers = readFileSync(join(CHART_DIR, 'templates/_helpers.tpl'), 'utf8')
+  const listed = /define "sf-broker\.settingNames" -\}\}\s*([A-Z0-9_ ]+?)\s*\{\{- end/.exec(helpers)?.[1].split(' ') ?? []
+  t.same([...listed].sort(), [...CONFIG_VARIABLES, ...FILE_VARIABLES].sort(), 'sf-broker.settingNames lists every setting and <NAME>_FILE')
 })
 
 t.test('the secret scanner sees the shapes it is meant to', async (t) => {
