@@ -1,6 +1,6 @@
 import { basename, dirname, join } from 'node:path'
 import t from 'tap'
-import { CHART_DIR, readYaml, renderChart, type RenderedChart } from './helm-chart.ts'
+import { CHART_DIR, ciValuesFiles, readYaml, renderChart, renderNotes, type RenderedChart } from './helm-chart.ts'
 import { readRepoFile } from './repo.ts'
 
 /** What a platform team needs before and around `helm install`: memory, sfb in the pod, the Secrets to create. */
@@ -76,6 +76,22 @@ t.test('the Secrets to create are named in values.yaml and the README before ins
   for (const secret of ['sf-broker-session-key', 'sf-broker-redis', 'sf-broker-principals']) {
     t.match(header, `kubectl create secret generic ${secret}`, `values.yaml says how to create ${secret}`)
     t.match(beforeInstall, `create secret generic ${secret}`, `the README creates ${secret} before helm install`)
+  }
+})
+
+t.test('NOTES.txt lists the Secrets the pods read, each by its name, and no other', async (t) => {
+  for (const file of ciValuesFiles()) {
+    const values = readYaml(file)
+    const pod = renderChart([values]).objects.find(o => o.kind === 'Deployment')!.spec.template.spec
+    const referenced = new Set<string>([
+      ...pod.containers[0].env.flatMap((e: any) => e.valueFrom?.secretKeyRef ? [e.valueFrom.secretKeyRef.name] : []),
+      ...pod.volumes.flatMap((v: any) => v.secret ? [v.secret.secretName] : []),
+    ])
+    const notes = renderNotes([values])
+    const listed = notes.slice(notes.indexOf('The pods read these Secrets'), notes.indexOf('\n\n', notes.indexOf('The pods read these Secrets')) >>> 0)
+    const name = file.slice(file.lastIndexOf('/') + 1)
+    for (const secret of referenced) t.match(listed, new RegExp(`^  ${secret}[ :]`, 'm'), `${name}: NOTES names ${secret}`)
+    t.notMatch(listed, /^\s+(\(key|:)/m, `${name}: no line for a Secret this release does not use (an empty name)`)
   }
 })
 
