@@ -373,6 +373,21 @@ t.test('the PDB never blocks a drain and the HPA\'s bounds are ones the API serv
   t.equal(get(renderChart([CI_VALUES, { autoscaling: { minReplicas: 2, maxReplicas: 2 } }]), 'PodDisruptionBudget').spec.minAvailable, 1)
 })
 
+t.test('podLabels and podAnnotations cannot repeat a key the chart sets on the pod', async (t) => {
+  // a repeated key renders twice in one mapping: the API server keeps one, and a selector label that differs
+  // from the Deployment's selector makes the Deployment invalid ("selector does not match template labels")
+  for (const [value, override] of [
+    ['podLabels', { podLabels: { 'app.kubernetes.io/name': 'payments' } }],
+    ['podLabels', { podLabels: { 'app.kubernetes.io/instance': 'rel' } }],
+    ['podAnnotations', { podAnnotations: { 'checksum/config': 'pinned' } }],
+  ] as const) {
+    t.throws(() => renderChart([CI_VALUES, override]), { message: new RegExp(`${value}\\.`) }, `${JSON.stringify(override)}: refused, naming ${value}`)
+  }
+  const own = get(renderChart([CI_VALUES, { podLabels: { team: 'platform' }, podAnnotations: { 'example.com/owner': 'platform' } }]), 'Deployment').spec.template.metadata
+  t.equal(own.labels.team, 'platform')
+  t.equal(own.annotations['example.com/owner'], 'platform')
+})
+
 t.test('the NetworkPolicy admits labelled callers and lets out only DNS, Redis, Vault and HTTPS', async (t) => {
   const policy = get(chart, 'NetworkPolicy')
   t.same(policy.spec.policyTypes, ['Ingress', 'Egress'])
