@@ -271,7 +271,7 @@ t.test('a value the broker refuses at start is refused by helm, not by a crash-l
   // their valid neighbours still render, and start
   for (const override of [
     { vault: { timeoutMs: 100, kvMount: 'kv-v2', pathPrefix: 'team_a/sf-broker' } },
-    { jwt: { jwksUrl: 'https://kubernetes.default.svc/openid/v1/jwks', issuer: 'https://kubernetes.default.svc', audience: 'sf-broker' } },
+    { jwt: { jwksUrl: 'https://issuer.example.com/openid/v1/jwks', issuer: 'https://issuer.example.com', audience: 'sf-broker' } },
     { jwt: { jwksUrl: 'http://127.0.0.1:8080/jwks', issuer: 'https://kubernetes.default.svc', audience: 'sf-broker' } },
   ]) {
     const config = loadConfig(podEnvironment(renderChart([CI_VALUES, override])))
@@ -288,7 +288,8 @@ t.test('a proxy password is never a value: helm refuses user:password@ in proxy.
   for (const name of ['HTTPS_PROXY', 'HTTP_PROXY', 'https_proxy', 'http_proxy']) {
     t.throws(() => renderChart([CI_VALUES, { extraEnv: [{ name, value: withPassword }] }]), { message: new RegExp(`extraEnv ${name}:.*secretKeyRef`) }, `extraEnv ${name} with a password is refused`)
   }
-  const plain = renderChart([CI_VALUES, { proxy: { httpsProxy: 'http://proxy.corp:3128', noProxy: '.svc' } }])
+  const proxyEgress = { networkPolicy: { extraEgress: [{ to: [{ ipBlock: { cidr: '10.0.0.10/32' } }], ports: [{ port: 3128, protocol: 'TCP' }] }] } }
+  const plain = renderChart([CI_VALUES, { proxy: { httpsProxy: 'http://proxy.corp:3128', noProxy: '.svc' } }, proxyEgress])
   t.equal(get(plain, 'ConfigMap').data?.HTTPS_PROXY, 'http://proxy.corp:3128', 'a proxy without a password is a setting like any other')
   const fromSecret = renderChart([CI_VALUES, { extraEnv: [{ name: 'HTTPS_PROXY', valueFrom: { secretKeyRef: { name: 'egress-proxy', key: 'url' } } }] }])
   t.same(container(fromSecret).env.find((e: any) => e.name === 'HTTPS_PROXY').valueFrom, { secretKeyRef: { name: 'egress-proxy', key: 'url' } }, 'an authenticated proxy comes from a Secret')
@@ -400,6 +401,30 @@ t.test('the NetworkPolicy admits labelled callers and lets out only DNS, Redis, 
   for (const rule of policy.spec.egress) t.ok(rule.to.length > 0, 'every egress rule names its peers')
   t.ok(policy.spec.egress[3].to[0].ipBlock.except.includes('10.0.0.0/8'), 'HTTPS egress does not open the private network')
   t.equal(findObject(renderChart([CI_VALUES, { networkPolicy: { enabled: false } }]), 'NetworkPolicy'), undefined)
+})
+
+t.test('a destination the NetworkPolicy does not let out needs networkPolicy.extraEgress, or helm refuses', async (t) => {
+  // egress is DNS, Redis, Vault and public addresses on 443 only: an in-cluster JWKS (the API server), a proxy on
+  // 3128, an in-cluster webhook receiver or a syslog collector would be dropped, every call failing at run time
+  const jwt = { issuer: 'https://kubernetes.default.svc.cluster.local', audience: 'sf-broker' }
+  const unreachable: unknown[] = [
+    { jwt: { ...jwt, jwksUrl: 'https://kubernetes.default.svc/openid/v1/jwks' } },
+    { proxy: { httpsProxy: 'http://proxy.corp.example:3128' } },
+    { config: { WEBHOOK_URLS: 'https://hooks.example.com/sfb,https://alerts.monitoring.svc.cluster.local/hook' } },
+    { config: { WEBHOOK_URLS: 'https://10.20.0.7/hook' } },
+    { config: { AUDIT_SYSLOG_URL: 'tcp://siem.example.com:6514' } },
+  ]
+  const apiServer = [{ to: [{ ipBlock: { cidr: '10.0.0.1/32' } }], ports: [{ port: 443, protocol: 'TCP' }, { port: 6443, protocol: 'TCP' }] }]
+  for (const override of unreachable) {
+    t.throws(() => renderChart([CI_VALUES, override]), { message: /networkPolicy\.extraEgress/ }, `${JSON.stringify(override)}: refused without a rule for it`)
+    t.ok(findObject(renderChart([CI_VALUES, override, { networkPolicy: { extraEgress: apiServer } }]), 'NetworkPolicy'), 'renders with a rule of the operator\'s')
+    t.equal(findObject(renderChart([CI_VALUES, override, { networkPolicy: { enabled: false } }]), 'NetworkPolicy'), undefined, 'renders without a NetworkPolicy')
+  }
+  for (const override of [
+    { jwt: { ...jwt, jwksUrl: 'https://issuer.example.com/.well-known/jwks.json' } },
+    { jwt: { ...jwt, jwksUrl: 'http://127.0.0.1:8080/jwks' } },
+    { config: { WEBHOOK_URLS: 'https://hooks.example.com/sfb' } },
+  ]) t.ok(findObject(renderChart([CI_VALUES, override]), 'NetworkPolicy'), `${JSON.stringify(override)}: public HTTPS (or this pod) is let out as it is`)
 })
 
 t.test('the ServiceMonitor is off by default and scrapes the Service when on', async (t) => {
