@@ -369,6 +369,10 @@ t.test('the PDB never blocks a drain and the HPA\'s bounds are ones the API serv
   // the API server caps an autoscaler's stabilization window at one hour (autoscaling/v2 HPAScalingRules)
   t.throws(() => renderChart([CI_VALUES, { autoscaling: { scaleDownStabilizationSeconds: 7200 } }]), { message: /scaleDownStabilizationSeconds/ }, 'a window over 3600 s is refused by helm, not by the API server')
   t.equal(get(renderChart([CI_VALUES, { autoscaling: { scaleDownStabilizationSeconds: 3600 } }]), 'HorizontalPodAutoscaler').spec.behavior.scaleDown.stabilizationWindowSeconds, 3600)
+  // the autoscaler aims at a share of resources.requests.cpu: without a CPU request it has no utilization to read
+  // (FailedGetResourceMetric) and never scales
+  t.throws(() => renderChart([CI_VALUES, { resources: { requests: { cpu: null } } }]), { message: /resources\.requests\.cpu/ }, 'no CPU request with the autoscaler on: refused')
+  t.equal(findObject(renderChart([CI_VALUES, { resources: { requests: { cpu: null } }, autoscaling: { enabled: false } }]), 'HorizontalPodAutoscaler'), undefined, 'without the autoscaler a CPU request is the operator\'s choice')
   // one replica without a PDB is a choice the chart leaves to the operator (SHARED_STATE=memory needs exactly one)
   t.equal(findObject(renderChart([CI_VALUES, { autoscaling: { enabled: false }, replicaCount: 1, podDisruptionBudget: { enabled: false } }]), 'PodDisruptionBudget'), undefined)
   t.equal(get(renderChart([CI_VALUES, { autoscaling: { minReplicas: 2, maxReplicas: 2 } }]), 'PodDisruptionBudget').spec.minAvailable, 1)
