@@ -75,6 +75,21 @@ t.test('Cluster over rediss:// with the CA only', async (t) => {
   t.notOk(policy.spec.egress.some((rule: any) => rule.ports.some((p: any) => p.port === 26379)), 'no sentinel port without Sentinel')
 })
 
+t.test('the NetworkPolicy lets the broker reach every Redis port its values name', async (t) => {
+  // the sentinels or cluster nodes on other ports than networkPolicy.redis.*: without them, Redis is never reached
+  const portsToRedis = (chart: RenderedChart): number[] => {
+    const policy = get(chart, 'NetworkPolicy')
+    const peers = JSON.stringify(policy.spec.egress.find((rule: any) => rule.ports.some((p: any) => p.port === 6379)).to)
+    return policy.spec.egress.filter((rule: any) => JSON.stringify(rule.to) === peers).flatMap((rule: any) => rule.ports.map((p: any) => p.port))
+  }
+  const sentinel = renderChart([ci('redis-sentinel-values.yaml'), { redis: { sentinel: { addresses: ['sentinel-0.sentinel:5000', 'sentinel-1.sentinel:5000'] } } }])
+  t.ok(portsToRedis(sentinel).includes(5000), 'the sentinels\' port in redis.sentinel.addresses')
+  t.ok(portsToRedis(sentinel).includes(6379), 'and the primary\'s')
+  const cluster = renderChart([ci('redis-cluster-values.yaml'), { redis: { cluster: { nodes: ['rediss://redis-cluster-0.redis-cluster:7000', 'redis://redis-cluster-1.redis-cluster:7001'] } } }])
+  t.ok(portsToRedis(cluster).includes(7000) && portsToRedis(cluster).includes(7001), 'the ports of redis.cluster.nodes')
+  t.same([...new Set(portsToRedis(renderChart([ci('test-values.yaml')])))], [6379], 'one server: networkPolicy.redis.port alone')
+})
+
 t.test('missing Redis values fail the render with the value to set', async (t) => {
   const base = ci('test-values.yaml')
   t.throws(() => renderChart([base, { redis: { mode: 'sentinel' } }]), { message: /redis\.sentinel\.addresses is required/ })
