@@ -234,6 +234,13 @@ t.test('a secret setting is never a value: config (a ConfigMap) refuses it, extr
   t.notOk('WEBHOOK_SECRET' in (get(fromSecret, 'ConfigMap').data ?? {}))
 })
 
+t.test('config.AUDIT_FILE is refused: the pod\'s only writable path is its small in-memory /tmp', async (t) => {
+  // the root filesystem is read-only and the Deployment gives no pod a volume of its own: the file would
+  // grow in the 64Mi /tmp until the kubelet evicts the pod, and go with it
+  t.throws(() => renderChart([CI_VALUES, { config: { AUDIT_FILE: '/tmp/audit.jsonl' } }]), { message: /config\.AUDIT_FILE:.*AUDIT_SYSLOG_URL/ })
+  t.ok(renderChart([CI_VALUES, { config: { AUDIT_SYSLOG_URL: 'tcp://collector.logging.svc:514' }, networkPolicy: { enabled: false } }]), 'the syslog sink is the way')
+})
+
 /** The pod's environment as the broker would read it, with placeholder Secret contents. */
 function podEnvironment (rendered: RenderedChart): NodeJS.ProcessEnv {
   const secretValues: Record<string, string> = { SESSION_ENCRYPTION_KEY: Buffer.alloc(32, 2).toString('base64'), REDIS_URL: 'rediss://:pw@redis:6379/0' }
@@ -298,7 +305,7 @@ t.test('a proxy password is never a value: helm refuses user:password@ in proxy.
 t.test('a config key the broker would refuse as a misspelt setting is refused by helm, and only such a key', async (t) => {
   // the broker exits 78 on a variable with one of its prefixes that is no setting (REDIS_ULR), every pod of the release
   const names = ['REDIS_ULR', 'LOGIN_TIMEOUT', 'WEBHOOK_URL', 'LOG_FORMAT', 'AUDIT_SYSLOG', 'SHUTDOWN_TIMEOUT', 'METRICS_TOKEN_PATH',
-    'LOGIN_TIMEOUT_MS', 'AUDIT_FILE', 'WEBHOOK_SECRET_FILE', 'NODE_ENV', 'OTEL_SERVICE_NAME', 'TZ', 'REDIS_PORT', 'VAULT_SERVICE_HOST', 'NO_COLOR']
+    'LOGIN_TIMEOUT_MS', 'AUDIT_FILE_KEEP', 'WEBHOOK_SECRET_FILE', 'NODE_ENV', 'OTEL_SERVICE_NAME', 'TZ', 'REDIS_PORT', 'VAULT_SERVICE_HOST', 'NO_COLOR']
   for (const name of names) {
     const brokerRefuses = unknownVariableWarnings({ [name]: 'x' }).length > 0
     let helmRefuses = false
