@@ -63,9 +63,11 @@ export async function readCredential (credentials: Credentials, connection?: str
   if (typeof credential !== 'string' || credential === '') throw clientError('credentials_unavailable', 'The credentials function returned no token', connection)
   // fetch refuses such a header with a TypeError that quotes the whole value, the credential included;
   // as the cause of an "unreachable" error it would reach logs (and invite retries that cannot help).
-  // Surrounding whitespace (a file's final newline) is fine: fetch trims it (Fetch Standard, header value normalization)
+  // Surrounding whitespace (a file's final newline) is fine: fetch trims it (Fetch Standard, header value
+  // normalization), but only HTTP whitespace (tab, space, CR, LF): String.prototype.trim also drops a
+  // byte order mark (a file saved by a Windows editor) or U+2028, which fetch then refuses as "unreachable"
   // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u0008\u000a-\u001f\u007f]|[^\u0000-\u00ff]/.test(credential.trim())) {
+  if (/[\u0000-\u0008\u000a-\u001f\u007f]|[^\u0000-\u00ff]/.test(credential.replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, ''))) {
     throw clientError('credentials_unavailable', 'The credential holds a line break or another character an HTTP header cannot carry (e.g. a key file with a second line); nothing was sent', connection)
   }
   return credential

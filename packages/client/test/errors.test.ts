@@ -107,3 +107,11 @@ t.test('a credential a header cannot carry fails as credentials_unavailable, and
     t.notMatch(inspect(err, { depth: 10 }), secret, 'the credential is not in the error or its causes')
   }
 })
+
+t.test('a credential fetch cannot send after trimming only HTTP whitespace (a byte order mark) is credentials_unavailable, not unreachable', async (t) => {
+  const broker = await startBroker(t)
+  // a key file saved by a Windows editor starts with U+FEFF: String.prototype.trim drops it, fetch does not
+  const client = createBrokerClient({ baseUrl: broker.baseUrl, credentials: () => `\ufeff${broker.principals.billingKey}\n` })
+  t.teardown(() => client.close())
+  t.match(await failure(client.getSession('acme')), { status: 0, code: 'credentials_unavailable', retryable: false }, 'the broker was never asked, and retrying will not help')
+})
