@@ -167,6 +167,7 @@ export async function createBroker (config: Config, overrides: BrokerOverrides =
   const storedLogin = new StoredLogin({ gate, state: sharedState, logger, flowSunsets, now, clock, circuit: { baseCooldownMs: config.CIRCUIT_COOLDOWN_SECONDS * 1000, maxCooldownMs: config.CIRCUIT_MAX_COOLDOWN_SECONDS * 1000 } })
   const checker: SessionChecker = overrides.checkSession ?? ((session, apiVersion) => checkSession(session, { apiVersion, timeoutMs: config.LOGIN_TIMEOUT_MS }))
 
+  const revoke = overrides.revoke ?? ((session: SalesforceSession) => revokeSession(session, { timeoutMs: config.LOGIN_TIMEOUT_MS }))
   const sessions = new SessionService({
     secrets: cachingSecretStore,
     state: sharedState,
@@ -187,9 +188,9 @@ export async function createBroker (config: Config, overrides: BrokerOverrides =
     observer: metrics.sessionObserver(),
     now: clock,
     storedLogin,
+    revoke,
   })
 
-  const revoke = overrides.revoke ?? ((session: SalesforceSession) => revokeSession(session, { timeoutMs: config.LOGIN_TIMEOUT_MS }))
   const audit = createAuditLog(config, logger, sharedState)
   notifyFromAudit(audit, notifier)
   const admin = new ConnectionAdmin({

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
 import { DomainError } from '../errors.ts'
-import type { ConnectionDefinition } from '../salesforce/types.ts'
+import type { ConnectionDefinition, SalesforceSession } from '../salesforce/types.ts'
 import type { StoredConnection } from '../secrets/store.ts'
 import { SecretStoreUnavailableError } from '../secrets/store.ts'
 import { retryAfterSeconds } from './circuit.ts'
@@ -61,6 +61,8 @@ export interface SessionServiceOptions {
   now?: () => number
   /** stored-login policy: retired flows answered without a login, a pending certificate rotation's key tried (src/sessions/stored-login.ts) */
   storedLogin?: StoredLogin
+  /** Salesforce's revoke (the admin API's): a session logged in for a connection deleted meanwhile is taken back */
+  revoke?: (session: SalesforceSession) => Promise<boolean>
 }
 
 /**
@@ -289,7 +291,10 @@ export class SessionService {
     const outcome = await this.stop.untilStopped(connection, obtained, () => { this.stop.tally.abandonedLogins++ })
     if (outcome.ok) {
       // set after the gate published it: that event drops the connection's in-process copy
-      if (outcome.entry) this.l1.remember(connection, outcome.entry)
+      if (outcome.entry) {
+        this.l1.remember(connection, outcome.entry)
+        await this.throwIfDeleted(connection)
+      }
       return outcome.entry as CachedSession
     }
     if ('refusal' in outcome) {
@@ -321,6 +326,23 @@ export class SessionService {
     this.l1.forget(connection)
     this.opts.logger.info({ connection, cachedVersion: version, currentVersion: current }, 'secret changed in the store: reading it again before logging in')
     throw new StaleSecretError(`secret version ${version} is no longer current`)
+  }
+
+  /**
+   * After a login, its session stored and recorded as issued: was the connection deleted meanwhile?
+   * A delete removes the secret, then purges and revokes the sessions it finds; a login that read the
+   * secret before the removal and was stored after the purge is found by neither, and once the
+   * connection is gone the kill switch cannot reach it. Stored first and checked here second, every
+   * session is caught by one side or the other: this side drops and revokes it, and the caller gets 404.
+   */
+  private async throwIfDeleted (connection: string): Promise<void> {
+    const current = await this.opts.secrets.currentVersion?.(connection).catch(() => undefined)
+    if (current !== null) return
+    const { removed } = await this.purge(connection)
+    const taken = [...removed, ...await this.takeIssued(connection)]
+    const unique = [...new Map(taken.map(p => [p.session.accessToken, p.session])).values()]
+    await Promise.all(unique.map(s => this.opts.revoke?.(s).catch(() => false)))
+    throw new DomainError('not_found', `no connection named "${connection}"`)
   }
 
   /** Caches a session obtained elsewhere (the admin API's validation login) and clears the circuit. */
