@@ -130,3 +130,20 @@ t.test('sfb consumer-rotation run: the switch done but a replica has not heard o
   t.match(run.stdout, `replica ${replicas[2].name} has not confirmed`, 'the replica that did not hear the purge is named')
   t.equal(run.code, 75, 'not done everywhere: retry-later, as for every other fleet-wide write')
 })
+
+t.test('sfb consumer-rotation run --json: the same answer printed, the same exit 75 while a replica has not heard of the switch', async (t) => {
+  const { sim, hop, replicas, principals } = await fleet(t)
+  const url = await replicas[0].app.listen({ port: 0, host: '127.0.0.1' })
+  const env = { SFB_URL: url, SFB_ADMIN_KEY: principals.adminKey }
+  const control = (method: string, path: string, body?: unknown) => simControl(sim.loginUrl, method, `orgs/acme${path}`, body)
+  await control('PATCH', `/users/${encodeURIComponent(ACME.username)}`, { permissions: { PermissionsExternalClientAppDeveloper: true, PermissionsViewClientSecret: true } })
+  await control('PATCH', `/apps/${ACME.clientId}`, { consumerSecretsViaRestApi: true })
+  const appId = (await control('GET', `/apps/${ACME.clientId}/credentials`)).appId as string
+  hop.freeze()
+  const run = await sfb(['consumer-rotation', 'run', 'acme', '--app', appId, '--json'], env)
+  hop.thaw()
+  const answer = JSON.parse(run.stdout) as { step: string, pending?: string[] }
+  t.equal(answer.step, 'done', 'rotated at Salesforce')
+  t.match(answer.pending, [`fleet-wide purge: replica ${replicas[2].name} has not confirmed`])
+  t.equal(run.code, 75, 'a script reading --json gets the exit code the text gets')
+})

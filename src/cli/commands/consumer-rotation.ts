@@ -49,9 +49,10 @@ export async function start (ctx: CommandContext, call: Call, name: string, opts
 
 export async function run (ctx: CommandContext, call: Call, name: string, opts: { app?: string }): Promise<number> {
   const { body: answer } = await call('POST /v1/admin/connections/{name}/consumer-rotation/run', { params: { name }, body: opts.app ? { appId: opts.app } : {} })
-  if (ctx.json) return ctx.print(answer)
   const r = answer as Rotation
-  ctx.out((r.step === 'done' ? `rotated the consumer key and secret of ${name}\n` : '') + rotationText(r))
+  // --json prints the answer and exits as the text does: a script reads the exit code first
+  if (ctx.json) ctx.print(answer)
+  else ctx.out((r.step === 'done' ? `rotated the consumer key and secret of ${name}\n` : '') + rotationText(r))
   return r.step === 'done' ? done(r) : EXIT.failed
 }
 
@@ -75,8 +76,8 @@ export async function validate (ctx: CommandContext, call: Call, name: string, o
 
 export async function step (ctx: CommandContext, call: Call, name: string, verb: 'complete' | 'verify', ifMatch?: number): Promise<number> {
   const { body } = await call(`POST /v1/admin/connections/{name}/consumer-rotation/${verb}`, { params: { name }, ifMatch: ifMatch && verb === 'complete' ? ifMatch : undefined })
-  if (ctx.json) return ctx.print(body)
-  ctx.out(rotationText(body as Rotation))
+  if (ctx.json) ctx.print(body)
+  else ctx.out(rotationText(body as Rotation))
   return done(body as Rotation)
 }
 
