@@ -299,7 +299,7 @@ export class ConnectionAdmin {
     // (a rotation or rollback changes only the secret and must never be blocked by a permission)
     const readiness = action === 'connection.create' || action === 'connection.replace' ? await this.readinessOf(outcome.session, candidate) : null
     if (lacksPermissions(readiness)) {
-      await this.opts.revoke(outcome.session).catch(() => false)
+      await this.dropValidating(name, cas, outcome.session)
       await this.opts.audit.record({ ...base, outcome: 'rejected', classification: 'permissions_missing' })
       throw permissionsProblem(name, readiness, false)
     }
@@ -311,7 +311,7 @@ export class ConnectionAdmin {
         written = await this.opts.store.write(name, candidate, cas)
       } catch (err) {
         // nothing was stored that the broker knows of: the validating session belongs to no version
-        await this.opts.revoke(outcome.session).catch(() => false)
+        await this.dropValidating(name, cas, outcome.session)
         if (!(err instanceof CasConflictError)) {
           // the store failed (sealed, unreachable, a timeout): the attempt is audited like an outage at Salesforce
           await this.opts.audit.record({ ...base, outcome: 'error', classification: err instanceof SecretStoreUnavailableError ? 'secret_store_unavailable' : 'secret_store_error' })
@@ -329,7 +329,7 @@ export class ConnectionAdmin {
     }).catch(async (err: unknown) => {
       // nothing was written (another login of the user held the lease too long): the validating session goes
       if (err instanceof DomainError && err.code === 'login_wait_timeout') {
-        await this.opts.revoke(outcome.session).catch(() => false)
+        await this.dropValidating(name, cas, outcome.session)
         await this.opts.audit.record({ ...base, outcome: 'error', classification: 'login_wait_timeout' })
       }
       throw err
@@ -341,6 +341,16 @@ export class ConnectionAdmin {
     await this.announceWritten(name, written.version)
     // awaited after the lease: callers of the new version are served meanwhile
     return { name, version: written.version, createdTime: written.createdTime, definition: candidate, unconfirmed: await unconfirmed }
+  }
+
+  /**
+   * A validating login's session that no version took: revoked, unless it is the session callers are
+   * being handed for the version still current (SOAP gives a user's every login the same session), which
+   * must keep working when the write did not happen.
+   */
+  private async dropValidating (name: string, currentVersion: number, session: SalesforceSession): Promise<void> {
+    if (await this.opts.sessions.holds(name, currentVersion, session.accessToken).catch(() => false)) return
+    await this.opts.revoke(session).catch(() => false)
   }
 
   private async metadata (stored: StoredConnection): Promise<ConnectionMetadata> {

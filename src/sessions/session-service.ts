@@ -345,6 +345,15 @@ export class SessionService {
     throw new DomainError('not_found', `no connection named "${connection}"`)
   }
 
+  /**
+   * Whether `token` is the connection's cached session of `version`: SOAP login() hands every client
+   * of a user the session it already has while it is valid (SOAP API Developer Guide, "Choosing a User
+   * for an Integration"), so an admin's validating login may return the very session callers hold.
+   */
+  async holds (connection: string, version: number, token: string): Promise<boolean> {
+    return (await this.opts.state.getSession(connection, version))?.session.accessToken === token
+  }
+
   /** Caches a session obtained elsewhere (the admin API's validation login) and clears the circuit. */
   async adopt (connection: string, version: number, definition: ConnectionDefinition, session: CachedSession['session']): Promise<CachedSession> {
     const entry = await this.opts.gate.adopt(connection, version, definition, session)

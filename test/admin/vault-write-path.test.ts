@@ -25,7 +25,7 @@ async function vaultBroker (t: Parameters<typeof startSim>[0], cacheTtlSeconds: 
   })
   await app.broker.startup
   const admin = (method: 'GET' | 'PUT' | 'PATCH' | 'POST', url: string, payload?: object) => app.inject({ method, url, payload, headers: bearer(principals.adminKey) })
-  return { vault, app, admin }
+  return { vault, app, admin, principals }
 }
 
 // A rotation whose candidate Salesforce accepted but whose write the secret store refused (Vault
@@ -117,4 +117,25 @@ t.test('rotation while Redis is down, on Vault with delete_version_after: the ot
   const after = await ask({ rejectedToken: old })
   t.equal(after.statusCode, 200, after.body)
   t.equal(sim.stats('acme').failures, failures, 'no failed login with the replaced secret')
+})
+
+// SOAP login() hands every client of the same user the same session while it is valid (SOAP API
+// Developer Guide, "Choosing a User for an Integration"): a rotation's validating login can be the
+// very session callers hold. A write that failed leaves that session cached and in use.
+t.test('a SOAP rotation whose write Vault refuses leaves the session callers hold alive', async (t) => {
+  const sim = await startSim(t)
+  const { vault, app, admin, principals } = await vaultBroker(t, 600)
+  t.equal((await admin('PUT', '/v1/admin/connections/acme', acmeDefinition(sim, 'soap'))).statusCode, 201)
+  const ask = async () => await app.inject({ method: 'POST', url: '/v1/connections/acme/session', headers: bearer(principals.billingKey) })
+  const held = (await ask()).json() as { accessToken: string, instanceUrl: string }
+
+  vault.seal()
+  const write = await admin('PATCH', '/v1/admin/connections/acme/credentials', { password: ACME.password, securityToken: ACME.securityToken })
+  t.equal(write.statusCode, 503, write.body)
+  vault.unseal()
+
+  const again = (await ask()).json() as { accessToken: string }
+  t.equal(again.accessToken, held.accessToken, 'callers are still handed the cached session')
+  const res = await fetch(`${held.instanceUrl}/services/oauth2/userinfo`, { headers: { authorization: `Bearer ${held.accessToken}` } })
+  t.equal(res.status, 200, 'and it still works at Salesforce: the validating login was that session, not one of its own')
 })
