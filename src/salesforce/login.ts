@@ -13,7 +13,7 @@ import { jwtBearerLogin, pemSigner, type JwtSigner } from './jwt-bearer.ts'
 import { loginUrlRejection, type LoginUrlPolicy } from './login-url.ts'
 import { oauthPasswordLogin } from './oauth-password.ts'
 import type { FlowContext } from './oauth-token.ts'
-import { createScrubber, definitionSecrets, scrubFailure } from './scrub.ts'
+import { createScrubber, definitionSecrets, scrubFailure, unsentSecrets } from './scrub.ts'
 import { soapLogin } from './soap-login.ts'
 import { INTERNAL_LOGIN_ERROR, type ClassifiedFailure, type ConnectionDefinition, type LoginOutcome } from './types.ts'
 
@@ -43,7 +43,7 @@ export async function login (def: ConnectionDefinition, opts: LoginOptions): Pro
   }
   // every text that came back from upstream loses the definition's secrets, in every encoding, here:
   // callers (sessions, admin, health, logs) cannot forget it
-  if (!outcome.ok) outcome = { ok: false, failure: scrubFailure(outcome.failure, createScrubber([...definitionSecrets(def), ...sent])) }
+  if (!outcome.ok) outcome = { ok: false, failure: scrubFailure(outcome.failure, createScrubber([...definitionSecrets(def), ...sent], unsentSecrets(def))) }
   if (!outcome.ok) outcome = { ok: false, failure: withRetirementHint(outcome.failure, opts.flowSunsets?.get(def.flow), (opts.now ?? Date.now)()) }
   opts.logger?.debug({
     flow: def.flow,

@@ -42,12 +42,21 @@ export function definitionSecrets (def: Partial<ConnectionDefinition>): string[]
   return out.filter((s): s is string => typeof s === 'string' && s.length >= MIN_SECRET_CHARS)
 }
 
-/** A scrubber for these secrets, in each encoding they may come back in; identity when there are none. */
-export function createScrubber (secrets: Iterable<string | undefined>): Scrub {
+/** The parts of a definition's private key (the PEM and its lines): secrets that never leave the broker. */
+export function unsentSecrets (def: Partial<ConnectionDefinition>): string[] {
+  return def.privateKey === undefined ? [] : [def.privateKey, ...pemBodyLines(def.privateKey)]
+}
+
+/**
+ * A scrubber for these secrets, in each encoding they may come back in; identity when there are none.
+ * `unsent`: those among them never sent anywhere (a private key), matched without the forms of a request dump.
+ */
+export function createScrubber (secrets: Iterable<string | undefined>, unsent: readonly string[] = []): Scrub {
   const list = [...secrets].filter((s): s is string => typeof s === 'string' && s.length >= MIN_SECRET_CHARS)
+  const kept = new Set(unsent)
   const forms = new Set<string>()
   for (const secret of list) {
-    for (const form of encodedForms(secret)) {
+    for (const form of encodedForms(secret, !kept.has(secret))) {
       forms.add(form)
       // failure messages are made one line (whitespace runs collapsed) before they get here
       const collapsed = form.replace(/\s+/g, ' ')
@@ -90,7 +99,7 @@ export function scrubFailure (failure: ClassifiedFailure, scrub: Scrub): Classif
  * three byte alignments it can have inside a longer base64 stream, for the raw value and for the
  * forms it travels in (percent/form-encoded, XML-escaped).
  */
-export function encodedForms (secret: string): string[] {
+export function encodedForms (secret: string, sent = true): string[] {
   const forms = new Set<string>([secret])
   const uri = encodeURIComponent(secret)
   const form = new URLSearchParams({ s: secret }).toString().slice(2)
@@ -112,8 +121,9 @@ export function encodedForms (secret: string): string[] {
   forms.add(secret.replace(/[&<>"']/g, c => XML_NAMED[c]).replace(/[\u{80}-\u{10ffff}]/gu, c => `&#${c.codePointAt(0)};`))
   // a dump of the request (base64 of the body a proxy or debugging endpoint received) holds the
   // secret as it travelled: form-encoded in the OAuth flows, XML-escaped in the SOAP envelope.
-  // (a PEM key never travels, and an assertion's characters are ones no encoding changes)
-  const travels = secret.length <= MAX_MIXED_CHARS
+  // (a PEM key never travels, `sent` false: its 64-character lines would otherwise add forms by the
+  // hundred to every failed login's scrubber; an assertion's characters are ones no encoding changes)
+  const travels = sent && secret.length <= MAX_MIXED_CHARS
   const wire = new Set(travels ? [secret, uri, form, escapeXmlText(secret), secret.replace(/[&<>"']/g, c => XML_NAMED[c])] : [secret])
   for (const travelled of wire) for (const b64 of base64Forms(Buffer.from(travelled, 'utf8'))) forms.add(b64)
   return [...forms].filter(f => f.length >= MIN_SECRET_CHARS)

@@ -1,7 +1,7 @@
 import fc from 'fast-check'
 import t from 'tap'
 import { checkSession } from '../../src/salesforce/index.ts'
-import { createScrubber, definitionSecrets, REDACTED } from '../../src/salesforce/scrub.ts'
+import { createScrubber, definitionSecrets, encodedForms, REDACTED, unsentSecrets } from '../../src/salesforce/scrub.ts'
 import { sanitizeMessage } from '../../src/salesforce/classify.ts'
 import { createServer } from 'node:http'
 
@@ -84,6 +84,19 @@ t.test('password+token, client secret and PEM key lines of a definition', async 
   t.equal(scrub('key: MIIEvQIBADANBgkqhkiG9w0BAQEFAASC'), `key: ${REDACTED}`)
   t.equal(createScrubber([])('unchanged'), 'unchanged')
   t.equal(createScrubber(['abc'])('abc is too short to be a secret'), 'abc is too short to be a secret')
+
+  // the key never travels: its lines are matched as they are (and in base64), not in a request's encodings,
+  // which a 4096-bit key's fifty lines would multiply by the hundred in every failed login's scrubber
+  const line = 'MIIJQgIBADANBgkqhkiG9w0BAQEFAASCCSwwggkoAgEAAoICAQDK+a/b=='
+  const def = { password: 'pass word&1 long enough', privateKey: `-----BEGIN PRIVATE KEY-----\n${line}\n-----END PRIVATE KEY-----` }
+  t.same(unsentSecrets(def), [def.privateKey, line])
+  const formEncodedDump = Buffer.from(new URLSearchParams({ k: line }).toString().slice(2)).toString('base64')
+  t.ok(encodedForms(line).includes(formEncodedDump), 'a sent secret: the base64 of its form encoding is matched')
+  t.notOk(encodedForms(line, false).includes(formEncodedDump), 'an unsent one: not')
+  const keyScrub = createScrubber(definitionSecrets(def), unsentSecrets(def))
+  t.equal(keyScrub(`key: ${line}`), `key: ${REDACTED}`)
+  t.equal(keyScrub(`b64: ${Buffer.from(line).toString('base64')}`), `b64: ${REDACTED}`)
+  t.match(keyScrub(`dump: ${Buffer.from('password=pass+word%261+long+enough&x=1').toString('base64')}`), REDACTED, 'the password still in a request dump')
 })
 
 t.test('a message made one line and cut short leaks neither a collapsed secret nor its first characters', async t => {
