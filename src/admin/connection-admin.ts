@@ -211,11 +211,18 @@ export class ConnectionAdmin {
   async remove (name: string, ctx: AdminContext): Promise<string[]> {
     const current = await this.mustRead(name)
     await this.checkIfMatch(name, current.version, ctx, 'connection.delete')
-    for (const listener of this.removeListeners) await listener(name)
-    // the secret goes first: the purge drops every replica's cached copy of it, and a caller asking
-    // from then on finds no connection; purged while the secret was still stored, a caller's request
-    // re-read it and logged in, and that session, taken after the revocations, was never revoked
-    await this.opts.store.remove(name)
+    try {
+      for (const listener of this.removeListeners) await listener(name)
+      // the secret goes first: the purge drops every replica's cached copy of it, and a caller asking
+      // from then on finds no connection; purged while the secret was still stored, a caller's request
+      // re-read it and logged in, and that session, taken after the revocations, was never revoked
+      await this.opts.store.remove(name)
+    } catch (err) {
+      // not deleted (the store sealed, unreachable, a timeout): an admin tried all the same, and the
+      // audit says so, as for a write the store refused
+      await this.opts.audit.record({ actor: ctx.actor, requestId: ctx.requestId, action: 'connection.delete', connection: name, outcome: 'error', classification: err instanceof SecretStoreUnavailableError ? 'secret_store_unavailable' : 'secret_store_error', fromVersion: current.version })
+      throw err
+    }
     const { removed, unconfirmed } = await this.opts.sessions.purge(name)
     const purged = [...removed, ...await this.opts.sessions.takeIssued(name)]
     // a deleted connection's sessions must stop working, not just stop being handed out: the cached

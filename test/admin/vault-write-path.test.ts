@@ -24,7 +24,7 @@ async function vaultBroker (t: Parameters<typeof startSim>[0], cacheTtlSeconds: 
     },
   })
   await app.broker.startup
-  const admin = (method: 'GET' | 'PUT' | 'PATCH' | 'POST', url: string, payload?: object) => app.inject({ method, url, payload, headers: bearer(principals.adminKey) })
+  const admin = (method: 'GET' | 'PUT' | 'PATCH' | 'POST' | 'DELETE', url: string, payload?: object) => app.inject({ method, url, payload, headers: bearer(principals.adminKey) })
   return { vault, app, admin, principals }
 }
 
@@ -53,6 +53,29 @@ t.test('a validated rotation whose write Vault refuses: 503, audited as an error
   vault.unseal()
   const versions = (await admin('GET', '/v1/admin/connections/acme/versions')).json().versions as unknown[]
   t.equal(versions.length, 1, 'nothing was written')
+})
+
+// A delete the secret store refuses (Vault sealed) removed nothing: the attempt is an admin write all
+// the same, and the audit must say an admin tried and it failed, as for a rotation the store refused.
+t.test('a delete whose removal Vault refuses: 503, audited as an error, the connection still there', async (t) => {
+  const sim = await startSim(t)
+  // the connection is read from memory: only the removal reaches the sealed Vault
+  const { vault, admin } = await vaultBroker(t, 600)
+  t.equal((await admin('PUT', '/v1/admin/connections/acme', acmeDefinition(sim, 'client_credentials'))).statusCode, 201)
+  t.equal((await admin('GET', '/v1/admin/connections/acme')).statusCode, 200)
+
+  vault.seal()
+  const removal = await admin('DELETE', '/v1/admin/connections/acme')
+  t.equal(removal.statusCode, 503, removal.body)
+  t.equal(removal.json().type, 'urn:sf-broker:problem:secret_store_unavailable')
+
+  const audit = (await admin('GET', '/v1/admin/audit?connection=acme&limit=10')).json().events as Array<{ action: string, outcome: string, classification?: string }>
+  const deletion = audit.filter(e => e.action === 'connection.delete')
+  t.equal(deletion.length, 1, 'the attempt is in the audit')
+  t.match(deletion[0], { outcome: 'error', classification: 'secret_store_unavailable' })
+
+  vault.unseal()
+  t.equal((await admin('GET', '/v1/admin/connections/acme')).statusCode, 200, 'nothing was deleted')
 })
 
 // `vault kv delete` soft-deletes the latest version: reads answer 404, but the key's metadata keeps
