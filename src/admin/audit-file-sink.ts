@@ -34,7 +34,12 @@ export class AuditFileSink extends BatchingSink {
     if (this.size > 0 && this.size + text.length > this.opts.maxBytes) handle = await this.rotate()
     const before = this.size
     try {
-      await handle.write(text)
+      // write(2) may take fewer bytes than asked, without an error, when the disk (or the file size
+      // limit) has room for part of them only (POSIX.1-2017 write(): "only as many bytes as there is
+      // room for shall be written"): write the rest until done, or until it fails (ENOSPC, EFBIG)
+      for (let written = 0; written < text.length;) {
+        written += (await handle.write(text, written, text.length - written)).bytesWritten
+      }
       await handle.datasync()
       this.size += text.length
     } catch (err) {

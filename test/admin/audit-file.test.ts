@@ -1,4 +1,6 @@
 import t from 'tap'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -7,6 +9,7 @@ import pino from 'pino'
 import { AuditFileSink } from '../../src/admin/audit-file-sink.ts'
 import type { AuditSinkRecord } from '../../src/admin/audit-sink.ts'
 import { ACME, acmeDefinition, bearer, buildTestApp, startSim, tempFileStore, type Teardown } from '../helper.ts'
+import { outsideTap } from '../support/outside-tap.ts'
 import { testPrincipals } from '../support/principals.ts'
 
 const ADMIN = '/v1/admin/connections'
@@ -114,4 +117,32 @@ t.test('records that could not be written are held and written, in order, once t
   await mkdir(dir)
   await sink.write(record(3), true)
   t.same((await lines(path)).map(r => r.n), [1, 3])
+})
+
+// write(2) may write fewer bytes than asked without an error when the medium (or the process's file
+// size limit) has room for only part of them (POSIX write(2): "only as many bytes as there is room
+// for shall be written"); the next write then fails with ENOSPC or EFBIG. A record must not count as
+// written until every byte of it is on disk. The child runs under a 1000-byte file size limit (the
+// stand-in for a disk filling up) with SIGXFSZ caught, so the write fails with EFBIG as on a full disk.
+t.test('a record that only partly fits on the disk is refused and undone, not counted as written', { skip: existsSync('/usr/bin/prlimit') ? false : 'no prlimit' }, async (t) => {
+  const path = join(await tempDir(t), 'audit.jsonl')
+  const sink = new URL('../../src/admin/audit-file-sink.ts', import.meta.url).href
+  const code = `import { AuditFileSink } from ${JSON.stringify(sink)}
+import pino from 'pino'
+process.on('SIGXFSZ', () => {})
+const sink = new AuditFileSink({ path: ${JSON.stringify(path)}, maxBytes: 1 << 20, keep: 1, logger: pino({ level: 'silent' }) })
+for (const n of [1, 2]) {
+  const json = JSON.stringify({ n, pad: 'x'.repeat(600) })
+  await sink.write({ stream: 'admin', stage: 'outcome', time: new Date().toISOString(), json, failed: false }, false)
+    .then(() => console.log(n, 'written'), (err) => console.log(n, 'refused', err.code))
+}
+await sink.close()`
+  // outside tap: its exit hook writes coverage files, which the file size limit would refuse
+  const child = spawn(...outsideTap('prlimit', ['--fsize=1000', '--', process.execPath, '--input-type=module', '-e', code]), { stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d })
+  child.stderr.setEncoding('utf8').on('data', (d: string) => { out += d })
+  await once(child, 'close')
+  t.equal(out, '1 written\n2 refused EFBIG\n', 'the record that did not fit is refused')
+  t.same((await lines(path)).map(r => r.n), [1], 'no torn line: the part that fitted was undone')
 })
