@@ -1,4 +1,5 @@
 import { open, rename, type FileHandle } from 'node:fs/promises'
+import { dirname } from 'node:path'
 import type { Logger } from 'pino'
 import { BatchingSink, type AuditSinkRecord } from './audit-sink.ts'
 
@@ -55,6 +56,11 @@ export class AuditFileSink extends BatchingSink {
     const handle = await open(this.opts.path, 'a', 0o600)
     try {
       this.size = (await handle.stat()).size
+      // the file may have just been created (first write, or after a rotation's renames): its data's
+      // fsync does not make the directory entries durable, the directory's does (Linux fsync(2): "an
+      // explicit fsync() on a file descriptor for the directory is also needed"); without it a crash
+      // can lose the file, and every record answered after its write
+      await syncDirectory(dirname(this.opts.path))
     } catch (err) {
       await handle.close().catch(() => {})
       throw err
@@ -84,5 +90,19 @@ export class AuditFileSink extends BatchingSink {
   async close (): Promise<void> {
     await this.drain()
     await this.reset()
+  }
+}
+
+async function syncDirectory (path: string): Promise<void> {
+  const dir = await open(path, 'r')
+  try {
+    await dir.sync()
+  } catch (err) {
+    // some systems cannot fsync a directory at all (EINVAL, EBADF): nothing more can be done there, as
+    // PostgreSQL's fsync_fname_ext (src/backend/storage/file/fd.c) also concludes
+    const code = (err as NodeJS.ErrnoException).code
+    if (code !== 'EINVAL' && code !== 'EBADF') throw err
+  } finally {
+    await dir.close()
   }
 }

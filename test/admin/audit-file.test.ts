@@ -1,8 +1,9 @@
 import t from 'tap'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { existsSync } from 'node:fs'
+import { existsSync, promises as fsPromises } from 'node:fs'
 import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises'
+import { syncBuiltinESMExports } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pino from 'pino'
@@ -145,4 +146,46 @@ await sink.close()`
   await once(child, 'close')
   t.equal(out, '1 written\n2 refused EFBIG\n', 'the record that did not fit is refused')
   t.same((await lines(path)).map(r => r.n), [1], 'no torn line: the part that fitted was undone')
+})
+
+// fsync(2) of a file makes its data durable, not the directory entry that names it (Linux fsync(2):
+// "Calling fsync() does not necessarily ensure that the entry in the directory containing the file
+// has also reached disk. For that an explicit fsync() on a file descriptor for the directory is also
+// needed"). A file the sink creates, first or after a rotation's renames, is only durable once its
+// directory is fsync'd too: before that, a crash can lose every record it holds. What the sink does
+// is seen through node:fs/promises itself (open, rename, the handles' syncs), in order.
+t.test('a created or rotated audit file is made durable in its directory before a record in it counts', async (t) => {
+  const dir = await tempDir(t)
+  const path = join(dir, 'audit.jsonl')
+  const events: string[] = []
+  const original = { open: fsPromises.open, rename: fsPromises.rename }
+  const name = (p: unknown) => p === dir ? 'dir' : String(p).slice(dir.length + 1)
+  fsPromises.open = (async (...args: Parameters<typeof fsPromises.open>) => {
+    const handle = await original.open(...args)
+    const opened = name(args[0])
+    const { sync, datasync } = handle
+    handle.sync = () => { events.push(`sync ${opened}`); return sync.call(handle) }
+    handle.datasync = () => { events.push(`datasync ${opened}`); return datasync.call(handle) }
+    events.push(`open ${opened}`)
+    return handle
+  }) as typeof fsPromises.open
+  fsPromises.rename = (async (from: string, to: string) => {
+    await original.rename(from, to)
+    events.push(`rename ${name(from)} ${name(to)}`)
+  }) as typeof fsPromises.rename
+  syncBuiltinESMExports()
+  t.teardown(() => {
+    Object.assign(fsPromises, original)
+    syncBuiltinESMExports()
+  })
+
+  const sink = new AuditFileSink({ path, maxBytes: 300, keep: 1, logger: pino({ level: 'silent' }) })
+  t.teardown(() => sink.close())
+  await sink.write(record(1), true)
+  const written = events.splice(0)
+  t.ok(written.indexOf('sync dir') > written.indexOf('open audit.jsonl'), `the new file's directory entry is synced: ${written.join(', ')}`)
+  await sink.write(record(2), true)
+  const rotated = events.splice(0)
+  t.ok(rotated.includes('rename audit.jsonl audit.jsonl.1'), `rotated: ${rotated.join(', ')}`)
+  t.ok(rotated.lastIndexOf('sync dir') > rotated.lastIndexOf('open audit.jsonl'), `the renames and the new file are synced in the directory: ${rotated.join(', ')}`)
 })
