@@ -24,7 +24,7 @@ export interface AuditSink {
   close (): Promise<void>
 }
 
-/** Records kept for a retry while a sink fails; beyond it the oldest are dropped (and counted in the log). */
+/** Records kept for a retry while a sink fails; beyond it the oldest hand-outs are dropped, then the oldest others (counted in the log). */
 const MAX_BACKLOG = 10_000
 
 interface Waiting { record: AuditSinkRecord, retain: boolean, resolve: () => void, reject: (err: Error) => void }
@@ -86,8 +86,13 @@ export abstract class BatchingSink implements AuditSink {
       const error = err as NodeJS.ErrnoException
       this.backlog = [...retried, ...batch.filter(w => w.retain).map(w => w.record)]
       if (this.backlog.length > MAX_BACKLOG) {
-        this.dropped += this.backlog.length - MAX_BACKLOG
-        this.backlog = this.backlog.slice(-MAX_BACKLOG)
+        // hand-outs go first, oldest first: a held admin outcome is the only durable record of an
+        // action already answered, and hand-outs (never refused) keep coming while the sink fails
+        const held = this.backlog.length
+        let excess = held - MAX_BACKLOG
+        this.backlog = this.backlog.filter(r => r.stream !== 'handouts' || excess-- <= 0)
+        if (this.backlog.length > MAX_BACKLOG) this.backlog = this.backlog.slice(-MAX_BACKLOG)
+        this.dropped += held - this.backlog.length
       }
       this.logger.error({ sink: this.name, err: { message: error.message, code: error.code }, held: this.backlog.length, dropped: this.dropped }, 'audit sink write failed')
       for (const w of batch) w.reject(error)

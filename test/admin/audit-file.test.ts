@@ -189,3 +189,22 @@ t.test('a created or rotated audit file is made durable in its directory before 
   t.ok(rotated.includes('rename audit.jsonl audit.jsonl.1'), `rotated: ${rotated.join(', ')}`)
   t.ok(rotated.lastIndexOf('sync dir') > rotated.lastIndexOf('open audit.jsonl'), `the renames and the new file are synced in the directory: ${rotated.join(', ')}`)
 })
+
+// While the sink fails, what it could not write is held (10,000 records at most) and written first
+// once it can. Hand-outs keep coming meanwhile (they are never refused), and must not push out an
+// admin action's outcome held there: that action was already answered, and the sink's record is the
+// one that must survive (a busy fleet's hand-outs never push a rotation out of the audit).
+t.test('while the file cannot be written, hand-outs do not push a held admin outcome out of the backlog', async (t) => {
+  const dir = join(await tempDir(t), 'not-yet')
+  const path = join(dir, 'audit.jsonl')
+  const sink = new AuditFileSink({ path, maxBytes: 1 << 30, keep: 1, logger: pino({ level: 'silent' }) })
+  t.teardown(() => sink.close())
+  await t.rejects(sink.write(record(1), true), { code: 'ENOENT' }, 'the admin outcome is held')
+  const handout = (i: number): AuditSinkRecord => ({ stream: 'handouts', stage: 'outcome', time: new Date().toISOString(), json: JSON.stringify({ h: i }), failed: false })
+  await Promise.allSettled(Array.from({ length: 10_500 }, (_, i) => sink.write(handout(i), true)))
+  await mkdir(dir)
+  await sink.write(record(2), true)
+  const written = await lines(path)
+  t.same(written.filter(r => r.n !== undefined).map(r => r.n), [1, 2], 'the held admin outcome is written, ahead of the next one')
+  t.ok(written.length <= 10_001 + 1, 'the backlog stays bounded')
+})
