@@ -32,6 +32,21 @@ const ValidateBody = Type.Union([Type.Partial(ConnectionDefinitionSchema, { addi
   description: 'Candidate fields, merged over the stored connection; no body validates the stored credentials',
 })
 
+/** time-second 60 of RFC 3339 §5.6 (a leap second), with its fraction, before the offset */
+const LEAP_SECOND = /:60(\.[0-9]+)?(?=[Zz+-])/
+
+/**
+ * An RFC 3339 time of the audit query, in ms. Date.parse cannot read a leap second (…T23:59:60Z,
+ * which RFC 3339 §5.6 allows): no record is stamped within one (toISOString never writes :60), so
+ * it stands for the end of the second before it: `until` keeps that second's records, `since` starts
+ * after them.
+ */
+function timeOf (value: string, bound: 'since' | 'until'): number {
+  if (!LEAP_SECOND.test(value)) return Date.parse(value)
+  const lastMs = Date.parse(value.replace(LEAP_SECOND, ':59.999'))
+  return bound === 'since' ? lastMs + 1 : lastMs
+}
+
 function context (request: FastifyRequest, ifMatch?: string): AdminContext {
   return {
     actor: request.principal?.id ?? 'unknown',
@@ -263,8 +278,8 @@ const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async (app, {
     },
   }, async (request, reply) => {
     const q = request.query
-    const sinceMs = q.since === undefined ? undefined : Date.parse(q.since)
-    const untilMs = q.until === undefined ? undefined : Date.parse(q.until)
+    const sinceMs = q.since === undefined ? undefined : timeOf(q.since, 'since')
+    const untilMs = q.until === undefined ? undefined : timeOf(q.until, 'until')
     if (sinceMs !== undefined && untilMs !== undefined && untilMs < sinceMs) {
       throw new HttpProblem('bad_request', 'until is before since', { errors: [{ path: 'querystring/until', message: 'must not be before since' }] })
     }

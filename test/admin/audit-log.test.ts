@@ -119,3 +119,26 @@ t.test("a record past its stream's age limit is not listed, though no write has 
   t.same((await audit.page({ limit: 10, stream: 'handouts', sinceMs: Date.now() - 6 * 3_600_000 })).events.map(e => e.connection), ['c3'], 'an earlier `since` does not reach past the limit')
   t.same((await audit.list(10)).map(e => e.connection), ['c4'], 'the admin stream has no age limit here')
 })
+
+// RFC 3339 §5.6 allows a leap second (time-second 60), and the query's date-time format accepts it,
+// but Date.parse cannot read one: `since` or `until` became NaN, every record compared false, and
+// the page came back empty with `more: false` (oldest first, with a `next` past every record it
+// never listed). No record is stamped within a leap second (toISOString never writes :60): it
+// bounds the records as the end of the second before it does.
+t.test('since and until on a leap second (…T23:59:60Z) bound the records as the second before it ends', async (t) => {
+  const sim = await startSim(t)
+  const principals = testPrincipals(['*'])
+  const { app } = await buildTestApp(t, { secretStore: await tempFileStore(t), principals })
+  const get = (q: string) => app.inject({ method: 'GET', url: `/v1/admin/audit?${q}`, headers: bearer(principals.adminKey) })
+  t.equal((await app.inject({ method: 'PUT', url: '/v1/admin/connections/acme', payload: acmeDefinition(sim, 'client_credentials'), headers: bearer(principals.adminKey) })).statusCode, 201)
+
+  const past = await get('since=2016-12-31T23:59:60Z&order=asc')
+  t.equal(past.statusCode, 200, past.body)
+  t.same(past.json().events.map((e: { action: string }) => e.action), ['connection.create'], 'since a leap second long ago: the record is listed')
+  const until = await get('until=2099-12-31T23:59:60.5Z&order=asc')
+  t.same(until.json().events.map((e: { action: string }) => e.action), ['connection.create'], 'until a leap second ahead: the record is listed')
+  const next = await get(`cursor=${until.json().next as string}`)
+  t.same(next.json().events, [], 'and the cursor continues after it')
+  const future = await get('since=2099-12-31T23:59:60Z')
+  t.same(future.json().events, [], 'since a leap second ahead: nothing yet')
+})
