@@ -11,8 +11,18 @@ export interface CertificateRotationRoutesOptions {
   rotation: CertificateRotation
 }
 
-function context (request: FastifyRequest): AdminContext {
-  return { actor: request.principal?.id ?? 'unknown', requestId: String(request.id) }
+// as on the migration's complete, which the rotation's is: an If-Match sent and not read would make
+// an unconditional switch of a request its admin made conditional (RFC 9110 §13.1.1)
+const IfMatchHeaders = Type.Object({
+  'if-match': Type.Optional(Type.String({ pattern: '^(W/)?"?[0-9]{1,9}"?$', description: 'The connection version last read; the switch fails with 409 if the connection changed since (default: the version read when the switch begins)' })),
+})
+
+function context (request: FastifyRequest, ifMatch?: string): AdminContext {
+  return {
+    actor: request.principal?.id ?? 'unknown',
+    requestId: String(request.id),
+    ifMatch: ifMatch ? Number(ifMatch.replace(/^(W\/)?"?|"$/g, '')) : undefined,
+  }
 }
 
 const READ_PROBLEMS = [...COMMON_PROBLEMS, 'unauthenticated', 'forbidden', 'not_found', 'rate_limited', 'secret_store_unavailable'] as const
@@ -102,8 +112,9 @@ const certificateRotationRoutes: FastifyPluginAsyncTypebox<CertificateRotationRo
       security,
       operationId: 'completeCertificateRotation',
       summary: 'Switch to the new key now (after a successful validate); the old version stays for rollback',
-      description: 'Check-and-set on the current version, sessions purged on every replica (revoked with REVOKE_ON_ROTATION). Not needed when a login already completed the rotation (GET then answers 404 and the connection shows the new certificate).',
+      description: 'Check-and-set on the current version (If-Match), sessions purged on every replica (revoked with REVOKE_ON_ROTATION). Not needed when a login already completed the rotation (GET then answers 404 and the connection shows the new certificate).',
       params: ConnectionNameParams,
+      headers: IfMatchHeaders,
       response: {
         200: { description: 'Switched', content: { 'application/json': { schema: MigrationCompletedSchema } } },
         202: { description: 'Switched; the fleet-wide purge of the old sessions is pending (see `connection.pending`)', content: { 'application/json': { schema: MigrationCompletedSchema } } },
@@ -111,7 +122,7 @@ const certificateRotationRoutes: FastifyPluginAsyncTypebox<CertificateRotationRo
       },
     },
   }, async (request, reply) => {
-    const done = await rotation.complete(request.params.name, context(request))
+    const done = await rotation.complete(request.params.name, context(request, request.headers['if-match']))
     reply.code(done.connection.pending?.length ? 202 : 200).header('etag', `"${done.connection.version}"`).type('application/json')
     return done
   })

@@ -243,3 +243,27 @@ t.test('a setting written while a rotation is pending is not undone by the switc
   t.equal((await admin('POST', `${ROTATION}/complete`)).statusCode, 200)
   t.match((await admin('GET', '/v1/admin/connections/acme')).json(), { version: 3, sessionTimeoutSeconds: 900, requiredPermissions: ['PermissionsApiEnabled'] }, "version 2's settings, with the new key")
 })
+
+// An admin who pins the switch to the version read (If-Match, RFC 9110 §13.1.1) must not have it made
+// on a connection changed since: the migration's complete, which the rotation's is, already says 409.
+t.test('the switch honours If-Match: a connection changed since the version named is not switched', async (t) => {
+  const sim = await startSim(t)
+  const store = await tempFileStore(t)
+  const principals = testPrincipals(['acme'])
+  const { app } = await buildTestApp(t, { secretStore: store, principals })
+  const admin = (method: 'GET' | 'POST' | 'PUT', url: string, payload?: object, headers: Record<string, string> = {}) =>
+    app.inject({ method, url, payload, headers: { ...bearer(principals.adminKey), ...headers } })
+  t.equal((await admin('PUT', '/v1/admin/connections/acme', acmeDefinition(sim, 'jwt_bearer'))).statusCode, 201)
+  const started = (await admin('POST', ROTATION)).json()
+  t.equal((await admin('PUT', '/v1/admin/connections/acme', acmeDefinition(sim, 'jwt_bearer', { sessionTimeoutSeconds: 900 }))).json().version, 2, 'another admin changed it meanwhile')
+  await setup(sim, 'PUT', `/apps/${ACME.clientId}/certificate`, { certificatePem: started.certificate.pem })
+  t.equal((await admin('POST', `${ROTATION}/validate`)).json().ok, true)
+
+  const stale = await admin('POST', `${ROTATION}/complete`, undefined, { 'if-match': '"1"' })
+  t.equal(stale.statusCode, 409, stale.body)
+  t.equal(stale.json().type, 'urn:sf-broker:problem:conflict')
+  t.equal((await admin('GET', '/v1/admin/connections/acme')).json().version, 2, 'not switched')
+  const done = await admin('POST', `${ROTATION}/complete`, undefined, { 'if-match': '"2"' })
+  t.equal(done.statusCode, 200, done.body)
+  t.equal(done.headers.etag, '"3"')
+})
