@@ -95,7 +95,7 @@ const OPTIONS = {
 } as const
 
 /** The writes that send --if-match as If-Match (check-and-set on the connection's version). */
-const IF_MATCH_COMMANDS = new Set(['connections put', 'connections rotate', 'connections rollback', 'connections delete', 'migrate complete', 'consumer-rotation complete'])
+const IF_MATCH_COMMANDS = new Set(['connections put', 'connections rotate', 'connections rollback', 'connections delete', 'migrate complete', 'consumer-rotation complete', 'cert-rotation complete'])
 
 function integer (value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined
@@ -196,7 +196,7 @@ async function run (io: Io): Promise<number> {
       case 'show': return certRotation.show(ctx, await broker(), need(name, 'NAME'))
       case 'certificate': return certRotation.certificate(ctx, await broker(), need(name, 'NAME'))
       case 'validate': return certRotation.validate(ctx, await broker(), need(name, 'NAME'))
-      case 'complete': return certRotation.complete(ctx, await broker(), need(name, 'NAME'))
+      case 'complete': return certRotation.complete(ctx, await broker(), need(name, 'NAME'), ifMatch)
       case 'abandon': return certRotation.abandon(ctx, await broker(), need(name, 'NAME'))
     }
   }

@@ -28,12 +28,11 @@ t.test('sfb cert-rotation: start, print the certificate, upload it in Setup, val
 
   await simControl(broker.sim.loginUrl, 'PUT', `orgs/acme/apps/${ACME.clientId}/certificate`, { certificatePem: pem.stdout })
   t.equal((await sfb(['cert-rotation', 'validate', 'acme'], env)).code, 0)
-  // the broker does not check-and-set this switch: --if-match is refused, not dropped silently
-  const unchecked = await sfb(['cert-rotation', 'complete', 'acme', '--if-match', '1'], env)
-  t.equal(unchecked.code, 2, unchecked.stderr)
-  t.match(unchecked.stderr, /--if-match is not checked by "sfb cert-rotation complete"/)
+  // the switch is check-and-set on the version named: a stale one is a conflict, and nothing switches
+  const stale = await sfb(['cert-rotation', 'complete', 'acme', '--if-match', '7'], env)
+  t.equal(stale.code, 4, stale.stderr)
   t.equal((await sfb(['cert-rotation', 'show', 'acme'], env)).code, 0, 'nothing switched')
-  const done = await sfb(['cert-rotation', 'complete', 'acme'], env)
+  const done = await sfb(['cert-rotation', 'complete', 'acme', '--if-match', '1'], env)
   t.equal(done.code, 0, done.stderr)
   t.match(done.stdout, /switched acme to the new key: now version 2 \(sfb connections rollback acme 1 goes back/)
   t.equal((await sfb(['cert-rotation', 'show', 'acme'], env)).code, 3, 'nothing pending any more')

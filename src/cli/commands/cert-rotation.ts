@@ -40,8 +40,8 @@ export async function validate (ctx: CommandContext, call: Call, name: string): 
   return result.ok ? EXIT.ok : EXIT.failed
 }
 
-export async function complete (ctx: CommandContext, call: Call, name: string): Promise<number> {
-  const { body } = await call('POST /v1/admin/connections/{name}/certificate-rotation/complete', { params: { name } })
+export async function complete (ctx: CommandContext, call: Call, name: string, ifMatch?: number): Promise<number> {
+  const { body } = await call('POST /v1/admin/connections/{name}/certificate-rotation/complete', { params: { name }, ifMatch })
   const { connection: m, previousVersion } = body as { connection: { name: string, version: number, pending?: string[] }, previousVersion: number }
   if (ctx.json) ctx.print(body)
   else ctx.out(`switched ${m.name} to the new key: now version ${m.version} (sfb connections rollback ${m.name} ${previousVersion} goes back, if the app still holds the old certificate)\n${pendingLines(m.pending)}`)
