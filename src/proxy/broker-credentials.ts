@@ -15,9 +15,24 @@
 
 /**
  * Whether a path, as its segments (decoded, upper-cased as Java's equalsIgnoreCase compares: the
- * long s, U+017F, is an S then), reaches one of those resources.
+ * long s, U+017F, is an S then), reaches one of those resources. A segment is compared without a
+ * format suffix: "In versions 57.0 and earlier, it's possible to append .json or .xml to the URI"
+ * (REST API Developer Guide, "REST API Architecture"; Connect REST API Developer Guide, "Connect REST
+ * API Architecture", documents the same suffix): `…/v57.0/sobjects/User/{id}/password.json` is the
+ * password resource, and the caller picks the version.
  */
 export function reachesBrokerCredentials (segments: readonly string[]): boolean {
-  return segments.some((segment, i) => (segment === 'APPS' && segments[i + 1] === 'OAUTH') ||
-    ((segment === 'USER' || segment === 'SELFSERVICEUSER') && segments[i - 1] === 'SOBJECTS' && segments[i + 2] === 'PASSWORD'))
+  const bare = (i: number): string | undefined => {
+    const segment = segments[i]
+    return segment === undefined ? undefined : withoutFormatSuffix(segment)
+  }
+  return segments.some((_, i) => (bare(i) === 'APPS' && bare(i + 1) === 'OAUTH') ||
+    ((bare(i) === 'USER' || bare(i) === 'SELFSERVICEUSER') && bare(i - 1) === 'SOBJECTS' && bare(i + 2) === 'PASSWORD'))
+}
+
+const FORMAT_SUFFIX = /(\.(json|xml))+$/i
+
+/** A path segment as Salesforce routes it: without the `.json`/`.xml` format suffix it may carry (any case). */
+export function withoutFormatSuffix (segment: string): string {
+  return segment.includes('.') ? segment.replace(FORMAT_SUFFIX, '') : segment
 }

@@ -144,5 +144,13 @@ t.test('nor a user\'s password: a caller can neither set nor reset the integrati
   }
   const composite = await http(`${proxy}/composite`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ compositeRequest: [{ method: 'DELETE', url: `/services/data/v62.0/sobjects/User/${userId}/password`, referenceId: 'r' }] }) })
   t.equal(composite.status, 403, 'as a composite sub-request: refused')
+  // up to API version 57.0 Salesforce also takes the resource with a format suffix (REST API Developer Guide,
+  // "REST API Architecture"): the caller picks the version
+  for (const [method, path] of [['DELETE', `v57.0/sobjects/User/${userId}/password.json`], ['POST', `v57.0/sobjects/User/${userId}/password.xml`]] as const) {
+    const refused = await http(`${proxy.replace('/v62.0', '')}/${path}`, { method, headers: { ...auth, 'content-type': 'application/json' }, body: method === 'POST' ? '{"NewPassword":"chosen-by-the-caller-1"}' : undefined })
+    t.equal(refused.status, 403, `${method} ${path}: refused`)
+  }
+  const suffixed = await http(`${proxy}/composite`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ compositeRequest: [{ method: 'DELETE', url: `/services/data/v57.0/sobjects/User/${userId}/password.json`, referenceId: 'r' }] }) })
+  t.equal(suffixed.status, 403, 'with the suffix, as a composite sub-request: refused')
   t.equal(sim.org('acme').apiRequestsUsed, requestsBefore, 'nothing reached Salesforce')
 })

@@ -35,8 +35,10 @@ function byTheRules (rawUrl: string): ReturnType<typeof targetPath> {
   const read = decodeURIComponent(path).toUpperCase().split('/').slice(1)
   if (read[1] === 'DATA' && read.length > 2) {
     for (let i = 2; i < read.length; i++) {
-      if (read[i] === 'APPS' && read[i + 1] === 'OAUTH') return { ok: false, reason: 'credentials_api' }
-      if (read[i] === 'SOBJECTS' && ['USER', 'SELFSERVICEUSER'].includes(read[i + 1]) && read[i + 3] === 'PASSWORD') return { ok: false, reason: 'credentials_api' }
+      // without the .json/.xml format suffix Salesforce takes (REST API Developer Guide, "REST API Architecture")
+      const bare = (segment: string | undefined) => segment?.replace(/(\.(json|xml))+$/i, '')
+      if (bare(read[i]) === 'APPS' && bare(read[i + 1]) === 'OAUTH') return { ok: false, reason: 'credentials_api' }
+      if (bare(read[i]) === 'SOBJECTS' && ['USER', 'SELFSERVICEUSER'].includes(bare(read[i + 1]) ?? '') && bare(read[i + 3]) === 'PASSWORD') return { ok: false, reason: 'credentials_api' }
     }
   }
   return { ok: true, path, query }
@@ -75,9 +77,13 @@ t.test('the broker\'s own credentials (the OAuth credentials API, a user\'s pass
     '/services/data/v62.0/connect/communities/0DB000000000001/apps/oauth/credentials/x',
     '/services/data/v62.0/sobjects/User/005000000000001AAA/password', '/services/data/v62.0/sobjects/user/005x/PASSWORD/',
     '/services/data/v62.0/sobjects/SelfServiceUser/005x/password', '/services/data/v62.0/sobjects/%55ser/005x/password',
-    '/services/data/v62.0/sobjects/User/005x/password/more', '/services/data/v62.0/app%C5%BF/oauth']
+    '/services/data/v62.0/sobjects/User/005x/password/more', '/services/data/v62.0/app%C5%BF/oauth',
+    // the format suffix of API versions up to 57.0: the same resources
+    '/services/data/v57.0/sobjects/User/005x/password.json', '/services/data/v57.0/sobjects/SelfServiceUser/005x/PASSWORD.XML',
+    '/services/data/v57.0/sobjects/User/005x/password%2Ejson', '/services/data/v57.0/apps/oauth.json', '/services/data/v57.0/apps/oauth/credentials/x.xml']
   const passed = ['/services/data/v62.0/apps', '/services/data/v62.0/apps/other', '/services/apexrest/apps/oauth/credentials', '/services/data/v62.0/apps/oauthx', '/services/data/v62.0/myapps/oauth',
-    '/services/data/v62.0/sobjects/User/005x', '/services/data/v62.0/sobjects/User/005x/passwords', '/services/data/v62.0/sobjects/Contact/003x/password']
+    '/services/data/v62.0/sobjects/User/005x', '/services/data/v62.0/sobjects/User/005x/passwords', '/services/data/v62.0/sobjects/Contact/003x/password',
+    '/services/data/v57.0/sobjects/User/005x.json', '/services/data/v57.0/sobjects/User/005x/passwords.json', '/services/data/v57.0/sobjects/User/005x/password.csv']
   for (const path of [...refused, ...passed]) {
     const url = PREFIX + path
     t.same(targetPath(url, PREFIX), byTheRules(url), `${path}: as the rules decide`)
