@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http'
-import { reachesBrokerCredentials } from './broker-credentials.ts'
+import { reachesBrokerCredentials, withoutFormatSuffix } from './broker-credentials.ts'
 
 /**
  * Calls whose body carries requests of its own, each with a `url`: Composite (`composite`,
@@ -11,12 +11,17 @@ import { reachesBrokerCredentials } from './broker-credentials.ts'
 
 /**
  * Any path under /services/data with a `composite` or `batch` segment, in any case, escaping or
- * version spelling: a family the broker names differently (api-family.ts) is still caught.
+ * version spelling, or with the `.json`/`.xml` format suffix Salesforce takes up to API version 57.0
+ * (`composite.json`: broker-credentials.ts): a family the broker names differently (api-family.ts)
+ * is still caught.
  */
 export function carriesSubrequests (path: string): boolean {
   if (!path.startsWith('/services/data/')) return false
   const lower = (path.includes('%') ? decodeURIComponent(path) : path).toLowerCase()
-  return lower.split('/').slice(3).some(segment => segment === 'composite' || segment === 'batch')
+  return lower.split('/').slice(3).some(segment => {
+    const bare = withoutFormatSuffix(segment)
+    return bare === 'composite' || bare === 'batch'
+  })
 }
 
 export type Uncheckable = 'compressed' | 'not_utf8_json' | 'unsized'

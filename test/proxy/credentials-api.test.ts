@@ -94,7 +94,9 @@ t.test('a sub-request body is checked as Salesforce would read it, or refused wh
   const requestsBefore = sim.org('acme').apiRequestsUsed
   const batch = (u: string) => JSON.stringify({ batchRequests: [{ method: 'GET', url: u }] })
   // other spellings of the families that carry sub-requests
-  for (const path of ['v62.0/connect/Batch', 'v62.0/CHATTER/batch/', 'V62.0/composite', 'v62/composite/batch', 'v62.0/tooling/composite/batch', 'v62.0/connect/communities/0DB000000000001/batch']) {
+  // and with the .json/.xml format suffix Salesforce takes up to API version 57.0 (REST API Developer Guide, "REST API Architecture")
+  for (const path of ['v62.0/connect/Batch', 'v62.0/CHATTER/batch/', 'V62.0/composite', 'v62/composite/batch', 'v62.0/tooling/composite/batch', 'v62.0/connect/communities/0DB000000000001/batch',
+    'v57.0/composite.json', 'v57.0/composite/batch.json', 'v57.0/composite/Batch.XML', 'v57.0/connect/batch.json']) {
     t.equal((await post(path, batch(`v62.0/apps/oauth/credentials/${APP_ID}`))).status, 403, `${path}: refused`)
   }
   // urls a lenient server reads as the credentials API
