@@ -11,7 +11,6 @@ import { CONNECTION_NAME_PATTERN_SOURCE } from '../schemas/common.ts'
 import { COMMON_PROBLEMS, problemResponses } from '../schemas/problem.ts'
 import { PROXY_METHODS } from '../schemas/proxy-rule.ts'
 import { isLoginUrlAllowed, type LoginUrlPolicy } from '../salesforce/login-url.ts'
-import { createScrubber } from '../salesforce/scrub.ts'
 import type { IssuedSession, SessionService } from '../sessions/session-service.ts'
 import type { ProxyAccounting } from '../proxy/accounting.ts'
 import { apiCall } from '../proxy/api-family.ts'
@@ -240,7 +239,8 @@ const proxyRoutes: FastifyPluginAsync<ProxyRoutesOptions> = async (app, opts) =>
     const passThrough = (): void => {
       observe()
       reply.removeHeader('content-length')
-      if (ended) reply.send(scrubbed(start, used))
+      // the forms every answer is scrubbed of (proxy/scrub-stream.ts), UTF-16 included, as a streamed 401's rest is
+      if (ended) reply.send(scrubBuffer(used, start))
       else sendScrubbed(reply, body, upstream, used, f.name, headers, start)
     }
     if (!saysInvalidSession(start.toString('utf8'))) return passThrough()
@@ -477,10 +477,6 @@ function wholeAnswer (reply: FastifyReply, stream: Readable, headers: IncomingHt
     const body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)
     reply.send(scrubBuffer(token, body))
   })
-}
-
-function scrubbed (body: Buffer, token: string): Buffer {
-  return Buffer.from(createScrubber([token])(body.toString('latin1')), 'latin1')
 }
 
 export default proxyRoutes

@@ -87,3 +87,22 @@ t.test('an answer in UTF-16 is scrubbed in UTF-16, either byte order, and stays 
     t.same(JSON.parse(text), { sid: '[redacted]', note: 'echoed' }, `UTF-16${order.toUpperCase()}: the answer is still whole UTF-16`)
   }
 })
+
+t.test('a 401 that is not an ended session, in UTF-16, is scrubbed in UTF-16 too (the short answer read for its errorCode)', async (t) => {
+  let bigEndian = false
+  const { url, key } = await rig(t, (res) => {
+    // an Apex REST class answering 401 itself, echoing the session: not INVALID_SESSION_ID, so not healed
+    const body = Buffer.from(JSON.stringify([{ errorCode: 'NOT_ALLOWED', message: `sid ${TOKEN}` }]), 'utf16le')
+    res.writeHead(401, { 'content-type': `application/json; charset=utf-16${bigEndian ? 'be' : 'le'}` })
+    res.end(bigEndian ? body.swap16() : body)
+  })
+  for (const order of ['le', 'be'] as const) {
+    bigEndian = order === 'be'
+    const r = await fetch(`${url}${PREFIX}/services/apexrest/echo/x`, { headers: bearer(key) })
+    const bytes = Buffer.from(await r.arrayBuffer())
+    const text = (order === 'be' ? Buffer.from(bytes).swap16() : bytes).toString('utf16le')
+    t.equal(r.status, 401)
+    t.notOk(text.includes(TOKEN), `UTF-16${order.toUpperCase()}: no session`)
+    t.same(JSON.parse(text), [{ errorCode: 'NOT_ALLOWED', message: 'sid [redacted]' }], `UTF-16${order.toUpperCase()}: the answer is still whole UTF-16`)
+  }
+})
