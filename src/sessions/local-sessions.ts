@@ -15,7 +15,7 @@ export function servable (e: CachedSession | null | undefined, version: number, 
  */
 export class LocalSessions {
   private readonly entries = new Map<string, { entry: CachedSession, checkedAt: number }>()
-  /** per connection, how often its copy was forgotten (a purge, a new session): see remember() */
+  /** per connection, how often its copy was forgotten (a purge): see remember() */
   private readonly forgotten = new Map<string, number>()
 
   private readonly freshMs: number
@@ -54,8 +54,14 @@ export class LocalSessions {
     return this.forgotten.get(connection) ?? 0
   }
 
+  /** The copy may have been taken back (a purge: the kill switch, a rotation, a dead token): nothing read or obtained before is kept. */
   forget (connection: string): void {
     this.entries.delete(connection)
     this.forgotten.set(connection, this.generation(connection) + 1)
+  }
+
+  /** A newer session was stored (it takes nothing back): the copy is read again, what is in flight may still be kept. */
+  drop (connection: string): void {
+    this.entries.delete(connection)
   }
 }

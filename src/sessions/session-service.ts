@@ -111,7 +111,8 @@ export class SessionService {
     this.opts = opts
     this.now = opts.now ?? Date.now
     opts.state.onEvent((event) => {
-      if (event.type === 'session' || event.type === 'purge') this.l1.forget(event.connection)
+      if (event.type === 'purge') this.l1.forget(event.connection)
+      else if (event.type === 'session') this.l1.drop(event.connection)
     })
   }
 
@@ -271,6 +272,9 @@ export class SessionService {
   private async loginFor (connection: string, version: number, definition: ConnectionDefinition, rejectedToken: string | undefined, refresh: boolean): Promise<CachedSession> {
     const purpose: LoginPurpose = refresh ? 'refresh' : 'miss'
     const revoked = revokedDoc(connection)
+    // a purge heard while the login runs (the kill switch, a rotation on another replica) may take
+    // back the very session it stores: generation() tells whether one was
+    const purgedBefore = this.l1.generation(connection)
     const obtained = this.opts.gate.obtain({
       connection,
       definition,
@@ -290,10 +294,12 @@ export class SessionService {
     })
     const outcome = await this.stop.untilStopped(connection, obtained, () => { this.stop.tally.abandonedLogins++ })
     if (outcome.ok) {
-      // set after the gate published it: that event drops the connection's in-process copy
+      // kept after the gate published it: that event, heard later, only drops the in-process copy
       if (outcome.entry) {
-        this.l1.remember(connection, outcome.entry)
+        const kept = await this.keptAfterPurges(connection, outcome.entry, purgedBefore)
         await this.throwIfDeleted(connection)
+        // asked again, the request gets whatever the fleet holds now, or one new login
+        if (!kept) throw new StaleSecretError('the session this login stored was purged before it was handed out')
       }
       return outcome.entry as CachedSession
     }
@@ -312,6 +318,24 @@ export class SessionService {
       }, retryAfterSeconds(outcome.circuit, this.now()))
     }
     throw unjudgedFailureProblem(connection, failure, this.opts.gate.loginsPerHour, this.now(), outcome.holdOff)
+  }
+
+  /**
+   * Keeps a session a login stored in the in-process cache, unless a purge heard since `purgedBefore`
+   * (generation()) took it back: the kill switch or a rotation on any replica may have found it in
+   * Redis and revoked it while the login was finishing. Then it is handed out only if Redis still
+   * holds it (stored after that purge); false means it was taken back.
+   */
+  private async keptAfterPurges (connection: string, entry: CachedSession, purgedBefore: number): Promise<boolean> {
+    const readAt = this.l1.generation(connection)
+    if (readAt === purgedBefore) {
+      this.l1.remember(connection, entry)
+      return true
+    }
+    const cached = await this.opts.state.getSession(connection, entry.secretVersion)
+    if (cached?.session.accessToken !== entry.session.accessToken) return false
+    this.l1.remember(connection, entry, readAt)
+    return true
   }
 
   /**

@@ -5,6 +5,7 @@ import type { BrokerOverrides } from '../../src/broker.ts'
 import { startRedis } from '../support/redis.ts'
 import { testPrincipals } from '../support/principals.ts'
 import { captureLogs } from '../support/log-capture.ts'
+import { redisHop } from '../support/redis-hop.ts'
 
 const URL_ACME = '/v1/connections/acme/session'
 
@@ -143,4 +144,42 @@ t.test('sessions are encrypted at rest in Redis', async (t) => {
   const raw = await client.get(keys[0])
   t.ok(raw && !raw.includes(token), 'the access token is not readable in Redis')
   t.ok(raw && !raw.includes('instance'), 'nothing of the session is readable')
+})
+
+t.test('the kill switch reaches a session stored by a login still finishing on another replica: neither its caller nor that replica\'s cache gets it', async (t) => {
+  const sim = await startSim(t)
+  const redis = await startRedis()
+  t.teardown(() => redis.close())
+  // replica 0 reaches Redis through a slow link: its login's last steps (the event, the lease's release,
+  // health's record) come well after the session it stored is visible to every replica
+  const hop = await redisHop(t, redis.port)
+  const store = await tempFileStore(t)
+  await store.write('acme', acmeDefinition(sim, 'client_credentials'), 0)
+  const principals = testPrincipals(['acme'], 100_000)
+  const apps: FastifyInstance[] = []
+  for (const url of [hop.url, redis.url]) apps.push((await buildTestApp(t, { redisUrl: url, secretStore: store, principals })).app)
+  const ask = (i: number) => apps[i].inject({ method: 'POST', url: URL_ACME, headers: bearer(principals.billingKey) })
+  const works = async (s: { instanceUrl: string, accessToken: string }) =>
+    (await fetch(`${s.instanceUrl}/services/data/v62.0/limits`, { headers: { authorization: `Bearer ${s.accessToken}` } })).status === 200
+
+  // told the moment replica 0's login lands in Redis (keyspace events, not polling)
+  const watcher = redis.client()
+  await redis.client().config('SET', 'notify-keyspace-events', 'K$')
+  await watcher.subscribe('__keyspace@0__:sfbtest:{acme}:session:v1')
+  const stored = new Promise<void>(resolve => watcher.once('message', () => resolve()))
+
+  hop.delay(100)
+  const asked = ask(0)
+  await stored
+  // the kill switch on replica 1, while replica 0 is still finishing that login
+  const killed = await apps[1].inject({ method: 'POST', url: '/v1/admin/connections/acme/sessions/revoke', headers: bearer(principals.adminKey) })
+  t.equal(killed.statusCode, 200, 'done everywhere: replica 0 confirmed the purge')
+  t.equal(killed.json().revoked, 1, 'the session just stored was revoked')
+  const first = await asked
+  t.equal(first.statusCode, 200)
+  t.ok(await works(first.json()), 'the caller of that login is not handed the session the kill switch revoked')
+  hop.delay(0)
+  const next = await ask(0)
+  t.equal(next.statusCode, 200)
+  t.ok(await works(next.json()), 'replica 0 does not keep the revoked session in its process cache')
 })
