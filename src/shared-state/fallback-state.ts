@@ -32,8 +32,12 @@ export class FallbackSharedState implements SharedState {
     // what this one kept in memory meanwhile
     primary.onReady?.(() => { if (this.degraded) this.markHealthy() })
     primary.onEvent((e) => {
-      // keep the local copy of circuits in step with the fleet, so an outage starts from the truth
-      const sync = e.type !== 'circuit' ? Promise.resolve() : e.state ? this.local.putCircuit(e.connection, e.state) : this.local.clearCircuit(e.connection)
+      // keep the local copy of circuits in step with the fleet, so an outage starts from the truth; and
+      // what a purge took back anywhere (the kill switch, a rotation, a dead token) leaves this replica's
+      // copy too, or an outage would serve it again from here
+      const sync = e.type === 'purge'
+        ? this.local.purgeSessions(e.connection)
+        : e.type !== 'circuit' ? Promise.resolve() : e.state ? this.local.putCircuit(e.connection, e.state) : this.local.clearCircuit(e.connection)
       // memory operations don't fail; the chain only orders the copy before waking local waiters
       sync.then(() => this.local.publish(e)).catch(() => {})
     })

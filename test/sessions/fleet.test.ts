@@ -183,3 +183,22 @@ t.test('the kill switch reaches a session stored by a login still finishing on a
   t.equal(next.statusCode, 200)
   t.ok(await works(next.json()), 'replica 0 does not keep the revoked session in its process cache')
 })
+
+t.test('a session the kill switch took back is not served from a replica\'s process memory once Redis goes down', async (t) => {
+  const sim = await startSim(t)
+  const { redis, store, apps, ask, principals } = await fleet(t, {}, 2)
+  await store.write('acme', acmeDefinition(sim, 'client_credentials'), 0)
+  const works = async (s: { instanceUrl: string, accessToken: string }) =>
+    (await fetch(`${s.instanceUrl}/services/data/v62.0/limits`, { headers: { authorization: `Bearer ${s.accessToken}` } })).status === 200
+  const leaked = (await ask(0)).json().accessToken as string
+  // replica 1 serves it too: read from Redis, and kept in its memory to ride out an outage
+  t.equal((await ask(1)).json().accessToken, leaked)
+  const killed = await apps[0].inject({ method: 'POST', url: '/v1/admin/connections/acme/sessions/revoke', headers: bearer(principals.adminKey) })
+  t.equal(killed.statusCode, 200, 'every replica confirmed dropping it')
+  t.equal(killed.json().revoked, 1)
+  await redis.stop()
+  const during = await ask(1)
+  t.equal(during.statusCode, 200)
+  t.not(during.json().accessToken, leaked, 'not the session the kill switch revoked')
+  t.ok(await works(during.json()), 'a session that works at Salesforce')
+})
