@@ -34,7 +34,8 @@ const sessionRoutes: FastifyPluginAsyncTypebox<SessionRoutesOptions> = async (ap
       response: {
         200: { description: 'A usable session', content: { 'application/json': { schema: { $ref: 'Session#' } } } },
         ...problemResponses(...COMMON_PROBLEMS, 'unauthenticated', 'forbidden', 'proxy_only', 'not_found', 'rate_limited',
-          'salesforce_login_failed', 'circuit_open', 'salesforce_unavailable', 'login_wait_timeout', 'secret_store_unavailable', 'shutting_down', 'flow_retired'),
+          'salesforce_login_failed', 'circuit_open', 'salesforce_unavailable', 'login_wait_timeout', 'secret_store_unavailable', 'shutting_down', 'flow_retired',
+          'login_guarded', 'login_guard_unavailable', 'login_budget_exhausted', 'session_renewal_throttled'),
       },
     },
   }, (request, reply) => {
