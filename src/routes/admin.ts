@@ -1,7 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
-import type { AdminContext, ConnectionAdmin } from '../admin/connection-admin.ts'
+import type { ConnectionAdmin } from '../admin/connection-admin.ts'
 import type { AuditLog } from '../admin/audit-log.ts'
 import type { FlowSunsetPolicy } from '../admin/flow-sunset-policy.ts'
 import { ConnectionNameParams } from '../schemas/common.ts'
@@ -11,6 +10,7 @@ import { COMMON_PROBLEMS, problemResponses } from '../schemas/problem.ts'
 import { HttpProblem } from '../errors.ts'
 import type { ConnectionDefinition } from '../salesforce/types.ts'
 import { optionalBody } from './optional-body.ts'
+import { adminContext } from './admin-request.ts'
 
 export interface AdminRoutesOptions {
   admin: ConnectionAdmin
@@ -45,14 +45,6 @@ function timeOf (value: string, bound: 'since' | 'until'): number {
   if (!LEAP_SECOND.test(value)) return Date.parse(value)
   const lastMs = Date.parse(value.replace(LEAP_SECOND, ':59.999'))
   return bound === 'since' ? lastMs + 1 : lastMs
-}
-
-function context (request: FastifyRequest, ifMatch?: string): AdminContext {
-  return {
-    actor: request.principal?.id ?? 'unknown',
-    requestId: String(request.id),
-    ifMatch: ifMatch === '*' ? '*' : ifMatch ? Number(ifMatch.replace(/^(W\/)?"?|"$/g, '')) : undefined,
-  }
 }
 
 const RevocationSchema = Type.Object({
@@ -138,7 +130,7 @@ const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async (app, {
     const warnings = await flowSunsetPolicy?.(request.params.name, request.body.flow, request.query.acceptRetiredFlow === 'true') ?? []
     // the opt-out is kept with the connection: its session requests keep logging in after the date
     const definition = { ...request.body, ...(request.query.acceptRetiredFlow === 'true' ? { acceptRetiredFlow: true } : {}) } as ConnectionDefinition
-    const { metadata, created } = await admin.put(request.params.name, definition, context(request, request.headers['if-match']))
+    const { metadata, created } = await admin.put(request.params.name, definition, adminContext(request, request.headers['if-match']))
     reply.code(created ? 201 : metadata.pending ? 202 : 200).header('etag', `"${metadata.version}"`).type('application/json')
     return warnings.length > 0 ? { ...metadata, warnings } : metadata
   })
@@ -157,7 +149,7 @@ const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async (app, {
       response: { 200: { description: 'Rotated', ...meta }, 202: { description: 'Rotated; the fleet-wide purge is pending (see `pending`)', ...meta }, ...problemResponses(...MUTATION_PROBLEMS, 'not_found') },
     },
   }, async (request, reply) => {
-    const m = await admin.patchCredentials(request.params.name, request.body, context(request, request.headers['if-match']))
+    const m = await admin.patchCredentials(request.params.name, request.body, adminContext(request, request.headers['if-match']))
     reply.code(m.pending ? 202 : 200).header('etag', `"${m.version}"`).type('application/json')
     return m
   })
@@ -180,7 +172,7 @@ const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async (app, {
   }, async (request, reply) => {
     const body = request.body as Partial<ConnectionDefinition> | null
     reply.type('application/json')
-    return admin.validate(request.params.name, body && Object.keys(body).length > 0 ? body : undefined, context(request))
+    return admin.validate(request.params.name, body && Object.keys(body).length > 0 ? body : undefined, adminContext(request))
   })
 
   app.get('/v1/admin/connections/:name/versions', {
@@ -214,7 +206,7 @@ const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async (app, {
       response: { 200: { description: 'Rolled back: a new version with the old content', ...meta }, 202: { description: 'Rolled back; the fleet-wide purge is pending (see `pending`)', ...meta }, ...problemResponses(...MUTATION_PROBLEMS, 'not_found') },
     },
   }, async (request, reply) => {
-    const m = await admin.rollback(request.params.name, request.body.version, context(request, request.headers['if-match']))
+    const m = await admin.rollback(request.params.name, request.body.version, adminContext(request, request.headers['if-match']))
     reply.code(m.pending ? 202 : 200).header('etag', `"${m.version}"`).type('application/json')
     return m
   })
@@ -235,7 +227,7 @@ const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async (app, {
       },
     },
   }, async (request, reply) => {
-    const result = await admin.revokeSessions(request.params.name, context(request))
+    const result = await admin.revokeSessions(request.params.name, adminContext(request))
     reply.code(result.pending.length > 0 ? 202 : 200).type('application/json')
     return result
   })
@@ -257,7 +249,7 @@ const adminRoutes: FastifyPluginAsyncTypebox<AdminRoutesOptions> = async (app, {
       },
     },
   }, async (request, reply) => {
-    const pending = await admin.remove(request.params.name, context(request, request.headers['if-match']))
+    const pending = await admin.remove(request.params.name, adminContext(request, request.headers['if-match']))
     if (pending.length > 0) return reply.code(202).type('application/json').send({ pending })
     return reply.code(204).send(null)
   })

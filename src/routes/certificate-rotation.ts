@@ -1,28 +1,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import type { CertificateRotation } from '../admin/certificate-rotation.ts'
-import type { AdminContext } from '../admin/connection-admin.ts'
 import { ConnectionNameParams } from '../schemas/common.ts'
 import { MigrationCompletedSchema, MigrationValidationSchema } from '../schemas/migration.ts'
 import { COMMON_PROBLEMS, problemResponses } from '../schemas/problem.ts'
+import { adminContext, SwitchIfMatchHeaders } from './admin-request.ts'
 
 export interface CertificateRotationRoutesOptions {
   rotation: CertificateRotation
-}
-
-// as on the migration's complete, which the rotation's is: an If-Match sent and not read would make
-// an unconditional switch of a request its admin made conditional (RFC 9110 §13.1.1)
-const IfMatchHeaders = Type.Object({
-  'if-match': Type.Optional(Type.String({ pattern: '^(W/)?"?[0-9]{1,9}"?$', description: 'The connection version last read; the switch fails with 409 if the connection changed since (default: the version read when the switch begins)' })),
-})
-
-function context (request: FastifyRequest, ifMatch?: string): AdminContext {
-  return {
-    actor: request.principal?.id ?? 'unknown',
-    requestId: String(request.id),
-    ifMatch: ifMatch ? Number(ifMatch.replace(/^(W\/)?"?|"$/g, '')) : undefined,
-  }
 }
 
 const READ_PROBLEMS = [...COMMON_PROBLEMS, 'unauthenticated', 'forbidden', 'not_found', 'rate_limited', 'secret_store_unavailable'] as const
@@ -53,7 +38,7 @@ const certificateRotationRoutes: FastifyPluginAsyncTypebox<CertificateRotationRo
       response: { 201: { description: 'Started', ...migration }, ...problemResponses(...READ_PROBLEMS, 'conflict') },
     },
   }, async (request, reply) => {
-    const view = await rotation.start(request.params.name, context(request))
+    const view = await rotation.start(request.params.name, adminContext(request))
     reply.code(201).type('application/json')
     return view
   })
@@ -102,7 +87,7 @@ const certificateRotationRoutes: FastifyPluginAsyncTypebox<CertificateRotationRo
     },
   }, async (request, reply) => {
     reply.type('application/json')
-    return rotation.validate(request.params.name, context(request))
+    return rotation.validate(request.params.name, adminContext(request))
   })
 
   app.post(`${path}/complete`, {
@@ -114,7 +99,7 @@ const certificateRotationRoutes: FastifyPluginAsyncTypebox<CertificateRotationRo
       summary: 'Switch to the new key now (after a successful validate); the old version stays for rollback',
       description: 'Check-and-set on the current version (If-Match), sessions purged on every replica (revoked with REVOKE_ON_ROTATION). Not needed when a login already completed the rotation (GET then answers 404 and the connection shows the new certificate).',
       params: ConnectionNameParams,
-      headers: IfMatchHeaders,
+      headers: SwitchIfMatchHeaders,
       response: {
         200: { description: 'Switched', content: { 'application/json': { schema: MigrationCompletedSchema } } },
         202: { description: 'Switched; the fleet-wide purge of the old sessions is pending (see `connection.pending`)', content: { 'application/json': { schema: MigrationCompletedSchema } } },
@@ -122,7 +107,7 @@ const certificateRotationRoutes: FastifyPluginAsyncTypebox<CertificateRotationRo
       },
     },
   }, async (request, reply) => {
-    const done = await rotation.complete(request.params.name, context(request, request.headers['if-match']))
+    const done = await rotation.complete(request.params.name, adminContext(request, request.headers['if-match']))
     reply.code(done.connection.pending?.length ? 202 : 200).header('etag', `"${done.connection.version}"`).type('application/json')
     return done
   })
@@ -138,7 +123,7 @@ const certificateRotationRoutes: FastifyPluginAsyncTypebox<CertificateRotationRo
       response: { 204: { description: 'Abandoned', type: 'null' }, ...problemResponses(...READ_PROBLEMS, 'conflict') },
     },
   }, async (request, reply) => {
-    await rotation.abandon(request.params.name, context(request))
+    await rotation.abandon(request.params.name, adminContext(request))
     return reply.code(204).send(null)
   })
 }

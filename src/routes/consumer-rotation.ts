@@ -1,7 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
-import type { AdminContext } from '../admin/connection-admin.ts'
 import type { ConsumerRotationService } from '../admin/consumer-rotation.ts'
 import { DomainError } from '../errors.ts'
 import { ConnectionNameParams } from '../schemas/common.ts'
@@ -10,21 +8,10 @@ import {
 } from '../schemas/consumer-rotation.ts'
 import { COMMON_PROBLEMS, problemResponses } from '../schemas/problem.ts'
 import { optionalBody } from './optional-body.ts'
+import { adminContext, SwitchIfMatchHeaders } from './admin-request.ts'
 
 export interface ConsumerRotationRoutesOptions {
   rotations: ConsumerRotationService
-}
-
-const IfMatchHeaders = Type.Object({
-  'if-match': Type.Optional(Type.String({ pattern: '^(W/)?"?[0-9]{1,9}"?$', description: 'The connection version last read; the switch fails with 409 if the connection changed since' })),
-})
-
-function context (request: FastifyRequest, ifMatch?: string): AdminContext {
-  return {
-    actor: request.principal?.id ?? 'unknown',
-    requestId: String(request.id),
-    ifMatch: ifMatch ? Number(ifMatch.replace(/^(W\/)?"?|"$/g, '')) : undefined,
-  }
 }
 
 const READ_PROBLEMS = [...COMMON_PROBLEMS, 'unauthenticated', 'forbidden', 'not_found', 'rate_limited', 'secret_store_unavailable'] as const
@@ -57,7 +44,7 @@ const consumerRotationRoutes: FastifyPluginAsyncTypebox<ConsumerRotationRoutesOp
       response: { 201: { description: 'Started', ...rotation }, ...problemResponses(...READ_PROBLEMS, 'bad_request', ...LOGIN_PROBLEMS) },
     },
   }, async (request, reply) => {
-    const view = await rotations.start(request.params.name, request.body ?? {}, context(request))
+    const view = await rotations.start(request.params.name, request.body ?? {}, adminContext(request))
     reply.code(201).type('application/json')
     return view
   })
@@ -85,7 +72,7 @@ const consumerRotationRoutes: FastifyPluginAsyncTypebox<ConsumerRotationRoutesOp
     },
   }, async (request, reply) => {
     reply.type('application/json')
-    const { session: _session, ...answer } = await rotations.validate(request.params.name, request.body, context(request))
+    const { session: _session, ...answer } = await rotations.validate(request.params.name, request.body, adminContext(request))
     return answer
   })
 
@@ -98,12 +85,12 @@ const consumerRotationRoutes: FastifyPluginAsyncTypebox<ConsumerRotationRoutesOp
       summary: 'Switch the stored pair to the validated staged one, fleet-wide; API mode: then promote it and delete the old one at Salesforce',
       description: 'Check-and-set on the current version (If-Match), sessions purged on every replica. What could not be done at Salesforce after the switch is listed in `pending`; call again to retry it. A replica that did not confirm the purge within 2 s is listed there too (nothing to retry: it drops the old sessions when it hears of the purge).',
       params: ConnectionNameParams,
-      headers: IfMatchHeaders,
+      headers: SwitchIfMatchHeaders,
       response: { 200: { description: 'Switched', ...rotation }, ...problemResponses(...READ_PROBLEMS, ...LOGIN_PROBLEMS) },
     },
   }, async (request, reply) => {
     reply.type('application/json')
-    return rotations.complete(request.params.name, context(request, request.headers['if-match']))
+    return rotations.complete(request.params.name, adminContext(request, request.headers['if-match']))
   })
 
   app.post(`${path}/verify`, {
@@ -111,7 +98,7 @@ const consumerRotationRoutes: FastifyPluginAsyncTypebox<ConsumerRotationRoutesOp
     schema: { tags, security, operationId: 'verifyConsumerRotation', summary: 'Setup mode: one login with the old pair must be refused (it was deleted in Setup)', params: ConnectionNameParams, response: { 200: { description: 'Verified, or what is still pending', ...rotation }, ...problemResponses(...READ_PROBLEMS, ...LOGIN_PROBLEMS) } },
   }, async (request, reply) => {
     reply.type('application/json')
-    return rotations.verify(request.params.name, context(request))
+    return rotations.verify(request.params.name, adminContext(request))
   })
 
   app.post(`${path}/run`, {
@@ -129,14 +116,14 @@ const consumerRotationRoutes: FastifyPluginAsyncTypebox<ConsumerRotationRoutesOp
     },
   }, async (request, reply) => {
     reply.type('application/json')
-    return rotations.run(request.params.name, request.body ?? {}, context(request))
+    return rotations.run(request.params.name, request.body ?? {}, adminContext(request))
   })
 
   app.delete(path, {
     ...base,
     schema: { tags, security, operationId: 'abandonConsumerRotation', summary: 'Abandon the rotation before the switch (API mode: the staged pair is deleted at Salesforce)', params: ConnectionNameParams, response: { 204: { description: 'Abandoned', type: 'null' }, ...problemResponses(...READ_PROBLEMS, 'conflict', 'salesforce_unavailable') } },
   }, async (request, reply) => {
-    await rotations.abandon(request.params.name, context(request))
+    await rotations.abandon(request.params.name, adminContext(request))
     return reply.code(204).send(null)
   })
 
@@ -163,7 +150,7 @@ const consumerRotationRoutes: FastifyPluginAsyncTypebox<ConsumerRotationRoutesOp
     },
   }, async (request, reply) => {
     reply.type('application/json')
-    return rotations.setPolicy(request.params.name, request.body, context(request))
+    return rotations.setPolicy(request.params.name, request.body, adminContext(request))
   })
 }
 

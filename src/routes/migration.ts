@@ -1,27 +1,14 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import type { FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
-import type { AdminContext } from '../admin/connection-admin.ts'
 import type { MigrationService } from '../admin/migration.ts'
 import { ConnectionNameParams } from '../schemas/common.ts'
 import { MigrationCompletedSchema, MigrationValidationSchema, StartMigrationSchema, ValidateMigrationSchema } from '../schemas/migration.ts'
 import { COMMON_PROBLEMS, problemResponses } from '../schemas/problem.ts'
 import { optionalBody } from './optional-body.ts'
+import { adminContext, SwitchIfMatchHeaders } from './admin-request.ts'
 
 export interface MigrationRoutesOptions {
   migrations: MigrationService
-}
-
-const IfMatchHeaders = Type.Object({
-  'if-match': Type.Optional(Type.String({ pattern: '^(W/)?"?[0-9]{1,9}"?$', description: 'The connection version last read; the switch fails with 409 if the connection changed since (default: the version read when the switch begins)' })),
-})
-
-function context (request: FastifyRequest, ifMatch?: string): AdminContext {
-  return {
-    actor: request.principal?.id ?? 'unknown',
-    requestId: String(request.id),
-    ifMatch: ifMatch ? Number(ifMatch.replace(/^(W\/)?"?|"$/g, '')) : undefined,
-  }
 }
 
 const READ_PROBLEMS = [...COMMON_PROBLEMS, 'unauthenticated', 'forbidden', 'not_found', 'rate_limited', 'secret_store_unavailable'] as const
@@ -51,7 +38,7 @@ const migrationRoutes: FastifyPluginAsyncTypebox<MigrationRoutesOptions> = async
       response: { 201: { description: 'Started', ...migration }, ...problemResponses(...READ_PROBLEMS, 'conflict') },
     },
   }, async (request, reply) => {
-    const view = await migrations.start(request.params.name, request.body, context(request))
+    const view = await migrations.start(request.params.name, request.body, adminContext(request))
     reply.code(201).type('application/json')
     return view
   })
@@ -102,7 +89,7 @@ const migrationRoutes: FastifyPluginAsyncTypebox<MigrationRoutesOptions> = async
     },
   }, async (request, reply) => {
     reply.type('application/json')
-    return migrations.validate(request.params.name, request.body, context(request))
+    return migrations.validate(request.params.name, request.body, adminContext(request))
   })
 
   app.post(`${path}/complete`, {
@@ -114,7 +101,7 @@ const migrationRoutes: FastifyPluginAsyncTypebox<MigrationRoutesOptions> = async
       summary: 'Switch the connection to the validated pending definition (the old version stays for rollback)',
       description: 'Only after a successful validate of the pending definition as it is now (409 otherwise). Writes it check-and-set on the current version (If-Match), purges the connection\'s sessions on every replica (revoked with REVOKE_ON_ROTATION) and removes the pending entry; the next session request makes the one login with the new flow, fleet-wide. Roll back with POST /v1/admin/connections/{name}/rollback {"version": previousVersion}.',
       params: ConnectionNameParams,
-      headers: IfMatchHeaders,
+      headers: SwitchIfMatchHeaders,
       response: {
         200: { description: 'Switched', content: { 'application/json': { schema: MigrationCompletedSchema } } },
         202: { description: 'Switched; the fleet-wide purge of the old sessions is pending (see `connection.pending`)', content: { 'application/json': { schema: MigrationCompletedSchema } } },
@@ -122,7 +109,7 @@ const migrationRoutes: FastifyPluginAsyncTypebox<MigrationRoutesOptions> = async
       },
     },
   }, async (request, reply) => {
-    const done = await migrations.complete(request.params.name, context(request, request.headers['if-match']))
+    const done = await migrations.complete(request.params.name, adminContext(request, request.headers['if-match']))
     reply.code(done.connection.pending?.length ? 202 : 200).header('etag', `"${done.connection.version}"`).type('application/json')
     return done
   })
@@ -139,7 +126,7 @@ const migrationRoutes: FastifyPluginAsyncTypebox<MigrationRoutesOptions> = async
       response: { 204: { description: 'Abandoned', type: 'null' }, ...problemResponses(...READ_PROBLEMS, 'conflict') },
     },
   }, async (request, reply) => {
-    await migrations.abandon(request.params.name, context(request))
+    await migrations.abandon(request.params.name, adminContext(request))
     return reply.code(204).send(null)
   })
 }
