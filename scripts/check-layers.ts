@@ -20,7 +20,7 @@ export const FLOORS: readonly (readonly string[])[] = [
   // config/ holds the pieces config.ts composes (the *_FILE reading, typo warnings, the one-line errors).
   // The Salesforce simulator is not here: it is packages/simulator, which src/ never imports (the
   // production build carries neither it nor the demo, scripts/demo.ts).
-  ['config.ts', 'config/', 'errors.ts', 'logger.ts', 'egress.ts', 'clock.ts', 'iso-time.ts', 'tls-failure.ts', 'salesforce/'],
+  ['config.ts', 'config/', 'errors.ts', 'logger.ts', 'egress.ts', 'clock.ts', 'iso-time.ts', 'tls-failure.ts', 'durable-file.ts', 'salesforce/'],
   // shared-state/ is the fleet-wide store (Redis, memory, the fallback between them); it knows no sessions.
   ['secrets/', 'auth/', 'schemas/', 'shared-state/'],
   ['sessions/', 'admin/', 'metrics/', 'notifications/', 'proxy/'],

@@ -1,6 +1,7 @@
 import { open, rename, type FileHandle } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import type { Logger } from 'pino'
+import { syncDirectory } from '../durable-file.ts'
 import { BatchingSink, type AuditSinkRecord } from './audit-sink.ts'
 
 export interface FileSinkOptions {
@@ -90,19 +91,5 @@ export class AuditFileSink extends BatchingSink {
   async close (): Promise<void> {
     await this.drain()
     await this.reset()
-  }
-}
-
-async function syncDirectory (path: string): Promise<void> {
-  const dir = await open(path, 'r')
-  try {
-    await dir.sync()
-  } catch (err) {
-    // some systems cannot fsync a directory at all (EINVAL, EBADF): nothing more can be done there, as
-    // PostgreSQL's fsync_fname_ext (src/backend/storage/file/fd.c) also concludes
-    const code = (err as NodeJS.ErrnoException).code
-    if (code !== 'EINVAL' && code !== 'EBADF') throw err
-  } finally {
-    await dir.close()
   }
 }

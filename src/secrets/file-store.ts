@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
 import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises'
 import { dirname } from 'node:path'
+import { syncDirectory } from '../durable-file.ts'
 import type { ConnectionDefinition } from '../salesforce/types.ts'
 import { assertConnectionName } from './connection-name.ts'
 import { CasConflictError, SecretStoreUnavailableError, type SecretStore, type StoreHealth, type StoredConnection, type VersionInfo } from './store.ts'
@@ -277,6 +278,8 @@ export class FileSecretStore implements SecretStore {
         await handle.close()
       }
       await rename(temp, this.path)
+      // the rename is durable once the directory is: before, a crash could bring back the file as it was
+      await syncDirectory(dirname(this.path))
       this.replacements++
     } catch (err) {
       await rm(temp, { force: true })

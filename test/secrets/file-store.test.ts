@@ -1,7 +1,9 @@
 import t from 'tap'
 import { randomBytes } from 'node:crypto'
+import { promises as fsPromises } from 'node:fs'
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
+import { syncBuiltinESMExports } from 'node:module'
 import { join } from 'node:path'
 import { FileSecretStore } from '../../src/secrets/file-store.ts'
 import { SecretStoreUnavailableError } from '../../src/secrets/store.ts'
@@ -155,4 +157,38 @@ t.test('a batch whose file write fails rejects every write in it and leaves the 
   t.ok(results.every(r => r.status === 'rejected' && r.reason instanceof SecretStoreUnavailableError))
   await rm(join(dir, 'sub'))
   t.same(await store.list(), [], 'nothing claimed written: the file is gone and so is every connection')
+})
+
+// fsync(2) of the new file makes its data durable, not the rename that puts it in place (Linux fsync(2):
+// "an explicit fsync() on a file descriptor for the directory is also needed"): until the directory is
+// fsync'd, a crash can bring back the file as it was before a write the broker answered. What the store
+// does is seen through node:fs/promises itself (open, rename, the handles' syncs), in order.
+t.test('a write is durable in its directory before it counts: the rename is followed by a directory fsync', async (t) => {
+  const dir = await tempDir(t)
+  const path = join(dir, 'connections.enc')
+  const events: string[] = []
+  const original = { open: fsPromises.open, rename: fsPromises.rename }
+  const name = (p: unknown) => p === dir ? 'dir' : String(p).slice(dir.length + 1).replace(/\.[0-9]+\.[0-9a-f]+\.tmp$/, '.tmp')
+  fsPromises.open = (async (...args: Parameters<typeof fsPromises.open>) => {
+    const handle = await original.open(...args)
+    const opened = name(args[0])
+    const { sync } = handle
+    handle.sync = () => { events.push(`sync ${opened}`); return sync.call(handle) }
+    events.push(`open ${opened}`)
+    return handle
+  }) as typeof fsPromises.open
+  fsPromises.rename = (async (from: string, to: string) => {
+    await original.rename(from, to)
+    events.push(`rename ${name(from)} ${name(to)}`)
+  }) as typeof fsPromises.rename
+  syncBuiltinESMExports()
+  t.teardown(() => {
+    Object.assign(fsPromises, original)
+    syncBuiltinESMExports()
+  })
+  const store = new FileSecretStore({ path, key: randomBytes(32) })
+  await store.write('acme', acme, 0)
+  const renamed = events.indexOf('rename connections.enc.tmp connections.enc')
+  t.ok(renamed > 0 && events.indexOf('sync connections.enc.tmp') < renamed, `the new file's data first (${events.join(', ')})`)
+  t.same(events.slice(renamed + 1), ['open dir', 'sync dir'], 'then the directory that names it')
 })
