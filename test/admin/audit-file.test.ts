@@ -1,9 +1,8 @@
 import t from 'tap'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { existsSync, promises as fsPromises } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises'
-import { syncBuiltinESMExports } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pino from 'pino'
@@ -12,6 +11,7 @@ import type { AuditSinkRecord } from '../../src/admin/audit-sink.ts'
 import { ACME, acmeDefinition, bearer, buildTestApp, startSim, tempFileStore, type Teardown } from '../helper.ts'
 import { outsideTap } from '../support/outside-tap.ts'
 import { testPrincipals } from '../support/principals.ts'
+import { watchFileCalls } from '../support/fs-calls.ts'
 
 const ADMIN = '/v1/admin/connections'
 
@@ -157,27 +157,7 @@ await sink.close()`
 t.test('a created or rotated audit file is made durable in its directory before a record in it counts', async (t) => {
   const dir = await tempDir(t)
   const path = join(dir, 'audit.jsonl')
-  const events: string[] = []
-  const original = { open: fsPromises.open, rename: fsPromises.rename }
-  const name = (p: unknown) => p === dir ? 'dir' : String(p).slice(dir.length + 1)
-  fsPromises.open = (async (...args: Parameters<typeof fsPromises.open>) => {
-    const handle = await original.open(...args)
-    const opened = name(args[0])
-    const { sync, datasync } = handle
-    handle.sync = () => { events.push(`sync ${opened}`); return sync.call(handle) }
-    handle.datasync = () => { events.push(`datasync ${opened}`); return datasync.call(handle) }
-    events.push(`open ${opened}`)
-    return handle
-  }) as typeof fsPromises.open
-  fsPromises.rename = (async (from: string, to: string) => {
-    await original.rename(from, to)
-    events.push(`rename ${name(from)} ${name(to)}`)
-  }) as typeof fsPromises.rename
-  syncBuiltinESMExports()
-  t.teardown(() => {
-    Object.assign(fsPromises, original)
-    syncBuiltinESMExports()
-  })
+  const events = watchFileCalls(t, dir)
 
   const sink = new AuditFileSink({ path, maxBytes: 300, keep: 1, logger: pino({ level: 'silent' }) })
   t.teardown(() => sink.close())

@@ -1,13 +1,12 @@
 import t from 'tap'
 import { randomBytes } from 'node:crypto'
-import { promises as fsPromises } from 'node:fs'
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { syncBuiltinESMExports } from 'node:module'
 import { join } from 'node:path'
 import { FileSecretStore } from '../../src/secrets/file-store.ts'
 import { SecretStoreUnavailableError } from '../../src/secrets/store.ts'
 import { acme, globex, secretStoreContract } from './store-contract.ts'
+import { watchFileCalls } from '../support/fs-calls.ts'
 
 async function tempDir (t: { teardown (fn: () => unknown): void }): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'sfb-file-store-'))
@@ -166,26 +165,7 @@ t.test('a batch whose file write fails rejects every write in it and leaves the 
 t.test('a write is durable in its directory before it counts: the rename is followed by a directory fsync', async (t) => {
   const dir = await tempDir(t)
   const path = join(dir, 'connections.enc')
-  const events: string[] = []
-  const original = { open: fsPromises.open, rename: fsPromises.rename }
-  const name = (p: unknown) => p === dir ? 'dir' : String(p).slice(dir.length + 1).replace(/\.[0-9]+\.[0-9a-f]+\.tmp$/, '.tmp')
-  fsPromises.open = (async (...args: Parameters<typeof fsPromises.open>) => {
-    const handle = await original.open(...args)
-    const opened = name(args[0])
-    const { sync } = handle
-    handle.sync = () => { events.push(`sync ${opened}`); return sync.call(handle) }
-    events.push(`open ${opened}`)
-    return handle
-  }) as typeof fsPromises.open
-  fsPromises.rename = (async (from: string, to: string) => {
-    await original.rename(from, to)
-    events.push(`rename ${name(from)} ${name(to)}`)
-  }) as typeof fsPromises.rename
-  syncBuiltinESMExports()
-  t.teardown(() => {
-    Object.assign(fsPromises, original)
-    syncBuiltinESMExports()
-  })
+  const events = watchFileCalls(t, dir, n => n.replace(/\.[0-9]+\.[0-9a-f]+\.tmp$/, '.tmp'))
   const store = new FileSecretStore({ path, key: randomBytes(32) })
   await store.write('acme', acme, 0)
   const renamed = events.indexOf('rename connections.enc.tmp connections.enc')
