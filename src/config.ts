@@ -274,9 +274,9 @@ function checkProxyUrls (c: Config): void {
 /**
  * A URL the broker fetches (undici's fetch): with a host, and without user:password@, which fetch refuses
  * to send ("Request cannot be constructed from a URL that includes credentials") on every request. The
- * message names the variable, never the value.
+ * message names the variable, never the value; answers the URL parsed.
  */
-function checkServiceUrl (variable: string, value: string, example: string, why: string): void {
+function checkServiceUrl (variable: string, value: string, example: string, why: string): URL {
   let url: URL | undefined
   try {
     url = new URL(value)
@@ -285,6 +285,7 @@ function checkServiceUrl (variable: string, value: string, example: string, why:
   if (url.username !== '' || url.password !== '') {
     throw new ConfigError(`invalid ${variable}: ${url.protocol}//${url.host} carries a user name or password, which no request can send; remove it (${why})`)
   }
+  return url
 }
 
 /** Vault's CA and client certificate files: readable at start; the client pair goes together. */
@@ -366,8 +367,7 @@ function checkJwtSettings (jwksUrl: string, c: Config): void {
   if (!c.JWT_ISSUER) {
     throw new ConfigError('missing JWT_ISSUER: required when JWKS_URL is set; set JWT_ISSUER to the iss of the callers\' tokens (e.g. https://kubernetes.default.svc.cluster.local)')
   }
-  checkServiceUrl('JWKS_URL', jwksUrl, 'https://<issuer>/<path to the key set>', 'a key set is public')
-  const url = new URL(jwksUrl)
+  const url = checkServiceUrl('JWKS_URL', jwksUrl, 'https://<issuer>/<path to the key set>', 'a key set is public')
   if (url.protocol !== 'https:' && !isLoopback(url.hostname)) {
     // whoever can rewrite the key set in transit can mint any caller's token
     throw new ConfigError('invalid JWKS_URL: must be https:// (plain http is allowed only on a loopback address such as 127.0.0.1)')

@@ -12,7 +12,8 @@ import type { SessionService } from '../sessions/session-service.ts'
 import type { AuditLog } from './audit-log.ts'
 import { missingFieldsForFlow } from '../salesforce/flow-requirements.ts'
 import type { AdminContext } from './admin-context.ts'
-import { distinctSessions, revokeSessions, type RevocationResult } from './session-revocation.ts'
+import { revokeSessions, type RevocationResult } from './session-revocation.ts'
+import { distinctSessions } from '../sessions/distinct-sessions.ts'
 import { unconfirmedPurge } from './fleet-pending.ts'
 import { checkSecretsStayHome, originOf, sameSecretAndDestination } from './secret-destination.ts'
 import { lacksPermissions, permissionsProblem, readinessWarnings } from './readiness-gate.ts'
@@ -220,15 +221,14 @@ export class ConnectionAdmin {
     } catch (err) {
       // not deleted (the store sealed, unreachable, a timeout): an admin tried all the same, and the
       // audit says so, as for a write the store refused
-      await this.opts.audit.record({ actor: ctx.actor, requestId: ctx.requestId, action: 'connection.delete', connection: name, outcome: 'error', classification: err instanceof SecretStoreUnavailableError ? 'secret_store_unavailable' : 'secret_store_error', fromVersion: current.version })
+      await this.opts.audit.record({ actor: ctx.actor, requestId: ctx.requestId, action: 'connection.delete', connection: name, outcome: 'error', classification: storeFailure(err), fromVersion: current.version })
       throw err
     }
     const { removed, unconfirmed } = await this.opts.sessions.purge(name)
-    const purged = [...removed, ...await this.opts.sessions.takeIssued(name)]
     // a deleted connection's sessions must stop working, not just stop being handed out: the cached
     // ones and every earlier one a caller may still hold
-    const unique = [...new Map(purged.map(p => [p.session.accessToken, p.session])).values()]
-    await Promise.all(unique.map(s => this.opts.revoke(s).catch(() => false)))
+    const purged = distinctSessions([...removed, ...await this.opts.sessions.takeIssued(name)])
+    await Promise.all(purged.map(s => this.opts.revoke(s).catch(() => false)))
     await this.opts.sessions.clearCircuit(name)
     await this.opts.audit.record({ actor: ctx.actor, requestId: ctx.requestId, action: 'connection.delete', connection: name, outcome: 'success', fromVersion: current.version })
     return this.pendingPurge(await unconfirmed)
@@ -321,7 +321,7 @@ export class ConnectionAdmin {
         await this.dropValidating(name, cas, outcome.session)
         if (!(err instanceof CasConflictError)) {
           // the store failed (sealed, unreachable, a timeout): the attempt is audited like an outage at Salesforce
-          await this.opts.audit.record({ ...base, outcome: 'error', classification: err instanceof SecretStoreUnavailableError ? 'secret_store_unavailable' : 'secret_store_error' })
+          await this.opts.audit.record({ ...base, outcome: 'error', classification: storeFailure(err) })
           throw err
         }
         await this.opts.audit.record({ ...base, outcome: 'conflict', version: err.currentVersion })
@@ -421,4 +421,9 @@ function rejected (name: string, f: ClassifiedFailure, flow: string, rotated?: s
     retryable: f.retryable,
     ...(rotated ? { changedFields: rotated } : {}),
   })
+}
+
+/** How an audit names a write the secret store did not take: unavailable (sealed, unreachable, a timeout) or another error. */
+function storeFailure (err: unknown): string {
+  return err instanceof SecretStoreUnavailableError ? 'secret_store_unavailable' : 'secret_store_error'
 }

@@ -15,7 +15,7 @@ import type { AuditLog } from './audit-log.ts'
 import type { AdminContext, ConnectionAdmin } from './connection-admin.ts'
 import { API_STEPS, SETUP_STEPS, WHY_SETUP, nextStepFor, type RotationMode, type RotationStep } from './consumer-rotation-guide.ts'
 import { unconfirmedPurge } from './fleet-pending.ts'
-import { distinctSessions } from './session-revocation.ts'
+import { distinctSessions } from '../sessions/distinct-sessions.ts'
 import { refusalAuditOutcome, validationAuditOutcome } from './validation-audit.ts'
 
 export interface ConsumerRotationOptions {

@@ -18,7 +18,7 @@ import { MigrationMarks } from './migration-state.ts'
 import { migrationView } from './migration-view.ts'
 import { originOf } from './secret-destination.ts'
 import { unconfirmedPurge } from './fleet-pending.ts'
-import { distinctSessions } from './session-revocation.ts'
+import { distinctSessions } from '../sessions/distinct-sessions.ts'
 import { refusalAuditOutcome, validationAuditOutcome } from './validation-audit.ts'
 
 export interface MigrationServiceOptions {

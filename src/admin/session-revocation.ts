@@ -2,7 +2,7 @@ import { DomainError } from '../errors.ts'
 import type { SalesforceSession } from '../salesforce/types.ts'
 import type { SecretStore } from '../secrets/store.ts'
 import type { SessionService } from '../sessions/session-service.ts'
-import type { CachedSession } from '../shared-state/shared-state.ts'
+import { distinctSessions } from '../sessions/distinct-sessions.ts'
 import type { AuditLog } from './audit-log.ts'
 import type { AdminContext } from './admin-context.ts'
 import { unconfirmedPurge } from './fleet-pending.ts'
@@ -63,15 +63,6 @@ export async function revokeSessions (opts: SessionRevocationOptions, name: stri
     ...(targets.length > 0 ? { target: targets.join(' ') } : {}),
   })
   return { revoked: unique.length, confirmedBySalesforce: confirmed, pending }
-}
-
-/**
- * The sessions to revoke, each token once (the cache and the hand-out record can hold the same),
- * without `keep`: the session just adopted for the new version, whose token Salesforce may have
- * handed to that login again.
- */
-export function distinctSessions (sessions: CachedSession[], keep?: SalesforceSession): SalesforceSession[] {
-  return [...new Map(sessions.filter(p => p.session.accessToken !== keep?.accessToken).map(p => [p.session.accessToken, p.session])).values()]
 }
 
 function originOf (url: string): string {

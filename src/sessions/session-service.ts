@@ -5,6 +5,7 @@ import type { ConnectionDefinition, SalesforceSession } from '../salesforce/type
 import type { StoredConnection } from '../secrets/store.ts'
 import { SecretStoreUnavailableError } from '../secrets/store.ts'
 import { retryAfterSeconds } from './circuit.ts'
+import { distinctSessions } from './distinct-sessions.ts'
 import type { LoginPurpose } from './login-budget.ts'
 import type { LoginGate } from './login-gate.ts'
 import { failedLoginText, guardStoppedProblem, refusalProblem, unjudgedFailureProblem } from './login-refusal.ts'
@@ -363,9 +364,8 @@ export class SessionService {
     const current = await this.opts.secrets.currentVersion?.(connection).catch(() => undefined)
     if (current !== null) return
     const { removed } = await this.purge(connection)
-    const taken = [...removed, ...await this.takeIssued(connection)]
-    const unique = [...new Map(taken.map(p => [p.session.accessToken, p.session])).values()]
-    await Promise.all(unique.map(s => this.opts.revoke?.(s).catch(() => false)))
+    const taken = distinctSessions([...removed, ...await this.takeIssued(connection)])
+    await Promise.all(taken.map(s => this.opts.revoke?.(s).catch(() => false)))
     throw new DomainError('not_found', `no connection named "${connection}"`)
   }
 
