@@ -114,7 +114,8 @@ t.test('the CLI says what is pending and exits 75: a rotation, then a delete, wh
   t.match(deleted.stdout, `pending: fleet-wide purge: replica ${replicas[2].name} has not confirmed`)
 })
 
-t.test('sfb consumer-rotation run: the switch done but a replica has not heard of it is pending (exit 75), not done', async (t) => {
+/** The fleet, sfb's environment for its first replica, and the app id of a consumer rotation the broker can run in API mode. */
+async function apiModeRotation (t: Parameters<typeof fleet>[0]) {
   const { sim, hop, replicas, principals } = await fleet(t)
   const url = await replicas[0].app.listen({ port: 0, host: '127.0.0.1' })
   const env = { SFB_URL: url, SFB_ADMIN_KEY: principals.adminKey }
@@ -123,6 +124,11 @@ t.test('sfb consumer-rotation run: the switch done but a replica has not heard o
   await control('PATCH', `/users/${encodeURIComponent(ACME.username)}`, { permissions: { PermissionsExternalClientAppDeveloper: true, PermissionsViewClientSecret: true } })
   await control('PATCH', `/apps/${ACME.clientId}`, { consumerSecretsViaRestApi: true })
   const appId = (await control('GET', `/apps/${ACME.clientId}/credentials`)).appId as string
+  return { hop, replicas, env, appId }
+}
+
+t.test('sfb consumer-rotation run: the switch done but a replica has not heard of it is pending (exit 75), not done', async (t) => {
+  const { hop, replicas, env, appId } = await apiModeRotation(t)
   hop.freeze()
   const run = await sfb(['consumer-rotation', 'run', 'acme', '--app', appId], env)
   hop.thaw()
@@ -132,13 +138,7 @@ t.test('sfb consumer-rotation run: the switch done but a replica has not heard o
 })
 
 t.test('sfb consumer-rotation run --json: the same answer printed, the same exit 75 while a replica has not heard of the switch', async (t) => {
-  const { sim, hop, replicas, principals } = await fleet(t)
-  const url = await replicas[0].app.listen({ port: 0, host: '127.0.0.1' })
-  const env = { SFB_URL: url, SFB_ADMIN_KEY: principals.adminKey }
-  const control = (method: string, path: string, body?: unknown) => simControl(sim.loginUrl, method, `orgs/acme${path}`, body)
-  await control('PATCH', `/users/${encodeURIComponent(ACME.username)}`, { permissions: { PermissionsExternalClientAppDeveloper: true, PermissionsViewClientSecret: true } })
-  await control('PATCH', `/apps/${ACME.clientId}`, { consumerSecretsViaRestApi: true })
-  const appId = (await control('GET', `/apps/${ACME.clientId}/credentials`)).appId as string
+  const { hop, replicas, env, appId } = await apiModeRotation(t)
   hop.freeze()
   const run = await sfb(['consumer-rotation', 'run', 'acme', '--app', appId, '--json'], env)
   hop.thaw()

@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { gunzipSync, gzipSync } from 'node:zlib'
@@ -70,11 +70,15 @@ t.test('an answer compressed by its transfer coding is refused, not passed on st
   t.notOk(unzipped.includes(TOKEN), 'nor in what it would unzip to')
 })
 
-t.test('an answer in UTF-16 is scrubbed in UTF-16, either byte order, and stays readable', async (t) => {
+/**
+ * An instance answering `status` with `answer` as JSON in UTF-16, in each byte order: the proxied answer
+ * must carry no session and still parse as UTF-16 to `scrubbed`.
+ */
+async function utf16Answers (t: Test, status: number, answer: unknown, scrubbed: unknown): Promise<void> {
   let bigEndian = false
   const { url, key } = await rig(t, (res) => {
-    const body = Buffer.from(JSON.stringify({ sid: TOKEN, note: 'echoed' }), 'utf16le')
-    res.writeHead(200, { 'content-type': `application/json; charset=utf-16${bigEndian ? 'be' : 'le'}` })
+    const body = Buffer.from(JSON.stringify(answer), 'utf16le')
+    res.writeHead(status, { 'content-type': `application/json; charset=utf-16${bigEndian ? 'be' : 'le'}` })
     res.end(bigEndian ? body.swap16() : body)
   })
   for (const order of ['le', 'be'] as const) {
@@ -82,27 +86,17 @@ t.test('an answer in UTF-16 is scrubbed in UTF-16, either byte order, and stays 
     const r = await fetch(`${url}${PREFIX}/services/apexrest/echo/x`, { headers: bearer(key) })
     const bytes = Buffer.from(await r.arrayBuffer())
     const text = (order === 'be' ? Buffer.from(bytes).swap16() : bytes).toString('utf16le')
-    t.equal(r.status, 200)
+    t.equal(r.status, status)
     t.notOk(text.includes(TOKEN), `UTF-16${order.toUpperCase()}: no session`)
-    t.same(JSON.parse(text), { sid: '[redacted]', note: 'echoed' }, `UTF-16${order.toUpperCase()}: the answer is still whole UTF-16`)
+    t.same(JSON.parse(text), scrubbed, `UTF-16${order.toUpperCase()}: the answer is still whole UTF-16`)
   }
+}
+
+t.test('an answer in UTF-16 is scrubbed in UTF-16, either byte order, and stays readable', async (t) => {
+  await utf16Answers(t, 200, { sid: TOKEN, note: 'echoed' }, { sid: '[redacted]', note: 'echoed' })
 })
 
 t.test('a 401 that is not an ended session, in UTF-16, is scrubbed in UTF-16 too (the short answer read for its errorCode)', async (t) => {
-  let bigEndian = false
-  const { url, key } = await rig(t, (res) => {
-    // an Apex REST class answering 401 itself, echoing the session: not INVALID_SESSION_ID, so not healed
-    const body = Buffer.from(JSON.stringify([{ errorCode: 'NOT_ALLOWED', message: `sid ${TOKEN}` }]), 'utf16le')
-    res.writeHead(401, { 'content-type': `application/json; charset=utf-16${bigEndian ? 'be' : 'le'}` })
-    res.end(bigEndian ? body.swap16() : body)
-  })
-  for (const order of ['le', 'be'] as const) {
-    bigEndian = order === 'be'
-    const r = await fetch(`${url}${PREFIX}/services/apexrest/echo/x`, { headers: bearer(key) })
-    const bytes = Buffer.from(await r.arrayBuffer())
-    const text = (order === 'be' ? Buffer.from(bytes).swap16() : bytes).toString('utf16le')
-    t.equal(r.status, 401)
-    t.notOk(text.includes(TOKEN), `UTF-16${order.toUpperCase()}: no session`)
-    t.same(JSON.parse(text), [{ errorCode: 'NOT_ALLOWED', message: 'sid [redacted]' }], `UTF-16${order.toUpperCase()}: the answer is still whole UTF-16`)
-  }
+  // an Apex REST class answering 401 itself, echoing the session: not INVALID_SESSION_ID, so not healed
+  await utf16Answers(t, 401, [{ errorCode: 'NOT_ALLOWED', message: `sid ${TOKEN}` }], [{ errorCode: 'NOT_ALLOWED', message: 'sid [redacted]' }])
 })
