@@ -12,6 +12,7 @@
  * therefore matched in any of its encodings, repeated percent-encoding decoded as it is matched,
  * and a long enough leading piece of a secret counts as the secret.
  */
+import { createHash } from 'node:crypto'
 import type { ClassifiedFailure, ConnectionDefinition } from './types.ts'
 
 export const REDACTED = '[redacted]'
@@ -53,7 +54,30 @@ export function unsentSecrets (def: Partial<ConnectionDefinition>): string[] {
  */
 export function createScrubber (secrets: Iterable<string | undefined>, unsent: readonly string[] = []): Scrub {
   const list = [...secrets].filter((s): s is string => typeof s === 'string' && s.length >= MIN_SECRET_CHARS)
-  const kept = new Set(unsent)
+  if (list.length === 0) return text => text
+  const key = createHash('sha256').update(JSON.stringify([list, unsent])).digest('base64')
+  let scrub = recentScrubbers.get(key)
+  if (scrub === undefined) {
+    scrub = buildScrubber(list, new Set(unsent))
+    if (recentScrubbers.size >= RECENT_SCRUBBERS) recentScrubbers.delete(recentScrubbers.keys().next().value as string)
+  } else {
+    recentScrubbers.delete(key)
+  }
+  recentScrubbers.set(key, scrub)
+  return scrub
+}
+
+/**
+ * Scrubbers for the last few secret sets, most recent last. V8 compiles a regular expression at its
+ * first use and again, to machine code, at its second: for a definition's scrubber (a password's
+ * every encoding, mixed) that was 20–25 ms of CPU at each failed login, spent on three short
+ * messages. A connection that keeps failing (a health check, callers while the circuit is shut)
+ * now pays it once. Keyed by a digest: the secrets are not copied into a key.
+ */
+const recentScrubbers = new Map<string, Scrub>()
+const RECENT_SCRUBBERS = 32
+
+function buildScrubber (list: readonly string[], kept: ReadonlySet<string>): Scrub {
   const forms = new Set<string>()
   for (const secret of list) {
     for (const form of encodedForms(secret, !kept.has(secret))) {
@@ -65,7 +89,10 @@ export function createScrubber (secrets: Iterable<string | undefined>, unsent: r
   }
   if (forms.size === 0) return text => text
   const ordered = [...forms].sort((a, b) => b.length - a.length)
-  const mixed = list.filter(s => s.length <= MAX_MIXED_CHARS).sort((a, b) => b.length - a.length)
+  // a value never sent (a private key's lines) cannot come back re-encoded or cut short by an echo:
+  // its literal forms suffice. Matched in mixed encodings, a 2048-bit key's 25 lines made one regular
+  // expression that took V8 about 0.2 s to compile at every failed JWT login.
+  const mixed = list.filter(s => s.length <= MAX_MIXED_CHARS && !kept.has(s)).sort((a, b) => b.length - a.length)
   // mixed encodings first: a literal form (one JSON escape) must not end a match a deeper escape continues
   const whole = new RegExp([...mixed.map(s => charUnits(s).join('')), ...ordered.map(escapeRegExp)].join('|'), 'g')
   const leadingPieces = mixed.map(charUnits).filter(units => units.length > MIN_PREFIX_CHARS).map(units => new LeadingPiece(units))

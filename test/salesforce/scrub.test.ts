@@ -217,3 +217,15 @@ t.test('a host that echoes the request body as base64 gets back neither the form
     t.same(leaked, [], `${def.flow}: no piece of the password's base64 reached the message`)
   }
 })
+
+t.test('a connection that keeps failing reuses its scrubber; other secrets get their own', async t => {
+  const def = { password: 'pass word&1 long enough', securityToken: 'TOKEN0123456789', clientSecret: 'cs+secret/0123' }
+  const first = createScrubber(definitionSecrets(def))
+  // the regular expressions are compiled at a scrubber's first uses: a new scrubber per failed login paid that each time
+  t.equal(createScrubber(definitionSecrets(def)), first, 'the same secrets: the scrubber already compiled')
+  const rotated = createScrubber(definitionSecrets({ ...def, password: 'another password 42' }))
+  t.not(rotated, first, 'a rotated password: a scrubber of its own')
+  t.equal(first('echo pass+word%261+long+enough'), `echo ${REDACTED}`)
+  t.equal(rotated('echo another%20password%2042 with TOKEN0123456789'), `echo ${REDACTED} with ${REDACTED}`, 'the new password, and the token as before')
+  t.equal(createScrubber([def.password], [def.password]) === createScrubber([def.password]), false, 'a value never sent is a different set')
+})
