@@ -1,5 +1,5 @@
 import { Connection } from 'jsforce'
-import { startSimulator, type SimOrgOptions, type Simulator } from '@sf-broker/salesforce-simulator'
+import { startSimulator, type SimOrgOptions, type Simulator } from '../src/index.ts'
 
 /** One org 'acme' with a user and a connected app for the data-API tests, closed after the test. */
 export const USER = { username: 'integration@acme.example', password: 'Corr3ct-Horse', securityToken: 'TOKENacme0123' }

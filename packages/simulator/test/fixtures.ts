@@ -1,5 +1,5 @@
 import { SignJWT, importPKCS8 } from 'jose'
-import { startSimulator, type SimOrgOptions, type Simulator } from '@sf-broker/salesforce-simulator'
+import { startSimulator, type SimOrgOptions, type Simulator } from '../src/index.ts'
 
 import { ACME, type Teardown } from '../../../test/helper.ts'
 import { http, type HttpAnswer } from '../../../test/support/http.ts'

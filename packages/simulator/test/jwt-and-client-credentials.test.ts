@@ -1,5 +1,5 @@
 import t from 'tap'
-import { generateTestKeyPair } from '@sf-broker/salesforce-simulator'
+import { generateTestKeyPair } from '../src/index.ts'
 import { APP, USER, getWithToken, postForm, signAssertion, startAcme } from './fixtures.ts'
 
 const JWT_GRANT = 'urn:ietf:params:oauth:grant-type:jwt-bearer'

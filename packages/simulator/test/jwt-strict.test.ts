@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { jwtAudience } from '../../../src/salesforce/jwt-bearer.ts'
-import { generateTestKeyPair } from '@sf-broker/salesforce-simulator'
+import { generateTestKeyPair } from '../src/index.ts'
 import { APP, USER, http, postForm, signAssertion, startAcme } from './fixtures.ts'
 
 /**
