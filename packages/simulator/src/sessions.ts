@@ -11,13 +11,21 @@ export interface SimSession {
   username: string
   flow: SessionFlow
   issuedAt: number
+  /** when the idle timeout last started over: the login, then the last call made in the second half of a window */
+  activeAt: number
   /** logged in with an expired password: every API call but SetPassword is refused */
   passwordExpired: boolean
   /** the connected app / External Client App of an OAuth login (its original consumer key); absent for SOAP */
   clientId?: string
 }
 
-/** Issued sessions. A session lives until issuedAt + the org's current session timeout, a revoke or expireSessions(). */
+/**
+ * Issued sessions. The org's session timeout is an idle timeout (Salesforce Help, "Modify Session
+ * Security Settings": "The last active session time value isn't updated until halfway through the
+ * timeout period"; quoted at salesforce.stackexchange.com/questions/228678): a session lives until
+ * activeAt + the org's current timeout, and a call made in the second half of that window starts it
+ * over; one made in the first half does not. A revoke or expireSessions() ends it at once.
+ */
 export class SessionStore {
   readonly #sessions = new Map<string, SimSession>()
 
@@ -29,6 +37,7 @@ export class SessionStore {
       username: user.username,
       flow,
       issuedAt: now,
+      activeAt: now,
       passwordExpired: user.passwordExpired && (flow === 'soap' || flow === 'oauth_password'),
       ...(clientId === undefined ? {} : { clientId }),
     }
@@ -50,15 +59,17 @@ export class SessionStore {
     return undefined
   }
 
-  /** The session behind a token, or undefined when unknown, revoked or timed out. */
+  /** The session behind a token, or undefined when unknown, revoked or timed out. A call with it is activity (see above). */
   find (token: string, orgs: ReadonlyMap<string, SimOrgState>, now?: number): SimSession | undefined {
     const session = this.#sessions.get(token)
     if (!session) return undefined
     const org = orgs.get(session.orgKey)
-    if (!org || !this.#alive(session, org, now ?? orgNow(org))) {
+    const at = org === undefined ? 0 : now ?? orgNow(org)
+    if (!org || !this.#alive(session, org, at)) {
       this.#sessions.delete(token)
       return undefined
     }
+    if (at - session.activeAt >= org.sessionTimeoutSeconds * 500) session.activeAt = at
     return session
   }
 
@@ -73,6 +84,6 @@ export class SessionStore {
   }
 
   #alive (session: SimSession, org: SimOrgState, now: number): boolean {
-    return now < session.issuedAt + org.sessionTimeoutSeconds * 1000
+    return now < session.activeAt + org.sessionTimeoutSeconds * 1000
   }
 }

@@ -66,9 +66,9 @@ t.test('a dead session answers 401 INVALID_SESSION_ID', async t => {
 
   const timedOut = await token(sim.loginUrl)
   t.equal((await getWithToken(url, timedOut)).status, 200)
-  time.advance(7200_000 - 1)
-  t.equal((await getWithToken(url, timedOut)).status, 200, 'alive until the last millisecond of the org\'s session timeout')
-  time.advance(1)
+  time.advance(3600_000 - 1)
+  t.equal((await getWithToken(url, timedOut)).status, 200, 'alive, used in the first half of the window (which does not extend it)')
+  time.advance(3600_000 + 1)
   t.same((await getWithToken(url, timedOut)).json, INVALID_SESSION, 'after the org\'s session timeout')
 
   const expired = await token(sim.loginUrl)
@@ -117,4 +117,24 @@ t.test('unknown paths answer 404', async t => {
   const res = await http(`${sim.myDomainUrl('acme')}/services/nothing`)
   t.equal(res.status, 404)
   t.same(res.json, [{ errorCode: 'NOT_FOUND', message: 'The requested resource does not exist' }])
+})
+
+t.test('the session timeout is an idle timeout: a call in the second half of the window extends the session, one in the first half does not', async t => {
+  const time = new TestTime()
+  const sim = await startAcme(t, { sessionTimeoutSeconds: 7200 }, [], time)
+  const url = `${sim.myDomainUrl('acme')}/services/data/v62.0/limits`
+
+  const busy = await token(sim.loginUrl)
+  const early = await token(sim.loginUrl)
+  time.advance(1800_000)
+  t.equal((await getWithToken(url, early)).status, 200, 'used after 30 min: the first half, no extension')
+  time.advance(3600_000)
+  t.equal((await getWithToken(url, busy)).status, 200, 'used after 90 min: the second half, the timeout starts over')
+  time.advance(1800_000)
+  t.same((await getWithToken(url, early)).json, INVALID_SESSION, 'two hours after login, unused since its first half: ended')
+  t.equal((await getWithToken(url, busy)).status, 200, 'two hours after login, used 30 min ago: alive')
+  time.advance(7200_000 - 1800_000 - 1)
+  t.equal((await getWithToken(url, busy)).status, 200, 'alive until two hours after the call that extended it')
+  time.advance(7200_000)
+  t.same((await getWithToken(url, busy)).json, INVALID_SESSION, 'two hours idle: ended')
 })
