@@ -14,7 +14,7 @@ import { DriftControlError, orgDriftView, patchOrgDrift, routeDriftControl } fro
  *
  *   GET    /_sim/stats[?org=KEY]                          POST /_sim/stats/reset      POST /_sim/latency {ms}
  *   GET    /_sim/orgs                                     GET|PATCH /_sim/orgs/KEY (policies, flows, soapLoginRequiresUseAnyApiAuth,
- *                                                          soapLoginRetired, minApiVersion…)
+ *                                                          soapLoginRetired, minApiVersion, oauthPasswordFlowRetiredAt…)
  *   POST   /_sim/orgs/KEY/sessions/expire
  *   GET|PATCH /_sim/orgs/KEY/users/USERNAME               POST /_sim/orgs/KEY/users/USERNAME/reset-token
  *   POST   /_sim/orgs/KEY/users/USERNAME/reset-password {password?}   a password change: new password AND new token
@@ -83,6 +83,7 @@ export function orgView (ctx: SimContext, org: SimOrgState): Json {
     soapLoginRequiresUseAnyApiAuth: org.soapLoginRequiresUseAnyApiAuth,
     soapLoginRetired: org.soapLoginRetired,
     minApiVersion: org.minApiVersion,
+    oauthPasswordFlowRetiredAt: new Date(org.oauthPasswordFlowRetiredAt).toISOString(),
     connectedApps: [...org.connectedApps.values()].map(appView),
     ...orgDriftView(org),
   }
@@ -157,6 +158,7 @@ function patchOrg (org: SimOrgState, body: Json): void {
   if (expect(body, 'soapLoginRequiresUseAnyApiAuth', 'boolean')) org.soapLoginRequiresUseAnyApiAuth = body.soapLoginRequiresUseAnyApiAuth as boolean
   if (expect(body, 'soapLoginRetired', 'boolean')) org.soapLoginRetired = body.soapLoginRetired as boolean
   if (expect(body, 'minApiVersion', 'number')) org.minApiVersion = body.minApiVersion as number
+  if ('oauthPasswordFlowRetiredAt' in body) org.oauthPasswordFlowRetiredAt = instant(body.oauthPasswordFlowRetiredAt, 'oauthPasswordFlowRetiredAt')
   if (expect(body, 'lockout', 'object')) {
     const lockout = body.lockout as Json
     if (expect(lockout, 'maxAttempts', 'number')) org.lockout.maxAttempts = lockout.maxAttempts as number

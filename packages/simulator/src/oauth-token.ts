@@ -92,7 +92,10 @@ function passwordGrant (ctx: SimContext, scope: ListenerScope, params: URLSearch
   const { org, app } = match
   if (!app.installed) return fail(OAUTH_ERRORS.appNotInstalled, org.key, username)
   if (!consumerSecretAccepted(app, params.get('client_id') ?? undefined, params.get('client_secret'))) return fail(OAUTH_ERRORS.clientCredentialsInvalid, org.key, username)
-  const decision = decidePasswordLogin(org, username, params.get('password') ?? '', clientIp, org.flows.oauthPassword && !org.blockOAuthUnPwFlow, ctx.now())
+  // blocked by the org, or retired for every connected app (org-state.ts): the same answer as a wrong password
+  const now = ctx.now()
+  const flowEnabled = org.flows.oauthPassword && !org.blockOAuthUnPwFlow && now < org.oauthPasswordFlowRetiredAt
+  const decision = decidePasswordLogin(org, username, params.get('password') ?? '', clientIp, flowEnabled, now)
   if (!decision.ok) return fail(oauthErrorFor(decision.refusal), org.key, username)
   if (app.permittedUsers === 'admin_approved' && !preAuthorized(app, decision.user.username)) {
     return fail(OAUTH_ERRORS.notAdminApproved, org.key, username)

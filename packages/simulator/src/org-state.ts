@@ -4,6 +4,13 @@ import type {
   SimConnectedApp, SimConnectedAppState, SimOrgOptions, SimOrgState, SimUser, SimUserState,
 } from './types.ts'
 
+/**
+ * "Salesforce is retiring the OAuth 2.0 Username-Password Flow for Connected Apps … When this update is
+ * enforced [February 20, 2027], integrations using this flow will stop working" (Salesforce Help 005461976).
+ * The hour is not announced: the day's first millisecond, UTC.
+ */
+export const OAUTH_PASSWORD_FLOW_RETIRED_AT = Date.UTC(2027, 1, 20)
+
 /** Each org's time: the simulator's clock, kept beside the org so every policy that has the org can read it. */
 const clocks = new WeakMap<SimOrgState, () => number>()
 
@@ -66,6 +73,7 @@ export function createOrgState (options: SimOrgOptions, now: () => number = Date
     apiRequestLimit: options.apiRequestLimit ?? 15000,
     apiAccessControl: options.apiAccessControl ?? false,
     blockOAuthUnPwFlow: options.blockOAuthUnPwFlow ?? false,
+    oauthPasswordFlowRetiredAt: options.oauthPasswordFlowRetiredAt ?? OAUTH_PASSWORD_FLOW_RETIRED_AT,
     jwtAudienceIsHost: options.jwtAudienceIsHost ?? false,
     soapLoginRequiresUseAnyApiAuth: options.soapLoginRequiresUseAnyApiAuth ?? false,
     soapLoginRetired: options.soapLoginRetired ?? false,

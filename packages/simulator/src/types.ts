@@ -97,6 +97,12 @@ export interface SimOrgOptions {
   /** OauthOidcSettings.blockOAuthUnPwFlow: the OAuth username-password flow is blocked. Default false */
   blockOAuthUnPwFlow?: boolean
   /**
+   * Epoch ms from which the OAuth username-password flow of connected apps is refused in every org, by the
+   * simulator's clock. Default 2027-02-20T00:00:00Z, the enforcement date Salesforce announced (Salesforce Help
+   * 005461976: "Salesforce doesn't offer an extension"); a test that needs the flow later moves it.
+   */
+  oauthPasswordFlowRetiredAt?: number
+  /**
    * External Client Apps after the end of legacy redirects: a JWT `aud` must be the host the assertion is posted to
    * (login.salesforce.com posted to a My Domain is refused). Default false: login/test.salesforce.com are accepted
    * at every host too. The host's own origin is accepted either way.
@@ -208,6 +214,7 @@ export interface SimOrgState {
   apiRequestLimit: number
   apiAccessControl: boolean
   blockOAuthUnPwFlow: boolean
+  oauthPasswordFlowRetiredAt: number
   jwtAudienceIsHost: boolean
   soapLoginRequiresUseAnyApiAuth: boolean
   soapLoginRetired: boolean

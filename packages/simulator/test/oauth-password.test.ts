@@ -178,3 +178,20 @@ t.test('stats count every token request', async t => {
   sim.resetStats()
   t.equal(sim.stats().attempts, 0)
 })
+
+t.test('from 2027-02-20 (00:00 UTC) the username-password flow of connected apps answers "authentication failure", whatever the org allows', async t => {
+  const time = new TestTime()
+  time.advance(Date.UTC(2027, 1, 20) - 1 - time.now())
+  const sim = await startAcme(t, {}, [], time)
+  const before = await passwordLogin(sim.loginUrl)
+  t.equal(before.status, 200, 'the last millisecond before the enforcement date')
+  time.advance(1)
+  const after = await passwordLogin(sim.loginUrl)
+  t.equal(after.status, 400)
+  t.same(after.json, AUTH_FAILURE)
+  t.equal(sim.org('acme').users.get(USER.username)!.failedLogins, 0, 'no password judged: nothing counts towards the lockout')
+  t.equal((await getWithToken(`${sim.myDomainUrl('acme')}/services/data/v62.0/limits`, before.json.access_token)).status, 200, 'a session issued before keeps working')
+
+  const later = await startAcme(t, { oauthPasswordFlowRetiredAt: Date.UTC(2027, 5, 1) }, [], time)
+  t.equal((await passwordLogin(later.loginUrl)).status, 200, 'a test may move the date')
+})
