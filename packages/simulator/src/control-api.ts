@@ -73,6 +73,7 @@ export function orgView (ctx: SimContext, org: SimOrgState): Json {
     myDomainUrl: ctx.myDomainUrls.get(org.key),
     sessionTimeoutSeconds: org.sessionTimeoutSeconds,
     lockout: org.lockout,
+    passwordExpiresAfterDays: org.passwordExpiresAfterDays,
     loginRatePerHour: org.loginRatePerHour,
     apiEnabled: org.apiEnabled,
     flows: org.flows,
@@ -115,6 +116,7 @@ function patchUser (org: SimOrgState, user: SimUserState, body: Json): void {
   if (expect(body, 'password', 'string')) {
     user.password = body.password as string
     user.lastPasswordChangeDate = orgNow(org)
+    user.passwordExpired = false
   }
   if ('lastPasswordChangeDate' in body) user.lastPasswordChangeDate = instant(body.lastPasswordChangeDate, 'lastPasswordChangeDate')
   // a profile edit or a permission set (un)assigned: the user's effective permissions change
@@ -149,6 +151,7 @@ function patchUser (org: SimOrgState, user: SimUserState, body: Json): void {
 
 function patchOrg (org: SimOrgState, body: Json): void {
   if (expect(body, 'sessionTimeoutSeconds', 'number')) org.sessionTimeoutSeconds = body.sessionTimeoutSeconds as number
+  if (expect(body, 'passwordExpiresAfterDays', 'number')) org.passwordExpiresAfterDays = body.passwordExpiresAfterDays as number
   if (expect(body, 'loginRatePerHour', 'number')) org.loginRatePerHour = body.loginRatePerHour as number
   if (expect(body, 'apiEnabled', 'boolean')) org.apiEnabled = body.apiEnabled as boolean
   if (expect(body, 'apiRequestLimit', 'number')) org.apiRequestLimit = body.apiRequestLimit as number

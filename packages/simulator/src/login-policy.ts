@@ -23,6 +23,7 @@ export type LoginDecision =
   | { ok: false, refusal: LoginRefusal, user?: SimUserState }
 
 const HOUR_MS = 3_600_000
+const DAY_MS = 86_400_000
 
 /** Counts the attempt against the per-user hourly login rate; false when the rate is exceeded. */
 function admitAttempt (org: SimOrgState, user: SimUserState, now: number): boolean {
@@ -46,6 +47,17 @@ function recordBadPassword (org: SimOrgState, user: SimUserState, now: number): 
   if (org.lockout.maxAttempts > 0 && user.failedLogins >= org.lockout.maxAttempts) {
     user.lockedUntil = now + org.lockout.durationSeconds * 1000
   }
+}
+
+/**
+ * Password Policies, "User passwords expire in": "the length of time until all user passwords expire and
+ * must be changed. Users with the Password Never Expires permission are not affected" (Salesforce Help,
+ * "Set Password Policies"; 90 days unless the admin picks another period). The password stays expired until
+ * it is changed (a reset over the control API, or PATCH password).
+ */
+function expirePassword (org: SimOrgState, user: SimUserState, now: number): void {
+  if (org.passwordExpiresAfterDays <= 0 || user.permissions.PermissionsPasswordNeverExpires === true) return
+  if (now >= user.lastPasswordChangeDate + org.passwordExpiresAfterDays * DAY_MS) user.passwordExpired = true
 }
 
 /** Inside the org's trusted ranges or the profile's Login IP Ranges, the security token may be left off. */
@@ -89,6 +101,7 @@ export function decidePasswordLogin (org: SimOrgState, username: string, supplie
     return { ok: false, refusal: secret === 'token_missing' ? 'security_token_required' : 'invalid_login', user }
   }
   user.failedLogins = 0
+  expirePassword(org, user, now)
   return admitted(user, clientIp, now)
 }
 

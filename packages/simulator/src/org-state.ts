@@ -66,6 +66,7 @@ export function createOrgState (options: SimOrgOptions, now: () => number = Date
     orgId: options.orgId ?? newSalesforceId('00D'),
     sessionTimeoutSeconds: options.sessionTimeoutSeconds ?? 7200,
     lockout: { maxAttempts: 5, durationSeconds: 900, ...options.lockout },
+    passwordExpiresAfterDays: options.passwordExpiresAfterDays ?? 90,
     loginRatePerHour: options.loginRatePerHour ?? 3600,
     apiEnabled: options.apiEnabled ?? true,
     flows: { soap: true, oauthPassword: true, jwtBearer: true, clientCredentials: true, ...options.flows },

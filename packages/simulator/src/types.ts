@@ -82,6 +82,12 @@ export interface SimOrgOptions {
   sessionTimeoutSeconds?: number
   /** default { maxAttempts: 5, durationSeconds: 900 } */
   lockout?: SimLockoutPolicy
+  /**
+   * Password Policies "User passwords expire in" (30, 60, 90, 180 or 365 days; 0 = never expires), default 90,
+   * Salesforce's default. Counted from the user's lastPasswordChangeDate; users with "Password Never Expires"
+   * (PermissionsPasswordNeverExpires) are exempt. An expired password logs in with passwordExpired=true.
+   */
+  passwordExpiresAfterDays?: number
   /** per user, default 3600 */
   loginRatePerHour?: number
   /** org-level API access, default true */
@@ -207,6 +213,7 @@ export interface SimOrgState {
   orgId: string
   sessionTimeoutSeconds: number
   lockout: SimLockoutPolicy
+  passwordExpiresAfterDays: number
   loginRatePerHour: number
   apiEnabled: boolean
   flows: SimFlows

@@ -127,6 +127,30 @@ t.test('an expired password: login succeeds with passwordExpired=true, API calls
   await t.rejects(conn.login(USER.username, PASSWORD), { message: /password has expired/ }, 'jsforce refuses the restricted session')
 })
 
+t.test('the org\'s password policy expires a password by itself: 90 days after the last change by default, never with Password Never Expires', async t => {
+  const DAY = 86_400_000
+  const time = new TestTime()
+  const sim = await startAcme(t, {}, [], time)
+  const user = sim.org('acme').users.get(USER.username)!
+  time.advance(90 * DAY - 1)
+  t.equal(xmlText((await soapLogin(sim.loginUrl, USER.username, PASSWORD)).text, 'passwordExpired'), 'false', 'the last millisecond of the 90 days')
+  time.advance(1)
+  const expired = await soapLogin(sim.loginUrl, USER.username, PASSWORD)
+  t.equal(expired.status, 200)
+  t.equal(xmlText(expired.text, 'passwordExpired'), 'true', '90 days after the last change')
+  t.equal((await getWithToken(`${sim.myDomainUrl('acme')}/services/data/v62.0/limits`, xmlText(expired.text, 'sessionId')!)).status, 403)
+
+  user.permissions.PermissionsPasswordNeverExpires = true
+  user.passwordExpired = false
+  t.equal(xmlText((await soapLogin(sim.loginUrl, USER.username, PASSWORD)).text, 'passwordExpired'), 'false', 'Password Never Expires')
+
+  const yearly = await startAcme(t, { passwordExpiresAfterDays: 365 }, [], time)
+  t.equal(xmlText((await soapLogin(yearly.loginUrl, USER.username, PASSWORD)).text, 'passwordExpired'), 'false', 'the org\'s own period')
+  const never = await startAcme(t, { passwordExpiresAfterDays: 0 }, [], time)
+  time.advance(3650 * DAY)
+  t.equal(xmlText((await soapLogin(never.loginUrl, USER.username, PASSWORD)).text, 'passwordExpired'), 'false', '"Never expires"')
+})
+
 t.test('My Domain SOAP login serves only its own org', async t => {
   const sim = await startAcme(t, {}, [{ key: 'globex', users: [{ username: 'api@globex.example', password: 'p', securityToken: 't' }] }])
   t.equal((await soapLogin(sim.myDomainUrl('globex'), USER.username, PASSWORD)).text, INVALID_LOGIN)
