@@ -8,7 +8,7 @@ export const APP = { clientId: '3MVG9acme.data', clientSecret: 'acme-data-secret
 export interface DataOrg { sim: Simulator, token: string, base: string, conn: Connection }
 
 export async function startDataOrg (t: { teardown (fn: () => unknown): void }, overrides: Partial<SimOrgOptions> = {}): Promise<DataOrg> {
-  const sim = await startSimulator({ orgs: [{ key: 'acme', users: [{ ...USER }], connectedApps: [{ ...APP }], ...overrides }] })
+  const sim = await startSimulator({ orgs: [{ key: 'acme', users: [{ ...USER }], connectedApps: [{ ...APP }], oauthPasswordFlowRetiredAt: Date.UTC(9999, 0, 1), ...overrides }] })
   t.teardown(() => sim.close())
   const login = await fetch(`${sim.loginUrl}/services/oauth2/token`, {
     method: 'POST',

@@ -9,6 +9,9 @@ export { http, type HttpAnswer }
 export const USER = { username: ACME.username, password: ACME.password, securityToken: ACME.securityToken }
 export const APP = { clientId: ACME.clientId, clientSecret: ACME.clientSecret }
 
+/** An oauthPasswordFlowRetiredAt no test reaches (the year 9999). */
+export const FLOW_NOT_RETIRED = Date.UTC(9999, 0, 1)
+
 /** A clock for the simulator's `now` option that moves only when the test moves it. */
 export class TestTime {
   private at = Date.now()
@@ -16,10 +19,14 @@ export class TestTime {
   advance (ms: number): void { this.at += ms }
 }
 
-/** One org 'acme' with USER and APP (plus whatever the test overrides), closed after the test; `time`: the simulator's clock. */
+/**
+ * One org 'acme' with USER and APP (plus whatever the test overrides), closed after the test; `time`: the simulator's clock.
+ * The username-password flow's retirement (2027-02-20) is moved out of the way, so that tests of everything else
+ * do not depend on the calendar; a test of the retirement passes `oauthPasswordFlowRetiredAt: undefined` for the real date.
+ */
 export async function startAcme (t: Teardown, overrides: Partial<SimOrgOptions> = {}, more: SimOrgOptions[] = [], time?: TestTime): Promise<Simulator> {
   const sim = await startSimulator({
-    orgs: [{ key: 'acme', users: [{ ...USER }], connectedApps: [{ ...APP }], ...overrides }, ...more],
+    orgs: [{ key: 'acme', users: [{ ...USER }], connectedApps: [{ ...APP }], oauthPasswordFlowRetiredAt: FLOW_NOT_RETIRED, ...overrides }, ...more],
     ...(time ? { now: time.now } : {}),
   })
   t.teardown(() => sim.close())

@@ -5,7 +5,7 @@ const USER = { username: 'integration@acme.example', password: 'Pw-1', securityT
 const APP = { clientId: '3MVG9acme', clientSecret: 'SECRET' }
 
 async function start (t: { teardown (fn: () => unknown): void }, permissions: Record<string, boolean>): Promise<Simulator> {
-  const sim = await startSimulator({ orgs: [{ key: 'acme', users: [{ ...USER, permissions }], connectedApps: [APP] }] })
+  const sim = await startSimulator({ orgs: [{ key: 'acme', users: [{ ...USER, permissions }], connectedApps: [APP], oauthPasswordFlowRetiredAt: Date.UTC(9999, 0, 1) }] })
   t.teardown(() => sim.close())
   return sim
 }

@@ -182,7 +182,7 @@ t.test('stats count every token request', async t => {
 t.test('from 2027-02-20 (00:00 UTC) the username-password flow of connected apps answers "authentication failure", whatever the org allows', async t => {
   const time = new TestTime()
   time.advance(Date.UTC(2027, 1, 20) - 1 - time.now())
-  const sim = await startAcme(t, {}, [], time)
+  const sim = await startAcme(t, { oauthPasswordFlowRetiredAt: undefined }, [], time)
   const before = await passwordLogin(sim.loginUrl)
   t.equal(before.status, 200, 'the last millisecond before the enforcement date')
   time.advance(1)

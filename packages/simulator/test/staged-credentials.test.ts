@@ -12,6 +12,8 @@ async function start (t: { teardown (fn: () => unknown): void }, rights: Record<
       key: 'acme',
       users: [{ ...USER, permissions: rights }, { ...RUN_AS }],
       connectedApps: [{ ...APP, consumerSecretsViaRestApi: setting }],
+      // logs in with the username-password flow: its retirement (2027-02-20) moved out of the way
+      oauthPasswordFlowRetiredAt: Date.UTC(9999, 0, 1),
     }],
   })
   t.teardown(() => sim.close())
