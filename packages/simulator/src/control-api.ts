@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { SimContext } from './context.ts'
 import { AppControlError, appView, patchExistingApp, putApp, setPreAuthorized, uploadCertificate } from './control-apps.ts'
 import { readBody, sendJson } from './http.ts'
+import { lockUntil } from './login-policy.ts'
 import { findUser, isLockedOutView, orgNow } from './org-state.ts'
 import type { Simulator, SimOrgState, SimUserState } from './types.ts'
 import { editPermissions, permissionRow } from './user-permissions.ts'
@@ -145,7 +146,7 @@ function patchUser (org: SimOrgState, user: SimUserState, body: Json): void {
   if (expect(body, 'locked', 'boolean')) {
     // An admin's "Unlock" button, or a lock as if the user had just failed too often.
     user.failedLogins = 0
-    user.lockedUntil = body.locked ? orgNow(org) + org.lockout.durationSeconds * 1000 : 0
+    user.lockedUntil = body.locked ? lockUntil(org, orgNow(org)) : 0
   }
 }
 

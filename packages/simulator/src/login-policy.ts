@@ -33,19 +33,27 @@ function admitAttempt (org: SimOrgState, user: SimUserState, now: number): boole
   return true
 }
 
-/** A lock ends by itself after the org's lockout duration, and the failure count starts over. */
+/** A lock ends by itself after the org's lockout duration (the failure count started over when it began), or never. */
 export function isLockedOut (user: SimUserState, now: number): boolean {
-  if (user.lockedUntil !== 0 && now >= user.lockedUntil) {
-    user.lockedUntil = 0
-    user.failedLogins = 0
-  }
+  if (user.lockedUntil !== 0 && now >= user.lockedUntil) user.lockedUntil = 0
   return now < user.lockedUntil
+}
+
+/**
+ * Password Policies (Salesforce Help, "Set Password Policies"): "When the maximum number of failed login
+ * attempts is reached, the counter resets and the user's account is locked"; the lockout effective period is
+ * 15 minutes to "Forever (must be reset by admin)" — durationSeconds 0 here (an admin's Unlock: the control
+ * API's PATCH users/NAME {locked: false}).
+ */
+export function lockUntil (org: SimOrgState, now: number): number {
+  return org.lockout.durationSeconds > 0 ? now + org.lockout.durationSeconds * 1000 : Number.POSITIVE_INFINITY
 }
 
 function recordBadPassword (org: SimOrgState, user: SimUserState, now: number): void {
   user.failedLogins++
   if (org.lockout.maxAttempts > 0 && user.failedLogins >= org.lockout.maxAttempts) {
-    user.lockedUntil = now + org.lockout.durationSeconds * 1000
+    user.lockedUntil = lockUntil(org, now)
+    user.failedLogins = 0
   }
 }
 

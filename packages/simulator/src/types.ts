@@ -70,6 +70,7 @@ export interface SimFlows {
 export interface SimLockoutPolicy {
   /** 0 = never lock */
   maxAttempts: number
+  /** the lockout effective period; 0 = "Forever (must be reset by admin)" */
   durationSeconds: number
 }
 

@@ -117,6 +117,22 @@ t.test('lockout after N failures hides behind "authentication failure", then lif
   t.equal(sim.org('acme').users.get(USER.username)!.failedLogins, 0)
 })
 
+t.test('lockout effective period "Forever": the user stays locked until an admin unlocks', async t => {
+  const time = new TestTime()
+  const sim = await startAcme(t, { lockout: { maxAttempts: 3, durationSeconds: 0 } }, [], time)
+  for (let i = 0; i < 3; i++) await passwordLogin(sim.loginUrl, 'bad')
+  const user = sim.org('acme').users.get(USER.username)!
+  t.equal(user.failedLogins, 0, 'reaching the maximum resets the counter as it locks the user')
+  t.same((await passwordLogin(sim.loginUrl)).json, AUTH_FAILURE, 'locked')
+  time.advance(30 * 86_400_000)
+  t.same((await passwordLogin(sim.loginUrl)).json, AUTH_FAILURE, 'still locked a month later')
+  const unlock = await postForm(`${sim.loginUrl}/_sim/orgs/acme/users/${encodeURIComponent(USER.username)}`, {})
+  t.equal(unlock.status, 404, '(the control API wants PATCH)')
+  const patched = await fetch(`${sim.loginUrl}/_sim/orgs/acme/users/${encodeURIComponent(USER.username)}`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ locked: false }) })
+  t.equal((await patched.json() as { locked: boolean }).locked, false)
+  t.equal((await passwordLogin(sim.loginUrl)).status, 200, 'unlocked by the admin')
+})
+
 t.test('a success resets the failure count', async t => {
   const sim = await startAcme(t, { lockout: { maxAttempts: 3, durationSeconds: 60 } })
   await passwordLogin(sim.loginUrl, 'bad')
