@@ -15,12 +15,15 @@ t.test('the demo\'s password connection shows its flow sunset and migrates to JW
   const principals = testPrincipals(['demo-password'])
   const { app } = await buildTestApp(t, { secretStore: store, principals, overrides: { now: () => Date.parse('2027-01-01T12:00:00Z') } })
   const admin = bearer(principals.adminKey)
+  const sim = /SIM=(\S+)/.exec(demo.banner({ address: '127.0.0.1', port: 3000, family: 'IPv4' }))![1]
+  // the broker's calendar stands before the flow's end: so does the demo simulator's, which otherwise refuses the flow from that date by the real clock
+  const kept = await fetch(`${sim}/_sim/orgs/demo`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ oauthPasswordFlowRetiredAt: '9999-01-01T00:00:00Z' }) })
+  t.equal(kept.status, 200)
   t.equal((await app.inject({ method: 'POST', url: '/health/salesforce/demo-password/check', headers: admin })).statusCode, 200)
   const legacy = (await app.inject({ url: '/health/salesforce', headers: admin })).json().connections.find((c: { connection: string }) => c.connection === 'demo-password')
   t.equal(legacy.status, 'warn')
   t.match(legacy.flowSunset, { flow: 'oauth_password', date: '2027-02-20' })
 
-  const sim = /SIM=(\S+)/.exec(demo.banner({ address: '127.0.0.1', port: 3000, family: 'IPv4' }))![1]
   const put = (path: string, body?: object) => fetch(`${sim}/_sim/orgs/demo${path}`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: body ? JSON.stringify(body) : undefined })
   const call = (url: string, payload?: object) => app.inject({ method: 'POST', url: `/v1/admin/connections/demo-password/migration${url}`, headers: admin, payload })
   t.equal((await call('', { flow: 'jwt_bearer' })).statusCode, 201)

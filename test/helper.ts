@@ -26,9 +26,18 @@ export const ACME = {
 
 export const KEYS = generateTestKeyPair()
 
+/**
+ * The simulator refuses the OAuth username-password flow from 2027-02-20 by its own clock, the real
+ * one, as Salesforce will. The test kit's orgs keep the flow (as the broker's calendar stands before
+ * the sunsets, BEFORE_FLOW_SUNSETS), so a test about something else does not start failing on that
+ * date; a test about the retirement moves the date (`oauthPasswordFlowRetiredAt`).
+ */
+export const SIM_FLOW_NOT_RETIRED = Date.UTC(9999, 0, 1)
+
 export function acmeOrg (overrides: Partial<SimOrgOptions> = {}): SimOrgOptions {
   return {
     key: 'acme',
+    oauthPasswordFlowRetiredAt: SIM_FLOW_NOT_RETIRED,
     sessionTimeoutSeconds: 7200,
     lockout: { maxAttempts: 5, durationSeconds: 900 },
     users: [{ username: ACME.username, password: ACME.password, securityToken: ACME.securityToken }],

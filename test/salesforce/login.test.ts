@@ -18,10 +18,13 @@ const SECRETS = [USER.password, USER.securityToken, APP.clientSecret, 'BEGIN PRI
 
 const SIM_POLICY = createLoginUrlPolicy({ extraAllowedOrigins: ['http://127.0.0.1:*'] })
 const TIMEOUT_MS = 5000
+/** the username-password flow kept past its 2027-02-20 retirement, as in test/helper.ts's acmeOrg: these tests are about the login, not the date */
+const SIM_FLOW_NOT_RETIRED = Date.UTC(9999, 0, 1)
 
 function acmeOrg (overrides: Partial<SimOrgOptions> = {}): SimOrgOptions {
   return {
     key: 'acme',
+    oauthPasswordFlowRetiredAt: SIM_FLOW_NOT_RETIRED,
     sessionTimeoutSeconds: 7200,
     lockout: { maxAttempts: 5, durationSeconds: 900 },
     users: [{ ...USER }],
