@@ -62,6 +62,22 @@ if redis.call('pttl', KEYS[3]) < tonumber(ARGV[5]) then redis.call('pexpire', KE
 return 1`
 
 /**
+ * A purge of the sessions the index (KEYS[1]) listed when it was read (KEYS[2..], all of the
+ * connection's slot): each read and deleted, and only those taken out of the index, atomically.
+ * Keys are passed, not looked up in the script, as Redis asks of scripts on Cluster
+ * (https://redis.io/docs/latest/develop/interact/programmability/eval-intro/). A missing key answers
+ * nil (false in Lua, so the table keeps its length).
+ */
+const PURGE_INDEXED = `
+local out = {}
+for i = 2, #KEYS do
+  out[i - 1] = redis.call('get', KEYS[i])
+  redis.call('del', KEYS[i])
+  redis.call('srem', KEYS[1], KEYS[i])
+end
+return out`
+
+/**
  * Entries appended to a stream (KEYS[1]) in one command: each with the count limit (ARGV[1], approximate:
  * whole nodes go), then, when ARGV[2] is not empty, everything older than that id trimmed, exact (XADD
  * takes only one of MAXLEN and MINID); the entries are ARGV[3..].
@@ -335,17 +351,22 @@ export class RedisSharedState implements SharedState {
     return values as { -readonly [K in keyof R]: StateReadValue<R[K]> }
   }
 
+  /**
+   * The index's members, then one script (PURGE_INDEXED) that takes exactly those: a session another
+   * replica stores meanwhile is either read and deleted by it (the same key) or stays indexed for the
+   * next purge. Deleting the whole index instead left such a session cached where no purge finds it.
+   */
   async purgeSessions (connection: string): Promise<CachedSession[]> {
     const indexKey = this.sessionIndexKey(connection)
     const keys = await this.client.smembers(indexKey)
+    if (keys.length === 0) return []
+    const values = await this.client.eval(PURGE_INDEXED, 1 + keys.length, indexKey, ...keys) as Array<string | null>
     const removed: CachedSession[] = []
-    for (const key of keys) {
-      const sealed = await this.client.get(key)
+    keys.forEach((key, i) => {
+      const sealed = values[i]
       const plain = sealed ? this.sealer.open(sealed, key) : null
       if (plain) removed.push(JSON.parse(plain) as CachedSession)
-    }
-    if (keys.length > 0) await this.client.del(...keys)
-    await this.client.del(indexKey)
+    })
     return removed
   }
 
