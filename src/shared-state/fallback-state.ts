@@ -29,8 +29,10 @@ export class FallbackSharedState implements SharedState {
     this.kind = primary.kind
     this.logger = logger
     // back at once, not at this replica's next call to Redis: another replica may be about to read
-    // what this one kept in memory meanwhile
-    primary.onReady?.(() => { if (this.degraded) this.markHealthy() })
+    // what this one kept in memory meanwhile. Whenever the connection is made again, too, even if no
+    // call of this replica failed while it was lost: it may now reach a Redis that restarted empty, or a
+    // replica promoted before it held every write, and either lost what this replica keeps (the guard's counts)
+    primary.onReady?.(() => { this.markHealthy(true) })
     primary.onEvent((e) => {
       // keep the local copy of circuits in step with the fleet, so an outage starts from the truth; and
       // what a purge took back anywhere (the kill switch, a rotation, a dead token) leaves this replica's
@@ -104,9 +106,10 @@ export class FallbackSharedState implements SharedState {
     this.recoveredListeners.push(listener)
   }
 
-  private markHealthy (): void {
-    const recovered = this.degraded
-    if (recovered) this.logger.info('shared state available again')
+  /** `reconnected`: the connection to Redis was made (again), so the recovered listeners run even if no call failed */
+  private markHealthy (reconnected = false): void {
+    const recovered = this.degraded || reconnected
+    if (this.degraded) this.logger.info('shared state available again')
     this.degraded = false
     if (recovered) for (const listener of this.recoveredListeners) listener()
     if ((this.pendingPurges.size > 0 || this.pendingAppends.size > 0) && !this.replaying) this.replayPending().catch(() => {})

@@ -227,7 +227,8 @@ export interface SharedState extends SessionCache, CircuitStore, Leases, Documen
   readonly tiers?: { fleet: SharedState, local: SharedState }
   /**
    * A state with tiers only: `listener` runs each time Redis answers again after it could not be
-   * reached, so what was kept in process memory meanwhile (the guard's counts) is written back.
+   * reached (a call failed, or the connection was lost and made again, though nothing was asked
+   * meanwhile), so what was kept in process memory (the guard's counts) is written back.
    */
   onRecovered? (listener: () => void): void
   /** Redis only: `listener` runs each time the connection is up again (ioredis' ready) */
