@@ -51,12 +51,19 @@ return -1`
  * A session just obtained, in one round trip: cached under its version (KEYS[1], ttl ARGV[2]),
  * indexed for purges (KEYS[2], kept at least a day), and remembered for the kill switch in the
  * connection's hash of issued sessions (KEYS[3], field ARGV[3] = ARGV[4], living as long as its
- * longest-lived session: ARGV[5]). All three keys carry the connection's hash tag.
+ * longest-lived session: ARGV[5]). All three keys carry the connection's hash tag. A field ends in
+ * `:<realEnd>` (issuedField): those Salesforce has ended by now (ARGV[6]) go, or the hash of a
+ * connection that logs in every few hours, never expiring, would keep every session ever obtained.
  */
 const STORE_SESSION = `
 redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
 redis.call('sadd', KEYS[2], KEYS[1])
 redis.call('pexpire', KEYS[2], math.max(tonumber(ARGV[2]), 86400000))
+local now = tonumber(ARGV[6])
+for _, field in ipairs(redis.call('hkeys', KEYS[3])) do
+  local ended = tonumber(string.match(field, ':(%d+)$'))
+  if ended and ended <= now then redis.call('hdel', KEYS[3], field) end
+end
 redis.call('hset', KEYS[3], ARGV[3], ARGV[4])
 if redis.call('pttl', KEYS[3]) < tonumber(ARGV[5]) then redis.call('pexpire', KEYS[3], ARGV[5]) end
 return 1`
@@ -305,11 +312,12 @@ export class RedisSharedState implements SharedState {
     const key = this.sessionKey(connection, entry.secretVersion)
     const issued = this.keys.issued(connection)
     const field = issuedField(entry)
-    const ttl = Math.max(1, entry.validUntil - Date.now())
-    const alive = Math.max(1, entry.realEnd - Date.now())
+    const now = Date.now()
+    const ttl = Math.max(1, entry.validUntil - now)
+    const alive = Math.max(1, entry.realEnd - now)
     const plain = JSON.stringify(entry)
     await this.client.eval(STORE_SESSION, 3, key, this.sessionIndexKey(connection), issued,
-      this.sealer.seal(plain, key), String(ttl), field, this.sealer.seal(plain, `${issued}#${field}`), String(alive))
+      this.sealer.seal(plain, key), String(ttl), field, this.sealer.seal(plain, `${issued}#${field}`), String(alive), String(now))
   }
 
   /**
@@ -528,7 +536,11 @@ export class RedisSharedState implements SharedState {
   }
 }
 
-/** The field of a session in its connection's hash of issued sessions: a hash of its token, never the token. */
+/**
+ * The field of a session in its connection's hash of issued sessions: a hash of its token, never the
+ * token, and when Salesforce ends it (STORE_SESSION drops the ended ones; fields of older releases,
+ * without it, go with the hash).
+ */
 function issuedField (entry: CachedSession): string {
-  return createHash('sha256').update(entry.session.accessToken).digest('hex').slice(0, 32)
+  return `${createHash('sha256').update(entry.session.accessToken).digest('hex').slice(0, 32)}:${Math.floor(entry.realEnd)}`
 }
