@@ -54,7 +54,11 @@ export class FallbackSharedState implements SharedState {
     return this.degraded
   }
 
-  private async read<T> (op: string, primary: () => Promise<T>, fallback: () => Promise<T>): Promise<T> {
+  /**
+   * `askAgain` false: the call adds something (an event to a window, a quota's count), and one that
+   * timed out was sent and lands late, so it is not asked twice (that would count it twice).
+   */
+  private async read<T> (op: string, primary: () => Promise<T>, fallback: () => Promise<T>, askAgain = true): Promise<T> {
     try {
       const value = await primary()
       this.markHealthy()
@@ -62,7 +66,7 @@ export class FallbackSharedState implements SharedState {
     } catch (err) {
       // connected but slow (a command timeout under load): ask once more before answering from
       // process memory, whose "nothing cached" would cost a login another replica already made
-      if (this.slowNotRefused(err)) {
+      if (askAgain && this.slowNotRefused(err)) {
         try {
           const value = await primary()
           this.markHealthy()
@@ -270,7 +274,7 @@ export class FallbackSharedState implements SharedState {
   async addToWindow (key: string, windowMs: number): Promise<number> {
     // the local window counts this replica's own events, so an outage starts from at least those
     const local = await this.local.addToWindow(key, windowMs)
-    return this.read('addToWindow', () => this.primary.addToWindow(key, windowMs), async () => local)
+    return this.read('addToWindow', () => this.primary.addToWindow(key, windowMs), async () => local, false)
   }
 
   /**
@@ -299,7 +303,7 @@ export class FallbackSharedState implements SharedState {
       const full = await this.primary.takeQuotas(quotas)
       if (full < 0) await this.local.takeQuotas(quotas)
       return full
-    }, () => this.local.takeQuotas(quotas))
+    }, () => this.local.takeQuotas(quotas), false)
   }
 
   getCircuit (c: string): Promise<CircuitState | null> {
