@@ -1,5 +1,6 @@
 import type { Logger } from 'pino'
 import { MemorySharedState } from './memory-state.ts'
+import { timedOut } from './redis-client.ts'
 import type { BrokerEvent, CachedSession, Confirmations, CircuitState, OnceClaim, Quota, SharedState, StateReach, StateRead, StateReadValue, StreamEntry, StreamRange, StreamRetention } from './shared-state.ts'
 
 /**
@@ -398,12 +399,3 @@ const REPLAY_CHUNK = 500
  * sinks and the log lines keep every record; this is what the shared list gets back.
  */
 const HELD_MAX = 10_000
-
-/**
- * ioredis' commandTimeout (lib/Command.ts, setTimeout): the command was written to a live
- * connection and its answer did not come in time. A command refused before it was sent ("Stream
- * isn't writeable", the offline queue being off) or cut off with its connection is not this.
- */
-function timedOut (err: unknown): boolean {
-  return err instanceof Error && err.message === 'Command timed out'
-}

@@ -120,3 +120,12 @@ export function createRedisClient (s: RedisSettings, role: RedisRole, extra: Par
   }
   throw new Error('no Redis configured')
 }
+
+/**
+ * ioredis' commandTimeout (lib/Command.ts, setTimeout): the command was written to a live
+ * connection and its answer did not come in time. A command refused before it was sent ("Stream
+ * isn't writeable", the offline queue being off) or cut off with its connection is not this.
+ */
+export function timedOut (err: unknown): boolean {
+  return err instanceof Error && err.message === 'Command timed out'
+}

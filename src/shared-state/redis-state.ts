@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import type { ChainableCommander } from 'ioredis'
 import type { Logger } from 'pino'
 import type { Clock } from '../clock.ts'
-import { createRedisClient, redisTopology, type BrokerRedisOptions, type RedisClient, type RedisSettings } from './redis-client.ts'
+import { createRedisClient, redisTopology, timedOut, type BrokerRedisOptions, type RedisClient, type RedisSettings } from './redis-client.ts'
 import { RedisKeys } from './redis-keys.ts'
 import { isRedisRefusal, redisReason, RefusalRecord } from './redis-refusal.ts'
 import { ReplicaRoll, type ConfirmAnswer, type ConfirmRequest } from './replica-roll.ts'
@@ -113,6 +113,9 @@ return out`
  */
 const REPLICA_ACK_TIMEOUT_MS = 250
 
+/** Leases remembered as perhaps taken late (acquireLease): a bound, should their owners never ask again. */
+const UNSURE_LEASES_MAX = 1000
+
 /** How long after ioredis gave a client up it is started again (its own retries back off to 2 s). */
 const RESTART_AFTER_END_MS = 500
 
@@ -138,6 +141,8 @@ export class RedisSharedState implements SharedState {
   readonly roll: ReplicaRoll
   /** close() was called: a client's end is ours, not ioredis giving up */
   private closing = false
+  /** leases whose SET timed out, by key: the owner it was sent for (acquireLease) */
+  private readonly unsureLeases = new Map<string, string>()
   /** what Redis refuses the broker now (readiness, the error log) */
   private readonly refusals: RefusalRecord
   private readonly subscribe: () => void
@@ -391,9 +396,28 @@ export class RedisSharedState implements SharedState {
     return alive
   }
 
+  /**
+   * A SET that timed out on a live connection was sent and may land late, taking the lease for its
+   * owner, who was told nothing and asks again: that SET NX then finds the lease held — by the owner
+   * itself. Redis runs a connection's commands in order, so the late SET has run by then: a renewal
+   * (compare-and-expire) tells whether the lease is the owner's, instead of it waiting out its own ttl.
+   */
   async acquireLease (name: string, owner: string, ttlMs: number): Promise<boolean> {
-    const ok = await this.client.set(this.keys.lease(name), owner, 'PX', ttlMs, 'NX')
-    return ok === 'OK'
+    const key = this.keys.lease(name)
+    let ok: string | null
+    try {
+      ok = await this.client.set(key, owner, 'PX', ttlMs, 'NX')
+    } catch (err) {
+      if (timedOut(err)) {
+        if (this.unsureLeases.size >= UNSURE_LEASES_MAX) this.unsureLeases.clear()
+        this.unsureLeases.set(key, owner)
+      }
+      throw err
+    }
+    const unsure = this.unsureLeases.get(key)
+    this.unsureLeases.delete(key)
+    if (ok === 'OK') return true
+    return unsure === owner && await this.renewLease(name, owner, ttlMs)
   }
 
   async claimOnce (name: string, owner: string, ttlMs: number): Promise<OnceClaim> {
