@@ -24,6 +24,11 @@ export class FallbackSharedState implements SharedState {
   private readonly pendingAppends = new Map<string, { entries: string[], retention: StreamRetention }>()
   private replaying = false
   private readonly recoveredListeners: Array<() => void> = []
+  /**
+   * Purges of each connection made or heard so far: a session read from Redis before a purge and
+   * answered after it is not copied into process memory, where an outage would hand it out again.
+   */
+  private readonly purges = new Map<string, number>()
 
   constructor (primary: SharedState, logger: Logger) {
     this.primary = primary
@@ -35,6 +40,7 @@ export class FallbackSharedState implements SharedState {
     // replica promoted before it held every write, and either lost what this replica keeps (the guard's counts)
     primary.onReady?.(() => { this.markHealthy(true) })
     primary.onEvent((e) => {
+      if (e.type === 'purge') this.purged(e.connection)
       // keep the local copy of circuits in step with the fleet, so an outage starts from the truth; and
       // what a purge took back anywhere (the kill switch, a rotation, a dead token) leaves this replica's
       // copy too, or an outage would serve it again from here
@@ -162,11 +168,21 @@ export class FallbackSharedState implements SharedState {
     this.pendingAppends.set(name, { entries: dropped > 0 ? all.slice(dropped) : all, retention })
   }
 
+  private purged (c: string): void {
+    this.purges.set(c, (this.purges.get(c) ?? 0) + 1)
+  }
+
+  /** A session read from Redis, copied into process memory unless the connection was purged since `before` (purges.get). */
+  private async keepCopy (c: string, entry: CachedSession, before: number | undefined): Promise<void> {
+    if (this.purges.get(c) === before) await this.local.putSession(c, entry)
+  }
+
   getSession (c: string, v: number): Promise<CachedSession | null> {
     return this.read('getSession', async () => {
+      const before = this.purges.get(c)
       const entry = await this.primary.getSession(c, v)
       // keep the local copy warm so an outage can be ridden out
-      if (entry) await this.local.putSession(c, entry)
+      if (entry) await this.keepCopy(c, entry, before)
       return entry
     }, () => this.local.getSession(c, v))
   }
@@ -183,9 +199,10 @@ export class FallbackSharedState implements SharedState {
   async readMany<const R extends readonly StateRead[]> (reads: R, opts: { strict?: boolean } = {}): Promise<{ -readonly [K in keyof R]: StateReadValue<R[K]> }> {
     const fromLocal = () => this.local.readMany(reads)
     const fromFleet = async () => {
+      const before = new Map(reads.flatMap(read => read.kind === 'session' ? [[read.connection, this.purges.get(read.connection)] as const] : []))
       const values = await this.primary.readMany(reads)
       await Promise.all(reads.map(async (read, i) => {
-        if (read.kind === 'session' && values[i]) await this.local.putSession(read.connection, values[i] as CachedSession)
+        if (read.kind === 'session' && values[i]) await this.keepCopy(read.connection, values[i] as CachedSession, before.get(read.connection))
         if (read.kind === 'circuit') values[i] = await this.followCircuit(read.connection, values[i] as CircuitState | null)
       }))
       return values
@@ -202,6 +219,7 @@ export class FallbackSharedState implements SharedState {
   }
 
   purgeSessions (c: string): Promise<CachedSession[]> {
+    this.purged(c)
     return this.takeFromBoth('purgeSessions', s => s.purgeSessions(c), () => { this.pendingPurges.add(c) })
   }
 

@@ -1,0 +1,69 @@
+import t from 'tap'
+import { randomBytes } from 'node:crypto'
+import type { Command } from 'ioredis'
+import { FallbackSharedState } from '../../src/shared-state/fallback-state.ts'
+import type { RedisSettings } from '../../src/shared-state/redis-client.ts'
+import { RedisSharedState } from '../../src/shared-state/redis-state.ts'
+import { SessionSealer } from '../../src/shared-state/session-crypto.ts'
+import type { CachedSession } from '../../src/shared-state/shared-state.ts'
+import { captureLogs } from '../support/log-capture.ts'
+import { startRedis } from '../support/redis.ts'
+import { until } from '../support/redis-topologies.ts'
+
+/**
+ * A replica keeps a copy of what it reads from Redis in process memory, to ride out an outage. A
+ * purge (the kill switch on another replica) heard while its read was on the way must not be undone
+ * by the copy landing after it: once Redis is down, that copy would hand out the revoked session.
+ */
+const session: CachedSession = {
+  session: { accessToken: 'revoked-by-the-kill-switch', instanceUrl: 'https://acme.my.salesforce.com' },
+  secretVersion: 1,
+  apiVersion: '62.0',
+  realEnd: Date.now() + 3_600_000,
+  validUntil: Date.now() + 3_000_000,
+} as CachedSession
+
+for (const read of ['getSession', 'readMany'] as const) {
+  t.test(`a purge heard during a ${read} leaves no copy behind for an outage`, async (t) => {
+    const redis = await startRedis()
+    t.teardown(() => redis.close())
+    const logs = captureLogs('info')
+    const sealer = new SessionSealer(randomBytes(32))
+    const make = () => new RedisSharedState({ redis: { REDIS_URL: redis.url } as RedisSettings, keyPrefix: 'p:', sealer, logger: logs.logger })
+    const other = make()
+    t.teardown(() => other.close())
+    const primary = make()
+    const replica = new FallbackSharedState(primary, logs.logger)
+    t.teardown(() => replica.close())
+    await other.firstConnect(5000)
+    await primary.firstConnect(5000)
+    await other.storeSession('acme', session)
+
+    let heard = () => {}
+    const purgeHeard = new Promise<void>((resolve) => { heard = resolve })
+    replica.onEvent((e) => { if (e.type === 'purge') heard() })
+    // the replica's read is answered by Redis before the purge, and reaches it after the purge was heard
+    const client = primary.client
+    const send = client.sendCommand.bind(client) as (c: Command) => Promise<unknown>
+    let armed = true
+    client.sendCommand = ((command: Command) => {
+      const answer = send(command)
+      if (!armed) return answer
+      armed = false
+      return answer.then(async (value) => {
+        await other.purgeSessions('acme')
+        await other.publish({ type: 'purge', connection: 'acme' })
+        await purgeHeard
+        return value
+      })
+    }) as typeof client.sendCommand
+    t.teardown(() => { client.sendCommand = send as typeof client.sendCommand })
+
+    if (read === 'getSession') await replica.getSession('acme', 1)
+    else await replica.readMany([{ kind: 'session', connection: 'acme', secretVersion: 1 }] as const)
+
+    await redis.stop()
+    await until('the replica lost Redis', () => !primary.connected)
+    t.equal(await replica.getSession('acme', 1), null, 'the revoked session is not handed out from process memory')
+  })
+}
