@@ -29,6 +29,12 @@ export class FallbackSharedState implements SharedState {
    * answered after it is not copied into process memory, where an outage would hand it out again.
    */
   private readonly purges = new Map<string, number>()
+  /**
+   * Changes of each connection's circuit made or heard so far: a circuit read from Redis before a
+   * change and answered after it is stale; copied here, the next read would write it back to Redis
+   * (followCircuit) and undo, fleet-wide, a clear another replica made.
+   */
+  private readonly circuitChanges = new Map<string, number>()
 
   constructor (primary: SharedState, logger: Logger) {
     this.primary = primary
@@ -41,6 +47,7 @@ export class FallbackSharedState implements SharedState {
     primary.onReady?.(() => { this.markHealthy(true) })
     primary.onEvent((e) => {
       if (e.type === 'purge') this.purged(e.connection)
+      if (e.type === 'circuit') this.circuitChanged(e.connection)
       // keep the local copy of circuits in step with the fleet, so an outage starts from the truth; and
       // what a purge took back anywhere (the kill switch, a rotation, a dead token) leaves this replica's
       // copy too, or an outage would serve it again from here
@@ -172,6 +179,10 @@ export class FallbackSharedState implements SharedState {
     this.purges.set(c, (this.purges.get(c) ?? 0) + 1)
   }
 
+  private circuitChanged (c: string): void {
+    this.circuitChanges.set(c, (this.circuitChanges.get(c) ?? 0) + 1)
+  }
+
   /** A session read from Redis, copied into process memory unless the connection was purged since `before` (purges.get). */
   private async keepCopy (c: string, entry: CachedSession, before: number | undefined): Promise<void> {
     if (this.purges.get(c) === before) await this.local.putSession(c, entry)
@@ -200,10 +211,11 @@ export class FallbackSharedState implements SharedState {
     const fromLocal = () => this.local.readMany(reads)
     const fromFleet = async () => {
       const before = new Map(reads.flatMap(read => read.kind === 'session' ? [[read.connection, this.purges.get(read.connection)] as const] : []))
+      const circuitsBefore = new Map(reads.flatMap(read => read.kind === 'circuit' ? [[read.connection, this.circuitChanges.get(read.connection)] as const] : []))
       const values = await this.primary.readMany(reads)
       await Promise.all(reads.map(async (read, i) => {
         if (read.kind === 'session' && values[i]) await this.keepCopy(read.connection, values[i] as CachedSession, before.get(read.connection))
-        if (read.kind === 'circuit') values[i] = await this.followCircuit(read.connection, values[i] as CircuitState | null)
+        if (read.kind === 'circuit') values[i] = await this.followCircuit(read.connection, values[i] as CircuitState | null, circuitsBefore.get(read.connection))
       }))
       return values
     }
@@ -326,12 +338,20 @@ export class FallbackSharedState implements SharedState {
   }
 
   getCircuit (c: string): Promise<CircuitState | null> {
-    return this.read('getCircuit', async () => this.followCircuit(c, await this.primary.getCircuit(c)), () => this.local.getCircuit(c))
+    return this.read('getCircuit', async () => {
+      const before = this.circuitChanges.get(c)
+      return this.followCircuit(c, await this.primary.getCircuit(c), before)
+    }, () => this.local.getCircuit(c))
   }
 
-  /** The fleet's circuit as read, copied here; the local one when Redis forgot it. */
-  private async followCircuit (c: string, remote: CircuitState | null): Promise<CircuitState | null> {
+  /**
+   * The fleet's circuit as read, copied here; the local one when Redis forgot it. Changed since the
+   * read began (`before`: circuitChanges), the read is stale and this replica's copy, which followed
+   * the change, answers; nothing is written.
+   */
+  private async followCircuit (c: string, remote: CircuitState | null, before: number | undefined): Promise<CircuitState | null> {
     const local = await this.local.getCircuit(c)
+    if (this.circuitChanges.get(c) !== before) return local
     // Redis restarted empty (or was down while the circuit opened): the lockout guard must not forget
     if (!remote && local) {
       await this.primary.putCircuit(c, local)
@@ -343,10 +363,12 @@ export class FallbackSharedState implements SharedState {
   }
 
   putCircuit (c: string, s: CircuitState): Promise<void> {
+    this.circuitChanged(c)
     return this.write('putCircuit', () => this.primary.putCircuit(c, s), () => this.local.putCircuit(c, s))
   }
 
   clearCircuit (c: string): Promise<void> {
+    this.circuitChanged(c)
     return this.write('clearCircuit', () => this.primary.clearCircuit(c), () => this.local.clearCircuit(c))
   }
 
