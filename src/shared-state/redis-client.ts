@@ -73,6 +73,11 @@ const common = (role: RedisRole): BrokerRedisOptions => ({
   // commands fail fast while Redis is away so the broker serves from process memory instead of
   // hanging requests; the subscriber queues its SUBSCRIBE and re-subscribes after each reconnect
   enableOfflineQueue: role === 'subscriber',
+  // a failover behind one name (a managed Redis) or not yet announced by a sentinel leaves the
+  // connection open to the old primary, now a replica, which refuses every write with READONLY until
+  // the connection is made again, to whatever the name or the sentinels say now (ioredis README,
+  // "Reconnect on error"). The command that met it fails; the next ones go to the new primary.
+  reconnectOnError: (err) => err.message.startsWith('READONLY'),
 })
 
 /**
@@ -107,7 +112,8 @@ export function createRedisClient (s: RedisSettings, role: RedisRole, extra: Par
   if (topology === 'cluster') {
     const seeds = splitList(s.REDIS_CLUSTER_NODES as string).map(u => new URL(u))
     const tls = tlsOptions(s, seeds.some(u => u.protocol === 'rediss:'))
-    const { retryStrategy, enableOfflineQueue, ...perNode } = { ...common(role), ...extra }
+    // a Cluster's replica answers a write with MOVED to its primary, which the client follows itself
+    const { retryStrategy, enableOfflineQueue, reconnectOnError: _, ...perNode } = { ...common(role), ...extra }
     const options: Omit<ClusterOptions, 'redisOptions'> & { redisOptions: BrokerRedisOptions } = {
       enableOfflineQueue,
       clusterRetryStrategy: (times) => retryStrategy?.(times) ?? 2000,
