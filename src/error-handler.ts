@@ -3,6 +3,8 @@ import type { Socket } from 'node:net'
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { DomainError, PROBLEM_CONTENT_TYPE, problemBody, type ProblemCode, type ProblemExtensions } from './errors.ts'
 import { SecretStoreUnavailableError } from './secrets/store.ts'
+import { noteRefusal } from './http/access-log.ts'
+import { answerOn } from './http/socket-idle.ts'
 
 /**
  * Every refusal, whoever makes it (a route, Fastify's body parser, the router, Node's HTTP parser),
@@ -69,6 +71,9 @@ export function clientErrorHandler (this: FastifyInstance, err: Error & { code?:
   const body = JSON.stringify(problemBody(code, detail))
   const status = problemBody(code).status
   this.log.debug({ code: err.code }, 'client error')
+  // a request already under way on this socket (a body that stopped arriving): its access line says this status
+  const answer = answerOn(socket)
+  if (answer?.socket === socket) noteRefusal(answer, status)
   if (socket.writable) {
     socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`)
   }

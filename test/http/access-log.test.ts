@@ -1,5 +1,8 @@
 import t from 'tap'
-import { acmeDefinition, bearer, buildTestApp, startSim, tempFileStore } from '../helper.ts'
+import { once } from 'node:events'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { connect, type Socket } from 'node:net'
+import { acmeDefinition, acmeOrg, bearer, buildTestApp, listenTestApp, startSim, tempFileStore } from '../helper.ts'
 import { captureLogs } from '../support/log-capture.ts'
 
 const SESSION = '/v1/connections/acme/session'
@@ -72,4 +75,45 @@ t.test('a caller granted every connection cannot add metric series by asking for
   const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body
   t.notMatch(metrics, /made-up-/, 'no series per name asked for')
   t.match(metrics, /sfb_session_requests_total\{connection="\(unknown\)",outcome="error"\} 5/, 'one series for all of them')
+})
+
+t.test('a request whose connection closes before its answer still has its access line and is counted', async (t) => {
+  // each login takes a second: long enough for the caller to give up while it runs
+  const sim = await startSim(t, [acmeOrg()], 1_000)
+  const store = await tempFileStore(t)
+  await store.write('acme', acmeDefinition(sim, 'client_credentials'), 0)
+  const logs = captureLogs('debug')
+  const { app, principals, url } = await listenTestApp(t, { secretStore: store, logger: logs.logger, env: { REQUEST_TIMEOUT_SECONDS: '1' } })
+  const port = Number(new URL(url).port)
+  /** sends a request's head (and what there is of its body) on a connection of its own; resolves once the broker has it */
+  const arrival = async (head: string): Promise<{ response: ServerResponse, caller: Socket }> => {
+    const arrived = once(app.server, 'request') as Promise<[IncomingMessage, ServerResponse]>
+    const caller = connect(port, '127.0.0.1', () => caller.write(head))
+    caller.on('error', () => {})
+    t.teardown(() => caller.destroy())
+    const [, response] = await arrived
+    return { response, caller }
+  }
+
+  // a caller whose own timeout is shorter than the login: it goes away, the broker goes on
+  const gaveUp = await arrival(`POST /v1/connections/acme/session HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${principals.billingKey}\r\nContent-Length: 0\r\n\r\n`)
+  const closed = once(gaveUp.response, 'close')
+  gaveUp.caller.destroy()
+  await closed
+  // the login it started still ends, and the next caller gets its session
+  const next = await app.inject({ method: 'POST', url: '/v1/connections/acme/session', headers: bearer(principals.billingKey) })
+  t.equal(next.statusCode, 200)
+
+  // a body that stops arriving: Node answers 408 after REQUEST_TIMEOUT_SECONDS
+  const stalled = await arrival(`PUT /v1/admin/connections/acme HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${principals.adminKey}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"flow":`)
+  await once(stalled.response, 'close')
+
+  const access = logs.records().filter(r => r.msg === 'request')
+  t.equal(access.length, 3, 'one access line per request, the unanswered ones included')
+  t.match(access.find(r => r.method === 'POST' && r.status !== 200), { level: 30, route: '/v1/connections/:name/session', status: 499, caller: 'billing', aborted: 'ConnectionClosed' },
+    'the caller that went away: 499 (client closed the request), as proxies log it')
+  t.match(access.find(r => r.method === 'PUT'), { level: 30, route: '/v1/admin/connections/:name', status: 408, caller: 'ops' }, 'the request that never arrived whole: the 408 Node sent')
+  const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body
+  t.match(metrics, /http_request_duration_seconds_count\{method="POST",route="\/v1\/connections\/:name\/session",status_code="499"\} 1\n/, 'counted in the HTTP metrics too')
+  t.match(metrics, /http_request_duration_seconds_count\{method="PUT",route="\/v1\/admin\/connections\/:name",status_code="408"\} 1\n/)
 })
