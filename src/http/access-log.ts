@@ -6,6 +6,9 @@ import { writeAccessLine } from './access-line.ts'
 /** Kubernetes probes hit these every few seconds: their access lines are debug, not info. */
 const PROBES = new Set(['/health/live', '/health/ready'])
 
+/** Prometheus scrapes this every few seconds: its access line is debug, unless the scrape was refused (a wrong token). */
+const METRICS = '/metrics'
+
 /** The label of a request no route matched (bounded, unlike the paths people try). */
 const UNMATCHED = '(unmatched)'
 
@@ -82,7 +85,7 @@ export class AccessLog extends LogController {
     const status = error === CONNECTION_CLOSED && !response.headersSent ? response[refusedWith] ?? CLIENT_CLOSED_STATUS : reply.statusCode
     const ms = reply.elapsedTime
     this.metrics.observeHttp(request.method, route, status, ms)
-    const level = PROBES.has(route) && !error ? 'debug' : 'info'
+    const level = !error && (PROBES.has(route) || (route === METRICS && status < 400)) ? 'debug' : 'info'
     writeAccessLine(request.log, level, {
       method: request.method,
       route,

@@ -27,8 +27,9 @@ function tokenMatcher (token: string): (presented: string) => boolean {
  */
 const metricsRoutes: FastifyPluginAsyncTypebox<MetricsRoutesOptions> = async (app, { metrics, token }) => {
   const matches = token === undefined ? null : tokenMatcher(token)
+  // no route logLevel: it would drop the access line of every scrape, the refused ones (a wrong METRICS_TOKEN) too;
+  // src/http/access-log.ts writes a successful scrape's line at debug
   app.get('/metrics', {
-    logLevel: 'warn',
     onRequest: (request, reply, done) => {
       if (!matches) return done()
       const presented = /^Bearer +(\S{1,1024})$/i.exec(request.headers.authorization?.trim() ?? '')?.[1]

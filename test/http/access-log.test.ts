@@ -117,3 +117,23 @@ t.test('a request whose connection closes before its answer still has its access
   t.match(metrics, /http_request_duration_seconds_count\{method="POST",route="\/v1\/connections\/:name\/session",status_code="499"\} 1\n/, 'counted in the HTTP metrics too')
   t.match(metrics, /http_request_duration_seconds_count\{method="PUT",route="\/v1\/admin\/connections\/:name",status_code="408"\} 1\n/)
 })
+
+t.test('/metrics: each scrape has its access line (debug), a refused one at info, without the token', async (t) => {
+  const token = 'metrics-token-' + 'k'.repeat(24)
+  const logs = captureLogs('debug')
+  const { app } = await buildTestApp(t, { logger: logs.logger, env: { METRICS_TOKEN: token } })
+  const answers = [
+    await app.inject({ method: 'GET', url: '/metrics' }),
+    await app.inject({ method: 'GET', url: '/metrics', headers: { authorization: 'Bearer wrong-guess-of-the-token' } }),
+    await app.inject({ method: 'GET', url: '/metrics', headers: { authorization: `Bearer ${token}` } }),
+  ]
+  t.same(answers.map(a => a.statusCode), [401, 401, 200])
+  const access = logs.records().filter(r => r.msg === 'request')
+  t.equal(access.length, answers.length, 'exactly one access line per request')
+  t.match(access, [
+    { level: 30, method: 'GET', route: '/metrics', status: 401 },
+    { level: 30, method: 'GET', route: '/metrics', status: 401 },
+    { level: 20, method: 'GET', route: '/metrics', status: 200 },
+  ], 'refused scrapes (someone guessing the token) at info; a Prometheus scrape every few seconds at debug, like the probes')
+  t.notMatch(logs.text(), /wrong-guess|kkkkkkkk/, 'no token, right or wrong, in the log')
+})
