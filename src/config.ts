@@ -254,6 +254,7 @@ function checkCombinations (c: Config, problems: ConfigProblems): void {
   if ((c.JWT_ISSUER || c.JWT_AUDIENCE) && !c.JWKS_URL) problems.add('missing JWKS_URL: required when JWT_ISSUER or JWT_AUDIENCE is set')
   if (c.JWKS_URL) problems.check(() => checkJwtSettings(c.JWKS_URL as string, c))
   problems.check(() => checkProxyUrls(c))
+  problems.check(() => checkSyslogUrl(c))
 }
 
 /** The proxy variables parse as URLs with a usable port: undici would otherwise throw a stack at start. */
@@ -341,6 +342,7 @@ function checkRedis (c: Config): void {
     }
     return
   }
+  checkRedisAddresses(c)
   if (!c.SESSION_ENCRYPTION_KEY) throw new ConfigError(`missing SESSION_ENCRYPTION_KEY: required when ${topologies[0]} is set (sessions are encrypted at rest)`)
   if (Boolean(c.REDIS_TLS_CERT_FILE) !== Boolean(c.REDIS_TLS_KEY_FILE)) {
     throw new ConfigError(`missing ${c.REDIS_TLS_CERT_FILE ? 'REDIS_TLS_KEY_FILE' : 'REDIS_TLS_CERT_FILE'}: a client certificate needs both REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE`)
@@ -353,6 +355,47 @@ function checkRedis (c: Config): void {
     } catch (err) {
       throw new ConfigError(`invalid ${v}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'error'}); mount the PEM file at that path or unset ${v}`)
     }
+  }
+}
+
+/**
+ * A URL a client can connect to: it parses (WHATWG URL, as the Redis client and the syslog sink parse it),
+ * has a host, and a port from 1 to 65535 when it names one (URL refuses one above; 0 it accepts).
+ */
+function connectable (value: string): boolean {
+  try {
+    const url = new URL(value)
+    return url.hostname !== '' && url.port !== '0'
+  } catch {
+    return false
+  }
+}
+
+/** A password with an unencoded @ : / ? # breaks the URL around it: say how to write one, never the value. */
+const REDIS_URL_FIX = 'percent-encode any @ : / ? # in its user name and password (%40 %3A %2F %3F %23), or set the password in REDIS_PASSWORD'
+
+/**
+ * The patterns only check the scheme and the shape: a URL that does not parse used to stop the broker
+ * with "failed to start: Invalid URL" (exit 1, no variable named), and a sentinel port past 65535 was
+ * retried for ever.
+ */
+function checkRedisAddresses (c: Config): void {
+  if (c.REDIS_URL !== undefined && !connectable(c.REDIS_URL)) {
+    throw new ConfigError(`invalid REDIS_URL: not a URL with a host and a port from 1 to 65535; use redis://<host>:6379 (rediss:// for TLS), ${REDIS_URL_FIX}`)
+  }
+  if (c.REDIS_CLUSTER_NODES !== undefined && !c.REDIS_CLUSTER_NODES.split(',').every(u => connectable(u.trim()))) {
+    throw new ConfigError(`invalid REDIS_CLUSTER_NODES: one entry is not a URL with a host and a port from 1 to 65535; use redis://<host>:6379 for each (rediss:// for TLS), ${REDIS_URL_FIX}`)
+  }
+  const ports = c.REDIS_SENTINELS?.split(',').map(entry => Number(/:(\d+)\s*$/.exec(entry)?.[1])) ?? []
+  if (ports.some(port => !(port >= 1 && port <= 65535))) {
+    throw new ConfigError('invalid REDIS_SENTINELS: a port is not from 1 to 65535; use host:port of each sentinel, comma-separated (e.g. redis-sentinel-0:26379,redis-sentinel-1:26379)')
+  }
+}
+
+/** The pattern allows a port of five digits: one past 65535, or 0, stopped the broker with "Invalid URL". */
+function checkSyslogUrl (c: Config): void {
+  if (c.AUDIT_SYSLOG_URL !== undefined && !connectable(c.AUDIT_SYSLOG_URL)) {
+    throw new ConfigError('invalid AUDIT_SYSLOG_URL: not a URL with a host and a port from 1 to 65535; use tcp://host:port or udp://host:port (e.g. tcp://siem-collector:6514)')
   }
 }
 

@@ -65,3 +65,32 @@ t.test('REDIS_PASSWORD may come from REDIS_PASSWORD_FILE (a mounted secret)', as
   t.equal(c.REDIS_PASSWORD, 'from-a-mounted-secret')
   t.match(failure({ ...base, REDIS_URL: 'redis://a:1', REDIS_PASSWORD: 'x', REDIS_PASSWORD_FILE: file }), /^invalid REDIS_PASSWORD_FILE: set either REDIS_PASSWORD or REDIS_PASSWORD_FILE/)
 })
+
+t.test('a Redis or syslog address the pattern lets through but no client can use exits 78 naming the variable, never the password', async (t) => {
+  // a password with / or # not percent-encoded, a port past 65535: these used to stop the broker with
+  // "failed to start: Invalid URL" (exit 1, no variable named), or retry a sentinel it could never reach
+  const memory = { SECRET_STORE: 'file', FILE_STORE_KEY: KEY, PRINCIPALS_JSON: '{"principals":[]}', SHARED_STATE: 'memory' }
+  const cases: Array<[Record<string, string>, RegExp]> = [
+    [{ ...base, REDIS_URL: 'redis://:hunter2/x@redis:6379' }, /^invalid REDIS_URL: not a URL with a host and a port from 1 to 65535; .*percent-encode .*REDIS_PASSWORD/],
+    [{ ...base, REDIS_URL: 'redis://app:hunter2#x@redis:6379' }, /^invalid REDIS_URL: /],
+    [{ ...base, REDIS_URL: 'rediss://:hunter2@redis:99999' }, /^invalid REDIS_URL: not a URL with a host and a port from 1 to 65535/],
+    [{ ...base, REDIS_URL: 'redis://:hunter2@redis:0' }, /^invalid REDIS_URL: /],
+    [{ ...base, REDIS_CLUSTER_NODES: 'redis://redis-0:6379,redis://:hunter2/@redis-1:6379' }, /^invalid REDIS_CLUSTER_NODES: one entry is not a URL with a host and a port from 1 to 65535; /],
+    [{ ...base, REDIS_SENTINELS: 'sentinel-0:26379,sentinel-1:99999', REDIS_SENTINEL_NAME: 'mymaster' }, /^invalid REDIS_SENTINELS: a port is not from 1 to 65535; /],
+    [{ ...memory, AUDIT_SYSLOG_URL: 'tcp://siem:99999' }, /^invalid AUDIT_SYSLOG_URL: not a URL with a host and a port from 1 to 65535; use tcp:\/\/host:port or udp:\/\/host:port/],
+    [{ ...memory, AUDIT_SYSLOG_URL: 'udp://siem:0' }, /^invalid AUDIT_SYSLOG_URL: /],
+  ]
+  for (const [env, pattern] of cases) {
+    const message = failure(env)
+    t.match(message, pattern, JSON.stringify(env))
+    t.notOk(message.includes('\n'), 'one line')
+    t.notMatch(message, 'hunter2', 'the password is never echoed')
+  }
+  // what still starts: default ports, IPv6, a database number, encoded characters in the password
+  t.ok(loadConfig({ ...base, REDIS_URL: 'redis://:hunter2%2Fx%23y@redis/2' }))
+  t.ok(loadConfig({ ...base, REDIS_URL: 'rediss://[::1]:6380' }))
+  t.ok(loadConfig({ ...base, REDIS_CLUSTER_NODES: 'redis://redis-0,rediss://[fd00::1]:6379' }))
+  t.ok(loadConfig({ ...base, REDIS_SENTINELS: 'sentinel-0:26379,[::1]:26380', REDIS_SENTINEL_NAME: 'mymaster' }))
+  t.ok(loadConfig({ ...memory, AUDIT_SYSLOG_URL: 'udp://siem' }))
+  t.ok(loadConfig({ ...memory, AUDIT_SYSLOG_URL: 'tcp://[fd00::2]:6514' }))
+})
