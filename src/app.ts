@@ -49,8 +49,10 @@ export const API_VERSION = '0.1.0'
  * Dependencies not passed in `overrides` are built from `config`.
  */
 export async function buildApp (config: Config, overrides: BrokerOverrides = {}): Promise<FastifyInstance> {
-  const broker = await createBroker(config, overrides)
   const tls = tlsFiles(config)
+  // before the broker (Redis, Vault) is built: a certificate that cannot serve is a configuration error at once
+  const tlsMaterial = tls ? readTlsMaterial(tls) : undefined
+  const broker = await createBroker(config, overrides)
   const requestTimeout = config.REQUEST_TIMEOUT_SECONDS * 1000
   // Node checks requestTimeout every connectionsCheckingInterval (30 s by default: often enough for the one
   // configured), and only while headersTimeout is no longer than it (Fastify sets requestTimeout after the server
@@ -64,7 +66,7 @@ export async function buildApp (config: Config, overrides: BrokerOverrides = {})
     // HTTPS when TLS_CERT_FILE/TLS_KEY_FILE are set; the type stays the HTTP one (same API)
     // maxHeaderSize is an option of Node's createServer (http and https alike): over it, Node's
     // parser refuses the request before Fastify sees it and clientErrorHandler answers 431 problem+json
-    ...(tls ? { https: { ...readTlsMaterial(tls), ...serverOptions } } as object : { http: serverOptions }),
+    ...(tlsMaterial ? { https: { ...tlsMaterial, ...serverOptions } } as object : { http: serverOptions }),
     loggerInstance: broker.logger as FastifyBaseLogger,
     bodyLimit: config.BODY_LIMIT_BYTES,
     trustProxy: config.TRUST_PROXY,

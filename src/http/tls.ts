@@ -1,6 +1,8 @@
+import { createPrivateKey } from 'node:crypto'
 import { readFileSync, unwatchFile, watchFile } from 'node:fs'
 import { createSecureContext, type Server as TlsServer } from 'node:tls'
 import type { FastifyBaseLogger } from 'fastify'
+import { ConfigError } from '../config/config-error.ts'
 
 export interface TlsFiles {
   certFile: string
@@ -11,10 +13,28 @@ export interface TlsFiles {
 
 export interface TlsMaterial { cert: Buffer, key: Buffer }
 
-/** The certificate chain and key, checked to belong together (createSecureContext throws otherwise). */
+/**
+ * The certificate chain and key, checked to belong together. What is wrong is a ConfigError naming the
+ * variable to fix (exit 78 at start; the reason logged by a reload): OpenSSL's own words ("PEM
+ * routines::no start line") say neither which file nor what to do. Nothing of the files is quoted.
+ */
 export function readTlsMaterial (files: TlsFiles): TlsMaterial {
   const material = { cert: readFileSync(files.certFile), key: readFileSync(files.keyFile) }
-  createSecureContext(material)
+  try {
+    createSecureContext({ cert: material.cert })
+  } catch {
+    throw new ConfigError('invalid TLS_CERT_FILE: no PEM certificate in the file; mount the certificate chain there (tls.crt of a kubernetes.io/tls Secret), leaf first')
+  }
+  try {
+    createPrivateKey(material.key)
+  } catch {
+    throw new ConfigError('invalid TLS_KEY_FILE: no unencrypted PEM private key in the file; mount the key of TLS_CERT_FILE there (tls.key of a kubernetes.io/tls Secret), without a passphrase')
+  }
+  try {
+    createSecureContext(material)
+  } catch {
+    throw new ConfigError('invalid TLS_KEY_FILE: not the private key of the certificate in TLS_CERT_FILE; mount the key and certificate of the same issuance (both from one Secret)')
+  }
   return material
 }
 
@@ -36,7 +56,7 @@ export function reloadTlsOnChange (server: TlsServer, files: TlsFiles, logger: F
       last = now
       logger.info({ certFile: files.certFile }, 'TLS certificate reloaded')
     } catch (err) {
-      const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message
+      const reason = err instanceof ConfigError ? err.message : (err as NodeJS.ErrnoException).code ?? (err as Error).message
       logger.error({ certFile: files.certFile, keyFile: files.keyFile, reason }, 'TLS certificate not reloaded: still serving the previous one')
     }
   }

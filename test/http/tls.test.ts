@@ -82,3 +82,27 @@ t.test('TLS_CERT_FILE and TLS_KEY_FILE go together and must be readable', async 
   t.throws(() => loadConfig({ ...base, TLS_KEY_FILE: '/etc/hostname' }), /^missing TLS_CERT_FILE/)
   t.throws(() => loadConfig({ ...base, TLS_CERT_FILE: '/nonexistent/tls.crt', TLS_KEY_FILE: '/etc/hostname' }), /^invalid TLS_CERT_FILE: cannot read the file \(ENOENT\)/)
 })
+
+t.test('a TLS_CERT_FILE or TLS_KEY_FILE that does not hold a usable pair is a configuration error naming the variable', async (t) => {
+  // these used to stop the broker with OpenSSL's words alone ("failed to start: error:0480006C:PEM routines::no start
+  // line", exit 1): which file, and what to do, were left to guess
+  const dir = await mkdtemp(join(tmpdir(), 'sfb-tls-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const one = await selfSigned(dir, 'one')
+  const other = await selfSigned(dir, 'other')
+  const garbage = join(dir, 'garbage.pem')
+  await writeFile(garbage, 'not a PEM file\n')
+  const { ConfigError } = await import('../../src/config.ts')
+  const cases: Array<[Record<string, string>, RegExp]> = [
+    [{ TLS_CERT_FILE: garbage, TLS_KEY_FILE: one.key }, /^invalid TLS_CERT_FILE: no PEM certificate in the file; /],
+    [{ TLS_CERT_FILE: one.key, TLS_KEY_FILE: one.key }, /^invalid TLS_CERT_FILE: no PEM certificate in the file; /],
+    [{ TLS_CERT_FILE: one.cert, TLS_KEY_FILE: garbage }, /^invalid TLS_KEY_FILE: no unencrypted PEM private key in the file; /],
+    [{ TLS_CERT_FILE: one.cert, TLS_KEY_FILE: other.key }, /^invalid TLS_KEY_FILE: not the private key of the certificate in TLS_CERT_FILE; /],
+  ]
+  for (const [env, pattern] of cases) {
+    const err = await buildTestApp(t, { env }).then(() => undefined, (e: unknown) => e)
+    t.type(err, ConfigError, `${JSON.stringify(env)}: a configuration error (exit 78)`)
+    t.match((err as Error).message, pattern)
+    t.notMatch((err as Error).message, /BEGIN|PRIVATE KEY/, 'nothing of the files quoted')
+  }
+})
