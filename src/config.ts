@@ -6,6 +6,7 @@ import { readFileVariants, readLowerCaseProxyVariables } from './config/env-sour
 import { describeSchemaError, EXPECTED } from './config/schema-error.ts'
 import { unknownVariables } from './config/unknown-variables.ts'
 import { parseSunsetDate } from './salesforce/flow-sunset.ts'
+import { createLoginUrlPolicy } from './salesforce/login-url.ts'
 
 export { ConfigError }
 
@@ -255,6 +256,22 @@ function checkCombinations (c: Config, problems: ConfigProblems): void {
   if (c.JWKS_URL) problems.check(() => checkJwtSettings(c.JWKS_URL as string, c))
   problems.check(() => checkProxyUrls(c))
   problems.check(() => checkSyslogUrl(c))
+  problems.check(() => checkLoginUrlAllowlist(c))
+}
+
+/**
+ * Each entry an origin, as the login URL policy reads them when the broker is built (src/salesforce/login-url.ts):
+ * a bad one used to stop the start there, with exit 1 and without the variable's name.
+ */
+function checkLoginUrlAllowlist (c: Config): void {
+  const entries = c.LOGIN_URL_ALLOWLIST.split(',').map(entry => entry.trim()).filter(Boolean)
+  entries.forEach((entry, i) => {
+    try {
+      createLoginUrlPolicy({ extraAllowedOrigins: [entry] })
+    } catch {
+      throw new ConfigError(`invalid LOGIN_URL_ALLOWLIST: entry ${i + 1} is not an origin; use comma-separated origins such as http://127.0.0.1:8443 or http://127.0.0.1:* (http or https, a host, a port from 1 to 65535 or *, no path)`)
+    }
+  })
 }
 
 /** The proxy variables parse as URLs with a usable port: undici would otherwise throw a stack at start. */

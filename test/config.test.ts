@@ -181,3 +181,13 @@ t.test('every secret setting can come from a file, and the previous session key 
     t.notMatch(message, 'not-base64', 'the file content is never quoted')
   }
 })
+
+t.test('a LOGIN_URL_ALLOWLIST entry that is not an origin is a configuration error naming the variable', async (t) => {
+  // it used to stop the broker with "failed to start: login URL allow-list entry … is not an origin" (exit 1)
+  for (const value of ['not-a-url', 'http://127.0.0.1:*,ftp://sim.internal', 'https://sim.internal:70000', 'https://sim.internal/path']) {
+    const err = t.throws(() => loadConfig({ ...base, LOGIN_URL_ALLOWLIST: value }), value) as ConfigError
+    t.type(err, ConfigError)
+    t.match(err?.problems, [/^invalid LOGIN_URL_ALLOWLIST: entry \d is not an origin; use comma-separated origins such as http:\/\/127\.0\.0\.1:8443 or http:\/\/127\.0\.0\.1:\*/])
+  }
+  t.equal(loadConfig({ ...base, LOGIN_URL_ALLOWLIST: 'http://127.0.0.1:*, https://[::1]:8443/' }).LOGIN_URL_ALLOWLIST, 'http://127.0.0.1:*, https://[::1]:8443/')
+})
