@@ -42,7 +42,9 @@ export async function serve (env: NodeJS.ProcessEnv, embedded?: Embedded): Promi
     await embedded?.close()
   })
 
-  await app.listen({ host: config.HOST, port: config.PORT })
+  await app.listen({ host: config.HOST, port: config.PORT }).catch((err: NodeJS.ErrnoException) => {
+    throw listenRefusal(err) ?? err
+  })
   if (config.SHARED_STATE === 'memory' && !embedded) {
     process.stderr.write('sf-broker: WARNING: SHARED_STATE=memory: sessions, the lockout guard and the login budget live in this process only; run exactly ONE replica (set REDIS_URL for more)\n')
   }
@@ -53,6 +55,15 @@ export async function serve (env: NodeJS.ProcessEnv, embedded?: Embedded): Promi
     process.exit(1)
   })
   if (embedded) process.stdout.write(embedded.banner(app.server.address()) + '\n')
+}
+
+/**
+ * What listen() says about HOST: a name that does not resolve, an address of another machine. Those are
+ * settings to fix (exit 78 naming HOST), not failures: "getaddrinfo ENOTFOUND" alone named no variable.
+ */
+function listenRefusal (err: NodeJS.ErrnoException): ConfigError | undefined {
+  if (err.syscall !== 'getaddrinfo' && err.code !== 'EADDRNOTAVAIL') return undefined
+  return new ConfigError(`invalid HOST: the broker cannot listen on it (${err.code ?? 'error'}); use an address of this machine without a port (PORT sets it): 0.0.0.0 for every IPv4 address, :: for every address, 127.0.0.1 for this host only`)
 }
 
 /** Every way startup can fail, as one line: a configuration error exits 78 (EX_CONFIG) wherever it is found. */

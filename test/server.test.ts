@@ -57,6 +57,17 @@ t.test('a bad variable stops the broker with one line naming it', async (t) => {
   t.match(loose.err(), /^sf-broker: configuration error: missing JWT_AUDIENCE: /)
 })
 
+t.test('a HOST the broker cannot listen on stops it with one line naming HOST (exit 78)', async (t) => {
+  const env = { PORT: '0', SECRET_STORE: 'file', FILE_STORE_KEY: Buffer.alloc(32).toString('base64'), PRINCIPALS_JSON: '{"principals":[]}', SHARED_STATE: 'memory' }
+  // a name that never resolves (RFC 6761 .invalid), an address of another machine (RFC 5737 TEST-NET-1), host:port in HOST
+  for (const host of ['broker.invalid', '192.0.2.1', '0.0.0.0:3000']) {
+    const p = run([], { ...env, HOST: host }, { hooks: false })
+    const [code] = await once(p.child, 'close')
+    t.equal(code, 78, `${host}: a configuration error`)
+    t.match(p.err(), /^sf-broker: configuration error: invalid HOST: the broker cannot listen on it \([A-Z_]+\); use an address of this machine/m, host)
+  }
+})
+
 t.test('the production entry has no demo: --demo names the checkout command instead of starting', async (t) => {
   const p = run(['--demo'], {})
   const [code] = await once(p.child, 'close')
