@@ -32,6 +32,7 @@ import { requestId } from './http/request-id.ts'
 import { sharedSerializerBuilds } from './http/serializer-builds.ts'
 import { closeIdleSocketsUnlessAnswering, noteAnswer } from './http/socket-idle.ts'
 import { trackConnections } from './http/close-after-answer.ts'
+import { routeUnmetExpectations, unmetExpectation } from './http/expectation.ts'
 import { readTlsMaterial, reloadTlsOnChange, type TlsFiles } from './http/tls.ts'
 
 declare module 'fastify' {
@@ -91,6 +92,8 @@ export async function buildApp (config: Config, overrides: BrokerOverrides = {})
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   app.decorate('broker', broker)
+  // an Expect other than 100-continue: refused by the onRequest hook below as problem+json, not by Node's empty 417
+  routeUnmetExpectations(app.server, app.routing)
   // the longest answer: a login wait, Salesforce's answer, once more after a session healed by a new login
   closeIdleSocketsUnlessAnswering(app.server, { workLimitMs: config.LOGIN_WAIT_TIMEOUT_MS + 2 * config.PROXY_UPSTREAM_TIMEOUT_MS + config.SOCKET_IDLE_TIMEOUT_MS })
   if (tls) {
@@ -114,6 +117,7 @@ export async function buildApp (config: Config, overrides: BrokerOverrides = {})
     reply.header('x-request-id', request.id)
     noteAnswer(reply.raw)
     if (closing) return done(new HttpProblem('shutting_down', 'this replica is stopping: send the request again', { retryable: true }, 1))
+    if (unmetExpectation(request.raw)) return done(new HttpProblem('expectation_failed', 'send the request without an Expect header (or with Expect: 100-continue)'))
     done()
   })
 

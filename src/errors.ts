@@ -22,6 +22,7 @@ export const PROBLEMS = {
   payload_too_large: { status: 413, title: 'Request body too large' },
   uri_too_long: { status: 414, title: 'A path segment is too long' },
   unsupported_media_type: { status: 415, title: 'Unsupported content type' },
+  expectation_failed: { status: 417, title: 'The request expects what the broker does not do (only Expect: 100-continue is met)' },
   credentials_rejected: { status: 422, title: 'Salesforce rejected the candidate credentials' },
   permissions_missing: { status: 422, title: 'The integration user lacks permissions the connection requires' },
   rate_limited: { status: 429, title: 'Too many requests' },

@@ -173,3 +173,22 @@ t.test('every refusal before a route is problem+json with a stable type and neve
   t.equal(badHeader.status, 400, 'an invalid header name')
   isProblem(t, /content-type: ([^\r\n]+)/.exec(badHeader.headers)?.[1] ?? null, badHeader.body, 400, 'malformed_request', 'invalid header')
 })
+
+t.test('an Expect the broker does not meet is answered 417 problem+json, with a request id and an access line', async (t) => {
+  // Node answers an Expect other than 100-continue itself (an empty 417, no content type) unless the server
+  // listens for checkExpectation: no problem+json, no request id, no access line
+  const logs = captureLogs('debug')
+  const principals = testPrincipals(['acme'], 1_000_000)
+  const { url: base } = await listenTestApp(t, { principals, logger: logs.logger })
+  const port = Number(new URL(base).port)
+  const answer = await rawHttp(port, `POST /v1/connections/acme/session HTTP/1.1\r\nHost: x\r\nConnection: close\r\nExpect: zq9marker<script>\r\nAuthorization: Bearer ${principals.billingKey}\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}`)
+  t.equal(answer.status, 417)
+  t.match(answer.headers, /content-type: application\/problem\+json/)
+  t.match(answer.headers, /x-request-id: [0-9a-f-]{36}/)
+  t.match(JSON.parse(answer.body), { type: 'urn:sf-broker:problem:expectation_failed', status: 417, code: 'expectation_failed' })
+  t.notMatch(answer.body, /zq9marker|script/, 'the expectation is not echoed')
+  t.match(logs.records().filter(r => r.msg === 'request'), [{ level: 30, method: 'POST', route: '/v1/connections/:name/session', status: 417 }], 'its access line')
+
+  const continued = await rawHttp(port, 'GET /health/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\nExpect: 100-continue\r\n\r\n')
+  t.equal(continued.status, 100, '100-continue is met as before')
+})

@@ -11,7 +11,7 @@ export const BROKER_PROBLEM_CODES = [
   'login_budget_exhausted', 'session_renewal_throttled', 'internal', 'salesforce_login_failed', 'circuit_open',
   'salesforce_unavailable', 'login_guard_unavailable', 'login_wait_timeout', 'secret_store_unavailable', 'not_ready',
   'shutting_down', 'proxy_only', 'policy_denied', 'proxy_quota_exceeded', 'session_renewed', 'bad_gateway',
-  'gateway_timeout', 'audit_unavailable',
+  'gateway_timeout', 'audit_unavailable', 'expectation_failed',
 ] as const
 
 export type BrokerProblemCode = typeof BROKER_PROBLEM_CODES[number]
