@@ -121,7 +121,9 @@ export async function createBroker (config: Config, overrides: BrokerOverrides =
     ? createJwtVerifier(principals, { jwksUrl: config.JWKS_URL, issuer: config.JWT_ISSUER as string, audience: config.JWT_AUDIENCE as string, maxTtlSeconds: config.JWT_MAX_TTL_SECONDS })
     : undefined)
 
-  const metrics = new BrokerMetrics()
+  const given = overrides.clock
+  const clock = typeof given === 'function' ? given : given ? () => given.now() : Date.now
+  const metrics = new BrokerMetrics(clock)
   const created = overrides.secretStore ? { store: overrides.secretStore, startup: Promise.resolve() } : await createSecretStore(config, logger, typeof overrides.clock === 'object' ? overrides.clock : undefined)
   // handled here so a failure is never unhandled; the server exits on it (src/server.ts)
   created.startup.catch(() => {})
@@ -139,8 +141,6 @@ export async function createBroker (config: Config, overrides: BrokerOverrides =
   sharedState.onEvent((event) => { if (event.type === 'purge') cachingSecretStore.invalidate(event.connection) })
   const loginUrlPolicy = createLoginUrlPolicy({ extraAllowedOrigins: splitList(config.LOGIN_URL_ALLOWLIST) })
   const now = overrides.now ?? Date.now
-  const given = overrides.clock
-  const clock = typeof given === 'function' ? given : given ? () => given.now() : Date.now
   const flowSunsets = flowSunsetTable({ oauth_password: config.FLOW_SUNSET_OAUTH_PASSWORD_DATE, soap: config.FLOW_SUNSET_SOAP_DATE })
   const deadLetters = new DeadLetters({ state: sharedState, maxLen: config.WEBHOOK_DEAD_LETTER_MAX })
   const notifier = new Notifier({ state: sharedState, logger, courier: webhookCourier(config, deadLetters, logger, overrides.webhookClock) })

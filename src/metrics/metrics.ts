@@ -3,6 +3,9 @@ import type { LoginObserver } from '../sessions/login-gate.ts'
 import type { SessionObserver } from '../sessions/session-service.ts'
 import { RouteHistogram } from './route-histogram.ts'
 
+/** Salesforce's login limit is per user per rolling hour */
+const LOGIN_WINDOW_MS = 3_600_000
+
 /**
  * The broker's Prometheus metrics, in a registry of its own (not prom-client's global one) so
  * several apps in one process — tests, benchmarks — don't collide.
@@ -45,11 +48,17 @@ export class BrokerMetrics {
     registers: [this.registry],
   })
 
+  /** each connection's last count of the rolling hour, and when it was made (the broker's clock) */
+  private readonly loginCounts = new Map<string, { used: number, at: number }>()
+
   readonly loginsUsed = new Gauge({
     name: 'sfb_salesforce_logins_used',
-    help: "Logins spent in the rolling hour for the connection's Salesforce user (all its connections and flows), as last counted by this replica",
+    help: "Logins spent in the rolling hour for the connection's Salesforce user (all its connections and flows), as last counted by this replica; gone an hour after that count, when every login it counted has left the window",
     labelNames: ['connection'] as const,
     registers: [this.registry],
+    // set at scrape time: a count is only refreshed by the connection's next login, which may come hours later
+    // (sessions are cached), and the alert on this gauge (SfBrokerLoginBudget) must not go on firing meanwhile
+    collect: () => this.refreshLoginCounts(),
   })
 
   readonly loginsLimit = new Gauge({
@@ -139,8 +148,22 @@ export class BrokerMetrics {
   /** Every answer, by route pattern (never the raw path: bounded cardinality) and status. */
   readonly httpDuration = new RouteHistogram(this.registry, [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30])
 
-  constructor () {
+  private readonly now: () => number
+
+  /** `now`: the broker's clock, the one the login gate stamps its counts with */
+  constructor (now: () => number = Date.now) {
+    this.now = now
     collectDefaultMetrics({ register: this.registry, prefix: 'sfb_' })
+  }
+
+  /** A count older than the hour it covers claims logins that have all left the window: its series goes. */
+  private refreshLoginCounts (): void {
+    const now = this.now()
+    for (const [connection, count] of this.loginCounts) {
+      if (now - count.at < LOGIN_WINDOW_MS) continue
+      this.loginCounts.delete(connection)
+      this.loginsUsed.remove({ connection })
+    }
   }
 
   observeHttp (method: string, route: string, status: number, ms: number): void {
@@ -154,7 +177,8 @@ export class BrokerMetrics {
         this.logins.inc({ flow, classification })
         this.loginDuration.observe({ flow }, durationMs / 1000)
       },
-      loginBudget: (connection, used, limit) => {
+      loginBudget: (connection, used, limit, at) => {
+        this.loginCounts.set(connection, { used, at })
         this.loginsUsed.set({ connection }, used)
         this.loginsLimit.set(limit)
       },
