@@ -1,5 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { Redis } from 'ioredis'
 
 export async function freePort (): Promise<number> {
@@ -60,9 +63,12 @@ export async function startRedis (o: { launch?: RedisLauncher } = {}): Promise<T
   const port = await freePort()
   let proc: ChildProcess | null = null
   const clients: Redis[] = []
+  // a folder of its own: a server made a replica (REPLICAOF) writes the copy it receives as dump.rdb
+  // there, which would otherwise land in the test's working directory, shared with other servers
+  const dir = mkdtempSync(join(tmpdir(), 'sfb-redis-'))
 
   const start = async () => {
-    const child = await launch('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--loglevel', 'warning'])
+    const child = await launch('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--loglevel', 'warning'])
     proc = child
     await waitForRedis(port, { alive: () => child.exitCode === null })
   }
@@ -100,6 +106,7 @@ export async function startRedis (o: { launch?: RedisLauncher } = {}): Promise<T
     async close () {
       for (const c of clients) c.disconnect()
       await stop()
+      rmSync(dir, { recursive: true, force: true })
     },
   }
 }
