@@ -168,7 +168,9 @@ export class ConnectionAdmin {
       classification: outcome.ok ? (lacking ? 'permissions_missing' : 'ok') : outcome.failure.classification,
     })
     if (outcome.ok) {
-      if (usesStored) await this.opts.sessions.adopt(name, stored.version, definition, outcome.session)
+      // cached for the stored version as the stored definition says (its API version, its session
+      // timeout): a candidate's other settings were validated, not stored, and callers must not get them
+      if (usesStored) await this.opts.sessions.adopt(name, stored.version, stored.definition, outcome.session)
       else await this.opts.revoke(outcome.session).catch(() => false)
       if (lacking) throw permissionsProblem(name, readiness, true)
       const warnings = readinessWarnings(readiness)

@@ -219,3 +219,18 @@ t.test('input checks: flow requirements, login URL safety, admin-only, strict na
     t.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8')
   }
 })
+
+t.test('validating a candidate that changes only non-secret settings leaves the sessions callers get as the stored connection says', async (t) => {
+  const { sim, store, admin, session } = await setup(t)
+  t.equal((await admin('PUT', `${ADMIN}/acme`, acmeDefinition(sim, 'oauth_password', { sessionTimeoutSeconds: 300 }))).statusCode, 201)
+  // the same secret and destination: the stored secret's login, with settings nobody stored
+  const checked = await admin('POST', `${ADMIN}/acme/validate`, { apiVersion: '50.0', sessionTimeoutSeconds: 86400 })
+  t.match(checked.json(), { ok: true, source: 'candidate' })
+  t.equal((await store.read('acme'))?.definition.apiVersion, '62.0', 'nothing written')
+
+  const res = await session('acme')
+  t.equal(res.statusCode, 200)
+  t.equal(res.json().apiVersion, '62.0', 'the stored API version, not the candidate\'s')
+  const lifetimeMs = Date.parse(res.json().expiresAt) - Date.parse(res.json().issuedAt)
+  t.ok(lifetimeMs <= 300_000, `expires within the stored session timeout (${lifetimeMs} ms)`)
+})
