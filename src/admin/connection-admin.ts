@@ -2,7 +2,7 @@ import type { Logger } from 'pino'
 import { DomainError } from '../errors.ts'
 import { isLoginUrlAllowed, type LoginUrlPolicy } from '../salesforce/index.ts'
 import { SECRET_FIELDS, type SecretField, type ClassifiedFailure, type ConnectionDefinition, type SalesforceSession } from '../salesforce/types.ts'
-import { CasConflictError, SecretStoreUnavailableError, type SecretStore, type StoredConnection } from '../secrets/store.ts'
+import { CasConflictError, type SecretStore, type StoredConnection } from '../secrets/store.ts'
 import type { Static } from 'typebox'
 import type { ConnectionMetadataSchema, CredentialsPatch, ValidationResultSchema, VersionSchema } from '../schemas/connection.ts'
 import type { LoginGate } from '../sessions/login-gate.ts'
@@ -19,7 +19,7 @@ import { checkSecretsStayHome, originOf, sameSecretAndDestination } from './secr
 import { lacksPermissions, permissionsProblem, readinessWarnings } from './readiness-gate.ts'
 import type { ReadinessReport } from '../salesforce/readiness-evaluation.ts'
 import { withoutControlCharacters } from '../salesforce/control-characters.ts'
-import { refusalAuditOutcome, validationAuditOutcome } from './validation-audit.ts'
+import { refusalAuditOutcome, storeFailure, validationAuditOutcome } from './validation-audit.ts'
 
 export type ConnectionMetadata = Static<typeof ConnectionMetadataSchema>
 export type ValidationResult = Static<typeof ValidationResultSchema>
@@ -423,9 +423,4 @@ function rejected (name: string, f: ClassifiedFailure, flow: string, rotated?: s
     retryable: f.retryable,
     ...(rotated ? { changedFields: rotated } : {}),
   })
-}
-
-/** How an audit names a write the secret store did not take: unavailable (sealed, unreachable, a timeout) or another error. */
-function storeFailure (err: unknown): string {
-  return err instanceof SecretStoreUnavailableError ? 'secret_store_unavailable' : 'secret_store_error'
 }

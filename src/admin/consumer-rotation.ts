@@ -16,7 +16,7 @@ import type { AdminContext, ConnectionAdmin } from './connection-admin.ts'
 import { API_STEPS, SETUP_STEPS, WHY_SETUP, nextStepFor, type RotationMode, type RotationStep } from './consumer-rotation-guide.ts'
 import { unconfirmedPurge } from './fleet-pending.ts'
 import { distinctSessions } from '../sessions/distinct-sessions.ts'
-import { refusalAuditOutcome, validationAuditOutcome } from './validation-audit.ts'
+import { refusalAuditOutcome, storeFailure, validationAuditOutcome } from './validation-audit.ts'
 
 export interface ConsumerRotationOptions {
   store: SecretStore
@@ -230,7 +230,13 @@ export class ConsumerRotationService {
       try {
         written = await this.opts.store.write(name, pending.definition, current.version)
       } catch (err) {
-        if (!(err instanceof CasConflictError)) throw err
+        if (!(err instanceof CasConflictError)) {
+          // the store did not take the write (sealed, unreachable, refusing the broker): nothing
+          // switched, an admin tried all the same, and the validating session belongs to no version
+          if (session) await this.opts.revoke(session).catch(() => false)
+          await this.opts.audit.record({ actor: ctx.actor, requestId: ctx.requestId, action: 'consumer_rotation.complete', connection: name, outcome: 'error', classification: storeFailure(err), version: current.version })
+          throw err
+        }
         throw new DomainError('conflict', 'the connection changed while the switch was being made; read it again and retry', { connection: name, currentVersion: err.currentVersion })
       }
       // every replica drops the old pair's sessions and cached secret; the validating session serves from now on

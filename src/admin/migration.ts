@@ -19,7 +19,7 @@ import { migrationView } from './migration-view.ts'
 import { originOf } from './secret-destination.ts'
 import { unconfirmedPurge } from './fleet-pending.ts'
 import { distinctSessions } from '../sessions/distinct-sessions.ts'
-import { refusalAuditOutcome, validationAuditOutcome } from './validation-audit.ts'
+import { refusalAuditOutcome, storeFailure, validationAuditOutcome } from './validation-audit.ts'
 
 export interface MigrationServiceOptions {
   /** the connections (what serves) */
@@ -166,7 +166,12 @@ export class MigrationService {
       written = await this.opts.store.write(name, withSettingsOf(current.definition, pending.definition), current.version)
     } catch (err) {
       await claim.release()
-      if (!(err instanceof CasConflictError)) throw err
+      if (!(err instanceof CasConflictError)) {
+        // nothing switched (the store sealed, unreachable, refusing the broker): an admin tried all
+        // the same, and the audit says so, as for a rotation the store refused
+        await this.opts.audit.record({ ...base, outcome: 'error', classification: storeFailure(err) })
+        throw err
+      }
       await this.opts.audit.record({ ...base, outcome: 'conflict', version: err.currentVersion })
       throw new DomainError('conflict', 'the connection changed while the switch was being made; read it again and retry', { connection: name, currentVersion: err.currentVersion })
     }

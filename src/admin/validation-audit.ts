@@ -1,4 +1,5 @@
 import type { ClassifiedFailure } from '../salesforce/types.ts'
+import { SecretStoreUnavailableError } from '../secrets/store.ts'
 import { opensCircuit } from '../sessions/circuit.ts'
 import type { LoginRefusal } from '../sessions/login-request.ts'
 
@@ -19,4 +20,9 @@ export function validationAuditOutcome (outcome: { ok: true } | { ok: false, fai
  */
 export function refusalAuditOutcome (refusal: LoginRefusal): 'rejected' | 'error' {
   return refusal.kind === 'guarded' || refusal.kind === 'candidate_failed' || refusal.kind === 'circuit_open' ? 'rejected' : 'error'
+}
+
+/** How an audit names a write the secret store did not take: unavailable (sealed, unreachable, a timeout) or another error. */
+export function storeFailure (err: unknown): string {
+  return err instanceof SecretStoreUnavailableError ? 'secret_store_unavailable' : 'secret_store_error'
 }

@@ -162,3 +162,56 @@ t.test('a SOAP rotation whose write Vault refuses leaves the session callers hol
   const res = await fetch(`${held.instanceUrl}/services/oauth2/userinfo`, { headers: { authorization: `Bearer ${held.accessToken}` } })
   t.equal(res.status, 200, 'and it still works at Salesforce: the validating login was that session, not one of its own')
 })
+
+// A switch (a migration's, a certificate or consumer-secret rotation's) writes the connection as a
+// rotation does: when Vault refuses that write (an operator tightened the policy on the connection's
+// path, the pending entries beside it still writable) nothing switched, and the audit must still say
+// an admin tried and it failed.
+const READ_ONLY_ACME = [{ path: 'secret/data/sf-broker/acme', capabilities: ['read'] }, ...BROKER_KV_POLICY]
+
+t.test('a migration switch whose write Vault refuses: 503, audited as an error, nothing switched', async (t) => {
+  const sim = await startSim(t)
+  const { vault, admin } = await vaultBroker(t, 600)
+  t.equal((await admin('PUT', '/v1/admin/connections/acme', acmeDefinition(sim, 'soap'))).statusCode, 201)
+  const migration = '/v1/admin/connections/acme/migration'
+  t.equal((await admin('POST', migration, { flow: 'client_credentials', loginUrl: sim.myDomainUrl('acme'), clientId: ACME.clientId, clientSecret: ACME.clientSecret })).statusCode, 201)
+  t.equal((await admin('POST', `${migration}/validate`)).json().classification, 'ok')
+
+  vault.setPolicy('sf-broker', READ_ONLY_ACME)
+  const done = await admin('POST', `${migration}/complete`)
+  t.equal(done.statusCode, 503, done.body)
+  t.equal(done.json().type, 'urn:sf-broker:problem:secret_store_unavailable')
+
+  const audit = (await admin('GET', '/v1/admin/audit?connection=acme&action=migration.complete&limit=10')).json().events as Array<{ outcome: string, classification?: string }>
+  t.equal(audit.length, 1, 'the attempt is in the audit')
+  t.match(audit[0], { outcome: 'error', classification: 'secret_store_unavailable' })
+
+  vault.setPolicy('sf-broker', BROKER_KV_POLICY)
+  t.equal((await admin('GET', '/v1/admin/connections/acme')).json().flow, 'soap', 'nothing switched')
+  const again = await admin('POST', `${migration}/complete`)
+  t.equal(again.statusCode, 200, 'the switch can be made once Vault takes the write')
+})
+
+t.test('a consumer-secret switch whose write Vault refuses: 503, audited as an error, nothing switched', async (t) => {
+  const sim = await startSim(t)
+  const { vault, admin } = await vaultBroker(t, 600)
+  t.equal((await admin('PUT', '/v1/admin/connections/acme', acmeDefinition(sim, 'client_credentials'))).statusCode, 201)
+  const rotation = '/v1/admin/connections/acme/consumer-rotation'
+  t.equal((await admin('POST', rotation, { mode: 'setup' })).statusCode, 201)
+  const staged = await (await fetch(`${sim.loginUrl}/_sim/orgs/acme/apps/${ACME.clientId}/staged`, { method: 'POST' })).json() as { consumerKey: string, consumerSecret: string }
+  t.equal((await admin('POST', `${rotation}/validate`, { clientId: staged.consumerKey, clientSecret: staged.consumerSecret })).json().classification, 'ok')
+
+  vault.setPolicy('sf-broker', READ_ONLY_ACME)
+  const done = await admin('POST', `${rotation}/complete`)
+  t.equal(done.statusCode, 503, done.body)
+  t.equal(done.json().type, 'urn:sf-broker:problem:secret_store_unavailable')
+
+  const events = (await admin('GET', '/v1/admin/audit?connection=acme&limit=20')).json().events as Array<{ action: string, outcome: string, classification?: string }>
+  const audit = events.filter(e => e.action === 'consumer_rotation.complete')
+  t.equal(audit.length, 1, 'the attempt is in the audit')
+  t.match(audit[0], { outcome: 'error', classification: 'secret_store_unavailable' })
+
+  vault.setPolicy('sf-broker', BROKER_KV_POLICY)
+  t.equal((await admin('GET', '/v1/admin/connections/acme')).json().clientId, ACME.clientId, 'nothing switched')
+  t.equal((await admin('POST', `${rotation}/complete`)).statusCode, 200, 'the switch can be made once Vault takes the write')
+})
