@@ -17,7 +17,7 @@ export const AuditQuerySchema = Type.Object({
   until: Type.Optional(Time('Only events recorded at or before this time (RFC 3339)')),
   cursor: Type.Optional(Type.String({ minLength: 1, maxLength: 512, pattern: '^[A-Za-z0-9_-]+$', description: 'The `next` of an earlier page, unchanged: continues it (in its stream and order; repeat the filters and `until`)' })),
   connection: Type.Optional(ConnectionNameParams.properties.name),
-  action: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: '^[a-z]+(\\.[a-z]+)+$', description: 'Only events of this action, e.g. session.issued (not listed otherwise) or credentials.rotate' })),
+  action: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: '^[a-z_]+(\\.[a-z_]+)+$', description: 'Only events of this action, e.g. session.issued (not listed otherwise), credentials.rotate or consumer_rotation.complete' })),
   actor: Type.Optional(Type.String({ minLength: 1, maxLength: 200, pattern: '^[A-Za-z0-9._:@/-]+$', description: 'Only events of this actor (an admin, or the caller a session was issued to)' })),
 }, { additionalProperties: false })
 

@@ -142,3 +142,16 @@ t.test('since and until on a leap second (…T23:59:60Z) bound the records as th
   const future = await get('since=2099-12-31T23:59:60Z')
   t.same(future.json().events, [], 'since a leap second ahead: nothing yet')
 })
+
+t.test('the audit is filtered by every action the broker records, consumer_rotation.* included', async (t) => {
+  const sim = await startSim(t)
+  const principals = testPrincipals(['*'])
+  const { app } = await buildTestApp(t, { principals })
+  const admin = (method: 'GET' | 'PUT' | 'POST', url: string, payload?: object) => app.inject({ method, url, payload, headers: bearer(principals.adminKey) })
+  t.equal((await admin('PUT', '/v1/admin/connections/acme', acmeDefinition(sim, 'client_credentials'))).statusCode, 201)
+  t.equal((await admin('POST', '/v1/admin/connections/acme/consumer-rotation', { mode: 'setup' })).statusCode, 201)
+  const res = await admin('GET', '/v1/admin/audit?connection=acme&action=consumer_rotation.start')
+  t.equal(res.statusCode, 200, res.body)
+  t.match(res.json().events, [{ action: 'consumer_rotation.start', outcome: 'success' }])
+  t.equal(res.json().events.length, 1, 'that action only')
+})
