@@ -15,6 +15,7 @@ import type { AuditLog } from './audit-log.ts'
 import type { AdminContext, ConnectionAdmin } from './connection-admin.ts'
 import { API_STEPS, SETUP_STEPS, WHY_SETUP, nextStepFor, type RotationMode, type RotationStep } from './consumer-rotation-guide.ts'
 import { unconfirmedPurge } from './fleet-pending.ts'
+import { originOf } from './secret-destination.ts'
 import { distinctSessions } from '../sessions/distinct-sessions.ts'
 import { refusalAuditOutcome, storeFailure, validationAuditOutcome } from './validation-audit.ts'
 
@@ -150,6 +151,9 @@ export class ConsumerRotationService {
     // credentials rotation) is part of what is validated and later switched, not undone by an old copy
     const staged = pending === null ? {} : stagedPair(pending.definition)
     const given = { ...(body?.clientId ? { clientId: body.clientId } : {}), ...(body?.clientSecret ? { clientSecret: body.clientSecret } : {}) }
+    if (pending !== null && staged.clientSecret !== undefined && given.clientSecret === undefined && originOf(pending.definition.loginUrl) !== originOf(current.definition.loginUrl)) {
+      await this.refuseStagedMovingAway(name, current, pending.definition.loginUrl, ctx)
+    }
     if (pending !== null || Object.keys(given).length > 0) {
       const candidate = { ...current.definition, ...staged, ...given }
       if (pending === null || JSON.stringify(candidate) !== JSON.stringify(pending.definition)) pending = await this.writePending(name, candidate, pending?.version ?? 0)
@@ -255,6 +259,18 @@ export class ConsumerRotationService {
     return { state: next, notEverywhere: unconfirmedPurge(await unconfirmed) }
   }
 
+  /**
+   * The staged secret was stored for the host the connection had when it was staged: a connection
+   * pointed at another host since (a PUT) must be given the pair again, never sent the one kept.
+   */
+  private async refuseStagedMovingAway (name: string, current: StoredConnection, stagedFor: string, ctx: AdminContext): Promise<never> {
+    await this.opts.audit.record({ actor: ctx.actor, requestId: ctx.requestId, action: 'consumer_rotation.validate', connection: name, outcome: 'rejected', classification: 'not_attempted:secrets_stay_home', target: originOf(current.definition.loginUrl), version: current.version })
+    throw new DomainError('bad_request', `the connection logs in at another host than the one the staged pair was stored for (${originOf(stagedFor)}): give the staged consumer key and secret again, or abandon the rotation`, {
+      connection: name,
+      errors: [{ path: 'body/clientSecret', message: 'required: the connection\'s host changed since the pair was staged' }],
+    })
+  }
+
   /** Promote the staged pair and delete the former primary; what fails stays pending in the answer. */
   private async retireOld (name: string, state: RotationState): Promise<RotationState> {
     const call = await this.call(name)
@@ -277,10 +293,12 @@ export class ConsumerRotationService {
   async verify (name: string, ctx: AdminContext): Promise<ConsumerRotationView> {
     const state = await this.mustState(name)
     if (state.step !== 'switched') throw new DomainError('conflict', `nothing to verify yet: the rotation is at "${state.step}"`, { connection: name })
-    const current = await this.mustRead(name)
+    await this.mustRead(name)
     const old = await this.opts.store.read(name, state.fromVersion)
     if (!old) throw new DomainError('not_found', `version ${state.fromVersion} of "${name}" is gone: nothing to verify against`, { connection: name })
-    const outcome = await this.opts.gate.obtain({ connection: name, definition: { ...current.definition, clientId: old.definition.clientId, clientSecret: old.definition.clientSecret }, purpose: 'admin' })
+    // the old version as it was stored: its pair goes only to the host it was stored for, even when
+    // the connection was pointed elsewhere since (another org would refuse it, and that is no proof)
+    const outcome = await this.opts.gate.obtain({ connection: name, definition: old.definition, purpose: 'admin' })
     if ('refusal' in outcome) throw refusalProblem(outcome.refusal, name, this.opts.gate.now())
     if (outcome.ok) await this.opts.revoke(outcome.session).catch(() => false)
     const retired = !outcome.ok && outcome.failure.classification === 'invalid_client'

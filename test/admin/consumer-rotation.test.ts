@@ -277,3 +277,42 @@ t.test('a deleted connection takes its consumer rotation with it: a new connecti
   t.equal(sim.stats().attempts, attempts, "the old connection's staged pair is never sent to the new connection's host")
   t.equal((await admin('POST', ROTATION, { mode: 'setup' })).statusCode, 201, 'a rotation starts afresh')
 })
+
+t.test('a connection moved to another host during a rotation: neither the staged pair nor the replaced one is sent to the new host', async (t) => {
+  const GLOBEX_KEY = '3MVG9globex.consumer.key'
+  const sim = await startSim(t, [acmeOrg(), acmeOrg({ key: 'globex', connectedApps: [{ clientId: GLOBEX_KEY, clientSecret: 'globex-secret-0123456789', certificatePem: KEYS.certificatePem, clientCredentialsUser: ACME.username }] })])
+  const store = await tempFileStore(t)
+  const principals = testPrincipals(['acme'], 1_000_000)
+  const { app } = await buildTestApp(t, { secretStore: store, principals })
+  const admin = (method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, payload?: object) => app.inject({ method, url, payload, headers: bearer(principals.adminKey) })
+  const globex = { ...acmeDefinition(sim), loginUrl: sim.myDomainUrl('globex'), clientId: GLOBEX_KEY, clientSecret: 'globex-secret-0123456789' }
+
+  // staged and validated, then the connection is pointed at another org's app (a PUT, not a delete)
+  t.equal((await admin('PUT', '/v1/admin/connections/acme', acmeDefinition(sim))).statusCode, 201)
+  t.equal((await admin('POST', ROTATION, { mode: 'setup' })).statusCode, 201)
+  const staged = await setup(sim, 'POST', '/staged') as { consumerKey: string, consumerSecret: string }
+  t.equal((await admin('POST', `${ROTATION}/validate`, { clientId: staged.consumerKey, clientSecret: staged.consumerSecret })).json().classification, 'ok')
+  t.equal((await admin('PUT', '/v1/admin/connections/acme', globex)).statusCode, 200)
+  const before = { globex: sim.stats('globex').attempts, all: sim.stats().attempts }
+  const again = await admin('POST', `${ROTATION}/validate`)
+  t.equal(again.statusCode, 400, again.body)
+  t.equal(again.headers['content-type'], 'application/problem+json; charset=utf-8')
+  t.notMatch(again.body, staged.consumerSecret)
+  t.same({ globex: sim.stats('globex').attempts, all: sim.stats().attempts }, before, "acme's staged secret is not sent to globex's host")
+  t.equal((await admin('DELETE', ROTATION)).statusCode, 204)
+
+  // switched on acme, then moved: verifying the replaced pair sends it to acme's host only
+  t.equal((await admin('PUT', '/v1/admin/connections/acme', acmeDefinition(sim))).statusCode, 200)
+  t.equal((await admin('POST', ROTATION, { mode: 'setup' })).statusCode, 201)
+  // the pair staged in Setup is still there
+  t.equal((await admin('POST', `${ROTATION}/validate`, { clientId: staged.consumerKey, clientSecret: staged.consumerSecret })).json().classification, 'ok')
+  t.equal((await admin('POST', `${ROTATION}/complete`)).statusCode, 200)
+  t.equal((await admin('PUT', '/v1/admin/connections/acme', globex)).statusCode, 200)
+  const counts = () => ({ acme: sim.stats('acme').attempts, all: sim.stats().attempts })
+  const verifyBefore = counts()
+  const verified = await admin('POST', `${ROTATION}/verify`)
+  t.equal(verified.statusCode, 200, verified.body)
+  t.same(counts(), { acme: verifyBefore.acme + 1, all: verifyBefore.all + 1 }, "acme's replaced pair is sent to acme's host only")
+  // nobody deleted it in Setup: not "done" because another org did not know it
+  t.match(verified.json(), { step: 'switched', pending: [/still log in/] })
+})
