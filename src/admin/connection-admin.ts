@@ -274,6 +274,15 @@ export class ConnectionAdmin {
   }
 
   private checkDefinition (name: string, definition: ConnectionDefinition): void {
+    // a validation's candidate for a connection not stored yet is partial: without these no login can
+    // be built (a SOAP login without apiVersion failed as a network error, counted by the lockout guard)
+    const unset = BASE_FIELDS.filter(f => definition[f] === undefined)
+    if (unset.length > 0) {
+      throw new DomainError('bad_request', `a connection needs ${unset.join(', ')}`, {
+        connection: name,
+        errors: unset.map(f => ({ path: `body/${f}`, message: 'required: no stored connection supplies it' })),
+      })
+    }
     const missing = missingFieldsForFlow(definition)
     if (missing.length > 0) {
       throw new DomainError('bad_request', `flow ${definition.flow} needs: ${missing.join(', ')}`, {
@@ -386,6 +395,9 @@ export class ConnectionAdmin {
     }
   }
 }
+
+/** What every connection has whatever its flow (ConnectionDefinitionSchema's required fields). */
+const BASE_FIELDS = ['flow', 'loginUrl', 'apiVersion', 'sessionTimeoutSeconds'] as const
 
 function setSecretNames (d: Partial<ConnectionDefinition>): SecretField[] {
   return SECRET_FIELDS.filter(f => typeof d[f] === 'string' && d[f] !== '')

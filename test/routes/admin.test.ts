@@ -234,3 +234,20 @@ t.test('validating a candidate that changes only non-secret settings leaves the 
   const lifetimeMs = Date.parse(res.json().expiresAt) - Date.parse(res.json().issuedAt)
   t.ok(lifetimeMs <= 300_000, `expires within the stored session timeout (${lifetimeMs} ms)`)
 })
+
+t.test('validating a candidate for a new connection that lacks a setting every login needs: 400 naming it, no failed login counted', async (t) => {
+  const { sim, admin } = await setup(t)
+  const { apiVersion: _apiVersion, flow: _flow, ...partial } = acmeDefinition(sim, 'soap')
+  // twice: two failed logins would be enough for the guard to hold the user back
+  const candidates: Array<[object, string]> = [[{ ...partial, flow: 'soap' }, 'body/apiVersion'], [{ ...partial, flow: 'soap' }, 'body/apiVersion'], [{ ...partial, apiVersion: '62.0' }, 'body/flow']]
+  for (const [candidate, path] of candidates) {
+    const res = await admin('POST', `${ADMIN}/newone/validate`, candidate)
+    t.equal(res.statusCode, 400, res.body)
+    t.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8')
+    t.match(res.json(), { type: 'urn:sf-broker:problem:bad_request', errors: [{ path }] })
+  }
+  t.equal(sim.stats().attempts, 0, 'nothing was sent')
+  // the user was not held back for logins that never reached Salesforce
+  const created = await admin('PUT', `${ADMIN}/acme`, acmeDefinition(sim, 'soap'))
+  t.equal(created.statusCode, 201, created.body)
+})
