@@ -23,15 +23,18 @@ export function encodeCursor (p: AuditPosition): string {
 }
 
 export function decodeCursor (cursor: string): AuditPosition {
-  let doc: Record<string, unknown>
+  let parsed: unknown
   try {
-    doc = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as Record<string, unknown>
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
   } catch {
     throw badCursor()
   }
+  // a forged `null` is JSON too: checked before any member is read
+  if (parsed === null || typeof parsed !== 'object') throw badCursor()
+  const doc = parsed as Record<string, unknown>
   const stream = doc.s
   const order = doc.o
-  if (doc === null || typeof doc !== 'object' || doc.v !== 1 || (stream !== 'admin' && stream !== 'handouts') || (order !== 'asc' && order !== 'desc')) throw badCursor()
+  if (doc.v !== 1 || (stream !== 'admin' && stream !== 'handouts') || (order !== 'asc' && order !== 'desc')) throw badCursor()
   if (doc.a !== undefined && (typeof doc.a !== 'string' || !/^\d{1,15}-\d{1,15}$/.test(doc.a))) throw badCursor()
   if (doc.t !== undefined && (typeof doc.t !== 'number' || !Number.isSafeInteger(doc.t) || doc.t < 0)) throw badCursor()
   return { stream, order, after: doc.a as string | undefined, sinceMs: doc.t as number | undefined }

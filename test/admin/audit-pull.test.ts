@@ -95,3 +95,14 @@ t.test('a SIEM pulls the whole admin audit since a time, page by page, then poll
   t.equal((await get('/v1/admin/audit?since=yesterday')).status, 400)
   t.equal((await fetch(`${url}/v1/admin/audit`, { headers: bearer(principals.billingKey) })).status, 403, 'a service cannot read the audit')
 })
+
+t.test('a forged cursor of any JSON value is refused as one: 400, never a 500', async (t) => {
+  const principals = testPrincipals(['*'])
+  const { url } = await listenTestApp(t, { principals })
+  for (const doc of ['null', '5', '"admin"', '[]', '{}']) {
+    const res = await fetch(`${url}/v1/admin/audit?cursor=${Buffer.from(doc).toString('base64url')}`, { headers: bearer(principals.adminKey) })
+    t.equal(res.status, 400, doc)
+    t.match(res.headers.get('content-type'), /^application\/problem\+json/)
+    t.match(await res.json(), { code: 'bad_request', errors: [{ path: 'querystring/cursor' }] })
+  }
+})
