@@ -171,6 +171,9 @@ export class ConnectionAdmin {
       // cached for the stored version as the stored definition says (its API version, its session
       // timeout): a candidate's other settings were validated, not stored, and callers must not get them
       if (usesStored) await this.opts.sessions.adopt(name, stored.version, stored.definition, outcome.session)
+      // a SOAP login of the stored user is the session callers are handed (one per user while valid):
+      // a validation stores nothing, and must not end it
+      else if (stored) await this.dropValidating(name, stored.version, outcome.session)
       else await this.opts.revoke(outcome.session).catch(() => false)
       if (lacking) throw permissionsProblem(name, readiness, true)
       const warnings = readinessWarnings(readiness)

@@ -251,3 +251,21 @@ t.test('validating a candidate for a new connection that lacks a setting every l
   const created = await admin('PUT', `${ADMIN}/acme`, acmeDefinition(sim, 'soap'))
   t.equal(created.statusCode, 201, created.body)
 })
+
+// SOAP login() hands every client of the same user the same session while it is valid (SOAP API
+// Developer Guide, "Choosing a User for an Integration"): a validation's login can be the session
+// callers hold, and a validation stores nothing, so it must not end that session.
+t.test('validating a SOAP candidate with a new security token leaves the session callers hold alive', async (t) => {
+  const { sim, admin, session } = await setup(t)
+  t.equal((await admin('PUT', `${ADMIN}/acme`, acmeDefinition(sim, 'soap'))).statusCode, 201)
+  const held = (await session('acme')).json() as { accessToken: string, instanceUrl: string }
+
+  // the admin reset the token in Setup and checks the new one before rotating
+  const newToken = sim.resetSecurityToken('acme', ACME.username)
+  const checked = await admin('POST', `${ADMIN}/acme/validate`, { securityToken: newToken })
+  t.match(checked.json(), { ok: true, source: 'candidate' })
+
+  const res = await fetch(`${held.instanceUrl}/services/oauth2/userinfo`, { headers: { authorization: `Bearer ${held.accessToken}` } })
+  t.equal(res.status, 200, 'the session callers hold still works at Salesforce')
+  t.equal((await session('acme')).json().accessToken, held.accessToken, 'and is still the one handed out')
+})
