@@ -1,3 +1,4 @@
+import { X509Certificate, createPrivateKey } from 'node:crypto'
 import type { Logger } from 'pino'
 import { DomainError } from '../errors.ts'
 import { isLoginUrlAllowed, type LoginUrlPolicy } from '../salesforce/index.ts'
@@ -110,7 +111,7 @@ export class ConnectionAdmin {
     await this.checkIfMatch(name, current.version, ctx, 'credentials.rotate')
     // a rotation to another user, app or host brings every secret: the stored ones stay where they were stored for
     await this.refuseSecretsMovingAway(name, current, patch, ctx, 'credentials.rotate')
-    const candidate: ConnectionDefinition = { ...current.definition, ...patch }
+    const candidate = withGivenKey(current.definition, patch)
     const stored = await this.validateAndWrite(name, candidate, current.version, ctx, 'credentials.rotate', { fields: Object.keys(patch).sort(), fromVersion: current.version }, Object.keys(patch).sort())
     return this.withPending(await this.metadata(stored), stored.unconfirmed)
   }
@@ -135,7 +136,7 @@ export class ConnectionAdmin {
     if (!candidate && !stored) throw new DomainError('not_found', `no connection named "${name}"`, { connection: name })
     if (candidate && stored) await this.refuseSecretsMovingAway(name, stored, candidate, ctx, 'connection.validate')
     const source = candidate ? 'candidate' : 'stored'
-    const definition = { ...stored?.definition, ...candidate } as ConnectionDefinition
+    const definition = (stored ? withGivenKey(stored.definition, candidate ?? {}) : candidate) as ConnectionDefinition
     this.checkDefinition(name, definition)
     // a candidate that changes no secret and no destination is the stored secret: its circuit applies
     const usesStored = stored !== null && (!candidate || sameSecretAndDestination(stored.definition, definition))
@@ -396,6 +397,26 @@ export class ConnectionAdmin {
       secretsSet: setSecretNames(d),
       circuit: circuitView(circuit, stored.version, this.opts.gate.now()),
     }
+  }
+}
+
+/**
+ * The candidate of a change merged over the stored definition. A private key given replaces the key
+ * the connection had: the Vault Transit key it named (a login signs with `transitKey` when there is
+ * one, so the given key would be neither validated nor used), and a certificate of another key.
+ */
+function withGivenKey (stored: ConnectionDefinition, change: Partial<ConnectionDefinition>): ConnectionDefinition {
+  const merged = { ...stored, ...change }
+  if (change.privateKey === undefined) return merged
+  const { transitKey: _replaced, certificate, ...rest } = merged
+  return certificate !== undefined && certifies(certificate, change.privateKey) ? { ...rest, certificate } : rest
+}
+
+function certifies (certificate: string, privateKey: string): boolean {
+  try {
+    return new X509Certificate(certificate).checkPrivateKey(createPrivateKey(privateKey))
+  } catch {
+    return false
   }
 }
 

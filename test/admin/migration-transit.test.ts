@@ -4,6 +4,7 @@ import nodeVault from 'node-vault'
 import { Redis } from 'ioredis'
 import type { FastifyInstance } from 'fastify'
 import { ACME, acmeDefinition, bearer, buildTestApp, startSim } from '../helper.ts'
+import { generateTestKeyPair } from '../../packages/simulator/src/index.ts'
 import { startRedis } from '../support/redis.ts'
 import { BROKER_KV_POLICY, startVaultStandIn } from '../support/vault-standin.ts'
 import { captureLogs } from '../support/log-capture.ts'
@@ -143,4 +144,52 @@ t.test('JWT_KEY_CUSTODY=vault-transit: the key never leaves Vault, the certifica
     t.ok(text.length > 0, `${place} was read`)
     t.notOk(forms.some(f => text.includes(f)), `no private key bytes in ${place}`)
   }
+})
+
+// A jwt_bearer connection whose key is in Transit names it (`transitKey`), and a login signs with
+// the key it names. A key given by hand (PATCH …/credentials {"privateKey"}) replaces it: the
+// validating login must sign with the key given, and so must every login after the write.
+t.test('a private key given by hand to a connection whose key was in Vault Transit is the key validated and used', async (t) => {
+  const sim = await startSim(t)
+  const vault = await startVaultStandIn()
+  t.teardown(() => vault.close())
+  vault.setPolicy('sf-broker', [
+    ...BROKER_KV_POLICY,
+    { path: 'transit/keys/sf-broker-*', capabilities: ['read', 'update'] },
+    { path: 'transit/sign/sf-broker-*', capabilities: ['update'] },
+  ])
+  const role = vault.enableAppRole('sf-broker', { policies: ['sf-broker'] })
+  const principals = testPrincipals(['acme'], 1_000_000)
+  const { app } = await buildTestApp(t, {
+    secretStore: 'configured',
+    principals,
+    env: { SECRET_STORE: 'vault', VAULT_ADDR: vault.url, VAULT_AUTH_METHOD: 'approle', VAULT_ROLE_ID: role.roleId, VAULT_SECRET_ID: role.secretId, JWT_KEY_CUSTODY: 'vault-transit', SECRET_CACHE_TTL_SECONDS: '1' },
+  })
+  const admin = (method: 'GET' | 'POST' | 'PUT' | 'PATCH', url: string, payload?: object) => app.inject({ method, url, payload, headers: bearer(principals.adminKey) })
+  const certificate = async (certificatePem: string) => {
+    const res = await fetch(`${sim.loginUrl}/_sim/orgs/acme/apps/${ACME.clientId}/certificate`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ certificatePem }) })
+    t.ok(res.ok, 'Setup: certificate uploaded')
+  }
+
+  // the key moves into Transit with a certificate rotation
+  t.equal((await admin('PUT', '/v1/admin/connections/acme', acmeDefinition(sim, 'jwt_bearer'))).statusCode, 201)
+  const rotation = (await admin('POST', '/v1/admin/connections/acme/certificate-rotation')).json()
+  const keyName: string = rotation.certificate.transitKey
+  await certificate(rotation.certificate.pem)
+  t.equal((await admin('POST', '/v1/admin/connections/acme/certificate-rotation/validate')).json().classification, 'ok')
+  t.equal((await admin('POST', '/v1/admin/connections/acme/certificate-rotation/complete')).statusCode, 200)
+
+  // later an admin brings a key of their own: its certificate in the app, the key through the API
+  const own = generateTestKeyPair()
+  await certificate(own.certificatePem)
+  const signed = vault.transit.signCount.get(keyName) ?? 0
+  const checked = await admin('POST', '/v1/admin/connections/acme/validate', { privateKey: own.privateKeyPem })
+  t.match(checked.json(), { ok: true, source: 'candidate' }, 'the candidate key is the one validated')
+  const rotated = await admin('PATCH', '/v1/admin/connections/acme/credentials', { privateKey: own.privateKeyPem })
+  t.equal(rotated.statusCode, 200, rotated.body)
+  t.equal(vault.transit.signCount.get(keyName) ?? 0, signed, 'nothing signed by the Transit key the given key replaces')
+  const session = await app.inject({ method: 'POST', url: '/v1/connections/acme/session', headers: bearer(principals.billingKey) })
+  t.equal(session.statusCode, 200, session.body)
+  const health = (await admin('GET', '/health/salesforce?connection=acme')).json().connections[0]
+  t.notOk(health.certificate?.keyCustody === 'vault-transit', 'health no longer shows the Transit key\'s certificate')
 })
