@@ -359,12 +359,33 @@ export class ConsumerRotationService {
     if (!Number.isFinite(since) || now - since < policy.rotateEveryDays * 86_400_000) return null
     if (await this.readState(name)) return null
     const ctx = { actor: 'scheduler', requestId: `scheduled-consumer-rotation:${name}` }
-    const result = await this.run(name, {}, ctx)
+    let result: ConsumerRotationView
+    try {
+      result = await this.run(name, {}, ctx)
+    } catch (err) {
+      // refused before the switch (the login guard, the hourly budget, Salesforce down): left under
+      // way, the rotation would stop every later round (a rotation under way is never started again)
+      await this.dropUnswitched(name, ctx)
+      throw err
+    }
     if (result.mode === 'setup') {
       await this.abandon(name, ctx)
       this.opts.logger.warn({ connection: name, reason: result.setupReason }, 'scheduled consumer-secret rotation not possible through the API: rotate through Setup (README "Consumer-secret rotation runbook")')
+    } else if (result.step === 'staged') {
+      // the staged pair did not log in: dropped (and deleted at Salesforce), so the next round tries again
+      await this.dropUnswitched(name, ctx)
+      this.opts.logger.warn({ connection: name }, 'scheduled consumer-secret rotation: the staged pair did not log in; it was deleted and the next validation round tries again')
     }
     return result
+  }
+
+  /** A scheduled rotation that did not reach the switch is abandoned; one past it is kept (complete retries what is pending). */
+  private async dropUnswitched (name: string, ctx: AdminContext): Promise<void> {
+    const state = await this.readState(name).catch(() => null)
+    if (!state || (state.step !== 'staged' && state.step !== 'validated')) return
+    await this.abandon(name, ctx).catch((err: unknown) => {
+      this.opts.logger.warn({ connection: name, err: { message: (err as Error).message } }, 'scheduled consumer-secret rotation not abandoned: abandon it (DELETE …/consumer-rotation) before the next round can start one')
+    })
   }
 
   private async finishOrKeep (name: string, state: RotationState): Promise<void> {

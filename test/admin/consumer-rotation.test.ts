@@ -316,3 +316,18 @@ t.test('a connection moved to another host during a rotation: neither the staged
   // nobody deleted it in Setup: not "done" because another org did not know it
   t.match(verified.json(), { step: 'switched', pending: [/still log in/] })
 })
+
+t.test('rotateEveryDays: a scheduled rotation whose staged pair does not log in is not left half-way', async t => {
+  const sim = await startSim(t, [eca()])
+  const { app, principals } = await buildTestApp(t)
+  const admin = (method: 'GET' | 'PUT', url: string, payload?: object) => app.inject({ method, url, payload, headers: bearer(principals.adminKey) })
+  t.equal((await admin('PUT', '/v1/admin/connections/acme', acmeDefinition(sim))).statusCode, 201)
+  t.equal((await admin('PUT', `${ROTATION}/policy`, { appId: APP_ID, rotateEveryDays: 30 })).statusCode, 200)
+  // Salesforce refuses the next login (the hourly login limit): the pair is staged through the cached session, its login fails
+  sim.org('acme').loginRatePerHour = sim.stats('acme').attempts
+  const result = await app.broker.consumerRotations.runIfDue('acme', Date.now() + 31 * 86_400_000).catch((err: unknown) => err)
+  t.ok(result !== null, 'it was due')
+  t.equal((await admin('GET', ROTATION)).statusCode, 404, 'no rotation left under way: the next round starts afresh')
+  t.same(sim.org('acme').connectedApps.get(ACME.clientId)!.stagedCredentials, [], 'nothing left staged at Salesforce')
+  t.equal((await admin('GET', '/v1/admin/connections/acme')).json().clientId, ACME.clientId, 'the connection keeps its pair')
+})
