@@ -5,12 +5,20 @@ import { SECRET_FIELDS, type ConnectionDefinition } from '../salesforce/types.ts
 export function checkSecretsStayHome (name: string, stored: ConnectionDefinition, candidate: Partial<ConnectionDefinition>): void {
   const moved = (['loginUrl', 'username', 'clientId'] as const).filter(f => candidate[f] !== undefined && !sameValue(f, candidate[f], stored[f]))
   if (moved.length === 0) return
-  const missing = SECRET_FIELDS.filter(f => typeof stored[f] === 'string' && stored[f] !== '').filter(f => !(typeof candidate[f] === 'string' && candidate[f] !== ''))
+  const held = SECRET_FIELDS.filter(f => isSet(stored[f]))
+  // a key in Vault Transit (transitKey) signs the assertions a stored private key would: each is a
+  // bearer credential for its user at the token endpoint it names, so it stays home likewise
+  if (isSet(stored.transitKey) && !held.includes('privateKey')) held.push('privateKey')
+  const missing = held.filter(f => !isSet(candidate[f]))
   if (missing.length === 0) return
   throw new DomainError('bad_request', `a candidate with another ${moved.join(', ')} must supply every secret itself (stored secrets are only sent where they are stored for): ${missing.join(', ')}`, {
     connection: name,
     errors: missing.map(f => ({ path: `body/${f}`, message: `required when ${moved.join(', ')} differs from the stored connection` })),
   })
+}
+
+function isSet (value: unknown): boolean {
+  return typeof value === 'string' && value !== ''
 }
 
 function sameValue (field: 'loginUrl' | 'username' | 'clientId', a: string | undefined, b: string | undefined): boolean {

@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { X509Certificate, createPublicKey, type KeyObject } from 'node:crypto'
 import nodeVault from 'node-vault'
 import { Redis } from 'ioredis'
@@ -146,10 +146,8 @@ t.test('JWT_KEY_CUSTODY=vault-transit: the key never leaves Vault, the certifica
   }
 })
 
-// A jwt_bearer connection whose key is in Transit names it (`transitKey`), and a login signs with
-// the key it names. A key given by hand (PATCH …/credentials {"privateKey"}) replaces it: the
-// validating login must sign with the key given, and so must every login after the write.
-t.test('a private key given by hand to a connection whose key was in Vault Transit is the key validated and used', async (t) => {
+/** One broker on Vault with JWT_KEY_CUSTODY=vault-transit, its jwt_bearer connection "acme" signing with a Transit key (moved there by a certificate rotation). */
+async function transitConnection (t: Test) {
   const sim = await startSim(t)
   const vault = await startVaultStandIn()
   t.teardown(() => vault.close())
@@ -170,14 +168,20 @@ t.test('a private key given by hand to a connection whose key was in Vault Trans
     const res = await fetch(`${sim.loginUrl}/_sim/orgs/acme/apps/${ACME.clientId}/certificate`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ certificatePem }) })
     t.ok(res.ok, 'Setup: certificate uploaded')
   }
-
-  // the key moves into Transit with a certificate rotation
   t.equal((await admin('PUT', '/v1/admin/connections/acme', acmeDefinition(sim, 'jwt_bearer'))).statusCode, 201)
   const rotation = (await admin('POST', '/v1/admin/connections/acme/certificate-rotation')).json()
-  const keyName: string = rotation.certificate.transitKey
   await certificate(rotation.certificate.pem)
   t.equal((await admin('POST', '/v1/admin/connections/acme/certificate-rotation/validate')).json().classification, 'ok')
   t.equal((await admin('POST', '/v1/admin/connections/acme/certificate-rotation/complete')).statusCode, 200)
+  const keyName: string = rotation.certificate.transitKey
+  return { sim, vault, app, principals, admin, certificate, keyName }
+}
+
+// A jwt_bearer connection whose key is in Transit names it (`transitKey`), and a login signs with
+// the key it names. A key given by hand (PATCH …/credentials {"privateKey"}) replaces it: the
+// validating login must sign with the key given, and so must every login after the write.
+t.test('a private key given by hand to a connection whose key was in Vault Transit is the key validated and used', async (t) => {
+  const { vault, app, principals, admin, certificate, keyName } = await transitConnection(t)
 
   // later an admin brings a key of their own: its certificate in the app, the key through the API
   const own = generateTestKeyPair()
@@ -192,4 +196,20 @@ t.test('a private key given by hand to a connection whose key was in Vault Trans
   t.equal(session.statusCode, 200, session.body)
   const health = (await admin('GET', '/health/salesforce?connection=acme')).json().connections[0]
   t.notOk(health.certificate?.keyCustody === 'vault-transit', 'health no longer shows the Transit key\'s certificate')
+})
+
+// The Transit key signs assertions as the stored private key would: an assertion is a bearer
+// credential for its user (posted to the token endpoint it names), so it goes only to the host,
+// user and app the key is stored for, as a stored private key does.
+t.test('a validation candidate for another user or host of a connection whose key is in Vault Transit must bring its own key', async (t) => {
+  const { sim, vault, admin, keyName } = await transitConnection(t)
+  const signed = vault.transit.signCount.get(keyName) ?? 0
+  const attempts = sim.stats().attempts
+  for (const candidate of [{ username: 'ceo@acme.example' }, { loginUrl: sim.myDomainUrl('acme') }]) {
+    const refused = await admin('POST', '/v1/admin/connections/acme/validate', candidate)
+    t.equal(refused.statusCode, 400, refused.body)
+    t.match(refused.json(), { type: 'urn:sf-broker:problem:bad_request', errors: [{ path: 'body/privateKey' }] })
+  }
+  t.equal(vault.transit.signCount.get(keyName) ?? 0, signed, 'the Transit key signed no assertion for them')
+  t.equal(sim.stats().attempts, attempts, 'nothing was sent')
 })
