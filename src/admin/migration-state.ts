@@ -28,10 +28,10 @@ export class MigrationMarks {
     this.state = state
   }
 
-  /** A new id for a migration just started. */
-  async begin (name: string): Promise<string> {
+  /** A new id for a migration just started; `fromVersion`: the connection version it started from (unknown when the id was lost). */
+  async begin (name: string, fromVersion?: number): Promise<string> {
     const id = randomUUID()
-    await this.state.putJson(migrationIdDoc(name), { id })
+    await this.state.putJson(migrationIdDoc(name), fromVersion === undefined ? { id } : { id, fromVersion })
     await this.state.putJson(migrationValidatedDoc(name), null, 1)
     return id
   }
@@ -39,6 +39,11 @@ export class MigrationMarks {
   /** The id of the pending migration, if the shared state knows it. */
   async knownId (name: string): Promise<string | undefined> {
     return (await this.state.getJson<{ id: string }>(migrationIdDoc(name)))?.id
+  }
+
+  /** The connection version the pending migration started from, if the shared state knows it. */
+  async startedFrom (name: string): Promise<number | undefined> {
+    return (await this.state.getJson<{ id: string, fromVersion?: number }>(migrationIdDoc(name)))?.fromVersion
   }
 
   /** The id of the pending migration; a new one when the shared state lost it (what was validated before is then forgotten). */

@@ -79,7 +79,7 @@ export class MigrationService {
       if (err instanceof CasConflictError) throw new DomainError('conflict', `a migration of "${name}" was started at the same time by someone else`, { connection: name })
       throw err
     }
-    await this.marks.begin(name)
+    await this.marks.begin(name, current.version)
     await this.opts.audit.record({ actor: ctx.actor, requestId: ctx.requestId, action: 'migration.start', connection: name, target: originOf(definition.loginUrl), outcome: 'success', version: current.version, fields: [`to:${definition.flow}`, ...(definition.transitKey ? ['key:vault-transit'] : definition.privateKey ? ['key:store'] : [])] })
     this.opts.logger.info({ connection: name, to: definition.flow, keyCustody: definition.flow === 'jwt_bearer' ? this.opts.custody.kind : undefined }, 'migration started')
     return migrationView(current, { name, version: written.version, createdTime: new Date().toISOString(), definition })
@@ -141,6 +141,15 @@ export class MigrationService {
     if (ctx.ifMatch !== undefined && ctx.ifMatch !== '*' && ctx.ifMatch !== current.version) {
       await this.opts.audit.record({ ...base, outcome: 'conflict', version: current.version })
       throw new DomainError('conflict', `If-Match names version ${ctx.ifMatch} but the current version is ${current.version}`, { connection: name, currentVersion: current.version })
+    }
+    // the pending definition names the host, user and app of the connection as it was at the start: a
+    // write since that moved the connection elsewhere would be undone by the switch (its settings are
+    // carried over, not who it logs in as)
+    const fromVersion = await this.marks.startedFrom(name)
+    const started = fromVersion === undefined || fromVersion === current.version ? current : await this.opts.store.read(name, fromVersion)
+    if (started && !sameTarget(started.definition, current.definition)) {
+      await this.opts.audit.record({ ...base, outcome: 'conflict', classification: 'connection_moved', version: current.version })
+      throw new DomainError('conflict', `the connection was moved to another host, user or app (version ${current.version}) after this ${pending.definition.flow === current.definition.flow ? 'rotation' : 'migration'} started from version ${fromVersion}: abandon it (DELETE) and start again`, { connection: name, currentVersion: current.version })
     }
     const { unconfirmed } = await this.switchTo(current, pending, id, base)
     const connection = await this.opts.admin.get(name)

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { X509Certificate } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
-import { ACME, acmeDefinition, bearer, buildTestApp, startSim, tempFileStore, type Teardown } from '../helper.ts'
+import { ACME, acmeDefinition, acmeOrg, bearer, buildTestApp, startSim, tempFileStore, type Teardown } from '../helper.ts'
 import { startRedis } from '../support/redis.ts'
 import { testPrincipals } from '../support/principals.ts'
 import type { Simulator } from '../../packages/simulator/src/index.ts'
@@ -266,4 +266,25 @@ t.test('the switch honours If-Match: a connection changed since the version name
   const done = await admin('POST', `${ROTATION}/complete`, undefined, { 'if-match': '"2"' })
   t.equal(done.statusCode, 200, done.body)
   t.equal(done.headers.etag, '"3"')
+})
+
+t.test('a rotation started before the connection moved to another user does not switch it back', async (t) => {
+  const OPS = 'ops@acme.example'
+  const org = acmeOrg()
+  const sim = await startSim(t, [{ ...org, users: [...org.users!, { username: OPS, password: 'Ops-Passw0rd-123', securityToken: 'TOKENops0123' }] }])
+  const principals = testPrincipals(['acme'], 1_000_000)
+  const { app } = await buildTestApp(t, { secretStore: await tempFileStore(t), principals })
+  const admin = (method: 'GET' | 'POST' | 'PUT', url: string, payload?: object) => app.inject({ method, url, payload, headers: bearer(principals.adminKey) })
+  t.equal((await admin('PUT', '/v1/admin/connections/acme', acmeDefinition(sim, 'jwt_bearer'))).statusCode, 201)
+  const view = (await admin('POST', ROTATION)).json()
+
+  // meanwhile another admin moves the connection to another integration user
+  const moved = await admin('PUT', '/v1/admin/connections/acme', acmeDefinition(sim, 'jwt_bearer', { username: OPS }))
+  t.equal(moved.statusCode, 200, moved.body)
+
+  await setup(sim, 'PUT', `/apps/${ACME.clientId}/certificate`, { certificatePem: view.certificate.pem })
+  t.equal((await admin('POST', `${ROTATION}/validate`)).json().classification, 'ok', 'the pending key logs in as the user it was made for')
+  const done = await admin('POST', `${ROTATION}/complete`)
+  t.equal(done.statusCode, 409, done.body)
+  t.equal((await admin('GET', '/v1/admin/connections/acme')).json().username, OPS, 'the connection keeps the user it was moved to')
 })
