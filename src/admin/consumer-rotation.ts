@@ -108,7 +108,19 @@ export class ConsumerRotationService {
     if (body.mode === 'setup' || appId === undefined) {
       state = { ...base, mode: 'setup', step: 'staged', setupReason: body.mode === 'setup' ? 'asked for' : WHY_SETUP.no_app }
     } else {
-      state = await this.stageThroughApi(name, current, appId, base)
+      try {
+        state = await this.stageThroughApi(name, current, appId, base)
+      } catch (err) {
+        // nothing staged that the broker keeps (Salesforce unreachable, another app, the store refused
+        // the staged pair): an admin tried all the same, and the audit says so
+        const code = err instanceof DomainError ? err.code : undefined
+        const outcome = code === 'bad_request' ? 'rejected' : code === 'conflict' ? 'conflict' : 'error'
+        const classification = err instanceof DomainError
+          ? (typeof err.extensions.classification === 'string' ? err.extensions.classification : code === 'bad_request' ? 'not_the_connections_app' : undefined)
+          : storeFailure(err)
+        await this.opts.audit.record({ actor: ctx.actor, requestId: ctx.requestId, action: 'consumer_rotation.start', connection: name, outcome, ...(classification ? { classification } : {}), version: current.version, fields: ['mode:api'] })
+        throw err
+      }
     }
     await this.opts.state.putJson(consumerRotationDoc(name), state, STATE_TTL_MS)
     await this.opts.audit.record({ actor: ctx.actor, requestId: ctx.requestId, action: 'consumer_rotation.start', connection: name, outcome: 'success', version: current.version, fields: [`mode:${state.mode}`] })

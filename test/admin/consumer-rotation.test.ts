@@ -331,3 +331,18 @@ t.test('rotateEveryDays: a scheduled rotation whose staged pair does not log in 
   t.same(sim.org('acme').connectedApps.get(ACME.clientId)!.stagedCredentials, [], 'nothing left staged at Salesforce')
   t.equal((await admin('GET', '/v1/admin/connections/acme')).json().clientId, ACME.clientId, 'the connection keeps its pair')
 })
+
+t.test('a start whose staging Salesforce does not answer is audited as an error, and leaves nothing under way', async t => {
+  const sim = await startSim(t, [eca()])
+  const { app, principals } = await buildTestApp(t)
+  const admin = (method: 'GET' | 'POST' | 'PUT', url: string, payload?: object) => app.inject({ method, url, payload, headers: bearer(principals.adminKey) })
+  t.equal((await admin('PUT', '/v1/admin/connections/acme', acmeDefinition(sim))).statusCode, 201)
+  sim.setDown(true)
+  const started = await admin('POST', ROTATION, { appId: APP_ID })
+  sim.setDown(false)
+  t.equal(started.statusCode, 503, started.body)
+  t.equal(started.json().type, 'urn:sf-broker:problem:salesforce_unavailable')
+  t.equal((await admin('GET', ROTATION)).statusCode, 404, 'nothing under way')
+  const events = (await admin('GET', '/v1/admin/audit?connection=acme&limit=20')).json().events as Array<{ action: string, outcome: string, classification?: string }>
+  t.match(events.filter(e => e.action === 'consumer_rotation.start'), [{ outcome: 'error', classification: 'unreachable' }], 'the attempt is in the audit')
+})
