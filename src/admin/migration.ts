@@ -71,12 +71,20 @@ export class MigrationService {
     if (await pending.read(name)) {
       throw new DomainError('conflict', `a migration of "${name}" is already pending: validate and complete it, or abandon it (DELETE …/migration) first`, { connection: name })
     }
-    const definition = await this.pendingDefinition(name, current.definition, body)
+    const audit = { actor: ctx.actor, requestId: ctx.requestId, action: 'migration.start', connection: name, version: current.version, fields: [`to:${body.flow}`] }
+    let definition: ConnectionDefinition
     let written: { version: number }
     try {
+      definition = await this.pendingDefinition(name, current.definition, body)
       written = await pending.write(name, definition, 0)
     } catch (err) {
-      if (err instanceof CasConflictError) throw new DomainError('conflict', `a migration of "${name}" was started at the same time by someone else`, { connection: name })
+      if (err instanceof CasConflictError) {
+        await this.opts.audit.record({ ...audit, outcome: 'conflict' })
+        throw new DomainError('conflict', `a migration of "${name}" was started at the same time by someone else`, { connection: name })
+      }
+      // nothing pending (Vault Transit did not make the key, the store refused the entry): an admin
+      // tried all the same, and the audit says so; a refused input (400) is not an attempt
+      if (!(err instanceof DomainError)) await this.opts.audit.record({ ...audit, outcome: 'error', classification: storeFailure(err) })
       throw err
     }
     await this.marks.begin(name, current.version)

@@ -213,3 +213,26 @@ t.test('a validation candidate for another user or host of a connection whose ke
   t.equal(vault.transit.signCount.get(keyName) ?? 0, signed, 'the Transit key signed no assertion for them')
   t.equal(sim.stats().attempts, attempts, 'nothing was sent')
 })
+
+t.test('a migration start whose key Vault Transit does not make is audited as an error, and leaves nothing pending', async (t) => {
+  const sim = await startSim(t)
+  const vault = await startVaultStandIn()
+  t.teardown(() => vault.close())
+  // the role's policy lacks the Transit paths: the key cannot be made
+  vault.setPolicy('sf-broker', BROKER_KV_POLICY)
+  const role = vault.enableAppRole('sf-broker', { policies: ['sf-broker'] })
+  const principals = testPrincipals(['acme'], 1_000_000)
+  const { app } = await buildTestApp(t, {
+    secretStore: 'configured',
+    principals,
+    env: { SECRET_STORE: 'vault', VAULT_ADDR: vault.url, VAULT_AUTH_METHOD: 'approle', VAULT_ROLE_ID: role.roleId, VAULT_SECRET_ID: role.secretId, JWT_KEY_CUSTODY: 'vault-transit' },
+  })
+  const admin = (method: 'GET' | 'POST' | 'PUT', url: string, payload?: object) => app.inject({ method, url, payload, headers: bearer(principals.adminKey) })
+  t.equal((await admin('PUT', '/v1/admin/connections/acme', acmeDefinition(sim, 'oauth_password'))).statusCode, 201)
+  const started = await admin('POST', MIGRATION, { flow: 'jwt_bearer', clientId: ECA })
+  t.equal(started.statusCode, 503, started.body)
+  t.equal(started.headers['content-type'], 'application/problem+json; charset=utf-8')
+  t.equal((await admin('GET', MIGRATION)).statusCode, 404, 'nothing pending')
+  const events = (await admin('GET', '/v1/admin/audit?connection=acme&action=migration.start')).json().events
+  t.match(events, [{ outcome: 'error' }], 'the attempt is in the audit')
+})
