@@ -61,7 +61,10 @@ interface RotationState {
   pending?: string[]
 }
 
-export interface ConsumerPolicy { appId: string, rotateEveryDays?: number, lastRotatedAt?: string, /** when the policy was first set: the schedule's start before any rotation */ setAt?: string }
+export interface ConsumerPolicy { appId: string, rotateEveryDays?: number, lastRotatedAt?: string, /** when the policy was first set: the schedule's start before any rotation */ setAt?: string, /** when a scheduled run last stopped before the switch */ lastFailedAt?: string }
+
+/** how long after a scheduled run that did not switch the schedule tries again */
+const SCHEDULED_RETRY_MS = 86_400_000
 
 const STATE_TTL_MS = 30 * 86_400_000
 const POLICY_TTL_MS = 400 * 86_400_000
@@ -369,6 +372,9 @@ export class ConsumerRotationService {
     if (!policy?.rotateEveryDays) return null
     const since = Date.parse(policy.lastRotatedAt ?? policy.setAt ?? '')
     if (!Number.isFinite(since) || now - since < policy.rotateEveryDays * 86_400_000) return null
+    // a scheduled run that did not switch is tried again a day later, not at every validation round
+    // (each stages and deletes a pair at Salesforce and spends a login)
+    if (policy.lastFailedAt !== undefined && now - Date.parse(policy.lastFailedAt) < SCHEDULED_RETRY_MS) return null
     if (await this.readState(name)) return null
     const ctx = { actor: 'scheduler', requestId: `scheduled-consumer-rotation:${name}` }
     let result: ConsumerRotationView
@@ -377,7 +383,7 @@ export class ConsumerRotationService {
     } catch (err) {
       // refused before the switch (the login guard, the hourly budget, Salesforce down): left under
       // way, the rotation would stop every later round (a rotation under way is never started again)
-      await this.dropUnswitched(name, ctx)
+      await this.dropUnswitched(name, ctx, now)
       throw err
     }
     if (result.mode === 'setup') {
@@ -385,16 +391,18 @@ export class ConsumerRotationService {
       this.opts.logger.warn({ connection: name, reason: result.setupReason }, 'scheduled consumer-secret rotation not possible through the API: rotate through Setup (README "Consumer-secret rotation runbook")')
     } else if (result.step === 'staged') {
       // the staged pair did not log in: dropped (and deleted at Salesforce), so the next round tries again
-      await this.dropUnswitched(name, ctx)
-      this.opts.logger.warn({ connection: name }, 'scheduled consumer-secret rotation: the staged pair did not log in; it was deleted and the next validation round tries again')
+      await this.dropUnswitched(name, ctx, now)
+      this.opts.logger.warn({ connection: name }, 'scheduled consumer-secret rotation: the staged pair did not log in; it was deleted and the schedule tries again in a day')
     }
     return result
   }
 
   /** A scheduled rotation that did not reach the switch is abandoned; one past it is kept (complete retries what is pending). */
-  private async dropUnswitched (name: string, ctx: AdminContext): Promise<void> {
+  private async dropUnswitched (name: string, ctx: AdminContext, now: number): Promise<void> {
     const state = await this.readState(name).catch(() => null)
     if (!state || (state.step !== 'staged' && state.step !== 'validated')) return
+    const policy = await this.policy(name).catch(() => null)
+    if (policy) await this.opts.state.putJson(consumerRotationPolicyDoc(name), { ...policy, lastFailedAt: new Date(now).toISOString() }, POLICY_TTL_MS).catch(() => {})
     await this.abandon(name, ctx).catch((err: unknown) => {
       this.opts.logger.warn({ connection: name, err: { message: (err as Error).message } }, 'scheduled consumer-secret rotation not abandoned: abandon it (DELETE …/consumer-rotation) before the next round can start one')
     })
@@ -408,7 +416,7 @@ export class ConsumerRotationService {
     await this.opts.state.putJson(consumerRotationDoc(name), null, 1)
     const policy = await this.policy(name)
     // on the policy's calendar, which the next due check counts with
-    if (policy) await this.opts.state.putJson(consumerRotationPolicyDoc(name), { ...policy, lastRotatedAt: new Date(this.today()).toISOString() }, POLICY_TTL_MS)
+    if (policy) await this.opts.state.putJson(consumerRotationPolicyDoc(name), { ...policy, lastRotatedAt: new Date(this.today()).toISOString(), lastFailedAt: undefined }, POLICY_TTL_MS)
     this.opts.logger.info({ connection: name, mode: state.mode }, 'consumer secret rotation done')
   }
 

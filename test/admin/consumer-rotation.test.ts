@@ -325,11 +325,17 @@ t.test('rotateEveryDays: a scheduled rotation whose staged pair does not log in 
   t.equal((await admin('PUT', `${ROTATION}/policy`, { appId: APP_ID, rotateEveryDays: 30 })).statusCode, 200)
   // Salesforce refuses the next login (the hourly login limit): the pair is staged through the cached session, its login fails
   sim.org('acme').loginRatePerHour = sim.stats('acme').attempts
-  const result = await app.broker.consumerRotations.runIfDue('acme', Date.now() + 31 * 86_400_000).catch((err: unknown) => err)
+  const due = Date.now() + 31 * 86_400_000
+  const result = await app.broker.consumerRotations.runIfDue('acme', due).catch((err: unknown) => err)
   t.ok(result !== null, 'it was due')
-  t.equal((await admin('GET', ROTATION)).statusCode, 404, 'no rotation left under way: the next round starts afresh')
+  t.equal((await admin('GET', ROTATION)).statusCode, 404, 'no rotation left under way: a later round starts afresh')
   t.same(sim.org('acme').connectedApps.get(ACME.clientId)!.stagedCredentials, [], 'nothing left staged at Salesforce')
   t.equal((await admin('GET', '/v1/admin/connections/acme')).json().clientId, ACME.clientId, 'the connection keeps its pair')
+
+  // not at the very next validation round (each try stages a pair and spends a login), but a day later
+  sim.org('acme').loginRatePerHour = 3600
+  t.equal(await app.broker.consumerRotations.runIfDue('acme', due + 300_000), null, 'not tried again minutes later')
+  t.same(sim.org('acme').connectedApps.get(ACME.clientId)!.stagedCredentials, [])
 })
 
 t.test('a start whose staging Salesforce does not answer is audited as an error, and leaves nothing under way', async t => {
