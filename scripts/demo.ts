@@ -38,6 +38,12 @@ export type Demo = Embedded
  * token an admin rotates; the flow Salesforce retires, so health shows its sunset and the README
  * "Before 2027-02-20" migrates it to JWT bearer), and in-memory sessions. No Vault, no Redis.
  */
+function demoFlowEnd (day: string | undefined): { oauthPasswordFlowRetiredAt?: number } {
+  const at = day === undefined ? Number.NaN : Date.parse(`${day}T00:00:00Z`)
+  // not a day: the broker's configuration refuses it at start (exit 78), naming the variable
+  return Number.isFinite(at) ? { oauthPasswordFlowRetiredAt: at } : {}
+}
+
 export async function startDemo (baseEnv: NodeJS.ProcessEnv): Promise<Demo> {
   const sim = await startSimulator({
     loginPort: (baseEnv.PORT ?? DEFAULT_PORT) === DEFAULT_PORT ? DEFAULT_SIMULATOR_PORT : 0,
@@ -49,6 +55,9 @@ export async function startDemo (baseEnv: NodeJS.ProcessEnv): Promise<Demo> {
       lockout: { maxAttempts: 3, durationSeconds: 900 },
       users: [DEMO_USER],
       connectedApps: [{ ...DEMO_APP, clientCredentialsUser: DEMO_USER.username }],
+      // the demo org ends the username-password flow on the day the broker is told it ends (the
+      // announced 2027-02-20 unless FLOW_SUNSET_OAUTH_PASSWORD_DATE says another)
+      ...demoFlowEnd(baseEnv.FLOW_SUNSET_OAUTH_PASSWORD_DATE),
     }],
   })
   const dir = await mkdtemp(join(tmpdir(), 'sf-broker-demo-'))

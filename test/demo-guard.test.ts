@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { DEMO_ADMIN_KEY, DEMO_APP, DEMO_CALLER_KEY, DEMO_USER } from '../scripts/demo.ts'
 import { ALIVE_TRUSTED_MS } from '../src/sessions/rejection-check.ts'
 import { untilPrinted } from './support/child-output.ts'
-import { demoAddresses } from './support/demo-banner.ts'
+import { demoAddresses, demoCalendar } from './support/demo-banner.ts'
 import { outsideTap } from './support/outside-tap.ts'
 
 /**
@@ -22,7 +22,7 @@ const DEMO = fileURLToPath(new URL('../scripts/demo.ts', import.meta.url))
  */
 async function startDemo (t: Test, env: Record<string, string> = {}): Promise<{ child: ChildProcess, sim: string, base: string }> {
   const child = spawn(...outsideTap(process.execPath, [DEMO]), {
-    env: { PATH: process.env.PATH ?? '', PORT: '0', LOG_LEVEL: 'warn', SCHEDULER_ENABLED: 'false', ...env },
+    env: { PATH: process.env.PATH ?? '', PORT: '0', LOG_LEVEL: 'warn', SCHEDULER_ENABLED: 'false', ...demoCalendar(), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   t.teardown(() => { child.kill('SIGKILL') })

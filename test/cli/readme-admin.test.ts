@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
 import t, { type Test } from 'tap'
 import { outsideTap } from '../support/outside-tap.ts'
+import { demoCalendar } from '../support/demo-banner.ts'
 import { api } from './support.ts'
 
 /**
@@ -23,7 +24,7 @@ function journey (): string {
 }
 
 async function startDemo (t: Test): Promise<{ base: string, sim: string }> {
-  const demo = spawn(...outsideTap(process.execPath, [join(ROOT, 'scripts', 'demo.ts')]), { cwd: ROOT, env: { ...process.env, PORT: '0', LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'inherit'] })
+  const demo = spawn(...outsideTap(process.execPath, [join(ROOT, 'scripts', 'demo.ts')]), { cwd: ROOT, env: { ...process.env, PORT: '0', LOG_LEVEL: 'warn', ...demoCalendar() }, stdio: ['ignore', 'pipe', 'inherit'] })
   t.teardown(async () => {
     if (demo.exitCode === null) {
       demo.kill('SIGTERM')

@@ -8,3 +8,13 @@ export function demoAddresses (banner: string): { base: string, sim: string } {
   if (sim === undefined || base === undefined) throw new Error(`no addresses in the demo's banner: ${banner}`)
   return { base, sim }
 }
+
+/**
+ * The demo on any day as on the days before 2027-02-20: its username-password connection's flow ends
+ * 60 days ahead (inside health's 90-day warning), for the broker (FLOW_SUNSET_OAUTH_PASSWORD_DATE) and
+ * for the demo's simulator, which takes the same date. Past the real date both would refuse the flow,
+ * and a test of the README's journeys would start failing on a day of the calendar.
+ */
+export function demoCalendar (now = Date.now()): Record<string, string> {
+  return { FLOW_SUNSET_OAUTH_PASSWORD_DATE: new Date(now + 60 * 86_400_000).toISOString().slice(0, 10) }
+}
