@@ -1,6 +1,5 @@
 import t from 'tap'
 import { randomBytes } from 'node:crypto'
-import type { Command } from 'ioredis'
 import { FallbackSharedState } from '../../src/shared-state/fallback-state.ts'
 import type { RedisSettings } from '../../src/shared-state/redis-client.ts'
 import { RedisKeys } from '../../src/shared-state/redis-keys.ts'
@@ -9,6 +8,7 @@ import { SessionSealer } from '../../src/shared-state/session-crypto.ts'
 import type { CircuitState } from '../../src/shared-state/shared-state.ts'
 import { captureLogs } from '../support/log-capture.ts'
 import { startRedis } from '../support/redis.ts'
+import { betweenNextAnswer } from '../support/redis-interleave.ts'
 
 /**
  * A replica keeps a copy of each circuit it reads, and writes it back to Redis when Redis has none
@@ -45,22 +45,12 @@ for (const read of ['getCircuit', 'readMany'] as const) {
     const clearHeard = new Promise<void>((resolve) => { heard = resolve })
     replica.onEvent((e) => { if (e.type === 'circuit' && e.state === null) heard() })
     // the replica's read is answered by Redis before the clear, and reaches it after the clear was heard
-    const client = primary.client
-    const send = client.sendCommand.bind(client) as (c: Command) => Promise<unknown>
-    let armed = true
-    client.sendCommand = ((command: Command) => {
-      const answer = send(command)
-      if (!armed) return answer
-      armed = false
-      return answer.then(async (value) => {
-        // as LoginGate.clearCircuit does (an admin's successful validation, a new secret)
-        await other.clearCircuit('acme')
-        await other.publish({ type: 'circuit', connection: 'acme', state: null })
-        await clearHeard
-        return value
-      })
-    }) as typeof client.sendCommand
-    t.teardown(() => { client.sendCommand = send as typeof client.sendCommand })
+    betweenNextAnswer(t, primary.client, async () => {
+      // as LoginGate.clearCircuit does (an admin's successful validation, a new secret)
+      await other.clearCircuit('acme')
+      await other.publish({ type: 'circuit', connection: 'acme', state: null })
+      await clearHeard
+    })
 
     if (read === 'getCircuit') await replica.getCircuit('acme')
     else await replica.readMany([{ kind: 'circuit', connection: 'acme' }] as const)

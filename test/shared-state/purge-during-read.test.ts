@@ -1,6 +1,5 @@
 import t from 'tap'
 import { randomBytes } from 'node:crypto'
-import type { Command } from 'ioredis'
 import { FallbackSharedState } from '../../src/shared-state/fallback-state.ts'
 import type { RedisSettings } from '../../src/shared-state/redis-client.ts'
 import { RedisSharedState } from '../../src/shared-state/redis-state.ts'
@@ -8,6 +7,7 @@ import { SessionSealer } from '../../src/shared-state/session-crypto.ts'
 import type { CachedSession } from '../../src/shared-state/shared-state.ts'
 import { captureLogs } from '../support/log-capture.ts'
 import { startRedis } from '../support/redis.ts'
+import { betweenNextAnswer } from '../support/redis-interleave.ts'
 import { until } from '../support/redis-topologies.ts'
 
 /**
@@ -43,21 +43,11 @@ for (const read of ['getSession', 'readMany'] as const) {
     const purgeHeard = new Promise<void>((resolve) => { heard = resolve })
     replica.onEvent((e) => { if (e.type === 'purge') heard() })
     // the replica's read is answered by Redis before the purge, and reaches it after the purge was heard
-    const client = primary.client
-    const send = client.sendCommand.bind(client) as (c: Command) => Promise<unknown>
-    let armed = true
-    client.sendCommand = ((command: Command) => {
-      const answer = send(command)
-      if (!armed) return answer
-      armed = false
-      return answer.then(async (value) => {
-        await other.purgeSessions('acme')
-        await other.publish({ type: 'purge', connection: 'acme' })
-        await purgeHeard
-        return value
-      })
-    }) as typeof client.sendCommand
-    t.teardown(() => { client.sendCommand = send as typeof client.sendCommand })
+    betweenNextAnswer(t, primary.client, async () => {
+      await other.purgeSessions('acme')
+      await other.publish({ type: 'purge', connection: 'acme' })
+      await purgeHeard
+    })
 
     if (read === 'getSession') await replica.getSession('acme', 1)
     else await replica.readMany([{ kind: 'session', connection: 'acme', secretVersion: 1 }] as const)

@@ -1,12 +1,12 @@
 import t, { type Test } from 'tap'
 import { randomBytes } from 'node:crypto'
-import type { Command } from 'ioredis'
 import type { RedisSettings } from '../../src/shared-state/redis-client.ts'
 import { RedisSharedState } from '../../src/shared-state/redis-state.ts'
 import { SessionSealer } from '../../src/shared-state/session-crypto.ts'
 import type { CachedSession } from '../../src/shared-state/shared-state.ts'
 import { captureLogs } from '../support/log-capture.ts'
 import { startRedis } from '../support/redis.ts'
+import { betweenNextAnswer } from '../support/redis-interleave.ts'
 import { RedisClusterSet } from '../support/redis-topologies.ts'
 
 /**
@@ -38,19 +38,9 @@ async function contract (t: Test, settings: Partial<RedisSettings>, cachedKeys: 
     t.test(`the stored session is of version ${version}; version 1 was cached before`, async (t) => {
       await storing.storeSession('acme', session('old-v1', 1))
       // the other replica's login stores its session right after the purge's first command is answered
-      const client = purging.client
-      const send = client.sendCommand.bind(client) as (c: Command) => Promise<unknown>
-      let armed = true
-      client.sendCommand = ((command: Command) => {
-        const answer = send(command)
-        if (!armed) return answer
-        armed = false
-        return answer.then(async (value) => {
-          await storing.storeSession('acme', session(`new-v${version}`, version))
-          return value
-        })
-      }) as typeof client.sendCommand
-      t.teardown(() => { client.sendCommand = send as typeof client.sendCommand })
+      betweenNextAnswer(t, purging.client, async () => {
+        await storing.storeSession('acme', session(`new-v${version}`, version))
+      })
 
       const first = await purging.purgeSessions('acme')
       const second = await purging.purgeSessions('acme')
