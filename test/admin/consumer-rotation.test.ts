@@ -34,6 +34,18 @@ async function twoReplicas (t: Teardown, env: Record<string, string> = {}) {
 }
 
 /** Callers asking both replicas for sessions without pause, until stopped: every status kept. */
+/** A broker with two orgs at the simulator: acme, and globex with an app of its own; `globex` is a client-credentials definition for globex's app. */
+async function acmeAndGlobex (t: Teardown) {
+  const GLOBEX_KEY = '3MVG9globex.consumer.key'
+  const sim = await startSim(t, [acmeOrg(), acmeOrg({ key: 'globex', connectedApps: [{ clientId: GLOBEX_KEY, clientSecret: 'globex-secret-0123456789', certificatePem: KEYS.certificatePem, clientCredentialsUser: ACME.username }] })])
+  const store = await tempFileStore(t)
+  const principals = testPrincipals(['acme'], 1_000_000)
+  const { app } = await buildTestApp(t, { secretStore: store, principals })
+  const admin = (method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, payload?: object) => app.inject({ method, url, payload, headers: bearer(principals.adminKey) })
+  const globex = { ...acmeDefinition(sim), loginUrl: sim.myDomainUrl('globex'), clientId: GLOBEX_KEY, clientSecret: 'globex-secret-0123456789' }
+  return { sim, store, admin, globex }
+}
+
 function load (session: (i: number) => Promise<{ statusCode: number }>) {
   const statuses: number[] = []
   const run = { on: true }
@@ -250,12 +262,7 @@ t.test('a connection written between validation and complete: complete refuses, 
 })
 
 t.test('a deleted connection takes its consumer rotation with it: a new connection of that name inherits no state and no staged secret', async (t) => {
-  const GLOBEX_KEY = '3MVG9globex.consumer.key'
-  const sim = await startSim(t, [acmeOrg(), acmeOrg({ key: 'globex', connectedApps: [{ clientId: GLOBEX_KEY, clientSecret: 'globex-secret-0123456789', certificatePem: KEYS.certificatePem, clientCredentialsUser: ACME.username }] })])
-  const store = await tempFileStore(t)
-  const principals = testPrincipals(['acme'], 1_000_000)
-  const { app } = await buildTestApp(t, { secretStore: store, principals })
-  const admin = (method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, payload?: object) => app.inject({ method, url, payload, headers: bearer(principals.adminKey) })
+  const { sim, store, admin, globex } = await acmeAndGlobex(t)
   t.equal((await admin('PUT', '/v1/admin/connections/acme', acmeDefinition(sim))).statusCode, 201)
   t.equal((await admin('POST', ROTATION, { mode: 'setup' })).statusCode, 201)
   const staged = await setup(sim, 'POST', '/staged') as { consumerKey: string, consumerSecret: string }
@@ -267,7 +274,6 @@ t.test('a deleted connection takes its consumer rotation with it: a new connecti
   t.equal(await store.folder('_consumer-rotations').read('acme'), null, 'the staged secret is gone with the connection')
 
   // the name is reused for another org's app
-  const globex = { ...acmeDefinition(sim), loginUrl: sim.myDomainUrl('globex'), clientId: GLOBEX_KEY, clientSecret: 'globex-secret-0123456789' }
   t.equal((await admin('PUT', '/v1/admin/connections/acme', globex)).statusCode, 201)
   t.equal((await admin('GET', ROTATION)).statusCode, 404, 'no rotation under way for the new connection')
   t.equal((await admin('GET', `${ROTATION}/policy`)).statusCode, 404, "no schedule with the deleted connection's app")
@@ -279,13 +285,7 @@ t.test('a deleted connection takes its consumer rotation with it: a new connecti
 })
 
 t.test('a connection moved to another host during a rotation: neither the staged pair nor the replaced one is sent to the new host', async (t) => {
-  const GLOBEX_KEY = '3MVG9globex.consumer.key'
-  const sim = await startSim(t, [acmeOrg(), acmeOrg({ key: 'globex', connectedApps: [{ clientId: GLOBEX_KEY, clientSecret: 'globex-secret-0123456789', certificatePem: KEYS.certificatePem, clientCredentialsUser: ACME.username }] })])
-  const store = await tempFileStore(t)
-  const principals = testPrincipals(['acme'], 1_000_000)
-  const { app } = await buildTestApp(t, { secretStore: store, principals })
-  const admin = (method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, payload?: object) => app.inject({ method, url, payload, headers: bearer(principals.adminKey) })
-  const globex = { ...acmeDefinition(sim), loginUrl: sim.myDomainUrl('globex'), clientId: GLOBEX_KEY, clientSecret: 'globex-secret-0123456789' }
+  const { sim, admin, globex } = await acmeAndGlobex(t)
 
   // staged and validated, then the connection is pointed at another org's app (a PUT, not a delete)
   t.equal((await admin('PUT', '/v1/admin/connections/acme', acmeDefinition(sim))).statusCode, 201)

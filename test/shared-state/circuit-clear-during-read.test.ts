@@ -1,14 +1,7 @@
 import t from 'tap'
-import { randomBytes } from 'node:crypto'
-import { FallbackSharedState } from '../../src/shared-state/fallback-state.ts'
-import type { RedisSettings } from '../../src/shared-state/redis-client.ts'
 import { RedisKeys } from '../../src/shared-state/redis-keys.ts'
-import { RedisSharedState } from '../../src/shared-state/redis-state.ts'
-import { SessionSealer } from '../../src/shared-state/session-crypto.ts'
 import type { CircuitState } from '../../src/shared-state/shared-state.ts'
-import { captureLogs } from '../support/log-capture.ts'
-import { startRedis } from '../support/redis.ts'
-import { betweenNextAnswer } from '../support/redis-interleave.ts'
+import { betweenNextAnswer, replicaBesideAnother } from '../support/redis-interleave.ts'
 
 /**
  * A replica keeps a copy of each circuit it reads, and writes it back to Redis when Redis has none
@@ -28,17 +21,7 @@ const open: CircuitState = {
 
 for (const read of ['getCircuit', 'readMany'] as const) {
   t.test(`a circuit cleared during a ${read} stays cleared`, async (t) => {
-    const redis = await startRedis()
-    t.teardown(() => redis.close())
-    const logs = captureLogs('info')
-    const make = () => new RedisSharedState({ redis: { REDIS_URL: redis.url } as RedisSettings, keyPrefix: 'p:', sealer: new SessionSealer(randomBytes(32)), logger: logs.logger })
-    const other = make()
-    t.teardown(() => other.close())
-    const primary = make()
-    const replica = new FallbackSharedState(primary, logs.logger)
-    t.teardown(() => replica.close())
-    await other.firstConnect(5000)
-    await primary.firstConnect(5000)
+    const { redis, other, primary, replica } = await replicaBesideAnother(t)
     await other.putCircuit('acme', open)
 
     let heard = () => {}

@@ -1,13 +1,6 @@
 import t from 'tap'
-import { randomBytes } from 'node:crypto'
-import { FallbackSharedState } from '../../src/shared-state/fallback-state.ts'
-import type { RedisSettings } from '../../src/shared-state/redis-client.ts'
-import { RedisSharedState } from '../../src/shared-state/redis-state.ts'
-import { SessionSealer } from '../../src/shared-state/session-crypto.ts'
 import type { CachedSession } from '../../src/shared-state/shared-state.ts'
-import { captureLogs } from '../support/log-capture.ts'
-import { startRedis } from '../support/redis.ts'
-import { betweenNextAnswer } from '../support/redis-interleave.ts'
+import { betweenNextAnswer, replicaBesideAnother } from '../support/redis-interleave.ts'
 import { until } from '../support/redis-topologies.ts'
 
 /**
@@ -25,18 +18,7 @@ const session: CachedSession = {
 
 for (const read of ['getSession', 'readMany'] as const) {
   t.test(`a purge heard during a ${read} leaves no copy behind for an outage`, async (t) => {
-    const redis = await startRedis()
-    t.teardown(() => redis.close())
-    const logs = captureLogs('info')
-    const sealer = new SessionSealer(randomBytes(32))
-    const make = () => new RedisSharedState({ redis: { REDIS_URL: redis.url } as RedisSettings, keyPrefix: 'p:', sealer, logger: logs.logger })
-    const other = make()
-    t.teardown(() => other.close())
-    const primary = make()
-    const replica = new FallbackSharedState(primary, logs.logger)
-    t.teardown(() => replica.close())
-    await other.firstConnect(5000)
-    await primary.firstConnect(5000)
+    const { redis, other, primary, replica } = await replicaBesideAnother(t)
     await other.storeSession('acme', session)
 
     let heard = () => {}

@@ -1,5 +1,12 @@
+import { randomBytes } from 'node:crypto'
 import type { Command } from 'ioredis'
+import { FallbackSharedState } from '../../src/shared-state/fallback-state.ts'
+import type { RedisSettings } from '../../src/shared-state/redis-client.ts'
+import { RedisSharedState } from '../../src/shared-state/redis-state.ts'
+import { SessionSealer } from '../../src/shared-state/session-crypto.ts'
 import type { Teardown } from '../helper.ts'
+import { captureLogs } from './log-capture.ts'
+import { startRedis, type TestRedis } from './redis.ts'
 
 interface CommandSender { sendCommand: (command: Command) => unknown }
 
@@ -22,4 +29,25 @@ export function betweenNextAnswer (t: Teardown, client: CommandSender, between: 
     })
   }) as CommandSender['sendCommand']
   t.teardown(() => { client.sendCommand = send })
+}
+
+/**
+ * Two replicas on a Redis of their own, both connected: `other` speaks to Redis alone; `replica` is
+ * one as the broker builds it, Redis (`primary`, whose client a test interleaves) with its copy in
+ * process memory. One session key for both, as a fleet has.
+ */
+export async function replicaBesideAnother (t: Teardown): Promise<{ redis: TestRedis, other: RedisSharedState, primary: RedisSharedState, replica: FallbackSharedState }> {
+  const redis = await startRedis()
+  t.teardown(() => redis.close())
+  const logs = captureLogs('info')
+  const sealer = new SessionSealer(randomBytes(32))
+  const make = () => new RedisSharedState({ redis: { REDIS_URL: redis.url } as RedisSettings, keyPrefix: 'p:', sealer, logger: logs.logger })
+  const other = make()
+  t.teardown(() => other.close())
+  const primary = make()
+  const replica = new FallbackSharedState(primary, logs.logger)
+  t.teardown(() => replica.close())
+  await other.firstConnect(5000)
+  await primary.firstConnect(5000)
+  return { redis, other, primary, replica }
 }
