@@ -1,7 +1,6 @@
 import t from 'tap'
-import { ACME, acmeDefinition, acmeOrg, bearer, buildTestApp, startSim, tempFileStore } from '../helper.ts'
-import { startRedis } from '../support/redis.ts'
-import { testPrincipals } from '../support/principals.ts'
+import { acmeDefinition, bearer } from '../helper.ts'
+import { soapFleetLockingAtThree } from '../support/guard-fleet.ts'
 import { RedisKeys } from '../../src/shared-state/redis-keys.ts'
 import { loginBudgetWindow, loginGuardDoc } from '../../src/shared-state/state-names.ts'
 import { loginIdentity } from '../../src/sessions/login-identity.ts'
@@ -11,16 +10,9 @@ import { until } from '../support/redis-topologies.ts'
 // was judging the login) is kept in that replica's memory, and written back to Redis as soon as the
 // replica reaches it again: the other replicas then know it before they send a password.
 t.test('a failure counted while Redis was unreachable is written back when it answers again: no other replica sends one more', async (t) => {
-  const sim = await startSim(t, [acmeOrg({ lockout: { maxAttempts: 3, durationSeconds: 900 } })])
-  const redis = await startRedis()
-  t.teardown(() => redis.close())
-  const store = await tempFileStore(t)
-  const principals = testPrincipals(['*'], 100_000)
-  const env = { REVOKED_SESSION_LOGIN_INTERVAL_SECONDS: '0', LOGIN_RETRIES: '0' }
-  const a = (await buildTestApp(t, { redisUrl: redis.url, secretStore: store, principals, env })).app
-  const b = (await buildTestApp(t, { redisUrl: redis.url, secretStore: store, principals, env })).app
-  await store.write('acme', acmeDefinition(sim, 'soap'), 0)
-  const user = sim.org('acme').users.get(ACME.username)!
+  const { sim, redis, principals, replica, user } = await soapFleetLockingAtThree(t)
+  const a = await replica()
+  const b = await replica()
   const session = (app: typeof a) => app.inject({ method: 'POST', url: '/v1/connections/acme/session', headers: bearer(principals.billingKey) })
 
   // one failure, counted fleet-wide: an admin's wrong candidate

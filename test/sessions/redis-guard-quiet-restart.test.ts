@@ -1,7 +1,6 @@
 import t from 'tap'
-import { ACME, acmeDefinition, acmeOrg, bearer, buildTestApp, startSim, tempFileStore } from '../helper.ts'
-import { startRedis } from '../support/redis.ts'
-import { testPrincipals } from '../support/principals.ts'
+import { acmeDefinition, bearer } from '../helper.ts'
+import { soapFleetLockingAtThree } from '../support/guard-fleet.ts'
 import { RedisKeys } from '../../src/shared-state/redis-keys.ts'
 import { loginGuardDoc } from '../../src/shared-state/state-names.ts'
 import { loginIdentity } from '../../src/sessions/login-identity.ts'
@@ -12,15 +11,8 @@ import { until } from '../support/redis-topologies.ts'
 // written back all the same, so a replica that never heard it (started since) sends no password
 // that would lock the user out.
 t.test('Redis restarted empty while a replica was quiet: its count is written back, and a new replica sends no password', async (t) => {
-  const sim = await startSim(t, [acmeOrg({ lockout: { maxAttempts: 3, durationSeconds: 900 } })])
-  const redis = await startRedis()
-  t.teardown(() => redis.close())
-  const store = await tempFileStore(t)
-  const principals = testPrincipals(['*'], 100_000)
-  const env = { REVOKED_SESSION_LOGIN_INTERVAL_SECONDS: '0', LOGIN_RETRIES: '0' }
-  const a = (await buildTestApp(t, { redisUrl: redis.url, secretStore: store, principals, env })).app
-  await store.write('acme', acmeDefinition(sim, 'soap'), 0)
-  const user = sim.org('acme').users.get(ACME.username)!
+  const { sim, redis, principals, replica, user } = await soapFleetLockingAtThree(t)
+  const a = await replica()
 
   // two failures, counted by replica A: two admins' wrong candidates; one more would lock the user
   for (const password of ['typo-1', 'typo-2']) {
@@ -43,7 +35,7 @@ t.test('Redis restarted empty while a replica was quiet: its count is written ba
   }, 10_000)
 
   // a replica started since, which never heard the count
-  const c = (await buildTestApp(t, { redisUrl: redis.url, secretStore: store, principals, env })).app
+  const c = await replica()
   const fromC = await c.inject({ method: 'POST', url: '/v1/connections/acme/session', headers: bearer(principals.billingKey) })
   t.equal(fromC.statusCode, 429, 'C sends no password: one more could lock the user')
   t.equal(fromC.json().code, 'login_guarded')
