@@ -278,12 +278,7 @@ function checkLoginUrlAllowlist (c: Config): void {
 function checkProxyUrls (c: Config): void {
   for (const variable of ['HTTPS_PROXY', 'HTTP_PROXY'] as const) {
     const value = c[variable]
-    if (value === undefined) continue
-    let url: URL | undefined
-    try {
-      url = new URL(value)
-    } catch {}
-    if (url === undefined || url.hostname === '' || url.port === '0') {
+    if (value !== undefined && !connectable(value)) {
       throw new ConfigError(`invalid ${variable}: not a URL with a host and a port from 1 to 65535; use http://<proxy host>:<port>, e.g. http://proxy.corp:3128`)
     }
   }
