@@ -1,10 +1,8 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { BUDGET_WINDOW_MS } from '../sessions/login-budget.ts'
 import type { LoginObserver } from '../sessions/login-gate.ts'
 import type { SessionObserver } from '../sessions/session-service.ts'
 import { RouteHistogram } from './route-histogram.ts'
-
-/** Salesforce's login limit is per user per rolling hour */
-const LOGIN_WINDOW_MS = 3_600_000
 
 /**
  * The broker's Prometheus metrics, in a registry of its own (not prom-client's global one) so
@@ -160,7 +158,7 @@ export class BrokerMetrics {
   private refreshLoginCounts (): void {
     const now = this.now()
     for (const [connection, count] of this.loginCounts) {
-      if (now - count.at < LOGIN_WINDOW_MS) continue
+      if (now - count.at < BUDGET_WINDOW_MS) continue
       this.loginCounts.delete(connection)
       this.loginsUsed.remove({ connection })
     }
