@@ -14,8 +14,11 @@ export class FallbackSharedState implements SharedState {
   readonly local = new MemorySharedState()
   private readonly logger: Logger
   private degraded = false
-  /** connections whose purge did not reach Redis: replayed (purge + event) when it is back */
-  private readonly pendingPurges = new Set<string>()
+  /**
+   * Connections whose purge did not reach Redis, with when the latest was made: replayed (purge +
+   * event) when it is back, taking only the sessions stored before then
+   */
+  private readonly pendingPurges = new Map<string, number>()
   /**
    * Entries of the shared logs (the audit streams, dead letters) that did not reach Redis, per log, in
    * order: appended there when it is back, so what a replica recorded during an outage does not
@@ -140,10 +143,12 @@ export class FallbackSharedState implements SharedState {
   private async replayPending (): Promise<void> {
     this.replaying = true
     try {
-      for (const c of [...this.pendingPurges]) {
-        await this.primary.purgeSessions(c)
+      for (const [c, madeAt] of [...this.pendingPurges]) {
+        // not what the fleet cached since: a login's session, or the adopted one of the rotation that purged
+        await this.primary.purgeSessions(c, madeAt)
         await this.primary.publish({ type: 'purge', connection: c })
-        this.pendingPurges.delete(c)
+        // a purge made again meanwhile stays pending
+        if (this.pendingPurges.get(c) === madeAt) this.pendingPurges.delete(c)
         this.logger.info({ connection: c }, 'purge made while redis was down completed fleet-wide')
       }
       for (const [name, held] of [...this.pendingAppends]) {
@@ -230,9 +235,10 @@ export class FallbackSharedState implements SharedState {
     }
   }
 
-  purgeSessions (c: string): Promise<CachedSession[]> {
+  purgeSessions (c: string, storedBefore?: number): Promise<CachedSession[]> {
+    const madeAt = Date.now()
     this.purged(c)
-    return this.takeFromBoth('purgeSessions', s => s.purgeSessions(c), () => { this.pendingPurges.add(c) })
+    return this.takeFromBoth('purgeSessions', s => s.purgeSessions(c, storedBefore), () => { this.pendingPurges.set(c, storedBefore ?? madeAt) })
   }
 
   /**
@@ -412,7 +418,7 @@ export class FallbackSharedState implements SharedState {
     } catch (err) {
       // nobody was told: a purge is announced again once Redis answers, and the answer says it is pending
       this.markDegraded('publish', err)
-      if (event.type === 'purge') this.pendingPurges.add(event.connection)
+      if (event.type === 'purge') this.pendingPurges.set(event.connection, Date.now())
       await this.local.publish(event)
       return { unconfirmed: Promise.resolve(null) }
     }

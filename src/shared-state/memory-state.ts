@@ -16,6 +16,8 @@ const MAX_STREAM_IN_MEMORY = 1000
 export class MemorySharedState implements SharedState {
   readonly kind = 'memory' as const
   private readonly sessions = new Map<string, Map<number, CachedSession>>()
+  /** when each cached entry was put here (purgeSessions' storedBefore) */
+  private readonly storedAt = new WeakMap<CachedSession, number>()
   private readonly leases = new Map<string, Expiring<string>>()
   private readonly circuits = new Map<string, CircuitState>()
   private readonly docs = new Map<string, Expiring<unknown>>()
@@ -46,6 +48,7 @@ export class MemorySharedState implements SharedState {
       this.sessions.set(connection, byVersion)
     }
     byVersion.set(entry.secretVersion, entry)
+    this.storedAt.set(entry, Date.now())
   }
 
   async storeSession (connection: string, entry: CachedSession): Promise<void> {
@@ -57,9 +60,12 @@ export class MemorySharedState implements SharedState {
     return await readOneByOne(this, reads) as { -readonly [K in keyof R]: StateReadValue<R[K]> }
   }
 
-  async purgeSessions (connection: string): Promise<CachedSession[]> {
-    const removed = [...(this.sessions.get(connection)?.values() ?? [])]
-    this.sessions.delete(connection)
+  async purgeSessions (connection: string, storedBefore?: number): Promise<CachedSession[]> {
+    const byVersion = this.sessions.get(connection)
+    if (!byVersion) return []
+    const removed = [...byVersion.values()].filter(e => storedBefore === undefined || (this.storedAt.get(e) ?? 0) < storedBefore)
+    for (const entry of removed) byVersion.delete(entry.secretVersion)
+    if (byVersion.size === 0) this.sessions.delete(connection)
     return removed
   }
 

@@ -85,6 +85,33 @@ end
 return out`
 
 /**
+ * PURGE_INDEXED for the keys (KEYS[2..]) whose value is still the one read (ARGV[i - 1], '' for a key
+ * that had none): each deleted and taken out of the index (KEYS[1]), its value answered; a key written
+ * since is left as it is (false).
+ */
+const PURGE_UNCHANGED = `
+local out = {}
+for i = 2, #KEYS do
+  local value = redis.call('get', KEYS[i])
+  if (value or '') == ARGV[i - 1] then
+    out[i - 1] = value
+    redis.call('del', KEYS[i])
+    redis.call('srem', KEYS[1], KEYS[i])
+  else
+    out[i - 1] = false
+  end
+end
+return out`
+
+/** The cached copy of a session: the entry, and when it was stored (absent in copies older releases wrote). */
+type StoredSession = CachedSession & { storedAt?: number }
+
+function parseCached (plain: string): { entry: CachedSession, storedAt: number | undefined } {
+  const { storedAt, ...entry } = JSON.parse(plain) as StoredSession
+  return { entry, storedAt }
+}
+
+/**
  * Entries appended to a stream (KEYS[1]) in one command: each with the count limit (ARGV[1], approximate:
  * whole nodes go), then, when ARGV[2] is not empty, everything older than that id trimmed, exact (XADD
  * takes only one of MAXLEN and MINID); the entries are ARGV[3..].
@@ -309,7 +336,7 @@ export class RedisSharedState implements SharedState {
       this.logger.warn({ connection }, 'cached session could not be decrypted; ignoring it')
       return null
     }
-    const entry = JSON.parse(plain) as CachedSession
+    const { entry } = parseCached(plain)
     return entry.validUntil > Date.now() ? entry : null
   }
 
@@ -321,8 +348,10 @@ export class RedisSharedState implements SharedState {
     const ttl = Math.max(1, entry.validUntil - now)
     const alive = Math.max(1, entry.realEnd - now)
     const plain = JSON.stringify(entry)
+    // the cached copy says when it was stored: a purge replayed after an outage takes only what it would have taken
+    const cached = JSON.stringify({ ...entry, storedAt: now } satisfies StoredSession)
     await this.client.eval(STORE_SESSION, 3, key, this.sessionIndexKey(connection), issued,
-      this.sealer.seal(plain, key), String(ttl), field, this.sealer.seal(plain, `${issued}#${field}`), String(alive), String(now))
+      this.sealer.seal(cached, key), String(ttl), field, this.sealer.seal(plain, `${issued}#${field}`), String(alive), String(now))
   }
 
   /**
@@ -369,16 +398,42 @@ export class RedisSharedState implements SharedState {
    * replica stores meanwhile is either read and deleted by it (the same key) or stays indexed for the
    * next purge. Deleting the whole index instead left such a session cached where no purge finds it.
    */
-  async purgeSessions (connection: string): Promise<CachedSession[]> {
+  async purgeSessions (connection: string, storedBefore?: number): Promise<CachedSession[]> {
     const indexKey = this.sessionIndexKey(connection)
     const keys = await this.client.smembers(indexKey)
     if (keys.length === 0) return []
+    if (storedBefore !== undefined) return this.purgeStoredBefore(indexKey, keys, storedBefore)
     const values = await this.client.eval(PURGE_INDEXED, 1 + keys.length, indexKey, ...keys) as Array<string | null>
+    return this.openPurged(keys, values)
+  }
+
+  /**
+   * A purge made again after Redis failed it (FallbackSharedState's replay): the sessions stored before
+   * it was first made, each only if it is still the value read (PURGE_UNCHANGED). One stored since, by
+   * a login anywhere or a rotation's adopted session, stays: it is what the fleet serves now. A copy
+   * without storedAt (written by an older release) or that cannot be opened counts as older. Each
+   * replica's clock stamps what it stores: a skew between them (NTP keeps it to milliseconds) moves
+   * the line by as much.
+   */
+  private async purgeStoredBefore (indexKey: string, keys: string[], storedBefore: number): Promise<CachedSession[]> {
+    const values = await this.client.mget(...keys) as Array<string | null>
+    const older = keys.flatMap((key, i) => {
+      const sealed = values[i]
+      const plain = sealed ? this.sealer.open(sealed, key) : null
+      const storedAt = plain === null ? undefined : parseCached(plain).storedAt
+      return storedAt !== undefined && storedAt >= storedBefore ? [] : [{ key, sealed: sealed ?? '' }]
+    })
+    if (older.length === 0) return []
+    const taken = await this.client.eval(PURGE_UNCHANGED, 1 + older.length, indexKey, ...older.map(o => o.key), ...older.map(o => o.sealed)) as Array<string | null>
+    return this.openPurged(older.map(o => o.key), taken)
+  }
+
+  private openPurged (keys: string[], values: Array<string | null>): CachedSession[] {
     const removed: CachedSession[] = []
     keys.forEach((key, i) => {
       const sealed = values[i]
       const plain = sealed ? this.sealer.open(sealed, key) : null
-      if (plain) removed.push(JSON.parse(plain) as CachedSession)
+      if (plain) removed.push(parseCached(plain).entry)
     })
     return removed
   }

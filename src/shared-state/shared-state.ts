@@ -69,8 +69,12 @@ export interface SessionCache {
    * the kill switch must reach it even after a rotation or an adopted session replaced it in the cache.
    */
   storeSession (connection: string, entry: CachedSession): Promise<void>
-  /** Drops every cached session of the connection (all secret versions) and returns them (for revocation). */
-  purgeSessions (connection: string): Promise<CachedSession[]>
+  /**
+   * Drops every cached session of the connection (all secret versions) and returns them (for
+   * revocation); with `storedBefore` (epoch ms), only those stored before then: a purge made again
+   * after Redis failed it, which must not take what the fleet cached since.
+   */
+  purgeSessions (connection: string, storedBefore?: number): Promise<CachedSession[]>
   /** Every remembered session of the connection still alive (before its realEnd), forgotten as it is returned. */
   takeIssued (connection: string): Promise<CachedSession[]>
 }
