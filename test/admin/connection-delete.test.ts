@@ -2,13 +2,16 @@ import t from 'tap'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { acmeDefinition, bearer, buildTestApp, startSim } from '../helper.ts'
+import { testPrincipals } from '../support/principals.ts'
 
 // "A deleted connection's sessions must stop working, not just stop being handed out": also the
 // session a caller asked for while the delete was under way, which must not be a fresh login with
 // the secret being deleted that nobody revokes.
 t.test('sessions asked for while a connection is deleted are all dead at Salesforce once the delete answered', async (t) => {
   const sim = await startSim(t)
-  const { app, principals } = await buildTestApp(t)
+  // the callers ask as fast as answers come until the delete is done: on a slow machine that is more
+  // than a caller's default rate, and the last answer must be the delete's 404, not a 429
+  const { app, principals } = await buildTestApp(t, { principals: testPrincipals(['acme'], 1_000_000) })
   const admin = bearer(principals.adminKey)
   t.equal((await app.inject({ method: 'PUT', url: '/v1/admin/connections/acme', payload: acmeDefinition(sim, 'client_credentials'), headers: admin })).statusCode, 201)
   const ask = () => app.inject({ method: 'POST', url: '/v1/connections/acme/session', headers: bearer(principals.billingKey) })
