@@ -1,7 +1,9 @@
 import t from 'tap'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { Agent, request } from 'node:http'
+import { existsSync, readFileSync } from 'node:fs'
+import { Agent, createServer, request } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { DEMO_CALLER_KEY } from '../scripts/demo.ts'
 import { untilPrinted } from './support/child-output.ts'
 import { demoAddresses } from './support/demo-banner.ts'
@@ -66,6 +68,35 @@ t.test('a HOST the broker cannot listen on stops it with one line naming HOST (e
     t.equal(code, 78, `${host}: a configuration error`)
     t.match(p.err(), /^sf-broker: configuration error: invalid HOST: the broker cannot listen on it \([A-Z_]+\); use an address of this machine/m, host)
   }
+})
+
+t.test('a PORT another process holds stops the broker with one line naming PORT (exit 78), not a library error', async (t) => {
+  const holder = createServer()
+  await new Promise<void>(resolve => holder.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { holder.close() })
+  const { port } = holder.address() as AddressInfo
+  const p = run([], { PORT: String(port), HOST: '127.0.0.1', SECRET_STORE: 'file', FILE_STORE_KEY: Buffer.alloc(32).toString('base64'), PRINCIPALS_JSON: '{"principals":[]}', SHARED_STATE: 'memory' }, { hooks: false })
+  const [code] = await once(p.child, 'close')
+  t.equal(code, 78)
+  t.equal(p.err().trim().split('\n').length, 1, p.err())
+  t.match(p.err(), /^sf-broker: configuration error: invalid PORT: another process listens on it \(EADDRINUSE\); stop that process or set PORT to a free port/)
+})
+
+// root may listen below 1024: the broker runs without CAP_NET_BIND_SERVICE then, as the image's user does
+const asRoot = process.getuid?.() === 0
+const privilegedBelow = existsSync('/proc/sys/net/ipv4/ip_unprivileged_port_start') ? Number(readFileSync('/proc/sys/net/ipv4/ip_unprivileged_port_start', 'utf8')) : 0
+const cannotDropPrivilege = privilegedBelow <= 1023 ? 'this machine lets any process listen below 1024' : asRoot && !existsSync('/usr/bin/setpriv') ? 'no setpriv to run without CAP_NET_BIND_SERVICE' : false
+
+t.test('a PORT below 1024 without the right to it stops the broker with one line naming PORT (exit 78)', { skip: cannotDropPrivilege }, async (t) => {
+  const env = { PORT: '1023', HOST: '127.0.0.1', SECRET_STORE: 'file', FILE_STORE_KEY: Buffer.alloc(32).toString('base64'), PRINCIPALS_JSON: '{"principals":[]}', SHARED_STATE: 'memory' }
+  const [command, argv] = outsideTap(process.execPath, [SERVER])
+  const [runAs, args] = asRoot ? ['/usr/bin/setpriv', ['--bounding-set', '-net_bind_service', '--inh-caps', '-net_bind_service', command, ...argv]] : [command, argv]
+  const child = spawn(runAs, args, { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'ignore', 'pipe'] })
+  let stderr = ''
+  child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
+  const [code] = await once(child, 'close')
+  t.equal(code, 78, stderr)
+  t.match(stderr, /^sf-broker: configuration error: invalid PORT: this process may not listen on it \(EACCES\): ports below 1024 need root or CAP_NET_BIND_SERVICE/)
 })
 
 t.test('the production entry has no demo: --demo names the checkout command instead of starting', async (t) => {
