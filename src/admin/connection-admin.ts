@@ -120,8 +120,9 @@ export class ConnectionAdmin {
     const current = await this.mustRead(name)
     const target = await this.opts.store.read(name, version)
     if (!target) throw new DomainError('not_found', `version ${version} of "${name}" does not exist or was deleted`, { connection: name })
-    if (version === current.version) throw new DomainError('bad_request', `version ${version} is already the current version`, { connection: name })
+    // a stale If-Match first (RFC 9110 §13.2.2: preconditions before the method's own checks): the admin must read again
     await this.checkIfMatch(name, current.version, ctx, 'connection.rollback')
+    if (version === current.version) throw new DomainError('bad_request', `version ${version} is already the current version`, { connection: name })
     const stored = await this.validateAndWrite(name, target.definition, current.version, ctx, 'connection.rollback', { fromVersion: current.version, targetVersion: version })
     return this.withPending(await this.metadata(stored), stored.unconfirmed)
   }

@@ -200,6 +200,19 @@ t.test('concurrent rotations: one wins, the other gets 409', async (t) => {
   t.equal(stale.statusCode, 409, 'If-Match of an old version')
 })
 
+t.test('a rollback with a stale If-Match gets 409 whatever its target, not a 400 about the target', async (t) => {
+  // RFC 9110 §13.2.2: the precondition is evaluated before the method's own checks
+  const { sim, admin } = await setup(t)
+  await admin('PUT', `${ADMIN}/acme`, acmeDefinition(sim, 'client_credentials'))
+  t.equal((await admin('PATCH', `${ADMIN}/acme/credentials`, { clientSecret: ACME.clientSecret })).statusCode, 200)
+  // two admins read version 2; the first rolls back to version 1, written as version 3
+  t.equal((await admin('POST', `${ADMIN}/acme/rollback`, { version: 1 }, { 'if-match': '"2"' })).statusCode, 200)
+  // the second, still on version 2, names the version it now sees listed
+  const second = await admin('POST', `${ADMIN}/acme/rollback`, { version: 3 }, { 'if-match': '"2"' })
+  t.equal(second.statusCode, 409, second.body)
+  t.equal(second.json().currentVersion, 3, 'the answer names the version to read')
+})
+
 t.test('input checks: flow requirements, login URL safety, admin-only, strict names', async (t) => {
   const { sim, admin, app, principals } = await setup(t)
   const missing = await admin('PUT', `${ADMIN}/acme`, { ...acmeDefinition(sim, 'jwt_bearer'), privateKey: undefined })
