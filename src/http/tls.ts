@@ -1,8 +1,8 @@
-import { createPrivateKey } from 'node:crypto'
 import { readFileSync, unwatchFile, watchFile } from 'node:fs'
-import { createSecureContext, type Server as TlsServer } from 'node:tls'
+import type { Server as TlsServer } from 'node:tls'
 import type { FastifyBaseLogger } from 'fastify'
 import { ConfigError } from '../config/config-error.ts'
+import { certificateAndKey } from '../config/pem-files.ts'
 
 export interface TlsFiles {
   certFile: string
@@ -20,21 +20,11 @@ export interface TlsMaterial { cert: Buffer, key: Buffer }
  */
 export function readTlsMaterial (files: TlsFiles): TlsMaterial {
   const material = { cert: readFileSync(files.certFile), key: readFileSync(files.keyFile) }
-  try {
-    createSecureContext({ cert: material.cert })
-  } catch {
-    throw new ConfigError('invalid TLS_CERT_FILE: no PEM certificate in the file; mount the certificate chain there (tls.crt of a kubernetes.io/tls Secret), leaf first')
-  }
-  try {
-    createPrivateKey(material.key)
-  } catch {
-    throw new ConfigError('invalid TLS_KEY_FILE: no unencrypted PEM private key in the file; mount the key of TLS_CERT_FILE there (tls.key of a kubernetes.io/tls Secret), without a passphrase')
-  }
-  try {
-    createSecureContext(material)
-  } catch {
-    throw new ConfigError('invalid TLS_KEY_FILE: not the private key of the certificate in TLS_CERT_FILE; mount the key and certificate of the same issuance (both from one Secret)')
-  }
+  certificateAndKey({ cert: 'TLS_CERT_FILE', key: 'TLS_KEY_FILE' }, material, {
+    cert: 'mount the certificate chain there (tls.crt of a kubernetes.io/tls Secret), leaf first',
+    key: 'mount the key of TLS_CERT_FILE there (tls.key of a kubernetes.io/tls Secret), without a passphrase',
+    pair: 'mount the key and certificate of the same issuance (both from one Secret)',
+  })
   return material
 }
 

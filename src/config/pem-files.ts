@@ -1,0 +1,52 @@
+import { createPrivateKey, X509Certificate } from 'node:crypto'
+import { createSecureContext } from 'node:tls'
+import { ConfigError } from './config-error.ts'
+
+/**
+ * PEM files named by the configuration, checked when they are read at start so that what is wrong
+ * stops the broker with a line naming the variable (exit 78), not at the first connection with
+ * OpenSSL's words ("PEM routines::no start line"), which name no file. Nothing of a file is quoted.
+ */
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g
+
+function parses (block: string): boolean {
+  try {
+    return new X509Certificate(block).subject !== undefined
+  } catch {
+    return false
+  }
+}
+
+/**
+ * A CA bundle: one PEM certificate at least, each of them whole. Node's TLS takes a `ca` with none (or
+ * a damaged one) without a word and then trusts nothing it should, so every connection fails later.
+ */
+export function caBundle (variable: string, pem: Buffer, fix: string): Buffer {
+  const blocks = pem.toString('latin1').match(PEM_CERTIFICATE) ?? []
+  if (blocks.length === 0) throw new ConfigError(`invalid ${variable}: no PEM certificate in the file; ${fix}`)
+  if (!blocks.every(parses)) throw new ConfigError(`invalid ${variable}: a certificate in the file does not parse; ${fix}`)
+  return pem
+}
+
+export interface PairVariables { cert: string, key: string }
+export interface PairFixes { cert: string, key: string, pair: string }
+
+/** A certificate chain and its private key: each loads, and they belong together. */
+export function certificateAndKey (names: PairVariables, material: { cert: Buffer, key: Buffer }, fixes: PairFixes): void {
+  try {
+    createSecureContext({ cert: material.cert })
+  } catch {
+    throw new ConfigError(`invalid ${names.cert}: no PEM certificate in the file; ${fixes.cert}`)
+  }
+  try {
+    createPrivateKey(material.key)
+  } catch {
+    throw new ConfigError(`invalid ${names.key}: no unencrypted PEM private key in the file; ${fixes.key}`)
+  }
+  try {
+    createSecureContext(material)
+  } catch {
+    throw new ConfigError(`invalid ${names.key}: not the private key of the certificate in ${names.cert}; ${fixes.pair}`)
+  }
+}
