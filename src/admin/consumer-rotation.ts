@@ -148,7 +148,15 @@ export class ConsumerRotationService {
       if (staged.notPermitted) return setup(staged.notPermitted)
       throw upstream(name, staged.failure)
     }
-    await this.writePending(name, { ...current.definition, clientId: staged.value.key, ...(current.definition.flow === 'client_credentials' ? { clientSecret: staged.value.secret } : {}) })
+    try {
+      await this.writePending(name, { ...current.definition, clientId: staged.value.key, ...(current.definition.flow === 'client_credentials' ? { clientSecret: staged.value.secret } : {}) })
+    } catch (err) {
+      // a pair the broker could not keep is deleted at once: a second secret of the app that nobody holds
+      // is only a liability, and would stand in the way of the next start (one staged pair per consumer)
+      const removed = await deleteStaged(call, staged.value.url).catch(() => ({ ok: false as const }))
+      if (!removed.ok) this.opts.logger.warn({ connection: name }, 'a staged consumer pair the broker could not keep is still staged at Salesforce: delete it in Setup (External Client App Manager)')
+      throw err
+    }
     return { ...base, mode: 'api', step: 'staged', appId, newKey: staged.value.key, stagedCredentialsUrl: consumer.stagedCredentialsUrl, stagedUrl: staged.value.url }
   }
 

@@ -1,9 +1,14 @@
 import t from 'tap'
+import { randomBytes } from 'node:crypto'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { ACME, KEYS, acmeDefinition, acmeOrg, bearer, buildTestApp, startSim, tempFileStore, type Teardown } from '../helper.ts'
 import { startRedis } from '../support/redis.ts'
 import { testPrincipals } from '../support/principals.ts'
 import type { SimOrgOptions, Simulator } from '../../packages/simulator/src/index.ts'
+import { FileSecretStore } from '../../src/secrets/file-store.ts'
 
 const ROTATION = '/v1/admin/connections/acme/consumer-rotation'
 const APP_ID = 'acme_integration_eca'
@@ -351,4 +356,25 @@ t.test('a start whose staging Salesforce does not answer is audited as an error,
   t.equal((await admin('GET', ROTATION)).statusCode, 404, 'nothing under way')
   const events = (await admin('GET', '/v1/admin/audit?connection=acme&limit=20')).json().events as Array<{ action: string, outcome: string, classification?: string }>
   t.match(events.filter(e => e.action === 'consumer_rotation.start'), [{ outcome: 'error', classification: 'unreachable' }], 'the attempt is in the audit')
+})
+
+t.test('API mode: a staged pair the broker could not keep (its store failed) is deleted at Salesforce, not left there', async (t) => {
+  const sim = await startSim(t, [eca()])
+  const dir = await mkdtemp(join(tmpdir(), 'sfb-store-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const store = new FileSecretStore({ path: join(dir, 'connections.enc'), key: randomBytes(32) })
+  const principals = testPrincipals(['acme'], 1_000_000)
+  const { app } = await buildTestApp(t, { secretStore: store, principals })
+  const admin = (method: 'GET' | 'POST' | 'PUT', url: string, payload?: object) => app.inject({ method, url, payload, headers: bearer(principals.adminKey) })
+  t.equal((await admin('PUT', '/v1/admin/connections/acme', acmeDefinition(sim))).statusCode, 201)
+  // the store's folder for staged pairs cannot be written (its file is a folder; in Vault: a policy without that path)
+  await mkdir(join(dir, 'connections.enc._consumer-rotations'))
+
+  const started = await admin('POST', ROTATION, { appId: APP_ID })
+  t.equal(started.statusCode, 503, started.body)
+  t.notMatch(started.body, /EISDIR|consumer-rotations/, 'no file path or system error in the answer')
+  t.same(sim.org('acme').connectedApps.get(ACME.clientId)!.stagedCredentials, [], 'the staged pair was deleted at Salesforce: no second secret of the app left that nobody knows of')
+  t.equal((await admin('GET', ROTATION)).statusCode, 404, 'nothing under way')
+  const audit = (await admin('GET', '/v1/admin/audit?connection=acme')).json().events.map((e: { action: string, outcome: string }) => `${e.action}:${e.outcome}`)
+  t.ok(audit.includes('consumer_rotation.start:error'), 'the attempt is audited')
 })
