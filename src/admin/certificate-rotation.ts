@@ -19,6 +19,12 @@ export interface CertificateRotationOptions {
 }
 
 const DAY_MS = 86_400_000
+/**
+ * A policy start that failed (Vault Transit or the store refusing the new key) is tried again this
+ * much later, not at every validation round: each attempt is a warning, and may be an audit record
+ * and a key made for nothing, every few minutes until someone fixes the cause.
+ */
+export const POLICY_START_RETRY_MS = 3_600_000
 
 /**
  * A new key and certificate for a JWT bearer connection, with no failed request at the moment the
@@ -34,6 +40,8 @@ const DAY_MS = 86_400_000
  */
 export class CertificateRotation implements PendingKeys {
   private readonly opts: CertificateRotationOptions
+  /** connection → when (policy calendar) a failed policy start may be tried again, on this replica */
+  private readonly policyRetryAt = new Map<string, number>()
 
   constructor (opts: CertificateRotationOptions) {
     this.opts = opts
@@ -75,20 +83,24 @@ export class CertificateRotation implements PendingKeys {
   /**
    * The optional policy: a rotation starts when the certificate expires within
    * CERT_ROTATION_START_DAYS and none is pending. Best effort (a health check calls it): the
-   * result is the started rotation, or undefined.
+   * result is the started rotation, or undefined; a start that failed is tried again on this replica
+   * POLICY_START_RETRY_MS later (an admin's start by hand is never held back).
    */
   async startIfDue (name: string, now = (this.opts.calendar ?? Date.now)()): Promise<MigrationView | undefined> {
     const days = this.opts.startDaysBeforeExpiry
     if (days <= 0) return undefined
+    if ((this.policyRetryAt.get(name) ?? 0) > now) return undefined
     const current = await this.opts.store.read(name)
     if (!current || daysUntilExpiry(current.definition, now) > days) return undefined
     try {
       const started = await this.start(name, { actor: 'sf-broker', requestId: 'cert-rotation-policy' })
+      this.policyRetryAt.delete(name)
       this.opts.logger.warn({ connection: name, notAfter: started.certificate?.notAfter }, `certificate expires within CERT_ROTATION_START_DAYS (${days}): rotation started; upload the new certificate to the app (GET …/certificate-rotation/certificate)`)
       return started
     } catch (err) {
       // already pending (this replica or another started it): nothing to do
       if (err instanceof DomainError && (err.code === 'conflict' || err.code === 'not_found')) return undefined
+      this.policyRetryAt.set(name, now + POLICY_START_RETRY_MS)
       throw err
     }
   }

@@ -1,10 +1,14 @@
 import t from 'tap'
-import { X509Certificate } from 'node:crypto'
+import { randomBytes, X509Certificate } from 'node:crypto'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { FastifyInstance } from 'fastify'
 import { ACME, acmeDefinition, acmeOrg, bearer, buildTestApp, startSim, tempFileStore, type Teardown } from '../helper.ts'
 import { startRedis } from '../support/redis.ts'
 import { testPrincipals } from '../support/principals.ts'
 import type { Simulator } from '../../packages/simulator/src/index.ts'
+import { FileSecretStore } from '../../src/secrets/file-store.ts'
 
 const ROTATION = '/v1/admin/connections/acme/certificate-rotation'
 
@@ -287,4 +291,36 @@ t.test('a rotation started before the connection moved to another user does not 
   const done = await admin('POST', `${ROTATION}/complete`)
   t.equal(done.statusCode, 409, done.body)
   t.equal((await admin('GET', '/v1/admin/connections/acme')).json().username, OPS, 'the connection keeps the user it was moved to')
+})
+
+t.test('CERT_ROTATION_START_DAYS: a start that fails (the store refuses the pending key) is tried again an hour later, not at every check', async (t) => {
+  const sim = await startSim(t)
+  const principals = testPrincipals(['acme'])
+  const dir = await mkdtemp(join(tmpdir(), 'sfb-store-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const store = new FileSecretStore({ path: join(dir, 'connections.enc'), key: randomBytes(32) })
+  const calendar = { offsetMs: 0 }
+  const { app } = await buildTestApp(t, {
+    principals,
+    secretStore: store,
+    env: { JWT_CERT_VALIDITY_DAYS: '10', CERT_ROTATION_START_DAYS: '14' },
+    overrides: { rotationCalendar: () => Date.now() + calendar.offsetMs },
+  })
+  const admin = (method: 'GET' | 'POST' | 'PUT', url: string, payload?: object) => app.inject({ method, url, payload, headers: bearer(principals.adminKey) })
+  t.equal((await admin('PUT', '/v1/admin/connections/acme', acmeDefinition(sim, 'jwt_bearer'))).statusCode, 201)
+  // a first rotation by hand: a certificate the broker made, 10 days long, within the policy's 14
+  const first = (await admin('POST', ROTATION)).json()
+  await setup(sim, 'PUT', `/apps/${ACME.clientId}/certificate`, { certificatePem: first.certificate.pem })
+  t.equal((await admin('POST', `${ROTATION}/validate`)).json().ok, true)
+  t.equal((await admin('POST', `${ROTATION}/complete`)).statusCode, 200)
+  // from now on the pending key cannot be kept (its file is a folder; in Vault: a policy without that path)
+  const pendingFile = join(dir, 'connections.enc._migrations')
+  await rm(pendingFile, { force: true })
+  await mkdir(pendingFile)
+
+  // what each check of the validation round does (the round logs a failure as a warning)
+  const check = () => app.broker.certificateRotation.startIfDue('acme').then(() => 'nothing to do', () => 'failed')
+  t.same([await check(), await check(), await check()], ['failed', 'nothing to do', 'nothing to do'], 'three checks, one attempt')
+  calendar.offsetMs = 61 * 60_000
+  t.equal(await check(), 'failed', 'tried again an hour later')
 })
