@@ -8,7 +8,12 @@ import { ConfigError } from './config-error.ts'
  * OpenSSL's words ("PEM routines::no start line"), which name no file. Nothing of a file is quoted.
  */
 
-const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g
+/**
+ * A certificate block under each label OpenSSL reads as one where Node's TLS takes a `ca`
+ * (PEM_read_bio_X509_AUX): CERTIFICATE, the old X509 CERTIFICATE, and TRUSTED CERTIFICATE (a
+ * certificate with OpenSSL's trust settings: `openssl x509 -trustout`, RHEL's ca-bundle.trust.crt).
+ */
+const PEM_CERTIFICATE = /-----BEGIN ((?:TRUSTED |X509 )?CERTIFICATE)-----[^-]+-----END \1-----/g
 
 function parses (block: string): boolean {
   try {

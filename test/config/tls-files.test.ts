@@ -1,10 +1,12 @@
 import t from 'tap'
+import { execFile } from 'node:child_process'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { promisify } from 'node:util'
 import { ConfigError } from '../../src/config.ts'
 import { buildTestApp, TEST_KEY } from '../helper.ts'
-import { makePki } from '../support/redis-tls.ts'
+import { makePki, startSecureRedis } from '../support/redis-tls.ts'
 
 /**
  * The PEM files of Vault's and Redis' TLS settings, read at start: a file that is not what its variable
@@ -40,5 +42,49 @@ t.test('a damaged CA file or client pair for Vault or Redis is a configuration e
     t.type(err, ConfigError, `${name}: a configuration error (exit 78)`)
     t.match((err as Error | undefined)?.message, pattern, name)
     t.notMatch((err as Error | undefined)?.message ?? '', /BEGIN|PRIVATE KEY|not a PEM/, 'nothing of the files quoted')
+  }
+})
+
+/**
+ * What Node's TLS takes as a CA bundle, the check takes too: OpenSSL's own TRUSTED CERTIFICATE blocks
+ * (`openssl x509 -trustout`; RHEL's and Fedora's ca-bundle.trust.crt) and the old X509 CERTIFICATE
+ * label, which OpenSSL reads as certificates (PEM_read_bio_X509_AUX), and CRLF line ends. A broker
+ * that reached Redis with such a file must not stop at start once upgraded.
+ */
+t.test('a CA bundle in a form Node takes (TRUSTED CERTIFICATE, X509 CERTIFICATE, CRLF) starts the broker, which reaches Redis with it', async (t) => {
+  const redis = await startSecureRedis()
+  t.teardown(() => redis.close())
+  const dir = await mkdtemp(join(tmpdir(), 'sfb-tls-bundles-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const trusted = join(dir, 'ca.trust.crt')
+  await promisify(execFile)('openssl', ['x509', '-in', redis.pki.caFile, '-trustout', '-addtrust', 'serverAuth', '-out', trusted])
+  const ca = await readFile(redis.pki.caFile, 'utf8')
+  const oldLabel = join(dir, 'ca-x509.crt')
+  await writeFile(oldLabel, ca.replace(/(BEGIN|END) CERTIFICATE/g, '$1 X509 CERTIFICATE'))
+  const crlf = join(dir, 'ca-crlf.crt')
+  await writeFile(crlf, ca.replace(/\n/g, '\r\n'))
+
+  for (const [name, file] of [['TRUSTED CERTIFICATE', trusted], ['X509 CERTIFICATE', oldLabel], ['CRLF line ends', crlf]] as const) {
+    const env = {
+      REDIS_URL: `rediss://127.0.0.1:${redis.port}`,
+      REDIS_USERNAME: redis.username,
+      REDIS_PASSWORD: redis.password,
+      REDIS_TLS_CA_FILE: file,
+      REDIS_TLS_CERT_FILE: redis.pki.clientCert,
+      REDIS_TLS_KEY_FILE: redis.pki.clientKey,
+      SESSION_ENCRYPTION_KEY: TEST_KEY,
+      REDIS_KEY_PREFIX: 'sfbtest:',
+    }
+    const built = await buildTestApp(t, { env }).then(({ app }) => app, (err: unknown) => err as Error)
+    if (built instanceof Error) {
+      t.fail(`${name}: the broker did not start (${built.message})`)
+      continue
+    }
+    let ready = 0
+    for (let i = 0; i < 100 && ready !== 200; i++) {
+      ready = (await built.inject({ url: '/health/ready' })).statusCode
+      if (ready !== 200) await new Promise(resolve => setTimeout(resolve, 100))
+    }
+    t.equal(ready, 200, `${name}: ready, Redis reached over TLS with that CA file`)
   }
 })
