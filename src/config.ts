@@ -1,4 +1,4 @@
-import { accessSync, constants, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { Type, type Static } from 'typebox'
 import Value from 'typebox/value'
 import { ConfigError, ConfigProblems } from './config/config-error.ts'
@@ -363,7 +363,9 @@ function checkRedis (c: Config): void {
     const file = c[v]
     if (file === undefined) continue
     try {
-      accessSync(file, constants.R_OK)
+      // read, not only accessSync: a folder (a Secret volume mounted at the file's path) is "readable"
+      // to access(2) and then failed the start with EISDIR, naming no variable (exit 1)
+      readFileSync(file)
     } catch (err) {
       throw new ConfigError(`invalid ${v}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'error'}); mount the PEM file at that path or unset ${v}`)
     }

@@ -36,12 +36,16 @@ t.test('a damaged CA file or client pair for Vault or Redis is a configuration e
     ['Redis CA, no certificate', { ...redis, REDIS_TLS_CA_FILE: garbage }, /^invalid REDIS_TLS_CA_FILE: no PEM certificate in the file; /],
     ['Redis client key', { ...redis, REDIS_TLS_CA_FILE: pki.caFile, REDIS_TLS_CERT_FILE: pki.clientCert, REDIS_TLS_KEY_FILE: garbage }, /^invalid REDIS_TLS_KEY_FILE: no unencrypted PEM private key in the file; /],
     ['Redis client key of another certificate', { ...redis, REDIS_TLS_CERT_FILE: pki.clientCert, REDIS_TLS_KEY_FILE: pki.serverKey }, /^invalid REDIS_TLS_KEY_FILE: not the private key of the certificate in REDIS_TLS_CERT_FILE; /],
+    // a Secret volume mounted at the file's path (no subPath) makes it a folder, as for Vault's files
+    ['Redis CA, a folder', { ...redis, REDIS_TLS_CA_FILE: dir }, /^invalid REDIS_TLS_CA_FILE: cannot read the file \(EISDIR\); /],
+    ['Vault CA, a folder', { ...vault, VAULT_CACERT: dir }, /^invalid VAULT_CACERT: cannot read the file \(EISDIR\); /],
   ]
   for (const [name, env, pattern] of cases) {
     const err = await buildTestApp(t, { env, secretStore: env.SECRET_STORE === 'vault' ? 'configured' : undefined }).then(() => undefined, (e: unknown) => e)
     t.type(err, ConfigError, `${name}: a configuration error (exit 78)`)
     t.match((err as Error | undefined)?.message, pattern, name)
     t.notMatch((err as Error | undefined)?.message ?? '', /BEGIN|PRIVATE KEY|not a PEM/, 'nothing of the files quoted')
+    t.notOk(((err as Error | undefined)?.message ?? '').includes(dir), 'no path quoted')
   }
 })
 
