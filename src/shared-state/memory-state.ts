@@ -63,7 +63,7 @@ export class MemorySharedState implements SharedState {
   async purgeSessions (connection: string, storedBefore?: number): Promise<CachedSession[]> {
     const byVersion = this.sessions.get(connection)
     if (!byVersion) return []
-    const removed = [...byVersion.values()].filter(e => storedBefore === undefined || (this.storedAt.get(e) ?? 0) < storedBefore)
+    const removed = [...byVersion.values()].filter(e => storedBefore === undefined || (this.storedAt.get(e) ?? 0) <= storedBefore)
     for (const entry of removed) byVersion.delete(entry.secretVersion)
     if (byVersion.size === 0) this.sessions.delete(connection)
     return removed

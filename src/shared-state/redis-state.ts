@@ -411,9 +411,9 @@ export class RedisSharedState implements SharedState {
    * A purge made again after Redis failed it (FallbackSharedState's replay): the sessions stored before
    * it was first made, each only if it is still the value read (PURGE_UNCHANGED). One stored since, by
    * a login anywhere or a rotation's adopted session, stays: it is what the fleet serves now. A copy
-   * without storedAt (written by an older release) or that cannot be opened counts as older. Each
-   * replica's clock stamps what it stores: a skew between them (NTP keeps it to milliseconds) moves
-   * the line by as much.
+   * without storedAt (written by an older release), stored in the purge's own millisecond or that cannot
+   * be opened counts as older. Each replica's clock stamps what it stores: a skew between them (NTP
+   * keeps it to milliseconds) moves the line by as much.
    */
   private async purgeStoredBefore (indexKey: string, keys: string[], storedBefore: number): Promise<CachedSession[]> {
     const values = await this.client.mget(...keys) as Array<string | null>
@@ -421,7 +421,7 @@ export class RedisSharedState implements SharedState {
       const sealed = values[i]
       const plain = sealed ? this.sealer.open(sealed, key) : null
       const storedAt = plain === null ? undefined : parseCached(plain).storedAt
-      return storedAt !== undefined && storedAt >= storedBefore ? [] : [{ key, sealed: sealed ?? '' }]
+      return storedAt !== undefined && storedAt > storedBefore ? [] : [{ key, sealed: sealed ?? '' }]
     })
     if (older.length === 0) return []
     const taken = await this.client.eval(PURGE_UNCHANGED, 1 + older.length, indexKey, ...older.map(o => o.key), ...older.map(o => o.sealed)) as Array<string | null>

@@ -71,7 +71,7 @@ export interface SessionCache {
   storeSession (connection: string, entry: CachedSession): Promise<void>
   /**
    * Drops every cached session of the connection (all secret versions) and returns them (for
-   * revocation); with `storedBefore` (epoch ms), only those stored before then: a purge made again
+   * revocation); with `storedBefore` (epoch ms), only those stored by then: a purge made again
    * after Redis failed it, which must not take what the fleet cached since.
    */
   purgeSessions (connection: string, storedBefore?: number): Promise<CachedSession[]>

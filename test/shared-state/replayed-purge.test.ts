@@ -42,8 +42,9 @@ t.test('a purge replayed after Redis failed it takes the sessions cached before 
 t.test('process memory keeps the same contract (the tier a replica without Redis keeps)', async (t) => {
   const memory = new MemorySharedState()
   await memory.storeSession('acme', session('cached-before', 1))
-  const madeAt = Date.now() + 1
-  while (Date.now() < madeAt) await new Promise(resolve => setImmediate(resolve))
+  const madeAt = Date.now()
+  // a later millisecond: one stored in the purge's own counts as before it
+  while (Date.now() <= madeAt) await new Promise(resolve => setImmediate(resolve))
   await memory.storeSession('acme', session('stored-after', 2))
   t.same((await memory.purgeSessions('acme', madeAt)).map(s => s.session.accessToken), ['cached-before'], 'only the one stored before')
   t.equal((await memory.getSession('acme', 2))?.session.accessToken, 'stored-after')
