@@ -66,7 +66,7 @@ export async function serve (env: NodeJS.ProcessEnv, embedded?: Embedded): Promi
 function listenRefusal (err: NodeJS.ErrnoException): ConfigError | undefined {
   if (err.code === 'EADDRINUSE') return new ConfigError('invalid PORT: another process listens on it (EADDRINUSE); stop that process or set PORT to a free port')
   if (err.code === 'EACCES' && err.syscall === 'listen') {
-    return new ConfigError('invalid PORT: this process may not listen on it (EACCES): ports below 1024 need root or CAP_NET_BIND_SERVICE; use 1024 or above (the image listens on 3000)')
+    return new ConfigError('invalid PORT: this process may not listen on it (EACCES): ports below 1024 need root or CAP_NET_BIND_SERVICE, and a security policy (SELinux, a raised ip_unprivileged_port_start) may refuse others; use a port of 1024 or above that the policy allows (the image listens on 3000)')
   }
   if (err.syscall !== 'getaddrinfo' && err.code !== 'EADDRNOTAVAIL') return undefined
   return new ConfigError(`invalid HOST: the broker cannot listen on it (${err.code ?? 'error'}); use an address of this machine without a port (PORT sets it): 0.0.0.0 for every IPv4 address, :: for every address, 127.0.0.1 for this host only`)
