@@ -1,4 +1,5 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import { createSecureContext } from 'node:tls'
 import { ConfigError } from './config-error.ts'
 
@@ -54,4 +55,23 @@ export function certificateAndKey (names: PairVariables, material: { cert: Buffe
   } catch {
     throw new ConfigError(`invalid ${names.key}: not the private key of the certificate in ${names.cert}; ${fixes.pair}`)
   }
+}
+
+export interface PeerTlsVariables { ca: string, cert: string, key: string }
+
+/**
+ * The CA bundle and client pair (mutual TLS) the broker uses towards a peer (Vault, Redis), read from
+ * the files the variables name, each optional, and checked as read.
+ */
+export function readPeerTls (peer: string, names: PeerTlsVariables, files: { ca?: string, cert?: string, key?: string }): { ca?: Buffer, cert?: Buffer, key?: Buffer } {
+  const ca = files.ca ? caBundle(names.ca, readFileSync(files.ca), `mount the PEM bundle of the CA that signs ${peer}'s certificates there (ca.crt), or unset ${names.ca} for a publicly trusted one`) : undefined
+  const pair = files.cert && files.key ? { cert: readFileSync(files.cert), key: readFileSync(files.key) } : undefined
+  if (pair) {
+    certificateAndKey({ cert: names.cert, key: names.key }, pair, {
+      cert: `mount the broker's client certificate for ${peer} there (PEM, tls.crt), leaf first`,
+      key: `mount the key of ${names.cert} there (PEM, tls.key), without a passphrase`,
+      pair: 'mount the key and certificate of the same issuance',
+    })
+  }
+  return { ...(ca ? { ca } : {}), ...pair }
 }

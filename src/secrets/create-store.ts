@@ -1,8 +1,7 @@
-import { readFileSync } from 'node:fs'
 import type { Logger } from 'pino'
 import type { Clock } from '../clock.ts'
 import { decodeKey, type Config } from '../config.ts'
-import { caBundle, certificateAndKey } from '../config/pem-files.ts'
+import { readPeerTls } from '../config/pem-files.ts'
 import { egressDispatcher } from '../egress.ts'
 import { FileSecretStore } from './file-store.ts'
 import type { SecretStore } from './store.ts'
@@ -49,14 +48,5 @@ export async function createSecretStore (c: Config, logger: Logger, clock?: Cloc
 
 /** Vault's private CA and the broker's client certificate (mutual TLS), from files, checked as read (exit 78 naming the variable). */
 function vaultTls (c: Config): { ca?: Buffer, cert?: Buffer, key?: Buffer } {
-  const ca = c.VAULT_CACERT ? caBundle('VAULT_CACERT', readFileSync(c.VAULT_CACERT), 'mount the PEM bundle of the CA that signs Vault\'s certificate there (ca.crt), or unset VAULT_CACERT for a public one') : undefined
-  const pair = c.VAULT_CLIENT_CERT && c.VAULT_CLIENT_KEY ? { cert: readFileSync(c.VAULT_CLIENT_CERT), key: readFileSync(c.VAULT_CLIENT_KEY) } : undefined
-  if (pair) {
-    certificateAndKey({ cert: 'VAULT_CLIENT_CERT', key: 'VAULT_CLIENT_KEY' }, pair, {
-      cert: 'mount the broker\'s client certificate for Vault there (PEM, tls.crt), leaf first',
-      key: 'mount the key of VAULT_CLIENT_CERT there (PEM, tls.key), without a passphrase',
-      pair: 'mount the key and certificate of the same issuance',
-    })
-  }
-  return { ...(ca ? { ca } : {}), ...pair }
+  return readPeerTls('Vault', { ca: 'VAULT_CACERT', cert: 'VAULT_CLIENT_CERT', key: 'VAULT_CLIENT_KEY' }, { ca: c.VAULT_CACERT, cert: c.VAULT_CLIENT_CERT, key: c.VAULT_CLIENT_KEY })
 }

@@ -1,8 +1,7 @@
-import { readFileSync } from 'node:fs'
 import { Cluster, Redis, type ClusterOptions, type RedisOptions } from 'ioredis'
 import type { ConnectionOptions } from 'node:tls'
 import type { Config } from '../config.ts'
-import { caBundle, certificateAndKey } from '../config/pem-files.ts'
+import { readPeerTls } from '../config/pem-files.ts'
 
 /** The Redis settings of the configuration (validated by src/config.ts). */
 export type RedisSettings = Pick<Config,
@@ -43,16 +42,7 @@ function splitList (value: string): string[] {
 function tlsOptions (s: RedisSettings, forced: boolean): ConnectionOptions | undefined {
   if (!forced && !s.REDIS_TLS_CA_FILE && !s.REDIS_TLS_CERT_FILE) return undefined
   // checked as read (exit 78 naming the variable at start): a damaged file would otherwise fail every reconnection
-  const ca = s.REDIS_TLS_CA_FILE ? caBundle('REDIS_TLS_CA_FILE', readFileSync(s.REDIS_TLS_CA_FILE), 'mount the PEM bundle of the CA that signed the Redis servers\' certificates there (ca.crt)') : undefined
-  const pair = s.REDIS_TLS_CERT_FILE && s.REDIS_TLS_KEY_FILE ? { cert: readFileSync(s.REDIS_TLS_CERT_FILE), key: readFileSync(s.REDIS_TLS_KEY_FILE) } : undefined
-  if (pair) {
-    certificateAndKey({ cert: 'REDIS_TLS_CERT_FILE', key: 'REDIS_TLS_KEY_FILE' }, pair, {
-      cert: 'mount the broker\'s client certificate for Redis there (PEM, tls.crt), leaf first',
-      key: 'mount the key of REDIS_TLS_CERT_FILE there (PEM, tls.key), without a passphrase',
-      pair: 'mount the key and certificate of the same issuance',
-    })
-  }
-  return { ...(ca ? { ca } : {}), ...pair }
+  return readPeerTls('the Redis servers', { ca: 'REDIS_TLS_CA_FILE', cert: 'REDIS_TLS_CERT_FILE', key: 'REDIS_TLS_KEY_FILE' }, { ca: s.REDIS_TLS_CA_FILE, cert: s.REDIS_TLS_CERT_FILE, key: s.REDIS_TLS_KEY_FILE })
 }
 
 /** Credentials: the ones in a URL win, as a URL is the more specific setting. */

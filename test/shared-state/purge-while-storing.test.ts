@@ -3,10 +3,9 @@ import { randomBytes } from 'node:crypto'
 import type { RedisSettings } from '../../src/shared-state/redis-client.ts'
 import { RedisSharedState } from '../../src/shared-state/redis-state.ts'
 import { SessionSealer } from '../../src/shared-state/session-crypto.ts'
-import type { CachedSession } from '../../src/shared-state/shared-state.ts'
 import { captureLogs } from '../support/log-capture.ts'
 import { startRedis } from '../support/redis.ts'
-import { betweenNextAnswer } from '../support/redis-interleave.ts'
+import { betweenNextAnswer, cachedSession as session } from '../support/redis-interleave.ts'
 import { RedisClusterSet } from '../support/redis-topologies.ts'
 
 /**
@@ -15,13 +14,6 @@ import { RedisClusterSet } from '../support/redis-topologies.ts'
  * the next one (it is revoked with what a purge returns): it is never left in Redis where no purge
  * finds it, handed out until it expires.
  */
-const session = (token: string, version: number): CachedSession => ({
-  session: { accessToken: token, instanceUrl: 'https://acme.my.salesforce.com' },
-  secretVersion: version,
-  apiVersion: '62.0',
-  realEnd: Date.now() + 3_600_000,
-  validUntil: Date.now() + 3_000_000,
-} as CachedSession)
 
 async function contract (t: Test, settings: Partial<RedisSettings>, cachedKeys: () => Promise<string[]>) {
   const logs = captureLogs('info')

@@ -1,7 +1,6 @@
 import t from 'tap'
 import { MemorySharedState } from '../../src/shared-state/memory-state.ts'
-import type { CachedSession } from '../../src/shared-state/shared-state.ts'
-import { replicaBesideAnother } from '../support/redis-interleave.ts'
+import { cachedSession as session, replicaBesideAnother } from '../support/redis-interleave.ts'
 
 /**
  * A purge (a rotation, the kill switch) whose delete did not reach Redis is made again when Redis
@@ -9,13 +8,6 @@ import { replicaBesideAnother } from '../support/redis-interleave.ts'
  * or the rotation's adopted one, is of the fleet's present: the replay must leave it, or every
  * replica that did not keep its own copy logs in again (one login per fleet, not per replica).
  */
-const session = (token: string, version: number): CachedSession => ({
-  session: { accessToken: token, instanceUrl: 'https://acme.my.salesforce.com' },
-  secretVersion: version,
-  apiVersion: '62.0',
-  realEnd: Date.now() + 3_600_000,
-  validUntil: Date.now() + 3_000_000,
-} as CachedSession)
 
 t.test('a purge replayed after Redis failed it takes the sessions cached before it, not one stored since', async (t) => {
   const { redis, other, replica } = await replicaBesideAnother(t)

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import type { Command } from 'ioredis'
 import { FallbackSharedState } from '../../src/shared-state/fallback-state.ts'
 import type { RedisSettings } from '../../src/shared-state/redis-client.ts'
+import type { CachedSession } from '../../src/shared-state/shared-state.ts'
 import { RedisSharedState } from '../../src/shared-state/redis-state.ts'
 import { SessionSealer } from '../../src/shared-state/session-crypto.ts'
 import type { Teardown } from '../helper.ts'
@@ -51,3 +52,12 @@ export async function replicaBesideAnother (t: Teardown): Promise<{ redis: TestR
   await primary.firstConnect(5000)
   return { redis, other, primary, replica }
 }
+
+/** A cached session of acme's, valid for the next 50 minutes: what the shared-state race tests store. */
+export const cachedSession = (token: string, version: number): CachedSession => ({
+  session: { accessToken: token, instanceUrl: 'https://acme.my.salesforce.com' },
+  secretVersion: version,
+  apiVersion: '62.0',
+  realEnd: Date.now() + 3_600_000,
+  validUntil: Date.now() + 3_000_000,
+} as CachedSession)
