@@ -42,7 +42,7 @@ function splitList (value: string): string[] {
 function tlsOptions (s: RedisSettings, forced: boolean): ConnectionOptions | undefined {
   if (!forced && !s.REDIS_TLS_CA_FILE && !s.REDIS_TLS_CERT_FILE) return undefined
   // checked as read (exit 78 naming the variable at start): a damaged file would otherwise fail every reconnection
-  return readPeerTls('the Redis servers', { ca: 'REDIS_TLS_CA_FILE', cert: 'REDIS_TLS_CERT_FILE', key: 'REDIS_TLS_KEY_FILE' }, { ca: s.REDIS_TLS_CA_FILE, cert: s.REDIS_TLS_CERT_FILE, key: s.REDIS_TLS_KEY_FILE })
+  return readPeerTls('Redis', { ca: 'REDIS_TLS_CA_FILE', cert: 'REDIS_TLS_CERT_FILE', key: 'REDIS_TLS_KEY_FILE' }, { ca: s.REDIS_TLS_CA_FILE, cert: s.REDIS_TLS_CERT_FILE, key: s.REDIS_TLS_KEY_FILE })
 }
 
 /** Credentials: the ones in a URL win, as a URL is the more specific setting. */
