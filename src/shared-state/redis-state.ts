@@ -71,30 +71,17 @@ return 1`
 /**
  * A purge of the sessions the index (KEYS[1]) listed when it was read (KEYS[2..], all of the
  * connection's slot): each read and deleted, and only those taken out of the index, atomically.
- * Keys are passed, not looked up in the script, as Redis asks of scripts on Cluster
- * (https://redis.io/docs/latest/develop/interact/programmability/eval-intro/). A missing key answers
- * nil (false in Lua, so the table keeps its length).
+ * With ARGV (a replayed purge), only a key whose value is still ARGV[i - 1] ('' for a key that had
+ * none) goes; one written since is left as it is. Keys are passed, not looked up in the script, as
+ * Redis asks of scripts on Cluster (https://redis.io/docs/latest/develop/interact/programmability/eval-intro/).
+ * A key missing or left answers nil (false in Lua, so the table keeps its length).
  */
 const PURGE_INDEXED = `
 local out = {}
 for i = 2, #KEYS do
-  out[i - 1] = redis.call('get', KEYS[i])
-  redis.call('del', KEYS[i])
-  redis.call('srem', KEYS[1], KEYS[i])
-end
-return out`
-
-/**
- * PURGE_INDEXED for the keys (KEYS[2..]) whose value is still the one read (ARGV[i - 1], '' for a key
- * that had none): each deleted and taken out of the index (KEYS[1]), its value answered; a key written
- * since is left as it is (false).
- */
-const PURGE_UNCHANGED = `
-local out = {}
-for i = 2, #KEYS do
   local value = redis.call('get', KEYS[i])
-  if (value or '') == ARGV[i - 1] then
-    out[i - 1] = value
+  if #ARGV == 0 or (value or '') == ARGV[i - 1] then
+    out[i - 1] = value or false
     redis.call('del', KEYS[i])
     redis.call('srem', KEYS[1], KEYS[i])
   else
@@ -409,7 +396,7 @@ export class RedisSharedState implements SharedState {
 
   /**
    * A purge made again after Redis failed it (FallbackSharedState's replay): the sessions stored before
-   * it was first made, each only if it is still the value read (PURGE_UNCHANGED). One stored since, by
+   * it was first made, each only if it is still the value read (PURGE_INDEXED with values). One stored since, by
    * a login anywhere or a rotation's adopted session, stays: it is what the fleet serves now. A copy
    * without storedAt (written by an older release), stored in the purge's own millisecond or that cannot
    * be opened counts as older. Each replica's clock stamps what it stores: a skew between them (NTP
@@ -420,12 +407,13 @@ export class RedisSharedState implements SharedState {
     const older = keys.flatMap((key, i) => {
       const sealed = values[i]
       const plain = sealed ? this.sealer.open(sealed, key) : null
-      const storedAt = plain === null ? undefined : parseCached(plain).storedAt
-      return storedAt !== undefined && storedAt > storedBefore ? [] : [{ key, sealed: sealed ?? '' }]
+      const parsed = plain === null ? null : parseCached(plain)
+      return parsed?.storedAt !== undefined && parsed.storedAt > storedBefore ? [] : [{ key, sealed: sealed ?? '', entry: parsed?.entry }]
     })
     if (older.length === 0) return []
-    const taken = await this.client.eval(PURGE_UNCHANGED, 1 + older.length, indexKey, ...older.map(o => o.key), ...older.map(o => o.sealed)) as Array<string | null>
-    return this.openPurged(older.map(o => o.key), taken)
+    const taken = await this.client.eval(PURGE_INDEXED, 1 + older.length, indexKey, ...older.map(o => o.key), ...older.map(o => o.sealed)) as Array<string | null>
+    // what the script took is what was read: each opened once, above
+    return older.flatMap((o, i) => taken[i] !== null && o.entry !== undefined ? [o.entry] : [])
   }
 
   private openPurged (keys: string[], values: Array<string | null>): CachedSession[] {
