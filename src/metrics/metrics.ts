@@ -46,8 +46,8 @@ export class BrokerMetrics {
     registers: [this.registry],
   })
 
-  /** each connection's last count of the rolling hour, and when it was made (the broker's clock) */
-  private readonly loginCounts = new Map<string, { used: number, at: number }>()
+  /** when each connection's last count of the rolling hour was made (the broker's clock) */
+  private readonly loginCountedAt = new Map<string, number>()
 
   readonly loginsUsed = new Gauge({
     name: 'sfb_salesforce_logins_used',
@@ -157,9 +157,9 @@ export class BrokerMetrics {
   /** A count older than the hour it covers claims logins that have all left the window: its series goes. */
   private refreshLoginCounts (): void {
     const now = this.now()
-    for (const [connection, count] of this.loginCounts) {
-      if (now - count.at < BUDGET_WINDOW_MS) continue
-      this.loginCounts.delete(connection)
+    for (const [connection, at] of this.loginCountedAt) {
+      if (now - at < BUDGET_WINDOW_MS) continue
+      this.loginCountedAt.delete(connection)
       this.loginsUsed.remove({ connection })
     }
   }
@@ -176,7 +176,7 @@ export class BrokerMetrics {
         this.loginDuration.observe({ flow }, durationMs / 1000)
       },
       loginBudget: (connection, used, limit, at) => {
-        this.loginCounts.set(connection, { used, at })
+        this.loginCountedAt.set(connection, at)
         this.loginsUsed.set({ connection }, used)
         this.loginsLimit.set(limit)
       },
