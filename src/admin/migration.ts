@@ -88,7 +88,7 @@ export class MigrationService {
       throw err
     }
     await this.marks.begin(name, current.version)
-    await this.opts.audit.record({ actor: ctx.actor, requestId: ctx.requestId, action: 'migration.start', connection: name, target: originOf(definition.loginUrl), outcome: 'success', version: current.version, fields: [`to:${definition.flow}`, ...(definition.transitKey ? ['key:vault-transit'] : definition.privateKey ? ['key:store'] : [])] })
+    await this.opts.audit.record({ ...audit, target: originOf(definition.loginUrl), outcome: 'success', fields: [`to:${definition.flow}`, ...(definition.transitKey ? ['key:vault-transit'] : definition.privateKey ? ['key:store'] : [])] })
     this.opts.logger.info({ connection: name, to: definition.flow, keyCustody: definition.flow === 'jwt_bearer' ? this.opts.custody.kind : undefined }, 'migration started')
     return migrationView(current, { name, version: written.version, createdTime: new Date().toISOString(), definition })
   }
