@@ -45,8 +45,11 @@ async function redisDump (url: string): Promise<string> {
   }
 }
 
-t.test('JWT_KEY_CUSTODY=vault-transit: the key never leaves Vault, the certificate carries Transit\'s public key, 2 replicas serve throughout', async (t) => {
-  const sim = await startSim(t)
+/**
+ * The Vault stand-in with the broker's policy (its KV paths and its Transit keys), an AppRole for it,
+ * and the broker's settings for it with JWT_KEY_CUSTODY=vault-transit.
+ */
+async function transitVault (t: Test) {
   const vault = await startVaultStandIn()
   t.teardown(() => vault.close())
   vault.setPolicy('sf-broker', [
@@ -55,6 +58,13 @@ t.test('JWT_KEY_CUSTODY=vault-transit: the key never leaves Vault, the certifica
     { path: 'transit/sign/sf-broker-*', capabilities: ['update'] },
   ])
   const role = vault.enableAppRole('sf-broker', { policies: ['sf-broker'] })
+  const env = { SECRET_STORE: 'vault', VAULT_ADDR: vault.url, VAULT_AUTH_METHOD: 'approle', VAULT_ROLE_ID: role.roleId, VAULT_SECRET_ID: role.secretId, JWT_KEY_CUSTODY: 'vault-transit', SECRET_CACHE_TTL_SECONDS: '1' }
+  return { vault, env }
+}
+
+t.test('JWT_KEY_CUSTODY=vault-transit: the key never leaves Vault, the certificate carries Transit\'s public key, 2 replicas serve throughout', async (t) => {
+  const sim = await startSim(t)
+  const { vault, env } = await transitVault(t)
   const redis = await startRedis()
   t.teardown(() => redis.close())
   const principals = testPrincipals(['acme'], 1_000_000)
@@ -66,7 +76,7 @@ t.test('JWT_KEY_CUSTODY=vault-transit: the key never leaves Vault, the certifica
       redisUrl: redis.url,
       principals,
       logger: logs.logger,
-      env: { LOG_LEVEL: 'debug', SECRET_STORE: 'vault', VAULT_ADDR: vault.url, VAULT_AUTH_METHOD: 'approle', VAULT_ROLE_ID: role.roleId, VAULT_SECRET_ID: role.secretId, JWT_KEY_CUSTODY: 'vault-transit', SECRET_CACHE_TTL_SECONDS: '1' },
+      env: { LOG_LEVEL: 'debug', ...env },
     })).app)
   }
   const answers: string[] = []
@@ -149,20 +159,9 @@ t.test('JWT_KEY_CUSTODY=vault-transit: the key never leaves Vault, the certifica
 /** One broker on Vault with JWT_KEY_CUSTODY=vault-transit, its jwt_bearer connection "acme" signing with a Transit key (moved there by a certificate rotation). */
 async function transitConnection (t: Test) {
   const sim = await startSim(t)
-  const vault = await startVaultStandIn()
-  t.teardown(() => vault.close())
-  vault.setPolicy('sf-broker', [
-    ...BROKER_KV_POLICY,
-    { path: 'transit/keys/sf-broker-*', capabilities: ['read', 'update'] },
-    { path: 'transit/sign/sf-broker-*', capabilities: ['update'] },
-  ])
-  const role = vault.enableAppRole('sf-broker', { policies: ['sf-broker'] })
+  const { vault, env } = await transitVault(t)
   const principals = testPrincipals(['acme'], 1_000_000)
-  const { app } = await buildTestApp(t, {
-    secretStore: 'configured',
-    principals,
-    env: { SECRET_STORE: 'vault', VAULT_ADDR: vault.url, VAULT_AUTH_METHOD: 'approle', VAULT_ROLE_ID: role.roleId, VAULT_SECRET_ID: role.secretId, JWT_KEY_CUSTODY: 'vault-transit', SECRET_CACHE_TTL_SECONDS: '1' },
-  })
+  const { app } = await buildTestApp(t, { secretStore: 'configured', principals, env })
   const admin = (method: 'GET' | 'POST' | 'PUT' | 'PATCH', url: string, payload?: object) => app.inject({ method, url, payload, headers: bearer(principals.adminKey) })
   const certificate = async (certificatePem: string) => {
     const res = await fetch(`${sim.loginUrl}/_sim/orgs/acme/apps/${ACME.clientId}/certificate`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ certificatePem }) })
