@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { hashApiKey } from '../src/auth/api-key.ts'
+import { flowSunsetTable, isRetired, type FlowSunset } from '../src/salesforce/flow-sunset.ts'
 import { startSimulator } from '../packages/simulator/src/index.ts'
 import { exitOnStartupError, serve, type Embedded } from '../src/serve.ts'
 
@@ -32,19 +33,49 @@ const DEFAULT_SIMULATOR_PORT = 3001
 export type Demo = Embedded
 
 /**
+ * The day the demo org ends the username-password flow: the day the broker is told it ends (the
+ * announced 2027-02-20 unless FLOW_SUNSET_OAUTH_PASSWORD_DATE says another), read from the same table.
+ * Not a calendar date: undefined, and the broker's configuration refuses it at start (exit 78).
+ */
+function demoFlowEnd (day: string | undefined): FlowSunset | undefined {
+  try {
+    return flowSunsetTable({ oauth_password: day }).get('oauth_password')
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * How far ahead the banner puts the flow's end for a demo "before that day": inside health's 90-day
+ * warning (FLOW_SUNSET_WARN_DAYS), so the journey's check shows warn as the README says.
+ */
+const PRE_RETIREMENT_DAYS = 60
+
+function dayAfter (now: number, days: number): string {
+  return new Date(now + days * 86_400_000).toISOString().slice(0, 10)
+}
+
+/** The banner's lines on demo-password: its flow ends (health warn), or has ended (failing) and what to do then. */
+function passwordFlowLines (sunset: FlowSunset | undefined, now: number): string[] {
+  if (sunset === undefined || !isRetired(sunset, now)) {
+    return [`  demo-password logs in with the flow Salesforce retires on ${sunset?.date ?? '2027-02-20'} (health: warn). Migrate it to`]
+  }
+  return [
+    `  demo-password's flow ended on ${sunset.date}, in this org as in Salesforce (health: failing, flow_retired), so`,
+    '  the README\'s password rotation is refused. To walk it as before that day, start the demo with',
+    `  FLOW_SUNSET_OAUTH_PASSWORD_DATE=${dayAfter(now, PRE_RETIREMENT_DAYS)} npm run demo. Or migrate demo-password to`,
+  ]
+}
+
+/**
  * Embedded defaults for a first run: a built-in Salesforce simulator with one org, an encrypted
  * file store in a temp folder seeded with a `demo` connection (client credentials flow) and a
  * `demo-password` connection (OAuth username-password flow, the one whose password and security
  * token an admin rotates; the flow Salesforce retires, so health shows its sunset and the README
  * "Before 2027-02-20" migrates it to JWT bearer), and in-memory sessions. No Vault, no Redis.
  */
-function demoFlowEnd (day: string | undefined): { oauthPasswordFlowRetiredAt?: number } {
-  const at = day === undefined ? Number.NaN : Date.parse(`${day}T00:00:00Z`)
-  // not a day: the broker's configuration refuses it at start (exit 78), naming the variable
-  return Number.isFinite(at) ? { oauthPasswordFlowRetiredAt: at } : {}
-}
-
 export async function startDemo (baseEnv: NodeJS.ProcessEnv): Promise<Demo> {
+  const flowEnd = demoFlowEnd(baseEnv.FLOW_SUNSET_OAUTH_PASSWORD_DATE)
   const sim = await startSimulator({
     loginPort: (baseEnv.PORT ?? DEFAULT_PORT) === DEFAULT_PORT ? DEFAULT_SIMULATOR_PORT : 0,
     orgs: [{
@@ -55,9 +86,7 @@ export async function startDemo (baseEnv: NodeJS.ProcessEnv): Promise<Demo> {
       lockout: { maxAttempts: 3, durationSeconds: 900 },
       users: [DEMO_USER],
       connectedApps: [{ ...DEMO_APP, clientCredentialsUser: DEMO_USER.username }],
-      // the demo org ends the username-password flow on the day the broker is told it ends (the
-      // announced 2027-02-20 unless FLOW_SUNSET_OAUTH_PASSWORD_DATE says another)
-      ...demoFlowEnd(baseEnv.FLOW_SUNSET_OAUTH_PASSWORD_DATE),
+      ...(flowEnd !== undefined ? { oauthPasswordFlowRetiredAt: flowEnd.at } : {}),
     }],
   })
   const dir = await mkdtemp(join(tmpdir(), 'sf-broker-demo-'))
@@ -135,7 +164,7 @@ export async function startDemo (baseEnv: NodeJS.ProcessEnv): Promise<Demo> {
         `    lock the user (unlock: false):      curl -s -X PATCH -H 'content-type: application/json' -d '{"locked":true}' ${user}`,
         `    expire every session:               curl -s -X POST ${sim.loginUrl}/_sim/orgs/demo/sessions/expire`,
         `  Health: ${base}/health/salesforce   Docs: ${base}/docs   Metrics: ${base}/metrics`,
-        '  demo-password logs in with the flow Salesforce retires on 2027-02-20 (health: warn). Migrate it to',
+        ...passwordFlowLines(flowEnd, Date.now()),
         '  JWT bearer with the README section "Before 2027-02-20", after:',
         `    export SFB=${base} SIM=${sim.loginUrl} ADMIN='Authorization: Bearer ${DEMO_ADMIN_KEY}'`,
         '',

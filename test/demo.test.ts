@@ -1,6 +1,7 @@
 import t from 'tap'
 import { bearer, buildTestApp, tempFileStore } from './helper.ts'
-import { startDemo } from '../scripts/demo.ts'
+import { DEMO_APP, DEMO_USER, startDemo } from '../scripts/demo.ts'
+import { demoAddresses, demoCalendar } from './support/demo-banner.ts'
 import { testPrincipals } from './support/principals.ts'
 
 /**
@@ -36,4 +37,30 @@ t.test('the demo\'s password connection shows its flow sunset and migrates to JW
   t.equal((await call('/complete')).json().connection.flow, 'jwt_bearer')
   const session = await app.inject({ method: 'POST', url: '/v1/connections/demo-password/session', headers: bearer(principals.billingKey) })
   t.equal(session.statusCode, 200, 'the migrated connection serves')
+})
+
+t.test('a demo started after the flow\'s end says so, and names the start with which the README\'s password rotation runs as written', async (t) => {
+  const ended = await startDemo({ PORT: '0', FLOW_SUNSET_OAUTH_PASSWORD_DATE: '2026-01-01' })
+  t.teardown(() => ended.close())
+  const banner = ended.banner({ address: '127.0.0.1', port: 3000, family: 'IPv4' })
+  t.match(banner, /demo-password's flow ended on 2026-01-01, in this org as in Salesforce \(health: failing, flow_retired\)/)
+  t.notMatch(banner, /retires on/)
+  // the day the README admin journey is run with (test/cli/readme-admin.test.ts), as a newcomer would type it
+  const suggested = /FLOW_SUNSET_OAUTH_PASSWORD_DATE=(\d{4}-\d{2}-\d{2}) npm run demo/.exec(banner)?.[1]
+  t.equal(suggested, demoCalendar().FLOW_SUNSET_OAUTH_PASSWORD_DATE, 'the day the journey is proven with')
+
+  // what the banner explains: the broker and the demo org both refuse the flow
+  const store = await tempFileStore(t)
+  await ended.seed(store)
+  const principals = testPrincipals(['demo-password'])
+  const { app } = await buildTestApp(t, { secretStore: store, principals, env: { FLOW_SUNSET_OAUTH_PASSWORD_DATE: '2026-01-01' } })
+  const check = await app.inject({ method: 'POST', url: '/health/salesforce/demo-password/check', headers: bearer(principals.adminKey) })
+  t.match(check.json(), { connection: 'demo-password', classification: 'flow_retired' })
+  const { sim } = demoAddresses(banner)
+  const login = await fetch(`${sim}/services/oauth2/token`, { method: 'POST', body: new URLSearchParams({ grant_type: 'password', client_id: DEMO_APP.clientId, client_secret: DEMO_APP.clientSecret, username: DEMO_USER.username, password: DEMO_USER.password + DEMO_USER.securityToken }) })
+  t.match({ status: login.status, body: await login.json() }, { status: 400, body: { error: 'invalid_grant' } }, 'the demo org refuses the flow too')
+
+  const before = await startDemo({ PORT: '0', FLOW_SUNSET_OAUTH_PASSWORD_DATE: suggested })
+  t.teardown(() => before.close())
+  t.match(before.banner({ address: '127.0.0.1', port: 3000, family: 'IPv4' }), `demo-password logs in with the flow Salesforce retires on ${suggested} (health: warn)`)
 })
