@@ -74,7 +74,7 @@ export const ConfigSchema = Type.Object({
   REDIS_TLS_CA_FILE: Type.Optional(Type.String({ minLength: 1, description: 'PEM file of the CA that signed the Redis servers\' certificates; setting any REDIS_TLS_* file turns TLS on (Sentinel: to the sentinels and the primary), as rediss:// does' })),
   REDIS_TLS_CERT_FILE: Type.Optional(Type.String({ minLength: 1, description: 'PEM client certificate for Redis servers that require one (tls-auth-clients yes); needs REDIS_TLS_KEY_FILE' })),
   REDIS_TLS_KEY_FILE: Type.Optional(Type.String({ minLength: 1, description: 'PEM private key of REDIS_TLS_CERT_FILE' })),
-  REDIS_FAILOVER_WAIT_MS: Type.Integer({ minimum: 0, maximum: 60000, default: 5000, description: 'With Sentinel or Cluster: how long a login that finds Redis unreachable waits for the failover before logging in on its own (each replica would); set it to your failover time (Sentinel: down-after-milliseconds plus about 2 s) and keep LOGIN_WAIT_TIMEOUT_MS above it (a request waiting behind another request\'s login gives up after that long, and during a failover that login waits first); 0 = never wait' }),
+  REDIS_FAILOVER_WAIT_MS: Type.Integer({ minimum: 0, maximum: 60000, default: 5000, description: 'With Sentinel or Cluster: how long a login that finds Redis unreachable waits for the failover before logging in on its own (each replica would); set it to your failover time (Sentinel: down-after-milliseconds plus about 2 s) below LOGIN_WAIT_TIMEOUT_MS (a request waiting behind another request\'s login gives up after that long, and during a failover that login waits first: the broker refuses to start otherwise); 0 = never wait' }),
   REDIS_KEY_PREFIX: Type.String({ default: 'sfb:', pattern: '^[^{}]*$', [EXPECTED]: 'a prefix without { or } (e.g. sfb:)', description: 'Prefix of every Redis key (no braces: the hash tag that keeps a connection\'s keys in one Cluster slot follows it)' }),
   SESSION_ENCRYPTION_KEY: Type.Optional({ ...Base64Key, [FROM_FILE]: true, description: 'AES-256-GCM key for sessions cached in Redis (required with any Redis); new sessions are sealed with it' }),
   SESSION_ENCRYPTION_KEY_PREVIOUS: Type.Optional({ ...Base64Key, [FROM_FILE]: true, description: 'The key being rotated out: sessions it sealed are still opened until they expire (the connections\' session timeout), none are sealed with it' }),
@@ -356,6 +356,11 @@ function checkRedis (c: Config): void {
   }
   checkRedisAddresses(c)
   if (!c.SESSION_ENCRYPTION_KEY) throw new ConfigError(`missing SESSION_ENCRYPTION_KEY: required when ${topologies[0]} is set (sessions are encrypted at rest)`)
+  // a login that finds Redis unreachable waits for the failover (Sentinel, Cluster) while the
+  // requests behind it wait for that login: given up first, they answer 503 as the login goes out
+  if (topologies[0] !== 'REDIS_URL' && c.REDIS_FAILOVER_WAIT_MS > 0 && c.REDIS_FAILOVER_WAIT_MS >= c.LOGIN_WAIT_TIMEOUT_MS) {
+    throw new ConfigError('invalid REDIS_FAILOVER_WAIT_MS: must be below LOGIN_WAIT_TIMEOUT_MS: a request waiting behind a login gives up after LOGIN_WAIT_TIMEOUT_MS, and during a failover that login waits REDIS_FAILOVER_WAIT_MS first; raise LOGIN_WAIT_TIMEOUT_MS above it (or lower REDIS_FAILOVER_WAIT_MS)')
+  }
   if (Boolean(c.REDIS_TLS_CERT_FILE) !== Boolean(c.REDIS_TLS_KEY_FILE)) {
     throw new ConfigError(`missing ${c.REDIS_TLS_CERT_FILE ? 'REDIS_TLS_KEY_FILE' : 'REDIS_TLS_CERT_FILE'}: a client certificate needs both REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE`)
   }

@@ -118,3 +118,14 @@ t.test('a bad value read from <VARIABLE>_FILE names the _FILE variable, never th
   t.equal(message, 'invalid FILE_STORE_KEY_FILE: the file\'s content is not a valid FILE_STORE_KEY: expected 32 random bytes, base64 (openssl rand -base64 32)')
   t.notMatch(message, 'not-a-key-at-all')
 })
+
+t.test('REDIS_FAILOVER_WAIT_MS at or above LOGIN_WAIT_TIMEOUT_MS: the requests behind a login that waits for the failover would give up first', async (t) => {
+  const sentinel = { ...BASE, SHARED_STATE: 'redis', REDIS_SENTINELS: '127.0.0.1:26379', REDIS_SENTINEL_NAME: 'mymaster', SESSION_ENCRYPTION_KEY: KEY }
+  t.equal(errorOf({ ...sentinel, REDIS_FAILOVER_WAIT_MS: '20000' }), 'invalid REDIS_FAILOVER_WAIT_MS: must be below LOGIN_WAIT_TIMEOUT_MS: a request waiting behind a login gives up after LOGIN_WAIT_TIMEOUT_MS, and during a failover that login waits REDIS_FAILOVER_WAIT_MS first; raise LOGIN_WAIT_TIMEOUT_MS above it (or lower REDIS_FAILOVER_WAIT_MS)')
+  t.match(errorOf({ ...BASE, SHARED_STATE: 'redis', REDIS_CLUSTER_NODES: 'redis://127.0.0.1:7000', SESSION_ENCRYPTION_KEY: KEY, REDIS_FAILOVER_WAIT_MS: '9000', LOGIN_WAIT_TIMEOUT_MS: '8000' }), /^invalid REDIS_FAILOVER_WAIT_MS: must be below LOGIN_WAIT_TIMEOUT_MS/, 'Cluster too')
+  t.equal(errorOf({ ...sentinel, REDIS_FAILOVER_WAIT_MS: '20000', LOGIN_WAIT_TIMEOUT_MS: '30000' }), 'no error')
+  t.equal(errorOf(sentinel), 'no error', 'the defaults: 5 s below 20 s')
+  t.equal(errorOf({ ...sentinel, REDIS_FAILOVER_WAIT_MS: '0', LOGIN_WAIT_TIMEOUT_MS: '1000' }), 'no error', '0: no wait')
+  // one server: no failover to wait for (the setting does nothing there)
+  t.equal(errorOf({ ...BASE, SHARED_STATE: 'redis', REDIS_URL: 'redis://127.0.0.1:6379', SESSION_ENCRYPTION_KEY: KEY, LOGIN_WAIT_TIMEOUT_MS: '3000' }), 'no error')
+})
