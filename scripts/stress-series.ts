@@ -61,12 +61,17 @@ for (let run = 1; run <= runs && !stop.signal.aborted; run++) {
   for (const stream of [tap.stdout, tap.stderr]) {
     stream.on('data', (chunk: Buffer) => { out.write(chunk); text += chunk.toString('utf8') })
   }
-  const [code] = await once(tap, 'close') as [number | null]
+  let code: number | null
+  try {
+    // once() rejects on 'error' (no tap: npm ci first): stress must not outlive the script
+    [code] = await once(tap, 'close') as [number | null]
+  } finally {
+    stopGroup(stress.pid)
+    out.end()
+    rmSync(claims, { recursive: true, force: true })
+  }
   const seconds = Math.round((performance.now() - started) / 1000)
   const load = loadavg()[0].toFixed(1)
-  stopGroup(stress.pid)
-  out.end()
-  rmSync(claims, { recursive: true, force: true })
   if (stop.signal.aborted) break
   counted++
   const totals = /^# \{ total: (\d+), pass: (\d+)/m.exec(text)
