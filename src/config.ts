@@ -356,11 +356,6 @@ function checkRedis (c: Config): void {
   }
   checkRedisAddresses(c)
   if (!c.SESSION_ENCRYPTION_KEY) throw new ConfigError(`missing SESSION_ENCRYPTION_KEY: required when ${topologies[0]} is set (sessions are encrypted at rest)`)
-  // a login that finds Redis unreachable waits for the failover (Sentinel, Cluster) while the
-  // requests behind it wait for that login: given up first, they answer 503 as the login goes out
-  if (topologies[0] !== 'REDIS_URL' && c.REDIS_FAILOVER_WAIT_MS > 0 && c.REDIS_FAILOVER_WAIT_MS >= c.LOGIN_WAIT_TIMEOUT_MS) {
-    throw new ConfigError('invalid REDIS_FAILOVER_WAIT_MS: must be below LOGIN_WAIT_TIMEOUT_MS: a request waiting behind a login gives up after LOGIN_WAIT_TIMEOUT_MS, and during a failover that login waits REDIS_FAILOVER_WAIT_MS first; raise LOGIN_WAIT_TIMEOUT_MS above it (or lower REDIS_FAILOVER_WAIT_MS)')
-  }
   if (Boolean(c.REDIS_TLS_CERT_FILE) !== Boolean(c.REDIS_TLS_KEY_FILE)) {
     throw new ConfigError(`missing ${c.REDIS_TLS_CERT_FILE ? 'REDIS_TLS_KEY_FILE' : 'REDIS_TLS_CERT_FILE'}: a client certificate needs both REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE`)
   }
@@ -374,6 +369,12 @@ function checkRedis (c: Config): void {
     } catch (err) {
       throw new ConfigError(`invalid ${v}: cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'error'}); mount the PEM file at that path or unset ${v}`)
     }
+  }
+  // a login that finds Sentinel or Cluster unreachable waits for the failover (the outage's one wait,
+  // RedisSharedState.awaitFailover) while the requests queued behind it wait for that login: a wait
+  // that can outlast theirs made them give up (503 login_wait_timeout) just as the login went out
+  if (topologies[0] !== 'REDIS_URL' && c.REDIS_FAILOVER_WAIT_MS > 0 && c.REDIS_FAILOVER_WAIT_MS >= c.LOGIN_WAIT_TIMEOUT_MS) {
+    throw new ConfigError('invalid REDIS_FAILOVER_WAIT_MS (5000 unless set): must be below LOGIN_WAIT_TIMEOUT_MS, or 0 for no wait: a request waiting behind a login gives up after LOGIN_WAIT_TIMEOUT_MS, and during a failover that login waits REDIS_FAILOVER_WAIT_MS first; raise LOGIN_WAIT_TIMEOUT_MS above it, lower REDIS_FAILOVER_WAIT_MS, or set it to 0')
   }
 }
 

@@ -121,11 +121,13 @@ t.test('a bad value read from <VARIABLE>_FILE names the _FILE variable, never th
 
 t.test('REDIS_FAILOVER_WAIT_MS at or above LOGIN_WAIT_TIMEOUT_MS: the requests behind a login that waits for the failover would give up first', async (t) => {
   const sentinel = { ...BASE, SHARED_STATE: 'redis', REDIS_SENTINELS: '127.0.0.1:26379', REDIS_SENTINEL_NAME: 'mymaster', SESSION_ENCRYPTION_KEY: KEY }
-  t.equal(errorOf({ ...sentinel, REDIS_FAILOVER_WAIT_MS: '20000' }), 'invalid REDIS_FAILOVER_WAIT_MS: must be below LOGIN_WAIT_TIMEOUT_MS: a request waiting behind a login gives up after LOGIN_WAIT_TIMEOUT_MS, and during a failover that login waits REDIS_FAILOVER_WAIT_MS first; raise LOGIN_WAIT_TIMEOUT_MS above it (or lower REDIS_FAILOVER_WAIT_MS)')
-  t.match(errorOf({ ...BASE, SHARED_STATE: 'redis', REDIS_CLUSTER_NODES: 'redis://127.0.0.1:7000', SESSION_ENCRYPTION_KEY: KEY, REDIS_FAILOVER_WAIT_MS: '9000', LOGIN_WAIT_TIMEOUT_MS: '8000' }), /^invalid REDIS_FAILOVER_WAIT_MS: must be below LOGIN_WAIT_TIMEOUT_MS/, 'Cluster too')
+  t.equal(errorOf({ ...sentinel, REDIS_FAILOVER_WAIT_MS: '20000' }), 'invalid REDIS_FAILOVER_WAIT_MS (5000 unless set): must be below LOGIN_WAIT_TIMEOUT_MS, or 0 for no wait: a request waiting behind a login gives up after LOGIN_WAIT_TIMEOUT_MS, and during a failover that login waits REDIS_FAILOVER_WAIT_MS first; raise LOGIN_WAIT_TIMEOUT_MS above it, lower REDIS_FAILOVER_WAIT_MS, or set it to 0')
+  t.match(errorOf({ ...BASE, SHARED_STATE: 'redis', REDIS_CLUSTER_NODES: 'redis://127.0.0.1:7000', SESSION_ENCRYPTION_KEY: KEY, REDIS_FAILOVER_WAIT_MS: '9000', LOGIN_WAIT_TIMEOUT_MS: '8000' }), /^invalid REDIS_FAILOVER_WAIT_MS \(5000 unless set\): must be below LOGIN_WAIT_TIMEOUT_MS/, 'Cluster too')
   t.equal(errorOf({ ...sentinel, REDIS_FAILOVER_WAIT_MS: '20000', LOGIN_WAIT_TIMEOUT_MS: '30000' }), 'no error')
   t.equal(errorOf(sentinel), 'no error', 'the defaults: 5 s below 20 s')
   t.equal(errorOf({ ...sentinel, REDIS_FAILOVER_WAIT_MS: '0', LOGIN_WAIT_TIMEOUT_MS: '1000' }), 'no error', '0: no wait')
+  // a login wait lowered below the failover wait's default names the default it meets
+  t.match(errorOf({ ...sentinel, LOGIN_WAIT_TIMEOUT_MS: '4000' }), /^invalid REDIS_FAILOVER_WAIT_MS \(5000 unless set\)/)
   // one server: no failover to wait for (the setting does nothing there)
   t.equal(errorOf({ ...BASE, SHARED_STATE: 'redis', REDIS_URL: 'redis://127.0.0.1:6379', SESSION_ENCRYPTION_KEY: KEY, LOGIN_WAIT_TIMEOUT_MS: '3000' }), 'no error')
 })

@@ -147,6 +147,8 @@ export class RedisSharedState implements SharedState {
   private readonly replicasToWait: number
   private unreplicated = false
   private readonly failoverWaitMs: number
+  /** epoch ms: when the current outage's failover wait ends (awaitFailover); cleared once Redis is ready again */
+  private failoverWaitEndsAt: number | undefined
   private readonly sealer: SessionSealer
   private readonly listeners: Array<(e: BrokerEvent) => void> = []
   private readonly channel: string
@@ -211,7 +213,11 @@ export class RedisSharedState implements SharedState {
       clock: opts.clock,
       onBeat: (err) => { if (err === undefined) this.refusals.cleared('write'); else this.refusals.heard('write', err) },
     })
-    this.client.on('ready', () => this.roll.beat())
+    this.client.on('ready', () => {
+      // the outage is over: the next one waits for its own failover
+      this.failoverWaitEndsAt = undefined
+      this.roll.beat()
+    })
     this.roll.start()
     this.subscriber.on('message', (channel: string, message: string) => {
       if (channel !== this.channel) return
@@ -249,9 +255,19 @@ export class RedisSharedState implements SharedState {
     return this.untilReady(timeoutMs, isRedisRefusal)
   }
 
-  /** Sentinel or Cluster: the replica is being promoted; waiting costs less than a login per replica. */
+  /**
+   * Sentinel or Cluster: the replica is being promoted; waiting costs less than a login per replica.
+   * The wait is the outage's, counted from the first call that found Redis unreachable: a call after
+   * it has run out goes on at once. Each call waiting anew (a request polling for a lease every few
+   * hundred ms) kept a request waiting past its own deadline behind a login that had long finished.
+   */
   async awaitFailover (): Promise<boolean> {
-    return this.failoverWaitMs > 0 && this.untilReady(this.failoverWaitMs)
+    if (this.failoverWaitMs === 0) return false
+    if (this.client.status === 'ready') return true
+    const now = Date.now()
+    this.failoverWaitEndsAt ??= now + this.failoverWaitMs
+    const left = this.failoverWaitEndsAt - now
+    return left > 0 && this.untilReady(left)
   }
 
   private async untilReady (timeoutMs: number, final?: (err: Error) => boolean): Promise<boolean> {
