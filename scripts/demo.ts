@@ -39,7 +39,8 @@ export type Demo = Embedded
  */
 function demoFlowEnd (day: string | undefined): FlowSunset | undefined {
   try {
-    return flowSunsetTable({ oauth_password: day }).get('oauth_password')
+    // set but empty is unset, as the broker's configuration reads it
+    return flowSunsetTable({ oauth_password: day === '' ? undefined : day }).get('oauth_password')
   } catch {
     return undefined
   }

@@ -29,11 +29,17 @@ if (spawnSync('stress', ['--version'], { stdio: 'ignore' }).error !== undefined)
 const logs = mkdtempSync(join(tmpdir(), 'sfb-stress-series-'))
 const cores = availableParallelism()
 const stop = new AbortController()
-let currentTap: number | undefined
-process.once('SIGINT', () => {
-  stop.abort()
-  stopGroup(currentTap)
-})
+/** the process groups of the run in progress: a signal stops both at once (stress is detached: no terminal reaches it) */
+const current: { tap?: number, stress?: number } = {}
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.on(signal, () => {
+    stop.abort()
+    stopGroup(current.tap)
+    stopGroup(current.stress)
+  })
+}
+/** a backstop should this script die without its handlers (SIGKILL): stress ends by itself */
+const STRESS_TIMEOUT_SECONDS = 3600
 
 /** stress forks a worker per core: its whole process group goes. */
 function stopGroup (pid: number | undefined): void {
@@ -48,7 +54,7 @@ for (let run = 1; run <= runs && !stop.signal.aborted; run++) {
   const claims = mkdtempSync(join(tmpdir(), 'sfb-test-claims-'))
   const log = join(logs, `run-${run}.log`)
   const out = createWriteStream(log)
-  const stress = spawn('stress', ['--cpu', String(cores)], { stdio: 'ignore', detached: true })
+  const stress = spawn('stress', ['--cpu', String(cores), '--timeout', String(STRESS_TIMEOUT_SECONDS)], { stdio: 'ignore', detached: true })
   const started = performance.now()
   const tap = spawn(join(ROOT, 'node_modules', '.bin', 'tap'), ['--disable-coverage', ...args], {
     cwd: ROOT,
@@ -56,7 +62,8 @@ for (let run = 1; run <= runs && !stop.signal.aborted; run++) {
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   })
-  currentTap = tap.pid
+  current.tap = tap.pid
+  current.stress = stress.pid
   let text = ''
   for (const stream of [tap.stdout, tap.stderr]) {
     stream.on('data', (chunk: Buffer) => { out.write(chunk); text += chunk.toString('utf8') })
@@ -66,6 +73,8 @@ for (let run = 1; run <= runs && !stop.signal.aborted; run++) {
     // once() rejects on 'error' (no tap: npm ci first): stress must not outlive the script
     [code] = await once(tap, 'close') as [number | null]
   } finally {
+    current.tap = undefined
+    current.stress = undefined
     stopGroup(stress.pid)
     out.end()
     rmSync(claims, { recursive: true, force: true })
@@ -89,4 +98,5 @@ for (let run = 1; run <= runs && !stop.signal.aborted; run++) {
 }
 process.stdout.write(`${passed} of ${counted} runs passed beside stress --cpu ${cores}${failedLogs.length > 0 ? `; failed runs' output in ${logs}` : ''}\n`)
 if (failedLogs.length === 0) rmSync(logs, { recursive: true, force: true })
-process.exitCode = passed === counted && counted > 0 ? 0 : 1
+// 130: stopped by a signal, as a shell reports Ctrl-C
+process.exitCode = stop.signal.aborted ? 130 : passed === counted && counted > 0 ? 0 : 1

@@ -41,10 +41,10 @@ t.test('the demo\'s password connection shows its flow sunset and migrates to JW
 
 t.test('a demo started after the flow\'s end says so, and names the start with which the README\'s password rotation runs as written', async (t) => {
   const startedAt = Date.now()
-  const ended = await startDemo({ PORT: '0', FLOW_SUNSET_OAUTH_PASSWORD_DATE: '2026-01-01' })
+  const ended = await startDemo({ PORT: '0', FLOW_SUNSET_OAUTH_PASSWORD_DATE: '2025-06-01' })
   t.teardown(() => ended.close())
   const banner = ended.banner({ address: '127.0.0.1', port: 3000, family: 'IPv4' })
-  t.match(banner, /demo-password's flow ended on 2026-01-01, in this org as in Salesforce \(health: failing, flow_retired\)/)
+  t.match(banner, /demo-password's flow ended on 2025-06-01, in this org as in Salesforce \(health: failing, flow_retired\)/)
   t.notMatch(banner, /retires on/)
   // the day the README admin journey is run with (test/cli/readme-admin.test.ts), as a newcomer would type it
   const suggested = /FLOW_SUNSET_OAUTH_PASSWORD_DATE=(\d{4}-\d{2}-\d{2}) npm run demo/.exec(banner)?.[1]
@@ -55,7 +55,7 @@ t.test('a demo started after the flow\'s end says so, and names the start with w
   const store = await tempFileStore(t)
   await ended.seed(store)
   const principals = testPrincipals(['demo-password'])
-  const { app } = await buildTestApp(t, { secretStore: store, principals, env: { FLOW_SUNSET_OAUTH_PASSWORD_DATE: '2026-01-01' } })
+  const { app } = await buildTestApp(t, { secretStore: store, principals, env: { FLOW_SUNSET_OAUTH_PASSWORD_DATE: '2025-06-01' } })
   const check = await app.inject({ method: 'POST', url: '/health/salesforce/demo-password/check', headers: bearer(principals.adminKey) })
   t.match(check.json(), { connection: 'demo-password', classification: 'flow_retired' })
   const { sim } = demoAddresses(banner)
