@@ -12,7 +12,7 @@ import { CLAIMS_VARIABLE } from '../test/shards/plan.ts'
  * run, then the tally; the output of a failed run is kept and named.
  *   npm run stress-series -- [RUNS (default 20)] [more tap arguments…]
  * Needs `stress` on the PATH (Debian: apt-get install stress): the load is the real tool's, not an
- * imitation. Ctrl-C stops the series; the run it interrupts is not counted.
+ * imitation. Ctrl-C stops the series (twice: at once); the run it interrupts is not counted.
  */
 const ROOT = join(import.meta.dirname, '..')
 const args = process.argv.slice(2)
@@ -33,18 +33,20 @@ const stop = new AbortController()
 const current: { tap?: number, stress?: number } = {}
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.on(signal, () => {
+    // tap lets a shard finish what it is doing on SIGTERM (a minute, under stress); asked again, it goes at once
+    const again = stop.signal.aborted
     stop.abort()
-    stopGroup(current.tap)
-    stopGroup(current.stress)
+    stopGroup(current.tap, again ? 'SIGKILL' : 'SIGTERM')
+    stopGroup(current.stress, 'SIGTERM')
   })
 }
 /** a backstop should this script die without its handlers (SIGKILL): stress ends by itself */
 const STRESS_TIMEOUT_SECONDS = 3600
 
-/** stress forks a worker per core: its whole process group goes. */
-function stopGroup (pid: number | undefined): void {
+/** stress forks a worker per core, tap a process per shard: the whole process group goes. */
+function stopGroup (pid: number | undefined, signal: NodeJS.Signals = 'SIGTERM'): void {
   if (pid === undefined) return
-  try { process.kill(-pid, 'SIGTERM') } catch {}
+  try { process.kill(-pid, signal) } catch {}
 }
 
 let passed = 0
