@@ -47,13 +47,12 @@ function demoFlowEnd (day: string | undefined): FlowSunset | undefined {
 }
 
 /**
- * How far ahead the banner puts the flow's end for a demo "before that day": inside health's 90-day
- * warning (FLOW_SUNSET_WARN_DAYS), so the journey's check shows warn as the README says.
+ * The flow's end for a demo "before that day", as the banner suggests it and the tests of the README's
+ * journeys start the demo: 60 days ahead, inside health's 90-day warning (FLOW_SUNSET_WARN_DAYS), so
+ * the journey's check shows warn as the README says.
  */
-const PRE_RETIREMENT_DAYS = 60
-
-function dayAfter (now: number, days: number): string {
-  return new Date(now + days * 86_400_000).toISOString().slice(0, 10)
+export function preRetirementDay (now = Date.now()): string {
+  return new Date(now + 60 * 86_400_000).toISOString().slice(0, 10)
 }
 
 /** The banner's lines on demo-password: its flow ends (health warn), or has ended (failing) and what to do then. */
@@ -64,7 +63,7 @@ function passwordFlowLines (sunset: FlowSunset | undefined, now: number): string
   return [
     `  demo-password's flow ended on ${sunset.date}, in this org as in Salesforce (health: failing, flow_retired), so`,
     '  the README\'s password rotation is refused. To walk it as before that day, start the demo with',
-    `  FLOW_SUNSET_OAUTH_PASSWORD_DATE=${dayAfter(now, PRE_RETIREMENT_DAYS)} npm run demo. Or migrate demo-password to`,
+    `  FLOW_SUNSET_OAUTH_PASSWORD_DATE=${preRetirementDay(now)} npm run demo. Or migrate demo-password to`,
   ]
 }
 
